@@ -1,0 +1,307 @@
+"""Writing evidence: runs, tasks, episodes and steps.
+
+Used by the importers (bulk, one transaction per file) and by the rerun engine (streaming: an
+episode row is created as `running`, steps are appended as they happen, and `finish_episode`
+scores it `done` in one transaction, so a finished episode is durable and a crash leaves only
+`running` rows, which `discard_running` removes before a resume).
+
+Every function takes a sqlite3 connection or a sqlite_utils Database. The caller owns
+transactions for bulk work (`with transaction(conn): ...`); the streaming helpers are each atomic.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator
+
+from .db import now_iso
+
+HUGE_CHARS = 1_000_000  # a field above this is stored whole and flagged for the UI to truncate
+
+# Keys of a tau2 message that have columns of their own; everything else goes to extra_json.
+_MESSAGE_KEYS = {"role", "content", "tool_calls", "id", "error", "requestor", "timestamp",
+                 "cost", "usage", "turn_idx"}
+_SIM_KEYS = {"id", "task_id", "trial", "seed", "timestamp", "start_time", "end_time", "duration",
+             "termination_reason", "agent_cost", "user_cost", "reward_info", "messages"}
+
+ROLES = ("discovery", "development", "heldout", "transfer", "synthetic")
+
+
+def conn_of(db: Any) -> sqlite3.Connection:
+    return db.conn if hasattr(db, "conn") else db
+
+
+@contextmanager
+def transaction(db: Any) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception (all or nothing)."""
+    conn = conn_of(db)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def new_run_id() -> str:
+    """Short, unique, typeable: 8 hex chars (collisions are checked by the PK)."""
+    return secrets.token_hex(4)
+
+
+def tool_kind(name: str) -> str:
+    """read | write | generic | unknown, from the world's tool table."""
+    try:
+        from world.tools import TOOL_KINDS
+    except ImportError:  # world not built yet
+        return "unknown"
+    return TOOL_KINDS.get(name, "unknown")
+
+
+def dumps(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False)
+
+
+def ensure_world(db: Any, world_id: str, *, kind: str, domain: str,
+                 detail: dict | None = None) -> None:
+    conn_of(db).execute(
+        "INSERT OR IGNORE INTO worlds (world_id, kind, domain, detail_json, created_at) "
+        "VALUES (?, ?, ?, ?, ?)", (world_id, kind, domain, dumps(detail), now_iso()))
+
+
+def create_source(db: Any, *, kind: str, path: str | None = None, sha256: str | None = None,
+                  size_bytes: int | None = None, fmt: str | None = None) -> int:
+    cur = conn_of(db).execute(
+        "INSERT INTO sources (kind, path, sha256, size_bytes, format, imported_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)", (kind, path, sha256, size_bytes, fmt, now_iso()))
+    return int(cur.lastrowid)
+
+
+def create_run(db: Any, *, name: str, role: str = "discovery", source_id: int | None = None,
+               world_id: str | None = None, domain: str | None = None,
+               status: str = "complete", agent_model: str | None = None,
+               user_model: str | None = None, candidate_hash: str | None = None,
+               grading: str | None = None, num_trials: int | None = None,
+               max_steps: int | None = None, max_errors: int | None = None,
+               seed: int | None = None, manifest: dict | None = None,
+               info: dict | None = None, run_id: str | None = None) -> str:
+    if role not in ROLES:
+        raise ValueError(f"unknown evidence role {role!r} (expected one of {', '.join(ROLES)})")
+    conn = conn_of(db)
+    for _ in range(10):
+        rid = run_id or new_run_id()
+        try:
+            conn.execute(
+                "INSERT INTO runs (run_id, name, role, source_id, world_id, domain, status, "
+                "agent_model, user_model, candidate_hash, grading, num_trials, max_steps, "
+                "max_errors, seed, manifest_json, info_json, created_at) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (rid, name, role, source_id, world_id, domain, status, agent_model, user_model,
+                 candidate_hash, grading, num_trials, max_steps, max_errors, seed,
+                 dumps(manifest), dumps(info), now_iso()))
+            return rid
+        except sqlite3.IntegrityError:
+            if run_id:
+                raise
+    raise RuntimeError("could not allocate a run id")
+
+
+def set_run_status(db: Any, run_id: str, status: str) -> None:
+    finished = now_iso() if status == "complete" else None
+    conn_of(db).execute("UPDATE runs SET status = ?, finished_at = ? WHERE run_id = ?",
+                        (status, finished, run_id))
+
+
+def put_tasks(db: Any, run_id: str, tasks: Iterable[dict]) -> int:
+    """Store task definitions (tau2 Task dicts) as the run grades them. Extra keys of ours:
+    a task dict may carry `t2e: {split, failure_class}`."""
+    rows = []
+    for ord_, task in enumerate(tasks):
+        meta = task.get("t2e") or {}
+        rows.append((run_id, str(task.get("id")), meta.get("split"), meta.get("failure_class"),
+                     ord_, json.dumps(task, ensure_ascii=False)))
+    conn_of(db).executemany(
+        "INSERT OR REPLACE INTO tasks (run_id, task_id, split, failure_class, ord, task_json) "
+        "VALUES (?,?,?,?,?,?)", rows)
+    return len(rows)
+
+
+def begin_episode(db: Any, run_id: str, *, episode_key: str, task_id: str | None,
+                  trial: int | None, seed: int | None = None, ord: int = 0,
+                  sim_id: str | None = None, start_time: str | None = None,
+                  status: str = "running") -> int:
+    cur = conn_of(db).execute(
+        "INSERT INTO episodes (run_id, episode_key, sim_id, ord, task_id, trial, seed, status, "
+        "start_time) VALUES (?,?,?,?,?,?,?,?,?)",
+        (run_id, episode_key, sim_id, ord, task_id, trial, seed, status, start_time or now_iso()))
+    return int(cur.lastrowid)
+
+
+def step_row(episode_id: int, idx: int, message: dict, *, latency_ms: float | None = None,
+             tool_names: dict[str, str] | None = None) -> tuple[tuple, list[tuple], bool]:
+    """Turn one tau2 message dict into a steps row plus tool_calls rows.
+
+    `tool_names` maps call id -> tool name seen so far in the episode (to label tool results).
+    Returns (step_values, tool_call_values_without_step_id, huge).
+    """
+    role = message.get("role") or "unknown"
+    content = message.get("content")
+    if content is not None and not isinstance(content, str):
+        content = json.dumps(content, ensure_ascii=False)
+    calls = message.get("tool_calls") or None
+    calls_text = json.dumps(calls, ensure_ascii=False) if calls else None
+    usage = message.get("usage") or {}
+    tokens_in = usage.get("prompt_tokens") if isinstance(usage, dict) else None
+    tokens_out = usage.get("completion_tokens") if isinstance(usage, dict) else None
+    extra = {k: v for k, v in message.items() if k not in _MESSAGE_KEYS}
+    if "usage" in message:
+        extra["usage"] = message["usage"]
+    if "turn_idx" not in message:
+        extra["_no_turn_idx"] = True
+    call_id = message.get("id") if role == "tool" else None
+    tool_name = None
+    if role == "tool" and tool_names is not None and call_id is not None:
+        tool_name = tool_names.get(call_id)
+    call_rows = []
+    if calls:
+        for pos, call in enumerate(calls):
+            if not isinstance(call, dict):
+                continue
+            name = str(call.get("name") or "")
+            args = call.get("arguments")
+            args_text = args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)
+            if tool_names is not None and call.get("id") is not None:
+                tool_names[call["id"]] = name
+            call_rows.append((pos, call.get("id"), name, args_text, tool_kind(name)))
+    extra_text = json.dumps(extra, ensure_ascii=False) if extra else None
+    huge = any(len(x) > HUGE_CHARS for x in (content, calls_text, extra_text) if x)
+    row = (episode_id, idx, role, content, calls_text, call_id, tool_name,
+           1 if message.get("error") else 0, message.get("requestor"), message.get("timestamp"),
+           latency_ms, tokens_in, tokens_out, message.get("cost"), 1 if huge else 0, extra_text)
+    return row, call_rows, huge
+
+
+STEP_INSERT = ("INSERT INTO steps (episode_id, idx, role, content, tool_calls, tool_call_id, "
+               "tool_name, error, requestor, timestamp, latency_ms, tokens_in, tokens_out, cost, "
+               "huge, extra_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+TOOL_CALL_INSERT = ("INSERT INTO tool_calls (step_id, episode_id, pos, call_id, name, arguments, "
+                    "kind) VALUES (?,?,?,?,?,?,?)")
+FTS_INSERT = "INSERT INTO steps_fts (rowid, content, tool_calls) VALUES (?, ?, ?)"
+
+
+def append_step(db: Any, episode_id: int, idx: int, message: dict, *,
+                latency_ms: float | None = None,
+                tool_names: dict[str, str] | None = None) -> int:
+    """Append one message to an episode (atomic: step, its tool calls and its FTS entry)."""
+    row, call_rows, huge = step_row(episode_id, idx, message, latency_ms=latency_ms,
+                                    tool_names=tool_names)
+    with transaction(db) as conn:
+        step_id = int(conn.execute(STEP_INSERT, row).lastrowid)
+        conn.executemany(TOOL_CALL_INSERT, [(step_id, episode_id, *c) for c in call_rows])
+        conn.execute(FTS_INSERT, (step_id, row[3], row[4]))
+        if huge:
+            conn.execute("UPDATE episodes SET has_huge = 1 WHERE episode_id = ?", (episode_id,))
+    return step_id
+
+
+def reward_columns(reward_info: dict | None) -> dict[str, Any]:
+    """Flatten a tau2 reward_info into the episode's reward columns."""
+    ri = reward_info or {}
+    reward = ri.get("reward")
+    breakdown = ri.get("reward_breakdown") or {}
+    db_check = ri.get("db_check") or {}
+    def comp(key: str):
+        v = breakdown.get(key)
+        return float(v) if isinstance(v, (int, float)) else None
+    return {
+        "reward": reward,
+        "success": None if reward is None else int(abs(float(reward) - 1.0) <= 1e-6),
+        "db_match": None if db_check.get("db_match") is None else int(bool(db_check["db_match"])),
+        "db_reward": db_check.get("db_reward"),
+        "communicate_reward": comp("COMMUNICATE"),
+        "nl_reward": comp("NL_ASSERTION"),
+        "action_reward": comp("ACTION"),
+        "reward_basis_json": dumps(ri.get("reward_basis")),
+        "reward_breakdown_json": dumps(ri.get("reward_breakdown")),
+        "judge_dependent": int(bool(ri.get("judge_dependent"))
+                               or "NL_ASSERTION" in (ri.get("reward_basis") or [])),
+        "reward_info_json": dumps(reward_info),
+    }
+
+
+def check_rows(episode_id: int, reward_info: dict | None) -> list[tuple]:
+    """checks rows from a tau2 reward_info (action, communicate, NL and env assertion checks)."""
+    ri = reward_info or {}
+    rows: list[tuple] = []
+    for pos, ac in enumerate(ri.get("action_checks") or []):
+        action = ac.get("action") or {}
+        name = action.get("name")
+        rows.append((episode_id, "action", pos, action.get("action_id"), name,
+                     dumps(action.get("arguments")), ac.get("tool_type") or tool_kind(name or ""),
+                     None, _b(ac.get("action_match")), ac.get("action_reward"), None, 0))
+    for pos, cc in enumerate(ri.get("communicate_checks") or []):
+        rows.append((episode_id, "communicate", pos, None, None, None, None, cc.get("info"),
+                     _b(cc.get("met")), None, cc.get("justification"), 0))
+    for pos, nl in enumerate(ri.get("nl_assertions") or []):
+        rows.append((episode_id, "nl_assertion", pos, None, None, None, None,
+                     nl.get("nl_assertion"), _b(nl.get("met")), None, nl.get("justification"), 1))
+    for pos, ea in enumerate(ri.get("env_assertions") or []):
+        rows.append((episode_id, "env_assertion", pos, None, None, None, None,
+                     dumps(ea.get("env_assertion")), _b(ea.get("met")), ea.get("reward"), None, 0))
+    return rows
+
+
+CHECK_INSERT = ("INSERT INTO checks (episode_id, kind, pos, action_id, name, arguments, "
+                "tool_kind, text, met, reward, justification, judge_dependent) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)")
+
+
+def _b(v: Any) -> int | None:
+    return None if v is None else int(bool(v))
+
+
+def finish_episode(db: Any, episode_id: int, *, termination_reason: str,
+                   reward_info: dict | None, end_time: str | None = None,
+                   duration: float | None = None, agent_cost: float | None = None,
+                   user_cost: float | None = None, extra: dict | None = None) -> None:
+    """Score and close an episode in one transaction: after this it is durable and `done`."""
+    cols = reward_columns(reward_info)
+    with transaction(db) as conn:
+        stats = conn.execute(
+            "SELECT count(*), coalesce(sum(error), 0), sum(tokens_in), sum(tokens_out) "
+            "FROM steps WHERE episode_id = ?", (episode_id,)).fetchone()
+        n_calls = conn.execute("SELECT count(*) FROM tool_calls WHERE episode_id = ?",
+                               (episode_id,)).fetchone()[0]
+        conn.execute("DELETE FROM checks WHERE episode_id = ?", (episode_id,))
+        conn.executemany(CHECK_INSERT, check_rows(episode_id, reward_info))
+        sets = ", ".join(f"{k} = ?" for k in cols)
+        conn.execute(
+            f"UPDATE episodes SET status = 'done', termination_reason = ?, end_time = ?, "
+            f"duration = ?, agent_cost = ?, user_cost = ?, extra_json = ?, n_steps = ?, "
+            f"n_tool_errors = ?, tokens_in = ?, tokens_out = ?, n_tool_calls = ?, {sets} "
+            f"WHERE episode_id = ?",
+            (termination_reason, end_time or now_iso(), duration, agent_cost, user_cost,
+             dumps(extra), stats[0], stats[1], stats[2], stats[3], n_calls,
+             *cols.values(), episode_id))
+
+
+def discard_running(db: Any, run_id: str) -> int:
+    """Delete unfinished episodes of a run (their steps cascade; FTS rows are removed too)."""
+    with transaction(db) as conn:
+        ids = [r[0] for r in conn.execute(
+            "SELECT episode_id FROM episodes WHERE run_id = ? AND status = 'running'", (run_id,))]
+        for eid in ids:
+            delete_fts_for_episode(conn, eid)
+        conn.executemany("DELETE FROM episodes WHERE episode_id = ?", [(i,) for i in ids])
+    return len(ids)
+
+
+def delete_fts_for_episode(conn: sqlite3.Connection, episode_id: int) -> None:
+    """External-content FTS needs explicit deletes with the old values."""
+    conn.execute(
+        "INSERT INTO steps_fts (steps_fts, rowid, content, tool_calls) "
+        "SELECT 'delete', step_id, content, tool_calls FROM steps WHERE episode_id = ?",
+        (episode_id,))

@@ -1,0 +1,151 @@
+"""The `t2e` command line: a thin click layer over the core. Each area registers its commands
+from its own module (cli_*.py) so the areas stay apart.
+
+Exit codes: 0 ok; 1 gate discard / world changed; 2 bad input or usage; 3 gate inconclusive;
+70 internal error (one line; T2E_DEBUG=1 shows the traceback).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import EXIT_BAD_INPUT, EXIT_INTERNAL, T2EError
+from .paths import default_store
+
+
+class Ctx:
+    """Shared CLI state: the store path and whether the current command wants JSON."""
+
+    def __init__(self, store: str):
+        self.store = store
+        self.json = False
+        self.candidates: str | None = None
+
+
+def emit(data: Any, as_json: bool, human: str | None = None) -> None:
+    """Print `data` as JSON, or the human text."""
+    if as_json:
+        click.echo(json.dumps(data, indent=2, default=str))
+    elif human is not None:
+        click.echo(human)
+
+
+def _wants_json(argv: list[str]) -> bool:
+    return "--json" in argv
+
+
+class T2EGroup(click.Group):
+    """Turns every error into one line (JSON when --json) and a meaningful exit code."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        argv = list(sys.argv[1:] if args is None else args)
+        as_json = _wants_json(argv)
+        try:
+            rv = super().main(args=argv, prog_name=prog_name or "t2e", complete_var=complete_var,
+                              standalone_mode=False, **extra)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("aborted", err=True)
+            sys.exit(130)
+        except click.UsageError as exc:
+            _fail(exc.format_message(), EXIT_BAD_INPUT, as_json, usage=exc)
+        except click.ClickException as exc:
+            _fail(exc.format_message(), EXIT_BAD_INPUT, as_json)
+        except T2EError as exc:
+            _fail(str(exc), exc.exit_code, as_json)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except Exception as exc:  # noqa: BLE001 - the one place internal errors are caught
+            mapped = _map_core_error(exc)
+            if mapped is not None:
+                _fail(str(exc), mapped, as_json)
+            if os.environ.get("T2E_DEBUG"):
+                traceback.print_exc()
+            _fail(f"internal error: {type(exc).__name__}: {exc}", EXIT_INTERNAL, as_json)
+        if isinstance(rv, int):
+            sys.exit(rv)
+        sys.exit(0)
+
+
+def _map_core_error(exc: Exception) -> int | None:
+    """Core layers raise their own bad-input errors; they mean exit 2."""
+    try:
+        from store import StoreError
+        if isinstance(exc, StoreError):
+            return EXIT_BAD_INPUT
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        from world.errors import WorldError
+        if isinstance(exc, WorldError):
+            return EXIT_BAD_INPUT
+    except ImportError:
+        pass
+    return None
+
+
+def _fail(message: str, code: int, as_json: bool, usage: click.UsageError | None = None) -> None:
+    message = " ".join(str(message).split("\n")).strip()
+    if os.environ.get("T2E_DEBUG") and code == EXIT_INTERNAL:
+        pass
+    if as_json:
+        click.echo(json.dumps({"error": message}))
+    else:
+        if usage is not None and usage.ctx is not None:
+            click.echo(usage.ctx.get_usage(), err=True)
+        click.echo(f"t2e: error: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group(cls=T2EGroup, invoke_without_command=True,
+             context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--store", "store", envvar="T2E_STORE", type=click.Path(dir_okay=False),
+              default=None,
+              help=f"Evidence store (SQLite). Env T2E_STORE. Default: {default_store()}")
+@click.version_option(__version__, prog_name="t2e")
+@click.pass_context
+def cli(ctx: click.Context, store: str | None) -> None:
+    """t2e - the Trace2Evolve workbench.
+
+    Without a command, opens the app on the store (same as `t2e open`).
+    """
+    ctx.obj = Ctx(store or str(default_store()))
+    if ctx.invoked_subcommand is None:
+        opener = cli.get_command(ctx, "open")
+        if opener is None:
+            click.echo(ctx.get_help())
+            return
+        ctx.invoke(opener)
+
+
+def _register_all() -> None:
+    import importlib
+
+    for name in ("cli_store", "cli_world", "cli_engine", "cli_gate", "cli_workbench", "cli_app"):
+        try:
+            module = importlib.import_module(f".{name}", __package__)
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.endswith(name):
+                continue  # that area is not built yet
+            raise
+        module.register(cli)
+
+
+_register_all()
+
+
+def main() -> None:
+    cli.main()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

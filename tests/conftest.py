@@ -1,0 +1,39 @@
+"""Shared fixtures. Tests that need ../shared skip cleanly when it is absent."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("T2E_SHARED_DIR", REPO.parent / "shared"))
+TAU2 = SHARED / "tau2"
+RESULTS = TAU2 / "results"
+GPT41 = RESULTS / "retail_gpt-4.1_test-split_1trial.json"
+SFT = RESULTS / "retail_ft-gpt-4.1-sft_test-split_1trial.json"
+
+
+@pytest.fixture
+def tau2_dir() -> Path:
+    if not (TAU2 / "retail" / "db.json").exists():
+        pytest.skip("../shared/tau2 is absent")
+    return TAU2
+
+
+@pytest.fixture
+def shared_results() -> tuple[Path, Path]:
+    if not (GPT41.exists() and SFT.exists()):
+        pytest.skip("../shared/tau2/results is absent")
+    return GPT41, SFT
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(tmp_path, monkeypatch):
+    """Never touch the user's real store or config from a test."""
+    monkeypatch.setenv("T2E_STORE", str(tmp_path / "default-store.sqlite"))
+    monkeypatch.setenv("T2E_CONFIG", str(tmp_path / "config.toml"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.delenv("T2E_DEBUG", raising=False)

@@ -1,0 +1,42 @@
+"""Import hygiene: the core (world, store, engine, gate) never imports textual."""
+
+import subprocess
+import sys
+
+CORE = ["world", "store", "store.writer", "store.migrations"]
+
+
+def test_core_does_not_import_textual():
+    code = (
+        "import importlib, sys\n"
+        f"for m in {CORE!r} + [n for n in ('world.tools','world.scoring','world.domains',"
+        "'store.importers','t2e_tui.engine','t2e_tui.gate','t2e_tui.cli') ]:\n"
+        "    try: importlib.import_module(m)\n"
+        "    except ModuleNotFoundError as e:\n"
+        "        if e.name and e.name.split('.')[0] in ('textual',): raise\n"
+        "assert not any(k == 'textual' or k.startswith('textual.') for k in sys.modules), "
+        "sorted(k for k in sys.modules if k.startswith('textual'))\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_world_does_not_import_store_or_harness():
+    code = (
+        "import importlib, pkgutil, sys, world\n"
+        "for m in pkgutil.walk_packages(world.__path__, 'world.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "bad = [k for k in sys.modules if k.split('.')[0] in ('store', 't2e_tui', 'textual')]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_store_does_not_import_harness():
+    code = (
+        "import importlib, pkgutil, sys, store\n"
+        "for m in pkgutil.walk_packages(store.__path__, 'store.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "bad = [k for k in sys.modules if k.split('.')[0] in ('t2e_tui', 'textual')]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
