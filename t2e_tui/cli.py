@@ -130,7 +130,7 @@ def cli(ctx: click.Context, store: str | None) -> None:
 def _register_all() -> None:
     import importlib
 
-    for name in ("cli_store", "cli_world", "cli_engine", "cli_gate", "cli_workbench", "cli_app"):
+    for name in ("cli_store", "cli_world", "cli_engine", "cli_models", "cli_gate", "cli_workbench", "cli_app"):
         try:
             module = importlib.import_module(f".{name}", __package__)
         except ModuleNotFoundError as exc:
