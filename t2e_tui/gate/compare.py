@@ -1,0 +1,208 @@
+"""Pairing two runs task by task: the per-task transitions the gate, the scoreboard and the TUI
+all read (computed once, here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from t2e_tui.errors import T2EError
+
+from .metrics import TaskOutcome, task_outcomes
+from .runs import RunInfo, conn_of, resolve_run
+
+TRANSITIONS = ("regressed", "fixed", "both_pass", "both_fail", "flaky", "improved", "worsened")
+
+
+def transition(baseline_rate: float, candidate_rate: float) -> str:
+    """Name the change of one task's outcome (success rates in [0, 1]).
+
+    regressed 1->0, fixed 0->1, both_pass 1->1, both_fail 0->0; with fractional rates
+    (several trials): improved / worsened when the rate moved, flaky when it is the same
+    fractional rate on both sides."""
+    b, c = baseline_rate, candidate_rate
+    if b == 1.0 and c == 0.0:
+        return "regressed"
+    if b == 0.0 and c == 1.0:
+        return "fixed"
+    if b == 1.0 and c == 1.0:
+        return "both_pass"
+    if b == 0.0 and c == 0.0:
+        return "both_fail"
+    if c > b:
+        return "improved"
+    if c < b:
+        return "worsened"
+    return "flaky"
+
+
+@dataclass
+class TaskRow:
+    """One task of a comparison."""
+    task_id: str
+    baseline: list[float]            # baseline trial rewards, in trial order
+    candidate: list[float]
+    baseline_rate: float             # success rate over trials
+    candidate_rate: float
+    transition: str                  # one of TRANSITIONS
+    baseline_terminations: list[str | None]
+    candidate_terminations: list[str | None]
+    baseline_flip_rate: float | None  # discordant trial pairs in the baseline's own repeats
+    candidate_flip_rate: float | None
+    baseline_episode_ids: list[int] = field(default_factory=list)
+    candidate_episode_ids: list[int] = field(default_factory=list)
+
+    @property
+    def baseline_reward(self) -> float:
+        return sum(self.baseline) / len(self.baseline)
+
+    @property
+    def candidate_reward(self) -> float:
+        return sum(self.candidate) / len(self.candidate)
+
+    @property
+    def reward_delta(self) -> float:
+        return self.candidate_reward - self.baseline_reward
+
+    @property
+    def changed(self) -> bool:
+        return self.candidate_rate != self.baseline_rate
+
+    def to_dict(self) -> dict:
+        return {"task_id": self.task_id, "baseline": self.baseline, "candidate": self.candidate,
+                "baseline_rate": self.baseline_rate, "candidate_rate": self.candidate_rate,
+                "transition": self.transition,
+                "baseline_terminations": self.baseline_terminations,
+                "candidate_terminations": self.candidate_terminations,
+                "baseline_flip_rate": self.baseline_flip_rate,
+                "candidate_flip_rate": self.candidate_flip_rate}
+
+
+@dataclass
+class Comparison:
+    """Two runs paired on their shared tasks. `rows` are in task-id order (numeric ids sort
+    as numbers)."""
+    baseline: RunInfo
+    candidate: RunInfo
+    rows: list[TaskRow]
+    intersected: bool = False
+    only_baseline: list[str] = field(default_factory=list)   # dropped by --intersect
+    only_candidate: list[str] = field(default_factory=list)
+    no_scored_trials: list[str] = field(default_factory=list)  # infra errors only, on a side
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def task_ids(self) -> list[str]:
+        return [r.task_id for r in self.rows]
+
+    def of(self, *names: str) -> list[str]:
+        """Task ids whose transition is one of `names`."""
+        return [r.task_id for r in self.rows if r.transition in names]
+
+    @property
+    def fixes(self) -> list[str]:
+        return self.of("fixed")
+
+    @property
+    def regressions(self) -> list[str]:
+        return self.of("regressed")
+
+    @property
+    def improved(self) -> list[str]:
+        """Tasks whose success rate went up (fixes included)."""
+        return [r.task_id for r in self.rows if r.candidate_rate > r.baseline_rate]
+
+    @property
+    def worsened(self) -> list[str]:
+        """Tasks whose success rate went down (regressions included)."""
+        return [r.task_id for r in self.rows if r.candidate_rate < r.baseline_rate]
+
+    @property
+    def flaky(self) -> list[str]:
+        """Tasks whose trials disagree among themselves, on either side."""
+        return [r.task_id for r in self.rows
+                if 0.0 < r.baseline_rate < 1.0 or 0.0 < r.candidate_rate < 1.0]
+
+    def to_dict(self) -> dict:
+        return {"baseline": self.baseline.run_id, "candidate": self.candidate.run_id,
+                "intersected": self.intersected, "tasks": self.task_ids,
+                "only_baseline": self.only_baseline, "only_candidate": self.only_candidate,
+                "no_scored_trials": self.no_scored_trials, "warnings": self.warnings,
+                "rows": [r.to_dict() for r in self.rows]}
+
+
+def task_sort_key(task_id: str) -> tuple:
+    return (0, int(task_id), "") if task_id.isdigit() else (1, 0, task_id)
+
+
+def compare_runs(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
+                 intersect: bool = False) -> Comparison:
+    """Pair two runs task by task.
+
+    `baseline`/`candidate` are run ids, id prefixes or names (or RunInfo). Raises T2EError
+    (exit 2) when the runs belong to different worlds, or cover different task sets and
+    `intersect` is false. With `intersect`, only the shared tasks are compared and the rest are
+    listed in `only_baseline`/`only_candidate`. Tasks whose episodes on one side are all
+    infrastructure errors are left out and listed in `no_scored_trials`."""
+    conn = conn_of(db)
+    b = baseline if isinstance(baseline, RunInfo) else resolve_run(conn, baseline)
+    c = candidate if isinstance(candidate, RunInfo) else resolve_run(conn, candidate)
+    warnings: list[str] = []
+    if b.world_id and c.world_id and b.world_id != c.world_id:
+        raise T2EError(
+            f"runs {b.label()} and {c.label()} were graded in different worlds "
+            f"({b.world_id[:12]} vs {c.world_id[:12]}): their rewards are not comparable")
+    if not (b.world_id and c.world_id):
+        warnings.append("world id unknown for "
+                        + " and ".join(r.label() for r in (b, c) if not r.world_id)
+                        + ": the worlds could not be checked equal")
+    if b.domain and c.domain and b.domain != c.domain:
+        raise T2EError(f"runs {b.label()} ({b.domain}) and {c.label()} ({c.domain}) are in "
+                       f"different domains")
+    bo, co = task_outcomes(conn, b.run_id), task_outcomes(conn, c.run_id)
+    if not bo:
+        raise T2EError(f"run {b.label()} has no finished episodes")
+    if not co:
+        raise T2EError(f"run {c.label()} has no finished episodes")
+    only_b = sorted(set(bo) - set(co), key=task_sort_key)
+    only_c = sorted(set(co) - set(bo), key=task_sort_key)
+    if (only_b or only_c) and not intersect:
+        raise T2EError(
+            f"runs {b.label()} and {c.label()} cover different task sets "
+            f"({len(bo)} vs {len(co)} tasks; only in baseline: {_few(only_b)}; only in "
+            f"candidate: {_few(only_c)}); pass --intersect to compare the tasks they share")
+    shared = sorted(set(bo) & set(co), key=task_sort_key)
+    if not shared:
+        raise T2EError(f"runs {b.label()} and {c.label()} share no task")
+    rows, dropped = [], []
+    for tid in shared:
+        tb, tc = bo[tid], co[tid]
+        if not tb.n_trials or not tc.n_trials:
+            dropped.append(tid)
+            continue
+        rows.append(_row(tb, tc))
+    if dropped:
+        warnings.append(f"{len(dropped)} task(s) left out: no scored trial on one side "
+                        f"(infrastructure errors): {_few(dropped)}")
+    if not rows:
+        raise T2EError(f"runs {b.label()} and {c.label()} have no task scored on both sides")
+    return Comparison(b, c, rows, intersected=bool(intersect and (only_b or only_c)),
+                      only_baseline=only_b, only_candidate=only_c, no_scored_trials=dropped,
+                      warnings=warnings)
+
+
+def _row(tb: TaskOutcome, tc: TaskOutcome) -> TaskRow:
+    return TaskRow(
+        task_id=tb.task_id, baseline=tb.rewards, candidate=tc.rewards,
+        baseline_rate=tb.rate, candidate_rate=tc.rate,
+        transition=transition(tb.rate, tc.rate),
+        baseline_terminations=tb.terminations, candidate_terminations=tc.terminations,
+        baseline_flip_rate=tb.flip_rate, candidate_flip_rate=tc.flip_rate,
+        baseline_episode_ids=tb.episode_ids, candidate_episode_ids=tc.episode_ids)
+
+
+def _few(ids: list[str], n: int = 8) -> str:
+    if not ids:
+        return "none"
+    more = f" (+{len(ids) - n} more)" if len(ids) > n else ""
+    return ", ".join(ids[:n]) + more

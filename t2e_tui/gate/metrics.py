@@ -1,0 +1,257 @@
+"""Per-run figures read from the store: task outcomes, reward, pass rate, pass^k, action match,
+termination counts, cost, tokens and latency.
+
+Definitions (issue 5): an episode succeeds when |reward - 1| <= 1e-6; a task's outcome is its
+success rate over its trials; episodes that ended in `infrastructure_error` are left out of
+every figure and listed apart; so are episodes that were never scored (reward NULL).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable
+
+from .runs import conn_of
+from .stats import flip_rate, is_success, run_pass_hat_k
+
+INFRA = "infrastructure_error"
+KINDS = ("overall", "read", "write")
+
+
+@dataclass
+class Episode:
+    episode_id: int
+    task_id: str
+    trial: int | None
+    reward: float | None
+    termination_reason: str | None
+    agent_cost: float | None
+    user_cost: float | None
+    duration: float | None
+    tokens_in: int | None
+    tokens_out: int | None
+
+    @property
+    def success(self) -> bool:
+        return is_success(self.reward)
+
+    @property
+    def scored(self) -> bool:
+        """Counts in figures: not an infrastructure error, and graded."""
+        return self.termination_reason != INFRA and self.reward is not None
+
+
+@dataclass
+class TaskOutcome:
+    """One task of one run: its trials (in trial order) and its outcome."""
+    task_id: str
+    rewards: list[float] = field(default_factory=list)
+    successes: list[bool] = field(default_factory=list)
+    terminations: list[str | None] = field(default_factory=list)
+    episode_ids: list[int] = field(default_factory=list)
+    excluded: list[dict] = field(default_factory=list)  # infra errors / unscored episodes
+
+    @property
+    def n_trials(self) -> int:
+        return len(self.rewards)
+
+    @property
+    def rate(self) -> float | None:
+        """Success rate over the scored trials (None when there are none)."""
+        return sum(self.successes) / len(self.successes) if self.successes else None
+
+    @property
+    def mean_reward(self) -> float | None:
+        return sum(self.rewards) / len(self.rewards) if self.rewards else None
+
+    @property
+    def flip_rate(self) -> float | None:
+        return flip_rate(self.successes)
+
+    def to_dict(self) -> dict:
+        return {"task_id": self.task_id, "rewards": self.rewards, "rate": self.rate,
+                "mean_reward": self.mean_reward, "n_trials": self.n_trials,
+                "terminations": self.terminations, "flip_rate": self.flip_rate,
+                "episode_ids": self.episode_ids, "excluded": self.excluded}
+
+
+def load_episodes(db: Any, run_id: str) -> list[Episode]:
+    """Finished episodes of a run, ordered by task, trial, then file order."""
+    rows = conn_of(db).execute(
+        "SELECT episode_id, task_id, trial, reward, termination_reason, agent_cost, user_cost, "
+        "duration, tokens_in, tokens_out FROM episodes "
+        "WHERE run_id = ? AND status = 'done' ORDER BY task_id, trial, ord, episode_id",
+        (run_id,)).fetchall()
+    return [Episode(r[0], str(r[1]) if r[1] is not None else "", *r[2:]) for r in rows]
+
+
+def task_outcomes(db: Any, run_id: str) -> dict[str, TaskOutcome]:
+    """Per-task outcomes of a run, keyed by task id (every task with a finished episode, even
+    if all its episodes were infrastructure errors: then `rate` is None)."""
+    return outcomes_from_episodes(load_episodes(db, run_id))
+
+
+def outcomes_from_episodes(episodes: Iterable[Episode]) -> dict[str, TaskOutcome]:
+    out: dict[str, TaskOutcome] = {}
+    for ep in episodes:
+        t = out.setdefault(ep.task_id, TaskOutcome(ep.task_id))
+        if not ep.scored:
+            why = "infrastructure_error" if ep.termination_reason == INFRA else "not scored"
+            t.excluded.append({"episode_id": ep.episode_id, "trial": ep.trial, "why": why})
+            continue
+        t.rewards.append(float(ep.reward))
+        t.successes.append(ep.success)
+        t.terminations.append(ep.termination_reason)
+        t.episode_ids.append(ep.episode_id)
+    return out
+
+
+@dataclass
+class ActionMatch:
+    """Gold actions matched in the trajectory, micro-averaged (None = n/a: no gold actions)."""
+    matched: int = 0
+    total: int = 0
+
+    @property
+    def rate(self) -> float | None:
+        return self.matched / self.total if self.total else None
+
+
+def action_match(db: Any, episode_ids: list[int],
+                 gold_by_episode: dict[int, list[str]] | None = None) -> dict[str, ActionMatch]:
+    """Action match overall/read/write over the given episodes, from `checks` rows of kind
+    'action'. Rows with met NULL (unknown) are left out. An episode without action-check rows
+    whose task has gold actions (a premature ending records no checks) counts those gold actions
+    as unmatched, so cutting an episode short can never raise the figure;
+    `gold_by_episode` maps such episodes to their gold action kinds."""
+    res = {k: ActionMatch() for k in KINDS}
+    if not episode_ids:
+        return res
+    conn = conn_of(db)
+    seen: set[int] = set()
+    for chunk in _chunks(episode_ids, 500):
+        marks = ",".join("?" * len(chunk))
+        for eid, kind, met in conn.execute(
+                f"SELECT episode_id, tool_kind, met FROM checks WHERE kind = 'action' "
+                f"AND episode_id IN ({marks})", chunk):
+            seen.add(eid)
+            if met is None:
+                continue
+            _count(res, kind, bool(met))
+    for eid, kinds in (gold_by_episode or {}).items():
+        if eid in seen or eid not in set(episode_ids):
+            continue
+        for kind in kinds:
+            _count(res, kind, False)
+    return res
+
+
+def _count(res: dict[str, ActionMatch], kind: str | None, met: bool) -> None:
+    res["overall"].total += 1
+    res["overall"].matched += int(met)
+    if kind in ("read", "write"):
+        res[kind].total += 1
+        res[kind].matched += int(met)
+
+
+def _chunks(seq: list, n: int):
+    for i in range(0, len(seq), n):
+        yield seq[i:i + n]
+
+
+def gold_action_kinds(db: Any, run_id: str) -> dict[str, list[str]]:
+    """Task id -> kinds of its gold actions, from the task definitions the run graded with."""
+    from store.writer import tool_kind
+
+    out: dict[str, list[str]] = {}
+    for task_id, text in conn_of(db).execute(
+            "SELECT task_id, task_json FROM tasks WHERE run_id = ?", (run_id,)):
+        try:
+            task = json.loads(text)
+        except (TypeError, ValueError):
+            continue
+        crit = task.get("evaluation_criteria") or {} if isinstance(task, dict) else {}
+        actions = crit.get("actions") or [] if isinstance(crit, dict) else []
+        out[str(task_id)] = [tool_kind(str(a.get("name") or "")) for a in actions
+                             if isinstance(a, dict)]
+    return out
+
+
+@dataclass
+class RunMetrics:
+    """The figures of one run over a task set."""
+    run_id: str
+    tasks: int
+    episodes: int
+    reward: float | None
+    pass_rate: float | None
+    pass_hat_k: dict[int, float]
+    action_match: dict[str, float | None]
+    action_counts: dict[str, list[int]]         # kind -> [matched, total]
+    max_steps: int
+    too_many_errors: int
+    terminations: dict[str, int]
+    infrastructure_errors: list[dict]           # listed apart, excluded from every figure
+    unscored: list[dict]
+    agent_cost: float | None
+    user_cost: float | None
+    tokens_in: int | None
+    tokens_out: int | None
+    mean_duration: float | None
+    total_duration: float | None
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["pass_hat_k"] = {str(k): v for k, v in self.pass_hat_k.items()}
+        return d
+
+
+def run_metrics(db: Any, run_id: str, task_ids: Iterable[str] | None = None) -> RunMetrics:
+    """Figures of `run_id`, restricted to `task_ids` when given."""
+    keep = None if task_ids is None else set(task_ids)
+    eps = [e for e in load_episodes(db, run_id) if keep is None or e.task_id in keep]
+    scored = [e for e in eps if e.scored]
+    outcomes = outcomes_from_episodes(eps)
+    gold = gold_action_kinds(db, run_id)
+    am = action_match(db, [e.episode_id for e in scored],
+                      {e.episode_id: gold.get(e.task_id, []) for e in scored})
+    terms: dict[str, int] = {}
+    for e in scored:
+        key = e.termination_reason or "unknown"
+        terms[key] = terms.get(key, 0) + 1
+
+    def total(values: list) -> Any:
+        vals = [v for v in values if v is not None]
+        return sum(vals) if vals else None
+
+    durations = [e.duration for e in scored if e.duration is not None]
+    return RunMetrics(
+        run_id=run_id,
+        tasks=sum(1 for t in outcomes.values() if t.n_trials),
+        episodes=len(scored),
+        reward=(sum(e.reward for e in scored) / len(scored)) if scored else None,
+        pass_rate=(sum(e.success for e in scored) / len(scored)) if scored else None,
+        pass_hat_k=run_pass_hat_k([(sum(t.successes), t.n_trials) for t in outcomes.values()]),
+        action_match={k: v.rate for k, v in am.items()},
+        action_counts={k: [v.matched, v.total] for k, v in am.items()},
+        max_steps=terms.get("max_steps", 0),
+        too_many_errors=terms.get("too_many_errors", 0),
+        terminations=terms,
+        infrastructure_errors=[{"episode_id": e.episode_id, "task_id": e.task_id,
+                                "trial": e.trial} for e in eps if e.termination_reason == INFRA],
+        unscored=[{"episode_id": e.episode_id, "task_id": e.task_id, "trial": e.trial}
+                  for e in eps if e.termination_reason != INFRA and e.reward is None],
+        agent_cost=total([e.agent_cost for e in scored]),
+        user_cost=total([e.user_cost for e in scored]),
+        tokens_in=total([e.tokens_in for e in scored]),
+        tokens_out=total([e.tokens_out for e in scored]),
+        mean_duration=(sum(durations) / len(durations)) if durations else None,
+        total_duration=sum(durations) if durations else None,
+    )
+
+
+def task_action_match(db: Any, outcome: TaskOutcome, gold_kinds: list[str]) -> dict[str, float | None]:
+    """Action match of one task's scored episodes (used to explain action-match checks)."""
+    am = action_match(db, outcome.episode_ids, {e: gold_kinds for e in outcome.episode_ids})
+    return {k: v.rate for k, v in am.items()}

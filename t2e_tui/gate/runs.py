@@ -1,0 +1,73 @@
+"""Run lookup for the gate: by id, unique id prefix or unique name."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from t2e_tui.errors import T2EError
+
+RUN_COLUMNS = ("run_id, name, role, source_id, world_id, domain, status, agent_model, "
+               "user_model, candidate_hash, grading, num_trials, max_steps, max_errors, seed, "
+               "manifest_json, created_at")
+
+
+def conn_of(db: Any) -> sqlite3.Connection:
+    """Accept a sqlite3 connection or a sqlite_utils Database."""
+    return db.conn if hasattr(db, "conn") else db
+
+
+@dataclass
+class RunInfo:
+    """The columns of a run the gate needs."""
+    run_id: str
+    name: str
+    role: str
+    source_id: int | None
+    world_id: str | None
+    domain: str | None
+    status: str
+    agent_model: str | None
+    user_model: str | None
+    candidate_hash: str | None
+    grading: str | None
+    num_trials: int | None
+    max_steps: int | None
+    max_errors: int | None
+    seed: int | None
+    manifest_json: str | None
+    created_at: str
+
+    def label(self) -> str:
+        return f"{self.name} ({self.run_id})" if self.name != self.run_id else self.run_id
+
+
+def _row(conn: sqlite3.Connection, where: str, args: tuple) -> list[RunInfo]:
+    rows = conn.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE {where}", args).fetchall()
+    return [RunInfo(*r) for r in rows]
+
+
+def resolve_run(db: Any, ref: str) -> RunInfo:
+    """A run from its id, a unique id prefix or a unique name; T2EError (exit 2) otherwise."""
+    conn = conn_of(db)
+    ref = (ref or "").strip()
+    if not ref:
+        raise T2EError("empty run reference (give a run id, id prefix or name)")
+    exact = _row(conn, "run_id = ?", (ref,))
+    if exact:
+        return exact[0]
+    named = _row(conn, "name = ?", (ref,))
+    if len(named) == 1:
+        return named[0]
+    if len(named) > 1:
+        ids = ", ".join(r.run_id for r in named)
+        raise T2EError(f"run name {ref!r} is ambiguous ({ids}); give the run id")
+    escaped = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pref = _row(conn, "run_id LIKE ? ESCAPE '\\'", (escaped + "%",))
+    if len(pref) == 1:
+        return pref[0]
+    if len(pref) > 1:
+        ids = ", ".join(r.run_id for r in pref[:8])
+        raise T2EError(f"run id prefix {ref!r} matches several runs ({ids}); give more of it")
+    raise T2EError(f"no run {ref!r} in the store (see `t2e runs`)")
