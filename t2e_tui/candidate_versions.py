@@ -1,0 +1,323 @@
+"""Candidate versions in the store: save (immutable, content-addressed), look up, log.
+
+A saved version is a row of the `candidates` table keyed by the body hash, plus a file under
+`candidates/`. Saving the same body again is a no-op that returns the existing version: the
+hash is the identity, so a version can never change after it is saved. `saved_at` is the end
+of the version's drafting window and the start of its children's (the gate's leakage guard).
+No textual here: the CLI and the editor screen both call these functions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from store.db import now_iso
+
+from .candidates import Candidate, CandidateError, body_hash, normalise, parse, resolve
+
+_HEX = re.compile(r"^[0-9a-f]{6,64}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+_VSUFFIX = re.compile(r"^(.*?)-v(\d+)$")
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+@dataclass(frozen=True)
+class Version:
+    """One saved candidate version (a row of `candidates`)."""
+
+    hash: str
+    name: str
+    parent_hash: str | None
+    hypothesis: str | None
+    body: str
+    path: str | None
+    saved_at: str
+
+    @property
+    def short(self) -> str:
+        return self.hash[:10]
+
+    def as_candidate(self) -> Candidate:
+        return Candidate(name=self.name, body=self.body, hypothesis=self.hypothesis,
+                         parent=self.parent_hash, path=Path(self.path) if self.path else None)
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    version: Version
+    duplicate: bool        # the body was already saved: nothing was written
+    parent: Version | None
+
+
+_COLS = "candidate_hash, name, parent_hash, hypothesis, body, path, saved_at"
+
+
+def _row(r: tuple) -> Version:
+    return Version(*r)
+
+
+def list_versions(conn: sqlite3.Connection) -> list[Version]:
+    """Every saved version, oldest first."""
+    return [_row(r) for r in conn.execute(
+        f"SELECT {_COLS} FROM candidates ORDER BY saved_at, candidate_hash")]
+
+
+def get_version(conn: sqlite3.Connection, ref: str) -> Version | None:
+    """A version by full hash, unique hash prefix (>= 6 hex) or name (the latest of that name).
+
+    An ambiguous prefix is an error rather than a guess: two versions sharing it both exist.
+    """
+    ref = ref.strip()
+    r = conn.execute(f"SELECT {_COLS} FROM candidates WHERE candidate_hash = ?", (ref,)).fetchone()
+    if r:
+        return _row(r)
+    if _HEX.match(ref):
+        rows = conn.execute(f"SELECT {_COLS} FROM candidates WHERE candidate_hash LIKE ?",
+                            (ref + "%",)).fetchall()
+        if len(rows) > 1:
+            raise CandidateError(f"{ref}: ambiguous hash prefix ({len(rows)} versions match)")
+        if rows:
+            return _row(rows[0])
+    r = conn.execute(f"SELECT {_COLS} FROM candidates WHERE name = ? "
+                     "ORDER BY saved_at DESC LIMIT 1", (ref,)).fetchone()
+    return _row(r) if r else None
+
+
+def load_ref(conn: sqlite3.Connection | None, ref: str,
+             candidates_dir: Path | None = None) -> tuple[Candidate, Version | None]:
+    """A candidate by store reference first (hash/name), else by file path or folder name."""
+    if conn is not None:
+        v = get_version(conn, ref)
+        if v is not None:
+            return v.as_candidate(), v
+    cand = resolve(ref, candidates_dir)
+    v = get_version(conn, cand.hash) if conn is not None else None
+    return cand, v
+
+
+def _utc_mtime(path: Path) -> str:
+    ts = path.stat().st_mtime
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="microseconds")
+
+
+def _insert(conn: sqlite3.Connection, cand: Candidate, name: str, parent_hash: str | None,
+            hypothesis: str | None, path: str | None, saved_at: str) -> Version:
+    fm = {"name": name, "parent": cand.parent, **cand.meta}
+    conn.execute(
+        "INSERT INTO candidates (candidate_hash, name, parent_hash, hypothesis, body, "
+        "front_matter_json, path, saved_at) VALUES (?,?,?,?,?,?,?,?)",
+        (cand.hash, name, parent_hash, hypothesis, normalise(cand.body),
+         json.dumps(fm, ensure_ascii=False), path, saved_at))
+    return Version(cand.hash, name, parent_hash, hypothesis, normalise(cand.body), path, saved_at)
+
+
+def ensure_recorded(conn: sqlite3.Connection, ref: str,
+                    candidates_dir: Path | None = None) -> Version:
+    """The stored version for `ref`, recording a candidate file that was never saved.
+
+    Such a file (the shipped baseline, say) gets its file's modification time as `saved_at`:
+    it existed since then, so its children's drafting window starts no later than the truth
+    (a window that starts too late would hide leaked views from the gate).
+    """
+    v = get_version(conn, ref)
+    if v is not None:
+        return v
+    cand = resolve(ref, candidates_dir)
+    v = get_version(conn, cand.hash)
+    if v is not None:
+        return v
+    if not cand.body.strip():
+        raise CandidateError(f"{cand.path or ref}: the instruction body is empty")
+    parent_hash = None
+    if cand.parent:
+        pv = get_version(conn, cand.parent)
+        parent_hash = pv.hash if pv else None
+    saved_at = _utc_mtime(cand.path) if cand.path else now_iso()
+    name = cand.name if _NAME.match(cand.name or "") else "candidate"
+    if conn.execute("SELECT 1 FROM candidates WHERE name = ?", (name,)).fetchone():
+        name = _free_name(conn, name, candidates_dir)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        v = _insert(conn, cand, name, parent_hash, cand.hypothesis,
+                    str(cand.path) if cand.path else None, saved_at)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return v
+
+
+def _free_name(conn: sqlite3.Connection, name: str, candidates_dir: Path | None,
+               body_hash_: str | None = None) -> str:
+    """The next `<base>-vN` free both in the store and on disk (`name` itself is taken).
+
+    A file on disk holding the same body does not block its name: it is this version's file.
+    """
+    m = _VSUFFIX.match(name)
+    base, n = (m.group(1), int(m.group(2)) + 1) if m else (name, 2)
+    taken = {r[0] for r in conn.execute("SELECT name FROM candidates")}
+    while True:
+        new = f"{base}-v{n}"
+        p = candidates_dir / f"{new}.md" if candidates_dir else None
+        file_ok = p is None or not p.exists() or (
+            body_hash_ is not None and _file_hash(p) == body_hash_)
+        if new not in taken and file_ok:
+            return new
+        n += 1
+
+
+def _file_hash(p: Path) -> str | None:
+    try:
+        return parse(p.read_text("utf-8"), path=p).hash
+    except (OSError, UnicodeDecodeError, CandidateError):
+        return None
+
+
+def save_version(conn: sqlite3.Connection, cand: Candidate, *, hypothesis: str | None,
+                 candidates_dir: Path, parent_ref: str | None = None,
+                 name: str | None = None) -> SaveResult:
+    """Save `cand` as an immutable version: a store row plus `candidates/<name>.md`.
+
+    The parent comes from `parent_ref`, else the candidate's front matter; it is recorded first
+    if it is a file that was never saved. A body already saved returns that version unchanged
+    (`duplicate=True`). A name already used by another body becomes `<name>-vN`. The file is
+    written atomically and only if the row commits, so nothing is half-written.
+    """
+    where = str(cand.path) if cand.path else "<candidate>"
+    body = normalise(cand.body)
+    if not body.strip():
+        raise CandidateError(f"{where}: the instruction body is empty; nothing to save")
+    hypothesis = (hypothesis if hypothesis is not None else cand.hypothesis) or ""
+    hypothesis = " ".join(hypothesis.split())
+    if not hypothesis:
+        raise CandidateError(f"{where}: a hypothesis note is required (--hypothesis TEXT): "
+                             "say what this version should fix and why")
+    existing = get_version(conn, cand.hash)
+    pref = parent_ref if parent_ref is not None else cand.parent
+    parent = ensure_recorded(conn, pref, candidates_dir) if pref else None
+    if existing is not None:
+        return SaveResult(existing, True, parent)
+    if parent is not None and parent.hash == cand.hash:
+        raise CandidateError(f"{where}: identical to its parent {parent.name} ({parent.short}); "
+                             "edit the instruction before saving a new version")
+    want = name or cand.name or "candidate"
+    if not _NAME.match(want):
+        raise CandidateError(f"{where}: bad candidate name {want!r} (letters, digits, . _ - "
+                             "only, at most 80 characters)")
+    final = want
+    taken = conn.execute("SELECT 1 FROM candidates WHERE name = ?", (want,)).fetchone()
+    target = candidates_dir / f"{want}.md"
+    if taken or (target.exists() and _file_hash(target) != cand.hash):
+        final = _free_name(conn, want, candidates_dir, cand.hash)
+    target = candidates_dir / f"{final}.md"
+    out = Candidate(name=final, body=body, parent=parent.name if parent else None,
+                    hypothesis=hypothesis, meta=dict(cand.meta))
+    candidates_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final}.", suffix=".tmp", dir=candidates_dir)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(out.to_text())
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            v = _insert(conn, out, final, parent.hash if parent else None, hypothesis,
+                        str(target), now_iso())
+            os.replace(tmp, target)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return SaveResult(v, False, parent)
+
+
+def run_reward(conn: sqlite3.Connection, candidate_hash: str) -> tuple[float | None, int]:
+    """(mean reward, runs) over the latest complete run of this candidate; infra errors out."""
+    runs = conn.execute(
+        "SELECT run_id FROM runs WHERE candidate_hash = ? AND status = 'complete' "
+        "ORDER BY created_at DESC", (candidate_hash,)).fetchall()
+    if not runs:
+        return None, 0
+    r = conn.execute(
+        "SELECT avg(reward) FROM episodes WHERE run_id = ? AND status = 'done' AND "
+        "coalesce(termination_reason, '') != 'infrastructure_error'", (runs[0][0],)).fetchone()
+    return (None if r[0] is None else float(r[0])), len(runs)
+
+
+def sparkline(values: list[float | None]) -> str:
+    """Block sparkline on a fixed 0..1 scale (rewards), so versions compare across logs;
+    `·` marks a version without a run."""
+    out = []
+    for v in values:
+        if v is None:
+            out.append("·")
+        else:
+            x = min(1.0, max(0.0, float(v)))
+            out.append(SPARK[min(len(SPARK) - 1, int(x * (len(SPARK) - 1) + 0.5))])
+    return "".join(out)
+
+
+def _gate_for(conn: sqlite3.Connection, candidate_hash: str) -> dict[str, Any] | None:
+    r = conn.execute(
+        "SELECT row_id, decision, evidence_role, candidate_run_id, baseline_run_id, created_at "
+        "FROM gate_decisions WHERE candidate_hash = ? ORDER BY row_id DESC LIMIT 1",
+        (candidate_hash,)).fetchone()
+    if not r:
+        return None
+    h = conn.execute(
+        "SELECT decision, override, reason FROM human_decisions WHERE row_id = ? "
+        "ORDER BY decision_id DESC LIMIT 1", (r[0],)).fetchone()
+    return {"row": r[0], "decision": r[1], "evidence_role": r[2], "candidate_run": r[3],
+            "baseline_run": r[4], "at": r[5],
+            "human": None if not h else {"decision": h[0], "override": bool(h[1]),
+                                         "reason": h[2]}}
+
+
+def lineage(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Versions in tree order (children after their parent, by save time), each with depth,
+    its latest run reward, its latest gate row and the human decision on it."""
+    versions = list_versions(conn)
+    by_hash = {v.hash: v for v in versions}
+    children: dict[str | None, list[Version]] = {}
+    for v in versions:
+        key = v.parent_hash if v.parent_hash in by_hash else None
+        children.setdefault(key, []).append(v)
+    out: list[dict[str, Any]] = []
+
+    def walk(parent: str | None, depth: int) -> None:
+        for v in children.get(parent, []):
+            reward, nruns = run_reward(conn, v.hash)
+            out.append({"hash": v.hash, "short": v.short, "name": v.name,
+                        "parent_hash": v.parent_hash,
+                        "parent": by_hash[v.parent_hash].name if v.parent_hash in by_hash
+                        else v.parent_hash, "depth": depth, "saved_at": v.saved_at,
+                        "hypothesis": v.hypothesis, "path": v.path, "reward": reward,
+                        "runs": nruns, "gate": _gate_for(conn, v.hash)})
+            walk(v.hash, depth + 1)
+
+    walk(None, 0)
+    return out
+
+
+def candidate_from_text(text: str, *, name: str, parent: str | None) -> Candidate:
+    """Parse editor text (which may or may not carry front matter) into a candidate."""
+    cand = parse(text, default_name=name)
+    if not text.lstrip().startswith("---"):
+        cand.name = name
+    if parent and not cand.parent:
+        cand.parent = parent
+    return cand
+
+
+__all__ = ["Version", "SaveResult", "list_versions", "get_version", "load_ref",
+           "ensure_recorded", "save_version", "lineage", "sparkline", "run_reward",
+           "candidate_from_text", "body_hash"]

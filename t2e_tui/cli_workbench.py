@@ -1,0 +1,243 @@
+"""CLI twins of the patch workbench: `candidate save|diff|log`, `ablate`, `demo`.
+
+The TUI screens call the same core functions (candidate_versions, difftext, ablation, demo),
+so every workbench action can be scripted and checked headless.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import click
+
+from .candidates import CandidateError
+from .errors import T2EError
+
+
+def _ctx():
+    return click.get_current_context().obj
+
+
+def _cands_dir(explicit: str | None) -> Path:
+    from .paths import candidates_dir
+
+    obj = _ctx()
+    return candidates_dir(explicit or getattr(obj, "candidates", None))
+
+
+def _conn():
+    from store import connect
+
+    return connect(_ctx().store)
+
+
+def _emit(data, as_json: bool, human: str | None = None) -> None:
+    from .cli import emit
+
+    emit(data, as_json, human)
+
+
+def _fail(exc: Exception) -> T2EError:
+    return T2EError(str(exc))
+
+
+_cands_opt = click.option("--candidates", "candidates", type=click.Path(file_okay=False),
+                          default=None, help="Candidates folder (default ./candidates).")
+
+
+def register(cli: click.Group) -> None:
+    """Add the workbench commands to the root group."""
+
+    @cli.group("candidate")
+    def candidate() -> None:
+        """Candidate versions: save (immutable, content-addressed), diff, log."""
+
+    @candidate.command("save")
+    @click.argument("file", type=click.Path(dir_okay=False))
+    @click.option("--hypothesis", "-m", default=None,
+                  help="What this version should fix and why (required unless the file "
+                       "has one in its front matter).")
+    @click.option("--parent", "-p", default=None,
+                  help="Parent version: name, hash prefix or file (default: the file's "
+                       "front matter `parent`).")
+    @click.option("--name", default=None, help="Version name (default: the file's `name`).")
+    @_cands_opt
+    @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+    def candidate_save(file, hypothesis, parent, name, candidates, as_json):
+        """Save FILE as a new immutable candidate version (store row + candidates/NAME.md)."""
+        from .candidates import load
+        from .candidate_versions import save_version
+
+        try:
+            cand = load(file)
+            conn = _conn()
+            res = save_version(conn, cand, hypothesis=hypothesis, parent_ref=parent,
+                               name=name, candidates_dir=_cands_dir(candidates))
+        except CandidateError as exc:
+            raise _fail(exc) from None
+        v = res.version
+        data = {"hash": v.hash, "name": v.name, "path": v.path, "saved_at": v.saved_at,
+                "parent": res.parent.name if res.parent else None,
+                "parent_hash": v.parent_hash, "hypothesis": v.hypothesis,
+                "duplicate": res.duplicate}
+        if res.duplicate:
+            human = f"already saved: {v.name} {v.short} ({v.path}); nothing written"
+        else:
+            par = f" <- {res.parent.name} {res.parent.short}" if res.parent else ""
+            human = f"saved {v.name} {v.short}{par}\n  {v.path}"
+        _emit(data, as_json, human)
+
+    @candidate.command("diff")
+    @click.argument("a")
+    @click.argument("b", required=False)
+    @click.option("--unified", "mode", flag_value="unified", default=True,
+                  help="Unified diff (default).")
+    @click.option("--side-by-side", "mode", flag_value="side", help="Two columns.")
+    @click.option("--context", "-U", default=3, show_default=True, type=click.IntRange(0, 1000),
+                  help="Unified context lines.")
+    @click.option("--width", default=None, type=click.IntRange(40, 1000),
+                  help="Side-by-side width (default: the terminal's).")
+    @_cands_opt
+    @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+    def candidate_diff(a, b, mode, context, width, candidates, as_json):
+        """Diff candidate A against B (names, hash prefixes or files). With one argument,
+        diff A's parent against A."""
+        from .candidate_versions import get_version, load_ref
+        from . import difftext
+
+        conn = _conn()
+        d = _cands_dir(candidates)
+        try:
+            if b is None:
+                new, newv = load_ref(conn, a, d)
+                pref = (newv.parent_hash if newv else None) or new.parent
+                if not pref:
+                    raise T2EError(f"{a}: has no parent to diff against; give two candidates")
+                pv = get_version(conn, pref)
+                old, oldv = (pv.as_candidate(), pv) if pv else load_ref(conn, pref, d)
+            else:
+                old, oldv = load_ref(conn, a, d)
+                new, newv = load_ref(conn, b, d)
+        except CandidateError as exc:
+            raise _fail(exc) from None
+        an = f"{old.name} {old.short}"
+        bn = f"{new.name} {new.short}"
+        diff = difftext.compare(old.body, new.body)
+        if as_json:
+            rows = [{"kind": r.kind, "left_no": r.left_no, "left": r.left,
+                     "right_no": r.right_no, "right": r.right} for r in diff.rows]
+            _emit({"a": {"name": old.name, "hash": old.hash},
+                   "b": {"name": new.name, "hash": new.hash},
+                   "added": diff.stats.added, "removed": diff.stats.removed,
+                   "changed": diff.stats.changed, "identical": diff.stats.identical,
+                   "unified": difftext.unified_text(old.body, new.body, an, bn, context),
+                   "rows": rows}, True)
+            return
+        if diff.stats.identical:
+            click.echo(f"identical bodies: {an} == {bn}")
+            return
+        if mode == "side":
+            w = width or shutil.get_terminal_size((120, 24)).columns
+            click.echo(f"{an:<{max(10, (w - 3) // 2)}}   {bn}")
+            click.echo(difftext.side_by_side_text(old.body, new.body, w), nl=False)
+        else:
+            click.echo(difftext.unified_text(old.body, new.body, an, bn, context), nl=False)
+
+    @candidate.command("log")
+    @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+    def candidate_log(as_json):
+        """Saved versions in lineage order, with gate results and a reward sparkline."""
+        from .candidate_versions import lineage, sparkline
+
+        rows = lineage(_conn())
+        spark = sparkline([r["reward"] for r in rows])
+        if as_json:
+            _emit({"versions": rows, "sparkline": spark}, True)
+            return
+        if not rows:
+            click.echo("no saved candidate versions (t2e candidate save FILE --hypothesis ...)")
+            return
+        click.echo(f"reward by version: {spark}")
+        for r in rows:
+            click.echo(format_log_row(r))
+
+    @cli.command("ablate")
+    @click.argument("candidate_ref", metavar="CANDIDATE")
+    @click.option("--baseline-run", "baseline_run", default=None,
+                  help="Run of the full candidate to compare with (default: run it).")
+    @click.option("--domain", default="mini-retail", show_default=True)
+    @click.option("--tasks", default="dev", show_default=True, help="all | SPLIT | ID,ID,...")
+    @click.option("--trials", default=1, show_default=True, type=click.IntRange(1, 100))
+    @click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 256))
+    @click.option("--model", default="scripted", show_default=True)
+    @click.option("--user", default="scripted", show_default=True)
+    @_cands_opt
+    @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+    def ablate_cmd(candidate_ref, baseline_run, domain, tasks, trials, concurrency, model, user,
+                   candidates, as_json):
+        """One rerun per left-out rule line of CANDIDATE; prints each rule's contribution."""
+        from .ablation import ablate, format_report
+
+        res = ablate(_ctx().store, candidate_ref, candidates_dir=_cands_dir(candidates),
+                     domain=domain, tasks=tasks, trials=trials, concurrency=concurrency,
+                     model=model, user=user, full_run=baseline_run)
+        _emit(res, as_json, format_report(res))
+
+    @cli.command("demo")
+    @click.option("--no-open", is_flag=True, help="Build the store and exit (for scripts).")
+    @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+    @click.pass_context
+    def demo_cmd(ctx, no_open, as_json):
+        """Build a demo store (mini-retail, scripted stand-in agent) and open the app on it.
+
+        Without --store it rebuilds the default demo store each time and prints its path.
+        """
+        from .demo import build_demo
+        from .paths import demo_store
+
+        root = ctx.find_root()
+        # Only an explicit --store flag names the demo store: T2E_STORE (which click also
+        # feeds into --store) points at a working store the demo must never rebuild.
+        src = root.get_parameter_source("store")
+        explicit = root.params.get("store") if src == click.core.ParameterSource.COMMANDLINE \
+            else None
+        path = Path(explicit) if explicit else demo_store()
+        summary = build_demo(path, rebuild=explicit is None)
+        _emit(summary, as_json, format_demo_summary(summary))
+        if not no_open and not as_json:
+            root.obj.store = str(path)
+            opener = cli.get_command(root, "open")
+            if opener is None:
+                raise T2EError("the app is not available in this build (no `open` command); "
+                               f"the demo store is ready at {path}")
+            ctx.invoke(opener)
+
+
+def format_log_row(r: dict) -> str:
+    """One human line of `candidate log`."""
+    indent = "  " * r["depth"]
+    reward = "  -  " if r["reward"] is None else f"{r['reward']:.3f}"
+    gate = r.get("gate")
+    g = "no gate"
+    if gate:
+        g = f"gate #{gate['row']} {gate['decision']} ({gate['evidence_role']})"
+        h = gate.get("human")
+        if h:
+            g += f", human {h['decision']}" + (" OVERRIDE" if h["override"] else "")
+    hyp = (r.get("hypothesis") or "").strip()
+    if len(hyp) > 60:
+        hyp = hyp[:59] + "…"
+    return (f"{r['short']} {indent}{r['name']:<{max(1, 24 - len(indent))}} reward {reward}  "
+            f"{g}  {r['saved_at'][:19]}  {hyp}")
+
+
+def format_demo_summary(s: dict) -> str:
+    """The human summary printed by `t2e demo`."""
+    lines = [f"demo store: {s['store']}",
+             "agent: scripted STAND-IN (deterministic; its results prove nothing about models)"]
+    for c in s.get("candidates", []):
+        lines.append(f"  {c['name']:<28} gate {c['decision']:<12} human {c.get('human') or '-'}"
+                     f"  fixes {c.get('fixes', 0)}  regressions {c.get('regressions', 0)}")
+    lines.append(f"built in {s.get('seconds', 0):.1f}s")
+    return "\n".join(lines)
