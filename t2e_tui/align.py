@@ -1,0 +1,567 @@
+"""Aligning two trajectories on their tool calls (core: no textual).
+
+A trajectory becomes a list of events: each tool call (with its result attached) and each text
+turn. Tool calls are aligned with difflib's SequenceMatcher (autojunk=False, or repeated calls
+such as get_order_details would be treated as junk) on a key made of the tool name and its
+identifying arguments (ids of users, orders, items, products, payment methods, emails). Text turns
+are laid between the aligned calls. Calls in a replaced block are paired by tool name so that a
+call made with different ids shows as one row with argument-level differences.
+
+The gold lane lists the task's gold actions, each found or missing in each run. A run can also
+be compared with the gold actions alone (single-run mode).
+
+`print_compare` is the CLI twin (`t2e show A --vs B`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+from typing import Any
+
+from .textsafe import clean, one_line
+
+# Argument names that identify *which* entity a call is about (not how). Keys ending in _id/_ids
+# count too (see `is_identifying`).
+ID_KEYS = frozenset({"email", "order_id", "user_id", "item_ids", "new_item_ids", "product_id",
+                     "item_id", "payment_method_id", "reservation_id", "flight_number"})
+
+SAME, ARGS, ERROR, ONLY_A, ONLY_B, TEXT = "same", "args", "error", "only_a", "only_b", "text"
+DIVERGENT = frozenset({ARGS, ERROR, ONLY_A, ONLY_B})
+
+
+def is_identifying(key: str) -> bool:
+    return key in ID_KEYS or key.endswith("_id") or key.endswith("_ids")
+
+
+def parse_args(arguments: Any) -> Any:
+    """Tool-call arguments as a dict when they are JSON; the raw value otherwise."""
+    if isinstance(arguments, str):
+        try:
+            return json.loads(arguments)
+        except ValueError:
+            return arguments
+    return arguments if arguments is not None else {}
+
+
+def _norm(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def call_key(name: str, args: Any) -> tuple:
+    """Alignment key: tool name + identifying arguments (normalised)."""
+    if not isinstance(args, dict):
+        return (name,)
+    ids = tuple(sorted((k, _norm(v)) for k, v in args.items() if is_identifying(k)))
+    return (name, ids)
+
+
+@dataclass
+class Event:
+    """One lane entry: a tool call (with its result) or a text turn."""
+
+    kind: str                      # call | text | gold
+    step_idx: int                  # index of the step (message) it comes from; -1 for gold
+    role: str
+    name: str | None = None
+    args: Any = None
+    call_id: str | None = None
+    text: str | None = None        # text turns: the content
+    result: str | None = None      # calls: the tool message content
+    result_idx: int | None = None
+    error: bool = False
+    step: dict | None = None       # the step row (latency, tokens ...)
+    result_step: dict | None = None
+    gold_index: int | None = None  # gold lane: position in the gold action list
+    tool_kind: str | None = None
+
+    @property
+    def key(self) -> tuple:
+        return call_key(self.name or "", self.args)
+
+
+def events_of(steps: list[dict]) -> list[Event]:
+    """A trajectory's steps (tau2 message dicts, as stored) to lane events."""
+    events: list[Event] = []
+    by_call_id: dict[str, Event] = {}
+    pending: list[Event] = []  # calls still waiting for a result, in order
+    for s in steps:
+        role = s.get("role") or "?"
+        idx = int(s.get("idx", s.get("turn_idx", len(events))))
+        if role == "tool":
+            target = by_call_id.get(s.get("tool_call_id") or s.get("id") or "")
+            if target is None and pending:
+                target = pending[0]
+            if target is not None and target.result_idx is None:
+                target.result, target.result_idx = s.get("content"), idx
+                target.error, target.result_step = bool(s.get("error")), s
+                if target in pending:
+                    pending.remove(target)
+            else:  # orphan tool message: show it rather than lose it
+                events.append(Event("text", idx, role, text=s.get("content"), step=s,
+                                    error=bool(s.get("error"))))
+            continue
+        content = s.get("content")
+        if content not in (None, ""):
+            events.append(Event("text", idx, role, text=content, step=s))
+        for call in s.get("tool_calls") or []:
+            if not isinstance(call, dict):
+                continue
+            ev = Event("call", idx, role, name=str(call.get("name") or ""),
+                       args=parse_args(call.get("arguments")), call_id=call.get("id"), step=s)
+            events.append(ev)
+            pending.append(ev)
+            if ev.call_id:
+                by_call_id[ev.call_id] = ev
+    return events
+
+
+def gold_events(task: dict | None) -> list[Event]:
+    """The task's gold actions as lane events."""
+    actions = (((task or {}).get("evaluation_criteria") or {}).get("actions")) or []
+    out = []
+    for i, a in enumerate(actions):
+        if isinstance(a, dict):
+            out.append(Event("gold", -1, a.get("requestor") or "assistant",
+                             name=str(a.get("name") or ""), args=parse_args(a.get("arguments")),
+                             call_id=a.get("action_id"), gold_index=i,
+                             text=json.dumps(a.get("compare_args"))))
+    return out
+
+
+@dataclass
+class ArgDiff:
+    key: str
+    a: Any
+    b: Any
+    status: str  # same | changed | only_a | only_b
+
+
+def diff_args(a: Any, b: Any) -> list[ArgDiff]:
+    """Argument-level differences between two calls' arguments (keys in A's order, then B's)."""
+    if not isinstance(a, dict) or not isinstance(b, dict):
+        return [ArgDiff("(arguments)", a, b, SAME if _norm(a) == _norm(b) else "changed")]
+    out = []
+    for k in list(a) + [k for k in b if k not in a]:
+        if k not in b:
+            out.append(ArgDiff(k, a[k], None, "only_a"))
+        elif k not in a:
+            out.append(ArgDiff(k, None, b[k], "only_b"))
+        else:
+            out.append(ArgDiff(k, a[k], b[k], SAME if _norm(a[k]) == _norm(b[k]) else "changed"))
+    return out
+
+
+@dataclass
+class Row:
+    """One aligned line: what lane A and lane B show there, and how they relate."""
+
+    a: Event | None
+    b: Event | None
+    status: str
+    diffs: list[ArgDiff] = field(default_factory=list)
+    gold_a: int | None = None  # index of the gold action this A call satisfies
+    gold_b: int | None = None
+
+    @property
+    def divergent(self) -> bool:
+        return self.status in DIVERGENT
+
+
+@dataclass
+class GoldMark:
+    """A gold action and where each run did (or did not) perform it."""
+
+    index: int
+    event: Event
+    found_a: bool | None
+    found_b: bool | None
+    row_a: int | None = None
+    row_b: int | None = None
+
+
+@dataclass
+class Alignment:
+    rows: list[Row]
+    gold: list[GoldMark]
+    divergences: list[int]   # row indices
+    single: bool             # True when B is the gold actions (one-run mode)
+
+    def first_divergence(self) -> int:
+        return self.divergences[0] if self.divergences else 0
+
+    def next_divergence(self, row: int) -> int | None:
+        return next((d for d in self.divergences if d > row), None)
+
+    def prev_divergence(self, row: int) -> int | None:
+        return next((d for d in reversed(self.divergences) if d < row), None)
+
+
+def _pair_status(a: Event, b: Event) -> tuple[str, list[ArgDiff]]:
+    diffs = diff_args(a.args, b.args)
+    if any(d.status != SAME for d in diffs):
+        return ARGS, diffs
+    if b.kind != "gold" and a.error != b.error:
+        return ERROR, diffs
+    return SAME, diffs
+
+
+def align_events(ea: list[Event], eb: list[Event]) -> list[Row]:
+    """Align two event lists on their calls; text turns go between the aligned calls."""
+    ca = [i for i, e in enumerate(ea) if e.kind in ("call", "gold")]
+    cb = [i for i, e in enumerate(eb) if e.kind in ("call", "gold")]
+    rows: list[Row] = []
+    pa = pb = 0
+
+    def flush(upto_a: int, upto_b: int) -> None:
+        nonlocal pa, pb
+        ta, tb = ea[pa:upto_a], eb[pb:upto_b]
+        for i in range(max(len(ta), len(tb))):
+            rows.append(Row(ta[i] if i < len(ta) else None, tb[i] if i < len(tb) else None, TEXT))
+        pa, pb = max(pa, upto_a), max(pb, upto_b)
+
+    def emit_pair(ia: int, ib: int) -> None:
+        nonlocal pa, pb
+        flush(ia, ib)
+        status, diffs = _pair_status(ea[ia], eb[ib])
+        rows.append(Row(ea[ia], eb[ib], status, diffs))
+        pa, pb = ia + 1, ib + 1
+
+    def emit_a(ia: int) -> None:
+        nonlocal pa
+        flush(ia, pb)
+        rows.append(Row(ea[ia], None, ONLY_A))
+        pa = ia + 1
+
+    def emit_b(ib: int) -> None:
+        nonlocal pb
+        flush(pa, ib)
+        rows.append(Row(None, eb[ib], ONLY_B))
+        pb = ib + 1
+
+    sm = SequenceMatcher(None, [ea[i].key for i in ca], [eb[i].key for i in cb], autojunk=False)
+    for op, i1, i2, j1, j2 in sm.get_opcodes():
+        if op == "equal":
+            for k in range(i2 - i1):
+                emit_pair(ca[i1 + k], cb[j1 + k])
+        elif op == "delete":
+            for k in range(i1, i2):
+                emit_a(ca[k])
+        elif op == "insert":
+            for k in range(j1, j2):
+                emit_b(cb[k])
+        else:  # replace: pair calls of the same tool so their differing ids show as diffs
+            names_a = [ea[ca[k]].name for k in range(i1, i2)]
+            names_b = [eb[cb[k]].name for k in range(j1, j2)]
+            inner = SequenceMatcher(None, names_a, names_b, autojunk=False)
+            for op2, x1, x2, y1, y2 in inner.get_opcodes():
+                if op2 == "equal":
+                    for k in range(x2 - x1):
+                        emit_pair(ca[i1 + x1 + k], cb[j1 + y1 + k])
+                else:
+                    for k in range(x1, x2):
+                        emit_a(ca[i1 + k])
+                    for k in range(y1, y2):
+                        emit_b(cb[j1 + k])
+    flush(len(ea), len(eb))
+    return rows
+
+
+def gold_matches(gold: Event, call: Event) -> bool:
+    """tau2's action check: same name and equal values on the compared arguments.
+
+    `compare_args` null compares every gold argument; `[]` compares the name only.
+    """
+    if gold.name != call.name:
+        return False
+    try:
+        compare = json.loads(gold.text) if gold.text else None
+    except ValueError:
+        compare = None
+    gargs = gold.args if isinstance(gold.args, dict) else {}
+    cargs = call.args if isinstance(call.args, dict) else {}
+    keys = list(gargs) if compare is None else list(compare)
+    return all(_norm(gargs.get(k)) == _norm(cargs.get(k)) for k in keys)
+
+
+def _recorded_action_checks(checks: list[dict] | None) -> dict[int, bool]:
+    return {int(c["pos"]): bool(c["met"]) for c in (checks or [])
+            if c.get("kind") == "action" and c.get("met") is not None}
+
+
+def _locate_gold(rows: list[Row], gold: list[Event], side: str,
+                 recorded: dict[int, bool]) -> list[tuple[bool | None, int | None]]:
+    out = []
+    for g in gold:
+        where = None
+        for r, row in enumerate(rows):
+            ev = row.a if side == "a" else row.b
+            if ev is not None and ev.kind == "call" and gold_matches(g, ev):
+                where = r
+                setattr(row, "gold_" + side, g.gold_index)
+                break
+        found = recorded.get(g.gold_index) if g.gold_index in recorded else where is not None
+        out.append((found, where))
+    return out
+
+
+def align(steps_a: list[dict], steps_b: list[dict] | None, task: dict | None = None, *,
+          checks_a: list[dict] | None = None, checks_b: list[dict] | None = None) -> Alignment:
+    """Align two trajectories (or one with the gold actions when `steps_b` is None).
+
+    Recorded action checks (the `checks` rows) decide found/missing when present; otherwise
+    found means a call matches the gold action the way tau2's action check does.
+    """
+    gold = gold_events(task)
+    ea = events_of(steps_a)
+    single = steps_b is None
+    eb = gold if single else events_of(steps_b)
+    rows = align_events(ea, eb)
+    annotate_kinds(rows)
+    marks_a = _locate_gold(rows, gold, "a", _recorded_action_checks(checks_a))
+    if single:
+        marks_b: list[tuple[bool | None, int | None]] = [(None, None)] * len(gold)
+        for r, row in enumerate(rows):
+            if row.b is not None and row.b.kind == "gold":
+                marks_b[row.b.gold_index] = (None, r)
+                row.gold_b = row.b.gold_index
+    else:
+        marks_b = _locate_gold(rows, gold, "b", _recorded_action_checks(checks_b))
+    marks = [GoldMark(g.gold_index, g, fa, fb, ra, rb)
+             for g, (fa, ra), (fb, rb) in zip(gold, marks_a, marks_b)]
+    if single:
+        # vs gold, an extra read call is ordinary exploration; missing or different writes are not
+        div = [i for i, r in enumerate(rows) if r.status in (ARGS, ONLY_B)
+               or (r.status == ONLY_A and r.a is not None and r.a.tool_kind == "write")]
+    else:
+        div = [i for i, r in enumerate(rows) if r.divergent]
+    return Alignment(rows, marks, div, single)
+
+
+def annotate_kinds(events_rows: list[Row]) -> None:
+    """Fill Event.tool_kind from the world's tool table (read/write/generic)."""
+    try:
+        from world.tools import TOOL_KINDS
+    except Exception:  # noqa: BLE001 - world not importable: kinds stay unknown
+        TOOL_KINDS = {}
+    for row in events_rows:
+        for ev in (row.a, row.b):
+            if ev is not None and ev.name and ev.tool_kind is None:
+                ev.tool_kind = TOOL_KINDS.get(ev.name)
+
+
+# --- one-line summaries shared by the CLI and the TUI ----------------------------------------
+
+def fmt_value(v: Any, width: int = 40) -> str:
+    text = v if isinstance(v, str) else _norm(v)
+    return one_line(text, width)
+
+
+def event_segments(ev: Event | None, diffs: list[ArgDiff] | None = None, *, side: str = "a",
+                   width: int = 200) -> list[tuple[str, str]]:
+    """An event as (text, style-name) segments; style names: role, name, key, value, changed,
+    error, text, dim, gold. Text is control-stripped (never markup)."""
+    if ev is None:
+        return []
+    if ev.kind == "text":
+        tag = {"assistant": "A", "user": "U", "tool": "T", "system": "S"}.get(ev.role, "?")
+        return [(f"{tag} ", "role"), (one_line(ev.text, width), "error" if ev.error else "text")]
+    changed = {d.key for d in (diffs or []) if d.status != SAME}
+    segs: list[tuple[str, str]] = [("★ " if ev.kind == "gold" else "▸ ", "gold" if ev.kind == "gold"
+                                    else "role"), (one_line(ev.name, 60), "name"), ("(", "dim")]
+    args = ev.args
+    if isinstance(args, dict):
+        for i, (k, v) in enumerate(args.items()):
+            if i:
+                segs.append((", ", "dim"))
+            segs.append((one_line(k, 40) + "=", "key"))
+            segs.append((fmt_value(v), "changed" if k in changed else "value"))
+    else:
+        segs.append((fmt_value(args), "changed" if changed else "value"))
+    segs.append((")", "dim"))
+    if ev.kind == "call":
+        if ev.result_idx is None:
+            segs.append((" → (no result)", "dim"))
+        elif ev.error:
+            segs.append((" → " + one_line(ev.result, 60), "error"))
+        else:
+            segs.append((" → " + one_line(ev.result, 40), "dim"))
+    return segs
+
+
+def reward_components(meta: dict, checks: list[dict]) -> list[dict]:
+    """The reward by component: DB, communicate, NL assertion (judge-dependent), action checks.
+
+    Each item: {name, value, gating, judge_dependent, detail}. `gating` says whether the
+    component is in the task's reward basis (only those multiply into the reward).
+    """
+    try:
+        basis = json.loads(meta.get("reward_basis_json") or "null") or []
+    except ValueError:
+        basis = []
+    actions = [c for c in checks if c.get("kind") == "action"]
+    known = [c for c in actions if c.get("met") is not None]
+    met = sum(1 for c in known if c["met"])
+    writes = [c for c in known if c.get("tool_kind") == "write"]
+    comm = [c for c in checks if c.get("kind") == "communicate"]
+    nl = [c for c in checks if c.get("kind") == "nl_assertion"]
+
+    def count(items):
+        k = [c for c in items if c.get("met") is not None]
+        return f"{sum(1 for c in k if c['met'])}/{len(k)} met" if k else ""
+
+    db = meta.get("db_reward")
+    if db is None and meta.get("db_match") is not None:
+        db = float(meta["db_match"])
+    return [
+        {"name": "DB", "value": db, "gating": "DB" in basis, "judge_dependent": False,
+         "detail": "" if meta.get("db_match") is None else
+         ("db match" if meta["db_match"] else "db differs")},
+        {"name": "COMMUNICATE", "value": meta.get("communicate_reward"),
+         "gating": "COMMUNICATE" in basis, "judge_dependent": False, "detail": count(comm)},
+        {"name": "NL_ASSERTION", "value": meta.get("nl_reward"),
+         "gating": "NL_ASSERTION" in basis, "judge_dependent": True, "detail": count(nl)},
+        {"name": "ACTION", "value": meta.get("action_reward"), "gating": "ACTION" in basis,
+         "judge_dependent": False,
+         "detail": (f"{met}/{len(known)} gold actions; writes "
+                    f"{sum(1 for c in writes if c['met'])}/{len(writes)}") if known else ""},
+    ]
+
+
+# --- the CLI twin ------------------------------------------------------------------------------
+
+def _load(db: Any, ref: Any):
+    from .data_access import load_episode, resolve_episode
+
+    conn = db.conn if hasattr(db, "conn") else db
+    return conn, load_episode(conn, resolve_episode(conn, ref))
+
+
+def alignment_json(al: Alignment) -> dict:
+    """A JSON-ready view of an alignment (for --json)."""
+    def ev(e: Event | None):
+        if e is None:
+            return None
+        d = {"kind": e.kind, "step": e.step_idx, "role": e.role}
+        if e.kind == "text":
+            d["text"] = clean(e.text, 2000)[0]
+        else:
+            d.update(name=e.name, arguments=e.args)
+            if e.kind == "call":
+                d.update(result=clean(e.result, 2000)[0], error=e.error, result_step=e.result_idx)
+        return d
+    return {
+        "single": al.single,
+        "divergences": al.divergences,
+        "rows": [{"row": i, "status": r.status, "a": ev(r.a), "b": ev(r.b),
+                  "arg_diffs": [{"key": d.key, "a": d.a, "b": d.b, "status": d.status}
+                                for d in r.diffs if d.status != SAME]}
+                 for i, r in enumerate(al.rows)],
+        "gold": [{"index": g.index, "name": g.event.name, "arguments": g.event.args,
+                  "found_a": g.found_a, "found_b": g.found_b, "row_a": g.row_a, "row_b": g.row_b}
+                 for g in al.gold],
+    }
+
+
+_CLI_STYLES = {"role": "bold cyan", "name": "bold", "key": "dim", "value": "", "changed":
+               "bold black on yellow", "error": "bold red", "text": "", "dim": "dim",
+               "gold": "bold yellow"}
+_MARKS = {SAME: "=", ARGS: "≠", ERROR: "!", ONLY_A: "<", ONLY_B: ">", TEXT: " "}
+
+
+def print_compare(console: Any, db: Any, episode_a: Any, episode_b: Any | None = None,
+                  as_json: bool = False, *, record: bool = True) -> Alignment:
+    """Print two aligned trajectories (or one vs the gold actions) with rich, or as JSON.
+
+    `episode_a`/`episode_b` are episode ids or `RUN:TASK[:TRIAL]`. Records a CLI evidence view
+    for each episode printed. Raises LookupError for an unknown episode.
+    """
+    from rich.table import Table
+    from rich.text import Text
+
+    from .data_access import record_view
+
+    conn, a = _load(db, episode_a)
+    b = _load(db, episode_b)[1] if episode_b is not None else None
+    task = a.task or (b.task if b else None)
+    al = align(a.steps, b.steps if b else None, task, checks_a=a.checks,
+               checks_b=b.checks if b else None)
+    annotate_kinds(al.rows)
+    if record:
+        for ep in (a, b):
+            if ep is not None:
+                record_view(conn, ep.episode_id, via="cli")
+    if as_json:
+        data = {"a": _ep_json(a), "b": _ep_json(b) if b else None,
+                **alignment_json(al)}
+        console.print_json(json.dumps(data, default=str, ensure_ascii=False))
+        return al
+    title_b = b.label if b else "gold actions"
+    console.print(Text(f"{a.label}  vs  {title_b}", style="bold"))
+    for ep in (a, b):
+        if ep is not None and ep.scripted:
+            console.print(Text(f"{ep.label}: scripted agent (deterministic stand-in; proves "
+                               "nothing about models)", style="yellow"))
+    for ep in (a, b):
+        if ep is None:
+            continue
+        comps = reward_components(ep.meta, ep.checks)
+        line = Text(f"{ep.label}: reward {ep.meta.get('reward')}  ")
+        for c in comps:
+            v = "–" if c["value"] is None else f"{c['value']:g}"
+            tag = c["name"] + ("*" if c["judge_dependent"] else "") + ("" if c["gating"]
+                                                                       else "(diag)")
+            line.append(f"{tag}={v} ", style="bold" if c["gating"] else "dim")
+        console.print(line)
+    table = Table(show_header=True, header_style="bold", expand=True, show_lines=False)
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column(a.label, ratio=1, overflow="fold")
+    table.add_column("", no_wrap=True)
+    table.add_column(title_b, ratio=1, overflow="fold")
+    for i, r in enumerate(al.rows):
+        cells = []
+        for ev, side in ((r.a, "a"), (r.b, "b")):
+            t = Text()
+            for text, style in event_segments(ev, r.diffs, side=side, width=120):
+                t.append(text, style=_CLI_STYLES.get(style, ""))
+            cells.append(t)
+        mark = Text(_MARKS[r.status], style="bold red" if r.divergent else "dim")
+        table.add_row(str(i), cells[0], mark, cells[1])
+    console.print(table)
+    if al.gold:
+        g = Table(title="gold actions", show_header=True, header_style="bold", expand=True)
+        g.add_column("#", justify="right")
+        g.add_column("action", ratio=1, overflow="fold")
+        g.add_column("A", no_wrap=True)
+        if not al.single:
+            g.add_column("B", no_wrap=True)
+        for m in al.gold:
+            t = Text()
+            for text, style in event_segments(m.event, width=120):
+                t.append(text, style=_CLI_STYLES.get(style, ""))
+            cols = [str(m.index), t, _found(m.found_a)]
+            if not al.single:
+                cols.append(_found(m.found_b))
+            g.add_row(*cols)
+        console.print(g)
+    first = al.divergences[0] if al.divergences else None
+    console.print(Text(f"{len(al.divergences)} divergence(s)"
+                       + ("" if first is None else f"; first at row {first}"), style="bold"))
+    return al
+
+
+def _found(v: bool | None):
+    from rich.text import Text
+
+    if v is None:
+        return Text("?", style="dim")
+    return Text("found", style="green") if v else Text("missing", style="bold red")
+
+
+def _ep_json(ep) -> dict:
+    return {"episode_id": ep.episode_id, "run_id": ep.run_id, "run": ep.run_name,
+            "task_id": ep.task_id, "trial": ep.trial, "reward": ep.meta.get("reward"),
+            "termination_reason": ep.meta.get("termination_reason"),
+            "scripted": ep.scripted,
+            "reward_components": reward_components(ep.meta, ep.checks)}

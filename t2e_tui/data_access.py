@@ -1,0 +1,390 @@
+"""Read queries the explorer needs, straight on the store schema (store/migrations.py).
+
+Index first, bodies on demand: list queries return ids and summary columns only; a trajectory's
+steps are read when an episode is opened. No textual import (the CLI twin uses this too).
+Every function takes a sqlite3 connection; callers keep one connection per thread.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+
+from store.db import connect, now_iso
+
+EXCLUDED = "infrastructure_error"  # never counted in any figure (DEVELOPERS.md)
+SCRIPTED = "scripted"
+
+
+def open_conn(path: str) -> sqlite3.Connection:
+    """A connection for one thread, migrated, with rows addressable by name."""
+    conn = connect(path)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+@dataclass
+class RunRow:
+    """One run, summarised for the runs screen."""
+
+    run_id: str
+    name: str
+    role: str
+    status: str
+    domain: str | None
+    agent_model: str | None
+    user_model: str | None
+    candidate_hash: str | None
+    source: str | None
+    created_at: str | None
+    episodes: int = 0
+    running: int = 0
+    reward: float | None = None
+    pass_rate: float | None = None
+    tasks: int = 0
+
+    @property
+    def scripted(self) -> bool:
+        """True when the agent is the deterministic stand-in (its figures prove nothing)."""
+        return (self.agent_model or "").lower().startswith(SCRIPTED)
+
+
+def list_runs(conn: sqlite3.Connection) -> list[RunRow]:
+    """Every run with its episode count, mean reward and pass rate (infra errors excluded)."""
+    runs = conn.execute(
+        "SELECT r.run_id, r.name, r.role, r.status, r.domain, r.agent_model, r.user_model, "
+        "r.candidate_hash, r.created_at, s.path AS source_path, s.kind AS source_kind "
+        "FROM runs r LEFT JOIN sources s ON s.source_id = r.source_id "
+        "ORDER BY r.created_at, r.run_id").fetchall()
+    stats = {r[0]: r for r in conn.execute(
+        "SELECT run_id, "
+        f" sum(status = 'done' AND coalesce(termination_reason, '') != '{EXCLUDED}'), "
+        " sum(status = 'running'), "
+        f" avg(CASE WHEN status = 'done' AND coalesce(termination_reason, '') != '{EXCLUDED}' "
+        "     THEN reward END), "
+        f" avg(CASE WHEN status = 'done' AND coalesce(termination_reason, '') != '{EXCLUDED}' "
+        "     THEN success END), "
+        " count(DISTINCT task_id) "
+        "FROM episodes GROUP BY run_id")}
+    out = []
+    for r in runs:
+        source = r["source_path"] or (r["source_kind"] if r["source_kind"] else None)
+        row = RunRow(r["run_id"], r["name"], r["role"], r["status"], r["domain"],
+                     r["agent_model"], r["user_model"], r["candidate_hash"], source,
+                     r["created_at"])
+        s = stats.get(r["run_id"])
+        if s is not None:
+            row.episodes, row.running = int(s[1] or 0), int(s[2] or 0)
+            row.reward, row.pass_rate, row.tasks = s[3], s[4], int(s[5] or 0)
+        out.append(row)
+    return out
+
+
+def runs_signature(conn: sqlite3.Connection) -> tuple:
+    """Cheap fingerprint of the store's runs/episodes; changes when a live run progresses."""
+    return tuple(conn.execute(
+        "SELECT (SELECT count(*) FROM runs), (SELECT max(episode_id) FROM episodes), "
+        "(SELECT count(*) FROM episodes WHERE status = 'running'), "
+        "(SELECT group_concat(status) FROM runs)").fetchone())
+
+
+def run_signature(conn: sqlite3.Connection, run_ids: list[str]) -> tuple:
+    """Fingerprint of some runs' episodes (finished count, newest id)."""
+    marks = ",".join("?" * len(run_ids))
+    return tuple(conn.execute(
+        f"SELECT count(*), max(episode_id), sum(status = 'done') FROM episodes "
+        f"WHERE run_id IN ({marks})", run_ids).fetchone())
+
+
+@dataclass
+class Trial:
+    """One episode's outcome, as the tasks screen shows it."""
+
+    episode_id: int
+    trial: int | None
+    status: str
+    reward: float | None
+    success: int | None
+    termination: str | None
+    tool_errors: int
+    n_steps: int
+
+
+@dataclass
+class TaskRow:
+    """One task of a pair of runs: trials on each side, transition, hints."""
+
+    task_id: str
+    base: list[Trial] = field(default_factory=list)
+    cand: list[Trial] = field(default_factory=list)
+    transition: str = ""
+    hints: list[str] = field(default_factory=list)
+
+    def terminations(self) -> set[str]:
+        return {t.termination for t in self.base + self.cand if t.termination}
+
+    def failed(self) -> bool:
+        return any(t.status == "done" and not t.success for t in self.base + self.cand)
+
+
+def _trials(conn: sqlite3.Connection, run_id: str) -> dict[str, list[Trial]]:
+    out: dict[str, list[Trial]] = {}
+    for r in conn.execute(
+            "SELECT episode_id, task_id, trial, status, reward, success, termination_reason, "
+            "n_tool_errors, n_steps FROM episodes WHERE run_id = ? ORDER BY ord, episode_id",
+            (run_id,)):
+        out.setdefault(str(r[1]), []).append(Trial(r[0], r[2], r[3], r[4], r[5], r[6], r[7],
+                                                    r[8]))
+    return out
+
+
+def _rate(trials: list[Trial]) -> float | None:
+    scored = [bool(t.success) for t in trials
+              if t.status == "done" and t.termination != EXCLUDED and t.reward is not None]
+    return sum(scored) / len(scored) if scored else None
+
+
+def transition_of(base: list[Trial], cand: list[Trial]) -> str:
+    """A task's transition, named by the gate (`t2e_tui.gate.transition`, the one definition).
+
+    Sides without a scored trial (a live run still going, a task only one run has) get the
+    explorer's own labels: only base | only cand | running.
+    """
+    from t2e_tui.gate import transition
+
+    b, c = _rate(base), _rate(cand)
+    if b is None and c is None:
+        return "running" if base or cand else ""
+    if c is None:
+        return "running" if any(t.status == "running" for t in cand) else "only base"
+    if b is None:
+        return "running" if any(t.status == "running" for t in base) else "only cand"
+    return transition(b, c).replace("_", " ")
+
+
+def gate_transitions(conn: sqlite3.Connection, base_run: str, cand_run: str) -> dict[str, str]:
+    """Per-task transitions from the gate's `compare_runs` (intersected, so partial or
+    differently-sized runs still compare). Empty when the gate refuses the pair (different
+    worlds, nothing finished yet): the caller then names transitions per task."""
+    from t2e_tui.errors import T2EError
+    from t2e_tui.gate import compare_runs
+
+    try:
+        comp = compare_runs(conn, base_run, cand_run, intersect=True)
+    except T2EError:
+        return {}
+    return {r.task_id: r.transition.replace("_", " ") for r in comp.rows}
+
+
+def task_rows(conn: sqlite3.Connection, base_run: str, cand_run: str | None) -> list[TaskRow]:
+    """One row per task across the pair (or one run). Hints are filled by `fill_hints`."""
+    base = _trials(conn, base_run)
+    cand = _trials(conn, cand_run) if cand_run else {}
+    ids = list(dict.fromkeys(list(base) + list(cand)))
+    gate = None
+    if cand_run:
+        gate = gate_transitions(conn, base_run, cand_run)
+    rows = []
+    for tid in ids:
+        row = TaskRow(tid, base.get(tid, []), cand.get(tid, []))
+        if cand_run:
+            row.transition = gate.get(tid) or transition_of(row.base, row.cand)
+        else:
+            rate = _rate(row.base)
+            row.transition = ("running" if rate is None else "pass" if rate == 1.0
+                              else "fail" if rate == 0.0 else "flaky")
+        rows.append(row)
+    return rows
+
+
+_AFFIRM = ("yes", "yeah", "yep", "confirm", "proceed", "go ahead", "sure", "correct", "please do",
+           "that's right", "ok", "okay", "do it", "sounds good")
+
+
+def fill_hints(conn: sqlite3.Connection, rows: list[TaskRow]) -> None:
+    """Failure hints per task: tool errors, max steps, a write with no 'yes' just before it."""
+    by_episode: dict[int, TaskRow] = {}
+    for row in rows:
+        hints: list[str] = []
+        for side, trials in (("B", row.base), ("C", row.cand)):
+            for t in trials:
+                by_episode[t.episode_id] = row
+                if t.tool_errors:
+                    hints.append(f"{side}:{t.tool_errors} tool err")
+                if t.termination == "max_steps":
+                    hints.append(f"{side}:max steps")
+                elif t.termination == "too_many_errors":
+                    hints.append(f"{side}:too many errors")
+        row.hints = list(dict.fromkeys(hints))
+    if not by_episode:
+        return
+    ids = list(by_episode)
+    flagged: set[tuple[int, str]] = set()
+    # chunks keep the IN list under SQLite's variable limit
+    for i in range(0, len(ids), 900):
+        chunk = ids[i:i + 900]
+        marks = ",".join("?" * len(chunk))
+        q = (f"SELECT tc.episode_id, (SELECT u.content FROM steps u WHERE u.episode_id = "
+             f"s.episode_id AND u.idx < s.idx AND u.role = 'user' ORDER BY u.idx DESC LIMIT 1) "
+             f"FROM tool_calls tc JOIN steps s ON s.step_id = tc.step_id "
+             f"WHERE tc.kind = 'write' AND tc.episode_id IN ({marks})")
+        for eid, prev in conn.execute(q, chunk):
+            text = (prev or "").lower()
+            if not any(w in text for w in _AFFIRM):
+                flagged.add((eid, "no confirm before write"))
+    for eid, hint in flagged:
+        row = by_episode[eid]
+        side = "B" if any(t.episode_id == eid for t in row.base) else "C"
+        h = f"{side}:{hint}"
+        if h not in row.hints:
+            row.hints.append(h)
+
+
+@dataclass
+class Episode:
+    """One episode opened in full: metadata, steps (tau2 message dicts + columns), checks."""
+
+    episode_id: int
+    run_id: str
+    run_name: str
+    agent_model: str | None
+    task_id: str | None
+    trial: int | None
+    meta: dict
+    steps: list[dict]
+    checks: list[dict]
+    task: dict | None
+
+    @property
+    def label(self) -> str:
+        trial = "" if self.trial is None else f"/t{self.trial}"
+        return f"{self.run_name}:{self.task_id}{trial}"
+
+    @property
+    def scripted(self) -> bool:
+        return (self.agent_model or "").lower().startswith(SCRIPTED)
+
+
+def load_episode(conn: sqlite3.Connection, episode_id: int) -> Episode:
+    """An episode with every step and check (bodies included)."""
+    e = conn.execute(
+        "SELECT e.*, r.name AS run_name, r.agent_model AS agent_model, r.domain AS run_domain "
+        "FROM episodes e JOIN runs r ON r.run_id = e.run_id WHERE e.episode_id = ?",
+        (episode_id,)).fetchone()
+    if e is None:
+        raise LookupError(f"episode {episode_id} is not in the store")
+    meta = dict(e)
+    steps = [dict(r) for r in conn.execute(
+        "SELECT step_id, idx, role, content, tool_calls, tool_call_id, tool_name, error, "
+        "requestor, latency_ms, tokens_in, tokens_out, cost, huge FROM steps "
+        "WHERE episode_id = ? ORDER BY idx", (episode_id,))]
+    for s in steps:
+        calls = s.get("tool_calls")
+        if calls:
+            try:
+                s["tool_calls"] = json.loads(calls)
+            except ValueError:
+                s["tool_calls"] = []
+    checks = [dict(r) for r in conn.execute(
+        "SELECT kind, pos, action_id, name, arguments, tool_kind, text, met, reward, "
+        "judge_dependent FROM checks WHERE episode_id = ? ORDER BY kind, pos", (episode_id,))]
+    task = None
+    tid = meta.get("likely_task_id") or meta.get("task_id")
+    if tid is not None:
+        t = conn.execute("SELECT task_json FROM tasks WHERE run_id = ? AND task_id = ?",
+                         (meta["run_id"], str(tid))).fetchone()
+        if t is None and meta.get("likely_task_id"):
+            t = conn.execute("SELECT task_json FROM tasks WHERE run_id = ? AND task_id = ?",
+                             (meta["run_id"], str(meta["task_id"]))).fetchone()
+        if t is not None:
+            try:
+                task = json.loads(t[0])
+            except ValueError:
+                task = None
+    return Episode(episode_id, meta["run_id"], meta["run_name"], meta["agent_model"],
+                   meta.get("task_id"), meta.get("trial"), meta, steps, checks, task)
+
+
+def find_episode(conn: sqlite3.Connection, run_id: str, task_id: str,
+                 trial: int | None = None) -> int | None:
+    """The episode of a task in a run (the given trial, else the first)."""
+    if trial is not None:
+        r = conn.execute("SELECT episode_id FROM episodes WHERE run_id = ? AND task_id = ? "
+                         "AND trial = ? ORDER BY ord LIMIT 1", (run_id, task_id, trial)).fetchone()
+        if r:
+            return r[0]
+    r = conn.execute("SELECT episode_id FROM episodes WHERE run_id = ? AND task_id = ? "
+                     "ORDER BY trial, ord LIMIT 1", (run_id, task_id)).fetchone()
+    return r[0] if r else None
+
+
+def resolve_episode(conn: sqlite3.Connection, ref: str | int) -> int:
+    """An episode id from `123`, or `RUN:TASK` / `RUN:TASK:TRIAL` (run id or name)."""
+    text = str(ref).strip()
+    if text.isdigit():
+        if conn.execute("SELECT 1 FROM episodes WHERE episode_id = ?", (int(text),)).fetchone():
+            return int(text)
+        raise LookupError(f"episode {text} is not in the store")
+    parts = text.split(":")
+    if len(parts) in (2, 3):
+        run = conn.execute("SELECT run_id FROM runs WHERE run_id = ? OR name = ? "
+                           "ORDER BY run_id = ? DESC LIMIT 1",
+                           (parts[0], parts[0], parts[0])).fetchone()
+        if run is None:
+            raise LookupError(f"episode {text!r}: no run named {parts[0]!r}")
+        trial = int(parts[2]) if len(parts) == 3 and parts[2].isdigit() else None
+        eid = find_episode(conn, run[0], parts[1], trial)
+        if eid is None:
+            raise LookupError(f"episode {text!r}: run {parts[0]} has no task {parts[1]!r}")
+        return eid
+    raise LookupError(f"episode {text!r}: expected an episode id or RUN:TASK[:TRIAL]")
+
+
+@dataclass
+class Hit:
+    """One full-text search hit: where it is and a snippet."""
+
+    step_id: int
+    episode_id: int
+    idx: int
+    role: str
+    run_id: str
+    run_name: str
+    task_id: str | None
+    trial: int | None
+    snippet: str
+
+
+def fts_query(text: str) -> str:
+    """User text to an FTS5 query: each word quoted (no operator injection), AND-ed."""
+    words = [w.replace('"', '""') for w in text.split() if w.strip()]
+    return " ".join(f'"{w}"' for w in words)
+
+
+def search(conn: sqlite3.Connection, text: str, limit: int = 200) -> list[Hit]:
+    """Full-text search over step text, tool arguments and results (newest runs first)."""
+    q = fts_query(text)
+    if not q:
+        return []
+    rows = conn.execute(
+        "SELECT f.rowid, s.episode_id, s.idx, s.role, e.run_id, r.name, e.task_id, e.trial, "
+        "snippet(steps_fts, -1, '\x02', '\x03', '…', 12) "
+        "FROM steps_fts f JOIN steps s ON s.step_id = f.rowid "
+        "JOIN episodes e ON e.episode_id = s.episode_id JOIN runs r ON r.run_id = e.run_id "
+        "WHERE steps_fts MATCH ? ORDER BY f.rank LIMIT ?", (q, limit)).fetchall()
+    return [Hit(*r) for r in rows]
+
+
+def record_view(conn: sqlite3.Connection, episode_id: int, *, via: str = "tui",
+                drafting_candidate: str | None = None) -> None:
+    """Record that an episode's trajectory was opened (the gate's leakage guard reads this)."""
+    row = conn.execute(
+        "SELECT e.run_id, r.domain, coalesce(e.likely_task_id, e.task_id) FROM episodes e "
+        "JOIN runs r ON r.run_id = e.run_id WHERE e.episode_id = ?", (episode_id,)).fetchone()
+    if row is None:
+        return
+    conn.execute(
+        "INSERT INTO evidence_views (episode_id, run_id, domain, task_id, viewed_at, via, "
+        "drafting_candidate) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (episode_id, row[0], row[1], row[2], now_iso(), via, drafting_candidate))

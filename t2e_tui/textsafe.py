@@ -1,0 +1,88 @@
+"""Making untrusted trace text safe to show.
+
+Trace content comes from models and simulated users. It may carry terminal escape sequences
+(which would move the cursor or retitle the terminal), Rich/Textual markup (which would restyle
+or hide text), or megabytes in one field. Everything that reaches the screen goes through here.
+No textual import: the CLI twin uses the same functions.
+"""
+
+from __future__ import annotations
+
+import re
+
+# ESC-introduced sequences: CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST), DCS/SOS/PM/APC
+# (ESC P/X/^/_ ... ST) and two-byte escapes. Also the 8-bit C1 forms (CSI = 0x9b, OSC = 0x9d).
+_ANSI = re.compile(
+    r"""
+    \x1b\[[0-?]*[ -/]*[@-~]            # CSI
+  | \x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?  # OSC ... BEL | ST
+  | \x1b[PX^_][^\x1b]*(?:\x1b\\)?       # DCS SOS PM APC ... ST
+  | \x1b[@-Z\\-_]                      # other two-byte escapes
+  | \x9b[0-?]*[ -/]*[@-~]              # 8-bit CSI
+  | \x9d[^\x07\x9c]*(?:\x07|\x9c)?      # 8-bit OSC
+    """,
+    re.VERBOSE,
+)
+# Remaining C0 controls except \t and \n, DEL, C1 controls, and bidi overrides that can
+# visually reorder text (a known way to disguise content).
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+DEFAULT_LIMIT = 4000   # characters shown before "press x to expand"
+EXPANDED_LIMIT = 200_000  # even expanded, a 5 MB field is cut: the terminal can't use more
+
+
+def strip_controls(text: str) -> str:
+    """Remove terminal escape sequences and control characters; tabs become spaces."""
+    if not text:
+        return ""
+    text = _ANSI.sub("", text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", "    ")
+    return _CONTROLS.sub("", text)
+
+
+def escape_markup(text: str) -> str:
+    """Escape Rich/Textual markup so `[bold]` shows as typed (for APIs that parse markup)."""
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def truncate(text: str, limit: int = DEFAULT_LIMIT) -> tuple[str, bool]:
+    """Cut `text` to `limit` characters. Returns (text, was_truncated)."""
+    if limit is None or len(text) <= limit:
+        return text, False
+    return text[:limit], True
+
+
+def clean(value: object, limit: int | None = DEFAULT_LIMIT) -> tuple[str, bool]:
+    """Any value to displayable plain text: stringified, controls stripped, truncated.
+
+    Returns (text, was_truncated). The result is plain text: put it in a rich `Text` or
+    textual `Content` (never parsed as markup) or pass it through `escape_markup` first.
+    """
+    text = "" if value is None else value if isinstance(value, str) else str(value)
+    # cut before stripping so a 50 MB field costs no more than the limit (with slack for escapes)
+    if limit is not None and len(text) > limit * 2 + 64:
+        text = text[: limit * 2 + 64]
+        text = strip_controls(text)
+        return text[:limit], True
+    text = strip_controls(text)
+    if limit is None:
+        return text, False
+    return truncate(text, limit)
+
+
+def one_line(value: object, width: int = 200) -> str:
+    """A single display line: controls stripped, newlines shown as ⏎, cut to `width` chars."""
+    text = "" if value is None else value if isinstance(value, str) else str(value)
+    text = strip_controls(text[: width * 2 + 64])
+    text = " ".join(text.replace("\n", " ⏎ ").split())
+    if len(text) > width:
+        return text[: max(0, width - 1)] + "…"
+    return text
+
+
+def safe_markup(value: object, limit: int | None = DEFAULT_LIMIT) -> str:
+    """Cleaned and markup-escaped text, for widgets that parse markup (e.g. Static strings)."""
+    text, cut = clean(value, limit)
+    return escape_markup(text) + (" …[truncated]" if cut else "").replace("[", r"\[")
