@@ -1,0 +1,167 @@
+"""Domains: records + tools + policy + tasks, loaded by name.
+
+* "tau2-retail": a tau2 retail data directory (`data_dir`, else $TAU2_DATA_DIR).
+* "mini-retail": our own world, built by `world.mini_retail.build(seed=0)`.
+
+`Domain` is what the engine, the gate and the TUI use: `.new_env()` gives a fresh tool
+environment on a copy-on-write fork of the locked records; `.world_hash` is the lock.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from .db import RetailDB
+from .errors import WorldError
+from .lock import world_hash as _world_hash
+from .tasks import Task, parse_tasks
+from .tools import RetailEnv, tool_names
+
+DOMAINS = ("mini-retail", "tau2-retail")
+
+# Our fixed agent instruction block, placed before the candidate instructions and the policy
+# (the role tau2's llm_agent system prompt plays). Changing it changes the world hash.
+AGENT_PREAMBLE = (
+    "You are a customer service agent for an online retail store. Help the user within the "
+    "rules of the <policy> below.\n"
+    "On each turn do exactly one of two things: write a message to the user, or make one tool "
+    "call. Never both in the same turn.\n"
+    "Use the tools to look up and change records; never make up information the tools did not "
+    "give you. Follow the policy at all times, even when the user asks otherwise."
+)
+
+
+@dataclass
+class Domain:
+    """A loaded, locked domain."""
+    name: str
+    policy: str
+    tasks: dict[str, Task]
+    splits: dict[str, list[str]]
+    base_db: RetailDB
+    world_hash: str
+    world_detail: dict
+    tool_version: str = "v1"
+    agent_preamble: str = AGENT_PREAMBLE
+    data_dir: str | None = None
+    info: dict = field(default_factory=dict)
+
+    def new_env(self) -> RetailEnv:
+        """A fresh tool environment on its own fork of the locked records."""
+        return RetailEnv(self.base_db, self.tool_version)
+
+    def tool_schemas(self) -> list[dict]:
+        """OpenAI function-tool JSON of this domain's tools."""
+        return RetailEnv(self.base_db, self.tool_version).tool_schemas()
+
+    def tool_names(self) -> list[str]:
+        """This domain's tool names, in stable order."""
+        return tool_names(self.tool_version)
+
+    def system_prompt(self, instructions: str | None = None) -> str:
+        """The agent system prompt: our preamble + candidate instructions, then the policy."""
+        inst = self.agent_preamble
+        if instructions and instructions.strip():
+            inst = f"{inst}\n\n{instructions.strip()}"
+        return f"<instructions>\n{inst}\n</instructions>\n<policy>\n{self.policy}\n</policy>"
+
+    def split_of(self, task_id: str) -> str | None:
+        """The first split (in split order) that lists the task."""
+        for name, ids in self.splits.items():
+            if task_id in ids:
+                return name
+        return None
+
+
+_CACHE: dict[tuple, Domain] = {}
+
+
+def load_domain(name: str, data_dir: str | os.PathLike | None = None) -> Domain:
+    """Load a domain by name ("mini-retail" or "tau2-retail"). Cached per process."""
+    if name == "mini-retail":
+        key = ("mini-retail",)
+        if key not in _CACHE:
+            _CACHE[key] = _load_mini_retail()
+        return _CACHE[key]
+    if name in ("tau2-retail", "retail"):
+        from .tau2_data import load_tau2_retail, retail_dir
+
+        folder = retail_dir(data_dir)
+        stamp = tuple((f, (folder / f).stat().st_mtime_ns if (folder / f).exists() else None)
+                      for f in ("db.json", "tasks.json", "policy.md", "split_tasks.json"))
+        key = ("tau2-retail", str(folder.resolve()), stamp)
+        if key not in _CACHE:
+            data = load_tau2_retail(folder)
+            wh, detail = _world_hash("tau2-retail", data.db.to_dict(), data.policy,
+                                     data.task_dicts, data.splits)
+            _CACHE[key] = Domain("tau2-retail", data.policy, data.tasks, data.splits, data.db,
+                                 wh, detail, data_dir=str(folder))
+        return _CACHE[key]
+    raise WorldError(f"unknown domain {name!r} (known: {', '.join(DOMAINS)})")
+
+
+def _load_mini_retail(seed: int = 0) -> Domain:
+    try:
+        from . import mini_retail
+        build = mini_retail.build
+    except (ImportError, AttributeError) as exc:
+        raise WorldError(f"the mini-retail domain is not available yet: world.mini_retail.build "
+                         f"cannot be imported ({exc})") from None
+    built = build(seed=seed)
+    src = "mini-retail (world.mini_retail.build)"
+    if not isinstance(built, dict):
+        raise WorldError(f"{src}: build() must return a dict, got {type(built).__name__}")
+    for key in ("db", "policy", "tasks"):
+        if key not in built:
+            raise WorldError(f"{src}: build() result lacks {key!r}")
+    db = RetailDB.from_dict(built["db"], f"{src} db")
+    if not isinstance(built["policy"], str) or not built["policy"].strip():
+        raise WorldError(f"{src}: policy must be a non-empty string")
+    tasks = parse_tasks(built["tasks"], f"{src} tasks")
+    splits = _splits(built.get("splits"), tasks, src)
+    wh, detail = _world_hash("mini-retail", db.to_dict(), built["policy"], built["tasks"], splits)
+    return Domain("mini-retail", built["policy"], tasks, splits, db, wh, detail,
+                  info={"seed": seed})
+
+
+def _splits(raw: Any, tasks: dict[str, Task], src: str) -> dict[str, list[str]]:
+    """Splits as given, else from each task's t2e.split; unknown ids refused."""
+    if raw is None:
+        out: dict[str, list[str]] = {}
+        for tid, task in tasks.items():
+            if task.split:
+                out.setdefault(task.split, []).append(tid)
+        return out
+    if not isinstance(raw, dict):
+        raise WorldError(f"{src}: splits must be an object of split name -> task ids")
+    out = {}
+    for name, ids in raw.items():
+        if not isinstance(ids, list):
+            raise WorldError(f"{src}: split {name!r} must be a list of task ids")
+        ids = [str(i) for i in ids]
+        unknown = [i for i in ids if i not in tasks]
+        if unknown:
+            raise WorldError(f"{src}: split {name!r} names unknown task id(s) "
+                             f"{', '.join(unknown[:5])}")
+        out[name] = ids
+    return out
+
+
+def resolve_tasks(domain: Domain, spec: str | None) -> list[str]:
+    """Task ids for `all`, a split name, or `ID,ID,...` (in the domain's task order for
+    `all`, in split order for a split, as given for ids). Unknown names are refused."""
+    spec = (spec or "all").strip()
+    if spec == "all":
+        return list(domain.tasks)
+    if spec in domain.splits:
+        return list(domain.splits[spec])
+    ids = [s.strip() for s in spec.split(",") if s.strip()]
+    unknown = [i for i in ids if i not in domain.tasks]
+    if not ids or unknown:
+        splits = ", ".join(domain.splits) or "none"
+        what = ", ".join(unknown[:5]) if unknown else repr(spec)
+        raise WorldError(f"{domain.name}: unknown task id(s) or split {what} "
+                         f"(splits: {splits}; or 'all'; or comma-separated task ids)")
+    return list(dict.fromkeys(ids))

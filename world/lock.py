@@ -1,0 +1,103 @@
+"""The world lock: content hashes that say whether the world a run used is still the same.
+
+* `world_hash` covers a domain's data (records, policy, tasks, splits) AND the world code (the
+  source of world/*.py and world/mini_retail/*), because a changed tool or scorer changes the
+  world as surely as changed records do. Recorded with every rerun.
+* `import_world_id` identifies the world of an imported tau2 file: we only have the domain name,
+  the policy text and the embedded tasks, not tau2's code or DB, so it is a different kind of id
+  (it cannot be verified against our code).
+
+Both hash canonical JSON (sorted keys, compact separators, UTF-8), so they are deterministic
+across runs and machines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+WORLD_DIR = Path(__file__).resolve().parent
+_CODE_SUFFIXES = (".py", ".md", ".json")
+_code_cache: dict[str, Any] = {}
+
+
+def canonical_json(value: Any) -> str:
+    """Sorted-key, compact JSON: the one text form every hash here is taken over."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=str)
+
+
+def sha256_text(text: str) -> str:
+    """Hex SHA-256 of UTF-8 text."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def world_code_files(root: Path = WORLD_DIR) -> list[Path]:
+    """The world's code files: world/*.py and everything of world/mini_retail (no caches)."""
+    files = [p for p in root.glob("*.py")]
+    mini = root / "mini_retail"
+    if mini.is_dir():
+        files += [p for p in mini.rglob("*") if p.is_file() and p.suffix in _CODE_SUFFIXES
+                  and "__pycache__" not in p.parts]
+    return sorted(files, key=lambda p: p.relative_to(root).as_posix())
+
+
+def world_code_hash(root: Path = WORLD_DIR) -> dict[str, str]:
+    """{relative path: sha256 of bytes} of the world code, plus the combined hash under ''."""
+    key = str(root)
+    cached = _code_cache.get(key)
+    stamp = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in world_code_files(root))
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    per_file = {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in world_code_files(root)}
+    out = dict(per_file)
+    out[""] = sha256_text(canonical_json(per_file))
+    _code_cache[key] = (stamp, out)
+    return out
+
+
+def data_hash(db: dict, policy: str, tasks: list[dict], splits: dict[str, list[str]]) -> dict:
+    """Hashes of each part of a domain's data (db, policy, tasks, splits)."""
+    return {
+        "db": sha256_text(canonical_json(db)),
+        "policy": sha256_text(policy),
+        "tasks": sha256_text(canonical_json(tasks)),
+        "splits": sha256_text(canonical_json(splits)),
+    }
+
+
+def world_hash(domain: str, db: dict, policy: str, tasks: list[dict],
+               splits: dict[str, list[str]], *, code: dict[str, str] | None = None
+               ) -> tuple[str, dict]:
+    """(hash, detail) of a locked world: the domain name, its data parts and the code files.
+
+    `detail` lists what went into the hash, so `world verify` can say which part changed."""
+    code = world_code_hash() if code is None else code
+    detail = {"domain": domain, "data": data_hash(db, policy, tasks, splits),
+              "code": {k: v for k, v in code.items() if k}}
+    return "w1-" + sha256_text(canonical_json(detail)), detail
+
+
+def import_world_id(domain_name: str, policy_text: str | None, tasks: list[dict]) -> str:
+    """Identity of an imported run's world: domain + policy text + embedded tasks.
+
+    Two files share it exactly when tau2 graded them with the same policy and task definitions;
+    it says nothing about tau2's code or DB, so it cannot be verified against ours."""
+    body = {"domain": domain_name, "policy": policy_text or "", "tasks": tasks}
+    return "imp-" + sha256_text(canonical_json(body))
+
+
+def changed_parts(old: dict, new: dict) -> list[str]:
+    """Which parts differ between two world-hash details (e.g. 'data.db', 'code.tools.py')."""
+    out = []
+    if old.get("domain") != new.get("domain"):
+        out.append("domain")
+    for section in ("data", "code"):
+        a, b = old.get(section) or {}, new.get(section) or {}
+        for key in sorted(set(a) | set(b)):
+            if a.get(key) != b.get(key):
+                out.append(f"{section}.{key}")
+    return out
