@@ -32,25 +32,20 @@ API for the TUI and the workbench (compute transitions here, never twice):
 from __future__ import annotations
 
 from .compare import TRANSITIONS, Comparison, TaskRow, compare_runs, transition
+from .leakage import comparison_role, drafting_window, leaked_tasks
 from .metrics import RunMetrics, TaskOutcome, run_metrics, task_outcomes
+from .policy import CHECK_NAMES, Policy, load_policy
+from .rules import GateResult, evaluate, gate, record_decision
 from .runs import RunInfo, resolve_run
+from .scoreboard import COLUMNS as SCOREBOARD_COLUMNS
+from .scoreboard import record_human_decision, scoreboard_rows
 
 __all__ = [
     "TRANSITIONS", "Comparison", "TaskRow", "compare_runs", "transition",
+    "comparison_role", "drafting_window", "leaked_tasks",
     "RunMetrics", "TaskOutcome", "run_metrics", "task_outcomes",
+    "CHECK_NAMES", "Policy", "load_policy",
+    "GateResult", "evaluate", "gate", "record_decision",
     "RunInfo", "resolve_run",
+    "SCOREBOARD_COLUMNS", "record_human_decision", "scoreboard_rows",
 ]
-
-# The rule, leakage guard and scoreboard are imported lazily by name so a partial checkout of
-# this package still exposes the comparison API above.
-try:  # pragma: no branch
-    from .leakage import leaked_tasks  # noqa: F401
-    from .policy import Policy, load_policy  # noqa: F401
-    from .rules import GateResult, evaluate, gate, record_decision  # noqa: F401
-    from .scoreboard import record_human_decision, scoreboard_rows  # noqa: F401
-
-    __all__ += ["leaked_tasks", "Policy", "load_policy", "GateResult", "evaluate", "gate",
-                "record_decision", "record_human_decision", "scoreboard_rows"]
-except ModuleNotFoundError as exc:  # the rest of the gate is being built
-    if not (exc.name or "").startswith(__name__):
-        raise

@@ -1,0 +1,172 @@
+"""`t2e gate`, `t2e decide`, `t2e scoreboard`: the gate's headless commands."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from .errors import T2EError
+
+
+def _store():
+    import store
+
+    return store.connect(click.get_current_context().obj.store)
+
+
+def _fmt(v, digits: int = 4) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+def _human_gate(doc: dict) -> str:
+    b, c = doc["baseline"], doc["candidate"]
+    st = doc["stats"]
+    lines = [
+        f"gate row {doc['row_id']}: {doc['decision'].upper()}",
+        f"  baseline  {b['name']} ({b['run_id']})   candidate  {c['name']} ({c['run_id']})",
+        f"  tasks {len(doc['tasks'])}{' (intersected)' if doc['intersected'] else ''}   "
+        f"evidence role {doc['evidence_role']}"
+        + (f" (claimed {doc['claimed_role']})" if doc['claimed_role'] != doc['evidence_role']
+           else ""),
+    ]
+    if doc["leaked_tasks"]:
+        lines.append(f"  leaked tasks (viewed while drafting): {', '.join(doc['leaked_tasks'])}")
+    lines.append("  checks:")
+    for ch in doc["checks"]:
+        mark = "n/a " if ch.get("na") else ("pass" if ch["passed"] else "FAIL")
+        lines.append(f"    [{mark}] {ch['name']}: {ch['detail']}")
+    for name in doc["disabled_checks"]:
+        lines.append(f"    [off ] {name}")
+    lines.append(
+        f"  stats: {st['test']} p={st['p_value']:.4g} (alpha {st['alpha']}), reward delta "
+        f"{_fmt(doc['metrics']['deltas']['reward'])} CI{int(st['ci_level'] * 100)} "
+        f"[{st['ci_low']:.4f}, {st['ci_high']:.4f}]; fixes {len(st['fixes'])}, "
+        f"regressions {len(st['regressions'])}, flaky {len(st['flaky'])}")
+    for r in doc["reasons"]:
+        lines.append(f"  reason: {r}")
+    for w in doc["warnings"]:
+        lines.append(f"  warning: {w}")
+    return "\n".join(lines)
+
+
+def register(cli: click.Group) -> None:
+    """Add the gate commands to the root group."""
+
+    @cli.command("gate")
+    @click.argument("baseline_run")
+    @click.argument("candidate_run")
+    @click.option("--policy", "policy_path", type=click.Path(dir_okay=False), default=None,
+                  help="TOML gate policy (default: the packaged seed-protocol policy).")
+    @click.option("--intersect", is_flag=True,
+                  help="Compare only the tasks both runs share.")
+    @click.option("--alpha", type=float, default=None,
+                  help="One-sided significance level (overrides the policy's).")
+    @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
+    def gate_cmd(baseline_run, candidate_run, policy_path, intersect, alpha, as_json):
+        """Decide whether CANDIDATE_RUN beats BASELINE_RUN: promote (exit 0), discard (1) or
+        inconclusive (3). Appends a row to the scoreboard."""
+        from .gate import gate, load_policy
+
+        policy = load_policy(policy_path)
+        conn = _store()
+        try:
+            result = gate(conn, baseline_run, candidate_run, policy=policy,
+                          intersect=intersect, alpha=alpha)
+        finally:
+            conn.close()
+        doc = result.to_dict()
+        if as_json:
+            click.echo(json.dumps(doc, indent=2, default=str))
+        else:
+            click.echo(_human_gate(doc))
+        return result.exit_code
+
+    @cli.command("decide")
+    @click.argument("row", type=int)
+    @click.argument("decision", type=click.Choice(["promote", "discard"]))
+    @click.option("--override", is_flag=True,
+                  help="Promote against a discard/inconclusive verdict (needs --reason).")
+    @click.option("--reason", default=None, help="Why (required with --override).")
+    @click.option("--author", default=None, help="Who decided (default: $USER).")
+    @click.option("--json", "as_json", is_flag=True)
+    def decide_cmd(row, decision, override, reason, author, as_json):
+        """Record a human decision on scoreboard ROW."""
+        import os
+
+        from .gate import record_human_decision
+
+        conn = _store()
+        try:
+            out = record_human_decision(conn, row, decision, override=override, reason=reason,
+                                        author=author or os.environ.get("USER"))
+        finally:
+            conn.close()
+        if as_json:
+            click.echo(json.dumps(out, indent=2))
+        else:
+            tag = " (OVERRIDE)" if out["override"] else ""
+            click.echo(f"row {row}: {decision}{tag} recorded (gate said {out['gate_decision']})")
+        return 0
+
+    @cli.command("scoreboard")
+    @click.option("--tsv", "as_tsv", is_flag=True, help="Tab-separated, one row per decision.")
+    @click.option("--json", "as_json", is_flag=True, help="JSON list, same fields as the TSV.")
+    def scoreboard_cmd(as_tsv, as_json):
+        """One row per gate decision, with human decisions and overrides."""
+        from .gate import scoreboard_rows
+        from .gate.scoreboard import to_tsv
+
+        if as_tsv and as_json:
+            raise T2EError("choose one of --tsv and --json")
+        conn = _store()
+        try:
+            rows = scoreboard_rows(conn)
+        finally:
+            conn.close()
+        if as_json:
+            click.echo(json.dumps(rows, indent=2, default=str))
+        elif as_tsv:
+            click.echo(to_tsv(rows))
+        else:
+            _rich_scoreboard(rows)
+        return 0
+
+
+def _rich_scoreboard(rows: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console()
+    if not rows:
+        console.print("no gate decisions yet (run `t2e gate BASELINE CANDIDATE`)")
+        return
+    table = Table(title="scoreboard", show_lines=False)
+    for col in ("row", "time", "candidate", "baseline → cand", "tasks", "role", "reward",
+                "Δ [CI]", "p", "pass^k", "AM Δ", "regr", "gate", "human"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        delta = "n/a" if r["reward_delta"] is None else (
+            f"{r['reward_delta']:+.3f} [{_fmt(r['ci_low'], 3)}, {_fmt(r['ci_high'], 3)}]")
+        human = r["human_decision"] or ""
+        if r["override"]:
+            human += f" OVERRIDE: {r['override_reason']}"
+        runs = f"{r['baseline_name'] or r['baseline_run']} → {r['candidate_name'] or r['candidate_run']}"
+        if r["cites_deleted_run"]:
+            runs += " (deleted run)"
+        role = r["evidence_role"] + (f" leaked:{len(r['leaked_tasks'])}" if r["leaked_tasks"]
+                                     else "")
+        # Text() keeps names and reasons literal: no Rich markup is interpreted.
+        table.add_row(*(Text(str(x)) for x in (
+            r["row"], (r["time"] or "")[:19], (r["candidate_hash"] or "-")[:10], runs,
+            r["tasks"], role, f"{_fmt(r['reward_before'], 3)} → {_fmt(r['reward_after'], 3)}",
+            delta, _fmt(r["p_value"], 4),
+            f"{r['pass_hat_k_before']} → {r['pass_hat_k_after']}",
+            _fmt(r["action_match_delta"], 3), ",".join(r["regressions"]) or "-",
+            r["decision"], human)))
+    console.print(table)

@@ -1,0 +1,184 @@
+"""Evidence roles and the leakage guard.
+
+A candidate's drafting window runs from the moment its parent was saved to the moment it was
+saved. A comparison is clean heldout (or transfer) evidence only if none of its tasks was viewed
+(evidence_views) inside that window; otherwise it is downgraded to development evidence and the
+tasks that caused it are listed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+from .runs import RunInfo, conn_of
+
+CLEAN_ROLES = ("heldout", "transfer")
+
+
+def parse_time(text: str | None) -> datetime | None:
+    """ISO-8601 to an aware UTC datetime (naive times are taken as UTC); None if unparseable."""
+    if not text:
+        return None
+    try:
+        t = datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+
+
+@dataclass
+class Window:
+    """A drafting window; `start` None means unbounded (parent unknown: be conservative)."""
+    candidate_hash: str | None
+    start: datetime | None
+    end: datetime | None
+    notes: list[str] = field(default_factory=list)
+
+    def contains(self, t: datetime) -> bool:
+        return (self.start is None or t >= self.start) and (self.end is None or t <= self.end)
+
+    def to_dict(self) -> dict:
+        return {"candidate_hash": self.candidate_hash,
+                "start": self.start.isoformat() if self.start else None,
+                "end": self.end.isoformat() if self.end else None, "notes": self.notes}
+
+
+def _find_candidate(conn, ref: str, before: datetime | None = None):
+    """(hash, name, parent_hash, saved_at) for a candidate given by hash, hash prefix or name.
+    A name may have been saved several times: take the latest save not after `before`."""
+    row = conn.execute("SELECT candidate_hash, name, parent_hash, saved_at FROM candidates "
+                       "WHERE candidate_hash = ?", (ref,)).fetchone()
+    if row:
+        return row
+    if len(ref) >= 6 and all(ch in "0123456789abcdef" for ch in ref.lower()):
+        rows = conn.execute("SELECT candidate_hash, name, parent_hash, saved_at FROM candidates "
+                            "WHERE candidate_hash LIKE ?", (ref.lower() + "%",)).fetchall()
+        if len(rows) == 1:
+            return rows[0]
+    rows = conn.execute("SELECT candidate_hash, name, parent_hash, saved_at FROM candidates "
+                        "WHERE name = ?", (ref,)).fetchall()
+    if not rows:
+        return None
+    dated = [(parse_time(r[3]), r) for r in rows]
+    if before is not None:
+        earlier = [(t, r) for t, r in dated if t is not None and t <= before]
+        if earlier:
+            dated = earlier
+    dated.sort(key=lambda tr: tr[0] or datetime.min.replace(tzinfo=timezone.utc))
+    return dated[-1][1]
+
+
+def drafting_window(db: Any, candidate_hash: str | None, *,
+                    fallback_end: str | None = None) -> Window:
+    """The drafting window of a candidate. When the candidate is not in the store the window
+    ends at `fallback_end` (e.g. the candidate run's start; default now); when its parent is
+    unknown the window has no start, so every earlier view counts (conservative)."""
+    conn = conn_of(db)
+    notes: list[str] = []
+    if not candidate_hash:
+        return Window(None, None, None, ["the run has no candidate: no drafting window"])
+    row = _find_candidate(conn, candidate_hash)
+    if row is None:
+        end = parse_time(fallback_end) or datetime.now(timezone.utc)
+        notes.append(f"candidate {candidate_hash[:12]} is not saved in the store: window taken "
+                     f"as everything up to {end.isoformat()}")
+        return Window(candidate_hash, None, end, notes)
+    chash, _name, parent, saved_at = row
+    end = parse_time(saved_at)
+    if end is None:
+        end = parse_time(fallback_end) or datetime.now(timezone.utc)
+        notes.append(f"candidate {chash[:12]} has an unreadable saved_at {saved_at!r}")
+    start = None
+    if parent:
+        prow = _find_candidate(conn, parent, before=end)
+        if prow is None:
+            notes.append(f"parent {parent!r} is not saved in the store: window has no start")
+        else:
+            start = parse_time(prow[3])
+            if start is None:
+                notes.append(f"parent {parent!r} has an unreadable saved_at: window has no start")
+    else:
+        notes.append("the candidate has no parent: window has no start")
+    return Window(chash, start, end, notes)
+
+
+def views_in_window(db: Any, window: Window, domain: str | None,
+                    task_ids: Iterable[str]) -> dict[str, list[str]]:
+    """task id -> view times inside the window, for the given tasks. A view or run without a
+    domain matches any domain (the guard errs towards flagging)."""
+    if window.candidate_hash is None:
+        return {}
+    wanted = set(task_ids)
+    out: dict[str, list[str]] = {}
+    for dom, task_id, viewed_at in conn_of(db).execute(
+            "SELECT domain, task_id, viewed_at FROM evidence_views WHERE task_id IS NOT NULL"):
+        tid = str(task_id)
+        if tid not in wanted:
+            continue
+        if domain and dom and dom != domain:
+            continue
+        t = parse_time(viewed_at)
+        if t is None or not window.contains(t):
+            continue
+        out.setdefault(tid, []).append(viewed_at)
+    return out
+
+
+def leaked_tasks(db: Any, candidate_hash: str | None, domain: str | None,
+                 task_ids: Iterable[str]) -> list[str]:
+    """Tasks among `task_ids` whose trajectories were viewed in the candidate's drafting
+    window (sorted; numeric ids as numbers). For the launcher's pre-launch warning, a candidate
+    not yet saved has a window ending now."""
+    from .compare import task_sort_key
+
+    window = drafting_window(db, candidate_hash)
+    return sorted(views_in_window(db, window, domain, task_ids), key=task_sort_key)
+
+
+@dataclass
+class RoleVerdict:
+    role: str
+    claimed: str
+    leaked_tasks: list[str]
+    reasons: list[str]
+    window: Window | None
+
+    def to_dict(self) -> dict:
+        return {"role": self.role, "claimed": self.claimed, "leaked_tasks": self.leaked_tasks,
+                "reasons": self.reasons,
+                "window": self.window.to_dict() if self.window else None}
+
+
+def comparison_role(db: Any, baseline: RunInfo, candidate: RunInfo,
+                    task_ids: list[str]) -> RoleVerdict:
+    """The evidence role of a comparison.
+
+    Starts from the candidate run's role. The baseline ran the same tasks, so if the baseline is
+    discovery/development evidence those tasks were open to inspection and a heldout/transfer
+    claim falls to development; a synthetic run on either side makes the comparison synthetic.
+    Then the leakage guard: a clean claim with any task viewed in the candidate's drafting
+    window becomes development, listing those tasks."""
+    claimed = candidate.role
+    role = claimed
+    reasons: list[str] = []
+    if "synthetic" in (baseline.role, candidate.role) and role != "synthetic":
+        role = "synthetic"
+        reasons.append(f"baseline run {baseline.label()} is synthetic evidence")
+    if role in CLEAN_ROLES and baseline.role in ("discovery", "development"):
+        reasons.append(f"baseline run {baseline.label()} is {baseline.role} evidence on the "
+                       f"same tasks")
+        role = "development"
+    window = None
+    leaked: list[str] = []
+    if candidate.candidate_hash:
+        window = drafting_window(db, candidate.candidate_hash, fallback_end=candidate.created_at)
+        from .compare import task_sort_key
+        leaked = sorted(views_in_window(db, window, candidate.domain or baseline.domain,
+                                        task_ids), key=task_sort_key)
+    if leaked and role in CLEAN_ROLES:
+        reasons.append(f"{len(leaked)} task(s) viewed while the candidate was drafted: "
+                       f"downgraded from {role} to development")
+        role = "development"
+    return RoleVerdict(role, claimed, leaked, reasons, window)

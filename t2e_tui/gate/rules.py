@@ -1,0 +1,333 @@
+"""The promotion rule: checks (vetoes), the strength of the evidence, and the verdict.
+
+Promote only if every enabled check passes AND the paired sign test is significant at alpha;
+checks pass but not significant -> inconclusive; any failed check -> discard. Each failed check
+names the tasks behind it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from store import now_iso
+
+from .compare import Comparison, compare_runs
+from .leakage import RoleVerdict, comparison_role
+from .metrics import RunMetrics, gold_action_kinds, run_metrics, task_action_match, TaskOutcome
+from .policy import CHECK_NAMES, Policy, load_policy
+from .runs import RunInfo, conn_of
+from .stats import bootstrap_mean_ci, sign_test
+
+EXIT_CODES = {"promote": 0, "discard": 1, "inconclusive": 3}
+_KIND_CHECKS = {"action_match_not_worse": "overall", "read_action_match_not_worse": "read",
+                "write_action_match_not_worse": "write"}
+
+
+@dataclass
+class Check:
+    name: str
+    passed: bool
+    baseline: Any
+    candidate: Any
+    tasks: list[str]
+    detail: str
+    na: bool = False
+
+    def to_dict(self) -> dict:
+        d = {"name": self.name, "passed": self.passed, "baseline": self.baseline,
+             "candidate": self.candidate, "tasks": self.tasks, "detail": self.detail}
+        if self.na:
+            d["na"] = True
+        return d
+
+
+@dataclass
+class GateResult:
+    """Everything the gate decided and why; `to_dict()` is the `t2e gate --json` document."""
+    decision: str
+    comparison: Comparison
+    checks: list[Check]
+    disabled_checks: list[str]
+    stats: dict
+    role: RoleVerdict
+    baseline_metrics: RunMetrics
+    candidate_metrics: RunMetrics
+    policy: Policy
+    reasons: list[str]
+    warnings: list[str] = field(default_factory=list)
+    row_id: int | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.decision]
+
+    @property
+    def evidence_role(self) -> str:
+        return self.role.role
+
+    def deltas(self) -> dict:
+        b, c = self.baseline_metrics, self.candidate_metrics
+        out = {"reward": _sub(c.reward, b.reward), "pass_rate": _sub(c.pass_rate, b.pass_rate)}
+        for kind in ("overall", "read", "write"):
+            out[f"action_match_{kind}"] = _sub(c.action_match[kind], b.action_match[kind])
+        common = sorted(set(b.pass_hat_k) & set(c.pass_hat_k))
+        out["pass_hat_k"] = {str(k): c.pass_hat_k[k] - b.pass_hat_k[k] for k in common}
+        return out
+
+    def to_dict(self) -> dict:
+        cmp = self.comparison
+        return {
+            "decision": self.decision,
+            "row_id": self.row_id,
+            "baseline": _run_brief(cmp.baseline),
+            "candidate": _run_brief(cmp.candidate),
+            "tasks": cmp.task_ids,
+            "intersected": cmp.intersected,
+            "only_baseline": cmp.only_baseline,
+            "only_candidate": cmp.only_candidate,
+            "checks": [c.to_dict() for c in self.checks],
+            "disabled_checks": self.disabled_checks,
+            "stats": self.stats,
+            "evidence_role": self.role.role,
+            "claimed_role": self.role.claimed,
+            "role_reasons": self.role.reasons,
+            "leaked_tasks": self.role.leaked_tasks,
+            "drafting_window": self.role.window.to_dict() if self.role.window else None,
+            "reasons": self.reasons,
+            "warnings": self.warnings,
+            "metrics": {"baseline": self.baseline_metrics.to_dict(),
+                        "candidate": self.candidate_metrics.to_dict(),
+                        "deltas": self.deltas()},
+            "transitions": [r.to_dict() for r in cmp.rows],
+            "policy": self.policy.to_dict(),
+        }
+
+
+def _run_brief(r: RunInfo) -> dict:
+    return {"run_id": r.run_id, "name": r.name, "role": r.role, "world_id": r.world_id,
+            "domain": r.domain, "candidate_hash": r.candidate_hash, "agent_model": r.agent_model}
+
+
+def _sub(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a - b
+
+
+def evaluate(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
+             policy: Policy | None = None, intersect: bool = False,
+             alpha: float | None = None) -> GateResult:
+    """Apply the promotion rule to a pair of runs (nothing is written)."""
+    policy = policy or load_policy()
+    if alpha is not None:
+        if not 0.0 < alpha < 1.0:
+            from t2e_tui.errors import T2EError
+            raise T2EError(f"--alpha must be in (0, 1), got {alpha}")
+        policy.alpha = alpha
+    conn = conn_of(db)
+    cmp = compare_runs(conn, baseline, candidate, intersect=intersect)
+    tasks = cmp.task_ids
+    bm = run_metrics(conn, cmp.baseline.run_id, tasks)
+    cm = run_metrics(conn, cmp.candidate.run_id, tasks)
+    checks = _checks(conn, cmp, bm, cm, policy)
+    enabled = [c for c in checks if policy.enabled[c.name]]
+    disabled = [n for n in CHECK_NAMES if not policy.enabled[n]]
+    stats = evidence_stats(cmp, policy)
+    role = comparison_role(conn, cmp.baseline, cmp.candidate, tasks)
+
+    reasons: list[str] = []
+    failed = [c for c in enabled if not c.passed]
+    if failed:
+        decision = "discard"
+        reasons += [f"{c.name} failed: {c.detail}" for c in failed]
+    elif policy.require_significance and stats["p_value"] > policy.alpha:
+        decision = "inconclusive"
+        reasons.append(
+            f"checks pass but the difference is within noise: {stats['test']} p = "
+            f"{stats['p_value']:.4g} > alpha = {policy.alpha} ({len(stats['improved'])} task(s) "
+            f"improved, {len(stats['worsened'])} worsened)")
+    else:
+        decision = "promote"
+        reasons.append(f"all {len(enabled)} enabled checks pass; {stats['test']} p = "
+                       f"{stats['p_value']:.4g} <= alpha = {policy.alpha}")
+
+    warnings = list(cmp.warnings)
+    for r in cmp.rows:
+        if r.transition == "worsened":
+            warnings.append(f"task {r.task_id} dropped from {r.baseline_rate:.2f} to "
+                            f"{r.candidate_rate:.2f} (smaller than a 1->0 regression)")
+    for side, m in (("baseline", bm), ("candidate", cm)):
+        if m.infrastructure_errors:
+            ids = sorted({e["task_id"] for e in m.infrastructure_errors})
+            warnings.append(f"{side}: {len(m.infrastructure_errors)} infrastructure error(s) "
+                            f"left out (tasks {', '.join(ids)})")
+        if m.unscored:
+            warnings.append(f"{side}: {len(m.unscored)} unscored episode(s) left out")
+    if role.window:
+        warnings += role.window.notes
+    if disabled:
+        warnings.append(f"checks switched off by the policy: {', '.join(disabled)}")
+    return GateResult(decision, cmp, enabled, disabled, stats, role, bm, cm, policy, reasons,
+                      warnings)
+
+
+def evidence_stats(cmp: Comparison, policy: Policy) -> dict:
+    """Paired sign test over tasks whose outcome changed, bootstrap CI of the reward delta,
+    and the baseline's own flip rates across repeats."""
+    improved, worsened = cmp.improved, cmp.worsened
+    one_trial = all(len(r.baseline) == 1 and len(r.candidate) == 1 for r in cmp.rows)
+    p = sign_test(len(improved), len(worsened))
+    deltas = [r.reward_delta for r in cmp.rows]
+    lo, hi = bootstrap_mean_ci(deltas, level=policy.ci_level,
+                               resamples=policy.bootstrap_resamples, seed=policy.bootstrap_seed)
+    flips = {r.task_id: r.baseline_flip_rate for r in cmp.rows
+             if r.baseline_flip_rate is not None}
+    return {
+        "test": "mcnemar_exact" if one_trial else "sign_test",
+        "sided": "one-sided (improvement)",
+        "p_value": p,
+        "alpha": policy.alpha,
+        "significant": p <= policy.alpha,
+        "ci_low": lo,
+        "ci_high": hi,
+        "ci_level": policy.ci_level,
+        "bootstrap_resamples": policy.bootstrap_resamples,
+        "bootstrap_seed": policy.bootstrap_seed,
+        "reward_delta_per_task_mean": sum(deltas) / len(deltas),
+        "fixes": cmp.fixes,
+        "regressions": cmp.regressions,
+        "improved": improved,
+        "worsened": worsened,
+        "flaky": cmp.flaky,
+        "baseline_flip_rate": (sum(flips.values()) / len(flips)) if flips else None,
+        "baseline_flip_rates": flips,
+    }
+
+
+def _checks(conn, cmp: Comparison, bm: RunMetrics, cm: RunMetrics, policy: Policy) -> list[Check]:
+    out: list[Check] = []
+    md = policy.param("reward_improved", "min_delta")
+    worse_reward = [r.task_id for r in cmp.rows if r.reward_delta < 0]
+    better_reward = [r.task_id for r in cmp.rows if r.reward_delta > 0]
+    ok = cm.reward - bm.reward > md
+    out.append(Check(
+        "reward_improved", ok, bm.reward, cm.reward, [] if ok else worse_reward,
+        f"reward {bm.reward:.4f} -> {cm.reward:.4f} (needs > +{md:g}); "
+        f"{len(better_reward)} task(s) up, {len(worse_reward)} down"
+        + (f": {', '.join(worse_reward)}" if worse_reward and not ok else "")))
+
+    tol = policy.param("pass_rate_not_worse", "tolerance")
+    ok = cm.pass_rate >= bm.pass_rate - tol
+    lower = cmp.worsened
+    out.append(Check(
+        "pass_rate_not_worse", ok, bm.pass_rate, cm.pass_rate, [] if ok else lower,
+        f"pass rate {bm.pass_rate:.4f} -> {cm.pass_rate:.4f} (tolerance {tol:g})"
+        + (f"; lower on {', '.join(lower)}" if lower and not ok else "")))
+
+    per_task = _per_task_action_match(conn, cmp)
+    for name, kind in _KIND_CHECKS.items():
+        b, c = bm.action_match[kind], cm.action_match[kind]
+        label = "action match" if kind == "overall" else f"{kind} action match"
+        if b is None or c is None:
+            out.append(Check(name, True, b, c, [],
+                             f"{label} n/a: no gold {'' if kind == 'overall' else kind + ' '}"
+                             f"actions on {'both sides' if b is None and c is None else 'one side'}",
+                             na=True))
+            continue
+        tol = policy.param(name, "tolerance")
+        ok = c >= b - tol
+        down = [tid for tid, (tb, tc) in per_task.items()
+                if tb[kind] is not None and tc[kind] is not None and tc[kind] < tb[kind]]
+        bc, cc = bm.action_counts[kind], cm.action_counts[kind]
+        out.append(Check(name, ok, b, c, [] if ok else down,
+                         f"{label} {b:.4f} ({bc[0]}/{bc[1]}) -> {c:.4f} ({cc[0]}/{cc[1]}) "
+                         f"(tolerance {tol:g})"
+                         + (f"; lower on {', '.join(down)}" if down and not ok else "")))
+
+    regs = cmp.regressions
+    out.append(Check(
+        "no_task_regressions", not regs, sum(1 for r in cmp.rows if r.baseline_rate == 1.0),
+        len(regs), regs,
+        (f"{len(regs)} task(s) went from 1 to 0: {', '.join(regs)}" if regs
+         else "no task went from 1 to 0")))
+
+    limit = int(policy.param("no_max_steps", "max_episodes"))
+    hit = [r.task_id for r in cmp.rows if "max_steps" in r.candidate_terminations]
+    ok = cm.max_steps <= limit
+    out.append(Check(
+        "no_max_steps", ok, bm.max_steps, cm.max_steps, hit,
+        f"{cm.max_steps} candidate episode(s) hit max steps (allowed {limit})"
+        + (f": tasks {', '.join(hit)}" if hit else "")))
+    return out
+
+
+def _per_task_action_match(conn, cmp: Comparison) -> dict[str, tuple[dict, dict]]:
+    gold_b = gold_action_kinds(conn, cmp.baseline.run_id)
+    gold_c = gold_action_kinds(conn, cmp.candidate.run_id)
+    out = {}
+    for r in cmp.rows:
+        tb = TaskOutcome(r.task_id, episode_ids=r.baseline_episode_ids)
+        tc = TaskOutcome(r.task_id, episode_ids=r.candidate_episode_ids)
+        out[r.task_id] = (task_action_match(conn, tb, gold_b.get(r.task_id, [])),
+                          task_action_match(conn, tc, gold_c.get(r.task_id, [])))
+    return out
+
+
+def record_decision(db: Any, result: GateResult) -> int:
+    """Append the verdict to gate_decisions (the scoreboard); returns its row id."""
+    conn = conn_of(db)
+    cmp = result.comparison
+    b, c = cmp.baseline, cmp.candidate
+    parent = None
+    if c.candidate_hash:
+        row = conn.execute("SELECT parent_hash FROM candidates WHERE candidate_hash = ?",
+                           (c.candidate_hash,)).fetchone()
+        parent = row[0] if row else None
+    sources, manifests = {}, {}
+    for side, run in (("baseline", b), ("candidate", c)):
+        if run.source_id is not None:
+            row = conn.execute("SELECT sha256, path FROM sources WHERE source_id = ?",
+                               (run.source_id,)).fetchone()
+            if row and row[0]:
+                sources[side] = {"run_id": run.run_id, "sha256": row[0], "path": row[1]}
+        if run.manifest_json:
+            try:
+                manifests[side] = {"run_id": run.run_id, "manifest": json.loads(run.manifest_json)}
+            except ValueError:
+                manifests[side] = {"run_id": run.run_id, "manifest_text": run.manifest_json}
+    bm, cm = result.baseline_metrics, result.candidate_metrics
+    metrics = {
+        "reward_before": bm.reward, "reward_after": cm.reward,
+        "pass_rate_before": bm.pass_rate, "pass_rate_after": cm.pass_rate,
+        "pass_hat_k_before": {str(k): v for k, v in bm.pass_hat_k.items()},
+        "pass_hat_k_after": {str(k): v for k, v in cm.pass_hat_k.items()},
+        "action_match_before": bm.action_match, "action_match_after": cm.action_match,
+        "deltas": result.deltas(),
+        "warnings": result.warnings,
+        "transitions": {r.task_id: r.transition for r in cmp.rows},
+    }
+    doc = result.to_dict()
+    cur = conn.execute(
+        "INSERT INTO gate_decisions (created_at, baseline_run_id, candidate_run_id, "
+        "baseline_name, candidate_name, candidate_hash, parent_hash, world_id, tasks_json, "
+        "intersected, evidence_role, leaked_tasks_json, decision, reasons_json, checks_json, "
+        "stats_json, metrics_json, policy_json, source_hashes_json, manifests_json) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (now_iso(), b.run_id, c.run_id, b.name, c.name, c.candidate_hash, parent,
+         c.world_id or b.world_id, json.dumps(cmp.task_ids), int(cmp.intersected),
+         result.evidence_role, json.dumps(result.role.leaked_tasks), result.decision,
+         json.dumps(result.reasons), json.dumps(doc["checks"]), json.dumps(result.stats),
+         json.dumps(metrics), json.dumps(result.policy.to_dict()),
+         json.dumps(sources) if sources else None,
+         json.dumps(manifests) if manifests else None))
+    result.row_id = int(cur.lastrowid)
+    return result.row_id
+
+
+def gate(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
+         policy: Policy | None = None, intersect: bool = False,
+         alpha: float | None = None) -> GateResult:
+    """evaluate + record_decision: what `t2e gate` does."""
+    result = evaluate(db, baseline, candidate, policy=policy, intersect=intersect, alpha=alpha)
+    record_decision(db, result)
+    return result
