@@ -140,12 +140,48 @@ def begin_episode(db: Any, run_id: str, *, episode_key: str, task_id: str | None
     return int(cur.lastrowid)
 
 
+# The keys a tau2 message of each role normally carries (pydantic dump). Only deviations from
+# these are recorded per step, so the common case costs nothing and export stays lossless.
+_DEFAULT_KEYS = {
+    "assistant": ("role", "content", "tool_calls", "turn_idx", "timestamp", "cost", "usage"),
+    "user": ("role", "content", "tool_calls", "turn_idx", "timestamp", "cost", "usage"),
+    "tool": ("role", "content", "id", "requestor", "error", "turn_idx", "timestamp"),
+}
+_OTHER_DEFAULT = ("role", "content", "turn_idx")
+META_KEY = "_t2e"  # inside steps.extra_json: {"keys": [...], "raw": {key: value}} when needed
+
+
+def _raw_needed(key: str, value: Any, role: str, idx: int) -> bool:
+    """True when the column for `key` cannot give back `value` exactly (then it is kept raw)."""
+    if value is None:
+        return False
+    if key == "role":
+        return not isinstance(value, str)
+    if key == "content":
+        return not isinstance(value, str)
+    if key == "tool_calls":
+        return not (isinstance(value, list) and value)
+    if key == "id":
+        return role != "tool" or not isinstance(value, str)
+    if key == "error":
+        return not isinstance(value, bool)
+    if key in ("requestor", "timestamp"):
+        return not isinstance(value, str)
+    if key == "cost":
+        return isinstance(value, bool) or not isinstance(value, (int, float))
+    if key == "turn_idx":
+        return isinstance(value, bool) or value != idx
+    return False
+
+
 def step_row(episode_id: int, idx: int, message: dict, *, latency_ms: float | None = None,
              tool_names: dict[str, str] | None = None) -> tuple[tuple, list[tuple], bool]:
     """Turn one tau2 message dict into a steps row plus tool_calls rows.
 
     `tool_names` maps call id -> tool name seen so far in the episode (to label tool results).
-    Returns (step_values, tool_call_values_without_step_id, huge).
+    Returns (step_values, tool_call_values_without_step_id, huge). Unknown keys go to
+    extra_json; so does a small `_t2e` note when the message deviates from the usual tau2 key
+    set or a value does not fit its column, so `message_from_step` gives the message back.
     """
     role = message.get("role") or "unknown"
     content = message.get("content")
@@ -159,29 +195,83 @@ def step_row(episode_id: int, idx: int, message: dict, *, latency_ms: float | No
     extra = {k: v for k, v in message.items() if k not in _MESSAGE_KEYS}
     if "usage" in message:
         extra["usage"] = message["usage"]
-    if "turn_idx" not in message:
-        extra["_no_turn_idx"] = True
-    call_id = message.get("id") if role == "tool" else None
+    present = [k for k in message if k in _MESSAGE_KEYS and k != "usage"]
+    meta: dict[str, Any] = {}
+    defaults = [k for k in _DEFAULT_KEYS.get(role, _OTHER_DEFAULT) if k != "usage"]
+    if set(present) != set(defaults):
+        meta["keys"] = present
+    raw = {k: message[k] for k in present if _raw_needed(k, message[k], role, idx)}
+    if raw:
+        meta["raw"] = raw
+    if meta:
+        extra[META_KEY] = meta
+    raw_id = message.get("id")
+    call_id = raw_id if role == "tool" and isinstance(raw_id, str) else None
     tool_name = None
     if role == "tool" and tool_names is not None and call_id is not None:
         tool_name = tool_names.get(call_id)
     call_rows = []
-    if calls:
+    if calls and isinstance(calls, list):
         for pos, call in enumerate(calls):
             if not isinstance(call, dict):
                 continue
             name = str(call.get("name") or "")
             args = call.get("arguments")
             args_text = args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)
-            if tool_names is not None and call.get("id") is not None:
-                tool_names[call["id"]] = name
-            call_rows.append((pos, call.get("id"), name, args_text, tool_kind(name)))
+            cid = call.get("id")
+            if tool_names is not None and isinstance(cid, str):
+                tool_names[cid] = name
+            call_rows.append((pos, cid if isinstance(cid, str) else None, name, args_text,
+                              tool_kind(name)))
     extra_text = json.dumps(extra, ensure_ascii=False) if extra else None
     huge = any(len(x) > HUGE_CHARS for x in (content, calls_text, extra_text) if x)
+    requestor = message.get("requestor")
+    timestamp = message.get("timestamp")
+    cost = message.get("cost")
     row = (episode_id, idx, role, content, calls_text, call_id, tool_name,
-           1 if message.get("error") else 0, message.get("requestor"), message.get("timestamp"),
-           latency_ms, tokens_in, tokens_out, message.get("cost"), 1 if huge else 0, extra_text)
+           1 if message.get("error") else 0,
+           requestor if isinstance(requestor, str) else None,
+           timestamp if isinstance(timestamp, str) else None,
+           latency_ms, tokens_in, tokens_out,
+           cost if isinstance(cost, (int, float)) and not isinstance(cost, bool) else None,
+           1 if huge else 0, extra_text)
     return row, call_rows, huge
+
+
+def message_from_step(step: dict) -> dict:
+    """The tau2 message dict a steps row was made from (inverse of `step_row`)."""
+    role = step.get("role")
+    extra = json.loads(step["extra_json"]) if step.get("extra_json") else {}
+    meta = extra.pop(META_KEY, None) or {}
+    # older rows (before the meta note) flagged a missing turn_idx this way
+    no_turn = extra.pop("_no_turn_idx", False)
+    keys = meta.get("keys")
+    if keys is None:
+        keys = [k for k in _DEFAULT_KEYS.get(role, _OTHER_DEFAULT) if k != "usage"]
+        if no_turn:
+            keys = [k for k in keys if k != "turn_idx"]
+    raw = meta.get("raw") or {}
+    msg: dict[str, Any] = {}
+    for k in keys:
+        if k in raw:
+            msg[k] = raw[k]
+        elif k == "role":
+            msg[k] = role
+        elif k == "content":
+            msg[k] = step.get("content")
+        elif k == "tool_calls":
+            tc = step.get("tool_calls")
+            msg[k] = json.loads(tc) if tc else None
+        elif k == "id":
+            msg[k] = step.get("tool_call_id")
+        elif k == "error":
+            msg[k] = bool(step.get("error"))
+        elif k == "turn_idx":
+            msg[k] = step.get("idx")
+        else:  # requestor, timestamp, cost
+            msg[k] = step.get(k)
+    msg.update(extra)
+    return msg
 
 
 STEP_INSERT = ("INSERT INTO steps (episode_id, idx, role, content, tool_calls, tool_call_id, "

@@ -1,0 +1,122 @@
+"""Importing evidence files: tau2 results (v0, v1, directory), foreign shapes, native JSONL.
+
+`import_paths(db, paths)` is the entry point (the CLI's `t2e import`). Each file is one
+transaction: a rejected file leaves nothing behind and the other files still land.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from .. import writer
+from .common import ImportContext, ImportFailure, import_world_id
+from . import jsonl, tau2
+
+__all__ = ["ImportFailure", "import_paths", "import_path", "import_world_id", "detect_format"]
+
+_SNIFF = 1 << 20
+
+
+def import_paths(db: Any, paths: list[str | os.PathLike], *, name: str | None = None,
+                 role: str = "discovery") -> dict:
+    """Import every path; returns the CLI contract
+    `{"imported": [{path, run_id, episodes, messages, duplicate, warnings}],
+    "rejected": [{path, error}]}`."""
+    result: dict[str, list] = {"imported": [], "rejected": []}
+    for i, p in enumerate(paths):
+        run_name = name if name is None or len(paths) == 1 else f"{name}-{i + 1}"
+        try:
+            result["imported"].append(import_path(db, p, name=run_name, role=role))
+        except ImportFailure as exc:
+            result["rejected"].append({"path": str(p), "error": str(exc)})
+    return result
+
+
+def import_path(db: Any, path: str | os.PathLike, *, name: str | None = None,
+                role: str = "discovery") -> dict:
+    """Import one file or directory in one transaction. Raises ImportFailure (nothing written)."""
+    if role not in writer.ROLES:
+        raise ImportFailure(f"unknown evidence role {role!r} "
+                            f"(expected one of {', '.join(writer.ROLES)})")
+    p = Path(path)
+    display = str(path)
+    if not p.exists():
+        raise ImportFailure(f"{display}: no such file or directory")
+    try:
+        sha, size = content_hash(p)
+    except OSError as exc:
+        raise ImportFailure(f"{display}: cannot read ({exc.strerror or exc})") from None
+    conn = writer.conn_of(db)
+    existing = conn.execute(
+        "SELECT r.run_id, count(e.episode_id), coalesce(sum(e.n_steps), 0) FROM sources s "
+        "JOIN runs r ON r.source_id = s.source_id LEFT JOIN episodes e ON e.run_id = r.run_id "
+        "WHERE s.sha256 = ? GROUP BY r.run_id ORDER BY r.created_at LIMIT 1", (sha,)).fetchone()
+    if existing:
+        return {"path": display, "run_id": existing[0], "episodes": existing[1],
+                "messages": existing[2], "duplicate": True, "warnings": []}
+    fmt = detect_format(p)
+    ctx = ImportContext(path=p, display=display, sha256=sha, size=size,
+                        name=name or (p.name if p.is_dir() else p.stem), role=role,
+                        name_from_file=name is None)
+    try:
+        with writer.transaction(conn):
+            if fmt == "tau2-dir":
+                tau2.import_directory(conn, ctx)
+            elif fmt == "t2e-jsonl":
+                jsonl.import_file(conn, ctx)
+            else:
+                tau2.import_file(conn, ctx)
+    except ImportFailure as exc:
+        raise ImportFailure(f"{display}: {exc}") from None
+    except OSError as exc:
+        raise ImportFailure(f"{display}: cannot read ({exc})") from None
+    ew = ctx.episode_writer
+    return {"path": display, "run_id": ctx.run_id, "episodes": ew.episodes if ew else 0,
+            "messages": ew.messages if ew else 0, "duplicate": False,
+            "warnings": list(ctx.warnings)}
+
+
+def content_hash(p: Path) -> tuple[str, int]:
+    """sha256 and size of a file; for a directory, over results.json and simulations/*.json
+    (relative names and contents), so the same run re-imported is recognised."""
+    h = hashlib.sha256()
+    if p.is_dir():
+        files = [p / "results.json"] + sorted((p / "simulations").glob("*.json"))
+        files = [f for f in files if f.is_file()]
+    else:
+        files = [p]
+    size = 0
+    for f in files:
+        if p.is_dir():
+            h.update(str(f.relative_to(p)).encode() + b"\0")
+        with open(f, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
+                size += len(chunk)
+    return h.hexdigest(), size
+
+
+def detect_format(p: Path) -> str:
+    """tau2-dir | t2e-jsonl | tau2 (monolithic JSON or a foreign JSON shape)."""
+    if p.is_dir():
+        return "tau2-dir"
+    if p.suffix.lower() in (".jsonl", ".ndjson"):
+        return "t2e-jsonl"
+    with open(p, "rb") as fh:
+        head = fh.read(_SNIFF)
+    first, nl, rest = head.partition(b"\n")
+    if not nl or not first.strip().startswith(b"{"):
+        return "tau2"
+    try:
+        obj = json.loads(first)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return "tau2"
+    if not isinstance(obj, dict) or "simulations" in obj:
+        return "tau2"
+    if obj.get("type") in ("run", "episode") or "messages" in obj:
+        return "t2e-jsonl"
+    return "tau2"

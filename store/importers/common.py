@@ -1,0 +1,215 @@
+"""What every importer shares: the failure type, the per-file context, run metadata, world ids."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import writer
+
+
+class ImportFailure(ValueError):
+    """This file cannot be imported; the message says what was found and what was wrong."""
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def import_world_id(domain: str, policy: str | None, tasks: list[dict] | None) -> str:
+    """The world id of an imported run: world.lock's definition when it exists, else the same
+    definition locally (sha256 over canonical JSON of {domain, policy, tasks})."""
+    try:
+        from world.lock import import_world_id as world_import_id
+    except ImportError:
+        world_import_id = None
+    if world_import_id is not None:
+        return world_import_id(domain, policy, tasks)
+    payload = canonical_json({"domain": domain, "policy": policy, "tasks": tasks or []})
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class RunMeta:
+    """The run-level parts of a results file: top-level keys (in order) and their values."""
+
+    top_keys: list[str]
+    top: dict[str, Any]
+
+    @property
+    def info(self) -> dict:
+        info = self.top.get("info")
+        return info if isinstance(info, dict) else {}
+
+    @property
+    def tasks(self) -> list[dict]:
+        tasks = self.top.get("tasks")
+        return tasks if isinstance(tasks, list) else []
+
+    @property
+    def domain(self) -> str:
+        env = self.info.get("environment_info") or {}
+        d = env.get("domain_name") if isinstance(env, dict) else None
+        d = d or self.top.get("domain")
+        return d if isinstance(d, str) and d else "unknown"
+
+    @property
+    def policy(self) -> str | None:
+        env = self.info.get("environment_info") or {}
+        p = env.get("policy") if isinstance(env, dict) else None
+        return p if isinstance(p, str) else None
+
+    def llm(self, who: str) -> str | None:
+        block = self.info.get(who) or {}
+        v = block.get("llm") if isinstance(block, dict) else None
+        if v is None and who == "agent_info":
+            v = self.top.get("model") or self.top.get("agent")
+        return v if isinstance(v, str) else None
+
+    def info_json(self, fmt: str | None) -> dict:
+        """runs.info_json: the tau2 `info` block itself, plus `_t2e` with the other top-level
+        keys (except tasks/simulations, which have tables) and their order, for export."""
+        out = dict(self.info)
+        out[writer.META_KEY] = {
+            "keys": self.top_keys,
+            "has_info": "info" in self.top,
+            "top": {k: v for k, v in self.top.items() if k not in ("info", "tasks")},
+            "format": fmt,
+        }
+        return out
+
+
+@dataclass
+class ImportContext:
+    """One file being imported: where it is, what it is, what we noticed on the way."""
+
+    path: Path
+    display: str
+    sha256: str
+    size: int
+    name: str
+    role: str
+    fmt: str | None = None
+    name_from_file: bool = False   # no --name: a JSONL header/run field may name the run
+    warnings: list[str] = field(default_factory=list)
+    run_id: str | None = None
+    source_id: int | None = None
+    episode_writer: Any = None
+    reading_what: str = ""
+    current_file: str | None = None
+    relabelled: list[str] = field(default_factory=list)
+    unlabelled: int = 0
+    unknown_labels: set[str] = field(default_factory=set)
+    relabel_error: str | None = None
+    _task_ids: set[str] | None = None
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+
+    def reading(self) -> str:
+        where = self.reading_what
+        if self.current_file:
+            where = f" in {self.current_file}" + where
+        return where
+
+    def start_run(self, conn: sqlite3.Connection, meta: RunMeta) -> str:
+        """Create the source, the run and its tasks (the world id is set by finish_run)."""
+        info = meta.info
+        self.source_id = writer.create_source(conn, kind="file", path=self.display,
+                                              sha256=self.sha256, size_bytes=self.size,
+                                              fmt=self.fmt)
+
+        def as_int(v: Any) -> int | None:
+            return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+        self.run_id = writer.create_run(
+            conn, name=self.name, role=self.role, source_id=self.source_id, domain=meta.domain,
+            agent_model=meta.llm("agent_info"), user_model=meta.llm("user_info"),
+            grading="recorded", num_trials=as_int(info.get("num_trials")),
+            max_steps=as_int(info.get("max_steps")), max_errors=as_int(info.get("max_errors")),
+            seed=as_int(info.get("seed")), info=meta.info_json(self.fmt))
+        ids = [str(t.get("id")) for t in meta.tasks]
+        if len(set(ids)) != len(ids):
+            raise ImportFailure("'tasks' holds the same task id twice "
+                                f"({sorted({i for i in ids if ids.count(i) > 1})[:5]})")
+        writer.put_tasks(conn, self.run_id, meta.tasks)
+        return self.run_id
+
+    def check_label(self, sim: dict, tasks: list[dict], label: str) -> str | None:
+        """The world's relabel check (when built): the likely task when the label looks wrong."""
+        tid = sim.get("task_id")
+        if tid is None:
+            self.unlabelled += 1
+        if not tasks:
+            return None
+        if self._task_ids is None:
+            self._task_ids = {str(t.get("id")) for t in tasks}
+        if tid is not None and str(tid) not in self._task_ids:
+            self.unknown_labels.add(str(tid))
+        try:
+            from world.relabel import check_label
+        except ImportError:  # the world's relabel check is not built yet
+            return None
+        try:
+            result = check_label(sim, tasks)
+        except Exception as exc:  # noqa: BLE001 - a checker bug must not lose the import
+            self.relabel_error = f"{type(exc).__name__}: {exc}"
+            return None
+        likely = _likely(result)
+        if likely is not None and likely != (None if tid is None else str(tid)):
+            self.relabelled.append(f"{label} labelled {tid!r} fits task {likely!r}")
+            return likely
+        return None
+
+    def finish_run(self, conn: sqlite3.Connection, meta: RunMeta) -> None:
+        """World id, final info and format, and the summary warnings."""
+        world_id = import_world_id(meta.domain, meta.policy, meta.tasks or None)
+        writer.ensure_world(conn, world_id, kind="import", domain=meta.domain,
+                            detail={"domain": meta.domain,
+                                    "policy_sha256": _sha(meta.policy),
+                                    "task_ids": [str(t.get("id")) for t in meta.tasks],
+                                    "definition": "sha256(canonical JSON of {domain, policy, "
+                                                  "tasks})"})
+        conn.execute("UPDATE runs SET world_id = ?, info_json = ?, domain = ? WHERE run_id = ?",
+                     (world_id, json.dumps(meta.info_json(self.fmt), ensure_ascii=False),
+                      meta.domain, self.run_id))
+        conn.execute("UPDATE sources SET format = ? WHERE source_id = ?",
+                     (self.fmt, self.source_id))
+        if self.unlabelled:
+            self.warn(f"{self.unlabelled} simulation(s) have no task_id (stored unlabelled)")
+        if self.unknown_labels:
+            shown = ", ".join(sorted(self.unknown_labels)[:10])
+            self.warn(f"{len(self.unknown_labels)} task id(s) are not among the embedded tasks: "
+                      f"{shown}")
+        if self.relabelled:
+            shown = "; ".join(self.relabelled[:5])
+            more = f" (and {len(self.relabelled) - 5} more)" if len(self.relabelled) > 5 else ""
+            self.warn(f"task labels look wrong for {len(self.relabelled)} simulation(s), likely "
+                      f"task stored beside the label: {shown}{more}")
+        if self.relabel_error:
+            self.warn(f"the task-label check failed and was skipped: {self.relabel_error}")
+        ew = self.episode_writer
+        if ew is not None and ew.duplicate_ids:
+            self.warn(f"{ew.duplicate_ids} simulation id(s) repeat within the file "
+                      "(kept, keyed by position)")
+
+
+def _likely(result: Any) -> str | None:
+    """Accept the shapes the relabel check may return: None, a task id, or a record with one."""
+    if result is None:
+        return None
+    if isinstance(result, (str, int)) and not isinstance(result, bool):
+        return str(result)
+    for attr in ("likely_task_id", "likely", "task_id"):
+        v = result.get(attr) if isinstance(result, dict) else getattr(result, attr, None)
+        if v is not None:
+            return str(v)
+    return None
+
+
+def _sha(text: str | None) -> str | None:
+    return None if text is None else hashlib.sha256(text.encode("utf-8")).hexdigest()

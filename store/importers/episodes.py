@@ -1,0 +1,208 @@
+"""Bulk writing of imported episodes: validation, rows, batched executemany, FTS in bulk.
+
+Shared by every importer. The caller holds one transaction per file (BEGIN IMMEDIATE), so the
+next free episode/step ids can be read once and assigned here, which lets steps, tool calls,
+checks and FTS rows go in as large batches instead of one statement per message.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from .. import writer
+
+# SimulationRun keys with a column of their own; `timestamp` has none and rides in extra_json.
+SIM_DEFAULT_KEYS = ("id", "task_id", "timestamp", "start_time", "end_time", "duration",
+                    "termination_reason", "agent_cost", "user_cost", "reward_info", "messages",
+                    "trial", "seed")
+_SIM_COLUMN_KEYS = set(SIM_DEFAULT_KEYS) - {"timestamp"}
+
+EPISODE_INSERT = (
+    "INSERT INTO episodes (episode_id, run_id, episode_key, sim_id, ord, task_id, likely_task_id,"
+    " trial, seed, status, termination_reason, start_time, end_time, duration, agent_cost,"
+    " user_cost, reward, success, db_match, db_reward, communicate_reward, nl_reward,"
+    " action_reward, reward_basis_json, reward_breakdown_json, judge_dependent, reward_info_json,"
+    " extra_json, n_steps, n_tool_calls, n_tool_errors, tokens_in, tokens_out, has_huge)"
+    " VALUES (" + ",".join("?" * 34) + ")")
+STEP_INSERT_WITH_ID = writer.STEP_INSERT.replace("INSERT INTO steps (", "INSERT INTO steps (step_id, ").replace(
+    "VALUES (", "VALUES (?,")
+
+
+class RecordError(ValueError):
+    """A record of the input has the wrong shape; the message names the record."""
+
+
+def _num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def validate_sim(sim: Any, label: str) -> None:
+    """Reject a simulation whose structure or field types are wrong (the message says which)."""
+    if not isinstance(sim, dict):
+        raise RecordError(f"{label}: expected an object, found {type(sim).__name__}")
+    checks = (("id", lambda v: isinstance(v, (str, int)), "a string"),
+              ("task_id", lambda v: isinstance(v, (str, int)) and not isinstance(v, bool),
+               "a string"),
+              ("trial", _int, "an integer"), ("seed", _int, "an integer"),
+              ("duration", _num, "a number"), ("agent_cost", _num, "a number"),
+              ("user_cost", _num, "a number"), ("termination_reason", lambda v: isinstance(v, str),
+                                                "a string"),
+              ("start_time", lambda v: isinstance(v, str), "a string"),
+              ("end_time", lambda v: isinstance(v, str), "a string"),
+              ("reward_info", lambda v: isinstance(v, dict), "an object"),
+              ("messages", lambda v: isinstance(v, list), "a list"))
+    for key, ok, what in checks:
+        v = sim.get(key)
+        if v is not None and not ok(v):
+            raise RecordError(f"{label}: field {key!r} should be {what}, "
+                              f"found {type(v).__name__} {_short(v)}")
+    ri = sim.get("reward_info")
+    if isinstance(ri, dict) and ri.get("reward") is not None and not _num(ri["reward"]):
+        raise RecordError(f"{label}: reward_info.reward should be a number, found "
+                          f"{type(ri['reward']).__name__} {_short(ri['reward'])}")
+    if isinstance(ri, dict):
+        for key, typ, what in (("db_check", dict, "an object"),
+                               ("reward_breakdown", dict, "an object"),
+                               ("reward_basis", list, "a list")):
+            if ri.get(key) is not None and not isinstance(ri[key], typ):
+                raise RecordError(f"{label}: reward_info.{key} should be {what}, found "
+                                  f"{type(ri[key]).__name__}")
+        for ac in ri.get("action_checks") or []:
+            if isinstance(ac, dict) and ac.get("action") is not None \
+                    and not isinstance(ac["action"], dict):
+                raise RecordError(f"{label}: reward_info.action_checks[].action should be "
+                                  f"an object")
+        for key in ("action_checks", "communicate_checks", "nl_assertions", "env_assertions"):
+            items = ri.get(key)
+            if items is not None and not (isinstance(items, list)
+                                          and all(isinstance(x, dict) for x in items)):
+                raise RecordError(f"{label}: reward_info.{key} should be a list of objects")
+    for j, m in enumerate(sim.get("messages") or []):
+        if not isinstance(m, dict):
+            raise RecordError(f"{label}, message #{j}: expected an object, "
+                              f"found {type(m).__name__}")
+        role = m.get("role")
+        if not isinstance(role, str):
+            raise RecordError(f"{label}, message #{j}: 'role' should be a string, found "
+                              f"{type(role).__name__}")
+        calls = m.get("tool_calls")
+        if calls is not None and not (isinstance(calls, list)
+                                      and all(isinstance(c, dict) for c in calls)):
+            raise RecordError(f"{label}, message #{j}: 'tool_calls' should be a list of objects")
+
+
+def _short(v: Any) -> str:
+    text = json.dumps(v, ensure_ascii=False, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def sim_label(sim: Any, ord_: int) -> str:
+    """How a simulation is named in messages: its position and, when known, its id."""
+    if isinstance(sim, dict) and sim.get("id") is not None:
+        return f"simulation #{ord_} (id {sim['id']})"
+    return f"simulation #{ord_}"
+
+
+class EpisodeWriter:
+    """Buffers episodes of one run and writes them in batches inside the caller's transaction."""
+
+    def __init__(self, conn: sqlite3.Connection, run_id: str, *, batch_messages: int = 20_000):
+        self.conn = conn
+        self.run_id = run_id
+        self.batch_messages = batch_messages
+        self.next_episode = (conn.execute("SELECT max(episode_id) FROM episodes").fetchone()[0]
+                             or 0) + 1
+        self.next_step = (conn.execute("SELECT max(step_id) FROM steps").fetchone()[0] or 0) + 1
+        self._eps: list[tuple] = []
+        self._steps: list[tuple] = []
+        self._calls: list[tuple] = []
+        self._checks: list[tuple] = []
+        self._first_step = self.next_step
+        self._keys: set[str] = set()
+        self.episodes = 0
+        self.messages = 0
+        self.duplicate_ids = 0
+
+    def add(self, sim: dict, ord_: int, *, likely_task_id: str | None = None) -> int:
+        """Queue one tau2 SimulationRun dict (already validated). Returns its episode_id."""
+        eid = self.next_episode
+        self.next_episode += 1
+        tool_names: dict[str, str] = {}
+        n_calls = n_errors = 0
+        tin = tout = None
+        has_huge = False
+        messages = sim.get("messages") or []
+        for idx, msg in enumerate(messages):
+            row, call_rows, huge = writer.step_row(eid, idx, msg, tool_names=tool_names)
+            sid = self.next_step
+            self.next_step += 1
+            self._steps.append((sid, *row))
+            for c in call_rows:
+                self._calls.append((sid, eid, *c))
+            n_calls += len(call_rows)
+            n_errors += row[7]
+            if row[11] is not None:
+                tin = (tin or 0) + row[11]
+            if row[12] is not None:
+                tout = (tout or 0) + row[12]
+            has_huge = has_huge or huge
+        ri = sim.get("reward_info")
+        cols = writer.reward_columns(ri)
+        self._checks.extend(writer.check_rows(eid, ri))
+        sim_id = sim.get("id")
+        key = str(sim_id) if sim_id is not None else f"#{ord_}"
+        if key in self._keys:
+            self.duplicate_ids += 1
+            key = f"{key}#{ord_}"
+        self._keys.add(key)
+        self._eps.append((
+            eid, self.run_id, key, None if sim_id is None else str(sim_id), ord_,
+            None if sim.get("task_id") is None else str(sim["task_id"]), likely_task_id,
+            sim.get("trial"), sim.get("seed"), "done", sim.get("termination_reason"),
+            sim.get("start_time"), sim.get("end_time"), sim.get("duration"),
+            sim.get("agent_cost"), sim.get("user_cost"), *cols.values(),
+            episode_extra(sim), len(messages), n_calls, n_errors, tin, tout, int(has_huge)))
+        self.episodes += 1
+        self.messages += len(messages)
+        if len(self._steps) >= self.batch_messages:
+            self.flush()
+        return eid
+
+    def flush(self) -> None:
+        """Write the queued rows; FTS rows are filled from the new steps in one statement."""
+        if not self._eps:
+            return
+        c = self.conn
+        c.executemany(EPISODE_INSERT, self._eps)
+        c.executemany(STEP_INSERT_WITH_ID, self._steps)
+        c.executemany(writer.TOOL_CALL_INSERT, self._calls)
+        c.executemany(writer.CHECK_INSERT, self._checks)
+        c.execute("INSERT INTO steps_fts (rowid, content, tool_calls) SELECT step_id, content, "
+                  "tool_calls FROM steps WHERE step_id >= ? AND step_id < ?",
+                  (self._first_step, self.next_step))
+        self._first_step = self.next_step
+        self._eps, self._steps, self._calls, self._checks = [], [], [], []
+
+
+def episode_extra(sim: dict) -> str | None:
+    """extra_json for an imported simulation: unknown keys plus what the columns can't restore."""
+    extra = {k: v for k, v in sim.items() if k not in _SIM_COLUMN_KEYS}
+    present = [k for k in sim if k in _SIM_COLUMN_KEYS]
+    meta: dict[str, Any] = {}
+    if set(present) != _SIM_COLUMN_KEYS:
+        meta["keys"] = present
+    raw = {}
+    for k in ("id", "task_id"):
+        if sim.get(k) is not None and not isinstance(sim[k], str):
+            raw[k] = sim[k]
+    if raw:
+        meta["raw"] = raw
+    if meta:
+        extra[writer.META_KEY] = meta
+    return json.dumps(extra, ensure_ascii=False) if extra else None

@@ -1,0 +1,247 @@
+"""The read API of the store (and the few run edits: rename, role, delete).
+
+Used by the CLI, the gate and the TUI. Every function takes a sqlite3 connection or a
+sqlite_utils Database. Figures exclude `infrastructure_error` episodes and unfinished ones.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from typing import Any
+
+from .db import StoreError, now_iso
+from .writer import ROLES, conn_of, message_from_step, transaction
+
+INFRA = "infrastructure_error"
+SNIPPET_OPEN, SNIPPET_CLOSE = "\u00ab", "\u00bb"  # « » : plain text, never markup
+
+
+def _rows(cur: sqlite3.Cursor) -> list[dict]:
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+
+def list_runs(db: Any) -> list[dict]:
+    """Every run, oldest first, with episode count, mean reward, pass rate and termination
+    counts. `source` is the imported file's path, or 'rerun'."""
+    conn = conn_of(db)
+    runs = _rows(conn.execute(
+        "SELECT r.run_id, r.name, r.role, r.world_id, r.domain, r.status, r.agent_model, "
+        "r.user_model, r.candidate_hash, r.created_at, s.kind AS source_kind, s.path AS "
+        "source_path, s.format AS source_format, s.sha256 AS source_sha256 FROM runs r "
+        "LEFT JOIN sources s ON s.source_id = r.source_id ORDER BY r.created_at, r.rowid"))
+    stats = {r[0]: r[1:] for r in conn.execute(
+        "SELECT run_id, count(*), "
+        f" avg(CASE WHEN status = 'done' AND coalesce(termination_reason, '') != '{INFRA}' "
+        "  THEN reward END), "
+        f" avg(CASE WHEN status = 'done' AND coalesce(termination_reason, '') != '{INFRA}' "
+        "  AND reward IS NOT NULL THEN success END), "
+        f" sum(CASE WHEN termination_reason = '{INFRA}' THEN 1 ELSE 0 END) "
+        "FROM episodes GROUP BY run_id")}
+    terms: dict[str, dict[str, int]] = {}
+    for run_id, reason, n in conn.execute(
+            "SELECT run_id, coalesce(termination_reason, CASE WHEN status = 'running' "
+            "THEN 'running' ELSE 'unknown' END), count(*) FROM episodes "
+            "GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2"):
+        terms.setdefault(run_id, {})[reason] = n
+    out = []
+    for r in runs:
+        n, reward, pass_rate, infra = stats.get(r["run_id"], (0, None, None, 0))
+        source = "rerun" if r["source_kind"] != "file" else (r["source_path"] or "file")
+        out.append({
+            "run_id": r["run_id"], "name": r["name"], "role": r["role"], "source": source,
+            "world_id": r["world_id"], "episodes": n, "reward": reward, "pass_rate": pass_rate,
+            "termination": terms.get(r["run_id"], {}),
+            "domain": r["domain"], "status": r["status"], "agent_model": r["agent_model"],
+            "infrastructure_errors": infra or 0, "created_at": r["created_at"],
+            "source_format": r["source_format"], "source_sha256": r["source_sha256"],
+        })
+    return out
+
+
+def resolve_run(db: Any, ref: str) -> str:
+    """A run id from an id, a unique id prefix, or a unique name (StoreError otherwise)."""
+    conn = conn_of(db)
+    ref = str(ref).strip()
+    if not ref:
+        raise StoreError("empty run reference")
+    if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (ref,)).fetchone():
+        return ref
+    named = conn.execute("SELECT run_id FROM runs WHERE name = ? ORDER BY created_at",
+                         (ref,)).fetchall()
+    if len(named) == 1:
+        return named[0][0]
+    if len(named) > 1:
+        raise StoreError(f"run name {ref!r} is ambiguous: runs "
+                         f"{', '.join(r[0] for r in named)}; use a run id")
+    pref = conn.execute("SELECT run_id, name FROM runs WHERE substr(run_id, 1, ?) = ?",
+                        (len(ref), ref)).fetchall()
+    if len(pref) == 1:
+        return pref[0][0]
+    if len(pref) > 1:
+        raise StoreError(f"run id prefix {ref!r} is ambiguous: "
+                         f"{', '.join(f'{a} ({b})' for a, b in pref[:10])}")
+    raise StoreError(f"no run matches {ref!r} (by id, id prefix or name); see `t2e runs`")
+
+
+def get_run(db: Any, run_id: str) -> dict:
+    """The runs row (with source path/sha/format) as a dict."""
+    rows = _rows(conn_of(db).execute(
+        "SELECT r.*, s.kind AS source_kind, s.path AS source_path, s.sha256 AS source_sha256, "
+        "s.format AS source_format FROM runs r LEFT JOIN sources s ON s.source_id = r.source_id "
+        "WHERE r.run_id = ?", (run_id,)))
+    if not rows:
+        raise StoreError(f"no run {run_id!r}")
+    return rows[0]
+
+
+_INDEX_COLS = ("episode_id, run_id, episode_key, ord, task_id, likely_task_id, trial, seed, "
+               "status, termination_reason, reward, success, db_match, db_reward, "
+               "communicate_reward, nl_reward, action_reward, judge_dependent, n_steps, "
+               "n_tool_calls, n_tool_errors, has_huge, duration, agent_cost, user_cost")
+
+
+def episode_index(db: Any, run_id: str) -> list[dict]:
+    """Summary columns of a run's episodes, in run order (no message bodies)."""
+    return _rows(conn_of(db).execute(
+        f"SELECT {_INDEX_COLS} FROM episodes WHERE run_id = ? ORDER BY ord, episode_id",
+        (run_id,)))
+
+
+def load_episode(db: Any, episode_id: int) -> dict:
+    """One episode: its row, its run, steps (rows), tool calls, checks and the tau2 messages."""
+    conn = conn_of(db)
+    try:
+        eid = int(episode_id)
+    except (TypeError, ValueError):
+        raise StoreError(f"episode id should be a number, got {episode_id!r}") from None
+    eps = _rows(conn.execute("SELECT * FROM episodes WHERE episode_id = ?", (eid,)))
+    if not eps:
+        raise StoreError(f"no episode {eid} in this store")
+    ep = eps[0]
+    run = _rows(conn.execute("SELECT run_id, name, role, domain, world_id, agent_model FROM runs "
+                             "WHERE run_id = ?", (ep["run_id"],)))
+    ep["run"] = run[0] if run else None
+    ep["steps"] = _rows(conn.execute("SELECT * FROM steps WHERE episode_id = ? ORDER BY idx",
+                                     (eid,)))
+    ep["tool_calls"] = _rows(conn.execute(
+        "SELECT * FROM tool_calls WHERE episode_id = ? ORDER BY step_id, pos", (eid,)))
+    ep["checks"] = _rows(conn.execute(
+        "SELECT * FROM checks WHERE episode_id = ? ORDER BY kind, pos", (eid,)))
+    ep["messages"] = [message_from_step(s) for s in ep["steps"]]
+    return ep
+
+
+_TOKEN = re.compile(r"\w+\*?", re.UNICODE)
+
+
+def fts_query(text: str) -> str:
+    """A user's search text as a safe FTS5 query: every word quoted (so `"`, `-`, `:`, `AND`
+    and column filters are just text), words ANDed, a trailing `*` kept as a prefix search."""
+    terms = []
+    for tok in _TOKEN.findall(text or ""):
+        star = tok.endswith("*")
+        word = tok.rstrip("*")
+        if word:
+            terms.append(f'"{word}"' + ("*" if star else ""))
+    return " ".join(terms)
+
+
+def search(db: Any, query: str, limit: int = 50, offset: int = 0, rank: bool = False,
+           run_id: str | None = None) -> list[dict]:
+    """Full-text search over message text, tool arguments and tool results. Hits carry
+    episode_id, idx, step_id, run_id, task_id, role and a snippet (matches inside « »)."""
+    q = fts_query(query)
+    if not q:
+        return []
+    order = "ORDER BY bm25(steps_fts)" if rank else ""
+    where_run = "AND e.run_id = ?" if run_id else ""
+    params: list[Any] = [q] + ([run_id] if run_id else []) + [int(limit), int(offset)]
+    sql = (
+        "SELECT s.episode_id, s.idx, s.step_id, e.run_id, e.task_id, s.role, "
+        f"snippet(steps_fts, -1, '{SNIPPET_OPEN}', '{SNIPPET_CLOSE}', '\u2026', 12) AS snippet "
+        "FROM steps_fts JOIN steps s ON s.step_id = steps_fts.rowid "
+        "JOIN episodes e ON e.episode_id = s.episode_id "
+        f"WHERE steps_fts MATCH ? {where_run} {order} LIMIT ? OFFSET ?")
+    try:
+        return _rows(conn_of(db).execute(sql, params))
+    except sqlite3.OperationalError as exc:  # should not happen after fts_query; say so
+        raise StoreError(f"search failed for {query!r}: {exc}") from None
+
+
+def record_view(db: Any, episode_id: int, via: str, drafting_candidate: str | None = None) -> int:
+    """Note that an episode was opened (the gate's leakage guard reads these). The task stored
+    is the likely task when the label was found wrong: that is the task whose trace was seen."""
+    conn = conn_of(db)
+    row = conn.execute(
+        "SELECT e.run_id, r.domain, coalesce(e.likely_task_id, e.task_id) FROM episodes e "
+        "LEFT JOIN runs r ON r.run_id = e.run_id WHERE e.episode_id = ?",
+        (int(episode_id),)).fetchone()
+    if row is None:
+        raise StoreError(f"no episode {episode_id} in this store")
+    cur = conn.execute(
+        "INSERT INTO evidence_views (episode_id, run_id, domain, task_id, viewed_at, via, "
+        "drafting_candidate) VALUES (?,?,?,?,?,?,?)",
+        (int(episode_id), row[0], row[1], row[2], now_iso(), via, drafting_candidate))
+    return int(cur.lastrowid)
+
+
+def rename_run(db: Any, ref: str, name: str) -> str:
+    """Rename a run; returns its id."""
+    if not name or not name.strip():
+        raise StoreError("a run name cannot be empty")
+    run_id = resolve_run(db, ref)
+    conn_of(db).execute("UPDATE runs SET name = ? WHERE run_id = ?", (name.strip(), run_id))
+    return run_id
+
+
+def set_role(db: Any, ref: str, role: str) -> str:
+    """Change a run's evidence role; returns its id."""
+    if role not in ROLES:
+        raise StoreError(f"unknown evidence role {role!r} (expected one of {', '.join(ROLES)})")
+    run_id = resolve_run(db, ref)
+    conn_of(db).execute("UPDATE runs SET role = ? WHERE run_id = ?", (role, run_id))
+    return run_id
+
+
+def delete_run(db: Any, ref: str) -> dict:
+    """Delete a run with its episodes, steps (and FTS rows), tasks and, when no other run uses
+    it, its source row (so the file can be imported again). Gate decisions citing the run are
+    kept and marked `cites_deleted_run = 1`."""
+    run_id = resolve_run(db, ref)
+    with transaction(db) as conn:
+        n_eps, n_steps = conn.execute(
+            "SELECT count(*), coalesce(sum(n_steps), 0) FROM episodes WHERE run_id = ?",
+            (run_id,)).fetchone()
+        conn.execute(
+            "INSERT INTO steps_fts (steps_fts, rowid, content, tool_calls) "
+            "SELECT 'delete', s.step_id, s.content, s.tool_calls FROM steps s "
+            "JOIN episodes e ON e.episode_id = s.episode_id WHERE e.run_id = ?", (run_id,))
+        source_id = conn.execute("SELECT source_id FROM runs WHERE run_id = ?",
+                                 (run_id,)).fetchone()[0]
+        conn.execute("DELETE FROM episodes WHERE run_id = ?", (run_id,))
+        conn.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+        if source_id is not None and not conn.execute(
+                "SELECT 1 FROM runs WHERE source_id = ?", (source_id,)).fetchone():
+            conn.execute("DELETE FROM sources WHERE source_id = ?", (source_id,))
+        marked = conn.execute(
+            "UPDATE gate_decisions SET cites_deleted_run = 1 "
+            "WHERE baseline_run_id = ? OR candidate_run_id = ?", (run_id, run_id)).rowcount
+    return {"run_id": run_id, "episodes": n_eps, "messages": n_steps,
+            "gate_decisions_marked": marked}
+
+
+def episode_checks_summary(checks: list[dict]) -> dict[str, dict[str, int]]:
+    """{kind: {met, unmet, unknown}} for display."""
+    out: dict[str, dict[str, int]] = {}
+    for c in checks:
+        d = out.setdefault(c["kind"], {"met": 0, "unmet": 0, "unknown": 0})
+        d["met" if c["met"] == 1 else "unmet" if c["met"] == 0 else "unknown"] += 1
+    return out
+
+
+def loads(text: str | None) -> Any:
+    """json.loads that passes None through (for *_json columns)."""
+    return None if text is None else json.loads(text)
