@@ -1,0 +1,90 @@
+"""The natural-language instruction an LLM user simulator plays from (tau2's
+`user_scenario.instructions`), rendered from a task's structured scenario."""
+
+from __future__ import annotations
+
+
+def _addr(a: dict) -> str:
+    line2 = f", {a['address2']}" if a.get("address2") else ""
+    return f"{a['address1']}{line2}, {a['city']}, {a['state']} {a['zip']}, {a['country']}"
+
+
+def _opts(opts: dict) -> str:
+    return ", ".join(f"{k} {v}" for k, v in opts.items())
+
+
+def describe_request(req: dict) -> str:
+    """One sentence saying what the customer wants, in the second person."""
+    oid = req["order_id"]
+    where = f"order {oid}" if req["knows_order_id"] else f"the order with the {req['product'].lower()}"
+    whose = f" (this order belongs to your {req['owner']}, not to you)" if req.get("owner") else ""
+    kind = req["kind"]
+    if kind == "cancel":
+        return f"You want to cancel {where}{whose} because it is {req['reason']}."
+    if kind == "return":
+        pay = "your original payment method" if req["payment"] == "original" else f"your {req['payment']}"
+        return (f"You want to return the {' and the '.join(i.lower() for i in req['items'])} from "
+                f"{where}{whose}, refunded to {pay}.")
+    if kind == "change_item":
+        tgt = req["target"]
+        what = ("exactly the same variant as the one you already received in an earlier order "
+                "(you don't remember its options)") if tgt.get("same_as_received") else _opts(tgt["options"])
+        return (f"You want to change the {req['product'].lower()} in your pending {where} to {what}; "
+                f"any price difference goes on your {req['payment']}.")
+    if kind == "order_address":
+        a = req["address"]
+        if a.get("from_account"):
+            return (f"You want {where} shipped to the default address on your account "
+                    "(you don't know it by heart).")
+        return f"You want {where}{whose} shipped to {_addr(a)}."
+    if kind == "user_address":
+        return (f"You want the default address on your account changed to the address that "
+                f"{where} was shipped to (you don't remember it by heart).")
+    if kind == "tracking":
+        return f"You want the tracking number for {where}."
+    return f"You want to {req['topic']}."
+
+
+def render_instructions(scenario: dict, db: dict) -> dict:
+    """tau2 `instructions` dict: domain, reason_for_call, known_info, unknown_info, task_instructions."""
+    ident = scenario["identity"]
+    reqs = scenario["requests"]
+    known = [f"You are {ident['first_name']} {ident['last_name']}, zip code {ident['zip']}."]
+    if scenario["auth_via"] == "email":
+        known.append(f"Your email is {ident['email']}.")
+    if scenario["states_user_id"]:
+        known.append(f"Your user id is {ident['user_id']}.")
+    known += [f"Your order id is {r['order_id']}." for r in reqs if r["order_id"] and r["knows_order_id"]]
+    unknown = []
+    if scenario["auth_via"] != "email":
+        unknown.append("You do not remember your email address.")
+    unknown += [f"You do not remember the order id of the order with the {r['product'].lower()}."
+                for r in reqs if r["order_id"] and not r["knows_order_id"]]
+    steps = []
+    if scenario["states_user_id"]:
+        steps.append("Give your user id in your first message.")
+    if len(reqs) > 1:
+        steps.append("Mention all your requests in your first message; do not repeat them later. "
+                     "If the agent wraps up, assume everything was taken care of and end the call.")
+    for r in reqs:
+        if r["confirm"] == "no":
+            steps.append("When the agent lists the details and asks you to confirm, say no: you "
+                         "changed your mind. Then end the conversation.")
+        elif r["confirm"] == "hesitant_no":
+            steps.append("When the agent asks you to confirm, answer vaguely (e.g. 'I guess'). If it "
+                         "asks again for a clear answer, say no and keep things as they are.")
+    if any(r["kind"] == "out_of_scope" for r in reqs):
+        steps.append("Do not ask for a human yourself. If the agent says it cannot help, insist once, "
+                     "then end the conversation.")
+    if any(r.get("owner") for r in reqs):
+        steps.append("If the agent refuses because the order is not yours, accept it and end the call.")
+    if scenario["mood"] == "frustrated":
+        steps.append("You are frustrated: this is not the first time you contact support, and you say so.")
+    steps.append("End the conversation with ###STOP### when you are done.")
+    return {
+        "domain": "mini-retail",
+        "reason_for_call": " ".join(describe_request(r) for r in reqs),
+        "known_info": " ".join(known),
+        "unknown_info": " ".join(unknown) or None,
+        "task_instructions": " ".join(steps),
+    }
