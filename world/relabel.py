@@ -1,0 +1,186 @@
+"""The relabel check: does a simulation's task label fit its trajectory, and if not, does
+exactly one other embedded task fit? Shared by the scorer (`t2e score`) and the store importer.
+
+Public leaderboard files exist whose `task_id` labels are scrambled (SPEC §7.3). Two kinds of
+evidence, strongest first:
+
+1. The recorded `reward_info.action_checks` list the gold actions the run was graded against.
+   The task whose gold action list equals it is the task actually graded. (Action-id prefixes
+   are NOT used: in tau2's own retail data tasks 97-111 carry their neighbour's action ids.)
+2. The trajectory's entities: user ids and order ids in tool-call arguments and tool results,
+   against the user/order ids in each task's gold actions; ties are broken by how many of the
+   task's gold write actions the trajectory performed.
+
+Usage: `check_label(sim, tasks)` with `sim` a tau2 SimulationRun dict (`id`, `task_id`,
+`messages`, `reward_info`) and `tasks` the embedded tasks (id -> Task). Returns None when the
+label fits (or no other task fits uniquely), else
+`{"sim_id", "label", "likely", "reason"}`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .lock import canonical_json
+from .scoring import action_matches, iter_tool_calls
+from .tasks import Task
+
+def _action_signature(actions: list[dict]) -> tuple:
+    return tuple((a.get("name"), canonical_json(a.get("arguments") or {})) for a in actions)
+
+
+def _task_signature(task: Task) -> tuple:
+    return tuple((a.name, canonical_json(a.arguments)) for a in task.actions)
+
+
+def _recorded_signature(sim: dict) -> tuple | None:
+    info = sim.get("reward_info")
+    checks = info.get("action_checks") if isinstance(info, dict) else None
+    if not isinstance(checks, list) or not checks:
+        return None
+    actions = [c.get("action") for c in checks if isinstance(c, dict)]
+    if not actions or not all(isinstance(a, dict) for a in actions):
+        return None
+    return _action_signature(actions)
+
+
+class Entities:
+    """Who a trajectory or a task is about: user ids, emails, (first, last, zip), order ids."""
+
+    __slots__ = ("users", "emails", "names", "orders")
+
+    def __init__(self) -> None:
+        self.users: set[str] = set()
+        self.emails: set[str] = set()
+        self.names: set[tuple] = set()
+        self.orders: set[str] = set()
+
+    def add_args(self, name: str | None, args: Any) -> None:
+        if not isinstance(args, dict):
+            return
+        if isinstance(args.get("user_id"), str):
+            self.users.add(args["user_id"])
+        if isinstance(args.get("order_id"), str):
+            self.orders.add(args["order_id"])
+        if name == "find_user_id_by_email" and isinstance(args.get("email"), str):
+            self.emails.add(args["email"].strip().lower())
+        if name == "find_user_id_by_name_zip":
+            key = tuple(str(args.get(k, "")).strip().lower()
+                        for k in ("first_name", "last_name", "zip"))
+            self.names.add(key)
+
+    def identity(self) -> bool:
+        return bool(self.users or self.emails or self.names)
+
+
+def trajectory_entities(messages: list[dict]) -> Entities:
+    """What the trajectory touched: call arguments and identity lookups' results."""
+    ent = Entities()
+    calls = {}
+    for call in iter_tool_calls(messages):
+        calls[call.get("id")] = call
+        ent.add_args(call.get("name"), call.get("arguments"))
+    for msg in messages:
+        if not isinstance(msg, dict) or msg.get("role") != "tool" or msg.get("error"):
+            continue
+        content = msg.get("content")
+        if not isinstance(content, str):
+            continue
+        call = calls.get(msg.get("id")) or {}
+        if call.get("name") in ("find_user_id_by_email", "find_user_id_by_name_zip"):
+            ent.users.add(content.strip())
+        elif call.get("name") == "get_order_details" and content.startswith("{"):
+            try:
+                rec = json.loads(content)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(rec, dict) and isinstance(rec.get("user_id"), str):
+                ent.users.add(rec["user_id"])
+    return ent
+
+
+def task_entities(task: Task) -> Entities:
+    """Who a task's gold actions are about."""
+    ent = Entities()
+    for a in task.actions:
+        ent.add_args(a.name, a.arguments)
+    return ent
+
+
+def _fits(task: Task, traj: Entities) -> bool | None:
+    """True/False when the task's gold actions identify its user; None when they do not."""
+    ent = task_entities(task)
+    if ent.users:
+        return bool(ent.users & traj.users)
+    if ent.emails or ent.names:
+        return bool(ent.emails & traj.emails or ent.names & traj.names)
+    if ent.orders:
+        return bool(ent.orders & traj.orders)  # an order belongs to exactly one user
+    # No identity in the gold actions: look for the trajectory's user in the scenario text
+    # (by id, email, or the name a retail user id is built from: "noah_ito_3850" -> "noah ito").
+    text = " ".join(canonical_json(task.raw.get("user_scenario") or "").lower().split())
+    if not text.strip('"{}') or not traj.identity():
+        return None
+    needles = {u.lower() for u in traj.users | traj.emails}
+    needles |= {" ".join(n[:2]) for n in traj.names}
+    for uid in traj.users:
+        parts = uid.lower().split("_")
+        if len(parts) >= 3 and parts[-1].isdigit():
+            needles.add(" ".join(parts[:-1]))
+    return any(n and n in text for n in needles)
+
+
+def _rank(task: Task, messages: list[dict], traj: Entities) -> tuple:
+    writes = task.write_actions
+    calls = list(iter_tool_calls(messages))
+    done = sum(1 for a in writes if any(action_matches(a, c) for c in calls))
+    orders = task_entities(task).orders
+    seen = len(orders & traj.orders)
+    # Most gold writes performed, then fewest left undone, then most of its orders seen.
+    return (done, done - len(writes), round(seen / len(orders), 6) if orders else 1.0)
+
+
+def check_label(sim: dict, tasks: dict[str, Task]) -> dict | None:
+    """None when `sim`'s label fits; else {"sim_id", "label", "likely", "reason"} when exactly
+    one other task fits. See the module docstring for the evidence used."""
+    label = sim.get("task_id")
+    label = str(label) if label is not None else None
+    sim_id = sim.get("id")
+    messages = [m for m in sim.get("messages") or [] if isinstance(m, dict)]
+
+    sig = _recorded_signature(sim)
+    if sig is not None:
+        graded = [tid for tid, t in tasks.items() if t.actions and _task_signature(t) == sig]
+        if label in graded:
+            return None
+        if len(graded) == 1:
+            return {"sim_id": sim_id, "label": label, "likely": graded[0],
+                    "reason": "the recorded action checks are task "
+                              f"{graded[0]}'s gold actions"}
+
+    traj = trajectory_entities(messages)
+    if not traj.identity():
+        return None  # no evidence either way: keep the label
+    label_task = tasks.get(label) if label is not None else None
+    if label_task is not None and _fits(label_task, traj) is not False:
+        return None
+    ranked = sorted(((_rank(t, messages, traj), tid) for tid, t in tasks.items()
+                     if _fits(t, traj)), reverse=True)
+    if not ranked or (len(ranked) > 1 and ranked[1][0] == ranked[0][0]):
+        return None  # nothing fits, or several tasks fit equally well: not unique
+    likely = ranked[0][1]
+    who = ", ".join(sorted(traj.users | traj.emails))
+    return {"sim_id": sim_id, "label": label, "likely": likely,
+            "reason": f"the trajectory is about {who}, which task {label} does not involve; "
+                      f"task {likely} fits uniquely"}
+
+
+def relabel_all(sims: list[dict], tasks: dict[str, Task]) -> list[dict]:
+    """check_label over many simulations; only the relabels."""
+    out = []
+    for sim in sims:
+        found = check_label(sim, tasks)
+        if found is not None:
+            out.append(found)
+    return out
