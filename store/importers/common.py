@@ -29,8 +29,8 @@ def import_world_id(domain: str, policy: str | None, tasks: list[dict] | None) -
         world_import_id = None
     if world_import_id is not None:
         return world_import_id(domain, policy, tasks)
-    payload = canonical_json({"domain": domain, "policy": policy, "tasks": tasks or []})
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    payload = canonical_json({"domain": domain, "policy": policy or "", "tasks": tasks or []})
+    return "imp-" + hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
 @dataclass
@@ -106,6 +106,7 @@ class ImportContext:
     unknown_labels: set[str] = field(default_factory=set)
     relabel_error: str | None = None
     _task_ids: set[str] | None = None
+    _parsed_tasks: dict | None = None
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
@@ -152,22 +153,33 @@ class ImportContext:
             self.unknown_labels.add(str(tid))
         try:
             from world.relabel import check_label
+            from world.tasks import parse_tasks
         except ImportError:  # the world's relabel check is not built yet
             return None
+        if self._parsed_tasks is None:
+            try:
+                self._parsed_tasks = parse_tasks(tasks, source=f"{self.display}: tasks")
+            except Exception as exc:  # noqa: BLE001 - WorldError and friends: skip the check
+                self._parsed_tasks = {}
+                self.relabel_error = f"embedded tasks not understood ({exc})"
+        if not self._parsed_tasks:
+            return None
         try:
-            result = check_label(sim, tasks)
+            result = check_label(sim, self._parsed_tasks)
         except Exception as exc:  # noqa: BLE001 - a checker bug must not lose the import
             self.relabel_error = f"{type(exc).__name__}: {exc}"
             return None
         likely = _likely(result)
         if likely is not None and likely != (None if tid is None else str(tid)):
-            self.relabelled.append(f"{label} labelled {tid!r} fits task {likely!r}")
+            reason = result.get("reason") if isinstance(result, dict) else None
+            self.relabelled.append(f"{label} labelled {tid!r} fits task {likely!r}"
+                                   + (f" ({reason})" if reason else ""))
             return likely
         return None
 
     def finish_run(self, conn: sqlite3.Connection, meta: RunMeta) -> None:
         """World id, final info and format, and the summary warnings."""
-        world_id = import_world_id(meta.domain, meta.policy, meta.tasks or None)
+        world_id = import_world_id(meta.domain, meta.policy, meta.tasks)
         writer.ensure_world(conn, world_id, kind="import", domain=meta.domain,
                             detail={"domain": meta.domain,
                                     "policy_sha256": _sha(meta.policy),
@@ -204,7 +216,7 @@ def _likely(result: Any) -> str | None:
         return None
     if isinstance(result, (str, int)) and not isinstance(result, bool):
         return str(result)
-    for attr in ("likely_task_id", "likely", "task_id"):
+    for attr in ("likely", "likely_task_id"):
         v = result.get(attr) if isinstance(result, dict) else getattr(result, attr, None)
         if v is not None:
             return str(v)

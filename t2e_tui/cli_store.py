@@ -1,0 +1,320 @@
+"""`t2e import`, `runs` (+ rename/role/rm), `show`, `search`, `export`: the evidence store's
+headless commands. Thin: the work is in store/ (importers, exporters, queries)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from .errors import EXIT_BAD_INPUT, T2EError
+
+ROLE_CHOICES = ("discovery", "development", "heldout", "transfer", "synthetic")
+
+try:
+    from .textsafe import clean, one_line
+except ImportError:  # pragma: no cover - textsafe is the TUI engineer's; keep a fallback
+    import re
+
+    _CTL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+    def clean(value: object, limit: int | None = 4000) -> tuple[str, bool]:
+        text = _CTL.sub("", "" if value is None else str(value))
+        return (text[:limit], len(text) > limit) if limit else (text, False)
+
+    def one_line(value: object, width: int = 200) -> str:
+        text = " ".join(clean(value, width * 2)[0].split())
+        return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _db():
+    import store
+
+    return store.open_db(click.get_current_context().obj.store)
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False)
+
+
+def _fmt(v: Any, digits: int = 3) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+def register(cli: click.Group) -> None:
+    """Add the store commands to the root group."""
+
+    @cli.command("import")
+    @click.argument("paths", nargs=-1, required=True, type=click.Path())
+    @click.option("--name", help="Run name (default: the file name; with several files, "
+                                 "NAME-1, NAME-2, ...).")
+    @click.option("--role", type=click.Choice(ROLE_CHOICES), default="discovery",
+                  show_default=True, help="Evidence role of the imported run(s).")
+    @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+    def import_cmd(paths: tuple[str, ...], name: str | None, role: str, as_json: bool) -> int:
+        """Import tau2 results (v0/v1 JSON, results directory) or t2e JSONL files.
+
+        Each file is one transaction; re-importing the same content is a no-op. Exits 2 when
+        any file was rejected (the others still land)."""
+        from store.importers import import_paths
+
+        result = import_paths(_db(), list(paths), name=name, role=role)
+        if as_json:
+            _echo_json(result)
+        else:
+            for e in result["imported"]:
+                what = "already imported as" if e["duplicate"] else "imported as"
+                click.echo(f"{e['path']}: {what} run {e['run_id']} ({e['episodes']} episodes, "
+                           f"{e['messages']} messages)")
+                for w in e["warnings"]:
+                    click.echo(f"  warning: {one_line(w, 400)}")
+            for r in result["rejected"]:
+                click.echo(f"rejected: {one_line(r['error'], 600)}", err=True)
+        return EXIT_BAD_INPUT if result["rejected"] else 0
+
+    @cli.group("runs", invoke_without_command=True)
+    @click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
+    @click.pass_context
+    def runs(ctx: click.Context, as_json: bool) -> None:
+        """List runs, oldest first (reward and pass rate exclude infrastructure errors)."""
+        if ctx.invoked_subcommand is not None:
+            return
+        from store.queries import list_runs
+
+        rows = list_runs(_db())
+        if as_json:
+            keys = ("run_id", "name", "role", "source", "world_id", "episodes", "reward",
+                    "pass_rate", "termination")
+            _echo_json([{k: r[k] for k in keys} for r in rows])
+            return
+        if not rows:
+            click.echo("no runs yet: `t2e import FILE` or `t2e run`")
+            return
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(show_lines=False, header_style="bold")
+        for col in ("run", "name", "role", "eps", "reward", "pass", "termination", "source"):
+            table.add_column(col, overflow="fold", no_wrap=col in ("run", "eps", "reward",
+                                                                   "pass"))
+        for r in rows:
+            terms = ", ".join(f"{k} {v}" for k, v in r["termination"].items())
+            source = r["source"] if r["source"] == "rerun" else r["source"].rsplit("/", 1)[-1]
+            table.add_row(*(Text(one_line(x, 80)) for x in (
+                r["run_id"], r["name"], r["role"], str(r["episodes"]), _fmt(r["reward"]),
+                _fmt(r["pass_rate"]), terms, source)))
+        _console().print(table)
+
+    @runs.command("rename")
+    @click.argument("run")
+    @click.argument("name")
+    @click.option("--json", "as_json", is_flag=True)
+    def runs_rename(run: str, name: str, as_json: bool) -> None:
+        """Rename RUN (id, id prefix or name)."""
+        from store.queries import rename_run
+
+        rid = rename_run(_db(), run, name)
+        _echo_json({"run_id": rid, "name": name.strip()}) if as_json else \
+            click.echo(f"run {rid} renamed to {name.strip()!r}")
+
+    @runs.command("role")
+    @click.argument("run")
+    @click.argument("role", type=click.Choice(ROLE_CHOICES))
+    @click.option("--json", "as_json", is_flag=True)
+    def runs_role(run: str, role: str, as_json: bool) -> None:
+        """Set the evidence role of RUN."""
+        from store.queries import set_role
+
+        rid = set_role(_db(), run, role)
+        _echo_json({"run_id": rid, "role": role}) if as_json else \
+            click.echo(f"run {rid} is now {role} evidence")
+
+    @runs.command("rm")
+    @click.argument("run")
+    @click.option("--json", "as_json", is_flag=True)
+    def runs_rm(run: str, as_json: bool) -> None:
+        """Delete RUN with its episodes and steps. Gate decisions citing it are kept and
+        marked as citing a deleted run."""
+        from store.queries import delete_run
+
+        res = delete_run(_db(), run)
+        if as_json:
+            _echo_json(res)
+        else:
+            click.echo(f"deleted run {res['run_id']} ({res['episodes']} episodes, "
+                       f"{res['messages']} messages); {res['gate_decisions_marked']} gate "
+                       "decision(s) now marked as citing a deleted run")
+
+    @cli.command("show")
+    @click.argument("episode")
+    @click.option("--vs", "versus", help="Compare with another episode (aligned side by side).")
+    @click.option("--full", is_flag=True, help="Do not truncate long fields.")
+    @click.option("--json", "as_json", is_flag=True, help="Print the episode as JSON.")
+    def show(episode: str, versus: str | None, full: bool, as_json: bool) -> None:
+        """Show one trajectory: messages, tool calls with arguments, results, error flags,
+        checks. Records an evidence view (the gate's leakage guard reads these)."""
+        db = _db()
+        if versus is not None:
+            try:
+                from .align import print_compare
+            except ImportError:
+                raise T2EError("--vs needs the alignment view (t2e_tui/align.py), which is "
+                               "not available in this build") from None
+            try:
+                print_compare(_console(), db, episode, versus, as_json)
+            except LookupError as exc:
+                raise T2EError(str(exc).strip("'\"")) from None
+            return
+        from store.queries import load_episode, record_view
+
+        if not episode.strip().isdigit():
+            raise T2EError(f"episode id should be a number, got {episode!r} "
+                           "(find ids with `t2e search` or in the app)")
+        ep = load_episode(db, int(episode))
+        record_view(db, ep["episode_id"], "cli")
+        if as_json:
+            _echo_json(_episode_json(ep))
+        else:
+            _print_episode(ep, full)
+
+    @cli.command("search")
+    @click.argument("query")
+    @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
+    @click.option("--offset", default=0, type=click.IntRange(0))
+    @click.option("--rank", is_flag=True, help="Order by relevance (bm25) instead of storage.")
+    @click.option("--run", "run_ref", help="Only this run (id, prefix or name).")
+    @click.option("--json", "as_json", is_flag=True)
+    def search_cmd(query: str, limit: int, offset: int, rank: bool, run_ref: str | None,
+                   as_json: bool) -> None:
+        """Full-text search over messages, tool arguments and tool results."""
+        from store.queries import resolve_run, search
+
+        db = _db()
+        rid = resolve_run(db, run_ref) if run_ref else None
+        hits = search(db, query, limit=limit, offset=offset, rank=rank, run_id=rid)
+        if as_json:
+            _echo_json(hits)
+            return
+        if not hits:
+            click.echo("no matches")
+            return
+        from rich.text import Text
+
+        con = _console()
+        for h in hits:
+            line = Text(f"ep {h['episode_id']} step {h['idx']} ", style="bold")
+            line.append(f"run {h['run_id']} task {h['task_id']} {h['role']}: ", style="dim")
+            line.append(one_line(h["snippet"], 300))
+            con.print(line)
+
+    @cli.command("export")
+    @click.argument("run")
+    @click.option("--format", "fmt", type=click.Choice(("jsonl", "tau2")), default="tau2",
+                  show_default=True)
+    @click.option("-o", "--output", "output", default="-", show_default=True,
+                  help="Output file ('-' = stdout). Written atomically.")
+    @click.option("--json", "as_json", is_flag=True, help="Report as JSON (needs -o FILE).")
+    def export_cmd(run: str, fmt: str, output: str, as_json: bool) -> None:
+        """Export RUN as a tau2 results file or native JSONL (one episode per line)."""
+        from store.exporters import export_run
+        from store.queries import resolve_run
+
+        db = _db()
+        rid = resolve_run(db, run)
+        if as_json and output == "-":
+            raise T2EError("--json reports on the export: give -o FILE")
+        n = export_run(db, rid, fmt, output)
+        if as_json:
+            _echo_json({"run_id": rid, "format": fmt, "path": output, "episodes": n})
+        elif output != "-":
+            click.echo(f"exported run {rid} ({n} episodes) to {output} as {fmt}", err=True)
+
+
+def _episode_json(ep: dict) -> dict:
+    """The `t2e show --json` document: episode columns, run, messages (tau2 shape), checks."""
+    skip = {"steps", "tool_calls", "messages", "checks", "extra_json", "reward_info_json",
+            "reward_basis_json", "reward_breakdown_json"}
+    out = {k: v for k, v in ep.items() if k not in skip}
+    out["reward_info"] = json.loads(ep["reward_info_json"]) if ep["reward_info_json"] else None
+    out["steps"] = [{"idx": s["idx"], "role": s["role"], "error": bool(s["error"]),
+                     "huge": bool(s["huge"]), "tool_name": s["tool_name"],
+                     "message": m} for s, m in zip(ep["steps"], ep["messages"])]
+    out["checks"] = ep["checks"]
+    return out
+
+
+_ROLE_STYLE = {"assistant": "bold cyan", "user": "bold green", "tool": "bold magenta",
+               "system": "bold yellow"}
+
+
+def _print_episode(ep: dict, full: bool) -> None:
+    from rich.text import Text
+
+    con = _console()
+    limit = None if full else 4000
+    run = ep.get("run") or {}
+    head = Text(f"episode {ep['episode_id']}", style="bold")
+    head.append(f"  run {run.get('name')} ({ep['run_id']}, {run.get('role')})  "
+                f"task {ep['task_id']}")
+    if ep.get("likely_task_id"):
+        head.append(f" (likely task {ep['likely_task_id']}: label looks wrong)", style="yellow")
+    head.append(f"  trial {_fmt(ep['trial'])}")
+    con.print(Text(one_line(head.plain, 400), style="bold"))
+    summary = (f"termination {ep['termination_reason']}  reward {_fmt(ep['reward'])}  "
+               f"db {_fmt(ep['db_match'])}  communicate {_fmt(ep['communicate_reward'])}  "
+               f"nl {_fmt(ep['nl_reward'])}  tool calls {ep['n_tool_calls']}  "
+               f"tool errors {ep['n_tool_errors']}")
+    if ep["judge_dependent"]:
+        summary += "  [judge-dependent: NL assertions graded by an LLM]"
+    con.print(Text(one_line(summary, 400)))
+    con.print()
+    for s, m in zip(ep["steps"], ep["messages"]):
+        role = s["role"]
+        label = Text(f"{s['idx']:>3} {role}", style=_ROLE_STYLE.get(role, "bold"))
+        if role == "tool":
+            label.append(f" ← {s['tool_name'] or s['tool_call_id'] or '?'}")
+            if s["error"]:
+                label.append("  ERROR", style="bold red")
+        if s["huge"]:
+            label.append("  [huge field, truncated]" if not full else "  [huge field]",
+                         style="yellow")
+        con.print(label)
+        if s["content"]:
+            text, cut = clean(s["content"], limit)
+            body = Text("    " + text.replace("\n", "\n    "),
+                        style="red" if s["error"] else "")
+            if cut:
+                body.append(f"\n    … truncated ({len(s['content'])} chars; --full shows all)",
+                            style="dim")
+            con.print(body)
+        for call in m.get("tool_calls") or []:
+            if not isinstance(call, dict):
+                continue
+            args = call.get("arguments")
+            args_text = args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)
+            text, cut = clean(args_text, limit)
+            line = Text("    → ", style="bold")
+            line.append(one_line(call.get("name"), 80), style="bold")
+            line.append("(" + text + (" …" if cut else "") + ")")
+            con.print(line)
+    if ep["checks"]:
+        con.print()
+        con.print(Text("checks", style="bold"))
+        for c in ep["checks"]:
+            mark = {1: "met", 0: "NOT met"}.get(c["met"], "?")
+            what = c["name"] or c["text"] or ""
+            if c["kind"] == "action":
+                what = f"{c['name']}({one_line(c['arguments'], 120)}) [{c['tool_kind']}]"
+            con.print(Text(f"  {c['kind']:<13} {mark:<8} {one_line(what, 160)}",
+                           style="" if c["met"] != 0 else "red"))
