@@ -1,0 +1,187 @@
+"""`t2e run` (the rerun engine) and `t2e locate config|store|candidates`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from .errors import T2EError
+from .paths import candidates_dir, config_path
+
+SCRIPTED_NOTE = ("scripted stand-in: a deterministic agent/user for demos and tests; "
+                 "its results prove nothing about models")
+
+
+def _params(temperature: float | None, max_tokens: int | None, top_p: float | None,
+            raw: tuple[str, ...]) -> dict:
+    """Request parameters from flags; --param KEY=VALUE takes JSON values (else a string)."""
+    out: dict[str, Any] = {}
+    for item in raw:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise T2EError(f"--param {item!r}: expected KEY=VALUE")
+        try:
+            out[key.strip()] = json.loads(value)
+        except ValueError:
+            out[key.strip()] = value
+    if temperature is not None:
+        out["temperature"] = temperature
+    if max_tokens is not None:
+        out["max_tokens"] = max_tokens
+    if top_p is not None:
+        out["top_p"] = top_p
+    return out
+
+
+class _Progress:
+    """One overwritten line on a terminal; silent otherwise (and with --json)."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled and sys.stderr.isatty()
+        self.run_id: str | None = None
+
+    def start(self, run_id: str) -> None:
+        self.run_id = run_id
+
+    def episode(self, ev: Any) -> None:
+        if self.enabled:
+            reward = "-" if ev.reward is None else f"{ev.reward:.0f}"
+            sys.stderr.write(f"\r{ev.done}/{ev.total} task {ev.task_id} trial {ev.trial}: "
+                             f"{ev.termination_reason} reward {reward}\x1b[K")
+            sys.stderr.flush()
+
+    def end(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+
+
+def register(cli: click.Group) -> None:
+    """Add `run` and `locate` to the root group."""
+
+    @cli.command("run")
+    @click.option("--domain", default="mini-retail", show_default=True,
+                  help="mini-retail | tau2-retail")
+    @click.option("--data", "data_dir", default=None, help="tau2 data directory (tau2-retail).")
+    @click.option("--candidate", default=None,
+                  help="Candidate file, name in --candidates, or stored name/hash. "
+                       "Default: baseline.")
+    @click.option("--candidates", "cands_dir", default=None,
+                  help="Candidates folder (default ./candidates).")
+    @click.option("--tasks", default="all", show_default=True, help="all | SPLIT | ID,ID,...")
+    @click.option("--num-tasks", type=int, default=None, help="Only the first N tasks.")
+    @click.option("--trials", type=int, default=1, show_default=True)
+    @click.option("--concurrency", type=int, default=None, help="Episodes in flight [1].")
+    @click.option("--max-steps", type=int, default=200, show_default=True,
+                  help="Messages of any role per episode.")
+    @click.option("--max-errors", type=int, default=10, show_default=True,
+                  help="Cumulative tool errors per episode.")
+    @click.option("--model", default="scripted", show_default=True,
+                  help="scripted | openai:MODEL")
+    @click.option("--user", "user", default=None,
+                  help="User simulator: scripted | openai:MODEL (default: scripted on "
+                       "mini-retail, else the agent's model).")
+    @click.option("--judge", default=None, help="NL-assertion judge: openai:MODEL.")
+    @click.option("--grade", type=click.Choice(["judge", "db-communicate"]), default="judge",
+                  show_default=True)
+    @click.option("--endpoint", default=None, help="[endpoints.NAME] from the config.")
+    @click.option("--user-endpoint", default=None, help="Endpoint for the user and judge.")
+    @click.option("--base-url", default=None, help="OpenAI-compatible base URL (…/v1).")
+    @click.option("--api-key-env", default=None,
+                  help="NAME of the environment variable holding the key ('' = none).")
+    @click.option("--temperature", type=float, default=None)
+    @click.option("--top-p", type=float, default=None)
+    @click.option("--max-tokens", type=int, default=None)
+    @click.option("--param", "raw_params", multiple=True, help="Extra request param KEY=JSON.")
+    @click.option("--timeout", type=float, default=None, help="Seconds per request.")
+    @click.option("--max-retries", type=int, default=None)
+    @click.option("--quirks", type=click.Choice(["", "llama.cpp"]), default=None)
+    @click.option("--seed", type=int, default=300, show_default=True)
+    @click.option("--noise", type=float, default=0.0, show_default=True,
+                  help="Scripted agent: probability that each behaviour slips.")
+    @click.option("--name", default=None, help="Run name.")
+    @click.option("--role", default="discovery", show_default=True,
+                  help="Evidence role: discovery|development|heldout|transfer|synthetic")
+    @click.option("--resume", "resume_id", default=None, metavar="RUN_ID",
+                  help="Finish a stored run (other run flags are taken from its manifest).")
+    @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+    @click.pass_context
+    def run_cmd(ctx: click.Context, domain, data_dir, candidate, cands_dir, tasks, num_tasks,
+                trials, concurrency, max_steps, max_errors, model, user, judge, grade, endpoint,
+                user_endpoint, base_url, api_key_env, temperature, top_p, max_tokens,
+                raw_params, timeout, max_retries, quirks, seed, noise, name, role, resume_id,
+                as_json):
+        """Run a candidate in the world and trace every step into the store.
+
+        Prints {"run_id", "episodes", "reward", "pass_rate", "trajectory_hash"}.
+        Ctrl-C keeps every finished episode; `t2e run --resume RUN_ID` finishes the rest.
+        """
+        from .engine.engine import execute_run, load_resume_plan
+        from .engine.plan import plan_run
+
+        store_path = ctx.obj.store
+        if resume_id:
+            plan = load_resume_plan(store_path, resume_id, concurrency=concurrency)
+        else:
+            import store as store_mod
+            conn = store_mod.connect(store_path)
+            try:
+                plan = plan_run(
+                    domain=domain, data_dir=data_dir, candidate=candidate,
+                    candidates_dir=cands_dir or getattr(ctx.obj, "candidates", None),
+                    tasks=tasks, num_tasks=num_tasks, trials=trials,
+                    concurrency=concurrency or 1, max_steps=max_steps, max_errors=max_errors,
+                    model=model, user=user, judge=judge, grade=grade, seed=seed, noise=noise,
+                    name=name, role=role, endpoint=endpoint, user_endpoint=user_endpoint,
+                    base_url=base_url, api_key_env=api_key_env,
+                    params=_params(temperature, max_tokens, top_p, raw_params) or None,
+                    timeout=timeout, max_retries=max_retries, quirks=quirks, store_conn=conn)
+            finally:
+                conn.close()
+        progress = _Progress(not as_json)
+        try:
+            summary = execute_run(plan, store_path, run_id=resume_id,
+                                  on_start=progress.start, on_episode=progress.episode)
+        except KeyboardInterrupt:
+            progress.end()
+            rid = progress.run_id or resume_id
+            click.echo(f"interrupted: finished episodes are saved in run {rid}; finish it with "
+                       f"`t2e run --resume {rid}`", err=True)
+            return 130
+        progress.end()
+        data = summary.as_dict()
+        if as_json:
+            click.echo(json.dumps(data, indent=2))
+        else:
+            reward = "n/a" if summary.reward is None else f"{summary.reward:.3f}"
+            rate = "n/a" if summary.pass_rate is None else f"{summary.pass_rate:.3f}"
+            click.echo(f"run {summary.run_id} ({summary.status}): {summary.episodes} episodes, "
+                       f"reward {reward}, pass rate {rate}")
+            click.echo(f"trajectory hash {summary.trajectory_hash}")
+            if summary.infrastructure_errors:
+                click.echo(f"{summary.infrastructure_errors} episode(s) ended "
+                           f"infrastructure_error (excluded; `t2e run --resume "
+                           f"{summary.run_id}` retries them)")
+            if plan.agent.kind == "scripted":
+                click.echo(f"note: {SCRIPTED_NOTE}")
+        return 130 if summary.status == "interrupted" else 0
+
+    @cli.command("locate")
+    @click.argument("what", type=click.Choice(["config", "store", "candidates"]))
+    @click.option("--candidates", "cands_dir", default=None)
+    @click.option("--json", "as_json", is_flag=True)
+    @click.pass_context
+    def locate_cmd(ctx: click.Context, what: str, cands_dir: str | None, as_json: bool):
+        """Print where t2e keeps its config file, its store or the candidates folder."""
+        if what == "config":
+            path = config_path()
+        elif what == "store":
+            path = ctx.obj.store
+        else:
+            path = candidates_dir(cands_dir or getattr(ctx.obj, "candidates", None))
+        if as_json:
+            click.echo(json.dumps({what: str(path)}))
+        else:
+            click.echo(str(path))
