@@ -146,27 +146,50 @@ def _rich_scoreboard(rows: list[dict]) -> None:
     if not rows:
         console.print("no gate decisions yet (run `t2e gate BASELINE CANDIDATE`)")
         return
-    table = Table(title="scoreboard", show_lines=False)
-    for col in ("row", "time", "candidate", "baseline → cand", "tasks", "role", "reward",
-                "Δ [CI]", "p", "pass^k", "AM Δ", "regr", "gate", "human"):
-        table.add_column(col, overflow="fold")
+    # Below ~110 columns the time and the CI go (they are in --tsv/--json); the verdict columns
+    # come first so they are never the ones cut off.
+    wide = console.width >= 110
+    table = Table(title="scoreboard (* = human override, see notes)", pad_edge=False, box=None,
+                  header_style="bold")
+    cols = [("row", {"justify": "right", "no_wrap": True})]
+    if wide:
+        cols.append(("time", {"no_wrap": True}))
+    cols += [("gate", {"no_wrap": True}), ("human", {"no_wrap": True}),
+             ("baseline → candidate", {"overflow": "fold", "ratio": 2, "min_width": 10}),
+             ("role", {"no_wrap": True}), ("reward", {"no_wrap": True}),
+             ("Δ [CI]" if wide else "Δ", {"no_wrap": True}), ("p", {"no_wrap": True}),
+             ("regr", {"overflow": "fold", "ratio": 1, "min_width": 4})]
+    for col, kw in cols:
+        table.add_column(col, **kw)
+    notes: list[str] = []
     for r in rows:
-        delta = "n/a" if r["reward_delta"] is None else (
-            f"{r['reward_delta']:+.3f} [{_fmt(r['ci_low'], 3)}, {_fmt(r['ci_high'], 3)}]")
-        human = r["human_decision"] or ""
+        if r["reward_delta"] is None:
+            delta = "n/a"
+        else:
+            delta = f"{r['reward_delta']:+.2f}"
+            if wide:
+                delta += f" [{r['ci_low']:.2f},{r['ci_high']:.2f}]"
+        human = r["human_decision"] or "-"
         if r["override"]:
-            human += f" OVERRIDE: {r['override_reason']}"
-        runs = f"{r['baseline_name'] or r['baseline_run']} → {r['candidate_name'] or r['candidate_run']}"
+            human += "*"
+            notes.append(f"* row {r['row']}: OVERRIDE ({r['human_decision']} against "
+                         f"{r['decision']}), reason: {r['override_reason']}")
+        runs = (f"{r['baseline_name'] or r['baseline_run']} → "
+                f"{r['candidate_name'] or r['candidate_run']}")
+        if r["candidate_hash"]:
+            runs += f" #{r['candidate_hash'][:8]}"
         if r["cites_deleted_run"]:
             runs += " (deleted run)"
-        role = r["evidence_role"] + (f" leaked:{len(r['leaked_tasks'])}" if r["leaked_tasks"]
-                                     else "")
+        role = {"development": "dev"}.get(r["evidence_role"], r["evidence_role"])
+        role += f" leaked:{len(r['leaked_tasks'])}" if r["leaked_tasks"] else ""
+        cells = [r["row"]]
+        if wide:
+            cells.append((r["time"] or "")[5:16].replace("T", " "))
+        cells += [r["decision"], human, runs, role,
+                  f"{_fmt(r['reward_before'], 2)}→{_fmt(r['reward_after'], 2)}", delta,
+                  _fmt(r["p_value"], 3), ",".join(r["regressions"]) or "-"]
         # Text() keeps names and reasons literal: no Rich markup is interpreted.
-        table.add_row(*(Text(str(x)) for x in (
-            r["row"], (r["time"] or "")[:19], (r["candidate_hash"] or "-")[:10], runs,
-            r["tasks"], role, f"{_fmt(r['reward_before'], 3)} → {_fmt(r['reward_after'], 3)}",
-            delta, _fmt(r["p_value"], 4),
-            f"{r['pass_hat_k_before']} → {r['pass_hat_k_after']}",
-            _fmt(r["action_match_delta"], 3), ",".join(r["regressions"]) or "-",
-            r["decision"], human)))
+        table.add_row(*(Text(str(x)) for x in cells))
     console.print(table)
+    for note in notes:
+        console.print(Text(note))

@@ -1,0 +1,156 @@
+"""`t2e gate`, `t2e decide`, `t2e scoreboard`: JSON shapes, exit codes, scoreboard rows."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from t2e_tui.cli import cli
+from t2e_tui.gate import SCOREBOARD_COLUMNS
+from test_gate_builders import make_run, new_store
+
+
+@pytest.fixture
+def store_path(tmp_path):
+    path = tmp_path / "s.sqlite"
+    conn = new_store(tmp_path, "s.sqlite")
+    base = {str(i): [1.0 if i <= 4 else 0.0] for i in range(1, 11)}
+    make_run(conn, "base", base)
+    make_run(conn, "good", {str(i): [1.0] for i in range(1, 11)},
+             manifest={"world_hash": "w", "candidate_hash": "c", "seed": 1})
+    few = dict(base)
+    few["5"] = [1.0]
+    make_run(conn, "meh", few)
+    bad = dict(base)
+    bad["1"] = [0.0]
+    make_run(conn, "bad", bad)
+    make_run(conn, "other-world", base, world_id="x" * 64)
+    make_run(conn, "fewer", {k: v for k, v in base.items() if k != "10"})
+    conn.close()
+    return str(path)
+
+
+def t2e(store_path, *args):
+    res = CliRunner().invoke(cli, ["--store", store_path, *args])
+    return res.exit_code, res.output
+
+
+def test_gate_json_shape_and_exit_codes(store_path):
+    code, out = t2e(store_path, "gate", "base", "good", "--json")
+    assert code == 0, out
+    doc = json.loads(out)
+    assert doc["decision"] == "promote"
+    assert {c["name"] for c in doc["checks"]} == {
+        "reward_improved", "pass_rate_not_worse", "action_match_not_worse",
+        "read_action_match_not_worse", "write_action_match_not_worse", "no_task_regressions",
+        "no_max_steps"}
+    for c in doc["checks"]:
+        assert set(c) >= {"name", "passed", "baseline", "candidate", "tasks"}
+    assert set(doc["stats"]) >= {"test", "p_value", "alpha", "ci_low", "ci_high", "fixes",
+                                 "regressions", "flaky"}
+    assert doc["evidence_role"] == "development" and doc["leaked_tasks"] == []
+    assert t2e(store_path, "gate", "base", "meh", "--json")[0] == 3
+    code, out = t2e(store_path, "gate", "base", "bad", "--json")
+    assert code == 1
+    reg = next(c for c in json.loads(out)["checks"] if c["name"] == "no_task_regressions")
+    assert reg["passed"] is False and reg["tasks"] == ["1"]
+
+
+def test_gate_bad_input_exits_2_with_a_message(store_path):
+    code, out = t2e(store_path, "gate", "base", "other-world", "--json")
+    assert code == 2 and "different worlds" in json.loads(out)["error"]
+    code, out = t2e(store_path, "gate", "base", "fewer", "--json")
+    assert code == 2 and "--intersect" in json.loads(out)["error"]
+    code, out = t2e(store_path, "gate", "base", "fewer", "--intersect", "--json")
+    assert code in (1, 3) and len(json.loads(out)["tasks"]) == 9
+    code, out = t2e(store_path, "gate", "base", "nope", "--json")
+    assert code == 2 and "no run 'nope'" in json.loads(out)["error"]
+    code, out = t2e(store_path, "gate", "base", "good", "--alpha", "2", "--json")
+    assert code == 2
+
+
+def test_policy_file_and_alpha_option(store_path, tmp_path):
+    pol = tmp_path / "p.toml"
+    pol.write_text("[stats]\nalpha = 0.5\n")
+    code, out = t2e(store_path, "gate", "base", "meh", "--policy", str(pol), "--json")
+    assert code == 0 and json.loads(out)["stats"]["alpha"] == 0.5
+    code, out = t2e(store_path, "gate", "base", "meh", "--alpha", "0.6", "--json")
+    assert code == 0
+    pol.write_text("[checks.nope]\n")
+    code, out = t2e(store_path, "gate", "base", "meh", "--policy", str(pol), "--json")
+    assert code == 2 and "p.toml" in json.loads(out)["error"]
+
+
+def test_every_gate_call_appends_a_scoreboard_row(store_path):
+    for cand in ("good", "meh", "bad"):
+        t2e(store_path, "gate", "base", cand, "--json")
+    code, out = t2e(store_path, "scoreboard", "--json")
+    assert code == 0
+    rows = json.loads(out)
+    assert [r["decision"] for r in rows] == ["promote", "inconclusive", "discard"]
+    assert [r["candidate_name"] for r in rows] == ["good", "meh", "bad"]
+    assert rows[0]["reward_before"] == pytest.approx(0.4)
+    assert rows[0]["reward_after"] == pytest.approx(1.0)
+    assert rows[0]["reward_delta"] == pytest.approx(0.6)
+    assert rows[0]["manifests"]["candidate"]["manifest"]["seed"] == 1
+    assert rows[2]["regressions"] == ["1"]
+    assert all(set(r) == set(SCOREBOARD_COLUMNS) for r in rows)
+    code, tsv = t2e(store_path, "scoreboard", "--tsv")
+    table = list(csv.reader(io.StringIO(tsv), delimiter="\t"))
+    assert tuple(table[0]) == SCOREBOARD_COLUMNS
+    assert len(table) == 4 and all(len(r) == len(SCOREBOARD_COLUMNS) for r in table)
+    assert [r[SCOREBOARD_COLUMNS.index("decision")] for r in table[1:]] == [
+        "promote", "inconclusive", "discard"]
+    code, human = t2e(store_path, "scoreboard")
+    assert code == 0 and "scoreboard" in human and "inconclusive" in human
+
+
+def test_gate_refused_for_bad_input_writes_no_row(store_path):
+    t2e(store_path, "gate", "base", "other-world", "--json")
+    assert json.loads(t2e(store_path, "scoreboard", "--json")[1]) == []
+
+
+def test_decide_needs_override_and_reason_against_the_verdict(store_path):
+    t2e(store_path, "gate", "base", "good", "--json")   # row 1: promote
+    t2e(store_path, "gate", "base", "meh", "--json")    # row 2: inconclusive
+    assert t2e(store_path, "decide", "1", "promote")[0] == 0
+    code, out = t2e(store_path, "decide", "2", "promote", "--json")
+    assert code == 2 and "--override --reason" in json.loads(out)["error"]
+    code, out = t2e(store_path, "decide", "2", "promote", "--override", "--json")
+    assert code == 2
+    code, out = t2e(store_path, "decide", "2", "promote", "--override", "--reason",
+                    "seen it work on 3 more tasks", "--json")
+    assert code == 0 and json.loads(out)["override"] is True
+    code, out = t2e(store_path, "decide", "1", "discard", "--override", "--reason", "x", "--json")
+    assert code == 2 and "--override only applies" in json.loads(out)["error"]
+    assert t2e(store_path, "decide", "2", "discard")[0] == 0
+    code, out = t2e(store_path, "decide", "9", "discard", "--json")
+    assert code == 2 and "no scoreboard row 9" in json.loads(out)["error"]
+    rows = json.loads(t2e(store_path, "scoreboard", "--json")[1])
+    assert rows[0]["human_decision"] == "promote" and rows[0]["override"] is False
+    # the latest human decision on row 2 is the discard that followed the override
+    assert rows[1]["human_decision"] == "discard"
+
+
+def test_scoreboard_shows_overrides(store_path):
+    t2e(store_path, "gate", "base", "bad", "--json")
+    t2e(store_path, "decide", "1", "promote", "--override", "--reason", "[b]markup[/b] kept")
+    rows = json.loads(t2e(store_path, "scoreboard", "--json")[1])
+    assert rows[0]["override"] is True and rows[0]["override_reason"] == "[b]markup[/b] kept"
+    code, human = t2e(store_path, "scoreboard")
+    assert "OVERRIDE" in human and "[b]markup[/b]" in human
+
+
+def test_deleted_run_is_flagged(store_path):
+    import store
+
+    t2e(store_path, "gate", "base", "good", "--json")
+    conn = store.connect(store_path)
+    conn.execute("DELETE FROM runs WHERE name = 'good'")
+    conn.close()
+    rows = json.loads(t2e(store_path, "scoreboard", "--json")[1])
+    assert rows[0]["cites_deleted_run"] is True
