@@ -1,0 +1,203 @@
+"""CLI of the locked world: `score`, `world verify`, `world hash`, `tasks`.
+
+Exit codes follow t2e_tui/cli.py: `world verify` exits 0 unchanged, 1 changed, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from .errors import EXIT_BAD_INPUT, EXIT_DISCARD, T2EError
+
+_data_opt = click.option("--data", "data_dir", type=click.Path(file_okay=False), default=None,
+                         envvar="TAU2_DATA_DIR",
+                         help="tau2 data directory (the folder with retail/db.json, or the "
+                              "retail folder itself). Env TAU2_DATA_DIR.")
+
+
+def _emit(data: Any, as_json: bool, human: str | None = None) -> None:
+    from .cli import emit
+
+    emit(data, as_json, human)
+
+
+def _score_human(path: str, rep: dict) -> str:
+    lines = [f"{path}: {rep['agree']}/{rep['simulations']} simulations agree with the recorded "
+             f"reward; {rep['judge_dependent']} judge-dependent (NL verdicts taken from the file)"]
+    for d in rep["disagree"]:
+        lines.append(f"  disagree  sim {d['sim_id']} task {d['task_id']}: recorded "
+                     f"{d['recorded']} recomputed {d['recomputed']} ({d['reason']})")
+    for r in rep["relabelled"]:
+        lines.append(f"  relabel   sim {r['sim_id']}: labelled {r['label']}, likely {r['likely']}"
+                     f" ({r.get('reason', '')})")
+    return "\n".join(lines)
+
+
+def register(cli: click.Group) -> None:
+    """Add the world commands to the root group."""
+
+    @cli.command("score")
+    @click.argument("files", nargs=-1, required=True, type=click.Path())
+    @_data_opt
+    @click.option("--replay", type=click.Choice(["v1", "v0"]), default="v1", show_default=True,
+                  help="tau2 replay/termination rules (v0 zeroes only max_steps and "
+                       "too_many_errors).")
+    @click.option("--no-relabel", is_flag=True, help="Score every simulation by its label.")
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+    def score(files: tuple[str, ...], data_dir: str | None, replay: str, no_relabel: bool,
+              as_json: bool) -> int:
+        """Re-score tau2 results FILES against the tasks embedded in them.
+
+        Needs the retail records of a tau2 data directory (--data or TAU2_DATA_DIR). NL
+        assertion verdicts are taken from the file and counted as judge-dependent. A file of
+        another domain is refused with a message; other files are still scored."""
+        from world.errors import WorldError
+        from world.rescore import load_results, rescore
+        from world.tau2_data import load_retail_db
+
+        base_db = load_retail_db(data_dir)  # no data dir: WorldError, exit 2
+        reports, failed = [], 0
+        for path in files:
+            try:
+                rep = rescore(load_results(path), base_db, source=path, replay=replay,
+                              relabel=not no_relabel)
+                reports.append({"file": path, **rep})
+            except WorldError as exc:
+                if len(files) == 1:
+                    raise
+                failed += 1
+                reports.append({"file": path, "error": str(exc)})
+        if len(files) == 1:
+            rep = dict(reports[0])
+            rep.pop("file")
+            _emit(rep, as_json, _score_human(files[0], rep))
+        else:
+            _emit({"files": reports}, as_json, "\n".join(
+                f"{r['file']}: refused: {r['error']}" if "error" in r
+                else _score_human(r["file"], r) for r in reports))
+        return EXIT_BAD_INPUT if failed else 0
+
+    @cli.group("world")
+    def world() -> None:
+        """The locked world: its hash, and whether it changed since a run."""
+
+    @world.command("hash")
+    @click.option("--domain", default="mini-retail", show_default=True,
+                  type=click.Choice(["mini-retail", "tau2-retail"]))
+    @_data_opt
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+    def world_hash(domain: str, data_dir: str | None, as_json: bool) -> None:
+        """Print the current world hash of a domain (its data and the world code)."""
+        from world.domains import load_domain
+
+        dom = load_domain(domain, data_dir)
+        _emit({"domain": dom.name, "world_hash": dom.world_hash, "detail": dom.world_detail},
+              as_json, f"{dom.name} {dom.world_hash}")
+
+    @world.command("verify")
+    @click.argument("run")
+    @_data_opt
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+    def world_verify(run: str, data_dir: str | None, as_json: bool) -> int:
+        """Has the world changed since RUN? Exit 0 unchanged, 1 changed, 2 bad input."""
+        from world.domains import load_domain
+        from world.lock import changed_parts
+
+        row = _run_row(run)
+        manifest = _manifest(row)
+        world_kind = row.get("world_kind")
+        if world_kind == "import" or (not manifest.get("world_hash") and row.get("source_id")):
+            raise T2EError(
+                f"run {run} is an imported run: its world id {row.get('world_id') or '?'} "
+                "identifies the domain, policy text and task definitions embedded in the file "
+                "it came from, not a locked t2e world, so there is nothing to verify against "
+                "our code; compare world ids between imported runs instead", EXIT_BAD_INPUT)
+        recorded = manifest.get("world_hash") or row.get("world_id")
+        domain = manifest.get("domain") or row.get("domain")
+        if not recorded or not domain:
+            raise T2EError(f"run {run} has no recorded world hash or domain in its manifest",
+                           EXIT_BAD_INPUT)
+        dom = load_domain(domain, data_dir or manifest.get("data_dir"))
+        same = dom.world_hash == recorded
+        out = {"run": row["run_id"], "domain": domain, "recorded": recorded,
+               "current": dom.world_hash, "changed": not same}
+        detail = manifest.get("world_detail")
+        if not same and isinstance(detail, dict):
+            out["changed_parts"] = changed_parts(detail, dom.world_detail)
+        human = (f"unchanged: {domain} world {recorded}" if same else
+                 f"CHANGED: {domain} world was {recorded}, now {dom.world_hash}")
+        _emit(out, as_json, human)
+        return 0 if same else EXIT_DISCARD
+
+    @cli.command("tasks")
+    @click.option("--domain", default="mini-retail", show_default=True,
+                  type=click.Choice(["mini-retail", "tau2-retail"]))
+    @_data_opt
+    @click.option("--split", default=None, help="Only this split (train, dev, heldout, ...).")
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+    def tasks_cmd(domain: str, data_dir: str | None, split: str | None, as_json: bool) -> None:
+        """List a domain's tasks: id, split, failure class, summary."""
+        from world.domains import load_domain
+
+        dom = load_domain(domain, data_dir)
+        if split is not None and split not in dom.splits:
+            raise T2EError(f"--split {split!r}: unknown split of {dom.name} "
+                           f"(known: {', '.join(dom.splits) or 'none'})")
+        ids = dom.splits[split] if split is not None else list(dom.tasks)
+        rows = []
+        for tid in ids:
+            task = dom.tasks[tid]
+            rows.append({"id": tid, "split": split or task.split or dom.split_of(tid),
+                         "failure_class": task.failure_class, "summary": task.summary})
+        human = "\n".join(f"{r['id']:>8}  {r['split'] or '-':<8} {r['failure_class'] or '-':<24} "
+                          f"{r['summary']}" for r in rows)
+        _emit(rows, as_json, human or "(no tasks)")
+
+
+def _run_row(run: str) -> dict:
+    """The run (by id or unique name) with its world kind, from the store."""
+    from pathlib import Path
+
+    from store import connect
+
+    path = click.get_current_context().obj.store
+    if not Path(path).exists():
+        raise T2EError(f"no store at {path} (import or run something first, or pass --store)")
+    conn = connect(path)
+    try:
+        cols = ("run_id", "name", "domain", "world_id", "source_id", "manifest_json", "world_kind")
+        sql = ("SELECT r.run_id, r.name, r.domain, r.world_id, r.source_id, r.manifest_json, "
+               "w.kind FROM runs r LEFT JOIN worlds w ON w.world_id = r.world_id ")
+        rows = _raw(conn).execute(sql + "WHERE r.run_id = ?", (run,)).fetchall()
+        if not rows:
+            rows = _raw(conn).execute(sql + "WHERE r.name = ?", (run,)).fetchall()
+        if not rows:
+            raise T2EError(f"unknown run {run!r} (see `t2e runs`)")
+        if len(rows) > 1:
+            raise T2EError(f"run name {run!r} is ambiguous: use the run id "
+                           f"({', '.join(r[0] for r in rows[:5])})")
+        return dict(zip(cols, rows[0]))
+    finally:
+        try:
+            _raw(conn).close()
+        except Exception:  # noqa: BLE001 - closing a read connection cannot matter
+            pass
+
+
+def _raw(conn: Any) -> Any:
+    """The sqlite3 connection behind a store handle (sqlite-utils Database or sqlite3)."""
+    return getattr(conn, "conn", conn)
+
+
+def _manifest(row: dict) -> dict:
+    text = row.get("manifest_json")
+    if not text:
+        return {}
+    try:
+        val = json.loads(text)
+    except json.JSONDecodeError:
+        raise T2EError(f"run {row['run_id']}: manifest_json is not valid JSON") from None
+    return val if isinstance(val, dict) else {}

@@ -1,0 +1,172 @@
+"""Re-scoring a tau2 results file against the tasks embedded in it (`t2e score`).
+
+Grading uses the file's own task definitions (SPEC §1.2), the retail records of a tau2 data
+directory, and the recorded NL verdicts (flagged judge-dependent; never re-judged). Each
+simulation is compared with its recorded reward; disagreements carry a reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from .db import RetailDB
+from .errors import WorldError
+from .relabel import check_label
+from .scoring import is_success, score_episode
+from .tasks import Task, parse_tasks
+from .tools import TOOL_KINDS
+
+SUPPORTED_DOMAINS = ("retail",)
+
+
+def load_results(path: str | os.PathLike) -> dict:
+    """Read a tau2 results file (monolithic JSON, or the directory format with a
+    `simulations/` folder). Refuses non-tau2 shapes with a message naming the file."""
+    p = Path(path)
+    if p.is_dir():
+        main = p / "results.json"
+        data = _read(main)
+        _check_shape(data, main)
+        if not data.get("simulations"):
+            sims = []
+            for entry in data.get("simulation_index") or []:
+                sid = entry.get("id") if isinstance(entry, dict) else None
+                if not sid:
+                    raise WorldError(f"{main}: simulation_index entry without an id")
+                sims.append(_read(p / "simulations" / f"{sid}.json"))
+            data["simulations"] = sims
+        return data
+    data = _read(p)
+    _check_shape(data, p)
+    return data
+
+
+def _read(p: Path) -> Any:
+    try:
+        with open(p, encoding="utf-8") as fh:
+            return json.load(fh)
+    except FileNotFoundError:
+        raise WorldError(f"{p}: no such file") from None
+    except OSError as exc:
+        raise WorldError(f"{p}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise WorldError(f"{p}: not UTF-8 text ({exc.reason})") from None
+    except json.JSONDecodeError as exc:
+        raise WorldError(f"{p}: not valid JSON, the file may be truncated or corrupt "
+                         f"(line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+
+
+def _check_shape(data: Any, p: Path) -> None:
+    if isinstance(data, list):
+        raise WorldError(f"{p}: a bare list, not a tau2 results file (it has no embedded tasks "
+                         "to grade against)")
+    if not isinstance(data, dict):
+        raise WorldError(f"{p}: not a tau2 results file (top level is {type(data).__name__})")
+    missing = [k for k in ("tasks", "simulations") if k not in data]
+    if "simulations" in missing and data.get("simulation_index"):
+        missing.remove("simulations")
+    if missing:
+        raise WorldError(f"{p}: not a tau2 results file: missing {', '.join(missing)} "
+                         "(t2e score needs the task definitions embedded by tau2)")
+    if not isinstance(data["tasks"], list):
+        raise WorldError(f"{p}: 'tasks' must be a list")
+    if "simulations" in data and not isinstance(data["simulations"], list):
+        raise WorldError(f"{p}: 'simulations' must be a list")
+
+
+def file_domain(data: dict) -> str | None:
+    """The domain a results file says it is about (info, else the tasks' scenarios)."""
+    env = ((data.get("info") or {}).get("environment_info") or {})
+    name = env.get("domain_name") if isinstance(env, dict) else None
+    if isinstance(name, str) and name:
+        return name
+    for t in data.get("tasks") or []:
+        inst = ((t or {}).get("user_scenario") or {}).get("instructions") if isinstance(t, dict) else None
+        if isinstance(inst, dict) and isinstance(inst.get("domain"), str):
+            return inst["domain"]
+    return None
+
+
+def _tools_lacking(task: Task) -> list[str]:
+    return sorted({a.name for a in task.actions if a.name not in TOOL_KINDS})
+
+
+def _explain(rec: dict | None, new: dict) -> str:
+    if not isinstance(rec, dict):
+        return "no recorded reward_info (evaluation never ran)"
+    if new.get("reward") is None:
+        return (new.get("info") or {}).get("nl", {}).get("note") or "reward could not be computed"
+    parts = []
+    rdb, ndb = rec.get("db_check") or {}, new.get("db_check") or {}
+    if rdb.get("db_match") != ndb.get("db_match"):
+        parts.append(f"db_match recorded {rdb.get('db_match')} vs recomputed {ndb.get('db_match')}")
+    rc = [c.get("met") for c in rec.get("communicate_checks") or []]
+    nc = [c.get("met") for c in new.get("communicate_checks") or []]
+    if rc != nc:
+        parts.append(f"communicate checks recorded {rc} vs recomputed {nc}")
+    if rec.get("reward_basis") != new.get("reward_basis"):
+        parts.append(f"reward basis recorded {rec.get('reward_basis')} vs {new.get('reward_basis')}")
+    if not parts and new.get("db_check") is None:
+        parts.append((new.get("info") or {}).get("note") or "premature termination rule")
+    return "; ".join(parts) or "reward differs"
+
+
+def rescore(data: dict, base_db: RetailDB, *, source: str = "<results>",
+            replay: str = "v1", relabel: bool = True) -> dict:
+    """Re-score parsed results `data`; returns the `t2e score` report for one file."""
+    domain = file_domain(data)
+    if domain is not None and domain not in SUPPORTED_DOMAINS:
+        raise WorldError(f"{source}: domain {domain!r} is not supported by t2e score yet "
+                         f"(supported: {', '.join(SUPPORTED_DOMAINS)})")
+    tasks = parse_tasks(data["tasks"], f"{source} tasks")
+    sims = data.get("simulations") or []
+    report: dict[str, Any] = {"simulations": len(sims), "agree": 0, "disagree": [],
+                              "relabelled": [], "judge_dependent": 0}
+    for i, sim in enumerate(sims):
+        if not isinstance(sim, dict) or not isinstance(sim.get("messages"), list):
+            report["disagree"].append({
+                "sim_id": sim.get("id") if isinstance(sim, dict) else None,
+                "task_id": sim.get("task_id") if isinstance(sim, dict) else None,
+                "recorded": None, "recomputed": None,
+                "reason": f"simulation #{i} is malformed (no messages list)"})
+            continue
+        sim_id, label = sim.get("id"), sim.get("task_id")
+        label = str(label) if label is not None else None
+        rec = sim.get("reward_info") if isinstance(sim.get("reward_info"), dict) else None
+        recorded = rec.get("reward") if rec else None
+        task_id = label
+        if relabel:
+            found = check_label(sim, tasks)
+            if found is not None:
+                report["relabelled"].append(found)
+                task_id = found["likely"]
+        task = tasks.get(task_id) if task_id is not None else None
+
+        def fail(reason: str, recomputed=None) -> None:
+            report["disagree"].append({"sim_id": sim_id, "task_id": label, "recorded": recorded,
+                                       "recomputed": recomputed, "reason": reason})
+
+        if task is None:
+            fail(f"task {label!r} is not embedded in the file")
+            continue
+        lacking = _tools_lacking(task)
+        if lacking:
+            fail(f"task {task.id} references tools the retail domain lacks: {', '.join(lacking)}")
+            continue
+        new = score_episode(task, sim["messages"], sim.get("termination_reason"),
+                            base_db=base_db, replay=replay, grading="recorded", recorded=rec)
+        if new["judge_dependent"]:
+            report["judge_dependent"] += 1
+        got = new["reward"]
+        if (rec is not None and got is not None and isinstance(recorded, (int, float))
+                and abs(got - recorded) <= 1e-6):
+            report["agree"] += 1
+        else:
+            fail(_explain(rec, new), got)
+    successes = sum(1 for s in sims if isinstance(s, dict)
+                    and is_success(((s.get("reward_info") or {}).get("reward"))))
+    report["recorded_successes"] = successes
+    return report
