@@ -359,9 +359,10 @@ def fmt_value(v: Any, width: int = 40) -> str:
 
 
 def event_segments(ev: Event | None, diffs: list[ArgDiff] | None = None, *, side: str = "a",
-                   width: int = 200) -> list[tuple[str, str]]:
+                   width: int = 200, changed_first: bool = False) -> list[tuple[str, str]]:
     """An event as (text, style-name) segments; style names: role, name, key, value, changed,
-    error, text, dim, gold. Text is control-stripped (never markup)."""
+    error, text, dim, gold. Text is control-stripped (never markup). `changed_first` puts the
+    differing arguments first, so a narrow lane still shows what differs."""
     if ev is None:
         return []
     if ev.kind == "text":
@@ -372,7 +373,11 @@ def event_segments(ev: Event | None, diffs: list[ArgDiff] | None = None, *, side
                                     else "role"), (one_line(ev.name, 60), "name"), ("(", "dim")]
     args = ev.args
     if isinstance(args, dict):
-        for i, (k, v) in enumerate(args.items()):
+        items = list(args.items())
+        if changed_first and changed:
+            items = [kv for kv in items if kv[0] in changed] + [kv for kv in items
+                                                                if kv[0] not in changed]
+        for i, (k, v) in enumerate(items):
             if i:
                 segs.append((", ", "dim"))
             segs.append((one_line(k, 40) + "=", "key"))

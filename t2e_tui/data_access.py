@@ -11,7 +11,7 @@ import json
 import sqlite3
 from dataclasses import dataclass, field
 
-from store.db import connect, now_iso
+from store.db import connect
 
 EXCLUDED = "infrastructure_error"  # never counted in any figure (DEVELOPERS.md)
 SCRIPTED = "scripted"
@@ -356,35 +356,28 @@ class Hit:
     snippet: str
 
 
-def fts_query(text: str) -> str:
-    """User text to an FTS5 query: each word quoted (no operator injection), AND-ed."""
-    words = [w.replace('"', '""') for w in text.split() if w.strip()]
-    return " ".join(f'"{w}"' for w in words)
-
-
 def search(conn: sqlite3.Connection, text: str, limit: int = 200) -> list[Hit]:
-    """Full-text search over step text, tool arguments and results (newest runs first)."""
-    q = fts_query(text)
-    if not q:
+    """Full-text search (store.queries.search: the same index and query rules as
+    `t2e search`), with run names attached. Snippets mark matches with « »."""
+    from store import queries
+
+    hits = queries.search(conn, text, limit=limit)
+    if not hits:
         return []
-    rows = conn.execute(
-        "SELECT f.rowid, s.episode_id, s.idx, s.role, e.run_id, r.name, e.task_id, e.trial, "
-        "snippet(steps_fts, -1, '\x02', '\x03', '…', 12) "
-        "FROM steps_fts f JOIN steps s ON s.step_id = f.rowid "
-        "JOIN episodes e ON e.episode_id = s.episode_id JOIN runs r ON r.run_id = e.run_id "
-        "WHERE steps_fts MATCH ? ORDER BY f.rank LIMIT ?", (q, limit)).fetchall()
-    return [Hit(*r) for r in rows]
+    eps = {h["episode_id"] for h in hits}
+    marks = ",".join("?" * len(eps))
+    meta = {r[0]: (r[1], r[2]) for r in conn.execute(
+        f"SELECT e.episode_id, r.name, e.trial FROM episodes e JOIN runs r ON r.run_id = "
+        f"e.run_id WHERE e.episode_id IN ({marks})", list(eps))}
+    return [Hit(h["step_id"], h["episode_id"], h["idx"], h["role"], h["run_id"],
+                meta.get(h["episode_id"], (h["run_id"], None))[0], h["task_id"],
+                meta.get(h["episode_id"], (None, None))[1], h["snippet"] or "")
+            for h in hits]
 
 
 def record_view(conn: sqlite3.Connection, episode_id: int, *, via: str = "tui",
                 drafting_candidate: str | None = None) -> None:
     """Record that an episode's trajectory was opened (the gate's leakage guard reads this)."""
-    row = conn.execute(
-        "SELECT e.run_id, r.domain, coalesce(e.likely_task_id, e.task_id) FROM episodes e "
-        "JOIN runs r ON r.run_id = e.run_id WHERE e.episode_id = ?", (episode_id,)).fetchone()
-    if row is None:
-        return
-    conn.execute(
-        "INSERT INTO evidence_views (episode_id, run_id, domain, task_id, viewed_at, via, "
-        "drafting_candidate) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (episode_id, row[0], row[1], row[2], now_iso(), via, drafting_candidate))
+    from store import queries
+
+    queries.record_view(conn, episode_id, via, drafting_candidate)

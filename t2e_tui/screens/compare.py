@@ -1,0 +1,248 @@
+"""The compare screen: baseline and candidate lanes aligned on tool calls, the gold-actions
+lane, argument-level diffs, divergence navigation, the detail pane and the reward by component.
+With one episode it compares that trajectory with the task's gold actions."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from .. import data_access as da
+from ..align import Alignment, align, event_segments, reward_components
+from ..textsafe import one_line
+from ..widgets.detail import StepDetail
+from ..widgets.lanes import AlignedLanes
+from ..widgets.linetable import Column, LineTable
+
+NARROW = 120  # below this many columns the lanes become a toggle
+
+
+def reward_line(side: str, ep: da.Episode) -> Text:
+    """`A label  reward 1.0 · DB 1 · COMMUNICATE 1 · NL* – · ACTION 2/3` (diag = not gating)."""
+    t = Text(no_wrap=True, overflow="ellipsis")
+    t.append(f"{side} ", style="bold")
+    t.append(one_line(ep.label, 40) + " ")
+    if ep.scripted:
+        t.append(" (scripted stand-in)", style="yellow italic")
+    reward = ep.meta.get("reward")
+    ok = ep.meta.get("success")
+    t.append(f"  reward {'–' if reward is None else f'{reward:g}'}",
+             style="bold green" if ok else "bold red" if ok is not None else "")
+    term = ep.meta.get("termination_reason")
+    if term:
+        t.append(f" ({term})", style="dim")
+    for c in reward_components(ep.meta, ep.checks):
+        v = c["value"]
+        name = {"COMMUNICATE": "COMM", "NL_ASSERTION": "NL"}.get(c["name"], c["name"])
+        if c["judge_dependent"]:
+            name += "*judge"
+        if not c["gating"]:
+            name += "(diag)"
+        val = "–" if v is None else f"{v:g}"
+        style = "dim" if not c["gating"] else ("green" if v == 1 else "red" if v is not None
+                                               else "")
+        t.append(" · ", style="dim")
+        t.append(f"{name} {val}", style=style)
+        if c["detail"] and c["name"] == "ACTION":
+            t.append(f" {c['detail']}", style="dim")
+    return t
+
+
+class CompareScreen(Screen):
+    """Aligned trajectories. Opens at the first divergence (or at a requested step)."""
+
+    BINDINGS = [
+        Binding("n", "divergence(1)", "Next diverg.", id="compare.next"),
+        Binding("p", "divergence(-1)", "Prev diverg.", id="compare.prev"),
+        Binding("t", "toggle_lane", "Lane/gold", id="compare.toggle"),
+        Binding("x", "expand", "Expand", id="compare.expand"),
+        Binding("d", "focus_detail", "Detail", show=False, id="compare.detail"),
+    ]
+
+    def __init__(self, episode_a: int, episode_b: int | None = None, *,
+                 step: int | None = None, step_episode: int | None = None) -> None:
+        super().__init__(id="compare-screen")
+        self.episode_a, self.episode_b = episode_a, episode_b
+        self.target_step, self.target_episode = step, step_episode
+        self.alignment: Alignment | None = None
+        self.a: da.Episode | None = None
+        self.b: da.Episode | None = None
+        self.expanded = False
+        self.view = "a"  # narrow mode: a | b | gold
+        self.narrow = False
+
+    def compose(self) -> ComposeResult:
+        yield Static("loading…", id="cmp-title", classes="title")
+        with Horizontal(id="cmp-main"):
+            yield AlignedLanes(id="lanes")
+            with Vertical(id="cmp-side"):
+                yield LineTable([Column("★", 2), Column("gold action", 0), Column("A", 7),
+                                 Column("B", 7)], id="gold", empty="no gold actions")
+                yield StepDetail(id="detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._layout(self.app.size.width)
+        self.query_one(AlignedLanes).loading = True
+        self.load()
+
+    def on_resize(self, event) -> None:
+        self._layout(event.size.width)
+
+    def _layout(self, width: int) -> None:
+        self.narrow = width < NARROW
+        self.set_class(self.narrow, "-narrow")
+        lanes = self.query_one(AlignedLanes)
+        if self.narrow:
+            lanes.mode = "b" if self.view == "b" else "a"
+        else:
+            lanes.mode = "split"
+        self.set_class(self.narrow and self.view == "gold", "-goldview")
+        self._show_detail()
+
+    # --- loading ------------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="compare-load", exit_on_error=False,
+          description="loading trajectories")
+    def load(self) -> None:
+        conn = da.open_conn(self.app.store_path)
+        try:
+            a = da.load_episode(conn, self.episode_a)
+            b = da.load_episode(conn, self.episode_b) if self.episode_b is not None else None
+            task = a.task or (b.task if b else None)
+            al = align(a.steps, b.steps if b else None, task, checks_a=a.checks,
+                       checks_b=b.checks if b else None)
+        finally:
+            conn.close()
+        self.app.call_from_thread(self._loaded, a, b, al)
+        self.record_views()
+
+    @work(thread=True, group="evidence-views", exit_on_error=False,
+          description="recording evidence views")
+    def record_views(self) -> None:
+        conn = da.open_conn(self.app.store_path)
+        try:
+            for eid in (self.episode_a, self.episode_b):
+                if eid is not None:
+                    da.record_view(conn, eid, via="tui",
+                                   drafting_candidate=getattr(self.app, "drafting_candidate",
+                                                              None))
+        finally:
+            conn.close()
+
+    def _loaded(self, a: da.Episode, b: da.Episode | None, al: Alignment) -> None:
+        self.a, self.b, self.alignment = a, b, al
+        title = Text(no_wrap=True, overflow="ellipsis")
+        title.append_text(reward_line("A", a))
+        title.append("\n")
+        if b is not None:
+            title.append_text(reward_line("B", b))
+        else:
+            title.append("B gold actions of task " + one_line(a.task_id, 20)
+                         + (" (task definition not stored)" if a.task is None else ""),
+                         style="bold")
+        title.append(f"\n{len(al.divergences)} divergence(s) · n/p jump · "
+                     "≠ args differ · ◂ only A · ▸ only B · ! error differs · ★ gold",
+                     style="dim")
+        self.query_one("#cmp-title", Static).update(title)
+        gold = self.query_one("#gold", LineTable)
+        gold.set_rows([self._gold_row(m) for m in al.gold])
+        # header + rows + the bottom border, capped so the detail pane keeps room
+        gold.styles.height = min(len(al.gold) + 2, 12) if al.gold else 3
+        lanes = self.query_one(AlignedLanes)
+        lanes.loading = False
+        lanes.show(al, a.label, b.label if b else "gold actions", self._start_row())
+        lanes.focus()
+
+    def _gold_row(self, m) -> list:
+        def f(v):
+            return [("–", "dim")] if v is None else [("found", "pass")] if v else [("missing",
+                                                                                  "fail")]
+        return [str(m.index), event_segments(m.event), f(m.found_a),
+                f(m.found_b) if not self.alignment or not self.alignment.single else
+                [("gold", "dim")]]
+
+    def _start_row(self) -> int:
+        al = self.alignment
+        if self.target_step is not None:
+            side = "b" if self.target_episode is not None and self.target_episode == \
+                self.episode_b else "a"
+            for i, row in enumerate(al.rows):
+                ev = row.a if side == "a" else row.b
+                if ev is not None and (ev.step_idx == self.target_step
+                                       or ev.result_idx == self.target_step):
+                    return i
+        return al.first_divergence()
+
+    # --- navigation ---------------------------------------------------------------------------
+
+    @on(AlignedLanes.RowChanged)
+    def _row_changed(self) -> None:
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        if self.alignment is None:
+            return
+        lanes = self.query_one(AlignedLanes)
+        row = self.alignment.rows[lanes.cursor] if self.alignment.rows else None
+        labels = (self.a.label if self.a else "A",
+                  self.b.label if self.b else "gold actions")
+        sides = "ab" if not self.narrow else ("b" if self.view == "b" else "a")
+        self.query_one(StepDetail).show(row, labels, expanded=self.expanded, sides=sides)
+
+    def action_divergence(self, direction: int) -> None:
+        if self.alignment is None:
+            return
+        lanes = self.query_one(AlignedLanes)
+        nxt = (self.alignment.next_divergence(lanes.cursor) if direction > 0
+               else self.alignment.prev_divergence(lanes.cursor))
+        if nxt is None:
+            self.notify("no further divergence" if direction > 0 else "no earlier divergence",
+                        timeout=2)
+            return
+        lanes.move_to(nxt)
+        if self.view == "gold":
+            self.view = "a"
+            self._layout(self.app.size.width)
+        lanes.focus()
+
+    def action_toggle_lane(self) -> None:
+        if self.narrow:
+            order = ["a", "b", "gold"]
+            self.view = order[(order.index(self.view) + 1) % 3]
+            self._layout(self.app.size.width)
+            (self.query_one("#gold") if self.view == "gold" else self.query_one(AlignedLanes)
+             ).focus()
+        else:
+            gold, lanes = self.query_one("#gold"), self.query_one(AlignedLanes)
+            (lanes if gold.has_focus else gold).focus()
+
+    def action_expand(self) -> None:
+        self.expanded = not self.expanded
+        self._show_detail()
+
+    def action_focus_detail(self) -> None:
+        self.query_one(StepDetail).focus()
+
+    @on(LineTable.Selected, "#gold")
+    def _gold_selected(self, event: LineTable.Selected) -> None:
+        """Enter on a gold action jumps to where a run performed it."""
+        if self.alignment is None or event.row >= len(self.alignment.gold):
+            return
+        m = self.alignment.gold[event.row]
+        target = m.row_a if m.row_a is not None else m.row_b
+        if target is None:
+            self.notify(f"gold action {m.index} ({m.event.name}) is missing in "
+                        + ("the run" if self.alignment.single else "both runs"), timeout=3)
+            return
+        if self.narrow:
+            self.view = "a" if m.row_a is not None else "b"
+            self._layout(self.app.size.width)
+        lanes = self.query_one(AlignedLanes)
+        lanes.move_to(target)
+        lanes.focus()

@@ -1,0 +1,199 @@
+"""The runs screen: every run in the store; mark a baseline and a candidate, open their tasks."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.command import SimpleCommand
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from .. import data_access as da
+from ..textsafe import one_line
+from ..widgets.linetable import Column, LineTable
+
+SCRIPTED_NOTE = ("⚠ scripted = the deterministic stand-in agent: its results exercise the "
+                 "harness and prove nothing about models")
+
+
+def _pct(v: float | None) -> str:
+    return "–" if v is None else f"{v * 100:.0f}%"
+
+
+def _num(v: float | None) -> str:
+    return "–" if v is None else f"{v:.3f}"
+
+
+class RunsScreen(Screen):
+    """Lists runs with source, model, candidate, episodes, reward and pass rate."""
+
+    BINDINGS = [
+        Binding("b", "mark('baseline')", "Baseline", id="runs.baseline"),
+        Binding("c", "mark('candidate')", "Candidate", id="runs.candidate"),
+        Binding("o", "open", "Open tasks", id="runs.open"),
+        Binding("u", "unmark", "Clear marks", id="runs.clear"),
+        Binding("g", "jump", "Jump to run", id="runs.jump"),
+        Binding("f5", "reload", "Reload", show=False, id="runs.reload"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(id="runs-screen")
+        self.runs: list[da.RunRow] = []
+        self.baseline: str | None = None
+        self.candidate: str | None = None
+        self._signature: tuple | None = None
+        self.wide = False
+
+    def compose(self) -> ComposeResult:
+        yield Static("Runs", id="runs-title", classes="title")
+        yield LineTable(self._columns(), id="runs-table", empty="no runs in this store yet: "
+                        "t2e import FILE, or t2e demo")
+        yield Static("", id="runs-info", classes="info")
+        yield Static("", id="runs-note", classes="note")
+        yield Footer()
+
+    def _columns(self) -> list[Column]:
+        cols = [Column("", 3), Column("run", 0), Column("model", 18), Column("status", 8)]
+        if self.wide:
+            cols += [Column("role", 11), Column("source", 28), Column("candidate", 10)]
+        cols += [Column("eps", 6, "right"), Column("reward", 6, "right"),
+                 Column("pass", 5, "right")]
+        return cols
+
+    def on_mount(self) -> None:
+        self.load()
+        interval = getattr(self.app, "poll_interval", 2.0)
+        if interval:
+            self.set_interval(interval, self.poll)
+
+    def on_resize(self, event) -> None:
+        wide = event.size.width >= 140
+        if wide != self.wide:
+            self.wide = wide
+            table = self.query_one(LineTable)
+            table.columns = self._columns()
+            self._fill()
+
+    @work(thread=True, exclusive=True, group="runs-load", exit_on_error=False,
+          description="loading runs")
+    def load(self) -> None:
+        conn = da.open_conn(self.app.store_path)
+        try:
+            runs = da.list_runs(conn)
+            sig = da.runs_signature(conn)
+        finally:
+            conn.close()
+        self.app.call_from_thread(self._loaded, runs, sig)
+
+    @work(thread=True, exclusive=True, group="runs-poll", exit_on_error=False,
+          description="watching for new runs and episodes")
+    def poll(self) -> None:
+        conn = da.open_conn(self.app.store_path)
+        try:
+            sig = da.runs_signature(conn)
+            if sig == self._signature:
+                return
+            runs = da.list_runs(conn)
+        finally:
+            conn.close()
+        self.app.call_from_thread(self._loaded, runs, sig)
+
+    def _loaded(self, runs: list[da.RunRow], sig: tuple) -> None:
+        self.runs, self._signature = runs, sig
+        self._fill()
+
+    def _fill(self) -> None:
+        rows = []
+        for r in self.runs:
+            mark = ("B" if r.run_id == self.baseline else "") + (
+                "C" if r.run_id == self.candidate else "")
+            model = (f"{r.agent_model} (stand-in)" if r.scripted else r.agent_model) or "?"
+            status = r.status + (f" +{r.running}" if r.running else "")
+            row = [[(mark, "bold")], f"{r.name}  {r.run_id}",
+                   [(one_line(model, 40), "scripted" if r.scripted else "")],
+                   [(status, "running" if r.status == "running" else "")]]
+            if self.wide:
+                row += [r.role, one_line(r.source or "rerun", 60),
+                        (r.candidate_hash or "")[:8]]
+            row += [str(r.episodes), _num(r.reward), _pct(r.pass_rate)]
+            rows.append(row)
+        table = self.query_one(LineTable)
+        table.set_rows(rows)
+        title = Text("Runs", style="bold")
+        title.append(f"   baseline: {self._run_label(self.baseline) or '–'}   "
+                     f"candidate: {self._run_label(self.candidate) or '–'}", style="")
+        self.query_one("#runs-title", Static).update(title)
+        note = SCRIPTED_NOTE if any(r.scripted for r in self.runs) else ""
+        self.query_one("#runs-note", Static).update(Text(note, style="yellow"))
+        self._info(table.cursor)
+
+    def _run_label(self, run_id: str | None) -> str | None:
+        r = next((r for r in self.runs if r.run_id == run_id), None)
+        return None if r is None else f"{r.name} ({r.run_id})"
+
+    @on(LineTable.Highlighted, "#runs-table")
+    def _highlighted(self, event: LineTable.Highlighted) -> None:
+        self._info(event.row)
+
+    @on(LineTable.Selected, "#runs-table")
+    def _selected(self) -> None:
+        self.action_open()
+
+    def _info(self, index: int) -> None:
+        if not self.runs or index >= len(self.runs):
+            self.query_one("#runs-info", Static).update("")
+            return
+        r = self.runs[index]
+        parts = [f"{r.run_id}", r.role, f"domain {r.domain or '?'}",
+                 f"source {r.source or 'rerun'}", f"user {r.user_model or '?'}",
+                 f"candidate {(r.candidate_hash or '–')[:12]}", f"{r.tasks} tasks"]
+        if r.scripted:
+            parts.append("scripted stand-in")
+        self.query_one("#runs-info", Static).update(Text(one_line(" · ".join(parts), 400),
+                                                         style="dim"))
+
+    def _current(self) -> da.RunRow | None:
+        table = self.query_one(LineTable)
+        if not self.runs:
+            return None
+        return self.runs[min(table.cursor, len(self.runs) - 1)]
+
+    def action_mark(self, which: str) -> None:
+        run = self._current()
+        if run is None:
+            return
+        setattr(self, which, run.run_id)
+        other = "candidate" if which == "baseline" else "baseline"
+        if getattr(self, other) == run.run_id:
+            setattr(self, other, None)
+        self._fill()
+
+    def action_unmark(self) -> None:
+        self.baseline = self.candidate = None
+        self._fill()
+
+    def action_open(self) -> None:
+        """Open the marked pair; with no pair, the highlighted run on its own (vs gold)."""
+        if self.baseline and self.candidate:
+            self.app.open_tasks(self.baseline, self.candidate)
+            return
+        run = self._current()
+        if run is None:
+            self.notify("no runs yet", severity="warning")
+            return
+        if self.baseline and self.baseline != run.run_id:
+            self.app.open_tasks(self.baseline, run.run_id)
+        else:
+            self.app.open_tasks(run.run_id, None)
+
+    def action_reload(self) -> None:
+        self.load()
+
+    def action_jump(self) -> None:
+        table = self.query_one(LineTable)
+        cmds = [SimpleCommand(f"{r.name} {r.run_id} {r.agent_model or ''}",
+                              (lambda i=i: table.move_to(i)), f"{r.episodes} episodes")
+                for i, r in enumerate(self.runs)]
+        self.app.search_commands(cmds, placeholder="Jump to run…")

@@ -1,0 +1,100 @@
+"""Full-text search over the store (`/`); a result opens the compare screen at its step."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from .. import data_access as da
+from ..textsafe import one_line
+from ..widgets.linetable import Column, LineTable
+
+OPEN, CLOSE = "\u00ab", "\u00bb"  # store.queries marks matches with « »
+
+
+def snippet_cell(snippet: str) -> list[tuple[str, str]]:
+    """FTS snippet with «…» around matches → highlighted segments (cleaned text)."""
+    out: list[tuple[str, str]] = []
+    rest = snippet or ""
+    while rest:
+        start = rest.find(OPEN)
+        if start < 0:
+            out.append((one_line(rest, 400), ""))
+            break
+        if start:
+            out.append((one_line(rest[:start], 400), ""))
+        end = rest.find(CLOSE, start)
+        end = len(rest) if end < 0 else end
+        out.append((one_line(rest[start + 1:end], 200), "hit"))
+        rest = rest[end + 1:]
+    return out
+
+
+class SearchScreen(Screen):
+    """Type words (all must match); Enter runs the search, Enter on a hit opens it."""
+
+    BINDINGS = [
+        Binding("down", "focus_results", "Results", show=False, id="search.results"),
+    ]
+
+    def __init__(self, query: str = "") -> None:
+        super().__init__(id="search-screen")
+        self.initial = query
+        self.hits: list[da.Hit] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("Search: full text over messages, tool arguments and results",
+                          style="bold"), classes="title")
+        yield Input(value=self.initial, placeholder="words to find…", id="search-input")
+        yield LineTable([Column("run", 14), Column("task", 6), Column("step", 5, "right"),
+                         Column("role", 9), Column("match", 0)], id="search-results",
+                        empty="type words and press Enter")
+        yield Static("", id="search-status", classes="info")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+        if self.initial:
+            self.run_search(self.initial)
+
+    @on(Input.Submitted, "#search-input")
+    def _submitted(self, event: Input.Submitted) -> None:
+        self.run_search(event.value)
+
+    @work(thread=True, exclusive=True, group="search", exit_on_error=False,
+          description="searching the store")
+    def run_search(self, text: str) -> None:
+        import time
+
+        conn = da.open_conn(self.app.store_path)
+        try:
+            t0 = time.perf_counter()
+            hits = da.search(conn, text)
+            ms = (time.perf_counter() - t0) * 1000
+        finally:
+            conn.close()
+        self.app.call_from_thread(self._show, text, hits, ms)
+
+    def _show(self, text: str, hits: list[da.Hit], ms: float) -> None:
+        self.hits = hits
+        table = self.query_one(LineTable)
+        table.set_rows([[one_line(h.run_name, 40), one_line(h.task_id, 12), str(h.idx),
+                         h.role, snippet_cell(h.snippet)] for h in hits], keep_cursor=False)
+        more = " (first 200)" if len(hits) >= 200 else ""
+        self.query_one("#search-status", Static).update(
+            Text(f"{len(hits)} hit(s){more} for {one_line(text, 60)!r} in {ms:.0f} ms · "
+                 "Enter opens the step", style="dim"))
+        if hits:
+            table.focus()
+
+    def action_focus_results(self) -> None:
+        self.query_one(LineTable).focus()
+
+    @on(LineTable.Selected, "#search-results")
+    def _open(self, event: LineTable.Selected) -> None:
+        if event.row < len(self.hits):
+            self.app.open_hit(self.hits[event.row])

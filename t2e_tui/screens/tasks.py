@@ -1,0 +1,270 @@
+"""The tasks screen for a pair of runs (or one run): outcomes per trial, transition,
+termination reasons, failure hints; filters, sorting, live refresh, jump-to-task."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.command import SimpleCommand
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from .. import data_access as da
+from ..textsafe import one_line
+from ..widgets.linetable import Column, LineTable
+
+FILTERS = ("all", "regressed", "fixed", "failed", "flaky")
+SORTS = ("task", "transition", "hints")
+_TRANSITION_ORDER = {"regressed": 0, "worsened": 1, "fixed": 2, "improved": 3, "flaky": 4,
+                     "both fail": 5, "fail": 5, "both pass": 6, "pass": 6}
+_TRANSITION_STYLE = {"regressed": "regressed", "worsened": "fail", "fixed": "fixed",
+                     "improved": "pass", "flaky": "warn", "both fail": "dim", "fail": "fail",
+                     "both pass": "dim", "pass": "pass", "running": "running"}
+
+
+def trials_cell(trials: list[da.Trial]) -> list[tuple[str, str]]:
+    """✓/✗ per trial; … running; ∅ infrastructure error (excluded from figures)."""
+    out = []
+    for t in trials:
+        if t.status == "running":
+            out.append(("…", "running"))
+        elif t.termination == da.EXCLUDED:
+            out.append(("∅", "dim"))
+        elif t.success:
+            out.append(("✓", "pass"))
+        else:
+            out.append(("✗", "fail"))
+    return out or [("–", "dim")]
+
+
+def task_sort_key(task_id: str) -> tuple:
+    return (0, int(task_id), "") if task_id.isdigit() else (1, 0, task_id)
+
+
+class TasksScreen(Screen):
+    """One row per task of a run pair. Enter opens the compare screen on that task."""
+
+    BINDINGS = [
+        Binding("1", "filter('all')", "All", id="tasks.all"),
+        Binding("2", "filter('regressed')", "Regressed", id="tasks.regressed"),
+        Binding("3", "filter('fixed')", "Fixed", id="tasks.fixed"),
+        Binding("4", "filter('failed')", "Failed", id="tasks.failed"),
+        Binding("5", "filter('flaky')", "Flaky", show=False, id="tasks.flaky"),
+        Binding("t", "termination", "Termination", id="tasks.termination"),
+        Binding("s", "sort", "Sort", id="tasks.sort"),
+        Binding("v", "reverse", "Reverse", show=False, id="tasks.reverse"),
+        Binding("g", "jump", "Jump to task", id="tasks.jump"),
+        Binding("o", "open", "Compare", show=False, id="tasks.open"),
+    ]
+
+    def __init__(self, baseline: str, candidate: str | None) -> None:
+        super().__init__(id="tasks-screen")
+        self.baseline, self.candidate = baseline, candidate
+        self.all_rows: list[da.TaskRow] = []
+        self.shown: list[da.TaskRow] = []
+        self.filter = "all"
+        self.termination: str | None = None
+        self.sort = "task"
+        self.reverse = False
+        self.names = (baseline, candidate)
+        self._signature: tuple | None = None
+        self.loaded = False
+
+    @property
+    def pair(self) -> bool:
+        return self.candidate is not None
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="tasks-title", classes="title")
+        if self.pair:
+            cols = [Column("task", 7), Column("base", 6), Column("cand", 6),
+                    Column("transition", 10), Column("termination", 16), Column("hints", 0)]
+        else:
+            cols = [Column("task", 7), Column("trials", 8), Column("outcome", 8),
+                    Column("termination", 16), Column("hints", 0)]
+        yield LineTable(cols, id="tasks-table", empty="no finished episodes yet")
+        yield Static("", id="tasks-status", classes="info")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.load()
+        interval = getattr(self.app, "poll_interval", 2.0)
+        if interval:
+            self.set_interval(interval, self.poll)
+
+    def _runs(self) -> list[str]:
+        return [r for r in (self.baseline, self.candidate) if r]
+
+    @work(thread=True, exclusive=True, group="tasks-load", exit_on_error=False,
+          description="loading tasks")
+    def load(self) -> None:
+        conn = da.open_conn(self.app.store_path)
+        try:
+            sig = da.run_signature(conn, self._runs())
+            names = tuple(
+                (conn.execute("SELECT name FROM runs WHERE run_id = ?", (r,)).fetchone()
+                 or [r])[0] if r else None for r in (self.baseline, self.candidate))
+            rows = da.task_rows(conn, self.baseline, self.candidate)
+            self.app.call_from_thread(self._loaded, rows, sig, names)
+            # hints need a join over write calls: fill them after the table is on screen
+            da.fill_hints(conn, rows)
+            self.app.call_from_thread(self._apply)
+        finally:
+            conn.close()
+
+    @work(thread=True, exclusive=True, group="tasks-poll", exit_on_error=False,
+          description="watching the runs for new episodes")
+    def poll(self) -> None:
+        conn = da.open_conn(self.app.store_path)
+        try:
+            sig = da.run_signature(conn, self._runs())
+        finally:
+            conn.close()
+        if sig != self._signature and self.loaded:
+            self.app.call_from_thread(self.load)
+
+    def _loaded(self, rows: list[da.TaskRow], sig: tuple, names: tuple) -> None:
+        self.all_rows, self._signature, self.names = rows, sig, names
+        self.loaded = True
+        self._apply()
+
+    # --- filter / sort ------------------------------------------------------------------------
+
+    def _visible(self) -> list[da.TaskRow]:
+        rows = self.all_rows
+        if self.filter == "regressed":
+            rows = [r for r in rows if r.transition in ("regressed", "worsened")]
+        elif self.filter == "fixed":
+            rows = [r for r in rows if r.transition in ("fixed", "improved")]
+        elif self.filter == "failed":
+            rows = [r for r in rows if r.failed()]
+        elif self.filter == "flaky":
+            rows = [r for r in rows if r.transition == "flaky"]
+        if self.termination:
+            rows = [r for r in rows if self.termination in r.terminations()]
+        if self.sort == "task":
+            rows = sorted(rows, key=lambda r: task_sort_key(r.task_id))
+        elif self.sort == "transition":
+            rows = sorted(rows, key=lambda r: (_TRANSITION_ORDER.get(r.transition, 9),
+                                               task_sort_key(r.task_id)))
+        else:
+            rows = sorted(rows, key=lambda r: (-len(r.hints), task_sort_key(r.task_id)))
+        return list(reversed(rows)) if self.reverse else rows
+
+    def _apply(self) -> None:
+        table = self.query_one(LineTable)
+        current = self.shown[table.cursor].task_id if self.shown and table.cursor < len(
+            self.shown) else None
+        self.shown = self._visible()
+        cells = []
+        for r in self.shown:
+            terms = sorted(r.terminations())
+            term = ", ".join(t.replace("_", " ") for t in terms)
+            hints = [(h + "  ", "warn") for h in r.hints]
+            style = _TRANSITION_STYLE.get(r.transition, "")
+            if self.pair:
+                cells.append([r.task_id, trials_cell(r.base), trials_cell(r.cand),
+                              [(r.transition, style)], term, hints])
+            else:
+                cells.append([r.task_id, trials_cell(r.base), [(r.transition, style)], term,
+                              hints])
+        table.set_rows(cells)
+        if current is not None:
+            idx = next((i for i, r in enumerate(self.shown) if r.task_id == current), None)
+            if idx is not None:
+                table.move_to(idx)
+        self._title()
+
+    def _title(self) -> None:
+        b, c = self.names
+        t = Text()
+        if self.pair:
+            t.append("Tasks ", style="bold")
+            t.append(f"baseline {b} ({self.baseline}) → candidate {c} ({self.candidate})")
+        else:
+            t.append("Tasks ", style="bold")
+            t.append(f"{b} ({self.baseline}) vs gold actions")
+        self.query_one("#tasks-title", Static).update(t)
+        counts: dict[str, int] = {}
+        for r in self.all_rows:
+            counts[r.transition] = counts.get(r.transition, 0) + 1
+        summary = " · ".join(f"{k} {v}" for k, v in sorted(
+            counts.items(), key=lambda kv: _TRANSITION_ORDER.get(kv[0], 9)))
+        status = (f"{len(self.shown)}/{len(self.all_rows)} tasks · filter {self.filter}"
+                  + (f" + {self.termination}" if self.termination else "")
+                  + f" · sort {self.sort}{' ↓' if self.reverse else ''} · {summary}")
+        self.query_one("#tasks-status", Static).update(Text(one_line(status, 400),
+                                                            style="dim"))
+
+    def action_filter(self, name: str) -> None:
+        self.filter = name
+        self._apply()
+
+    def action_termination(self) -> None:
+        reasons = sorted({t for r in self.all_rows for t in r.terminations()})
+        options = [None] + reasons
+        i = options.index(self.termination) if self.termination in options else 0
+        self.termination = options[(i + 1) % len(options)]
+        self._apply()
+
+    def action_sort(self) -> None:
+        self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
+        self._apply()
+
+    def action_reverse(self) -> None:
+        self.reverse = not self.reverse
+        self._apply()
+
+    @on(LineTable.Selected, "#tasks-table")
+    def _selected(self, event: LineTable.Selected) -> None:
+        self.open_row(event.row)
+
+    def action_open(self) -> None:
+        self.open_row(self.query_one(LineTable).cursor)
+
+    def open_row(self, index: int) -> None:
+        if not self.shown or index >= len(self.shown):
+            return
+        row = self.shown[index]
+        a, b = pick_pair(row.base, row.cand) if self.pair else (_first(row.base), None)
+        if a is None and b is None:
+            self.notify(f"task {row.task_id}: no finished episode to open", severity="warning")
+            return
+        if a is None:
+            a, b = b, None
+        self.app.open_compare(a, b)
+
+    def action_jump(self) -> None:
+        table = self.query_one(LineTable)
+
+        def go(tid: str) -> None:
+            idx = next((i for i, r in enumerate(self.shown) if r.task_id == tid), None)
+            if idx is None:  # hidden by a filter: clear filters to show it
+                self.filter, self.termination = "all", None
+                self._apply()
+                idx = next((i for i, r in enumerate(self.shown) if r.task_id == tid), 0)
+            table.move_to(idx)
+
+        cmds = [SimpleCommand(f"task {r.task_id}", (lambda t=r.task_id: go(t)),
+                              f"{r.transition} {' '.join(r.hints)}".strip())
+                for r in sorted(self.all_rows, key=lambda r: task_sort_key(r.task_id))]
+        self.app.search_commands(cmds, placeholder="Jump to task…")
+
+
+def _first(trials: list[da.Trial]) -> int | None:
+    done = [t for t in trials if t.status == "done"]
+    return (done or trials or [None])[0].episode_id if (done or trials) else None
+
+
+def pick_pair(base: list[da.Trial], cand: list[da.Trial]) -> tuple[int | None, int | None]:
+    """Trials to compare: a pair whose outcomes differ when there is one (that is where the
+    runs part), else the first finished trial of each."""
+    done_b = [t for t in base if t.status == "done"]
+    done_c = [t for t in cand if t.status == "done"]
+    for tb in done_b:
+        for tc in done_c:
+            if bool(tb.success) != bool(tc.success):
+                return tb.episode_id, tc.episode_id
+    return _first(base), _first(cand)

@@ -1,0 +1,121 @@
+"""The detail pane: the selected row in full (pretty JSON arguments and results, error flag,
+latency, tokens), for each lane. Built as rich Text from cleaned strings, never markup."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from ..align import SAME, ArgDiff, Event, Row
+from ..textsafe import DEFAULT_LIMIT, EXPANDED_LIMIT, clean
+
+
+def pretty(value: Any) -> str:
+    """Pretty JSON for dicts/lists and JSON strings; other text as is."""
+    if isinstance(value, str):
+        s = value.strip()
+        if s[:1] in "{[" and len(s) < 2_000_000:
+            try:
+                value = json.loads(s)
+            except ValueError:
+                return value
+        else:
+            return value
+    try:
+        compact = json.dumps(value, ensure_ascii=False, default=str)
+        if len(compact) <= 60:  # short lists/dicts read better on one line
+            return compact
+        return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def event_detail(ev: Event | None, side: str, label: str, diffs: list[ArgDiff],
+                 expanded: bool) -> tuple[Text, bool]:
+    """Text for one side of a row; returns (text, something_was_truncated)."""
+    limit = EXPANDED_LIMIT if expanded else DEFAULT_LIMIT
+    t = Text()
+    t.append(f"{side} · {clean(label, 80)[0]}\n", style="bold underline")
+    if ev is None:
+        t.append("(nothing on this side at this row)\n", style="dim")
+        return t, False
+    cut_any = False
+    step = ev.step or {}
+    facts = [f"step {ev.step_idx}" if ev.step_idx >= 0 else "gold action", ev.role]
+    if step.get("latency_ms") is not None:
+        facts.append(f"latency {step['latency_ms']:.0f} ms")
+    if step.get("tokens_in") is not None or step.get("tokens_out") is not None:
+        facts.append(f"tokens {step.get('tokens_in') or 0} in / {step.get('tokens_out') or 0} out")
+    if step.get("huge"):
+        facts.append("huge field")
+    t.append(" · ".join(facts) + "\n", style="dim")
+    if ev.kind == "text":
+        body, cut = clean(ev.text, limit)
+        cut_any |= cut
+        t.append(body + "\n", style="red" if ev.error else "")
+        return t, cut_any
+    t.append(("gold " if ev.kind == "gold" else "call ") + clean(ev.name, 200)[0] + "\n",
+             style="bold")
+    changed = {d.key for d in diffs if d.status != SAME}
+    if isinstance(ev.args, dict):
+        for k, v in ev.args.items():
+            val, cut = clean(pretty(v) if not isinstance(v, str) else v, limit)
+            cut_any |= cut
+            t.append(f"  {clean(k, 100)[0]}: ", style="dim")
+            t.append(val + "\n", style="bold black on yellow" if k in changed else "")
+    else:
+        val, cut = clean(pretty(ev.args), limit)
+        cut_any |= cut
+        t.append("  " + val + "\n", style="bold black on yellow" if changed else "")
+    if ev.kind == "call":
+        if ev.result_idx is None:
+            t.append("no result recorded\n", style="dim")
+        else:
+            t.append(f"result (step {ev.result_idx})" + (" · ERROR" if ev.error else "") + "\n",
+                     style="bold red" if ev.error else "bold")
+            rs = ev.result_step or {}
+            if rs.get("latency_ms") is not None:
+                t.append(f"latency {rs['latency_ms']:.0f} ms\n", style="dim")
+            body, cut = clean(pretty(ev.result or ""), limit)
+            cut_any |= cut
+            t.append(body + "\n", style="red" if ev.error else "")
+    return t, cut_any
+
+
+class StepDetail(VerticalScroll, can_focus=True):
+    """Shows one aligned row in full; `x` (on the screen) toggles expansion of long fields."""
+
+    DEFAULT_CSS = """
+    StepDetail { background: $surface; padding: 0 1; }
+    StepDetail > Static { width: 1fr; }
+    """
+
+    def compose(self):
+        yield Static(id="detail-body")
+
+    def show(self, row: Row | None, labels: tuple[str, str], *, expanded: bool = False,
+             sides: str = "ab") -> bool:
+        """Render `row`; returns True when some field was truncated (so `x` would help)."""
+        out = Text()
+        cut_any = False
+        if row is None:
+            out.append("no step selected", style="dim")
+        else:
+            if "a" in sides:
+                t, cut = event_detail(row.a, "A", labels[0], row.diffs, expanded)
+                out.append_text(t)
+                cut_any |= cut
+            if "b" in sides:
+                if "a" in sides:
+                    out.append("\n")
+                t, cut = event_detail(row.b, "B", labels[1], row.diffs, expanded)
+                out.append_text(t)
+                cut_any |= cut
+            if cut_any:
+                out.append("\n… truncated: press x to expand\n", style="bold yellow")
+        self.query_one("#detail-body", Static).update(out)
+        return cut_any

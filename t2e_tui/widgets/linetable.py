@@ -1,0 +1,241 @@
+"""A virtualised, keyboard-driven table on the Line API.
+
+DataTable builds per-row structures and gets slow at tens of thousands of rows; this table keeps
+rows as plain tuples and renders only the visible lines (`render_line`), caching Strips in an LRU.
+Moving the cursor repaints two lines. Cells are plain strings or lists of (text, style-name)
+segments; text is never parsed as markup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.binding import Binding
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from ..textsafe import one_line
+
+# Semantic style names used by cells across the app (theme-neutral colours).
+STYLES: dict[str, Style] = {
+    "": Style(),
+    "dim": Style(dim=True),
+    "bold": Style(bold=True),
+    "pass": Style(color="green"),
+    "fail": Style(color="red"),
+    "regressed": Style(color="red", bold=True),
+    "fixed": Style(color="green", bold=True),
+    "warn": Style(color="yellow"),
+    "scripted": Style(color="yellow", italic=True),
+    "running": Style(color="cyan", italic=True),
+    "role": Style(color="cyan", bold=True),
+    "name": Style(bold=True),
+    "key": Style(dim=True),
+    "value": Style(),
+    "changed": Style(color="black", bgcolor="yellow", bold=True),
+    "error": Style(color="red", bold=True),
+    "text": Style(),
+    "gold": Style(color="yellow", bold=True),
+    "mark": Style(color="red", bold=True),
+    "hit": Style(color="black", bgcolor="yellow"),
+}
+
+Cell = Any  # str | list[tuple[str, str]]
+
+
+@dataclass
+class Column:
+    label: str
+    width: int = 0          # 0 = takes the remaining width (at most one such column)
+    justify: str = "left"   # left | right
+
+
+def cell_segments(cell: Cell, width: int, justify: str = "left") -> list[Segment]:
+    """A cell as Segments exactly `width` cells wide (cut with …, padded)."""
+    if isinstance(cell, str) or cell is None:
+        parts = [(one_line(cell or "", 10_000), "")]
+    else:
+        parts = [(one_line(t, 10_000) if "\n" in t else t, s) for t, s in cell]
+    out: list[Segment] = []
+    used = 0
+    for text, style in parts:
+        if used >= width:
+            break
+        room = width - used
+        if len(text) > room:
+            text = text[: max(0, room - 1)] + "…"
+        out.append(Segment(text, STYLES.get(style, Style())))
+        used += len(text)
+    pad = width - used
+    if pad > 0:
+        if justify == "right":
+            out.insert(0, Segment(" " * pad))
+        else:
+            out.append(Segment(" " * pad))
+    return out
+
+
+class LineTable(ScrollView, can_focus=True):
+    """Rows of cells with a cursor; Enter selects. Handles 100k rows without slowing keys."""
+
+    DEFAULT_CSS = """
+    LineTable { height: 1fr; background: $surface; }
+    LineTable:focus { background-tint: $foreground 3%; }
+    LineTable > .linetable--header { text-style: bold; background: $panel; }
+    LineTable > .linetable--cursor { background: $accent 40%; }
+    LineTable:focus > .linetable--cursor { background: $accent 70%; }
+    """
+    COMPONENT_CLASSES = {"linetable--header", "linetable--cursor"}
+    BINDINGS = [
+        Binding("down,j", "cursor(1)", "Down", show=False, id="table.down"),
+        Binding("up,k", "cursor(-1)", "Up", show=False, id="table.up"),
+        Binding("pagedown", "page(1)", "Page down", show=False, id="table.pagedown"),
+        Binding("pageup", "page(-1)", "Page up", show=False, id="table.pageup"),
+        Binding("home", "jump(0)", "First", show=False, id="table.first"),
+        Binding("end", "jump(-1)", "Last", show=False, id="table.last"),
+        Binding("enter", "select", "Open", id="table.select"),
+    ]
+
+    cursor: reactive[int] = reactive(0, always_update=True, repaint=False)
+
+    class Highlighted(Message):
+        def __init__(self, table: "LineTable", row: int) -> None:
+            super().__init__()
+            self.table, self.row = table, row
+
+        @property
+        def control(self) -> "LineTable":
+            return self.table
+
+    class Selected(Message):
+        def __init__(self, table: "LineTable", row: int) -> None:
+            super().__init__()
+            self.table, self.row = table, row
+
+        @property
+        def control(self) -> "LineTable":
+            return self.table
+
+    def __init__(self, columns: Sequence[Column], *, name: str | None = None,
+                 id: str | None = None, classes: str | None = None,
+                 empty: str = "nothing to show") -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.columns = list(columns)
+        self.rows: list[Sequence[Cell]] = []
+        self.empty = empty
+        self._cache: LRUCache[tuple, Strip] = LRUCache(2048)
+        self._generation = 0
+
+    # --- data ---------------------------------------------------------------------------------
+
+    def set_rows(self, rows: list[Sequence[Cell]], *, keep_cursor: bool = True) -> None:
+        """Replace the rows (the cursor stays on the same index, clamped)."""
+        self.rows = rows
+        self._generation += 1
+        self._cache.clear()
+        self.virtual_size = Size(self.size.width, len(rows) + 1)
+        cur = self.cursor if keep_cursor else 0
+        self.cursor = max(0, min(cur, len(rows) - 1))
+        self.refresh()
+
+    def on_resize(self) -> None:
+        self._cache.clear()
+        self.virtual_size = Size(self.size.width, len(self.rows) + 1)
+
+    # --- cursor -------------------------------------------------------------------------------
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        self.refresh_line(old + 1)
+        self.refresh_line(new + 1)
+        self._scroll_cursor_into_view()
+        if self.rows:
+            self.post_message(self.Highlighted(self, new))
+
+    def _scroll_cursor_into_view(self) -> None:
+        # data row i sits on content line i + 1 (line 0 is the pinned header)
+        top = self.scroll_offset.y
+        height = max(1, self.size.height - 1)
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False, immediate=True)
+        elif self.cursor >= top + height:
+            self.scroll_to(y=self.cursor - height + 1, animate=False, immediate=True)
+
+    def action_cursor(self, delta: int) -> None:
+        if self.rows:
+            self.cursor = max(0, min(len(self.rows) - 1, self.cursor + delta))
+
+    def action_page(self, direction: int) -> None:
+        self.action_cursor(direction * max(1, self.size.height - 2))
+
+    def action_jump(self, where: int) -> None:
+        if self.rows:
+            self.cursor = len(self.rows) - 1 if where < 0 else where
+
+    def action_select(self) -> None:
+        if self.rows:
+            self.post_message(self.Selected(self, self.cursor))
+
+    def move_to(self, row: int) -> None:
+        """Put the cursor on `row` (clamped) and scroll it into view."""
+        if self.rows:
+            self.cursor = max(0, min(len(self.rows) - 1, row))
+
+    # --- rendering ----------------------------------------------------------------------------
+
+    def _widths(self, width: int) -> list[int]:
+        fixed = sum(c.width + 1 for c in self.columns if c.width)
+        flex = [c for c in self.columns if not c.width]
+        rest = max(4, width - fixed - (len(flex) - 1 if flex else 0))
+        return [c.width if c.width else rest for c in self.columns]
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if y == 0:
+            return self._line(-1, width)
+        index = self.scroll_offset.y + y - 1
+        if index >= len(self.rows):
+            if not self.rows and y == 1:
+                return Strip([Segment(self.empty[:width].ljust(width), Style(dim=True))])
+            return Strip.blank(width, self.rich_style)
+        return self._line(index, width)
+
+    def _line(self, index: int, width: int) -> Strip:
+        is_cursor = index == self.cursor and index >= 0
+        key = (index, is_cursor, width, self._generation, self.has_focus)
+        strip = self._cache.get(key)
+        if strip is not None:
+            return strip
+        widths = self._widths(width)
+        segs: list[Segment] = []
+        if index < 0:
+            cells: Sequence[Cell] = [c.label for c in self.columns]
+        else:
+            cells = self.rows[index]
+        for i, (col, w) in enumerate(zip(self.columns, widths)):
+            if i:
+                segs.append(Segment(" "))
+            segs.extend(cell_segments(cells[i] if i < len(cells) else "", w, col.justify))
+        base = self.rich_style
+        if index < 0:
+            base = base + self.get_component_rich_style("linetable--header")
+        elif is_cursor:
+            base = base + self.get_component_rich_style("linetable--cursor")
+        strip = Strip([Segment(s.text, base + s.style if s.style else base) for s in segs])
+        strip = strip.crop_extend(0, width, base)
+        self._cache[key] = strip
+        return strip
+
+    def on_focus(self) -> None:
+        self._cache.clear()
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self._cache.clear()
+        self.refresh()
