@@ -122,7 +122,12 @@ async def play_episode(*, agent: Any, user: Any, env: Any, system_prompt: str,
     def price(reply: AgentReply, default_model: str | None) -> float | None:
         if cost is None:
             return None
-        return cost(reply.model or default_model, reply.prompt_tokens, reply.completion_tokens)
+        # the price table is keyed by the names people type; servers may answer with a dated id
+        for model in dict.fromkeys((default_model, reply.model)):
+            value = cost(model, reply.prompt_tokens, reply.completion_tokens)
+            if value is not None:
+                return value
+        return None
 
     def outcome(reason: str, error: str | None = None) -> EpisodeOutcome:
         return EpisodeOutcome(messages=messages, termination_reason=reason,

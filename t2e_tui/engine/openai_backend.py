@@ -21,9 +21,11 @@ The API key is read from the environment at client creation and never leaves thi
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import random
 import time
+from functools import lru_cache
 from typing import Any, Awaitable, Callable
 
 import openai
@@ -75,7 +77,7 @@ class ChatClient:
                      params: dict | None = None) -> Any:
         """POST /chat/completions with retries; returns the ChatCompletion object."""
         client = self._get()
-        kwargs: dict[str, Any] = {**self.endpoint.params, **(params or {})}
+        kwargs = split_params({**self.endpoint.params, **(params or {})})
         if tools:
             kwargs["tools"] = tools
         last: Exception | None = None
@@ -104,6 +106,23 @@ class ChatClient:
         raise InfrastructureError(
             f"{self.endpoint.base_url}: model {self.model!r}: gave up after "
             f"{self.endpoint.max_retries + 1} attempts: {_describe(last)}") from None
+
+
+@lru_cache(maxsize=1)
+def _create_params() -> frozenset[str]:
+    from openai.resources.chat.completions import AsyncCompletions
+    return frozenset(inspect.signature(AsyncCompletions.create).parameters) - {"self"}
+
+
+def split_params(params: dict) -> dict:
+    """Request params the client knows go as keywords; the rest (top_k, min_p, ... for
+    vLLM / llama.cpp servers) travel in `extra_body`, which the client merges into the JSON."""
+    known = _create_params()
+    kwargs = {k: v for k, v in params.items() if k in known}
+    extra = {k: v for k, v in params.items() if k not in known}
+    if extra:
+        kwargs["extra_body"] = {**(kwargs.get("extra_body") or {}), **extra}
+    return kwargs
 
 
 class _EmptyResponse(Exception):
