@@ -125,7 +125,13 @@ def register(cli: click.Group) -> None:
         out = {"run": row["run_id"], "domain": domain, "recorded": recorded,
                "current": dom.world_hash, "changed": not same}
         detail = manifest.get("world_detail")
-        if not same and isinstance(detail, dict):
+        if detail is None and row.get("world_detail_json"):
+            try:
+                detail = json.loads(row["world_detail_json"])
+            except json.JSONDecodeError:
+                detail = None
+        # Per-part reporting needs the lock detail (world.lock.world_hash's second value).
+        if not same and isinstance(detail, dict) and "data" in detail and "code" in detail:
             out["changed_parts"] = changed_parts(detail, dom.world_detail)
         human = (f"unchanged: {domain} world {recorded}" if same else
                  f"CHANGED: {domain} world was {recorded}, now {dom.world_hash}")
@@ -168,9 +174,10 @@ def _run_row(run: str) -> dict:
         raise T2EError(f"no store at {path} (import or run something first, or pass --store)")
     conn = connect(path)
     try:
-        cols = ("run_id", "name", "domain", "world_id", "source_id", "manifest_json", "world_kind")
+        cols = ("run_id", "name", "domain", "world_id", "source_id", "manifest_json", "world_kind",
+                "world_detail_json")
         sql = ("SELECT r.run_id, r.name, r.domain, r.world_id, r.source_id, r.manifest_json, "
-               "w.kind FROM runs r LEFT JOIN worlds w ON w.world_id = r.world_id ")
+               "w.kind, w.detail_json FROM runs r LEFT JOIN worlds w ON w.world_id = r.world_id ")
         rows = _raw(conn).execute(sql + "WHERE r.run_id = ?", (run,)).fetchall()
         if not rows:
             rows = _raw(conn).execute(sql + "WHERE r.name = ?", (run,)).fetchall()
