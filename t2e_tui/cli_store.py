@@ -171,6 +171,10 @@ def register(cli: click.Group) -> None:
             except ImportError:
                 raise T2EError("--vs needs the alignment view (t2e_tui/align.py), which is "
                                "not available in this build") from None
+            import sqlite3
+
+            # the alignment code reads rows by column name
+            db.conn.row_factory = sqlite3.Row
             try:
                 print_compare(_console(), db, episode, versus, as_json)
             except LookupError as exc:

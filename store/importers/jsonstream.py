@@ -14,6 +14,7 @@ import re
 from typing import Any, BinaryIO, Iterator
 
 _WS = re.compile(r"[ \t\n\r]*")
+_NUM_TAIL = re.compile(r"[0-9.eE+-]*")
 CHUNK = 1 << 20
 
 
@@ -101,8 +102,10 @@ class JsonStream:
                 if self.eof and near_end:
                     detail += " (the file ends here: truncated JSON?)"
                 raise JsonStreamError(f"{detail} at {self.where(exc.pos)}") from None
-            if end >= len(self.buf) and not self.eof and not isinstance(value, (dict, list, str)):
-                # a number or literal touching the buffer end may continue in the next chunk
+            if (not self.eof and isinstance(value, (int, float))
+                    and _NUM_TAIL.fullmatch(self.buf, end)):
+                # a number touching the buffer end ("3" of "3.25") may continue in the next
+                # chunk; objects, arrays, strings and literals are complete once parsed
                 if self._fill():
                     continue
             self.pos = end

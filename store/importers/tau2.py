@@ -133,13 +133,15 @@ def _write_sims(conn: sqlite3.Connection, ctx: ImportContext, meta: RunMeta,
     ew = EpisodeWriter(conn, run_id)
     ctx.episode_writer = ew
     tasks = meta.tasks
+    # parsing happens when the loop asks for the next item, so name that item beforehand
+    ctx.reading_what = " while reading simulation #0"
     try:
         for ord_, sim in sims:
-            ctx.reading_what = f" while reading simulation #{ord_ + 1}"
             label = sim_label(sim, ord_)
             validate_sim(sim, label)
             ew.add(sim, ord_, likely_task_id=ctx.check_label(sim, tasks, label))
-            ctx.reading_what = ""
+            ctx.reading_what = f" while reading simulation #{ord_ + 1} (after {label})"
+        ctx.reading_what = ""
     except RecordError as exc:
         raise ImportFailure(str(exc)) from None
     ew.flush()

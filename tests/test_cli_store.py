@@ -1,0 +1,172 @@
+"""`t2e import/runs/show/search/export`: JSON contract shapes and exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+import store
+from t2e_tui.cli import cli
+from test_store_data import make_results, write_json
+
+
+def run_cli(tmp_path, *args):
+    r = CliRunner().invoke(cli, ["--store", str(tmp_path / "s.sqlite"), *args])
+    return r.exit_code, r.output
+
+
+def imported(tmp_path, name="r.json", n=4, *extra):
+    p = write_json(tmp_path / name, make_results(n))
+    code, out = run_cli(tmp_path, "import", str(p), "--json", *extra)
+    assert code == 0, out
+    return json.loads(out)["imported"][0]
+
+
+def test_import_json_contract(tmp_path):
+    good = write_json(tmp_path / "good.json", make_results(2))
+    bad = tmp_path / "bad.json"
+    bad.write_text("{\"simulations\": [")
+    code, out = run_cli(tmp_path, "import", str(good), str(bad), "--json", "--role", "heldout",
+                        "--name", "b")
+    assert code == 2
+    doc = json.loads(out)
+    assert set(doc) == {"imported", "rejected"}
+    (e,) = doc["imported"]
+    assert set(e) == {"path", "run_id", "episodes", "messages", "duplicate", "warnings"}
+    assert isinstance(e["run_id"], str) and isinstance(e["warnings"], list)
+    assert (e["episodes"], e["messages"], e["duplicate"]) == (2, 12, False)
+    (r,) = doc["rejected"]
+    assert set(r) == {"path", "error"} and r["path"] == str(bad)
+    # duplicates: exit 0, listed under imported
+    code, out = run_cli(tmp_path, "import", str(good), "--json")
+    assert code == 0 and json.loads(out)["imported"][0]["duplicate"] is True
+    runs = json.loads(run_cli(tmp_path, "runs", "--json")[1])
+    assert [(x["name"], x["role"]) for x in runs] == [("b-1", "heldout")]
+
+
+def test_import_bad_role_is_usage_error(tmp_path):
+    p = write_json(tmp_path / "r.json", make_results(1))
+    code, out = run_cli(tmp_path, "import", str(p), "--role", "final", "--json")
+    assert code == 2 and "error" in json.loads(out)
+
+
+def test_runs_json_shape_and_edits(tmp_path):
+    e = imported(tmp_path)
+    code, out = run_cli(tmp_path, "runs", "--json")
+    assert code == 0
+    (r,) = json.loads(out)
+    assert list(r) == ["run_id", "name", "role", "source", "world_id", "episodes", "reward",
+                       "pass_rate", "termination"]
+    assert r["run_id"] == e["run_id"] and r["source"] == str(tmp_path / "r.json")
+    assert r["termination"] == {"user_stop": 4} and r["reward"] == 0.75
+    assert run_cli(tmp_path, "runs", "rename", e["run_id"][:4], "base")[0] == 0
+    assert run_cli(tmp_path, "runs", "role", "base", "development")[0] == 0
+    (r,) = json.loads(run_cli(tmp_path, "runs", "--json")[1])
+    assert (r["name"], r["role"]) == ("base", "development")
+    code, out = run_cli(tmp_path, "runs", "role", "base", "final")
+    assert code == 2
+    code, out = run_cli(tmp_path, "runs", "rm", "nope", "--json")
+    assert code == 2 and "no run matches" in json.loads(out)["error"]
+    code, out = run_cli(tmp_path, "runs", "rm", "base", "--json")
+    assert code == 0 and json.loads(out)["episodes"] == 4
+    assert json.loads(run_cli(tmp_path, "runs", "--json")[1]) == []
+
+
+def test_runs_human_table(tmp_path):
+    imported(tmp_path)
+    code, out = run_cli(tmp_path, "runs")
+    assert code == 0 and "r.json" in out and "user_stop 4" in out
+
+
+def test_show_json_and_records_view(tmp_path):
+    imported(tmp_path)
+    code, out = run_cli(tmp_path, "show", "1", "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["episode_id"] == 1 and len(doc["steps"]) == 6
+    assert doc["steps"][2]["message"]["tool_calls"][0]["name"] == "get_user_details"
+    assert doc["reward_info"]["reward"] == 1.0
+    db = store.open_db(tmp_path / "s.sqlite")
+    assert db.conn.execute("SELECT episode_id, via FROM evidence_views").fetchall() == [(1, "cli")]
+
+
+def test_show_human_escapes_untrusted_text(tmp_path):
+    src = make_results(1)
+    src["simulations"][0]["messages"][1]["content"] = "evil \x1b[31mred\x1b[0m [bold]x[/bold]"
+    p = write_json(tmp_path / "evil.json", src)
+    assert run_cli(tmp_path, "import", str(p))[0] == 0
+    code, out = run_cli(tmp_path, "show", "1")
+    assert code == 0
+    assert "\x1b" not in out and "[bold]x[/bold]" in out
+    assert "get_user_details" in out and "cancelled" in out
+
+
+def test_show_errors(tmp_path):
+    imported(tmp_path)
+    code, out = run_cli(tmp_path, "show", "77", "--json")
+    assert code == 2 and "no episode 77" in json.loads(out)["error"]
+    code, out = run_cli(tmp_path, "show", "abc")
+    assert code == 2
+
+
+def test_show_vs_delegates_or_explains(tmp_path):
+    imported(tmp_path)
+    code, out = run_cli(tmp_path, "show", "1", "--vs", "4", "--json")
+    try:
+        import t2e_tui.align  # noqa: F401
+    except ImportError:
+        assert code == 2 and "alignment" in out
+    else:
+        assert code == 0, out
+        assert json.loads(out)
+
+
+def test_search_json(tmp_path):
+    imported(tmp_path)
+    code, out = run_cli(tmp_path, "search", "cancelled", "--json", "--limit", "3")
+    assert code == 0
+    hits = json.loads(out)
+    assert len(hits) == 3
+    assert set(hits[0]) >= {"episode_id", "idx", "run_id", "task_id", "role", "snippet"}
+    code, out = run_cli(tmp_path, "search", 'a"b -c: NEAR(', "--json", "--rank")
+    assert code == 0 and json.loads(out) == []
+    code, out = run_cli(tmp_path, "search", "cancelled")
+    assert code == 0 and "ep 1 step 4" in out
+
+
+def test_export_both_formats_reimport_unchanged(tmp_path):
+    src = make_results(3)
+    p = write_json(tmp_path / "r.json", src)
+    rid = json.loads(run_cli(tmp_path, "import", str(p), "--json")[1])["imported"][0]["run_id"]
+    out_json = tmp_path / "out" / "r.tau2.json"
+    code, out = run_cli(tmp_path, "export", rid, "--format", "tau2", "-o", str(out_json),
+                        "--json")
+    assert code == 0 and json.loads(out)["episodes"] == 3
+    assert json.loads(out_json.read_text()) == src
+    out_jl = tmp_path / "r.jsonl"
+    assert run_cli(tmp_path, "export", "r", "--format", "jsonl", "-o", str(out_jl))[0] == 0
+    assert len(out_jl.read_text().splitlines()) == 4
+    code, out = run_cli(tmp_path, "export", "r", "--format", "csv")
+    assert code == 2
+    code, out = run_cli(tmp_path, "export", "r")  # stdout
+    assert code == 0 and json.loads(out) == src
+
+
+def test_subprocess_exit_code_and_one_line_error(tmp_path):
+    bad = tmp_path / "t.json"
+    bad.write_bytes(b"\xff\xfe garbage")
+    proc = subprocess.run([sys.executable, "-m", "t2e_tui.cli", "--store",
+                           str(tmp_path / "s.sqlite"), "import", str(bad)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "invalid UTF-8" in proc.stderr
+
+
+@pytest.mark.parametrize("args", [["runs", "--json"], ["search", "x", "--json"]])
+def test_empty_store_commands(tmp_path, args):
+    code, out = run_cli(tmp_path, *args)
+    assert code == 0 and json.loads(out) == []

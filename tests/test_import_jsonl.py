@@ -1,0 +1,130 @@
+"""Native JSONL: import, export, round trip, conversions and bad lines."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+import store
+from store.exporters import export_dict, write_jsonl
+from store.importers import detect_format, import_path, import_paths
+from test_store_data import make_results, write_json
+
+
+@pytest.fixture
+def db(tmp_path):
+    return store.open_db(tmp_path / "s.sqlite")
+
+
+def write_lines(path, objs):
+    path.write_text("".join(json.dumps(o) + "\n" for o in objs), encoding="utf-8")
+    return path
+
+
+def test_minimal_lines_without_header(db, tmp_path):
+    lines = [{"run": "my-agent", "task_id": "7", "trial": t, "termination_reason": "user_stop",
+              "reward": float(t), "messages": [
+                  {"role": "user", "content": "where is my order?"},
+                  {"role": "assistant", "content": "It shipped."}]} for t in (0, 1)]
+    entry = import_path(db, write_lines(tmp_path / "mine.jsonl", lines))
+    assert (entry["episodes"], entry["messages"]) == (2, 4)
+    assert any("no run header" in w for w in entry["warnings"])
+    assert db.conn.execute("SELECT name FROM runs").fetchone() == ("my-agent",)
+    rows = db.conn.execute("SELECT task_id, trial, reward, success FROM episodes ORDER BY ord"
+                           ).fetchall()
+    assert rows == [("7", 0, 0.0, 0), ("7", 1, 1.0, 1)]
+    # exported and re-read: same messages
+    buf = io.StringIO()
+    write_jsonl(db, entry["run_id"], buf)
+    out = [json.loads(x) for x in buf.getvalue().splitlines()]
+    assert out[0]["type"] == "run" and out[0]["name"] == "my-agent"
+    assert [o["messages"] for o in out[1:]] == [ln["messages"] for ln in lines]
+    assert [o["reward"] for o in out[1:]] == [0.0, 1.0]
+
+
+def test_tau2_to_jsonl_to_tau2_roundtrip(db, tmp_path):
+    src = make_results(5)
+    entry = import_path(db, write_json(tmp_path / "r.json", src))
+    jl = tmp_path / "r.jsonl"
+    with open(jl, "w") as fh:
+        assert write_jsonl(db, entry["run_id"], fh) == 5
+    db2 = store.open_db(tmp_path / "s2.sqlite")
+    again = import_path(db2, jl)
+    assert again["warnings"] == [] and again["episodes"] == 5
+    assert export_dict(db2, again["run_id"]) == src
+    assert db2.conn.execute("SELECT name FROM runs").fetchone() == ("r",)
+
+
+def test_shared_file_jsonl_roundtrip(db, tmp_path, shared_results):
+    path = shared_results[0]
+    entry = import_path(db, path)
+    jl = tmp_path / "x.jsonl"
+    with open(jl, "w") as fh:
+        write_jsonl(db, entry["run_id"], fh)
+    db2 = store.open_db(tmp_path / "s2.sqlite")
+    again = import_path(db2, jl)
+    assert export_dict(db2, again["run_id"]) == json.loads(path.read_text())
+
+
+def test_openai_style_messages_converted(db, tmp_path):
+    line = {"task_id": "1", "messages": [
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "c1", "type": "function",
+             "function": {"name": "get_order_details", "arguments": '{"order_id": "#W1"}'}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "{}"}]}
+    entry = import_path(db, write_lines(tmp_path / "oa.jsonl", [line]))
+    assert any("OpenAI-style" in w for w in entry["warnings"])
+    call = db.conn.execute("SELECT name, arguments FROM tool_calls").fetchone()
+    assert call == ("get_order_details", '{"order_id": "#W1"}')
+    assert db.conn.execute("SELECT tool_call_id, tool_name FROM steps WHERE role = 'tool'"
+                           ).fetchone() == ("c1", "get_order_details")
+
+
+def test_header_with_tasks_and_relabel_inputs(db, tmp_path):
+    src = make_results(2)
+    header = {"type": "run", "name": "hdr", "timestamp": src["timestamp"], "info": src["info"],
+              "tasks": src["tasks"]}
+    entry = import_path(db, write_lines(tmp_path / "h.jsonl", [header, *src["simulations"]]))
+    assert entry["warnings"] == []
+    assert db.conn.execute("SELECT count(*) FROM tasks").fetchone() == (3,)
+    assert export_dict(db, entry["run_id"]) == src
+
+
+@pytest.mark.parametrize("lines, needle", [
+    (['{"task_id": "1", "messages": []}', '{"task_id": "2", "messages": [}'],
+     "line 2: invalid JSON"),
+    (['{"task_id": "1", "messages": []}', '[1, 2]'], "line 2: expected a JSON object"),
+    (['{"run": "a", "messages": []}', '{"run": "b", "messages": []}'], "line 2: run 'b'"),
+    (['{"messages": []}', '{"type": "run"}'], "line 2: a run header must be the first line"),
+    (['{"type": "weird"}'], "unknown record type"),
+    (['{"messages": "nope"}'], "line 1: simulation #0"),
+    (['{"messages": [], "reward": "high"}'], "'reward' should be a number"),
+    (['{"messages": [], "reward": 1.0, "reward_info": {"reward": 0.0}}'], "disagrees"),
+    ([], "holds no records"),
+])
+def test_bad_lines_rejected(db, tmp_path, lines, needle):
+    p = tmp_path / "bad.jsonl"
+    p.write_text("\n".join(lines) + ("\n" if lines else ""))
+    res = import_paths(db, [str(p)])
+    assert res["imported"] == [] and needle in res["rejected"][0]["error"]
+    assert db.conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)
+
+
+def test_invalid_utf8_line(db, tmp_path):
+    p = tmp_path / "u.jsonl"
+    p.write_bytes(b'{"messages": []}\n{"messages": [{"role": "user", "content": "\xc3("}]}\n')
+    res = import_paths(db, [str(p)])
+    assert "line 2: invalid UTF-8" in res["rejected"][0]["error"]
+
+
+def test_format_detection(tmp_path):
+    a = write_lines(tmp_path / "a.txt", [{"messages": []}, {"messages": []}])
+    b = write_json(tmp_path / "b.json", make_results(1))
+    c = tmp_path / "c.json"
+    c.write_text(json.dumps(make_results(1)))  # one line, no newline
+    assert detect_format(a) == "t2e-jsonl"
+    assert detect_format(b) == "tau2"
+    assert detect_format(c) == "tau2"
+    assert detect_format(tmp_path) == "tau2-dir"

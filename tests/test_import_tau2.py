@@ -1,0 +1,336 @@
+"""tau2 results import: formats, foreign shapes, corrupt input, transactions, duplicates."""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+
+import pytest
+
+import store
+from store.exporters import export_dict
+from store.importers import import_path, import_paths
+from store.importers.jsonstream import JsonStream, JsonStreamError
+from store.writer import HUGE_CHARS
+from test_store_data import make_results, write_json
+
+
+@pytest.fixture
+def db(tmp_path):
+    return store.open_db(tmp_path / "s.sqlite")
+
+
+def counts(db) -> dict:
+    c = db.conn
+    return {t: c.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+            for t in ("sources", "runs", "tasks", "episodes", "steps", "tool_calls", "checks")}
+
+
+def test_shared_files_import_intact(db, shared_results):
+    res = import_paths(db, [str(p) for p in shared_results])
+    assert res["rejected"] == []
+    for entry, path in zip(res["imported"], shared_results):
+        src = json.loads(path.read_text())
+        sims = src["simulations"]
+        assert entry["episodes"] == len(sims) == 40
+        assert entry["messages"] == sum(len(s["messages"]) for s in sims)
+        assert entry["duplicate"] is False and entry["warnings"] == []
+        rid = entry["run_id"]
+        n_checks = sum(len(s["reward_info"].get(k) or []) for s in sims for k in (
+            "action_checks", "communicate_checks", "nl_assertions", "env_assertions"))
+        got = db.conn.execute("SELECT count(*) FROM checks JOIN episodes USING (episode_id) "
+                              "WHERE run_id = ?", (rid,)).fetchone()[0]
+        assert got == n_checks
+        n_calls = sum(len(m.get("tool_calls") or []) for s in sims for m in s["messages"])
+        assert db.conn.execute("SELECT sum(n_tool_calls) FROM episodes WHERE run_id = ?",
+                               (rid,)).fetchone()[0] == n_calls
+        # the run grades with the tasks it embeds
+        assert db.conn.execute("SELECT count(*) FROM tasks WHERE run_id = ?",
+                               (rid,)).fetchone()[0] == len(src["tasks"])
+        # lossless: the export equals the source JSON (every key, value, message order)
+        assert export_dict(db, rid) == src
+
+
+def test_shared_files_share_a_world_id(db, shared_results):
+    res = import_paths(db, [str(p) for p in shared_results])
+    ids = {db.conn.execute("SELECT world_id FROM runs WHERE run_id = ?",
+                           (e["run_id"],)).fetchone()[0] for e in res["imported"]}
+    assert len(ids) == 1
+    (wid,) = ids
+    assert db.conn.execute("SELECT kind, domain FROM worlds WHERE world_id = ?",
+                           (wid,)).fetchone() == ("import", "retail")
+
+
+def test_synthetic_import_columns(db, tmp_path):
+    src = make_results(4)
+    src["simulations"][1] = make_results(2, error=True)["simulations"][1]
+    entry = import_path(db, write_json(tmp_path / "r.json", src))
+    assert (entry["episodes"], entry["messages"]) == (4, 24)
+    rows = db.conn.execute(
+        "SELECT task_id, trial, seed, reward, success, db_match, communicate_reward, "
+        "n_steps, n_tool_calls, n_tool_errors, tokens_in, judge_dependent FROM episodes "
+        "WHERE run_id = ? ORDER BY ord", (entry["run_id"],)).fetchall()
+    assert rows[0] == ("0", 0, 1000, 1.0, 1, 1, 1.0, 6, 1, 0, 230, 0)
+    assert rows[1][9] == 1  # the tool error is counted
+    assert rows[3][3:6] == (0.0, 0, 0)
+    run = db.conn.execute("SELECT name, domain, agent_model, user_model, max_steps, seed, "
+                          "grading FROM runs").fetchone()
+    assert run == ("r", "retail", "agent-llm", "user-llm", 200, 300, "recorded")
+    tool = db.conn.execute("SELECT tool_call_id, tool_name, error FROM steps WHERE role = 'tool' "
+                           "AND episode_id = (SELECT episode_id FROM episodes WHERE ord = 1)"
+                           ).fetchone()
+    assert tool == ("call_1_a", "get_user_details", 1)
+    kinds = dict(db.conn.execute("SELECT kind, count(*) FROM checks GROUP BY kind").fetchall())
+    assert kinds == {"action": 8, "communicate": 4}
+    assert db.conn.execute("SELECT DISTINCT tool_kind FROM checks WHERE kind = 'action' "
+                           "ORDER BY 1").fetchall() in ([("read",), ("write",)],
+                                                        [("unknown",)])
+
+
+def test_nl_assertion_basis_marks_judge_dependent(db, tmp_path):
+    entry = import_path(db, write_json(tmp_path / "r.json", make_results(2, nl=True)))
+    rows = db.conn.execute("SELECT judge_dependent FROM episodes WHERE run_id = ?",
+                           (entry["run_id"],)).fetchall()
+    assert rows == [(1,), (1,)]
+    assert db.conn.execute("SELECT count(*) FROM checks WHERE kind = 'nl_assertion' AND "
+                           "judge_dependent = 1").fetchone()[0] == 2
+
+
+def test_v1_file_with_extras_roundtrips(db, tmp_path):
+    src = make_results(3)
+    src["simulation_index"] = None
+    src["info"]["text_streaming_config"] = None
+    for s in src["simulations"]:
+        s.update({"mode": "half_duplex", "ticks": None, "review": {"x": [1, 2]}})
+        s["messages"][1]["generation_time_seconds"] = 0.25
+        s["messages"][2]["is_audio"] = False
+    # odd but legal: a message without turn_idx, a tool result with a non-string id,
+    # an empty tool_calls list, numeric task id
+    src["simulations"][0]["messages"][0].pop("turn_idx")
+    src["simulations"][0]["messages"][4]["tool_calls"] = []
+    src["simulations"][1]["task_id"] = 1
+    entry = import_path(db, write_json(tmp_path / "v1.json", src))
+    fmt = db.conn.execute("SELECT format FROM sources").fetchone()[0]
+    assert fmt == "tau2-v1"
+    assert export_dict(db, entry["run_id"]) == src
+
+
+def test_directory_format(db, tmp_path):
+    src = make_results(3)
+    d = tmp_path / "run1"
+    (d / "simulations").mkdir(parents=True)
+    head = {k: v for k, v in src.items() if k != "simulations"}
+    head["simulation_index"] = [{"id": s["id"], "task_id": s["task_id"]}
+                                for s in src["simulations"]]
+    write_json(d / "results.json", head)
+    for s in src["simulations"]:
+        write_json(d / "simulations" / f"{s['id']}.json", s)
+    entry = import_path(db, d)
+    assert (entry["episodes"], entry["messages"], entry["duplicate"]) == (3, 18, False)
+    out = export_dict(db, entry["run_id"])
+    assert out["simulations"] == src["simulations"]
+    assert out["simulation_index"] == head["simulation_index"]
+    assert import_path(db, d)["duplicate"] is True
+
+
+def test_directory_missing_simulation_file_rejected(db, tmp_path):
+    d = tmp_path / "run2"
+    (d / "simulations").mkdir(parents=True)
+    head = {k: v for k, v in make_results(1).items() if k != "simulations"}
+    head["simulation_index"] = [{"id": "gone"}]
+    write_json(d / "results.json", head)
+    with pytest.raises(Exception, match="simulations/gone.json"):
+        import_path(db, d)
+    assert counts(db)["runs"] == 0
+
+
+def test_foreign_bare_list_imports_with_warning(db, tmp_path):
+    sims = make_results(2)["simulations"]
+    entry = import_path(db, write_json(tmp_path / "list.json", sims))
+    assert entry["episodes"] == 2
+    assert any("bare JSON list" in w for w in entry["warnings"])
+    # exported as a valid tau2 file (timestamp, info, tasks, simulations)
+    out = export_dict(db, entry["run_id"])
+    assert set(out) >= {"timestamp", "info", "tasks", "simulations"}
+    assert out["simulations"] == sims
+
+
+def test_foreign_summary_wrapper_and_missing_task_ids(db, tmp_path):
+    sims = make_results(3)["simulations"]
+    del sims[0]["task_id"]
+    wrapper = {"domain": "retail", "agent": "x", "model": "m-1", "total_tasks": 3,
+               "passed": 2, "pass_rate": 0.66, "simulations": sims}
+    entry = import_path(db, write_json(tmp_path / "wrap.json", wrapper))
+    text = " ".join(entry["warnings"])
+    assert "summary wrapper" in text and "no task_id" in text
+    row = db.conn.execute("SELECT domain, agent_model FROM runs").fetchone()
+    assert row == ("retail", "m-1")
+    out = export_dict(db, entry["run_id"])
+    assert out["pass_rate"] == 0.66 and out["simulations"] == sims
+
+
+@pytest.mark.parametrize("payload, needle", [
+    ({"foo": 1, "bar": []}, "keys [foo, bar]"),
+    ({"messages": [], "id": "x"}, "single simulation"),
+    ({"simulations": {"a": 1}}, "'simulations' should be a list"),
+    ({"info": {}, "tasks": "nope", "simulations": []}, "'tasks' should be a list"),
+    ("just a string", "not JSON: starts with"),
+])
+def test_foreign_shapes_rejected_with_what_was_found(db, tmp_path, payload, needle):
+    p = write_json(tmp_path / "bad.json", payload)
+    with pytest.raises(Exception) as exc:
+        import_path(db, p)
+    assert needle in str(exc.value) and "bad.json" in str(exc.value)
+    assert counts(db)["runs"] == 0
+
+
+def test_truncated_json_names_file_and_position(db, tmp_path):
+    text = json.dumps(make_results(4), indent=1)
+    p = tmp_path / "trunc.json"
+    p.write_text(text[: len(text) * 2 // 3])
+    res = import_paths(db, [str(p)])
+    err = res["rejected"][0]["error"]
+    assert "trunc.json" in err and "line" in err and "simulation #" in err
+    assert counts(db) == {k: 0 for k in counts(db)}
+
+
+@pytest.mark.parametrize("mutate, needle", [
+    (lambda r: r["simulations"][2].update(messages="hello"), "simulation #2 (id sim-0002)"),
+    (lambda r: r["simulations"][1]["messages"].__setitem__(3, [1, 2]), "message #3"),
+    (lambda r: r["simulations"][0].update(duration="long"), "'duration' should be a number"),
+    (lambda r: r["simulations"][3]["reward_info"].update(reward="1"), "reward should be"),
+    (lambda r: r["simulations"].__setitem__(1, 42), "simulation #1: expected an object"),
+    (lambda r: r["simulations"][0]["messages"][2].update(tool_calls={"id": 1}), "tool_calls"),
+])
+def test_wrong_types_rejected_whole_file(db, tmp_path, mutate, needle):
+    src = make_results(4)
+    mutate(src)
+    res = import_paths(db, [str(write_json(tmp_path / "types.json", src))])
+    assert res["imported"] == []
+    assert needle in res["rejected"][0]["error"]
+    assert counts(db) == {k: 0 for k in counts(db)}  # nothing half-written
+
+
+def test_invalid_utf8_rejected_with_byte_position(db, tmp_path):
+    raw = json.dumps(make_results(2)).encode()
+    cut = raw.index(b"Thanks!")
+    p = tmp_path / "latin.json"
+    p.write_bytes(raw[:cut] + b"\xff\xfe" + raw[cut:])
+    res = import_paths(db, [str(p)])
+    err = res["rejected"][0]["error"]
+    assert "invalid UTF-8" in err and "byte" in err and "latin.json" in err
+
+
+def test_rejected_file_does_not_stop_good_ones(db, tmp_path):
+    good = write_json(tmp_path / "good.json", make_results(2))
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"timestamp": "x", "info": {}, "tasks": [], "simulations": [{"id": "a", ')
+    res = import_paths(db, [str(bad), str(good), str(tmp_path / "missing.json")])
+    assert [e["path"] for e in res["imported"]] == [str(good)]
+    assert [r["path"] for r in res["rejected"]] == [str(bad), str(tmp_path / "missing.json")]
+    assert "no such file" in res["rejected"][1]["error"]
+    assert counts(db)["runs"] == 1 and counts(db)["sources"] == 1
+
+
+def test_reimport_is_a_noop_listed_as_duplicate(db, tmp_path):
+    p = write_json(tmp_path / "r.json", make_results(3))
+    first = import_path(db, p)
+    before = counts(db)
+    copy = tmp_path / "copy.json"
+    copy.write_bytes(p.read_bytes())
+    again = import_path(db, copy, name="other name")
+    assert again == {"path": str(copy), "run_id": first["run_id"], "episodes": 3,
+                     "messages": 18, "duplicate": True, "warnings": []}
+    assert counts(db) == before
+
+
+def test_huge_field_stored_whole_and_flagged(db, tmp_path):
+    src = make_results(1)
+    big = "x" * (HUGE_CHARS * 3) + " needle"
+    src["simulations"][0]["messages"][3]["content"] = big
+    entry = import_path(db, write_json(tmp_path / "huge.json", src))
+    row = db.conn.execute("SELECT length(content), huge FROM steps WHERE idx = 3").fetchone()
+    assert row == (len(big), 1)
+    assert db.conn.execute("SELECT has_huge FROM episodes").fetchone() == (1,)
+    assert export_dict(db, entry["run_id"]) == src
+
+
+def test_tasks_after_simulations_still_used(db, tmp_path):
+    src = make_results(2)
+    reordered = {"simulations": src["simulations"], "timestamp": src["timestamp"],
+                 "info": src["info"], "tasks": src["tasks"]}
+    entry = import_path(db, write_json(tmp_path / "late.json", reordered))
+    assert db.conn.execute("SELECT count(*) FROM tasks").fetchone()[0] == 3
+    out = export_dict(db, entry["run_id"])
+    assert list(out) == list(reordered) and out == reordered
+
+
+def test_scrambled_labels_get_likely_task(db, tmp_path):
+    pytest.importorskip("world.relabel")
+    src = make_results(3)
+    src["simulations"][0]["task_id"] = "2"   # really task 0 (its action checks say so)
+    entry = import_path(db, write_json(tmp_path / "scrambled.json", src))
+    row = db.conn.execute("SELECT task_id, likely_task_id FROM episodes WHERE ord = 0").fetchone()
+    assert row == ("2", "0")
+    assert any("labels look wrong" in w for w in entry["warnings"])
+    assert db.conn.execute("SELECT count(*) FROM episodes WHERE likely_task_id IS NOT NULL"
+                           ).fetchone()[0] == 1
+
+
+def test_stream_parser_across_tiny_chunks():
+    data = make_results(3)
+    data["simulations"][0]["messages"][1]["content"] = "é" * 50 + "\u2603 12345"
+    raw = json.dumps(data).encode()
+    s = JsonStream(io.BytesIO(raw), chunk=7)
+    got = {}
+    for key in s.iter_object_keys():
+        got[key] = list(s.iter_array()) if key == "simulations" else s.read_value()
+    assert s.at_end() and got == data
+
+
+def test_stream_parser_numbers_at_chunk_edges():
+    raw = b'[1234567890, 3.25e10, true, null, "x"]'
+    for chunk in range(1, 12):
+        s = JsonStream(io.BytesIO(raw), chunk=chunk)
+        assert list(s.iter_array()) == [1234567890, 3.25e10, True, None, "x"]
+
+
+def test_stream_parser_syntax_error_is_positioned():
+    s = JsonStream(io.BytesIO(b'[{"a": 1},\n {"a": 2} {"a": 3}]'), chunk=4)
+    with pytest.raises(JsonStreamError, match=r"line 2"):
+        list(s.iter_array())
+
+
+def test_each_file_is_one_transaction(db, tmp_path, monkeypatch):
+    """A failure in the middle (after batches were flushed) leaves nothing behind."""
+    from store.importers import episodes
+
+    src = make_results(6)
+    src["simulations"][5]["messages"] = 7
+    flushes = []
+    real_flush = episodes.EpisodeWriter.flush
+
+    def counting_flush(self):
+        flushes.append(len(self._eps))
+        real_flush(self)
+
+    monkeypatch.setattr(episodes.EpisodeWriter.__init__, "__kwdefaults__",
+                        {"batch_messages": 2})
+    monkeypatch.setattr(episodes.EpisodeWriter, "flush", counting_flush)
+    res = import_paths(db, [str(write_json(tmp_path / "late-bad.json", src))])
+    assert len(flushes) == 5  # rows were written before the bad record was met
+    assert res["rejected"] and counts(db) == {k: 0 for k in counts(db)}
+    assert db.conn.execute("SELECT count(*) FROM steps_fts").fetchone()[0] == 0
+
+
+def test_store_file_readable_without_our_code(db, tmp_path):
+    import_path(db, write_json(tmp_path / "r.json", make_results(2)))
+    conn = sqlite3.connect(tmp_path / "s.sqlite")
+    tables = [r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE "
+        "'steps_fts_%' AND name NOT LIKE 'sqlite_%'")]
+    for t in tables:
+        conn.execute(f"SELECT * FROM [{t}] LIMIT 5").fetchall()
+    assert conn.execute("SELECT count(*) FROM steps_fts WHERE steps_fts MATCH 'cancelled'"
+                        ).fetchone()[0] == 2

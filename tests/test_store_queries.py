@@ -1,0 +1,154 @@
+"""The read API: list_runs, resolve_run, load_episode, episode_index, search, views, edits."""
+
+from __future__ import annotations
+
+import pytest
+
+import store
+from store import StoreError, queries
+from store.importers import import_path
+from store.migrations import MIGRATIONS, migrate
+from test_store_data import make_results, write_json
+
+
+@pytest.fixture
+def db(tmp_path):
+    return store.open_db(tmp_path / "s.sqlite")
+
+
+@pytest.fixture
+def run(db, tmp_path):
+    src = make_results(4)
+    src["simulations"][2]["termination_reason"] = "infrastructure_error"
+    src["simulations"][2]["reward_info"] = None
+    return import_path(db, write_json(tmp_path / "base.json", src))["run_id"]
+
+
+def test_migrations_from_empty_file_and_rerun_is_noop(tmp_path):
+    conn = store.connect(tmp_path / "m.sqlite", migrate_schema=False)
+    assert migrate(conn) == MIGRATIONS[-1][0]
+    schema = conn.execute("SELECT group_concat(sql) FROM sqlite_master").fetchone()[0]
+    assert migrate(conn) == MIGRATIONS[-1][0]
+    assert conn.execute("SELECT group_concat(sql) FROM sqlite_master").fetchone()[0] == schema
+    assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == len(MIGRATIONS)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_list_runs_excludes_infrastructure_errors(db, run):
+    (r,) = queries.list_runs(db)
+    assert r["run_id"] == run and r["episodes"] == 4 and r["name"] == "base"
+    # rewards 1, 1, (infra), 0 -> mean 2/3
+    assert r["reward"] == pytest.approx(2 / 3) and r["pass_rate"] == pytest.approx(2 / 3)
+    assert r["termination"] == {"user_stop": 3, "infrastructure_error": 1}
+    assert r["infrastructure_errors"] == 1 and r["source"].endswith("base.json")
+    assert r["world_id"].startswith("imp-")
+
+
+def test_list_runs_oldest_first_and_rerun_source(db, run):
+    from store import writer
+
+    rid = writer.create_run(db, name="rerun-1")
+    assert [r["run_id"] for r in queries.list_runs(db)] == [run, rid]
+    assert queries.list_runs(db)[1]["source"] == "rerun"
+    assert queries.list_runs(db)[1]["reward"] is None
+
+
+def test_resolve_run(db, run, tmp_path):
+    assert queries.resolve_run(db, run) == run
+    assert queries.resolve_run(db, run[:3]) == run
+    assert queries.resolve_run(db, "base") == run
+    with pytest.raises(StoreError, match="no run matches 'nope'"):
+        queries.resolve_run(db, "nope")
+    other = import_path(db, write_json(tmp_path / "b2.json", make_results(1)), name="base")
+    with pytest.raises(StoreError, match="ambiguous"):
+        queries.resolve_run(db, "base")
+    assert queries.resolve_run(db, other["run_id"]) == other["run_id"]
+
+
+def test_load_episode_and_index(db, run):
+    idx = queries.episode_index(db, run)
+    assert [e["task_id"] for e in idx] == ["0", "1", "2", "0"]
+    assert "content" not in idx[0] and "reward_info_json" not in idx[0]
+    ep = queries.load_episode(db, idx[0]["episode_id"])
+    assert [s["idx"] for s in ep["steps"]] == list(range(6))
+    assert ep["messages"] == make_results(4)["simulations"][0]["messages"]
+    assert ep["tool_calls"][0]["name"] == "get_user_details"
+    assert {c["kind"] for c in ep["checks"]} == {"action", "communicate"}
+    assert ep["run"]["name"] == "base"
+    with pytest.raises(StoreError, match="no episode 999"):
+        queries.load_episode(db, 999)
+
+
+@pytest.mark.parametrize("q", ['"', "-", ":", "a:b", "NOT", "(", "*", 'x" OR "y', "^", "AND"])
+def test_search_sanitises_user_queries(db, run, q):
+    assert isinstance(queries.search(db, q), list)
+
+
+def test_search_hits_text_arguments_and_results(db, run):
+    hits = queries.search(db, "cancelled")
+    assert len(hits) == 4 and {h["role"] for h in hits} == {"assistant"}
+    assert "\u00abcancelled\u00bb" in hits[0]["snippet"]
+    assert set(hits[0]) >= {"episode_id", "idx", "run_id", "task_id", "role", "snippet"}
+    args = queries.search(db, "bo_kim_2")  # user text, tool arguments and tool results
+    assert {h["role"] for h in args} == {"user", "assistant", "tool"}
+    ranked = queries.search(db, "order cancelled", rank=True)
+    assert len(ranked) == 4
+    assert queries.search(db, "cancelled", limit=2, offset=3) == hits[3:4]
+    assert queries.search(db, "cancel*")  # prefix search kept
+    assert queries.search(db, "cancelled", run_id="nope") == []
+
+
+def test_record_view(db, run):
+    eid = queries.episode_index(db, run)[1]["episode_id"]
+    vid = queries.record_view(db, eid, "cli", drafting_candidate="cand-1")
+    row = db.conn.execute("SELECT episode_id, run_id, domain, task_id, via, drafting_candidate "
+                          "FROM evidence_views WHERE view_id = ?", (vid,)).fetchone()
+    assert row == (eid, run, "retail", "1", "cli", "cand-1")
+
+
+def test_rename_and_role(db, run):
+    queries.rename_run(db, run, "better name")
+    queries.set_role(db, "better name", "heldout")
+    assert db.conn.execute("SELECT name, role FROM runs").fetchone() == ("better name",
+                                                                         "heldout")
+    with pytest.raises(StoreError, match="unknown evidence role"):
+        queries.set_role(db, run, "final")
+    with pytest.raises(StoreError, match="empty"):
+        queries.rename_run(db, run, "  ")
+
+
+def test_delete_run_keeps_gate_rows_marked(db, run, tmp_path):
+    keep = import_path(db, write_json(tmp_path / "keep.json", make_results(2)))["run_id"]
+    for b, c in ((run, keep), (keep, keep)):
+        db.conn.execute(
+            "INSERT INTO gate_decisions (created_at, baseline_run_id, candidate_run_id, "
+            "tasks_json, evidence_role, decision) VALUES ('t', ?, ?, '[]', 'heldout', "
+            "'discard')", (b, c))
+    eid = queries.episode_index(db, run)[0]["episode_id"]
+    queries.record_view(db, eid, "cli")
+    res = queries.delete_run(db, run)
+    assert res == {"run_id": run, "episodes": 4, "messages": 24, "gate_decisions_marked": 1}
+    c = db.conn
+    assert c.execute("SELECT count(*) FROM episodes WHERE run_id = ?", (run,)).fetchone() == (0,)
+    assert c.execute("SELECT count(*) FROM steps").fetchone() == (12,)  # keep's 2 x 6
+    assert c.execute("SELECT count(*) FROM tasks WHERE run_id = ?", (run,)).fetchone() == (0,)
+    assert c.execute("SELECT cites_deleted_run FROM gate_decisions ORDER BY row_id"
+                     ).fetchall() == [(1,), (0,)]
+    assert c.execute("SELECT count(*) FROM evidence_views").fetchone() == (1,)
+    # FTS rows went with the steps: only the kept run's hits remain, and the index is sound
+    assert len(queries.search(db, "cancelled")) == 2
+    c.execute("INSERT INTO steps_fts (steps_fts) VALUES ('integrity-check')")
+    # the source row went too, so the same file can be imported again
+    again = import_path(db, tmp_path / "base.json")
+    assert again["duplicate"] is False
+
+
+def test_store_errors_for_bad_store_path(tmp_path):
+    (tmp_path / "dir.sqlite").mkdir()
+    with pytest.raises(StoreError, match="is a directory"):
+        store.open_db(tmp_path / "dir.sqlite")
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(StoreError, match="not a usable t2e store"):
+        store.open_db(junk)
