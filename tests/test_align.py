@@ -1,0 +1,219 @@
+"""Alignment core (t2e_tui.align), textsafe and the explorer's queries — no textual."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+
+import pytest
+from rich.console import Console
+
+from t2e_tui import data_access as da
+from t2e_tui.align import (ARGS, ONLY_A, ONLY_B, SAME, TEXT, align, diff_args, events_of,
+                           print_compare)
+from t2e_tui.textsafe import clean, escape_markup, one_line, strip_controls
+from tui_fixture import HOSTILE, build_store
+
+
+def call_step(idx, name, args, cid=None, content=None):
+    return {"idx": idx, "role": "assistant", "content": content,
+            "tool_calls": [{"id": cid or f"c{idx}", "name": name, "arguments": args}]}
+
+
+def result_step(idx, cid, content="ok", error=False):
+    return {"idx": idx, "role": "tool", "tool_call_id": cid, "content": content,
+            "error": int(error)}
+
+
+def traj(calls, texts=True):
+    """calls: [(name, args, error)] → steps with a user turn before each call."""
+    steps, i = [], 0
+    for n, (name, args, err) in enumerate(calls):
+        if texts:
+            steps.append({"idx": i, "role": "user", "content": f"turn {n}"})
+            i += 1
+        steps.append(call_step(i, name, args, cid=f"c{n}"))
+        steps.append(result_step(i + 1, f"c{n}", "Error: x" if err else "{}", err))
+        i += 2
+    return steps
+
+
+def test_events_attach_results_by_call_id():
+    steps = [call_step(0, "a", {"x": 1}, "k1"), call_step(1, "b", {}, "k2"),
+             result_step(2, "k2", "B"), result_step(3, "k1", "A", error=True)]
+    ev = events_of(steps)
+    assert [(e.name, e.result, e.error) for e in ev] == [("a", "A", True), ("b", "B", False)]
+
+
+def test_repeated_calls_align_without_autojunk():
+    # 240 calls drawn from three keys, 5 dropped on one side. Each key is "popular" (>1% of a
+    # 200+ list), so SequenceMatcher's autojunk would junk them all and match only ~40; with
+    # autojunk=False every one of the 235 shared calls pairs up.
+    rng = random.Random(0)
+    # one tool, three orders: pairing by tool name alone cannot rescue a bad key alignment
+    tools = {c: ("get_order_details", {"order_id": f"#W{c}"}) for c in "oup"}
+    seq = [rng.choice("oup") for _ in range(240)]
+    seq_b = list(seq)
+    for _ in range(5):
+        del seq_b[rng.randrange(len(seq_b))]
+    a = traj([(*tools[c], False) for c in seq], texts=False)
+    b = traj([(*tools[c], False) for c in seq_b], texts=False)
+    al = align(a, b)
+    assert sum(r.status == SAME for r in al.rows) == 235
+    assert [r.status for r in al.rows].count(ONLY_A) == 5
+    assert len(al.divergences) == 5
+
+
+def test_replaced_calls_pair_by_name_with_argument_diff():
+    a = traj([("find_user_id_by_email", {"email": "a@x"}, False),
+              ("exchange_delivered_order_items", {"order_id": "#W2", "item_ids": ["1"]}, False)])
+    b = traj([("find_user_id_by_email", {"email": "a@x"}, False),
+              ("exchange_delivered_order_items", {"order_id": "#W2", "item_ids": ["9"]}, True),
+              ("transfer_to_human_agents", {"summary": "s"}, False)])
+    al = align(a, b)
+    calls = [r for r in al.rows if r.status != TEXT]
+    assert [r.status for r in calls] == [SAME, ARGS, ONLY_B]
+    changed = [d.key for d in calls[1].diffs if d.status != SAME]
+    assert changed == ["item_ids"]
+    # text turns sit between the calls they came between
+    first_call = next(i for i, r in enumerate(al.rows) if r.status != TEXT)
+    assert al.rows[first_call - 1].status == TEXT
+    assert al.first_divergence() == al.rows.index(calls[1])
+    assert al.next_divergence(al.first_divergence()) == al.rows.index(calls[2])
+    assert al.prev_divergence(al.rows.index(calls[2])) == al.rows.index(calls[1])
+    assert al.next_divergence(al.rows.index(calls[2])) is None
+
+
+def test_error_flag_difference_is_a_divergence():
+    a = traj([("get_user_details", {"user_id": "u"}, False)])
+    b = traj([("get_user_details", {"user_id": "u"}, True)])
+    al = align(a, b)
+    assert [r.status for r in al.rows if r.status != TEXT] == ["error"]
+    assert al.divergences
+
+
+def test_diff_args_reports_added_and_removed_keys():
+    d = {x.key: x.status for x in diff_args({"a": 1, "b": 2}, {"b": 3, "c": 4})}
+    assert d == {"a": "only_a", "b": "changed", "c": "only_b"}
+
+
+TASK = {"id": "7", "evaluation_criteria": {"actions": [
+    {"action_id": "7_0", "name": "get_user_details", "arguments": {"user_id": "u"},
+     "compare_args": None},
+    {"action_id": "7_1", "name": "cancel_pending_order",
+     "arguments": {"order_id": "#W1", "reason": "no longer needed"}, "compare_args": None},
+    {"action_id": "7_2", "name": "transfer_to_human_agents", "arguments": {"summary": "x"},
+     "compare_args": []}]}}
+
+
+def test_gold_lane_found_and_missing_per_run():
+    a = traj([("get_user_details", {"user_id": "u"}, False),
+              ("cancel_pending_order", {"order_id": "#W1", "reason": "no longer needed"}, False),
+              ("transfer_to_human_agents", {"summary": "something else"}, False)])
+    b = traj([("get_user_details", {"user_id": "u"}, False),
+              ("cancel_pending_order", {"order_id": "#W1", "reason": "ordered by mistake"},
+               False)])
+    al = align(a, b, TASK)
+    assert [(g.found_a, g.found_b) for g in al.gold] == [(True, True), (True, False),
+                                                        (True, False)]
+    assert al.rows[al.gold[1].row_a].a.name == "cancel_pending_order"
+    assert al.gold[1].row_b is None
+
+
+def test_recorded_action_checks_win_over_recomputation():
+    a = traj([("get_user_details", {"user_id": "u"}, False)])
+    checks = [{"kind": "action", "pos": 0, "met": 0}]
+    al = align(a, None, TASK, checks_a=checks)
+    assert al.gold[0].found_a is False
+
+
+def test_single_run_against_gold():
+    a = traj([("get_user_details", {"user_id": "u"}, False),
+              ("get_order_details", {"order_id": "#W1"}, False)])
+    al = align(a, None, TASK)
+    assert al.single
+    statuses = [r.status for r in al.rows if r.status != TEXT]
+    # the extra read is not a divergence; the two missing gold writes are
+    assert statuses.count(ONLY_B) == 2
+    assert all(al.rows[i].status == ONLY_B for i in al.divergences)
+    assert ONLY_A in statuses and len(al.divergences) == 2
+
+
+def test_strip_controls_removes_escapes_and_keeps_text():
+    s = strip_controls("a\x1b[31mred\x1b[0m\x1b]0;title\x07b\x9b2Jc\u202ed\x00e\tf")
+    assert s == "aredbcde    f"
+    assert "\x1b" not in strip_controls(HOSTILE)
+
+
+def test_markup_is_escaped_and_huge_fields_truncated():
+    assert escape_markup("[bold]x[/]") == r"\[bold]x\[/]"
+    text, cut = clean("x" * 10_000_000, 100)
+    assert cut and len(text) == 100
+    assert one_line("a\nb", 10) == "a ⏎ b"
+
+
+@pytest.fixture
+def fx(tmp_path):
+    path = tmp_path / "fx.sqlite"
+    ids = build_store(path)
+    conn = da.open_conn(str(path))
+    yield conn, ids
+    conn.close()
+
+
+def test_task_rows_use_gate_transitions_and_hints(fx):
+    conn, ids = fx
+    rows = {r.task_id: r for r in da.task_rows(conn, ids["base"], ids["cand"])}
+    assert {k: r.transition for k, r in rows.items()} == {
+        "1": "both pass", "2": "regressed", "3": "fixed", "4": "both pass"}
+    da.fill_hints(conn, list(rows.values()))
+    assert "C:1 tool err" in rows["2"].hints
+    assert not rows["1"].hints
+
+
+def test_live_run_task_rows_show_running_and_single(fx):
+    conn, ids = fx
+    rows = da.task_rows(conn, ids["live"], None)
+    assert [(r.task_id, r.transition) for r in rows] == [("1", "pass")]
+
+
+def test_print_compare_json_and_evidence_view(fx):
+    conn, ids = fx
+    a, b = ids["episodes"][("base", "2")], ids["episodes"][("cand", "2")]
+    buf = io.StringIO()
+    al = print_compare(Console(file=buf, width=120), conn, a, b, as_json=True)
+    data = json.loads(buf.getvalue())
+    assert data["divergences"] == al.divergences and al.divergences
+    first = data["rows"][data["divergences"][0]]
+    assert first["status"] == "args"
+    assert first["arg_diffs"] == [{"key": "item_ids", "a": ["111"], "b": ["999"],
+                                  "status": "changed"}]
+    assert [g["found_b"] for g in data["gold"]] == [True, True, False]
+    views = conn.execute("SELECT episode_id, via FROM evidence_views ORDER BY view_id").fetchall()
+    assert [tuple(v) for v in views] == [(a, "cli"), (b, "cli")]
+
+
+def test_print_compare_text_is_not_interpreted(fx):
+    conn, ids = fx
+    buf = io.StringIO()
+    print_compare(Console(file=buf, width=200, force_terminal=True), conn,
+                  f"baseline:2", f"candidate:2")
+    out = buf.getvalue()
+    assert "[bold red]not markup[/]" in out  # markup shown as typed
+    assert "]0;pwned" not in out and "\x1b[2J" not in out  # the trace's escapes are gone
+
+
+def test_resolve_episode_errors_name_the_reference(fx):
+    conn, _ = fx
+    with pytest.raises(LookupError, match="no run named 'nope'"):
+        da.resolve_episode(conn, "nope:1")
+    with pytest.raises(LookupError, match="episode 999"):
+        da.resolve_episode(conn, "999")
+
+
+def test_search_finds_steps_with_run_names(fx):
+    conn, ids = fx
+    hits = da.search(conn, "exchange")
+    assert {h.run_name for h in hits} == {"baseline", "candidate"}
+    assert all(h.snippet for h in hits)
