@@ -463,3 +463,20 @@ def test_real_recorded_tool_outputs_are_reproduced_exactly(tau2_dir, shared_resu
                     assert (res.content, res.error) == (msg["content"], msg["error"]), call
                     n += 1
     assert n > 500
+
+
+def test_fast_fork_equality_agrees_with_full_comparison():
+    """Forks of one root compare only copied records; forks of different roots compare all."""
+    one, two = RetailDB.from_dict(make_data()), RetailDB.from_dict(make_data())
+    envs = [RetailEnv(one), RetailEnv(one), RetailEnv(two)]
+    for env in envs:
+        ok(env, "cancel_pending_order", order_id="#W4", reason="no longer needed")
+    assert envs[0].db == envs[1].db == envs[2].db
+    ok(envs[1], "modify_pending_order_address", order_id="#W1", **ADDR)
+    assert envs[0].db != envs[1].db and envs[1].db != envs[2].db
+    ok(envs[0], "modify_pending_order_address", order_id="#W1", **ADDR)
+    ok(envs[2], "modify_pending_order_address", order_id="#W1", **ADDR)
+    assert envs[0].db == envs[1].db == envs[2].db
+    # A fork of a fork still knows which records left the root.
+    child = envs[1].db.fork()
+    assert child == envs[1].db and child != one

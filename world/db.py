@@ -190,14 +190,21 @@ class RetailDB:
     its own copy of the record first.
     """
 
-    __slots__ = ("products", "users", "orders", "_own_users", "_own_orders")
+    __slots__ = ("products", "users", "orders", "_own_users", "_own_orders", "_root",
+                 "_dirty_users", "_dirty_orders")
 
     def __init__(self, products: dict, users: dict, orders: dict):
         self.products = products
         self.users = users
         self.orders = orders
+        # Records this fork copied (may mutate) ...
         self._own_users: set[str] = set()
         self._own_orders: set[str] = set()
+        # ... and records that are no longer the root's objects (copied here or by a parent).
+        # Two forks of one root can then be compared on those keys alone.
+        self._root: RetailDB = self
+        self._dirty_users: set[str] = set()
+        self._dirty_orders: set[str] = set()
 
     # -- construction -----------------------------------------------------------------------
     @classmethod
@@ -245,13 +252,18 @@ class RetailDB:
     # -- forks and writes -------------------------------------------------------------------
     def fork(self) -> "RetailDB":
         """A new DB sharing every record with this one; writes copy the touched record."""
-        return RetailDB(dict(self.products), dict(self.users), dict(self.orders))
+        child = RetailDB(dict(self.products), dict(self.users), dict(self.orders))
+        child._root = self._root
+        child._dirty_users = set(self._dirty_users)
+        child._dirty_orders = set(self._dirty_orders)
+        return child
 
     def user_for_write(self, user_id: str) -> dict:
         """This fork's own, mutable copy of a user record (KeyError when absent)."""
         if user_id not in self._own_users:
             self.users[user_id] = copy_record(self.users[user_id])
             self._own_users.add(user_id)
+            self._dirty_users.add(user_id)
         return self.users[user_id]
 
     def order_for_write(self, order_id: str) -> dict:
@@ -259,6 +271,7 @@ class RetailDB:
         if order_id not in self._own_orders:
             self.orders[order_id] = copy_record(self.orders[order_id])
             self._own_orders.add(order_id)
+            self._dirty_orders.add(order_id)
         return self.orders[order_id]
 
     # -- comparison ---------------------------------------------------------------------------
@@ -274,6 +287,18 @@ class RetailDB:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, RetailDB):
             return NotImplemented
+        if (self._root is other._root and len(self.users) == len(other.users)
+                and len(self.orders) == len(other.orders)
+                and len(self.products) == len(other.products)):
+            # Tools never add or remove records and never write products, so forks of one
+            # root can differ only in the records either of them copied.
+            for name, keys in (("users", self._dirty_users | other._dirty_users),
+                               ("orders", self._dirty_orders | other._dirty_orders)):
+                mine, theirs = getattr(self, name), getattr(other, name)
+                for key in keys:
+                    if mine[key] != theirs[key]:
+                        return False
+            return True
         for mine, theirs in ((self.products, other.products), (self.users, other.users),
                              (self.orders, other.orders)):
             if mine is theirs:

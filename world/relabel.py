@@ -31,7 +31,12 @@ def _action_signature(actions: list[dict]) -> tuple:
 
 
 def _task_signature(task: Task) -> tuple:
-    return tuple((a.name, canonical_json(a.arguments)) for a in task.actions)
+    # Memoised on the task: a file's every simulation compares against every task.
+    sig = getattr(task, "_t2e_signature", None)
+    if sig is None:
+        sig = tuple((a.name, canonical_json(a.arguments)) for a in task.actions)
+        task._t2e_signature = sig  # type: ignore[attr-defined]
+    return sig
 
 
 def _recorded_signature(sim: dict) -> tuple | None:
