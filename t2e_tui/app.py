@@ -177,6 +177,9 @@ class T2EApp(App):
     # --- errors -------------------------------------------------------------------------------
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        self.report_worker(event)
+
+    def report_worker(self, event: Worker.StateChanged) -> None:
         """Every failed worker becomes a visible notice naming what it was doing."""
         if event.state == WorkerState.ERROR:
             worker = event.worker

@@ -9,10 +9,10 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from .. import data_access as da
+from .base import ExplorerScreen
 from ..align import Alignment, align, event_segments, reward_components
 from ..textsafe import one_line
 from ..widgets.detail import StepDetail
@@ -53,7 +53,7 @@ def reward_line(side: str, ep: da.Episode) -> Text:
     return t
 
 
-class CompareScreen(Screen):
+class CompareScreen(ExplorerScreen):
     """Aligned trajectories. Opens at the first divergence (or at a requested step)."""
 
     BINDINGS = [

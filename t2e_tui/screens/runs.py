@@ -7,10 +7,10 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.command import SimpleCommand
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from .. import data_access as da
+from .base import ExplorerScreen
 from ..textsafe import one_line
 from ..widgets.linetable import Column, LineTable
 
@@ -26,7 +26,7 @@ def _num(v: float | None) -> str:
     return "–" if v is None else f"{v:.3f}"
 
 
-class RunsScreen(Screen):
+class RunsScreen(ExplorerScreen):
     """Lists runs with source, model, candidate, episodes, reward and pass rate."""
 
     BINDINGS = [
@@ -55,7 +55,7 @@ class RunsScreen(Screen):
         yield Footer()
 
     def _columns(self) -> list[Column]:
-        cols = [Column("", 3), Column("run", 0), Column("model", 18), Column("status", 8)]
+        cols = [Column("", 3), Column("run", 0), Column("model", 20), Column("status", 8)]
         if self.wide:
             cols += [Column("role", 11), Column("source", 28), Column("candidate", 10)]
         cols += [Column("eps", 6, "right"), Column("reward", 6, "right"),

@@ -6,10 +6,10 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from .. import data_access as da
+from .base import ExplorerScreen
 from ..textsafe import one_line
 from ..widgets.linetable import Column, LineTable
 
@@ -34,7 +34,7 @@ def snippet_cell(snippet: str) -> list[tuple[str, str]]:
     return out
 
 
-class SearchScreen(Screen):
+class SearchScreen(ExplorerScreen):
     """Type words (all must match); Enter runs the search, Enter on a hit opens it."""
 
     BINDINGS = [

@@ -8,10 +8,10 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.command import SimpleCommand
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from .. import data_access as da
+from .base import ExplorerScreen
 from ..textsafe import one_line
 from ..widgets.linetable import Column, LineTable
 
@@ -43,7 +43,7 @@ def task_sort_key(task_id: str) -> tuple:
     return (0, int(task_id), "") if task_id.isdigit() else (1, 0, task_id)
 
 
-class TasksScreen(Screen):
+class TasksScreen(ExplorerScreen):
     """One row per task of a run pair. Enter opens the compare screen on that task."""
 
     BINDINGS = [

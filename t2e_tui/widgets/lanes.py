@@ -153,9 +153,11 @@ class AlignedLanes(ScrollView, can_focus=True):
             mark = MARKS[row.status]
             segs.append(Segment(mark + " ", STYLES["mark"] if row.divergent else Style(dim=True)))
             if self.mode == "split":
-                segs += cell_segments(event_segments(row.a, row.diffs, changed_first=True), lane_w)
-                segs.append(sep)
-                segs += cell_segments(event_segments(row.b, row.diffs, changed_first=True), lane_w)
+                for i, ev in enumerate((row.a, row.b)):
+                    if i:
+                        segs.append(sep)
+                    cell = self._fit(event_segments(ev, row.diffs, changed_first=True), lane_w)
+                    segs += cell_segments(cell, lane_w)
             else:
                 mine, other = (row.a, row.b) if self.mode == "a" else (row.b, row.a)
                 if mine is None and other is not None:
@@ -163,12 +165,32 @@ class AlignedLanes(ScrollView, can_focus=True):
                     cell = [(f"(only in {where}) ", "dim")] + [
                         (t, "dim") for t, _ in event_segments(other)]
                 else:
-                    cell = event_segments(mine, row.diffs, changed_first=True)
+                    cell = self._fit(event_segments(mine, row.diffs, changed_first=True),
+                                     lane_w)
                 segs += cell_segments(cell, lane_w)
         strip = Strip([Segment(s.text, base + s.style if s.style else base) for s in segs])
         strip = strip.crop_extend(0, width, base)
         self._cache[key] = strip
         return strip
+
+    @staticmethod
+    def _fit(segs: list[tuple[str, str]], width: int) -> list[tuple[str, str]]:
+        """Shorten a long tool name so the first differing argument stays visible."""
+        total = sum(len(t) for t, _ in segs)
+        first_changed = next((i for i, (_, st) in enumerate(segs) if st == "changed"), None)
+        if total <= width or first_changed is None:
+            return segs
+        needed = sum(len(t) for t, _ in segs[:first_changed + 1])
+        name_i = next((i for i, (_, st) in enumerate(segs) if st == "name"), None)
+        if name_i is None or needed <= width:
+            return segs
+        name = segs[name_i][0]
+        keep = max(8, len(name) - (needed - width))
+        if keep >= len(name):
+            return segs
+        out = list(segs)
+        out[name_i] = (name[: keep - 1] + "…", "name")
+        return out
 
     def _title(self, side: str) -> str:
         label = self.label_a if side == "a" else self.label_b

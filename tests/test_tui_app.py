@@ -1,0 +1,355 @@
+"""Pilot tests: every screen and key path of the explorer on the fixture store."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Input
+
+from t2e_tui import data_access as da
+from t2e_tui.app import make_app
+from t2e_tui.screens.compare import CompareScreen
+from t2e_tui.screens.help import HelpScreen
+from t2e_tui.screens.runs import RunsScreen
+from t2e_tui.screens.search import SearchScreen
+from t2e_tui.screens.tasks import TasksScreen
+from t2e_tui.widgets.lanes import AlignedLanes
+from t2e_tui.widgets.linetable import LineTable
+from tui_fixture import add_live_episode, build_store
+
+
+@pytest.fixture
+def store(tmp_path):
+    path = tmp_path / "fx.sqlite"
+    ids = build_store(path)
+    return path, ids
+
+
+async def settle(app, pilot):
+    """Let workers finish and their results land on screen."""
+    for _ in range(3):
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def line_text(widget, y: int) -> str:
+    return "".join(seg.text for seg in widget.render_line(y))
+
+
+async def open_pair(app, pilot):
+    await settle(app, pilot)
+    await pilot.press("b", "down", "c", "enter")
+    await settle(app, pilot)
+
+
+async def test_runs_screen_lists_runs_and_labels_scripted(store):
+    path, ids = store
+    app = make_app(path, load_config=False, poll_interval=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, RunsScreen)
+        assert [r.run_id for r in screen.runs] == ["runbase", "runcand", "runscript", "runlive"]
+        table = screen.query_one(LineTable)
+        lines = [line_text(table, y) for y in range(1, 5)]
+        assert "stand-in" in lines[2] and "stand-in" not in lines[0]
+        assert "0.750" in lines[0] and "75%" in lines[0]
+        assert "running" in lines[3]
+        assert "prove nothing" in str(screen.query_one("#runs-note").render())
+
+
+async def test_pick_pair_opens_tasks_with_transitions_and_filters(store):
+    path, _ = store
+    app = make_app(path, load_config=False, poll_interval=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_pair(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, TasksScreen)
+        assert (screen.baseline, screen.candidate) == ("runbase", "runcand")
+        assert [(r.task_id, r.transition) for r in screen.shown] == [
+            ("1", "both pass"), ("2", "regressed"), ("3", "fixed"), ("4", "both pass")]
+        assert "C:1 tool err" in screen.all_rows[1].hints
+        await pilot.press("2")
+        assert [r.task_id for r in screen.shown] == ["2"]
+        await pilot.press("3")
+        assert [r.task_id for r in screen.shown] == ["3"]
+        await pilot.press("4")  # failed on either side
+        assert [r.task_id for r in screen.shown] == ["2", "3"]
+        await pilot.press("1", "s")  # sort by transition: regressed first
+        assert screen.sort == "transition" and screen.shown[0].task_id == "2"
+        await pilot.press("v")
+        assert screen.shown[-1].task_id == "2"
+        await pilot.press("t")  # termination filter cycles through the reasons present
+        assert screen.termination == "user_stop" and len(screen.shown) == 4
+
+
+async def test_jump_to_task_picker(store):
+    path, _ = store
+    app = make_app(path, load_config=False, poll_interval=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_pair(app, pilot)
+        screen = app.screen
+        await pilot.press("2")  # hide task 3 behind a filter: the jump clears it
+        await pilot.press("g")
+        await pilot.pause()
+        await pilot.press(*"task 3")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.screen is screen
+        table = screen.query_one(LineTable)
+        assert screen.shown[table.cursor].task_id == "3"
+
+
+async def test_compare_opens_at_first_divergence_and_navigates(store):
+    path, ids = store
+    app = make_app(path, load_config=False, poll_interval=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_pair(app, pilot)
+        await pilot.press("2", "enter")
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, CompareScreen)
+        assert (screen.episode_a, screen.episode_b) == (ids["episodes"][("base", "2")],
+                                                        ids["episodes"][("cand", "2")])
+        lanes = screen.query_one(AlignedLanes)
+        al = screen.alignment
+        assert lanes.cursor == al.divergences[0]
+        row = al.rows[lanes.cursor]
+        assert row.a.name == "exchange_delivered_order_items" and row.status == "args"
+        await pilot.press("n")
+        assert lanes.cursor == al.divergences[1]
+        await pilot.press("n")  # no further: stays
+        assert lanes.cursor == al.divergences[1]
+        await pilot.press("p")
+        assert lanes.cursor == al.divergences[0]
+        # 80 columns: one lane at a time, t toggles A → B → gold
+        assert screen.narrow and lanes.mode == "a"
+        await pilot.press("t")
+        assert lanes.mode == "b"
+        await pilot.press("t")
+        assert screen.view == "gold" and screen.has_class("-goldview")
+        gold = screen.query_one("#gold", LineTable)
+        assert gold.has_focus
+        # the exchange gold action: found in A, missing in B
+        assert "missing" in line_text(gold, 3)
+        await pilot.press("escape")
+        assert isinstance(app.screen, TasksScreen)
+    conn = da.open_conn(str(path))
+    views = conn.execute("SELECT episode_id, via, task_id FROM evidence_views").fetchall()
+    conn.close()
+    assert sorted(tuple(v) for v in views) == sorted(
+        [(ids["episodes"][("base", "2")], "tui", "2"), (ids["episodes"][("cand", "2")], "tui",
+                                                        "2")])
+
+
+async def test_compare_wide_shows_both_lanes_gold_and_detail(store):
+    path, ids = store
+    app = make_app(path, load_config=False, poll_interval=0)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        app.open_compare(ids["episodes"][("base", "2")], ids["episodes"][("cand", "2")])
+        await settle(app, pilot)
+        screen = app.screen
+        lanes = screen.query_one(AlignedLanes)
+        assert lanes.mode == "split"
+        line = line_text(lanes, lanes.cursor + 1)
+        assert line.count("exchange_delivered_order") == 2  # name shortened to fit the diff
+        assert '["111"]' in line and '["999"]' in line  # the differing argument shows
+        detail = str(screen.query_one("#detail-body").render())
+        assert "ERROR" in detail and "latency" in detail and "tokens 102 in" in detail
+        title = str(screen.query_one("#cmp-title").render())
+        assert "NL*judge" in title and "DB 0" in title
+
+
+async def test_hostile_trace_text_is_shown_not_interpreted(store):
+    path, ids = store
+    app = make_app(path, load_config=False, poll_interval=0)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        app.open_compare(ids["episodes"][("base", "2")], ids["episodes"][("cand", "2")])
+        await settle(app, pilot)
+        lanes = app.screen.query_one(AlignedLanes)
+        text = "\n".join(line_text(lanes, y) for y in range(1, lanes.n_rows + 1))
+        assert "[bold red]not markup[/]" in text
+        assert "\x1b" not in text and "pwned" not in text
+
+
+async def test_single_run_compares_with_gold(store):
+    path, ids = store
+    app = make_app(path, load_config=False, poll_interval=0)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("down", "enter")  # candidate run on its own
+        await settle(app, pilot)
+        assert isinstance(app.screen, TasksScreen) and app.screen.candidate is None
+        await pilot.press("down", "enter")  # task 2
+        await settle(app, pilot)
+        screen = app.screen
+        assert screen.alignment.single and screen.episode_b is None
+        assert [g.found_a for g in screen.alignment.gold] == [True, True, False]
+        assert screen.query_one(AlignedLanes).label_b == "gold actions"
+
+
+async def test_live_run_rows_fill_in(store):
+    path, ids = store
+    app = make_app(path, load_config=False, poll_interval=0.05)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        app.open_tasks(ids["live"], None)
+        await settle(app, pilot)
+        screen = app.screen
+        assert [r.task_id for r in screen.all_rows] == ["1"]
+        add_live_episode(path, "2")
+        for _ in range(40):
+            await pilot.pause(0.05)
+            if len(screen.all_rows) == 2:
+                break
+        await settle(app, pilot)
+        assert [r.task_id for r in screen.all_rows] == ["1", "2"]
+        runs = app.screen_stack[0]
+        for _ in range(40):
+            await pilot.pause(0.05)
+            if next(r for r in runs.runs if r.run_id == "runlive").episodes == 2:
+                break
+        assert next(r for r in runs.runs if r.run_id == "runlive").episodes == 2
+
+
+async def test_search_jumps_to_the_step(store):
+    path, ids = store
+    app = make_app(path, load_config=False, poll_interval=0)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await open_pair(app, pilot)
+        await pilot.press("slash")
+        await pilot.pause()
+        assert isinstance(app.screen, SearchScreen)
+        await pilot.press(*"transfer human", "enter")
+        await settle(app, pilot)
+        hits = app.screen.hits
+        assert hits and all(h.run_name == "candidate" for h in hits)
+        target = next(h for h in hits if h.role == "assistant")
+        app.screen.query_one(LineTable).move_to(hits.index(target))
+        await pilot.press("enter")
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, CompareScreen)
+        # opened as the pair (baseline left) at the row holding the hit's step
+        assert screen.episode_a == ids["episodes"][("base", "2")]
+        assert screen.episode_b == ids["episodes"][("cand", "2")]
+        row = screen.alignment.rows[screen.query_one(AlignedLanes).cursor]
+        assert row.b.step_idx == target.idx and row.b.name == "transfer_to_human_agents"
+
+
+async def test_help_lists_every_binding(store):
+    path, _ = store
+    app = make_app(path, load_config=False, poll_interval=0)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await open_pair(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        await pilot.press("f1")
+        await pilot.pause()
+        help_screen = app.screen
+        assert isinstance(help_screen, HelpScreen)
+        ids = {r[2] for r in help_screen.rows}
+        assert {"compare.next", "compare.prev", "compare.toggle", "compare.expand", "help",
+                "search", "quit", "back", "edit", "rerun", "gate", "lineage"} <= ids
+        await pilot.press("escape")
+        assert isinstance(app.screen, CompareScreen)
+
+
+async def test_keymap_override_from_config(store, tmp_path, monkeypatch):
+    path, _ = store
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[keymap]\n"compare.next" = "m"\n', "utf-8")
+    monkeypatch.setenv("T2E_CONFIG", str(cfg))
+    app = make_app(path, poll_interval=0)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await open_pair(app, pilot)
+        await pilot.press("2", "enter")
+        await settle(app, pilot)
+        lanes = app.screen.query_one(AlignedLanes)
+        al = app.screen.alignment
+        await pilot.press("n")  # no longer bound
+        assert lanes.cursor == al.divergences[0]
+        await pilot.press("m")
+        assert lanes.cursor == al.divergences[1]
+
+
+async def test_bad_config_becomes_a_notice(store, tmp_path, monkeypatch):
+    path, _ = store
+    cfg = tmp_path / "config.toml"
+    cfg.write_text("[keymap\n", "utf-8")
+    monkeypatch.setenv("T2E_CONFIG", str(cfg))
+    app = make_app(path, poll_interval=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert any("config ignored" in n.message and "config.toml" in n.message
+                   for n in app._notifications)
+        assert isinstance(app.screen, RunsScreen)
+
+
+async def test_worker_error_becomes_a_notice(store):
+    path, _ = store
+    app = make_app(path, load_config=False, poll_interval=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        app.open_compare(424242)
+        await settle(app, pilot)
+        assert any("loading trajectories failed" in n.message and "424242" in n.message
+                   for n in app._notifications)
+
+
+async def test_command_palette_runs_screen_actions(store):
+    path, _ = store
+    app = make_app(path, load_config=False, poll_interval=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_pair(app, pilot)
+        screen = app.screen
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Regressed")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.screen is screen and screen.filter == "regressed"
+
+
+async def test_workbench_hook_without_workbench_notifies(store, monkeypatch):
+    import t2e_tui.app as app_mod
+
+    monkeypatch.setattr(app_mod, "WORKBENCH_MODULE", "t2e_tui.screens.no_such_workbench")
+    path, _ = store
+    app = make_app(path, load_config=False, poll_interval=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("e")
+        await pilot.pause()
+        assert any("workbench" in n.message for n in app._notifications)
+
+
+async def test_expand_toggles_long_fields(tmp_path):
+    from store import writer
+    from store.db import open_db
+
+    path = tmp_path / "big.sqlite"
+    db = open_db(path)
+    rid = writer.create_run(db, name="big", agent_model="m", run_id="runbig")
+    eid = writer.begin_episode(db, rid, episode_key="1:0", task_id="1", trial=0)
+    writer.append_step(db, eid, 0, {"role": "user", "content": "x" * 20_000 + "END"})
+    writer.finish_episode(db, eid, termination_reason="user_stop", reward_info={"reward": 0.0})
+    db.conn.close()
+    app = make_app(path, load_config=False, poll_interval=0)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        app.open_compare(eid)
+        await settle(app, pilot)
+        screen = app.screen
+        screen.query_one(AlignedLanes).move_to(0)
+        await pilot.pause()
+        body = str(screen.query_one("#detail-body").render())
+        assert "press x to expand" in body and "END" not in body
+        await pilot.press("x")
+        await pilot.pause()
+        body = str(screen.query_one("#detail-body").render())
+        assert "END" in body.replace("\n", "")
