@@ -376,3 +376,28 @@ def test_directory_format(tmp_path, db):
     (tmp_path / "run" / "simulations" / "abc.json").write_text(json.dumps(sim))
     data = load_results(tmp_path / "run")
     assert rescore(copy.deepcopy(data), db)["agree"] == 1
+
+
+def test_recorded_nl_outcome_without_verdicts(db):
+    t = task([READ], basis=["DB", "NL_ASSERTION"], nl=["x"])
+    for value in (0.0, 1.0):
+        rec = {"nl_assertions": [], "reward_breakdown": {"DB": 1.0, "NL_ASSERTION": value}}
+        r = score_episode(t, [], "user_stop", base_db=db, recorded=rec)
+        assert r["reward"] == value and r["judge_dependent"]
+
+
+def test_v0_replay_rescores_the_shared_files_the_same(tau2_dir, shared_results):
+    base = RetailDB.load(tau2_dir / "retail" / "db.json")
+    for path in shared_results:
+        rep = rescore(load_results(path), base, replay="v0")
+        assert rep["agree"] == 40
+    code, out = run_cli("score", str(shared_results[0]), "--data", str(tau2_dir), "--replay", "v0",
+                        "--json")
+    assert code == 0 and json.loads(out)["agree"] == 40
+
+
+def test_string_arguments_are_understood(db):
+    t = task([CANCEL])
+    msgs = call_msgs(("cancel_pending_order", json.dumps(CANCEL[1])))
+    r = score_episode(t, msgs, "user_stop", base_db=db)
+    assert r["reward"] == 1.0 and r["action_checks"][0]["action_match"]

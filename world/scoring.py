@@ -7,6 +7,7 @@ or (grading="db-communicate") left out of the reward on purpose.
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any, Callable, Iterable
 
@@ -107,6 +108,11 @@ def action_matches(action, call: dict) -> bool:
     if action.name != call.get("name"):
         return False
     args = call.get("arguments")
+    if isinstance(args, str):  # some third-party files keep the raw JSON text
+        try:
+            args = json.loads(args)
+        except json.JSONDecodeError:
+            args = {}
     if not isinstance(args, dict):
         args = {}
     keys = action.compare_args if action.compare_args is not None else list(args.keys())
@@ -166,9 +172,18 @@ def _nl_verdicts(task: Task, messages: list[dict], grading: str, recorded: dict 
             return None, "grading=judge but no judge was given"
         verdicts = judge(task, messages)
         return [dict(v) for v in verdicts or []], None
-    rec = (recorded or {}).get("nl_assertions")
+    recorded = recorded or {}
+    rec = recorded.get("nl_assertions")
     if isinstance(rec, list) and rec:
         return [dict(v) for v in rec if isinstance(v, dict)], "verdicts taken from the record"
+    breakdown = recorded.get("reward_breakdown")
+    if isinstance(breakdown, dict) and breakdown.get("NL_ASSERTION") in (0.0, 1.0):
+        # The judge's outcome was recorded without verdicts (tau2 passes an empty judge
+        # reply, issue #554): keep that outcome rather than guess.
+        met = breakdown["NL_ASSERTION"] == 1.0
+        return ([{"nl_assertion": "(recorded outcome; the file has no verdict list)",
+                  "met": met, "justification": "recorded reward_breakdown.NL_ASSERTION"}],
+                "outcome taken from the recorded reward_breakdown")
     return None, "NL assertions not graded: no recorded verdicts and no judge"
 
 
