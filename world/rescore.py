@@ -100,6 +100,10 @@ def _explain(rec: dict | None, new: dict) -> str:
     if new.get("reward") is None:
         return (new.get("info") or {}).get("nl", {}).get("note") or "reward could not be computed"
     parts = []
+    rec_info = rec.get("info") if isinstance(rec.get("info"), dict) else {}
+    if rec_info.get("error"):
+        # Newer tau2 grades an evaluation that raised as 0.0 and records the error.
+        parts.append(f"the recorded evaluation raised ({str(rec_info['error'])[:200]})")
     rdb, ndb = rec.get("db_check") or {}, new.get("db_check") or {}
     if rdb.get("db_match") != ndb.get("db_match"):
         parts.append(f"db_match recorded {rdb.get('db_match')} vs recomputed {ndb.get('db_match')}")
