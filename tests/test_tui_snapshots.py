@@ -1,0 +1,104 @@
+"""Snapshots of the explorer at 80×24 and 160×48 on the fixture store (review the SVGs:
+rsvg-convert -o x.png tests/__snapshots__/test_tui_snapshots/<name>.svg)."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Input
+
+from t2e_tui.app import make_app
+from tui_fixture import build_store
+
+SIZES = [(80, 24), (160, 48)]
+
+
+@pytest.fixture
+def fx(tmp_path):
+    path = tmp_path / "fx.sqlite"
+    return path, build_store(path)
+
+
+async def settle(pilot):
+    app = pilot.app
+    for _ in range(3):
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def app_for(path):
+    # no config, no polling: nothing moves between two runs of the same snapshot
+    return make_app(path, load_config=False, poll_interval=0)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "160x48"])
+def test_runs_snapshot(snap_compare, fx, size):
+    path, _ = fx
+
+    async def before(pilot):
+        await settle(pilot)
+        await pilot.press("b", "down", "c")
+
+    assert snap_compare(app_for(path), terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "160x48"])
+def test_tasks_snapshot(snap_compare, fx, size):
+    path, _ = fx
+
+    async def before(pilot):
+        await settle(pilot)
+        await pilot.press("b", "down", "c", "enter")
+        await settle(pilot)
+        await pilot.press("down")
+
+    assert snap_compare(app_for(path), terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "160x48"])
+def test_compare_snapshot(snap_compare, fx, size):
+    path, ids = fx
+
+    async def before(pilot):
+        await settle(pilot)
+        pilot.app.open_compare(ids["episodes"][("base", "2")], ids["episodes"][("cand", "2")])
+        await settle(pilot)
+
+    assert snap_compare(app_for(path), terminal_size=size, run_before=before)
+
+
+def test_compare_gold_view_snapshot_80(snap_compare, fx):
+    path, ids = fx
+
+    async def before(pilot):
+        await settle(pilot)
+        pilot.app.open_compare(ids["episodes"][("base", "2")], ids["episodes"][("cand", "2")])
+        await settle(pilot)
+        await pilot.press("t", "t")
+
+    assert snap_compare(app_for(path), terminal_size=(80, 24), run_before=before)
+
+
+def test_search_snapshot_160(snap_compare, fx):
+    path, _ = fx
+
+    async def before(pilot):
+        await settle(pilot)
+        await pilot.press("slash")
+        await pilot.pause()
+        pilot.app.screen.query_one(Input).cursor_blink = False
+        await pilot.press(*"exchange", "enter")
+        await settle(pilot)
+
+    assert snap_compare(app_for(path), terminal_size=(160, 48), run_before=before)
+
+
+def test_help_snapshot_80(snap_compare, fx):
+    path, _ = fx
+
+    async def before(pilot):
+        await settle(pilot)
+        await pilot.press("f1")
+        await pilot.pause()
+
+    assert snap_compare(app_for(path), terminal_size=(80, 24), run_before=before)
