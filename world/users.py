@@ -42,7 +42,8 @@ TRANSFER = "###TRANSFER###"
 _TRANSFERRED = re.compile(r"transferr(ed|ing) (you )?to a human|transfer you to|human agent\. please hold", re.I)
 _CONFIRM = re.compile(r"shall i (go ahead|proceed)|yes or no|\bconfirm\b|\bproceed\?|do you want me to|"
                       r"would you like me to|should i go ahead", re.I)
-_IDENTITY = re.compile(r"e-?mail|zip|your (full )?name|first (and|&) last name|verify|identity|authenticat", re.I)
+_IDENTITY = re.compile(r"your e-?mail|e-?mail address|zip|your (full )?name|first (and|&) last name|"
+                       r"verify|identity|authenticat", re.I)
 _REFUSAL = re.compile(r"i'?m sorry|\bcan'?t\b|cannot|unable|not able|not something i can|not allowed", re.I)
 _PAYMENT = re.compile(r"payment method|refund|price difference|gift card|which card|pay for", re.I)
 _ORDER = re.compile(r"order (id|number)|which order", re.I)
@@ -51,6 +52,13 @@ _ADDRESS = re.compile(r"address", re.I)
 _OPTIONS = re.compile(r"\b(size|colou?r|options?|variant|which one)\b", re.I)
 _WRAPUP = re.compile(r"anything else", re.I)
 _OID = re.compile(r"#?W\d{7}")
+_KIND_WORDS = [("user_address", re.compile(r"default address", re.I)),
+               ("return", re.compile(r"\breturn", re.I)),
+               ("cancel", re.compile(r"\bcancel", re.I)),
+               ("change_item", re.compile(r"item change|exchange|\bchange the\b", re.I)),
+               ("order_address", re.compile(r"shipping address|\bship\b", re.I)),
+               ("tracking", re.compile(r"tracking", re.I))]
+_QUESTION = re.compile(r"[^.?!]*\?")
 
 
 def _addr(a: dict) -> str:
@@ -147,8 +155,8 @@ class ScriptedUser:
                                   f"Could you change my default address to the one I used for {where}?"])
         if kind == "tracking":
             if self._pick(k + "h", ["hint", "plain"]) == "hint" and req["knows_order_id"]:
-                return (f"I know {where} got cancelled, but a parcel from it still seems to be on "
-                        "its way. What's its tracking number?")
+                return (f"What's the tracking number for {where}? I know it was cancelled, but "
+                        "one parcel seems to have left the warehouse anyway.")
             return self._pick(k, [f"What's the tracking number for {where}?",
                                   f"Could you give me the tracking number of {where}?",
                                   f"I need the tracking info for {where}."])
@@ -182,16 +190,22 @@ class ScriptedUser:
             f"I'm {ident['first_name']} {ident['last_name']}, zip code {ident['zip']}."])
 
     # -- the protocol ----------------------------------------------------------------------
-    def _request_for(self, text: str) -> tuple[int, dict]:
+    def _request_for(self, text: str, wants: tuple[str, ...] = ()) -> tuple[int, dict]:
+        """The request an agent message is about: by order id, else by what it names, else the
+        first request of a kind in `wants`, else the first request."""
         reqs = self.scenario["requests"]
         ids = {m.group(0).lstrip("#") for m in _OID.finditer(text)}
         for i, r in enumerate(reqs):
             if r["order_id"] and r["order_id"].lstrip("#") in ids:
                 return i, r
-        if re.search(r"default address", text, re.I):
-            for i, r in enumerate(reqs):
-                if r["kind"] == "user_address":
-                    return i, r
+        for kind, rx in _KIND_WORDS:
+            if rx.search(text):
+                for i, r in enumerate(reqs):
+                    if r["kind"] == kind:
+                        return i, r
+        for i, r in enumerate(reqs):
+            if r["kind"] in wants:
+                return i, r
         return 0, reqs[0]
 
     def reply(self, messages: list[dict]) -> str:
@@ -232,8 +246,9 @@ class ScriptedUser:
                                                 "Maybe. I'm not completely sure."])
             return self._pick(f"no{n}", ["No, please don't. I've changed my mind, leave it as it is.",
                                          "No. Actually, I'd rather keep things as they are."])
-        if _IDENTITY.search(text):
-            return self._identity(text)
+        question = " ".join(m.group(0) for m in _QUESTION.finditer(text))
+        if _IDENTITY.search(question):
+            return self._identity(question)
         if _REFUSAL.search(text):
             if any(r["kind"] == "out_of_scope" for r in s["requests"]):
                 refusals = sum(1 for t in agent_texts if _REFUSAL.search(t))
@@ -242,20 +257,22 @@ class ScriptedUser:
                 return f"Fine, I'll figure it out myself. {STOP}"
             if _WRAPUP.search(text) or any(r.get("owner") for r in s["requests"]):
                 return f"Oh, I see. Okay then, thanks anyway. {STOP}"
-        if _PAYMENT.search(text) and not _WRAPUP.search(text):
-            _, req = self._request_for(text)
+        if _PAYMENT.search(question):
+            _, req = self._request_for(text, ("return", "change_item"))
             return self._payment(req, f"pay{n}")
-        if _ORDER.search(text):
+        if _ORDER.search(question):
             _, req = self._request_for(text)
             if req["order_id"] and req["knows_order_id"]:
                 return f"It's order {req['order_id']}."
             return f"I don't remember the order id. It's the one with the {(req['product'] or 'item').lower()}."
-        if _REASON.search(text) and not _WRAPUP.search(text):
-            req = next((r for r in s["requests"] if r["kind"] == "cancel"), s["requests"][0])
+        if _REASON.search(question):
+            _, req = self._request_for(text, ("cancel",))
             if req["reason"]:
                 return self._reason(req, f"reason{n}").capitalize() + "."
-        if _ADDRESS.search(text) and not _WRAPUP.search(text):
-            req = next((r for r in s["requests"] if r["kind"] in ("order_address", "user_address")), None)
+        if _ADDRESS.search(question):
+            _, req = self._request_for(text, ("order_address", "user_address"))
+            if req["kind"] not in ("order_address", "user_address"):
+                req = None
             if req is not None:
                 a = req["address"] or {}
                 if a.get("from_account"):
@@ -264,7 +281,7 @@ class ScriptedUser:
                     return (f"I don't remember it exactly. It's the address order {a['from_order']} "
                             "was shipped to.")
                 return f"It's {_addr(a)}."
-        if _OPTIONS.search(text) and not _WRAPUP.search(text):
+        if _OPTIONS.search(question):
             req = next((r for r in s["requests"] if r["kind"] == "change_item"), None)
             if req is not None:
                 tgt = req["target"] or {}
