@@ -168,13 +168,21 @@ def check_label(sim: dict, tasks: dict[str, Task]) -> dict | None:
     if not traj.identity():
         return None  # no evidence either way: keep the label
     label_task = tasks.get(label) if label is not None else None
-    if label_task is not None and _fits(label_task, traj) is not False:
-        return None
+    if label_task is not None:
+        if _fits(label_task, traj) is not False:
+            return None
+        # A trajectory can wander to the wrong customer (a failed authentication) and still
+        # belong to its label: any of the label's orders or gold writes keeps the label.
+        done, _, seen = _rank(label_task, messages, traj)
+        if done or (task_entities(label_task).orders & traj.orders):
+            return None
     ranked = sorted(((_rank(t, messages, traj), tid) for tid, t in tasks.items()
                      if _fits(t, traj)), reverse=True)
     if not ranked or (len(ranked) > 1 and ranked[1][0] == ranked[0][0]):
         return None  # nothing fits, or several tasks fit equally well: not unique
-    likely = ranked[0][1]
+    (done, _, seen), likely = ranked[0]
+    if not done and not (seen and task_entities(tasks[likely]).orders):
+        return None  # the identity alone is too weak to move a label
     who = ", ".join(sorted(traj.users | traj.emails))
     return {"sim_id": sim_id, "label": label, "likely": likely,
             "reason": f"the trajectory is about {who}, which task {label} does not involve; "
