@@ -401,3 +401,23 @@ def test_string_arguments_are_understood(db):
     msgs = call_msgs(("cancel_pending_order", json.dumps(CANCEL[1])))
     r = score_episode(t, msgs, "user_stop", base_db=db)
     assert r["reward"] == 1.0 and r["action_checks"][0]["action_match"]
+
+
+def test_relabel_does_not_move_a_label_on_identity_alone():
+    a = {"id": "A", "evaluation_criteria": {"actions": [
+        {"action_id": "A_0", "name": "get_user_details", "arguments": {"user_id": "ann_lee_1"}},
+        {"action_id": "A_1", "name": "cancel_pending_order",
+         "arguments": {"order_id": "#W1", "reason": "no longer needed"}}]}}
+    b = {"id": "B", "evaluation_criteria": {"actions": [
+        {"action_id": "B_0", "name": "get_user_details", "arguments": {"user_id": "bob_ray_3"}},
+        {"action_id": "B_1", "name": "modify_pending_order_address",
+         "arguments": {"order_id": "#W9", "address1": "x"}}]}}
+    tasks = parse_tasks([a, b])
+    wandered = call_msgs(("get_user_details", {"user_id": "bob_ray_3"}))
+    assert check_label({"id": "s", "task_id": "A", "messages": wandered}, tasks) is None
+    did_b = call_msgs(("get_user_details", {"user_id": "bob_ray_3"}),
+                      ("modify_pending_order_address", {"order_id": "#W9", "address1": "x"}))
+    assert check_label({"id": "s", "task_id": "A", "messages": did_b}, tasks) == {
+        "sim_id": "s", "label": "A", "likely": "B",
+        "reason": "the trajectory is about bob_ray_3, which task A does not involve; "
+                  "task B fits uniquely"}
