@@ -225,3 +225,64 @@ def test_locate_prints_paths(tmp_path, monkeypatch):
     assert json.loads(res.output) == {"store": str(tmp_path / "s.sqlite")}
     res = _invoke(["locate", "candidates", "--candidates", str(tmp_path)], tmp_path / "x")
     assert res.output.strip() == str(tmp_path)
+
+
+def tau2_responder(verdict: bool):
+    def respond(body: dict) -> dict:
+        system = body["messages"][0]["content"]
+        if system.startswith("You grade"):
+            n = body["messages"][1]["content"].count("\n", body["messages"][1]["content"]
+                                                     .index("<assertions>"))
+            verdicts = [{"n": i + 1, "met": verdict, "justification": "stub"}
+                        for i in range(n - 1)]
+            return text(json.dumps({"verdicts": verdicts}))
+        if "role-playing a customer" in system:
+            turns = sum(1 for m in body["messages"] if m["role"] == "assistant")
+            return text("How many t-shirt options are there?") if turns == 0 else \
+                text("###STOP###")
+        return text("There are 10 t-shirt options available.")
+    return respond
+
+
+def test_llm_judge_grades_nl_assertions_and_the_store_flags_them(tmp_path, tau2_dir):
+    db = str(tmp_path / "s.sqlite")
+    with StubOpenAI(responder=tau2_responder(True)) as stub:
+        p = plan(stub, domain="tau2-retail", data_dir=str(tau2_dir / "retail"), tasks="2",
+                 num_tasks=None, trials=1, grade="judge", user="openai:user-m")
+        assert p.judge is not None and p.judge.model == "user-m"
+        s = execute_run(p, db)
+        judged = [r for r in stub.requests if r["messages"][0]["content"].startswith("You grade")]
+    assert len(judged) == 1 and judged[0]["temperature"] == 0
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT grading FROM runs").fetchone()[0] == "judge"
+    jd, nl = conn.execute("SELECT judge_dependent, nl_reward FROM episodes").fetchone()
+    assert jd == 1 and nl == 1.0
+    checks = conn.execute("SELECT met, judge_dependent FROM checks WHERE kind = 'nl_assertion'"
+                          ).fetchall()
+    assert checks and all(c == (1, 1) for c in checks)
+    assert s.episodes == 1
+
+
+def test_db_communicate_grading_never_calls_a_judge(tmp_path, tau2_dir):
+    db = str(tmp_path / "s.sqlite")
+    with StubOpenAI(responder=tau2_responder(False)) as stub:
+        p = plan(stub, domain="tau2-retail", data_dir=str(tau2_dir / "retail"), tasks="2",
+                 num_tasks=None, trials=1, grade="db-communicate")
+        assert p.judge is None
+        execute_run(p, db)
+        judged = [r for r in stub.requests if r["messages"][0]["content"].startswith("You grade")]
+    assert judged == []
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT grading FROM runs").fetchone()[0] == "db-communicate"
+    assert conn.execute("SELECT judge_dependent FROM episodes").fetchone()[0] == 0
+
+
+def test_tau2_tasks_need_an_llm_user_and_nl_tasks_a_judge(tmp_path, tau2_dir):
+    data = str(tau2_dir / "retail")
+    res = _invoke(["run", "--json", "--domain", "tau2-retail", "--data", data, "--tasks", "2",
+                   "--grade", "db-communicate"], tmp_path / "s.sqlite")
+    assert res.exit_code == 2 and "LLM user" in json.loads(res.output)["error"]
+    res = _invoke(["run", "--json", "--domain", "tau2-retail", "--data", data, "--tasks", "2"],
+                  tmp_path / "s.sqlite")
+    assert res.exit_code == 2
+    assert "need an LLM judge" in json.loads(res.output)["error"]

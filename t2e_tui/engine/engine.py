@@ -184,8 +184,10 @@ async def _play_one(conn: Any, plan: RunPlan, backends: _Backends, run_id: str,
                     cancel: threading.Event | None) -> tuple[str, float | None]:
     task = plan.domain.tasks[task_id]
     seed = episode_seed(plan.seed, task_id, trial)
-    eid = writer.begin_episode(conn, run_id, episode_key=f"{task_id}:{trial}", task_id=task_id,
-                               trial=trial, seed=seed, ord=ord_)
+    key = f"{task_id}:{trial}"
+    # sim_id gives exported tau2 files a stable SimulationRun.id (ids stay out of the hash)
+    eid = writer.begin_episode(conn, run_id, episode_key=key, task_id=task_id, trial=trial,
+                               seed=seed, ord=ord_, sim_id=f"{run_id}:{key}")
     names: dict[str, str] = {}
 
     def on_step(idx: int, msg: dict, latency_ms: float | None) -> None:
@@ -229,6 +231,7 @@ async def execute_run_async(plan: RunPlan, store_path: str, *, run_id: str | Non
                             on_start: Callable[[str], None] | None = None,
                             cancel: threading.Event | None = None) -> RunSummary:
     """Play every missing episode of the plan (all of them for a new run)."""
+    backends = _Backends(plan)  # before any row is written: a backend that can't load is bad input
     conn = store.connect(store_path)
     try:
         if run_id is None:
@@ -244,7 +247,6 @@ async def execute_run_async(plan: RunPlan, store_path: str, *, run_id: str | Non
         done_count = total - len(todo)
         tools = _tool_schemas(plan.domain)
         prompt = plan.system_prompt()
-        backends = _Backends(plan)
         queue: asyncio.Queue = asyncio.Queue()
         for item in todo:
             queue.put_nowait(item)
