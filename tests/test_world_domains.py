@@ -234,3 +234,16 @@ def test_cli_world_verify(tmp_path):
     assert code == 2 and "imported run" in json.loads(out)["error"]
     code, out = run_cli("--store", store_path, "world", "verify", "nope", "--json")
     assert code == 2 and "unknown run 'nope'" in json.loads(out)["error"]
+
+
+def test_world_code_hash_follows_file_contents(tmp_path):
+    (tmp_path / "mini_retail" / "__pycache__").mkdir(parents=True)
+    (tmp_path / "tools.py").write_text("A = 1\n")
+    (tmp_path / "mini_retail" / "policy.md").write_text("be kind\n")
+    (tmp_path / "mini_retail" / "__pycache__" / "x.pyc").write_bytes(b"junk")
+    first = lock.world_code_hash(tmp_path)
+    assert set(first) == {"", "tools.py", "mini_retail/policy.md"}
+    assert lock.world_code_hash(tmp_path) == first
+    (tmp_path / "mini_retail" / "policy.md").write_text("be kinder\n")
+    second = lock.world_code_hash(tmp_path)
+    assert second[""] != first[""] and second["tools.py"] == first["tools.py"]
