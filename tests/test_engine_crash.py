@@ -133,3 +133,46 @@ def test_sigint_marks_the_run_interrupted_and_keeps_finished_episodes(tmp_path):
     assert conn.execute("SELECT count(*) FROM episodes WHERE status = 'running'"
                         ).fetchone()[0] == 0
     assert conn.execute("SELECT count(*) FROM episodes").fetchone()[0] >= 3
+
+
+@pytest.mark.slow
+def test_kill_9_scripted_run_then_resume_reproduces_the_uninterrupted_hash(tmp_path):
+    env = {**os.environ, "T2E_CONFIG": str(tmp_path / "none.toml")}
+    args = ["run", "--json", "--tasks", "all", "--trials", "4", "--concurrency", "4",
+            "--grade", "db-communicate", "--noise", "0.1"]
+    full = subprocess.run([T2E, "--store", str(tmp_path / "full.sqlite"), *args], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert full.returncode == 0, full.stderr
+    expected = json.loads(full.stdout)
+    store = tmp_path / "cut.sqlite"
+    proc = subprocess.Popen([T2E, "--store", str(store), *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    n = 0
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            conn = sqlite3.connect(store, timeout=5)
+            n = conn.execute("SELECT count(*) FROM episodes WHERE status = 'done'").fetchone()[0]
+            conn.close()
+        except sqlite3.OperationalError:
+            pass
+        if n >= 40:
+            break
+        time.sleep(0.005)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    check_store(store)
+    conn = sqlite3.connect(store)
+    run_id = conn.execute("SELECT run_id FROM runs").fetchone()[0]
+    kept = conn.execute("SELECT count(*) FROM episodes WHERE status = 'done'").fetchone()[0]
+    conn.close()
+    assert n <= kept < 512
+    resumed = subprocess.run([T2E, "--store", str(store), "run", "--json", "--resume", run_id],
+                             env=env, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    out = json.loads(resumed.stdout)
+    check_store(store)
+    assert out["episodes"] == 512 == expected["episodes"]
+    assert out["trajectory_hash"] == expected["trajectory_hash"]
+    assert (out["reward"], out["pass_rate"]) == (expected["reward"], expected["pass_rate"])

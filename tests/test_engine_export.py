@@ -48,3 +48,13 @@ def test_openai_rerun_exports_as_tau2_and_reimports_unchanged(tmp_path):
     sims = data["simulations"]
     assert len(sims) == 6 and len({x["id"] for x in sims}) == 6
     assert sims[0]["messages"][0]["content"] == "Hi! How can I help you today?"
+
+
+def test_scripted_rerun_exports_as_tau2_and_reimports_unchanged(tmp_path):
+    store = tmp_path / "s.sqlite"
+    s = execute_run(plan_run(tasks="dev", trials=2, grade="db-communicate"), str(store))
+    data = roundtrip(tmp_path, s.run_id, store)
+    assert len(data["simulations"]) == 80
+    conn = sqlite3.connect(store)
+    rewards = conn.execute("SELECT reward FROM episodes").fetchall()
+    assert any(r[0] == 1.0 for r in rewards) and any(r[0] == 0.0 for r in rewards)

@@ -1,0 +1,82 @@
+"""Scripted runs end to end: reproducible, candidate-sensitive, resumable, exportable."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+from t2e_tui.engine.engine import execute_run, resume_run
+from t2e_tui.engine.manifest import episode_seed
+from t2e_tui.engine.plan import plan_run
+
+CROSS_ORDER = ("You are a helpful customer support agent. Follow the policy above and use the "
+               "tools to help the customer.\n"
+               "- When the customer says it is the same as the one they received, look up "
+               "their delivered orders to find that item.\n")
+
+
+def scripted(tmp_path, name="s", **kw):
+    args = dict(domain="mini-retail", tasks="dev", trials=2, concurrency=4,
+                grade="db-communicate")
+    args.update(kw)
+    return execute_run(plan_run(**args), str(tmp_path / f"{name}.sqlite"))
+
+
+def test_scripted_runs_reproduce_exactly(tmp_path):
+    a = scripted(tmp_path, "a")
+    b = scripted(tmp_path, "b", concurrency=1)
+    assert a.episodes == 80 and a.status == "complete"
+    assert a.trajectory_hash == b.trajectory_hash
+    assert (a.reward, a.pass_rate) == (b.reward, b.pass_rate)
+    assert 0 < a.reward < 1       # the baseline solves some tasks, not all
+    conn_a = sqlite3.connect(tmp_path / "a.sqlite")
+    conn_b = sqlite3.connect(tmp_path / "b.sqlite")
+    q = ("SELECT e.episode_key, s.idx, s.role, s.content, s.tool_calls, s.error FROM steps s "
+         "JOIN episodes e USING (episode_id) ORDER BY e.episode_key, s.idx")
+    assert conn_a.execute(q).fetchall() == conn_b.execute(q).fetchall()
+
+
+def test_episode_seeds_come_from_run_seed_task_and_trial(tmp_path):
+    s = scripted(tmp_path, tasks="auth-01", trials=3, seed=11)
+    conn = sqlite3.connect(tmp_path / "s.sqlite")
+    seeds = dict(conn.execute("SELECT trial, seed FROM episodes"))
+    assert seeds == {k: episode_seed(11, "auth-01", k) for k in range(3)}
+    assert len(set(seeds.values())) == 3 and s.episodes == 3
+
+
+def test_noise_gives_trials_reproducible_variance(tmp_path):
+    a = scripted(tmp_path, "a", noise=0.3, trials=3)
+    b = scripted(tmp_path, "b", noise=0.3, trials=3)
+    quiet = scripted(tmp_path, "q", trials=3)
+    assert a.trajectory_hash == b.trajectory_hash
+    assert a.trajectory_hash != quiet.trajectory_hash
+    conn = sqlite3.connect(tmp_path / "a.sqlite")
+    # some task's trials disagree with each other (real variance for the statistics)
+    mixed = conn.execute("SELECT count(*) FROM (SELECT task_id FROM episodes GROUP BY task_id "
+                         "HAVING min(success) != max(success))").fetchone()[0]
+    assert mixed > 0
+
+
+def test_a_rule_phrase_in_the_candidate_changes_trajectories(tmp_path):
+    cand = tmp_path / "cross.md"
+    cand.write_text(f"---\nname: cross-order\nparent: baseline\n---\n{CROSS_ORDER}")
+    base = scripted(tmp_path, "base", tasks="heldout", trials=1)
+    cross = scripted(tmp_path, "cross", tasks="heldout", trials=1, candidate=str(cand))
+    assert base.trajectory_hash != cross.trajectory_hash
+    conn = sqlite3.connect(tmp_path / "cross.sqlite")
+    assert conn.execute("SELECT name FROM candidates").fetchone()[0].startswith("cross-order")
+    prompt_hash = conn.execute("SELECT candidate_hash FROM runs").fetchone()[0]
+    assert conn.execute("SELECT count(*) FROM candidates WHERE candidate_hash = ?",
+                        (prompt_hash,)).fetchone()[0] == 1
+
+
+def test_cancel_then_resume_gives_the_uninterrupted_hash(tmp_path):
+    full = scripted(tmp_path, "full", tasks="all", trials=1)
+    cancel = threading.Event()
+    db = tmp_path / "cut.sqlite"
+    cut = execute_run(plan_run(domain="mini-retail", tasks="all", trials=1, concurrency=4,
+                               grade="db-communicate"), str(db),
+                      on_episode=lambda ev: ev.done >= 30 and cancel.set(), cancel=cancel)
+    assert cut.status == "interrupted" and 30 <= cut.episodes < 128
+    resumed = resume_run(str(db), cut.run_id)
+    assert resumed.episodes == 128 and resumed.trajectory_hash == full.trajectory_hash
