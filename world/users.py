@@ -96,6 +96,9 @@ class ScriptedUser:
                                                 f"order {req['order_id']} (it's my {req['owner']}'s)"])
             return self._pick(f"where{i}", [f"order {req['order_id']}", f"my order {req['order_id']}"])
         product = (req["product"] or "item").lower()
+        if req["kind"] == "change_item":
+            # the sentence already names the product
+            return self._pick(f"where{i}", ["my pending order", "the order I placed recently"])
         adj = "cancelled " if req["kind"] == "tracking" else ""
         return self._pick(f"where{i}", [f"my {adj}order with the {product}",
                                         f"the {adj}order that has the {product} in it"])
