@@ -80,3 +80,29 @@ def test_cancel_then_resume_gives_the_uninterrupted_hash(tmp_path):
     assert cut.status == "interrupted" and 30 <= cut.episodes < 128
     resumed = resume_run(str(db), cut.run_id)
     assert resumed.episodes == 128 and resumed.trajectory_hash == full.trajectory_hash
+
+
+def test_an_internal_error_stops_the_run_resumably(tmp_path, monkeypatch):
+    import pytest
+    import world.scoring
+    real = world.scoring.score_episode
+    calls = []
+
+    def flaky(*a, **kw):
+        calls.append(1)
+        if len(calls) == 5:
+            raise RuntimeError("scorer bug")
+        return real(*a, **kw)
+    monkeypatch.setattr(world.scoring, "score_episode", flaky)
+    db = tmp_path / "s.sqlite"
+    with pytest.raises(RuntimeError, match="scorer bug"):
+        execute_run(plan_run(tasks="dev", trials=1, concurrency=1, grade="db-communicate"),
+                    str(db))
+    conn = sqlite3.connect(db)
+    run_id, status = conn.execute("SELECT run_id, status FROM runs").fetchone()
+    assert status == "interrupted"
+    assert conn.execute("SELECT count(*) FROM episodes WHERE status = 'running'"
+                        ).fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM episodes").fetchone()[0] == 4
+    monkeypatch.setattr(world.scoring, "score_episode", real)
+    assert resume_run(str(db), run_id).episodes == 40

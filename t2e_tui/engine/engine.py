@@ -136,15 +136,17 @@ def _base_db(domain: Any) -> Any:
 def _create_run(conn: Any, plan: RunPlan) -> str:
     """Candidate, world, run row and task definitions: all or nothing."""
     if plan.candidate_ref is not None:
-        from ..candidate_versions import ensure_recorded
+        # the workbench's recorder names the version and sets its drafting window
         from pathlib import Path
+
+        from ..candidate_versions import ensure_recorded
+        from ..candidates import CandidateError
         try:
             ensure_recorded(conn, plan.candidate_ref,
                             Path(plan.candidates_dir) if plan.candidates_dir else None)
-        except Exception:  # noqa: BLE001 - fall back to recording the body ourselves
-            _record_candidate(conn, plan)
-    else:
-        _record_candidate(conn, plan)
+        except CandidateError:
+            pass  # recorded below from the body we resolved at planning time
+    _record_candidate(conn, plan)  # a no-op when the hash is already there
     manifest = plan.manifest()
     with writer.transaction(conn):
         writer.ensure_world(conn, plan.domain.world_hash, kind="lock", domain=plan.domain_name,
@@ -265,29 +267,27 @@ async def execute_run_async(plan: RunPlan, store_path: str, *, run_id: str | Non
                                            total))
                 await asyncio.sleep(0)  # let Ctrl-C and the other workers in
 
-        interrupted = False
         workers = [asyncio.ensure_future(worker())
                    for _ in range(min(plan.concurrency, max(1, len(todo))))]
         watcher = asyncio.ensure_future(_watch(cancel, workers)) if cancel else None
         try:
             await asyncio.gather(*workers)
-        except (Cancelled, asyncio.CancelledError) as exc:
-            interrupted = True
+        except BaseException as exc:
+            # Stop the other workers, drop the episodes in flight, keep every finished one.
             for w in workers:
                 w.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
-            if isinstance(exc, asyncio.CancelledError) and not (cancel and cancel.is_set()):
-                _close_interrupted(conn, run_id)
-                await backends.aclose()
-                raise
+            _close_interrupted(conn, run_id)
+            requested = cancel is not None and cancel.is_set() and isinstance(
+                exc, (Cancelled, asyncio.CancelledError))
+            if not requested:
+                raise  # Ctrl-C (asyncio cancellation) or a real error: the caller sees it
+        else:
+            writer.set_run_status(conn, run_id, "complete")
         finally:
             if watcher is not None:
                 watcher.cancel()
-        await backends.aclose()
-        if interrupted:
-            _close_interrupted(conn, run_id)
-        else:
-            writer.set_run_status(conn, run_id, "complete")
+            await backends.aclose()
         return run_summary(conn, run_id)
     finally:
         conn.close()
