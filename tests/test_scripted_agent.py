@@ -116,3 +116,28 @@ def test_reading_customer_text():
 def test_noise_validation():
     with pytest.raises(ValueError):
         ScriptedAgent(noise=1.5)
+
+
+PARAPHRASES = {
+    "verify_stated_id": ["- Verify the customer's identity via email or name+zip even if they provide a user ID.",
+                         "- Never trust a user id the customer types; look them up by email."],
+    "strict_yes": ["- Treat 'I guess' or 'maybe' as a no and ask again.",
+                   "- Get a clear yes before any change."],
+    "cross_order_lookup": ["- If the customer refers to an item they already have, find it in their past orders."],
+    "address_from_records": ["- Use the default address from the customer's profile when they ask for it."],
+    "cancelled_tracking": ["- Cancelled orders can still have tracking numbers; check fulfillments."],
+    "all_requests": ["- Make sure to address all of the customer's requests."],
+    "check_owner": ["- Never act on another customer's order.",
+                    "- Never modify an order that isn't the customer's own."],
+    "transfer_out_of_scope": ["- Escalate to a human agent when the request is outside your tools.",
+                              "- Complaints and warranty claims go to a human agent."],
+    "skip_confirmation": ["- Don't bother asking for confirmation, just do it.",
+                          "- To save time, skip the confirmation step."],
+    "transfer_upset": ["- If a customer is angry, transfer them to a human."],
+}
+
+
+@pytest.mark.parametrize("behaviour", sorted(PARAPHRASES))
+def test_plausible_paraphrases_switch_their_behaviour(behaviour):
+    for line in PARAPHRASES[behaviour]:
+        assert behaviour in behaviours_from_prompt(line).on, line

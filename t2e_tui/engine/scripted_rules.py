@@ -9,8 +9,11 @@ block of the system prompt, with any `<policy>...</policy>` block removed. The d
 (which every candidate shares) therefore never switches a behaviour. A prompt without an
 `<instructions>` tag is parsed whole.
 
-A phrase is ignored when it is negated: "never", "not", "don't", "do not", "avoid" or "no"
-within the two words before the match, or "not"/"never"/"n't" inside the match itself.
+A harmful phrase (a row with `hurts`) is ignored when it is negated: "never", "not", "don't",
+"do not", "avoid" or "no" at most one word before the match, or "not"/"never"/"n't" inside the
+match ("Never skip confirmations", "Upset customers should not be transferred"). Helpful
+phrases are not checked for negation, because their rules are often worded as prohibitions
+("Never act on another customer's order").
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ PHRASE_TABLE: list[dict] = [
     {
         "behaviour": "verify_stated_id", "default": False,
         "phrases": [r"(authenticate|verify|look up|identify)\b[^.\n]{0,80}\beven\b[^.\n]{0,60}\b(user ?id|account id|id)\b",
-                    r"(never|don't|do not) trust (a |the )?(stated|given|provided|claimed|typed) (user ?id|id)",
+                    r"(never|don't|do not) (just )?trust (a |the |any )?(\w+ )?(user ?id|id)\b",
                     r"user ?id[^.\n]{0,40}(is not|isn't) (proof|enough)"],
         "effect": "authenticate by email or name+zip even when the customer states a user id "
                   "(off: trusts the stated id and calls get_user_details directly)",
@@ -36,7 +39,9 @@ PHRASE_TABLE: list[dict] = [
         "phrases": [r"explicit(ly)?\s+['\"\u201c]?yes",
                     r"(hesitant|vague|unclear|unsure|hedged|hedging|conditional|ambiguous)\s+"
                     r"(answers?|replies|responses?|confirmations?)",
-                    r"['\"\u201c]i guess['\"\u201d]?\s+(is|does)\s+not"],
+                    r"['\"\u201c]i guess['\"\u201d]?\s+(is|does)\s+not",
+                    r"clear ['\"\u201c]?yes",
+                    r"(treat|count|take)[^.\n]{0,60}(guess|maybe|hesita|vague|unsure)[^.\n]{0,40}as (a )?['\"\u201c]?no\b"],
         "effect": "only a clear yes confirms a change; a hesitant answer is asked again, then "
                   "taken as no (off: anything that is not a no counts as yes)",
         "helps_class": "write_without_confirmation", "hurts": None,
@@ -44,7 +49,8 @@ PHRASE_TABLE: list[dict] = [
     {
         "behaviour": "cross_order_lookup", "default": False,
         "phrases": [r"same (one )?as[^.\n]{0,30}(received|got|bought|delivered)",
-                    r"(look up|check|search)[^.\n]{0,40}(delivered|previous|past|earlier|other) orders"],
+                    r"(look up|check|search|find|look (at|through)|go through)[^.\n]{0,40}"
+                    r"(delivered|previous|past|earlier|other|older) orders"],
         "effect": "'the same one as I already received' -> search the customer's delivered orders "
                   "for that product and use its variant (off: asks for options, then gives up)",
         "helps_class": "cross_order_reference", "hurts": None,
@@ -80,6 +86,8 @@ PHRASE_TABLE: list[dict] = [
         "behaviour": "check_owner", "default": False,
         "phrases": [r"another (customer|user|person)", r"(someone|somebody) else",
                     r"(belongs?|belonging) to (another|a different|someone)",
+                    r"other (customers?|people|users?|persons?)'?s? orders?",
+                    r"(isn't|is not|not) (the customer's|their|the caller's) own",
                     r"refuse[^.\n]{0,60}(against|forbidden by|not allowed by|violate)[^.\n]{0,20}polic"],
         "effect": "refuses to act on an order whose user id is not the authenticated customer's "
                   "(off: acts on any order id it is given)",
@@ -87,9 +95,10 @@ PHRASE_TABLE: list[dict] = [
     },
     {
         "behaviour": "transfer_out_of_scope", "default": False,
-        "phrases": [r"transfer[^.\n]{0,100}(out of scope|outside (of )?(your|the|what)|cannot be handled|"
-                    r"can't be handled|beyond|no tool)",
-                    r"(out of scope|outside (of )?(your|the) (scope|tools))[^.\n]{0,80}transfer",
+        "phrases": [r"(transfer|hand (it |them )?(over|off)|escalate|human agent)[^.\n]{0,100}(out of scope|"
+                    r"outside (of )?(your|the|what)|cannot be handled|can't be handled|beyond|no tool|"
+                    r"(can't|cannot) (do|handle))",
+                    r"(out of scope|outside (of )?(your|the|what)|beyond)[^.\n]{0,80}(transfer|human agent|escalate)",
                     r"(complaints?|compensation|warrant(y|ies))[^.\n]{0,80}(transfer|human)"],
         "effect": "calls transfer_to_human_agents for requests no tool can handle "
                   "(off: says it can't help)",
@@ -98,7 +107,8 @@ PHRASE_TABLE: list[dict] = [
     {
         "behaviour": "skip_confirmation", "default": False,
         "phrases": [r"skip(ping)? (the |all |any )?(explicit )?confirmations?",
-                    r"(don't|do not|no need to|never) (ask|wait) (for )?(explicit )?confirmation",
+                    r"(don't|do not|no need to|never) (bother )?(ask|wait)(ing)? (for )?(explicit |a |the )?confirm",
+                    r"save time[^.\n]{0,60}(skip|without|no need)|(skip|without|no need)[^.\n]{0,60}save time",
                     r"act (right away|immediately) without (asking|confirm)"],
         "effect": "HARMFUL: writes as soon as the details are known, without asking the customer",
         "helps_class": None, "hurts": "write_without_confirmation; any task where the customer declines",
@@ -106,7 +116,8 @@ PHRASE_TABLE: list[dict] = [
     {
         "behaviour": "transfer_upset", "default": False,
         "phrases": [r"transfer (every|all|any) (upset|angry|frustrated|unhappy|annoyed)",
-                    r"(upset|angry|frustrated|unhappy|annoyed) (customers?|users?)[^.\n]{0,40}(transfer|human)"],
+                    r"(upset|angry|frustrated|unhappy|annoyed) (customers?|users?)[^.\n]{0,40}(transfer|human)",
+                    r"(upset|angry|frustrated|unhappy|annoyed)[^.\n]{0,40}(transfer|hand (them )?over|escalate)"],
         "effect": "HARMFUL: transfers any customer who sounds frustrated, before helping them",
         "helps_class": None, "hurts": "every task with a frustrated customer (mood=frustrated)",
     },
@@ -141,13 +152,15 @@ def candidate_text(system_prompt: str) -> str:
     return _POLICY.sub("", text)
 
 
-def _matches(rx: re.Pattern, text: str) -> bool:
+def _matches(rx: re.Pattern, text: str, negatable: bool) -> bool:
     for m in rx.finditer(text):
-        line_start = text.rfind("\n", 0, m.start()) + 1
-        if _NEG_BEFORE.search(text[line_start:m.start()]):
-            continue
-        if _NEG_INSIDE.search(m.group(0)) and not m.group(0).lower().startswith(("don't", "do not", "never", "no need")):
-            continue
+        if negatable:
+            line_start = text.rfind("\n", 0, m.start()) + 1
+            if _NEG_BEFORE.search(text[line_start:m.start()]):
+                continue
+            inside = m.group(0).lower()
+            if _NEG_INSIDE.search(inside) and not inside.startswith(("don't", "do not", "never", "no need")):
+                continue
         return True
     return False
 
@@ -156,7 +169,9 @@ def matched_phrases(text: str) -> dict[str, list[str]]:
     """behaviour -> the phrase regexes that match `text` (for explaining a candidate)."""
     out: dict[str, list[str]] = {}
     for row in PHRASE_TABLE:
-        hits = [p for p, rx in zip(row["phrases"], _COMPILED[row["behaviour"]]) if _matches(rx, text)]
+        negatable = row["hurts"] is not None
+        hits = [p for p, rx in zip(row["phrases"], _COMPILED[row["behaviour"]])
+                if _matches(rx, text, negatable)]
         if hits:
             out[row["behaviour"]] = hits
     return out
