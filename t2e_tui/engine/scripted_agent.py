@@ -11,7 +11,7 @@ step (`_Planner`), one tool call or one text message per turn. What it does, in 
 greet; transfer when asked for a human (or, with `transfer_upset`, when the customer sounds
 upset); authenticate (email, else name+zip; a stated user id is trusted unless
 `verify_stated_id`); load the profile; then work through the requests of the opening message
-(only the first unless `all_requests`): find the order (by id, else by the product the
+(only the first of each message unless `all_requests`): find the order (by id, else by the product the
 customer names), collect details (asking at most twice), list the change and ask for a yes
 (unless `skip_confirmation`), write, report; finally "Is there anything else I can help you
 with?".
@@ -41,6 +41,9 @@ CONFIRM_TAIL = "Shall I go ahead? Please answer yes or no."
 WRITE_TOOLS = {"cancel_pending_order", "modify_pending_order_items", "exchange_delivered_order_items",
                "modify_pending_order_address", "modify_pending_order_payment",
                "return_delivered_order_items", "modify_user_address"}
+KIND_TOOLS = {"cancel": {"cancel_pending_order"}, "return": {"return_delivered_order_items"},
+              "change_item": {"modify_pending_order_items", "exchange_delivered_order_items"},
+              "order_address": {"modify_pending_order_address"}}
 _ADDR_KEYS = ("address1", "address2", "city", "state", "country", "zip")
 
 
@@ -201,10 +204,18 @@ class _Planner:
         every order of the account has been looked at."""
         hints = self.hints(r)
         own = list(self.profile.get("orders") or [])
-        groups = statuses if isinstance(statuses, list) else [statuses]
+        # any status last: after a write the order's status changed, and a customer may name an
+        # order that cannot take the request (the handler then says why)
+        groups = (statuses if isinstance(statuses, list) else [statuses]) + [None]
 
         def fits(o: dict, group) -> bool:
             return (group is None or o["status"] in group) and bool(mentioned_items(o, hints))
+        # an order this request already changed has a new status; it is still the one meant
+        done = {c["args"].get("order_id") for c in self.st.calls
+                if c["name"] in KIND_TOOLS.get(r.kind, ()) and c["error"] is not None}
+        for oid in own:
+            if oid in done and oid in self.st.orders and fits(self.st.orders[oid], None):
+                return self.st.orders[oid]
         for oid in own:
             if oid in self.st.orders and fits(self.st.orders[oid], groups[0]):
                 return self.st.orders[oid]
@@ -274,17 +285,17 @@ class _Planner:
         self._identify()
         reqs = parse_requests(st.request_texts)
         notes = self._reports()
-        handled = False
+        handled: set = set()      # messages with a finished request
         for r in reqs:
             if st.asked(f"Regarding your {r.label}:"):
-                handled = True
+                handled.add(r.message)
                 continue
-            if handled and not b.all_requests:
-                break
+            if r.message in handled and not b.all_requests:
+                continue            # the multi_intent failure: one request per message
             try:
                 self._work(r)
             except _Closed as done:
-                handled = True
+                handled.add(r.message)
                 if done.note:
                     notes.append(done.note)
                 continue

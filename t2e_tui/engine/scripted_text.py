@@ -58,6 +58,7 @@ class Request:
     clause: str
     order_ids: list[str] = field(default_factory=list)
     label: str = ""
+    message: int = 0        # which request-carrying message it came from
 
 
 def norm_order_id(raw: str) -> str:
@@ -76,7 +77,7 @@ def parse_requests(texts: list[str]) -> list[Request]:
     A sentence with a request keyword starts a request; a following sentence without one adds
     detail to it (e.g. "Please refund it to my gift card.")."""
     reqs: list[Request] = []
-    for text in texts:
+    for n_msg, text in enumerate(texts):
         for clause in split_clauses(text):
             kind = next((k for k, rx in KINDS if rx.search(clause)), None)
             if kind is None:
@@ -84,7 +85,7 @@ def parse_requests(texts: list[str]) -> list[Request]:
                     reqs[-1].clause += " " + clause
                 continue
             ids = [norm_order_id(m.group(0)) for m in ORDER_ID.finditer(clause)]
-            reqs.append(Request(len(reqs), kind, clause, ids))
+            reqs.append(Request(len(reqs), kind, clause, ids, message=n_msg))
     counts: dict[str, int] = {}
     for r in reqs:
         counts[r.kind] = counts.get(r.kind, 0) + 1
@@ -106,12 +107,30 @@ def find_identity(texts: list[str]) -> dict:
     if m:
         out["user_id"] = m.group(0)
     for text in reversed(texts):
-        n = NAME.search(text)
         z = ZIP.search(text)
-        if n and z:
-            out["name_zip"] = (n.group(1), n.group(2), z.group(1) or z.group(2))
+        if not z:
+            continue
+        n = NAME.search(text)
+        pair = (n.group(1), n.group(2)) if n else _bare_name(text)
+        if pair:
+            out["name_zip"] = (pair[0], pair[1], z.group(1) or z.group(2))
             break
     return out
+
+
+_CAPS = re.compile(r"\b([A-Z][a-z'-]+)\s+([A-Z][a-z'-]+)\b")
+_NOT_NAMES = {"Hi", "Hello", "Hey", "My", "Sure", "It's", "Its", "I'm", "Yes", "No", "Thanks", "Thank",
+              "Please", "Good", "Okay", "Ok", "The", "Zip", "Name", "Afternoon", "Morning", "Dear"}
+
+
+def _bare_name(text: str) -> tuple[str, str] | None:
+    """'Ava Moreno, 12345': two capitalised words that are not greetings (short replies only)."""
+    if len(text.split()) > 14:
+        return None
+    for m in _CAPS.finditer(text):
+        if m.group(1) not in _NOT_NAMES and m.group(2) not in _NOT_NAMES:
+            return m.group(1), m.group(2)
+    return None
 
 
 def classify_confirmation(text: str) -> str:
@@ -160,7 +179,15 @@ def find_address(texts: list[str]) -> dict | None:
 def mentioned_items(order: dict, texts: list[str]) -> list[dict]:
     """Order lines whose product name appears in the customer's words."""
     low = " ".join(texts).lower()
-    return [it for it in order.get("items", []) if it.get("name", "").lower() in low]
+    out = []
+    for it in order.get("items", []):
+        name = it.get("name", "").lower()
+        head = name.split()[-1] if name.split() else ""
+        # the full name, or its head noun ("the lamp", "the t-shirts"); "set" is too common a word
+        if name and (name in low or (len(head) >= 4 and head != "set"
+                                     and re.search(rf"(?<![\w-]){re.escape(head)}s?(?![\w-])", low))):
+            out.append(it)
+    return out
 
 
 def option_matches(variant: dict, texts: list[str]) -> int:
