@@ -52,17 +52,24 @@ def new_run_id() -> str:
     return secrets.token_hex(4)
 
 
+_TOOL_KINDS: dict[str, str] | None = None
+
+
 def tool_kind(name: str) -> str:
     """read | write | generic | unknown, from the world's tool table."""
-    try:
-        from world.tools import TOOL_KINDS
-    except ImportError:  # world not built yet
-        return "unknown"
-    return TOOL_KINDS.get(name, "unknown")
+    global _TOOL_KINDS
+    if _TOOL_KINDS is None:
+        try:
+            from world.tools import TOOL_KINDS
+        except ImportError:  # world not built yet
+            return "unknown"
+        _TOOL_KINDS = TOOL_KINDS
+    return _TOOL_KINDS.get(name, "unknown")
 
 
 def dumps(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False)
+    """JSON text for a *_json column (None stays NULL)."""
+    return None if value is None else _encode(value)
 
 
 def ensure_world(db: Any, world_id: str, *, kind: str, domain: str,
@@ -155,23 +162,29 @@ def _raw_needed(key: str, value: Any, role: str, idx: int) -> bool:
     """True when the column for `key` cannot give back `value` exactly (then it is kept raw)."""
     if value is None:
         return False
-    if key == "role":
-        return not isinstance(value, str)
-    if key == "content":
-        return not isinstance(value, str)
+    if key in ("role", "content", "requestor", "timestamp"):
+        return type(value) is not str
     if key == "tool_calls":
-        return not (isinstance(value, list) and value)
+        return not (type(value) is list and value)
     if key == "id":
-        return role != "tool" or not isinstance(value, str)
+        return role != "tool" or type(value) is not str
     if key == "error":
-        return not isinstance(value, bool)
-    if key in ("requestor", "timestamp"):
-        return not isinstance(value, str)
+        return type(value) is not bool
     if key == "cost":
-        return isinstance(value, bool) or not isinstance(value, (int, float))
+        return type(value) is not float and type(value) is not int
     if key == "turn_idx":
-        return isinstance(value, bool) or value != idx
+        return type(value) is not int or value != idx
     return False
+
+
+# One encoder for every row: json.dumps builds a new one per call, which shows at 10^6 rows.
+# Input comes from JSON (or the engine's plain dicts), so there are no cycles to check.
+_ENC = json.JSONEncoder(ensure_ascii=False, check_circular=False)
+_encode = _ENC.encode
+_DEFAULT_SETS = {role: frozenset(k for k in keys if k != "usage")
+                 for role, keys in _DEFAULT_KEYS.items()}
+_OTHER_SET = frozenset(k for k in _OTHER_DEFAULT if k != "usage")
+_STR_KEYS = frozenset(("role", "content", "requestor", "timestamp"))
 
 
 def step_row(episode_id: int, idx: int, message: dict, *, latency_ms: float | None = None,
@@ -185,55 +198,77 @@ def step_row(episode_id: int, idx: int, message: dict, *, latency_ms: float | No
     """
     role = message.get("role") or "unknown"
     content = message.get("content")
-    if content is not None and not isinstance(content, str):
-        content = json.dumps(content, ensure_ascii=False)
+    if content is not None and type(content) is not str:
+        content = _encode(content)
     calls = message.get("tool_calls") or None
-    calls_text = json.dumps(calls, ensure_ascii=False) if calls else None
-    usage = message.get("usage") or {}
-    tokens_in = usage.get("prompt_tokens") if isinstance(usage, dict) else None
-    tokens_out = usage.get("completion_tokens") if isinstance(usage, dict) else None
-    extra = {k: v for k, v in message.items() if k not in _MESSAGE_KEYS}
-    if "usage" in message:
-        extra["usage"] = message["usage"]
-    present = [k for k in message if k in _MESSAGE_KEYS and k != "usage"]
+    calls_text = _encode(calls) if calls else None
+    usage = message.get("usage")
+    if type(usage) is dict:
+        tokens_in = usage.get("prompt_tokens")
+        tokens_out = usage.get("completion_tokens")
+    else:
+        tokens_in = tokens_out = None
+    extra = {}
+    present = []
+    for k, v in message.items():
+        if k in _MESSAGE_KEYS:
+            if k == "usage":
+                extra[k] = v
+            else:
+                present.append(k)
+        else:
+            extra[k] = v
+    if type(role) is not str:
+        role = "unknown"
     meta: dict[str, Any] = {}
-    defaults = [k for k in _DEFAULT_KEYS.get(role, _OTHER_DEFAULT) if k != "usage"]
-    if set(present) != set(defaults):
+    if frozenset(present) != _DEFAULT_SETS.get(role, _OTHER_SET):
         meta["keys"] = present
-    raw = {k: message[k] for k in present if _raw_needed(k, message[k], role, idx)}
+    raw = None
+    for k in present:
+        v = message[k]
+        # inline fast path for the common, column-exact values; _raw_needed decides the rest
+        if v is None or (type(v) is str and k in _STR_KEYS):
+            continue
+        if _raw_needed(k, v, role, idx):
+            if raw is None:
+                raw = {}
+            raw[k] = v
     if raw:
         meta["raw"] = raw
     if meta:
         extra[META_KEY] = meta
     raw_id = message.get("id")
-    call_id = raw_id if role == "tool" and isinstance(raw_id, str) else None
+    call_id = raw_id if role == "tool" and type(raw_id) is str else None
     tool_name = None
-    if role == "tool" and tool_names is not None and call_id is not None:
+    if call_id is not None and tool_names is not None:
         tool_name = tool_names.get(call_id)
     call_rows = []
-    if calls and isinstance(calls, list):
+    if calls and type(calls) is list:
         for pos, call in enumerate(calls):
-            if not isinstance(call, dict):
+            if type(call) is not dict:
                 continue
             name = str(call.get("name") or "")
             args = call.get("arguments")
-            args_text = args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)
+            args_text = args if type(args) is str else _encode(args)
             cid = call.get("id")
-            if tool_names is not None and isinstance(cid, str):
+            if type(cid) is not str:
+                cid = None
+            elif tool_names is not None:
                 tool_names[cid] = name
-            call_rows.append((pos, cid if isinstance(cid, str) else None, name, args_text,
-                              tool_kind(name)))
-    extra_text = json.dumps(extra, ensure_ascii=False) if extra else None
-    huge = any(len(x) > HUGE_CHARS for x in (content, calls_text, extra_text) if x)
+            call_rows.append((pos, cid, name, args_text, tool_kind(name)))
+    extra_text = _encode(extra) if extra else None
+    huge = ((content is not None and len(content) > HUGE_CHARS)
+            or (calls_text is not None and len(calls_text) > HUGE_CHARS)
+            or (extra_text is not None and len(extra_text) > HUGE_CHARS))
     requestor = message.get("requestor")
     timestamp = message.get("timestamp")
     cost = message.get("cost")
     row = (episode_id, idx, role, content, calls_text, call_id, tool_name,
            1 if message.get("error") else 0,
-           requestor if isinstance(requestor, str) else None,
-           timestamp if isinstance(timestamp, str) else None,
+           requestor if type(requestor) is str else None,
+           timestamp if type(timestamp) is str else None,
            latency_ms, tokens_in, tokens_out,
-           cost if isinstance(cost, (int, float)) and not isinstance(cost, bool) else None,
+           cost if type(cost) is float or type(cost) is int else None,
            1 if huge else 0, extra_text)
     return row, call_rows, huge
 

@@ -316,7 +316,7 @@ def test_each_file_is_one_transaction(db, tmp_path, monkeypatch):
         real_flush(self)
 
     monkeypatch.setattr(episodes.EpisodeWriter.__init__, "__kwdefaults__",
-                        {"batch_messages": 2})
+                        {"batch_messages": 2, "background": True})
     monkeypatch.setattr(episodes.EpisodeWriter, "flush", counting_flush)
     res = import_paths(db, [str(write_json(tmp_path / "late-bad.json", src))])
     assert len(flushes) == 5  # rows were written before the bad record was met

@@ -8,7 +8,9 @@ checks and FTS rows go in as large batches instead of one statement per message.
 from __future__ import annotations
 
 import json
+import queue
 import sqlite3
+import threading
 from typing import Any
 
 from .. import writer
@@ -112,7 +114,8 @@ def sim_label(sim: Any, ord_: int) -> str:
 class EpisodeWriter:
     """Buffers episodes of one run and writes them in batches inside the caller's transaction."""
 
-    def __init__(self, conn: sqlite3.Connection, run_id: str, *, batch_messages: int = 20_000):
+    def __init__(self, conn: sqlite3.Connection, run_id: str, *, batch_messages: int = 4_000,
+                 background: bool = True):
         self.conn = conn
         self.run_id = run_id
         self.batch_messages = batch_messages
@@ -128,6 +131,14 @@ class EpisodeWriter:
         self.episodes = 0
         self.messages = 0
         self.duplicate_ids = 0
+        # SQLite work (B-tree and FTS inserts) runs in a writer thread while this thread
+        # parses the next batch: sqlite3 releases the GIL while stepping statements. The
+        # connection is used by one thread at a time: the caller touches it again only after
+        # close(). A bounded queue keeps memory at a few batches.
+        self._background = background
+        self._queue: queue.Queue | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
 
     def add(self, sim: dict, ord_: int, *, likely_task_id: str | None = None) -> int:
         """Queue one tau2 SimulationRun dict (already validated). Returns its episode_id."""
@@ -175,19 +186,62 @@ class EpisodeWriter:
         return eid
 
     def flush(self) -> None:
-        """Write the queued rows; FTS rows are filled from the new steps in one statement."""
+        """Hand the queued rows to the writer (thread); FTS rows are filled from the new steps
+        in one statement per batch."""
         if not self._eps:
             return
-        c = self.conn
-        c.executemany(EPISODE_INSERT, self._eps)
-        c.executemany(STEP_INSERT_WITH_ID, self._steps)
-        c.executemany(writer.TOOL_CALL_INSERT, self._calls)
-        c.executemany(writer.CHECK_INSERT, self._checks)
-        c.execute("INSERT INTO steps_fts (rowid, content, tool_calls) SELECT step_id, content, "
-                  "tool_calls FROM steps WHERE step_id >= ? AND step_id < ?",
-                  (self._first_step, self.next_step))
+        batch = (self._eps, self._steps, self._calls, self._checks, self._first_step,
+                 self.next_step)
         self._first_step = self.next_step
         self._eps, self._steps, self._calls, self._checks = [], [], [], []
+        if not self._background:
+            self._write(batch)
+            return
+        self._raise_failure()
+        if self._thread is None:
+            self._queue = queue.Queue(maxsize=2)
+            self._thread = threading.Thread(target=self._run, name="t2e-import-writer",
+                                            daemon=True)
+            self._thread.start()
+        self._queue.put(batch)
+
+    def close(self, *, raise_error: bool = True) -> None:
+        """Write what is queued and wait for the writer; re-raise its error. Call before the
+        transaction ends (commit or rollback) and before using the connection again."""
+        if raise_error:
+            self.flush()
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+        if raise_error:
+            self._raise_failure()
+
+    def _raise_failure(self) -> None:
+        if self._error is not None:
+            err, self._error = self._error, None
+            raise err
+
+    def _run(self) -> None:
+        while True:
+            batch = self._queue.get()
+            if batch is None:
+                return
+            if self._error is None:  # after a failure, drain without writing
+                try:
+                    self._write(batch)
+                except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                    self._error = exc
+
+    def _write(self, batch: tuple) -> None:
+        eps, steps, calls, checks, first, end = batch
+        c = self.conn
+        c.executemany(EPISODE_INSERT, eps)
+        c.executemany(STEP_INSERT_WITH_ID, steps)
+        c.executemany(writer.TOOL_CALL_INSERT, calls)
+        c.executemany(writer.CHECK_INSERT, checks)
+        c.execute("INSERT INTO steps_fts (rowid, content, tool_calls) SELECT step_id, content, "
+                  "tool_calls FROM steps WHERE step_id >= ? AND step_id < ?", (first, end))
 
 
 def episode_extra(sim: dict) -> str | None:

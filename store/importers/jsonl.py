@@ -77,7 +77,7 @@ def import_file(conn: sqlite3.Connection, ctx: ImportContext) -> None:
         ctx.start_run(conn, meta)
         ctx.warn("no episode lines: the run is empty")
     else:
-        ew.flush()
+        ew.close()
     if converted:
         ctx.warn(f"{converted} OpenAI-style tool call(s)/result(s) converted to tau2 shape")
     ctx.finish_run(conn, meta)

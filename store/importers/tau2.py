@@ -144,7 +144,7 @@ def _write_sims(conn: sqlite3.Connection, ctx: ImportContext, meta: RunMeta,
         ctx.reading_what = ""
     except RecordError as exc:
         raise ImportFailure(str(exc)) from None
-    ew.flush()
+    ew.close()
 
 
 def import_directory(conn: sqlite3.Connection, ctx: ImportContext) -> None:
