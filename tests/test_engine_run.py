@@ -286,3 +286,22 @@ def test_tau2_tasks_need_an_llm_user_and_nl_tasks_a_judge(tmp_path, tau2_dir):
                   tmp_path / "s.sqlite")
     assert res.exit_code == 2
     assert "need an LLM judge" in json.loads(res.output)["error"]
+
+
+def test_steps_are_visible_to_a_reader_while_the_episode_runs(tmp_path):
+    db = tmp_path / "s.sqlite"
+    seen = []
+
+    def spy(body):
+        if "role-playing a customer" not in body["messages"][0]["content"] and any(
+                m["role"] == "tool" for m in body["messages"]):
+            # the agent's second request: its tool call and result must already be stored
+            conn = sqlite3.connect(db)
+            seen.append(conn.execute(
+                "SELECT s.role FROM steps s JOIN episodes e USING (episode_id) "
+                "WHERE e.status = 'running' ORDER BY s.idx").fetchall())
+            conn.close()
+        return customer_and_agent(body)
+    with StubOpenAI(responder=spy) as stub:
+        execute_run(plan(stub, trials=1, num_tasks=1, concurrency=1), str(db))
+    assert seen and [r[0] for r in seen[0]] == ["assistant", "user", "assistant", "tool"]

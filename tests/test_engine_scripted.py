@@ -106,3 +106,24 @@ def test_an_internal_error_stops_the_run_resumably(tmp_path, monkeypatch):
     assert conn.execute("SELECT count(*) FROM episodes").fetchone()[0] == 4
     monkeypatch.setattr(world.scoring, "score_episode", real)
     assert resume_run(str(db), run_id).episodes == 40
+
+
+def test_group_commit_writes_the_same_rows_as_per_step_commits(tmp_path, monkeypatch):
+    import t2e_tui.engine.engine as engine_mod
+    from t2e_tui.engine.sink import StepSink
+    batched = scripted(tmp_path, "batched", trials=1)
+    monkeypatch.setattr(engine_mod, "StepSink",
+                        lambda conn, batch: StepSink(conn, batch=False))
+    single = scripted(tmp_path, "single", trials=1)
+    assert batched.trajectory_hash == single.trajectory_hash
+    q = {"steps": "SELECT e.episode_key, s.idx, s.role, s.content, s.tool_calls, s.tool_call_id, "
+                  "s.tool_name, s.error, s.huge FROM steps s JOIN episodes e USING (episode_id) "
+                  "ORDER BY 1, 2",
+         "calls": "SELECT e.episode_key, t.pos, t.name, t.arguments, t.kind FROM tool_calls t "
+                  "JOIN episodes e USING (episode_id) ORDER BY 1, t.step_id, 2",
+         "fts": "SELECT count(*) FROM steps_fts WHERE steps_fts MATCH 'order'"}
+    a = sqlite3.connect(tmp_path / "batched.sqlite")
+    b = sqlite3.connect(tmp_path / "single.sqlite")
+    for name, sql in q.items():
+        assert a.execute(sql).fetchall() == b.execute(sql).fetchall(), name
+    assert a.execute(q["fts"]).fetchone()[0] > 0

@@ -47,6 +47,7 @@ from ..errors import T2EError
 from .episode import Cancelled, EpisodeOutcome, play_episode
 from .manifest import episode_seed, store_trajectory_hash
 from .plan import ModelSpec, RunPlan, plan_from_manifest
+from .sink import StepSink
 
 __all__ = ["EpisodeDone", "RunSummary", "execute_run", "execute_run_async", "resume_run",
            "run_summary"]
@@ -181,9 +182,9 @@ def _record_candidate(conn: Any, plan: RunPlan) -> None:
              str(c.path) if c.path else None, store.now_iso()))
 
 
-async def _play_one(conn: Any, plan: RunPlan, backends: _Backends, run_id: str,
-                    task_id: str, trial: int, ord_: int, tools: list[dict], prompt: str,
-                    cancel: threading.Event | None) -> tuple[str, float | None]:
+async def _play_one(conn: Any, sink: StepSink, plan: RunPlan, backends: _Backends,
+                    run_id: str, task_id: str, trial: int, ord_: int, tools: list[dict],
+                    prompt: str, cancel: threading.Event | None) -> tuple[str, float | None]:
     task = plan.domain.tasks[task_id]
     seed = episode_seed(plan.seed, task_id, trial)
     key = f"{task_id}:{trial}"
@@ -193,7 +194,7 @@ async def _play_one(conn: Any, plan: RunPlan, backends: _Backends, run_id: str,
     names: dict[str, str] = {}
 
     def on_step(idx: int, msg: dict, latency_ms: float | None) -> None:
-        writer.append_step(conn, eid, idx, msg, latency_ms=latency_ms, tool_names=names)
+        sink.append(eid, idx, msg, latency_ms, names)
 
     try:
         user = backends.user_for(task, seed)
@@ -205,6 +206,7 @@ async def _play_one(conn: Any, plan: RunPlan, backends: _Backends, run_id: str,
                                  system_prompt=prompt, tools=tools, max_steps=plan.max_steps,
                                  max_errors=plan.max_errors, seed=seed, on_step=on_step,
                                  cost=plan.config.cost, cancel=cancel)
+    sink.flush()
     reason = out.termination_reason
     verdicts: list | None = None
     if (backends.judge is not None and plan.grading == "judge" and task.nl_assertions
@@ -249,6 +251,9 @@ async def execute_run_async(plan: RunPlan, store_path: str, *, run_id: str | Non
         done_count = total - len(todo)
         tools = _tool_schemas(plan.domain)
         prompt = plan.system_prompt()
+        # group commit only when no model call can sit between two steps (see sink.py)
+        sink = StepSink(conn, batch=plan.agent.kind == plan.user.kind == "scripted"
+                        and backends.judge is None)
         queue: asyncio.Queue = asyncio.Queue()
         for item in todo:
             queue.put_nowait(item)
@@ -259,8 +264,8 @@ async def execute_run_async(plan: RunPlan, store_path: str, *, run_id: str | Non
                 task_id, trial, ord_ = queue.get_nowait()
                 if cancel is not None and cancel.is_set():
                     raise Cancelled()
-                reason, reward = await _play_one(conn, plan, backends, run_id, task_id, trial,
-                                                 ord_, tools, prompt, cancel)
+                reason, reward = await _play_one(conn, sink, plan, backends, run_id, task_id,
+                                                 trial, ord_, tools, prompt, cancel)
                 done_count += 1
                 if on_episode is not None:
                     on_episode(EpisodeDone(run_id, task_id, trial, reward, reason, done_count,
@@ -277,6 +282,7 @@ async def execute_run_async(plan: RunPlan, store_path: str, *, run_id: str | Non
             for w in workers:
                 w.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
+            sink.abandon()
             _close_interrupted(conn, run_id)
             requested = cancel is not None and cancel.is_set() and isinstance(
                 exc, (Cancelled, asyncio.CancelledError))
