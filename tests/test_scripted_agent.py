@@ -141,3 +141,61 @@ PARAPHRASES = {
 def test_plausible_paraphrases_switch_their_behaviour(behaviour):
     for line in PARAPHRASES[behaviour]:
         assert behaviour in behaviours_from_prompt(line).on, line
+
+
+def converse(dom, lines, candidate=BASELINE):
+    """Feed hand-written customer lines (not the scripted user's wording); returns the messages."""
+    agent, env, rng = ScriptedAgent(), dom.new_env(), random.Random(0)
+    prompt = dom.system_prompt(candidate)
+    msgs = [{"role": "assistant", "content": GREETING}]
+    for line in lines:
+        msgs.append({"role": "user", "content": line})
+        for _ in range(20):
+            r = agent.respond(prompt, msgs, [], rng)
+            if not r.tool_calls:
+                msgs.append({"role": "assistant", "content": r.content})
+                break
+            c = r.tool_calls[0]
+            res = env.call(c.name, c.arguments)
+            msgs.append({"role": "assistant", "content": None,
+                         "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments}]})
+            msgs.append({"role": "tool", "id": c.id, "content": res.content, "error": res.error})
+    return msgs, env
+
+
+def _writes(msgs):
+    return [tc for m in msgs if m.get("tool_calls") for tc in m["tool_calls"]
+            if tc["name"] in ("return_delivered_order_items", "cancel_pending_order",
+                              "exchange_delivered_order_items", "modify_pending_order_payment")]
+
+
+def test_handles_ordinary_wording_and_follow_up_requests(dom):
+    db = dom.base_db.to_dict()
+    user = next(u for u in db["users"].values()
+                if sum(db["orders"][o]["status"] == "delivered" for o in u["orders"]) >= 1
+                and sum(db["orders"][o]["status"] == "pending" for o in u["orders"]) >= 1)
+    delivered = next(db["orders"][o] for o in user["orders"] if db["orders"][o]["status"] == "delivered")
+    pending = next(db["orders"][o] for o in user["orders"] if db["orders"][o]["status"] == "pending")
+    item = delivered["items"][0]
+    name = f"{user['name']['first_name']} {user['name']['last_name']}, {user['address']['zip']}"
+    msgs, _ = converse(dom, [
+        "hey, can you help me return something?", name,
+        f"it's order {delivered['order_id']}, the {item['name'].split()[-1].lower()}",
+        "the original card please", "yep",
+        f"also cancel {pending['order_id']} please", "I ordered it by mistake", "yes"])
+    writes = _writes(msgs)
+    assert [w["name"] for w in writes] == ["return_delivered_order_items", "cancel_pending_order"]
+    assert writes[0]["arguments"]["item_ids"] == [item["item_id"]]
+    assert writes[0]["arguments"]["payment_method_id"] == delivered["payment_history"][0]["payment_method_id"]
+    assert writes[1]["arguments"] == {"order_id": pending["order_id"], "reason": "ordered by mistake"}
+    assert msgs[-1]["content"].endswith("Is there anything else I can help you with?")
+
+
+def test_never_writes_on_a_no(dom):
+    db = dom.base_db.to_dict()
+    order = next(o for o in db["orders"].values() if o["status"] == "pending")
+    email = db["users"][order["user_id"]]["email"]
+    msgs, env = converse(dom, [f"Please cancel {order['order_id']}, I don't need it anymore.", email,
+                               "no, leave it"])
+    assert _writes(msgs) == [] and env.db == dom.base_db
+    assert "won't change anything" in msgs[-1]["content"]

@@ -25,8 +25,8 @@ Protocol — the first rule that matches the agent's last text message decides t
    payment ("payment method", "refund", "price difference", "gift card") ->
    order ("order id", "order number", "which order") -> reason ("reason", "why") ->
    address ("address") -> options ("size", "color", "option", "variant", "which one").
-7. wrap-up ("anything else") -> thanks and `###STOP###` (the scenario's `remind` would
-   repeat unhandled requests instead; our tasks keep it false).
+7. wrap-up ("anything else") -> thanks and `###STOP###`: the customer trusts that what it
+   asked for in its opening was understood (so an agent that drops a request is not reminded).
 8. anything else -> a short acknowledgement. Repeated identical agent questions get an
    "I already told you" prefix. After `max_turns` replies the customer gives up (`###STOP###`).
 """

@@ -6,7 +6,7 @@ finished, with a note for the customer). Nothing here sees gold actions or scena
 
 from __future__ import annotations
 
-from .scripted_state import _ADDR_KEYS, Closed, Step, fmt_address
+from .scripted_state import ADDR_KEYS, Closed, Step, fmt_address
 from .scripted_text import ACCOUNT_ADDRESS, ORDER_ID, SAME_AS_RECEIVED, Request, find_address, \
     find_reason, mentioned_items, option_matches
 
@@ -128,13 +128,26 @@ class RequestHandlers:
         hints = self.hints(r)
         addr = find_address(hints)
         if addr is None and self.b.address_from_records and any(ACCOUNT_ADDRESS.search(h) for h in hints):
-            addr = {k: self.profile["address"][k] for k in _ADDR_KEYS}
+            addr = {k: self.profile["address"][k] for k in ADDR_KEYS}
         if addr is None:
             self.ask(r, "address", f"For your {r.label} (order {oid}), what is the full new shipping address "
                      "(street, apartment if any, city, state, zip code and country)?",
                      "I need the full address to change it.")
         self.confirm_then(r, "modify_pending_order_address", {"order_id": oid, **addr},
                           f"ship order {oid} to {fmt_address(addr)}")
+
+    def _do_order_payment(self, r: Request) -> None:
+        o = self.order_for(r, [{"pending", "pending (item modified)"}])
+        oid = o["order_id"]
+        if self.written(r, {"modify_pending_order_payment"}, "order_id", oid):
+            raise Closed()
+        if "pending" not in o["status"]:
+            raise Closed(f"Regarding your {r.label}: order {oid} is {o['status']}, so its payment "
+                         "method can't be changed.")
+        pm, pm_desc = self.payment(r, o, f"For your {r.label} (order {oid}), which payment method "
+                                   "on your account should the order be paid with?")
+        self.confirm_then(r, "modify_pending_order_payment", {"order_id": oid, "payment_method_id": pm},
+                          f"pay order {oid} with {pm_desc} instead of the current payment method")
 
     def _do_user_address(self, r: Request) -> None:
         if self.written(r, {"modify_user_address"}, "user_id", self.uid):
@@ -143,7 +156,7 @@ class RequestHandlers:
         addr = find_address(hints)
         if addr is None and self.b.address_from_records and any(ORDER_ID.search(h) for h in hints):
             o = self.order_for(r, None)
-            addr = {k: o["address"][k] for k in _ADDR_KEYS}
+            addr = {k: o["address"][k] for k in ADDR_KEYS}
         if addr is None:
             self.ask(r, "address", f"For your {r.label}, what is the full new address (street, "
                      "apartment if any, city, state, zip code and country)?",

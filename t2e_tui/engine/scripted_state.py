@@ -13,9 +13,9 @@ WRITE_TOOLS = {"cancel_pending_order", "modify_pending_order_items", "exchange_d
                "return_delivered_order_items", "modify_user_address"}
 KIND_TOOLS = {"cancel": {"cancel_pending_order"}, "return": {"return_delivered_order_items"},
               "change_item": {"modify_pending_order_items", "exchange_delivered_order_items"},
-              "order_address": {"modify_pending_order_address"}}
-_ADDR_KEYS = ("address1", "address2", "city", "state", "country", "zip")
-
+              "order_address": {"modify_pending_order_address"},
+              "order_payment": {"modify_pending_order_payment"}}
+ADDR_KEYS = ("address1", "address2", "city", "state", "country", "zip")
 
 
 def parse_json(text):

@@ -43,6 +43,8 @@ KINDS: list[tuple[str, re.Pattern]] = [
     ("tracking", re.compile(r"\btrack", re.I)),
     ("cancel", re.compile(r"\bcancel\b|\bcancellation\b", re.I)),
     ("return", re.compile(r"\breturn\b|send (it |them )?back|\bsend back", re.I)),
+    ("order_payment", re.compile(r"\b(change|switch|update|use)\b[^.?!]{0,40}\bpayment( method)?\b|"
+                                 r"\bpay (for )?(it|order|the order)[^.?!]{0,20}\b(with|using)\b", re.I)),
     ("user_address", re.compile(r"\b(update|change|set|replace)\s+(the\s+|my\s+)+default address", re.I)),
     ("order_address", re.compile(r"\b(ship|send|deliver)\s+(it|them|my|the|order|#?W\d{7})[^.?!]*\bto\b|"
                                  r"\b(shipped|sent|delivered) to\b|shipping address|address of (my )?order", re.I)),
@@ -92,7 +94,7 @@ def parse_requests(texts: list[str]) -> list[Request]:
     for r in reqs:
         noun = {"cancel": "cancellation", "return": "return", "change_item": "item change",
                 "order_address": "shipping address change", "user_address": "default address change",
-                "tracking": "tracking request", "out_of_scope": "request", "human": "request"}[r.kind]
+                "tracking": "tracking request", "order_payment": "payment method change", "out_of_scope": "request", "human": "request"}[r.kind]
         r.label = noun if counts[r.kind] == 1 else (
             f"{noun} for order {r.order_ids[0]}" if r.order_ids else f"{noun} #{r.idx + 1}")
     return reqs

@@ -17,7 +17,6 @@ Scenario schema (`t2e.scenario`):
         target: {"options": {...}} or {"same_as_received": true}
         address: full address dict, {"from_account": true} or {"from_order": "#W..."}
         owner: who the order belongs to when it is not the customer's ("husband", ...)
-    remind: bool                        remind the agent of unhandled requests when it wraps up
     max_turns: int                      the customer gives up after this many replies
 """
 
@@ -351,7 +350,6 @@ def build_tasks(db: dict, ids: Ids, rng: random.Random) -> tuple[list[dict], dic
                 "states_user_id": spec.get("states_user_id", False),
                 "mood": "frustrated" if k % 4 == 1 else "calm",
                 "requests": spec["requests"],
-                "remind": False,
                 "max_turns": 14,
             }
             actions = []
