@@ -13,7 +13,7 @@ def _opts(opts: dict) -> str:
     return ", ".join(f"{k} {v}" for k, v in opts.items())
 
 
-def describe_request(req: dict) -> str:
+def describe_request(req: dict, db: dict | None = None) -> str:
     """One sentence saying what the customer wants, in the second person."""
     oid = req["order_id"]
     where = f"order {oid}" if req["knows_order_id"] else f"the order with the {req['product'].lower()}"
@@ -41,6 +41,10 @@ def describe_request(req: dict) -> str:
         return (f"You want the default address on your account changed to the address that "
                 f"{where} was shipped to (you don't remember it by heart).")
     if kind == "tracking":
+        order = (db or {}).get("orders", {}).get(oid) or {}
+        if order.get("status") == "cancelled":
+            return (f"You want the tracking number for {where}. You know the order was cancelled, "
+                    "but one parcel from it seems to have shipped anyway.")
         return f"You want the tracking number for {where}."
     return f"You want to {req['topic']}."
 
@@ -54,7 +58,10 @@ def render_instructions(scenario: dict, db: dict) -> dict:
         known.append(f"Your email is {ident['email']}.")
     if scenario["states_user_id"]:
         known.append(f"Your user id is {ident['user_id']}.")
-    known += [f"Your order id is {r['order_id']}." for r in reqs if r["order_id"] and r["knows_order_id"]]
+    oids = [r["order_id"] for r in reqs if r["order_id"] and r["knows_order_id"]]
+    if oids:
+        known.append(f"Your order id is {oids[0]}." if len(oids) == 1 else
+                     f"The order ids are {', '.join(oids)}.")
     unknown = []
     if scenario["auth_via"] != "email":
         unknown.append("You do not remember your email address.")
@@ -83,7 +90,7 @@ def render_instructions(scenario: dict, db: dict) -> dict:
     steps.append("End the conversation with ###STOP### when you are done.")
     return {
         "domain": "mini-retail",
-        "reason_for_call": " ".join(describe_request(r) for r in reqs),
+        "reason_for_call": " ".join(describe_request(r, db) for r in reqs),
         "known_info": " ".join(known),
         "unknown_info": " ".join(unknown) or None,
         "task_instructions": " ".join(steps),

@@ -40,15 +40,15 @@ PER_CLASS = 16
 SPLIT_SIZES = (("train", 4), ("dev", 5), ("heldout", 7))
 ADDRESS_KEYS = ("address1", "address2", "city", "state", "country", "zip")
 OTHER_PEOPLE = ["husband", "wife", "sister", "brother", "friend", "neighbor", "mother", "roommate"]
-OUT_OF_SCOPE = [
-    "file a formal complaint about the courier who left my parcel out in the rain",
+OUT_OF_SCOPE = [   # worded to follow "I'd like to ..." and "You want to ..." alike
+    "file a formal complaint about a courier who left a parcel out in the rain",
     "get compensation for a delivery that arrived two weeks late",
-    "change the name on my account because I recently got married",
-    "get a price adjustment because something I bought last week is now on sale",
+    "change the name on the account after a recent marriage",
+    "get a price adjustment because something bought last week is now on sale",
     "make a warranty claim for a product that broke after the return window",
-    "set up a bulk purchase for my company with an invoice",
-    "report that a parcel marked as delivered was stolen from my porch",
-    "change the email address on my account",
+    "set up a bulk purchase for a company, with an invoice",
+    "report a parcel that was marked as delivered but was stolen from the porch",
+    "change the email address on the account",
 ]
 
 
