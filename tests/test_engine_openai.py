@@ -228,14 +228,11 @@ async def test_concurrent_episodes_overlap_on_the_wire():
             return await play_episode(agent=agent, user=ListUser("hi", "###STOP###"),
                                       env=FakeEnv(), system_prompt="S", tools=TOOLS,
                                       max_steps=20, max_errors=5, seed=i)
-        t0 = time.perf_counter()
         outs = await asyncio.gather(*(one(i) for i in range(8)))
-        elapsed = time.perf_counter() - t0
         await chat.aclose()
         peak = stub.max_in_flight
     assert all(o.termination_reason == "user_stop" for o in outs)
-    assert peak >= 4            # requests really were in flight together
-    assert elapsed < 8 * 0.2    # not serialised
+    assert peak >= 4            # requests really were in flight together, not serialised
 
 
 SCENARIO_TASK = {"id": "7", "user_scenario": {"persona": None, "instructions": {
