@@ -48,6 +48,9 @@ def test_openai_rerun_exports_as_tau2_and_reimports_unchanged(tmp_path):
     sims = data["simulations"]
     assert len(sims) == 6 and len({x["id"] for x in sims}) == 6
     assert sims[0]["messages"][0]["content"] == "Hi! How can I help you today?"
+    from world.domains import load_domain
+    assert data["info"]["environment_info"]["policy"] == load_domain("mini-retail").policy
+    assert data["info"]["agent_info"]["llm"] == "openai:a"
 
 
 def test_scripted_rerun_exports_as_tau2_and_reimports_unchanged(tmp_path):

@@ -221,9 +221,7 @@ async def _play_one(conn: Any, sink: StepSink, plan: RunPlan, backends: _Backend
         task, out.messages, reason, base_db=_base_db(plan.domain),
         tool_version=getattr(plan.domain, "tool_version", "v1"), grading=plan.grading,
         judge=(lambda _t, _m: verdicts) if verdicts is not None else None)
-    extra = {"seed": seed}
-    if out.error:
-        extra["error"] = out.error
+    extra = {"error": out.error} if out.error else None
     writer.finish_episode(conn, eid, termination_reason=reason, reward_info=reward_info,
                           duration=out.duration, agent_cost=out.agent_cost,
                           user_cost=out.user_cost, extra=extra)

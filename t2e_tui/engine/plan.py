@@ -127,6 +127,8 @@ class RunPlan:
             "data_dir": self.data_dir,
             "world_hash": self.domain.world_hash,
             "tool_version": getattr(self.domain, "tool_version", None),
+            # the policy text as given to the agent (tau2 files record it; the exporter reads it)
+            "policy": self.domain.policy,
             "candidate": {"hash": self.candidate.hash, "name": self.candidate.name,
                           "parent": self.candidate.parent},
             "tasks_spec": self.tasks_spec,
