@@ -147,8 +147,18 @@ def register(cli: click.Group) -> None:
         except KeyboardInterrupt:
             progress.end()
             rid = progress.run_id or resume_id
+            if rid is None:
+                raise
             click.echo(f"interrupted: finished episodes are saved in run {rid}; finish it with "
                        f"`t2e run --resume {rid}`", err=True)
+            if as_json:
+                import store as store_mod
+                from .engine.engine import run_summary
+                conn = store_mod.connect(store_path)
+                try:
+                    click.echo(json.dumps(run_summary(conn, rid).as_dict(), indent=2))
+                finally:
+                    conn.close()
             return 130
         progress.end()
         data = summary.as_dict()

@@ -125,9 +125,11 @@ def test_sigint_marks_the_run_interrupted_and_keeps_finished_episodes(tmp_path):
             if n >= 3:
                 break
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
+        out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
     assert "--resume" in err
+    summary = json.loads(out)
+    assert summary["status"] == "interrupted" and summary["episodes"] >= 3
     conn = sqlite3.connect(store)
     assert conn.execute("SELECT status FROM runs").fetchone()[0] == "interrupted"
     assert conn.execute("SELECT count(*) FROM episodes WHERE status = 'running'"
