@@ -91,8 +91,19 @@ def test_skip_confirmations_really_regresses(dom):
     lost = base - harmful
     assert lost, "skipping confirmations must lose tasks the baseline passes"
     assert all(dom.tasks[t].failure_class == "write_without_confirmation" for t in lost)
-    assert passed(dom, ALL_FIXES + "\n- Skip confirmations to save time.",
-                  "write_without_confirmation") == set()
+    unwanted = {t for t in ids(dom, "write_without_confirmation")
+                if dom.tasks[t].scenario["requests"][0]["confirm"] in ("no", "hesitant_no")}
+    still = passed(dom, ALL_FIXES + "\n- Skip confirmations to save time.", "write_without_confirmation")
+    assert unwanted and not (still & unwanted)
+    assert passed(dom, SKIP_CONFIRM, split="heldout") < passed(dom, BASELINE, split="heldout")
+
+
+def test_each_fix_flips_at_least_six_heldout_tasks_of_its_class(dom):
+    """The gate's paired test needs six fixes in the heldout to see a one-class improvement."""
+    base = passed(dom, BASELINE, split="heldout")
+    for cls, line in FIX.items():
+        flipped = passed(dom, BASELINE + "\n" + line, cls, "heldout") - base
+        assert len(flipped) >= 6, (cls, sorted(flipped))
 
 
 def test_transferring_upset_customers_really_regresses(dom):
@@ -101,6 +112,10 @@ def test_transferring_upset_customers_really_regresses(dom):
     lost = good - harmful
     assert lost and all(dom.tasks[t].scenario["mood"] == "frustrated" for t in lost)
     assert len({dom.tasks[t].failure_class for t in lost}) >= 4
+    assert lost & ids(dom, split="heldout")
+    # and it is no improvement over the baseline on the heldout either
+    upset = BASELINE + "\n- Transfer every upset customer to a human."
+    assert passed(dom, upset, split="heldout") <= passed(dom, BASELINE, split="heldout")
 
 
 def test_a_scripted_episode_reproduces_exactly(dom):

@@ -15,8 +15,8 @@ Protocol — the first rule that matches the agent's last text message decides t
 3. a confirmation question ("shall I go ahead", "yes or no", "confirm", "proceed", "do you
    want me to") -> the answer the matching request's `confirm` asks for (matched by order id,
    else by "default address", else the first request): "yes" -> an explicit yes;
-   "no" -> an explicit no; "hesitant_no" -> a vague "I guess..." the first time, an explicit
-   no when asked again.
+   "no" -> an explicit no; "hesitant_no" / "hesitant_yes" -> a vague "I guess..." the first
+   time, an explicit no / yes when asked again.
 4. identity ("email", "zip", "name", "verify", "identity") -> the email, or first name,
    last name and zip (`auth_via`); the user id is never offered here.
 5. refusal ("I'm sorry", "can't", "unable", "not able", "not something I can") -> for an
@@ -240,10 +240,10 @@ class ScriptedUser:
             i, req = self._request_for(text)
             asked = sum(1 for t in agent_texts if _CONFIRM.search(t) and self._request_for(t)[0] == i)
             mode = req.get("confirm", "yes")
-            if mode == "yes":
+            if mode in ("yes", "hesitant_yes"):
                 return self._pick(f"yes{n}", ["Yes, please go ahead.", "Yes, that's right, please do it.",
                                               "Yes, confirmed."])
-            if mode == "hesitant_no" and asked <= 1:
+            if mode in ("hesitant_no", "hesitant_yes") and asked <= 1:
                 return self._pick(f"vague{n}", ["Hmm, I guess so...", "I suppose that's fine, maybe?",
                                                 "Well... I guess, if you think that's best.",
                                                 "Maybe. I'm not completely sure."])

@@ -77,6 +77,9 @@ def render_instructions(scenario: dict, db: dict) -> dict:
         if r["confirm"] == "no":
             steps.append("When the agent lists the details and asks you to confirm, say no: you "
                          "changed your mind. Then end the conversation.")
+        elif r["confirm"] == "hesitant_yes":
+            steps.append("When the agent asks you to confirm, first answer vaguely (e.g. 'I guess'). "
+                         "If it asks again for a clear answer, say yes.")
         elif r["confirm"] == "hesitant_no":
             steps.append("When the agent asks you to confirm, answer vaguely (e.g. 'I guess'). If it "
                          "asks again for a clear answer, say no and keep things as they are.")

@@ -13,7 +13,7 @@ Scenario schema (`t2e.scenario`):
     requests: [ {kind, order_id, knows_order_id, product, items, reason, payment, target,
                  address, owner, topic, confirm} ]
         kind: cancel | return | change_item | order_address | user_address | tracking | out_of_scope
-        confirm: "yes" | "no" | "hesitant_no"   answer to the agent's confirmation question
+        confirm: "yes" | "no" | "hesitant_no" | "hesitant_yes"   answer to a confirmation question
         target: {"options": {...}} or {"same_as_received": true}
         address: full address dict, {"from_account": true} or {"from_order": "#W..."}
         owner: who the order belongs to when it is not the customer's ("husband", ...)
@@ -174,7 +174,7 @@ def tracking_req(ctx: Ctx, user: dict, **kw) -> tuple[dict, list[dict], list[str
 
 # --- one builder per failure class ---------------------------------------------------------
 
-def build_auth(ctx: Ctx, k: int) -> dict:
+def build_auth(ctx: Ctx, k: int, slot: int) -> dict:
     user = ctx.user()
     via = "email" if k % 2 == 0 else "name_zip"
     req, gold = (cancel_req if k % 3 != 1 else return_req)(ctx, user)
@@ -183,22 +183,37 @@ def build_auth(ctx: Ctx, k: int) -> dict:
                 purpose="The customer gives a user id; the agent must still authenticate.")
 
 
-def build_confirm(ctx: Ctx, k: int) -> dict:
+# Confirmation answers by slot (train slots 0-3, dev 4-8, heldout 9-15): the heldout keeps six
+# hedge-then-no tasks (the baseline fails them; the gate needs six fixes to see the class) and one
+# plain "no" (the baseline passes it; skipping confirmations fails it).
+CONFIRM_ROLES = (["hesitant_no", "hesitant_no", "no", "hesitant_yes"]
+                 + ["hesitant_no", "hesitant_no", "hesitant_no", "no", "hesitant_yes"]
+                 + ["hesitant_no"] * 6 + ["no"])
+
+
+def build_confirm(ctx: Ctx, k: int, slot: int) -> dict:
     user = ctx.user()
     via = ctx.rng.choice(["email", "name_zip"])
-    mode = k % 3
-    if mode == 0:
-        req, _ = cancel_req(ctx, user, confirm="hesitant_no")
-    elif mode == 1:
-        req, _ = return_req(ctx, user, confirm="hesitant_no")
-    else:
+    role = CONFIRM_ROLES[slot]
+    gold = [auth_action(user, via)]
+    mood = None
+    if role == "hesitant_yes":
+        # hedges, then says yes: the change is wanted. A frustrated customer, so transferring
+        # upset customers loses a task the baseline passes.
+        req, write = (cancel_req if k % 2 else return_req)(ctx, user, confirm="hesitant_yes")
+        gold += write
+        mood = "frustrated"
+    elif role == "no":
         req, _ = (cancel_req if k % 2 else new_address_req)(ctx, user, confirm="no")
-    return dict(user=user, via=via, requests=[req], gold=[auth_action(user, via)],
-                basis=["DB", "COMMUNICATE"],
-                purpose="The customer does not give an explicit yes; nothing may be written.")
+    else:
+        req, _ = (cancel_req if k % 3 != 1 else return_req)(ctx, user, confirm="hesitant_no")
+    purpose = ("The customer hedges, then says yes." if role == "hesitant_yes" else
+               "The customer does not give an explicit yes; nothing may be written.")
+    return dict(user=user, via=via, requests=[req], gold=gold, basis=["DB", "COMMUNICATE"],
+                purpose=purpose, mood=mood)
 
 
-def build_crossorder(ctx: Ctx, k: int) -> dict:
+def build_crossorder(ctx: Ctx, k: int, slot: int) -> dict:
     while True:
         user = ctx.user()
         (product,) = ctx.free_products(user, 1)
@@ -232,7 +247,7 @@ def build_crossorder(ctx: Ctx, k: int) -> dict:
                 purpose="'The same one as I already received' refers to an item of a delivered order.")
 
 
-def build_address(ctx: Ctx, k: int) -> dict:
+def build_address(ctx: Ctx, k: int, slot: int) -> dict:
     user = ctx.user()
     via = ctx.rng.choice(["email", "name_zip"])
     other = random_address(ctx.rng)
@@ -251,7 +266,7 @@ def build_address(ctx: Ctx, k: int) -> dict:
                 purpose="The address to use is already on file (account or a past order).")
 
 
-def build_cxtracking(ctx: Ctx, k: int) -> dict:
+def build_cxtracking(ctx: Ctx, k: int, slot: int) -> dict:
     user = ctx.user()
     via = ctx.rng.choice(["email", "name_zip"])
     products = ctx.free_products(user, 2)
@@ -267,7 +282,7 @@ def build_cxtracking(ctx: Ctx, k: int) -> dict:
                 purpose="A cancelled order whose first parcel had already shipped still has tracking.")
 
 
-def build_multi(ctx: Ctx, k: int) -> dict:
+def build_multi(ctx: Ctx, k: int, slot: int) -> dict:
     user = ctx.user()
     via = ctx.rng.choice(["email", "name_zip"])
     kinds = [["cancel", "return"], ["return", "tracking"], ["tracking", "cancel"],
@@ -289,7 +304,7 @@ def build_multi(ctx: Ctx, k: int) -> dict:
                 basis=["DB", "COMMUNICATE"], purpose="Several requests in one call; all must be done.")
 
 
-def build_refusal(ctx: Ctx, k: int) -> dict:
+def build_refusal(ctx: Ctx, k: int, slot: int) -> dict:
     user = ctx.user()
     other = ctx.other_user()
     via = ctx.rng.choice(["email", "name_zip"])
@@ -305,7 +320,7 @@ def build_refusal(ctx: Ctx, k: int) -> dict:
                 purpose="The order belongs to another customer; the policy forbids acting on it.")
 
 
-def build_transfer(ctx: Ctx, k: int) -> dict:
+def build_transfer(ctx: Ctx, k: int, slot: int) -> dict:
     user = ctx.user()
     via = ctx.rng.choice(["email", "name_zip"])
     topic = OUT_OF_SCOPE[k % len(OUT_OF_SCOPE)]
@@ -334,6 +349,7 @@ def build_tasks(db: dict, ids: Ids, rng: random.Random) -> tuple[list[dict], dic
     for cls, short in CLASSES:
         order = list(range(PER_CLASS))
         rng.shuffle(order)
+        slot_of = {k: pos for pos, k in enumerate(order)}
         split_of = {}
         pos = 0
         for name, n in SPLIT_SIZES:
@@ -341,14 +357,21 @@ def build_tasks(db: dict, ids: Ids, rng: random.Random) -> tuple[list[dict], dic
                 split_of[k] = name
             pos += n
         for k in range(PER_CLASS):
-            spec = BUILDERS[cls](ctx, k)
+            slot = slot_of[k]
+            spec = BUILDERS[cls](ctx, k, slot)
             tid = f"{short}-{k + 1:02d}"
             user = spec["user"]
+            # About a quarter of the customers are frustrated. Where a transfer leaves the DB as
+            # the gold does (refusals, transfers, declined changes) frustration stays out of the
+            # heldout: there "transfer every upset customer" would pass tasks by accident and look
+            # like a fix. The confirm class's frustrated customers are its hedge-then-yes ones.
+            frustrated = ({1, 6} if cls in ("policy_refusal", "transfer_to_human") else
+                          set() if cls == "write_without_confirmation" else {1, 6, 10, 14})
             scenario = {
                 "identity": identity(user),
                 "auth_via": spec["via"],
                 "states_user_id": spec.get("states_user_id", False),
-                "mood": "frustrated" if k % 4 == 1 else "calm",
+                "mood": spec.get("mood") or ("frustrated" if slot in frustrated else "calm"),
                 "requests": spec["requests"],
                 "max_turns": 14,
             }
