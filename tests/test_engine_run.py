@@ -305,3 +305,14 @@ def test_steps_are_visible_to_a_reader_while_the_episode_runs(tmp_path):
     with StubOpenAI(responder=spy) as stub:
         execute_run(plan(stub, trials=1, num_tasks=1, concurrency=1), str(db))
     assert seen and [r[0] for r in seen[0]] == ["assistant", "user", "assistant", "tool"]
+
+
+def test_world_verify_accepts_a_rerun(tmp_path):
+    store = tmp_path / "s.sqlite"
+    s = execute_run(plan_run(tasks="auth-01", grade="db-communicate"), str(store))
+    conn = sqlite3.connect(store)
+    detail = json.loads(conn.execute("SELECT detail_json FROM worlds").fetchone()[0])
+    assert {"data", "code"} <= set(detail)
+    res = CliRunner().invoke(cli, ["--store", str(store), "world", "verify", s.run_id, "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["changed"] is False

@@ -150,9 +150,9 @@ def _create_run(conn: Any, plan: RunPlan) -> str:
     _record_candidate(conn, plan)  # a no-op when the hash is already there
     manifest = plan.manifest()
     with writer.transaction(conn):
+        # the lock detail (per-part hashes) lets `t2e world verify` say what changed
         writer.ensure_world(conn, plan.domain.world_hash, kind="lock", domain=plan.domain_name,
-                            detail={"domain": plan.domain_name, "data_dir": plan.data_dir,
-                                    "tool_version": manifest["tool_version"]})
+                            detail=getattr(plan.domain, "world_detail", None))
         run_id = writer.create_run(
             conn, name=plan.name, role=plan.role, world_id=plan.domain.world_hash,
             domain=plan.domain_name, status="running", agent_model=plan.agent.label,
