@@ -58,11 +58,12 @@ def register(cli: click.Group) -> None:
 
         table = Table(title="scripted agent: behaviours and rule phrases", show_lines=True,
                       caption=DISCLAIMER)
-        table.add_column("behaviour", style="bold")
+        # fold rather than truncate: a regex cut short with "..." would mislead
+        table.add_column("behaviour", style="bold", overflow="fold")
         table.add_column("default")
         if text is not None:
             table.add_column("this candidate")
-        table.add_column("phrases (regex, case-insensitive)")
+        table.add_column("phrases (regex, case-insensitive)", overflow="fold")
         table.add_column("effect")
         table.add_column("helps / hurts")
         for r in rows:
