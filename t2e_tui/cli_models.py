@@ -65,12 +65,12 @@ def register(cli: click.Group) -> None:
             table.add_column("this candidate")
         table.add_column("phrases (regex, case-insensitive)", overflow="fold")
         table.add_column("effect")
-        table.add_column("helps / hurts")
+        table.add_column("helps / hurts", overflow="fold")
         for r in rows:
             cells = [r["behaviour"], "on" if r["default"] else "off"]
             if text is not None:
                 cells.append("[green]on[/]" if r["on"] else "off")
-            cells += ["\n".join(escape(p) for p in r["phrases"]), escape(r["effect"]),
+            cells += ["\n".join("\u2022 " + escape(p) for p in r["phrases"]), escape(r["effect"]),
                       escape(f"helps {r['helps_class']}" if r["helps_class"] else f"hurts {r['hurts']}")]
             table.add_row(*cells)
         Console().print(table)
