@@ -307,3 +307,27 @@ async def test_api_key_is_sent_as_bearer_and_not_in_public_settings():
         auth = stub.headers[0].get("Authorization") or stub.headers[0].get("authorization")
     assert auth == "Bearer sk-test-secret-123"
     assert "sk-test-secret-123" not in json.dumps(ep.public())
+
+
+async def test_a_reply_without_choices_is_retried_then_infrastructure_error():
+    empty = {"status": 200, "body": {"id": "x", "object": "chat.completion", "created": 0,
+                                     "model": "m", "choices": []}}
+    with StubOpenAI([empty, text("recovered")]) as stub:
+        out, _, chat = await run_episode(stub, ListUser("hi", "###STOP###"))
+    assert out.messages[2]["content"] == "recovered" and chat.calls == 2
+    with StubOpenAI(responder=lambda b: empty) as stub:
+        out, _, _ = await run_episode(stub, ListUser("hi"), max_retries=1)
+    assert out.termination_reason == "infrastructure_error" and "no choices" in out.error
+
+
+@pytest.mark.parametrize("marker", ["###STOP###", "###TRANSFER###", "###OUT-OF-SCOPE###"])
+async def test_every_user_stop_marker_ends_with_user_stop(marker):
+    with StubOpenAI([text("Let me transfer you.")]) as stub:
+        out, _, _ = await run_episode(stub, ListUser("human please", marker))
+    assert out.termination_reason == "user_stop" and out.messages[-1]["content"] == marker
+
+
+async def test_agent_stop_marker_ends_with_agent_stop():
+    with StubOpenAI([text("Goodbye ###STOP###")]) as stub:
+        out, _, _ = await run_episode(stub, ListUser("hi"))
+    assert out.termination_reason == "agent_stop"
