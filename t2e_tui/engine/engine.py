@@ -125,13 +125,6 @@ class _Backends:
             await client.aclose()
 
 
-def _base_db(domain: Any) -> Any:
-    for attr in ("db", "base_db"):
-        if hasattr(domain, attr):
-            return getattr(domain, attr)
-    raise AttributeError("domain exposes no base DB (db/base_db)")
-
-
 # ------------------------------------------------------------------ the run
 
 def _create_run(conn: Any, plan: RunPlan) -> str:
@@ -152,7 +145,7 @@ def _create_run(conn: Any, plan: RunPlan) -> str:
     with writer.transaction(conn):
         # the lock detail (per-part hashes) lets `t2e world verify` say what changed
         writer.ensure_world(conn, plan.domain.world_hash, kind="lock", domain=plan.domain_name,
-                            detail=getattr(plan.domain, "world_detail", None))
+                            detail=plan.domain.world_detail)
         run_id = writer.create_run(
             conn, name=plan.name, role=plan.role, world_id=plan.domain.world_hash,
             domain=plan.domain_name, status="running", agent_model=plan.agent.label,
@@ -218,8 +211,8 @@ async def _play_one(conn: Any, sink: StepSink, plan: RunPlan, backends: _Backend
             reason, out.error = "infrastructure_error", f"judge: {exc}"
     from world.scoring import score_episode
     reward_info = score_episode(
-        task, out.messages, reason, base_db=_base_db(plan.domain),
-        tool_version=getattr(plan.domain, "tool_version", "v1"), grading=plan.grading,
+        task, out.messages, reason, base_db=plan.domain.base_db,
+        tool_version=plan.domain.tool_version, grading=plan.grading,
         judge=(lambda _t, _m: verdicts) if verdicts is not None else None)
     extra = {"error": out.error} if out.error else None
     writer.finish_episode(conn, eid, termination_reason=reason, reward_info=reward_info,
@@ -247,7 +240,7 @@ async def execute_run_async(plan: RunPlan, store_path: str, *, run_id: str | Non
         todo = [e for e in plan.episodes() if f"{e[0]}:{e[1]}" not in have]
         total = len(plan.episodes())
         done_count = total - len(todo)
-        tools = _tool_schemas(plan.domain)
+        tools = plan.domain.tool_schemas()
         prompt = plan.system_prompt()
         # group commit only when no model call can sit between two steps (see sink.py)
         sink = StepSink(conn, batch=plan.agent.kind == plan.user.kind == "scripted"
@@ -321,12 +314,6 @@ def _prepare_resume(conn: Any, run_id: str) -> None:
         conn.executemany("DELETE FROM episodes WHERE episode_id = ?", [(i,) for i in ids])
         conn.execute("UPDATE runs SET status = 'running', finished_at = NULL WHERE run_id = ?",
                      (run_id,))
-
-
-def _tool_schemas(domain: Any) -> list[dict]:
-    if hasattr(domain, "tool_schemas"):
-        return domain.tool_schemas()
-    return domain.new_env().tool_schemas()
 
 
 def run_summary(conn: Any, run_id: str) -> RunSummary:

@@ -126,7 +126,7 @@ class RunPlan:
             "domain": self.domain_name,
             "data_dir": self.data_dir,
             "world_hash": self.domain.world_hash,
-            "tool_version": getattr(self.domain, "tool_version", None),
+            "tool_version": self.domain.tool_version,
             # the policy text as given to the agent (tau2 files record it; the exporter reads it)
             "policy": self.domain.policy,
             "candidate": {"hash": self.candidate.hash, "name": self.candidate.name,
