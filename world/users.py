@@ -12,15 +12,17 @@ Protocol — the first rule that matches the agent's last text message decides t
    `mood == "frustrated"`, the user id when `states_user_id`, then one sentence per request
    (order id or a description of the order, reason, refund method, etc., in varied wording).
 2. "transferred to a human" / "transfer you" -> `###TRANSFER###`.
-3. a confirmation question ("shall I go ahead", "yes or no", "confirm", "proceed", "do you
-   want me to") -> the answer the matching request's `confirm` asks for (matched by order id,
-   else by "default address", else the first request): "yes" -> an explicit yes;
+3. a confirmation question ("shall I go ahead", "yes or no", "proceed?", "do you want me to",
+   or "confirm" when no detail such as a reason or an address is asked for) -> the answer
+   the matching request's `confirm` asks for (matched by order id, else by what the message
+   names, else the first request): "yes" -> an explicit yes;
    "no" -> an explicit no; "hesitant_no" / "hesitant_yes" -> a vague "I guess..." the first
    time, an explicit no / yes when asked again.
 4. identity ("email", "zip", "name", "verify", "identity") -> the email, or first name,
    last name and zip (`auth_via`); the user id is never offered here.
-5. refusal ("I'm sorry", "can't", "unable", "not able", "not something I can") -> for an
-   out-of-scope request: insist once, then give up with `###STOP###`; otherwise accept and stop.
+5. refusal ("can't", "cannot", "couldn't", "unable to", "not something I can") -> for an
+   out-of-scope request: insist once, then give up with `###STOP###`; after a refusal of an
+   order that is not the customer's, or one that ends with the wrap-up: accept and stop.
 6. detail questions, each answered from the scenario or with "I don't remember ...":
    payment ("payment method", "refund", "price difference", "gift card") ->
    order ("order id", "order number", "which order") -> reason ("reason", "why") ->
@@ -40,11 +42,16 @@ STOP = "###STOP###"
 TRANSFER = "###TRANSFER###"
 
 _TRANSFERRED = re.compile(r"transferr(ed|ing) (you )?to a human|transfer you to|human agent\. please hold", re.I)
-_CONFIRM = re.compile(r"shall i (go ahead|proceed)|yes or no|\bconfirm\b|\bproceed\?|do you want me to|"
-                      r"would you like me to|should i go ahead", re.I)
+_CONFIRM = re.compile(r"shall i (go ahead|proceed)|yes or no|yes/no|(like|want|okay|ok) to proceed|"
+                      r"proceed\?|do you want me to|"
+                      r"would you like me to|should i (go ahead|proceed)|go ahead\?", re.I)
+# "confirm" alone also asks for a yes, unless the agent is asking for a detail
+_CONFIRM_WORD = re.compile(r"\bconfirm\b", re.I)
+_DETAIL = re.compile(r"reason|payment method|address|which|what|e-?mail|zip|name|order id", re.I)
 _IDENTITY = re.compile(r"your e-?mail|e-?mail address|zip|your (full )?name|first (and|&) last name|"
                        r"verify|identity|authenticat", re.I)
-_REFUSAL = re.compile(r"i'?m sorry|\bcan'?t\b|cannot|unable|not able|not something i can|not allowed", re.I)
+_REFUSAL = re.compile(r"\bcan'?t\b|cannot|couldn'?t|unable to|not able to|not something i can|"
+                      r"not allowed|won'?t be able", re.I)
 _PAYMENT = re.compile(r"payment method|refund|price difference|gift card|which card|pay for", re.I)
 _ORDER = re.compile(r"order (id|number)|which order", re.I)
 _REASON = re.compile(r"\breason\b|\bwhy\b", re.I)
@@ -236,9 +243,11 @@ class ScriptedUser:
         n = len(agent_texts)
         if _TRANSFERRED.search(text):
             return TRANSFER
-        if _CONFIRM.search(text):
+        question_only = " ".join(m.group(0) for m in _QUESTION.finditer(text))
+        if _CONFIRM.search(text) or (_CONFIRM_WORD.search(text) and not _DETAIL.search(question_only)):
             i, req = self._request_for(text)
-            asked = sum(1 for t in agent_texts if _CONFIRM.search(t) and self._request_for(t)[0] == i)
+            asked = sum(1 for t in agent_texts if (_CONFIRM.search(t) or _CONFIRM_WORD.search(t))
+                        and self._request_for(t)[0] == i)
             mode = req.get("confirm", "yes")
             if mode in ("yes", "hesitant_yes"):
                 return self._pick(f"yes{n}", ["Yes, please go ahead.", "Yes, that's right, please do it.",

@@ -117,7 +117,7 @@ class _Planner(RequestHandlers):
     def payment(self, r: Request, order: dict, question: str) -> tuple[str, str]:
         kind = find_payment_kind(self.hints(r))
         if kind is None:
-            self.ask(r, "payment", question, "I can't proceed without a payment method.")
+            self.ask(r, "payment", question, "I can't continue without a payment method.")
         if kind == "original":
             pm = order["payment_history"][0]["payment_method_id"]
         else:
