@@ -145,3 +145,15 @@ def test_frustrated_customers_say_so(tasks):
 def test_refuses_tasks_without_a_scenario():
     with pytest.raises(ValueError, match="no t2e.scenario"):
         ScriptedUser({"id": "7", "user_scenario": {}})
+
+
+def test_reads_other_agents_wording(tasks):
+    cancel = first(tasks, lambda t: t["t2e"]["scenario"]["requests"][0]["kind"] == "cancel"
+                   and t["t2e"]["scenario"]["requests"][0]["confirm"] == "yes")
+    user = ScriptedUser(cancel)
+    ans = user.reply(convo("hi", "Can you confirm the reason for the cancellation?"))
+    assert not ans.lower().startswith("yes") and ("mistake" in ans or "need" in ans)
+    assert user.reply(convo("hi", "Would you like me to proceed with the cancellation?")).lower().startswith("yes")
+    out = first(tasks, lambda t: t["t2e"]["failure_class"] == "transfer_to_human")
+    empathy = ScriptedUser(out).reply(convo("hi", "I'm sorry to hear that. What is your email address?"))
+    assert "Is there really nothing" not in empathy
