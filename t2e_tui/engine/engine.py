@@ -17,11 +17,14 @@ Python API (what `t2e run` and the TUI's rerun launcher call; no textual here):
   deleted), every finished episode stays saved, the run is marked `interrupted`, and
   `execute_run` returns normally with `summary.status == "interrupted"`. Ctrl-C (asyncio
   cancellation) does the same and then re-raises.
+- Errors: any other exception stops the run the same way (status `interrupted`, resumable)
+  and propagates. Bad input never gets this far: `plan_run` refuses it first.
 - `execute_run` runs its own event loop (`asyncio.run`), so call it from a worker thread;
   `execute_run_async` is the coroutine for callers that have a loop.
 
-Durability: an episode row is created `running`, each message is appended in its own
-transaction as it happens, and `finish_episode` scores and closes it in one transaction. After
+Durability: an episode row is created `running`, each message is appended as it happens (its
+own transaction when a model call follows; group-committed within 50 ms for all-scripted runs,
+see sink.py), and `finish_episode` scores and closes it in one transaction. After
 `kill -9` at any moment the store holds whole finished episodes plus `running` leftovers, which a
 resume discards first (`discard_running`); UNIQUE(run_id, episode_key) with key "<task>:<trial>"
 rules out duplicates. A resume also re-plays `infrastructure_error` episodes: they carry no
