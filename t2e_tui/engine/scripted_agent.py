@@ -6,15 +6,17 @@ gold actions or scenario. Its behaviours are switched by rule phrases in the can
 instructions (`scripted_rules.PHRASE_TABLE`; `t2e models` prints it), so editing a candidate
 really changes its trajectories offline.
 
-It is stateless: every turn re-reads the whole conversation (`_State`) and plans the next
-step (`_Planner`), one tool call or one text message per turn. What it does, in order:
-greet; transfer when asked for a human (or, with `transfer_upset`, when the customer sounds
-upset); authenticate (email, else name+zip; a stated user id is trusted unless
-`verify_stated_id`); load the profile; then work through the requests of the opening message
-(only the first of each message unless `all_requests`): find the order (by id, else by the product the
-customer names), collect details (asking at most twice), list the change and ask for a yes
-(unless `skip_confirmation`), write, report; finally "Is there anything else I can help you
-with?".
+It is stateless: every turn re-reads the whole conversation (`scripted_state.State`) and plans
+the next step (`_Planner`; per-kind handling in `scripted_requests`), one tool call or one text
+message per turn. What it does, in order: greet; transfer when asked for a human (or, with
+`transfer_upset`, when the customer sounds upset); authenticate (email, else name+zip; a stated
+user id is trusted unless `verify_stated_id`); load the profile; then work through the requests
+of the opening message (only the first request of each message unless `all_requests`; a
+request made after "anything else?" starts a new message): find the order (by id, else by the
+product the customer names), collect details (asking at most twice), list the change and ask
+for a yes (unless `skip_confirmation`), write, report; finally "Is there anything else I can
+help you with?". Which texts it writes is part of how it reads the conversation back: a
+request is finished once a message says "Regarding your <request>: ...".
 
 Noise: `ScriptedAgent(noise=p)` flips each behaviour with probability p on every turn, drawn
 from the engine's seeded rng in a fixed order, so repeated trials differ reproducibly.
