@@ -24,7 +24,11 @@ def _fmt(v, digits: int = 4) -> str:
 
 
 def _human_gate(doc: dict) -> str:
-    b, c = doc["baseline"], doc["candidate"]
+    from .textsafe import one_line
+
+    # run names come from files and people: shown, never interpreted by the terminal
+    b = {**doc["baseline"], "name": one_line(doc["baseline"]["name"], 80)}
+    c = {**doc["candidate"], "name": one_line(doc["candidate"]["name"], 80)}
     st = doc["stats"]
     lines = [
         f"gate row {doc['row_id']}: {doc['decision'].upper()}",
@@ -142,6 +146,8 @@ def _rich_scoreboard(rows: list[dict]) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    from .textsafe import one_line
+
     console = Console()
     if not rows:
         console.print("no gate decisions yet (run `t2e gate BASELINE CANDIDATE`)")
@@ -173,9 +179,9 @@ def _rich_scoreboard(rows: list[dict]) -> None:
         if r["override"]:
             human += "*"
             notes.append(f"* row {r['row']}: OVERRIDE ({r['human_decision']} against "
-                         f"{r['decision']}), reason: {r['override_reason']}")
-        runs = (f"{r['baseline_name'] or r['baseline_run']} → "
-                f"{r['candidate_name'] or r['candidate_run']}")
+                         f"{r['decision']}), reason: {one_line(r['override_reason'], 300)}")
+        runs = (f"{one_line(r['baseline_name'] or r['baseline_run'], 60)} → "
+                f"{one_line(r['candidate_name'] or r['candidate_run'], 60)}")
         if r["candidate_hash"]:
             runs += f" #{r['candidate_hash'][:8]}"
         if r["cites_deleted_run"]:

@@ -116,3 +116,34 @@ def test_run_without_candidate_has_no_window(tmp_path):
     view(conn, "1", "2026-01-01T11:00:00+00:00")
     r = evaluate(conn, "base", "cand")
     assert r.evidence_role == "transfer" and r.role.leaked_tasks == []
+
+
+def test_parent_only_in_front_matter(tmp_path):
+    # the engine records a run's candidate with parent_hash NULL when the front matter names
+    # the parent; the guard reads the front matter then
+    conn = new_store(tmp_path)
+    add_candidate(conn, P_HASH, "baseline", None, "2026-01-01T10:00:00+00:00")
+    conn.execute("INSERT INTO candidates (candidate_hash, name, parent_hash, body, "
+                 "front_matter_json, saved_at) VALUES (?,?,?,?,?,?)",
+                 (C_HASH, "fix-v1", None, "b", '{"name": "fix-v1", "parent": "baseline"}',
+                  "2026-01-01T12:00:00+00:00"))
+    w = drafting_window(conn, C_HASH)
+    assert w.start is not None and w.start.hour == 10
+    view(conn, "1", "2026-01-01T09:00:00+00:00")
+    view(conn, "2", "2026-01-01T11:00:00+00:00")
+    assert leaked_tasks(conn, C_HASH, "mini-retail", ["1", "2"]) == ["2"]
+    pair(conn)
+    r = evaluate(conn, "base", "cand")
+    assert r.evidence_role == "development" and r.role.leaked_tasks == ["2"]
+
+
+def test_scoreboard_cites_the_parent_by_hash(tmp_path):
+    from t2e_tui.gate import gate, scoreboard_rows
+
+    conn = new_store(tmp_path)
+    lineage(conn, parent_ref="baseline")
+    pair(conn)
+    gate(conn, "base", "cand")
+    row = scoreboard_rows(conn)[0]
+    assert row["candidate_hash"] == C_HASH and row["parent_hash"] == P_HASH
+    assert row["evidence_role"] == "heldout"

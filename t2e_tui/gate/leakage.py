@@ -45,20 +45,27 @@ class Window:
                 "end": self.end.isoformat() if self.end else None, "notes": self.notes}
 
 
-def _find_candidate(conn, ref: str, before: datetime | None = None):
-    """(hash, name, parent_hash, saved_at) for a candidate given by hash, hash prefix or name.
+PARENT_EXPR = ("coalesce(parent_hash, CASE WHEN json_valid(front_matter_json) "
+               "THEN json_extract(front_matter_json, '$.parent') END)")
+_CAND_COLS = f"candidate_hash, name, {PARENT_EXPR}, saved_at"
+
+
+def find_candidate(conn, ref: str, before: datetime | None = None):
+    """(hash, name, parent, saved_at) for a candidate given by hash, hash prefix or name.
+    The parent is parent_hash, else the front matter's `parent` (a name or a hash: writers that
+    only resolve hashes leave parent_hash empty for a parent given by name).
     A name may have been saved several times: take the latest save not after `before`."""
-    row = conn.execute("SELECT candidate_hash, name, parent_hash, saved_at FROM candidates "
-                       "WHERE candidate_hash = ?", (ref,)).fetchone()
+    row = conn.execute(f"SELECT {_CAND_COLS} FROM candidates WHERE candidate_hash = ?",
+                       (ref,)).fetchone()
     if row:
         return row
     if len(ref) >= 6 and all(ch in "0123456789abcdef" for ch in ref.lower()):
-        rows = conn.execute("SELECT candidate_hash, name, parent_hash, saved_at FROM candidates "
-                            "WHERE candidate_hash LIKE ?", (ref.lower() + "%",)).fetchall()
+        rows = conn.execute(f"SELECT {_CAND_COLS} FROM candidates WHERE candidate_hash LIKE ?",
+                            (ref.lower() + "%",)).fetchall()
         if len(rows) == 1:
             return rows[0]
-    rows = conn.execute("SELECT candidate_hash, name, parent_hash, saved_at FROM candidates "
-                        "WHERE name = ?", (ref,)).fetchall()
+    rows = conn.execute(f"SELECT {_CAND_COLS} FROM candidates WHERE name = ?",
+                        (ref,)).fetchall()
     if not rows:
         return None
     dated = [(parse_time(r[3]), r) for r in rows]
@@ -79,7 +86,7 @@ def drafting_window(db: Any, candidate_hash: str | None, *,
     notes: list[str] = []
     if not candidate_hash:
         return Window(None, None, None, ["the run has no candidate: no drafting window"])
-    row = _find_candidate(conn, candidate_hash)
+    row = find_candidate(conn, candidate_hash)
     if row is None:
         end = parse_time(fallback_end) or datetime.now(timezone.utc)
         notes.append(f"candidate {candidate_hash[:12]} is not saved in the store: window taken "
@@ -92,7 +99,7 @@ def drafting_window(db: Any, candidate_hash: str | None, *,
         notes.append(f"candidate {chash[:12]} has an unreadable saved_at {saved_at!r}")
     start = None
     if parent:
-        prow = _find_candidate(conn, parent, before=end)
+        prow = find_candidate(conn, parent, before=end)
         if prow is None:
             notes.append(f"parent {parent!r} is not saved in the store: window has no start")
         else:

@@ -200,6 +200,7 @@ class RunMetrics:
     tokens_out: int | None
     mean_duration: float | None
     total_duration: float | None
+    mean_step_latency_ms: float | None = None   # model/tool latency per step, when recorded
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -248,7 +249,20 @@ def run_metrics(db: Any, run_id: str, task_ids: Iterable[str] | None = None) -> 
         tokens_out=total([e.tokens_out for e in scored]),
         mean_duration=(sum(durations) / len(durations)) if durations else None,
         total_duration=sum(durations) if durations else None,
+        mean_step_latency_ms=_mean_step_latency(db, [e.episode_id for e in scored]),
     )
+
+
+def _mean_step_latency(db: Any, episode_ids: list[int]) -> float | None:
+    total, n = 0.0, 0
+    conn = conn_of(db)
+    for chunk in _chunks(episode_ids, 500):
+        marks = ",".join("?" * len(chunk))
+        s, c = conn.execute(f"SELECT sum(latency_ms), count(latency_ms) FROM steps "
+                            f"WHERE episode_id IN ({marks})", chunk).fetchone()
+        total += s or 0.0
+        n += c or 0
+    return total / n if n else None
 
 
 def task_action_match(db: Any, outcome: TaskOutcome, gold_kinds: list[str]) -> dict[str, float | None]:

@@ -7,14 +7,17 @@ names the tasks behind it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from store import now_iso
+from t2e_tui.errors import T2EError
 
 from .compare import Comparison, compare_runs
-from .leakage import RoleVerdict, comparison_role
+from .leakage import (PARENT_EXPR, RoleVerdict, comparison_role, find_candidate,
+                      parse_time)
 from .metrics import RunMetrics, gold_action_kinds, run_metrics, task_action_match, TaskOutcome
 from .policy import CHECK_NAMES, Policy, load_policy
 from .runs import RunInfo, conn_of
@@ -72,6 +75,9 @@ class GateResult:
         out = {"reward": _sub(c.reward, b.reward), "pass_rate": _sub(c.pass_rate, b.pass_rate)}
         for kind in ("overall", "read", "write"):
             out[f"action_match_{kind}"] = _sub(c.action_match[kind], b.action_match[kind])
+        for key in ("agent_cost", "tokens_in", "tokens_out", "mean_duration",
+                    "mean_step_latency_ms", "max_steps", "too_many_errors"):
+            out[key] = _sub(getattr(c, key), getattr(b, key))
         common = sorted(set(b.pass_hat_k) & set(c.pass_hat_k))
         out["pass_hat_k"] = {str(k): c.pass_hat_k[k] - b.pass_hat_k[k] for k in common}
         return out
@@ -121,9 +127,8 @@ def evaluate(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
     policy = policy or load_policy()
     if alpha is not None:
         if not 0.0 < alpha < 1.0:
-            from t2e_tui.errors import T2EError
             raise T2EError(f"--alpha must be in (0, 1), got {alpha}")
-        policy.alpha = alpha
+        policy = dataclasses.replace(policy, alpha=alpha)  # never mutate the caller's policy
     conn = conn_of(db)
     cmp = compare_runs(conn, baseline, candidate, intersect=intersect)
     tasks = cmp.task_ids
@@ -163,12 +168,37 @@ def evaluate(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
                             f"left out (tasks {', '.join(ids)})")
         if m.unscored:
             warnings.append(f"{side}: {len(m.unscored)} unscored episode(s) left out")
+    warnings += _run_warnings(conn, cmp)
     if role.window:
         warnings += role.window.notes
     if disabled:
         warnings.append(f"checks switched off by the policy: {', '.join(disabled)}")
     return GateResult(decision, cmp, enabled, disabled, stats, role, bm, cm, policy, reasons,
                       warnings)
+
+
+def _run_warnings(conn, cmp: Comparison) -> list[str]:
+    """Things about the runs themselves a reader of the verdict should know."""
+    out = []
+    tasks = cmp.task_ids
+    marks = ",".join("?" * len(tasks))
+    for side, run in (("baseline", cmp.baseline), ("candidate", cmp.candidate)):
+        if run.status != "complete":
+            out.append(f"{side} run {run.label()} is {run.status}: compared on what finished")
+        relabeled = conn.execute(
+            f"SELECT task_id, likely_task_id FROM episodes WHERE run_id = ? AND status = 'done' "
+            f"AND likely_task_id IS NOT NULL AND likely_task_id != task_id "
+            f"AND task_id IN ({marks})", (run.run_id, *tasks)).fetchall()
+        if relabeled:
+            shown = ", ".join(f"{a}->{b}" for a, b in relabeled[:8])
+            out.append(f"{side}: {len(relabeled)} episode(s) look mislabelled (label->likely "
+                       f"task: {shown}); figures use the labels as given")
+        judged = conn.execute(
+            f"SELECT count(*) FROM episodes WHERE run_id = ? AND status = 'done' "
+            f"AND judge_dependent = 1 AND task_id IN ({marks})", (run.run_id, *tasks)).fetchone()[0]
+        if judged:
+            out.append(f"{side}: {judged} episode reward(s) depend on an LLM judge's verdicts")
+    return out
 
 
 def evidence_stats(cmp: Comparison, policy: Policy) -> dict:
@@ -280,9 +310,12 @@ def record_decision(db: Any, result: GateResult) -> int:
     b, c = cmp.baseline, cmp.candidate
     parent = None
     if c.candidate_hash:
-        row = conn.execute("SELECT parent_hash FROM candidates WHERE candidate_hash = ?",
-                           (c.candidate_hash,)).fetchone()
-        parent = row[0] if row else None
+        row = conn.execute(f"SELECT {PARENT_EXPR}, saved_at FROM candidates "
+                           f"WHERE candidate_hash = ?", (c.candidate_hash,)).fetchone()
+        if row and row[0]:
+            # a parent named in the front matter is cited by its hash when the store knows it
+            found = find_candidate(conn, row[0], before=parse_time(row[1]))
+            parent = found[0] if found else row[0]
     sources, manifests = {}, {}
     for side, run in (("baseline", b), ("candidate", c)):
         if run.source_id is not None:
