@@ -23,9 +23,9 @@ def agent(body: dict) -> dict:
     n_tool = sum(1 for m in body["messages"] if m["role"] == "tool")
     if n_tool == 0:
         return tool_calls(call("find_user_id_by_email", {"email": "nobody@example.com"}),
-                          delay=0.01)
+                          delay=0.02)
     last_user = [m["content"] for m in body["messages"] if m["role"] == "user"][-1]
-    return text(f"I hear you ({len(last_user)} chars). Anything else?", delay=0.01)
+    return text(f"I hear you ({len(last_user)} chars). Anything else?", delay=0.02)
 
 
 def run_args(stub, store, *extra):
