@@ -199,3 +199,27 @@ def test_never_writes_on_a_no(dom):
                                "no, leave it"])
     assert _writes(msgs) == [] and env.db == dom.base_db
     assert "won't change anything" in msgs[-1]["content"]
+
+
+def test_unreadable_tool_results_do_not_loop(dom):
+    """A lookup that errors or returns junk is not repeated; the agent moves on or asks."""
+    agent, rng = ScriptedAgent(), random.Random(0)
+    prompt = dom.system_prompt(BASELINE)
+    msgs = [{"role": "assistant", "content": GREETING},
+            {"role": "user", "content": "Please cancel order #W0000001, I ordered it by mistake. "
+                                        "My email is x.y@example.com."}]
+    replies = {"find_user_id_by_email": ("x_y_1234", False), "get_user_details": ("not json", False),
+               "get_order_details": ("garbage", False)}
+    names = []
+    for _ in range(8):
+        r = agent.respond(prompt, msgs, [], rng)
+        if not r.tool_calls:
+            break
+        c = r.tool_calls[0]
+        names.append(c.name)
+        content, err = replies[c.name]
+        msgs += [{"role": "assistant", "content": None, "tool_calls": [
+                     {"id": c.id, "name": c.name, "arguments": c.arguments}]},
+                 {"role": "tool", "id": c.id, "content": content, "error": err}]
+    assert len(names) == len(set(names)), names
+    assert r.content and "#W0000001" in r.content

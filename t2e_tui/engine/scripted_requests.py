@@ -107,7 +107,8 @@ class RequestHandlers:
         product = self.st.products.get(pid)
         if product is None:
             raise Step("get_product_details", {"product_id": pid})
-        scored = sorted(((option_matches(v, hints), v["item_id"], v) for v in product["variants"].values()
+        variants = (product.get("variants") or {}).values()   # {} when the lookup failed
+        scored = sorted(((option_matches(v, hints), v["item_id"], v) for v in variants
                          if v.get("available") and v["item_id"] != old["item_id"]),
                         key=lambda x: (-x[0], x[1]))
         if scored and scored[0][0] > 0 and (len(scored) == 1 or scored[1][0] < scored[0][0]):

@@ -90,10 +90,12 @@ class State:
                     self.profiles[c["args"].get("user_id")] = parse_json(content)
                 else:
                     self.bad_users.add(c["args"].get("user_id"))
-            elif name == "get_order_details" and not ok:
+            elif name == "get_order_details" and (not ok or "order_id" not in (parse_json(content) or {})):
+                # an error or an unreadable record: never ask for it again (no lookup loops)
                 self.bad_orders.add(c["args"].get("order_id"))
-            elif name == "get_product_details" and ok and parse_json(content):
-                self.products[c["args"].get("product_id")] = parse_json(content)
+            elif name == "get_product_details":
+                rec = parse_json(content) if ok else None
+                self.products[c["args"].get("product_id")] = rec if rec and "variants" in rec else {}
             if ok and name in WRITE_TOOLS | {"get_order_details"}:
                 rec = parse_json(content)
                 if rec and "order_id" in rec:
