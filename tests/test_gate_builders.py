@@ -53,7 +53,8 @@ def make_run(conn, name: str, outcomes: dict[str, list], *, role: str = "develop
     termination reasons (default user_stop)."""
     writer.ensure_world(conn, world_id, kind="lock", domain=domain)
     rid = writer.create_run(conn, name=name, role=role, world_id=world_id, domain=domain,
-                            candidate_hash=candidate_hash, num_trials=max(map(len, outcomes.values())),
+                            candidate_hash=candidate_hash,
+                            num_trials=max(map(len, outcomes.values())),
                             max_steps=max_steps, manifest=manifest, source_id=source_id,
                             agent_model="scripted")
     writer.put_tasks(conn, rid, [task_dict(t, DEFAULT_ACTIONS) for t in outcomes])

@@ -265,7 +265,8 @@ def _mean_step_latency(db: Any, episode_ids: list[int]) -> float | None:
     return total / n if n else None
 
 
-def task_action_match(db: Any, outcome: TaskOutcome, gold_kinds: list[str]) -> dict[str, float | None]:
+def task_action_match(db: Any, outcome: TaskOutcome,
+                      gold_kinds: list[str]) -> dict[str, float | None]:
     """Action match of one task's scored episodes (used to explain action-match checks)."""
     am = action_match(db, outcome.episode_ids, {e: gold_kinds for e in outcome.episode_ids})
     return {k: v.rate for k, v in am.items()}

@@ -259,10 +259,10 @@ def _checks(conn, cmp: Comparison, bm: RunMetrics, cm: RunMetrics, policy: Polic
         b, c = bm.action_match[kind], cm.action_match[kind]
         label = "action match" if kind == "overall" else f"{kind} action match"
         if b is None or c is None:
+            where = "both sides" if b is None and c is None else "one side"
+            what = "" if kind == "overall" else kind + " "
             out.append(Check(name, True, b, c, [],
-                             f"{label} n/a: no gold {'' if kind == 'overall' else kind + ' '}"
-                             f"actions on {'both sides' if b is None and c is None else 'one side'}",
-                             na=True))
+                             f"{label} n/a: no gold {what}actions on {where}", na=True))
             continue
         tol = policy.param(name, "tolerance")
         ok = c >= b - tol
