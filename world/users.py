@@ -18,12 +18,14 @@ Protocol — the first rule that matches the agent's last text message decides t
    names, else the first request): "yes" -> an explicit yes;
    "no" -> an explicit no; "hesitant_no" / "hesitant_yes" -> a vague "I guess..." the first
    time, an explicit no / yes when asked again.
-4. identity ("email", "zip", "name", "verify", "identity") -> the email, or first name,
-   last name and zip (`auth_via`); the user id is never offered here.
+4. identity, asked in a question ("your email", "email address", "zip", "your name",
+   "verify", "identity") -> the email, or first name, last name and zip (`auth_via`); the
+   user id is never offered here.
 5. refusal ("can't", "cannot", "couldn't", "unable to", "not something I can") -> for an
    out-of-scope request: insist once, then give up with `###STOP###`; after a refusal of an
    order that is not the customer's, or one that ends with the wrap-up: accept and stop.
-6. detail questions, each answered from the scenario or with "I don't remember ...":
+6. detail questions (looked for in the question sentences only, so a report that mentions a
+   refund is not taken for a question), answered from the scenario or "I don't remember ...":
    payment ("payment method", "refund", "price difference", "gift card") ->
    order ("order id", "order number", "which order") -> reason ("reason", "why") ->
    address ("address") -> options ("size", "color", "option", "variant", "which one").
