@@ -205,3 +205,28 @@ def test_default_policy_is_the_seed_protocol():
     assert pol.alpha == 0.05 and pol.require_significance
     assert all(pol.enabled.values())
     assert pol.param("reward_improved", "min_delta") == 0.0
+
+
+def test_policy_thresholds_change_the_verdict(tmp_path):
+    conn = new_store(tmp_path)
+    make_run(conn, "base", base10())
+    cand = base10()
+    cand["5"] = [1.0]
+    make_run(conn, "cand", cand)
+    assert evaluate(conn, "base", "cand").decision == "inconclusive"
+    loose = parse_policy("[stats]\nrequire_significance = false\n")
+    assert evaluate(conn, "base", "cand", policy=loose).decision == "promote"
+    strict = parse_policy("[stats]\nrequire_significance = false\n"
+                          "[checks.reward_improved]\nmin_delta = 0.15\n")
+    r = evaluate(conn, "base", "cand", policy=strict)
+    assert r.decision == "discard" and failed(r) == ["reward_improved"]
+
+
+def test_alpha_override_does_not_touch_the_callers_policy(tmp_path):
+    conn = new_store(tmp_path)
+    make_run(conn, "base", base10())
+    make_run(conn, "cand", six_fixes())
+    pol = load_policy()
+    r = evaluate(conn, "base", "cand", policy=pol, alpha=0.01)
+    assert r.decision == "inconclusive" and r.stats["alpha"] == 0.01
+    assert pol.alpha == 0.05

@@ -16,7 +16,7 @@ from .runs import conn_of
 
 COLUMNS = (
     "row", "time", "candidate_hash", "parent_hash", "baseline_run", "candidate_run",
-    "baseline_name", "candidate_name", "tasks", "intersected", "evidence_role", "leaked_tasks",
+    "baseline_name", "candidate_name", "tasks", "task_ids", "intersected", "evidence_role", "leaked_tasks",
     "reward_before", "reward_after", "reward_delta", "ci_low", "ci_high", "p_value", "test",
     "pass_hat_k_before", "pass_hat_k_after", "action_match_delta", "read_action_match_delta",
     "write_action_match_delta", "regressions", "fixes", "decision", "reasons",
@@ -73,6 +73,7 @@ def scoreboard_rows(db: Any) -> list[dict]:
             "baseline_name": bname,
             "candidate_name": cname,
             "tasks": len(_load(tasks, [])),
+            "task_ids": _load(tasks, []),
             "intersected": bool(inter),
             "evidence_role": role,
             "leaked_tasks": _load(leaked, []),
