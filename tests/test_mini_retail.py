@@ -157,3 +157,15 @@ def test_domain_loads_with_a_stable_world_hash():
     assert len(dom.tasks) == len(build(0)["tasks"])
     assert dom.split_of(next(iter(dom.tasks))) in ("train", "dev", "heldout")
     assert dom.world_hash == load_domain("mini-retail").world_hash
+
+
+def test_same_seed_same_world_hash():
+    from world.lock import world_hash
+
+    def wh(seed):
+        w = build(seed)
+        return world_hash("mini-retail", RetailDB.from_dict(w["db"]).to_dict(), w["policy"],
+                          w["tasks"], w["splits"])[0]
+
+    assert wh(0) == wh(0)
+    assert wh(0) != wh(1)
