@@ -159,8 +159,8 @@ def evaluate(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
     warnings = list(cmp.warnings)
     for r in cmp.rows:
         if r.transition == "worsened":
-            flips = ("" if r.baseline_flip_rate is None
-                     else f"; the baseline's own trials disagree at rate {r.baseline_flip_rate:.2f}")
+            flips = ("" if r.baseline_flip_rate is None else
+                     f"; the baseline's own trials disagree at rate {r.baseline_flip_rate:.2f}")
             warnings.append(f"task {r.task_id} dropped from {r.baseline_rate:.2f} to "
                             f"{r.candidate_rate:.2f} (smaller than a 1->0 regression{flips})")
     for side, m in (("baseline", bm), ("candidate", cm)):

@@ -16,7 +16,8 @@ from .runs import conn_of
 
 COLUMNS = (
     "row", "time", "candidate_hash", "parent_hash", "baseline_run", "candidate_run",
-    "baseline_name", "candidate_name", "tasks", "task_ids", "intersected", "evidence_role", "leaked_tasks",
+    "baseline_name", "candidate_name", "tasks", "task_ids", "intersected", "evidence_role",
+    "leaked_tasks",
     "reward_before", "reward_after", "reward_delta", "ci_low", "ci_high", "p_value", "test",
     "pass_hat_k_before", "pass_hat_k_after", "action_match_delta", "read_action_match_delta",
     "write_action_match_delta", "regressions", "fixes", "decision", "reasons",
