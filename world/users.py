@@ -178,7 +178,7 @@ class ScriptedUser:
 
     def opening(self) -> str:
         s = self.scenario
-        parts = [self._pick("hello", ["Hi,", "Hello,", "Hi there.", "Good afternoon."])]
+        parts = [self._pick("hello", ["Hi!", "Hello!", "Hi there.", "Good afternoon."])]
         if s.get("mood") == "frustrated":
             parts.append(self._pick("mood", [
                 "I'm really frustrated, this is the third time I'm contacting you about this.",

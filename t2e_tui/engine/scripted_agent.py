@@ -128,7 +128,18 @@ class _Planner(RequestHandlers):
         if pm is None:
             raise Closed(f"Regarding your {r.label}: I'm sorry, there is no {kind.replace('_', ' ')} "
                           "on your account.")
-        return pm, pm.replace("_", " ")
+        return pm, self.describe_pm(pm)
+
+    def describe_pm(self, pm: str) -> str:
+        """'visa card ending in 1234 (credit_card_...)', 'PayPal (paypal_...)', ..."""
+        rec = (self.profile.get("payment_methods") or {}).get(pm) or {}
+        if rec.get("source") == "credit_card":
+            return f"the {rec.get('brand', 'credit')} card ending in {rec.get('last_four', '?')} ({pm})"
+        if rec.get("source") == "paypal":
+            return f"PayPal ({pm})"
+        if rec.get("source") == "gift_card":
+            return f"the gift card {pm}"
+        return pm
 
     def confirm_then(self, r: Request, tool: str, args: dict, summary: str) -> None:
         """List the change, get a yes (as the behaviours understand it), then write."""

@@ -40,7 +40,8 @@ class RequestHandlers:
                      "I need one of those two reasons to cancel.")
         items = ", ".join(i["name"] for i in o["items"])
         self.confirm_then(r, "cancel_pending_order", {"order_id": oid, "reason": reason},
-                          f"cancel order {oid} ({items}) because it is {reason}")
+                          f"cancel order {oid} ({items}) because it "
+                          f"{'was ordered by mistake' if reason == 'ordered by mistake' else 'is no longer needed'}")
 
     def _do_return(self, r: Request) -> None:
         o = self.order_for(r, {"delivered"})
