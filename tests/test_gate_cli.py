@@ -68,7 +68,7 @@ def test_gate_bad_input_exits_2_with_a_message(store_path):
     code, out = t2e(store_path, "gate", "base", "fewer", "--intersect", "--json")
     assert code in (1, 3) and len(json.loads(out)["tasks"]) == 9
     code, out = t2e(store_path, "gate", "base", "nope", "--json")
-    assert code == 2 and "no run 'nope'" in json.loads(out)["error"]
+    assert code == 2 and "no run matches 'nope'" in json.loads(out)["error"]
     code, out = t2e(store_path, "gate", "base", "good", "--alpha", "2", "--json")
     assert code == 2
 

@@ -64,7 +64,7 @@ def test_compare_refuses_different_worlds(tmp_path):
 def test_compare_unknown_run_is_bad_input(tmp_path):
     conn = new_store(tmp_path)
     make_run(conn, "base", {"1": [1.0]})
-    with pytest.raises(T2EError, match="no run 'nope'"):
+    with pytest.raises(T2EError, match="no run matches 'nope'"):
         compare_runs(conn, "base", "nope")
 
 

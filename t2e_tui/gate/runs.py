@@ -49,25 +49,17 @@ def _row(conn: sqlite3.Connection, where: str, args: tuple) -> list[RunInfo]:
 
 
 def resolve_run(db: Any, ref: str) -> RunInfo:
-    """A run from its id, a unique id prefix or a unique name; T2EError (exit 2) otherwise."""
+    """A run from its id, a unique id prefix or a unique name (the store's lookup, so every
+    command resolves runs alike); T2EError (exit 2) otherwise."""
+    from store import StoreError
+    from store.queries import resolve_run as store_resolve
+
     conn = conn_of(db)
-    ref = (ref or "").strip()
-    if not ref:
-        raise T2EError("empty run reference (give a run id, id prefix or name)")
-    exact = _row(conn, "run_id = ?", (ref,))
-    if exact:
-        return exact[0]
-    named = _row(conn, "name = ?", (ref,))
-    if len(named) == 1:
-        return named[0]
-    if len(named) > 1:
-        ids = ", ".join(r.run_id for r in named)
-        raise T2EError(f"run name {ref!r} is ambiguous ({ids}); give the run id")
-    escaped = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    pref = _row(conn, "run_id LIKE ? ESCAPE '\\'", (escaped + "%",))
-    if len(pref) == 1:
-        return pref[0]
-    if len(pref) > 1:
-        ids = ", ".join(r.run_id for r in pref[:8])
-        raise T2EError(f"run id prefix {ref!r} matches several runs ({ids}); give more of it")
-    raise T2EError(f"no run {ref!r} in the store (see `t2e runs`)")
+    try:
+        run_id = store_resolve(conn, ref)
+    except StoreError as exc:
+        raise T2EError(str(exc)) from None
+    rows = _row(conn, "run_id = ?", (run_id,))
+    if not rows:  # deleted between the two reads
+        raise T2EError(f"no run {ref!r} in the store (see `t2e runs`)")
+    return rows[0]
