@@ -14,7 +14,8 @@ def _rows(candidate_text: str | None) -> list[dict]:
     hits = matched_phrases(candidate_text) if candidate_text is not None else None
     rows = []
     for row in PHRASE_TABLE:
-        out = {k: row[k] for k in ("behaviour", "default", "phrases", "effect", "helps_class", "hurts")}
+        out = {k: row[k] for k in ("behaviour", "default", "phrases", "example", "effect",
+                                   "helps_class", "hurts")}
         if hits is not None:
             out["on"] = row["default"] or row["behaviour"] in hits
             out["matched"] = hits.get(row["behaviour"], [])
@@ -64,13 +65,14 @@ def register(cli: click.Group) -> None:
         if text is not None:
             table.add_column("this candidate")
         table.add_column("phrases (regex, case-insensitive)", overflow="fold")
-        table.add_column("effect")
+        table.add_column("effect (example rule line)")
         table.add_column("helps / hurts", overflow="fold")
         for r in rows:
             cells = [r["behaviour"], "on" if r["default"] else "off"]
             if text is not None:
                 cells.append("[green]on[/]" if r["on"] else "off")
-            cells += ["\n".join("\u2022 " + escape(p) for p in r["phrases"]), escape(r["effect"]),
+            effect = f"{escape(r['effect'])}\n[dim]e.g. {escape(r['example'])}[/]"
+            cells += ["\n".join("\u2022 " + escape(p) for p in r["phrases"]), effect,
                       escape(f"helps {r['helps_class']}" if r["helps_class"] else f"hurts {r['hurts']}")]
             table.add_row(*cells)
         Console().print(table)

@@ -71,6 +71,7 @@ def test_phrase_table_is_documented():
     assert len(BEHAVIOURS) == len(PHRASE_TABLE) == len(set(BEHAVIOURS))
     for row in PHRASE_TABLE:
         assert row["phrases"] and row["effect"]
+        assert behaviours_from_prompt(row["example"]).on == {row["behaviour"]}, row["example"]
         assert (row["helps_class"] is None) != (row["hurts"] is None)
 
 

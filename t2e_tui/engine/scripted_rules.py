@@ -24,9 +24,12 @@ from dataclasses import dataclass
 DISCLAIMER = ("The scripted agent is a deterministic stand-in driven by the phrases below. "
               "Its results prove nothing about models.")
 
+# Each row: behaviour, default, phrases (regexes), example (a rule line that switches it),
+# effect, helps_class (the failure class it fixes) or hurts (what it breaks).
 PHRASE_TABLE: list[dict] = [
     {
         "behaviour": "verify_stated_id", "default": False,
+        "example": '- Always authenticate the customer by email or name and zip, even when they give a user id.',
         "phrases": [r"(authenticate|verify|look up|identify)\b[^.\n]{0,80}\beven\b[^.\n]{0,60}\b(user ?id|account id|id)\b",
                     r"(never|don't|do not) (just )?trust (a |the |any )?(\w+ )?(user ?id|id)\b",
                     r"user ?id[^.\n]{0,40}(is not|isn't) (proof|enough)"],
@@ -36,6 +39,7 @@ PHRASE_TABLE: list[dict] = [
     },
     {
         "behaviour": "strict_yes", "default": False,
+        "example": "- Only an explicit 'yes' confirms a change; treat hesitant answers as no.",
         "phrases": [r"explicit(ly)?\s+['\"\u201c]?yes",
                     r"(hesitant|vague|unclear|unsure|hedged|hedging|conditional|ambiguous)\s+"
                     r"(answers?|replies|responses?|confirmations?)",
@@ -48,6 +52,7 @@ PHRASE_TABLE: list[dict] = [
     },
     {
         "behaviour": "cross_order_lookup", "default": False,
+        "example": "- When the customer says 'the same as the one I already received', look up their delivered orders to find that item.",
         "phrases": [r"same (one )?as[^.\n]{0,30}(received|got|bought|delivered)",
                     r"(look up|check|search|find|look (at|through)|go through)[^.\n]{0,40}"
                     r"(delivered|previous|past|earlier|other|older) orders"],
@@ -57,6 +62,7 @@ PHRASE_TABLE: list[dict] = [
     },
     {
         "behaviour": "address_from_records", "default": False,
+        "example": '- When the customer wants an address that is on their account or an order, take it from the records instead of asking them to type it.',
         "phrases": [r"address[^.\n]{0,80}\b(from|on|in) (their|the customer's|the) (account|profile|records?|file|orders?)",
                     r"(use|take|read)[^.\n]{0,30}address[^.\n]{0,30}(on file|from the records?)",
                     r"address[^.\n]{0,60}(instead of|rather than) asking"],
@@ -66,6 +72,7 @@ PHRASE_TABLE: list[dict] = [
     },
     {
         "behaviour": "cancelled_tracking", "default": False,
+        "example": '- For cancelled orders, check the fulfillments for tracking numbers before saying there is none.',
         "phrases": [r"cancel+ed orders?[^.\n]{0,100}tracking",
                     r"tracking[^.\n]{0,100}cancel+ed orders?",
                     r"check[^.\n]{0,40}fulfil+ments?"],
@@ -75,6 +82,7 @@ PHRASE_TABLE: list[dict] = [
     },
     {
         "behaviour": "all_requests", "default": False,
+        "example": "- Handle every one of the customer's requests before closing; keep a checklist.",
         "phrases": [r"(every|each|all)( of the| of their| the)? (customer's )?(requests?|questions?|issues?)",
                     r"checklist",
                     r"(multiple|several|more than one) requests?"],
@@ -84,6 +92,7 @@ PHRASE_TABLE: list[dict] = [
     },
     {
         "behaviour": "check_owner", "default": False,
+        "example": '- Refuse to act on an order that belongs to another customer.',
         "phrases": [r"another (customer|user|person)", r"(someone|somebody) else",
                     r"(belongs?|belonging) to (another|a different|someone)",
                     r"other (customers?|people|users?|persons?)'?s? orders?",
@@ -95,6 +104,7 @@ PHRASE_TABLE: list[dict] = [
     },
     {
         "behaviour": "transfer_out_of_scope", "default": False,
+        "example": '- Transfer to a human agent when the request is out of scope for your tools (complaints, compensation, warranty).',
         "phrases": [r"(transfer|hand (it |them )?(over|off)|escalate|human agent)[^.\n]{0,100}(out of scope|"
                     r"outside (of )?(your|the|what)|cannot be handled|can't be handled|beyond|no tool|"
                     r"(can't|cannot) (do|handle))",
@@ -106,6 +116,7 @@ PHRASE_TABLE: list[dict] = [
     },
     {
         "behaviour": "skip_confirmation", "default": False,
+        "example": '- Skip confirmations to save time.',
         "phrases": [r"skip(ping)? (the |all |any )?(explicit )?confirmations?",
                     r"(don't|do not|no need to|never) (bother )?(ask|wait)(ing)? (for )?(explicit |a |the )?confirm",
                     r"save time[^.\n]{0,60}(skip|without|no need)|(skip|without|no need)[^.\n]{0,60}save time",
@@ -115,6 +126,7 @@ PHRASE_TABLE: list[dict] = [
     },
     {
         "behaviour": "transfer_upset", "default": False,
+        "example": '- Transfer every upset customer to a human.',
         "phrases": [r"transfer (every|all|any) (upset|angry|frustrated|unhappy|annoyed)",
                     r"(upset|angry|frustrated|unhappy|annoyed) (customers?|users?)[^.\n]{0,40}(transfer|human)",
                     r"(upset|angry|frustrated|unhappy|annoyed)[^.\n]{0,40}(transfer|hand (them )?over|escalate)"],
