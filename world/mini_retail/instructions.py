@@ -98,3 +98,38 @@ def render_instructions(scenario: dict, db: dict) -> dict:
         "unknown_info": " ".join(unknown) or None,
         "task_instructions": " ".join(steps),
     }
+
+
+def summarize(scenario: dict) -> str:
+    """A terse one-line summary for task lists ("cancel #W1 (by mistake) + tracking #W2; gives
+    user id; frustrated")."""
+    parts = []
+    for r in scenario["requests"]:
+        oid = r["order_id"] if r["knows_order_id"] else f"the {(r['product'] or 'item').lower()} order"
+        kind = r["kind"]
+        if kind == "cancel":
+            text = f"cancel {oid} ({r['reason']})"
+        elif kind == "return":
+            text = f"return {', '.join(i.lower() for i in r['items'])} from {oid} to {r['payment']}"
+        elif kind == "change_item":
+            tgt = "the variant already received" if (r["target"] or {}).get("same_as_received") else "new options"
+            where = r["order_id"] if r["knows_order_id"] else "a pending order"
+            text = f"change the {r['product'].lower()} in {where} to {tgt}"
+        elif kind == "order_address":
+            text = f"ship {oid} to " + ("the account address" if (r["address"] or {}).get("from_account")
+                                        else "a new address")
+        elif kind == "user_address":
+            text = f"default address := the address of {oid}"
+        elif kind == "tracking":
+            text = f"tracking number of {oid}"
+        else:
+            text = r["topic"]
+        if r.get("owner"):
+            text += f" (their {r['owner']}'s order)"
+        if r["confirm"] != "yes":
+            text += {"no": ", then declines", "hesitant_no": ", hedges then declines",
+                     "hesitant_yes": ", hedges then agrees"}[r["confirm"]]
+        parts.append(text)
+    flags = (["gives user id"] if scenario.get("states_user_id") else []) + \
+        (["frustrated"] if scenario.get("mood") == "frustrated" else [])
+    return "; ".join([" + ".join(parts)] + flags)

@@ -18,6 +18,7 @@ Scenario schema (`t2e.scenario`):
         address: full address dict, {"from_account": true} or {"from_order": "#W..."}
         owner: who the order belongs to when it is not the customer's ("husband", ...)
     max_turns: int                      the customer gives up after this many replies
+    summary: str                        one line for task lists (Task.summary shows it)
 """
 
 from __future__ import annotations
@@ -341,7 +342,7 @@ BUILDERS = {
 
 def build_tasks(db: dict, ids: Ids, rng: random.Random) -> tuple[list[dict], dict]:
     """Plant scenarios into `db` and return (tasks, splits). Mutates `db`."""
-    from .instructions import render_instructions
+    from .instructions import render_instructions, summarize
 
     ctx = Ctx(db, ids, rng)
     tasks: list[dict] = []
@@ -375,6 +376,7 @@ def build_tasks(db: dict, ids: Ids, rng: random.Random) -> tuple[list[dict], dic
                 "requests": spec["requests"],
                 "max_turns": 14,
             }
+            scenario["summary"] = summarize(scenario)
             actions = []
             for n, g in enumerate(spec["gold"]):
                 actions.append({"action_id": f"{tid}_{n}", "requestor": "assistant",
