@@ -97,6 +97,7 @@ def test_tasks_are_tau2_tasks_with_llm_user_instructions(world):
             assert a["action_id"].startswith(raw["id"] + "_")
         scen = raw["t2e"]["scenario"]
         assert scen["requests"] and scen["identity"]["email"]
+        assert task.summary == scen["summary"] and task.summary
 
 
 def test_reward_basis_matches_how_the_class_fails(world):
