@@ -169,7 +169,7 @@ def bench_reads(store_path: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sims", type=int, default=10_000)
-    ap.add_argument("--big-mb", type=int, default=1024)
+    ap.add_argument("--big-mb", type=int, default=1100)  # ~1.03 M messages
     ap.add_argument("--skip-big", action="store_true")
     ap.add_argument("--keep", help="keep work files here instead of a temp dir")
     ap.add_argument("--reads-only", help="run the read benchmark on an existing store")

@@ -185,6 +185,7 @@ _DEFAULT_SETS = {role: frozenset(k for k in keys if k != "usage")
                  for role, keys in _DEFAULT_KEYS.items()}
 _OTHER_SET = frozenset(k for k in _OTHER_DEFAULT if k != "usage")
 _STR_KEYS = frozenset(("role", "content", "requestor", "timestamp"))
+_COLUMN_KEYS = frozenset(_MESSAGE_KEYS - {"usage"})  # usage also rides in extra_json
 
 
 def step_row(episode_id: int, idx: int, message: dict, *, latency_ms: float | None = None,
@@ -208,23 +209,17 @@ def step_row(episode_id: int, idx: int, message: dict, *, latency_ms: float | No
         tokens_out = usage.get("completion_tokens")
     else:
         tokens_in = tokens_out = None
-    extra = {}
-    present = []
-    for k, v in message.items():
-        if k in _MESSAGE_KEYS:
-            if k == "usage":
-                extra[k] = v
-            else:
-                present.append(k)
-        else:
-            extra[k] = v
+    extra = {k: v for k, v in message.items() if k not in _COLUMN_KEYS}
     if type(role) is not str:
         role = "unknown"
     meta: dict[str, Any] = {}
-    if frozenset(present) != _DEFAULT_SETS.get(role, _OTHER_SET):
+    present_set = message.keys() & _COLUMN_KEYS
+    present = None
+    if present_set != _DEFAULT_SETS.get(role, _OTHER_SET):
+        present = [k for k in message if k in _COLUMN_KEYS]
         meta["keys"] = present
     raw = None
-    for k in present:
+    for k in present or present_set:
         v = message[k]
         # inline fast path for the common, column-exact values; _raw_needed decides the rest
         if v is None or (type(v) is str and k in _STR_KEYS):
