@@ -145,6 +145,18 @@ def test_directory_missing_simulation_file_rejected(db, tmp_path):
     assert counts(db)["runs"] == 0
 
 
+def test_directory_corrupt_simulation_file_named(db, tmp_path):
+    src = make_results(2)
+    d = tmp_path / "run3"
+    (d / "simulations").mkdir(parents=True)
+    write_json(d / "results.json", {k: v for k, v in src.items() if k != "simulations"})
+    write_json(d / "simulations" / "a.json", src["simulations"][0])
+    (d / "simulations" / "b.json").write_text('{"id": "x", "messages": [')
+    with pytest.raises(Exception, match=r"simulations/b.json: .*truncated"):
+        import_path(db, d)
+    assert counts(db)["runs"] == 0
+
+
 def test_foreign_bare_list_imports_with_warning(db, tmp_path):
     sims = make_results(2)["simulations"]
     entry = import_path(db, write_json(tmp_path / "list.json", sims))

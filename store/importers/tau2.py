@@ -204,7 +204,9 @@ def _read_json(path: Path) -> Any:
                 raise JsonStreamError(f"unexpected data after the JSON value at {s.where()}")
             return value
     except JsonStreamError as exc:
-        raise ImportFailure(f"{path.name}: {exc}") from None
+        shown = f"{path.parent.name}/{path.name}" if path.parent.name == "simulations" \
+            else path.name
+        raise ImportFailure(f"{shown}: {exc}") from None
 
 
 def json_dumps(value: Any) -> str:
