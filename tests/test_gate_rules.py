@@ -230,3 +230,27 @@ def test_alpha_override_does_not_touch_the_callers_policy(tmp_path):
     r = evaluate(conn, "base", "cand", policy=pol, alpha=0.01)
     assert r.decision == "inconclusive" and r.stats["alpha"] == 0.01
     assert pol.alpha == 0.05
+
+
+def test_permutation_policy_weighs_how_far_tasks_moved(tmp_path):
+    # 3 trials: two tasks go 0/3 -> 3/3, three tasks slip 3/3 -> 2/3. The sign test sees
+    # 2 up, 3 down; the permutation test sees +2 against -1.
+    conn = new_store(tmp_path)
+    base = {str(i): ([0.0] * 3 if i <= 2 else [1.0] * 3) for i in range(1, 9)}
+    cand = {str(i): ([1.0] * 3 if i <= 2 else [1.0] * 3) for i in range(1, 9)}
+    for t in ("3", "4", "5"):
+        cand[t] = [1.0, 1.0, 0.0]
+    make_run(conn, "base", base)
+    make_run(conn, "cand", cand)
+    pol = load_policy().vetoes_off()
+    sign = evaluate(conn, "base", "cand", policy=pol)
+    assert sign.stats["test"] == "sign_test" and sign.stats["p_value"] == pytest.approx(26 / 32)
+    pol.test = "permutation"
+    perm = evaluate(conn, "base", "cand", policy=pol)
+    assert perm.stats["test"] == "paired_permutation_exact"
+    # in thirds |d| = 3, 3, 1, 1, 1, observed sum 3. Sign patterns reaching 3: both 3s up
+    # (8 patterns), exactly one 3 up and all 1s up (2) -> 10/32
+    assert perm.stats["p_value"] == pytest.approx(10 / 32)
+    assert perm.stats["p_value"] < sign.stats["p_value"]
+    with pytest.raises(T2EError, match="test must be one of"):
+        parse_policy('[stats]\ntest = "t-test"\n')

@@ -112,3 +112,35 @@ def test_binomial_upper_bound():
     # P(X <= 0 | n=10, p=0.05) = 0.5987; <= 1: 0.9139; <= 2: 0.9885; <= 3: 0.9990
     assert binomial_upper_bound(10, 0.05, 0.95) == 2
     assert binomial_upper_bound(10, 0.05, 0.99) == 3
+
+
+def test_sign_flip_test_equals_the_sign_test_on_binary_outcomes():
+    from t2e_tui.gate.stats import sign_flip_test
+
+    for up, down in [(6, 0), (7, 1), (3, 3), (0, 4), (9, 2)]:
+        p, exact = sign_flip_test([1] * up + [-1] * down + [0] * 5)
+        assert exact and p == pytest.approx(sign_test(up, down), abs=1e-12)
+
+
+def test_sign_flip_test_known_values_with_rates():
+    from fractions import Fraction as F
+
+    from t2e_tui.gate.stats import sign_flip_test
+
+    # |d| = 3, 1, 1 (quarters); observed sum 3; sign patterns with sum >= 3: 3 of 8
+    assert sign_flip_test([F(3, 4), F(1, 4), F(-1, 4)]) == (0.375, True)
+    # 0/4 -> 4/4 on two tasks vs two small drops: only the observed pattern and the one
+    # flipping both small drops reach it -> (1 + 1 + ... ) / 16
+    p, _ = sign_flip_test([F(1), F(1), F(-1, 4), F(-1, 4)])
+    # sums: +-1 +-1 +-1/4 +-1/4; >= 1.5: (+,+,+,+) 2.5, (+,+,+,-) 2, (+,+,-,+) 2, (+,+,-,-) 1.5
+    assert p == 4 / 16
+    assert sign_flip_test([]) == (1.0, True)
+
+
+def test_sign_flip_test_falls_back_to_seeded_monte_carlo_when_huge():
+    from t2e_tui.gate.stats import sign_flip_test
+
+    d = [1] * 8 + [-1] * 2
+    p, exact = sign_flip_test(d, max_states=5, samples=4000, seed=3)
+    assert not exact and p == pytest.approx(sign_test(8, 2), abs=0.02)
+    assert sign_flip_test(d, max_states=5, samples=4000, seed=3)[0] == p

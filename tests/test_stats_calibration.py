@@ -62,6 +62,21 @@ def test_ab_real_fix_of_six_tasks_is_detected(tmp_path):
     assert eight.rate >= 0.8, eight.rate
 
 
+def test_permutation_test_is_calibrated_and_uses_repeated_trials(tmp_path):
+    conn = new_store(tmp_path)
+    aa = run_comparisons(conn, reps=40, seed=13, noise=0.1, trials=3, alpha=ALPHA,
+                         test="permutation")
+    assert aa.significant <= binomial_upper_bound(40, ALPHA, 0.999), aa.significant
+    # 6 fixed tasks, 3 trials, noise 0.05: the sign test only counts which way each task
+    # moved (expected power ~0.42); the permutation test weighs 0/3 -> 3/3 above 3/3 -> 2/3
+    # (expected ~0.89)
+    kw = dict(reps=30, seed=17, noise=0.05, trials=3, fixed=6, alpha=ALPHA)
+    sign = run_comparisons(conn, test="sign", **kw)
+    perm = run_comparisons(conn, test="permutation", **kw)
+    assert perm.rate >= 0.75, perm.rate
+    assert perm.rate > sign.rate
+
+
 def _scripted_agent_ready() -> bool:
     return importlib.util.find_spec("t2e_tui.engine.scripted_agent") is not None
 

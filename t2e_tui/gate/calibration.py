@@ -71,7 +71,8 @@ class CalibrationResult:
 
 def run_comparisons(conn: Any, *, reps: int, seed: int, n_tasks: int = 40, solvable: int = 30,
                     noise: float = 0.05, trials: int = 1, fixed: int = 0,
-                    alpha: float = 0.05, resamples: int = 200) -> CalibrationResult:
+                    alpha: float = 0.05, resamples: int = 200,
+                    test: str = "sign") -> CalibrationResult:
     """`reps` baseline/candidate pairs (A/A when fixed == 0, else A/B), each gated with the
     vetoes off. Significant = the gate says promote."""
     from .policy import load_policy
@@ -80,6 +81,7 @@ def run_comparisons(conn: Any, *, reps: int, seed: int, n_tasks: int = 40, solva
     policy = load_policy().vetoes_off()
     policy.alpha = alpha
     policy.bootstrap_resamples = resamples
+    policy.test = test
     rng = random.Random(seed)
     sig, ps = 0, []
     for i in range(reps):
@@ -101,21 +103,24 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--reps", type=int, default=200)
     ap.add_argument("--alpha", type=float, default=0.05)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--tests", default="sign,permutation", help="comma-separated policy tests")
     args = ap.parse_args(argv)
     print("SYNTHETIC: Bernoulli simulator, 40 tasks (30 solvable), vetoes off, "
           f"alpha={args.alpha}, {args.reps} comparisons per cell")
-    print(f"{'noise':>6} {'trials':>6} {'A/A sig':>8} {'fix6 power':>10} {'fix8 power':>10}")
+    print(f"{'test':>11} {'noise':>6} {'trials':>6} {'A/A sig':>8} {'fix6 power':>10} "
+          f"{'fix8 power':>10}")
     with tempfile.TemporaryDirectory() as d:
         conn = store.connect(Path(d) / "calibration.sqlite")
-        for noise in (0.0, 0.02, 0.05, 0.1, 0.2):
-            for trials in (1, 3):
-                kw = dict(reps=args.reps, seed=args.seed, noise=noise, trials=trials,
-                          alpha=args.alpha)
-                aa = run_comparisons(conn, **kw)
-                b6 = run_comparisons(conn, fixed=6, **kw)
-                b8 = run_comparisons(conn, fixed=8, **kw)
-                print(f"{noise:>6} {trials:>6} {aa.rate:>8.3f} {b6.rate:>10.3f} "
-                      f"{b8.rate:>10.3f}", flush=True)
+        for test in args.tests.split(","):
+            for noise in (0.0, 0.02, 0.05, 0.1, 0.2):
+                for trials in (1, 3):
+                    kw = dict(reps=args.reps, seed=args.seed, noise=noise, trials=trials,
+                              alpha=args.alpha, test=test)
+                    aa = run_comparisons(conn, **kw)
+                    b6 = run_comparisons(conn, fixed=6, **kw)
+                    b8 = run_comparisons(conn, fixed=8, **kw)
+                    print(f"{test:>11} {noise:>6} {trials:>6} {aa.rate:>8.3f} {b6.rate:>10.3f} "
+                          f"{b8.rate:>10.3f}", flush=True)
         conn.close()
 
 

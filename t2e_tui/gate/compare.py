@@ -51,6 +51,8 @@ class TaskRow:
     candidate_flip_rate: float | None
     baseline_episode_ids: list[int] = field(default_factory=list)
     candidate_episode_ids: list[int] = field(default_factory=list)
+    baseline_successes: list[bool] = field(default_factory=list)
+    candidate_successes: list[bool] = field(default_factory=list)
 
     @property
     def baseline_reward(self) -> float:
@@ -198,7 +200,8 @@ def _row(tb: TaskOutcome, tc: TaskOutcome) -> TaskRow:
         transition=transition(tb.rate, tc.rate),
         baseline_terminations=tb.terminations, candidate_terminations=tc.terminations,
         baseline_flip_rate=tb.flip_rate, candidate_flip_rate=tc.flip_rate,
-        baseline_episode_ids=tb.episode_ids, candidate_episode_ids=tc.episode_ids)
+        baseline_episode_ids=tb.episode_ids, candidate_episode_ids=tc.episode_ids,
+        baseline_successes=tb.successes, candidate_successes=tc.successes)
 
 
 def _few(ids: list[str], n: int = 8) -> str:

@@ -27,7 +27,8 @@ CHECK_PARAMS: dict[str, dict[str, float]] = {
     "no_task_regressions": {},
     "no_max_steps": {"max_episodes": 0},
 }
-STATS_DEFAULTS: dict[str, Any] = {"alpha": 0.05, "require_significance": True,
+TESTS = ("sign", "permutation")
+STATS_DEFAULTS: dict[str, Any] = {"test": "sign", "alpha": 0.05, "require_significance": True,
                                   "ci_level": 0.95, "bootstrap_resamples": 2000,
                                   "bootstrap_seed": 0}
 
@@ -40,6 +41,7 @@ class Policy:
     ci_level: float = 0.95
     bootstrap_resamples: int = 2000
     bootstrap_seed: int = 0
+    test: str = "sign"          # sign (seed protocol) | permutation (weighs rate changes)
     enabled: dict[str, bool] = field(default_factory=lambda: {n: True for n in CHECK_NAMES})
     params: dict[str, dict[str, float]] = field(
         default_factory=lambda: {n: dict(p) for n, p in CHECK_PARAMS.items()})
@@ -51,12 +53,12 @@ class Policy:
     def vetoes_off(self) -> "Policy":
         """The same policy with every check disabled (only the statistics decide)."""
         return Policy(self.alpha, self.require_significance, self.ci_level,
-                      self.bootstrap_resamples, self.bootstrap_seed,
+                      self.bootstrap_resamples, self.bootstrap_seed, self.test,
                       {n: False for n in CHECK_NAMES},
                       {n: dict(p) for n, p in self.params.items()}, self.source + " (vetoes off)")
 
     def to_dict(self) -> dict:
-        return {"source": self.source, "alpha": self.alpha,
+        return {"source": self.source, "test": self.test, "alpha": self.alpha,
                 "require_significance": self.require_significance, "ci_level": self.ci_level,
                 "bootstrap_resamples": self.bootstrap_resamples,
                 "bootstrap_seed": self.bootstrap_seed,
@@ -107,6 +109,9 @@ def parse_policy(text: str, where: str = "<policy>") -> Policy:
         if not isinstance(value, want) or (want is int and isinstance(value, bool)):
             raise T2EError(f"{where}: [stats] {key} must be a {want.__name__}, got {value!r}")
         setattr(pol, key, value)
+    if pol.test not in TESTS:
+        raise T2EError(f"{where}: [stats] test must be one of {', '.join(TESTS)}, "
+                       f"got {pol.test!r}")
     if not 0.0 < pol.alpha < 1.0:
         raise T2EError(f"{where}: [stats] alpha must be in (0, 1), got {pol.alpha}")
     if not 0.0 < pol.ci_level < 1.0:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from fractions import Fraction
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,7 @@ from .leakage import (PARENT_EXPR, RoleVerdict, comparison_role, find_candidate,
 from .metrics import RunMetrics, gold_action_kinds, run_metrics, task_action_match, TaskOutcome
 from .policy import CHECK_NAMES, Policy, load_policy
 from .runs import RunInfo, conn_of
-from .stats import bootstrap_mean_ci, sign_test
+from .stats import bootstrap_mean_ci, sign_flip_test, sign_test
 
 EXIT_CODES = {"promote": 0, "discard": 1, "inconclusive": 3}
 _KIND_CHECKS = {"action_match_not_worse": "overall", "read_action_match_not_worse": "read",
@@ -208,16 +209,27 @@ def evidence_stats(cmp: Comparison, policy: Policy) -> dict:
     and the baseline's own flip rates across repeats."""
     improved, worsened = cmp.improved, cmp.worsened
     one_trial = all(len(r.baseline) == 1 and len(r.candidate) == 1 for r in cmp.rows)
-    p = sign_test(len(improved), len(worsened))
+    p_sign = sign_test(len(improved), len(worsened))
+    rate_deltas = [Fraction(sum(r.candidate_successes), len(r.candidate))
+                   - Fraction(sum(r.baseline_successes), len(r.baseline)) for r in cmp.rows]
+    p_perm, perm_exact = sign_flip_test(rate_deltas, seed=policy.bootstrap_seed)
+    if policy.test == "permutation":
+        p = p_perm
+        name = "paired_permutation_exact" if perm_exact else "paired_permutation_mc"
+    else:
+        p = p_sign
+        name = "mcnemar_exact" if one_trial else "sign_test"
     deltas = [r.reward_delta for r in cmp.rows]
     lo, hi = bootstrap_mean_ci(deltas, level=policy.ci_level,
                                resamples=policy.bootstrap_resamples, seed=policy.bootstrap_seed)
     flips = {r.task_id: r.baseline_flip_rate for r in cmp.rows
              if r.baseline_flip_rate is not None}
     return {
-        "test": "mcnemar_exact" if one_trial else "sign_test",
+        "test": name,
         "sided": "one-sided (improvement)",
         "p_value": p,
+        "p_sign_test": p_sign,
+        "p_permutation": p_perm,
         "alpha": policy.alpha,
         "significant": p <= policy.alpha,
         "ci_low": lo,

@@ -55,6 +55,45 @@ def sign_test(improved: int, worsened: int) -> float:
     return binom_sf(improved, n)
 
 
+def sign_flip_test(deltas: Sequence[Fraction | float], *, max_states: int = 2_000_000,
+                   seed: int = 0, samples: int = 20000) -> tuple[float, bool]:
+    """One-sided exact paired permutation (sign-flip) test for improvement.
+
+    Under no effect each task's delta is as likely negative as positive, so the p-value is
+    P(sum of e_i * |d_i| >= sum of d_i) over independent random signs e_i. Unlike the sign test
+    it weighs how far each task moved (a task going 0/4 -> 4/4 counts more than 2/4 -> 3/4);
+    with one trial and binary outcomes the deltas are -1/0/+1 and it IS the sign test
+    (McNemar exact). Computed exactly by dynamic programming over integer-scaled deltas
+    (rates have small denominators); if the sum range would exceed `max_states`, a seeded
+    Monte Carlo estimate is returned instead. Returns (p, exact)."""
+    fr = [Fraction(d).limit_denominator(10**6) for d in deltas]
+    fr = [d for d in fr if d != 0]
+    if not fr:
+        return 1.0, True
+    scale = 1
+    for d in fr:
+        scale = scale * d.denominator // math.gcd(scale, d.denominator)
+    ints = [int(d * scale) for d in fr]
+    observed = sum(ints)
+    span = sum(abs(v) for v in ints)
+    if 2 * span + 1 <= max_states:
+        dist = {0: 1}
+        for v in ints:
+            a = abs(v)
+            nxt: dict[int, int] = {}
+            for s, c in dist.items():
+                nxt[s + a] = nxt.get(s + a, 0) + c
+                nxt[s - a] = nxt.get(s - a, 0) + c
+            dist = nxt
+        hits = sum(c for s, c in dist.items() if s >= observed)
+        return float(Fraction(hits, 2 ** len(ints))), True
+    rng = random.Random(seed)
+    absv = [abs(v) for v in ints]
+    hits = sum(1 for _ in range(samples)
+               if sum(a if rng.random() < 0.5 else -a for a in absv) >= observed)
+    return (hits + 1) / (samples + 1), False
+
+
 def quantile(sorted_values: Sequence[float], q: float) -> float:
     """Linear-interpolated quantile of already sorted values (numpy's default method)."""
     if not sorted_values:
