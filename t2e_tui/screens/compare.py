@@ -88,7 +88,7 @@ class CompareScreen(ExplorerScreen):
 
     def on_mount(self) -> None:
         self._layout(self.app.size.width)
-        self.query_one(AlignedLanes).loading = True
+        # no loading indicator: it costs a mount and a timer, and the load takes ~10 ms
         self.load()
 
     def on_resize(self, event) -> None:
@@ -155,7 +155,6 @@ class CompareScreen(ExplorerScreen):
         # header + rows + the bottom border, capped so the detail pane keeps room
         gold.styles.height = min(len(al.gold) + 2, 12) if al.gold else 3
         lanes = self.query_one(AlignedLanes)
-        lanes.loading = False
         lanes.show(al, a.label, b.label if b else "gold actions", self._start_row())
         lanes.focus()
 

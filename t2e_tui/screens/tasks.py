@@ -71,6 +71,7 @@ class TasksScreen(ExplorerScreen):
         self.names = (baseline, candidate)
         self._signature: tuple | None = None
         self.loaded = False
+        self._cells: dict[str, list] = {}
 
     @property
     def pair(self) -> bool:
@@ -110,7 +111,7 @@ class TasksScreen(ExplorerScreen):
             self.app.call_from_thread(self._loaded, rows, sig, names)
             # hints need a join over write calls: fill them after the table is on screen
             da.fill_hints(conn, rows)
-            self.app.call_from_thread(self._apply)
+            self.app.call_from_thread(self._hints_filled)
         finally:
             conn.close()
 
@@ -128,6 +129,11 @@ class TasksScreen(ExplorerScreen):
     def _loaded(self, rows: list[da.TaskRow], sig: tuple, names: tuple) -> None:
         self.all_rows, self._signature, self.names = rows, sig, names
         self.loaded = True
+        self._cells = {}
+        self._apply()
+
+    def _hints_filled(self) -> None:
+        self._cells = {}
         self._apply()
 
     # --- filter / sort ------------------------------------------------------------------------
@@ -158,24 +164,29 @@ class TasksScreen(ExplorerScreen):
         current = self.shown[table.cursor].task_id if self.shown and table.cursor < len(
             self.shown) else None
         self.shown = self._visible()
-        cells = []
-        for r in self.shown:
-            terms = sorted(r.terminations())
-            term = ", ".join(t.replace("_", " ") for t in terms)
-            hints = [(h + "  ", "warn") for h in r.hints]
-            style = _TRANSITION_STYLE.get(r.transition, "")
-            if self.pair:
-                cells.append([r.task_id, trials_cell(r.base), trials_cell(r.cand),
-                              [(r.transition, style)], term, hints])
-            else:
-                cells.append([r.task_id, trials_cell(r.base), [(r.transition, style)], term,
-                              hints])
+        cells = [self._cells_of(r) for r in self.shown]
         table.set_rows(cells)
         if current is not None:
             idx = next((i for i, r in enumerate(self.shown) if r.task_id == current), None)
             if idx is not None:
                 table.move_to(idx)
         self._title()
+
+    def _cells_of(self, r: da.TaskRow) -> list:
+        """A row's cells, built once per load (filters and sorts only reorder them)."""
+        cached = self._cells.get(r.task_id)
+        if cached is not None:
+            return cached
+        term = ", ".join(t.replace("_", " ") for t in sorted(r.terminations()))
+        hints = [(h + "  ", "warn") for h in r.hints]
+        style = _TRANSITION_STYLE.get(r.transition, "")
+        if self.pair:
+            cells = [r.task_id, trials_cell(r.base), trials_cell(r.cand),
+                     [(r.transition, style)], term, hints]
+        else:
+            cells = [r.task_id, trials_cell(r.base), [(r.transition, style)], term, hints]
+        self._cells[r.task_id] = cells
+        return cells
 
     def _title(self) -> None:
         b, c = self.names
