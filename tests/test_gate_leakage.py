@@ -147,3 +147,14 @@ def test_scoreboard_cites_the_parent_by_hash(tmp_path):
     row = scoreboard_rows(conn)[0]
     assert row["candidate_hash"] == C_HASH and row["parent_hash"] == P_HASH
     assert row["evidence_role"] == "heldout"
+
+
+def test_views_tagged_with_the_candidate_or_unreadable_count(tmp_path):
+    conn = new_store(tmp_path)
+    lineage(conn)
+    conn.execute("INSERT INTO evidence_views (domain, task_id, viewed_at, via, "
+                 "drafting_candidate) VALUES ('mini-retail', '6', "
+                 "'2026-01-01T13:00:00+00:00', 'tui', 'fix-v1')")  # tagged, after saving
+    view(conn, "8", "yesterday-ish")                                   # unreadable time
+    view(conn, "9", "2026-01-01T13:00:00+00:00")                       # untagged, after
+    assert leaked_tasks(conn, C_HASH, "mini-retail", ["6", "8", "9"]) == ["6", "8"]

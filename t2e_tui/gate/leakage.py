@@ -35,6 +35,7 @@ class Window:
     start: datetime | None
     end: datetime | None
     notes: list[str] = field(default_factory=list)
+    names: set[str] = field(default_factory=set)   # hash and name: views tagged with either
 
     def contains(self, t: datetime) -> bool:
         return (self.start is None or t >= self.start) and (self.end is None or t <= self.end)
@@ -91,8 +92,8 @@ def drafting_window(db: Any, candidate_hash: str | None, *,
         end = parse_time(fallback_end) or datetime.now(timezone.utc)
         notes.append(f"candidate {candidate_hash[:12]} is not saved in the store: window taken "
                      f"as everything up to {end.isoformat()}")
-        return Window(candidate_hash, None, end, notes)
-    chash, _name, parent, saved_at = row
+        return Window(candidate_hash, None, end, notes, {candidate_hash})
+    chash, name, parent, saved_at = row
     end = parse_time(saved_at)
     if end is None:
         end = parse_time(fallback_end) or datetime.now(timezone.utc)
@@ -108,26 +109,30 @@ def drafting_window(db: Any, candidate_hash: str | None, *,
                 notes.append(f"parent {parent!r} has an unreadable saved_at: window has no start")
     else:
         notes.append("the candidate has no parent: window has no start")
-    return Window(chash, start, end, notes)
+    return Window(chash, start, end, notes, {chash, name})
 
 
 def views_in_window(db: Any, window: Window, domain: str | None,
                     task_ids: Iterable[str]) -> dict[str, list[str]]:
-    """task id -> view times inside the window, for the given tasks. A view or run without a
-    domain matches any domain (the guard errs towards flagging)."""
+    """task id -> view times inside the window, for the given tasks.
+
+    The guard errs towards flagging: a view or run without a domain matches any domain, a view
+    whose time can't be read counts, and a view tagged as made while drafting this candidate
+    (evidence_views.drafting_candidate = its hash or name) counts whatever its time."""
     if window.candidate_hash is None:
         return {}
     wanted = set(task_ids)
     out: dict[str, list[str]] = {}
-    for dom, task_id, viewed_at in conn_of(db).execute(
-            "SELECT domain, task_id, viewed_at FROM evidence_views WHERE task_id IS NOT NULL"):
+    for dom, task_id, viewed_at, drafting in conn_of(db).execute(
+            "SELECT domain, task_id, viewed_at, drafting_candidate FROM evidence_views "
+            "WHERE task_id IS NOT NULL"):
         tid = str(task_id)
         if tid not in wanted:
             continue
         if domain and dom and dom != domain:
             continue
         t = parse_time(viewed_at)
-        if t is None or not window.contains(t):
+        if t is not None and not window.contains(t) and drafting not in window.names:
             continue
         out.setdefault(tid, []).append(viewed_at)
     return out
