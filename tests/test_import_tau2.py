@@ -346,3 +346,11 @@ def test_store_file_readable_without_our_code(db, tmp_path):
         conn.execute(f"SELECT * FROM [{t}] LIMIT 5").fetchall()
     assert conn.execute("SELECT count(*) FROM steps_fts WHERE steps_fts MATCH 'cancelled'"
                         ).fetchone()[0] == 2
+
+
+def test_rows_satisfy_foreign_keys(db, tmp_path):
+    """The importer switches FK checks off for speed; the rows must still satisfy them."""
+    import_path(db, write_json(tmp_path / "r.json", make_results(5)))
+    import_path(db, write_json(tmp_path / "l.json", make_results(2)["simulations"]))
+    assert db.conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert db.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1

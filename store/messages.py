@@ -1,0 +1,194 @@
+"""One tau2 message <-> one `steps` row (plus its `tool_calls` rows).
+
+`step_row` is used by every writer (importers in bulk, the engine one message at a time);
+`message_from_step` gives the message back for export and display. Only deviations from the
+usual tau2 key set are recorded (a `_t2e` note in extra_json), so the common case costs nothing
+and export stays lossless.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+HUGE_CHARS = 1_000_000  # a field above this is stored whole and flagged for the UI to truncate
+
+# Keys of a tau2 message that have columns of their own; everything else goes to extra_json.
+_MESSAGE_KEYS = {"role", "content", "tool_calls", "id", "error", "requestor", "timestamp",
+                 "cost", "usage", "turn_idx"}
+
+_TOOL_KINDS: dict[str, str] | None = None
+
+
+def tool_kind(name: str) -> str:
+    """read | write | generic | unknown, from the world's tool table."""
+    global _TOOL_KINDS
+    if _TOOL_KINDS is None:
+        try:
+            from world.tools import TOOL_KINDS
+        except ImportError:  # world not built yet
+            return "unknown"
+        _TOOL_KINDS = TOOL_KINDS
+    return _TOOL_KINDS.get(name, "unknown")
+
+
+# The keys a tau2 message of each role normally carries (pydantic dump). Only deviations from
+# these are recorded per step, so the common case costs nothing and export stays lossless.
+_DEFAULT_KEYS = {
+    "assistant": ("role", "content", "tool_calls", "turn_idx", "timestamp", "cost", "usage"),
+    "user": ("role", "content", "tool_calls", "turn_idx", "timestamp", "cost", "usage"),
+    "tool": ("role", "content", "id", "requestor", "error", "turn_idx", "timestamp"),
+}
+_OTHER_DEFAULT = ("role", "content", "turn_idx")
+META_KEY = "_t2e"  # inside steps.extra_json: {"keys": [...], "raw": {key: value}} when needed
+
+
+def _raw_needed(key: str, value: Any, role: str, idx: int) -> bool:
+    """True when the column for `key` cannot give back `value` exactly (then it is kept raw)."""
+    if value is None:
+        return False
+    if key in ("role", "content", "requestor", "timestamp"):
+        return type(value) is not str
+    if key == "tool_calls":
+        return not (type(value) is list and value)
+    if key == "id":
+        return role != "tool" or type(value) is not str
+    if key == "error":
+        return type(value) is not bool
+    if key == "cost":
+        return type(value) is not float and type(value) is not int
+    if key == "turn_idx":
+        return type(value) is not int or value != idx
+    return False
+
+
+# One encoder for every row: json.dumps builds a new one per call, which shows at 10^6 rows.
+# Input comes from JSON (or the engine's plain dicts), so there are no cycles to check.
+_ENC = json.JSONEncoder(ensure_ascii=False, check_circular=False)
+_encode = _ENC.encode
+_DEFAULT_SETS = {role: frozenset(k for k in keys if k != "usage")
+                 for role, keys in _DEFAULT_KEYS.items()}
+_OTHER_SET = frozenset(k for k in _OTHER_DEFAULT if k != "usage")
+_STR_KEYS = frozenset(("role", "content", "requestor", "timestamp"))
+_COLUMN_KEYS = frozenset(_MESSAGE_KEYS - {"usage"})  # usage also rides in extra_json
+
+
+def step_row(episode_id: int, idx: int, message: dict, *, latency_ms: float | None = None,
+             tool_names: dict[str, str] | None = None) -> tuple[tuple, list[tuple], bool]:
+    """Turn one tau2 message dict into a steps row plus tool_calls rows.
+
+    `tool_names` maps call id -> tool name seen so far in the episode (to label tool results).
+    Returns (step_values, tool_call_values_without_step_id, huge). Unknown keys go to
+    extra_json; so does a small `_t2e` note when the message deviates from the usual tau2 key
+    set or a value does not fit its column, so `message_from_step` gives the message back.
+    """
+    role = message.get("role") or "unknown"
+    content = message.get("content")
+    if content is not None and type(content) is not str:
+        content = _encode(content)
+    calls = message.get("tool_calls") or None
+    calls_text = _encode(calls) if calls else None
+    usage = message.get("usage")
+    if type(usage) is dict:
+        tokens_in = usage.get("prompt_tokens")
+        tokens_out = usage.get("completion_tokens")
+    else:
+        tokens_in = tokens_out = None
+    extra = {k: v for k, v in message.items() if k not in _COLUMN_KEYS}
+    if type(role) is not str:
+        role = "unknown"
+    meta: dict[str, Any] = {}
+    present_set = message.keys() & _COLUMN_KEYS
+    present = None
+    if present_set != _DEFAULT_SETS.get(role, _OTHER_SET):
+        present = [k for k in message if k in _COLUMN_KEYS]
+        meta["keys"] = present
+    raw = None
+    for k in present or present_set:
+        v = message[k]
+        # inline fast path for the common, column-exact values; _raw_needed decides the rest
+        if v is None or (type(v) is str and k in _STR_KEYS):
+            continue
+        if _raw_needed(k, v, role, idx):
+            if raw is None:
+                raw = {}
+            raw[k] = v
+    if raw:
+        meta["raw"] = raw
+    if meta:
+        extra[META_KEY] = meta
+    raw_id = message.get("id")
+    call_id = raw_id if role == "tool" and type(raw_id) is str else None
+    tool_name = None
+    if call_id is not None and tool_names is not None:
+        tool_name = tool_names.get(call_id)
+    call_rows = []
+    if calls and type(calls) is list:
+        for pos, call in enumerate(calls):
+            if type(call) is not dict:
+                continue
+            name = str(call.get("name") or "")
+            args = call.get("arguments")
+            args_text = args if type(args) is str else _encode(args)
+            cid = call.get("id")
+            if type(cid) is not str:
+                cid = None
+            elif tool_names is not None:
+                tool_names[cid] = name
+            call_rows.append((pos, cid, name, args_text, tool_kind(name)))
+    extra_text = _encode(extra) if extra else None
+    huge = ((content is not None and len(content) > HUGE_CHARS)
+            or (calls_text is not None and len(calls_text) > HUGE_CHARS)
+            or (extra_text is not None and len(extra_text) > HUGE_CHARS))
+    requestor = message.get("requestor")
+    timestamp = message.get("timestamp")
+    cost = message.get("cost")
+    row = (episode_id, idx, role, content, calls_text, call_id, tool_name,
+           1 if message.get("error") else 0,
+           requestor if type(requestor) is str else None,
+           timestamp if type(timestamp) is str else None,
+           latency_ms, tokens_in, tokens_out,
+           cost if type(cost) is float or type(cost) is int else None,
+           1 if huge else 0, extra_text)
+    return row, call_rows, huge
+
+
+def message_from_step(step: dict) -> dict:
+    """The tau2 message dict a steps row was made from (inverse of `step_row`)."""
+    role = step.get("role")
+    extra = json.loads(step["extra_json"]) if step.get("extra_json") else {}
+    meta = extra.pop(META_KEY, None) or {}
+    # older rows (before the meta note) flagged a missing turn_idx this way
+    no_turn = extra.pop("_no_turn_idx", False)
+    keys = meta.get("keys")
+    if keys is None:
+        keys = [k for k in _DEFAULT_KEYS.get(role, _OTHER_DEFAULT) if k != "usage"]
+        if no_turn:
+            keys = [k for k in keys if k != "turn_idx"]
+    raw = meta.get("raw") or {}
+    msg: dict[str, Any] = {}
+    for k in keys:
+        if k in raw:
+            msg[k] = raw[k]
+        elif k == "role":
+            msg[k] = role
+        elif k == "content":
+            msg[k] = step.get("content")
+        elif k == "tool_calls":
+            tc = step.get("tool_calls")
+            msg[k] = json.loads(tc) if tc else None
+        elif k == "id":
+            msg[k] = step.get("tool_call_id")
+        elif k == "error":
+            msg[k] = bool(step.get("error"))
+        elif k == "turn_idx":
+            msg[k] = step.get("idx")
+        else:  # requestor, timestamp, cost
+            msg[k] = step.get(k)
+    msg.update(extra)
+    return msg
+
+
+
+# JSON text with non-ASCII kept: the same output as json.dumps(value, ensure_ascii=False)
+encode = _encode
