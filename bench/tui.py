@@ -236,6 +236,7 @@ async def measure(path: Path, meta: dict) -> dict:
             app.pop_screen()
             await pilot.pause()
         out["compare_key_ms_max"] = max(kt)
+        out["compare_key_ms_median"] = statistics.median(kt)
         out["compare_first_paint_ms"] = paints
         del LineTable
     from t2e_tui import data_access as da
@@ -290,7 +291,8 @@ def main() -> None:
     print(f"compare 2×{LONG} steps ({out['compare_rows']} aligned rows), open → first paint: "
           f"median {statistics.median(paints):.0f} ms, min {min(paints):.0f}, max "
           f"{max(paints):.0f} (target ≤ 100 ms); load+align alone {out['compare_core_ms']:.0f} "
-          f"ms; key max {out['compare_key_ms_max']:.1f} ms")
+          f"ms; keys (n/p/pagedown/down) median {out['compare_key_ms_median']:.1f} ms, max "
+          f"{out['compare_key_ms_max']:.1f} ms")
     print("FTS search: " + "; ".join(f"{q!r} {ms:.0f} ms ({n} hits)"
                                      for ms, q, n in out["search_ms"]) + " (target ≤ 200 ms)")
     print(f"peak RSS: {out['rss_mb']:.0f} MB (target ≤ 300 MB)")

@@ -101,8 +101,10 @@ class T2EApp(App):
     def open_compare(self, episode_a: int, episode_b: int | None = None, *,
                      step: int | None = None, step_episode: int | None = None) -> None:
         """The compare screen on two episodes (or one against its task's gold actions)."""
-        self.push_screen(CompareScreen(episode_a, episode_b, step=step,
-                                       step_episode=step_episode))
+        screen = CompareScreen(episode_a, episode_b, step=step, step_episode=step_episode)
+        # the read starts before the screen composes, so the two overlap
+        screen.start_load(self)
+        self.push_screen(screen)
 
     def open_task_compare(self, baseline: str, candidate: str | None, task_id: str) -> None:
         """Compare one task across a run pair (for the gate screen: Enter on a task)."""

@@ -217,3 +217,10 @@ def test_search_finds_steps_with_run_names(fx):
     hits = da.search(conn, "exchange")
     assert {h.run_name for h in hits} == {"baseline", "candidate"}
     assert all(h.snippet for h in hits)
+
+
+def test_search_snippet_keeps_spaces_and_strips_controls():
+    from t2e_tui.screens.search import snippet_cell
+
+    cells = snippet_cell("say \x1b[31m«hello» world\nnext")
+    assert cells == [("say ", ""), ("hello", "hit"), (" world ⏎ next", "")]

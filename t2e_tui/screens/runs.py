@@ -7,11 +7,12 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.command import SimpleCommand
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from .. import data_access as da
 from .base import ExplorerScreen
 from ..textsafe import one_line
+from ..widgets.keybar import KeyBar
 from ..widgets.linetable import Column, LineTable
 
 SCRIPTED_NOTE = ("⚠ scripted = the deterministic stand-in agent: its results exercise the "
@@ -52,7 +53,7 @@ class RunsScreen(ExplorerScreen):
                         "t2e import FILE, or t2e demo")
         yield Static("", id="runs-info", classes="info")
         yield Static("", id="runs-note", classes="note")
-        yield Footer()
+        yield KeyBar()
 
     def _columns(self) -> list[Column]:
         cols = [Column("", 3), Column("run", 0), Column("model", 20), Column("status", 8)]

@@ -6,14 +6,20 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from .. import data_access as da
 from .base import ExplorerScreen
-from ..textsafe import one_line
+from ..textsafe import one_line, strip_controls
+from ..widgets.keybar import KeyBar
 from ..widgets.linetable import Column, LineTable
 
 OPEN, CLOSE = "\u00ab", "\u00bb"  # store.queries marks matches with « »
+
+
+def _flat(text: str, limit: int) -> str:
+    # keep the spaces at the edges: segments are joined, so they separate words
+    return strip_controls(text[: limit * 2]).replace("\n", " ⏎ ")[:limit]
 
 
 def snippet_cell(snippet: str) -> list[tuple[str, str]]:
@@ -23,13 +29,13 @@ def snippet_cell(snippet: str) -> list[tuple[str, str]]:
     while rest:
         start = rest.find(OPEN)
         if start < 0:
-            out.append((one_line(rest, 400), ""))
+            out.append((_flat(rest, 400), ""))
             break
         if start:
-            out.append((one_line(rest[:start], 400), ""))
+            out.append((_flat(rest[:start], 400), ""))
         end = rest.find(CLOSE, start)
         end = len(rest) if end < 0 else end
-        out.append((one_line(rest[start + 1:end], 200), "hit"))
+        out.append((_flat(rest[start + 1:end], 200), "hit"))
         rest = rest[end + 1:]
     return out
 
@@ -54,7 +60,7 @@ class SearchScreen(ExplorerScreen):
                          Column("role", 9), Column("match", 0)], id="search-results",
                         empty="type words and press Enter")
         yield Static("", id="search-status", classes="info")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()

@@ -8,11 +8,12 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.command import SimpleCommand
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from .. import data_access as da
 from .base import ExplorerScreen
 from ..textsafe import one_line
+from ..widgets.keybar import KeyBar
 from ..widgets.linetable import Column, LineTable
 
 FILTERS = ("all", "regressed", "fixed", "failed", "flaky")
@@ -72,6 +73,8 @@ class TasksScreen(ExplorerScreen):
         self._signature: tuple | None = None
         self.loaded = False
         self._cells: dict[str, list] = {}
+        self._orders: dict[str, list[da.TaskRow]] = {}
+        self._summary: str | None = None
 
     @property
     def pair(self) -> bool:
@@ -87,7 +90,7 @@ class TasksScreen(ExplorerScreen):
                     Column("termination", 16), Column("hints", 0)]
         yield LineTable(cols, id="tasks-table", empty="no finished episodes yet")
         yield Static("", id="tasks-status", classes="info")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.load()
@@ -129,17 +132,34 @@ class TasksScreen(ExplorerScreen):
     def _loaded(self, rows: list[da.TaskRow], sig: tuple, names: tuple) -> None:
         self.all_rows, self._signature, self.names = rows, sig, names
         self.loaded = True
-        self._cells = {}
+        self._cells, self._orders, self._summary = {}, {}, None
         self._apply()
 
     def _hints_filled(self) -> None:
-        self._cells = {}
+        self._cells, self._orders = {}, {}
         self._apply()
 
     # --- filter / sort ------------------------------------------------------------------------
 
-    def _visible(self) -> list[da.TaskRow]:
+    def _sorted_all(self) -> list[da.TaskRow]:
+        """All rows in the current sort order, computed once per load and sort key, so a
+        filter or sort key only walks a list (≤ 50 ms at 10,000 tasks)."""
+        cached = self._orders.get(self.sort)
+        if cached is not None:
+            return cached
         rows = self.all_rows
+        if self.sort == "task":
+            key = lambda r: task_sort_key(r.task_id)  # noqa: E731
+        elif self.sort == "transition":
+            key = lambda r: (_TRANSITION_ORDER.get(r.transition, 9),  # noqa: E731
+                             task_sort_key(r.task_id))
+        else:
+            key = lambda r: (-len(r.hints), task_sort_key(r.task_id))  # noqa: E731
+        self._orders[self.sort] = out = sorted(rows, key=key)
+        return out
+
+    def _visible(self) -> list[da.TaskRow]:
+        rows = self._sorted_all()
         if self.filter == "regressed":
             rows = [r for r in rows if r.transition in ("regressed", "worsened")]
         elif self.filter == "fixed":
@@ -150,13 +170,6 @@ class TasksScreen(ExplorerScreen):
             rows = [r for r in rows if r.transition == "flaky"]
         if self.termination:
             rows = [r for r in rows if self.termination in r.terminations()]
-        if self.sort == "task":
-            rows = sorted(rows, key=lambda r: task_sort_key(r.task_id))
-        elif self.sort == "transition":
-            rows = sorted(rows, key=lambda r: (_TRANSITION_ORDER.get(r.transition, 9),
-                                               task_sort_key(r.task_id)))
-        else:
-            rows = sorted(rows, key=lambda r: (-len(r.hints), task_sort_key(r.task_id)))
         return list(reversed(rows)) if self.reverse else rows
 
     def _apply(self) -> None:
@@ -198,11 +211,13 @@ class TasksScreen(ExplorerScreen):
             t.append("Tasks ", style="bold")
             t.append(f"{b} ({self.baseline}) vs gold actions")
         self.query_one("#tasks-title", Static).update(t)
-        counts: dict[str, int] = {}
-        for r in self.all_rows:
-            counts[r.transition] = counts.get(r.transition, 0) + 1
-        summary = " · ".join(f"{k} {v}" for k, v in sorted(
-            counts.items(), key=lambda kv: _TRANSITION_ORDER.get(kv[0], 9)))
+        if self._summary is None:
+            counts: dict[str, int] = {}
+            for r in self.all_rows:
+                counts[r.transition] = counts.get(r.transition, 0) + 1
+            self._summary = " · ".join(f"{k} {v}" for k, v in sorted(
+                counts.items(), key=lambda kv: _TRANSITION_ORDER.get(kv[0], 9)))
+        summary = self._summary
         status = (f"{len(self.shown)}/{len(self.all_rows)} tasks · filter {self.filter}"
                   + (f" + {self.termination}" if self.termination else "")
                   + f" · sort {self.sort}{' ↓' if self.reverse else ''} · {summary}")
