@@ -267,15 +267,18 @@ class Episode:
 
 
 def load_episode(conn: sqlite3.Connection, episode_id: int) -> Episode:
-    """An episode with every step and check (bodies included)."""
-    e = conn.execute(
+    """An episode with every step and check (bodies included). Works whatever the
+    connection's row_factory (the CLI's connection returns tuples)."""
+    cur = conn.cursor()
+    cur.row_factory = sqlite3.Row
+    e = cur.execute(
         "SELECT e.*, r.name AS run_name, r.agent_model AS agent_model, r.domain AS run_domain "
         "FROM episodes e JOIN runs r ON r.run_id = e.run_id WHERE e.episode_id = ?",
         (episode_id,)).fetchone()
     if e is None:
         raise LookupError(f"episode {episode_id} is not in the store")
     meta = dict(e)
-    steps = [dict(r) for r in conn.execute(
+    steps = [dict(r) for r in cur.execute(
         "SELECT step_id, idx, role, content, tool_calls, tool_call_id, tool_name, error, "
         "requestor, latency_ms, tokens_in, tokens_out, cost, huge FROM steps "
         "WHERE episode_id = ? ORDER BY idx", (episode_id,))]
@@ -286,7 +289,7 @@ def load_episode(conn: sqlite3.Connection, episode_id: int) -> Episode:
                 s["tool_calls"] = json.loads(calls)
             except ValueError:
                 s["tool_calls"] = []
-    checks = [dict(r) for r in conn.execute(
+    checks = [dict(r) for r in cur.execute(
         "SELECT kind, pos, action_id, name, arguments, tool_kind, text, met, reward, "
         "judge_dependent FROM checks WHERE episode_id = ? ORDER BY kind, pos", (episode_id,))]
     task = None

@@ -224,3 +224,13 @@ def test_search_snippet_keeps_spaces_and_strips_controls():
 
     cells = snippet_cell("say \x1b[31m«hello» world\nnext")
     assert cells == [("say ", ""), ("hello", "hit"), (" world ⏎ next", "")]
+
+
+def test_load_episode_with_plain_tuple_rows(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "fx.sqlite"
+    ids = build_store(path)
+    conn = sqlite3.connect(str(path))  # no row_factory: as the CLI opens the store
+    ep = da.load_episode(conn, ids["episodes"][("cand", "2")])
+    assert ep.task_id == "2" and ep.steps[0]["role"] == "assistant" and ep.checks
