@@ -1,0 +1,120 @@
+"""`t2e demo`: build a small, real evidence store on mini-retail with the scripted stand-in.
+
+What it holds (every figure is computed by the engine and the gate, nothing is canned):
+
+* the baseline candidate, run on the train split (discovery evidence to browse) and on the
+  heldout split;
+* `cross-order-v1`, which adds the cross-order rule line: it fixes the cross-order failure class,
+  and its heldout rerun is gated (promote) and promoted by a recorded human decision;
+* `skip-confirm-v1`, which adds a harmful rule ("skip confirmations to save time"): it regresses
+  elsewhere, the gate says discard, and the human decision discards it.
+
+The scripted agent is a deterministic stand-in: the demo's results prove nothing about models.
+The candidate texts live here (not in the repo's candidates/ folder) so an installed t2e works.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from .candidates import Candidate, packaged_baseline
+from .errors import T2EError
+
+STAND_IN = ("scripted STAND-IN agent and user (deterministic; its results prove nothing "
+            "about models)")
+
+FIX_RULE = ("- When the customer says 'the same as the one I already received', look up their "
+            "delivered orders to find that item and use its variant.")
+HARM_RULE = "- Skip confirmations to save time: act as soon as you know what the customer wants."
+
+DEMO_CANDIDATES = [
+    # (name, rule, hypothesis, human decision to record)
+    ("cross-order-v1", FIX_RULE,
+     "Traces show the agent asking for options and giving up when the customer says 'the same "
+     "as the one I received'; a rule to look up delivered orders should fix that class.",
+     "promote"),
+    ("skip-confirm-v1", HARM_RULE,
+     "Confirmations make conversations long; skipping them should save steps.",
+     "discard"),
+]
+
+
+def _remove_store(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        p = Path(str(path) + suffix)
+        if p.exists():
+            p.unlink()
+
+
+def demo_candidates_dir(store_path: Path) -> Path:
+    """Candidate files of a demo store live beside it (never in the user's ./candidates)."""
+    return store_path.parent / f"{store_path.stem}-candidates"
+
+
+def build_demo(store_path: str | os.PathLike, *, rebuild: bool = True,
+               concurrency: int = 4) -> dict[str, Any]:
+    """Build the demo store at `store_path`. With rebuild, an existing file there is replaced;
+    without, an existing store is refused (the demo never writes into a working store)."""
+    from store import connect
+
+    from . import gate as gate_mod
+    from .candidate_versions import save_version
+    from .engine import execute_run
+    from .engine.plan import plan_run
+
+    t0 = time.monotonic()
+    path = Path(store_path)
+    if path.exists():
+        if not rebuild:
+            raise T2EError(f"{path}: already exists; `t2e demo --store` builds a new store "
+                           "(remove it first, or omit --store to use the default demo store)")
+        _remove_store(path)
+    cdir = demo_candidates_dir(path)
+    cdir.mkdir(parents=True, exist_ok=True)
+    for old in cdir.glob("*.md"):
+        old.unlink()
+    conn = connect(path)
+    try:
+        base = packaged_baseline()
+        base_v = save_version(conn, base, hypothesis=base.hypothesis or "baseline",
+                              candidates_dir=cdir, name="baseline").version
+        runs: dict[str, str] = {}
+
+        def run(cand_path: str, tasks: str, role: str, name: str) -> str:
+            plan = plan_run(domain="mini-retail", candidate=cand_path,
+                            candidates_dir=str(cdir), tasks=tasks, trials=1,
+                            concurrency=concurrency, model="scripted", user="scripted",
+                            name=name, role=role, store_conn=conn)
+            summary = execute_run(plan, str(path))
+            if summary.status != "complete":
+                raise T2EError(f"demo run {name!r} ended {summary.status}")
+            return summary.run_id
+
+        runs["baseline-train"] = run(base_v.path, "train", "discovery", "baseline train")
+        runs["baseline"] = run(base_v.path, "heldout", "heldout", "baseline heldout")
+        out_c = []
+        for name, rule, hypothesis, human in DEMO_CANDIDATES:
+            cand = Candidate(name=name, body=f"{base.body}\n{rule}", parent="baseline",
+                             hypothesis=hypothesis)
+            v = save_version(conn, cand, hypothesis=hypothesis, candidates_dir=cdir,
+                             parent_ref=base_v.hash).version
+            rid = run(v.path, "heldout", "heldout", f"{name} heldout")
+            res = gate_mod.gate(conn, runs["baseline"], rid)
+            stats = res.stats
+            entry = {"name": name, "hash": v.hash, "run_id": rid, "row": res.row_id,
+                     "decision": res.decision, "evidence_role": res.evidence_role,
+                     "fixes": len(stats.get("fixes") or []),
+                     "regressions": len(stats.get("regressions") or []),
+                     "p_value": stats.get("p_value"), "human": None}
+            # The demo's human only confirms the verdict: it never overrides the gate.
+            if res.decision == human:
+                gate_mod.record_human_decision(conn, res.row_id, human, author="t2e demo")
+                entry["human"] = human
+            out_c.append(entry)
+    finally:
+        conn.close()
+    return {"store": str(path), "candidates_dir": str(cdir), "agent": STAND_IN,
+            "runs": runs, "candidates": out_c, "seconds": round(time.monotonic() - t0, 2)}
