@@ -314,26 +314,52 @@ def test_stream_parser_syntax_error_is_positioned():
         list(s.iter_array())
 
 
-def test_each_file_is_one_transaction(db, tmp_path, monkeypatch):
-    """A failure in the middle (after batches were flushed) leaves nothing behind."""
-    from store.importers import episodes
+@pytest.mark.parametrize("worker", ["0", "1"])
+def test_each_file_is_one_transaction(db, tmp_path, monkeypatch, worker):
+    """A failure late in the file (after batches were written) leaves nothing behind, with the
+    rows built in-process or in the worker process."""
+    from store.importers import tau2
 
-    src = make_results(6)
-    src["simulations"][5]["messages"] = 7
-    flushes = []
-    real_flush = episodes.EpisodeWriter.flush
+    monkeypatch.setenv("T2E_IMPORT_WORKER", worker)
+    src = make_results(400)  # 2400 messages: more than one batch
+    src["simulations"][399]["messages"] = 7
+    written = []
+    real = tau2.write_batch
 
-    def counting_flush(self):
-        flushes.append(len(self._eps))
-        real_flush(self)
+    def counting(conn, batch):
+        written.append(len(batch[1]))
+        real(conn, batch)
 
-    monkeypatch.setattr(episodes.EpisodeWriter.__init__, "__kwdefaults__",
-                        {"batch_messages": 2, "background": True})
-    monkeypatch.setattr(episodes.EpisodeWriter, "flush", counting_flush)
+    monkeypatch.setattr(tau2, "write_batch", counting)
     res = import_paths(db, [str(write_json(tmp_path / "late-bad.json", src))])
-    assert len(flushes) == 5  # rows were written before the bad record was met
-    assert res["rejected"] and counts(db) == {k: 0 for k in counts(db)}
+    assert written  # rows were written before the bad record was met
+    assert "simulation #399" in res["rejected"][0]["error"]
+    assert counts(db) == {k: 0 for k in counts(db)}
     assert db.conn.execute("SELECT count(*) FROM steps_fts").fetchone()[0] == 0
+
+
+def test_worker_process_import_matches_inline(tmp_path, monkeypatch):
+    src = make_results(30)
+    p = write_json(tmp_path / "w.json", src)
+    outs = []
+    for worker in ("1", "0"):
+        monkeypatch.setenv("T2E_IMPORT_WORKER", worker)
+        d = store.open_db(tmp_path / f"{worker}.sqlite")
+        e = import_path(d, p)
+        assert (e["episodes"], e["messages"], e["warnings"]) == (30, 180, [])
+        outs.append(export_dict(d, e["run_id"]))
+    assert outs[0] == outs[1] == src
+
+
+def test_worker_reports_corrupt_input(db, tmp_path, monkeypatch):
+    monkeypatch.setenv("T2E_IMPORT_WORKER", "1")
+    text = json.dumps(make_results(5))
+    p = tmp_path / "cut.json"
+    p.write_text(text[: len(text) // 2])
+    res = import_paths(db, [str(p)])
+    assert "cut.json" in res["rejected"][0]["error"]
+    assert "truncated" in res["rejected"][0]["error"]
+    assert counts(db)["runs"] == 0
 
 
 def test_store_file_readable_without_our_code(db, tmp_path):

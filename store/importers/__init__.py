@@ -62,36 +62,26 @@ def import_path(db: Any, path: str | os.PathLike, *, name: str | None = None,
     ctx = ImportContext(path=p, display=display, sha256=sha, size=size,
                         name=name or (p.name if p.is_dir() else p.stem), role=role,
                         name_from_file=name is None)
-    # The default small page cache is deliberate: pages spill to the WAL while the writer
-    # thread inserts (overlapping the parse) instead of all at COMMIT; a 64 MiB cache was no
-    # faster in bench/import.py.
     # Foreign-key checks cost ~5% of a bulk import and can't fail here: the importer assigns
     # every id itself inside one transaction. The pragma only works outside a transaction.
     fk = conn.execute("PRAGMA foreign_keys").fetchone()[0]
     conn.execute("PRAGMA foreign_keys = OFF")
     try:
         with writer.transaction(conn):
-            try:
-                if fmt == "tau2-dir":
-                    tau2.import_directory(conn, ctx)
-                elif fmt == "t2e-jsonl":
-                    jsonl.import_file(conn, ctx)
-                else:
-                    tau2.import_file(conn, ctx)
-            finally:
-                # the writer thread must be idle before the transaction commits or rolls back
-                if ctx.episode_writer is not None:
-                    ctx.episode_writer.close(raise_error=False)
+            if fmt == "tau2-dir":
+                tau2.import_directory(conn, ctx)
+            elif fmt == "t2e-jsonl":
+                jsonl.import_file(conn, ctx)
+            else:
+                tau2.import_file(conn, ctx)
     except ImportFailure as exc:
         raise ImportFailure(f"{display}: {exc}") from None
     except OSError as exc:
         raise ImportFailure(f"{display}: cannot read ({exc})") from None
     finally:
         conn.execute(f"PRAGMA foreign_keys = {'ON' if fk else 'OFF'}")
-    ew = ctx.episode_writer
-    return {"path": display, "run_id": ctx.run_id, "episodes": ew.episodes if ew else 0,
-            "messages": ew.messages if ew else 0, "duplicate": False,
-            "warnings": list(ctx.warnings)}
+    return {"path": display, "run_id": ctx.run_id, "episodes": ctx.episodes,
+            "messages": ctx.messages, "duplicate": False, "warnings": list(ctx.warnings)}
 
 
 def content_hash(p: Path) -> tuple[str, int]:

@@ -98,7 +98,8 @@ class ImportContext:
     warnings: list[str] = field(default_factory=list)
     run_id: str | None = None
     source_id: int | None = None
-    episode_writer: Any = None
+    episodes: int = 0
+    messages: int = 0
     reading_what: str = ""
     current_file: str | None = None
     relabelled: list[str] = field(default_factory=list)
@@ -118,7 +119,8 @@ class ImportContext:
             where = f" in {self.current_file}" + where
         return where
 
-    def start_run(self, conn: sqlite3.Connection, meta: RunMeta) -> str:
+    def start_run(self, conn: sqlite3.Connection, meta: RunMeta,
+                  run_id: str | None = None) -> str:
         """Create the source, the run and its tasks (the world id is set by finish_run)."""
         info = meta.info
         self.source_id = writer.create_source(conn, kind="file", path=self.display,
@@ -133,7 +135,7 @@ class ImportContext:
             agent_model=meta.llm("agent_info"), user_model=meta.llm("user_info"),
             grading="recorded", num_trials=as_int(info.get("num_trials")),
             max_steps=as_int(info.get("max_steps")), max_errors=as_int(info.get("max_errors")),
-            seed=as_int(info.get("seed")), info=meta.info_json(self.fmt))
+            seed=as_int(info.get("seed")), info=meta.info_json(self.fmt), run_id=run_id)
         ids = [str(t.get("id")) for t in meta.tasks]
         if len(set(ids)) != len(ids):
             raise ImportFailure("'tasks' holds the same task id twice "
@@ -187,8 +189,34 @@ class ImportContext:
             self._tasks_by_id = {str(t.get("id")): t for t in tasks}
         return self._tasks_by_id
 
+    def summary_warnings(self, duplicate_ids: int = 0) -> list[str]:
+        """The per-file warnings gathered while reading simulations (labels, ids)."""
+        out: list[str] = []
+        if self.unlabelled:
+            out.append(f"{self.unlabelled} simulation(s) have no task_id (stored unlabelled)")
+        if self.unknown_labels:
+            shown = ", ".join(sorted(self.unknown_labels)[:10])
+            out.append(f"{len(self.unknown_labels)} task id(s) are not among the embedded "
+                       f"tasks: {shown}")
+        if self.relabelled:
+            shown = "; ".join(self.relabelled[:5])
+            more = f" (and {len(self.relabelled) - 5} more)" if len(self.relabelled) > 5 else ""
+            out.append(f"task labels look wrong for {len(self.relabelled)} simulation(s), likely "
+                       f"task stored beside the label: {shown}{more}")
+        if self.relabel_error:
+            out.append(f"the task-label check failed and was skipped: {self.relabel_error}")
+        if duplicate_ids:
+            out.append(f"{duplicate_ids} simulation id(s) repeat within the file "
+                       "(kept, keyed by position)")
+        return out
+
+    def take_warnings(self) -> list[str]:
+        """Warnings so far, handed over once (a worker process sends them to the parent)."""
+        out, self.warnings = self.warnings, []
+        return out
+
     def finish_run(self, conn: sqlite3.Connection, meta: RunMeta) -> None:
-        """World id, final info and format, and the summary warnings."""
+        """Set the world id, the final info block and the detected format."""
         world_id = import_world_id(meta.domain, meta.policy, meta.tasks)
         writer.ensure_world(conn, world_id, kind="import", domain=meta.domain,
                             detail={"domain": meta.domain,
@@ -201,23 +229,6 @@ class ImportContext:
                       meta.domain, self.run_id))
         conn.execute("UPDATE sources SET format = ? WHERE source_id = ?",
                      (self.fmt, self.source_id))
-        if self.unlabelled:
-            self.warn(f"{self.unlabelled} simulation(s) have no task_id (stored unlabelled)")
-        if self.unknown_labels:
-            shown = ", ".join(sorted(self.unknown_labels)[:10])
-            self.warn(f"{len(self.unknown_labels)} task id(s) are not among the embedded tasks: "
-                      f"{shown}")
-        if self.relabelled:
-            shown = "; ".join(self.relabelled[:5])
-            more = f" (and {len(self.relabelled) - 5} more)" if len(self.relabelled) > 5 else ""
-            self.warn(f"task labels look wrong for {len(self.relabelled)} simulation(s), likely "
-                      f"task stored beside the label: {shown}{more}")
-        if self.relabel_error:
-            self.warn(f"the task-label check failed and was skipped: {self.relabel_error}")
-        ew = self.episode_writer
-        if ew is not None and ew.duplicate_ids:
-            self.warn(f"{ew.duplicate_ids} simulation id(s) repeat within the file "
-                      "(kept, keyed by position)")
 
 
 def _graded_as_labelled(sim: dict, task: dict | None) -> bool:

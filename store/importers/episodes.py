@@ -8,9 +8,7 @@ checks and FTS rows go in as large batches instead of one statement per message.
 from __future__ import annotations
 
 import json
-import queue
 import sqlite3
-import threading
 from typing import Any
 
 from .. import writer
@@ -111,37 +109,40 @@ def sim_label(sim: Any, ord_: int) -> str:
     return f"simulation #{ord_}"
 
 
-class EpisodeWriter:
-    """Buffers episodes of one run and writes them in batches inside the caller's transaction."""
+def next_ids(conn: sqlite3.Connection) -> tuple[int, int]:
+    """The next free episode and step ids (read under the import's write lock)."""
+    e = conn.execute("SELECT max(episode_id) FROM episodes").fetchone()[0] or 0
+    s = conn.execute("SELECT max(step_id) FROM steps").fetchone()[0] or 0
+    return e + 1, s + 1
 
-    def __init__(self, conn: sqlite3.Connection, run_id: str, *, batch_messages: int = 4_000,
-                 background: bool = True):
-        self.conn = conn
+
+class RowBuilder:
+    """Turns simulations into episodes/steps/tool_calls/checks rows, in batches.
+
+    Pure computation (no database), so it can run in a worker process while the parent writes
+    the previous batch. Ids are assigned here from the next free ids, which is safe because the
+    import holds the store's write lock for the whole file.
+    """
+
+    def __init__(self, run_id: str, next_episode: int, next_step: int, *,
+                 batch_messages: int = 2_000):
         self.run_id = run_id
         self.batch_messages = batch_messages
-        self.next_episode = (conn.execute("SELECT max(episode_id) FROM episodes").fetchone()[0]
-                             or 0) + 1
-        self.next_step = (conn.execute("SELECT max(step_id) FROM steps").fetchone()[0] or 0) + 1
+        self.next_episode = next_episode
+        self.next_step = next_step
         self._eps: list[tuple] = []
         self._steps: list[tuple] = []
         self._calls: list[tuple] = []
         self._checks: list[tuple] = []
-        self._first_step = self.next_step
+        self._first_step = next_step
         self._keys: set[str] = set()
         self.episodes = 0
         self.messages = 0
         self.duplicate_ids = 0
-        # SQLite work (B-tree and FTS inserts) runs in a writer thread while this thread
-        # parses the next batch: sqlite3 releases the GIL while stepping statements. The
-        # connection is used by one thread at a time: the caller touches it again only after
-        # close(). A bounded queue keeps memory at a few batches.
-        self._background = background
-        self._queue: queue.Queue | None = None
-        self._thread: threading.Thread | None = None
-        self._error: BaseException | None = None
 
-    def add(self, sim: dict, ord_: int, *, likely_task_id: str | None = None) -> int:
-        """Queue one tau2 SimulationRun dict (already validated). Returns its episode_id."""
+    def add(self, sim: dict, ord_: int, *, likely_task_id: str | None = None) -> tuple | None:
+        """Queue one tau2 SimulationRun dict (already validated). Returns a full batch to
+        write, or None."""
         eid = self.next_episode
         self.next_episode += 1
         tool_names: dict[str, str] = {}
@@ -149,14 +150,16 @@ class EpisodeWriter:
         tin = tout = None
         has_huge = False
         messages = sim.get("messages") or []
+        steps, calls = self._steps, self._calls
         for idx, msg in enumerate(messages):
             row, call_rows, huge = writer.step_row(eid, idx, msg, tool_names=tool_names)
             sid = self.next_step
             self.next_step += 1
-            self._steps.append((sid, *row))
-            for c in call_rows:
-                self._calls.append((sid, eid, *c))
-            n_calls += len(call_rows)
+            steps.append((sid, *row))
+            if call_rows:
+                for c in call_rows:
+                    calls.append((sid, eid, *c))
+                n_calls += len(call_rows)
             n_errors += row[7]
             if row[11] is not None:
                 tin = (tin or 0) + row[11]
@@ -182,66 +185,56 @@ class EpisodeWriter:
         self.episodes += 1
         self.messages += len(messages)
         if len(self._steps) >= self.batch_messages:
-            self.flush()
-        return eid
+            return self.take()
+        return None
 
-    def flush(self) -> None:
-        """Hand the queued rows to the writer (thread); FTS rows are filled from the new steps
-        in one statement per batch."""
+    def take(self) -> tuple | None:
+        """The queued rows as one batch (None when empty); the queue starts afresh."""
         if not self._eps:
-            return
+            return None
         batch = (self._eps, self._steps, self._calls, self._checks, self._first_step,
                  self.next_step)
         self._first_step = self.next_step
         self._eps, self._steps, self._calls, self._checks = [], [], [], []
-        if not self._background:
-            self._write(batch)
-            return
-        self._raise_failure()
-        if self._thread is None:
-            self._queue = queue.Queue(maxsize=2)
-            self._thread = threading.Thread(target=self._run, name="t2e-import-writer",
-                                            daemon=True)
-            self._thread.start()
-        self._queue.put(batch)
+        return batch
 
-    def close(self, *, raise_error: bool = True) -> None:
-        """Write what is queued and wait for the writer; re-raise its error. Call before the
-        transaction ends (commit or rollback) and before using the connection again."""
-        if raise_error:
-            self.flush()
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join()
-            self._thread = None
-        if raise_error:
-            self._raise_failure()
 
-    def _raise_failure(self) -> None:
-        if self._error is not None:
-            err, self._error = self._error, None
-            raise err
+def write_batch(conn: sqlite3.Connection, batch: tuple) -> None:
+    """Insert one batch; its FTS rows are filled from the new steps in one statement."""
+    eps, steps, calls, checks, first, end = batch
+    conn.executemany(EPISODE_INSERT, eps)
+    conn.executemany(STEP_INSERT_WITH_ID, steps)
+    conn.executemany(writer.TOOL_CALL_INSERT, calls)
+    conn.executemany(writer.CHECK_INSERT, checks)
+    conn.execute("INSERT INTO steps_fts (rowid, content, tool_calls) SELECT step_id, content, "
+                 "tool_calls FROM steps WHERE step_id >= ? AND step_id < ?", (first, end))
 
-    def _run(self) -> None:
-        while True:
-            batch = self._queue.get()
-            if batch is None:
-                return
-            if self._error is None:  # after a failure, drain without writing
-                try:
-                    self._write(batch)
-                except BaseException as exc:  # noqa: BLE001 - handed to the caller
-                    self._error = exc
 
-    def _write(self, batch: tuple) -> None:
-        eps, steps, calls, checks, first, end = batch
-        c = self.conn
-        c.executemany(EPISODE_INSERT, eps)
-        c.executemany(STEP_INSERT_WITH_ID, steps)
-        c.executemany(writer.TOOL_CALL_INSERT, calls)
-        c.executemany(writer.CHECK_INSERT, checks)
-        c.execute("INSERT INTO steps_fts (rowid, content, tool_calls) SELECT step_id, content, "
-                  "tool_calls FROM steps WHERE step_id >= ? AND step_id < ?", (first, end))
+class EpisodeWriter(RowBuilder):
+    """A RowBuilder that writes its batches itself, inside the caller's transaction.
+
+    (A writer thread was tried: sqlite3 re-takes the GIL for every row of executemany, so the
+    threads convoyed and the import got slower. Parallel work happens in a worker process
+    instead, see tau2.py.)"""
+
+    def __init__(self, conn: sqlite3.Connection, run_id: str, *, batch_messages: int = 4_000):
+        super().__init__(run_id, *next_ids(conn), batch_messages=batch_messages)
+        self.conn = conn
+
+    def add(self, sim: dict, ord_: int, *, likely_task_id: str | None = None) -> None:
+        batch = super().add(sim, ord_, likely_task_id=likely_task_id)
+        if batch is not None:
+            write_batch(self.conn, batch)
+
+    def flush(self) -> None:
+        """Write what is queued."""
+        batch = self.take()
+        if batch is not None:
+            write_batch(self.conn, batch)
+
+    def close(self) -> None:
+        """Write what is queued (kept for symmetry with the streaming helpers)."""
+        self.flush()
 
 
 def episode_extra(sim: dict) -> str | None:

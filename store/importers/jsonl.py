@@ -56,7 +56,6 @@ def import_file(conn: sqlite3.Connection, ctx: ImportContext) -> None:
                 if "run" in obj and ctx.name_from_file and isinstance(obj["run"], str):
                     ctx.name = obj["run"]
                 ew = EpisodeWriter(conn, ctx.start_run(conn, meta))
-                ctx.episode_writer = ew
                 run_label = obj.get("run")
             elif obj.get("run") != run_label:
                 raise ImportFailure(f"line {lineno}: run {obj.get('run')!r} differs from "
@@ -80,6 +79,9 @@ def import_file(conn: sqlite3.Connection, ctx: ImportContext) -> None:
         ew.close()
     if converted:
         ctx.warn(f"{converted} OpenAI-style tool call(s)/result(s) converted to tau2 shape")
+    if ew is not None:
+        ctx.warnings.extend(ctx.summary_warnings(ew.duplicate_ids))
+        ctx.episodes, ctx.messages = ew.episodes, ew.messages
     ctx.finish_run(conn, meta)
 
 

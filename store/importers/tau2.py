@@ -1,20 +1,30 @@
 """tau2-bench results: v0/v1 monolithic JSON, the directory format, and foreign shapes.
 
 The file is streamed (see jsonstream.py): top-level keys other than `simulations` are small and
-parsed whole; simulations are parsed and written one at a time. Unknown keys at every level are
-kept (runs.info_json, episodes.extra_json, steps.extra_json) so that export is lossless.
+parsed whole; simulations are parsed one at a time. Unknown keys at every level are kept
+(runs.info_json, episodes.extra_json, steps.extra_json) so that export is lossless.
+
+Reading is split into a producer and a consumer. The producer (`produce`) parses the file and
+builds rows: it touches no database and yields events — ("head", ...) once the run-level keys
+are known, ("batch", rows) as rows accumulate, ("done", ...) at the end. The consumer writes
+them inside the caller's transaction. Big files run the producer in a worker process, so
+parsing and SQLite inserts proceed on two cores (threads can't: sqlite3 retakes the GIL for
+every row of executemany and the two threads convoy).
 """
 
 from __future__ import annotations
 
-import json
+import os
+import pickle
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from .. import writer
 from .common import ImportContext, ImportFailure, RunMeta
-from .episodes import EpisodeWriter, RecordError, sim_label, validate_sim
+from .episodes import RecordError, RowBuilder, next_ids, sim_label, validate_sim, write_batch
 from .jsonstream import JsonStream, JsonStreamError
 
 _V1_INFO_KEYS = {"text_streaming_config", "speech_complexity", "audio_native_config",
@@ -22,23 +32,83 @@ _V1_INFO_KEYS = {"text_streaming_config", "speech_complexity", "audio_native_con
 EXPECTED = ("expected a tau2 results file (an object with timestamp, info, tasks, simulations), "
             "a tau2 results directory (results.json + simulations/), a JSON list of "
             "simulations, or t2e JSONL (.jsonl)")
+# Files at least this big are parsed in a worker process (its start-up costs ~0.3 s).
+# T2E_IMPORT_WORKER=0 turns the worker off, =1 forces it (tests).
+WORKER_MIN_BYTES = 8 << 20
+
+Event = tuple
 
 
 def import_file(conn: sqlite3.Connection, ctx: ImportContext) -> None:
-    """Stream one tau2 JSON file into the store (the caller holds the transaction)."""
-    with open(ctx.path, "rb") as fh:
+    """Import one tau2 JSON file (or a foreign JSON shape) inside the caller's transaction."""
+    run_id = _free_run_id(conn)
+    ids = next_ids(conn)
+    mode = os.environ.get("T2E_IMPORT_WORKER", "")
+    use_worker = mode == "1" or (mode != "0" and ctx.size >= WORKER_MIN_BYTES)
+    events = (_worker_events(ctx, run_id, ids) if use_worker
+              else produce(str(ctx.path), ctx.display, run_id, ids))
+    consume(conn, ctx, run_id, events)
+
+
+def import_directory(conn: sqlite3.Connection, ctx: ImportContext) -> None:
+    """The directory format: results.json (everything but simulations) + simulations/*.json."""
+    run_id = _free_run_id(conn)
+    consume(conn, ctx, run_id, _produce_directory(ctx.path, ctx.display, run_id, next_ids(conn)))
+
+
+def _free_run_id(conn: sqlite3.Connection) -> str:
+    while True:
+        rid = writer.new_run_id()
+        if not conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (rid,)).fetchone():
+            return rid
+
+
+# -- consumer ---------------------------------------------------------------------------------
+
+def consume(conn: sqlite3.Connection, ctx: ImportContext, run_id: str,
+            events: Iterator[Event]) -> None:
+    """Write a producer's events: the run at "head", rows at "batch", the rest at "done"."""
+    try:
+        for ev in events:
+            kind = ev[0]
+            if kind == "batch":
+                write_batch(conn, ev[1])
+            elif kind == "head":
+                _, top, keys, fmt, warnings = ev
+                ctx.fmt = fmt
+                ctx.warnings.extend(warnings)
+                ctx.start_run(conn, RunMeta(top_keys=keys, top=top), run_id=run_id)
+            elif kind == "done":
+                _, top, keys, fmt, warnings, ctx.episodes, ctx.messages = ev
+                ctx.fmt = fmt
+                ctx.warnings.extend(warnings)
+                ctx.finish_run(conn, RunMeta(top_keys=keys, top=top))
+    finally:
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()  # stops a worker process if we failed half-way
+
+
+# -- producer ---------------------------------------------------------------------------------
+
+def produce(path: str, display: str, run_id: str, ids: tuple[int, int]) -> Iterator[Event]:
+    """Parse a tau2 JSON file into events (no database). Raises ImportFailure."""
+    pctx = ImportContext(path=Path(path), display=display, sha256="", size=0, name="",
+                         role="discovery")
+    builder = RowBuilder(run_id, *ids)
+    with open(path, "rb") as fh:
         stream = JsonStream(fh)
         try:
             first = stream.peek()
             if first == "[":
-                ctx.fmt = "foreign-list"
-                ctx.warn("a bare JSON list of simulations, not the tau2 results schema: no "
-                         "info block and no embedded tasks (imported best-effort)")
+                pctx.fmt = "foreign-list"
+                pctx.warn("a bare JSON list of simulations, not the tau2 results schema: no "
+                          "info block and no embedded tasks (imported best-effort)")
                 meta = RunMeta(top_keys=[], top={})
-                _write_sims(conn, ctx, meta, _counted(stream.iter_array()), stream)
-                ctx.finish_run(conn, meta)
+                yield ("head", meta.top, meta.top_keys, pctx.fmt, pctx.take_warnings())
+                yield from _sims(pctx, builder, meta, enumerate(stream.iter_array()))
             elif first == "{":
-                _import_object(conn, ctx, stream)
+                meta = yield from _object(pctx, builder, stream)
             elif first == "":
                 raise ImportFailure("the file is empty; " + EXPECTED)
             else:
@@ -47,14 +117,14 @@ def import_file(conn: sqlite3.Connection, ctx: ImportContext) -> None:
                 raise ImportFailure(f"unexpected data after the JSON value at {stream.where()} "
                                     "(several JSON values? name the file .jsonl)")
         except JsonStreamError as exc:
-            raise ImportFailure(f"{exc}{ctx.reading()}") from None
+            raise ImportFailure(f"{exc}{pctx.reading()}") from None
+    warnings = pctx.take_warnings() + pctx.summary_warnings(builder.duplicate_ids)
+    yield ("done", meta.top, meta.top_keys, pctx.fmt, warnings, builder.episodes,
+           builder.messages)
 
 
-def _counted(items: Iterable[Any]) -> Iterator[tuple[int, Any]]:
-    return enumerate(items)
-
-
-def _import_object(conn: sqlite3.Connection, ctx: ImportContext, stream: JsonStream) -> None:
+def _object(pctx: ImportContext, builder: RowBuilder,
+            stream: JsonStream) -> Iterator[Event]:
     top: dict[str, Any] = {}
     keys: list[str] = []
     meta: RunMeta | None = None
@@ -68,14 +138,15 @@ def _import_object(conn: sqlite3.Connection, ctx: ImportContext, stream: JsonStr
             if "tasks" not in top or "info" not in top:
                 # tasks after simulations (unusual): read them first, for the relabel check
                 # and the world id, without keeping the simulations.
-                top.update(_prescan(ctx.path, exclude=set(top)))
-            meta = RunMeta(top_keys=keys, top=top)
-            _check_shape(ctx, meta)
-            _write_sims(conn, ctx, meta, _counted(stream.iter_array()), stream)
+                top.update(_prescan(pctx.path, exclude=set(top)))
+            meta = RunMeta(top_keys=list(keys), top=top)
+            _check_shape(pctx, meta)
+            yield ("head", top, list(keys), pctx.fmt, pctx.take_warnings())
+            yield from _sims(pctx, builder, meta, enumerate(stream.iter_array()))
         else:
-            ctx.reading_what = f" while reading top-level key {key!r}"
+            pctx.reading_what = f" while reading top-level key {key!r}"
             top[key] = stream.read_value()
-            ctx.reading_what = ""
+            pctx.reading_what = ""
     if meta is None:
         if "messages" in top:
             raise ImportFailure("found a single simulation object (it has 'messages' but no "
@@ -84,7 +155,7 @@ def _import_object(conn: sqlite3.Connection, ctx: ImportContext, stream: JsonStr
         raise ImportFailure(f"found a JSON object with keys [{shown}] and no 'simulations' list; "
                             + EXPECTED)
     meta.top_keys = keys
-    ctx.finish_run(conn, meta)
+    return meta
 
 
 def _prescan(path: Path, exclude: set[str]) -> dict[str, Any]:
@@ -103,7 +174,7 @@ def _prescan(path: Path, exclude: set[str]) -> dict[str, Any]:
     return out
 
 
-def _check_shape(ctx: ImportContext, meta: RunMeta) -> None:
+def _check_shape(pctx: ImportContext, meta: RunMeta) -> None:
     top = meta.top
     if "info" in top and not isinstance(top["info"], dict):
         raise ImportFailure(f"'info' should be an object, found {type(top['info']).__name__}")
@@ -111,46 +182,54 @@ def _check_shape(ctx: ImportContext, meta: RunMeta) -> None:
     if tasks is not None and not (isinstance(tasks, list)
                                   and all(isinstance(t, dict) for t in tasks)):
         raise ImportFailure("'tasks' should be a list of task objects")
+    ids = [str(t.get("id")) for t in meta.tasks]
+    if len(set(ids)) != len(ids):
+        raise ImportFailure("'tasks' holds the same task id twice "
+                            f"({sorted({i for i in ids if ids.count(i) > 1})[:5]})")
     if "info" not in top and "tasks" not in top:
-        ctx.fmt = "foreign-wrapper"
-        ctx.warn("a summary wrapper around simulations (keys: "
-                 f"{', '.join(k for k in meta.top_keys if k != 'simulations')}), not the tau2 "
-                 "results schema: no info block and no embedded tasks (imported best-effort)")
+        pctx.fmt = "foreign-wrapper"
+        pctx.warn("a summary wrapper around simulations (keys: "
+                  f"{', '.join(k for k in meta.top_keys if k != 'simulations')}), not the tau2 "
+                  "results schema: no info block and no embedded tasks (imported best-effort)")
     else:
         info = top.get("info") or {}
         v1 = "simulation_index" in top or bool(_V1_INFO_KEYS & set(info))
-        ctx.fmt = ctx.fmt or ("tau2-v1" if v1 else "tau2-v0")
+        pctx.fmt = pctx.fmt or ("tau2-v1" if v1 else "tau2-v0")
         if "info" not in top:
-            ctx.warn("no 'info' block: run metadata (models, domain, policy) unknown")
+            pctx.warn("no 'info' block: run metadata (models, domain, policy) unknown")
         if "tasks" not in top:
-            ctx.warn("no embedded 'tasks': the world id covers the domain and policy only and "
-                     "the task-label check is skipped")
+            pctx.warn("no embedded 'tasks': the world id covers the domain and policy only and "
+                      "the task-label check is skipped")
 
 
-def _write_sims(conn: sqlite3.Connection, ctx: ImportContext, meta: RunMeta,
-                sims: Iterable[tuple[int, Any]], stream: JsonStream | None) -> None:
-    run_id = ctx.start_run(conn, meta)
-    ew = EpisodeWriter(conn, run_id)
-    ctx.episode_writer = ew
+def _sims(pctx: ImportContext, builder: RowBuilder, meta: RunMeta,
+          sims: Iterable[tuple[int, Any]]) -> Iterator[Event]:
     tasks = meta.tasks
     # parsing happens when the loop asks for the next item, so name that item beforehand
-    ctx.reading_what = " while reading simulation #0"
+    pctx.reading_what = " while reading simulation #0"
     try:
         for ord_, sim in sims:
             label = sim_label(sim, ord_)
             validate_sim(sim, label)
-            ew.add(sim, ord_, likely_task_id=ctx.check_label(sim, tasks, label))
-            ctx.reading_what = f" while reading simulation #{ord_ + 1} (after {label})"
-        ctx.reading_what = ""
+            batch = builder.add(sim, ord_, likely_task_id=pctx.check_label(sim, tasks, label))
+            if batch is not None:
+                yield ("batch", batch)
+            pctx.reading_what = f" while reading simulation #{ord_ + 1} (after {label})"
+        pctx.reading_what = ""
     except RecordError as exc:
         raise ImportFailure(str(exc)) from None
-    ew.close()
+    batch = builder.take()
+    if batch is not None:
+        yield ("batch", batch)
 
 
-def import_directory(conn: sqlite3.Connection, ctx: ImportContext) -> None:
-    """The directory format: results.json (everything but simulations) + simulations/*.json."""
-    results = ctx.path / "results.json"
-    sim_dir = ctx.path / "simulations"
+def _produce_directory(path: Path, display: str, run_id: str,
+                       ids: tuple[int, int]) -> Iterator[Event]:
+    pctx = ImportContext(path=path, display=display, sha256="", size=0, name="",
+                         role="discovery")
+    builder = RowBuilder(run_id, *ids)
+    results = path / "results.json"
+    sim_dir = path / "simulations"
     if not results.is_file():
         raise ImportFailure("a directory without results.json; " + EXPECTED)
     top = _read_json(results)
@@ -171,28 +250,26 @@ def import_directory(conn: sqlite3.Connection, ctx: ImportContext) -> None:
     elif sim_dir.is_dir():
         files = sorted(sim_dir.glob("*.json"))
     inline = top.pop("simulations", None)
-    keys = list(top) + ["simulations"]
-    meta = RunMeta(top_keys=keys, top=top)
-    ctx.fmt = "tau2-dir"
-    _check_shape(ctx, meta)
-    ctx.fmt = "tau2-dir"
+    meta = RunMeta(top_keys=list(top) + ["simulations"], top=top)
+    _check_shape(pctx, meta)
+    pctx.fmt = "tau2-dir"
     if inline and files:
-        ctx.warn("results.json has inline simulations and a simulations/ folder: "
-                 "using the folder")
+        pctx.warn("results.json has inline simulations and a simulations/ folder: "
+                  "using the folder")
+    if not files and not inline:
+        pctx.warn("no simulations found (no simulations/ folder, none inline)")
+    yield ("head", top, meta.top_keys, pctx.fmt, pctx.take_warnings())
 
     def sims() -> Iterator[tuple[int, Any]]:
         if files:
             for i, f in enumerate(files):
-                ctx.current_file = f"simulations/{f.name}"
                 yield i, _read_json(f)
-            ctx.current_file = None
         else:
             yield from enumerate(inline or [])
 
-    if not files and not inline:
-        ctx.warn("no simulations found (no simulations/ folder, none inline)")
-    _write_sims(conn, ctx, meta, sims(), None)
-    ctx.finish_run(conn, meta)
+    yield from _sims(pctx, builder, meta, sims())
+    warnings = pctx.take_warnings() + pctx.summary_warnings(builder.duplicate_ids)
+    yield ("done", top, meta.top_keys, pctx.fmt, warnings, builder.episodes, builder.messages)
 
 
 def _read_json(path: Path) -> Any:
@@ -209,8 +286,59 @@ def _read_json(path: Path) -> Any:
         raise ImportFailure(f"{shown}: {exc}") from None
 
 
-def json_dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
+# -- the worker process -----------------------------------------------------------------------
+# A plain `python -m store.importers.worker` child talking pickle over its stdout, rather than
+# multiprocessing: spawn re-imports the caller's __main__ (breaking unguarded scripts) and fork
+# is unsafe from threaded callers such as the app.
+
+def _worker_events(ctx: ImportContext, run_id: str, ids: tuple[int, int]) -> Iterator[Event]:
+    """Run `produce` in a worker process and relay its events. Closing this generator (or an
+    error) stops the worker."""
+    root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "store.importers.worker", str(ctx.path), ctx.display, run_id,
+         str(ids[0]), str(ids[1])],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    try:
+        while True:
+            try:
+                ev = pickle.load(proc.stdout)
+            except EOFError:
+                raise RuntimeError("the import worker process ended unexpectedly "
+                                   f"(exit code {proc.poll()})") from None
+            if ev[0] == "error":
+                raise ImportFailure(ev[1])
+            if ev[0] == "crash":
+                raise RuntimeError(f"the import worker failed: {ev[1]}")
+            yield ev
+            if ev[0] == "done":
+                return
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stdout.close()
+        proc.wait()
 
 
-__all__ = ["import_file", "import_directory", "EXPECTED", "writer"]
+def _worker_main(argv: list[str]) -> int:
+    """The worker: produce events for one file and pickle them to stdout."""
+    path, display, run_id, next_episode, next_step = argv
+    out = sys.stdout.buffer
+
+    def send(ev: Event) -> None:
+        pickle.dump(ev, out, protocol=pickle.HIGHEST_PROTOCOL)
+
+    try:
+        for ev in produce(path, display, run_id, (int(next_episode), int(next_step))):
+            send(ev)
+            if ev[0] == "done":
+                out.flush()  # the parent stops reading here
+    except ImportFailure as exc:
+        send(("error", str(exc)))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which re-raises
+        send(("crash", f"{type(exc).__name__}: {exc}"))
+    out.flush()
+    return 0
+
