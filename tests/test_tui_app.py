@@ -353,3 +353,53 @@ async def test_expand_toggles_long_fields(tmp_path):
         await pilot.pause()
         body = str(screen.query_one("#detail-body").render())
         assert "END" in body.replace("\n", "")
+
+
+async def test_compare_scrolls_to_a_divergence_below_the_fold(tmp_path):
+    """At 80×24 the first divergence of a long pair is far down: it must be on screen."""
+    from store import writer
+    from store.db import open_db
+
+    path = tmp_path / "long.sqlite"
+    db = open_db(path)
+    eids = []
+    for r, last in (("a", "#W1"), ("b", "#W2")):
+        rid = writer.create_run(db, name=f"long-{r}", agent_model="m", run_id=f"long{r}")
+        eid = writer.begin_episode(db, rid, episode_key="1:0", task_id="1", trial=0)
+        msgs = []
+        for i in range(40):
+            msgs.append({"role": "user", "content": f"question {i}"})
+            msgs.append({"role": "assistant", "content": None, "tool_calls": [
+                {"id": f"c{i}", "name": "get_order_details",
+                 "arguments": {"order_id": f"#X{i}"}}]})
+            msgs.append({"role": "tool", "id": f"c{i}", "content": "{}"})
+        msgs.append({"role": "assistant", "content": None, "tool_calls": [
+            {"id": "w", "name": "cancel_pending_order", "arguments": {"order_id": last}}]})
+        for i, m in enumerate(msgs):
+            writer.append_step(db, eid, i, m)
+        writer.finish_episode(db, eid, termination_reason="user_stop",
+                              reward_info={"reward": 1.0})
+        eids.append(eid)
+    db.conn.close()
+    from t2e_tui.align import align
+
+    conn = da.open_conn(str(path))
+    a, b = (da.load_episode(conn, e) for e in eids)
+    conn.close()
+    app = make_app(path, load_config=False, poll_interval=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        # the data can arrive before the screen's first layout (the read starts before
+        # compose): deliver it then, as the fast path does
+        screen = CompareScreen(*eids)
+        screen._started, screen._pending = True, (a, b, align(a.steps, b.steps))
+        app.push_screen(screen)
+        await settle(app, pilot)
+        lanes = app.screen.query_one(AlignedLanes)
+        assert lanes.cursor == app.screen.alignment.divergences[0] == 80
+        top = lanes.scroll_offset.y
+        assert top <= lanes.cursor < top + lanes.size.height - 1
+        await pilot.press("home")
+        assert lanes.scroll_offset.y == 0
+        await pilot.press("n")
+        assert lanes.scroll_offset.y <= 80 < lanes.scroll_offset.y + lanes.size.height - 1

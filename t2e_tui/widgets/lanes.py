@@ -67,6 +67,8 @@ class AlignedLanes(ScrollView, can_focus=True):
         self._cache.clear()
         self.virtual_size = Size(self.size.width, len(alignment.rows) + 1)
         self.cursor = max(0, min(row, len(alignment.rows) - 1))
+        # the new virtual size is applied at the next layout; scroll to the cursor after it
+        self.call_after_refresh(self._ensure_visible)
         self.refresh()
 
     @property
@@ -84,14 +86,19 @@ class AlignedLanes(ScrollView, can_focus=True):
     def watch_cursor(self, old: int, new: int) -> None:
         self.refresh_line(old + 1)
         self.refresh_line(new + 1)
-        top, height = self.scroll_offset.y, max(1, self.size.height - 1)
-        if new < top:
-            self.scroll_to(y=new, animate=False, immediate=True)
-        elif new >= top + height:
-            # keep some context below a jump target: place it a third down the view
-            self.scroll_to(y=max(0, new - height // 3), animate=False, immediate=True)
+        self._ensure_visible()
         if self.alignment:
             self.post_message(self.RowChanged(new))
+
+    def _ensure_visible(self) -> None:
+        new = self.cursor
+        top, height = self.scroll_offset.y, max(1, self.size.height - 1)
+        if new < top:
+            self.scroll_to(y=new, animate=False, immediate=True, force=True)
+        elif new >= top + height:
+            # keep some context below a jump target: place it a third down the view
+            self.scroll_to(y=max(0, new - height // 3), animate=False, immediate=True,
+                           force=True)
 
     def action_cursor(self, delta: int) -> None:
         if self.n_rows:

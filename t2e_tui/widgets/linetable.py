@@ -143,6 +143,8 @@ class LineTable(ScrollView, can_focus=True):
         self.virtual_size = Size(self.size.width, len(rows) + 1)
         cur = self.cursor if keep_cursor else 0
         self.cursor = max(0, min(cur, len(rows) - 1))
+        # the new virtual size is applied at the next layout; scroll to the cursor after it
+        self.call_after_refresh(self._scroll_cursor_into_view)
         self.refresh()
 
     def on_resize(self) -> None:
