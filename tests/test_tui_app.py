@@ -403,3 +403,14 @@ async def test_compare_scrolls_to_a_divergence_below_the_fold(tmp_path):
         assert lanes.scroll_offset.y == 0
         await pilot.press("n")
         assert lanes.scroll_offset.y <= 80 < lanes.scroll_offset.y + lanes.size.height - 1
+
+
+async def test_tasks_title_labels_the_scripted_run(store):
+    path, ids = store
+    app = make_app(path, load_config=False, poll_interval=0)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(app, pilot)
+        app.open_tasks(ids["scripted"], None)
+        await settle(app, pilot)
+        title = str(app.screen.query_one("#tasks-title").render())
+        assert "scripted stand-in" in title and "vs gold actions" in title

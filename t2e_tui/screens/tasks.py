@@ -69,7 +69,7 @@ class TasksScreen(ExplorerScreen):
         self.termination: str | None = None
         self.sort = "task"
         self.reverse = False
-        self.names = (baseline, candidate)
+        self.names = (baseline, candidate)  # labels, once loaded
         self._signature: tuple | None = None
         self.loaded = False
         self._cells: dict[str, list] = {}
@@ -107,9 +107,7 @@ class TasksScreen(ExplorerScreen):
         conn = da.open_conn(self.app.store_path)
         try:
             sig = da.run_signature(conn, self._runs())
-            names = tuple(
-                (conn.execute("SELECT name FROM runs WHERE run_id = ?", (r,)).fetchone()
-                 or [r])[0] if r else None for r in (self.baseline, self.candidate))
+            names = tuple(self._label(conn, r) for r in (self.baseline, self.candidate))
             rows = da.task_rows(conn, self.baseline, self.candidate)
             self.app.call_from_thread(self._loaded, rows, sig, names)
             # hints need a join over write calls: fill them after the table is on screen
@@ -201,15 +199,27 @@ class TasksScreen(ExplorerScreen):
         self._cells[r.task_id] = cells
         return cells
 
+    @staticmethod
+    def _label(conn, run_id: str | None) -> str | None:
+        """`name (id)`, marked when the run's agent is the scripted stand-in."""
+        if run_id is None:
+            return None
+        row = conn.execute("SELECT name, agent_model FROM runs WHERE run_id = ?",
+                           (run_id,)).fetchone()
+        if row is None:
+            return run_id
+        scripted = (row[1] or "").lower().startswith(da.SCRIPTED)
+        return f"{row[0]} ({run_id})" + (" [scripted stand-in]" if scripted else "")
+
     def _title(self) -> None:
         b, c = self.names
         t = Text()
         if self.pair:
             t.append("Tasks ", style="bold")
-            t.append(f"baseline {b} ({self.baseline}) → candidate {c} ({self.candidate})")
+            t.append(f"baseline {b} → candidate {c}")
         else:
             t.append("Tasks ", style="bold")
-            t.append(f"{b} ({self.baseline}) vs gold actions")
+            t.append(f"{b} vs gold actions")
         self.query_one("#tasks-title", Static).update(t)
         if self._summary is None:
             counts: dict[str, int] = {}
@@ -220,7 +230,8 @@ class TasksScreen(ExplorerScreen):
         summary = self._summary
         status = (f"{len(self.shown)}/{len(self.all_rows)} tasks · filter {self.filter}"
                   + (f" + {self.termination}" if self.termination else "")
-                  + f" · sort {self.sort}{' ↓' if self.reverse else ''} · {summary}")
+                  + f" · sort {self.sort}{' ↓' if self.reverse else ''} · {summary}"
+                  + " · hints B: baseline, C: candidate")
         self.query_one("#tasks-status", Static).update(Text(one_line(status, 400),
                                                             style="dim"))
 
