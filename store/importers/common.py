@@ -100,8 +100,7 @@ class ImportContext:
     source_id: int | None = None
     episodes: int = 0
     messages: int = 0
-    reading_what: str = ""
-    current_file: str | None = None
+    reading_what: str = ""   # " while reading simulation #N": where a parse error happened
     relabelled: list[str] = field(default_factory=list)
     unlabelled: int = 0
     unknown_labels: set[str] = field(default_factory=set)
@@ -114,10 +113,7 @@ class ImportContext:
         self.warnings.append(message)
 
     def reading(self) -> str:
-        where = self.reading_what
-        if self.current_file:
-            where = f" in {self.current_file}" + where
-        return where
+        return self.reading_what
 
     def start_run(self, conn: sqlite3.Connection, meta: RunMeta,
                   run_id: str | None = None) -> str:
