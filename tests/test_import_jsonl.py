@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import pytest
 
@@ -128,3 +129,16 @@ def test_format_detection(tmp_path):
     assert detect_format(b) == "tau2"
     assert detect_format(c) == "tau2"
     assert detect_format(tmp_path) == "tau2-dir"
+
+
+def test_documented_example_imports(db, tmp_path):
+    """The minimal example in store/formats.md is valid JSONL that imports as documented."""
+    doc = (Path(store.__file__).parent / "formats.md").read_text(encoding="utf-8")
+    block = doc.split("Minimal example")[1].split("```json\n")[1].split("```")[0]
+    p = tmp_path / "example.jsonl"
+    p.write_text(block, encoding="utf-8")
+    entry = import_path(db, p)
+    assert (entry["episodes"], entry["messages"]) == (2, 6)
+    assert db.conn.execute("SELECT name FROM runs").fetchone() == ("my-agent",)
+    assert db.conn.execute("SELECT tool_name FROM steps WHERE role = 'tool'").fetchone() == (
+        "get_order_details",)
