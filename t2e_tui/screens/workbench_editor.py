@@ -1,0 +1,258 @@
+"""The candidate editor: a markdown TextArea, a diff against the parent, save as a version.
+
+Keys (TextArea takes printable keys, so the screen's keys are ctrl/F-keys):
+ctrl+s/F5 save (asks for the hypothesis note), ctrl+d/F3 toggle the diff, ctrl+o/F4 edit in
+$EDITOR (the app suspends), ctrl+r/F6 open the rerun launcher on the saved version.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import tempfile
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen, Screen
+from textual.widgets import ContentSwitcher, Input, Label, Static, TextArea
+
+from ..candidate_versions import Version, candidate_from_text, save_version
+from ..candidates import CandidateError, packaged_baseline
+from ..textsafe import strip_controls
+from ..widgets.diffview import DiffView
+from ..widgets.keybar import KeyBar
+from .workbench_hooks import candidates_dir_for
+
+
+def suggest_name(name: str) -> str:
+    """`x-v3` -> `x-v4`; `baseline` -> `baseline-v2` (save bumps again if taken)."""
+    import re
+
+    m = re.match(r"^(.*?)-v(\d+)$", name)
+    return f"{m.group(1)}-v{int(m.group(2)) + 1}" if m else f"{name}-v2"
+
+
+class HypothesisModal(ModalScreen[tuple[str, str] | None]):
+    """Ask for the version name and the hypothesis note; Enter saves, Escape cancels."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="cancel")]
+
+    DEFAULT_CSS = """
+    HypothesisModal { align: center middle; }
+    HypothesisModal > Vertical { width: 76; max-width: 100%; height: auto; padding: 1 2;
+        border: thick $accent; background: $surface; }
+    HypothesisModal Label { margin-top: 1; }
+    HypothesisModal #hyp-error { color: $error; height: auto; }
+    """
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self._name = name
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static("[b]Save a new immutable version[/b]")
+            yield Label("name")
+            yield Input(self._name, id="hyp-name")
+            yield Label("hypothesis: what should this version fix, and why?")
+            yield Input(placeholder="e.g. look up delivered orders for 'the same as ...'",
+                        id="hyp-text")
+            yield Static("", id="hyp-error")
+            yield Static("[dim]Enter save · Escape cancel[/dim]")
+
+    def on_mount(self) -> None:
+        self.query_one("#hyp-text", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        name = self.query_one("#hyp-name", Input).value.strip()
+        hyp = self.query_one("#hyp-text", Input).value.strip()
+        if not hyp:
+            self.query_one("#hyp-error", Static).update("a hypothesis note is required")
+            self.query_one("#hyp-text", Input).focus()
+            return
+        self.dismiss((name, hyp))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class EditorScreen(Screen):
+    """Edit a candidate's instruction; the parent of what you save is the version you opened."""
+
+    BINDINGS = [
+        Binding("ctrl+s,f5", "save", "Save", id="editor-save"),
+        Binding("ctrl+d,f3", "toggle_diff", "Diff", id="editor-diff"),
+        Binding("ctrl+o,f4", "external", "$EDITOR", id="editor-external"),
+        Binding("ctrl+r,f6", "rerun", "Rerun", id="editor-rerun"),
+        Binding("escape", "leave", "Back", id="editor-back"),
+    ]
+
+    DEFAULT_CSS = """
+    EditorScreen #ed-switch { height: 1fr; }
+    EditorScreen TextArea { height: 1fr; border: none; }
+    EditorScreen #ed-status { height: 1; padding: 0 1; color: $text-muted; }
+    """
+
+    def __init__(self, version: Version | None) -> None:
+        super().__init__()
+        if version is None:
+            base = packaged_baseline()
+            self.parent_hash: str | None = None
+            self.parent_name = base.name
+            self.parent_body = base.body
+            self.parent_ref: str | None = None
+        else:
+            self.parent_hash = version.hash
+            self.parent_name = version.name
+            self.parent_body = version.body
+            self.parent_ref = version.hash
+        self.saved: Version | None = None
+
+    def compose(self) -> ComposeResult:
+        short = self.parent_hash[:10] if self.parent_hash else "unsaved"
+        yield Static(f"Edit candidate · parent [b]{_esc(self.parent_name)}[/b] {short}",
+                     id="ed-title", classes="title")
+        with ContentSwitcher(initial="ed-text", id="ed-switch"):
+            yield TextArea(self.parent_body, language="markdown", id="ed-text",
+                           soft_wrap=True, tab_behavior="indent")
+            yield DiffView(self.parent_body, self.parent_body, id="ed-diff")
+        yield Static("", id="ed-status")
+        yield KeyBar()
+
+    def on_mount(self) -> None:
+        # the leakage guard tags evidence views with the candidate being drafted
+        self.app.drafting_candidate = self.parent_hash or self.parent_name
+        self.query_one(TextArea).focus()
+        self._status()
+
+    def on_unmount(self) -> None:
+        if getattr(self.app, "drafting_candidate", None) == (self.parent_hash or self.parent_name):
+            self.app.drafting_candidate = None
+
+    @property
+    def text(self) -> str:
+        return self.query_one(TextArea).text
+
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        self._status()
+
+    def _status(self) -> None:
+        from ..difftext import compare
+
+        st = compare(self.parent_body, self.text).stats
+        msg = ("unchanged from parent" if st.identical else
+               f"+{st.added} -{st.removed} ~{st.changed} lines vs parent")
+        if self.saved:
+            msg += f" · saved {self.saved.name} {self.saved.short}"
+        self.query_one("#ed-status", Static).update(msg)
+
+    def action_toggle_diff(self) -> None:
+        sw = self.query_one(ContentSwitcher)
+        if sw.current == "ed-text":
+            dv = self.query_one(DiffView)
+            dv.set_texts(self.parent_body, self.text)
+            sw.current = "ed-diff"
+            dv.focus()
+        else:
+            sw.current = "ed-text"
+            self.query_one(TextArea).focus()
+
+    def action_external(self) -> None:
+        """Round trip through $EDITOR (VISUAL first); the app suspends while it runs."""
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+        fd, tmp = tempfile.mkstemp(suffix=".md", prefix="t2e-candidate-")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(self.text)
+            try:
+                with self.app.suspend():
+                    subprocess.run([*shlex.split(editor), tmp], check=False)
+            except Exception as exc:  # noqa: BLE001 - suspend is unsupported in some drivers
+                self.notify(f"$EDITOR round trip failed: {exc}", severity="error")
+                return
+            new = Path(tmp).read_text("utf-8", errors="replace")
+        finally:
+            os.unlink(tmp)
+        self.query_one(TextArea).load_text(strip_controls(new))
+        self._status()
+
+    def action_save(self) -> None:
+        cand = candidate_from_text(self.text, name=self.parent_name, parent=None)
+        if not cand.body.strip():
+            self.notify("the instruction is empty: nothing to save", severity="error")
+            return
+        if cand.hash == (self.saved.hash if self.saved else self.parent_hash):
+            self.notify("no change since the last saved version", severity="warning")
+            return
+        base_name = self.saved.name if self.saved else self.parent_name
+        self.app.push_screen(HypothesisModal(suggest_name(base_name)), self._do_save)
+
+    def _do_save(self, answer: tuple[str, str] | None) -> None:
+        if not answer:
+            return
+        name, hyp = answer
+        from store import connect
+
+        cand = candidate_from_text(self.text, name=name or self.parent_name, parent=None)
+        parent_ref = self.saved.hash if self.saved else self.parent_ref
+        conn = connect(self.app.store_path)
+        try:
+            if parent_ref is None:  # editing the packaged baseline: record it first
+                from ..candidate_versions import save_version as sv
+                base = packaged_baseline()
+                parent_ref = sv(conn, base, hypothesis=base.hypothesis or "baseline",
+                                candidates_dir=candidates_dir_for(self.app)).version.hash
+            res = save_version(conn, cand, hypothesis=hyp, parent_ref=parent_ref,
+                               name=name or None, candidates_dir=candidates_dir_for(self.app))
+        except CandidateError as exc:
+            self.notify(str(exc), severity="error", timeout=10)
+            return
+        finally:
+            conn.close()
+        self.saved = res.version
+        self.app.last_saved_candidate = res.version.hash
+        word = "already saved as" if res.duplicate else "saved"
+        self.notify(f"{word} {res.version.name} {res.version.short} → {res.version.path}. "
+                    "ctrl+r launches a rerun")
+        self._status()
+
+    def action_rerun(self) -> None:
+        from .workbench_hooks import visible_task_ids
+        from .workbench_launcher import LauncherScreen
+
+        if self.saved is None:
+            self.notify("save the candidate first (ctrl+s)", severity="warning")
+            return
+        self.app.push_screen(LauncherScreen(candidate=self.saved.hash,
+                                            baseline_run=getattr(self.app, "baseline_run", None),
+                                            task_ids=visible_task_ids(self.app)))
+
+    def action_leave(self) -> None:
+        self.app.pop_screen()
+
+
+class DiffScreen(Screen):
+    """Two candidate versions, diffed (m toggles side by side / unified)."""
+
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back", id="diff-back")]
+
+    def __init__(self, old: str, new: str, title: str, mode: str = "side") -> None:
+        super().__init__()
+        self._old, self._new, self._title, self._mode = old, new, title, mode
+
+    def compose(self) -> ComposeResult:
+        yield Static(self._title, classes="title", id="diff-title")
+        yield DiffView(self._old, self._new, mode=self._mode, id="diff-view")
+        yield KeyBar()
+
+    def on_mount(self) -> None:
+        self.query_one(DiffView).focus()
+
+
+def _esc(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(strip_controls(text))

@@ -1,0 +1,281 @@
+"""The gate screen: verdict, each check baseline vs candidate, CI and p-value, the tasks behind
+each failed check (Enter opens the compare screen), and the human promote/discard decision.
+
+The verdict is the gate's (t2e_tui.gate); this screen only shows it and records a person's
+decision with `record_human_decision`. Promoting against the verdict asks for a reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.markup import escape
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Input, Static
+
+from ..widgets.keybar import KeyBar
+
+VERDICT_STYLE = {"promote": "bold black on green", "discard": "bold white on red",
+                 "inconclusive": "bold black on yellow"}
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, float):
+        return f"{v:.3f}"
+    return str(v)
+
+
+class ReasonModal(ModalScreen[str | None]):
+    """A reason is required to promote against the gate's verdict."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="cancel")]
+    DEFAULT_CSS = """
+    ReasonModal { align: center middle; }
+    ReasonModal > Vertical { width: 76; max-width: 100%; height: auto; padding: 1 2;
+        border: thick $error; background: $surface; }
+    """
+
+    def __init__(self, verdict: str) -> None:
+        super().__init__()
+        self._verdict = verdict
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(f"[b]The gate said {self._verdict}.[/b] Promoting against it is "
+                         "recorded as an override. Why?")
+            yield Input(placeholder="reason (required)", id="reason")
+            yield Static("[dim]Enter record · Escape cancel[/dim]")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.value.strip():
+            self.dismiss(event.value.strip())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class GateScreen(Screen):
+    """Gate a run pair (or show a gate result already computed) and take the human decision."""
+
+    BINDINGS = [
+        Binding("P", "decide('promote')", "Promote", id="gate-promote"),
+        Binding("D", "decide('discard')", "Discard", id="gate-discard"),
+        Binding("enter", "open_task", "Compare task", id="gate-open"),
+        Binding("escape", "app.pop_screen", "Back", id="gate-back"),
+    ]
+
+    DEFAULT_CSS = """
+    GateScreen #gate-verdict { height: auto; padding: 0 1; }
+    GateScreen #gate-stats { height: auto; padding: 0 1; }
+    GateScreen #gate-checks { height: auto; max-height: 11; }
+    GateScreen #gate-tasks { height: 1fr; }
+    GateScreen #gate-human { height: auto; padding: 0 1; }
+    """
+
+    def __init__(self, baseline_run: str, candidate_run: str, result: Any = None) -> None:
+        super().__init__()
+        self.baseline_run = baseline_run
+        self.candidate_run = candidate_run
+        self.result = result
+        self.human: dict | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("Gate", classes="title", id="gate-title")
+        yield Static("evaluating…", id="gate-verdict")
+        yield DataTable(id="gate-checks", cursor_type="none", zebra_stripes=True)
+        yield Static("", id="gate-stats")
+        yield DataTable(id="gate-tasks", cursor_type="row")
+        yield Static("", id="gate-human")
+        yield KeyBar()
+
+    def on_mount(self) -> None:
+        if self.result is not None:
+            self._show(self.result)
+        else:
+            self._evaluate()
+
+    @work(thread=True, exclusive=True, group="gate", description="gating the run pair")
+    def _evaluate(self) -> None:
+        from store import connect
+
+        from .. import gate
+
+        conn = connect(self.app.store_path)
+        try:
+            result = _gate_once(conn, self.baseline_run, self.candidate_run)
+        finally:
+            conn.close()
+        self.app.call_from_thread(self._show, result)
+
+    def on_worker_state_changed(self, event) -> None:
+        report = getattr(self.app, "report_worker", None)
+        if report is not None:
+            report(event)
+
+    # -- display ----------------------------------------------------------------------------
+
+    def _show(self, result: Any) -> None:
+        self.result = result
+        cmp = result.comparison
+        self.query_one("#gate-title", Static).update(
+            f"Gate · baseline [b]{escape(cmp.baseline.name)}[/b] ({cmp.baseline.run_id}) vs "
+            f"candidate [b]{escape(cmp.candidate.name)}[/b] ({cmp.candidate.run_id})")
+        v = Text()
+        v.append(f" {result.decision.upper()} ", VERDICT_STYLE.get(result.decision, "bold"))
+        v.append(f"  row #{result.row_id}  evidence: {result.evidence_role}")
+        if result.role.claimed != result.evidence_role:
+            v.append(f" (claimed {result.role.claimed})", "yellow")
+        if result.role.leaked_tasks:
+            v.append(f"  leaked: {', '.join(result.role.leaked_tasks[:8])}", "yellow")
+        for r in result.reasons[:3]:
+            v.append(f"\n  {r}")
+        if _scripted(cmp):
+            v.append("\n  scripted stand-in agent: these figures prove nothing about models",
+                     "dim italic")
+        self.query_one("#gate-verdict", Static).update(v)
+
+        checks = self.query_one("#gate-checks", DataTable)
+        checks.clear(columns=True)
+        checks.add_columns("check", "", "baseline", "candidate", "tasks")
+        for c in result.checks:
+            mark = Text("n/a", "dim") if c.na else (Text("✓", "green") if c.passed
+                                                     else Text("✗", "bold red"))
+            checks.add_row(c.name, mark, _fmt(c.baseline), _fmt(c.candidate),
+                           str(len(c.tasks)) if c.tasks else "")
+        s = result.stats
+        ci = (f"[{_fmt(s.get('ci_low'))}, {_fmt(s.get('ci_high'))}]"
+              if s.get("ci_low") is not None else "n/a")
+        self.query_one("#gate-stats", Static).update(
+            f"{s.get('test', 'test')}: p = {_fmt(s.get('p_value'))} (α {_fmt(s.get('alpha'))})"
+            f" · reward Δ CI {ci} · fixes {len(s.get('fixes') or [])} · regressions "
+            f"{len(s.get('regressions') or [])} · flaky {len(s.get('flaky') or [])}")
+
+        tasks = self.query_one("#gate-tasks", DataTable)
+        tasks.clear(columns=True)
+        tasks.add_columns("why", "task", "baseline", "candidate")
+        rows = {r.task_id: r for r in cmp.rows}
+        self._task_keys: list[str] = []
+        seen: set[tuple[str, str]] = set()
+        entries = [(c.name, t) for c in result.checks if not c.passed and not c.na
+                   for t in c.tasks]
+        entries += [("regression", t) for t in (s.get("regressions") or [])]
+        entries += [("fix", t) for t in (s.get("fixes") or [])]
+        for why, t in entries:
+            if (why, t) in seen:
+                continue
+            seen.add((why, t))
+            r = rows.get(t)
+            style = "red" if why not in ("fix",) else "green"
+            tasks.add_row(Text(why, style), t, _fmt(r.baseline_rate) if r else "",
+                          _fmt(r.candidate_rate) if r else "")
+            self._task_keys.append(t)
+        if not entries:
+            tasks.add_row(Text("no failed checks, fixes or regressions", "dim"), "", "", "")
+        self._load_human()
+        tasks.focus()
+
+    def _load_human(self) -> None:
+        from store import connect
+
+        conn = connect(self.app.store_path)
+        try:
+            h = conn.execute("SELECT decision, override, reason FROM human_decisions WHERE "
+                             "row_id = ? ORDER BY decision_id DESC LIMIT 1",
+                             (self.result.row_id,)).fetchone()
+        finally:
+            conn.close()
+        self.human = None if not h else {"decision": h[0], "override": bool(h[1]),
+                                         "reason": h[2]}
+        self._show_human()
+
+    def _show_human(self) -> None:
+        w = self.query_one("#gate-human", Static)
+        if not self.human:
+            w.update("human decision: none yet · P promote · D discard")
+            return
+        h = self.human
+        extra = f" (OVERRIDE: {escape(h['reason'] or '')})" if h["override"] else ""
+        w.update(f"human decision: [b]{h['decision']}[/b]{extra}")
+
+    # -- actions ----------------------------------------------------------------------------
+
+    def action_open_task(self) -> None:
+        table = self.query_one("#gate-tasks", DataTable)
+        keys = getattr(self, "_task_keys", [])
+        if not keys or table.cursor_row >= len(keys):
+            return
+        opener = getattr(self.app, "open_task_compare", None)
+        if opener is None:
+            self.notify("the compare screen is not available", severity="warning")
+            return
+        opener(self.baseline_run, self.candidate_run, keys[table.cursor_row])
+
+    def action_decide(self, decision: str) -> None:
+        if self.result is None:
+            return
+        if decision == "promote" and self.result.decision != "promote":
+            self.app.push_screen(ReasonModal(self.result.decision),
+                                 lambda reason: self._record(decision, reason))
+            return
+        self._record(decision, None)
+
+    def _record(self, decision: str, reason: str | None) -> None:
+        if decision == "promote" and self.result.decision != "promote" and not reason:
+            return  # cancelled: nothing recorded
+        from store import connect
+
+        from ..errors import T2EError
+        from ..gate import record_human_decision
+
+        conn = connect(self.app.store_path)
+        try:
+            rec = record_human_decision(conn, self.result.row_id, decision,
+                                        override=bool(reason), reason=reason,
+                                        author=_author())
+        except T2EError as exc:
+            self.notify(str(exc), severity="error", timeout=10)
+            return
+        finally:
+            conn.close()
+        self.human = {"decision": rec["decision"], "override": rec["override"],
+                      "reason": rec["reason"]}
+        self._show_human()
+        self.notify(f"recorded: {decision} on scoreboard row #{self.result.row_id}")
+
+
+def _gate_once(conn: Any, baseline: str, candidate: str) -> Any:
+    """Evaluate the pair; record a scoreboard row only if this pair has none yet (reopening
+    the gate screen must not add rows)."""
+    from .. import gate
+
+    result = gate.evaluate(conn, baseline, candidate)
+    row = conn.execute("SELECT row_id FROM gate_decisions WHERE baseline_run_id = ? AND "
+                       "candidate_run_id = ? ORDER BY row_id DESC LIMIT 1",
+                       (result.comparison.baseline.run_id,
+                        result.comparison.candidate.run_id)).fetchone()
+    if row:
+        result.row_id = row[0]
+    else:
+        gate.record_decision(conn, result)
+    return result
+
+
+def _scripted(cmp: Any) -> bool:
+    return any((r.agent_model or "").startswith("scripted")
+               for r in (cmp.baseline, cmp.candidate))
+
+
+def _author() -> str | None:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name is fine
+        return None

@@ -1,0 +1,364 @@
+"""The rerun launcher: choose what to run, see the cost and any refusal or leakage warning
+before anything starts, then follow the rerun live (progress bar, task table), cancel or
+resume it, and land on the gate screen when it ends.
+
+Refusals come from the engine's `plan_run` (unknown tasks, empty candidate, missing endpoint
+or API key): it validates everything before a row is written, so a refused rerun leaves
+nothing behind.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from rich.markup import escape
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Vertical
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Input, Label, ProgressBar, Select, Static
+
+from ..widgets.keybar import KeyBar
+
+ROLES = ["discovery", "development", "heldout", "transfer", "synthetic"]
+DOMAINS = ["mini-retail", "tau2-retail"]
+DEFAULT_STEPS = 20  # expected steps per episode when no baseline run says better
+
+
+@dataclass
+class LaunchForm:
+    candidate: str
+    baseline_run: str | None
+    domain: str
+    tasks: str
+    trials: int
+    concurrency: int
+    model: str
+    user: str
+    role: str
+
+
+def expected_steps(conn: Any, baseline_run: str | None) -> float:
+    """Mean steps per episode of the baseline run (the best guess for the candidate)."""
+    if baseline_run:
+        r = conn.execute("SELECT avg(n_steps) FROM episodes WHERE run_id = ? AND status = 'done'",
+                         (baseline_run,)).fetchone()
+        if r and r[0]:
+            return float(r[0])
+    return float(DEFAULT_STEPS)
+
+
+def baseline_tasks(conn: Any, baseline_run: str | None) -> str | None:
+    """The baseline run's task set, as a spec the engine accepts (the gate needs equal sets)."""
+    if not baseline_run:
+        return None
+    r = conn.execute("SELECT manifest_json FROM runs WHERE run_id = ?", (baseline_run,)).fetchone()
+    if r and r[0]:
+        import json
+
+        try:
+            spec = json.loads(r[0]).get("tasks_spec")
+            if spec:
+                return spec
+        except ValueError:
+            pass
+    ids = [x[0] for x in conn.execute("SELECT task_id FROM tasks WHERE run_id = ? ORDER BY ord",
+                                      (baseline_run,))]
+    return ",".join(ids) if ids else None
+
+
+class LauncherScreen(ModalScreen):
+    """Plan, estimate, launch and follow a rerun."""
+
+    BINDINGS = [
+        Binding("ctrl+l,f9", "launch", "Launch", id="launch"),
+        Binding("ctrl+c,f8", "cancel_run", "Cancel run", id="cancel-run", priority=True),
+        Binding("ctrl+r,f7", "resume", "Resume", id="resume"),
+        Binding("ctrl+g,f10", "show_gate", "Gate", id="launcher-gate"),
+        Binding("escape", "close", "Close", id="launcher-close"),
+    ]
+
+    DEFAULT_CSS = """
+    LauncherScreen { align: center middle; }
+    LauncherScreen > Vertical { width: 96%; max-width: 140; height: 96%; padding: 0 1;
+        border: thick $accent; background: $surface; }
+    LauncherScreen #lf-grid { grid-size: 4; grid-columns: 12 1fr 12 1fr; grid-rows: 3;
+        height: auto; grid-gutter: 0 1; }
+    LauncherScreen #lf-grid Label { padding: 1 0 0 0; }
+    LauncherScreen #lf-estimate { height: auto; }
+    LauncherScreen #lf-refusal { height: auto; color: $error; }
+    LauncherScreen #lf-warning { height: auto; color: $warning; }
+    LauncherScreen #lf-progress { height: auto; display: none; }
+    LauncherScreen #lf-live { height: 1fr; display: none; }
+    LauncherScreen.running #lf-progress, LauncherScreen.running #lf-live,
+    LauncherScreen.done #lf-progress, LauncherScreen.done #lf-live { display: block; }
+    """
+
+    class Progress(Message):
+        """One finished episode (from the engine's thread)."""
+
+        def __init__(self, done: Any) -> None:
+            super().__init__()
+            self.done = done
+
+    def __init__(self, *, candidate: str = "baseline", baseline_run: str | None = None,
+                 task_ids: list[str] | None = None, domain: str = "mini-retail") -> None:
+        super().__init__()
+        self._init = dict(candidate=candidate, baseline_run=baseline_run or "",
+                          task_ids=task_ids, domain=domain)
+        self.run_id: str | None = None
+        self.status: str | None = None
+        self.summary: Any = None
+        self._cancel: threading.Event | None = None
+        self._plan: Any = None
+
+    def compose(self) -> ComposeResult:
+        i = self._init
+        tasks = ",".join(i["task_ids"]) if i["task_ids"] else ""
+        with Vertical():
+            yield Static("[b]Rerun[/b] · scripted = deterministic stand-in agent (proves "
+                         "nothing about models)", classes="title")
+            with Grid(id="lf-grid"):
+                yield Label("candidate")
+                yield Input(i["candidate"], id="lf-candidate")
+                yield Label("baseline run")
+                yield Input(i["baseline_run"], id="lf-baseline", placeholder="run id (for the gate)")
+                yield Label("domain")
+                yield Select([(d, d) for d in DOMAINS], value=i["domain"], allow_blank=False,
+                             id="lf-domain")
+                yield Label("tasks")
+                yield Input(tasks, id="lf-tasks", placeholder="all | SPLIT | ID,ID,…")
+                yield Label("trials")
+                yield Input("1", id="lf-trials", type="integer")
+                yield Label("concurrency")
+                yield Input("4", id="lf-concurrency", type="integer")
+                yield Label("model")
+                yield Input("scripted", id="lf-model", placeholder="scripted | openai:MODEL")
+                yield Label("user")
+                yield Input("scripted", id="lf-user", placeholder="scripted | openai:MODEL")
+                yield Label("evidence")
+                yield Select([(r, r) for r in ROLES], value="heldout", allow_blank=False,
+                             id="lf-role")
+            yield Static("", id="lf-estimate")
+            yield Static("", id="lf-warning")
+            yield Static("", id="lf-refusal")
+            yield ProgressBar(id="lf-progress", show_eta=False)
+            yield DataTable(id="lf-live", cursor_type="row")
+        yield KeyBar()
+
+    def on_mount(self) -> None:
+        from store import connect
+
+        if not self.query_one("#lf-tasks", Input).value:
+            conn = connect(self.app.store_path)
+            try:
+                spec = baseline_tasks(conn, self._init["baseline_run"] or None)
+            finally:
+                conn.close()
+            self.query_one("#lf-tasks", Input).value = spec or "heldout"
+        live = self.query_one("#lf-live", DataTable)
+        live.add_columns("task", "trial", "reward", "termination")
+        self.call_after_refresh(self.refresh_estimate)
+
+    # -- form -------------------------------------------------------------------------------
+
+    def form(self) -> LaunchForm:
+        q = lambda sel: self.query_one(sel, Input).value.strip()  # noqa: E731
+        def num(sel: str, what: str) -> int:
+            try:
+                return int(q(sel))
+            except ValueError:
+                raise ValueError(f"{what}: {q(sel)!r} is not a whole number") from None
+        return LaunchForm(candidate=q("#lf-candidate"), baseline_run=q("#lf-baseline") or None,
+                          domain=str(self.query_one("#lf-domain", Select).value),
+                          tasks=q("#lf-tasks") or "heldout", trials=num("#lf-trials", "trials"),
+                          concurrency=num("#lf-concurrency", "concurrency"),
+                          model=q("#lf-model") or "scripted", user=q("#lf-user") or "scripted",
+                          role=str(self.query_one("#lf-role", Select).value))
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if self.status is None:
+            self.refresh_estimate()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if self.status is None:
+            self.refresh_estimate()
+
+    def refresh_estimate(self) -> None:
+        """Plan the run (nothing is written): the cost estimate, a refusal or a leak warning."""
+        refusal = self.query_one("#lf-refusal", Static)
+        est = self.query_one("#lf-estimate", Static)
+        warn = self.query_one("#lf-warning", Static)
+        self._plan = None
+        try:
+            plan, steps, leaked = self._plan_now()
+        except Exception as exc:  # noqa: BLE001 - every refusal is shown, not raised
+            refusal.update(Text(f"refused: {exc}"))
+            est.update("")
+            warn.update("")
+            return
+        self._plan = plan
+        refusal.update("")
+        n = len(plan.task_ids) * plan.trials
+        est.update(f"cost estimate: {len(plan.task_ids)} tasks × {plan.trials} trials = "
+                   f"[b]{n} episodes[/b] × ~{steps:.0f} steps ≈ [b]{n * steps:,.0f} steps[/b]"
+                   f" · agent {escape(plan.agent.label)}, user {escape(plan.user.label)}")
+        if leaked:
+            shown = ", ".join(leaked[:10]) + (" …" if len(leaked) > 10 else "")
+            warn.update(f"⚠ leakage: {len(leaked)} of these tasks were viewed while this "
+                        f"candidate was drafted ({shown}); a heldout claim will be downgraded "
+                        "to development")
+        else:
+            warn.update("")
+
+    def _plan_now(self) -> tuple[Any, float, list[str]]:
+        from store import connect
+
+        from ..engine.plan import plan_run
+        from ..gate import leaked_tasks
+        from .workbench_hooks import candidates_dir_for
+
+        f = self.form()
+        if not f.candidate:
+            raise ValueError("no candidate given")
+        conn = connect(self.app.store_path)
+        try:
+            plan = plan_run(domain=f.domain, candidate=f.candidate,
+                            candidates_dir=str(candidates_dir_for(self.app)), tasks=f.tasks,
+                            trials=f.trials, concurrency=f.concurrency, model=f.model,
+                            user=f.user, role=f.role, store_conn=conn,
+                            name=None)
+            if f.baseline_run and not conn.execute("SELECT 1 FROM runs WHERE run_id = ?",
+                                                   (f.baseline_run,)).fetchone():
+                raise ValueError(f"baseline run {f.baseline_run!r}: no such run in this store")
+            steps = expected_steps(conn, f.baseline_run)
+            leaked = leaked_tasks(conn, plan.candidate.hash, f.domain, plan.task_ids)
+        finally:
+            conn.close()
+        return plan, steps, leaked
+
+    # -- running ----------------------------------------------------------------------------
+
+    def action_launch(self) -> None:
+        if self.status == "running":
+            return
+        self.refresh_estimate()
+        if self._plan is None:
+            self.notify("the rerun can't start: see the refusal", severity="error")
+            return
+        self._start(self._plan, resume=None)
+
+    def action_resume(self) -> None:
+        if self.status != "interrupted" or not self.run_id:
+            self.notify("nothing to resume: only an interrupted rerun can be resumed",
+                        severity="warning")
+            return
+        self._start(None, resume=self.run_id)
+
+    def _start(self, plan: Any, resume: str | None) -> None:
+        self.status = "running"
+        self.set_class(True, "running")
+        self.set_class(False, "done")
+        for w in self.query(Input):
+            w.disabled = True
+        bar = self.query_one("#lf-progress", ProgressBar)
+        if plan is not None:
+            bar.update(total=len(plan.task_ids) * plan.trials, progress=0)
+            self.query_one("#lf-live", DataTable).clear()
+        self._cancel = threading.Event()
+        self._run(plan, resume, self._cancel)
+        self.query_one("#lf-refusal", Static).update("")
+        self.query_one("#lf-estimate", Static).update("running… (ctrl+c / F8 cancels)")
+
+    @work(thread=True, exclusive=True, group="rerun", description="the rerun")
+    def _run(self, plan: Any, resume: str | None, cancel: threading.Event) -> None:
+        from ..engine import execute_run, resume_run
+
+        def on_start(run_id: str) -> None:
+            self.run_id = run_id
+
+        def on_episode(done: Any) -> None:
+            self.post_message(self.Progress(done))
+
+        try:
+            if resume:
+                summary = resume_run(self.app.store_path, resume, on_episode=on_episode,
+                                     on_start=on_start, cancel=cancel)
+            else:
+                summary = execute_run(plan, self.app.store_path, on_episode=on_episode,
+                                      on_start=on_start, cancel=cancel)
+        except Exception as exc:  # noqa: BLE001 - shown on the screen, run stays resumable
+            self.app.call_from_thread(self._finished, None, exc)
+            return
+        self.app.call_from_thread(self._finished, summary, None)
+
+    def on_launcher_screen_progress(self, message: "LauncherScreen.Progress") -> None:
+        d = message.done
+        bar = self.query_one("#lf-progress", ProgressBar)
+        bar.update(total=d.total, progress=d.done)
+        reward = "n/a" if d.reward is None else f"{d.reward:.2f}"
+        style = "green" if d.reward is not None and abs(d.reward - 1) <= 1e-6 else "red"
+        table = self.query_one("#lf-live", DataTable)
+        table.add_row(d.task_id, str(d.trial), Text(reward, style), d.termination_reason)
+        table.move_cursor(row=table.row_count - 1)
+
+    def _finished(self, summary: Any, error: Exception | None) -> None:
+        self.set_class(False, "running")
+        self.set_class(True, "done")
+        est = self.query_one("#lf-estimate", Static)
+        if error is not None:
+            self.status = "interrupted"
+            est.update(Text(f"rerun {self.run_id or ''} stopped: {error} (ctrl+r resumes)",
+                            "red"))
+            return
+        self.summary = summary
+        self.status = summary.status
+        self.run_id = summary.run_id
+        if summary.status != "complete":
+            est.update(f"rerun {summary.run_id} {summary.status}: {summary.episodes} episodes "
+                       "saved · ctrl+r / F7 resumes")
+            return
+        reward = "n/a" if summary.reward is None else f"{summary.reward:.3f}"
+        est.update(f"rerun {summary.run_id} complete: {summary.episodes} episodes, reward "
+                   f"{reward}")
+        baseline = self.form().baseline_run
+        if baseline:
+            self.action_show_gate()
+        else:
+            self.notify("no baseline run given: nothing to gate against", severity="warning")
+
+    def action_show_gate(self) -> None:
+        from .workbench_gate import GateScreen
+
+        baseline = self.form().baseline_run
+        if not (baseline and self.run_id and self.status == "complete"):
+            self.notify("the gate needs a baseline run and a complete rerun", severity="warning")
+            return
+        run_id = self.run_id
+        app = self.app
+        app.baseline_run, app.candidate_run = baseline, run_id
+        self.dismiss(run_id)
+        app.push_screen(GateScreen(baseline, run_id))
+
+    def action_cancel_run(self) -> None:
+        if self.status == "running" and self._cancel is not None:
+            self._cancel.set()
+            self.query_one("#lf-estimate", Static).update("cancelling… finished episodes stay "
+                                                          "saved")
+
+    def action_close(self) -> None:
+        if self.status == "running":
+            self.notify("a rerun is in progress: ctrl+c / F8 cancels it first",
+                        severity="warning")
+            return
+        self.dismiss(self.run_id)
+
+    def on_worker_state_changed(self, event) -> None:
+        report = getattr(self.app, "report_worker", None)
+        if report is not None:
+            report(event)

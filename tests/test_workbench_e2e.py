@@ -1,0 +1,108 @@
+"""Pilot end-to-end: demo store -> edit -> save -> rerun (scripted) -> gate -> promote."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from store import connect
+from t2e_tui.app import make_app
+from t2e_tui.demo import build_demo
+
+CANCELLED_RULE = ("- For cancelled orders, check the fulfillments for tracking numbers before "
+                  "saying there is none.")
+
+
+@pytest.fixture
+def demo(tmp_path):
+    return build_demo(tmp_path / "demo.sqlite")
+
+
+async def wait_for(pilot, cond, timeout=60.0):
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not cond():
+        if loop.time() > end:
+            raise AssertionError("timed out waiting for the app")
+        await pilot.pause(0.05)
+
+
+async def test_edit_save_rerun_gate_promote(demo):
+    from t2e_tui.screens.workbench_editor import EditorScreen, HypothesisModal
+    from t2e_tui.screens.workbench_gate import GateScreen
+    from t2e_tui.screens.workbench_launcher import LauncherScreen
+    from textual.widgets import TextArea
+
+    store = demo["store"]
+    by = {c["name"]: c for c in demo["candidates"]}
+    app = make_app(store, load_config=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.baseline_run = demo["runs"]["baseline"]
+        app.candidate_run = by["cross-order-v1"]["run_id"]
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, EditorScreen))
+        editor = app.screen
+        assert editor.parent_name == "cross-order-v1"
+        ta = editor.query_one(TextArea)
+        ta.move_cursor(ta.document.end)
+        ta.insert("\n" + CANCELLED_RULE)
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, HypothesisModal))
+        await pilot.press(*"cancelled orders have tracking")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: editor.saved is not None)
+        saved = editor.saved
+        assert saved.name == "cross-order-v2"
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: isinstance(app.screen, LauncherScreen))
+        launcher = app.screen
+        await wait_for(pilot, lambda: launcher._plan is not None)
+        assert launcher.form().tasks == "heldout"
+        assert launcher.form().candidate == saved.hash
+        await pilot.press("ctrl+l")
+        await wait_for(pilot, lambda: isinstance(app.screen, GateScreen))
+        gate = app.screen
+        await wait_for(pilot, lambda: gate.result is not None)
+        assert gate.result.decision == "promote"
+        assert str(gate.query_one("#gate-verdict").render()).startswith(" PROMOTE")
+        await pilot.press("P")
+        await wait_for(pilot, lambda: gate.human is not None)
+    conn = connect(store)
+    row = conn.execute(
+        "SELECT g.candidate_hash, g.decision, h.decision FROM gate_decisions g JOIN "
+        "human_decisions h USING (row_id) WHERE g.row_id = ?", (gate.result.row_id,)).fetchone()
+    assert row == (saved.hash, "promote", "promote")
+    parent = conn.execute("SELECT parent_hash FROM candidates WHERE candidate_hash = ?",
+                          (saved.hash,)).fetchone()[0]
+    assert parent == by["cross-order-v1"]["hash"]
+
+
+async def test_promoting_against_the_verdict_asks_for_a_reason(demo):
+    from t2e_tui.screens.workbench_gate import GateScreen, ReasonModal
+
+    by = {c["name"]: c for c in demo["candidates"]}
+    app = make_app(demo["store"], load_config=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.baseline_run = demo["runs"]["baseline"]
+        app.candidate_run = by["skip-confirm-v1"]["run_id"]
+        await pilot.press("G")
+        await wait_for(pilot, lambda: isinstance(app.screen, GateScreen)
+                       and app.screen.result is not None)
+        gate = app.screen
+        assert gate.result.decision == "discard"
+        assert gate.result.row_id == by["skip-confirm-v1"]["row"]  # reopening adds no row
+        await pilot.press("P")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReasonModal))
+        await pilot.press("escape")  # cancelled: nothing recorded
+        await pilot.pause()
+        await pilot.press("P")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReasonModal))
+        await pilot.press(*"trust me")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: gate.human is not None and gate.human["override"])
+    conn = connect(demo["store"])
+    rows = conn.execute("SELECT decision, override, reason FROM human_decisions WHERE row_id = ?"
+                        " ORDER BY decision_id", (gate.result.row_id,)).fetchall()
+    assert rows == [("discard", 0, None), ("promote", 1, "trust me")]
+    assert conn.execute("SELECT count(*) FROM gate_decisions").fetchone()[0] == 2
