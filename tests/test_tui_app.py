@@ -414,3 +414,16 @@ async def test_tasks_title_labels_the_scripted_run(store):
         await settle(app, pilot)
         title = str(app.screen.query_one("#tasks-title").render())
         assert "scripted stand-in" in title and "vs gold actions" in title
+
+
+async def test_marks_and_visible_tasks_are_shared_with_the_workbench(store):
+    path, _ = store
+    app = make_app(path, load_config=False, poll_interval=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("b", "down", "c")
+        assert (app.baseline_run, app.candidate_run) == ("runbase", "runcand")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        await pilot.press("4")
+        assert app.screen.visible_task_ids() == ["2", "3"]

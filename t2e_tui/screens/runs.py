@@ -169,10 +169,16 @@ class RunsScreen(ExplorerScreen):
         other = "candidate" if which == "baseline" else "baseline"
         if getattr(self, other) == run.run_id:
             setattr(self, other, None)
+        self._share_marks()
         self._fill()
+
+    def _share_marks(self) -> None:
+        # the workbench (gate, rerun) reads the pair from the app
+        self.app.baseline_run, self.app.candidate_run = self.baseline, self.candidate
 
     def action_unmark(self) -> None:
         self.baseline = self.candidate = None
+        self._share_marks()
         self._fill()
 
     def action_open(self) -> None:

@@ -235,6 +235,10 @@ class TasksScreen(ExplorerScreen):
         self.query_one("#tasks-status", Static).update(Text(one_line(status, 400),
                                                             style="dim"))
 
+    def visible_task_ids(self) -> list[str]:
+        """Task ids shown now (filters applied): the workbench launcher reruns these."""
+        return [r.task_id for r in self.shown]
+
     def action_filter(self, name: str) -> None:
         self.filter = name
         self._apply()
