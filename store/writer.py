@@ -22,8 +22,6 @@ from .db import now_iso
 # Message rows (and their inverse) live in messages.py; re-exported here, the write API.
 from .messages import (HUGE_CHARS, META_KEY, encode as _encode, message_from_step,  # noqa: F401
                        step_row, tool_kind)
-_SIM_KEYS = {"id", "task_id", "trial", "seed", "timestamp", "start_time", "end_time", "duration",
-             "termination_reason", "agent_cost", "user_cost", "reward_info", "messages"}
 
 ROLES = ("discovery", "development", "heldout", "transfer", "synthetic")
 

@@ -380,3 +380,15 @@ def test_rows_satisfy_foreign_keys(db, tmp_path):
     import_path(db, write_json(tmp_path / "l.json", make_results(2)["simulations"]))
     assert db.conn.execute("PRAGMA foreign_key_check").fetchall() == []
     assert db.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_locked_store_rejects_cleanly(db, tmp_path):
+    other = store.connect(tmp_path / "s.sqlite")
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+    db.conn.execute("PRAGMA busy_timeout = 50")
+    try:
+        res = import_paths(db, [str(write_json(tmp_path / "r.json", make_results(1)))])
+    finally:
+        other.execute("ROLLBACK")
+    assert "refused the import" in res["rejected"][0]["error"]
+    assert import_paths(db, [str(tmp_path / "r.json")])["imported"][0]["episodes"] == 1

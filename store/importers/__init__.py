@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,9 @@ def import_path(db: Any, path: str | os.PathLike, *, name: str | None = None,
         raise ImportFailure(f"{display}: {exc}") from None
     except OSError as exc:
         raise ImportFailure(f"{display}: cannot read ({exc})") from None
+    except sqlite3.OperationalError as exc:  # e.g. another process held the write lock too long
+        raise ImportFailure(f"{display}: the store refused the import ({exc}); nothing was "
+                            "written") from None
     finally:
         conn.execute(f"PRAGMA foreign_keys = {'ON' if fk else 'OFF'}")
     return {"path": display, "run_id": ctx.run_id, "episodes": ctx.episodes,

@@ -30,6 +30,7 @@ def import_file(conn: sqlite3.Connection, ctx: ImportContext) -> None:
     run_label: Any = None
     converted = 0
     ord_ = 0
+    named = False  # the header's name wins over the episodes' `run` field
     with open(ctx.path, "rb") as fh:
         for lineno, raw in enumerate(fh, start=1):
             if not raw.strip():
@@ -45,6 +46,7 @@ def import_file(conn: sqlite3.Connection, ctx: ImportContext) -> None:
                 meta = _header_meta(obj, lineno)
                 if isinstance(obj.get("name"), str) and ctx.name_from_file:
                     ctx.name = obj["name"]
+                    named = True
                 continue
             if kind != "episode":
                 raise ImportFailure(f"line {lineno}: unknown record type {kind!r} "
@@ -53,7 +55,7 @@ def import_file(conn: sqlite3.Connection, ctx: ImportContext) -> None:
                 if meta is None:
                     meta = RunMeta(top_keys=["simulations"], top={})
                     ctx.warn("no run header line: no info block and no embedded tasks")
-                if "run" in obj and ctx.name_from_file and isinstance(obj["run"], str):
+                if ctx.name_from_file and isinstance(obj.get("run"), str) and not named:
                     ctx.name = obj["run"]
                 ew = EpisodeWriter(conn, ctx.start_run(conn, meta))
                 run_label = obj.get("run")
