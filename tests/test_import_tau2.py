@@ -392,3 +392,20 @@ def test_locked_store_rejects_cleanly(db, tmp_path):
         other.execute("ROLLBACK")
     assert "refused the import" in res["rejected"][0]["error"]
     assert import_paths(db, [str(tmp_path / "r.json")])["imported"][0]["episodes"] == 1
+
+
+def test_shared_file_with_scrambled_labels(db, tmp_path, shared_results):
+    """Like the public leaderboard files with wrong task ids: labels are kept as given and
+    the likely task (from the recorded action checks) is stored beside them."""
+    pytest.importorskip("world.relabel")
+    src = json.loads(shared_results[0].read_text())
+    sims = src["simulations"]
+    truth = [s["task_id"] for s in sims]
+    for s, wrong in zip(sims, truth[1:] + truth[:1]):
+        s["task_id"] = wrong
+    entry = import_path(db, write_json(tmp_path / "scrambled.json", src))
+    rows = db.conn.execute("SELECT task_id, likely_task_id FROM episodes ORDER BY ord").fetchall()
+    assert [r[0] for r in rows] == truth[1:] + truth[:1]
+    assert [r[1] for r in rows] == truth
+    assert any("labels look wrong for 40 simulation(s)" in w for w in entry["warnings"])
+    assert export_dict(db, entry["run_id"]) == src  # the label as given is what exports
