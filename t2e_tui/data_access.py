@@ -322,6 +322,14 @@ def find_episode(conn: sqlite3.Connection, run_id: str, task_id: str,
     return r[0] if r else None
 
 
+def trial_episodes(conn: sqlite3.Connection, run_id: str, task_id: str | None
+                   ) -> list[tuple[int, int | None, int | None]]:
+    """(episode_id, trial, success) of every episode of a task in a run, in trial order."""
+    return [tuple(r) for r in conn.execute(
+        "SELECT episode_id, trial, success FROM episodes WHERE run_id = ? AND task_id IS ? "
+        "ORDER BY trial, ord, episode_id", (run_id, task_id))]
+
+
 def resolve_episode(conn: sqlite3.Connection, ref: str | int) -> int:
     """An episode id from `123`, or `RUN:TASK` / `RUN:TASK:TRIAL` (run id or name)."""
     text = str(ref).strip()

@@ -427,3 +427,56 @@ async def test_marks_and_visible_tasks_are_shared_with_the_workbench(store):
         await settle(app, pilot)
         await pilot.press("4")
         assert app.screen.visible_task_ids() == ["2", "3"]
+
+
+async def test_trial_keys_cycle_through_a_tasks_trials(tmp_path):
+    from store import writer
+    from store.db import open_db
+    from tui_fixture import GOLD, _episode, _task, trajectory
+
+    path = tmp_path / "trials.sqlite"
+    db = open_db(path)
+    eps: dict = {}
+    for rid, variant in (("rb", "base"), ("rc", "cand")):
+        writer.create_run(db, name=rid, agent_model="m", run_id=rid, num_trials=3)
+        writer.put_tasks(db, rid, [_task("2", GOLD["2"])])
+        for trial in range(3):
+            msgs, ok, found = trajectory("2", variant)
+            eps[(rid, trial)] = _episode(db, rid, "2", trial, trial, msgs, ok, found)
+    db.conn.close()
+    app = make_app(path, load_config=False, poll_interval=0)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        app.open_compare(eps[("rb", 0)], eps[("rc", 0)])
+        await settle(app, pilot)
+        assert "B trial 1/3" in str(app.screen.query_one("#cmp-title").render())
+        await pilot.press("2")
+        await settle(app, pilot)
+        screen = app.screen
+        assert (screen.episode_a, screen.episode_b) == (eps[("rb", 0)], eps[("rc", 1)])
+        assert "B trial 2/3" in str(screen.query_one("#cmp-title").render())
+        await pilot.press("1", "1")
+        await settle(app, pilot)
+        assert app.screen.episode_a == eps[("rb", 2)]
+        await pilot.press("escape")  # the trial switch replaced the screen: back goes up
+        assert isinstance(app.screen, RunsScreen)
+
+
+async def test_compare_search_compare_stacks_two_compare_screens(store):
+    path, ids = store
+    app = make_app(path, load_config=False, poll_interval=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        app.open_compare(ids["episodes"][("base", "1")])
+        await settle(app, pilot)
+        await pilot.press("slash")
+        await pilot.pause()
+        await pilot.press(*"exchange", "enter")
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        stack = [type(s).__name__ for s in app.screen_stack]
+        assert stack == ["RunsScreen", "CompareScreen", "SearchScreen", "CompareScreen"]
+        await pilot.press("escape", "escape")
+        assert isinstance(app.screen, CompareScreen)
+        assert app.screen.episode_a == ids["episodes"][("base", "1")]

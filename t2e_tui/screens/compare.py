@@ -63,11 +63,13 @@ class CompareScreen(ExplorerScreen):
         Binding("t", "toggle_lane", "Lane/gold", id="compare.toggle"),
         Binding("x", "expand", "Expand", id="compare.expand"),
         Binding("d", "focus_detail", "Detail", show=False, id="compare.detail"),
+        Binding("1", "trial('a')", "Next A trial", show=False, id="compare.trial_a"),
+        Binding("2", "trial('b')", "Next B trial", show=False, id="compare.trial_b"),
     ]
 
     def __init__(self, episode_a: int, episode_b: int | None = None, *,
                  step: int | None = None, step_episode: int | None = None) -> None:
-        super().__init__(id="compare-screen")
+        super().__init__()  # no fixed id: the same screen type may be stacked twice
         self.episode_a, self.episode_b = episode_a, episode_b
         self.target_step, self.target_episode = step, step_episode
         self.alignment: Alignment | None = None
@@ -146,6 +148,9 @@ class CompareScreen(ExplorerScreen):
             task = a.task or (b.task if b else None)
             al = align(a.steps, b.steps if b else None, task, checks_a=a.checks,
                        checks_b=b.checks if b else None)
+            # other trials of the same task, for the trial keys (1 / 2)
+            self.trials = {"a": da.trial_episodes(conn, a.run_id, a.task_id),
+                           "b": da.trial_episodes(conn, b.run_id, b.task_id) if b else []}
         finally:
             conn.close()
         app.call_from_thread(self._deliver, a, b, al, token)
@@ -173,8 +178,15 @@ class CompareScreen(ExplorerScreen):
             title.append("B gold actions of task " + one_line(a.task_id, 20)
                          + (" (task definition not stored)" if a.task is None else ""),
                          style="bold")
-        title.append(f"\n{len(al.divergences)} divergence(s) · n/p jump · "
-                     "≠ args differ · ◂ only A · ▸ only B · ! error differs · ★ gold",
+        title.append(f"\n{len(al.divergences)} divergence(s) · n/p jump", style="dim")
+        for side, key in (("a", "1"), ("b", "2")):
+            trials = getattr(self, "trials", {}).get(side) or []
+            if len(trials) > 1:
+                eid = self.episode_a if side == "a" else self.episode_b
+                pos = next((i for i, t in enumerate(trials) if t[0] == eid), 0)
+                title.append(f" · {side.upper()} trial {pos + 1}/{len(trials)} ({key}: next)",
+                             style="bold")
+        title.append(" · ≠ args differ · ◂ only A · ▸ only B · ! error differs · ★ gold",
                      style="dim")
         self.query_one("#cmp-title", Static).update(title)
         gold = self.query_one("#gold", LineTable)
@@ -247,6 +259,20 @@ class CompareScreen(ExplorerScreen):
         else:
             gold, lanes = self.query_one("#gold"), self.query_one(AlignedLanes)
             (lanes if gold.has_focus else gold).focus()
+
+    def action_trial(self, side: str) -> None:
+        """Compare another trial of the same task on one side (multi-trial runs)."""
+        trials = getattr(self, "trials", {}).get(side) or []
+        if len(trials) < 2:
+            self.notify("only one trial of this task on that side", timeout=2)
+            return
+        current = self.episode_a if side == "a" else self.episode_b
+        pos = next((i for i, t in enumerate(trials) if t[0] == current), -1)
+        nxt = trials[(pos + 1) % len(trials)][0]
+        a, b = (nxt, self.episode_b) if side == "a" else (self.episode_a, nxt)
+        screen = CompareScreen(a, b)
+        screen.start_load(self.app)
+        self.app.switch_screen(screen)
 
     def action_expand(self) -> None:
         self.expanded = not self.expanded

@@ -36,7 +36,7 @@ class HelpScreen(ModalScreen):
     BINDINGS = [Binding("escape,f1,q", "dismiss", "Close", id="help.close")]
 
     def __init__(self, rows: list[tuple[str, str, str, str]], title: str) -> None:
-        super().__init__(id="help-screen")
+        super().__init__()  # no fixed id: the same screen type may be stacked twice
         self.rows, self.title_text = rows, title
 
     def compose(self) -> ComposeResult:

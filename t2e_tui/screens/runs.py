@@ -40,7 +40,7 @@ class RunsScreen(ExplorerScreen):
     ]
 
     def __init__(self) -> None:
-        super().__init__(id="runs-screen")
+        super().__init__()  # no fixed id: the same screen type may be stacked twice
         self.runs: list[da.RunRow] = []
         self.baseline: str | None = None
         self.candidate: str | None = None

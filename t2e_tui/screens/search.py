@@ -48,7 +48,7 @@ class SearchScreen(ExplorerScreen):
     ]
 
     def __init__(self, query: str = "") -> None:
-        super().__init__(id="search-screen")
+        super().__init__()  # no fixed id: the same screen type may be stacked twice
         self.initial = query
         self.hits: list[da.Hit] = []
 

@@ -61,7 +61,7 @@ class TasksScreen(ExplorerScreen):
     ]
 
     def __init__(self, baseline: str, candidate: str | None) -> None:
-        super().__init__(id="tasks-screen")
+        super().__init__()  # no fixed id: the same screen type may be stacked twice
         self.baseline, self.candidate = baseline, candidate
         self.all_rows: list[da.TaskRow] = []
         self.shown: list[da.TaskRow] = []
