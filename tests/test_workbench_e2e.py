@@ -59,7 +59,7 @@ async def test_edit_save_rerun_gate_promote(demo):
         launcher = app.screen
         await wait_for(pilot, lambda: launcher._plan is not None)
         assert launcher.form().tasks == "heldout"
-        assert launcher.form().candidate == saved.hash
+        assert launcher.form().candidate == saved.name
         await pilot.press("ctrl+l")
         await wait_for(pilot, lambda: isinstance(app.screen, GateScreen))
         gate = app.screen

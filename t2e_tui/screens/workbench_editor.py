@@ -1,7 +1,7 @@
 """The candidate editor: a markdown TextArea, a diff against the parent, save as a version.
 
 Keys (TextArea takes printable keys, so the screen's keys are ctrl/F-keys):
-ctrl+s/F5 save (asks for the hypothesis note), ctrl+d/F3 toggle the diff, ctrl+o/F4 edit in
+ctrl+s/F5 save (asks for the hypothesis note), F3/ctrl+t toggle the diff, F4/ctrl+o edit in
 $EDITOR (the app suspends), ctrl+r/F6 open the rerun launcher on the saved version.
 """
 
@@ -84,8 +84,8 @@ class EditorScreen(Screen):
 
     BINDINGS = [
         Binding("ctrl+s,f5", "save", "Save", id="editor-save"),
-        Binding("ctrl+d,f3", "toggle_diff", "Diff", id="editor-diff"),
-        Binding("ctrl+o,f4", "external", "$EDITOR", id="editor-external"),
+        Binding("f3,ctrl+t", "toggle_diff", "Diff", id="editor-diff"),
+        Binding("f4,ctrl+o", "external", "$EDITOR", id="editor-external"),
         Binding("ctrl+r,f6", "rerun", "Rerun", id="editor-rerun"),
         Binding("escape", "leave", "Back", id="editor-back"),
     ]
@@ -117,7 +117,7 @@ class EditorScreen(Screen):
                      id="ed-title", classes="title")
         with ContentSwitcher(initial="ed-text", id="ed-switch"):
             yield TextArea(self.parent_body, language="markdown", id="ed-text",
-                           soft_wrap=True, tab_behavior="indent")
+                           soft_wrap=True, tab_behavior="focus")
             yield DiffView(self.parent_body, self.parent_body, id="ed-diff")
         yield Static("", id="ed-status")
         yield KeyBar()
@@ -226,7 +226,7 @@ class EditorScreen(Screen):
         if self.saved is None:
             self.notify("save the candidate first (ctrl+s)", severity="warning")
             return
-        self.app.push_screen(LauncherScreen(candidate=self.saved.hash,
+        self.app.push_screen(LauncherScreen(candidate=self.saved.name,
                                             baseline_run=getattr(self.app, "baseline_run", None),
                                             task_ids=visible_task_ids(self.app)))
 

@@ -58,7 +58,7 @@ def open(app: Any, name: str) -> None:  # noqa: A001 - the app's hook contract n
             from .workbench_launcher import LauncherScreen
 
             v = current_version(app, conn)
-            app.push_screen(LauncherScreen(candidate=v.hash if v else "baseline",
+            app.push_screen(LauncherScreen(candidate=v.name if v else "baseline",
                                            baseline_run=getattr(app, "baseline_run", None),
                                            task_ids=visible_task_ids(app)))
         elif name == "gate":

@@ -62,7 +62,10 @@ class LineageScreen(Screen):
                           ("   (· = no run yet)", "dim")))
         table = self.query_one(DataTable)
         table.clear(columns=True)
-        table.add_columns("version", "hash", "reward", "gate", "human", "saved")
+        # fixed widths: auto-width columns are sized before the rows arrive after a clear
+        for label, width in (("version", 26), ("hash", 10), ("reward", 6), ("gate", 20),
+                             ("human", 16), ("saved", 16)):
+            table.add_column(label, width=width)
         for r in self.rows:
             name = "  " * r["depth"] + ("└ " if r["depth"] else "") + strip_controls(r["name"])
             reward = "-" if r["reward"] is None else f"{r['reward']:.3f}"

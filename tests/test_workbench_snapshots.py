@@ -1,0 +1,97 @@
+"""Snapshots of the workbench screens (editor, diff, launcher, gate) at 80×24 and 160×48 on a
+demo store. Review the SVGs: rsvg-convert -o x.png
+tests/__snapshots__/test_workbench_snapshots/<name>.svg"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from t2e_tui.app import make_app
+
+SIZES = [(80, 24), (160, 48)]
+RULE = "- For cancelled orders, check the fulfillments for tracking numbers."
+
+
+@pytest.fixture
+def demo(tmp_path, monkeypatch):
+    # run ids are random in real use; fixed here so the screens are byte-identical per run
+    from store import writer
+    from t2e_tui.demo import build_demo
+
+    counter = itertools.count(1)
+    monkeypatch.setattr(writer, "new_run_id", lambda: f"run{next(counter):05d}")
+    s = build_demo(tmp_path / "demo.sqlite")
+    s["by"] = {c["name"]: c for c in s["candidates"]}
+    return s
+
+
+def app_on(demo, candidate="cross-order-v1"):
+    app = make_app(demo["store"], load_config=False, poll_interval=0)
+    app.baseline_run = demo["runs"]["baseline"]
+    app.candidate_run = demo["by"][candidate]["run_id"]
+    return app
+
+
+async def settle(pilot):
+    for _ in range(3):
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def open_editor(pilot, edit: bool):
+    from textual.widgets import TextArea
+
+    await settle(pilot)
+    await pilot.press("e")
+    await settle(pilot)
+    ta = pilot.app.screen.query_one(TextArea)
+    ta.cursor_blink = False
+    if edit:
+        ta.replace("careful", (0, 10), (0, 17))  # "helpful" -> "careful"
+        ta.move_cursor(ta.document.end)
+        ta.insert("\n" + RULE)
+        await settle(pilot)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "160x48"])
+def test_editor_snapshot(snap_compare, demo, size):
+    async def before(pilot):
+        await open_editor(pilot, edit=True)
+
+    assert snap_compare(app_on(demo), terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "160x48"])
+@pytest.mark.parametrize("mode", ["side", "unified"])
+def test_diff_snapshot(snap_compare, demo, size, mode):
+    async def before(pilot):
+        await open_editor(pilot, edit=True)
+        await pilot.press("f3")
+        if mode == "unified":
+            await pilot.press("m")
+        await settle(pilot)
+
+    assert snap_compare(app_on(demo), terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "160x48"])
+def test_launcher_snapshot(snap_compare, demo, size):
+    async def before(pilot):
+        await settle(pilot)
+        await pilot.press("R")
+        await settle(pilot)
+
+    assert snap_compare(app_on(demo), terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "160x48"])
+def test_gate_snapshot(snap_compare, demo, size):
+    async def before(pilot):
+        await settle(pilot)
+        await pilot.press("G")
+        await settle(pilot)
+
+    assert snap_compare(app_on(demo, "skip-confirm-v1"), terminal_size=size, run_before=before)
