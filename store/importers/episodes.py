@@ -26,8 +26,10 @@ EPISODE_INSERT = (
     " action_reward, reward_basis_json, reward_breakdown_json, judge_dependent, reward_info_json,"
     " extra_json, n_steps, n_tool_calls, n_tool_errors, tokens_in, tokens_out, has_huge)"
     " VALUES (" + ",".join("?" * 34) + ")")
-STEP_INSERT_WITH_ID = writer.STEP_INSERT.replace("INSERT INTO steps (", "INSERT INTO steps (step_id, ").replace(
-    "VALUES (", "VALUES (?,")
+# the importer assigns step ids itself (so tool_calls rows can cite them without a round trip)
+STEP_INSERT_WITH_ID = (writer.STEP_INSERT
+                       .replace("INSERT INTO steps (", "INSERT INTO steps (step_id, ")
+                       .replace("VALUES (", "VALUES (?,"))
 
 
 class RecordError(ValueError):
