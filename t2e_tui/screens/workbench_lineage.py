@@ -2,7 +2,7 @@
 verdict and human decision, plus a sparkline of reward across versions.
 
 Enter edits the selected version (its child will be the next save); d diffs it against its
-parent.
+parent; a runs its ablation (one rerun per left-out rule line).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ class LineageScreen(Screen):
     BINDINGS = [
         Binding("enter", "edit", "Edit", id="lineage-edit"),
         Binding("d", "diff", "Diff vs parent", id="lineage-diff"),
+        Binding("a", "ablate", "Ablate rules", id="lineage-ablate"),
         Binding("escape", "app.pop_screen", "Back", id="lineage-back"),
     ]
 
@@ -134,3 +135,11 @@ class LineageScreen(Screen):
         title = Text.assemble("Diff  ", (p.name, "bold"), f" {p.short}  →  ", (v.name, "bold"),
                               f" {v.short}")
         self.app.push_screen(DiffScreen(p.body, v.body, title))
+
+    def action_ablate(self) -> None:
+        from .workbench_ablation import AblationScreen
+
+        r = self._selected()
+        if not r:
+            return
+        self.app.push_screen(AblationScreen(r["hash"], r["name"]))

@@ -1,0 +1,133 @@
+"""Ablation screen: one rerun per left-out rule line, then each rule's contribution.
+
+Opened from the lineage view (`a`) on the selected version. The reruns run in a worker
+(`t2e_tui.ablation.ablate`, the same function as `t2e ablate`) on the dev split, as
+development evidence.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from rich.markup import escape
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, ProgressBar, Static
+
+from ..textsafe import strip_controls
+from ..widgets.keybar import KeyBar
+
+
+class AblationScreen(Screen):
+    """Runs the ablation of one candidate version and shows the per-rule contributions."""
+
+    BINDINGS = [
+        Binding("ctrl+c,f8", "cancel", "Cancel", id="ablation-cancel", priority=True),
+        Binding("escape", "leave", "Back", id="ablation-back"),
+    ]
+
+    DEFAULT_CSS = """
+    AblationScreen #abl-status { height: auto; padding: 0 1; }
+    AblationScreen ProgressBar { height: 1; padding: 0 1; }
+    AblationScreen DataTable { height: 1fr; }
+    """
+
+    class Step(Message):
+        def __init__(self, label: str, index: int, total: int) -> None:
+            super().__init__()
+            self.label, self.index, self.total = label, index, total
+
+    def __init__(self, candidate_ref: str, name: str, *, tasks: str = "dev",
+                 domain: str = "mini-retail") -> None:
+        super().__init__()
+        self.candidate_ref = candidate_ref
+        self.cand_name = name
+        self.tasks = tasks
+        self.domain = domain
+        self.result: dict | None = None
+        self.running = False
+        self._cancel = threading.Event()
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"Ablation · [b]{escape(strip_controls(self.cand_name))}[/b] on "
+                     f"{escape(self.tasks)} · scripted stand-in unless configured otherwise",
+                     classes="title")
+        yield Static("planning…", id="abl-status")
+        yield ProgressBar(show_eta=False, id="abl-progress")
+        yield DataTable(id="abl-table", cursor_type="row")
+        yield KeyBar()
+
+    def on_mount(self) -> None:
+        t = self.query_one(DataTable)
+        for label, width in (("rule", 5), ("contribution", 12), ("reward w/o", 10),
+                             ("wins", 5), ("loses", 5), ("text", 80)):
+            t.add_column(label, width=width)
+        self.running = True
+        self._run()
+
+    @work(thread=True, exclusive=True, group="ablation", description="the ablation")
+    def _run(self) -> None:
+        from ..ablation import ablate
+        from .workbench_hooks import candidates_dir_for
+
+        try:
+            res = ablate(self.app.store_path, self.candidate_ref,
+                         candidates_dir=candidates_dir_for(self.app), domain=self.domain,
+                         tasks=self.tasks,
+                         on_progress=lambda lab, i, n: self.post_message(self.Step(lab, i, n)),
+                         cancel=self._cancel)
+        except Exception as exc:  # noqa: BLE001 - shown on the screen
+            self.app.call_from_thread(self._failed, exc)
+            return
+        self.app.call_from_thread(self._show, res)
+
+    def on_ablation_screen_step(self, message: "AblationScreen.Step") -> None:
+        self.query_one(ProgressBar).update(total=message.total, progress=message.index - 1)
+        self.query_one("#abl-status", Static).update(
+            f"run {message.index}/{message.total}: {escape(message.label)} (ctrl+c cancels)")
+
+    def _failed(self, exc: Exception) -> None:
+        self.running = False
+        self.query_one("#abl-status", Static).update(Text(f"ablation refused: {exc}", "red"))
+
+    def _show(self, res: dict) -> None:
+        self.running = False
+        self.result = res
+        bar = self.query_one(ProgressBar)
+        bar.update(total=max(1, len(res["rules"])), progress=max(1, len(res["rules"])))
+        fr = res.get("full_reward")
+        status = (f"full candidate reward {'n/a' if fr is None else f'{fr:.3f}'} "
+                  f"(run {res.get('full_run')}); contribution = full − without the rule")
+        if not res.get("complete", True):
+            status += " · cancelled: partial"
+        self.query_one("#abl-status", Static).update(status)
+        t = self.query_one(DataTable)
+        t.clear()
+        for r in res["rules"]:
+            c = r["contribution"]
+            style = "green" if c and c > 0 else "red" if c and c < 0 else "dim"
+            t.add_row(str(r["index"]), Text("n/a" if c is None else f"{c:+.3f}", style),
+                      "n/a" if r["reward"] is None else f"{r['reward']:.3f}",
+                      str(len(r["tasks_won"])), str(len(r["tasks_lost"])),
+                      strip_controls(r["rule"]))
+
+    def action_cancel(self) -> None:
+        if self.running:
+            self._cancel.set()
+            self.query_one("#abl-status", Static).update("cancelling after the current run…")
+
+    def action_leave(self) -> None:
+        if self.running:
+            self.notify("the ablation is running: ctrl+c cancels it first", severity="warning")
+            return
+        self.app.pop_screen()
+
+    def on_worker_state_changed(self, event: Any) -> None:
+        report = getattr(self.app, "report_worker", None)
+        if report is not None:
+            report(event)

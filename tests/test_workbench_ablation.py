@@ -1,0 +1,93 @@
+"""Ablation: leave-one-out reruns, contributions from the gate's transitions, CLI and screen."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+
+import pytest
+
+from t2e_tui.ablation import ablate, leave_one_out
+from t2e_tui.candidates import parse
+
+BODY = """You are a helpful customer support agent.
+- When the customer says 'the same as the one I already received', look up their delivered orders to find that item.
+- Transfer every upset customer to a human.
+1. Be brief."""
+
+
+def test_leave_one_out_drops_exactly_one_rule_each():
+    cand = parse(f"---\nname: m\n---\n{BODY}\n")
+    out = leave_one_out(cand)
+    assert [n for n, _, _ in out] == [1, 2, 3]
+    for n, rule, c in out:
+        lines = c.body.split("\n")
+        assert rule not in [ln.strip() for ln in lines] and len(lines) == 3
+        assert lines[0] == "You are a helpful customer support agent."
+
+
+@pytest.fixture
+def cand_file(tmp_path):
+    p = tmp_path / "m.md"
+    p.write_text(f"---\nname: m\nparent: null\n---\n{BODY}\n")
+    return p
+
+
+def test_contributions_have_the_sign_of_each_rule(tmp_path, cand_file):
+    store = str(tmp_path / "s.sqlite")
+    steps = []
+    res = ablate(store, str(cand_file), tasks="heldout",
+                 on_progress=lambda label, i, n: steps.append((i, n)))
+    assert steps == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    by = {r["index"]: r for r in res["rules"]}
+    assert by[1]["contribution"] > 0 and by[1]["tasks_won"] and not by[1]["tasks_lost"]
+    assert by[2]["contribution"] < 0 and by[2]["tasks_lost"]          # the harmful rule
+    assert by[3]["contribution"] == 0                                  # an inert rule
+    assert res["complete"]
+
+
+def test_no_rule_lines_is_refused(tmp_path):
+    p = tmp_path / "flat.md"
+    p.write_text("Just prose, no rules.\n")
+    r = subprocess.run([sys.executable, "-m", "t2e_tui.cli", "ablate", str(p), "--json"],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "no rule lines" in json.loads(r.stdout)["error"]
+
+
+def test_cli_json_and_bad_tasks(tmp_path, cand_file):
+    r = subprocess.run([sys.executable, "-m", "t2e_tui.cli", "ablate", str(cand_file),
+                        "--tasks", "nosuch-1", "--json"], capture_output=True, text=True)
+    assert r.returncode == 2 and "nosuch-1" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "t2e_tui.cli", "ablate", str(cand_file),
+                        "--tasks", "heldout"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "rule 2: contribution -" in r.stdout and "stand-in" in r.stdout
+
+
+async def test_ablation_screen_from_lineage(tmp_path, cand_file):
+    from store import connect
+    from t2e_tui.app import make_app
+    from t2e_tui.candidate_versions import save_version
+    from t2e_tui.candidates import load
+    from t2e_tui.screens.workbench_ablation import AblationScreen
+
+    store = tmp_path / "s.sqlite"
+    conn = connect(store)
+    save_version(conn, load(cand_file), hypothesis="three rules",
+                 candidates_dir=tmp_path / "cands")
+    conn.close()
+    app = make_app(store, load_config=False, poll_interval=0)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("L")
+        await pilot.pause()
+        await pilot.press("a")
+        for _ in range(600):
+            await pilot.pause(0.05)
+            if isinstance(app.screen, AblationScreen) and app.screen.result is not None:
+                break
+        screen = app.screen
+        assert isinstance(screen, AblationScreen) and screen.result is not None
+        assert screen.result["tasks"] == "dev"
+        assert screen.query_one("DataTable").row_count == 3
