@@ -13,8 +13,9 @@ explorer through `open_runs`, `open_tasks`, `open_compare` and `open_task_compar
 from __future__ import annotations
 
 import importlib
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from textual.app import App
 from textual.binding import Binding
@@ -51,8 +52,10 @@ class T2EApp(App):
 
     def __init__(self, store_path: str | Path, *, keymap: dict[str, str] | None = None,
                  poll_interval: float = 2.0, load_config: bool = True,
-                 start: tuple[str, ...] | None = None) -> None:
+                 start: tuple[str, ...] | None = None,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
         super().__init__()
+        self.clock = clock  # timings shown on screen; snapshot tests pass a fixed clock
         self.store_path = str(store_path)
         self.poll_interval = poll_interval
         self.animation_level = "none"  # over SSH, animations cost more than they show

@@ -27,8 +27,8 @@ async def settle(pilot):
 
 
 def app_for(path):
-    # no config, no polling: nothing moves between two runs of the same snapshot
-    return make_app(path, load_config=False, poll_interval=0)
+    # no config, no polling, a fixed clock: nothing moves between two runs of a snapshot
+    return make_app(path, load_config=False, poll_interval=0, clock=lambda: 0.0)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "160x48"])

@@ -13,6 +13,7 @@ from .. import data_access as da
 from .base import ExplorerScreen
 from ..textsafe import one_line
 from ..widgets.keybar import KeyBar
+from ..widgets.textline import TextLine
 from ..widgets.linetable import Column, LineTable
 
 SCRIPTED_NOTE = ("⚠ scripted = the deterministic stand-in agent: its results exercise the "
@@ -51,7 +52,7 @@ class RunsScreen(ExplorerScreen):
         yield Static("Runs", id="runs-title", classes="title")
         yield LineTable(self._columns(), id="runs-table", empty="no runs in this store yet: "
                         "t2e import FILE, or t2e demo")
-        yield Static("", id="runs-info", classes="info")
+        yield TextLine(id="runs-info", classes="info")
         yield Static("", id="runs-note", classes="note")
         yield KeyBar()
 
@@ -144,7 +145,7 @@ class RunsScreen(ExplorerScreen):
 
     def _info(self, index: int) -> None:
         if not self.runs or index >= len(self.runs):
-            self.query_one("#runs-info", Static).update("")
+            self.query_one("#runs-info", TextLine).set(Text())
             return
         r = self.runs[index]
         parts = [f"{r.run_id}", r.role, f"domain {r.domain or '?'}",
@@ -152,8 +153,8 @@ class RunsScreen(ExplorerScreen):
                  f"candidate {(r.candidate_hash or '–')[:12]}", f"{r.tasks} tasks"]
         if r.scripted:
             parts.append("scripted stand-in")
-        self.query_one("#runs-info", Static).update(Text(one_line(" · ".join(parts), 400),
-                                                         style="dim"))
+        self.query_one("#runs-info", TextLine).set(Text(one_line(" · ".join(parts), 400),
+                                                        style="dim"))
 
     def _current(self) -> da.RunRow | None:
         table = self.query_one(LineTable)

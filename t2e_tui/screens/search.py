@@ -12,6 +12,7 @@ from .. import data_access as da
 from .base import ExplorerScreen
 from ..textsafe import one_line, strip_controls
 from ..widgets.keybar import KeyBar
+from ..widgets.textline import TextLine
 from ..widgets.linetable import Column, LineTable
 
 OPEN, CLOSE = "\u00ab", "\u00bb"  # store.queries marks matches with « »
@@ -59,7 +60,7 @@ class SearchScreen(ExplorerScreen):
         yield LineTable([Column("run", 14), Column("task", 6), Column("step", 5, "right"),
                          Column("role", 9), Column("match", 0)], id="search-results",
                         empty="type words and press Enter")
-        yield Static("", id="search-status", classes="info")
+        yield TextLine(id="search-status", classes="info")
         yield KeyBar()
 
     def on_mount(self) -> None:
@@ -74,13 +75,12 @@ class SearchScreen(ExplorerScreen):
     @work(thread=True, exclusive=True, group="search", exit_on_error=False,
           description="searching the store")
     def run_search(self, text: str) -> None:
-        import time
-
+        clock = self.app.clock
         conn = da.open_conn(self.app.store_path)
         try:
-            t0 = time.perf_counter()
+            t0 = clock()
             hits = da.search(conn, text)
-            ms = (time.perf_counter() - t0) * 1000
+            ms = (clock() - t0) * 1000
         finally:
             conn.close()
         self.app.call_from_thread(self._show, text, hits, ms)
@@ -91,7 +91,7 @@ class SearchScreen(ExplorerScreen):
         table.set_rows([[one_line(h.run_name, 40), one_line(h.task_id, 12), str(h.idx),
                          h.role, snippet_cell(h.snippet)] for h in hits], keep_cursor=False)
         more = " (first 200)" if len(hits) >= 200 else ""
-        self.query_one("#search-status", Static).update(
+        self.query_one("#search-status", TextLine).set(
             Text(f"{len(hits)} hit(s){more} for {one_line(text, 60)!r} in {ms:.0f} ms · "
                  "Enter opens the step", style="dim"))
         if hits:

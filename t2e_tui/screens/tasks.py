@@ -8,12 +8,12 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.command import SimpleCommand
-from textual.widgets import Static
 
 from .. import data_access as da
 from .base import ExplorerScreen
 from ..textsafe import one_line
 from ..widgets.keybar import KeyBar
+from ..widgets.textline import TextLine
 from ..widgets.linetable import Column, LineTable
 
 FILTERS = ("all", "regressed", "fixed", "failed", "flaky")
@@ -81,7 +81,7 @@ class TasksScreen(ExplorerScreen):
         return self.candidate is not None
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="tasks-title", classes="title")
+        yield TextLine(id="tasks-title", classes="title")
         if self.pair:
             cols = [Column("task", 7), Column("base", 6), Column("cand", 6),
                     Column("transition", 10), Column("termination", 16), Column("hints", 0)]
@@ -89,7 +89,7 @@ class TasksScreen(ExplorerScreen):
             cols = [Column("task", 7), Column("trials", 8), Column("outcome", 8),
                     Column("termination", 16), Column("hints", 0)]
         yield LineTable(cols, id="tasks-table", empty="no finished episodes yet")
-        yield Static("", id="tasks-status", classes="info")
+        yield TextLine(id="tasks-status", classes="info")
         yield KeyBar()
 
     def on_mount(self) -> None:
@@ -220,7 +220,7 @@ class TasksScreen(ExplorerScreen):
         else:
             t.append("Tasks ", style="bold")
             t.append(f"{b} vs gold actions")
-        self.query_one("#tasks-title", Static).update(t)
+        self.query_one("#tasks-title", TextLine).set(t)
         if self._summary is None:
             counts: dict[str, int] = {}
             for r in self.all_rows:
@@ -232,8 +232,7 @@ class TasksScreen(ExplorerScreen):
                   + (f" + {self.termination}" if self.termination else "")
                   + f" · sort {self.sort}{' ↓' if self.reverse else ''} · {summary}"
                   + " · hints B: baseline, C: candidate")
-        self.query_one("#tasks-status", Static).update(Text(one_line(status, 400),
-                                                            style="dim"))
+        self.query_one("#tasks-status", TextLine).set(Text(one_line(status, 400), style="dim"))
 
     def visible_task_ids(self) -> list[str]:
         """Task ids shown now (filters applied): the workbench launcher reruns these."""
