@@ -480,3 +480,18 @@ async def test_compare_search_compare_stacks_two_compare_screens(store):
         await pilot.press("escape", "escape")
         assert isinstance(app.screen, CompareScreen)
         assert app.screen.episode_a == ids["episodes"][("base", "1")]
+
+
+async def test_start_on_tasks_or_compare(store):
+    path, ids = store
+    app = make_app(path, load_config=False, poll_interval=0, start=("tasks", "runbase", "runcand"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert isinstance(app.screen, TasksScreen) and app.screen.candidate == "runcand"
+        await pilot.press("escape")
+        assert isinstance(app.screen, RunsScreen)
+    eid = ids["episodes"][("cand", "3")]
+    app = make_app(path, load_config=False, poll_interval=0, start=("compare", str(eid)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert isinstance(app.screen, CompareScreen) and app.screen.alignment.single
