@@ -123,13 +123,15 @@ class EditorScreen(Screen):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        # the leakage guard tags evidence views with the candidate being drafted
-        self.app.drafting_candidate = self.parent_hash or self.parent_name
+        # The leakage guard counts views tagged with a candidate's name against it whatever
+        # their time: tag them with the name the next save will most likely get.
+        self._drafting = suggest_name(self.parent_name)
+        self.app.drafting_candidate = self._drafting
         self.query_one(TextArea).focus()
         self._status()
 
     def on_unmount(self) -> None:
-        if getattr(self.app, "drafting_candidate", None) == (self.parent_hash or self.parent_name):
+        if getattr(self.app, "drafting_candidate", None) == getattr(self, "_drafting", None):
             self.app.drafting_candidate = None
 
     @property
@@ -214,6 +216,8 @@ class EditorScreen(Screen):
             conn.close()
         self.saved = res.version
         self.app.last_saved_candidate = res.version.hash
+        self._drafting = suggest_name(res.version.name)
+        self.app.drafting_candidate = self._drafting
         word = "already saved as" if res.duplicate else "saved"
         self.notify(f"{word} {res.version.name} {res.version.short} → {res.version.path}. "
                     "ctrl+r launches a rerun")

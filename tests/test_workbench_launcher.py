@@ -1,0 +1,143 @@
+"""The rerun launcher: refusals before anything runs, the leakage warning, the estimate,
+cancel and resume."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from textual.widgets import Input
+
+from store import connect
+from t2e_tui.app import make_app
+from t2e_tui.candidate_versions import ensure_recorded, save_version
+from t2e_tui.candidates import Candidate, packaged_baseline
+
+
+@pytest.fixture
+def store(tmp_path):
+    path = tmp_path / "s.sqlite"
+    conn = connect(path)
+    base = packaged_baseline()
+    save_version(conn, base, hypothesis="baseline", candidates_dir=tmp_path / "cands",
+                 name="baseline")
+    conn.close()
+    return path
+
+
+def n_runs(path) -> int:
+    return connect(path).execute("SELECT count(*) FROM runs").fetchone()[0]
+
+
+async def wait_for(pilot, cond, timeout=60.0):
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, "timed out"
+        await pilot.pause(0.05)
+
+
+async def open_launcher(app, pilot, **kw):
+    from t2e_tui.screens.workbench_launcher import LauncherScreen
+
+    screen = LauncherScreen(**kw)
+    app.push_screen(screen)
+    await wait_for(pilot, lambda: screen.is_mounted)
+    await pilot.pause(0.1)
+    return screen
+
+
+async def set_field(pilot, screen, field, value):
+    screen.query_one(f"#lf-{field}", Input).value = value
+    await pilot.pause(0.1)
+
+
+@pytest.mark.parametrize("field,value,expect", [
+    ("tasks", "nosuch-1,nosuch-2", "nosuch-1"),
+    ("model", "openai:gpt-4o", "no endpoint"),
+    ("trials", "0", "at least 1"),
+    ("baseline", "zzzzzz", "no such run"),
+])
+async def test_refusals_before_anything_runs(store, field, value, expect):
+    app = make_app(store, load_config=False, poll_interval=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_launcher(app, pilot, candidate="baseline")
+        assert "episodes" in str(screen.query_one("#lf-estimate").render())
+        await set_field(pilot, screen, field, value)
+        assert expect in str(screen.query_one("#lf-refusal").render())
+        await pilot.press("ctrl+l")
+        await pilot.pause(0.2)
+        assert screen.status is None
+    assert n_runs(store) == 0
+
+
+async def test_missing_api_key_and_empty_candidate_are_refused(store, tmp_path, monkeypatch):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[endpoints.openai]\nbase_url = "http://127.0.0.1:9/v1"\n'
+                   'api_key_env = "T2E_TEST_NO_SUCH_KEY"\n')
+    monkeypatch.setenv("T2E_CONFIG", str(cfg))
+    monkeypatch.delenv("T2E_TEST_NO_SUCH_KEY", raising=False)
+    empty = tmp_path / "empty.md"
+    empty.write_text("---\nname: empty\n---\n\n")
+    app = make_app(store, load_config=False, poll_interval=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_launcher(app, pilot, candidate="baseline")
+        await set_field(pilot, screen, "model", "openai:gpt-4o")
+        assert "T2E_TEST_NO_SUCH_KEY" in str(screen.query_one("#lf-refusal").render())
+        await set_field(pilot, screen, "model", "scripted")
+        await set_field(pilot, screen, "candidate", str(empty))
+        assert "empty" in str(screen.query_one("#lf-refusal").render())
+    assert n_runs(store) == 0
+
+
+async def test_leakage_warning_lists_tasks_viewed_while_drafting(store, tmp_path):
+    conn = connect(store)
+    base = ensure_recorded(conn, "baseline")
+    time.sleep(0.01)
+    conn.execute("INSERT INTO evidence_views (domain, task_id, viewed_at, via) VALUES "
+                 "('mini-retail', 'crossorder-01', strftime('%Y-%m-%dT%H:%M:%f+00:00'), 'tui')")
+    time.sleep(0.01)
+    child = save_version(conn, Candidate(name="child", body=base.body + "\n- Be brief."),
+                         hypothesis="h", parent_ref=base.hash,
+                         candidates_dir=tmp_path / "cands").version
+    conn.close()
+    app = make_app(store, load_config=False, poll_interval=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_launcher(app, pilot, candidate=child.name)
+        warn = str(screen.query_one("#lf-warning").render())
+        assert "leakage" in warn and "crossorder-01" in warn
+        await set_field(pilot, screen, "tasks", "dev")
+        assert "leakage" not in str(screen.query_one("#lf-warning").render())
+
+
+async def test_estimate_cancel_and_resume(store):
+    from t2e_tui.screens.workbench_launcher import LauncherScreen
+
+    app = make_app(store, load_config=False, poll_interval=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_launcher(app, pilot, candidate="baseline")
+        await set_field(pilot, screen, "tasks", "heldout")
+        await set_field(pilot, screen, "trials", "10")
+        est = str(screen.query_one("#lf-estimate").render())
+        n = len(screen._plan.task_ids) * 10
+        assert f"{n} episodes" in est
+        await pilot.press("ctrl+l")
+        bar = screen.query_one("#lf-progress")
+        await wait_for(pilot, lambda: (bar.progress or 0) >= 1)
+        await pilot.press("ctrl+c")
+        await wait_for(pilot, lambda: screen.status not in (None, "running"))
+        assert screen.status == "interrupted"
+        run_id = screen.run_id
+        conn = connect(store)
+        done = conn.execute("SELECT count(*) FROM episodes WHERE run_id = ? AND status='done'",
+                            (run_id,)).fetchone()[0]
+        assert 0 < done < n
+        assert conn.execute("SELECT status FROM runs WHERE run_id = ?",
+                            (run_id,)).fetchone()[0] == "interrupted"
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: screen.status not in (None, "running", "interrupted"),
+                       timeout=120)
+        assert screen.status == "complete" and screen.run_id == run_id
+        assert conn.execute("SELECT count(*) FROM episodes WHERE run_id = ?",
+                            (run_id,)).fetchone()[0] == n
+        assert isinstance(app.screen, LauncherScreen)  # no baseline run: no gate to show
