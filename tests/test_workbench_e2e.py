@@ -92,6 +92,13 @@ async def test_promoting_against_the_verdict_asks_for_a_reason(demo):
         gate = app.screen
         assert gate.result.decision == "discard"
         assert gate.result.row_id == by["skip-confirm-v1"]["row"]  # reopening adds no row
+        from t2e_tui.screens.compare import CompareScreen
+
+        await pilot.press("enter")  # the first task behind a failed check
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
+        assert app.screen.a.task_id == "confirm-01"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is gate)
         await pilot.press("P")
         await wait_for(pilot, lambda: isinstance(app.screen, ReasonModal))
         await pilot.press("escape")  # cancelled: nothing recorded

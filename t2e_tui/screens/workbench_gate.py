@@ -198,13 +198,21 @@ class GateScreen(Screen):
     def _show_human(self) -> None:
         w = self.query_one("#gate-human", Static)
         if not self.human:
-            w.update("human decision: none yet · P promote · D discard")
+            w.update("human decision: none yet · P promote · D discard · Enter compares the "
+                     "selected task")
             return
         h = self.human
         extra = f" (OVERRIDE: {escape(h['reason'] or '')})" if h["override"] else ""
-        w.update(f"human decision: [b]{h['decision']}[/b]{extra}")
+        w.update(f"human decision: [b]{h['decision']}[/b]{extra} · Enter compares the "
+                 "selected task")
 
     # -- actions ----------------------------------------------------------------------------
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        # the tasks table takes Enter itself (select_cursor), so the screen listens here
+        if event.data_table.id == "gate-tasks":
+            event.stop()
+            self.action_open_task()
 
     def action_open_task(self) -> None:
         table = self.query_one("#gate-tasks", DataTable)

@@ -83,6 +83,11 @@ class LineageScreen(Screen):
                           "", "", "", "", "")
         self._show_hyp()
 
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        # DataTable takes Enter itself (select_cursor), so the screen listens here
+        event.stop()
+        self.action_edit()
+
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._show_hyp()
 
