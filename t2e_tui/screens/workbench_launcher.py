@@ -72,6 +72,12 @@ def baseline_tasks(conn: Any, baseline_run: str | None) -> str | None:
     return ",".join(ids) if ids else None
 
 
+def _run_name(f: LaunchForm) -> str:
+    """`<candidate> <tasks>`, e.g. `cross-order-v2 heldout`, as the demo names its runs."""
+    tasks = f.tasks if len(f.tasks) <= 24 else f"{len(f.tasks.split(','))} tasks"
+    return f"{f.candidate} {tasks}"
+
+
 class LauncherScreen(ModalScreen):
     """Plan, estimate, launch and follow a rerun."""
 
@@ -232,7 +238,7 @@ class LauncherScreen(ModalScreen):
                             candidates_dir=str(candidates_dir_for(self.app)), tasks=f.tasks,
                             trials=f.trials, concurrency=f.concurrency, model=f.model,
                             user=f.user, role=f.role, store_conn=conn,
-                            name=None)
+                            name=_run_name(f))
             if f.baseline_run and not conn.execute("SELECT 1 FROM runs WHERE run_id = ?",
                                                    (f.baseline_run,)).fetchone():
                 raise ValueError(f"baseline run {f.baseline_run!r}: no such run in this store")

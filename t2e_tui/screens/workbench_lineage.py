@@ -65,7 +65,7 @@ class LineageScreen(Screen):
         table.clear(columns=True)
         # fixed widths: auto-width columns are sized before the rows arrive after a clear
         for label, width in (("version", 26), ("hash", 10), ("reward", 6), ("gate", 20),
-                             ("human", 16), ("saved", 16)):
+                             ("human", 16), ("saved UTC", 11)):
             table.add_column(label, width=width)
         for r in self.rows:
             name = "  " * r["depth"] + ("└ " if r["depth"] else "") + strip_controls(r["name"])
@@ -77,7 +77,8 @@ class LineageScreen(Screen):
             human = Text("-", "dim") if not h else Text(
                 h["decision"] + (" override" if h["override"] else ""),
                 DECISION_STYLE.get(h["decision"], ""))
-            table.add_row(name, r["short"], reward, gate, human, r["saved_at"][:16])
+            table.add_row(name, r["short"], reward, gate, human,
+                          r["saved_at"][5:16].replace("T", " "))  # MM-DD HH:MM UTC
         if not self.rows:
             table.add_row(Text("no saved versions yet: e edits, ctrl+s saves", "dim"),
                           "", "", "", "", "")
