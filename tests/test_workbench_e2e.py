@@ -113,3 +113,55 @@ async def test_promoting_against_the_verdict_asks_for_a_reason(demo):
                         " ORDER BY decision_id", (gate.result.row_id,)).fetchall()
     assert rows == [("discard", 0, None), ("promote", 1, "trust me")]
     assert conn.execute("SELECT count(*) FROM gate_decisions").fetchone()[0] == 2
+
+
+async def test_rerun_from_filtered_tasks_uses_those_tasks(demo):
+    from t2e_tui.screens.workbench_launcher import LauncherScreen
+
+    by = {c["name"]: c for c in demo["candidates"]}
+    app = make_app(demo["store"], load_config=False, poll_interval=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.open_tasks(demo["runs"]["baseline"], by["cross-order-v1"]["run_id"])
+        await wait_for(pilot, lambda: getattr(app.screen, "loaded", False))
+        tasks = app.screen
+        tasks.action_filter("fixed")
+        await pilot.pause()
+        fixed = tasks.visible_task_ids()
+        assert len(fixed) == 7
+        await pilot.press("R")
+        await wait_for(pilot, lambda: isinstance(app.screen, LauncherScreen))
+        launcher = app.screen
+        await wait_for(pilot, lambda: launcher._plan is not None)
+        assert launcher._plan.task_ids == fixed
+        assert launcher.form().candidate == "cross-order-v1"
+
+
+async def test_editing_the_packaged_baseline_in_an_empty_store(tmp_path, monkeypatch):
+    from t2e_tui.screens.workbench_editor import EditorScreen, HypothesisModal
+    from textual.widgets import TextArea
+
+    monkeypatch.chdir(tmp_path)
+    store = tmp_path / "empty.sqlite"
+    app = make_app(store, load_config=False, poll_interval=0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, EditorScreen))
+        editor = app.screen
+        assert editor.parent_hash is None and editor.parent_name == "baseline"
+        await pilot.press("ctrl+s")  # unchanged: refused, no modal
+        await pilot.pause()
+        assert app.screen is editor
+        editor.query_one(TextArea).insert("- Be [bold]kind[/bold].\n", (0, 0))
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, HypothesisModal))
+        await pilot.press("enter")  # an empty hypothesis is refused in the modal
+        await pilot.pause()
+        assert isinstance(app.screen, HypothesisModal)
+        await pilot.press(*"kindness")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: editor.saved is not None)
+    conn = connect(store)
+    rows = conn.execute("SELECT name, parent_hash IS NULL, path FROM candidates "
+                        "ORDER BY saved_at").fetchall()
+    assert [(r[0], r[1]) for r in rows] == [("baseline", 1), ("baseline-v2", 0)]
+    assert (tmp_path / "candidates" / "baseline-v2.md").read_text().count("[bold]kind") == 1

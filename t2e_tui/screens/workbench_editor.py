@@ -20,6 +20,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import ContentSwitcher, Input, Label, Static, TextArea
 
 from ..candidate_versions import Version, candidate_from_text, save_version
+from ..candidates import body_hash
 from ..candidates import CandidateError, packaged_baseline
 from ..textsafe import strip_controls
 from ..widgets.diffview import DiffView
@@ -186,7 +187,7 @@ class EditorScreen(Screen):
         if not cand.body.strip():
             self.notify("the instruction is empty: nothing to save", severity="error")
             return
-        if cand.hash == (self.saved.hash if self.saved else self.parent_hash):
+        if cand.hash == (self.saved.hash if self.saved else body_hash(self.parent_body)):
             self.notify("no change since the last saved version", severity="warning")
             return
         base_name = self.saved.name if self.saved else self.parent_name

@@ -84,6 +84,9 @@ def visible_task_ids(app: Any) -> list[str] | None:
     """Task ids the tasks screen currently shows (its filter), when that screen is open."""
     for screen in reversed(app.screen_stack):
         ids = getattr(screen, "visible_task_ids", None)
+        if ids is not None and getattr(screen, "filter", "all") == "all" \
+                and not getattr(screen, "termination", None):
+            return None  # unfiltered: the baseline run's own task spec (e.g. a split) is better
         if callable(ids):
             try:
                 return list(ids())

@@ -50,7 +50,7 @@ def wrap_offsets(text: str, width: int) -> list[tuple[int, int]]:
     while start < n:
         end = min(n, start + width)
         if end < n:
-            cut = text.rfind(" ", start + 1, end + 1)
+            cut = text.rfind(" ", start + 1, end)
             if cut > start:
                 end = cut + 1  # keep the space on the upper line: offsets stay contiguous
         out.append((start, end))
