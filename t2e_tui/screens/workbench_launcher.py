@@ -101,8 +101,12 @@ class LauncherScreen(ModalScreen):
     LauncherScreen #lf-warning { height: auto; color: $warning; }
     LauncherScreen #lf-progress { height: auto; display: none; }
     LauncherScreen #lf-live { height: 1fr; display: none; }
+    LauncherScreen #lf-summary { height: auto; display: none; }
     LauncherScreen.running #lf-progress, LauncherScreen.running #lf-live,
-    LauncherScreen.done #lf-progress, LauncherScreen.done #lf-live { display: block; }
+    LauncherScreen.done #lf-progress, LauncherScreen.done #lf-live,
+    LauncherScreen.running #lf-summary, LauncherScreen.done #lf-summary { display: block; }
+    /* while a rerun runs, the form folds into one summary line: the live table needs room */
+    LauncherScreen.running #lf-grid, LauncherScreen.done #lf-grid { display: none; }
     """
 
     class Progress(Message):
@@ -150,6 +154,7 @@ class LauncherScreen(ModalScreen):
                 yield Label("evidence")
                 yield Select([(r, r) for r in ROLES], value="heldout", allow_blank=False,
                              id="lf-role")
+            yield Static("", id="lf-summary")
             yield Static("", id="lf-estimate")
             yield Static("", id="lf-warning")
             yield Static("", id="lf-refusal")
@@ -197,30 +202,34 @@ class LauncherScreen(ModalScreen):
 
     def refresh_estimate(self) -> None:
         """Plan the run (nothing is written): the cost estimate, a refusal or a leak warning."""
-        refusal = self.query_one("#lf-refusal", Static)
         est = self.query_one("#lf-estimate", Static)
-        warn = self.query_one("#lf-warning", Static)
         self._plan = None
         try:
             plan, steps, leaked = self._plan_now()
         except Exception as exc:  # noqa: BLE001 - every refusal is shown, not raised
-            refusal.update(Text(f"refused: {exc}"))
+            self._say("#lf-refusal", Text(f"refused: {exc}"))
             est.update("")
-            warn.update("")
+            self._say("#lf-warning", "")
             return
         self._plan = plan
-        refusal.update("")
+        self._say("#lf-refusal", "")
         n = len(plan.task_ids) * plan.trials
         est.update(f"cost estimate: {len(plan.task_ids)} tasks × {plan.trials} trials = "
                    f"[b]{n} episodes[/b] × ~{steps:.0f} steps ≈ [b]{n * steps:,.0f} steps[/b]"
                    f" · agent {escape(plan.agent.label)}, user {escape(plan.user.label)}")
         if leaked:
             shown = ", ".join(leaked[:10]) + (" …" if len(leaked) > 10 else "")
-            warn.update(f"⚠ leakage: {len(leaked)} of these tasks were viewed while this "
+            self._say("#lf-warning", f"⚠ leakage: {len(leaked)} of these tasks were viewed while this "
                         f"candidate was drafted ({shown}); a heldout claim will be downgraded "
                         "to development")
         else:
-            warn.update("")
+            self._say("#lf-warning", "")
+
+    def _say(self, selector: str, text: "str | Text") -> None:
+        """Update a message line; an empty one takes no room."""
+        w = self.query_one(selector, Static)
+        w.update(text)
+        w.display = bool(str(text))
 
     def _plan_now(self) -> tuple[Any, float, list[str]]:
         from store import connect
@@ -276,9 +285,15 @@ class LauncherScreen(ModalScreen):
         if plan is not None:
             bar.update(total=len(plan.task_ids) * plan.trials, progress=0)
             self.query_one("#lf-live", DataTable).clear()
+        f = self.form()
+        self.query_one("#lf-summary", Static).update(Text(
+            f"{f.candidate} on {f.domain} {f.tasks} × {f.trials} trials · {f.model} / {f.user}"
+            f" · {f.role}" + (f" · baseline {f.baseline_run}" if f.baseline_run else "")
+            + (f" · resuming {resume}" if resume else "")))
         self._cancel = threading.Event()
         self._run(plan, resume, self._cancel)
-        self.query_one("#lf-refusal", Static).update("")
+        self._say("#lf-refusal", "")
+        self._say("#lf-warning", "")
         self.query_one("#lf-estimate", Static).update("running… (ctrl+c / F8 cancels)")
 
     @work(thread=True, exclusive=True, group="rerun", description="the rerun")
@@ -307,6 +322,9 @@ class LauncherScreen(ModalScreen):
         d = message.done
         bar = self.query_one("#lf-progress", ProgressBar)
         bar.update(total=d.total, progress=d.done)
+        if self.status == "running" and not (self._cancel and self._cancel.is_set()):
+            self.query_one("#lf-estimate", Static).update(
+                f"running {d.run_id}: {d.done}/{d.total} episodes · ctrl+c / F8 cancels")
         reward = "n/a" if d.reward is None else f"{d.reward:.2f}"
         style = "green" if d.reward is not None and abs(d.reward - 1) <= 1e-6 else "red"
         table = self.query_one("#lf-live", DataTable)
