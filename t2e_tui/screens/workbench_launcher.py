@@ -10,6 +10,7 @@ nothing behind.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,11 +111,12 @@ class LauncherScreen(ModalScreen):
     """
 
     class Progress(Message):
-        """One finished episode (from the engine's thread)."""
+        """Episodes finished (from the engine's thread). Coalesces: a scripted run finishes
+        hundreds of episodes a second, so one pending message stands for all of them and the
+        handler drains the queue."""
 
-        def __init__(self, done: Any) -> None:
-            super().__init__()
-            self.done = done
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, LauncherScreen.Progress)
 
     def __init__(self, *, candidate: str = "baseline", baseline_run: str | None = None,
                  task_ids: list[str] | None = None, domain: str = "mini-retail") -> None:
@@ -126,6 +128,7 @@ class LauncherScreen(ModalScreen):
         self.summary: Any = None
         self._cancel: threading.Event | None = None
         self._plan: Any = None
+        self._pending: deque[Any] = deque()  # EpisodeDone reports not yet shown
 
     def compose(self) -> ComposeResult:
         i = self._init
@@ -304,7 +307,8 @@ class LauncherScreen(ModalScreen):
             self.run_id = run_id
 
         def on_episode(done: Any) -> None:
-            self.post_message(self.Progress(done))
+            self._pending.append(done)  # deque appends are thread-safe
+            self.post_message(self.Progress())
 
         try:
             if resume:
@@ -319,19 +323,27 @@ class LauncherScreen(ModalScreen):
         self.app.call_from_thread(self._finished, summary, None)
 
     def on_launcher_screen_progress(self, message: "LauncherScreen.Progress") -> None:
-        d = message.done
-        bar = self.query_one("#lf-progress", ProgressBar)
-        bar.update(total=d.total, progress=d.done)
+        self._drain()
+
+    def _drain(self) -> None:
+        """Show every queued episode report: table rows, then the bar at the latest count."""
+        table = self.query_one("#lf-live", DataTable)
+        last = None
+        while self._pending:
+            d = last = self._pending.popleft()
+            reward = "n/a" if d.reward is None else f"{d.reward:.2f}"
+            style = "green" if d.reward is not None and abs(d.reward - 1) <= 1e-6 else "red"
+            table.add_row(d.task_id, str(d.trial), Text(reward, style), d.termination_reason)
+        if last is None:
+            return
+        table.move_cursor(row=table.row_count - 1)
+        self.query_one("#lf-progress", ProgressBar).update(total=last.total, progress=last.done)
         if self.status == "running" and not (self._cancel and self._cancel.is_set()):
             self.query_one("#lf-estimate", Static).update(
-                f"running {d.run_id}: {d.done}/{d.total} episodes · ctrl+c / F8 cancels")
-        reward = "n/a" if d.reward is None else f"{d.reward:.2f}"
-        style = "green" if d.reward is not None and abs(d.reward - 1) <= 1e-6 else "red"
-        table = self.query_one("#lf-live", DataTable)
-        table.add_row(d.task_id, str(d.trial), Text(reward, style), d.termination_reason)
-        table.move_cursor(row=table.row_count - 1)
+                f"running {last.run_id}: {last.done}/{last.total} episodes · ctrl+c / F8 cancels")
 
     def _finished(self, summary: Any, error: Exception | None) -> None:
+        self._drain()
         self.set_class(False, "running")
         self.set_class(True, "done")
         est = self.query_one("#lf-estimate", Static)
