@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from dataclasses import dataclass
 from typing import Any
 
 from rich.markup import escape
@@ -26,57 +25,8 @@ from textual.widgets import DataTable, Input, Label, ProgressBar, Select, Static
 
 from ..widgets.keybar import KeyBar
 
-ROLES = ["discovery", "development", "heldout", "transfer", "synthetic"]
-DOMAINS = ["mini-retail", "tau2-retail"]
-DEFAULT_STEPS = 20  # expected steps per episode when no baseline run says better
-
-
-@dataclass
-class LaunchForm:
-    candidate: str
-    baseline_run: str | None
-    domain: str
-    tasks: str
-    trials: int
-    concurrency: int
-    model: str
-    user: str
-    role: str
-
-
-def expected_steps(conn: Any, baseline_run: str | None) -> float:
-    """Mean steps per episode of the baseline run (the best guess for the candidate)."""
-    if baseline_run:
-        r = conn.execute("SELECT avg(n_steps) FROM episodes WHERE run_id = ? AND status = 'done'",
-                         (baseline_run,)).fetchone()
-        if r and r[0]:
-            return float(r[0])
-    return float(DEFAULT_STEPS)
-
-
-def baseline_tasks(conn: Any, baseline_run: str | None) -> str | None:
-    """The baseline run's task set, as a spec the engine accepts (the gate needs equal sets)."""
-    if not baseline_run:
-        return None
-    r = conn.execute("SELECT manifest_json FROM runs WHERE run_id = ?", (baseline_run,)).fetchone()
-    if r and r[0]:
-        import json
-
-        try:
-            spec = json.loads(r[0]).get("tasks_spec")
-            if spec:
-                return spec
-        except ValueError:
-            pass
-    ids = [x[0] for x in conn.execute("SELECT task_id FROM tasks WHERE run_id = ? ORDER BY ord",
-                                      (baseline_run,))]
-    return ",".join(ids) if ids else None
-
-
-def _run_name(f: LaunchForm) -> str:
-    """`<candidate> <tasks>`, e.g. `cross-order-v2 heldout`, as the demo names its runs."""
-    tasks = f.tasks if len(f.tasks) <= 24 else f"{len(f.tasks.split(','))} tasks"
-    return f"{f.candidate} {tasks}"
+from .workbench_launch_plan import (DOMAINS, ROLES, LaunchForm, baseline_tasks,
+                                    expected_steps, run_name)
 
 
 class LauncherScreen(ModalScreen):
@@ -250,7 +200,7 @@ class LauncherScreen(ModalScreen):
                             candidates_dir=str(candidates_dir_for(self.app)), tasks=f.tasks,
                             trials=f.trials, concurrency=f.concurrency, model=f.model,
                             user=f.user, role=f.role, store_conn=conn,
-                            name=_run_name(f))
+                            name=run_name(f))
             if f.baseline_run and not conn.execute("SELECT 1 FROM runs WHERE run_id = ?",
                                                    (f.baseline_run,)).fetchone():
                 raise ValueError(f"baseline run {f.baseline_run!r}: no such run in this store")
