@@ -165,3 +165,35 @@ async def test_editing_the_packaged_baseline_in_an_empty_store(tmp_path, monkeyp
                         "ORDER BY saved_at").fetchall()
     assert [(r[0], r[1]) for r in rows] == [("baseline", 1), ("baseline-v2", 0)]
     assert (tmp_path / "candidates" / "baseline-v2.md").read_text().count("[bold]kind") == 1
+
+
+async def test_external_editor_round_trip(demo, tmp_path, monkeypatch):
+    import contextlib
+    import shlex
+    import sys
+
+    from t2e_tui.screens.workbench_editor import EditorScreen
+    from textual.widgets import TextArea
+
+    # a tiny "editor": appends a rule line and an escape sequence to the file it is given
+    script = tmp_path / "ed.py"
+    script.write_text("import sys\np = sys.argv[1]\nopen(p, 'a').write('\\n- Added in $EDITOR."
+                      "\\x1b[31m')\n")
+    monkeypatch.setenv("VISUAL", f"{shlex.quote(sys.executable)} {shlex.quote(str(script))}")
+    app = make_app(demo["store"], load_config=False, poll_interval=0)
+    suspended = []
+
+    @contextlib.contextmanager
+    def fake_suspend():  # headless drivers can't suspend; the real one is used in a terminal
+        suspended.append(True)
+        yield
+
+    monkeypatch.setattr(app, "suspend", fake_suspend)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, EditorScreen))
+        await pilot.press("f4")
+        await pilot.pause()
+        text = app.screen.query_one(TextArea).text
+    assert suspended == [True]
+    assert text.rstrip().endswith("- Added in $EDITOR.")  # control sequence stripped
