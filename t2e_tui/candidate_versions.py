@@ -230,6 +230,14 @@ def save_version(conn: sqlite3.Connection, cand: Candidate, *, hypothesis: str |
             v = _insert(conn, out, final, parent.hash if parent else None, hypothesis,
                         str(target), now_iso())
             os.replace(tmp, target)
+        except sqlite3.IntegrityError:
+            conn.execute("ROLLBACK")
+            # another process saved the same body (or took the name) since we looked
+            again = get_version(conn, cand.hash)
+            if again is not None:
+                return SaveResult(again, True, parent)
+            raise CandidateError(f"{where}: the name {final!r} was taken meanwhile; "
+                                 "save again") from None
         except BaseException:
             conn.execute("ROLLBACK")
             raise

@@ -197,3 +197,25 @@ async def test_external_editor_round_trip(demo, tmp_path, monkeypatch):
         text = app.screen.query_one(TextArea).text
     assert suspended == [True]
     assert text.rstrip().endswith("- Added in $EDITOR.")  # control sequence stripped
+
+
+async def test_gate_screen_explains_a_refused_pair_and_launcher_warns_first(demo):
+    from t2e_tui.screens.workbench_gate import GateScreen
+    from t2e_tui.screens.workbench_launcher import LauncherScreen
+    from textual.widgets import Input
+
+    app = make_app(demo["store"], load_config=False, poll_interval=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.baseline_run = demo["runs"]["baseline"]       # heldout tasks
+        app.candidate_run = demo["runs"]["baseline-train"]  # train tasks
+        await pilot.press("G")
+        await wait_for(pilot, lambda: isinstance(app.screen, GateScreen)
+                       and "refuses" in str(app.screen.query_one("#gate-verdict").render()))
+        await pilot.press("escape")
+        launcher = LauncherScreen(candidate="cross-order-v1", baseline_run=demo["runs"]["baseline"])
+        app.push_screen(launcher)
+        await wait_for(pilot, lambda: launcher._plan is not None)
+        assert "differ" not in str(launcher.query_one("#lf-warning").render())
+        launcher.query_one("#lf-tasks", Input).value = "dev"
+        await wait_for(pilot, lambda: "differ from the baseline" in
+                       str(launcher.query_one("#lf-warning").render()))

@@ -107,12 +107,21 @@ class GateScreen(Screen):
 
         from .. import gate
 
+        from ..errors import T2EError
+
         conn = connect(self.app.store_path)
         try:
             result = _gate_once(conn, self.baseline_run, self.candidate_run)
+        except T2EError as exc:  # different worlds or task sets: say why on the screen
+            self.app.call_from_thread(self._refused, str(exc))
+            return
         finally:
             conn.close()
         self.app.call_from_thread(self._show, result)
+
+    def _refused(self, message: str) -> None:
+        self.query_one("#gate-verdict", Static).update(
+            Text(f"the gate refuses this pair: {message}", "bold red"))
 
     def on_worker_state_changed(self, event) -> None:
         report = getattr(self.app, "report_worker", None)

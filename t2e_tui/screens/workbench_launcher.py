@@ -177,6 +177,14 @@ class LauncherScreen(ModalScreen):
                         "to development")
         else:
             self._say("#lf-warning", "")
+        mismatch = getattr(self, "_task_mismatch", None)
+        if mismatch:
+            extra, missing = mismatch
+            note = (f"⚠ these tasks differ from the baseline run's ({extra} not in it, {missing} "
+                    "of its tasks left out): the gate will refuse the pair unless told to "
+                    "intersect (t2e gate --intersect)")
+            prev = str(self.query_one("#lf-warning", Static).render())
+            self._say("#lf-warning", f"{prev}\n{note}" if prev.strip() else note)
 
     def _say(self, selector: str, text: "str | Text") -> None:
         """Update a message line; an empty one takes no room."""
@@ -206,6 +214,13 @@ class LauncherScreen(ModalScreen):
                 raise ValueError(f"baseline run {f.baseline_run!r}: no such run in this store")
             steps = expected_steps(conn, f.baseline_run)
             leaked = leaked_tasks(conn, plan.candidate.hash, f.domain, plan.task_ids)
+            self._task_mismatch = None
+            if f.baseline_run:
+                base = {r[0] for r in conn.execute(
+                    "SELECT DISTINCT task_id FROM episodes WHERE run_id = ?", (f.baseline_run,))}
+                if base and base != set(plan.task_ids):
+                    self._task_mismatch = (len(set(plan.task_ids) - base),
+                                           len(base - set(plan.task_ids)))
         finally:
             conn.close()
         return plan, steps, leaked
