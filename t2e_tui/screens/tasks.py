@@ -18,6 +18,7 @@ from ..widgets.linetable import Column, LineTable
 
 FILTERS = ("all", "regressed", "fixed", "failed", "flaky")
 SORTS = ("task", "transition", "hints")
+TASK_ID_MAX = 24  # longer ids end in … (the jump picker and compare title show them whole)
 _TRANSITION_ORDER = {"regressed": 0, "worsened": 1, "fixed": 2, "improved": 3, "flaky": 4,
                      "both fail": 5, "fail": 5, "both pass": 6, "pass": 6}
 _TRANSITION_STYLE = {"regressed": "regressed", "worsened": "fail", "fixed": "fixed",
@@ -38,6 +39,19 @@ def trials_cell(trials: list[da.Trial]) -> list[tuple[str, str]]:
         else:
             out.append(("✗", "fail"))
     return out or [("–", "dim")]
+
+
+def merge_hints(hints: list[str]) -> list[str]:
+    """`B:x` and `C:x` shown once as `B+C:x`, so a narrow hints column says more."""
+    sides: dict[str, list[str]] = {}
+    for h in hints:
+        side, sep, text = h.partition(":")
+        if not sep or side not in ("B", "C"):
+            side, text = "", h
+        sides.setdefault(text, [])
+        if side and side not in sides[text]:
+            sides[text].append(side)
+    return [f"{'+'.join(sorted(s))}:{t}" if s else t for t, s in sides.items()]
 
 
 def task_sort_key(task_id: str) -> tuple:
@@ -82,12 +96,16 @@ class TasksScreen(ExplorerScreen):
 
     def compose(self) -> ComposeResult:
         yield TextLine(id="tasks-title", classes="title")
+        # fixed columns fit their content once rows load (ids like "crossorder-01" must show
+        # whole; tau2's "18" needs 4 cells): hints take what is left and end in …
         if self.pair:
-            cols = [Column("task", 7), Column("base", 6), Column("cand", 6),
-                    Column("transition", 10), Column("termination", 16), Column("hints", 0)]
+            cols = [Column("task", 7, fit=TASK_ID_MAX), Column("base", 6, fit=12),
+                    Column("cand", 6, fit=12), Column("transition", 10, fit=10),
+                    Column("termination", 16, fit=24), Column("hints", 0)]
         else:
-            cols = [Column("task", 7), Column("trials", 8), Column("outcome", 8),
-                    Column("termination", 16), Column("hints", 0)]
+            cols = [Column("task", 7, fit=TASK_ID_MAX), Column("trials", 8, fit=12),
+                    Column("outcome", 8, fit=10), Column("termination", 16, fit=24),
+                    Column("hints", 0)]
         yield LineTable(cols, id="tasks-table", empty="no finished episodes yet")
         yield TextLine(id="tasks-status", classes="info")
         yield KeyBar()
@@ -131,6 +149,7 @@ class TasksScreen(ExplorerScreen):
         self.all_rows, self._signature, self.names = rows, sig, names
         self.loaded = True
         self._cells, self._orders, self._summary = {}, {}, None
+        self.query_one(LineTable).fit_columns([self._cells_of(r) for r in rows])
         self._apply()
 
     def _hints_filled(self) -> None:
@@ -189,7 +208,7 @@ class TasksScreen(ExplorerScreen):
         if cached is not None:
             return cached
         term = ", ".join(t.replace("_", " ") for t in sorted(r.terminations()))
-        hints = [(h + "  ", "warn") for h in r.hints]
+        hints = [(h + "  ", "warn") for h in merge_hints(r.hints)]
         style = _TRANSITION_STYLE.get(r.transition, "")
         if self.pair:
             cells = [r.task_id, trials_cell(r.base), trials_cell(r.cand),

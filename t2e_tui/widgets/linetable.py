@@ -55,6 +55,14 @@ class Column:
     label: str
     width: int = 0          # 0 = takes the remaining width (at most one such column)
     justify: str = "left"   # left | right
+    fit: int = 0            # > 0: `fit_columns` sizes it to its content, at most this wide
+
+
+def cell_width(cell: Cell) -> int:
+    """Cells a value takes before cutting (newlines become spaces when drawn)."""
+    if isinstance(cell, str) or cell is None:
+        return len(cell or "")
+    return sum(len(t) for t, _ in cell)
 
 
 def cell_segments(cell: Cell, width: int, justify: str = "left") -> list[Segment]:
@@ -85,8 +93,10 @@ def cell_segments(cell: Cell, width: int, justify: str = "left") -> list[Segment
 class LineTable(ScrollView, can_focus=True):
     """Rows of cells with a cursor; Enter selects. Handles 100k rows without slowing keys."""
 
+    # overflow-x hidden: rows are cut to the view, never scrolled sideways (a horizontal
+    # scrollbar would cost a line and hide the row's end under the vertical one)
     DEFAULT_CSS = """
-    LineTable { height: 1fr; background: $surface; }
+    LineTable { height: 1fr; background: $surface; overflow-x: hidden; }
     LineTable:focus { background-tint: $foreground 3%; }
     LineTable > .linetable--header { text-style: bold; background: $panel; }
     LineTable > .linetable--cursor { background: $accent 40%; }
@@ -147,6 +157,29 @@ class LineTable(ScrollView, can_focus=True):
         self.call_after_refresh(self._scroll_cursor_into_view)
         self.refresh()
 
+    def fit_columns(self, rows: list[Sequence[Cell]]) -> None:
+        """Size each `fit` column to its longest cell in `rows` (and its label), capped at
+        its `fit`; the flexible column gets what is left. Call with every row of the data,
+        not only the filtered ones, so widths stay put when a filter changes."""
+        changed = False
+        for i, col in enumerate(self.columns):
+            if not col.fit:
+                continue
+            longest = max((cell_width(r[i]) for r in rows if i < len(r)), default=0)
+            width = max(1, min(col.fit, max(len(col.label), longest)))
+            if width != col.width:
+                col.width, changed = width, True
+        if changed:
+            self._generation += 1
+            self._cache.clear()
+            self.refresh()
+
+    @property
+    def line_width(self) -> int:
+        """Width rows are drawn at: the view minus the vertical scrollbar, so the last
+        column ends (with its …) where the eye can see it."""
+        return self.scrollable_content_region.width
+
     def on_resize(self) -> None:
         self._cache.clear()
         self.virtual_size = Size(self.size.width, len(self.rows) + 1)
@@ -198,7 +231,7 @@ class LineTable(ScrollView, can_focus=True):
         return [c.width if c.width else rest for c in self.columns]
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        width = self.line_width
         if y == 0:
             return self._line(-1, width)
         index = self.scroll_offset.y + y - 1
