@@ -52,6 +52,64 @@ def _fmt(v: Any, digits: int = 3) -> str:
     return str(v)
 
 
+# Columns of `t2e runs` as shown: (key, header, natural width cap, justify). A run always
+# stays one line: narrow terminals drop the low-value columns in _DROP_ORDER first (id, name,
+# reward and pass rate survive down to ~40 columns).
+_RUN_COLUMNS = (("run", "run", 8, "left"), ("name", "name", 40, "left"),
+                ("role", "role", 11, "left"), ("eps", "eps", 7, "right"),
+                ("reward", "reward", 6, "right"), ("pass", "pass", 4, "right"),
+                ("termination", "termination", 24, "left"), ("source", "source", 24, "left"))
+_DROP_ORDER = ("source", "termination", "role", "eps")
+_NAME_MIN = 14
+
+
+def _run_cells(r: dict) -> dict[str, str]:
+    terms = ", ".join(f"{k} {v}" for k, v in r["termination"].items())
+    source = r["source"] if r["source"] == "rerun" else r["source"].rsplit("/", 1)[-1]
+    rate = r["pass_rate"]
+    return {"run": r["run_id"], "name": r["name"], "role": r["role"] or "-",
+            "eps": str(r["episodes"]), "reward": _fmt(r["reward"]),
+            "pass": "-" if rate is None else f"{rate * 100:.0f}%", "termination": terms,
+            "source": source}
+
+
+def runs_table(rows: list[dict], width: int):
+    """The human `t2e runs` table for a terminal `width` columns wide: one line per run.
+    Cells never wrap (they end in …); low-value columns go first when space is short."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    cells = [{k: one_line(v, 200) for k, v in _run_cells(r).items()} for r in rows]
+    full = {key: max([len(head)] + [len(c[key]) for c in cells])
+            for key, head, _cap, _ in _RUN_COLUMNS}
+    keep = list(_RUN_COLUMNS)
+    if sum(full.values()) + len(keep) - 1 <= width:  # wide terminal: everything whole
+        natural = full
+    else:
+        natural = {key: min(cap, full[key]) for key, _h, cap, _ in _RUN_COLUMNS}
+
+    def needed(cols) -> int:  # one space between columns, the name at least _NAME_MIN
+        return sum(min(natural[k], _NAME_MIN) if k == "name" else natural[k]
+                   for k, *_ in cols) + len(cols) - 1
+
+    for drop in _DROP_ORDER:
+        if needed(keep) <= width:
+            break
+        keep = [c for c in keep if c[0] != drop]
+    # exact widths: rich's own collapsing would squeeze the short columns to one letter
+    others = sum(natural[k] for k, *_ in keep if k != "name") + len(keep) - 1
+    natural["name"] = max(6, min(natural["name"], width - others))
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=0,
+                  header_style="bold")
+    for key, head, _cap, justify in keep:
+        table.add_column(head, justify=justify, no_wrap=True, overflow="ellipsis",
+                         width=natural[key])
+    for c in cells:
+        table.add_row(*(Text(c[k], no_wrap=True, overflow="ellipsis") for k, *_ in keep))
+    return table
+
+
 def register(cli: click.Group) -> None:
     """Add the store commands to the root group."""
 
@@ -101,19 +159,8 @@ def register(cli: click.Group) -> None:
         if not rows:
             click.echo("no runs yet: `t2e import FILE` or `t2e run`")
             return
-        from rich.table import Table
-        from rich.text import Text
-
-        table = Table(show_lines=False, header_style="bold")
-        for col in ("run", "name", "role", "eps", "reward", "pass", "termination", "source"):
-            table.add_column(col, overflow="fold", no_wrap=col in ("run", "eps", "reward",
-                                                                   "pass"))
-        for r in rows:
-            terms = ", ".join(f"{k} {v}" for k, v in r["termination"].items())
-            source = r["source"] if r["source"] == "rerun" else r["source"].rsplit("/", 1)[-1]
-            table.add_row(*(Text(one_line(x, 80)) for x in (
-                r["run_id"], r["name"], r["role"], str(r["episodes"]), _fmt(r["reward"]),
-                _fmt(r["pass_rate"]), terms, source)))
+        console = _console()
+        table = runs_table(rows, console.width)
         _console().print(table)
 
     @runs.command("rename")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+
+import pytest
 
 
 def run(*args, env_store):
@@ -27,3 +30,42 @@ def test_cli_help_does_not_import_textual():
             "assert 'open' in cli.commands; "
             "assert not any(m == 'textual' or m.startswith('textual.') for m in sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def _runs_store(tmp_path):
+    from click.testing import CliRunner
+
+    from t2e_tui.cli import cli
+    from test_store_data import make_results, write_json
+
+    runner = CliRunner()
+    store = str(tmp_path / "s.sqlite")
+    ids = []
+    for i, name in enumerate(["a long run name that used to wrap letter by letter at 80",
+                              "short"]):
+        p = write_json(tmp_path / f"results-file-with-a-long-name-{i}.json", make_results(3 + i))
+        r = runner.invoke(cli, ["--store", store, "import", str(p), "--name", name,
+                                "--role", "development", "--json"])
+        assert r.exit_code == 0, r.output
+        ids.append(json.loads(r.output)["imported"][0]["run_id"])
+    return runner, cli, store, ids
+
+
+@pytest.mark.parametrize("width", [200, 80, 60, 40])
+def test_runs_table_is_one_line_per_run_at_any_width(tmp_path, width):
+    runner, cli, store, ids = _runs_store(tmp_path)
+    r = runner.invoke(cli, ["--store", store, "runs"], env={"COLUMNS": str(width)})
+    assert r.exit_code == 0, r.output
+    lines = r.output.rstrip("\n").split("\n")
+    assert len(lines) == 2 + len(ids)  # header, rule, one line per run
+    assert all(len(line) <= width for line in lines)
+    for line, rid in zip(lines[2:], ids):
+        assert line.startswith(rid)
+    head = lines[0].split()
+    assert head[:2] == ["run", "name"] and "reward" in head and "pass" in head
+    if width == 200:  # room for every column and whole names
+        assert head[-2:] == ["termination", "source"] and "used to wrap letter" in lines[2]
+    if width == 80:  # the long name is cut with …, the file name (source) goes first
+        assert "termination" in head and "development" in lines[2] and "…" in lines[2]
+    if width <= 60:  # low-value columns go first
+        assert "source" not in head and "termination" not in head
