@@ -2,7 +2,7 @@
 from its own module (cli_*.py) so the areas stay apart.
 
 Exit codes: 0 ok; 1 gate discard / world changed; 2 bad input or usage; 3 gate inconclusive;
-70 internal error (one line; T2E_DEBUG=1 shows the traceback).
+70 internal error (one line; T2E_DEBUG=1 shows the traceback); 141 the output pipe closed early.
 """
 
 from __future__ import annotations
@@ -50,6 +50,9 @@ class T2EGroup(click.Group):
         try:
             rv = super().main(args=argv, prog_name=prog_name or "t2e", complete_var=complete_var,
                               standalone_mode=False, **extra)
+            sys.stdout.flush()  # surface a closed pipe here, not at interpreter exit
+        except BrokenPipeError:
+            _closed_pipe()
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
         except click.Abort:
@@ -65,6 +68,8 @@ class T2EGroup(click.Group):
             click.echo("interrupted", err=True)
             sys.exit(130)
         except Exception as exc:  # noqa: BLE001 - the one place internal errors are caught
+            if isinstance(exc, BrokenPipeError) or isinstance(exc.__context__, BrokenPipeError):
+                _closed_pipe()
             mapped = _map_core_error(exc)
             if mapped is not None:
                 _fail(str(exc), mapped, as_json)
@@ -74,6 +79,20 @@ class T2EGroup(click.Group):
         if isinstance(rv, int):
             sys.exit(rv)
         sys.exit(0)
+
+
+EXIT_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a reader that stopped early
+
+
+def _closed_pipe() -> None:
+    """The reader (`| head`) went away: stop quietly with the shell's SIGPIPE code, which
+    clashes with none of ours (1 means discard / changed)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except OSError:
+        pass
+    sys.exit(EXIT_PIPE)
 
 
 def _map_core_error(exc: Exception) -> int | None:
@@ -95,8 +114,6 @@ def _map_core_error(exc: Exception) -> int | None:
 
 def _fail(message: str, code: int, as_json: bool, usage: click.UsageError | None = None) -> None:
     message = " ".join(str(message).split("\n")).strip()
-    if os.environ.get("T2E_DEBUG") and code == EXIT_INTERNAL:
-        pass
     if as_json:
         click.echo(json.dumps({"error": message}))
     else:
@@ -144,6 +161,10 @@ _register_all()
 
 
 def main() -> None:
+    # Rich exits 1 on a closed pipe; 1 means "discard" here, so route it to our pipe code.
+    import rich.console
+
+    rich.console.Console.on_broken_pipe = lambda self: _closed_pipe()  # type: ignore[method-assign]
     cli.main()
 
 

@@ -1,0 +1,61 @@
+"""The CLI root: exit codes and one-line errors, whatever the command."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+T2E = [sys.executable, "-m", "t2e_tui.cli"]
+
+
+def _run(args, env_extra=None, **kw):
+    env = dict(os.environ, **(env_extra or {}))
+    return subprocess.run(T2E + args, capture_output=True, text=True, env=env, **kw)
+
+
+def test_usage_error_is_exit_2_one_line(tmp_path):
+    r = _run(["--store", str(tmp_path / "s.sqlite"), "runs", "--no-such-flag"])
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    assert "no such option" in r.stderr.lower()
+
+
+def test_usage_error_with_json_prints_error_object(tmp_path):
+    r = _run(["--store", str(tmp_path / "s.sqlite"), "runs", "--json", "--bogus"])
+    assert r.returncode == 2
+    assert "error" in json.loads(r.stdout)
+
+
+def test_store_that_is_not_sqlite_is_bad_input(tmp_path):
+    bad = tmp_path / "notes.json"
+    bad.write_text('{"not": "a database"}' * 100)
+    r = _run(["--store", str(bad), "runs", "--json"])
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert str(bad) in json.loads(r.stdout)["error"]
+
+
+def test_closed_pipe_exits_141_not_discard(tmp_path):
+    """`t2e ... | head` must not look like a gate discard (exit 1) or a crash (70)."""
+    store = tmp_path / "s.sqlite"
+    # Enough search output to overflow the pipe buffer.
+    lines = []
+    for i in range(400):
+        lines.append(json.dumps({"task_id": f"t{i}", "trial": 0, "reward": 1.0,
+                                 "termination_reason": "user_stop",
+                                 "messages": [{"role": "user", "content": "order " * 50}]}))
+    src = tmp_path / "eps.jsonl"
+    src.write_text("\n".join(lines) + "\n")
+    r = _run(["--store", str(store), "import", str(src), "--json"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    env = dict(os.environ)
+    p1 = subprocess.Popen(T2E + ["--store", str(store), "search", "order", "--limit", "400"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert p1.stdout is not None
+    p1.stdout.readline()
+    p1.stdout.close()  # the reader goes away, like `head -1`
+    p1.wait(timeout=60)
+    err = p1.stderr.read().decode() if p1.stderr else ""
+    assert p1.returncode == 141, err
+    assert "Traceback" not in err
