@@ -105,3 +105,49 @@ def test_public_settings_round_trip_without_the_key(monkeypatch):
     pub = ep.public()
     assert "sk-abc" not in repr(pub)
     assert Endpoint.from_public(pub) == ep
+
+
+TWO = """
+[endpoints.openai]
+base_url = "https://api.openai.com/v1"
+
+[endpoints.local]
+base_url = "http://127.0.0.1:8080/v1"
+api_key_env = ""
+"""
+
+
+def test_openai_section_is_chosen_for_openai_models_without_defaults(tmp_path):
+    # the README example: two sections, no [defaults], `--model openai:gpt-4.1`
+    cfg = load_config(write(tmp_path, TWO))
+    assert cfg.endpoint(None).name == "openai"
+    assert cfg.endpoint("local").name == "local"
+
+
+def test_several_sections_and_none_chosen_says_how_to_choose(tmp_path):
+    p = write(tmp_path, TWO.replace("[endpoints.openai]", "[endpoints.cloud]"))
+    cfg = load_config(p)
+    with pytest.raises(ConfigError) as err:
+        cfg.endpoint(None)
+    msg = str(err.value)
+    assert str(p) in msg and "cloud, local" in msg
+    assert "--endpoint NAME" in msg and "[defaults] endpoint" in msg
+
+
+def test_no_section_says_what_is_missing(tmp_path):
+    p = write(tmp_path, "[prices.\"m\"]\ninput = 1\noutput = 2\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(p).endpoint(None)
+    msg = str(err.value)
+    assert str(p) in msg and "no [endpoints.NAME] section" in msg and "--base-url" in msg
+
+
+def test_openai_run_plans_with_the_openai_section(tmp_path, monkeypatch):
+    from t2e_tui.engine.plan import plan_run
+
+    monkeypatch.setenv("T2E_CONFIG", str(write(tmp_path, TWO)))
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    plan = plan_run(domain="mini-retail", tasks="all", num_tasks=1, model="openai:gpt-4.1",
+                    user="scripted", grade="db-communicate")
+    assert plan.agent.endpoint.name == "openai"
+    assert plan.agent.endpoint.base_url == "https://api.openai.com/v1"

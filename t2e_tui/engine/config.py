@@ -5,6 +5,7 @@ Every section is optional; a missing file is an empty config.
 
     [defaults]
     endpoint = "openai"              # used by --model openai:MODEL when --endpoint is not given
+                                     # (without it: the only section, else [endpoints.openai])
 
     [endpoints.openai]
     base_url = "https://api.openai.com/v1"
@@ -122,25 +123,45 @@ class Config:
             return None
         return (tokens_in * p[0] + tokens_out * p[1]) / 1_000_000
 
-    def endpoint(self, name: str | None, *, base_url: str | None = None,
-                 api_key_env: str | None = None, params: dict | None = None,
-                 timeout: float | None = None, max_retries: int | None = None,
-                 backoff: float | None = None, quirks: str | None = None) -> Endpoint:
-        """Resolve the endpoint for a run: the named (or default) section, then flag overrides.
+    def choose(self, name: str | None, backend: str = "openai") -> str | None:
+        """Which [endpoints.NAME] section a run uses, or None when none can be chosen.
 
-        With no config section at all, `base_url` alone makes an ad-hoc endpoint."""
+        In order: the name given (--endpoint), [defaults] endpoint, the only section when
+        there is one, and the section named after the model's backend (`openai:MODEL` ->
+        [endpoints.openai]), which is how the README example reads."""
         chosen = name or self.default_endpoint
         if chosen is None and len(self.endpoints) == 1:
             chosen = next(iter(self.endpoints))
+        if chosen is None and backend in self.endpoints:
+            chosen = backend
+        return chosen
+
+    def endpoint(self, name: str | None, *, base_url: str | None = None,
+                 api_key_env: str | None = None, params: dict | None = None,
+                 timeout: float | None = None, max_retries: int | None = None,
+                 backoff: float | None = None, quirks: str | None = None,
+                 backend: str = "openai") -> Endpoint:
+        """Resolve the endpoint for a run: the section `choose` picks, then flag overrides.
+
+        With no config section chosen, `base_url` alone makes an ad-hoc endpoint."""
+        where = self.path or config_path()
+        chosen = self.choose(name, backend)
         if chosen is not None and chosen not in self.endpoints:
-            where = self.path or "the config"
             known = ", ".join(sorted(self.endpoints)) or "none"
-            raise ConfigError(f"{where}: no endpoint named {chosen!r} (known: {known})")
+            origin = "--endpoint" if name else "[defaults] endpoint"
+            raise ConfigError(f"{where}: no endpoint named {chosen!r} (known: {known}); "
+                              f"the name came from {origin}")
         if chosen is None:
             if not base_url:
+                if self.endpoints:
+                    known = ", ".join(sorted(self.endpoints))
+                    raise ConfigError(
+                        f"{where} has several endpoints ({known}) and none is chosen: pass "
+                        f"--endpoint NAME, or add [defaults] endpoint = \"NAME\" to the file")
                 raise ConfigError(
-                    f"no endpoint: pass --base-url URL or add an [endpoints.NAME] section to "
-                    f"{self.path or config_path()}")
+                    f"no endpoint configured: {where} has no [endpoints.NAME] section; pass "
+                    f"--base-url URL, or add [endpoints.{backend}] with base_url = \"…/v1\" "
+                    f"(`t2e locate config` prints the path)")
             ep = Endpoint(name="cli")
         else:
             ep = self.endpoints[chosen]

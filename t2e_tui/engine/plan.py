@@ -193,7 +193,8 @@ def _resolve_candidate(ref: str | Candidate | None, candidates_dir: str | None,
 def _endpoint_for(cfg: Config, spec: ModelSpec | None, overrides: dict) -> None:
     if spec is None or spec.kind != "openai" or spec.endpoint is not None:
         return
-    spec.endpoint = cfg.endpoint(overrides.get("endpoint"), **overrides.get("flags", {}))
+    spec.endpoint = cfg.endpoint(overrides.get("endpoint"), backend=spec.kind,
+                                 **overrides.get("flags", {}))
 
 
 def plan_run(*, domain: str = "mini-retail", data_dir: str | None = None,
