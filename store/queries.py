@@ -134,6 +134,80 @@ def load_episode(db: Any, episode_id: int) -> dict:
     return ep
 
 
+_TRIAL_SLASH = re.compile(r"^(?P<task>.+)/t(?P<trial>\d+)$")
+_TRIAL_COLON = re.compile(r"^(?P<task>.+):(?P<trial>\d+)$")
+
+
+def episode_ref(run_id: str, task_id: Any, trial: Any) -> str:
+    """The label the app shows for an episode, `RUN8:TASK/tTRIAL`; `resolve_episode` reads it."""
+    ref = f"{str(run_id)[:8]}:{task_id}"
+    return ref if trial is None else f"{ref}/t{trial}"
+
+
+def episode_refs(db: Any, run_id: str) -> dict[int, str]:
+    """episode_id -> the reference `t2e show` takes: the `RUN8:TASK/tTRIAL` label, or the
+    plain id where the label is not unique (a file can repeat a task and trial)."""
+    rows = conn_of(db).execute("SELECT episode_id, task_id, trial FROM episodes "
+                               "WHERE run_id = ?", (run_id,)).fetchall()
+    seen: dict[tuple, int] = {}
+    for _eid, task, trial in rows:
+        seen[(task, trial)] = seen.get((task, trial), 0) + 1
+    return {int(eid): episode_ref(run_id, task, trial) if seen[(task, trial)] == 1 and
+            task is not None else str(eid) for eid, task, trial in rows}
+
+
+def resolve_episode(db: Any, ref: Any) -> int:
+    """An episode id from `123`, `RUN:TASK`, `RUN:TASK:TRIAL` or `RUN:TASK/tTRIAL` (the app's
+    label). RUN is a run id, unique id prefix or unique name. Without a trial, the task's
+    first trial. StoreError names what did not match."""
+    conn = conn_of(db)
+    text = str(ref).strip()
+    if text.isdigit():
+        if conn.execute("SELECT 1 FROM episodes WHERE episode_id = ?", (int(text),)).fetchone():
+            return int(text)
+        raise StoreError(f"no episode {int(text)} in this store (list a run's episodes with "
+                         "`t2e episodes RUN`)")
+    if ":" not in text:
+        raise StoreError(f"episode {text!r}: expected an episode id or RUN:TASK[:TRIAL] "
+                         "(as the app shows it, RUN:TASK/tTRIAL); see `t2e episodes RUN`")
+    # a run name may itself contain ':' - try each split, leftmost first
+    run_id, rest, last_err = None, "", None
+    pos = text.find(":")
+    while pos != -1:
+        try:
+            run_id, rest = resolve_run(db, text[:pos]), text[pos + 1:]
+            break
+        except StoreError as exc:
+            last_err = last_err or exc
+        pos = text.find(":", pos + 1)
+    if run_id is None:
+        raise StoreError(f"episode {text!r}: {last_err}")
+    candidates = [(rest, None)]  # a task id may end in ':N' or '/tN' itself: exact id first
+    for pat in (_TRIAL_SLASH, _TRIAL_COLON):
+        m = pat.match(rest)
+        if m:
+            candidates.append((m["task"], int(m["trial"])))
+    for task_id, trial in candidates:
+        rows = conn.execute(
+            "SELECT episode_id, trial FROM episodes WHERE run_id = ? AND task_id = ? "
+            "ORDER BY trial, ord, episode_id", (run_id, task_id)).fetchall()
+        if not rows:
+            continue
+        if trial is None:
+            return int(rows[0][0])
+        hits = [int(eid) for eid, t in rows if t == trial]
+        if len(hits) == 1:
+            return hits[0]
+        if hits:  # a file may repeat a (task, trial) pair; only the id tells them apart
+            raise StoreError(f"episode {text!r} is ambiguous: episodes "
+                             f"{', '.join(map(str, hits))}; use the episode id")
+        have = ", ".join(str(t) for _e, t in rows)
+        raise StoreError(f"episode {text!r}: run {run_id} has no trial {trial} of task "
+                         f"{task_id!r} (trials: {have})")
+    raise StoreError(f"episode {text!r}: run {run_id} has no task {candidates[-1][0]!r}; "
+                     f"see `t2e episodes {run_id[:8]}`")
+
+
 _TOKEN = re.compile(r"\w+\*?", re.UNICODE)
 
 

@@ -111,7 +111,11 @@ def runs_table(rows: list[dict], width: int):
 
 
 def register(cli: click.Group) -> None:
-    """Add the store commands to the root group."""
+    """Add the store commands to the root group (`show` and `episodes` live in
+    cli_episodes.py)."""
+    from . import cli_episodes
+
+    cli_episodes.register(cli)
 
     @cli.command("import")
     @click.argument("paths", nargs=-1, required=True, type=click.Path())
@@ -203,42 +207,6 @@ def register(cli: click.Group) -> None:
                        f"{res['messages']} messages); {res['gate_decisions_marked']} gate "
                        "decision(s) now marked as citing a deleted run")
 
-    @cli.command("show")
-    @click.argument("episode")
-    @click.option("--vs", "versus", help="Compare with another episode (aligned side by side).")
-    @click.option("--full", is_flag=True, help="Do not truncate long fields.")
-    @click.option("--json", "as_json", is_flag=True, help="Print the episode as JSON.")
-    def show(episode: str, versus: str | None, full: bool, as_json: bool) -> None:
-        """Show one trajectory: messages, tool calls with arguments, results, error flags,
-        checks. Records an evidence view (the gate's leakage guard reads these)."""
-        db = _db()
-        if versus is not None:
-            try:
-                from .align import print_compare
-            except ImportError:
-                raise T2EError("--vs needs the alignment view (t2e_tui/align.py), which is "
-                               "not available in this build") from None
-            import sqlite3
-
-            # the alignment code reads rows by column name
-            db.conn.row_factory = sqlite3.Row
-            try:
-                print_compare(_console(), db, episode, versus, as_json)
-            except LookupError as exc:
-                raise T2EError(str(exc).strip("'\"")) from None
-            return
-        from store.queries import load_episode, record_view
-
-        if not episode.strip().isdigit():
-            raise T2EError(f"episode id should be a number, got {episode!r} "
-                           "(find ids with `t2e search` or in the app)")
-        ep = load_episode(db, int(episode))
-        record_view(db, ep["episode_id"], "cli")
-        if as_json:
-            _echo_json(_episode_json(ep))
-        else:
-            _print_episode(ep, full)
-
     @cli.command("search")
     @click.argument("query")
     @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
@@ -290,82 +258,3 @@ def register(cli: click.Group) -> None:
             _echo_json({"run_id": rid, "format": fmt, "path": output, "episodes": n})
         elif output != "-":
             click.echo(f"exported run {rid} ({n} episodes) to {output} as {fmt}", err=True)
-
-
-def _episode_json(ep: dict) -> dict:
-    """The `t2e show --json` document: episode columns, run, messages (tau2 shape), checks."""
-    skip = {"steps", "tool_calls", "messages", "checks", "extra_json", "reward_info_json",
-            "reward_basis_json", "reward_breakdown_json"}
-    out = {k: v for k, v in ep.items() if k not in skip}
-    out["reward_info"] = json.loads(ep["reward_info_json"]) if ep["reward_info_json"] else None
-    out["steps"] = [{"idx": s["idx"], "role": s["role"], "error": bool(s["error"]),
-                     "huge": bool(s["huge"]), "tool_name": s["tool_name"],
-                     "message": m} for s, m in zip(ep["steps"], ep["messages"])]
-    out["checks"] = ep["checks"]
-    return out
-
-
-_ROLE_STYLE = {"assistant": "bold cyan", "user": "bold green", "tool": "bold magenta",
-               "system": "bold yellow"}
-
-
-def _print_episode(ep: dict, full: bool) -> None:
-    from rich.text import Text
-
-    con = _console()
-    limit = None if full else 4000
-    run = ep.get("run") or {}
-    head = Text(f"episode {ep['episode_id']}", style="bold")
-    head.append(f"  run {run.get('name')} ({ep['run_id']}, {run.get('role')})  "
-                f"task {ep['task_id']}")
-    if ep.get("likely_task_id"):
-        head.append(f" (likely task {ep['likely_task_id']}: label looks wrong)", style="yellow")
-    head.append(f"  trial {_fmt(ep['trial'])}")
-    con.print(Text(one_line(head.plain, 400), style="bold"))
-    summary = (f"termination {ep['termination_reason']}  reward {_fmt(ep['reward'])}  "
-               f"db {_fmt(ep['db_match'])}  communicate {_fmt(ep['communicate_reward'])}  "
-               f"nl {_fmt(ep['nl_reward'])}  tool calls {ep['n_tool_calls']}  "
-               f"tool errors {ep['n_tool_errors']}")
-    if ep["judge_dependent"]:
-        summary += "  [judge-dependent: NL assertions graded by an LLM]"
-    con.print(Text(one_line(summary, 400)))
-    con.print()
-    for s, m in zip(ep["steps"], ep["messages"]):
-        role = s["role"]
-        label = Text(f"{s['idx']:>3} {role}", style=_ROLE_STYLE.get(role, "bold"))
-        if role == "tool":
-            label.append(f" ← {s['tool_name'] or s['tool_call_id'] or '?'}")
-            if s["error"]:
-                label.append("  ERROR", style="bold red")
-        if s["huge"]:
-            label.append("  [huge field, truncated]" if not full else "  [huge field]",
-                         style="yellow")
-        con.print(label)
-        if s["content"]:
-            text, cut = clean(s["content"], limit)
-            body = Text("    " + text.replace("\n", "\n    "),
-                        style="red" if s["error"] else "")
-            if cut:
-                body.append(f"\n    … truncated ({len(s['content'])} chars; --full shows all)",
-                            style="dim")
-            con.print(body)
-        for call in m.get("tool_calls") or []:
-            if not isinstance(call, dict):
-                continue
-            args = call.get("arguments")
-            args_text = args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)
-            text, cut = clean(args_text, limit)
-            line = Text("    → ", style="bold")
-            line.append(one_line(call.get("name"), 80), style="bold")
-            line.append("(" + text + (" …" if cut else "") + ")")
-            con.print(line)
-    if ep["checks"]:
-        con.print()
-        con.print(Text("checks", style="bold"))
-        for c in ep["checks"]:
-            mark = {1: "met", 0: "NOT met"}.get(c["met"], "?")
-            what = c["name"] or c["text"] or ""
-            if c["kind"] == "action":
-                what = f"{c['name']}({one_line(c['arguments'], 120)}) [{c['tool_kind']}]"
-            con.print(Text(f"  {c['kind']:<13} {mark:<8} {one_line(what, 160)}",
-                           style="" if c["met"] != 0 else "red"))

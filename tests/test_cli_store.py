@@ -170,3 +170,65 @@ def test_subprocess_exit_code_and_one_line_error(tmp_path):
 def test_empty_store_commands(tmp_path, args):
     code, out = run_cli(tmp_path, *args)
     assert code == 0 and json.loads(out) == []
+
+
+def test_show_takes_run_task_trial_references(tmp_path):
+    e = imported(tmp_path)  # sims 0..3: tasks 0, 1, 2, 0 (trial 0 each: one per sim)
+    rid = e["run_id"]
+    code, out = run_cli(tmp_path, "episodes", rid, "--json")
+    assert code == 0, out
+    eps = json.loads(out)
+    assert [x["episode_id"] for x in eps] == [1, 2, 3, 4]
+    # the fixture repeats task 0 trial 0: those two are listed by id, the label is ambiguous
+    assert [x["ref"] for x in eps] == ["1", f"{rid[:8]}:1/t0", f"{rid[:8]}:2/t0", "4"]
+    code, out = run_cli(tmp_path, "show", f"{rid}:0/t0", "--json")
+    assert code == 2 and "ambiguous: episodes 1, 4" in json.loads(out)["error"]
+    assert {"ref", "episode_id", "task_id", "trial", "reward", "termination_reason"} <= set(eps[0])
+    for ep in eps:  # every listed ref shows exactly that episode
+        code, out = run_cli(tmp_path, "show", ep["ref"], "--json")
+        assert code == 0, out
+        assert json.loads(out)["episode_id"] == ep["episode_id"]
+    task, trial = eps[1]["task_id"], eps[1]["trial"]
+    for ref in (f"{rid}:{task}", f"{rid[:6]}:{task}:{trial}", f"{rid[:8]}:{task}/t{trial}",
+                f"r:{task}"):
+        code, out = run_cli(tmp_path, "show", ref, "--json")
+        assert code == 0, (ref, out)
+        assert json.loads(out)["episode_id"] == 2
+    code, out = run_cli(tmp_path, "show", f"{rid}:nosuch/t0", "--json")
+    assert code == 2 and "no task 'nosuch'" in json.loads(out)["error"]
+    code, out = run_cli(tmp_path, "show", f"{rid}:{task}/t9", "--json")
+    assert code == 2 and "no trial 9" in json.loads(out)["error"]
+    code, out = run_cli(tmp_path, "show", "zzz:1", "--json")
+    assert code == 2 and "no run matches 'zzz'" in json.loads(out)["error"]
+
+
+def test_episodes_human_lists_ids_and_refs(tmp_path):
+    e = imported(tmp_path)
+    code, out = run_cli(tmp_path, "episodes", "r")
+    assert code == 0, out
+    lines = out.splitlines()
+    assert lines[0].split()[:2] == ["id", "ref"] and len(lines) == 5
+    assert lines[2].split()[:2] == ["2", f"{e['run_id'][:8]}:1/t0"]
+    code, out = run_cli(tmp_path, "episodes", "r", "--failed", "--json")
+    assert [x["episode_id"] for x in json.loads(out)] == [4]
+    db = store.open_db(tmp_path / "s.sqlite")  # a listing is not a trajectory view
+    assert db.conn.execute("SELECT count(*) FROM evidence_views").fetchone() == (0,)
+
+
+def test_show_vs_across_domains_warns(tmp_path):
+    imported(tmp_path)
+    code, out = run_cli(tmp_path, "run", "--num-tasks", "1", "--name", "mini", "--json")
+    assert code == 0, out
+    mini = json.loads(out)["run_id"]
+    r = CliRunner().invoke(
+        cli, ["--store", str(tmp_path / "s.sqlite"), "show", "1", "--vs", f"{mini}:", "--json"])
+    assert r.exit_code == 2  # a run with no task named '' is refused
+    first = json.loads(run_cli(tmp_path, "episodes", mini, "--json")[1])[0]["ref"]
+    r = CliRunner().invoke(
+        cli, ["--store", str(tmp_path / "s.sqlite"), "show", "1", "--vs", first, "--json"])
+    assert r.exit_code == 0, r.output
+    assert "compares different worlds" in r.stderr and "different tasks" in r.stderr
+    json.loads(r.stdout)
+    r = CliRunner().invoke(
+        cli, ["--store", str(tmp_path / "s.sqlite"), "show", "1", "--vs", "4", "--json"])
+    assert r.exit_code == 0 and r.stderr == ""

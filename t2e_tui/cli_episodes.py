@@ -1,0 +1,220 @@
+"""`t2e show` (one trajectory, or two aligned with --vs) and `t2e episodes RUN` (a run's
+episodes with the references `show` takes). Split from cli_store.py; registered by it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from .errors import T2EError
+from .textsafe import clean, one_line
+
+
+def _db():
+    import store
+
+    return store.open_db(click.get_current_context().obj.store)
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False)
+
+
+def _fmt(v: Any, digits: int = 3) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+def _world_of(db: Any, episode_id: int) -> dict:
+    row = db.conn.execute(
+        "SELECT e.run_id, e.task_id, r.domain, r.world_id FROM episodes e "
+        "JOIN runs r ON r.run_id = e.run_id WHERE e.episode_id = ?", (episode_id,)).fetchone()
+    return dict(zip(("run_id", "task_id", "domain", "world_id"), row))
+
+
+def compare_warnings(db: Any, a: int, b: int) -> list[str]:
+    """Why an alignment of episodes `a` and `b` may mean little: different domains or worlds
+    (different rules, tools and records), or different tasks."""
+    wa, wb = _world_of(db, a), _world_of(db, b)
+    out = []
+    if wa["domain"] != wb["domain"]:
+        out.append(f"episode {a} is from domain {wa['domain']} and episode {b} from "
+                   f"{wb['domain']}: the alignment compares different worlds")
+    elif wa["world_id"] != wb["world_id"]:
+        out.append(f"episodes {a} and {b} were graded in different worlds ({wa['world_id']} vs "
+                   f"{wb['world_id']}: policy, tasks or data differ)")
+    if wa["task_id"] != wb["task_id"]:
+        out.append(f"episode {a} is task {wa['task_id']} and episode {b} is task "
+                   f"{wb['task_id']}: different tasks")
+    return out
+
+
+def register(cli: click.Group) -> None:
+    """Add `show` and `episodes` to the root group."""
+
+    @cli.command("show")
+    @click.argument("episode")
+    @click.option("--vs", "versus", help="Compare with another episode (aligned side by side).")
+    @click.option("--full", is_flag=True, help="Do not truncate long fields.")
+    @click.option("--json", "as_json", is_flag=True, help="Print the episode as JSON.")
+    def show(episode: str, versus: str | None, full: bool, as_json: bool) -> None:
+        """Show one trajectory: messages, tool calls with arguments, results, error flags,
+        checks. Records an evidence view (the gate's leakage guard reads these).
+
+        EPISODE is an episode id, RUN:TASK[:TRIAL] or RUN:TASK/tTRIAL (as the app labels
+        episodes; RUN is a run id, id prefix or name). `t2e episodes RUN` lists them."""
+        from store.queries import load_episode, record_view, resolve_episode
+
+        db = _db()
+        eid = resolve_episode(db, episode)
+        if versus is not None:
+            import sqlite3
+
+            from .align import print_compare  # align imports align_print (not the reverse)
+
+            other = resolve_episode(db, versus)
+            for w in compare_warnings(db, eid, other):
+                click.echo(f"warning: {w}", err=True)
+            # the alignment code reads rows by column name
+            db.conn.row_factory = sqlite3.Row
+            try:
+                print_compare(_console(), db, str(eid), str(other), as_json)
+            except LookupError as exc:
+                raise T2EError(str(exc).strip("'\"")) from None
+            return
+        ep = load_episode(db, eid)
+        record_view(db, ep["episode_id"], "cli")
+        if as_json:
+            _echo_json(_episode_json(ep))
+        else:
+            _print_episode(ep, full)
+
+    @cli.command("episodes")
+    @click.argument("run")
+    @click.option("--task", "task_id", default=None, help="Only this task.")
+    @click.option("--failed", is_flag=True, help="Only episodes that did not succeed.")
+    @click.option("--json", "as_json", is_flag=True, help="Print the episodes as JSON.")
+    def episodes_cmd(run: str, task_id: str | None, failed: bool, as_json: bool) -> None:
+        """List RUN's episodes in run order, with the id and the RUN:TASK/tTRIAL reference
+        that `t2e show` takes (the id where a file repeats a task and trial). Lists outcomes
+        only: no trajectory is shown, so no evidence view is recorded."""
+        from store.queries import episode_index, episode_refs, resolve_run
+
+        db = _db()
+        rid = resolve_run(db, run)
+        rows = episode_index(db, rid)
+        if task_id is not None:
+            rows = [r for r in rows if str(r["task_id"]) == task_id]
+        if failed:
+            rows = [r for r in rows if not r["success"]]
+        keys = ("episode_id", "task_id", "likely_task_id", "trial", "status",
+                "termination_reason", "reward", "success", "n_steps", "n_tool_errors")
+        refs = episode_refs(db, rid)
+        out = [{"ref": refs[r["episode_id"]],
+                **{k: r[k] for k in keys}} for r in rows]
+        if as_json:
+            _echo_json(out)
+            return
+        if not out:
+            click.echo(f"run {rid}: no episodes" + (" match" if task_id or failed else ""))
+            return
+        idw = max(len("id"), *(len(str(r["episode_id"])) for r in out))
+        refw = min(48, max(len("ref"), *(len(r["ref"]) for r in out)))
+        click.echo(f"{'id':>{idw}}  {'ref':<{refw}}  {'reward':>6}  {'steps':>5}  termination")
+        for r in out:
+            ref = one_line(r["ref"], refw)
+            term = r["termination_reason"] or r["status"]
+            if r["likely_task_id"]:
+                term += f" (likely task {r['likely_task_id']})"
+            click.echo(f"{r['episode_id']:>{idw}}  {ref:<{refw}}  {_fmt(r['reward']):>6}  "
+                       f"{_fmt(r['n_steps']):>5}  {one_line(term, 60)}")
+
+
+def _episode_json(ep: dict) -> dict:
+    """The `t2e show --json` document: episode columns, run, messages (tau2 shape), checks."""
+    skip = {"steps", "tool_calls", "messages", "checks", "extra_json", "reward_info_json",
+            "reward_basis_json", "reward_breakdown_json"}
+    out = {k: v for k, v in ep.items() if k not in skip}
+    out["reward_info"] = json.loads(ep["reward_info_json"]) if ep["reward_info_json"] else None
+    out["steps"] = [{"idx": s["idx"], "role": s["role"], "error": bool(s["error"]),
+                     "huge": bool(s["huge"]), "tool_name": s["tool_name"],
+                     "message": m} for s, m in zip(ep["steps"], ep["messages"])]
+    out["checks"] = ep["checks"]
+    return out
+
+
+_ROLE_STYLE = {"assistant": "bold cyan", "user": "bold green", "tool": "bold magenta",
+               "system": "bold yellow"}
+
+
+def _print_episode(ep: dict, full: bool) -> None:
+    from rich.text import Text
+
+    con = _console()
+    limit = None if full else 4000
+    run = ep.get("run") or {}
+    head = Text(f"episode {ep['episode_id']}", style="bold")
+    head.append(f"  run {run.get('name')} ({ep['run_id']}, {run.get('role')})  "
+                f"task {ep['task_id']}")
+    if ep.get("likely_task_id"):
+        head.append(f" (likely task {ep['likely_task_id']}: label looks wrong)", style="yellow")
+    head.append(f"  trial {_fmt(ep['trial'])}")
+    con.print(Text(one_line(head.plain, 400), style="bold"))
+    summary = (f"termination {ep['termination_reason']}  reward {_fmt(ep['reward'])}  "
+               f"db {_fmt(ep['db_match'])}  communicate {_fmt(ep['communicate_reward'])}  "
+               f"nl {_fmt(ep['nl_reward'])}  tool calls {ep['n_tool_calls']}  "
+               f"tool errors {ep['n_tool_errors']}")
+    if ep["judge_dependent"]:
+        summary += "  [judge-dependent: NL assertions graded by an LLM]"
+    con.print(Text(one_line(summary, 400)))
+    con.print()
+    for s, m in zip(ep["steps"], ep["messages"]):
+        role = s["role"]
+        label = Text(f"{s['idx']:>3} {role}", style=_ROLE_STYLE.get(role, "bold"))
+        if role == "tool":
+            label.append(f" ← {s['tool_name'] or s['tool_call_id'] or '?'}")
+            if s["error"]:
+                label.append("  ERROR", style="bold red")
+        if s["huge"]:
+            label.append("  [huge field, truncated]" if not full else "  [huge field]",
+                         style="yellow")
+        con.print(label)
+        if s["content"]:
+            text, cut = clean(s["content"], limit)
+            body = Text("    " + text.replace("\n", "\n    "),
+                        style="red" if s["error"] else "")
+            if cut:
+                body.append(f"\n    … truncated ({len(s['content'])} chars; --full shows all)",
+                            style="dim")
+            con.print(body)
+        for call in m.get("tool_calls") or []:
+            if not isinstance(call, dict):
+                continue
+            args = call.get("arguments")
+            args_text = args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)
+            text, cut = clean(args_text, limit)
+            line = Text("    → ", style="bold")
+            line.append(one_line(call.get("name"), 80), style="bold")
+            line.append("(" + text + (" …" if cut else "") + ")")
+            con.print(line)
+    if ep["checks"]:
+        con.print()
+        con.print(Text("checks", style="bold"))
+        for c in ep["checks"]:
+            mark = {1: "met", 0: "NOT met"}.get(c["met"], "?")
+            what = c["name"] or c["text"] or ""
+            if c["kind"] == "action":
+                what = f"{c['name']}({one_line(c['arguments'], 120)}) [{c['tool_kind']}]"
+            con.print(Text(f"  {c['kind']:<13} {mark:<8} {one_line(what, 160)}",
+                           style="" if c["met"] != 0 else "red"))
