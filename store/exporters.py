@@ -163,7 +163,12 @@ def export_run(db: Any, run_id: str, fmt: str, out: str | os.PathLike | None) ->
     target = Path(out)
     if target.is_dir():
         raise StoreError(f"{target}: is a directory; give a file name")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    # a mistyped directory should fail loudly, not grow a new tree somewhere
+    parent = target.parent
+    if not parent.exists():
+        raise StoreError(f"{target}: directory {parent} does not exist (create it first)")
+    if not parent.is_dir():
+        raise StoreError(f"{target}: {parent} is not a directory")
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

@@ -143,6 +143,10 @@ def test_export_both_formats_reimport_unchanged(tmp_path):
     p = write_json(tmp_path / "r.json", src)
     rid = json.loads(run_cli(tmp_path, "import", str(p), "--json")[1])["imported"][0]["run_id"]
     out_json = tmp_path / "out" / "r.tau2.json"
+    code, out = run_cli(tmp_path, "export", rid, "-o", str(out_json), "--json")
+    assert code == 2 and "does not exist" in json.loads(out)["error"]  # no surprise mkdir
+    assert not out_json.parent.exists()
+    out_json.parent.mkdir()
     code, out = run_cli(tmp_path, "export", rid, "--format", "tau2", "-o", str(out_json),
                         "--json")
     assert code == 0 and json.loads(out)["episodes"] == 3

@@ -89,6 +89,18 @@ def test_export_is_atomic_and_checks_target(db, tmp_path, monkeypatch):
         export_run(db, rid, "csv", target)
 
 
+def test_export_into_a_missing_directory_is_refused(db, tmp_path):
+    rid = import_path(db, write_json(tmp_path / "r.json", make_results(2)))["run_id"]
+    missing = tmp_path / "nope" / "deeper" / "x.json"
+    with pytest.raises(StoreError, match=r"directory .*nope.*deeper does not exist"):
+        export_run(db, rid, "tau2", missing)
+    assert not (tmp_path / "nope").exists()
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StoreError, match="is not a directory"):
+        export_run(db, rid, "tau2", blocker / "x.json")
+
+
 def test_datasette_reads_the_store(db, tmp_path):
     exe = Path(sys.executable).with_name("datasette")
     if not exe.exists() and not shutil.which("datasette"):
