@@ -217,8 +217,11 @@ def register(cli: click.Group) -> None:
     def search_cmd(query: str, limit: int, offset: int, rank: bool, run_ref: str | None,
                    as_json: bool) -> None:
         """Full-text search over messages, tool arguments and tool results."""
-        from store.queries import resolve_run, search
+        from store.queries import fts_query, resolve_run, search
 
+        if not fts_query(query):  # "" or only punctuation: nothing to look for is bad input
+            raise T2EError(f"search text {query!r} has no words to look for "
+                           "(letters or digits; a trailing * searches by prefix)")
         db = _db()
         rid = resolve_run(db, run_ref) if run_ref else None
         hits = search(db, query, limit=limit, offset=offset, rank=rank, run_id=rid)

@@ -236,3 +236,10 @@ def test_show_vs_across_domains_warns(tmp_path):
     r = CliRunner().invoke(
         cli, ["--store", str(tmp_path / "s.sqlite"), "show", "1", "--vs", "4", "--json"])
     assert r.exit_code == 0 and r.stderr == ""
+
+
+@pytest.mark.parametrize("text", ["", "   ", ":: \"\" ()"])
+def test_search_without_words_is_bad_input(tmp_path, text):
+    imported(tmp_path)
+    code, out = run_cli(tmp_path, "search", text, "--json")
+    assert code == 2 and "no words to look for" in json.loads(out)["error"]
