@@ -219,3 +219,139 @@ async def test_gate_screen_explains_a_refused_pair_and_launcher_warns_first(demo
         launcher.query_one("#lf-tasks", Input).value = "dev"
         await wait_for(pilot, lambda: "differ from the baseline" in
                        str(launcher.query_one("#lf-warning").render()))
+
+
+async def test_rerun_on_filtered_tasks_is_gated_on_the_shared_tasks(demo):
+    """Review item 1: filtered tasks -> rerun -> gate used to crash the app (different task
+    sets). A rerun on a subset of the baseline's tasks is gated on the shared tasks, labelled."""
+    from t2e_tui.screens.workbench_gate import GateScreen
+    from t2e_tui.screens.workbench_launcher import LauncherScreen
+
+    by = {c["name"]: c for c in demo["candidates"]}
+    app = make_app(demo["store"], load_config=False, poll_interval=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.open_tasks(demo["runs"]["baseline"], by["cross-order-v1"]["run_id"])
+        await wait_for(pilot, lambda: getattr(app.screen, "loaded", False))
+        app.screen.action_filter("fixed")
+        await pilot.pause()
+        fixed = app.screen.visible_task_ids()
+        await pilot.press("R")
+        await wait_for(pilot, lambda: isinstance(app.screen, LauncherScreen))
+        launcher = app.screen
+        await wait_for(pilot, lambda: launcher._plan is not None)
+        assert "judge only these shared tasks" in str(launcher.query_one("#lf-warning").render())
+        await pilot.press("ctrl+l")
+        await wait_for(pilot, lambda: isinstance(app.screen, GateScreen)
+                       and app.screen.result is not None)
+        gate = app.screen
+        assert gate.result.comparison.intersected
+        assert gate.result.comparison.task_ids == fixed
+        verdict = str(gate.query_one("#gate-verdict").render())
+        assert f"restricted to the {len(fixed)} shared tasks" in verdict
+        rerun = launcher.run_id
+    assert app.return_code in (None, 0)
+    conn = connect(demo["store"])
+    row = conn.execute("SELECT intersected FROM gate_decisions WHERE candidate_run_id = ?",
+                       (rerun,)).fetchone()
+    assert row == (1,)
+
+
+async def _rerun(store, tasks: str, name: str) -> str:
+    """A scripted heldout rerun of cross-order-v1 on `tasks` (outside the app)."""
+    from t2e_tui.demo import demo_candidates_dir
+    from t2e_tui.engine import execute_run
+    from t2e_tui.engine.plan import plan_run
+    from pathlib import Path
+
+    conn = connect(store)
+    try:
+        plan = plan_run(domain="mini-retail", candidate="cross-order-v1",
+                        candidates_dir=str(demo_candidates_dir(Path(store))), tasks=tasks,
+                        trials=1, concurrency=2, model="scripted", user="scripted", name=name,
+                        role="heldout", store_conn=conn)
+    finally:
+        conn.close()
+    return (await asyncio.to_thread(execute_run, plan, str(store))).run_id
+
+
+async def _mark_and_gate(app, pilot, baseline: str, candidate: str):
+    """On the runs screen: b on the baseline row, c on the candidate row, then G."""
+    from t2e_tui.widgets.linetable import LineTable
+
+    runs = app.screen
+    await wait_for(pilot, lambda: bool(getattr(runs, "runs", None)))
+    ids = [r.run_id for r in runs.runs]
+    table = runs.query_one(LineTable)
+    table.move_to(ids.index(baseline))
+    await pilot.press("b")
+    table.move_to(ids.index(candidate))
+    await pilot.press("c")
+    assert (app.baseline_run, app.candidate_run) == (baseline, candidate)
+    await pilot.press("G")
+
+
+async def test_b_c_G_on_a_subset_run_gates_the_shared_tasks(demo):
+    from t2e_tui.screens.workbench_gate import GateScreen
+
+    subset = "crossorder-01,crossorder-02,crossorder-05"
+    sub = await _rerun(demo["store"], subset, "cross-order-v1 subset")
+    app = make_app(demo["store"], load_config=False, poll_interval=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _mark_and_gate(app, pilot, demo["runs"]["baseline"], sub)
+        await wait_for(pilot, lambda: isinstance(app.screen, GateScreen)
+                       and app.screen.result is not None)
+        gate = app.screen
+        assert gate.result.comparison.task_ids == subset.split(",")
+        assert "restricted to the 3 shared tasks" in str(gate.query_one("#gate-verdict").render())
+        assert any("restricted to the 3 tasks both runs share" in w
+                   for w in gate.result.warnings)
+
+
+async def test_partly_overlapping_runs_are_refused_readably_then_i_intersects(demo):
+    from t2e_tui.screens.workbench_gate import GateScreen
+
+    # two heldout tasks the baseline ran plus one train task it did not
+    conn = connect(demo["store"])
+    train = conn.execute("SELECT task_id FROM episodes WHERE run_id = ? ORDER BY task_id "
+                         "LIMIT 1", (demo["runs"]["baseline-train"],)).fetchone()[0]
+    conn.close()
+    mixed = await _rerun(demo["store"], f"crossorder-01,crossorder-02,{train}", "mixed")
+    app = make_app(demo["store"], load_config=False, poll_interval=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _mark_and_gate(app, pilot, demo["runs"]["baseline"], mixed)
+        await wait_for(pilot, lambda: isinstance(app.screen, GateScreen)
+                       and app.screen.refusal is not None)
+        gate = app.screen
+        verdict = str(gate.query_one("#gate-verdict").render())
+        assert "refuses this pair" in verdict and "different task sets" in verdict
+        assert "i gates on the 2 task(s)" in verdict
+        assert gate.result is None
+        await pilot.press("i")
+        await wait_for(pilot, lambda: gate.result is not None)
+        assert gate.result.comparison.intersected
+        assert gate.result.comparison.only_candidate == [train]
+        assert "restricted to the 2 shared tasks" in str(gate.query_one("#gate-verdict").render())
+    assert app.return_code in (None, 0)
+
+
+async def test_an_unexpected_gate_failure_is_shown_not_raised(demo, monkeypatch):
+    from t2e_tui import gate as gate_mod
+    from t2e_tui.screens.workbench_gate import GateScreen
+
+    def broken(*a, **kw):
+        raise ValueError("disk on fire")
+
+    monkeypatch.setattr(gate_mod, "evaluate", broken)
+    by = {c["name"]: c for c in demo["candidates"]}
+    app = make_app(demo["store"], load_config=False, poll_interval=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.baseline_run = demo["runs"]["baseline"]
+        app.candidate_run = by["cross-order-v1"]["run_id"]
+        await pilot.press("G")
+        await wait_for(pilot, lambda: isinstance(app.screen, GateScreen)
+                       and app.screen.refusal is not None)
+        verdict = str(app.screen.query_one("#gate-verdict").render())
+        assert "the gate failed: ValueError: disk on fire" in verdict
+        await pilot.press("P")  # no result: nothing to decide, nothing raised
+        await pilot.pause()
+    assert app.return_code in (None, 0)

@@ -158,6 +158,11 @@ def evaluate(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
                        f"{stats['p_value']:.4g} <= alpha = {policy.alpha}")
 
     warnings = list(cmp.warnings)
+    if cmp.intersected:
+        warnings.append(
+            f"restricted to the {len(cmp.rows)} tasks both runs share: left out "
+            f"{len(cmp.only_baseline)} only in the baseline, {len(cmp.only_candidate)} only in "
+            f"the candidate; the verdict says nothing about those")
     for r in cmp.rows:
         if r.transition == "worsened":
             flips = ("" if r.baseline_flip_rate is None else

@@ -68,6 +68,7 @@ class GateScreen(Screen):
         Binding("P", "decide('promote')", "Promote", id="gate-promote"),
         Binding("D", "decide('discard')", "Discard", id="gate-discard"),
         Binding("enter", "open_task", "Compare task", id="gate-open"),
+        Binding("i", "intersect", "Gate shared tasks", id="gate-intersect", show=False),
         Binding("escape", "app.pop_screen", "Back", id="gate-back"),
     ]
 
@@ -85,6 +86,8 @@ class GateScreen(Screen):
         self.candidate_run = candidate_run
         self.result = result
         self.human: dict | None = None
+        self.refusal: str | None = None  # why the gate refused or failed (shown on screen)
+        self._shared = 0
 
     def compose(self) -> ComposeResult:
         yield Static("Gate", classes="title", id="gate-title")
@@ -102,26 +105,42 @@ class GateScreen(Screen):
             self._evaluate()
 
     @work(thread=True, exclusive=True, group="gate", description="gating the run pair")
-    def _evaluate(self) -> None:
+    def _evaluate(self, intersect: bool | None = None) -> None:
         from store import connect
 
-        from .. import gate
-
-        from ..errors import T2EError
-
-        conn = connect(self.app.store_path)
         try:
-            result = _gate_once(conn, self.baseline_run, self.candidate_run)
-        except T2EError as exc:  # different worlds or task sets: say why on the screen
-            self.app.call_from_thread(self._refused, str(exc))
+            conn = connect(self.app.store_path)
+            try:
+                result = _gate_once(conn, self.baseline_run, self.candidate_run, intersect)
+            finally:
+                conn.close()
+        except Exception as exc:  # noqa: BLE001 - a refusal or failure is shown, never a crash
+            from ..errors import T2EError
+
+            self.app.call_from_thread(self._refused, exc if isinstance(exc, T2EError) else
+                                      f"{type(exc).__name__}: {exc}",
+                                      isinstance(exc, T2EError))
             return
-        finally:
-            conn.close()
         self.app.call_from_thread(self._show, result)
 
-    def _refused(self, message: str) -> None:
+    def _refused(self, message: Any, refusal: bool = True) -> None:
+        self.refusal = str(message)
+        text = Text(("the gate refuses this pair: " if refusal else "the gate failed: ")
+                    + self.refusal, "bold red")
+        shared = _shared_tasks(self.app.store_path, self.baseline_run, self.candidate_run)
+        self._shared = shared
+        if refusal and shared:
+            text.append(f"\n  i gates on the {shared} task(s) both runs share (the rest are "
+                        "left out and listed)", "yellow")
+        self.query_one("#gate-verdict", Static).update(text)
+
+    def action_intersect(self) -> None:
+        """After a refusal over different task sets: gate on the tasks both runs share."""
+        if self.result is not None or not getattr(self, "_shared", 0):
+            return
         self.query_one("#gate-verdict", Static).update(
-            Text(f"the gate refuses this pair: {message}", "bold red"))
+            f"evaluating on the {self._shared} shared tasks…")
+        self._evaluate(True)
 
     def on_worker_state_changed(self, event) -> None:
         report = getattr(self.app, "report_worker", None)
@@ -141,6 +160,11 @@ class GateScreen(Screen):
         v.append(f"  row #{result.row_id}  evidence: {result.evidence_role}")
         if result.role.claimed != result.evidence_role:
             v.append(f" (claimed {result.role.claimed})", "yellow")
+        if cmp.intersected:
+            v.append(f"\n  restricted to the {len(cmp.rows)} shared tasks (baseline "
+                     f"{len(cmp.rows) + len(cmp.only_baseline)}, candidate "
+                     f"{len(cmp.rows) + len(cmp.only_candidate)} tasks): the other tasks are "
+                     "not judged", "yellow")
         if result.role.leaked_tasks:
             v.append(f"  leaked: {', '.join(result.role.leaked_tasks[:8])}", "yellow")
         for r in result.reasons[:3]:
@@ -267,21 +291,53 @@ class GateScreen(Screen):
         self.notify(f"recorded: {decision} on scoreboard row #{self.result.row_id}")
 
 
-def _gate_once(conn: Any, baseline: str, candidate: str) -> Any:
+def _gate_once(conn: Any, baseline: str, candidate: str, intersect: bool | None = None) -> Any:
     """Evaluate the pair; record a scoreboard row only if this pair has none yet (reopening
-    the gate screen must not add rows)."""
+    the gate screen must not add rows).
+
+    intersect None = decide: a rerun on a subset of the baseline's tasks (the launcher run on
+    the tasks screen's filter) is gated on those shared tasks, and the result says so
+    (`comparison.intersected`). Other differing task sets are refused unless intersect is True
+    (the `i` key), as `t2e gate` refuses them without --intersect."""
     from .. import gate
 
-    result = gate.evaluate(conn, baseline, candidate)
+    if intersect is None:
+        b, c = gate.resolve_run(conn, baseline), gate.resolve_run(conn, candidate)
+        bt, ct = _done_tasks(conn, b.run_id), _done_tasks(conn, c.run_id)
+        intersect = bool(ct) and ct < bt
+    result = gate.evaluate(conn, baseline, candidate, intersect=intersect)
+    cmp = result.comparison
     row = conn.execute("SELECT row_id FROM gate_decisions WHERE baseline_run_id = ? AND "
-                       "candidate_run_id = ? ORDER BY row_id DESC LIMIT 1",
-                       (result.comparison.baseline.run_id,
-                        result.comparison.candidate.run_id)).fetchone()
+                       "candidate_run_id = ? AND intersected = ? ORDER BY row_id DESC LIMIT 1",
+                       (cmp.baseline.run_id, cmp.candidate.run_id,
+                        int(cmp.intersected))).fetchone()
     if row:
         result.row_id = row[0]
     else:
         gate.record_decision(conn, result)
     return result
+
+
+def _done_tasks(conn: Any, run_id: str) -> set[str]:
+    return {str(r[0]) for r in conn.execute(
+        "SELECT DISTINCT task_id FROM episodes WHERE run_id = ? AND status = 'done'", (run_id,))}
+
+
+def _shared_tasks(store_path: Any, baseline: str, candidate: str) -> int:
+    """How many tasks two runs share (0 when either can't be resolved)."""
+    from store import connect
+
+    from .. import gate
+
+    try:
+        conn = connect(store_path)
+        try:
+            b, c = gate.resolve_run(conn, baseline), gate.resolve_run(conn, candidate)
+            return len(_done_tasks(conn, b.run_id) & _done_tasks(conn, c.run_id))
+        finally:
+            conn.close()
+    except Exception:  # noqa: BLE001 - only decides whether to offer `i`
+        return 0
 
 
 def _scripted(cmp: Any) -> bool:

@@ -180,9 +180,13 @@ class LauncherScreen(ModalScreen):
         mismatch = getattr(self, "_task_mismatch", None)
         if mismatch:
             extra, missing = mismatch
-            note = (f"⚠ these tasks differ from the baseline run's ({extra} not in it, {missing} "
-                    "of its tasks left out): the gate will refuse the pair unless told to "
-                    "intersect (t2e gate --intersect)")
+            if extra:
+                note = (f"⚠ these tasks differ from the baseline run's ({extra} not in it, "
+                        f"{missing} of its tasks left out): the gate will refuse the pair; "
+                        "on the gate screen i compares only the tasks they share")
+            else:  # a subset (e.g. the tasks screen's filter): gated on these tasks only
+                note = (f"⚠ these tasks differ from the baseline run's: a subset ({missing} of "
+                        "its tasks left out); the gate will judge only these shared tasks")
             prev = str(self.query_one("#lf-warning", Static).render())
             self._say("#lf-warning", f"{prev}\n{note}" if prev.strip() else note)
 
