@@ -11,6 +11,10 @@ import click
 from .errors import T2EError
 from .paths import candidates_dir, config_path
 
+# sysexits EX_TEMPFAIL, beside our 70 (EX_SOFTWARE): the run finished but every episode ended
+# infrastructure_error (the model was never reached). Temporary: fix the endpoint, resume.
+EXIT_ALL_INFRA = 75
+
 SCRIPTED_NOTE = ("scripted stand-in: a deterministic agent/user for demos and tests; "
                  "its results prove nothing about models")
 
@@ -115,10 +119,17 @@ def register(cli: click.Group) -> None:
                 as_json):
         """Run a candidate in the world and trace every step into the store.
 
-        Prints {"run_id", "episodes", "reward", "pass_rate", "trajectory_hash"}.
-        Ctrl-C keeps every finished episode; `t2e run --resume RUN_ID` finishes the rest.
+        Prints {"run_id", "episodes", "reward", "pass_rate", "trajectory_hash", "status",
+        "infrastructure_errors"}. Ctrl-C keeps every finished episode; `t2e run --resume
+        RUN_ID` finishes the rest.
+
+        \b
+        Exit codes: 0 the run completed; 130 interrupted (resumable);
+        75 every episode ended infrastructure_error (the model endpoint was never reached;
+           status "infrastructure_error", one line on stderr; fix the endpoint, then resume);
+        2 bad input; 70 internal error.
         """
-        from .engine.engine import execute_run, load_resume_plan
+        from .engine.engine import ALL_INFRA, execute_run, load_resume_plan
         from .engine.plan import plan_run
 
         store_path = ctx.obj.store
@@ -162,6 +173,12 @@ def register(cli: click.Group) -> None:
             return 130
         progress.end()
         data = summary.as_dict()
+        all_infra = summary.status == ALL_INFRA
+        if all_infra:
+            click.echo(f"t2e: error: run {summary.run_id}: all {summary.episodes} episode(s) "
+                       "ended infrastructure_error: the model endpoint was never reached "
+                       f"(check the server, --base-url, the key), then `t2e run --resume "
+                       f"{summary.run_id}`", err=True)
         if as_json:
             click.echo(json.dumps(data, indent=2))
         else:
@@ -176,6 +193,8 @@ def register(cli: click.Group) -> None:
                            f"{summary.run_id}` retries them)")
             if plan.agent.kind == "scripted":
                 click.echo(f"note: {SCRIPTED_NOTE}")
+        if all_infra:
+            return EXIT_ALL_INFRA
         return 130 if summary.status == "interrupted" else 0
 
     @cli.command("locate")

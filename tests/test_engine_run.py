@@ -143,6 +143,7 @@ def test_500s_end_episodes_as_infrastructure_error_and_resume_retries_them(tmp_p
         url = stub.base_url
     assert s.episodes == 6 and s.infrastructure_errors == 6
     assert s.reward is None and s.pass_rate is None     # excluded, not counted as failures
+    assert s.status == "infrastructure_error"           # nothing measured: not "complete"
     conn = sqlite3.connect(db)
     reasons = {r[0] for r in conn.execute("SELECT termination_reason FROM episodes")}
     assert reasons == {"infrastructure_error"}
@@ -160,6 +161,29 @@ def test_500s_end_episodes_as_infrastructure_error_and_resume_retries_them(tmp_p
         conn.close()
         r = resume_run(db, s.run_id)
     assert r.infrastructure_errors == 0 and r.episodes == 6 and r.reward is not None
+    assert r.status == "complete"
+
+
+def test_cli_run_where_every_episode_is_infrastructure_error_exits_75(tmp_path):
+    store = tmp_path / "s.sqlite"
+    with StubOpenAI(responder=lambda body: error(503, "overloaded")) as stub:
+        res = CliRunner().invoke(cli, [
+            "--store", str(store), "run", "--json", "--tasks", "auth-01,auth-02",
+            "--model", "openai:a", "--user", "openai:u", "--base-url", stub.base_url,
+            "--api-key-env", "T2E_STUB_KEY", "--max-retries", "0"])
+    assert res.exit_code == 75, res.output
+    out = json.loads(res.stdout)
+    assert out["status"] == "infrastructure_error" and out["infrastructure_errors"] == 2
+    (line,) = res.stderr.strip().splitlines()
+    assert "all 2 episode(s) ended infrastructure_error" in line and "--resume" in line
+    # one episode that reached the model makes the run a (partial) measurement again
+    conn = sqlite3.connect(store)
+    conn.execute("UPDATE episodes SET termination_reason = 'user_stop', reward = 0, "
+                 "success = 0 WHERE episode_id = (SELECT min(episode_id) FROM episodes)")
+    conn.commit()
+    s = run_summary(conn, out["run_id"])
+    assert s.status == "complete" and s.infrastructure_errors == 1
+    assert "75" in CliRunner().invoke(cli, ["run", "--help"]).output
 
 
 def _invoke(args, store):

@@ -52,7 +52,7 @@ from .manifest import episode_seed, store_trajectory_hash
 from .plan import ModelSpec, RunPlan, plan_from_manifest
 from .sink import StepSink
 
-__all__ = ["EpisodeDone", "RunSummary", "execute_run", "execute_run_async", "resume_run",
+__all__ = ["ALL_INFRA", "EpisodeDone", "RunSummary", "execute_run", "execute_run_async", "resume_run",
            "run_summary"]
 
 
@@ -68,10 +68,15 @@ class EpisodeDone:
     total: int
 
 
+# RunSummary.status when a run finished but every episode ended infrastructure_error (the
+# model was never reached): nothing was measured, so it must not read as "complete".
+ALL_INFRA = "infrastructure_error"
+
+
 @dataclass
 class RunSummary:
     run_id: str
-    status: str
+    status: str                     # running | interrupted | complete | infrastructure_error
     episodes: int                   # finished episodes in the store
     reward: float | None            # mean reward (infrastructure errors and ungraded excluded)
     pass_rate: float | None         # share of successes among the same episodes
@@ -331,7 +336,10 @@ def run_summary(conn: Any, run_id: str) -> RunSummary:
     ungraded = sum(1 for r in eps if r[0] != "infrastructure_error" and r[1] is None)
     reward = sum(r[1] for r in graded) / len(graded) if graded else None
     pass_rate = sum(1 for r in graded if r[2]) / len(graded) if graded else None
-    return RunSummary(run_id=run_id, status=row[0], episodes=len(eps), reward=reward,
+    status = row[0]
+    if status == "complete" and eps and infra == len(eps):
+        status = ALL_INFRA
+    return RunSummary(run_id=run_id, status=status, episodes=len(eps), reward=reward,
                       pass_rate=pass_rate, trajectory_hash=store_trajectory_hash(conn, run_id),
                       infrastructure_errors=infra, ungraded=ungraded)
 
