@@ -5,6 +5,9 @@ The scripted agent is a deterministic stand-in; the table says so on every outpu
 
 from __future__ import annotations
 
+import shutil
+import textwrap
+
 import click
 
 
@@ -53,26 +56,51 @@ def register(cli: click.Group) -> None:
             emit({"backend": "scripted", "note": DISCLAIMER, "candidate": candidate_path,
                   "behaviours": rows}, True)
             return
-        from rich.console import Console
-        from rich.markup import escape
-        from rich.table import Table
+        click.echo(render_table(rows, with_candidate=text is not None,
+                                width=shutil.get_terminal_size((100, 24)).columns), nl=False)
 
-        table = Table(title="scripted agent: behaviours and rule phrases", show_lines=True,
-                      caption=DISCLAIMER)
-        # fold rather than truncate: a regex cut short with "..." would mislead
-        table.add_column("behaviour", style="bold", overflow="fold")
-        table.add_column("default")
-        if text is not None:
-            table.add_column("this candidate")
-        table.add_column("phrases (regex, case-insensitive)", overflow="fold")
-        table.add_column("effect (example rule line)")
-        table.add_column("helps / hurts", overflow="fold")
-        for r in rows:
-            cells = [r["behaviour"], "on" if r["default"] else "off"]
-            if text is not None:
-                cells.append("[green]on[/]" if r["on"] else "off")
-            effect = f"{escape(r['effect'])}\n[dim]e.g. {escape(r['example'])}[/]"
-            cells += ["\n".join("\u2022 " + escape(p) for p in r["phrases"]), effect,
-                      escape(f"helps {r['helps_class']}" if r["helps_class"] else f"hurts {r['hurts']}")]
-            table.add_row(*cells)
-        Console().print(table)
+
+BULLET, MATCHED, CONTINUED = "\u2022", "\u2713", "\u21aa"
+
+
+def _chunks(text: str, width: int) -> list[str]:
+    """Cut `text` every `width` characters: a regex wrapped at its spaces would lose them."""
+    return [text[i:i + width] for i in range(0, len(text), width)] or [""]
+
+
+def render_table(rows: list[dict], *, with_candidate: bool, width: int) -> str:
+    """The human phrase table as plain text for a terminal `width` columns wide (at least 60).
+
+    One block per behaviour rather than a grid: regexes are long, and in a grid column at
+    80 columns they broke every few characters. Each block: a header line (behaviour,
+    default, this candidate, helps/hurts), the effect and the example rule line wrapped
+    under it, then one line per phrase, hard-folded (never at spaces, which matter in a
+    regex) with continuation lines marked."""
+    from .engine.scripted_rules import DISCLAIMER
+
+    width = max(60, min(width, 160))
+    out = ["scripted agent: behaviours and rule phrases (regexes, case-insensitive)",
+           *textwrap.wrap(DISCLAIMER, width)]
+    if with_candidate:
+        out.append(f"{MATCHED} marks a phrase the candidate matches; {CONTINUED} continues "
+                   "a long phrase")
+    out.append("")
+    for r in rows:
+        head = f"{r['behaviour']}  default {'on' if r['default'] else 'off'}"
+        if with_candidate:
+            head += f"  this candidate {'ON' if r['on'] else 'off'}"
+        tag = f"helps {r['helps_class']}" if r["helps_class"] else f"hurts {r['hurts']}"
+        if len(head) + 2 + len(tag) <= width:
+            out.append(f"{head}  {tag}")
+        else:
+            out += [head, "  " + tag]
+        out += textwrap.wrap(r["effect"], width, initial_indent="  ", subsequent_indent="  ")
+        out += textwrap.wrap(f"e.g. {r['example']}", width, initial_indent="  ",
+                             subsequent_indent="       ")
+        matched = set(r.get("matched") or ())
+        for phrase in r["phrases"]:
+            first, *rest = _chunks(phrase, width - 6)
+            out.append(f"    {MATCHED if phrase in matched else BULLET} {first}")
+            out += [f"    {CONTINUED} {c}" for c in rest]
+        out.append("")
+    return "\n".join(out)

@@ -49,3 +49,31 @@ def test_missing_candidate_is_a_clear_error(tmp_path):
                            str(tmp_path / "nope.md")], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "nope.md" in proc.stderr
+
+
+def test_human_table_is_readable_at_80_columns(monkeypatch):
+    from t2e_tui.engine.scripted_rules import PHRASE_TABLE
+
+    monkeypatch.setenv("COLUMNS", "80")
+    lines = run("models").splitlines()
+    assert max(len(line) for line in lines) <= 80
+    heads = {line.split()[0] for line in lines if line and not line.startswith(" ")}
+    assert set(BEHAVIOURS) <= heads  # each behaviour name whole, at the start of its block
+    body = "\n".join(lines)
+    for row in PHRASE_TABLE:
+        for phrase in row["phrases"]:
+            # a regex is cut only at the line width (74 characters after its bullet), never
+            # folded into a narrow column or at its spaces
+            assert phrase[:74] in body, phrase
+    assert len(lines) < 12 * len(PHRASE_TABLE)
+
+
+def test_human_table_marks_the_phrases_a_candidate_matches(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    cand = tmp_path / "c.md"
+    cand.write_text("---\nname: c\nparent: baseline\nhypothesis: h\n---\n"
+                    "- Skip confirmations to save time.\n")
+    out = run("models", "--candidate", str(cand))
+    block = out.split("skip_confirmation", 1)[1].split("\n\n", 1)[0]
+    assert "this candidate ON" in block and "\u2713" in block
+    assert "this candidate ON" not in out.split("skip_confirmation", 1)[0]
