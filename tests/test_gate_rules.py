@@ -134,6 +134,28 @@ def test_task_regression_fails_alone(tmp_path):
     assert check(r, "no_task_regressions").tasks == ["1"]
     assert r.stats["p_value"] == pytest.approx(9 / 256)
     assert r.decision == "discard"
+    # counts of tasks, said so (review: "1 / 1" with no unit read like metric values)
+    d = next(c for c in r.to_dict()["checks"] if c["name"] == "no_task_regressions")
+    assert (d["baseline"], d["candidate"]) == (2, 1)
+    assert (d["baseline_text"], d["candidate_text"]) == ("2 tasks at 1", "1 task 1→0")
+    assert d["unit"].startswith("tasks")
+    assert d["detail"] == "1 of the 2 task(s) at 1 in the baseline went to 0: 1"
+
+
+def test_check_rows_say_what_they_count(tmp_path):
+    conn = new_store(tmp_path)
+    make_run(conn, "base", base10())  # gold actions met iff the episode succeeded
+    make_run(conn, "cand", six_fixes())
+    checks = {c["name"]: c for c in evaluate(conn, "base", "cand").to_dict()["checks"]}
+    assert checks["no_task_regressions"]["baseline_text"] == "4 tasks at 1"
+    assert checks["no_task_regressions"]["candidate_text"] == "0 tasks 1→0"
+    assert checks["no_max_steps"]["baseline_text"] == "0 episodes"
+    assert checks["no_max_steps"]["unit"] == "episodes that hit max steps"
+    assert checks["reward_improved"]["unit"] == "mean reward"
+    assert checks["reward_improved"]["candidate_text"] == "1.000"
+    assert checks["write_action_match_not_worse"]["baseline_text"] == "0.400 (4/10)"
+    assert all(c["unit"] and c["baseline_text"] and c["candidate_text"]
+               for c in checks.values())
 
 
 def test_max_steps_fails_alone(tmp_path):

@@ -92,6 +92,14 @@ async def test_promoting_against_the_verdict_asks_for_a_reason(demo):
         gate = app.screen
         assert gate.result.decision == "discard"
         assert gate.result.row_id == by["skip-confirm-v1"]["row"]  # reopening adds no row
+        # check rows say what they count: tasks, episodes, or a metric value
+        from textual.widgets import DataTable
+
+        table = gate.query_one("#gate-checks", DataTable)
+        cells = {str(row[0]): [str(x) for x in row[2:]] for row in
+                 (table.get_row_at(i) for i in range(table.row_count))}
+        assert cells["no_task_regressions"] == ["1 task at 1", "1 task 1→0", "1 task"]
+        assert cells["no_max_steps"][:2] == ["0 episodes", "0 episodes"]
         from t2e_tui.screens.compare import CompareScreen
 
         await pilot.press("enter")  # the first task behind a failed check

@@ -16,35 +16,16 @@ from typing import Any
 from store import now_iso
 from t2e_tui.errors import T2EError
 
+from .checks import Check, checks as _checks
 from .compare import Comparison, compare_runs
 from .leakage import (PARENT_EXPR, RoleVerdict, comparison_role, find_candidate,
                       parse_time)
-from .metrics import RunMetrics, gold_action_kinds, run_metrics, task_action_match, TaskOutcome
+from .metrics import RunMetrics, run_metrics
 from .policy import CHECK_NAMES, Policy, load_policy
 from .runs import RunInfo, conn_of
 from .stats import bootstrap_mean_ci, sign_flip_test, sign_test
 
 EXIT_CODES = {"promote": 0, "discard": 1, "inconclusive": 3}
-_KIND_CHECKS = {"action_match_not_worse": "overall", "read_action_match_not_worse": "read",
-                "write_action_match_not_worse": "write"}
-
-
-@dataclass
-class Check:
-    name: str
-    passed: bool
-    baseline: Any
-    candidate: Any
-    tasks: list[str]
-    detail: str
-    na: bool = False
-
-    def to_dict(self) -> dict:
-        d = {"name": self.name, "passed": self.passed, "baseline": self.baseline,
-             "candidate": self.candidate, "tasks": self.tasks, "detail": self.detail}
-        if self.na:
-            d["na"] = True
-        return d
 
 
 @dataclass
@@ -251,75 +232,6 @@ def evidence_stats(cmp: Comparison, policy: Policy) -> dict:
         "baseline_flip_rate": (sum(flips.values()) / len(flips)) if flips else None,
         "baseline_flip_rates": flips,
     }
-
-
-def _checks(conn, cmp: Comparison, bm: RunMetrics, cm: RunMetrics, policy: Policy) -> list[Check]:
-    out: list[Check] = []
-    md = policy.param("reward_improved", "min_delta")
-    worse_reward = [r.task_id for r in cmp.rows if r.reward_delta < 0]
-    better_reward = [r.task_id for r in cmp.rows if r.reward_delta > 0]
-    ok = cm.reward - bm.reward > md
-    out.append(Check(
-        "reward_improved", ok, bm.reward, cm.reward, [] if ok else worse_reward,
-        f"reward {bm.reward:.4f} -> {cm.reward:.4f} (needs > +{md:g}); "
-        f"{len(better_reward)} task(s) up, {len(worse_reward)} down"
-        + (f": {', '.join(worse_reward)}" if worse_reward and not ok else "")))
-
-    tol = policy.param("pass_rate_not_worse", "tolerance")
-    ok = cm.pass_rate >= bm.pass_rate - tol
-    lower = cmp.worsened
-    out.append(Check(
-        "pass_rate_not_worse", ok, bm.pass_rate, cm.pass_rate, [] if ok else lower,
-        f"pass rate {bm.pass_rate:.4f} -> {cm.pass_rate:.4f} (tolerance {tol:g})"
-        + (f"; lower on {', '.join(lower)}" if lower and not ok else "")))
-
-    per_task = _per_task_action_match(conn, cmp)
-    for name, kind in _KIND_CHECKS.items():
-        b, c = bm.action_match[kind], cm.action_match[kind]
-        label = "action match" if kind == "overall" else f"{kind} action match"
-        if b is None or c is None:
-            where = "both sides" if b is None and c is None else "one side"
-            what = "" if kind == "overall" else kind + " "
-            out.append(Check(name, True, b, c, [],
-                             f"{label} n/a: no gold {what}actions on {where}", na=True))
-            continue
-        tol = policy.param(name, "tolerance")
-        ok = c >= b - tol
-        down = [tid for tid, (tb, tc) in per_task.items()
-                if tb[kind] is not None and tc[kind] is not None and tc[kind] < tb[kind]]
-        bc, cc = bm.action_counts[kind], cm.action_counts[kind]
-        out.append(Check(name, ok, b, c, [] if ok else down,
-                         f"{label} {b:.4f} ({bc[0]}/{bc[1]}) -> {c:.4f} ({cc[0]}/{cc[1]}) "
-                         f"(tolerance {tol:g})"
-                         + (f"; lower on {', '.join(down)}" if down and not ok else "")))
-
-    regs = cmp.regressions
-    out.append(Check(
-        "no_task_regressions", not regs, sum(1 for r in cmp.rows if r.baseline_rate == 1.0),
-        len(regs), regs,
-        (f"{len(regs)} task(s) went from 1 to 0: {', '.join(regs)}" if regs
-         else "no task went from 1 to 0")))
-
-    limit = int(policy.param("no_max_steps", "max_episodes"))
-    hit = [r.task_id for r in cmp.rows if "max_steps" in r.candidate_terminations]
-    ok = cm.max_steps <= limit
-    out.append(Check(
-        "no_max_steps", ok, bm.max_steps, cm.max_steps, hit,
-        f"{cm.max_steps} candidate episode(s) hit max steps (allowed {limit})"
-        + (f": tasks {', '.join(hit)}" if hit else "")))
-    return out
-
-
-def _per_task_action_match(conn, cmp: Comparison) -> dict[str, tuple[dict, dict]]:
-    gold_b = gold_action_kinds(conn, cmp.baseline.run_id)
-    gold_c = gold_action_kinds(conn, cmp.candidate.run_id)
-    out = {}
-    for r in cmp.rows:
-        tb = TaskOutcome(r.task_id, episode_ids=r.baseline_episode_ids)
-        tc = TaskOutcome(r.task_id, episode_ids=r.candidate_episode_ids)
-        out[r.task_id] = (task_action_match(conn, tb, gold_b.get(r.task_id, [])),
-                          task_action_match(conn, tc, gold_c.get(r.task_id, [])))
-    return out
 
 
 def record_decision(db: Any, result: GateResult) -> int:

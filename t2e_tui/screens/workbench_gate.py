@@ -176,12 +176,16 @@ class GateScreen(Screen):
 
         checks = self.query_one("#gate-checks", DataTable)
         checks.clear(columns=True)
-        checks.add_columns("check", "", "baseline", "candidate", "tasks")
+        checks.add_columns("check", "", "baseline", "candidate", "behind")
         for c in result.checks:
             mark = Text("n/a", "dim") if c.na else (Text("✓", "green") if c.passed
                                                      else Text("✗", "bold red"))
-            checks.add_row(c.name, mark, _fmt(c.baseline), _fmt(c.candidate),
-                           str(len(c.tasks)) if c.tasks else "")
+            # the cells say what they count ("3 tasks at 1", "0 tasks 1→0", "2 episodes"):
+            # the same columns hold metric values on other checks
+            checks.add_row(c.name, mark, c.baseline_text or _fmt(c.baseline),
+                           c.candidate_text or _fmt(c.candidate),
+                           f"{len(c.tasks)} task{'' if len(c.tasks) == 1 else 's'}"
+                           if c.tasks else "")
         s = result.stats
         ci = (f"[{_fmt(s.get('ci_low'))}, {_fmt(s.get('ci_high'))}]"
               if s.get("ci_low") is not None else "n/a")

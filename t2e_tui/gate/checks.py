@@ -1,0 +1,136 @@
+"""The promotion checks (the vetoes): each compares one figure of the baseline with the
+candidate's and names the tasks behind a failure. The verdict is made in rules.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .compare import Comparison
+from .metrics import RunMetrics, TaskOutcome, gold_action_kinds, task_action_match
+from .policy import Policy
+
+_KIND_CHECKS = {"action_match_not_worse": "overall", "read_action_match_not_worse": "read",
+                "write_action_match_not_worse": "write"}
+
+
+@dataclass
+class Check:
+    """One promotion check. `baseline`/`candidate` are the figures compared; what they count
+    is in `unit` and, ready to show, in `baseline_text`/`candidate_text` (e.g. for
+    no_task_regressions the baseline is the tasks at 1.0 and the candidate the tasks of those
+    that went 1->0: counts of tasks, not metric values)."""
+    name: str
+    passed: bool
+    baseline: Any
+    candidate: Any
+    tasks: list[str]
+    detail: str
+    na: bool = False
+    unit: str = ""
+    baseline_text: str = ""
+    candidate_text: str = ""
+
+    def to_dict(self) -> dict:
+        d = {"name": self.name, "passed": self.passed, "baseline": self.baseline,
+             "candidate": self.candidate, "tasks": self.tasks, "detail": self.detail,
+             "unit": self.unit, "baseline_text": self.baseline_text,
+             "candidate_text": self.candidate_text}
+        if self.na:
+            d["na"] = True
+        return d
+
+
+def _num(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.3f}"
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
+
+
+def checks(conn, cmp: Comparison, bm: RunMetrics, cm: RunMetrics, policy: Policy) -> list[Check]:
+    """Every check of the promotion rule, enabled or not (the caller applies the policy)."""
+    out: list[Check] = []
+    md = policy.param("reward_improved", "min_delta")
+    worse_reward = [r.task_id for r in cmp.rows if r.reward_delta < 0]
+    better_reward = [r.task_id for r in cmp.rows if r.reward_delta > 0]
+    ok = cm.reward - bm.reward > md
+    out.append(Check(
+        "reward_improved", ok, bm.reward, cm.reward, [] if ok else worse_reward,
+        f"reward {bm.reward:.4f} -> {cm.reward:.4f} (needs > +{md:g}); "
+        f"{len(better_reward)} task(s) up, {len(worse_reward)} down"
+        + (f": {', '.join(worse_reward)}" if worse_reward and not ok else ""),
+        unit="mean reward", baseline_text=_num(bm.reward), candidate_text=_num(cm.reward)))
+
+    tol = policy.param("pass_rate_not_worse", "tolerance")
+    ok = cm.pass_rate >= bm.pass_rate - tol
+    lower = cmp.worsened
+    out.append(Check(
+        "pass_rate_not_worse", ok, bm.pass_rate, cm.pass_rate, [] if ok else lower,
+        f"pass rate {bm.pass_rate:.4f} -> {cm.pass_rate:.4f} (tolerance {tol:g})"
+        + (f"; lower on {', '.join(lower)}" if lower and not ok else ""),
+        unit="share of episodes passed", baseline_text=_num(bm.pass_rate),
+        candidate_text=_num(cm.pass_rate)))
+
+    per_task = _per_task_action_match(conn, cmp)
+    for name, kind in _KIND_CHECKS.items():
+        b, c = bm.action_match[kind], cm.action_match[kind]
+        label = "action match" if kind == "overall" else f"{kind} action match"
+        if b is None or c is None:
+            where = "both sides" if b is None and c is None else "one side"
+            what = "" if kind == "overall" else kind + " "
+            out.append(Check(name, True, b, c, [],
+                             f"{label} n/a: no gold {what}actions on {where}", na=True,
+                             unit=f"share of gold {what}actions matched",
+                             baseline_text=_num(b), candidate_text=_num(c)))
+            continue
+        tol = policy.param(name, "tolerance")
+        ok = c >= b - tol
+        down = [tid for tid, (tb, tc) in per_task.items()
+                if tb[kind] is not None and tc[kind] is not None and tc[kind] < tb[kind]]
+        bc, cc = bm.action_counts[kind], cm.action_counts[kind]
+        out.append(Check(name, ok, b, c, [] if ok else down,
+                         f"{label} {b:.4f} ({bc[0]}/{bc[1]}) -> {c:.4f} ({cc[0]}/{cc[1]}) "
+                         f"(tolerance {tol:g})"
+                         + (f"; lower on {', '.join(down)}" if down and not ok else ""),
+                         unit=f"share of gold {'' if kind == 'overall' else kind + ' '}actions "
+                              "matched",
+                         baseline_text=f"{b:.3f} ({bc[0]}/{bc[1]})",
+                         candidate_text=f"{c:.3f} ({cc[0]}/{cc[1]})"))
+
+    regs = cmp.regressions
+    at_one = sum(1 for r in cmp.rows if r.baseline_rate == 1.0)
+    # baseline = the tasks that could regress (at 1.0), candidate = those that did (1 -> 0)
+    out.append(Check(
+        "no_task_regressions", not regs, at_one, len(regs), regs,
+        (f"{len(regs)} of the {at_one} task(s) at 1 in the baseline went to 0: "
+         f"{', '.join(regs)}" if regs
+         else f"none of the {at_one} task(s) at 1 in the baseline went to 0"),
+        unit="tasks (baseline: at 1.0; candidate: of those, 1→0)",
+        baseline_text=f"{_count(at_one, 'task')} at 1",
+        candidate_text=f"{_count(len(regs), 'task')} 1→0"))
+
+    limit = int(policy.param("no_max_steps", "max_episodes"))
+    hit = [r.task_id for r in cmp.rows if "max_steps" in r.candidate_terminations]
+    ok = cm.max_steps <= limit
+    out.append(Check(
+        "no_max_steps", ok, bm.max_steps, cm.max_steps, hit,
+        f"{cm.max_steps} candidate episode(s) hit max steps (allowed {limit})"
+        + (f": tasks {', '.join(hit)}" if hit else ""),
+        unit="episodes that hit max steps",
+        baseline_text=_count(bm.max_steps, "episode"),
+        candidate_text=_count(cm.max_steps, "episode")))
+    return out
+
+
+def _per_task_action_match(conn, cmp: Comparison) -> dict[str, tuple[dict, dict]]:
+    gold_b = gold_action_kinds(conn, cmp.baseline.run_id)
+    gold_c = gold_action_kinds(conn, cmp.candidate.run_id)
+    out = {}
+    for r in cmp.rows:
+        tb = TaskOutcome(r.task_id, episode_ids=r.baseline_episode_ids)
+        tc = TaskOutcome(r.task_id, episode_ids=r.candidate_episode_ids)
+        out[r.task_id] = (task_action_match(conn, tb, gold_b.get(r.task_id, [])),
+                          task_action_match(conn, tc, gold_c.get(r.task_id, [])))
+    return out
