@@ -51,18 +51,23 @@ def register(cli: click.Group) -> None:
               as_json: bool) -> int:
         """Re-score tau2 results FILES against the tasks embedded in them.
 
-        Needs the retail records of a tau2 data directory (--data or TAU2_DATA_DIR). NL
-        assertion verdicts are taken from the file and counted as judge-dependent. A file of
-        another domain is refused with a message; other files are still scored."""
+        tau2 retail files need the records of a tau2 data directory (--data or
+        TAU2_DATA_DIR); t2e's own mini-retail exports use the built-in world. NL assertion
+        verdicts are taken from the file and counted as judge-dependent. A file of another
+        domain is refused with a message; other files are still scored."""
         from world.errors import WorldError
-        from world.rescore import load_results, rescore
-        from world.tau2_data import load_retail_db
+        from world.rescore import BUILT_IN, file_domain, load_results, records_for, rescore
 
-        base_db = load_retail_db(data_dir)  # no data dir: WorldError, exit 2
         reports, failed = [], 0
+        records: dict[str, Any] = {}  # loaded once per kind of records
         for path in files:
             try:
-                rep = rescore(load_results(path), base_db, source=path, replay=replay,
+                data = load_results(path)
+                domain = file_domain(data)
+                kind = domain if domain in BUILT_IN else "tau2"
+                if kind not in records:
+                    records[kind] = records_for(domain, data_dir)  # no data dir: WorldError
+                rep = rescore(data, records[kind], source=path, replay=replay,
                               relabel=not no_relabel)
                 reports.append({"file": path, **rep})
             except WorldError as exc:

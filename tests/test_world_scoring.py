@@ -240,6 +240,38 @@ def test_cli_score_needs_a_data_dir(shared_results, monkeypatch):
     assert code == 2 and "no tau2 data directory" in json.loads(out)["error"]
 
 
+def test_cli_score_grades_a_mini_retail_export_on_the_built_in_world(tmp_path, monkeypatch):
+    monkeypatch.delenv("TAU2_DATA_DIR", raising=False)
+    store = str(tmp_path / "s.sqlite")
+    code, out = run_cli("--store", store, "run", "--tasks", "heldout", "--num-tasks", "6",
+                        "--json")
+    assert code == 0, out
+    export = tmp_path / "mini.json"
+    code, out = run_cli("--store", store, "export", json.loads(out)["run_id"], "-o",
+                        str(export))
+    assert code == 0, out
+    code, out = run_cli("score", str(export), "--json")  # no --data: the built-in world
+    assert code == 0, out
+    rep = json.loads(out)
+    assert rep["simulations"] == 6 and rep["agree"] == 6 and rep["disagree"] == []
+    # it really re-scores: a recorded reward flipped is caught
+    data = json.loads(export.read_text())
+    sim = data["simulations"][0]
+    sim["reward_info"]["reward"] = 1.0 - sim["reward_info"]["reward"]
+    export.write_text(json.dumps(data))
+    rep = json.loads(run_cli("score", str(export), "--json")[1])
+    assert rep["agree"] == 5 and [d["sim_id"] for d in rep["disagree"]] == [sim["id"]]
+
+
+def test_cli_score_takes_t2e_tau2_retail_exports(tau2_dir, shared_results, tmp_path):
+    data = json.loads(shared_results[0].read_text())
+    data["info"]["environment_info"]["domain_name"] = "tau2-retail"  # as `t2e export` writes
+    path = tmp_path / "t2e-export.json"
+    path.write_text(json.dumps(data))
+    code, out = run_cli("score", str(path), "--data", str(tau2_dir), "--json")
+    assert code == 0 and json.loads(out)["agree"] == 40, out
+
+
 def test_cli_score_uses_env_data_dir(tau2_dir, shared_results, monkeypatch):
     monkeypatch.setenv("TAU2_DATA_DIR", str(tau2_dir / "retail"))
     code, out = run_cli("score", str(shared_results[1]), "--json")

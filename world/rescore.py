@@ -1,7 +1,8 @@
 """Re-scoring a tau2 results file against the tasks embedded in it (`t2e score`).
 
 Grading uses the file's own task definitions (SPEC §1.2), the retail records of a tau2 data
-directory, and the recorded NL verdicts (flagged judge-dependent; never re-judged). Each
+directory (or, for t2e's own mini-retail exports, the built-in world's), and the recorded NL
+verdicts (flagged judge-dependent; never re-judged). Each
 simulation is compared with its recorded reward; disagreements carry a reason.
 """
 
@@ -19,7 +20,23 @@ from .scoring import is_success, score_episode
 from .tasks import Task, parse_tasks
 from .tools import TOOL_KINDS
 
-SUPPORTED_DOMAINS = ("retail",)
+# domain name in a results file -> where its records come from. tau2 writes "retail"; t2e's
+# own exports write the domain they ran in ("tau2-retail" or "mini-retail").
+SUPPORTED_DOMAINS = ("retail", "tau2-retail", "mini-retail")
+BUILT_IN = ("mini-retail",)
+
+
+def records_for(domain: str | None, data_dir: str | os.PathLike | None = None) -> RetailDB:
+    """The base records a file of `domain` is graded on: the built-in mini-retail world's
+    (no data directory needed), else tau2 retail's db.json from `data_dir` or
+    $TAU2_DATA_DIR (WorldError naming what is missing)."""
+    if domain in BUILT_IN:
+        from .domains import load_domain
+
+        return load_domain(domain).base_db
+    from .tau2_data import load_retail_db
+
+    return load_retail_db(data_dir)
 
 
 def load_results(path: str | os.PathLike) -> dict:
