@@ -95,7 +95,9 @@ def test_header_with_tasks_and_relabel_inputs(db, tmp_path):
 
 @pytest.mark.parametrize("lines, needle", [
     (['{"task_id": "1", "messages": []}', '{"task_id": "2", "messages": [}'],
-     "line 2: invalid JSON"),
+     "line 2: invalid JSON at column 31: expecting value"),
+    (['{"task_id": "1", "messages": []}', '{"task_id": "2", "mess'],
+     "line 2: truncated JSON: the line ends inside a string that starts at column 18"),
     (['{"task_id": "1", "messages": []}', '[1, 2]'], "line 2: expected a JSON object"),
     (['{"run": "a", "messages": []}', '{"run": "b", "messages": []}'], "line 2: run 'b'"),
     (['{"messages": []}', '{"type": "run"}'], "line 2: a run header must be the first line"),

@@ -409,3 +409,41 @@ def test_shared_file_with_scrambled_labels(db, tmp_path, shared_results):
     assert [r[1] for r in rows] == truth
     assert any("labels look wrong for 40 simulation(s)" in w for w in entry["warnings"])
     assert export_dict(db, entry["run_id"]) == src  # the label as given is what exports
+
+
+@pytest.mark.parametrize("cut", ["in_string", "between_values"])
+def test_truncated_json_message_reads_well_and_matches_t2e_score(db, tmp_path, cut):
+    from world.errors import WorldError
+    from world.rescore import load_results
+
+    text = json.dumps(make_results(4), indent=1)
+    at = text.index('"content"', len(text) // 2)
+    text = text[: at + 14] if cut == "in_string" else text[: text.index("\n", at)]
+    p = tmp_path / "trunc.json"
+    p.write_text(text)
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        pos = exc.pos
+    err = import_paths(db, [str(p)])["rejected"][0]["error"]
+    with pytest.raises(WorldError) as scored:
+        load_results(p)
+    if cut == "in_string":
+        said = f"truncated JSON: the file ends inside a string that starts at character {pos} ("
+    else:
+        said = f"truncated JSON: the file ends at character {pos} ("
+    assert said in err and said in str(scored.value)
+    assert "starting at (" not in err and "?" not in err  # no glued json message, no guessing
+
+
+def test_empty_file_same_message_for_import_and_score(db, tmp_path):
+    from world.errors import WorldError
+    from world.rescore import load_results
+
+    p = tmp_path / "empty.json"
+    p.write_text("")
+    err = import_paths(db, [str(p)])["rejected"][0]["error"]
+    with pytest.raises(WorldError) as scored:
+        load_results(p)
+    assert "the file is empty; expected a tau2 results file" in err
+    assert "the file is empty; expected a tau2 results file" in str(scored.value)

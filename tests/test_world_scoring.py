@@ -361,7 +361,12 @@ def test_refuses_other_domains_per_file(tau2_dir, shared_results, tmp_path):
 
 
 @pytest.mark.parametrize("content, message", [
-    ('{"tasks": [], "simulations": [', "not valid JSON, the file may be truncated"),
+    ('{"tasks": [], "simulations": [', "truncated JSON: the file ends at character 30"),
+    ('{"tasks": [], "simulations": [{"id": "ab', "the file ends inside a string that starts "
+                                                "at character 37 (line 1)"),
+    ('{"tasks": [] "x": 1}', "invalid JSON at character 13 (line 1): expecting ',' delimiter"),
+    ("", "the file is empty; expected a tau2 results file"),
+    (" \n ", "the file is empty; expected a tau2 results file"),
     ('[{"id": "x"}]', "a bare list, not a tau2 results file"),
     ('{"domain": "retail", "simulations": []}', "missing tasks"),
     ('"hello"', "top level is str"),

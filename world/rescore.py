@@ -61,19 +61,40 @@ def load_results(path: str | os.PathLike) -> dict:
     return data
 
 
+EXPECTED = ("expected a tau2 results file (an object with info, tasks and simulations) or a "
+            "tau2 results directory (results.json + simulations/)")
+
+
 def _read(p: Path) -> Any:
     try:
-        with open(p, encoding="utf-8") as fh:
-            return json.load(fh)
+        with open(p, encoding="utf-8-sig") as fh:
+            text = fh.read()
     except FileNotFoundError:
         raise WorldError(f"{p}: no such file") from None
+    except IsADirectoryError:
+        raise WorldError(f"{p}: is a directory without results.json") from None
     except OSError as exc:
         raise WorldError(f"{p}: cannot read ({exc.strerror})") from None
     except UnicodeDecodeError as exc:
-        raise WorldError(f"{p}: not UTF-8 text ({exc.reason})") from None
+        raise WorldError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    if not text.strip():
+        raise WorldError(f"{p}: the file is empty; {EXPECTED}")
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise WorldError(f"{p}: not valid JSON, the file may be truncated or corrupt "
-                         f"(line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+        raise WorldError(f"{p}: {_json_error(exc, text)}") from None
+
+
+def _json_error(exc: json.JSONDecodeError, text: str) -> str:
+    """The same wording as the importer's (store/importers/jsonstream.describe_json_error),
+    so `t2e import` and `t2e score` say the same thing about the same broken file."""
+    where = f"character {exc.pos} (line {exc.lineno})"
+    if exc.msg.startswith("Unterminated string"):
+        return f"truncated JSON: the file ends inside a string that starts at {where}"
+    what = exc.msg[:1].lower() + exc.msg[1:]
+    if exc.pos >= len(text.rstrip()):  # the error is at the very end of the file
+        return f"truncated JSON: the file ends at {where} before the value is complete ({what})"
+    return f"invalid JSON at {where}: {what}"
 
 
 def _check_shape(data: Any, p: Path) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from .common import ImportContext, ImportFailure, RunMeta
 from .episodes import EpisodeWriter, RecordError, sim_label, validate_sim
+from .jsonstream import describe_json_error
 
 FORMAT = "t2e-jsonl"
 _ALIASES = {"task": "task_id", "termination": "termination_reason"}
@@ -96,9 +97,10 @@ def _parse_line(raw: bytes, lineno: int) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        tail = " (truncated line?)" if exc.pos >= len(text.rstrip()) - 1 else ""
-        raise ImportFailure(f"line {lineno}: invalid JSON: {exc.msg} at column {exc.colno}"
-                            f"{tail}") from None
+        cut = exc.pos >= len(text.rstrip())  # the error is at the very end of the line
+        msg = describe_json_error(exc.msg, f"column {exc.colno}", cut)
+        raise ImportFailure(f"line {lineno}: {msg.replace('the file ends', 'the line ends')}"
+                            ) from None
 
 
 def _header_meta(obj: dict, lineno: int) -> RunMeta:

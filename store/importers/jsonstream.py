@@ -22,6 +22,19 @@ class JsonStreamError(ValueError):
     """Malformed or truncated JSON; the message names the position (character offset, line)."""
 
 
+def describe_json_error(msg: str, where: str, truncated: bool) -> str:
+    """One readable sentence for a json.JSONDecodeError (`msg` is its bare .msg, which for
+    strings ends in "starting at" and must not be glued to other words). `where` names the
+    position; `truncated` says the error is at the end of the file. world/rescore.py words
+    the same errors the same way for `t2e score`."""
+    if msg.startswith("Unterminated string"):
+        return f"truncated JSON: the file ends inside a string that starts at {where}"
+    what = msg[:1].lower() + msg[1:]
+    if truncated:
+        return f"truncated JSON: the file ends at {where} before the value is complete ({what})"
+    return f"invalid JSON at {where}: {what}"
+
+
 class JsonStream:
     """Reads JSON values from a binary file one at a time, with positions for error messages."""
 
@@ -80,9 +93,12 @@ class JsonStream:
     def expect(self, chars: str, what: str) -> str:
         """Consume one of `chars` or fail saying what was expected and what was found."""
         c = self.peek()
-        if not c or c not in chars:
-            found = repr(c) if c else "end of file (truncated JSON?)"
-            raise JsonStreamError(f"expected {what} at {self.where()}, found {found}")
+        if not c:
+            raise JsonStreamError(f"truncated JSON: the file ends at {self.where()} where "
+                                  f"{what} was expected")
+        if c not in chars:
+            raise JsonStreamError(f"invalid JSON at {self.where()}: expected {what}, "
+                                  f"found {c!r}")
         self.pos += 1
         return c
 
@@ -96,12 +112,12 @@ class JsonStream:
                 # An error near the end of the buffer (or an unterminated string) may just
                 # mean the value continues in the next chunk; anything else is real.
                 near_end = exc.pos >= len(self.buf) - 64 or exc.msg.startswith("Unterminated")
+                where = self.where(exc.pos)  # before _fill: it shifts the buffer under exc.pos
                 if near_end and self._fill():
                     continue
-                detail = exc.msg
-                if self.eof and near_end:
-                    detail += " (the file ends here: truncated JSON?)"
-                raise JsonStreamError(f"{detail} at {self.where(exc.pos)}") from None
+                at_end = exc.pos >= len(self.buf.rstrip())  # nothing but the end after it
+                raise JsonStreamError(describe_json_error(
+                    exc.msg, where, self.eof and at_end)) from None
             if (not self.eof and isinstance(value, (int, float))
                     and _NUM_TAIL.fullmatch(self.buf, end)):
                 # a number touching the buffer end ("3" of "3.25") may continue in the next
