@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable
 
+from .candidate_versions import ABLATION_HYPOTHESIS
 from .candidates import Candidate, CandidateError, normalise
 from .errors import T2EError
 
@@ -32,7 +33,7 @@ def leave_one_out(cand: Candidate) -> list[tuple[int, str, Candidate]]:
         body = "\n".join(lines[:i] + lines[i + 1:])
         out.append((n, line.strip(), Candidate(
             name=f"{cand.name}-minus-rule{n}", body=body, parent=cand.name,
-            hypothesis=f"ablation of {cand.name}: without rule {n}: {line.strip()}")))
+            hypothesis=f"{ABLATION_HYPOTHESIS}{cand.name}: without rule {n}: {line.strip()}")))
     return out
 
 

@@ -64,6 +64,20 @@ def _row(r: tuple) -> Version:
     return Version(*r)
 
 
+ABLATION_HYPOTHESIS = "ablation of "  # how ablation.leave_one_out marks its variants
+_ABLATION_NAME = re.compile(r"^(.+)-minus-rule\d+$")
+
+
+def ablated_from(v: Version) -> str | None:
+    """For an ablation variant (a candidate with one rule left out, recorded by the engine
+    when `t2e ablate` ran it), the name of the candidate it was made from; else None.
+    Variants are experiments on a candidate, never the candidate being worked on."""
+    m = _ABLATION_NAME.match(v.name or "")
+    if m and (v.hypothesis or "").startswith(ABLATION_HYPOTHESIS):
+        return m.group(1)
+    return None
+
+
 def list_versions(conn: sqlite3.Connection) -> list[Version]:
     """Every saved version, oldest first."""
     return [_row(r) for r in conn.execute(
@@ -328,4 +342,4 @@ def candidate_from_text(text: str, *, name: str, parent: str | None) -> Candidat
 
 __all__ = ["Version", "SaveResult", "list_versions", "get_version", "load_ref",
            "ensure_recorded", "save_version", "lineage", "sparkline", "run_reward",
-           "candidate_from_text", "body_hash"]
+           "candidate_from_text", "body_hash", "ablated_from", "ABLATION_HYPOTHESIS"]

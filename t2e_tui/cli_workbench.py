@@ -20,10 +20,18 @@ def _ctx():
 
 
 def _cands_dir(explicit: str | None) -> Path:
+    """--candidates, else the store's own folder (a demo store's), else ./candidates: the
+    same rule as the app's (screens/workbench_hooks.candidates_dir_for)."""
+    from .demo import store_candidates_dir
     from .paths import candidates_dir
 
     obj = _ctx()
-    return candidates_dir(explicit or getattr(obj, "candidates", None))
+    explicit = explicit or getattr(obj, "candidates", None)
+    if not explicit:
+        own = store_candidates_dir(obj.store)
+        if own is not None:
+            return own
+    return candidates_dir(explicit)
 
 
 def _conn():
@@ -235,6 +243,8 @@ def format_log_row(r: dict) -> str:
 def format_demo_summary(s: dict) -> str:
     """The human summary printed by `t2e demo`."""
     lines = [f"demo store: {s['store']}",
+             f"candidates folder: {s['candidates_dir']} (the demo's own: versions saved on "
+             "this store go there, never to ./candidates; rebuilt with the store)",
              "agent: scripted STAND-IN (deterministic; its results prove nothing about models)"]
     for c in s.get("candidates", []):
         lines.append(f"  {c['name']:<28} gate {c['decision']:<12} human {c.get('human') or '-'}"

@@ -11,6 +11,14 @@ What it holds (every figure is computed by the engine and the gate, nothing is c
 
 The scripted agent is a deterministic stand-in: the demo's results prove nothing about models.
 The candidate texts live here (not in the repo's candidates/ folder) so an installed t2e works.
+
+Where the demo's candidate files go (and the files of versions saved in the app on the demo
+store): `<store stem>-candidates/` beside the demo store, marked by a DEMO_MARKER file. Issue 7
+says saving writes the file to `candidates/`; for a demo that folder is the demo's own, because
+the demo store is rebuilt (and its folder emptied) on every `t2e demo`: files in the user's
+./candidates would outlive the store that knows them, or be deleted by the rebuild. The app and
+`t2e candidate` use that folder for a store that has one (`store_candidates_dir`), and `t2e demo`
+and the lineage screen print it.
 """
 
 from __future__ import annotations
@@ -49,9 +57,20 @@ def _remove_store(path: Path) -> None:
             p.unlink()
 
 
-def demo_candidates_dir(store_path: Path) -> Path:
+DEMO_MARKER = ".t2e-demo-candidates"
+
+
+def demo_candidates_dir(store_path: str | os.PathLike) -> Path:
     """Candidate files of a demo store live beside it (never in the user's ./candidates)."""
-    return store_path.parent / f"{store_path.stem}-candidates"
+    p = Path(store_path)
+    return p.parent / f"{p.stem}-candidates"
+
+
+def store_candidates_dir(store_path: str | os.PathLike) -> Path | None:
+    """The candidates folder that belongs to a store (a demo store's, which holds DEMO_MARKER),
+    or None: then the caller uses --candidates or ./candidates."""
+    d = demo_candidates_dir(store_path)
+    return d if (d / DEMO_MARKER).is_file() else None
 
 
 def build_demo(store_path: str | os.PathLike, *, rebuild: bool = True,
@@ -76,6 +95,10 @@ def build_demo(store_path: str | os.PathLike, *, rebuild: bool = True,
     cdir.mkdir(parents=True, exist_ok=True)
     for old in cdir.glob("*.md"):
         old.unlink()
+    (cdir / DEMO_MARKER).write_text(
+        f"Candidate files of the t2e demo store {path.name}: versions saved in the app on that "
+        "store are written here.\n`t2e demo` rebuilds the store and empties this folder; copy "
+        "a file to your candidates/ folder to keep it.\n")
     conn = connect(path)
     try:
         base = packaged_baseline()

@@ -48,3 +48,27 @@ def test_demo_refuses_an_existing_explicit_store(tmp_path):
     p = subprocess.run([sys.executable, "-m", "t2e_tui.cli", "--store", str(target), "demo",
                         "--no-open"], capture_output=True, text=True)
     assert p.returncode == 2 and "already exists" in p.stderr
+
+
+def test_demo_candidates_folder_is_the_stores_own(tmp_path, monkeypatch):
+    """Versions saved on a demo store go to its own candidates folder (printed), never to the
+    user's ./candidates; `t2e candidate save` follows the same rule as the app."""
+    from t2e_tui.demo import DEMO_MARKER, store_candidates_dir
+
+    monkeypatch.chdir(tmp_path)
+    store = tmp_path / "d" / "demo.sqlite"
+    p = subprocess.run([sys.executable, "-m", "t2e_tui.cli", "--store", str(store), "demo",
+                        "--no-open"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    own = tmp_path / "d" / "demo-candidates"
+    assert f"candidates folder: {own}" in p.stdout
+    assert store_candidates_dir(store) == own and (own / DEMO_MARKER).is_file()
+    assert store_candidates_dir(tmp_path / "other.sqlite") is None
+    draft = tmp_path / "draft.md"
+    draft.write_text("---\nname: cross-order-v2\nparent: cross-order-v1\n---\n- Be brief.\n")
+    s = subprocess.run([sys.executable, "-m", "t2e_tui.cli", "--store", str(store), "candidate",
+                        "save", str(draft), "-m", "brevity", "--json"],
+                       capture_output=True, text=True)
+    assert s.returncode == 0, s.stderr
+    assert json.loads(s.stdout)["path"] == str(own / "cross-order-v2.md")
+    assert not (tmp_path / "candidates").exists()

@@ -91,3 +91,48 @@ async def test_ablation_screen_from_lineage(tmp_path, cand_file):
         assert isinstance(screen, AblationScreen) and screen.result is not None
         assert screen.result["tasks"] == "dev"
         assert screen.query_one("DataTable").row_count == 3
+
+
+async def test_after_ablation_the_launcher_offers_the_ablated_candidate(tmp_path, cand_file):
+    """Review item 12: the ablation records its leave-one-out variants as candidates; the
+    launcher opened next must offer the candidate being worked on, not `m-minus-rule3`."""
+    from store import connect
+    from t2e_tui.app import make_app
+    from t2e_tui.candidate_versions import ablated_from, list_versions, save_version
+    from t2e_tui.candidates import load
+    from t2e_tui.screens.workbench_ablation import AblationScreen
+    from t2e_tui.screens.workbench_hooks import current_version
+    from t2e_tui.screens.workbench_launcher import LauncherScreen
+
+    store = tmp_path / "s.sqlite"
+    conn = connect(store)
+    save_version(conn, load(cand_file), hypothesis="three rules",
+                 candidates_dir=tmp_path / "cands")
+    conn.close()
+    app = make_app(store, load_config=False, poll_interval=0)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("L")
+        await pilot.pause()
+        await pilot.press("a")
+        for _ in range(600):
+            await pilot.pause(0.05)
+            if isinstance(app.screen, AblationScreen) and app.screen.result is not None:
+                break
+        assert app.screen.result is not None
+        await pilot.press("escape")
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("R")
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if isinstance(app.screen, LauncherScreen):
+                break
+        assert app.screen.form().candidate == "m"
+        # the variants are the newest rows; without the screen's hint the latest saved version
+        # that is not a variant is chosen
+        conn = connect(store)
+        versions = list_versions(conn)
+        assert versions[-1].name.startswith("m-minus-rule") and ablated_from(versions[-1]) == "m"
+        app.working_candidate = None
+        assert current_version(app, conn).name == "m"
+        conn.close()

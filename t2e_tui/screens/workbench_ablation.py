@@ -68,6 +68,9 @@ class AblationScreen(Screen):
                              ("wins", 5), ("loses", 5), ("text", 80)):
             t.add_column(label, width=width)
         self.running = True
+        # the ablated candidate is the one being worked on: the launcher offers it next, not
+        # one of the leave-one-out variants the ablation records
+        self.app.working_candidate = self.candidate_ref
         self._run()
 
     @work(thread=True, exclusive=True, group="ablation", description="the ablation")

@@ -9,39 +9,51 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..candidate_versions import Version, get_version, list_versions
+from ..candidate_versions import Version, ablated_from, get_version, list_versions
 from ..paths import candidates_dir as default_candidates_dir
 
 
 def candidates_dir_for(app: Any) -> Path:
-    """Where saved versions are written: the demo store's folder beside it, else ./candidates."""
+    """Where saved versions are written: the app's --candidates, else the store's own folder
+    (a demo store's, beside it), else ./candidates."""
+    from ..demo import store_candidates_dir
+
     explicit = getattr(app, "candidates_dir", None)
     if explicit:
         return Path(explicit)
-    store = Path(app.store_path)
-    beside = store.parent / f"{store.stem}-candidates"
-    if beside.is_dir():
-        return beside
-    return default_candidates_dir()
+    return store_candidates_dir(app.store_path) or default_candidates_dir()
 
 
 def current_version(app: Any, conn: Any) -> Version | None:
-    """The candidate in focus: the app's candidate run's, else its baseline run's, else the
-    latest saved version."""
+    """The candidate being worked on: the app's candidate run's, else its baseline run's, else
+    the version saved last in the editor, else the one last ablated, else the latest saved.
+
+    An ablation variant (one rule left out) is never the answer: it stands for the candidate
+    it was made from, so the launcher after an ablation offers that candidate."""
+    refs: list[str] = []
     for run in (getattr(app, "candidate_run", None), getattr(app, "baseline_run", None)):
         if run:
             r = conn.execute("SELECT candidate_hash FROM runs WHERE run_id = ?", (run,)).fetchone()
             if r and r[0]:
-                v = get_version(conn, r[0])
-                if v:
-                    return v
-    drafted = getattr(app, "last_saved_candidate", None)
-    if drafted:
-        v = get_version(conn, drafted)
+                refs.append(r[0])
+    refs += [h for h in (getattr(app, "last_saved_candidate", None),
+                         getattr(app, "working_candidate", None)) if h]
+    for ref in refs:
+        v = _working(conn, get_version(conn, ref))
         if v:
             return v
-    versions = list_versions(conn)
-    return versions[-1] if versions else None
+    for v in reversed(list_versions(conn)):
+        if ablated_from(v) is None:
+            return v
+    return None
+
+
+def _working(conn: Any, v: Version | None) -> Version | None:
+    """`v`, or for an ablation variant the candidate it was made from (None if unknown)."""
+    origin = ablated_from(v) if v else None
+    if origin is None:
+        return v
+    return get_version(conn, origin)
 
 
 def open(app: Any, name: str) -> None:  # noqa: A001 - the app's hook contract names it `open`

@@ -37,13 +37,19 @@ class LineageScreen(Screen):
     """
 
     def compose(self) -> ComposeResult:
-        yield Static("Candidate lineage", classes="title")
+        yield Static("Candidate lineage", classes="title", id="lin-title")
         yield Static("", id="lin-spark")
         yield DataTable(id="lin-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="lin-hyp")
         yield KeyBar()
 
     def on_mount(self) -> None:
+        from .workbench_hooks import candidates_dir_for
+
+        # where saved versions' files go (a demo store has its own folder): said, not guessed
+        title = Text("Candidate lineage", "bold")
+        title.append(f"  · files in {candidates_dir_for(self.app)}", "dim")
+        self.query_one("#lin-title", Static).update(title)
         self.reload()
 
     def on_screen_resume(self) -> None:
