@@ -88,8 +88,9 @@ def build_demo(store_path: str | os.PathLike, *, rebuild: bool = True,
     path = Path(store_path)
     if path.exists():
         if not rebuild:
-            raise T2EError(f"{path}: already exists; `t2e demo --store` builds a new store "
-                           "(remove it first, or omit --store to use the default demo store)")
+            raise T2EError(f"{path}: already exists, and the demo never writes into an "
+                           "existing store: give a new path (`t2e --store NEW.sqlite demo`), or "
+                           "run `t2e demo` to rebuild the default demo store")
         _remove_store(path)
     cdir = demo_candidates_dir(path)
     cdir.mkdir(parents=True, exist_ok=True)

@@ -48,6 +48,13 @@ def test_demo_refuses_an_existing_explicit_store(tmp_path):
     p = subprocess.run([sys.executable, "-m", "t2e_tui.cli", "--store", str(target), "demo",
                         "--no-open"], capture_output=True, text=True)
     assert p.returncode == 2 and "already exists" in p.stderr
+    # the suggested command is one that works (--store is the root's option, before `demo`)
+    assert "t2e demo --store" not in p.stderr and "`t2e --store NEW.sqlite demo`" in p.stderr
+    fresh = tmp_path / "new.sqlite"
+    ok = subprocess.run([sys.executable, "-m", "t2e_tui.cli", "--store", str(fresh), "demo",
+                         "--no-open"], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert target.read_bytes() == b""  # the existing file was left alone
 
 
 def test_demo_candidates_folder_is_the_stores_own(tmp_path, monkeypatch):
