@@ -447,3 +447,11 @@ def test_empty_file_same_message_for_import_and_score(db, tmp_path):
         load_results(p)
     assert "the file is empty; expected a tau2 results file" in err
     assert "the file is empty; expected a tau2 results file" in str(scored.value)
+
+
+def test_an_error_before_the_end_is_not_called_truncation(db, tmp_path):
+    p = tmp_path / "ctl.json"
+    p.write_text('{"a": "x\ty"}')  # a raw tab inside a string, then more text
+    err = import_paths(db, [str(p)])["rejected"][0]["error"]
+    assert "invalid JSON at character 8 (line 1): invalid control character" in err
+    assert "truncated" not in err

@@ -92,6 +92,8 @@ def _json_error(exc: json.JSONDecodeError, text: str) -> str:
     if exc.msg.startswith("Unterminated string"):
         return f"truncated JSON: the file ends inside a string that starts at {where}"
     what = exc.msg[:1].lower() + exc.msg[1:]
+    if what.endswith(" at"):  # "Invalid control character at": the position follows
+        what = what[:-3]
     if exc.pos >= len(text.rstrip()):  # the error is at the very end of the file
         return f"truncated JSON: the file ends at {where} before the value is complete ({what})"
     return f"invalid JSON at {where}: {what}"

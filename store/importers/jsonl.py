@@ -94,6 +94,7 @@ def _parse_line(raw: bytes, lineno: int) -> Any:
     except UnicodeDecodeError as exc:
         raise ImportFailure(f"line {lineno}: invalid UTF-8 at byte {exc.start} of the line") \
             from None
+    text = text.rstrip("\r\n")  # else a line cut inside a string ends in a control character
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:

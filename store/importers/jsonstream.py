@@ -30,6 +30,8 @@ def describe_json_error(msg: str, where: str, truncated: bool) -> str:
     if msg.startswith("Unterminated string"):
         return f"truncated JSON: the file ends inside a string that starts at {where}"
     what = msg[:1].lower() + msg[1:]
+    if what.endswith(" at"):  # "Invalid control character at": the position follows
+        what = what[:-3]
     if truncated:
         return f"truncated JSON: the file ends at {where} before the value is complete ({what})"
     return f"invalid JSON at {where}: {what}"
@@ -112,10 +114,11 @@ class JsonStream:
                 # An error near the end of the buffer (or an unterminated string) may just
                 # mean the value continues in the next chunk; anything else is real.
                 near_end = exc.pos >= len(self.buf) - 64 or exc.msg.startswith("Unterminated")
-                where = self.where(exc.pos)  # before _fill: it shifts the buffer under exc.pos
+                # before _fill, which shifts the buffer under exc.pos
+                where = self.where(exc.pos)
+                at_end = exc.pos >= len(self.buf.rstrip())  # nothing but blanks after it
                 if near_end and self._fill():
                     continue
-                at_end = exc.pos >= len(self.buf.rstrip())  # nothing but the end after it
                 raise JsonStreamError(describe_json_error(
                     exc.msg, where, self.eof and at_end)) from None
             if (not self.eof and isinstance(value, (int, float))
