@@ -264,6 +264,16 @@ CREATE TABLE evidence_views (
 CREATE INDEX idx_views_task ON evidence_views(domain, task_id, viewed_at);
 """,
     ),
+    (
+        2,
+        "sources keep their import warnings",
+        r"""
+-- The warnings of the import that created the source (JSON list of strings), so a re-import
+-- of the same content (a no-op, "duplicate": true) can report them again. NULL: imported
+-- before this migration (warnings unknown).
+ALTER TABLE sources ADD COLUMN warnings_json TEXT;
+""",
+    ),
 ]
 
 

@@ -168,6 +168,18 @@ def test_foreign_bare_list_imports_with_warning(db, tmp_path):
     assert out["simulations"] == sims
 
 
+def test_reimport_repeats_the_first_imports_warnings(db, tmp_path):
+    sims = make_results(2)["simulations"]
+    first = import_path(db, write_json(tmp_path / "list.json", sims))
+    assert any("bare JSON list" in w for w in first["warnings"])
+    again = import_path(db, tmp_path / "list.json")
+    assert again["duplicate"] is True and again["run_id"] == first["run_id"]
+    assert again["warnings"] == first["warnings"]
+    # a store imported before the warnings were kept says nothing rather than failing
+    db.conn.execute("UPDATE sources SET warnings_json = NULL")
+    assert import_path(db, tmp_path / "list.json")["warnings"] == []
+
+
 def test_foreign_summary_wrapper_and_missing_task_ids(db, tmp_path):
     sims = make_results(3)["simulations"]
     del sims[0]["task_id"]

@@ -53,12 +53,15 @@ def import_path(db: Any, path: str | os.PathLike, *, name: str | None = None,
         raise ImportFailure(f"{display}: cannot read ({exc.strerror or exc})") from None
     conn = writer.conn_of(db)
     existing = conn.execute(
-        "SELECT r.run_id, count(e.episode_id), coalesce(sum(e.n_steps), 0) FROM sources s "
-        "JOIN runs r ON r.source_id = s.source_id LEFT JOIN episodes e ON e.run_id = r.run_id "
-        "WHERE s.sha256 = ? GROUP BY r.run_id ORDER BY r.created_at LIMIT 1", (sha,)).fetchone()
+        "SELECT r.run_id, count(e.episode_id), coalesce(sum(e.n_steps), 0), s.warnings_json "
+        "FROM sources s JOIN runs r ON r.source_id = s.source_id LEFT JOIN episodes e "
+        "ON e.run_id = r.run_id WHERE s.sha256 = ? GROUP BY r.run_id ORDER BY r.created_at "
+        "LIMIT 1", (sha,)).fetchone()
     if existing:
+        # the same content says the same things: repeat the first import's warnings
         return {"path": display, "run_id": existing[0], "episodes": existing[1],
-                "messages": existing[2], "duplicate": True, "warnings": []}
+                "messages": existing[2], "duplicate": True,
+                "warnings": _stored_warnings(existing[3])}
     fmt = detect_format(p)
     ctx = ImportContext(path=p, display=display, sha256=sha, size=size,
                         name=name or (p.name if p.is_dir() else p.stem), role=role,
@@ -75,6 +78,8 @@ def import_path(db: Any, path: str | os.PathLike, *, name: str | None = None,
                 jsonl.import_file(conn, ctx)
             else:
                 tau2.import_file(conn, ctx)
+            conn.execute("UPDATE sources SET warnings_json = ? WHERE source_id = ?",
+                         (json.dumps(list(ctx.warnings), ensure_ascii=False), ctx.source_id))
     except ImportFailure as exc:
         raise ImportFailure(f"{display}: {exc}") from None
     except OSError as exc:
@@ -86,6 +91,15 @@ def import_path(db: Any, path: str | os.PathLike, *, name: str | None = None,
         conn.execute(f"PRAGMA foreign_keys = {'ON' if fk else 'OFF'}")
     return {"path": display, "run_id": ctx.run_id, "episodes": ctx.episodes,
             "messages": ctx.messages, "duplicate": False, "warnings": list(ctx.warnings)}
+
+
+def _stored_warnings(text: str | None) -> list[str]:
+    """A source's recorded import warnings (none recorded before migration 2)."""
+    try:
+        value = json.loads(text) if text else []
+    except ValueError:
+        return []
+    return [str(w) for w in value] if isinstance(value, list) else []
 
 
 def content_hash(p: Path) -> tuple[str, int]:
