@@ -114,7 +114,16 @@ def register(cli: click.Group) -> None:
             click.echo(json.dumps(out, indent=2))
         else:
             tag = " (OVERRIDE)" if out["override"] else ""
-            click.echo(f"row {row}: {decision}{tag} recorded (gate said {out['gate_decision']})")
+            msg = f"row {row}: {decision}{tag} recorded (gate said {out['gate_decision']})"
+            prev = out["replaces"]
+            if prev:
+                from .textsafe import one_line
+
+                was = prev["decision"] + (" OVERRIDE" if prev["override"] else "")
+                why = f" ({one_line(prev['reason'], 200)})" if prev["reason"] else ""
+                msg += (f"; it replaces the earlier {was}{why}, which stays in the row's "
+                        "history (t2e scoreboard)")
+            click.echo(msg)
         return 0
 
     @cli.command("scoreboard")
@@ -175,11 +184,8 @@ def _rich_scoreboard(rows: list[dict]) -> None:
             delta = f"{r['reward_delta']:+.2f}"
             if wide:
                 delta += f" [{r['ci_low']:.2f},{r['ci_high']:.2f}]"
-        human = r["human_decision"] or "-"
-        if r["override"]:
-            human += "*"
-            notes.append(f"* row {r['row']}: OVERRIDE ({r['human_decision']} against "
-                         f"{r['decision']}), reason: {one_line(r['override_reason'], 300)}")
+        human = human_cell(r["human_history"])
+        notes += override_notes(r)
         runs = (f"{one_line(r['baseline_name'] or r['baseline_run'], 60)} → "
                 f"{one_line(r['candidate_name'] or r['candidate_run'], 60)}")
         if r["candidate_hash"]:
@@ -199,3 +205,28 @@ def _rich_scoreboard(rows: list[dict]) -> None:
     console.print(table)
     for note in notes:
         console.print(Text(note))
+
+
+def human_cell(hist: list[dict]) -> str:
+    """The human decisions of a row, oldest first, `*` marking overrides: `promote*→discard`
+    (an override later replaced stays visible). `-` when nobody decided."""
+    return "→".join(h["decision"] + ("*" if h["override"] else "") for h in hist) or "-"
+
+
+def override_notes(r: dict) -> list[str]:
+    """One note per override on a row, saying whether it is still in force."""
+    from .textsafe import one_line
+
+    out = []
+    hist = r["human_history"]
+    for i, h in enumerate(hist):
+        if not h["override"]:
+            continue
+        later = hist[i + 1:]
+        state = ("in force" if not later else
+                 f"since replaced by {later[-1]['decision']}"
+                 + (f" ({later[-1]['author']})" if later[-1].get("author") else ""))
+        who = f" by {h['author']}" if h.get("author") else ""
+        out.append(f"* row {r['row']}: OVERRIDE {h['decision']} against {r['decision']}{who}, "
+                   f"{state}; reason: {one_line(h['reason'], 300)}")
+    return out

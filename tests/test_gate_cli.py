@@ -145,6 +145,34 @@ def test_scoreboard_shows_overrides(store_path):
     assert "OVERRIDE" in human and "[b]markup[/b]" in human
 
 
+def test_discard_after_an_override_keeps_the_override_visible(store_path):
+    """Review item 15: `decide ROW discard` after an override used to drop it from the
+    scoreboard. The discard is in force, the override stays in the row's history."""
+    t2e(store_path, "gate", "base", "bad", "--json")
+    t2e(store_path, "decide", "1", "promote", "--override", "--reason", "looked fine",
+        "--author", "ann")
+    code, out = t2e(store_path, "decide", "1", "discard", "--author", "bob")
+    assert code == 0
+    assert "replaces the earlier promote OVERRIDE (looked fine)" in out
+    code, out = t2e(store_path, "decide", "1", "discard", "--json")
+    assert json.loads(out)["replaces"] == {"decision": "discard", "override": False,
+                                           "reason": None}
+    row = json.loads(t2e(store_path, "scoreboard", "--json")[1])[0]
+    assert row["human_decision"] == "discard" and row["override"] is False
+    assert row["overridden"] is True and row["override_reason"] == "looked fine"
+    assert [(h["decision"], h["override"], h["author"]) for h in row["human_history"]] == [
+        ("promote", True, "ann"), ("discard", False, "bob"), ("discard", False, None)]
+    code, tsv = t2e(store_path, "scoreboard", "--tsv")
+    head, line = tsv.splitlines()[:2]
+    cells = dict(zip(head.split("\t"), line.split("\t")))
+    assert cells["overridden"] == "1" and cells["override"] == "0"
+    assert cells["human_history"].startswith("promote OVERRIDE (looked fine) by ann ")
+    assert " -> discard by bob " in cells["human_history"]
+    code, human = t2e(store_path, "scoreboard")
+    assert "promote*→discard→discard" in human
+    assert "OVERRIDE promote against discard by ann, since replaced by discard" in human
+
+
 def test_deleted_run_is_flagged(store_path):
     import store
 

@@ -116,10 +116,14 @@ async def test_promoting_against_the_verdict_asks_for_a_reason(demo):
         await pilot.press(*"trust me")
         await pilot.press("enter")
         await wait_for(pilot, lambda: gate.human is not None and gate.human["override"])
+        await pilot.press("D")  # discarding after the override keeps the override visible
+        await wait_for(pilot, lambda: not gate.human["override"])
+        assert "replaces an OVERRIDE promote (trust me)" in str(
+            gate.query_one("#gate-human").render())
     conn = connect(demo["store"])
     rows = conn.execute("SELECT decision, override, reason FROM human_decisions WHERE row_id = ?"
                         " ORDER BY decision_id", (gate.result.row_id,)).fetchall()
-    assert rows == [("discard", 0, None), ("promote", 1, "trust me")]
+    assert rows == [("discard", 0, None), ("promote", 1, "trust me"), ("discard", 0, None)]
     assert conn.execute("SELECT count(*) FROM gate_decisions").fetchone()[0] == 2
 
 

@@ -2,6 +2,11 @@
 
 `scoreboard_rows` gives flat dicts whose keys are exactly the TSV columns (COLUMNS), so the
 `--json` rows and the TSV carry the same fields.
+
+Human decisions: `human_decision` / `override` are the latest decision (the one in force);
+`overridden` says an override was ever recorded on the row and `override_reason` is the latest
+override's reason, so a discard recorded after an override never hides it; `human_history`
+lists every decision, oldest first.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ COLUMNS = (
     "reward_before", "reward_after", "reward_delta", "ci_low", "ci_high", "p_value", "test",
     "pass_hat_k_before", "pass_hat_k_after", "action_match_delta", "read_action_match_delta",
     "write_action_match_delta", "regressions", "fixes", "decision", "reasons",
-    "human_decision", "override", "override_reason", "cites_deleted_run", "source_sha256",
+    "human_decision", "override", "override_reason", "overridden", "human_history",
+    "cites_deleted_run", "source_sha256",
     "manifests",
 )
 
@@ -47,11 +53,16 @@ def scoreboard_rows(db: Any) -> list[dict]:
     """Every gate decision, oldest first, flattened to the scoreboard columns."""
     conn = conn_of(db)
     existing = {r[0] for r in conn.execute("SELECT run_id FROM runs")}
-    humans: dict[int, tuple] = {}
-    for row_id, decision, override, reason in conn.execute(
-            "SELECT row_id, decision, override, reason FROM human_decisions "
+    # Every human decision stays on the row, oldest first: the latest is the one in force,
+    # but an override that a later decision replaced is still shown (`overridden`,
+    # `override_reason`, `human_history`), never dropped.
+    history: dict[int, list[dict]] = {}
+    for row_id, decision, override, reason, author, created in conn.execute(
+            "SELECT row_id, decision, override, reason, author, created_at FROM human_decisions "
             "ORDER BY decision_id"):
-        humans[row_id] = (decision, override, reason)  # the latest decision wins
+        history.setdefault(row_id, []).append(
+            {"decision": decision, "override": bool(override), "reason": reason,
+             "author": author, "time": created})
     out = []
     for r in conn.execute(
             "SELECT row_id, created_at, candidate_hash, parent_hash, baseline_run_id, "
@@ -63,7 +74,9 @@ def scoreboard_rows(db: Any) -> list[dict]:
          decision, reasons, stats, metrics, sources, manifests, cites) = r
         stats, metrics = _load(stats, {}), _load(metrics, {})
         deltas = metrics.get("deltas", {})
-        human = humans.get(row_id)
+        hist = history.get(row_id, [])
+        human = hist[-1] if hist else None
+        overrides = [h for h in hist if h["override"]]
         out.append({
             "row": row_id,
             "time": created,
@@ -94,9 +107,11 @@ def scoreboard_rows(db: Any) -> list[dict]:
             "fixes": stats.get("fixes", []),
             "decision": decision,
             "reasons": _load(reasons, []),
-            "human_decision": human[0] if human else None,
-            "override": bool(human[1]) if human else False,
-            "override_reason": human[2] if human and human[1] else None,
+            "human_decision": human["decision"] if human else None,
+            "override": bool(human and human["override"]),   # the decision in force
+            "override_reason": overrides[-1]["reason"] if overrides else None,
+            "overridden": bool(overrides),  # an override was recorded, even if since replaced
+            "human_history": hist,
             "cites_deleted_run": bool(cites) or bid not in existing or cid not in existing,
             "source_sha256": sorted({v["sha256"] for v in _load(sources, {}).values()
                                      if isinstance(v, dict) and v.get("sha256")}),
@@ -124,9 +139,30 @@ def tsv_cell(value: Any) -> str:
     return text.replace("\t", " ").replace("\r", " ").replace("\n", " ")
 
 
+def history_text(hist: list[dict]) -> str:
+    """`promote OVERRIDE (reason) by ann 2026-…Z -> discard by bob 2026-…Z`: the human
+    decisions of one row, oldest first (the TSV cell of `human_history`)."""
+    parts = []
+    for h in hist:
+        t = h["decision"] + (" OVERRIDE" if h["override"] else "")
+        if h.get("reason"):
+            t += f" ({h['reason']})"
+        if h.get("author"):
+            t += f" by {h['author']}"
+        if h.get("time"):
+            t += f" {h['time']}"
+        parts.append(t)
+    return " -> ".join(parts)
+
+
+_TSV_CELL = {"human_history": history_text}
+
+
 def to_tsv(rows: list[dict]) -> str:
+    """The scoreboard as TSV: a header of COLUMNS, then one line per row."""
     lines = ["\t".join(COLUMNS)]
-    lines += ["\t".join(tsv_cell(r[c]) for c in COLUMNS) for r in rows]
+    lines += ["\t".join(tsv_cell(_TSV_CELL[c](r[c]) if c in _TSV_CELL else r[c])
+                         for c in COLUMNS) for r in rows]
     return "\n".join(lines)
 
 
@@ -150,8 +186,15 @@ def record_human_decision(db: Any, row_id: int, decision: str, *, override: bool
     if override and not against:
         raise T2EError(f"row {row_id}: --override only applies to promoting against a "
                        f"discard or inconclusive verdict (the gate said {verdict})")
+    prev = conn.execute(
+        "SELECT decision, override, reason FROM human_decisions WHERE row_id = ? "
+        "ORDER BY decision_id DESC LIMIT 1", (row_id,)).fetchone()
     cur = conn.execute(
         "INSERT INTO human_decisions (row_id, decision, override, reason, author, created_at) "
         "VALUES (?,?,?,?,?,?)", (row_id, decision, int(against), reason, author, now_iso()))
     return {"decision_id": int(cur.lastrowid), "row": row_id, "decision": decision,
-            "gate_decision": verdict, "override": against, "reason": reason}
+            "gate_decision": verdict, "override": against, "reason": reason,
+            # the decision this one replaces (it stays in the row's history)
+            "replaces": None if prev is None else {"decision": prev[0],
+                                                   "override": bool(prev[1]),
+                                                   "reason": prev[2]}}

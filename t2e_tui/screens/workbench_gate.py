@@ -223,13 +223,13 @@ class GateScreen(Screen):
 
         conn = connect(self.app.store_path)
         try:
-            h = conn.execute("SELECT decision, override, reason FROM human_decisions WHERE "
-                             "row_id = ? ORDER BY decision_id DESC LIMIT 1",
-                             (self.result.row_id,)).fetchone()
+            hist = conn.execute("SELECT decision, override, reason FROM human_decisions "
+                                "WHERE row_id = ? ORDER BY decision_id",
+                                (self.result.row_id,)).fetchall()
         finally:
             conn.close()
-        self.human = None if not h else {"decision": h[0], "override": bool(h[1]),
-                                         "reason": h[2]}
+        self._history = [{"decision": d, "override": bool(o), "reason": r} for d, o, r in hist]
+        self.human = self._history[-1] if self._history else None
         self._show_human()
 
     def _show_human(self) -> None:
@@ -240,6 +240,11 @@ class GateScreen(Screen):
             return
         h = self.human
         extra = f" (OVERRIDE: {escape(h['reason'] or '')})" if h["override"] else ""
+        # an override a later decision replaced stays visible (as on the scoreboard)
+        earlier = [o for o in getattr(self, "_history", [])[:-1] if o["override"]]
+        if earlier:
+            extra += (f" · replaces an OVERRIDE promote ({escape(earlier[-1]['reason'] or '')})"
+                      if not h["override"] else "")
         w.update(f"human decision: [b]{h['decision']}[/b]{extra} · Enter compares the "
                  "selected task")
 
@@ -291,6 +296,7 @@ class GateScreen(Screen):
             conn.close()
         self.human = {"decision": rec["decision"], "override": rec["override"],
                       "reason": rec["reason"]}
+        self._history = getattr(self, "_history", []) + [self.human]
         self._show_human()
         self.notify(f"recorded: {decision} on scoreboard row #{self.result.row_id}")
 
