@@ -274,6 +274,46 @@ CREATE INDEX idx_views_task ON evidence_views(domain, task_id, viewed_at);
 ALTER TABLE sources ADD COLUMN warnings_json TEXT;
 """,
     ),
+    (
+        3,
+        "evidence role history",
+        r"""
+-- When the run's current role was set: its created_at for a role given at creation, later
+-- when `t2e runs role` (or any UPDATE of runs.role) changed it. NULL: the run predates this
+-- migration, so whether its role was changed after creation is unknown. The gate reads it:
+-- a role raised to heldout after the fact must not make clean heldout evidence.
+ALTER TABLE runs ADD COLUMN role_set_at TEXT;
+
+-- Every change of a run's evidence role, oldest first (the role at creation is the first
+-- change's old_role, else the current role). Kept by the triggers below, so no write path
+-- can change a role without leaving a row here.
+CREATE TABLE run_role_changes (
+    change_id INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+    old_role TEXT NOT NULL,
+    new_role TEXT NOT NULL,
+    changed_at TEXT NOT NULL
+);
+CREATE INDEX idx_role_changes_run ON run_role_changes(run_id, change_id);
+
+-- Times as store.now_iso() writes them (microseconds, +00:00) so they sort with the others.
+CREATE TRIGGER runs_role_set_at_insert AFTER INSERT ON runs
+WHEN new.role_set_at IS NULL
+BEGIN
+    UPDATE runs SET role_set_at = new.created_at WHERE run_id = new.run_id;
+END;
+
+CREATE TRIGGER runs_role_change AFTER UPDATE OF role ON runs
+WHEN old.role IS NOT new.role
+BEGIN
+    INSERT INTO run_role_changes (run_id, old_role, new_role, changed_at)
+    VALUES (new.run_id, old.role, new.role,
+            strftime('%Y-%m-%dT%H:%M:%f000+00:00', 'now'));
+    UPDATE runs SET role_set_at = strftime('%Y-%m-%dT%H:%M:%f000+00:00', 'now')
+    WHERE run_id = new.run_id;
+END;
+""",
+    ),
 ]
 
 

@@ -272,12 +272,47 @@ def rename_run(db: Any, ref: str, name: str) -> str:
 
 
 def set_role(db: Any, ref: str, role: str) -> str:
-    """Change a run's evidence role; returns its id."""
+    """Change a run's evidence role; returns its id. The change is recorded (time, old and
+    new role) in run_role_changes by a trigger; see `role_history`."""
     if role not in ROLES:
         raise StoreError(f"unknown evidence role {role!r} (expected one of {', '.join(ROLES)})")
     run_id = resolve_run(db, ref)
     conn_of(db).execute("UPDATE runs SET role = ? WHERE run_id = ?", (role, run_id))
     return run_id
+
+
+CLEAN_ROLES = ("heldout", "transfer")
+
+
+def role_history(db: Any, run_id: str) -> dict:
+    """How a run came to have its evidence role, for the gate.
+
+    Returns {"run_id", "role" (current), "created_at", "created_role" (the role it was
+    created with), "role_set_at" (when the current role was set; None = unknown, the run
+    predates role history), "set_at_creation" (True: the current role is the one it was
+    created with and never changed; False: changed after creation; None: unknown),
+    "raised_to_clean_at" (when the run was last moved INTO heldout/transfer after creation,
+    else None), "changes": [{"from", "to", "at"}] oldest first}."""
+    conn = conn_of(db)
+    row = conn.execute("SELECT role, created_at, role_set_at FROM runs WHERE run_id = ?",
+                       (run_id,)).fetchone()
+    if row is None:
+        raise StoreError(f"no run {run_id!r}")
+    role, created_at, role_set_at = row
+    changes = [{"from": a, "to": b, "at": t} for a, b, t in conn.execute(
+        "SELECT old_role, new_role, changed_at FROM run_role_changes WHERE run_id = ? "
+        "ORDER BY change_id", (run_id,))]
+    created_role = changes[0]["from"] if changes else role
+    if changes:
+        set_at_creation: bool | None = False
+    else:
+        set_at_creation = None if role_set_at is None else True
+    raised = [c["at"] for c in changes if c["to"] in CLEAN_ROLES and c["from"] != c["to"]]
+    return {"run_id": run_id, "role": role, "created_at": created_at,
+            "created_role": created_role, "role_set_at": role_set_at,
+            "set_at_creation": set_at_creation,
+            "raised_to_clean_at": raised[-1] if raised and role in CLEAN_ROLES else None,
+            "changes": changes}
 
 
 def delete_run(db: Any, ref: str) -> dict:

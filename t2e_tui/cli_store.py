@@ -184,12 +184,25 @@ def register(cli: click.Group) -> None:
     @click.argument("role", type=click.Choice(ROLE_CHOICES))
     @click.option("--json", "as_json", is_flag=True)
     def runs_role(run: str, role: str, as_json: bool) -> None:
-        """Set the evidence role of RUN."""
-        from store.queries import set_role
+        """Set the evidence role of RUN. Every change is recorded: a run made heldout or
+        transfer after it was created does not count as clean evidence in the gate."""
+        from store.queries import role_history, set_role
 
-        rid = set_role(_db(), run, role)
-        _echo_json({"run_id": rid, "role": role}) if as_json else \
+        db = _db()
+        rid = set_role(db, run, role)
+        hist = role_history(db, rid)
+        note = None
+        if hist["raised_to_clean_at"]:
+            note = (f"the run was created as {hist['created_role']} evidence; the change "
+                    "is recorded, and a role raised after the run was created does not make "
+                    "clean heldout evidence")
+        if as_json:
+            _echo_json({"run_id": rid, "role": role, "role_set_at": hist["role_set_at"],
+                        "created_role": hist["created_role"], "note": note})
+        else:
             click.echo(f"run {rid} is now {role} evidence")
+            if note:
+                click.echo(f"note: {note}", err=True)
 
     @runs.command("rm")
     @click.argument("run")

@@ -243,3 +243,17 @@ def test_search_without_words_is_bad_input(tmp_path, text):
     imported(tmp_path)
     code, out = run_cli(tmp_path, "search", text, "--json")
     assert code == 2 and "no words to look for" in json.loads(out)["error"]
+
+
+def test_runs_role_records_the_change_and_says_it_is_not_clean(tmp_path):
+    imported(tmp_path)
+    code, out = run_cli(tmp_path, "runs", "role", "r", "heldout", "--json")
+    assert code == 0, out
+    doc = json.loads(out)
+    assert doc["role"] == "heldout" and doc["created_role"] == "discovery"
+    assert "does not make clean heldout evidence" in doc["note"] and doc["role_set_at"]
+    db = store.open_db(tmp_path / "s.sqlite")
+    assert db.conn.execute("SELECT old_role, new_role FROM run_role_changes").fetchall() == [
+        ("discovery", "heldout")]
+    code, out = run_cli(tmp_path, "runs", "role", "r", "development", "--json")
+    assert json.loads(out)["note"] is None

@@ -152,3 +152,48 @@ def test_store_errors_for_bad_store_path(tmp_path):
     junk.write_bytes(b"this is not sqlite at all" * 100)
     with pytest.raises(StoreError, match="not a usable t2e store"):
         store.open_db(junk)
+
+
+def test_role_history_records_a_role_raised_after_creation(db, run, tmp_path):
+    h = queries.role_history(db, run)
+    assert (h["role"], h["created_role"], h["set_at_creation"]) == ("discovery", "discovery",
+                                                                     True)
+    assert h["role_set_at"] == h["created_at"] and h["changes"] == []
+    queries.set_role(db, run, "discovery")  # the same role is not a change
+    assert queries.role_history(db, run)["changes"] == []
+    queries.set_role(db, run, "heldout")
+    h = queries.role_history(db, run)
+    assert h["role"] == "heldout" and h["created_role"] == "discovery"
+    assert h["set_at_creation"] is False
+    (c,) = h["changes"]
+    assert (c["from"], c["to"]) == ("discovery", "heldout")
+    assert h["raised_to_clean_at"] == c["at"] == h["role_set_at"] > h["created_at"]
+    # any write path is recorded, not only set_role (a trigger keeps the history)
+    db.conn.execute("UPDATE runs SET role = 'development' WHERE run_id = ?", (run,))
+    h = queries.role_history(db, run)
+    assert [x["to"] for x in h["changes"]] == ["heldout", "development"]
+    assert h["raised_to_clean_at"] is None and h["created_role"] == "discovery"
+    # created heldout: clean from the start
+    held = import_path(db, write_json(tmp_path / "h.json", make_results(2)),
+                       role="heldout")["run_id"]
+    h = queries.role_history(db, held)
+    assert (h["set_at_creation"], h["raised_to_clean_at"]) == (True, None)
+    # deleting a run drops its history with it
+    queries.delete_run(db, run)
+    assert db.conn.execute("SELECT count(*) FROM run_role_changes").fetchone() == (0,)
+
+
+def test_role_history_of_a_run_from_before_migration_3_is_unknown(tmp_path):
+    conn = store.connect(tmp_path / "old.sqlite", migrate_schema=False)
+    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, "
+                 "description TEXT NOT NULL, applied_at TEXT NOT NULL)")
+    for number, description, sql in MIGRATIONS[:2]:
+        conn.executescript(sql)
+        conn.execute("INSERT INTO schema_migrations VALUES (?, ?, 'then')",
+                     (number, description))
+    conn.execute("INSERT INTO runs (run_id, name, role, created_at) "
+                 "VALUES ('old1', 'old', 'heldout', '2026-01-01T00:00:00+00:00')")
+    conn.commit()
+    assert migrate(conn) == MIGRATIONS[-1][0]
+    h = queries.role_history(conn, "old1")
+    assert (h["role_set_at"], h["set_at_creation"]) == (None, None)
