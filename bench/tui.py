@@ -38,6 +38,7 @@ OTHER_RUNS = 6
 OTHER_EPISODES = 10_000
 STEPS_PER_EPISODE = 10
 LONG = 500
+DETAIL_DELAY_MS = 50  # t2e_tui.screens.compare.DETAIL_DELAY
 
 WORDS = ("order delivered exchange return refund cancel pending processed address payment "
          "gift card credit paypal item product variant shipping tracking user email zip "
@@ -219,6 +220,24 @@ async def measure(path: Path, meta: dict) -> dict:
         a, b = meta["long_pair"]
         paints = []
         kt = []
+        dt = []
+        from textual._compositor import Compositor
+        from t2e_tui.widgets.detail import StepDetail
+
+        _show, _update = StepDetail.show, Compositor.render_update
+
+        def show(self, *args, **kw):
+            rendered["detail_start"] = time.perf_counter()
+            rendered.pop("detail_end", None)
+            return _show(self, *args, **kw)
+
+        def update(self, *args, **kw):
+            out = _update(self, *args, **kw)
+            if "detail_start" in rendered:
+                rendered.setdefault("detail_end", time.perf_counter())
+            return out
+
+        StepDetail.show, Compositor.render_update = show, update
         for _ in range(10):
             rendered.pop("lanes_first", None)
             t0 = time.perf_counter()
@@ -233,11 +252,19 @@ async def measure(path: Path, meta: dict) -> dict:
             out["compare_rows"] = len(screen.alignment.rows)
             for key in ["n", "n", "p", "pagedown", "down"]:
                 kt.append(await key_ms(key, "lanes"))
+            # the detail pane follows once the cursor rests: its update, to the next paint
+            for _ in range(3):
+                rendered.pop("detail_end", None)
+                await pilot.press("down")
+                await pilot.pause(0.15)
+                if "detail_start" in rendered and "detail_end" in rendered:
+                    dt.append((rendered["detail_end"] - rendered["detail_start"]) * 1000)
             app.pop_screen()
             await pilot.pause()
         out["compare_key_ms_max"] = max(kt)
         out["compare_key_ms_median"] = statistics.median(kt)
         out["compare_first_paint_ms"] = paints
+        out["detail_ms"] = dt
         del LineTable
     from t2e_tui import data_access as da
 
@@ -293,6 +320,9 @@ def main() -> None:
           f"{max(paints):.0f} (target ≤ 100 ms); load+align alone {out['compare_core_ms']:.0f} "
           f"ms; keys (n/p/pagedown/down) median {out['compare_key_ms_median']:.1f} ms, max "
           f"{out['compare_key_ms_max']:.1f} ms")
+    dt = out["detail_ms"] or [float("nan")]
+    print(f"compare detail pane (after the cursor rests {DETAIL_DELAY_MS} ms): update → painted "
+          f"median {statistics.median(dt):.0f} ms, max {max(dt):.0f} ms")
     print("FTS search: " + "; ".join(f"{q!r} {ms:.0f} ms ({n} hits)"
                                      for ms, q, n in out["search_ms"]) + " (target ≤ 200 ms)")
     print(f"peak RSS: {out['rss_mb']:.0f} MB (target ≤ 300 MB)")

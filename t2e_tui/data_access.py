@@ -322,6 +322,13 @@ def find_episode(conn: sqlite3.Connection, run_id: str, task_id: str,
     return r[0] if r else None
 
 
+def step_count(conn: sqlite3.Connection, episode_ids: list[int]) -> int:
+    """Steps stored for these episodes (the (episode_id, idx) index answers it)."""
+    marks = ",".join("?" * len(episode_ids))
+    return conn.execute(f"SELECT count(*) FROM steps WHERE episode_id IN ({marks})",
+                        list(episode_ids)).fetchone()[0] if episode_ids else 0
+
+
 def trial_episodes(conn: sqlite3.Connection, run_id: str, task_id: str | None
                    ) -> list[tuple[int, int | None, int | None]]:
     """(episode_id, trial, success) of every episode of a task in a run, in trial order."""

@@ -21,6 +21,8 @@ from ..widgets.lanes import AlignedLanes
 from ..widgets.linetable import Column, LineTable
 
 NARROW = 120  # below this many columns the lanes become a toggle
+SYNC_STEPS = 3000  # pairs up to this many steps are read on the UI thread (see start_load)
+DETAIL_DELAY = 0.05  # s: the detail pane follows the cursor once keys pause (see _row_changed)
 
 
 def reward_line(side: str, ep: da.Episode) -> Text:
@@ -79,6 +81,8 @@ class CompareScreen(ExplorerScreen):
         self.view = "a"  # narrow mode: a | b | gold
         self.narrow = False
         self._token = 0  # which load the screen is waiting for (older ones are dropped)
+        self._views_recorded = False
+        self._detail_timer = None
 
     def compose(self) -> ComposeResult:
         yield Static("loading…", id="cmp-title", classes="title")
@@ -91,13 +95,27 @@ class CompareScreen(ExplorerScreen):
         yield KeyBar()
 
     def start_load(self, app) -> None:
-        """Start reading the episodes before the screen is composed, so the store I/O overlaps
-        the mount instead of following it (first paint of a 500-step compare ≤ 100 ms)."""
+        """Read the episodes before the screen is composed. A pair of up to SYNC_STEPS steps
+        is read and aligned right here, on the UI thread (~10 ms for 2×500 steps): a worker
+        thread would fight the first layout for the GIL and paint the lanes twice (empty,
+        then full), which made a cold open ~200 ms. Bigger pairs (or a failed read, so the
+        worker reports it) go to a worker as before."""
         self._pending = None
         self._started = True
         self._app_ref = app  # the worker may run before this screen is attached to the app
         self._token += 1
         token = self._token
+        ids = [e for e in (self.episode_a, self.episode_b) if e is not None]
+        try:
+            conn = da.open_conn(app.store_path)
+            try:
+                if da.step_count(conn, ids) <= SYNC_STEPS:
+                    self._pending = self._fetch(conn)
+                    return
+            finally:
+                conn.close()
+        except Exception:  # noqa: BLE001 - the worker below reads again and reports it
+            self._pending = None
         app.run_worker(lambda: self._read(token), thread=True, exclusive=True, group="compare-load",
                        exit_on_error=False, description="loading trajectories")
 
@@ -139,25 +157,32 @@ class CompareScreen(ExplorerScreen):
     def load(self) -> None:
         self._read()
 
+    def _fetch(self, conn) -> tuple:
+        """(episode A, episode B or None, alignment), and the other trials of the task."""
+        a = da.load_episode(conn, self.episode_a)
+        b = da.load_episode(conn, self.episode_b) if self.episode_b is not None else None
+        task = a.task or (b.task if b else None)
+        al = align(a.steps, b.steps if b else None, task, checks_a=a.checks,
+                   checks_b=b.checks if b else None)
+        # other trials of the same task, for the trial keys (1 / 2)
+        self.trials = {"a": da.trial_episodes(conn, a.run_id, a.task_id),
+                       "b": da.trial_episodes(conn, b.run_id, b.task_id) if b else []}
+        return a, b, al
+
     def _read(self, token: int | None = None) -> None:
         app = getattr(self, "_app_ref", None) or self.app
         conn = da.open_conn(app.store_path)
         try:
-            a = da.load_episode(conn, self.episode_a)
-            b = da.load_episode(conn, self.episode_b) if self.episode_b is not None else None
-            task = a.task or (b.task if b else None)
-            al = align(a.steps, b.steps if b else None, task, checks_a=a.checks,
-                       checks_b=b.checks if b else None)
-            # other trials of the same task, for the trial keys (1 / 2)
-            self.trials = {"a": da.trial_episodes(conn, a.run_id, a.task_id),
-                           "b": da.trial_episodes(conn, b.run_id, b.task_id) if b else []}
+            a, b, al = self._fetch(conn)
         finally:
             conn.close()
         app.call_from_thread(self._deliver, a, b, al, token)
-        self._record_views(app)
 
-    def _record_views(self, app) -> None:
-        """Evidence views for the gate's leakage guard (same worker thread as the load)."""
+    @work(thread=True, exclusive=True, group="compare-views", exit_on_error=False,
+          description="recording evidence views")
+    def _record_views(self) -> None:
+        """Evidence views for the gate's leakage guard, written after the first paint."""
+        app = self.app
         conn = da.open_conn(app.store_path)
         try:
             for eid in (self.episode_a, self.episode_b):
@@ -196,6 +221,9 @@ class CompareScreen(ExplorerScreen):
         lanes = self.query_one(AlignedLanes)
         lanes.show(al, a.label, b.label if b else "gold actions", self._start_row())
         lanes.focus()
+        if not self._views_recorded:
+            self._views_recorded = True
+            self.call_after_refresh(self._record_views)
 
     def _gold_row(self, m) -> list:
         def f(v):
@@ -221,9 +249,21 @@ class CompareScreen(ExplorerScreen):
 
     @on(AlignedLanes.RowChanged)
     def _row_changed(self) -> None:
-        self._show_detail()
+        # The lanes repaint two lines at once; the detail pane (a full re-layout of long
+        # JSON) waits until the cursor rests, so held keys and n/p never queue behind it.
+        if self._detail_timer is not None:
+            self._detail_timer.stop()
+        self._detail_timer = self.set_timer(DETAIL_DELAY, self._show_detail)
+
+    @property
+    def detail_pending(self) -> bool:
+        """True while a cursor move has not reached the detail pane yet (tests wait on it)."""
+        return self._detail_timer is not None
 
     def _show_detail(self) -> None:
+        if self._detail_timer is not None:
+            self._detail_timer.stop()
+            self._detail_timer = None
         if self.alignment is None:
             return
         lanes = self.query_one(AlignedLanes)

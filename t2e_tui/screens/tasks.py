@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.command import SimpleCommand
 
 from .. import data_access as da
-from .base import ExplorerScreen
+from .base import ExplorerScreen, freeze_heap, thaw_heap
 from ..textsafe import one_line
 from ..widgets.keybar import KeyBar
 from ..widgets.textline import TextLine
@@ -151,10 +151,15 @@ class TasksScreen(ExplorerScreen):
         self._cells, self._orders, self._summary = {}, {}, None
         self.query_one(LineTable).fit_columns([self._cells_of(r) for r in rows])
         self._apply()
+        freeze_heap()  # the rows stay for the screen's life: keep GC passes off them
+
+    def on_unmount(self) -> None:
+        thaw_heap()  # this screen's rows and widgets may now be collected
 
     def _hints_filled(self) -> None:
         self._cells, self._orders = {}, {}
         self._apply()
+        freeze_heap()
 
     # --- filter / sort ------------------------------------------------------------------------
 
