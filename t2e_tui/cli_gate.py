@@ -129,13 +129,26 @@ def register(cli: click.Group) -> None:
     @cli.command("scoreboard")
     @click.option("--tsv", "as_tsv", is_flag=True, help="Tab-separated, one row per decision.")
     @click.option("--json", "as_json", is_flag=True, help="JSON list, same fields as the TSV.")
-    def scoreboard_cmd(as_tsv, as_json):
+    @click.option("--manifests", "manifests_row", type=int, default=None, metavar="ROW",
+                  help="Print the full run manifests of scoreboard ROW as JSON (what "
+                       "reproduces it; the table cites them by sha256).")
+    def scoreboard_cmd(as_tsv, as_json, manifests_row):
         """One row per gate decision, with human decisions and overrides."""
         from .gate import scoreboard_rows
-        from .gate.scoreboard import to_tsv
+        from .gate.scoreboard import row_manifests, to_tsv
 
         if as_tsv and as_json:
             raise T2EError("choose one of --tsv and --json")
+        if manifests_row is not None:
+            if as_tsv:
+                raise T2EError("--manifests prints JSON: drop --tsv")
+            conn = _store()
+            try:
+                doc = row_manifests(conn, manifests_row)
+            finally:
+                conn.close()
+            click.echo(json.dumps(doc, indent=2, default=str))
+            return 0
         conn = _store()
         try:
             rows = scoreboard_rows(conn)
@@ -150,67 +163,92 @@ def register(cli: click.Group) -> None:
         return 0
 
 
-def _rich_scoreboard(rows: list[dict]) -> None:
-    from rich.console import Console
+# Columns of the human scoreboard: (key, header, width cap, justify). A row is always one
+# line: narrow terminals drop the columns in _DROP_ORDER first; the verdict, the human decision,
+# the runs, reward, delta and p survive to ~60 columns. Everything is in --tsv / --json whole.
+_SB_COLUMNS = (("row", "row", 5, "right"), ("time", "time UTC", 11, "left"),
+               ("gate", "gate", 12, "left"), ("human", "human", 8, "left"),
+               ("runs", "candidate vs baseline", 70, "left"), ("hash", "cand", 8, "left"),
+               ("role", "role", 14, "left"), ("tasks", "tasks", 5, "right"),
+               ("reward", "reward", 11, "left"), ("delta", "Δ", 6, "right"),
+               ("ci", "CI95", 13, "left"), ("p", "p", 6, "right"),
+               ("regr", "regr", 4, "right"), ("regressions", "regressed tasks", 40, "left"))
+_DROP_ORDER = ("regressions", "time", "ci", "hash", "tasks", "regr", "role")
+_RUNS_MIN = 24
+
+
+def _sb_cells(r: dict) -> dict[str, str]:
+    from .textsafe import one_line
+
+    # the candidate first: baselines repeat from row to row, so a cut keeps what differs
+    runs = (f"{one_line(r['candidate_name'] or r['candidate_run'], 60)} vs "
+            f"{one_line(r['baseline_name'] or r['baseline_run'], 60)}")
+    if r["cites_deleted_run"]:
+        runs += " (deleted run)"
+    role = {"development": "dev"}.get(r["evidence_role"], r["evidence_role"] or "-")
+    role += f" leaked:{len(r['leaked_tasks'])}" if r["leaked_tasks"] else ""
+    # the decision in force; * = an override was recorded on the row (a note says which)
+    human = (r["human_decision"] or "-") + ("*" if r["overridden"] else "")
+    ci = ("-" if r["ci_low"] is None else f"[{r['ci_low']:+.2f},{r['ci_high']:+.2f}]")
+    return {"row": str(r["row"]), "time": (r["time"] or "")[5:16].replace("T", " "),
+            "gate": r["decision"], "human": human, "runs": runs,
+            "hash": (r["candidate_hash"] or "-")[:8], "role": role, "tasks": str(r["tasks"]),
+            "reward": f"{_fmt(r['reward_before'], 2)}→{_fmt(r['reward_after'], 2)}",
+            "delta": "n/a" if r["reward_delta"] is None else f"{r['reward_delta']:+.2f}",
+            "ci": ci, "p": _fmt(r["p_value"], 3), "regr": str(len(r["regressions"])),
+            "regressions": ",".join(r["regressions"]) or "-"}
+
+
+def scoreboard_table(rows: list[dict], width: int):
+    """The human `t2e scoreboard` table for a terminal `width` columns wide: one line per
+    gate decision. Cells never wrap (they end in …); low-value columns go first."""
+    from rich import box
     from rich.table import Table
     from rich.text import Text
 
-    from .textsafe import one_line
+    cells = [_sb_cells(r) for r in rows]
+    full = {key: max([len(head)] + [len(c[key]) for c in cells])
+            for key, head, _cap, _ in _SB_COLUMNS}
+    natural = {key: min(cap, full[key]) for key, _h, cap, _ in _SB_COLUMNS}
+    keep = list(_SB_COLUMNS)
 
-    console = Console()
+    def needed(cols) -> int:  # one space between columns, the runs at least _RUNS_MIN
+        return sum(min(natural[k], _RUNS_MIN) if k == "runs" else natural[k]
+                   for k, *_ in cols) + len(cols) - 1
+
+    for drop in _DROP_ORDER:
+        if needed(keep) <= width:
+            break
+        keep = [c for c in keep if c[0] != drop]
+    # exact widths: rich's own collapsing would squeeze the short columns to one letter
+    others = sum(natural[k] for k, *_ in keep if k != "runs") + len(keep) - 1
+    natural["runs"] = max(6, min(natural["runs"], width - others))
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=0,
+                  header_style="bold")
+    for key, head, _cap, justify in keep:
+        table.add_column(head, justify=justify, no_wrap=True, overflow="ellipsis",
+                         width=natural[key])
+    for c in cells:
+        # Text() keeps names literal: no Rich markup is interpreted
+        table.add_row(*(Text(c[k], no_wrap=True, overflow="ellipsis") for k, *_ in keep))
+    return table
+
+
+def _rich_scoreboard(rows: list[dict]) -> None:
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(highlight=False, soft_wrap=False)
     if not rows:
         console.print("no gate decisions yet (run `t2e gate BASELINE CANDIDATE`)")
         return
-    # Below ~110 columns the time and the CI go (they are in --tsv/--json); the verdict columns
-    # come first so they are never the ones cut off.
-    wide = console.width >= 110
-    table = Table(title="scoreboard (* = human override, see notes)", pad_edge=False, box=None,
-                  header_style="bold")
-    cols = [("row", {"justify": "right", "no_wrap": True})]
-    if wide:
-        cols.append(("time", {"no_wrap": True}))
-    cols += [("gate", {"no_wrap": True}), ("human", {"no_wrap": True}),
-             ("baseline → candidate", {"overflow": "fold", "ratio": 2, "min_width": 10}),
-             ("role", {"no_wrap": True}), ("reward", {"no_wrap": True}),
-             ("Δ [CI]" if wide else "Δ", {"no_wrap": True}), ("p", {"no_wrap": True}),
-             ("regr", {"overflow": "fold", "ratio": 1, "min_width": 4})]
-    for col, kw in cols:
-        table.add_column(col, **kw)
-    notes: list[str] = []
+    console.print(Text(f"scoreboard: {len(rows)} decisions · * override (see notes) · all "
+                       "fields: --tsv/--json"), no_wrap=True,
+                  overflow="ellipsis", crop=True)
+    console.print(scoreboard_table(rows, console.width))
     for r in rows:
-        if r["reward_delta"] is None:
-            delta = "n/a"
-        else:
-            delta = f"{r['reward_delta']:+.2f}"
-            if wide:
-                delta += f" [{r['ci_low']:.2f},{r['ci_high']:.2f}]"
-        human = human_cell(r["human_history"])
-        notes += override_notes(r)
-        runs = (f"{one_line(r['baseline_name'] or r['baseline_run'], 60)} → "
-                f"{one_line(r['candidate_name'] or r['candidate_run'], 60)}")
-        if r["candidate_hash"]:
-            runs += f" #{r['candidate_hash'][:8]}"
-        if r["cites_deleted_run"]:
-            runs += " (deleted run)"
-        role = {"development": "dev"}.get(r["evidence_role"], r["evidence_role"])
-        role += f" leaked:{len(r['leaked_tasks'])}" if r["leaked_tasks"] else ""
-        cells = [r["row"]]
-        if wide:
-            cells.append((r["time"] or "")[5:16].replace("T", " "))
-        cells += [r["decision"], human, runs, role,
-                  f"{_fmt(r['reward_before'], 2)}→{_fmt(r['reward_after'], 2)}", delta,
-                  _fmt(r["p_value"], 3), ",".join(r["regressions"]) or "-"]
-        # Text() keeps names and reasons literal: no Rich markup is interpreted.
-        table.add_row(*(Text(str(x)) for x in cells))
-    console.print(table)
-    for note in notes:
-        console.print(Text(note))
-
-
-def human_cell(hist: list[dict]) -> str:
-    """The human decisions of a row, oldest first, `*` marking overrides: `promote*→discard`
-    (an override later replaced stays visible). `-` when nobody decided."""
-    return "→".join(h["decision"] + ("*" if h["override"] else "") for h in hist) or "-"
+        for note in override_notes(r):
+            console.print(Text(note))
 
 
 def override_notes(r: dict) -> list[str]:

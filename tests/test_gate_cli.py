@@ -34,6 +34,12 @@ def store_path(tmp_path):
     return str(path)
 
 
+def new_store_conn(path):
+    import store
+
+    return store.connect(path)
+
+
 def t2e(store_path, *args):
     res = CliRunner().invoke(cli, ["--store", store_path, *args])
     return res.exit_code, res.output
@@ -96,7 +102,14 @@ def test_every_gate_call_appends_a_scoreboard_row(store_path):
     assert rows[0]["reward_before"] == pytest.approx(0.4)
     assert rows[0]["reward_after"] == pytest.approx(1.0)
     assert rows[0]["reward_delta"] == pytest.approx(0.6)
-    assert rows[0]["manifests"]["candidate"]["manifest"]["seed"] == 1
+    # the row cites the manifest by run id and hash; --manifests ROW gives it whole
+    cited = rows[0]["manifests"]["candidate"]
+    assert set(cited) == {"run_id", "sha256"} and len(cited["sha256"]) == 64
+    full = json.loads(t2e(store_path, "scoreboard", "--manifests", "1")[1])
+    assert full["candidate"]["manifest"]["seed"] == 1
+    assert full["candidate"]["sha256"] == cited["sha256"]
+    assert full["candidate"]["run_id"] == cited["run_id"] == rows[0]["candidate_run"]
+    assert "baseline" not in rows[0]["manifests"]  # an import-like run without a manifest
     assert rows[2]["regressions"] == ["1"]
     assert all(set(r) == set(SCOREBOARD_COLUMNS) for r in rows)
     code, tsv = t2e(store_path, "scoreboard", "--tsv")
@@ -105,6 +118,9 @@ def test_every_gate_call_appends_a_scoreboard_row(store_path):
     assert len(table) == 4 and all(len(r) == len(SCOREBOARD_COLUMNS) for r in table)
     assert [r[SCOREBOARD_COLUMNS.index("decision")] for r in table[1:]] == [
         "promote", "inconclusive", "discard"]
+    # TSV cells carry the JSON fields: the manifest as a citation, never its full text
+    assert table[1][SCOREBOARD_COLUMNS.index("manifests")] == (
+        f"candidate {cited['run_id']} sha256:{cited['sha256']}")
     code, human = t2e(store_path, "scoreboard")
     assert code == 0 and "scoreboard" in human and "inconclusive" in human
 
@@ -169,8 +185,35 @@ def test_discard_after_an_override_keeps_the_override_visible(store_path):
     assert cells["human_history"].startswith("promote OVERRIDE (looked fine) by ann ")
     assert " -> discard by bob " in cells["human_history"]
     code, human = t2e(store_path, "scoreboard")
-    assert "promote*→discard→discard" in human
+    assert "discard*" in human  # the decision in force, * = an override on the row
     assert "OVERRIDE promote against discard by ann, since replaced by discard" in human
+
+
+@pytest.mark.parametrize("width", [200, 80, 60])
+def test_scoreboard_table_is_one_line_per_row(store_path, width):
+    """Review item 9: rows used to wrap to ~10 lines at 80 columns."""
+    long_name = "a candidate with a rather long name that would wrap at eighty"
+    conn = new_store_conn(store_path)
+    make_run(conn, long_name, {str(i): [1.0] for i in range(1, 11)})
+    conn.close()
+    for cand in ("good", "meh", long_name):
+        t2e(store_path, "gate", "base", cand, "--json")
+    t2e(store_path, "decide", "2", "promote", "--override", "--reason", "r " * 80)
+    res = CliRunner().invoke(cli, ["--store", store_path, "scoreboard"],
+                             env={"COLUMNS": str(width)})
+    assert res.exit_code == 0, res.output
+    lines = res.output.rstrip("\n").split("\n")
+    assert all(len(line) <= width for line in lines[:6])
+    head, rows = lines[1], lines[3:6]  # title, header, rule, one line per row, then notes
+    gate_col = head.index("gate")
+    assert [(r.split()[0], r[gate_col:].split()[0]) for r in rows] == [
+        ("1", "promote"), ("2", "inconclusive"), ("3", "promote")]
+    assert "promote*" in rows[1]
+    assert lines[6].startswith("* row 2: OVERRIDE promote against inconclusive")
+    for col in ("row", "gate", "human", "candidate", "reward", "Δ", "p"):
+        assert col in head.split()
+    assert ("time" in head) == (width >= 200) and ("CI95" in head) == (width >= 200)
+    assert ("a candidate with a rather" if width >= 80 else "a candidate…") in rows[2]
 
 
 def test_deleted_run_is_flagged(store_path):

@@ -43,13 +43,20 @@ def test_scoreboard_row_reproduces_from_its_manifests(tmp_path):
     row = json.loads(_cli(first, "scoreboard", "--json")[1])[0]
     assert row["source_sha256"] == []
     assert set(row["manifests"]) == {"baseline", "candidate"}
+    # the row cites each manifest by hash; --manifests ROW gives the documents behind them
+    code, out = _cli(first, "scoreboard", "--manifests", str(row["row"]))
+    assert code == 0, out
+    full = json.loads(out)
+    for side in ("baseline", "candidate"):
+        assert full[side]["sha256"] == row["manifests"][side]["sha256"]
+        assert full[side]["run_id"] == row["manifests"][side]["run_id"]
 
     # rerun both sides from the row alone (plus candidate bodies, content-addressed)
     second = str(tmp_path / "second.sqlite")
     conn1 = store.connect(first)
     ids = {}
     for side in ("baseline", "candidate"):
-        manifest = row["manifests"][side]["manifest"]
+        manifest = full[side]["manifest"]
         chash = manifest["candidate"]["hash"]
         name, body = conn1.execute("SELECT name, body FROM candidates WHERE candidate_hash = ?",
                                    (chash,)).fetchone()
@@ -58,7 +65,7 @@ def test_scoreboard_row_reproduces_from_its_manifests(tmp_path):
         summary = execute_run(plan, second)
         ids[side] = summary.run_id
         assert summary.trajectory_hash == store_trajectory_hash(
-            conn1, row["manifests"][side]["run_id"])
+            conn1, full[side]["run_id"])
     conn1.close()
     code, out = _cli(second, "gate", ids["baseline"], ids["candidate"], "--json")
     again = json.loads(out)

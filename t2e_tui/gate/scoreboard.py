@@ -11,6 +11,7 @@ lists every decision, oldest first.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -115,9 +116,51 @@ def scoreboard_rows(db: Any) -> list[dict]:
             "cites_deleted_run": bool(cites) or bid not in existing or cid not in existing,
             "source_sha256": sorted({v["sha256"] for v in _load(sources, {}).values()
                                      if isinstance(v, dict) and v.get("sha256")}),
-            "manifests": _load(manifests, {}),
+            "manifests": cite_manifests(_load(manifests, {})),
         })
     return out
+
+
+def manifest_sha256(entry: dict) -> str:
+    """sha256 of a recorded run manifest: its canonical JSON (sorted keys, no spaces, UTF-8),
+    or the raw text when the run's manifest was not valid JSON."""
+    if "manifest" in entry:
+        text = json.dumps(entry["manifest"], sort_keys=True, separators=(",", ":"),
+                          ensure_ascii=False)
+    else:
+        text = str(entry.get("manifest_text", ""))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def cite_manifests(recorded: dict) -> dict:
+    """The scoreboard's `manifests` field: per side, the run id and the manifest's sha256 (the
+    full manifests, policy text included, are too big for a table cell; `t2e scoreboard
+    --manifests ROW` prints them with the same hashes)."""
+    return {side: {"run_id": e.get("run_id"), "sha256": manifest_sha256(e)}
+            for side, e in recorded.items() if isinstance(e, dict)}
+
+
+def row_manifests(db: Any, row_id: int) -> dict:
+    """The full run manifests recorded with scoreboard row `row_id` (what reproduces it), each
+    with the sha256 the scoreboard cites. Imported runs have none: they cite source files."""
+    conn = conn_of(db)
+    r = conn.execute("SELECT manifests_json, source_hashes_json FROM gate_decisions "
+                     "WHERE row_id = ?", (row_id,)).fetchone()
+    if r is None:
+        raise T2EError(f"no scoreboard row {row_id} (see `t2e scoreboard`)")
+    recorded = _load(r[0], {})
+    out: dict[str, Any] = {"row": row_id}
+    for side, e in recorded.items():
+        if isinstance(e, dict):
+            out[side] = {**e, "sha256": manifest_sha256(e)}
+    out["source_sha256"] = {side: v.get("sha256") for side, v in _load(r[1], {}).items()
+                            if isinstance(v, dict)}
+    return out
+
+
+def _manifests_cell(cited: dict) -> str:
+    """TSV cell of `manifests`: `baseline RUN sha256:HEX,candidate RUN sha256:HEX`."""
+    return ",".join(f"{side} {c['run_id']} sha256:{c['sha256']}" for side, c in cited.items())
 
 
 def tsv_cell(value: Any) -> str:
@@ -155,7 +198,7 @@ def history_text(hist: list[dict]) -> str:
     return " -> ".join(parts)
 
 
-_TSV_CELL = {"human_history": history_text}
+_TSV_CELL = {"human_history": history_text, "manifests": _manifests_cell}
 
 
 def to_tsv(rows: list[dict]) -> str:
