@@ -268,6 +268,49 @@ async def test_rerun_on_filtered_tasks_is_gated_on_the_shared_tasks(demo):
     assert row == (1,)
 
 
+async def test_review_path_filter_edit_save_rerun_gate(demo):
+    """The review's reproduction, key by key: 3 (Fixed filter) on the tasks screen, e, edit,
+    save, ctrl+r, ctrl+l. The 7-task rerun is gated on those tasks; the app keeps running."""
+    from t2e_tui.screens.workbench_editor import EditorScreen, HypothesisModal
+    from t2e_tui.screens.workbench_gate import GateScreen
+    from t2e_tui.screens.workbench_launcher import LauncherScreen
+    from textual.widgets import TextArea
+
+    by = {c["name"]: c for c in demo["candidates"]}
+    app = make_app(demo["store"], load_config=False, poll_interval=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.open_tasks(demo["runs"]["baseline"], by["cross-order-v1"]["run_id"])
+        await wait_for(pilot, lambda: getattr(app.screen, "loaded", False))
+        tasks = app.screen
+        await pilot.press("3")
+        await wait_for(pilot, lambda: len(tasks.visible_task_ids()) == 7)
+        fixed = tasks.visible_task_ids()
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, EditorScreen))
+        editor = app.screen
+        ta = editor.query_one(TextArea)
+        ta.move_cursor(ta.document.end)
+        ta.insert("\n" + CANCELLED_RULE)
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, HypothesisModal))
+        await pilot.press(*"tracking")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: editor.saved is not None)
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: isinstance(app.screen, LauncherScreen))
+        launcher = app.screen
+        await wait_for(pilot, lambda: launcher._plan is not None)
+        assert launcher._plan.task_ids == fixed
+        await pilot.press("ctrl+l")
+        await wait_for(pilot, lambda: isinstance(app.screen, GateScreen)
+                       and (app.screen.result is not None or app.screen.refusal is not None))
+        gate = app.screen
+        assert gate.refusal is None, gate.refusal
+        assert gate.result.comparison.task_ids == fixed and gate.result.comparison.intersected
+        assert "restricted to the 7 shared tasks" in str(gate.query_one("#gate-verdict").render())
+    assert app.return_code in (None, 0)
+
+
 async def _rerun(store, tasks: str, name: str) -> str:
     """A scripted heldout rerun of cross-order-v1 on `tasks` (outside the app)."""
     from t2e_tui.demo import demo_candidates_dir
