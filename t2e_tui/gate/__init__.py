@@ -25,7 +25,10 @@ API for the TUI and the workbench (compute transitions here, never twice):
   `record_decision(db, result) -> row_id`, `gate(...)` = evaluate + record.
 - `leaked_tasks(db, candidate_hash, domain, task_ids) -> list[task_id]` viewed inside the
   candidate's drafting window (for the launcher's pre-launch warning).
-- `scoreboard_rows(db) -> list[dict]`, `record_human_decision(db, row_id, decision, ...)`.
+- `scoreboard_rows(db) -> list[dict]` (`manifests` cites each run's manifest by run id and
+  sha256; `human_history` keeps every human decision, overrides included),
+  `row_manifests(db, row_id)` (the full manifests behind a row),
+  `record_human_decision(db, row_id, decision, ...)` (returns what it `replaces`).
 - `load_policy(path=None) -> Policy` (TOML; default `t2e_tui/data/gate_policy.toml`).
 """
 
@@ -38,7 +41,7 @@ from .policy import CHECK_NAMES, Policy, load_policy
 from .rules import GateResult, evaluate, gate, record_decision
 from .runs import RunInfo, resolve_run
 from .scoreboard import COLUMNS as SCOREBOARD_COLUMNS
-from .scoreboard import record_human_decision, scoreboard_rows
+from .scoreboard import record_human_decision, row_manifests, scoreboard_rows
 
 __all__ = [
     "TRANSITIONS", "Comparison", "TaskRow", "compare_runs", "transition",
@@ -47,5 +50,5 @@ __all__ = [
     "CHECK_NAMES", "Policy", "load_policy",
     "GateResult", "evaluate", "gate", "record_decision",
     "RunInfo", "resolve_run",
-    "SCOREBOARD_COLUMNS", "record_human_decision", "scoreboard_rows",
+    "SCOREBOARD_COLUMNS", "record_human_decision", "row_manifests", "scoreboard_rows",
 ]

@@ -100,9 +100,18 @@ class GateScreen(Screen):
 
     def on_mount(self) -> None:
         if self.result is not None:
-            self._show(self.result)
+            self._show_safely(self.result)
         else:
             self._evaluate()
+
+    def _show_safely(self, result: Any) -> None:
+        """Draw a result; a failure while drawing (a store gone, an odd row) is shown on the
+        screen like a refusal, never raised into the app."""
+        try:
+            self._show(result)
+        except Exception as exc:  # noqa: BLE001 - the screen must stay up
+            self.result = None
+            self._refused(f"{type(exc).__name__}: {exc}", False)
 
     @work(thread=True, exclusive=True, group="gate", description="gating the run pair")
     def _evaluate(self, intersect: bool | None = None) -> None:
@@ -121,7 +130,7 @@ class GateScreen(Screen):
                                       f"{type(exc).__name__}: {exc}",
                                       isinstance(exc, T2EError))
             return
-        self.app.call_from_thread(self._show, result)
+        self.app.call_from_thread(self._show_safely, result)
 
     def _refused(self, message: Any, refusal: bool = True) -> None:
         self.refusal = str(message)
