@@ -306,12 +306,17 @@ def _gate_for(conn: sqlite3.Connection, candidate_hash: str) -> dict[str, Any] |
 
 def lineage(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     """Versions in tree order (children after their parent, by save time), each with depth,
-    its latest run reward, its latest gate row and the human decision on it."""
+    its latest run reward, its latest gate row and the human decision on it. Ablation
+    variants (`ablation: true`) sit under the candidate they were made from."""
     versions = list_versions(conn)
     by_hash = {v.hash: v for v in versions}
+    latest_by_name = {v.name: v.hash for v in versions if ablated_from(v) is None}
     children: dict[str | None, list[Version]] = {}
     for v in versions:
         key = v.parent_hash if v.parent_hash in by_hash else None
+        origin = ablated_from(v)
+        if key is None and origin in latest_by_name:
+            key = latest_by_name[origin]  # a leave-one-out variant sits under its candidate
         children.setdefault(key, []).append(v)
     out: list[dict[str, Any]] = []
 
@@ -323,7 +328,8 @@ def lineage(conn: sqlite3.Connection) -> list[dict[str, Any]]:
                         "parent": by_hash[v.parent_hash].name if v.parent_hash in by_hash
                         else v.parent_hash, "depth": depth, "saved_at": v.saved_at,
                         "hypothesis": v.hypothesis, "path": v.path, "reward": reward,
-                        "runs": nruns, "gate": _gate_for(conn, v.hash)})
+                        "runs": nruns, "gate": _gate_for(conn, v.hash),
+                        "ablation": ablated_from(v) is not None})
             walk(v.hash, depth + 1)
 
     walk(None, 0)

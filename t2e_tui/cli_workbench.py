@@ -159,7 +159,7 @@ def register(cli: click.Group) -> None:
         from .candidate_versions import lineage, sparkline
 
         rows = lineage(_conn())
-        spark = sparkline([r["reward"] for r in rows])
+        spark = sparkline([r["reward"] for r in rows if not r.get("ablation")])
         if as_json:
             _emit({"versions": rows, "sparkline": spark}, True)
             return

@@ -135,4 +135,11 @@ async def test_after_ablation_the_launcher_offers_the_ablated_candidate(tmp_path
         assert versions[-1].name.startswith("m-minus-rule") and ablated_from(versions[-1]) == "m"
         app.working_candidate = None
         assert current_version(app, conn).name == "m"
+        # the lineage nests the variants under m and marks them, rather than listing them as
+        # unrelated root versions
+        from t2e_tui.candidate_versions import lineage
+
+        tree = [(r["name"], r["depth"], r["ablation"]) for r in lineage(conn)]
+        assert tree[0] == ("m", 0, False)
+        assert sorted(tree[1:]) == [(f"m-minus-rule{i}", 1, True) for i in (1, 2, 3)]
         conn.close()

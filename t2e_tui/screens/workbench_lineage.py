@@ -63,7 +63,8 @@ class LineageScreen(Screen):
             self.rows = lineage(conn)
         finally:
             conn.close()
-        spark = sparkline([r["reward"] for r in self.rows])
+        # reward across the versions people saved (ablation variants are experiments on one)
+        spark = sparkline([r["reward"] for r in self.rows if not r.get("ablation")])
         self.query_one("#lin-spark", Static).update(
             Text.assemble(("reward by version ", "dim"), (spark or "-", "bold"),
                           ("   (· = no run yet)", "dim")))
@@ -75,6 +76,8 @@ class LineageScreen(Screen):
             table.add_column(label, width=width)
         for r in self.rows:
             name = "  " * r["depth"] + ("└ " if r["depth"] else "") + strip_controls(r["name"])
+            if r.get("ablation"):
+                name = Text(name, "dim")
             reward = "-" if r["reward"] is None else f"{r['reward']:.3f}"
             g = r.get("gate")
             gate = Text("-", "dim") if not g else Text(
