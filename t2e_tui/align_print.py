@@ -56,11 +56,15 @@ def event_segments(ev: Event | None, diffs: list[ArgDiff] | None = None, *, side
     return segs
 
 
-def reward_components(meta: dict, checks: list[dict]) -> list[dict]:
+def reward_components(meta: dict, checks: list[dict], task: dict | None = None
+                      ) -> list[dict]:
     """The reward by component: DB, communicate, NL assertion (judge-dependent), action checks.
 
-    Each item: {name, value, gating, judge_dependent, detail}. `gating` says whether the
-    component is in the task's reward basis (only those multiply into the reward).
+    Each item: {name, value, gating, judge_dependent, detail, relevant}. `gating` says whether
+    the component is in the task's reward basis (only those multiply into the reward).
+    `relevant` is False for an NL component with nothing behind it (not gating, no value, no
+    NL checks, and the task, when given, has no NL assertions: every mini-retail task), so
+    headers can leave out a "NL*judge(diag) –" that says nothing.
     """
     try:
         basis = json.loads(meta.get("reward_basis_json") or "null") or []
@@ -80,7 +84,10 @@ def reward_components(meta: dict, checks: list[dict]) -> list[dict]:
     db = meta.get("db_reward")
     if db is None and meta.get("db_match") is not None:
         db = float(meta["db_match"])
-    return [
+    criteria = (task or {}).get("evaluation_criteria") or {}
+    nl_relevant = bool("NL_ASSERTION" in basis or nl or meta.get("nl_reward") is not None
+                       or criteria.get("nl_assertions"))
+    comps = [
         {"name": "DB", "value": db, "gating": "DB" in basis, "judge_dependent": False,
          "detail": "" if meta.get("db_match") is None else
          ("db match" if meta["db_match"] else "db differs")},
@@ -93,6 +100,9 @@ def reward_components(meta: dict, checks: list[dict]) -> list[dict]:
          "detail": (f"{met}/{len(known)} gold actions; writes "
                     f"{sum(1 for c in writes if c['met'])}/{len(writes)}") if known else ""},
     ]
+    for c in comps:
+        c["relevant"] = nl_relevant if c["name"] == "NL_ASSERTION" else True
+    return comps
 
 
 # --- the CLI twin ------------------------------------------------------------------------------
@@ -172,9 +182,11 @@ def print_compare(console: Any, db: Any, episode_a: Any, episode_b: Any | None =
     for ep in (a, b):
         if ep is None:
             continue
-        comps = reward_components(ep.meta, ep.checks)
+        comps = reward_components(ep.meta, ep.checks, ep.task)
         line = Text(f"{ep.label}: reward {ep.meta.get('reward')}  ")
         for c in comps:
+            if not c["relevant"]:
+                continue
             v = "–" if c["value"] is None else f"{c['value']:g}"
             tag = c["name"] + ("*" if c["judge_dependent"] else "") + ("" if c["gating"]
                                                                        else "(diag)")
@@ -230,4 +242,4 @@ def _ep_json(ep) -> dict:
             "task_id": ep.task_id, "trial": ep.trial, "reward": ep.meta.get("reward"),
             "termination_reason": ep.meta.get("termination_reason"),
             "scripted": ep.scripted,
-            "reward_components": reward_components(ep.meta, ep.checks)}
+            "reward_components": reward_components(ep.meta, ep.checks, ep.task)}

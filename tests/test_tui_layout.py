@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from t2e_tui.app import make_app
@@ -135,3 +137,42 @@ async def test_tasks_rows_are_kept_out_of_full_gc_passes_while_shown(demo):
         app.pop_screen()
         await settle(app, pilot)
         assert gc.get_freeze_count() == 0
+
+
+# --- the compare header's reward components ----------------------------------------------------
+
+def _ep(task_nl: list, basis: list, nl_reward=None, checks=()):
+    from types import SimpleNamespace
+
+    meta = {"reward": 0.0, "success": 0, "reward_basis_json": json.dumps(basis),
+            "db_reward": 1.0, "nl_reward": nl_reward, "action_reward": None}
+    task = {"id": "t", "evaluation_criteria": {"nl_assertions": task_nl, "actions": []}}
+    return SimpleNamespace(label="run:t", scripted=False, meta=meta, checks=list(checks),
+                           task=task)
+
+
+@pytest.mark.parametrize("task_nl,basis,nl_reward,checks,shown", [
+    ([], ["DB", "COMMUNICATE"], None, (), False),           # every mini-retail task
+    (["agent apologises"], ["DB"], None, (), True),          # the task has NL assertions
+    ([], ["DB", "NL_ASSERTION"], None, (), True),            # NL gates the reward
+    ([], ["DB"], 1.0, (), True),                              # the episode was judged
+    ([], ["DB"], None, ({"kind": "nl_assertion", "met": 1},), True),
+])
+def test_compare_header_shows_nl_only_when_the_task_or_episode_has_it(
+        task_nl, basis, nl_reward, checks, shown):
+    from t2e_tui.screens.compare import reward_line
+
+    text = reward_line("A", _ep(task_nl, basis, nl_reward, checks)).plain
+    assert ("NL" in text) is shown
+    assert "DB 1" in text and "ACTION" in text  # action match matters even as a diagnostic
+
+
+async def test_demo_compare_header_has_no_nl(demo):
+    app = make_app(demo["store"], load_config=False, poll_interval=0)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await open_demo_tasks(app, pilot, demo)
+        screen.action_filter("fixed")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        title = str(app.screen.query_one("#cmp-title").render())
+        assert "reward" in title and "ACTION" in title and "NL" not in title

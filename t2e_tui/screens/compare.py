@@ -26,7 +26,8 @@ DETAIL_DELAY = 0.05  # s: the detail pane follows the cursor once keys pause (se
 
 
 def reward_line(side: str, ep: da.Episode) -> Text:
-    """`A label  reward 1.0 · DB 1 · COMMUNICATE 1 · NL* – · ACTION 2/3` (diag = not gating)."""
+    """`A label  reward 1.0 · DB 1 · COMM 1 · NL*judge – · ACTION 2/3` (diag = not gating);
+    NL only when the task has NL assertions or the episode was judged on them."""
     t = Text(no_wrap=True, overflow="ellipsis")
     t.append(f"{side} ", style="bold")
     t.append(one_line(ep.label, 40) + " ")
@@ -39,7 +40,9 @@ def reward_line(side: str, ep: da.Episode) -> Text:
     term = ep.meta.get("termination_reason")
     if term:
         t.append(f" ({term})", style="dim")
-    for c in reward_components(ep.meta, ep.checks):
+    for c in reward_components(ep.meta, ep.checks, ep.task):
+        if not c["relevant"]:
+            continue  # e.g. NL on a task without NL assertions: nothing to report
         v = c["value"]
         name = {"COMMUNICATE": "COMM", "NL_ASSERTION": "NL"}.get(c["name"], c["name"])
         if c["judge_dependent"]:
