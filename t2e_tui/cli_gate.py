@@ -174,7 +174,7 @@ _SB_COLUMNS = (("row", "row", 5, "right"), ("time", "time UTC", 11, "left"),
                ("ci", "CI95", 13, "left"), ("p", "p", 6, "right"),
                ("regr", "regr", 4, "right"), ("regressions", "regressed tasks", 40, "left"))
 _DROP_ORDER = ("regressions", "time", "ci", "hash", "tasks", "regr", "role")
-_RUNS_MIN = 24
+_RUNS_MIN = 20
 
 
 def _sb_cells(r: dict) -> dict[str, str]:
@@ -187,6 +187,7 @@ def _sb_cells(r: dict) -> dict[str, str]:
         runs += " (deleted run)"
     role = {"development": "dev"}.get(r["evidence_role"], r["evidence_role"] or "-")
     role += f" leaked:{len(r['leaked_tasks'])}" if r["leaked_tasks"] else ""
+    role += " ∩" if r["intersected"] else ""  # gated on the tasks both runs share only
     # the decision in force; * = an override was recorded on the row (a note says which)
     human = (r["human_decision"] or "-") + ("*" if r["overridden"] else "")
     ci = ("-" if r["ci_low"] is None else f"[{r['ci_low']:+.2f},{r['ci_high']:+.2f}]")
@@ -242,8 +243,8 @@ def _rich_scoreboard(rows: list[dict]) -> None:
     if not rows:
         console.print("no gate decisions yet (run `t2e gate BASELINE CANDIDATE`)")
         return
-    console.print(Text(f"scoreboard: {len(rows)} decisions · * override (see notes) · all "
-                       "fields: --tsv/--json"), no_wrap=True,
+    console.print(Text(f"scoreboard ({len(rows)}) · * override (notes) · ∩ shared tasks only "
+                       "· all fields: --json"), no_wrap=True,
                   overflow="ellipsis", crop=True)
     console.print(scoreboard_table(rows, console.width))
     for r in rows:

@@ -213,7 +213,7 @@ def test_scoreboard_table_is_one_line_per_row(store_path, width):
     for col in ("row", "gate", "human", "candidate", "reward", "Δ", "p"):
         assert col in head.split()
     assert ("time" in head) == (width >= 200) and ("CI95" in head) == (width >= 200)
-    assert ("a candidate with a rather" if width >= 80 else "a candidate…") in rows[2]
+    assert ("a candidate with a" if width >= 80 else "a candidate…") in rows[2]
 
 
 def test_deleted_run_is_flagged(store_path):
