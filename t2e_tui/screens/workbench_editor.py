@@ -2,7 +2,9 @@
 
 Keys (TextArea takes printable keys, so the screen's keys are ctrl/F-keys):
 ctrl+s/F5 save (asks for the hypothesis note), F3/ctrl+t toggle the diff, F4/ctrl+o edit in
-$EDITOR (the app suspends), ctrl+r/F6 open the rerun launcher on the saved version.
+$EDITOR (the app suspends), ctrl+r/F6 open the rerun launcher on the saved version, Escape/F10
+leave (priority bindings, so the TextArea never swallows them; with unsaved changes a modal
+asks first: y leaves and discards the draft, n or Escape keeps editing, s saves).
 """
 
 from __future__ import annotations
@@ -80,6 +82,28 @@ class HypothesisModal(ModalScreen[tuple[str, str] | None]):
         self.dismiss(None)
 
 
+class LeaveModal(ModalScreen[str]):
+    """Unsaved changes: leave and discard (y), save first (s), or keep editing (n/Escape)."""
+
+    BINDINGS = [Binding("y", "answer('discard')", "Discard", id="leave-discard"),
+                Binding("s", "answer('save')", "Save", id="leave-save"),
+                Binding("n,escape", "answer('stay')", "Keep editing", id="leave-stay")]
+
+    DEFAULT_CSS = """
+    LeaveModal { align: center middle; }
+    LeaveModal > Static { width: 64; max-width: 100%; height: auto; padding: 1 2;
+        border: thick $warning; background: $surface; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static("[b]This draft has unsaved changes.[/b]\n\n"
+                     "y  leave and discard them\ns  save a version first\n"
+                     "n / Escape  keep editing")
+
+    def action_answer(self, answer: str) -> None:
+        self.dismiss(answer)
+
+
 class EditorScreen(Screen):
     """Edit a candidate's instruction; the parent of what you save is the version you opened."""
 
@@ -88,7 +112,7 @@ class EditorScreen(Screen):
         Binding("f3,ctrl+t", "toggle_diff", "Diff", id="editor-diff"),
         Binding("f4,ctrl+o", "external", "$EDITOR", id="editor-external"),
         Binding("ctrl+r,f6", "rerun", "Rerun", id="editor-rerun"),
-        Binding("escape", "leave", "Back", id="editor-back"),
+        Binding("escape,f10", "leave", "Back", priority=True, id="editor-back"),
     ]
 
     DEFAULT_CSS = """
@@ -235,8 +259,25 @@ class EditorScreen(Screen):
                                             baseline_run=getattr(self.app, "baseline_run", None),
                                             task_ids=visible_task_ids(self.app)))
 
+    @property
+    def unsaved(self) -> bool:
+        """The text differs from the last saved version (or from the parent, before a save)."""
+        # the same identity save uses: the body hash (front matter and edge blanks aside)
+        cand = candidate_from_text(self.text, name=self.parent_name, parent=None)
+        return cand.hash != (self.saved.hash if self.saved else body_hash(self.parent_body))
+
     def action_leave(self) -> None:
-        self.app.pop_screen()
+        if not self.unsaved:
+            self.app.pop_screen()
+            return
+
+        def answered(answer: str | None) -> None:
+            if answer == "discard":
+                self.app.pop_screen()
+            elif answer == "save":
+                self.action_save()
+
+        self.app.push_screen(LeaveModal(), answered)
 
 
 class DiffScreen(Screen):

@@ -1,0 +1,69 @@
+"""Leaving the workbench editor: Escape and F10 work while the TextArea has focus; unsaved
+changes are never dropped without a yes."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import TextArea
+
+from t2e_tui.app import make_app
+from t2e_tui.demo import build_demo
+from t2e_tui.screens.workbench_editor import EditorScreen, HypothesisModal, LeaveModal
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    return build_demo(tmp_path_factory.mktemp("demo") / "demo.sqlite")
+
+
+async def open_editor(app, pilot):
+    await pilot.pause()
+    await pilot.press("e")
+    for _ in range(100):
+        if isinstance(app.screen, EditorScreen):
+            break
+        await pilot.pause(0.05)
+    editor = app.screen
+    assert isinstance(editor, EditorScreen) and editor.query_one(TextArea).has_focus
+    return editor
+
+
+@pytest.mark.parametrize("key", ["escape", "f10"])
+async def test_unchanged_editor_leaves_at_once(demo, key):
+    app = make_app(demo["store"], load_config=False, poll_interval=0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        editor = await open_editor(app, pilot)
+        # indent mode is where TextArea itself takes Escape (to move focus): the priority
+        # binding must still win
+        editor.query_one(TextArea).tab_behavior = "indent"
+        await pilot.press(key)
+        await pilot.pause()
+        assert not isinstance(app.screen, EditorScreen)
+
+
+async def test_unsaved_changes_ask_before_leaving(demo):
+    app = make_app(demo["store"], load_config=False, poll_interval=0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        editor = await open_editor(app, pilot)
+        ta = editor.query_one(TextArea)
+        ta.move_cursor(ta.document.end)
+        await pilot.press(*" draft")
+        assert editor.unsaved
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, LeaveModal)
+        await pilot.press("escape")  # keep editing: the draft is intact
+        await pilot.pause()
+        assert app.screen is editor and ta.text.endswith(" draft")
+        await pilot.press("f10")
+        await pilot.pause()
+        await pilot.press("s")  # save first: the hypothesis modal
+        await pilot.pause()
+        assert isinstance(app.screen, HypothesisModal)
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("y")  # discard and leave
+        await pilot.pause()
+        assert not isinstance(app.screen, (EditorScreen, LeaveModal))
