@@ -38,6 +38,8 @@ def _human_gate(doc: dict) -> str:
         + (f" (claimed {doc['claimed_role']})" if doc['claimed_role'] != doc['evidence_role']
            else ""),
     ]
+    for r in doc["role_reasons"]:
+        lines.append(f"  role: {one_line(r, 300)}")
     if doc["leaked_tasks"]:
         lines.append(f"  leaked tasks (viewed while drafting): {', '.join(doc['leaked_tasks'])}")
     lines.append("  checks:")
@@ -248,8 +250,20 @@ def _rich_scoreboard(rows: list[dict]) -> None:
                   overflow="ellipsis", crop=True)
     console.print(scoreboard_table(rows, console.width))
     for r in rows:
-        for note in override_notes(r):
+        for note in override_notes(r) + role_notes(r):
             console.print(Text(note))
+
+
+def role_notes(r: dict) -> list[str]:
+    """One note per row whose claimed evidence role was downgraded, saying why."""
+    from .textsafe import one_line
+
+    claimed = r.get("claimed_role")
+    if not claimed or claimed == r["evidence_role"] or not r.get("role_reasons"):
+        return []
+    why = "; ".join(r["role_reasons"])
+    return [f"row {r['row']}: evidence {r['evidence_role']}, claimed {claimed}: "
+            f"{one_line(why, 400)}"]
 
 
 def override_notes(r: dict) -> list[str]:

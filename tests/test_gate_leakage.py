@@ -158,3 +158,104 @@ def test_views_tagged_with_the_candidate_or_unreadable_count(tmp_path):
     view(conn, "8", "yesterday-ish")                                   # unreadable time
     view(conn, "9", "2026-01-01T13:00:00+00:00")                       # untagged, after
     assert leaked_tasks(conn, C_HASH, "mini-retail", ["6", "8", "9"]) == ["6", "8"]
+
+
+# -- role history: a role raised to heldout after the fact is not clean heldout -------------
+
+def test_candidate_role_raised_after_creation_downgrades(tmp_path):
+    from store.queries import set_role
+
+    conn = new_store(tmp_path)
+    lineage(conn)
+    pair(conn, role="discovery")
+    set_role(conn, "cand", "heldout")  # `t2e runs role cand heldout`, after its results exist
+    r = evaluate(conn, "base", "cand")
+    assert r.role.claimed == "heldout"
+    assert r.evidence_role == "development"
+    assert r.role.leaked_tasks == []
+    (why,) = [x for x in r.role.reasons if "was created as" in x]
+    assert why.startswith("candidate run cand") and "created as discovery and made heldout at" in why
+    assert r.to_dict()["role_reasons"] == r.role.reasons
+
+
+def test_baseline_role_raised_after_creation_downgrades(tmp_path):
+    from store.queries import set_role
+
+    conn = new_store(tmp_path)
+    lineage(conn)
+    pair(conn, base_role="development")
+    set_role(conn, "base", "transfer")
+    r = evaluate(conn, "base", "cand")
+    assert r.evidence_role == "development"
+    assert any(x.startswith("baseline run base") and "created as development and made "
+               "transfer at" in x for x in r.role.reasons)
+
+
+def test_role_lowered_then_raised_again_still_downgrades(tmp_path):
+    from store.queries import set_role
+
+    conn = new_store(tmp_path)
+    lineage(conn)
+    pair(conn)
+    set_role(conn, "cand", "discovery")
+    set_role(conn, "cand", "heldout")
+    r = evaluate(conn, "base", "cand")
+    assert r.evidence_role == "development"
+    assert any("created as heldout and made heldout at" in x and "(from discovery)" in x
+               for x in r.role.reasons)
+
+
+def test_role_set_at_creation_stays_clean_and_other_roles_untouched(tmp_path):
+    from store.queries import set_role
+
+    conn = new_store(tmp_path)
+    lineage(conn)
+    pair(conn)
+    assert evaluate(conn, "base", "cand").evidence_role == "heldout"
+    set_role(conn, "cand", "development")   # lowering is no claim of cleanliness
+    r = evaluate(conn, "base", "cand")
+    assert r.evidence_role == "development" and r.role.reasons == []
+
+
+def test_run_predating_role_history_gets_a_note_not_a_downgrade(tmp_path):
+    conn = new_store(tmp_path)
+    lineage(conn)
+    pair(conn)
+    # what migration 3 leaves on older runs: no role_set_at, no changes recorded
+    conn.execute("UPDATE runs SET role_set_at = NULL WHERE name = 'cand'")
+    r = evaluate(conn, "base", "cand")
+    assert r.evidence_role == "heldout" and r.role.reasons == []
+    assert r.role.notes == [f"candidate run cand ({r.comparison.candidate.run_id}) predates "
+                            "role history: whether its heldout role was set when it was "
+                            "created is unknown"]
+    assert r.role.notes[0] in r.warnings and r.to_dict()["role_notes"] == r.role.notes
+
+
+def test_cli_runs_role_then_gate_downgrades_and_scoreboard_says_why(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from t2e_tui.cli import cli
+
+    conn = new_store(tmp_path)
+    lineage(conn)
+    pair(conn, role="discovery")
+    conn.close()
+    store = str(tmp_path / "gate.sqlite")
+    runner = CliRunner()
+    res = runner.invoke(cli, ["--store", store, "runs", "role", "cand", "heldout"])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(cli, ["--store", store, "gate", "base", "cand", "--json"])
+    doc = json.loads(res.output)
+    assert doc["claimed_role"] == "heldout" and doc["evidence_role"] == "development"
+    assert any("created as discovery and made heldout at" in x for x in doc["role_reasons"])
+    res = runner.invoke(cli, ["--store", store, "gate", "base", "cand"])
+    assert "role: candidate run cand" in res.output
+    rows = json.loads(runner.invoke(cli, ["--store", store, "scoreboard", "--json"]).output)
+    assert [r["evidence_role"] for r in rows] == ["development", "development"]
+    assert rows[0]["claimed_role"] == "heldout"
+    assert any("made heldout at" in x for x in rows[0]["role_reasons"])
+    human = runner.invoke(cli, ["--store", store, "scoreboard"],
+                          env={"COLUMNS": "200"}).output
+    assert "row 1: evidence development, claimed heldout: candidate run cand" in human

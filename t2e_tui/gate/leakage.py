@@ -156,11 +156,43 @@ class RoleVerdict:
     leaked_tasks: list[str]
     reasons: list[str]
     window: Window | None
+    notes: list[str] = field(default_factory=list)   # said, but no downgrade
 
     def to_dict(self) -> dict:
         return {"role": self.role, "claimed": self.claimed, "leaked_tasks": self.leaked_tasks,
-                "reasons": self.reasons,
+                "reasons": self.reasons, "notes": self.notes,
                 "window": self.window.to_dict() if self.window else None}
+
+
+def role_history_findings(db: Any, baseline: RunInfo,
+                          candidate: RunInfo) -> tuple[list[str], list[str]]:
+    """(reasons to downgrade, notes) from the two runs' role histories.
+
+    A role raised to heldout/transfer after the run was made (`t2e runs role RUN heldout`)
+    is a claim made after its results could be seen: a reason to downgrade. A run that
+    predates role history (set_at_creation None) can't be told apart: a note only."""
+    from store import StoreError
+    from store.queries import role_history
+
+    reasons: list[str] = []
+    notes: list[str] = []
+    for side, run in (("baseline", baseline), ("candidate", candidate)):
+        try:
+            h = role_history(db, run.run_id)
+        except StoreError:  # deleted while we looked: the comparison itself will say so
+            continue
+        if h["raised_to_clean_at"]:
+            raised = [c for c in h["changes"] if c["to"] == h["role"] and c["from"] != c["to"]]
+            was = h["created_role"]
+            text = (f"{side} run {run.label()} was created as {was} and made {h['role']} at "
+                    f"{h['raised_to_clean_at']}")
+            if was == h["role"] and raised:  # lowered, then raised again
+                text += f" (from {raised[-1]['from']})"
+            reasons.append(text)
+        elif h["set_at_creation"] is None and h["role"] in CLEAN_ROLES:
+            notes.append(f"{side} run {run.label()} predates role history: whether its "
+                         f"{h['role']} role was set when it was created is unknown")
+    return reasons, notes
 
 
 def comparison_role(db: Any, baseline: RunInfo, candidate: RunInfo,
@@ -170,7 +202,8 @@ def comparison_role(db: Any, baseline: RunInfo, candidate: RunInfo,
     Starts from the candidate run's role. The baseline ran the same tasks, so if the baseline is
     discovery/development evidence those tasks were open to inspection and a heldout/transfer
     claim falls to development; a synthetic run on either side makes the comparison synthetic.
-    Then the leakage guard: a clean claim with any task viewed in the candidate's drafting
+    A clean claim also falls to development when either run's role was raised to
+    heldout/transfer after it was created (role history). Then the leakage guard: a clean claim with any task viewed in the candidate's drafting
     window becomes development, listing those tasks."""
     claimed = candidate.role
     role = claimed
@@ -182,6 +215,13 @@ def comparison_role(db: Any, baseline: RunInfo, candidate: RunInfo,
         reasons.append(f"baseline run {baseline.label()} is {baseline.role} evidence on the "
                        f"same tasks")
         role = "development"
+    notes: list[str] = []
+    if claimed in CLEAN_ROLES and role != "synthetic":
+        # every cause is listed, even when an earlier one already downgraded the claim
+        raised, notes = role_history_findings(conn_of(db), baseline, candidate)
+        reasons += raised
+        if raised:
+            role = "development"
     window = None
     leaked: list[str] = []
     if candidate.candidate_hash:
@@ -193,4 +233,4 @@ def comparison_role(db: Any, baseline: RunInfo, candidate: RunInfo,
         reasons.append(f"{len(leaked)} task(s) viewed while the candidate was drafted: "
                        f"downgraded from {role} to development")
         role = "development"
-    return RoleVerdict(role, claimed, leaked, reasons, window)
+    return RoleVerdict(role, claimed, leaked, reasons, window, notes)

@@ -81,6 +81,7 @@ class GateResult:
             "evidence_role": self.role.role,
             "claimed_role": self.role.claimed,
             "role_reasons": self.role.reasons,
+            "role_notes": self.role.notes,
             "leaked_tasks": self.role.leaked_tasks,
             "drafting_window": self.role.window.to_dict() if self.role.window else None,
             "reasons": self.reasons,
@@ -158,6 +159,7 @@ def evaluate(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
         if m.unscored:
             warnings.append(f"{side}: {len(m.unscored)} unscored episode(s) left out")
     warnings += _run_warnings(conn, cmp)
+    warnings += role.notes
     if role.window:
         warnings += role.window.notes
     if disabled:
@@ -269,6 +271,9 @@ def record_decision(db: Any, result: GateResult) -> int:
         "deltas": result.deltas(),
         "warnings": result.warnings,
         "transitions": {r.task_id: r.transition for r in cmp.rows},
+        # why the evidence role is what it is (gate_decisions has no column for it)
+        "claimed_role": result.role.claimed,
+        "role_reasons": result.role.reasons,
     }
     doc = result.to_dict()
     cur = conn.execute(

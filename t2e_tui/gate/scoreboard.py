@@ -29,7 +29,7 @@ COLUMNS = (
     "write_action_match_delta", "regressions", "fixes", "decision", "reasons",
     "human_decision", "override", "override_reason", "overridden", "human_history",
     "cites_deleted_run", "source_sha256",
-    "manifests",
+    "manifests", "claimed_role", "role_reasons",
 )
 
 
@@ -117,6 +117,9 @@ def scoreboard_rows(db: Any) -> list[dict]:
             "source_sha256": sorted({v["sha256"] for v in _load(sources, {}).values()
                                      if isinstance(v, dict) and v.get("sha256")}),
             "manifests": cite_manifests(_load(manifests, {})),
+            # rows recorded before these were kept say nothing (None / [])
+            "claimed_role": metrics.get("claimed_role"),
+            "role_reasons": metrics.get("role_reasons") or [],
         })
     return out
 
