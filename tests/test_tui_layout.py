@@ -176,3 +176,17 @@ async def test_demo_compare_header_has_no_nl(demo):
         await settle(app, pilot)
         title = str(app.screen.query_one("#cmp-title").render())
         assert "reward" in title and "ACTION" in title and "NL" not in title
+
+
+async def test_compare_lanes_end_left_of_the_scrollbar_at_80x24(demo):
+    from t2e_tui.widgets.lanes import AlignedLanes
+
+    app = make_app(demo["store"], load_config=False, poll_interval=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_demo_tasks(app, pilot, demo)
+        screen.action_filter("fixed")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        lanes = app.screen.query_one(AlignedLanes)
+        assert lanes.show_vertical_scrollbar and not lanes.show_horizontal_scrollbar
+        assert len(line_text(lanes, 1)) == lanes.scrollable_content_region.width

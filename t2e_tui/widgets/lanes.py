@@ -27,8 +27,10 @@ GUTTER = 6  # "1234 " + gold star
 class AlignedLanes(ScrollView, can_focus=True):
     """The aligned trajectories. Posts `RowChanged` when the cursor moves."""
 
+    # overflow-x hidden: a line is cut to the view (the detail pane shows it whole); a
+    # horizontal scrollbar would cost a line and the vertical one would hide the line's end
     DEFAULT_CSS = """
-    AlignedLanes { height: 1fr; background: $surface; }
+    AlignedLanes { height: 1fr; background: $surface; overflow-x: hidden; }
     AlignedLanes > .lanes--header { text-style: bold; background: $panel; }
     AlignedLanes > .lanes--cursor { background: $accent 40%; }
     AlignedLanes:focus > .lanes--cursor { background: $accent 70%; }
@@ -118,7 +120,7 @@ class AlignedLanes(ScrollView, can_focus=True):
     # --- rendering ----------------------------------------------------------------------------
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        width = self.scrollable_content_region.width  # left of the vertical scrollbar
         if y == 0:
             return self._render(-1, width)
         index = self.scroll_offset.y + y - 1
