@@ -259,3 +259,44 @@ def test_cli_runs_role_then_gate_downgrades_and_scoreboard_says_why(tmp_path):
     human = runner.invoke(cli, ["--store", store, "scoreboard"],
                           env={"COLUMNS": "200"}).output
     assert "row 1: evidence development, claimed heldout: candidate run cand" in human
+
+
+# -- tasks chosen by an outcome filter are not clean heldout ----------------------------------
+
+def selected_pair(conn, selection):
+    lineage(conn)
+    make_run(conn, "base", {str(i): [1.0 if i <= 4 else 0.0] for i in range(1, 11)},
+             role="heldout", candidate_hash=P_HASH)
+    make_run(conn, "cand", {str(i): [1.0] for i in range(1, 11)}, role="heldout",
+             candidate_hash=C_HASH,
+             manifest={"tasks_spec": ",".join(map(str, range(1, 11))),
+                       **({"task_selection": selection} if selection else {})})
+
+
+def test_tasks_chosen_by_an_outcome_filter_downgrade_heldout(tmp_path):
+    conn = new_store(tmp_path)
+    selected_pair(conn, {"by": "outcome_filter", "filter": "fixed", "termination": None,
+                         "screen": "tasks", "runs": ["r1", "r2"], "tasks": 10})
+    r = evaluate(conn, "base", "cand")
+    assert r.role.claimed == "heldout" and r.evidence_role == "development"
+    (why,) = r.role.reasons
+    assert why.startswith("tasks selected by an outcome filter (fixed) for the candidate run")
+    assert r.role.leaked_tasks == []
+
+
+def test_termination_filter_is_an_outcome_filter_too(tmp_path):
+    conn = new_store(tmp_path)
+    selected_pair(conn, {"by": "outcome_filter", "filter": "all",
+                         "termination": "max_steps"})
+    r = evaluate(conn, "base", "cand")
+    assert r.evidence_role == "development"
+    assert "outcome filter (termination max_steps)" in r.role.reasons[0]
+
+
+def test_tasks_chosen_by_name_stay_heldout(tmp_path):
+    conn = new_store(tmp_path)
+    selected_pair(conn, None)   # e.g. the heldout split, chosen by its name
+    assert evaluate(conn, "base", "cand").evidence_role == "heldout"
+    conn2 = new_store(tmp_path, "other.sqlite")
+    selected_pair(conn2, {"by": "name", "spec": "heldout"})
+    assert evaluate(conn2, "base", "cand").evidence_role == "heldout"

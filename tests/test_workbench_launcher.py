@@ -141,3 +141,81 @@ async def test_estimate_cancel_and_resume(store):
         assert conn.execute("SELECT count(*) FROM episodes WHERE run_id = ?",
                             (run_id,)).fetchone()[0] == n
         assert isinstance(app.screen, LauncherScreen)  # no baseline run: no gate to show
+
+
+@pytest.fixture
+def demo(tmp_path):
+    from t2e_tui.demo import build_demo
+
+    return build_demo(tmp_path / "demo.sqlite")  # outside the app's event loop
+
+
+async def test_rerun_of_the_fixed_filter_is_recorded_and_not_clean_heldout(demo):
+    """The tasks screen's Fixed filter (3) handed to the launcher: the run's manifest records
+    the outcome filter and the gate downgrades its heldout claim to development."""
+    import json
+
+    from t2e_tui.screens import workbench_hooks
+    from t2e_tui.screens.workbench_gate import GateScreen
+    from t2e_tui.screens.workbench_launcher import LauncherScreen
+
+    cand = {c["name"]: c for c in demo["candidates"]}["cross-order-v1"]
+    app = make_app(demo["store"], load_config=False, poll_interval=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.open_tasks(demo["runs"]["baseline"], cand["run_id"])
+        await wait_for(pilot, lambda: getattr(app.screen, "loaded", False))
+        tasks = app.screen
+        await pilot.press("3")
+        await wait_for(pilot, lambda: tasks.filter == "fixed" and tasks.visible_task_ids())
+        fixed = tasks.visible_task_ids()
+        workbench_hooks.open(app, "rerun")
+        await wait_for(pilot, lambda: isinstance(app.screen, LauncherScreen))
+        launcher = app.screen
+        await wait_for(pilot, lambda: launcher.is_mounted)
+        await pilot.pause(0.1)
+        await set_field(pilot, launcher, "candidate", "cross-order-v1")
+        await wait_for(pilot, lambda: launcher._plan is not None)
+        assert launcher._plan.task_ids == fixed and launcher._plan.role == "heldout"
+        assert launcher._plan.task_selection["filter"] == "fixed"
+        assert "outcome filter (fixed)" in str(launcher.query_one("#lf-warning").render())
+        await pilot.press("ctrl+l")
+        await wait_for(pilot, lambda: isinstance(app.screen, GateScreen)
+                       and (app.screen.result is not None or app.screen.refusal is not None))
+        gate = app.screen
+        assert gate.refusal is None, gate.refusal
+        assert gate.result.role.claimed == "heldout"
+        assert gate.result.evidence_role == "development"
+        assert any(r.startswith("tasks selected by an outcome filter (fixed)")
+                   for r in gate.result.role.reasons)
+        run_id = gate.result.comparison.candidate.run_id
+    manifest = json.loads(connect(demo["store"]).execute(
+        "SELECT manifest_json FROM runs WHERE run_id = ?", (run_id,)).fetchone()[0])
+    sel = manifest["task_selection"]
+    assert sel["by"] == "outcome_filter" and sel["filter"] == "fixed"
+    assert sel["tasks"] == len(fixed) and sel["runs"] == [demo["runs"]["baseline"],
+                                                          cand["run_id"]]
+
+
+async def test_a_split_typed_by_name_records_no_outcome_filter(demo):
+    from t2e_tui.screens import workbench_hooks
+    from t2e_tui.screens.workbench_launcher import LauncherScreen
+
+    cand = {c["name"]: c for c in demo["candidates"]}["cross-order-v1"]
+    app = make_app(demo["store"], load_config=False, poll_interval=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.open_tasks(demo["runs"]["baseline"], cand["run_id"])
+        await wait_for(pilot, lambda: getattr(app.screen, "loaded", False))
+        tasks = app.screen
+        await pilot.press("3")
+        await wait_for(pilot, lambda: tasks.filter == "fixed" and tasks.visible_task_ids())
+        workbench_hooks.open(app, "rerun")
+        await wait_for(pilot, lambda: isinstance(app.screen, LauncherScreen))
+        launcher = app.screen
+        await wait_for(pilot, lambda: launcher.is_mounted)
+        await wait_for(pilot, lambda: launcher._plan is not None)
+        assert launcher._plan.task_selection is not None
+        await set_field(pilot, launcher, "tasks", "heldout")   # a split, chosen by its name
+        await wait_for(pilot, lambda: launcher._plan is not None)
+        assert launcher._plan.task_selection is None
+        assert "task_selection" not in launcher._plan.manifest()
+        assert "outcome filter" not in str(launcher.query_one("#lf-warning").render())

@@ -103,6 +103,9 @@ class RunPlan:
     role: str
     tasks_spec: str = "all"
     config: Config = field(default_factory=Config)
+    # how the task ids were chosen when not by a spec alone, e.g. the launcher's
+    # {"by": "outcome_filter", "filter": "fixed", ...}: the gate reads it (manifest key)
+    task_selection: dict | None = None
 
     @property
     def tasks(self) -> list[Any]:
@@ -144,6 +147,8 @@ class RunPlan:
             "judge": self.judge.public() if self.judge else None,
             "concurrency": self.concurrency,
             "code": code_version(),
+            # only when given, so manifests of runs chosen by spec stay as they were
+            **({"task_selection": self.task_selection} if self.task_selection else {}),
         }
 
 
@@ -209,12 +214,14 @@ def plan_run(*, domain: str = "mini-retail", data_dir: str | None = None,
              api_key_env: str | None = None, params: dict | None = None,
              timeout: float | None = None, max_retries: int | None = None,
              backoff: float | None = None, quirks: str | None = None,
-             config: Config | None = None, store_conn: Any = None) -> RunPlan:
+             config: Config | None = None, store_conn: Any = None,
+             task_selection: dict | None = None) -> RunPlan:
     """Validate a run's inputs and return its plan; raises T2EError before anything runs.
 
     `user` defaults to the scripted user on mini-retail and to the agent's model elsewhere
     (tau2 tasks need an LLM user). `judge` defaults to the user's model, else the agent's,
-    and is only required when grading=judge and a selected task gates on NL assertions."""
+    and is only required when grading=judge and a selected task gates on NL assertions.
+    `task_selection` says how the tasks were chosen (recorded in the manifest for the gate)."""
     from store.writer import ROLES
     cfg = config if config is not None else load_config()
     if trials < 1:
@@ -278,7 +285,8 @@ def plan_run(*, domain: str = "mini-retail", data_dir: str | None = None,
                    task_ids=task_ids, trials=trials, concurrency=concurrency,
                    max_steps=max_steps, max_errors=max_errors, seed=seed, noise=noise,
                    agent=agent, user=user_spec, judge=judge_spec, grading=grade,
-                   name=run_name, role=role, tasks_spec=tasks, config=cfg)
+                   name=run_name, role=role, tasks_spec=tasks, config=cfg,
+                   task_selection=task_selection)
 
 
 def _check_scripted_user(dom: Any, task_ids: list[str]) -> None:
@@ -323,7 +331,8 @@ def plan_from_manifest(manifest: dict, candidate: Candidate, *, run_name: str, r
                    seed=int(manifest["seed"]), noise=float(manifest["agent"].get("noise") or 0),
                    agent=agent, user=user, judge=judge, grading=manifest["grading"],
                    name=run_name, role=role, tasks_spec=manifest.get("tasks_spec", "all"),
-                   config=config if config is not None else load_config())
+                   config=config if config is not None else load_config(),
+                   task_selection=manifest.get("task_selection"))
 
 
 def manifest_json(plan: RunPlan) -> str:

@@ -8,6 +8,7 @@ tasks that caused it are listed.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable
@@ -164,6 +165,31 @@ class RoleVerdict:
                 "window": self.window.to_dict() if self.window else None}
 
 
+OUTCOME_FILTER = "outcome_filter"
+
+
+def outcome_filter_label(selection: dict) -> str:
+    """'fixed', 'fixed + max_steps', 'termination max_steps': what an outcome filter kept."""
+    flt = selection.get("filter")
+    term = selection.get("termination")
+    if flt and flt != "all":
+        return f"{flt} + {term}" if term else str(flt)
+    return f"termination {term}" if term else "unnamed"
+
+
+def outcome_selection(run: RunInfo) -> dict | None:
+    """The run manifest's `task_selection` when its tasks were chosen by an outcome filter
+    (e.g. the tasks screen's Fixed/Regressed view handed to the rerun launcher), else None.
+    A split or id list chosen by name records nothing of the kind."""
+    if not run.manifest_json:
+        return None
+    try:
+        sel = json.loads(run.manifest_json).get("task_selection")
+    except (ValueError, AttributeError):
+        return None
+    return sel if isinstance(sel, dict) and sel.get("by") == OUTCOME_FILTER else None
+
+
 def role_history_findings(db: Any, baseline: RunInfo,
                           candidate: RunInfo) -> tuple[list[str], list[str]]:
     """(reasons to downgrade, notes) from the two runs' role histories.
@@ -203,8 +229,10 @@ def comparison_role(db: Any, baseline: RunInfo, candidate: RunInfo,
     discovery/development evidence those tasks were open to inspection and a heldout/transfer
     claim falls to development; a synthetic run on either side makes the comparison synthetic.
     A clean claim also falls to development when either run's role was raised to
-    heldout/transfer after it was created (role history). Then the leakage guard: a clean claim with any task viewed in the candidate's drafting
-    window becomes development, listing those tasks."""
+    heldout/transfer after it was created (role history), or when either run's tasks were
+    chosen by an outcome filter (manifest `task_selection`). Then the leakage guard: a clean
+    claim with any task viewed in the candidate's drafting window becomes development,
+    listing those tasks."""
     claimed = candidate.role
     role = claimed
     reasons: list[str] = []
@@ -222,6 +250,15 @@ def comparison_role(db: Any, baseline: RunInfo, candidate: RunInfo,
         reasons += raised
         if raised:
             role = "development"
+        # tasks picked by looking at outcomes (which fixed, which regressed) are chosen
+        # evidence, whatever role the run was given
+        for side, run in (("baseline", baseline), ("candidate", candidate)):
+            sel = outcome_selection(run)
+            if sel is not None:
+                reasons.append(f"tasks selected by an outcome filter "
+                               f"({outcome_filter_label(sel)}) for the {side} run "
+                               f"{run.label()}")
+                role = "development"
     window = None
     leaked: list[str] = []
     if candidate.candidate_hash:

@@ -26,7 +26,7 @@ from textual.widgets import DataTable, Input, Label, ProgressBar, Select, Static
 from ..widgets.keybar import KeyBar
 
 from .workbench_launch_plan import (DOMAINS, ROLES, LaunchForm, baseline_tasks,
-                                    expected_steps, run_name)
+                                    expected_steps, outcome_selection, run_name)
 
 
 class LauncherScreen(ModalScreen):
@@ -69,10 +69,14 @@ class LauncherScreen(ModalScreen):
             return isinstance(message, LauncherScreen.Progress)
 
     def __init__(self, *, candidate: str = "baseline", baseline_run: str | None = None,
-                 task_ids: list[str] | None = None, domain: str = "mini-retail") -> None:
+                 task_ids: list[str] | None = None, domain: str = "mini-retail",
+                 task_selection: dict | None = None) -> None:
         super().__init__()
         self._init = dict(candidate=candidate, baseline_run=baseline_run or "",
                           task_ids=task_ids, domain=domain)
+        # how `task_ids` were chosen (an outcome filter); None: found on the tasks screen
+        # at mount, if the ids came from its filtered view
+        self._selection = task_selection
         self.run_id: str | None = None
         self.status: str | None = None
         self.summary: Any = None
@@ -118,6 +122,8 @@ class LauncherScreen(ModalScreen):
     def on_mount(self) -> None:
         from store import connect
 
+        if self._selection is None and self._init["task_ids"]:
+            self._selection = self._selection_from_app()
         if not self.query_one("#lf-tasks", Input).value:
             conn = connect(self.app.store_path)
             try:
@@ -128,6 +134,35 @@ class LauncherScreen(ModalScreen):
         live = self.query_one("#lf-live", DataTable)
         live.add_columns("task", "trial", "reward", "termination")
         self.call_after_refresh(self.refresh_estimate)
+
+    def _selection_from_app(self) -> dict | None:
+        """The filter of the tasks screen below, when the given task ids are what it shows
+        (the workbench hook hands over its filtered view)."""
+        for screen in reversed(self.app.screen_stack):
+            ids = getattr(screen, "visible_task_ids", None)
+            if not callable(ids):
+                continue
+            try:
+                shown = list(ids())
+            except Exception:  # noqa: BLE001 - no view to read: nothing known about it
+                return None
+            if shown != list(self._init["task_ids"]):
+                return None
+            return outcome_selection(getattr(screen, "filter", None),
+                                     getattr(screen, "termination", None), shown,
+                                     [getattr(screen, "baseline", None),
+                                      getattr(screen, "candidate", None)])
+        return None
+
+    def task_selection(self) -> dict | None:
+        """The outcome-filter selection to record, while the tasks field still holds the
+        ids it chose (typing another spec, e.g. a split by name, drops it)."""
+        ids = self._init["task_ids"]
+        if not self._selection or not ids:
+            return None
+        if self.query_one("#lf-tasks", Input).value.strip() != ",".join(ids):
+            return None
+        return self._selection
 
     # -- form -------------------------------------------------------------------------------
 
@@ -177,6 +212,15 @@ class LauncherScreen(ModalScreen):
                         "to development")
         else:
             self._say("#lf-warning", "")
+        sel = plan.task_selection
+        if sel and plan.role in ("heldout", "transfer"):
+            from ..gate.leakage import outcome_filter_label
+
+            note = (f"⚠ these tasks were chosen by an outcome filter "
+                    f"({outcome_filter_label(sel)}): a {plan.role} claim on them will be "
+                    "downgraded to development")
+            prev = str(self.query_one("#lf-warning", Static).render())
+            self._say("#lf-warning", f"{prev}\n{note}" if prev.strip() else note)
         mismatch = getattr(self, "_task_mismatch", None)
         if mismatch:
             extra, missing = mismatch
@@ -212,7 +256,7 @@ class LauncherScreen(ModalScreen):
                             candidates_dir=str(candidates_dir_for(self.app)), tasks=f.tasks,
                             trials=f.trials, concurrency=f.concurrency, model=f.model,
                             user=f.user, role=f.role, store_conn=conn,
-                            name=run_name(f))
+                            name=run_name(f), task_selection=self.task_selection())
             if f.baseline_run and not conn.execute("SELECT 1 FROM runs WHERE run_id = ?",
                                                    (f.baseline_run,)).fetchone():
                 raise ValueError(f"baseline run {f.baseline_run!r}: no such run in this store")
