@@ -187,6 +187,9 @@ async def test_rerun_of_the_fixed_filter_is_recorded_and_not_clean_heldout(demo)
         assert gate.result.evidence_role == "development"
         assert any(r.startswith("tasks selected by an outcome filter (fixed)")
                    for r in gate.result.role.reasons)
+        verdict = str(gate.query_one("#gate-verdict").render())
+        assert "(claimed heldout)" in verdict
+        assert "role: tasks selected by an outcome filter (fixed)" in verdict
         run_id = gate.result.comparison.candidate.run_id
     manifest = json.loads(connect(demo["store"]).execute(
         "SELECT manifest_json FROM runs WHERE run_id = ?", (run_id,)).fetchone()[0])

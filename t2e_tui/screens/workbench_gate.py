@@ -168,7 +168,12 @@ class GateScreen(Screen):
         v.append(f" {result.decision.upper()} ", VERDICT_STYLE.get(result.decision, "bold"))
         v.append(f"  row #{result.row_id}  evidence: {result.evidence_role}")
         if result.role.claimed != result.evidence_role:
+            from ..textsafe import one_line
+
             v.append(f" (claimed {result.role.claimed})", "yellow")
+            # why it was downgraded (a role raised after the run, an outcome filter, …)
+            for why in result.role.reasons[:2]:
+                v.append(f"\n  role: {one_line(why, 300)}", "yellow")
         if cmp.intersected:
             v.append(f"\n  restricted to the {len(cmp.rows)} shared tasks (baseline "
                      f"{len(cmp.rows) + len(cmp.only_baseline)}, candidate "
