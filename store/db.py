@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import random
 import sqlite3
+import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -12,6 +15,10 @@ import sqlite_utils
 from .migrations import migrate
 
 BUSY_TIMEOUT_MS = 10_000
+SETUP_DEADLINE_S = 60.0
+# Threads of one process (the app's workers, say) must not set up the same new file at once:
+# two connections switching a fresh file to WAL can leave one "database is locked".
+_SETUP_LOCK = threading.Lock()
 PAGE_SIZE = 16_384
 
 
@@ -35,18 +42,39 @@ def connect(path: str | os.PathLike, *, migrate_schema: bool = True) -> sqlite3.
         conn = sqlite3.connect(str(p), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
                                check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        if conn.execute("PRAGMA page_count").fetchone()[0] == 0:
-            # a new file: 16 KiB pages keep ~1 KB messages with their JSON extras on fewer
-            # (overflow) pages; bulk import costs ~5% less CPU. Only settable before WAL.
-            conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
-        conn.execute("PRAGMA journal_mode = WAL")
+        with _SETUP_LOCK:
+            _retry_locked(lambda: _setup(conn, migrate_schema))
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
-        if migrate_schema:
-            migrate(conn)
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{p}: not a usable t2e store ({exc})") from exc
     return conn
+
+
+def _setup(conn: sqlite3.Connection, migrate_schema: bool) -> None:
+    (pages,) = conn.execute("PRAGMA page_count").fetchall()[0]
+    if pages == 0:
+        # a new file: 16 KiB pages keep ~1 KB messages with their JSON extras on fewer
+        # (overflow) pages; bulk import costs ~5% less CPU. Only settable before WAL.
+        conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+    conn.execute("PRAGMA journal_mode = WAL").fetchall()
+    if migrate_schema:
+        migrate(conn)
+
+
+def _retry_locked(step, deadline_s: float = SETUP_DEADLINE_S) -> None:
+    """Run `step`, retrying while another process holds the lock SQLite's busy handler
+    gives up on (switching journal mode does not always wait for it)."""
+    end = time.monotonic() + deadline_s
+    while True:
+        try:
+            step()
+            return
+        except sqlite3.OperationalError as exc:
+            msg = str(exc).lower()
+            if ("locked" not in msg and "busy" not in msg) or time.monotonic() > end:
+                raise
+            time.sleep(0.02 + random.random() * 0.05)
 
 
 def open_db(path: str | os.PathLike, *, migrate_schema: bool = True) -> sqlite_utils.Database:

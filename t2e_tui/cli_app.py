@@ -31,6 +31,11 @@ def register(cli: click.Group) -> None:
                 raise T2EError(f"--compare {compare!r}: expected EPISODE or EPISODE,EPISODE "
                                "(episode ids)")
             start = ("compare", *parts)
+        # Refuse a file that is not a store (or can't be migrated) with one line and exit 2,
+        # before the app starts and turns the same error into a stream of notices.
+        from store import connect
+
+        connect(path).close()
         from .app import make_app  # lazy: textual loads only for the app
 
         make_app(path, start=start).run()

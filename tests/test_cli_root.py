@@ -59,3 +59,13 @@ def test_closed_pipe_exits_141_not_discard(tmp_path):
     err = p1.stderr.read().decode() if p1.stderr else ""
     assert p1.returncode == 141, err
     assert "Traceback" not in err
+
+
+def test_open_refuses_a_file_that_is_not_a_store(tmp_path):
+    bad = tmp_path / "notjson.json"
+    bad.write_text("this is not a database\n" * 200)
+    for args in (["--store", str(bad)], ["--store", str(bad), "open"]):
+        r = _run(args, timeout=60)
+        assert r.returncode == 2, (args, r.stdout, r.stderr)
+        assert str(bad) in r.stderr and "Traceback" not in r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
