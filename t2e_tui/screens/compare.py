@@ -59,6 +59,49 @@ def reward_line(side: str, ep: da.Episode) -> Text:
     return t
 
 
+def _mark(v) -> str:
+    """A component value in one or two cells: ✓ (1), ✗ (0), – (unknown), else the number."""
+    return "–" if v is None else "✓" if v == 1 else "✗" if v == 0 else f" {v:g}"
+
+
+def reward_compact(side: str, ep: da.Episode) -> Text:
+    """The header line for narrow screens, breakdown first so it is never the part cut:
+    `A r=0 DB✗ COMM✓ ACT 1/2 writes 0/1 diag · user_stop · label`. NL* = judge-dependent,
+    `diag` (dimmed) = not in the reward basis; the label is also on the lane's own header, and
+    the screen marks scripted stand-in sides on the next line."""
+    t = Text(no_wrap=True, overflow="ellipsis")
+    t.append(f"{side} ", style="bold")
+    reward = ep.meta.get("reward")
+    ok = ep.meta.get("success")
+    t.append(f"r={'–' if reward is None else f'{reward:g}'}",
+             style="bold green" if ok else "bold red" if ok is not None else "")
+    actions = [c for c in ep.checks if c.get("kind") == "action" and c.get("met") is not None]
+    writes = [c for c in actions if c.get("tool_kind") == "write"]
+    for c in reward_components(ep.meta, ep.checks, ep.task):
+        if not c["relevant"]:
+            continue
+        v = c["value"]
+        name = {"COMMUNICATE": "COMM", "NL_ASSERTION": "NL", "ACTION": "ACT"}.get(c["name"],
+                                                                                  c["name"])
+        if c["judge_dependent"]:
+            name += "*"
+        text = name + _mark(v) if v is not None or c["name"] != "ACTION" else name
+        if c["name"] == "ACTION" and actions:
+            text += (f" {sum(1 for a in actions if a['met'])}/{len(actions)}"
+                     f" writes {sum(1 for a in writes if a['met'])}/{len(writes)}")
+        if not c["gating"]:
+            text += " diag"
+        style = "dim" if not c["gating"] else ("green" if v == 1 else "red" if v is not None
+                                               else "")
+        t.append(" ")
+        t.append(text, style=style)
+    term = ep.meta.get("termination_reason")
+    if term:
+        t.append(f" · {term}", style="dim")
+    t.append(" · " + one_line(ep.label, 40))  # the stand-in mark is on the line below
+    return t
+
+
 class CompareScreen(ExplorerScreen):
     """Aligned trajectories. Opens at the first divergence (or at a requested step)."""
 
@@ -151,6 +194,8 @@ class CompareScreen(ExplorerScreen):
         else:
             lanes.mode = "split"
         self.set_class(self.narrow and self.view == "gold", "-goldview")
+        if self.a is not None and self.alignment is not None:
+            self._title()
         self._show_detail()
 
     # --- loading ------------------------------------------------------------------------------
@@ -197,26 +242,7 @@ class CompareScreen(ExplorerScreen):
 
     def _loaded(self, a: da.Episode, b: da.Episode | None, al: Alignment) -> None:
         self.a, self.b, self.alignment = a, b, al
-        title = Text(no_wrap=True, overflow="ellipsis")
-        title.append_text(reward_line("A", a))
-        title.append("\n")
-        if b is not None:
-            title.append_text(reward_line("B", b))
-        else:
-            title.append("B gold actions of task " + one_line(a.task_id, 20)
-                         + (" (task definition not stored)" if a.task is None else ""),
-                         style="bold")
-        title.append(f"\n{len(al.divergences)} divergence(s) · n/p jump", style="dim")
-        for side, key in (("a", "1"), ("b", "2")):
-            trials = getattr(self, "trials", {}).get(side) or []
-            if len(trials) > 1:
-                eid = self.episode_a if side == "a" else self.episode_b
-                pos = next((i for i, t in enumerate(trials) if t[0] == eid), 0)
-                title.append(f" · {side.upper()} trial {pos + 1}/{len(trials)} ({key}: next)",
-                             style="bold")
-        title.append(" · ≠ args differ · ◂ only A · ▸ only B · ! error differs · ★ gold",
-                     style="dim")
-        self.query_one("#cmp-title", Static).update(title)
+        self._title()
         gold = self.query_one("#gold", LineTable)
         gold.set_rows([self._gold_row(m) for m in al.gold])
         # header + rows + the bottom border, capped so the detail pane keeps room
@@ -227,6 +253,35 @@ class CompareScreen(ExplorerScreen):
         if not self._views_recorded:
             self._views_recorded = True
             self.call_after_refresh(self._record_views)
+
+    def _title(self) -> None:
+        """The header: one line per side (the compact form below NARROW columns, so the reward
+        breakdown stays in view at 80), then the divergence count, trials and legend."""
+        a, b, al = self.a, self.b, self.alignment
+        line = reward_compact if self.narrow else reward_line
+        title = Text(no_wrap=True, overflow="ellipsis")
+        title.append_text(line("A", a))
+        title.append("\n")
+        if b is not None:
+            title.append_text(line("B", b))
+        else:
+            title.append("B gold actions of task " + one_line(a.task_id, 20)
+                         + (" (task definition not stored)" if a.task is None else ""),
+                         style="bold")
+        title.append(f"\n{len(al.divergences)} divergence(s) · n/p jump", style="dim")
+        scripted = "+".join(side for side, ep in (("A", a), ("B", b)) if ep and ep.scripted)
+        if self.narrow and scripted:
+            title.append(f" · {scripted} scripted stand-in", style="yellow italic")
+        for side, key in (("a", "1"), ("b", "2")):
+            trials = getattr(self, "trials", {}).get(side) or []
+            if len(trials) > 1:
+                eid = self.episode_a if side == "a" else self.episode_b
+                pos = next((i for i, t in enumerate(trials) if t[0] == eid), 0)
+                title.append(f" · {side.upper()} trial {pos + 1}/{len(trials)} ({key}: next)",
+                             style="bold")
+        title.append(" · ≠ args differ · ◂ only A · ▸ only B · ! error differs · ★ gold",
+                     style="dim")
+        self.query_one("#cmp-title", Static).update(title)
 
     def _gold_row(self, m) -> list:
         def f(v):

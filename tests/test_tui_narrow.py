@@ -1,0 +1,80 @@
+"""What must stay visible at 80 columns on the demo store: the compare header's reward by
+component, the runs screen's workbench keys, whole run and task names in search results; and the
+editor's header after a save (it edits the saved version from then on)."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Input, Static, TextArea
+
+from t2e_tui.app import make_app
+from t2e_tui.demo import build_demo
+from t2e_tui.screens.search import SearchScreen
+from t2e_tui.screens.tasks import TasksScreen
+from t2e_tui.widgets.keybar import KeyBar
+from t2e_tui.widgets.linetable import LineTable
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    return build_demo(tmp_path_factory.mktemp("demo") / "demo.sqlite")
+
+
+async def settle(app, pilot):
+    for _ in range(3):
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def line_text(widget, y: int) -> str:
+    return "".join(seg.text for seg in widget.render_line(y))
+
+
+def visible_lines(static: Static, width: int) -> list[str]:
+    """The lines a one-line-per-row Static shows, cut at the screen width."""
+    return [line[:width] for line in str(static.render()).split("\n")]
+
+
+async def open_fixed_compare(app, pilot, demo):
+    await settle(app, pilot)
+    by = {c["name"]: c for c in demo["candidates"]}
+    app.open_tasks(demo["runs"]["baseline"], by["cross-order-v1"]["run_id"])
+    await settle(app, pilot)
+    assert isinstance(app.screen, TasksScreen)
+    app.screen.action_filter("fixed")
+    await pilot.press("enter")
+    await settle(app, pilot)
+
+
+async def test_compare_header_shows_the_reward_breakdown_at_80(demo):
+    app = make_app(demo["store"], load_config=False, poll_interval=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_fixed_compare(app, pilot, demo)
+        title = app.screen.query_one("#cmp-title", Static)
+        width = title.content_region.width
+        a, b = visible_lines(title, width)[:2]
+        for side, line in (("A", a), ("B", b)):
+            assert line.startswith(side)
+            # every component of the demo tasks, with its value, inside the 80 columns
+            assert "r=" in line and "DB" in line and "COMM" in line and "ACT" in line, line
+            assert "1/2" in line or "2/2" in line, line  # gold actions found
+        assert "DB✗" in a and "DB✓" in b
+
+
+async def test_compare_header_keeps_the_long_form_when_wide(demo):
+    app = make_app(demo["store"], load_config=False, poll_interval=0)
+    async with app.run_test(size=(200, 40)) as pilot:
+        await open_fixed_compare(app, pilot, demo)
+        title = str(app.screen.query_one("#cmp-title", Static).render())
+        assert "reward 0 (user_stop) · DB 0 · COMM 1 · ACTION(diag)" in title
+
+
+async def test_compare_header_follows_a_resize(demo):
+    app = make_app(demo["store"], load_config=False, poll_interval=0)
+    async with app.run_test(size=(200, 40)) as pilot:
+        await open_fixed_compare(app, pilot, demo)
+        await pilot.resize_terminal(80, 24)
+        await settle(app, pilot)
+        title = str(app.screen.query_one("#cmp-title", Static).render())
+        assert "r=0" in title and "reward 0" not in title
