@@ -78,3 +78,22 @@ async def test_compare_header_follows_a_resize(demo):
         await settle(app, pilot)
         title = str(app.screen.query_one("#cmp-title", Static).render())
         assert "r=0" in title and "reward 0" not in title
+
+
+async def test_runs_key_bar_shows_the_workbench_keys_at_80(demo):
+    app = make_app(demo["store"], load_config=False, poll_interval=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        bar = app.screen.query_one(KeyBar)
+        text = "".join(seg.text for seg in bar.render_line(0))[:80]
+        for key, word in (("b", "Base"), ("c", "Cand"), ("o", "Open"), ("e", "Edit"),
+                          ("R", "Rerun"), ("G", "Gate"), ("L", "Lineage"), ("f1", "help")):
+            assert f" {key} " in text and word in text, (key, text)
+
+
+async def test_runs_key_bar_keeps_long_labels_when_wide(demo):
+    app = make_app(demo["store"], load_config=False, poll_interval=0)
+    async with app.run_test(size=(200, 30)) as pilot:
+        await settle(app, pilot)
+        text = "".join(seg.text for seg in app.screen.query_one(KeyBar).render_line(0))
+        assert "Baseline" in text and "Candidate" in text and "Lineage" in text

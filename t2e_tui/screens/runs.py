@@ -39,6 +39,14 @@ class RunsScreen(ExplorerScreen):
         Binding("g", "jump", "Jump to run", id="runs.jump"),
         Binding("f5", "reload", "Reload", show=False, id="runs.reload"),
     ]
+    # The workbench keys (app bindings) start here: show them, not only in F1. At 80 columns
+    # the bar uses the short labels and leaves out, in this order, what is also reachable
+    # another way (Enter = o, Escape does nothing here, f1 ends the bar, q is in F1) or is
+    # used less.
+    KEYBAR_EXTRA = ("edit", "rerun", "gate", "lineage")
+    KEYBAR_SHORT = {"runs.baseline": "Base", "runs.candidate": "Cand", "runs.open": "Open",
+                    "runs.clear": "Clear", "runs.jump": "Jump", "lineage": "Lineage"}
+    KEYBAR_DROP = ("table.select", "back", "help", "quit", "runs.jump", "runs.clear", "search")
 
     def __init__(self) -> None:
         super().__init__()  # no fixed id: the same screen type may be stacked twice

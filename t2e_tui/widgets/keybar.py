@@ -3,16 +3,40 @@
 Textual's Footer recomposes one widget per key every time the bindings change (each screen
 push, each focus move); that restyling dominated the compare screen's first paint. This bar
 re-renders a single line instead. Keys come from `active_bindings`, so keymap overrides show.
+
+When the bar does not fit (80 columns), it turns compact rather than cutting the last keys off:
+tighter spacing, the screen's short labels, and the keys the screen ranks least important left
+out first. A screen tunes this with three optional class attributes, all keyed by binding id:
+
+- `KEYBAR_EXTRA`: hidden (show=False) bindings to show anyway, e.g. the app's workbench keys
+  on the runs screen, which would otherwise only be found through F1;
+- `KEYBAR_SHORT`: id → a shorter label for the compact form;
+- `KEYBAR_DROP`: ids left out of the compact form, least important first, until it fits.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.text import Text
 from textual.widget import Widget
 
+TAIL = " ^p palette · f1 help"
+TAIL_COMPACT = " f1 help"
+
+
+@dataclass(frozen=True)
+class KeyItem:
+    ident: str
+    key: str
+    label: str
+    short: str
+    enabled: bool
+
 
 class KeyBar(Widget):
-    """Bottom line: `key description` for every binding with show=True."""
+    """Bottom line: `key description` for every binding with show=True (and the screen's
+    KEYBAR_EXTRA ids), compacted to the width when needed."""
 
     DEFAULT_CSS = """
     KeyBar { dock: bottom; height: 1; background: $panel; color: $text-muted; }
@@ -20,7 +44,8 @@ class KeyBar(Widget):
 
     def __init__(self) -> None:
         super().__init__()
-        self._text = Text()
+        self._items: tuple[KeyItem, ...] = ()
+        self._cache: tuple[tuple, Text] | None = None
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
@@ -32,19 +57,57 @@ class KeyBar(Widget):
     def _bindings_changed(self, screen) -> None:
         if not self.is_attached or screen is not self.screen:
             return
-        text = Text(no_wrap=True, overflow="ellipsis")
+        extra = set(getattr(screen, "KEYBAR_EXTRA", ()))
+        short = getattr(screen, "KEYBAR_SHORT", {})
+        items: list[KeyItem] = []
         seen: set[str] = set()
         for _node, binding, enabled, _tip in screen.active_bindings.values():
-            if not binding.show or binding.action in seen:
+            if not (binding.show or binding.id in extra) or binding.action in seen:
                 continue
             seen.add(binding.action)
-            text.append(f" {self.app.get_key_display(binding)} ", style="bold reverse"
-                        if enabled else "dim reverse")
-            text.append(f" {binding.description}  ", style="" if enabled else "dim")
-        text.append(" ^p palette · f1 help", style="dim")
-        if text.plain != self._text.plain:
-            self._text = text
+            ident = binding.id or binding.action
+            items.append(KeyItem(ident, self.app.get_key_display(binding),
+                                 binding.description, short.get(ident, binding.description),
+                                 enabled))
+        if tuple(items) != self._items:
+            self._items = tuple(items)
             self.refresh()
 
+    def bar_text(self, width: int) -> Text:
+        """The bar for `width` cells: full labels when they fit, else the compact form."""
+        key = (self._items, width)
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1]
+        text = self._full()
+        if text.cell_len > width:
+            drop = list(getattr(self.screen, "KEYBAR_DROP", ()))
+            items = list(self._items)
+            text = self._compact(items)
+            while text.cell_len > width and drop:
+                gone = drop.pop(0)
+                items = [i for i in items if i.ident != gone]
+                text = self._compact(items)
+        text.no_wrap, text.overflow = True, "ellipsis"
+        self._cache = (key, text)
+        return text
+
+    def _full(self) -> Text:
+        text = Text()
+        for it in self._items:
+            text.append(f" {it.key} ", style="bold reverse" if it.enabled else "dim reverse")
+            text.append(f" {it.label}  ", style="" if it.enabled else "dim")
+        text.append(TAIL, style="dim")
+        return text
+
+    @staticmethod
+    def _compact(items: list[KeyItem]) -> Text:
+        text = Text()
+        for it in items:
+            text.append(f" {it.key} ", style="bold reverse" if it.enabled else "dim reverse")
+            text.append(f"{it.short} ", style="" if it.enabled else "dim")
+        if not any(it.ident == "help" for it in items):  # the f1 key is already in the bar
+            text.append(TAIL_COMPACT, style="dim")
+        return text
+
     def render(self) -> Text:
-        return self._text
+        return self.bar_text(self.size.width)
