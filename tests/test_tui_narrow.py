@@ -97,3 +97,24 @@ async def test_runs_key_bar_keeps_long_labels_when_wide(demo):
         await settle(app, pilot)
         text = "".join(seg.text for seg in app.screen.query_one(KeyBar).render_line(0))
         assert "Baseline" in text and "Candidate" in text and "Lineage" in text
+
+
+@pytest.mark.parametrize("width", [80, 160])
+async def test_search_results_show_whole_run_and_task_names(demo, width):
+    app = make_app(demo["store"], load_config=False, poll_interval=0)
+    async with app.run_test(size=(width, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash")
+        await pilot.pause()
+        assert isinstance(app.screen, SearchScreen)
+        app.screen.query_one(Input).value = "PayPal"
+        await pilot.press("enter")
+        await settle(app, pilot)
+        screen = app.screen
+        assert screen.hits
+        table = screen.query_one(LineTable)
+        for i, hit in enumerate(screen.hits[:table.size.height - 1]):
+            line = line_text(table, i + 1)
+            assert len(line) <= table.scrollable_content_region.width
+            assert line.startswith(hit.run_name + " ") and f" {hit.task_id} " in line, line
+            assert "…" not in line[:len(hit.run_name) + len(hit.task_id) + 2]

@@ -16,6 +16,8 @@ from ..widgets.textline import TextLine
 from ..widgets.linetable import Column, LineTable
 
 OPEN, CLOSE = "\u00ab", "\u00bb"  # store.queries marks matches with « »
+RUN_MAX = 28   # widest run-name column (names like "cross-order-v1 heldout" are 22)
+TASK_MAX = 20  # widest task-id column (tau2 ids are short, mini-retail "crossorder-01")
 
 
 def _flat(text: str, limit: int) -> str:
@@ -57,8 +59,11 @@ class SearchScreen(ExplorerScreen):
         yield Static(Text("Search: full text over messages, tool arguments and results",
                           style="bold"), classes="title")
         yield Input(value=self.initial, placeholder="words to find…", id="search-input")
-        yield LineTable([Column("run", 14), Column("task", 6), Column("step", 5, "right"),
-                         Column("role", 9), Column("match", 0)], id="search-results",
+        # run and task fit their longest name in the hits (capped so the match keeps room);
+        # the snippet takes the rest and is the part cut
+        yield LineTable([Column("run", 14, fit=RUN_MAX), Column("task", 6, fit=TASK_MAX),
+                         Column("step", 5, "right", fit=6), Column("role", 9, fit=9),
+                         Column("match", 0)], id="search-results",
                         empty="type words and press Enter")
         yield TextLine(id="search-status", classes="info")
         yield KeyBar()
@@ -88,8 +93,10 @@ class SearchScreen(ExplorerScreen):
     def _show(self, text: str, hits: list[da.Hit], ms: float) -> None:
         self.hits = hits
         table = self.query_one(LineTable)
-        table.set_rows([[one_line(h.run_name, 40), one_line(h.task_id, 12), str(h.idx),
-                         h.role, snippet_cell(h.snippet)] for h in hits], keep_cursor=False)
+        rows = [[one_line(h.run_name, 40), one_line(h.task_id, 40), str(h.idx),
+                 h.role, snippet_cell(h.snippet)] for h in hits]
+        table.fit_columns(rows)
+        table.set_rows(rows, keep_cursor=False)
         more = " (first 200)" if len(hits) >= 200 else ""
         self.query_one("#search-status", TextLine).set(
             Text(f"{len(hits)} hit(s){more} for {one_line(text, 60)!r} in {ms:.0f} ms · "
