@@ -118,3 +118,49 @@ async def test_search_results_show_whole_run_and_task_names(demo, width):
             assert len(line) <= table.scrollable_content_region.width
             assert line.startswith(hit.run_name + " ") and f" {hit.task_id} " in line, line
             assert "…" not in line[:len(hit.run_name) + len(hit.task_id) + 2]
+
+
+async def test_editor_header_after_save_names_the_saved_version(demo):
+    from t2e_tui.screens.workbench_editor import EditorScreen, HypothesisModal
+
+    app = make_app(demo["store"], load_config=False, poll_interval=0)
+    by = {c["name"]: c for c in demo["candidates"]}
+    app.baseline_run, app.candidate_run = demo["runs"]["baseline"], by["cross-order-v1"]["run_id"]
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("e")
+        await settle(app, pilot)
+        editor = app.screen
+        assert isinstance(editor, EditorScreen)
+        before = str(editor.query_one("#ed-title", Static).render())
+        from t2e_tui.screens.workbench_hooks import candidates_dir_for
+
+        folder = candidates_dir_for(app).name
+        assert "cross-order-v1" in before and folder in before
+        ta = editor.query_one(TextArea)
+        ta.move_cursor(ta.document.end)
+        ta.insert("\n- Always read the order back before a change.")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, HypothesisModal)
+        app.screen.query_one("#hyp-name", Input).value = "cross-order-v9"
+        app.screen.query_one("#hyp-text", Input).value = "read back first"
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.screen is editor and editor.saved is not None
+        title = str(editor.query_one("#ed-title", Static).render())
+        assert "cross-order-v9" in title and editor.saved.short in title
+        assert "parent cross-order-v1" not in title
+        # the next save's parent is the version just saved, and where it goes is named
+        assert "next save's parent" in title or "parent of next save" in title
+        assert folder in title
+        status = str(editor.query_one("#ed-status", Static).render())
+        assert "unchanged" in status  # the diff now runs against the saved version
+        first = editor.saved
+        ta.insert("\n- Say the total first.")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        app.screen.query_one("#hyp-text", Input).value = "total first"
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert editor.saved.parent_hash == first.hash  # what the header promised

@@ -21,6 +21,9 @@ def demo(tmp_path, monkeypatch):
     from t2e_tui.demo import build_demo
 
     counter = itertools.count(1)
+    # the editor names the candidates folder relative to the working directory: keep it
+    # the same on every run
+    monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(writer, "new_run_id", lambda: f"run{next(counter):05d}")
     s = build_demo(tmp_path / "demo.sqlite")
     s["by"] = {c["name"]: c for c in s["candidates"]}

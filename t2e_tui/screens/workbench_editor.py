@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -24,7 +25,7 @@ from textual.widgets import ContentSwitcher, Input, Label, Static, TextArea
 from ..candidate_versions import Version, candidate_from_text, save_version
 from ..candidates import body_hash
 from ..candidates import CandidateError, packaged_baseline
-from ..textsafe import strip_controls
+from ..textsafe import one_line, strip_controls
 from ..widgets.diffview import DiffView
 from ..widgets.keybar import KeyBar
 from .workbench_hooks import candidates_dir_for
@@ -137,9 +138,7 @@ class EditorScreen(Screen):
         self.saved: Version | None = None
 
     def compose(self) -> ComposeResult:
-        short = self.parent_hash[:10] if self.parent_hash else "unsaved"
-        yield Static(f"Edit candidate · parent [b]{_esc(self.parent_name)}[/b] {short}",
-                     id="ed-title", classes="title")
+        yield Static("", id="ed-title", classes="title")  # filled on mount (needs the app)
         with ContentSwitcher(initial="ed-text", id="ed-switch"):
             yield TextArea(self.parent_body, language="markdown", id="ed-text",
                            soft_wrap=True, tab_behavior="focus")
@@ -147,7 +146,25 @@ class EditorScreen(Screen):
         yield Static("", id="ed-status")
         yield KeyBar()
 
+    def _title_text(self) -> Text:
+        """Two lines: what is being edited (the opened version, or after a save the saved
+        one, which is the next save's parent), then the folder a save writes into."""
+        short = self.parent_hash[:10] if self.parent_hash else "unsaved"
+        t = Text(no_wrap=True, overflow="ellipsis")
+        if self.saved is None:
+            t.append("Edit candidate · parent ")
+            t.append(one_line(self.parent_name, 60), style="bold")
+            t.append(f" {short}")
+        else:
+            t.append("Edit ")
+            t.append(one_line(self.saved.name, 60), style="bold")
+            t.append(f" {self.saved.short} (saved) · the next save's parent")
+        t.append("\n")
+        t.append(f"saves into {_shown_path(candidates_dir_for(self.app))}/", style="dim")
+        return t
+
     def on_mount(self) -> None:
+        self.query_one("#ed-title", Static).update(self._title_text())
         # The leakage guard counts views tagged with a candidate's name against it whatever
         # their time: tag them with the name the next save will most likely get.
         self._drafting = suggest_name(self.parent_name)
@@ -170,11 +187,11 @@ class EditorScreen(Screen):
         from ..difftext import compare
 
         st = compare(self.parent_body, self.text).stats
-        msg = ("unchanged from parent" if st.identical else
-               f"+{st.added} -{st.removed} ~{st.changed} lines vs parent")
-        if self.saved:
-            msg += f" · saved {self.saved.name} {self.saved.short}"
-        self.query_one("#ed-status", Static).update(msg)
+        # against the parent: the opened version, or the one saved last (see _do_save)
+        name = one_line(self.parent_name, 40)
+        msg = (f"unchanged from {name}" if st.identical else
+               f"+{st.added} -{st.removed} ~{st.changed} lines vs {name}")
+        self.query_one("#ed-status", Static).update(Text(msg))
 
     def action_toggle_diff(self) -> None:
         sw = self.query_one(ContentSwitcher)
@@ -223,7 +240,8 @@ class EditorScreen(Screen):
         name, hyp = answer
         from store import connect
 
-        cand = candidate_from_text(self.text, name=name or self.parent_name, parent=None)
+        saved_text = self.text
+        cand = candidate_from_text(saved_text, name=name or self.parent_name, parent=None)
         parent_ref = self.saved.hash if self.saved else self.parent_ref
         conn = connect(self.app.store_path)
         try:
@@ -240,6 +258,14 @@ class EditorScreen(Screen):
         finally:
             conn.close()
         self.saved = res.version
+        # from now on the editor edits the saved version: it is the next save's parent, and
+        # the diff and the line counts run against it
+        self.parent_hash = self.parent_ref = res.version.hash
+        # the text as saved (its body hash is the version's), so the line counts start at 0
+        self.parent_name, self.parent_body = res.version.name, saved_text
+        self.query_one("#ed-title", Static).update(self._title_text())
+        if self.query_one(ContentSwitcher).current == "ed-diff":  # saved from the diff view
+            self.query_one(DiffView).set_texts(self.parent_body, self.text)
         self.app.last_saved_candidate = res.version.hash
         self._drafting = suggest_name(res.version.name)
         self.app.drafting_candidate = self._drafting
@@ -298,7 +324,14 @@ class DiffScreen(Screen):
         self.query_one(DiffView).focus()
 
 
-def _esc(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(strip_controls(text))
+def _shown_path(path: Path) -> str:
+    """A folder as the user would type it: relative to the working directory when under it,
+    else with ~ for the home directory."""
+    path = Path(path).resolve()
+    for base, prefix in ((Path.cwd().resolve(), ""), (Path.home().resolve(), "~/")):
+        try:
+            rel = path.relative_to(base)
+        except ValueError:
+            continue
+        return prefix + str(rel) if str(rel) != "." else (prefix.rstrip("/") or ".")
+    return str(path)
