@@ -54,7 +54,9 @@ class Domain:
 
     def tool_schemas(self) -> list[dict]:
         """OpenAI function-tool JSON of this domain's tools."""
-        return RetailEnv(self.base_db, self.tool_version).tool_schemas()
+        from .tool_schemas import schemas_for
+
+        return schemas_for(self.tool_names())
 
     def tool_names(self) -> list[str]:
         """This domain's tool names, in stable order."""
