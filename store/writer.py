@@ -136,19 +136,29 @@ TOOL_CALL_INSERT = ("INSERT INTO tool_calls (step_id, episode_id, pos, call_id, 
 FTS_INSERT = "INSERT INTO steps_fts (rowid, content, tool_calls) VALUES (?, ?, ?)"
 
 
+def insert_step(conn: sqlite3.Connection, episode_id: int, idx: int, message: dict, *,
+                latency_ms: float | None = None,
+                tool_names: dict[str, str] | None = None) -> int:
+    """Insert one message's rows (step, its tool calls, its FTS entry) inside the caller's
+    transaction: `append_step` wraps it in its own, the engine's batching sink in a shared one."""
+    row, call_rows, huge = step_row(episode_id, idx, message, latency_ms=latency_ms,
+                                    tool_names=tool_names)
+    step_id = int(conn.execute(STEP_INSERT, row).lastrowid)
+    if call_rows:
+        conn.executemany(TOOL_CALL_INSERT, [(step_id, episode_id, *c) for c in call_rows])
+    conn.execute(FTS_INSERT, (step_id, row[3], row[4]))
+    if huge:
+        conn.execute("UPDATE episodes SET has_huge = 1 WHERE episode_id = ?", (episode_id,))
+    return step_id
+
+
 def append_step(db: Any, episode_id: int, idx: int, message: dict, *,
                 latency_ms: float | None = None,
                 tool_names: dict[str, str] | None = None) -> int:
     """Append one message to an episode (atomic: step, its tool calls and its FTS entry)."""
-    row, call_rows, huge = step_row(episode_id, idx, message, latency_ms=latency_ms,
-                                    tool_names=tool_names)
     with transaction(db) as conn:
-        step_id = int(conn.execute(STEP_INSERT, row).lastrowid)
-        conn.executemany(TOOL_CALL_INSERT, [(step_id, episode_id, *c) for c in call_rows])
-        conn.execute(FTS_INSERT, (step_id, row[3], row[4]))
-        if huge:
-            conn.execute("UPDATE episodes SET has_huge = 1 WHERE episode_id = ?", (episode_id,))
-    return step_id
+        return insert_step(conn, episode_id, idx, message, latency_ms=latency_ms,
+                           tool_names=tool_names)
 
 
 def reward_columns(reward_info: dict | None) -> dict[str, Any]:

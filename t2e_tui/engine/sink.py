@@ -9,8 +9,7 @@ before anything awaits), so a live view still follows within `max_delay`, and du
 unchanged: a finished episode is committed by `writer.finish_episode` in its own transaction,
 and a crash loses only steps of `running` episodes, which a resume discards anyway.
 
-The batched path writes the same rows as `writer.append_step`, built by the writer's own
-`step_row` and insert statements.
+Both paths write the rows with `writer.insert_step`; only the transaction around it differs.
 """
 
 from __future__ import annotations
@@ -39,16 +38,8 @@ class StepSink:
         if self._opened is None:
             self.conn.execute("BEGIN IMMEDIATE")
             self._opened = time.perf_counter()
-        row, call_rows, huge = writer.step_row(episode_id, idx, message, latency_ms=latency_ms,
-                                               tool_names=tool_names)
-        step_id = int(self.conn.execute(writer.STEP_INSERT, row).lastrowid)
-        if call_rows:
-            self.conn.executemany(writer.TOOL_CALL_INSERT,
-                                  [(step_id, episode_id, *c) for c in call_rows])
-        self.conn.execute(writer.FTS_INSERT, (step_id, row[3], row[4]))
-        if huge:
-            self.conn.execute("UPDATE episodes SET has_huge = 1 WHERE episode_id = ?",
-                              (episode_id,))
+        writer.insert_step(self.conn, episode_id, idx, message, latency_ms=latency_ms,
+                           tool_names=tool_names)
         if time.perf_counter() - self._opened >= self.max_delay:
             self.flush()
 
