@@ -16,7 +16,7 @@ from typing import Any
 from .db import RetailDB
 from .errors import WorldError
 from .lock import world_hash as _world_hash
-from .tasks import Task, parse_tasks
+from .tasks import Task, parse_splits, parse_tasks
 from .tools import RetailEnv, tool_names
 
 DOMAINS = ("mini-retail", "tau2-retail")
@@ -129,26 +129,14 @@ def _load_mini_retail(seed: int = 0) -> Domain:
 
 
 def _splits(raw: Any, tasks: dict[str, Task], src: str) -> dict[str, list[str]]:
-    """Splits as given, else from each task's t2e.split; unknown ids refused."""
+    """Splits as given (checked by `parse_splits`), else from each task's t2e.split."""
     if raw is None:
         out: dict[str, list[str]] = {}
         for tid, task in tasks.items():
             if task.split:
                 out.setdefault(task.split, []).append(tid)
         return out
-    if not isinstance(raw, dict):
-        raise WorldError(f"{src}: splits must be an object of split name -> task ids")
-    out = {}
-    for name, ids in raw.items():
-        if not isinstance(ids, list):
-            raise WorldError(f"{src}: split {name!r} must be a list of task ids")
-        ids = [str(i) for i in ids]
-        unknown = [i for i in ids if i not in tasks]
-        if unknown:
-            raise WorldError(f"{src}: split {name!r} names unknown task id(s) "
-                             f"{', '.join(unknown[:5])}")
-        out[name] = ids
-    return out
+    return parse_splits(raw, tasks, src)
 
 
 def resolve_tasks(domain: Domain, spec: str | None) -> list[str]:

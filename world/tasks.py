@@ -176,3 +176,21 @@ def parse_tasks(items: Any, source: str = "<tasks>") -> dict[str, Task]:
             raise WorldError(f"{source}: task #{i}: duplicate task id {task.id!r}")
         out[task.id] = task
     return out
+
+
+def parse_splits(raw: Any, tasks: dict[str, Task], source: str) -> dict[str, list[str]]:
+    """Splits as an object of split name -> task ids (str or int, kept as str); ids that name no
+    task in `tasks` are refused."""
+    if not isinstance(raw, dict):
+        raise WorldError(f"{source}: expected an object of split name -> task ids")
+    splits: dict[str, list[str]] = {}
+    for name, ids in raw.items():
+        if not isinstance(ids, list) or not all(isinstance(i, (str, int)) for i in ids):
+            raise WorldError(f"{source}: split {name!r} must be a list of task ids")
+        ids = [str(i) for i in ids]
+        unknown = [i for i in ids if i not in tasks]
+        if unknown:
+            raise WorldError(f"{source}: split {name!r} names unknown task id(s) "
+                             f"{', '.join(unknown[:5])}")
+        splits[name] = ids
+    return splits

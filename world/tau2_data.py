@@ -18,7 +18,7 @@ from typing import Any
 
 from .db import RetailDB
 from .errors import WorldError
-from .tasks import Task, parse_tasks
+from .tasks import Task, parse_splits, parse_tasks
 
 ENV_VAR = "TAU2_DATA_DIR"
 
@@ -98,19 +98,7 @@ def load_tau2_retail(data_dir: str | os.PathLike | None) -> Tau2Retail:
         raise WorldError(f"{policy_path}: policy is empty")
     split_path = folder / "split_tasks.json"
     if split_path.exists():
-        raw = _read_json(split_path)
-        if not isinstance(raw, dict):
-            raise WorldError(f"{split_path}: expected an object of split name -> task ids")
-        splits: dict[str, list[str]] = {}
-        for name, ids in raw.items():
-            if not isinstance(ids, list) or not all(isinstance(i, (str, int)) for i in ids):
-                raise WorldError(f"{split_path}: split {name!r} must be a list of task ids")
-            ids = [str(i) for i in ids]
-            unknown = [i for i in ids if i not in tasks]
-            if unknown:
-                raise WorldError(f"{split_path}: split {name!r} names unknown task id(s) "
-                                 f"{', '.join(unknown[:5])}")
-            splits[name] = ids
+        splits = parse_splits(_read_json(split_path), tasks, str(split_path))
     else:
         splits = {"base": list(tasks)}
     return Tau2Retail(folder, db, folder / "db.json", policy, tasks, task_dicts, splits)
