@@ -48,11 +48,12 @@ def world_code_hash(root: Path = WORLD_DIR) -> dict[str, str]:
     """{relative path: sha256 of bytes} of the world code, plus the combined hash under ''."""
     key = str(root)
     cached = _code_cache.get(key)
-    stamp = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in world_code_files(root))
+    files = world_code_files(root)
+    stamp = tuple((str(p), st.st_mtime_ns, st.st_size) for p in files for st in (p.stat(),))
     if cached is not None and cached[0] == stamp:
         return cached[1]
     per_file = {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-                for p in world_code_files(root)}
+                for p in files}
     out = dict(per_file)
     out[""] = sha256_text(canonical_json(per_file))
     _code_cache[key] = (stamp, out)
