@@ -11,7 +11,6 @@ import json
 import os
 import sys
 import traceback
-from typing import Any
 
 import click
 
@@ -27,14 +26,6 @@ class Ctx:
         self.store = store
         self.json = False
         self.candidates: str | None = None
-
-
-def emit(data: Any, as_json: bool, human: str | None = None) -> None:
-    """Print `data` as JSON, or the human text."""
-    if as_json:
-        click.echo(json.dumps(data, indent=2, default=str))
-    elif human is not None:
-        click.echo(human)
 
 
 def _wants_json(argv: list[str]) -> bool:

@@ -8,32 +8,12 @@ from typing import Any
 
 import click
 
+from .cli_common import console as _console
+from .cli_common import echo_json as _echo_json
+from .cli_common import fmt as _fmt
+from .cli_common import open_store as _db
 from .errors import T2EError
 from .textsafe import clean, one_line
-
-
-def _db():
-    import store
-
-    return store.open_db(click.get_current_context().obj.store)
-
-
-def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
-
-
-def _console():
-    from rich.console import Console
-
-    return Console(highlight=False, soft_wrap=False)
-
-
-def _fmt(v: Any, digits: int = 3) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, float):
-        return f"{v:.{digits}f}"
-    return str(v)
 
 
 def _world_of(db: Any, episode_id: int) -> dict:

@@ -39,7 +39,7 @@ def register(cli: click.Group) -> None:
         The scripted agent is a deterministic stand-in: rule phrases in a candidate's
         instructions (case-insensitive regexes; the policy never counts) switch its behaviours.
         Its results prove nothing about models."""
-        from .cli import emit
+        from .cli_common import emit
         from .engine.scripted_rules import DISCLAIMER
 
         text = None

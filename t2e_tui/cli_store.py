@@ -3,53 +3,16 @@ headless commands. Thin: the work is in store/ (importers, exporters, queries)."
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import click
 
+from .cli_common import console as _console
+from .cli_common import echo_json as _echo_json
+from .cli_common import fmt as _fmt
+from .cli_common import open_store as _db
 from .errors import EXIT_BAD_INPUT, T2EError
+from .textsafe import one_line
 
 ROLE_CHOICES = ("discovery", "development", "heldout", "transfer", "synthetic")
-
-try:
-    from .textsafe import clean, one_line
-except ImportError:  # pragma: no cover - textsafe is the TUI engineer's; keep a fallback
-    import re
-
-    _CTL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-    def clean(value: object, limit: int | None = 4000) -> tuple[str, bool]:
-        text = _CTL.sub("", "" if value is None else str(value))
-        return (text[:limit], len(text) > limit) if limit else (text, False)
-
-    def one_line(value: object, width: int = 200) -> str:
-        text = " ".join(clean(value, width * 2)[0].split())
-        return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _db():
-    import store
-
-    return store.open_db(click.get_current_context().obj.store)
-
-
-def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
-
-
-def _console():
-    from rich.console import Console
-
-    return Console(highlight=False, soft_wrap=False)
-
-
-def _fmt(v: Any, digits: int = 3) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, float):
-        return f"{v:.{digits}f}"
-    return str(v)
 
 
 # Columns of `t2e runs` as shown: (key, header, natural width cap, justify). A run always
@@ -164,8 +127,7 @@ def register(cli: click.Group) -> None:
             click.echo("no runs yet: `t2e import FILE` or `t2e run`")
             return
         console = _console()
-        table = runs_table(rows, console.width)
-        _console().print(table)
+        console.print(runs_table(rows, console.width))
 
     @runs.command("rename")
     @click.argument("run")

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from .candidates import CandidateError
+from .cli_common import emit as _emit
 from .errors import T2EError
 
 
@@ -38,12 +39,6 @@ def _conn():
     from store import connect
 
     return connect(_ctx().store)
-
-
-def _emit(data, as_json: bool, human: str | None = None) -> None:
-    from .cli import emit
-
-    emit(data, as_json, human)
 
 
 def _fail(exc: Exception) -> T2EError:

@@ -10,18 +10,13 @@ from typing import Any
 
 import click
 
+from .cli_common import emit as _emit
 from .errors import EXIT_BAD_INPUT, EXIT_DISCARD, T2EError
 
 _data_opt = click.option("--data", "data_dir", type=click.Path(file_okay=False), default=None,
                          envvar="TAU2_DATA_DIR",
                          help="tau2 data directory (the folder with retail/db.json, or the "
                               "retail folder itself). Env TAU2_DATA_DIR.")
-
-
-def _emit(data: Any, as_json: bool, human: str | None = None) -> None:
-    from .cli import emit
-
-    emit(data, as_json, human)
 
 
 def _score_human(path: str, rep: dict) -> str:
