@@ -1,4 +1,5 @@
-"""Helpers shared by the cli_*.py command modules: the store handle, JSON and human output.
+"""Helpers shared by the cli_*.py command modules: the store handle, JSON and human output,
+and the one-line table fitting of `t2e runs` and `t2e scoreboard`.
 
 No import of t2e_tui.cli here: cli.py imports every cli_* module while it loads."""
 
@@ -45,3 +46,44 @@ def fmt(v: Any, digits: int = 3) -> str:
         return f"{v:.{digits}f}"
     return str(v)
 
+
+def one_line_table(columns: tuple, cells: list[dict[str, str]], width: int, *,
+                   drop_order: tuple[str, ...], flex: str, flex_min: int,
+                   whole_if_fits: bool = False):
+    """A rich table of `cells` (key → text) that keeps every row on one line of a terminal
+    `width` columns wide. `columns` are (key, header, width cap, justify). Cells never wrap
+    (they end in …); the columns in `drop_order` go first when space is short, and the
+    `flex` column (at least `flex_min` wide while dropping) takes the room left. With
+    `whole_if_fits`, columns are not capped when everything fits whole."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    full = {key: max([len(head)] + [len(c[key]) for c in cells])
+            for key, head, _cap, _ in columns}
+    keep = list(columns)
+    if whole_if_fits and sum(full.values()) + len(keep) - 1 <= width:
+        natural = full
+    else:
+        natural = {key: min(cap, full[key]) for key, _h, cap, _ in columns}
+
+    def needed(cols) -> int:  # one space between columns, the flex column at least flex_min
+        return sum(min(natural[k], flex_min) if k == flex else natural[k]
+                   for k, *_ in cols) + len(cols) - 1
+
+    for drop in drop_order:
+        if needed(keep) <= width:
+            break
+        keep = [c for c in keep if c[0] != drop]
+    # exact widths: rich's own collapsing would squeeze the short columns to one letter
+    others = sum(natural[k] for k, *_ in keep if k != flex) + len(keep) - 1
+    natural[flex] = max(6, min(natural[flex], width - others))
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=0,
+                  header_style="bold")
+    for key, head, _cap, justify in keep:
+        table.add_column(head, justify=justify, no_wrap=True, overflow="ellipsis",
+                         width=natural[key])
+    for c in cells:
+        # Text() keeps names literal: no Rich markup is interpreted
+        table.add_row(*(Text(c[k], no_wrap=True, overflow="ellipsis") for k, *_ in keep))
+    return table

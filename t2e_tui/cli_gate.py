@@ -6,6 +6,7 @@ import json
 
 import click
 
+from .cli_common import one_line_table
 from .errors import T2EError
 
 
@@ -205,36 +206,8 @@ def _sb_cells(r: dict) -> dict[str, str]:
 def scoreboard_table(rows: list[dict], width: int):
     """The human `t2e scoreboard` table for a terminal `width` columns wide: one line per
     gate decision. Cells never wrap (they end in …); low-value columns go first."""
-    from rich import box
-    from rich.table import Table
-    from rich.text import Text
-
-    cells = [_sb_cells(r) for r in rows]
-    full = {key: max([len(head)] + [len(c[key]) for c in cells])
-            for key, head, _cap, _ in _SB_COLUMNS}
-    natural = {key: min(cap, full[key]) for key, _h, cap, _ in _SB_COLUMNS}
-    keep = list(_SB_COLUMNS)
-
-    def needed(cols) -> int:  # one space between columns, the runs at least _RUNS_MIN
-        return sum(min(natural[k], _RUNS_MIN) if k == "runs" else natural[k]
-                   for k, *_ in cols) + len(cols) - 1
-
-    for drop in _DROP_ORDER:
-        if needed(keep) <= width:
-            break
-        keep = [c for c in keep if c[0] != drop]
-    # exact widths: rich's own collapsing would squeeze the short columns to one letter
-    others = sum(natural[k] for k, *_ in keep if k != "runs") + len(keep) - 1
-    natural["runs"] = max(6, min(natural["runs"], width - others))
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=0,
-                  header_style="bold")
-    for key, head, _cap, justify in keep:
-        table.add_column(head, justify=justify, no_wrap=True, overflow="ellipsis",
-                         width=natural[key])
-    for c in cells:
-        # Text() keeps names literal: no Rich markup is interpreted
-        table.add_row(*(Text(c[k], no_wrap=True, overflow="ellipsis") for k, *_ in keep))
-    return table
+    return one_line_table(_SB_COLUMNS, [_sb_cells(r) for r in rows], width,
+                          drop_order=_DROP_ORDER, flex="runs", flex_min=_RUNS_MIN)
 
 
 def _rich_scoreboard(rows: list[dict]) -> None:

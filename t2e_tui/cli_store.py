@@ -8,6 +8,7 @@ import click
 from .cli_common import console as _console
 from .cli_common import echo_json as _echo_json
 from .cli_common import fmt as _fmt
+from .cli_common import one_line_table
 from .cli_common import open_store as _db
 from .errors import EXIT_BAD_INPUT, T2EError
 from .textsafe import one_line
@@ -39,38 +40,9 @@ def _run_cells(r: dict) -> dict[str, str]:
 def runs_table(rows: list[dict], width: int):
     """The human `t2e runs` table for a terminal `width` columns wide: one line per run.
     Cells never wrap (they end in …); low-value columns go first when space is short."""
-    from rich import box
-    from rich.table import Table
-    from rich.text import Text
-
     cells = [{k: one_line(v, 200) for k, v in _run_cells(r).items()} for r in rows]
-    full = {key: max([len(head)] + [len(c[key]) for c in cells])
-            for key, head, _cap, _ in _RUN_COLUMNS}
-    keep = list(_RUN_COLUMNS)
-    if sum(full.values()) + len(keep) - 1 <= width:  # wide terminal: everything whole
-        natural = full
-    else:
-        natural = {key: min(cap, full[key]) for key, _h, cap, _ in _RUN_COLUMNS}
-
-    def needed(cols) -> int:  # one space between columns, the name at least _NAME_MIN
-        return sum(min(natural[k], _NAME_MIN) if k == "name" else natural[k]
-                   for k, *_ in cols) + len(cols) - 1
-
-    for drop in _DROP_ORDER:
-        if needed(keep) <= width:
-            break
-        keep = [c for c in keep if c[0] != drop]
-    # exact widths: rich's own collapsing would squeeze the short columns to one letter
-    others = sum(natural[k] for k, *_ in keep if k != "name") + len(keep) - 1
-    natural["name"] = max(6, min(natural["name"], width - others))
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=0,
-                  header_style="bold")
-    for key, head, _cap, justify in keep:
-        table.add_column(head, justify=justify, no_wrap=True, overflow="ellipsis",
-                         width=natural[key])
-    for c in cells:
-        table.add_row(*(Text(c[k], no_wrap=True, overflow="ellipsis") for k, *_ in keep))
-    return table
+    return one_line_table(_RUN_COLUMNS, cells, width, drop_order=_DROP_ORDER, flex="name",
+                          flex_min=_NAME_MIN, whole_if_fits=True)
 
 
 def register(cli: click.Group) -> None:
