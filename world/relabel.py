@@ -106,11 +106,24 @@ def trajectory_entities(messages: list[dict]) -> Entities:
 
 
 def task_entities(task: Task) -> Entities:
-    """Who a task's gold actions are about."""
-    ent = Entities()
-    for a in task.actions:
-        ent.add_args(a.name, a.arguments)
+    """Who a task's gold actions are about (memoised on the task, like its signature: a
+    mislabelled simulation is checked against every task; treat the result as read-only)."""
+    ent = getattr(task, "_t2e_entities", None)
+    if ent is None:
+        ent = Entities()
+        for a in task.actions:
+            ent.add_args(a.name, a.arguments)
+        task._t2e_entities = ent  # type: ignore[attr-defined]
     return ent
+
+
+def _scenario_text(task: Task) -> str:
+    """The task's user scenario as one lower-case, single-spaced string (memoised)."""
+    text = getattr(task, "_t2e_scenario_text", None)
+    if text is None:
+        text = " ".join(canonical_json(task.raw.get("user_scenario") or "").lower().split())
+        task._t2e_scenario_text = text  # type: ignore[attr-defined]
+    return text
 
 
 def _fits(task: Task, traj: Entities) -> bool | None:
@@ -124,7 +137,7 @@ def _fits(task: Task, traj: Entities) -> bool | None:
         return bool(ent.orders & traj.orders)  # an order belongs to exactly one user
     # No identity in the gold actions: look for the trajectory's user in the scenario text
     # (by id, email, or the name a retail user id is built from: "noah_ito_3850" -> "noah ito").
-    text = " ".join(canonical_json(task.raw.get("user_scenario") or "").lower().split())
+    text = _scenario_text(task)
     if not text.strip('"{}') or not traj.identity():
         return None
     needles = {u.lower() for u in traj.users | traj.emails}
