@@ -178,9 +178,9 @@ def _run_row(run: str) -> dict:
                 "world_detail_json")
         sql = ("SELECT r.run_id, r.name, r.domain, r.world_id, r.source_id, r.manifest_json, "
                "w.kind, w.detail_json FROM runs r LEFT JOIN worlds w ON w.world_id = r.world_id ")
-        rows = _raw(conn).execute(sql + "WHERE r.run_id = ?", (run,)).fetchall()
+        rows = conn.execute(sql + "WHERE r.run_id = ?", (run,)).fetchall()
         if not rows:
-            rows = _raw(conn).execute(sql + "WHERE r.name = ?", (run,)).fetchall()
+            rows = conn.execute(sql + "WHERE r.name = ?", (run,)).fetchall()
         if not rows:
             raise T2EError(f"unknown run {run!r} (see `t2e runs`)")
         if len(rows) > 1:
@@ -188,15 +188,7 @@ def _run_row(run: str) -> dict:
                            f"({', '.join(r[0] for r in rows[:5])})")
         return dict(zip(cols, rows[0]))
     finally:
-        try:
-            _raw(conn).close()
-        except Exception:  # noqa: BLE001 - closing a read connection cannot matter
-            pass
-
-
-def _raw(conn: Any) -> Any:
-    """The sqlite3 connection behind a store handle (sqlite-utils Database or sqlite3)."""
-    return getattr(conn, "conn", conn)
+        conn.close()
 
 
 def _manifest(row: dict) -> dict:
