@@ -6,16 +6,14 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from store import StoreError
+from store.queries import resolve_run as store_resolve
+from store.writer import conn_of  # noqa: F401  (the gate modules import it from here)
 from t2e_tui.errors import T2EError
 
 RUN_COLUMNS = ("run_id, name, role, source_id, world_id, domain, status, agent_model, "
                "user_model, candidate_hash, grading, num_trials, max_steps, max_errors, seed, "
                "manifest_json, created_at")
-
-
-def conn_of(db: Any) -> sqlite3.Connection:
-    """Accept a sqlite3 connection or a sqlite_utils Database."""
-    return db.conn if hasattr(db, "conn") else db
 
 
 @dataclass
@@ -51,9 +49,6 @@ def _row(conn: sqlite3.Connection, where: str, args: tuple) -> list[RunInfo]:
 def resolve_run(db: Any, ref: str) -> RunInfo:
     """A run from its id, a unique id prefix or a unique name (the store's lookup, so every
     command resolves runs alike); T2EError (exit 2) otherwise."""
-    from store import StoreError
-    from store.queries import resolve_run as store_resolve
-
     conn = conn_of(db)
     try:
         run_id = store_resolve(conn, ref)
