@@ -200,13 +200,3 @@ def check_label(sim: dict, tasks: dict[str, Task]) -> dict | None:
     return {"sim_id": sim_id, "label": label, "likely": likely,
             "reason": f"the trajectory is about {who}, which task {label} does not involve; "
                       f"task {likely} fits uniquely"}
-
-
-def relabel_all(sims: list[dict], tasks: dict[str, Task]) -> list[dict]:
-    """check_label over many simulations; only the relabels."""
-    out = []
-    for sim in sims:
-        found = check_label(sim, tasks)
-        if found is not None:
-            out.append(found)
-    return out
