@@ -14,7 +14,7 @@ from t2e_tui.screens.search import SearchScreen
 from t2e_tui.screens.tasks import TasksScreen
 from t2e_tui.widgets.lanes import AlignedLanes
 from t2e_tui.widgets.linetable import LineTable
-from tui_fixture import add_live_episode, build_store
+from tui_fixture import add_live_episode, build_store, line_text, settle
 
 
 @pytest.fixture
@@ -24,29 +24,17 @@ def store(tmp_path):
     return path, ids
 
 
-async def settle(app, pilot):
-    """Let workers finish and their results land on screen."""
-    for _ in range(3):
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-def line_text(widget, y: int) -> str:
-    return "".join(seg.text for seg in widget.render_line(y))
-
-
 async def open_pair(app, pilot):
-    await settle(app, pilot)
+    await settle(pilot)
     await pilot.press("b", "down", "c", "enter")
-    await settle(app, pilot)
+    await settle(pilot)
 
 
 async def test_runs_screen_lists_runs_and_labels_scripted(store):
     path, ids = store
     app = make_app(path, load_config=False, poll_interval=0)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(app, pilot)
+        await settle(pilot)
         screen = app.screen
         assert isinstance(screen, RunsScreen)
         assert [r.run_id for r in screen.runs] == ["runbase", "runcand", "runscript", "runlive"]
@@ -95,7 +83,7 @@ async def test_jump_to_task_picker(store):
         await pilot.press(*"task 3")
         await pilot.pause(0.3)
         await pilot.press("enter")
-        await settle(app, pilot)
+        await settle(pilot)
         assert app.screen is screen
         table = screen.query_one(LineTable)
         assert screen.shown[table.cursor].task_id == "3"
@@ -107,7 +95,7 @@ async def test_compare_opens_at_first_divergence_and_navigates(store):
     async with app.run_test(size=(80, 24)) as pilot:
         await open_pair(app, pilot)
         await pilot.press("2", "enter")
-        await settle(app, pilot)
+        await settle(pilot)
         screen = app.screen
         assert isinstance(screen, CompareScreen)
         assert (screen.episode_a, screen.episode_b) == (ids["episodes"][("base", "2")],
@@ -147,9 +135,9 @@ async def test_compare_wide_shows_both_lanes_gold_and_detail(store):
     path, ids = store
     app = make_app(path, load_config=False, poll_interval=0)
     async with app.run_test(size=(160, 48)) as pilot:
-        await settle(app, pilot)
+        await settle(pilot)
         app.open_compare(ids["episodes"][("base", "2")], ids["episodes"][("cand", "2")])
-        await settle(app, pilot)
+        await settle(pilot)
         screen = app.screen
         lanes = screen.query_one(AlignedLanes)
         assert lanes.mode == "split"
@@ -167,9 +155,9 @@ async def test_hostile_trace_text_is_shown_not_interpreted(store):
     path, ids = store
     app = make_app(path, load_config=False, poll_interval=0)
     async with app.run_test(size=(160, 48)) as pilot:
-        await settle(app, pilot)
+        await settle(pilot)
         app.open_compare(ids["episodes"][("base", "2")], ids["episodes"][("cand", "2")])
-        await settle(app, pilot)
+        await settle(pilot)
         lanes = app.screen.query_one(AlignedLanes)
         text = "\n".join(line_text(lanes, y) for y in range(1, lanes.n_rows + 1))
         assert "[bold red]not markup[/]" in text
@@ -180,12 +168,12 @@ async def test_single_run_compares_with_gold(store):
     path, ids = store
     app = make_app(path, load_config=False, poll_interval=0)
     async with app.run_test(size=(160, 48)) as pilot:
-        await settle(app, pilot)
+        await settle(pilot)
         await pilot.press("down", "enter")  # candidate run on its own
-        await settle(app, pilot)
+        await settle(pilot)
         assert isinstance(app.screen, TasksScreen) and app.screen.candidate is None
         await pilot.press("down", "enter")  # task 2
-        await settle(app, pilot)
+        await settle(pilot)
         screen = app.screen
         assert screen.alignment.single and screen.episode_b is None
         assert [g.found_a for g in screen.alignment.gold] == [True, True, False]
@@ -196,9 +184,9 @@ async def test_live_run_rows_fill_in(store):
     path, ids = store
     app = make_app(path, load_config=False, poll_interval=0.05)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(app, pilot)
+        await settle(pilot)
         app.open_tasks(ids["live"], None)
-        await settle(app, pilot)
+        await settle(pilot)
         screen = app.screen
         assert [r.task_id for r in screen.all_rows] == ["1"]
         add_live_episode(path, "2")
@@ -206,7 +194,7 @@ async def test_live_run_rows_fill_in(store):
             await pilot.pause(0.05)
             if len(screen.all_rows) == 2:
                 break
-        await settle(app, pilot)
+        await settle(pilot)
         assert [r.task_id for r in screen.all_rows] == ["1", "2"]
         runs = app.screen_stack[0]
         for _ in range(40):
@@ -225,13 +213,13 @@ async def test_search_jumps_to_the_step(store):
         await pilot.pause()
         assert isinstance(app.screen, SearchScreen)
         await pilot.press(*"transfer human", "enter")
-        await settle(app, pilot)
+        await settle(pilot)
         hits = app.screen.hits
         assert hits and all(h.run_name == "candidate" for h in hits)
         target = next(h for h in hits if h.role == "assistant")
         app.screen.query_one(LineTable).move_to(hits.index(target))
         await pilot.press("enter")
-        await settle(app, pilot)
+        await settle(pilot)
         screen = app.screen
         assert isinstance(screen, CompareScreen)
         # opened as the pair (baseline left) at the row holding the hit's step
@@ -247,7 +235,7 @@ async def test_help_lists_every_binding(store):
     async with app.run_test(size=(160, 48)) as pilot:
         await open_pair(app, pilot)
         await pilot.press("enter")
-        await settle(app, pilot)
+        await settle(pilot)
         await pilot.press("f1")
         await pilot.pause()
         help_screen = app.screen
@@ -268,7 +256,7 @@ async def test_keymap_override_from_config(store, tmp_path, monkeypatch):
     async with app.run_test(size=(160, 48)) as pilot:
         await open_pair(app, pilot)
         await pilot.press("2", "enter")
-        await settle(app, pilot)
+        await settle(pilot)
         lanes = app.screen.query_one(AlignedLanes)
         al = app.screen.alignment
         await pilot.press("n")  # no longer bound
@@ -284,7 +272,7 @@ async def test_bad_config_becomes_a_notice(store, tmp_path, monkeypatch):
     monkeypatch.setenv("T2E_CONFIG", str(cfg))
     app = make_app(path, poll_interval=0)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(app, pilot)
+        await settle(pilot)
         assert any("config ignored" in n.message and "config.toml" in n.message
                    for n in app._notifications)
         assert isinstance(app.screen, RunsScreen)
@@ -294,9 +282,9 @@ async def test_worker_error_becomes_a_notice(store):
     path, _ = store
     app = make_app(path, load_config=False, poll_interval=0)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(app, pilot)
+        await settle(pilot)
         app.open_compare(424242)
-        await settle(app, pilot)
+        await settle(pilot)
         assert any("loading trajectories failed" in n.message and "424242" in n.message
                    for n in app._notifications)
 
@@ -312,7 +300,7 @@ async def test_command_palette_runs_screen_actions(store):
         await pilot.press(*"Regressed")
         await pilot.pause(0.5)
         await pilot.press("enter")
-        await settle(app, pilot)
+        await settle(pilot)
         assert app.screen is screen and screen.filter == "regressed"
 
 
@@ -323,7 +311,7 @@ async def test_workbench_hook_without_workbench_notifies(store, monkeypatch):
     path, _ = store
     app = make_app(path, load_config=False, poll_interval=0)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(app, pilot)
+        await settle(pilot)
         await pilot.press("e")
         await pilot.pause()
         assert any("workbench" in n.message for n in app._notifications)
@@ -342,9 +330,9 @@ async def test_expand_toggles_long_fields(tmp_path):
     db.conn.close()
     app = make_app(path, load_config=False, poll_interval=0)
     async with app.run_test(size=(160, 48)) as pilot:
-        await settle(app, pilot)
+        await settle(pilot)
         app.open_compare(eid)
-        await settle(app, pilot)
+        await settle(pilot)
         screen = app.screen
         screen.query_one(AlignedLanes).move_to(0)
         await pilot.pause()
@@ -389,13 +377,13 @@ async def test_compare_scrolls_to_a_divergence_below_the_fold(tmp_path):
     conn.close()
     app = make_app(path, load_config=False, poll_interval=0)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(app, pilot)
+        await settle(pilot)
         # the data can arrive before the screen's first layout (the read starts before
         # compose): deliver it then, as the fast path does
         screen = CompareScreen(*eids)
         screen._started, screen._pending = True, (a, b, align(a.steps, b.steps))
         app.push_screen(screen)
-        await settle(app, pilot)
+        await settle(pilot)
         lanes = app.screen.query_one(AlignedLanes)
         assert lanes.cursor == app.screen.alignment.divergences[0] == 80
         top = lanes.scroll_offset.y
@@ -410,9 +398,9 @@ async def test_tasks_title_labels_the_scripted_run(store):
     path, ids = store
     app = make_app(path, load_config=False, poll_interval=0)
     async with app.run_test(size=(120, 30)) as pilot:
-        await settle(app, pilot)
+        await settle(pilot)
         app.open_tasks(ids["scripted"], None)
-        await settle(app, pilot)
+        await settle(pilot)
         title = str(app.screen.query_one("#tasks-title").render())
         assert "scripted stand-in" in title and "vs gold actions" in title
 
@@ -421,11 +409,11 @@ async def test_marks_and_visible_tasks_are_shared_with_the_workbench(store):
     path, _ = store
     app = make_app(path, load_config=False, poll_interval=0)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(app, pilot)
+        await settle(pilot)
         await pilot.press("b", "down", "c")
         assert (app.baseline_run, app.candidate_run) == ("runbase", "runcand")
         await pilot.press("enter")
-        await settle(app, pilot)
+        await settle(pilot)
         await pilot.press("4")
         assert app.screen.visible_task_ids() == ["2", "3"]
 
@@ -447,17 +435,17 @@ async def test_trial_keys_cycle_through_a_tasks_trials(tmp_path):
     db.conn.close()
     app = make_app(path, load_config=False, poll_interval=0)
     async with app.run_test(size=(160, 48)) as pilot:
-        await settle(app, pilot)
+        await settle(pilot)
         app.open_compare(eps[("rb", 0)], eps[("rc", 0)])
-        await settle(app, pilot)
+        await settle(pilot)
         assert "B trial 1/3" in str(app.screen.query_one("#cmp-title").render())
         await pilot.press("2")
-        await settle(app, pilot)
+        await settle(pilot)
         screen = app.screen
         assert (screen.episode_a, screen.episode_b) == (eps[("rb", 0)], eps[("rc", 1)])
         assert "B trial 2/3" in str(screen.query_one("#cmp-title").render())
         await pilot.press("1", "1")
-        await settle(app, pilot)
+        await settle(pilot)
         assert app.screen.episode_a == eps[("rb", 2)]
         await pilot.press("escape")  # the trial switch replaced the screen: back goes up
         assert isinstance(app.screen, RunsScreen)
@@ -467,15 +455,15 @@ async def test_compare_search_compare_stacks_two_compare_screens(store):
     path, ids = store
     app = make_app(path, load_config=False, poll_interval=0)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot)
+        await settle(pilot)
         app.open_compare(ids["episodes"][("base", "1")])
-        await settle(app, pilot)
+        await settle(pilot)
         await pilot.press("slash")
         await pilot.pause()
         await pilot.press(*"exchange", "enter")
-        await settle(app, pilot)
+        await settle(pilot)
         await pilot.press("enter")
-        await settle(app, pilot)
+        await settle(pilot)
         stack = [type(s).__name__ for s in app.screen_stack]
         assert stack == ["RunsScreen", "CompareScreen", "SearchScreen", "CompareScreen"]
         await pilot.press("escape", "escape")
@@ -487,12 +475,12 @@ async def test_start_on_tasks_or_compare(store):
     path, ids = store
     app = make_app(path, load_config=False, poll_interval=0, start=("tasks", "runbase", "runcand"))
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(app, pilot)
+        await settle(pilot)
         assert isinstance(app.screen, TasksScreen) and app.screen.candidate == "runcand"
         await pilot.press("escape")
         assert isinstance(app.screen, RunsScreen)
     eid = ids["episodes"][("cand", "3")]
     app = make_app(path, load_config=False, poll_interval=0, start=("compare", str(eid)))
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(app, pilot)
+        await settle(pilot)
         assert isinstance(app.screen, CompareScreen) and app.screen.alignment.single

@@ -11,6 +11,7 @@ from t2e_tui.app import make_app
 from t2e_tui.demo import build_demo
 from t2e_tui.screens.tasks import TasksScreen, merge_hints
 from t2e_tui.widgets.linetable import Column, LineTable
+from tui_fixture import line_text, settle
 
 
 @pytest.fixture(scope="module")
@@ -18,22 +19,11 @@ def demo(tmp_path_factory):
     return build_demo(tmp_path_factory.mktemp("demo") / "demo.sqlite")
 
 
-async def settle(app, pilot):
-    for _ in range(3):
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-def line_text(widget, y: int) -> str:
-    return "".join(seg.text for seg in widget.render_line(y))
-
-
 async def open_demo_tasks(app, pilot, demo):
-    await settle(app, pilot)
+    await settle(pilot)
     by = {c["name"]: c for c in demo["candidates"]}
     app.open_tasks(demo["runs"]["baseline"], by["cross-order-v1"]["run_id"])
-    await settle(app, pilot)
+    await settle(pilot)
     assert isinstance(app.screen, TasksScreen)
     return app.screen
 
@@ -84,7 +74,7 @@ async def test_cursor_moves_update_the_detail_pane_once_the_cursor_rests(demo, m
         screen = await open_demo_tasks(app, pilot, demo)
         screen.action_filter("fixed")
         await pilot.press("enter")
-        await settle(app, pilot)
+        await settle(pilot)
         cmp = app.screen
         assert isinstance(cmp, CompareScreen)
         lanes = cmp.query_one(AlignedLanes)
@@ -109,7 +99,7 @@ async def test_small_pair_is_read_before_the_screen_composes(demo):
 
     app = make_app(demo["store"], load_config=False, poll_interval=0)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(app, pilot)
+        await settle(pilot)
         conn = sqlite3.connect(demo["store"])
         a, b = [r[0] for r in conn.execute(
             "SELECT episode_id FROM episodes WHERE run_id = ? ORDER BY episode_id LIMIT 2",
@@ -119,7 +109,7 @@ async def test_small_pair_is_read_before_the_screen_composes(demo):
         screen.start_load(app)
         assert screen._pending is not None and screen._pending[2].rows
         app.push_screen(screen)
-        await settle(app, pilot)
+        await settle(pilot)
         assert app.screen.alignment is screen._pending[2]
         after = conn.execute("SELECT count(*) FROM evidence_views").fetchone()[0]
         conn.close()
@@ -135,7 +125,7 @@ async def test_tasks_rows_are_kept_out_of_full_gc_passes_while_shown(demo):
         await open_demo_tasks(app, pilot, demo)
         assert gc.get_freeze_count() > 0
         app.pop_screen()
-        await settle(app, pilot)
+        await settle(pilot)
         assert gc.get_freeze_count() == 0
 
 
@@ -173,7 +163,7 @@ async def test_demo_compare_header_has_no_nl(demo):
         screen = await open_demo_tasks(app, pilot, demo)
         screen.action_filter("fixed")
         await pilot.press("enter")
-        await settle(app, pilot)
+        await settle(pilot)
         title = str(app.screen.query_one("#cmp-title").render())
         assert "reward" in title and "ACTION" in title and "NL" not in title
 
@@ -186,7 +176,7 @@ async def test_compare_lanes_end_left_of_the_scrollbar_at_80x24(demo):
         screen = await open_demo_tasks(app, pilot, demo)
         screen.action_filter("fixed")
         await pilot.press("enter")
-        await settle(app, pilot)
+        await settle(pilot)
         lanes = app.screen.query_one(AlignedLanes)
         assert lanes.show_vertical_scrollbar and not lanes.show_horizontal_scrollbar
         assert len(line_text(lanes, 1)) == lanes.scrollable_content_region.width

@@ -13,22 +13,12 @@ from t2e_tui.screens.search import SearchScreen
 from t2e_tui.screens.tasks import TasksScreen
 from t2e_tui.widgets.keybar import KeyBar
 from t2e_tui.widgets.linetable import LineTable
+from tui_fixture import line_text, settle
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     return build_demo(tmp_path_factory.mktemp("demo") / "demo.sqlite")
-
-
-async def settle(app, pilot):
-    for _ in range(3):
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-def line_text(widget, y: int) -> str:
-    return "".join(seg.text for seg in widget.render_line(y))
 
 
 def visible_lines(static: Static, width: int) -> list[str]:
@@ -37,14 +27,14 @@ def visible_lines(static: Static, width: int) -> list[str]:
 
 
 async def open_fixed_compare(app, pilot, demo):
-    await settle(app, pilot)
+    await settle(pilot)
     by = {c["name"]: c for c in demo["candidates"]}
     app.open_tasks(demo["runs"]["baseline"], by["cross-order-v1"]["run_id"])
-    await settle(app, pilot)
+    await settle(pilot)
     assert isinstance(app.screen, TasksScreen)
     app.screen.action_filter("fixed")
     await pilot.press("enter")
-    await settle(app, pilot)
+    await settle(pilot)
 
 
 async def test_compare_header_shows_the_reward_breakdown_at_80(demo):
@@ -75,7 +65,7 @@ async def test_compare_header_follows_a_resize(demo):
     async with app.run_test(size=(200, 40)) as pilot:
         await open_fixed_compare(app, pilot, demo)
         await pilot.resize_terminal(80, 24)
-        await settle(app, pilot)
+        await settle(pilot)
         title = str(app.screen.query_one("#cmp-title", Static).render())
         assert "r=0" in title and "reward 0" not in title
 
@@ -83,7 +73,7 @@ async def test_compare_header_follows_a_resize(demo):
 async def test_runs_key_bar_shows_the_workbench_keys_at_80(demo):
     app = make_app(demo["store"], load_config=False, poll_interval=0)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(app, pilot)
+        await settle(pilot)
         bar = app.screen.query_one(KeyBar)
         text = "".join(seg.text for seg in bar.render_line(0))[:80]
         for key, word in (("b", "Base"), ("c", "Cand"), ("o", "Open"), ("e", "Edit"),
@@ -94,7 +84,7 @@ async def test_runs_key_bar_shows_the_workbench_keys_at_80(demo):
 async def test_runs_key_bar_keeps_long_labels_when_wide(demo):
     app = make_app(demo["store"], load_config=False, poll_interval=0)
     async with app.run_test(size=(200, 30)) as pilot:
-        await settle(app, pilot)
+        await settle(pilot)
         text = "".join(seg.text for seg in app.screen.query_one(KeyBar).render_line(0))
         assert "Baseline" in text and "Candidate" in text and "Lineage" in text
 
@@ -103,13 +93,13 @@ async def test_runs_key_bar_keeps_long_labels_when_wide(demo):
 async def test_search_results_show_whole_run_and_task_names(demo, width):
     app = make_app(demo["store"], load_config=False, poll_interval=0)
     async with app.run_test(size=(width, 30)) as pilot:
-        await settle(app, pilot)
+        await settle(pilot)
         await pilot.press("slash")
         await pilot.pause()
         assert isinstance(app.screen, SearchScreen)
         app.screen.query_one(Input).value = "PayPal"
         await pilot.press("enter")
-        await settle(app, pilot)
+        await settle(pilot)
         screen = app.screen
         assert screen.hits
         table = screen.query_one(LineTable)
@@ -127,9 +117,9 @@ async def test_editor_header_after_save_names_the_saved_version(demo):
     by = {c["name"]: c for c in demo["candidates"]}
     app.baseline_run, app.candidate_run = demo["runs"]["baseline"], by["cross-order-v1"]["run_id"]
     async with app.run_test(size=(120, 30)) as pilot:
-        await settle(app, pilot)
+        await settle(pilot)
         await pilot.press("e")
-        await settle(app, pilot)
+        await settle(pilot)
         editor = app.screen
         assert isinstance(editor, EditorScreen)
         before = str(editor.query_one("#ed-title", Static).render())
@@ -146,7 +136,7 @@ async def test_editor_header_after_save_names_the_saved_version(demo):
         app.screen.query_one("#hyp-name", Input).value = "cross-order-v9"
         app.screen.query_one("#hyp-text", Input).value = "read back first"
         await pilot.press("enter")
-        await settle(app, pilot)
+        await settle(pilot)
         assert app.screen is editor and editor.saved is not None
         title = str(editor.query_one("#ed-title", Static).render())
         assert "cross-order-v9" in title and editor.saved.short in title
@@ -162,5 +152,5 @@ async def test_editor_header_after_save_names_the_saved_version(demo):
         await pilot.pause()
         app.screen.query_one("#hyp-text", Input).value = "total first"
         await pilot.press("enter")
-        await settle(app, pilot)
+        await settle(pilot)
         assert editor.saved.parent_hash == first.hash  # what the header promised

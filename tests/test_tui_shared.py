@@ -15,6 +15,7 @@ from t2e_tui.app import make_app
 from t2e_tui.screens.compare import CompareScreen
 from t2e_tui.screens.tasks import TasksScreen
 from t2e_tui.widgets.lanes import AlignedLanes
+from tui_fixture import settle
 
 pytestmark = pytest.mark.shared
 
@@ -31,13 +32,6 @@ def shared_store(tmp_path, shared_results):
     db.conn.close()
     assert not result["rejected"], result["rejected"]
     return path, [r["run_id"] for r in result["imported"]]
-
-
-async def settle(pilot):
-    for _ in range(3):
-        await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 async def test_task_18_regresses_and_compare_shows_where_runs_part(shared_store):

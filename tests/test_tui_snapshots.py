@@ -7,7 +7,7 @@ import pytest
 from textual.widgets import Input
 
 from t2e_tui.app import make_app
-from tui_fixture import build_store
+from tui_fixture import build_store, settle
 
 SIZES = [(80, 24), (160, 48)]
 
@@ -16,14 +16,6 @@ SIZES = [(80, 24), (160, 48)]
 def fx(tmp_path):
     path = tmp_path / "fx.sqlite"
     return path, build_store(path)
-
-
-async def settle(pilot):
-    app = pilot.app
-    for _ in range(3):
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def app_for(path):

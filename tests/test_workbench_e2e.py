@@ -9,6 +9,7 @@ import pytest
 from store import connect
 from t2e_tui.app import make_app
 from t2e_tui.demo import build_demo
+from tui_fixture import wait_for
 
 CANCELLED_RULE = ("- For cancelled orders, check the fulfillments for tracking numbers before "
                   "saying there is none.")
@@ -17,15 +18,6 @@ CANCELLED_RULE = ("- For cancelled orders, check the fulfillments for tracking n
 @pytest.fixture
 def demo(tmp_path):
     return build_demo(tmp_path / "demo.sqlite")
-
-
-async def wait_for(pilot, cond, timeout=60.0):
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not cond():
-        if loop.time() > end:
-            raise AssertionError("timed out waiting for the app")
-        await pilot.pause(0.05)
 
 
 async def test_edit_save_rerun_gate_promote(demo):

@@ -13,6 +13,7 @@ from store import connect
 from t2e_tui.app import make_app
 from t2e_tui.candidate_versions import ensure_recorded, save_version
 from t2e_tui.candidates import Candidate, packaged_baseline
+from tui_fixture import wait_for
 
 
 @pytest.fixture
@@ -28,13 +29,6 @@ def store(tmp_path):
 
 def n_runs(path) -> int:
     return connect(path).execute("SELECT count(*) FROM runs").fetchone()[0]
-
-
-async def wait_for(pilot, cond, timeout=60.0):
-    end = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < end, "timed out"
-        await pilot.pause(0.05)
 
 
 async def open_launcher(app, pilot, **kw):

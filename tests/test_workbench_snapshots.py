@@ -9,6 +9,7 @@ import itertools
 import pytest
 
 from t2e_tui.app import make_app
+from tui_fixture import settle
 
 SIZES = [(80, 24), (160, 48)]
 RULE = "- For cancelled orders, check the fulfillments for tracking numbers."
@@ -35,13 +36,6 @@ def app_on(demo, candidate="cross-order-v1"):
     app.baseline_run = demo["runs"]["baseline"]
     app.candidate_run = demo["by"][candidate]["run_id"]
     return app
-
-
-async def settle(pilot):
-    for _ in range(3):
-        await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 async def open_editor(pilot, edit: bool):

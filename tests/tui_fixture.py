@@ -8,6 +8,7 @@ markup, to check it is shown and never interpreted.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from store import writer
@@ -150,3 +151,25 @@ def add_live_episode(path: Path, tid: str = "2") -> int:
     eid = _episode(db, "runlive", tid, 0, int(tid), msgs, ok, found)
     db.conn.close()
     return eid
+
+
+# Pilot helpers shared by the app, layout, narrow, snapshot and workbench tests.
+
+async def settle(pilot):
+    """Let workers finish and their results land on screen."""
+    for _ in range(3):
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def wait_for(pilot, cond, timeout=60.0):
+    """Pause until cond() holds; fail after `timeout` seconds."""
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, "timed out waiting for the app"
+        await pilot.pause(0.05)
+
+
+def line_text(widget, y: int) -> str:
+    return "".join(seg.text for seg in widget.render_line(y))
