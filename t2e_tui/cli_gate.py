@@ -6,8 +6,10 @@ import json
 
 import click
 
+from .cli_common import console as cli_console
 from .cli_common import one_line_table
 from .errors import T2EError
+from .textsafe import one_line
 
 
 def _store():
@@ -25,8 +27,6 @@ def _fmt(v, digits: int = 4) -> str:
 
 
 def _human_gate(doc: dict) -> str:
-    from .textsafe import one_line
-
     # run names come from files and people: shown, never interpreted by the terminal
     b = {**doc["baseline"], "name": one_line(doc["baseline"]["name"], 80)}
     c = {**doc["candidate"], "name": one_line(doc["candidate"]["name"], 80)}
@@ -120,8 +120,6 @@ def register(cli: click.Group) -> None:
             msg = f"row {row}: {decision}{tag} recorded (gate said {out['gate_decision']})"
             prev = out["replaces"]
             if prev:
-                from .textsafe import one_line
-
                 was = prev["decision"] + (" OVERRIDE" if prev["override"] else "")
                 why = f" ({one_line(prev['reason'], 200)})" if prev["reason"] else ""
                 msg += (f"; it replaces the earlier {was}{why}, which stays in the row's "
@@ -181,8 +179,6 @@ _RUNS_MIN = 20
 
 
 def _sb_cells(r: dict) -> dict[str, str]:
-    from .textsafe import one_line
-
     # the candidate first: baselines repeat from row to row, so a cut keeps what differs
     runs = (f"{one_line(r['candidate_name'] or r['candidate_run'], 60)} vs "
             f"{one_line(r['baseline_name'] or r['baseline_run'], 60)}")
@@ -211,10 +207,9 @@ def scoreboard_table(rows: list[dict], width: int):
 
 
 def _rich_scoreboard(rows: list[dict]) -> None:
-    from rich.console import Console
     from rich.text import Text
 
-    console = Console(highlight=False, soft_wrap=False)
+    console = cli_console()
     if not rows:
         console.print("no gate decisions yet (run `t2e gate BASELINE CANDIDATE`)")
         return
@@ -229,8 +224,6 @@ def _rich_scoreboard(rows: list[dict]) -> None:
 
 def role_notes(r: dict) -> list[str]:
     """One note per row whose claimed evidence role was downgraded, saying why."""
-    from .textsafe import one_line
-
     claimed = r.get("claimed_role")
     if not claimed or claimed == r["evidence_role"] or not r.get("role_reasons"):
         return []
@@ -241,8 +234,6 @@ def role_notes(r: dict) -> list[str]:
 
 def override_notes(r: dict) -> list[str]:
     """One note per override on a row, saying whether it is still in force."""
-    from .textsafe import one_line
-
     out = []
     hist = r["human_history"]
     for i, h in enumerate(hist):
