@@ -245,8 +245,8 @@ class ScriptedUser:
         n = len(agent_texts)
         if _TRANSFERRED.search(text):
             return TRANSFER
-        question_only = " ".join(m.group(0) for m in _QUESTION.finditer(text))
-        if _CONFIRM.search(text) or (_CONFIRM_WORD.search(text) and not _DETAIL.search(question_only)):
+        question = " ".join(m.group(0) for m in _QUESTION.finditer(text))
+        if _CONFIRM.search(text) or (_CONFIRM_WORD.search(text) and not _DETAIL.search(question)):
             i, req = self._request_for(text)
             asked = sum(1 for t in agent_texts if (_CONFIRM.search(t) or _CONFIRM_WORD.search(t))
                         and self._request_for(t)[0] == i)
@@ -260,7 +260,6 @@ class ScriptedUser:
                                                 "Maybe. I'm not completely sure."])
             return self._pick(f"no{n}", ["No, please don't. I've changed my mind, leave it as it is.",
                                          "No. Actually, I'd rather keep things as they are."])
-        question = " ".join(m.group(0) for m in _QUESTION.finditer(text))
         if _IDENTITY.search(question):
             return self._identity(question)
         if _REFUSAL.search(text):
