@@ -81,8 +81,3 @@ def one_line(value: object, width: int = 200) -> str:
         return text[: max(0, width - 1)] + "…"
     return text
 
-
-def safe_markup(value: object, limit: int | None = DEFAULT_LIMIT) -> str:
-    """Cleaned and markup-escaped text, for widgets that parse markup (e.g. Static strings)."""
-    text, cut = clean(value, limit)
-    return escape_markup(text) + (" …[truncated]" if cut else "").replace("[", r"\[")
