@@ -338,25 +338,15 @@ def trial_episodes(conn: sqlite3.Connection, run_id: str, task_id: str | None
 
 
 def resolve_episode(conn: sqlite3.Connection, ref: str | int) -> int:
-    """An episode id from `123`, or `RUN:TASK` / `RUN:TASK:TRIAL` (run id or name)."""
-    text = str(ref).strip()
-    if text.isdigit():
-        if conn.execute("SELECT 1 FROM episodes WHERE episode_id = ?", (int(text),)).fetchone():
-            return int(text)
-        raise LookupError(f"episode {text} is not in the store")
-    parts = text.split(":")
-    if len(parts) in (2, 3):
-        run = conn.execute("SELECT run_id FROM runs WHERE run_id = ? OR name = ? "
-                           "ORDER BY run_id = ? DESC LIMIT 1",
-                           (parts[0], parts[0], parts[0])).fetchone()
-        if run is None:
-            raise LookupError(f"episode {text!r}: no run named {parts[0]!r}")
-        trial = int(parts[2]) if len(parts) == 3 and parts[2].isdigit() else None
-        eid = find_episode(conn, run[0], parts[1], trial)
-        if eid is None:
-            raise LookupError(f"episode {text!r}: run {parts[0]} has no task {parts[1]!r}")
-        return eid
-    raise LookupError(f"episode {text!r}: expected an episode id or RUN:TASK[:TRIAL]")
+    """An episode id from `123`, `RUN:TASK[:TRIAL]` or `RUN:TASK/tTRIAL` (the store's lookup,
+    `store.queries.resolve_episode`, so the app and the CLI read references alike);
+    LookupError naming the reference otherwise."""
+    from store import StoreError, queries
+
+    try:
+        return queries.resolve_episode(conn, ref)
+    except StoreError as exc:
+        raise LookupError(str(exc)) from None
 
 
 @dataclass

@@ -206,7 +206,7 @@ def test_print_compare_text_is_not_interpreted(fx):
 
 def test_resolve_episode_errors_name_the_reference(fx):
     conn, _ = fx
-    with pytest.raises(LookupError, match="no run named 'nope'"):
+    with pytest.raises(LookupError, match="no run matches 'nope'"):
         da.resolve_episode(conn, "nope:1")
     with pytest.raises(LookupError, match="episode 999"):
         da.resolve_episode(conn, "999")
