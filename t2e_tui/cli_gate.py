@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import closing
 
 import click
 
@@ -13,6 +14,7 @@ from .textsafe import one_line
 
 
 def _store():
+    """A connection to the store; callers close it (`with closing(_store()) as conn`)."""
     import store
 
     return store.connect(click.get_current_context().obj.store)
@@ -80,12 +82,9 @@ def register(cli: click.Group) -> None:
         from .gate import gate, load_policy
 
         policy = load_policy(policy_path)
-        conn = _store()
-        try:
+        with closing(_store()) as conn:
             result = gate(conn, baseline_run, candidate_run, policy=policy,
                           intersect=intersect, alpha=alpha)
-        finally:
-            conn.close()
         doc = result.to_dict()
         if as_json:
             click.echo(json.dumps(doc, indent=2, default=str))
@@ -107,12 +106,9 @@ def register(cli: click.Group) -> None:
 
         from .gate import record_human_decision
 
-        conn = _store()
-        try:
+        with closing(_store()) as conn:
             out = record_human_decision(conn, row, decision, override=override, reason=reason,
                                         author=author or os.environ.get("USER"))
-        finally:
-            conn.close()
         if as_json:
             click.echo(json.dumps(out, indent=2))
         else:
@@ -143,18 +139,12 @@ def register(cli: click.Group) -> None:
         if manifests_row is not None:
             if as_tsv:
                 raise T2EError("--manifests prints JSON: drop --tsv")
-            conn = _store()
-            try:
+            with closing(_store()) as conn:
                 doc = row_manifests(conn, manifests_row)
-            finally:
-                conn.close()
             click.echo(json.dumps(doc, indent=2, default=str))
             return 0
-        conn = _store()
-        try:
+        with closing(_store()) as conn:
             rows = scoreboard_rows(conn)
-        finally:
-            conn.close()
         if as_json:
             click.echo(json.dumps(rows, indent=2, default=str))
         elif as_tsv:
