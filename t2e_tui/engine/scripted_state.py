@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 
-WRITE_TOOLS = {"cancel_pending_order", "modify_pending_order_items", "exchange_delivered_order_items",
-               "modify_pending_order_address", "modify_pending_order_payment",
-               "return_delivered_order_items", "modify_user_address"}
+from world.tools import WRITE_TOOLS
+
+# tools whose result is read back as a record (the writes return the changed order or user)
+_ORDER_RESULT_TOOLS = WRITE_TOOLS | {"get_order_details"}
+_RECORD_TOOLS = _ORDER_RESULT_TOOLS | {"get_user_details", "get_product_details"}
 KIND_TOOLS = {"cancel": {"cancel_pending_order"}, "return": {"return_delivered_order_items"},
               "change_item": {"modify_pending_order_items", "exchange_delivered_order_items"},
               "order_address": {"modify_pending_order_address"},
@@ -83,21 +85,20 @@ class State:
         for c in self.calls:
             ok = c["error"] is False
             name, content = c["name"], c["content"]
+            rec = parse_json(content) if ok and name in _RECORD_TOOLS else None
             if name in ("find_user_id_by_email", "find_user_id_by_name_zip") and ok:
                 self.auth_uid = (content or "").strip()
             elif name == "get_user_details":
                 if ok:
-                    self.profiles[c["args"].get("user_id")] = parse_json(content)
+                    self.profiles[c["args"].get("user_id")] = rec
                 else:
                     self.bad_users.add(c["args"].get("user_id"))
-            elif name == "get_order_details" and (not ok or "order_id" not in (parse_json(content) or {})):
+            elif name == "get_order_details" and (not ok or "order_id" not in (rec or {})):
                 # an error or an unreadable record: never ask for it again (no lookup loops)
                 self.bad_orders.add(c["args"].get("order_id"))
             elif name == "get_product_details":
-                rec = parse_json(content) if ok else None
                 self.products[c["args"].get("product_id")] = rec if rec and "variants" in rec else {}
-            if ok and name in WRITE_TOOLS | {"get_order_details"}:
-                rec = parse_json(content)
+            if ok and name in _ORDER_RESULT_TOOLS:
                 if rec and "order_id" in rec:
                     self.orders[rec["order_id"]] = rec
                 elif rec and "user_id" in rec and name == "modify_user_address":
