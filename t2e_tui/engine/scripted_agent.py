@@ -257,7 +257,7 @@ class _Planner(RequestHandlers):
             notes.append("Done: " + what.format(oid=c["args"].get("order_id")) + ".")
         return notes
 
-    # -- requests --------------------------------------------------------------------------
+
 class ScriptedAgent:
     """The deterministic scripted agent (AgentBackend). `noise` = per-turn slip probability."""
 
