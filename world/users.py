@@ -70,7 +70,8 @@ _KIND_WORDS = [("user_address", re.compile(r"default address", re.I)),
 _QUESTION = re.compile(r"[^.?!]*\?")
 
 
-def _addr(a: dict) -> str:
+def format_address(a: dict) -> str:
+    """An address as a customer says it (also how the LLM user's instructions write it)."""
     line2 = f", {a['address2']}" if a.get("address2") else ""
     return f"{a['address1']}{line2}, {a['city']}, {a['state']} {a['zip']}, {a['country']}"
 
@@ -159,8 +160,8 @@ class ScriptedUser:
                 return self._pick(k, [f"Please ship {where} to the default address on my account instead.",
                                       f"Can you send {where} to the address on my account? "
                                       "It's the default one on my profile."])
-            return self._pick(k, [f"Please change the shipping address of {where} to {_addr(a)}.",
-                                  f"I need {where} shipped to {_addr(a)} instead."])
+            return self._pick(k, [f"Please change the shipping address of {where} to {format_address(a)}.",
+                                  f"I need {where} shipped to {format_address(a)} instead."])
         if kind == "user_address":
             return self._pick(k, [f"Please update my default address to the address that {where} "
                                   "was shipped to.",
@@ -293,7 +294,7 @@ class ScriptedUser:
                 if a.get("from_order"):
                     return (f"I don't remember it exactly. It's the address order {a['from_order']} "
                             "was shipped to.")
-                return f"It's {_addr(a)}."
+                return f"It's {format_address(a)}."
         if _OPTIONS.search(question):
             req = next((r for r in s["requests"] if r["kind"] == "change_item"), None)
             if req is not None:

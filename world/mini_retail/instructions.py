@@ -3,10 +3,7 @@
 
 from __future__ import annotations
 
-
-def _addr(a: dict) -> str:
-    line2 = f", {a['address2']}" if a.get("address2") else ""
-    return f"{a['address1']}{line2}, {a['city']}, {a['state']} {a['zip']}, {a['country']}"
+from ..users import format_address
 
 
 def _opts(opts: dict) -> str:
@@ -36,7 +33,7 @@ def describe_request(req: dict, db: dict | None = None) -> str:
         if a.get("from_account"):
             return (f"You want {where} shipped to the default address on your account "
                     "(you don't know it by heart).")
-        return f"You want {where}{whose} shipped to {_addr(a)}."
+        return f"You want {where}{whose} shipped to {format_address(a)}."
     if kind == "user_address":
         return (f"You want the default address on your account changed to the address that "
                 f"{where} was shipped to (you don't remember it by heart).")
