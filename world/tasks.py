@@ -73,9 +73,8 @@ class Task:
     def summary(self) -> str:
         """A one-line description: the scenario summary, else the user's reason for calling."""
         t2e = self.t2e or {}
-        for key in ("summary",):
-            if isinstance(t2e.get(key), str):
-                return _one_line(t2e[key])
+        if isinstance(t2e.get("summary"), str):
+            return _one_line(t2e["summary"])
         scen = t2e.get("scenario")
         if isinstance(scen, dict) and isinstance(scen.get("summary"), str):
             return _one_line(scen["summary"])
