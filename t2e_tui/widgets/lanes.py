@@ -14,17 +14,16 @@ from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ..align import ARGS, ERROR, ONLY_A, ONLY_B, SAME, TEXT, Alignment, event_segments
-from .linetable import STYLES, cell_segments
+from .linetable import STYLES, RowCursorView, cell_segments
 
 MARKS = {SAME: "=", ARGS: "≠", ERROR: "!", ONLY_A: "◂", ONLY_B: "▸", TEXT: " "}
 GUTTER = 6  # "1234 " + gold star
 
 
-class AlignedLanes(ScrollView, can_focus=True):
+class AlignedLanes(RowCursorView, can_focus=True):
     """The aligned trajectories. Posts `RowChanged` when the cursor moves."""
 
     # overflow-x hidden: a line is cut to the view (the detail pane shows it whole); a
@@ -46,7 +45,6 @@ class AlignedLanes(ScrollView, can_focus=True):
         Binding("end", "jump(-1)", "Last", show=False, id="lanes.last"),
     ]
 
-    cursor: reactive[int] = reactive(0, always_update=True, repaint=False)
     mode: reactive[str] = reactive("split")  # split | a | b
 
     class RowChanged(Message):
@@ -81,10 +79,6 @@ class AlignedLanes(ScrollView, can_focus=True):
         self._cache.clear()
         self.refresh()
 
-    def on_resize(self) -> None:
-        self._cache.clear()
-        self.virtual_size = Size(self.size.width, self.n_rows + 1)
-
     def watch_cursor(self, old: int, new: int) -> None:
         self.refresh_line(old + 1)
         self.refresh_line(new + 1)
@@ -101,21 +95,6 @@ class AlignedLanes(ScrollView, can_focus=True):
             # keep some context below a jump target: place it a third down the view
             self.scroll_to(y=max(0, new - height // 3), animate=False, immediate=True,
                            force=True)
-
-    def action_cursor(self, delta: int) -> None:
-        if self.n_rows:
-            self.cursor = max(0, min(self.n_rows - 1, self.cursor + delta))
-
-    def action_page(self, direction: int) -> None:
-        self.action_cursor(direction * max(1, self.size.height - 2))
-
-    def action_jump(self, where: int) -> None:
-        if self.n_rows:
-            self.cursor = self.n_rows - 1 if where < 0 else where
-
-    def move_to(self, row: int) -> None:
-        if self.n_rows:
-            self.cursor = max(0, min(self.n_rows - 1, row))
 
     # --- rendering ----------------------------------------------------------------------------
 
@@ -207,11 +186,3 @@ class AlignedLanes(ScrollView, can_focus=True):
             other = "B" if side == "a" else "A"
             return f"{side.upper()}: {label}   (t: show {other})"
         return f"{side.upper()}: {label}"
-
-    def on_focus(self) -> None:
-        self._cache.clear()
-        self.refresh()
-
-    def on_blur(self) -> None:
-        self._cache.clear()
-        self.refresh()

@@ -90,7 +90,46 @@ def cell_segments(cell: Cell, width: int, justify: str = "left") -> list[Segment
     return out
 
 
-class LineTable(ScrollView, can_focus=True):
+class RowCursorView(ScrollView):
+    """What LineTable and AlignedLanes share: a pinned header line over `n_rows` data rows,
+    a row cursor and an LRU cache of rendered Strips (`_cache`) that depends on focus."""
+
+    cursor: reactive[int] = reactive(0, always_update=True, repaint=False)
+
+    @property
+    def n_rows(self) -> int:
+        raise NotImplementedError
+
+    def on_resize(self) -> None:
+        self._cache.clear()
+        self.virtual_size = Size(self.size.width, self.n_rows + 1)
+
+    def action_cursor(self, delta: int) -> None:
+        if self.n_rows:
+            self.cursor = max(0, min(self.n_rows - 1, self.cursor + delta))
+
+    def action_page(self, direction: int) -> None:
+        self.action_cursor(direction * max(1, self.size.height - 2))
+
+    def action_jump(self, where: int) -> None:
+        if self.n_rows:
+            self.cursor = self.n_rows - 1 if where < 0 else where
+
+    def move_to(self, row: int) -> None:
+        """Put the cursor on `row` (clamped) and scroll it into view."""
+        if self.n_rows:
+            self.cursor = max(0, min(self.n_rows - 1, row))
+
+    def on_focus(self) -> None:
+        self._cache.clear()
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self._cache.clear()
+        self.refresh()
+
+
+class LineTable(RowCursorView, can_focus=True):
     """Rows of cells with a cursor; Enter selects. Handles 100k rows without slowing keys."""
 
     # overflow-x hidden: rows are cut to the view, never scrolled sideways (a horizontal
@@ -112,8 +151,6 @@ class LineTable(ScrollView, can_focus=True):
         Binding("end", "jump(-1)", "Last", show=False, id="table.last"),
         Binding("enter", "select", "Open", id="table.select"),
     ]
-
-    cursor: reactive[int] = reactive(0, always_update=True, repaint=False)
 
     class Highlighted(Message):
         def __init__(self, table: "LineTable", row: int) -> None:
@@ -180,9 +217,9 @@ class LineTable(ScrollView, can_focus=True):
         column ends (with its …) where the eye can see it."""
         return self.scrollable_content_region.width
 
-    def on_resize(self) -> None:
-        self._cache.clear()
-        self.virtual_size = Size(self.size.width, len(self.rows) + 1)
+    @property
+    def n_rows(self) -> int:
+        return len(self.rows)
 
     # --- cursor -------------------------------------------------------------------------------
 
@@ -202,25 +239,9 @@ class LineTable(ScrollView, can_focus=True):
         elif self.cursor >= top + height:
             self.scroll_to(y=self.cursor - height + 1, animate=False, immediate=True)
 
-    def action_cursor(self, delta: int) -> None:
-        if self.rows:
-            self.cursor = max(0, min(len(self.rows) - 1, self.cursor + delta))
-
-    def action_page(self, direction: int) -> None:
-        self.action_cursor(direction * max(1, self.size.height - 2))
-
-    def action_jump(self, where: int) -> None:
-        if self.rows:
-            self.cursor = len(self.rows) - 1 if where < 0 else where
-
     def action_select(self) -> None:
         if self.rows:
             self.post_message(self.Selected(self, self.cursor))
-
-    def move_to(self, row: int) -> None:
-        """Put the cursor on `row` (clamped) and scroll it into view."""
-        if self.rows:
-            self.cursor = max(0, min(len(self.rows) - 1, row))
 
     # --- rendering ----------------------------------------------------------------------------
 
@@ -266,11 +287,3 @@ class LineTable(ScrollView, can_focus=True):
         strip = strip.crop_extend(0, width, base)
         self._cache[key] = strip
         return strip
-
-    def on_focus(self) -> None:
-        self._cache.clear()
-        self.refresh()
-
-    def on_blur(self) -> None:
-        self._cache.clear()
-        self.refresh()
