@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .compare import Comparison
-from .metrics import RunMetrics, TaskOutcome, gold_action_kinds, task_action_match
+from .metrics import (RunMetrics, TaskOutcome, action_rows, gold_action_kinds,
+                      task_action_match)
 from .policy import Policy
 
 _KIND_CHECKS = {"action_match_not_worse": "overall", "read_action_match_not_worse": "read",
@@ -127,10 +128,12 @@ def checks(conn, cmp: Comparison, bm: RunMetrics, cm: RunMetrics, policy: Policy
 def _per_task_action_match(conn, cmp: Comparison) -> dict[str, tuple[dict, dict]]:
     gold_b = gold_action_kinds(conn, cmp.baseline.run_id)
     gold_c = gold_action_kinds(conn, cmp.candidate.run_id)
+    rows = action_rows(conn, [e for r in cmp.rows
+                              for e in r.baseline_episode_ids + r.candidate_episode_ids])
     out = {}
     for r in cmp.rows:
         tb = TaskOutcome(r.task_id, episode_ids=r.baseline_episode_ids)
         tc = TaskOutcome(r.task_id, episode_ids=r.candidate_episode_ids)
-        out[r.task_id] = (task_action_match(conn, tb, gold_b.get(r.task_id, [])),
-                          task_action_match(conn, tc, gold_c.get(r.task_id, [])))
+        out[r.task_id] = (task_action_match(conn, tb, gold_b.get(r.task_id, []), rows),
+                          task_action_match(conn, tc, gold_c.get(r.task_id, []), rows))
     return out

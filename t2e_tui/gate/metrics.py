@@ -118,29 +118,41 @@ class ActionMatch:
         return self.matched / self.total if self.total else None
 
 
-def action_match(db: Any, episode_ids: list[int],
-                 gold_by_episode: dict[int, list[str]] | None = None) -> dict[str, ActionMatch]:
-    """Action match overall/read/write over the given episodes, from `checks` rows of kind
-    'action'. Rows with met NULL (unknown) are left out. An episode without action-check rows
-    whose task has gold actions (a premature ending records no checks) counts those gold actions
-    as unmatched, so cutting an episode short can never raise the figure;
-    `gold_by_episode` maps such episodes to their gold action kinds."""
-    res = {k: ActionMatch() for k in KINDS}
-    if not episode_ids:
-        return res
+def action_rows(db: Any, episode_ids: list[int]) -> dict[int, list[tuple[str | None, Any]]]:
+    """(tool_kind, met) of the `checks` rows of kind 'action' of these episodes, by episode."""
+    out: dict[int, list[tuple[str | None, Any]]] = {}
     conn = conn_of(db)
-    seen: set[int] = set()
     for chunk in _chunks(episode_ids, 500):
         marks = ",".join("?" * len(chunk))
         for eid, kind, met in conn.execute(
                 f"SELECT episode_id, tool_kind, met FROM checks WHERE kind = 'action' "
                 f"AND episode_id IN ({marks})", chunk):
-            seen.add(eid)
-            if met is None:
-                continue
-            _count(res, kind, bool(met))
+            out.setdefault(eid, []).append((kind, met))
+    return out
+
+
+def action_match(db: Any, episode_ids: list[int],
+                 gold_by_episode: dict[int, list[str]] | None = None,
+                 rows: dict[int, list[tuple[str | None, Any]]] | None = None
+                 ) -> dict[str, ActionMatch]:
+    """Action match overall/read/write over the given episodes, from `checks` rows of kind
+    'action'. Rows with met NULL (unknown) are left out. An episode without action-check rows
+    whose task has gold actions (a premature ending records no checks) counts those gold actions
+    as unmatched, so cutting an episode short can never raise the figure;
+    `gold_by_episode` maps such episodes to their gold action kinds. `rows` (from
+    `action_rows`, possibly for more episodes) saves the query."""
+    res = {k: ActionMatch() for k in KINDS}
+    if not episode_ids:
+        return res
+    if rows is None:
+        rows = action_rows(db, episode_ids)
+    wanted = set(episode_ids)
+    for eid in wanted:
+        for kind, met in rows.get(eid, ()):
+            if met is not None:
+                _count(res, kind, bool(met))
     for eid, kinds in (gold_by_episode or {}).items():
-        if eid in seen or eid not in set(episode_ids):
+        if eid in rows or eid not in wanted:
             continue
         for kind in kinds:
             _count(res, kind, False)
@@ -265,8 +277,10 @@ def _mean_step_latency(db: Any, episode_ids: list[int]) -> float | None:
     return total / n if n else None
 
 
-def task_action_match(db: Any, outcome: TaskOutcome,
-                      gold_kinds: list[str]) -> dict[str, float | None]:
+def task_action_match(db: Any, outcome: TaskOutcome, gold_kinds: list[str],
+                      rows: dict[int, list[tuple[str | None, Any]]] | None = None
+                      ) -> dict[str, float | None]:
     """Action match of one task's scored episodes (used to explain action-match checks)."""
-    am = action_match(db, outcome.episode_ids, {e: gold_kinds for e in outcome.episode_ids})
+    am = action_match(db, outcome.episode_ids, {e: gold_kinds for e in outcome.episode_ids},
+                      rows)
     return {k: v.rate for k, v in am.items()}
