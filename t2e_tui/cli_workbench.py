@@ -14,6 +14,7 @@ import click
 from .candidates import CandidateError
 from .cli_common import emit as _emit
 from .errors import T2EError
+from .textsafe import one_line
 
 
 def _ctx():
@@ -228,10 +229,10 @@ def format_log_row(r: dict) -> str:
         h = gate.get("human")
         if h:
             g += f", human {h['decision']}" + (" OVERRIDE" if h["override"] else "")
-    hyp = (r.get("hypothesis") or "").strip()
-    if len(hyp) > 60:
-        hyp = hyp[:59] + "…"
-    return (f"{r['short']} {indent}{r['name']:<{max(1, 24 - len(indent))}} reward {reward}  "
+    # names and notes come from files anyone may have edited: one line, no control sequences
+    hyp = one_line(r.get("hypothesis") or "", 60)
+    name = one_line(r["name"], 80)
+    return (f"{r['short']} {indent}{name:<{max(1, 24 - len(indent))}} reward {reward}  "
             f"{g}  {r['saved_at'][:19]}  {hyp}")
 
 

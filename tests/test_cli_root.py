@@ -69,3 +69,14 @@ def test_open_refuses_a_file_that_is_not_a_store(tmp_path):
         assert r.returncode == 2, (args, r.stdout, r.stderr)
         assert str(bad) in r.stderr and "Traceback" not in r.stderr
         assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_candidate_log_row_is_one_safe_line():
+    from t2e_tui.cli_workbench import format_log_row
+
+    row = {"depth": 1, "reward": 0.5, "gate": None, "short": "abc123",
+           "name": "v2\x1b[31m", "saved_at": "2026-11-22T05:00:00.000000+00:00",
+           "hypothesis": "first line\nsecond \x1b]0;title\x07line " + "x" * 80}
+    line = format_log_row(row)
+    assert "\n" not in line and "\x1b" not in line and "\x07" not in line
+    assert "first line second" in line and line.endswith("…")
