@@ -66,27 +66,42 @@ def test_cli_json_and_bad_tasks(tmp_path, cand_file):
     assert "rule 2: contribution -" in r.stdout and "stand-in" in r.stdout
 
 
-async def test_ablation_screen_from_lineage(tmp_path, cand_file):
+def save_three_rules(tmp_path, cand_file):
+    """A store holding one saved version of the three-rule candidate."""
     from store import connect
-    from t2e_tui.app import make_app
     from t2e_tui.candidate_versions import save_version
     from t2e_tui.candidates import load
-    from t2e_tui.screens.workbench_ablation import AblationScreen
 
     store = tmp_path / "s.sqlite"
     conn = connect(store)
     save_version(conn, load(cand_file), hypothesis="three rules",
                  candidates_dir=tmp_path / "cands")
     conn.close()
+    return store
+
+
+async def ablate_from_lineage(pilot):
+    """L, then a on the selected version; wait (up to 30 s) for the ablation's result."""
+    from t2e_tui.screens.workbench_ablation import AblationScreen
+
+    app = pilot.app
+    await pilot.press("L")
+    await pilot.pause()
+    await pilot.press("a")
+    for _ in range(600):
+        await pilot.pause(0.05)
+        if isinstance(app.screen, AblationScreen) and app.screen.result is not None:
+            break
+
+
+async def test_ablation_screen_from_lineage(tmp_path, cand_file):
+    from t2e_tui.app import make_app
+    from t2e_tui.screens.workbench_ablation import AblationScreen
+
+    store = save_three_rules(tmp_path, cand_file)
     app = make_app(store, load_config=False, poll_interval=0)
     async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.press("L")
-        await pilot.pause()
-        await pilot.press("a")
-        for _ in range(600):
-            await pilot.pause(0.05)
-            if isinstance(app.screen, AblationScreen) and app.screen.result is not None:
-                break
+        await ablate_from_lineage(pilot)
         screen = app.screen
         assert isinstance(screen, AblationScreen) and screen.result is not None
         assert screen.result["tasks"] == "dev"
@@ -98,26 +113,14 @@ async def test_after_ablation_the_launcher_offers_the_ablated_candidate(tmp_path
     launcher opened next must offer the candidate being worked on, not `m-minus-rule3`."""
     from store import connect
     from t2e_tui.app import make_app
-    from t2e_tui.candidate_versions import ablated_from, list_versions, save_version
-    from t2e_tui.candidates import load
-    from t2e_tui.screens.workbench_ablation import AblationScreen
+    from t2e_tui.candidate_versions import ablated_from, list_versions
     from t2e_tui.screens.workbench_hooks import current_version
     from t2e_tui.screens.workbench_launcher import LauncherScreen
 
-    store = tmp_path / "s.sqlite"
-    conn = connect(store)
-    save_version(conn, load(cand_file), hypothesis="three rules",
-                 candidates_dir=tmp_path / "cands")
-    conn.close()
+    store = save_three_rules(tmp_path, cand_file)
     app = make_app(store, load_config=False, poll_interval=0)
     async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.press("L")
-        await pilot.pause()
-        await pilot.press("a")
-        for _ in range(600):
-            await pilot.pause(0.05)
-            if isinstance(app.screen, AblationScreen) and app.screen.result is not None:
-                break
+        await ablate_from_lineage(pilot)
         assert app.screen.result is not None
         await pilot.press("escape")
         await pilot.press("escape")
