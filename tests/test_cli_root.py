@@ -79,4 +79,4 @@ def test_candidate_log_row_is_one_safe_line():
            "hypothesis": "first line\nsecond \x1b]0;title\x07line " + "x" * 80}
     line = format_log_row(row)
     assert "\n" not in line and "\x1b" not in line and "\x07" not in line
-    assert "first line second" in line and line.endswith("…")
+    assert "first line ⏎ second" in line and line.endswith("…")  # newline shown, not obeyed
