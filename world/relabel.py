@@ -149,9 +149,8 @@ def _fits(task: Task, traj: Entities) -> bool | None:
     return any(n and n in text for n in needles)
 
 
-def _rank(task: Task, messages: list[dict], traj: Entities) -> tuple:
+def _rank(task: Task, calls: list[dict], traj: Entities) -> tuple:
     writes = task.write_actions
-    calls = list(iter_tool_calls(messages))
     done = sum(1 for a in writes if any(action_matches(a, c) for c in calls))
     orders = task_entities(task).orders
     seen = len(orders & traj.orders)
@@ -180,16 +179,17 @@ def check_label(sim: dict, tasks: dict[str, Task]) -> dict | None:
     traj = trajectory_entities(messages)
     if not traj.identity():
         return None  # no evidence either way: keep the label
+    calls = list(iter_tool_calls(messages))
     label_task = tasks.get(label) if label is not None else None
     if label_task is not None:
         if _fits(label_task, traj) is not False:
             return None
         # A trajectory can wander to the wrong customer (a failed authentication) and still
         # belong to its label: any of the label's orders or gold writes keeps the label.
-        done, _, seen = _rank(label_task, messages, traj)
+        done, _, seen = _rank(label_task, calls, traj)
         if done or (task_entities(label_task).orders & traj.orders):
             return None
-    ranked = sorted(((_rank(t, messages, traj), tid) for tid, t in tasks.items()
+    ranked = sorted(((_rank(t, calls, traj), tid) for tid, t in tasks.items()
                      if _fits(t, traj)), reverse=True)
     if not ranked or (len(ranked) > 1 and ranked[1][0] == ranked[0][0]):
         return None  # nothing fits, or several tasks fit equally well: not unique
