@@ -20,11 +20,34 @@ def demo(tmp_path):
     return build_demo(tmp_path / "demo.sqlite")
 
 
-async def test_edit_save_rerun_gate_promote(demo):
-    from t2e_tui.screens.workbench_editor import EditorScreen, HypothesisModal
-    from t2e_tui.screens.workbench_gate import GateScreen
+async def launcher_ready(pilot):
+    """Wait for the rerun launcher and its plan; returns the launcher."""
     from t2e_tui.screens.workbench_launcher import LauncherScreen
+
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, LauncherScreen))
+    launcher = pilot.app.screen
+    await wait_for(pilot, lambda: launcher._plan is not None)
+    return launcher
+
+
+async def add_rule_and_save(pilot, editor, hypothesis: str) -> None:
+    """Append CANCELLED_RULE in the editor and save it with `hypothesis`."""
+    from t2e_tui.screens.workbench_editor import HypothesisModal
     from textual.widgets import TextArea
+
+    ta = editor.query_one(TextArea)
+    ta.move_cursor(ta.document.end)
+    ta.insert("\n" + CANCELLED_RULE)
+    await pilot.press("ctrl+s")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, HypothesisModal))
+    await pilot.press(*hypothesis)
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: editor.saved is not None)
+
+
+async def test_edit_save_rerun_gate_promote(demo):
+    from t2e_tui.screens.workbench_editor import EditorScreen
+    from t2e_tui.screens.workbench_gate import GateScreen
 
     store = demo["store"]
     by = {c["name"]: c for c in demo["candidates"]}
@@ -36,20 +59,11 @@ async def test_edit_save_rerun_gate_promote(demo):
         await wait_for(pilot, lambda: isinstance(app.screen, EditorScreen))
         editor = app.screen
         assert editor.parent_name == "cross-order-v1"
-        ta = editor.query_one(TextArea)
-        ta.move_cursor(ta.document.end)
-        ta.insert("\n" + CANCELLED_RULE)
-        await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: isinstance(app.screen, HypothesisModal))
-        await pilot.press(*"cancelled orders have tracking")
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: editor.saved is not None)
+        await add_rule_and_save(pilot, editor, "cancelled orders have tracking")
         saved = editor.saved
         assert saved.name == "cross-order-v2"
         await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: isinstance(app.screen, LauncherScreen))
-        launcher = app.screen
-        await wait_for(pilot, lambda: launcher._plan is not None)
+        launcher = await launcher_ready(pilot)
         assert launcher.form().tasks == "heldout"
         assert launcher.form().candidate == saved.name
         await pilot.press("ctrl+l")
@@ -120,8 +134,6 @@ async def test_promoting_against_the_verdict_asks_for_a_reason(demo):
 
 
 async def test_rerun_from_filtered_tasks_uses_those_tasks(demo):
-    from t2e_tui.screens.workbench_launcher import LauncherScreen
-
     by = {c["name"]: c for c in demo["candidates"]}
     app = make_app(demo["store"], load_config=False, poll_interval=0)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -133,9 +145,7 @@ async def test_rerun_from_filtered_tasks_uses_those_tasks(demo):
         fixed = tasks.visible_task_ids()
         assert len(fixed) == 7
         await pilot.press("R")
-        await wait_for(pilot, lambda: isinstance(app.screen, LauncherScreen))
-        launcher = app.screen
-        await wait_for(pilot, lambda: launcher._plan is not None)
+        launcher = await launcher_ready(pilot)
         assert launcher._plan.task_ids == fixed
         assert launcher.form().candidate == "cross-order-v1"
 
@@ -229,7 +239,6 @@ async def test_rerun_on_filtered_tasks_is_gated_on_the_shared_tasks(demo):
     """Review item 1: filtered tasks -> rerun -> gate used to crash the app (different task
     sets). A rerun on a subset of the baseline's tasks is gated on the shared tasks, labelled."""
     from t2e_tui.screens.workbench_gate import GateScreen
-    from t2e_tui.screens.workbench_launcher import LauncherScreen
 
     by = {c["name"]: c for c in demo["candidates"]}
     app = make_app(demo["store"], load_config=False, poll_interval=0)
@@ -240,9 +249,7 @@ async def test_rerun_on_filtered_tasks_is_gated_on_the_shared_tasks(demo):
         await pilot.pause()
         fixed = app.screen.visible_task_ids()
         await pilot.press("R")
-        await wait_for(pilot, lambda: isinstance(app.screen, LauncherScreen))
-        launcher = app.screen
-        await wait_for(pilot, lambda: launcher._plan is not None)
+        launcher = await launcher_ready(pilot)
         assert "judge only these shared tasks" in str(launcher.query_one("#lf-warning").render())
         await pilot.press("ctrl+l")
         await wait_for(pilot, lambda: isinstance(app.screen, GateScreen)
@@ -263,10 +270,8 @@ async def test_rerun_on_filtered_tasks_is_gated_on_the_shared_tasks(demo):
 async def test_review_path_filter_edit_save_rerun_gate(demo):
     """The review's reproduction, key by key: 3 (Fixed filter) on the tasks screen, e, edit,
     save, ctrl+r, ctrl+l. The 7-task rerun is gated on those tasks; the app keeps running."""
-    from t2e_tui.screens.workbench_editor import EditorScreen, HypothesisModal
+    from t2e_tui.screens.workbench_editor import EditorScreen
     from t2e_tui.screens.workbench_gate import GateScreen
-    from t2e_tui.screens.workbench_launcher import LauncherScreen
-    from textual.widgets import TextArea
 
     by = {c["name"]: c for c in demo["candidates"]}
     app = make_app(demo["store"], load_config=False, poll_interval=0)
@@ -280,18 +285,9 @@ async def test_review_path_filter_edit_save_rerun_gate(demo):
         await pilot.press("e")
         await wait_for(pilot, lambda: isinstance(app.screen, EditorScreen))
         editor = app.screen
-        ta = editor.query_one(TextArea)
-        ta.move_cursor(ta.document.end)
-        ta.insert("\n" + CANCELLED_RULE)
-        await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: isinstance(app.screen, HypothesisModal))
-        await pilot.press(*"tracking")
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: editor.saved is not None)
+        await add_rule_and_save(pilot, editor, "tracking")
         await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: isinstance(app.screen, LauncherScreen))
-        launcher = app.screen
-        await wait_for(pilot, lambda: launcher._plan is not None)
+        launcher = await launcher_ready(pilot)
         assert launcher._plan.task_ids == fixed
         await pilot.press("ctrl+l")
         await wait_for(pilot, lambda: isinstance(app.screen, GateScreen)
