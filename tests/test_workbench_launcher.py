@@ -144,28 +144,37 @@ def demo(tmp_path):
     return build_demo(tmp_path / "demo.sqlite")  # outside the app's event loop
 
 
+async def rerun_from_fixed_filter(pilot, baseline: str, candidate: str):
+    """Tasks screen of the pair, 3 (Fixed), then the rerun launcher: (fixed ids, launcher)."""
+    from t2e_tui.screens import workbench_hooks
+    from t2e_tui.screens.workbench_launcher import LauncherScreen
+
+    app = pilot.app
+    app.open_tasks(baseline, candidate)
+    await wait_for(pilot, lambda: getattr(app.screen, "loaded", False))
+    tasks = app.screen
+    await pilot.press("3")
+    await wait_for(pilot, lambda: tasks.filter == "fixed" and tasks.visible_task_ids())
+    fixed = tasks.visible_task_ids()
+    workbench_hooks.open(app, "rerun")
+    await wait_for(pilot, lambda: isinstance(app.screen, LauncherScreen))
+    launcher = app.screen
+    await wait_for(pilot, lambda: launcher.is_mounted)
+    return fixed, launcher
+
+
 async def test_rerun_of_the_fixed_filter_is_recorded_and_not_clean_heldout(demo):
     """The tasks screen's Fixed filter (3) handed to the launcher: the run's manifest records
     the outcome filter and the gate downgrades its heldout claim to development."""
     import json
 
-    from t2e_tui.screens import workbench_hooks
     from t2e_tui.screens.workbench_gate import GateScreen
-    from t2e_tui.screens.workbench_launcher import LauncherScreen
 
     cand = {c["name"]: c for c in demo["candidates"]}["cross-order-v1"]
     app = make_app(demo["store"], load_config=False, poll_interval=0)
     async with app.run_test(size=(120, 40)) as pilot:
-        app.open_tasks(demo["runs"]["baseline"], cand["run_id"])
-        await wait_for(pilot, lambda: getattr(app.screen, "loaded", False))
-        tasks = app.screen
-        await pilot.press("3")
-        await wait_for(pilot, lambda: tasks.filter == "fixed" and tasks.visible_task_ids())
-        fixed = tasks.visible_task_ids()
-        workbench_hooks.open(app, "rerun")
-        await wait_for(pilot, lambda: isinstance(app.screen, LauncherScreen))
-        launcher = app.screen
-        await wait_for(pilot, lambda: launcher.is_mounted)
+        fixed, launcher = await rerun_from_fixed_filter(pilot, demo["runs"]["baseline"],
+                                                         cand["run_id"])
         await pilot.pause(0.1)
         await set_field(pilot, launcher, "candidate", "cross-order-v1")
         await wait_for(pilot, lambda: launcher._plan is not None)
@@ -194,21 +203,11 @@ async def test_rerun_of_the_fixed_filter_is_recorded_and_not_clean_heldout(demo)
 
 
 async def test_a_split_typed_by_name_records_no_outcome_filter(demo):
-    from t2e_tui.screens import workbench_hooks
-    from t2e_tui.screens.workbench_launcher import LauncherScreen
-
     cand = {c["name"]: c for c in demo["candidates"]}["cross-order-v1"]
     app = make_app(demo["store"], load_config=False, poll_interval=0)
     async with app.run_test(size=(120, 40)) as pilot:
-        app.open_tasks(demo["runs"]["baseline"], cand["run_id"])
-        await wait_for(pilot, lambda: getattr(app.screen, "loaded", False))
-        tasks = app.screen
-        await pilot.press("3")
-        await wait_for(pilot, lambda: tasks.filter == "fixed" and tasks.visible_task_ids())
-        workbench_hooks.open(app, "rerun")
-        await wait_for(pilot, lambda: isinstance(app.screen, LauncherScreen))
-        launcher = app.screen
-        await wait_for(pilot, lambda: launcher.is_mounted)
+        _, launcher = await rerun_from_fixed_filter(pilot, demo["runs"]["baseline"],
+                                                     cand["run_id"])
         await wait_for(pilot, lambda: launcher._plan is not None)
         assert launcher._plan.task_selection is not None
         await set_field(pilot, launcher, "tasks", "heldout")   # a split, chosen by its name
