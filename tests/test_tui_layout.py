@@ -28,6 +28,14 @@ async def open_demo_tasks(app, pilot, demo):
     return app.screen
 
 
+async def open_first_fixed_compare(app, pilot, demo):
+    """The demo pair's tasks screen, Fixed filter, Enter: the compare screen of the first."""
+    screen = await open_demo_tasks(app, pilot, demo)
+    screen.action_filter("fixed")
+    await pilot.press("enter")
+    await settle(pilot)
+
+
 @pytest.mark.parametrize("size", [(80, 24), (200, 50)])
 async def test_tasks_screen_shows_whole_task_ids_and_hints_end_in_view(demo, size):
     app = make_app(demo["store"], load_config=False, poll_interval=0)
@@ -71,10 +79,7 @@ async def test_cursor_moves_update_the_detail_pane_once_the_cursor_rests(demo, m
                         lambda self, row, *a, **k: shown.append(row) or orig(self, row, *a, **k))
     app = make_app(demo["store"], load_config=False, poll_interval=0)
     async with app.run_test(size=(160, 48)) as pilot:
-        screen = await open_demo_tasks(app, pilot, demo)
-        screen.action_filter("fixed")
-        await pilot.press("enter")
-        await settle(pilot)
+        await open_first_fixed_compare(app, pilot, demo)
         cmp = app.screen
         assert isinstance(cmp, CompareScreen)
         lanes = cmp.query_one(AlignedLanes)
@@ -160,10 +165,7 @@ def test_compare_header_shows_nl_only_when_the_task_or_episode_has_it(
 async def test_demo_compare_header_has_no_nl(demo):
     app = make_app(demo["store"], load_config=False, poll_interval=0)
     async with app.run_test(size=(160, 48)) as pilot:
-        screen = await open_demo_tasks(app, pilot, demo)
-        screen.action_filter("fixed")
-        await pilot.press("enter")
-        await settle(pilot)
+        await open_first_fixed_compare(app, pilot, demo)
         title = str(app.screen.query_one("#cmp-title").render())
         assert "reward" in title and "ACTION" in title and "NL" not in title
 
@@ -173,10 +175,7 @@ async def test_compare_lanes_end_left_of_the_scrollbar_at_80x24(demo):
 
     app = make_app(demo["store"], load_config=False, poll_interval=0)
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_demo_tasks(app, pilot, demo)
-        screen.action_filter("fixed")
-        await pilot.press("enter")
-        await settle(pilot)
+        await open_first_fixed_compare(app, pilot, demo)
         lanes = app.screen.query_one(AlignedLanes)
         assert lanes.show_vertical_scrollbar and not lanes.show_horizontal_scrollbar
         assert len(line_text(lanes, 1)) == lanes.scrollable_content_region.width
