@@ -262,17 +262,27 @@ def save_version(conn: sqlite3.Connection, cand: Candidate, *, hypothesis: str |
     return SaveResult(v, False, parent)
 
 
-def run_reward(conn: sqlite3.Connection, candidate_hash: str) -> tuple[float | None, int]:
-    """(mean reward, runs) over the latest complete run of this candidate; infra errors out."""
-    runs = conn.execute(
-        "SELECT run_id FROM runs WHERE candidate_hash = ? AND status = 'complete' "
-        "ORDER BY created_at DESC", (candidate_hash,)).fetchall()
-    if not runs:
-        return None, 0
-    r = conn.execute(
-        "SELECT avg(reward) FROM episodes WHERE run_id = ? AND status = 'done' AND "
-        "coalesce(termination_reason, '') != 'infrastructure_error'", (runs[0][0],)).fetchone()
-    return (None if r[0] is None else float(r[0])), len(runs)
+def run_rewards(conn: sqlite3.Connection) -> dict[str, tuple[float | None, int]]:
+    """candidate hash -> (mean reward over its latest complete run, complete runs); infra
+    errors out. Two queries for every candidate at once."""
+    latest: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    for chash, run_id in conn.execute(
+            "SELECT candidate_hash, run_id FROM runs WHERE candidate_hash IS NOT NULL AND "
+            "status = 'complete' ORDER BY created_at DESC"):
+        latest.setdefault(chash, run_id)
+        counts[chash] = counts.get(chash, 0) + 1
+    ids = list(latest.values())
+    reward: dict[str, float | None] = {}
+    for i in range(0, len(ids), 900):  # under SQLite's variable limit
+        chunk = ids[i:i + 900]
+        reward.update(conn.execute(
+            f"SELECT run_id, avg(reward) FROM episodes WHERE run_id IN "
+            f"({','.join('?' * len(chunk))}) AND status = 'done' AND "
+            "coalesce(termination_reason, '') != 'infrastructure_error' GROUP BY run_id",
+            chunk).fetchall())
+    return {h: (None if reward.get(rid) is None else float(reward[rid]), counts[h])
+            for h, rid in latest.items()}
 
 
 def sparkline(values: list[float | None]) -> str:
@@ -288,20 +298,19 @@ def sparkline(values: list[float | None]) -> str:
     return "".join(out)
 
 
-def _gate_for(conn: sqlite3.Connection, candidate_hash: str) -> dict[str, Any] | None:
-    r = conn.execute(
-        "SELECT row_id, decision, evidence_role, candidate_run_id, baseline_run_id, created_at "
-        "FROM gate_decisions WHERE candidate_hash = ? ORDER BY row_id DESC LIMIT 1",
-        (candidate_hash,)).fetchone()
-    if not r:
-        return None
-    h = conn.execute(
-        "SELECT decision, override, reason FROM human_decisions WHERE row_id = ? "
-        "ORDER BY decision_id DESC LIMIT 1", (r[0],)).fetchone()
-    return {"row": r[0], "decision": r[1], "evidence_role": r[2], "candidate_run": r[3],
-            "baseline_run": r[4], "at": r[5],
-            "human": None if not h else {"decision": h[0], "override": bool(h[1]),
-                                         "reason": h[2]}}
+def _latest_gates(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
+    """candidate hash -> its latest gate row and the latest human decision on that row."""
+    human = {r[0]: {"decision": r[1], "override": bool(r[2]), "reason": r[3]}
+             for r in conn.execute(
+                 "SELECT row_id, decision, override, reason FROM human_decisions WHERE "
+                 "decision_id IN (SELECT max(decision_id) FROM human_decisions GROUP BY row_id)")}
+    return {r[6]: {"row": r[0], "decision": r[1], "evidence_role": r[2], "candidate_run": r[3],
+                   "baseline_run": r[4], "at": r[5], "human": human.get(r[0])}
+            for r in conn.execute(
+                "SELECT row_id, decision, evidence_role, candidate_run_id, baseline_run_id, "
+                "created_at, candidate_hash FROM gate_decisions WHERE row_id IN "
+                "(SELECT max(row_id) FROM gate_decisions WHERE candidate_hash IS NOT NULL "
+                "GROUP BY candidate_hash)")}
 
 
 def lineage(conn: sqlite3.Connection) -> list[dict[str, Any]]:
@@ -319,16 +328,18 @@ def lineage(conn: sqlite3.Connection) -> list[dict[str, Any]]:
             key = latest_by_name[origin]  # a leave-one-out variant sits under its candidate
         children.setdefault(key, []).append(v)
     out: list[dict[str, Any]] = []
+    rewards = run_rewards(conn)
+    gates = _latest_gates(conn)
 
     def walk(parent: str | None, depth: int) -> None:
         for v in children.get(parent, []):
-            reward, nruns = run_reward(conn, v.hash)
+            reward, nruns = rewards.get(v.hash, (None, 0))
             out.append({"hash": v.hash, "short": v.short, "name": v.name,
                         "parent_hash": v.parent_hash,
                         "parent": by_hash[v.parent_hash].name if v.parent_hash in by_hash
                         else v.parent_hash, "depth": depth, "saved_at": v.saved_at,
                         "hypothesis": v.hypothesis, "path": v.path, "reward": reward,
-                        "runs": nruns, "gate": _gate_for(conn, v.hash),
+                        "runs": nruns, "gate": gates.get(v.hash),
                         "ablation": ablated_from(v) is not None})
             walk(v.hash, depth + 1)
 
@@ -347,5 +358,5 @@ def candidate_from_text(text: str, *, name: str, parent: str | None) -> Candidat
 
 
 __all__ = ["Version", "SaveResult", "list_versions", "get_version", "load_ref",
-           "ensure_recorded", "save_version", "lineage", "sparkline", "run_reward",
+           "ensure_recorded", "save_version", "lineage", "sparkline", "run_rewards",
            "candidate_from_text", "body_hash", "ablated_from", "ABLATION_HYPOTHESIS"]
