@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .db import RetailDB
-from .errors import WorldError
+from .errors import WorldError, describe_json_error
 from .relabel import check_label
 from .scoring import is_success, score_episode
 from .tasks import Task, parse_tasks
@@ -86,17 +86,8 @@ def _read(p: Path) -> Any:
 
 
 def _json_error(exc: json.JSONDecodeError, text: str) -> str:
-    """The same wording as the importer's (store/importers/jsonstream.describe_json_error),
-    so `t2e import` and `t2e score` say the same thing about the same broken file."""
-    where = f"character {exc.pos} (line {exc.lineno})"
-    if exc.msg.startswith("Unterminated string"):
-        return f"truncated JSON: the file ends inside a string that starts at {where}"
-    what = exc.msg[:1].lower() + exc.msg[1:]
-    if what.endswith(" at"):  # "Invalid control character at": the position follows
-        what = what[:-3]
-    if exc.pos >= len(text.rstrip()):  # the error is at the very end of the file
-        return f"truncated JSON: the file ends at {where} before the value is complete ({what})"
-    return f"invalid JSON at {where}: {what}"
+    return describe_json_error(exc.msg, f"character {exc.pos} (line {exc.lineno})",
+                               exc.pos >= len(text.rstrip()))
 
 
 def _check_shape(data: Any, p: Path) -> None:

@@ -13,9 +13,15 @@ import json
 import re
 from typing import Any, BinaryIO, Iterator
 
+from world.errors import describe_json_error  # one wording for import and score
+
 _WS = re.compile(r"[ \t\n\r]*")
 _NUM_TAIL = re.compile(r"[0-9.eE+-]*")
 CHUNK = 1 << 20
+
+
+class JsonStreamError(ValueError):
+    """Malformed or truncated JSON; the message names the position (character offset, line)."""
 
 
 class JsonStreamError(ValueError):
