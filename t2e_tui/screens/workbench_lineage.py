@@ -50,9 +50,9 @@ class LineageScreen(Screen):
         title = Text("Candidate lineage", "bold")
         title.append(f"  · files in {candidates_dir_for(self.app)}", "dim")
         self.query_one("#lin-title", Static).update(title)
-        self.reload()
 
     def on_screen_resume(self) -> None:
+        # also the first show (Textual resumes a screen when it is pushed, after its mount)
         self.reload()
 
     def reload(self) -> None:
