@@ -37,3 +37,12 @@ def _isolated_env(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     monkeypatch.delenv("T2E_DEBUG", raising=False)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """A demo store (scripted stand-in runs, two gated candidates), built once per test module.
+    Read-only users share it; a test module that changes it defines its own `demo`."""
+    from t2e_tui.demo import build_demo
+
+    return build_demo(tmp_path_factory.mktemp("demo") / "demo.sqlite")

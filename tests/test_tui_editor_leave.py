@@ -7,13 +7,8 @@ import pytest
 from textual.widgets import TextArea
 
 from t2e_tui.app import make_app
-from t2e_tui.demo import build_demo
 from t2e_tui.screens.workbench_editor import EditorScreen, HypothesisModal, LeaveModal
 
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    return build_demo(tmp_path_factory.mktemp("demo") / "demo.sqlite")
 
 
 async def open_editor(app, pilot):

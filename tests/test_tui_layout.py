@@ -8,15 +8,10 @@ import json
 import pytest
 
 from t2e_tui.app import make_app
-from t2e_tui.demo import build_demo
 from t2e_tui.screens.tasks import TasksScreen, merge_hints
 from t2e_tui.widgets.linetable import Column, LineTable
 from tui_fixture import line_text, settle
 
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    return build_demo(tmp_path_factory.mktemp("demo") / "demo.sqlite")
 
 
 async def open_demo_tasks(app, pilot, demo):

@@ -8,17 +8,12 @@ import pytest
 from textual.widgets import Input, Static, TextArea
 
 from t2e_tui.app import make_app
-from t2e_tui.demo import build_demo
 from t2e_tui.screens.search import SearchScreen
 from t2e_tui.screens.tasks import TasksScreen
 from t2e_tui.widgets.keybar import KeyBar
 from t2e_tui.widgets.linetable import LineTable
 from tui_fixture import line_text, settle
 
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    return build_demo(tmp_path_factory.mktemp("demo") / "demo.sqlite")
 
 
 def visible_lines(static: Static, width: int) -> list[str]:
