@@ -226,6 +226,17 @@ def test_search_snippet_keeps_spaces_and_strips_controls():
     assert cells == [("say ", ""), ("hello", "hit"), (" world ⏎ next", "")]
 
 
+def test_search_snippet_shortens_long_context_before_the_match():
+    from t2e_tui.screens.search import LEAD, snippet_cell
+
+    lead = '…"price": 168.69, "options": {"size": "M"}, "fulfillments": [{"'
+    cells = snippet_cell(lead + "«tracking»_id")
+    text = "".join(t for t, _ in cells)
+    assert cells[1] == ("tracking", "hit")
+    assert text.startswith("…") and text.index("tracking") <= LEAD + 1
+    assert snippet_cell("short «hit»")[0] == ("short ", "")  # short context is kept whole
+
+
 def test_load_episode_with_plain_tuple_rows(tmp_path):
     import sqlite3
 

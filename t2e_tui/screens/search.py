@@ -25,10 +25,17 @@ def _flat(text: str, limit: int) -> str:
     return strip_controls(text[: limit * 2]).replace("\n", " ⏎ ")[:limit]
 
 
+LEAD = 16  # context kept before the first match, so a narrow column still shows the match
+
+
 def snippet_cell(snippet: str) -> list[tuple[str, str]]:
-    """FTS snippet with «…» around matches → highlighted segments (cleaned text)."""
+    """FTS snippet with «…» around matches → highlighted segments (cleaned text). The cell
+    is cut on the right, so long context before the first match is shortened to its tail."""
     out: list[tuple[str, str]] = []
-    rest = snippet or ""
+    rest = strip_controls(snippet or "")  # before cutting, so no sequence is cut in half
+    first = rest.find(OPEN)
+    if first > LEAD:
+        rest = "…" + rest[first - LEAD:].lstrip("…")
     while rest:
         start = rest.find(OPEN)
         if start < 0:
