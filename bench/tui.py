@@ -159,10 +159,10 @@ def rss_mb() -> float:
 
 
 async def measure(path: Path, meta: dict) -> dict:
-    from t2e_tui.app import make_app  # imports counted in "first screen"
-    from t2e_tui.screens.compare import CompareScreen
-    from t2e_tui.widgets.lanes import AlignedLanes
-    from t2e_tui.widgets.linetable import LineTable
+    from t2e_tui.ui.app import make_app  # imports counted in "first screen"
+    from t2e_tui.ui.screens.compare import CompareScreen
+    from t2e_tui.ui.widgets.lanes import AlignedLanes
+    from t2e_tui.ui.widgets.linetable import LineTable
 
     # Pilot waits for idle after each key (timers tick at ~60 Hz), which would dominate the
     # figures; instead record when our widgets actually rendered their lines.
@@ -222,7 +222,7 @@ async def measure(path: Path, meta: dict) -> dict:
         kt = []
         dt = []
         from textual._compositor import Compositor
-        from t2e_tui.widgets.detail import StepDetail
+        from t2e_tui.ui.widgets.detail import StepDetail
 
         _show, _update = StepDetail.show, Compositor.render_update
 

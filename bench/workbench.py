@@ -33,7 +33,7 @@ def texts(n: int, seed: int = 7) -> tuple[str, str]:
 async def paint(old: str, new: str, size: tuple[int, int]) -> tuple[float, float]:
     from textual.app import App
 
-    from t2e_tui.widgets.diffview import DiffView
+    from t2e_tui.ui.widgets.diffview import DiffView
 
     class One(App):
         def compose(self):

@@ -151,7 +151,7 @@ def transition_of(base: list[Trial], cand: list[Trial]) -> str:
     Sides without a scored trial (a live run still going, a task only one run has) get the
     explorer's own labels: only base | only cand | running.
     """
-    from t2e_tui.gate import transition
+    from .gate import transition
 
     b, c = _rate(base), _rate(cand)
     if b is None and c is None:
@@ -167,8 +167,8 @@ def gate_transitions(conn: sqlite3.Connection, base_run: str, cand_run: str) -> 
     """Per-task transitions from the gate's `compare_runs` (intersected, so partial or
     differently-sized runs still compare). Empty when the gate refuses the pair (different
     worlds, nothing finished yet): the caller then names transitions per task."""
-    from t2e_tui.errors import T2EError
-    from t2e_tui.gate import compare_runs
+    from .errors import T2EError
+    from .gate import compare_runs
 
     try:
         comp = compare_runs(conn, base_run, cand_run, intersect=True)

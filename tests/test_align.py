@@ -220,14 +220,14 @@ def test_search_finds_steps_with_run_names(fx):
 
 
 def test_search_snippet_keeps_spaces_and_strips_controls():
-    from t2e_tui.screens.search import snippet_cell
+    from t2e_tui.ui.screens.search import snippet_cell
 
     cells = snippet_cell("say \x1b[31m«hello» world\nnext")
     assert cells == [("say ", ""), ("hello", "hit"), (" world ⏎ next", "")]
 
 
 def test_search_snippet_shortens_long_context_before_the_match():
-    from t2e_tui.screens.search import LEAD, snippet_cell
+    from t2e_tui.ui.screens.search import LEAD, snippet_cell
 
     lead = '…"price": 168.69, "options": {"size": "M"}, "fulfillments": [{"'
     cells = snippet_cell(lead + "«tracking»_id")

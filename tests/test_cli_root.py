@@ -72,7 +72,7 @@ def test_open_refuses_a_file_that_is_not_a_store(tmp_path):
 
 
 def test_candidate_log_row_is_one_safe_line():
-    from t2e_tui.cli_workbench import format_log_row
+    from t2e_tui.cli.workbench import format_log_row
 
     row = {"depth": 1, "reward": 0.5, "gate": None, "short": "abc123",
            "name": "v2\x1b[31m", "saved_at": "2026-11-22T05:00:00.000000+00:00",

@@ -10,7 +10,7 @@ def test_core_does_not_import_textual():
     code = (
         "import importlib, sys\n"
         f"for m in {CORE!r} + [n for n in ('world.tools','world.scoring','world.domains',"
-        "'store.importers','t2e_tui.engine','t2e_tui.gate','t2e_tui.cli') ]:\n"
+        "'store.importers','t2e_tui.engine','t2e_tui.gate','t2e_tui.cli.main') ]:\n"
         "    try: importlib.import_module(m)\n"
         "    except ModuleNotFoundError as e:\n"
         "        if e.name and e.name.split('.')[0] in ('textual',): raise\n"

@@ -6,14 +6,14 @@ import pytest
 from textual.widgets import Input
 
 from t2e_tui import data_access as da
-from t2e_tui.app import make_app
-from t2e_tui.screens.compare import CompareScreen
-from t2e_tui.screens.help import HelpScreen
-from t2e_tui.screens.runs import RunsScreen
-from t2e_tui.screens.search import SearchScreen
-from t2e_tui.screens.tasks import TasksScreen
-from t2e_tui.widgets.lanes import AlignedLanes
-from t2e_tui.widgets.linetable import LineTable
+from t2e_tui.ui.app import make_app
+from t2e_tui.ui.screens.compare import CompareScreen
+from t2e_tui.ui.screens.help import HelpScreen
+from t2e_tui.ui.screens.runs import RunsScreen
+from t2e_tui.ui.screens.search import SearchScreen
+from t2e_tui.ui.screens.tasks import TasksScreen
+from t2e_tui.ui.widgets.lanes import AlignedLanes
+from t2e_tui.ui.widgets.linetable import LineTable
 from tui_fixture import add_live_episode, build_store, line_text, settle
 
 
@@ -305,9 +305,9 @@ async def test_command_palette_runs_screen_actions(store):
 
 
 async def test_workbench_hook_without_workbench_notifies(store, monkeypatch):
-    import t2e_tui.app as app_mod
+    import t2e_tui.ui.app as app_mod
 
-    monkeypatch.setattr(app_mod, "WORKBENCH_MODULE", "t2e_tui.screens.no_such_workbench")
+    monkeypatch.setattr(app_mod, "WORKBENCH_MODULE", "t2e_tui.ui.screens.no_such_workbench")
     path, _ = store
     app = make_app(path, load_config=False, poll_interval=0)
     async with app.run_test(size=(80, 24)) as pilot:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from textual.widgets import TextArea
 
-from t2e_tui.app import make_app
-from t2e_tui.screens.workbench_editor import EditorScreen, HypothesisModal, LeaveModal
+from t2e_tui.ui.app import make_app
+from t2e_tui.ui.screens.workbench_editor import EditorScreen, HypothesisModal, LeaveModal
 
 
 

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from t2e_tui.app import make_app
-from t2e_tui.screens.tasks import TasksScreen, merge_hints
-from t2e_tui.widgets.linetable import Column, LineTable
+from t2e_tui.ui.app import make_app
+from t2e_tui.ui.screens.tasks import TasksScreen, merge_hints
+from t2e_tui.ui.widgets.linetable import Column, LineTable
 from tui_fixture import line_text, settle
 
 
@@ -64,9 +64,9 @@ async def test_fit_columns_sizes_to_content_capped():
 # --- compare speed paths (behaviour only; bench/tui.py measures the times) -------------------
 
 async def test_cursor_moves_update_the_detail_pane_once_the_cursor_rests(demo, monkeypatch):
-    from t2e_tui.screens.compare import CompareScreen
-    from t2e_tui.widgets.detail import StepDetail
-    from t2e_tui.widgets.lanes import AlignedLanes
+    from t2e_tui.ui.screens.compare import CompareScreen
+    from t2e_tui.ui.widgets.detail import StepDetail
+    from t2e_tui.ui.widgets.lanes import AlignedLanes
 
     shown = []
     orig = StepDetail.show
@@ -95,7 +95,7 @@ async def test_small_pair_is_read_before_the_screen_composes(demo):
     evidence views are still written (after the first paint)."""
     import sqlite3
 
-    from t2e_tui.screens.compare import CompareScreen
+    from t2e_tui.ui.screens.compare import CompareScreen
 
     app = make_app(demo["store"], load_config=False, poll_interval=0)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -150,7 +150,7 @@ def _ep(task_nl: list, basis: list, nl_reward=None, checks=()):
 ])
 def test_compare_header_shows_nl_only_when_the_task_or_episode_has_it(
         task_nl, basis, nl_reward, checks, shown):
-    from t2e_tui.screens.compare import reward_line
+    from t2e_tui.ui.screens.compare import reward_line
 
     text = reward_line("A", _ep(task_nl, basis, nl_reward, checks)).plain
     assert ("NL" in text) is shown
@@ -166,7 +166,7 @@ async def test_demo_compare_header_has_no_nl(demo):
 
 
 async def test_compare_lanes_end_left_of_the_scrollbar_at_80x24(demo):
-    from t2e_tui.widgets.lanes import AlignedLanes
+    from t2e_tui.ui.widgets.lanes import AlignedLanes
 
     app = make_app(demo["store"], load_config=False, poll_interval=0)
     async with app.run_test(size=(80, 24)) as pilot:

@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Input, Static, TextArea
 
-from t2e_tui.app import make_app
-from t2e_tui.screens.search import SearchScreen
-from t2e_tui.screens.tasks import TasksScreen
-from t2e_tui.widgets.keybar import KeyBar
-from t2e_tui.widgets.linetable import LineTable
+from t2e_tui.ui.app import make_app
+from t2e_tui.ui.screens.search import SearchScreen
+from t2e_tui.ui.screens.tasks import TasksScreen
+from t2e_tui.ui.widgets.keybar import KeyBar
+from t2e_tui.ui.widgets.linetable import LineTable
 from tui_fixture import line_text, settle
 
 
@@ -106,7 +106,7 @@ async def test_search_results_show_whole_run_and_task_names(demo, width):
 
 
 async def test_editor_header_after_save_names_the_saved_version(demo):
-    from t2e_tui.screens.workbench_editor import EditorScreen, HypothesisModal
+    from t2e_tui.ui.screens.workbench_editor import EditorScreen, HypothesisModal
 
     app = make_app(demo["store"], load_config=False, poll_interval=0)
     by = {c["name"]: c for c in demo["candidates"]}
@@ -118,7 +118,7 @@ async def test_editor_header_after_save_names_the_saved_version(demo):
         editor = app.screen
         assert isinstance(editor, EditorScreen)
         before = str(editor.query_one("#ed-title", Static).render())
-        from t2e_tui.screens.workbench_hooks import candidates_dir_for
+        from t2e_tui.ui.screens.workbench_hooks import candidates_dir_for
 
         folder = candidates_dir_for(app).name
         assert "cross-order-v1" in before and folder in before

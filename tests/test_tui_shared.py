@@ -11,10 +11,10 @@ from rich.console import Console
 
 from t2e_tui import data_access as da
 from t2e_tui.align import print_compare
-from t2e_tui.app import make_app
-from t2e_tui.screens.compare import CompareScreen
-from t2e_tui.screens.tasks import TasksScreen
-from t2e_tui.widgets.lanes import AlignedLanes
+from t2e_tui.ui.app import make_app
+from t2e_tui.ui.screens.compare import CompareScreen
+from t2e_tui.ui.screens.tasks import TasksScreen
+from t2e_tui.ui.widgets.lanes import AlignedLanes
 from tui_fixture import settle
 
 pytestmark = pytest.mark.shared

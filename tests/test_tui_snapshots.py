@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Input
 
-from t2e_tui.app import make_app
+from t2e_tui.ui.app import make_app
 from tui_fixture import build_store, settle
 
 SIZES = [(80, 24), (160, 48)]

@@ -82,7 +82,7 @@ def save_three_rules(tmp_path, cand_file):
 
 async def ablate_from_lineage(pilot):
     """L, then a on the selected version; wait (up to 30 s) for the ablation's result."""
-    from t2e_tui.screens.workbench_ablation import AblationScreen
+    from t2e_tui.ui.screens.workbench_ablation import AblationScreen
 
     app = pilot.app
     await pilot.press("L")
@@ -95,8 +95,8 @@ async def ablate_from_lineage(pilot):
 
 
 async def test_ablation_screen_from_lineage(tmp_path, cand_file):
-    from t2e_tui.app import make_app
-    from t2e_tui.screens.workbench_ablation import AblationScreen
+    from t2e_tui.ui.app import make_app
+    from t2e_tui.ui.screens.workbench_ablation import AblationScreen
 
     store = save_three_rules(tmp_path, cand_file)
     app = make_app(store, load_config=False, poll_interval=0)
@@ -112,10 +112,10 @@ async def test_after_ablation_the_launcher_offers_the_ablated_candidate(tmp_path
     """Review item 12: the ablation records its leave-one-out variants as candidates; the
     launcher opened next must offer the candidate being worked on, not `m-minus-rule3`."""
     from store import connect
-    from t2e_tui.app import make_app
+    from t2e_tui.ui.app import make_app
     from t2e_tui.candidate_versions import ablated_from, list_versions
-    from t2e_tui.screens.workbench_hooks import current_version
-    from t2e_tui.screens.workbench_launcher import LauncherScreen
+    from t2e_tui.ui.screens.workbench_hooks import current_version
+    from t2e_tui.ui.screens.workbench_launcher import LauncherScreen
 
     store = save_three_rules(tmp_path, cand_file)
     app = make_app(store, load_config=False, poll_interval=0)

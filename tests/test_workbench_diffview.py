@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.app import App, ComposeResult
 
-from t2e_tui.widgets.diffview import DiffView, wrap_offsets
+from t2e_tui.ui.widgets.diffview import DiffView, wrap_offsets
 
 OLD = "\n".join(f"line {i}" for i in range(1, 401))
 NEW = OLD.replace("line 100\n", "line one hundred [bold]x[/bold]\n").replace(

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from store import connect
-from t2e_tui.app import make_app
+from t2e_tui.ui.app import make_app
 from t2e_tui.demo import build_demo
 from tui_fixture import wait_for
 
@@ -22,7 +22,7 @@ def demo(tmp_path):
 
 async def launcher_ready(pilot):
     """Wait for the rerun launcher and its plan; returns the launcher."""
-    from t2e_tui.screens.workbench_launcher import LauncherScreen
+    from t2e_tui.ui.screens.workbench_launcher import LauncherScreen
 
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, LauncherScreen))
     launcher = pilot.app.screen
@@ -32,7 +32,7 @@ async def launcher_ready(pilot):
 
 async def add_rule_and_save(pilot, editor, hypothesis: str) -> None:
     """Append CANCELLED_RULE in the editor and save it with `hypothesis`."""
-    from t2e_tui.screens.workbench_editor import HypothesisModal
+    from t2e_tui.ui.screens.workbench_editor import HypothesisModal
     from textual.widgets import TextArea
 
     ta = editor.query_one(TextArea)
@@ -46,8 +46,8 @@ async def add_rule_and_save(pilot, editor, hypothesis: str) -> None:
 
 
 async def test_edit_save_rerun_gate_promote(demo):
-    from t2e_tui.screens.workbench_editor import EditorScreen
-    from t2e_tui.screens.workbench_gate import GateScreen
+    from t2e_tui.ui.screens.workbench_editor import EditorScreen
+    from t2e_tui.ui.screens.workbench_gate import GateScreen
 
     store = demo["store"]
     by = {c["name"]: c for c in demo["candidates"]}
@@ -85,7 +85,7 @@ async def test_edit_save_rerun_gate_promote(demo):
 
 
 async def test_promoting_against_the_verdict_asks_for_a_reason(demo):
-    from t2e_tui.screens.workbench_gate import GateScreen, ReasonModal
+    from t2e_tui.ui.screens.workbench_gate import GateScreen, ReasonModal
 
     by = {c["name"]: c for c in demo["candidates"]}
     app = make_app(demo["store"], load_config=False)
@@ -106,7 +106,7 @@ async def test_promoting_against_the_verdict_asks_for_a_reason(demo):
                  (table.get_row_at(i) for i in range(table.row_count))}
         assert cells["no_task_regressions"] == ["1 task at 1", "1 task 1→0", "1 task"]
         assert cells["no_max_steps"][:2] == ["0 episodes", "0 episodes"]
-        from t2e_tui.screens.compare import CompareScreen
+        from t2e_tui.ui.screens.compare import CompareScreen
 
         await pilot.press("enter")  # the first task behind a failed check
         await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
@@ -151,7 +151,7 @@ async def test_rerun_from_filtered_tasks_uses_those_tasks(demo):
 
 
 async def test_editing_the_packaged_baseline_in_an_empty_store(tmp_path, monkeypatch):
-    from t2e_tui.screens.workbench_editor import EditorScreen, HypothesisModal
+    from t2e_tui.ui.screens.workbench_editor import EditorScreen, HypothesisModal
     from textual.widgets import TextArea
 
     monkeypatch.chdir(tmp_path)
@@ -186,7 +186,7 @@ async def test_external_editor_round_trip(demo, tmp_path, monkeypatch):
     import shlex
     import sys
 
-    from t2e_tui.screens.workbench_editor import EditorScreen
+    from t2e_tui.ui.screens.workbench_editor import EditorScreen
     from textual.widgets import TextArea
 
     # a tiny "editor": appends a rule line and an escape sequence to the file it is given
@@ -214,8 +214,8 @@ async def test_external_editor_round_trip(demo, tmp_path, monkeypatch):
 
 
 async def test_gate_screen_explains_a_refused_pair_and_launcher_warns_first(demo):
-    from t2e_tui.screens.workbench_gate import GateScreen
-    from t2e_tui.screens.workbench_launcher import LauncherScreen
+    from t2e_tui.ui.screens.workbench_gate import GateScreen
+    from t2e_tui.ui.screens.workbench_launcher import LauncherScreen
     from textual.widgets import Input
 
     app = make_app(demo["store"], load_config=False, poll_interval=0)
@@ -238,7 +238,7 @@ async def test_gate_screen_explains_a_refused_pair_and_launcher_warns_first(demo
 async def test_rerun_on_filtered_tasks_is_gated_on_the_shared_tasks(demo):
     """Review item 1: filtered tasks -> rerun -> gate used to crash the app (different task
     sets). A rerun on a subset of the baseline's tasks is gated on the shared tasks, labelled."""
-    from t2e_tui.screens.workbench_gate import GateScreen
+    from t2e_tui.ui.screens.workbench_gate import GateScreen
 
     by = {c["name"]: c for c in demo["candidates"]}
     app = make_app(demo["store"], load_config=False, poll_interval=0)
@@ -270,8 +270,8 @@ async def test_rerun_on_filtered_tasks_is_gated_on_the_shared_tasks(demo):
 async def test_review_path_filter_edit_save_rerun_gate(demo):
     """The review's reproduction, key by key: 3 (Fixed filter) on the tasks screen, e, edit,
     save, ctrl+r, ctrl+l. The 7-task rerun is gated on those tasks; the app keeps running."""
-    from t2e_tui.screens.workbench_editor import EditorScreen
-    from t2e_tui.screens.workbench_gate import GateScreen
+    from t2e_tui.ui.screens.workbench_editor import EditorScreen
+    from t2e_tui.ui.screens.workbench_gate import GateScreen
 
     by = {c["name"]: c for c in demo["candidates"]}
     app = make_app(demo["store"], load_config=False, poll_interval=0)
@@ -319,7 +319,7 @@ async def _rerun(store, tasks: str, name: str) -> str:
 
 async def _mark_and_gate(app, pilot, baseline: str, candidate: str):
     """On the runs screen: b on the baseline row, c on the candidate row, then G."""
-    from t2e_tui.widgets.linetable import LineTable
+    from t2e_tui.ui.widgets.linetable import LineTable
 
     runs = app.screen
     await wait_for(pilot, lambda: bool(getattr(runs, "runs", None)))
@@ -334,7 +334,7 @@ async def _mark_and_gate(app, pilot, baseline: str, candidate: str):
 
 
 async def test_b_c_G_on_a_subset_run_gates_the_shared_tasks(demo):
-    from t2e_tui.screens.workbench_gate import GateScreen
+    from t2e_tui.ui.screens.workbench_gate import GateScreen
 
     subset = "crossorder-01,crossorder-02,crossorder-05"
     sub = await _rerun(demo["store"], subset, "cross-order-v1 subset")
@@ -351,7 +351,7 @@ async def test_b_c_G_on_a_subset_run_gates_the_shared_tasks(demo):
 
 
 async def test_partly_overlapping_runs_are_refused_readably_then_i_intersects(demo):
-    from t2e_tui.screens.workbench_gate import GateScreen
+    from t2e_tui.ui.screens.workbench_gate import GateScreen
 
     # two heldout tasks the baseline ran plus one train task it did not
     conn = connect(demo["store"])
@@ -379,7 +379,7 @@ async def test_partly_overlapping_runs_are_refused_readably_then_i_intersects(de
 
 async def test_an_unexpected_gate_failure_is_shown_not_raised(demo, monkeypatch):
     from t2e_tui import gate as gate_mod
-    from t2e_tui.screens.workbench_gate import GateScreen
+    from t2e_tui.ui.screens.workbench_gate import GateScreen
 
     def broken(*a, **kw):
         raise ValueError("disk on fire")

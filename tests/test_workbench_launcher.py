@@ -10,7 +10,7 @@ import pytest
 from textual.widgets import Input
 
 from store import connect
-from t2e_tui.app import make_app
+from t2e_tui.ui.app import make_app
 from t2e_tui.candidate_versions import ensure_recorded, save_version
 from t2e_tui.candidates import Candidate, packaged_baseline
 from tui_fixture import wait_for
@@ -32,7 +32,7 @@ def n_runs(path) -> int:
 
 
 async def open_launcher(app, pilot, **kw):
-    from t2e_tui.screens.workbench_launcher import LauncherScreen
+    from t2e_tui.ui.screens.workbench_launcher import LauncherScreen
 
     screen = LauncherScreen(**kw)
     app.push_screen(screen)
@@ -105,7 +105,7 @@ async def test_leakage_warning_lists_tasks_viewed_while_drafting(store, tmp_path
 
 
 async def test_estimate_cancel_and_resume(store):
-    from t2e_tui.screens.workbench_launcher import LauncherScreen
+    from t2e_tui.ui.screens.workbench_launcher import LauncherScreen
 
     app = make_app(store, load_config=False, poll_interval=0)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -146,8 +146,8 @@ def demo(tmp_path):
 
 async def rerun_from_fixed_filter(pilot, baseline: str, candidate: str):
     """Tasks screen of the pair, 3 (Fixed), then the rerun launcher: (fixed ids, launcher)."""
-    from t2e_tui.screens import workbench_hooks
-    from t2e_tui.screens.workbench_launcher import LauncherScreen
+    from t2e_tui.ui.screens import workbench_hooks
+    from t2e_tui.ui.screens.workbench_launcher import LauncherScreen
 
     app = pilot.app
     app.open_tasks(baseline, candidate)
@@ -168,7 +168,7 @@ async def test_rerun_of_the_fixed_filter_is_recorded_and_not_clean_heldout(demo)
     the outcome filter and the gate downgrades its heldout claim to development."""
     import json
 
-    from t2e_tui.screens.workbench_gate import GateScreen
+    from t2e_tui.ui.screens.workbench_gate import GateScreen
 
     cand = {c["name"]: c for c in demo["candidates"]}["cross-order-v1"]
     app = make_app(demo["store"], load_config=False, poll_interval=0)

@@ -8,7 +8,7 @@ import itertools
 
 import pytest
 
-from t2e_tui.app import make_app
+from t2e_tui.ui.app import make_app
 from tui_fixture import settle
 
 SIZES = [(80, 24), (160, 48)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from t2e_tui.errors import T2EError
+from ..errors import T2EError
 
 from .metrics import TaskOutcome, task_outcomes
 from .runs import RunInfo, conn_of, resolve_run

@@ -10,7 +10,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from t2e_tui.errors import T2EError
+from ..errors import T2EError
 
 CHECK_NAMES = (
     "reward_improved", "pass_rate_not_worse", "action_match_not_worse",

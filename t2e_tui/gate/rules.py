@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from store import now_iso
-from t2e_tui.errors import T2EError
+from ..errors import T2EError
 
 from .checks import Check, checks as _checks
 from .compare import Comparison, compare_runs

@@ -16,7 +16,7 @@ import json
 from typing import Any
 
 from store import now_iso
-from t2e_tui.errors import T2EError
+from ..errors import T2EError
 
 from .runs import conn_of
 

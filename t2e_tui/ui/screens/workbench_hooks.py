@@ -9,14 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..candidate_versions import Version, ablated_from, get_version, list_versions
-from ..paths import candidates_dir as default_candidates_dir
+from ...candidate_versions import Version, ablated_from, get_version, list_versions
+from ...paths import candidates_dir as default_candidates_dir
 
 
 def candidates_dir_for(app: Any) -> Path:
     """Where saved versions are written: the app's --candidates, else the store's own folder
     (a demo store's, beside it), else ./candidates."""
-    from ..demo import store_candidates_dir
+    from ...demo import store_candidates_dir
 
     explicit = getattr(app, "candidates_dir", None)
     if explicit:

@@ -21,8 +21,8 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from .. import difftext
-from ..textsafe import strip_controls
+from ... import difftext
+from ...textsafe import strip_controls
 
 Spans = tuple[tuple[int, int], ...]
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import click
 
-from .candidates import CandidateError
-from .cli_common import emit as _emit
-from .errors import T2EError
-from .textsafe import one_line
+from ..candidates import CandidateError
+from .common import emit as _emit
+from ..errors import T2EError
+from ..textsafe import one_line
 
 
 def _ctx():
@@ -24,8 +24,8 @@ def _ctx():
 def _cands_dir(explicit: str | None) -> Path:
     """--candidates, else the store's own folder (a demo store's), else ./candidates: the
     same rule as the app's (screens/workbench_hooks.candidates_dir_for)."""
-    from .demo import store_candidates_dir
-    from .paths import candidates_dir
+    from ..demo import store_candidates_dir
+    from ..paths import candidates_dir
 
     obj = _ctx()
     explicit = explicit or getattr(obj, "candidates", None)
@@ -70,8 +70,8 @@ def register(cli: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
     def candidate_save(file, hypothesis, parent, name, candidates, as_json):
         """Save FILE as a new immutable candidate version (store row + candidates/NAME.md)."""
-        from .candidates import load
-        from .candidate_versions import save_version
+        from ..candidates import load
+        from ..candidate_versions import save_version
 
         try:
             cand = load(file)
@@ -107,8 +107,8 @@ def register(cli: click.Group) -> None:
     def candidate_diff(a, b, mode, context, width, candidates, as_json):
         """Diff candidate A against B (names, hash prefixes or files). With one argument,
         diff A's parent against A."""
-        from .candidate_versions import get_version, load_ref
-        from . import difftext
+        from ..candidate_versions import get_version, load_ref
+        from .. import difftext
 
         conn = _conn()
         d = _cands_dir(candidates)
@@ -152,7 +152,7 @@ def register(cli: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
     def candidate_log(as_json):
         """Saved versions in lineage order, with gate results and a reward sparkline."""
-        from .candidate_versions import lineage, sparkline
+        from ..candidate_versions import lineage, sparkline
 
         rows = lineage(_conn())
         spark = sparkline([r["reward"] for r in rows if not r.get("ablation")])
@@ -181,7 +181,7 @@ def register(cli: click.Group) -> None:
     def ablate_cmd(candidate_ref, baseline_run, domain, tasks, trials, concurrency, model, user,
                    candidates, as_json):
         """One rerun per left-out rule line of CANDIDATE; prints each rule's contribution."""
-        from .ablation import ablate, format_report
+        from ..ablation import ablate, format_report
 
         res = ablate(_ctx().store, candidate_ref, candidates_dir=_cands_dir(candidates),
                      domain=domain, tasks=tasks, trials=trials, concurrency=concurrency,
@@ -197,8 +197,8 @@ def register(cli: click.Group) -> None:
 
         Without --store it rebuilds the default demo store each time and prints its path.
         """
-        from .demo import build_demo
-        from .paths import demo_store
+        from ..demo import build_demo
+        from ..paths import demo_store
 
         root = ctx.find_root()
         # Only an explicit --store flag names the demo store: T2E_STORE (which click also

@@ -7,10 +7,10 @@ from contextlib import closing
 
 import click
 
-from .cli_common import console as cli_console
-from .cli_common import one_line_table
-from .errors import T2EError
-from .textsafe import one_line
+from .common import console as cli_console
+from .common import one_line_table
+from ..errors import T2EError
+from ..textsafe import one_line
 
 
 def _store():
@@ -79,7 +79,7 @@ def register(cli: click.Group) -> None:
     def gate_cmd(baseline_run, candidate_run, policy_path, intersect, alpha, as_json):
         """Decide whether CANDIDATE_RUN beats BASELINE_RUN: promote (exit 0), discard (1) or
         inconclusive (3). Appends a row to the scoreboard."""
-        from .gate import gate, load_policy
+        from ..gate import gate, load_policy
 
         policy = load_policy(policy_path)
         with closing(_store()) as conn:
@@ -104,7 +104,7 @@ def register(cli: click.Group) -> None:
         """Record a human decision on scoreboard ROW."""
         import os
 
-        from .gate import record_human_decision
+        from ..gate import record_human_decision
 
         with closing(_store()) as conn:
             out = record_human_decision(conn, row, decision, override=override, reason=reason,
@@ -131,8 +131,8 @@ def register(cli: click.Group) -> None:
                        "reproduces it; the table cites them by sha256).")
     def scoreboard_cmd(as_tsv, as_json, manifests_row):
         """One row per gate decision, with human decisions and overrides."""
-        from .gate import scoreboard_rows
-        from .gate.scoreboard import row_manifests, to_tsv
+        from ..gate import scoreboard_rows
+        from ..gate.scoreboard import row_manifests, to_tsv
 
         if as_tsv and as_json:
             raise T2EError("choose one of --tsv and --json")

@@ -9,9 +9,9 @@ from textual.binding import Binding
 from textual.command import SimpleCommand
 from textual.widgets import Static
 
-from .. import data_access as da
+from ... import data_access as da
 from .base import ExplorerScreen
-from ..textsafe import one_line
+from ...textsafe import one_line
 from ..widgets.keybar import KeyBar
 from ..widgets.textline import TextLine
 from ..widgets.linetable import Column, LineTable

@@ -12,7 +12,7 @@ import click
 
 
 def _rows(candidate_text: str | None) -> list[dict]:
-    from .engine.scripted_rules import PHRASE_TABLE, matched_phrases
+    from ..engine.scripted_rules import PHRASE_TABLE, matched_phrases
 
     hits = matched_phrases(candidate_text) if candidate_text is not None else None
     rows = []
@@ -39,13 +39,13 @@ def register(cli: click.Group) -> None:
         The scripted agent is a deterministic stand-in: rule phrases in a candidate's
         instructions (case-insensitive regexes; the policy never counts) switch its behaviours.
         Its results prove nothing about models."""
-        from .cli_common import emit
-        from .engine.scripted_rules import DISCLAIMER
+        from .common import emit
+        from ..engine.scripted_rules import DISCLAIMER
 
         text = None
         if candidate_path is not None:
-            from .candidates import CandidateError, load as load_candidate
-            from .errors import T2EError
+            from ..candidates import CandidateError, load as load_candidate
+            from ..errors import T2EError
 
             try:
                 text = load_candidate(candidate_path).body
@@ -76,7 +76,7 @@ def render_table(rows: list[dict], *, with_candidate: bool, width: int) -> str:
     default, this candidate, helps/hurts), the effect and the example rule line wrapped
     under it, then one line per phrase, hard-folded (never at spaces, which matter in a
     regex) with continuation lines marked."""
-    from .engine.scripted_rules import DISCLAIMER
+    from ..engine.scripted_rules import DISCLAIMER
 
     width = max(60, min(width, 160))
     out = ["scripted agent: behaviours and rule phrases (regexes, case-insensitive)",

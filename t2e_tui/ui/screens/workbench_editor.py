@@ -22,10 +22,10 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import ContentSwitcher, Input, Label, Static, TextArea
 
-from ..candidate_versions import Version, candidate_from_text, save_version
-from ..candidates import body_hash
-from ..candidates import CandidateError, packaged_baseline
-from ..textsafe import one_line, strip_controls
+from ...candidate_versions import Version, candidate_from_text, save_version
+from ...candidates import body_hash
+from ...candidates import CandidateError, packaged_baseline
+from ...textsafe import one_line, strip_controls
 from ..widgets.diffview import DiffView
 from ..widgets.keybar import KeyBar
 from .workbench_hooks import candidates_dir_for
@@ -184,7 +184,7 @@ class EditorScreen(Screen):
         self._status()
 
     def _status(self) -> None:
-        from ..difftext import compare
+        from ...difftext import compare
 
         st = compare(self.parent_body, self.text).stats
         # against the parent: the opened version, or the one saved last (see _do_save)
@@ -246,7 +246,7 @@ class EditorScreen(Screen):
         conn = connect(self.app.store_path)
         try:
             if parent_ref is None:  # editing the packaged baseline: record it first
-                from ..candidate_versions import save_version as sv
+                from ...candidate_versions import save_version as sv
                 base = packaged_baseline()
                 parent_ref = sv(conn, base, hypothesis=base.hypothesis or "baseline",
                                 candidates_dir=candidates_dir_for(self.app)).version.hash

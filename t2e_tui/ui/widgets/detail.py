@@ -10,8 +10,8 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ..align import SAME, ArgDiff, Event, Row
-from ..textsafe import DEFAULT_LIMIT, EXPANDED_LIMIT, clean
+from ...align import SAME, ArgDiff, Event, Row
+from ...textsafe import DEFAULT_LIMIT, EXPANDED_LIMIT, clean
 
 
 def pretty(value: Any) -> str:

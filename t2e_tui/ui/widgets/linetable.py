@@ -21,7 +21,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ..textsafe import one_line
+from ...textsafe import one_line
 
 # Semantic style names used by cells across the app (theme-neutral colours).
 STYLES: dict[str, Style] = {

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .errors import T2EError
+from ..errors import T2EError
 
 
 def register(cli: click.Group) -> None:
@@ -36,6 +36,6 @@ def register(cli: click.Group) -> None:
         from store import connect
 
         connect(path).close()
-        from .app import make_app  # lazy: textual loads only for the app
+        from ..ui.app import make_app  # lazy: textual loads only for the app
 
         make_app(path, start=start).run()

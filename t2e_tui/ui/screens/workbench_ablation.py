@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, ProgressBar, Static
 
-from ..textsafe import strip_controls
+from ...textsafe import strip_controls
 from ..widgets.keybar import KeyBar
 
 
@@ -75,7 +75,7 @@ class AblationScreen(Screen):
 
     @work(thread=True, exclusive=True, group="ablation", description="the ablation")
     def _run(self) -> None:
-        from ..ablation import ablate
+        from ...ablation import ablate
         from .workbench_hooks import candidates_dir_for
 
         try:

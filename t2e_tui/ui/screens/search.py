@@ -8,9 +8,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Input, Static
 
-from .. import data_access as da
+from ... import data_access as da
 from .base import ExplorerScreen
-from ..textsafe import one_line, strip_controls
+from ...textsafe import one_line, strip_controls
 from ..widgets.keybar import KeyBar
 from ..widgets.textline import TextLine
 from ..widgets.linetable import Column, LineTable

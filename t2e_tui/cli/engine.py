@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from .errors import T2EError
-from .paths import candidates_dir, config_path
+from ..errors import T2EError
+from ..paths import candidates_dir, config_path
 
 # sysexits EX_TEMPFAIL, beside our 70 (EX_SOFTWARE): the run finished but every episode ended
 # infrastructure_error (the model was never reached). Temporary: fix the endpoint, resume.
@@ -129,8 +129,8 @@ def register(cli: click.Group) -> None:
            status "infrastructure_error", one line on stderr; fix the endpoint, then resume);
         2 bad input; 70 internal error.
         """
-        from .engine.engine import ALL_INFRA, execute_run, load_resume_plan
-        from .engine.plan import plan_run
+        from ..engine.engine import ALL_INFRA, execute_run, load_resume_plan
+        from ..engine.plan import plan_run
 
         store_path = ctx.obj.store
         if resume_id:
@@ -164,7 +164,7 @@ def register(cli: click.Group) -> None:
                        f"`t2e run --resume {rid}`", err=True)
             if as_json:
                 import store as store_mod
-                from .engine.engine import run_summary
+                from ..engine.engine import run_summary
                 conn = store_mod.connect(store_path)
                 try:
                     click.echo(json.dumps(run_summary(conn, rid).as_dict(), indent=2))

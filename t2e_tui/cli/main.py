@@ -1,5 +1,5 @@
 """The `t2e` command line: a thin click layer over the core. Each area registers its commands
-from its own module (cli_*.py) so the areas stay apart.
+from its own module in this package (t2e_tui/cli/) so the areas stay apart.
 
 Exit codes: 0 ok; 1 gate discard / world changed; 2 bad input or usage; 3 gate inconclusive;
 70 internal error (one line; T2E_DEBUG=1 shows the traceback); 141 the output pipe closed early.
@@ -14,9 +14,9 @@ import traceback
 
 import click
 
-from . import __version__
-from .errors import EXIT_BAD_INPUT, EXIT_INTERNAL, T2EError
-from .paths import default_store
+from .. import __version__
+from ..errors import EXIT_BAD_INPUT, EXIT_INTERNAL, T2EError
+from ..paths import default_store
 
 
 class Ctx:
@@ -138,14 +138,8 @@ def cli(ctx: click.Context, store: str | None) -> None:
 def _register_all() -> None:
     import importlib
 
-    for name in ("cli_store", "cli_world", "cli_engine", "cli_models", "cli_gate", "cli_workbench", "cli_app"):
-        try:
-            module = importlib.import_module(f".{name}", __package__)
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.endswith(name):
-                continue  # that area is not built yet
-            raise
-        module.register(cli)
+    for name in ("store", "world", "engine", "models", "gate", "workbench", "app"):
+        importlib.import_module(f".{name}", __package__).register(cli)
 
 
 _register_all()

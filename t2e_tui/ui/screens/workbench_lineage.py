@@ -13,8 +13,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
-from ..candidate_versions import get_version, lineage, sparkline
-from ..textsafe import strip_controls
+from ...candidate_versions import get_version, lineage, sparkline
+from ...textsafe import strip_controls
 from ..widgets.keybar import KeyBar
 
 DECISION_STYLE = {"promote": "green", "discard": "red", "inconclusive": "yellow"}

@@ -1,5 +1,5 @@
 """`t2e show` (one trajectory, or two aligned with --vs) and `t2e episodes RUN` (a run's
-episodes with the references `show` takes). Split from cli_store.py; registered by it."""
+episodes with the references `show` takes). Split from store.py; registered by it."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from typing import Any
 
 import click
 
-from .cli_common import console as _console
-from .cli_common import echo_json as _echo_json
-from .cli_common import fmt as _fmt
-from .cli_common import open_store as _db
-from .errors import T2EError
-from .textsafe import clean, one_line
+from .common import console as _console
+from .common import echo_json as _echo_json
+from .common import fmt as _fmt
+from .common import open_store as _db
+from ..errors import T2EError
+from ..textsafe import clean, one_line
 
 
 def _world_of(db: Any, episode_id: int) -> dict:
@@ -61,7 +61,7 @@ def register(cli: click.Group) -> None:
         if versus is not None:
             import sqlite3
 
-            from .align import print_compare  # align imports align_print (not the reverse)
+            from ..align import print_compare  # align imports align_print (not the reverse)
 
             other = resolve_episode(db, versus)
             for w in compare_warnings(db, eid, other):

@@ -214,7 +214,7 @@ class LauncherScreen(ModalScreen):
             self._say("#lf-warning", "")
         sel = plan.task_selection
         if sel and plan.role in ("heldout", "transfer"):
-            from ..gate.leakage import outcome_filter_label
+            from ...gate.leakage import outcome_filter_label
 
             note = (f"⚠ these tasks were chosen by an outcome filter "
                     f"({outcome_filter_label(sel)}): a {plan.role} claim on them will be "
@@ -243,8 +243,8 @@ class LauncherScreen(ModalScreen):
     def _plan_now(self) -> tuple[Any, float, list[str]]:
         from store import connect
 
-        from ..engine.plan import plan_run
-        from ..gate import leaked_tasks
+        from ...engine.plan import plan_run
+        from ...gate import leaked_tasks
         from .workbench_hooks import candidates_dir_for
 
         f = self.form()
@@ -314,7 +314,7 @@ class LauncherScreen(ModalScreen):
 
     @work(thread=True, exclusive=True, group="rerun", description="the rerun")
     def _run(self, plan: Any, resume: str | None, cancel: threading.Event) -> None:
-        from ..engine import execute_run, resume_run
+        from ...engine import execute_run, resume_run
 
         def on_start(run_id: str) -> None:
             self.run_id = run_id

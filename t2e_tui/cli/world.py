@@ -1,6 +1,6 @@
 """CLI of the locked world: `score`, `world verify`, `world hash`, `tasks`.
 
-Exit codes follow t2e_tui/cli.py: `world verify` exits 0 unchanged, 1 changed, 2 bad input.
+Exit codes follow t2e_tui/cli/main.py: `world verify` exits 0 unchanged, 1 changed, 2 bad input.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from typing import Any
 
 import click
 
-from .cli_common import emit as _emit
-from .errors import EXIT_BAD_INPUT, EXIT_DISCARD, T2EError
+from .common import emit as _emit
+from ..errors import EXIT_BAD_INPUT, EXIT_DISCARD, T2EError
 
 _data_opt = click.option("--data", "data_dir", type=click.Path(file_okay=False), default=None,
                          envvar="TAU2_DATA_DIR",

@@ -124,7 +124,7 @@ class GateScreen(Screen):
             finally:
                 conn.close()
         except Exception as exc:  # noqa: BLE001 - a refusal or failure is shown, never a crash
-            from ..errors import T2EError
+            from ...errors import T2EError
 
             self.app.call_from_thread(self._refused, exc if isinstance(exc, T2EError) else
                                       f"{type(exc).__name__}: {exc}",
@@ -168,7 +168,7 @@ class GateScreen(Screen):
         v.append(f" {result.decision.upper()} ", VERDICT_STYLE.get(result.decision, "bold"))
         v.append(f"  row #{result.row_id}  evidence: {result.evidence_role}")
         if result.role.claimed != result.evidence_role:
-            from ..textsafe import one_line
+            from ...textsafe import one_line
 
             v.append(f" (claimed {result.role.claimed})", "yellow")
             # why it was downgraded (a role raised after the run, an outcome filter, …)
@@ -295,8 +295,8 @@ class GateScreen(Screen):
             return  # cancelled: nothing recorded
         from store import connect
 
-        from ..errors import T2EError
-        from ..gate import record_human_decision
+        from ...errors import T2EError
+        from ...gate import record_human_decision
 
         conn = connect(self.app.store_path)
         try:
@@ -323,7 +323,7 @@ def _gate_once(conn: Any, baseline: str, candidate: str, intersect: bool | None 
     the tasks screen's filter) is gated on those shared tasks, and the result says so
     (`comparison.intersected`). Other differing task sets are refused unless intersect is True
     (the `i` key), as `t2e gate` refuses them without --intersect."""
-    from .. import gate
+    from ... import gate
 
     if intersect is None:
         b, c = gate.resolve_run(conn, baseline), gate.resolve_run(conn, candidate)
@@ -351,7 +351,7 @@ def _shared_tasks(store_path: Any, baseline: str, candidate: str) -> int:
     """How many tasks two runs share (0 when either can't be resolved)."""
     from store import connect
 
-    from .. import gate
+    from ... import gate
 
     try:
         conn = connect(store_path)

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import click
 
-from .cli_common import console as _console
-from .cli_common import echo_json as _echo_json
-from .cli_common import fmt as _fmt
-from .cli_common import one_line_table
-from .cli_common import open_store as _db
-from .errors import EXIT_BAD_INPUT, T2EError
-from .textsafe import one_line
+from .common import console as _console
+from .common import echo_json as _echo_json
+from .common import fmt as _fmt
+from .common import one_line_table
+from .common import open_store as _db
+from ..errors import EXIT_BAD_INPUT, T2EError
+from ..textsafe import one_line
 
 ROLE_CHOICES = ("discovery", "development", "heldout", "transfer", "synthetic")
 
@@ -47,8 +47,8 @@ def runs_table(rows: list[dict], width: int):
 
 def register(cli: click.Group) -> None:
     """Add the store commands to the root group (`show` and `episodes` live in
-    cli_episodes.py)."""
-    from . import cli_episodes
+    episodes.py)."""
+    from . import episodes as cli_episodes
 
     cli_episodes.register(cli)
 

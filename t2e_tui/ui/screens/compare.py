@@ -11,10 +11,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
-from .. import data_access as da
+from ... import data_access as da
 from .base import ExplorerScreen
-from ..align import Alignment, align, event_segments, reward_components
-from ..textsafe import one_line
+from ...align import Alignment, align, event_segments, reward_components
+from ...textsafe import one_line
 from ..widgets.keybar import KeyBar
 from ..widgets.detail import StepDetail
 from ..widgets.lanes import AlignedLanes

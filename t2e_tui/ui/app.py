@@ -21,7 +21,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
-from . import data_access as da
+from .. import data_access as da
 from .commands import ScreenActions
 from .screens.compare import CompareScreen
 from .screens.help import HelpScreen, binding_rows
@@ -29,7 +29,7 @@ from .screens.runs import RunsScreen
 from .screens.search import SearchScreen
 from .screens.tasks import TasksScreen
 
-WORKBENCH_MODULE = "t2e_tui.screens.workbench_hooks"
+WORKBENCH_MODULE = "t2e_tui.ui.screens.workbench_hooks"
 
 
 class T2EApp(App):
@@ -70,7 +70,7 @@ class T2EApp(App):
         keymap: dict[str, str] = {}
         if self._load_config:
             try:
-                from .engine.config import load_config
+                from ..engine.config import load_config
 
                 keymap.update(load_config().keymap)
             except Exception as exc:  # noqa: BLE001 - a bad config must not stop the app
