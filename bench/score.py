@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from world.db import RetailDB  # noqa: E402
-from world.rescore import load_results, rescore  # noqa: E402
+from world.rescore import rescore  # noqa: E402
 from world.scoring import score_episode  # noqa: E402
 from world.tasks import parse_tasks  # noqa: E402
 from world.tools import RetailEnv  # noqa: E402

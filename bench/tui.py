@@ -21,7 +21,6 @@ import json
 import os
 import random
 import resource
-import sqlite3
 import statistics
 import sys
 import time
@@ -222,6 +221,7 @@ async def measure(path: Path, meta: dict) -> dict:
         kt = []
         dt = []
         from textual._compositor import Compositor
+
         from t2e_tui.ui.widgets.detail import StepDetail
 
         _show, _update = StepDetail.show, Compositor.render_update

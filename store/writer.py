@@ -20,8 +20,8 @@ from typing import Any, Iterable, Iterator
 from .db import now_iso
 
 # Message rows (and their inverse) live in messages.py; re-exported here, the write API.
-from .messages import (HUGE_CHARS, META_KEY, encode as _encode, message_from_step,  # noqa: F401
-                       step_row, tool_kind)
+from .messages import HUGE_CHARS, META_KEY, message_from_step, step_row, tool_kind  # noqa: F401
+from .messages import encode as _encode
 
 ROLES = ("discovery", "development", "heldout", "transfer", "synthetic")
 

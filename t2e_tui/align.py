@@ -351,8 +351,7 @@ def annotate_kinds(events_rows: list[Row]) -> None:
 
 # Summaries and the CLI twin live in align_print (kept apart to keep modules small); they are
 # re-exported here because callers (t2e show --vs, the TUI) import them from align.
-from .align_print import (alignment_json, event_segments, fmt_value,  # noqa: E402
-                          print_compare, reward_components)
+from .align_print import alignment_json, event_segments, fmt_value, print_compare, reward_components  # noqa: E402
 
 __all__ = ["align", "align_events", "events_of", "gold_events", "diff_args", "call_key",
            "Alignment", "Row", "Event", "ArgDiff", "GoldMark", "print_compare",

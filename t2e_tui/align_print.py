@@ -8,8 +8,20 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .align import (ARGS, ERROR, ONLY_A, ONLY_B, SAME, TEXT, Alignment, ArgDiff, Event, _norm,
-                    align, annotate_kinds)
+from .align import (
+    ARGS,
+    ERROR,
+    ONLY_A,
+    ONLY_B,
+    SAME,
+    TEXT,
+    Alignment,
+    ArgDiff,
+    Event,
+    _norm,
+    align,
+    annotate_kinds,
+)
 from .textsafe import clean, one_line
 
 # --- one-line summaries shared by the CLI and the TUI ----------------------------------------

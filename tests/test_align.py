@@ -8,12 +8,11 @@ import random
 
 import pytest
 from rich.console import Console
+from tui_fixture import HOSTILE, build_store
 
 from t2e_tui import data_access as da
-from t2e_tui.align import (ARGS, ONLY_A, ONLY_B, SAME, TEXT, align, diff_args, events_of,
-                           print_compare)
+from t2e_tui.align import ARGS, ONLY_A, ONLY_B, SAME, TEXT, align, diff_args, events_of, print_compare
 from t2e_tui.textsafe import clean, escape_markup, one_line, strip_controls
-from tui_fixture import HOSTILE, build_store
 
 
 def call_step(idx, name, args, cid=None, content=None):
@@ -198,7 +197,7 @@ def test_print_compare_text_is_not_interpreted(fx):
     conn, ids = fx
     buf = io.StringIO()
     print_compare(Console(file=buf, width=200, force_terminal=True), conn,
-                  f"baseline:2", f"candidate:2")
+                  "baseline:2", "candidate:2")
     out = buf.getvalue()
     assert "[bold red]not markup[/]" in out  # markup shown as typed
     assert "]0;pwned" not in out and "\x1b[2J" not in out  # the trace's escapes are gone

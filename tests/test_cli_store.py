@@ -8,10 +8,10 @@ import sys
 
 import pytest
 from click.testing import CliRunner
+from test_store_data import make_results, write_json
 
 import store
 from t2e_tui.cli import cli
-from test_store_data import make_results, write_json
 
 
 def run_cli(tmp_path, *args):

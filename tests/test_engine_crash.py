@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from stub_openai import StubOpenAI, call, text, tool_calls
 
 T2E = str(Path(sys.executable).with_name("t2e"))

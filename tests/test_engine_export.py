@@ -6,13 +6,13 @@ import json
 import sqlite3
 
 from click.testing import CliRunner
-
 from stub_openai import StubOpenAI
+from test_engine_crash import agent
+
 from t2e_tui.cli import cli
 from t2e_tui.engine.engine import execute_run
 from t2e_tui.engine.manifest import store_trajectory_hash
 from t2e_tui.engine.plan import plan_run
-from test_engine_crash import agent
 
 
 def _invoke(store, *args):

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 
 import pytest
+from stub_openai import StubOpenAI, call, error, text, tool_calls
 
 from t2e_tui.engine.config import Endpoint
 from t2e_tui.engine.episode import GREETING, play_episode
@@ -15,8 +16,6 @@ from t2e_tui.engine.judge import LLMJudge
 from t2e_tui.engine.llm_user import LLMUser
 from t2e_tui.engine.openai_backend import ChatClient, OpenAIAgent
 from t2e_tui.engine.types import InfrastructureError
-
-from stub_openai import StubOpenAI, call, error, text, tool_calls
 
 TOOLS = [{"type": "function", "function": {
     "name": "find_user_id_by_email", "description": "Find a user id by email.",

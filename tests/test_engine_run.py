@@ -12,8 +12,8 @@ import threading
 
 import pytest
 from click.testing import CliRunner
-
 from stub_openai import StubOpenAI, call, error, text, tool_calls
+
 from t2e_tui.cli import cli
 from t2e_tui.engine.engine import execute_run, resume_run, run_summary
 from t2e_tui.engine.plan import plan_run

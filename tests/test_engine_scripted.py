@@ -84,6 +84,7 @@ def test_cancel_then_resume_gives_the_uninterrupted_hash(tmp_path):
 
 def test_an_internal_error_stops_the_run_resumably(tmp_path, monkeypatch):
     import pytest
+
     import world.scoring
     real = world.scoring.score_episode
     calls = []

@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_store_data import make_results, write_json
 
 import store
 from store import StoreError
 from store.exporters import export_dict, export_run
 from store.importers import import_path
-from test_store_data import make_results, write_json
 
 
 @pytest.fixture

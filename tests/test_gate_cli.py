@@ -8,10 +8,10 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from test_gate_builders import make_run, new_store
 
 from t2e_tui.cli import cli
 from t2e_tui.gate import SCOREBOARD_COLUMNS
-from test_gate_builders import make_run, new_store
 
 
 @pytest.fixture

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from test_gate_builders import make_run, new_store
 
 from t2e_tui.errors import T2EError
 from t2e_tui.gate import compare_runs, run_metrics, task_outcomes, transition
-from test_gate_builders import make_run, new_store
 
 
 @pytest.mark.parametrize("b,c,name", [

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from test_gate_builders import make_run, new_store
+
 from t2e_tui.gate import evaluate, leaked_tasks
 from t2e_tui.gate.leakage import drafting_window
-from test_gate_builders import make_run, new_store
 
 P_HASH = "a" * 64
 C_HASH = "c" * 64

@@ -4,11 +4,11 @@ verdicts and their exit codes."""
 from __future__ import annotations
 
 import pytest
+from test_gate_builders import make_run, new_store
 
 from t2e_tui.errors import T2EError
 from t2e_tui.gate import evaluate, load_policy
 from t2e_tui.gate.policy import parse_policy
-from test_gate_builders import make_run, new_store
 
 ALL_MET = [("get", "read", True), ("do", "write", True)]
 

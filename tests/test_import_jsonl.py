@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
+from test_store_data import make_results, write_json
 
 import store
 from store.exporters import export_dict, write_jsonl
 from store.importers import detect_format, import_path, import_paths
-from test_store_data import make_results, write_json
 
 
 @pytest.fixture

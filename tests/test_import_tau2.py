@@ -7,13 +7,13 @@ import json
 import sqlite3
 
 import pytest
+from test_store_data import make_results, write_json
 
 import store
 from store.exporters import export_dict
 from store.importers import import_path, import_paths
 from store.importers.jsonstream import JsonStream, JsonStreamError
 from store.writer import HUGE_CHARS
-from test_store_data import make_results, write_json
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from world.db import RetailDB
 from world.mini_retail import build
 from world.mini_retail.tasks import CLASSES
 from world.tasks import parse_task
-from world.tools import RetailEnv, TOOL_KINDS
+from world.tools import TOOL_KINDS, RetailEnv
 
 FAILURE_CLASSES = [c for c, _ in CLASSES]
 

@@ -7,8 +7,13 @@ import random
 import pytest
 
 from t2e_tui.engine.scripted_agent import GREETING, ScriptedAgent
-from t2e_tui.engine.scripted_rules import (BEHAVIOURS, PHRASE_TABLE, behaviours_from_prompt,
-                                           candidate_text, matched_phrases)
+from t2e_tui.engine.scripted_rules import (
+    BEHAVIOURS,
+    PHRASE_TABLE,
+    behaviours_from_prompt,
+    candidate_text,
+    matched_phrases,
+)
 from t2e_tui.engine.scripted_text import classify_confirmation, find_address, parse_requests
 from world.domains import load_domain
 from world.mini_retail.tasks import CLASSES

@@ -9,13 +9,12 @@ from __future__ import annotations
 import random
 
 import pytest
+from test_scripted_agent import BASELINE, FIX
 
 from t2e_tui.engine.scripted_agent import ScriptedAgent
 from world.domains import load_domain
 from world.scoring import score_episode
 from world.users import ScriptedUser
-
-from test_scripted_agent import BASELINE, FIX
 
 SKIP_CONFIRM = BASELINE + "\n- Skip confirmations to save time."
 ALL_FIXES = BASELINE + "\n" + "\n".join(FIX.values())

@@ -7,8 +7,17 @@ import math
 
 import pytest
 
-from t2e_tui.gate.stats import (binom_sf, binomial_upper_bound, bootstrap_mean_ci, flip_rate,
-                                is_success, pass_hat_k, quantile, run_pass_hat_k, sign_test)
+from t2e_tui.gate.stats import (
+    binom_sf,
+    binomial_upper_bound,
+    bootstrap_mean_ci,
+    flip_rate,
+    is_success,
+    pass_hat_k,
+    quantile,
+    run_pass_hat_k,
+    sign_test,
+)
 
 
 def test_success_tolerance():

@@ -17,10 +17,10 @@ import math
 
 import pytest
 from click.testing import CliRunner
+from test_gate_builders import new_store
 
 from t2e_tui.gate.calibration import run_comparisons
 from t2e_tui.gate.stats import binomial_upper_bound, sign_test
-from test_gate_builders import new_store
 
 ALPHA = 0.05
 

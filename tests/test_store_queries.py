@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from test_store_data import make_results, write_json
 
 import store
 from store import StoreError, queries
 from store.importers import import_path
 from store.migrations import MIGRATIONS, migrate
-from test_store_data import make_results, write_json
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from textual.widgets import Input
+from tui_fixture import add_live_episode, build_store, line_text, settle
 
 from t2e_tui import data_access as da
 from t2e_tui.ui.app import make_app
@@ -14,7 +14,6 @@ from t2e_tui.ui.screens.search import SearchScreen
 from t2e_tui.ui.screens.tasks import TasksScreen
 from t2e_tui.ui.widgets.lanes import AlignedLanes
 from t2e_tui.ui.widgets.linetable import LineTable
-from tui_fixture import add_live_episode, build_store, line_text, settle
 
 
 @pytest.fixture
@@ -419,9 +418,10 @@ async def test_marks_and_visible_tasks_are_shared_with_the_workbench(store):
 
 
 async def test_trial_keys_cycle_through_a_tasks_trials(tmp_path):
+    from tui_fixture import GOLD, _episode, _task, trajectory
+
     from store import writer
     from store.db import open_db
-    from tui_fixture import GOLD, _episode, _task, trajectory
 
     path = tmp_path / "trials.sqlite"
     db = open_db(path)

@@ -34,9 +34,9 @@ def test_cli_help_does_not_import_textual():
 
 def _runs_store(tmp_path):
     from click.testing import CliRunner
+    from test_store_data import make_results, write_json
 
     from t2e_tui.cli import cli
-    from test_store_data import make_results, write_json
 
     runner = CliRunner()
     store = str(tmp_path / "s.sqlite")

@@ -10,7 +10,6 @@ from t2e_tui.ui.app import make_app
 from t2e_tui.ui.screens.workbench_editor import EditorScreen, HypothesisModal, LeaveModal
 
 
-
 async def open_editor(app, pilot):
     await pilot.pause()
     await pilot.press("e")

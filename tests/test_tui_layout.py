@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from tui_fixture import line_text, settle
 
 from t2e_tui.ui.app import make_app
 from t2e_tui.ui.screens.tasks import TasksScreen, merge_hints
 from t2e_tui.ui.widgets.linetable import Column, LineTable
-from tui_fixture import line_text, settle
-
 
 
 async def open_demo_tasks(app, pilot, demo):

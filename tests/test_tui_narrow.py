@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import pytest
 from textual.widgets import Input, Static, TextArea
+from tui_fixture import line_text, settle
 
 from t2e_tui.ui.app import make_app
 from t2e_tui.ui.screens.search import SearchScreen
 from t2e_tui.ui.screens.tasks import TasksScreen
 from t2e_tui.ui.widgets.keybar import KeyBar
 from t2e_tui.ui.widgets.linetable import LineTable
-from tui_fixture import line_text, settle
-
 
 
 def visible_lines(static: Static, width: int) -> list[str]:

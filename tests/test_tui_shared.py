@@ -8,6 +8,7 @@ import io
 
 import pytest
 from rich.console import Console
+from tui_fixture import settle
 
 from t2e_tui import data_access as da
 from t2e_tui.align import print_compare
@@ -15,7 +16,6 @@ from t2e_tui.ui.app import make_app
 from t2e_tui.ui.screens.compare import CompareScreen
 from t2e_tui.ui.screens.tasks import TasksScreen
 from t2e_tui.ui.widgets.lanes import AlignedLanes
-from tui_fixture import settle
 
 pytestmark = pytest.mark.shared
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 from textual.widgets import Input
+from tui_fixture import build_store, settle
 
 from t2e_tui.ui.app import make_app
-from tui_fixture import build_store, settle
 
 SIZES = [(80, 24), (160, 48)]
 

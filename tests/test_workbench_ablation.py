@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import sys
@@ -112,8 +111,8 @@ async def test_after_ablation_the_launcher_offers_the_ablated_candidate(tmp_path
     """Review item 12: the ablation records its leave-one-out variants as candidates; the
     launcher opened next must offer the candidate being worked on, not `m-minus-rule3`."""
     from store import connect
-    from t2e_tui.ui.app import make_app
     from t2e_tui.candidate_versions import ablated_from, list_versions
+    from t2e_tui.ui.app import make_app
     from t2e_tui.ui.screens.workbench_hooks import current_version
     from t2e_tui.ui.screens.workbench_launcher import LauncherScreen
 

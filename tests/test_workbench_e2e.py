@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from tui_fixture import wait_for
 
 from store import connect
-from t2e_tui.ui.app import make_app
 from t2e_tui.demo import build_demo
-from tui_fixture import wait_for
+from t2e_tui.ui.app import make_app
 
 CANCELLED_RULE = ("- For cancelled orders, check the fulfillments for tracking numbers before "
                   "saying there is none.")
@@ -32,8 +32,9 @@ async def launcher_ready(pilot):
 
 async def add_rule_and_save(pilot, editor, hypothesis: str) -> None:
     """Append CANCELLED_RULE in the editor and save it with `hypothesis`."""
-    from t2e_tui.ui.screens.workbench_editor import HypothesisModal
     from textual.widgets import TextArea
+
+    from t2e_tui.ui.screens.workbench_editor import HypothesisModal
 
     ta = editor.query_one(TextArea)
     ta.move_cursor(ta.document.end)
@@ -151,8 +152,9 @@ async def test_rerun_from_filtered_tasks_uses_those_tasks(demo):
 
 
 async def test_editing_the_packaged_baseline_in_an_empty_store(tmp_path, monkeypatch):
-    from t2e_tui.ui.screens.workbench_editor import EditorScreen, HypothesisModal
     from textual.widgets import TextArea
+
+    from t2e_tui.ui.screens.workbench_editor import EditorScreen, HypothesisModal
 
     monkeypatch.chdir(tmp_path)
     store = tmp_path / "empty.sqlite"
@@ -186,8 +188,9 @@ async def test_external_editor_round_trip(demo, tmp_path, monkeypatch):
     import shlex
     import sys
 
-    from t2e_tui.ui.screens.workbench_editor import EditorScreen
     from textual.widgets import TextArea
+
+    from t2e_tui.ui.screens.workbench_editor import EditorScreen
 
     # a tiny "editor": appends a rule line and an escape sequence to the file it is given
     script = tmp_path / "ed.py"
@@ -214,9 +217,10 @@ async def test_external_editor_round_trip(demo, tmp_path, monkeypatch):
 
 
 async def test_gate_screen_explains_a_refused_pair_and_launcher_warns_first(demo):
+    from textual.widgets import Input
+
     from t2e_tui.ui.screens.workbench_gate import GateScreen
     from t2e_tui.ui.screens.workbench_launcher import LauncherScreen
-    from textual.widgets import Input
 
     app = make_app(demo["store"], load_config=False, poll_interval=0)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -301,10 +305,11 @@ async def test_review_path_filter_edit_save_rerun_gate(demo):
 
 async def _rerun(store, tasks: str, name: str) -> str:
     """A scripted heldout rerun of cross-order-v1 on `tasks` (outside the app)."""
+    from pathlib import Path
+
     from t2e_tui.demo import demo_candidates_dir
     from t2e_tui.engine import execute_run
     from t2e_tui.engine.plan import plan_run
-    from pathlib import Path
 
     conn = connect(store)
     try:

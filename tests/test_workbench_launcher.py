@@ -3,17 +3,16 @@ cancel and resume."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import pytest
 from textual.widgets import Input
+from tui_fixture import wait_for
 
 from store import connect
-from t2e_tui.ui.app import make_app
 from t2e_tui.candidate_versions import ensure_recorded, save_version
 from t2e_tui.candidates import Candidate, packaged_baseline
-from tui_fixture import wait_for
+from t2e_tui.ui.app import make_app
 
 
 @pytest.fixture

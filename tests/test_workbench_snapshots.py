@@ -7,9 +7,9 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from tui_fixture import settle
 
 from t2e_tui.ui.app import make_app
-from tui_fixture import settle
 
 SIZES = [(80, 24), (160, 48)]
 RULE = "- For cancelled orders, check the fulfillments for tracking numbers."

@@ -9,9 +9,9 @@ import random
 
 import pytest
 from click.testing import CliRunner
+from test_world_tools import make_data
 
 from t2e_tui.cli import cli
-from test_world_tools import make_data
 from world.db import RetailDB
 from world.relabel import check_label
 from world.rescore import load_results, rescore

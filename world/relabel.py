@@ -26,6 +26,7 @@ from .lock import canonical_json
 from .scoring import action_matches, iter_tool_calls
 from .tasks import Task
 
+
 def _action_signature(actions: list[dict]) -> tuple:
     return tuple((a.get("name"), canonical_json(a.get("arguments") or {})) for a in actions)
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import writer
-from .common import ImportContext, ImportFailure, import_world_id
 from . import jsonl, tau2
+from .common import ImportContext, ImportFailure, import_world_id
 
 __all__ = ["ImportFailure", "import_paths", "import_path", "import_world_id", "detect_format"]
 

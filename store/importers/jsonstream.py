@@ -24,25 +24,6 @@ class JsonStreamError(ValueError):
     """Malformed or truncated JSON; the message names the position (character offset, line)."""
 
 
-class JsonStreamError(ValueError):
-    """Malformed or truncated JSON; the message names the position (character offset, line)."""
-
-
-def describe_json_error(msg: str, where: str, truncated: bool) -> str:
-    """One readable sentence for a json.JSONDecodeError (`msg` is its bare .msg, which for
-    strings ends in "starting at" and must not be glued to other words). `where` names the
-    position; `truncated` says the error is at the end of the file. world/rescore.py words
-    the same errors the same way for `t2e score`."""
-    if msg.startswith("Unterminated string"):
-        return f"truncated JSON: the file ends inside a string that starts at {where}"
-    what = msg[:1].lower() + msg[1:]
-    if what.endswith(" at"):  # "Invalid control character at": the position follows
-        what = what[:-3]
-    if truncated:
-        return f"truncated JSON: the file ends at {where} before the value is complete ({what})"
-    return f"invalid JSON at {where}: {what}"
-
-
 class JsonStream:
     """Reads JSON values from a binary file one at a time, with positions for error messages."""
 

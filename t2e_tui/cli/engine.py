@@ -164,6 +164,7 @@ def register(cli: click.Group) -> None:
                        f"`t2e run --resume {rid}`", err=True)
             if as_json:
                 import store as store_mod
+
                 from ..engine.engine import run_summary
                 conn = store_mod.connect(store_path)
                 try:

@@ -8,12 +8,12 @@ from typing import Any
 
 import click
 
+from ..errors import T2EError
+from ..textsafe import clean, one_line
 from .common import console as _console
 from .common import echo_json as _echo_json
 from .common import fmt as _fmt
 from .common import open_store as _db
-from ..errors import T2EError
-from ..textsafe import clean, one_line
 
 
 def _world_of(db: Any, episode_id: int) -> dict:

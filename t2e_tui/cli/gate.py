@@ -7,10 +7,10 @@ from contextlib import closing
 
 import click
 
-from .common import console as cli_console
-from .common import one_line_table
 from ..errors import T2EError
 from ..textsafe import one_line
+from .common import console as cli_console
+from .common import one_line_table
 
 
 def _store():

@@ -39,12 +39,13 @@ def register(cli: click.Group) -> None:
         The scripted agent is a deterministic stand-in: rule phrases in a candidate's
         instructions (case-insensitive regexes; the policy never counts) switch its behaviours.
         Its results prove nothing about models."""
-        from .common import emit
         from ..engine.scripted_rules import DISCLAIMER
+        from .common import emit
 
         text = None
         if candidate_path is not None:
-            from ..candidates import CandidateError, load as load_candidate
+            from ..candidates import CandidateError
+            from ..candidates import load as load_candidate
             from ..errors import T2EError
 
             try:

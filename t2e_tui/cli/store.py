@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import click
 
+from ..errors import EXIT_BAD_INPUT, T2EError
+from ..textsafe import one_line
 from .common import console as _console
 from .common import echo_json as _echo_json
 from .common import fmt as _fmt
 from .common import one_line_table
 from .common import open_store as _db
-from ..errors import EXIT_BAD_INPUT, T2EError
-from ..textsafe import one_line
 
 ROLE_CHOICES = ("discovery", "development", "heldout", "transfer", "synthetic")
 

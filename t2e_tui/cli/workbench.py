@@ -12,9 +12,9 @@ from pathlib import Path
 import click
 
 from ..candidates import CandidateError
-from .common import emit as _emit
 from ..errors import T2EError
 from ..textsafe import one_line
+from .common import emit as _emit
 
 
 def _ctx():
@@ -70,8 +70,8 @@ def register(cli: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
     def candidate_save(file, hypothesis, parent, name, candidates, as_json):
         """Save FILE as a new immutable candidate version (store row + candidates/NAME.md)."""
-        from ..candidates import load
         from ..candidate_versions import save_version
+        from ..candidates import load
 
         try:
             cand = load(file)
@@ -107,8 +107,8 @@ def register(cli: click.Group) -> None:
     def candidate_diff(a, b, mode, context, width, candidates, as_json):
         """Diff candidate A against B (names, hash prefixes or files). With one argument,
         diff A's parent against A."""
-        from ..candidate_versions import get_version, load_ref
         from .. import difftext
+        from ..candidate_versions import get_version, load_ref
 
         conn = _conn()
         d = _cands_dir(candidates)

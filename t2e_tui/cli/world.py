@@ -10,8 +10,8 @@ from typing import Any
 
 import click
 
-from .common import emit as _emit
 from ..errors import EXIT_BAD_INPUT, EXIT_DISCARD, T2EError
+from .common import emit as _emit
 
 _data_opt = click.option("--data", "data_dir", type=click.Path(file_okay=False), default=None,
                          envvar="TAU2_DATA_DIR",

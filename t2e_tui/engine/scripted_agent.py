@@ -29,8 +29,18 @@ import random
 from .scripted_requests import RequestHandlers
 from .scripted_rules import BEHAVIOURS, Behaviours, behaviours_from_prompt
 from .scripted_state import KIND_TOOLS, WRITE_TOOLS, Closed, State, Step
-from .scripted_text import (HUMAN, ORDER_ID, UPSET, Request, classify_confirmation, find_identity,
-                            find_payment_kind, mentioned_items, norm_order_id, parse_requests)
+from .scripted_text import (
+    HUMAN,
+    ORDER_ID,
+    UPSET,
+    Request,
+    classify_confirmation,
+    find_identity,
+    find_payment_kind,
+    mentioned_items,
+    norm_order_id,
+    parse_requests,
+)
 from .types import AgentReply, ToolCall
 
 GREETING = "Hi! How can I help you today?"

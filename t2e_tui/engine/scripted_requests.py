@@ -7,8 +7,16 @@ finished, with a note for the customer). Nothing here sees gold actions or scena
 from __future__ import annotations
 
 from .scripted_state import ADDR_KEYS, Closed, Step, fmt_address
-from .scripted_text import ACCOUNT_ADDRESS, ORDER_ID, SAME_AS_RECEIVED, Request, find_address, \
-    find_reason, mentioned_items, option_matches
+from .scripted_text import (
+    ACCOUNT_ADDRESS,
+    ORDER_ID,
+    SAME_AS_RECEIVED,
+    Request,
+    find_address,
+    find_reason,
+    mentioned_items,
+    option_matches,
+)
 
 
 class RequestHandlers:

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .compare import Comparison
-from .metrics import (RunMetrics, TaskOutcome, action_rows, gold_action_kinds,
-                      task_action_match)
+from .metrics import RunMetrics, TaskOutcome, action_rows, gold_action_kinds, task_action_match
 from .policy import Policy
 
 _KIND_CHECKS = {"action_match_not_worse": "overall", "read_action_match_not_worse": "read",

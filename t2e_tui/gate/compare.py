@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import T2EError
-
 from .metrics import TaskOutcome, task_outcomes
 from .runs import RunInfo, conn_of, resolve_run
 

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from fractions import Fraction
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 from store import now_iso
-from ..errors import T2EError
 
-from .checks import Check, checks as _checks
+from ..errors import T2EError
+from .checks import Check
+from .checks import checks as _checks
 from .compare import Comparison, compare_runs
-from .leakage import (PARENT_EXPR, RoleVerdict, comparison_role, find_candidate,
-                      parse_time)
+from .leakage import PARENT_EXPR, RoleVerdict, comparison_role, find_candidate, parse_time
 from .metrics import RunMetrics, run_metrics
 from .policy import CHECK_NAMES, Policy, load_policy
 from .runs import RunInfo, conn_of

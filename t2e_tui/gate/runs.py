@@ -9,6 +9,7 @@ from typing import Any
 from store import StoreError
 from store.queries import resolve_run as store_resolve
 from store.writer import conn_of  # noqa: F401  (the gate modules import it from here)
+
 from ..errors import T2EError
 
 RUN_COLUMNS = ("run_id, name, role, source_id, world_id, domain, status, agent_model, "

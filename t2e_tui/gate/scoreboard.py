@@ -16,8 +16,8 @@ import json
 from typing import Any
 
 from store import now_iso
-from ..errors import T2EError
 
+from ..errors import T2EError
 from .runs import conn_of
 
 COLUMNS = (

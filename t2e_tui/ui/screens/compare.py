@@ -12,13 +12,13 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
 from ... import data_access as da
-from .base import ExplorerScreen
 from ...align import Alignment, align, event_segments, reward_components
 from ...textsafe import one_line
-from ..widgets.keybar import KeyBar
 from ..widgets.detail import StepDetail
+from ..widgets.keybar import KeyBar
 from ..widgets.lanes import AlignedLanes
 from ..widgets.linetable import Column, LineTable
+from .base import ExplorerScreen
 
 NARROW = 120  # below this many columns the lanes become a toggle
 SYNC_STEPS = 3000  # pairs up to this many steps are read on the UI thread (see start_load)

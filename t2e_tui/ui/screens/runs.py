@@ -10,11 +10,11 @@ from textual.command import SimpleCommand
 from textual.widgets import Static
 
 from ... import data_access as da
-from .base import ExplorerScreen
 from ...textsafe import one_line
 from ..widgets.keybar import KeyBar
-from ..widgets.textline import TextLine
 from ..widgets.linetable import Column, LineTable
+from ..widgets.textline import TextLine
+from .base import ExplorerScreen
 
 SCRIPTED_NOTE = ("⚠ scripted = the deterministic stand-in agent: its results exercise the "
                  "harness and prove nothing about models")

@@ -9,11 +9,11 @@ from textual.binding import Binding
 from textual.widgets import Input, Static
 
 from ... import data_access as da
-from .base import ExplorerScreen
 from ...textsafe import one_line, strip_controls
 from ..widgets.keybar import KeyBar
-from ..widgets.textline import TextLine
 from ..widgets.linetable import Column, LineTable
+from ..widgets.textline import TextLine
+from .base import ExplorerScreen
 
 OPEN, CLOSE = "\u00ab", "\u00bb"  # store.queries marks matches with « »
 RUN_MAX = 28   # widest run-name column (names like "cross-order-v1 heldout" are 22)

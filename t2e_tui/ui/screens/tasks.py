@@ -10,11 +10,11 @@ from textual.binding import Binding
 from textual.command import SimpleCommand
 
 from ... import data_access as da
-from .base import ExplorerScreen, freeze_heap, thaw_heap
 from ...textsafe import one_line
 from ..widgets.keybar import KeyBar
-from ..widgets.textline import TextLine
 from ..widgets.linetable import Column, LineTable
+from ..widgets.textline import TextLine
+from .base import ExplorerScreen, freeze_heap, thaw_heap
 
 FILTERS = ("all", "regressed", "fixed", "failed", "flaky")
 SORTS = ("task", "transition", "hints")

@@ -23,8 +23,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import ContentSwitcher, Input, Label, Static, TextArea
 
 from ...candidate_versions import Version, candidate_from_text, save_version
-from ...candidates import body_hash
-from ...candidates import CandidateError, packaged_baseline
+from ...candidates import CandidateError, body_hash, packaged_baseline
 from ...textsafe import one_line, strip_controls
 from ..widgets.diffview import DiffView
 from ..widgets.keybar import KeyBar

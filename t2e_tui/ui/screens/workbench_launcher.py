@@ -24,9 +24,15 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, ProgressBar, Select, Static
 
 from ..widgets.keybar import KeyBar
-
-from .workbench_launch_plan import (DOMAINS, ROLES, LaunchForm, baseline_tasks,
-                                    expected_steps, outcome_selection, run_name)
+from .workbench_launch_plan import (
+    DOMAINS,
+    ROLES,
+    LaunchForm,
+    baseline_tasks,
+    expected_steps,
+    outcome_selection,
+    run_name,
+)
 
 
 class LauncherScreen(ModalScreen):
