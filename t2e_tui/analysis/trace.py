@@ -17,6 +17,25 @@ except Exception:  # pragma: no cover - world is always importable in this repo
     _KINDS = {}
 
 
+_WRITE_PREFIXES = ("book_", "cancel_", "update_", "modify_", "send_", "return_", "exchange_",
+                   "create_", "delete_", "add_", "remove_", "change_", "set_")
+_READ_PREFIXES = ("get_", "find_", "list_", "search_", "check_", "lookup_")
+
+
+def kind_of(name: str, recorded: str | None = None) -> str:
+    """A tool's kind: the recorded one when known, else the retail table, else guessed from the
+    name's verb (so another domain's writes, e.g. airline's book_reservation, count as writes)."""
+    if recorded and recorded != "unknown":
+        return recorded
+    if name in _KINDS:
+        return _KINDS[name]
+    if name.startswith(_WRITE_PREFIXES):
+        return "write"
+    if name.startswith(_READ_PREFIXES):
+        return "read"
+    return "unknown"
+
+
 @dataclass(slots=True)
 class Call:
     """One tool call and (when recorded) its result."""
@@ -113,7 +132,7 @@ def build_steps(rows) -> list:
                 if isinstance(args, str):
                     args = _json(args, {})
                 call = Call(idx, c["name"], args if isinstance(args, dict) else {},
-                            _KINDS.get(c["name"], "unknown"), c.get("id"))
+                            kind_of(c["name"]), c.get("id"))
                 st.calls.append(call)
                 pending.append(call)
                 if call.call_id is not None:
@@ -128,7 +147,7 @@ def gold_from_task(task: dict) -> tuple[list, list]:
     gold = []
     for pos, a in enumerate(crit.get("actions") or []):
         if isinstance(a, dict) and isinstance(a.get("name"), str):
-            gold.append(Gold(pos, a["name"], a.get("arguments") or {}, _KINDS.get(a["name"], "unknown"),
+            gold.append(Gold(pos, a["name"], a.get("arguments") or {}, kind_of(a["name"]),
                              a.get("compare_args")))
     comm = [(str(t), None) for t in crit.get("communicate_info") or []]
     return gold, comm
@@ -180,7 +199,7 @@ def load_episodes(conn, episode_ids: list[int]) -> list[EpisodeTrace]:
                 continue
             for st in ep.steps:
                 for c in st.calls:
-                    c.kind = kinds.get((eid, st.idx, c.name), c.kind)
+                    c.kind = kind_of(c.name, kinds.get((eid, st.idx, c.name)))
         comm_met: dict = {}
         for eid, kind, pos, tool_kind, text, met in conn.execute(
                 f"SELECT episode_id, kind, pos, tool_kind, text, met FROM checks"
@@ -190,8 +209,7 @@ def load_episodes(conn, episode_ids: list[int]) -> list[EpisodeTrace]:
                 continue
             if kind == "action" and pos < len(ep.gold):
                 ep.gold[pos].met = None if met is None else bool(met)
-                if tool_kind:
-                    ep.gold[pos].kind = tool_kind
+                ep.gold[pos].kind = kind_of(ep.gold[pos].name, tool_kind)
             elif kind == "communicate":
                 comm_met[(eid, text)] = None if met is None else bool(met)
         for eid in chunk:
