@@ -58,19 +58,23 @@ class FailureClass:
 
 
 _REGISTRY: dict[str, FailureClass] = {}
+_SORTED: list = []
 
 
 def register(fc: FailureClass) -> FailureClass:
     """Add (or replace) a class in the default registry; returns it."""
     _REGISTRY[fc.name] = fc
+    _SORTED.clear()
     return fc
 
 
 def registered() -> list[FailureClass]:
-    """Every registered class, by priority then name."""
-    from . import rules  # noqa: F401  (registers the built-in classes)
+    """Every registered class, by priority then name (a copy; sorted once per change)."""
+    if not _SORTED:
+        from . import rules  # noqa: F401  (registers the built-in classes)
 
-    return sorted(_REGISTRY.values(), key=lambda c: (c.priority, c.name))
+        _SORTED.extend(sorted(_REGISTRY.values(), key=lambda c: (c.priority, c.name)))
+    return list(_SORTED)
 
 
 def describe() -> list[dict]:

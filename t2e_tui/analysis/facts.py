@@ -113,7 +113,8 @@ class Facts:
         if self._owners is None:
             self._owners = {}
             for c in self.calls:
-                if c.ok and c.result and '"user_id"' in c.result:
+                if c.ok and c.result and '"user_id"' in c.result and (
+                        '"order_id"' in c.result or '"reservation_id"' in c.result):
                     rec = _parse(c.result)
                     if rec and isinstance(rec.get("user_id"), str):
                         for key in ("order_id", "reservation_id"):

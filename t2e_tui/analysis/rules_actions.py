@@ -171,10 +171,12 @@ def defective_task(ep, f: Facts) -> list:
         if not is_writeish(g.name, g.kind):
             continue
         for c in f.calls:
+            if not (c.error and c.name == g.name and c.args == g.args):
+                continue
             # refused on its own, not because an earlier write of the agent changed the record
             earlier = any(p.step < c.step and p.kind == "write" and p.ok and
                           p.args.get("order_id") == c.args.get("order_id") for p in f.calls)
-            if c.name == g.name and c.args == g.args and c.error and not earlier:
+            if not earlier:
                 return [Verdict("defective_task", [c.step],
                                 f"the agent made the gold {g.name} call exactly at step {c.step} "
                                 "and the tool refused it.", kind="blame")]

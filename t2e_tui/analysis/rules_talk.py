@@ -21,7 +21,9 @@ ASKS_WORK = re.compile(r"^\W*(yes|yeah|yep|go ahead|please (go ahead|proceed))\b
                        r"I want (you )?to|I'd like (you )?to)\b[^.?!]{0,40}\b(cancel|return|exchange|"
                        r"change|update|modify|process|proceed|go ahead)\b", re.I)
 MONEY = re.compile(r"\$?\b\d[\d,]*\.\d{2}\b")
-FACT = re.compile(r"#W\d{7}\b|[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\b[a-z]+_[a-z]+_\d{3,5}\b")
+# facts a user may state: order ids, emails, user ids (each searched only when its marker is there)
+FACTS = (("#", re.compile(r"#W\d{7}\b")), ("@", re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")),
+         ("_", re.compile(r"\b[a-z]+_[a-z]+_\d{3,5}\b")))
 
 
 def _norm(s: str) -> str:
@@ -59,8 +61,11 @@ def wrong_claim(ep, f: Facts) -> list:
     """The agent says it cannot do what a gold action does, or claims a change it never made."""
     unmet_acts = [g for g in f.unmet_gold if is_writeish(g.name, g.kind)]
     writes_ok = [c for c in f.calls if c.kind == "write" and c.ok]
+    undone = f.unmet_work()
+    if not unmet_acts and not undone:
+        return []
     for i, t in f.texts:
-        m = CANNOT.search(t)
+        m = CANNOT.search(t) if unmet_acts else None
         verb = (m.group(3) or "help").lower() if m else None
         # the verb must name what the unmet gold action does ("help" covers any)
         able = [g for g in unmet_acts if verb == "help" or any(
@@ -69,8 +74,8 @@ def wrong_claim(ep, f: Facts) -> list:
             return [Verdict("wrong_claim", [i],
                             f"at step {i} the agent said \"{m.group(0)[:60]}\", but the gold "
                             f"{able[0].name} shows it could.")]
-        d = DONE.search(t)
-        if d and not any(c.step < i for c in writes_ok) and f.unmet_work():
+        d = DONE.search(t) if undone and not any(c.step < i for c in writes_ok) else None
+        if d:
             return [Verdict("wrong_claim", [i],
                             f"at step {i} the agent said \"{d.group(0)}\" with no successful write "
                             "before it.")]
@@ -151,14 +156,16 @@ def user_left_scenario(ep, f: Facts) -> list:
                                f"the user asked for more work and stopped in the same message (step "
                                f"{stop[0]}), so the agent could not act.", kind="blame"))
     if ep.scenario_text:
-        scen = ep.scenario_text.lower()
+        scen = None
         for i, t in f.user_msgs:
-            shown = f.seen_before(i).lower() + " ".join(x for j, x in f.texts if j < i).lower()
-            bad = [m.group(0) for m in FACT.finditer(t)
-                   if m.group(0).lower() not in scen and m.group(0).lower() not in shown]
-            if bad:
+            for m in (m for mark, rx in FACTS if mark in t for m in rx.finditer(t)):
+                fact = m.group(0).lower()
+                scen = scen if scen is not None else ep.scenario_text.lower()
+                if fact in scen or fact in f.seen_before(i).lower() or any(
+                        fact in x.lower() for j, x in f.texts if j < i):
+                    continue
                 out.append(Verdict("user_left_scenario", [i],
-                                   f"the user gave {bad[0]} at step {i}, which its scenario does not "
-                                   "contain.", kind="blame"))
-                break
+                                   f"the user gave {m.group(0)} at step {i}, which its scenario "
+                                   "does not contain.", kind="blame"))
+                return out
     return out
