@@ -12,7 +12,6 @@ import re
 from .classes import Verdict
 from .facts import AUTH_PREFIX, Facts, arg_diff, confirmation_of, is_target_key, is_writeish
 
-
 # words of a confirmation question (else the question must name a value of the write)
 ASKS = re.compile(r"\b(confirm|proceed|go ahead|shall I|should I|would you like me to|do you want me to|"
                   r"is (this|that) (correct|right)|reply (with )?['\"\u201c]?yes)", re.I)
