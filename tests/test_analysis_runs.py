@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from store import connect
+from t2e_tui.analysis import CLASSIFIER_VERSION
 from t2e_tui.analysis.cache import analyse_run, class_counts
 from t2e_tui.analysis.mini_retail import EXPECTED, accuracy, confusion
 from t2e_tui.cli.main import cli
@@ -194,7 +195,7 @@ def test_cache_is_keyed_by_classifier_version(scripted, monkeypatch):
     assert len(fresh) == n and all(a.classes[0].why != "cached" for a in fresh)
     versions = conn.execute("SELECT DISTINCT classifier_version FROM failure_analyses WHERE run_id = ?",
                             (rid,)).fetchall()
-    assert sorted(v[0] for v in versions) == ["rules-1", "rules-test"]
+    assert sorted(v[0] for v in versions) == sorted([CLASSIFIER_VERSION, "rules-test"])
 
 
 def test_migration_from_an_empty_file(tmp_path):
@@ -205,3 +206,32 @@ def test_migration_from_an_empty_file(tmp_path):
     assert {"expected", "origin_episode", "note"} <= {
         r[1] for r in conn.execute("PRAGMA table_info(regression_set_items)")}
     assert isinstance(conn, sqlite3.Connection)
+
+
+def test_clusters_are_pure_against_the_injected_cause(scripted):
+    import json as _json
+
+    from t2e_tui.analysis.clusters import cluster, purity
+    from t2e_tui.analysis.mini_retail import injected_cause
+
+    path, runs = scripted
+    conn = connect(path)
+    for rid in runs.values():
+        analyses = analyse_run(conn, rid, with_labels=False)
+        tasks = {t: _json.loads(j) for t, j in conn.execute(
+            "SELECT task_id, task_json FROM tasks WHERE run_id = ?", (rid,))}
+        b = _behaviours(conn, rid)
+        cause = {a.episode_id: injected_cause(tasks[a.task_id], b) for a in analyses}
+        cl = cluster(analyses)
+        assert sum(c.size for c in cl) == len(analyses)
+        assert len(cl) < len(analyses)          # it groups
+        assert purity(cl, cause) >= 0.9
+        for c in cl:
+            assert c.representative in c.members and c.explain().startswith(f"class {c.key['class']}")
+
+
+def test_failures_clusters_in_the_cli(scripted):
+    path, runs = scripted
+    out = CliRunner().invoke(cli, ["--store", path, "failures", runs["baseline"], "--clusters", "--json"])
+    doc = json.loads(out.output)
+    assert doc["clusters"] and {"class", "tool", "diff", "size", "representative", "explanation"} <= set(doc["clusters"][0])

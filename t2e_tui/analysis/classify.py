@@ -7,13 +7,14 @@ CLASSIFIER_VERSION changes whenever a rule changes, so cached results are recomp
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
 from .classes import AGENT, BLAME, INFRA, UNCLASSIFIED, FailureClass, Verdict, registered
 from .facts import Facts
 from .trace import EpisodeTrace
 
-CLASSIFIER_VERSION = "rules-1"
+CLASSIFIER_VERSION = "rules-2"
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Analysis:
     flags: list = field(default_factory=list)
     first_divergence: dict | None = None
     infra: bool = False
+    features: dict = field(default_factory=dict)   # what the failing step looks like (clusters)
 
     @property
     def top(self) -> str | None:
@@ -45,12 +47,14 @@ class Analysis:
         return cls(d.get("episode_id"), d.get("task_id"), d.get("trial"), d.get("reward"),
                    [Verdict.from_dict(v) for v in d.get("classes") or []],
                    [Verdict.from_dict(v) for v in d.get("flags") or []],
-                   d.get("first_divergence"), bool(d.get("infra")))
+                   d.get("first_divergence"), bool(d.get("infra")), d.get("features") or {})
 
     def dumps(self) -> str:
         d = self.to_dict()
         if self.infra:
             d["infra"] = True
+        if self.features:
+            d["features"] = self.features
         return json.dumps(d, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -78,7 +82,34 @@ def classify(ep: EpisodeTrace, classes: list[FailureClass] | None = None) -> Ana
     if not res.classes:
         res.classes = [Verdict(UNCLASSIFIED, [], "no rule explains this failure; read the trace.")]
     res.first_divergence = first_divergence(res, f)
+    res.features = step_features(res, ep)
     return res
+
+
+_NUM = re.compile(r"#?\b[A-Z]*\d[\w-]*\b|\$[\d,.]+")
+_WORD = re.compile(r"[a-z']+")
+
+
+def step_features(res: Analysis, ep: EpisodeTrace) -> dict:
+    """The failing step in a few comparable features: the tool at (or named by) the first
+    divergence, the shape of the top verdict's argument diff, and the agent's words there
+    (ids and numbers dropped), for offline clustering."""
+    step = (res.first_divergence or {}).get("step")
+    tool, text = None, ""
+    for s in ep.steps:
+        if step is not None and s.idx >= step and s.role == "assistant":
+            if s.calls and tool is None:
+                tool = s.calls[0].name
+            if s.text and not text:
+                text = s.text
+            if tool and text:
+                break
+    top = res.classes[0] if res.classes else None
+    if top is not None and top.name in ("missing_write", "wrong_claim") and "gold " in top.why:
+        tool = top.why.split("gold ", 1)[1].split()[0]     # the gold tool the verdict names
+    diff = sorted((top.detail or {}).get("diff", {})) if top else []
+    words = _WORD.findall(_NUM.sub(" ", text).lower())[:12]
+    return {"tool": tool, "diff": diff, "words": words}
 
 
 def _merge(verdicts: list) -> list:

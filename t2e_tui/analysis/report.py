@@ -49,8 +49,8 @@ def flips(db, baseline: str, candidate: str) -> list[dict]:
     return out
 
 
-def failures_report(db, run_id: str, vs: str | None = None) -> dict:
-    """The `t2e failures --json` document."""
+def failures_report(db, run_id: str, vs: str | None = None, clusters: bool = False) -> dict:
+    """The `t2e failures --json` document (with `clusters` when asked)."""
     conn = _conn(db)
     analyses = analyse_run(conn, run_id)
     infra = [a for a in analyses if a.infra]
@@ -59,6 +59,9 @@ def failures_report(db, run_id: str, vs: str | None = None) -> dict:
         d.pop("flags", None) if not d.get("flags") else None
     doc = {"run_id": run_id, "classifier_version": CLASSIFIER_VERSION, "episodes": eps,
            "counts": class_counts(conn, run_id), "infrastructure_excluded": len(infra)}
+    if clusters:
+        from .clusters import cluster
+        doc["clusters"] = [c.to_dict() for c in cluster(analyses)]
     if vs is not None:
         base_counts = class_counts(conn, vs)
         doc["vs"] = vs

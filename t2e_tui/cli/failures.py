@@ -35,6 +35,9 @@ def _human(doc: dict, width: int) -> str:
         lines.append(one_line(head, width))
         if e["classes"]:
             lines.append("        " + one_line(e["classes"][0]["why"], max(20, width - 8)))
+    for c in doc.get("clusters") or []:
+        lines.append(one_line(f"cluster ×{c['size']} (e.g. episode {c['representative']}): "
+                              f"{c['explanation']}", width))
     for f in doc.get("flips") or []:
         pd = f["pair_divergence"]
         lines.append(one_line(f"flip {f['task_id']} ({f['direction']}): episodes "
@@ -51,8 +54,10 @@ def register(cli: click.Group) -> None:
     @click.argument("run", required=False)
     @click.option("--vs", "versus", help="Baseline run: show class deltas and the flipped tasks.")
     @click.option("--classes", "list_classes", is_flag=True, help="List the failure classes.")
+    @click.option("--clusters", "with_clusters", is_flag=True,
+                  help="Group the failures (class, tool, diff shape, agent words at the failing step).")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-    def failures_cmd(run, versus, list_classes, as_json):
+    def failures_cmd(run, versus, list_classes, with_clusters, as_json):
         """Why each failed episode of RUN failed (explained classes, multi-label, `unclassified`
         rather than a guess) and where (the first-divergence step). Results are cached in the
         store per classifier version; human labels (`t2e label`) win. Infrastructure errors are
@@ -75,7 +80,7 @@ def register(cli: click.Group) -> None:
         db = _db()
         rid = resolve_run(db, run)
         vs = resolve_run(db, versus) if versus else None
-        doc = failures_report(db, rid, vs)
+        doc = failures_report(db, rid, vs, clusters=with_clusters)
         if as_json:
             _echo_json(doc)
         else:
