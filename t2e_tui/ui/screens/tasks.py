@@ -72,6 +72,7 @@ class TasksScreen(ExplorerScreen):
         Binding("v", "reverse", "Reverse", show=False, id="tasks.reverse"),
         Binding("g", "jump", "Jump to task", id="tasks.jump"),
         Binding("o", "open", "Compare", show=False, id="tasks.open"),
+        Binding("f", "failures", "Failures", show=False, id="tasks.failures"),
     ]
 
     def __init__(self, baseline: str, candidate: str | None) -> None:
@@ -299,6 +300,13 @@ class TasksScreen(ExplorerScreen):
         if a is None:
             a, b = b, None
         self.app.open_compare(a, b)
+
+    def action_failures(self) -> None:
+        """Why the (candidate) run's episodes failed, against the baseline of the pair."""
+        if self.pair:
+            self.app.open_failures(self.candidate, self.baseline)
+        else:
+            self.app.open_failures(self.baseline)
 
     def action_jump(self) -> None:
         table = self.query_one(LineTable)
