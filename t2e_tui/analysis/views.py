@@ -67,8 +67,8 @@ def failed_episodes(db, run_id: str) -> list[FailedEpisode]:
 
 
 def brief(db, episode_id: int | None) -> str | None:
-    """`missing_write, communicate_miss · first divergence step 21` (a `*` marks a human
-    label), or None for a passing episode."""
+    """`step 21 · missing_write, communicate_miss` (the first-divergence step, then the
+    classes; a `*` marks a human label), or None for a passing episode."""
     if episode_id is None:
         return None
     a = analysis_of(_conn(db), episode_id)
@@ -77,4 +77,18 @@ def brief(db, episode_id: int | None) -> str | None:
     names = ", ".join(v.name + ("*" if v.source == "human" else "") for v in a.classes)
     flags = "".join(f" [{v.name}]" for v in a.flags)
     step = (a.first_divergence or {}).get("step")
-    return f"{names}{flags}" + (f" · first divergence step {step}" if step is not None else "")
+    # the step first: a narrow header cuts the end of the line
+    return (f"step {step} · " if step is not None else "") + f"{names}{flags}"
+
+
+def episode_classes(db, run_ids: list) -> dict:
+    """episode_id -> agent class names (top first) of every failed episode of the runs,
+    classified now if needed; human labels applied."""
+    conn = _conn(db)
+    out: dict = {}
+    for rid in run_ids:
+        if rid is None:
+            continue
+        for e in failed_episodes(conn, rid):
+            out[e.episode_id] = e.classes
+    return out

@@ -11,6 +11,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.widgets import Static
 
 from ... import data_access as da
 from ...textsafe import one_line
@@ -54,7 +55,7 @@ class FailuresScreen(ExplorerScreen):
     def compose(self) -> ComposeResult:
         yield TextLine(id="fail-title", classes="title")
         yield LineTable(self._columns(), id="fail-table", empty="no failed episodes")
-        yield TextLine(id="fail-why", classes="info")
+        yield Static(id="fail-why", classes="note")
         yield TextLine(id="fail-status", classes="info")
         yield KeyBar()
 
@@ -139,12 +140,12 @@ class FailuresScreen(ExplorerScreen):
         t.append("Failures ", style="bold")
         t.append(f"{run}" + (f" vs baseline {vs}" if vs else ""))
         self.query_one("#fail-title", TextLine).set(t)
-        what = {"classes": "classes (Enter: its episodes)",
-                "episodes": f"episodes of {self.class_filter or 'every class'} (Enter: compare at "
-                            "the first divergence)",
-                "clusters": "clusters (Enter: the representative)"}[self.view]
-        status = (f"{len(self._shown)} {what} · {len(self.episodes)} failed episodes · "
-                  "infrastructure excluded · rule-based, see docs/failure-classes.md")
+        what = {"classes": "class(es) · Enter: its episodes",
+                "episodes": f"episode(s) of {self.class_filter or 'every class'} · Enter: compare "
+                            "at the first divergence · a: every class",
+                "clusters": "cluster(s) · Enter: the representative"}[self.view]
+        status = (f"{len(self._shown)} {what} · {len(self.episodes)} failed · infrastructure "
+                  "excluded · rule-based: docs/failure-classes.md")
         self.query_one("#fail-status", TextLine).set(Text(one_line(status, 400), style="dim"))
 
     @on(LineTable.Highlighted, "#fail-table")
@@ -156,12 +157,12 @@ class FailuresScreen(ExplorerScreen):
         if self._shown and 0 <= index < len(self._shown):
             item = self._shown[index]
             if self.view == "episodes":
-                text = f"episode {item.episode_id}: {item.why}"
+                text = f"episode {item.episode_id}: {item.why}" + (" (human label)" if item.human else "")
             elif self.view == "clusters":
                 text = f"representative episode {item.representative} of {item.size}"
             else:
                 text = f"{item['class']}: Enter lists its episodes"
-        self.query_one("#fail-why", TextLine).set(Text(one_line(text, 400)))
+        self.query_one("#fail-why", Static).update(Text(one_line(text, 400)))
 
     def action_view(self, name: str) -> None:
         if name == "episodes" and self.view == "classes":
