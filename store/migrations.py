@@ -314,6 +314,48 @@ BEGIN
 END;
 """,
     ),
+    (
+        4,
+        "failure analysis: classifier cache, label notes, regression set items",
+        r"""
+-- The failure classifier's result per episode and classifier version (a new version
+-- re-classifies; old rows stay until `t2e failures --prune`). result_json is the
+-- t2e_tui.analysis Analysis document (classes with steps and why, flags, first divergence).
+CREATE TABLE failure_analyses (
+    episode_id INTEGER NOT NULL REFERENCES episodes(episode_id) ON DELETE CASCADE,
+    classifier_version TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    top_class TEXT,                 -- the first agent class (or 'unclassified' / 'infrastructure')
+    first_step INTEGER,             -- first divergence step
+    result_json TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (episode_id, classifier_version)
+);
+CREATE INDEX idx_failure_analyses_run ON failure_analyses(run_id, classifier_version);
+
+-- One row per (episode, class) for counting and filtering without parsing JSON.
+CREATE TABLE failure_analysis_classes (
+    episode_id INTEGER NOT NULL REFERENCES episodes(episode_id) ON DELETE CASCADE,
+    classifier_version TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,             -- agent | blame | infra
+    rank INTEGER NOT NULL,          -- 0 = top class
+    PRIMARY KEY (episode_id, classifier_version, name)
+);
+CREATE INDEX idx_failure_classes_run ON failure_analysis_classes(run_id, classifier_version, name);
+
+-- A human label's note (labels of kind failure_class / failure_class_reject; target_kind
+-- episode with target_id '<episode_id>' or step with '<episode_id>:<idx>').
+ALTER TABLE labels ADD COLUMN note TEXT;
+
+-- Regression set items: the outcome expected (pass), the episode the item came from, a note.
+ALTER TABLE regression_set_items ADD COLUMN expected TEXT NOT NULL DEFAULT 'pass';
+ALTER TABLE regression_set_items ADD COLUMN origin_episode INTEGER;
+ALTER TABLE regression_set_items ADD COLUMN note TEXT;
+ALTER TABLE regression_sets ADD COLUMN author TEXT;
+""",
+    ),
 ]
 
 

@@ -62,6 +62,17 @@ class _Progress:
             sys.stderr.write("\n")
 
 
+def _regression_tasks(conn, spec: str, domain: str) -> tuple[str, dict]:
+    """`--tasks regression:NAME` -> the set's task ids (latest version) and the selection record."""
+    from ..analysis.regression import RegressionError, task_ids_for
+
+    try:
+        ids, selection = task_ids_for(conn, spec, domain)
+    except RegressionError as exc:
+        raise T2EError(str(exc)) from exc
+    return ",".join(ids), selection
+
+
 def register(cli: click.Group) -> None:
     """Add `run` and `locate` to the root group."""
 
@@ -74,7 +85,8 @@ def register(cli: click.Group) -> None:
                        "Default: baseline.")
     @click.option("--candidates", "cands_dir", default=None,
                   help="Candidates folder (default ./candidates).")
-    @click.option("--tasks", default="all", show_default=True, help="all | SPLIT | ID,ID,...")
+    @click.option("--tasks", default="all", show_default=True,
+                  help="all | SPLIT | ID,ID,... | regression:NAME")
     @click.option("--num-tasks", type=int, default=None, help="Only the first N tasks.")
     @click.option("--trials", type=int, default=1, show_default=True)
     @click.option("--concurrency", type=int, default=None, help="Episodes in flight [1].")
@@ -139,6 +151,9 @@ def register(cli: click.Group) -> None:
             import store as store_mod
             conn = store_mod.connect(store_path)
             try:
+                selection = None
+                if tasks.startswith("regression:"):
+                    tasks, selection = _regression_tasks(conn, tasks, domain)
                 plan = plan_run(
                     domain=domain, data_dir=data_dir, candidate=candidate,
                     candidates_dir=cands_dir or getattr(ctx.obj, "candidates", None),
@@ -148,7 +163,8 @@ def register(cli: click.Group) -> None:
                     name=name, role=role, endpoint=endpoint, user_endpoint=user_endpoint,
                     base_url=base_url, api_key_env=api_key_env,
                     params=_params(temperature, max_tokens, top_p, raw_params) or None,
-                    timeout=timeout, max_retries=max_retries, quirks=quirks, store_conn=conn)
+                    timeout=timeout, max_retries=max_retries, quirks=quirks, store_conn=conn,
+                    task_selection=selection)
             finally:
                 conn.close()
         progress = _Progress(not as_json)

@@ -22,6 +22,7 @@ from .compare import Comparison, compare_runs
 from .leakage import PARENT_EXPR, RoleVerdict, comparison_role, find_candidate, parse_time
 from .metrics import RunMetrics, run_metrics
 from .policy import CHECK_NAMES, Policy, load_policy
+from .regression_set import regression_checks
 from .runs import RunInfo, conn_of
 from .stats import bootstrap_mean_ci, sign_flip_test, sign_test
 
@@ -117,8 +118,8 @@ def evaluate(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
     tasks = cmp.task_ids
     bm = run_metrics(conn, cmp.baseline.run_id, tasks)
     cm = run_metrics(conn, cmp.candidate.run_id, tasks)
-    checks = _checks(conn, cmp, bm, cm, policy)
-    enabled = [c for c in checks if policy.enabled[c.name]]
+    checks = _checks(conn, cmp, bm, cm, policy) + regression_checks(conn, cmp, policy)
+    enabled = [c for c in checks if policy.enabled.get(c.name, True)]
     disabled = [n for n in CHECK_NAMES if not policy.enabled[n]]
     stats = evidence_stats(cmp, policy)
     role = comparison_role(conn, cmp.baseline, cmp.candidate, tasks)

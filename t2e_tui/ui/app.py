@@ -101,6 +101,12 @@ class T2EApp(App):
         self.baseline_run, self.candidate_run = baseline, candidate
         self.push_screen(TasksScreen(baseline, candidate))
 
+    def open_failures(self, run: str, vs: str | None = None) -> None:
+        """The failures screen of a run (against a baseline when given)."""
+        from .screens.failures import FailuresScreen
+
+        self.push_screen(FailuresScreen(run, vs))
+
     def open_compare(self, episode_a: int, episode_b: int | None = None, *,
                      step: int | None = None, step_episode: int | None = None) -> None:
         """The compare screen on two episodes (or one against its task's gold actions)."""

@@ -113,6 +113,7 @@ class CompareScreen(ExplorerScreen):
         Binding("d", "focus_detail", "Detail", show=False, id="compare.detail"),
         Binding("1", "trial('a')", "Next A trial", show=False, id="compare.trial_a"),
         Binding("2", "trial('b')", "Next B trial", show=False, id="compare.trial_b"),
+        Binding("l", "label", "Label", show=False, id="compare.label"),
     ]
 
     def __init__(self, episode_a: int, episode_b: int | None = None, *,
@@ -215,6 +216,8 @@ class CompareScreen(ExplorerScreen):
         # other trials of the same task, for the trial keys (1 / 2)
         self.trials = {"a": da.trial_episodes(conn, a.run_id, a.task_id),
                        "b": da.trial_episodes(conn, b.run_id, b.task_id) if b else []}
+        from .label import compare_briefs
+        self.failure_briefs = compare_briefs(conn, self.episode_a, self.episode_b)
         return a, b, al
 
     def _read(self, token: int | None = None) -> None:
@@ -269,6 +272,9 @@ class CompareScreen(ExplorerScreen):
                          + (" (task definition not stored)" if a.task is None else ""),
                          style="bold")
         title.append(f"\n{len(al.divergences)} divergence(s) · n/p jump", style="dim")
+        for side, text in getattr(self, "failure_briefs", {}).items():
+            if text:   # why it failed and where (t2e_tui.analysis; l labels)
+                title.append(f" · {side} fails at {one_line(text, 80)}", style="red")
         scripted = "+".join(side for side, ep in (("A", a), ("B", b)) if ep and ep.scripted)
         if self.narrow and scripted:
             title.append(f" · {scripted} scripted stand-in", style="yellow italic")
@@ -371,6 +377,11 @@ class CompareScreen(ExplorerScreen):
         screen = CompareScreen(a, b)
         screen.start_load(self.app)
         self.app.switch_screen(screen)
+
+    def action_label(self) -> None:
+        from .label import label_compare
+
+        label_compare(self)
 
     def action_expand(self) -> None:
         self.expanded = not self.expanded

@@ -38,6 +38,7 @@ class RunsScreen(ExplorerScreen):
         Binding("u", "unmark", "Clear marks", id="runs.clear"),
         Binding("g", "jump", "Jump to run", id="runs.jump"),
         Binding("f5", "reload", "Reload", show=False, id="runs.reload"),
+        Binding("f", "failures", "Failures", show=False, id="runs.failures"),
     ]
     # The workbench keys (app bindings) start here: show them, not only in F1. At 80 columns
     # the bar uses the short labels and leaves out, in this order, what is also reachable
@@ -203,6 +204,16 @@ class RunsScreen(ExplorerScreen):
             self.app.open_tasks(self.baseline, run.run_id)
         else:
             self.app.open_tasks(run.run_id, None)
+
+    def action_failures(self) -> None:
+        """Failures of the marked candidate against the marked baseline, else of the run
+        under the cursor."""
+        if self.candidate:
+            self.app.open_failures(self.candidate, self.baseline)
+            return
+        r = self._current()
+        if r is not None:
+            self.app.open_failures(r.run_id)
 
     def action_reload(self) -> None:
         self.load()

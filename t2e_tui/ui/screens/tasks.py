@@ -18,6 +18,7 @@ from .base import ExplorerScreen, freeze_heap, thaw_heap
 
 FILTERS = ("all", "regressed", "fixed", "failed", "flaky")
 SORTS = ("task", "transition", "hints")
+WIDE = 120  # from this many columns the failure-class column shows
 TASK_ID_MAX = 24  # longer ids end in … (the jump picker and compare title show them whole)
 _TRANSITION_ORDER = {"regressed": 0, "worsened": 1, "fixed": 2, "improved": 3, "flaky": 4,
                      "both fail": 5, "fail": 5, "both pass": 6, "pass": 6}
@@ -72,6 +73,9 @@ class TasksScreen(ExplorerScreen):
         Binding("v", "reverse", "Reverse", show=False, id="tasks.reverse"),
         Binding("g", "jump", "Jump to task", id="tasks.jump"),
         Binding("o", "open", "Compare", show=False, id="tasks.open"),
+        Binding("f", "failures", "Failures", show=False, id="tasks.failures"),
+        Binding("c", "class_filter", "Class", show=False, id="tasks.class"),
+        Binding("l", "label", "Label", show=False, id="tasks.label"),
     ]
 
     def __init__(self, baseline: str, candidate: str | None) -> None:
@@ -89,6 +93,9 @@ class TasksScreen(ExplorerScreen):
         self._cells: dict[str, list] = {}
         self._orders: dict[str, list[da.TaskRow]] = {}
         self._summary: str | None = None
+        self.failure_classes: dict[int, list[str]] = {}   # failed episode -> failure classes (core)
+        self.class_filter: str | None = None
+        self.wide = False
 
     @property
     def pair(self) -> bool:
@@ -98,6 +105,11 @@ class TasksScreen(ExplorerScreen):
         yield TextLine(id="tasks-title", classes="title")
         # fixed columns fit their content once rows load (ids like "crossorder-01" must show
         # whole; tau2's "18" needs 4 cells): hints take what is left and end in …
+        yield LineTable(self._columns(), id="tasks-table", empty="no finished episodes yet")
+        yield TextLine(id="tasks-status", classes="info")
+        yield KeyBar()
+
+    def _columns(self) -> list[Column]:
         if self.pair:
             cols = [Column("task", 7, fit=TASK_ID_MAX), Column("base", 6, fit=12),
                     Column("cand", 6, fit=12), Column("transition", 10, fit=10),
@@ -106,9 +118,20 @@ class TasksScreen(ExplorerScreen):
             cols = [Column("task", 7, fit=TASK_ID_MAX), Column("trials", 8, fit=12),
                     Column("outcome", 8, fit=10), Column("termination", 16, fit=24),
                     Column("hints", 0)]
-        yield LineTable(cols, id="tasks-table", empty="no finished episodes yet")
-        yield TextLine(id="tasks-status", classes="info")
-        yield KeyBar()
+        if self.wide:   # the failure class (#13) only where the hints keep room (c filters)
+            cols.insert(-1, Column("class", 5, fit=18))
+        return cols
+
+    def on_resize(self, event) -> None:
+        wide = event.size.width >= WIDE
+        if wide != self.wide:
+            self.wide = wide
+            table = self.query_one(LineTable)
+            table.columns = self._columns()
+            self._cells, self._orders = {}, {}
+            table.fit_columns([self._cells_of(r) for r in self.all_rows])
+            if self.loaded:
+                self._apply()
 
     def on_mount(self) -> None:
         self.load()
@@ -131,6 +154,9 @@ class TasksScreen(ExplorerScreen):
             # hints need a join over write calls: fill them after the table is on screen
             da.fill_hints(conn, rows)
             self.app.call_from_thread(self._hints_filled)
+            from ...analysis.views import episode_classes  # why each failed trial failed
+            classes = episode_classes(conn, self._runs())
+            self.app.call_from_thread(self._classes_filled, classes)
         finally:
             conn.close()
 
@@ -155,6 +181,21 @@ class TasksScreen(ExplorerScreen):
 
     def on_unmount(self) -> None:
         thaw_heap()  # this screen's rows and widgets may now be collected
+
+    def _classes_filled(self, classes: dict) -> None:
+        self.failure_classes = classes
+        self._cells, self._orders = {}, {}
+        self.query_one(LineTable).fit_columns([self._cells_of(r) for r in self.all_rows])
+        self._apply()
+
+    def _row_classes(self, r: da.TaskRow) -> list[str]:
+        """Classes of the row's failed trials, the candidate's first."""
+        out: list[str] = []
+        for t in (r.cand if self.pair else []) + r.base:
+            for name in self.failure_classes.get(t.episode_id, []):
+                if name not in out:
+                    out.append(name)
+        return out
 
     def _hints_filled(self) -> None:
         self._cells, self._orders = {}, {}
@@ -192,6 +233,8 @@ class TasksScreen(ExplorerScreen):
             rows = [r for r in rows if r.transition == "flaky"]
         if self.termination:
             rows = [r for r in rows if self.termination in r.terminations()]
+        if self.class_filter:
+            rows = [r for r in rows if self.class_filter in self._row_classes(r)]
         return list(reversed(rows)) if self.reverse else rows
 
     def _apply(self) -> None:
@@ -215,11 +258,15 @@ class TasksScreen(ExplorerScreen):
         term = ", ".join(t.replace("_", " ") for t in sorted(r.terminations()))
         hints = [(h + "  ", "warn") for h in merge_hints(r.hints)]
         style = _TRANSITION_STYLE.get(r.transition, "")
+        names = self._row_classes(r)
+        cls = [(names[0] + (f" +{len(names) - 1}" if len(names) > 1 else ""), "fail")] if names else ""
         if self.pair:
             cells = [r.task_id, trials_cell(r.base), trials_cell(r.cand),
                      [(r.transition, style)], term, hints]
         else:
             cells = [r.task_id, trials_cell(r.base), [(r.transition, style)], term, hints]
+        if self.wide:
+            cells.insert(-1, cls)
         self._cells[r.task_id] = cells
         return cells
 
@@ -254,6 +301,7 @@ class TasksScreen(ExplorerScreen):
         summary = self._summary
         status = (f"{len(self.shown)}/{len(self.all_rows)} tasks · filter {self.filter}"
                   + (f" + {self.termination}" if self.termination else "")
+                  + (f" + class {self.class_filter}" if self.class_filter else "")
                   + f" · sort {self.sort}{' ↓' if self.reverse else ''} · {summary}"
                   + " · hints B: baseline, C: candidate")
         self.query_one("#tasks-status", TextLine).set(Text(one_line(status, 400), style="dim"))
@@ -272,6 +320,19 @@ class TasksScreen(ExplorerScreen):
         i = options.index(self.termination) if self.termination in options else 0
         self.termination = options[(i + 1) % len(options)]
         self._apply()
+
+    def action_class_filter(self) -> None:
+        """Cycle the failure-class filter through the classes present (then off)."""
+        present = sorted({n for r in self.all_rows for n in self._row_classes(r)})
+        options = [None] + present
+        i = options.index(self.class_filter) if self.class_filter in options else 0
+        self.class_filter = options[(i + 1) % len(options)]
+        self._apply()
+
+    def action_label(self) -> None:
+        from .label import label_task_row
+
+        label_task_row(self)
 
     def action_sort(self) -> None:
         self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
@@ -299,6 +360,13 @@ class TasksScreen(ExplorerScreen):
         if a is None:
             a, b = b, None
         self.app.open_compare(a, b)
+
+    def action_failures(self) -> None:
+        """Why the (candidate) run's episodes failed, against the baseline of the pair."""
+        if self.pair:
+            self.app.open_failures(self.candidate, self.baseline)
+        else:
+            self.app.open_failures(self.baseline)
 
     def action_jump(self) -> None:
         table = self.query_one(LineTable)

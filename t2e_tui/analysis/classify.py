@@ -1,0 +1,186 @@
+"""Classify one episode: the verdicts of every class's detector, ranked, plus the first
+divergence. Pure functions over an EpisodeTrace (no store): the evolve loop calls these.
+
+CLASSIFIER_VERSION changes whenever a rule changes, so cached results are recomputed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+from .classes import AGENT, BLAME, INFRA, UNCLASSIFIED, FailureClass, Verdict, registered
+from .facts import Facts
+from .trace import EpisodeTrace
+
+CLASSIFIER_VERSION = "rules-2"
+
+
+@dataclass
+class Analysis:
+    """The classifier's result for one episode. `classes`: agent classes, top first (or one
+    `unclassified`); `flags`: blame flags beside them; `infra`: excluded from figures."""
+    episode_id: int | None
+    task_id: str | None
+    trial: int | None
+    reward: float | None
+    classes: list = field(default_factory=list)
+    flags: list = field(default_factory=list)
+    first_divergence: dict | None = None
+    infra: bool = False
+    features: dict = field(default_factory=dict)   # what the failing step looks like (clusters)
+
+    @property
+    def top(self) -> str | None:
+        return self.classes[0].name if self.classes else None
+
+    def to_dict(self) -> dict:
+        """The `t2e failures --json` episode document."""
+        return {"episode_id": self.episode_id, "task_id": self.task_id, "trial": self.trial,
+                "reward": self.reward, "classes": [v.to_dict() for v in self.classes],
+                "flags": [v.to_dict() for v in self.flags],
+                "first_divergence": self.first_divergence}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Analysis":
+        return cls(d.get("episode_id"), d.get("task_id"), d.get("trial"), d.get("reward"),
+                   [Verdict.from_dict(v) for v in d.get("classes") or []],
+                   [Verdict.from_dict(v) for v in d.get("flags") or []],
+                   d.get("first_divergence"), bool(d.get("infra")), d.get("features") or {})
+
+    def dumps(self) -> str:
+        d = self.to_dict()
+        if self.infra:
+            d["infra"] = True
+        if self.features:
+            d["features"] = self.features
+        return json.dumps(d, ensure_ascii=False, separators=(",", ":"))
+
+
+def classify(ep: EpisodeTrace, classes: list[FailureClass] | None = None) -> Analysis:
+    """Run every detector on a failed episode; a passing episode gets no class."""
+    classes = registered() if classes is None else sorted(classes, key=lambda c: (c.priority, c.name))
+    res = Analysis(ep.episode_id, ep.task_id, ep.trial, ep.reward)
+    if ep.termination == "infrastructure_error":
+        res.infra = True
+        res.classes = [Verdict("infrastructure", [], "the model endpoint failed; excluded from every "
+                               "figure.", kind=INFRA)]
+        return res
+    if ep.success:
+        return res
+    f = Facts(ep)
+    for fc in classes:
+        if fc.kind == INFRA:
+            continue
+        for v in fc.detector(ep, f) or []:
+            v.kind = fc.kind
+            (res.flags if fc.kind == BLAME else res.classes).append(v)
+    res.classes, res.flags = _merge(res.classes), _merge(res.flags)
+    prio = {fc.name: fc.priority for fc in classes}
+    res.classes.sort(key=lambda v: v.rank if v.rank is not None else prio.get(v.name, 50))
+    if not res.classes:
+        res.classes = [Verdict(UNCLASSIFIED, [], "no rule explains this failure; read the trace.")]
+    res.first_divergence = first_divergence(res, f)
+    res.features = step_features(res, ep)
+    return res
+
+
+_NUM = re.compile(r"#?\b[A-Z]*\d[\w-]*\b|\$[\d,.]+")
+_WORD = re.compile(r"[a-z']+")
+
+
+def step_features(res: Analysis, ep: EpisodeTrace) -> dict:
+    """The failing step in a few comparable features: the tool at (or named by) the first
+    divergence, the shape of the top verdict's argument diff, and the agent's words there
+    (ids and numbers dropped), for offline clustering."""
+    step = (res.first_divergence or {}).get("step")
+    tool, text = None, ""
+    for s in ep.steps:
+        if step is not None and s.idx >= step and s.role == "assistant":
+            if s.calls and tool is None:
+                tool = s.calls[0].name
+            if s.text and not text:
+                text = s.text
+            if tool and text:
+                break
+    top = res.classes[0] if res.classes else None
+    if top is not None and top.name in ("missing_write", "wrong_claim") and "gold " in top.why:
+        tool = top.why.split("gold ", 1)[1].split()[0]     # the gold tool the verdict names
+    diff = sorted((top.detail or {}).get("diff", {})) if top else []
+    words = _WORD.findall(_NUM.sub(" ", text).lower())[:12]
+    return {"tool": tool, "diff": diff, "words": words}
+
+
+def _merge(verdicts: list) -> list:
+    """One verdict per class: the steps of repeated verdicts join the first one's."""
+    out: dict = {}
+    for v in verdicts:
+        if v.name in out:
+            first = out[v.name]
+            first.steps = sorted(set(first.steps) | set(v.steps))
+            first.detail.setdefault("more", []).append(v.why)
+            if v.rank is not None and (first.rank is None or v.rank < first.rank):
+                first.rank = v.rank
+        else:
+            out[v.name] = v
+    return list(out.values())
+
+
+def first_divergence(res: Analysis, f: Facts) -> dict:
+    """The earliest step from which the gold outcome was no longer reached: the earliest step
+    an agent class cites (a wrong or missing write, a transfer, a stop), else the end."""
+    best = None
+    for v in res.classes:
+        if v.kind != AGENT or v.name == UNCLASSIFIED or not v.steps:
+            continue
+        # a write verdict cites the question then the write: the write is where it diverged
+        step = max(v.steps) if v.name == "unconfirmed_write" else min(v.steps)
+        if best is None or step < best[0]:
+            best = (step, v)
+    if best is None:
+        return {"step": f.last_step, "why": "the conversation ended without the gold outcome."}
+    return {"step": best[0], "why": f"{best[1].name}: {best[1].why}"}
+
+
+def _step_key(s) -> tuple:
+    calls = tuple((c.name, json.dumps(c.args, sort_keys=True)) for c in s.calls)
+    return (s.role, (s.text or "").strip() if not calls else "", calls)
+
+
+def pair_divergence(a: EpisodeTrace, b: EpisodeTrace) -> dict:
+    """The first step where two trajectories of a task part, messages as well as tool calls.
+    Returns {"step", "why"} (`step` is the same index in both: the prefix before it is equal)."""
+    for i, (sa, sb) in enumerate(zip(a.steps, b.steps)):
+        ka, kb = _step_key(sa), _step_key(sb)
+        if ka != kb:
+            return {"step": i, "why": f"step {i}: {_describe(sa)} vs {_describe(sb)}."}
+    n = min(len(a.steps), len(b.steps))
+    if len(a.steps) == len(b.steps):
+        return {"step": None, "why": "the trajectories are identical."}
+    longer = "the first" if len(a.steps) > n else "the second"
+    return {"step": n, "why": f"step {n}: {longer} trajectory goes on after the other ended."}
+
+
+def _describe(s) -> str:
+    if s.calls:
+        return f"{s.role} calls {', '.join(c.name for c in s.calls)}"
+    text = " ".join((s.text or "").split())
+    return f"{s.role} says \"{text[:50]}{'…' if len(text) > 50 else ''}\""
+
+
+def summary_counts(analyses: list[Analysis]) -> dict:
+    """class -> number of failed episodes carrying it (infrastructure excluded)."""
+    out: dict = {}
+    for a in analyses:
+        if a.infra:
+            continue
+        for v in a.classes:
+            out[v.name] = out.get(v.name, 0) + 1
+        for v in a.flags:
+            out[v.name] = out.get(v.name, 0) + 1
+    return out
+
+
+__all__ = ["Analysis", "CLASSIFIER_VERSION", "classify", "first_divergence", "pair_divergence",
+           "summary_counts", "AGENT", "BLAME"]

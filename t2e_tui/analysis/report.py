@@ -1,0 +1,70 @@
+"""The failures report of a run (`t2e failures RUN [--vs BASELINE]`), shared by the CLI and
+the failures screen: per failed episode its classes and first divergence; with a baseline,
+the class deltas and, for each task that flips, where the two trajectories part."""
+
+from __future__ import annotations
+
+from .cache import analyse_run, class_counts
+from .classify import CLASSIFIER_VERSION, pair_divergence
+from .trace import load_episodes
+
+
+def _conn(db):
+    return getattr(db, "conn", db)
+
+
+def class_deltas(base: dict, cand: dict) -> list[dict]:
+    """[{class, baseline, candidate, delta}] over every class either side has, biggest change
+    first."""
+    names = sorted(set(base) | set(cand))
+    rows = [{"class": n, "baseline": base.get(n, 0), "candidate": cand.get(n, 0),
+             "delta": cand.get(n, 0) - base.get(n, 0)} for n in names]
+    rows.sort(key=lambda r: (-abs(r["delta"]), r["class"]))
+    return rows
+
+
+def flips(db, baseline: str, candidate: str) -> list[dict]:
+    """Tasks whose first trial passes on one side and fails on the other, with both episode ids
+    and the first step where the two trajectories part."""
+    conn = _conn(db)
+
+    def first(run):
+        out = {}
+        for eid, tid, reward in conn.execute(
+                "SELECT episode_id, coalesce(likely_task_id, task_id), reward FROM episodes"
+                " WHERE run_id = ? AND status = 'done' AND coalesce(termination_reason, '') !="
+                " 'infrastructure_error' ORDER BY task_id, trial, ord", (run,)):
+            out.setdefault(tid, (eid, reward is not None and abs(reward - 1) <= 1e-6))
+        return out
+    b, c = first(baseline), first(candidate)
+    out = []
+    for tid in sorted(set(b) & set(c), key=lambda t: (len(t), t)):
+        (be, bp), (ce, cp) = b[tid], c[tid]
+        if bp == cp:
+            continue
+        eb, ec = load_episodes(conn, [be, ce])
+        out.append({"task_id": tid, "baseline_episode": be, "candidate_episode": ce,
+                    "direction": "fixed" if cp else "regressed",
+                    "pair_divergence": pair_divergence(eb, ec)})
+    return out
+
+
+def failures_report(db, run_id: str, vs: str | None = None, clusters: bool = False) -> dict:
+    """The `t2e failures --json` document (with `clusters` when asked)."""
+    conn = _conn(db)
+    analyses = analyse_run(conn, run_id)
+    infra = [a for a in analyses if a.infra]
+    eps = [a.to_dict() for a in analyses if not a.infra]
+    for d in eps:
+        d.pop("flags", None) if not d.get("flags") else None
+    doc = {"run_id": run_id, "classifier_version": CLASSIFIER_VERSION, "episodes": eps,
+           "counts": class_counts(conn, run_id), "infrastructure_excluded": len(infra)}
+    if clusters:
+        from .clusters import cluster
+        doc["clusters"] = [c.to_dict() for c in cluster(analyses)]
+    if vs is not None:
+        base_counts = class_counts(conn, vs)
+        doc["vs"] = vs
+        doc["deltas"] = class_deltas(base_counts, doc["counts"])
+        doc["flips"] = flips(conn, vs, run_id)
+    return doc

@@ -1,0 +1,116 @@
+"""`t2e failures RUN [--vs BASELINE]` (why each episode failed and where) and `t2e label`
+(a human confirms, adds or rejects a failure class)."""
+
+from __future__ import annotations
+
+import click
+
+from ..errors import T2EError
+from ..textsafe import one_line
+from .common import console as _console
+from .common import echo_json as _echo_json
+from .common import open_store as _db
+
+
+def _human(doc: dict, width: int) -> str:
+    lines = [f"run {doc['run_id']} · classifier {doc['classifier_version']} · "
+             f"{len(doc['episodes'])} failed episode(s)"
+             + (f" · {doc['infrastructure_excluded']} infrastructure (excluded)"
+                if doc["infrastructure_excluded"] else "")]
+    if doc.get("deltas") is not None:
+        lines.append(f"class deltas vs {doc['vs']} (baseline → this run):")
+        for r in doc["deltas"]:
+            lines.append(f"  {r['class']:<20} {r['baseline']:>5} → {r['candidate']:<5} "
+                         f"{r['delta']:+d}")
+    else:
+        lines.append("classes:")
+        for name, n in sorted(doc["counts"].items(), key=lambda kv: (-kv[1], kv[0])):
+            lines.append(f"  {name:<20} {n:>5}")
+    lines.append("")
+    for e in doc["episodes"]:
+        names = ", ".join(c["name"] + ("*" if c["source"] == "human" else "") for c in e["classes"])
+        flags = " ".join(f"[{f['name']}]" for f in e.get("flags") or [])
+        fd = (e.get("first_divergence") or {}).get("step")
+        head = f"{e['episode_id']:>7} {str(e['task_id']):<14} t{e['trial']} step {fd}: {names} {flags}"
+        lines.append(one_line(head, width))
+        if e["classes"]:
+            lines.append("        " + one_line(e["classes"][0]["why"], max(20, width - 8)))
+    for c in doc.get("clusters") or []:
+        lines.append(one_line(f"cluster ×{c['size']} (e.g. episode {c['representative']}): "
+                              f"{c['explanation']}", width))
+    for f in doc.get("flips") or []:
+        pd = f["pair_divergence"]
+        lines.append(one_line(f"flip {f['task_id']} ({f['direction']}): episodes "
+                              f"{f['baseline_episode']}/{f['candidate_episode']} part at step "
+                              f"{pd['step']}: {pd['why']}", width))
+    lines.append("(* = human label)")
+    return "\n".join(lines)
+
+
+def register(cli: click.Group) -> None:
+    """Add `failures` and `label`."""
+
+    @cli.command("failures")
+    @click.argument("run", required=False)
+    @click.option("--vs", "versus", help="Baseline run: show class deltas and the flipped tasks.")
+    @click.option("--classes", "list_classes", is_flag=True, help="List the failure classes.")
+    @click.option("--clusters", "with_clusters", is_flag=True,
+                  help="Group the failures (class, tool, diff shape, agent words at the failing step).")
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+    def failures_cmd(run, versus, list_classes, with_clusters, as_json):
+        """Why each failed episode of RUN failed (explained classes, multi-label, `unclassified`
+        rather than a guess) and where (the first-divergence step). Results are cached in the
+        store per classifier version; human labels (`t2e label`) win. Infrastructure errors are
+        excluded. Class definitions: docs/failure-classes.md."""
+        from store.queries import resolve_run
+
+        from ..analysis import describe
+        from ..analysis.report import failures_report
+
+        if list_classes:
+            classes = describe()
+            if as_json:
+                _echo_json(classes)
+            else:
+                for c in classes:
+                    click.echo(f"{c['name']:<20} {c['kind']:<6} {c['description']}")
+            return
+        if not run:
+            raise T2EError("failures: give a RUN (or --classes)")
+        db = _db()
+        rid = resolve_run(db, run)
+        vs = resolve_run(db, versus) if versus else None
+        doc = failures_report(db, rid, vs, clusters=with_clusters)
+        if as_json:
+            _echo_json(doc)
+        else:
+            _console().print(_human(doc, _console().width), markup=False, highlight=False)
+
+    @cli.command("label")
+    @click.argument("target")
+    @click.argument("cls", required=False)
+    @click.option("--reject", "reject", metavar="CLASS", help="Reject a class the rules gave.")
+    @click.option("--note", help="Why (kept with the label).")
+    @click.option("--author", help="Who labels (default: $T2E_AUTHOR, else $USER).")
+    @click.option("--json", "as_json", is_flag=True, help="Print the stored label as JSON.")
+    def label_cmd(target, cls, reject, note, author, as_json):
+        """Confirm or add a failure class on EPISODE[:STEP] (an episode id, optionally a step
+        index), or reject one with --reject CLASS. A human label wins over the classifier in
+        every view. `t2e failures --classes` lists the classes."""
+        from ..analysis.labels import LabelError, add_label, parse_target
+
+        if bool(cls) == bool(reject):
+            raise T2EError("label: give exactly one of CLASS or --reject CLASS")
+        try:
+            eid, step = parse_target(target)
+            db = _db()
+            row = add_label(db, eid, step, reject or cls, reject=bool(reject), note=note,
+                            author=author)
+        except LabelError as exc:
+            raise T2EError(f"label: {exc}") from exc
+        if as_json:
+            _echo_json(row)
+        else:
+            verb = "rejected" if reject else "labelled"
+            click.echo(one_line(f"{verb} {row['label']} on {row['target_kind']} {row['target_id']} "
+                                f"({row['author']}, {row['created_at']})", 200))

@@ -1,0 +1,226 @@
+"""The failures screen: why a run's episodes failed (explained classes from
+t2e_tui.analysis), class counts with deltas against a baseline, the failed episodes of a class,
+clusters. Enter on an episode opens the compare screen at its first divergence.
+
+Views (keys): 1 classes, 2 episodes (of the class under the cursor, or all), 3 clusters.
+The core decides every class; this screen only shows them (human labels win there too)."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Static
+
+from ... import data_access as da
+from ...textsafe import one_line
+from ..widgets.keybar import KeyBar
+from ..widgets.linetable import Column, LineTable
+from ..widgets.textline import TextLine
+from .base import ExplorerScreen
+
+VIEWS = ("classes", "episodes", "clusters")
+
+
+def _delta_cell(d: int) -> list:
+    # more failures of a class is worse
+    return [(f"{d:+d}", "fail" if d > 0 else "pass" if d < 0 else "dim")]
+
+
+class FailuresScreen(ExplorerScreen):
+    """Failure classes of `run` (the candidate), against `vs` (the baseline) when given."""
+
+    BINDINGS = [
+        Binding("1", "view('classes')", "Classes", id="failures.classes"),
+        Binding("2", "view('episodes')", "Episodes", id="failures.episodes"),
+        Binding("3", "view('clusters')", "Clusters", id="failures.clusters"),
+        Binding("a", "all_classes", "All classes", show=False, id="failures.all"),
+    ]
+    KEYBAR_SHORT = {"failures.classes": "Class", "failures.episodes": "Eps",
+                    "failures.clusters": "Clust"}
+
+    def __init__(self, run: str, vs: str | None = None) -> None:
+        super().__init__()
+        self.run, self.vs = run, vs
+        self.view = "classes"
+        self.table_rows: list[dict] = []
+        self.episodes: list = []
+        self.clusters: list = []
+        self.class_filter: str | None = None
+        self.names = (run, vs)
+        self.loaded = False
+        self._shown: list = []
+
+    def compose(self) -> ComposeResult:
+        yield TextLine(id="fail-title", classes="title")
+        yield LineTable(self._columns(), id="fail-table", empty="no failed episodes")
+        yield Static(id="fail-why", classes="note")
+        yield TextLine(id="fail-status", classes="info")
+        yield KeyBar()
+
+    def _columns(self) -> list[Column]:
+        if self.view == "classes":
+            if self.vs:
+                return [Column("class", 20), Column("base", 6, "right"),
+                        Column("cand", 6, "right"), Column("Δ", 5, "right"), Column("", 0)]
+            return [Column("class", 20), Column("episodes", 8, "right"), Column("", 0)]
+        if self.view == "episodes":
+            return [Column("task", 8, fit=16), Column("tr", 3), Column("step", 5, "right"),
+                    Column("classes", 0)]
+        return [Column("size", 5, "right"), Column("class", 18), Column("shared features", 0)]
+
+    def on_mount(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, group="failures-load", exit_on_error=False,
+          description="classifying failures")
+    def load(self) -> None:
+        from ...analysis.views import class_table, failed_episodes
+
+        conn = da.open_conn(self.app.store_path)
+        try:
+            names = tuple(self._label(conn, r) for r in (self.run, self.vs))
+            table = class_table(conn, self.run, self.vs)
+            eps = failed_episodes(conn, self.run)
+        finally:
+            conn.close()
+        self.app.call_from_thread(self._loaded, names, table, eps)
+
+    @staticmethod
+    def _label(conn, run_id: str | None) -> str | None:
+        if run_id is None:
+            return None
+        row = conn.execute("SELECT name, agent_model FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        if row is None:
+            return run_id
+        scripted = (row[1] or "").lower().startswith(da.SCRIPTED)
+        return f"{row[0]} ({run_id})" + (" [scripted stand-in]" if scripted else "")
+
+    def _loaded(self, names, table, eps) -> None:
+        self.names, self.table_rows, self.episodes = names, table, eps
+        self.loaded = True
+        self._apply()
+
+    # --- views --------------------------------------------------------------------------------
+
+    def _apply(self) -> None:
+        table = self.query_one(LineTable)
+        table.columns = self._columns()
+        if self.view == "classes":
+            peak = max([max(r.get("baseline", 0), r["candidate"]) for r in self.table_rows] or [1]) or 1
+            cells = []
+            for r in self.table_rows:
+                bar = [("█" * max(1, round(12 * r["candidate"] / peak)) if r["candidate"] else "", "fail")]
+                if self.vs:
+                    cells.append([r["class"], str(r["baseline"]), str(r["candidate"]),
+                                  _delta_cell(r["delta"]), bar])
+                else:
+                    cells.append([r["class"], str(r["candidate"]), bar])
+            self._shown = self.table_rows
+        elif self.view == "episodes":
+            eps = [e for e in self.episodes if self.class_filter is None
+                   or self.class_filter in e.classes]
+            cells = [[e.task_id, str(e.trial if e.trial is not None else "-"),
+                      "-" if e.first_step is None else str(e.first_step),
+                      [(", ".join(e.classes) + (" *human" if e.human else ""), "warn")]]
+                     for e in eps]
+            self._shown = eps
+        else:
+            cells = [[str(c.size), c.key["class"], one_line(c.explain(), 300)] for c in self.clusters]
+            self._shown = self.clusters
+        table.set_rows(cells, keep_cursor=False)
+        table.fit_columns(cells)
+        self._title()
+        self._why(table.cursor)
+
+    def _title(self) -> None:
+        run, vs = self.names
+        t = Text()
+        t.append("Failures ", style="bold")
+        t.append(f"{run}" + (f" vs baseline {vs}" if vs else ""))
+        self.query_one("#fail-title", TextLine).set(t)
+        what = {"classes": "class(es) · Enter: its episodes",
+                "episodes": f"episode(s) of {self.class_filter or 'every class'} · Enter: compare "
+                            "at the first divergence · a: every class",
+                "clusters": "cluster(s) · Enter: the representative"}[self.view]
+        status = (f"{len(self._shown)} {what} · {len(self.episodes)} failed · infrastructure "
+                  "excluded · rule-based: docs/failure-classes.md")
+        self.query_one("#fail-status", TextLine).set(Text(one_line(status, 400), style="dim"))
+
+    @on(LineTable.Highlighted, "#fail-table")
+    def _highlighted(self, event: LineTable.Highlighted) -> None:
+        self._why(event.row)
+
+    def _why(self, index: int) -> None:
+        text = ""
+        if self._shown and 0 <= index < len(self._shown):
+            item = self._shown[index]
+            if self.view == "episodes":
+                text = f"episode {item.episode_id}: {item.why}" + (" (human label)" if item.human else "")
+            elif self.view == "clusters":
+                text = f"representative episode {item.representative} of {item.size}"
+            else:
+                text = f"{item['class']}: Enter lists its episodes"
+        self.query_one("#fail-why", Static).update(Text(one_line(text, 400)))
+
+    def action_view(self, name: str) -> None:
+        if name == "episodes" and self.view == "classes":
+            pass   # keep the current class filter (None = every class)
+        if name == "clusters" and not self.clusters:
+            self._load_clusters()
+        self.view = name
+        self._apply()
+
+    def action_all_classes(self) -> None:
+        self.class_filter = None
+        self.action_view("episodes")
+
+    @work(thread=True, exclusive=True, group="failures-clusters", exit_on_error=False,
+          description="clustering failures")
+    def _load_clusters(self) -> None:
+        from ...analysis.cache import analyse_run
+        from ...analysis.clusters import cluster
+
+        conn = da.open_conn(self.app.store_path)
+        try:
+            found = cluster(analyse_run(conn, self.run))
+        finally:
+            conn.close()
+        self.app.call_from_thread(self._clusters_loaded, found)
+
+    def _clusters_loaded(self, found) -> None:
+        self.clusters = found
+        if self.view == "clusters":
+            self._apply()
+
+    @on(LineTable.Selected, "#fail-table")
+    def _selected(self, event: LineTable.Selected) -> None:
+        if not self._shown or event.row >= len(self._shown):
+            return
+        item = self._shown[event.row]
+        if self.view == "classes":
+            self.class_filter = item["class"]
+            self.view = "episodes"
+            self._apply()
+        elif self.view == "episodes":
+            self.open_episode(item.episode_id, item.task_id, item.trial, item.first_step)
+        else:
+            e = next((x for x in self.episodes if x.episode_id == item.representative), None)
+            if e is not None:
+                self.open_episode(e.episode_id, e.task_id, e.trial, e.first_step)
+
+    def open_episode(self, episode_id: int, task_id: str, trial, step) -> None:
+        """The compare screen at the first divergence: baseline's episode of the task on the
+        left when there is a baseline, this run's failing one on the right."""
+        other = None
+        if self.vs:
+            conn = da.open_conn(self.app.store_path)
+            try:
+                other = da.find_episode(conn, self.vs, task_id, trial)
+            finally:
+                conn.close()
+        if other is not None:
+            self.app.open_compare(other, episode_id, step=step, step_episode=episode_id)
+        else:
+            self.app.open_compare(episode_id, None, step=step, step_episode=episode_id)

@@ -1,0 +1,173 @@
+"""The failures screen (Pilot and snapshots at 80x24 and 160x48), the label key on the tasks
+and compare screens, and the classes in the compare header."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Input
+from tui_fixture import build_store, line_text, settle, wait_for
+
+from store import connect
+from t2e_tui.ui.app import make_app
+from t2e_tui.ui.screens.compare import CompareScreen
+from t2e_tui.ui.screens.failures import FailuresScreen
+from t2e_tui.ui.screens.label import LabelScreen, parse_entry
+from t2e_tui.ui.screens.tasks import TasksScreen
+from t2e_tui.ui.widgets.linetable import LineTable
+
+SIZES = [(80, 24), (160, 48)]
+
+
+@pytest.fixture
+def fx(tmp_path):
+    path = tmp_path / "fx.sqlite"
+    return path, build_store(path)
+
+
+def app_for(path):
+    return make_app(path, load_config=False, poll_interval=0, clock=lambda: 0.0)
+
+
+async def open_failures(pilot):
+    await settle(pilot)
+    await pilot.press("b", "down", "c", "f")       # runs screen: mark a pair, f
+    await settle(pilot)
+
+
+def test_parse_entry():
+    assert parse_entry("missing_write it never tried") == ("missing_write", False, "it never tried")
+    assert parse_entry("-wrong_target") == ("wrong_target", True, None)
+
+
+async def test_failures_screen_drills_into_a_class_and_opens_compare_at_the_divergence(fx):
+    path, ids = fx
+    app = app_for(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_failures(pilot)
+        screen = app.screen
+        assert isinstance(screen, FailuresScreen) and (screen.run, screen.vs) == ("runcand", "runbase")
+        rows = {r["class"]: r for r in screen.table_rows}
+        # the candidate regresses task 2 with an unconfirmed write on another item
+        assert rows["unconfirmed_write"]["candidate"] == 1 and rows["unconfirmed_write"]["delta"] == 1
+        table = screen.query_one(LineTable)
+        names = [line_text(table, y).split()[0] for y in range(1, 1 + len(screen.table_rows))]
+        idx = names.index("unconfirmed_write")
+        table.move_to(idx)
+        await pilot.press("enter")
+        assert screen.view == "episodes" and screen.class_filter == "unconfirmed_write"
+        assert [e.task_id for e in screen._shown] == ["2"]
+        ep = screen._shown[0]
+        assert "episode" in str(screen.query_one("#fail-why").render())
+        await pilot.press("enter")
+        await settle(pilot)
+        cmp = app.screen
+        assert isinstance(cmp, CompareScreen)
+        assert (cmp.episode_a, cmp.episode_b) == (ids["episodes"][("base", "2")], ep.episode_id)
+        # the cursor sits on the first-divergence step of the failing side
+        row = cmp.alignment.rows[cmp.query_one("#lanes").cursor]
+        assert ep.first_step in (row.b.step_idx, row.b.result_idx)
+        # and the header names the classes and the step
+        title = str(cmp.query_one("#cmp-title").render())
+        assert "B fails at step 8 · unconfirmed_write" in title
+
+
+async def test_failures_views_and_single_run(fx):
+    path, _ = fx
+    app = app_for(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_failures("runbase")
+        await settle(pilot)
+        screen = app.screen
+        assert screen.vs is None and all("delta" not in r for r in screen.table_rows)
+        await pilot.press("2")
+        assert screen.view == "episodes" and len(screen._shown) == len(screen.episodes)
+        await pilot.press("3")
+        await wait_for(pilot, lambda: screen.clusters)
+        assert sum(c.size for c in screen.clusters) == len(screen.episodes)
+        assert "class " in line_text(screen.query_one(LineTable), 1)
+
+
+async def test_label_key_on_tasks_overrides_the_class(fx):
+    path, ids = fx
+    app = app_for(path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        await pilot.press("b", "down", "c", "enter")
+        await settle(pilot)
+        tasks = app.screen
+        assert isinstance(tasks, TasksScreen)
+        await wait_for(pilot, lambda: tasks.failure_classes)
+        tasks.query_one(LineTable).move_to([r.task_id for r in tasks.shown].index("2"))
+        await pilot.press("l")
+        await settle(pilot)
+        assert isinstance(app.screen, LabelScreen)
+        app.screen.query_one(Input).value = "under_inspection read nothing first"
+        await pilot.press("enter")
+        await settle(pilot)
+        await wait_for(pilot, lambda: tasks.failure_classes.get(ids["episodes"][("cand", "2")], [""])[0]
+                       == "under_inspection")
+        row = connect(path).execute("SELECT label, note, kind FROM labels").fetchone()
+        assert tuple(row) == ("under_inspection", "read nothing first", "failure_class")
+        # the class filter (c) keeps only the labelled task
+        for _ in range(8):
+            if tasks.class_filter == "under_inspection":
+                break
+            await pilot.press("c")
+        assert [r.task_id for r in tasks.shown] == ["2"]
+
+
+async def test_label_key_on_compare_rejects_at_a_step(fx):
+    path, ids = fx
+    app = app_for(path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        app.open_compare(ids["episodes"][("base", "2")], ids["episodes"][("cand", "2")])
+        await settle(pilot)
+        cmp = app.screen
+        assert "B fails at step 8 · unconfirmed_write" in str(cmp.query_one("#cmp-title").render())
+        await pilot.press("l")
+        await settle(pilot)
+        app.screen.query_one(Input).value = "-unconfirmed_write"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is cmp
+        assert "B fails at step 8 · unconfirmed_write" not in str(cmp.query_one("#cmp-title").render())
+        row = connect(path).execute("SELECT target_kind, kind, label FROM labels").fetchone()
+        assert tuple(row) == ("step", "failure_class_reject", "unconfirmed_write")
+
+
+async def test_label_dialog_refuses_an_unknown_class(fx):
+    path, ids = fx
+    app = app_for(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.push_screen(LabelScreen(ids["episodes"][("cand", "2")], None, None))
+        await settle(pilot)
+        app.screen.query_one(Input).value = "no_such_class"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, LabelScreen)      # still open, nothing stored
+        assert connect(path).execute("SELECT count(*) FROM labels").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "160x48"])
+def test_failures_snapshot(snap_compare, fx, size):
+    path, _ = fx
+
+    async def before(pilot):
+        await open_failures(pilot)
+
+    assert snap_compare(app_for(path), terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "160x48"])
+def test_failures_episodes_snapshot(snap_compare, fx, size):
+    path, _ = fx
+
+    async def before(pilot):
+        await open_failures(pilot)
+        await pilot.press("2")
+        await settle(pilot)
+
+    assert snap_compare(app_for(path), terminal_size=size, run_before=before)
