@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import store
+from store import queries
 from store.exporters import export_dict
 from store.importers import import_path
 from store.importers.tau2_ticks import messages_from_ticks
@@ -85,3 +86,102 @@ def test_overlapping_speech_orders_by_start_and_bad_ticks_are_named(db, tmp_path
     msg = str(exc.value)
     assert "sim-voice-1" in msg and "tick #2" in msg and "agent_tool_calls" in msg
     assert db.conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
+
+
+def test_directory_layout_notes_artifacts_and_unindexed_files(db, tmp_path):
+    d = tmp_path / "run"
+    shutil.copytree(FIX / "voice_run", d)
+    (d / "simulations" / "stray.json").write_text("{}")
+    entry = import_path(db, d)
+    assert entry["episodes"] == 2  # the stray file is not in the index: not imported
+    w = " | ".join(entry["warnings"])
+    assert "artifacts/" in w and "not imported" in w
+    assert "stray.json" in w and "simulation_index" in w
+    # index order is run order
+    got = db.conn.execute("SELECT sim_id FROM episodes ORDER BY ord").fetchall()
+    assert got == [("sim-voice-1",), ("sim-text-2",)]
+
+
+def _task(tid, basis=("DB",), actions=()):
+    return {"id": tid, "user_scenario": {"instructions": f"hand-made scenario {tid}"},
+            "evaluation_criteria": {"actions": list(actions), "communicate_info": [],
+                                    "reward_basis": list(basis)},
+            "issues": [{"id": f"{tid}-i", "title": "wording", "status": "open"}],
+            "required_documents": ["Fees table"], "user_tools": ["toggle_airplane_mode"]}
+
+
+def _sim(sid, tid, reward, reason, trial=0, ri_extra=None):
+    ri = {"reward": reward, "db_check": {"db_match": reward == 1.0, "db_reward": reward},
+          "reward_basis": ["DB"], "reward_breakdown": {"DB": reward}, "info": None}
+    ri.update(ri_extra or {})
+    return {"id": sid, "task_id": tid, "timestamp": "2026-03-01T00:00:00",
+            "start_time": "2026-03-01T00:00:00", "end_time": "2026-03-01T00:00:05",
+            "duration": 5.0, "termination_reason": reason, "agent_cost": 0.0, "user_cost": 0.0,
+            "reward_info": ri, "trial": trial, "seed": 1,
+            "messages": [{"role": "assistant", "content": "Hello", "turn_idx": 0}]}
+
+
+def results_1x(domain, *, version=None, commit="c0ffee", sims=None, tasks=None):
+    info = {"git_commit": commit, "num_trials": 1, "max_steps": 100, "max_errors": 10,
+            "user_info": {"implementation": "user_simulator", "llm": "u"},
+            "agent_info": {"implementation": "llm_agent", "llm": "a"},
+            "environment_info": {"domain_name": domain, "policy": "policy text"}, "seed": 1}
+    if version:
+        info["tau2_version"] = version
+    return {"timestamp": "2026-03-01T00:00:00", "info": info,
+            "tasks": tasks or [_task("task_001"), _task("task_002")],
+            "simulations": sims or []}
+
+
+def test_termination_reasons_tasks_and_unscorable_domain(db, tmp_path):
+    act = {"action_id": "x1", "requestor": "assistant", "name": "think",
+           "arguments": {"thought": "t"}, "info": None, "compare_args": []}
+    sims = [_sim("s1", "task_001", 0.0, "timeout"),
+            _sim("s2", "task_001", None, "infrastructure_error", trial=1),
+            _sim("s3", "task_002", 0.0, "context_window_exceeded"),
+            _sim("s4", "task_002", 1.0, "unexpected_error", trial=1,
+                 ri_extra={"reward_basis": ["ACTION"], "reward_breakdown": {"ACTION": 1.0},
+                           "action_checks": [{"action": act, "action_match": True,
+                                              "action_reward": 1.0, "tool_type": "think"}]})]
+    sims[1]["reward_info"] = None
+    src = results_1x("telecom", sims=sims,
+                     tasks=[_task("task_001"), _task("task_002", ("ACTION",), [act])])
+    p = tmp_path / "telecom.json"
+    p.write_text(json.dumps(src))
+    entry = import_path(db, p)
+    assert entry["episodes"] == 4
+    assert any("'telecom' is not re-scorable here" in w for w in entry["warnings"])
+    rid = entry["run_id"]
+    got = db.conn.execute("SELECT task_id, termination_reason FROM episodes WHERE run_id = ? "
+                          "ORDER BY ord", (rid,)).fetchall()
+    assert [g[1] for g in got] == ["timeout", "infrastructure_error", "context_window_exceeded",
+                                   "unexpected_error"]
+    assert {g[0] for g in got} == {"task_001", "task_002"}
+    assert db.conn.execute("SELECT tool_kind, met FROM checks WHERE kind = 'action'").fetchall() \
+        == [("think", 1)]
+    assert db.conn.execute("SELECT action_reward FROM episodes WHERE sim_id = 's4'"
+                           ).fetchone() == (1.0,)
+    # figures leave out infrastructure errors only: 3 scored episodes, one success
+    run = next(r for r in queries.list_runs(db) if r["run_id"] == rid)
+    assert run["infrastructure_errors"] == 1
+    assert run["pass_rate"] == pytest.approx(1 / 3)
+    # tasks keep their tau2 1.x fields (issues, required_documents, user_tools)
+    t = json.loads(db.conn.execute("SELECT task_json FROM tasks WHERE run_id = ? AND "
+                                   "task_id = 'task_002'", (rid,)).fetchone()[0])
+    assert t["required_documents"] == ["Fees table"] and t["user_tools"] and t["issues"]
+    assert export_dict(db, rid) == src
+
+
+def test_grader_identity_is_stored_from_info(db, tmp_path):
+    from store import grader
+    p = tmp_path / "r.json"
+    p.write_text(json.dumps(results_1x("retail", version="1.0.1", commit="abc123",
+                                       sims=[_sim("s1", "task_001", 1.0, "user_stop")])))
+    rid = import_path(db, p)["run_id"]
+    g = grader.of_run(db.conn, rid)
+    assert (g["tool"], g["version"], g["commit"]) == ("tau2", "1.0.1", "abc123")
+    assert g["evaluation_type"] is None
+    # an ALL_IGNORE_BASIS grading multiplies components outside the basis into the reward
+    ri = {"reward": 0.0, "reward_basis": ["DB"], "reward_breakdown": {"DB": 1.0, "ACTION": 0.0}}
+    assert grader.ignores_basis(ri)
+    assert not grader.ignores_basis({**ri, "reward": 1.0})

@@ -80,6 +80,9 @@ class RunMeta:
             "top": {k: v for k, v in self.top.items() if k not in ("info", "tasks")},
             "format": fmt,
         }
+        if "info" in self.top:  # the grader a tau2 file was scored with (store/grader.py)
+            from ..grader import from_info
+            out[writer.META_KEY]["grader"] = from_info(self.info)
         return out
 
 

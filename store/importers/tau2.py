@@ -200,6 +200,10 @@ def _check_shape(pctx: ImportContext, meta: RunMeta) -> None:
         if "tasks" not in top:
             pctx.warn("no embedded 'tasks': the world id covers the domain and policy only and "
                       "the task-label check is skipped")
+        from ..grader import rescorable
+        if not rescorable(meta.domain):
+            pctx.warn(f"domain {meta.domain!r} is not re-scorable here (t2e re-scores retail "
+                      "only): the recorded rewards are imported and shown as given")
 
 
 def _sims(pctx: ImportContext, builder: RowBuilder, meta: RunMeta,
@@ -249,6 +253,7 @@ def _produce_directory(path: Path, display: str, run_id: str,
             files.append(f)
     elif sim_dir.is_dir():
         files = sorted(sim_dir.glob("*.json"))
+    pctx.warnings.extend(_layout_notes(path, files if index else None))
     inline = top.pop("simulations", None)
     meta = RunMeta(top_keys=list(top) + ["simulations"], top=top)
     _check_shape(pctx, meta)
@@ -270,6 +275,22 @@ def _produce_directory(path: Path, display: str, run_id: str,
     yield from _sims(pctx, builder, meta, sims())
     warnings = pctx.take_warnings() + pctx.summary_warnings(builder.duplicate_ids, builder.from_ticks)
     yield ("done", top, meta.top_keys, pctx.fmt, warnings, builder.episodes, builder.messages)
+
+
+def _layout_notes(path: Path, indexed: list[Path] | None) -> list[str]:
+    """What a tau2 1.x results directory holds beside the simulations and is not imported."""
+    notes = []
+    if (path / "artifacts").is_dir():
+        notes.append("artifacts/ (audio, per-task logs) is not imported; the simulations refer "
+                     "to it by path only")
+    if indexed is not None and (path / "simulations").is_dir():
+        listed = {f.name for f in indexed}
+        extra = sorted(f.name for f in (path / "simulations").glob("*.json")
+                       if f.name not in listed)
+        if extra:
+            notes.append(f"{len(extra)} file(s) in simulations/ are not in simulation_index and "
+                         f"were not imported: {', '.join(extra[:5])}")
+    return notes
 
 
 def _read_json(path: Path) -> Any:
