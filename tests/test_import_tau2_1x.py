@@ -185,3 +185,32 @@ def test_grader_identity_is_stored_from_info(db, tmp_path):
     ri = {"reward": 0.0, "reward_basis": ["DB"], "reward_breakdown": {"DB": 1.0, "ACTION": 0.0}}
     assert grader.ignores_basis(ri)
     assert not grader.ignores_basis({**ri, "reward": 1.0})
+
+
+def test_gate_refuses_incompatible_graders_unless_allowed(tmp_path):
+    from click.testing import CliRunner
+
+    from t2e_tui.cli import cli
+    sims = [_sim(f"s{i}", f"task_00{1 + i % 2}", float(i % 3 == 0), "user_stop", trial=i // 2)
+            for i in range(6)]
+    for name, version in (("old", "1.0.0"), ("new", "1.0.1"), ("same", "1.0.0")):
+        (tmp_path / f"{name}.json").write_text(json.dumps(
+            results_1x("banking_knowledge", version=version, sims=sims,
+                       commit="c1" if name == "same" else "c0")))  # same version, other commit
+    st = str(tmp_path / "s.sqlite")
+    run = CliRunner().invoke
+    for name in ("old", "new", "same"):
+        assert run(cli, ["--store", st, "import", str(tmp_path / f"{name}.json")]).exit_code == 0
+    res = run(cli, ["--store", st, "gate", "old", "new", "--json"])
+    assert res.exit_code == 2
+    assert "refusing to compare" in res.stderr + res.output
+    assert "1.0.0" in res.stderr + res.output and "1.0.1" in res.stderr + res.output
+    import store as st_mod
+    conn = st_mod.connect(st)
+    assert conn.execute("SELECT count(*) FROM gate_decisions").fetchone()[0] == 0
+    conn.close()
+    res = run(cli, ["--store", st, "gate", "old", "new", "--allow-grader-mismatch", "--json"])
+    assert res.exit_code in (0, 1, 3), res.output
+    assert "grader mismatch allowed" in res.stderr
+    res = run(cli, ["--store", st, "gate", "old", "same", "--json"])
+    assert res.exit_code in (0, 1, 3), res.output
