@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 from store.db import connect
 
+from . import reviews
+
 EXCLUDED = "infrastructure_error"  # never counted in any figure (DEVELOPERS.md)
 SCRIPTED = "scripted"
 
@@ -280,7 +282,7 @@ def load_episode(conn: sqlite3.Connection, episode_id: int) -> Episode:
     meta = dict(e)
     steps = [dict(r) for r in cur.execute(
         "SELECT step_id, idx, role, content, tool_calls, tool_call_id, tool_name, error, "
-        "requestor, latency_ms, tokens_in, tokens_out, cost, huge FROM steps "
+        "requestor, latency_ms, tokens_in, tokens_out, cost, huge, extra_json FROM steps "
         "WHERE episode_id = ? ORDER BY idx", (episode_id,))]
     for s in steps:
         calls = s.get("tool_calls")
@@ -289,6 +291,7 @@ def load_episode(conn: sqlite3.Connection, episode_id: int) -> Episode:
                 s["tool_calls"] = json.loads(calls)
             except ValueError:
                 s["tool_calls"] = []
+    reviews.annotate(meta, steps)  # tau2 1.x review errors, at the step they point at
     checks = [dict(r) for r in cur.execute(
         "SELECT kind, pos, action_id, name, arguments, tool_kind, text, met, reward, "
         "judge_dependent FROM checks WHERE episode_id = ? ORDER BY kind, pos", (episode_id,))]

@@ -214,3 +214,27 @@ def test_gate_refuses_incompatible_graders_unless_allowed(tmp_path):
     assert "grader mismatch allowed" in res.stderr
     res = run(cli, ["--store", st, "gate", "old", "same", "--json"])
     assert res.exit_code in (0, 1, 3), res.output
+
+
+def test_reviews_flag_the_header_and_anchor_at_their_step(db):
+    from t2e_tui import data_access as da
+    from t2e_tui.reviews import episode_lines, flags, step_lines
+    entry = import_path(db, FIX / "voice_run")
+    eid = db.conn.execute("SELECT episode_id FROM episodes WHERE run_id = ? AND sim_id = ?",
+                          (entry["run_id"], "sim-voice-1")).fetchone()[0]
+    ep = da.load_episode(db.conn, eid)
+    assert flags(ep.meta) == ["user sim erred (critical)"]
+    lines = episode_lines(ep.meta)
+    assert any(ln.startswith("review: The user simulator volunteered") for ln in lines)
+    assert "auth: succeeded (Name and zip matched.)" in lines
+    assert any(ln.startswith("agent usage: input_tokens 1200") for ln in lines)
+    # the review error points at tick 3: the user's "Ada Lane, 10001." step
+    anchored = [s["idx"] for s in ep.steps if s.get("_review")]
+    assert anchored == [2]
+    assert any("review: user error (critical_helped)" in ln for ln in step_lines(ep.steps[2]))
+    assert "from ticks 0–1 (2 chunk(s))" in step_lines(ep.steps[0])
+    assert any(ln.startswith("audio_path: artifacts/") for ln in step_lines(ep.steps[0]))
+    # an episode without reviews has no flags
+    other = db.conn.execute("SELECT episode_id FROM episodes WHERE sim_id = 'sim-text-2'"
+                            ).fetchone()[0]
+    assert flags(da.load_episode(db.conn, other).meta) == []
