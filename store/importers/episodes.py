@@ -149,9 +149,10 @@ class RowBuilder:
         self.duplicate_ids = 0
         self.from_ticks = 0  # simulations whose steps were rebuilt from tau2 1.x ticks
 
-    def add(self, sim: dict, ord_: int, *, likely_task_id: str | None = None) -> tuple | None:
+    def add(self, sim: dict, ord_: int, *, likely_task_id: str | None = None,
+            latencies: list | None = None) -> tuple | None:
         """Queue one tau2 SimulationRun dict (already validated). Returns a full batch to
-        write, or None."""
+        write, or None. `latencies`: per message, ms (formats that record span times)."""
         eid = self.next_episode
         self.next_episode += 1
         tool_names: dict[str, str] = {}
@@ -166,7 +167,9 @@ class RowBuilder:
         messages = messages or []
         steps, calls = self._steps, self._calls
         for idx, msg in enumerate(messages):
-            row, call_rows, huge = writer.step_row(eid, idx, msg, tool_names=tool_names)
+            row, call_rows, huge = writer.step_row(
+                eid, idx, msg, tool_names=tool_names,
+                latency_ms=latencies[idx] if latencies else None)
             sid = self.next_step
             self.next_step += 1
             steps.append((sid, *row))
@@ -235,8 +238,9 @@ class EpisodeWriter(RowBuilder):
         super().__init__(run_id, *next_ids(conn), batch_messages=batch_messages)
         self.conn = conn
 
-    def add(self, sim: dict, ord_: int, *, likely_task_id: str | None = None) -> None:
-        batch = super().add(sim, ord_, likely_task_id=likely_task_id)
+    def add(self, sim: dict, ord_: int, *, likely_task_id: str | None = None,
+            latencies: list | None = None) -> None:
+        batch = super().add(sim, ord_, likely_task_id=likely_task_id, latencies=latencies)
         if batch is not None:
             write_batch(self.conn, batch)
 

@@ -1,0 +1,2 @@
+def import_file(conn, ctx):
+    raise NotImplementedError

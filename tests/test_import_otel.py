@@ -1,0 +1,108 @@
+"""OpenTelemetry GenAI (OTLP/JSON) import: new and old attribute names, event and flattened
+message forms, OpenInference, content capture off, grouping, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from otel_fixture import new_convention_file, old_convention_file, openinference_file, request, span
+
+import store
+from store.importers import ImportFailure, detect_format, import_path
+
+
+@pytest.fixture
+def db(tmp_path):
+    return store.open_db(tmp_path / "s.sqlite")
+
+
+def episodes(db, run_id):
+    out = []
+    for eid, key, task, extra in db.conn.execute(
+            "SELECT episode_id, episode_key, task_id, extra_json FROM episodes WHERE run_id = ? "
+            "ORDER BY ord", (run_id,)).fetchall():
+        steps = db.conn.execute(
+            "SELECT role, content, tool_calls, tool_call_id, error, latency_ms, tokens_in, "
+            "tokens_out, extra_json FROM steps WHERE episode_id = ? ORDER BY idx",
+            (eid,)).fetchall()
+        out.append({"key": key, "task": task, "extra": json.loads(extra), "steps": steps})
+    return out
+
+
+def test_new_convention_groups_by_conversation_and_keeps_usage(db, tmp_path):
+    p = new_convention_file(tmp_path / "traces.jsonl")
+    assert detect_format(p) == "otel"
+    entry = import_path(db, p)
+    eps = episodes(db, entry["run_id"])
+    assert [e["key"] for e in eps] == ["conv-1", "c" * 32]
+    conv = eps[0]
+    assert [(s[0], s[1]) for s in conv["steps"]] == [
+        ("user", "Where is order #W100?"), ("assistant", None), ("tool", "shipped"),
+        ("assistant", "It has shipped."), ("user", "Thanks, bye"), ("assistant", "Bye!")]
+    assert json.loads(conv["steps"][1][2]) == [{"id": "call_1", "name": "get_order_details",
+                                                "arguments": {"order_id": "#W100"},
+                                                "requestor": "assistant"}]
+    assert conv["steps"][2][3] == "call_1"
+    assert conv["steps"][1][5] == pytest.approx(20.0)  # chat span latency, ms
+    assert conv["steps"][1][6:8] == (50, 7)
+    extra = json.loads(conv["steps"][1][8])
+    assert extra["usage"]["cache_write_tokens"] == 40 and extra["usage"]["cache_read_tokens"] == 3
+    assert extra["provider"] == "openai" and extra["model"] == "model-new"
+    assert conv["extra"]["otel"]["system_instructions"] == ["Be brief."]
+    assert conv["extra"]["otel"]["attributes"]["app.outcome.score"] == 1.0
+    run = db.conn.execute("SELECT domain, agent_model, grading FROM runs").fetchone()
+    assert run == ("support-bot", "model-new", "foreign")
+
+
+def test_content_capture_off_is_shown_not_dropped(db, tmp_path):
+    entry = import_path(db, new_convention_file(tmp_path / "traces.jsonl"))
+    off = episodes(db, entry["run_id"])[1]
+    assert [(s[0], s[1]) for s in off["steps"]] == [
+        ("user", "(content not captured)"), ("assistant", "(content not captured)"),
+        ("tool", "(content not captured)"), ("assistant", "(content not captured)")]
+    # the tool call the execute_tool span names joins the uncaptured assistant turn
+    assert json.loads(off["steps"][1][2])[0]["name"] == "cancel_order"
+    assert off["steps"][2][4] == 1  # the tool span's error status
+    assert any("not captured" in w and "1 episode" in w for w in entry["warnings"])
+    assert db.conn.execute("SELECT termination_reason FROM episodes WHERE episode_key = ?",
+                           ("c" * 32,)).fetchone() == ("agent_error",)
+
+
+def test_old_names_events_and_flattened_prompts(db, tmp_path):
+    p = old_convention_file(tmp_path / "old.json")
+    assert detect_format(p) == "otel"
+    entry = import_path(db, p)
+    eps = episodes(db, entry["run_id"])
+    assert [(s[0], s[1]) for s in eps[0]["steps"]] == [
+        ("user", "Cancel order #W7"), ("assistant", None), ("tool", "cancelled")]
+    assert json.loads(eps[0]["steps"][1][2])[0]["arguments"] == {"order_id": "#W7",
+                                                                 "reason": "no longer needed"}
+    assert eps[0]["steps"][1][6:8] == (20, 6)
+    extra = json.loads(eps[0]["steps"][1][8])
+    assert extra["provider"] == "anthropic" and extra["usage"]["cache_write_tokens"] == 11
+    assert [(s[0], s[1]) for s in eps[1]["steps"]] == [("user", "Hi there"),
+                                                      ("assistant", "Hello! How can I help?")]
+
+
+def test_openinference_spans(db, tmp_path):
+    entry = import_path(db, openinference_file(tmp_path / "oi.json"))
+    (ep,) = episodes(db, entry["run_id"])
+    assert ep["key"] == "sess-9"
+    assert [s[0] for s in ep["steps"]] == ["user", "assistant", "tool"]
+    assert json.loads(ep["steps"][1][2])[0] == {
+        "id": "call_a", "name": "modify_user_address",
+        "arguments": {"user_id": "u1", "city": "Oslo"}, "requestor": "assistant"}
+    assert ep["steps"][2][1] == "ok" and ep["steps"][1][6:8] == (12, 9)
+
+
+def test_bad_span_is_named_and_nothing_is_written(db, tmp_path):
+    bad = request([span("a" * 32, "s1", "chat", {}), {"spanId": "s2", "name": "x"}])
+    p = tmp_path / "bad.jsonl"
+    p.write_text(json.dumps(request([span("b" * 32, "t1", "chat", {})])) + "\n"
+                 + json.dumps(bad) + "\n")
+    with pytest.raises(ImportFailure) as exc:
+        import_path(db, p)
+    assert "line 2" in str(exc.value) and "spans[1]" in str(exc.value) \
+        and "traceId" in str(exc.value)
+    assert db.conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
