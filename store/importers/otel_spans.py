@@ -135,6 +135,9 @@ def message(m: Any) -> dict | None:
             out["id"] = str(tid)
     out["content"] = content
     if calls:
+        if role == "user":  # tau2 dual-control: the user simulator's own tool calls
+            for c in calls:
+                c["requestor"] = "user"
         out["tool_calls"] = calls
     if role == "tool":
         out.setdefault("id", "")
