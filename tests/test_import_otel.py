@@ -106,3 +106,43 @@ def test_bad_span_is_named_and_nothing_is_written(db, tmp_path):
     assert "line 2" in str(exc.value) and "spans[1]" in str(exc.value) \
         and "traceId" in str(exc.value)
     assert db.conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
+
+
+def _scored_run(path, score_by_task, service="bot"):
+    from otel_fixture import msgs, text
+    spans = []
+    for i, (task, score) in enumerate(score_by_task.items()):
+        tr = f"{i:032x}"
+        spans.append(span(tr, f"r{i}", "invoke_agent bot", {
+            "gen_ai.operation.name": "invoke_agent", "task.id": task,
+            "app.outcome": score}, start=i * 10, end=i * 10 + 5))
+        spans.append(span(tr, f"c{i}", "chat m", {
+            "gen_ai.operation.name": "chat", "gen_ai.input.messages": msgs(text("user", task)),
+            "gen_ai.output.messages": msgs(text("assistant", "done"))}, parent=f"r{i}",
+            start=i * 10 + 1, end=i * 10 + 2))
+    path.write_text(json.dumps(request(spans, service=service)) + "\n")
+    return path
+
+
+def test_gate_compares_foreign_runs_on_a_mapped_outcome(tmp_path):
+    from click.testing import CliRunner
+
+    from t2e_tui.cli import cli
+    st = str(tmp_path / "s.sqlite")
+    base = {f"t{i}": ("pass" if i < 4 else "fail") for i in range(12)}
+    cand = {f"t{i}": ("pass" if i < 11 else "fail") for i in range(12)}
+    run = CliRunner().invoke
+    for name, scores in (("base", base), ("cand", cand)):
+        p = _scored_run(tmp_path / f"{name}.jsonl", scores)
+        assert run(cli, ["--store", st, "import", str(p), "--name", name]).exit_code == 0
+    res = run(cli, ["--store", st, "gate", "base", "cand", "--json"])
+    assert res.exit_code != 0  # no gold, no reward: nothing to compare
+    res = run(cli, ["--store", st, "gate", "base", "cand", "--reward-attr", "nope"])
+    assert res.exit_code == 2 and "app.outcome" in res.output  # names what it saw
+    res = run(cli, ["--store", st, "gate", "base", "cand", "--reward-attr", "app.outcome",
+                    "--json"])
+    assert res.exit_code in (0, 3), res.output
+    doc = json.loads(res.stdout)
+    assert doc["metrics"]["baseline"]["reward"] == pytest.approx(4 / 12)
+    assert doc["metrics"]["candidate"]["reward"] == pytest.approx(11 / 12)
+    assert len(doc["tasks"]) == 12

@@ -77,16 +77,22 @@ def register(cli: click.Group) -> None:
                   help="One-sided significance level (overrides the policy's).")
     @click.option("--allow-grader-mismatch", is_flag=True,
                   help="Compare runs whose recorded rewards come from different tau2 graders.")
+    @click.option("--reward-attr", default=None, metavar="NAME",
+                  help="Foreign traces (OpenTelemetry, ATIF): use this outcome attribute as "
+                       "the reward.")
     @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
     def gate_cmd(baseline_run, candidate_run, policy_path, intersect, alpha,
-                 allow_grader_mismatch, as_json):
+                 allow_grader_mismatch, reward_attr, as_json):
         """Decide whether CANDIDATE_RUN beats BASELINE_RUN: promote (exit 0), discard (1) or
         inconclusive (3). Appends a row to the scoreboard."""
         from ..gate import gate, load_policy
-        from ..gate.grader import check_graders
+        from ..gate.grader import apply_reward_attr, check_graders
 
         policy = load_policy(policy_path)
         with closing(_store()) as conn:
+            for w in (apply_reward_attr(conn, baseline_run, candidate_run, reward_attr)
+                      if reward_attr else []):
+                click.echo(f"warning: {w}", err=True)
             why = check_graders(conn, baseline_run, candidate_run, allow=allow_grader_mismatch)
             if why:
                 click.echo(f"warning: grader mismatch allowed: {why}", err=True)

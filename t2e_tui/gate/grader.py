@@ -30,3 +30,23 @@ def check_graders(db: Any, baseline: str, candidate: str, *, allow: bool = False
                        "difference may come from the grader, not the agent "
                        "(--allow-grader-mismatch compares them anyway)", 2)
     return why
+
+
+def apply_reward_attr(db: Any, baseline: str, candidate: str, name: str) -> list[str]:
+    """Map attribute `name` to the reward of both runs' episodes (foreign traces have no
+    gold); returns warnings. T2EError (exit 2) when a run has no such attribute at all."""
+    from store.outcomes import map_reward_attr
+
+    conn = conn_of(db)
+    warnings = []
+    for ref in (baseline, candidate):
+        rid = resolve_run(conn, ref)
+        res = map_reward_attr(conn, rid, name)
+        if not res["mapped"]:
+            seen = ", ".join(res["seen"][:12]) or "none"
+            raise T2EError(f"no episode of run {ref!r} carries an outcome in attribute "
+                           f"{name!r} (attributes seen: {seen})", 2)
+        if res["missing"]:
+            warnings.append(f"{ref}: {res['missing']} episode(s) lack {name!r} and stay "
+                            "unscored")
+    return warnings
