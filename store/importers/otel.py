@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
+import re
 import sqlite3
 import tempfile
 from collections import Counter
@@ -33,6 +35,7 @@ from .jsonstream import JsonStream, JsonStreamError
 FORMAT = "otel-genai"
 # root attributes kept per episode: what a user may map to an outcome (`--reward-attr`)
 _KEEP_SCALARS = (str, int, float, bool)
+_OUTCOME = re.compile(r"gen_ai\.evaluation\.|reward|score|feedback|outcome")
 
 
 def _ns(v: Any) -> int:
@@ -114,18 +117,26 @@ def _spill(ctx: ImportContext, db: sqlite3.Connection) -> tuple[int, Counter]:
                               for e in sp.get("events") or [] if isinstance(e, dict)]
                     status = (sp.get("status") or {}).get("code")
                     err = status in (2, "2", "STATUS_CODE_ERROR")
-                    rec = [str(sp.get("name") or ""), a, events, err, start, end, sid,
-                           sp.get("parentSpanId") or None, service, trace]
-                    rows.append((trace, None if conv is None else str(conv), start, n,
-                                 json.dumps(rec, ensure_ascii=False)))
+                    name = str(sp.get("name") or "")
+                    rec = [name, a, events, err, start, end, sid,
+                           sp.get("parentSpanId") or None, service, trace, S.kind(name, a)]
+                    # pickle, not JSON: the record only lives in our own temporary file,
+                    # and pickling big strings is a copy where JSON re-escapes them
+                    rows.append((n, trace, None if conv is None else str(conv), start,
+                                 pickle.dumps(rec, protocol=pickle.HIGHEST_PROTOCOL)))
                     services[service] += 1
                     n += 1
                     if len(rows) >= 5000:
-                        db.executemany("INSERT INTO s VALUES (?,?,?,?,?)", rows)
-                        rows.clear()
-    if rows:
-        db.executemany("INSERT INTO s VALUES (?,?,?,?,?)", rows)
+                        _flush(db, rows)
+    _flush(db, rows)
     return n, services
+
+
+def _flush(db: sqlite3.Connection, rows: list[tuple]) -> None:
+    # the sort key apart from the payload, so that sorting moves small rows only
+    db.executemany("INSERT INTO s VALUES (?,?,?,?)", [r[:4] for r in rows])
+    db.executemany("INSERT INTO r VALUES (?,?)", [(r[0], r[4]) for r in rows])
+    rows.clear()
 
 
 def _groups(db: sqlite3.Connection) -> Iterator[tuple[str, bool, list[list]]]:
@@ -133,16 +144,18 @@ def _groups(db: sqlite3.Connection) -> Iterator[tuple[str, bool, list[list]]]:
     db.execute("CREATE TABLE g AS SELECT trace, max(conv) AS conv FROM s GROUP BY trace")
     db.execute("CREATE INDEX g_trace ON g(trace)")
     cur = db.execute(
-        "SELECT k, conv IS NOT NULL, rec FROM (SELECT coalesce(g.conv, s.trace) AS k, g.conv, "
-        "s.start, s.seq, s.rec, min(s.start) OVER (PARTITION BY coalesce(g.conv, s.trace)) "
+        "SELECT k, conv IS NOT NULL, seq FROM (SELECT coalesce(g.conv, s.trace) AS k, g.conv, "
+        "s.start, s.seq, min(s.start) OVER (PARTITION BY coalesce(g.conv, s.trace)) "
         "AS gs FROM s JOIN g ON g.trace = s.trace) ORDER BY gs, k, start, seq")
+    fetch = db.cursor()
     key, by_conv, spans = None, False, []
-    for k, bc, rec in cur:
+    for k, bc, seq in cur:
         if k != key and spans:
             yield key, by_conv, spans
             spans = []
         key, by_conv = k, bool(bc)
-        spans.append(json.loads(rec))
+        (rec,) = fetch.execute("SELECT rec FROM r WHERE seq = ?", (seq,)).fetchone()
+        spans.append(pickle.loads(rec))
     if spans:
         yield key, by_conv, spans
 
@@ -155,8 +168,9 @@ def import_file(conn: sqlite3.Connection, ctx: ImportContext) -> None:
         try:
             spill.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; "
                                 "PRAGMA temp_store=FILE; PRAGMA cache_size=-65536; "
-                                "CREATE TABLE s (trace TEXT, conv TEXT, start INTEGER, "
-                                "seq INTEGER, rec TEXT)")
+                                "CREATE TABLE s (seq INTEGER, trace TEXT, conv TEXT, "
+                                "start INTEGER); CREATE TABLE r (seq INTEGER PRIMARY KEY, "
+                                "rec BLOB)")
             n_spans, services = _spill(ctx, spill)
             if not n_spans:
                 raise ImportFailure("no spans found (an OTLP/JSON export has resourceSpans → "
@@ -206,11 +220,12 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
     """One conversation's spans (time order) -> (tau2-shaped simulation, per-message latency
     in ms, count of messages whose content was not captured)."""
     ids = {sp[6] for sp in spans}
-    root = next((sp for sp in spans if S.kind(sp[0], sp[1]) == "agent"), None) \
+    root = next((sp for sp in spans if sp[10] == "agent"), None) \
         or next((sp for sp in spans if sp[7] not in ids), spans[0])
     msgs: list[dict] = []
     lat: list[float | None] = []
     consumed = 0
+    prev: tuple[str, int] | None = None  # the last chat input as text, and its length
     tool_ids: set[str] = set()
     call_ids: set[str] = set()
     system: list[Any] = []
@@ -226,7 +241,7 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
     items: list[tuple[int, int, Any]] = []
     for i, sp in enumerate(spans):
         items.append((sp[4], i, sp))
-        if S.kind(sp[0], sp[1]) not in ("chat",):
+        if sp[10] != "chat" and sp[2]:
             for ev in sp[2]:  # transcript events on non-chat spans (e.g. a last user turn)
                 if ev.get("name") in ("gen_ai.user.message", "gen_ai.assistant.message"):
                     items.append((ev["t"] or sp[5], i, ev))
@@ -239,22 +254,38 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                 emit(m)
             continue
         name, a, events, err, start, end = it[:6]
-        k = S.kind(name, a)
+        k = it[10]
         ms = (end - start) / 1e6 if end and start else None
         if k == "chat":
-            inp, out = S.chat_io(a, events)
-            if inp is None:
+            text = a.get("gen_ai.input.messages")
+            tail = _tail(text, prev) if prev else None
+            if tail is not None:  # only the new messages were parsed
+                inp, out = None, S.chat_io({**a, "gen_ai.input.messages": None}, events)[1]
+                fresh, n_inp = tail[max(consumed - prev[1], 0):], prev[1] + len(tail)
+            else:
+                inp, out = S.chat_io(a, events)
+                n_inp = len(inp) if inp is not None else 0
+                fresh = (inp[consumed:] if n_inp >= consumed else inp) if inp is not None \
+                    else None
+            prev = (text, n_inp) if isinstance(text, str) and (inp is not None
+                                                                or tail is not None) else None
+            if fresh is None:
                 if not msgs:
                     emit({"role": "user", "content": S.NOT_CAPTURED})
                     nc += 1
             else:
-                for m in (inp[consumed:] if len(inp) >= consumed else inp):
+                # the input repeats the conversation so far: convert only what is new
+                for raw in fresh:
+                    m = S.message(raw)
+                    if m is None:
+                        continue
                     if m["role"] == "system":
                         system.append(m.get("content"))
                     elif not (m["role"] == "tool" and m.get("id") in tool_ids):
                         emit(m)
-                consumed = len(inp)
-            extra = {"usage": S.usage(a)} if S.usage(a) else {}
+                consumed = n_inp
+            u = S.usage(a)
+            extra = {"usage": u} if u else {}
             mod, prov = S.model(a), S.provider(a)
             if mod:
                 extra["model"] = mod
@@ -298,6 +329,21 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
     return _sim(key, by_conv, spans, root, msgs, system, nc), lat, nc
 
 
+def _tail(text: Any, prev: tuple[str, int]) -> list | None:
+    """The messages a chat input adds to the previous one, parsing only the added part:
+    instrumentations serialise the growing conversation the same way each call, so the new
+    input is the old one with items appended. None when that does not hold."""
+    old = prev[0]
+    if not (isinstance(text, str) and len(text) > len(old) and old.endswith("]")
+            and text.startswith(old[:-1]) and text[len(old) - 1] == ","):
+        return None
+    try:
+        tail = json.loads("[" + text[len(old):])
+    except ValueError:
+        return None
+    return tail if isinstance(tail, list) else None
+
+
 def _sim(key: str, by_conv: bool, spans: list[list], root: list, msgs: list[dict],
          system: list, nc: int) -> dict:
     ra = root[1]
@@ -309,12 +355,15 @@ def _sim(key: str, by_conv: bool, spans: list[list], root: list, msgs: list[dict
             and not k.startswith(("gen_ai.input.", "gen_ai.output.", "gen_ai.prompt",
                                   "gen_ai.completion", "llm.input_messages",
                                   "llm.output_messages", "t2e.reward_info"))}
-    for sp in spans:  # outcome attributes anywhere in the conversation (evaluations, feedback)
-        for k, v in sp[1].items():
-            if isinstance(v, _KEEP_SCALARS) and k not in keep and (
-                    k.startswith("gen_ai.evaluation.") or "reward" in k or "score" in k
-                    or "feedback" in k or "outcome" in k):
-                keep[k] = v
+    for sp in spans:  # outcomes elsewhere: evaluation events, evaluator or feedback spans
+        found = [ev["attributes"] for ev in sp[2]
+                 if str(ev.get("name") or "").startswith("gen_ai.evaluation")]
+        if sp[10] in ("agent", "other"):
+            found.append(sp[1])
+        for attrs in found:
+            for k, v in attrs.items():
+                if k not in keep and isinstance(v, _KEEP_SCALARS) and _OUTCOME.search(k):
+                    keep[k] = v
     ri = ra.get("t2e.reward_info")
     try:
         ri = json.loads(ri) if isinstance(ri, str) else None

@@ -230,10 +230,18 @@ def kind(name: str, a: dict) -> str:
     return "other"
 
 
-def chat_io(a: dict, events: list[dict]) -> tuple[list[dict] | None, list[dict] | None]:
+def _raw_list(v: Any) -> list | None:
+    v = _json(v)
+    if isinstance(v, dict):
+        return [v]
+    return v if isinstance(v, list) else None
+
+
+def chat_io(a: dict, events: list[dict]) -> tuple[list | None, list[dict] | None]:
     """A chat span's (input, output) messages; None where the span does not carry them
-    (content capture off)."""
-    inp = _messages(a.get("gen_ai.input.messages"))
+    (content capture off). Input items may be unconverted: pass them through `message`
+    (idempotent on converted ones), so a caller converts only the part it needs."""
+    inp = _raw_list(a.get("gen_ai.input.messages"))
     out = _messages(a.get("gen_ai.output.messages"))
     if inp is None and out is None:
         inp, out = _from_events(events)
