@@ -157,7 +157,9 @@ def transition_of(base: list[Trial], cand: list[Trial]) -> str:
 
     b, c = _rate(base), _rate(cand)
     if b is None and c is None:
-        return "running" if base or cand else ""
+        if any(t.status == "running" for t in base + cand):
+            return "running"
+        return "unscored" if base or cand else ""  # e.g. foreign traces: no gold
     if c is None:
         return "running" if any(t.status == "running" for t in cand) else "only base"
     if b is None:
@@ -194,7 +196,9 @@ def task_rows(conn: sqlite3.Connection, base_run: str, cand_run: str | None) -> 
             row.transition = gate.get(tid) or transition_of(row.base, row.cand)
         else:
             rate = _rate(row.base)
-            row.transition = ("running" if rate is None else "pass" if rate == 1.0
+            unscored = "running" if any(t.status == "running" for t in row.base) \
+                else "unscored"  # no reward: foreign traces carry no gold
+            row.transition = (unscored if rate is None else "pass" if rate == 1.0
                               else "fail" if rate == 0.0 else "flaky")
         rows.append(row)
     return rows

@@ -146,3 +146,15 @@ def test_gate_compares_foreign_runs_on_a_mapped_outcome(tmp_path):
     assert doc["metrics"]["baseline"]["reward"] == pytest.approx(4 / 12)
     assert doc["metrics"]["candidate"]["reward"] == pytest.approx(11 / 12)
     assert len(doc["tasks"]) == 12
+
+
+def test_foreign_runs_read_as_unscored_not_running(db, tmp_path):
+    from t2e_tui import data_access as da
+    from t2e_tui.ui.screens.tasks import trials_cell
+    rid = import_path(db, new_convention_file(tmp_path / "t.jsonl"))["run_id"]
+    rows = da.task_rows(db.conn, rid, None)
+    assert {r.transition for r in rows} == {"unscored"}  # was "running"
+    assert trials_cell(rows[0].base) == [("?", "dim")]
+    rid2 = import_path(db, old_convention_file(tmp_path / "o.json"))["run_id"]
+    assert da.transition_of(rows[0].base, da.task_rows(db.conn, rid2, None)[0].base) \
+        == "unscored"
