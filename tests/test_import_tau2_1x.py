@@ -238,3 +238,18 @@ def test_reviews_flag_the_header_and_anchor_at_their_step(db):
     other = db.conn.execute("SELECT episode_id FROM episodes WHERE sim_id = 'sim-text-2'"
                             ).fetchone()[0]
     assert flags(da.load_episode(db.conn, other).meta) == []
+
+
+def test_show_prints_reviews_and_step_metadata(tmp_path):
+    from click.testing import CliRunner
+
+    from t2e_tui.cli import cli
+    st = str(tmp_path / "s.sqlite")
+    assert CliRunner().invoke(cli, ["--store", st, "import", str(FIX / "voice_run")]
+                              ).exit_code == 0
+    res = CliRunner().invoke(cli, ["--store", st, "show", "voice_run:task_001"])
+    assert res.exit_code == 0, res.output
+    out = res.output
+    assert "review flags: user sim erred (critical)" in out
+    assert "auth: succeeded" in out and "from ticks 3–3 (1 chunk(s))" in out
+    assert "review: user error (critical_helped): Gave the zip unprompted." in out
