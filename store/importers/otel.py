@@ -112,9 +112,10 @@ def _spill(ctx: ImportContext, db: sqlite3.Connection) -> tuple[int, Counter]:
                     a = S.attrs(sp.get("attributes"))
                     conv = a.get("gen_ai.conversation.id") or a.get("session.id")
                     start, end = _ns(sp.get("startTimeUnixNano")), _ns(sp.get("endTimeUnixNano"))
+                    evs = sp.get("events")
                     events = [{"name": e.get("name"), "t": _ns(e.get("timeUnixNano")),
                                "attributes": S.attrs(e.get("attributes"))}
-                              for e in sp.get("events") or [] if isinstance(e, dict)]
+                              for e in evs if isinstance(e, dict)] if evs else []
                     status = (sp.get("status") or {}).get("code")
                     err = status in (2, "2", "STATUS_CODE_ERROR")
                     name = str(sp.get("name") or "")
@@ -143,19 +144,22 @@ def _groups(db: sqlite3.Connection) -> Iterator[tuple[str, bool, list[list]]]:
     """(key, keyed by conversation?, spans) per episode, episodes in order of first span."""
     db.execute("CREATE TABLE g AS SELECT trace, max(conv) AS conv FROM s GROUP BY trace")
     db.execute("CREATE INDEX g_trace ON g(trace)")
-    cur = db.execute(
-        "SELECT k, conv IS NOT NULL, seq FROM (SELECT coalesce(g.conv, s.trace) AS k, g.conv, "
-        "s.start, s.seq, min(s.start) OVER (PARTITION BY coalesce(g.conv, s.trace)) "
-        "AS gs FROM s JOIN g ON g.trace = s.trace) ORDER BY gs, k, start, seq")
-    fetch = db.cursor()
+    # sort the small key rows into a table, then walk it joined to the payloads by primary
+    # key: one statement, the lookups stay in SQLite
+    db.execute(
+        "CREATE TABLE o AS SELECT k, conv IS NOT NULL AS bc, seq FROM (SELECT "
+        "coalesce(g.conv, s.trace) AS k, g.conv, s.start, s.seq, min(s.start) OVER "
+        "(PARTITION BY coalesce(g.conv, s.trace)) AS gs FROM s JOIN g ON g.trace = s.trace) "
+        "ORDER BY gs, k, start, seq")
+    cur = db.execute("SELECT o.k, o.bc, r.rec FROM o JOIN r ON r.seq = o.seq ORDER BY o.rowid")
     key, by_conv, spans = None, False, []
-    for k, bc, seq in cur:
+    loads = pickle.loads
+    for k, bc, rec in cur:
         if k != key and spans:
             yield key, by_conv, spans
             spans = []
         key, by_conv = k, bool(bc)
-        (rec,) = fetch.execute("SELECT rec FROM r WHERE seq = ?", (seq,)).fetchone()
-        spans.append(pickle.loads(rec))
+        spans.append(loads(rec))
     if spans:
         yield key, by_conv, spans
 

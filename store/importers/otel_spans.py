@@ -57,8 +57,20 @@ def attrs(items: Any) -> dict:
     """An OTLP attribute list as a dict."""
     out = {}
     for kv in items or ():
-        if isinstance(kv, dict) and isinstance(kv.get("key"), str):
-            out[kv["key"]] = any_value(kv.get("value"))
+        if type(kv) is not dict:
+            continue
+        k, v = kv.get("key"), kv.get("value")
+        if type(k) is not str:
+            continue
+        # inline fast path for the common scalar types (this runs for every attribute)
+        if type(v) is dict:
+            if "stringValue" in v:
+                out[k] = v["stringValue"]
+                continue
+            if "intValue" in v and type(v["intValue"]) is int:
+                out[k] = v["intValue"]
+                continue
+        out[k] = any_value(v)
     return out
 
 
