@@ -73,12 +73,18 @@ def run_import(path: Path, store_path: Path) -> tuple[float, float, dict]:
     code = ("import json, sys, store; from store.importers import import_path; "
             "db = store.open_db(sys.argv[2]); r = import_path(db, sys.argv[1]); "
             "print(json.dumps({k: r[k] for k in ('episodes', 'messages')}))")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", code, str(path), str(store_path)],
                          check=True, capture_output=True, text=True, cwd=REPO)
     wall = time.perf_counter() - t
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return wall, rss, json.loads(out.stdout)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    rss = after.ru_maxrss / 1024
+    res = json.loads(out.stdout)
+    # CPU seconds of the import and its worker: on a shared machine the wall time mostly
+    # measures the other tenants
+    res["cpu"] = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return wall, rss, res
 
 
 def main() -> None:
@@ -99,8 +105,9 @@ def main() -> None:
             size = f.stat().st_size / (1 << 20)
             wall, rss, res = run_import(f, tmp / f"s-{label[:4]}-{mb}.sqlite")
             print(f"{label}: {size:.0f} MB, {n:,} spans, {res['episodes']:,} episodes, "
-                  f"{res['messages']:,} messages: {wall:.1f} s, {n / wall:,.0f} spans/s, "
-                  f"{size / wall:.1f} MB/s, peak RSS so far {rss:.0f} MB")
+                  f"{res['messages']:,} messages: wall {wall:.1f} s = {n / wall:,.0f} spans/s "
+                  f"({size / wall:.1f} MB/s); CPU {res['cpu']:.1f} s; "
+                  f"peak RSS so far {rss:.0f} MB; load {os.getloadavg()[0]:.1f}")
             f.unlink()
 
 

@@ -158,3 +158,16 @@ def test_foreign_runs_read_as_unscored_not_running(db, tmp_path):
     rid2 = import_path(db, old_convention_file(tmp_path / "o.json"))["run_id"]
     assert da.transition_of(rows[0].base, da.task_rows(db.conn, rid2, None)[0].base) \
         == "unscored"
+
+
+def test_worker_process_gives_the_same_run(tmp_path, monkeypatch):
+    p = new_convention_file(tmp_path / "t.jsonl")
+    got = []
+    for mode in ("0", "1"):
+        monkeypatch.setenv("T2E_IMPORT_WORKER", mode)
+        db = store.open_db(tmp_path / f"s{mode}.sqlite")
+        entry = import_path(db, p)
+        eps = episodes(db, entry["run_id"])
+        got.append(([(e["key"], e["steps"]) for e in eps], entry["warnings"],
+                    db.conn.execute("SELECT agent_model, grading FROM runs").fetchone()))
+    assert got[0] == got[1]

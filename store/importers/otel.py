@@ -25,11 +25,12 @@ import sqlite3
 import tempfile
 from collections import Counter
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Iterator
 
 from . import otel_spans as S
-from .common import ImportContext, ImportFailure, RunMeta
-from .episodes import EpisodeWriter, RecordError, validate_sim
+from .common import ImportContext, ImportFailure
+from .episodes import RecordError, RowBuilder, next_ids, validate_sim
 from .jsonstream import JsonStream, JsonStreamError
 
 FORMAT = "otel-genai"
@@ -165,8 +166,30 @@ def _groups(db: sqlite3.Connection) -> Iterator[tuple[str, bool, list[list]]]:
 
 
 def import_file(conn: sqlite3.Connection, ctx: ImportContext) -> None:
-    """Import one OTLP/JSON trace file as one run (the caller holds the transaction)."""
+    """Import one OTLP/JSON trace file as one run (the caller holds the transaction). Big
+    files are read and turned into rows in a worker process while this one writes (tau2.py)."""
+    from . import tau2
+
     ctx.fmt = FORMAT
+    run_id = tau2._free_run_id(conn)
+    ids = next_ids(conn)
+    mode = os.environ.get("T2E_IMPORT_WORKER", "")
+    use_worker = mode == "1" or (mode != "0" and ctx.size >= tau2.WORKER_MIN_BYTES)
+    events = (tau2._worker_events(ctx, run_id, ids, producer="otel") if use_worker
+              else produce(str(ctx.path), ctx.display, run_id, ids))
+    tau2.consume(conn, ctx, run_id, events)
+    info = conn.execute("SELECT info_json FROM runs WHERE run_id = ?", (run_id,)).fetchone()[0]
+    top = ((json.loads(info) if info else {}).get("_t2e") or {}).get("top") or {}
+    agent = (top.get("otel") or {}).get("agent_model")
+    conn.execute("UPDATE runs SET grading = 'foreign', agent_model = coalesce(?, agent_model) "
+                 "WHERE run_id = ?", (agent, run_id))
+
+
+def produce(path: str, display: str, run_id: str, ids: tuple[int, int]) -> Iterator[tuple]:
+    """Read the file into rows, as events for tau2.consume (no store access): ("head", ...)
+    once the spans are read, ("batch", rows) per batch of episodes, ("done", ...)."""
+    pctx = ImportContext(path=Path(path), display=display, sha256="", size=0, name="",
+                         role="discovery")
     with tempfile.TemporaryDirectory(prefix="t2e-otel-") as tmp:
         spill = sqlite3.connect(os.path.join(tmp, "spans.sqlite"))
         try:
@@ -175,48 +198,48 @@ def import_file(conn: sqlite3.Connection, ctx: ImportContext) -> None:
                                 "CREATE TABLE s (seq INTEGER, trace TEXT, conv TEXT, "
                                 "start INTEGER); CREATE TABLE r (seq INTEGER PRIMARY KEY, "
                                 "rec BLOB)")
-            n_spans, services = _spill(ctx, spill)
+            n_spans, services = _spill(pctx, spill)
             if not n_spans:
                 raise ImportFailure("no spans found (an OTLP/JSON export has resourceSpans → "
                                     "scopeSpans → spans)")
             service = next((s for s, _ in services.most_common() if s), None)
-            top = {"domain": service or "otel",
-                   "otel": {"spans": n_spans, "services": sorted(s for s in services if s)}}
-            meta = RunMeta(top_keys=["domain", "otel", "simulations"], top=top)
-            run_id = ctx.start_run(conn, meta)
-            _episodes(conn, ctx, run_id, _groups(spill))
-            ctx.finish_run(conn, meta)
+            top: dict[str, Any] = {"domain": service or "otel",
+                                   "otel": {"spans": n_spans,
+                                            "services": sorted(s for s in services if s)}}
+            keys = ["domain", "otel", "simulations"]
+            yield ("head", top, keys, FORMAT, [])
+            builder = RowBuilder(run_id, *ids)
+            models: Counter = Counter()
+            not_captured = by_conv = 0
+            for ord_, (key, conv, spans) in enumerate(_groups(spill)):
+                sim, lat, nc = build_episode(key, conv, spans, models)
+                label = f"episode #{ord_} ({'conversation' if conv else 'trace'} {key})"
+                try:
+                    validate_sim(sim, label)
+                except RecordError as exc:
+                    raise ImportFailure(str(exc)) from None
+                batch = builder.add(sim, ord_, latencies=lat)
+                if batch is not None:
+                    yield ("batch", batch)
+                not_captured += bool(nc)
+                by_conv += conv
+            batch = builder.take()
+            if batch is not None:
+                yield ("batch", batch)
         finally:
             spill.close()
-
-
-def _episodes(conn: sqlite3.Connection, ctx: ImportContext, run_id: str,
-              groups: Iterator[tuple[str, bool, list[list]]]) -> None:
-    ew = EpisodeWriter(conn, run_id)
-    models: Counter = Counter()
-    not_captured = by_conv = 0
-    for ord_, (key, conv, spans) in enumerate(groups):
-        sim, lat, nc = build_episode(key, conv, spans, models)
-        label = f"episode #{ord_} ({'conversation' if conv else 'trace'} {key})"
-        try:
-            validate_sim(sim, label)
-        except RecordError as exc:
-            raise ImportFailure(str(exc)) from None
-        ew.add(sim, ord_, latencies=lat)
-        not_captured += bool(nc)
-        by_conv += conv
-    ew.close()
-    ctx.episodes, ctx.messages = ew.episodes, ew.messages
+    warnings = []
     if not_captured:
-        ctx.warn(f"{not_captured} episode(s) have messages whose content was not captured "
-                 "(GenAI content capture off): shown as \"(content not captured)\"")
-    if ew.episodes:
-        ctx.warn(f"{ew.episodes} episode(s): {by_conv} grouped by gen_ai.conversation.id, "
-                 f"{ew.episodes - by_conv} by trace id; foreign traces carry no gold (map an "
-                 "outcome attribute with `t2e gate --reward-attr NAME`)")
-    agent = models.most_common(1)[0][0] if models else None
-    conn.execute("UPDATE runs SET grading = 'foreign', agent_model = coalesce(?, agent_model) "
-                 "WHERE run_id = ?", (agent, run_id))
+        warnings.append(f"{not_captured} episode(s) have messages whose content was not "
+                        "captured (GenAI content capture off): shown as \"(content not "
+                        "captured)\"")
+    if builder.episodes:
+        warnings.append(f"{builder.episodes} episode(s): {by_conv} grouped by "
+                        f"gen_ai.conversation.id, {builder.episodes - by_conv} by trace id; "
+                        "foreign traces carry no gold (map an outcome attribute with "
+                        "`t2e gate --reward-attr NAME`)")
+    top["otel"]["agent_model"] = models.most_common(1)[0][0] if models else None
+    yield ("done", top, keys, FORMAT, warnings, builder.episodes, builder.messages)
 
 
 def build_episode(key: str, by_conv: bool, spans: list[list],

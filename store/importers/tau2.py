@@ -312,15 +312,16 @@ def _read_json(path: Path) -> Any:
 # multiprocessing: spawn re-imports the caller's __main__ (breaking unguarded scripts) and fork
 # is unsafe from threaded callers such as the app.
 
-def _worker_events(ctx: ImportContext, run_id: str, ids: tuple[int, int]) -> Iterator[Event]:
-    """Run `produce` in a worker process and relay its events. Closing this generator (or an
-    error) stops the worker."""
+def _worker_events(ctx: ImportContext, run_id: str, ids: tuple[int, int],
+                   producer: str = "tau2") -> Iterator[Event]:
+    """Run `produce` (or otel.produce: `producer="otel"`) in a worker process and relay its
+    events. Closing this generator (or an error) stops the worker."""
     root = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ)
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     proc = subprocess.Popen(
         [sys.executable, "-m", "store.importers.worker", str(ctx.path), ctx.display, run_id,
-         str(ids[0]), str(ids[1])],
+         str(ids[0]), str(ids[1]), *([producer] if producer != "tau2" else [])],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
     try:
         while True:
@@ -345,14 +346,17 @@ def _worker_events(ctx: ImportContext, run_id: str, ids: tuple[int, int]) -> Ite
 
 def _worker_main(argv: list[str]) -> int:
     """The worker: produce events for one file and pickle them to stdout."""
-    path, display, run_id, next_episode, next_step = argv
+    path, display, run_id, next_episode, next_step, *which = argv
     out = sys.stdout.buffer
+    producer = produce
+    if which == ["otel"]:
+        from .otel import produce as producer
 
     def send(ev: Event) -> None:
         pickle.dump(ev, out, protocol=pickle.HIGHEST_PROTOCOL)
 
     try:
-        for ev in produce(path, display, run_id, (int(next_episode), int(next_step))):
+        for ev in producer(path, display, run_id, (int(next_episode), int(next_step))):
             send(ev)
             if ev[0] == "done":
                 out.flush()  # the parent stops reading here
