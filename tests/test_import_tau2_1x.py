@@ -253,3 +253,24 @@ def test_show_prints_reviews_and_step_metadata(tmp_path):
     assert "review flags: user sim erred (critical)" in out
     assert "auth: succeeded" in out and "from ticks 3–3 (1 chunk(s))" in out
     assert "review: user error (critical_helped): Gave the zip unprompted." in out
+
+
+def test_gate_refuses_a_run_graded_ignoring_the_basis(tmp_path):
+    from click.testing import CliRunner
+
+    from t2e_tui.cli import cli
+    sims = [_sim(f"s{i}", f"task_00{1 + i % 2}", 1.0, "user_stop", trial=i // 2)
+            for i in range(4)]
+    ignoring = json.loads(json.dumps(sims))
+    for s in ignoring:  # ALL_IGNORE_BASIS: ACTION multiplied in although the basis is DB
+        s["reward_info"].update(reward=0.0, reward_breakdown={"DB": 1.0, "ACTION": 0.0})
+    for name, ss in (("basis", sims), ("ignoring", ignoring)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(
+            results_1x("retail", version="1.0.1", sims=ss)))
+    st = str(tmp_path / "s.sqlite")
+    run = CliRunner().invoke
+    for name in ("basis", "ignoring"):
+        assert run(cli, ["--store", st, "import", str(tmp_path / f"{name}.json")]).exit_code == 0
+    res = run(cli, ["--store", st, "gate", "basis", "ignoring"])
+    assert res.exit_code == 2
+    assert "ignoring the tasks' reward_basis" in res.output
