@@ -171,3 +171,17 @@ def test_worker_process_gives_the_same_run(tmp_path, monkeypatch):
         got.append(([(e["key"], e["steps"]) for e in eps], entry["warnings"],
                     db.conn.execute("SELECT agent_model, grading FROM runs").fetchone()))
     assert got[0] == got[1]
+
+
+def test_traces_without_genai_spans_are_skipped_and_named(db, tmp_path):
+    http = span("9" * 32, "h1", "GET /health", {"http.request.method": "GET"})
+    p = new_convention_file(tmp_path / "t.jsonl")
+    p.write_text(p.read_text() + json.dumps(request([http])) + "\n")
+    entry = import_path(db, p)
+    assert entry["episodes"] == 2
+    assert any("1 trace(s) without any GenAI span" in w for w in entry["warnings"])
+    only = tmp_path / "http.jsonl"
+    only.write_text(json.dumps(request([http])) + "\n")
+    with pytest.raises(ImportFailure) as exc:
+        import_path(db, only)
+    assert "no GenAI spans" in str(exc.value)

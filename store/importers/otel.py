@@ -200,8 +200,11 @@ def produce(path: str, display: str, run_id: str, ids: tuple[int, int]) -> Itera
             yield ("head", top, keys, FORMAT, [])
             builder = RowBuilder(run_id, *ids)
             models: Counter = Counter()
-            not_captured = by_conv = 0
-            for ord_, (key, conv, spans) in enumerate(_groups(spill)):
+            not_captured = by_conv = skipped = ord_ = 0
+            for key, conv, spans in _groups(spill):
+                if all(sp[10] == "other" and not sp[2] for sp in spans):
+                    skipped += 1  # no GenAI span at all (HTTP, database, health checks...)
+                    continue
                 sim, lat, nc = build_episode(key, conv, spans, models)
                 label = f"episode #{ord_} ({'conversation' if conv else 'trace'} {key})"
                 try:
@@ -213,6 +216,7 @@ def produce(path: str, display: str, run_id: str, ids: tuple[int, int]) -> Itera
                     yield ("batch", batch)
                 not_captured += bool(nc)
                 by_conv += conv
+                ord_ += 1
             batch = builder.take()
             if batch is not None:
                 yield ("batch", batch)
@@ -228,5 +232,11 @@ def produce(path: str, display: str, run_id: str, ids: tuple[int, int]) -> Itera
                         f"gen_ai.conversation.id, {builder.episodes - by_conv} by trace id; "
                         "foreign traces carry no gold (map an outcome attribute with "
                         "`t2e gate --reward-attr NAME`)")
+    if skipped:
+        warnings.append(f"{skipped} trace(s) without any GenAI span were not imported")
+    if not builder.episodes:
+        raise ImportFailure(f"no GenAI spans found among {n_spans} span(s) (expected "
+                            "gen_ai.* or OpenInference attributes: chat, execute_tool or "
+                            "invoke_agent spans)")
     top["otel"]["agent_model"] = models.most_common(1)[0][0] if models else None
     yield ("done", top, keys, FORMAT, warnings, builder.episodes, builder.messages)
