@@ -18,7 +18,7 @@ from .db import StoreError
 from .importers.episodes import SIM_DEFAULT_KEYS
 from .writer import META_KEY, conn_of, message_from_step
 
-FORMATS = ("tau2", "jsonl")
+FORMATS = ("tau2", "jsonl", "otel")
 _SIM_COLUMN = {
     "id": "sim_id", "task_id": "task_id", "trial": "trial", "seed": "seed",
     "start_time": "start_time", "end_time": "end_time", "duration": "duration",
@@ -154,8 +154,10 @@ def write_jsonl(db: Any, run_id: str, fh: IO[str]) -> int:
 def export_run(db: Any, run_id: str, fmt: str, out: str | os.PathLike | None) -> int:
     """Export to `out` (None or '-' = stdout) atomically; returns the episode count."""
     if fmt not in FORMATS:
-        raise StoreError(f"unknown export format {fmt!r} (expected {' or '.join(FORMATS)})")
-    write = write_tau2 if fmt == "tau2" else write_jsonl
+        raise StoreError(f"unknown export format {fmt!r} (expected {', '.join(FORMATS)})")
+    from .export_otel import write_otel
+
+    write = {"tau2": write_tau2, "jsonl": write_jsonl, "otel": write_otel}[fmt]
     if out is None or str(out) == "-":
         import sys
 

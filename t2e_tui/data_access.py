@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 from store.db import connect
 
+from . import reviews
+
 EXCLUDED = "infrastructure_error"  # never counted in any figure (DEVELOPERS.md)
 SCRIPTED = "scripted"
 
@@ -155,7 +157,9 @@ def transition_of(base: list[Trial], cand: list[Trial]) -> str:
 
     b, c = _rate(base), _rate(cand)
     if b is None and c is None:
-        return "running" if base or cand else ""
+        if any(t.status == "running" for t in base + cand):
+            return "running"
+        return "unscored" if base or cand else ""  # e.g. foreign traces: no gold
     if c is None:
         return "running" if any(t.status == "running" for t in cand) else "only base"
     if b is None:
@@ -192,7 +196,9 @@ def task_rows(conn: sqlite3.Connection, base_run: str, cand_run: str | None) -> 
             row.transition = gate.get(tid) or transition_of(row.base, row.cand)
         else:
             rate = _rate(row.base)
-            row.transition = ("running" if rate is None else "pass" if rate == 1.0
+            unscored = "running" if any(t.status == "running" for t in row.base) \
+                else "unscored"  # no reward: foreign traces carry no gold
+            row.transition = (unscored if rate is None else "pass" if rate == 1.0
                               else "fail" if rate == 0.0 else "flaky")
         rows.append(row)
     return rows
@@ -280,7 +286,7 @@ def load_episode(conn: sqlite3.Connection, episode_id: int) -> Episode:
     meta = dict(e)
     steps = [dict(r) for r in cur.execute(
         "SELECT step_id, idx, role, content, tool_calls, tool_call_id, tool_name, error, "
-        "requestor, latency_ms, tokens_in, tokens_out, cost, huge FROM steps "
+        "requestor, latency_ms, tokens_in, tokens_out, cost, huge, extra_json FROM steps "
         "WHERE episode_id = ? ORDER BY idx", (episode_id,))]
     for s in steps:
         calls = s.get("tool_calls")
@@ -289,6 +295,7 @@ def load_episode(conn: sqlite3.Connection, episode_id: int) -> Episode:
                 s["tool_calls"] = json.loads(calls)
             except ValueError:
                 s["tool_calls"] = []
+    reviews.annotate(meta, steps)  # tau2 1.x review errors, at the step they point at
     checks = [dict(r) for r in cur.execute(
         "SELECT kind, pos, action_id, name, arguments, tool_kind, text, met, reward, "
         "judge_dependent FROM checks WHERE episode_id = ? ORDER BY kind, pos", (episode_id,))]

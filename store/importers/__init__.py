@@ -9,12 +9,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
 
 from .. import writer
-from . import jsonl, tau2
+from . import atif, jsonl, otel, tau2
 from .common import ImportContext, ImportFailure, import_world_id
 
 __all__ = ["ImportFailure", "import_paths", "import_path", "import_world_id", "detect_format"]
@@ -76,6 +77,10 @@ def import_path(db: Any, path: str | os.PathLike, *, name: str | None = None,
                 tau2.import_directory(conn, ctx)
             elif fmt == "t2e-jsonl":
                 jsonl.import_file(conn, ctx)
+            elif fmt == "otel":
+                otel.import_file(conn, ctx)
+            elif fmt == "atif":
+                atif.import_file(conn, ctx)
             else:
                 tau2.import_file(conn, ctx)
             conn.execute("UPDATE sources SET warnings_json = ? WHERE source_id = ?",
@@ -123,13 +128,16 @@ def content_hash(p: Path) -> tuple[str, int]:
 
 
 def detect_format(p: Path) -> str:
-    """tau2-dir | t2e-jsonl | tau2 (monolithic JSON or a foreign JSON shape)."""
+    """tau2-dir | t2e-jsonl | otel | atif | tau2 (monolithic JSON or a foreign JSON shape)."""
     if p.is_dir():
         return "tau2-dir"
-    if p.suffix.lower() in (".jsonl", ".ndjson"):
-        return "t2e-jsonl"
     with open(p, "rb") as fh:
         head = fh.read(_SNIFF)
+    foreign = _sniff_foreign(head)
+    if foreign:
+        return foreign
+    if p.suffix.lower() in (".jsonl", ".ndjson"):
+        return "t2e-jsonl"
     first, nl, rest = head.partition(b"\n")
     if not nl or not first.strip().startswith(b"{"):
         return "tau2"
@@ -142,3 +150,17 @@ def detect_format(p: Path) -> str:
     if obj.get("type") in ("run", "episode") or "messages" in obj:
         return "t2e-jsonl"
     return "tau2"
+
+
+_OTEL_HEAD = re.compile(rb'^\s*\{\s*"resourceSpans"\s*:')
+_ATIF_HEAD = re.compile(rb'"schema_version"\s*:\s*"ATIF')
+
+
+def _sniff_foreign(head: bytes) -> str | None:
+    """OTLP/JSON traces (the first key is resourceSpans) or a Harbor ATIF trajectory."""
+    text = head.lstrip(b"\xef\xbb\xbf")
+    if _OTEL_HEAD.match(text):
+        return "otel"
+    if _ATIF_HEAD.search(text[:65536]):
+        return "atif"
+    return None

@@ -80,6 +80,9 @@ class RunMeta:
             "top": {k: v for k, v in self.top.items() if k not in ("info", "tasks")},
             "format": fmt,
         }
+        if "info" in self.top:  # the grader a tau2 file was scored with (store/grader.py)
+            from ..grader import from_info
+            out[writer.META_KEY]["grader"] = from_info(self.info)
         return out
 
 
@@ -185,9 +188,13 @@ class ImportContext:
             self._tasks_by_id = {str(t.get("id")): t for t in tasks}
         return self._tasks_by_id
 
-    def summary_warnings(self, duplicate_ids: int = 0) -> list[str]:
-        """The per-file warnings gathered while reading simulations (labels, ids)."""
+    def summary_warnings(self, duplicate_ids: int = 0, from_ticks: int = 0) -> list[str]:
+        """The per-file warnings gathered while reading simulations (labels, ids, ticks)."""
         out: list[str] = []
+        if from_ticks:
+            out.append(f"{from_ticks} simulation(s) have messages: null (tau2 full-duplex): "
+                       "their steps were rebuilt from the ticks' speech chunks, tool calls and "
+                       "results, in tick order")
         if self.unlabelled:
             out.append(f"{self.unlabelled} simulation(s) have no task_id (stored unlabelled)")
         if self.unknown_labels:

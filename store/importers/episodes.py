@@ -12,6 +12,7 @@ import sqlite3
 from typing import Any
 
 from .. import writer
+from .tau2_ticks import TickError, check_ticks, messages_from_ticks
 
 # SimulationRun keys with a column of their own; `timestamp` has none and rides in extra_json.
 SIM_DEFAULT_KEYS = ("id", "task_id", "timestamp", "start_time", "end_time", "duration",
@@ -85,6 +86,11 @@ def validate_sim(sim: Any, label: str) -> None:
             if items is not None and not (isinstance(items, list)
                                           and all(isinstance(x, dict) for x in items)):
                 raise RecordError(f"{label}: reward_info.{key} should be a list of objects")
+    if sim.get("messages") is None and sim.get("ticks") is not None:
+        try:
+            check_ticks(sim["ticks"], label)  # tau2 1.x full-duplex: steps come from ticks
+        except TickError as exc:
+            raise RecordError(str(exc)) from None
     for j, m in enumerate(sim.get("messages") or []):
         if not isinstance(m, dict):
             raise RecordError(f"{label}, message #{j}: expected an object, "
@@ -141,20 +147,29 @@ class RowBuilder:
         self.episodes = 0
         self.messages = 0
         self.duplicate_ids = 0
+        self.from_ticks = 0  # simulations whose steps were rebuilt from tau2 1.x ticks
 
-    def add(self, sim: dict, ord_: int, *, likely_task_id: str | None = None) -> tuple | None:
+    def add(self, sim: dict, ord_: int, *, likely_task_id: str | None = None,
+            latencies: list | None = None) -> tuple | None:
         """Queue one tau2 SimulationRun dict (already validated). Returns a full batch to
-        write, or None."""
+        write, or None. `latencies`: per message, ms (formats that record span times)."""
         eid = self.next_episode
         self.next_episode += 1
         tool_names: dict[str, str] = {}
         n_calls = n_errors = 0
         tin = tout = None
         has_huge = False
-        messages = sim.get("messages") or []
+        messages = sim.get("messages")
+        from_ticks = messages is None and isinstance(sim.get("ticks"), list)
+        if from_ticks:
+            messages = messages_from_ticks(sim["ticks"])
+            self.from_ticks += 1
+        messages = messages or []
         steps, calls = self._steps, self._calls
         for idx, msg in enumerate(messages):
-            row, call_rows, huge = writer.step_row(eid, idx, msg, tool_names=tool_names)
+            row, call_rows, huge = writer.step_row(
+                eid, idx, msg, tool_names=tool_names,
+                latency_ms=latencies[idx] if latencies else None)
             sid = self.next_step
             self.next_step += 1
             steps.append((sid, *row))
@@ -183,7 +198,7 @@ class RowBuilder:
             sim.get("trial"), sim.get("seed"), "done", sim.get("termination_reason"),
             sim.get("start_time"), sim.get("end_time"), sim.get("duration"),
             sim.get("agent_cost"), sim.get("user_cost"), *cols.values(),
-            episode_extra(sim), len(messages), n_calls, n_errors, tin, tout, int(has_huge)))
+            episode_extra(sim, from_ticks=from_ticks), len(messages), n_calls, n_errors, tin, tout, int(has_huge)))
         self.episodes += 1
         self.messages += len(messages)
         if len(self._steps) >= self.batch_messages:
@@ -223,8 +238,9 @@ class EpisodeWriter(RowBuilder):
         super().__init__(run_id, *next_ids(conn), batch_messages=batch_messages)
         self.conn = conn
 
-    def add(self, sim: dict, ord_: int, *, likely_task_id: str | None = None) -> None:
-        batch = super().add(sim, ord_, likely_task_id=likely_task_id)
+    def add(self, sim: dict, ord_: int, *, likely_task_id: str | None = None,
+            latencies: list | None = None) -> None:
+        batch = super().add(sim, ord_, likely_task_id=likely_task_id, latencies=latencies)
         if batch is not None:
             write_batch(self.conn, batch)
 
@@ -239,8 +255,9 @@ class EpisodeWriter(RowBuilder):
         self.flush()
 
 
-def episode_extra(sim: dict) -> str | None:
-    """extra_json for an imported simulation: unknown keys plus what the columns can't restore."""
+def episode_extra(sim: dict, *, from_ticks: bool = False) -> str | None:
+    """extra_json for an imported simulation: unknown keys plus what the columns can't restore
+    (`from_ticks`: the steps were rebuilt from ticks, so export writes `messages` as given)."""
     extra = {k: v for k, v in sim.items() if k not in _SIM_COLUMN_KEYS}
     present = [k for k in sim if k in _SIM_COLUMN_KEYS]
     meta: dict[str, Any] = {}
@@ -250,8 +267,12 @@ def episode_extra(sim: dict) -> str | None:
     for k in ("id", "task_id"):
         if sim.get(k) is not None and not isinstance(sim[k], str):
             raw[k] = sim[k]
+    if from_ticks and "messages" in sim:
+        raw["messages"] = sim["messages"]
     if raw:
         meta["raw"] = raw
+    if from_ticks:
+        meta["steps_from"] = "ticks"
     if meta:
         extra[writer.META_KEY] = meta
     return json.dumps(extra, ensure_ascii=False) if extra else None

@@ -118,7 +118,7 @@ def produce(path: str, display: str, run_id: str, ids: tuple[int, int]) -> Itera
                                     "(several JSON values? name the file .jsonl)")
         except JsonStreamError as exc:
             raise ImportFailure(f"{exc}{pctx.reading()}") from None
-    warnings = pctx.take_warnings() + pctx.summary_warnings(builder.duplicate_ids)
+    warnings = pctx.take_warnings() + pctx.summary_warnings(builder.duplicate_ids, builder.from_ticks)
     yield ("done", meta.top, meta.top_keys, pctx.fmt, warnings, builder.episodes,
            builder.messages)
 
@@ -200,6 +200,10 @@ def _check_shape(pctx: ImportContext, meta: RunMeta) -> None:
         if "tasks" not in top:
             pctx.warn("no embedded 'tasks': the world id covers the domain and policy only and "
                       "the task-label check is skipped")
+        from ..grader import rescorable
+        if not rescorable(meta.domain):
+            pctx.warn(f"domain {meta.domain!r} is not re-scorable here (t2e re-scores retail "
+                      "only): the recorded rewards are imported and shown as given")
 
 
 def _sims(pctx: ImportContext, builder: RowBuilder, meta: RunMeta,
@@ -249,6 +253,7 @@ def _produce_directory(path: Path, display: str, run_id: str,
             files.append(f)
     elif sim_dir.is_dir():
         files = sorted(sim_dir.glob("*.json"))
+    pctx.warnings.extend(_layout_notes(path, files if index else None))
     inline = top.pop("simulations", None)
     meta = RunMeta(top_keys=list(top) + ["simulations"], top=top)
     _check_shape(pctx, meta)
@@ -268,8 +273,24 @@ def _produce_directory(path: Path, display: str, run_id: str,
             yield from enumerate(inline or [])
 
     yield from _sims(pctx, builder, meta, sims())
-    warnings = pctx.take_warnings() + pctx.summary_warnings(builder.duplicate_ids)
+    warnings = pctx.take_warnings() + pctx.summary_warnings(builder.duplicate_ids, builder.from_ticks)
     yield ("done", top, meta.top_keys, pctx.fmt, warnings, builder.episodes, builder.messages)
+
+
+def _layout_notes(path: Path, indexed: list[Path] | None) -> list[str]:
+    """What a tau2 1.x results directory holds beside the simulations and is not imported."""
+    notes = []
+    if (path / "artifacts").is_dir():
+        notes.append("artifacts/ (audio, per-task logs) is not imported; the simulations refer "
+                     "to it by path only")
+    if indexed is not None and (path / "simulations").is_dir():
+        listed = {f.name for f in indexed}
+        extra = sorted(f.name for f in (path / "simulations").glob("*.json")
+                       if f.name not in listed)
+        if extra:
+            notes.append(f"{len(extra)} file(s) in simulations/ are not in simulation_index and "
+                         f"were not imported: {', '.join(extra[:5])}")
+    return notes
 
 
 def _read_json(path: Path) -> Any:
@@ -291,15 +312,16 @@ def _read_json(path: Path) -> Any:
 # multiprocessing: spawn re-imports the caller's __main__ (breaking unguarded scripts) and fork
 # is unsafe from threaded callers such as the app.
 
-def _worker_events(ctx: ImportContext, run_id: str, ids: tuple[int, int]) -> Iterator[Event]:
-    """Run `produce` in a worker process and relay its events. Closing this generator (or an
-    error) stops the worker."""
+def _worker_events(ctx: ImportContext, run_id: str, ids: tuple[int, int],
+                   producer: str = "tau2") -> Iterator[Event]:
+    """Run `produce` (or otel.produce: `producer="otel"`) in a worker process and relay its
+    events. Closing this generator (or an error) stops the worker."""
     root = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ)
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     proc = subprocess.Popen(
         [sys.executable, "-m", "store.importers.worker", str(ctx.path), ctx.display, run_id,
-         str(ids[0]), str(ids[1])],
+         str(ids[0]), str(ids[1]), *([producer] if producer != "tau2" else [])],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
     try:
         while True:
@@ -324,14 +346,17 @@ def _worker_events(ctx: ImportContext, run_id: str, ids: tuple[int, int]) -> Ite
 
 def _worker_main(argv: list[str]) -> int:
     """The worker: produce events for one file and pickle them to stdout."""
-    path, display, run_id, next_episode, next_step = argv
+    path, display, run_id, next_episode, next_step, *which = argv
     out = sys.stdout.buffer
+    producer = produce
+    if which == ["otel"]:
+        from .otel import produce as producer
 
     def send(ev: Event) -> None:
         pickle.dump(ev, out, protocol=pickle.HIGHEST_PROTOCOL)
 
     try:
-        for ev in produce(path, display, run_id, (int(next_episode), int(next_step))):
+        for ev in producer(path, display, run_id, (int(next_episode), int(next_step))):
             send(ev)
             if ev[0] == "done":
                 out.flush()  # the parent stops reading here

@@ -141,6 +141,8 @@ _ROLE_STYLE = {"assistant": "bold cyan", "user": "bold green", "tool": "bold mag
 def _print_episode(ep: dict, full: bool) -> None:
     from rich.text import Text
 
+    from ..reviews import step_lines
+
     con = _console()
     limit = None if full else 4000
     run = ep.get("run") or {}
@@ -158,6 +160,7 @@ def _print_episode(ep: dict, full: bool) -> None:
     if ep["judge_dependent"]:
         summary += "  [judge-dependent: NL assertions graded by an LLM]"
     con.print(Text(one_line(summary, 400)))
+    _print_reviews(con, ep)
     con.print()
     for s, m in zip(ep["steps"], ep["messages"]):
         role = s["role"]
@@ -170,6 +173,9 @@ def _print_episode(ep: dict, full: bool) -> None:
             label.append("  [huge field, truncated]" if not full else "  [huge field]",
                          style="yellow")
         con.print(label)
+        for line in step_lines(s):  # audio fields, ticks, review errors (tau2 1.x)
+            con.print(Text("    " + one_line(line, 400),
+                           style="magenta" if line.startswith("review:") else "dim"))
         if s["content"]:
             text, cut = clean(s["content"], limit)
             body = Text("    " + text.replace("\n", "\n    "),
@@ -198,3 +204,17 @@ def _print_episode(ep: dict, full: bool) -> None:
                 what = f"{c['name']}({one_line(c['arguments'], 120)}) [{c['tool_kind']}]"
             con.print(Text(f"  {c['kind']:<13} {mark:<8} {one_line(what, 160)}",
                            style="" if c["met"] != 0 else "red"))
+
+
+def _print_reviews(con, ep: dict) -> None:
+    """tau2 1.x review flags and lines (the compare header's and detail pane's CLI twin)."""
+    from rich.text import Text
+
+    from ..reviews import annotate, episode_lines, flags
+
+    annotate(ep, ep["steps"])
+    fl = flags(ep)
+    if fl:
+        con.print(Text("review flags: " + ", ".join(fl), style="bold magenta"))
+    for line in episode_lines(ep):
+        con.print(Text(one_line(line, 400), style="dim"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from contextlib import closing
+from pathlib import Path
 
 import click
 
@@ -75,17 +76,40 @@ def register(cli: click.Group) -> None:
                   help="Compare only the tasks both runs share.")
     @click.option("--alpha", type=float, default=None,
                   help="One-sided significance level (overrides the policy's).")
+    @click.option("--allow-grader-mismatch", is_flag=True,
+                  help="Compare runs whose recorded rewards come from different tau2 graders.")
+    @click.option("--reward-attr", default=None, metavar="NAME",
+                  help="Foreign traces (OpenTelemetry, ATIF): use this outcome attribute as "
+                       "the reward.")
+    @click.option("--report", "reports", multiple=True, metavar="FORMAT FILE",
+                  type=(click.Choice(["junit", "markdown"]), click.Path(dir_okay=False)),
+                  help="Also write the verdict as a JUnit XML or Markdown report (repeatable).")
     @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
-    def gate_cmd(baseline_run, candidate_run, policy_path, intersect, alpha, as_json):
+    def gate_cmd(baseline_run, candidate_run, policy_path, intersect, alpha,
+                 allow_grader_mismatch, reward_attr, reports, as_json):
         """Decide whether CANDIDATE_RUN beats BASELINE_RUN: promote (exit 0), discard (1) or
         inconclusive (3). Appends a row to the scoreboard."""
         from ..gate import gate, load_policy
+        from ..gate.grader import apply_reward_attr, check_graders
+        from ..gate.report import write_report
 
+        for _, path in reports:  # before the gate appends its scoreboard row
+            parent = Path(path).resolve().parent
+            if not parent.is_dir():
+                raise T2EError(f"--report {path}: directory {parent} does not exist")
         policy = load_policy(policy_path)
         with closing(_store()) as conn:
+            for w in (apply_reward_attr(conn, baseline_run, candidate_run, reward_attr)
+                      if reward_attr else []):
+                click.echo(f"warning: {w}", err=True)
+            why = check_graders(conn, baseline_run, candidate_run, allow=allow_grader_mismatch)
+            if why:
+                click.echo(f"warning: grader mismatch allowed: {why}", err=True)
             result = gate(conn, baseline_run, candidate_run, policy=policy,
                           intersect=intersect, alpha=alpha)
         doc = result.to_dict()
+        for fmt, path in reports:
+            write_report(doc, fmt, path)
         if as_json:
             click.echo(json.dumps(doc, indent=2, default=str))
         else:

@@ -189,7 +189,7 @@ def register(cli: click.Group) -> None:
 
     @cli.command("export")
     @click.argument("run")
-    @click.option("--format", "fmt", type=click.Choice(("jsonl", "tau2")), default="tau2",
+    @click.option("--format", "fmt", type=click.Choice(("jsonl", "tau2", "otel")), default="tau2",
                   show_default=True)
     @click.option("-o", "--output", "output", default="-", show_default=True,
                   help="Output file ('-' = stdout). Written atomically.")

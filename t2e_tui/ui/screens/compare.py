@@ -13,6 +13,8 @@ from textual.widgets import Static
 
 from ... import data_access as da
 from ...align import Alignment, align, event_segments, reward_components
+from ...reviews import episode_lines
+from ...reviews import flags as review_flags
 from ...textsafe import one_line
 from ..widgets.detail import StepDetail
 from ..widgets.keybar import KeyBar
@@ -40,6 +42,8 @@ def reward_line(side: str, ep: da.Episode) -> Text:
     term = ep.meta.get("termination_reason")
     if term:
         t.append(f" ({term})", style="dim")
+    for flag in review_flags(ep.meta):  # tau2 1.x reviews: the failure may not be the agent's
+        t.append(f" [{flag}]", style="bold magenta")
     for c in reward_components(ep.meta, ep.checks, ep.task):
         if not c["relevant"]:
             continue  # e.g. NL on a task without NL assertions: nothing to report
@@ -95,6 +99,8 @@ def reward_compact(side: str, ep: da.Episode) -> Text:
                                                else "")
         t.append(" ")
         t.append(text, style=style)
+    for flag in review_flags(ep.meta):  # before the termination: a cut must not hide it
+        t.append(f" [{flag}]", style="bold magenta")
     term = ep.meta.get("termination_reason")
     if term:
         t.append(f" · {term}", style="dim")
@@ -335,7 +341,9 @@ class CompareScreen(ExplorerScreen):
         labels = (self.a.label if self.a else "A",
                   self.b.label if self.b else "gold actions")
         sides = "ab" if not self.narrow else ("b" if self.view == "b" else "a")
-        self.query_one(StepDetail).show(row, labels, expanded=self.expanded, sides=sides)
+        notes = tuple(episode_lines(ep.meta) if ep else [] for ep in (self.a, self.b))
+        self.query_one(StepDetail).show(row, labels, expanded=self.expanded, sides=sides,
+                                        notes=notes)
 
     def action_divergence(self, direction: int) -> None:
         if self.alignment is None:

@@ -9,6 +9,8 @@ from textual.binding import Binding
 from textual.command import SimpleCommand
 from textual.widgets import Static
 
+from store.grader import rescorable
+
 from ... import data_access as da
 from ...textsafe import one_line
 from ..widgets.keybar import KeyBar
@@ -162,6 +164,8 @@ class RunsScreen(ExplorerScreen):
                  f"candidate {(r.candidate_hash or '–')[:12]}", f"{r.tasks} tasks"]
         if r.scripted:
             parts.append("scripted stand-in")
+        if r.source and not rescorable(r.domain):
+            parts.append("not re-scorable here (recorded rewards as given)")
         self.query_one("#runs-info", TextLine).set(Text(one_line(" · ".join(parts), 400),
                                                         style="dim"))
 

@@ -24,11 +24,13 @@ _TRANSITION_ORDER = {"regressed": 0, "worsened": 1, "fixed": 2, "improved": 3, "
                      "both fail": 5, "fail": 5, "both pass": 6, "pass": 6}
 _TRANSITION_STYLE = {"regressed": "regressed", "worsened": "fail", "fixed": "fixed",
                      "improved": "pass", "flaky": "warn", "both fail": "dim", "fail": "fail",
-                     "both pass": "dim", "pass": "pass", "running": "running"}
+                     "both pass": "dim", "pass": "pass", "running": "running",
+                     "unscored": "dim"}
 
 
 def trials_cell(trials: list[da.Trial]) -> list[tuple[str, str]]:
-    """✓/✗ per trial; … running; ∅ infrastructure error (excluded from figures)."""
+    """✓/✗ per trial; … running; ∅ infrastructure error (excluded from figures); ? no
+    reward."""
     out = []
     for t in trials:
         if t.status == "running":
@@ -37,6 +39,8 @@ def trials_cell(trials: list[da.Trial]) -> list[tuple[str, str]]:
             out.append(("∅", "dim"))
         elif t.success:
             out.append(("✓", "pass"))
+        elif t.success is None and t.status == "done":
+            out.append(("?", "dim"))  # no reward (foreign traces without an outcome)
         else:
             out.append(("✗", "fail"))
     return out or [("–", "dim")]

@@ -11,6 +11,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from ...align import SAME, ArgDiff, Event, Row
+from ...reviews import step_lines
 from ...textsafe import DEFAULT_LIMIT, EXPANDED_LIMIT, clean
 
 
@@ -53,6 +54,10 @@ def event_detail(ev: Event | None, side: str, label: str, diffs: list[ArgDiff],
     if step.get("huge"):
         facts.append("huge field")
     t.append(" · ".join(facts) + "\n", style="dim")
+    for line in step_lines(step):  # audio fields, ticks, review errors (tau2 1.x)
+        body, cut = clean(line, limit)
+        cut_any |= cut
+        t.append(body + "\n", style="italic magenta" if line.startswith("review:") else "dim")
     if ev.kind == "text":
         body, cut = clean(ev.text, limit)
         cut_any |= cut
@@ -98,8 +103,9 @@ class StepDetail(VerticalScroll, can_focus=True):
         yield Static(id="detail-body")
 
     def show(self, row: Row | None, labels: tuple[str, str], *, expanded: bool = False,
-             sides: str = "ab") -> bool:
-        """Render `row`; returns True when some field was truncated (so `x` would help)."""
+             sides: str = "ab", notes: tuple[list[str], list[str]] = ([], [])) -> bool:
+        """Render `row`; returns True when some field was truncated (so `x` would help).
+        `notes`: per side, episode-level lines (tau2 reviews, usage) shown under the step."""
         out = Text()
         cut_any = False
         if row is None:
@@ -108,14 +114,24 @@ class StepDetail(VerticalScroll, can_focus=True):
             if "a" in sides:
                 t, cut = event_detail(row.a, "A", labels[0], row.diffs, expanded)
                 out.append_text(t)
-                cut_any |= cut
+                cut_any |= cut | _notes(out, notes[0], expanded)
             if "b" in sides:
                 if "a" in sides:
                     out.append("\n")
                 t, cut = event_detail(row.b, "B", labels[1], row.diffs, expanded)
                 out.append_text(t)
-                cut_any |= cut
+                cut_any |= cut | _notes(out, notes[1], expanded)
             if cut_any:
                 out.append("\n… truncated: press x to expand\n", style="bold yellow")
         self.query_one("#detail-body", Static).update(out)
         return cut_any
+
+
+def _notes(out: Text, lines: list[str], expanded: bool) -> bool:
+    """Append an episode's tau2 review lines; True when one was cut."""
+    cut_any = False
+    for line in lines:
+        body, cut = clean("episode · " + line, EXPANDED_LIMIT if expanded else DEFAULT_LIMIT)
+        cut_any |= cut
+        out.append(body + "\n", style="italic")
+    return cut_any

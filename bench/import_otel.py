@@ -1,0 +1,115 @@
+"""OpenTelemetry GenAI (OTLP/JSON) import speed and memory. Prints figures; not a test.
+
+    .venv/bin/python bench/import_otel.py [--mb 200] [--big-mb 1024] [--skip-big]
+
+The spans are realistic: the real tau2 results in ../shared/tau2/results are imported, exported
+with `t2e export --format otel` (chat spans carry the conversation so far, as GenAI
+instrumentations do), and the episodes are repeated with fresh trace and conversation ids up to
+the target size. A second file has content capture off (no messages: attribute-only spans, the
+default of most instrumentations). Each import runs in a child process: wall time, spans/s and
+peak RSS (target: >= 20,000 spans/s, RSS <= 600 MB on a 1 GB export).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+SHARED = Path(os.environ.get("T2E_SHARED_DIR", REPO.parent / "shared")) / "tau2" / "results"
+_MSG_KEYS = re.compile(r',\s*\{"key": "gen_ai\.(input|output)\.messages", "value": \{"stringValue": '
+                       r'"(?:[^"\\]|\\.)*"\}\}')
+
+
+def template(tmp: Path) -> list[str]:
+    """OTLP lines (one episode each) exported from the real tau2 results."""
+    import store
+    from store.exporters import export_run
+    from store.importers import import_path
+
+    files = sorted(SHARED.glob("*.json"))
+    if not files:
+        sys.exit(f"no real results files in {SHARED}")
+    db = store.open_db(tmp / "template.sqlite")
+    lines: list[str] = []
+    for i, f in enumerate(files):
+        rid = import_path(db, f)["run_id"]
+        out = tmp / f"t{i}.jsonl"
+        export_run(db, rid, "otel", out)
+        lines += out.read_text().splitlines()
+    return lines
+
+
+def write_file(path: Path, lines: list[str], target: int, *, capture: bool) -> int:
+    """Repeat the template with fresh ids up to `target` bytes; returns the span count."""
+    spans = written = i = 0
+    with open(path, "w", encoding="utf-8") as fh:
+        while written < target:
+            line = lines[i % len(lines)]
+            obj = json.loads(line)
+            old = obj["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["traceId"]
+            text = line.replace(old, f"{i:032x}")
+            text = re.sub(r'(gen_ai\.conversation\.id", "value": \{"stringValue": ")[^"]*',
+                          lambda m: m.group(1) + f"c{i}", text)
+            if not capture:
+                text = _MSG_KEYS.sub("", text)
+            fh.write(text + "\n")
+            written += len(text) + 1
+            spans += len(obj["resourceSpans"][0]["scopeSpans"][0]["spans"])
+            i += 1
+    return spans
+
+
+def run_import(path: Path, store_path: Path) -> tuple[float, float, dict]:
+    code = ("import json, sys, store; from store.importers import import_path; "
+            "db = store.open_db(sys.argv[2]); r = import_path(db, sys.argv[1]); "
+            "print(json.dumps({k: r[k] for k in ('episodes', 'messages')}))")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", code, str(path), str(store_path)],
+                         check=True, capture_output=True, text=True, cwd=REPO)
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    rss = after.ru_maxrss / 1024
+    res = json.loads(out.stdout)
+    # CPU seconds of the import and its worker: on a shared machine the wall time mostly
+    # measures the other tenants
+    res["cpu"] = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return wall, rss, res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mb", type=int, default=200)
+    ap.add_argument("--big-mb", type=int, default=1024)
+    ap.add_argument("--skip-big", action="store_true")
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="t2e-bench-otel-") as d:
+        tmp = Path(d)
+        lines = template(tmp)
+        runs = [("content captured", True, a.mb), ("capture off", False, a.mb)]
+        if not a.skip_big:
+            runs.append(("content captured, big", True, a.big_mb))
+        for label, capture, mb in runs:
+            f = tmp / "traces.jsonl"
+            n = write_file(f, lines, mb << 20, capture=capture)
+            size = f.stat().st_size / (1 << 20)
+            wall, rss, res = run_import(f, tmp / f"s-{label[:4]}-{mb}.sqlite")
+            print(f"{label}: {size:.0f} MB, {n:,} spans, {res['episodes']:,} episodes, "
+                  f"{res['messages']:,} messages: wall {wall:.1f} s = {n / wall:,.0f} spans/s "
+                  f"({size / wall:.1f} MB/s); CPU {res['cpu']:.1f} s; "
+                  f"peak RSS so far {rss:.0f} MB; load {os.getloadavg()[0]:.1f}")
+            f.unlink()
+
+
+if __name__ == "__main__":
+    main()

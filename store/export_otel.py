@@ -1,0 +1,169 @@
+"""`t2e export RUN --format otel`: a run as OTLP/JSON OpenTelemetry GenAI spans.
+
+One trace per episode, one request (JSON line) per episode, as the collector's file exporter
+writes them, so the file streams both ways. Each episode is an `invoke_agent` span carrying the
+conversation id and t2e's outcome (`t2e.task_id`, `t2e.trial`, `t2e.reward`,
+`t2e.reward_info`); each assistant message is a `chat` span whose `gen_ai.input.messages` is
+the conversation so far and whose `gen_ai.output.messages` is that message; each tool result is
+an `execute_tool` span with the call's name, id, arguments and result. User messages after the
+last assistant message (no chat span carries them) ride as `gen_ai.user.message` events on the
+root span. Importing the file back (store/importers/otel.py) gives every message, tool call
+and argument back. Span times are laid out from the steps' latencies (1 ms where unknown),
+starting at the episode's start time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from typing import IO, Any
+
+from .writer import conn_of
+
+_NS = 1_000_000
+
+
+def _id(*parts: Any, n: int = 32) -> str:
+    return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:n]
+
+
+def _val(v: Any) -> dict:
+    if isinstance(v, bool):
+        return {"boolValue": v}
+    if isinstance(v, int):
+        return {"intValue": str(v)}
+    if isinstance(v, float):
+        return {"doubleValue": v}
+    return {"stringValue": v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)}
+
+
+def _attrs(d: dict) -> list[dict]:
+    return [{"key": k, "value": _val(v)} for k, v in d.items() if v is not None]
+
+
+def _parts(m: dict) -> dict:
+    """A tau2 message as a GenAI parts-form message."""
+    role = m.get("role")
+    parts: list[dict] = []
+    if role == "tool":
+        parts.append({"type": "tool_call_response", "id": m.get("id"),
+                      "response": m.get("content")})
+        return {"role": "tool", "parts": parts}
+    if m.get("content") is not None:
+        parts.append({"type": "text", "content": m["content"]})
+    for c in m.get("tool_calls") or []:
+        parts.append({"type": "tool_call", "id": c.get("id"), "name": c.get("name"),
+                      "arguments": c.get("arguments")})
+    return {"role": role, "parts": parts}
+
+
+def _start_ns(sim: dict) -> int:
+    for key in ("start_time", "timestamp"):
+        v = sim.get(key)
+        if isinstance(v, str):
+            try:
+                t = datetime.fromisoformat(v.replace("Z", "+00:00"))
+            except ValueError:
+                continue
+            if t.tzinfo is None:
+                t = t.replace(tzinfo=timezone.utc)
+            return int(t.timestamp() * 1e9)
+    return 0
+
+
+def episode_request(run: dict, sim: dict, latencies: list[float | None]) -> dict:
+    """One episode (a tau2 SimulationRun dict) as one ExportTraceServiceRequest."""
+    trace = _id(run["run_id"], sim.get("id"), sim.get("task_id"), sim.get("trial"))
+    root_id = _id(trace, "root", n=16)
+    msgs = [m for m in sim.get("messages") or [] if isinstance(m, dict)]
+    last_assistant = max((i for i, m in enumerate(msgs) if m.get("role") == "assistant"),
+                         default=-1)
+    calls = {c.get("id"): c for m in msgs for c in m.get("tool_calls") or [] if c.get("id")}
+    t = start = _start_ns(sim)
+    spans: list[dict] = []
+    events: list[dict] = []
+    history: list[dict] = []
+    for i, m in enumerate(msgs):
+        lat = latencies[i] if i < len(latencies) else None
+        dur = int((lat if isinstance(lat, (int, float)) and lat > 0 else 1) * _NS)
+        role = m.get("role")
+        if role == "assistant":
+            usage = m.get("usage") if isinstance(m.get("usage"), dict) else {}
+            a = {"gen_ai.operation.name": "chat", "gen_ai.request.model": run.get("agent_model"),
+                 "gen_ai.conversation.id": f"{run['run_id']}:{sim.get('id')}",
+                 "gen_ai.input.messages": json.dumps(history, ensure_ascii=False),
+                 "gen_ai.output.messages": json.dumps([_parts(m)], ensure_ascii=False),
+                 "gen_ai.usage.input_tokens": usage.get("prompt_tokens"),
+                 "gen_ai.usage.output_tokens": usage.get("completion_tokens")}
+            spans.append(_span(trace, _id(trace, i, n=16), root_id,
+                               f"chat {run.get('agent_model') or ''}".strip(), a, t, t + dur))
+        elif role == "tool":
+            c = calls.get(m.get("id")) or {}
+            a = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": c.get("name"),
+                 "gen_ai.tool.call.id": m.get("id"),
+                 "gen_ai.tool.call.arguments": json.dumps(c.get("arguments"),
+                                                          ensure_ascii=False),
+                 "gen_ai.tool.call.result": m.get("content"),
+                 "t2e.requestor": m.get("requestor")}
+            spans.append(_span(trace, _id(trace, i, n=16), root_id,
+                               f"execute_tool {c.get('name') or ''}".strip(), a, t, t + dur,
+                               error=bool(m.get("error"))))
+        elif role == "user" and i > last_assistant:
+            events.append({"timeUnixNano": str(t), "name": "gen_ai.user.message",
+                           "attributes": _attrs({"content": m.get("content")})})
+        if role != "system":
+            history.append(_parts(m))
+        t += dur + 1000
+    ri = sim.get("reward_info") if isinstance(sim.get("reward_info"), dict) else None
+    root = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": run.get("name"),
+            "gen_ai.conversation.id": f"{run['run_id']}:{sim.get('id')}",
+            "t2e.sim_id": None if sim.get("id") is None else str(sim["id"]),
+            "t2e.task_id": None if sim.get("task_id") is None else str(sim["task_id"]),
+            "t2e.trial": sim.get("trial"),
+            "t2e.termination_reason": sim.get("termination_reason"),
+            "t2e.reward": None if ri is None or ri.get("reward") is None
+            else float(ri["reward"]),
+            "t2e.reward_info": None if ri is None else json.dumps(ri, ensure_ascii=False)}
+    root_span = _span(trace, root_id, None, f"invoke_agent {run.get('name') or ''}".strip(),
+                      root, start, t)
+    if events:
+        root_span["events"] = events
+    return {"resourceSpans": [{"resource": {"attributes": _attrs(
+        {"service.name": "t2e", "t2e.run_id": run["run_id"]})},
+        "scopeSpans": [{"scope": {"name": "t2e"}, "spans": [root_span, *spans]}]}]}
+
+
+def _span(trace: str, sid: str, parent: str | None, name: str, a: dict, start: int, end: int,
+          *, error: bool = False) -> dict:
+    out = {"traceId": trace, "spanId": sid, "name": name, "kind": 1,
+           "startTimeUnixNano": str(start), "endTimeUnixNano": str(end),
+           "attributes": _attrs(a), "status": {"code": 2 if error else 0}}
+    if parent:
+        out["parentSpanId"] = parent
+    return out
+
+
+def write_otel(db: Any, run_id: str, fh: IO[str]) -> int:
+    """Write the run as OTLP/JSON lines (one request per episode); returns the episode count."""
+    from .exporters import messages, simulation
+
+    conn = conn_of(db)
+    row = conn.execute("SELECT run_id, name, agent_model FROM runs WHERE run_id = ?",
+                       (run_id,)).fetchone()
+    run = {"run_id": row[0], "name": row[1], "agent_model": row[2]}
+    n = 0
+    cur = conn.execute("SELECT * FROM episodes WHERE run_id = ? AND status = 'done' "
+                       "ORDER BY ord, episode_id", (run_id,))
+    cols = [d[0] for d in cur.description]
+    while rows := cur.fetchmany(64):
+        for r in rows:
+            ep = dict(zip(cols, r))
+            sim = simulation(conn, ep)
+            # the stored steps, whatever the source kept (tau2 1.x voice runs: messages null)
+            sim["messages"] = messages(conn, ep["episode_id"])
+            lat = [x for (x,) in conn.execute("SELECT latency_ms FROM steps WHERE episode_id = ? "
+                                              "ORDER BY idx", (ep["episode_id"],))]
+            fh.write(json.dumps(episode_request(run, sim, lat), ensure_ascii=False) + "\n")
+            n += 1
+    return n

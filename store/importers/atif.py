@@ -1,0 +1,192 @@
+"""Harbor's Agent Trajectory Interchange Format (ATIF, schema versions 1.0-1.7).
+
+A file holds one trajectory object (or a JSON list of them); each trajectory is an episode, and
+so is each subagent trajectory embedded in it (`subagent_trajectories`, v1.7), labelled
+`<parent>/<trajectory_id>`. Steps map to tau2 messages: `system` steps are kept as episode
+metadata, `user` steps are user messages, an `agent` step is an assistant message (its
+`message`, `tool_calls` as {id, name, arguments}, `metrics` as usage, `reasoning_content` and
+`model_name` as metadata) followed by one tool message per `observation.results` entry.
+Messages given as content parts (text and images) keep their text; other parts are noted.
+ATIF carries no gold: scalar fields of the root `extra` and `final_metrics` are kept as the
+episode's attributes, which `t2e gate --reward-attr NAME` can map to a reward.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from typing import Any
+
+from .common import ImportContext, ImportFailure, RunMeta
+from .episodes import EpisodeWriter, RecordError, validate_sim
+
+FORMAT = "atif"
+_VERSION = re.compile(r"^ATIF-v1\.(\d+)$")
+TESTED = (4, 7)  # the minor versions published and tested here
+
+
+def _text(message: Any, where: str) -> tuple[str | None, list]:
+    """A step message (string, or content parts from v1.6) -> (text, other parts)."""
+    if message is None or isinstance(message, str):
+        return message, []
+    if isinstance(message, list):
+        texts, other = [], []
+        for p in message:
+            if isinstance(p, dict) and p.get("type") == "text":
+                texts.append(str(p.get("text", p.get("content", ""))))
+            else:
+                other.append(p)
+        return "".join(texts), other
+    raise ImportFailure(f"{where}: 'message' should be a string or a list of content parts")
+
+
+def _scalars(d: Any, prefix: str = "") -> dict:
+    out = {}
+    if isinstance(d, dict):
+        for k, v in d.items():
+            if isinstance(v, (str, int, float, bool)):
+                out[prefix + k] = v
+    return out
+
+
+def trajectory_sims(t: Any, where: str, parent: str | None = None) -> list[dict]:
+    """One ATIF trajectory (and its embedded subagents) -> tau2-shaped simulations."""
+    if not isinstance(t, dict):
+        raise ImportFailure(f"{where}: expected a trajectory object, found {type(t).__name__}")
+    version = t.get("schema_version")
+    if not (isinstance(version, str) and _VERSION.match(version)):
+        raise ImportFailure(f"{where}: schema_version should be 'ATIF-v1.N', found {version!r}")
+    steps = t.get("steps")
+    if not isinstance(steps, list):
+        raise ImportFailure(f"{where}: 'steps' should be a list")
+    agent = t.get("agent") if isinstance(t.get("agent"), dict) else {}
+    tid = t.get("trajectory_id") or t.get("session_id") or where.replace(" ", "")
+    key = f"{parent}/{tid}" if parent else str(tid)
+    msgs: list[dict] = []
+    system: list[str] = []
+    for i, st in enumerate(steps):
+        sw = f"{where}, step #{i}" + (f" (step_id {st.get('step_id')})"
+                                      if isinstance(st, dict) else "")
+        if not isinstance(st, dict):
+            raise ImportFailure(f"{sw}: expected an object")
+        source = st.get("source")
+        text, other = _text(st.get("message"), sw)
+        if source == "system":
+            system.append(text or "")
+            continue
+        if source not in ("user", "agent"):
+            raise ImportFailure(f"{sw}: 'source' should be system, user or agent, found "
+                                f"{source!r}")
+        m: dict[str, Any] = {"role": "user" if source == "user" else "assistant",
+                             "content": text}
+        if other:
+            m["content_parts"] = other
+        if isinstance(st.get("timestamp"), str):
+            m["timestamp"] = st["timestamp"]
+        calls = st.get("tool_calls")
+        if calls is not None:
+            if not isinstance(calls, list) or not all(isinstance(c, dict)
+                                                      and isinstance(c.get("function_name"), str)
+                                                      for c in calls):
+                raise ImportFailure(f"{sw}: 'tool_calls' should be a list of objects with a "
+                                    "function_name")
+            if calls:
+                m["tool_calls"] = [{"id": str(c.get("tool_call_id") or ""),
+                                    "name": c["function_name"],
+                                    "arguments": c.get("arguments") if c.get("arguments")
+                                    is not None else {}, "requestor": "assistant"}
+                                   for c in calls]
+                if m["content"] == "":
+                    m["content"] = None
+        met = st.get("metrics") if isinstance(st.get("metrics"), dict) else {}
+        usage = {k: met[k] for k in ("prompt_tokens", "completion_tokens", "cached_tokens")
+                 if isinstance(met.get(k), int)}
+        if usage:
+            m["usage"] = usage
+        if isinstance(met.get("cost_usd"), (int, float)):
+            m["cost"] = float(met["cost_usd"])
+        for k in ("model_name", "reasoning_content", "reasoning_effort", "extra"):
+            if st.get(k) is not None:
+                m[k] = st[k]
+        if met.get("extra"):
+            m["metrics_extra"] = met["extra"]
+        msgs.append(m)
+        obs = st.get("observation")
+        results = obs.get("results") if isinstance(obs, dict) else None
+        if obs is not None and not isinstance(results, list):
+            raise ImportFailure(f"{sw}: 'observation.results' should be a list")
+        for r in results or []:
+            if not isinstance(r, dict):
+                raise ImportFailure(f"{sw}: observation results should be objects")
+            content = r.get("content")
+            if content is not None and not isinstance(content, str):
+                content = json.dumps(content, ensure_ascii=False)
+            tm: dict[str, Any] = {"role": "tool", "id": str(r.get("source_call_id") or ""),
+                                  "content": content, "requestor": "assistant", "error": False}
+            if r.get("subagent_trajectory_ref") is not None:
+                tm["subagent_trajectory_ref"] = r["subagent_trajectory_ref"]
+            if r.get("extra") is not None:
+                tm["extra"] = r["extra"]
+            msgs.append(tm)
+    fm = t.get("final_metrics") if isinstance(t.get("final_metrics"), dict) else {}
+    attrs = {**_scalars(t.get("extra")), **_scalars(fm), **_scalars(fm.get("extra"))}
+    extra_t = t.get("extra") if isinstance(t.get("extra"), dict) else {}
+    task = extra_t.get("task_id", extra_t.get("task_name"))
+    times = [m["timestamp"] for m in msgs if m.get("timestamp")]
+    sim = {"id": key, "task_id": str(task) if task is not None else key, "trial": 0,
+           "start_time": times[0] if times else None, "end_time": times[-1] if times else None,
+           "termination_reason": None, "reward_info": None, "messages": msgs,
+           "atif": {"schema_version": version, "session_id": t.get("session_id"),
+                    "trajectory_id": t.get("trajectory_id"), "agent": agent,
+                    "notes": t.get("notes"), "final_metrics": fm or None,
+                    "system_prompt": system or None, "attributes": attrs}}
+    out = [sim]
+    for j, sub in enumerate(t.get("subagent_trajectories") or []):
+        out.extend(trajectory_sims(sub, f"{where}, subagent_trajectories[{j}]", parent=key))
+    return out
+
+
+def import_file(conn: sqlite3.Connection, ctx: ImportContext) -> None:
+    """Import one ATIF file (a trajectory or a list of them) as one run."""
+    ctx.fmt = FORMAT
+    try:
+        with open(ctx.path, encoding="utf-8-sig") as fh:
+            doc = json.load(fh)
+    except UnicodeDecodeError as exc:
+        raise ImportFailure(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise ImportFailure(f"not JSON: {exc.msg} at line {exc.lineno}") from None
+    items = doc if isinstance(doc, list) else [doc]
+    sims: list[dict] = []
+    for i, t in enumerate(items):
+        sims.extend(trajectory_sims(t, f"trajectory #{i}" if isinstance(doc, list)
+                                    else "trajectory"))
+    versions = sorted({s["atif"]["schema_version"] for s in sims})
+    minors = {int(_VERSION.match(v).group(1)) for v in versions}
+    agent = sims[0]["atif"]["agent"] if sims else {}
+    top = {"domain": "atif", "atif": {"schema_versions": versions,
+                                      "agent": {k: agent.get(k) for k in ("name", "version")}}}
+    meta = RunMeta(top_keys=["domain", "atif", "simulations"], top=top)
+    run_id = ctx.start_run(conn, meta)
+    ew = EpisodeWriter(conn, run_id)
+    for ord_, sim in enumerate(sims):
+        try:
+            validate_sim(sim, f"episode #{ord_} ({sim['id']})")
+        except RecordError as exc:
+            raise ImportFailure(str(exc)) from None
+        ew.add(sim, ord_)
+    ew.close()
+    ctx.episodes, ctx.messages = ew.episodes, ew.messages
+    ctx.finish_run(conn, meta)
+    if any(m < TESTED[0] or m > TESTED[1] for m in minors):
+        ctx.warn(f"ATIF {', '.join(versions)}: versions 1.{TESTED[0]}-1.{TESTED[1]} are the "
+                 "ones tested here; read best-effort")
+    if len(sims) > len(items):
+        ctx.warn(f"{len(sims) - len(items)} embedded subagent trajectory(ies) imported as "
+                 "episodes of their own (<parent>/<trajectory_id>)")
+    ctx.warn("ATIF trajectories carry no gold: map an outcome with `t2e gate --reward-attr "
+             "NAME` (root extra and final_metrics fields)")
+    model = agent.get("model_name") if isinstance(agent.get("model_name"), str) else None
+    conn.execute("UPDATE runs SET grading = 'foreign', agent_model = coalesce(?, agent_model) "
+                 "WHERE run_id = ?", (model, run_id))

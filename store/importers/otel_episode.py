@@ -1,0 +1,201 @@
+"""One OpenTelemetry conversation (its spans, in time order) -> a tau2-shaped simulation.
+
+Used by otel.py; see its docstring for the grouping. Messages come from chat spans (the new
+input of each call, then its output), tool calls and results from execute_tool spans, and
+transcript events on other spans; "(content not captured)" stands in where capture was off.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from datetime import datetime, timezone
+from typing import Any
+
+from . import otel_spans as S
+
+# root attributes kept per episode: what a user may map to an outcome (`--reward-attr`)
+_KEEP_SCALARS = (str, int, float, bool)
+_OUTCOME = re.compile(r"gen_ai\.evaluation\.|reward|score|feedback|outcome")
+
+
+def _iso(ns: int) -> str | None:
+    if not ns:
+        return None
+    return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def build_episode(key: str, by_conv: bool, spans: list[list],
+                  models: Counter | None = None) -> tuple[dict, list, int]:
+    """One conversation's spans (time order) -> (tau2-shaped simulation, per-message latency
+    in ms, count of messages whose content was not captured)."""
+    ids = {sp[6] for sp in spans}
+    root = next((sp for sp in spans if sp[10] == "agent"), None) \
+        or next((sp for sp in spans if sp[7] not in ids), spans[0])
+    msgs: list[dict] = []
+    lat: list[float | None] = []
+    consumed = 0
+    prev: tuple[str, int] | None = None  # the last chat input as text, and its length
+    tool_ids: set[str] = set()
+    call_ids: set[str] = set()
+    system: list[Any] = []
+    nc = 0
+
+    def emit(m: dict, ms: float | None = None) -> None:
+        msgs.append(m)
+        lat.append(ms)
+        for c in m.get("tool_calls") or []:
+            if c.get("id"):
+                call_ids.add(c["id"])
+
+    items: list[tuple[int, int, Any]] = []
+    for i, sp in enumerate(spans):
+        items.append((sp[4], i, sp))
+        if sp[10] != "chat" and sp[2]:
+            for ev in sp[2]:  # transcript events on non-chat spans (e.g. a last user turn)
+                if ev.get("name") in ("gen_ai.user.message", "gen_ai.assistant.message"):
+                    items.append((ev["t"] or sp[5], i, ev))
+    items.sort(key=lambda t: (t[0], t[1]))
+    for _, _, it in items:
+        if isinstance(it, dict):  # an event
+            role = "user" if it["name"] == "gen_ai.user.message" else "assistant"
+            m = S.message({**it["attributes"], "role": role})
+            if m:
+                emit(m)
+            continue
+        name, a, events, err, start, end = it[:6]
+        k = it[10]
+        ms = (end - start) / 1e6 if end and start else None
+        if k == "chat":
+            text = a.get("gen_ai.input.messages")
+            tail = _tail(text, prev) if prev else None
+            if tail is not None:  # only the new messages were parsed
+                inp, out = None, S.chat_io({**a, "gen_ai.input.messages": None}, events)[1]
+                fresh, n_inp = tail[max(consumed - prev[1], 0):], prev[1] + len(tail)
+            else:
+                inp, out = S.chat_io(a, events)
+                n_inp = len(inp) if inp is not None else 0
+                fresh = (inp[consumed:] if n_inp >= consumed else inp) if inp is not None \
+                    else None
+            prev = (text, n_inp) if isinstance(text, str) and (inp is not None
+                                                                or tail is not None) else None
+            if fresh is None:
+                if not msgs:
+                    emit({"role": "user", "content": S.NOT_CAPTURED})
+                    nc += 1
+            else:
+                # the input repeats the conversation so far: convert only what is new
+                for raw in fresh:
+                    m = S.message(raw)
+                    if m is None:
+                        continue
+                    if m["role"] == "system":
+                        system.append(m.get("content"))
+                    elif not (m["role"] == "tool" and m.get("id") in tool_ids):
+                        emit(m)
+                consumed = n_inp
+            u = S.usage(a)
+            extra = {"usage": u} if u else {}
+            mod, prov = S.model(a), S.provider(a)
+            if mod:
+                extra["model"] = mod
+                if models is not None:
+                    models[mod] += 1
+            if prov:
+                extra["provider"] = prov
+            if out is None:
+                emit({"role": "assistant", "content": S.NOT_CAPTURED, **extra}, ms)
+                nc += 1
+            else:
+                for j, m in enumerate(out):
+                    emit({**m, **extra} if j == 0 else m, ms)
+                consumed += len(out)
+        elif k == "tool":
+            call, result, captured = S.tool_call(a, name)
+            if not (call["id"] and call["id"] in call_ids):
+                # the assistant turn this call belongs to: the last assistant message, past
+                # the results of its earlier calls, when its content was not captured
+                j = len(msgs) - 1
+                while j >= 0 and msgs[j]["role"] == "tool":
+                    j -= 1
+                last = msgs[j] if j >= 0 and msgs[j]["role"] == "assistant" else None
+                same = last is not None and any(
+                    c.get("name") == call["name"] and c.get("arguments") == call["arguments"]
+                    for c in last.get("tool_calls") or [])
+                if last is not None and same and not call["id"]:
+                    pass  # an id-less span of a call the chat output already listed
+                elif last is not None and last.get("content") in (None, S.NOT_CAPTURED):
+                    last.setdefault("tool_calls", []).append(call)
+                    if call["id"]:
+                        call_ids.add(call["id"])
+                else:
+                    emit({"role": "assistant", "content": None, "tool_calls": [call]})
+            if not captured:
+                nc += 1
+            emit({"role": "tool", "id": call["id"],
+                  "content": result if result is not None else S.NOT_CAPTURED,
+                  "requestor": call["requestor"], "error": bool(err)}, ms)
+            tool_ids.add(call["id"])
+    return _sim(key, by_conv, spans, root, msgs, system, nc), lat, nc
+
+
+def _tail(text: Any, prev: tuple[str, int]) -> list | None:
+    """The messages a chat input adds to the previous one, parsing only the added part:
+    instrumentations serialise the growing conversation the same way each call, so the new
+    input is the old one with items appended. None when that does not hold."""
+    old = prev[0]
+    if not (isinstance(text, str) and len(text) > len(old) and old.endswith("]")
+            and text.startswith(old[:-1]) and text[len(old) - 1] == ","):
+        return None
+    try:
+        tail = json.loads("[" + text[len(old):])
+    except ValueError:
+        return None
+    return tail if isinstance(tail, list) else None
+
+
+def _sim(key: str, by_conv: bool, spans: list[list], root: list, msgs: list[dict],
+         system: list, nc: int) -> dict:
+    ra = root[1]
+    start = min(sp[4] for sp in spans if sp[4]) if any(sp[4] for sp in spans) else 0
+    end = max(sp[5] for sp in spans)
+    trial = ra.get("t2e.trial")
+    task = ra.get("t2e.task_id", ra.get("task.id"))
+    keep = {k: v for k, v in ra.items() if isinstance(v, _KEEP_SCALARS)
+            and not k.startswith(("gen_ai.input.", "gen_ai.output.", "gen_ai.prompt",
+                                  "gen_ai.completion", "llm.input_messages",
+                                  "llm.output_messages", "t2e.reward_info"))}
+    for sp in spans:  # outcomes elsewhere: evaluation events, evaluator or feedback spans
+        found = [ev["attributes"] for ev in sp[2]
+                 if str(ev.get("name") or "").startswith("gen_ai.evaluation")]
+        if sp[10] in ("agent", "other"):
+            found.append(sp[1])
+        for attrs in found:
+            for k, v in attrs.items():
+                if k not in keep and isinstance(v, _KEEP_SCALARS) and _OUTCOME.search(k):
+                    keep[k] = v
+    ri = ra.get("t2e.reward_info")
+    try:
+        ri = json.loads(ri) if isinstance(ri, str) else None
+    except ValueError:
+        ri = None
+    sim: dict[str, Any] = {
+        "id": str(ra.get("t2e.sim_id") or key), "task_id": str(task if task is not None else key),
+        "start_time": _iso(start), "end_time": _iso(end),
+        "duration": (end - start) / 1e9 if end and start else None,
+        "termination_reason": ra.get("t2e.termination_reason")
+        or ("agent_error" if root[3] else None),
+        "reward_info": ri if isinstance(ri, dict) else None,
+        "messages": msgs, "trial": trial if isinstance(trial, int) else 0,
+        "otel": {"trace_ids": sorted({sp[9] for sp in spans if len(sp) > 9}) or None,
+                 "group": "conversation" if by_conv else "trace", "key": key,
+                 "root_span": root[0], "service": root[8], "attributes": keep},
+    }
+    if system:
+        sim["otel"]["system_instructions"] = system
+    if nc:
+        sim["otel"]["content_not_captured"] = nc
+    if not isinstance(sim["termination_reason"], str):
+        sim["termination_reason"] = None
+    return sim

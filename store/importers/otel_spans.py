@@ -1,0 +1,308 @@
+"""OpenTelemetry GenAI spans -> tau2-shaped messages (no I/O; see otel.py for the file side).
+
+Accepted forms, old and new (the semantic conventions moved several times):
+
+* messages: `gen_ai.input.messages` / `gen_ai.output.messages` (JSON, `parts` of type text,
+  tool_call, tool_call_response); the event form (`gen_ai.{system,user,assistant,tool}.message`
+  and `gen_ai.choice` span events, or `gen_ai.content.prompt|completion` events carrying
+  `gen_ai.prompt|completion`); the flattened `gen_ai.prompt.N.*` / `gen_ai.completion.N.*`
+  attributes; OpenInference's `llm.input_messages.N.message.*` / `llm.output_messages.N.*`;
+* tool calls: `execute_tool` spans (`gen_ai.tool.name`, `gen_ai.tool.call.id`,
+  `gen_ai.tool.call.arguments` / `.result`), OpenInference TOOL spans (`tool.name`,
+  `input.value`, `output.value`);
+* usage and model: `gen_ai.usage.input_tokens|prompt_tokens`, `output_tokens|completion_tokens`,
+  cache read/write under both the old and the new names, `gen_ai.request|response.model`,
+  `gen_ai.provider.name` (formerly `gen_ai.system`), OpenInference `llm.token_count.*`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+NOT_CAPTURED = "(content not captured)"
+CHAT_OPS = {"chat", "text_completion", "generate_content"}
+_ROLE = {"model": "assistant", "ai": "assistant", "human": "user", "function": "tool",
+         "developer": "system"}
+_FLAT = re.compile(r"^(gen_ai\.prompt|gen_ai\.completion|llm\.input_messages|"
+                   r"llm\.output_messages)\.(\d+)\.(.+)$")
+
+
+def any_value(v: Any) -> Any:
+    """Decode an OTLP/JSON AnyValue ({"stringValue": ...} and friends)."""
+    if not isinstance(v, dict):
+        return v
+    if "stringValue" in v:
+        return v["stringValue"]
+    if "intValue" in v:
+        try:
+            return int(v["intValue"])
+        except (TypeError, ValueError):
+            return v["intValue"]
+    if "doubleValue" in v:
+        return v["doubleValue"]
+    if "boolValue" in v:
+        return v["boolValue"]
+    if "arrayValue" in v:
+        return [any_value(x) for x in (v["arrayValue"] or {}).get("values") or []]
+    if "kvlistValue" in v:
+        return attrs((v["kvlistValue"] or {}).get("values"))
+    if "bytesValue" in v:
+        return v["bytesValue"]
+    return None
+
+
+def attrs(items: Any) -> dict:
+    """An OTLP attribute list as a dict."""
+    out = {}
+    for kv in items or ():
+        if type(kv) is not dict:
+            continue
+        k, v = kv.get("key"), kv.get("value")
+        if type(k) is not str:
+            continue
+        # inline fast path for the common scalar types (this runs for every attribute)
+        if type(v) is dict:
+            if "stringValue" in v:
+                out[k] = v["stringValue"]
+                continue
+            if "intValue" in v and type(v["intValue"]) is int:
+                out[k] = v["intValue"]
+                continue
+        out[k] = any_value(v)
+    return out
+
+
+def _first(a: dict, *keys: str) -> Any:
+    for k in keys:
+        if a.get(k) is not None:
+            return a[k]
+    return None
+
+
+def _json(v: Any) -> Any:
+    if isinstance(v, str) and v[:1] in "[{":
+        try:
+            return json.loads(v)
+        except ValueError:
+            return v
+    return v
+
+
+def _args(v: Any) -> Any:
+    v = _json(v)
+    return v if v is not None else {}
+
+
+def _call(c: Any) -> dict | None:
+    """A tool call in any of the shapes seen (parts, OpenAI, flattened) -> tau2 ToolCall."""
+    if not isinstance(c, dict):
+        return None
+    fn = c.get("function") if isinstance(c.get("function"), dict) else {}
+    name = c.get("name") or fn.get("name")
+    if name is None:
+        return None
+    args = c.get("arguments", fn.get("arguments"))
+    return {"id": str(c.get("id") or ""), "name": str(name), "arguments": _args(args),
+            "requestor": "assistant"}
+
+
+def message(m: Any) -> dict | None:
+    """One GenAI message (parts form or role/content form) -> a tau2 message dict."""
+    if not isinstance(m, dict):
+        return None
+    role = str(m.get("role") or "assistant").lower()
+    role = _ROLE.get(role, role)
+    texts: list[str] = []
+    calls: list[dict] = []
+    out: dict[str, Any] = {"role": role}
+    parts = m.get("parts")
+    if isinstance(parts, list):
+        for p in parts:
+            if not isinstance(p, dict):
+                continue
+            kind = p.get("type")
+            if kind == "text" and p.get("content") is not None:
+                texts.append(str(p["content"]))
+            elif kind == "tool_call":
+                c = _call(p)
+                if c:
+                    calls.append(c)
+            elif kind == "tool_call_response":
+                resp = p.get("response", p.get("result"))
+                out["id"] = str(p.get("id") or "")
+                texts.append(resp if isinstance(resp, str) else json.dumps(resp))
+        content = "".join(texts) if texts else None
+    else:
+        content = m.get("content")
+        if content is not None and not isinstance(content, str):
+            content = json.dumps(content, ensure_ascii=False)
+        for c in _json(m.get("tool_calls")) or []:
+            c = _call(c)
+            if c:
+                calls.append(c)
+        tid = _first(m, "tool_call_id", "id")
+        if role == "tool" and tid is not None:
+            out["id"] = str(tid)
+    out["content"] = content
+    if calls:
+        if role == "user":  # tau2 dual-control: the user simulator's own tool calls
+            for c in calls:
+                c["requestor"] = "user"
+        out["tool_calls"] = calls
+    if role == "tool":
+        out.setdefault("id", "")
+        out["requestor"] = "assistant"
+        out["error"] = False
+    return out
+
+
+def _messages(v: Any) -> list[dict] | None:
+    v = _json(v)
+    if isinstance(v, dict):
+        v = [v]
+    if not isinstance(v, list):
+        return None
+    return [m for m in (message(x) for x in v) if m is not None]
+
+
+def _flat(a: dict) -> dict[str, list[dict]]:
+    """Flattened per-index message attributes (gen_ai.prompt.N.*, llm.input_messages.N.*)."""
+    groups: dict[str, dict[int, dict]] = {}
+    for k, v in a.items():
+        m = _FLAT.match(k)
+        if not m:
+            continue
+        base, idx, rest = m.group(1), int(m.group(2)), m.group(3)
+        rest = rest.removeprefix("message.")
+        rec = groups.setdefault(base, {}).setdefault(idx, {})
+        if rest.startswith("tool_calls."):
+            _, j, field = rest.split(".", 2)
+            field = field.removeprefix("tool_call.").removeprefix("function.")
+            rec.setdefault("tool_calls", {}).setdefault(int(j), {})[field] = v
+        else:
+            rec[rest] = v
+    out = {}
+    for base, by_idx in groups.items():
+        msgs = []
+        for i in sorted(by_idx):
+            rec = by_idx[i]
+            if isinstance(rec.get("tool_calls"), dict):
+                rec["tool_calls"] = [rec["tool_calls"][j] for j in sorted(rec["tool_calls"])]
+            msg = message(rec)
+            if msg:
+                msgs.append(msg)
+        out[base] = msgs
+    return out
+
+
+_EVENT_ROLE = {"gen_ai.system.message": "system", "gen_ai.user.message": "user",
+               "gen_ai.assistant.message": "assistant", "gen_ai.tool.message": "tool"}
+
+
+def _from_events(events: list[dict]) -> tuple[list[dict] | None, list[dict] | None]:
+    inp: list[dict] = []
+    out: list[dict] = []
+    seen = False
+    for ev in events:
+        name, a = ev.get("name"), ev.get("attributes") or {}
+        if name in _EVENT_ROLE:
+            seen = True
+            m = message({**a, "role": a.get("role") or _EVENT_ROLE[name]})
+            if m:
+                inp.append(m)
+        elif name == "gen_ai.choice":
+            seen = True
+            body = _json(a.get("message")) if a.get("message") is not None else a
+            m = message({**body, "role": "assistant"} if isinstance(body, dict) else {})
+            if m:
+                out.append(m)
+        elif name == "gen_ai.content.prompt" and a.get("gen_ai.prompt") is not None:
+            seen = True
+            inp.extend(_messages(a["gen_ai.prompt"]) or [])
+        elif name == "gen_ai.content.completion" and a.get("gen_ai.completion") is not None:
+            seen = True
+            out.extend(_messages(a["gen_ai.completion"]) or [])
+    return (inp if seen else None), (out if seen else None)
+
+
+def kind(name: str, a: dict) -> str:
+    """agent | chat | tool | other."""
+    op = a.get("gen_ai.operation.name")
+    oi = str(a.get("openinference.span.kind") or "").upper()
+    if op in ("invoke_agent", "create_agent") or oi == "AGENT" or name.startswith("invoke_agent"):
+        return "agent"
+    if op == "execute_tool" or oi == "TOOL" or name.startswith("execute_tool"):
+        return "tool"
+    if op in CHAT_OPS or oi == "LLM" or any(k.startswith(("gen_ai.input.messages",
+                                                          "gen_ai.prompt", "llm.input_messages"))
+                                            for k in a):
+        return "chat"
+    return "other"
+
+
+def _raw_list(v: Any) -> list | None:
+    v = _json(v)
+    if isinstance(v, dict):
+        return [v]
+    return v if isinstance(v, list) else None
+
+
+def chat_io(a: dict, events: list[dict]) -> tuple[list | None, list[dict] | None]:
+    """A chat span's (input, output) messages; None where the span does not carry them
+    (content capture off). Input items may be unconverted: pass them through `message`
+    (idempotent on converted ones), so a caller converts only the part it needs."""
+    inp = _raw_list(a.get("gen_ai.input.messages"))
+    out = _messages(a.get("gen_ai.output.messages"))
+    if inp is None and out is None:
+        inp, out = _from_events(events)
+    if inp is None and out is None:
+        inp = _messages(a.get("gen_ai.prompt"))
+        out = _messages(a.get("gen_ai.completion"))
+    if inp is None and out is None:
+        flat = _flat(a)
+        inp = flat.get("gen_ai.prompt", flat.get("llm.input_messages"))
+        out = flat.get("gen_ai.completion", flat.get("llm.output_messages"))
+    return inp, out
+
+
+def usage(a: dict) -> dict:
+    """Token usage under old and new attribute names (only the keys present)."""
+    u = {"prompt_tokens": _first(a, "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens",
+                                 "llm.token_count.prompt"),
+         "completion_tokens": _first(a, "gen_ai.usage.output_tokens",
+                                     "gen_ai.usage.completion_tokens",
+                                     "llm.token_count.completion"),
+         "cache_read_tokens": _first(a, "gen_ai.usage.cache_read.input_tokens",
+                                     "gen_ai.usage.cache_read_input_tokens",
+                                     "gen_ai.usage.input_tokens.cached",
+                                     "llm.token_count.prompt_details.cache_read"),
+         "cache_write_tokens": _first(a, "gen_ai.usage.cache_creation.input_tokens",
+                                      "gen_ai.usage.cache_creation_input_tokens",
+                                      "gen_ai.usage.input_tokens.cache_write",
+                                      "llm.token_count.prompt_details.cache_write")}
+    return {k: v for k, v in u.items() if isinstance(v, (int, float))}
+
+
+def model(a: dict) -> str | None:
+    v = _first(a, "gen_ai.response.model", "gen_ai.request.model", "llm.model_name")
+    return v if isinstance(v, str) else None
+
+
+def provider(a: dict) -> str | None:
+    v = _first(a, "gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system")
+    return v if isinstance(v, str) else None
+
+
+def tool_call(a: dict, name: str) -> tuple[dict, Any, bool]:
+    """An execute_tool span -> (tau2 ToolCall, result or None, arguments captured?)."""
+    tname = _first(a, "gen_ai.tool.name", "tool.name") or name.removeprefix("execute_tool ")
+    args = _first(a, "gen_ai.tool.call.arguments", "tool.parameters", "input.value")
+    result = _first(a, "gen_ai.tool.call.result", "output.value")
+    cid = _first(a, "gen_ai.tool.call.id", "tool_call.id", "tool.call.id")
+    call = {"id": str(cid or ""), "name": str(tname), "arguments": _args(args),
+            "requestor": str(a.get("t2e.requestor") or "assistant")}
+    if result is not None and not isinstance(result, str):
+        result = json.dumps(result, ensure_ascii=False)
+    return call, result, args is not None

@@ -1,0 +1,74 @@
+"""Outcomes for foreign traces: map an attribute the traces carry to the episode reward.
+
+OpenTelemetry and ATIF traces have no gold, so the store has no reward for them. When they
+carry an outcome (a score attribute on the root span, an evaluation, user feedback, an ATIF
+metric), `t2e gate --reward-attr NAME` maps it: numbers are the reward, booleans and
+pass/fail words are 1/0. Only runs imported without grading (`runs.grading = 'foreign'`) are
+mapped; tau2 runs keep their graded rewards.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .db import StoreError
+from .writer import conn_of, transaction
+
+_TRUE = {"true", "pass", "passed", "success", "succeeded", "yes", "ok", "resolved", "good"}
+_FALSE = {"false", "fail", "failed", "failure", "no", "unresolved", "bad"}
+
+
+def outcome_value(v: Any) -> float | None:
+    """A reward from an attribute value (None when it is not an outcome)."""
+    if isinstance(v, bool):
+        return 1.0 if v else 0.0
+    if isinstance(v, (int, float)):
+        return float(v)
+    if isinstance(v, str):
+        s = v.strip().lower()
+        if s in _TRUE:
+            return 1.0
+        if s in _FALSE:
+            return 0.0
+        try:
+            return float(s)
+        except ValueError:
+            return None
+    return None
+
+
+def _attributes(extra: dict) -> dict:
+    out: dict = {}
+    for src in ("otel", "atif"):
+        block = extra.get(src)
+        if isinstance(block, dict) and isinstance(block.get("attributes"), dict):
+            out.update(block["attributes"])
+    return out
+
+
+def map_reward_attr(db: Any, run_id: str, name: str) -> dict:
+    """Set each episode's reward from attribute `name`; returns {mapped, missing, seen}
+    (`seen`: attribute names present, for the error message when none matched)."""
+    conn = conn_of(db)
+    row = conn.execute("SELECT grading, name FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+    if row is None:
+        raise StoreError(f"no run {run_id!r}")
+    if row[0] != "foreign":
+        raise StoreError(f"run {row[1]!r} ({run_id}) carries graded rewards; --reward-attr maps "
+                         "an outcome attribute of foreign traces (OpenTelemetry, ATIF) only")
+    updates, missing, seen = [], 0, set()
+    for eid, extra_json in conn.execute("SELECT episode_id, extra_json FROM episodes WHERE "
+                                        "run_id = ?", (run_id,)).fetchall():
+        attrs = _attributes(json.loads(extra_json) if extra_json else {})
+        seen.update(attrs)
+        r = outcome_value(attrs.get(name))
+        if r is None:
+            missing += 1
+            continue
+        info = {"reward": r, "reward_basis": None, "info": {"mapped_from": name}}
+        updates.append((r, int(abs(r - 1.0) <= 1e-6), json.dumps(info), eid))
+    with transaction(conn):
+        conn.executemany("UPDATE episodes SET reward = ?, success = ?, reward_info_json = ? "
+                         "WHERE episode_id = ?", updates)
+    return {"mapped": len(updates), "missing": missing, "seen": sorted(seen)}

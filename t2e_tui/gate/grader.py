@@ -1,0 +1,52 @@
+"""The gate's grader check: recorded rewards from incompatible tau2 graders are not compared.
+
+Two imported runs graded by different tau2 versions (or commits, when no version is recorded),
+or one graded ignoring the tasks' reward_basis, differ for reasons that have nothing to do with
+the agent. The gate refuses them unless the user passes `--allow-grader-mismatch`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from store import grader as store_grader
+from store.queries import resolve_run
+from store.writer import conn_of
+
+from ..errors import T2EError
+
+
+def check_graders(db: Any, baseline: str, candidate: str, *, allow: bool = False) -> str | None:
+    """Raise T2EError (exit 2) naming both graders when they are incompatible; with `allow`,
+    return the reason instead (None when they are compatible)."""
+    conn = conn_of(db)
+    try:
+        a, b = resolve_run(conn, baseline), resolve_run(conn, candidate)
+    except Exception:  # noqa: BLE001 - unknown runs: the gate itself says so
+        return None
+    why = store_grader.mismatch(store_grader.of_run(conn, a), store_grader.of_run(conn, b))
+    if why and not allow:
+        raise T2EError(f"refusing to compare: the recorded rewards were {why}; their "
+                       "difference may come from the grader, not the agent "
+                       "(--allow-grader-mismatch compares them anyway)", 2)
+    return why
+
+
+def apply_reward_attr(db: Any, baseline: str, candidate: str, name: str) -> list[str]:
+    """Map attribute `name` to the reward of both runs' episodes (foreign traces have no
+    gold); returns warnings. T2EError (exit 2) when a run has no such attribute at all."""
+    from store.outcomes import map_reward_attr
+
+    conn = conn_of(db)
+    warnings = []
+    for ref in (baseline, candidate):
+        rid = resolve_run(conn, ref)
+        res = map_reward_attr(conn, rid, name)
+        if not res["mapped"]:
+            seen = ", ".join(res["seen"][:12]) or "none"
+            raise T2EError(f"no episode of run {ref!r} carries an outcome in attribute "
+                           f"{name!r} (attributes seen: {seen})", 2)
+        if res["missing"]:
+            warnings.append(f"{ref}: {res['missing']} episode(s) lack {name!r} and stay "
+                            "unscored")
+    return warnings

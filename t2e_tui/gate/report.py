@@ -1,0 +1,139 @@
+"""Gate reports for CI: JUnit XML (test results panes) and Markdown (a pull-request comment).
+
+Both are written from the gate's JSON document (`GateResult.to_dict()`), atomically (a
+temporary file renamed into place). Run names, task ids and check details can come from trace
+files: they go through textsafe (control sequences stripped, one line) and are escaped for
+the target format (XML by ElementTree; Markdown: table pipes, HTML brackets, backticks and
+emphasis characters), so a hostile name cannot restyle or inject into the comment.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from ..textsafe import one_line
+
+FORMATS = ("junit", "markdown")
+_BADGE = {"promote": "✅ PROMOTE", "discard": "❌ DISCARD", "inconclusive": "⚠️ INCONCLUSIVE"}
+
+
+def _t(v: object, width: int = 300) -> str:
+    return one_line("" if v is None else v, width)
+
+
+def _show(doc: dict, task: str) -> str:
+    """The command that opens a task's two episodes side by side."""
+    c, b = doc["candidate"]["run_id"], doc["baseline"]["run_id"]
+    return f"t2e show {c}:{task} --vs {b}:{task}"
+
+
+def _stats_line(doc: dict) -> str:
+    st = doc["stats"]
+    delta = doc.get("metrics", {}).get("deltas", {}).get("reward")
+    d = "n/a" if delta is None else f"{delta:+.4f}"
+    return (f"reward delta {d}, CI{int(st['ci_level'] * 100)} [{st['ci_low']:+.4f}, "
+            f"{st['ci_high']:+.4f}]; {st['test']} p = {st['p_value']:.4g} "
+            f"(alpha {st['alpha']})")
+
+
+def junit(doc: dict) -> bytes:
+    """JUnit XML: one test case per check and per regressing task, plus the verdict."""
+    checks = doc["checks"]
+    regressions = doc["stats"]["regressions"]
+    suite = ET.Element("testsuite", name="t2e gate", tests=str(len(checks) + len(regressions) + 1))
+    props = ET.SubElement(suite, "properties")
+    for k, v in (("decision", doc["decision"]), ("scoreboard_row", doc["row_id"]),
+                 ("baseline", f"{_t(doc['baseline']['name'], 80)} ({doc['baseline']['run_id']})"),
+                 ("candidate",
+                  f"{_t(doc['candidate']['name'], 80)} ({doc['candidate']['run_id']})"),
+                 ("evidence_role", doc["evidence_role"]), ("p_value", doc["stats"]["p_value"]),
+                 ("ci_low", doc["stats"]["ci_low"]), ("ci_high", doc["stats"]["ci_high"])):
+        ET.SubElement(props, "property", name=k, value=_t(v))
+    failures = skipped = 0
+    verdict = ET.SubElement(suite, "testcase", classname="t2e.gate", name="verdict")
+    if doc["decision"] != "promote":
+        failures += 1
+        f = ET.SubElement(verdict, "failure", message=f"{doc['decision']}: {_stats_line(doc)}")
+        f.text = "\n".join(_t(r, 2000) for r in doc["reasons"]) or _stats_line(doc)
+    for ch in checks:
+        tc = ET.SubElement(suite, "testcase", classname="t2e.gate.checks", name=_t(ch["name"]))
+        if ch.get("na"):
+            skipped += 1
+            ET.SubElement(tc, "skipped", message=_t(ch.get("detail")))
+        elif not ch["passed"]:
+            failures += 1
+            f = ET.SubElement(tc, "failure", message=_t(ch.get("detail"), 2000))
+            f.text = (f"baseline {_t(ch.get('baseline_text', ch.get('baseline')))}; candidate "
+                      f"{_t(ch.get('candidate_text', ch.get('candidate')))}")
+    for task in regressions:
+        tc = ET.SubElement(suite, "testcase", classname="t2e.gate.regressions",
+                           name=f"task {_t(task, 120)}")
+        failures += 1
+        f = ET.SubElement(tc, "failure", message="passed in the baseline, fails in the "
+                                                 "candidate")
+        f.text = _show(doc, _t(task, 120))
+    suite.set("failures", str(failures))
+    suite.set("skipped", str(skipped))
+    suites = ET.Element("testsuites")
+    suites.append(suite)
+    return ET.tostring(suites, encoding="utf-8", xml_declaration=True)
+
+
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>|#!~"})
+
+
+def md(v: object, width: int = 300) -> str:
+    """Untrusted text for a Markdown table cell or line: one line, specials escaped."""
+    return _t(v, width).translate(_MD_SPECIAL)
+
+
+def markdown(doc: dict) -> str:
+    """A pull-request comment: verdict, checks table, regressions with `t2e show`, CI and p."""
+    b, c = doc["baseline"], doc["candidate"]
+    lines = [f"## t2e gate: {_BADGE.get(doc['decision'], doc['decision'].upper())}", "",
+             f"Candidate **{md(c['name'], 80)}** (`{c['run_id']}`) vs baseline "
+             f"**{md(b['name'], 80)}** (`{b['run_id']}`): {len(doc['tasks'])} task(s)"
+             f"{' (intersected)' if doc.get('intersected') else ''}, evidence role "
+             f"{md(doc['evidence_role'])}, scoreboard row {doc['row_id']}.", "",
+             f"**Statistics:** {md(_stats_line(doc), 400)}", "",
+             "| check | result | baseline | candidate | detail |", "|---|---|---|---|---|"]
+    for ch in doc["checks"]:
+        mark = "n/a" if ch.get("na") else ("pass" if ch["passed"] else "**FAIL**")
+        lines.append(f"| {md(ch['name'])} | {mark} | "
+                     f"{md(ch.get('baseline_text', ch.get('baseline')), 60)} | "
+                     f"{md(ch.get('candidate_text', ch.get('candidate')), 60)} | "
+                     f"{md(ch.get('detail'), 200)} |")
+    for name in doc.get("disabled_checks") or []:
+        lines.append(f"| {md(name)} | off | | | disabled by the policy |")
+    regs = doc["stats"]["regressions"]
+    lines += ["", f"### Regressions ({len(regs)})"]
+    if regs:
+        lines += ["", "| task | inspect |", "|---|---|"]
+        for task in regs:
+            lines.append(f"| {md(task, 120)} | `{_show(doc, _t(task, 120)).replace('`', '')}` |")
+    else:
+        lines += ["", "None."]
+    fixes = doc["stats"]["fixes"]
+    if fixes:
+        lines += ["", f"Fixed: {md(', '.join(map(str, fixes)), 400)}"]
+    for title, items in (("Reasons", doc["reasons"]), ("Warnings", doc["warnings"])):
+        if items:
+            lines += ["", f"### {title}", ""] + [f"- {md(x, 500)}" for x in items]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(doc: dict, fmt: str, path: str | os.PathLike) -> None:
+    """Write the report atomically (nothing half-written when something fails)."""
+    data = junit(doc) if fmt == "junit" else markdown(doc).encode("utf-8")
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

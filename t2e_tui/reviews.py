@@ -1,0 +1,134 @@
+"""tau2 1.x per-simulation reviews and step metadata, read for display.
+
+tau2 1.x may attach to a simulation an LLM `review` (agent and user-simulator errors), a
+`user_only_review`, a `hallucination_check` (user simulator inventing facts), an
+`auth_classification` and `agent_usage`; voice messages carry audio fields. The importer keeps
+them (episodes.extra_json / steps.extra_json). This module turns them into short flags for the
+compare header ("user sim erred" is what a triaging engineer needs: the failure may not be the
+agent's) and into lines for the detail pane. Everything returned is plain text from the trace:
+callers pass it through textsafe before drawing it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+# step extra keys shown as metadata (audio and full-duplex provenance), in this order
+_STEP_META = ("ticks", "is_audio", "audio_format", "audio_path", "audio_script_gold",
+              "speech_effects", "source_effects", "channel_effects", "turn_taking_action",
+              "source", "generation_time_seconds", "context_truncation", "raw_data")
+
+
+def _extra(meta: dict) -> dict:
+    raw = meta.get("extra_json")
+    if isinstance(raw, dict):
+        return raw
+    try:
+        value = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _d(v: Any) -> dict:
+    return v if isinstance(v, dict) else {}
+
+
+def flags(meta: dict) -> list[str]:
+    """Short flags from an episode's tau2 reviews, most useful first (empty when none)."""
+    ex = _extra(meta)
+    review, user_only = _d(ex.get("review")), _d(ex.get("user_only_review"))
+    halluc, auth = _d(ex.get("hallucination_check")), _d(ex.get("auth_classification"))
+    out = []
+    if review.get("critical_user_error") or user_only.get("critical_user_error"):
+        out.append("user sim erred (critical)")
+    elif review.get("user_error") or user_only.get("user_error"):
+        out.append("user sim erred")
+    if halluc.get("hallucination_found"):
+        out.append("user sim hallucinated")
+    if review.get("agent_error"):
+        out.append("review: agent erred")
+    if auth.get("status") == "failed":
+        out.append("auth failed")
+    return out
+
+
+def episode_lines(meta: dict) -> list[str]:
+    """The reviews and usage of an episode, one line each (for the detail pane)."""
+    ex = _extra(meta)
+    out = []
+    for key, label in (("review", "review"), ("user_only_review", "user-only review"),
+                       ("hallucination_check", "hallucination check")):
+        r = _d(ex.get(key))
+        if r:
+            summary = r.get("summary") or r.get("reasoning") or ""
+            n = len(r.get("errors") or [])
+            out.append(f"{label}: {summary}" + (f" ({n} error(s))" if n else ""))
+    auth = _d(ex.get("auth_classification"))
+    if auth:
+        out.append(f"auth: {auth.get('status')}"
+                   + (f" ({auth['reasoning']})" if auth.get("reasoning") else ""))
+    usage = ex.get("agent_usage")
+    if isinstance(usage, dict) and usage:
+        out.append("agent usage: " + ", ".join(f"{k} {v}" for k, v in usage.items()
+                                                if not isinstance(v, (dict, list))))
+    if isinstance(ex.get("policy"), str):
+        out.append(f"per-simulation policy: {len(ex['policy'])} characters")
+    if ex.get("mode"):
+        out.append(f"mode: {ex['mode']}")
+    return out
+
+
+def step_lines(step: dict) -> list[str]:
+    """A step's metadata (audio fields, the ticks it was rebuilt from) and the review errors
+    anchored at it, one line each."""
+    ex = _extra(step)
+    out = []
+    for k in _STEP_META:
+        v = ex.get(k)
+        if v is None or v is False:
+            continue
+        if k == "ticks" and isinstance(v, dict):
+            out.append(f"from ticks {v.get('start')}–{v.get('end')} ({v.get('chunks')} "
+                       "chunk(s))")
+            continue
+        text = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
+        out.append(f"{k}: {text}")
+    for line in step.get("_review") or []:
+        out.append(line)
+    return out
+
+
+def annotate(meta: dict, steps: list[dict]) -> None:
+    """Attach each review error to the step it points at (`turn_idx`, or a tick range that
+    overlaps the ticks a step was rebuilt from) as `step["_review"]` lines."""
+    ex = _extra(meta)
+    errors = []
+    for key in ("review", "user_only_review"):
+        for e in _d(ex.get(key)).get("errors") or []:
+            if isinstance(e, dict):
+                errors.append(e)
+    if not errors:
+        return
+    spans = []
+    for s in steps:
+        t = _d(_extra(s).get("ticks"))
+        spans.append((t.get("start"), t.get("end")))
+    for e in errors:
+        who = e.get("source") or "user"
+        line = (f"review: {who} error" + (f" ({e['severity']})" if e.get("severity") else "")
+                + f": {e.get('reasoning') or ''}")
+        hits = []
+        for s, (lo, hi) in zip(steps, spans):
+            hit = (isinstance(e.get("turn_idx"), int) and e["turn_idx"] == s.get("idx"))
+            ts, te = e.get("tick_start"), e.get("tick_end")
+            if not hit and isinstance(ts, int) and isinstance(lo, int) and isinstance(hi, int):
+                hit = lo <= (te if isinstance(te, int) else ts) and ts <= hi
+            if hit:
+                hits.append(s)
+        # several steps share the ticks of an overlap: prefer the one the error's source spoke
+        role = {"user": "user", "agent": "assistant"}.get(who)
+        best = next((s for s in hits if s.get("role") == role), hits[0] if hits else None)
+        if best is not None:
+            best.setdefault("_review", []).append(line)

@@ -1,0 +1,81 @@
+"""`t2e export RUN --format otel` and the round trip through the OpenTelemetry importer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from test_store_data import make_results, write_json
+
+import store
+from store.exporters import export_run
+from store.importers import import_path
+from t2e_tui.cli import cli
+
+FIX = Path(__file__).parent / "fixtures" / "tau2_1x"
+
+
+def _messages(db, run_id):
+    """Per episode (by simulation id: the import orders episodes by time): what must survive,
+    message by message."""
+    out = []
+    for (eid,) in db.conn.execute("SELECT episode_id FROM episodes WHERE run_id = ? "
+                                  "ORDER BY sim_id", (run_id,)).fetchall():
+        steps = []
+        for role, content, calls, cid, err in db.conn.execute(
+                "SELECT role, content, tool_calls, tool_call_id, error FROM steps WHERE "
+                "episode_id = ? ORDER BY idx", (eid,)):
+            calls = [(c["id"], c["name"], c["arguments"], c.get("requestor"))
+                     for c in json.loads(calls)] if calls else None
+            steps.append((role, content, calls, cid, err))
+        out.append(steps)
+    return out
+
+
+def _roundtrip(db, tmp_path, src_path):
+    rid = import_path(db, src_path)["run_id"]
+    out = tmp_path / "run.otel.jsonl"
+    n = export_run(db, rid, "otel", out)
+    first = json.loads(out.read_text().splitlines()[0])
+    assert "resourceSpans" in first
+    back = import_path(db, out)
+    assert back["episodes"] == n
+    assert _messages(db, back["run_id"]) == _messages(db, rid)
+    return rid, back["run_id"]
+
+
+def test_roundtrip_keeps_every_message_call_and_argument(tmp_path):
+    db = store.open_db(tmp_path / "s.sqlite")
+    src = make_results(6)
+    src["simulations"][1] = make_results(2, error=True)["simulations"][1]
+    rid, rid2 = _roundtrip(db, tmp_path, write_json(tmp_path / "r.json", src))
+    # outcomes, labels and trials come back too
+    q = "SELECT sim_id, task_id, trial, reward, termination_reason FROM episodes " \
+        "WHERE run_id = ? ORDER BY sim_id"
+    assert db.conn.execute(q, (rid2,)).fetchall() == db.conn.execute(q, (rid,)).fetchall()
+    assert any(s[0] == "tool" and s[4] == 1 for ep in _messages(db, rid2) for s in ep)
+
+
+def test_roundtrip_of_a_ticks_only_voice_run(tmp_path):
+    db = store.open_db(tmp_path / "s.sqlite")
+    _roundtrip(db, tmp_path, FIX / "voice_run")
+
+
+def test_roundtrip_shared_results(tmp_path, shared_results):
+    db = store.open_db(tmp_path / "s.sqlite")
+    _roundtrip(db, tmp_path, shared_results[0])
+
+
+def test_cli_export_otel(tmp_path):
+    st = str(tmp_path / "s.sqlite")
+    src = write_json(tmp_path / "r.json", make_results(2))
+    r = CliRunner().invoke(cli, ["--store", st, "import", str(src), "--json"])
+    rid = json.loads(r.output)["imported"][0]["run_id"]
+    out = tmp_path / "o.jsonl"
+    r = CliRunner().invoke(cli, ["--store", st, "export", rid, "--format", "otel", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert len(out.read_text().splitlines()) == 2
+    with pytest.raises(store.StoreError):
+        export_run(store.open_db(st), rid, "zipkin", tmp_path / "x")

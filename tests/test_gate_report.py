@@ -1,0 +1,94 @@
+"""`t2e gate --report junit|markdown FILE`: the files are parsed back and checked."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+from click.testing import CliRunner
+from test_gate_builders import make_run, new_store
+
+from t2e_tui.cli import cli
+
+
+@pytest.fixture
+def store_path(tmp_path):
+    conn = new_store(tmp_path, "s.sqlite")
+    base = {str(i): [1.0 if i <= 6 else 0.0] for i in range(1, 11)}
+    bad = dict(base)
+    bad["1"] = [0.0]
+    bad["2"] = [0.0]
+    bad["9"] = [1.0]
+    make_run(conn, "base", base)
+    # a hostile run name: markup, a table pipe and a terminal escape
+    make_run(conn, "bad | <b>x</b> \x1b[31m`rm`", bad)
+    make_run(conn, "low", {str(i): [1.0 if i <= 2 else 0.0] for i in range(1, 11)})
+    make_run(conn, "good", {str(i): [1.0] for i in range(1, 11)})
+    conn.close()
+    return str(tmp_path / "s.sqlite")
+
+
+def gate(store_path, *args):
+    return CliRunner().invoke(cli, ["--store", store_path, "gate", *args])
+
+
+def test_junit_one_case_per_check_and_regression(store_path, tmp_path):
+    out = tmp_path / "gate.xml"
+    res = gate(store_path, "base", "bad | <b>x</b> \x1b[31m`rm`", "--report", "junit", str(out),
+               "--json")
+    assert res.exit_code == 1
+    doc = json.loads(res.stdout)
+    suite = ET.parse(out).getroot().find("testsuite")
+    cases = suite.findall("testcase")
+    checks = [c for c in cases if c.get("classname") == "t2e.gate.checks"]
+    regs = [c for c in cases if c.get("classname") == "t2e.gate.regressions"]
+    assert [c.get("name") for c in checks] == [ch["name"] for ch in doc["checks"]]
+    assert sorted(c.get("name") for c in regs) == ["task 1", "task 2"]
+    failed = {c.get("name") for c in checks if c.find("failure") is not None}
+    assert failed == {ch["name"] for ch in doc["checks"] if not ch["passed"]}
+    assert "no_task_regressions" in failed and "no_max_steps" not in failed
+    r1 = next(c for c in regs if c.get("name") == "task 1").find("failure")
+    cand = doc["candidate"]["run_id"]
+    assert r1.text == f"t2e show {cand}:1 --vs {doc['baseline']['run_id']}:1"
+    verdict = next(c for c in cases if c.get("name") == "verdict")
+    assert verdict.find("failure").get("message").startswith("discard")
+    assert int(suite.get("failures")) == len(failed) + 2 + 1
+    props = {p.get("name"): p.get("value") for p in suite.find("properties")}
+    assert props["decision"] == "discard" and "\x1b" not in props["candidate"]
+    assert float(props["p_value"]) == pytest.approx(doc["stats"]["p_value"])
+
+
+def test_markdown_comment(store_path, tmp_path):
+    out = tmp_path / "gate.md"
+    res = gate(store_path, "base", "bad | <b>x</b> \x1b[31m`rm`", "--report", "markdown",
+               str(out), "--json")
+    doc = json.loads(res.stdout)
+    text = out.read_text()
+    assert text.startswith("## t2e gate: ❌ DISCARD")
+    rows = [ln for ln in text.splitlines() if ln.startswith("| ") and "|---" not in ln]
+    table = [r for r in rows if r.split(" | ")[0].lstrip("| ") in
+             {ch["name"].replace("_", "\\_") for ch in doc["checks"]}]
+    assert len(table) == len(doc["checks"])
+    for row in table:  # every row keeps its 5 cells: escaped pipes do not split it
+        assert len([c for c in row.split(" | ")]) == 5
+    assert "| **FAIL** |" in text and "| pass |" in text
+    cand, base = doc["candidate"]["run_id"], doc["baseline"]["run_id"]
+    assert f"`t2e show {cand}:1 --vs {base}:1`" in text
+    assert "### Regressions (2)" in text
+    st = doc["stats"]
+    assert f"p = {st['p_value']:.4g}" in text
+    assert f"CI95 \\[{st['ci_low']:+.4f}, {st['ci_high']:+.4f}\\]" in text
+    assert "<b>" not in text and "\x1b" not in text and "\\<b\\>" in text
+
+
+def test_promote_report_and_bad_report_path(store_path, tmp_path):
+    out = tmp_path / "ok.xml"
+    res = gate(store_path, "low", "good", "--report", "junit", str(out),
+               "--report", "markdown", str(tmp_path / "ok.md"))
+    assert res.exit_code == 0
+    suite = ET.parse(out).getroot().find("testsuite")
+    assert suite.get("failures") == "0"
+    assert (tmp_path / "ok.md").read_text().startswith("## t2e gate: ✅ PROMOTE")
+    res = gate(store_path, "base", "good", "--report", "junit", str(tmp_path / "no/x.xml"))
+    assert res.exit_code == 2 and "does not exist" in res.output

@@ -1,0 +1,78 @@
+"""Harbor ATIF trajectories: steps, tool calls and observations, content parts, embedded
+subagents, versions, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import store
+from store.importers import ImportFailure, detect_format, import_path
+
+FIX = Path(__file__).parent / "fixtures" / "atif"
+
+
+@pytest.fixture
+def db(tmp_path):
+    return store.open_db(tmp_path / "s.sqlite")
+
+
+def steps(db, key):
+    return db.conn.execute(
+        "SELECT s.role, s.content, s.tool_calls, s.tool_call_id, s.tokens_in, s.extra_json "
+        "FROM steps s JOIN episodes e USING (episode_id) WHERE e.episode_key = ? ORDER BY s.idx",
+        (key,)).fetchall()
+
+
+def test_v17_trajectory_with_subagent(db):
+    p = FIX / "support_v17.json"
+    assert detect_format(p) == "atif"
+    entry = import_path(db, p)
+    assert entry["episodes"] == 2
+    main = steps(db, "traj-main")
+    assert [(r[0], r[1]) for r in main] == [
+        ("user", "Refund order #W7, it arrived broken."),
+        ("assistant", "Let me look it up."), ("tool", '{"status": "delivered"}'),
+        ("assistant", None), ("tool", "refunds allowed"),
+        ("assistant", "Your refund is on its way.")]
+    assert json.loads(main[1][2]) == [{"id": "c1", "name": "get_order_details",
+                                       "arguments": {"order_id": "#W7"},
+                                       "requestor": "assistant"}]
+    assert main[2][3] == "c1" and main[1][4] == 120
+    assert json.loads(main[1][5])["reasoning_content"] == "Need the order first."
+    assert json.loads(main[0][5])["content_parts"][0]["type"] == "image"
+    ep = db.conn.execute("SELECT task_id, extra_json FROM episodes WHERE episode_key = ?",
+                         ("traj-main",)).fetchone()
+    assert ep[0] == "refund-7"
+    extra = json.loads(ep[1])["atif"]
+    assert extra["system_prompt"] == ["You are a support agent."]
+    assert extra["attributes"]["reward"] == 1.0 and extra["attributes"]["verifier_passed"]
+    assert [r[0] for r in steps(db, "traj-main/traj-sub")] == ["user", "assistant"]
+    run = db.conn.execute("SELECT agent_model, grading FROM runs").fetchone()
+    assert run == ("model-atif", "foreign")
+    assert any("subagent" in w for w in entry["warnings"])
+
+
+def test_v14_list_and_old_version_warning(db, tmp_path):
+    t = {"schema_version": "ATIF-v1.4", "session_id": "s1", "agent": {"name": "a", "version": "1"},
+         "steps": [{"step_id": 1, "source": "user", "message": "hi"},
+                   {"step_id": 2, "source": "agent", "message": "hello"}]}
+    old = dict(t, schema_version="ATIF-v1.2", session_id="s2")
+    p = tmp_path / "many.json"
+    p.write_text(json.dumps([t, old]))
+    entry = import_path(db, p)
+    assert entry["episodes"] == 2 and entry["messages"] == 4
+    assert any("ATIF-v1.2" in w and "best-effort" in w for w in entry["warnings"])
+
+
+def test_bad_step_is_named(db, tmp_path):
+    t = json.loads((FIX / "support_v17.json").read_text())
+    t["steps"][2]["tool_calls"] = [{"arguments": {}}]
+    p = tmp_path / "bad.json"
+    p.write_text(json.dumps(t))
+    with pytest.raises(ImportFailure) as exc:
+        import_path(db, p)
+    assert "step #2 (step_id 3)" in str(exc.value) and "function_name" in str(exc.value)
+    assert db.conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 0

@@ -1,0 +1,187 @@
+"""OpenTelemetry GenAI (OTLP/JSON) import: new and old attribute names, event and flattened
+message forms, OpenInference, content capture off, grouping, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from otel_fixture import new_convention_file, old_convention_file, openinference_file, request, span
+
+import store
+from store.importers import ImportFailure, detect_format, import_path
+
+
+@pytest.fixture
+def db(tmp_path):
+    return store.open_db(tmp_path / "s.sqlite")
+
+
+def episodes(db, run_id):
+    out = []
+    for eid, key, task, extra in db.conn.execute(
+            "SELECT episode_id, episode_key, task_id, extra_json FROM episodes WHERE run_id = ? "
+            "ORDER BY ord", (run_id,)).fetchall():
+        steps = db.conn.execute(
+            "SELECT role, content, tool_calls, tool_call_id, error, latency_ms, tokens_in, "
+            "tokens_out, extra_json FROM steps WHERE episode_id = ? ORDER BY idx",
+            (eid,)).fetchall()
+        out.append({"key": key, "task": task, "extra": json.loads(extra), "steps": steps})
+    return out
+
+
+def test_new_convention_groups_by_conversation_and_keeps_usage(db, tmp_path):
+    p = new_convention_file(tmp_path / "traces.jsonl")
+    assert detect_format(p) == "otel"
+    entry = import_path(db, p)
+    eps = episodes(db, entry["run_id"])
+    assert [e["key"] for e in eps] == ["conv-1", "c" * 32]
+    conv = eps[0]
+    assert [(s[0], s[1]) for s in conv["steps"]] == [
+        ("user", "Where is order #W100?"), ("assistant", None), ("tool", "shipped"),
+        ("assistant", "It has shipped."), ("user", "Thanks, bye"), ("assistant", "Bye!")]
+    assert json.loads(conv["steps"][1][2]) == [{"id": "call_1", "name": "get_order_details",
+                                                "arguments": {"order_id": "#W100"},
+                                                "requestor": "assistant"}]
+    assert conv["steps"][2][3] == "call_1"
+    assert conv["steps"][1][5] == pytest.approx(20.0)  # chat span latency, ms
+    assert conv["steps"][1][6:8] == (50, 7)
+    extra = json.loads(conv["steps"][1][8])
+    assert extra["usage"]["cache_write_tokens"] == 40 and extra["usage"]["cache_read_tokens"] == 3
+    assert extra["provider"] == "openai" and extra["model"] == "model-new"
+    assert conv["extra"]["otel"]["system_instructions"] == ["Be brief."]
+    assert conv["extra"]["otel"]["attributes"]["app.outcome.score"] == 1.0
+    run = db.conn.execute("SELECT domain, agent_model, grading FROM runs").fetchone()
+    assert run == ("support-bot", "model-new", "foreign")
+
+
+def test_content_capture_off_is_shown_not_dropped(db, tmp_path):
+    entry = import_path(db, new_convention_file(tmp_path / "traces.jsonl"))
+    off = episodes(db, entry["run_id"])[1]
+    assert [(s[0], s[1]) for s in off["steps"]] == [
+        ("user", "(content not captured)"), ("assistant", "(content not captured)"),
+        ("tool", "(content not captured)"), ("assistant", "(content not captured)")]
+    # the tool call the execute_tool span names joins the uncaptured assistant turn
+    assert json.loads(off["steps"][1][2])[0]["name"] == "cancel_order"
+    assert off["steps"][2][4] == 1  # the tool span's error status
+    assert any("not captured" in w and "1 episode" in w for w in entry["warnings"])
+    assert db.conn.execute("SELECT termination_reason FROM episodes WHERE episode_key = ?",
+                           ("c" * 32,)).fetchone() == ("agent_error",)
+
+
+def test_old_names_events_and_flattened_prompts(db, tmp_path):
+    p = old_convention_file(tmp_path / "old.json")
+    assert detect_format(p) == "otel"
+    entry = import_path(db, p)
+    eps = episodes(db, entry["run_id"])
+    assert [(s[0], s[1]) for s in eps[0]["steps"]] == [
+        ("user", "Cancel order #W7"), ("assistant", None), ("tool", "cancelled")]
+    assert json.loads(eps[0]["steps"][1][2])[0]["arguments"] == {"order_id": "#W7",
+                                                                 "reason": "no longer needed"}
+    assert eps[0]["steps"][1][6:8] == (20, 6)
+    extra = json.loads(eps[0]["steps"][1][8])
+    assert extra["provider"] == "anthropic" and extra["usage"]["cache_write_tokens"] == 11
+    assert [(s[0], s[1]) for s in eps[1]["steps"]] == [("user", "Hi there"),
+                                                      ("assistant", "Hello! How can I help?")]
+
+
+def test_openinference_spans(db, tmp_path):
+    entry = import_path(db, openinference_file(tmp_path / "oi.json"))
+    (ep,) = episodes(db, entry["run_id"])
+    assert ep["key"] == "sess-9"
+    assert [s[0] for s in ep["steps"]] == ["user", "assistant", "tool"]
+    assert json.loads(ep["steps"][1][2])[0] == {
+        "id": "call_a", "name": "modify_user_address",
+        "arguments": {"user_id": "u1", "city": "Oslo"}, "requestor": "assistant"}
+    assert ep["steps"][2][1] == "ok" and ep["steps"][1][6:8] == (12, 9)
+
+
+def test_bad_span_is_named_and_nothing_is_written(db, tmp_path):
+    bad = request([span("a" * 32, "s1", "chat", {}), {"spanId": "s2", "name": "x"}])
+    p = tmp_path / "bad.jsonl"
+    p.write_text(json.dumps(request([span("b" * 32, "t1", "chat", {})])) + "\n"
+                 + json.dumps(bad) + "\n")
+    with pytest.raises(ImportFailure) as exc:
+        import_path(db, p)
+    assert "line 2" in str(exc.value) and "spans[1]" in str(exc.value) \
+        and "traceId" in str(exc.value)
+    assert db.conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
+
+
+def _scored_run(path, score_by_task, service="bot"):
+    from otel_fixture import msgs, text
+    spans = []
+    for i, (task, score) in enumerate(score_by_task.items()):
+        tr = f"{i:032x}"
+        spans.append(span(tr, f"r{i}", "invoke_agent bot", {
+            "gen_ai.operation.name": "invoke_agent", "task.id": task,
+            "app.outcome": score}, start=i * 10, end=i * 10 + 5))
+        spans.append(span(tr, f"c{i}", "chat m", {
+            "gen_ai.operation.name": "chat", "gen_ai.input.messages": msgs(text("user", task)),
+            "gen_ai.output.messages": msgs(text("assistant", "done"))}, parent=f"r{i}",
+            start=i * 10 + 1, end=i * 10 + 2))
+    path.write_text(json.dumps(request(spans, service=service)) + "\n")
+    return path
+
+
+def test_gate_compares_foreign_runs_on_a_mapped_outcome(tmp_path):
+    from click.testing import CliRunner
+
+    from t2e_tui.cli import cli
+    st = str(tmp_path / "s.sqlite")
+    base = {f"t{i}": ("pass" if i < 4 else "fail") for i in range(12)}
+    cand = {f"t{i}": ("pass" if i < 11 else "fail") for i in range(12)}
+    run = CliRunner().invoke
+    for name, scores in (("base", base), ("cand", cand)):
+        p = _scored_run(tmp_path / f"{name}.jsonl", scores)
+        assert run(cli, ["--store", st, "import", str(p), "--name", name]).exit_code == 0
+    res = run(cli, ["--store", st, "gate", "base", "cand", "--json"])
+    assert res.exit_code != 0  # no gold, no reward: nothing to compare
+    res = run(cli, ["--store", st, "gate", "base", "cand", "--reward-attr", "nope"])
+    assert res.exit_code == 2 and "app.outcome" in res.output  # names what it saw
+    res = run(cli, ["--store", st, "gate", "base", "cand", "--reward-attr", "app.outcome",
+                    "--json"])
+    assert res.exit_code in (0, 3), res.output
+    doc = json.loads(res.stdout)
+    assert doc["metrics"]["baseline"]["reward"] == pytest.approx(4 / 12)
+    assert doc["metrics"]["candidate"]["reward"] == pytest.approx(11 / 12)
+    assert len(doc["tasks"]) == 12
+
+
+def test_foreign_runs_read_as_unscored_not_running(db, tmp_path):
+    from t2e_tui import data_access as da
+    from t2e_tui.ui.screens.tasks import trials_cell
+    rid = import_path(db, new_convention_file(tmp_path / "t.jsonl"))["run_id"]
+    rows = da.task_rows(db.conn, rid, None)
+    assert {r.transition for r in rows} == {"unscored"}  # was "running"
+    assert trials_cell(rows[0].base) == [("?", "dim")]
+    rid2 = import_path(db, old_convention_file(tmp_path / "o.json"))["run_id"]
+    assert da.transition_of(rows[0].base, da.task_rows(db.conn, rid2, None)[0].base) \
+        == "unscored"
+
+
+def test_worker_process_gives_the_same_run(tmp_path, monkeypatch):
+    p = new_convention_file(tmp_path / "t.jsonl")
+    got = []
+    for mode in ("0", "1"):
+        monkeypatch.setenv("T2E_IMPORT_WORKER", mode)
+        db = store.open_db(tmp_path / f"s{mode}.sqlite")
+        entry = import_path(db, p)
+        eps = episodes(db, entry["run_id"])
+        got.append(([(e["key"], e["steps"]) for e in eps], entry["warnings"],
+                    db.conn.execute("SELECT agent_model, grading FROM runs").fetchone()))
+    assert got[0] == got[1]
+
+
+def test_traces_without_genai_spans_are_skipped_and_named(db, tmp_path):
+    http = span("9" * 32, "h1", "GET /health", {"http.request.method": "GET"})
+    p = new_convention_file(tmp_path / "t.jsonl")
+    p.write_text(p.read_text() + json.dumps(request([http])) + "\n")
+    entry = import_path(db, p)
+    assert entry["episodes"] == 2
+    assert any("1 trace(s) without any GenAI span" in w for w in entry["warnings"])
+    only = tmp_path / "http.jsonl"
+    only.write_text(json.dumps(request([http])) + "\n")
+    with pytest.raises(ImportFailure) as exc:
+        import_path(db, only)
+    assert "no GenAI spans" in str(exc.value)
