@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -56,7 +56,7 @@ class _State:
     cfg: EvolveConfig
     episodes_used: int = 0
     cost_usd: float = 0.0
-    log: list = field(default_factory=list)
+    cancel: Any = None                # threading.Event: pause after the current run's episodes
 
 
 def _event(st: _State, iteration: int, kind: str) -> dict | None:
@@ -90,10 +90,12 @@ def _run(st: _State, iteration: int, label: str, cand: Candidate, tasks: str, ro
     done = _event(st, iteration, kind)
     if done and done.get("status") == "complete":
         return done["run_id"]
+    if st.cancel is not None and st.cancel.is_set():
+        raise _Paused(f"paused before {label}")
     if done and done.get("run_id"):
         if progress:
             progress(f"resuming {label} ({done['run_id'][:8]})")
-        summary = resume_run(st.store_path, done["run_id"])
+        summary = resume_run(st.store_path, done["run_id"], cancel=st.cancel)
     else:
         plan = plan_run(domain=domain or st.cfg.domain, candidate=cand, tasks=tasks,
                         trials=st.cfg.trials, concurrency=st.cfg.concurrency, seed=seed,
@@ -111,10 +113,12 @@ def _run(st: _State, iteration: int, label: str, cand: Candidate, tasks: str, ro
         def started(run_id: str) -> None:
             _record(st, iteration, kind, {"run_id": run_id, "status": "running"})
 
-        summary = execute_run(plan, st.store_path, on_start=started)
+        summary = execute_run(plan, st.store_path, on_start=started, cancel=st.cancel)
     st.episodes_used += summary.episodes
     _record(st, iteration, kind, {"run_id": summary.run_id, "status": summary.status,
                                   "reward": summary.reward})
+    if summary.status == "interrupted" and st.cancel is not None and st.cancel.is_set():
+        raise _Paused(f"paused during {label}")
     if summary.status != "complete":
         raise T2EError(f"evolve: run {label} ended {summary.status}; resume with "
                        f"t2e evolve --resume {st.loop_id[:8]}")
@@ -122,6 +126,10 @@ def _run(st: _State, iteration: int, label: str, cand: Candidate, tasks: str, ro
 
 
 class _Budget(Exception):
+    pass
+
+
+class _Paused(Exception):
     pass
 
 
@@ -155,8 +163,9 @@ def _policy(domain: str) -> str:
 
 
 def evolve(store_path: str, cfg: EvolveConfig | None = None, *, resume: str | None = None,
-           proposer: Any = None, progress: Progress | None = None) -> dict:
-    """Run (or resume) a loop; returns its summary (also what `--json` prints)."""
+           proposer: Any = None, progress: Progress | None = None, cancel: Any = None) -> dict:
+    """Run (or resume) a loop; returns its summary (also what `--json` prints). Setting
+    `cancel` pauses it after the current run's in-flight episodes (status `paused`)."""
     conn = store.connect(store_path)
     try:
         if resume:
@@ -175,13 +184,17 @@ def evolve(store_path: str, cfg: EvolveConfig | None = None, *, resume: str | No
             loop_id = uuid.uuid4().hex
             conn.execute("INSERT INTO evolve_loops VALUES (?, ?, 'running', ?, ?)",
                          (loop_id, json.dumps(asdict(cfg)), now_iso(), now_iso()))
-        st = _State(conn, loop_id, str(store_path), cfg)
+        st = _State(conn, loop_id, str(store_path), cfg, cancel=cancel)
         prop = proposer if proposer is not None else make_proposer(cfg.proposer)
         try:
             summary = _loop(st, prop, progress)
         except _Budget as exc:
             _status(st, "budget")
             summary = _summary(st, "budget", str(exc))
+        except _Paused as exc:
+            _status(st, "paused")
+            summary = _summary(st, "paused", f"{exc}; continue with t2e evolve --resume "
+                               f"{loop_id[:8]}")
         return summary
     finally:
         conn.close()
@@ -227,6 +240,8 @@ def _loop(st: _State, prop: Any, progress: Progress | None) -> dict:
 def _iteration(st: _State, it: int, parent: Candidate, prop: Any, policy: str,
                baseline_heldout: str, base_seed: int, progress: Progress | None) -> dict:
     cfg, conn = st.cfg, st.conn
+    if _event(st, it, "start") is None:
+        _record(st, it, "start", {"parent": parent.hash})
     disc = _run(st, it, "discovery", parent, cfg.discovery, "discovery", base_seed + 300 + it,
                 progress=progress)
     # every run has its own seed, as a real model's runs have their own sampling noise: shared
@@ -269,6 +284,7 @@ def _iteration(st: _State, it: int, parent: Candidate, prop: Any, policy: str,
                             "hypothesis": p.hypothesis, "author": p.author,
                             "motivations": p.to_dict()["motivations"]})
         saved = _record(st, it, "proposals", {"entries": entries})
+    saved = _adopt_hand_edits(st, it, saved, parent)
     good = [e for e in saved["entries"] if "hash" in e]
     dev_runs = {parent.hash: dev_parent}
     for k, e in enumerate(good):
@@ -309,6 +325,25 @@ def _iteration(st: _State, it: int, parent: Candidate, prop: Any, policy: str,
                                   reason="the gate said promote on clean heldout evidence")
             outcome["auto_promoted"] = True
     return outcome
+
+
+def _adopt_hand_edits(st: _State, it: int, saved: dict, parent: Candidate) -> dict:
+    """Versions a person saved from one of this iteration's proposals while the loop was paused
+    join the iteration as proposals of their own (author: human), before the dev runs."""
+    row = st.conn.execute("SELECT created_at FROM evolve_events WHERE loop_id = ? AND "
+                          "iteration = ? AND kind = 'proposals'", (st.loop_id, it)).fetchone()
+    known = {e["hash"] for e in saved["entries"] if "hash" in e}
+    if not row or not known:
+        return saved
+    marks = ",".join("?" * len(known))
+    edits = st.conn.execute(
+        f"SELECT candidate_hash, name, hypothesis FROM candidates WHERE parent_hash IN ({marks})"
+        " AND saved_at >= ? ORDER BY saved_at", (*known, row[0])).fetchall()
+    new = [{"hash": h, "name": n, "hypothesis": hyp or "", "author": "human", "motivations": []}
+           for h, n, hyp in edits if h not in known and h != parent.hash]
+    if not new:
+        return saved
+    return _record(st, it, "proposals", {"entries": saved["entries"] + new})
 
 
 def _gate(st: _State, it: int, kind: str, base: str, cand: str) -> dict:
