@@ -356,6 +356,29 @@ ALTER TABLE regression_set_items ADD COLUMN note TEXT;
 ALTER TABLE regression_sets ADD COLUMN author TEXT;
 """,
     ),
+    (
+        5,
+        "evolve loops: one row per loop, one per recorded step (resumable)",
+        r"""
+-- `t2e evolve`: a loop is a sequence of runs and candidate versions already in the store;
+-- these rows say which belong to which step, so a loop resumes after Ctrl-C or kill -9.
+CREATE TABLE evolve_loops (
+    loop_id TEXT PRIMARY KEY,
+    config_json TEXT NOT NULL,      -- the EvolveConfig the loop was started with
+    status TEXT NOT NULL,           -- running | promoted | finished | budget | stopped
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE evolve_events (
+    loop_id TEXT NOT NULL REFERENCES evolve_loops(loop_id) ON DELETE CASCADE,
+    iteration INTEGER NOT NULL,
+    kind TEXT NOT NULL,             -- e.g. run:discovery, proposals, freeze, gate, refused
+    data_json TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (loop_id, iteration, kind)
+);
+""",
+    ),
 ]
 
 

@@ -48,6 +48,7 @@ class T2EApp(App):
         Binding("R", "workbench('rerun')", "Rerun", show=False, id="rerun"),
         Binding("G", "workbench('gate')", "Gate", show=False, id="gate"),
         Binding("L", "workbench('lineage')", "Lineage", show=False, id="lineage"),
+        Binding("V", "evolve", "Evolve", show=False, id="evolve"),
     ]
 
     def __init__(self, store_path: str | Path, *, keymap: dict[str, str] | None = None,
@@ -163,6 +164,13 @@ class T2EApp(App):
 
     def action_runs(self) -> None:
         self.open_runs()
+
+    def action_evolve(self) -> None:
+        """The evolve loop's live proposal tree (t2e evolve's screen)."""
+        from .screens.evolve import EvolveScreen
+
+        if not isinstance(self.screen, EvolveScreen):
+            self.push_screen(EvolveScreen())
 
     def action_workbench(self, name: str) -> None:
         """Hand over to the workbench (editor, rerun launcher, gate, lineage)."""

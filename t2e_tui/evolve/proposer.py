@@ -1,0 +1,250 @@
+"""Proposers: read failing discovery/dev episodes (through a TraceReader) and return patches.
+
+A proposal is a whole new instruction body, a hypothesis and, for every changed rule, the
+episode/step references that motivated it. Proposals are validated before anything is saved:
+a malformed one is recorded and skipped, never applied in part.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..candidates import Candidate, normalise
+from ..errors import T2EError
+
+PROTECTED_ROLES = ("heldout", "transfer")
+STAND_IN = "offline proposer (a stand-in: maps failure classes to the scripted agent's phrases)"
+
+
+class ProposalError(ValueError):
+    """A proposal that cannot be applied; the message says what was wrong with it."""
+
+
+class LeakageRefused(T2EError):
+    """The proposer asked for a trace it must not read (a heldout or transfer run)."""
+
+
+@dataclass
+class Motivation:
+    rule: str                 # the rule line added or changed
+    refs: list[dict]          # [{"episode_id", "step", "class"}]
+
+
+@dataclass
+class Proposal:
+    body: str
+    hypothesis: str
+    motivations: list[Motivation] = field(default_factory=list)
+    author: str = "proposer"
+    cost_usd: float = 0.0
+
+    def diff(self, old_body: str) -> str:
+        return "\n".join(difflib.unified_diff(normalise(old_body).split("\n"),
+                                              normalise(self.body).split("\n"),
+                                              "parent", "proposal", lineterm=""))
+
+    def to_dict(self) -> dict:
+        return {"hypothesis": self.hypothesis, "author": self.author, "cost_usd": self.cost_usd,
+                "motivations": [{"rule": m.rule, "refs": m.refs} for m in self.motivations]}
+
+
+def validate(p: Any, parent_body: str) -> Proposal:
+    """A usable proposal or ProposalError: non-empty body that differs from its parent, a
+    hypothesis, and motivations that cite episodes."""
+    if not isinstance(p, Proposal):
+        raise ProposalError(f"not a proposal: {type(p).__name__}")
+    if not isinstance(p.body, str) or not normalise(p.body).strip():
+        raise ProposalError("the proposed instruction is empty")
+    if normalise(p.body) == normalise(parent_body):
+        raise ProposalError("the proposed instruction equals its parent (no change)")
+    if not isinstance(p.hypothesis, str) or not p.hypothesis.strip():
+        raise ProposalError("the proposal has no hypothesis")
+    for m in p.motivations:
+        if not isinstance(m.rule, str) or not all(isinstance(r, dict) and
+                                                  isinstance(r.get("episode_id"), int)
+                                                  for r in m.refs):
+            raise ProposalError("a motivation must name its rule and cite episode ids")
+    return p
+
+
+class TraceReader:
+    """The proposer's only door to traces. Reads of runs whose role is heldout or transfer are
+    refused (LeakageRefused) and reported to `on_refused`; every allowed read of an episode is
+    recorded as an evidence view (via 'proposer'), like a person opening it."""
+
+    def __init__(self, conn: Any, allowed_runs: list[str], *, on_refused=None,
+                 drafting_candidate: str | None = None, context_steps: int = 3,
+                 budget_chars: int = 6000):
+        self.conn = conn
+        self.allowed = set(allowed_runs)
+        self.on_refused = on_refused
+        self.drafting = drafting_candidate
+        self.context_steps = context_steps
+        self.budget_chars = budget_chars
+
+    def _check(self, episode_id: int) -> tuple[str, str]:
+        row = self.conn.execute(
+            "SELECT e.run_id, r.role FROM episodes e JOIN runs r ON r.run_id = e.run_id "
+            "WHERE e.episode_id = ?", (int(episode_id),)).fetchone()
+        if row is None:
+            raise LeakageRefused(f"no episode {episode_id} in this store")
+        run_id, role = row
+        if role in PROTECTED_ROLES or run_id not in self.allowed:
+            why = (f"episode {episode_id} belongs to run {run_id} (role {role}); the proposer "
+                   "reads only the loop's discovery and development runs")
+            if self.on_refused:
+                self.on_refused(int(episode_id), run_id, role, why)
+            raise LeakageRefused(why)
+        return run_id, role
+
+    def failures(self, run_id: str) -> list[dict]:
+        """Failing episodes of an allowed run, each with its classes, first divergence and the
+        steps around it (compacted to the budget)."""
+        from ..analysis.cache import analyse_run
+
+        if run_id not in self.allowed:
+            role = self.conn.execute("SELECT role FROM runs WHERE run_id = ?",
+                                     (run_id,)).fetchone()
+            why = f"run {run_id} (role {role[0] if role else '?'}) is not one the proposer may read"
+            if self.on_refused:
+                self.on_refused(None, run_id, role[0] if role else None, why)
+            raise LeakageRefused(why)
+        out, used = [], 0
+        for a in analyse_run(self.conn, run_id):
+            if a.infra or not a.classes:
+                continue
+            item = self.episode(a.episode_id, analysis=a)
+            used += sum(len(s.get("text", "")) for s in item["steps"])
+            if out and used > self.budget_chars:
+                break
+            out.append(item)
+        return out
+
+    def episode(self, episode_id: int, analysis: Any = None) -> dict:
+        from store.queries import record_view
+
+        self._check(episode_id)
+        if analysis is None:
+            from ..analysis.cache import analysis_of
+            analysis = analysis_of(self.conn, episode_id)
+        step = ((analysis.first_divergence or {}).get("step") if analysis else None)
+        rows = self.conn.execute(
+            "SELECT idx, role, coalesce(content, ''), coalesce(tool_calls, '') FROM steps "
+            "WHERE episode_id = ? ORDER BY idx", (int(episode_id),)).fetchall()
+        if step is None:
+            step = rows[-1][0] if rows else 0
+        lo, hi = step - self.context_steps, step + 1
+        steps = [{"idx": i, "role": r, "text": (c + (" " + t if t else ""))[:400]}
+                 for i, r, c, t in rows if lo <= i <= hi]
+        record_view(self.conn, int(episode_id), "proposer", self.drafting)
+        task = self.conn.execute("SELECT task_id FROM episodes WHERE episode_id = ?",
+                                 (int(episode_id),)).fetchone()[0]
+        return {"episode_id": int(episode_id), "task_id": task,
+                "classes": [v.to_dict() for v in (analysis.classes if analysis else [])],
+                "first_divergence": analysis.first_divergence if analysis else None,
+                "steps": steps}
+
+
+class Proposer(Protocol):
+    name: str
+
+    def propose(self, parent: Candidate, reader: TraceReader, runs: list[str], policy: str,
+                m: int) -> list[Any]: ...
+
+
+# Which scripted behaviour answers which failure, and the words that tell them apart. The
+# offline proposer knows the stand-in's phrase table, as a person reading `t2e models` would.
+_CUES: list[tuple[str, set[str], str | None]] = [
+    ("verify_stated_id", {"auth_skipped"}, None),
+    ("strict_yes", {"unconfirmed_write"}, None),
+    ("check_owner", {"extra_write", "wrong_target"}, r"another (customer|user)|not (yours|your)"),
+    ("cross_order_lookup", {"missing_write", "ended_early", "wrong_args", "wrong_target"},
+     r"same (one )?as|already (received|got|have)"),
+    ("address_from_records", {"wrong_args", "missing_write", "ended_early"},
+     r"address|on (my|the) account|on file"),
+    ("cancelled_tracking", {"communicate_miss", "wrong_claim", "reasoning_error"},
+     r"tracking|cancel"),
+    ("transfer_out_of_scope", {"missing_write", "ended_early", "wrong_claim"},
+     r"complain|compensat|manager|human|transfer"),
+    ("all_requests", {"missing_write", "communicate_miss", "ended_early"},
+     r"\balso\b|another thing|one more|and (then|also)"),
+]
+
+
+class OfflineProposer:
+    """Maps failure classes (and the words at the failing steps) to the scripted stand-in's
+    rule phrases: one proposal per candidate behaviour, most supported first. A stand-in: it
+    exercises the loop with no model and proves nothing about models."""
+
+    name = "offline"
+    author = STAND_IN
+
+    def propose(self, parent: Candidate, reader: TraceReader, runs: list[str], policy: str,
+                m: int) -> list[Any]:
+        from ..engine.scripted_rules import PHRASE_TABLE, matched_phrases
+
+        examples = {row["behaviour"]: row["example"] for row in PHRASE_TABLE}
+        have = set(matched_phrases(normalise(parent.body)))
+        support: dict[str, list[dict]] = {}
+        for run in runs:
+            for f in reader.failures(run):
+                names = {c["name"] for c in f["classes"]}
+                text = " ".join(s["text"] for s in f["steps"]).lower()
+                step = (f["first_divergence"] or {}).get("step")
+                for behaviour, classes, cue in _CUES:
+                    if behaviour in have or not (names & classes):
+                        continue
+                    if cue and not re.search(cue, text):
+                        continue
+                    support.setdefault(behaviour, []).append(
+                        {"episode_id": f["episode_id"], "step": step,
+                         "class": sorted(names & classes)[0]})
+        ranked = sorted(support.items(), key=lambda kv: (-len({r["episode_id"] for r in kv[1]}),
+                                                         kv[0]))
+        out = []
+        for behaviour, refs in ranked[:m]:
+            rule = examples[behaviour]
+            body = normalise(parent.body) + "\n" + rule
+            classes = Counter(r["class"] for r in refs)
+            out.append(Proposal(
+                body=body, author=self.author,
+                hypothesis=(f"{len(refs)} failing episode(s) ({', '.join(sorted(classes))}) "
+                            f"point at '{behaviour}': add the rule that switches it on"),
+                motivations=[Motivation(rule=rule, refs=refs[:8])]))
+        return out
+
+
+class NoopProposer:
+    """Returns patches that change no behaviour (a sentence the stand-in ignores): the null
+    model for the loop's false-promotion test."""
+
+    name = "noop"
+    author = "no-op proposer (test stand-in)"
+
+    def __init__(self):
+        self.n = 0
+
+    def propose(self, parent: Candidate, reader: TraceReader, runs: list[str], policy: str,
+                m: int) -> list[Any]:
+        out = []
+        for _ in range(m):
+            self.n += 1
+            out.append(Proposal(body=normalise(parent.body) + f"\nBe courteous (note {self.n}).",
+                                hypothesis="no-op: a courtesy sentence", author=self.author))
+        return out
+
+
+def make_proposer(spec: str, *, config: Any = None) -> Any:
+    """`offline`, `noop` or `openai:MODEL` (an OpenAI-compatible endpoint from the config)."""
+    if spec == "offline":
+        return OfflineProposer()
+    if spec == "noop":
+        return NoopProposer()
+    if spec.startswith("openai:") and spec[7:]:
+        from .openai_proposer import OpenAIProposer
+        return OpenAIProposer(spec[7:], config=config)
+    raise T2EError(f"--proposer {spec!r}: use offline or openai:MODEL")
