@@ -136,11 +136,18 @@ def cli(ctx: click.Context, store: str | None) -> None:
 
 
 def _register_all() -> None:
+    """Every module of this package with a `register(cli)` adds its commands: an area's CLI is
+    one new file, and no list here has to change (click lists commands by name anyway)."""
     import importlib
+    import pkgutil
 
-    for name in ("store", "world", "engine", "models", "gate", "workbench", "app", "failures", "regression",
-                 "evolve"):
-        importlib.import_module(f".{name}", __package__).register(cli)
+    package = importlib.import_module(__package__)
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        if info.name in ("main", "__main__", "common"):
+            continue
+        register = getattr(importlib.import_module(f".{info.name}", __package__), "register", None)
+        if register is not None:
+            register(cli)
 
 
 _register_all()
