@@ -184,7 +184,11 @@ def test_print_compare_json_and_evidence_view(fx):
     al = print_compare(Console(file=buf, width=120), conn, a, b, as_json=True)
     data = json.loads(buf.getvalue())
     assert data["divergences"] == al.divergences and al.divergences
-    first = data["rows"][data["divergences"][0]]
+    # the users' first words differ (a message-level split), then the exchange call
+    assert data["rows"][data["divergences"][0]]["split"] is True
+    assert data["blocks"] == [[b, e] for b, e in al.blocks]
+    first = next(r for r in data["rows"] if r["status"] != "text" and r["row"] in
+                 data["divergences"])
     assert first["status"] == "args"
     assert first["arg_diffs"] == [{"key": "item_ids", "a": ["111"], "b": ["999"],
                                   "status": "changed"}]

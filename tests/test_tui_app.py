@@ -101,15 +101,21 @@ async def test_compare_opens_at_first_divergence_and_navigates(store):
                                                         ids["episodes"][("cand", "2")])
         lanes = screen.query_one(AlignedLanes)
         al = screen.alignment
-        assert lanes.cursor == al.divergences[0]
+        # blocks: the conversations part at the user's first words (a message-level split),
+        # then the exchange call's arguments, then the transfer only B made
+        assert [b for b, _ in al.blocks] == al.divergences
+        assert lanes.cursor == al.blocks[0][0]
+        assert al.rows[lanes.cursor].split and al.rows[lanes.cursor].status == "text"
+        await pilot.press("n")
         row = al.rows[lanes.cursor]
         assert row.a.name == "exchange_delivered_order_items" and row.status == "args"
         await pilot.press("n")
-        assert lanes.cursor == al.divergences[1]
+        assert lanes.cursor == al.blocks[2][0]
+        assert al.rows[lanes.cursor].b.name == "transfer_to_human_agents"
         await pilot.press("n")  # no further: stays
-        assert lanes.cursor == al.divergences[1]
+        assert lanes.cursor == al.blocks[2][0]
         await pilot.press("p")
-        assert lanes.cursor == al.divergences[0]
+        assert al.rows[lanes.cursor].status == "args"
         # 80 columns: one lane at a time, t toggles A → B → gold
         assert screen.narrow and lanes.mode == "a"
         await pilot.press("t")

@@ -31,10 +31,12 @@ def _num(v: float | None) -> str:
 class RunsScreen(ExplorerScreen):
     """Lists runs with source, model, candidate, episodes, reward and pass rate."""
 
+    HELP_TITLE = "Runs"
+
     BINDINGS = [
         Binding("b", "mark('baseline')", "Baseline", id="runs.baseline"),
         Binding("c", "mark('candidate')", "Candidate", id="runs.candidate"),
-        Binding("o", "open", "Open tasks", id="runs.open"),
+        Binding("o", "open", "Open the pair", id="runs.open"),
         Binding("u", "unmark", "Clear marks", id="runs.clear"),
         Binding("g", "jump", "Jump to run", id="runs.jump"),
         Binding("f5", "reload", "Reload", show=False, id="runs.reload"),
@@ -73,6 +75,8 @@ class RunsScreen(ExplorerScreen):
         return cols
 
     def on_mount(self) -> None:
+        # the marks of the last session on this store (the app checked they still exist)
+        self.baseline, self.candidate = getattr(self.app, "restored_marks", (None, None))
         self.load()
         interval = getattr(self.app, "poll_interval", 2.0)
         if interval:
@@ -149,7 +153,16 @@ class RunsScreen(ExplorerScreen):
 
     @on(LineTable.Selected, "#runs-table")
     def _selected(self) -> None:
-        self.action_open()
+        """Enter (or a second click) opens the run under the cursor: the marked pair when it
+        is one of the pair, else that run on its own against the gold actions (never a pair
+        the cursor is not on; `o` opens the marked pair)."""
+        run = self._current()
+        if run is None:
+            return
+        if self.baseline and self.candidate and run.run_id in (self.baseline, self.candidate):
+            self.app.open_tasks(self.baseline, self.candidate)
+        else:
+            self.app.open_tasks(run.run_id, None)
 
     def _info(self, index: int) -> None:
         if not self.runs or index >= len(self.runs):
@@ -182,8 +195,16 @@ class RunsScreen(ExplorerScreen):
         self._fill()
 
     def _share_marks(self) -> None:
-        # the workbench (gate, rerun) reads the pair from the app
+        # the workbench (gate, rerun) reads the pair from the app; the next session restores it
         self.app.baseline_run, self.app.candidate_run = self.baseline, self.candidate
+        note = getattr(self.app, "note_marks", None)
+        if note is not None:
+            note(self.baseline, self.candidate)
+
+    def on_screen_resume(self) -> None:
+        note = getattr(self.app, "note_screen", None)
+        if note is not None:
+            note("runs")
 
     def action_unmark(self) -> None:
         self.baseline = self.candidate = None

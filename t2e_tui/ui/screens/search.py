@@ -53,6 +53,8 @@ def snippet_cell(snippet: str) -> list[tuple[str, str]]:
 class SearchScreen(ExplorerScreen):
     """Type words (all must match); Enter runs the search, Enter on a hit opens it."""
 
+    HELP_TITLE = "Search"
+
     BINDINGS = [
         Binding("down", "focus_results", "Results", show=False, id="search.results"),
     ]

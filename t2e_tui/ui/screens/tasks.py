@@ -61,6 +61,8 @@ def task_sort_key(task_id: str) -> tuple:
 class TasksScreen(ExplorerScreen):
     """One row per task of a run pair. Enter opens the compare screen on that task."""
 
+    HELP_TITLE = "Tasks"
+
     BINDINGS = [
         Binding("1", "filter('all')", "All", id="tasks.all"),
         Binding("2", "filter('regressed')", "Regressed", id="tasks.regressed"),
@@ -152,6 +154,11 @@ class TasksScreen(ExplorerScreen):
         self.query_one(LineTable).fit_columns([self._cells_of(r) for r in rows])
         self._apply()
         freeze_heap()  # the rows stay for the screen's life: keep GC passes off them
+
+    def on_screen_resume(self) -> None:
+        note = getattr(self.app, "note_screen", None)
+        if note is not None:  # the next session on this store opens here again
+            note("tasks", self.baseline, self.candidate)
 
     def on_unmount(self) -> None:
         thaw_heap()  # this screen's rows and widgets may now be collected

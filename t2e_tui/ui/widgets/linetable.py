@@ -120,6 +120,21 @@ class RowCursorView(ScrollView):
         if self.n_rows:
             self.cursor = max(0, min(self.n_rows - 1, row))
 
+    def on_click(self, event) -> None:
+        """A click puts the cursor on the clicked row; a double click (or a click on the row
+        already under the cursor) also selects it, as Enter does. Line 0 is the header."""
+        row = self.scroll_offset.y + event.y - 1
+        if event.y < 1 or not 0 <= row < self.n_rows:
+            return
+        again = row == self.cursor
+        self.move_to(row)
+        self.focus()
+        if again or getattr(event, "chain", 1) >= 2:
+            self.row_clicked_again(row)
+
+    def row_clicked_again(self, row: int) -> None:
+        """What a second click on a row does (LineTable: select it)."""
+
     def on_focus(self) -> None:
         self._cache.clear()
         self.refresh()
@@ -131,6 +146,8 @@ class RowCursorView(ScrollView):
 
 class LineTable(RowCursorView, can_focus=True):
     """Rows of cells with a cursor; Enter selects. Handles 100k rows without slowing keys."""
+
+    HELP_NAME = "list"  # how help and the palette name it
 
     # overflow-x hidden: rows are cut to the view, never scrolled sideways (a horizontal
     # scrollbar would cost a line and hide the row's end under the vertical one)
@@ -242,6 +259,9 @@ class LineTable(RowCursorView, can_focus=True):
     def action_select(self) -> None:
         if self.rows:
             self.post_message(self.Selected(self, self.cursor))
+
+    def row_clicked_again(self, row: int) -> None:
+        self.action_select()
 
     # --- rendering ----------------------------------------------------------------------------
 
