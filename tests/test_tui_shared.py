@@ -58,9 +58,7 @@ async def test_task_18_regresses_and_compare_shows_where_runs_part(shared_store)
         await pilot.pause()
         await pilot.press(*"task 18")
         await pilot.pause(0.3)
-        await pilot.press("enter")
-        await settle(pilot)
-        await pilot.press("enter")
+        await pilot.press("enter")  # going to a task opens it
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, CompareScreen)

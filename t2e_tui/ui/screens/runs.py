@@ -36,7 +36,7 @@ class RunsScreen(ExplorerScreen):
     BINDINGS = [
         Binding("b", "mark('baseline')", "Baseline", id="runs.baseline"),
         Binding("c", "mark('candidate')", "Candidate", id="runs.candidate"),
-        Binding("o", "open", "Open the pair", id="runs.open"),
+        Binding("o", "open", "Open pair", id="runs.open"),
         Binding("u", "unmark", "Clear marks", id="runs.clear"),
         Binding("g", "jump", "Jump to run", id="runs.jump"),
         Binding("f5", "reload", "Reload", show=False, id="runs.reload"),
@@ -67,7 +67,10 @@ class RunsScreen(ExplorerScreen):
         yield KeyBar()
 
     def _columns(self) -> list[Column]:
-        cols = [Column("", 3), Column("run", 0), Column("model", 20), Column("status", 8)]
+        # the id first (it never gets cut) and the name cut in the middle: runs made from
+        # one another share the start of their names ("ablate cross-order-v1 full" / "-rule1")
+        cols = [Column("", 3), Column("run", 0, cut="middle"), Column("model", 20),
+                Column("status", 8)]
         if self.wide:
             cols += [Column("role", 11), Column("source", 28), Column("candidate", 10)]
         cols += [Column("eps", 6, "right"), Column("reward", 6, "right"),
@@ -125,7 +128,7 @@ class RunsScreen(ExplorerScreen):
                 "C" if r.run_id == self.candidate else "")
             model = (f"{r.agent_model} (stand-in)" if r.scripted else r.agent_model) or "?"
             status = r.status + (f" +{r.running}" if r.running else "")
-            row = [[(mark, "bold")], f"{r.name}  {r.run_id}",
+            row = [[(mark, "bold")], f"{r.run_id} {one_line(r.name, 200)}",
                    [(one_line(model, 40), "scripted" if r.scripted else "")],
                    [(status, "running" if r.status == "running" else "")]]
             if self.wide:
@@ -169,9 +172,12 @@ class RunsScreen(ExplorerScreen):
             self.query_one("#runs-info", TextLine).set(Text())
             return
         r = self.runs[index]
-        parts = [f"{r.run_id}", r.role, f"domain {r.domain or '?'}",
-                 f"source {r.source or 'rerun'}", f"user {r.user_model or '?'}",
-                 f"candidate {(r.candidate_hash or '–')[:12]}", f"{r.tasks} tasks"]
+        # what tells runs apart first; an imported run's source is its file's name (the
+        # folder is the same for a pair and would push the name out of an 80-column line)
+        source = (r.source or "rerun").replace("\\", "/").rsplit("/", 1)[-1] or r.source
+        parts = [f"{r.run_id}", r.role, f"{r.tasks} tasks", f"from {source}",
+                 f"user {r.user_model or '?'}", f"candidate {(r.candidate_hash or '–')[:8]}",
+                 f"domain {r.domain or '?'}"]
         if r.scripted:
             parts.append("scripted stand-in")
         self.query_one("#runs-info", TextLine).set(Text(one_line(" · ".join(parts), 400),

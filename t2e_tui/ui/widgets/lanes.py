@@ -29,13 +29,15 @@ def row_mark(row) -> str:
     return SPLIT_MARK if row.split else MARKS[row.status]
 
 
-def keep_end(segs: list[tuple[str, str]], width: int) -> list[tuple[str, str]]:
+def keep_end(segs: list[tuple[str, str]], width: int,
+             tail: int | None = None) -> list[tuple[str, str]]:
     """Cut a too-long line in the middle, not at the end: `head … tail`, so a user's
-    ###STOP###, a transfer or an error result stays in view. The tail gets up to half."""
+    ###STOP###, a transfer or an error result stays in view. The tail gets `tail` cells
+    (default: half)."""
     total = sum(len(t) for t, _ in segs)
     if total <= width or width < 12:
         return segs
-    tail_n = min(width // 2, total)
+    tail_n = min(tail or width // 2, total, width - 2)
     head_n = width - tail_n - 1
     head: list[tuple[str, str]] = []
     used = 0
@@ -53,6 +55,26 @@ def keep_end(segs: list[tuple[str, str]], width: int) -> list[tuple[str, str]]:
         tail.insert(0, (piece, style))
         need -= len(piece)
     return head + [("…", "dim")] + tail
+
+
+def drop_same_args(segs: list[tuple[str, str]], width: int) -> list[tuple[str, str]]:
+    """A call whose result matters (an error, a transfer) and that does not fit: leave out
+    the arguments that are the same on both sides (after the changed ones, which come
+    first), so the name, what differs and the result all stay in view."""
+    if sum(len(t) for t, _ in segs) <= width:
+        return segs
+    try:
+        close = max(i for i, (t, st) in enumerate(segs) if t == ")" and st == "dim")
+    except ValueError:
+        return segs
+    last_changed = max((i for i, (_, st) in enumerate(segs[:close]) if st == "changed"),
+                       default=None)
+    opening = next((i for i, (t, _) in enumerate(segs) if t == "("), None)
+    keep_to = last_changed if last_changed is not None else opening
+    if keep_to is None or keep_to + 1 >= close:
+        return segs
+    return segs[:keep_to + 1] + [(", …" if last_changed is not None else "…", "dim")] + \
+        segs[close:]
 
 
 class AlignedLanes(RowCursorView, can_focus=True):
@@ -199,7 +221,7 @@ class AlignedLanes(RowCursorView, can_focus=True):
                 for i, ev in enumerate((row.a, row.b)):
                     if i:
                         segs.append(sep)
-                    cell = self._cell(ev, row, lane_w, numbered=i == 1)
+                    cell = self._cell(ev, row, lane_w)
                     segs += cell_segments(cell, lane_w)
             else:
                 if mine is None and other is not None:
@@ -214,17 +236,20 @@ class AlignedLanes(RowCursorView, can_focus=True):
         self._cache[key] = strip
         return strip
 
-    def _cell(self, ev, row, width: int, numbered: bool = False) -> list[tuple[str, str]]:
-        """One lane's cell: the event's summary fitted to `width` (B's lane in split mode
-        starts with B's own step number, the gutter having A's)."""
-        prefix: list[tuple[str, str]] = []
-        if numbered:
-            prefix = [(f"{ev.step_idx:>3} " if ev is not None and ev.step_idx >= 0 else "    ",
-                       "dim")]
-            width -= 4
+    def _cell(self, ev, row, width: int) -> list[tuple[str, str]]:
+        """One lane's cell: the event's summary fitted to `width`, keeping its end in view
+        where the end matters (see align.end_matters)."""
         segs = event_segments(ev, row.diffs, changed_first=True)
-        segs = keep_end(segs, width) if end_matters(ev) else self._fit(segs, width)
-        return prefix + segs
+        if end_matters(ev) and ev is not None and ev.kind == "call":
+            # name, what differs, then the result (an error, a transfer) in view
+            segs = self._fit(drop_same_args(segs, width), width)
+            result = len(segs[-1][0]) if segs and segs[-1][0].startswith(" → ") else 0
+            segs = keep_end(segs, width, tail=min(result, width // 2) or None)
+        elif end_matters(ev):
+            segs = keep_end(segs, width)
+        else:
+            segs = self._fit(segs, width)
+        return segs
 
     @staticmethod
     def _fit(segs: list[tuple[str, str]], width: int) -> list[tuple[str, str]]:

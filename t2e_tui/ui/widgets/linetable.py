@@ -21,6 +21,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from ...fitting import middle_cut
 from ...textsafe import one_line
 
 # Semantic style names used by cells across the app (theme-neutral colours).
@@ -56,6 +57,7 @@ class Column:
     width: int = 0          # 0 = takes the remaining width (at most one such column)
     justify: str = "left"   # left | right
     fit: int = 0            # > 0: `fit_columns` sizes it to its content, at most this wide
+    cut: str = "end"        # end | middle: a too-long plain cell keeps its head and its tail
 
 
 def cell_width(cell: Cell) -> int:
@@ -297,7 +299,10 @@ class LineTable(RowCursorView, can_focus=True):
         for i, (col, w) in enumerate(zip(self.columns, widths)):
             if i:
                 segs.append(Segment(" "))
-            segs.extend(cell_segments(cells[i] if i < len(cells) else "", w, col.justify))
+            cell = cells[i] if i < len(cells) else ""
+            if col.cut == "middle" and isinstance(cell, str) and len(cell) > w:
+                cell = middle_cut(one_line(cell, 10_000), w)
+            segs.extend(cell_segments(cell, w, col.justify))
         base = self.rich_style
         if index < 0:
             base = base + self.get_component_rich_style("linetable--header")
