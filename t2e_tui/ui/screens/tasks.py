@@ -7,7 +7,6 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.command import SimpleCommand
 
 from ... import data_access as da
 from ...fitting import middle_cut, tell_apart
@@ -333,22 +332,21 @@ class TasksScreen(ExplorerScreen):
         self.app.open_compare(a, b)
 
     def action_jump(self) -> None:
+        from .task_jump import open_picker
+
+        open_picker(self.app)
+
+    def go_to_task(self, tid: str) -> None:
+        """Put the cursor on task `tid` (clearing filters that hide it) and open it: going
+        to a task is to look at it (Escape comes back here)."""
         table = self.query_one(LineTable)
-
-        def go(tid: str) -> None:
-            idx = next((i for i, r in enumerate(self.shown) if r.task_id == tid), None)
-            if idx is None:  # hidden by a filter: clear filters to show it
-                self.filter, self.termination = "all", None
-                self._apply()
-                idx = next((i for i, r in enumerate(self.shown) if r.task_id == tid), 0)
-            table.move_to(idx)
-            # going to a task is to look at it: open its compare (Escape comes back here)
-            self.open_row(idx)
-
-        cmds = [SimpleCommand(f"task {r.task_id}", (lambda t=r.task_id: go(t)),
-                              f"{r.transition} {' '.join(r.hints)}".strip())
-                for r in sorted(self.all_rows, key=lambda r: task_sort_key(r.task_id))]
-        self.app.search_commands(cmds, placeholder="Go to task (opens it)…")
+        idx = next((i for i, r in enumerate(self.shown) if r.task_id == tid), None)
+        if idx is None:
+            self.filter, self.termination = "all", None
+            self._apply()
+            idx = next((i for i, r in enumerate(self.shown) if r.task_id == tid), 0)
+        table.move_to(idx)
+        self.open_row(idx)
 
 
 def _first(trials: list[da.Trial]) -> int | None:
