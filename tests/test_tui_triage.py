@@ -9,7 +9,6 @@ import pytest
 from textual.command import CommandList
 from tui_fixture import build_store, line_text, settle, wait_for
 
-from t2e_tui import session_state
 from t2e_tui.ui.app import make_app
 from t2e_tui.ui.screens.compare import CompareScreen
 from t2e_tui.ui.screens.help import HelpScreen
@@ -283,7 +282,7 @@ async def test_an_empty_filter_says_no_task_matches(store):
         table = app.screen.query_one(LineTable)
         assert line_text(table, 1).startswith("no task matches this filter (flaky): 1 shows all")
         status = app.screen.query_one("#tasks-status").text.plain
-        assert status.startswith("0/4 shown: flaky")
+        assert status.startswith("0/4 flaky")
 
 
 async def test_a_search_without_hits_says_so(store):
@@ -333,6 +332,8 @@ async def test_theme_marks_and_last_screen_come_back(store):
 
 
 async def test_nothing_is_restored_for_runs_that_are_gone(store, tmp_path):
+    from t2e_tui import session_state
+
     path, _ = store
     session_state.remember(path, baseline="gone1", candidate="runcand",
                            screen=["compare", "gone1", "runcand", 1, 2])
@@ -344,6 +345,8 @@ async def test_nothing_is_restored_for_runs_that_are_gone(store, tmp_path):
 
 
 def test_a_broken_state_file_reads_as_empty(tmp_path):
+    from t2e_tui import session_state
+
     bad = tmp_path / "state.json"
     bad.write_text("{not json")
     assert session_state.for_store("x.sqlite", path=bad) == {}
@@ -367,6 +370,8 @@ async def test_crossorder_13_walk_at_80x24_takes_six_keys(demo):
     """`t2e demo` leaves the gated pair marked; from `t2e open`: o (its tasks), g 1 3 Enter
     (go to crossorder-13, which opens it), End (last turns): the baseline's last user message
     and the order change only the candidate made are on screen."""
+    from t2e_tui import session_state
+
     by = {c["name"]: c for c in demo["candidates"]}
     session_state.remember(demo["store"], baseline=demo["runs"]["baseline"],
                            candidate=by["cross-order-v1"]["run_id"], screen=["runs"])
@@ -391,3 +396,15 @@ async def test_crossorder_13_walk_at_80x24_takes_six_keys(demo):
         lanes = screen.query_one(AlignedLanes)
         shown = [line_text(lanes, y) for y in range(lanes.size.height)]
         assert any("(only in B)" in t and "modify_pending_order_items" in t for t in shown)
+
+
+def test_go_to_task_ranks_ids_before_fuzzy_and_changed_tasks_first():
+    from t2e_tui.ui.screens.task_jump import rank
+
+    # Textual's fuzzy score is unbounded: an exact id still wins over "108" for "task 18"
+    assert rank("18", "regressed", "task 18", 9.0) > rank("108", "both pass", "task 18", 9.0)
+    # "13" ends both ids; the task whose outcome changed comes first
+    assert rank("crossorder-13", "fixed", "13", 0.5) > rank("address-13", "both fail", "13",
+                                                               0.5)
+    assert rank("113", "fixed", "13", 0.0) < rank("address-13", "both fail", "13", 0.0)
+    assert rank("7", "both pass", "zz", 0.0) == 0.0

@@ -111,7 +111,7 @@ class CompareScreen(CompareNavigation, ExplorerScreen):
     BINDINGS = [
         Binding("n", "divergence(1)", "Next difference", id="compare.next"),
         Binding("p", "divergence(-1)", "Previous difference", id="compare.prev"),
-        Binding("t", "toggle_lane", "Show lane A → B → gold", id="compare.toggle"),
+        Binding("t", "toggle_lane", "Lane A→B→gold", id="compare.toggle"),
         Binding("colon", "goto_step", "Go to step", id="compare.step"),
         Binding("x", "expand", "Expand long fields", id="compare.expand"),
         Binding("d", "focus_detail", "Scroll the detail pane", show=False,
@@ -368,9 +368,12 @@ class CompareScreen(CompareNavigation, ExplorerScreen):
             self._layout(self.app.size.width)
             (self.query_one("#gold") if self.view == "gold" else self.query_one(AlignedLanes)
              ).focus()
-        else:
+        else:  # both lanes are in view: t moves the keys to the gold list and back
             gold, lanes = self.query_one("#gold"), self.query_one(AlignedLanes)
             (lanes if gold.has_focus else gold).focus()
+            self.notify("keys on the lanes again" if lanes.has_focus else
+                        "keys on the gold list: Enter goes to where a run did it; t: back",
+                        timeout=2)
 
     def action_trial(self, side: str) -> None:
         """Compare another trial of the same task on one side (multi-trial runs)."""

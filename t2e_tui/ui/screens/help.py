@@ -45,7 +45,8 @@ def binding_rows(screen) -> list[tuple[str, str, str, str]]:
         where = place_name(node, screen)
         for key, b in bindings:
             ident = (b.action, where)
-            entry = grouped.setdefault(ident, {"keys": [], "desc": b.description or b.action,
+            entry = grouped.setdefault(ident, {"keys": [], "desc": b.description or
+                                               b.action.replace("_", " "),
                                                "id": b.id or "", "where": where})
             entry["id"] = entry["id"] or b.id or ""
             display = screen.app.get_key_display(b) if hasattr(screen.app, "get_key_display") \
@@ -53,9 +54,16 @@ def binding_rows(screen) -> list[tuple[str, str, str, str]]:
             if display and display not in entry["keys"]:
                 entry["keys"].append(display)
     rows = [(", ".join(e["keys"]), e["desc"], e["id"], e["where"]) for e in grouped.values()]
-    # stable: the screen's own keys keep their declared order, widgets' next, app's last
-    order = {"this screen": 0, EVERYWHERE: 2}
-    return sorted(rows, key=lambda r: order.get(r[3], 1))
+
+    def rank(r) -> int:
+        # the screen's own keys (they have ids) first, then its widgets', then Textual's
+        # generic ones (tab, scrolling: no id), the app's last; stable within each group
+        if r[3] == EVERYWHERE:
+            return 3
+        if not r[2]:
+            return 2
+        return 0 if r[3] == "this screen" else 1
+    return sorted(rows, key=rank)
 
 
 class HelpScreen(ModalScreen):
@@ -72,9 +80,11 @@ class HelpScreen(ModalScreen):
         table = Table(title=Text(f"Keys — {self.title_text} first, then everywhere"),
                       expand=True, show_lines=False, box=box.SIMPLE_HEAD)
         table.add_column("keys", style="bold", no_wrap=True)
-        table.add_column("does", ratio=3)
+        table.add_column("does", ratio=1)
         table.add_column("where", style="dim", no_wrap=True)
-        table.add_column(Text("id for [keymap]"), style="dim", ratio=1)
+        # ids are what [keymap] needs: whole (runs.candidate), never cut
+        table.add_column(Text("[keymap] id"), style="dim", no_wrap=True,
+                         min_width=max((len(r[2]) for r in self.rows), default=4))
         for keys, desc, ident, where in self.rows:
             table.add_row(Text(keys), Text(desc), Text(where), Text(ident))
         note = Text("\nOverride keys in the [keymap] table of the config file "

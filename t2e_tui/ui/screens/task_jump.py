@@ -15,6 +15,7 @@ CHANGED = {"regressed": 0.6, "worsened": 0.5, "fixed": 0.6, "improved": 0.5, "fl
 def rank(task_id: str, transition: str, query: str, fuzzy: float) -> float:
     """A task's score for `query` (0 = no match)."""
     q = query.strip().lower()
+    q = q[5:].strip() if q.startswith("task ") else q  # "task 18" as the titles read
     tid = task_id.lower()
     if not q:
         return 1.0
@@ -25,7 +26,7 @@ def rank(task_id: str, transition: str, query: str, fuzzy: float) -> float:
     elif q in tid:
         base = 2.0
     elif fuzzy > 0:
-        base = fuzzy
+        base = min(fuzzy, 1.0)  # Textual's fuzzy score is not bounded: below any id match
     else:
         return 0.0
     return base + CHANGED.get(transition, 0.0)
@@ -45,7 +46,7 @@ class TaskJump(Provider):
         matcher = self.matcher(query)
         for r in self._rows():
             title = f"task {r.task_id}"
-            score = rank(r.task_id, r.transition, query, matcher.match(r.task_id))
+            score = rank(r.task_id, r.transition, query, matcher.match(title))
             if score > 0:
                 yield Hit(score, matcher.highlight(title), self._go(r.task_id),
                           help=f"{r.transition} {' '.join(r.hints)}".strip())

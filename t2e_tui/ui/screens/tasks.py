@@ -75,6 +75,10 @@ class TasksScreen(ExplorerScreen):
         Binding("g", "jump", "Go to task", id="tasks.jump"),
         Binding("o", "open", "Compare", show=False, id="tasks.open"),
     ]
+    # at 80 columns: short labels, and Enter (also o) goes first, so g stays in view
+    KEYBAR_SHORT = {"tasks.regressed": "Regr", "tasks.failed": "Cand✗",
+                    "tasks.termination": "Term", "tasks.jump": "Go to", "table.select": "Open"}
+    KEYBAR_DROP = ("table.select", "back", "search", "quit", "help")
 
     def __init__(self, baseline: str, candidate: str | None) -> None:
         super().__init__()  # no fixed id: the same screen type may be stacked twice
@@ -280,13 +284,13 @@ class TasksScreen(ExplorerScreen):
             counts: dict[str, int] = {}
             for r in self.all_rows:
                 counts[r.transition] = counts.get(r.transition, 0) + 1
-            self._summary = " · ".join(f"{k} {v}" for k, v in sorted(
+            self._summary = ", ".join(f"{k} {v}" for k, v in sorted(
                 counts.items(), key=lambda kv: _TRANSITION_ORDER.get(kv[0], 9)))
         summary = self._summary
         # what is shown and how first (never cut at 80 columns), then the counts
-        status = (f"{len(self.shown)}/{len(self.all_rows)} shown: {self._filter_words()}"
-                  f" · by {self.sort}{' ↓' if self.reverse else ''}"
-                  + (" · hints B=base C=cand" if self.pair else "") + f" · {summary}")
+        status = (f"{len(self.shown)}/{len(self.all_rows)} {self._filter_words()}"
+                  f" · by {self.sort}{' ↓' if self.reverse else ''} · {summary}"
+                  + (" · hints B=base C=cand" if self.pair else ""))
         self.query_one("#tasks-status", TextLine).set(Text(one_line(status, 400), style="dim"))
 
     def visible_task_ids(self) -> list[str]:

@@ -98,7 +98,7 @@ class AlignedLanes(RowCursorView, can_focus=True):
         Binding("pagedown", "page(1)", "Page down", show=False, id="lanes.pagedown"),
         Binding("pageup", "page(-1)", "Page up", show=False, id="lanes.pageup"),
         Binding("home", "jump(0)", "First", show=False, id="lanes.first"),
-        Binding("end", "jump(-1)", "Last turns (how each side ended)", show=False,
+        Binding("end", "jump(-1)", "Last turns", show=False,
                 id="lanes.last"),
     ]
 
