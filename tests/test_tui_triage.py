@@ -408,3 +408,50 @@ def test_go_to_task_ranks_ids_before_fuzzy_and_changed_tasks_first():
                                                                0.5)
     assert rank("113", "fixed", "13", 0.0) < rank("address-13", "both fail", "13", 0.0)
     assert rank("7", "both pass", "zz", 0.0) == 0.0
+
+
+# -- nothing that tells two things apart is cut at 80x24 ---------------------------------------
+
+async def test_runs_at_80_keep_two_ablation_runs_apart_and_name_the_source(store):
+    from store.db import open_db
+
+    path, _ = store
+    db = open_db(path)
+    db.conn.execute("UPDATE runs SET name = 'ablate cross-order-v1 leave-one-out full' "
+                    "WHERE run_id = 'runbase'")
+    db.conn.execute("UPDATE runs SET name = 'ablate cross-order-v1 leave-one-out -rule1' "
+                    "WHERE run_id = 'runcand'")
+    db.conn.close()
+    app = app_on(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(LineTable)
+        first, second = line_text(table, 1), line_text(table, 2)
+        # the id first, the name cut in its middle: the ends that differ stay in view
+        assert first.split()[0] == "runbase" and first.split("…")[1].split()[1] == "full"
+        assert second.split()[0] == "runcand" and second.split("…")[1].split()[1] == "-rule1"
+        info = app.screen.query_one("#runs-info").text.plain
+        # an imported run: its file's name, early enough to be in view at 80 columns
+        assert info.startswith("runbase · discovery · 4 tasks · from baseline.json")
+
+
+async def test_lineage_at_80_shows_verdicts_whole_and_an_empty_state_with_keys(demo, store):
+    from textual.widgets import DataTable
+
+    app = app_on(demo["store"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("L")
+        await settle(pilot)
+        table = app.screen.query_one(DataTable)
+        cells = [str(table.get_row_at(i)[3]) for i in range(table.row_count)]
+        assert "promote (heldout)" in cells and "discard (heldout)" in cells
+        assert table.columns[list(table.columns)[3]].width >= len("inconclusive (heldout)")
+    path, _ = store
+    empty = app_on(path)
+    async with empty.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("L")
+        await settle(pilot)
+        text = str(empty.screen.query_one("#lin-hyp").render())
+        assert "No saved versions yet: e opens the editor" in text and "ctrl+s saves" in text

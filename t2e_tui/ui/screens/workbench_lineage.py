@@ -95,10 +95,6 @@ class LineageScreen(Screen):
         if not self.rows:
             table.add_row(Text("no saved versions", "dim"), "", "", "", "", "")
         self._show_hyp()
-        if not self.rows:  # the full-width line below says what to do (the cell would cut it)
-            self.query_one("#lin-hyp", Static).update(Text(
-                "No saved versions yet: e opens the editor on the candidate, ctrl+s saves a "
-                "version with its hypothesis; R reruns it, G gates it.", "yellow"))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         # DataTable takes Enter itself (select_cursor), so the screen listens here
@@ -120,6 +116,10 @@ class LineageScreen(Screen):
         if r:
             text.append("hypothesis: ", "bold")
             text.append(strip_controls(r.get("hypothesis") or "-"))
+        elif not getattr(self, "rows", None):  # full width: the table cell would cut it
+            text = Text("No saved versions yet: e opens the editor on the candidate, ctrl+s "
+                        "saves a version with its hypothesis; R reruns it, G gates it.",
+                        "yellow")
         self.query_one("#lin-hyp", Static).update(text)
 
     def action_edit(self) -> None:
