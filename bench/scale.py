@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/scale.py build [--store PATH] [--steps N]
     .venv/bin/python bench/scale.py gate  [--store PATH]      # `t2e gate` CPU and wall time
-    .venv/bin/python bench/scale.py stats                     # the statistics alone, 1k..100k
+    .venv/bin/python bench/scale.py stats                     # the statistics alone, 1k..50k
+    .venv/bin/python bench/scale.py search [--store PATH]     # ranked first page (bench/tui.py's 1M-step store)
 
 The store is two runs of 25,000 tasks x 2 trials (100,000 episodes) built with bench/tui.py's
 bulk builder; `--steps 29` gives the issue's 2.9M messages, the default 3 keeps the build quick
@@ -79,9 +80,31 @@ def stats() -> None:
               f"{t2 - t1:.3f} s p={p[0]:.4g} exact={p[1]}; sign test {t3 - t2:.3f} s p={ps:.4g}")
 
 
+def search(path: Path) -> None:
+    from store import queries
+    from store.db import connect
+
+    conn = connect(path)
+    for q in ("order", "refund", "leather keyboard"):
+        n = conn.execute("SELECT count(*) FROM steps_fts WHERE steps_fts MATCH ?",
+                         (queries.fts_query(q),)).fetchone()[0]
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            queries.search(conn, q, limit=50, rank=True)
+            times.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        conn.execute("SELECT rowid FROM steps_fts WHERE steps_fts MATCH ? ORDER BY rank LIMIT 50",
+                     (queries.fts_query(q),)).fetchall()
+        floor = time.perf_counter() - t0
+        print(f"ranked first page {q!r} ({n:,} matches): median {sorted(times)[2] * 1000:.0f} ms "
+              f"(bm25 over the matches alone, no join: {floor * 1000:.0f} ms)")
+    print("load average: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=["build", "gate", "stats"])
+    ap.add_argument("what", choices=["build", "gate", "stats", "search"])
     ap.add_argument("--store", type=Path, default=DEFAULT)
     ap.add_argument("--steps", type=int, default=3)
     a = ap.parse_args()
@@ -89,6 +112,8 @@ def main() -> None:
         build(a.store, a.steps)
     elif a.what == "gate":
         gate(a.store)
+    elif a.what == "search":
+        search(a.store if a.store != DEFAULT else Path("/tmp/t2e-bench-store-v1.sqlite"))
     else:
         stats()
 
