@@ -455,3 +455,19 @@ async def test_lineage_at_80_shows_verdicts_whole_and_an_empty_state_with_keys(d
         await settle(pilot)
         text = str(empty.screen.query_one("#lin-hyp").render())
         assert "No saved versions yet: e opens the editor" in text and "ctrl+s saves" in text
+
+
+async def test_one_run_against_gold_names_the_gold_action_not_a_step(store):
+    path, ids = store
+    app = app_on(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_compare(ids["episodes"][("cand", "2")])
+        await settle(pilot)
+        lanes = app.screen.query_one(AlignedLanes)
+        row = next(i for i, r in enumerate(app.screen.alignment.rows) if r.b is not None)
+        lanes.move_to(row)
+        await pilot.pause()
+        head = line_text(lanes, 0)
+        assert f"gold #{app.screen.alignment.rows[row].b.gold_index}" in head
+        assert "B step" not in head

@@ -278,7 +278,11 @@ class AlignedLanes(RowCursorView, can_focus=True):
 
         def fmt(v):
             return "–" if v is None else str(v)
+        b_at = f"B step {fmt(sb)}"
+        if self.alignment is not None and self.alignment.single and self.n_rows:
+            gold = self.alignment.rows[self.cursor].b  # B is the gold actions: no steps
+            b_at = "gold –" if gold is None else f"gold #{gold.gold_index}"
         if self.mode != "split":
-            return (f"A step {fmt(sa)} · B step {fmt(sb)}   t→{NEXT_VIEW[side]}   "
+            return (f"A step {fmt(sa)} · {b_at}   t→{NEXT_VIEW[side]}   "
                     f"{side.upper()}: {label}")
-        return f"{side.upper()} step {fmt(sa if side == 'a' else sb)}  {label}"
+        return (f"A step {fmt(sa)}" if side == "a" else b_at) + f"  {label}"
