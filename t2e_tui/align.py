@@ -161,10 +161,16 @@ class Row:
     diffs: list[ArgDiff] = field(default_factory=list)
     gold_a: int | None = None  # index of the gold action this A call satisfies
     gold_b: int | None = None
+    split: bool = False  # a text row where the two conversations first part (see mark_split)
 
     @property
     def divergent(self) -> bool:
-        return self.status in DIVERGENT
+        return self.status in DIVERGENT or self.split
+
+    def step(self, side: str) -> int | None:
+        """The step (message index) this row shows for side "a" or "b"; None when empty."""
+        ev = self.a if side == "a" else self.b
+        return ev.step_idx if ev is not None and ev.step_idx >= 0 else None
 
 
 @dataclass
@@ -179,21 +185,65 @@ class GoldMark:
     row_b: int | None = None
 
 
+def blocks_of(rows: list[int]) -> list[tuple[int, int]]:
+    """Runs of consecutive row indices as (first, last) pairs: [7,8,9,11] → [(7,9),(11,11)]."""
+    out: list[tuple[int, int]] = []
+    for r in rows:
+        if out and r == out[-1][1] + 1:
+            out[-1] = (out[-1][0], r)
+        else:
+            out.append((r, r))
+    return out
+
+
 @dataclass
 class Alignment:
     rows: list[Row]
     gold: list[GoldMark]
-    divergences: list[int]   # row indices
+    divergences: list[int]   # row indices of every differing row
     single: bool             # True when B is the gold actions (one-run mode)
+    blocks: list[tuple[int, int]] = field(default_factory=list)  # (first, last) row, inclusive
+
+    def __post_init__(self) -> None:
+        if not self.blocks:
+            self.blocks = blocks_of(self.divergences)
 
     def first_divergence(self) -> int:
-        return self.divergences[0] if self.divergences else 0
+        return self.blocks[0][0] if self.blocks else 0
 
     def next_divergence(self, row: int) -> int | None:
-        return next((d for d in self.divergences if d > row), None)
+        """The first row of the next divergence block after `row` (n): a block of several
+        consecutive differing rows is one stop, not one per row."""
+        return next((b for b, _ in self.blocks if b > row), None)
 
     def prev_divergence(self, row: int) -> int | None:
-        return next((d for d in reversed(self.divergences) if d < row), None)
+        """The first row of the block before `row` (p); inside a block, that block's start."""
+        return next((b for b, _ in reversed(self.blocks) if b < row), None)
+
+    def block_at(self, row: int) -> int | None:
+        """Index of the divergence block containing `row`, or None."""
+        return next((i for i, (b, e) in enumerate(self.blocks) if b <= row <= e), None)
+
+    def first_step(self) -> tuple[int | None, int | None]:
+        """(A step, B step) of the first divergence, for headers that name it in steps."""
+        if not self.blocks:
+            return None, None
+        row = self.rows[self.blocks[0][0]]
+        return row.step("a"), row.step("b")
+
+    def last_event_before(self, row: int, side: str) -> tuple[int, Event] | None:
+        """The nearest row at or before `row` that has an event on `side` (with the event):
+        what that side was at when the other side alone goes on."""
+        for r in range(min(row, len(self.rows) - 1), -1, -1):
+            ev = self.rows[r].a if side == "a" else self.rows[r].b
+            if ev is not None:
+                return r, ev
+        return None
+
+    def last_row(self, side: str) -> int | None:
+        """The row of `side`'s last event (its last message or call)."""
+        found = self.last_event_before(len(self.rows) - 1, side)
+        return None if found is None else found[0]
 
 
 def _pair_status(a: Event, b: Event) -> tuple[str, list[ArgDiff]]:
@@ -333,8 +383,54 @@ def align(steps_a: list[dict], steps_b: list[dict] | None, task: dict | None = N
         div = [i for i, r in enumerate(rows) if r.status in (ARGS, ONLY_B)
                or (r.status == ONLY_A and r.a is not None and r.a.tool_kind == "write")]
     else:
+        mark_split(rows)
         div = [i for i, r in enumerate(rows) if r.divergent]
     return Alignment(rows, marks, div, single)
+
+
+def _same_text(a: Event | None, b: Event | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return a.role == b.role and " ".join(str(a.text or "").split()) == " ".join(
+        str(b.text or "").split())
+
+
+def mark_split(rows: list[Row]) -> None:
+    """Mark where two conversations part at the message level before any tool call differs.
+
+    Two LLM runs of a task often agree on every tool call for a while but word their messages
+    differently from some turn on; that turn is where they part (task 18 of the tau2 retail
+    pair parts at row 2 while its first differing call is at row 24). The first run of text
+    rows that differ, while every row before it was identical, is marked `split` and so counts
+    as a divergence block. Later text differences are not counted: once the conversations
+    have parted, every message differs and would drown the call-level blocks."""
+    for i, row in enumerate(rows):
+        if row.status != TEXT:
+            if row.status != SAME:
+                return  # a call-level divergence comes first: it is where they part
+            continue
+        if _same_text(row.a, row.b):
+            continue
+        for later in rows[i:]:
+            if later.status != TEXT or _same_text(later.a, later.b):
+                break
+            later.split = True
+        return
+
+
+STOP_MARKERS = ("###STOP###", "###TRANSFER###", "###OUT-OF-SCOPE###")
+
+
+def end_matters(ev: Event | None) -> bool:
+    """True when the end of an event's one-line summary is what matters (a user's stop or
+    transfer marker, an error result, a transfer call), so a cut line keeps its tail."""
+    if ev is None:
+        return False
+    if ev.error:
+        return True
+    if ev.kind == "text":
+        return any(m in str(ev.text or "") for m in STOP_MARKERS)
+    return "transfer" in (ev.name or "")
 
 
 def annotate_kinds(events_rows: list[Row]) -> None:
@@ -353,6 +449,6 @@ def annotate_kinds(events_rows: list[Row]) -> None:
 # re-exported here because callers (t2e show --vs, the TUI) import them from align.
 from .align_print import alignment_json, event_segments, fmt_value, print_compare, reward_components  # noqa: E402
 
-__all__ = ["align", "align_events", "events_of", "gold_events", "diff_args", "call_key",
+__all__ = ["align", "align_events", "blocks_of", "mark_split", "end_matters", "events_of", "gold_events", "diff_args", "call_key",
            "Alignment", "Row", "Event", "ArgDiff", "GoldMark", "print_compare",
            "event_segments", "reward_components", "alignment_json", "fmt_value"]

@@ -142,7 +142,8 @@ def alignment_json(al: Alignment) -> dict:
     return {
         "single": al.single,
         "divergences": al.divergences,
-        "rows": [{"row": i, "status": r.status, "a": ev(r.a), "b": ev(r.b),
+        "blocks": [list(b) for b in al.blocks],
+        "rows": [{"row": i, "status": r.status, "split": r.split, "a": ev(r.a), "b": ev(r.b),
                   "arg_diffs": [{"key": d.key, "a": d.a, "b": d.b, "status": d.status}
                                 for d in r.diffs if d.status != SAME]}
                  for i, r in enumerate(al.rows)],
@@ -216,7 +217,8 @@ def print_compare(console: Any, db: Any, episode_a: Any, episode_b: Any | None =
             for text, style in event_segments(ev, r.diffs, side=side, width=120):
                 t.append(text, style=_CLI_STYLES.get(style, ""))
             cells.append(t)
-        mark = Text(_MARKS[r.status], style="bold red" if r.divergent else "dim")
+        mark = Text("~" if r.split else _MARKS[r.status],
+                    style="bold red" if r.divergent else "dim")
         table.add_row(str(i), cells[0], mark, cells[1])
     console.print(table)
     if al.gold:
@@ -235,9 +237,13 @@ def print_compare(console: Any, db: Any, episode_a: Any, episode_b: Any | None =
                 cols.append(_found(m.found_b))
             g.add_row(*cols)
         console.print(g)
-    first = al.divergences[0] if al.divergences else None
-    console.print(Text(f"{len(al.divergences)} divergence(s)"
-                       + ("" if first is None else f"; first at row {first}"), style="bold"))
+    n = len(al.blocks)
+    first = al.rows[al.blocks[0][0]] if n else None
+    where = "" if first is None else "; first at " + ", ".join(
+        f"{s.upper()} step {first.step(s)}" for s in "ab" if first.step(s) is not None) + (
+        " (messages part)" if first.split else "")
+    console.print(Text(f"{n} difference{'' if n == 1 else 's'}{where} (~ messages part, "
+                       "≠ args, < only A, > only B, ! error)", style="bold"))
     return al
 
 

@@ -33,3 +33,9 @@ def config_path() -> Path:
 def candidates_dir(explicit: str | os.PathLike | None = None) -> Path:
     """`--candidates DIR`, else `./candidates`."""
     return Path(explicit) if explicit else Path.cwd() / "candidates"
+
+
+def state_file() -> Path:
+    """`<user state dir>/t2e/state.json` (`$XDG_STATE_HOME` on Linux): what the app remembers
+    between sessions (theme; per store: marks and last screen)."""
+    return Path(platformdirs.user_state_dir(APP)) / "state.json"

@@ -36,6 +36,8 @@ def _isolated_env(tmp_path, monkeypatch):
     monkeypatch.setenv("T2E_CONFIG", str(tmp_path / "config.toml"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
+    monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.delenv("T2E_DEBUG", raising=False)
 
 

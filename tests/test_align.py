@@ -184,7 +184,11 @@ def test_print_compare_json_and_evidence_view(fx):
     al = print_compare(Console(file=buf, width=120), conn, a, b, as_json=True)
     data = json.loads(buf.getvalue())
     assert data["divergences"] == al.divergences and al.divergences
-    first = data["rows"][data["divergences"][0]]
+    # the users' first words differ (a message-level split), then the exchange call
+    assert data["rows"][data["divergences"][0]]["split"] is True
+    assert data["blocks"] == [[b, e] for b, e in al.blocks]
+    first = next(r for r in data["rows"] if r["status"] != "text" and r["row"] in
+                 data["divergences"])
     assert first["status"] == "args"
     assert first["arg_diffs"] == [{"key": "item_ids", "a": ["111"], "b": ["999"],
                                   "status": "changed"}]
@@ -244,3 +248,97 @@ def test_load_episode_with_plain_tuple_rows(tmp_path):
     conn = sqlite3.connect(str(path))  # no row_factory: as the CLI opens the store
     ep = da.load_episode(conn, ids["episodes"][("cand", "2")])
     assert ep.task_id == "2" and ep.steps[0]["role"] == "assistant" and ep.checks
+
+
+# -- divergence blocks and message-level splits (#15) -----------------------------------------
+
+def text_step(idx, role, content):
+    return {"idx": idx, "role": role, "content": content}
+
+
+def test_consecutive_differing_rows_are_one_block():
+    from t2e_tui.align import blocks_of
+
+    assert blocks_of([7, 8, 9, 10, 11, 16]) == [(7, 11), (16, 16)]
+    assert blocks_of([]) == []
+
+
+def test_n_and_p_stop_once_per_block():
+    calls = [("find_user_id_by_email", {"email": "a@x"}, False)]
+    extra = [("get_order_details", {"order_id": f"#W{i}"}, False) for i in range(4)]
+    a = traj(calls + [("cancel_pending_order", {"order_id": "#W9"}, False)], texts=False)
+    b = traj(calls + extra + [("cancel_pending_order", {"order_id": "#W9"}, False),
+                              ("transfer_to_human_agents", {"summary": "x"}, False)],
+             texts=False)
+    al = align(a, b)
+    assert len(al.divergences) == 5 and al.blocks == [(1, 4), (6, 6)]
+    assert al.first_divergence() == 1
+    assert al.next_divergence(1) == 6 and al.next_divergence(3) == 6  # not 2, 3, 4
+    assert al.prev_divergence(6) == 1 and al.prev_divergence(3) == 1
+    assert al.next_divergence(6) is None and al.block_at(3) == 0
+
+
+def test_messages_parting_before_any_call_differs_is_a_divergence():
+    same = [text_step(0, "assistant", "Hi!"), text_step(1, "user", "I want a return.")]
+    a = same + [text_step(2, "assistant", "Sure, your email?"), text_step(3, "user", "a@x"),
+                call_step(4, "find_user_id_by_email", {"email": "a@x"}, "k"),
+                result_step(5, "k", "u1"), text_step(6, "assistant", "Found you. Order?")]
+    b = same + [text_step(2, "assistant", "To verify you, your email please?"),
+                text_step(3, "user", "a@x"),
+                call_step(4, "find_user_id_by_email", {"email": "a@x"}, "k"),
+                result_step(5, "k", "u1"), text_step(6, "assistant", "Which order is it?")]
+    al = align(a, b)
+    # rows: 0 Hi, 1 user, 2 assistant differs, 3 user same, 4 call, 5 assistant differs
+    assert [r.split for r in al.rows] == [False, False, True, False, False, False]
+    assert al.blocks == [(2, 2)] and al.first_step() == (2, 2)
+    # once they have parted, later wording differences are not counted again
+    assert not al.rows[5].divergent
+
+
+def test_a_call_divergence_first_means_no_message_split():
+    a = traj([("get_order_details", {"order_id": "#W1"}, False)])
+    b = traj([("get_order_details", {"order_id": "#W2"}, False)])
+    b[-1]["content"] = "other"  # results differ too; texts after the split don't count
+    b.append(text_step(9, "user", "different words"))
+    al = align(a, b)
+    assert not any(r.split for r in al.rows)
+    assert [al.rows[i].status for i in al.divergences] == ["args"]
+
+
+def test_end_matters_for_stops_transfers_and_errors():
+    from t2e_tui.align import Event, end_matters
+
+    assert end_matters(Event("text", 3, "user", text="Thanks. ###STOP###"))
+    assert not end_matters(Event("text", 3, "user", text="Thanks."))
+    assert end_matters(Event("call", 4, "assistant", name="transfer_to_human_agents"))
+    assert end_matters(Event("call", 4, "assistant", name="get_order_details", error=True))
+    assert not end_matters(Event("call", 4, "assistant", name="get_order_details"))
+    assert not end_matters(None)
+
+
+def test_middle_cut_and_tell_apart_keep_what_differs():
+    from t2e_tui.fitting import middle_cut, tell_apart
+
+    assert middle_cut("abcdef", 6) == "abcdef"
+    cut = middle_cut("ablate cross-order-v1 full", 16)
+    assert len(cut) == 16 and cut.startswith("ablate") and cut.endswith("full")
+    a, b = tell_apart("retail_gpt-4.1_test-split_1trial", "retail_ft-gpt-4.1-sft_test-split_1trial",
+                      20)
+    assert a != b and len(a) <= 20 and len(b) <= 20 and "ft-gpt" in b
+    assert tell_apart("short", "names", 20) == ("short", "names")
+
+
+def test_crossorder_13_has_two_blocks(demo):
+    conn = da.open_conn(demo["store"])
+    try:
+        by = {c["name"]: c for c in demo["candidates"]}
+        a = da.load_episode(conn, da.resolve_episode(conn, f"{demo['runs']['baseline']}:"
+                                                           "crossorder-13"))
+        b = da.load_episode(conn, da.resolve_episode(conn, f"{by['cross-order-v1']['run_id']}:"
+                                                           "crossorder-13"))
+    finally:
+        conn.close()
+    al = align(a.steps, b.steps, a.task, checks_a=a.checks, checks_b=b.checks)
+    # the product look-up only A makes and the four orders only B reads; then B's change
+    assert al.blocks == [(7, 11), (16, 16)] and len(al.divergences) == 6
+    assert al.rows[16].b.name == "modify_pending_order_items" and al.rows[16].a is None

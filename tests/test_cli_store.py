@@ -134,8 +134,9 @@ def test_search_json(tmp_path):
     assert set(hits[0]) >= {"episode_id", "idx", "run_id", "task_id", "role", "snippet"}
     code, out = run_cli(tmp_path, "search", 'a"b -c: NEAR(', "--json", "--rank")
     assert code == 0 and json.loads(out) == []
-    code, out = run_cli(tmp_path, "search", "cancelled")
-    assert code == 0 and "ep 1 step 4" in out
+    code, out = run_cli(tmp_path, "search", "cancelled", "--table")
+    # each hit names the episode the way `t2e show` takes it
+    assert code == 0 and f"{hits[0]['run_id'][:8]}:" in out and "step 4 (ep 1)" in out
 
 
 def test_export_both_formats_reimport_unchanged(tmp_path):
@@ -208,7 +209,7 @@ def test_show_takes_run_task_trial_references(tmp_path):
 
 def test_episodes_human_lists_ids_and_refs(tmp_path):
     e = imported(tmp_path)
-    code, out = run_cli(tmp_path, "episodes", "r")
+    code, out = run_cli(tmp_path, "episodes", "r", "--table")
     assert code == 0, out
     lines = out.splitlines()
     assert lines[0].split()[:2] == ["id", "ref"] and len(lines) == 5

@@ -121,7 +121,7 @@ def test_every_gate_call_appends_a_scoreboard_row(store_path):
     # TSV cells carry the JSON fields: the manifest as a citation, never its full text
     assert table[1][SCOREBOARD_COLUMNS.index("manifests")] == (
         f"candidate {cited['run_id']} sha256:{cited['sha256']}")
-    code, human = t2e(store_path, "scoreboard")
+    code, human = t2e(store_path, "scoreboard", "--table")
     assert code == 0 and "scoreboard" in human and "inconclusive" in human
 
 
@@ -157,7 +157,7 @@ def test_scoreboard_shows_overrides(store_path):
     t2e(store_path, "decide", "1", "promote", "--override", "--reason", "[b]markup[/b] kept")
     rows = json.loads(t2e(store_path, "scoreboard", "--json")[1])
     assert rows[0]["override"] is True and rows[0]["override_reason"] == "[b]markup[/b] kept"
-    code, human = t2e(store_path, "scoreboard")
+    code, human = t2e(store_path, "scoreboard", "--table")
     assert "OVERRIDE" in human and "[b]markup[/b]" in human
 
 
@@ -184,7 +184,7 @@ def test_discard_after_an_override_keeps_the_override_visible(store_path):
     assert cells["overridden"] == "1" and cells["override"] == "0"
     assert cells["human_history"].startswith("promote OVERRIDE (looked fine) by ann ")
     assert " -> discard by bob " in cells["human_history"]
-    code, human = t2e(store_path, "scoreboard")
+    code, human = t2e(store_path, "scoreboard", "--table")
     assert "discard*" in human  # the decision in force, * = an override on the row
     assert "OVERRIDE promote against discard by ann, since replaced by discard" in human
 
@@ -199,7 +199,7 @@ def test_scoreboard_table_is_one_line_per_row(store_path, width):
     for cand in ("good", "meh", long_name):
         t2e(store_path, "gate", "base", cand, "--json")
     t2e(store_path, "decide", "2", "promote", "--override", "--reason", "r " * 80)
-    res = CliRunner().invoke(cli, ["--store", store_path, "scoreboard"],
+    res = CliRunner().invoke(cli, ["--store", store_path, "scoreboard", "--table"],
                              env={"COLUMNS": str(width)})
     assert res.exit_code == 0, res.output
     lines = res.output.rstrip("\n").split("\n")

@@ -257,7 +257,7 @@ def test_cli_runs_role_then_gate_downgrades_and_scoreboard_says_why(tmp_path):
     assert [r["evidence_role"] for r in rows] == ["development", "development"]
     assert rows[0]["claimed_role"] == "heldout"
     assert any("made heldout at" in x for x in rows[0]["role_reasons"])
-    human = runner.invoke(cli, ["--store", store, "scoreboard"],
+    human = runner.invoke(cli, ["--store", store, "scoreboard", "--table"],
                           env={"COLUMNS": "200"}).output
     assert "row 1: evidence development, claimed heldout: candidate run cand" in human
 

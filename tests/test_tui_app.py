@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from tui_fixture import add_live_episode, build_store, line_text, settle
+from tui_fixture import add_live_episode, build_store, line_text, settle, wait_for
 
 from t2e_tui import data_access as da
 from t2e_tui.ui.app import make_app
@@ -60,8 +60,10 @@ async def test_pick_pair_opens_tasks_with_transitions_and_filters(store):
         assert [r.task_id for r in screen.shown] == ["2"]
         await pilot.press("3")
         assert [r.task_id for r in screen.shown] == ["3"]
-        await pilot.press("4")  # failed on either side
-        assert [r.task_id for r in screen.shown] == ["2", "3"]
+        await pilot.press("4")  # failed on the candidate side (3 failed on the baseline only)
+        assert [r.task_id for r in screen.shown] == ["2"]
+        status = screen.query_one("#tasks-status").text.plain
+        assert status.startswith("1/4 failed on the candidate"), status
         await pilot.press("1", "s")  # sort by transition: regressed first
         assert screen.sort == "transition" and screen.shown[0].task_id == "2"
         await pilot.press("v")
@@ -83,6 +85,9 @@ async def test_jump_to_task_picker(store):
         await pilot.pause(0.3)
         await pilot.press("enter")
         await settle(pilot)
+        # going to a task opens its compare; Escape comes back to it in the list
+        assert isinstance(app.screen, CompareScreen) and app.screen.a.task_id == "3"
+        await pilot.press("escape")
         assert app.screen is screen
         table = screen.query_one(LineTable)
         assert screen.shown[table.cursor].task_id == "3"
@@ -101,15 +106,21 @@ async def test_compare_opens_at_first_divergence_and_navigates(store):
                                                         ids["episodes"][("cand", "2")])
         lanes = screen.query_one(AlignedLanes)
         al = screen.alignment
-        assert lanes.cursor == al.divergences[0]
+        # blocks: the conversations part at the user's first words (a message-level split),
+        # then the exchange call's arguments, then the transfer only B made
+        assert [b for b, _ in al.blocks] == al.divergences
+        assert lanes.cursor == al.blocks[0][0]
+        assert al.rows[lanes.cursor].split and al.rows[lanes.cursor].status == "text"
+        await pilot.press("n")
         row = al.rows[lanes.cursor]
         assert row.a.name == "exchange_delivered_order_items" and row.status == "args"
         await pilot.press("n")
-        assert lanes.cursor == al.divergences[1]
+        assert lanes.cursor == al.blocks[2][0]
+        assert al.rows[lanes.cursor].b.name == "transfer_to_human_agents"
         await pilot.press("n")  # no further: stays
-        assert lanes.cursor == al.divergences[1]
+        assert lanes.cursor == al.blocks[2][0]
         await pilot.press("p")
-        assert lanes.cursor == al.divergences[0]
+        assert al.rows[lanes.cursor].status == "args"
         # 80 columns: one lane at a time, t toggles A → B → gold
         assert screen.narrow and lanes.mode == "a"
         await pilot.press("t")
@@ -140,11 +151,17 @@ async def test_compare_wide_shows_both_lanes_gold_and_detail(store):
         screen = app.screen
         lanes = screen.query_one(AlignedLanes)
         assert lanes.mode == "split"
-        line = line_text(lanes, lanes.cursor + 1)
-        assert line.count("exchange_delivered_order") == 2  # name shortened to fit the diff
-        assert '["111"]' in line and '["999"]' in line  # the differing argument shows
+        await pilot.press("n")  # from the users' first words to the exchange call
+        await wait_for(pilot, lambda: not screen.detail_pending)
+        line = line_text(lanes, lanes.cursor - lanes.scroll_offset.y + 1)
+        a_lane, b_lane = line.split("│")
+        # A: the name shortened so the differing argument shows; B's call failed: its end
+        # (the error) stays in view, the arguments are in the detail pane
+        assert "exchange_delivered_order" in a_lane and '["111"]' in a_lane
+        assert b_lane.rstrip().endswith("Error: item not found"), b_lane
         detail = str(screen.query_one("#detail-body").render())
         assert "ERROR" in detail and "latency" in detail and "tokens 102 in" in detail
+        assert '"999"' in detail or "999" in detail
         title = str(screen.query_one("#cmp-title").render())
         # the fixture episodes carry NL assertion checks: NL shows, marked judge-dependent
         assert "NL*judge" in title and "DB 0" in title and "ACTION" in title
@@ -413,8 +430,8 @@ async def test_marks_and_visible_tasks_are_shared_with_the_workbench(store):
         assert (app.baseline_run, app.candidate_run) == ("runbase", "runcand")
         await pilot.press("enter")
         await settle(pilot)
-        await pilot.press("4")
-        assert app.screen.visible_task_ids() == ["2", "3"]
+        await pilot.press("4")  # the candidate's failures: what a rerun would retry
+        assert app.screen.visible_task_ids() == ["2"]
 
 
 async def test_trial_keys_cycle_through_a_tasks_trials(tmp_path):

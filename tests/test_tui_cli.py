@@ -54,7 +54,7 @@ def _runs_store(tmp_path):
 @pytest.mark.parametrize("width", [200, 80, 60, 40])
 def test_runs_table_is_one_line_per_run_at_any_width(tmp_path, width):
     runner, cli, store, ids = _runs_store(tmp_path)
-    r = runner.invoke(cli, ["--store", store, "runs"], env={"COLUMNS": str(width)})
+    r = runner.invoke(cli, ["--store", store, "runs", "--table"], env={"COLUMNS": str(width)})
     assert r.exit_code == 0, r.output
     lines = r.output.rstrip("\n").split("\n")
     assert len(lines) == 2 + len(ids)  # header, rule, one line per run

@@ -8,7 +8,7 @@ import io
 
 import pytest
 from rich.console import Console
-from tui_fixture import settle
+from tui_fixture import line_text, settle, wait_for
 
 from t2e_tui import data_access as da
 from t2e_tui.align import print_compare
@@ -58,22 +58,25 @@ async def test_task_18_regresses_and_compare_shows_where_runs_part(shared_store)
         await pilot.pause()
         await pilot.press(*"task 18")
         await pilot.pause(0.3)
-        await pilot.press("enter")
-        await settle(pilot)
-        await pilot.press("enter")
+        await pilot.press("enter")  # going to a task opens it
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, CompareScreen)
         assert screen.a.task_id == "18" and screen.b.task_id == "18"
         assert screen.a.meta["success"] == 1 and screen.b.meta["success"] == 0
         al = screen.alignment
-        row = al.rows[screen.query_one(AlignedLanes).cursor]
-        # they part at the exchange: gpt-4.1 makes it, the SFT model never does
+        lanes = screen.query_one(AlignedLanes)
+        # the conversations part at step 2 (the agents word their first question differently)
+        assert al.rows[lanes.cursor].split and al.rows[lanes.cursor].step("a") == 2
+        assert len(al.blocks) == 2
+        await pilot.press("n")
+        row = al.rows[lanes.cursor]
+        # the calls part at the exchange: gpt-4.1 makes it, the SFT model never does
         assert row.status == "only_a" and row.a.name == "exchange_delivered_order_items"
         exchange = next(g for g in al.gold if g.event.name == "exchange_delivered_order_items")
         assert (exchange.found_a, exchange.found_b) == (True, False)
         # the reads before the split were the same calls on both sides
-        before = [r for r in al.rows[:al.divergences[0]] if r.status != "text"]
+        before = [r for r in al.rows[:lanes.cursor] if r.status != "text"]
         assert [r.a.name for r in before] == ["find_user_id_by_name_zip", "get_user_details",
                                               "get_order_details", "get_order_details"]
         assert all(r.status == "same" for r in before)
@@ -87,6 +90,40 @@ def test_cli_twin_prints_the_same_split(shared_store):
         al = print_compare(Console(file=buf, width=160), conn, f"{gpt41}:18", f"{sft}:18")
     finally:
         conn.close()
-    first = al.rows[al.divergences[0]]
-    assert first.a.name == "exchange_delivered_order_items" and first.b is None
-    assert "missing" in buf.getvalue()
+    first = al.rows[al.blocks[0][0]]
+    assert first.split and (first.step("a"), first.step("b")) == (2, 2)
+    call = al.rows[al.blocks[1][0]]
+    assert call.a.name == "exchange_delivered_order_items" and call.b is None
+    out = buf.getvalue()
+    assert "missing" in out
+    assert "2 differences; first at A step 2, B step 2 (messages part)" in out
+
+
+async def test_task_18_walk_at_80x24_takes_six_keys(shared_store):
+    """From `t2e open` to why the SFT run fails, at 80x24: b ↓ o (pair), 2 (regressed; task
+    18 is the first), Enter (compare), End (last turns). The screen then shows the SFT run's
+    last user message (its ###STOP###) and the exchange only gpt-4.1 made."""
+    path, (gpt41, sft) = shared_store
+    app = make_app(path, load_config=False, poll_interval=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("b", "down", "o")
+        await settle(pilot)
+        await pilot.press("2", "enter")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, CompareScreen) and screen.a.task_id == "18"
+        await pilot.press("end")
+        await settle(pilot)
+        await wait_for(pilot, lambda: not screen.detail_pending)
+        detail = str(screen.query_one("#detail-body").render())
+        # B's last user message, whole, and where A ended
+        assert "B · step 22 · user" in detail
+        assert "Thank you.###STOP###" in detail.replace("\n", " ").replace("  ", " ") or \
+            "###STOP###" in detail
+        assert "A ended at step 28" in detail and "No, that’s all. Thanks. ###STOP###" in detail
+        lanes = screen.query_one(AlignedLanes)
+        shown = [line_text(lanes, y) for y in range(lanes.size.height)]
+        # the exchange only A made is in view, and the cut last line keeps its ###STOP###
+        assert any("◂" in t and "exchange_delivered_order_items" in t for t in shown), shown
+        assert shown[-1].rstrip().endswith("###STOP###"), shown[-1]

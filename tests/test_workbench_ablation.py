@@ -145,3 +145,23 @@ async def test_after_ablation_the_launcher_offers_the_ablated_candidate(tmp_path
         assert tree[0] == ("m", 0, False)
         assert sorted(tree[1:]) == [(f"m-minus-rule{i}", 1, True) for i in (1, 2, 3)]
         conn.close()
+
+
+async def test_enter_shows_an_ablation_rule_in_full_at_80(tmp_path, cand_file):
+    """At 80 columns the rule text column is cut; Enter shows the selected rule whole, with
+    the run that left it out (#15)."""
+    from t2e_tui.ui.app import make_app
+    from t2e_tui.ui.screens.workbench_ablation import AblationScreen
+
+    store = save_three_rules(tmp_path, cand_file)
+    app = make_app(store, load_config=False, poll_interval=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ablate_from_lineage(pilot)
+        screen = app.screen
+        assert isinstance(screen, AblationScreen) and screen.result is not None
+        rule = screen.result["rules"][1]
+        await pilot.press("down", "enter")
+        await pilot.pause()
+        shown = str(screen.query_one("#abl-rule").render())
+        assert f"rule {rule['index']}: " + rule["rule"].strip()[:60] in " ".join(shown.split())
+        assert f"run {rule['run_id']}" in shown

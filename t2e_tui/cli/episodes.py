@@ -14,6 +14,7 @@ from .common import console as _console
 from .common import echo_json as _echo_json
 from .common import fmt as _fmt
 from .common import open_store as _db
+from .pipe import echo_tsv, piped, table_option
 
 
 def _world_of(db: Any, episode_id: int) -> dict:
@@ -85,7 +86,9 @@ def register(cli: click.Group) -> None:
     @click.option("--task", "task_id", default=None, help="Only this task.")
     @click.option("--failed", is_flag=True, help="Only episodes that did not succeed.")
     @click.option("--json", "as_json", is_flag=True, help="Print the episodes as JSON.")
-    def episodes_cmd(run: str, task_id: str | None, failed: bool, as_json: bool) -> None:
+    @table_option
+    def episodes_cmd(run: str, task_id: str | None, failed: bool, as_json: bool,
+                     force_table: bool) -> None:
         """List RUN's episodes in run order, with the id and the RUN:TASK/tTRIAL reference
         that `t2e show` takes (the id where a file repeats a task and trial). Lists outcomes
         only: no trajectory is shown, so no evidence view is recorded."""
@@ -105,6 +108,11 @@ def register(cli: click.Group) -> None:
                 **{k: r[k] for k in keys}} for r in rows]
         if as_json:
             _echo_json(out)
+            return
+        if piped(force_table):
+            cols = ("episode_id", "ref", "reward", "n_steps", "termination_reason", "status",
+                    "likely_task_id", "n_tool_errors")
+            echo_tsv(cols, ([r[k] for k in cols] for r in out))
             return
         if not out:
             click.echo(f"run {rid}: no episodes" + (" match" if task_id or failed else ""))

@@ -12,6 +12,7 @@ from ..errors import T2EError
 from ..textsafe import one_line
 from .common import console as cli_console
 from .common import one_line_table
+from .pipe import piped, table_option, write_lines
 
 
 def _store():
@@ -153,8 +154,10 @@ def register(cli: click.Group) -> None:
     @click.option("--manifests", "manifests_row", type=int, default=None, metavar="ROW",
                   help="Print the full run manifests of scoreboard ROW as JSON (what "
                        "reproduces it; the table cites them by sha256).")
-    def scoreboard_cmd(as_tsv, as_json, manifests_row):
-        """One row per gate decision, with human decisions and overrides."""
+    @table_option
+    def scoreboard_cmd(as_tsv, as_json, manifests_row, force_table):
+        """One row per gate decision, with human decisions and overrides. Into a pipe:
+        the --tsv records (one line per decision, nothing cut)."""
         from ..gate import scoreboard_rows
         from ..gate.scoreboard import row_manifests, to_tsv
 
@@ -171,8 +174,8 @@ def register(cli: click.Group) -> None:
             rows = scoreboard_rows(conn)
         if as_json:
             click.echo(json.dumps(rows, indent=2, default=str))
-        elif as_tsv:
-            click.echo(to_tsv(rows))
+        elif as_tsv or piped(force_table):
+            write_lines(to_tsv(rows).split("\n"))
         else:
             _rich_scoreboard(rows)
         return 0

@@ -12,6 +12,7 @@ from .common import echo_json as _echo_json
 from .common import fmt as _fmt
 from .common import one_line_table
 from .common import open_store as _db
+from .pipe import echo_tsv, piped, table_option
 
 ROLE_CHOICES = ("discovery", "development", "heldout", "transfer", "synthetic")
 
@@ -82,9 +83,11 @@ def register(cli: click.Group) -> None:
 
     @cli.group("runs", invoke_without_command=True)
     @click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
+    @table_option
     @click.pass_context
-    def runs(ctx: click.Context, as_json: bool) -> None:
-        """List runs, oldest first (reward and pass rate exclude infrastructure errors)."""
+    def runs(ctx: click.Context, as_json: bool, force_table: bool) -> None:
+        """List runs, oldest first (reward and pass rate exclude infrastructure errors).
+        Into a pipe: one tab-separated line per run, nothing cut."""
         if ctx.invoked_subcommand is not None:
             return
         from store.queries import list_runs
@@ -94,6 +97,12 @@ def register(cli: click.Group) -> None:
             keys = ("run_id", "name", "role", "source", "world_id", "episodes", "reward",
                     "pass_rate", "termination")
             _echo_json([{k: r[k] for k in keys} for r in rows])
+            return
+        if piped(force_table):
+            cols = ("run_id", "name", "role", "episodes", "reward", "pass_rate", "termination",
+                    "source")
+            echo_tsv(cols, ([r[k] if k != "termination" else ", ".join(
+                f"{t} {n}" for t, n in r[k].items()) for k in cols] for r in rows))
             return
         if not rows:
             click.echo("no runs yet: `t2e import FILE` or `t2e run`")
@@ -161,10 +170,13 @@ def register(cli: click.Group) -> None:
     @click.option("--rank", is_flag=True, help="Order by relevance (bm25) instead of storage.")
     @click.option("--run", "run_ref", help="Only this run (id, prefix or name).")
     @click.option("--json", "as_json", is_flag=True)
+    @table_option
     def search_cmd(query: str, limit: int, offset: int, rank: bool, run_ref: str | None,
-                   as_json: bool) -> None:
-        """Full-text search over messages, tool arguments and tool results."""
-        from store.queries import fts_query, resolve_run, search
+                   as_json: bool, force_table: bool) -> None:
+        """Full-text search over messages, tool arguments and tool results. Each hit names
+        the episode as `t2e show` takes it (REF) and its step. Into a pipe: one
+        tab-separated line per hit (ref, step, episode id, run, task, role, snippet)."""
+        from store.queries import episode_refs, fts_query, resolve_run, search
 
         if not fts_query(query):  # "" or only punctuation: nothing to look for is bad input
             raise T2EError(f"search text {query!r} has no words to look for "
@@ -175,15 +187,28 @@ def register(cli: click.Group) -> None:
         if as_json:
             _echo_json(hits)
             return
+        refs: dict[str, dict[int, str]] = {}
+        for h in hits:
+            if h["run_id"] not in refs:
+                refs[h["run_id"]] = episode_refs(db, h["run_id"])
+        ref = {h["episode_id"]: refs[h["run_id"]].get(h["episode_id"], str(h["episode_id"]))
+               for h in hits}
+        if piped(force_table):
+            echo_tsv(("ref", "step", "episode_id", "run_id", "task_id", "role", "snippet"),
+                     ([ref[h["episode_id"]], h["idx"], h["episode_id"], h["run_id"],
+                       h["task_id"], h["role"], h["snippet"]] for h in hits))
+            if not hits:
+                click.echo(f"no matches for {query!r}", err=True)
+            return
         if not hits:
-            click.echo("no matches")
+            click.echo(f"no matches for {query!r}")
             return
         from rich.text import Text
 
         con = _console()
         for h in hits:
-            line = Text(f"ep {h['episode_id']} step {h['idx']} ", style="bold")
-            line.append(f"run {h['run_id']} task {h['task_id']} {h['role']}: ", style="dim")
+            line = Text(f"{ref[h['episode_id']]} step {h['idx']} ", style="bold")
+            line.append(f"(ep {h['episode_id']}) {h['role']}: ", style="dim")
             line.append(one_line(h["snippet"], 300))
             con.print(line)
 

@@ -208,6 +208,7 @@ def register(cli: click.Group) -> None:
             else None
         path = Path(explicit) if explicit else demo_store()
         summary = build_demo(path, rebuild=explicit is None)
+        _remember_demo_pair(summary)
         _emit(summary, as_json, format_demo_summary(summary))
         if not no_open and not as_json:
             root.obj.store = str(path)
@@ -216,6 +217,19 @@ def register(cli: click.Group) -> None:
                 raise T2EError("the app is not available in this build (no `open` command); "
                                f"the demo store is ready at {path}")
             ctx.invoke(opener)
+
+
+def _remember_demo_pair(summary: dict) -> None:
+    """The app opens a rebuilt demo store with the pair the demo gated marked (baseline
+    heldout b, the promoted candidate c), as if the tour's first step were done: `o` opens
+    its tasks. Whatever was remembered for the old store at that path is dropped."""
+    from .. import session_state
+
+    promoted = next((c for c in summary["candidates"] if c["decision"] == "promote"), None)
+    session_state.forget_store(summary["store"])
+    if promoted is not None:
+        session_state.remember(summary["store"], baseline=summary["runs"]["baseline"],
+                               candidate=promoted["run_id"], screen=["runs"])
 
 
 def format_log_row(r: dict) -> str:

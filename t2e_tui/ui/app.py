@@ -13,6 +13,8 @@ explorer through `open_runs`, `open_tasks`, `open_compare` and `open_task_compar
 from __future__ import annotations
 
 import importlib
+import os
+import re
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -22,7 +24,8 @@ from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
 from .. import data_access as da
-from .commands import ScreenActions
+from .. import session_state
+from .commands import AppActions
 from .screens.compare import CompareScreen
 from .screens.help import HelpScreen, binding_rows
 from .screens.runs import RunsScreen
@@ -37,10 +40,13 @@ class T2EApp(App):
 
     CSS_PATH = "app.tcss"
     TITLE = "t2e"
-    COMMANDS = App.COMMANDS | {ScreenActions}
+    # one provider, app actions first; Textual's system commands (theme, quit, keys) are in it
+    COMMANDS = {AppActions}
     BINDINGS = [
         Binding("q", "quit", "Quit", id="quit"),
         Binding("f1", "help", "Help", id="help"),
+        # many terminals (and tmux setups) take F1 for themselves
+        Binding("question_mark", "help", "Help", show=False, id="help.question"),
         Binding("slash", "search", "Search", id="search"),
         Binding("escape", "back", "Back", id="back"),
         Binding("f2", "runs", "Runs", show=False, id="runs"),
@@ -54,8 +60,13 @@ class T2EApp(App):
     def __init__(self, store_path: str | Path, *, keymap: dict[str, str] | None = None,
                  poll_interval: float = 2.0, load_config: bool = True,
                  start: tuple[str, ...] | None = None,
-                 clock: Callable[[], float] = time.perf_counter) -> None:
+                 clock: Callable[[], float] = time.perf_counter,
+                 remember: bool | None = None) -> None:
+        # NO_COLOR: Textual pops it in App.__init__ and greys everything; read it first so
+        # the theme can also use the terminal's own few colours (ansi-dark)
+        no_color = bool(os.environ.get("NO_COLOR"))
         super().__init__()
+        self.no_color_env = no_color
         self.clock = clock  # timings shown on screen; snapshot tests pass a fixed clock
         self.store_path = str(store_path)
         self.poll_interval = poll_interval
@@ -66,6 +77,10 @@ class T2EApp(App):
         self._extra_keymap = keymap or {}
         self._load_config = load_config
         self._start = start
+        # theme, marks and last screen are remembered per store in the XDG state dir;
+        # tests that pass load_config=False get a clean slate unless they ask for it
+        self.remember = load_config if remember is None else remember
+        self.restored_marks: tuple[str | None, str | None] = (None, None)
 
     def on_mount(self) -> None:
         keymap: dict[str, str] = {}
@@ -79,6 +94,10 @@ class T2EApp(App):
         keymap.update(self._extra_keymap)
         if keymap:
             self.set_keymap(keymap)
+        self._restore_theme()
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+        if self._start is None and self.remember:
+            self._restore_session()
         if self._start:
             kind, *args = self._start
             if kind == "tasks":
@@ -89,6 +108,59 @@ class T2EApp(App):
 
     def get_default_screen(self) -> RunsScreen:
         return RunsScreen()
+
+    # --- remembered between sessions (t2e_tui/session_state.py) -------------------------------
+
+    def _restore_theme(self) -> None:
+        name = session_state.theme() if self.remember else None
+        if name is None and self.no_color_env:
+            name = "ansi-dark"  # the terminal's own colours, greyed by Textual's NO_COLOR filter
+        if name in self.available_themes:
+            self.theme = name
+
+    def _theme_changed(self, theme) -> None:
+        if self.remember:
+            session_state.remember(theme=theme.name)
+
+    def _restore_session(self) -> None:
+        """Marks and the last screen of this store, when its runs and episodes still exist
+        (a rebuilt store has new ids: then nothing is restored)."""
+        entry = session_state.for_store(self.store_path)
+        conn = da.open_conn(self.store_path)
+        try:
+            runs = {r[0] for r in conn.execute("SELECT run_id FROM runs")}
+
+            def episode_ok(eid) -> bool:
+                return eid is None or (isinstance(eid, int) and conn.execute(
+                    "SELECT 1 FROM episodes WHERE episode_id = ?", (eid,)).fetchone() is not None)
+
+            marks = [m if m in runs else None for m in (entry.get("baseline"),
+                                                        entry.get("candidate"))]
+            screen = entry.get("screen") or []
+            ok = (isinstance(screen, list) and len(screen) >= 3 and screen[1] in runs
+                  and (screen[2] is None or screen[2] in runs))
+            if ok and screen[0] == "compare":
+                ok = len(screen) == 5 and episode_ok(screen[3]) and screen[3] is not None \
+                    and episode_ok(screen[4])
+        finally:
+            conn.close()
+        self.restored_marks = (marks[0], marks[1])
+        self.baseline_run, self.candidate_run = self.restored_marks
+        if ok and screen[0] in ("tasks", "compare"):
+            self.open_tasks(screen[1], screen[2])
+            if screen[0] == "compare":
+                self.open_compare(screen[3], screen[4])
+
+    def note_marks(self, baseline: str | None, candidate: str | None) -> None:
+        """The runs screen's marks changed: remember them for this store."""
+        if self.remember:
+            session_state.remember(self.store_path, baseline=baseline, candidate=candidate)
+
+    def note_screen(self, *where) -> None:
+        """A screen came to the top: remember it (`"runs"`, `"tasks", b, c` or
+        `"compare", b, c, episode_a, episode_b`)."""
+        if self.remember:
+            session_state.remember(self.store_path, screen=list(where))
 
     # --- navigation API (used by screens, the palette and the workbench) ---------------------
 
@@ -151,7 +223,8 @@ class T2EApp(App):
         if isinstance(self.screen, HelpScreen):
             self.pop_screen()
             return
-        title = type(self.screen).__name__.replace("Screen", "")
+        title = getattr(self.screen, "HELP_TITLE", None) or re.sub(
+            r"(?<=[a-z])(?=[A-Z])", " ", type(self.screen).__name__.replace("Screen", ""))
         self.push_screen(HelpScreen(binding_rows(self.screen), title))
 
     def action_search(self) -> None:

@@ -21,6 +21,7 @@ from ..widgets.keybar import KeyBar
 from ..widgets.lanes import AlignedLanes
 from ..widgets.linetable import Column, LineTable
 from .base import ExplorerScreen
+from .compare_nav import CompareNavigation, divergence_summary
 
 NARROW = 120  # below this many columns the lanes become a toggle
 SYNC_STEPS = 3000  # pairs up to this many steps are read on the UI thread (see start_load)
@@ -108,19 +109,30 @@ def reward_compact(side: str, ep: da.Episode) -> Text:
     return t
 
 
-class CompareScreen(ExplorerScreen):
+class CompareScreen(CompareNavigation, ExplorerScreen):
     """Aligned trajectories. Opens at the first divergence (or at a requested step)."""
 
+    HELP_TITLE = "Compare"
+
     BINDINGS = [
-        Binding("n", "divergence(1)", "Next diverg.", id="compare.next"),
-        Binding("p", "divergence(-1)", "Prev diverg.", id="compare.prev"),
-        Binding("t", "toggle_lane", "Lane/gold", id="compare.toggle"),
-        Binding("x", "expand", "Expand", id="compare.expand"),
-        Binding("d", "focus_detail", "Detail", show=False, id="compare.detail"),
+        Binding("n", "divergence(1)", "Next difference", id="compare.next"),
+        Binding("p", "divergence(-1)", "Previous difference", id="compare.prev"),
+        Binding("t", "toggle_lane", "Lane A→B→gold", id="compare.toggle"),
+        Binding("colon", "goto_step", "Go to step", id="compare.step"),
+        Binding("x", "expand", "Expand long fields", id="compare.expand"),
+        Binding("d", "focus_detail", "Scroll the detail pane", show=False,
+                id="compare.detail"),
         Binding("1", "trial('a')", "Next A trial", show=False, id="compare.trial_a"),
         Binding("2", "trial('b')", "Next B trial", show=False, id="compare.trial_b"),
         Binding("l", "label", "Label", show=False, id="compare.label"),
     ]
+    # End (the lanes' key) goes to the last turns, where a run's ending shows: keep it in the
+    # bar. At 80 columns the bar uses short labels.
+    KEYBAR_EXTRA = ("lanes.last",)
+    KEYBAR_SHORT = {"compare.next": "Next diff", "compare.prev": "Prev diff",
+                    "compare.toggle": "A→B→gold", "compare.step": "Step",
+                    "compare.expand": "Expand", "lanes.last": "Last turns"}
+    KEYBAR_DROP = ("back", "search", "quit")
 
     def __init__(self, episode_a: int, episode_b: int | None = None, *,
                  step: int | None = None, step_episode: int | None = None) -> None:
@@ -188,6 +200,12 @@ class CompareScreen(ExplorerScreen):
             self._loaded(a, b, al)
         else:
             self._pending = (a, b, al)
+
+    def on_screen_resume(self) -> None:
+        app = self.app
+        note = getattr(app, "note_screen", None)
+        if note is not None and getattr(app, "baseline_run", None):
+            note("compare", app.baseline_run, app.candidate_run, self.episode_a, self.episode_b)
 
     def on_resize(self, event) -> None:
         self._layout(event.size.width)
@@ -277,7 +295,7 @@ class CompareScreen(ExplorerScreen):
             title.append("B gold actions of task " + one_line(a.task_id, 20)
                          + (" (task definition not stored)" if a.task is None else ""),
                          style="bold")
-        title.append(f"\n{len(al.divergences)} divergence(s) · n/p jump", style="dim")
+        title.append("\n" + divergence_summary(al), style="dim")
         for side, text in getattr(self, "failure_briefs", {}).items():
             if text:   # why it failed and where (t2e_tui.analysis; l labels)
                 title.append(f" · {side} fails at {one_line(text, 80)}", style="red")
@@ -291,8 +309,8 @@ class CompareScreen(ExplorerScreen):
                 pos = next((i for i, t in enumerate(trials) if t[0] == eid), 0)
                 title.append(f" · {side.upper()} trial {pos + 1}/{len(trials)} ({key}: next)",
                              style="bold")
-        title.append(" · ≠ args differ · ◂ only A · ▸ only B · ! error differs · ★ gold",
-                     style="dim")
+        title.append(" · ~ messages part · ≠ args differ · ◂ only A · ▸ only B · ! error differs"
+                     " · ★ gold", style="dim")
         self.query_one("#cmp-title", Static).update(title)
 
     def _gold_row(self, m) -> list:
@@ -340,26 +358,21 @@ class CompareScreen(ExplorerScreen):
         row = self.alignment.rows[lanes.cursor] if self.alignment.rows else None
         labels = (self.a.label if self.a else "A",
                   self.b.label if self.b else "gold actions")
-        sides = "ab" if not self.narrow else ("b" if self.view == "b" else "a")
+        # both sides, always: at 80 columns stacked, so a row that exists on one side only
+        # still shows where the other side was (or how it ended)
+        nearest = {}
+        if row is not None:
+            for side in "ab":
+                if (row.a if side == "a" else row.b) is None:
+                    found = self.alignment.last_event_before(lanes.cursor, side)
+                    if found is not None:
+                        r, ev = found
+                        nearest[side] = (ev, r == self.alignment.last_row(side))
+        detail = self.query_one(StepDetail)
         notes = tuple(episode_lines(ep.meta) if ep else [] for ep in (self.a, self.b))
-        self.query_one(StepDetail).show(row, labels, expanded=self.expanded, sides=sides,
-                                        notes=notes)
-
-    def action_divergence(self, direction: int) -> None:
-        if self.alignment is None:
-            return
-        lanes = self.query_one(AlignedLanes)
-        nxt = (self.alignment.next_divergence(lanes.cursor) if direction > 0
-               else self.alignment.prev_divergence(lanes.cursor))
-        if nxt is None:
-            self.notify("no further divergence" if direction > 0 else "no earlier divergence",
-                        timeout=2)
-            return
-        lanes.move_to(nxt)
-        if self.view == "gold":
-            self.view = "a"
-            self._layout(self.app.size.width)
-        lanes.focus()
+        detail.show(row, labels, expanded=self.expanded, sides="ab", nearest=nearest,
+                    compact=self.narrow, notes=notes)
+        self.refresh_bindings()  # x shows only when something is cut (or expanded)
 
     def action_toggle_lane(self) -> None:
         if self.narrow:
@@ -368,9 +381,12 @@ class CompareScreen(ExplorerScreen):
             self._layout(self.app.size.width)
             (self.query_one("#gold") if self.view == "gold" else self.query_one(AlignedLanes)
              ).focus()
-        else:
+        else:  # both lanes are in view: t moves the keys to the gold list and back
             gold, lanes = self.query_one("#gold"), self.query_one(AlignedLanes)
             (lanes if gold.has_focus else gold).focus()
+            self.notify("keys on the lanes again" if lanes.has_focus else
+                        "keys on the gold list: Enter goes to where a run did it; t: back",
+                        timeout=2)
 
     def action_trial(self, side: str) -> None:
         """Compare another trial of the same task on one side (multi-trial runs)."""
@@ -390,13 +406,6 @@ class CompareScreen(ExplorerScreen):
         from .label import label_compare
 
         label_compare(self)
-
-    def action_expand(self) -> None:
-        self.expanded = not self.expanded
-        self._show_detail()
-
-    def action_focus_detail(self) -> None:
-        self.query_one(StepDetail).focus()
 
     @on(LineTable.Selected, "#gold")
     def _gold_selected(self, event: LineTable.Selected) -> None:

@@ -33,10 +33,12 @@ def _num(v: float | None) -> str:
 class RunsScreen(ExplorerScreen):
     """Lists runs with source, model, candidate, episodes, reward and pass rate."""
 
+    HELP_TITLE = "Runs"
+
     BINDINGS = [
         Binding("b", "mark('baseline')", "Baseline", id="runs.baseline"),
         Binding("c", "mark('candidate')", "Candidate", id="runs.candidate"),
-        Binding("o", "open", "Open tasks", id="runs.open"),
+        Binding("o", "open", "Open pair", id="runs.open"),
         Binding("u", "unmark", "Clear marks", id="runs.clear"),
         Binding("g", "jump", "Jump to run", id="runs.jump"),
         Binding("f5", "reload", "Reload", show=False, id="runs.reload"),
@@ -68,7 +70,10 @@ class RunsScreen(ExplorerScreen):
         yield KeyBar()
 
     def _columns(self) -> list[Column]:
-        cols = [Column("", 3), Column("run", 0), Column("model", 20), Column("status", 8)]
+        # the id first (it never gets cut) and the name cut in the middle: runs made from
+        # one another share the start of their names ("ablate cross-order-v1 full" / "-rule1")
+        cols = [Column("", 3), Column("run", 0, cut="middle"), Column("model", 20),
+                Column("status", 8)]
         if self.wide:
             cols += [Column("role", 11), Column("source", 28), Column("candidate", 10)]
         cols += [Column("eps", 6, "right"), Column("reward", 6, "right"),
@@ -76,6 +81,8 @@ class RunsScreen(ExplorerScreen):
         return cols
 
     def on_mount(self) -> None:
+        # the marks of the last session on this store (the app checked they still exist)
+        self.baseline, self.candidate = getattr(self.app, "restored_marks", (None, None))
         self.load()
         interval = getattr(self.app, "poll_interval", 2.0)
         if interval:
@@ -124,7 +131,7 @@ class RunsScreen(ExplorerScreen):
                 "C" if r.run_id == self.candidate else "")
             model = (f"{r.agent_model} (stand-in)" if r.scripted else r.agent_model) or "?"
             status = r.status + (f" +{r.running}" if r.running else "")
-            row = [[(mark, "bold")], f"{r.name}  {r.run_id}",
+            row = [[(mark, "bold")], f"{r.run_id} {one_line(r.name, 200)}",
                    [(one_line(model, 40), "scripted" if r.scripted else "")],
                    [(status, "running" if r.status == "running" else "")]]
             if self.wide:
@@ -152,16 +159,28 @@ class RunsScreen(ExplorerScreen):
 
     @on(LineTable.Selected, "#runs-table")
     def _selected(self) -> None:
-        self.action_open()
+        """Enter (or a second click) opens the run under the cursor: the marked pair when it
+        is one of the pair, else that run on its own against the gold actions (never a pair
+        the cursor is not on; `o` opens the marked pair)."""
+        run = self._current()
+        if run is None:
+            return
+        if self.baseline and self.candidate and run.run_id in (self.baseline, self.candidate):
+            self.app.open_tasks(self.baseline, self.candidate)
+        else:
+            self.app.open_tasks(run.run_id, None)
 
     def _info(self, index: int) -> None:
         if not self.runs or index >= len(self.runs):
             self.query_one("#runs-info", TextLine).set(Text())
             return
         r = self.runs[index]
-        parts = [f"{r.run_id}", r.role, f"domain {r.domain or '?'}",
-                 f"source {r.source or 'rerun'}", f"user {r.user_model or '?'}",
-                 f"candidate {(r.candidate_hash or '–')[:12]}", f"{r.tasks} tasks"]
+        # what tells runs apart first; an imported run's source is its file's name (the
+        # folder is the same for a pair and would push the name out of an 80-column line)
+        source = (r.source or "rerun").replace("\\", "/").rsplit("/", 1)[-1] or r.source
+        parts = [f"{r.run_id}", r.role, f"{r.tasks} tasks", f"from {source}",
+                 f"user {r.user_model or '?'}", f"candidate {(r.candidate_hash or '–')[:8]}",
+                 f"domain {r.domain or '?'}"]
         if r.scripted:
             parts.append("scripted stand-in")
         if r.source and not rescorable(r.domain):
@@ -187,8 +206,16 @@ class RunsScreen(ExplorerScreen):
         self._fill()
 
     def _share_marks(self) -> None:
-        # the workbench (gate, rerun) reads the pair from the app
+        # the workbench (gate, rerun) reads the pair from the app; the next session restores it
         self.app.baseline_run, self.app.candidate_run = self.baseline, self.candidate
+        note = getattr(self.app, "note_marks", None)
+        if note is not None:
+            note(self.baseline, self.candidate)
+
+    def on_screen_resume(self) -> None:
+        note = getattr(self.app, "note_screen", None)
+        if note is not None:
+            note("runs")
 
     def action_unmark(self) -> None:
         self.baseline = self.candidate = None

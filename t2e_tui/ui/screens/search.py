@@ -53,6 +53,8 @@ def snippet_cell(snippet: str) -> list[tuple[str, str]]:
 class SearchScreen(ExplorerScreen):
     """Type words (all must match); Enter runs the search, Enter on a hit opens it."""
 
+    HELP_TITLE = "Search"
+
     BINDINGS = [
         Binding("down", "focus_results", "Results", show=False, id="search.results"),
     ]
@@ -105,9 +107,11 @@ class SearchScreen(ExplorerScreen):
         table.fit_columns(rows)
         table.set_rows(rows, keep_cursor=False)
         more = " (first 200)" if len(hits) >= 200 else ""
+        table.empty = f"no step contains {one_line(text, 60)!r}: try fewer or other words"
         self.query_one("#search-status", TextLine).set(
             Text(f"{len(hits)} hit(s){more} for {one_line(text, 60)!r} in {ms:.0f} ms · "
-                 "Enter opens the step", style="dim"))
+                 "Enter opens the step", style="dim") if hits else
+            Text(f"no hits for {one_line(text, 60)!r} ({ms:.0f} ms)", style="yellow"))
         if hits:
             table.focus()
 

@@ -7,9 +7,9 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.command import SimpleCommand
 
 from ... import data_access as da
+from ...fitting import middle_cut, tell_apart
 from ...textsafe import one_line
 from ..widgets.keybar import KeyBar
 from ..widgets.linetable import Column, LineTable
@@ -66,21 +66,27 @@ def task_sort_key(task_id: str) -> tuple:
 class TasksScreen(ExplorerScreen):
     """One row per task of a run pair. Enter opens the compare screen on that task."""
 
+    HELP_TITLE = "Tasks"
+
     BINDINGS = [
         Binding("1", "filter('all')", "All", id="tasks.all"),
         Binding("2", "filter('regressed')", "Regressed", id="tasks.regressed"),
         Binding("3", "filter('fixed')", "Fixed", id="tasks.fixed"),
-        Binding("4", "filter('failed')", "Failed", id="tasks.failed"),
+        Binding("4", "filter('failed')", "Cand failed", id="tasks.failed"),
         Binding("5", "filter('flaky')", "Flaky", show=False, id="tasks.flaky"),
         Binding("t", "termination", "Termination", id="tasks.termination"),
         Binding("s", "sort", "Sort", id="tasks.sort"),
         Binding("v", "reverse", "Reverse", show=False, id="tasks.reverse"),
-        Binding("g", "jump", "Jump to task", id="tasks.jump"),
+        Binding("g", "jump", "Go to task", id="tasks.jump"),
         Binding("o", "open", "Compare", show=False, id="tasks.open"),
         Binding("f", "failures", "Failures", show=False, id="tasks.failures"),
         Binding("c", "class_filter", "Class", show=False, id="tasks.class"),
         Binding("l", "label", "Label", show=False, id="tasks.label"),
     ]
+    # at 80 columns: short labels, and Enter (also o) goes first, so g stays in view
+    KEYBAR_SHORT = {"tasks.regressed": "Regr", "tasks.failed": "Cand✗",
+                    "tasks.termination": "Term", "tasks.jump": "Go to", "table.select": "Open"}
+    KEYBAR_DROP = ("table.select", "back", "search", "quit", "help")
 
     def __init__(self, baseline: str, candidate: str | None) -> None:
         super().__init__()  # no fixed id: the same screen type may be stacked twice
@@ -136,6 +142,8 @@ class TasksScreen(ExplorerScreen):
             table.fit_columns([self._cells_of(r) for r in self.all_rows])
             if self.loaded:
                 self._apply()
+        if self.loaded:
+            self._title()  # the names are fitted to the width
 
     def on_mount(self) -> None:
         self.load()
@@ -182,6 +190,11 @@ class TasksScreen(ExplorerScreen):
         self.query_one(LineTable).fit_columns([self._cells_of(r) for r in rows])
         self._apply()
         freeze_heap()  # the rows stay for the screen's life: keep GC passes off them
+
+    def on_screen_resume(self) -> None:
+        note = getattr(self.app, "note_screen", None)
+        if note is not None:  # the next session on this store opens here again
+            note("tasks", self.baseline, self.candidate)
 
     def on_unmount(self) -> None:
         thaw_heap()  # this screen's rows and widgets may now be collected
@@ -232,7 +245,10 @@ class TasksScreen(ExplorerScreen):
         elif self.filter == "fixed":
             rows = [r for r in rows if r.transition in ("fixed", "improved")]
         elif self.filter == "failed":
-            rows = [r for r in rows if r.failed()]
+            # "failed" = failed on the candidate side (the run one is judging); one run
+            # alone: failed in it
+            rows = [r for r in rows if any(t.status == "done" and not t.success
+                                           for t in (r.cand if self.pair else r.base))]
         elif self.filter == "flaky":
             rows = [r for r in rows if r.transition == "flaky"]
         if self.termination:
@@ -247,6 +263,9 @@ class TasksScreen(ExplorerScreen):
             self.shown) else None
         self.shown = self._visible()
         cells = [self._cells_of(r) for r in self.shown]
+        # an empty table says why: nothing finished yet, or the filter hides every task
+        table.empty = ("no finished episodes yet" if not self.all_rows else
+                       f"no task matches this filter ({self._filter_words()}): 1 shows all")
         table.set_rows(cells)
         if current is not None:
             idx = next((i for i, r in enumerate(self.shown) if r.task_id == current), None)
@@ -286,28 +305,42 @@ class TasksScreen(ExplorerScreen):
         scripted = (row[1] or "").lower().startswith(da.SCRIPTED)
         return f"{row[0]} ({run_id})" + (" [scripted stand-in]" if scripted else "")
 
+    def _filter_words(self) -> str:
+        words = {"all": "all tasks", "regressed": "regressed", "fixed": "fixed",
+                 "failed": "failed on the candidate" if self.pair else "failed",
+                 "flaky": "flaky"}[self.filter]
+        if self.termination:
+            words += f", ended {self.termination.replace('_', ' ')}"
+        return words
+
     def _title(self) -> None:
         b, c = self.names
         t = Text()
+        t.append("Tasks ", style="bold")
+        width = max(20, self.size.width - 2)
         if self.pair:
-            t.append("Tasks ", style="bold")
-            t.append(f"baseline {b} → candidate {c}")
+            # two names of one family differ in the middle: keep that part in view
+            room = max(8, (width - len("Tasks base  → cand ")) // 2)
+            b, c = tell_apart(b or "", c or "", room)
+            t.append("base ", style="dim")
+            t.append(b)
+            t.append(" → cand ", style="dim")
+            t.append(c)
         else:
-            t.append("Tasks ", style="bold")
-            t.append(f"{b} vs gold actions")
+            t.append(f"{middle_cut(b or '', width - 24)} vs gold actions")
         self.query_one("#tasks-title", TextLine).set(t)
         if self._summary is None:
             counts: dict[str, int] = {}
             for r in self.all_rows:
                 counts[r.transition] = counts.get(r.transition, 0) + 1
-            self._summary = " · ".join(f"{k} {v}" for k, v in sorted(
+            self._summary = ", ".join(f"{k} {v}" for k, v in sorted(
                 counts.items(), key=lambda kv: _TRANSITION_ORDER.get(kv[0], 9)))
         summary = self._summary
-        status = (f"{len(self.shown)}/{len(self.all_rows)} tasks · filter {self.filter}"
-                  + (f" + {self.termination}" if self.termination else "")
+        # what is shown and how first (never cut at 80 columns), then the counts
+        status = (f"{len(self.shown)}/{len(self.all_rows)} {self._filter_words()}"
                   + (f" + class {self.class_filter}" if self.class_filter else "")
-                  + f" · sort {self.sort}{' ↓' if self.reverse else ''} · {summary}"
-                  + " · hints B: baseline, C: candidate")
+                  + f" · by {self.sort}{' ↓' if self.reverse else ''} · {summary}"
+                  + (" · hints B=base C=cand" if self.pair else ""))
         self.query_one("#tasks-status", TextLine).set(Text(one_line(status, 400), style="dim"))
 
     def visible_task_ids(self) -> list[str]:
@@ -373,20 +406,21 @@ class TasksScreen(ExplorerScreen):
             self.app.open_failures(self.baseline)
 
     def action_jump(self) -> None:
+        from .task_jump import open_picker
+
+        open_picker(self.app)
+
+    def go_to_task(self, tid: str) -> None:
+        """Put the cursor on task `tid` (clearing filters that hide it) and open it: going
+        to a task is to look at it (Escape comes back here)."""
         table = self.query_one(LineTable)
-
-        def go(tid: str) -> None:
-            idx = next((i for i, r in enumerate(self.shown) if r.task_id == tid), None)
-            if idx is None:  # hidden by a filter: clear filters to show it
-                self.filter, self.termination = "all", None
-                self._apply()
-                idx = next((i for i, r in enumerate(self.shown) if r.task_id == tid), 0)
-            table.move_to(idx)
-
-        cmds = [SimpleCommand(f"task {r.task_id}", (lambda t=r.task_id: go(t)),
-                              f"{r.transition} {' '.join(r.hints)}".strip())
-                for r in sorted(self.all_rows, key=lambda r: task_sort_key(r.task_id))]
-        self.app.search_commands(cmds, placeholder="Jump to task…")
+        idx = next((i for i, r in enumerate(self.shown) if r.task_id == tid), None)
+        if idx is None:
+            self.filter, self.termination, self.class_filter = "all", None, None
+            self._apply()
+            idx = next((i for i, r in enumerate(self.shown) if r.task_id == tid), 0)
+        table.move_to(idx)
+        self.open_row(idx)
 
 
 def _first(trials: list[da.Trial]) -> int | None:

@@ -29,12 +29,15 @@ class AblationScreen(Screen):
     BINDINGS = [
         Binding("ctrl+c,f8", "cancel", "Cancel", id="ablation-cancel", priority=True),
         Binding("escape", "leave", "Back", id="ablation-back"),
+        Binding("enter", "show_rule", "Rule in full", id="ablation-rule"),
     ]
 
     DEFAULT_CSS = """
     AblationScreen #abl-status { height: auto; padding: 0 1; }
     AblationScreen ProgressBar { height: 1; padding: 0 1; }
     AblationScreen DataTable { height: 1fr; }
+    AblationScreen #abl-rule { height: auto; max-height: 8; padding: 0 1;
+                               border-top: solid $panel-lighten-2; }
     """
 
     class Step(Message):
@@ -54,12 +57,14 @@ class AblationScreen(Screen):
         self._cancel = threading.Event()
 
     def compose(self) -> ComposeResult:
+        # short: the title must not be cut at 80 columns (the agent note wraps below it)
         yield Static(f"Ablation · [b]{escape(strip_controls(self.cand_name))}[/b] on "
-                     f"{escape(self.tasks)} · scripted stand-in unless configured otherwise",
+                     f"{escape(self.tasks)} · agent: scripted stand-in unless configured",
                      classes="title")
         yield Static("planning…", id="abl-status")
         yield ProgressBar(show_eta=False, id="abl-progress")
         yield DataTable(id="abl-table", cursor_type="row")
+        yield Static(Text("Enter on a rule shows it here in full", "dim"), id="abl-rule")
         yield KeyBar()
 
     def on_mount(self) -> None:
@@ -105,7 +110,8 @@ class AblationScreen(Screen):
         bar.update(total=max(1, len(res["rules"])), progress=max(1, len(res["rules"])))
         fr = res.get("full_reward")
         status = (f"full candidate reward {'n/a' if fr is None else f'{fr:.3f}'} "
-                  f"(run {res.get('full_run')}); contribution = full − without the rule")
+                  f"(run {res.get('full_run')}) · contribution = full − without the rule · "
+                  "the runs: t2e runs")
         if not res.get("complete", True):
             status += " · cancelled: partial"
         self.query_one("#abl-status", Static).update(status)
@@ -118,6 +124,28 @@ class AblationScreen(Screen):
                       "n/a" if r["reward"] is None else f"{r['reward']:.3f}",
                       str(len(r["tasks_won"])), str(len(r["tasks_lost"])),
                       strip_controls(r["rule"]))
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()  # DataTable takes Enter itself: show the rule from here
+        self.action_show_rule()
+
+    def action_show_rule(self) -> None:
+        """The selected rule's whole text and its runs (the table cuts it at 80 columns)."""
+        rules = (self.result or {}).get("rules") or []
+        row = self.query_one(DataTable).cursor_row
+        if not rules or not 0 <= row < len(rules):
+            self.notify("no rule to show yet", timeout=2)
+            return
+        r = rules[row]
+        text = Text(f"rule {r['index']}: ", "bold")
+        text.append(strip_controls(r["rule"]))
+        won, lost = r.get("tasks_won") or [], r.get("tasks_lost") or []
+        if won or lost:
+            text.append(f"\nwithout it: wins {', '.join(map(str, won)) or '–'} · loses "
+                        f"{', '.join(map(str, lost)) or '–'}", "dim")
+        if r.get("run_id"):
+            text.append(f" · run {r['run_id']}", "dim")
+        self.query_one("#abl-rule", Static).update(text)
 
     def action_cancel(self) -> None:
         if self.running:

@@ -94,8 +94,9 @@ class LauncherScreen(ModalScreen):
         i = self._init
         tasks = ",".join(i["task_ids"]) if i["task_ids"] else ""
         with Vertical():
-            yield Static("[b]Rerun[/b] · scripted = deterministic stand-in agent (proves "
-                         "nothing about models)", classes="title")
+            # short enough for an 80-column dialog: the stand-in warning must not be cut
+            yield Static("[b]Rerun[/b] · scripted = stand-in agent (proves nothing about "
+                         "models)", classes="title")
             with Grid(id="lf-grid"):
                 yield Label("candidate")
                 yield Input(i["candidate"], id="lf-candidate")

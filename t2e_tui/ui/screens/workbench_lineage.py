@@ -71,8 +71,10 @@ class LineageScreen(Screen):
         table = self.query_one(DataTable)
         table.clear(columns=True)
         # fixed widths: auto-width columns are sized before the rows arrive after a clear
-        for label, width in (("version", 26), ("hash", 10), ("reward", 6), ("gate", 20),
-                             ("human", 16), ("saved UTC", 11)):
+        # at 80 columns the verdict must show whole ("inconclusive (heldout)"); the version
+        # names are indented by depth and end in their own text
+        for label, width in (("version", 22), ("hash", 10), ("reward", 6), ("gate", 22),
+                             ("human", 9), ("saved UTC", 11)):
             table.add_column(label, width=width)
         for r in self.rows:
             name = "  " * r["depth"] + ("└ " if r["depth"] else "") + strip_controls(r["name"])
@@ -80,17 +82,18 @@ class LineageScreen(Screen):
                 name = Text(name, "dim")
             reward = "-" if r["reward"] is None else f"{r['reward']:.3f}"
             g = r.get("gate")
+            role = {"development": "dev"}.get(g["evidence_role"], g["evidence_role"]) if g \
+                else ""
             gate = Text("-", "dim") if not g else Text(
-                f"{g['decision']} ({g['evidence_role']})", DECISION_STYLE.get(g["decision"], ""))
+                f"{g['decision']} ({role})", DECISION_STYLE.get(g["decision"], ""))
             h = (g or {}).get("human")
             human = Text("-", "dim") if not h else Text(
-                h["decision"] + (" override" if h["override"] else ""),
+                h["decision"] + ("*" if h["override"] else ""),  # * = override
                 DECISION_STYLE.get(h["decision"], ""))
             table.add_row(name, r["short"], reward, gate, human,
                           r["saved_at"][5:16].replace("T", " "))  # MM-DD HH:MM UTC
         if not self.rows:
-            table.add_row(Text("no saved versions yet: e edits, ctrl+s saves", "dim"),
-                          "", "", "", "", "")
+            table.add_row(Text("no saved versions", "dim"), "", "", "", "", "")
         self._show_hyp()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -113,6 +116,10 @@ class LineageScreen(Screen):
         if r:
             text.append("hypothesis: ", "bold")
             text.append(strip_controls(r.get("hypothesis") or "-"))
+        elif not getattr(self, "rows", None):  # full width: the table cell would cut it
+            text = Text("No saved versions yet: e opens the editor on the candidate, ctrl+s "
+                        "saves a version with its hypothesis; R reruns it, G gates it.",
+                        "yellow")
         self.query_one("#lin-hyp", Static).update(text)
 
     def action_edit(self) -> None:

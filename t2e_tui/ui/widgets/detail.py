@@ -36,24 +36,43 @@ def pretty(value: Any) -> str:
 
 
 def event_detail(ev: Event | None, side: str, label: str, diffs: list[ArgDiff],
-                 expanded: bool) -> tuple[Text, bool]:
-    """Text for one side of a row; returns (text, something_was_truncated)."""
+                 expanded: bool, *, nearest: tuple[Event, bool] | None = None,
+                 compact: bool = False) -> tuple[Text, bool]:
+    """Text for one side of a row; returns (text, something_was_truncated).
+
+    When this side has nothing at the row, `nearest` is (its last event before the row, True
+    when it is that side's very last one): the pane shows where that side was (or how it
+    ended) instead of an empty box. `compact` (narrow screens, both sides stacked) puts the
+    side, step and facts on one heading line."""
     limit = EXPANDED_LIMIT if expanded else DEFAULT_LIMIT
     t = Text()
-    t.append(f"{side} · {clean(label, 80)[0]}\n", style="bold underline")
+    if not compact:
+        t.append(f"{side} · {clean(label, 80)[0]}\n", style="bold underline")
     if ev is None:
-        t.append("(nothing on this side at this row)\n", style="dim")
-        return t, False
+        if nearest is None:
+            t.append(f"{side}: nothing yet at this point\n" if compact else
+                     "nothing on this side yet at this point\n", style="dim")
+            return t, False
+        ev, ended = nearest
+        where = (f"{side} ended at step {ev.step_idx}" if ended else
+                 f"{side} has no step here; its previous: step {ev.step_idx}")
+        compact = True  # one heading line: where that side was, then the event
+    else:
+        where = None
     cut_any = False
     step = ev.step or {}
     facts = [f"step {ev.step_idx}" if ev.step_idx >= 0 else "gold action", ev.role]
+    if where:
+        facts[0] = where
+    elif compact:
+        facts.insert(0, side)
     if step.get("latency_ms") is not None:
         facts.append(f"latency {step['latency_ms']:.0f} ms")
     if step.get("tokens_in") is not None or step.get("tokens_out") is not None:
         facts.append(f"tokens {step.get('tokens_in') or 0} in / {step.get('tokens_out') or 0} out")
     if step.get("huge"):
         facts.append("huge field")
-    t.append(" · ".join(facts) + "\n", style="dim")
+    t.append(" · ".join(facts) + "\n", style="bold" if compact else "dim")
     for line in step_lines(step):  # audio fields, ticks, review errors (tau2 1.x)
         body, cut = clean(line, limit)
         cut_any |= cut
@@ -94,35 +113,44 @@ def event_detail(ev: Event | None, side: str, label: str, diffs: list[ArgDiff],
 class StepDetail(VerticalScroll, can_focus=True):
     """Shows one aligned row in full; `x` (on the screen) toggles expansion of long fields."""
 
+    HELP_NAME = "detail pane"  # how help and the palette name it
+
     DEFAULT_CSS = """
     StepDetail { background: $surface; padding: 0 1; }
     StepDetail > Static { width: 1fr; }
     """
 
+    truncated = False  # did the last `show` cut a field (x would show more)?
+
     def compose(self):
         yield Static(id="detail-body")
 
     def show(self, row: Row | None, labels: tuple[str, str], *, expanded: bool = False,
-             sides: str = "ab", notes: tuple[list[str], list[str]] = ([], [])) -> bool:
-        """Render `row`; returns True when some field was truncated (so `x` would help).
-        `notes`: per side, episode-level lines (tau2 reviews, usage) shown under the step."""
+             sides: str = "ab", nearest: dict | None = None, compact: bool = False,
+             notes: tuple[list[str], list[str]] = ([], [])) -> bool:
+        """Render `row` for `sides` ("ab": A above B); `nearest` maps a side with nothing
+        at the row to (its previous event, ended) — see `event_detail`. `notes`: per side,
+        episode-level lines (tau2 reviews, usage) shown under the step. Returns True when
+        some field was truncated (so `x` would help)."""
         out = Text()
         cut_any = False
+        nearest = nearest or {}
         if row is None:
             out.append("no step selected", style="dim")
         else:
-            if "a" in sides:
-                t, cut = event_detail(row.a, "A", labels[0], row.diffs, expanded)
+            for i, (side, ev, label) in enumerate((("A", row.a, labels[0]),
+                                                    ("B", row.b, labels[1]))):
+                if side.lower() not in sides:
+                    continue
+                if i and "a" in sides:
+                    out.append("─" * 20 + "\n" if compact else "\n", style="dim")
+                t, cut = event_detail(ev, side, label, row.diffs, expanded,
+                                      nearest=nearest.get(side.lower()), compact=compact)
                 out.append_text(t)
-                cut_any |= cut | _notes(out, notes[0], expanded)
-            if "b" in sides:
-                if "a" in sides:
-                    out.append("\n")
-                t, cut = event_detail(row.b, "B", labels[1], row.diffs, expanded)
-                out.append_text(t)
-                cut_any |= cut | _notes(out, notes[1], expanded)
+                cut_any |= cut | _notes(out, notes[i], expanded)
             if cut_any:
                 out.append("\n… truncated: press x to expand\n", style="bold yellow")
+        self.truncated = cut_any
         self.query_one("#detail-body", Static).update(out)
         return cut_any
 

@@ -16,7 +16,8 @@ out first. A screen tunes this with three optional class attributes, all keyed b
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from rich.text import Text
 from textual.widget import Widget
@@ -32,6 +33,8 @@ class KeyItem:
     label: str
     short: str
     enabled: bool
+    action: str = field(default="", compare=False)
+    node: Any = field(default=None, compare=False)
 
 
 class KeyBar(Widget):
@@ -45,7 +48,8 @@ class KeyBar(Widget):
     def __init__(self) -> None:
         super().__init__()
         self._items: tuple[KeyItem, ...] = ()
-        self._cache: tuple[tuple, Text] | None = None
+        self._cache: tuple[tuple, Text, list] | None = None
+        self._spans: list[tuple[int, int, KeyItem | None]] = []
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
@@ -61,14 +65,14 @@ class KeyBar(Widget):
         short = getattr(screen, "KEYBAR_SHORT", {})
         items: list[KeyItem] = []
         seen: set[str] = set()
-        for _node, binding, enabled, _tip in screen.active_bindings.values():
+        for node, binding, enabled, _tip in screen.active_bindings.values():
             if not (binding.show or binding.id in extra) or binding.action in seen:
                 continue
             seen.add(binding.action)
             ident = binding.id or binding.action
             items.append(KeyItem(ident, self.app.get_key_display(binding),
                                  binding.description, short.get(ident, binding.description),
-                                 enabled))
+                                 enabled, binding.action, node))
         if tuple(items) != self._items:
             self._items = tuple(items)
             self.refresh()
@@ -77,6 +81,7 @@ class KeyBar(Widget):
         """The bar for `width` cells: full labels when they fit, else the compact form."""
         key = (self._items, width)
         if self._cache is not None and self._cache[0] == key:
+            self._spans = self._cache[2]
             return self._cache[1]
         text = self._full()
         if text.cell_len > width:
@@ -88,26 +93,53 @@ class KeyBar(Widget):
                 items = [i for i in items if i.ident != gone]
                 text = self._compact(items)
         text.no_wrap, text.overflow = True, "ellipsis"
-        self._cache = (key, text)
+        self._cache = (key, text, self._spans)
         return text
 
     def _full(self) -> Text:
         text = Text()
+        self._spans = []
         for it in self._items:
+            start = text.cell_len
             text.append(f" {it.key} ", style="bold reverse" if it.enabled else "dim reverse")
             text.append(f" {it.label}  ", style="" if it.enabled else "dim")
+            self._spans.append((start, text.cell_len, it))
+        start = text.cell_len
         text.append(TAIL, style="dim")
+        self._spans.append((start, text.cell_len, None))
         return text
 
-    @staticmethod
-    def _compact(items: list[KeyItem]) -> Text:
+    def _compact(self, items: list[KeyItem]) -> Text:
         text = Text()
+        self._spans = []
         for it in items:
+            start = text.cell_len
             text.append(f" {it.key} ", style="bold reverse" if it.enabled else "dim reverse")
             text.append(f"{it.short} ", style="" if it.enabled else "dim")
+            self._spans.append((start, text.cell_len, it))
         if not any(it.ident == "help" for it in items):  # the f1 key is already in the bar
+            start = text.cell_len
             text.append(TAIL_COMPACT, style="dim")
+            self._spans.append((start, text.cell_len, None))
         return text
+
+    def item_at(self, x: int) -> KeyItem | None | bool:
+        """The key drawn at column `x`: a KeyItem, None for the help tail, False for none."""
+        self.bar_text(self.size.width)
+        for start, end, it in getattr(self, "_spans", []):
+            if start <= x < end:
+                return it
+        return False
+
+    async def on_click(self, event) -> None:
+        """A click on a key runs it, as pressing it would (the keyboard stays complete)."""
+        it = self.item_at(event.x)
+        if it is False:
+            return
+        if it is None:
+            await self.app.run_action("help")
+        elif it.enabled:
+            await self.app.run_action(it.action, it.node)
 
     def render(self) -> Text:
         return self.bar_text(self.size.width)

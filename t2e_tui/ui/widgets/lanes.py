@@ -16,15 +16,71 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.strip import Strip
 
-from ...align import ARGS, ERROR, ONLY_A, ONLY_B, SAME, TEXT, Alignment, event_segments
+from ...align import ARGS, ERROR, ONLY_A, ONLY_B, SAME, TEXT, Alignment, end_matters, event_segments
 from .linetable import STYLES, RowCursorView, cell_segments
 
 MARKS = {SAME: "=", ARGS: "≠", ERROR: "!", ONLY_A: "◂", ONLY_B: "▸", TEXT: " "}
+SPLIT_MARK = "~"  # text rows where the conversations part (align.mark_split)
 GUTTER = 6  # "1234 " + gold star
+NEXT_VIEW = {"a": "B", "b": "gold"}  # what t shows next in one-lane mode (then back to A)
+
+
+def row_mark(row) -> str:
+    return SPLIT_MARK if row.split else MARKS[row.status]
+
+
+def keep_end(segs: list[tuple[str, str]], width: int,
+             tail: int | None = None) -> list[tuple[str, str]]:
+    """Cut a too-long line in the middle, not at the end: `head … tail`, so a user's
+    ###STOP###, a transfer or an error result stays in view. The tail gets `tail` cells
+    (default: half)."""
+    total = sum(len(t) for t, _ in segs)
+    if total <= width or width < 12:
+        return segs
+    tail_n = min(tail or width // 2, total, width - 2)
+    head_n = width - tail_n - 1
+    head: list[tuple[str, str]] = []
+    used = 0
+    for text, style in segs:
+        if used >= head_n:
+            break
+        head.append((text[: head_n - used], style))
+        used += len(head[-1][0])
+    tail: list[tuple[str, str]] = []
+    need = tail_n
+    for text, style in reversed(segs):
+        if need <= 0:
+            break
+        piece = text[-need:]
+        tail.insert(0, (piece, style))
+        need -= len(piece)
+    return head + [("…", "dim")] + tail
+
+
+def drop_same_args(segs: list[tuple[str, str]], width: int) -> list[tuple[str, str]]:
+    """A call whose result matters (an error, a transfer) and that does not fit: leave out
+    the arguments that are the same on both sides (after the changed ones, which come
+    first), so the name, what differs and the result all stay in view."""
+    if sum(len(t) for t, _ in segs) <= width:
+        return segs
+    try:
+        close = max(i for i, (t, st) in enumerate(segs) if t == ")" and st == "dim")
+    except ValueError:
+        return segs
+    last_changed = max((i for i, (_, st) in enumerate(segs[:close]) if st == "changed"),
+                       default=None)
+    opening = next((i for i, (t, _) in enumerate(segs) if t == "("), None)
+    keep_to = last_changed if last_changed is not None else opening
+    if keep_to is None or keep_to + 1 >= close:
+        return segs
+    return segs[:keep_to + 1] + [(", …" if last_changed is not None else "…", "dim")] + \
+        segs[close:]
 
 
 class AlignedLanes(RowCursorView, can_focus=True):
     """The aligned trajectories. Posts `RowChanged` when the cursor moves."""
+
+    HELP_NAME = "lanes"  # how help and the palette name it
 
     # overflow-x hidden: a line is cut to the view (the detail pane shows it whole); a
     # horizontal scrollbar would cost a line and the vertical one would hide the line's end
@@ -42,7 +98,8 @@ class AlignedLanes(RowCursorView, can_focus=True):
         Binding("pagedown", "page(1)", "Page down", show=False, id="lanes.pagedown"),
         Binding("pageup", "page(-1)", "Page up", show=False, id="lanes.pageup"),
         Binding("home", "jump(0)", "First", show=False, id="lanes.first"),
-        Binding("end", "jump(-1)", "Last", show=False, id="lanes.last"),
+        Binding("end", "jump(-1)", "Last turns", show=False,
+                id="lanes.last"),
     ]
 
     mode: reactive[str] = reactive("split")  # split | a | b
@@ -79,7 +136,21 @@ class AlignedLanes(RowCursorView, can_focus=True):
         self._cache.clear()
         self.refresh()
 
+    def on_resize(self) -> None:
+        super().on_resize()
+        # a smaller view (160x48 → 80x24) must still show the cursor row; the new size is
+        # applied at the next layout, so scroll after it
+        self.call_after_refresh(self._ensure_visible)
+
+    def cursor_steps(self) -> tuple[int | None, int | None]:
+        """(A step, B step) at the cursor row (None for a side with nothing there)."""
+        if not self.n_rows:
+            return None, None
+        row = self.alignment.rows[self.cursor]
+        return row.step("a"), row.step("b")
+
     def watch_cursor(self, old: int, new: int) -> None:
+        self.refresh_line(0)  # the header names the steps at the cursor
         self.refresh_line(old + 1)
         self.refresh_line(new + 1)
         self._ensure_visible()
@@ -109,7 +180,8 @@ class AlignedLanes(RowCursorView, can_focus=True):
 
     def _render(self, index: int, width: int) -> Strip:
         is_cursor = index == self.cursor and index >= 0
-        key = (index, is_cursor, width, self.mode, self._gen, self.has_focus)
+        key = (index, is_cursor, width, self.mode, self._gen, self.has_focus,
+               self.cursor if index < 0 else None)
         hit = self._cache.get(key)
         if hit is not None:
             return hit
@@ -122,7 +194,7 @@ class AlignedLanes(RowCursorView, can_focus=True):
         segs: list[Segment] = []
         if index < 0:
             base = base + self.get_component_rich_style("lanes--header")
-            segs.append(Segment("   # " + " " + "  "))
+            segs.append(Segment("step    "))
             if self.mode in ("split", "a"):
                 segs += cell_segments(self._title("a"), lane_w)
             if self.mode == "split":
@@ -136,30 +208,48 @@ class AlignedLanes(RowCursorView, can_focus=True):
             elif row.divergent:
                 base = base + self.get_component_rich_style("lanes--divergent")
             gold = row.gold_a is not None or row.gold_b is not None
-            segs.append(Segment(f"{index:>4} ", Style(dim=True)))
+            mine, other = (row.b, row.a) if self.mode == "b" else (row.a, row.b)
+            shown = mine if mine is not None else other
+            step = "" if shown is None or shown.step_idx < 0 else str(shown.step_idx)
+            if step and mine is None:  # the other side's step: say whose it is
+                step = ("A" if self.mode == "b" else "B") + step
+            segs.append(Segment(f"{step:>4} ", Style(dim=True)))
             segs.append(Segment("★" if gold else " ", STYLES["gold"]))
-            mark = MARKS[row.status]
-            segs.append(Segment(mark + " ", STYLES["mark"] if row.divergent else Style(dim=True)))
+            segs.append(Segment(row_mark(row) + " ",
+                                STYLES["mark"] if row.divergent else Style(dim=True)))
             if self.mode == "split":
                 for i, ev in enumerate((row.a, row.b)):
                     if i:
                         segs.append(sep)
-                    cell = self._fit(event_segments(ev, row.diffs, changed_first=True), lane_w)
+                    cell = self._cell(ev, row, lane_w)
                     segs += cell_segments(cell, lane_w)
             else:
-                mine, other = (row.a, row.b) if self.mode == "a" else (row.b, row.a)
                 if mine is None and other is not None:
                     where = "B" if self.mode == "a" else "A"
                     cell = [(f"(only in {where}) ", "dim")] + [
-                        (t, "dim") for t, _ in event_segments(other)]
+                        (t, "dim") for t, _ in self._cell(other, row, lane_w - 12)]
                 else:
-                    cell = self._fit(event_segments(mine, row.diffs, changed_first=True),
-                                     lane_w)
+                    cell = self._cell(mine, row, lane_w)
                 segs += cell_segments(cell, lane_w)
         strip = Strip([Segment(s.text, base + s.style if s.style else base) for s in segs])
         strip = strip.crop_extend(0, width, base)
         self._cache[key] = strip
         return strip
+
+    def _cell(self, ev, row, width: int) -> list[tuple[str, str]]:
+        """One lane's cell: the event's summary fitted to `width`, keeping its end in view
+        where the end matters (see align.end_matters)."""
+        segs = event_segments(ev, row.diffs, changed_first=True)
+        if end_matters(ev) and ev is not None and ev.kind == "call":
+            # name, what differs, then the result (an error, a transfer) in view
+            segs = self._fit(drop_same_args(segs, width), width)
+            result = len(segs[-1][0]) if segs and segs[-1][0].startswith(" → ") else 0
+            segs = keep_end(segs, width, tail=min(result, width // 2) or None)
+        elif end_matters(ev):
+            segs = keep_end(segs, width)
+        else:
+            segs = self._fit(segs, width)
+        return segs
 
     @staticmethod
     def _fit(segs: list[tuple[str, str]], width: int) -> list[tuple[str, str]]:
@@ -181,8 +271,18 @@ class AlignedLanes(RowCursorView, can_focus=True):
         return out
 
     def _title(self, side: str) -> str:
+        """`A step 20 · B –  t→B  A: label`: the steps at the cursor first (they must never
+        be cut), then what t shows next, then the label."""
         label = self.label_a if side == "a" else self.label_b
+        sa, sb = self.cursor_steps()
+
+        def fmt(v):
+            return "–" if v is None else str(v)
+        b_at = f"B step {fmt(sb)}"
+        if self.alignment is not None and self.alignment.single and self.n_rows:
+            gold = self.alignment.rows[self.cursor].b  # B is the gold actions: no steps
+            b_at = "gold –" if gold is None else f"gold #{gold.gold_index}"
         if self.mode != "split":
-            other = "B" if side == "a" else "A"
-            return f"{side.upper()}: {label}   (t: show {other})"
-        return f"{side.upper()}: {label}"
+            return (f"A step {fmt(sa)} · {b_at}   t→{NEXT_VIEW[side]}   "
+                    f"{side.upper()}: {label}")
+        return (f"A step {fmt(sa)}" if side == "a" else b_at) + f"  {label}"

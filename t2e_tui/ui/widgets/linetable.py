@@ -21,6 +21,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from ...fitting import middle_cut
 from ...textsafe import one_line
 
 # Semantic style names used by cells across the app (theme-neutral colours).
@@ -56,6 +57,7 @@ class Column:
     width: int = 0          # 0 = takes the remaining width (at most one such column)
     justify: str = "left"   # left | right
     fit: int = 0            # > 0: `fit_columns` sizes it to its content, at most this wide
+    cut: str = "end"        # end | middle: a too-long plain cell keeps its head and its tail
 
 
 def cell_width(cell: Cell) -> int:
@@ -120,6 +122,21 @@ class RowCursorView(ScrollView):
         if self.n_rows:
             self.cursor = max(0, min(self.n_rows - 1, row))
 
+    def on_click(self, event) -> None:
+        """A click puts the cursor on the clicked row; a double click (or a click on the row
+        already under the cursor) also selects it, as Enter does. Line 0 is the header."""
+        row = self.scroll_offset.y + event.y - 1
+        if event.y < 1 or not 0 <= row < self.n_rows:
+            return
+        again = row == self.cursor
+        self.move_to(row)
+        self.focus()
+        if again or getattr(event, "chain", 1) >= 2:
+            self.row_clicked_again(row)
+
+    def row_clicked_again(self, row: int) -> None:
+        """What a second click on a row does (LineTable: select it)."""
+
     def on_focus(self) -> None:
         self._cache.clear()
         self.refresh()
@@ -131,6 +148,8 @@ class RowCursorView(ScrollView):
 
 class LineTable(RowCursorView, can_focus=True):
     """Rows of cells with a cursor; Enter selects. Handles 100k rows without slowing keys."""
+
+    HELP_NAME = "list"  # how help and the palette name it
 
     # overflow-x hidden: rows are cut to the view, never scrolled sideways (a horizontal
     # scrollbar would cost a line and hide the row's end under the vertical one)
@@ -243,6 +262,9 @@ class LineTable(RowCursorView, can_focus=True):
         if self.rows:
             self.post_message(self.Selected(self, self.cursor))
 
+    def row_clicked_again(self, row: int) -> None:
+        self.action_select()
+
     # --- rendering ----------------------------------------------------------------------------
 
     def _widths(self, width: int) -> list[int]:
@@ -277,7 +299,10 @@ class LineTable(RowCursorView, can_focus=True):
         for i, (col, w) in enumerate(zip(self.columns, widths)):
             if i:
                 segs.append(Segment(" "))
-            segs.extend(cell_segments(cells[i] if i < len(cells) else "", w, col.justify))
+            cell = cells[i] if i < len(cells) else ""
+            if col.cut == "middle" and isinstance(cell, str) and len(cell) > w:
+                cell = middle_cut(one_line(cell, 10_000), w)
+            segs.extend(cell_segments(cell, w, col.justify))
         base = self.rich_style
         if index < 0:
             base = base + self.get_component_rich_style("linetable--header")

@@ -1,0 +1,130 @@
+"""The compare screen's navigation, apart to keep compare.py small: divergence blocks (n/p),
+going to a step (`:`), the detail pane's keys (x, d), and how blocks are named in steps.
+
+Rows are alignment rows; everything said to the user is in steps (message indexes), the
+numbers the gutter, the header and `t2e show` use.
+"""
+
+from __future__ import annotations
+
+from ...align import Alignment
+from ..widgets.detail import StepDetail
+from ..widgets.lanes import AlignedLanes
+
+
+def steps_span(al: Alignment, first: int, last: int) -> str:
+    """Rows first..last in steps: `A steps 10–14, B steps 10–13` (a side absent: `only B`)."""
+    parts = []
+    for side in "ab":
+        steps = [s for s in (al.rows[r].step(side) for r in range(first, last + 1))
+                 if s is not None]
+        if steps:
+            lo, hi = min(steps), max(steps)
+            parts.append(f"{side.upper()} step {lo}" if lo == hi else
+                         f"{side.upper()} steps {lo}–{hi}")
+    if len(parts) == 1:
+        parts.append(f"only in {parts[0][0]}")
+    return ", ".join(parts)
+
+
+def divergence_summary(al: Alignment) -> str:
+    """`2 differences · first at A step 2, B step 2 (messages part) · n/p`."""
+    n = len(al.blocks)
+    if not n:
+        return "no difference" + (" from the gold actions" if al.single else "")
+    first, last = al.blocks[0]
+    kind = " (messages part)" if al.rows[first].split else ""
+    return (f"{n} difference{'s' if n != 1 else ''} · first at "
+            f"{steps_span(al, first, last)}{kind} · n/p jump")
+
+
+def find_step(al: Alignment, step: int, side: str) -> int | None:
+    """The row showing `side`'s step `step` (a call's result step finds the call's row)."""
+    for i, row in enumerate(al.rows):
+        ev = row.a if side == "a" else row.b
+        if ev is not None and (ev.step_idx == step or ev.result_idx == step):
+            return i
+    return None
+
+
+
+class CompareNavigation:
+    """Mixed into CompareScreen (which provides alignment, narrow, view, expanded,
+    _layout and _show_detail)."""
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        """Hide x where it would do nothing (no field cut and nothing expanded)."""
+        if action == "expand" and self.is_mounted:
+            try:
+                detail = self.query_one(StepDetail)
+            except Exception:  # noqa: BLE001 - not composed yet
+                return True
+            return self.expanded or detail.truncated
+        return True
+
+    def action_divergence(self, direction: int) -> None:
+        if self.alignment is None:
+            return
+        lanes = self.query_one(AlignedLanes)
+        nxt = (self.alignment.next_divergence(lanes.cursor) if direction > 0
+               else self.alignment.prev_divergence(lanes.cursor))
+        if nxt is None:
+            self.notify("no further difference" if direction > 0 else "no earlier difference",
+                        timeout=2)
+            return
+        lanes.move_to(nxt)
+        al = self.alignment
+        i = al.block_at(nxt)
+        first, last = al.blocks[i]
+        self.notify(f"difference {i + 1} of {len(al.blocks)}: " + steps_span(al, first, last),
+                    timeout=2)
+        if self.view == "gold":
+            self.view = "a"
+            self._layout(self.app.size.width)
+        lanes.focus()
+
+    def action_expand(self) -> None:
+        self.expanded = not self.expanded
+        self._show_detail()
+        self.notify("long fields shown in full (x: cut them again)" if self.expanded
+                    else "long fields cut again", timeout=2)
+
+    def action_focus_detail(self) -> None:
+        """d: move the keys to the detail pane (↑/↓ scroll it), d again back to the lanes."""
+        detail, lanes = self.query_one(StepDetail), self.query_one(AlignedLanes)
+        if detail.has_focus:
+            lanes.focus()
+            self.notify("keys move the lanes again", timeout=2)
+        else:
+            detail.focus()
+            self.notify("detail pane: ↑/↓ scroll it, d goes back to the lanes", timeout=2)
+
+    def action_goto_step(self) -> None:
+        """`:` then a step number: the row of that step (A's, else B's)."""
+        if self.alignment is None:
+            return
+        from .step_prompt import StepPrompt
+
+        side = "b" if self.narrow and self.view == "b" else "a"
+        self.app.push_screen(StepPrompt(f"Go to step of {side.upper()} (the gutter's numbers)"),
+                             lambda n: self._goto_step(n, side))
+
+    def _goto_step(self, step: int | None, side: str) -> None:
+        if step is None or self.alignment is None:
+            return
+        row = find_step(self.alignment, step, side)
+        other = "b" if side == "a" else "a"
+        if row is None:
+            row = find_step(self.alignment, step, other)
+            if row is None:
+                self.notify(f"no step {step} in A or B", severity="warning", timeout=3)
+                return
+            self.notify(f"step {step} is not in {side.upper()}: showing {other.upper()}'s",
+                        timeout=3)
+        lanes = self.query_one(AlignedLanes)
+        lanes.move_to(row)
+        if self.view == "gold":
+            self.view = "a"
+            self._layout(self.app.size.width)
+        lanes.focus()
+

@@ -1,0 +1,38 @@
+"""`:` on the compare screen: a one-line prompt for a step number (the message index the
+gutter, the header and `t2e show` use). Enter jumps; Escape cancels."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Static
+
+
+class StepPrompt(ModalScreen[int | None]):
+    """Asks for a step number; dismisses with it (or None when cancelled or not a number)."""
+
+    DEFAULT_CSS = """
+    StepPrompt { align: center bottom; }
+    StepPrompt > Vertical { width: 60; max-width: 100%; height: auto; background: $panel;
+                            border: solid $accent; padding: 0 1; margin-bottom: 2; }
+    StepPrompt Input { margin: 0; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="step.cancel")]
+
+    def __init__(self, hint: str) -> None:
+        super().__init__()
+        self.hint = hint
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self.hint)
+            yield Input(placeholder="step number, then Enter", type="integer", id="step-input")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        self.dismiss(int(text) if text.lstrip("-").isdigit() else None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
