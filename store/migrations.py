@@ -314,6 +314,18 @@ BEGIN
 END;
 """,
     ),
+    (
+        4,
+        "forks: find an episode's forks",
+        r"""
+-- Pair-debugging (#14): a fork is an episode whose first forked_at_step messages are copied
+-- from episode forked_from_episode (columns from migration 1), the rest simulated again with
+-- the world restored at that step. Its run's manifest has kind 'fork'. The compare screen
+-- and the journal list an episode's forks through this index.
+CREATE INDEX idx_episodes_forked_from ON episodes(forked_from_episode)
+    WHERE forked_from_episode IS NOT NULL;
+""",
+    ),
 ]
 
 
