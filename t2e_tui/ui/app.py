@@ -83,8 +83,10 @@ class T2EApp(App):
             if kind == "tasks":
                 self.open_tasks(args[0], args[1] if len(args) > 1 else None)
             elif kind == "compare":
+                step = int(args[2]) if len(args) > 2 and args[2] else None  # a deep link's
                 self.open_compare(int(args[0]), int(args[1]) if len(args) > 1 and args[1]
-                                  else None)
+                                  else None, step=step,
+                                  step_episode=int(args[0]) if step is not None else None)
 
     def get_default_screen(self) -> RunsScreen:
         return RunsScreen()

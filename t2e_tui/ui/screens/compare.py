@@ -14,6 +14,7 @@ from textual.widgets import Static
 from ... import data_access as da
 from ...align import Alignment, align, event_segments, reward_components
 from ...textsafe import one_line
+from ..pairdebug import PairDebugMixin
 from ..widgets.detail import StepDetail
 from ..widgets.keybar import KeyBar
 from ..widgets.lanes import AlignedLanes
@@ -102,7 +103,7 @@ def reward_compact(side: str, ep: da.Episode) -> Text:
     return t
 
 
-class CompareScreen(ExplorerScreen):
+class CompareScreen(PairDebugMixin, ExplorerScreen):
     """Aligned trajectories. Opens at the first divergence (or at a requested step)."""
 
     BINDINGS = [
@@ -113,6 +114,10 @@ class CompareScreen(ExplorerScreen):
         Binding("d", "focus_detail", "Detail", show=False, id="compare.detail"),
         Binding("1", "trial('a')", "Next A trial", show=False, id="compare.trial_a"),
         Binding("2", "trial('b')", "Next B trial", show=False, id="compare.trial_b"),
+        # pair-debugging (#14, ui/pairdebug.py)
+        Binding("r", "rerun_task", "Rerun task", show=False, id="compare.rerun_task"),
+        Binding("f", "fork", "Fork here", show=False, id="compare.fork"),
+        Binding("y", "copy_link", "Copy link", show=False, id="compare.link"),
     ]
 
     def __init__(self, episode_a: int, episode_b: int | None = None, *,

@@ -72,6 +72,7 @@ class TasksScreen(ExplorerScreen):
         Binding("v", "reverse", "Reverse", show=False, id="tasks.reverse"),
         Binding("g", "jump", "Jump to task", id="tasks.jump"),
         Binding("o", "open", "Compare", show=False, id="tasks.open"),
+        Binding("r", "rerun_task", "Rerun task", show=False, id="tasks.rerun_task"),
     ]
 
     def __init__(self, baseline: str, candidate: str | None) -> None:
@@ -287,6 +288,17 @@ class TasksScreen(ExplorerScreen):
 
     def action_open(self) -> None:
         self.open_row(self.query_one(LineTable).cursor)
+
+    def action_rerun_task(self) -> None:
+        """Rerun the task under the cursor for the draft and the baseline (#14)."""
+        index = self.query_one(LineTable).cursor
+        if not self.shown or index >= len(self.shown):
+            return
+        row = self.shown[index]
+        eid = _first(row.base) or _first(row.cand)
+        if eid is not None:
+            from ..pairdebug import rerun_task
+            rerun_task(self, eid, row.task_id)
 
     def open_row(self, index: int) -> None:
         if not self.shown or index >= len(self.shown):
