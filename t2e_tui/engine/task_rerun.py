@@ -65,8 +65,9 @@ def plan_task_rerun(conn: Any, episode_id: int, *, draft: Any, baseline: Any = "
 async def _both(plans: list[RunPlan], store_path: str, on_start: Callable | None,
                 on_episode: Callable | None, cancel: Any) -> list[RunSummary]:
     async def one(i: int, plan: RunPlan) -> RunSummary:
+        # steps are committed within 10 ms, so the live view shows the first one quickly
         return await execute_run_async(
-            plan, store_path, cancel=cancel,
+            plan, store_path, cancel=cancel, commit_delay=0.01,
             on_start=(lambda rid: on_start(i, rid)) if on_start else None,
             on_episode=(lambda ev: on_episode(i, ev)) if on_episode else None)
     return list(await asyncio.gather(*(one(i, p) for i, p in enumerate(plans))))

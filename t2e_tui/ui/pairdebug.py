@@ -47,34 +47,49 @@ def _name(app: Any, ref: str) -> str:
     return v.name if v else ref
 
 
-def _prewarm() -> None:
-    """Build the mini-retail world while the user reads the dialog (the first run needs it)."""
-    from world.domains import load_domain
-    load_domain("mini-retail")
+def _short(ref: str) -> str:
+    return ref[:12] if len(ref) == 64 else ref
 
 
 def rerun_task(screen: Any, episode_id: int, task_id: str) -> None:
-    """Ask for k (and the sides), then push the live rerun screen."""
+    """Ask for k (and the sides), then push the live rerun screen.
+
+    While the dialog is open a worker plans the rerun with the dialog's defaults (world,
+    candidates, code version): confirming them unchanged starts playing at once."""
     from .screens.pairdebug_dialogs import RerunTaskDialog
     from .screens.task_rerun import TaskRerunScreen
 
     app = screen.app
     draft, base = draft_and_baseline(app)
-    app.run_worker(_prewarm, thread=True, group="prewarm", exit_on_error=False,
-                   description="loading the world")
+    defaults = {"trials": "3", "draft": _short(draft), "baseline": _short(base), "model": ""}
+    ready: dict = {}
+
+    def prewarm() -> None:
+        from ..engine.manifest import code_version
+        from ..engine.task_rerun import plan_task_rerun
+        code_version()  # `git describe` once, not on the first run's critical path
+        conn = da.open_conn(app.store_path)
+        try:
+            ready["plans"] = plan_task_rerun(conn, episode_id, draft=draft, baseline=base,
+                                             trials=3)
+        finally:
+            conn.close()
+
+    app.run_worker(prewarm, thread=True, group="rerun-prewarm", exit_on_error=False,
+                   description="preparing the rerun")
 
     def go(values: dict | None) -> None:
         if not values:
             return
         kwargs = {"draft": values["draft"] or draft, "baseline": values["baseline"] or base,
-                  "trials": int(values["trials"] or 3),
-                  "model": values["model"] or None}
+                  "trials": int(values["trials"] or 3), "model": values["model"] or None}
         labels = (_name(app, kwargs["draft"]), _name(app, kwargs["baseline"]))
-        app.push_screen(TaskRerunScreen(task_id, episode_id, labels, plan_kwargs=kwargs))
+        plans = ready.get("plans") if values == defaults else None
+        rerun = TaskRerunScreen(task_id, episode_id, labels, plans, plan_kwargs=kwargs)
+        rerun.begin(app)  # play while the screen composes
+        app.push_screen(rerun)
 
-    app.push_screen(RerunTaskDialog(task_id, {"trials": "3", "draft": draft[:12] if len(draft)
-                                              == 64 else draft, "baseline": base[:12] if
-                                              len(base) == 64 else base, "model": ""}), go)
+    app.push_screen(RerunTaskDialog(task_id, dict(defaults)), go)
 
 
 class PairDebugMixin:

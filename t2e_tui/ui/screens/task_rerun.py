@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
@@ -26,7 +26,7 @@ from ..widgets.keybar import KeyBar
 from ..widgets.linetable import Column, LineTable
 from .base import ExplorerScreen
 
-POLL = 0.03  # s between store reads while the runs play (first step on screen <= 100 ms)
+POLL = 0.015  # s between store reads while the runs play (first step on screen <= 100 ms)
 TAIL = 5     # newest steps shown live
 
 
@@ -68,10 +68,12 @@ class TaskRerunScreen(ExplorerScreen):
         self.finished = False
         self.error: str | None = None
         self.started_at = time.perf_counter()
+        self._app_ref: Any = None
         self.first_step_at: float | None = None   # bench: when the first new step was drawn
         self.finished_at: float | None = None
         self._cancel = threading.Event()
         self._timer = None
+        self._began = False
 
     def compose(self) -> ComposeResult:
         yield Static(self._head(), id="rerun-title", classes="title")
@@ -95,20 +97,29 @@ class TaskRerunScreen(ExplorerScreen):
                      style="yellow italic")
         return t
 
+    def begin(self, app: Any) -> None:
+        """Start playing before the screen is even composed (the first step is then on
+        screen sooner); `on_mount` starts it if the caller did not."""
+        if self._began:
+            return
+        self._began = True
+        self._app_ref = app
+        app.run_worker(self._play, thread=True, group="task-rerun", exit_on_error=False,
+                       description="rerunning the task")
+
     def on_mount(self) -> None:
         self.query_one(LineTable).focus()
+        self.begin(self.app)
         self._timer = self.set_interval(POLL, self._poll)
-        self._play()
+        self._poll()
 
-    @work(thread=True, exclusive=True, group="task-rerun", exit_on_error=False,
-          description="rerunning the task")
     def _play(self) -> None:
         from ...engine.task_rerun import execute_task_rerun, plan_task_rerun
-        app = self.app
+        store_path = self._app_ref.store_path
         try:
             plans = self.plans
             if plans is None:
-                conn = da.open_conn(app.store_path)
+                conn = da.open_conn(store_path)
                 try:
                     plans = plan_task_rerun(conn, self.episode_id, **self.plan_kwargs)
                 finally:
@@ -117,16 +128,18 @@ class TaskRerunScreen(ExplorerScreen):
 
             def started(i: int, run_id: str) -> None:
                 self.run_ids[i] = run_id
-            execute_task_rerun(plans, app.store_path, on_start=started, cancel=self._cancel)
+            execute_task_rerun(plans, store_path, on_start=started, cancel=self._cancel)
         except Exception as exc:  # noqa: BLE001 - shown on the screen, one line
             self.error = f"{type(exc).__name__}: {exc}"
         finally:
             self.finished = True
 
     def _poll(self) -> None:
+        # read `finished` before the store: the last rows are then surely in this read
+        finished = self.finished
         ids = [r for r in self.run_ids if r]
         if not ids:
-            if self.finished:
+            if finished:
                 self._finish()
             return
         conn = da.open_conn(self.app.store_path)
@@ -148,11 +161,11 @@ class TaskRerunScreen(ExplorerScreen):
                       r[3] == "done", "success": r[4], "reward": r[5], "term": r[6],
                       "steps": r[7]} for r in rows]
         self.rows.sort(key=lambda r: (r["side"], r["trial"]))
-        self._draw(tail)
-        if self.finished:
+        self._draw(tail, finished)
+        if finished:
             self._finish()
 
-    def _draw(self, tail: list) -> None:
+    def _draw(self, tail: list, finished: bool = False) -> None:
         k = [len(p.task_ids) * p.trials for p in (self.plans or [])]
         sides = []
         for i, name in enumerate("AB"):
@@ -163,7 +176,7 @@ class TaskRerunScreen(ExplorerScreen):
         strip = outcome_strip(sides)
         done = sum(1 for r in self.rows if r["done"])
         strip.append(f"  {done}/{sum(len(o) for _n, o in sides)} done", style="dim")
-        if self.finished and self.finished_at is None:
+        if finished and self.finished_at is None:
             strip.append(f" in {time.perf_counter() - self.started_at:.2f} s", style="dim")
         self.query_one("#rerun-strip", Static).update(strip)
         table = self.query_one(LineTable)

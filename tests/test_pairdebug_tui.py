@@ -1,0 +1,188 @@
+"""Pair-debugging in the app (#14): deep links (CLI and the copy key), rerun this task from
+the compare screen and a task row, fork at the selected step. Pilot tests at 80x24."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from tui_fixture import build_store, settle, wait_for
+
+import store
+from store.queries import resolve_episode
+from t2e_tui.cli.main import cli
+from t2e_tui.links import compare_link, resolve_link
+from t2e_tui.ui.app import make_app
+from t2e_tui.ui.screens.compare import CompareScreen
+from t2e_tui.ui.screens.pairdebug_dialogs import ForkDialog, LinkDialog, RerunTaskDialog
+from t2e_tui.ui.screens.task_rerun import TaskRerunScreen, outcome_strip
+from t2e_tui.ui.widgets.lanes import AlignedLanes
+
+
+@pytest.fixture
+def fx(tmp_path):
+    path = tmp_path / "fx.sqlite"
+    return path, build_store(path)
+
+
+@pytest.fixture(scope="module")
+def demo_store(tmp_path_factory):
+    from t2e_tui.demo import build_demo
+
+    return build_demo(tmp_path_factory.mktemp("pdemo") / "demo.sqlite")["store"]
+
+
+def _run_id(path, name: str) -> str:
+    conn = store.connect(path)
+    try:
+        return conn.execute("SELECT run_id FROM runs WHERE name = ?", (name,)).fetchone()[0]
+    finally:
+        conn.close()
+
+
+# ------------------------------------------------------------------ deep links
+
+def test_open_link_resolves_before_the_app_starts(fx, monkeypatch):
+    path, ids = fx
+    started = []
+    import t2e_tui.ui.app as ui_app
+
+    monkeypatch.setattr(ui_app, "make_app", lambda p, start=None: started.append(start) or
+                        type("A", (), {"run": lambda self: None})())
+    r = CliRunner().invoke(cli, ["--store", str(path), "open", "runb:2", "--vs",
+                                 "candidate:2:0", "--step", "3"])
+    assert r.exit_code == 0, r.output
+    a, b = ids["episodes"][("base", "2")], ids["episodes"][("cand", "2")]
+    assert started == [("compare", str(a), str(b), "3")]
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["run:2"], "ambiguous"),                      # runbase, runcand, runscript, runlive
+    (["runbase:2", "--vs", "nosuch:2"], "no run matches 'nosuch'"),
+    (["runbase:99"], "has no task '99'"),
+    (["--vs", "runbase:2"], "need an episode reference"),
+])
+def test_a_bad_link_is_one_line_exit_2_and_no_app(fx, monkeypatch, args, msg):
+    path, _ = fx
+    import t2e_tui.ui.app as ui_app
+
+    monkeypatch.setattr(ui_app, "make_app", lambda *a, **k: pytest.fail("the app started"))
+    r = CliRunner().invoke(cli, ["--store", str(path), "open", *args])
+    assert r.exit_code == 2 and msg in r.output
+    assert len(r.output.strip().splitlines()) == 1
+
+
+def test_links_round_trip_through_prefixes(fx):
+    path, ids = fx
+    conn = store.connect(path)
+    a, b = ids["episodes"][("base", "3")], ids["episodes"][("cand", "3")]
+    link = compare_link(conn, a, b, 4)
+    assert link == "t2e open runbase:3:0 --vs runcand:3:0 --step 4"
+    parts = link.split()
+    assert resolve_link(conn, parts[2], parts[4]) == (a, b)
+    assert resolve_episode(conn, "runc:3") == b  # an id prefix, as `t2e show` takes it
+
+
+async def test_deep_link_opens_at_the_step_and_y_copies_it(fx, monkeypatch):
+    path, ids = fx
+    a, b = ids["episodes"][("base", "2")], ids["episodes"][("cand", "2")]
+    copied = []
+    app = make_app(path, load_config=False, poll_interval=0, start=("compare", str(a), str(b),
+                                                                    "6"))
+    monkeypatch.setattr(app, "copy_to_clipboard", copied.append)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, CompareScreen)
+        row = screen.alignment.rows[screen.query_one(AlignedLanes).cursor]
+        assert 6 in (row.a.step_idx, row.a.result_idx)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: isinstance(app.screen, LinkDialog))
+        expected = f"t2e open runbase:2:0 --vs runcand:2:0 --step {row.a.step_idx}"
+        assert copied == [expected] and app.screen.link == expected
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen)
+
+
+# ------------------------------------------------------------------ rerun this task
+
+async def test_rerun_task_from_the_compare_screen(demo_store):
+    base = _run_id(demo_store, "baseline heldout")
+    cand = _run_id(demo_store, "cross-order-v1 heldout")
+    conn = store.connect(demo_store)
+    a = resolve_episode(conn, f"{base}:crossorder-01")
+    b = resolve_episode(conn, f"{cand}:crossorder-01")
+    conn.close()
+    app = make_app(demo_store, load_config=False, poll_interval=0, start=("compare", str(a),
+                                                                          str(b)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        compare = app.screen
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, RerunTaskDialog))
+        await pilot.press("backspace", "2", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, TaskRerunScreen))
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.finished and screen._timer is None)
+        assert screen.error is None
+        assert [(r["side"], r["trial"], r["done"]) for r in screen.rows] == [
+            ("A", 0, True), ("A", 1, True), ("B", 0, True), ("B", 1, True)]
+        strip = str(screen.query_one("#rerun-strip").render())
+        assert strip.startswith("A ") and "B " in strip and "flip A" in strip
+        assert screen.first_step_at is not None
+        conn = store.connect(demo_store)
+        runs = conn.execute("SELECT role, manifest_json FROM runs WHERE run_id IN (?, ?)",
+                            screen.run_ids).fetchall()
+        conn.close()
+        assert [r[0] for r in runs] == ["development", "development"]
+        sel = [json.loads(r[1])["task_selection"] for r in runs]
+        assert all(s["by"] == "task-rerun" and s["task"] == "crossorder-01" for s in sel)
+        # any trial opens in the lanes, against the other side's same trial
+        await pilot.press("down", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen)
+                       and app.screen is not compare)
+        assert app.screen.episode_a == screen.rows[1]["episode_id"]
+        assert app.screen.episode_b == screen.rows[3]["episode_id"]
+
+
+def test_outcome_strip_and_flip_rate():
+    t = outcome_strip([("A", [True, True, False]), ("B", [True, None, True])])
+    assert t.plain == "A ✓✓✗  B ✓·✓  flip A 0.67  flip B 0.00"
+
+
+async def test_rerun_from_a_task_row_asks_first(demo_store):
+    base = _run_id(demo_store, "baseline heldout")
+    app = make_app(demo_store, load_config=False, poll_interval=0, start=("tasks", base))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, RerunTaskDialog))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, RerunTaskDialog))
+
+
+# ------------------------------------------------------------------ fork from the lanes
+
+async def test_fork_at_the_selected_step_opens_parent_vs_fork(demo_store):
+    base = _run_id(demo_store, "baseline heldout")
+    conn = store.connect(demo_store)
+    a = resolve_episode(conn, f"{base}:auth-02")
+    conn.close()
+    app = make_app(demo_store, load_config=False, poll_interval=0,
+                   start=("compare", str(a), "", "4"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        parent_screen = app.screen
+        await pilot.press("f")
+        await wait_for(pilot, lambda: isinstance(app.screen, ForkDialog))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen)
+                       and app.screen is not parent_screen and app.screen.b is not None)
+        fork_id = app.screen.episode_b
+        assert app.screen.episode_a == a
+    conn = store.connect(demo_store)
+    row = conn.execute("SELECT forked_from_episode, forked_at_step FROM episodes WHERE "
+                       "episode_id = ?", (fork_id,)).fetchone()
+    conn.close()
+    assert row == (a, 4)
