@@ -186,3 +186,39 @@ async def test_fork_at_the_selected_step_opens_parent_vs_fork(demo_store):
                        "episode_id = ?", (fork_id,)).fetchone()
     conn.close()
     assert row == (a, 4)
+
+
+# ------------------------------------------------------------------ notes and the journal
+
+def test_journal_gathers_notes_reruns_and_forks_sanitised(demo_store, tmp_path):
+    from tui_fixture import HOSTILE
+
+    base = _run_id(demo_store, "baseline heldout")
+    run = CliRunner().invoke
+    s = ["--store", str(demo_store)]
+    assert run(cli, [*s, "fork", f"{base}:auth-08", "--at", "3"]).exit_code == 0
+    assert run(cli, [*s, "note", f"{base}:auth-08", f"step note {HOSTILE} <img src=x>",
+                     "--step", "2"]).exit_code == 0
+    assert run(cli, [*s, "note", "--task", "auth-08", "| a | pipe\n# not a heading"]
+               ).exit_code == 0
+    out = tmp_path / "j.md"
+    r = run(cli, [*s, "journal", "auth-08", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    text = out.read_text()
+    assert text.startswith("# Journal: task auth-08")
+    assert "\x1b" not in text and "\x07" not in text
+    assert "<img" not in text and "&lt;img src=x&gt;" in text
+    assert "\\[bold red\\]not markup\\[/\\]" in text
+    assert "\\| a \\| pipe # not a heading" in text          # one line, pipes escaped
+    assert "## Forks" in text and "| 3 |" in text                 # the fork at step 3
+    assert "scripted stand-in" in text
+    assert "## Noted steps" in text
+
+
+def test_journal_bad_input_is_one_line_and_writes_nothing(demo_store, tmp_path):
+    out = tmp_path / "j.md"
+    r = CliRunner().invoke(cli, ["--store", str(demo_store), "journal", "no-such-task", "-o",
+                                 str(out)])
+    assert r.exit_code == 2 and "no finished episode" in r.output and not out.exists()
+    r = CliRunner().invoke(cli, ["--store", str(demo_store), "note", "--task", "x", "  "])
+    assert r.exit_code == 2 and "cannot be empty" in r.output
