@@ -48,8 +48,9 @@ def test_open_link_resolves_before_the_app_starts(fx, monkeypatch):
     started = []
     import t2e_tui.ui.app as ui_app
 
-    monkeypatch.setattr(ui_app, "make_app", lambda p, start=None: started.append(start) or
-                        type("A", (), {"run": lambda self: None})())
+    monkeypatch.setattr(ui_app, "make_app", lambda p, start=None, session=None:
+                        started.append(start) or
+                        type("A", (), {"run": lambda self: None, "session_link": None})())
     r = CliRunner().invoke(cli, ["--store", str(path), "open", "runb:2", "--vs",
                                  "candidate:2:0", "--step", "3"])
     assert r.exit_code == 0, r.output

@@ -17,12 +17,18 @@ def register(cli: click.Group) -> None:
                   help="With REF: open the compare screen on REF against this episode.")
     @click.option("--step", type=int, default=None,
                   help="With REF: put the cursor on this step of REF.")
+    @click.option("--follow", "follow", default=None, is_flag=False, flag_value="",
+                  metavar="[NAME]", help="Follow another running session on this store "
+                  "(read-only; F9 takes over, F10 stops). NAME when several run.")
+    @click.option("--name", "session_name", default=None,
+                  help="This session's name for followers (default user@host:pid).")
     @click.option("--tasks", "tasks", nargs=2, default=None, metavar="BASELINE CANDIDATE",
                   help="Start on the tasks screen of this run pair.")
     @click.option("--compare", "compare", default=None, metavar="EPISODE[,EPISODE]",
                   help="Start on the compare screen (episode ids).")
-    def open_cmd(ref: str | None, versus: str | None, step: int | None,
-                 tasks: tuple[str, str] | None, compare: str | None) -> None:
+    def open_cmd(ref: str | None, versus: str | None, step: int | None, follow: str | None,
+                 session_name: str | None, tasks: tuple[str, str] | None,
+                 compare: str | None) -> None:
         """Open the explorer: runs, tasks, aligned trajectories (F1 lists the keys).
 
         REF (a deep link, as `y` on the compare screen copies it): RUN:TASK[:TRIAL] or an
@@ -56,8 +62,20 @@ def register(cli: click.Group) -> None:
                 a, b = resolve_link(conn, ref, versus)
                 start = ("compare", str(a), str(b) if b is not None else "",
                          str(step) if step is not None else "")
+            session: dict = {"name": session_name}
+            if follow is not None:
+                # no live session to follow (or several) is one line here, before the app
+                from store.sessions import find_leader
+
+                leader = find_leader(conn, follow or None)
+                session = {"follow": leader["session_id"], "leader_name": leader["name"]}
         finally:
             conn.close()
         from ..ui.app import make_app  # lazy: textual loads only for the app
 
-        make_app(path, start=start).run()
+        app = make_app(path, start=start, session=session)
+        try:
+            app.run()
+        finally:
+            if app.session_link is not None:
+                app.session_link.close()

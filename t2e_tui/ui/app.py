@@ -53,7 +53,8 @@ class T2EApp(App):
     def __init__(self, store_path: str | Path, *, keymap: dict[str, str] | None = None,
                  poll_interval: float = 2.0, load_config: bool = True,
                  start: tuple[str, ...] | None = None,
-                 clock: Callable[[], float] = time.perf_counter) -> None:
+                 clock: Callable[[], float] = time.perf_counter,
+                 session: dict | None = None) -> None:
         super().__init__()
         self.clock = clock  # timings shown on screen; snapshot tests pass a fixed clock
         self.store_path = str(store_path)
@@ -65,6 +66,9 @@ class T2EApp(App):
         self._extra_keymap = keymap or {}
         self._load_config = load_config
         self._start = start
+        # follow mode (#14, ui/follow.py): {"name": ...} leads, {"follow": id, ...} follows
+        self._session = session
+        self.session_link: Any = None
 
     def on_mount(self) -> None:
         keymap: dict[str, str] = {}
@@ -78,6 +82,11 @@ class T2EApp(App):
         keymap.update(self._extra_keymap)
         if keymap:
             self.set_keymap(keymap)
+        if self._session is not None:
+            from .follow import SessionLink
+
+            self.session_link = SessionLink(self, **self._session)
+            self.session_link.start()
         if self._start:
             kind, *args = self._start
             if kind == "tasks":
@@ -171,6 +180,14 @@ class T2EApp(App):
                         severity="warning")
             return
         hooks.open(self, name)
+
+    def action_follow_take_over(self) -> None:
+        if self.session_link is not None:
+            self.session_link.take_over()
+
+    def action_follow_stop(self) -> None:
+        if self.session_link is not None:
+            self.session_link.stop()
 
     def context(self) -> dict[str, Any]:
         """What the user is looking at (for the workbench): runs, episodes, task."""
