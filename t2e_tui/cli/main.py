@@ -139,7 +139,7 @@ def _register_all() -> None:
     import importlib
 
     for name in ("store", "world", "engine", "models", "gate", "workbench", "app", "fork",
-                 "journal"):
+                 "journal", "serve"):
         importlib.import_module(f".{name}", __package__).register(cli)
 
 
