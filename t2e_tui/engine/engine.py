@@ -254,7 +254,8 @@ async def execute_run_async(plan: RunPlan, store_path: str, *, run_id: str | Non
         prompt = plan.system_prompt()
         # group commit only when no model call can sit between two steps (see sink.py)
         sink = StepSink(conn, batch=plan.agent.kind == plan.user.kind == "scripted"
-                        and backends.judge is None, max_delay=commit_delay)
+                        and backends.judge is None)
+        sink.max_delay = commit_delay
         queue: asyncio.Queue = asyncio.Queue()
         for item in todo:
             queue.put_nowait(item)
