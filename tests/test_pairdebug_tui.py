@@ -223,3 +223,32 @@ def test_journal_bad_input_is_one_line_and_writes_nothing(demo_store, tmp_path):
     assert r.exit_code == 2 and "no finished episode" in r.output and not out.exists()
     r = CliRunner().invoke(cli, ["--store", str(demo_store), "note", "--task", "x", "  "])
     assert r.exit_code == 2 and "cannot be empty" in r.output
+
+
+async def test_a_note_on_a_step_is_stored_and_marked_in_the_lanes(fx):
+    from tui_fixture import HOSTILE
+
+    from store.notes import notes_for
+    from t2e_tui.ui.screens.pairdebug_dialogs import NoteDialog
+
+    path, ids = fx
+    a, b = ids["episodes"][("base", "2")], ids["episodes"][("cand", "2")]
+    app = make_app(path, load_config=False, poll_interval=0, start=("compare", str(a), str(b),
+                                                                    "4"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        lanes = screen.query_one(AlignedLanes)
+        assert lanes.noted == set()
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, NoteDialog))
+        app.screen.query_one("#text").value = "asks twice " + HOSTILE
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: ("a", 4) in lanes.noted)
+        line = "".join(seg.text for seg in lanes.render_line(lanes.cursor + 1 -
+                                                             lanes.scroll_offset.y))
+        assert "✎" in line
+    conn = store.connect(path)
+    notes = notes_for(conn, [("step", f"{a}:4")])
+    conn.close()
+    assert [n["text"] for n in notes] == ["asks twice " + HOSTILE]

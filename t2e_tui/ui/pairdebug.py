@@ -9,6 +9,7 @@ task_id)` is shared with the tasks screen (a task row).
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from rich.text import Text
@@ -93,7 +94,68 @@ def rerun_task(screen: Any, episode_id: int, task_id: str) -> None:
 
 
 class PairDebugMixin:
-    """Compare-screen actions: copy link, fork here, rerun task."""
+    """Compare-screen actions: copy link, fork here, rerun task, note on a step."""
+
+    def on_mount(self) -> None:
+        # Textual calls every class's on_mount along the MRO: this one adds the notes
+        self.app.run_worker(self._read_notes, thread=True, group="notes",  # type: ignore
+                            exit_on_error=False, description="reading notes")
+
+    def _read_notes(self) -> None:
+        app = self.app  # type: ignore[attr-defined]
+        eids = {"a": self.episode_a, "b": self.episode_b}  # type: ignore[attr-defined]
+        conn = da.open_conn(app.store_path)
+        try:
+            rows = conn.execute(
+                "SELECT target_id FROM notes WHERE target_kind = 'step' AND (target_id LIKE ? "
+                "OR target_id LIKE ?)", [f"{eids['a']}:%", f"{eids['b']}:%"]).fetchall()
+        finally:
+            conn.close()
+        noted = set()
+        for (tid,) in rows:
+            eid, _, idx = tid.partition(":")
+            for side, e in eids.items():
+                if e is not None and str(e) == eid and idx.isdigit():
+                    noted.add((side, int(idx)))
+        app.call_from_thread(self._show_notes, noted)
+
+    def _show_notes(self, noted: set) -> None:
+        from .widgets.lanes import AlignedLanes
+        if self.is_mounted:  # type: ignore[attr-defined]
+            self.query_one(AlignedLanes).set_noted(noted)  # type: ignore[attr-defined]
+
+    def action_note(self) -> None:
+        """Add a note to the step under the cursor (its earlier notes are shown)."""
+        from store.notes import add_note, notes_for, step_target
+
+        from .screens.pairdebug_dialogs import NoteDialog
+
+        eid, step = self._cursor_step()
+        if eid is None or step is None:
+            self.notify("no step under the cursor", timeout=3)  # type: ignore[attr-defined]
+            return
+        app = self.app  # type: ignore[attr-defined]
+        target = step_target(eid, step)
+        conn = da.open_conn(app.store_path)
+        try:
+            earlier = [n["text"] for n in notes_for(conn, [("step", target)])]
+        finally:
+            conn.close()
+        ep = self.a if eid == self.episode_a else self.b  # type: ignore[attr-defined]
+
+        def go(values: dict | None) -> None:
+            if not values:
+                return
+            c = da.open_conn(app.store_path)
+            try:
+                add_note(c, "step", target, values["text"], os.environ.get("USER"))
+            finally:
+                c.close()
+            self.app.run_worker(self._read_notes, thread=True,  # type: ignore[attr-defined]
+                                group="notes", exit_on_error=False,
+                                description="reading notes")
+            self.notify(f"note added to step {step}", timeout=2)  # type: ignore
+        app.push_screen(NoteDialog(ep.label if ep else str(eid), step, earlier), go)
 
     def _cursor_step(self) -> tuple[int | None, int | None]:
         """(episode, step) under the cursor: A's step, else B's (None when nothing)."""

@@ -118,6 +118,7 @@ class CompareScreen(PairDebugMixin, ExplorerScreen):
         Binding("r", "rerun_task", "Rerun task", show=False, id="compare.rerun_task"),
         Binding("f", "fork", "Fork here", show=False, id="compare.fork"),
         Binding("y", "copy_link", "Copy link", show=False, id="compare.link"),
+        Binding("a", "note", "Note on step", show=False, id="compare.note"),
     ]
 
     def __init__(self, episode_a: int, episode_b: int | None = None, *,

@@ -31,6 +31,7 @@ class _FormDialog(ModalScreen[dict | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog.cancel")]
     FIELDS: tuple[tuple[str, str, str], ...] = ()   # (id, label, placeholder)
+    FOOTER = "Enter start · Escape cancel"
 
     def __init__(self, title: Text, values: dict[str, str]) -> None:
         super().__init__()
@@ -43,7 +44,7 @@ class _FormDialog(ModalScreen[dict | None]):
             for fid, label, placeholder in self.FIELDS:
                 yield Static(label, classes="dim")
                 yield Input(self._values.get(fid, ""), placeholder=placeholder, id=fid)
-            yield Static("Enter start · Escape cancel", id="dialog-error")
+            yield Static(self.FOOTER, id="dialog-error")
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
@@ -125,3 +126,21 @@ class LinkDialog(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+class NoteDialog(_FormDialog):
+    """A note on the selected step; the step's earlier notes are shown above the input."""
+
+    DEFAULT_CSS = _CSS.format(name="NoteDialog")
+    FIELDS = (("text", "note", "what you found here"),)
+    FOOTER = "Enter save · Escape cancel"
+
+    def __init__(self, label: str, step: int, earlier: list[str]) -> None:
+        title = Text("Note on ", style="bold")
+        title.append(one_line(label, 40) + f" step {step}")
+        for n in earlier[-5:]:
+            title.append("\n✎ " + one_line(n, 200), style="yellow")
+        super().__init__(title, {})
+
+    def check(self, values: dict[str, str]) -> str | None:
+        return None if values.get("text") else "a note cannot be empty"

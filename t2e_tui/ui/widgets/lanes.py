@@ -59,6 +59,14 @@ class AlignedLanes(RowCursorView, can_focus=True):
         self.label_b = "B"
         self._cache: LRUCache[tuple, Strip] = LRUCache(1024)
         self._gen = 0
+        self.noted: set[tuple[str, int]] = set()  # ("a"|"b", step idx) with a note (#14)
+
+    def set_noted(self, noted: set[tuple[str, int]]) -> None:
+        """Mark these steps as noted (a ✎ before the event)."""
+        self.noted = noted
+        self._gen += 1
+        self._cache.clear()
+        self.refresh()
 
     def show(self, alignment: Alignment, label_a: str, label_b: str, row: int = 0) -> None:
         """Display an alignment with the cursor on `row`."""
@@ -144,7 +152,8 @@ class AlignedLanes(RowCursorView, can_focus=True):
                 for i, ev in enumerate((row.a, row.b)):
                     if i:
                         segs.append(sep)
-                    cell = self._fit(event_segments(ev, row.diffs, changed_first=True), lane_w)
+                    cell = self._fit(self._note_mark("ab"[i], ev) + event_segments(
+                        ev, row.diffs, changed_first=True), lane_w)
                     segs += cell_segments(cell, lane_w)
             else:
                 mine, other = (row.a, row.b) if self.mode == "a" else (row.b, row.a)
@@ -153,13 +162,19 @@ class AlignedLanes(RowCursorView, can_focus=True):
                     cell = [(f"(only in {where}) ", "dim")] + [
                         (t, "dim") for t, _ in event_segments(other)]
                 else:
-                    cell = self._fit(event_segments(mine, row.diffs, changed_first=True),
-                                     lane_w)
+                    cell = self._fit(self._note_mark(self.mode, mine) + event_segments(
+                        mine, row.diffs, changed_first=True), lane_w)
                 segs += cell_segments(cell, lane_w)
         strip = Strip([Segment(s.text, base + s.style if s.style else base) for s in segs])
         strip = strip.crop_extend(0, width, base)
         self._cache[key] = strip
         return strip
+
+    def _note_mark(self, side: str, ev) -> list[tuple[str, str]]:
+        if ev is None or not self.noted:
+            return []
+        hit = (side, ev.step_idx) in self.noted or (side, ev.result_idx) in self.noted
+        return [("✎ ", "warn")] if hit else []
 
     @staticmethod
     def _fit(segs: list[tuple[str, str]], width: int) -> list[tuple[str, str]]:
