@@ -223,3 +223,13 @@ def test_the_gate_refuses_forks_as_heldout_evidence(tmp_path):
     r = evaluate(conn, "base", "cand")
     assert r.evidence_role == "development"
     assert any("1 fork(s)" in x for x in r.role.reasons)
+
+
+def test_the_gate_refuses_task_reruns_as_heldout_evidence(tmp_path):
+    conn = new_store(tmp_path)
+    make_run(conn, "base", {str(i): [0.0] for i in range(1, 9)}, role="heldout")
+    make_run(conn, "cand", {str(i): [1.0] for i in range(1, 9)}, role="heldout",
+             manifest={"task_selection": {"by": "task-rerun", "task": "3"}})
+    r = evaluate(conn, "base", "cand")
+    assert r.evidence_role == "development"
+    assert any("task rerun" in x for x in r.role.reasons)

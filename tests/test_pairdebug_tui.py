@@ -252,3 +252,28 @@ async def test_a_note_on_a_step_is_stored_and_marked_in_the_lanes(fx):
     notes = notes_for(conn, [("step", f"{a}:4")])
     conn.close()
     assert [n["text"] for n in notes] == ["asks twice " + HOSTILE]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+def test_task_rerun_snapshot(snap_compare, tmp_path, size):
+    """The finished rerun screen (seeded plans, fixed clock: nothing moves between runs)."""
+    from t2e_tui.demo import build_demo
+    from t2e_tui.engine.task_rerun import plan_task_rerun
+
+    path = build_demo(tmp_path / "demo.sqlite")["store"]
+    base = _run_id(path, "baseline heldout")
+    conn = store.connect(path)
+    eid = resolve_episode(conn, f"{base}:crossorder-01")
+    plans = plan_task_rerun(conn, eid, draft="cross-order-v1", baseline="baseline", trials=3,
+                            seed=7)
+    conn.close()
+    app = make_app(path, load_config=False, poll_interval=0, clock=lambda: 0.0)
+
+    async def before(pilot):
+        await settle(pilot)
+        screen = TaskRerunScreen("crossorder-01", eid, ("cross-order-v1", "baseline"), plans)
+        pilot.app.push_screen(screen)
+        await wait_for(pilot, lambda: screen.finished_at is not None)
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=before)

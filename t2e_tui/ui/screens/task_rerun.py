@@ -68,6 +68,7 @@ class TaskRerunScreen(ExplorerScreen):
         self.finished = False
         self.error: str | None = None
         self.started_at = time.perf_counter()
+        self._shown_t0: float | None = None   # app.clock() at begin (snapshots fix the clock)
         self._app_ref: Any = None
         self.first_step_at: float | None = None   # bench: when the first new step was drawn
         self.finished_at: float | None = None
@@ -104,6 +105,7 @@ class TaskRerunScreen(ExplorerScreen):
             return
         self._began = True
         self._app_ref = app
+        self._shown_t0 = app.clock() if hasattr(app, "clock") else time.perf_counter()
         app.run_worker(self._play, thread=True, group="task-rerun", exit_on_error=False,
                        description="rerunning the task")
 
@@ -177,7 +179,8 @@ class TaskRerunScreen(ExplorerScreen):
         done = sum(1 for r in self.rows if r["done"])
         strip.append(f"  {done}/{sum(len(o) for _n, o in sides)} done", style="dim")
         if finished and self.finished_at is None:
-            strip.append(f" in {time.perf_counter() - self.started_at:.2f} s", style="dim")
+            clock = getattr(self.app, "clock", time.perf_counter)
+            strip.append(f" in {clock() - (self._shown_t0 or 0.0):.2f} s", style="dim")
         self.query_one("#rerun-strip", Static).update(strip)
         table = self.query_one(LineTable)
         table.set_rows([[r["side"], str(r["trial"]),
