@@ -287,9 +287,13 @@ async def execute_fork_async(fp: ForkPlan, store_path: str, *,
                 on_episode(EpisodeDone(run_id, fp.task_id, k, info.get("reward"),
                                        out.termination_reason, done, plan.trials))
 
+        tasks = [asyncio.ensure_future(one(k)) for k in range(plan.trials)]
         try:
-            await asyncio.gather(*(one(k) for k in range(plan.trials)))
+            await asyncio.gather(*tasks)
         except BaseException:
+            for t in tasks:  # no trial may write after its run is closed
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             sink.abandon()
             writer.discard_running(conn, run_id)
             writer.set_run_status(conn, run_id, "interrupted")
