@@ -233,3 +233,19 @@ def test_the_gate_refuses_task_reruns_as_heldout_evidence(tmp_path):
     r = evaluate(conn, "base", "cand")
     assert r.evidence_role == "development"
     assert any("task rerun" in x for x in r.role.reasons)
+
+
+def test_a_fork_inside_a_tool_round_first_answers_the_pending_calls(demo_store):
+    """Forking between a call and its result: the kept call is answered first (by the
+    restored world, so exactly as recorded), then the agent speaks."""
+    base = _baseline_heldout(demo_store)
+    conn = store.connect(demo_store)
+    parent = load_episode(conn, resolve_episode(conn, f"{base}:auth-01"))
+    at = next(i for i, m in enumerate(parent["messages"]) if m["role"] == "tool")
+    r = _t2e(demo_store, "fork", f"{base}:auth-01", "--at", str(at), "--json")
+    assert r.exit_code == 0, r.output
+    fork = load_episode(conn, json.loads(r.output)["forks"][0]["episode_id"])
+    conn.close()
+    got, want = fork["messages"][at], parent["messages"][at]
+    assert got["role"] == "tool" and (got["id"], got["content"]) == (want["id"], want["content"])
+    assert fork["messages"][at + 1]["role"] == "assistant"
