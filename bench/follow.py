@@ -49,9 +49,15 @@ async def run(path: Path, a: int, b: int, moves: int) -> list[float]:
                        and follower.screen.alignment is not None):
                 await fp.pause(0.01)
             lanes = leader.screen.query_one(AlignedLanes)
+            lanes.move_to(0)
+            await lp.pause(0.3)
+            span = max(1, min(4, lanes.n_rows - 1))
             for i in range(moves):
-                await lp.press("down" if i % 8 < 4 else "up")
+                before = lanes.cursor
+                await lp.press("down" if (i // span) % 2 == 0 else "up")
                 target = lanes.cursor
+                if target == before:  # at an end: not a move
+                    continue
                 t0 = time.perf_counter()
                 while follower.screen.query_one(AlignedLanes).cursor != target:
                     await fp.pause(0.005)
