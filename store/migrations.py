@@ -379,6 +379,32 @@ CREATE TABLE evolve_events (
 );
 """,
     ),
+    (
+        6,
+        "pair-debugging: forks index, live sessions",
+        r"""
+-- Pair-debugging (#14): a fork is an episode whose first forked_at_step messages are copied
+-- from episode forked_from_episode (columns from migration 1), the rest simulated again with
+-- the world restored at that step. Its run's manifest has kind 'fork'. The compare screen
+-- and the journal list an episode's forks through this index.
+CREATE INDEX idx_episodes_forked_from ON episodes(forked_from_episode)
+    WHERE forked_from_episode IS NOT NULL;
+
+-- Live app sessions, for follow mode (`t2e open --follow NAME`): a leader writes what it
+-- shows; followers poll it. No server: the SQLite file is the channel. A session whose
+-- heartbeat is older than a few seconds is dead (kill -9 leaves its row; it expires).
+CREATE TABLE sessions (
+    session_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,             -- user@host:pid unless given
+    pid INTEGER,
+    host TEXT,
+    started_at TEXT NOT NULL,
+    heartbeat_at REAL NOT NULL,     -- unix time of the last sign of life
+    seq INTEGER NOT NULL DEFAULT 0, -- bumped on every change of state
+    state_json TEXT                 -- {screen, baseline, candidate, episode_a, episode_b, step, task}
+);
+""",
+    ),
 ]
 
 

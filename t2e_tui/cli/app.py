@@ -12,16 +12,34 @@ from ..errors import T2EError
 
 def register(cli: click.Group) -> None:
     @cli.command("open")
+    @click.argument("ref", required=False)
+    @click.option("--vs", "versus", default=None, metavar="RUN:TASK[:TRIAL]",
+                  help="With REF: open the compare screen on REF against this episode.")
+    @click.option("--step", type=int, default=None,
+                  help="With REF: put the cursor on this step of REF.")
+    @click.option("--follow", "follow", default=None, is_flag=False, flag_value="",
+                  metavar="[NAME]", help="Follow another running session on this store "
+                  "(read-only; F9 takes over, F10 stops). NAME when several run.")
+    @click.option("--name", "session_name", default=None,
+                  help="This session's name for followers (default user@host:pid).")
     @click.option("--tasks", "tasks", nargs=2, default=None, metavar="BASELINE CANDIDATE",
                   help="Start on the tasks screen of this run pair.")
     @click.option("--compare", "compare", default=None, metavar="EPISODE[,EPISODE]",
                   help="Start on the compare screen (episode ids).")
-    def open_cmd(tasks: tuple[str, str] | None, compare: str | None) -> None:
-        """Open the explorer: runs, tasks, aligned trajectories (F1 lists the keys)."""
+    def open_cmd(ref: str | None, versus: str | None, step: int | None, follow: str | None,
+                 session_name: str | None, tasks: tuple[str, str] | None,
+                 compare: str | None) -> None:
+        """Open the explorer: runs, tasks, aligned trajectories (F1 lists the keys).
+
+        REF (a deep link, as `y` on the compare screen copies it): RUN:TASK[:TRIAL] or an
+        episode id, `--vs` another, `--step N`; RUN is a run id, id prefix or name."""
         store = click.get_current_context().obj.store
         path = Path(store)
         if path.is_dir():
             raise T2EError(f"{path}: is a directory, not a store file")
+        if (versus is not None or step is not None) and ref is None:
+            raise T2EError("--vs and --step need an episode reference: t2e open RUN:TASK "
+                           "--vs RUN:TASK [--step N]")
         start = None
         if tasks:
             start = ("tasks", *tasks)
@@ -35,7 +53,29 @@ def register(cli: click.Group) -> None:
         # before the app starts and turns the same error into a stream of notices.
         from store import connect
 
-        connect(path).close()
+        conn = connect(path)
+        try:
+            if ref is not None:
+                # an unknown or ambiguous reference is one line here, before the app starts
+                from ..links import resolve_link
+
+                a, b = resolve_link(conn, ref, versus)
+                start = ("compare", str(a), str(b) if b is not None else "",
+                         str(step) if step is not None else "")
+            session: dict = {"name": session_name}
+            if follow is not None:
+                # no live session to follow (or several) is one line here, before the app
+                from store.sessions import find_leader
+
+                leader = find_leader(conn, follow or None)
+                session = {"follow": leader["session_id"], "leader_name": leader["name"]}
+        finally:
+            conn.close()
         from ..ui.app import make_app  # lazy: textual loads only for the app
 
-        make_app(path, start=start).run()
+        app = make_app(path, start=start, session=session)
+        try:
+            app.run()
+        finally:
+            if app.session_link is not None:
+                app.session_link.close()

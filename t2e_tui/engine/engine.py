@@ -232,8 +232,10 @@ async def _play_one(conn: Any, sink: StepSink, plan: RunPlan, backends: _Backend
 async def execute_run_async(plan: RunPlan, store_path: str, *, run_id: str | None = None,
                             on_episode: OnEpisode | None = None,
                             on_start: Callable[[str], None] | None = None,
-                            cancel: threading.Event | None = None) -> RunSummary:
-    """Play every missing episode of the plan (all of them for a new run)."""
+                            cancel: threading.Event | None = None,
+                            commit_delay: float = 0.05) -> RunSummary:
+    """Play every missing episode of the plan (all of them for a new run). `commit_delay`:
+    the longest a scripted step waits for its group commit (a live view's latency)."""
     backends = _Backends(plan)  # before any row is written: a backend that can't load is bad input
     conn = store.connect(store_path)
     try:
@@ -253,6 +255,7 @@ async def execute_run_async(plan: RunPlan, store_path: str, *, run_id: str | Non
         # group commit only when no model call can sit between two steps (see sink.py)
         sink = StepSink(conn, batch=plan.agent.kind == plan.user.kind == "scripted"
                         and backends.judge is None)
+        sink.max_delay = commit_delay
         queue: asyncio.Queue = asyncio.Queue()
         for item in todo:
             queue.put_nowait(item)

@@ -103,8 +103,14 @@ def call_tool(env: Any, call: ToolCall) -> tuple[str, bool]:
 async def play_episode(*, agent: Any, user: Any, env: Any, system_prompt: str,
                        tools: list[dict], max_steps: int, max_errors: int, seed: int,
                        on_step: StepSink | None = None, cost: CostFn | None = None,
-                       cancel: threading.Event | None = None) -> EpisodeOutcome:
-    """Play one episode to its end and return the trajectory and why it ended."""
+                       cancel: threading.Event | None = None,
+                       prefix: list[dict] | None = None) -> EpisodeOutcome:
+    """Play one episode to its end and return the trajectory and why it ended.
+
+    `prefix` (a fork from step t): the recorded messages 0..t-1, replayed into the trajectory
+    as they were (and handed to `on_step`), with `env` already restored to step t. Play
+    continues from there: calls of the last turn still owed a result are run first, then
+    whoever speaks next by tau2's turn order; prior tool errors count toward `max_errors`."""
     rng = random.Random(seed)
     messages: list[dict] = []
     t0 = time.perf_counter()
@@ -112,9 +118,10 @@ async def play_episode(*, agent: Any, user: Any, env: Any, system_prompt: str,
     user_cost: float | None = None
     n_errors = 0
 
-    def add(msg: dict, latency_ms: float | None = None) -> None:
+    def add(msg: dict, latency_ms: float | None = None, keep_time: bool = False) -> None:
         msg["turn_idx"] = len(messages)
-        msg["timestamp"] = now_iso()
+        if not (keep_time and msg.get("timestamp")):
+            msg["timestamp"] = now_iso()
         messages.append(msg)
         if on_step is not None:
             on_step(msg["turn_idx"], msg, latency_ms)
@@ -134,10 +141,24 @@ async def play_episode(*, agent: Any, user: Any, env: Any, system_prompt: str,
                               agent_cost=agent_cost, user_cost=user_cost, n_tool_errors=n_errors,
                               error=error, duration=time.perf_counter() - t0)
 
-    add({"role": "assistant", "content": GREETING, "tool_calls": None, "cost": 0.0})
     agent_model = getattr(agent, "model", None)
     user_model = getattr(user, "model", None)
-    speaker = "user"
+    if prefix:
+        speaker, pending = _resume_point(prefix)
+        for old in prefix:
+            msg = dict(old)
+            n_errors += int(msg.get("role") == "tool" and bool(msg.get("error")))
+            add(msg, keep_time=True)  # a kept step keeps its recorded time
+        for call in pending:
+            content, error = call_tool(env, call)
+            n_errors += int(error)
+            add({"role": "tool", "id": call.id, "content": content, "requestor": "assistant",
+                 "error": error})
+        if pending and n_errors >= max_errors:
+            return outcome("too_many_errors")
+    else:
+        add({"role": "assistant", "content": GREETING, "tool_calls": None, "cost": 0.0})
+        speaker = "user"
     while True:
         if len(messages) >= max_steps:
             return outcome("max_steps")
@@ -199,3 +220,22 @@ async def play_episode(*, agent: Any, user: Any, env: Any, system_prompt: str,
         if n_errors >= max_errors:
             return outcome("too_many_errors")
         speaker = "agent"
+
+
+def _resume_point(prefix: list[dict]) -> tuple[str, list[ToolCall]]:
+    """Who speaks after a kept prefix, and the last turn's calls still owed a result."""
+    answered = {m.get("id") for m in prefix if m.get("role") == "tool"}
+    for msg in reversed(prefix):
+        role = msg.get("role")
+        if role == "tool":
+            return "agent", []
+        if role == "user":
+            return "agent", []
+        if role == "assistant":
+            calls = [c for c in msg.get("tool_calls") or () if isinstance(c, dict)]
+            if not calls:
+                return "user", []
+            owed = [ToolCall(id=c.get("id"), name=c.get("name"), arguments=c.get("arguments"))
+                    for c in calls if c.get("id") not in answered]
+            return "agent", owed
+    return "user", []

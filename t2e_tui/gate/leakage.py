@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
+from store.pairdebug import development_only
+
 from .runs import RunInfo, conn_of
 
 CLEAN_ROLES = ("heldout", "transfer")
@@ -243,6 +245,12 @@ def comparison_role(db: Any, baseline: RunInfo, candidate: RunInfo,
         reasons.append(f"baseline run {baseline.label()} is {baseline.role} evidence on the "
                        f"same tasks")
         role = "development"
+    # forks and task reruns (pair-debugging, #14) are development evidence, whatever the role
+    for run in (baseline, candidate):
+        why = development_only(db, run.run_id)
+        if why and role not in ("development", "synthetic"):
+            reasons.append(why)
+            role = "development"
     notes: list[str] = []
     if claimed in CLEAN_ROLES and role != "synthetic":
         # every cause is listed, even when an earlier one already downgraded the claim

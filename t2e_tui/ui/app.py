@@ -61,7 +61,7 @@ class T2EApp(App):
                  poll_interval: float = 2.0, load_config: bool = True,
                  start: tuple[str, ...] | None = None,
                  clock: Callable[[], float] = time.perf_counter,
-                 remember: bool | None = None) -> None:
+                 remember: bool | None = None, session: dict | None = None) -> None:
         # NO_COLOR: Textual pops it in App.__init__ and greys everything; read it first so
         # the theme can also use the terminal's own few colours (ansi-dark)
         no_color = bool(os.environ.get("NO_COLOR"))
@@ -81,6 +81,9 @@ class T2EApp(App):
         # tests that pass load_config=False get a clean slate unless they ask for it
         self.remember = load_config if remember is None else remember
         self.restored_marks: tuple[str | None, str | None] = (None, None)
+        # follow mode (#14, ui/follow.py): {"name": ...} leads, {"follow": id, ...} follows
+        self._session = session
+        self.session_link: Any = None
 
     def on_mount(self) -> None:
         keymap: dict[str, str] = {}
@@ -98,13 +101,20 @@ class T2EApp(App):
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         if self._start is None and self.remember:
             self._restore_session()
+        if self._session is not None:
+            from .follow import SessionLink
+
+            self.session_link = SessionLink(self, **self._session)
+            self.session_link.start()
         if self._start:
             kind, *args = self._start
             if kind == "tasks":
                 self.open_tasks(args[0], args[1] if len(args) > 1 else None)
             elif kind == "compare":
+                step = int(args[2]) if len(args) > 2 and args[2] else None  # a deep link's
                 self.open_compare(int(args[0]), int(args[1]) if len(args) > 1 and args[1]
-                                  else None)
+                                  else None, step=step,
+                                  step_episode=int(args[0]) if step is not None else None)
 
     def get_default_screen(self) -> RunsScreen:
         return RunsScreen()
@@ -256,6 +266,14 @@ class T2EApp(App):
                         severity="warning")
             return
         hooks.open(self, name)
+
+    def action_follow_take_over(self) -> None:
+        if self.session_link is not None:
+            self.session_link.take_over()
+
+    def action_follow_stop(self) -> None:
+        if self.session_link is not None:
+            self.session_link.stop()
 
     def context(self) -> dict[str, Any]:
         """What the user is looking at (for the workbench): runs, episodes, task."""

@@ -16,6 +16,7 @@ from ...align import Alignment, align, event_segments, reward_components
 from ...reviews import episode_lines
 from ...reviews import flags as review_flags
 from ...textsafe import one_line
+from ..pairdebug import PairDebugMixin
 from ..widgets.detail import StepDetail
 from ..widgets.keybar import KeyBar
 from ..widgets.lanes import AlignedLanes
@@ -109,7 +110,7 @@ def reward_compact(side: str, ep: da.Episode) -> Text:
     return t
 
 
-class CompareScreen(CompareNavigation, ExplorerScreen):
+class CompareScreen(CompareNavigation, PairDebugMixin, ExplorerScreen):
     """Aligned trajectories. Opens at the first divergence (or at a requested step)."""
 
     HELP_TITLE = "Compare"
@@ -125,6 +126,11 @@ class CompareScreen(CompareNavigation, ExplorerScreen):
         Binding("1", "trial('a')", "Next A trial", show=False, id="compare.trial_a"),
         Binding("2", "trial('b')", "Next B trial", show=False, id="compare.trial_b"),
         Binding("l", "label", "Label", show=False, id="compare.label"),
+        # pair-debugging (#14, ui/pairdebug.py)
+        Binding("r", "rerun_task", "Rerun task", show=False, id="compare.rerun_task"),
+        Binding("f", "fork", "Fork here", show=False, id="compare.fork"),
+        Binding("y", "copy_link", "Copy link", show=False, id="compare.link"),
+        Binding("a", "note", "Note on step", show=False, id="compare.note"),
     ]
     # End (the lanes' key) goes to the last turns, where a run's ending shows: keep it in the
     # bar. At 80 columns the bar uses short labels.

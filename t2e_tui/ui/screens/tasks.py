@@ -82,6 +82,7 @@ class TasksScreen(ExplorerScreen):
         Binding("f", "failures", "Failures", show=False, id="tasks.failures"),
         Binding("c", "class_filter", "Class", show=False, id="tasks.class"),
         Binding("l", "label", "Label", show=False, id="tasks.label"),
+        Binding("r", "rerun_task", "Rerun task", show=False, id="tasks.rerun_task"),
     ]
     # at 80 columns: short labels, and Enter (also o) goes first, so g stays in view
     KEYBAR_SHORT = {"tasks.regressed": "Regr", "tasks.failed": "Cand✗",
@@ -385,6 +386,17 @@ class TasksScreen(ExplorerScreen):
 
     def action_open(self) -> None:
         self.open_row(self.query_one(LineTable).cursor)
+
+    def action_rerun_task(self) -> None:
+        """Rerun the task under the cursor for the draft and the baseline (#14)."""
+        index = self.query_one(LineTable).cursor
+        if not self.shown or index >= len(self.shown):
+            return
+        row = self.shown[index]
+        eid = _first(row.base) or _first(row.cand)
+        if eid is not None:
+            from ..pairdebug import rerun_task
+            rerun_task(self, eid, row.task_id)
 
     def open_row(self, index: int) -> None:
         if not self.shown or index >= len(self.shown):

@@ -116,6 +116,14 @@ class AlignedLanes(RowCursorView, can_focus=True):
         self.label_b = "B"
         self._cache: LRUCache[tuple, Strip] = LRUCache(1024)
         self._gen = 0
+        self.noted: set[tuple[str, int]] = set()  # ("a"|"b", step idx) with a note (#14)
+
+    def set_noted(self, noted: set[tuple[str, int]]) -> None:
+        """Mark these steps as noted (a ✎ before the event)."""
+        self.noted = noted
+        self._gen += 1
+        self._cache.clear()
+        self.refresh()
 
     def show(self, alignment: Alignment, label_a: str, label_b: str, row: int = 0) -> None:
         """Display an alignment with the cursor on `row`."""
@@ -221,7 +229,7 @@ class AlignedLanes(RowCursorView, can_focus=True):
                 for i, ev in enumerate((row.a, row.b)):
                     if i:
                         segs.append(sep)
-                    cell = self._cell(ev, row, lane_w)
+                    cell = self._cell(ev, row, lane_w, self._note_mark("ab"[i], ev))
                     segs += cell_segments(cell, lane_w)
             else:
                 if mine is None and other is not None:
@@ -229,17 +237,17 @@ class AlignedLanes(RowCursorView, can_focus=True):
                     cell = [(f"(only in {where}) ", "dim")] + [
                         (t, "dim") for t, _ in self._cell(other, row, lane_w - 12)]
                 else:
-                    cell = self._cell(mine, row, lane_w)
+                    cell = self._cell(mine, row, lane_w, self._note_mark(self.mode, mine))
                 segs += cell_segments(cell, lane_w)
         strip = Strip([Segment(s.text, base + s.style if s.style else base) for s in segs])
         strip = strip.crop_extend(0, width, base)
         self._cache[key] = strip
         return strip
 
-    def _cell(self, ev, row, width: int) -> list[tuple[str, str]]:
-        """One lane's cell: the event's summary fitted to `width`, keeping its end in view
-        where the end matters (see align.end_matters)."""
-        segs = event_segments(ev, row.diffs, changed_first=True)
+    def _cell(self, ev, row, width: int, mark: list | None = None) -> list[tuple[str, str]]:
+        """One lane's cell: the event's summary (after a note mark, #14) fitted to `width`,
+        keeping its end in view where the end matters (see align.end_matters)."""
+        segs = (mark or []) + event_segments(ev, row.diffs, changed_first=True)
         if end_matters(ev) and ev is not None and ev.kind == "call":
             # name, what differs, then the result (an error, a transfer) in view
             segs = self._fit(drop_same_args(segs, width), width)
@@ -250,6 +258,12 @@ class AlignedLanes(RowCursorView, can_focus=True):
         else:
             segs = self._fit(segs, width)
         return segs
+
+    def _note_mark(self, side: str, ev) -> list[tuple[str, str]]:
+        if ev is None or not self.noted:
+            return []
+        hit = (side, ev.step_idx) in self.noted or (side, ev.result_idx) in self.noted
+        return [("✎ ", "warn")] if hit else []
 
     @staticmethod
     def _fit(segs: list[tuple[str, str]], width: int) -> list[tuple[str, str]]:

@@ -1,0 +1,82 @@
+"""`t2e note` (a note on a task, an episode or a step) and `t2e journal TASK` (the task's
+notes, labels, episodes, reruns and forks as one Markdown file)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from ..errors import T2EError
+from .common import echo_json
+from .common import open_store as _db
+
+
+def register(cli: click.Group) -> None:
+    """Add `note` and `journal` to the root group."""
+
+    @cli.command("note")
+    @click.argument("target")
+    @click.argument("text")
+    @click.option("--step", type=int, default=None, help="A step of the episode TARGET.")
+    @click.option("--task", "is_task", is_flag=True, help="TARGET is a task id.")
+    @click.option("--author", default=None, help="Who wrote it (default: $USER).")
+    @click.option("--json", "as_json", is_flag=True)
+    def note(target: str, text: str, step: int | None, is_task: bool, author: str | None,
+             as_json: bool) -> None:
+        """Add a note to an episode (RUN:TASK[:TRIAL] or id), one of its steps (--step N), or
+        a task (--task TASK_ID). `t2e journal` exports them."""
+        from store.notes import add_note, step_target
+        from store.queries import resolve_episode
+
+        db = _db()
+        author = author or os.environ.get("USER")
+        if is_task:
+            if step is not None:
+                raise T2EError("--step is for an episode's step, not a task")
+            kind, tid = "task", target
+        else:
+            eid = resolve_episode(db, target)
+            if step is not None:
+                n = db.conn.execute("SELECT count(*) FROM steps WHERE episode_id = ?",
+                                    (eid,)).fetchone()[0]
+                if not 0 <= step < n:
+                    raise T2EError(f"--step {step}: episode {eid} has steps 0..{n - 1}")
+                kind, tid = "step", step_target(eid, step)
+            else:
+                kind, tid = "episode", str(eid)
+        nid = add_note(db, kind, tid, text, author)
+        if as_json:
+            echo_json({"note_id": nid, "target_kind": kind, "target_id": tid})
+        else:
+            click.echo(f"note {nid} on {kind} {tid}")
+
+    @cli.command("journal")
+    @click.argument("task")
+    @click.option("--run", "run", default=None, help="Only this run's episodes (and their forks).")
+    @click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False),
+                  help="Markdown file to write ('-' for stdout).")
+    def journal(task: str, run: str | None, output: str) -> None:
+        """Export TASK's journal: notes on the task, its episodes and steps, labels, its
+        episodes per run, reruns of the task and forks of its episodes, as one Markdown file
+        (trace text sanitised)."""
+        from store.queries import resolve_run
+
+        from ..journal import build_journal
+
+        db = _db()
+        rid = resolve_run(db, run) if run else None
+        text = build_journal(db.conn, task, rid,
+                             store_label=click.get_current_context().obj.store)
+        if output == "-":
+            click.echo(text, nl=False)
+            return
+        path = Path(output)
+        tmp = path.with_name(path.name + ".tmp")
+        try:
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(path)  # nothing half-written
+        except OSError as exc:
+            raise T2EError(f"{path}: cannot write ({exc.strerror or exc})") from None
+        click.echo(f"wrote {path} ({len(text.splitlines())} lines)")
