@@ -1,6 +1,7 @@
 """Failure classifier speed and accuracy: prints figures, asserts nothing (targets in #13).
 
     .venv/bin/python bench/failures.py [--passes N]
+    .venv/bin/python bench/failures.py --screen [--store PATH]   # failures screen open time
 
 1. classify rate over stored real-sized traces: the real retail and airline pairs from
    ../shared/tau2/results (120 episodes, ~30 messages each) are loaded once and every episode
@@ -8,6 +9,9 @@
    also the load rate (store -> EpisodeTrace) and end-to-end `ensure_classified` (load,
    classify, write the cache) on scripted mini-retail runs of 128 tasks x 10 trials.
 2. accuracy on scripted runs: top class vs the injected cause (confusion table).
+3. with --screen: on a copy of bench/tui.py's 100k-episode store (built if absent), classify
+   its pair once, then time the failures screen from push to its table painted, headless
+   (target <= 200 ms once classified; median of 5 opens).
 """
 
 from __future__ import annotations
@@ -23,10 +27,62 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
+def screen_bench(store: Path) -> None:
+    import asyncio
+    import shutil
+    import statistics
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    import tui
+
+    from store import connect
+    from t2e_tui.analysis.cache import ensure_classified
+    from t2e_tui.ui.app import make_app
+
+    src = tui.DEFAULT
+    if not store.exists():
+        if not src.exists():
+            tui.build(src)
+        shutil.copy(src, store)
+    conn = connect(store)
+    t0 = time.perf_counter()
+    n = sum(ensure_classified(conn, r) for r in ("brun0000", "brun0001"))
+    total = conn.execute("SELECT count(*) FROM episodes").fetchone()[0]
+    print(f"store {store}: {total:,} episodes; classified now {n:,} failed episodes of the "
+          f"pair in {time.perf_counter() - t0:.1f} s")
+    conn.close()
+
+    async def run() -> list[float]:
+        app = make_app(store, load_config=False, poll_interval=0)
+        out = []
+        async with app.run_test(size=(160, 48)) as pilot:
+            await pilot.pause()
+            for _ in range(5):
+                t = time.perf_counter()
+                app.open_failures("brun0001", "brun0000")    # as the f key does
+                screen = app.screen_stack[-1]
+                while not screen.loaded:
+                    await asyncio.sleep(0.001)
+                await pilot.pause()          # the table painted
+                out.append((time.perf_counter() - t) * 1000)
+                app.pop_screen()
+                await pilot.pause()
+        return out
+
+    times = asyncio.run(run())
+    print(f"failures screen open (push -> table painted): median {statistics.median(times):.0f} ms "
+          f"(runs: {', '.join(f'{x:.0f}' for x in times)}; target <= 200 ms)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--passes", type=int, default=30)
+    ap.add_argument("--screen", action="store_true")
+    ap.add_argument("--store", type=Path, default=Path("/tmp/t2e-bench-failures-100k.sqlite"))
     args = ap.parse_args()
+    if args.screen:
+        screen_bench(args.store)
+        return
     from click.testing import CliRunner
 
     from store import connect

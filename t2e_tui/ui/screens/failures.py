@@ -50,6 +50,8 @@ class FailuresScreen(ExplorerScreen):
         self.class_filter: str | None = None
         self.names = (run, vs)
         self.loaded = False
+        self.episodes_loaded = False
+        self.n_failed = 0
         self._shown: list = []
 
     def compose(self) -> ComposeResult:
@@ -70,22 +72,48 @@ class FailuresScreen(ExplorerScreen):
                     Column("classes", 0)]
         return [Column("size", 5, "right"), Column("class", 18), Column("shared features", 0)]
 
-    def on_mount(self) -> None:
-        self.load()
+    def start_load(self, app) -> None:
+        """Start reading before the screen is composed (the two overlap): the class table and
+        the failed count; the episode list is read when first shown."""
+        self._started, self._pending = True, None
+        app.run_worker(lambda: self._read(app), thread=True, exclusive=True, group="failures-load",
+                       exit_on_error=False, description="classifying failures")
 
-    @work(thread=True, exclusive=True, group="failures-load", exit_on_error=False,
-          description="classifying failures")
-    def load(self) -> None:
-        from ...analysis.views import class_table, failed_episodes
+    def on_mount(self) -> None:
+        if not getattr(self, "_started", False):
+            self.start_load(self.app)
+        elif getattr(self, "_pending", None) is not None:
+            self._loaded(*self._pending)
+
+    def _read(self, app) -> None:
+        from ...analysis.views import class_table, failed_count
+
+        conn = da.open_conn(app.store_path)
+        try:
+            names = tuple(self._label(conn, r) for r in (self.run, self.vs))
+            table = class_table(conn, self.run, self.vs)     # classifies what is not cached
+            n_failed = failed_count(conn, self.run)
+        finally:
+            conn.close()
+        app.call_from_thread(self._deliver, names, table, n_failed)
+
+    def _deliver(self, *data) -> None:
+        if self.is_mounted:
+            self._loaded(*data)
+        else:
+            self._pending = data
+
+    @work(thread=True, exclusive=True, group="failures-episodes", exit_on_error=False,
+          description="listing failed episodes")
+    def load_episodes(self) -> None:
+        from ...analysis.views import failed_episodes
 
         conn = da.open_conn(self.app.store_path)
         try:
-            names = tuple(self._label(conn, r) for r in (self.run, self.vs))
-            table = class_table(conn, self.run, self.vs)
-            eps = failed_episodes(conn, self.run)
+            eps = failed_episodes(conn, self.run, ensure=False)
         finally:
             conn.close()
-        self.app.call_from_thread(self._loaded, names, table, eps)
+        self.app.call_from_thread(self._episodes_loaded, eps)
 
     @staticmethod
     def _label(conn, run_id: str | None) -> str | None:
@@ -97,10 +125,18 @@ class FailuresScreen(ExplorerScreen):
         scripted = (row[1] or "").lower().startswith(da.SCRIPTED)
         return f"{row[0]} ({run_id})" + (" [scripted stand-in]" if scripted else "")
 
-    def _loaded(self, names, table, eps) -> None:
-        self.names, self.table_rows, self.episodes = names, table, eps
+    def _loaded(self, names, table, n_failed) -> None:
+        self.names, self.table_rows, self.n_failed = names, table, n_failed
         self.loaded = True
         self._apply()
+
+    def _episodes_loaded(self, eps) -> None:
+        self.episodes = eps
+        self.episodes_loaded = True
+        if self.view == "episodes":
+            self._apply()
+        else:
+            self._title()
 
     # --- views --------------------------------------------------------------------------------
 
@@ -119,6 +155,9 @@ class FailuresScreen(ExplorerScreen):
                     cells.append([r["class"], str(r["candidate"]), bar])
             self._shown = self.table_rows
         elif self.view == "episodes":
+            if not self.episodes_loaded and not getattr(self, "_eps_asked", False):
+                self._eps_asked = True        # read on first use: 10k rows cost the open
+                self.load_episodes()
             eps = [e for e in self.episodes if self.class_filter is None
                    or self.class_filter in e.classes]
             cells = [[e.task_id, str(e.trial if e.trial is not None else "-"),
@@ -144,7 +183,7 @@ class FailuresScreen(ExplorerScreen):
                 "episodes": f"episode(s) of {self.class_filter or 'every class'} · Enter: compare "
                             "at the first divergence · a: every class",
                 "clusters": "cluster(s) · Enter: the representative"}[self.view]
-        status = (f"{len(self._shown)} {what} · {len(self.episodes)} failed · infrastructure "
+        status = (f"{len(self._shown)} {what} · {self.n_failed} failed · infrastructure "
                   "excluded · rule-based: docs/failure-classes.md")
         self.query_one("#fail-status", TextLine).set(Text(one_line(status, 400), style="dim"))
 
@@ -157,6 +196,13 @@ class FailuresScreen(ExplorerScreen):
         if self._shown and 0 <= index < len(self._shown):
             item = self._shown[index]
             if self.view == "episodes":
+                if item.why is None:     # read when first shown (one row, ~1 ms)
+                    from ...analysis.views import why_of
+                    conn = da.open_conn(self.app.store_path)
+                    try:
+                        item.why = why_of(conn, item.episode_id)
+                    finally:
+                        conn.close()
                 text = f"episode {item.episode_id}: {item.why}" + (" (human label)" if item.human else "")
             elif self.view == "clusters":
                 text = f"representative episode {item.representative} of {item.size}"
