@@ -20,7 +20,7 @@ from ..widgets.linetable import Column, LineTable
 from ..widgets.textline import TextLine
 from .base import ExplorerScreen
 
-VIEWS = ("classes", "episodes", "clusters")
+VIEWS = ("classes", "episodes", "clusters", "flywheel")
 
 
 def _delta_cell(d: int) -> list:
@@ -35,10 +35,11 @@ class FailuresScreen(ExplorerScreen):
         Binding("1", "view('classes')", "Classes", id="failures.classes"),
         Binding("2", "view('episodes')", "Episodes", id="failures.episodes"),
         Binding("3", "view('clusters')", "Clusters", id="failures.clusters"),
+        Binding("4", "view('flywheel')", "Flywheel", id="failures.flywheel"),
         Binding("a", "all_classes", "All classes", show=False, id="failures.all"),
     ]
     KEYBAR_SHORT = {"failures.classes": "Class", "failures.episodes": "Eps",
-                    "failures.clusters": "Clust"}
+                    "failures.clusters": "Clust", "failures.flywheel": "Fly"}
 
     def __init__(self, run: str, vs: str | None = None) -> None:
         super().__init__()
@@ -52,6 +53,7 @@ class FailuresScreen(ExplorerScreen):
         self.loaded = False
         self.episodes_loaded = False
         self.n_failed = 0
+        self.flywheel_rows: list | None = None
         self._shown: list = []
 
     def compose(self) -> ComposeResult:
@@ -70,6 +72,8 @@ class FailuresScreen(ExplorerScreen):
         if self.view == "episodes":
             return [Column("task", 8, fit=16), Column("tr", 3), Column("step", 5, "right"),
                     Column("classes", 0)]
+        if self.view == "flywheel":
+            return [Column("per version", 20), Column("trend", 12, fit=24), Column("values", 0)]
         return [Column("size", 5, "right"), Column("class", 18), Column("shared features", 0)]
 
     def start_load(self, app) -> None:
@@ -165,6 +169,9 @@ class FailuresScreen(ExplorerScreen):
                       [(", ".join(e.classes) + (" *human" if e.human else ""), "warn")]]
                      for e in eps]
             self._shown = eps
+        elif self.view == "flywheel":
+            cells = self._flywheel_cells()
+            self._shown = cells
         else:
             cells = [[str(c.size), c.key["class"], one_line(c.explain(), 300)] for c in self.clusters]
             self._shown = self.clusters
@@ -182,7 +189,8 @@ class FailuresScreen(ExplorerScreen):
         what = {"classes": "class(es) · Enter: its episodes",
                 "episodes": f"episode(s) of {self.class_filter or 'every class'} · Enter: compare "
                             "at the first divergence · a: every class",
-                "clusters": "cluster(s) · Enter: the representative"}[self.view]
+                "clusters": "cluster(s) · Enter: the representative",
+                "flywheel": "series across the lineage's versions"}[self.view]
         status = (f"{len(self._shown)} {what} · {self.n_failed} failed · infrastructure "
                   "excluded · rule-based: docs/failure-classes.md")
         self.query_one("#fail-status", TextLine).set(Text(one_line(status, 400), style="dim"))
@@ -206,15 +214,18 @@ class FailuresScreen(ExplorerScreen):
                 text = f"episode {item.episode_id}: {item.why}" + (" (human label)" if item.human else "")
             elif self.view == "clusters":
                 text = f"representative episode {item.representative} of {item.size}"
+            elif self.view == "flywheel":
+                text = "each row across the candidate versions (t2e flywheel --json has the figures)"
             else:
                 text = f"{item['class']}: Enter lists its episodes"
         self.query_one("#fail-why", Static).update(Text(one_line(text, 400)))
 
     def action_view(self, name: str) -> None:
-        if name == "episodes" and self.view == "classes":
-            pass   # keep the current class filter (None = every class)
+        # the episodes view keeps the current class filter (None = every class; a: clear it)
         if name == "clusters" and not self.clusters:
             self._load_clusters()
+        if name == "flywheel" and self.flywheel_rows is None:
+            self._load_flywheel()
         self.view = name
         self._apply()
 
@@ -240,11 +251,58 @@ class FailuresScreen(ExplorerScreen):
         if self.view == "clusters":
             self._apply()
 
+    @work(thread=True, exclusive=True, group="failures-flywheel", exit_on_error=False,
+          description="computing the flywheel figures")
+    def _load_flywheel(self) -> None:
+        from ...analysis.flywheel import flywheel
+
+        conn = da.open_conn(self.app.store_path)
+        try:
+            rows = flywheel(conn)
+        finally:
+            conn.close()
+        self.app.call_from_thread(self._flywheel_loaded, rows)
+
+    def _flywheel_loaded(self, rows) -> None:
+        self.flywheel_rows = rows
+        if self.view == "flywheel":
+            self._apply()
+
+    def _flywheel_cells(self) -> list:
+        """Series across the lineage's versions: each class found, then fixed, regressed,
+        improvement and regression-set pass rate (a small chart per row)."""
+        from ...analysis.flywheel import SPARK, class_sparklines
+
+        rows = self.flywheel_rows or []
+        if not rows:
+            return []
+
+        def spark(vals, peak=None) -> str:
+            top = peak or max([v for v in vals if v] or [1])
+            return "".join("·" if v is None else SPARK[min(7, round(7 * v / top))] if v else " "
+                           for v in vals)
+        cells = [["versions", " ".join(r["version"][:1] for r in rows),
+                  one_line(" → ".join(r["version"] for r in rows), 300)]]
+        for name, line, counts in class_sparklines(rows):
+            cells.append([name, [(line, "fail")], " ".join("-" if c is None else str(c) for c in counts)])
+        for key, label in (("fixed", "fixed"), ("regressed", "newly regressed")):
+            vals = [len(r[key]) if r["run_id"] else None for r in rows]
+            cells.append([label, [(spark(vals), "pass" if key == "fixed" else "fail")],
+                          " ".join("-" if v is None else str(v) for v in vals)])
+        for key, label in (("improvement_rate", "improvement rate"),
+                           ("regression_set_pass_rate", "regression set pass")):
+            vals = [r[key] for r in rows]
+            cells.append([label, spark(vals, 1.0),
+                          " ".join("-" if v is None else f"{v:.0%}" for v in vals)])
+        return cells
+
     @on(LineTable.Selected, "#fail-table")
     def _selected(self, event: LineTable.Selected) -> None:
         if not self._shown or event.row >= len(self._shown):
             return
         item = self._shown[event.row]
+        if self.view == "flywheel":
+            return
         if self.view == "classes":
             self.class_filter = item["class"]
             self.view = "episodes"
