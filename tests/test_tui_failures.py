@@ -173,10 +173,15 @@ def test_failures_episodes_snapshot(snap_compare, fx, size):
     assert snap_compare(app_for(path), terminal_size=size, run_before=before)
 
 
-async def test_flywheel_chart_view(tmp_path):
+@pytest.fixture
+def fly_demo(tmp_path):
     from t2e_tui.demo import build_demo
 
-    d = build_demo(tmp_path / "fly.sqlite")
+    return build_demo(tmp_path / "fly.sqlite")
+
+
+async def test_flywheel_chart_view(fly_demo):
+    d = fly_demo
     app = app_for(d["store"])
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
