@@ -345,6 +345,18 @@ CREATE TABLE failure_analysis_classes (
 );
 CREATE INDEX idx_failure_classes_run ON failure_analysis_classes(run_id, classifier_version, name);
 
+-- A run whose failed episodes are all classified under a version, with the run's episode
+-- count and highest episode id then: while they match, nothing needs classifying (a cheap
+-- check on a 100k-episode store; a resumed run changes them and is classified again).
+CREATE TABLE failure_analysis_runs (
+    run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+    classifier_version TEXT NOT NULL,
+    n_episodes INTEGER NOT NULL,
+    max_episode_id INTEGER,
+    n_failed INTEGER,               -- failed episodes classified (infrastructure excluded)
+    PRIMARY KEY (run_id, classifier_version)
+);
+
 -- A human label's note (labels of kind failure_class / failure_class_reject; target_kind
 -- episode with target_id '<episode_id>' or step with '<episode_id>:<idx>').
 ALTER TABLE labels ADD COLUMN note TEXT;

@@ -102,3 +102,35 @@ def test_run_on_a_regression_set(demo_rw):
     man = json.loads(conn.execute("SELECT manifest_json FROM runs WHERE run_id = ?", (rid,)).fetchone()[0])
     assert man["task_selection"]["regression_set"] == "runme" and man["task_selection"]["version"] == 1
     assert man["task_selection"]["by"] == "outcome_filter"   # never clean heldout evidence
+
+
+def test_flywheel_per_version(tmp_path):
+    from t2e_tui.analysis.flywheel import class_sparklines, flywheel
+    from t2e_tui.demo import build_demo
+
+    d = build_demo(tmp_path / "fly.sqlite")
+    s = d["store"]
+    rows = {r["version"]: r for r in flywheel(connect(s))}
+    cand = {c["name"]: c for c in d["candidates"]}
+    cross, skip = rows["cross-order-v1"], rows["skip-confirm-v1"]
+    assert len(cross["fixed"]) == cand["cross-order-v1"]["fixes"] and cross["regressed"] == []
+    assert len(skip["regressed"]) == cand["skip-confirm-v1"]["regressions"] == 1
+    # found by class: the cross-order fix removes missing writes, skipping confirmations adds
+    # unconfirmed writes
+    base = rows["baseline"]["found"]
+    assert cross["found"]["missing_write"] < base["missing_write"]
+    assert skip["found"]["unconfirmed_write"] > base["unconfirmed_write"]
+    assert cross["improvement_rate"] == len(cross["fixed"]) / rows["baseline"]["failed_tasks"]
+    assert cross["regression_set_pass_rate"] is None
+    # a regression set of the fixes: the fixing version passes all of it, its sibling not
+    out = t2e(s, "regression", "add", "fly", "--from-gate", str(cand["cross-order-v1"]["row"]))
+    assert out.exit_code == 0, out.output
+    rows = {r["version"]: r for r in flywheel(connect(s))}
+    assert rows["cross-order-v1"]["regression_set_pass_rate"] == 1.0
+    assert rows["skip-confirm-v1"]["regression_set_pass_rate"] == 0.0
+    lines = dict((n, line) for n, line, _ in class_sparklines(list(rows.values())))
+    assert len(lines["missing_write"]) == 3
+    doc = json.loads(t2e(s, "flywheel", "--json").output)
+    assert [r["version"] for r in doc] == ["baseline", "cross-order-v1", "skip-confirm-v1"]
+    human = t2e(s, "flywheel")
+    assert human.exit_code == 0 and "missing_write" in human.output and "fixed" in human.output

@@ -235,3 +235,17 @@ def test_failures_clusters_in_the_cli(scripted):
     out = CliRunner().invoke(cli, ["--store", path, "failures", runs["baseline"], "--clusters", "--json"])
     doc = json.loads(out.output)
     assert doc["clusters"] and {"class", "tool", "diff", "size", "representative", "explanation"} <= set(doc["clusters"][0])
+
+
+def test_label_notes_are_shown_never_interpreted(scripted):
+    path, runs = scripted
+    conn = connect(path)
+    a = next(x for x in analyse_run(conn, runs["skip"]) if x.top == "auth_skipped")
+    hostile = "\x1b]0;pwned\x07\x1b[31mred\x1b[0m [bold]x[/]"
+    r = CliRunner()
+    out = r.invoke(cli, ["--store", path, "label", str(a.episode_id), "wrong_claim", "--note", hostile,
+                         "--author", "ev\x1b[2Jil"])
+    assert out.exit_code == 0 and "\x1b" not in out.output
+    human = r.invoke(cli, ["--store", path, "failures", runs["skip"]], terminal_width=200)
+    assert human.exit_code == 0 and "\x1b" not in human.output and "\x07" not in human.output
+    assert "labelled by evil: red [bold]x[/]" in human.output

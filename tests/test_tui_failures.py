@@ -171,3 +171,28 @@ def test_failures_episodes_snapshot(snap_compare, fx, size):
         await settle(pilot)
 
     assert snap_compare(app_for(path), terminal_size=size, run_before=before)
+
+
+@pytest.fixture
+def fly_demo(tmp_path):
+    from t2e_tui.demo import build_demo
+
+    return build_demo(tmp_path / "fly.sqlite")
+
+
+async def test_flywheel_chart_view(fly_demo):
+    d = fly_demo
+    app = app_for(d["store"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_failures(d["runs"]["baseline"])
+        await settle(pilot)
+        await pilot.press("4")
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.flywheel_rows is not None and screen._shown)
+        table = screen.query_one(LineTable)
+        lines = [line_text(table, y) for y in range(1, len(screen._shown) + 1)]
+        assert lines[0].startswith("versions") and "cross-order-v1" in lines[0]
+        fixed = next(x for x in lines if x.startswith("fixed"))
+        assert fixed.rstrip().endswith("0 7 0")
+        assert any(x.startswith("missing_write") for x in lines)

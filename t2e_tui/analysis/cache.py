@@ -32,13 +32,25 @@ def failed_episode_ids(conn, run_id: str) -> list[int]:
 
 def ensure_classified(db, run_id: str, version: str = CLASSIFIER_VERSION, classes=None) -> int:
     """Classify (and store) the failed episodes of `run_id` without a result for `version`.
-    Returns how many were classified now."""
+    Returns how many were classified now. A run already done under `version` (same episode
+    count and highest id) costs one indexed query."""
     conn = _conn(db)
-    have = {r[0] for r in conn.execute(
-        "SELECT episode_id FROM failure_analyses WHERE run_id = ? AND classifier_version = ?",
-        (run_id, version))}
-    todo = [e for e in failed_episode_ids(conn, run_id) if e not in have]
+    # index-only: the run's episode count and highest id; only a complete run is marked done
+    n, top = conn.execute("SELECT count(*), max(episode_id) FROM episodes WHERE run_id = ?",
+                          (run_id,)).fetchone()
+    status = conn.execute("SELECT status FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+    complete = status is not None and status[0] == "complete"
+    done = conn.execute("SELECT n_episodes, max_episode_id FROM failure_analysis_runs WHERE"
+                        " run_id = ? AND classifier_version = ?", (run_id, version)).fetchone()
+    if complete and done is not None and tuple(done) == (n, top) and classes is None:
+        return 0
+    todo = [r[0] for r in conn.execute(
+        f"SELECT e.episode_id FROM episodes e WHERE e.run_id = ? AND {FAILED_SQL} AND NOT EXISTS"
+        " (SELECT 1 FROM failure_analyses f WHERE f.episode_id = e.episode_id AND"
+        " f.classifier_version = ?) ORDER BY e.ord", (run_id, version))]
     if not todo:
+        if complete:
+            _mark_done(conn, run_id, version, n, top)
         return 0
     results = [classify(ep, classes) for ep in load_episodes(conn, todo)]
     now = now_iso()
@@ -57,11 +69,30 @@ def ensure_classified(db, run_id: str, version: str = CLASSIFIER_VERSION, classe
                 " kind, rank) VALUES (?, ?, ?, ?, ?, ?)",
                 [(a.episode_id, version, run_id, v.name, v.kind, i)
                  for i, v in enumerate(a.classes + a.flags)])
+        if classes is None and complete:
+            _mark_done(conn, run_id, version, n, top, in_tx=True)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
     return len(results)
+
+
+def _mark_done(conn, run_id: str, version: str, n: int, top, in_tx: bool = False) -> None:
+    sql = ("INSERT OR REPLACE INTO failure_analysis_runs (run_id, classifier_version, n_episodes,"
+           " max_episode_id, n_failed) VALUES (?, ?, ?, ?, (SELECT count(*) FROM failure_analyses"
+           " WHERE run_id = ? AND classifier_version = ? AND top_class != 'infrastructure'))")
+    args = (run_id, version, n, top, run_id, version)
+    if in_tx:
+        conn.execute(sql, args)
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(sql, args)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def analyse_run(db, run_id: str, version: str = CLASSIFIER_VERSION, *,
@@ -98,11 +129,13 @@ def analysis_of(db, episode_id: int, version: str = CLASSIFIER_VERSION) -> Analy
     return a
 
 
-def class_counts(db, run_id: str, version: str = CLASSIFIER_VERSION) -> dict:
+def class_counts(db, run_id: str, version: str = CLASSIFIER_VERSION, *,
+                 ensure: bool = True) -> dict:
     """class -> failed episodes carrying it, from the index table (fast on big runs). Human
     labels are applied per labelled episode."""
     conn = _conn(db)
-    ensure_classified(conn, run_id, version)
+    if ensure:
+        ensure_classified(conn, run_id, version)
     counts: dict = {}
     for name, n in conn.execute(
             "SELECT name, count(*) FROM failure_analysis_classes WHERE run_id = ? AND"

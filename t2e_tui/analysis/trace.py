@@ -24,7 +24,9 @@ _READ_PREFIXES = ("get_", "find_", "list_", "search_", "check_", "lookup_")
 
 def kind_of(name: str, recorded: str | None = None) -> str:
     """A tool's kind: the recorded one when known, else the retail table, else guessed from the
-    name's verb (so another domain's writes, e.g. airline's book_reservation, count as writes)."""
+    name's verb (so another domain's writes, e.g. airline's book_reservation, count as writes).
+    Calls are not matched with tool_calls.kind (a join per step costs a third of the load time;
+    the importer fills it from the same table)."""
     if recorded and recorded != "unknown":
         return recorded
     if name in _KINDS:
@@ -188,18 +190,6 @@ def load_episodes(conn, episode_ids: list[int]) -> list[EpisodeTrace]:
         for eid, srows in rows.items():
             if eid in out:
                 out[eid].steps = build_steps(srows)
-        kinds: dict = {}
-        for eid, sidx, name, kind in conn.execute(
-                f"SELECT t.episode_id, s.idx, t.name, t.kind FROM tool_calls t JOIN steps s"
-                f" ON s.step_id = t.step_id WHERE t.episode_id IN ({marks})", chunk):
-            if kind:
-                kinds[(eid, sidx, name)] = kind
-        for eid, ep in out.items():
-            if eid not in chunk:
-                continue
-            for st in ep.steps:
-                for c in st.calls:
-                    c.kind = kind_of(c.name, kinds.get((eid, st.idx, c.name)))
         comm_met: dict = {}
         for eid, kind, pos, tool_kind, text, met in conn.execute(
                 f"SELECT episode_id, kind, pos, tool_kind, text, met FROM checks"

@@ -21,7 +21,7 @@ class FailedEpisode:
     classes: list            # names, top first
     human: bool              # a human label changed them
     first_step: int | None
-    why: str
+    why: str | None          # None until asked for (`why_of`): parsing 10k results is slow
 
 
 def _conn(db):
@@ -37,10 +37,28 @@ def class_table(db, run_id: str, vs: str | None = None) -> list[dict]:
     return class_deltas(class_counts(conn, vs), cand)
 
 
-def failed_episodes(db, run_id: str) -> list[FailedEpisode]:
+def failed_count(db, run_id: str) -> int:
+    """Failed episodes of the run with a cached result (infrastructure excluded)."""
+    row = _conn(db).execute("SELECT n_failed FROM failure_analysis_runs WHERE run_id = ? AND"
+                            " classifier_version = ?", (run_id, CLASSIFIER_VERSION)).fetchone()
+    if row is not None and row[0] is not None:
+        return row[0]       # counted when the run was marked classified
+    return _conn(db).execute(
+        "SELECT count(*) FROM failure_analyses WHERE run_id = ? AND classifier_version = ? AND"
+        " top_class != 'infrastructure'", (run_id, CLASSIFIER_VERSION)).fetchone()[0]
+
+
+def why_of(db, episode_id: int) -> str:
+    """The top verdict's one sentence of why (human labels applied)."""
+    a = analysis_of(_conn(db), episode_id)
+    return a.classes[0].why if a is not None and a.classes else ""
+
+
+def failed_episodes(db, run_id: str, *, ensure: bool = True) -> list[FailedEpisode]:
     """Every failed episode of the run (classified now if needed), infrastructure excluded."""
     conn = _conn(db)
-    ensure_classified(conn, run_id)
+    if ensure:
+        ensure_classified(conn, run_id)
     names: dict = {}
     for eid, name in conn.execute(
             "SELECT episode_id, name FROM failure_analysis_classes WHERE run_id = ? AND"
@@ -48,12 +66,12 @@ def failed_episodes(db, run_id: str) -> list[FailedEpisode]:
             (run_id, CLASSIFIER_VERSION)):
         names.setdefault(eid, []).append(name)
     rows = conn.execute(
-        "SELECT f.episode_id, coalesce(e.likely_task_id, e.task_id), e.trial, f.first_step,"
-        " json_extract(f.result_json, '$.classes[0].why') FROM failure_analyses f JOIN episodes e"
-        " ON e.episode_id = f.episode_id WHERE f.run_id = ? AND f.classifier_version = ? AND"
-        " f.top_class != 'infrastructure' ORDER BY e.ord", (run_id, CLASSIFIER_VERSION)).fetchall()
-    out = [FailedEpisode(eid, run_id, tid, trial, names.get(eid, []), False, step, why or "")
-           for eid, tid, trial, step, why in rows]
+        "SELECT f.episode_id, coalesce(e.likely_task_id, e.task_id), e.trial, f.first_step"
+        " FROM failure_analyses f JOIN episodes e ON e.episode_id = f.episode_id WHERE"
+        " f.run_id = ? AND f.classifier_version = ? AND f.top_class != 'infrastructure'"
+        " ORDER BY e.ord", (run_id, CLASSIFIER_VERSION)).fetchall()
+    out = [FailedEpisode(eid, run_id, tid, trial, names.get(eid, []), False, step, None)
+           for eid, tid, trial, step in rows]
     labelled = labels_for(conn, [r.episode_id for r in out]) if out else {}
     for r in out:
         if r.episode_id in labelled:

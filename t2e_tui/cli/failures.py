@@ -48,7 +48,8 @@ def _human(doc: dict, width: int) -> str:
 
 
 def register(cli: click.Group) -> None:
-    """Add `failures` and `label`."""
+    """Add `failures`, `label` and `flywheel`."""
+    register_flywheel(cli)
 
     @cli.command("failures")
     @click.argument("run", required=False)
@@ -114,3 +115,34 @@ def register(cli: click.Group) -> None:
             verb = "rejected" if reject else "labelled"
             click.echo(one_line(f"{verb} {row['label']} on {row['target_kind']} {row['target_id']} "
                                 f"({row['author']}, {row['created_at']})", 200))
+
+
+def register_flywheel(cli: click.Group) -> None:
+    """Add `flywheel` (registered with `failures`)."""
+
+    @cli.command("flywheel")
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+    def flywheel_cmd(as_json):
+        """Per candidate version (each cycle of the lineage): failures found by class, tasks
+        fixed and newly regressed against its parent, the regression-set pass rate and the
+        improvement rate (share of the parent's failing tasks fixed)."""
+        from ..analysis.flywheel import class_sparklines, flywheel
+
+        rows = flywheel(_db())
+        if as_json:
+            _echo_json(rows)
+            return
+        if not rows:
+            click.echo("no candidate versions yet (t2e candidate save)")
+            return
+        for r in rows:
+            rate = r["improvement_rate"]
+            reg = r["regression_set_pass_rate"]
+            click.echo(one_line(
+                f"{r['version']:<22} run {r['run_id'] or '-':<9} failed {r['failed_tasks'] if r['failed_tasks'] is not None else '-':>4} "
+                f"fixed {len(r['fixed']):>3} regressed {len(r['regressed']):>3} "
+                f"improvement {'-' if rate is None else f'{rate:.0%}':>4} "
+                f"regression set {'-' if reg is None else f'{reg:.0%}'}", 200))
+        click.echo("failures found by class across versions:")
+        for name, line, counts in class_sparklines(rows):
+            click.echo(f"  {name:<20} {line}  {' '.join('-' if c is None else str(c) for c in counts)}")

@@ -188,7 +188,9 @@ class T2EApp(App):
         """The failures screen of a run (against a baseline when given)."""
         from .screens.failures import FailuresScreen
 
-        self.push_screen(FailuresScreen(run, vs))
+        screen = FailuresScreen(run, vs)
+        screen.start_load(self)      # the read overlaps the screen's composition
+        self.push_screen(screen)
 
     def open_compare(self, episode_a: int, episode_b: int | None = None, *,
                      step: int | None = None, step_episode: int | None = None) -> None:

@@ -20,7 +20,7 @@ from ..widgets.linetable import Column, LineTable
 from ..widgets.textline import TextLine
 from .base import ExplorerScreen
 
-VIEWS = ("classes", "episodes", "clusters")
+VIEWS = ("classes", "episodes", "clusters", "flywheel")
 
 
 def _delta_cell(d: int) -> list:
@@ -35,10 +35,11 @@ class FailuresScreen(ExplorerScreen):
         Binding("1", "view('classes')", "Classes", id="failures.classes"),
         Binding("2", "view('episodes')", "Episodes", id="failures.episodes"),
         Binding("3", "view('clusters')", "Clusters", id="failures.clusters"),
+        Binding("4", "view('flywheel')", "Flywheel", id="failures.flywheel"),
         Binding("a", "all_classes", "All classes", show=False, id="failures.all"),
     ]
     KEYBAR_SHORT = {"failures.classes": "Class", "failures.episodes": "Eps",
-                    "failures.clusters": "Clust"}
+                    "failures.clusters": "Clust", "failures.flywheel": "Fly"}
 
     def __init__(self, run: str, vs: str | None = None) -> None:
         super().__init__()
@@ -50,6 +51,9 @@ class FailuresScreen(ExplorerScreen):
         self.class_filter: str | None = None
         self.names = (run, vs)
         self.loaded = False
+        self.episodes_loaded = False
+        self.n_failed = 0
+        self.flywheel_rows: list | None = None
         self._shown: list = []
 
     def compose(self) -> ComposeResult:
@@ -68,24 +72,52 @@ class FailuresScreen(ExplorerScreen):
         if self.view == "episodes":
             return [Column("task", 8, fit=16), Column("tr", 3), Column("step", 5, "right"),
                     Column("classes", 0)]
+        if self.view == "flywheel":
+            return [Column("per version", 20), Column("trend", 12, fit=24), Column("values", 0)]
         return [Column("size", 5, "right"), Column("class", 18), Column("shared features", 0)]
 
-    def on_mount(self) -> None:
-        self.load()
+    def start_load(self, app) -> None:
+        """Start reading before the screen is composed (the two overlap): the class table and
+        the failed count; the episode list is read when first shown."""
+        self._started, self._pending = True, None
+        app.run_worker(lambda: self._read(app), thread=True, exclusive=True, group="failures-load",
+                       exit_on_error=False, description="classifying failures")
 
-    @work(thread=True, exclusive=True, group="failures-load", exit_on_error=False,
-          description="classifying failures")
-    def load(self) -> None:
-        from ...analysis.views import class_table, failed_episodes
+    def on_mount(self) -> None:
+        if not getattr(self, "_started", False):
+            self.start_load(self.app)
+        elif getattr(self, "_pending", None) is not None:
+            self._loaded(*self._pending)
+
+    def _read(self, app) -> None:
+        from ...analysis.views import class_table, failed_count
+
+        conn = da.open_conn(app.store_path)
+        try:
+            names = tuple(self._label(conn, r) for r in (self.run, self.vs))
+            table = class_table(conn, self.run, self.vs)     # classifies what is not cached
+            n_failed = failed_count(conn, self.run)
+        finally:
+            conn.close()
+        app.call_from_thread(self._deliver, names, table, n_failed)
+
+    def _deliver(self, *data) -> None:
+        if self.is_mounted:
+            self._loaded(*data)
+        else:
+            self._pending = data
+
+    @work(thread=True, exclusive=True, group="failures-episodes", exit_on_error=False,
+          description="listing failed episodes")
+    def load_episodes(self) -> None:
+        from ...analysis.views import failed_episodes
 
         conn = da.open_conn(self.app.store_path)
         try:
-            names = tuple(self._label(conn, r) for r in (self.run, self.vs))
-            table = class_table(conn, self.run, self.vs)
-            eps = failed_episodes(conn, self.run)
+            eps = failed_episodes(conn, self.run, ensure=False)
         finally:
             conn.close()
-        self.app.call_from_thread(self._loaded, names, table, eps)
+        self.app.call_from_thread(self._episodes_loaded, eps)
 
     @staticmethod
     def _label(conn, run_id: str | None) -> str | None:
@@ -97,10 +129,18 @@ class FailuresScreen(ExplorerScreen):
         scripted = (row[1] or "").lower().startswith(da.SCRIPTED)
         return f"{row[0]} ({run_id})" + (" [scripted stand-in]" if scripted else "")
 
-    def _loaded(self, names, table, eps) -> None:
-        self.names, self.table_rows, self.episodes = names, table, eps
+    def _loaded(self, names, table, n_failed) -> None:
+        self.names, self.table_rows, self.n_failed = names, table, n_failed
         self.loaded = True
         self._apply()
+
+    def _episodes_loaded(self, eps) -> None:
+        self.episodes = eps
+        self.episodes_loaded = True
+        if self.view == "episodes":
+            self._apply()
+        else:
+            self._title()
 
     # --- views --------------------------------------------------------------------------------
 
@@ -119,6 +159,9 @@ class FailuresScreen(ExplorerScreen):
                     cells.append([r["class"], str(r["candidate"]), bar])
             self._shown = self.table_rows
         elif self.view == "episodes":
+            if not self.episodes_loaded and not getattr(self, "_eps_asked", False):
+                self._eps_asked = True        # read on first use: 10k rows cost the open
+                self.load_episodes()
             eps = [e for e in self.episodes if self.class_filter is None
                    or self.class_filter in e.classes]
             cells = [[e.task_id, str(e.trial if e.trial is not None else "-"),
@@ -126,6 +169,9 @@ class FailuresScreen(ExplorerScreen):
                       [(", ".join(e.classes) + (" *human" if e.human else ""), "warn")]]
                      for e in eps]
             self._shown = eps
+        elif self.view == "flywheel":
+            cells = self._flywheel_cells()
+            self._shown = cells
         else:
             cells = [[str(c.size), c.key["class"], one_line(c.explain(), 300)] for c in self.clusters]
             self._shown = self.clusters
@@ -143,8 +189,9 @@ class FailuresScreen(ExplorerScreen):
         what = {"classes": "class(es) · Enter: its episodes",
                 "episodes": f"episode(s) of {self.class_filter or 'every class'} · Enter: compare "
                             "at the first divergence · a: every class",
-                "clusters": "cluster(s) · Enter: the representative"}[self.view]
-        status = (f"{len(self._shown)} {what} · {len(self.episodes)} failed · infrastructure "
+                "clusters": "cluster(s) · Enter: the representative",
+                "flywheel": "series across the lineage's versions"}[self.view]
+        status = (f"{len(self._shown)} {what} · {self.n_failed} failed · infrastructure "
                   "excluded · rule-based: docs/failure-classes.md")
         self.query_one("#fail-status", TextLine).set(Text(one_line(status, 400), style="dim"))
 
@@ -157,18 +204,28 @@ class FailuresScreen(ExplorerScreen):
         if self._shown and 0 <= index < len(self._shown):
             item = self._shown[index]
             if self.view == "episodes":
+                if item.why is None:     # read when first shown (one row, ~1 ms)
+                    from ...analysis.views import why_of
+                    conn = da.open_conn(self.app.store_path)
+                    try:
+                        item.why = why_of(conn, item.episode_id)
+                    finally:
+                        conn.close()
                 text = f"episode {item.episode_id}: {item.why}" + (" (human label)" if item.human else "")
             elif self.view == "clusters":
                 text = f"representative episode {item.representative} of {item.size}"
+            elif self.view == "flywheel":
+                text = "each row across the candidate versions (t2e flywheel --json has the figures)"
             else:
                 text = f"{item['class']}: Enter lists its episodes"
         self.query_one("#fail-why", Static).update(Text(one_line(text, 400)))
 
     def action_view(self, name: str) -> None:
-        if name == "episodes" and self.view == "classes":
-            pass   # keep the current class filter (None = every class)
+        # the episodes view keeps the current class filter (None = every class; a: clear it)
         if name == "clusters" and not self.clusters:
             self._load_clusters()
+        if name == "flywheel" and self.flywheel_rows is None:
+            self._load_flywheel()
         self.view = name
         self._apply()
 
@@ -194,11 +251,58 @@ class FailuresScreen(ExplorerScreen):
         if self.view == "clusters":
             self._apply()
 
+    @work(thread=True, exclusive=True, group="failures-flywheel", exit_on_error=False,
+          description="computing the flywheel figures")
+    def _load_flywheel(self) -> None:
+        from ...analysis.flywheel import flywheel
+
+        conn = da.open_conn(self.app.store_path)
+        try:
+            rows = flywheel(conn)
+        finally:
+            conn.close()
+        self.app.call_from_thread(self._flywheel_loaded, rows)
+
+    def _flywheel_loaded(self, rows) -> None:
+        self.flywheel_rows = rows
+        if self.view == "flywheel":
+            self._apply()
+
+    def _flywheel_cells(self) -> list:
+        """Series across the lineage's versions: each class found, then fixed, regressed,
+        improvement and regression-set pass rate (a small chart per row)."""
+        from ...analysis.flywheel import SPARK, class_sparklines
+
+        rows = self.flywheel_rows or []
+        if not rows:
+            return []
+
+        def spark(vals, peak=None) -> str:
+            top = peak or max([v for v in vals if v] or [1])
+            return "".join("·" if v is None else SPARK[min(7, round(7 * v / top))] if v else " "
+                           for v in vals)
+        cells = [["versions", " ".join(r["version"][:1] for r in rows),
+                  one_line(" → ".join(r["version"] for r in rows), 300)]]
+        for name, line, counts in class_sparklines(rows):
+            cells.append([name, [(line, "fail")], " ".join("-" if c is None else str(c) for c in counts)])
+        for key, label in (("fixed", "fixed"), ("regressed", "newly regressed")):
+            vals = [len(r[key]) if r["run_id"] else None for r in rows]
+            cells.append([label, [(spark(vals), "pass" if key == "fixed" else "fail")],
+                          " ".join("-" if v is None else str(v) for v in vals)])
+        for key, label in (("improvement_rate", "improvement rate"),
+                           ("regression_set_pass_rate", "regression set pass")):
+            vals = [r[key] for r in rows]
+            cells.append([label, spark(vals, 1.0),
+                          " ".join("-" if v is None else f"{v:.0%}" for v in vals)])
+        return cells
+
     @on(LineTable.Selected, "#fail-table")
     def _selected(self, event: LineTable.Selected) -> None:
         if not self._shown or event.row >= len(self._shown):
             return
         item = self._shown[event.row]
+        if self.view == "flywheel":
+            return
         if self.view == "classes":
             self.class_filter = item["class"]
             self.view = "episodes"
