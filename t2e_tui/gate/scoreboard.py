@@ -215,23 +215,25 @@ def to_tsv(rows: list[dict]) -> str:
 def record_human_decision(db: Any, row_id: int, decision: str, *, override: bool = False,
                           reason: str | None = None, author: str | None = None) -> dict:
     """Record a person's promote/discard on a scoreboard row. Promoting against a gate verdict
-    of discard or inconclusive needs override=True and a reason (T2EError otherwise)."""
+    other than promote (supported on unclean evidence, discard, inconclusive) needs
+    override=True and a reason (T2EError otherwise)."""
     if decision not in ("promote", "discard"):
         raise T2EError(f"decision must be promote or discard, got {decision!r}")
     conn = conn_of(db)
-    row = conn.execute("SELECT decision FROM gate_decisions WHERE row_id = ?",
+    row = conn.execute("SELECT decision, evidence_role FROM gate_decisions WHERE row_id = ?",
                        (row_id,)).fetchone()
     if row is None:
         raise T2EError(f"no scoreboard row {row_id} (see `t2e scoreboard`)")
     verdict = row[0]
+    said = f"supported ({row[1]})" if verdict == "supported" else verdict
     reason = (reason or "").strip() or None
     against = decision == "promote" and verdict != "promote"
     if against and not (override and reason):
-        raise T2EError(f"row {row_id}: the gate said {verdict}; promoting against it needs "
+        raise T2EError(f"row {row_id}: the gate said {said}; promoting against it needs "
                        f"--override --reason TEXT")
     if override and not against:
         raise T2EError(f"row {row_id}: --override only applies to promoting against a "
-                       f"discard or inconclusive verdict (the gate said {verdict})")
+                       f"supported, discard or inconclusive verdict (the gate said {said})")
     prev = conn.execute(
         "SELECT decision, override, reason FROM human_decisions WHERE row_id = ? "
         "ORDER BY decision_id DESC LIMIT 1", (row_id,)).fetchone()

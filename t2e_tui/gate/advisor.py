@@ -1,0 +1,144 @@
+"""The trial-budget advisor: how much evidence is enough, given the noise measured.
+
+The zero-tolerance veto (no task 1 -> 0) stays as it is; this only reports. Model: each task is
+truly solved or not on each side, and every trial slips to the other outcome with probability
+e (the per-trial noise). e comes from disagreement between repeated trials of the same agent on
+the same task: the runs' own trials (flip rate f = 2e(1-e)), else an A/A pair (another run of
+the baseline's agent on the same tasks and world: share of tasks that differ). Then, for k
+trials per side:
+
+- a 1 -> 0 on a task whose true outcome did not change has probability (1-e)^k e^k; a
+  regression is "within noise" when that chance, over the tasks compared, reaches 5%;
+- the power to promote a fix of F tasks is P(no spurious 1->0 anywhere) x P(sign test
+  significant at the gate's alpha), computed exactly over the count of tasks that moved
+  each way (the two are taken as independent).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .stats import sign_test
+
+POWER = 0.8
+MAX_TRIALS = 10
+
+
+def slip_from_flip(f: float) -> float:
+    """Per-trial slip e from a disagreement rate f = 2e(1-e) (f capped at 0.5)."""
+    f = min(max(f, 0.0), 0.5)
+    return (1.0 - math.sqrt(1.0 - 2.0 * f)) / 2.0
+
+
+def _binom(k: int, p: float) -> list[float]:
+    return [math.comb(k, i) * p ** i * (1 - p) ** (k - i) for i in range(k + 1)]
+
+
+def _move_probs(k: int, pb: float, pc: float) -> tuple[float, float]:
+    """P(candidate rate > baseline rate), P(<), with success probs pb, pc over k trials."""
+    b, c = _binom(k, pb), _binom(k, pc)
+    up = sum(b[i] * c[j] for i in range(k + 1) for j in range(k + 1) if j > i)
+    down = sum(b[i] * c[j] for i in range(k + 1) for j in range(k + 1) if j < i)
+    return up, down
+
+
+def _significance(n_fix: int, n_other: int, fix: tuple, other: tuple, alpha: float) -> float:
+    """P(sign test p <= alpha) when n_fix tasks move up/down with probs `fix` and the others
+    with probs `other` (a DP over (improved, worsened) counts; negligible states dropped)."""
+    dist = {(0, 0): 1.0}
+    for probs, n in ((fix, n_fix), (other, n_other)):
+        up, down = probs
+        stay = max(0.0, 1.0 - up - down)
+        for _ in range(n):
+            nxt: dict[tuple[int, int], float] = {}
+            for (i, w), p in dist.items():
+                for key, q in (((i + 1, w), up), ((i, w + 1), down), ((i, w), stay)):
+                    v = p * q
+                    if v > 1e-12:
+                        nxt[key] = nxt.get(key, 0.0) + v
+            dist = nxt
+    return sum(p for (i, w), p in dist.items() if sign_test(i, w) <= alpha)
+
+
+def power(e: float, k: int, n_tasks: int, fix: int, alpha: float) -> float:
+    """P(the gate promotes a real fix of `fix` tasks among `n_tasks`) at k trials per side
+    and per-trial slip e (vetoes other than 1->0 ignored)."""
+    fix = max(0, min(fix, n_tasks))
+    r_same = ((1 - e) * e) ** k                 # spurious 1->0 on an unchanged task
+    r_fix = (e * e) ** k                        # a fixed task seen as 1->0
+    no_veto = (1 - r_same) ** (n_tasks - fix) * (1 - r_fix) ** fix
+    sig = _significance(fix, n_tasks - fix, _move_probs(k, e, 1 - e),
+                        _move_probs(k, 1 - e, 1 - e), alpha)
+    return no_veto * sig
+
+
+def trials_needed(e: float, n_tasks: int, fix: int, alpha: float) -> int | None:
+    """Smallest k <= MAX_TRIALS with power >= 80%, else None."""
+    for k in range(1, MAX_TRIALS + 1):
+        if power(e, k, n_tasks, fix, alpha) >= POWER:
+            return k
+    return None
+
+
+def _aa_partner(conn: Any, run: Any, tasks: list[str]) -> tuple[str, float] | None:
+    """Another run of the baseline's agent on the same world and tasks: (run id, share of
+    tasks whose success rate differs between the two)."""
+    from .metrics import task_outcomes
+
+    rows = conn.execute(
+        "SELECT run_id FROM runs WHERE run_id != ? AND world_id IS ? AND candidate_hash IS ? "
+        "AND agent_model IS ? ORDER BY created_at", (run.run_id, run.world_id,
+                                                     run.candidate_hash, run.agent_model))
+    mine = task_outcomes(conn, run.run_id)
+    for (rid,) in rows.fetchall():
+        other = task_outcomes(conn, rid)
+        both = [t for t in tasks if t in other and t in mine and other[t].rate is not None
+                and mine[t].rate is not None]
+        if len(both) == len(tasks):
+            return rid, sum(other[t].rate != mine[t].rate for t in both) / len(both)
+    return None
+
+
+def advise(result: Any, db: Any) -> dict:
+    """The advisor's report for a gate result (the `trial_budget` of `t2e gate --json`)."""
+    from .runs import conn_of
+
+    cmp = result.comparison
+    rows = cmp.rows
+    n = len(rows)
+    alpha = result.stats.get("alpha", result.policy.alpha)
+    k = max(1, min(min(len(r.baseline), len(r.candidate)) for r in rows))
+    flips = [f for r in rows for f in (r.baseline_flip_rate, r.candidate_flip_rate)
+             if f is not None]
+    source, e = None, None
+    if flips:
+        source, e = "repeated trials", slip_from_flip(sum(flips) / len(flips))
+    else:
+        try:
+            partner = _aa_partner(conn_of(db), cmp.baseline, cmp.task_ids)
+        except Exception:  # noqa: BLE001 - the advisor never breaks a verdict
+            partner = None
+        if partner is not None:
+            source, e = f"A/A pair with run {partner[0]}", slip_from_flip(partner[1])
+    out: dict = {"noise_source": source, "slip_per_trial": e, "trials_per_side": k,
+                 "tasks": n, "power_target": POWER}
+    if e is None:
+        out["note"] = ("noise unknown: run with --trials 2 or more, or run the baseline "
+                       "twice (an A/A pair), to measure it")
+        return out
+    per_task = {}
+    for r in rows:
+        if r.transition != "regressed":
+            continue
+        own = [f for f in (r.baseline_flip_rate, r.candidate_flip_rate) if f is not None]
+        et = slip_from_flip(sum(own) / len(own)) if own else e
+        p = ((1 - et) ** len(r.baseline)) * (et ** len(r.candidate))
+        chance = 1 - (1 - p) ** n
+        per_task[r.task_id] = {"slip": et, "chance_by_noise": chance,
+                               "within_noise": chance >= 0.05}
+    fix = max(1, len(result.stats.get("fixes") or []))
+    out.update({"regressions": per_task, "fix_size": fix,
+                "power_now": power(e, k, n, fix, alpha),
+                "trials_needed": trials_needed(e, n, fix, alpha)})
+    return out
