@@ -108,7 +108,10 @@ def judge_set(conn: Any, baseline: RunInfo, candidate: RunInfo, task_ids: set[st
         hint = (f" (registered sets of this world: {', '.join(near)})" if near else
                 " (register one with `t2e heldout register` before saving the candidate)")
         why = "intersected tasks" if intersected else f"the {len(task_ids)} task(s) compared"
-        return SetVerdict(None, [f"no registered heldout set is exactly {why}{hint}"])
+        out = SetVerdict(None, [f"no registered heldout set is exactly {why}{hint}"])
+        if intersected:
+            out.reasons.append("--intersect: only the shared tasks were compared")
+        return out
     v = SetVerdict(s)
     if intersected:
         v.reasons.append("--intersect: only the shared tasks were compared")
