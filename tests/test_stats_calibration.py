@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 from test_gate_builders import new_store
 
-from t2e_tui.gate.calibration import run_comparisons
+from t2e_tui.gate.calibration import run_comparisons, shop_candidates
 from t2e_tui.gate.stats import binomial_upper_bound, sign_test
 
 ALPHA = 0.05
@@ -171,3 +171,28 @@ def test_ab_real_fix_with_the_scripted_agent_is_detected(tmp_path):
                    for i in range(reps))
     assert detected >= 6, detected
     print(f"A/B detected {detected}/{reps}")
+
+
+def test_candidate_shopping_twenty_noops_rarely_promote(tmp_path):
+    """20 no-op candidates in noisy mode on one registered set: at the corrected level
+    (alpha * 6 / (pi^2 k^2) for the k-th candidate) no repetition promotes in >= 95% of
+    seeded repetitions. At the uncorrected level the same p-values would promote in more
+    than 5% of them, so the test can fail."""
+    import store
+
+    from t2e_tui.gate.heldout import spent_alpha
+
+    reps, shopped, uncorrected = 40, 0, 0
+    for rep in range(reps):
+        conn = store.connect(tmp_path / f"shop{rep}.sqlite")
+        conn.execute("PRAGMA synchronous = OFF")
+        gates = shop_candidates(conn, candidates=20, seed=100 + rep)
+        conn.close()
+        assert [g["grade"] for g in gates] == ["heldout"] * 20   # clean: the rule applies
+        assert [g["alpha"] for g in gates] == pytest.approx(
+            [spent_alpha(ALPHA, k) for k in range(1, 21)])
+        shopped += any(g["decision"] == "promote" for g in gates)
+        uncorrected += any(g["p_value"] <= ALPHA for g in gates)
+    assert shopped <= reps * 0.05, shopped
+    # without the correction the same p-values fail the 95% bar (measured: 0 vs 5 of 40)
+    assert uncorrected > reps * 0.05, (uncorrected, shopped)
