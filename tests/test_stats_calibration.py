@@ -179,7 +179,6 @@ def test_candidate_shopping_twenty_noops_rarely_promote(tmp_path):
     seeded repetitions. At the uncorrected level the same p-values would promote in more
     than 5% of them, so the test can fail."""
     import store
-
     from t2e_tui.gate.heldout import spent_alpha
 
     reps, shopped, uncorrected = 40, 0, 0
