@@ -29,7 +29,7 @@ COLUMNS = (
     "write_action_match_delta", "regressions", "fixes", "decision", "reasons",
     "human_decision", "override", "override_reason", "overridden", "human_history",
     "cites_deleted_run", "source_sha256",
-    "manifests", "claimed_role", "role_reasons",
+    "manifests", "claimed_role", "role_reasons", "verdict", "heldout_set", "alpha",
 )
 
 
@@ -69,10 +69,10 @@ def scoreboard_rows(db: Any) -> list[dict]:
             "SELECT row_id, created_at, candidate_hash, parent_hash, baseline_run_id, "
             "candidate_run_id, baseline_name, candidate_name, tasks_json, intersected, "
             "evidence_role, leaked_tasks_json, decision, reasons_json, stats_json, metrics_json, "
-            "source_hashes_json, manifests_json, cites_deleted_run FROM gate_decisions "
-            "ORDER BY row_id"):
+            "source_hashes_json, manifests_json, cites_deleted_run, heldout_set "
+            "FROM gate_decisions ORDER BY row_id"):
         (row_id, created, chash, parent, bid, cid, bname, cname, tasks, inter, role, leaked,
-         decision, reasons, stats, metrics, sources, manifests, cites) = r
+         decision, reasons, stats, metrics, sources, manifests, cites, hset) = r
         stats, metrics = _load(stats, {}), _load(metrics, {})
         deltas = metrics.get("deltas", {})
         hist = history.get(row_id, [])
@@ -120,6 +120,10 @@ def scoreboard_rows(db: Any) -> list[dict]:
             # rows recorded before these were kept say nothing (None / [])
             "claimed_role": metrics.get("claimed_role"),
             "role_reasons": metrics.get("role_reasons") or [],
+            # the verdict with its grade: "supported (development)" is not a promote
+            "verdict": f"supported ({role})" if decision == "supported" else decision,
+            "heldout_set": hset,
+            "alpha": stats.get("alpha"),   # the level the row was judged at (corrected)
         })
     return out
 
