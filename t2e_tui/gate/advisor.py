@@ -124,8 +124,8 @@ def advise(result: Any, db: Any) -> dict:
     out: dict = {"noise_source": source, "slip_per_trial": e, "trials_per_side": k,
                  "tasks": n, "power_target": POWER}
     if e is None:
-        out["note"] = ("noise unknown: run with --trials 2 or more, or run the baseline "
-                       "twice (an A/A pair), to measure it")
+        out["note"] = ("noise unknown: measure it with --trials 2+ or an A/A pair (the "
+                       "baseline run twice)")
         return out
     per_task = {}
     for r in rows:

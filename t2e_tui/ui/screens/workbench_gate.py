@@ -231,9 +231,12 @@ class GateScreen(Screen):
               if s.get("ci_low") is not None else "n/a")
         from ...cli.gate import advice_lines
 
-        budget = "\n".join(x.strip() for x in advice_lines(result.advice)[:3])
+        adv = result.advice or {}
+        # "noise unknown" is a hint; below 100 columns the task list needs the line more
+        quiet = adv.get("slip_per_trial") is None and self.size.width < 100
+        budget = "" if quiet else "\n".join(x.strip() for x in advice_lines(adv)[:3])
         self.query_one("#gate-stats", Static).update(Text(
-            f"{s.get('test', 'test')}: p = {_fmt(s.get('p_value'))} (α {s.get('alpha', 0):.4g})"
+            f"{s.get('test', 'test')}: p = {_fmt(s.get('p_value'))} (α {s.get('alpha', 0):.3g})"
             f" · reward Δ CI {ci} · fixes {len(s.get('fixes') or [])} · regressions "
             f"{len(s.get('regressions') or [])} · flaky {len(s.get('flaky') or [])}"
             + (f"\n{budget}" if budget else "")))

@@ -166,7 +166,9 @@ class LauncherScreen(ModalScreen):
         ids = self._init["task_ids"]
         if not self._selection or not ids:
             return None
-        if self.query_one("#lf-tasks", Input).value.strip() != ",".join(ids):
+        typed = self.query_one("#lf-tasks", Input).value
+        # the same ids re-ordered or re-spaced are still the filter's choice
+        if {t.strip() for t in typed.split(",") if t.strip()} != {str(t) for t in ids}:
             return None
         return self._selection
 
