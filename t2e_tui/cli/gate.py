@@ -85,7 +85,7 @@ def advice_lines(tb: dict | None) -> list[str]:
     out = [f"  trial budget: noise {tb['slip_per_trial']:.3f} per trial (from "
            f"{one_line(tb['noise_source'], 80)}); a fix of {tb['fix_size']} task(s) is promoted "
            f"with power {tb['power_now']:.2f} at {tb['trials_per_side']} trial(s); 80% power "
-           + (f"needs {need} trial(s) per side" if need else "needs more than 10 trials")]
+           + (f"needs {need} trial(s) per side" if need else "is out of reach (see --json)")]
     for t, r in (tb.get("regressions") or {}).items():
         out.append(f"    1->0 on task {t}: {'within' if r['within_noise'] else 'beyond'} its "
                    f"noise (chance by noise {r['chance_by_noise']:.2f}); the veto still holds")

@@ -7,11 +7,12 @@ the same task: the runs' own trials (flip rate f = 2e(1-e)), else an A/A pair (a
 the baseline's agent on the same tasks and world: share of tasks that differ). Then, for k
 trials per side:
 
-- a 1 -> 0 on a task whose true outcome did not change has probability (1-e)^k e^k; a
-  regression is "within noise" when that chance, over the tasks compared, reaches 5%;
-- the power to promote a fix of F tasks is P(no spurious 1->0 anywhere) x P(sign test
-  significant at the gate's alpha), computed exactly over the count of tasks that moved
-  each way (the two are taken as independent).
+- a 1 -> 0 on a task whose true outcome did not change has probability (1-e)^kb e^kc; a
+  regression is "within noise" when the chance of at least one such 1 -> 0 among the n tasks
+  compared, 1 - (1 - (1-e)^kb e^kc)^n, reaches 5% (e is the runs' measured noise: a task
+  that went 1 -> 0 agrees with itself on each side by definition);
+- the power to promote a fix of F tasks is P(no 1->0 anywhere AND the sign test significant
+  at the gate's alpha), computed exactly over the count of tasks that moved each way.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 from .stats import sign_test
 
 POWER = 0.8
-MAX_TRIALS = 10
+TRIAL_STEPS = (1, 2, 3, 4, 5, 6, 8, 10)   # the trial counts the advisor tries
 
 
 def slip_from_flip(f: float) -> float:
@@ -43,39 +44,47 @@ def _move_probs(k: int, pb: float, pc: float) -> tuple[float, float]:
     return up, down
 
 
-def _significance(n_fix: int, n_other: int, fix: tuple, other: tuple, alpha: float) -> float:
-    """P(sign test p <= alpha) when n_fix tasks move up/down with probs `fix` and the others
-    with probs `other` (a DP over (improved, worsened) counts; negligible states dropped)."""
+def _threshold(m: int, alpha: float, _cache: dict = {}) -> int:
+    """Fewest improved tasks out of m changed that the sign test calls significant."""
+    key = (m, alpha)
+    if key not in _cache:
+        _cache[key] = next((i for i in range(m + 1) if sign_test(i, m - i) <= alpha), m + 1)
+    return _cache[key]
+
+
+def _significance(groups: list[tuple[int, tuple]], alpha: float) -> float:
+    """P(no task 1 -> 0 AND the sign test p <= alpha): each group is (n tasks, (up, down,
+    regressed)) with regressed a part of down; a DP over (improved, worsened) counts whose
+    mass leaves at any 1 -> 0 (a veto). Negligible states are dropped."""
     dist = {(0, 0): 1.0}
-    for probs, n in ((fix, n_fix), (other, n_other)):
-        up, down = probs
+    for n, (up, down, reg) in groups:
         stay = max(0.0, 1.0 - up - down)
         for _ in range(n):
             nxt: dict[tuple[int, int], float] = {}
             for (i, w), p in dist.items():
-                for key, q in (((i + 1, w), up), ((i, w + 1), down), ((i, w), stay)):
+                for key, q in (((i + 1, w), up), ((i, w + 1), down - reg), ((i, w), stay)):
                     v = p * q
-                    if v > 1e-12:
+                    if v > 1e-10:
                         nxt[key] = nxt.get(key, 0.0) + v
             dist = nxt
-    return sum(p for (i, w), p in dist.items() if sign_test(i, w) <= alpha)
+    return sum(p for (i, w), p in dist.items() if i >= _threshold(i + w, alpha))
 
 
 def power(e: float, k: int, n_tasks: int, fix: int, alpha: float) -> float:
     """P(the gate promotes a real fix of `fix` tasks among `n_tasks`) at k trials per side
-    and per-trial slip e (vetoes other than 1->0 ignored)."""
+    and per-trial slip e (other vetoes ignored)."""
     fix = max(0, min(fix, n_tasks))
-    r_same = ((1 - e) * e) ** k                 # spurious 1->0 on an unchanged task
-    r_fix = (e * e) ** k                        # a fixed task seen as 1->0
-    no_veto = (1 - r_same) ** (n_tasks - fix) * (1 - r_fix) ** fix
-    sig = _significance(fix, n_tasks - fix, _move_probs(k, e, 1 - e),
-                        _move_probs(k, 1 - e, 1 - e), alpha)
-    return no_veto * sig
+    up_f, down_f = _move_probs(k, e, 1 - e)
+    up_o, down_o = _move_probs(k, 1 - e, 1 - e)
+    groups = [(fix, (up_f, down_f, (e * e) ** k)),              # a fix seen as 1 -> 0
+              (n_tasks - fix, (up_o, down_o, ((1 - e) * e) ** k))]  # unchanged, seen 1 -> 0
+    return _significance(groups, alpha)
 
 
 def trials_needed(e: float, n_tasks: int, fix: int, alpha: float) -> int | None:
-    """Smallest k <= MAX_TRIALS with power >= 80%, else None."""
-    for k in range(1, MAX_TRIALS + 1):
+    """Smallest k in TRIAL_STEPS with power >= 80%, else None. (With the sign test, power
+    can fall again as k grows: more trials make unchanged tasks' rates differ more often.)"""
+    for k in TRIAL_STEPS:
         if power(e, k, n_tasks, fix, alpha) >= POWER:
             return k
     return None
@@ -131,14 +140,18 @@ def advise(result: Any, db: Any) -> dict:
     for r in rows:
         if r.transition != "regressed":
             continue
-        own = [f for f in (r.baseline_flip_rate, r.candidate_flip_rate) if f is not None]
-        et = slip_from_flip(sum(own) / len(own)) if own else e
+        # a 1 -> 0 task's own trials agree by definition: its noise is the runs' measured one
+        et = e
         p = ((1 - et) ** len(r.baseline)) * (et ** len(r.candidate))
         chance = 1 - (1 - p) ** n
         per_task[r.task_id] = {"slip": et, "chance_by_noise": chance,
                                "within_noise": chance >= 0.05}
     fix = max(1, len(result.stats.get("fixes") or []))
+    need = trials_needed(e, n, fix, alpha)
     out.update({"regressions": per_task, "fix_size": fix,
-                "power_now": power(e, k, n, fix, alpha),
-                "trials_needed": trials_needed(e, n, fix, alpha)})
+                "power_now": power(e, k, n, fix, alpha), "trials_needed": need})
+    if need is None:
+        out["note"] = (f"no trial count up to {TRIAL_STEPS[-1]} reaches 80% power for a fix of "
+                       f"{fix} task(s) at this noise with the {result.stats.get('test')} test: "
+                       "a larger set, or the policy's permutation test, may")
     return out
