@@ -63,7 +63,7 @@ def _human_gate(doc: dict) -> str:
     for name in doc["disabled_checks"]:
         lines.append(f"    [off ] {name}")
     lines.append(
-        f"  stats: {st['test']} p={st['p_value']:.4g} (alpha {st['alpha']}), reward delta "
+        f"  stats: {st['test']} p={st['p_value']:.4g} (alpha {st['alpha']:.4g}), reward delta "
         f"{_fmt(doc['metrics']['deltas']['reward'])} CI{int(st['ci_level'] * 100)} "
         f"[{st['ci_low']:.4f}, {st['ci_high']:.4f}]; fixes {len(st['fixes'])}, "
         f"regressions {len(st['regressions'])}, flaky {len(st['flaky'])}")
