@@ -249,9 +249,13 @@ async def test_gate_screen_explains_a_refused_pair_and_launcher_warns_first(demo
         app.push_screen(launcher)
         await wait_for(pilot, lambda: launcher._plan is not None)
         assert "differ" not in str(launcher.query_one("#lf-warning").render())
+        assert "not a registered heldout set" not in str(
+            launcher.query_one("#lf-warning").render())   # the demo registered its heldout
         launcher.query_one("#lf-tasks", Input).value = "dev"
         await wait_for(pilot, lambda: "differ from the baseline" in
                        str(launcher.query_one("#lf-warning").render()))
+        # a heldout claim on tasks that are no registered set is said up front (#10)
+        assert "not a registered heldout set" in str(launcher.query_one("#lf-warning").render())
 
 
 async def test_rerun_on_filtered_tasks_is_gated_on_the_shared_tasks(demo):

@@ -215,9 +215,9 @@ class LauncherScreen(ModalScreen):
                    f" · agent {escape(plan.agent.label)}, user {escape(plan.user.label)}")
         if leaked:
             shown = ", ".join(leaked[:10]) + (" …" if len(leaked) > 10 else "")
-            self._say("#lf-warning", f"⚠ leakage: {len(leaked)} of these tasks were viewed while this "
-                        f"candidate was drafted ({shown}); a heldout claim will be downgraded "
-                        "to development")
+            self._say("#lf-warning", f"⚠ leakage: {len(leaked)} of these tasks were viewed before "
+                        f"this candidate was saved ({shown}); a heldout claim will be "
+                        "downgraded to development")
         else:
             self._say("#lf-warning", "")
         sel = plan.task_selection
@@ -236,9 +236,15 @@ class LauncherScreen(ModalScreen):
                 note = (f"⚠ these tasks differ from the baseline run's ({extra} not in it, "
                         f"{missing} of its tasks left out): the gate will refuse the pair; "
                         "on the gate screen i compares only the tasks they share")
-            else:  # a subset (e.g. the tasks screen's filter): gated on these tasks only
+            else:  # a subset (e.g. the tasks screen's filter): refused as by `t2e gate`
                 note = (f"⚠ these tasks differ from the baseline run's: a subset ({missing} of "
-                        "its tasks left out); the gate will judge only these shared tasks")
+                        "its tasks left out); the gate refuses the pair until you ask it to "
+                        "judge only these shared tasks (i on the gate screen)")
+            prev = str(self.query_one("#lf-warning", Static).render())
+            self._say("#lf-warning", f"{prev}\n{note}" if prev.strip() else note)
+        if getattr(self, "_no_set", False) and plan.role in ("heldout", "transfer"):
+            note = (f"⚠ these tasks are not a registered heldout set (t2e heldout register): "
+                    f"a {plan.role} claim on them will be graded development")
             prev = str(self.query_one("#lf-warning", Static).render())
             self._say("#lf-warning", f"{prev}\n{note}" if prev.strip() else note)
 
@@ -270,6 +276,11 @@ class LauncherScreen(ModalScreen):
                 raise ValueError(f"baseline run {f.baseline_run!r}: no such run in this store")
             steps = expected_steps(conn, f.baseline_run)
             leaked = leaked_tasks(conn, plan.candidate.hash, f.domain, plan.task_ids)
+            # a heldout claim is clean only on exactly a registered set (README: the rule)
+            from ...gate.heldout import find_set
+
+            self._no_set = (f.role in ("heldout", "transfer")
+                            and find_set(conn, f.domain, set(plan.task_ids)) is None)
             self._task_mismatch = None
             if f.baseline_run:
                 base = {r[0] for r in conn.execute(
