@@ -67,3 +67,14 @@ def test_noise_unknown_says_how_to_measure_it(tmp_path):
              make_run(conn, "c", {"1": [1.0], "2": [1.0]}, agent_model="m2"))
     tb = r.advice
     assert tb["slip_per_trial"] is None and "A/A pair" in tb["note"]
+
+
+def test_large_sets_use_the_normal_approximation_close_to_the_exact_power():
+    from t2e_tui.gate import advisor
+
+    exact = power(0.05, 2, 300, 40, 0.05)
+    approx = advisor._normal_power(
+        [(40, (*advisor._move_probs(2, 0.05, 0.95), 0.05 ** 4)),
+         (260, (*advisor._move_probs(2, 0.95, 0.95), (0.95 * 0.05) ** 2))], 0.05)
+    assert approx == pytest.approx(exact, abs=0.03)
+    assert 0.0 <= power(0.05, 2, 25_000, 40, 0.05) <= 1.0   # instant at the bench's size

@@ -70,14 +70,39 @@ def _significance(groups: list[tuple[int, tuple]], alpha: float) -> float:
     return sum(p for (i, w), p in dist.items() if i >= _threshold(i + w, alpha))
 
 
+EXACT_MAX_TASKS = 300   # above this the DP's (improved, worsened) grid gets too big
+
+
+def _normal_power(groups: list[tuple[int, tuple]], alpha: float) -> float:
+    """Large sets: P(no 1 -> 0) x P(sign test significant), the test by its normal
+    approximation (improved - worsened >= z sqrt(improved + worsened))."""
+    from statistics import NormalDist
+
+    no_veto, mean_d, var_d, mean_m = 1.0, 0.0, 0.0, 0.0
+    for n, (up, down, reg) in groups:
+        no_veto *= (1 - reg) ** n
+        mean_d += n * (up - down)
+        var_d += n * (up + down - (up - down) ** 2)
+        mean_m += n * (up + down)
+    if var_d <= 0:
+        return no_veto * float(mean_m > 0 and mean_d >= NormalDist().inv_cdf(1 - alpha)
+                               * math.sqrt(mean_m))
+    z = NormalDist().inv_cdf(1 - alpha)
+    return no_veto * (1 - NormalDist().cdf((z * math.sqrt(mean_m) - mean_d)
+                                           / math.sqrt(var_d)))
+
+
 def power(e: float, k: int, n_tasks: int, fix: int, alpha: float) -> float:
     """P(the gate promotes a real fix of `fix` tasks among `n_tasks`) at k trials per side
-    and per-trial slip e (other vetoes ignored)."""
+    and per-trial slip e (other vetoes ignored). Exact up to EXACT_MAX_TASKS tasks, a normal
+    approximation above."""
     fix = max(0, min(fix, n_tasks))
     up_f, down_f = _move_probs(k, e, 1 - e)
     up_o, down_o = _move_probs(k, 1 - e, 1 - e)
     groups = [(fix, (up_f, down_f, (e * e) ** k)),              # a fix seen as 1 -> 0
               (n_tasks - fix, (up_o, down_o, ((1 - e) * e) ** k))]  # unchanged, seen 1 -> 0
+    if n_tasks > EXACT_MAX_TASKS:
+        return _normal_power(groups, alpha)
     return _significance(groups, alpha)
 
 
