@@ -235,7 +235,8 @@ def _rich_scoreboard(rows: list[dict]) -> None:
     if not rows:
         console.print("no gate decisions yet (run `t2e gate BASELINE CANDIDATE`)")
         return
-    console.print(Text(f"scoreboard ({len(rows)}) · * override (notes) · ∩ shared tasks only "
+    console.print(Text(f"scoreboard ({len(rows)}) · supported = passes on evidence that is not "
+                       "clean heldout (not a promote) · * override (notes) · ∩ shared tasks only "
                        "· all fields: --json"), no_wrap=True,
                   overflow="ellipsis", crop=True)
     console.print(scoreboard_table(rows, console.width))
