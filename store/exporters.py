@@ -31,9 +31,11 @@ def _dumps(v: Any) -> str:
     return json.dumps(v, ensure_ascii=False)
 
 
-def run_header(db: Any, run_id: str) -> tuple[list[str], dict[str, Any]]:
+def run_header(db: Any, run_id: str,
+               provenance: bool = True) -> tuple[list[str], dict[str, Any]]:
     """The run's top-level keys (in source order) and values, except `simulations`.
-    Always includes timestamp, info and tasks, so the result is a valid tau2 file."""
+    Always includes timestamp, info and tasks, so the result is a valid tau2 file; with
+    `provenance`, also `t2e_provenance` (store/provenance.py), else none at all."""
     conn = conn_of(db)
     row = conn.execute(
         "SELECT name, domain, agent_model, user_model, num_trials, max_steps, max_errors, seed, "
@@ -61,6 +63,20 @@ def run_header(db: Any, run_id: str) -> tuple[list[str], dict[str, Any]]:
     top["tasks"] = [json.loads(t) for (t,) in conn.execute(
         "SELECT task_json FROM tasks WHERE run_id = ? ORDER BY ord", (run_id,))]
     top.setdefault("timestamp", created_at)
+    # where this run's evidence comes from: role, role history, candidate, manifest; an
+    # earlier block (this run was itself imported from an export) is kept inside it
+    from .provenance import PROVENANCE_KEY, run_provenance
+
+    earlier = top.pop(PROVENANCE_KEY, None)
+    if provenance:
+        prov = run_provenance(conn, run_id)
+        if isinstance(earlier, dict):
+            prov["previous"] = earlier
+        top[PROVENANCE_KEY] = prov
+        if PROVENANCE_KEY not in keys:
+            keys.append(PROVENANCE_KEY)
+    elif PROVENANCE_KEY in keys:
+        keys.remove(PROVENANCE_KEY)
     for k in ("timestamp", "info", "tasks", "simulations"):
         if k not in keys:
             keys.append(k)
@@ -182,9 +198,10 @@ def export_run(db: Any, run_id: str, fmt: str, out: str | os.PathLike | None) ->
     return n
 
 
-def export_dict(db: Any, run_id: str) -> dict:
-    """The whole run as one tau2 dict (small runs and tests; big runs: write_tau2)."""
-    keys, top = run_header(db, run_id)
+def export_dict(db: Any, run_id: str, provenance: bool = False) -> dict:
+    """The whole run as one tau2 dict (small runs and tests; big runs: write_tau2). Without
+    `provenance` it is the evidence as its source gave it (no `t2e_provenance` block)."""
+    keys, top = run_header(db, run_id, provenance)
     out = {k: top.get(k) for k in keys if k != "simulations"}
     out["simulations"] = list(iter_simulations(db, run_id))
     return {k: out[k] for k in keys}

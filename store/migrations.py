@@ -417,6 +417,85 @@ CREATE TABLE sessions (
 );
 """,
     ),
+    (
+        7,
+        "pre-registered heldout sets; gate verdicts carry their grade",
+        r"""
+-- A heldout (or transfer) set: a named, frozen task list registered before the candidates it
+-- judges. `world_key` is world.domains.world_key(domain) (one id per domain's tasks whatever
+-- alias a run was stored under). `sha256` hashes world_key + the sorted task ids; the triggers
+-- below refuse any change to the list, so a set can be judged by the time it was registered.
+CREATE TABLE heldout_sets (
+    set_id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    world_key TEXT NOT NULL,
+    role TEXT NOT NULL DEFAULT 'heldout' CHECK (role IN ('heldout', 'transfer')),
+    spec TEXT NOT NULL,             -- what was given: a split name or the ids as typed
+    task_ids_json TEXT NOT NULL,    -- JSON list, sorted (numeric ids as numbers)
+    sha256 TEXT NOT NULL,
+    registered_at TEXT NOT NULL,
+    author TEXT
+);
+CREATE TRIGGER heldout_sets_frozen BEFORE UPDATE ON heldout_sets
+BEGIN
+    SELECT RAISE(ABORT, 'heldout sets are frozen: register a new set instead');
+END;
+CREATE TRIGGER heldout_sets_kept BEFORE DELETE ON heldout_sets
+BEGIN
+    SELECT RAISE(ABORT, 'heldout sets are never deleted: the scoreboard cites them');
+END;
+
+-- gate_decisions gains 'supported' (the checks and the test pass, on evidence that is not
+-- clean heldout: development, intersected, synthetic or tainted), the registered set a row was
+-- judged on, and a fingerprint (runs + tasks + policy + gate code + outcome) that makes gating
+-- the same thing twice return the same row. SQLite cannot alter a CHECK, so the table is
+-- rebuilt; human_decisions (which references it) is set aside meanwhile and put back with the
+-- same ids, so no foreign key is ever left dangling.
+CREATE TEMP TABLE human_decisions_keep AS SELECT * FROM human_decisions;
+DELETE FROM human_decisions;
+CREATE TABLE gate_decisions_v4 (
+    row_id INTEGER PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    baseline_run_id TEXT NOT NULL,
+    candidate_run_id TEXT NOT NULL,
+    baseline_name TEXT,
+    candidate_name TEXT,
+    candidate_hash TEXT,
+    parent_hash TEXT,
+    world_id TEXT,
+    tasks_json TEXT NOT NULL,
+    intersected INTEGER NOT NULL DEFAULT 0,
+    evidence_role TEXT NOT NULL,
+    leaked_tasks_json TEXT,
+    decision TEXT NOT NULL
+        CHECK (decision IN ('promote', 'supported', 'discard', 'inconclusive')),
+    reasons_json TEXT,
+    checks_json TEXT,
+    stats_json TEXT,
+    metrics_json TEXT,
+    policy_json TEXT,
+    source_hashes_json TEXT,
+    manifests_json TEXT,
+    cites_deleted_run INTEGER NOT NULL DEFAULT 0,
+    heldout_set TEXT,               -- name of the registered set judged (NULL: none)
+    fingerprint TEXT                -- sha256 of what the verdict depends on (idempotent rows)
+);
+INSERT INTO gate_decisions_v4 (row_id, created_at, baseline_run_id, candidate_run_id,
+    baseline_name, candidate_name, candidate_hash, parent_hash, world_id, tasks_json,
+    intersected, evidence_role, leaked_tasks_json, decision, reasons_json, checks_json,
+    stats_json, metrics_json, policy_json, source_hashes_json, manifests_json, cites_deleted_run)
+SELECT row_id, created_at, baseline_run_id, candidate_run_id, baseline_name, candidate_name,
+    candidate_hash, parent_hash, world_id, tasks_json, intersected, evidence_role,
+    leaked_tasks_json, decision, reasons_json, checks_json, stats_json, metrics_json,
+    policy_json, source_hashes_json, manifests_json, cites_deleted_run FROM gate_decisions;
+DROP TABLE gate_decisions;
+ALTER TABLE gate_decisions_v4 RENAME TO gate_decisions;
+INSERT INTO human_decisions SELECT * FROM human_decisions_keep;
+DROP TABLE human_decisions_keep;
+CREATE INDEX idx_gate_fingerprint ON gate_decisions(fingerprint);
+CREATE INDEX idx_gate_heldout_set ON gate_decisions(heldout_set);
+""",
+    ),
 ]
 
 

@@ -276,6 +276,27 @@ def record_view(db: Any, episode_id: int, via: str, drafting_candidate: str | No
     return int(cur.lastrowid)
 
 
+def record_views(db: Any, episode_ids: Any, via: str) -> int:
+    """Note that these episodes' trace text was shown (search hits, an export): one view per
+    distinct episode, in one statement. Returns how many were recorded."""
+    ids = sorted({int(e) for e in episode_ids})
+    if not ids:
+        return 0
+    conn = conn_of(db)
+    now = now_iso()
+    n = 0
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        marks = ",".join("?" * len(chunk))
+        cur = conn.execute(
+            "INSERT INTO evidence_views (episode_id, run_id, domain, task_id, viewed_at, via) "
+            "SELECT e.episode_id, e.run_id, r.domain, coalesce(e.likely_task_id, e.task_id), "
+            f"?, ? FROM episodes e LEFT JOIN runs r ON r.run_id = e.run_id "
+            f"WHERE e.episode_id IN ({marks})", (now, via, *chunk))
+        n += cur.rowcount
+    return n
+
+
 def rename_run(db: Any, ref: str, name: str) -> str:
     """Rename a run; returns its id."""
     if not name or not name.strip():

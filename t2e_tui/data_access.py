@@ -396,3 +396,10 @@ def record_view(conn: sqlite3.Connection, episode_id: int, *, via: str = "tui",
     from store import queries
 
     queries.record_view(conn, episode_id, via, drafting_candidate)
+
+
+def record_views(conn: sqlite3.Connection, episode_ids: list, *, via: str) -> None:
+    """Record that these episodes' trace text was shown (search hits): the leakage guard."""
+    from store import queries
+
+    queries.record_views(conn, episode_ids, via)

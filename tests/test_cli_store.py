@@ -151,14 +151,17 @@ def test_export_both_formats_reimport_unchanged(tmp_path):
     code, out = run_cli(tmp_path, "export", rid, "--format", "tau2", "-o", str(out_json),
                         "--json")
     assert code == 0 and json.loads(out)["episodes"] == 3
-    assert json.loads(out_json.read_text()) == src
+    exported = json.loads(out_json.read_text())
+    assert exported.pop("t2e_provenance")["role"] == "discovery"
+    assert exported == src
     out_jl = tmp_path / "r.jsonl"
     assert run_cli(tmp_path, "export", "r", "--format", "jsonl", "-o", str(out_jl))[0] == 0
     assert len(out_jl.read_text().splitlines()) == 4
     code, out = run_cli(tmp_path, "export", "r", "--format", "csv")
     assert code == 2
     code, out = run_cli(tmp_path, "export", "r")  # stdout
-    assert code == 0 and json.loads(out) == src
+    doc = json.loads(out)
+    assert code == 0 and doc.pop("t2e_provenance")["run_id"] == rid and doc == src
 
 
 def test_subprocess_exit_code_and_one_line_error(tmp_path):

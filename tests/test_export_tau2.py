@@ -29,6 +29,8 @@ def test_shared_file_export_reimports_unchanged(db, tmp_path, shared_results):
         out = tmp_path / f"{path.stem}.export.json"
         assert export_run(db, rid, "tau2", out) == 40
         exported = json.loads(out.read_text())
+        prov = exported.pop("t2e_provenance")   # where the evidence comes from (#10)
+        assert prov["role"] == prov["created_role"] == "discovery" and prov["run_id"] == rid
         assert exported == src  # every key and value, numbers equal, message order
         for a, b in zip(exported["simulations"], src["simulations"]):
             assert [m.get("turn_idx") for m in a["messages"]] == \

@@ -46,7 +46,8 @@ def make_run(conn, name: str, outcomes: dict[str, list], *, role: str = "develop
              world_id: str = WORLD, domain: str = "mini-retail",
              candidate_hash: str | None = None, actions: dict | None = None,
              terminations: dict | None = None, max_steps: int = 30,
-             manifest: dict | None = None, source_id: int | None = None) -> str:
+             manifest: dict | None = None, source_id: int | None = None,
+             agent_model: str = "scripted") -> str:
     """A run whose task `t` has one episode per entry of outcomes[t] (reward floats, or None for
     an infrastructure error). `actions[t]` lists per-trial [(name, kind, met)] action checks
     (default: both gold actions met iff the episode succeeded). `terminations[t]` lists per-trial
@@ -56,7 +57,7 @@ def make_run(conn, name: str, outcomes: dict[str, list], *, role: str = "develop
                             candidate_hash=candidate_hash,
                             num_trials=max(map(len, outcomes.values())),
                             max_steps=max_steps, manifest=manifest, source_id=source_id,
-                            agent_model="scripted")
+                            agent_model=agent_model)
     writer.put_tasks(conn, rid, [task_dict(t, DEFAULT_ACTIONS) for t in outcomes])
     ord_ = 0
     for tid, rewards in outcomes.items():

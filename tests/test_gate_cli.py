@@ -16,9 +16,16 @@ from t2e_tui.gate import SCOREBOARD_COLUMNS
 
 @pytest.fixture
 def store_path(tmp_path):
+    from store.heldout import register_set
+
     path = tmp_path / "s.sqlite"
     conn = new_store(tmp_path, "s.sqlite")
     base = {str(i): [1.0 if i <= 4 else 0.0] for i in range(1, 11)}
+    # a pre-registered heldout set and a clean heldout pair on it (the only promotable one)
+    register_set(conn, "ho", "mini-retail", list(base), spec="1-10")
+    make_run(conn, "hbase", base, role="heldout", candidate_hash="a" * 64)
+    make_run(conn, "hgood", {str(i): [1.0] for i in range(1, 11)}, role="heldout",
+             candidate_hash="c" * 64)
     make_run(conn, "base", base)
     make_run(conn, "good", {str(i): [1.0] for i in range(1, 11)},
              manifest={"world_hash": "w", "candidate_hash": "c", "seed": 1})
@@ -46,10 +53,16 @@ def t2e(store_path, *args):
 
 
 def test_gate_json_shape_and_exit_codes(store_path):
-    code, out = t2e(store_path, "gate", "base", "good", "--json")
+    code, out = t2e(store_path, "gate", "hbase", "hgood", "--json")
     assert code == 0, out
     doc = json.loads(out)
-    assert doc["decision"] == "promote"
+    assert doc["decision"] == "promote" and doc["evidence_role"] == "heldout"
+    assert doc["heldout_set"]["name"] == "ho" and doc["heldout_set"]["candidate_index"] == 1
+    # the same checks on development evidence: supported, its own exit code
+    code, out = t2e(store_path, "gate", "base", "good", "--json")
+    assert code == 4, out
+    doc = json.loads(out)
+    assert doc["decision"] == "supported" and doc["verdict"] == "supported (development)"
     assert {c["name"] for c in doc["checks"]} == {
         "reward_improved", "pass_rate_not_worse", "action_match_not_worse",
         "read_action_match_not_worse", "write_action_match_not_worse", "no_task_regressions",
@@ -83,9 +96,9 @@ def test_policy_file_and_alpha_option(store_path, tmp_path):
     pol = tmp_path / "p.toml"
     pol.write_text("[stats]\nalpha = 0.5\n")
     code, out = t2e(store_path, "gate", "base", "meh", "--policy", str(pol), "--json")
-    assert code == 0 and json.loads(out)["stats"]["alpha"] == 0.5
+    assert code == 4 and json.loads(out)["stats"]["alpha"] == 0.5
     code, out = t2e(store_path, "gate", "base", "meh", "--alpha", "0.6", "--json")
-    assert code == 0
+    assert code == 4
     pol.write_text("[checks.nope]\n")
     code, out = t2e(store_path, "gate", "base", "meh", "--policy", str(pol), "--json")
     assert code == 2 and "p.toml" in json.loads(out)["error"]
@@ -97,7 +110,7 @@ def test_every_gate_call_appends_a_scoreboard_row(store_path):
     code, out = t2e(store_path, "scoreboard", "--json")
     assert code == 0
     rows = json.loads(out)
-    assert [r["decision"] for r in rows] == ["promote", "inconclusive", "discard"]
+    assert [r["decision"] for r in rows] == ["supported", "inconclusive", "discard"]
     assert [r["candidate_name"] for r in rows] == ["good", "meh", "bad"]
     assert rows[0]["reward_before"] == pytest.approx(0.4)
     assert rows[0]["reward_after"] == pytest.approx(1.0)
@@ -117,7 +130,7 @@ def test_every_gate_call_appends_a_scoreboard_row(store_path):
     assert tuple(table[0]) == SCOREBOARD_COLUMNS
     assert len(table) == 4 and all(len(r) == len(SCOREBOARD_COLUMNS) for r in table)
     assert [r[SCOREBOARD_COLUMNS.index("decision")] for r in table[1:]] == [
-        "promote", "inconclusive", "discard"]
+        "supported", "inconclusive", "discard"]
     # TSV cells carry the JSON fields: the manifest as a citation, never its full text
     assert table[1][SCOREBOARD_COLUMNS.index("manifests")] == (
         f"candidate {cited['run_id']} sha256:{cited['sha256']}")
@@ -131,9 +144,16 @@ def test_gate_refused_for_bad_input_writes_no_row(store_path):
 
 
 def test_decide_needs_override_and_reason_against_the_verdict(store_path):
-    t2e(store_path, "gate", "base", "good", "--json")   # row 1: promote
+    t2e(store_path, "gate", "hbase", "hgood", "--json")   # row 1: promote (clean heldout)
     t2e(store_path, "gate", "base", "meh", "--json")    # row 2: inconclusive
+    t2e(store_path, "gate", "base", "good", "--json")   # row 3: supported (development)
     assert t2e(store_path, "decide", "1", "promote")[0] == 0
+    code, out = t2e(store_path, "decide", "3", "promote", "--json")
+    assert code == 2 and "supported (development)" in json.loads(out)["error"]
+    assert "--override --reason" in json.loads(out)["error"]
+    code, out = t2e(store_path, "decide", "3", "promote", "--override", "--reason",
+                    "dev evidence is all we have", "--json")
+    assert code == 0 and json.loads(out)["override"] is True
     code, out = t2e(store_path, "decide", "2", "promote", "--json")
     assert code == 2 and "--override --reason" in json.loads(out)["error"]
     code, out = t2e(store_path, "decide", "2", "promote", "--override", "--json")
@@ -207,7 +227,7 @@ def test_scoreboard_table_is_one_line_per_row(store_path, width):
     head, rows = lines[1], lines[3:6]  # title, header, rule, one line per row, then notes
     gate_col = head.index("gate")
     assert [(r.split()[0], r[gate_col:].split()[0]) for r in rows] == [
-        ("1", "promote"), ("2", "inconclusive"), ("3", "promote")]
+        ("1", "supported"), ("2", "inconclusive"), ("3", "supported")]
     assert "promote*" in rows[1]
     assert lines[6].startswith("* row 2: OVERRIDE promote against inconclusive")
     for col in ("row", "gate", "human", "candidate", "reward", "Δ", "p"):

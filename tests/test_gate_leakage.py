@@ -21,7 +21,20 @@ def view(conn, task_id, at, domain="mini-retail"):
                  (domain, task_id, at, "tui"))
 
 
+def register(conn, name="ho", tasks=range(1, 11), at="2026-01-01T09:00:00+00:00",
+             domain="mini-retail"):
+    """A heldout set registered at `at` (written directly: the CLI stamps the time now)."""
+    import json
+
+    from store.heldout import set_hash
+    ids = [str(t) for t in tasks]
+    conn.execute("INSERT INTO heldout_sets (name, world_key, spec, task_ids_json, sha256, "
+                 "registered_at) VALUES (?,?,?,?,?,?)",
+                 (name, domain, ",".join(ids), json.dumps(ids), set_hash(domain, ids), at))
+
+
 def lineage(conn, parent_ref=P_HASH):
+    register(conn)
     add_candidate(conn, P_HASH, "baseline", None, "2026-01-01T10:00:00+00:00")
     add_candidate(conn, C_HASH, "fix-v1", parent_ref, "2026-01-01T12:00:00+00:00")
 
@@ -33,10 +46,10 @@ def pair(conn, role="heldout", base_role="heldout"):
              candidate_hash=C_HASH)
 
 
-def test_views_inside_the_window_downgrade_heldout(tmp_path):
+def test_views_before_the_candidate_was_saved_downgrade_heldout(tmp_path):
     conn = new_store(tmp_path)
     lineage(conn)
-    view(conn, "3", "2026-01-01T09:59:59+00:00")   # before the parent was saved: fine
+    view(conn, "3", "2026-01-01T09:59:59+00:00")   # before the parent was saved: still seen
     view(conn, "7", "2026-01-01T11:00:00+00:00")   # while drafting: leak
     view(conn, "5", "2026-01-01T11:30:00Z")        # while drafting, other time format: leak
     view(conn, "9", "2026-01-01T12:00:01+00:00")   # after the candidate was saved: fine
@@ -45,28 +58,32 @@ def test_views_inside_the_window_downgrade_heldout(tmp_path):
     r = evaluate(conn, "base", "cand")
     assert r.role.claimed == "heldout"
     assert r.evidence_role == "development"
-    assert r.role.leaked_tasks == ["5", "7"]
+    assert r.role.leaked_tasks == ["3", "5", "7"]
     assert any("downgraded from heldout to development" in x for x in r.role.reasons)
-    assert r.to_dict()["leaked_tasks"] == ["5", "7"]
+    assert r.to_dict()["leaked_tasks"] == ["3", "5", "7"]
 
 
 def test_clean_heldout_stays_heldout(tmp_path):
     conn = new_store(tmp_path)
     lineage(conn)
-    view(conn, "3", "2026-01-01T09:00:00+00:00")
+    view(conn, "11", "2026-01-01T09:00:00+00:00")   # a task outside the set
+    view(conn, "3", "2026-01-01T12:30:00+00:00")    # after the candidate was saved
     pair(conn)
     r = evaluate(conn, "base", "cand")
-    assert r.evidence_role == "heldout" and r.role.leaked_tasks == []
+    assert r.evidence_role == "heldout" and r.role.leaked_tasks == [], r.role.reasons
+    assert r.role.heldout.set["name"] == "ho"
 
 
 def test_parent_given_by_name(tmp_path):
     conn = new_store(tmp_path)
     lineage(conn, parent_ref="baseline")
     w = drafting_window(conn, C_HASH)
-    assert w.start.isoformat() == "2026-01-01T10:00:00+00:00"
+    assert w.start is None   # lineage-wide: views before the parent count too
     assert w.end.isoformat() == "2026-01-01T12:00:00+00:00"
     view(conn, "4", "2026-01-01T10:30:00+00:00")
-    assert leaked_tasks(conn, C_HASH, "mini-retail", ["1", "4", "8"]) == ["4"]
+    view(conn, "1", "2025-01-01T10:30:00+00:00")
+    view(conn, "8", "2026-01-01T12:30:00+00:00")
+    assert leaked_tasks(conn, C_HASH, "mini-retail", ["1", "4", "8"]) == ["1", "4"]
 
 
 def test_unknown_parent_means_every_earlier_view_counts(tmp_path):
@@ -74,7 +91,7 @@ def test_unknown_parent_means_every_earlier_view_counts(tmp_path):
     add_candidate(conn, C_HASH, "fix-v1", "no-such-parent", "2026-01-01T12:00:00+00:00")
     view(conn, "4", "2020-01-01T00:00:00+00:00")
     w = drafting_window(conn, C_HASH)
-    assert w.start is None and any("not saved" in n for n in w.notes)
+    assert w.start is None
     assert leaked_tasks(conn, C_HASH, "mini-retail", ["4"]) == ["4"]
 
 
@@ -110,27 +127,31 @@ def test_synthetic_on_either_side_is_synthetic(tmp_path):
     assert evaluate(conn, "base", "cand").evidence_role == "synthetic"
 
 
-def test_run_without_candidate_has_no_window(tmp_path):
+def test_run_without_candidate_counts_views_up_to_its_creation(tmp_path):
+    # imported runs have no candidate: their text was fixed when the run was made
     conn = new_store(tmp_path)
-    make_run(conn, "base", {"1": [0.0]}, role="transfer")
-    make_run(conn, "cand", {"1": [1.0]}, role="transfer")
+    register(conn, tasks=["1"])
+    make_run(conn, "base", {"1": [0.0]}, role="transfer", agent_model="model-a")
+    make_run(conn, "cand", {"1": [1.0]}, role="transfer", agent_model="model-b")
+    assert evaluate(conn, "base", "cand").evidence_role == "transfer"
     view(conn, "1", "2026-01-01T11:00:00+00:00")
     r = evaluate(conn, "base", "cand")
-    assert r.evidence_role == "transfer" and r.role.leaked_tasks == []
+    assert r.evidence_role == "development" and r.role.leaked_tasks == ["1"]
 
 
 def test_parent_only_in_front_matter(tmp_path):
     # the engine records a run's candidate with parent_hash NULL when the front matter names
     # the parent; the guard reads the front matter then
     conn = new_store(tmp_path)
+    register(conn)
     add_candidate(conn, P_HASH, "baseline", None, "2026-01-01T10:00:00+00:00")
     conn.execute("INSERT INTO candidates (candidate_hash, name, parent_hash, body, "
                  "front_matter_json, saved_at) VALUES (?,?,?,?,?,?)",
                  (C_HASH, "fix-v1", None, "b", '{"name": "fix-v1", "parent": "baseline"}',
                   "2026-01-01T12:00:00+00:00"))
     w = drafting_window(conn, C_HASH)
-    assert w.start is not None and w.start.hour == 10
-    view(conn, "1", "2026-01-01T09:00:00+00:00")
+    assert w.end is not None and w.end.hour == 12
+    view(conn, "1", "2026-01-01T12:30:00+00:00")
     view(conn, "2", "2026-01-01T11:00:00+00:00")
     assert leaked_tasks(conn, C_HASH, "mini-retail", ["1", "2"]) == ["2"]
     pair(conn)
@@ -253,8 +274,9 @@ def test_cli_runs_role_then_gate_downgrades_and_scoreboard_says_why(tmp_path):
     assert any("created as discovery and made heldout at" in x for x in doc["role_reasons"])
     res = runner.invoke(cli, ["--store", store, "gate", "base", "cand"])
     assert "role: candidate run cand" in res.output
+    assert "same verdict as row 1" in res.output   # nothing changed: no second row
     rows = json.loads(runner.invoke(cli, ["--store", store, "scoreboard", "--json"]).output)
-    assert [r["evidence_role"] for r in rows] == ["development", "development"]
+    assert [r["evidence_role"] for r in rows] == ["development"]
     assert rows[0]["claimed_role"] == "heldout"
     assert any("made heldout at" in x for x in rows[0]["role_reasons"])
     human = runner.invoke(cli, ["--store", store, "scoreboard", "--table"],

@@ -30,13 +30,11 @@ def test_success_tolerance():
     (5, 0, 0.03125),
     (4, 0, 0.0625),            # 4 fixes alone are not enough at alpha = 0.05
     (7, 1, 9 / 256),           # P(X >= 7 | n = 8)
-    (6, 6, 1586 / 4096),       # P(X >= 6 | n = 12) = 0.6128... complement; see below
+    (6, 6, 2510 / 4096),       # P(X >= 6 | n = 12) = (924 + 792 + 495 + 220 + 66 + 12 + 1)/4096
     (0, 3, 1.0),
     (0, 0, 1.0),               # no changed task: no evidence
 ])
 def test_sign_test_known_values(fixes, regs, p):
-    if (fixes, regs) == (6, 6):
-        p = sum(math.comb(12, i) for i in range(6, 13)) / 4096  # 2510/4096
     assert sign_test(fixes, regs) == pytest.approx(p, abs=1e-12)
 
 

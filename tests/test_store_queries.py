@@ -173,14 +173,23 @@ def test_role_history_records_a_role_raised_after_creation(db, run, tmp_path):
     h = queries.role_history(db, run)
     assert [x["to"] for x in h["changes"]] == ["heldout", "development"]
     assert h["raised_to_clean_at"] is None and h["created_role"] == "discovery"
-    # created heldout: clean from the start
+    # the same content re-imported as heldout inherits the history of what it re-imports
     held = import_path(db, write_json(tmp_path / "h.json", make_results(2)),
                        role="heldout")["run_id"]
     h = queries.role_history(db, held)
+    assert h["created_role"] == "discovery" and h["raised_to_clean_at"] is not None
+    # created heldout, content new to the store: clean from the start
+    import store as store_mod
+
+    fresh = store_mod.open_db(tmp_path / "fresh.sqlite")
+    held2 = import_path(fresh, write_json(tmp_path / "h2.json", make_results(2)),
+                        role="heldout")["run_id"]
+    h = queries.role_history(fresh, held2)
     assert (h["set_at_creation"], h["raised_to_clean_at"]) == (True, None)
     # deleting a run drops its history with it
     queries.delete_run(db, run)
-    assert db.conn.execute("SELECT count(*) FROM run_role_changes").fetchone() == (0,)
+    assert db.conn.execute("SELECT count(*) FROM run_role_changes WHERE run_id = ?",
+                           (run,)).fetchone() == (0,)
 
 
 def test_role_history_of_a_run_from_before_migration_3_is_unknown(tmp_path):

@@ -86,7 +86,9 @@ async def test_edit_save_rerun_gate_promote(demo):
 
 
 async def test_promoting_against_the_verdict_asks_for_a_reason(demo):
-    from t2e_tui.ui.screens.workbench_gate import GateScreen, ReasonModal
+    from textual.widgets import Static
+
+    from t2e_tui.ui.screens.workbench_gate import ConfirmModal, GateScreen, ReasonModal
 
     by = {c["name"]: c for c in demo["candidates"]}
     app = make_app(demo["store"], load_config=False)
@@ -114,16 +116,29 @@ async def test_promoting_against_the_verdict_asks_for_a_reason(demo):
         assert app.screen.a.task_id == "confirm-01"
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is gate)
+        # the demo's human already discarded: changing a recorded decision asks first
         await pilot.press("P")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        assert "already has a human decision: discard" in str(
+            app.screen.query(Static).first().render())
+        await pilot.press("n")  # no: nothing recorded
+        await wait_for(pilot, lambda: app.screen is gate)
+        await pilot.press("P")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.press("y")
         await wait_for(pilot, lambda: isinstance(app.screen, ReasonModal))
         await pilot.press("escape")  # cancelled: nothing recorded
         await pilot.pause()
         await pilot.press("P")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.press("y")
         await wait_for(pilot, lambda: isinstance(app.screen, ReasonModal))
         await pilot.press(*"trust me")
         await pilot.press("enter")
         await wait_for(pilot, lambda: gate.human is not None and gate.human["override"])
         await pilot.press("D")  # discarding after the override keeps the override visible
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.press("y")
         await wait_for(pilot, lambda: not gate.human["override"])
         assert "replaces an OVERRIDE promote (trust me)" in str(
             gate.query_one("#gate-human").render())
@@ -234,9 +249,13 @@ async def test_gate_screen_explains_a_refused_pair_and_launcher_warns_first(demo
         app.push_screen(launcher)
         await wait_for(pilot, lambda: launcher._plan is not None)
         assert "differ" not in str(launcher.query_one("#lf-warning").render())
+        assert "not a registered heldout set" not in str(
+            launcher.query_one("#lf-warning").render())   # the demo registered its heldout
         launcher.query_one("#lf-tasks", Input).value = "dev"
         await wait_for(pilot, lambda: "differ from the baseline" in
                        str(launcher.query_one("#lf-warning").render()))
+        # a heldout claim on tasks that are no registered set is said up front (#10)
+        assert "not a registered heldout set" in str(launcher.query_one("#lf-warning").render())
 
 
 async def test_rerun_on_filtered_tasks_is_gated_on_the_shared_tasks(demo):
@@ -257,9 +276,12 @@ async def test_rerun_on_filtered_tasks_is_gated_on_the_shared_tasks(demo):
         assert "judge only these shared tasks" in str(launcher.query_one("#lf-warning").render())
         await pilot.press("ctrl+l")
         await wait_for(pilot, lambda: isinstance(app.screen, GateScreen)
-                       and app.screen.result is not None)
+                       and app.screen.refusal is not None)
         gate = app.screen
+        await pilot.press("i")   # the person asks for the shared tasks (= --intersect)
+        await wait_for(pilot, lambda: gate.result is not None)
         assert gate.result.comparison.intersected
+        assert gate.result.evidence_role == "development"   # chosen by outcome
         assert gate.result.comparison.task_ids == fixed
         verdict = str(gate.query_one("#gate-verdict").render())
         assert f"restricted to the {len(fixed)} shared tasks" in verdict
@@ -297,7 +319,9 @@ async def test_review_path_filter_edit_save_rerun_gate(demo):
         await wait_for(pilot, lambda: isinstance(app.screen, GateScreen)
                        and (app.screen.result is not None or app.screen.refusal is not None))
         gate = app.screen
-        assert gate.refusal is None, gate.refusal
+        assert "--intersect" in gate.refusal   # the same refusal as `t2e gate`
+        await pilot.press("i")
+        await wait_for(pilot, lambda: gate.result is not None)
         assert gate.result.comparison.task_ids == fixed and gate.result.comparison.intersected
         assert "restricted to the 7 shared tasks" in str(gate.query_one("#gate-verdict").render())
     assert app.return_code in (None, 0)
@@ -346,13 +370,35 @@ async def test_b_c_G_on_a_subset_run_gates_the_shared_tasks(demo):
     app = make_app(demo["store"], load_config=False, poll_interval=0)
     async with app.run_test(size=(120, 40)) as pilot:
         await _mark_and_gate(app, pilot, demo["runs"]["baseline"], sub)
+        # refused like `t2e gate` without --intersect; `i` asks for the shared tasks
         await wait_for(pilot, lambda: isinstance(app.screen, GateScreen)
-                       and app.screen.result is not None)
+                       and app.screen.refusal is not None)
         gate = app.screen
+        assert "i gates on the 3 task(s)" in str(gate.query_one("#gate-verdict").render())
+        await pilot.press("i")
+        await wait_for(pilot, lambda: gate.result is not None)
         assert gate.result.comparison.task_ids == subset.split(",")
         assert "restricted to the 3 shared tasks" in str(gate.query_one("#gate-verdict").render())
         assert any("restricted to the 3 tasks both runs share" in w
                    for w in gate.result.warnings)
+        # deciding on evidence that is not clean heldout asks first
+        from textual.widgets import Static
+
+        from t2e_tui.ui.screens.workbench_gate import ConfirmModal
+
+        await pilot.press("D")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        assert "This evidence is development, not clean heldout" in str(
+            app.screen.query(Static).first().render())
+        await pilot.press("y")
+        await wait_for(pilot, lambda: gate.human is not None)
+    conn = connect(demo["store"])
+    author = conn.execute("SELECT author FROM human_decisions WHERE row_id = ?",
+                          (gate.result.row_id,)).fetchone()[0]
+    conn.close()
+    import os
+
+    assert author == os.environ.get("USER")   # the same author as `t2e decide`
 
 
 async def test_partly_overlapping_runs_are_refused_readably_then_i_intersects(demo):
@@ -389,7 +435,7 @@ async def test_an_unexpected_gate_failure_is_shown_not_raised(demo, monkeypatch)
     def broken(*a, **kw):
         raise ValueError("disk on fire")
 
-    monkeypatch.setattr(gate_mod, "evaluate", broken)
+    monkeypatch.setattr(gate_mod, "gate", broken)
     by = {c["name"]: c for c in demo["candidates"]}
     app = make_app(demo["store"], load_config=False, poll_interval=0)
     async with app.run_test(size=(120, 40)) as pilot:

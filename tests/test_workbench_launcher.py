@@ -180,11 +180,20 @@ async def test_rerun_of_the_fixed_filter_is_recorded_and_not_clean_heldout(demo)
         assert launcher._plan.task_ids == fixed and launcher._plan.role == "heldout"
         assert launcher._plan.task_selection["filter"] == "fixed"
         assert "outcome filter (fixed)" in str(launcher.query_one("#lf-warning").render())
+        # the same ids re-ordered and re-spaced are still the filter's choice (#10)
+        field = launcher.query_one("#lf-tasks", Input)
+        typed = field.value
+        field.value = " , ".join(reversed(fixed))
+        assert launcher.task_selection()["filter"] == "fixed"
+        field.value = typed
+        await pilot.pause()
         await pilot.press("ctrl+l")
         await wait_for(pilot, lambda: isinstance(app.screen, GateScreen)
                        and (app.screen.result is not None or app.screen.refusal is not None))
         gate = app.screen
-        assert gate.refusal is None, gate.refusal
+        assert "--intersect" in gate.refusal   # the screen refuses as `t2e gate` does
+        await pilot.press("i")
+        await wait_for(pilot, lambda: gate.result is not None)
         assert gate.result.role.claimed == "heldout"
         assert gate.result.evidence_role == "development"
         assert any(r.startswith("tasks selected by an outcome filter (fixed)")

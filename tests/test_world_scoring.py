@@ -229,9 +229,12 @@ def test_shared_files_agree_80_of_80(tau2_dir, shared_results):
 def test_cli_score_json(tau2_dir, shared_results):
     code, out = run_cli("score", str(shared_results[0]), "--data", str(tau2_dir), "--json")
     assert code == 0, out
-    rep = json.loads(out)
-    assert {k: rep[k] for k in ("simulations", "agree", "disagree", "relabelled", "judge_dependent")} \
-        == {"simulations": 40, "agree": 40, "disagree": [], "relabelled": [], "judge_dependent": 0}
+    (rep,) = json.loads(out)["files"]   # one shape for one file or many
+    assert rep["file"] == str(shared_results[0])
+    assert {k: rep[k] for k in ("simulations", "agree", "disagree", "relabelled", "ambiguous",
+                                "judge_dependent")} \
+        == {"simulations": 40, "agree": 40, "disagree": [], "relabelled": [], "ambiguous": [],
+            "judge_dependent": 0}
 
 
 def test_cli_score_needs_a_data_dir(shared_results, monkeypatch):
@@ -252,14 +255,14 @@ def test_cli_score_grades_a_mini_retail_export_on_the_built_in_world(tmp_path, m
     assert code == 0, out
     code, out = run_cli("score", str(export), "--json")  # no --data: the built-in world
     assert code == 0, out
-    rep = json.loads(out)
+    rep = json.loads(out)["files"][0]
     assert rep["simulations"] == 6 and rep["agree"] == 6 and rep["disagree"] == []
     # it really re-scores: a recorded reward flipped is caught
     data = json.loads(export.read_text())
     sim = data["simulations"][0]
     sim["reward_info"]["reward"] = 1.0 - sim["reward_info"]["reward"]
     export.write_text(json.dumps(data))
-    rep = json.loads(run_cli("score", str(export), "--json")[1])
+    rep = json.loads(run_cli("score", str(export), "--json")[1])["files"][0]
     assert rep["agree"] == 5 and [d["sim_id"] for d in rep["disagree"]] == [sim["id"]]
 
 
@@ -269,13 +272,13 @@ def test_cli_score_takes_t2e_tau2_retail_exports(tau2_dir, shared_results, tmp_p
     path = tmp_path / "t2e-export.json"
     path.write_text(json.dumps(data))
     code, out = run_cli("score", str(path), "--data", str(tau2_dir), "--json")
-    assert code == 0 and json.loads(out)["agree"] == 40, out
+    assert code == 0 and json.loads(out)["files"][0]["agree"] == 40, out
 
 
 def test_cli_score_uses_env_data_dir(tau2_dir, shared_results, monkeypatch):
     monkeypatch.setenv("TAU2_DATA_DIR", str(tau2_dir / "retail"))
     code, out = run_cli("score", str(shared_results[1]), "--json")
-    assert code == 0 and json.loads(out)["agree"] == 40
+    assert code == 0 and json.loads(out)["files"][0]["agree"] == 40
 
 
 def _scrambled(path, tmp_path, seed, strip_checks=False):
@@ -295,7 +298,7 @@ def _scrambled(path, tmp_path, seed, strip_checks=False):
 def test_relabel_recovers_scrambled_labels(tau2_dir, shared_results, tmp_path):
     out, truth = _scrambled(shared_results[0], tmp_path, seed=7)
     code, text = run_cli("score", str(out), "--data", str(tau2_dir), "--json")
-    rep = json.loads(text)
+    rep = json.loads(text)["files"][0]
     assert code == 0 and rep["agree"] == 40, rep["disagree"]
     moved = {sid for sid, t in truth.items()
              if t != next(s["task_id"] for s in json.loads(out.read_text())["simulations"] if s["id"] == sid)}
@@ -340,7 +343,7 @@ def test_v1_shaped_file_flags_judge_dependence(tau2_dir, shared_results, tmp_pat
     path = tmp_path / "v1.json"
     path.write_text(json.dumps(data))
     code, text = run_cli("score", str(path), "--data", str(tau2_dir), "--json")
-    rep = json.loads(text)
+    rep = json.loads(text)["files"][0]
     assert rep["judge_dependent"] == with_nl > 0
     # Changed gold actions (v1 tasks 12, 18, ...) may change the DB verdict; each says why.
     assert all(d["reason"] for d in rep["disagree"])
@@ -427,7 +430,7 @@ def test_v0_replay_rescores_the_shared_files_the_same(tau2_dir, shared_results):
         assert rep["agree"] == 40
     code, out = run_cli("score", str(shared_results[0]), "--data", str(tau2_dir), "--replay", "v0",
                         "--json")
-    assert code == 0 and json.loads(out)["agree"] == 40
+    assert code == 0 and json.loads(out)["files"][0]["agree"] == 40
 
 
 def test_string_arguments_are_understood(db):
@@ -455,3 +458,113 @@ def test_relabel_does_not_move_a_label_on_identity_alone():
         "sim_id": "s", "label": "A", "likely": "B",
         "reason": "the trajectory is about bob_ray_3, which task A does not involve; "
                   "task B fits uniquely"}
+
+
+# -- twins: tasks with identical gold actions (tau2 retail 41/42, 71/72, 83/84, 96/97) ------------
+
+def _with_twins(shared_results, tau2_dir, tmp_path, seed, strip_ids=False):
+    """The shared test-split file with the twins of its tasks 42, 71 and 97 embedded too
+    (41, 72, 96 from the tau2 data), labels scrambled by `seed`."""
+    data = json.loads(shared_results[0].read_text())
+    pre = {t["id"]: t for t in json.loads((tau2_dir / "retail" / "tasks_pre_v1.json")
+                                          .read_text())}
+    data["tasks"] += [pre[t] for t in ("41", "72", "96")]
+    truth = {s["id"]: s["task_id"] for s in data["simulations"]}
+    labels = [s["task_id"] for s in data["simulations"]]
+    random.Random(seed).shuffle(labels)
+    for sim, label in zip(data["simulations"], labels):
+        sim["task_id"] = label
+        if strip_ids:
+            for c in sim["reward_info"]["action_checks"]:
+                c["action"].pop("action_id", None)
+    out = tmp_path / f"twins-{seed}-{int(strip_ids)}.json"
+    out.write_text(json.dumps(data))
+    return out, truth
+
+
+def test_twins_are_told_apart_by_the_recorded_action_ids(tau2_dir, shared_results, tmp_path):
+    twin_of = {"42": "41", "71": "72", "97": "96"}
+    for seed in (7, 8):
+        out, truth = _with_twins(shared_results, tau2_dir, tmp_path, seed)
+        code, text = run_cli("score", str(out), "--data", str(tau2_dir), "--json")
+        rep = json.loads(text)["files"][0]
+        assert code == 0 and rep["agree"] == 40 and rep["ambiguous"] == [], rep["disagree"]
+        found = {r["sim_id"]: r for r in rep["relabelled"]}
+        assert all(r["likely"] == truth[sid] for sid, r in found.items())
+        for sid, t in truth.items():
+            if t in twin_of and sid in found:
+                assert "share the recorded gold actions" in found[sid]["reason"]
+                assert "the recorded action ids" in found[sid]["reason"]
+
+
+def test_twins_with_identical_outcomes_grade_either_way(tau2_dir, shared_results, tmp_path):
+    # without action ids nothing tells 41 from 42: their gold outcomes are identical, so
+    # either is graded, and the score still agrees
+    out, truth = _with_twins(shared_results, tau2_dir, tmp_path, 7, strip_ids=True)
+    code, text = run_cli("score", str(out), "--data", str(tau2_dir), "--json")
+    rep = json.loads(text)["files"][0]
+    assert code == 0 and rep["agree"] == 40 and rep["ambiguous"] == [], rep["disagree"]
+
+
+def _twin_tasks(comm_a=None, comm_b=None, scen_a="wants a refund", scen_b="wants a refund"):
+    act = [{"action_id": "x_0", "name": "cancel_pending_order",
+            "arguments": {"order_id": "#W1", "reason": "no longer needed"}}]
+
+    def task(tid, comm, scen, order="#W1"):
+        a = {**act[0], "action_id": f"{tid}_0",
+             "arguments": {**act[0]["arguments"], "order_id": order}}
+        return {"id": tid, "user_scenario": {"instructions": {"reason_for_call": scen}},
+                "evaluation_criteria": {"actions": [a], "communicate_info": comm or [],
+                                        "reward_basis": ["DB", "COMMUNICATE"]}}
+    # A and B are twins (the same gold action); C, the wrong label, is another task
+    return parse_tasks([task("A", comm_a, scen_a), task("B", comm_b, scen_b),
+                        task("C", ["other"], "x", order="#W9")])
+
+
+def _twin_sim(label, ids=None, said=None, user="hello"):
+    checks = [{"action": {"name": "cancel_pending_order",
+                          "arguments": {"order_id": "#W1", "reason": "no longer needed"},
+                          **({"action_id": ids} if ids else {})},
+               "action_match": True}]
+    ri = {"reward": 1.0, "action_checks": checks}
+    if said is not None:
+        ri["communicate_checks"] = [{"info": s, "met": True} for s in said]
+    return {"id": "s1", "task_id": label, "reward_info": ri,
+            "messages": [{"role": "user", "content": user}]}
+
+
+def test_twins_unit_evidence_order():
+    tasks = _twin_tasks(comm_a=["12.50"], comm_b=["99.00"],
+                        scen_a="refund for the blue kettle", scen_b="refund for the green lamp")
+    # 1. action ids
+    assert check_label(_twin_sim("C", ids="B_0"), tasks)["likely"] == "B"
+    assert check_label(_twin_sim("B", ids="B_0"), tasks) is None
+    assert check_label(_twin_sim("A", ids="B_0"), tasks)["likely"] == "B"
+    # 2. communicate checks
+    found = check_label(_twin_sim("C", said=["99.00"]), tasks)
+    assert found["likely"] == "B" and "communicate checks" in found["reason"]
+    # 3. the user's words against each scenario
+    found = check_label(_twin_sim("C", user="I want a refund for my kettle, the blue one"), tasks)
+    assert found["likely"] == "A" and "scenario" in found["reason"]
+    # nothing tells them apart, and their outcomes differ: an ambiguous label, no guess
+    found = check_label(_twin_sim("C"), tasks)
+    assert found["likely"] is None and found["ambiguous"] == ["A", "B"]
+    assert found["reason"].startswith("ambiguous label")
+    # the label itself is one of the twins: kept
+    assert check_label(_twin_sim("A"), tasks) is None
+
+
+def test_twins_with_identical_outcomes_pick_one():
+    tasks = _twin_tasks()
+    found = check_label(_twin_sim("C"), tasks)
+    assert found["likely"] == "A" and "identical gold outcomes" in found["reason"]
+
+
+def test_score_counts_ambiguous_labels_apart(tmp_path, db):
+    tasks = _twin_tasks(comm_a=["12.50"], comm_b=["99.00"])
+    from world.rescore import rescore
+
+    data = {"info": {"environment_info": {"domain_name": "retail"}},
+            "tasks": [t.raw for t in tasks.values()], "simulations": [_twin_sim("C")]}
+    rep = rescore(data, db, source="twins.json")
+    assert rep["agree"] == 0 and rep["disagree"] == [] and len(rep["ambiguous"]) == 1

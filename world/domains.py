@@ -21,6 +21,19 @@ from .tools import RetailEnv, tool_names
 
 DOMAINS = ("mini-retail", "tau2-retail")
 
+# tau2's own domain names: imported tau2 results say "retail", reruns say "tau2-retail"; both
+# are the same tasks, so evidence about one is evidence about the other.
+_TAU2_NAMES = ("retail", "airline", "telecom", "mock")
+
+
+def world_key(domain: str | None) -> str | None:
+    """One identity for a domain's tasks whatever alias a run was stored under ("retail" and
+    "tau2-retail" -> "tau2-retail"). Views, heldout sets and the gate compare these keys."""
+    if domain is None:
+        return None
+    name = str(domain).strip().lower()
+    return f"tau2-{name}" if name in _TAU2_NAMES else name
+
 # Our fixed agent instruction block, placed before the candidate instructions and the policy
 # (the role tau2's llm_agent system prompt plays). Changing it changes the world hash.
 AGENT_PREAMBLE = (

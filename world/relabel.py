@@ -7,6 +7,13 @@ evidence, strongest first:
 1. The recorded `reward_info.action_checks` list the gold actions the run was graded against.
    The task whose gold action list equals it is the task actually graded. (Action-id prefixes
    are NOT used: in tau2's own retail data tasks 97-111 carry their neighbour's action ids.)
+   Several tasks can share one gold action list ("twins": tau2 retail 41/42, 71/72, 83/84,
+   96/97). Among twins, in order: the recorded action ids (the whole list, equal to one twin's),
+   the recorded communicate checks (equal to one twin's communicate_info), the user's messages
+   against each twin's scenario (words only one twin's scenario has). Twins still left are
+   picked between only when their gold outcomes are identical (same evaluation criteria apart
+   from action ids: any of them scores the same); otherwise the result is an "ambiguous label"
+   (`likely` None, `ambiguous` the twins), which callers count apart, never as a disagreement.
 2. The trajectory's entities: user ids and order ids in tool-call arguments and tool results,
    against the user/order ids in each task's gold actions; ties are broken by how many of the
    task's gold write actions the trajectory performed.
@@ -14,7 +21,8 @@ evidence, strongest first:
 Usage: `check_label(sim, tasks)` with `sim` a tau2 SimulationRun dict (`id`, `task_id`,
 `messages`, `reward_info`) and `tasks` the embedded tasks (id -> Task). Returns None when the
 label fits (or no other task fits uniquely), else
-`{"sim_id", "label", "likely", "reason"}`.
+`{"sim_id", "label", "likely", "reason"}` (`likely` None and `ambiguous: [ids]` when twins
+with different gold outcomes can't be told apart).
 """
 
 from __future__ import annotations
@@ -159,6 +167,87 @@ def _rank(task: Task, calls: list[dict], traj: Entities) -> tuple:
     return (done, done - len(writes), round(seen / len(orders), 6) if orders else 1.0)
 
 
+def _recorded_ids(sim: dict) -> list[str] | None:
+    checks = (sim.get("reward_info") or {}).get("action_checks")
+    ids = [str((c.get("action") or {}).get("action_id")) for c in checks or []
+           if isinstance(c, dict) and isinstance(c.get("action"), dict)
+           and (c.get("action") or {}).get("action_id") is not None]
+    return ids or None
+
+
+def _recorded_communicate(sim: dict) -> list[str] | None:
+    checks = (sim.get("reward_info") or {}).get("communicate_checks")
+    if not isinstance(checks, list) or not checks:
+        return None
+    return [str(c.get("info")) for c in checks if isinstance(c, dict)] or None
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in "".join(ch if ch.isalnum() else " " for ch in text.lower()).split()
+            if len(w) > 3}
+
+
+def _outcome(task: Task) -> str:
+    """A task's gold outcome: its evaluation criteria without the action ids."""
+    crit = dict(task.raw.get("evaluation_criteria") or {})
+    crit["actions"] = [{k: v for k, v in (a or {}).items() if k != "action_id"}
+                       for a in crit.get("actions") or []]
+    return canonical_json(crit)
+
+
+def separate_twins(sim: dict, twins: list[Task]) -> tuple[list[Task], str]:
+    """Narrow tasks with the same gold actions down by the recorded action ids, the recorded
+    communicate checks, then the user's words against each scenario. Returns (left, how)."""
+    ids = _recorded_ids(sim)
+    if ids:
+        by_ids = [t for t in twins if [a.action_id for a in t.actions] == ids]
+        if len(by_ids) == 1:
+            return by_ids, "the recorded action ids"
+    said = _recorded_communicate(sim)
+    if said is not None:
+        by_comm = [t for t in twins if list(t.communicate_info) == said]
+        if len(by_comm) == 1:
+            return by_comm, "the recorded communicate checks"
+    user = " ".join(str(m.get("content") or "") for m in sim.get("messages") or []
+                    if isinstance(m, dict) and m.get("role") == "user")
+    if user.strip():
+        mine = _words(user)
+        scen = {t.id: _words(_scenario_text(t)) for t in twins}
+        score = {t.id: len(mine & (scen[t.id] - set().union(*(scen[o.id] for o in twins
+                                                                  if o.id != t.id))))
+                 for t in twins}
+        best = max(score.values())
+        top = [t for t in twins if score[t.id] == best]
+        if best > 0 and len(top) == 1:
+            return top, "the user's words against each scenario"
+    return twins, ""
+
+
+def _graded_twins(sim: dict, label: str | None, sim_id: Any,
+                  twins: list[Task]) -> dict | None:
+    """The verdict when several tasks share the recorded gold actions."""
+    left, how = separate_twins(sim, twins)
+    names = ", ".join(t.id for t in twins)
+    if len(left) == 1:
+        if left[0].id == label:
+            return None
+        return {"sim_id": sim_id, "label": label, "likely": left[0].id,
+                "reason": f"tasks {names} share the recorded gold actions; {how} are task "
+                          f"{left[0].id}'s"}
+    if label in {t.id for t in left}:
+        return None
+    if len({_outcome(t) for t in left}) == 1:
+        pick = left[0]  # identical gold outcomes: any of them grades the same
+        return {"sim_id": sim_id, "label": label, "likely": pick.id,
+                "reason": f"tasks {names} share the recorded gold actions and have identical "
+                          f"gold outcomes: graded as task {pick.id}"}
+    return {"sim_id": sim_id, "label": label, "likely": None,
+            "ambiguous": [t.id for t in left],
+            "reason": f"ambiguous label: tasks {', '.join(t.id for t in left)} share the "
+                      f"recorded gold actions but not their gold outcomes, and nothing recorded "
+                      f"tells them apart"}
+
+
 def check_label(sim: dict, tasks: dict[str, Task]) -> dict | None:
     """None when `sim`'s label fits; else {"sim_id", "label", "likely", "reason"} when exactly
     one other task fits. See the module docstring for the evidence used."""
@@ -170,6 +259,8 @@ def check_label(sim: dict, tasks: dict[str, Task]) -> dict | None:
     sig = _recorded_signature(sim)
     if sig is not None:
         graded = [tid for tid, t in tasks.items() if t.actions and _task_signature(t) == sig]
+        if len(graded) > 1:
+            return _graded_twins(sim, label, sim_id, [tasks[t] for t in graded])
         if label in graded:
             return None
         if len(graded) == 1:

@@ -159,7 +159,7 @@ def rescore(data: dict, base_db: RetailDB, *, source: str = "<results>",
     tasks = parse_tasks(data["tasks"], f"{source} tasks")
     sims = data.get("simulations") or []
     report: dict[str, Any] = {"simulations": len(sims), "agree": 0, "disagree": [],
-                              "relabelled": [], "judge_dependent": 0}
+                              "relabelled": [], "ambiguous": [], "judge_dependent": 0}
     for i, sim in enumerate(sims):
         if not isinstance(sim, dict) or not isinstance(sim.get("messages"), list):
             report["disagree"].append({
@@ -175,6 +175,10 @@ def rescore(data: dict, base_db: RetailDB, *, source: str = "<results>",
         task_id = label
         if relabel:
             found = check_label(sim, tasks)
+            if found is not None and found.get("likely") is None:
+                # twins with different gold outcomes: counted apart, never as a disagreement
+                report["ambiguous"].append(found)
+                continue
             if found is not None:
                 report["relabelled"].append(found)
                 task_id = found["likely"]

@@ -232,6 +232,11 @@ class ImportContext:
                       meta.domain, self.run_id))
         conn.execute("UPDATE sources SET format = ? WHERE source_id = ?",
                      (self.fmt, self.source_id))
+        # a re-import carries the history of what it re-imports (store/provenance.py)
+        from ..provenance import PROVENANCE_KEY, inherit
+
+        for w in inherit(conn, self.run_id, self.role, meta.top.get(PROVENANCE_KEY)):
+            self.warn(w)
 
 
 def _graded_as_labelled(sim: dict, task: dict | None) -> bool:

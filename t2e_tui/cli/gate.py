@@ -36,7 +36,9 @@ def _human_gate(doc: dict) -> str:
     c = {**doc["candidate"], "name": one_line(doc["candidate"]["name"], 80)}
     st = doc["stats"]
     lines = [
-        f"gate row {doc['row_id']}: {doc['decision'].upper()}",
+        f"gate row {doc['row_id']}: {doc['verdict'].upper()}"
+        + (" (same verdict as row "f"{doc['row_id']}, already on the scoreboard; --new-row "
+           "records another)" if doc.get("reused_row") else ""),
         f"  baseline  {b['name']} ({b['run_id']})   candidate  {c['name']} ({c['run_id']})",
         f"  tasks {len(doc['tasks'])}{' (intersected)' if doc['intersected'] else ''}   "
         f"evidence role {doc['evidence_role']}"
@@ -45,6 +47,15 @@ def _human_gate(doc: dict) -> str:
     ]
     for r in doc["role_reasons"]:
         lines.append(f"  role: {one_line(r, 300)}")
+    hs = doc.get("heldout_set")
+    if hs and hs.get("name"):
+        runs = hs.get("runs") or {}
+        counts = ", ".join(f"{side} {v['position'] or '-'} of {v['runs_of_this_agent']}"
+                           for side, v in runs.items())
+        lines.append(f"  heldout set {one_line(hs['name'], 60)} ({hs['tasks']} tasks, "
+                     f"sha256 {hs['sha256'][:12]}, registered {hs['registered_at'][:19]}): "
+                     f"candidate {hs['candidate_index']} judged on it; runs by each agent on "
+                     f"it: {counts}")
     if doc["leaked_tasks"]:
         lines.append(f"  leaked tasks (viewed while drafting): {', '.join(doc['leaked_tasks'])}")
     lines.append("  checks:")
@@ -54,15 +65,33 @@ def _human_gate(doc: dict) -> str:
     for name in doc["disabled_checks"]:
         lines.append(f"    [off ] {name}")
     lines.append(
-        f"  stats: {st['test']} p={st['p_value']:.4g} (alpha {st['alpha']}), reward delta "
+        f"  stats: {st['test']} p={st['p_value']:.4g} (alpha {st['alpha']:.4g}), reward delta "
         f"{_fmt(doc['metrics']['deltas']['reward'])} CI{int(st['ci_level'] * 100)} "
         f"[{st['ci_low']:.4f}, {st['ci_high']:.4f}]; fixes {len(st['fixes'])}, "
         f"regressions {len(st['regressions'])}, flaky {len(st['flaky'])}")
     for r in doc["reasons"]:
         lines.append(f"  reason: {r}")
+    lines += advice_lines(doc.get("trial_budget"))
     for w in doc["warnings"]:
         lines.append(f"  warning: {w}")
     return "\n".join(lines)
+
+
+def advice_lines(tb: dict | None) -> list[str]:
+    """The trial-budget advisor in a few lines (the gate screen shows the same text)."""
+    if not tb:
+        return []
+    if tb.get("slip_per_trial") is None:
+        return [f"  trial budget: {tb.get('note', 'noise unknown')}"]
+    need = tb.get("trials_needed")
+    out = [f"  trial budget: noise {tb['slip_per_trial']:.3f} per trial (from "
+           f"{one_line(tb['noise_source'], 80)}); a fix of {tb['fix_size']} task(s) is promoted "
+           f"with power {tb['power_now']:.2f} at {tb['trials_per_side']} trial(s); 80% power "
+           + (f"needs {need} trial(s) per side" if need else "is out of reach (see --json)")]
+    for t, r in (tb.get("regressions") or {}).items():
+        out.append(f"    1->0 on task {t}: {'within' if r['within_noise'] else 'beyond'} its "
+                   f"noise (chance by noise {r['chance_by_noise']:.2f}); the veto still holds")
+    return out
 
 
 def register(cli: click.Group) -> None:
@@ -85,11 +114,14 @@ def register(cli: click.Group) -> None:
     @click.option("--report", "reports", multiple=True, metavar="FORMAT FILE",
                   type=(click.Choice(["junit", "markdown"]), click.Path(dir_okay=False)),
                   help="Also write the verdict as a JUnit XML or Markdown report (repeatable).")
+    @click.option("--new-row", is_flag=True,
+                  help="Record a new scoreboard row even if an identical verdict has one.")
     @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
     def gate_cmd(baseline_run, candidate_run, policy_path, intersect, alpha,
-                 allow_grader_mismatch, reward_attr, reports, as_json):
-        """Decide whether CANDIDATE_RUN beats BASELINE_RUN: promote (exit 0), discard (1) or
-        inconclusive (3). Appends a row to the scoreboard."""
+                 allow_grader_mismatch, reward_attr, reports, new_row, as_json):
+        """Decide whether CANDIDATE_RUN beats BASELINE_RUN: promote on clean heldout (exit 0),
+        supported on development/intersected/synthetic/tainted evidence (4), discard (1) or
+        inconclusive (3). Records a scoreboard row (the same verdict twice: the same row)."""
         from ..gate import gate, load_policy
         from ..gate.grader import apply_reward_attr, check_graders
         from ..gate.report import write_report
@@ -107,7 +139,7 @@ def register(cli: click.Group) -> None:
             if why:
                 click.echo(f"warning: grader mismatch allowed: {why}", err=True)
             result = gate(conn, baseline_run, candidate_run, policy=policy,
-                          intersect=intersect, alpha=alpha)
+                          intersect=intersect, alpha=alpha, new_row=new_row)
         doc = result.to_dict()
         for fmt, path in reports:
             write_report(doc, fmt, path)
@@ -230,7 +262,8 @@ def _rich_scoreboard(rows: list[dict]) -> None:
     if not rows:
         console.print("no gate decisions yet (run `t2e gate BASELINE CANDIDATE`)")
         return
-    console.print(Text(f"scoreboard ({len(rows)}) · * override (notes) · ∩ shared tasks only "
+    console.print(Text(f"scoreboard ({len(rows)}) · supported = passes on evidence that is not "
+                       "clean heldout (not a promote) · * override (notes) · ∩ shared tasks only "
                        "· all fields: --json"), no_wrap=True,
                   overflow="ellipsis", crop=True)
     console.print(scoreboard_table(rows, console.width))

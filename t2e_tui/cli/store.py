@@ -176,7 +176,7 @@ def register(cli: click.Group) -> None:
         """Full-text search over messages, tool arguments and tool results. Each hit names
         the episode as `t2e show` takes it (REF) and its step. Into a pipe: one
         tab-separated line per hit (ref, step, episode id, run, task, role, snippet)."""
-        from store.queries import episode_refs, fts_query, resolve_run, search
+        from store.queries import episode_refs, fts_query, record_views, resolve_run, search
 
         if not fts_query(query):  # "" or only punctuation: nothing to look for is bad input
             raise T2EError(f"search text {query!r} has no words to look for "
@@ -184,6 +184,8 @@ def register(cli: click.Group) -> None:
         db = _db()
         rid = resolve_run(db, run_ref) if run_ref else None
         hits = search(db, query, limit=limit, offset=offset, rank=rank, run_id=rid)
+        # hits show trace text: they are views for the gate's leakage guard
+        record_views(db, [h["episode_id"] for h in hits], "cli-search")
         if as_json:
             _echo_json(hits)
             return
@@ -222,13 +224,17 @@ def register(cli: click.Group) -> None:
     def export_cmd(run: str, fmt: str, output: str, as_json: bool) -> None:
         """Export RUN as a tau2 results file or native JSONL (one episode per line)."""
         from store.exporters import export_run
-        from store.queries import resolve_run
+        from store.queries import record_views, resolve_run
+        from store.writer import conn_of as _conn
 
         db = _db()
         rid = resolve_run(db, run)
         if as_json and output == "-":
             raise T2EError("--json reports on the export: give -o FILE")
         n = export_run(db, rid, fmt, output)
+        # an export hands out every trajectory of the run: a view of each of its tasks
+        record_views(db, [e for (e,) in _conn(db).execute(
+            "SELECT episode_id FROM episodes WHERE run_id = ?", (rid,))], "export")
         if as_json:
             _echo_json({"run_id": rid, "format": fmt, "path": output, "episodes": n})
         elif output != "-":

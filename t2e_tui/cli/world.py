@@ -20,14 +20,18 @@ _data_opt = click.option("--data", "data_dir", type=click.Path(file_okay=False),
 
 
 def _score_human(path: str, rep: dict) -> str:
+    amb = rep.get("ambiguous") or []
     lines = [f"{path}: {rep['agree']}/{rep['simulations']} simulations agree with the recorded "
-             f"reward; {rep['judge_dependent']} judge-dependent (NL verdicts taken from the file)"]
+             f"reward; {rep['judge_dependent']} judge-dependent (NL verdicts taken from the file)"
+             + (f"; {len(amb)} ambiguous label(s), not scored" if amb else "")]
     for d in rep["disagree"]:
         lines.append(f"  disagree  sim {d['sim_id']} task {d['task_id']}: recorded "
                      f"{d['recorded']} recomputed {d['recomputed']} ({d['reason']})")
     for r in rep["relabelled"]:
         lines.append(f"  relabel   sim {r['sim_id']}: labelled {r['label']}, likely {r['likely']}"
                      f" ({r.get('reason', '')})")
+    for r in amb:
+        lines.append(f"  ambiguous sim {r['sim_id']}: labelled {r['label']} ({r['reason']})")
     return "\n".join(lines)
 
 
@@ -70,11 +74,10 @@ def register(cli: click.Group) -> None:
                     raise
                 failed += 1
                 reports.append({"file": path, "error": str(exc)})
-        if len(files) == 1:
-            rep = dict(reports[0])
-            rep.pop("file")
-            _emit(rep, as_json, _score_human(files[0], rep))
+        if len(files) == 1 and not as_json:
+            click.echo(_score_human(files[0], reports[0]))
         else:
+            # one JSON shape for one file or many: {"files": [{"file", ...report}]}
             _emit({"files": reports}, as_json, "\n".join(
                 f"{r['file']}: refused: {r['error']}" if "error" in r
                 else _score_human(r["file"], r) for r in reports))

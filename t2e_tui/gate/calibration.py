@@ -36,13 +36,13 @@ def simulate_outcomes(rng: random.Random, *, n_tasks: int, solvable: int, noise:
 
 
 def write_run(conn: Any, name: str, outcomes: dict[str, list[float]], *,
-              role: str = "synthetic") -> str:
+              role: str = "synthetic", candidate_hash: str | None = None) -> str:
     """Store a simulated run through store.writer (one step, one action check per episode)."""
     from store import writer
 
     writer.ensure_world(conn, WORLD_ID, kind="lock", domain="calibration")
     rid = writer.create_run(conn, name=name, role=role, world_id=WORLD_ID, domain="calibration",
-                            agent_model="bernoulli-simulator",
+                            agent_model="bernoulli-simulator", candidate_hash=candidate_hash,
                             num_trials=max(len(v) for v in outcomes.values()))
     with writer.transaction(conn):
         writer.put_tasks(conn, rid, [{"id": t} for t in outcomes])
@@ -91,8 +91,40 @@ def run_comparisons(conn: Any, *, reps: int, seed: int, n_tasks: int = 40, solva
             rng, n_tasks=n_tasks, solvable=solvable, noise=noise, trials=trials, fixed=fixed))
         res = evaluate(conn, a, b, policy=policy)
         ps.append(res.stats["p_value"])
-        sig += res.decision == "promote"
+        # significant = the checks and the test pass: promote on clean heldout, supported
+        # on the synthetic evidence the simulator writes
+        sig += res.decision in ("promote", "supported")
     return CalibrationResult(reps, sig, ps)
+
+
+def shop_candidates(conn: Any, *, candidates: int, seed: int, n_tasks: int = 20,
+                    solvable: int = 15, noise: float = 0.2,
+                    alpha: float = 0.05) -> list[dict]:
+    """Candidate shopping: one baseline and `candidates` no-op candidates (the same agent,
+    each with its own text hash), all run once as heldout on one registered set and gated in
+    turn with the vetoes off. Returns per gate {decision, p_value, alpha (corrected)}."""
+    from store.heldout import register_set
+
+    from .policy import load_policy
+    from .rules import gate
+
+    policy = load_policy().vetoes_off()
+    policy.alpha = alpha
+    policy.bootstrap_resamples = 20
+    rng = random.Random(seed)
+    sim = dict(n_tasks=n_tasks, solvable=solvable, noise=noise, trials=1)
+    register_set(conn, f"shop-{seed}", "calibration", [str(t) for t in range(n_tasks)],
+                 spec="all")
+    base = write_run(conn, f"base-{seed}", simulate_outcomes(rng, **sim), role="heldout",
+                     candidate_hash=f"{seed:08d}" + "0" * 56)
+    out = []
+    for i in range(candidates):
+        cand = write_run(conn, f"noop-{seed}-{i}", simulate_outcomes(rng, **sim),
+                         role="heldout", candidate_hash=f"{seed:08d}{i + 1:08d}" + "f" * 48)
+        r = gate(conn, base, cand, policy=policy)
+        out.append({"decision": r.decision, "p_value": r.stats["p_value"],
+                    "alpha": r.stats["alpha"], "grade": r.evidence_role})
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:

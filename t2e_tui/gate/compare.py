@@ -157,7 +157,9 @@ def compare_runs(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
         warnings.append("world id unknown for "
                         + " and ".join(r.label() for r in (b, c) if not r.world_id)
                         + ": the worlds could not be checked equal")
-    if b.domain and c.domain and b.domain != c.domain:
+    from world.domains import world_key
+
+    if b.domain and c.domain and world_key(b.domain) != world_key(c.domain):
         raise T2EError(f"runs {b.label()} ({b.domain}) and {c.label()} ({c.domain}) are in "
                        f"different domains")
     bo, co = task_outcomes(conn, b.run_id), task_outcomes(conn, c.run_id)

@@ -1,9 +1,11 @@
 """Evidence roles and the leakage guard.
 
-A candidate's drafting window runs from the moment its parent was saved to the moment it was
-saved. A comparison is clean heldout (or transfer) evidence only if none of its tasks was viewed
-(evidence_views) inside that window; otherwise it is downgraded to development evidence and the
-tasks that caused it are listed.
+A heldout task that anyone viewed before a candidate was saved, through any ancestor version
+or none, is not clean for that candidate: views count from the beginning of the store up to
+the candidate's save (its "window"), whatever version was being drafted at the time, so an
+intermediate no-op version cannot hide them. Views are keyed by the world's identity
+(`world.domains.world_key`: "retail" and "tau2-retail" are one world), not by run. A clean
+claim with such a view is downgraded to development and the tasks are listed.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from store.pairdebug import development_only
+from world.domains import world_key
 
 from .runs import RunInfo, conn_of
 
@@ -83,9 +86,9 @@ def find_candidate(conn, ref: str, before: datetime | None = None):
 
 def drafting_window(db: Any, candidate_hash: str | None, *,
                     fallback_end: str | None = None) -> Window:
-    """The drafting window of a candidate. When the candidate is not in the store the window
-    ends at `fallback_end` (e.g. the candidate run's start; default now); when its parent is
-    unknown the window has no start, so every earlier view counts (conservative)."""
+    """The window of views that count against a candidate: from the beginning of the store to
+    the candidate's save. When the candidate is not in the store the window ends at
+    `fallback_end` (e.g. the candidate run's start; default now)."""
     conn = conn_of(db)
     notes: list[str] = []
     if not candidate_hash:
@@ -101,18 +104,8 @@ def drafting_window(db: Any, candidate_hash: str | None, *,
     if end is None:
         end = parse_time(fallback_end) or datetime.now(timezone.utc)
         notes.append(f"candidate {chash[:12]} has an unreadable saved_at {saved_at!r}")
-    start = None
-    if parent:
-        prow = find_candidate(conn, parent, before=end)
-        if prow is None:
-            notes.append(f"parent {parent!r} is not saved in the store: window has no start")
-        else:
-            start = parse_time(prow[3])
-            if start is None:
-                notes.append(f"parent {parent!r} has an unreadable saved_at: window has no start")
-    else:
-        notes.append("the candidate has no parent: window has no start")
-    return Window(chash, start, end, notes, {chash, name})
+    # no start: a view made while drafting any ancestor (or none) still informed this text
+    return Window(chash, None, end, notes, {chash, name})
 
 
 def views_in_window(db: Any, window: Window, domain: str | None,
@@ -122,9 +115,10 @@ def views_in_window(db: Any, window: Window, domain: str | None,
     The guard errs towards flagging: a view or run without a domain matches any domain, a view
     whose time can't be read counts, and a view tagged as made while drafting this candidate
     (evidence_views.drafting_candidate = its hash or name) counts whatever its time."""
-    if window.candidate_hash is None:
+    if window.candidate_hash is None and window.end is None:
         return {}
     wanted = set(task_ids)
+    key = world_key(domain)
     out: dict[str, list[str]] = {}
     for dom, task_id, viewed_at, drafting in conn_of(db).execute(
             "SELECT domain, task_id, viewed_at, drafting_candidate FROM evidence_views "
@@ -132,7 +126,7 @@ def views_in_window(db: Any, window: Window, domain: str | None,
         tid = str(task_id)
         if tid not in wanted:
             continue
-        if domain and dom and dom != domain:
+        if key and dom and world_key(dom) != key:
             continue
         t = parse_time(viewed_at)
         if t is not None and not window.contains(t) and drafting not in window.names:
@@ -160,11 +154,13 @@ class RoleVerdict:
     reasons: list[str]
     window: Window | None
     notes: list[str] = field(default_factory=list)   # said, but no downgrade
+    heldout: Any = None   # heldout.SetVerdict when a clean role was claimed
 
     def to_dict(self) -> dict:
         return {"role": self.role, "claimed": self.claimed, "leaked_tasks": self.leaked_tasks,
                 "reasons": self.reasons, "notes": self.notes,
-                "window": self.window.to_dict() if self.window else None}
+                "window": self.window.to_dict() if self.window else None,
+                "heldout_set": self.heldout.to_dict() if self.heldout else None}
 
 
 OUTCOME_FILTER = "outcome_filter"
@@ -224,17 +220,23 @@ def role_history_findings(db: Any, baseline: RunInfo,
 
 
 def comparison_role(db: Any, baseline: RunInfo, candidate: RunInfo,
-                    task_ids: list[str]) -> RoleVerdict:
-    """The evidence role of a comparison.
+                    task_ids: list[str], *, intersected: bool = False,
+                    attempted: Iterable[str] | None = None,
+                    alpha: float = 0.05) -> RoleVerdict:
+    """The evidence role of a comparison (its grade).
 
     Starts from the candidate run's role. The baseline ran the same tasks, so if the baseline is
     discovery/development evidence those tasks were open to inspection and a heldout/transfer
     claim falls to development; a synthetic run on either side makes the comparison synthetic.
     A clean claim also falls to development when either run's role was raised to
-    heldout/transfer after it was created (role history), or when either run's tasks were
-    chosen by an outcome filter (manifest `task_selection`). Then the leakage guard: a clean
-    claim with any task viewed in the candidate's drafting window becomes development,
-    listing those tasks."""
+    heldout/transfer after it was created (role history), when either run's tasks were chosen
+    by an outcome filter (manifest `task_selection`), when the tasks are not exactly a
+    registered heldout set judged by its rule (t2e_tui/gate/heldout.py: registered first,
+    no --intersect, first run of each agent), or when any task was viewed before the
+    candidate was saved (listing those tasks). `attempted` = every task both runs ran (the
+    compared ones plus any left out for infrastructure errors: not chosen by outcome)."""
+    from .heldout import judge_set
+
     claimed = candidate.role
     role = claimed
     reasons: list[str] = []
@@ -252,9 +254,17 @@ def comparison_role(db: Any, baseline: RunInfo, candidate: RunInfo,
             reasons.append(why)
             role = "development"
     notes: list[str] = []
+    conn = conn_of(db)
+    window = None
+    if candidate.candidate_hash:
+        window = drafting_window(db, candidate.candidate_hash, fallback_end=candidate.created_at)
+    else:  # an imported run: its text is fixed by the time the run was made
+        window = Window(None, None, parse_time(candidate.created_at),
+                        ["no candidate: views up to the candidate run's creation count"])
+    heldout = None
     if claimed in CLEAN_ROLES and role != "synthetic":
         # every cause is listed, even when an earlier one already downgraded the claim
-        raised, notes = role_history_findings(conn_of(db), baseline, candidate)
+        raised, notes = role_history_findings(conn, baseline, candidate)
         reasons += raised
         if raised:
             role = "development"
@@ -267,15 +277,20 @@ def comparison_role(db: Any, baseline: RunInfo, candidate: RunInfo,
                                f"({outcome_filter_label(sel)}) for the {side} run "
                                f"{run.label()}")
                 role = "development"
-    window = None
-    leaked: list[str] = []
-    if candidate.candidate_hash:
-        window = drafting_window(db, candidate.candidate_hash, fallback_end=candidate.created_at)
-        from .compare import task_sort_key
-        leaked = sorted(views_in_window(db, window, candidate.domain or baseline.domain,
-                                        task_ids), key=task_sort_key)
+        heldout = judge_set(conn, baseline, candidate,
+                            {str(t) for t in (attempted if attempted is not None
+                                              else task_ids)},
+                            intersected=intersected, candidate_saved=window.end, alpha=alpha)
+        if heldout.reasons:
+            reasons += heldout.reasons
+            role = "development"
+    from .compare import task_sort_key
+    leaked = sorted(views_in_window(db, window, candidate.domain or baseline.domain,
+                                    task_ids), key=task_sort_key)
     if leaked and role in CLEAN_ROLES:
-        reasons.append(f"{len(leaked)} task(s) viewed while the candidate was drafted: "
+        reasons.append(f"{len(leaked)} task(s) viewed before the candidate was saved: "
                        f"downgraded from {role} to development")
         role = "development"
-    return RoleVerdict(role, claimed, leaked, reasons, window, notes)
+    out = RoleVerdict(role, claimed, leaked, reasons, window, notes)
+    out.heldout = heldout
+    return out

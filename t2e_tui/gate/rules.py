@@ -1,8 +1,10 @@
 """The promotion rule: checks (vetoes), the strength of the evidence, and the verdict.
 
-Promote only if every enabled check passes AND the paired sign test is significant at alpha;
-checks pass but not significant -> inconclusive; any failed check -> discard. Each failed check
-names the tasks behind it.
+Every enabled check passes AND the paired test is significant at alpha (corrected for the
+candidates a registered set has judged): promote when the evidence is clean heldout, else
+`supported` (development, intersected, synthetic or tainted evidence: exit 4, and a person
+promoting it needs --override --reason); checks pass but not significant -> inconclusive; any
+failed check -> discard. Each failed check names the tasks behind it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from .regression_set import regression_checks
 from .runs import RunInfo, conn_of
 from .stats import bootstrap_mean_ci, sign_flip_test, sign_test
 
-EXIT_CODES = {"promote": 0, "discard": 1, "inconclusive": 3}
+EXIT_CODES = {"promote": 0, "discard": 1, "inconclusive": 3, "supported": 4}
+CLEAN_GRADES = ("heldout", "transfer")
 
 
 @dataclass
@@ -44,6 +47,8 @@ class GateResult:
     reasons: list[str]
     warnings: list[str] = field(default_factory=list)
     row_id: int | None = None
+    reused: bool = False          # an identical earlier row was returned, none was added
+    advice: dict | None = None    # the trial-budget advisor (gate/advisor.py)
 
     @property
     def exit_code(self) -> int:
@@ -52,6 +57,18 @@ class GateResult:
     @property
     def evidence_role(self) -> str:
         return self.role.role
+
+    @property
+    def verdict_label(self) -> str:
+        """`promote`, `supported (development)`, `discard`, `inconclusive`."""
+        if self.decision == "supported":
+            return f"supported ({self.evidence_role})"
+        return self.decision
+
+    @property
+    def heldout_set(self) -> str | None:
+        h = self.role.heldout
+        return h.set["name"] if h is not None and h.set else None
 
     def deltas(self) -> dict:
         b, c = self.baseline_metrics, self.candidate_metrics
@@ -69,7 +86,10 @@ class GateResult:
         cmp = self.comparison
         return {
             "decision": self.decision,
+            "verdict": self.verdict_label,
+            "exit_code": self.exit_code,
             "row_id": self.row_id,
+            "reused_row": self.reused,
             "baseline": _run_brief(cmp.baseline),
             "candidate": _run_brief(cmp.candidate),
             "tasks": cmp.task_ids,
@@ -84,6 +104,8 @@ class GateResult:
             "role_reasons": self.role.reasons,
             "role_notes": self.role.notes,
             "leaked_tasks": self.role.leaked_tasks,
+            "heldout_set": self.role.heldout.to_dict() if self.role.heldout else None,
+            "trial_budget": self.advice,
             "drafting_window": self.role.window.to_dict() if self.role.window else None,
             "reasons": self.reasons,
             "warnings": self.warnings,
@@ -121,24 +143,39 @@ def evaluate(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
     checks = _checks(conn, cmp, bm, cm, policy) + regression_checks(conn, cmp, policy)
     enabled = [c for c in checks if policy.enabled.get(c.name, True)]
     disabled = [n for n in CHECK_NAMES if not policy.enabled[n]]
-    stats = evidence_stats(cmp, policy)
-    role = comparison_role(conn, cmp.baseline, cmp.candidate, tasks)
+    role = comparison_role(conn, cmp.baseline, cmp.candidate, tasks,
+                           intersected=cmp.intersected,
+                           attempted=tasks + list(cmp.no_scored_trials), alpha=policy.alpha)
+    level = policy.alpha
+    if role.heldout is not None and role.heldout.alpha is not None:
+        level = role.heldout.alpha   # alpha spent across the candidates the set judged
+    stats = evidence_stats(cmp, dataclasses.replace(policy, alpha=level))
+    stats["alpha_uncorrected"] = policy.alpha
+    clean = role.role in CLEAN_GRADES
 
     reasons: list[str] = []
     failed = [c for c in enabled if not c.passed]
     if failed:
         decision = "discard"
         reasons += [f"{c.name} failed: {c.detail}" for c in failed]
-    elif policy.require_significance and stats["p_value"] > policy.alpha:
+    elif policy.require_significance and stats["p_value"] > level:
         decision = "inconclusive"
         reasons.append(
             f"checks pass but the difference is within noise: {stats['test']} p = "
-            f"{stats['p_value']:.4g} > alpha = {policy.alpha} ({len(stats['improved'])} task(s) "
+            f"{stats['p_value']:.4g} > alpha = {level:.4g} ({len(stats['improved'])} task(s) "
             f"improved, {len(stats['worsened'])} worsened)")
     else:
-        decision = "promote"
+        decision = "promote" if clean else "supported"
         reasons.append(f"all {len(enabled)} enabled checks pass; {stats['test']} p = "
-                       f"{stats['p_value']:.4g} <= alpha = {policy.alpha}")
+                       f"{stats['p_value']:.4g} <= alpha = {level:.4g}")
+        if not clean:
+            reasons.append(f"supported on {role.role} evidence, not clean heldout: not a "
+                           f"promote (promoting it needs --override --reason)")
+    if level != policy.alpha:
+        h = role.heldout
+        reasons.append(f"alpha {policy.alpha} corrected to {level:.4g}: candidate "
+                       f"{h.candidate_index} judged on set {h.set['name']!r} "
+                       f"(alpha * 6 / (pi^2 k^2))")
 
     warnings = list(cmp.warnings)
     if cmp.intersected:
@@ -281,23 +318,73 @@ def record_decision(db: Any, result: GateResult) -> int:
         "INSERT INTO gate_decisions (created_at, baseline_run_id, candidate_run_id, "
         "baseline_name, candidate_name, candidate_hash, parent_hash, world_id, tasks_json, "
         "intersected, evidence_role, leaked_tasks_json, decision, reasons_json, checks_json, "
-        "stats_json, metrics_json, policy_json, source_hashes_json, manifests_json) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "stats_json, metrics_json, policy_json, source_hashes_json, manifests_json, "
+        "heldout_set, fingerprint) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (now_iso(), b.run_id, c.run_id, b.name, c.name, c.candidate_hash, parent,
          c.world_id or b.world_id, json.dumps(cmp.task_ids), int(cmp.intersected),
          result.evidence_role, json.dumps(result.role.leaked_tasks), result.decision,
          json.dumps(result.reasons), json.dumps(doc["checks"]), json.dumps(result.stats),
          json.dumps(metrics), json.dumps(result.policy.to_dict()),
          json.dumps(sources) if sources else None,
-         json.dumps(manifests) if manifests else None))
+         json.dumps(manifests) if manifests else None, result.heldout_set,
+         fingerprint(result)))
     result.row_id = int(cur.lastrowid)
     return result.row_id
 
 
+_CODE_HASH: str | None = None
+
+
+def code_hash() -> str:
+    """sha256 of the gate's own source files: a row is only reused by the same gate code."""
+    global _CODE_HASH
+    if _CODE_HASH is None:
+        import hashlib
+        from pathlib import Path
+
+        h = hashlib.sha256()
+        for f in sorted(Path(__file__).parent.glob("*.py")):
+            h.update(f.name.encode() + b"\0" + f.read_bytes())
+        _CODE_HASH = h.hexdigest()
+    return _CODE_HASH
+
+
+def fingerprint(result: GateResult) -> str:
+    """What a verdict depends on: the runs, the tasks, the policy, the gate code and the
+    outcome (decision, grade, reasons, p and alpha). A new view or run that changes the grade
+    changes it, so the same gate over unchanged evidence maps to one scoreboard row."""
+    import hashlib
+
+    cmp = result.comparison
+    doc = {"runs": [cmp.baseline.run_id, cmp.candidate.run_id], "tasks": cmp.task_ids,
+           "intersected": cmp.intersected, "policy": result.policy.to_dict(),
+           "code": code_hash(), "decision": result.decision, "grade": result.evidence_role,
+           "role_reasons": result.role.reasons, "leaked": result.role.leaked_tasks,
+           "p": result.stats.get("p_value"), "alpha": result.stats.get("alpha")}
+    text = json.dumps(doc, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def existing_row(db: Any, result: GateResult) -> int | None:
+    """The scoreboard row recorded for exactly this verdict, if any (the newest)."""
+    row = conn_of(db).execute("SELECT max(row_id) FROM gate_decisions WHERE fingerprint = ?",
+                              (fingerprint(result),)).fetchone()
+    return row[0] if row and row[0] is not None else None
+
+
 def gate(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
          policy: Policy | None = None, intersect: bool = False,
-         alpha: float | None = None) -> GateResult:
-    """evaluate + record_decision: what `t2e gate` does."""
+         alpha: float | None = None, new_row: bool = False) -> GateResult:
+    """evaluate + record_decision: what `t2e gate` and the gate screen do. Gating the same
+    runs with the same policy and code to the same outcome returns the existing row
+    (`result.reused`) unless `new_row`."""
+    from .advisor import advise
+
     result = evaluate(db, baseline, candidate, policy=policy, intersect=intersect, alpha=alpha)
-    record_decision(db, result)
+    result.advice = advise(result, db)
+    row = None if new_row else existing_row(db, result)
+    if row is not None:
+        result.row_id, result.reused = row, True
+    else:
+        record_decision(db, result)
     return result

@@ -29,7 +29,7 @@ COLUMNS = (
     "write_action_match_delta", "regressions", "fixes", "decision", "reasons",
     "human_decision", "override", "override_reason", "overridden", "human_history",
     "cites_deleted_run", "source_sha256",
-    "manifests", "claimed_role", "role_reasons",
+    "manifests", "claimed_role", "role_reasons", "verdict", "heldout_set", "alpha",
 )
 
 
@@ -69,10 +69,10 @@ def scoreboard_rows(db: Any) -> list[dict]:
             "SELECT row_id, created_at, candidate_hash, parent_hash, baseline_run_id, "
             "candidate_run_id, baseline_name, candidate_name, tasks_json, intersected, "
             "evidence_role, leaked_tasks_json, decision, reasons_json, stats_json, metrics_json, "
-            "source_hashes_json, manifests_json, cites_deleted_run FROM gate_decisions "
-            "ORDER BY row_id"):
+            "source_hashes_json, manifests_json, cites_deleted_run, heldout_set "
+            "FROM gate_decisions ORDER BY row_id"):
         (row_id, created, chash, parent, bid, cid, bname, cname, tasks, inter, role, leaked,
-         decision, reasons, stats, metrics, sources, manifests, cites) = r
+         decision, reasons, stats, metrics, sources, manifests, cites, hset) = r
         stats, metrics = _load(stats, {}), _load(metrics, {})
         deltas = metrics.get("deltas", {})
         hist = history.get(row_id, [])
@@ -120,6 +120,10 @@ def scoreboard_rows(db: Any) -> list[dict]:
             # rows recorded before these were kept say nothing (None / [])
             "claimed_role": metrics.get("claimed_role"),
             "role_reasons": metrics.get("role_reasons") or [],
+            # the verdict with its grade: "supported (development)" is not a promote
+            "verdict": f"supported ({role})" if decision == "supported" else decision,
+            "heldout_set": hset,
+            "alpha": stats.get("alpha"),   # the level the row was judged at (corrected)
         })
     return out
 
@@ -215,23 +219,25 @@ def to_tsv(rows: list[dict]) -> str:
 def record_human_decision(db: Any, row_id: int, decision: str, *, override: bool = False,
                           reason: str | None = None, author: str | None = None) -> dict:
     """Record a person's promote/discard on a scoreboard row. Promoting against a gate verdict
-    of discard or inconclusive needs override=True and a reason (T2EError otherwise)."""
+    other than promote (supported on unclean evidence, discard, inconclusive) needs
+    override=True and a reason (T2EError otherwise)."""
     if decision not in ("promote", "discard"):
         raise T2EError(f"decision must be promote or discard, got {decision!r}")
     conn = conn_of(db)
-    row = conn.execute("SELECT decision FROM gate_decisions WHERE row_id = ?",
+    row = conn.execute("SELECT decision, evidence_role FROM gate_decisions WHERE row_id = ?",
                        (row_id,)).fetchone()
     if row is None:
         raise T2EError(f"no scoreboard row {row_id} (see `t2e scoreboard`)")
     verdict = row[0]
+    said = f"supported ({row[1]})" if verdict == "supported" else verdict
     reason = (reason or "").strip() or None
     against = decision == "promote" and verdict != "promote"
     if against and not (override and reason):
-        raise T2EError(f"row {row_id}: the gate said {verdict}; promoting against it needs "
+        raise T2EError(f"row {row_id}: the gate said {said}; promoting against it needs "
                        f"--override --reason TEXT")
     if override and not against:
         raise T2EError(f"row {row_id}: --override only applies to promoting against a "
-                       f"discard or inconclusive verdict (the gate said {verdict})")
+                       f"supported, discard or inconclusive verdict (the gate said {said})")
     prev = conn.execute(
         "SELECT decision, override, reason FROM human_decisions WHERE row_id = ? "
         "ORDER BY decision_id DESC LIMIT 1", (row_id,)).fetchone()

@@ -95,6 +95,8 @@ class SearchScreen(ExplorerScreen):
             t0 = clock()
             hits = da.search(conn, text)
             ms = (clock() - t0) * 1000
+            # the hits show trace text: views for the gate's leakage guard
+            da.record_views(conn, [h.episode_id for h in hits], via="tui-search")
         finally:
             conn.close()
         self.app.call_from_thread(self._show, text, hits, ms)

@@ -21,7 +21,7 @@ from textual.widgets import DataTable, Input, Static
 from ..widgets.keybar import KeyBar
 
 VERDICT_STYLE = {"promote": "bold black on green", "discard": "bold white on red",
-                 "inconclusive": "bold black on yellow"}
+                 "inconclusive": "bold black on yellow", "supported": "bold black on cyan"}
 
 
 def _fmt(v: Any) -> str:
@@ -59,6 +59,30 @@ class ReasonModal(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class ConfirmModal(ModalScreen[bool]):
+    """y/n: recording a decision on evidence that is not clean heldout, or changing one."""
+
+    BINDINGS = [Binding("y", "answer(True)", "Yes", id="confirm-yes"),
+                Binding("n,escape", "answer(False)", "No", id="confirm-no")]
+    DEFAULT_CSS = """
+    ConfirmModal { align: center middle; }
+    ConfirmModal > Vertical { width: 76; max-width: 100%; height: auto; padding: 1 2;
+        border: thick $warning; background: $surface; }
+    """
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self._question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(Text(self._question))
+            yield Static("[dim]y record · n / Escape cancel[/dim]")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
 
 
 class GateScreen(Screen):
@@ -165,14 +189,16 @@ class GateScreen(Screen):
             f"Gate · baseline [b]{escape(cmp.baseline.name)}[/b] ({cmp.baseline.run_id}) vs "
             f"candidate [b]{escape(cmp.candidate.name)}[/b] ({cmp.candidate.run_id})")
         v = Text()
-        v.append(f" {result.decision.upper()} ", VERDICT_STYLE.get(result.decision, "bold"))
-        v.append(f"  row #{result.row_id}  evidence: {result.evidence_role}")
+        v.append(f" {result.verdict_label.upper()} ",
+                 VERDICT_STYLE.get(result.decision, "bold"))
+        same = " (same verdict, already recorded)" if result.reused else ""
+        v.append(f"  row #{result.row_id}{same}  evidence: {result.evidence_role}")
         if result.role.claimed != result.evidence_role:
             from ...textsafe import one_line
 
             v.append(f" (claimed {result.role.claimed})", "yellow")
             # why it was downgraded (a role raised after the run, an outcome filter, …)
-            for why in result.role.reasons[:2]:
+            for why in result.role.reasons[:3]:
                 v.append(f"\n  role: {one_line(why, 300)}", "yellow")
         if cmp.intersected:
             v.append(f"\n  restricted to the {len(cmp.rows)} shared tasks (baseline "
@@ -203,10 +229,17 @@ class GateScreen(Screen):
         s = result.stats
         ci = (f"[{_fmt(s.get('ci_low'))}, {_fmt(s.get('ci_high'))}]"
               if s.get("ci_low") is not None else "n/a")
-        self.query_one("#gate-stats", Static).update(
-            f"{s.get('test', 'test')}: p = {_fmt(s.get('p_value'))} (α {_fmt(s.get('alpha'))})"
+        from ...cli.gate import advice_lines
+
+        adv = result.advice or {}
+        # "noise unknown" is a hint; below 100 columns the task list needs the line more
+        quiet = adv.get("slip_per_trial") is None and self.size.width < 100
+        budget = "" if quiet else "\n".join(x.strip() for x in advice_lines(adv)[:3])
+        self.query_one("#gate-stats", Static).update(Text(
+            f"{s.get('test', 'test')}: p = {_fmt(s.get('p_value'))} (α {s.get('alpha', 0):.3g})"
             f" · reward Δ CI {ci} · fixes {len(s.get('fixes') or [])} · regressions "
-            f"{len(s.get('regressions') or [])} · flaky {len(s.get('flaky') or [])}")
+            f"{len(s.get('regressions') or [])} · flaky {len(s.get('flaky') or [])}"
+            + (f"\n{budget}" if budget else "")))
 
         tasks = self.query_one("#gate-tasks", DataTable)
         tasks.clear(columns=True)
@@ -284,8 +317,21 @@ class GateScreen(Screen):
     def action_decide(self, decision: str) -> None:
         if self.result is None:
             return
+        asks = []
+        if self.result.evidence_role not in ("heldout", "transfer"):
+            asks.append(f"This evidence is {self.result.evidence_role}, not clean heldout.")
+        if self.human and self.human["decision"] != decision:
+            asks.append(f"This row already has a human decision: {self.human['decision']}; "
+                        f"recording {decision} replaces it (both stay in its history).")
+        if asks:
+            self.app.push_screen(ConfirmModal(" ".join(asks) + f" Record {decision}?"),
+                                 lambda yes: yes and self._decide(decision))
+            return
+        self._decide(decision)
+
+    def _decide(self, decision: str) -> None:
         if decision == "promote" and self.result.decision != "promote":
-            self.app.push_screen(ReasonModal(self.result.decision),
+            self.app.push_screen(ReasonModal(self.result.verdict_label),
                                  lambda reason: self._record(decision, reason))
             return
         self._record(decision, None)
@@ -302,7 +348,7 @@ class GateScreen(Screen):
         try:
             rec = record_human_decision(conn, self.result.row_id, decision,
                                         override=bool(reason), reason=reason,
-                                        author=_author())
+                                        author=decision_author())
         except T2EError as exc:
             self.notify(str(exc), severity="error", timeout=10)
             return
@@ -316,30 +362,12 @@ class GateScreen(Screen):
 
 
 def _gate_once(conn: Any, baseline: str, candidate: str, intersect: bool | None = None) -> Any:
-    """Evaluate the pair; record a scoreboard row only if this pair has none yet (reopening
-    the gate screen must not add rows).
-
-    intersect None = decide: a rerun on a subset of the baseline's tasks (the launcher run on
-    the tasks screen's filter) is gated on those shared tasks, and the result says so
-    (`comparison.intersected`). Other differing task sets are refused unless intersect is True
-    (the `i` key), as `t2e gate` refuses them without --intersect."""
+    """`t2e gate`'s own function (t2e_tui.gate.gate): the same refusals (different task sets
+    are refused unless the person asks to intersect, the `i` key = --intersect), and the same
+    scoreboard row when nothing changed (reopening the screen adds no row)."""
     from ... import gate
 
-    if intersect is None:
-        b, c = gate.resolve_run(conn, baseline), gate.resolve_run(conn, candidate)
-        bt, ct = _done_tasks(conn, b.run_id), _done_tasks(conn, c.run_id)
-        intersect = bool(ct) and ct < bt
-    result = gate.evaluate(conn, baseline, candidate, intersect=intersect)
-    cmp = result.comparison
-    row = conn.execute("SELECT row_id FROM gate_decisions WHERE baseline_run_id = ? AND "
-                       "candidate_run_id = ? AND intersected = ? ORDER BY row_id DESC LIMIT 1",
-                       (cmp.baseline.run_id, cmp.candidate.run_id,
-                        int(cmp.intersected))).fetchone()
-    if row:
-        result.row_id = row[0]
-    else:
-        gate.record_decision(conn, result)
-    return result
+    return gate.gate(conn, baseline, candidate, intersect=bool(intersect))
 
 
 def _done_tasks(conn: Any, run_id: str) -> set[str]:
@@ -369,10 +397,8 @@ def _scripted(cmp: Any) -> bool:
                for r in (cmp.baseline, cmp.candidate))
 
 
-def _author() -> str | None:
-    import getpass
+def decision_author() -> str | None:
+    """Who decides: $USER, as `t2e decide` records it."""
+    import os
 
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no user name is fine
-        return None
+    return os.environ.get("USER") or None

@@ -167,7 +167,9 @@ class LauncherScreen(ModalScreen):
         ids = self._init["task_ids"]
         if not self._selection or not ids:
             return None
-        if self.query_one("#lf-tasks", Input).value.strip() != ",".join(ids):
+        typed = self.query_one("#lf-tasks", Input).value
+        # the same ids re-ordered or re-spaced are still the filter's choice
+        if {t.strip() for t in typed.split(",") if t.strip()} != {str(t) for t in ids}:
             return None
         return self._selection
 
@@ -214,9 +216,9 @@ class LauncherScreen(ModalScreen):
                    f" · agent {escape(plan.agent.label)}, user {escape(plan.user.label)}")
         if leaked:
             shown = ", ".join(leaked[:10]) + (" …" if len(leaked) > 10 else "")
-            self._say("#lf-warning", f"⚠ leakage: {len(leaked)} of these tasks were viewed while this "
-                        f"candidate was drafted ({shown}); a heldout claim will be downgraded "
-                        "to development")
+            self._say("#lf-warning", f"⚠ leakage: {len(leaked)} of these tasks were viewed before "
+                        f"this candidate was saved ({shown}); a heldout claim will be "
+                        "downgraded to development")
         else:
             self._say("#lf-warning", "")
         sel = plan.task_selection
@@ -235,9 +237,15 @@ class LauncherScreen(ModalScreen):
                 note = (f"⚠ these tasks differ from the baseline run's ({extra} not in it, "
                         f"{missing} of its tasks left out): the gate will refuse the pair; "
                         "on the gate screen i compares only the tasks they share")
-            else:  # a subset (e.g. the tasks screen's filter): gated on these tasks only
+            else:  # a subset (e.g. the tasks screen's filter): refused as by `t2e gate`
                 note = (f"⚠ these tasks differ from the baseline run's: a subset ({missing} of "
-                        "its tasks left out); the gate will judge only these shared tasks")
+                        "its tasks left out); the gate refuses the pair until you ask it to "
+                        "judge only these shared tasks (i on the gate screen)")
+            prev = str(self.query_one("#lf-warning", Static).render())
+            self._say("#lf-warning", f"{prev}\n{note}" if prev.strip() else note)
+        if getattr(self, "_no_set", False) and plan.role in ("heldout", "transfer"):
+            note = (f"⚠ these tasks are not a registered heldout set (t2e heldout register): "
+                    f"a {plan.role} claim on them will be graded development")
             prev = str(self.query_one("#lf-warning", Static).render())
             self._say("#lf-warning", f"{prev}\n{note}" if prev.strip() else note)
 
@@ -269,6 +277,11 @@ class LauncherScreen(ModalScreen):
                 raise ValueError(f"baseline run {f.baseline_run!r}: no such run in this store")
             steps = expected_steps(conn, f.baseline_run)
             leaked = leaked_tasks(conn, plan.candidate.hash, f.domain, plan.task_ids)
+            # a heldout claim is clean only on exactly a registered set (README: the rule)
+            from ...gate.heldout import find_set
+
+            self._no_set = (f.role in ("heldout", "transfer")
+                            and find_set(conn, f.domain, set(plan.task_ids)) is None)
             self._task_mismatch = None
             if f.baseline_run:
                 base = {r[0] for r in conn.execute(

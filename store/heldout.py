@@ -1,0 +1,82 @@
+"""Pre-registered heldout (and transfer) sets: named, frozen task lists with a hash.
+
+A set is registered before the candidates it judges are saved; the gate (t2e_tui/gate/
+heldout.py) calls a comparison clean heldout only when it covers a set registered before the
+candidate and both runs were made. The table refuses updates and deletes (migration 4), so
+`registered_at` and `sha256` always describe the list the gate checks against.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from world.domains import world_key
+
+from .db import StoreError, now_iso
+from .writer import conn_of
+
+SET_ROLES = ("heldout", "transfer")
+_COLS = "set_id, name, world_key, role, spec, task_ids_json, sha256, registered_at, author"
+
+
+def task_key(task_id: str) -> tuple:
+    """Sort numeric ids as numbers, then the rest as text (the gate's task order)."""
+    s = str(task_id)
+    return (0, int(s), "") if s.isdigit() else (1, 0, s)
+
+
+def set_hash(key: str, task_ids: list[str]) -> str:
+    """sha256 of the world key and the sorted task ids (one id per line)."""
+    text = key + "\n" + "\n".join(sorted({str(t) for t in task_ids}, key=task_key))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _row(r: tuple) -> dict:
+    return {"set_id": r[0], "name": r[1], "world_key": r[2], "role": r[3], "spec": r[4],
+            "task_ids": json.loads(r[5]), "sha256": r[6], "registered_at": r[7],
+            "author": r[8]}
+
+
+def register_set(db: Any, name: str, domain: str, task_ids: list[str], *, spec: str,
+                 role: str = "heldout", author: str | None = None) -> dict:
+    """Register a frozen task set; returns it. StoreError on an empty name or list, an unknown
+    role, or a name already taken (sets are never replaced: register a new name)."""
+    name = (name or "").strip()
+    if not name:
+        raise StoreError("a heldout set needs a name")
+    if role not in SET_ROLES:
+        raise StoreError(f"a registered set's role is heldout or transfer, not {role!r}")
+    ids = sorted({str(t).strip() for t in task_ids if str(t).strip()}, key=task_key)
+    if not ids:
+        raise StoreError(f"heldout set {name!r}: no task ids")
+    conn = conn_of(db)
+    if conn.execute("SELECT 1 FROM heldout_sets WHERE name = ?", (name,)).fetchone():
+        raise StoreError(f"heldout set {name!r} is already registered (sets are frozen: "
+                         f"choose another name)")
+    key = world_key(domain)
+    conn.execute(
+        "INSERT INTO heldout_sets (name, world_key, role, spec, task_ids_json, sha256, "
+        "registered_at, author) VALUES (?,?,?,?,?,?,?,?)",
+        (name, key, role, spec, json.dumps(ids), set_hash(key, ids), now_iso(), author))
+    return get_set(conn, name)
+
+
+def get_set(db: Any, name: str) -> dict:
+    """One registered set by name (StoreError if there is none)."""
+    r = conn_of(db).execute(f"SELECT {_COLS} FROM heldout_sets WHERE name = ?",
+                            (name,)).fetchone()
+    if r is None:
+        raise StoreError(f"no heldout set {name!r} (see `t2e heldout list`)")
+    return _row(r)
+
+
+def list_sets(db: Any, domain: str | None = None) -> list[dict]:
+    """Every registered set, oldest first (only those of `domain`'s world when given)."""
+    rows = [_row(r) for r in conn_of(db).execute(
+        f"SELECT {_COLS} FROM heldout_sets ORDER BY set_id")]
+    if domain is not None:
+        key = world_key(domain)
+        rows = [r for r in rows if r["world_key"] == key]
+    return rows

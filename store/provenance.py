@@ -1,0 +1,132 @@
+"""Provenance that survives export and re-import.
+
+Export writes a `t2e_provenance` block (role, role history, candidate hash, manifest, world)
+at the top of the file; imports keep unknown top-level keys, so it travels on. A re-import
+inherits history instead of starting clean: when its episodes match episodes already in the
+store (same simulation id, or the same trajectory hash) or the file carries provenance, the
+new run's role history starts at the least clean role found, and the matched episodes' views
+are copied onto the new run. So discovery traces re-imported with `--role heldout` are a role
+raised after the fact, which the gate never takes as clean heldout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from .db import now_iso
+from .writer import conn_of
+
+CLEAN_ROLES = ("heldout", "transfer")
+PROVENANCE_KEY = "t2e_provenance"
+
+
+def trajectory_hash(conn: Any, episode_id: int) -> str:
+    """sha256 of an episode's messages: role, text and tool calls, in order."""
+    h = hashlib.sha256()
+    for role, content, calls in conn_of(conn).execute(
+            "SELECT role, content, tool_calls FROM steps WHERE episode_id = ? ORDER BY idx",
+            (episode_id,)):
+        h.update(json.dumps([role, content, calls], ensure_ascii=False).encode() + b"\n")
+    return h.hexdigest()
+
+
+def run_provenance(db: Any, run_id: str) -> dict:
+    """The `t2e_provenance` block of an export."""
+    from .queries import role_history
+
+    conn = conn_of(db)
+    row = conn.execute("SELECT role, candidate_hash, manifest_json, world_id, domain, "
+                       "created_at FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+    role, chash, manifest, world_id, domain, created = row
+    hist = role_history(conn, run_id)
+    try:
+        manifest_doc = json.loads(manifest) if manifest else None
+    except ValueError:
+        manifest_doc = manifest
+    return {"run_id": run_id, "role": role, "created_role": hist["created_role"],
+            "role_history": hist["changes"], "candidate_hash": chash,
+            "manifest": manifest_doc, "world_id": world_id, "domain": domain,
+            "created_at": created, "exported_at": now_iso()}
+
+
+def _matches(conn, run_id: str) -> dict[int, int]:
+    """New episode id -> an earlier episode (another run) with the same simulation id or the
+    same trajectory hash (compared only among episodes of the same task and length)."""
+    out: dict[int, int] = {}
+    hashes: dict[int, str] = {}
+
+    def th(eid: int) -> str:
+        if eid not in hashes:
+            hashes[eid] = trajectory_hash(conn, eid)
+        return hashes[eid]
+
+    new = conn.execute("SELECT episode_id, sim_id, task_id, n_steps FROM episodes "
+                       "WHERE run_id = ?", (run_id,)).fetchall()
+    for eid, sim, task, n in new:
+        if sim:
+            row = conn.execute("SELECT episode_id FROM episodes WHERE sim_id = ? AND "
+                               "run_id != ? LIMIT 1", (sim, run_id)).fetchone()
+            if row:
+                out[eid] = row[0]
+                continue
+        others = conn.execute("SELECT episode_id FROM episodes WHERE task_id IS ? AND "
+                              "n_steps = ? AND run_id != ?", (task, n, run_id)).fetchall()
+        if others:
+            mine = th(eid)
+            for (oid,) in others:
+                if th(oid) == mine:
+                    out[eid] = oid
+                    break
+    return out
+
+
+def inherit(db: Any, run_id: str, claimed_role: str, file_provenance: Any) -> list[str]:
+    """Give a freshly imported run the history of what it re-imports; returns warnings."""
+    from .queries import role_history
+
+    conn = conn_of(db)
+    origins: list[tuple[str, str]] = []   # (role it was created with, where it comes from)
+    if isinstance(file_provenance, dict):
+        r = file_provenance.get("created_role") or file_provenance.get("role")
+        if isinstance(r, str):
+            origins.append((r, f"the file's provenance (run {file_provenance.get('run_id')})"))
+        hist = file_provenance.get("role_history")
+        if isinstance(hist, list) and any(isinstance(c, dict) and c.get("to") in CLEAN_ROLES
+                                          and c.get("from") != c.get("to") for c in hist):
+            origins.append(("development", "the file's provenance (a role raised after "
+                                           "creation)"))
+    matches = _matches(conn, run_id)
+    if matches:
+        runs: dict[str, int] = {}
+        for oid in matches.values():
+            (orun,) = conn.execute("SELECT run_id FROM episodes WHERE episode_id = ?",
+                                   (oid,)).fetchone()
+            runs[orun] = runs.get(orun, 0) + 1
+        for orun, n in runs.items():
+            h = role_history(conn, orun)
+            was = h["created_role"] if not h["raised_to_clean_at"] else "development"
+            origins.append((was, f"run {orun} ({n} episode(s) match by simulation id or "
+                                 f"trajectory hash)"))
+        # the views of the matched episodes are views of these episodes
+        for new_eid, oid in matches.items():
+            conn.execute(
+                "INSERT INTO evidence_views (episode_id, run_id, domain, task_id, viewed_at, "
+                "via, drafting_candidate) SELECT ?, ?, (SELECT domain FROM runs WHERE run_id "
+                "= ?), task_id, viewed_at, 'inherited:' || via, drafting_candidate "
+                "FROM evidence_views WHERE episode_id = ?", (new_eid, run_id, run_id, oid))
+    warnings: list[str] = []
+    unclean = [(r, why) for r, why in origins if r not in CLEAN_ROLES]
+    if claimed_role in CLEAN_ROLES and unclean:
+        origin, why = unclean[0]
+        now = now_iso()
+        conn.execute("INSERT INTO run_role_changes (run_id, old_role, new_role, changed_at) "
+                     "VALUES (?,?,?,?)", (run_id, origin, claimed_role, now))
+        conn.execute("UPDATE runs SET role_set_at = ? WHERE run_id = ?", (now, run_id))
+        warnings.append(f"this content was {origin} evidence before ({why}): its history is "
+                        f"kept, so the {claimed_role} role counts as raised after the fact")
+    elif matches:
+        warnings.append(f"{len(matches)} episode(s) re-import episodes already in the store: "
+                        f"their views were carried over")
+    return warnings

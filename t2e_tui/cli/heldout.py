@@ -1,0 +1,130 @@
+"""`t2e heldout register|list|show`: pre-registered heldout (and transfer) sets.
+
+A set is registered before the candidates it judges are saved; the gate calls a comparison
+clean heldout only on exactly such a set (see README, "The gate's rule")."""
+
+from __future__ import annotations
+
+import os
+from contextlib import closing
+
+import click
+
+from ..errors import T2EError
+from ..textsafe import one_line
+from .common import emit
+
+
+def _store():
+    import store
+
+    return store.connect(click.get_current_context().obj.store)
+
+
+def resolve_spec(domain: str, spec: str, data_dir: str | None) -> list[str]:
+    """Task ids of a split name or `ID,ID,...` in `domain`. A domain that can't be loaded
+    here (an imported world without its data) takes ids as typed, never a split name."""
+    from world.domains import load_domain, resolve_tasks
+    from world.errors import WorldError
+
+    try:
+        dom = load_domain(domain, data_dir)
+    except WorldError as exc:
+        ids = [s.strip() for s in spec.split(",") if s.strip()]
+        if "," not in spec and not spec.strip().isdigit():
+            raise T2EError(f"domain {domain!r} can't be loaded here ({exc}): give the task ids "
+                           f"(ID,ID,...) instead of {spec!r}, or --data DIR") from None
+        return ids
+    try:
+        return resolve_tasks(dom, spec)
+    except WorldError as exc:
+        raise T2EError(str(exc)) from None
+
+
+def _human(s: dict) -> str:
+    ids = s["task_ids"]
+    shown = ", ".join(ids[:20]) + (f", … ({len(ids)} in all)" if len(ids) > 20 else "")
+    return (f"{one_line(s['name'], 80)}  {s['role']} set of {len(ids)} task(s) in "
+            f"{s['world_key']}, registered {s['registered_at'][:19]}Z"
+            + (f" by {one_line(s['author'], 40)}" if s.get("author") else "")
+            + f"\n  spec {one_line(s['spec'], 120)}   sha256 {s['sha256']}\n  tasks {shown}")
+
+
+def register(cli: click.Group) -> None:
+    """Add `t2e heldout` to the root group."""
+
+    @cli.group("heldout")
+    def heldout_group():
+        """Pre-registered heldout sets: register before saving the candidates they judge."""
+
+    @heldout_group.command("register")
+    @click.argument("name")
+    @click.option("--domain", required=True, help="mini-retail, tau2-retail, retail, ...")
+    @click.option("--tasks", "spec", required=True, help="A split name or ID,ID,...")
+    @click.option("--role", type=click.Choice(["heldout", "transfer"]), default="heldout",
+                  show_default=True)
+    @click.option("--data", "data_dir", default=None, help="tau2 data directory.")
+    @click.option("--json", "as_json", is_flag=True)
+    def register_cmd(name, domain, spec, role, data_dir, as_json):
+        """Freeze NAME as the task list SPEC of DOMAIN (with a hash and the time). Sets are
+        never changed or deleted; gates on them count every candidate they judge."""
+        from store import StoreError
+        from store.heldout import register_set
+
+        ids = resolve_spec(domain, spec, data_dir)
+        with closing(_store()) as conn:
+            try:
+                s = register_set(conn, name, domain, ids, spec=spec, role=role,
+                                 author=os.environ.get("USER"))
+            except StoreError as exc:
+                raise T2EError(str(exc)) from None
+        emit(s, as_json, "registered " + _human(s))
+        return 0
+
+    @heldout_group.command("list")
+    @click.option("--domain", default=None)
+    @click.option("--json", "as_json", is_flag=True)
+    def list_cmd(domain, as_json):
+        """Every registered set, with how many candidates each has judged."""
+        from store.heldout import list_sets
+
+        from ..gate.heldout import judged_candidates
+
+        with closing(_store()) as conn:
+            sets = list_sets(conn, domain)
+            for s in sets:
+                s["candidates_judged"] = len(judged_candidates(conn, s["name"]))
+        if as_json:
+            emit(sets, True)
+        elif not sets:
+            click.echo("no heldout sets registered (t2e heldout register NAME --domain D "
+                       "--tasks SPLIT|IDS)")
+        else:
+            for s in sets:
+                click.echo(f"{one_line(s['name'], 40):<20} {s['role']:<8} {s['world_key']:<12} "
+                           f"{len(s['task_ids']):>4} tasks  {s['registered_at'][:19]}Z  "
+                           f"{s['candidates_judged']} candidate(s) judged  "
+                           f"{s['sha256'][:12]}")
+        return 0
+
+    @heldout_group.command("show")
+    @click.argument("name")
+    @click.option("--json", "as_json", is_flag=True)
+    def show_cmd(name, as_json):
+        """One set: its tasks, hash, registration time and the candidates it has judged."""
+        from store import StoreError
+        from store.heldout import get_set
+
+        from ..gate.heldout import judged_candidates, spent_alpha
+
+        with closing(_store()) as conn:
+            try:
+                s = get_set(conn, name)
+            except StoreError as exc:
+                raise T2EError(str(exc)) from None
+            s["candidates_judged"] = judged_candidates(conn, name)
+        k = len(s["candidates_judged"])
+        s["next_alpha_at_0.05"] = spent_alpha(0.05, k + 1)
+        emit(s, as_json, _human(s) + f"\n  {k} candidate(s) judged; the next is tested at "
+             f"alpha x {6 / (3.141592653589793 ** 2 * (k + 1) ** 2):.4f}")
+        return 0

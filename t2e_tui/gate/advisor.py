@@ -1,0 +1,182 @@
+"""The trial-budget advisor: how much evidence is enough, given the noise measured.
+
+The zero-tolerance veto (no task 1 -> 0) stays as it is; this only reports. Model: each task is
+truly solved or not on each side, and every trial slips to the other outcome with probability
+e (the per-trial noise). e comes from disagreement between repeated trials of the same agent on
+the same task: the runs' own trials (flip rate f = 2e(1-e)), else an A/A pair (another run of
+the baseline's agent on the same tasks and world: share of tasks that differ). Then, for k
+trials per side:
+
+- a 1 -> 0 on a task whose true outcome did not change has probability (1-e)^kb e^kc; a
+  regression is "within noise" when the chance of at least one such 1 -> 0 among the n tasks
+  compared, 1 - (1 - (1-e)^kb e^kc)^n, reaches 5% (e is the runs' measured noise: a task
+  that went 1 -> 0 agrees with itself on each side by definition);
+- the power to promote a fix of F tasks is P(no 1->0 anywhere AND the sign test significant
+  at the gate's alpha), computed exactly over the count of tasks that moved each way.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .stats import sign_test
+
+POWER = 0.8
+TRIAL_STEPS = (1, 2, 3, 4, 5, 6, 8, 10)   # the trial counts the advisor tries
+
+
+def slip_from_flip(f: float) -> float:
+    """Per-trial slip e from a disagreement rate f = 2e(1-e) (f capped at 0.5)."""
+    f = min(max(f, 0.0), 0.5)
+    return (1.0 - math.sqrt(1.0 - 2.0 * f)) / 2.0
+
+
+def _binom(k: int, p: float) -> list[float]:
+    return [math.comb(k, i) * p ** i * (1 - p) ** (k - i) for i in range(k + 1)]
+
+
+def _move_probs(k: int, pb: float, pc: float) -> tuple[float, float]:
+    """P(candidate rate > baseline rate), P(<), with success probs pb, pc over k trials."""
+    b, c = _binom(k, pb), _binom(k, pc)
+    up = sum(b[i] * c[j] for i in range(k + 1) for j in range(k + 1) if j > i)
+    down = sum(b[i] * c[j] for i in range(k + 1) for j in range(k + 1) if j < i)
+    return up, down
+
+
+def _threshold(m: int, alpha: float, _cache: dict = {}) -> int:
+    """Fewest improved tasks out of m changed that the sign test calls significant."""
+    key = (m, alpha)
+    if key not in _cache:
+        _cache[key] = next((i for i in range(m + 1) if sign_test(i, m - i) <= alpha), m + 1)
+    return _cache[key]
+
+
+def _significance(groups: list[tuple[int, tuple]], alpha: float) -> float:
+    """P(no task 1 -> 0 AND the sign test p <= alpha): each group is (n tasks, (up, down,
+    regressed)) with regressed a part of down; a DP over (improved, worsened) counts whose
+    mass leaves at any 1 -> 0 (a veto). Negligible states are dropped."""
+    dist = {(0, 0): 1.0}
+    for n, (up, down, reg) in groups:
+        stay = max(0.0, 1.0 - up - down)
+        for _ in range(n):
+            nxt: dict[tuple[int, int], float] = {}
+            for (i, w), p in dist.items():
+                for key, q in (((i + 1, w), up), ((i, w + 1), down - reg), ((i, w), stay)):
+                    v = p * q
+                    if v > 1e-10:
+                        nxt[key] = nxt.get(key, 0.0) + v
+            dist = nxt
+    return sum(p for (i, w), p in dist.items() if i >= _threshold(i + w, alpha))
+
+
+EXACT_MAX_TASKS = 300   # above this the DP's (improved, worsened) grid gets too big
+
+
+def _normal_power(groups: list[tuple[int, tuple]], alpha: float) -> float:
+    """Large sets: P(no 1 -> 0) x P(sign test significant), the test by its normal
+    approximation (improved - worsened >= z sqrt(improved + worsened))."""
+    from statistics import NormalDist
+
+    no_veto, mean_d, var_d, mean_m = 1.0, 0.0, 0.0, 0.0
+    for n, (up, down, reg) in groups:
+        no_veto *= (1 - reg) ** n
+        mean_d += n * (up - down)
+        var_d += n * (up + down - (up - down) ** 2)
+        mean_m += n * (up + down)
+    if var_d <= 0:
+        return no_veto * float(mean_m > 0 and mean_d >= NormalDist().inv_cdf(1 - alpha)
+                               * math.sqrt(mean_m))
+    z = NormalDist().inv_cdf(1 - alpha)
+    return no_veto * (1 - NormalDist().cdf((z * math.sqrt(mean_m) - mean_d)
+                                           / math.sqrt(var_d)))
+
+
+def power(e: float, k: int, n_tasks: int, fix: int, alpha: float) -> float:
+    """P(the gate promotes a real fix of `fix` tasks among `n_tasks`) at k trials per side
+    and per-trial slip e (other vetoes ignored). Exact up to EXACT_MAX_TASKS tasks, a normal
+    approximation above."""
+    fix = max(0, min(fix, n_tasks))
+    up_f, down_f = _move_probs(k, e, 1 - e)
+    up_o, down_o = _move_probs(k, 1 - e, 1 - e)
+    groups = [(fix, (up_f, down_f, (e * e) ** k)),              # a fix seen as 1 -> 0
+              (n_tasks - fix, (up_o, down_o, ((1 - e) * e) ** k))]  # unchanged, seen 1 -> 0
+    if n_tasks > EXACT_MAX_TASKS:
+        return _normal_power(groups, alpha)
+    return _significance(groups, alpha)
+
+
+def trials_needed(e: float, n_tasks: int, fix: int, alpha: float) -> int | None:
+    """Smallest k in TRIAL_STEPS with power >= 80%, else None. (With the sign test, power
+    can fall again as k grows: more trials make unchanged tasks' rates differ more often.)"""
+    for k in TRIAL_STEPS:
+        if power(e, k, n_tasks, fix, alpha) >= POWER:
+            return k
+    return None
+
+
+def _aa_partner(conn: Any, run: Any, tasks: list[str]) -> tuple[str, float] | None:
+    """Another run of the baseline's agent on the same world and tasks: (run id, share of
+    tasks whose success rate differs between the two)."""
+    from .metrics import task_outcomes
+
+    rows = conn.execute(
+        "SELECT run_id FROM runs WHERE run_id != ? AND world_id IS ? AND candidate_hash IS ? "
+        "AND agent_model IS ? ORDER BY created_at", (run.run_id, run.world_id,
+                                                     run.candidate_hash, run.agent_model))
+    mine = task_outcomes(conn, run.run_id)
+    for (rid,) in rows.fetchall():
+        other = task_outcomes(conn, rid)
+        both = [t for t in tasks if t in other and t in mine and other[t].rate is not None
+                and mine[t].rate is not None]
+        if len(both) == len(tasks):
+            return rid, sum(other[t].rate != mine[t].rate for t in both) / len(both)
+    return None
+
+
+def advise(result: Any, db: Any) -> dict:
+    """The advisor's report for a gate result (the `trial_budget` of `t2e gate --json`)."""
+    from .runs import conn_of
+
+    cmp = result.comparison
+    rows = cmp.rows
+    n = len(rows)
+    alpha = result.stats.get("alpha", result.policy.alpha)
+    k = max(1, min(min(len(r.baseline), len(r.candidate)) for r in rows))
+    flips = [f for r in rows for f in (r.baseline_flip_rate, r.candidate_flip_rate)
+             if f is not None]
+    source, e = None, None
+    if flips:
+        source, e = "repeated trials", slip_from_flip(sum(flips) / len(flips))
+    else:
+        try:
+            partner = _aa_partner(conn_of(db), cmp.baseline, cmp.task_ids)
+        except Exception:  # noqa: BLE001 - the advisor never breaks a verdict
+            partner = None
+        if partner is not None:
+            source, e = f"A/A pair with run {partner[0]}", slip_from_flip(partner[1])
+    out: dict = {"noise_source": source, "slip_per_trial": e, "trials_per_side": k,
+                 "tasks": n, "power_target": POWER}
+    if e is None:
+        out["note"] = ("noise unknown: measure it with --trials 2+ or an A/A pair (the "
+                       "baseline run twice)")
+        return out
+    per_task = {}
+    for r in rows:
+        if r.transition != "regressed":
+            continue
+        # a 1 -> 0 task's own trials agree by definition: its noise is the runs' measured one
+        et = e
+        p = ((1 - et) ** len(r.baseline)) * (et ** len(r.candidate))
+        chance = 1 - (1 - p) ** n
+        per_task[r.task_id] = {"slip": et, "chance_by_noise": chance,
+                               "within_noise": chance >= 0.05}
+    fix = max(1, len(result.stats.get("fixes") or []))
+    need = trials_needed(e, n, fix, alpha)
+    out.update({"regressions": per_task, "fix_size": fix,
+                "power_now": power(e, k, n, fix, alpha), "trials_needed": need})
+    if need is None:
+        out["note"] = (f"no trial count up to {TRIAL_STEPS[-1]} reaches 80% power for a fix of "
+                       f"{fix} task(s) at this noise with the {result.stats.get('test')} test: "
+                       "a larger set, or the policy's permutation test, may")
+    return out
