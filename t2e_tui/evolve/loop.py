@@ -200,6 +200,47 @@ def evolve(store_path: str, cfg: EvolveConfig | None = None, *, resume: str | No
         conn.close()
 
 
+def _registered_set(st: _State) -> dict:
+    """The heldout set the loop's verdicts judge: the registered set of exactly these tasks,
+    else one registered now, before any proposal is saved and any heldout run is made (the
+    gate's clean-heldout rule)."""
+    done = _event(st, 0, "heldout-set")
+    if done:
+        return done
+    from store.heldout import register_set
+    from world.domains import load_domain
+
+    from ..gate.heldout import find_set
+
+    try:
+        ids = list(load_domain(st.cfg.domain).splits[st.cfg.heldout])
+    except KeyError:
+        raise T2EError(f"--heldout {st.cfg.heldout}: not a split of {st.cfg.domain}") from None
+    s = find_set(st.conn, st.cfg.domain, set(ids))
+    if s is None:
+        s = register_set(st.conn, f"{st.cfg.domain}-{st.cfg.heldout}-evolve-{st.loop_id[:8]}",
+                         st.cfg.domain, ids, spec=st.cfg.heldout, author="t2e evolve")
+    return _record(st, 0, "heldout-set", {"name": s["name"], "task_ids": s["task_ids"],
+                                          "world_key": s["world_key"],
+                                          "registered_at": s["registered_at"]})
+
+
+def _first_run_on_set(st: _State, s: dict, cand: Candidate) -> str | None:
+    """The starting candidate's first complete run on the set, if it has one: only the first
+    run of an agent on a set counts (re-rolling seeds must not help), so the loop reuses it."""
+    from types import SimpleNamespace
+
+    from ..gate.heldout import runs_on_set
+
+    agent = SimpleNamespace(candidate_hash=cand.hash, agent_model="scripted",
+                            user_model="scripted")
+    ids = runs_on_set(st.conn, s, agent)
+    if not ids:
+        return None
+    status = st.conn.execute("SELECT status FROM runs WHERE run_id = ?", (ids[0],)).fetchone()
+    return ids[0] if status and status[0] == "complete" else None
+
+
 def _cands_dir(cfg: EvolveConfig) -> Path:
     from ..paths import candidates_dir
     return Path(cfg.candidates_dir) if cfg.candidates_dir else candidates_dir()
@@ -213,8 +254,9 @@ def _loop(st: _State, prop: Any, progress: Progress | None) -> dict:
         raise T2EError(str(exc)) from None
     policy = _policy(cfg.domain)
     base_seed = cfg.seed * 1000 + 17
-    baseline_heldout = _run(st, 0, "heldout-baseline", start, cfg.heldout, "heldout",
-                            base_seed, progress=progress)
+    heldout_set = _registered_set(st)
+    baseline_heldout = _first_run_on_set(st, heldout_set, start) or _run(
+        st, 0, "heldout-baseline", start, cfg.heldout, "heldout", base_seed, progress=progress)
     parent = start
     for it in range(1, cfg.iterations + 1):
         last = _event(st, it, "iteration")
