@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from store.db import now_iso
+from store.db import INFRA, now_iso
 
 from .candidates import Candidate, CandidateError, body_hash, normalise, parse, resolve
 
@@ -279,8 +279,8 @@ def run_rewards(conn: sqlite3.Connection) -> dict[str, tuple[float | None, int]]
         reward.update(conn.execute(
             f"SELECT run_id, avg(reward) FROM episodes WHERE run_id IN "
             f"({','.join('?' * len(chunk))}) AND status = 'done' AND "
-            "coalesce(termination_reason, '') != 'infrastructure_error' GROUP BY run_id",
-            chunk).fetchall())
+            "coalesce(termination_reason, '') != ? GROUP BY run_id",
+            [*chunk, INFRA]).fetchall())
     return {h: (None if reward.get(rid) is None else float(reward[rid]), counts[h])
             for h, rid in latest.items()}
 

@@ -11,9 +11,8 @@ import json
 import sqlite3
 from dataclasses import dataclass, field
 
-from store.db import connect
+from store.db import INFRA, connect
 
-EXCLUDED = "infrastructure_error"  # never counted in any figure (DEVELOPERS.md)
 SCRIPTED = "scripted"
 
 
@@ -43,6 +42,8 @@ class RunRow:
     reward: float | None = None
     pass_rate: float | None = None
     tasks: int = 0
+    scored: int = 0                 # finished, not infrastructure_error: what the figures use
+    infrastructure_errors: int = 0
 
     @property
     def scripted(self) -> bool:
@@ -51,34 +52,16 @@ class RunRow:
 
 
 def list_runs(conn: sqlite3.Connection) -> list[RunRow]:
-    """Every run with its episode count, mean reward and pass rate (infra errors excluded)."""
-    runs = conn.execute(
-        "SELECT r.run_id, r.name, r.role, r.status, r.domain, r.agent_model, r.user_model, "
-        "r.candidate_hash, r.created_at, s.path AS source_path, s.kind AS source_kind "
-        "FROM runs r LEFT JOIN sources s ON s.source_id = r.source_id "
-        "ORDER BY r.created_at, r.run_id").fetchall()
-    stats = {r[0]: r for r in conn.execute(
-        "SELECT run_id, "
-        f" sum(status = 'done' AND coalesce(termination_reason, '') != '{EXCLUDED}'), "
-        " sum(status = 'running'), "
-        f" avg(CASE WHEN status = 'done' AND coalesce(termination_reason, '') != '{EXCLUDED}' "
-        "     THEN reward END), "
-        f" avg(CASE WHEN status = 'done' AND coalesce(termination_reason, '') != '{EXCLUDED}' "
-        "     THEN success END), "
-        " count(DISTINCT task_id) "
-        "FROM episodes GROUP BY run_id")}
-    out = []
-    for r in runs:
-        source = r["source_path"] or (r["source_kind"] if r["source_kind"] else None)
-        row = RunRow(r["run_id"], r["name"], r["role"], r["status"], r["domain"],
-                     r["agent_model"], r["user_model"], r["candidate_hash"], source,
-                     r["created_at"])
-        s = stats.get(r["run_id"])
-        if s is not None:
-            row.episodes, row.running = int(s[1] or 0), int(s[2] or 0)
-            row.reward, row.pass_rate, row.tasks = s[3], s[4], int(s[5] or 0)
-        out.append(row)
-    return out
+    """Every run as the runs screen shows it: `store.queries.list_runs`, the query behind
+    `t2e runs`, so the app and the CLI show the same figures."""
+    from store import queries
+
+    return [RunRow(r["run_id"], r["name"], r["role"], r["status"], r["domain"],
+                   r["agent_model"], r["user_model"], r["candidate_hash"], r["source"],
+                   r["created_at"], episodes=r["episodes"], running=r["running"],
+                   reward=r["reward"], pass_rate=r["pass_rate"], tasks=r["tasks"],
+                   scored=r["scored"], infrastructure_errors=r["infrastructure_errors"])
+            for r in queries.list_runs(conn)]
 
 
 def runs_signature(conn: sqlite3.Connection) -> tuple:
@@ -141,7 +124,7 @@ def _trials(conn: sqlite3.Connection, run_id: str) -> dict[str, list[Trial]]:
 
 def _rate(trials: list[Trial]) -> float | None:
     scored = [bool(t.success) for t in trials
-              if t.status == "done" and t.termination != EXCLUDED and t.reward is not None]
+              if t.status == "done" and t.termination != INFRA and t.reward is not None]
     return sum(scored) / len(scored) if scored else None
 
 

@@ -126,7 +126,7 @@ def register(cli: click.Group) -> None:
         \b
         Exit codes: 0 the run completed; 130 interrupted (resumable);
         75 every episode ended infrastructure_error (the model endpoint was never reached;
-           status "infrastructure_error", one line on stderr; fix the endpoint, then resume);
+           status `infrastructure_error`, one line on stderr; fix the endpoint, then resume);
         2 bad input; 70 internal error.
         """
         from ..engine.engine import ALL_INFRA, execute_run, load_resume_plan

@@ -91,8 +91,8 @@ def register(cli: click.Group) -> None:
 
         rows = list_runs(_db())
         if as_json:
-            keys = ("run_id", "name", "role", "source", "world_id", "episodes", "reward",
-                    "pass_rate", "termination")
+            keys = ("run_id", "name", "role", "source", "world_id", "episodes", "scored",
+                    "running", "infrastructure_errors", "reward", "pass_rate", "termination")
             _echo_json([{k: r[k] for k in keys} for r in rows])
             return
         if not rows:

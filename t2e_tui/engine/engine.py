@@ -70,7 +70,7 @@ class EpisodeDone:
 
 # RunSummary.status when a run finished but every episode ended infrastructure_error (the
 # model was never reached): nothing was measured, so it must not read as "complete".
-ALL_INFRA = "infrastructure_error"
+ALL_INFRA = store.INFRA
 
 
 @dataclass
@@ -216,7 +216,7 @@ async def _play_one(conn: Any, sink: StepSink, plan: RunPlan, backends: _Backend
         try:
             verdicts = await backends.judge.verdicts(out.messages, list(task.nl_assertions))
         except InfrastructureError as exc:
-            reason, out.error = "infrastructure_error", f"judge: {exc}"
+            reason, out.error = store.INFRA, f"judge: {exc}"
     from world.scoring import score_episode
     reward_info = score_episode(
         task, out.messages, reason, base_db=plan.domain.base_db,
@@ -316,7 +316,7 @@ def _prepare_resume(conn: Any, run_id: str) -> None:
     with writer.transaction(conn):
         ids = [r[0] for r in conn.execute(
             "SELECT episode_id FROM episodes WHERE run_id = ? AND status = 'done' AND "
-            "termination_reason = 'infrastructure_error'", (run_id,))]
+            "termination_reason = ?", (run_id, store.INFRA))]
         for eid in ids:
             writer.delete_fts_for_episode(conn, eid)
         conn.executemany("DELETE FROM episodes WHERE episode_id = ?", [(i,) for i in ids])
@@ -331,9 +331,9 @@ def run_summary(conn: Any, run_id: str) -> RunSummary:
         raise T2EError(f"no run {run_id!r} in the store")
     eps = conn.execute("SELECT termination_reason, reward, success FROM episodes "
                        "WHERE run_id = ? AND status = 'done'", (run_id,)).fetchall()
-    infra = sum(1 for r in eps if r[0] == "infrastructure_error")
-    graded = [r for r in eps if r[0] != "infrastructure_error" and r[1] is not None]
-    ungraded = sum(1 for r in eps if r[0] != "infrastructure_error" and r[1] is None)
+    infra = sum(1 for r in eps if r[0] == store.INFRA)
+    graded = [r for r in eps if r[0] != store.INFRA and r[1] is not None]
+    ungraded = sum(1 for r in eps if r[0] != store.INFRA and r[1] is None)
     reward = sum(r[1] for r in graded) / len(graded) if graded else None
     pass_rate = sum(1 for r in graded if r[2]) / len(graded) if graded else None
     status = row[0]

@@ -159,6 +159,10 @@ class RunsScreen(ExplorerScreen):
         parts = [f"{r.run_id}", r.role, f"domain {r.domain or '?'}",
                  f"source {r.source or 'rerun'}", f"user {r.user_model or '?'}",
                  f"candidate {(r.candidate_hash or '–')[:12]}", f"{r.tasks} tasks"]
+        if r.scored != r.episodes:  # the figures are over the scored episodes only
+            parts.append(f"{r.scored} of {r.episodes} episodes scored")
+        if r.infrastructure_errors:
+            parts.append(f"{r.infrastructure_errors} infrastructure errors (excluded)")
         if r.scripted:
             parts.append("scripted stand-in")
         self.query_one("#runs-info", TextLine).set(Text(one_line(" · ".join(parts), 400),

@@ -32,7 +32,7 @@ def trials_cell(trials: list[da.Trial]) -> list[tuple[str, str]]:
     for t in trials:
         if t.status == "running":
             out.append(("…", "running"))
-        elif t.termination == da.EXCLUDED:
+        elif t.termination == da.INFRA:
             out.append(("∅", "dim"))
         elif t.success:
             out.append(("✓", "pass"))

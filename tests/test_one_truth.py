@@ -1,0 +1,60 @@
+"""One function per fact: the CLI and the app read run figures through the same query, and
+"infrastructure_error" is spelled in one place."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from test_store_data import make_results, write_json
+
+import store
+from store import queries
+from store.importers import import_path
+from t2e_tui import data_access as da
+from t2e_tui.cli.main import cli
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def mixed(tmp_path):
+    """One imported run of five episodes: three scored, two infrastructure errors."""
+    path = tmp_path / "s.sqlite"
+    db = store.open_db(path)
+    src = make_results(5)
+    for i in (1, 3):
+        src["simulations"][i]["termination_reason"] = "infrastructure_error"
+        src["simulations"][i]["reward_info"] = None
+    run = import_path(db, write_json(tmp_path / "mixed.json", src))["run_id"]
+    db.conn.close()
+    return path, run
+
+
+def test_cli_and_app_show_the_same_run_figures(mixed):
+    path, run = mixed
+    out = CliRunner().invoke(cli, ["--store", str(path), "runs", "--json"])
+    assert out.exit_code == 0, out.output
+    (cli_row,) = json.loads(out.output)
+    conn = da.open_conn(str(path))
+    (app_row,) = da.list_runs(conn)
+    conn.close()
+    assert cli_row["episodes"] == app_row.episodes == 5
+    assert cli_row["scored"] == app_row.scored == 3
+    assert cli_row["reward"] == pytest.approx(app_row.reward)
+    assert cli_row["pass_rate"] == pytest.approx(app_row.pass_rate)
+    assert app_row.infrastructure_errors == 2
+
+
+def test_infrastructure_error_is_spelled_once():
+    """Code compares termination reasons against the one constant, store.INFRA."""
+    spelled = []
+    for py in list((REPO / "t2e_tui").rglob("*.py")) + list((REPO / "store").rglob("*.py")):
+        for n, line in enumerate(py.read_text().splitlines(), 1):
+            code = line.split("#", 1)[0]
+            if re.search(r"""["']infrastructure_error["']""", code):
+                spelled.append(f"{py.relative_to(REPO)}:{n}")
+    assert len(spelled) == 1 and spelled[0].startswith("store/db.py:"), spelled
