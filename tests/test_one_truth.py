@@ -12,7 +12,6 @@ from click.testing import CliRunner
 from test_store_data import make_results, write_json
 
 import store
-from store import queries
 from store.importers import import_path
 from t2e_tui import data_access as da
 from t2e_tui.cli.main import cli
@@ -58,3 +57,28 @@ def test_infrastructure_error_is_spelled_once():
             if re.search(r"""["']infrastructure_error["']""", code):
                 spelled.append(f"{py.relative_to(REPO)}:{n}")
     assert len(spelled) == 1 and spelled[0].startswith("store/db.py:"), spelled
+
+
+def test_a_run_records_its_candidate_from_the_file_not_now(tmp_path):
+    """The engine records the planned candidate through the candidate write API: a file that
+    was never saved gets its file time, even when the file is gone by the time the run starts
+    (before: the engine inserted the row itself with saved_at = now, which moved the drafting
+    window of every child and hid their views from the leakage guard)."""
+    import os
+
+    from t2e_tui.engine.engine import execute_run
+    from t2e_tui.engine.plan import plan_run
+
+    cdir = tmp_path / "candidates"
+    cdir.mkdir()
+    f = cdir / "old-idea.md"
+    f.write_text("---\nname: old-idea\nparent: null\nhypothesis: h\n---\n- check the order\n")
+    os.utime(f, (1_600_000_000, 1_600_000_000))  # 2020-09-13
+    plan = plan_run(domain="mini-retail", candidate="old-idea", candidates_dir=str(cdir),
+                    tasks="dev", num_tasks=1, trials=1, name="r", role="development")
+    f.unlink()  # the lookup by reference now fails
+    s = execute_run(plan, str(tmp_path / "s.sqlite"))
+    assert s.status == "complete"
+    conn = store.connect(tmp_path / "s.sqlite")
+    rows = conn.execute("SELECT name, saved_at FROM candidates").fetchall()
+    assert rows == [("old-idea", "2020-09-13T12:26:40.000000+00:00")]

@@ -137,18 +137,14 @@ class _Backends:
 
 def _create_run(conn: Any, plan: RunPlan) -> str:
     """Candidate, world, run row and task definitions: all or nothing."""
-    if plan.candidate_ref is not None:
-        # the workbench's recorder names the version and sets its drafting window
-        from pathlib import Path
+    # the candidate as planned (not looked up again: the file may have changed or gone),
+    # recorded by the workbench's recorder, which names the version and dates it (its
+    # children's drafting window starts there); a no-op when the hash is already stored
+    from pathlib import Path
 
-        from ..candidate_versions import ensure_recorded
-        from ..candidates import CandidateError
-        try:
-            ensure_recorded(conn, plan.candidate_ref,
-                            Path(plan.candidates_dir) if plan.candidates_dir else None)
-        except CandidateError:
-            pass  # recorded below from the body we resolved at planning time
-    _record_candidate(conn, plan)  # a no-op when the hash is already there
+    from ..candidate_versions import record
+
+    record(conn, plan.candidate, Path(plan.candidates_dir) if plan.candidates_dir else None)
     manifest = plan.manifest()
     with writer.transaction(conn):
         # the lock detail (per-part hashes) lets `t2e world verify` say what changed
@@ -170,17 +166,6 @@ def _task_dict(task: Any) -> dict:
     if t2e and "t2e" not in raw:
         raw["t2e"] = t2e
     return raw
-
-
-def _record_candidate(conn: Any, plan: RunPlan) -> None:
-    c = plan.candidate
-    with writer.transaction(conn):
-        conn.execute(
-            "INSERT OR IGNORE INTO candidates (candidate_hash, name, parent_hash, hypothesis, "
-            "body, front_matter_json, path, saved_at) VALUES (?,?,?,?,?,?,?,?)",
-            (c.hash, c.name, c.parent if c.parent and len(c.parent) == 64 else None,
-             c.hypothesis, c.body, json.dumps({"name": c.name, "parent": c.parent, **c.meta}),
-             str(c.path) if c.path else None, store.now_iso()))
 
 
 async def _play_one(conn: Any, sink: StepSink, plan: RunPlan, backends: _Backends,
