@@ -172,6 +172,7 @@ def test_subprocess_exit_code_and_one_line_error(tmp_path):
 
 @pytest.mark.parametrize("args", [["runs", "--json"], ["search", "x", "--json"]])
 def test_empty_store_commands(tmp_path, args):
+    store.open_db(tmp_path / "s.sqlite").conn.close()  # an empty store (a missing one is refused)
     code, out = run_cli(tmp_path, *args)
     assert code == 0 and json.loads(out) == []
 

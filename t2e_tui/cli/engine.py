@@ -141,7 +141,7 @@ def register(cli: click.Group) -> None:
             try:
                 plan = plan_run(
                     domain=domain, data_dir=data_dir, candidate=candidate,
-                    candidates_dir=cands_dir or getattr(ctx.obj, "candidates", None),
+                    candidates_dir=cands_dir,
                     tasks=tasks, num_tasks=num_tasks, trials=trials,
                     concurrency=concurrency or 1, max_steps=max_steps, max_errors=max_errors,
                     model=model, user=user, judge=judge, grade=grade, seed=seed, noise=noise,
@@ -210,7 +210,7 @@ def register(cli: click.Group) -> None:
         elif what == "store":
             path = ctx.obj.store
         else:
-            path = candidates_dir(cands_dir or getattr(ctx.obj, "candidates", None))
+            path = candidates_dir(cands_dir)
         if as_json:
             click.echo(json.dumps({what: str(path)}))
         else:

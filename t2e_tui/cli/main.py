@@ -25,7 +25,6 @@ class Ctx:
     def __init__(self, store: str):
         self.store = store
         self.json = False
-        self.candidates: str | None = None
 
 
 def _wants_json(argv: list[str]) -> bool:

@@ -66,7 +66,7 @@ def register(cli: click.Group) -> None:
         any file was rejected (the others still land)."""
         from store.importers import import_paths
 
-        result = import_paths(_db(), list(paths), name=name, role=role)
+        result = import_paths(_db(create=True), list(paths), name=name, role=role)
         if as_json:
             _echo_json(result)
         else:
