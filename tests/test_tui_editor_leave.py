@@ -61,3 +61,35 @@ async def test_unsaved_changes_ask_before_leaving(demo):
         await pilot.press("y")  # discard and leave
         await pilot.pause()
         assert not isinstance(app.screen, (EditorScreen, LeaveModal))
+
+
+@pytest.mark.parametrize("keys", [["ctrl+q"], ["f3", "q"]], ids=["ctrl+q", "q in the diff"])
+async def test_quitting_asks_when_a_draft_is_unsaved(demo, keys):
+    """ctrl+q (anywhere) and q (where it is not typed into the text) used to exit and throw
+    the draft away; now they ask like Escape does."""
+    app = make_app(demo["store"], load_config=False, poll_interval=0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        editor = await open_editor(app, pilot)
+        ta = editor.query_one(TextArea)
+        ta.move_cursor(ta.document.end)
+        await pilot.press(*" draft")
+        await pilot.press(*keys)
+        await pilot.pause()
+        assert isinstance(app.screen, LeaveModal) and not app._exit
+        await pilot.press("n")  # keep editing: nothing lost
+        await pilot.pause()
+        assert app.screen is editor and ta.text.endswith(" draft") and not app._exit
+        await pilot.press(*keys[-1:])
+        await pilot.pause()
+        await pilot.press("y")  # discard and quit
+        await pilot.pause()
+        assert app._exit
+
+
+async def test_quitting_without_a_draft_does_not_ask(demo):
+    app = make_app(demo["store"], load_config=False, poll_interval=0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_editor(app, pilot)
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert app._exit

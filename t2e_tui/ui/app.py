@@ -140,6 +140,16 @@ class T2EApp(App):
 
     # --- actions ------------------------------------------------------------------------------
 
+    async def action_quit(self) -> None:
+        """q and ctrl+q: quit, but a screen holding unsaved work (the editor's draft) asks
+        first, as its own Escape does."""
+        holder = next((s for s in reversed(self.screen_stack)
+                       if getattr(s, "unsaved", False) and hasattr(s, "confirm_leave")), None)
+        if holder is None:
+            self.exit()
+        else:
+            holder.confirm_leave(self.exit)
+
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             self.pop_screen()

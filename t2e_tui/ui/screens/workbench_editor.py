@@ -4,7 +4,8 @@ Keys (TextArea takes printable keys, so the screen's keys are ctrl/F-keys):
 ctrl+s/F5 save (asks for the hypothesis note), F3/ctrl+t toggle the diff, F4/ctrl+o edit in
 $EDITOR (the app suspends), ctrl+r/F6 open the rerun launcher on the saved version, Escape/F10
 leave (priority bindings, so the TextArea never swallows them; with unsaved changes a modal
-asks first: y leaves and discards the draft, n or Escape keeps editing, s saves).
+asks first: y leaves and discards the draft, n or Escape keeps editing, s saves). The app's
+q / ctrl+q ask the same way while a draft is unsaved (`confirm_leave`).
 """
 
 from __future__ import annotations
@@ -292,14 +293,24 @@ class EditorScreen(Screen):
         return cand.hash != (self.saved.hash if self.saved else body_hash(self.parent_body))
 
     def action_leave(self) -> None:
+        self.confirm_leave(self.app.pop_screen)
+
+    def confirm_leave(self, leave) -> None:
+        """Call `leave` now when nothing is unsaved; else ask (every way out asks: Escape,
+        F10, and the app's q / ctrl+q through `T2EApp.action_quit`). Saving brings the
+        editor back to the top and asks for the hypothesis; it does not leave."""
         if not self.unsaved:
-            self.app.pop_screen()
+            leave()
+            return
+        if isinstance(self.app.screen, LeaveModal):  # already asking (ctrl+q pressed twice)
             return
 
         def answered(answer: str | None) -> None:
             if answer == "discard":
-                self.app.pop_screen()
+                leave()
             elif answer == "save":
+                while self.app.screen is not self and len(self.app.screen_stack) > 1:
+                    self.app.pop_screen()
                 self.action_save()
 
         self.app.push_screen(LeaveModal(), answered)
