@@ -93,3 +93,30 @@ async def test_quitting_without_a_draft_does_not_ask(demo):
         await pilot.press("ctrl+q")
         await pilot.pause()
         assert app._exit
+
+
+async def test_save_dialog_starts_in_the_name_and_tab_moves_forward(demo):
+    """Focus starts in the name field; Tab goes on to the hypothesis; coming back to the name
+    (Tab wraps) does not select it, so typing never replaces the name by accident."""
+    from textual.widgets import Input
+
+    app = make_app(demo["store"], load_config=False, poll_interval=0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        editor = await open_editor(app, pilot)
+        ta = editor.query_one(TextArea)
+        ta.move_cursor(ta.document.end)
+        await pilot.press(*" draft", "ctrl+s")
+        await pilot.pause()
+        modal = app.screen
+        assert isinstance(modal, HypothesisModal)
+        name = modal.query_one("#hyp-name", Input)
+        suggested = name.value
+        assert app.focused is name
+        await pilot.press("tab")
+        assert app.focused is modal.query_one("#hyp-text", Input)
+        await pilot.press(*"why", "tab", *"-b")
+        assert app.focused is name and name.value == suggested + "-b"
+        await pilot.press("enter")  # from the name field: saves (the hypothesis is there)
+        await pilot.pause()
+        assert app.screen is editor and editor.saved is not None
+        assert editor.saved.name == suggested + "-b" and editor.saved.hypothesis == "why"

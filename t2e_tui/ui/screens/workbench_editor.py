@@ -60,19 +60,24 @@ class HypothesisModal(ModalScreen[tuple[str, str] | None]):
         with Vertical():
             yield Static("[b]Save a new immutable version[/b]")
             yield Label("name")
-            yield Input(self._name, id="hyp-name")
+            # not selected on focus: Tab wrapping back here must not make typing replace it
+            yield Input(self._name, id="hyp-name", select_on_focus=False)
             yield Label("hypothesis: what should this version fix, and why?")
             yield Input(placeholder="e.g. look up delivered orders for 'the same as ...'",
-                        id="hyp-text")
+                        id="hyp-text", select_on_focus=False)
             yield Static("", id="hyp-error")
             yield Static("[dim]Enter save · Escape cancel[/dim]")
 
     def on_mount(self) -> None:
-        self.query_one("#hyp-text", Input).focus()
+        # the first field first: the form reads top to bottom and Tab moves forward
+        self.query_one("#hyp-name", Input).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         name = self.query_one("#hyp-name", Input).value.strip()
         hyp = self.query_one("#hyp-text", Input).value.strip()
+        if not hyp and event.input.id == "hyp-name":  # Enter on the name: on to the note
+            self.query_one("#hyp-text", Input).focus()
+            return
         if not hyp:
             self.query_one("#hyp-error", Static).update("a hypothesis note is required")
             self.query_one("#hyp-text", Input).focus()
