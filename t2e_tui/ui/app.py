@@ -17,9 +17,12 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.worker import Worker, WorkerState
+
+from store import inuse
 
 from .. import data_access as da
 from .commands import ScreenActions
@@ -65,6 +68,42 @@ class T2EApp(App):
         self._extra_keymap = keymap or {}
         self._load_config = load_config
         self._start = start
+        # the store stays ours while we run: a `t2e demo` rebuild is refused meanwhile, and a
+        # file replaced anyway (by something that did not ask) is noticed (check_store)
+        self._store_hold = inuse.hold_open(self.store_path)
+        self._store_identity = inuse.identity(self.store_path)
+        self.store_replaced = False
+
+    def on_unmount(self) -> None:
+        if self._store_hold is not None:
+            self._store_hold.close()
+            self._store_hold = None
+
+    def check_store(self) -> bool:
+        """True (and said once, loudly) when the file at the store path is no longer the one
+        the app opened: what the screens show is stale and ids may point elsewhere."""
+        return self._store_seen(inuse.identity(self.store_path))
+
+    @work(thread=True, exclusive=True, group="store-watch", exit_on_error=False,
+          description="watching the store file")
+    def _watch_store(self) -> None:
+        now = inuse.identity(self.store_path)  # a read: off the UI thread
+        if now != self._store_identity:
+            self.call_from_thread(self._store_seen, now)
+
+    def _store_seen(self, now: tuple | None) -> bool:
+        if self.store_replaced:
+            return True
+        if now == self._store_identity:
+            return False
+        self.store_replaced = True
+        self.notify(f"the store {self.store_path} was replaced since the app opened it (a "
+                    "rebuild?): what is on screen is stale; quit (q) and open it again",
+                    severity="error", timeout=60)
+        refresh = getattr(self.screen_stack[0], "refresh_title", None)
+        if refresh is not None:
+            refresh()
+        return True
 
     def on_mount(self) -> None:
         keymap: dict[str, str] = {}
@@ -78,6 +117,8 @@ class T2EApp(App):
         keymap.update(self._extra_keymap)
         if keymap:
             self.set_keymap(keymap)
+        if self.poll_interval:
+            self.set_interval(self.poll_interval, self._watch_store)
         if self._start:
             kind, *args = self._start
             if kind == "tasks":
