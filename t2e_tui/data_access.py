@@ -181,10 +181,6 @@ def task_rows(conn: sqlite3.Connection, base_run: str, cand_run: str | None) -> 
     return rows
 
 
-_AFFIRM = ("yes", "yeah", "yep", "confirm", "proceed", "go ahead", "sure", "correct", "please do",
-           "that's right", "ok", "okay", "do it", "sounds good")
-
-
 def fill_hints(conn: sqlite3.Connection, rows: list[TaskRow]) -> None:
     """Failure hints per task: tool errors, max steps, a write with no 'yes' just before it."""
     by_episode: dict[int, TaskRow] = {}
@@ -202,6 +198,8 @@ def fill_hints(conn: sqlite3.Connection, rows: list[TaskRow]) -> None:
         row.hints = list(dict.fromkeys(hints))
     if not by_episode:
         return
+    from .engine.scripted_text import classify_confirmation  # lazy: the engine is heavy
+
     ids = list(by_episode)
     flagged: set[tuple[int, str]] = set()
     # chunks keep the IN list under SQLite's variable limit
@@ -213,8 +211,9 @@ def fill_hints(conn: sqlite3.Connection, rows: list[TaskRow]) -> None:
              f"FROM tool_calls tc JOIN steps s ON s.step_id = tc.step_id "
              f"WHERE tc.kind = 'write' AND tc.episode_id IN ({marks})")
         for eid, prev in conn.execute(q, chunk):
-            text = (prev or "").lower()
-            if not any(w in text for w in _AFFIRM):
+            # the one yes detector (the stand-in agent's): words, not substrings, so
+            # "incorrect" and "look" are no yes; a "no" or a hedge is none either
+            if classify_confirmation(prev or "") != "yes":
                 flagged.add((eid, "no confirm before write"))
     for eid, hint in flagged:
         row = by_episode[eid]
@@ -372,3 +371,4 @@ def record_view(conn: sqlite3.Connection, episode_id: int, *, via: str = "tui",
     from store import queries
 
     queries.record_view(conn, episode_id, via, drafting_candidate)
+

@@ -40,3 +40,21 @@ def test_store_does_not_import_harness():
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_no_screen_runs_sql_of_its_own():
+    """The UI asks data_access / the store / the gate; it never writes SQL itself (policy
+    and queries live below the UI, where the CLI uses them too). workbench_gate.py is being
+    reworked by issue #10 (the gate screen calls the gate function) and is checked there."""
+    import re
+    from pathlib import Path
+
+    ui = Path(__file__).resolve().parents[1] / "t2e_tui" / "ui"
+    hits = []
+    for py in sorted(ui.rglob("*.py")):
+        if py.name == "workbench_gate.py":
+            continue
+        for n, line in enumerate(py.read_text().splitlines(), 1):
+            if re.search(r"\.execute(many)?\(", line):
+                hits.append(f"{py.relative_to(ui)}:{n}")
+    assert hits == [], hits

@@ -82,3 +82,34 @@ def test_a_run_records_its_candidate_from_the_file_not_now(tmp_path):
     conn = store.connect(tmp_path / "s.sqlite")
     rows = conn.execute("SELECT name, saved_at FROM candidates").fetchall()
     assert rows == [("old-idea", "2020-09-13T12:26:40.000000+00:00")]
+
+
+@pytest.mark.parametrize("said,flagged", [
+    ("yes please", False), ("Yes, go ahead.", False), ("ok", False),
+    ("that is incorrect", True), ("look, I am not sure", True), ("I'd rather not", True),
+    ("the total is correct? no, wait", True),
+])
+def test_no_confirmation_hint_matches_words_not_substrings(tmp_path, said, flagged):
+    """One yes detector (the scripted agent's `classify_confirmation`): 'incorrect' and
+    'look' are not a yes (the hint used to match substrings, so they were)."""
+    from store import writer
+
+    db = store.open_db(tmp_path / "s.sqlite")
+    run = writer.create_run(db, name="r", status="complete")
+    eid = writer.begin_episode(db, run, episode_key="1:0", task_id="1", trial=0)
+    msgs = [{"role": "assistant", "content": "Shall I cancel order #W1?"},
+            {"role": "user", "content": said},
+            {"role": "assistant", "content": None, "tool_calls": [
+                {"id": "c1", "name": "cancel_pending_order", "requestor": "assistant",
+                 "arguments": {"order_id": "#W1", "reason": "no longer needed"}}]},
+            {"role": "tool", "id": "c1", "content": "{}", "requestor": "assistant",
+             "error": False}]
+    names: dict = {}
+    for i, m in enumerate(msgs):
+        writer.append_step(db, eid, i, m, tool_names=names)
+    writer.finish_episode(db, eid, termination_reason="user_stop", reward_info={"reward": 1.0})
+    conn = da.open_conn(str(tmp_path / "s.sqlite"))
+    rows = da.task_rows(conn, run, None)
+    da.fill_hints(conn, rows)
+    conn.close()
+    assert ("B:no confirm before write" in rows[0].hints) is flagged

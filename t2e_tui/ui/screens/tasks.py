@@ -10,6 +10,7 @@ from textual.binding import Binding
 from textual.command import SimpleCommand
 
 from ... import data_access as da
+from ... import run_queries as rq
 from ...textsafe import one_line
 from ..widgets.keybar import KeyBar
 from ..widgets.linetable import Column, LineTable
@@ -228,8 +229,7 @@ class TasksScreen(ExplorerScreen):
         """`name (id)`, marked when the run's agent is the scripted stand-in."""
         if run_id is None:
             return None
-        row = conn.execute("SELECT name, agent_model FROM runs WHERE run_id = ?",
-                           (run_id,)).fetchone()
+        row = rq.run_label_row(conn, run_id)
         if row is None:
             return run_id
         scripted = (row[1] or "").lower().startswith(da.SCRIPTED)

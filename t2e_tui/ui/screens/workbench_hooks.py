@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ... import run_queries as rq
 from ...candidate_versions import Version, ablated_from, get_version, list_versions
 from ...paths import candidates_dir as default_candidates_dir
 
@@ -33,9 +34,9 @@ def current_version(app: Any, conn: Any) -> Version | None:
     refs: list[str] = []
     for run in (getattr(app, "candidate_run", None), getattr(app, "baseline_run", None)):
         if run:
-            r = conn.execute("SELECT candidate_hash FROM runs WHERE run_id = ?", (run,)).fetchone()
-            if r and r[0]:
-                refs.append(r[0])
+            h = rq.run_candidate_hash(conn, run)
+            if h:
+                refs.append(h)
     refs += [h for h in (getattr(app, "last_saved_candidate", None),
                          getattr(app, "working_candidate", None)) if h]
     for ref in refs:

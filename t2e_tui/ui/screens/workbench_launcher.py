@@ -23,13 +23,12 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, ProgressBar, Select, Static
 
+from ... import run_queries as rq
 from ..widgets.keybar import KeyBar
 from .workbench_launch_plan import (
     DOMAINS,
     ROLES,
     LaunchForm,
-    baseline_tasks,
-    expected_steps,
     outcome_selection,
     run_name,
 )
@@ -133,7 +132,7 @@ class LauncherScreen(ModalScreen):
         if not self.query_one("#lf-tasks", Input).value:
             conn = connect(self.app.store_path)
             try:
-                spec = baseline_tasks(conn, self._init["baseline_run"] or None)
+                spec = rq.baseline_tasks(conn, self._init["baseline_run"] or None)
             finally:
                 conn.close()
             self.query_one("#lf-tasks", Input).value = spec or "heldout"
@@ -263,15 +262,13 @@ class LauncherScreen(ModalScreen):
                             trials=f.trials, concurrency=f.concurrency, model=f.model,
                             user=f.user, role=f.role, store_conn=conn,
                             name=run_name(f), task_selection=self.task_selection())
-            if f.baseline_run and not conn.execute("SELECT 1 FROM runs WHERE run_id = ?",
-                                                   (f.baseline_run,)).fetchone():
+            if f.baseline_run and not rq.run_exists(conn, f.baseline_run):
                 raise ValueError(f"baseline run {f.baseline_run!r}: no such run in this store")
-            steps = expected_steps(conn, f.baseline_run)
+            steps = rq.expected_steps(conn, f.baseline_run)
             leaked = leaked_tasks(conn, plan.candidate.hash, f.domain, plan.task_ids)
             self._task_mismatch = None
             if f.baseline_run:
-                base = {r[0] for r in conn.execute(
-                    "SELECT DISTINCT task_id FROM episodes WHERE run_id = ?", (f.baseline_run,))}
+                base = rq.run_task_ids(conn, f.baseline_run)
                 if base and base != set(plan.task_ids):
                     self._task_mismatch = (len(set(plan.task_ids) - base),
                                            len(base - set(plan.task_ids)))
