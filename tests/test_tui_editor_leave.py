@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from textual.widgets import TextArea
+from tui_fixture import wait_for
 
 from t2e_tui.ui.app import make_app
 from t2e_tui.ui.screens.workbench_editor import EditorScreen, HypothesisModal, LeaveModal
@@ -13,10 +14,7 @@ from t2e_tui.ui.screens.workbench_editor import EditorScreen, HypothesisModal, L
 async def open_editor(app, pilot):
     await pilot.pause()
     await pilot.press("e")
-    for _ in range(100):
-        if isinstance(app.screen, EditorScreen):
-            break
-        await pilot.pause(0.05)
+    await wait_for(pilot, lambda: isinstance(app.screen, EditorScreen))
     editor = app.screen
     assert isinstance(editor, EditorScreen) and editor.query_one(TextArea).has_focus
     return editor

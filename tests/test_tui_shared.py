@@ -8,7 +8,7 @@ import io
 
 import pytest
 from rich.console import Console
-from tui_fixture import settle
+from tui_fixture import palette_shows, settle
 
 from t2e_tui import data_access as da
 from t2e_tui.align import print_compare
@@ -57,7 +57,7 @@ async def test_task_18_regresses_and_compare_shows_where_runs_part(shared_store)
         await pilot.press("2", "g")
         await pilot.pause()
         await pilot.press(*"task 18")
-        await pilot.pause(0.3)
+        await palette_shows(pilot, "task 18")
         await pilot.press("enter")
         await settle(pilot)
         await pilot.press("enter")

@@ -171,5 +171,22 @@ async def wait_for(pilot, cond, timeout=60.0):
         await pilot.pause(0.05)
 
 
+async def palette_shows(pilot, text: str, timeout=60.0):
+    """Wait until the command palette's highlighted option mentions `text` (its search runs
+    in the background); fail after `timeout` seconds."""
+    from textual.command import CommandList
+
+    def ready() -> bool:
+        lists = pilot.app.screen.query(CommandList)
+        if not lists:
+            return False
+        cl = lists.first()
+        if cl.option_count == 0 or cl.highlighted is None:
+            return False
+        return text.lower() in str(cl.get_option_at_index(cl.highlighted).prompt).lower()
+
+    await wait_for(pilot, ready, timeout)
+
+
 def line_text(widget, y: int) -> str:
     return "".join(seg.text for seg in widget.render_line(y))

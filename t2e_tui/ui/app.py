@@ -1,18 +1,19 @@
 """The Textual app: runs → tasks → compare, search, help, palette. Built by `make_app`.
 
-The app only asks; the core (data_access, align, store, gate) answers. All store I/O happens in
+The app only asks; the core (data_access, align, store, gate) answers. Store reads happen in
 named thread workers, each with its own SQLite connection; a failed worker becomes a visible
-notice (see `on_worker_state_changed`).
+notice (see `on_worker_state_changed`). One measured exception: the compare screen reads a
+small pair (<= SYNC_STEPS steps, ~10 ms) before it composes, so it paints once
+(`CompareScreen.start_load`).
 
-Workbench hook: the bindings with ids "edit", "rerun", "gate" and "lineage" call
-`action_workbench(name)`, which hands over to `t2e_tui.screens.workbench_hooks.open(app, name)`
-when the workbench module exists (the workbench engineer's file). Other screens open the
-explorer through `open_runs`, `open_tasks`, `open_compare` and `open_task_compare`.
+Workbench: the bindings with ids "edit", "rerun", "gate" and "lineage" call
+`action_workbench(name)`, which hands over to `screens/workbench_hooks.open(app, name)`. Other
+screens open the explorer through `open_runs`, `open_tasks`, `open_compare` and
+`open_task_compare`.
 """
 
 from __future__ import annotations
 
-import importlib
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -26,13 +27,12 @@ from store import inuse
 
 from .. import data_access as da
 from .commands import ScreenActions
+from .screens import workbench_hooks
 from .screens.compare import CompareScreen
 from .screens.help import HelpScreen, binding_rows
 from .screens.runs import RunsScreen
 from .screens.search import SearchScreen
 from .screens.tasks import TasksScreen
-
-WORKBENCH_MODULE = "t2e_tui.ui.screens.workbench_hooks"
 
 
 class T2EApp(App):
@@ -151,29 +151,47 @@ class T2EApp(App):
         self.push_screen(screen)
 
     def open_task_compare(self, baseline: str, candidate: str | None, task_id: str) -> None:
-        """Compare one task across a run pair (for the gate screen: Enter on a task)."""
-        conn = da.open_conn(self.store_path)
-        try:
-            a = da.find_episode(conn, baseline, task_id)
-            b = da.find_episode(conn, candidate, task_id) if candidate else None
-        finally:
-            conn.close()
+        """Compare one task across a run pair (for the gate screen: Enter on a task). The
+        episodes are looked up in a worker; the compare screen opens when they are known."""
+        def find() -> None:
+            conn = da.open_conn(self.store_path)
+            try:
+                a = da.find_episode(conn, baseline, task_id)
+                b = da.find_episode(conn, candidate, task_id) if candidate else None
+            finally:
+                conn.close()
+            self.call_from_thread(self._open_found, task_id, a, b)
+
+        self.run_worker(find, thread=True, group="open-task", exit_on_error=False,
+                        description=f"finding task {task_id}'s episodes")
+
+    def _open_found(self, task_id: str, a: int | None, b: int | None) -> None:
         if a is None and b is None:
             self.notify(f"task {task_id}: no episode in either run", severity="warning")
             return
         self.open_compare(a if a is not None else b, b if a is not None else None)
 
     def open_hit(self, hit: da.Hit) -> None:
-        """Open a search hit at its step, paired with the other run of the current pair."""
-        other = None
-        if hit.run_id in (self.baseline_run, self.candidate_run) and self.candidate_run:
-            other_run = (self.candidate_run if hit.run_id == self.baseline_run
-                         else self.baseline_run)
+        """Open a search hit at its step, paired with the other run of the current pair (the
+        other run's episode is looked up in a worker)."""
+        if not (hit.run_id in (self.baseline_run, self.candidate_run) and self.candidate_run):
+            self._open_hit(hit, None)
+            return
+        other_run = (self.candidate_run if hit.run_id == self.baseline_run
+                     else self.baseline_run)
+
+        def find() -> None:
             conn = da.open_conn(self.store_path)
             try:
                 other = da.find_episode(conn, other_run, hit.task_id, hit.trial)
             finally:
                 conn.close()
+            self.call_from_thread(self._open_hit, hit, other)
+
+        self.run_worker(find, thread=True, group="open-hit", exit_on_error=False,
+                        description="finding the other run's episode")
+
+    def _open_hit(self, hit: da.Hit, other: int | None) -> None:
         if other is not None and hit.run_id == self.candidate_run:
             self.open_compare(other, hit.episode_id, step=hit.idx, step_episode=hit.episode_id)
         else:
@@ -211,15 +229,7 @@ class T2EApp(App):
 
     def action_workbench(self, name: str) -> None:
         """Hand over to the workbench (editor, rerun launcher, gate, lineage)."""
-        try:
-            hooks = importlib.import_module(WORKBENCH_MODULE)
-        except ModuleNotFoundError as exc:
-            if exc.name != WORKBENCH_MODULE:
-                raise
-            self.notify(f"{name}: the workbench is not installed in this build",
-                        severity="warning")
-            return
-        hooks.open(self, name)
+        workbench_hooks.open(self, name)
 
     def context(self) -> dict[str, Any]:
         """What the user is looking at (for the workbench): runs, episodes, task."""

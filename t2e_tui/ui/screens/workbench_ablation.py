@@ -76,7 +76,7 @@ class AblationScreen(Screen):
     @work(thread=True, exclusive=True, group="ablation", description="the ablation")
     def _run(self) -> None:
         from ...ablation import ablate
-        from .workbench_hooks import candidates_dir_for
+        from .workbench_context import candidates_dir_for
 
         try:
             res = ablate(self.app.store_path, self.candidate_ref,

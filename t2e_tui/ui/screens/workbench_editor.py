@@ -28,7 +28,7 @@ from ...candidates import CandidateError, body_hash, packaged_baseline
 from ...textsafe import one_line, strip_controls
 from ..widgets.diffview import DiffView
 from ..widgets.keybar import KeyBar
-from .workbench_hooks import candidates_dir_for
+from .workbench_context import candidates_dir_for
 
 
 def suggest_name(name: str) -> str:
@@ -280,7 +280,7 @@ class EditorScreen(Screen):
         self._status()
 
     def action_rerun(self) -> None:
-        from .workbench_hooks import visible_task_ids
+        from .workbench_context import visible_task_ids
         from .workbench_launcher import LauncherScreen
 
         if self.saved is None:

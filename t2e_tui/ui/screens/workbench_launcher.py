@@ -250,7 +250,7 @@ class LauncherScreen(ModalScreen):
 
         from ...engine.plan import plan_run
         from ...gate import leaked_tasks
-        from .workbench_hooks import candidates_dir_for
+        from .workbench_context import candidates_dir_for
 
         f = self.form()
         if not f.candidate:

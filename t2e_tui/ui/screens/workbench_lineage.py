@@ -45,7 +45,7 @@ class LineageScreen(Screen):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        from .workbench_hooks import candidates_dir_for
+        from .workbench_context import candidates_dir_for
 
         # where saved versions' files go (a demo store has its own folder): said, not guessed
         title = Text("Candidate lineage", "bold")
