@@ -58,3 +58,56 @@ def test_no_screen_runs_sql_of_its_own():
             if re.search(r"\.execute(many)?\(", line):
                 hits.append(f"{py.relative_to(ui)}:{n}")
     assert hits == [], hits
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """t2e_tui module -> the t2e_tui modules it imports (top level or inside functions)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    mods = {}
+    for py in (root / "t2e_tui").rglob("*.py"):
+        parts = list(py.relative_to(root).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        mods[".".join(parts)] = py
+    graph: dict[str, set[str]] = {}
+    for mod, py in mods.items():
+        pkg = mod.split(".") if py.name == "__init__.py" else mod.split(".")[:-1]
+        deps: set[str] = set()
+        for node in ast.walk(ast.parse(py.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                base = (pkg[:len(pkg) - node.level + 1] if node.level else [])
+                name = ".".join(base + ([node.module] if node.module else []))
+                names = [name] + [f"{name}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            deps.update(n for n in names if n in mods and n != mod
+                        and not mod.startswith(n + "."))
+        graph[mod] = deps
+    return graph
+
+
+def test_no_import_circles():
+    """Modules import one way (align_print -> align, workbench_hooks -> the screens); a
+    circle hides which module decides and breaks on the first top-level import."""
+    graph = _import_graph()
+    seen: dict[str, int] = {}  # 1 = on the path, 2 = done
+    circles = []
+
+    def visit(mod: str, path: list[str]) -> None:
+        seen[mod] = 1
+        for dep in sorted(graph[mod]):
+            if seen.get(dep) == 1:
+                circles.append(path[path.index(dep):] + [dep])
+            elif dep not in seen:
+                visit(dep, path + [dep])
+        seen[mod] = 2
+
+    for mod in sorted(graph):
+        if mod not in seen:
+            visit(mod, [mod])
+    assert circles == [], circles

@@ -11,7 +11,7 @@ from rich.console import Console
 from tui_fixture import palette_shows, settle
 
 from t2e_tui import data_access as da
-from t2e_tui.align import print_compare
+from t2e_tui.align_print import print_compare
 from t2e_tui.ui.app import make_app
 from t2e_tui.ui.screens.compare import CompareScreen
 from t2e_tui.ui.screens.tasks import TasksScreen
