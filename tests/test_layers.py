@@ -111,3 +111,25 @@ def test_no_import_circles():
         if mod not in seen:
             visit(mod, [mod])
     assert circles == [], circles
+
+
+def test_no_fallbacks_for_modules_that_always_exist():
+    """`world` and `store` ship with t2e: no `except ImportError` around importing them (such
+    fallbacks were scaffolding for modules that "may not exist yet" and hide real errors)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    hits = []
+    for py in sorted(list((root / "t2e_tui").rglob("*.py")) + list((root / "store").rglob("*.py"))):
+        for node in ast.walk(ast.parse(py.read_text())):
+            if not isinstance(node, ast.Try):
+                continue
+            catches = any(isinstance(h.type, ast.Name) and h.type.id in
+                          ("ImportError", "ModuleNotFoundError") for h in node.handlers)
+            ours = any(isinstance(n, ast.ImportFrom) and (n.module or "").split(".")[0] in
+                       ("world", "store", "t2e_tui") or isinstance(n, ast.ImportFrom) and n.level
+                       for stmt in node.body for n in ast.walk(stmt))
+            if catches and ours:
+                hits.append(f"{py.relative_to(root)}:{node.lineno}")
+    assert hits == [], hits

@@ -111,18 +111,11 @@ def _closed_pipe() -> None:
 
 def _map_core_error(exc: Exception) -> int | None:
     """Core layers raise their own bad-input errors; they mean exit 2."""
-    try:
-        from store import StoreError
-        if isinstance(exc, StoreError):
-            return EXIT_BAD_INPUT
-    except ImportError:  # pragma: no cover
-        pass
-    try:
-        from world.errors import WorldError
-        if isinstance(exc, WorldError):
-            return EXIT_BAD_INPUT
-    except ImportError:
-        pass
+    from store import StoreError
+    from world.errors import WorldError
+
+    if isinstance(exc, (StoreError, WorldError)):
+        return EXIT_BAD_INPUT
     return None
 
 
