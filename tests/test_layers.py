@@ -133,3 +133,38 @@ def test_no_fallbacks_for_modules_that_always_exist():
             if catches and ours:
                 hits.append(f"{py.relative_to(root)}:{node.lineno}")
     assert hits == [], hits
+
+
+def test_every_binding_has_an_id_in_one_style():
+    """Binding ids are what [keymap] rebinds: every binding has one, in one style,
+    `area.action` (app-wide keys are bare: quit, help, edit, ...), and no two screens share
+    one (a shared bare `cancel` rebound both modals at once) unless it is the same key doing
+    the same thing (the tables' `table.down`). workbench_gate.py is being
+    reworked by issue #10 and is left to it."""
+    import ast
+    import re
+    from pathlib import Path
+
+    ui = Path(__file__).resolve().parents[1] / "t2e_tui" / "ui"
+    ids: dict[str, tuple] = {}
+    bad = []
+    for py in sorted(ui.rglob("*.py")):
+        if py.name == "workbench_gate.py":
+            continue
+        for node in ast.walk(ast.parse(py.read_text())):
+            if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Binding"):
+                continue
+            where = f"{py.relative_to(ui)}:{node.lineno}"
+            kw = {k.arg: k.value for k in node.keywords}
+            ident = kw["id"].value if isinstance(kw.get("id"), ast.Constant) else None
+            same = tuple(a.value for a in node.args[:2] if isinstance(a, ast.Constant))
+            app_wide = py.name == "app.py"
+            if ident is None:
+                bad.append(f"{where}: no id")
+            elif not re.fullmatch(r"[a-z_]+" if app_wide else r"[a-z]+\.[a-z_]+", ident):
+                bad.append(f"{where}: {ident!r}")
+            elif ident in ids and ids[ident][1] != same:  # shared only for the same keys+action
+                bad.append(f"{where}: {ident!r} also at {ids[ident][0]}")
+            else:
+                ids[ident] = (where, same)
+    assert bad == [], bad

@@ -32,3 +32,16 @@ async def test_cursor_stays_after_diff_and_escape(demo):
         await pilot.pause()
         assert lineage.rows[table.cursor_row]["hash"] == picked
         assert table.cursor_row == 2
+
+
+async def test_workbench_tables_move_with_j_and_k_like_the_explorer(demo):
+    app = make_app(demo["store"], load_config=False, poll_interval=0)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("L")
+        await wait_for(pilot, lambda: isinstance(app.screen, LineageScreen)
+                       and app.screen.query_one(DataTable).row_count >= 3)
+        table = app.screen.query_one(DataTable)
+        await pilot.press("j", "j")
+        assert table.cursor_row == 2
+        await pilot.press("k")
+        assert table.cursor_row == 1

@@ -156,10 +156,17 @@ def add_live_episode(path: Path, tid: str = "2") -> int:
 # Pilot helpers shared by the app, layout, narrow, snapshot and workbench tests.
 
 async def settle(pilot):
-    """Let workers finish and their results land on screen."""
+    """Let workers finish and their results land on screen. Text cursors stop blinking
+    (shown steadily), so a snapshot never depends on when in the blink it is taken (under
+    -n 4 the launcher's input cursor was caught both on and off)."""
     for _ in range(3):
         await pilot.pause()
         await pilot.app.workers.wait_for_complete()
+    from textual.widgets import Input, TextArea
+
+    for widget in pilot.app.screen.query("Input, TextArea"):
+        if isinstance(widget, (Input, TextArea)):
+            widget.cursor_blink = False
     await pilot.pause()
 
 

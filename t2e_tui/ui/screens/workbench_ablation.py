@@ -20,6 +20,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, ProgressBar, Static
 
 from ...textsafe import strip_controls
+from ..widgets.datatable import KeyedDataTable
 from ..widgets.keybar import KeyBar
 
 
@@ -27,8 +28,8 @@ class AblationScreen(Screen):
     """Runs the ablation of one candidate version and shows the per-rule contributions."""
 
     BINDINGS = [
-        Binding("ctrl+c,f8", "cancel", "Cancel", id="ablation-cancel", priority=True),
-        Binding("escape", "leave", "Back", id="ablation-back"),
+        Binding("ctrl+c,f8", "cancel", "Cancel", id="ablation.cancel", priority=True),
+        Binding("escape", "leave", "Back", id="ablation.back"),
     ]
 
     DEFAULT_CSS = """
@@ -59,7 +60,7 @@ class AblationScreen(Screen):
                      classes="title")
         yield Static("planning…", id="abl-status")
         yield ProgressBar(show_eta=False, id="abl-progress")
-        yield DataTable(id="abl-table", cursor_type="row")
+        yield KeyedDataTable(id="abl-table", cursor_type="row")
         yield KeyBar()
 
     def on_mount(self) -> None:

@@ -42,7 +42,7 @@ def suggest_name(name: str) -> str:
 class HypothesisModal(ModalScreen[tuple[str, str] | None]):
     """Ask for the version name and the hypothesis note; Enter saves, Escape cancels."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="save.cancel")]
 
     DEFAULT_CSS = """
     HypothesisModal { align: center middle; }
@@ -91,9 +91,9 @@ class HypothesisModal(ModalScreen[tuple[str, str] | None]):
 class LeaveModal(ModalScreen[str]):
     """Unsaved changes: leave and discard (y), save first (s), or keep editing (n/Escape)."""
 
-    BINDINGS = [Binding("y", "answer('discard')", "Discard", id="leave-discard"),
-                Binding("s", "answer('save')", "Save", id="leave-save"),
-                Binding("n,escape", "answer('stay')", "Keep editing", id="leave-stay")]
+    BINDINGS = [Binding("y", "answer('discard')", "Discard", id="leave.discard"),
+                Binding("s", "answer('save')", "Save", id="leave.save"),
+                Binding("n,escape", "answer('stay')", "Keep editing", id="leave.stay")]
 
     DEFAULT_CSS = """
     LeaveModal { align: center middle; }
@@ -114,11 +114,11 @@ class EditorScreen(Screen):
     """Edit a candidate's instruction; the parent of what you save is the version you opened."""
 
     BINDINGS = [
-        Binding("ctrl+s,f5", "save", "Save", id="editor-save"),
-        Binding("f3,ctrl+t", "toggle_diff", "Diff", id="editor-diff"),
-        Binding("f4,ctrl+o", "external", "$EDITOR", id="editor-external"),
-        Binding("ctrl+r,f6", "rerun", "Rerun", id="editor-rerun"),
-        Binding("escape,f10", "leave", "Back", priority=True, id="editor-back"),
+        Binding("ctrl+s,f5", "save", "Save", id="editor.save"),
+        Binding("f3,ctrl+t", "toggle_diff", "Diff", id="editor.diff"),
+        Binding("f4,ctrl+o", "external", "$EDITOR", id="editor.external"),
+        Binding("ctrl+r,f6", "rerun", "Rerun", id="editor.rerun"),
+        Binding("escape,f10", "leave", "Back", priority=True, id="editor.back"),
     ]
 
     DEFAULT_CSS = """
@@ -324,7 +324,7 @@ class EditorScreen(Screen):
 class DiffScreen(Screen):
     """Two candidate versions, diffed (m toggles side by side / unified)."""
 
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back", id="diff-back")]
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back", id="diffscreen.back")]
 
     def __init__(self, old: str, new: str, title: str, mode: str = "side") -> None:
         super().__init__()

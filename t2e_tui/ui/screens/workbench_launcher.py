@@ -24,6 +24,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, ProgressBar, Select, Static
 
 from ... import run_queries as rq
+from ..widgets.datatable import KeyedDataTable
 from ..widgets.keybar import KeyBar
 from .workbench_launch_plan import (
     DOMAINS,
@@ -38,11 +39,11 @@ class LauncherScreen(ModalScreen):
     """Plan, estimate, launch and follow a rerun."""
 
     BINDINGS = [
-        Binding("ctrl+l,f9", "launch", "Launch", id="launch"),
-        Binding("ctrl+c,f8", "cancel_run", "Cancel run", id="cancel-run", priority=True),
-        Binding("ctrl+r,f7", "resume", "Resume", id="resume"),
-        Binding("ctrl+g,f10", "show_gate", "Gate", id="launcher-gate"),
-        Binding("escape", "close", "Close", id="launcher-close"),
+        Binding("ctrl+l,f9", "launch", "Launch", id="launcher.launch"),
+        Binding("ctrl+c,f8", "cancel_run", "Cancel run", id="launcher.cancel", priority=True),
+        Binding("ctrl+r,f7", "resume", "Resume", id="launcher.resume"),
+        Binding("ctrl+g,f10", "show_gate", "Gate", id="launcher.gate"),
+        Binding("escape", "close", "Close", id="launcher.close"),
     ]
 
     DEFAULT_CSS = """
@@ -121,7 +122,7 @@ class LauncherScreen(ModalScreen):
             yield Static("", id="lf-warning")
             yield Static("", id="lf-refusal")
             yield ProgressBar(id="lf-progress", show_eta=False)
-            yield DataTable(id="lf-live", cursor_type="row")
+            yield KeyedDataTable(id="lf-live", cursor_type="row")
         yield KeyBar()
 
     def on_mount(self) -> None:

@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Static
 
 from ...candidate_versions import get_version, lineage, sparkline
 from ...textsafe import strip_controls
+from ..widgets.datatable import KeyedDataTable
 from ..widgets.keybar import KeyBar
 
 DECISION_STYLE = {"promote": "green", "discard": "red", "inconclusive": "yellow"}
@@ -25,10 +26,10 @@ class LineageScreen(Screen):
     """Versions in tree order; the data is small (one row per saved version)."""
 
     BINDINGS = [
-        Binding("enter", "edit", "Edit", id="lineage-edit"),
-        Binding("d", "diff", "Diff vs parent", id="lineage-diff"),
-        Binding("a", "ablate", "Ablate rules", id="lineage-ablate"),
-        Binding("escape", "app.pop_screen", "Back", id="lineage-back"),
+        Binding("enter", "edit", "Edit", id="lineage.edit"),
+        Binding("d", "diff", "Diff vs parent", id="lineage.diff"),
+        Binding("a", "ablate", "Ablate rules", id="lineage.ablate"),
+        Binding("escape", "app.pop_screen", "Back", id="lineage.back"),
     ]
 
     DEFAULT_CSS = """
@@ -40,7 +41,7 @@ class LineageScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Static("Candidate lineage", classes="title", id="lin-title")
         yield Static("", id="lin-spark")
-        yield DataTable(id="lin-table", cursor_type="row", zebra_stripes=True)
+        yield KeyedDataTable(id="lin-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="lin-hyp")
         yield KeyBar()
 
