@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 T2E = [sys.executable, "-m", "t2e_tui.cli"]
 
 
@@ -94,6 +96,7 @@ def _closed_reader(args: list[str], env: dict) -> subprocess.CompletedProcess:
     return p
 
 
+@pytest.mark.slow
 def test_every_command_exits_141_on_a_closed_pipe(demo):
     """Human and --json output, listings and errors alike: 141, never 1 (discard) or 70."""
     env = dict(os.environ, T2E_STORE=str(demo["store"]))

@@ -29,6 +29,7 @@ def test_demo_store_holds_a_promoted_and_a_discarded_candidate(tmp_path):
     assert conn.execute("SELECT count(DISTINCT run_id) FROM runs").fetchone()[0] == 4
 
 
+@pytest.mark.slow
 def test_demo_cli_rebuilds_default_store_and_labels_stand_in(tmp_path):
     env = dict(os.environ)
     cmd = [sys.executable, "-m", "t2e_tui.cli", "demo", "--no-open"]

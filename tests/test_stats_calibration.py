@@ -38,6 +38,7 @@ def test_sign_test_is_one_sided():
     assert sign_test(10, 0) == pytest.approx(1 / 1024)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("noise,trials,reps", [(0.2, 1, 120), (0.1, 3, 50)])
 def test_aa_comparisons_are_rarely_significant(tmp_path, noise, trials, reps):
     conn = new_store(tmp_path)
@@ -48,6 +49,7 @@ def test_aa_comparisons_are_rarely_significant(tmp_path, noise, trials, reps):
     assert res.significant <= binomial_upper_bound(reps, ALPHA, 0.999), res.significant
 
 
+@pytest.mark.slow
 def test_ab_real_fix_of_six_tasks_is_detected(tmp_path):
     conn = new_store(tmp_path)
     # noise-free: 6 fixes, nothing else moves -> p = 1/64 every time
@@ -62,6 +64,7 @@ def test_ab_real_fix_of_six_tasks_is_detected(tmp_path):
     assert eight.rate >= 0.8, eight.rate
 
 
+@pytest.mark.slow
 def test_permutation_test_is_calibrated_and_uses_repeated_trials(tmp_path):
     conn = new_store(tmp_path)
     aa = run_comparisons(conn, reps=40, seed=13, noise=0.1, trials=3, alpha=ALPHA,

@@ -56,6 +56,7 @@ def test_no_rule_lines_is_refused(tmp_path):
     assert r.returncode == 2 and "no rule lines" in json.loads(r.stdout)["error"]
 
 
+@pytest.mark.slow
 def test_cli_json_and_bad_tasks(tmp_path, cand_file):
     r = subprocess.run([sys.executable, "-m", "t2e_tui.cli", "ablate", str(cand_file),
                         "--tasks", "nosuch-1", "--json"], capture_output=True, text=True)

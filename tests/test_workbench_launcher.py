@@ -105,6 +105,7 @@ async def test_leakage_warning_lists_tasks_viewed_while_drafting(store, tmp_path
         assert "leakage" not in str(screen.query_one("#lf-warning").render())
 
 
+@pytest.mark.slow
 async def test_estimate_cancel_and_resume(store):
     from t2e_tui.ui.screens.workbench_launcher import LauncherScreen
 
