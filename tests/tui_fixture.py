@@ -159,10 +159,16 @@ async def settle(pilot):
     """Let workers finish and their results land on screen. Text cursors stop blinking
     (shown steadily), so a snapshot never depends on when in the blink it is taken (under
     -n 4 the launcher's input cursor was caught both on and off)."""
+    from textual.widgets import Input, TextArea
+    from textual.worker import WorkerCancelled
+
     for _ in range(3):
         await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
-    from textual.widgets import Input, TextArea
+        for worker in list(pilot.app.workers):
+            try:
+                await worker.wait()
+            except WorkerCancelled:  # an exclusive poll replaced by a newer one: it is done
+                pass
 
     for widget in pilot.app.screen.query("Input, TextArea"):
         if isinstance(widget, (Input, TextArea)):
