@@ -14,6 +14,10 @@ import sqlite_utils
 
 from .migrations import migrate
 
+# The termination reason of an episode whose model could not be reached: it carries no evidence
+# and is left out of every figure. The one spelling; everything else imports it.
+INFRA = "infrastructure_error"
+
 BUSY_TIMEOUT_MS = 10_000
 SETUP_DEADLINE_S = 60.0
 # Threads of one process (the app's workers, say) must not set up the same new file at once:

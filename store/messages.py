@@ -24,10 +24,8 @@ def tool_kind(name: str) -> str:
     """read | write | generic | unknown, from the world's tool table."""
     global _TOOL_KINDS
     if _TOOL_KINDS is None:
-        try:
-            from world.tools import TOOL_KINDS
-        except ImportError:  # world not built yet
-            return "unknown"
+        from world.tools import TOOL_KINDS
+
         _TOOL_KINDS = TOOL_KINDS
     return _TOOL_KINDS.get(name, "unknown")
 

@@ -11,10 +11,9 @@ import re
 import sqlite3
 from typing import Any
 
-from .db import StoreError, now_iso
+from .db import INFRA, StoreError, now_iso
 from .writer import ROLES, conn_of, message_from_step, transaction
 
-INFRA = "infrastructure_error"
 SNIPPET_OPEN, SNIPPET_CLOSE = "\u00ab", "\u00bb"  # « » : plain text, never markup
 
 
@@ -24,38 +23,51 @@ def _rows(cur: sqlite3.Cursor) -> list[dict]:
 
 
 def list_runs(db: Any) -> list[dict]:
-    """Every run, oldest first, with episode count, mean reward, pass rate and termination
-    counts. `source` is the imported file's path, or 'rerun'."""
+    """Every run, oldest first: the one query behind `t2e runs` and the app's runs screen.
+
+    `episodes` counts every stored episode; `scored` the finished, non-infrastructure ones
+    with a reward, which are what `reward` (mean) and `pass_rate` are computed over;
+    `running` and `infrastructure_errors` are counted apart; `termination` counts episodes
+    by termination reason. `source` is the imported file's path, or 'rerun'."""
     conn = conn_of(db)
-    runs = _rows(conn.execute(
+    cur = conn.cursor()
+    cur.row_factory = None  # plain tuples whatever the caller's row factory
+    runs = _rows(cur.execute(
         "SELECT r.run_id, r.name, r.role, r.world_id, r.domain, r.status, r.agent_model, "
         "r.user_model, r.candidate_hash, r.created_at, s.kind AS source_kind, s.path AS "
         "source_path, s.format AS source_format, s.sha256 AS source_sha256 FROM runs r "
         "LEFT JOIN sources s ON s.source_id = r.source_id ORDER BY r.created_at, r.rowid"))
-    stats = {r[0]: r[1:] for r in conn.execute(
+    scored = (f"status = 'done' AND coalesce(termination_reason, '') != '{INFRA}' "
+              "AND reward IS NOT NULL")
+    stats = {r[0]: tuple(r[1:]) for r in cur.execute(
         "SELECT run_id, count(*), "
-        f" avg(CASE WHEN status = 'done' AND coalesce(termination_reason, '') != '{INFRA}' "
-        "  THEN reward END), "
-        f" avg(CASE WHEN status = 'done' AND coalesce(termination_reason, '') != '{INFRA}' "
-        "  AND reward IS NOT NULL THEN success END), "
-        f" sum(CASE WHEN termination_reason = '{INFRA}' THEN 1 ELSE 0 END) "
-        "FROM episodes GROUP BY run_id")}
+        f" sum(CASE WHEN {scored} THEN 1 ELSE 0 END), "
+        f" avg(CASE WHEN {scored} THEN reward END), "
+        f" avg(CASE WHEN {scored} THEN success END), "
+        f" sum(CASE WHEN termination_reason = '{INFRA}' THEN 1 ELSE 0 END), "
+        " sum(CASE WHEN status = 'running' THEN 1 ELSE 0 END), "
+        " count(DISTINCT task_id) "
+        "FROM episodes GROUP BY run_id").fetchall()}
     terms: dict[str, dict[str, int]] = {}
-    for run_id, reason, n in conn.execute(
+    for run_id, reason, n in cur.execute(
             "SELECT run_id, coalesce(termination_reason, CASE WHEN status = 'running' "
             "THEN 'running' ELSE 'unknown' END), count(*) FROM episodes "
-            "GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2"):
+            "GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2").fetchall():
         terms.setdefault(run_id, {})[reason] = n
     out = []
     for r in runs:
-        n, reward, pass_rate, infra = stats.get(r["run_id"], (0, None, None, 0))
+        n, n_scored, reward, pass_rate, infra, running, tasks = stats.get(
+            r["run_id"], (0, 0, None, None, 0, 0, 0))
         source = "rerun" if r["source_kind"] != "file" else (r["source_path"] or "file")
         out.append({
             "run_id": r["run_id"], "name": r["name"], "role": r["role"], "source": source,
-            "world_id": r["world_id"], "episodes": n, "reward": reward, "pass_rate": pass_rate,
+            "world_id": r["world_id"], "episodes": n, "scored": n_scored or 0,
+            "reward": reward, "pass_rate": pass_rate,
             "termination": terms.get(r["run_id"], {}),
             "domain": r["domain"], "status": r["status"], "agent_model": r["agent_model"],
-            "infrastructure_errors": infra or 0, "created_at": r["created_at"],
+            "user_model": r["user_model"], "candidate_hash": r["candidate_hash"],
+            "infrastructure_errors": infra or 0, "running": running or 0, "tasks": tasks or 0,
+            "created_at": r["created_at"],
             "source_format": r["source_format"], "source_sha256": r["source_sha256"],
         })
     return out
@@ -84,17 +96,6 @@ def resolve_run(db: Any, ref: str) -> str:
         raise StoreError(f"run id prefix {ref!r} is ambiguous: "
                          f"{', '.join(f'{a} ({b})' for a, b in pref[:10])}")
     raise StoreError(f"no run matches {ref!r} (by id, id prefix or name); see `t2e runs`")
-
-
-def get_run(db: Any, run_id: str) -> dict:
-    """The runs row (with source path/sha/format) as a dict."""
-    rows = _rows(conn_of(db).execute(
-        "SELECT r.*, s.kind AS source_kind, s.path AS source_path, s.sha256 AS source_sha256, "
-        "s.format AS source_format FROM runs r LEFT JOIN sources s ON s.source_id = r.source_id "
-        "WHERE r.run_id = ?", (run_id,)))
-    if not rows:
-        raise StoreError(f"no run {run_id!r}")
-    return rows[0]
 
 
 _INDEX_COLS = ("episode_id, run_id, episode_key, ord, task_id, likely_task_id, trial, seed, "
@@ -375,15 +376,6 @@ def delete_run(db: Any, ref: str) -> dict:
             "WHERE baseline_run_id = ? OR candidate_run_id = ?", (run_id, run_id)).rowcount
     return {"run_id": run_id, "episodes": n_eps, "messages": n_steps,
             "gate_decisions_marked": marked}
-
-
-def episode_checks_summary(checks: list[dict]) -> dict[str, dict[str, int]]:
-    """{kind: {met, unmet, unknown}} for display."""
-    out: dict[str, dict[str, int]] = {}
-    for c in checks:
-        d = out.setdefault(c["kind"], {"met": 0, "unmet": 0, "unknown": 0})
-        d["met" if c["met"] == 1 else "unmet" if c["met"] == 0 else "unknown"] += 1
-    return out
 
 
 def loads(text: str | None) -> Any:

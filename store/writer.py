@@ -43,6 +43,18 @@ def transaction(db: Any) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
+def insert_candidate(db: Any, *, candidate_hash: str, name: str, parent_hash: str | None,
+                     hypothesis: str | None, body: str, front_matter: dict, path: str | None,
+                     saved_at: str) -> None:
+    """Insert one candidate version (the caller holds the transaction). `saved_at` starts the
+    drafting window of the version's children, so callers date it no later than the truth."""
+    conn_of(db).execute(
+        "INSERT INTO candidates (candidate_hash, name, parent_hash, hypothesis, body, "
+        "front_matter_json, path, saved_at) VALUES (?,?,?,?,?,?,?,?)",
+        (candidate_hash, name, parent_hash, hypothesis, body,
+         json.dumps(front_matter, ensure_ascii=False), path, saved_at))
+
+
 def new_run_id() -> str:
     """Short, unique, typeable: 8 hex chars (collisions are checked by the PK)."""
     return secrets.token_hex(4)

@@ -445,10 +445,8 @@ def annotate_kinds(events_rows: list[Row]) -> None:
                 ev.tool_kind = TOOL_KINDS.get(ev.name)
 
 
-# Summaries and the CLI twin live in align_print (kept apart to keep modules small); they are
-# re-exported here because callers (t2e show --vs, the TUI) import them from align.
-from .align_print import alignment_json, event_segments, fmt_value, print_compare, reward_components  # noqa: E402
-
-__all__ = ["align", "align_events", "blocks_of", "mark_split", "end_matters", "events_of", "gold_events", "diff_args", "call_key",
-           "Alignment", "Row", "Event", "ArgDiff", "GoldMark", "print_compare",
-           "event_segments", "reward_components", "alignment_json", "fmt_value"]
+# Summaries and the CLI twin live in align_print, which imports this module (never the
+# reverse: no import circle).
+__all__ = ["align", "align_events", "blocks_of", "mark_split", "end_matters", "events_of",
+           "gold_events", "diff_args", "call_key", "Alignment", "Row", "Event", "ArgDiff",
+           "GoldMark"]

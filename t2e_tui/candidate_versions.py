@@ -9,17 +9,16 @@ No textual here: the CLI and the editor screen both call these functions.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sqlite3
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from store.db import now_iso
+from store import writer
+from store.db import INFRA, now_iso
 
 from .candidates import Candidate, CandidateError, body_hash, normalise, parse, resolve
 
@@ -117,19 +116,13 @@ def load_ref(conn: sqlite3.Connection | None, ref: str,
     return cand, v
 
 
-def _utc_mtime(path: Path) -> str:
-    ts = path.stat().st_mtime
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="microseconds")
-
-
 def _insert(conn: sqlite3.Connection, cand: Candidate, name: str, parent_hash: str | None,
             hypothesis: str | None, path: str | None, saved_at: str) -> Version:
-    fm = {"name": name, "parent": cand.parent, **cand.meta}
-    conn.execute(
-        "INSERT INTO candidates (candidate_hash, name, parent_hash, hypothesis, body, "
-        "front_matter_json, path, saved_at) VALUES (?,?,?,?,?,?,?,?)",
-        (cand.hash, name, parent_hash, hypothesis, normalise(cand.body),
-         json.dumps(fm, ensure_ascii=False), path, saved_at))
+    writer.insert_candidate(
+        conn, candidate_hash=cand.hash, name=name, parent_hash=parent_hash,
+        hypothesis=hypothesis, body=normalise(cand.body),
+        front_matter={"name": name, "parent": cand.parent, **cand.meta}, path=path,
+        saved_at=saved_at)
     return Version(cand.hash, name, parent_hash, hypothesis, normalise(cand.body), path, saved_at)
 
 
@@ -144,17 +137,29 @@ def ensure_recorded(conn: sqlite3.Connection, ref: str,
     v = get_version(conn, ref)
     if v is not None:
         return v
-    cand = resolve(ref, candidates_dir)
+    return record(conn, resolve(ref, candidates_dir), candidates_dir)
+
+
+def record(conn: sqlite3.Connection, cand: Candidate,
+           candidates_dir: Path | None = None) -> Version:
+    """The stored version of `cand`, recording it if it never was (the engine records the
+    candidate it planned this way).
+
+    A body read from a file is dated by that file's modification time when it was read: it
+    existed since then, so its children's drafting window starts no later than the truth (a
+    window that starts too late would hide leaked views from the gate). Only a body made in
+    memory (an ablation variant) is dated now.
+    """
     v = get_version(conn, cand.hash)
     if v is not None:
         return v
     if not cand.body.strip():
-        raise CandidateError(f"{cand.path or ref}: the instruction body is empty")
+        raise CandidateError(f"{cand.path or cand.name}: the instruction body is empty")
     parent_hash = None
     if cand.parent:
         pv = get_version(conn, cand.parent)
         parent_hash = pv.hash if pv else None
-    saved_at = _utc_mtime(cand.path) if cand.path else now_iso()
+    saved_at = cand.file_mtime or now_iso()
     name = cand.name if _NAME.match(cand.name or "") else "candidate"
     if conn.execute("SELECT 1 FROM candidates WHERE name = ?", (name,)).fetchone():
         name = _free_name(conn, name, candidates_dir)
@@ -162,6 +167,12 @@ def ensure_recorded(conn: sqlite3.Connection, ref: str,
     try:
         v = _insert(conn, cand, name, parent_hash, cand.hypothesis,
                     str(cand.path) if cand.path else None, saved_at)
+    except sqlite3.IntegrityError:
+        conn.execute("ROLLBACK")
+        again = get_version(conn, cand.hash)  # another process recorded it since we looked
+        if again is None:
+            raise
+        return again
     except BaseException:
         conn.execute("ROLLBACK")
         raise
@@ -279,8 +290,8 @@ def run_rewards(conn: sqlite3.Connection) -> dict[str, tuple[float | None, int]]
         reward.update(conn.execute(
             f"SELECT run_id, avg(reward) FROM episodes WHERE run_id IN "
             f"({','.join('?' * len(chunk))}) AND status = 'done' AND "
-            "coalesce(termination_reason, '') != 'infrastructure_error' GROUP BY run_id",
-            chunk).fetchall())
+            "coalesce(termination_reason, '') != ? GROUP BY run_id",
+            [*chunk, INFRA]).fetchall())
     return {h: (None if reward.get(rid) is None else float(reward[rid]), counts[h])
             for h, rid in latest.items()}
 

@@ -11,11 +11,10 @@ import json
 import sqlite3
 from dataclasses import dataclass, field
 
-from store.db import connect
+from store.db import INFRA, connect
 
 from . import reviews
 
-EXCLUDED = "infrastructure_error"  # never counted in any figure (DEVELOPERS.md)
 SCRIPTED = "scripted"
 
 
@@ -45,6 +44,8 @@ class RunRow:
     reward: float | None = None
     pass_rate: float | None = None
     tasks: int = 0
+    scored: int = 0                 # finished, not infrastructure_error: what the figures use
+    infrastructure_errors: int = 0
 
     @property
     def scripted(self) -> bool:
@@ -53,34 +54,16 @@ class RunRow:
 
 
 def list_runs(conn: sqlite3.Connection) -> list[RunRow]:
-    """Every run with its episode count, mean reward and pass rate (infra errors excluded)."""
-    runs = conn.execute(
-        "SELECT r.run_id, r.name, r.role, r.status, r.domain, r.agent_model, r.user_model, "
-        "r.candidate_hash, r.created_at, s.path AS source_path, s.kind AS source_kind "
-        "FROM runs r LEFT JOIN sources s ON s.source_id = r.source_id "
-        "ORDER BY r.created_at, r.run_id").fetchall()
-    stats = {r[0]: r for r in conn.execute(
-        "SELECT run_id, "
-        f" sum(status = 'done' AND coalesce(termination_reason, '') != '{EXCLUDED}'), "
-        " sum(status = 'running'), "
-        f" avg(CASE WHEN status = 'done' AND coalesce(termination_reason, '') != '{EXCLUDED}' "
-        "     THEN reward END), "
-        f" avg(CASE WHEN status = 'done' AND coalesce(termination_reason, '') != '{EXCLUDED}' "
-        "     THEN success END), "
-        " count(DISTINCT task_id) "
-        "FROM episodes GROUP BY run_id")}
-    out = []
-    for r in runs:
-        source = r["source_path"] or (r["source_kind"] if r["source_kind"] else None)
-        row = RunRow(r["run_id"], r["name"], r["role"], r["status"], r["domain"],
-                     r["agent_model"], r["user_model"], r["candidate_hash"], source,
-                     r["created_at"])
-        s = stats.get(r["run_id"])
-        if s is not None:
-            row.episodes, row.running = int(s[1] or 0), int(s[2] or 0)
-            row.reward, row.pass_rate, row.tasks = s[3], s[4], int(s[5] or 0)
-        out.append(row)
-    return out
+    """Every run as the runs screen shows it: `store.queries.list_runs`, the query behind
+    `t2e runs`, so the app and the CLI show the same figures."""
+    from store import queries
+
+    return [RunRow(r["run_id"], r["name"], r["role"], r["status"], r["domain"],
+                   r["agent_model"], r["user_model"], r["candidate_hash"], r["source"],
+                   r["created_at"], episodes=r["episodes"], running=r["running"],
+                   reward=r["reward"], pass_rate=r["pass_rate"], tasks=r["tasks"],
+                   scored=r["scored"], infrastructure_errors=r["infrastructure_errors"])
+            for r in queries.list_runs(conn)]
 
 
 def runs_signature(conn: sqlite3.Connection) -> tuple:
@@ -143,7 +126,7 @@ def _trials(conn: sqlite3.Connection, run_id: str) -> dict[str, list[Trial]]:
 
 def _rate(trials: list[Trial]) -> float | None:
     scored = [bool(t.success) for t in trials
-              if t.status == "done" and t.termination != EXCLUDED and t.reward is not None]
+              if t.status == "done" and t.termination != INFRA and t.reward is not None]
     return sum(scored) / len(scored) if scored else None
 
 
@@ -204,10 +187,6 @@ def task_rows(conn: sqlite3.Connection, base_run: str, cand_run: str | None) -> 
     return rows
 
 
-_AFFIRM = ("yes", "yeah", "yep", "confirm", "proceed", "go ahead", "sure", "correct", "please do",
-           "that's right", "ok", "okay", "do it", "sounds good")
-
-
 def fill_hints(conn: sqlite3.Connection, rows: list[TaskRow]) -> None:
     """Failure hints per task: tool errors, max steps, a write with no 'yes' just before it."""
     by_episode: dict[int, TaskRow] = {}
@@ -225,6 +204,8 @@ def fill_hints(conn: sqlite3.Connection, rows: list[TaskRow]) -> None:
         row.hints = list(dict.fromkeys(hints))
     if not by_episode:
         return
+    from .engine.scripted_text import classify_confirmation  # lazy: the engine is heavy
+
     ids = list(by_episode)
     flagged: set[tuple[int, str]] = set()
     # chunks keep the IN list under SQLite's variable limit
@@ -236,8 +217,9 @@ def fill_hints(conn: sqlite3.Connection, rows: list[TaskRow]) -> None:
              f"FROM tool_calls tc JOIN steps s ON s.step_id = tc.step_id "
              f"WHERE tc.kind = 'write' AND tc.episode_id IN ({marks})")
         for eid, prev in conn.execute(q, chunk):
-            text = (prev or "").lower()
-            if not any(w in text for w in _AFFIRM):
+            # the one yes detector (the stand-in agent's): words, not substrings, so
+            # "incorrect" and "look" are no yes; a "no" or a hedge is none either
+            if classify_confirmation(prev or "") != "yes":
                 flagged.add((eid, "no confirm before write"))
     for eid, hint in flagged:
         row = by_episode[eid]

@@ -75,8 +75,28 @@ def store_candidates_dir(store_path: str | os.PathLike) -> Path | None:
 
 def build_demo(store_path: str | os.PathLike, *, rebuild: bool = True,
                concurrency: int = 4) -> dict[str, Any]:
-    """Build the demo store at `store_path`. With rebuild, an existing file there is replaced;
-    without, an existing store is refused (the demo never writes into a working store)."""
+    """Build the demo store at `store_path`. With rebuild, an existing file there is replaced
+    (refused while an app has it open); without, an existing store is refused (the demo never
+    writes into a working store)."""
+    from store.inuse import hold_for_rebuild
+
+    t0 = time.monotonic()
+    path = Path(store_path)
+    if path.exists() and not rebuild:
+        raise T2EError(f"{path}: already exists, and the demo never writes into an "
+                       "existing store: give a new path (`t2e --store NEW.sqlite demo`), or "
+                       "run `t2e demo` to rebuild the default demo store")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # never pull a store from under an open app: refused while one holds it (store/inuse.py)
+    guard = hold_for_rebuild(path)
+    try:
+        return _build(path, concurrency, t0)
+    finally:
+        if guard is not None:
+            guard.close()
+
+
+def _build(path: Path, concurrency: int, t0: float) -> dict[str, Any]:
     from store import connect
 
     from . import gate as gate_mod
@@ -84,14 +104,7 @@ def build_demo(store_path: str | os.PathLike, *, rebuild: bool = True,
     from .engine import execute_run
     from .engine.plan import plan_run
 
-    t0 = time.monotonic()
-    path = Path(store_path)
-    if path.exists():
-        if not rebuild:
-            raise T2EError(f"{path}: already exists, and the demo never writes into an "
-                           "existing store: give a new path (`t2e --store NEW.sqlite demo`), or "
-                           "run `t2e demo` to rebuild the default demo store")
-        _remove_store(path)
+    _remove_store(path)
     cdir = demo_candidates_dir(path)
     cdir.mkdir(parents=True, exist_ok=True)
     for old in cdir.glob("*.md"):

@@ -11,7 +11,8 @@ from rich.console import Console
 from tui_fixture import HOSTILE, build_store
 
 from t2e_tui import data_access as da
-from t2e_tui.align import ARGS, ONLY_A, ONLY_B, SAME, TEXT, align, diff_args, events_of, print_compare
+from t2e_tui.align import ARGS, ONLY_A, ONLY_B, SAME, TEXT, align, diff_args, events_of
+from t2e_tui.align_print import print_compare
 from t2e_tui.textsafe import clean, escape_markup, one_line, strip_controls
 
 

@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 T2E = [sys.executable, "-m", "t2e_tui.cli"]
 
 
@@ -80,3 +82,30 @@ def test_candidate_log_row_is_one_safe_line():
     line = format_log_row(row)
     assert "\n" not in line and "\x1b" not in line and "\x07" not in line
     assert "first line ⏎ second" in line and line.endswith("…")  # newline shown, not obeyed
+
+
+def _closed_reader(args: list[str], env: dict) -> subprocess.CompletedProcess:
+    """Run t2e with its stdout a pipe whose reader is already gone (`| head` that has quit)."""
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        p = subprocess.run(T2E + args, stdout=w, stderr=subprocess.PIPE, text=True, env=env,
+                           timeout=120)
+    finally:
+        os.close(w)
+    return p
+
+
+@pytest.mark.slow
+def test_every_command_exits_141_on_a_closed_pipe(demo):
+    """Human and --json output, listings and errors alike: 141, never 1 (discard) or 70."""
+    env = dict(os.environ, T2E_STORE=str(demo["store"]))
+    run = json.loads(_run(["runs", "--json"], env_extra={"T2E_STORE": str(demo["store"])}
+                          ).stdout)[0]["run_id"]
+    for args in (["episodes", run], ["episodes", run, "--json"], ["runs"], ["runs", "--json"],
+                 ["search", "order"], ["search", "order", "--json"], ["show", "1", "--json"],
+                 ["scoreboard", "--json"], ["candidate", "log", "--json"], ["tasks"],
+                 ["models", "--json"], ["--help"], ["show", "999999", "--json"]):
+        p = _closed_reader(args, env)
+        assert p.returncode == 141, (args, p.returncode, p.stderr)
+        assert "Traceback" not in p.stderr, args

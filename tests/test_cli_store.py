@@ -59,8 +59,8 @@ def test_runs_json_shape_and_edits(tmp_path):
     code, out = run_cli(tmp_path, "runs", "--json")
     assert code == 0
     (r,) = json.loads(out)
-    assert list(r) == ["run_id", "name", "role", "source", "world_id", "episodes", "reward",
-                       "pass_rate", "termination"]
+    assert list(r) == ["run_id", "name", "role", "source", "world_id", "episodes", "scored",
+                       "running", "infrastructure_errors", "reward", "pass_rate", "termination"]
     assert r["run_id"] == e["run_id"] and r["source"] == str(tmp_path / "r.json")
     assert r["termination"] == {"user_stop": 4} and r["reward"] == 0.75
     assert run_cli(tmp_path, "runs", "rename", e["run_id"][:4], "base")[0] == 0
@@ -116,13 +116,8 @@ def test_show_errors(tmp_path):
 def test_show_vs_delegates_or_explains(tmp_path):
     imported(tmp_path)
     code, out = run_cli(tmp_path, "show", "1", "--vs", "4", "--json")
-    try:
-        import t2e_tui.align  # noqa: F401
-    except ImportError:
-        assert code == 2 and "alignment" in out
-    else:
-        assert code == 0, out
-        assert json.loads(out)
+    assert code == 0, out
+    assert json.loads(out)
 
 
 def test_search_json(tmp_path):
@@ -176,6 +171,7 @@ def test_subprocess_exit_code_and_one_line_error(tmp_path):
 
 @pytest.mark.parametrize("args", [["runs", "--json"], ["search", "x", "--json"]])
 def test_empty_store_commands(tmp_path, args):
+    store.open_db(tmp_path / "s.sqlite").conn.close()  # an empty store (a missing one is refused)
     code, out = run_cli(tmp_path, *args)
     assert code == 0 and json.loads(out) == []
 

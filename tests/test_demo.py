@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from store import connect
 from t2e_tui.demo import build_demo
 
@@ -27,6 +29,7 @@ def test_demo_store_holds_a_promoted_and_a_discarded_candidate(tmp_path):
     assert conn.execute("SELECT count(DISTINCT run_id) FROM runs").fetchone()[0] == 4
 
 
+@pytest.mark.slow
 def test_demo_cli_rebuilds_default_store_and_labels_stand_in(tmp_path):
     env = dict(os.environ)
     cmd = [sys.executable, "-m", "t2e_tui.cli", "demo", "--no-open"]
@@ -79,3 +82,49 @@ def test_demo_candidates_folder_is_the_stores_own(tmp_path, monkeypatch):
     assert s.returncode == 0, s.stderr
     assert json.loads(s.stdout)["path"] == str(own / "cross-order-v2.md")
     assert not (tmp_path / "candidates").exists()
+
+
+def test_demo_refuses_to_rebuild_a_store_an_app_has_open(tmp_path):
+    """`t2e demo` used to delete and rebuild the store under an open app (stale ids, empty
+    screens, no warning). While an app holds the store, the rebuild is refused and the store
+    is left as it was."""
+    from store import StoreError
+    from store.inuse import hold_open, identity
+    from t2e_tui.demo import build_demo
+
+    path = tmp_path / "demo.sqlite"
+    build_demo(path, concurrency=2)
+    before = (identity(path), path.read_bytes())
+    app_lock = hold_open(path)  # what the app takes while it runs
+    try:
+        with pytest.raises(StoreError, match="open in a t2e app"):
+            build_demo(path, rebuild=True, concurrency=2)
+        assert (identity(path), path.read_bytes()) == before
+    finally:
+        app_lock.close()
+    build_demo(path, rebuild=True, concurrency=2)  # once the app is gone, it rebuilds
+
+
+async def test_an_app_whose_store_was_replaced_says_so(tmp_path):
+    """The app remembers which file it opened; a store replaced under it is named, not shown
+    as silently stale data. It also shows which store it has open, and lets go of it."""
+    from textual.widgets import Static
+
+    import store
+    from store.inuse import hold_for_rebuild
+    from t2e_tui.ui.app import make_app
+
+    path = tmp_path / "work.sqlite"
+    store.open_db(path).conn.close()
+    app = make_app(path, load_config=False, poll_interval=0)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        assert "work.sqlite" in str(app.screen.query_one("#runs-title", Static).render())
+        assert not app.check_store()
+        path.unlink()
+        store.open_db(path).conn.close()  # a new file at the same path
+        assert app.check_store()
+        await pilot.pause()
+        assert "replaced" in str(app.screen.query_one("#runs-title", Static).render()).lower()
+        assert any("replaced" in n.message for n in app._notifications)
+    hold_for_rebuild(path).close()  # the app let go of the store when it quit

@@ -12,6 +12,7 @@ from test_store_data import make_results, write_json
 import store
 from store.exporters import export_dict
 from store.importers import import_path, import_paths
+from store.importers.common import ImportFailure
 from store.importers.jsonstream import JsonStream, JsonStreamError
 from store.writer import HUGE_CHARS
 
@@ -203,7 +204,7 @@ def test_foreign_summary_wrapper_and_missing_task_ids(db, tmp_path):
 ])
 def test_foreign_shapes_rejected_with_what_was_found(db, tmp_path, payload, needle):
     p = write_json(tmp_path / "bad.json", payload)
-    with pytest.raises(Exception) as exc:
+    with pytest.raises(ImportFailure) as exc:
         import_path(db, p)
     assert needle in str(exc.value) and "bad.json" in str(exc.value)
     assert counts(db)["runs"] == 0

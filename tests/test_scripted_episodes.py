@@ -73,6 +73,7 @@ def test_baseline_fails_cross_order_and_the_rule_fixes_it(dom):
         ids(dom, "cross_order_reference")
 
 
+@pytest.mark.slow
 def test_every_class_fails_on_baseline_and_its_rule_fixes_it_without_regressions(dom):
     base = passed(dom, BASELINE)
     for cls, line in FIX.items():

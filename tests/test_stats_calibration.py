@@ -51,6 +51,7 @@ def test_aa_bound_is_tight():
     assert binomial_upper_bound(20, ALPHA, 0.999) == 5
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("noise,trials,reps", [(0.2, 1, 250)])
 def test_aa_comparisons_are_rarely_significant(tmp_path, noise, trials, reps):
     conn = new_store(tmp_path)
@@ -63,6 +64,7 @@ def test_aa_comparisons_are_rarely_significant(tmp_path, noise, trials, reps):
     assert res.significant <= aa_bound(reps), res.significant
 
 
+@pytest.mark.slow
 def test_ab_real_fix_of_six_tasks_is_detected(tmp_path):
     conn = new_store(tmp_path)
     # noise-free: 6 fixes, nothing else moves -> p = 1/64 every time
@@ -77,6 +79,7 @@ def test_ab_real_fix_of_six_tasks_is_detected(tmp_path):
     assert eight.rate >= 0.8, eight.rate
 
 
+@pytest.mark.slow
 def test_permutation_test_is_calibrated_and_uses_repeated_trials(tmp_path):
     conn = new_store(tmp_path)
     conn.execute("PRAGMA synchronous = OFF")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from tui_fixture import add_live_episode, build_store, line_text, settle, wait_for
+from tui_fixture import add_live_episode, build_store, line_text, palette_shows, settle, wait_for
 
 from t2e_tui import data_access as da
 from t2e_tui.ui.app import make_app
@@ -82,7 +82,7 @@ async def test_jump_to_task_picker(store):
         await pilot.press("g")
         await pilot.pause()
         await pilot.press(*"task 3")
-        await pilot.pause(0.3)
+        await palette_shows(pilot, "task 3")
         await pilot.press("enter")
         await settle(pilot)
         # going to a task opens its compare; Escape comes back to it in the list
@@ -206,18 +206,12 @@ async def test_live_run_rows_fill_in(store):
         screen = app.screen
         assert [r.task_id for r in screen.all_rows] == ["1"]
         add_live_episode(path, "2")
-        for _ in range(40):
-            await pilot.pause(0.05)
-            if len(screen.all_rows) == 2:
-                break
+        await wait_for(pilot, lambda: len(screen.all_rows) == 2)
         await settle(pilot)
         assert [r.task_id for r in screen.all_rows] == ["1", "2"]
         runs = app.screen_stack[0]
-        for _ in range(40):
-            await pilot.pause(0.05)
-            if next(r for r in runs.runs if r.run_id == "runlive").episodes == 2:
-                break
-        assert next(r for r in runs.runs if r.run_id == "runlive").episodes == 2
+        await wait_for(pilot, lambda: next(
+            r for r in runs.runs if r.run_id == "runlive").episodes == 2)
 
 
 async def test_search_jumps_to_the_step(store):
@@ -314,23 +308,10 @@ async def test_command_palette_runs_screen_actions(store):
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"Regressed")
-        await pilot.pause(0.5)
+        await palette_shows(pilot, "regressed")
         await pilot.press("enter")
         await settle(pilot)
         assert app.screen is screen and screen.filter == "regressed"
-
-
-async def test_workbench_hook_without_workbench_notifies(store, monkeypatch):
-    import t2e_tui.ui.app as app_mod
-
-    monkeypatch.setattr(app_mod, "WORKBENCH_MODULE", "t2e_tui.ui.screens.no_such_workbench")
-    path, _ = store
-    app = make_app(path, load_config=False, poll_interval=0)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("e")
-        await pilot.pause()
-        assert any("workbench" in n.message for n in app._notifications)
 
 
 async def test_expand_toggles_long_fields(tmp_path):

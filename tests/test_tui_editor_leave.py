@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from textual.widgets import TextArea
+from tui_fixture import wait_for
 
 from t2e_tui.ui.app import make_app
 from t2e_tui.ui.screens.workbench_editor import EditorScreen, HypothesisModal, LeaveModal
@@ -13,10 +14,7 @@ from t2e_tui.ui.screens.workbench_editor import EditorScreen, HypothesisModal, L
 async def open_editor(app, pilot):
     await pilot.pause()
     await pilot.press("e")
-    for _ in range(100):
-        if isinstance(app.screen, EditorScreen):
-            break
-        await pilot.pause(0.05)
+    await wait_for(pilot, lambda: isinstance(app.screen, EditorScreen))
     editor = app.screen
     assert isinstance(editor, EditorScreen) and editor.query_one(TextArea).has_focus
     return editor
@@ -61,3 +59,62 @@ async def test_unsaved_changes_ask_before_leaving(demo):
         await pilot.press("y")  # discard and leave
         await pilot.pause()
         assert not isinstance(app.screen, (EditorScreen, LeaveModal))
+
+
+@pytest.mark.parametrize("keys", [["ctrl+q"], ["f3", "q"]], ids=["ctrl+q", "q in the diff"])
+async def test_quitting_asks_when_a_draft_is_unsaved(demo, keys):
+    """ctrl+q (anywhere) and q (where it is not typed into the text) used to exit and throw
+    the draft away; now they ask like Escape does."""
+    app = make_app(demo["store"], load_config=False, poll_interval=0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        editor = await open_editor(app, pilot)
+        ta = editor.query_one(TextArea)
+        ta.move_cursor(ta.document.end)
+        await pilot.press(*" draft")
+        await pilot.press(*keys)
+        await pilot.pause()
+        assert isinstance(app.screen, LeaveModal) and not app._exit
+        await pilot.press("n")  # keep editing: nothing lost
+        await pilot.pause()
+        assert app.screen is editor and ta.text.endswith(" draft") and not app._exit
+        await pilot.press(*keys[-1:])
+        await pilot.pause()
+        await pilot.press("y")  # discard and quit
+        await pilot.pause()
+        assert app._exit
+
+
+async def test_quitting_without_a_draft_does_not_ask(demo):
+    app = make_app(demo["store"], load_config=False, poll_interval=0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_editor(app, pilot)
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert app._exit
+
+
+async def test_save_dialog_starts_in_the_name_and_tab_moves_forward(demo):
+    """Focus starts in the name field; Tab goes on to the hypothesis; coming back to the name
+    (Tab wraps) does not select it, so typing never replaces the name by accident."""
+    from textual.widgets import Input
+
+    app = make_app(demo["store"], load_config=False, poll_interval=0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        editor = await open_editor(app, pilot)
+        ta = editor.query_one(TextArea)
+        ta.move_cursor(ta.document.end)
+        await pilot.press(*" draft", "ctrl+s")
+        await pilot.pause()
+        modal = app.screen
+        assert isinstance(modal, HypothesisModal)
+        name = modal.query_one("#hyp-name", Input)
+        suggested = name.value
+        assert app.focused is name
+        await pilot.press("tab")
+        assert app.focused is modal.query_one("#hyp-text", Input)
+        await pilot.press(*"why", "tab", *"-b")
+        assert app.focused is name and name.value == suggested + "-b"
+        await pilot.press("enter")  # from the name field: saves (the hypothesis is there)
+        await pilot.pause()
+        assert app.screen is editor and editor.saved is not None
+        assert editor.saved.name == suggested + "-b" and editor.saved.hypothesis == "why"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from tui_fixture import line_text, settle
+from tui_fixture import line_text, settle, wait_for
 
 from t2e_tui.ui.app import make_app
 from t2e_tui.ui.screens.tasks import TasksScreen, merge_hints
@@ -78,13 +78,13 @@ async def test_cursor_moves_update_the_detail_pane_once_the_cursor_rests(demo, m
         assert isinstance(cmp, CompareScreen)
         lanes = cmp.query_one(AlignedLanes)
         lanes.move_to(0)
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: not cmp.detail_pending)
         shown.clear()
         for _ in range(3):
             lanes.action_cursor(1)
         await pilot.pause()  # lanes repainted; the detail has not been laid out three times
         assert shown == [] and cmp.detail_pending
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: not cmp.detail_pending)
         assert len(shown) == 1 and not cmp.detail_pending
         assert shown[0] is cmp.alignment.rows[3]
 

@@ -117,7 +117,7 @@ async def test_editor_header_after_save_names_the_saved_version(demo):
         editor = app.screen
         assert isinstance(editor, EditorScreen)
         before = str(editor.query_one("#ed-title", Static).render())
-        from t2e_tui.ui.screens.workbench_hooks import candidates_dir_for
+        from t2e_tui.ui.screens.workbench_context import candidates_dir_for
 
         folder = candidates_dir_for(app).name
         assert "cross-order-v1" in before and folder in before

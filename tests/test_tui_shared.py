@@ -8,10 +8,10 @@ import io
 
 import pytest
 from rich.console import Console
-from tui_fixture import line_text, settle, wait_for
+from tui_fixture import line_text, palette_shows, settle, wait_for
 
 from t2e_tui import data_access as da
-from t2e_tui.align import print_compare
+from t2e_tui.align_print import print_compare
 from t2e_tui.ui.app import make_app
 from t2e_tui.ui.screens.compare import CompareScreen
 from t2e_tui.ui.screens.tasks import TasksScreen
@@ -57,7 +57,7 @@ async def test_task_18_regresses_and_compare_shows_where_runs_part(shared_store)
         await pilot.press("2", "g")
         await pilot.pause()
         await pilot.press(*"task 18")
-        await pilot.pause(0.3)
+        await palette_shows(pilot, "task 18")
         await pilot.press("enter")  # going to a task opens it
         await settle(pilot)
         screen = app.screen

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from tui_fixture import wait_for
 
 from t2e_tui.ablation import ablate, leave_one_out
 from t2e_tui.candidates import parse
@@ -55,6 +56,7 @@ def test_no_rule_lines_is_refused(tmp_path):
     assert r.returncode == 2 and "no rule lines" in json.loads(r.stdout)["error"]
 
 
+@pytest.mark.slow
 def test_cli_json_and_bad_tasks(tmp_path, cand_file):
     r = subprocess.run([sys.executable, "-m", "t2e_tui.cli", "ablate", str(cand_file),
                         "--tasks", "nosuch-1", "--json"], capture_output=True, text=True)
@@ -84,13 +86,14 @@ async def ablate_from_lineage(pilot):
     from t2e_tui.ui.screens.workbench_ablation import AblationScreen
 
     app = pilot.app
+    from t2e_tui.ui.screens.workbench_lineage import LineageScreen
+
     await pilot.press("L")
-    await pilot.pause()
+    await wait_for(pilot, lambda: isinstance(app.screen, LineageScreen)
+                   and getattr(app.screen, "rows", None))
     await pilot.press("a")
-    for _ in range(600):
-        await pilot.pause(0.05)
-        if isinstance(app.screen, AblationScreen) and app.screen.result is not None:
-            break
+    await wait_for(pilot, lambda: isinstance(app.screen, AblationScreen)
+                   and app.screen.result is not None)
 
 
 async def test_ablation_screen_from_lineage(tmp_path, cand_file):
@@ -113,7 +116,7 @@ async def test_after_ablation_the_launcher_offers_the_ablated_candidate(tmp_path
     from store import connect
     from t2e_tui.candidate_versions import ablated_from, list_versions
     from t2e_tui.ui.app import make_app
-    from t2e_tui.ui.screens.workbench_hooks import current_version
+    from t2e_tui.ui.screens.workbench_context import current_version
     from t2e_tui.ui.screens.workbench_launcher import LauncherScreen
 
     store = save_three_rules(tmp_path, cand_file)
@@ -125,10 +128,7 @@ async def test_after_ablation_the_launcher_offers_the_ablated_candidate(tmp_path
         await pilot.press("escape")
         await pilot.pause()
         await pilot.press("R")
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if isinstance(app.screen, LauncherScreen):
-                break
+        await wait_for(pilot, lambda: isinstance(app.screen, LauncherScreen))
         assert app.screen.form().candidate == "m"
         # the variants are the newest rows; without the screen's hint the latest saved version
         # that is not a variant is chosen

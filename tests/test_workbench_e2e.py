@@ -41,6 +41,7 @@ async def add_rule_and_save(pilot, editor, hypothesis: str) -> None:
     ta.insert("\n" + CANCELLED_RULE)
     await pilot.press("ctrl+s")
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, HypothesisModal))
+    await pilot.press("tab")  # focus starts in the name field; the note is next
     await pilot.press(*hypothesis)
     await pilot.press("enter")
     await wait_for(pilot, lambda: editor.saved is not None)

@@ -156,10 +156,23 @@ def add_live_episode(path: Path, tid: str = "2") -> int:
 # Pilot helpers shared by the app, layout, narrow, snapshot and workbench tests.
 
 async def settle(pilot):
-    """Let workers finish and their results land on screen."""
+    """Let workers finish and their results land on screen. Text cursors stop blinking
+    (shown steadily), so a snapshot never depends on when in the blink it is taken (under
+    -n 4 the launcher's input cursor was caught both on and off)."""
+    from textual.widgets import Input, TextArea
+    from textual.worker import WorkerCancelled
+
     for _ in range(3):
         await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
+        for worker in list(pilot.app.workers):
+            try:
+                await worker.wait()
+            except WorkerCancelled:  # an exclusive poll replaced by a newer one: it is done
+                pass
+
+    for widget in pilot.app.screen.query("Input, TextArea"):
+        if isinstance(widget, (Input, TextArea)):
+            widget.cursor_blink = False
     await pilot.pause()
 
 
@@ -169,6 +182,23 @@ async def wait_for(pilot, cond, timeout=60.0):
     while not cond():
         assert time.monotonic() < end, "timed out waiting for the app"
         await pilot.pause(0.05)
+
+
+async def palette_shows(pilot, text: str, timeout=60.0):
+    """Wait until the command palette's highlighted option mentions `text` (its search runs
+    in the background); fail after `timeout` seconds."""
+    from textual.command import CommandList
+
+    def ready() -> bool:
+        lists = pilot.app.screen.query(CommandList)
+        if not lists:
+            return False
+        cl = lists.first()
+        if cl.option_count == 0 or cl.highlighted is None:
+            return False
+        return text.lower() in str(cl.get_option_at_index(cl.highlighted).prompt).lower()
+
+    await wait_for(pilot, ready, timeout)
 
 
 def line_text(widget, y: int) -> str:

@@ -21,16 +21,10 @@ def canonical_json(value: Any) -> str:
 
 
 def import_world_id(domain: str, policy: str | None, tasks: list[dict] | None) -> str:
-    """The world id of an imported run: world.lock's definition when it exists, else the same
-    definition locally (sha256 over canonical JSON of {domain, policy, tasks})."""
-    try:
-        from world.lock import import_world_id as world_import_id
-    except ImportError:
-        world_import_id = None
-    if world_import_id is not None:
-        return world_import_id(domain, policy, tasks)
-    payload = canonical_json({"domain": domain, "policy": policy or "", "tasks": tasks or []})
-    return "imp-" + hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    """The world id of an imported run (world.lock's definition, the one place it lives)."""
+    from world.lock import import_world_id as world_import_id
+
+    return world_import_id(domain, policy, tasks)
 
 
 @dataclass
@@ -157,11 +151,9 @@ class ImportContext:
             # the world's check returns None here too (its first rule); skipping the call
             # saves comparing against every task's gold actions for every simulation
             return None
-        try:
-            from world.relabel import check_label
-            from world.tasks import parse_tasks
-        except ImportError:  # the world's relabel check is not built yet
-            return None
+        from world.relabel import check_label
+        from world.tasks import parse_tasks
+
         if self._parsed_tasks is None:
             try:
                 self._parsed_tasks = parse_tasks(tasks, source=f"{self.display}: tasks")

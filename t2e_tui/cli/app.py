@@ -49,6 +49,11 @@ def register(cli: click.Group) -> None:
                 raise T2EError(f"--compare {compare!r}: expected EPISODE or EPISODE,EPISODE "
                                "(episode ids)")
             start = ("compare", *parts)
+        from .common import store_path
+
+        path = Path(store_path())  # open reads: a path with no store is refused, not made
+        if path.is_dir():
+            raise T2EError(f"{path}: is a directory, not a store file")
         # Refuse a file that is not a store (or can't be migrated) with one line and exit 2,
         # before the app starts and turns the same error into a stream of notices.
         from store import connect

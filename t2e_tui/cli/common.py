@@ -6,16 +6,37 @@ No import of t2e_tui.cli here: cli.py imports every cli_* module while it loads.
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import click
 
 
-def open_store():
-    """The store named by `--store` / T2E_STORE, opened (migrated)."""
+def store_path(create: bool = False) -> str:
+    """The store path named by `--store` / T2E_STORE. Only commands that write pass
+    `create=True`; every other command refuses a path with no store, so a mistyped path or a
+    command run in the wrong folder never leaves a new empty store behind."""
+    path = click.get_current_context().obj.store
+    if not create and not os.path.exists(path):
+        from ..errors import T2EError
+
+        raise T2EError(f"no store at {path} (`t2e import FILE`, `t2e run` or `t2e demo` make "
+                       "one; or pass --store PATH / set T2E_STORE)")
+    return path
+
+
+def open_store(create: bool = False):
+    """The store named by `--store` / T2E_STORE, opened (migrated); see `store_path`."""
     import store
 
-    return store.open_db(click.get_current_context().obj.store)
+    return store.open_db(store_path(create))
+
+
+def connect_store(create: bool = False):
+    """A sqlite3 connection to the store (migrated); see `store_path`. Callers close it."""
+    import store
+
+    return store.connect(store_path(create))
 
 
 def emit(data: Any, as_json: bool, human: str | None = None) -> None:

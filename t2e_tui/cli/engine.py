@@ -138,7 +138,7 @@ def register(cli: click.Group) -> None:
         \b
         Exit codes: 0 the run completed; 130 interrupted (resumable);
         75 every episode ended infrastructure_error (the model endpoint was never reached;
-           status "infrastructure_error", one line on stderr; fix the endpoint, then resume);
+           status `infrastructure_error`, one line on stderr; fix the endpoint, then resume);
         2 bad input; 70 internal error.
         """
         from ..engine.engine import ALL_INFRA, execute_run, load_resume_plan
@@ -156,7 +156,7 @@ def register(cli: click.Group) -> None:
                     tasks, selection = _regression_tasks(conn, tasks, domain)
                 plan = plan_run(
                     domain=domain, data_dir=data_dir, candidate=candidate,
-                    candidates_dir=cands_dir or getattr(ctx.obj, "candidates", None),
+                    candidates_dir=cands_dir,
                     tasks=tasks, num_tasks=num_tasks, trials=trials,
                     concurrency=concurrency or 1, max_steps=max_steps, max_errors=max_errors,
                     model=model, user=user, judge=judge, grade=grade, seed=seed, noise=noise,
@@ -226,7 +226,7 @@ def register(cli: click.Group) -> None:
         elif what == "store":
             path = ctx.obj.store
         else:
-            path = candidates_dir(cands_dir or getattr(ctx.obj, "candidates", None))
+            path = candidates_dir(cands_dir)
         if as_json:
             click.echo(json.dumps({what: str(path)}))
         else:

@@ -62,7 +62,7 @@ def register(cli: click.Group) -> None:
         if versus is not None:
             import sqlite3
 
-            from ..align import print_compare  # align imports align_print (not the reverse)
+            from ..align_print import print_compare
 
             other = resolve_episode(db, versus)
             for w in compare_warnings(db, eid, other):

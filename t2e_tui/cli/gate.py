@@ -17,9 +17,9 @@ from .pipe import piped, table_option, write_lines
 
 def _store():
     """A connection to the store; callers close it (`with closing(_store()) as conn`)."""
-    import store
+    from .common import connect_store
 
-    return store.connect(click.get_current_context().obj.store)
+    return connect_store()
 
 
 def _fmt(v, digits: int = 4) -> str:

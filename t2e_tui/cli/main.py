@@ -7,6 +7,7 @@ Exit codes: 0 ok; 1 gate discard / world changed; 2 bad input or usage; 3 gate i
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -25,15 +26,37 @@ class Ctx:
     def __init__(self, store: str):
         self.store = store
         self.json = False
-        self.candidates: str | None = None
 
 
 def _wants_json(argv: list[str]) -> bool:
     return "--json" in argv
 
 
+def _is_closed_pipe(exc: BaseException) -> bool:
+    return isinstance(exc, BrokenPipeError) or (
+        isinstance(exc, OSError) and exc.errno == errno.EPIPE)
+
+
 class T2EGroup(click.Group):
     """Turns every error into one line (JSON when --json) and a meaningful exit code."""
+
+    # click's own main swallows EPIPE and exits 1, which reads as "discard" here: a closed
+    # pipe is caught first, in parsing (--help) and in running any command.
+    def make_context(self, *args, **kwargs):
+        try:
+            return super().make_context(*args, **kwargs)
+        except OSError as exc:
+            if _is_closed_pipe(exc):
+                _closed_pipe()
+            raise
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except OSError as exc:
+            if _is_closed_pipe(exc):
+                _closed_pipe()
+            raise
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         argv = list(sys.argv[1:] if args is None else args)
@@ -88,29 +111,28 @@ def _closed_pipe() -> None:
 
 def _map_core_error(exc: Exception) -> int | None:
     """Core layers raise their own bad-input errors; they mean exit 2."""
-    try:
-        from store import StoreError
-        if isinstance(exc, StoreError):
-            return EXIT_BAD_INPUT
-    except ImportError:  # pragma: no cover
-        pass
-    try:
-        from world.errors import WorldError
-        if isinstance(exc, WorldError):
-            return EXIT_BAD_INPUT
-    except ImportError:
-        pass
+    from store import StoreError
+    from world.errors import WorldError
+
+    if isinstance(exc, (StoreError, WorldError)):
+        return EXIT_BAD_INPUT
     return None
 
 
 def _fail(message: str, code: int, as_json: bool, usage: click.UsageError | None = None) -> None:
     message = " ".join(str(message).split("\n")).strip()
-    if as_json:
-        click.echo(json.dumps({"error": message}))
-    else:
-        if usage is not None and usage.ctx is not None:
-            click.echo(usage.ctx.get_usage(), err=True)
-        click.echo(f"t2e: error: {message}", err=True)
+    try:
+        if as_json:
+            click.echo(json.dumps({"error": message}))
+        else:
+            if usage is not None and usage.ctx is not None:
+                click.echo(usage.ctx.get_usage(), err=True)
+            click.echo(f"t2e: error: {message}", err=True)
+        sys.stdout.flush()
+    except OSError as exc:  # the reader went away before the error could be said
+        if _is_closed_pipe(exc):
+            _closed_pipe()
+        raise
     sys.exit(code)
 
 

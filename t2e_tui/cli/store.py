@@ -67,7 +67,7 @@ def register(cli: click.Group) -> None:
         any file was rejected (the others still land)."""
         from store.importers import import_paths
 
-        result = import_paths(_db(), list(paths), name=name, role=role)
+        result = import_paths(_db(create=True), list(paths), name=name, role=role)
         if as_json:
             _echo_json(result)
         else:
@@ -94,8 +94,8 @@ def register(cli: click.Group) -> None:
 
         rows = list_runs(_db())
         if as_json:
-            keys = ("run_id", "name", "role", "source", "world_id", "episodes", "reward",
-                    "pass_rate", "termination")
+            keys = ("run_id", "name", "role", "source", "world_id", "episodes", "scored",
+                    "running", "infrastructure_errors", "reward", "pass_rate", "termination")
             _echo_json([{k: r[k] for k in keys} for r in rows])
             return
         if piped(force_table):

@@ -28,7 +28,6 @@ def _cands_dir(explicit: str | None) -> Path:
     from ..paths import candidates_dir
 
     obj = _ctx()
-    explicit = explicit or getattr(obj, "candidates", None)
     if not explicit:
         own = store_candidates_dir(obj.store)
         if own is not None:
@@ -36,10 +35,10 @@ def _cands_dir(explicit: str | None) -> Path:
     return candidates_dir(explicit)
 
 
-def _conn():
-    from store import connect
+def _conn(create: bool = False):
+    from .common import connect_store
 
-    return connect(_ctx().store)
+    return connect_store(create)
 
 
 def _fail(exc: Exception) -> T2EError:
@@ -75,7 +74,7 @@ def register(cli: click.Group) -> None:
 
         try:
             cand = load(file)
-            conn = _conn()
+            conn = _conn(create=True)
             res = save_version(conn, cand, hypothesis=hypothesis, parent_ref=parent,
                                name=name, candidates_dir=_cands_dir(candidates))
         except CandidateError as exc:

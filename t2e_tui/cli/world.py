@@ -168,14 +168,12 @@ def register(cli: click.Group) -> None:
 
 def _run_row(run: str) -> dict:
     """The run (by id or unique name) with its world kind, from the store."""
-    from pathlib import Path
 
     from store import connect
 
-    path = click.get_current_context().obj.store
-    if not Path(path).exists():
-        raise T2EError(f"no store at {path} (import or run something first, or pass --store)")
-    conn = connect(path)
+    from .common import store_path
+
+    conn = connect(store_path())
     try:
         cols = ("run_id", "name", "domain", "world_id", "source_id", "manifest_json", "world_kind",
                 "world_detail_json")

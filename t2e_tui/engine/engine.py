@@ -70,7 +70,7 @@ class EpisodeDone:
 
 # RunSummary.status when a run finished but every episode ended infrastructure_error (the
 # model was never reached): nothing was measured, so it must not read as "complete".
-ALL_INFRA = "infrastructure_error"
+ALL_INFRA = store.INFRA
 
 
 @dataclass
@@ -137,18 +137,14 @@ class _Backends:
 
 def _create_run(conn: Any, plan: RunPlan) -> str:
     """Candidate, world, run row and task definitions: all or nothing."""
-    if plan.candidate_ref is not None:
-        # the workbench's recorder names the version and sets its drafting window
-        from pathlib import Path
+    # the candidate as planned (not looked up again: the file may have changed or gone),
+    # recorded by the workbench's recorder, which names the version and dates it (its
+    # children's drafting window starts there); a no-op when the hash is already stored
+    from pathlib import Path
 
-        from ..candidate_versions import ensure_recorded
-        from ..candidates import CandidateError
-        try:
-            ensure_recorded(conn, plan.candidate_ref,
-                            Path(plan.candidates_dir) if plan.candidates_dir else None)
-        except CandidateError:
-            pass  # recorded below from the body we resolved at planning time
-    _record_candidate(conn, plan)  # a no-op when the hash is already there
+    from ..candidate_versions import record
+
+    record(conn, plan.candidate, Path(plan.candidates_dir) if plan.candidates_dir else None)
     manifest = plan.manifest()
     with writer.transaction(conn):
         # the lock detail (per-part hashes) lets `t2e world verify` say what changed
@@ -170,17 +166,6 @@ def _task_dict(task: Any) -> dict:
     if t2e and "t2e" not in raw:
         raw["t2e"] = t2e
     return raw
-
-
-def _record_candidate(conn: Any, plan: RunPlan) -> None:
-    c = plan.candidate
-    with writer.transaction(conn):
-        conn.execute(
-            "INSERT OR IGNORE INTO candidates (candidate_hash, name, parent_hash, hypothesis, "
-            "body, front_matter_json, path, saved_at) VALUES (?,?,?,?,?,?,?,?)",
-            (c.hash, c.name, c.parent if c.parent and len(c.parent) == 64 else None,
-             c.hypothesis, c.body, json.dumps({"name": c.name, "parent": c.parent, **c.meta}),
-             str(c.path) if c.path else None, store.now_iso()))
 
 
 async def _play_one(conn: Any, sink: StepSink, plan: RunPlan, backends: _Backends,
@@ -216,7 +201,7 @@ async def _play_one(conn: Any, sink: StepSink, plan: RunPlan, backends: _Backend
         try:
             verdicts = await backends.judge.verdicts(out.messages, list(task.nl_assertions))
         except InfrastructureError as exc:
-            reason, out.error = "infrastructure_error", f"judge: {exc}"
+            reason, out.error = store.INFRA, f"judge: {exc}"
     from world.scoring import score_episode
     reward_info = score_episode(
         task, out.messages, reason, base_db=plan.domain.base_db,
@@ -319,7 +304,7 @@ def _prepare_resume(conn: Any, run_id: str) -> None:
     with writer.transaction(conn):
         ids = [r[0] for r in conn.execute(
             "SELECT episode_id FROM episodes WHERE run_id = ? AND status = 'done' AND "
-            "termination_reason = 'infrastructure_error'", (run_id,))]
+            "termination_reason = ?", (run_id, store.INFRA))]
         for eid in ids:
             writer.delete_fts_for_episode(conn, eid)
         conn.executemany("DELETE FROM episodes WHERE episode_id = ?", [(i,) for i in ids])
@@ -334,9 +319,9 @@ def run_summary(conn: Any, run_id: str) -> RunSummary:
         raise T2EError(f"no run {run_id!r} in the store")
     eps = conn.execute("SELECT termination_reason, reward, success FROM episodes "
                        "WHERE run_id = ? AND status = 'done'", (run_id,)).fetchall()
-    infra = sum(1 for r in eps if r[0] == "infrastructure_error")
-    graded = [r for r in eps if r[0] != "infrastructure_error" and r[1] is not None]
-    ungraded = sum(1 for r in eps if r[0] != "infrastructure_error" and r[1] is None)
+    infra = sum(1 for r in eps if r[0] == store.INFRA)
+    graded = [r for r in eps if r[0] != store.INFRA and r[1] is not None]
+    ungraded = sum(1 for r in eps if r[0] != store.INFRA and r[1] is None)
     reward = sum(r[1] for r in graded) / len(graded) if graded else None
     pass_rate = sum(1 for r in graded if r[2]) / len(graded) if graded else None
     status = row[0]

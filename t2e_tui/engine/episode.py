@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from store import now_iso
+from store import INFRA, now_iso
 
 from .llm_user import is_stop
 from .openai_backend import ContextWindowExceeded
@@ -169,7 +169,7 @@ async def play_episode(*, agent: Any, user: Any, env: Any, system_prompt: str,
             try:
                 reply = await user_turn(user, messages, rng)
             except InfrastructureError as exc:
-                return outcome("infrastructure_error", str(exc))
+                return outcome(INFRA, str(exc))
             except ContextWindowExceeded as exc:
                 return outcome("context_window_exceeded", str(exc))
             except Exception as exc:  # noqa: BLE001 - a failing simulator ends the episode
@@ -188,7 +188,7 @@ async def play_episode(*, agent: Any, user: Any, env: Any, system_prompt: str,
         try:
             reply = await agent_turn(agent, system_prompt, messages, tools, rng, seed)
         except InfrastructureError as exc:
-            return outcome("infrastructure_error", str(exc))
+            return outcome(INFRA, str(exc))
         except ContextWindowExceeded as exc:
             return outcome("context_window_exceeded", str(exc))
         except Exception as exc:  # noqa: BLE001

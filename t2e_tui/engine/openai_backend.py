@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import time
 from typing import Any, Awaitable, Callable
 
 import openai
@@ -231,8 +230,3 @@ class OpenAIAgent:
         resp = await self.chat.create(chat_messages, tools=tools, params=params)
         return parse_reply(resp, call_prefix=f"call_{len(messages)}")
 
-
-def timed() -> Callable[[], float]:
-    """A stopwatch in milliseconds."""
-    t0 = time.perf_counter()
-    return lambda: (time.perf_counter() - t0) * 1000.0

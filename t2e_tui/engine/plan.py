@@ -28,7 +28,7 @@ from typing import Any
 from ..candidates import Candidate, CandidateError
 from ..errors import T2EError
 from .config import Config, ConfigError, Endpoint, load_config
-from .manifest import code_version, episode_key
+from .manifest import code_version
 
 DOMAINS = ("mini-retail", "tau2-retail")
 GRADINGS = ("judge", "db-communicate")
@@ -115,9 +115,6 @@ class RunPlan:
         """(task_id, trial, ord) in (task order, trial) order; ord is stable across resumes."""
         return [(t, k, i * self.trials + k) for i, t in enumerate(self.task_ids)
                 for k in range(self.trials)]
-
-    def episode_keys(self) -> list[str]:
-        return [episode_key(t, k) for t, k, _ in self.episodes()]
 
     def system_prompt(self) -> str:
         return system_prompt(self.domain.agent_preamble, self.domain.policy, self.candidate.body)

@@ -12,10 +12,11 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
+from store import INFRA
+
 from .runs import conn_of
 from .stats import flip_rate, is_success, run_pass_hat_k
 
-INFRA = "infrastructure_error"
 KINDS = ("overall", "read", "write")
 
 
@@ -97,7 +98,7 @@ def outcomes_from_episodes(episodes: Iterable[Episode]) -> dict[str, TaskOutcome
     for ep in episodes:
         t = out.setdefault(ep.task_id, TaskOutcome(ep.task_id))
         if not ep.scored:
-            why = "infrastructure_error" if ep.termination_reason == INFRA else "not scored"
+            why = INFRA if ep.termination_reason == INFRA else "not scored"
             t.excluded.append({"episode_id": ep.episode_id, "trial": ep.trial, "why": why})
             continue
         t.rewards.append(float(ep.reward))

@@ -246,11 +246,9 @@ def run_pass_hat_k(per_task: Sequence[tuple[int, int]]) -> dict[int, float]:
     if not rows:
         return {}
     kmax = min(n for _, n in rows)
-    try:  # one definition for the whole workbench: the world's scorer owns pass^k
-        from world.scoring import pass_hat_k as world_pass_hat_k
-    except ImportError:  # pragma: no cover - world without a scorer
-        return {k: sum(pass_hat_k(c, n, k) for c, n in rows) / len(rows)
-                for k in range(1, kmax + 1)}
+    # one definition for the whole workbench: the world's scorer owns pass^k
+    from world.scoring import pass_hat_k as world_pass_hat_k
+
     trials = {str(i): [True] * c + [False] * (n - c) for i, (c, n) in enumerate(rows)}
     return {k: world_pass_hat_k(trials, k) for k in range(1, kmax + 1)}
 

@@ -1,38 +1,41 @@
 """The Textual app: runs → tasks → compare, search, help, palette. Built by `make_app`.
 
-The app only asks; the core (data_access, align, store, gate) answers. All store I/O happens in
+The app only asks; the core (data_access, align, store, gate) answers. Store reads happen in
 named thread workers, each with its own SQLite connection; a failed worker becomes a visible
-notice (see `on_worker_state_changed`).
+notice (see `on_worker_state_changed`). One measured exception: the compare screen reads a
+small pair (<= SYNC_STEPS steps, ~10 ms) before it composes, so it paints once
+(`CompareScreen.start_load`).
 
-Workbench hook: the bindings with ids "edit", "rerun", "gate" and "lineage" call
-`action_workbench(name)`, which hands over to `t2e_tui.screens.workbench_hooks.open(app, name)`
-when the workbench module exists (the workbench engineer's file). Other screens open the
-explorer through `open_runs`, `open_tasks`, `open_compare` and `open_task_compare`.
+Workbench: the bindings with ids "edit", "rerun", "gate" and "lineage" call
+`action_workbench(name)`, which hands over to `screens/workbench_hooks.open(app, name)`. Other
+screens open the explorer through `open_runs`, `open_tasks`, `open_compare` and
+`open_task_compare`.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import re
 import time
 from pathlib import Path
 from typing import Any, Callable
 
+from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
+from store import inuse
+
 from .. import data_access as da
 from .. import session_state
 from .commands import AppActions
+from .screens import workbench_hooks
 from .screens.compare import CompareScreen
 from .screens.help import HelpScreen, binding_rows
 from .screens.runs import RunsScreen
 from .screens.search import SearchScreen
 from .screens.tasks import TasksScreen
-
-WORKBENCH_MODULE = "t2e_tui.ui.screens.workbench_hooks"
 
 
 class T2EApp(App):
@@ -84,6 +87,42 @@ class T2EApp(App):
         # follow mode (#14, ui/follow.py): {"name": ...} leads, {"follow": id, ...} follows
         self._session = session
         self.session_link: Any = None
+        # the store stays ours while we run: a `t2e demo` rebuild is refused meanwhile, and a
+        # file replaced anyway (by something that did not ask) is noticed (check_store)
+        self._store_hold = inuse.hold_open(self.store_path)
+        self._store_identity = inuse.identity(self.store_path)
+        self.store_replaced = False
+
+    def on_unmount(self) -> None:
+        if self._store_hold is not None:
+            self._store_hold.close()
+            self._store_hold = None
+
+    def check_store(self) -> bool:
+        """True (and said once, loudly) when the file at the store path is no longer the one
+        the app opened: what the screens show is stale and ids may point elsewhere."""
+        return self._store_seen(inuse.identity(self.store_path))
+
+    @work(thread=True, exclusive=True, group="store-watch", exit_on_error=False,
+          description="watching the store file")
+    def _watch_store(self) -> None:
+        now = inuse.identity(self.store_path)  # a read: off the UI thread
+        if now != self._store_identity:
+            self.call_from_thread(self._store_seen, now)
+
+    def _store_seen(self, now: tuple | None) -> bool:
+        if self.store_replaced:
+            return True
+        if now == self._store_identity:
+            return False
+        self.store_replaced = True
+        self.notify(f"the store {self.store_path} was replaced since the app opened it (a "
+                    "rebuild?): what is on screen is stale; quit (q) and open it again",
+                    severity="error", timeout=60)
+        refresh = getattr(self.screen_stack[0], "refresh_title", None)
+        if refresh is not None:
+            refresh()
+        return True
 
     def on_mount(self) -> None:
         keymap: dict[str, str] = {}
@@ -106,6 +145,8 @@ class T2EApp(App):
 
             self.session_link = SessionLink(self, **self._session)
             self.session_link.start()
+        if self.poll_interval:
+            self.set_interval(self.poll_interval, self._watch_store)
         if self._start:
             kind, *args = self._start
             if kind == "tasks":
@@ -201,35 +242,63 @@ class T2EApp(App):
         self.push_screen(screen)
 
     def open_task_compare(self, baseline: str, candidate: str | None, task_id: str) -> None:
-        """Compare one task across a run pair (for the gate screen: Enter on a task)."""
-        conn = da.open_conn(self.store_path)
-        try:
-            a = da.find_episode(conn, baseline, task_id)
-            b = da.find_episode(conn, candidate, task_id) if candidate else None
-        finally:
-            conn.close()
+        """Compare one task across a run pair (for the gate screen: Enter on a task). The
+        episodes are looked up in a worker; the compare screen opens when they are known."""
+        def find() -> None:
+            conn = da.open_conn(self.store_path)
+            try:
+                a = da.find_episode(conn, baseline, task_id)
+                b = da.find_episode(conn, candidate, task_id) if candidate else None
+            finally:
+                conn.close()
+            self.call_from_thread(self._open_found, task_id, a, b)
+
+        self.run_worker(find, thread=True, group="open-task", exit_on_error=False,
+                        description=f"finding task {task_id}'s episodes")
+
+    def _open_found(self, task_id: str, a: int | None, b: int | None) -> None:
         if a is None and b is None:
             self.notify(f"task {task_id}: no episode in either run", severity="warning")
             return
         self.open_compare(a if a is not None else b, b if a is not None else None)
 
     def open_hit(self, hit: da.Hit) -> None:
-        """Open a search hit at its step, paired with the other run of the current pair."""
-        other = None
-        if hit.run_id in (self.baseline_run, self.candidate_run) and self.candidate_run:
-            other_run = (self.candidate_run if hit.run_id == self.baseline_run
-                         else self.baseline_run)
+        """Open a search hit at its step, paired with the other run of the current pair (the
+        other run's episode is looked up in a worker)."""
+        if not (hit.run_id in (self.baseline_run, self.candidate_run) and self.candidate_run):
+            self._open_hit(hit, None)
+            return
+        other_run = (self.candidate_run if hit.run_id == self.baseline_run
+                     else self.baseline_run)
+
+        def find() -> None:
             conn = da.open_conn(self.store_path)
             try:
                 other = da.find_episode(conn, other_run, hit.task_id, hit.trial)
             finally:
                 conn.close()
+            self.call_from_thread(self._open_hit, hit, other)
+
+        self.run_worker(find, thread=True, group="open-hit", exit_on_error=False,
+                        description="finding the other run's episode")
+
+    def _open_hit(self, hit: da.Hit, other: int | None) -> None:
         if other is not None and hit.run_id == self.candidate_run:
             self.open_compare(other, hit.episode_id, step=hit.idx, step_episode=hit.episode_id)
         else:
             self.open_compare(hit.episode_id, other, step=hit.idx, step_episode=hit.episode_id)
 
     # --- actions ------------------------------------------------------------------------------
+
+    async def action_quit(self) -> None:
+        """q and ctrl+q: quit, but a screen holding unsaved work (the editor's draft) asks
+        first, as its own Escape does."""
+        holder = next((s for s in reversed(self.screen_stack)
+                       if getattr(s, "unsaved", False) and hasattr(s, "confirm_leave")), None)
+        if holder is None:
+            self.exit()
+        else:
+            holder.confirm_leave(self.exit)
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
@@ -259,15 +328,7 @@ class T2EApp(App):
 
     def action_workbench(self, name: str) -> None:
         """Hand over to the workbench (editor, rerun launcher, gate, lineage)."""
-        try:
-            hooks = importlib.import_module(WORKBENCH_MODULE)
-        except ModuleNotFoundError as exc:
-            if exc.name != WORKBENCH_MODULE:
-                raise
-            self.notify(f"{name}: the workbench is not installed in this build",
-                        severity="warning")
-            return
-        hooks.open(self, name)
+        workbench_hooks.open(self, name)
 
     def action_follow_take_over(self) -> None:
         if self.session_link is not None:

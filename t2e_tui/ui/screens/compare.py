@@ -12,7 +12,8 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
 from ... import data_access as da
-from ...align import Alignment, align, event_segments, reward_components
+from ...align import Alignment, align
+from ...align_print import event_segments, reward_components
 from ...reviews import episode_lines
 from ...reviews import flags as review_flags
 from ...textsafe import one_line

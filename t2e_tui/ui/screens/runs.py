@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -141,13 +143,23 @@ class RunsScreen(ExplorerScreen):
             rows.append(row)
         table = self.query_one(LineTable)
         table.set_rows(rows)
-        title = Text("Runs", style="bold")
-        title.append(f"   baseline: {self._run_label(self.baseline) or '–'}   "
-                     f"candidate: {self._run_label(self.candidate) or '–'}", style="")
-        self.query_one("#runs-title", Static).update(title)
+        self.refresh_title()
         note = SCRIPTED_NOTE if any(r.scripted for r in self.runs) else ""
         self.query_one("#runs-note", Static).update(Text(note, style="yellow"))
         self._info(table.cursor)
+
+    def refresh_title(self) -> None:
+        """The marked pair, then which store is open (its file name: `t2e open` was given the
+        path), or that the store was replaced under the app."""
+        title = Text("Runs", style="bold")
+        title.append(f"   baseline: {self._run_label(self.baseline) or '–'}   "
+                     f"candidate: {self._run_label(self.candidate) or '–'}", style="")
+        if getattr(self.app, "store_replaced", False):
+            title.append("   STORE REPLACED: quit and reopen", style="bold red")
+        else:
+            name = Path(self.app.store_path).name
+            title.append(f"   store {one_line(name, 80)}", style="dim")
+        self.query_one("#runs-title", Static).update(title)
 
     def _run_label(self, run_id: str | None) -> str | None:
         r = next((r for r in self.runs if r.run_id == run_id), None)
@@ -181,6 +193,10 @@ class RunsScreen(ExplorerScreen):
         parts = [f"{r.run_id}", r.role, f"{r.tasks} tasks", f"from {source}",
                  f"user {r.user_model or '?'}", f"candidate {(r.candidate_hash or '–')[:8]}",
                  f"domain {r.domain or '?'}"]
+        if r.scored != r.episodes:  # the figures are over the scored episodes only
+            parts.append(f"{r.scored} of {r.episodes} episodes scored")
+        if r.infrastructure_errors:
+            parts.append(f"{r.infrastructure_errors} infrastructure errors (excluded)")
         if r.scripted:
             parts.append("scripted stand-in")
         if r.source and not rescorable(r.domain):

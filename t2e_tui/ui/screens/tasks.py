@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 
 from ... import data_access as da
+from ... import run_queries as rq
 from ...fitting import middle_cut, tell_apart
 from ...textsafe import one_line
 from ..widgets.keybar import KeyBar
@@ -35,7 +36,7 @@ def trials_cell(trials: list[da.Trial]) -> list[tuple[str, str]]:
     for t in trials:
         if t.status == "running":
             out.append(("…", "running"))
-        elif t.termination == da.EXCLUDED:
+        elif t.termination == da.INFRA:
             out.append(("∅", "dim"))
         elif t.success:
             out.append(("✓", "pass"))
@@ -299,8 +300,7 @@ class TasksScreen(ExplorerScreen):
         """`name (id)`, marked when the run's agent is the scripted stand-in."""
         if run_id is None:
             return None
-        row = conn.execute("SELECT name, agent_model FROM runs WHERE run_id = ?",
-                           (run_id,)).fetchone()
+        row = rq.run_label_row(conn, run_id)
         if row is None:
             return run_id
         scripted = (row[1] or "").lower().startswith(da.SCRIPTED)

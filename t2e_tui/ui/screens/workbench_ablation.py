@@ -20,6 +20,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, ProgressBar, Static
 
 from ...textsafe import strip_controls
+from ..widgets.datatable import KeyedDataTable
 from ..widgets.keybar import KeyBar
 
 
@@ -27,9 +28,9 @@ class AblationScreen(Screen):
     """Runs the ablation of one candidate version and shows the per-rule contributions."""
 
     BINDINGS = [
-        Binding("ctrl+c,f8", "cancel", "Cancel", id="ablation-cancel", priority=True),
-        Binding("escape", "leave", "Back", id="ablation-back"),
-        Binding("enter", "show_rule", "Rule in full", id="ablation-rule"),
+        Binding("ctrl+c,f8", "cancel", "Cancel", id="ablation.cancel", priority=True),
+        Binding("escape", "leave", "Back", id="ablation.back"),
+        Binding("enter", "show_rule", "Rule in full", id="ablation.rule"),
     ]
 
     DEFAULT_CSS = """
@@ -63,7 +64,7 @@ class AblationScreen(Screen):
                      classes="title")
         yield Static("planning…", id="abl-status")
         yield ProgressBar(show_eta=False, id="abl-progress")
-        yield DataTable(id="abl-table", cursor_type="row")
+        yield KeyedDataTable(id="abl-table", cursor_type="row")
         yield Static(Text("Enter on a rule shows it here in full", "dim"), id="abl-rule")
         yield KeyBar()
 
@@ -81,7 +82,7 @@ class AblationScreen(Screen):
     @work(thread=True, exclusive=True, group="ablation", description="the ablation")
     def _run(self) -> None:
         from ...ablation import ablate
-        from .workbench_hooks import candidates_dir_for
+        from .workbench_context import candidates_dir_for
 
         try:
             res = ablate(self.app.store_path, self.candidate_ref,

@@ -4,7 +4,8 @@ Keys (TextArea takes printable keys, so the screen's keys are ctrl/F-keys):
 ctrl+s/F5 save (asks for the hypothesis note), F3/ctrl+t toggle the diff, F4/ctrl+o edit in
 $EDITOR (the app suspends), ctrl+r/F6 open the rerun launcher on the saved version, Escape/F10
 leave (priority bindings, so the TextArea never swallows them; with unsaved changes a modal
-asks first: y leaves and discards the draft, n or Escape keeps editing, s saves).
+asks first: y leaves and discards the draft, n or Escape keeps editing, s saves). The app's
+q / ctrl+q ask the same way while a draft is unsaved (`confirm_leave`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from ...candidates import CandidateError, body_hash, packaged_baseline
 from ...textsafe import one_line, strip_controls
 from ..widgets.diffview import DiffView
 from ..widgets.keybar import KeyBar
-from .workbench_hooks import candidates_dir_for
+from .workbench_context import candidates_dir_for
 
 
 def suggest_name(name: str) -> str:
@@ -41,7 +42,7 @@ def suggest_name(name: str) -> str:
 class HypothesisModal(ModalScreen[tuple[str, str] | None]):
     """Ask for the version name and the hypothesis note; Enter saves, Escape cancels."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="save.cancel")]
 
     DEFAULT_CSS = """
     HypothesisModal { align: center middle; }
@@ -59,19 +60,24 @@ class HypothesisModal(ModalScreen[tuple[str, str] | None]):
         with Vertical():
             yield Static("[b]Save a new immutable version[/b]")
             yield Label("name")
-            yield Input(self._name, id="hyp-name")
+            # not selected on focus: Tab wrapping back here must not make typing replace it
+            yield Input(self._name, id="hyp-name", select_on_focus=False)
             yield Label("hypothesis: what should this version fix, and why?")
             yield Input(placeholder="e.g. look up delivered orders for 'the same as ...'",
-                        id="hyp-text")
+                        id="hyp-text", select_on_focus=False)
             yield Static("", id="hyp-error")
             yield Static("[dim]Enter save · Escape cancel[/dim]")
 
     def on_mount(self) -> None:
-        self.query_one("#hyp-text", Input).focus()
+        # the first field first: the form reads top to bottom and Tab moves forward
+        self.query_one("#hyp-name", Input).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         name = self.query_one("#hyp-name", Input).value.strip()
         hyp = self.query_one("#hyp-text", Input).value.strip()
+        if not hyp and event.input.id == "hyp-name":  # Enter on the name: on to the note
+            self.query_one("#hyp-text", Input).focus()
+            return
         if not hyp:
             self.query_one("#hyp-error", Static).update("a hypothesis note is required")
             self.query_one("#hyp-text", Input).focus()
@@ -85,9 +91,9 @@ class HypothesisModal(ModalScreen[tuple[str, str] | None]):
 class LeaveModal(ModalScreen[str]):
     """Unsaved changes: leave and discard (y), save first (s), or keep editing (n/Escape)."""
 
-    BINDINGS = [Binding("y", "answer('discard')", "Discard", id="leave-discard"),
-                Binding("s", "answer('save')", "Save", id="leave-save"),
-                Binding("n,escape", "answer('stay')", "Keep editing", id="leave-stay")]
+    BINDINGS = [Binding("y", "answer('discard')", "Discard", id="leave.discard"),
+                Binding("s", "answer('save')", "Save", id="leave.save"),
+                Binding("n,escape", "answer('stay')", "Keep editing", id="leave.stay")]
 
     DEFAULT_CSS = """
     LeaveModal { align: center middle; }
@@ -108,11 +114,11 @@ class EditorScreen(Screen):
     """Edit a candidate's instruction; the parent of what you save is the version you opened."""
 
     BINDINGS = [
-        Binding("ctrl+s,f5", "save", "Save", id="editor-save"),
-        Binding("f3,ctrl+t", "toggle_diff", "Diff", id="editor-diff"),
-        Binding("f4,ctrl+o", "external", "$EDITOR", id="editor-external"),
-        Binding("ctrl+r,f6", "rerun", "Rerun", id="editor-rerun"),
-        Binding("escape,f10", "leave", "Back", priority=True, id="editor-back"),
+        Binding("ctrl+s,f5", "save", "Save", id="editor.save"),
+        Binding("f3,ctrl+t", "toggle_diff", "Diff", id="editor.diff"),
+        Binding("f4,ctrl+o", "external", "$EDITOR", id="editor.external"),
+        Binding("ctrl+r,f6", "rerun", "Rerun", id="editor.rerun"),
+        Binding("escape,f10", "leave", "Back", priority=True, id="editor.back"),
     ]
 
     DEFAULT_CSS = """
@@ -274,7 +280,7 @@ class EditorScreen(Screen):
         self._status()
 
     def action_rerun(self) -> None:
-        from .workbench_hooks import visible_task_ids
+        from .workbench_context import visible_task_ids
         from .workbench_launcher import LauncherScreen
 
         if self.saved is None:
@@ -292,14 +298,24 @@ class EditorScreen(Screen):
         return cand.hash != (self.saved.hash if self.saved else body_hash(self.parent_body))
 
     def action_leave(self) -> None:
+        self.confirm_leave(self.app.pop_screen)
+
+    def confirm_leave(self, leave) -> None:
+        """Call `leave` now when nothing is unsaved; else ask (every way out asks: Escape,
+        F10, and the app's q / ctrl+q through `T2EApp.action_quit`). Saving brings the
+        editor back to the top and asks for the hypothesis; it does not leave."""
         if not self.unsaved:
-            self.app.pop_screen()
+            leave()
+            return
+        if isinstance(self.app.screen, LeaveModal):  # already asking (ctrl+q pressed twice)
             return
 
         def answered(answer: str | None) -> None:
             if answer == "discard":
-                self.app.pop_screen()
+                leave()
             elif answer == "save":
+                while self.app.screen is not self and len(self.app.screen_stack) > 1:
+                    self.app.pop_screen()
                 self.action_save()
 
         self.app.push_screen(LeaveModal(), answered)
@@ -308,7 +324,7 @@ class EditorScreen(Screen):
 class DiffScreen(Screen):
     """Two candidate versions, diffed (m toggles side by side / unified)."""
 
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back", id="diff-back")]
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back", id="diffscreen.back")]
 
     def __init__(self, old: str, new: str, title: str, mode: str = "side") -> None:
         super().__init__()

@@ -1,109 +1,59 @@
 """Entry point the explorer app calls for its "edit", "rerun", "gate" and "lineage" keys.
 
 `open(app, name)` works out what the user is looking at (the app's run pair, the candidate of
-the candidate run) and pushes the matching workbench screen.
+the candidate run) and pushes the matching workbench screen. Only this module imports the
+screens; they take what they need from workbench_context, so there is no import circle.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from ...candidate_versions import Version, ablated_from, get_version, list_versions
-from ...paths import candidates_dir as default_candidates_dir
-
-
-def candidates_dir_for(app: Any) -> Path:
-    """Where saved versions are written: the app's --candidates, else the store's own folder
-    (a demo store's, beside it), else ./candidates."""
-    from ...demo import store_candidates_dir
-
-    explicit = getattr(app, "candidates_dir", None)
-    if explicit:
-        return Path(explicit)
-    return store_candidates_dir(app.store_path) or default_candidates_dir()
-
-
-def current_version(app: Any, conn: Any) -> Version | None:
-    """The candidate being worked on: the app's candidate run's, else its baseline run's, else
-    the version saved last in the editor, else the one last ablated, else the latest saved.
-
-    An ablation variant (one rule left out) is never the answer: it stands for the candidate
-    it was made from, so the launcher after an ablation offers that candidate."""
-    refs: list[str] = []
-    for run in (getattr(app, "candidate_run", None), getattr(app, "baseline_run", None)):
-        if run:
-            r = conn.execute("SELECT candidate_hash FROM runs WHERE run_id = ?", (run,)).fetchone()
-            if r and r[0]:
-                refs.append(r[0])
-    refs += [h for h in (getattr(app, "last_saved_candidate", None),
-                         getattr(app, "working_candidate", None)) if h]
-    for ref in refs:
-        v = _working(conn, get_version(conn, ref))
-        if v:
-            return v
-    for v in reversed(list_versions(conn)):
-        if ablated_from(v) is None:
-            return v
-    return None
-
-
-def _working(conn: Any, v: Version | None) -> Version | None:
-    """`v`, or for an ablation variant the candidate it was made from (None if unknown)."""
-    origin = ablated_from(v) if v else None
-    if origin is None:
-        return v
-    return get_version(conn, origin)
+from .workbench_context import current_version, visible_task_ids
 
 
 def open(app: Any, name: str) -> None:  # noqa: A001 - the app's hook contract names it `open`
-    """Push the workbench screen for `name` (edit | rerun | gate | lineage)."""
+    """Push the workbench screen for `name` (edit | rerun | gate | lineage). The editor and
+    the launcher need the current version from the store: it is read in a worker, and the
+    screen is pushed when it is known."""
+    if name in ("edit", "rerun"):
+        task_ids = visible_task_ids(app) if name == "rerun" else None  # the screens, now
+        app.run_worker(lambda: _read_then_push(app, name, task_ids), thread=True,
+                       group="workbench-open", exit_on_error=False,
+                       description=f"opening the workbench ({name})")
+    elif name == "gate":
+        from .workbench_gate import GateScreen
+
+        b, c = getattr(app, "baseline_run", None), getattr(app, "candidate_run", None)
+        if not (b and c):
+            app.notify("gate: pick a baseline (b) and a candidate (c) run first",
+                       severity="warning")
+            return
+        app.push_screen(GateScreen(b, c))
+    elif name == "lineage":
+        from .workbench_lineage import LineageScreen
+
+        app.push_screen(LineageScreen())
+    else:
+        app.notify(f"unknown workbench action {name!r}", severity="error")
+
+
+def _read_then_push(app: Any, name: str, task_ids: list[str] | None) -> None:
+    """In a worker thread: the version being worked on, then the screen (on the UI thread)."""
     from store import connect
 
     conn = connect(app.store_path)
     try:
-        if name == "edit":
-            from .workbench_editor import EditorScreen
-
-            app.push_screen(EditorScreen(current_version(app, conn)))
-        elif name == "rerun":
-            from .workbench_launcher import LauncherScreen
-
-            v = current_version(app, conn)
-            app.push_screen(LauncherScreen(candidate=v.name if v else "baseline",
-                                           baseline_run=getattr(app, "baseline_run", None),
-                                           task_ids=visible_task_ids(app)))
-        elif name == "gate":
-            from .workbench_gate import GateScreen
-
-            b, c = getattr(app, "baseline_run", None), getattr(app, "candidate_run", None)
-            if not (b and c):
-                app.notify("gate: pick a baseline (b) and a candidate (c) run first",
-                           severity="warning")
-                return
-            app.push_screen(GateScreen(b, c))
-        elif name == "lineage":
-            from .workbench_lineage import LineageScreen
-
-            app.push_screen(LineageScreen())
-        else:
-            app.notify(f"unknown workbench action {name!r}", severity="error")
+        v = current_version(app, conn)
     finally:
         conn.close()
+    if name == "edit":
+        from .workbench_editor import EditorScreen
 
+        app.call_from_thread(lambda: app.push_screen(EditorScreen(v)))
+    else:
+        from .workbench_launcher import LauncherScreen
 
-def visible_task_ids(app: Any) -> list[str] | None:
-    """Task ids the tasks screen currently shows (its filter), when that screen is open."""
-    for screen in reversed(app.screen_stack):
-        ids = getattr(screen, "visible_task_ids", None)
-        if ids is not None and getattr(screen, "filter", "all") == "all" \
-                and not getattr(screen, "termination", None):
-            return None  # unfiltered: the baseline run's own task spec (e.g. a split) is better
-        if callable(ids):
-            try:
-                return list(ids())
-            except Exception:  # noqa: BLE001 - the launcher falls back to a split
-                return None
-        if isinstance(ids, (list, tuple)):
-            return list(ids)
-    return None
+        app.call_from_thread(lambda: app.push_screen(LauncherScreen(
+            candidate=v.name if v else "baseline",
+            baseline_run=getattr(app, "baseline_run", None), task_ids=task_ids)))

@@ -3,13 +3,10 @@ expected steps per episode (for the cost estimate) and the baseline run's task s
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any
 
 ROLES = ["discovery", "development", "heldout", "transfer", "synthetic"]
 DOMAINS = ["mini-retail", "tau2-retail"]
-DEFAULT_STEPS = 20  # expected steps per episode when no baseline run says better
 
 
 @dataclass
@@ -23,33 +20,6 @@ class LaunchForm:
     model: str
     user: str
     role: str
-
-
-def expected_steps(conn: Any, baseline_run: str | None) -> float:
-    """Mean steps per episode of the baseline run (the best guess for the candidate)."""
-    if baseline_run:
-        r = conn.execute("SELECT avg(n_steps) FROM episodes WHERE run_id = ? AND status = 'done'",
-                         (baseline_run,)).fetchone()
-        if r and r[0]:
-            return float(r[0])
-    return float(DEFAULT_STEPS)
-
-
-def baseline_tasks(conn: Any, baseline_run: str | None) -> str | None:
-    """The baseline run's task set, as a spec the engine accepts (the gate needs equal sets)."""
-    if not baseline_run:
-        return None
-    r = conn.execute("SELECT manifest_json FROM runs WHERE run_id = ?", (baseline_run,)).fetchone()
-    if r and r[0]:
-        try:
-            spec = json.loads(r[0]).get("tasks_spec")
-            if spec:
-                return spec
-        except ValueError:
-            pass
-    ids = [x[0] for x in conn.execute("SELECT task_id FROM tasks WHERE run_id = ? ORDER BY ord",
-                                      (baseline_run,))]
-    return ",".join(ids) if ids else None
 
 
 def run_name(f: LaunchForm) -> str:

@@ -23,13 +23,13 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, ProgressBar, Select, Static
 
+from ... import run_queries as rq
+from ..widgets.datatable import KeyedDataTable
 from ..widgets.keybar import KeyBar
 from .workbench_launch_plan import (
     DOMAINS,
     ROLES,
     LaunchForm,
-    baseline_tasks,
-    expected_steps,
     outcome_selection,
     run_name,
 )
@@ -39,11 +39,11 @@ class LauncherScreen(ModalScreen):
     """Plan, estimate, launch and follow a rerun."""
 
     BINDINGS = [
-        Binding("ctrl+l,f9", "launch", "Launch", id="launch"),
-        Binding("ctrl+c,f8", "cancel_run", "Cancel run", id="cancel-run", priority=True),
-        Binding("ctrl+r,f7", "resume", "Resume", id="resume"),
-        Binding("ctrl+g,f10", "show_gate", "Gate", id="launcher-gate"),
-        Binding("escape", "close", "Close", id="launcher-close"),
+        Binding("ctrl+l,f9", "launch", "Launch", id="launcher.launch"),
+        Binding("ctrl+c,f8", "cancel_run", "Cancel run", id="launcher.cancel", priority=True),
+        Binding("ctrl+r,f7", "resume", "Resume", id="launcher.resume"),
+        Binding("ctrl+g,f10", "show_gate", "Gate", id="launcher.gate"),
+        Binding("escape", "close", "Close", id="launcher.close"),
     ]
 
     DEFAULT_CSS = """
@@ -123,7 +123,7 @@ class LauncherScreen(ModalScreen):
             yield Static("", id="lf-warning")
             yield Static("", id="lf-refusal")
             yield ProgressBar(id="lf-progress", show_eta=False)
-            yield DataTable(id="lf-live", cursor_type="row")
+            yield KeyedDataTable(id="lf-live", cursor_type="row")
         yield KeyBar()
 
     def on_mount(self) -> None:
@@ -134,7 +134,7 @@ class LauncherScreen(ModalScreen):
         if not self.query_one("#lf-tasks", Input).value:
             conn = connect(self.app.store_path)
             try:
-                spec = baseline_tasks(conn, self._init["baseline_run"] or None)
+                spec = rq.baseline_tasks(conn, self._init["baseline_run"] or None)
             finally:
                 conn.close()
             self.query_one("#lf-tasks", Input).value = spec or "heldout"
@@ -260,7 +260,7 @@ class LauncherScreen(ModalScreen):
 
         from ...engine.plan import plan_run
         from ...gate import leaked_tasks
-        from .workbench_hooks import candidates_dir_for
+        from .workbench_context import candidates_dir_for
 
         f = self.form()
         if not f.candidate:
@@ -272,10 +272,9 @@ class LauncherScreen(ModalScreen):
                             trials=f.trials, concurrency=f.concurrency, model=f.model,
                             user=f.user, role=f.role, store_conn=conn,
                             name=run_name(f), task_selection=self.task_selection())
-            if f.baseline_run and not conn.execute("SELECT 1 FROM runs WHERE run_id = ?",
-                                                   (f.baseline_run,)).fetchone():
+            if f.baseline_run and not rq.run_exists(conn, f.baseline_run):
                 raise ValueError(f"baseline run {f.baseline_run!r}: no such run in this store")
-            steps = expected_steps(conn, f.baseline_run)
+            steps = rq.expected_steps(conn, f.baseline_run)
             leaked = leaked_tasks(conn, plan.candidate.hash, f.domain, plan.task_ids)
             # a heldout claim is clean only on exactly a registered set (README: the rule)
             from ...gate.heldout import find_set
@@ -284,8 +283,7 @@ class LauncherScreen(ModalScreen):
                             and find_set(conn, f.domain, set(plan.task_ids)) is None)
             self._task_mismatch = None
             if f.baseline_run:
-                base = {r[0] for r in conn.execute(
-                    "SELECT DISTINCT task_id FROM episodes WHERE run_id = ?", (f.baseline_run,))}
+                base = rq.run_task_ids(conn, f.baseline_run)
                 if base and base != set(plan.task_ids):
                     self._task_mismatch = (len(set(plan.task_ids) - base),
                                            len(base - set(plan.task_ids)))

@@ -8,6 +8,7 @@ parent; a runs its ablation (one rerun per left-out rule line).
 from __future__ import annotations
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -15,6 +16,7 @@ from textual.widgets import DataTable, Static
 
 from ...candidate_versions import get_version, lineage, sparkline
 from ...textsafe import strip_controls
+from ..widgets.datatable import KeyedDataTable
 from ..widgets.keybar import KeyBar
 
 DECISION_STYLE = {"promote": "green", "discard": "red", "inconclusive": "yellow"}
@@ -24,10 +26,10 @@ class LineageScreen(Screen):
     """Versions in tree order; the data is small (one row per saved version)."""
 
     BINDINGS = [
-        Binding("enter", "edit", "Edit", id="lineage-edit"),
-        Binding("d", "diff", "Diff vs parent", id="lineage-diff"),
-        Binding("a", "ablate", "Ablate rules", id="lineage-ablate"),
-        Binding("escape", "app.pop_screen", "Back", id="lineage-back"),
+        Binding("enter", "edit", "Edit", id="lineage.edit"),
+        Binding("d", "diff", "Diff vs parent", id="lineage.diff"),
+        Binding("a", "ablate", "Ablate rules", id="lineage.ablate"),
+        Binding("escape", "app.pop_screen", "Back", id="lineage.back"),
     ]
 
     DEFAULT_CSS = """
@@ -39,12 +41,12 @@ class LineageScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Static("Candidate lineage", classes="title", id="lin-title")
         yield Static("", id="lin-spark")
-        yield DataTable(id="lin-table", cursor_type="row", zebra_stripes=True)
+        yield KeyedDataTable(id="lin-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="lin-hyp")
         yield KeyBar()
 
     def on_mount(self) -> None:
-        from .workbench_hooks import candidates_dir_for
+        from .workbench_context import candidates_dir_for
 
         # where saved versions' files go (a demo store has its own folder): said, not guessed
         title = Text("Candidate lineage", "bold")
@@ -56,19 +58,31 @@ class LineageScreen(Screen):
         self.reload()
 
     def reload(self) -> None:
+        """Read the lineage again (in a worker); the cursor stays on the version it was on."""
+        self._load()
+
+    @work(thread=True, exclusive=True, group="lineage-load", exit_on_error=False,
+          description="loading the candidate lineage")
+    def _load(self) -> None:
         from store import connect
 
         conn = connect(self.app.store_path)
         try:
-            self.rows = lineage(conn)
+            rows = lineage(conn)
         finally:
             conn.close()
+        self.app.call_from_thread(self._fill, rows)
+
+    def _fill(self, rows: list[dict]) -> None:
+        table = self.query_one(DataTable)
+        was = self._selected()
+        old_cursor = table.cursor_row
+        self.rows = rows
         # reward across the versions people saved (ablation variants are experiments on one)
         spark = sparkline([r["reward"] for r in self.rows if not r.get("ablation")])
         self.query_one("#lin-spark", Static).update(
             Text.assemble(("reward by version ", "dim"), (spark or "-", "bold"),
                           ("   (· = no run yet)", "dim")))
-        table = self.query_one(DataTable)
         table.clear(columns=True)
         # fixed widths: auto-width columns are sized before the rows arrive after a clear
         # at 80 columns the verdict must show whole ("inconclusive (heldout)"); the version
@@ -94,6 +108,10 @@ class LineageScreen(Screen):
                           r["saved_at"][5:16].replace("T", " "))  # MM-DD HH:MM UTC
         if not self.rows:
             table.add_row(Text("no saved versions", "dim"), "", "", "", "", "")
+        # back from a diff, an edit or an ablation: the same version, not the top row
+        keep = next((i for i, r in enumerate(self.rows) if was and r["hash"] == was["hash"]),
+                    min(max(old_cursor, 0), max(len(self.rows) - 1, 0)))
+        table.move_cursor(row=keep, animate=False)
         self._show_hyp()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -123,34 +141,34 @@ class LineageScreen(Screen):
         self.query_one("#lin-hyp", Static).update(text)
 
     def action_edit(self) -> None:
-        from store import connect
-
-        from .workbench_editor import EditorScreen
-
         r = self._selected()
-        if not r:
-            return
-        conn = connect(self.app.store_path)
-        try:
-            v = get_version(conn, r["hash"])
-        finally:
-            conn.close()
-        self.app.push_screen(EditorScreen(v))
+        if r:
+            self._read_version("edit", r)
 
     def action_diff(self) -> None:
+        r = self._selected()
+        if r:
+            self._read_version("diff", r)
+
+    @work(thread=True, group="lineage-open", exit_on_error=False,
+          description="reading a candidate version")
+    def _read_version(self, what: str, r: dict) -> None:
         from store import connect
 
-        from .workbench_editor import DiffScreen
-
-        r = self._selected()
-        if not r:
-            return
         conn = connect(self.app.store_path)
         try:
             v = get_version(conn, r["hash"])
             p = get_version(conn, v.parent_hash) if v and v.parent_hash else None
         finally:
             conn.close()
+        self.app.call_from_thread(self._open_version, what, r, v, p)
+
+    def _open_version(self, what: str, r: dict, v, p) -> None:
+        from .workbench_editor import DiffScreen, EditorScreen
+
+        if what == "edit":
+            self.app.push_screen(EditorScreen(v))
+            return
         if p is None:
             self.notify(f"{r['name']} has no saved parent to diff against", severity="warning")
             return

@@ -101,15 +101,15 @@ class DiffView(ScrollView, can_focus=True):
     """
 
     BINDINGS = [
-        Binding("m", "toggle_mode", "Side/unified", id="diff-mode"),
-        Binding("n", "next_change", "Next change", id="diff-next"),
-        Binding("p", "prev_change", "Prev change", id="diff-prev"),
-        Binding("j,down", "scroll_down", "Down", show=False),
-        Binding("k,up", "scroll_up", "Up", show=False),
-        Binding("pagedown,space", "page_down", "Page down", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
-        Binding("home,g", "scroll_home", "Top", show=False),
-        Binding("end,G", "scroll_end", "Bottom", show=False),
+        Binding("m", "toggle_mode", "Side/unified", id="diff.mode"),
+        Binding("n", "next_change", "Next change", id="diff.next"),
+        Binding("p", "prev_change", "Prev change", id="diff.prev"),
+        Binding("j,down", "scroll_down", "Down", show=False, id="diff.down"),
+        Binding("k,up", "scroll_up", "Up", show=False, id="diff.up"),
+        Binding("pagedown,space", "page_down", "Page down", show=False, id="diff.pagedown"),
+        Binding("pageup", "page_up", "Page up", show=False, id="diff.pageup"),
+        Binding("home,g", "scroll_home", "Top", show=False, id="diff.top"),
+        Binding("end,G", "scroll_end", "Bottom", show=False, id="diff.bottom"),
     ]
 
     mode: reactive[str] = reactive("side")

@@ -16,7 +16,8 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.strip import Strip
 
-from ...align import ARGS, ERROR, ONLY_A, ONLY_B, SAME, TEXT, Alignment, end_matters, event_segments
+from ...align import ARGS, ERROR, ONLY_A, ONLY_B, SAME, TEXT, Alignment, end_matters
+from ...align_print import event_segments
 from .linetable import STYLES, RowCursorView, cell_segments
 
 MARKS = {SAME: "=", ARGS: "≠", ERROR: "!", ONLY_A: "◂", ONLY_B: "▸", TEXT: " "}
