@@ -110,8 +110,6 @@ def mismatch(a: dict | None, b: dict | None) -> str | None:
 
 def rescorable(domain: str | None) -> bool:
     """True when `t2e score` can re-grade runs of `domain` (world.rescore's domains)."""
-    try:
-        from world.rescore import SUPPORTED_DOMAINS
-    except ImportError:
-        return False
+    from world.rescore import SUPPORTED_DOMAINS
+
     return domain in SUPPORTED_DOMAINS

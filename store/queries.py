@@ -98,6 +98,17 @@ def resolve_run(db: Any, ref: str) -> str:
     raise StoreError(f"no run matches {ref!r} (by id, id prefix or name); see `t2e runs`")
 
 
+def get_run(db: Any, run_id: str) -> dict:
+    """The runs row (with source path/sha/format) as a dict (forks read their parent's)."""
+    rows = _rows(conn_of(db).execute(
+        "SELECT r.*, s.kind AS source_kind, s.path AS source_path, s.sha256 AS source_sha256, "
+        "s.format AS source_format FROM runs r LEFT JOIN sources s ON s.source_id = r.source_id "
+        "WHERE r.run_id = ?", (run_id,)))
+    if not rows:
+        raise StoreError(f"no run {run_id!r}")
+    return rows[0]
+
+
 _INDEX_COLS = ("episode_id, run_id, episode_key, ord, task_id, likely_task_id, trial, seed, "
                "status, termination_reason, reward, success, db_match, db_reward, "
                "communicate_reward, nl_reward, action_reward, judge_dependent, n_steps, "

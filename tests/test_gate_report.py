@@ -86,9 +86,14 @@ def test_promote_report_and_bad_report_path(store_path, tmp_path):
     out = tmp_path / "ok.xml"
     res = gate(store_path, "low", "good", "--report", "junit", str(out),
                "--report", "markdown", str(tmp_path / "ok.md"))
-    assert res.exit_code == 0
+    # every check passes, but imported discovery runs are not clean heldout evidence (#10):
+    # "supported", exit 4, and the report never reads as a promotion
+    assert res.exit_code == 4
     suite = ET.parse(out).getroot().find("testsuite")
-    assert suite.get("failures") == "0"
-    assert (tmp_path / "ok.md").read_text().startswith("## t2e gate: ✅ PROMOTE")
+    assert suite.get("failures") == "1"
+    verdict = [c for c in suite.iter("testcase") if c.get("name") == "verdict"][0]
+    assert verdict.find("failure").get("message").startswith("supported")
+    assert (tmp_path / "ok.md").read_text().startswith(
+        "## t2e gate: 🟡 SUPPORTED (development evidence, not promoted)")
     res = gate(store_path, "base", "good", "--report", "junit", str(tmp_path / "no/x.xml"))
     assert res.exit_code == 2 and "does not exist" in res.output

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from store import now_iso
+from store import INFRA, now_iso
 
 from .classify import CLASSIFIER_VERSION, Analysis, classify
 from .labels import apply_labels, labels_for
@@ -17,7 +17,7 @@ from .trace import load_episodes
 
 # failed = graded and not a success, or ended on infrastructure (shown apart, never counted)
 FAILED_SQL = ("(e.reward IS NULL OR abs(e.reward - 1.0) > 1e-6 OR "
-              "e.termination_reason = 'infrastructure_error') AND e.status = 'done'")
+              f"e.termination_reason = '{INFRA}') AND e.status = 'done'")
 
 
 def _conn(db):

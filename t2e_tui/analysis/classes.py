@@ -70,9 +70,7 @@ def register(fc: FailureClass) -> FailureClass:
 
 def registered() -> list[FailureClass]:
     """Every registered class, by priority then name (a copy; sorted once per change)."""
-    if not _SORTED:
-        from . import rules  # noqa: F401  (registers the built-in classes)
-
+    if not _SORTED:  # the built-in classes register when the package loads (__init__)
         _SORTED.extend(sorted(_REGISTRY.values(), key=lambda c: (c.priority, c.name)))
     return list(_SORTED)
 

@@ -10,6 +10,8 @@ import json
 import re
 from dataclasses import dataclass, field
 
+from store import INFRA as INFRA_TERMINATION
+
 from .classes import AGENT, BLAME, INFRA, UNCLASSIFIED, FailureClass, Verdict, registered
 from .facts import Facts
 from .trace import EpisodeTrace
@@ -62,7 +64,7 @@ def classify(ep: EpisodeTrace, classes: list[FailureClass] | None = None) -> Ana
     """Run every detector on a failed episode; a passing episode gets no class."""
     classes = registered() if classes is None else sorted(classes, key=lambda c: (c.priority, c.name))
     res = Analysis(ep.episode_id, ep.task_id, ep.trial, ep.reward)
-    if ep.termination == "infrastructure_error":
+    if ep.termination == INFRA_TERMINATION:
         res.infra = True
         res.classes = [Verdict("infrastructure", [], "the model endpoint failed; excluded from every "
                                "figure.", kind=INFRA)]

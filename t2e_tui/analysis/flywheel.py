@@ -8,6 +8,8 @@ Synthetic runs (role synthetic) are left out: they are never evidence."""
 
 from __future__ import annotations
 
+from store import INFRA
+
 from .cache import class_counts
 from .regression import latest, list_sets
 
@@ -31,8 +33,8 @@ def _task_pass(conn, run_id: str) -> dict:
     out: dict = {}
     for tid, ok in conn.execute(
             "SELECT coalesce(likely_task_id, task_id), success FROM episodes WHERE run_id = ? AND"
-            " status = 'done' AND coalesce(termination_reason, '') != 'infrastructure_error'",
-            (run_id,)):
+            " status = 'done' AND coalesce(termination_reason, '') != ?",
+            (run_id, INFRA)):
         out[tid] = out.get(tid, True) and bool(ok)
     return out
 

@@ -4,6 +4,8 @@ the class deltas and, for each task that flips, where the two trajectories part.
 
 from __future__ import annotations
 
+from store import INFRA
+
 from .cache import analyse_run, class_counts
 from .classify import CLASSIFIER_VERSION, pair_divergence
 from .trace import load_episodes
@@ -33,7 +35,7 @@ def flips(db, baseline: str, candidate: str) -> list[dict]:
         for eid, tid, reward in conn.execute(
                 "SELECT episode_id, coalesce(likely_task_id, task_id), reward FROM episodes"
                 " WHERE run_id = ? AND status = 'done' AND coalesce(termination_reason, '') !="
-                " 'infrastructure_error' ORDER BY task_id, trial, ord", (run,)):
+                " ? ORDER BY task_id, trial, ord", (run, INFRA)):
             out.setdefault(tid, (eid, reward is not None and abs(reward - 1) <= 1e-6))
         return out
     b, c = first(baseline), first(candidate)

@@ -4,13 +4,15 @@ each class once and points at the rule that can produce it."""
 
 from __future__ import annotations
 
+from store import INFRA as INFRA_TERMINATION
+
 from . import rules_actions as A
 from . import rules_talk as T
 from .classes import AGENT, BLAME, INFRA, INFRASTRUCTURE, FailureClass, Verdict, register
 
 
 def _infra(ep, f) -> list:
-    if ep.termination == "infrastructure_error":
+    if ep.termination == INFRA_TERMINATION:
         return [Verdict(INFRASTRUCTURE, [], "the model endpoint failed; excluded from every figure.",
                         kind=INFRA)]
     return []

@@ -31,7 +31,7 @@ import store
 from store import writer
 
 from ..errors import T2EError
-from .engine import EpisodeDone, RunSummary, _Backends, _record_candidate, run_summary
+from .engine import EpisodeDone, RunSummary, _Backends, run_summary
 from .episode import play_episode
 from .manifest import episode_seed
 from .plan import (
@@ -204,10 +204,10 @@ def plan_fork(conn: Any, episode: Any, at: int, *, candidate: Any = None,
 
 
 def _create_fork_run(conn: Any, fp: ForkPlan) -> str:
+    from pathlib import Path
+
     plan = fp.plan
     if plan.candidate_ref is not None:
-        from pathlib import Path
-
         from ..candidate_versions import ensure_recorded
         from ..candidates import CandidateError
         try:
@@ -215,7 +215,8 @@ def _create_fork_run(conn: Any, fp: ForkPlan) -> str:
                             Path(plan.candidates_dir) if plan.candidates_dir else None)
         except CandidateError:
             pass
-    _record_candidate(conn, plan)
+    from ..candidate_versions import record  # the engine's recorder (#12): no row of our own
+    record(conn, plan.candidate, Path(plan.candidates_dir) if plan.candidates_dir else None)
     from .engine import _task_dict
     with writer.transaction(conn):
         if fp.world_id:

@@ -8,8 +8,9 @@ the proposer by construction. The loop proposes and records; a person promotes (
 `--auto-promote`, which only follows a promote on clean heldout evidence).
 """
 
+from .backends import make_proposer
 from .loop import EvolveConfig, evolve
-from .proposer import LeakageRefused, OfflineProposer, Proposal, ProposalError, TraceReader, make_proposer
+from .proposer import LeakageRefused, OfflineProposer, Proposal, ProposalError, TraceReader
 
 __all__ = ["EvolveConfig", "evolve", "LeakageRefused", "OfflineProposer", "Proposal",
            "ProposalError", "TraceReader", "make_proposer"]

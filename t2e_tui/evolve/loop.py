@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 import store
-from store import now_iso
+from store import INFRA, now_iso
 
 from ..candidate_versions import load_ref, save_version
 from ..candidates import Candidate, CandidateError
 from ..errors import T2EError
-from .proposer import LeakageRefused, ProposalError, TraceReader, make_proposer, validate
+from .backends import make_proposer
+from .proposer import LeakageRefused, ProposalError, TraceReader, validate
 
 Progress = Callable[[str], None]
 
@@ -136,8 +137,8 @@ class _Paused(Exception):
 def _task_rates(conn: Any, run_id: str) -> dict[str, float]:
     rows = conn.execute(
         "SELECT task_id, avg(CASE WHEN success THEN 1.0 ELSE 0.0 END) FROM episodes WHERE run_id = ?"
-        " AND status = 'done' AND coalesce(termination_reason, '') != 'infrastructure_error' "
-        "GROUP BY task_id", (run_id,)).fetchall()
+        " AND status = 'done' AND coalesce(termination_reason, '') != ? "
+        "GROUP BY task_id", (run_id, INFRA)).fetchall()
     return {t: r for t, r in rows}
 
 

@@ -236,15 +236,3 @@ class NoopProposer:
             out.append(Proposal(body=normalise(parent.body) + f"\nBe courteous (note {self.n}).",
                                 hypothesis="no-op: a courtesy sentence", author=self.author))
         return out
-
-
-def make_proposer(spec: str, *, config: Any = None) -> Any:
-    """`offline`, `noop` or `openai:MODEL` (an OpenAI-compatible endpoint from the config)."""
-    if spec == "offline":
-        return OfflineProposer()
-    if spec == "noop":
-        return NoopProposer()
-    if spec.startswith("openai:") and spec[7:]:
-        from .openai_proposer import OpenAIProposer
-        return OpenAIProposer(spec[7:], config=config)
-    raise T2EError(f"--proposer {spec!r}: use offline or openai:MODEL")

@@ -20,8 +20,8 @@ from typing import Any
 from store.heldout import list_sets
 from world.domains import world_key
 
-from .leakage import parse_time
 from .runs import RunInfo
+from .times import parse_time
 
 
 @dataclass

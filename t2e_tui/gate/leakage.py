@@ -19,19 +19,9 @@ from store.pairdebug import development_only
 from world.domains import world_key
 
 from .runs import RunInfo, conn_of
+from .times import parse_time
 
 CLEAN_ROLES = ("heldout", "transfer")
-
-
-def parse_time(text: str | None) -> datetime | None:
-    """ISO-8601 to an aware UTC datetime (naive times are taken as UTC); None if unparseable."""
-    if not text:
-        return None
-    try:
-        t = datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
 
 
 @dataclass

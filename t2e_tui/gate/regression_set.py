@@ -7,6 +7,8 @@ which versions the verdict was made against."""
 
 from __future__ import annotations
 
+from store import INFRA
+
 from .checks import Check
 
 NAME = "regression_set_clean"
@@ -26,8 +28,8 @@ def regression_checks(conn, cmp, policy) -> list[Check]:
     outcomes: dict = {}
     for tid, reward in conn.execute(
             "SELECT coalesce(likely_task_id, task_id), reward FROM episodes WHERE run_id = ? AND"
-            " status = 'done' AND coalesce(termination_reason, '') != 'infrastructure_error'",
-            (run.run_id,)):
+            " status = 'done' AND coalesce(termination_reason, '') != ?",
+            (run.run_id, INFRA)):
         outcomes.setdefault(tid, []).append(reward is not None and abs(reward - 1.0) <= 1e-6)
     failing, run_items, not_run, names = [], 0, [], []
     for s in sets:

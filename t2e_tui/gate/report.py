@@ -17,7 +17,8 @@ from pathlib import Path
 from ..textsafe import one_line
 
 FORMATS = ("junit", "markdown")
-_BADGE = {"promote": "✅ PROMOTE", "discard": "❌ DISCARD", "inconclusive": "⚠️ INCONCLUSIVE"}
+_BADGE = {"promote": "✅ PROMOTE", "discard": "❌ DISCARD", "inconclusive": "⚠️ INCONCLUSIVE",
+          "supported": "🟡 SUPPORTED"}  # passes, on evidence that is not clean heldout (#10)
 
 
 def _t(v: object, width: int = 300) -> str:
@@ -93,7 +94,10 @@ def md(v: object, width: int = 300) -> str:
 def markdown(doc: dict) -> str:
     """A pull-request comment: verdict, checks table, regressions with `t2e show`, CI and p."""
     b, c = doc["baseline"], doc["candidate"]
-    lines = [f"## t2e gate: {_BADGE.get(doc['decision'], doc['decision'].upper())}", "",
+    badge = _BADGE.get(doc["decision"], doc["decision"].upper())
+    if doc["decision"] == "supported":  # say which evidence: never mistaken for a promotion
+        badge += f" ({doc.get('evidence_role') or 'development'} evidence, not promoted)"
+    lines = [f"## t2e gate: {badge}", "",
              f"Candidate **{md(c['name'], 80)}** (`{c['run_id']}`) vs baseline "
              f"**{md(b['name'], 80)}** (`{b['run_id']}`): {len(doc['tasks'])} task(s)"
              f"{' (intersected)' if doc.get('intersected') else ''}, evidence role "

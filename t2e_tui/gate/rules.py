@@ -21,12 +21,13 @@ from ..errors import T2EError
 from .checks import Check
 from .checks import checks as _checks
 from .compare import Comparison, compare_runs
-from .leakage import PARENT_EXPR, RoleVerdict, comparison_role, find_candidate, parse_time
+from .leakage import PARENT_EXPR, RoleVerdict, comparison_role, find_candidate
 from .metrics import RunMetrics, run_metrics
 from .policy import CHECK_NAMES, Policy, load_policy
 from .regression_set import regression_checks
 from .runs import RunInfo, conn_of
 from .stats import bootstrap_mean_ci, sign_flip_test, sign_test
+from .times import parse_time
 
 EXIT_CODES = {"promote": 0, "discard": 1, "inconclusive": 3, "supported": 4}
 CLEAN_GRADES = ("heldout", "transfer")

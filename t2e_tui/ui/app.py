@@ -49,7 +49,7 @@ class T2EApp(App):
         Binding("q", "quit", "Quit", id="quit"),
         Binding("f1", "help", "Help", id="help"),
         # many terminals (and tmux setups) take F1 for themselves
-        Binding("question_mark", "help", "Help", show=False, id="help.question"),
+        Binding("question_mark", "help", "Help", show=False, id="help_question"),
         Binding("slash", "search", "Search", id="search"),
         Binding("escape", "back", "Back", id="back"),
         Binding("f2", "runs", "Runs", show=False, id="runs"),
@@ -179,11 +179,12 @@ class T2EApp(App):
         entry = session_state.for_store(self.store_path)
         conn = da.open_conn(self.store_path)
         try:
-            runs = {r[0] for r in conn.execute("SELECT run_id FROM runs")}
+            from ..ui_queries import episode_exists, run_ids
+
+            runs = run_ids(conn)
 
             def episode_ok(eid) -> bool:
-                return eid is None or (isinstance(eid, int) and conn.execute(
-                    "SELECT 1 FROM episodes WHERE episode_id = ?", (eid,)).fetchone() is not None)
+                return eid is None or (isinstance(eid, int) and episode_exists(conn, eid))
 
             marks = [m if m in runs else None for m in (entry.get("baseline"),
                                                         entry.get("candidate"))]

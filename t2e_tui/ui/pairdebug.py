@@ -29,10 +29,9 @@ def draft_and_baseline(app: Any) -> tuple[str, str]:
         base = "baseline"
         run = getattr(app, "baseline_run", None)
         if run:
-            row = conn.execute("SELECT candidate_hash FROM runs WHERE run_id = ?",
-                               (run,)).fetchone()
-            if row and row[0]:
-                base = row[0]
+            from ..ui_queries import run_candidate_hash
+
+            base = run_candidate_hash(conn, run) or base
     finally:
         conn.close()
     return (v.hash if v else "baseline"), base
@@ -106,9 +105,9 @@ class PairDebugMixin:
         eids = {"a": self.episode_a, "b": self.episode_b}  # type: ignore[attr-defined]
         conn = da.open_conn(app.store_path)
         try:
-            rows = conn.execute(
-                "SELECT target_id FROM notes WHERE target_kind = 'step' AND (target_id LIKE ? "
-                "OR target_id LIKE ?)", [f"{eids['a']}:%", f"{eids['b']}:%"]).fetchall()
+            from ..ui_queries import noted_steps
+
+            rows = [(t,) for t in noted_steps(conn, [eids["a"], eids["b"]])]
         finally:
             conn.close()
         noted = set()
@@ -230,8 +229,9 @@ class PairDebugMixin:
             summary = execute_fork(fp, app.store_path)
             conn = da.open_conn(app.store_path)
             try:
-                first = conn.execute("SELECT min(episode_id) FROM episodes WHERE run_id = ?",
-                                     (summary.run_id,)).fetchone()[0]
+                from ..ui_queries import first_episode
+
+                first = first_episode(conn, summary.run_id)
             finally:
                 conn.close()
             app.call_from_thread(self._forked, eid, first, at, summary)

@@ -23,13 +23,13 @@ STYLE = {"promote": "green", "discard": "red", "inconclusive": "yellow"}
 
 class EvolveScreen(Screen):
     BINDINGS = [
-        Binding("s", "start", "Start loop", id="evolve-start"),
-        Binding("p", "pause", "Pause", id="evolve-pause"),
-        Binding("c", "resume", "Continue", id="evolve-continue"),
-        Binding("e", "edit", "Edit proposal", id="evolve-edit"),
-        Binding("j", "cursor(1)", "Down", show=False, id="evolve-down"),
-        Binding("k", "cursor(-1)", "Up", show=False, id="evolve-up"),
-        Binding("escape", "app.pop_screen", "Back", id="evolve-back"),
+        Binding("s", "start", "Start loop", id="evolve.start"),
+        Binding("p", "pause", "Pause", id="evolve.pause"),
+        Binding("c", "resume", "Continue", id="evolve.continue"),
+        Binding("e", "edit", "Edit proposal", id="evolve.edit"),
+        Binding("j", "cursor(1)", "Down", show=False, id="evolve.down"),
+        Binding("k", "cursor(-1)", "Up", show=False, id="evolve.up"),
+        Binding("escape", "app.pop_screen", "Back", id="evolve.back"),
     ]
 
     DEFAULT_CSS = """

@@ -123,7 +123,9 @@ class FailuresScreen(ExplorerScreen):
     def _label(conn, run_id: str | None) -> str | None:
         if run_id is None:
             return None
-        row = conn.execute("SELECT name, agent_model FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        from ...ui_queries import run_name_model
+
+        row = run_name_model(conn, run_id)
         if row is None:
             return run_id
         scripted = (row[1] or "").lower().startswith(da.SCRIPTED)

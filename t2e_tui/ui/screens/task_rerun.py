@@ -146,16 +146,9 @@ class TaskRerunScreen(ExplorerScreen):
             return
         conn = da.open_conn(self.app.store_path)
         try:
-            marks = ",".join("?" * len(ids))
-            rows = conn.execute(
-                f"SELECT e.episode_id, e.run_id, e.trial, e.status, e.success, e.reward, "
-                f"e.termination_reason, (SELECT count(*) FROM steps s WHERE s.episode_id = "
-                f"e.episode_id) FROM episodes e WHERE e.run_id IN ({marks}) "
-                f"ORDER BY e.trial", ids).fetchall()
-            tail = conn.execute(
-                f"SELECT s.episode_id, s.idx, s.role, s.content, s.tool_calls FROM steps s "
-                f"JOIN episodes e ON e.episode_id = s.episode_id WHERE e.run_id IN ({marks}) "
-                f"ORDER BY s.step_id DESC LIMIT {TAIL}", ids).fetchall()
+            from ...ui_queries import rerun_progress
+
+            rows, tail = rerun_progress(conn, list(ids), TAIL)
         finally:
             conn.close()
         side = {rid: "AB"[i] for i, rid in enumerate(self.run_ids) if rid}
