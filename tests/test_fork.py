@@ -214,9 +214,15 @@ def test_tau2_task_needs_an_llm_user(tau2_dir, shared_results, tmp_path):
 # ------------------------------------------------------------------ the gate
 
 def test_the_gate_refuses_forks_as_heldout_evidence(tmp_path):
+    from store.heldout import register_set
+
     conn = new_store(tmp_path)
-    make_run(conn, "base", {str(i): [0.0] for i in range(1, 9)}, role="heldout")
-    make_run(conn, "cand", {str(i): [1.0] for i in range(1, 9)}, role="heldout")
+    # clean heldout needs a set registered before the runs (#10's rule)
+    register_set(conn, "ho", "mini-retail", [str(i) for i in range(1, 9)], spec="1-8")
+    make_run(conn, "base", {str(i): [0.0] for i in range(1, 9)}, role="heldout",
+             candidate_hash="a" * 64)
+    make_run(conn, "cand", {str(i): [1.0] for i in range(1, 9)}, role="heldout",
+             candidate_hash="b" * 64)
     assert evaluate(conn, "base", "cand").evidence_role == "heldout"
     conn.execute("UPDATE episodes SET forked_from_episode = 1, forked_at_step = 3 WHERE "
                  "run_id = (SELECT run_id FROM runs WHERE name = 'cand') AND task_id = '4'")

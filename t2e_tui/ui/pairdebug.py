@@ -21,7 +21,7 @@ from ..textsafe import one_line
 def draft_and_baseline(app: Any) -> tuple[str, str]:
     """The current draft (the workbench's candidate being worked on) and the baseline's
     candidate (the app's baseline run's, else the packaged baseline), as store refs."""
-    from .screens.workbench_hooks import current_version
+    from .screens.workbench_context import current_version
 
     conn = da.open_conn(app.store_path)
     try:

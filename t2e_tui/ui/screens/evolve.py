@@ -188,7 +188,7 @@ class EvolveScreen(Screen):
         from store import connect
 
         from ...evolve import EvolveConfig, evolve
-        from .workbench_hooks import candidates_dir_for, current_version
+        from .workbench_context import candidates_dir_for, current_version
 
         try:
             cfg = None
