@@ -6,8 +6,9 @@ is 7 MB), so a fork shares every record with its parent and copies a record only
 tool first touches it (`for_write`). New records (an airline booking) are added with `add`.
 Records are never mutated in place unless this fork owns them.
 
-Equality is tau2's DB hash (SHA-256 of the sorted-key JSON dump) as plain dict equality, which
-holds because each domain's loader rebuilds records in tau2's dump shape. Two forks of one root
+Equality is tau2's DB hash (SHA-256 of the sorted-key JSON dump) as type-strict dict equality
+(`same_json`: 2 and 2.0 differ, as their dumps do), which holds because each domain's loader
+rebuilds records in tau2's dump shape. Two forks of one root
 differ only in records either of them copied or added, so they compare on those keys alone.
 """
 
@@ -27,6 +28,18 @@ def copy_record(x: Any) -> Any:
     if isinstance(x, list):
         return [copy_record(v) for v in x]
     return x
+
+
+def same_json(a: Any, b: Any) -> bool:
+    """Equal as JSON text would be: like ==, but 2 != 2.0 and 1 != True, because tau2's hash
+    dumps them differently (a tool that stores a raw argument makes the difference real)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same_json(v, b[k]) for k, v in a.items())
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b))
+    return a == b or (a != a and b != b)  # NaN dumps as NaN on both sides
 
 
 class CowDB:
@@ -93,7 +106,8 @@ class CowDB:
                 if len(mine) != len(theirs):
                     return False
                 for key in self._dirty[name] | other._dirty[name]:
-                    if mine.get(key, _MISSING) != theirs.get(key, _MISSING):
+                    a, b = mine.get(key, _MISSING), theirs.get(key, _MISSING)
+                    if a is not b and not same_json(a, b):
                         return False
             return True
         for name in self.TABLES:
@@ -105,7 +119,7 @@ class CowDB:
             for key, rec in mine.items():
                 other_rec = theirs[key]
                 # Forks share untouched records, so identity settles almost every row.
-                if rec is not other_rec and rec != other_rec:
+                if rec is not other_rec and not same_json(rec, other_rec):
                     return False
         return True
 
@@ -118,7 +132,7 @@ class CowDB:
             mine, theirs = getattr(self, name), getattr(other, name)
             for key in sorted(set(mine) | set(theirs)):
                 a, b = mine.get(key, _MISSING), theirs.get(key, _MISSING)
-                if a is not b and a != b:
+                if a is not b and not same_json(a, b):
                     out.append(f"{name}/{key}")
         return out
 

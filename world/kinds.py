@@ -76,3 +76,17 @@ def detect_kind(tasks: Iterable[Any] = (), tool_names: Iterable[str] = ()) -> st
 def _own_tools(kind: str) -> set[str]:
     others = set().union(*(set(_TOOL_KINDS[k]) for k in KINDS if k != kind))
     return set(_TOOL_KINDS[kind]) - others
+
+
+def tool_def_names(defs: Any) -> list[str]:
+    """Tool names of a results file's `tool_defs` (a dict by name or a list of tool JSON)."""
+    if isinstance(defs, dict):
+        return [k for k in defs if isinstance(k, str)]
+    out = []
+    for d in defs if isinstance(defs, list) else ():
+        fn = d.get("function") if isinstance(d, dict) else None
+        body = fn if isinstance(fn, dict) else d
+        name = body.get("name") if isinstance(body, dict) else None
+        if isinstance(name, str):
+            out.append(name)
+    return out

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import WorldError, describe_json_error
-from .kinds import db_class, detect_kind, kind_of, tool_kinds
+from .kinds import db_class, detect_kind, kind_of, tool_def_names, tool_kinds
 from .relabel import check_label
 from .scoring import is_success, score_episode
 from .tasks import Task, parse_tasks
@@ -122,19 +122,6 @@ def file_domain(data: dict) -> str | None:
             return inst["domain"]
     defs = env.get("tool_defs") if isinstance(env, dict) else None
     return detect_kind(tasks, tool_def_names(defs))
-
-
-def tool_def_names(defs: Any) -> list[str]:
-    """Tool names of a results file's `tool_defs` (a dict by name or a list of tool JSON)."""
-    if isinstance(defs, dict):
-        return [k for k in defs if isinstance(k, str)]
-    out = []
-    for d in defs if isinstance(defs, list) else ():
-        fn = d.get("function") if isinstance(d, dict) else None
-        name = (fn or d).get("name") if isinstance(fn or d, dict) else None
-        if isinstance(name, str):
-            out.append(name)
-    return out
 
 
 def _tools_lacking(task: Task, domain: str | None) -> list[str]:
