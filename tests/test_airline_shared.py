@@ -162,7 +162,8 @@ def test_relabel_recovers_scrambled_airline_labels(airline_dir, airline_results,
     assert len(expected) >= 12
     assert {r["sim_id"] for r in rep["relabelled"]} == expected
     assert all(r["likely"] == truth[r["sim_id"]] for r in rep["relabelled"])
-    assert rep["agree"] == 20 - len(moved - expected)
+    # only a label left wrong can disagree (it may still agree: two no-write tasks grade alike)
+    assert {d["sim_id"] for d in rep["disagree"]} <= moved - expected
     # from the trajectory alone (no recorded action checks), never a wrong guess
     for sim in data["simulations"]:
         found = check_label({**sim, "reward_info": None}, tasks)
