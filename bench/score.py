@@ -1,12 +1,14 @@
-"""Re-scoring speed: retail simulations per second on one core (target >= 500).
+"""Re-scoring speed: retail or airline simulations per second on one core (target >= 500).
 
-Usage: .venv/bin/python bench/score.py [--data DIR] [--seconds N] [FILES...]
-Defaults to the two shared tau2 results files and ../shared/tau2 as the data directory.
+Usage: .venv/bin/python bench/score.py [--domain retail|airline] [--data DIR] [--seconds N] [FILES...]
+Defaults to the domain's two shared tau2 results files and ../shared/tau2/<domain> as the data
+directory.
 Prints three figures:
   * score_episode only (messages already parsed; tasks re-parsed each pass, so gold DBs are
     rebuilt per pass as in a real `t2e score` run),
   * end to end per file (JSON parse + relabel check + scoring), as `t2e score` does,
-  * the cost of one copy-on-write fork of the 1000-order DB.
+  * the cost of one copy-on-write fork of the DB (retail: 1000 orders; airline: the 7 MB DB,
+    300 flights, 500 users, 2000 reservations).
 """
 
 from __future__ import annotations
@@ -20,26 +22,27 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from world.db import RetailDB  # noqa: E402
+from world.kinds import db_class, env_for  # noqa: E402
 from world.rescore import rescore  # noqa: E402
 from world.scoring import score_episode  # noqa: E402
 from world.tasks import parse_tasks  # noqa: E402
-from world.tools import RetailEnv  # noqa: E402
 
 
 def main() -> None:
     shared = REPO.parent / "shared" / "tau2"
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("files", nargs="*", type=Path,
-                    default=sorted((shared / "results").glob("retail_*.json")))
-    ap.add_argument("--data", type=Path, default=shared / "retail")
+    ap.add_argument("files", nargs="*", type=Path)
+    ap.add_argument("--domain", choices=["retail", "airline"], default="retail")
+    ap.add_argument("--data", type=Path, default=None)
     ap.add_argument("--seconds", type=float, default=3.0)
     args = ap.parse_args()
+    args.files = args.files or sorted((shared / "results").glob(f"{args.domain}_*.json"))
+    args.data = args.data or shared / args.domain
     if not args.files:
         sys.exit("no results files given and none found in ../shared/tau2/results")
 
     t0 = time.perf_counter()
-    base = RetailDB.load(args.data / "db.json")
+    base = db_class(args.domain).load(args.data / "db.json")
     print(f"db load (once per process): {1000 * (time.perf_counter() - t0):.1f} ms")
 
     raw = [(p, p.read_text(encoding="utf-8")) for p in args.files]
@@ -72,9 +75,10 @@ def main() -> None:
     # 3. one fork.
     k, start = 0, time.perf_counter()
     while time.perf_counter() - start < 0.5:
-        RetailEnv(base)
+        env_for(base)
         k += 1
-    print(f"fork (RetailEnv on the 1000-order DB): {1e6 * (time.perf_counter() - start) / k:.1f} µs")
+    print(f"fork (a {args.domain} tool env on its own DB fork): "
+          f"{1e6 * (time.perf_counter() - start) / k:.1f} µs")
     print("target: >= 500 simulations/s on one core")
 
 

@@ -294,7 +294,13 @@ class ScriptedAgent:
             # always draw one number per behaviour so the rng stream does not depend on the result
             draws = [rng.random() for _ in BEHAVIOURS]
             b = b.flipped({n for n, d in zip(BEHAVIOURS, draws) if d < self.noise})
-        step = _Planner(State(messages), b).plan()
+        planner = _Planner
+        if tools:
+            # the same behaviours drive the airline planner when the tools are airline's
+            from .scripted_airline import AirlinePlanner, is_airline
+            if is_airline(tools):
+                planner = AirlinePlanner
+        step = planner(State(messages), b).plan()
         if step.tool:
             call = ToolCall(id=f"call_{len(messages)}_{step.tool}", name=step.tool, arguments=step.arguments)
             return AgentReply(content=None, tool_calls=[call], model=self.model)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 ROLES = ["discovery", "development", "heldout", "transfer", "synthetic"]
-DOMAINS = ["mini-retail", "tau2-retail"]
+DOMAINS = ["mini-retail", "tau2-retail", "mini-airline", "tau2-airline"]
 DEFAULT_STEPS = 20  # expected steps per episode when no baseline run says better
 
 
