@@ -58,9 +58,22 @@ def _human_gate(doc: dict) -> str:
         f"regressions {len(st['regressions'])}, flaky {len(st['flaky'])}")
     for r in doc["reasons"]:
         lines.append(f"  reason: {r}")
+    tr = (doc.get("transfer") or {}).get("note")
+    if tr:
+        lines.append(f"  transfer: {tr}")
     for w in doc["warnings"]:
         lines.append(f"  warning: {w}")
     return "\n".join(lines)
+
+
+def _transfer_doc(conn, result) -> dict | None:
+    """The candidate's transfer status (gate/transfer.py) for heldout and transfer verdicts."""
+    from ..gate.transfer import transfer_status
+
+    if result.evidence_role not in ("heldout", "transfer"):
+        return None
+    st = transfer_status(conn, result.comparison.candidate.candidate_hash)
+    return st.to_dict() if st else None
 
 
 def register(cli: click.Group) -> None:
@@ -85,7 +98,8 @@ def register(cli: click.Group) -> None:
         with closing(_store()) as conn:
             result = gate(conn, baseline_run, candidate_run, policy=policy,
                           intersect=intersect, alpha=alpha)
-        doc = result.to_dict()
+            doc = result.to_dict()
+            doc["transfer"] = _transfer_doc(conn, result)
         if as_json:
             click.echo(json.dumps(doc, indent=2, default=str))
         else:
@@ -208,7 +222,7 @@ def _rich_scoreboard(rows: list[dict]) -> None:
                   overflow="ellipsis", crop=True)
     console.print(scoreboard_table(rows, console.width))
     for r in rows:
-        for note in override_notes(r) + role_notes(r):
+        for note in override_notes(r) + role_notes(r) + transfer_notes(r):
             console.print(Text(note))
 
 
@@ -220,6 +234,15 @@ def role_notes(r: dict) -> list[str]:
     why = "; ".join(r["role_reasons"])
     return [f"row {r['row']}: evidence {r['evidence_role']}, claimed {claimed}: "
             f"{one_line(why, 400)}"]
+
+
+def transfer_notes(r: dict) -> list[str]:
+    """A note on rows of a candidate whose heldout and transfer verdicts disagree."""
+    from ..gate.transfer import TRANSFER_FLAG
+
+    if not (r.get("transfer") or "").startswith(TRANSFER_FLAG):
+        return []
+    return [f"row {r['row']}: {one_line(r['transfer'], 300)}"]
 
 
 def override_notes(r: dict) -> list[str]:

@@ -245,5 +245,13 @@ def format_demo_summary(s: dict) -> str:
     for c in s.get("candidates", []):
         lines.append(f"  {c['name']:<28} gate {c['decision']:<12} human {c.get('human') or '-'}"
                      f"  fixes {c.get('fixes', 0)}  regressions {c.get('regressions', 0)}")
+    tr = s.get("transfer")
+    if tr:
+        regs = tr["regressions"]
+        shown = ", ".join(regs[:8]) + (f" (+{len(regs) - 8})" if len(regs) > 8 else "")
+        lines.append(f"  negative control: {tr['name']} rerun on {tr['domain']} (transfer): gate "
+                     f"{tr['decision']}, regressions {len(regs)}: {shown or '-'}")
+        if tr.get("note"):
+            lines.append(f"  {tr['name']}: {tr['note'].split(' (')[0]}")
     lines.append(f"built in {s.get('seconds', 0):.1f}s")
     return "\n".join(lines)
