@@ -138,7 +138,7 @@ def cli(ctx: click.Context, store: str | None) -> None:
 def _register_all() -> None:
     import importlib
 
-    for name in ("store", "world", "engine", "models", "gate", "workbench", "app"):
+    for name in ("store", "world", "engine", "models", "gate", "workbench", "app", "transfer"):
         importlib.import_module(f".{name}", __package__).register(cli)
 
 

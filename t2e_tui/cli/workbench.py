@@ -229,6 +229,9 @@ def format_log_row(r: dict) -> str:
         h = gate.get("human")
         if h:
             g += f", human {h['decision']}" + (" OVERRIDE" if h["override"] else "")
+    tr = (r.get("transfer") or {}).get("transfer")
+    if tr:
+        g += f"; transfer #{tr['row']} {tr['decision']} ({tr['domain']})"
     # names and notes come from files anyone may have edited: one line, no control sequences
     hyp = one_line(r.get("hypothesis") or "", 60)
     name = one_line(r["name"], 80)

@@ -168,5 +168,5 @@ def unchecked_outside(db: Any, candidate_hash: str | None, declared: list[str],
     if kinds - home:
         return None
     where = ", ".join(sorted(k for k in home if k)) or "its domain"
-    target = f" (it declares domains: {', '.join(declared)})" if declared else ""
-    return f"never checked outside {where}{target}: no transfer run yet"
+    target = f" (declared: {', '.join(declared)})" if declared else ""
+    return f"never checked outside {where}{target}"

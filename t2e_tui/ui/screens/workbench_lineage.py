@@ -72,7 +72,7 @@ class LineageScreen(Screen):
         table.clear(columns=True)
         # fixed widths: auto-width columns are sized before the rows arrive after a clear
         for label, width in (("version", 26), ("hash", 10), ("reward", 6), ("gate", 20),
-                             ("human", 16), ("saved UTC", 11)):
+                             ("human", 16), ("transfer", 10), ("saved UTC", 11)):
             table.add_column(label, width=width)
         for r in self.rows:
             name = "  " * r["depth"] + ("└ " if r["depth"] else "") + strip_controls(r["name"])
@@ -86,11 +86,11 @@ class LineageScreen(Screen):
             human = Text("-", "dim") if not h else Text(
                 h["decision"] + (" override" if h["override"] else ""),
                 DECISION_STYLE.get(h["decision"], ""))
-            table.add_row(name, r["short"], reward, gate, human,
+            table.add_row(name, r["short"], reward, gate, human, _transfer_cell(r),
                           r["saved_at"][5:16].replace("T", " "))  # MM-DD HH:MM UTC
         if not self.rows:
             table.add_row(Text("no saved versions yet: e edits, ctrl+s saves", "dim"),
-                          "", "", "", "", "")
+                          "", "", "", "", "", "")
         self._show_hyp()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -158,3 +158,15 @@ class LineageScreen(Screen):
         if not r:
             return
         self.app.push_screen(AblationScreen(r["hash"], r["name"]))
+
+
+def _transfer_cell(r: dict) -> Text:
+    """The transfer verdict beside the heldout one: ✗ rejected / ✓ held / unchecked / -."""
+    st = r.get("transfer") or {}
+    tr, home = st.get("transfer"), st.get("home")
+    if tr:
+        bad = (tr.get("human") or tr.get("decision")) == "discard"
+        return Text("✗ rejected" if bad else "✓ held", "bold red" if bad else "green")
+    if home and (home.get("human") or home.get("decision")) == "promote":
+        return Text("unchecked", "yellow")
+    return Text("-", "dim")
