@@ -244,3 +244,20 @@ def test_load_episode_with_plain_tuple_rows(tmp_path):
     conn = sqlite3.connect(str(path))  # no row_factory: as the CLI opens the store
     ep = da.load_episode(conn, ids["episodes"][("cand", "2")])
     assert ep.task_id == "2" and ep.steps[0]["role"] == "assistant" and ep.checks
+
+
+def test_airline_writes_are_writes_in_the_gold_lane():
+    """The lanes know every domain's write tools: an airline write the gold does not have is a
+    divergence against gold; an extra airline read is exploration (was: kind unknown, missed)."""
+    task = {"id": "a1", "evaluation_criteria": {"actions": [
+        {"action_id": "a1_0", "name": "get_reservation_details",
+         "arguments": {"reservation_id": "ABC123"}}]}}
+    a = traj([("get_reservation_details", {"reservation_id": "ABC123"}, False),
+              ("search_direct_flight", {"origin": "JFK", "destination": "LAX",
+                                        "date": "2024-05-20"}, False),
+              ("send_certificate", {"user_id": "u", "amount": 100}, False)])
+    al = align(a, None, task)
+    kinds = {r.a.name: r.a.tool_kind for r in al.rows if r.a is not None and r.a.name}
+    assert kinds == {"get_reservation_details": "read", "search_direct_flight": "read",
+                     "send_certificate": "write"}
+    assert [al.rows[i].a.name for i in al.divergences] == ["send_certificate"]
