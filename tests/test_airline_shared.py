@@ -211,3 +211,45 @@ def test_gate_on_the_real_airline_pair(airline_store):
     assert checks["no_task_regressions"]["tasks"] == ["18", "29", "45"]
     assert checks["write_action_match_not_worse"]["passed"] is True  # not n/a
     assert "14/26" in checks["write_action_match_not_worse"]["detail"]
+
+
+def test_run_on_tau2_airline_over_a_stub_endpoint(tmp_path, airline_dir, monkeypatch):
+    """`t2e run --domain tau2-airline` with models behind a local OpenAI-compatible stub: the
+    agent sees airline's 14 tools, its cancel call runs on the airline records and the episode
+    is scored like tau2 (task 2's gold cancels nothing, so cancelling a reservation fails it)."""
+    import sqlite3
+
+    from stub_openai import StubOpenAI, call, text, tool_calls
+
+    from t2e_tui.engine.engine import execute_run
+    from t2e_tui.engine.plan import plan_run
+
+    monkeypatch.setenv("T2E_STUB_KEY", "sk-stub")
+    seen_tools: list = []
+
+    def respond(body: dict) -> dict:
+        system = body["messages"][0]["content"]
+        if "role-playing a customer" in system:
+            turns = sum(1 for m in body["messages"] if m["role"] == "assistant")
+            return text("Please cancel reservation XEWRD9.") if turns == 0 else text("###STOP###")
+        seen_tools.append(sorted(t["function"]["name"] for t in body.get("tools") or []))
+        if not any(m["role"] == "tool" for m in body["messages"]):
+            return tool_calls(call("cancel_reservation", {"reservation_id": "XEWRD9"}))
+        return text("Done, reservation XEWRD9 is cancelled.")
+
+    db = str(tmp_path / "s.sqlite")
+    with StubOpenAI(responder=respond) as stub:
+        p = plan_run(domain="tau2-airline", data_dir=str(airline_dir.parent), tasks="2",
+                     trials=1, model="openai:agent-m", user="openai:user-m",
+                     base_url=stub.base_url, api_key_env="T2E_STUB_KEY",
+                     grade="db-communicate", max_retries=1, backoff=0.01)
+        s = execute_run(p, db)
+    assert s.status == "complete" and s.episodes == 1
+    assert len(seen_tools[0]) == 14 and "book_reservation" in seen_tools[0]
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT domain FROM runs").fetchone()[0] == "tau2-airline"
+    content, = conn.execute("SELECT content FROM steps WHERE role = 'tool'").fetchone()
+    assert '"status": "cancelled"' in content
+    assert conn.execute("SELECT reward FROM episodes").fetchone()[0] == 0.0
+    kinds = dict(conn.execute("SELECT name, kind FROM tool_calls"))
+    assert kinds == {"cancel_reservation": "write"}
