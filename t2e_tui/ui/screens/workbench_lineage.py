@@ -82,6 +82,8 @@ class LineageScreen(Screen):
             g = r.get("gate")
             gate = Text("-", "dim") if not g else Text(
                 f"{g['decision']} ({g['evidence_role']})", DECISION_STYLE.get(g["decision"], ""))
+            if (r.get("transfer") or {}).get("flagged"):
+                gate.append(" ✗T", "bold red")  # rejected on transfer (column "transfer")
             h = (g or {}).get("human")
             human = Text("-", "dim") if not h else Text(
                 h["decision"] + (" override" if h["override"] else ""),

@@ -38,7 +38,7 @@ def transfer_text(store_path: str, result: Any) -> Text | None:
         conn.close()
     out = Text()
     if st is not None and st.flagged:
-        out.append(f"\n  transfer: {st.note}", "bold red")
+        out.append(f"\n  transfer: {_short(st, result)}", "bold red")
     elif st is not None and st.transfer is not None and result.evidence_role != "transfer":
         out.append(f"\n  transfer: {st.note or st.transfer.decision}", "green")
     if never:
@@ -49,6 +49,18 @@ def transfer_text(store_path: str, result: Any) -> Text | None:
             hint = ""
         out.append(f"\n  {never}{hint}", "yellow")
     return out if out.plain else None
+
+
+def _short(st: Any, result: Any) -> str:
+    """The flag in one line: on the transfer verdict itself the tasks are listed above it."""
+    from ...gate.transfer import TRANSFER_FLAG
+
+    tr = st.transfer
+    if result.row_id == tr.row:
+        return f"{TRANSFER_FLAG} (heldout row {st.home.row}; this is the transfer verdict)"
+    regs = tr.regressions
+    shown = ", ".join(regs[:4]) + (f" (+{len(regs) - 4})" if len(regs) > 4 else "")
+    return f"{TRANSFER_FLAG} (row {tr.row}, {tr.domain}: {shown or 'no regressions named'})"
 
 
 def start_transfer(screen: Any) -> None:
