@@ -253,3 +253,22 @@ def test_run_on_tau2_airline_over_a_stub_endpoint(tmp_path, airline_dir, monkeyp
     assert conn.execute("SELECT reward FROM episodes").fetchone()[0] == 0.0
     kinds = dict(conn.execute("SELECT name, kind FROM tool_calls"))
     assert kinds == {"cancel_reservation": "write"}
+
+
+def test_importer_recognises_airline_without_a_domain_name(airline_results, tmp_path):
+    """A file whose info lacks the domain is told apart by its embedded tasks and tools; the
+    world id is the same as for the named file when the policy and tasks are the same."""
+    import sqlite3
+
+    data = json.loads(airline_results[0].read_text())
+    named = data["info"]["environment_info"]["domain_name"]
+    data["info"]["environment_info"].pop("domain_name")
+    bare = tmp_path / "bare.json"
+    bare.write_text(json.dumps(data))
+    store = str(tmp_path / "s.sqlite")
+    for path in (bare, airline_results[0]):
+        code, out = run("import", str(path), "--json", store=store)
+        assert code == 0, out
+    rows = sqlite3.connect(store).execute("SELECT domain, world_id FROM runs ORDER BY created_at"
+                                          ).fetchall()
+    assert [d for d, _ in rows] == ["airline", named] and rows[0][1] == rows[1][1]

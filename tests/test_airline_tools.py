@@ -426,6 +426,10 @@ def test_forks_share_untouched_records(db):
     assert book(env).error is False
     assert env.db.diff_keys(db) == ["flights/HAT001", "flights/HAT002", "users/ann_lee_1",
                                     "reservations/ABC123", "reservations/HATHAT"]
+    # a booking copies only the flight dates it touches (a flight holds 30 of them)
+    mine, base = env.db.flights["HAT001"]["dates"], db.flights["HAT001"]["dates"]
+    assert mine["2024-05-15"] is base["2024-05-15"] and mine["2024-05-20"] is not base["2024-05-20"]
+    assert base["2024-05-20"]["available_seats"]["economy"] == 5
 
 
 def test_fork_equality_with_added_records_agrees_with_hash(db):

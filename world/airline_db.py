@@ -15,7 +15,7 @@ import json
 import os
 from typing import Any
 
-from .cow import CowDB, load_json_cached
+from .cow import CowDB, copy_record, load_json_cached
 from .errors import WorldError
 
 CABINS = ("basic_economy", "economy", "business")
@@ -207,6 +207,28 @@ class AirlineDB(CowDB):
 
     def __init__(self, flights: dict, users: dict, reservations: dict):
         super().__init__(flights=flights, users=users, reservations=reservations)
+        self._own_days: set[tuple[str, str]] = set()
+
+    def day_for_write(self, flight_number: str, date: str) -> dict:
+        """This fork's own copy of one flight date (KeyError when absent). The only way to
+        write a flight: a flight holds 30 dates and a booking changes one, so the flight and
+        its `dates` map are copied shallowly and only that date deeply."""
+        own = self._own["flights"]
+        if flight_number not in own:
+            rec = self.flights[flight_number]
+            self.flights[flight_number] = {**rec, "dates": dict(rec["dates"])}
+            own.add(flight_number)
+            self._dirty["flights"].add(flight_number)
+        dates = self.flights[flight_number]["dates"]
+        if (flight_number, date) not in self._own_days:
+            dates[date] = copy_record(dates[date])
+            self._own_days.add((flight_number, date))
+        return dates[date]
+
+    def for_write(self, table: str, key: str) -> dict:
+        if table == "flights":  # a whole-flight copy would hide shared dates: refuse
+            raise ValueError("write flights through day_for_write(flight_number, date)")
+        return super().for_write(table, key)
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "<db>") -> "AirlineDB":

@@ -240,8 +240,8 @@ class AirlineTools:
             elif method["source"] == "certificate":
                 del own_user["payment_methods"][pay.payment_id]
         for info in flights:
-            seats = self.db.for_write("flights", info.flight_number)["dates"][info.date]
-            seats["available_seats"][cabin] -= n
+            day = self.db.day_for_write(info.flight_number, info.date)
+            day["available_seats"][cabin] -= n
         record["passengers"] = [p.dump() for p in record["passengers"]]
         record["payment_history"] = [p.dump() for p in record["payment_history"]]
         self.db.add("reservations", new_id, record)

@@ -33,6 +33,8 @@ def copy_record(x: Any) -> Any:
 def same_json(a: Any, b: Any) -> bool:
     """Equal as JSON text would be: like ==, but 2 != 2.0 and 1 != True, because tau2's hash
     dumps them differently (a tool that stores a raw argument makes the difference real)."""
+    if a is b:
+        return True  # forks share sub-records: identity settles most of a comparison
     if type(a) is not type(b):
         return False
     if isinstance(a, dict):
