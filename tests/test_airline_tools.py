@@ -463,3 +463,34 @@ def test_bad_db_is_refused_naming_the_record(mutate, message):
 def test_a_retail_db_is_named_as_such():
     with pytest.raises(WorldError, match="this looks like a retail db.json"):
         AirlineDB.from_dict({"products": {}, "users": {}, "orders": {}}, "db.json")
+
+
+def test_book_checks_each_payment_entry_alone(env):
+    """The same gift card listed twice is checked per entry (not aggregated), so the balance
+    can go negative; zero-amount entries are kept; a certificate used for 0 is still deleted."""
+    pays = [{"payment_id": "gift_card_1", "amount": 335}, {"payment_id": "certificate_1",
+                                                          "amount": 0},
+            {"payment_id": "gift_card_1", "amount": 335}]
+    rec = json.loads(ok(env, "book_reservation", **{**BOOK, "payment_methods": pays}))
+    assert rec["payment_history"] == pays
+    ann = env.db.users["ann_lee_1"]["payment_methods"]
+    assert ann["gift_card_1"]["amount"] == -170.0 and "certificate_1" not in ann
+
+
+def test_lists_are_converted_only_when_every_item_is_a_dict(env):
+    assert err(env, "book_reservation", **{**BOOK, "flights": ["HAT001"]}) == (
+        "Error: 'str' object has no attribute 'flight_number'")
+    assert err(env, "update_reservation_flights", reservation_id="ABC123", cabin="economy",
+               flights=[{"flight_number": "HAT001", "date": "2024-05-20"}, "HAT002"],
+               payment_id="credit_card_1") == (
+        "Error: 'dict' object has no attribute 'flight_number'")  # the unconverted first item
+
+
+@pytest.mark.parametrize("amount, accepted", [
+    ("670.0", True), (670.0, True), ("1e2", False), ("abc", False), (None, False)])
+def test_int_coercion_of_payment_amounts(env, amount, accepted):
+    res = book(env, payment_methods=[{"payment_id": "credit_card_1", "amount": amount}])
+    if accepted:
+        assert not res.error and json.loads(res.content)["payment_history"][0]["amount"] == 670
+    else:
+        assert res.error and res.content.startswith("Error: 1 validation error for Payment")
