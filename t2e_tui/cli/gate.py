@@ -59,8 +59,8 @@ def _human_gate(doc: dict) -> str:
     for r in doc["reasons"]:
         lines.append(f"  reason: {r}")
     tr = (doc.get("transfer") or {}).get("note")
-    if tr:
-        lines.append(f"  transfer: {tr}")
+    if tr:  # task ids come from files: shown, never interpreted
+        lines.append(f"  transfer: {one_line(tr, 400)}")
     for w in doc["warnings"]:
         lines.append(f"  warning: {w}")
     return "\n".join(lines)

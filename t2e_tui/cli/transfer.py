@@ -49,7 +49,7 @@ def register(cli: click.Group) -> None:
                      f"{res.decision.upper()} (evidence {res.evidence_role})",
                      f"  runs: baseline {tr.baseline_run}, candidate {tr.candidate_run}"
                      + (f" (reused: {', '.join(tr.reused)})" if tr.reused else ""),
-                     f"  regressions {len(regs)}: {', '.join(regs) or '-'}"]
+                     f"  regressions {len(regs)}: {one_line(', '.join(regs), 400) or '-'}"]
             lines += [f"  reason: {one_line(r, 300)}" for r in res.reasons]
             if st and st.note:
                 lines.append(f"  {one_line(st.note, 400)}")

@@ -36,18 +36,20 @@ def transfer_text(store_path: str, result: Any) -> Text | None:
         never = unchecked_outside(conn, cand.candidate_hash, declared, cand.domain)
     finally:
         conn.close()
-    out = Text()
+    from ...textsafe import one_line
+
+    out = Text()  # task ids and domain names come from the store: one line, no controls
     if st is not None and st.flagged:
-        out.append(f"\n  transfer: {_short(st, result)}", "bold red")
+        out.append(f"\n  transfer: {one_line(_short(st, result), 300)}", "bold red")
     elif st is not None and st.transfer is not None and result.evidence_role != "transfer":
-        out.append(f"\n  transfer: {st.note or st.transfer.decision}", "green")
+        out.append(f"\n  transfer: {one_line(st.note or st.transfer.decision, 300)}", "green")
     if never:
         try:
             target = transfer_domain(cand.domain)
             hint = f" · T: transfer check on {target}"
         except Exception:  # noqa: BLE001 - no pair known: no key to offer
             hint = ""
-        out.append(f"\n  {never}{hint}", "yellow")
+        out.append(f"\n  {one_line(never + hint, 300)}", "yellow")
     return out if out.plain else None
 
 
