@@ -159,3 +159,20 @@ def test_episodes_reproduce_exactly(dom):
     task = dom.tasks["air-multi-01"]
     a = json.dumps(play(dom, task, BASELINE)[1])
     assert a == json.dumps(play(dom, task, BASELINE)[1])
+
+
+def test_a_mini_airline_export_rescores_on_the_built_in_world(demo, tmp_path, monkeypatch):
+    """The demo's mini-airline transfer run, exported as a tau2 file, re-scores without any
+    data directory and agrees with every recorded reward."""
+    from click.testing import CliRunner
+
+    from t2e_tui.cli import cli
+
+    monkeypatch.delenv("TAU2_DATA_DIR", raising=False)
+    out = tmp_path / "air.json"
+    res = CliRunner().invoke(cli, ["--store", demo["store"], "export", demo["transfer"]["run_id"],
+                                   "--format", "tau2", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(cli, ["score", str(out), "--json"])
+    rep = json.loads(res.output)
+    assert res.exit_code == 0 and rep["agree"] == rep["simulations"] == 40
