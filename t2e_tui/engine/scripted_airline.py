@@ -27,6 +27,20 @@ from .scripted_agent import GREETING, TRANSFER_MESSAGE, WRAP_UP, _Planner
 from .scripted_state import Closed, Step, parse_json
 from .scripted_text import HUMAN, SAME_AS_RECEIVED, UPSET, USER_ID, Request, split_clauses
 
+# What each behaviour does on airline (shown by `t2e models`); behaviours not listed do nothing
+# there (mini-airline identifies by user id and has no addresses, items or tracking).
+AIRLINE_EFFECTS = {
+    "strict_yes": "on airline: the same (a hedged answer to 'cancel?' is asked again, then no)",
+    "skip_confirmation": "on airline: cancels or changes bags without asking",
+    "all_requests": "on airline: handles a cancel and a bag change asked in one message",
+    "check_owner": "on airline: refuses another customer's reservation",
+    "transfer_out_of_scope": "on airline: transfers complaints, compensation, lost luggage",
+    "transfer_upset": "on airline: the same",
+    "cross_order_lookup": "HURTS on airline: 'the same as I got on my previous trip' copies the "
+                          "first earlier reservation's bag counts, while free bags depend on "
+                          "this reservation's cabin and the member tier (mini-airline "
+                          "stale_record_reuse)",
+}
 RES_ID = re.compile(r"\breservation ([A-Z0-9]{6})\b")
 BAGS = re.compile(r"\b(\d+) checked bags\b|\bto (\d+) checked bags\b", re.I)
 _KINDS = (("cancel", re.compile(r"\bcancel", re.I)),
