@@ -162,3 +162,17 @@ async def test_gate_screen_t_runs_the_transfer_check(own_demo):
         await pilot.press("escape")
         await settle(pilot)
         assert pilot.app.screen is home
+
+
+def test_never_checked_outside_follows_runs_and_declared_domains(own_demo):
+    from t2e_tui.gate.transfer import unchecked_outside
+
+    conn = connect(own_demo["store"])
+    by = own_demo["by"]
+    harm, fix = by["skip-confirm-v1"]["hash"], by["cross-order-v1"]["hash"]
+    assert unchecked_outside(conn, harm, [], "mini-retail") == "never checked outside retail"
+    assert unchecked_outside(conn, harm, ["retail"], "mini-retail") == (
+        "never checked outside retail (declared: retail)")
+    assert unchecked_outside(conn, harm, ["retail", "airline"], "mini-retail") is None
+    assert unchecked_outside(conn, fix, [], "mini-retail") is None  # it ran on mini-airline
+    assert unchecked_outside(conn, None, [], "mini-retail") is None

@@ -165,8 +165,8 @@ def unchecked_outside(db: Any, candidate_hash: str | None, declared: list[str],
     kinds = {domain_kind(d) for (d,) in conn.execute(
         "SELECT DISTINCT domain FROM runs WHERE candidate_hash = ?", (candidate_hash,))}
     home = {domain_kind(d) for d in declared} or {domain_kind(home_domain)}
-    if kinds - home:
-        return None
+    if kinds - home or set(KINDS) <= home:
+        return None  # checked elsewhere, or it targets every domain there is
     where = ", ".join(sorted(k for k in home if k)) or "its domain"
     target = f" (declared: {', '.join(declared)})" if declared else ""
     return f"never checked outside {where}{target}"
