@@ -272,3 +272,30 @@ def test_importer_recognises_airline_without_a_domain_name(airline_results, tmp_
     rows = sqlite3.connect(store).execute("SELECT domain, world_id FROM runs ORDER BY created_at"
                                           ).fetchall()
     assert [d for d, _ in rows] == ["airline", named] and rows[0][1] == rows[1][1]
+
+
+def test_db_hash_is_taus_construction_over_the_canonical_dump(airline_dir):
+    """SPEC-airline §1.3/§4.1, built independently of our loader: reservations get status
+    null, address2 is present, certificate and gift-card amounts are floats; the hash is
+    SHA-256 of json.dumps(sort_keys=True, default=str)."""
+    import hashlib
+
+    raw = json.loads((airline_dir / "db.json").read_text())
+    for res in raw["reservations"].values():
+        res.setdefault("status", None)
+    for user in raw["users"].values():
+        user["address"].setdefault("address2", None)
+        for pm in user["payment_methods"].values():
+            if pm["source"] in ("gift_card", "certificate"):
+                pm["amount"] = float(pm["amount"])
+    expected = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
+    db = AirlineDB.load(airline_dir / "db.json")
+    assert db.canonical_hash() == expected
+    # a write that changes nothing keeps the hash (and equality agrees)
+    env = AirlineEnv(db)
+    res = env.db.reservations["4WQ150"]
+    env.call("update_reservation_baggages", {"reservation_id": "4WQ150",
+                                             "total_baggages": res["total_baggages"],
+                                             "nonfree_baggages": res["nonfree_baggages"],
+                                             "payment_id": res["payment_history"][0]["payment_id"]})
+    assert env.db.canonical_hash() == expected and env.db == db
