@@ -193,7 +193,8 @@ def register(cli: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
     @click.pass_context
     def demo_cmd(ctx, no_open, as_json):
-        """Build a demo store (mini-retail, scripted stand-in agent) and open the app on it.
+        """Build a demo store (mini-retail, scripted stand-in agent; plus the transfer check's
+        negative control on mini-airline) and open the app on it.
 
         Without --store it rebuilds the default demo store each time and prints its path.
         """
