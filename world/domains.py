@@ -66,7 +66,11 @@ class Domain:
 
     def tool_schemas(self) -> list[dict]:
         """OpenAI function-tool JSON of this domain's tools."""
-        return self.new_env().tool_schemas()
+        if self.kind == "airline":
+            from .airline_schemas import schemas_for
+        else:
+            from .tool_schemas import schemas_for
+        return schemas_for(self.tool_names())
 
     def tool_names(self) -> list[str]:
         """This domain's tool names, in stable order."""
