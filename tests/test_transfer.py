@@ -176,3 +176,24 @@ def test_never_checked_outside_follows_runs_and_declared_domains(own_demo):
     assert unchecked_outside(conn, harm, ["retail", "airline"], "mini-retail") is None
     assert unchecked_outside(conn, fix, [], "mini-retail") is None  # it ran on mini-airline
     assert unchecked_outside(conn, None, [], "mini-retail") is None
+
+
+async def test_compare_of_an_airline_task_counts_airline_writes(demo):
+    """The tasks and compare screens on the transfer pair: an airline episode's header counts
+    its gold write (update_reservation_baggages) as a write, found on the baseline's side and
+    missing on the candidate's, where the retail rule copied the wrong bag count."""
+    from t2e_tui.ui.app import make_app
+    from t2e_tui.ui.screens.compare import CompareScreen
+
+    app = make_app(demo["store"], load_config=False, poll_interval=0)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        app.open_tasks(demo["runs"]["baseline-transfer"], demo["transfer"]["run_id"])
+        await settle(pilot)
+        app.screen.action_filter("regressed")
+        await settle(pilot)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
+        await settle(pilot)
+        text = " ".join(str(w.render()) for w in app.screen.query("Static"))
+        assert "writes 1/1" in text and "writes 0/1" in text
