@@ -42,7 +42,7 @@ AIRLINE_EFFECTS = {
                           "stale_record_reuse)",
 }
 RES_ID = re.compile(r"\breservation ([A-Z0-9]{6})\b")
-BAGS = re.compile(r"\b(\d+) checked bags\b|\bto (\d+) checked bags\b", re.I)
+BAGS = re.compile(r"\b(\d+) checked bags\b", re.I)
 _KINDS = (("cancel", re.compile(r"\bcancel", re.I)),
           ("bags", re.compile(r"\bbags?\b|baggage|luggage allowance", re.I)),
           ("out_of_scope", re.compile(r"\b(I'd like to|I need to|I want to|can you help me)\b", re.I)))
@@ -143,7 +143,7 @@ class AirlinePlanner(_Planner):
         if m is None:
             self.ask(r, "bags", f"For your {r.label}, how many checked bags would you like in "
                                 "total?", "I can't continue without the number of bags.")
-        total = int(m.group(1) or m.group(2))
+        total = int(m.group(1))
         if self.b.cross_order_lookup and any(SAME_AS_RECEIVED.search(h) for h in hints):
             # the retail rule: act on the first earlier record found and reuse what it holds
             known, bad = self.reservations()
