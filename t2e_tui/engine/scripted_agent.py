@@ -1,4 +1,5 @@
-"""The `scripted` backend: a deterministic support agent for the retail tools.
+"""The `scripted` backend: a deterministic support agent for the retail tools (and, through
+`scripted_airline.AirlinePlanner`, the airline tools when those are what it is offered).
 
 A stand-in for demos and tests: its results prove nothing about models. It sees only what a
 model would see — the system prompt, the conversation and the tool results — never a task's
