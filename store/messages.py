@@ -21,12 +21,13 @@ _TOOL_KINDS: dict[str, str] | None = None
 
 
 def tool_kind(name: str) -> str:
-    """read | write | generic | unknown, from the world's tool table."""
+    """read | write | generic | unknown, from the world's tool tables (every domain: tool
+    names never clash across domains, world/kinds.py)."""
     global _TOOL_KINDS
     if _TOOL_KINDS is None:
-        from world.tools import TOOL_KINDS
+        from world.kinds import ALL_TOOL_KINDS
 
-        _TOOL_KINDS = TOOL_KINDS
+        _TOOL_KINDS = ALL_TOOL_KINDS
     return _TOOL_KINDS.get(name, "unknown")
 
 

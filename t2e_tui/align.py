@@ -434,9 +434,10 @@ def end_matters(ev: Event | None) -> bool:
 
 
 def annotate_kinds(events_rows: list[Row]) -> None:
-    """Fill Event.tool_kind from the world's tool table (read/write/generic)."""
+    """Fill Event.tool_kind from the world's tool tables (read/write/generic; every domain's,
+    since tool names never clash across domains)."""
     try:
-        from world.tools import TOOL_KINDS
+        from world.kinds import ALL_TOOL_KINDS as TOOL_KINDS
     except Exception:  # noqa: BLE001 - world not importable: kinds stay unknown
         TOOL_KINDS = {}
     for row in events_rows:

@@ -310,7 +310,8 @@ def sparkline(values: list[float | None]) -> str:
 
 
 def _latest_gates(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
-    """candidate hash -> its latest gate row and the latest human decision on that row."""
+    """candidate hash -> its latest gate row and the latest human decision on that row.
+    Transfer verdicts are left to the lineage's `transfer` field, so both stay visible."""
     human = {r[0]: {"decision": r[1], "override": bool(r[2]), "reason": r[3]}
              for r in conn.execute(
                  "SELECT row_id, decision, override, reason FROM human_decisions WHERE "
@@ -321,12 +322,13 @@ def _latest_gates(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
                 "SELECT row_id, decision, evidence_role, candidate_run_id, baseline_run_id, "
                 "created_at, candidate_hash FROM gate_decisions WHERE row_id IN "
                 "(SELECT max(row_id) FROM gate_decisions WHERE candidate_hash IS NOT NULL "
-                "GROUP BY candidate_hash)")}
+                "AND evidence_role != 'transfer' GROUP BY candidate_hash)")}
 
 
 def lineage(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     """Versions in tree order (children after their parent, by save time), each with depth,
-    its latest run reward, its latest gate row and the human decision on it. Ablation
+    its latest run reward, its latest gate row and the human decision on it, and `transfer`:
+    its latest heldout and transfer verdicts (gate/transfer.py). Ablation
     variants (`ablation: true`) sit under the candidate they were made from."""
     versions = list_versions(conn)
     by_hash = {v.hash: v for v in versions}
@@ -341,6 +343,9 @@ def lineage(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     rewards = run_rewards(conn)
     gates = _latest_gates(conn)
+    from .gate.transfer import transfer_statuses
+
+    transfers = transfer_statuses(conn)  # the heldout and the transfer verdict, side by side
 
     def walk(parent: str | None, depth: int) -> None:
         for v in children.get(parent, []):
@@ -351,6 +356,8 @@ def lineage(conn: sqlite3.Connection) -> list[dict[str, Any]]:
                         else v.parent_hash, "depth": depth, "saved_at": v.saved_at,
                         "hypothesis": v.hypothesis, "path": v.path, "reward": reward,
                         "runs": nruns, "gate": gates.get(v.hash),
+                        "transfer": transfers[v.hash].to_dict() if v.hash in transfers
+                        else None,
                         "ablation": ablated_from(v) is not None})
             walk(v.hash, depth + 1)
 

@@ -4,6 +4,7 @@
     name: cross-order-v1
     parent: baseline            # a name or a content hash
     hypothesis: Look up delivered orders when the customer says "the same as ...".
+    domains: [retail]           # optional: the domains it targets (see gate/transfer.py)
     ---
     <instruction body>
 
@@ -96,8 +97,25 @@ def parse(text: str, *, path: Path | None = None, default_name: str | None = Non
     if parent in ("", "null", "none", "None", "~"):
         parent = None
     hypothesis = meta.pop("hypothesis", None) or None
+    if "domains" in meta:
+        _check_domains(meta["domains"], where)
     return Candidate(name=name, body=normalise(body), parent=parent, hypothesis=hypothesis,
                      path=path, meta=meta)
+
+
+DOMAIN_NAMES = ("retail", "airline", "mini-retail", "tau2-retail", "mini-airline", "tau2-airline")
+
+
+def _check_domains(value: str, where: str) -> None:
+    """`domains: [retail]` (the domains a candidate targets; the gate screen says when it was
+    never checked outside them): a list of known domain names."""
+    items = [x.strip().strip("'\"") for x in value.strip().strip("[]").split(",")]
+    items = [x for x in items if x]
+    bad = [x for x in items if x not in DOMAIN_NAMES]
+    if not items or bad:
+        raise CandidateError(f"{where}: front matter 'domains' must list known domains "
+                             f"({', '.join(DOMAIN_NAMES)}), e.g. 'domains: [retail]'; got "
+                             f"{value!r}")
 
 
 def load(path: str | Path) -> Candidate:

@@ -7,7 +7,12 @@ What it holds (every figure is computed by the engine and the gate, nothing is c
 * `cross-order-v1`, which adds the cross-order rule line: it fixes the cross-order failure class,
   and its heldout rerun is gated (promote) and promoted by a recorded human decision;
 * `skip-confirm-v1`, which adds a harmful rule ("skip confirmations to save time"): it regresses
-  elsewhere, the gate says discard, and the human decision discards it.
+  elsewhere, the gate says discard, and the human decision discards it;
+* the negative control (transfer check): the candidate promoted on mini-retail heldout and the
+  baseline are rerun on mini-airline's heldout split with the role `transfer`. There the
+  retail rule copies the first earlier reservation's bag counts, which the airline policy
+  forbids (free bags depend on the tier and cabin), so the gate discards it and names the
+  regressing tasks: "promoted on heldout, rejected on transfer".
 
 The scripted agent is a deterministic stand-in: the demo's results prove nothing about models.
 The candidate texts live here (not in the repo's candidates/ folder) so an installed t2e works.
@@ -128,8 +133,9 @@ def _build(path: Path, concurrency: int, t0: float) -> dict[str, Any]:
                               candidates_dir=cdir, name="baseline").version
         runs: dict[str, str] = {}
 
-        def run(cand_path: str, tasks: str, role: str, name: str) -> str:
-            plan = plan_run(domain="mini-retail", candidate=cand_path,
+        def run(cand_path: str, tasks: str, role: str, name: str,
+                domain: str = "mini-retail") -> str:
+            plan = plan_run(domain=domain, candidate=cand_path,
                             candidates_dir=str(cdir), tasks=tasks, trials=1,
                             concurrency=concurrency, model="scripted", user="scripted",
                             name=name, role=role, store_conn=conn)
@@ -141,11 +147,13 @@ def _build(path: Path, concurrency: int, t0: float) -> dict[str, Any]:
         runs["baseline-train"] = run(base_v.path, "train", "discovery", "baseline train")
         runs["baseline"] = run(base_v.path, "heldout", "heldout", "baseline heldout")
         out_c = []
+        paths: dict[str, str] = {}
         for name, rule, hypothesis, human in DEMO_CANDIDATES:
             cand = Candidate(name=name, body=f"{base.body}\n{rule}", parent="baseline",
                              hypothesis=hypothesis)
             v = save_version(conn, cand, hypothesis=hypothesis, candidates_dir=cdir,
                              parent_ref=base_v.hash).version
+            paths[name] = v.path
             rid = run(v.path, "heldout", "heldout", f"{name} heldout")
             res = gate_mod.gate(conn, runs["baseline"], rid)
             stats = res.stats
@@ -159,7 +167,35 @@ def _build(path: Path, concurrency: int, t0: float) -> dict[str, Any]:
                 gate_mod.record_human_decision(conn, res.row_id, human, author="t2e demo")
                 entry["human"] = human
             out_c.append(entry)
+        transfer = _negative_control(conn, run, runs, base_v.path, out_c, paths)
     finally:
         conn.close()
     return {"store": str(path), "candidates_dir": str(cdir), "agent": STAND_IN,
-            "runs": runs, "candidates": out_c, "seconds": round(time.monotonic() - t0, 2)}
+            "runs": runs, "candidates": out_c, "transfer": transfer,
+            "seconds": round(time.monotonic() - t0, 2)}
+
+
+TRANSFER_DOMAIN = "mini-airline"
+
+
+def _negative_control(conn, run, runs: dict, base_path: str, cands: list[dict],
+                      paths: dict[str, str]) -> dict | None:
+    """Rerun the candidate promoted on mini-retail heldout (and the baseline) on mini-airline's
+    heldout split as transfer evidence, and gate the pair."""
+    from . import gate as gate_mod
+    from .gate.transfer import transfer_status
+
+    promoted = next((c for c in cands if c["decision"] == "promote"), None)
+    if promoted is None:
+        return None
+    runs["baseline-transfer"] = run(base_path, "heldout", "transfer",
+                                    f"baseline transfer ({TRANSFER_DOMAIN})", TRANSFER_DOMAIN)
+    rid = run(paths[promoted["name"]], "heldout", "transfer",
+              f"{promoted['name']} transfer ({TRANSFER_DOMAIN})", TRANSFER_DOMAIN)
+    res = gate_mod.gate(conn, runs["baseline-transfer"], rid)
+    status = transfer_status(conn, promoted["hash"])
+    return {"name": promoted["name"], "hash": promoted["hash"], "domain": TRANSFER_DOMAIN,
+            "run_id": rid, "row": res.row_id, "decision": res.decision,
+            "evidence_role": res.evidence_role,
+            "regressions": list(res.stats.get("regressions") or []),
+            "note": status.note if status else None}

@@ -13,6 +13,8 @@ TAU2 = SHARED / "tau2"
 RESULTS = TAU2 / "results"
 GPT41 = RESULTS / "retail_gpt-4.1_test-split_1trial.json"
 SFT = RESULTS / "retail_ft-gpt-4.1-sft_test-split_1trial.json"
+AIR_GPT41 = RESULTS / "airline_gpt-4.1_test-split_1trial.json"
+AIR_SFT = RESULTS / "airline_ft-gpt-4.1-sft_test-split_1trial.json"
 
 
 @pytest.fixture
@@ -29,6 +31,22 @@ def shared_results() -> tuple[Path, Path]:
     return GPT41, SFT
 
 
+@pytest.fixture
+def airline_dir() -> Path:
+    """../shared/tau2/airline (db.json, tasks.json, tasks_pre_v1.json, policy.md, splits)."""
+    if not (TAU2 / "airline" / "db.json").exists():
+        pytest.skip("../shared/tau2/airline is absent")
+    return TAU2 / "airline"
+
+
+@pytest.fixture
+def airline_results() -> tuple[Path, Path]:
+    """The real airline pair: gpt-4.1 (baseline) and its fine-tune (candidate)."""
+    if not (AIR_GPT41.exists() and AIR_SFT.exists()):
+        pytest.skip("../shared/tau2/results (airline) is absent")
+    return AIR_GPT41, AIR_SFT
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(tmp_path, monkeypatch):
     """Never touch the user's real store or config from a test."""
@@ -39,6 +57,7 @@ def _isolated_env(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.delenv("T2E_DEBUG", raising=False)
+    monkeypatch.delenv("TAU2_AIRLINE_DATA_DIR", raising=False)
 
 
 @pytest.fixture(scope="module")

@@ -343,3 +343,20 @@ def test_crossorder_13_has_two_blocks(demo):
     # the product look-up only A makes and the four orders only B reads; then B's change
     assert al.blocks == [(7, 11), (16, 16)] and len(al.divergences) == 6
     assert al.rows[16].b.name == "modify_pending_order_items" and al.rows[16].a is None
+
+
+def test_airline_writes_are_writes_in_the_gold_lane():
+    """The lanes know every domain's write tools: an airline write the gold does not have is a
+    divergence against gold; an extra airline read is exploration (was: kind unknown, missed)."""
+    task = {"id": "a1", "evaluation_criteria": {"actions": [
+        {"action_id": "a1_0", "name": "get_reservation_details",
+         "arguments": {"reservation_id": "ABC123"}}]}}
+    a = traj([("get_reservation_details", {"reservation_id": "ABC123"}, False),
+              ("search_direct_flight", {"origin": "JFK", "destination": "LAX",
+                                        "date": "2024-05-20"}, False),
+              ("send_certificate", {"user_id": "u", "amount": 100}, False)])
+    al = align(a, None, task)
+    kinds = {r.a.name: r.a.tool_kind for r in al.rows if r.a is not None and r.a.name}
+    assert kinds == {"get_reservation_details": "read", "search_direct_flight": "read",
+                     "send_certificate": "write"}
+    assert [al.rows[i].a.name for i in al.divergences] == ["send_certificate"]

@@ -26,7 +26,36 @@ def test_demo_store_holds_a_promoted_and_a_discarded_candidate(tmp_path):
                         "JOIN human_decisions h USING (row_id) ORDER BY g.row_id").fetchall()
     assert [(r[1], r[2]) for r in rows] == [("promote", "promote"), ("discard", "discard")]
     assert conn.execute("SELECT count(*) FROM candidates").fetchone()[0] == 3
-    assert conn.execute("SELECT count(DISTINCT run_id) FROM runs").fetchone()[0] == 4
+    # 4 mini-retail runs + the negative control's 2 mini-airline transfer runs
+    assert conn.execute("SELECT count(DISTINCT run_id) FROM runs").fetchone()[0] == 6
+
+
+def test_demo_negative_control_is_rejected_on_transfer(tmp_path):
+    """The candidate promoted on mini-retail heldout, rerun on mini-airline (role transfer):
+    the gate discards it, names the regressing tasks (the stale-record class), and the
+    scoreboard rows of that candidate say so."""
+    from click.testing import CliRunner
+
+    from t2e_tui.cli import cli
+    from t2e_tui.gate.transfer import TRANSFER_FLAG
+
+    s = build_demo(tmp_path / "demo.sqlite")
+    tr = s["transfer"]
+    assert tr["name"] == "cross-order-v1" and tr["domain"] == "mini-airline"
+    assert tr["decision"] == "discard" and tr["evidence_role"] == "transfer"
+    assert len(tr["regressions"]) >= 6
+    assert all(t.startswith("air-bags-") for t in tr["regressions"])
+    assert tr["note"].startswith(TRANSFER_FLAG)
+    conn = connect(tmp_path / "demo.sqlite")
+    domains = dict(conn.execute("SELECT run_id, domain FROM runs WHERE role = 'transfer'"))
+    assert set(domains.values()) == {"mini-airline"} and len(domains) == 2
+    out = CliRunner().invoke(cli, ["--store", str(tmp_path / "demo.sqlite"), "scoreboard",
+                                   "--json"])
+    rows = json.loads(out.output)
+    flagged = {r["row"] for r in rows if (r["transfer"] or "").startswith(TRANSFER_FLAG)}
+    assert flagged == {1, tr["row"]}  # the heldout promote row and the transfer row
+    human = CliRunner().invoke(cli, ["--store", str(tmp_path / "demo.sqlite"), "scoreboard"])
+    assert "promoted on heldout, rejected on transfer" in human.output
 
 
 @pytest.mark.slow
@@ -36,13 +65,14 @@ def test_demo_cli_rebuilds_default_store_and_labels_stand_in(tmp_path):
     p1 = subprocess.run(cmd, capture_output=True, text=True, env=env)
     assert p1.returncode == 0, p1.stderr
     assert "STAND-IN" in p1.stdout
+    assert "cross-order-v1: promoted on heldout, rejected on transfer" in p1.stdout
     path = p1.stdout.splitlines()[0].split(": ", 1)[1]
     assert path.startswith(str(tmp_path / "xdg-data"))  # the default demo store, not T2E_STORE
     p2 = subprocess.run(cmd + ["--json"], capture_output=True, text=True, env=env)
     d = json.loads(p2.stdout)
     assert d["store"] == path
     conn = connect(path)  # rebuilt, not appended to
-    assert conn.execute("SELECT count(*) FROM gate_decisions").fetchone()[0] == 2
+    assert conn.execute("SELECT count(*) FROM gate_decisions").fetchone()[0] == 3
 
 
 def test_demo_refuses_an_existing_explicit_store(tmp_path):

@@ -20,7 +20,10 @@ def test_json_table_says_it_proves_nothing():
     assert "prove nothing about models" in data["note"]
     assert [b["behaviour"] for b in data["behaviours"]] == list(BEHAVIOURS)
     for row in data["behaviours"]:
-        assert set(row) == {"behaviour", "default", "phrases", "example", "effect", "helps_class", "hurts"}
+        assert set(row) == {"behaviour", "default", "phrases", "example", "effect", "helps_class",
+                            "hurts", "airline"}
+    cross = next(r for r in data["behaviours"] if r["behaviour"] == "cross_order_lookup")
+    assert cross["airline"].startswith("HURTS on airline")
 
 
 def test_human_table_lists_the_behaviours():

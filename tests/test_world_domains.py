@@ -147,8 +147,8 @@ def test_mini_retail_missing_builder_is_a_world_error(monkeypatch):
 
 
 def test_unknown_domain():
-    with pytest.raises(WorldError, match="unknown domain 'airline'"):
-        load_domain("airline")
+    with pytest.raises(WorldError, match="unknown domain 'telecom'"):
+        load_domain("telecom")
 
 
 # -- the lock -----------------------------------------------------------------------------------

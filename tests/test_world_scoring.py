@@ -353,13 +353,13 @@ def test_v1_shaped_file_flags_judge_dependence(tau2_dir, shared_results, tmp_pat
 
 def test_refuses_other_domains_per_file(tau2_dir, shared_results, tmp_path):
     data = json.loads(shared_results[0].read_text())
-    data["info"]["environment_info"]["domain_name"] = "airline"
-    air = tmp_path / "airline.json"
+    data["info"]["environment_info"]["domain_name"] = "telecom"
+    air = tmp_path / "telecom.json"
     air.write_text(json.dumps(data))
     code, text = run_cli("score", str(air), str(shared_results[0]), "--data", str(tau2_dir), "--json")
     files = json.loads(text)["files"]
     assert code == 2
-    assert "domain 'airline' is not supported" in files[0]["error"]
+    assert "domain 'telecom' is not supported" in files[0]["error"]
     assert files[1]["agree"] == 40
 
 

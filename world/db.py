@@ -1,9 +1,8 @@
 """The retail records (tau2 `db.json` shape: `{products, users, orders}`) with cheap forks.
 
-Every replay needs a fresh database, twice per scored episode (the agent's writes and the gold
-actions). Deep-copying 1000 orders each time would dominate scoring, so a fork shares every record
+The copy-on-write mechanism is world/cow.py's, shared with airline: a fork shares every record
 with its parent and copies a record only when a write tool first touches it (`user_for_write`,
-`order_for_write`). Records are therefore never mutated in place unless this fork owns them.
+`order_for_write`).
 
 On load every record is rebuilt in tau2's model field order, with the optional order fields present
 as null and money as floats. That makes (a) tool results serialise exactly as tau2's pydantic dumps
@@ -12,12 +11,11 @@ and (b) plain dict equality equivalent to tau2's DB hash (SHA-256 of the sorted-
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-from pathlib import Path
 from typing import Any
 
+from .cow import CowDB, load_json_cached
 from .errors import WorldError
 
 ORDER_STATUSES = (
@@ -173,38 +171,18 @@ def _order(oid: str, rec: Any) -> dict:
     return out
 
 
-def copy_record(x: Any) -> Any:
-    """Deep copy of a JSON-shaped value (dicts, lists, scalars); faster than copy.deepcopy."""
-    if isinstance(x, dict):
-        return {k: copy_record(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [copy_record(v) for v in x]
-    return x
-
-
-class RetailDB:
-    """Retail records with copy-on-write forks and tau2-equivalent equality.
+class RetailDB(CowDB):
+    """Retail records with copy-on-write forks and tau2-equivalent equality (world/cow.py).
 
     Read records through `.products`, `.users`, `.orders` (dicts keyed by id); never mutate what
     they return. Writers call `user_for_write(uid)` / `order_for_write(oid)`, which give this fork
     its own copy of the record first.
     """
 
-    __slots__ = ("products", "users", "orders", "_own_users", "_own_orders", "_root",
-                 "_dirty_users", "_dirty_orders")
+    TABLES = ("products", "users", "orders")
 
     def __init__(self, products: dict, users: dict, orders: dict):
-        self.products = products
-        self.users = users
-        self.orders = orders
-        # Records this fork copied (may mutate) ...
-        self._own_users: set[str] = set()
-        self._own_orders: set[str] = set()
-        # ... and records that are no longer the root's objects (copied here or by a parent).
-        # Two forks of one root can then be compared on those keys alone.
-        self._root: RetailDB = self
-        self._dirty_users: set[str] = set()
-        self._dirty_orders: set[str] = set()
+        super().__init__(products=products, users=users, orders=orders)
 
     # -- construction -----------------------------------------------------------------------
     @classmethod
@@ -230,100 +208,15 @@ class RetailDB:
     @classmethod
     def load(cls, path: str | os.PathLike) -> "RetailDB":
         """Load db.json once per process (cached by path, size and mtime); returns a fresh fork."""
-        p = Path(path)
-        try:
-            st = p.stat()
-        except OSError as exc:
-            raise WorldError(f"{p}: cannot read the retail database ({exc.strerror})") from None
-        key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
-        base = _LOAD_CACHE.get(key)
-        if base is None:
-            try:
-                with open(p, encoding="utf-8") as fh:
-                    data = json.load(fh)
-            except OSError as exc:
-                raise WorldError(f"{p}: cannot read the retail database ({exc.strerror})") from None
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise WorldError(f"{p}: not valid JSON ({exc})") from None
-            base = cls.from_dict(data, str(p))
-            _LOAD_CACHE[key] = base
-        return base.fork()
-
-    # -- forks and writes -------------------------------------------------------------------
-    def fork(self) -> "RetailDB":
-        """A new DB sharing every record with this one; writes copy the touched record."""
-        child = RetailDB(dict(self.products), dict(self.users), dict(self.orders))
-        child._root = self._root
-        child._dirty_users = set(self._dirty_users)
-        child._dirty_orders = set(self._dirty_orders)
-        return child
+        return load_json_cached(cls, path, "retail", _LOAD_CACHE)
 
     def user_for_write(self, user_id: str) -> dict:
         """This fork's own, mutable copy of a user record (KeyError when absent)."""
-        if user_id not in self._own_users:
-            self.users[user_id] = copy_record(self.users[user_id])
-            self._own_users.add(user_id)
-            self._dirty_users.add(user_id)
-        return self.users[user_id]
+        return self.for_write("users", user_id)
 
     def order_for_write(self, order_id: str) -> dict:
         """This fork's own, mutable copy of an order record (KeyError when absent)."""
-        if order_id not in self._own_orders:
-            self.orders[order_id] = copy_record(self.orders[order_id])
-            self._own_orders.add(order_id)
-            self._dirty_orders.add(order_id)
-        return self.orders[order_id]
-
-    # -- comparison ---------------------------------------------------------------------------
-    def to_dict(self) -> dict:
-        """The records as one dict (shared, read-only view: copy before mutating)."""
-        return {"products": self.products, "users": self.users, "orders": self.orders}
-
-    def canonical_hash(self) -> str:
-        """SHA-256 of the sorted-key JSON dump, the same construction as tau2's DB hash."""
-        text = json.dumps(self.to_dict(), sort_keys=True, default=str)
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, RetailDB):
-            return NotImplemented
-        if (self._root is other._root and len(self.users) == len(other.users)
-                and len(self.orders) == len(other.orders)
-                and len(self.products) == len(other.products)):
-            # Tools never add or remove records and never write products, so forks of one
-            # root can differ only in the records either of them copied.
-            for name, keys in (("users", self._dirty_users | other._dirty_users),
-                               ("orders", self._dirty_orders | other._dirty_orders)):
-                mine, theirs = getattr(self, name), getattr(other, name)
-                for key in keys:
-                    if mine[key] != theirs[key]:
-                        return False
-            return True
-        for mine, theirs in ((self.products, other.products), (self.users, other.users),
-                             (self.orders, other.orders)):
-            if mine is theirs:
-                continue
-            if mine.keys() != theirs.keys():
-                return False
-            for key, rec in mine.items():
-                other_rec = theirs[key]
-                # Forks share untouched records, so identity settles almost every row.
-                if rec is not other_rec and rec != other_rec:
-                    return False
-        return True
-
-    __hash__ = None  # type: ignore[assignment]  # mutable
-
-    def diff_keys(self, other: "RetailDB") -> list[str]:
-        """Ids of records that differ from `other` (e.g. `orders/#W1`), for explanations."""
-        out = []
-        for name in ("products", "users", "orders"):
-            mine, theirs = getattr(self, name), getattr(other, name)
-            for key in sorted(set(mine) | set(theirs)):
-                a, b = mine.get(key), theirs.get(key)
-                if a is not b and a != b:
-                    out.append(f"{name}/{key}")
-        return out
+        return self.for_write("orders", order_id)
 
 
-_LOAD_CACHE: dict[tuple, RetailDB] = {}
+_LOAD_CACHE: dict[tuple, CowDB] = {}

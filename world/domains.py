@@ -1,7 +1,10 @@
 """Domains: records + tools + policy + tasks, loaded by name.
 
 * "tau2-retail": a tau2 retail data directory (`data_dir`, else $TAU2_DATA_DIR).
+* "tau2-airline": a tau2 airline data directory (`data_dir`, else $TAU2_AIRLINE_DATA_DIR, else
+  $TAU2_DATA_DIR holding airline/); see world/tau2_data.py.
 * "mini-retail": our own world, built by `world.mini_retail.build(seed=0)`.
+* "mini-airline": our own airline world, built by `world.mini_airline.build(seed=0)`.
 
 `Domain` is what the engine, the gate and the TUI use: `.new_env()` gives a fresh tool
 environment on a copy-on-write fork of the locked records; `.world_hash` is the lock.
@@ -13,13 +16,14 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from .db import RetailDB
+from . import airline_tools, tools
 from .errors import WorldError
+from .kinds import db_class, env_for, kind_of
 from .lock import world_hash as _world_hash
 from .tasks import Task, parse_splits, parse_tasks
-from .tools import RetailEnv, tool_names
+from .toolenv import ToolEnv
 
-DOMAINS = ("mini-retail", "tau2-retail")
+DOMAINS = ("mini-retail", "tau2-retail", "mini-airline", "tau2-airline")
 
 # tau2's own domain names: imported tau2 results say "retail", reruns say "tau2-retail"; both
 # are the same tasks, so evidence about one is evidence about the other.
@@ -44,6 +48,9 @@ AGENT_PREAMBLE = (
     "Use the tools to look up and change records; never make up information the tools did not "
     "give you. Follow the policy at all times, even when the user asks otherwise."
 )
+AIRLINE_PREAMBLE = AGENT_PREAMBLE.replace("an online retail store", "an airline")
+_PREAMBLES = {"retail": AGENT_PREAMBLE, "airline": AIRLINE_PREAMBLE}
+_TOOL_NAMES = {"retail": tools.tool_names, "airline": airline_tools.tool_names}
 
 
 @dataclass
@@ -53,7 +60,7 @@ class Domain:
     policy: str
     tasks: dict[str, Task]
     splits: dict[str, list[str]]
-    base_db: RetailDB
+    base_db: Any
     world_hash: str
     world_detail: dict
     tool_version: str = "v1"
@@ -61,19 +68,26 @@ class Domain:
     data_dir: str | None = None
     info: dict = field(default_factory=dict)
 
-    def new_env(self) -> RetailEnv:
+    @property
+    def kind(self) -> str:
+        """'retail' or 'airline' (world/kinds.py)."""
+        return kind_of(self.name) or "retail"
+
+    def new_env(self) -> ToolEnv:
         """A fresh tool environment on its own fork of the locked records."""
-        return RetailEnv(self.base_db, self.tool_version)
+        return env_for(self.base_db, self.tool_version)
 
     def tool_schemas(self) -> list[dict]:
         """OpenAI function-tool JSON of this domain's tools."""
-        from .tool_schemas import schemas_for
-
+        if self.kind == "airline":
+            from .airline_schemas import schemas_for
+        else:
+            from .tool_schemas import schemas_for
         return schemas_for(self.tool_names())
 
     def tool_names(self) -> list[str]:
         """This domain's tool names, in stable order."""
-        return tool_names(self.tool_version)
+        return _TOOL_NAMES[self.kind](self.tool_version)
 
     def system_prompt(self, instructions: str | None = None) -> str:
         """The agent system prompt: our preamble + candidate instructions, then the policy."""
@@ -94,51 +108,58 @@ _CACHE: dict[tuple, Domain] = {}
 
 
 def load_domain(name: str, data_dir: str | os.PathLike | None = None) -> Domain:
-    """Load a domain by name ("mini-retail" or "tau2-retail"). Cached per process."""
-    if name == "mini-retail":
-        key = ("mini-retail",)
+    """Load a domain by name (see DOMAINS; "retail"/"airline" mean the tau2 ones). Cached per
+    process."""
+    if name in ("mini-retail", "mini-airline"):
+        key = (name,)
         if key not in _CACHE:
-            _CACHE[key] = _load_mini_retail()
+            _CACHE[key] = _load_mini(name)
         return _CACHE[key]
-    if name in ("tau2-retail", "retail"):
-        from .tau2_data import load_tau2_retail, retail_dir
+    if name in ("tau2-retail", "retail", "tau2-airline", "airline"):
+        from .tau2_data import domain_dir, load_tau2
 
-        folder = retail_dir(data_dir)
+        kind = kind_of(name)
+        full = f"tau2-{kind}"
+        folder = domain_dir(data_dir, kind)
         stamp = tuple((f, (folder / f).stat().st_mtime_ns if (folder / f).exists() else None)
                       for f in ("db.json", "tasks.json", "policy.md", "split_tasks.json"))
-        key = ("tau2-retail", str(folder.resolve()), stamp)
+        key = (full, str(folder.resolve()), stamp)
         if key not in _CACHE:
-            data = load_tau2_retail(folder)
-            wh, detail = _world_hash("tau2-retail", data.db.to_dict(), data.policy,
+            data = load_tau2(folder, kind)
+            wh, detail = _world_hash(full, data.db.to_dict(), data.policy,
                                      data.task_dicts, data.splits)
-            _CACHE[key] = Domain("tau2-retail", data.policy, data.tasks, data.splits, data.db,
-                                 wh, detail, data_dir=str(folder))
+            _CACHE[key] = Domain(full, data.policy, data.tasks, data.splits, data.db,
+                                 wh, detail, agent_preamble=_PREAMBLES[kind],
+                                 data_dir=str(folder))
         return _CACHE[key]
     raise WorldError(f"unknown domain {name!r} (known: {', '.join(DOMAINS)})")
 
 
-def _load_mini_retail(seed: int = 0) -> Domain:
+def _load_mini(name: str, seed: int = 0) -> Domain:
+    module = name.replace("-", "_")
+    kind = kind_of(name)
     try:
-        from . import mini_retail
-        build = mini_retail.build
+        import importlib
+
+        build = importlib.import_module(f".{module}", __package__).build
     except (ImportError, AttributeError) as exc:
-        raise WorldError(f"the mini-retail domain is not available yet: world.mini_retail.build "
+        raise WorldError(f"the {name} domain is not available yet: world.{module}.build "
                          f"cannot be imported ({exc})") from None
     built = build(seed=seed)
-    src = "mini-retail (world.mini_retail.build)"
+    src = f"{name} (world.{module}.build)"
     if not isinstance(built, dict):
         raise WorldError(f"{src}: build() must return a dict, got {type(built).__name__}")
     for key in ("db", "policy", "tasks"):
         if key not in built:
             raise WorldError(f"{src}: build() result lacks {key!r}")
-    db = RetailDB.from_dict(built["db"], f"{src} db")
+    db = db_class(kind).from_dict(built["db"], f"{src} db")
     if not isinstance(built["policy"], str) or not built["policy"].strip():
         raise WorldError(f"{src}: policy must be a non-empty string")
     tasks = parse_tasks(built["tasks"], f"{src} tasks")
     splits = _splits(built.get("splits"), tasks, src)
-    wh, detail = _world_hash("mini-retail", db.to_dict(), built["policy"], built["tasks"], splits)
-    return Domain("mini-retail", built["policy"], tasks, splits, db, wh, detail,
-                  info={"seed": seed})
+    wh, detail = _world_hash(name, db.to_dict(), built["policy"], built["tasks"], splits)
+    return Domain(name, built["policy"], tasks, splits, db, wh, detail,
+                  agent_preamble=_PREAMBLES[kind], info={"seed": seed})
 
 
 def _splits(raw: Any, tasks: dict[str, Task], src: str) -> dict[str, list[str]]:

@@ -1,7 +1,7 @@
 """The world lock: content hashes that say whether the world a run used is still the same.
 
 * `world_hash` covers a domain's data (records, policy, tasks, splits) AND the world code (the
-  source of world/*.py and world/mini_retail/*), because a changed tool or scorer changes the
+  source of world/*.py, world/mini_retail/* and world/mini_airline/*), because a changed tool or scorer changes the
   world as surely as changed records do. Recorded with every rerun.
 * `import_world_id` identifies the world of an imported tau2 file: we only have the domain name,
   the policy text and the embedded tasks, not tau2's code or DB, so it is a different kind of id
@@ -35,12 +35,14 @@ def sha256_text(text: str) -> str:
 
 
 def world_code_files(root: Path = WORLD_DIR) -> list[Path]:
-    """The world's code files: world/*.py and everything of world/mini_retail (no caches)."""
+    """The world's code files: world/*.py and everything of our generated worlds
+    (world/mini_retail, world/mini_airline; no caches)."""
     files = [p for p in root.glob("*.py")]
-    mini = root / "mini_retail"
-    if mini.is_dir():
-        files += [p for p in mini.rglob("*") if p.is_file() and p.suffix in _CODE_SUFFIXES
-                  and "__pycache__" not in p.parts]
+    for sub in ("mini_retail", "mini_airline"):
+        mini = root / sub
+        if mini.is_dir():
+            files += [p for p in mini.rglob("*") if p.is_file() and p.suffix in _CODE_SUFFIXES
+                      and "__pycache__" not in p.parts]
     return sorted(files, key=lambda p: p.relative_to(root).as_posix())
 
 

@@ -60,7 +60,8 @@ def _recorded_signature(sim: dict) -> tuple | None:
 
 
 class Entities:
-    """Who a trajectory or a task is about: user ids, emails, (first, last, zip), order ids."""
+    """Who a trajectory or a task is about: user ids, emails, (first, last, zip), order ids
+    (retail orders and airline reservations alike)."""
 
     __slots__ = ("users", "emails", "names", "orders")
 
@@ -75,8 +76,10 @@ class Entities:
             return
         if isinstance(args.get("user_id"), str):
             self.users.add(args["user_id"])
-        if isinstance(args.get("order_id"), str):
-            self.orders.add(args["order_id"])
+        # An airline reservation plays the part of a retail order: it belongs to one user.
+        for key in ("order_id", "reservation_id"):
+            if isinstance(args.get(key), str):
+                self.orders.add(args[key])
         if name == "find_user_id_by_email" and isinstance(args.get("email"), str):
             self.emails.add(args["email"].strip().lower())
         if name == "find_user_id_by_name_zip":
@@ -104,7 +107,8 @@ def trajectory_entities(messages: list[dict]) -> Entities:
         call = calls.get(msg.get("id")) or {}
         if call.get("name") in ("find_user_id_by_email", "find_user_id_by_name_zip"):
             ent.users.add(content.strip())
-        elif call.get("name") == "get_order_details" and content.startswith("{"):
+        elif (call.get("name") in ("get_order_details", "get_reservation_details")
+              and content.startswith("{")):
             try:
                 rec = json.loads(content)
             except json.JSONDecodeError:

@@ -1,8 +1,8 @@
 """Re-scoring a tau2 results file against the tasks embedded in it (`t2e score`).
 
-Grading uses the file's own task definitions (SPEC §1.2), the retail records of a tau2 data
-directory (or, for t2e's own mini-retail exports, the built-in world's), and the recorded NL
-verdicts (flagged judge-dependent; never re-judged). Each
+Grading uses the file's own task definitions (SPEC §1.2), the records of a tau2 data directory
+of the file's domain, retail or airline (or, for t2e's own mini-retail / mini-airline exports,
+the built-in world's), and the recorded NL verdicts (flagged judge-dependent; never re-judged). Each
 simulation is compared with its recorded reward; disagreements carry a reason.
 """
 
@@ -13,30 +13,30 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .db import RetailDB
 from .errors import WorldError, describe_json_error
+from .kinds import db_class, detect_kind, kind_of, tool_def_names, tool_kinds
 from .relabel import check_label
 from .scoring import is_success, score_episode
 from .tasks import Task, parse_tasks
-from .tools import TOOL_KINDS
 
-# domain name in a results file -> where its records come from. tau2 writes "retail"; t2e's
-# own exports write the domain they ran in ("tau2-retail" or "mini-retail").
-SUPPORTED_DOMAINS = ("retail", "tau2-retail", "mini-retail")
-BUILT_IN = ("mini-retail",)
+# domain name in a results file -> where its records come from. tau2 writes "retail" /
+# "airline"; t2e's own exports write the domain they ran in ("tau2-retail", "mini-airline", ...).
+SUPPORTED_DOMAINS = ("retail", "tau2-retail", "mini-retail",
+                     "airline", "tau2-airline", "mini-airline")
+BUILT_IN = ("mini-retail", "mini-airline")
 
 
-def records_for(domain: str | None, data_dir: str | os.PathLike | None = None) -> RetailDB:
-    """The base records a file of `domain` is graded on: the built-in mini-retail world's
-    (no data directory needed), else tau2 retail's db.json from `data_dir` or
-    $TAU2_DATA_DIR (WorldError naming what is missing)."""
+def records_for(domain: str | None, data_dir: str | os.PathLike | None = None) -> Any:
+    """The base records a file of `domain` is graded on: the built-in world's for our own
+    domains (no data directory needed), else tau2's db.json of the domain's kind from
+    `data_dir` or the environment (world/tau2_data.py; WorldError naming what is missing)."""
     if domain in BUILT_IN:
         from .domains import load_domain
 
         return load_domain(domain).base_db
-    from .tau2_data import load_retail_db
+    from .tau2_data import load_db
 
-    return load_retail_db(data_dir)
+    return load_db(data_dir, kind_of(domain) or "retail")
 
 
 def load_results(path: str | os.PathLike) -> dict:
@@ -109,20 +109,24 @@ def _check_shape(data: Any, p: Path) -> None:
 
 
 def file_domain(data: dict) -> str | None:
-    """The domain a results file says it is about (info, else the tasks' scenarios)."""
+    """The domain a results file says it is about (info, else the tasks' scenarios, else
+    the kind its embedded tasks' gold actions and tool definitions belong to)."""
     env = ((data.get("info") or {}).get("environment_info") or {})
     name = env.get("domain_name") if isinstance(env, dict) else None
     if isinstance(name, str) and name:
         return name
-    for t in data.get("tasks") or []:
+    tasks = data.get("tasks") if isinstance(data.get("tasks"), list) else []
+    for t in tasks:
         inst = ((t or {}).get("user_scenario") or {}).get("instructions") if isinstance(t, dict) else None
         if isinstance(inst, dict) and isinstance(inst.get("domain"), str):
             return inst["domain"]
-    return None
+    defs = env.get("tool_defs") if isinstance(env, dict) else None
+    return detect_kind(tasks, tool_def_names(defs))
 
 
-def _tools_lacking(task: Task) -> list[str]:
-    return sorted({a.name for a in task.actions if a.name not in TOOL_KINDS})
+def _tools_lacking(task: Task, domain: str | None) -> list[str]:
+    known = tool_kinds(domain)
+    return sorted({a.name for a in task.actions if a.name not in known})
 
 
 def _explain(rec: dict | None, new: dict) -> str:
@@ -149,13 +153,17 @@ def _explain(rec: dict | None, new: dict) -> str:
     return "; ".join(parts) or "reward differs"
 
 
-def rescore(data: dict, base_db: RetailDB, *, source: str = "<results>",
+def rescore(data: dict, base_db: Any, *, source: str = "<results>",
             replay: str = "v1", relabel: bool = True) -> dict:
     """Re-score parsed results `data`; returns the `t2e score` report for one file."""
     domain = file_domain(data)
     if domain is not None and domain not in SUPPORTED_DOMAINS:
         raise WorldError(f"{source}: domain {domain!r} is not supported by t2e score yet "
                          f"(supported: {', '.join(SUPPORTED_DOMAINS)})")
+    kind = kind_of(domain)
+    if kind is not None and not isinstance(base_db, db_class(kind)):
+        raise WorldError(f"{source}: a {kind} results file cannot be graded on "
+                         f"{type(base_db).__name__} records")
     tasks = parse_tasks(data["tasks"], f"{source} tasks")
     sims = data.get("simulations") or []
     report: dict[str, Any] = {"simulations": len(sims), "agree": 0, "disagree": [],
@@ -191,9 +199,10 @@ def rescore(data: dict, base_db: RetailDB, *, source: str = "<results>",
         if task is None:
             fail(f"task {label!r} is not embedded in the file")
             continue
-        lacking = _tools_lacking(task)
+        lacking = _tools_lacking(task, domain)
         if lacking:
-            fail(f"task {task.id} references tools the retail domain lacks: {', '.join(lacking)}")
+            fail(f"task {task.id} references tools the {kind_of(domain) or 'retail'} domain "
+                 f"lacks: {', '.join(lacking)}")
             continue
         new = score_episode(task, sim["messages"], sim.get("termination_reason"),
                             base_db=base_db, replay=replay, grading="recorded", recorded=rec)

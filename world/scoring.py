@@ -11,9 +11,9 @@ import json
 import math
 from typing import Any, Callable, Iterable
 
-from .db import RetailDB
+from .kinds import ALL_TOOL_KINDS, env_for
 from .tasks import Task
-from .tools import TOOL_KINDS, WRITE_TOOLS, RetailEnv
+from .toolenv import ToolEnv
 
 GRADINGS = ("recorded", "db-communicate", "judge")
 REPLAYS = ("v1", "v0")
@@ -63,41 +63,43 @@ def iter_tool_calls(messages: Iterable[dict]) -> Iterable[dict]:
                 yield call
 
 
-def replay_calls(base_db: RetailDB, messages: list[dict], *, tool_version: str = "v1",
-                 replay: str = "v1") -> tuple[RetailEnv, list[str]]:
-    """The agent's DB: replay the trajectory's tool calls on a fork of `base_db`.
+def replay_calls(base_db: Any, messages: list[dict], *, tool_version: str = "v1",
+                 replay: str = "v1") -> tuple[ToolEnv, list[str]]:
+    """The agent's DB: replay the trajectory's tool calls on a fork of `base_db` (a RetailDB
+    or an AirlineDB: the tools are that DB's kind).
 
     v1 replays write tools only (reads cannot change state; unknown names are skipped);
     v0 replays every call. Returns the env and notes on replayed outputs that differ from the
     recorded tool messages (a sign the run used a different world)."""
-    env = RetailEnv(base_db, tool_version)
+    env = env_for(base_db, tool_version)
+    writes = env.write_tools
     recorded = {m.get("id"): m for m in messages
                 if isinstance(m, dict) and m.get("role") == "tool"}
     notes = []
     for call in iter_tool_calls(messages):
         name = call["name"]
-        if replay == "v1" and name not in WRITE_TOOLS:
+        if replay == "v1" and name not in writes:
             continue
         if not env.has_tool(name):
             continue
         result = env.call(name, call.get("arguments"))
         rec = recorded.get(call.get("id"))
-        if rec is not None and name in WRITE_TOOLS and rec.get("content") != result.content:
+        if rec is not None and name in writes and rec.get("content") != result.content:
             notes.append(f"replayed {name} (call {call.get('id')}) returned a different result "
                          "than recorded")
     return env, notes
 
 
-def gold_db(task: Task, base_db: RetailDB, tool_version: str = "v1") -> RetailDB:
+def gold_db(task: Task, base_db: Any, tool_version: str = "v1") -> Any:
     """The gold DB: the task's actions run on a fork; actions that fail are skipped (tau2).
 
     Memoised on the task per base DB, because every trial of a task shares it."""
     cache = getattr(task, "_t2e_gold", None)
     if cache is not None and cache[0] is base_db and cache[1] == tool_version:
         return cache[2]
-    env = RetailEnv(base_db, tool_version)
+    env = env_for(base_db, tool_version)
     for action in task.actions:
-        if action.name in WRITE_TOOLS:  # reads and generics cannot change the DB
+        if action.name in env.write_tools:  # reads and generics cannot change the DB
             env.call(action.name, action.arguments)
     task._t2e_gold = (base_db, tool_version, env.db)  # type: ignore[attr-defined]
     return env.db
@@ -130,7 +132,7 @@ def check_actions(task: Task, messages: list[dict]) -> list[dict]:
         met = any(action_matches(action, c) for c in calls)
         out.append({"action": action.to_dict(), "action_match": met,
                     "action_reward": 1.0 if met else 0.0,
-                    "tool_type": TOOL_KINDS.get(action.name)})
+                    "tool_type": ALL_TOOL_KINDS.get(action.name)})
     return out
 
 
@@ -188,7 +190,7 @@ def _nl_verdicts(task: Task, messages: list[dict], grading: str, recorded: dict 
 
 
 def score_episode(task: Task, messages: list[dict], termination_reason: str | None, *,
-                  base_db: RetailDB, tool_version: str = "v1", replay: str = "v1",
+                  base_db: Any, tool_version: str = "v1", replay: str = "v1",
                   grading: str = "recorded", recorded: dict | None = None,
                   judge: Judge | None = None) -> dict:
     """Score one episode as tau2 would; returns reward_info plus `judge_dependent`.

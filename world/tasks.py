@@ -65,9 +65,9 @@ class Task:
     @property
     def write_actions(self) -> list[Action]:
         """Gold actions of write tools (the ones that decide the DB check)."""
-        from .tools import WRITE_TOOLS
+        from .kinds import ALL_WRITE_TOOLS
 
-        return [a for a in self.actions if a.name in WRITE_TOOLS]
+        return [a for a in self.actions if a.name in ALL_WRITE_TOOLS]
 
     @property
     def summary(self) -> str:

@@ -1,10 +1,13 @@
-"""Reading a tau2 retail data directory (db.json, tasks.json, policy.md, split_tasks.json).
+"""Reading a tau2 data directory (db.json, tasks.json, policy.md, split_tasks.json) of a domain
+(retail or airline).
 
-The directory is given by `--data DIR` or the env var TAU2_DATA_DIR, as tau2 itself uses it.
-Accepted layouts, so users can point at what they have:
-  DIR/db.json                       (the retail folder itself, e.g. ../shared/tau2/retail)
-  DIR/retail/db.json                (a folder of domains, e.g. ../shared/tau2)
-  DIR/tau2/domains/retail/db.json   (tau2's own `data` folder)
+Where the folder is found, first match wins:
+  * `--data DIR` (the `data_dir` argument), else
+  * for airline: $TAU2_AIRLINE_DATA_DIR, then $TAU2_DATA_DIR; for retail: $TAU2_DATA_DIR.
+Inside that directory, the accepted layouts (so users can point at what they have):
+  DIR/<domain>/db.json               (a folder of domains, e.g. ../shared/tau2)
+  DIR/tau2/domains/<domain>/db.json  (tau2's own `data` folder)
+  DIR/db.json                        (the domain folder itself, e.g. ../shared/tau2/airline)
 Every problem is a WorldError naming the file and what is wrong.
 """
 
@@ -16,20 +19,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .db import RetailDB
 from .errors import WorldError
+from .kinds import db_class
 from .tasks import Task, parse_splits, parse_tasks
 
 ENV_VAR = "TAU2_DATA_DIR"
+DOMAIN_ENV = {"airline": "TAU2_AIRLINE_DATA_DIR"}
 
 
-def data_dir_from(data_dir: str | os.PathLike | None) -> Path:
-    """The data directory given, else $TAU2_DATA_DIR; a clear error when neither is set."""
+def data_dir_from(data_dir: str | os.PathLike | None, domain: str = "retail") -> Path:
+    """The data directory given, else the domain's env var, else $TAU2_DATA_DIR."""
     if data_dir is None or str(data_dir) == "":
-        env = os.environ.get(ENV_VAR)
+        own = DOMAIN_ENV.get(domain)
+        env = (os.environ.get(own) if own else None) or os.environ.get(ENV_VAR)
         if not env:
+            if own:
+                raise WorldError(f"no tau2 {domain} data directory: pass --data DIR or set "
+                                 f"{own} (the {domain} folder) or {ENV_VAR} (a folder holding "
+                                 f"{domain}/, e.g. ../shared/tau2)")
             raise WorldError("no tau2 data directory: pass --data DIR or set TAU2_DATA_DIR "
-                             "(a directory holding the retail db.json, e.g. ../shared/tau2/retail)")
+                             f"(a directory holding the {domain} db.json, e.g. "
+                             f"../shared/tau2/{domain})")
         data_dir = env
     path = Path(data_dir).expanduser()
     if not path.is_dir():
@@ -37,19 +47,29 @@ def data_dir_from(data_dir: str | os.PathLike | None) -> Path:
     return path
 
 
-def retail_dir(data_dir: str | os.PathLike | None, domain: str = "retail") -> Path:
-    """The folder holding `<domain>`'s db.json under one of the accepted layouts."""
-    root = data_dir_from(data_dir)
-    for cand in (root, root / domain, root / "tau2" / "domains" / domain):
+def domain_dir(data_dir: str | os.PathLike | None, domain: str = "retail") -> Path:
+    """The folder holding `domain`'s db.json under one of the accepted layouts."""
+    root = data_dir_from(data_dir, domain)
+    for cand in (root / domain, root / "tau2" / "domains" / domain, root):
         if (cand / "db.json").is_file():
             return cand
-    raise WorldError(f"{root}: no {domain} db.json found (looked in {root}/db.json, "
-                     f"{root}/{domain}/db.json and {root}/tau2/domains/{domain}/db.json)")
+    raise WorldError(f"{root}: no {domain} db.json found (looked in {root}/{domain}/db.json, "
+                     f"{root}/tau2/domains/{domain}/db.json and {root}/db.json)")
 
 
-def load_retail_db(data_dir: str | os.PathLike | None) -> RetailDB:
+def retail_dir(data_dir: str | os.PathLike | None, domain: str = "retail") -> Path:
+    """Kept name: the retail (or given domain's) folder."""
+    return domain_dir(data_dir, domain)
+
+
+def load_db(data_dir: str | os.PathLike | None, domain: str = "retail"):
     """Only the records (what re-scoring a results file needs); cached per process."""
-    return RetailDB.load(retail_dir(data_dir) / "db.json")
+    return db_class(domain).load(domain_dir(data_dir, domain) / "db.json")
+
+
+def load_retail_db(data_dir: str | os.PathLike | None):
+    """The tau2 retail records."""
+    return load_db(data_dir, "retail")
 
 
 def _read_json(path: Path) -> Any:
@@ -65,10 +85,10 @@ def _read_json(path: Path) -> Any:
 
 
 @dataclass
-class Tau2Retail:
-    """The parts of a tau2 retail data directory."""
+class Tau2Data:
+    """The parts of a tau2 data directory of one domain."""
     path: Path
-    db: RetailDB
+    db: Any
     db_raw_path: Path
     policy: str
     tasks: dict[str, Task]
@@ -76,13 +96,16 @@ class Tau2Retail:
     splits: dict[str, list[str]]
 
 
-def load_tau2_retail(data_dir: str | os.PathLike | None) -> Tau2Retail:
-    """Read and check db.json, tasks.json, policy.md and split_tasks.json.
+Tau2Retail = Tau2Data  # the name before airline existed
+
+
+def load_tau2(folder: str | os.PathLike | None, domain: str = "retail") -> Tau2Data:
+    """Read and check db.json, tasks.json, policy.md and split_tasks.json of `domain`.
 
     split_tasks.json did not exist before tau2 v1; when absent the only split is `base`
     (all tasks), as tau2 defaults. Split entries naming unknown tasks are refused."""
-    folder = retail_dir(data_dir)
-    db = RetailDB.load(folder / "db.json")
+    folder = domain_dir(folder, domain)
+    db = db_class(domain).load(folder / "db.json")
     task_dicts = _read_json(folder / "tasks.json")
     tasks = parse_tasks(task_dicts, str(folder / "tasks.json"))
     if not tasks:
@@ -101,4 +124,9 @@ def load_tau2_retail(data_dir: str | os.PathLike | None) -> Tau2Retail:
         splits = parse_splits(_read_json(split_path), tasks, str(split_path))
     else:
         splits = {"base": list(tasks)}
-    return Tau2Retail(folder, db, folder / "db.json", policy, tasks, task_dicts, splits)
+    return Tau2Data(folder, db, folder / "db.json", policy, tasks, task_dicts, splits)
+
+
+def load_tau2_retail(data_dir: str | os.PathLike | None) -> Tau2Data:
+    """The tau2 retail data directory."""
+    return load_tau2(data_dir, "retail")

@@ -1,4 +1,5 @@
-"""OpenAI function-tool JSON for the retail tools (descriptions in our own words).
+"""OpenAI function-tool JSON for the retail tools (descriptions in our own words), and the
+schema builder every domain uses.
 
 Kept apart from world/tools.py so the tool semantics stay short to read. The parameter names and
 types are the contract with tau2 trajectories; the wording is ours.
@@ -99,16 +100,18 @@ _SPECS: dict[str, tuple[str, list]] = {
 }
 
 
-def schemas_for(names: list[str]) -> list[dict]:
-    """The OpenAI function-tool objects for `names`, in that order."""
+def schemas_for(names: list[str], specs: dict | None = None) -> list[dict]:
+    """The OpenAI function-tool objects for `names`, in that order (from `specs`, default the
+    retail table). A parameter is (type, description) or (type, description, items schema)."""
+    specs = _SPECS if specs is None else specs
     out = []
     for name in names:
-        description, params = _SPECS[name]
+        description, params = specs[name]
         props = {}
-        for pname, (ptype, pdesc) in params:
+        for pname, (ptype, pdesc, *items) in params:
             prop: dict = {"type": ptype, "description": pdesc}
             if ptype == "array":
-                prop["items"] = {"type": "string"}
+                prop["items"] = items[0] if items else {"type": "string"}
             props[pname] = prop
         out.append({"type": "function", "function": {
             "name": name, "description": description,

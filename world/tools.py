@@ -13,13 +13,10 @@ Checks run in tau2's order, because which error an agent sees depends on it.
 
 from __future__ import annotations
 
-import ast
 import json
-import operator
-from dataclasses import dataclass
-from typing import Any
 
 from .db import RetailDB
+from .toolenv import TOOL_VERSIONS, ToolEnv, ToolResult, calculate, check_version, serialise  # noqa: F401
 
 # Tool order follows tau2's toolkit (definition order), so schema lists are stable.
 TOOL_KINDS: dict[str, str] = {
@@ -43,61 +40,12 @@ TOOL_KINDS: dict[str, str] = {
 WRITE_TOOLS = frozenset(n for n, k in TOOL_KINDS.items() if k == "write")
 # v0 (the June-2025 release and the published baselines) had no get_item_details.
 V0_MISSING = frozenset({"get_item_details"})
-TOOL_VERSIONS = ("v1", "v0")
 
 
 def tool_names(version: str = "v1") -> list[str]:
     """The tool names of a tool-set version, in stable order."""
-    _check_version(version)
+    check_version(version)
     return [n for n in TOOL_KINDS if not (version == "v0" and n in V0_MISSING)]
-
-
-def _check_version(version: str) -> None:
-    if version not in TOOL_VERSIONS:
-        raise ValueError(f"unknown tool version {version!r} (expected v1 or v0)")
-
-
-@dataclass(frozen=True)
-class ToolResult:
-    """What a tool message carries: the content string and whether it is an error."""
-    content: str
-    error: bool = False
-
-
-def serialise(value: Any) -> str:
-    """tau2's tool-result text: strings raw, everything else as JSON (default separators)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (int, float, bool)):
-        return str(value)
-    return json.dumps(value, default=str)
-
-
-# -- calculate: tau2 evals the expression after a character check; we evaluate the same
-# arithmetic on the AST instead of eval, so a hostile expression cannot run code or hang.
-_BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-           ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv}
-
-
-def _arith(node: ast.AST) -> float:
-    if isinstance(node, ast.Expression):
-        return _arith(node.body)
-    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) \
-            and not isinstance(node.value, bool):
-        return node.value
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.UAdd, ast.USub)):
-        val = _arith(node.operand)
-        return val if isinstance(node.op, ast.UAdd) else -val
-    if isinstance(node, ast.BinOp):
-        left, right = _arith(node.left), _arith(node.right)
-        if isinstance(node.op, ast.Pow):
-            if abs(right) > 1000 or abs(left) > 1e100:
-                raise ValueError("Invalid expression: exponent too large")
-            return left ** right
-        fn = _BINOPS.get(type(node.op))
-        if fn is not None:
-            return fn(left, right)
-    raise ValueError("Invalid expression")
 
 
 class RetailTools:
@@ -147,10 +95,7 @@ class RetailTools:
 
     # -- generic --------------------------------------------------------------------------------
     def calculate(self, expression: str) -> str:
-        if not all(char in "0123456789+-*/(). " for char in expression):
-            raise ValueError("Invalid characters in expression")
-        tree = ast.parse(expression.lstrip(" \t"), filename="<string>", mode="eval")
-        return str(round(float(_arith(tree)), 2))
+        return calculate(expression)
 
     def transfer_to_human_agents(self, summary: str) -> str:
         return "Transfer successful"
@@ -360,49 +305,20 @@ class RetailTools:
         return order
 
 
-class RetailEnv:
+class RetailEnv(ToolEnv):
     """A retail tool environment over its own fork of `db`.
 
     `version="v0"` is the June-2025 tool set (no get_item_details). `.db` is this env's fork:
     the caller's DB is never changed.
     """
 
+    tool_kinds = TOOL_KINDS
+    write_tools = WRITE_TOOLS
+
     def __init__(self, db: RetailDB, version: str = "v1"):
-        _check_version(version)
-        self.version = version
+        check_version(version)
         self.db = db.fork()
-        self._tools = RetailTools(self.db)
-        self._names = tool_names(version)
-        self._name_set = frozenset(self._names)
-
-    def has_tool(self, name: str) -> bool:
-        """Whether this tool set has a tool of that name."""
-        return name in self._name_set
-
-    def call(self, name: Any, arguments: Any = None) -> ToolResult:
-        """Run one tool call; never raises. Errors come back as tau2's "Error: ..." text."""
-        if not isinstance(name, str) or name not in self._name_set:
-            return ToolResult(f"Error: Tool '{name}' not found.", True)
-        if arguments is None:
-            arguments = {}
-        if isinstance(arguments, str):
-            # Engines may hand over the model's raw JSON text; decode it like a client would.
-            try:
-                arguments = json.loads(arguments) if arguments.strip() else {}
-            except json.JSONDecodeError as exc:
-                return ToolResult(f"Error: tool arguments are not valid JSON ({exc.msg})", True)
-        if not isinstance(arguments, dict):
-            return ToolResult("Error: tool arguments must be a JSON object, got "
-                              f"{type(arguments).__name__}", True)
-        if not all(isinstance(k, str) for k in arguments):
-            return ToolResult("Error: tool argument names must be strings", True)
-        try:
-            value = getattr(self._tools, name)(**arguments)
-            return ToolResult(serialise(value), False)
-        except RecursionError:
-            return ToolResult("Error: expression too deeply nested", True)
-        except Exception as exc:  # noqa: BLE001 - a tool error is data, never an escape
-            return ToolResult(f"Error: {exc}", True)
+        super().__init__(RetailTools(self.db), tool_names(version), version)
 
     def tool_schemas(self) -> list[dict]:
         """OpenAI function-tool JSON for this tool set, in stable order."""

@@ -307,3 +307,17 @@ class ScriptedUser:
             return self._pick(f"bye{n}", [f"No, that's all. Thank you! {STOP}",
                                           f"That's everything, thanks. {STOP}"])
         return self._pick(f"ack{n}", ["Okay.", "Alright, thanks."])
+
+
+def scripted_user(task, seed: int = 0) -> ScriptedUser:
+    """The scripted customer for a task of our own worlds: mini-airline's for an airline
+    scenario (`t2e.scenario.domain == "airline"`), else mini-retail's."""
+    t2e = getattr(task, "t2e", None)
+    if t2e is None and isinstance(task, dict):
+        t2e = task.get("t2e")
+    scenario = (t2e or {}).get("scenario")
+    if isinstance(scenario, dict) and scenario.get("domain") == "airline":
+        from .mini_airline.user import AirlineScriptedUser
+
+        return AirlineScriptedUser(task, seed)
+    return ScriptedUser(task, seed)

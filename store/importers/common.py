@@ -46,10 +46,19 @@ class RunMeta:
 
     @property
     def domain(self) -> str:
+        """The file's own domain name, else the domain its embedded tasks' gold actions and
+        tool definitions belong to (world/kinds.py), else 'unknown'."""
         env = self.info.get("environment_info") or {}
         d = env.get("domain_name") if isinstance(env, dict) else None
         d = d or self.top.get("domain")
-        return d if isinstance(d, str) and d else "unknown"
+        if isinstance(d, str) and d:
+            return d
+        try:
+            from world.kinds import detect_kind, tool_def_names
+        except ImportError:  # world not built yet
+            return "unknown"
+        defs = env.get("tool_defs") if isinstance(env, dict) else None
+        return detect_kind(self.tasks, tool_def_names(defs)) or "unknown"
 
     @property
     def policy(self) -> str | None:

@@ -78,8 +78,11 @@ def register(cli: click.Group) -> None:
 
     @cli.command("run")
     @click.option("--domain", default="mini-retail", show_default=True,
-                  help="mini-retail | tau2-retail")
-    @click.option("--data", "data_dir", default=None, help="tau2 data directory (tau2-retail).")
+                  help="mini-retail | tau2-retail | mini-airline | tau2-airline")
+    @click.option("--data", "data_dir", default=None,
+                  help="tau2 data directory (tau2-*): a folder holding retail/ and airline/, "
+                       "or one domain's folder. Default: TAU2_AIRLINE_DATA_DIR (airline), "
+                       "then TAU2_DATA_DIR.")
     @click.option("--candidate", default=None,
                   help="Candidate file, name in --candidates, or stored name/hash. "
                        "Default: baseline.")
@@ -98,7 +101,7 @@ def register(cli: click.Group) -> None:
                   help="scripted | openai:MODEL")
     @click.option("--user", "user", default=None,
                   help="User simulator: scripted | openai:MODEL (default: scripted on "
-                       "mini-retail, else the agent's model).")
+                       "mini-retail and mini-airline, else the agent's model).")
     @click.option("--judge", default=None, help="NL-assertion judge: openai:MODEL.")
     @click.option("--grade", type=click.Choice(["judge", "db-communicate"]), default="judge",
                   show_default=True)

@@ -72,6 +72,9 @@ def _human_gate(doc: dict) -> str:
     for r in doc["reasons"]:
         lines.append(f"  reason: {r}")
     lines += advice_lines(doc.get("trial_budget"))
+    tr = (doc.get("transfer") or {}).get("note")
+    if tr:  # task ids come from files: shown, never interpreted
+        lines.append(f"  transfer: {one_line(tr, 400)}")
     for w in doc["warnings"]:
         lines.append(f"  warning: {w}")
     return "\n".join(lines)
@@ -92,6 +95,16 @@ def advice_lines(tb: dict | None) -> list[str]:
         out.append(f"    1->0 on task {t}: {'within' if r['within_noise'] else 'beyond'} its "
                    f"noise (chance by noise {r['chance_by_noise']:.2f}); the veto still holds")
     return out
+
+
+def _transfer_doc(conn, result) -> dict | None:
+    """The candidate's transfer status (gate/transfer.py) for heldout and transfer verdicts."""
+    from ..gate.transfer import transfer_status
+
+    if result.evidence_role not in ("heldout", "transfer"):
+        return None
+    st = transfer_status(conn, result.comparison.candidate.candidate_hash)
+    return st.to_dict() if st else None
 
 
 def register(cli: click.Group) -> None:
@@ -140,7 +153,8 @@ def register(cli: click.Group) -> None:
                 click.echo(f"warning: grader mismatch allowed: {why}", err=True)
             result = gate(conn, baseline_run, candidate_run, policy=policy,
                           intersect=intersect, alpha=alpha, new_row=new_row)
-        doc = result.to_dict()
+            doc = result.to_dict()
+            doc["transfer"] = _transfer_doc(conn, result)
         for fmt, path in reports:
             write_report(doc, fmt, path)
         if as_json:
@@ -268,7 +282,7 @@ def _rich_scoreboard(rows: list[dict]) -> None:
                   overflow="ellipsis", crop=True)
     console.print(scoreboard_table(rows, console.width))
     for r in rows:
-        for note in override_notes(r) + role_notes(r):
+        for note in override_notes(r) + role_notes(r) + transfer_notes(r):
             console.print(Text(note))
 
 
@@ -280,6 +294,15 @@ def role_notes(r: dict) -> list[str]:
     why = "; ".join(r["role_reasons"])
     return [f"row {r['row']}: evidence {r['evidence_role']}, claimed {claimed}: "
             f"{one_line(why, 400)}"]
+
+
+def transfer_notes(r: dict) -> list[str]:
+    """A note on rows of a candidate whose heldout and transfer verdicts disagree."""
+    from ..gate.transfer import TRANSFER_FLAG
+
+    if not (r.get("transfer") or "").startswith(TRANSFER_FLAG):
+        return []
+    return [f"row {r['row']}: {one_line(r['transfer'], 300)}"]
 
 
 def override_notes(r: dict) -> list[str]:

@@ -12,6 +12,7 @@ import click
 
 
 def _rows(candidate_text: str | None) -> list[dict]:
+    from ..engine.scripted_airline import AIRLINE_EFFECTS
     from ..engine.scripted_rules import PHRASE_TABLE, matched_phrases
 
     hits = matched_phrases(candidate_text) if candidate_text is not None else None
@@ -19,6 +20,7 @@ def _rows(candidate_text: str | None) -> list[dict]:
     for row in PHRASE_TABLE:
         out = {k: row[k] for k in ("behaviour", "default", "phrases", "example", "effect",
                                    "helps_class", "hurts")}
+        out["airline"] = AIRLINE_EFFECTS.get(row["behaviour"])
         if hits is not None:
             out["on"] = row["default"] or row["behaviour"] in hits
             out["matched"] = hits.get(row["behaviour"], [])
@@ -96,6 +98,8 @@ def render_table(rows: list[dict], *, with_candidate: bool, width: int) -> str:
         else:
             out += [head, "  " + tag]
         out += textwrap.wrap(r["effect"], width, initial_indent="  ", subsequent_indent="  ")
+        if r.get("airline"):
+            out += textwrap.wrap(r["airline"], width, initial_indent="  ", subsequent_indent="  ")
         out += textwrap.wrap(f"e.g. {r['example']}", width, initial_indent="  ",
                              subsequent_indent="       ")
         matched = set(r.get("matched") or ())

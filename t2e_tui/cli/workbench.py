@@ -192,7 +192,8 @@ def register(cli: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
     @click.pass_context
     def demo_cmd(ctx, no_open, as_json):
-        """Build a demo store (mini-retail, scripted stand-in agent) and open the app on it.
+        """Build a demo store (mini-retail, scripted stand-in agent; plus the transfer check's
+        negative control on mini-airline) and open the app on it.
 
         Without --store it rebuilds the default demo store each time and prints its path.
         """
@@ -242,6 +243,9 @@ def format_log_row(r: dict) -> str:
         h = gate.get("human")
         if h:
             g += f", human {h['decision']}" + (" OVERRIDE" if h["override"] else "")
+    tr = (r.get("transfer") or {}).get("transfer")
+    if tr:
+        g += f"; transfer #{tr['row']} {tr['decision']} ({tr['domain']})"
     # names and notes come from files anyone may have edited: one line, no control sequences
     hyp = one_line(r.get("hypothesis") or "", 60)
     name = one_line(r["name"], 80)
@@ -258,5 +262,13 @@ def format_demo_summary(s: dict) -> str:
     for c in s.get("candidates", []):
         lines.append(f"  {c['name']:<28} gate {c['decision']:<12} human {c.get('human') or '-'}"
                      f"  fixes {c.get('fixes', 0)}  regressions {c.get('regressions', 0)}")
+    tr = s.get("transfer")
+    if tr:
+        regs = tr["regressions"]
+        shown = ", ".join(regs[:8]) + (f" (+{len(regs) - 8})" if len(regs) > 8 else "")
+        lines.append(f"  negative control: {tr['name']} rerun on {tr['domain']} (transfer): gate "
+                     f"{tr['decision']}, regressions {len(regs)}: {shown or '-'}")
+        if tr.get("note"):
+            lines.append(f"  {tr['name']}: {tr['note'].split(' (')[0]}")
     lines.append(f"built in {s.get('seconds', 0):.1f}s")
     return "\n".join(lines)

@@ -13,10 +13,13 @@ import click
 from ..errors import EXIT_BAD_INPUT, EXIT_DISCARD, T2EError
 from .common import emit as _emit
 
+# No click envvar: the world picks the env var per domain (TAU2_AIRLINE_DATA_DIR, then
+# TAU2_DATA_DIR for airline; TAU2_DATA_DIR for retail), see world/tau2_data.py.
 _data_opt = click.option("--data", "data_dir", type=click.Path(file_okay=False), default=None,
-                         envvar="TAU2_DATA_DIR",
-                         help="tau2 data directory (the folder with retail/db.json, or the "
-                              "retail folder itself). Env TAU2_DATA_DIR.")
+                         help="tau2 data directory: a folder holding retail/ and airline/ "
+                              "(e.g. ../shared/tau2), or one domain's folder itself. Default: "
+                              "env TAU2_AIRLINE_DATA_DIR (airline), then TAU2_DATA_DIR.")
+_DOMAIN_CHOICE = click.Choice(["mini-retail", "tau2-retail", "mini-airline", "tau2-airline"])
 
 
 def _score_human(path: str, rep: dict) -> str:
@@ -50,11 +53,13 @@ def register(cli: click.Group) -> None:
               as_json: bool) -> int:
         """Re-score tau2 results FILES against the tasks embedded in them.
 
-        tau2 retail files need the records of a tau2 data directory (--data or
-        TAU2_DATA_DIR); t2e's own mini-retail exports use the built-in world. NL assertion
+        tau2 retail and airline files need the records of a tau2 data directory (--data, or
+        TAU2_AIRLINE_DATA_DIR / TAU2_DATA_DIR); t2e's own mini-retail and mini-airline exports
+        use the built-in world. NL assertion
         verdicts are taken from the file and counted as judge-dependent. A file of another
         domain is refused with a message; other files are still scored."""
         from world.errors import WorldError
+        from world.kinds import kind_of
         from world.rescore import BUILT_IN, file_domain, load_results, records_for, rescore
 
         reports, failed = [], 0
@@ -63,7 +68,7 @@ def register(cli: click.Group) -> None:
             try:
                 data = load_results(path)
                 domain = file_domain(data)
-                kind = domain if domain in BUILT_IN else "tau2"
+                kind = domain if domain in BUILT_IN else f"tau2-{kind_of(domain) or 'retail'}"
                 if kind not in records:
                     records[kind] = records_for(domain, data_dir)  # no data dir: WorldError
                 rep = rescore(data, records[kind], source=path, replay=replay,
@@ -89,7 +94,7 @@ def register(cli: click.Group) -> None:
 
     @world.command("hash")
     @click.option("--domain", default="mini-retail", show_default=True,
-                  type=click.Choice(["mini-retail", "tau2-retail"]))
+                  type=_DOMAIN_CHOICE)
     @_data_opt
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
     def world_hash(domain: str, data_dir: str | None, as_json: bool) -> None:
@@ -143,7 +148,7 @@ def register(cli: click.Group) -> None:
 
     @cli.command("tasks")
     @click.option("--domain", default="mini-retail", show_default=True,
-                  type=click.Choice(["mini-retail", "tau2-retail"]))
+                  type=_DOMAIN_CHOICE)
     @_data_opt
     @click.option("--split", default=None, help="Only this split (train, dev, heldout, ...).")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")

@@ -125,8 +125,8 @@ class _Backends:
         if self.user_chat is not None:
             from .llm_user import LLMUser
             return LLMUser(self.user_chat, task, seed)
-        from world.users import ScriptedUser
-        return ScriptedUser(task, seed)
+        from world.users import scripted_user
+        return scripted_user(task, seed)
 
     async def aclose(self) -> None:
         for client in self._clients.values():

@@ -30,7 +30,7 @@ from ..errors import T2EError
 from .config import Config, ConfigError, Endpoint, load_config
 from .manifest import code_version
 
-DOMAINS = ("mini-retail", "tau2-retail")
+DOMAINS = ("mini-retail", "tau2-retail", "mini-airline", "tau2-airline")
 GRADINGS = ("judge", "db-communicate")
 DEFAULT_MAX_STEPS = 200   # tau2's defaults
 DEFAULT_MAX_ERRORS = 10
@@ -215,7 +215,7 @@ def plan_run(*, domain: str = "mini-retail", data_dir: str | None = None,
              task_selection: dict | None = None) -> RunPlan:
     """Validate a run's inputs and return its plan; raises T2EError before anything runs.
 
-    `user` defaults to the scripted user on mini-retail and to the agent's model elsewhere
+    `user` defaults to the scripted user on our mini-* worlds and to the agent's model elsewhere
     (tau2 tasks need an LLM user). `judge` defaults to the user's model, else the agent's,
     and is only required when grading=judge and a selected task gates on NL assertions.
     `task_selection` says how the tasks were chosen (recorded in the manifest for the gate)."""
@@ -237,7 +237,7 @@ def plan_run(*, domain: str = "mini-retail", data_dir: str | None = None,
         raise T2EError(f"--role {role!r}: expected one of {', '.join(ROLES)}")
     agent_kind, agent_model = parse_model(model, "--model")
     if user is None:
-        user = "scripted" if domain == "mini-retail" or agent_kind == "scripted" else model
+        user = "scripted" if domain.startswith("mini-") or agent_kind == "scripted" else model
     user_kind, user_model = parse_model(user, "--user")
     cand, cand_ref = _resolve_candidate(candidate, candidates_dir, store_conn)
     dom = load_world(domain, data_dir)

@@ -1,4 +1,5 @@
-"""The `scripted` backend: a deterministic support agent for the retail tools.
+"""The `scripted` backend: a deterministic support agent for the retail tools (and, through
+`scripted_airline.AirlinePlanner`, the airline tools when those are what it is offered).
 
 A stand-in for demos and tests: its results prove nothing about models. It sees only what a
 model would see — the system prompt, the conversation and the tool results — never a task's
@@ -294,7 +295,13 @@ class ScriptedAgent:
             # always draw one number per behaviour so the rng stream does not depend on the result
             draws = [rng.random() for _ in BEHAVIOURS]
             b = b.flipped({n for n, d in zip(BEHAVIOURS, draws) if d < self.noise})
-        step = _Planner(State(messages), b).plan()
+        planner = _Planner
+        if tools:
+            # the same behaviours drive the airline planner when the tools are airline's
+            from .scripted_airline import AirlinePlanner, is_airline
+            if is_airline(tools):
+                planner = AirlinePlanner
+        step = planner(State(messages), b).plan()
         if step.tool:
             call = ToolCall(id=f"call_{len(messages)}_{step.tool}", name=step.tool, arguments=step.arguments)
             return AgentReply(content=None, tool_calls=[call], model=self.model)

@@ -29,7 +29,7 @@ COLUMNS = (
     "write_action_match_delta", "regressions", "fixes", "decision", "reasons",
     "human_decision", "override", "override_reason", "overridden", "human_history",
     "cites_deleted_run", "source_sha256",
-    "manifests", "claimed_role", "role_reasons", "verdict", "heldout_set", "alpha",
+    "manifests", "claimed_role", "role_reasons", "verdict", "heldout_set", "alpha", "transfer",
 )
 
 
@@ -64,6 +64,10 @@ def scoreboard_rows(db: Any) -> list[dict]:
         history.setdefault(row_id, []).append(
             {"decision": decision, "override": bool(override), "reason": reason,
              "author": author, "time": created})
+    from .transfer import transfer_statuses
+
+    # what the candidate's heldout and transfer verdicts say together (gate/transfer.py)
+    transfer = {h: st.note for h, st in transfer_statuses(conn).items()}
     out = []
     for r in conn.execute(
             "SELECT row_id, created_at, candidate_hash, parent_hash, baseline_run_id, "
@@ -124,6 +128,7 @@ def scoreboard_rows(db: Any) -> list[dict]:
             "verdict": f"supported ({role})" if decision == "supported" else decision,
             "heldout_set": hset,
             "alpha": stats.get("alpha"),   # the level the row was judged at (corrected)
+            "transfer": transfer.get(chash) if role in ("heldout", "transfer") else None,
         })
     return out
 

@@ -93,6 +93,7 @@ class GateScreen(Screen):
         Binding("D", "decide('discard')", "Discard", id="gate-discard"),
         Binding("enter", "open_task", "Compare task", id="gate-open"),
         Binding("i", "intersect", "Gate shared tasks", id="gate-intersect", show=False),
+        Binding("T", "transfer", "Transfer check", id="gate-transfer"),
         Binding("escape", "app.pop_screen", "Back", id="gate-back"),
     ]
 
@@ -209,6 +210,11 @@ class GateScreen(Screen):
             v.append(f"  leaked: {', '.join(result.role.leaked_tasks[:8])}", "yellow")
         for r in result.reasons[:3]:
             v.append(f"\n  {r}")
+        from .workbench_transfer import transfer_text
+
+        tr = transfer_text(self.app.store_path, result)  # the candidate's transfer evidence
+        if tr is not None:
+            v.append(tr)
         if _scripted(cmp):
             v.append("\n  scripted stand-in agent: these figures prove nothing about models",
                      "dim italic")
@@ -313,6 +319,12 @@ class GateScreen(Screen):
             self.notify("the compare screen is not available", severity="warning")
             return
         opener(self.baseline_run, self.candidate_run, keys[table.cursor_row])
+
+    def action_transfer(self) -> None:
+        """T: the transfer check (workbench_transfer.py)."""
+        from .workbench_transfer import start_transfer
+
+        start_transfer(self)
 
     def action_decide(self, decision: str) -> None:
         if self.result is None:

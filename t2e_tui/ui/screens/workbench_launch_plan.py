@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 ROLES = ["discovery", "development", "heldout", "transfer", "synthetic"]
-DOMAINS = ["mini-retail", "tau2-retail"]
+DOMAINS = ["mini-retail", "tau2-retail", "mini-airline", "tau2-airline"]
+DEFAULT_STEPS = 20  # expected steps per episode when no baseline run says better
 
 
 @dataclass

@@ -87,8 +87,8 @@ class LineageScreen(Screen):
         # fixed widths: auto-width columns are sized before the rows arrive after a clear
         # at 80 columns the verdict must show whole ("inconclusive (heldout)"); the version
         # names are indented by depth and end in their own text
-        for label, width in (("version", 22), ("hash", 10), ("reward", 6), ("gate", 22),
-                             ("human", 9), ("saved UTC", 11)):
+        for label, width in (("version", 22), ("hash", 10), ("reward", 6), ("gate", 24),
+                             ("human", 9), ("transfer", 10), ("saved UTC", 11)):
             table.add_column(label, width=width)
         for r in self.rows:
             name = "  " * r["depth"] + ("└ " if r["depth"] else "") + strip_controls(r["name"])
@@ -100,14 +100,16 @@ class LineageScreen(Screen):
                 else ""
             gate = Text("-", "dim") if not g else Text(
                 f"{g['decision']} ({role})", DECISION_STYLE.get(g["decision"], ""))
+            if (r.get("transfer") or {}).get("flagged"):
+                gate.append(" ✗T", "bold red")  # rejected on transfer (column "transfer")
             h = (g or {}).get("human")
             human = Text("-", "dim") if not h else Text(
                 h["decision"] + ("*" if h["override"] else ""),  # * = override
                 DECISION_STYLE.get(h["decision"], ""))
-            table.add_row(name, r["short"], reward, gate, human,
+            table.add_row(name, r["short"], reward, gate, human, _transfer_cell(r),
                           r["saved_at"][5:16].replace("T", " "))  # MM-DD HH:MM UTC
         if not self.rows:
-            table.add_row(Text("no saved versions", "dim"), "", "", "", "", "")
+            table.add_row(Text("no saved versions", "dim"), "", "", "", "", "", "")
         # back from a diff, an edit or an ablation: the same version, not the top row
         keep = next((i for i, r in enumerate(self.rows) if was and r["hash"] == was["hash"]),
                     min(max(old_cursor, 0), max(len(self.rows) - 1, 0)))
@@ -183,3 +185,15 @@ class LineageScreen(Screen):
         if not r:
             return
         self.app.push_screen(AblationScreen(r["hash"], r["name"]))
+
+
+def _transfer_cell(r: dict) -> Text:
+    """The transfer verdict beside the heldout one: ✗ rejected / ✓ held / unchecked / -."""
+    st = r.get("transfer") or {}
+    tr, home = st.get("transfer"), st.get("home")
+    if tr:
+        bad = (tr.get("human") or tr.get("decision")) == "discard"
+        return Text("✗ rejected" if bad else "✓ held", "bold red" if bad else "green")
+    if home and (home.get("human") or home.get("decision")) == "promote":
+        return Text("unchecked", "yellow")
+    return Text("-", "dim")
