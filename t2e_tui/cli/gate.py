@@ -7,6 +7,7 @@ from contextlib import closing
 
 import click
 
+from .. import jsonout
 from ..errors import T2EError
 from ..textsafe import one_line
 from .common import console as cli_console
@@ -87,7 +88,7 @@ def register(cli: click.Group) -> None:
                           intersect=intersect, alpha=alpha)
         doc = result.to_dict()
         if as_json:
-            click.echo(json.dumps(doc, indent=2, default=str))
+            click.echo(jsonout.dumps(doc))
         else:
             click.echo(_human_gate(doc))
         return result.exit_code
@@ -146,7 +147,7 @@ def register(cli: click.Group) -> None:
         with closing(_store()) as conn:
             rows = scoreboard_rows(conn)
         if as_json:
-            click.echo(json.dumps(rows, indent=2, default=str))
+            click.echo(jsonout.dumps(rows))
         elif as_tsv:
             click.echo(to_tsv(rows))
         else:

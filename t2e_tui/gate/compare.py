@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import T2EError
-from .metrics import TaskOutcome, task_outcomes
+from .metrics import TaskOutcome
+from .rundata import RunData, load_run
 from .runs import RunInfo, conn_of, resolve_run
 
 TRANSITIONS = ("regressed", "fixed", "both_pass", "both_fail", "flaky", "improved", "worsened")
@@ -91,6 +92,9 @@ class Comparison:
     only_candidate: list[str] = field(default_factory=list)
     no_scored_trials: list[str] = field(default_factory=list)  # infra errors only, on a side
     warnings: list[str] = field(default_factory=list)
+    # each side as read once for this comparison (run_metrics and the checks reuse them)
+    baseline_data: RunData | None = field(default=None, repr=False, compare=False)
+    candidate_data: RunData | None = field(default=None, repr=False, compare=False)
 
     @property
     def task_ids(self) -> list[str]:
@@ -160,7 +164,8 @@ def compare_runs(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
     if b.domain and c.domain and b.domain != c.domain:
         raise T2EError(f"runs {b.label()} ({b.domain}) and {c.label()} ({c.domain}) are in "
                        f"different domains")
-    bo, co = task_outcomes(conn, b.run_id), task_outcomes(conn, c.run_id)
+    bd, cd = load_run(conn, b.run_id, actions=False), load_run(conn, c.run_id, actions=False)
+    bo, co = bd.outcomes, cd.outcomes
     if not bo:
         raise T2EError(f"run {b.label()} has no finished episodes")
     if not co:
@@ -189,7 +194,7 @@ def compare_runs(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
         raise T2EError(f"runs {b.label()} and {c.label()} have no task scored on both sides")
     return Comparison(b, c, rows, intersected=bool(intersect and (only_b or only_c)),
                       only_baseline=only_b, only_candidate=only_c, no_scored_trials=dropped,
-                      warnings=warnings)
+                      warnings=warnings, baseline_data=bd, candidate_data=cd)
 
 
 def _row(tb: TaskOutcome, tc: TaskOutcome) -> TaskRow:

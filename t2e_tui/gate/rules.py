@@ -115,8 +115,8 @@ def evaluate(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
     conn = conn_of(db)
     cmp = compare_runs(conn, baseline, candidate, intersect=intersect)
     tasks = cmp.task_ids
-    bm = run_metrics(conn, cmp.baseline.run_id, tasks)
-    cm = run_metrics(conn, cmp.candidate.run_id, tasks)
+    bm = run_metrics(conn, cmp.baseline.run_id, tasks, data=cmp.baseline_data)
+    cm = run_metrics(conn, cmp.candidate.run_id, tasks, data=cmp.candidate_data)
     checks = _checks(conn, cmp, bm, cm, policy)
     enabled = [c for c in checks if policy.enabled[c.name]]
     disabled = [n for n in CHECK_NAMES if not policy.enabled[n]]

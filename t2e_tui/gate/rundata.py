@@ -1,0 +1,176 @@
+"""One run's gate inputs, read once per evaluation (issue 18): its finished episodes, per-task
+outcomes, gold action kinds and action-check counts.
+
+Before, `compare_runs`, `run_metrics` (twice) and the action-match check each re-read the
+episodes, re-decoded every task's JSON in Python and queried the checks 500 episode ids at a
+time; at 25,000 tasks x 2 trials that was seconds. Here each is one query per run: the gold
+actions are read with SQLite's JSON functions (Python decodes only texts SQLite will not, e.g.
+NaN), and the action checks are summed per episode in SQL. The figures are the same as the
+per-episode definitions in metrics.py (tests/test_gate_scale.py keeps those as the oracle).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from .metrics import INFRA, Episode, TaskOutcome, outcomes_from_episodes
+from .runs import conn_of
+
+# Action counts are 6-tuples: matched/total overall, matched/total read, matched/total write.
+ZERO = (0, 0, 0, 0, 0, 0)
+
+_EPISODES = (
+    "SELECT episode_id, task_id, trial, reward, termination_reason, agent_cost, user_cost, "
+    "duration, tokens_in, tokens_out FROM episodes "
+    "WHERE run_id = ? AND status = 'done' ORDER BY task_id, trial, ord, episode_id")
+
+# Per episode with any action-check row (even one whose `met` is NULL: such an episode is not
+# "without checks"): the known rows, and those met, overall and by kind. `met != 0` is
+# Python's bool(met) for the 1/0 the writer stores.
+_ACTIONS = (
+    "SELECT c.episode_id, total(c.met != 0), count(c.met), "
+    "total(c.tool_kind = 'read' AND c.met != 0), total(c.tool_kind = 'read' AND c.met IS NOT NULL), "
+    "total(c.tool_kind = 'write' AND c.met != 0), "
+    "total(c.tool_kind = 'write' AND c.met IS NOT NULL) "
+    "FROM episodes e JOIN checks c ON c.episode_id = e.episode_id "
+    "WHERE e.run_id = ? AND e.status = 'done' AND c.kind = 'action' GROUP BY c.episode_id")
+
+# Whether SQLite can read a task's gold actions itself: valid JSON whose actions are an array.
+# (CASE, not AND: json_type raises on malformed JSON and AND need not short-circuit.)
+_FAST = ("CASE WHEN json_valid(task_json) THEN coalesce(json_type(task_json, "
+         "'$.evaluation_criteria.actions'), '') = 'array' ELSE 0 END")
+
+# Gold action names of the tasks SQLite reads; the others are decoded in Python, as before
+# (not JSON to SQLite, e.g. NaN; or actions that are not an array). A name that is not a string
+# is rare enough to take the Python path too.
+_GOLD = (
+    "SELECT t.task_id, json_type(a.value, '$.name'), json_extract(a.value, '$.name'), "
+    "CASE WHEN json_type(a.value, '$.name') IN ('text', 'null', 'false') THEN NULL "
+    "ELSE a.value END "
+    "FROM tasks t JOIN json_each(CASE WHEN " + _FAST.replace("task_json", "t.task_json")
+    + " THEN t.task_json ELSE '[]' END, '$.evaluation_criteria.actions') a "
+    "WHERE t.run_id = ? AND a.type = 'object' ORDER BY t.task_id, a.key")
+
+
+@dataclass
+class RunData:
+    """What the gate reads of one run. `task_actions[task]` sums the action counts of the
+    task's scored episodes: episodes with action-check rows count their known rows; an episode
+    without any counts its task's gold actions as unmatched (cutting an episode short can never
+    raise the figure)."""
+    run_id: str
+    episodes: list[Episode]
+    outcomes: dict[str, TaskOutcome]
+    gold: dict[str, list[str]]
+    episode_actions: dict[int, tuple] = field(default_factory=dict)
+    task_actions: dict[str, tuple] = field(default_factory=dict)
+    has_actions: bool = False
+
+    def ensure_actions(self, db: Any) -> RunData:
+        """Read the gold actions and action-check counts (once)."""
+        if self.has_actions:
+            return self
+        conn = conn_of(db)
+        self.gold = gold_kinds(conn, self.run_id)
+        per_ep = {r[0]: tuple(int(x) for x in r[1:])
+                  for r in conn.execute(_ACTIONS, (self.run_id,))}
+        gold_counts = {t: _kind_counts(k) for t, k in self.gold.items()}
+        task_actions: dict[str, tuple] = {}
+        for tid, out in self.outcomes.items():
+            g = gold_counts.get(tid, ZERO)
+            if not per_ep:  # no action-check rows at all: each scored episode counts the gold
+                n = len(out.episode_ids)
+                task_actions[tid] = (0, g[1] * n, 0, g[3] * n, 0, g[5] * n)
+                continue
+            sums = [0] * 6
+            for eid in out.episode_ids:  # its scored episodes
+                c = per_ep.get(eid, g)
+                for i in range(6):
+                    sums[i] += c[i]
+            task_actions[tid] = tuple(sums)
+        self.episode_actions, self.task_actions, self.has_actions = per_ep, task_actions, True
+        return self
+
+    def actions_of(self, task_ids: Iterable[str] | None = None) -> tuple:
+        """Summed action counts of these tasks (all when None)."""
+        ta = self.task_actions
+        rows = ta.values() if task_ids is None else (ta[t] for t in task_ids if t in ta)
+        sums = [0] * 6
+        for r in rows:
+            for i in range(6):
+                sums[i] += r[i]
+        return tuple(sums)
+
+
+def load_run(db: Any, run_id: str, actions: bool = True) -> RunData:
+    """Read one run's episodes and outcomes (one query) and, unless `actions` is false, its
+    gold actions and action-check counts (`ensure_actions` reads them later)."""
+    conn = conn_of(db)
+    episodes = [Episode(r[0], str(r[1]) if r[1] is not None else "", *r[2:])
+                for r in conn.execute(_EPISODES, (run_id,))]
+    data = RunData(run_id, episodes, outcomes_from_episodes(episodes), {})
+    if actions:
+        data.ensure_actions(conn)
+    return data
+
+
+def _kind_counts(kinds: list[str]) -> tuple:
+    """Gold actions as unmatched counts: (0, all, 0, read, 0, write)."""
+    return (0, len(kinds), 0, kinds.count("read"), 0, kinds.count("write"))
+
+
+def rates(counts: tuple) -> dict[str, float | None]:
+    """Action match rates overall/read/write of a 6-tuple (None when nothing to match)."""
+    return {k: (counts[2 * i] / counts[2 * i + 1] if counts[2 * i + 1] else None)
+            for i, k in enumerate(("overall", "read", "write"))}
+
+
+def gold_kinds(db: Any, run_id: str) -> dict[str, list[str]]:
+    """Task id -> kinds of its gold actions, from the task definitions the run graded with
+    (a task whose JSON does not decode is left out)."""
+    from store.writer import tool_kind
+
+    conn = conn_of(db)
+    out: dict[str, list[str]] = {}
+    for tid, fast, text in conn.execute(
+            f"SELECT task_id, {_FAST}, CASE WHEN {_FAST} THEN NULL ELSE task_json END "
+            f"FROM tasks WHERE run_id = ?", (run_id,)):
+        if fast:
+            out[str(tid)] = []
+            continue
+        kinds = _python_gold(text)
+        if kinds is not None:
+            out[str(tid)] = kinds
+    kinds: dict[str, str] = {}  # a few tool names, 10^5 actions
+    for tid, name_type, name, value in conn.execute(_GOLD, (run_id,)):
+        if name_type != "text":
+            # a missing, null or false name is "", as before; a number, true, a list or an
+            # object is str() of the decoded value
+            name = "" if value is None else str(json.loads(value).get("name") or "")
+        kind = kinds.get(name)
+        if kind is None:
+            kind = kinds[name] = tool_kind(name)
+        out[str(tid)].append(kind)
+    return out
+
+
+def _python_gold(text: Any) -> list[str] | None:
+    """The per-task decoding for texts SQLite does not take (None: not JSON at all)."""
+    from store.writer import tool_kind
+
+    try:
+        task = json.loads(text)
+    except (TypeError, ValueError):
+        return None
+    crit = task.get("evaluation_criteria") or {} if isinstance(task, dict) else {}
+    actions = crit.get("actions") or [] if isinstance(crit, dict) else []
+    if not isinstance(actions, (list, tuple, dict, str)):
+        return []
+    return [tool_kind(str(a.get("name") or "")) for a in actions if isinstance(a, dict)]
+
+
+def scored(ep: Episode) -> bool:
+    """Counts in figures (Episode.scored without the property call, for hot loops)."""
+    return ep.termination_reason != INFRA and ep.reward is not None
