@@ -50,7 +50,7 @@ def gate(path: Path) -> None:
         cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
         try:
             out = json.loads(p.stdout)
-            verdict = out.get("verdict")
+            verdict = out.get("decision")
         except json.JSONDecodeError:
             verdict = f"exit {p.returncode}: {p.stderr.strip()[:200]}"
         print(f"t2e gate at {meta['episodes']:,} episodes: wall {wall:.2f} s, CPU {cpu:.2f} s "

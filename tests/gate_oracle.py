@@ -167,3 +167,26 @@ def per_task_action_match(conn, cmp):
             sides.append({k: v.rate for k, v in am.items()})
         out[r.task_id] = tuple(sides)
     return out
+
+
+def run_warnings(conn, cmp):
+    out = []
+    tasks = cmp.task_ids
+    marks = ",".join("?" * len(tasks))
+    for side, run in (("baseline", cmp.baseline), ("candidate", cmp.candidate)):
+        if run.status != "complete":
+            out.append(f"{side} run {run.label()} is {run.status}: compared on what finished")
+        relabeled = conn.execute(
+            f"SELECT task_id, likely_task_id FROM episodes WHERE run_id = ? AND status = 'done' "
+            f"AND likely_task_id IS NOT NULL AND likely_task_id != task_id "
+            f"AND task_id IN ({marks})", (run.run_id, *tasks)).fetchall()
+        if relabeled:
+            shown = ", ".join(f"{a}->{b}" for a, b in relabeled[:8])
+            out.append(f"{side}: {len(relabeled)} episode(s) look mislabelled (label->likely "
+                       f"task: {shown}); figures use the labels as given")
+        judged = conn.execute(
+            f"SELECT count(*) FROM episodes WHERE run_id = ? AND status = 'done' "
+            f"AND judge_dependent = 1 AND task_id IN ({marks})", (run.run_id, *tasks)).fetchone()[0]
+        if judged:
+            out.append(f"{side}: {judged} episode reward(s) depend on an LLM judge's verdicts")
+    return out

@@ -61,6 +61,9 @@ def _random_run(conn, name, seed, tasks):
         elif roll < 0.35:  # graded without a reward
             conn.execute("UPDATE episodes SET reward = NULL, termination_reason = 'user_stop' "
                          "WHERE episode_id = ?", (eid,))
+        elif roll < 0.4:   # the relabel check and the judge flag, for the run's warnings
+            conn.execute("UPDATE episodes SET likely_task_id = '999', judge_dependent = 1 "
+                         "WHERE episode_id = ?", (eid,))
         conn.execute("UPDATE steps SET latency_ms = ? WHERE episode_id = ?",
                      (rng.choice((None, 0.5, 12.25, 300.0)), eid))
     for t, text in zip(rng.sample(tasks, len(ODD_TASKS)), ODD_TASKS):
@@ -127,16 +130,21 @@ def test_per_task_action_match_matches(pair):
     assert any(b["overall"] is None for b, _c in new.values())  # tasks with nothing to match
 
 
-@pytest.mark.parametrize("alpha", [0.05, 0.9])
-def test_whole_verdict_matches(pair, monkeypatch, alpha):
+@pytest.mark.parametrize("alpha,same_tasks", [(0.05, False), (0.9, False), (0.05, True)])
+def test_whole_verdict_matches(pair, monkeypatch, alpha, same_tasks):
     conn, base, cand = pair
     policy = load_policy()
+    if same_tasks:  # the run's warnings then read without a task filter
+        base = cand
     new = evaluate(conn, base, cand, policy=policy, intersect=True, alpha=alpha).to_dict()
     monkeypatch.setattr(rules, "run_metrics",
                         lambda c, rid, tasks=None, data=None: oracle.run_metrics(c, rid, tasks))
     monkeypatch.setattr(checks_mod, "_per_task_action_match", oracle.per_task_action_match)
+    monkeypatch.setattr(rules, "_run_warnings", oracle.run_warnings)
     old = evaluate(conn, base, cand, policy=policy, intersect=True, alpha=alpha).to_dict()
     _same(new, old)
+    assert any("mislabelled" in w for w in new["warnings"])
+    assert any("LLM judge" in w for w in new["warnings"])
     assert new["stats"]["p_value"] == old["stats"]["p_value"]
     assert (new["stats"]["ci_low"], new["stats"]["ci_high"]) == (
         old["stats"]["ci_low"], old["stats"]["ci_high"])

@@ -81,16 +81,15 @@ def register(cli: click.Group) -> None:
         """Decide whether CANDIDATE_RUN beats BASELINE_RUN: promote (exit 0), discard (1) or
         inconclusive (3). Appends a row to the scoreboard."""
         from ..gate import gate, load_policy
+        from ..gate.rundata import paused_gc
 
         policy = load_policy(policy_path)
-        with closing(_store()) as conn:
-            result = gate(conn, baseline_run, candidate_run, policy=policy,
-                          intersect=intersect, alpha=alpha)
-        doc = result.to_dict()
-        if as_json:
-            click.echo(jsonout.dumps(doc))
-        else:
-            click.echo(_human_gate(doc))
+        with paused_gc():  # 10^5 objects are built and kept, none of them cyclic garbage
+            with closing(_store()) as conn:
+                result = gate(conn, baseline_run, candidate_run, policy=policy,
+                              intersect=intersect, alpha=alpha)
+            doc = result.to_dict()
+            click.echo(jsonout.dumps(doc) if as_json else _human_gate(doc))
         return result.exit_code
 
     @cli.command("decide")

@@ -4,11 +4,13 @@ all read (computed once, here)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 from ..errors import T2EError
 from .metrics import TaskOutcome
-from .rundata import RunData, load_run
+from .rundata import RunData, load_run, paused_gc
 from .runs import RunInfo, conn_of, resolve_run
 
 TRANSITIONS = ("regressed", "fixed", "both_pass", "both_fail", "flaky", "improved", "worsened")
@@ -136,6 +138,19 @@ class Comparison:
                 "rows": [r.to_dict() for r in self.rows]}
 
 
+def rate_delta(row: TaskRow) -> Fraction:
+    """The row's change of success rate, exact (candidate - baseline)."""
+    return _rate_delta(sum(row.candidate_successes), len(row.candidate),
+                       sum(row.baseline_successes), len(row.baseline))
+
+
+@lru_cache(maxsize=4096)
+def _rate_delta(c_ok: int, c_n: int, b_ok: int, b_n: int) -> Fraction:
+    # a handful of distinct (successes, trials) pairs over 10^4 tasks: Fraction arithmetic
+    # once per pair, not per task
+    return Fraction(c_ok, c_n) - Fraction(b_ok, b_n)
+
+
 def task_sort_key(task_id: str) -> tuple:
     return (0, int(task_id), "") if task_id.isdigit() else (1, 0, task_id)
 
@@ -164,7 +179,9 @@ def compare_runs(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
     if b.domain and c.domain and b.domain != c.domain:
         raise T2EError(f"runs {b.label()} ({b.domain}) and {c.label()} ({c.domain}) are in "
                        f"different domains")
-    bd, cd = load_run(conn, b.run_id, actions=False), load_run(conn, c.run_id, actions=False)
+    memo: dict = {}  # task JSON text -> gold kinds, shared: the runs mostly carry the same tasks
+    bd = load_run(conn, b.run_id, actions=False, gold_memo=memo)
+    cd = load_run(conn, c.run_id, actions=False, gold_memo=memo)
     bo, co = bd.outcomes, cd.outcomes
     if not bo:
         raise T2EError(f"run {b.label()} has no finished episodes")
@@ -181,12 +198,13 @@ def compare_runs(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
     if not shared:
         raise T2EError(f"runs {b.label()} and {c.label()} share no task")
     rows, dropped = [], []
-    for tid in shared:
-        tb, tc = bo[tid], co[tid]
-        if not tb.n_trials or not tc.n_trials:
-            dropped.append(tid)
-            continue
-        rows.append(_row(tb, tc))
+    with paused_gc():
+        for tid in shared:
+            tb, tc = bo[tid], co[tid]
+            if not tb.n_trials or not tc.n_trials:
+                dropped.append(tid)
+                continue
+            rows.append(_row(tb, tc))
     if dropped:
         warnings.append(f"{len(dropped)} task(s) left out: no scored trial on one side "
                         f"(infrastructure errors): {_few(dropped)}")

@@ -11,7 +11,9 @@ per-episode definitions in metrics.py (tests/test_gate_scale.py keeps those as t
 
 from __future__ import annotations
 
+import gc
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -37,23 +39,6 @@ _ACTIONS = (
     "FROM episodes e JOIN checks c ON c.episode_id = e.episode_id "
     "WHERE e.run_id = ? AND e.status = 'done' AND c.kind = 'action' GROUP BY c.episode_id")
 
-# Whether SQLite can read a task's gold actions itself: valid JSON whose actions are an array.
-# (CASE, not AND: json_type raises on malformed JSON and AND need not short-circuit.)
-_FAST = ("CASE WHEN json_valid(task_json) THEN coalesce(json_type(task_json, "
-         "'$.evaluation_criteria.actions'), '') = 'array' ELSE 0 END")
-
-# Gold action names of the tasks SQLite reads; the others are decoded in Python, as before
-# (not JSON to SQLite, e.g. NaN; or actions that are not an array). A name that is not a string
-# is rare enough to take the Python path too.
-_GOLD = (
-    "SELECT t.task_id, json_type(a.value, '$.name'), json_extract(a.value, '$.name'), "
-    "CASE WHEN json_type(a.value, '$.name') IN ('text', 'null', 'false') THEN NULL "
-    "ELSE a.value END "
-    "FROM tasks t JOIN json_each(CASE WHEN " + _FAST.replace("task_json", "t.task_json")
-    + " THEN t.task_json ELSE '[]' END, '$.evaluation_criteria.actions') a "
-    "WHERE t.run_id = ? AND a.type = 'object' ORDER BY t.task_id, a.key")
-
-
 @dataclass
 class RunData:
     """What the gate reads of one run. `task_actions[task]` sums the action counts of the
@@ -67,13 +52,15 @@ class RunData:
     episode_actions: dict[int, tuple] = field(default_factory=dict)
     task_actions: dict[str, tuple] = field(default_factory=dict)
     has_actions: bool = False
+    gold_memo: dict = field(default_factory=dict, repr=False)
 
-    def ensure_actions(self, db: Any) -> RunData:
-        """Read the gold actions and action-check counts (once)."""
+    def ensure_actions(self, db: Any, memo: dict | None = None) -> RunData:
+        """Read the gold actions and action-check counts (once); `memo` as in gold_kinds
+        (by default the one shared by the runs of a comparison)."""
         if self.has_actions:
             return self
         conn = conn_of(db)
-        self.gold = gold_kinds(conn, self.run_id)
+        self.gold = gold_kinds(conn, self.run_id, self.gold_memo if memo is None else memo)
         per_ep = {r[0]: tuple(int(x) for x in r[1:])
                   for r in conn.execute(_ACTIONS, (self.run_id,))}
         gold_counts = {t: _kind_counts(k) for t, k in self.gold.items()}
@@ -104,15 +91,33 @@ class RunData:
         return tuple(sums)
 
 
-def load_run(db: Any, run_id: str, actions: bool = True) -> RunData:
+@contextmanager
+def paused_gc():
+    """Hold the cyclic garbage collector while 10^5 objects are built: each is kept, none is
+    cyclic garbage, and every collection pass would walk all of them again (a third of the
+    time of reading a 25,000-task pair). Nests; restores the collector's state."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def load_run(db: Any, run_id: str, actions: bool = True, gold_memo: dict | None = None
+             ) -> RunData:
     """Read one run's episodes and outcomes (one query) and, unless `actions` is false, its
     gold actions and action-check counts (`ensure_actions` reads them later)."""
     conn = conn_of(db)
-    episodes = [Episode(r[0], str(r[1]) if r[1] is not None else "", *r[2:])
-                for r in conn.execute(_EPISODES, (run_id,))]
-    data = RunData(run_id, episodes, outcomes_from_episodes(episodes), {})
-    if actions:
-        data.ensure_actions(conn)
+    with paused_gc():
+        episodes = [Episode(r[0], str(r[1]) if r[1] is not None else "", *r[2:])
+                    for r in conn.execute(_EPISODES, (run_id,))]
+        data = RunData(run_id, episodes, outcomes_from_episodes(episodes), {})
+        if gold_memo is not None:
+            data.gold_memo = gold_memo
+        if actions:
+            data.ensure_actions(conn)
     return data
 
 
@@ -127,48 +132,41 @@ def rates(counts: tuple) -> dict[str, float | None]:
             for i, k in enumerate(("overall", "read", "write"))}
 
 
-def gold_kinds(db: Any, run_id: str) -> dict[str, list[str]]:
+def gold_kinds(db: Any, run_id: str, memo: dict | None = None) -> dict[str, list[str]]:
     """Task id -> kinds of its gold actions, from the task definitions the run graded with
-    (a task whose JSON does not decode is left out)."""
+    (a task whose JSON does not decode is left out). `memo` maps task JSON texts already
+    decoded to their kinds: the two runs of a pair mostly carry the same task texts, so a
+    comparison decodes each once."""
     from store.writer import tool_kind
 
-    conn = conn_of(db)
+    memo = {} if memo is None else memo
+    names: dict[str, str] = {}  # a few tool names, 10^5 actions
+    loads = json.loads
     out: dict[str, list[str]] = {}
-    for tid, fast, text in conn.execute(
-            f"SELECT task_id, {_FAST}, CASE WHEN {_FAST} THEN NULL ELSE task_json END "
-            f"FROM tasks WHERE run_id = ?", (run_id,)):
-        if fast:
-            out[str(tid)] = []
-            continue
-        kinds = _python_gold(text)
-        if kinds is not None:
-            out[str(tid)] = kinds
-    kinds: dict[str, str] = {}  # a few tool names, 10^5 actions
-    for tid, name_type, name, value in conn.execute(_GOLD, (run_id,)):
-        if name_type != "text":
-            # a missing, null or false name is "", as before; a number, true, a list or an
-            # object is str() of the decoded value
-            name = "" if value is None else str(json.loads(value).get("name") or "")
-        kind = kinds.get(name)
-        if kind is None:
-            kind = kinds[name] = tool_kind(name)
-        out[str(tid)].append(kind)
+    for task_id, text in conn_of(db).execute(
+            "SELECT task_id, task_json FROM tasks WHERE run_id = ?", (run_id,)):
+        kinds = memo.get(text) if isinstance(text, str) else None
+        if kinds is None:
+            try:
+                task = loads(text)
+            except (TypeError, ValueError):
+                continue
+            crit = task.get("evaluation_criteria") or {} if isinstance(task, dict) else {}
+            actions = crit.get("actions") or [] if isinstance(crit, dict) else []
+            if not isinstance(actions, (list, dict, str)):
+                actions = []  # a number: not a list of actions (it used to raise)
+            kinds = []
+            for a in actions:
+                if isinstance(a, dict):
+                    name = str(a.get("name") or "")
+                    kind = names.get(name)
+                    if kind is None:
+                        kind = names[name] = tool_kind(name)
+                    kinds.append(kind)
+            if isinstance(text, str):
+                memo[text] = kinds
+        out[str(task_id)] = list(kinds)
     return out
-
-
-def _python_gold(text: Any) -> list[str] | None:
-    """The per-task decoding for texts SQLite does not take (None: not JSON at all)."""
-    from store.writer import tool_kind
-
-    try:
-        task = json.loads(text)
-    except (TypeError, ValueError):
-        return None
-    crit = task.get("evaluation_criteria") or {} if isinstance(task, dict) else {}
-    actions = crit.get("actions") or [] if isinstance(crit, dict) else []
-    if not isinstance(actions, (list, tuple, dict, str)):
-        return []
-    return [tool_kind(str(a.get("name") or "")) for a in actions if isinstance(a, dict)]
 
 
 def scored(ep: Episode) -> bool:
