@@ -16,7 +16,7 @@ from test_gate_builders import make_run, new_store
 
 from t2e_tui import jsonout
 from t2e_tui.gate import checks as checks_mod
-from t2e_tui.gate import compare_runs, evaluate, load_policy, rules
+from t2e_tui.gate import compare_runs, evaluate, load_policy, rules, rundata
 from t2e_tui.gate.metrics import gold_action_kinds, run_metrics
 
 ODD_TASKS = [
@@ -35,7 +35,7 @@ ODD_TASKS = [
 ]
 
 
-def _random_run(conn, name, seed, tasks):
+def _random_run(conn, name, seed, tasks, tied=False):
     rng = random.Random(seed)
     outcomes, terms, actions = {}, {}, {}
     for t in tasks:
@@ -66,6 +66,12 @@ def _random_run(conn, name, seed, tasks):
                          "WHERE episode_id = ?", (eid,))
         conn.execute("UPDATE steps SET latency_ms = ? WHERE episode_id = ?",
                      (rng.choice((None, 0.5, 12.25, 300.0)), eid))
+    if tied:  # a rerun filed under an existing trial, ordered before it by `ord`
+        for (eid,) in conn.execute(
+                "SELECT episode_id FROM episodes WHERE run_id = ? AND trial = 1 LIMIT 6",
+                (rid,)).fetchall():
+            conn.execute("UPDATE episodes SET trial = 0, ord = -ord WHERE episode_id = ?",
+                         (eid,))
     for t, text in zip(rng.sample(tasks, len(ODD_TASKS)), ODD_TASKS):
         conn.execute("UPDATE tasks SET task_json = ? WHERE run_id = ? AND task_id = ?",
                      (text, rid, t))
@@ -77,7 +83,7 @@ def _random_run(conn, name, seed, tasks):
 def pair(tmp_path_factory):
     conn = new_store(tmp_path_factory.mktemp("scale"))
     tasks = [str(i) for i in range(1, 121)]
-    base = _random_run(conn, "base", 1, tasks)
+    base = _random_run(conn, "base", 1, tasks, tied=True)
     cand = _random_run(conn, "cand", 2, tasks[:110] + [str(i) for i in range(200, 206)])
     return conn, base, cand
 
@@ -101,6 +107,7 @@ def test_outcomes_and_rows_match_the_per_episode_code(pair):
     cmp = compare_runs(conn, base, cand, intersect=True)
     ob, oc = oracle.task_outcomes(conn, base), oracle.task_outcomes(conn, cand)
     assert cmp.baseline_data.outcomes.keys() == ob.keys()
+    assert rundata._has_tied_trials(conn.execute(rundata._EPISODES_BY_INDEX, (base,)).fetchall())
     for t, o in ob.items():
         _same(cmp.baseline_data.outcomes[t].to_dict(), o.to_dict())
     for r in cmp.rows:

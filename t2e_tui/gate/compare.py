@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from ..errors import T2EError
@@ -56,15 +56,16 @@ class TaskRow:
     baseline_successes: list[bool] = field(default_factory=list)
     candidate_successes: list[bool] = field(default_factory=list)
 
-    @property
+    # cached: the checks and the statistics read them for every task of a 10^4-task pair
+    @cached_property
     def baseline_reward(self) -> float:
         return sum(self.baseline) / len(self.baseline)
 
-    @property
+    @cached_property
     def candidate_reward(self) -> float:
         return sum(self.candidate) / len(self.candidate)
 
-    @property
+    @cached_property
     def reward_delta(self) -> float:
         return self.candidate_reward - self.baseline_reward
 

@@ -27,6 +27,10 @@ _EPISODES = (
     "SELECT episode_id, task_id, trial, reward, termination_reason, agent_cost, user_cost, "
     "duration, tokens_in, tokens_out FROM episodes "
     "WHERE run_id = ? AND status = 'done' ORDER BY task_id, trial, ord, episode_id")
+# The same order straight off idx_episodes_run_task (no sort) when no task has two episodes of
+# one trial: `ord` only breaks such ties. When one does, the query above is used instead.
+_EPISODES_BY_INDEX = _EPISODES.replace("ord, episode_id", "episode_id").replace(
+    "tokens_out FROM", "tokens_out, ord FROM")
 
 # Per episode with any action-check row (even one whose `met` is NULL: such an episode is not
 # "without checks"): the known rows, and those met, overall and by kind. `met != 0` is
@@ -111,14 +115,22 @@ def load_run(db: Any, run_id: str, actions: bool = True, gold_memo: dict | None 
     gold actions and action-check counts (`ensure_actions` reads them later)."""
     conn = conn_of(db)
     with paused_gc():
-        episodes = [Episode(r[0], str(r[1]) if r[1] is not None else "", *r[2:])
-                    for r in conn.execute(_EPISODES, (run_id,))]
+        rows = conn.execute(_EPISODES_BY_INDEX, (run_id,)).fetchall()
+        if _has_tied_trials(rows):
+            rows = conn.execute(_EPISODES, (run_id,)).fetchall()
+        episodes = [Episode(r[0], str(r[1]) if r[1] is not None else "", *r[2:10])
+                    for r in rows]
         data = RunData(run_id, episodes, outcomes_from_episodes(episodes), {})
         if gold_memo is not None:
             data.gold_memo = gold_memo
         if actions:
             data.ensure_actions(conn)
     return data
+
+
+def _has_tied_trials(rows: list[tuple]) -> bool:
+    """Whether two neighbouring rows share task and trial (then `ord` must order them)."""
+    return any(a[1] == b[1] and a[2] == b[2] for a, b in zip(rows, rows[1:]))
 
 
 def _kind_counts(kinds: list[str]) -> tuple:
