@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from typing import Any
 
 from ..errors import T2EError
@@ -38,6 +38,20 @@ def transition(baseline_rate: float, candidate_rate: float) -> str:
     return "flaky"
 
 
+class _once:
+    """A property computed on first read and then kept in the instance (functools'
+    cached_property takes a lock per read in Python 3.11, which shows at 10^4 rows)."""
+
+    def __init__(self, fn):
+        self.fn, self.name, self.__doc__ = fn, fn.__name__, fn.__doc__
+
+    def __get__(self, obj, cls=None):
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.fn(obj)
+        return value
+
+
 @dataclass
 class TaskRow:
     """One task of a comparison."""
@@ -57,15 +71,15 @@ class TaskRow:
     candidate_successes: list[bool] = field(default_factory=list)
 
     # cached: the checks and the statistics read them for every task of a 10^4-task pair
-    @cached_property
+    @_once
     def baseline_reward(self) -> float:
         return sum(self.baseline) / len(self.baseline)
 
-    @cached_property
+    @_once
     def candidate_reward(self) -> float:
         return sum(self.candidate) / len(self.candidate)
 
-    @cached_property
+    @_once
     def reward_delta(self) -> float:
         return self.candidate_reward - self.baseline_reward
 

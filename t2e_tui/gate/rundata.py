@@ -2,11 +2,11 @@
 outcomes, gold action kinds and action-check counts.
 
 Before, `compare_runs`, `run_metrics` (twice) and the action-match check each re-read the
-episodes, re-decoded every task's JSON in Python and queried the checks 500 episode ids at a
-time; at 25,000 tasks x 2 trials that was seconds. Here each is one query per run: the gold
-actions are read with SQLite's JSON functions (Python decodes only texts SQLite will not, e.g.
-NaN), and the action checks are summed per episode in SQL. The figures are the same as the
-per-episode definitions in metrics.py (tests/test_gate_scale.py keeps those as the oracle).
+episodes, re-decoded every task's JSON and queried the checks 500 episode ids at a time; at
+25,000 tasks x 2 trials that was seconds. Here the episodes are one query per run, a task text
+is decoded once per comparison (the two runs mostly carry the same texts), and the action
+checks are summed per episode in SQL. The figures are the same as the per-episode definitions
+(tests/gate_oracle.py keeps those as the oracle for tests/test_gate_scale.py).
 """
 
 from __future__ import annotations

@@ -94,14 +94,16 @@ def sign_flip_test(deltas: Sequence[Fraction | float], *, max_states: int = 2_00
     (McNemar exact). Computed exactly by dynamic programming over integer-scaled deltas
     (rates have small denominators); if the sum range would exceed `max_states`, a seeded
     Monte Carlo estimate is returned instead. Returns (p, exact)."""
-    fr = [Fraction(d).limit_denominator(10**6) for d in deltas]
-    fr = [d for d in fr if d != 0]
+    # Fraction arithmetic once per distinct delta (a handful over 10^4 tasks), not per task
+    exact = {d: Fraction(d).limit_denominator(10**6) for d in set(deltas)}
+    fr = [f for f in map(exact.__getitem__, deltas) if f != 0]
     if not fr:
         return 1.0, True
     scale = 1
-    for d in fr:
+    for d in set(fr):
         scale = scale * d.denominator // math.gcd(scale, d.denominator)
-    ints = [int(d * scale) for d in fr]
+    scaled = {d: int(d * scale) for d in set(fr)}
+    ints = list(map(scaled.__getitem__, fr))
     observed = sum(ints)
     span = sum(abs(v) for v in ints)
     if 2 * span + 1 <= max_states:
