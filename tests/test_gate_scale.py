@@ -6,6 +6,7 @@ outcome, tasks whose JSON SQLite will not read, odd gold action names, uneven tr
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import random
@@ -137,10 +138,16 @@ def test_per_task_action_match_matches(pair):
     assert any(b["overall"] is None for b, _c in new.values())  # tasks with nothing to match
 
 
-@pytest.mark.parametrize("alpha,same_tasks", [(0.05, False), (0.9, False), (0.05, True)])
-def test_whole_verdict_matches(pair, monkeypatch, alpha, same_tasks):
+@pytest.mark.parametrize("alpha,same_tasks,strict", [
+    (0.05, False, False), (0.9, False, False), (0.05, True, False), (0.05, False, True)])
+def test_whole_verdict_matches(pair, monkeypatch, alpha, same_tasks, strict):
     conn, base, cand = pair
     policy = load_policy()
+    if strict:  # every action-match check fails, so each names the tasks that went down
+        policy = copy.deepcopy(policy)
+        for name in ("action_match_not_worse", "read_action_match_not_worse",
+                     "write_action_match_not_worse"):
+            policy.params[name]["tolerance"] = -1.0
     if same_tasks:  # the run's warnings then read without a task filter
         base = cand
     new = evaluate(conn, base, cand, policy=policy, intersect=True, alpha=alpha).to_dict()
@@ -152,6 +159,10 @@ def test_whole_verdict_matches(pair, monkeypatch, alpha, same_tasks):
     _same(new, old)
     assert any("mislabelled" in w for w in new["warnings"])
     assert any("LLM judge" in w for w in new["warnings"])
+    if strict:
+        named = [c["tasks"] for c in new["checks"] if c["name"].endswith("action_match_not_worse")]
+        assert named and all(named) and not any(c["passed"] for c in new["checks"]
+                                                if c["name"] == "action_match_not_worse")
     assert new["stats"]["p_value"] == old["stats"]["p_value"]
     assert (new["stats"]["ci_low"], new["stats"]["ci_high"]) == (
         old["stats"]["ci_low"], old["stats"]["ci_high"])

@@ -74,7 +74,7 @@ def checks(conn, cmp: Comparison, bm: RunMetrics, cm: RunMetrics, policy: Policy
         unit="share of episodes passed", baseline_text=_num(bm.pass_rate),
         candidate_text=_num(cm.pass_rate)))
 
-    per_task = _per_task_action_match(conn, cmp)
+    per_task: dict = {}  # read only when a check fails: it names the tasks that went down
     for name, kind in _KIND_CHECKS.items():
         b, c = bm.action_match[kind], cm.action_match[kind]
         label = "action match" if kind == "overall" else f"{kind} action match"
@@ -88,8 +88,11 @@ def checks(conn, cmp: Comparison, bm: RunMetrics, cm: RunMetrics, policy: Policy
             continue
         tol = policy.param(name, "tolerance")
         ok = c >= b - tol
-        down = [tid for tid, (tb, tc) in per_task.items()
-                if tb[kind] is not None and tc[kind] is not None and tc[kind] < tb[kind]]
+        if not ok and not per_task:
+            per_task = _per_task_action_match(conn, cmp)
+        down = [] if ok else [
+            tid for tid, (tb, tc) in per_task.items()
+            if tb[kind] is not None and tc[kind] is not None and tc[kind] < tb[kind]]
         bc, cc = bm.action_counts[kind], cm.action_counts[kind]
         out.append(Check(name, ok, b, c, [] if ok else down,
                          f"{label} {b:.4f} ({bc[0]}/{bc[1]}) -> {c:.4f} ({cc[0]}/{cc[1]}) "

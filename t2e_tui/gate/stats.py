@@ -254,7 +254,8 @@ def run_pass_hat_k(per_task: Sequence[tuple[int, int]]) -> dict[int, float]:
         return {k: sum(pass_hat_k(c, n, k) for c, n in rows) / len(rows)
                 for k in range(1, kmax + 1)}
     shapes: dict[tuple[int, int], list[bool]] = {}  # a few (c, n) shapes over 10^4 tasks
-    trials = {str(i): shapes.get((c, n)) or shapes.setdefault((c, n), [True] * c + [False] * (n - c))
+    trials = {str(i): shapes.get((c, n))
+              or shapes.setdefault((c, n), [True] * c + [False] * (n - c))
               for i, (c, n) in enumerate(rows)}
     return {k: world_pass_hat_k(trials, k) for k in range(1, kmax + 1)}
 
