@@ -94,16 +94,19 @@ def sign_flip_test(deltas: Sequence[Fraction | float], *, max_states: int = 2_00
     (McNemar exact). Computed exactly by dynamic programming over integer-scaled deltas
     (rates have small denominators); if the sum range would exceed `max_states`, a seeded
     Monte Carlo estimate is returned instead. Returns (p, exact)."""
-    # Fraction arithmetic once per distinct delta (a handful over 10^4 tasks), not per task
-    exact = {d: Fraction(d).limit_denominator(10**6) for d in set(deltas)}
-    fr = [f for f in map(exact.__getitem__, deltas) if f != 0]
-    if not fr:
+    # Fraction arithmetic once per distinct delta object, not per task: the gate's deltas are a
+    # handful of shared objects over 10^4 tasks (keyed by id, as hashing a Fraction is slow;
+    # `deltas` keeps every object alive meanwhile, so no id is reused)
+    keys = list(map(id, deltas))
+    exact = {k: Fraction(d).limit_denominator(10**6) for k, d in dict(zip(keys, deltas)).items()}
+    exact = {k: f for k, f in exact.items() if f != 0}
+    if not exact:
         return 1.0, True
     scale = 1
-    for d in set(fr):
+    for d in exact.values():
         scale = scale * d.denominator // math.gcd(scale, d.denominator)
-    scaled = {d: int(d * scale) for d in set(fr)}
-    ints = list(map(scaled.__getitem__, fr))
+    scaled = {k: int(d * scale) for k, d in exact.items()}
+    ints = [scaled[k] for k in keys if k in scaled]
     observed = sum(ints)
     span = sum(abs(v) for v in ints)
     if 2 * span + 1 <= max_states:
