@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/scale.py build [--store PATH] [--steps N]
     .venv/bin/python bench/scale.py gate  [--store PATH]      # `t2e gate` CPU and wall time
+    .venv/bin/python bench/scale.py phases [--store PATH]     # where the gate's CPU goes
     .venv/bin/python bench/scale.py stats                     # the statistics alone, 1k..50k
     .venv/bin/python bench/scale.py search [--store PATH]     # ranked first page (bench/tui.py's 1M-step store)
 
@@ -50,13 +51,59 @@ def gate(path: Path) -> None:
         cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
         try:
             out = json.loads(p.stdout)
-            verdict = out.get("verdict")
+            verdict = out.get("decision")
         except json.JSONDecodeError:
             verdict = f"exit {p.returncode}: {p.stderr.strip()[:200]}"
         print(f"t2e gate at {meta['episodes']:,} episodes: wall {wall:.2f} s, CPU {cpu:.2f} s "
               f"(whole process, imports included) -> {verdict}")
     print("load average: " + " ".join(f"{x:.2f}" for x in os.getloadavg())
           + f" on {os.cpu_count()} cores (figures share the CPU)")
+
+
+def phases(path: Path) -> None:
+    """CPU seconds of each step of one gate, in process (best of 3; the GC paused as the CLI
+    does; nothing recorded)."""
+    import gc
+
+    t0 = time.process_time()
+    import store
+    from t2e_tui import jsonout
+    from t2e_tui.gate import compare_runs, leakage, load_policy, rules
+    from t2e_tui.gate.metrics import run_metrics
+
+    print(f"imports (store, gate, numpy): {time.process_time() - t0:.3f} s")
+    meta = json.loads(Path(str(path) + ".json").read_text())
+    conn = store.connect(path)
+    policy = load_policy()
+    gc.disable()
+    best: dict[str, float] = {}
+    for _ in range(3):
+        marks = [("start", time.process_time())]
+        cmp = compare_runs(conn, meta["base"], meta["cand"], intersect=True)
+        marks.append(("compare_runs (both runs read)", time.process_time()))
+        bm = run_metrics(conn, cmp.baseline.run_id, cmp.task_ids, data=cmp.baseline_data)
+        cm = run_metrics(conn, cmp.candidate.run_id, cmp.task_ids, data=cmp.candidate_data)
+        marks.append(("run_metrics x2 (gold, action checks, latency)", time.process_time()))
+        rules._checks(conn, cmp, bm, cm, policy)
+        marks.append(("checks", time.process_time()))
+        rules.evidence_stats(cmp, policy)
+        marks.append(("evidence_stats", time.process_time()))
+        leakage.comparison_role(conn, cmp.baseline, cmp.candidate, cmp.task_ids)
+        rules._run_warnings(conn, cmp)
+        marks.append(("role + run warnings", time.process_time()))
+        result = rules.evaluate(conn, meta["base"], meta["cand"], policy=policy, intersect=True)
+        marks.append(("evaluate (all of the above)", time.process_time()))
+        rules.record_decision(conn, result)
+        conn.rollback()
+        marks.append(("record_decision (not committed)", time.process_time()))
+        text = jsonout.dumps(result.to_dict())
+        marks.append((f"to_dict + jsonout ({len(text) / 1e6:.1f} MB)", time.process_time()))
+        for (_, a), (name, b) in zip(marks, marks[1:]):
+            best[name] = min(best.get(name, 1e9), b - a)
+    gc.enable()
+    for name, sec in best.items():
+        print(f"  {name:48s} {sec:.3f} s")
+    print("load average: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
 
 
 def stats() -> None:
@@ -104,7 +151,7 @@ def search(path: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=["build", "gate", "stats", "search"])
+    ap.add_argument("what", choices=["build", "gate", "phases", "stats", "search"])
     ap.add_argument("--store", type=Path, default=DEFAULT)
     ap.add_argument("--steps", type=int, default=3)
     a = ap.parse_args()
@@ -112,6 +159,8 @@ def main() -> None:
         build(a.store, a.steps)
     elif a.what == "gate":
         gate(a.store)
+    elif a.what == "phases":
+        phases(a.store)
     elif a.what == "search":
         search(a.store if a.store != DEFAULT else Path("/tmp/t2e-bench-store-v1.sqlite"))
     else:

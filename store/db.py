@@ -9,14 +9,16 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from .migrations import migrate
 
 # The termination reason of an episode whose model could not be reached: it carries no evidence
 # and is left out of every figure. The one spelling; everything else imports it.
 INFRA = "infrastructure_error"
+
+if TYPE_CHECKING:  # imported when a Database is asked for: 0.1 s off every command's start
+    import sqlite_utils
 
 BUSY_TIMEOUT_MS = 10_000
 SETUP_DEADLINE_S = 60.0
@@ -84,4 +86,6 @@ def _retry_locked(step, deadline_s: float = SETUP_DEADLINE_S) -> None:
 def open_db(path: str | os.PathLike, *, migrate_schema: bool = True) -> sqlite_utils.Database:
     """The store as a sqlite-utils Database (autocommit connection; use `with db.conn:` or
     explicit BEGIN/COMMIT for transactions)."""
+    import sqlite_utils
+
     return sqlite_utils.Database(connect(path, migrate_schema=migrate_schema))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from .. import jsonout
 from ..errors import T2EError
 from ..textsafe import one_line
 from .common import console as cli_console
@@ -138,29 +139,29 @@ def register(cli: click.Group) -> None:
         from ..gate import gate, load_policy
         from ..gate.grader import apply_reward_attr, check_graders
         from ..gate.report import write_report
+        from ..gate.rundata import paused_gc
 
         for _, path in reports:  # before the gate appends its scoreboard row
             parent = Path(path).resolve().parent
             if not parent.is_dir():
                 raise T2EError(f"--report {path}: directory {parent} does not exist")
         policy = load_policy(policy_path)
-        with closing(_store()) as conn:
-            for w in (apply_reward_attr(conn, baseline_run, candidate_run, reward_attr)
-                      if reward_attr else []):
-                click.echo(f"warning: {w}", err=True)
-            why = check_graders(conn, baseline_run, candidate_run, allow=allow_grader_mismatch)
-            if why:
-                click.echo(f"warning: grader mismatch allowed: {why}", err=True)
-            result = gate(conn, baseline_run, candidate_run, policy=policy,
-                          intersect=intersect, alpha=alpha, new_row=new_row)
-            doc = result.to_dict()
-            doc["transfer"] = _transfer_doc(conn, result)
-        for fmt, path in reports:
-            write_report(doc, fmt, path)
-        if as_json:
-            click.echo(json.dumps(doc, indent=2, default=str))
-        else:
-            click.echo(_human_gate(doc))
+        with paused_gc():  # 10^5 objects are built and kept, none of them cyclic garbage
+            with closing(_store()) as conn:
+                for w in (apply_reward_attr(conn, baseline_run, candidate_run, reward_attr)
+                          if reward_attr else []):
+                    click.echo(f"warning: {w}", err=True)
+                why = check_graders(conn, baseline_run, candidate_run,
+                                    allow=allow_grader_mismatch)
+                if why:
+                    click.echo(f"warning: grader mismatch allowed: {why}", err=True)
+                result = gate(conn, baseline_run, candidate_run, policy=policy,
+                              intersect=intersect, alpha=alpha, new_row=new_row)
+                doc = result.to_dict()
+                doc["transfer"] = _transfer_doc(conn, result)
+            for fmt, path in reports:
+                write_report(doc, fmt, path)
+            click.echo(jsonout.dumps(doc) if as_json else _human_gate(doc))
         return result.exit_code
 
     @cli.command("decide")
@@ -219,7 +220,7 @@ def register(cli: click.Group) -> None:
         with closing(_store()) as conn:
             rows = scoreboard_rows(conn)
         if as_json:
-            click.echo(json.dumps(rows, indent=2, default=str))
+            click.echo(jsonout.dumps(rows))
         elif as_tsv or piped(force_table):
             write_lines(to_tsv(rows).split("\n"))
         else:

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .compare import Comparison
-from .metrics import RunMetrics, TaskOutcome, action_rows, gold_action_kinds, task_action_match
+from .metrics import RunMetrics
 from .policy import Policy
+from .rundata import ZERO, load_run, rates
 
 _KIND_CHECKS = {"action_match_not_worse": "overall", "read_action_match_not_worse": "read",
                 "write_action_match_not_worse": "write"}
@@ -73,7 +74,7 @@ def checks(conn, cmp: Comparison, bm: RunMetrics, cm: RunMetrics, policy: Policy
         unit="share of episodes passed", baseline_text=_num(bm.pass_rate),
         candidate_text=_num(cm.pass_rate)))
 
-    per_task = _per_task_action_match(conn, cmp)
+    per_task: dict = {}  # read only when a check fails: it names the tasks that went down
     for name, kind in _KIND_CHECKS.items():
         b, c = bm.action_match[kind], cm.action_match[kind]
         label = "action match" if kind == "overall" else f"{kind} action match"
@@ -87,8 +88,11 @@ def checks(conn, cmp: Comparison, bm: RunMetrics, cm: RunMetrics, policy: Policy
             continue
         tol = policy.param(name, "tolerance")
         ok = c >= b - tol
-        down = [tid for tid, (tb, tc) in per_task.items()
-                if tb[kind] is not None and tc[kind] is not None and tc[kind] < tb[kind]]
+        if not ok and not per_task:
+            per_task = _per_task_action_match(conn, cmp)
+        down = [] if ok else [
+            tid for tid, (tb, tc) in per_task.items()
+            if tb[kind] is not None and tc[kind] is not None and tc[kind] < tb[kind]]
         bc, cc = bm.action_counts[kind], cm.action_counts[kind]
         out.append(Check(name, ok, b, c, [] if ok else down,
                          f"{label} {b:.4f} ({bc[0]}/{bc[1]}) -> {c:.4f} ({cc[0]}/{cc[1]}) "
@@ -125,14 +129,13 @@ def checks(conn, cmp: Comparison, bm: RunMetrics, cm: RunMetrics, policy: Policy
 
 
 def _per_task_action_match(conn, cmp: Comparison) -> dict[str, tuple[dict, dict]]:
-    gold_b = gold_action_kinds(conn, cmp.baseline.run_id)
-    gold_c = gold_action_kinds(conn, cmp.candidate.run_id)
-    rows = action_rows(conn, [e for r in cmp.rows
-                              for e in r.baseline_episode_ids + r.candidate_episode_ids])
-    out = {}
-    for r in cmp.rows:
-        tb = TaskOutcome(r.task_id, episode_ids=r.baseline_episode_ids)
-        tc = TaskOutcome(r.task_id, episode_ids=r.candidate_episode_ids)
-        out[r.task_id] = (task_action_match(conn, tb, gold_b.get(r.task_id, []), rows),
-                          task_action_match(conn, tc, gold_c.get(r.task_id, []), rows))
-    return out
+    """Each task's action match on both sides, from the counts each run was read with once
+    (rundata.RunData.task_actions: the same figures as metrics.task_action_match per task)."""
+    sides = []
+    for data, run in ((cmp.baseline_data, cmp.baseline), (cmp.candidate_data, cmp.candidate)):
+        if data is None or data.run_id != run.run_id:
+            data = load_run(conn, run.run_id)
+        sides.append(data.ensure_actions(conn).task_actions)
+    tb, tc = sides
+    return {r.task_id: (rates(tb.get(r.task_id, ZERO)), rates(tc.get(r.task_id, ZERO)))
+            for r in cmp.rows}

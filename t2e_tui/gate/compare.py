@@ -4,10 +4,13 @@ all read (computed once, here)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 from ..errors import T2EError
-from .metrics import TaskOutcome, task_outcomes
+from .metrics import TaskOutcome
+from .rundata import RunData, load_run, paused_gc
 from .runs import RunInfo, conn_of, resolve_run
 
 TRANSITIONS = ("regressed", "fixed", "both_pass", "both_fail", "flaky", "improved", "worsened")
@@ -35,6 +38,20 @@ def transition(baseline_rate: float, candidate_rate: float) -> str:
     return "flaky"
 
 
+class _once:
+    """A property computed on first read and then kept in the instance (functools'
+    cached_property takes a lock per read in Python 3.11, which shows at 10^4 rows)."""
+
+    def __init__(self, fn):
+        self.fn, self.name, self.__doc__ = fn, fn.__name__, fn.__doc__
+
+    def __get__(self, obj, cls=None):
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.fn(obj)
+        return value
+
+
 @dataclass
 class TaskRow:
     """One task of a comparison."""
@@ -53,15 +70,16 @@ class TaskRow:
     baseline_successes: list[bool] = field(default_factory=list)
     candidate_successes: list[bool] = field(default_factory=list)
 
-    @property
+    # cached: the checks and the statistics read them for every task of a 10^4-task pair
+    @_once
     def baseline_reward(self) -> float:
         return sum(self.baseline) / len(self.baseline)
 
-    @property
+    @_once
     def candidate_reward(self) -> float:
         return sum(self.candidate) / len(self.candidate)
 
-    @property
+    @_once
     def reward_delta(self) -> float:
         return self.candidate_reward - self.baseline_reward
 
@@ -91,6 +109,9 @@ class Comparison:
     only_candidate: list[str] = field(default_factory=list)
     no_scored_trials: list[str] = field(default_factory=list)  # infra errors only, on a side
     warnings: list[str] = field(default_factory=list)
+    # each side as read once for this comparison (run_metrics and the checks reuse them)
+    baseline_data: RunData | None = field(default=None, repr=False, compare=False)
+    candidate_data: RunData | None = field(default=None, repr=False, compare=False)
 
     @property
     def task_ids(self) -> list[str]:
@@ -132,6 +153,19 @@ class Comparison:
                 "rows": [r.to_dict() for r in self.rows]}
 
 
+def rate_delta(row: TaskRow) -> Fraction:
+    """The row's change of success rate, exact (candidate - baseline)."""
+    return _rate_delta(sum(row.candidate_successes), len(row.candidate),
+                       sum(row.baseline_successes), len(row.baseline))
+
+
+@lru_cache(maxsize=4096)
+def _rate_delta(c_ok: int, c_n: int, b_ok: int, b_n: int) -> Fraction:
+    # a handful of distinct (successes, trials) pairs over 10^4 tasks: Fraction arithmetic
+    # once per pair, not per task
+    return Fraction(c_ok, c_n) - Fraction(b_ok, b_n)
+
+
 def task_sort_key(task_id: str) -> tuple:
     return (0, int(task_id), "") if task_id.isdigit() else (1, 0, task_id)
 
@@ -162,7 +196,10 @@ def compare_runs(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
     if b.domain and c.domain and world_key(b.domain) != world_key(c.domain):
         raise T2EError(f"runs {b.label()} ({b.domain}) and {c.label()} ({c.domain}) are in "
                        f"different domains")
-    bo, co = task_outcomes(conn, b.run_id), task_outcomes(conn, c.run_id)
+    memo: dict = {}  # task JSON text -> gold kinds, shared: the runs mostly carry the same tasks
+    bd = load_run(conn, b.run_id, actions=False, gold_memo=memo)
+    cd = load_run(conn, c.run_id, actions=False, gold_memo=memo)
+    bo, co = bd.outcomes, cd.outcomes
     if not bo:
         raise T2EError(f"run {b.label()} has no finished episodes")
     if not co:
@@ -178,12 +215,13 @@ def compare_runs(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
     if not shared:
         raise T2EError(f"runs {b.label()} and {c.label()} share no task")
     rows, dropped = [], []
-    for tid in shared:
-        tb, tc = bo[tid], co[tid]
-        if not tb.n_trials or not tc.n_trials:
-            dropped.append(tid)
-            continue
-        rows.append(_row(tb, tc))
+    with paused_gc():
+        for tid in shared:
+            tb, tc = bo[tid], co[tid]
+            if not tb.n_trials or not tc.n_trials:
+                dropped.append(tid)
+                continue
+            rows.append(_row(tb, tc))
     if dropped:
         warnings.append(f"{len(dropped)} task(s) left out: no scored trial on one side "
                         f"(infrastructure errors): {_few(dropped)}")
@@ -191,7 +229,7 @@ def compare_runs(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
         raise T2EError(f"runs {b.label()} and {c.label()} have no task scored on both sides")
     return Comparison(b, c, rows, intersected=bool(intersect and (only_b or only_c)),
                       only_baseline=only_b, only_candidate=only_c, no_scored_trials=dropped,
-                      warnings=warnings)
+                      warnings=warnings, baseline_data=bd, candidate_data=cd)
 
 
 def _row(tb: TaskOutcome, tc: TaskOutcome) -> TaskRow:

@@ -15,7 +15,7 @@ from typing import Any, Iterable
 from store import INFRA
 
 from .runs import conn_of
-from .stats import flip_rate, is_success, run_pass_hat_k
+from .stats import SUCCESS_TOL, flip_rate, is_success, run_pass_hat_k
 
 KINDS = ("overall", "read", "write")
 
@@ -94,16 +94,23 @@ def task_outcomes(db: Any, run_id: str) -> dict[str, TaskOutcome]:
 
 
 def outcomes_from_episodes(episodes: Iterable[Episode]) -> dict[str, TaskOutcome]:
+    """Group episodes by task (Episode.scored / .success inlined: this runs per episode)."""
     out: dict[str, TaskOutcome] = {}
+    get = out.get
     for ep in episodes:
-        t = out.setdefault(ep.task_id, TaskOutcome(ep.task_id))
-        if not ep.scored:
-            why = INFRA if ep.termination_reason == INFRA else "not scored"
+        tid = ep.task_id
+        t = get(tid)
+        if t is None:
+            t = out[tid] = TaskOutcome(tid)
+        reward, term = ep.reward, ep.termination_reason
+        if term == INFRA or reward is None:
+            why = INFRA if term == INFRA else "not scored"
             t.excluded.append({"episode_id": ep.episode_id, "trial": ep.trial, "why": why})
             continue
-        t.rewards.append(float(ep.reward))
-        t.successes.append(ep.success)
-        t.terminations.append(ep.termination_reason)
+        reward = float(reward)
+        t.rewards.append(reward)
+        t.successes.append(abs(reward - 1.0) <= SUCCESS_TOL)
+        t.terminations.append(term)
         t.episode_ids.append(ep.episode_id)
     return out
 
@@ -175,20 +182,9 @@ def _chunks(seq: list, n: int):
 
 def gold_action_kinds(db: Any, run_id: str) -> dict[str, list[str]]:
     """Task id -> kinds of its gold actions, from the task definitions the run graded with."""
-    from store.writer import tool_kind
+    from .rundata import gold_kinds
 
-    out: dict[str, list[str]] = {}
-    for task_id, text in conn_of(db).execute(
-            "SELECT task_id, task_json FROM tasks WHERE run_id = ?", (run_id,)):
-        try:
-            task = json.loads(text)
-        except (TypeError, ValueError):
-            continue
-        crit = task.get("evaluation_criteria") or {} if isinstance(task, dict) else {}
-        actions = crit.get("actions") or [] if isinstance(crit, dict) else []
-        out[str(task_id)] = [tool_kind(str(a.get("name") or "")) for a in actions
-                             if isinstance(a, dict)]
-    return out
+    return gold_kinds(db, run_id)
 
 
 @dataclass
@@ -221,15 +217,23 @@ class RunMetrics:
         return d
 
 
-def run_metrics(db: Any, run_id: str, task_ids: Iterable[str] | None = None) -> RunMetrics:
-    """Figures of `run_id`, restricted to `task_ids` when given."""
+def run_metrics(db: Any, run_id: str, task_ids: Iterable[str] | None = None,
+                data: Any = None) -> RunMetrics:
+    """Figures of `run_id`, restricted to `task_ids` when given. `data` is the run as
+    `rundata.load_run` read it (a Comparison carries both sides'), saving a second read."""
+    from .rundata import load_run, rates
+
+    if data is None or data.run_id != run_id:
+        data = load_run(db, run_id)
+    data.ensure_actions(db)
     keep = None if task_ids is None else set(task_ids)
-    eps = [e for e in load_episodes(db, run_id) if keep is None or e.task_id in keep]
-    scored = [e for e in eps if e.scored]
-    outcomes = outcomes_from_episodes(eps)
-    gold = gold_action_kinds(db, run_id)
-    am = action_match(db, [e.episode_id for e in scored],
-                      {e.episode_id: gold.get(e.task_id, []) for e in scored})
+    if keep is not None and keep.issuperset(data.outcomes):
+        keep = None  # every task of the run: nothing to filter
+    eps = data.episodes if keep is None else [e for e in data.episodes if e.task_id in keep]
+    scored = [e for e in eps if e.termination_reason != INFRA and e.reward is not None]
+    outcomes = data.outcomes if keep is None else {
+        t: o for t, o in data.outcomes.items() if t in keep}
+    counts = data.actions_of(None if keep is None else outcomes)
     terms: dict[str, int] = {}
     for e in scored:
         key = e.termination_reason or "unknown"
@@ -240,15 +244,16 @@ def run_metrics(db: Any, run_id: str, task_ids: Iterable[str] | None = None) -> 
         return sum(vals) if vals else None
 
     durations = [e.duration for e in scored if e.duration is not None]
+    rewards = [e.reward for e in scored]
     return RunMetrics(
         run_id=run_id,
         tasks=sum(1 for t in outcomes.values() if t.n_trials),
         episodes=len(scored),
-        reward=(sum(e.reward for e in scored) / len(scored)) if scored else None,
-        pass_rate=(sum(e.success for e in scored) / len(scored)) if scored else None,
+        reward=(sum(rewards) / len(scored)) if scored else None,
+        pass_rate=(sum(map(is_success, rewards)) / len(scored)) if scored else None,
         pass_hat_k=run_pass_hat_k([(sum(t.successes), t.n_trials) for t in outcomes.values()]),
-        action_match={k: v.rate for k, v in am.items()},
-        action_counts={k: [v.matched, v.total] for k, v in am.items()},
+        action_match=rates(counts),
+        action_counts={k: [counts[2 * i], counts[2 * i + 1]] for i, k in enumerate(KINDS)},
         max_steps=terms.get("max_steps", 0),
         too_many_errors=terms.get("too_many_errors", 0),
         terminations=terms,
@@ -262,20 +267,23 @@ def run_metrics(db: Any, run_id: str, task_ids: Iterable[str] | None = None) -> 
         tokens_out=total([e.tokens_out for e in scored]),
         mean_duration=(sum(durations) / len(durations)) if durations else None,
         total_duration=sum(durations) if durations else None,
-        mean_step_latency_ms=_mean_step_latency(db, [e.episode_id for e in scored]),
+        mean_step_latency_ms=_mean_step_latency(db, run_id, keep),
     )
 
 
-def _mean_step_latency(db: Any, episode_ids: list[int]) -> float | None:
-    total, n = 0.0, 0
-    conn = conn_of(db)
-    for chunk in _chunks(episode_ids, 500):
-        marks = ",".join("?" * len(chunk))
-        s, c = conn.execute(f"SELECT sum(latency_ms), count(latency_ms) FROM steps "
-                            f"WHERE episode_id IN ({marks})", chunk).fetchone()
-        total += s or 0.0
-        n += c or 0
-    return total / n if n else None
+def _mean_step_latency(db: Any, run_id: str, keep: set[str] | None) -> float | None:
+    """Mean recorded step latency over the run's scored episodes (of the `keep` tasks): one
+    query, the task set passed as a JSON array (no bound-variable limit)."""
+    sql = ("SELECT total(s.latency_ms), count(s.latency_ms) FROM episodes e "
+           "JOIN steps s ON s.episode_id = e.episode_id WHERE e.run_id = ? "
+           "AND e.status = 'done' AND e.reward IS NOT NULL "
+           f"AND coalesce(e.termination_reason, '') != '{INFRA}'")
+    args: tuple = (run_id,)
+    if keep is not None:
+        sql += " AND e.task_id IN (SELECT value FROM json_each(?))"
+        args += (json.dumps(sorted(keep)),)
+    s, n = conn_of(db).execute(sql, args).fetchone()
+    return s / n if n else None
 
 
 def task_action_match(db: Any, outcome: TaskOutcome, gold_kinds: list[str],

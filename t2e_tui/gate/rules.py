@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any
 
 from store import now_iso
@@ -20,7 +19,7 @@ from store import now_iso
 from ..errors import T2EError
 from .checks import Check
 from .checks import checks as _checks
-from .compare import Comparison, compare_runs
+from .compare import Comparison, compare_runs, rate_delta
 from .leakage import PARENT_EXPR, RoleVerdict, comparison_role, find_candidate
 from .metrics import RunMetrics, run_metrics
 from .policy import CHECK_NAMES, Policy, load_policy
@@ -139,8 +138,8 @@ def evaluate(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
     conn = conn_of(db)
     cmp = compare_runs(conn, baseline, candidate, intersect=intersect)
     tasks = cmp.task_ids
-    bm = run_metrics(conn, cmp.baseline.run_id, tasks)
-    cm = run_metrics(conn, cmp.candidate.run_id, tasks)
+    bm = run_metrics(conn, cmp.baseline.run_id, tasks, data=cmp.baseline_data)
+    cm = run_metrics(conn, cmp.candidate.run_id, tasks, data=cmp.candidate_data)
     checks = _checks(conn, cmp, bm, cm, policy) + regression_checks(conn, cmp, policy)
     enabled = [c for c in checks if policy.enabled.get(c.name, True)]
     disabled = [n for n in CHECK_NAMES if not policy.enabled[n]]
@@ -211,21 +210,26 @@ def _run_warnings(conn, cmp: Comparison) -> list[str]:
     """Things about the runs themselves a reader of the verdict should know."""
     out = []
     tasks = cmp.task_ids
-    marks = ",".join("?" * len(tasks))
-    for side, run in (("baseline", cmp.baseline), ("candidate", cmp.candidate)):
+    for side, run, data in (("baseline", cmp.baseline, cmp.baseline_data),
+                            ("candidate", cmp.candidate, cmp.candidate_data)):
         if run.status != "complete":
             out.append(f"{side} run {run.label()} is {run.status}: compared on what finished")
+        # the compared tasks as one JSON parameter (no bound-variable limit); no filter at all
+        # when they are every task the run finished
+        scope, args = "", ()
+        if data is None or len(tasks) < len(data.outcomes):
+            scope, args = " AND task_id IN (SELECT value FROM json_each(?))", (json.dumps(tasks),)
         relabeled = conn.execute(
             f"SELECT task_id, likely_task_id FROM episodes WHERE run_id = ? AND status = 'done' "
-            f"AND likely_task_id IS NOT NULL AND likely_task_id != task_id "
-            f"AND task_id IN ({marks})", (run.run_id, *tasks)).fetchall()
+            f"AND likely_task_id IS NOT NULL AND likely_task_id != task_id{scope}",
+            (run.run_id, *args)).fetchall()
         if relabeled:
             shown = ", ".join(f"{a}->{b}" for a, b in relabeled[:8])
             out.append(f"{side}: {len(relabeled)} episode(s) look mislabelled (label->likely "
                        f"task: {shown}); figures use the labels as given")
         judged = conn.execute(
             f"SELECT count(*) FROM episodes WHERE run_id = ? AND status = 'done' "
-            f"AND judge_dependent = 1 AND task_id IN ({marks})", (run.run_id, *tasks)).fetchone()[0]
+            f"AND judge_dependent = 1{scope}", (run.run_id, *args)).fetchone()[0]
         if judged:
             out.append(f"{side}: {judged} episode reward(s) depend on an LLM judge's verdicts")
     return out
@@ -237,8 +241,7 @@ def evidence_stats(cmp: Comparison, policy: Policy) -> dict:
     improved, worsened = cmp.improved, cmp.worsened
     one_trial = all(len(r.baseline) == 1 and len(r.candidate) == 1 for r in cmp.rows)
     p_sign = sign_test(len(improved), len(worsened))
-    rate_deltas = [Fraction(sum(r.candidate_successes), len(r.candidate))
-                   - Fraction(sum(r.baseline_successes), len(r.baseline)) for r in cmp.rows]
+    rate_deltas = [rate_delta(r) for r in cmp.rows]
     p_perm, perm_exact = sign_flip_test(rate_deltas, seed=policy.bootstrap_seed)
     if policy.test == "permutation":
         p = p_perm

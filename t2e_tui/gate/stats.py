@@ -94,14 +94,19 @@ def sign_flip_test(deltas: Sequence[Fraction | float], *, max_states: int = 2_00
     (McNemar exact). Computed exactly by dynamic programming over integer-scaled deltas
     (rates have small denominators); if the sum range would exceed `max_states`, a seeded
     Monte Carlo estimate is returned instead. Returns (p, exact)."""
-    fr = [Fraction(d).limit_denominator(10**6) for d in deltas]
-    fr = [d for d in fr if d != 0]
-    if not fr:
+    # Fraction arithmetic once per distinct delta object, not per task: the gate's deltas are a
+    # handful of shared objects over 10^4 tasks (keyed by id, as hashing a Fraction is slow;
+    # `deltas` keeps every object alive meanwhile, so no id is reused)
+    keys = list(map(id, deltas))
+    exact = {k: Fraction(d).limit_denominator(10**6) for k, d in dict(zip(keys, deltas)).items()}
+    exact = {k: f for k, f in exact.items() if f != 0}
+    if not exact:
         return 1.0, True
     scale = 1
-    for d in fr:
+    for d in exact.values():
         scale = scale * d.denominator // math.gcd(scale, d.denominator)
-    ints = [int(d * scale) for d in fr]
+    scaled = {k: int(d * scale) for k, d in exact.items()}
+    ints = [scaled[k] for k in keys if k in scaled]
     observed = sum(ints)
     span = sum(abs(v) for v in ints)
     if 2 * span + 1 <= max_states:
@@ -249,7 +254,10 @@ def run_pass_hat_k(per_task: Sequence[tuple[int, int]]) -> dict[int, float]:
     # one definition for the whole workbench: the world's scorer owns pass^k
     from world.scoring import pass_hat_k as world_pass_hat_k
 
-    trials = {str(i): [True] * c + [False] * (n - c) for i, (c, n) in enumerate(rows)}
+    shapes: dict[tuple[int, int], list[bool]] = {}  # a few (c, n) shapes over 10^4 tasks
+    trials = {str(i): shapes.get((c, n))
+              or shapes.setdefault((c, n), [True] * c + [False] * (n - c))
+              for i, (c, n) in enumerate(rows)}
     return {k: world_pass_hat_k(trials, k) for k in range(1, kmax + 1)}
 
 
