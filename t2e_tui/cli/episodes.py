@@ -65,7 +65,7 @@ def register(cli: click.Group) -> None:
 
             other = resolve_episode(db, versus)
             for w in compare_warnings(db, eid, other):
-                click.echo(f"warning: {w}", err=True)
+                click.echo(f"warning: {one_line(w, 600)}", err=True)
             # the alignment code reads rows by column name
             db.conn.row_factory = sqlite3.Row
             try:
@@ -163,7 +163,7 @@ def _print_episode(ep: dict, full: bool) -> None:
         role = s["role"]
         label = Text(f"{s['idx']:>3} {role}", style=_ROLE_STYLE.get(role, "bold"))
         if role == "tool":
-            label.append(f" ← {s['tool_name'] or s['tool_call_id'] or '?'}")
+            label.append(f" ← {one_line(s['tool_name'] or s['tool_call_id'] or '?', 120)}")
             if s["error"]:
                 label.append("  ERROR", style="bold red")
         if s["huge"]:

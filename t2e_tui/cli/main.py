@@ -17,6 +17,7 @@ import click
 from .. import __version__
 from ..errors import EXIT_BAD_INPUT, EXIT_INTERNAL, T2EError
 from ..paths import default_store
+from ..textsafe import SafeTextStream, strip_ansi
 
 
 class Ctx:
@@ -36,6 +37,21 @@ class T2EGroup(click.Group):
     """Turns every error into one line (JSON when --json) and a meaningful exit code."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        # One output path: for the whole command stdout and stderr are streams that turn any
+        # escape byte into visible text, whoever writes (click.echo, print, rich, tracebacks).
+        out, err = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = SafeTextStream(out), SafeTextStream(err)
+        try:
+            self._main(args, prog_name, complete_var, **extra)
+        finally:
+            try:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                pass
+            sys.stdout, sys.stderr = out, err
+
+    def _main(self, args, prog_name, complete_var, **extra):
         argv = list(sys.argv[1:] if args is None else args)
         as_json = _wants_json(argv)
         try:
@@ -104,7 +120,9 @@ def _map_core_error(exc: Exception) -> int | None:
 
 
 def _fail(message: str, code: int, as_json: bool, usage: click.UsageError | None = None) -> None:
-    message = " ".join(str(message).split("\n")).strip()
+    # errors quote user and trace text (run names, task ids): escape sequences go whole here,
+    # and anything else unsafe shows as \\u escapes on the stream
+    message = " ".join(strip_ansi(str(message)).split("\n")).strip()
     if as_json:
         click.echo(json.dumps({"error": message}))
     else:

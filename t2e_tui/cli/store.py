@@ -183,7 +183,8 @@ def register(cli: click.Group) -> None:
         con = _console()
         for h in hits:
             line = Text(f"ep {h['episode_id']} step {h['idx']} ", style="bold")
-            line.append(f"run {h['run_id']} task {h['task_id']} {h['role']}: ", style="dim")
+            line.append(f"run {h['run_id']} task {one_line(h['task_id'], 60)} {h['role']}: ",
+                        style="dim")
             line.append(one_line(h["snippet"], 300))
             con.print(line)
 

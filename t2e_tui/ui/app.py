@@ -22,6 +22,8 @@ from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
 from .. import data_access as da
+from ..textsafe import clean, one_line
+from . import safe_render
 from .commands import ScreenActions
 from .screens.compare import CompareScreen
 from .screens.help import HelpScreen, binding_rows
@@ -54,6 +56,7 @@ class T2EApp(App):
                  poll_interval: float = 2.0, load_config: bool = True,
                  start: tuple[str, ...] | None = None,
                  clock: Callable[[], float] = time.perf_counter) -> None:
+        safe_render.install()  # before anything is drawn: every strip is cleaned
         super().__init__()
         self.clock = clock  # timings shown on screen; snapshot tests pass a fixed clock
         self.store_path = str(store_path)
@@ -65,6 +68,13 @@ class T2EApp(App):
         self._extra_keymap = keymap or {}
         self._load_config = load_config
         self._start = start
+
+    def notify(self, message: str, *, title: str = "", severity: Any = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Notices often quote trace text (a task id, an error): shown as plain text, never
+        read as markup, controls stripped."""
+        super().notify(clean(message, 2000)[0], title=one_line(title, 200), severity=severity,
+                       timeout=timeout, markup=False)
 
     def on_mount(self) -> None:
         keymap: dict[str, str] = {}
