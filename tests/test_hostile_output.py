@@ -77,7 +77,7 @@ def hostile(tmp_path_factory):
     eps = [e for (e,) in db.conn.execute("SELECT episode_id FROM episodes ORDER BY episode_id")]
     db.conn.close()
     cand = d / "cand.md"
-    cand.write_text(f"---\nname: cand{H}\nhypothesis: h{H}\n---\nBe careful {H}\n")
+    cand.write_text(f"---\nname: cand-h\nhypothesis: h{H}\n---\nBe careful {H}\n")
     return store, runs, eps, {"a": a, "cand": cand, "dir": d}
 
 
@@ -115,13 +115,15 @@ def test_every_cli_command_keeps_escapes_off_the_terminal(hostile):
         run("run", "--tasks", f"T0{H}", "--num-tasks", "1", *js)  # unknown task quoted back
         run("runs", "role", ra, "development", *js, allow_fail=False)
         run("candidate", "save", str(files["cand"]), "--candidates", cands, *js)
-        run("candidate", "log", "--candidates", cands, *js)
-        run("candidate", "diff", f"cand{H}", "--candidates", cands, *js)
+        run("candidate", "save", str(files["cand"]), "--name", f"c{H}", "--candidates", cands,
+            *js)  # a hostile name is refused, quoted back
+        run("candidate", "log", *js, allow_fail=False)
+        run("candidate", "diff", "cand-h", "--candidates", cands, *js)
         run("decide", "1", "discard", *js)
         run("export", ra, "--format", "jsonl", *js)
         run("export", ra, *js)
     run("runs", "rename", rb, "renamed" + H, allow_fail=False)
-    run("ablate", f"cand{H}", "--candidates", cands, "--num-tasks", "1")
+    run("ablate", "cand-h", "--candidates", cands, "--tasks", f"T0{H}")
     run("runs", "rm", rb, allow_fail=False)
 
 
