@@ -15,7 +15,7 @@ from typing import Any
 
 from .. import writer
 from . import jsonl, tau2
-from .common import ImportContext, ImportFailure, import_world_id
+from .common import ImportContext, ImportFailure, import_world_id, inside, open_regular
 
 __all__ = ["ImportFailure", "import_paths", "import_path", "import_world_id", "detect_format"]
 
@@ -47,6 +47,9 @@ def import_path(db: Any, path: str | os.PathLike, *, name: str | None = None,
     display = str(path)
     if not p.exists():
         raise ImportFailure(f"{display}: no such file or directory")
+    if not p.is_dir():
+        with open_regular(p, display):  # a FIFO or /dev/zero is refused here, at once
+            pass
     try:
         sha, size = content_hash(p)
     except OSError as exc:
@@ -107,15 +110,16 @@ def content_hash(p: Path) -> tuple[str, int]:
     (relative names and contents), so the same run re-imported is recognised."""
     h = hashlib.sha256()
     if p.is_dir():
+        # only regular files inside the directory (a symlink out of it is not read)
         files = [p / "results.json"] + sorted((p / "simulations").glob("*.json"))
-        files = [f for f in files if f.is_file()]
+        files = [f for f in files if f.is_file() and inside(p, f)]
     else:
         files = [p]
     size = 0
     for f in files:
         if p.is_dir():
             h.update(str(f.relative_to(p)).encode() + b"\0")
-        with open(f, "rb") as fh:
+        with open_regular(f) as fh:
             while chunk := fh.read(1 << 20):
                 h.update(chunk)
                 size += len(chunk)
@@ -128,7 +132,7 @@ def detect_format(p: Path) -> str:
         return "tau2-dir"
     if p.suffix.lower() in (".jsonl", ".ndjson"):
         return "t2e-jsonl"
-    with open(p, "rb") as fh:
+    with open_regular(p) as fh:
         head = fh.read(_SNIFF)
     first, nl, rest = head.partition(b"\n")
     if not nl or not first.strip().startswith(b"{"):

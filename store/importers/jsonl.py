@@ -14,7 +14,7 @@ import json
 import sqlite3
 from typing import Any
 
-from .common import ImportContext, ImportFailure, RunMeta
+from .common import ImportContext, ImportFailure, RunMeta, open_regular
 from .episodes import EpisodeWriter, RecordError, sim_label, validate_sim
 from .jsonstream import describe_json_error
 
@@ -32,7 +32,7 @@ def import_file(conn: sqlite3.Connection, ctx: ImportContext) -> None:
     converted = 0
     ord_ = 0
     named = False  # the header's name wins over the episodes' `run` field
-    with open(ctx.path, "rb") as fh:
+    with open_regular(ctx.path) as fh:
         for lineno, raw in enumerate(fh, start=1):
             if not raw.strip():
                 continue
