@@ -41,6 +41,7 @@ from typing import Any
 
 from ..errors import T2EError
 from ..paths import config_path
+from .secrets import remember
 
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
 QUIRKS = ("", "llama.cpp")
@@ -74,6 +75,7 @@ class Endpoint:
             raise ConfigError(
                 f"endpoint {self.name!r}: environment variable {self.api_key_env} is not set "
                 f"(it holds the API key; use --api-key-env '' for a server without keys)")
+        remember(value)  # from now on the value is redacted from every error text
         return value
 
     def public(self) -> dict:

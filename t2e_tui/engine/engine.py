@@ -50,6 +50,7 @@ from ..errors import T2EError
 from .episode import Cancelled, EpisodeOutcome, play_episode
 from .manifest import episode_seed, store_trajectory_hash
 from .plan import ModelSpec, RunPlan, plan_from_manifest
+from .secrets import redact
 from .sink import StepSink
 
 __all__ = ["ALL_INFRA", "EpisodeDone", "RunSummary", "execute_run", "execute_run_async", "resume_run",
@@ -222,7 +223,7 @@ async def _play_one(conn: Any, sink: StepSink, plan: RunPlan, backends: _Backend
         task, out.messages, reason, base_db=plan.domain.base_db,
         tool_version=plan.domain.tool_version, grading=plan.grading,
         judge=(lambda _t, _m: verdicts) if verdicts is not None else None)
-    extra = {"error": out.error} if out.error else None
+    extra = {"error": redact(out.error)} if out.error else None  # stored and exported
     writer.finish_episode(conn, eid, termination_reason=reason, reward_info=reward_info,
                           duration=out.duration, agent_cost=out.agent_cost,
                           user_cost=out.user_cost, extra=extra)

@@ -30,6 +30,7 @@ import openai
 from openai.types.chat import ChatCompletion
 
 from .config import Endpoint
+from .secrets import redact
 from .types import AgentReply, InfrastructureError, ToolCall
 
 RETRYABLE_STATUS = {408, 409, 429}
@@ -138,7 +139,8 @@ def _describe(exc: Exception | None) -> str:
         return "no attempt made"
     status = getattr(exc, "status_code", None)
     kind = type(exc).__name__
-    msg = str(exc).split("\n")[0][:200]
+    # redact before cutting, so a cut can't leave half a key that no longer looks like one
+    msg = redact(str(exc).split("\n")[0])[:200]
     return f"{kind} (HTTP {status}): {msg}" if status else f"{kind}: {msg}"
 
 
