@@ -34,6 +34,14 @@ def import_paths(db: Any, paths: list[str | os.PathLike], *, name: str | None = 
             result["imported"].append(import_path(db, p, name=run_name, role=role))
         except ImportFailure as exc:
             result["rejected"].append({"path": str(p), "error": str(exc)})
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # noqa: BLE001 - one odd file must not stop the others
+            # a shape no check foresaw: still this file's rejection (its transaction was
+            # rolled back), never an internal error that drops the files after it
+            result["rejected"].append({"path": str(p), "error": (
+                f"{p}: cannot be imported ({type(exc).__name__}: {str(exc)[:300]}); nothing "
+                "was written")})
     return result
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from .common import ImportContext, ImportFailure, RunMeta, open_regular
 from .episodes import EpisodeWriter, RecordError, sim_label, validate_sim
-from .jsonstream import describe_json_error
+from .jsonstream import JsonStreamError, describe_json_error, loads
 
 FORMAT = "t2e-jsonl"
 _ALIASES = {"task": "task_id", "termination": "termination_reason"}
@@ -96,7 +96,9 @@ def _parse_line(raw: bytes, lineno: int) -> Any:
             from None
     text = text.rstrip("\r\n")  # else a line cut inside a string ends in a control character
     try:
-        return json.loads(text)
+        return loads(text)  # json.loads with the store's limits (numbers, surrogates, depth)
+    except JsonStreamError as exc:
+        raise ImportFailure(f"line {lineno}: {exc}") from None
     except json.JSONDecodeError as exc:
         cut = exc.pos >= len(text.rstrip())  # the error is at the very end of the line
         msg = describe_json_error(exc.msg, f"column {exc.colno}", cut)

@@ -129,6 +129,8 @@ def _object(pctx: ImportContext, builder: RowBuilder,
     keys: list[str] = []
     meta: RunMeta | None = None
     for key in stream.iter_object_keys():
+        if key in keys:  # json.load would keep the last; a streamed import can't, so refuse
+            raise ImportFailure(f"the top-level key {key!r} appears twice (at {stream.where()})")
         keys.append(key)
         if key == "simulations":
             if stream.peek() != "[":
