@@ -12,7 +12,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from .migrations import migrate
+from .migrations import MIGRATIONS, migrate
 
 BUSY_TIMEOUT_MS = 10_000
 SETUP_DEADLINE_S = 60.0
@@ -58,8 +58,22 @@ def _setup(conn: sqlite3.Connection, migrate_schema: bool) -> None:
         # (overflow) pages; bulk import costs ~5% less CPU. Only settable before WAL.
         conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
     conn.execute("PRAGMA journal_mode = WAL").fetchall()
+    _refuse_newer(conn)
     if migrate_schema:
         migrate(conn)
+
+
+def _refuse_newer(conn: sqlite3.Connection) -> None:
+    """A store migrated by a newer t2e has tables and meanings this one doesn't know: writing
+    to it (or even reading it as if it were ours) could corrupt it or mislead. Refused."""
+    try:
+        (version,) = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
+    except sqlite3.OperationalError:  # no such table: a new or non-t2e file
+        return
+    latest = MIGRATIONS[-1][0]
+    if version is not None and version > latest:
+        raise StoreError(f"this store was written by a newer t2e (schema version {version}; "
+                         f"this t2e knows up to {latest}): upgrade t2e to open it")
 
 
 def _retry_locked(step, deadline_s: float = SETUP_DEADLINE_S) -> None:

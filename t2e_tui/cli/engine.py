@@ -147,7 +147,7 @@ def register(cli: click.Group) -> None:
                     domain=domain, data_dir=data_dir, candidate=candidate,
                     candidates_dir=cands_dir or getattr(ctx.obj, "candidates", None),
                     tasks=tasks, num_tasks=num_tasks, trials=trials,
-                    concurrency=concurrency or 1, max_steps=max_steps, max_errors=max_errors,
+                    concurrency=1 if concurrency is None else concurrency, max_steps=max_steps, max_errors=max_errors,
                     model=model, user=user, judge=judge, grade=grade, seed=seed, noise=noise,
                     name=name, role=role, endpoint=endpoint, user_endpoint=user_endpoint,
                     base_url=base_url, api_key_env=api_key_env,

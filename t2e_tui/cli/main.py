@@ -79,6 +79,9 @@ class T2EGroup(click.Group):
                 _closed_pipe()
             mapped = _map_core_error(exc)
             if mapped is not None:
+                if isinstance(exc, OverflowError):
+                    _fail("a number given is too large (the store holds 64-bit integers)",
+                          mapped, as_json)
                 _fail(str(exc), mapped, as_json)
             if os.environ.get("T2E_DEBUG"):
                 traceback.print_exc()
@@ -103,7 +106,10 @@ def _closed_pipe() -> None:
 
 
 def _map_core_error(exc: Exception) -> int | None:
-    """Core layers raise their own bad-input errors; they mean exit 2."""
+    """Core layers raise their own bad-input errors; they mean exit 2. So does an integer
+    from the command line too large for the store (sqlite3 raises OverflowError binding it)."""
+    if isinstance(exc, OverflowError):
+        return EXIT_BAD_INPUT
     try:
         from store import StoreError
         if isinstance(exc, StoreError):
