@@ -206,3 +206,31 @@ async def test_every_screen_keeps_escapes_off_the_terminal(hostile, tmp_path):
             workbench_hooks.open(app, name)
             await settle(pilot)
             _assert_clean(app, name)
+
+
+def test_show_full_streams_a_long_field_whole_and_clean(tmp_path):
+    """`--full` writes a field over the streaming threshold in chunks: every line, indented,
+    controls stripped, nothing lost at the chunk edges (bench/show_full.py times it)."""
+    from store import writer
+    from store.db import open_db
+    from t2e_tui.cli import episodes as cli_episodes
+
+    lines = [f"line {i} " + ("x" * (i % 97)) + (H if i % 5000 == 0 else "")
+             for i in range(40_000)]
+    body = "\r\n".join(lines)
+    assert len(body) > 2 * cli_episodes._CHUNK  # several chunks
+    path = tmp_path / "s.sqlite"
+    db = open_db(path)
+    with writer.transaction(db):
+        writer.ensure_world(db, "w", kind="import", domain="retail")
+        rid = writer.create_run(db, name="big", world_id="w", domain="retail", run_id="rbig")
+    eid = writer.begin_episode(db, rid, episode_key="t:0", task_id="t", trial=0, ord=0)
+    writer.append_step(db, eid, 0, {"role": "user", "content": body})
+    writer.finish_episode(db, eid, termination_reason="user_stop", reward_info={"reward": 1.0})
+    r = CliRunner().invoke(cli, ["--store", str(path), "show", str(eid), "--full"])
+    check(r, allow_fail=False)
+    out = r.stdout.splitlines()
+    start = next(i for i, x in enumerate(out) if x.startswith("  0 user")) + 1
+    shown = out[start:start + len(lines)]
+    from t2e_tui.textsafe import strip_controls
+    assert shown == ["    " + strip_controls(x) for x in lines]
