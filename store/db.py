@@ -14,7 +14,10 @@ import sqlite_utils
 
 from .migrations import MIGRATIONS, migrate
 
-BUSY_TIMEOUT_MS = 10_000
+# How long a writer waits for another's write lock before giving up (readers never wait in
+# WAL mode). A 300 MB import holds it ~30 s; a run or a gate must wait that out, not die with
+# "database is locked". Bounded: past this the CLI says the store is busy (exit 75).
+BUSY_TIMEOUT_MS = 180_000
 SETUP_DEADLINE_S = 60.0
 # Threads of one process (the app's workers, say) must not set up the same new file at once:
 # two connections switching a fresh file to WAL can leave one "database is locked".

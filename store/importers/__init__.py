@@ -13,7 +13,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from .. import writer
+from .. import locks, writer
 from . import jsonl, tau2
 from .common import ImportContext, ImportFailure, import_world_id, inside, open_regular
 
@@ -63,16 +63,44 @@ def import_path(db: Any, path: str | os.PathLike, *, name: str | None = None,
     except OSError as exc:
         raise ImportFailure(f"{display}: cannot read ({exc.strerror or exc})") from None
     conn = writer.conn_of(db)
+    try:
+        # one importer per content: a second process importing the same file is told so
+        # (it would otherwise wait for the lock, then die on the sources.sha256 constraint)
+        lock = locks.Lock.take(_db_path(conn), f"import-{sha[:32]}")
+    except locks.Held as exc:
+        raise ImportFailure(f"{display}: this file is being imported by another process (pid "
+                            f"{exc.pid}); it will be in the store when that import ends") \
+            from None
+    try:
+        return _import_locked(conn, p, display, sha, size, name, role)
+    finally:
+        lock.release()
+
+
+def _db_path(conn: sqlite3.Connection) -> str:
+    row = conn.execute("PRAGMA database_list").fetchone()
+    return row[2] if row else ""
+
+
+def _existing(conn: sqlite3.Connection, display: str, sha: str) -> dict | None:
     existing = conn.execute(
         "SELECT r.run_id, count(e.episode_id), coalesce(sum(e.n_steps), 0), s.warnings_json "
         "FROM sources s JOIN runs r ON r.source_id = s.source_id LEFT JOIN episodes e "
         "ON e.run_id = r.run_id WHERE s.sha256 = ? GROUP BY r.run_id ORDER BY r.created_at "
         "LIMIT 1", (sha,)).fetchone()
+    if not existing:
+        return None
+    # the same content says the same things: repeat the first import's warnings
+    return {"path": display, "run_id": existing[0], "episodes": existing[1],
+            "messages": existing[2], "duplicate": True,
+            "warnings": _stored_warnings(existing[3])}
+
+
+def _import_locked(conn: sqlite3.Connection, p: Path, display: str, sha: str, size: int,
+                   name: str | None, role: str) -> dict:
+    existing = _existing(conn, display, sha)
     if existing:
-        # the same content says the same things: repeat the first import's warnings
-        return {"path": display, "run_id": existing[0], "episodes": existing[1],
-                "messages": existing[2], "duplicate": True,
-                "warnings": _stored_warnings(existing[3])}
+        return existing
     fmt = detect_format(p)
     ctx = ImportContext(path=p, display=display, sha256=sha, size=size,
                         name=name or (p.name if p.is_dir() else p.stem), role=role,

@@ -77,6 +77,11 @@ class T2EGroup(click.Group):
         except Exception as exc:  # noqa: BLE001 - the one place internal errors are caught
             if isinstance(exc, BrokenPipeError) or isinstance(exc.__context__, BrokenPipeError):
                 _closed_pipe()
+            if _is_lock_timeout(exc):
+                _fail("the store is busy: another process held its write lock for over "
+                      f"{_busy_seconds()} s (a large import?); nothing was half-written: try "
+                      "again (an interrupted run continues with `t2e run --resume RUN`)",
+                      EXIT_BUSY, as_json)
             mapped = _map_core_error(exc)
             if mapped is not None:
                 if isinstance(exc, OverflowError):
@@ -103,6 +108,26 @@ def _closed_pipe() -> None:
     except OSError:
         pass
     sys.exit(EXIT_PIPE)
+
+
+EXIT_BUSY = 75  # EX_TEMPFAIL: try again later
+
+
+def _is_lock_timeout(exc: BaseException) -> bool:
+    import sqlite3
+
+    while exc is not None:
+        if isinstance(exc, sqlite3.OperationalError) and (
+                "locked" in str(exc) or "busy" in str(exc)):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _busy_seconds() -> int:
+    from store.db import BUSY_TIMEOUT_MS
+
+    return BUSY_TIMEOUT_MS // 1000
 
 
 def _map_core_error(exc: Exception) -> int | None:

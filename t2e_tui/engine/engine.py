@@ -237,10 +237,13 @@ async def execute_run_async(plan: RunPlan, store_path: str, *, run_id: str | Non
     """Play every missing episode of the plan (all of them for a new run)."""
     backends = _Backends(plan)  # before any row is written: a backend that can't load is bad input
     conn = store.connect(store_path)
+    lock = None
     try:
         if run_id is None:
             run_id = _create_run(conn, plan)
+            lock = _lock_run(store_path, run_id)
         else:
+            lock = _lock_run(store_path, run_id)  # before touching its rows
             _prepare_resume(conn, run_id)
         if on_start is not None:
             on_start(run_id)
@@ -297,6 +300,20 @@ async def execute_run_async(plan: RunPlan, store_path: str, *, run_id: str | Non
         return run_summary(conn, run_id)
     finally:
         conn.close()
+        if lock is not None:
+            lock.release()
+
+
+def _lock_run(store_path: str, run_id: str) -> Any:
+    """One process plays a run at a time: a second `--resume` of a live run is refused with
+    the pid that has it (the lock goes when that process ends, even killed)."""
+    from store.locks import Held, Lock
+
+    try:
+        return Lock.take(store_path, f"run-{run_id}")
+    except Held as exc:
+        raise T2EError(f"run {run_id} is being played or resumed by pid {exc.pid}; let it "
+                       "finish (or stop it) before `t2e run --resume`") from None
 
 
 async def _watch(cancel: threading.Event, workers: list[asyncio.Future]) -> None:
