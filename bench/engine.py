@@ -89,12 +89,21 @@ def start_stub(delay: float) -> tuple[subprocess.Popen, str]:
 
 
 async def _throughput(base_url: str, concurrency: int, n_requests: int, system: str,
-                      messages: list[dict], tools: list[dict]) -> float:
+                      messages: list[dict], tools: list[dict], keepalive: int | None = None
+                      ) -> float:
     from t2e_tui.engine.config import Endpoint
     from t2e_tui.engine.openai_backend import ChatClient, OpenAIAgent
 
     chat = ChatClient(Endpoint(name="bench", base_url=base_url, api_key_env="",
                                timeout=30, max_retries=0), "bench-model")
+    if keepalive is not None:  # the pool-limits experiment: keep every connection alive
+        import httpx
+        import openai
+
+        chat._client = openai.AsyncOpenAI(
+            base_url=base_url, api_key="bench", max_retries=0, timeout=30,
+            http_client=openai.DefaultAsyncHttpxClient(limits=httpx.Limits(
+                max_connections=max(1000, keepalive), max_keepalive_connections=keepalive)))
     agent = OpenAIAgent(chat)
     rng = random.Random(0)
     await agent.respond(system, messages, tools, rng, seed=1)  # warm the pool
@@ -141,6 +150,26 @@ def bench_concurrency(n_requests: int, delay: float) -> None:
     print(f"  concurrency 32: {many:.1f} requests/s -> {many / one:.1f}x (target >= 10x)")
 
 
+def bench_ceiling(n_requests: int, delay: float, concurrency: int = 128) -> None:
+    """The engine's one-core ceiling: concurrency 128 against a `delay` endpoint, with the
+    openai client's default pool (100 keep-alive connections) and with every connection kept
+    alive. Prints requests/s and CPU-s per 1,000 requests for both."""
+    messages = [{"role": "user", "content": "hello"}]
+    proc, url = start_stub(delay)
+    try:
+        for label, keep in (("default pool (keep-alive 100)", None),
+                            (f"keep-alive {concurrency * 2}", concurrency * 2)):
+            c0 = time.process_time()
+            rate = asyncio.run(_throughput(url, concurrency, n_requests, "be brief", messages,
+                                           [], keepalive=keep))
+            cpu = time.process_time() - c0
+            print(f"  concurrency {concurrency}, {label}: {rate:.0f} requests/s, "
+                  f"{cpu / n_requests * 1000:.2f} CPU-s per 1,000 requests")
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--trials", type=int, default=2, help="harness: trials per mini-retail task")
@@ -149,7 +178,12 @@ def main() -> None:
     ap.add_argument("--delay", type=float, default=0.1)
     ap.add_argument("--skip-harness", action="store_true")
     ap.add_argument("--skip-concurrency", action="store_true")
+    ap.add_argument("--ceiling", action="store_true",
+                    help="only the concurrency-128 ceiling, default vs tuned pool limits")
     args = ap.parse_args()
+    if args.ceiling:
+        bench_ceiling(max(args.requests, 2560), args.delay)
+        return
     if not args.skip_harness:
         bench_harness(args.trials, args.harness_concurrency)
     if not args.skip_concurrency:

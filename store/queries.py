@@ -230,15 +230,29 @@ def search(db: Any, query: str, limit: int = 50, offset: int = 0, rank: bool = F
     q = fts_query(query)
     if not q:
         return []
+    cols = ("SELECT s.episode_id, s.idx, s.step_id, e.run_id, e.task_id, s.role, "
+            f"snippet(steps_fts, -1, '{SNIPPET_OPEN}', '{SNIPPET_CLOSE}', '\u2026', 12) AS snippet "
+            "FROM steps_fts JOIN steps s ON s.step_id = steps_fts.rowid "
+            "JOIN episodes e ON e.episode_id = s.episode_id ")
+    if rank and not run_id:
+        # Rank inside FTS5 first (rowids only), then join and snippet just the page: sorting
+        # every match after joining it to steps and episodes cost most of a common term's time.
+        conn = conn_of(db)
+        try:
+            page = [r[0] for r in conn.execute(
+                "SELECT rowid FROM steps_fts WHERE steps_fts MATCH ? ORDER BY rank "
+                "LIMIT ? OFFSET ?", (q, int(limit), int(offset)))]
+            out = []
+            for rowid in page:
+                out += _rows(conn.execute(cols + "WHERE steps_fts MATCH ? AND steps_fts.rowid = ?",
+                                          (q, rowid)))
+            return out
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"search failed for {query!r}: {exc}") from None
     order = "ORDER BY bm25(steps_fts)" if rank else ""
     where_run = "AND e.run_id = ?" if run_id else ""
     params: list[Any] = [q] + ([run_id] if run_id else []) + [int(limit), int(offset)]
-    sql = (
-        "SELECT s.episode_id, s.idx, s.step_id, e.run_id, e.task_id, s.role, "
-        f"snippet(steps_fts, -1, '{SNIPPET_OPEN}', '{SNIPPET_CLOSE}', '\u2026', 12) AS snippet "
-        "FROM steps_fts JOIN steps s ON s.step_id = steps_fts.rowid "
-        "JOIN episodes e ON e.episode_id = s.episode_id "
-        f"WHERE steps_fts MATCH ? {where_run} {order} LIMIT ? OFFSET ?")
+    sql = cols + f"WHERE steps_fts MATCH ? {where_run} {order} LIMIT ? OFFSET ?"
     try:
         return _rows(conn_of(db).execute(sql, params))
     except sqlite3.OperationalError as exc:  # should not happen after fts_query; say so

@@ -1,17 +1,31 @@
 """Statistics for the gate: exact sign test, paired bootstrap, pass^k, flip rates.
 
-Stdlib only and deterministic: the bootstrap takes an explicit seed so that the same two runs
-always give the same interval (a scoreboard row must be reproducible).
+Deterministic: the bootstrap takes an explicit seed so that the same two runs always give the
+same interval (a scoreboard row must be reproducible). numpy does the heavy lifting so a gate
+over 25,000 tasks stays under a second (the pure-Python loops took 36 CPU-s at 100k episodes):
+
+- the sign test is exact at any size (integer binomial sums, one division);
+- the sign-flip test is exact (grouped convolution of binomial distributions) up to
+  `max_states` sums, and a seeded Monte Carlo estimate beyond;
+- the bootstrap replays the stdlib generator's exact stream (`random.Random(seed).randrange`)
+  vectorised, so its intervals are bit-identical to the pure-Python version, up to
+  `EXACT_BOOTSTRAP_DRAWS` draws; beyond that it resamples multinomial counts of the distinct
+  deltas (the same estimator, numpy's PCG64 seeded with the same seed), which agrees with the
+  exact replay within Monte Carlo error.
 """
 
 from __future__ import annotations
 
 import math
 import random
+from collections import Counter
 from fractions import Fraction
 from typing import Sequence
 
+import numpy as np
+
 SUCCESS_TOL = 1e-6
+EXACT_BOOTSTRAP_DRAWS = 2_000_000  # resamples x tasks replayed draw by draw (1,000 tasks at 2,000)
 
 
 def is_success(reward: float | None) -> bool:
@@ -28,9 +42,23 @@ def binom_sf(k: int, n: int, p: Fraction | float = Fraction(1, 2)) -> float:
     if k > n:
         return 0.0
     p = Fraction(p)
+    if p == Fraction(1, 2):  # the sign test's case: integer sums, exact, fast at any n
+        return _half_tail(k, n)
     q = 1 - p
     total = sum(Fraction(math.comb(n, i)) * p**i * q ** (n - i) for i in range(k, n + 1))
     return float(total)
+
+
+def _half_tail(k: int, n: int) -> float:
+    """P(X >= k) for X ~ Binomial(n, 1/2): sum of C(n, i) for i >= k over 2**n, in integers
+    (each coefficient from the last, so 7,600 changed tasks cost milliseconds) and one
+    correctly rounded division."""
+    c = math.comb(n, k)
+    total = 0
+    for i in range(k, n + 1):
+        total += c
+        c = c * (n - i) // (i + 1)
+    return total / (1 << n)
 
 
 def binom_cdf(k: int, n: int, p: Fraction | float) -> float:
@@ -77,21 +105,46 @@ def sign_flip_test(deltas: Sequence[Fraction | float], *, max_states: int = 2_00
     observed = sum(ints)
     span = sum(abs(v) for v in ints)
     if 2 * span + 1 <= max_states:
-        dist = {0: 1}
-        for v in ints:
-            a = abs(v)
-            nxt: dict[int, int] = {}
-            for s, c in dist.items():
-                nxt[s + a] = nxt.get(s + a, 0) + c
-                nxt[s - a] = nxt.get(s - a, 0) + c
-            dist = nxt
-        hits = sum(c for s, c in dist.items() if s >= observed)
-        return float(Fraction(hits, 2 ** len(ints))), True
-    rng = random.Random(seed)
-    absv = [abs(v) for v in ints]
-    hits = sum(1 for _ in range(samples)
-               if sum(a if rng.random() < 0.5 else -a for a in absv) >= observed)
+        return _flip_tail(ints, observed), True
+    rng = np.random.Generator(np.random.PCG64(seed))
+    absv = np.abs(np.asarray(ints, dtype=np.float64))
+    hits = 0
+    chunk = max(1, 4_000_000 // len(ints))
+    for start in range(0, samples, chunk):
+        rows = min(chunk, samples - start)
+        signs = rng.integers(0, 2, size=(rows, len(ints)), dtype=np.int8) * 2 - 1
+        hits += int(np.count_nonzero(signs @ absv >= observed))
     return (hits + 1) / (samples + 1), False
+
+
+def _flip_tail(ints: list[int], observed: int) -> float:
+    """P(sum of e_i * |v_i| >= observed) for independent fair signs e_i, exactly up to float
+    rounding: tasks with the same |v| form one binomial (m of them give a * (2j - m) with
+    probability C(m, j) / 2**m), and the few distinct magnitudes are convolved on the integer
+    grid. Dyadic probabilities make small cases exact to the last bit."""
+    groups = Counter(abs(v) for v in ints)
+    span = sum(abs(v) for v in ints)
+    dist = np.ones(1)  # distribution of the partial sum, index 0 = its lowest value
+    low = 0
+    for a, m in sorted(groups.items()):
+        pmf = np.zeros(2 * a * m + 1)
+        c, scale = 1, 1 << m
+        for j in range(m + 1):
+            pmf[2 * a * j] = c / scale  # correctly rounded: exact for dyadic values
+            c = c * (m - j) // (j + 1)
+        if dist.size * pmf.size <= 50_000_000:
+            dist = np.convolve(dist, pmf)
+        else:  # huge and spread out: FFT (absolute error ~1e-15, far below any alpha)
+            size = dist.size + pmf.size - 1
+            nfft = 1 << (size - 1).bit_length()
+            dist = np.fft.irfft(np.fft.rfft(dist, nfft) * np.fft.rfft(pmf, nfft), nfft)[:size]
+            dist = np.clip(dist, 0.0, None)
+        low -= a * m
+    assert low == -span and dist.size == 2 * span + 1
+    first = observed - low  # index of the observed sum
+    if first <= 0:
+        return 1.0
+    return float(min(1.0, dist[first:].sum()))
 
 
 def quantile(sorted_values: Sequence[float], q: float) -> float:
@@ -121,16 +174,59 @@ def bootstrap_mean_ci(deltas: Sequence[float], *, level: float = 0.95, resamples
     values = [float(d) for d in deltas]
     if all(v == values[0] for v in values):
         return values[0], values[0]
-    rng = random.Random(seed)
-    means = []
-    for _ in range(max(1, resamples)):
-        s = 0.0
-        for _ in range(n):
-            s += values[rng.randrange(n)]
-        means.append(s / n)
-    means.sort()
+    draws = max(1, resamples) * n
+    if draws <= EXACT_BOOTSTRAP_DRAWS:
+        means = _replayed_means(values, max(1, resamples), seed)
+    else:
+        means = _count_means(values, max(1, resamples), seed)
+    means = sorted(means.tolist())
     tail = (1.0 - level) / 2.0
     return quantile(means, tail), quantile(means, 1.0 - tail)
+
+
+def _replayed_means(values: list[float], resamples: int, seed: int) -> np.ndarray:
+    """Bootstrap means from exactly the draws `random.Random(seed).randrange(n)` makes, summed
+    in the same order: numpy's MT19937 continues the stdlib generator's state, `randrange`'s
+    rejection sampling (top k bits, redraw if >= n) is replayed on its raw 32-bit stream, and
+    `cumsum` adds left to right as the old loop did. Bit-identical results, ~100x faster."""
+    n = len(values)
+    k = n.bit_length()
+    if k > 32:  # pragma: no cover - 4 billion tasks
+        raise ValueError("too many tasks for the replayed bootstrap")
+    state = random.Random(seed).getstate()[1]
+    bits = np.random.MT19937()
+    bits.state = {"bit_generator": "MT19937",
+                  "state": {"key": np.array(state[:624], dtype=np.uint32), "pos": state[624]}}
+    arr = np.asarray(values, dtype=np.float64)
+    need = resamples * n
+    picked = np.empty(need, dtype=np.int64)
+    got = 0
+    while got < need:
+        raw = bits.random_raw(max(1024, int((need - got) * 1.1) + 64)) >> np.uint64(32 - k)
+        ok = raw[raw < n]
+        take = min(ok.size, need - got)
+        picked[got:got + take] = ok[:take]
+        got += take
+    means = np.empty(resamples)
+    rows = max(1, 2_000_000 // n)
+    for start in range(0, resamples, rows):
+        stop = min(resamples, start + rows)
+        block = arr[picked[start * n:stop * n]].reshape(stop - start, n)
+        means[start:stop] = np.cumsum(block, axis=1)[:, -1] / n
+    return means
+
+
+def _count_means(values: list[float], resamples: int, seed: int) -> np.ndarray:
+    """Bootstrap means for big inputs: a resample of n tasks is a multinomial draw of how many
+    times each distinct delta is picked, so its mean is counts . values / n. Same estimator as
+    resampling indices, cost independent of n (deltas take few distinct values)."""
+    n = len(values)
+    distinct = Counter(values)
+    vals = np.array(list(distinct.keys()), dtype=np.float64)
+    probs = np.array(list(distinct.values()), dtype=np.float64) / n
+    rng = np.random.Generator(np.random.PCG64(seed))
+    counts = rng.multinomial(n, probs, size=resamples)
+    return (counts @ vals) / n
 
 
 def pass_hat_k(successes: int, trials: int, k: int) -> float:

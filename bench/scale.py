@@ -1,0 +1,122 @@
+"""Scale figures for the 100k-episode store (issue 18): prints figures, asserts nothing.
+
+    .venv/bin/python bench/scale.py build [--store PATH] [--steps N]
+    .venv/bin/python bench/scale.py gate  [--store PATH]      # `t2e gate` CPU and wall time
+    .venv/bin/python bench/scale.py stats                     # the statistics alone, 1k..50k
+    .venv/bin/python bench/scale.py search [--store PATH]     # ranked first page (bench/tui.py's 1M-step store)
+
+The store is two runs of 25,000 tasks x 2 trials (100,000 episodes) built with bench/tui.py's
+bulk builder; `--steps 29` gives the issue's 2.9M messages, the default 3 keeps the build quick
+when only the gate is measured (the gate reads episodes and checks, not steps).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+DEFAULT = Path("/tmp/t2e-bench-scale-v1.sqlite")
+
+
+def build(path: Path, steps: int) -> None:
+    import tui  # bench/tui.py: the bulk builder in store.writer's shape
+
+    tui.N_TASKS, tui.TRIALS, tui.OTHER_RUNS, tui.STEPS_PER_EPISODE = 25_000, 2, 0, steps
+    tui.LONG = max(steps, 30)
+    meta = tui.build(path)
+    print(f"built {path}: {meta['episodes']:,} episodes")
+
+
+def gate(path: Path) -> None:
+    meta = json.loads(Path(str(path) + ".json").read_text())
+    t2e = str(ROOT / ".venv" / "bin" / "t2e")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        p = subprocess.run([t2e, "--store", str(path), "gate", meta["base"], meta["cand"],
+                            "--json", "--intersect"], capture_output=True, text=True)
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        wall = time.perf_counter() - t0
+        cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+        try:
+            out = json.loads(p.stdout)
+            verdict = out.get("verdict")
+        except json.JSONDecodeError:
+            verdict = f"exit {p.returncode}: {p.stderr.strip()[:200]}"
+        print(f"t2e gate at {meta['episodes']:,} episodes: wall {wall:.2f} s, CPU {cpu:.2f} s "
+              f"(whole process, imports included) -> {verdict}")
+    print("load average: " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+          + f" on {os.cpu_count()} cores (figures share the CPU)")
+
+
+def stats() -> None:
+    import random
+
+    from t2e_tui.gate import stats as st
+
+    for n in (1_000, 10_000, 50_000):
+        rng = random.Random(n)
+        deltas = [rng.choice((-1.0, -0.5, 0.0, 0.0, 0.0, 0.5, 1.0)) for _ in range(n)]
+        t0 = time.process_time()
+        ci = st.bootstrap_mean_ci(deltas, seed=0)
+        t1 = time.process_time()
+        p = st.sign_flip_test(deltas)
+        t2 = time.process_time()
+        imp = sum(d > 0 for d in deltas)
+        wor = sum(d < 0 for d in deltas)
+        ps = st.sign_test(imp, wor)
+        t3 = time.process_time()
+        print(f"n={n:>6,}: bootstrap {t1 - t0:.3f} s CI=({ci[0]:.5f}, {ci[1]:.5f}); sign-flip "
+              f"{t2 - t1:.3f} s p={p[0]:.4g} exact={p[1]}; sign test {t3 - t2:.3f} s p={ps:.4g}")
+
+
+def search(path: Path) -> None:
+    from store import queries
+    from store.db import connect
+
+    conn = connect(path)
+    for q in ("order", "refund", "leather keyboard"):
+        n = conn.execute("SELECT count(*) FROM steps_fts WHERE steps_fts MATCH ?",
+                         (queries.fts_query(q),)).fetchone()[0]
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            queries.search(conn, q, limit=50, rank=True)
+            times.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        conn.execute("SELECT rowid FROM steps_fts WHERE steps_fts MATCH ? ORDER BY rank LIMIT 50",
+                     (queries.fts_query(q),)).fetchall()
+        floor = time.perf_counter() - t0
+        print(f"ranked first page {q!r} ({n:,} matches): median {sorted(times)[2] * 1000:.0f} ms "
+              f"(bm25 over the matches alone, no join: {floor * 1000:.0f} ms)")
+    print("load average: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("what", choices=["build", "gate", "stats", "search"])
+    ap.add_argument("--store", type=Path, default=DEFAULT)
+    ap.add_argument("--steps", type=int, default=3)
+    a = ap.parse_args()
+    if a.what == "build":
+        build(a.store, a.steps)
+    elif a.what == "gate":
+        gate(a.store)
+    elif a.what == "search":
+        search(a.store if a.store != DEFAULT else Path("/tmp/t2e-bench-store-v1.sqlite"))
+    else:
+        stats()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""The vectorised gate statistics (issue 18) against their definitions: the bootstrap replays the
+stdlib generator bit for bit, its big-input form agrees within Monte Carlo error, the sign-flip
+test equals brute-force enumeration, and the sign test stays exact at thousands of tasks."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+from fractions import Fraction
+
+import pytest
+
+from t2e_tui.gate import stats
+from t2e_tui.gate.stats import bootstrap_mean_ci, sign_flip_test, sign_test
+
+
+def reference_bootstrap(deltas, level=0.95, resamples=2000, seed=0):
+    """The pure-Python loop the gate used before numpy (kept here as the definition)."""
+    values = [float(d) for d in deltas]
+    n = len(values)
+    rng = random.Random(seed)
+    means = []
+    for _ in range(resamples):
+        s = 0.0
+        for _ in range(n):
+            s += values[rng.randrange(n)]
+        means.append(s / n)
+    means.sort()
+    tail = (1.0 - level) / 2.0
+    return stats.quantile(means, tail), stats.quantile(means, 1.0 - tail)
+
+
+@pytest.mark.parametrize("n,seed", [(7, 0), (50, 3), (129, 11), (1000, 7)])
+def test_bootstrap_replays_the_stdlib_stream_bit_for_bit(n, seed):
+    rng = random.Random(n)
+    deltas = [rng.choice((-1.0, -0.5, 0.0, 0.25, 0.5, 1.0)) for _ in range(n)]
+    resamples = 2000 if n <= 129 else 400
+    assert bootstrap_mean_ci(deltas, resamples=resamples, seed=seed) == \
+        reference_bootstrap(deltas, resamples=resamples, seed=seed)
+
+
+def test_big_bootstrap_agrees_with_the_exact_replay_within_monte_carlo_error(monkeypatch):
+    rng = random.Random(5)
+    n = 3000
+    deltas = [rng.choice((-1.0, -0.5, 0.0, 0.0, 0.5, 1.0, 1.0)) for _ in range(n)]
+    mean = sum(deltas) / n
+    sd_mean = math.sqrt(sum((d - mean) ** 2 for d in deltas) / (n - 1) / n)
+    monkeypatch.setattr(stats, "EXACT_BOOTSTRAP_DRAWS", 10**12)
+    exact = bootstrap_mean_ci(deltas)
+    monkeypatch.setattr(stats, "EXACT_BOOTSTRAP_DRAWS", 0)
+    counts = bootstrap_mean_ci(deltas)
+    assert exact != counts  # really two methods
+    # each 2.5% quantile from 2,000 resamples has a standard error of ~0.06 sd of the mean;
+    # 0.35 sd is ~4 standard errors of the difference, far below a mis-scaled interval
+    for a, b in zip(exact, counts):
+        assert abs(a - b) <= 0.35 * sd_mean
+    assert counts[0] < mean < counts[1]
+    assert counts == bootstrap_mean_ci(deltas)  # seeded: reproducible
+
+
+def brute_force_flip(deltas):
+    vals = [d for d in deltas if d != 0]
+    observed = sum(vals)
+    hits = sum(1 for signs in itertools.product((1, -1), repeat=len(vals))
+               if sum(s * abs(v) for s, v in zip(signs, vals)) >= observed)
+    return hits / 2 ** len(vals)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_sign_flip_equals_enumeration(seed):
+    rng = random.Random(seed)
+    deltas = [Fraction(rng.choice((-4, -3, -2, -1, 0, 1, 2, 3, 4)), 4) for _ in range(13)]
+    p, exact = sign_flip_test(deltas)
+    assert exact and p == pytest.approx(brute_force_flip(deltas), abs=1e-12)
+
+
+def test_sign_flip_is_exact_and_fast_at_25k_tasks():
+    rng = random.Random(2)
+    deltas = [Fraction(rng.choice((-2, -1, 0, 0, 0, 1, 2)), 2) for _ in range(25_000)]
+    p, exact = sign_flip_test(deltas)
+    assert exact
+    # same tail by a normal approximation with continuity correction (n is huge): close, not equal
+    ints = [int(d * 2) for d in deltas if d]
+    z = (sum(ints) - 0.5) / math.sqrt(sum(v * v for v in ints))
+    assert p == pytest.approx(0.5 * math.erfc(z / math.sqrt(2)), abs=2e-3)
+
+
+def test_monte_carlo_fallback_is_seeded_and_close():
+    deltas = [1] * 8 + [-1] * 2
+    p, exact = sign_flip_test(deltas, max_states=5, samples=4000, seed=3)
+    assert not exact and p == pytest.approx(sign_test(8, 2), abs=0.02)
+    assert sign_flip_test(deltas, max_states=5, samples=4000, seed=3)[0] == p
+
+
+@pytest.mark.parametrize("improved,worsened", [(3900, 3700), (40, 25), (0, 9), (7, 0)])
+def test_sign_test_is_exact_at_any_size(improved, worsened):
+    n = improved + worsened
+    exact = Fraction(sum(math.comb(n, i) for i in range(improved, n + 1)), 2 ** n)
+    assert sign_test(improved, worsened) == float(exact)
