@@ -103,3 +103,32 @@ def test_jsonl_lines_get_the_same_limits(tmp_path):
     r = CliRunner().invoke(cli, ["--store", str(tmp_path / "s.sqlite"), "import", str(f)])
     assert r.exit_code == 2
     assert "line 2: field trial: a 30-digit integer" in r.stderr
+
+
+def test_score_refuses_the_same_inputs_cleanly(tmp_path):
+    """`t2e score` reads results files too: never exit 70, never a file outside, never a hang."""
+    import os
+    import subprocess
+    import sys
+
+    cases = {}
+    for name in ("nesting-10k", "5000-digits"):
+        f = tmp_path / f"{name}.json"
+        f.write_text(_variant(name))
+        cases[name] = f
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    d = tmp_path / "dir"
+    (d / "simulations").mkdir(parents=True)
+    head = json.loads(GOOD)
+    head.pop("simulations")
+    head["simulation_index"] = [{"id": "../../outside"}]
+    (d / "results.json").write_text(json.dumps(head))
+    for path, expected in ((cases["nesting-10k"], "nesting too deep"),
+                           (cases["5000-digits"], "can't be read"),
+                           (fifo, "not a regular file"),
+                           (d, "names a file outside simulations/")):
+        r = subprocess.run([sys.executable, "-m", "t2e_tui.cli", "score", str(path), "--data",
+                            str(tmp_path)], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 2, r.stderr
+        assert expected in r.stderr, r.stderr
