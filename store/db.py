@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .migrations import migrate
+from .migrations import MIGRATIONS, migrate
 
 # The termination reason of an episode whose model could not be reached: it carries no evidence
 # and is left out of every figure. The one spelling; everything else imports it.
@@ -20,7 +20,10 @@ INFRA = "infrastructure_error"
 if TYPE_CHECKING:  # imported when a Database is asked for: 0.1 s off every command's start
     import sqlite_utils
 
-BUSY_TIMEOUT_MS = 10_000
+# How long a writer waits for another's write lock before giving up (readers never wait in
+# WAL mode). A 300 MB import holds it ~30 s; a run or a gate must wait that out, not die with
+# "database is locked". Bounded: past this the CLI says the store is busy (exit 75).
+BUSY_TIMEOUT_MS = 180_000
 SETUP_DEADLINE_S = 60.0
 # Threads of one process (the app's workers, say) must not set up the same new file at once:
 # two connections switching a fresh file to WAL can leave one "database is locked".
@@ -64,8 +67,22 @@ def _setup(conn: sqlite3.Connection, migrate_schema: bool) -> None:
         # (overflow) pages; bulk import costs ~5% less CPU. Only settable before WAL.
         conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
     conn.execute("PRAGMA journal_mode = WAL").fetchall()
+    _refuse_newer(conn)
     if migrate_schema:
         migrate(conn)
+
+
+def _refuse_newer(conn: sqlite3.Connection) -> None:
+    """A store migrated by a newer t2e has tables and meanings this one doesn't know: writing
+    to it (or even reading it as if it were ours) could corrupt it or mislead. Refused."""
+    try:
+        (version,) = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
+    except sqlite3.OperationalError:  # no such table: a new or non-t2e file
+        return
+    latest = MIGRATIONS[-1][0]
+    if version is not None and version > latest:
+        raise StoreError(f"this store was written by a newer t2e (schema version {version}; "
+                         f"this t2e knows up to {latest}): upgrade t2e to open it")
 
 
 def _retry_locked(step, deadline_s: float = SETUP_DEADLINE_S) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from store.db import INFRA, connect
 
 from . import reviews
+from .textsafe import one_line
 
 SCRIPTED = "scripted"
 
@@ -246,8 +247,9 @@ class Episode:
 
     @property
     def label(self) -> str:
+        """RUN:TASK/tTRIAL for display (names come from files: cleaned here)."""
         trial = "" if self.trial is None else f"/t{self.trial}"
-        return f"{self.run_name}:{self.task_id}{trial}"
+        return f"{one_line(self.run_name, 80)}:{one_line(self.task_id, 60)}{trial}"
 
     @property
     def scripted(self) -> bool:

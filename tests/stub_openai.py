@@ -5,7 +5,8 @@ A threaded `http.server` on 127.0.0.1 (port 0 = any free port) that answers
 
 - `script`: a list of responses consumed in order (thread-safe);
 - `responder(body) -> response`: called when the script is empty (or always, if no script);
-- each response is a dict `{"status": 200, "body": {...}, "delay": seconds, "headers": {...}}`;
+- each response is a dict `{"status": 200, "body": {...}, "delay": seconds, "headers": {...}}`
+  (`"raw": bytes` sends that body verbatim, e.g. truncated JSON);
   build them with `text()`, `tool_calls()`, `call()`, `error()`.
 
 Every request body is kept in `requests` (with its headers in `headers`) so tests can check what
@@ -152,10 +153,11 @@ class StubOpenAI:
                     with stub.lock:
                         stub.in_flight -= 1
                 self._send(resp.get("status", 200), resp.get("body") or {},
-                           resp.get("headers") or {})
+                           resp.get("headers") or {}, resp.get("raw"))
 
-            def _send(self, status: int, body: dict, headers: dict) -> None:
-                data = json.dumps(body).encode()
+            def _send(self, status: int, body: dict, headers: dict,
+                      raw: bytes | None = None) -> None:
+                data = raw if raw is not None else json.dumps(body).encode()
                 try:
                     self.send_response(status)
                     self.send_header("content-type", "application/json")

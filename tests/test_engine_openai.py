@@ -330,3 +330,21 @@ async def test_agent_stop_marker_ends_with_agent_stop():
     with StubOpenAI([text("Goodbye ###STOP###")]) as stub:
         out, _, _ = await run_episode(stub, ListUser("hi"))
     assert out.termination_reason == "agent_stop"
+
+
+@pytest.mark.parametrize("bad", [
+    {"status": 200, "raw": b'{"id": "x", "choices": [{"index": 0, "mess'},
+    {"status": 200, "raw": b"<html>proxy says hi</html>"},
+    {"status": 200, "body": {"id": "x", "choices": [{"index": 0, "message": None}]}},
+    {"status": 200, "body": {"id": "x", "choices": [{"index": 0, "message": {
+        "role": "assistant", "content": {"not": "text"}}}]}},
+])
+async def test_a_malformed_200_is_retried_then_infrastructure_error(bad):
+    """The endpoint's fault, like a 5xx: retried, then excluded; never agent_error (#11)."""
+    with StubOpenAI([bad, text("recovered")]) as stub:
+        out, _, chat = await run_episode(stub, ListUser("hi", "###STOP###"))
+    assert out.messages[2]["content"] == "recovered" and chat.calls == 2
+    with StubOpenAI(responder=lambda b: bad) as stub:
+        out, _, chat = await run_episode(stub, ListUser("hi"), max_retries=2)
+    assert out.termination_reason == "infrastructure_error", out.error
+    assert chat.calls == 3 and "gave up after 3 attempts" in out.error

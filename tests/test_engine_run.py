@@ -340,3 +340,36 @@ def test_world_verify_accepts_a_rerun(tmp_path):
     res = CliRunner().invoke(cli, ["--store", str(store), "world", "verify", s.run_id, "--json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["changed"] is False
+
+
+def test_a_key_reflected_by_the_server_is_never_stored_exported_or_printed(tmp_path):
+    """A 401 whose body echoes the Authorization header: the key is redacted from the stored
+    error, both exports and everything printed (issue 11, security 3)."""
+    store = tmp_path / "s.sqlite"
+
+    def echo_auth(body):
+        return error(401, f"invalid credentials: {stub.headers[-1].get('authorization')} "
+                          "(also sk-another-key-shaped-thing)")
+
+    with StubOpenAI(responder=echo_auth) as stub:
+        res = CliRunner().invoke(cli, [
+            "--store", str(store), "run", "--tasks", "auth-01",
+            "--model", "openai:a", "--user", "openai:u", "--base-url", stub.base_url,
+            "--api-key-env", "T2E_STUB_KEY", "--max-retries", "0"])
+    assert res.exit_code == 75, res.output
+    assert stub.headers[-1]["authorization"] == f"Bearer {SECRET}"  # the server did see it
+    conn = sqlite3.connect(store)
+    (extra,) = conn.execute("SELECT extra_json FROM episodes").fetchone()
+    (rid,) = conn.execute("SELECT run_id FROM runs").fetchone()
+    assert "invalid credentials: Bearer [redacted]" in extra and "[redacted]" in extra
+    outputs = [res.stdout + res.stderr, extra]
+    for fmt in ("tau2", "jsonl"):
+        r = CliRunner().invoke(cli, ["--store", str(store), "export", rid, "--format", fmt])
+        assert r.exit_code == 0
+        outputs.append(r.stdout)
+    for args in (["show", f"{rid}:auth-01"], ["show", f"{rid}:auth-01", "--json"],
+                 ["episodes", rid, "--json"]):
+        outputs.append(CliRunner().invoke(cli, ["--store", str(store), *args]).output)
+    for out in outputs:
+        assert SECRET not in out and "sk-another" not in out
+        assert "Bearer sk-" not in out

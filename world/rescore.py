@@ -53,6 +53,11 @@ def load_results(path: str | os.PathLike) -> dict:
                 sid = entry.get("id") if isinstance(entry, dict) else None
                 if not sid:
                     raise WorldError(f"{main}: simulation_index entry without an id")
+                # an id is a file name in simulations/, never a path leading elsewhere
+                if (not isinstance(sid, str) or not sid or "/" in sid or "\\" in sid
+                        or "\0" in sid or sid.startswith(".")):
+                    raise WorldError(f"{main}: simulation_index id {sid!r} names a file outside "
+                                     "simulations/; only files inside the directory are read")
                 sims.append(_read(p / "simulations" / f"{sid}.json"))
             data["simulations"] = sims
         return data
@@ -66,6 +71,8 @@ EXPECTED = ("expected a tau2 results file (an object with info, tasks and simula
 
 
 def _read(p: Path) -> Any:
+    if p.exists() and not p.is_file() and not p.is_dir():  # a FIFO or /dev/zero would hang
+        raise WorldError(f"{p}: not a regular file")
     try:
         with open(p, encoding="utf-8-sig") as fh:
             text = fh.read()
@@ -83,6 +90,11 @@ def _read(p: Path) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise WorldError(f"{p}: {_json_error(exc, text)}") from None
+    except RecursionError:
+        raise WorldError(f"{p}: nesting too deep (more levels of [ and {{ than can be "
+                         "read)") from None
+    except ValueError as exc:  # an integer of thousands of digits
+        raise WorldError(f"{p}: a value that can't be read ({str(exc)[:120]})") from None
 
 
 def _json_error(exc: json.JSONDecodeError, text: str) -> str:

@@ -14,9 +14,9 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from .. import writer
+from .. import locks, writer
 from . import atif, jsonl, otel, tau2
-from .common import ImportContext, ImportFailure, import_world_id
+from .common import ImportContext, ImportFailure, import_world_id, inside, open_regular
 
 __all__ = ["ImportFailure", "import_paths", "import_path", "import_world_id", "detect_format"]
 
@@ -35,6 +35,14 @@ def import_paths(db: Any, paths: list[str | os.PathLike], *, name: str | None = 
             result["imported"].append(import_path(db, p, name=run_name, role=role))
         except ImportFailure as exc:
             result["rejected"].append({"path": str(p), "error": str(exc)})
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # noqa: BLE001 - one odd file must not stop the others
+            # a shape no check foresaw: still this file's rejection (its transaction was
+            # rolled back), never an internal error that drops the files after it
+            result["rejected"].append({"path": str(p), "error": (
+                f"{p}: cannot be imported ({type(exc).__name__}: {str(exc)[:300]}); nothing "
+                "was written")})
     return result
 
 
@@ -48,21 +56,52 @@ def import_path(db: Any, path: str | os.PathLike, *, name: str | None = None,
     display = str(path)
     if not p.exists():
         raise ImportFailure(f"{display}: no such file or directory")
+    if not p.is_dir():
+        with open_regular(p, display):  # a FIFO or /dev/zero is refused here, at once
+            pass
     try:
         sha, size = content_hash(p)
     except OSError as exc:
         raise ImportFailure(f"{display}: cannot read ({exc.strerror or exc})") from None
     conn = writer.conn_of(db)
+    try:
+        # one importer per content: a second process importing the same file is told so
+        # (it would otherwise wait for the lock, then die on the sources.sha256 constraint)
+        lock = locks.Lock.take(_db_path(conn), f"import-{sha[:32]}")
+    except locks.Held as exc:
+        raise ImportFailure(f"{display}: this file is being imported by another process (pid "
+                            f"{exc.pid}); it will be in the store when that import ends") \
+            from None
+    try:
+        return _import_locked(conn, p, display, sha, size, name, role)
+    finally:
+        lock.release()
+
+
+def _db_path(conn: sqlite3.Connection) -> str:
+    row = conn.execute("PRAGMA database_list").fetchone()
+    return row[2] if row else ""
+
+
+def _existing(conn: sqlite3.Connection, display: str, sha: str) -> dict | None:
     existing = conn.execute(
         "SELECT r.run_id, count(e.episode_id), coalesce(sum(e.n_steps), 0), s.warnings_json "
         "FROM sources s JOIN runs r ON r.source_id = s.source_id LEFT JOIN episodes e "
         "ON e.run_id = r.run_id WHERE s.sha256 = ? GROUP BY r.run_id ORDER BY r.created_at "
         "LIMIT 1", (sha,)).fetchone()
+    if not existing:
+        return None
+    # the same content says the same things: repeat the first import's warnings
+    return {"path": display, "run_id": existing[0], "episodes": existing[1],
+            "messages": existing[2], "duplicate": True,
+            "warnings": _stored_warnings(existing[3])}
+
+
+def _import_locked(conn: sqlite3.Connection, p: Path, display: str, sha: str, size: int,
+                   name: str | None, role: str) -> dict:
+    existing = _existing(conn, display, sha)
     if existing:
-        # the same content says the same things: repeat the first import's warnings
-        return {"path": display, "run_id": existing[0], "episodes": existing[1],
-                "messages": existing[2], "duplicate": True,
-                "warnings": _stored_warnings(existing[3])}
+        return existing
     fmt = detect_format(p)
     ctx = ImportContext(path=p, display=display, sha256=sha, size=size,
                         name=name or (p.name if p.is_dir() else p.stem), role=role,
@@ -112,15 +151,16 @@ def content_hash(p: Path) -> tuple[str, int]:
     (relative names and contents), so the same run re-imported is recognised."""
     h = hashlib.sha256()
     if p.is_dir():
+        # only regular files inside the directory (a symlink out of it is not read)
         files = [p / "results.json"] + sorted((p / "simulations").glob("*.json"))
-        files = [f for f in files if f.is_file()]
+        files = [f for f in files if f.is_file() and inside(p, f)]
     else:
         files = [p]
     size = 0
     for f in files:
         if p.is_dir():
             h.update(str(f.relative_to(p)).encode() + b"\0")
-        with open(f, "rb") as fh:
+        with open_regular(f) as fh:
             while chunk := fh.read(1 << 20):
                 h.update(chunk)
                 size += len(chunk)
@@ -131,7 +171,7 @@ def detect_format(p: Path) -> str:
     """tau2-dir | t2e-jsonl | otel | atif | tau2 (monolithic JSON or a foreign JSON shape)."""
     if p.is_dir():
         return "tau2-dir"
-    with open(p, "rb") as fh:
+    with open_regular(p) as fh:
         head = fh.read(_SNIFF)
     foreign = _sniff_foreign(head)
     if foreign:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,42 @@ from .. import writer
 
 class ImportFailure(ValueError):
     """This file cannot be imported; the message says what was found and what was wrong."""
+
+
+def open_regular(path: str | os.PathLike, shown: str | None = None):
+    """Open `path` for binary reading only if it is a regular file (a FIFO, a device such as
+    /dev/zero or a socket is refused at once: reading one would hang or never end).
+
+    Opened non-blocking so a FIFO cannot block the open itself, then checked on the open file
+    (no window between the check and the read)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ImportFailure(f"{shown or path}: not a regular file ({_kind(st.st_mode)}); "
+                                "only regular files and results directories are imported")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISDIR, "a directory")):
+        if test(mode):
+            return name
+    return "a special file"
+
+
+def inside(root: Path, candidate: Path) -> bool:
+    """Whether `candidate` (symlinks followed) lies inside the directory `root`."""
+    try:
+        return candidate.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError):  # a symlink loop
+        return False
 
 
 def canonical_json(value: Any) -> str:

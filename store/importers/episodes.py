@@ -86,6 +86,11 @@ def validate_sim(sim: Any, label: str) -> None:
             if items is not None and not (isinstance(items, list)
                                           and all(isinstance(x, dict) for x in items)):
                 raise RecordError(f"{label}: reward_info.{key} should be a list of objects")
+        _check_fields(ri, label)
+        db_check = ri.get("db_check")
+        if isinstance(db_check, dict):
+            _typed(db_check.get("db_reward"), _num, "a number",
+                   f"{label}: reward_info.db_check.db_reward")
     if sim.get("messages") is None and sim.get("ticks") is not None:
         try:
             check_ticks(sim["ticks"], label)  # tau2 1.x full-duplex: steps come from ticks
@@ -103,6 +108,38 @@ def validate_sim(sim: Any, label: str) -> None:
         if calls is not None and not (isinstance(calls, list)
                                       and all(isinstance(c, dict) for c in calls)):
             raise RecordError(f"{label}, message #{j}: 'tool_calls' should be a list of objects")
+        usage = m.get("usage")
+        if isinstance(usage, dict):  # token counts are summed per episode
+            for k in ("prompt_tokens", "completion_tokens"):
+                _typed(usage.get(k), _int, "an integer", f"{label}, message #{j}: usage.{k}")
+
+
+# Per check list: fields stored in text columns (must be strings) and in number columns.
+_CHECK_TEXT = {"communicate_checks": ("info", "justification"),
+               "nl_assertions": ("nl_assertion", "justification"),
+               "action_checks": ("tool_type",), "env_assertions": ()}
+_CHECK_NUM = {"action_checks": ("action_reward",), "env_assertions": ("reward",)}
+
+
+def _check_fields(ri: dict, label: str) -> None:
+    """Check items whose values would not fit their columns (a dict where text belongs)."""
+    for key, texts in _CHECK_TEXT.items():
+        for i, item in enumerate(ri.get(key) or []):
+            where = f"{label}: reward_info.{key}[{i}]"
+            for f in texts:
+                _typed(item.get(f), lambda v: isinstance(v, str), "a string", f"{where}.{f}")
+            for f in _CHECK_NUM.get(key, ()):
+                _typed(item.get(f), _num, "a number", f"{where}.{f}")
+            action = item.get("action") if key == "action_checks" else None
+            if isinstance(action, dict):
+                for f in ("action_id", "name"):
+                    _typed(action.get(f), lambda v: isinstance(v, str), "a string",
+                           f"{where}.action.{f}")
+
+
+def _typed(v: Any, ok, what: str, where: str) -> None:
+    if v is not None and not ok(v):
+        raise RecordError(f"{where} should be {what}, found {type(v).__name__} {_short(v)}")
 
 
 def _short(v: Any) -> str:

@@ -14,9 +14,9 @@ import json
 import sqlite3
 from typing import Any
 
-from .common import ImportContext, ImportFailure, RunMeta
+from .common import ImportContext, ImportFailure, RunMeta, open_regular
 from .episodes import EpisodeWriter, RecordError, sim_label, validate_sim
-from .jsonstream import describe_json_error
+from .jsonstream import JsonStreamError, describe_json_error, loads
 
 FORMAT = "t2e-jsonl"
 _ALIASES = {"task": "task_id", "termination": "termination_reason"}
@@ -32,7 +32,7 @@ def import_file(conn: sqlite3.Connection, ctx: ImportContext) -> None:
     converted = 0
     ord_ = 0
     named = False  # the header's name wins over the episodes' `run` field
-    with open(ctx.path, "rb") as fh:
+    with open_regular(ctx.path) as fh:
         for lineno, raw in enumerate(fh, start=1):
             if not raw.strip():
                 continue
@@ -96,7 +96,9 @@ def _parse_line(raw: bytes, lineno: int) -> Any:
             from None
     text = text.rstrip("\r\n")  # else a line cut inside a string ends in a control character
     try:
-        return json.loads(text)
+        return loads(text)  # json.loads with the store's limits (numbers, surrogates, depth)
+    except JsonStreamError as exc:
+        raise ImportFailure(f"line {lineno}: {exc}") from None
     except json.JSONDecodeError as exc:
         cut = exc.pos >= len(text.rstrip())  # the error is at the very end of the line
         msg = describe_json_error(exc.msg, f"column {exc.colno}", cut)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from .. import writer
-from .common import ImportContext, ImportFailure, RunMeta
+from .common import ImportContext, ImportFailure, RunMeta, inside, open_regular
 from .episodes import RecordError, RowBuilder, next_ids, sim_label, validate_sim, write_batch
 from .jsonstream import JsonStream, JsonStreamError
 
@@ -96,7 +96,7 @@ def produce(path: str, display: str, run_id: str, ids: tuple[int, int]) -> Itera
     pctx = ImportContext(path=Path(path), display=display, sha256="", size=0, name="",
                          role="discovery")
     builder = RowBuilder(run_id, *ids)
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:
         stream = JsonStream(fh)
         try:
             first = stream.peek()
@@ -129,6 +129,8 @@ def _object(pctx: ImportContext, builder: RowBuilder,
     keys: list[str] = []
     meta: RunMeta | None = None
     for key in stream.iter_object_keys():
+        if key in keys:  # json.load would keep the last; a streamed import can't, so refuse
+            raise ImportFailure(f"the top-level key {key!r} appears twice (at {stream.where()})")
         keys.append(key)
         if key == "simulations":
             if stream.peek() != "[":
@@ -161,7 +163,7 @@ def _object(pctx: ImportContext, builder: RowBuilder,
 def _prescan(path: Path, exclude: set[str]) -> dict[str, Any]:
     """Top-level values other than simulations, parsed in a separate pass."""
     out: dict[str, Any] = {}
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:
         s = JsonStream(fh)
         for key in s.iter_object_keys():
             if key == "simulations":
@@ -247,12 +249,22 @@ def _produce_directory(path: Path, display: str, run_id: str,
             if not isinstance(sid, str):
                 raise ImportFailure(f"{results.name}: simulation_index[{i}] has no string 'id'")
             f = sim_dir / f"{sid}.json"
+            # an id is a file name in simulations/: never a path that leads elsewhere
+            if (not sid or "/" in sid or "\\" in sid or "\0" in sid or sid.startswith(".")
+                    or not inside(sim_dir, f)):
+                raise ImportFailure(f"{results.name}: simulation_index[{i}] id {sid!r} names a "
+                                    "file outside simulations/; only files inside the "
+                                    "directory are read")
             if not f.is_file():
                 raise ImportFailure(f"simulations/{sid}.json listed in simulation_index "
                                     "is missing")
             files.append(f)
     elif sim_dir.is_dir():
         files = sorted(sim_dir.glob("*.json"))
+        outside = [f.name for f in files if not inside(sim_dir, f)]
+        if outside:
+            raise ImportFailure(f"simulations/{outside[0]} links outside the directory; only "
+                                "files inside it are read")
     pctx.warnings.extend(_layout_notes(path, files if index else None))
     inline = top.pop("simulations", None)
     meta = RunMeta(top_keys=list(top) + ["simulations"], top=top)
@@ -294,16 +306,16 @@ def _layout_notes(path: Path, indexed: list[Path] | None) -> list[str]:
 
 
 def _read_json(path: Path) -> Any:
+    shown = f"{path.parent.name}/{path.name}" if path.parent.name == "simulations" \
+        else path.name
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path, shown) as fh:
             s = JsonStream(fh)
             value = s.read_value()
             if not s.at_end():
                 raise JsonStreamError(f"unexpected data after the JSON value at {s.where()}")
             return value
     except JsonStreamError as exc:
-        shown = f"{path.parent.name}/{path.name}" if path.parent.name == "simulations" \
-            else path.name
         raise ImportFailure(f"{shown}: {exc}") from None
 
 

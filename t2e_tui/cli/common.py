@@ -11,6 +11,8 @@ from typing import Any
 
 import click
 
+from ..textsafe import SafeTextStream, strip_ansi, strip_controls, visible_escapes
+
 
 def store_path(create: bool = False) -> str:
     """The store path named by `--store` / T2E_STORE. Only commands that write pass
@@ -40,23 +42,56 @@ def connect_store(create: bool = False):
 
 
 def emit(data: Any, as_json: bool, human: str | None = None) -> None:
-    """Print `data` as JSON, or the human text."""
+    """Print `data` as JSON, or the human text (control characters stripped)."""
     if as_json:
         click.echo(json.dumps(data, indent=2, default=str))
     elif human is not None:
-        click.echo(human)
+        click.echo(strip_controls(human))
 
 
 def echo_json(data: Any) -> None:
-    """Print `data` as indented JSON, non-ASCII text kept as is."""
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    """Print `data` as indented JSON, non-ASCII text kept as is (C1 controls, bidi overrides and
+    lone surrogates as \\u escapes: still the same JSON, never acted on by a terminal)."""
+    click.echo(visible_escapes(json.dumps(data, indent=2, ensure_ascii=False, default=str)))
 
 
 def console():
-    """A rich console for plain output: no highlighting, lines never soft-wrapped."""
-    from rich.console import Console
+    """A rich console for plain output: no highlighting, lines never soft-wrapped. Every piece
+    of text it draws is cleaned (see `_safe_console_class`); only rich's own styling reaches
+    the terminal."""
+    import sys
 
-    return Console(highlight=False, soft_wrap=False)
+    file = sys.stdout.raw if isinstance(sys.stdout, SafeTextStream) else None
+    return _safe_console_class()(highlight=False, soft_wrap=False, file=file)
+
+
+_SAFE_CONSOLE = None
+
+
+def _safe_console_class():
+    """A rich Console whose every text segment is cleaned right before rich adds its own
+    escape codes: trace text in a Text, a table cell or a markup string can never carry an
+    escape sequence, whatever the call site did. It writes under the CLI's SafeTextStream
+    (which would turn rich's colours into visible escapes)."""
+    global _SAFE_CONSOLE
+    if _SAFE_CONSOLE is None:
+        from rich.console import Console
+        from rich.segment import Segment
+
+        class SafeConsole(Console):
+            def _render_buffer(self, buffer):
+                return super()._render_buffer(
+                    seg if seg.control else Segment(_segment_text(seg.text), seg.style, None)
+                    for seg in buffer)
+
+        _SAFE_CONSOLE = SafeConsole
+    return _SAFE_CONSOLE
+
+
+def _segment_text(text: str) -> str:
+    """One segment's text without escape sequences; other controls shown as \\u escapes
+    (newlines are segments of their own and pass)."""
+    return visible_escapes(strip_ansi(text)) if text else text
 
 
 def fmt(v: Any, digits: int = 3) -> str:
@@ -105,6 +140,8 @@ def one_line_table(columns: tuple, cells: list[dict[str, str]], width: int, *,
         table.add_column(head, justify=justify, no_wrap=True, overflow="ellipsis",
                          width=natural[key])
     for c in cells:
-        # Text() keeps names literal: no Rich markup is interpreted
-        table.add_row(*(Text(c[k], no_wrap=True, overflow="ellipsis") for k, *_ in keep))
+        # Text() keeps names literal: no Rich markup is interpreted; cells are cleaned here so
+        # no caller can put raw trace text in a table
+        table.add_row(*(Text(strip_controls(c[k]), no_wrap=True, overflow="ellipsis")
+                        for k, *_ in keep))
     return table

@@ -10,6 +10,7 @@ import click
 
 from ..errors import T2EError
 from ..paths import candidates_dir, config_path
+from ..textsafe import one_line
 
 # sysexits EX_TEMPFAIL, beside our 70 (EX_SOFTWARE): the run finished but every episode ended
 # infrastructure_error (the model was never reached). Temporary: fix the endpoint, resume.
@@ -53,9 +54,12 @@ class _Progress:
     def episode(self, ev: Any) -> None:
         if self.enabled:
             reward = "-" if ev.reward is None else f"{ev.reward:.0f}"
-            sys.stderr.write(f"\r{ev.done}/{ev.total} task {ev.task_id} trial {ev.trial}: "
-                             f"{ev.termination_reason} reward {reward}\x1b[K")
-            sys.stderr.flush()
+            # the overwrite codes are ours, so this line goes under the escaping stream; the
+            # task id and reason come from data and are cleaned
+            err = getattr(sys.stderr, "raw", sys.stderr)
+            err.write(f"\r{ev.done}/{ev.total} task {one_line(ev.task_id, 40)} trial "
+                      f"{ev.trial}: {one_line(ev.termination_reason, 40)} reward {reward}\x1b[K")
+            err.flush()
 
     def end(self) -> None:
         if self.enabled:
@@ -161,7 +165,7 @@ def register(cli: click.Group) -> None:
                     domain=domain, data_dir=data_dir, candidate=candidate,
                     candidates_dir=cands_dir,
                     tasks=tasks, num_tasks=num_tasks, trials=trials,
-                    concurrency=concurrency or 1, max_steps=max_steps, max_errors=max_errors,
+                    concurrency=1 if concurrency is None else concurrency, max_steps=max_steps, max_errors=max_errors,
                     model=model, user=user, judge=judge, grade=grade, seed=seed, noise=noise,
                     name=name, role=role, endpoint=endpoint, user_endpoint=user_endpoint,
                     base_url=base_url, api_key_env=api_key_env,

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from ..errors import T2EError
-from ..textsafe import clean, one_line
+from ..textsafe import clean, one_line, strip_controls
 from .common import console as _console
 from .common import echo_json as _echo_json
 from .common import fmt as _fmt
@@ -66,7 +66,7 @@ def register(cli: click.Group) -> None:
 
             other = resolve_episode(db, versus)
             for w in compare_warnings(db, eid, other):
-                click.echo(f"warning: {w}", err=True)
+                click.echo(f"warning: {one_line(w, 600)}", err=True)
             # the alignment code reads rows by column name
             db.conn.row_factory = sqlite3.Row
             try:
@@ -142,6 +142,38 @@ def _episode_json(ep: dict) -> dict:
     return out
 
 
+# Above this many characters `--full` streams a field instead of laying it out with rich,
+# whose wrapping is quadratic in the field's size (8 MB took 13 s, 50 MB over 10 minutes).
+STREAM_MIN = 100_000
+_CHUNK = 1 << 20
+
+
+def stream_text(text: str, indent: str) -> None:
+    """Write a long field in chunks, cleaned and indented: time linear in its size, memory one
+    chunk. Chunks end at a newline where there is one, so a line's indent and a CRLF stay
+    whole; whatever a cut splits is cleaned on both sides (never an escape sequence)."""
+    import sys
+
+    # strip_controls removes all that the escaping stdout would escape: skip its second pass
+    out = getattr(sys.stdout, "raw", sys.stdout)
+    start, n = 0, len(text)
+    line_start = True  # the next character begins a line (so it gets the indent)
+    while start < n:
+        end = min(n, start + _CHUNK)
+        if end < n:
+            nl = text.rfind("\n", start, end)
+            end = nl + 1 if nl > start else end
+        body = strip_controls(text[start:end]).replace("\n", "\n" + indent)
+        if line_start:
+            body = indent + body
+        line_start = body.endswith("\n" + indent)
+        out.write(body[:-len(indent)] if line_start else body)
+        start = end
+    if not line_start:
+        out.write("\n")
+    out.flush()
+
+
 _ROLE_STYLE = {"assistant": "bold cyan", "user": "bold green", "tool": "bold magenta",
                "system": "bold yellow"}
 
@@ -174,7 +206,7 @@ def _print_episode(ep: dict, full: bool) -> None:
         role = s["role"]
         label = Text(f"{s['idx']:>3} {role}", style=_ROLE_STYLE.get(role, "bold"))
         if role == "tool":
-            label.append(f" ← {s['tool_name'] or s['tool_call_id'] or '?'}")
+            label.append(f" ← {one_line(s['tool_name'] or s['tool_call_id'] or '?', 120)}")
             if s["error"]:
                 label.append("  ERROR", style="bold red")
         if s["huge"]:
@@ -184,7 +216,9 @@ def _print_episode(ep: dict, full: bool) -> None:
         for line in step_lines(s):  # audio fields, ticks, review errors (tau2 1.x)
             con.print(Text("    " + one_line(line, 400),
                            style="magenta" if line.startswith("review:") else "dim"))
-        if s["content"]:
+        if s["content"] and limit is None and len(s["content"]) > STREAM_MIN:
+            stream_text(s["content"], "    ")
+        elif s["content"]:
             text, cut = clean(s["content"], limit)
             body = Text("    " + text.replace("\n", "\n    "),
                         style="red" if s["error"] else "")
@@ -197,6 +231,11 @@ def _print_episode(ep: dict, full: bool) -> None:
                 continue
             args = call.get("arguments")
             args_text = args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)
+            if limit is None and len(args_text) > STREAM_MIN:
+                con.print(Text("    → " + one_line(call.get("name"), 80) + "(", style="bold"))
+                stream_text(args_text, "      ")
+                con.print(Text("    )"))
+                continue
             text, cut = clean(args_text, limit)
             line = Text("    → ", style="bold")
             line.append(one_line(call.get("name"), 80), style="bold")

@@ -18,6 +18,7 @@ import click
 from .. import __version__
 from ..errors import EXIT_BAD_INPUT, EXIT_INTERNAL, T2EError
 from ..paths import default_store
+from ..textsafe import SafeTextStream, strip_ansi
 
 
 class Ctx:
@@ -59,6 +60,21 @@ class T2EGroup(click.Group):
             raise
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        # One output path: for the whole command stdout and stderr are streams that turn any
+        # escape byte into visible text, whoever writes (click.echo, print, rich, tracebacks).
+        out, err = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = SafeTextStream(out), SafeTextStream(err)
+        try:
+            self._main(args, prog_name, complete_var, **extra)
+        finally:
+            try:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                pass
+            sys.stdout, sys.stderr = out, err
+
+    def _main(self, args, prog_name, complete_var, **extra):
         argv = list(sys.argv[1:] if args is None else args)
         as_json = _wants_json(argv)
         try:
@@ -84,8 +100,16 @@ class T2EGroup(click.Group):
         except Exception as exc:  # noqa: BLE001 - the one place internal errors are caught
             if isinstance(exc, BrokenPipeError) or isinstance(exc.__context__, BrokenPipeError):
                 _closed_pipe()
+            if _is_lock_timeout(exc):
+                _fail("the store is busy: another process held its write lock for over "
+                      f"{_busy_seconds()} s (a large import?); nothing was half-written: try "
+                      "again (an interrupted run continues with `t2e run --resume RUN`)",
+                      EXIT_BUSY, as_json)
             mapped = _map_core_error(exc)
             if mapped is not None:
+                if isinstance(exc, OverflowError):
+                    _fail("a number given is too large (the store holds 64-bit integers)",
+                          mapped, as_json)
                 _fail(str(exc), mapped, as_json)
             if os.environ.get("T2E_DEBUG"):
                 traceback.print_exc()
@@ -109,18 +133,41 @@ def _closed_pipe() -> None:
     sys.exit(EXIT_PIPE)
 
 
+EXIT_BUSY = 75  # EX_TEMPFAIL: try again later
+
+
+def _is_lock_timeout(exc: BaseException) -> bool:
+    import sqlite3
+
+    while exc is not None:
+        if isinstance(exc, sqlite3.OperationalError) and (
+                "locked" in str(exc) or "busy" in str(exc)):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _busy_seconds() -> int:
+    from store.db import BUSY_TIMEOUT_MS
+
+    return BUSY_TIMEOUT_MS // 1000
+
+
 def _map_core_error(exc: Exception) -> int | None:
-    """Core layers raise their own bad-input errors; they mean exit 2."""
+    """Core layers raise their own bad-input errors; they mean exit 2. So does an integer
+    from the command line too large for the store (sqlite3 raises OverflowError binding it)."""
     from store import StoreError
     from world.errors import WorldError
 
-    if isinstance(exc, (StoreError, WorldError)):
+    if isinstance(exc, (OverflowError, StoreError, WorldError)):
         return EXIT_BAD_INPUT
     return None
 
 
 def _fail(message: str, code: int, as_json: bool, usage: click.UsageError | None = None) -> None:
-    message = " ".join(str(message).split("\n")).strip()
+    # errors quote user and trace text (run names, task ids): escape sequences go whole here,
+    # and anything else unsafe shows as \u escapes on the stream
+    message = " ".join(strip_ansi(str(message)).split("\n")).strip()
     try:
         if as_json:
             click.echo(json.dumps({"error": message}))

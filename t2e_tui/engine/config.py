@@ -41,6 +41,7 @@ from typing import Any
 
 from ..errors import T2EError
 from ..paths import config_path
+from .secrets import remember
 
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
 QUIRKS = ("", "llama.cpp")
@@ -74,6 +75,7 @@ class Endpoint:
             raise ConfigError(
                 f"endpoint {self.name!r}: environment variable {self.api_key_env} is not set "
                 f"(it holds the API key; use --api-key-env '' for a server without keys)")
+        remember(value)  # from now on the value is redacted from every error text
         return value
 
     def public(self) -> dict:
@@ -183,7 +185,45 @@ class Config:
         ep = replace(ep, **changes)
         if not ep.base_url:
             raise ConfigError(f"endpoint {ep.name!r} has no base_url")
+        check_endpoint(ep, f"endpoint {ep.name!r}")
         return ep
+
+
+MAX_RETRIES = 100
+
+
+def check_endpoint(ep: Endpoint, at: str) -> None:
+    """Refuse settings no request could use, before anything runs: a base_url that is not an
+    http(s) URL, a timeout of 0 or less, negative retries or backoff, request params that
+    can't be encoded as JSON (NaN temperature)."""
+    import json
+    import math
+    from urllib.parse import urlsplit
+
+    if ep.base_url is not None:
+        try:
+            u = urlsplit(ep.base_url)
+            ok = u.scheme in ("http", "https") and bool(u.hostname)
+            u.port  # noqa: B018 - raises ValueError for a port that is not a number
+        except ValueError:  # e.g. a port that is not a number
+            ok = False
+        if not ok:
+            raise ConfigError(f"{at}: base_url {ep.base_url!r} is not a URL (expected "
+                              "http(s)://HOST[:PORT]/v1)")
+    if not (math.isfinite(ep.timeout) and ep.timeout > 0):
+        raise ConfigError(f"{at}: timeout {ep.timeout}: must be a number of seconds above 0")
+    if not 0 <= ep.max_retries <= MAX_RETRIES:
+        raise ConfigError(f"{at}: max_retries {ep.max_retries}: must be from 0 to {MAX_RETRIES}")
+    for key in ("backoff", "backoff_cap"):
+        v = getattr(ep, key)
+        if not (math.isfinite(v) and v >= 0):
+            raise ConfigError(f"{at}: {key} {v}: must be a number of seconds, 0 or more")
+    for key, value in ep.params.items():
+        try:
+            json.dumps(value, allow_nan=False)
+        except (ValueError, TypeError):
+            raise ConfigError(f"{at}: request parameter {key} = {value!r} can't be sent "
+                              "(not a finite JSON value)") from None
 
 
 def _check_quirks(value: Any, where: str) -> str:
@@ -197,7 +237,10 @@ def _check_quirks(value: Any, where: str) -> str:
 def _num(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(f"{where}: expected a number, got {value!r}")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:
+        raise ConfigError(f"{where}: {value} is too large") from None
 
 
 def parse_config(data: dict, path: Path | None = None) -> Config:
@@ -241,6 +284,7 @@ def parse_config(data: dict, path: Path | None = None) -> Config:
             backoff_cap=_num(sec.get("backoff_cap", 30.0), f"{at} backoff_cap"),
             quirks=_check_quirks(sec.get("quirks", ""), f"{at} quirks"),
             params=dict(params))
+        check_endpoint(cfg.endpoints[name], at)
     prices = data.get("prices") or {}
     if not isinstance(prices, dict):
         raise ConfigError(f"{where}: [prices] must be a table of [prices.\"MODEL\"] tables")
@@ -250,6 +294,8 @@ def parse_config(data: dict, path: Path | None = None) -> Config:
             raise ConfigError(f"{at} needs input and output (dollars per million tokens)")
         cfg.prices[model] = (_num(sec["input"], f"{at} input"),
                              _num(sec["output"], f"{at} output"))
+        if not all(0 <= v < float("inf") for v in cfg.prices[model]):
+            raise ConfigError(f"{at}: prices must be 0 or more")
     keymap = data.get("keymap") or {}
     if not isinstance(keymap, dict) or not all(isinstance(v, str) for v in keymap.values()):
         raise ConfigError(f"{where}: [keymap] maps binding ids to key strings")

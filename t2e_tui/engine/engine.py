@@ -50,6 +50,7 @@ from ..errors import T2EError
 from .episode import Cancelled, EpisodeOutcome, play_episode
 from .manifest import episode_seed, store_trajectory_hash
 from .plan import ModelSpec, RunPlan, plan_from_manifest
+from .secrets import redact
 from .sink import StepSink
 
 __all__ = ["ALL_INFRA", "EpisodeDone", "RunSummary", "execute_run", "execute_run_async", "resume_run",
@@ -207,7 +208,7 @@ async def _play_one(conn: Any, sink: StepSink, plan: RunPlan, backends: _Backend
         task, out.messages, reason, base_db=plan.domain.base_db,
         tool_version=plan.domain.tool_version, grading=plan.grading,
         judge=(lambda _t, _m: verdicts) if verdicts is not None else None)
-    extra = {"error": out.error} if out.error else None
+    extra = {"error": redact(out.error)} if out.error else None  # stored and exported
     writer.finish_episode(conn, eid, termination_reason=reason, reward_info=reward_info,
                           duration=out.duration, agent_cost=out.agent_cost,
                           user_cost=out.user_cost, extra=extra)
@@ -223,10 +224,13 @@ async def execute_run_async(plan: RunPlan, store_path: str, *, run_id: str | Non
     the longest a scripted step waits for its group commit (a live view's latency)."""
     backends = _Backends(plan)  # before any row is written: a backend that can't load is bad input
     conn = store.connect(store_path)
+    lock = None
     try:
         if run_id is None:
             run_id = _create_run(conn, plan)
+            lock = _lock_run(store_path, run_id)
         else:
+            lock = _lock_run(store_path, run_id)  # before touching its rows
             _prepare_resume(conn, run_id)
         if on_start is not None:
             on_start(run_id)
@@ -284,6 +288,20 @@ async def execute_run_async(plan: RunPlan, store_path: str, *, run_id: str | Non
         return run_summary(conn, run_id)
     finally:
         conn.close()
+        if lock is not None:
+            lock.release()
+
+
+def _lock_run(store_path: str, run_id: str) -> Any:
+    """One process plays a run at a time: a second `--resume` of a live run is refused with
+    the pid that has it (the lock goes when that process ends, even killed)."""
+    from store.locks import Held, Lock
+
+    try:
+        return Lock.take(store_path, f"run-{run_id}")
+    except Held as exc:
+        raise T2EError(f"run {run_id} is being played or resumed by pid {exc.pid}; let it "
+                       "finish (or stop it) before `t2e run --resume`") from None
 
 
 async def _watch(cancel: threading.Event, workers: list[asyncio.Future]) -> None:

@@ -32,6 +32,7 @@ from store import INFRA, now_iso
 
 from .llm_user import is_stop
 from .openai_backend import ContextWindowExceeded
+from .secrets import redact
 from .types import AgentReply, InfrastructureError, ToolCall
 
 GREETING = "Hi! How can I help you today?"
@@ -139,7 +140,7 @@ async def play_episode(*, agent: Any, user: Any, env: Any, system_prompt: str,
     def outcome(reason: str, error: str | None = None) -> EpisodeOutcome:
         return EpisodeOutcome(messages=messages, termination_reason=reason,
                               agent_cost=agent_cost, user_cost=user_cost, n_tool_errors=n_errors,
-                              error=error, duration=time.perf_counter() - t0)
+                              error=redact(error), duration=time.perf_counter() - t0)
 
     agent_model = getattr(agent, "model", None)
     user_model = getattr(user, "model", None)

@@ -29,6 +29,7 @@ import openai
 from openai.types.chat import ChatCompletion
 
 from .config import Endpoint
+from .secrets import redact
 from .types import AgentReply, InfrastructureError, ToolCall
 
 RETRYABLE_STATUS = {408, 409, 429}
@@ -88,12 +89,20 @@ class ChatClient:
                 # its TypedDict transform, which costs ~70% of the client's CPU per request
                 # and caps concurrency (bench/engine.py). Extra params (top_k, min_p ...) go
                 # into the body as they are. Errors and retries behave as with `create`.
-                resp = await client.post("/chat/completions", body=body, cast_to=ChatCompletion)
+                try:
+                    resp = await client.post("/chat/completions", body=body,
+                                             cast_to=ChatCompletion)
+                except ValueError as exc:  # a 200 whose body is not JSON (cut off, say)
+                    raise _MalformedResponse(f"the response body is not valid JSON ({exc})") \
+                        from None
                 if not getattr(resp, "choices", None):
                     raise _EmptyResponse("the endpoint returned no choices")
+                _check_shape(resp)
                 return resp
             except (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
                     openai.APIConnectionError, _EmptyResponse) as exc:
+                # a malformed 200 is the server's fault like a 5xx: retried, then
+                # infrastructure_error (excluded from the figures), never the agent's error
                 last = exc
             except openai.APIStatusError as exc:
                 if exc.status_code in RETRYABLE_STATUS:
@@ -113,6 +122,24 @@ class ChatClient:
 
 class _EmptyResponse(Exception):
     pass
+
+
+class _MalformedResponse(_EmptyResponse):
+    """A 200 response that is not a chat completion (truncated JSON, wrong shape)."""
+
+
+def _check_shape(resp: Any) -> None:
+    """The parts parse_reply reads must be there with the right types."""
+    choice = resp.choices[0]
+    message = getattr(choice, "message", None)
+    if message is None or isinstance(choice, (str, int, float, list)):
+        raise _MalformedResponse("the response's choices[0] has no message")
+    content = getattr(message, "content", None)
+    if content is not None and not isinstance(content, str):
+        raise _MalformedResponse("the response's message content is not text")
+    calls = getattr(message, "tool_calls", None)
+    if calls is not None and not isinstance(calls, list):
+        raise _MalformedResponse("the response's tool_calls is not a list")
 
 
 def _retry_after(exc: Exception) -> float | None:
@@ -137,7 +164,8 @@ def _describe(exc: Exception | None) -> str:
         return "no attempt made"
     status = getattr(exc, "status_code", None)
     kind = type(exc).__name__
-    msg = str(exc).split("\n")[0][:200]
+    # redact before cutting, so a cut can't leave half a key that no longer looks like one
+    msg = redact(str(exc).split("\n")[0])[:200]
     return f"{kind} (HTTP {status}): {msg}" if status else f"{kind}: {msg}"
 
 

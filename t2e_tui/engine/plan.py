@@ -199,6 +199,24 @@ def _endpoint_for(cfg: Config, spec: ModelSpec | None, overrides: dict) -> None:
                                  **overrides.get("flags", {}))
 
 
+# Bounds on run sizes: a huge --trials once planned billions of episodes in memory (OOM).
+MAX_TRIALS = 1000
+MAX_EPISODES = 100_000
+MAX_CONCURRENCY = 1024
+MAX_STEPS = 100_000
+SEED_MAX = (1 << 63) - 1  # seeds are stored as SQLite integers
+
+
+def _check_range(flag: str, value: Any, lo: int, hi: int) -> None:
+    """One line naming the flag when `value` is not an integer in [lo, hi]."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise T2EError(f"{flag} {value!r}: must be an integer from {lo} to {hi}")
+    if value < lo:
+        raise T2EError(f"{flag} {value}: must be at least {lo}")
+    if value > hi:
+        raise T2EError(f"{flag} {value}: must be at most {hi}")
+
+
 def plan_run(*, domain: str = "mini-retail", data_dir: str | None = None,
              candidate: str | Candidate | None = None, candidates_dir: str | None = None,
              tasks: str = "all", num_tasks: int | None = None, trials: int = 1,
@@ -221,16 +239,15 @@ def plan_run(*, domain: str = "mini-retail", data_dir: str | None = None,
     `task_selection` says how the tasks were chosen (recorded in the manifest for the gate)."""
     from store.writer import ROLES
     cfg = config if config is not None else load_config()
-    if trials < 1:
-        raise T2EError(f"--trials {trials}: must be at least 1")
-    if concurrency < 1:
-        raise T2EError(f"--concurrency {concurrency}: must be at least 1")
-    if max_steps < 2:
-        raise T2EError(f"--max-steps {max_steps}: must be at least 2")
-    if max_errors < 1:
-        raise T2EError(f"--max-errors {max_errors}: must be at least 1")
-    if not 0.0 <= noise <= 1.0:
+    _check_range("--trials", trials, 1, MAX_TRIALS)
+    _check_range("--concurrency", concurrency, 1, MAX_CONCURRENCY)
+    _check_range("--max-steps", max_steps, 2, MAX_STEPS)
+    _check_range("--max-errors", max_errors, 1, MAX_STEPS)
+    _check_range("--seed", seed, 0, SEED_MAX)
+    if not 0.0 <= noise <= 1.0:  # also false for NaN
         raise T2EError(f"--noise {noise}: must be between 0 and 1")
+    if not str(tasks).strip():
+        raise T2EError("--tasks '': names no task (use 'all', a split name or ID,ID,...)")
     if grade not in GRADINGS:
         raise T2EError(f"--grade {grade!r}: expected one of {', '.join(GRADINGS)}")
     if role not in ROLES:
@@ -242,6 +259,10 @@ def plan_run(*, domain: str = "mini-retail", data_dir: str | None = None,
     cand, cand_ref = _resolve_candidate(candidate, candidates_dir, store_conn)
     dom = load_world(domain, data_dir)
     task_ids = resolve_task_ids(dom, tasks, num_tasks)
+    if len(task_ids) * trials > MAX_EPISODES:
+        raise T2EError(f"{len(task_ids)} tasks x {trials} trials = {len(task_ids) * trials} "
+                       f"episodes: more than one run holds (at most {MAX_EPISODES}); run "
+                       "fewer trials or tasks")
 
     flags = dict(base_url=base_url, api_key_env=api_key_env, params=params, timeout=timeout,
                  max_retries=max_retries, backoff=backoff, quirks=quirks)
@@ -298,6 +319,8 @@ def _check_scripted_user(dom: Any, task_ids: list[str]) -> None:
 def plan_from_manifest(manifest: dict, candidate: Candidate, *, run_name: str, role: str,
                        concurrency: int | None = None, config: Config | None = None) -> RunPlan:
     """The plan of a stored run (for --resume). The world must still hash the same."""
+    if concurrency is not None:
+        _check_range("--concurrency", concurrency, 1, MAX_CONCURRENCY)
     try:
         dom = load_world(manifest["domain"], manifest.get("data_dir"))
         if dom.world_hash != manifest["world_hash"]:

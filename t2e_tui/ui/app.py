@@ -29,6 +29,8 @@ from store import inuse
 
 from .. import data_access as da
 from .. import session_state
+from ..textsafe import clean, one_line
+from . import safe_render
 from .commands import AppActions
 from .screens import workbench_hooks
 from .screens.compare import CompareScreen
@@ -65,6 +67,7 @@ class T2EApp(App):
                  start: tuple[str, ...] | None = None,
                  clock: Callable[[], float] = time.perf_counter,
                  remember: bool | None = None, session: dict | None = None) -> None:
+        safe_render.install()  # before anything is drawn: every strip is cleaned
         # NO_COLOR: Textual pops it in App.__init__ and greys everything; read it first so
         # the theme can also use the terminal's own few colours (ansi-dark)
         no_color = bool(os.environ.get("NO_COLOR"))
@@ -123,6 +126,13 @@ class T2EApp(App):
         if refresh is not None:
             refresh()
         return True
+
+    def notify(self, message: str, *, title: str = "", severity: Any = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Notices often quote trace text (a task id, an error): shown as plain text, never
+        read as markup, controls stripped."""
+        super().notify(clean(message, 2000)[0], title=one_line(title, 200), severity=severity,
+                       timeout=timeout, markup=False)
 
     def on_mount(self) -> None:
         keymap: dict[str, str] = {}
