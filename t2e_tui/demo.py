@@ -128,6 +128,10 @@ def _build(path: Path, concurrency: int, t0: float) -> dict[str, Any]:
         register_set(conn, "mini-retail-heldout", "mini-retail",
                      load_domain("mini-retail").splits["heldout"], spec="heldout",
                      author="t2e demo")
+        # and the negative control's transfer set, for the same reason
+        register_set(conn, "mini-airline-transfer", TRANSFER_DOMAIN,
+                     load_domain(TRANSFER_DOMAIN).splits["heldout"], spec="heldout",
+                     role="transfer", author="t2e demo")
         base = packaged_baseline()
         base_v = save_version(conn, base, hypothesis=base.hypothesis or "baseline",
                               candidates_dir=cdir, name="baseline").version

@@ -56,3 +56,9 @@ def rerun_progress(conn: sqlite3.Connection, run_ids: list[str], tail: int) -> t
         f"JOIN episodes e ON e.episode_id = s.episode_id WHERE e.run_id IN ({marks}) "
         f"ORDER BY s.step_id DESC LIMIT {int(tail)}", run_ids).fetchall()
     return rows, steps
+
+
+def candidate_front_matter(conn: sqlite3.Connection, candidate_hash: str) -> tuple | None:
+    """(front_matter_json,) of a saved candidate, or None."""
+    return conn.execute("SELECT front_matter_json FROM candidates WHERE candidate_hash = ?",
+                        (candidate_hash,)).fetchone()

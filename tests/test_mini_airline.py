@@ -12,7 +12,7 @@ from collections import Counter
 import pytest
 from test_scripted_agent import BASELINE, FIX
 
-from t2e_tui.engine.scripted_agent import ScriptedAgent
+from t2e_tui.engine.scripted import ScriptedAgent
 from world.airline_db import AirlineDB
 from world.domains import load_domain
 from world.mini_airline import build
@@ -174,5 +174,5 @@ def test_a_mini_airline_export_rescores_on_the_built_in_world(demo, tmp_path, mo
                                    "--format", "tau2", "-o", str(out)])
     assert res.exit_code == 0, res.output
     res = CliRunner().invoke(cli, ["score", str(out), "--json"])
-    rep = json.loads(res.output)
+    rep = json.loads(res.output)["files"][0]  # one shape for one file or many (#10)
     assert res.exit_code == 0 and rep["agree"] == rep["simulations"] == 40

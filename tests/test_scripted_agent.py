@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from t2e_tui.engine.scripted_agent import GREETING, ScriptedAgent
+from t2e_tui.engine.scripted import ScriptedAgent
+from t2e_tui.engine.scripted_agent import GREETING
 from t2e_tui.engine.scripted_rules import (
     BEHAVIOURS,
     PHRASE_TABLE,

@@ -11,7 +11,7 @@ import random
 import pytest
 from test_scripted_agent import BASELINE, FIX
 
-from t2e_tui.engine.scripted_agent import ScriptedAgent
+from t2e_tui.engine.scripted import ScriptedAgent
 from world.domains import load_domain
 from world.scoring import score_episode
 from world.users import ScriptedUser

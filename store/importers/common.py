@@ -91,10 +91,8 @@ class RunMeta:
         d = d or self.top.get("domain")
         if isinstance(d, str) and d:
             return d
-        try:
-            from world.kinds import detect_kind, tool_def_names
-        except ImportError:  # world not built yet
-            return "unknown"
+        from world.kinds import detect_kind, tool_def_names
+
         defs = env.get("tool_defs") if isinstance(env, dict) else None
         return detect_kind(self.tasks, tool_def_names(defs)) or "unknown"
 

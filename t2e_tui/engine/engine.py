@@ -114,7 +114,7 @@ class _Backends:
         if plan.agent.kind == "openai":
             self.agent: Any = OpenAIAgent(chat(plan.agent))
         else:
-            from .scripted_agent import ScriptedAgent
+            from .scripted import ScriptedAgent
             self.agent = ScriptedAgent(noise=plan.noise)
         self.user_chat = chat(plan.user) if plan.user.kind == "openai" else None
         self.judge = None

@@ -25,10 +25,8 @@ from the engine's seeded rng in a fixed order, so repeated trials differ reprodu
 
 from __future__ import annotations
 
-import random
-
 from .scripted_requests import RequestHandlers
-from .scripted_rules import BEHAVIOURS, Behaviours, behaviours_from_prompt
+from .scripted_rules import Behaviours
 from .scripted_state import KIND_TOOLS, WRITE_TOOLS, Closed, State, Step
 from .scripted_text import (
     HUMAN,
@@ -42,7 +40,6 @@ from .scripted_text import (
     norm_order_id,
     parse_requests,
 )
-from .types import AgentReply, ToolCall
 
 GREETING = "Hi! How can I help you today?"
 TRANSFER_MESSAGE = "YOU ARE BEING TRANSFERRED TO A HUMAN AGENT. PLEASE HOLD ON."
@@ -267,42 +264,3 @@ class _Planner(RequestHandlers):
                     "modify_user_address": "the default address on your account is updated"}[c["name"]]
             notes.append("Done: " + what.format(oid=c["args"].get("order_id")) + ".")
         return notes
-
-
-class ScriptedAgent:
-    """The deterministic scripted agent (AgentBackend). `noise` = per-turn slip probability."""
-
-    name = "scripted"
-    model = "scripted"
-
-    def __init__(self, noise: float = 0.0):
-        if not 0.0 <= noise <= 1.0:
-            raise ValueError(f"noise must be between 0 and 1, got {noise}")
-        self.noise = noise
-        self._cache: dict[str, Behaviours] = {}
-
-    def behaviours(self, system_prompt: str) -> Behaviours:
-        """Behaviours switched on by the candidate part of `system_prompt` (before noise)."""
-        if system_prompt not in self._cache:
-            self._cache[system_prompt] = behaviours_from_prompt(system_prompt)
-        return self._cache[system_prompt]
-
-    def respond(self, system_prompt: str, messages: list[dict], tools: list[dict],
-                rng: random.Random) -> AgentReply:
-        """One turn: a text message or one tool call, decided from what a model would see."""
-        b = self.behaviours(system_prompt)
-        if self.noise > 0:
-            # always draw one number per behaviour so the rng stream does not depend on the result
-            draws = [rng.random() for _ in BEHAVIOURS]
-            b = b.flipped({n for n, d in zip(BEHAVIOURS, draws) if d < self.noise})
-        planner = _Planner
-        if tools:
-            # the same behaviours drive the airline planner when the tools are airline's
-            from .scripted_airline import AirlinePlanner, is_airline
-            if is_airline(tools):
-                planner = AirlinePlanner
-        step = planner(State(messages), b).plan()
-        if step.tool:
-            call = ToolCall(id=f"call_{len(messages)}_{step.tool}", name=step.tool, arguments=step.arguments)
-            return AgentReply(content=None, tool_calls=[call], model=self.model)
-        return AgentReply(content=step.text, model=self.model)

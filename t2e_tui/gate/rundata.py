@@ -17,7 +17,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from .metrics import INFRA, Episode, TaskOutcome, outcomes_from_episodes
+from store import INFRA
+
+from .outcomes import Episode, TaskOutcome, outcomes_from_episodes
 from .runs import conn_of
 
 # Action counts are 6-tuples: matched/total overall, matched/total read, matched/total write.

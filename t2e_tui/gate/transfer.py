@@ -31,10 +31,8 @@ KINDS = ("retail", "airline")
 
 def domain_kind(domain: str | None) -> str | None:
     """'retail' / 'airline' for a run's domain name (world.kinds), else the name itself."""
-    try:
-        from world.kinds import kind_of
-    except ImportError:  # world not importable: compare names as they are
-        return domain
+    from world.kinds import kind_of
+
     return kind_of(domain) or domain
 
 
@@ -114,7 +112,11 @@ def transfer_statuses(db: Any) -> dict[str, TransferStatus]:
             "SELECT row_id, decision FROM human_decisions ORDER BY decision_id"):
         human[row_id] = decision        # the latest one is in force
     rows = conn.execute(
-        "SELECT g.row_id, g.candidate_hash, g.evidence_role, g.decision, g.stats_json, "
+        # a rejection on transfer needs no clean evidence: a gate whose candidate run was made
+        # as transfer counts as a transfer verdict even when #10's rule graded it development
+        "SELECT g.row_id, g.candidate_hash, CASE WHEN g.evidence_role IN ('heldout', "
+        "'transfer') THEN g.evidence_role WHEN r.role = 'transfer' THEN 'transfer' ELSE "
+        "g.evidence_role END, g.decision, g.stats_json, "
         "g.candidate_run_id, r.domain FROM gate_decisions g "
         "LEFT JOIN runs r ON r.run_id = g.candidate_run_id "
         "WHERE g.candidate_hash IS NOT NULL ORDER BY g.row_id").fetchall()

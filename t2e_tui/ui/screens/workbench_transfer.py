@@ -26,8 +26,9 @@ def transfer_text(store_path: str, result: Any) -> Text | None:
     conn = connect(store_path)
     try:
         st = transfer_status(conn, cand.candidate_hash)
-        row = conn.execute("SELECT front_matter_json FROM candidates WHERE candidate_hash = ?",
-                           (cand.candidate_hash,)).fetchone()
+        from ...ui_queries import candidate_front_matter
+
+        row = candidate_front_matter(conn, cand.candidate_hash)
         try:
             meta = json.loads(row[0]) if row and row[0] else {}
         except ValueError:
@@ -102,6 +103,6 @@ def start_transfer(screen: Any) -> None:
 
 
 def _open(screen: Any, tr: Any) -> None:
-    from .workbench_gate import GateScreen
-
-    screen.app.push_screen(GateScreen(tr.baseline_run, tr.candidate_run, tr.result))
+    # a gate screen of the same kind as the one that asked (no import of workbench_gate here:
+    # it imports this module)
+    screen.app.push_screen(type(screen)(tr.baseline_run, tr.candidate_run, tr.result))
