@@ -31,6 +31,9 @@ OPENAI = ["--model", "openai:m", "--base-url", URL, "--api-key-env", ""]
     (["decide", "9" * 25, "promote"], "too large"),
 ])
 def test_bad_flag_is_one_line_exit_2(tmp_path, args, message):
+    if args[0] in ("show", "decide"):  # read commands need a store (#12: "no store at PATH")
+        import store
+        store.open_db(tmp_path / "s.sqlite").conn.close()
     r = CliRunner().invoke(cli, ["--store", str(tmp_path / "s.sqlite"), *args])
     assert r.exit_code == 2, r.output
     lines = r.stderr.strip().splitlines()

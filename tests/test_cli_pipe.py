@@ -108,7 +108,8 @@ def test_scoreboard_into_a_pipe_is_the_tsv(fx):
 def test_json_is_unchanged_into_a_pipe(fx):
     path, _ = fx
     rows = json.loads(t2e(path, "runs", "--json")[1])
-    assert list(rows[0]) == ["run_id", "name", "role", "source", "world_id", "episodes",
-                             "reward", "pass_rate", "termination"]
+    # the same keys as on a terminal (#12 added scored, running and infrastructure counts)
+    assert list(rows[0])[:6] == ["run_id", "name", "role", "source", "world_id", "episodes"]
+    assert {"reward", "pass_rate", "termination", "scored"} <= set(rows[0])
     hits = json.loads(t2e(path, "search", "exchange", "--json")[1])
     assert "ref" not in hits[0] and {"episode_id", "idx", "snippet"} <= set(hits[0])

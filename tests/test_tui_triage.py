@@ -445,7 +445,9 @@ async def test_lineage_at_80_shows_verdicts_whole_and_an_empty_state_with_keys(d
         await settle(pilot)
         table = app.screen.query_one(DataTable)
         cells = [str(table.get_row_at(i)[3]) for i in range(table.row_count)]
-        assert "promote (heldout)" in cells and "discard (heldout)" in cells
+        # whole verdicts (a transfer rejection adds its ✗T mark after it, #16)
+        assert any(c.startswith("promote (heldout)") for c in cells)
+        assert "discard (heldout)" in cells
         assert table.columns[list(table.columns)[3]].width >= len("inconclusive (heldout)")
     path, _ = store
     empty = app_on(path)

@@ -4,7 +4,8 @@ and the improvement rate (share of the parent's failing tasks it fixed).
 
 A version's run is the candidate run of its latest gate row, else its latest complete run;
 its parent's run is that gate row's baseline, else the parent's latest complete run.
-Synthetic runs (role synthetic) are left out: they are never evidence."""
+Synthetic runs (never evidence) and transfer runs (another domain's check, not this cycle's)
+are left out."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def _latest_run(conn, chash: str | None) -> str | None:
     if chash is None:
         return None
     row = conn.execute("SELECT run_id FROM runs WHERE candidate_hash = ? AND status = 'complete'"
-                       " AND role != 'synthetic' ORDER BY created_at DESC LIMIT 1", (chash,)).fetchone()
+                       " AND role NOT IN ('synthetic', 'transfer') ORDER BY created_at DESC LIMIT 1", (chash,)).fetchone()
     return row[0] if row else None
 
 
