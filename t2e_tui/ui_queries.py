@@ -62,3 +62,14 @@ def candidate_front_matter(conn: sqlite3.Connection, candidate_hash: str) -> tup
     """(front_matter_json,) of a saved candidate, or None."""
     return conn.execute("SELECT front_matter_json FROM candidates WHERE candidate_hash = ?",
                         (candidate_hash,)).fetchone()
+
+
+def human_decisions(conn: sqlite3.Connection, row_id: int) -> list[tuple]:
+    """(decision, override, reason) recorded on a scoreboard row, oldest first."""
+    return conn.execute("SELECT decision, override, reason FROM human_decisions WHERE row_id = ?"
+                        " ORDER BY decision_id", (row_id,)).fetchall()
+
+
+def done_tasks(conn: sqlite3.Connection, run_id: str) -> set[str]:
+    return {str(r[0]) for r in conn.execute(
+        "SELECT DISTINCT task_id FROM episodes WHERE run_id = ? AND status = 'done'", (run_id,))}

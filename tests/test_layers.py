@@ -44,16 +44,14 @@ def test_store_does_not_import_harness():
 
 def test_no_screen_runs_sql_of_its_own():
     """The UI asks data_access / the store / the gate; it never writes SQL itself (policy
-    and queries live below the UI, where the CLI uses them too). workbench_gate.py is being
-    reworked by issue #10 (the gate screen calls the gate function) and is checked there."""
+    and queries live below the UI, where the CLI uses them too): every file, the gate screen
+    included."""
     import re
     from pathlib import Path
 
     ui = Path(__file__).resolve().parents[1] / "t2e_tui" / "ui"
     hits = []
     for py in sorted(ui.rglob("*.py")):
-        if py.name == "workbench_gate.py":
-            continue
         for n, line in enumerate(py.read_text().splitlines(), 1):
             if re.search(r"\.execute(many)?\(", line):
                 hits.append(f"{py.relative_to(ui)}:{n}")
@@ -139,8 +137,7 @@ def test_every_binding_has_an_id_in_one_style():
     """Binding ids are what [keymap] rebinds: every binding has one, in one style,
     `area.action` (app-wide keys are bare: quit, help, edit, ...), and no two screens share
     one (a shared bare `cancel` rebound both modals at once) unless it is the same key doing
-    the same thing (the tables' `table.down`). workbench_gate.py is being
-    reworked by issue #10 and is left to it."""
+    the same thing (the tables' `table.down`). Every file, the gate screen included."""
     import ast
     import re
     from pathlib import Path
@@ -149,8 +146,6 @@ def test_every_binding_has_an_id_in_one_style():
     ids: dict[str, tuple] = {}
     bad = []
     for py in sorted(ui.rglob("*.py")):
-        if py.name == "workbench_gate.py":
-            continue
         for node in ast.walk(ast.parse(py.read_text())):
             if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Binding"):
                 continue

@@ -35,7 +35,7 @@ def _fmt(v: Any) -> str:
 class ReasonModal(ModalScreen[str | None]):
     """A reason is required to promote against the gate's verdict."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="reason.cancel")]
     DEFAULT_CSS = """
     ReasonModal { align: center middle; }
     ReasonModal > Vertical { width: 76; max-width: 100%; height: auto; padding: 1 2;
@@ -64,8 +64,8 @@ class ReasonModal(ModalScreen[str | None]):
 class ConfirmModal(ModalScreen[bool]):
     """y/n: recording a decision on evidence that is not clean heldout, or changing one."""
 
-    BINDINGS = [Binding("y", "answer(True)", "Yes", id="confirm-yes"),
-                Binding("n,escape", "answer(False)", "No", id="confirm-no")]
+    BINDINGS = [Binding("y", "answer(True)", "Yes", id="confirm.yes"),
+                Binding("n,escape", "answer(False)", "No", id="confirm.no")]
     DEFAULT_CSS = """
     ConfirmModal { align: center middle; }
     ConfirmModal > Vertical { width: 76; max-width: 100%; height: auto; padding: 1 2;
@@ -89,12 +89,12 @@ class GateScreen(Screen):
     """Gate a run pair (or show a gate result already computed) and take the human decision."""
 
     BINDINGS = [
-        Binding("P", "decide('promote')", "Promote", id="gate-promote"),
-        Binding("D", "decide('discard')", "Discard", id="gate-discard"),
-        Binding("enter", "open_task", "Compare task", id="gate-open"),
-        Binding("i", "intersect", "Gate shared tasks", id="gate-intersect", show=False),
-        Binding("T", "transfer", "Transfer check", id="gate-transfer"),
-        Binding("escape", "app.pop_screen", "Back", id="gate-back"),
+        Binding("P", "decide('promote')", "Promote", id="gate.promote"),
+        Binding("D", "decide('discard')", "Discard", id="gate.discard"),
+        Binding("enter", "open_task", "Compare task", id="gate.open"),
+        Binding("i", "intersect", "Gate shared tasks", id="gate.intersect", show=False),
+        Binding("T", "transfer", "Transfer check", id="gate.transfer"),
+        Binding("escape", "app.pop_screen", "Back", id="gate.back"),
     ]
 
     DEFAULT_CSS = """
@@ -276,9 +276,9 @@ class GateScreen(Screen):
 
         conn = connect(self.app.store_path)
         try:
-            hist = conn.execute("SELECT decision, override, reason FROM human_decisions "
-                                "WHERE row_id = ? ORDER BY decision_id",
-                                (self.result.row_id,)).fetchall()
+            from ...ui_queries import human_decisions
+
+            hist = human_decisions(conn, self.result.row_id)
         finally:
             conn.close()
         self._history = [{"decision": d, "override": bool(o), "reason": r} for d, o, r in hist]
@@ -383,8 +383,9 @@ def _gate_once(conn: Any, baseline: str, candidate: str, intersect: bool | None 
 
 
 def _done_tasks(conn: Any, run_id: str) -> set[str]:
-    return {str(r[0]) for r in conn.execute(
-        "SELECT DISTINCT task_id FROM episodes WHERE run_id = ? AND status = 'done'", (run_id,))}
+    from ...ui_queries import done_tasks
+
+    return done_tasks(conn, run_id)
 
 
 def _shared_tasks(store_path: Any, baseline: str, candidate: str) -> int:
