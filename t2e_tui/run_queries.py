@@ -59,3 +59,8 @@ def run_candidate_hash(conn: sqlite3.Connection, run_id: str) -> str | None:
     """The candidate (instruction body hash) a run ran, if recorded."""
     r = conn.execute("SELECT candidate_hash FROM runs WHERE run_id = ?", (run_id,)).fetchone()
     return r[0] if r else None
+
+
+def heldout_set_names(conn: sqlite3.Connection) -> list[tuple]:
+    """Names of the registered heldout/transfer sets (the launcher picks a free one)."""
+    return conn.execute("SELECT name FROM heldout_sets").fetchall()

@@ -3,6 +3,7 @@ cancel and resume."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -225,3 +226,22 @@ async def test_a_split_typed_by_name_records_no_outcome_filter(demo):
         assert launcher._plan.task_selection is None
         assert "task_selection" not in launcher._plan.manifest()
         assert "outcome filter" not in str(launcher.query_one("#lf-warning").render())
+
+
+async def test_the_launcher_registers_its_tasks_as_a_heldout_set(store):
+    """#10: a heldout set is registered with `t2e heldout register` or from the launcher; the
+    warning that the tasks are no registered set goes once they are."""
+    app = make_app(store, load_config=False, poll_interval=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_launcher(app, pilot, candidate="baseline")
+        await set_field(pilot, screen, "tasks", "dev")
+        await wait_for(pilot, lambda: screen._plan is not None
+                       and "not a registered heldout set" in str(
+                           screen.query_one("#lf-warning").render()))
+        await pilot.press("f6")
+        await wait_for(pilot, lambda: "not a registered heldout set" not in str(
+            screen.query_one("#lf-warning").render()))
+        rows = connect(store).execute("SELECT name, role, task_ids_json FROM heldout_sets").fetchall()
+        assert len(rows) == 1 and rows[0][1] == "heldout"
+        assert sorted(json.loads(rows[0][2])) == sorted(screen._plan.task_ids)
+        assert n_runs(store) == 0  # registering runs nothing

@@ -9,6 +9,7 @@ nothing behind.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import deque
 from typing import Any
@@ -43,6 +44,7 @@ class LauncherScreen(ModalScreen):
         Binding("ctrl+c,f8", "cancel_run", "Cancel run", id="launcher.cancel", priority=True),
         Binding("ctrl+r,f7", "resume", "Resume", id="launcher.resume"),
         Binding("ctrl+g,f10", "show_gate", "Gate", id="launcher.gate"),
+        Binding("ctrl+k,f6", "register_set", "Register set", id="launcher.register"),
         Binding("escape", "close", "Close", id="launcher.close"),
     ]
 
@@ -244,8 +246,9 @@ class LauncherScreen(ModalScreen):
             prev = str(self.query_one("#lf-warning", Static).render())
             self._say("#lf-warning", f"{prev}\n{note}" if prev.strip() else note)
         if getattr(self, "_no_set", False) and plan.role in ("heldout", "transfer"):
-            note = (f"⚠ these tasks are not a registered heldout set (t2e heldout register): "
-                    f"a {plan.role} claim on them will be graded development")
+            note = (f"⚠ these tasks are not a registered heldout set: a {plan.role} claim on them "
+                    "will be graded development (F6 or ctrl+k registers them, for candidates "
+                    "saved from now on)")
             prev = str(self.query_one("#lf-warning", Static).render())
             self._say("#lf-warning", f"{prev}\n{note}" if prev.strip() else note)
 
@@ -290,6 +293,39 @@ class LauncherScreen(ModalScreen):
         finally:
             conn.close()
         return plan, steps, leaked
+
+    def action_register_set(self) -> None:
+        """Register the planned tasks as a heldout (or transfer) set, as `t2e heldout
+        register` does: frozen, named after the domain and the task spec."""
+        from store import StoreError, connect
+        from store.heldout import register_set
+
+        plan = self._plan
+        if plan is None or plan.role not in ("heldout", "transfer"):
+            self.notify("choose role heldout or transfer first: only those claims need a "
+                        "registered set", severity="warning")
+            return
+        if not getattr(self, "_no_set", False):
+            self.notify("these tasks already are a registered set")
+            return
+        f = self.form()
+        base = f"{f.domain}-{plan.role}-" + "".join(
+            c if c.isalnum() or c in "-_" else "-" for c in (f.tasks or "tasks"))[:40]
+        conn = connect(self.app.store_path)
+        try:
+            taken = {r[0] for r in rq.heldout_set_names(conn)}
+            name = base if base not in taken else next(
+                f"{base}-{i}" for i in range(2, 10_000) if f"{base}-{i}" not in taken)
+            s = register_set(conn, name, f.domain, plan.task_ids, spec=f.tasks or "",
+                             role=plan.role, author=os.environ.get("USER"))
+        except StoreError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        finally:
+            conn.close()
+        self.notify(f"registered {plan.role} set {s['name']} ({len(s['task_ids'])} tasks, "
+                    f"{s['sha256'][:10]}): it judges candidates saved from now on")
+        self.refresh_estimate()
 
     # -- running ----------------------------------------------------------------------------
 
