@@ -44,8 +44,12 @@ async def open_launcher(app, pilot, **kw):
 
 
 async def set_field(pilot, screen, field, value):
-    screen.query_one(f"#lf-{field}", Input).value = value
-    await pilot.pause()  # Input.Changed is handled: the estimate runs in the handler
+    field_input = screen.query_one(f"#lf-{field}", Input)
+    # a changed value posts Input.Changed, which starts a new estimate in a worker: wait
+    # until that one has landed (an unchanged value asks for no new estimate)
+    before = screen._est_gen + (field_input.value != value)
+    field_input.value = value
+    await wait_for(pilot, lambda: screen._est_gen >= before and not screen.estimating)
 
 
 @pytest.mark.parametrize("field,value,expect", [
@@ -61,8 +65,9 @@ async def test_refusals_before_anything_runs(store, field, value, expect):
         assert "episodes" in str(screen.query_one("#lf-estimate").render())
         await set_field(pilot, screen, field, value)
         assert expect in str(screen.query_one("#lf-refusal").render())
+        before = screen._est_gen
         await pilot.press("ctrl+l")
-        await pilot.pause()
+        await wait_for(pilot, lambda: screen._est_gen > before and not screen.estimating)
         assert screen.status is None
     assert n_runs(store) == 0
 
@@ -245,3 +250,71 @@ async def test_the_launcher_registers_its_tasks_as_a_heldout_set(store):
         assert len(rows) == 1 and rows[0][1] == "heldout"
         assert sorted(json.loads(rows[0][2])) == sorted(screen._plan.task_ids)
         assert n_runs(store) == 0  # registering runs nothing
+
+
+async def test_the_estimate_reads_the_store_off_the_ui_thread(store, monkeypatch):
+    """#12: planning the rerun (on mount and on every form change) and the first read of the
+    baseline's tasks happen in a worker thread, never on the UI thread."""
+    import threading
+
+    import t2e_tui.engine.plan as plan_mod
+    from t2e_tui import run_queries as rq
+
+    on_main: list[tuple[str, bool]] = []
+
+    def spy(name, real):
+        def wrapped(*a, **kw):
+            on_main.append((name, threading.current_thread() is threading.main_thread()))
+            return real(*a, **kw)
+        return wrapped
+
+    for mod, name in [(rq, "baseline_tasks"), (rq, "expected_steps"), (plan_mod, "plan_run")]:
+        monkeypatch.setattr(mod, name, spy(name, getattr(mod, name)))
+    app = make_app(store, load_config=False, poll_interval=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_launcher(app, pilot, candidate="baseline")
+        # the empty tasks field was filled by the estimate's worker (no baseline: heldout)
+        assert screen.query_one("#lf-tasks", Input).value == "heldout"
+        screen.query_one("#lf-trials", Input).value = "3"
+        await wait_for(pilot, lambda: screen._plan is not None and screen._plan.trials == 3)
+    assert {name for name, _ in on_main} == {"baseline_tasks", "expected_steps", "plan_run"}
+    assert [name for name, main in on_main if main] == []
+
+
+async def test_a_stale_estimate_never_overwrites_a_newer_one(store, monkeypatch):
+    """A slow plan for an older form state lands after the newer one: it is dropped."""
+    import threading
+
+    import t2e_tui.engine.plan as plan_mod
+    from t2e_tui.ui.screens.workbench_launcher import LauncherScreen
+
+    real_plan, real_apply = plan_mod.plan_run, LauncherScreen._apply_estimate
+    reached, release = threading.Event(), threading.Event()
+    applied: list[int] = []
+
+    def slow_plan(*a, **kw):
+        if kw.get("tasks") == "dev":
+            reached.set()
+            assert release.wait(30), "the test never released the slow plan"
+        return real_plan(*a, **kw)
+
+    def apply(self, gen, est):
+        real_apply(self, gen, est)
+        applied.append(gen)
+
+    monkeypatch.setattr(plan_mod, "plan_run", slow_plan)
+    monkeypatch.setattr(LauncherScreen, "_apply_estimate", apply)
+    app = make_app(store, load_config=False, poll_interval=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_launcher(app, pilot, candidate="baseline")
+        heldout = list(screen._plan.task_ids)
+        screen.query_one("#lf-tasks", Input).value = "dev"
+        await wait_for(pilot, reached.is_set)
+        stale = screen._est_gen
+        await set_field(pilot, screen, "tasks", "heldout")   # lands while "dev" still plans
+        assert screen._plan.task_ids == heldout
+        release.set()
+        await wait_for(pilot, lambda: stale in applied)
+        assert screen._plan.task_ids == heldout
+        assert f"{len(heldout)} tasks" in str(screen.query_one("#lf-estimate").render())
+        assert screen.query_one("#lf-tasks", Input).value == "heldout"

@@ -2,9 +2,12 @@
 
 The app only asks; the core (data_access, align, store, gate) answers. Store reads happen in
 named thread workers, each with its own SQLite connection; a failed worker becomes a visible
-notice (see `on_worker_state_changed`). One measured exception: the compare screen reads a
-small pair (<= SYNC_STEPS steps, ~10 ms) before it composes, so it paints once
-(`CompareScreen.start_load`).
+notice (see `on_worker_state_changed`); the rerun launcher's plan and estimate too, the
+newest form state's result winning (`LauncherScreen.refresh_estimate`). One measured exception:
+the compare screen reads a small pair (<= SYNC_STEPS steps, ~10 ms) before it composes, so it
+paints once (`CompareScreen.start_load`). Not yet moved (small, one row each): what a key asks
+for directly, i.e. saving a version, registering a heldout set, recording a gate decision and
+the gate's decision history, opening a proposal from the evolve screen.
 
 Workbench: the bindings with ids "edit", "rerun", "gate" and "lineage" call
 `action_workbench(name)`, which hands over to `screens/workbench_hooks.open(app, name)`. Other

@@ -3,7 +3,8 @@ expected steps per episode (for the cost estimate) and the baseline run's task s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 ROLES = ["discovery", "development", "heldout", "transfer", "synthetic"]
 DOMAINS = ["mini-retail", "tau2-retail", "mini-airline", "tau2-airline"]
@@ -21,6 +22,65 @@ class LaunchForm:
     model: str
     user: str
     role: str
+
+
+@dataclass
+class Estimate:
+    """What planning a form found: the plan (None when refused, with `error` saying why), the
+    expected steps per episode, the tasks viewed before the candidate was saved, whether the
+    tasks miss a registered heldout set, how they differ from the baseline run's (extra,
+    missing) and the baseline's task spec when the empty tasks field was filled from it."""
+
+    plan: Any = None
+    error: Exception | None = None
+    steps: float = 0.0
+    leaked: list[str] = field(default_factory=list)
+    no_set: bool = False
+    mismatch: tuple[int, int] | None = None
+    spec: str | None = None
+
+
+def plan_estimate(store_path: Any, candidates_dir: Any, f: LaunchForm,
+                  selection: dict | None, fill_tasks: bool) -> Estimate:
+    """Plan the form's run against the store (nothing is written). Reads the store, so the
+    launcher calls it from a thread worker, never on the UI thread. With `fill_tasks` the
+    baseline run's task spec (else "heldout") stands for the empty tasks field."""
+    from store import connect
+
+    from ... import run_queries as rq
+    from ...engine.plan import plan_run
+    from ...gate import leaked_tasks
+    from ...gate.heldout import find_set
+
+    est = Estimate()
+    conn = connect(store_path)
+    try:
+        if fill_tasks:
+            est.spec = rq.baseline_tasks(conn, f.baseline_run) or "heldout"
+            f = replace(f, tasks=est.spec)
+        if not f.candidate:
+            raise ValueError("no candidate given")
+        plan = plan_run(domain=f.domain, candidate=f.candidate,
+                        candidates_dir=str(candidates_dir), tasks=f.tasks, trials=f.trials,
+                        concurrency=f.concurrency, model=f.model, user=f.user, role=f.role,
+                        store_conn=conn, name=run_name(f), task_selection=selection)
+        if f.baseline_run and not rq.run_exists(conn, f.baseline_run):
+            raise ValueError(f"baseline run {f.baseline_run!r}: no such run in this store")
+        est.steps = rq.expected_steps(conn, f.baseline_run)
+        est.leaked = leaked_tasks(conn, plan.candidate.hash, f.domain, plan.task_ids)
+        # a heldout claim is clean only on exactly a registered set (README: the rule)
+        est.no_set = (f.role in ("heldout", "transfer")
+                      and find_set(conn, f.domain, set(plan.task_ids)) is None)
+        if f.baseline_run:
+            base = rq.run_task_ids(conn, f.baseline_run)
+            if base and base != set(plan.task_ids):
+                est.mismatch = (len(set(plan.task_ids) - base), len(base - set(plan.task_ids)))
+        est.plan = plan
+    except Exception as exc:  # noqa: BLE001 - every refusal is shown, not raised
+        est.error = exc
+    finally:
+        conn.close()
+    return est
 
 
 def run_name(f: LaunchForm) -> str:

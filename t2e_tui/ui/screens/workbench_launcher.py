@@ -30,9 +30,10 @@ from ..widgets.keybar import KeyBar
 from .workbench_launch_plan import (
     DOMAINS,
     ROLES,
+    Estimate,
     LaunchForm,
     outcome_selection,
-    run_name,
+    plan_estimate,
 )
 
 
@@ -89,7 +90,15 @@ class LauncherScreen(ModalScreen):
         self.status: str | None = None
         self.summary: Any = None
         self._cancel: threading.Event | None = None
-        self._plan: Any = None
+        self._plan: Any = None  # None until the current form is planned (or when refused)
+        # estimates run in a thread worker: each form state gets a generation number and only
+        # the newest one's result is shown, so a slow stale plan never overwrites a newer one
+        self._est_gen = 0
+        self._est_done = 0
+        self._launch_gen: int | None = None  # launch once this generation is planned
+        self._tasks_filled = False  # the empty tasks field took the baseline run's spec
+        self._no_set = False
+        self._task_mismatch: tuple[int, int] | None = None
         self._pending: deque[Any] = deque()  # EpisodeDone reports not yet shown
 
     def compose(self) -> ComposeResult:
@@ -129,17 +138,10 @@ class LauncherScreen(ModalScreen):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        from store import connect
-
         if self._selection is None and self._init["task_ids"]:
             self._selection = self._selection_from_app()
-        if not self.query_one("#lf-tasks", Input).value:
-            conn = connect(self.app.store_path)
-            try:
-                spec = rq.baseline_tasks(conn, self._init["baseline_run"] or None)
-            finally:
-                conn.close()
-            self.query_one("#lf-tasks", Input).value = spec or "heldout"
+        # an empty tasks field is filled from the baseline run by the first estimate (a store
+        # read, so in its worker)
         live = self.query_one("#lf-live", DataTable)
         live.add_columns("task", "trial", "reward", "termination")
         self.call_after_refresh(self.refresh_estimate)
@@ -199,23 +201,72 @@ class LauncherScreen(ModalScreen):
         if self.status is None:
             self.refresh_estimate()
 
-    def refresh_estimate(self) -> None:
-        """Plan the run (nothing is written): the cost estimate, a refusal or a leak warning."""
-        est = self.query_one("#lf-estimate", Static)
+    @property
+    def estimating(self) -> bool:
+        """True while the newest form state is still being planned."""
+        return self._est_done != self._est_gen
+
+    def refresh_estimate(self, *, launch: bool = False) -> None:
+        """Plan the run (nothing is written) in a thread worker: the cost estimate, a refusal
+        or a leak warning appear when it is done. With `launch`, the run starts then."""
+        self._est_gen += 1
+        gen = self._est_gen
         self._plan = None
+        if launch:
+            self._launch_gen = gen
         try:
-            plan, steps, leaked = self._plan_now()
-        except Exception as exc:  # noqa: BLE001 - every refusal is shown, not raised
-            self._say("#lf-refusal", Text(f"refused: {exc}"))
-            est.update("")
+            f = self.form()
+        except ValueError as exc:  # a field no plan can read: refused here, no store read
+            self._apply_estimate(gen, Estimate(error=exc))
+            return
+        fill = not self._tasks_filled and not self.query_one("#lf-tasks", Input).value.strip()
+        self._estimate(gen, f, self.task_selection(), fill)
+
+    @work(thread=True, exclusive=True, group="launcher-estimate", exit_on_error=False,
+          description="the rerun estimate")
+    def _estimate(self, gen: int, f: LaunchForm, selection: dict | None, fill: bool) -> None:
+        from .workbench_context import candidates_dir_for
+
+        est = plan_estimate(self.app.store_path, candidates_dir_for(self.app), f, selection,
+                            fill)
+        try:
+            self.app.call_from_thread(self._apply_estimate, gen, est)
+        except RuntimeError:  # the app has closed meanwhile: nothing to show it on
+            pass
+
+    def _apply_estimate(self, gen: int, est: Estimate) -> None:
+        """Show an estimate (UI thread), unless the form changed since it was asked for."""
+        if gen != self._est_gen or self.status == "running" or not self.is_attached:
+            return
+        self._est_done = gen
+        launch, self._launch_gen = self._launch_gen == gen, None
+        if est.spec is not None:
+            self._tasks_filled = True
+            with self.prevent(Input.Changed):  # the plan already used it: no second plan
+                self.query_one("#lf-tasks", Input).value = est.spec
+        self._no_set, self._task_mismatch = est.no_set, est.mismatch
+        self._show_estimate(est)
+        if launch:
+            if self._plan is None:
+                self.notify("the rerun can't start: see the refusal", severity="error")
+            else:
+                self._start(self._plan, resume=None)
+
+    def _show_estimate(self, est: Estimate) -> None:
+        est_line = self.query_one("#lf-estimate", Static)
+        if est.plan is None:
+            self._say("#lf-refusal", Text(f"refused: {est.error}"))
+            est_line.update("")
             self._say("#lf-warning", "")
             return
-        self._plan = plan
+        plan = self._plan = est.plan
+        steps, leaked = est.steps, est.leaked
         self._say("#lf-refusal", "")
         n = len(plan.task_ids) * plan.trials
-        est.update(f"cost estimate: {len(plan.task_ids)} tasks × {plan.trials} trials = "
-                   f"[b]{n} episodes[/b] × ~{steps:.0f} steps ≈ [b]{n * steps:,.0f} steps[/b]"
-                   f" · agent {escape(plan.agent.label)}, user {escape(plan.user.label)}")
+        est_line.update(f"cost estimate: {len(plan.task_ids)} tasks × {plan.trials} trials = "
+                        f"[b]{n} episodes[/b] × ~{steps:.0f} steps ≈ [b]{n * steps:,.0f} "
+                        f"steps[/b] · agent {escape(plan.agent.label)}, user "
+                        f"{escape(plan.user.label)}")
         if leaked:
             shown = ", ".join(leaked[:10]) + (" …" if len(leaked) > 10 else "")
             self._say("#lf-warning", f"⚠ leakage: {len(leaked)} of these tasks were viewed before "
@@ -232,7 +283,7 @@ class LauncherScreen(ModalScreen):
                     "downgraded to development")
             prev = str(self.query_one("#lf-warning", Static).render())
             self._say("#lf-warning", f"{prev}\n{note}" if prev.strip() else note)
-        mismatch = getattr(self, "_task_mismatch", None)
+        mismatch = self._task_mismatch
         if mismatch:
             extra, missing = mismatch
             if extra:
@@ -245,7 +296,7 @@ class LauncherScreen(ModalScreen):
                         "judge only these shared tasks (i on the gate screen)")
             prev = str(self.query_one("#lf-warning", Static).render())
             self._say("#lf-warning", f"{prev}\n{note}" if prev.strip() else note)
-        if getattr(self, "_no_set", False) and plan.role in ("heldout", "transfer"):
+        if self._no_set and plan.role in ("heldout", "transfer"):
             note = (f"⚠ these tasks are not a registered heldout set: a {plan.role} claim on them "
                     "will be graded development (F6 or ctrl+k registers them, for candidates "
                     "saved from now on)")
@@ -258,42 +309,6 @@ class LauncherScreen(ModalScreen):
         w.update(text)
         w.display = bool(str(text))
 
-    def _plan_now(self) -> tuple[Any, float, list[str]]:
-        from store import connect
-
-        from ...engine.plan import plan_run
-        from ...gate import leaked_tasks
-        from .workbench_context import candidates_dir_for
-
-        f = self.form()
-        if not f.candidate:
-            raise ValueError("no candidate given")
-        conn = connect(self.app.store_path)
-        try:
-            plan = plan_run(domain=f.domain, candidate=f.candidate,
-                            candidates_dir=str(candidates_dir_for(self.app)), tasks=f.tasks,
-                            trials=f.trials, concurrency=f.concurrency, model=f.model,
-                            user=f.user, role=f.role, store_conn=conn,
-                            name=run_name(f), task_selection=self.task_selection())
-            if f.baseline_run and not rq.run_exists(conn, f.baseline_run):
-                raise ValueError(f"baseline run {f.baseline_run!r}: no such run in this store")
-            steps = rq.expected_steps(conn, f.baseline_run)
-            leaked = leaked_tasks(conn, plan.candidate.hash, f.domain, plan.task_ids)
-            # a heldout claim is clean only on exactly a registered set (README: the rule)
-            from ...gate.heldout import find_set
-
-            self._no_set = (f.role in ("heldout", "transfer")
-                            and find_set(conn, f.domain, set(plan.task_ids)) is None)
-            self._task_mismatch = None
-            if f.baseline_run:
-                base = rq.run_task_ids(conn, f.baseline_run)
-                if base and base != set(plan.task_ids):
-                    self._task_mismatch = (len(set(plan.task_ids) - base),
-                                           len(base - set(plan.task_ids)))
-        finally:
-            conn.close()
-        return plan, steps, leaked
-
     def action_register_set(self) -> None:
         """Register the planned tasks as a heldout (or transfer) set, as `t2e heldout
         register` does: frozen, named after the domain and the task spec."""
@@ -301,11 +316,14 @@ class LauncherScreen(ModalScreen):
         from store.heldout import register_set
 
         plan = self._plan
+        if self.estimating:
+            self.notify("still planning these tasks: try again in a moment", severity="warning")
+            return
         if plan is None or plan.role not in ("heldout", "transfer"):
             self.notify("choose role heldout or transfer first: only those claims need a "
                         "registered set", severity="warning")
             return
-        if not getattr(self, "_no_set", False):
+        if not self._no_set:
             self.notify("these tasks already are a registered set")
             return
         f = self.form()
@@ -332,11 +350,8 @@ class LauncherScreen(ModalScreen):
     def action_launch(self) -> None:
         if self.status == "running":
             return
-        self.refresh_estimate()
-        if self._plan is None:
-            self.notify("the rerun can't start: see the refusal", severity="error")
-            return
-        self._start(self._plan, resume=None)
+        # re-plan against the store as it is now; the run starts when that plan lands
+        self.refresh_estimate(launch=True)
 
     def action_resume(self) -> None:
         if self.status != "interrupted" or not self.run_id:
