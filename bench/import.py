@@ -30,8 +30,13 @@ sys.path.insert(0, str(REPO))
 SHARED = Path(os.environ.get("T2E_SHARED_DIR", REPO.parent / "shared")) / "tau2" / "results"
 
 
+# chosen explicitly (retail): files added to shared later must not change the figures
+RETAIL_FILES = ("retail_gpt-4.1_test-split_1trial.json",
+                "retail_ft-gpt-4.1-sft_test-split_1trial.json")
+
+
 def real_results() -> tuple[dict, list[dict]]:
-    files = sorted(SHARED.glob("*.json"))
+    files = [SHARED / name for name in RETAIL_FILES if (SHARED / name).exists()]
     if not files:
         sys.exit(f"no real results files in {SHARED}")
     docs = [json.loads(f.read_text()) for f in files]

@@ -125,7 +125,7 @@ def test_score_refuses_the_same_inputs_cleanly(tmp_path):
     head["simulation_index"] = [{"id": "../../outside"}]
     (d / "results.json").write_text(json.dumps(head))
     for path, expected in ((cases["nesting-10k"], "nesting too deep"),
-                           (cases["5000-digits"], "can't be read"),
+                           (cases["5000-digits"], "field trial: a 5000-digit integer"),  # streamed (#18)
                            (fifo, "not a regular file"),
                            (d, "names a file outside simulations/")):
         r = subprocess.run([sys.executable, "-m", "t2e_tui.cli", "score", str(path), "--data",

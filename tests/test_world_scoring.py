@@ -367,7 +367,7 @@ def test_refuses_other_domains_per_file(tau2_dir, shared_results, tmp_path):
     ('{"tasks": [], "simulations": [', "truncated JSON: the file ends at character 30"),
     ('{"tasks": [], "simulations": [{"id": "ab', "the file ends inside a string that starts "
                                                 "at character 37 (line 1)"),
-    ('{"tasks": [] "x": 1}', "invalid JSON at character 13 (line 1): expecting ',' delimiter"),
+    ('{"tasks": [] "x": 1}', "invalid JSON at character 13 (line 1): expected ',' or '}' after a value"),
     ("", "the file is empty; expected a tau2 results file"),
     (" \n ", "the file is empty; expected a tau2 results file"),
     ('[{"id": "x"}]', "a bare list, not a tau2 results file"),

@@ -41,14 +41,24 @@ def records_for(domain: str | None, data_dir: str | os.PathLike | None = None) -
 
 def load_results(path: str | os.PathLike) -> dict:
     """Read a tau2 results file (monolithic JSON, or the directory format with a
-    `simulations/` folder). Refuses non-tau2 shapes with a message naming the file."""
+    `simulations/` folder) whole. Refuses non-tau2 shapes with a message naming the file."""
+    data = stream_results(path)
+    data["simulations"] = list(data["simulations"])
+    return data
+
+
+def stream_results(path: str | os.PathLike) -> dict:
+    """A tau2 results file with its simulations as an iterator read one at a time: `info`,
+    `tasks` and the other small top-level keys are parsed on a first pass that skips the
+    simulations item by item; `simulations` is a generator over a second pass, so memory
+    follows one simulation, not the file (`t2e score` on a 1 GB file)."""
     p = Path(path)
     if p.is_dir():
         main = p / "results.json"
         data = _read(main)
         _check_shape(data, main)
         if not data.get("simulations"):
-            sims = []
+            ids = []
             for entry in data.get("simulation_index") or []:
                 sid = entry.get("id") if isinstance(entry, dict) else None
                 if not sid:
@@ -58,12 +68,77 @@ def load_results(path: str | os.PathLike) -> dict:
                         or "\0" in sid or sid.startswith(".")):
                     raise WorldError(f"{main}: simulation_index id {sid!r} names a file outside "
                                      "simulations/; only files inside the directory are read")
-                sims.append(_read(p / "simulations" / f"{sid}.json"))
-            data["simulations"] = sims
+                ids.append(sid)
+            data["simulations"] = (_read(p / "simulations" / f"{sid}.json") for sid in ids)
+        else:
+            data["simulations"] = iter(data["simulations"])
         return data
-    data = _read(p)
-    _check_shape(data, p)
-    return data
+    head = _head(p)  # tasks and info, wherever they are in the file (one pass)
+    head["simulations"] = _sims(p)  # then the simulations, one at a time (a second pass)
+    return head
+
+
+def _open_stream(p: Path):
+    from .jsonstream import JsonStream
+
+    if p.exists() and not p.is_file():  # a FIFO or /dev/zero would hang
+        raise WorldError(f"{p}: not a regular file")
+    try:
+        fh = open(p, "rb")
+    except FileNotFoundError:
+        raise WorldError(f"{p}: no such file") from None
+    except OSError as exc:
+        raise WorldError(f"{p}: cannot read ({exc.strerror})") from None
+    return fh, JsonStream(fh)
+
+
+def _head(p: Path) -> dict:
+    """Every top-level key but `simulations` (skipped item by item, never held)."""
+    from .jsonstream import JsonStreamError
+
+    fh, js = _open_stream(p)
+    head: dict = {}
+    seen_sims = False
+    try:
+        if js.at_end():
+            raise WorldError(f"{p}: the file is empty; {EXPECTED}")
+        if js.peek() != "{":
+            value = js.read_value()
+            _check_shape(value, p)
+        for key in js.iter_object_keys():
+            if key == "simulations":
+                seen_sims = True
+                if js.peek() != "[":
+                    raise WorldError(f"{p}: 'simulations' must be a list")
+                for _ in js.iter_array():
+                    pass
+            else:
+                head[key] = js.read_value()
+    except JsonStreamError as exc:
+        raise WorldError(f"{p}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise WorldError(f"{p}: not UTF-8 text ({exc.reason})") from None
+    finally:
+        fh.close()
+    _check_shape({**head, **({"simulations": []} if seen_sims else {})}, p)
+    return head
+
+
+def _sims(p: Path):
+    """The simulations array of a results file, one parsed item at a time."""
+    from .jsonstream import JsonStreamError
+
+    fh, js = _open_stream(p)
+    try:
+        for key in js.iter_object_keys():
+            if key == "simulations":
+                yield from js.iter_array()
+                return
+            js.read_value()
+    except JsonStreamError as exc:
+        raise WorldError(f"{p}: {exc}") from None
+    finally:
+        fh.close()
 
 
 EXPECTED = ("expected a tau2 results file (an object with info, tasks and simulations) or a "
@@ -178,9 +253,15 @@ def rescore(data: dict, base_db: Any, *, source: str = "<results>",
                          f"{type(base_db).__name__} records")
     tasks = parse_tasks(data["tasks"], f"{source} tasks")
     sims = data.get("simulations") or []
-    report: dict[str, Any] = {"simulations": len(sims), "agree": 0, "disagree": [],
+    report: dict[str, Any] = {"simulations": 0, "agree": 0, "disagree": [],
                               "relabelled": [], "ambiguous": [], "judge_dependent": 0}
-    for i, sim in enumerate(sims):
+    successes = 0
+    for i, sim in enumerate(sims):  # a list, or a stream read one simulation at a time
+        report["simulations"] += 1
+        if isinstance(sim, dict) and is_success((sim.get("reward_info") or {}).get("reward")
+                                                if isinstance(sim.get("reward_info"), dict)
+                                                else None):
+            successes += 1
         if not isinstance(sim, dict) or not isinstance(sim.get("messages"), list):
             report["disagree"].append({
                 "sim_id": sim.get("id") if isinstance(sim, dict) else None,
@@ -226,7 +307,5 @@ def rescore(data: dict, base_db: Any, *, source: str = "<results>",
             report["agree"] += 1
         else:
             fail(_explain(rec, new), got)
-    successes = sum(1 for s in sims if isinstance(s, dict)
-                    and is_success(((s.get("reward_info") or {}).get("reward"))))
     report["recorded_successes"] = successes
     return report

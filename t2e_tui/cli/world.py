@@ -60,13 +60,13 @@ def register(cli: click.Group) -> None:
         domain is refused with a message; other files are still scored."""
         from world.errors import WorldError
         from world.kinds import kind_of
-        from world.rescore import BUILT_IN, file_domain, load_results, records_for, rescore
+        from world.rescore import BUILT_IN, file_domain, records_for, rescore, stream_results
 
         reports, failed = [], 0
         records: dict[str, Any] = {}  # loaded once per kind of records
         for path in files:
             try:
-                data = load_results(path)
+                data = stream_results(path)  # simulations read one at a time
                 domain = file_domain(data)
                 kind = domain if domain in BUILT_IN else f"tau2-{kind_of(domain) or 'retail'}"
                 if kind not in records:

@@ -1,0 +1,294 @@
+"""An incremental JSON reader for files too large to hold as Python objects.
+
+tau2 results files put nearly all their bulk in one array (`simulations`). This reader walks the
+top-level object key by key and yields that array's items one at a time, using the C scanner
+(`json.JSONDecoder.raw_decode`) on a bounded text buffer, so memory stays near the size of one
+simulation and parsing runs at `json.load` speed. No third-party dependency.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import re
+from typing import Any, BinaryIO, Iterator
+
+from .errors import describe_json_error  # one wording for import and score
+
+_WS = re.compile(r"[ \t\n\r]*")
+_NUM_TAIL = re.compile(r"[0-9.eE+-]*")
+CHUNK = 1 << 20
+
+
+class JsonStreamError(ValueError):
+    """Malformed or truncated JSON; the message names the position (character offset, line)."""
+
+
+# -- values the store cannot hold -------------------------------------------------------------
+# Python's json accepts NaN/Infinity, 1e999 (= inf), integers of any size and lone surrogate
+# escapes ("\ud800"); SQLite holds none of them (64-bit integers, UTF-8 text) and exports would
+# write invalid JSON. The strict decoder refuses the numbers as they are parsed (hooks cost a
+# call per number, nothing per string); lone surrogates are looked for only when the value's
+# text holds a surrogate escape at all.
+INT_MIN, INT_MAX = -(1 << 63), (1 << 63) - 1
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+class _BadValue(ValueError):
+    pass
+
+
+class _Marker:
+    """Stands in for a bad number while the lenient decoder finds where it sits."""
+
+    def __init__(self, what: str):
+        self.what = what
+
+
+def _strict_int(text: str) -> int:
+    if len(text) > 20:
+        raise _BadValue(f"a {len(text.lstrip('-'))}-digit integer (the store holds 64-bit "
+                        "integers)")
+    v = int(text)
+    if not INT_MIN <= v <= INT_MAX:
+        raise _BadValue(f"the integer {text} (beyond the store's 64-bit range)")
+    return v
+
+
+def _strict_float(text: str) -> float:
+    v = float(text)
+    if v != v or v in (float("inf"), float("-inf")):
+        raise _BadValue(f"the number {text[:40]} (too large: it reads as infinity)")
+    return v
+
+
+def _strict_constant(text: str) -> Any:
+    raise _BadValue(f"{text} (not a number JSON allows)")
+
+
+def _lenient_int(text: str) -> Any:
+    try:
+        return _strict_int(text)
+    except _BadValue as exc:
+        return _Marker(str(exc))
+
+
+def _lenient_float(text: str) -> Any:
+    try:
+        return _strict_float(text)
+    except _BadValue as exc:
+        return _Marker(str(exc))
+
+
+def _lenient_constant(text: str) -> Any:
+    return _Marker(f"{text} (not a number JSON allows)")
+
+
+STRICT = json.JSONDecoder(parse_int=_strict_int, parse_float=_strict_float,
+                          parse_constant=_strict_constant)
+_LENIENT = json.JSONDecoder(parse_int=_lenient_int, parse_float=_lenient_float,
+                            parse_constant=_lenient_constant)
+
+
+def find_bad(value: Any, path: str = "") -> tuple[str, str] | None:
+    """(path, what) of the first marker or lone surrogate in a decoded value, else None.
+    Paths read like `messages[2].content`."""
+    stack = [(value, path)]
+    while stack:  # iterative: the value may be nested deep
+        v, p = stack.pop()
+        if isinstance(v, _Marker):
+            return p or "(the value)", v.what
+        if isinstance(v, str):
+            if _has_lone_surrogate(v):
+                return p or "(the value)", "a lone surrogate (\\ud800-\\udfff) in the text"
+        elif isinstance(v, dict):
+            for k in reversed(list(v)):
+                if isinstance(k, str) and _has_lone_surrogate(k):
+                    return f"{p}.{k!a}".lstrip("."), "a lone surrogate in a key"
+                stack.append((v[k], f"{p}.{k}".lstrip(".")))
+        elif isinstance(v, list):
+            stack.extend((x, f"{p}[{i}]") for i, x in reversed(list(enumerate(v))))
+    return None
+
+
+def _has_lone_surrogate(s: str) -> bool:
+    try:
+        s.encode("utf-8")
+        return False
+    except UnicodeEncodeError:
+        return True
+
+
+def loads(text: str) -> Any:
+    """json.loads with the store's limits: bad numbers, lone surrogates and nesting too deep
+    for Python raise JsonStreamError naming the field (json.JSONDecodeError for malformed
+    JSON, as json.loads)."""
+    try:
+        value, end = STRICT.raw_decode(text, _WS.match(text, 0).end())
+    except _BadValue:
+        bad = find_bad(_LENIENT.decode(text))
+        raise JsonStreamError(_bad_message(bad)) from None
+    except RecursionError:
+        raise JsonStreamError("nesting too deep (more levels of [ and { than can be read)") \
+            from None
+    if _WS.match(text, end).end() != len(text):
+        raise json.JSONDecodeError("Extra data", text, end)
+    if _SURROGATE_ESCAPE.search(text):
+        bad = find_bad(value)
+        if bad is not None:
+            raise JsonStreamError(_bad_message(bad))
+    return value
+
+
+def _bad_message(bad: tuple[str, str] | None, where: str = "") -> str:
+    if bad is None:
+        return f"a value the store cannot hold{where}"
+    path, what = bad
+    return f"field {path}: {what}{where}"
+
+
+class JsonStream:
+    """Reads JSON values from a binary file one at a time, with positions for error messages."""
+
+    def __init__(self, fh: BinaryIO, *, chunk: int = CHUNK):
+        self._fh = fh
+        self._chunk = chunk
+        # utf-8-sig: a leading BOM is tolerated (json.load on a text file would choke on it)
+        self._dec = codecs.getincrementaldecoder("utf-8-sig")()
+        self._decoder = STRICT
+        self.buf = ""
+        self.pos = 0
+        self._base = 0        # characters consumed before buf[0]
+        self._base_lines = 1  # line number of buf[0]
+        self._bytes = 0
+        self.eof = False
+
+    # -- positions -------------------------------------------------------------------------
+    def where(self, pos: int | None = None) -> str:
+        """'character N (line L)' for a buffer position (default: the cursor)."""
+        p = self.pos if pos is None else pos
+        line = self._base_lines + self.buf.count("\n", 0, p)
+        return f"character {self._base + p} (line {line})"
+
+    def _fill(self) -> bool:
+        """Read more text into the buffer (at least doubling it, so big values cost O(n))."""
+        if self.eof:
+            return False
+        if self.pos:
+            self._base_lines += self.buf.count("\n", 0, self.pos)
+            self._base += self.pos
+            self.buf = self.buf[self.pos:]
+            self.pos = 0
+        data = self._fh.read(max(self._chunk, len(self.buf)))
+        try:
+            text = self._dec.decode(data, final=not data)
+        except UnicodeDecodeError as exc:
+            raise JsonStreamError(
+                f"invalid UTF-8 near byte {self._bytes + max(exc.start, 0)}: {exc.reason}"
+            ) from None
+        self._bytes += len(data)
+        if not data:
+            self.eof = True
+        self.buf += text
+        return bool(data) or bool(text)
+
+    # -- primitives ------------------------------------------------------------------------
+    def peek(self) -> str:
+        """The next non-whitespace character ('' at end of file), without consuming it."""
+        while True:
+            self.pos = _WS.match(self.buf, self.pos).end()
+            if self.pos < len(self.buf):
+                return self.buf[self.pos]
+            if not self._fill():
+                return ""
+
+    def expect(self, chars: str, what: str) -> str:
+        """Consume one of `chars` or fail saying what was expected and what was found."""
+        c = self.peek()
+        if not c:
+            raise JsonStreamError(f"truncated JSON: the file ends at {self.where()} where "
+                                  f"{what} was expected")
+        if c not in chars:
+            raise JsonStreamError(f"invalid JSON at {self.where()}: expected {what}, "
+                                  f"found {c!r}")
+        self.pos += 1
+        return c
+
+    def read_value(self) -> Any:
+        """Parse one complete JSON value at the cursor. Numbers the store can't hold, lone
+        surrogates and nesting too deep raise JsonStreamError naming the field."""
+        self.peek()
+        value, end = self._decode(self._decoder)
+        if _SURROGATE_ESCAPE.search(self.buf, self.pos, end):
+            bad = find_bad(value)
+            if bad is not None:
+                raise JsonStreamError(_bad_message(bad, f" (in the value at {self.where()})"))
+        self.pos = end
+        return value
+
+    def _decode(self, decoder: json.JSONDecoder) -> tuple[Any, int]:
+        while True:
+            try:
+                value, end = decoder.raw_decode(self.buf, self.pos)
+            except _BadValue:
+                # find the field: decode the same value again with markers for bad numbers
+                where = self.where()
+                try:
+                    bad = find_bad(self._decode(_LENIENT)[0])
+                except RecursionError:
+                    bad = None
+                # a JsonStreamError here (malformed JSON after the number) is the real error
+                raise JsonStreamError(_bad_message(bad, f" (in the value at {where})")) \
+                    from None
+            except RecursionError:
+                raise JsonStreamError(f"nesting too deep at {self.where()} (more levels of "
+                                      "[ and { than can be read)") from None
+            except json.JSONDecodeError as exc:
+                # An error near the end of the buffer (or an unterminated string) may just
+                # mean the value continues in the next chunk; anything else is real.
+                near_end = exc.pos >= len(self.buf) - 64 or exc.msg.startswith("Unterminated")
+                # before _fill, which shifts the buffer under exc.pos
+                where = self.where(exc.pos)
+                at_end = exc.pos >= len(self.buf.rstrip())  # nothing but blanks after it
+                if near_end and self._fill():
+                    continue
+                raise JsonStreamError(describe_json_error(
+                    exc.msg, where, self.eof and at_end)) from None
+            if (not self.eof and isinstance(value, (int, float))
+                    and _NUM_TAIL.fullmatch(self.buf, end)):
+                # a number touching the buffer end ("3" of "3.25") may continue in the next
+                # chunk; objects, arrays, strings and literals are complete once parsed
+                if self._fill():
+                    continue
+            return value, end
+
+    def iter_array(self) -> Iterator[Any]:
+        """Yield the items of the array at the cursor, one parsed value at a time."""
+        self.expect("[", "'['")
+        if self.peek() == "]":
+            self.pos += 1
+            return
+        while True:
+            yield self.read_value()
+            if self.expect(",]", "',' or ']' after an array item") == "]":
+                return
+
+    def iter_object_keys(self) -> Iterator[str]:
+        """Yield the keys of the object at the cursor; the caller must consume each value
+        (read_value or iter_array) before asking for the next key."""
+        self.expect("{", "'{'")
+        if self.peek() == "}":
+            self.pos += 1
+            return
+        while True:
+            if self.peek() != '"':
+                raise JsonStreamError(f"expected a key string at {self.where()}")
+            key = self.read_value()
+            self.expect(":", "':' after a key")
+            yield key
+            if self.expect(",}", "',' or '}' after a value") == "}":
+                return
+
+    def at_end(self) -> bool:
+        """True when only whitespace remains."""
+        return self.peek() == ""
