@@ -9,7 +9,7 @@ The seed only varies the wording, never the facts or the decisions.
 Protocol — the first rule that matches the agent's last text message decides the reply:
 
 1. no customer message yet -> the opening: greeting, a frustration line when
-   `mood == "frustrated"`, the user id when `states_user_id`, then one sentence per request
+   `mood == "frustrated"`, a synthetic case's `style` lines (pressure, indirect), the user id when `states_user_id`, then one sentence per request
    (order id or a description of the order, reason, refund method, etc., in varied wording).
 2. "transferred to a human" / "transfer you" -> `###TRANSFER###`.
 3. a confirmation question ("shall I go ahead", "yes or no", "proceed?", "do you want me to",
@@ -185,6 +185,9 @@ class ScriptedUser:
                 "I'm really frustrated, this is the third time I'm contacting you about this.",
                 "Honestly, this is ridiculous; I've been trying to sort this out for days.",
                 "I'm pretty annoyed, to be honest."]))
+        # synthetic pressure cases (world/mini_retail/synthetic.py) carry their extra lines
+        style = s.get("style") or {}
+        parts += [style[k] for k in ("pressure_line", "indirect_line") if style.get(k)]
         if s.get("states_user_id"):
             parts.append(self._pick("uid", [f"My user id is {s['identity']['user_id']}.",
                                             f"My user ID is {s['identity']['user_id']}, if that helps."]))

@@ -93,7 +93,7 @@ def register(cli: click.Group) -> None:
     @click.option("--candidates", "cands_dir", default=None,
                   help="Candidates folder (default ./candidates).")
     @click.option("--tasks", default="all", show_default=True,
-                  help="all | SPLIT | ID,ID,... | regression:NAME")
+                  help="all | SPLIT | ID,ID,... | regression:NAME | synthetic:CLASS:N[:SEED]")
     @click.option("--num-tasks", type=int, default=None, help="Only the first N tasks.")
     @click.option("--trials", type=int, default=1, show_default=True)
     @click.option("--concurrency", type=int, default=None, help="Episodes in flight [1].")
@@ -125,8 +125,9 @@ def register(cli: click.Group) -> None:
     @click.option("--noise", type=float, default=0.0, show_default=True,
                   help="Scripted agent: probability that each behaviour slips.")
     @click.option("--name", default=None, help="Run name.")
-    @click.option("--role", default="discovery", show_default=True,
-                  help="Evidence role: discovery|development|heldout|transfer|synthetic")
+    @click.option("--role", default=None,
+                  help="Evidence role: discovery|development|heldout|transfer|synthetic "
+                       "(default discovery; synthetic for --tasks synthetic:...)")
     @click.option("--resume", "resume_id", default=None, metavar="RUN_ID",
                   help="Finish a stored run (other run flags are taken from its manifest).")
     @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")

@@ -224,7 +224,7 @@ def plan_run(*, domain: str = "mini-retail", data_dir: str | None = None,
              max_errors: int = DEFAULT_MAX_ERRORS, model: str = "scripted",
              user: str | None = None, judge: str | None = None, grade: str = "judge",
              seed: int = DEFAULT_SEED, noise: float = 0.0, name: str | None = None,
-             role: str = "discovery", endpoint: str | None = None,
+             role: str | None = None, endpoint: str | None = None,
              user_endpoint: str | None = None, base_url: str | None = None,
              api_key_env: str | None = None, params: dict | None = None,
              timeout: float | None = None, max_retries: int | None = None,
@@ -238,6 +238,11 @@ def plan_run(*, domain: str = "mini-retail", data_dir: str | None = None,
     and is only required when grading=judge and a selected task gates on NL assertions.
     `task_selection` says how the tasks were chosen (recorded in the manifest for the gate)."""
     from store.writer import ROLES
+
+    from .synthetic import is_synthetic_spec, synthetic_domain, synthetic_role
+    synthetic = is_synthetic_spec(tasks)
+    # None = discovery, or synthetic for a synthetic spec (which takes no other role)
+    role = synthetic_role(tasks, role) if synthetic else (role or "discovery")
     cfg = config if config is not None else load_config()
     _check_range("--trials", trials, 1, MAX_TRIALS)
     _check_range("--concurrency", concurrency, 1, MAX_CONCURRENCY)
@@ -258,7 +263,11 @@ def plan_run(*, domain: str = "mini-retail", data_dir: str | None = None,
     user_kind, user_model = parse_model(user, "--user")
     cand, cand_ref = _resolve_candidate(candidate, candidates_dir, store_conn)
     dom = load_world(domain, data_dir)
-    task_ids = resolve_task_ids(dom, tasks, num_tasks)
+    if synthetic:
+        dom, _ = synthetic_domain(dom, domain, tasks)
+        task_ids = resolve_task_ids(dom, "synthetic", num_tasks)
+    else:
+        task_ids = resolve_task_ids(dom, tasks, num_tasks)
     if len(task_ids) * trials > MAX_EPISODES:
         raise T2EError(f"{len(task_ids)} tasks x {trials} trials = {len(task_ids) * trials} "
                        f"episodes: more than one run holds (at most {MAX_EPISODES}); run "
@@ -327,6 +336,9 @@ def plan_from_manifest(manifest: dict, candidate: Candidate, *, run_name: str, r
             raise T2EError(f"the {manifest['domain']} world changed since this run "
                            f"({manifest['world_hash'][:12]} -> {dom.world_hash[:12]}); "
                            f"start a new run instead of resuming")
+        from .synthetic import is_synthetic_spec, synthetic_domain
+        if is_synthetic_spec(manifest.get("tasks_spec")):  # deterministic: regenerate them
+            dom, _ = synthetic_domain(dom, manifest["domain"], manifest["tasks_spec"])
         missing = [t for t in manifest["task_ids"] if t not in dom.tasks]
         if missing:
             raise T2EError(f"tasks {', '.join(missing[:5])} are no longer in the world")
