@@ -188,7 +188,7 @@ class _Planner(RequestHandlers):
             raise Step("transfer_to_human_agents",
                         {"summary": f"The customer asked for a human agent: {st.user_texts[-1][:200]}"})
         self._identify()
-        reqs = parse_requests(st.request_texts)
+        reqs = self._requests()
         notes = self._reports()
         handled: set = set()      # messages with a finished request
         for r in reqs:
@@ -214,6 +214,10 @@ class _Planner(RequestHandlers):
         if not reqs:
             raise Step(text=" ".join(notes + ["What can I help you with today?"]))
         raise Step(text=" ".join(notes + [WRAP_UP]))
+
+    # the domain's parts of the plan above (the airline planner supplies its own)
+    def _requests(self) -> list[Request]:
+        return parse_requests(self.st.request_texts)
 
     def _identify(self) -> None:
         st, b = self.st, self.b

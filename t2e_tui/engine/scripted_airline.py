@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import re
 
-from .scripted_agent import GREETING, TRANSFER_MESSAGE, WRAP_UP, _Planner
+from .scripted_agent import WRAP_UP, _Planner
 from .scripted_state import Closed, Step, parse_json
-from .scripted_text import HUMAN, SAME_AS_RECEIVED, UPSET, USER_ID, Request, split_clauses
+from .scripted_text import SAME_AS_RECEIVED, USER_ID, Request, split_clauses
 
 # What each behaviour does on airline (shown by `t2e models`); behaviours not listed do nothing
 # there (mini-airline identifies by user id and has no addresses, items or tracking).
@@ -185,44 +185,19 @@ class AirlinePlanner(_Planner):
         raise Closed(f"Regarding your {r.label}: I'm sorry, I can't help with that with the "
                      "tools I have.")
 
-    def _plan(self) -> None:
-        st, b = self.st, self.b
-        if not st.user_texts:
-            raise Step(text=GREETING)
-        if any(c["name"] == "transfer_to_human_agents" for c in st.calls):
-            raise Step(text=TRANSFER_MESSAGE)
-        if b.transfer_upset and any(UPSET.search(t) for t in st.user_texts):
-            raise Step("transfer_to_human_agents",
-                       {"summary": "The customer is upset and is handed to a human agent."})
-        if HUMAN.search(st.user_texts[-1]):
-            raise Step("transfer_to_human_agents",
-                       {"summary": f"The customer asked for a human agent: {st.user_texts[-1][:200]}"})
+    # the retail planner's _plan runs the turn (greeting, transfers, identity, each request
+    # in order); these are airline's parts of it
+    def _identify(self) -> None:
         self._identify_by_id()
-        reqs = parse_airline_requests(st.request_texts)
-        notes: list[str] = []
-        handled: set = set()
-        for r in reqs:
-            if st.asked(f"Regarding your {r.label}:"):
-                handled.add(r.message)
-                continue
-            if r.message in handled and not b.all_requests:
-                continue            # the multi_intent failure: one request per message
-            try:
-                getattr(self, r.kind)(r)
-            except Closed as closed:
-                handled.add(r.message)
-                if closed.note:
-                    notes.append(closed.note)
-                continue
-            except Step as step:
-                if step.tool and notes:
-                    raise Step(text=" ".join(notes) + " Let me now look into your next request.")
-                if step.text and notes:
-                    step.text = " ".join(notes) + " " + step.text
-                raise
-        if not reqs:
-            raise Step(text=" ".join(notes + ["What can I help you with today?"]))
-        raise Step(text=" ".join(notes + [WRAP_UP]))
+
+    def _requests(self) -> list:
+        return parse_airline_requests(self.st.request_texts)
+
+    def _reports(self) -> list[str]:
+        return []
+
+    def _work(self, r: Request) -> None:
+        getattr(self, r.kind)(r)
 
     def _identify_by_id(self) -> None:
         st = self.st
