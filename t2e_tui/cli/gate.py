@@ -162,7 +162,11 @@ def register(cli: click.Group) -> None:
             for fmt, path in reports:
                 write_report(doc, fmt, path)
             click.echo(jsonout.dumps(doc) if as_json else _human_gate(doc))
-        return result.exit_code
+            code = result.exit_code
+            # freed now, by reference counting: were they alive when the collector resumes,
+            # its first pass would walk all 10^6 of them (0.1 s at 25,000 tasks)
+            del result, doc
+        return code
 
     @cli.command("decide")
     @click.argument("row", type=int)

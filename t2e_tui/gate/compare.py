@@ -83,6 +83,11 @@ class TaskRow:
     def reward_delta(self) -> float:
         return self.candidate_reward - self.baseline_reward
 
+    @_once
+    def rate_change(self) -> Fraction:
+        """The change of success rate, exact (candidate - baseline): see `rate_delta`."""
+        return rate_delta(self)
+
     @property
     def changed(self) -> bool:
         return self.candidate_rate != self.baseline_rate
@@ -215,13 +220,14 @@ def compare_runs(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
     if not shared:
         raise T2EError(f"runs {b.label()} and {c.label()} share no task")
     rows, dropped = [], []
+    shapes: dict = {}  # (baseline rewards, candidate rewards) -> what a row derives from them
     with paused_gc():
         for tid in shared:
             tb, tc = bo[tid], co[tid]
-            if not tb.n_trials or not tc.n_trials:
+            if not tb.rewards or not tc.rewards:
                 dropped.append(tid)
                 continue
-            rows.append(_row(tb, tc))
+            rows.append(_row(tb, tc, shapes))
     if dropped:
         warnings.append(f"{len(dropped)} task(s) left out: no scored trial on one side "
                         f"(infrastructure errors): {_few(dropped)}")
@@ -232,15 +238,28 @@ def compare_runs(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
                       warnings=warnings, baseline_data=bd, candidate_data=cd)
 
 
-def _row(tb: TaskOutcome, tc: TaskOutcome) -> TaskRow:
-    return TaskRow(
-        task_id=tb.task_id, baseline=tb.rewards, candidate=tc.rewards,
-        baseline_rate=tb.rate, candidate_rate=tc.rate,
-        transition=transition(tb.rate, tc.rate),
-        baseline_terminations=tb.terminations, candidate_terminations=tc.terminations,
-        baseline_flip_rate=tb.flip_rate, candidate_flip_rate=tc.flip_rate,
-        baseline_episode_ids=tb.episode_ids, candidate_episode_ids=tc.episode_ids,
-        baseline_successes=tb.successes, candidate_successes=tc.successes)
+def _row(tb: TaskOutcome, tc: TaskOutcome, shapes: dict | None = None) -> TaskRow:
+    """One task's row. Everything a row derives (rates, transition, flip rates, mean rewards
+    and their deltas) depends only on the two sides' reward lists, and 10^4 tasks share a
+    handful of those: `shapes` computes each once and the rows share the results."""
+    key = (tuple(tb.rewards), tuple(tc.rewards))
+    derived = None if shapes is None else shapes.get(key)
+    if derived is None:
+        b_rate, c_rate = tb.rate, tc.rate
+        b_reward = sum(tb.rewards) / len(tb.rewards)
+        c_reward = sum(tc.rewards) / len(tc.rewards)
+        derived = (b_rate, c_rate, transition(b_rate, c_rate), tb.flip_rate, tc.flip_rate,
+                   {"baseline_reward": b_reward, "candidate_reward": c_reward,
+                    "reward_delta": c_reward - b_reward,
+                    "rate_change": _rate_delta(sum(tc.successes), len(tc.successes),
+                                               sum(tb.successes), len(tb.successes))})
+        if shapes is not None:  # (-0.0 and 0.0 share a key: sum() makes both means 0.0)
+            shapes[key] = derived
+    row = TaskRow(tb.task_id, tb.rewards, tc.rewards, derived[0], derived[1], derived[2],
+                  tb.terminations, tc.terminations, derived[3], derived[4], tb.episode_ids,
+                  tc.episode_ids, tb.successes, tc.successes)
+    row.__dict__.update(derived[5])  # the _once values, already known
+    return row
 
 
 def _few(ids: list[str], n: int = 8) -> str:

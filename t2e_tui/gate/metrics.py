@@ -16,7 +16,7 @@ from store import INFRA
 
 from .outcomes import Episode, TaskOutcome, outcomes_from_episodes  # noqa: F401 (re-exported)
 from .runs import conn_of
-from .stats import is_success, run_pass_hat_k
+from .stats import SUCCESS_TOL, run_pass_hat_k
 
 KINDS = ("overall", "read", "write")
 
@@ -151,53 +151,95 @@ def run_metrics(db: Any, run_id: str, task_ids: Iterable[str] | None = None,
     keep = None if task_ids is None else set(task_ids)
     if keep is not None and keep.issuperset(data.outcomes):
         keep = None  # every task of the run: nothing to filter
-    eps = data.episodes if keep is None else [e for e in data.episodes if e.task_id in keep]
-    scored = [e for e in eps if e.termination_reason != INFRA and e.reward is not None]
     outcomes = data.outcomes if keep is None else {
         t: o for t, o in data.outcomes.items() if t in keep}
     counts = data.actions_of(None if keep is None else outcomes)
-    terms: dict[str, int] = {}
-    for e in scored:
-        key = e.termination_reason or "unknown"
-        terms[key] = terms.get(key, 0) + 1
-
-    def total(values: list) -> Any:
-        vals = [v for v in values if v is not None]
-        return sum(vals) if vals else None
-
-    durations = [e.duration for e in scored if e.duration is not None]
-    rewards = [e.reward for e in scored]
+    f = _episode_figures(data.rows, keep)
+    n = f["scored"]
+    nd = f["durations"]
     return RunMetrics(
         run_id=run_id,
-        tasks=sum(1 for t in outcomes.values() if t.n_trials),
-        episodes=len(scored),
-        reward=(sum(rewards) / len(scored)) if scored else None,
-        pass_rate=(sum(map(is_success, rewards)) / len(scored)) if scored else None,
-        pass_hat_k=run_pass_hat_k([(sum(t.successes), t.n_trials) for t in outcomes.values()]),
+        tasks=sum(1 for t in outcomes.values() if t.rewards),
+        episodes=n,
+        reward=(f["reward"] / n) if n else None,
+        pass_rate=(f["successes"] / n) if n else None,
+        pass_hat_k=run_pass_hat_k([(sum(t.successes), len(t.successes))
+                                   for t in outcomes.values()]),
         action_match=rates(counts),
         action_counts={k: [counts[2 * i], counts[2 * i + 1]] for i, k in enumerate(KINDS)},
-        max_steps=terms.get("max_steps", 0),
-        too_many_errors=terms.get("too_many_errors", 0),
-        terminations=terms,
-        infrastructure_errors=[{"episode_id": e.episode_id, "task_id": e.task_id,
-                                "trial": e.trial} for e in eps if e.termination_reason == INFRA],
-        unscored=[{"episode_id": e.episode_id, "task_id": e.task_id, "trial": e.trial}
-                  for e in eps if e.termination_reason != INFRA and e.reward is None],
-        agent_cost=total([e.agent_cost for e in scored]),
-        user_cost=total([e.user_cost for e in scored]),
-        tokens_in=total([e.tokens_in for e in scored]),
-        tokens_out=total([e.tokens_out for e in scored]),
-        mean_duration=(sum(durations) / len(durations)) if durations else None,
-        total_duration=sum(durations) if durations else None,
+        max_steps=f["terms"].get("max_steps", 0),
+        too_many_errors=f["terms"].get("too_many_errors", 0),
+        terminations=f["terms"],
+        infrastructure_errors=f["infra"],
+        unscored=f["unscored"],
+        agent_cost=f["agent_cost"],
+        user_cost=f["user_cost"],
+        tokens_in=f["tokens_in"],
+        tokens_out=f["tokens_out"],
+        mean_duration=(f["duration"] / nd) if nd else None,
+        total_duration=f["duration"] if nd else None,
         mean_step_latency_ms=_mean_step_latency(db, run_id, keep),
     )
 
 
+def _episode_figures(rows: list[tuple], keep: set[str] | None) -> dict:
+    """The per-episode sums of run_metrics in one pass over rundata's episode rows (of the
+    `keep` tasks): scored episodes, their reward sum and successes, termination counts (in
+    first-seen order), the cost/token/duration totals (None when none is recorded) and the
+    infrastructure errors and unscored episodes listed apart. Every sum adds in episode order
+    from 0, as `sum()` over the per-episode lists did, so the floats are the same."""
+    infra, unscored, terms = [], [], {}
+    n = ok = 0
+    reward = ac = uc = dur = ti = to = 0      # each sum from 0, in episode order
+    n_ac = n_uc = n_dur = n_ti = n_to = 0     # how many of each were recorded (not NULL)
+    tol = SUCCESS_TOL
+    for r in rows:
+        if keep is not None:
+            tid = r[1] if type(r[1]) is str else ("" if r[1] is None else str(r[1]))
+            if tid not in keep:
+                continue
+        term, rew = r[4], r[3]
+        if term == INFRA or rew is None:
+            (infra if term == INFRA else unscored).append(
+                {"episode_id": r[0], "task_id": str(r[1]) if r[1] is not None else "",
+                 "trial": r[2]})
+            continue
+        n += 1
+        reward += rew
+        if abs(float(rew) - 1.0) <= tol:
+            ok += 1
+        key = term or "unknown"
+        terms[key] = terms.get(key, 0) + 1
+        _, _, _, _, _, a, u, d, i, o = r[:10]
+        if a is not None:
+            ac += a
+            n_ac += 1
+        if u is not None:
+            uc += u
+            n_uc += 1
+        if d is not None:
+            dur += d
+            n_dur += 1
+        if i is not None:
+            ti += i
+            n_ti += 1
+        if o is not None:
+            to += o
+            n_to += 1
+    return {"scored": n, "reward": reward, "successes": ok, "terms": terms, "infra": infra,
+            "unscored": unscored, "durations": n_dur, "duration": dur,
+            "agent_cost": ac if n_ac else None, "user_cost": uc if n_uc else None,
+            "tokens_in": ti if n_ti else None, "tokens_out": to if n_to else None}
+
+
 def _mean_step_latency(db: Any, run_id: str, keep: set[str] | None) -> float | None:
     """Mean recorded step latency over the run's scored episodes (of the `keep` tasks): one
-    query, the task set passed as a JSON array (no bound-variable limit)."""
+    query, the task set passed as a JSON array (no bound-variable limit). `latency_ms IS NOT
+    NULL` lets it read idx_steps_latency (only the steps that carry one) instead of every
+    step row."""
     sql = ("SELECT total(s.latency_ms), count(s.latency_ms) FROM episodes e "
            "JOIN steps s ON s.episode_id = e.episode_id WHERE e.run_id = ? "
+           "AND s.latency_ms IS NOT NULL "
            "AND e.status = 'done' AND e.reward IS NOT NULL "
            f"AND coalesce(e.termination_reason, '') != '{INFRA}'")
     args: tuple = (run_id,)

@@ -19,7 +19,7 @@ from store import now_iso
 from ..errors import T2EError
 from .checks import Check
 from .checks import checks as _checks
-from .compare import Comparison, compare_runs, rate_delta
+from .compare import Comparison, compare_runs
 from .leakage import PARENT_EXPR, RoleVerdict, comparison_role, find_candidate
 from .metrics import RunMetrics, run_metrics
 from .policy import CHECK_NAMES, Policy, load_policy
@@ -238,10 +238,30 @@ def _run_warnings(conn, cmp: Comparison) -> list[str]:
 def evidence_stats(cmp: Comparison, policy: Policy) -> dict:
     """Paired sign test over tasks whose outcome changed, bootstrap CI of the reward delta,
     and the baseline's own flip rates across repeats."""
-    improved, worsened = cmp.improved, cmp.worsened
-    one_trial = all(len(r.baseline) == 1 and len(r.candidate) == 1 for r in cmp.rows)
+    # one pass over the rows (the Comparison properties each take one): the same lists, in
+    # task order
+    improved, worsened, flaky, fixes, regressions = [], [], [], [], []
+    rate_deltas, deltas, flips = [], [], {}
+    one_trial = True
+    for r in cmp.rows:
+        tid, b, c = r.task_id, r.baseline_rate, r.candidate_rate
+        if c > b:
+            improved.append(tid)
+        elif c < b:
+            worsened.append(tid)
+        if 0.0 < b < 1.0 or 0.0 < c < 1.0:
+            flaky.append(tid)
+        if r.transition == "fixed":
+            fixes.append(tid)
+        elif r.transition == "regressed":
+            regressions.append(tid)
+        if one_trial and (len(r.baseline) != 1 or len(r.candidate) != 1):
+            one_trial = False
+        rate_deltas.append(r.rate_change)
+        deltas.append(r.reward_delta)
+        if r.baseline_flip_rate is not None:
+            flips[tid] = r.baseline_flip_rate
     p_sign = sign_test(len(improved), len(worsened))
-    rate_deltas = [rate_delta(r) for r in cmp.rows]
     p_perm, perm_exact = sign_flip_test(rate_deltas, seed=policy.bootstrap_seed)
     if policy.test == "permutation":
         p = p_perm
@@ -249,11 +269,8 @@ def evidence_stats(cmp: Comparison, policy: Policy) -> dict:
     else:
         p = p_sign
         name = "mcnemar_exact" if one_trial else "sign_test"
-    deltas = [r.reward_delta for r in cmp.rows]
     lo, hi = bootstrap_mean_ci(deltas, level=policy.ci_level,
                                resamples=policy.bootstrap_resamples, seed=policy.bootstrap_seed)
-    flips = {r.task_id: r.baseline_flip_rate for r in cmp.rows
-             if r.baseline_flip_rate is not None}
     return {
         "test": name,
         "sided": "one-sided (improvement)",
@@ -268,18 +285,19 @@ def evidence_stats(cmp: Comparison, policy: Policy) -> dict:
         "bootstrap_resamples": policy.bootstrap_resamples,
         "bootstrap_seed": policy.bootstrap_seed,
         "reward_delta_per_task_mean": sum(deltas) / len(deltas),
-        "fixes": cmp.fixes,
-        "regressions": cmp.regressions,
+        "fixes": fixes,
+        "regressions": regressions,
         "improved": improved,
         "worsened": worsened,
-        "flaky": cmp.flaky,
+        "flaky": flaky,
         "baseline_flip_rate": (sum(flips.values()) / len(flips)) if flips else None,
         "baseline_flip_rates": flips,
     }
 
 
-def record_decision(db: Any, result: GateResult) -> int:
-    """Append the verdict to gate_decisions (the scoreboard); returns its row id."""
+def record_decision(db: Any, result: GateResult, fp: str | None = None) -> int:
+    """Append the verdict to gate_decisions (the scoreboard); returns its row id. `fp` is
+    `fingerprint(result)` when the caller has it already."""
     conn = conn_of(db)
     cmp = result.comparison
     b, c = cmp.baseline, cmp.candidate
@@ -317,7 +335,6 @@ def record_decision(db: Any, result: GateResult) -> int:
         "claimed_role": result.role.claimed,
         "role_reasons": result.role.reasons,
     }
-    doc = result.to_dict()
     cur = conn.execute(
         "INSERT INTO gate_decisions (created_at, baseline_run_id, candidate_run_id, "
         "baseline_name, candidate_name, candidate_hash, parent_hash, world_id, tasks_json, "
@@ -327,11 +344,11 @@ def record_decision(db: Any, result: GateResult) -> int:
         (now_iso(), b.run_id, c.run_id, b.name, c.name, c.candidate_hash, parent,
          c.world_id or b.world_id, json.dumps(cmp.task_ids), int(cmp.intersected),
          result.evidence_role, json.dumps(result.role.leaked_tasks), result.decision,
-         json.dumps(result.reasons), json.dumps(doc["checks"]), json.dumps(result.stats),
+         json.dumps(result.reasons), json.dumps([ch.to_dict() for ch in result.checks]), json.dumps(result.stats),
          json.dumps(metrics), json.dumps(result.policy.to_dict()),
          json.dumps(sources) if sources else None,
          json.dumps(manifests) if manifests else None, result.heldout_set,
-         fingerprint(result)))
+         fp or fingerprint(result)))
     result.row_id = int(cur.lastrowid)
     return result.row_id
 
@@ -369,10 +386,11 @@ def fingerprint(result: GateResult) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def existing_row(db: Any, result: GateResult) -> int | None:
-    """The scoreboard row recorded for exactly this verdict, if any (the newest)."""
+def existing_row(db: Any, result: GateResult, fp: str | None = None) -> int | None:
+    """The scoreboard row recorded for exactly this verdict, if any (the newest); `fp` as in
+    record_decision."""
     row = conn_of(db).execute("SELECT max(row_id) FROM gate_decisions WHERE fingerprint = ?",
-                              (fingerprint(result),)).fetchone()
+                              (fp or fingerprint(result),)).fetchone()
     return row[0] if row and row[0] is not None else None
 
 
@@ -386,9 +404,10 @@ def gate(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
 
     result = evaluate(db, baseline, candidate, policy=policy, intersect=intersect, alpha=alpha)
     result.advice = advise(result, db)
-    row = None if new_row else existing_row(db, result)
+    fp = fingerprint(result)
+    row = None if new_row else existing_row(db, result, fp)
     if row is not None:
         result.row_id, result.reused = row, True
     else:
-        record_decision(db, result)
+        record_decision(db, result, fp)
     return result

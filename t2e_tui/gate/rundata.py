@@ -1,12 +1,14 @@
 """One run's gate inputs, read once per evaluation (issue 18): its finished episodes, per-task
-outcomes, gold action kinds and action-check counts.
+outcomes, per-task action-check counts and, where they are needed, its gold action kinds.
 
 Before, `compare_runs`, `run_metrics` (twice) and the action-match check each re-read the
 episodes, re-decoded every task's JSON and queried the checks 500 episode ids at a time; at
-25,000 tasks x 2 trials that was seconds. Here the episodes are one query per run, a task text
-is decoded once per comparison (the two runs mostly carry the same texts), and the action
-checks are summed per episode in SQL. The figures are the same as the per-episode definitions
-(tests/gate_oracle.py keeps those as the oracle for tests/test_gate_scale.py).
+25,000 tasks x 2 trials that was seconds. Here the episodes are one query per run, kept as the
+row tuples (no object per episode: `episodes` builds them only if asked), the action checks are
+summed per task in SQL, and a task's JSON is decoded only when one of its scored episodes has
+no action-check row (its gold actions then count as unmatched), once per comparison. The
+figures are the same as the per-episode definitions (tests/gate_oracle.py keeps those as the
+oracle for tests/test_gate_scale.py).
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ from typing import Any, Iterable
 
 from store import INFRA
 
-from .outcomes import Episode, TaskOutcome, outcomes_from_episodes
+from .outcomes import Episode, TaskOutcome
 from .runs import conn_of
+from .stats import SUCCESS_TOL
 
 # Action counts are 6-tuples: matched/total overall, matched/total read, matched/total write.
 ZERO = (0, 0, 0, 0, 0, 0)
+ZERO7 = (0,) + ZERO
 
 _EPISODES = (
     "SELECT episode_id, task_id, trial, reward, termination_reason, agent_cost, user_cost, "
@@ -34,56 +38,81 @@ _EPISODES = (
 _EPISODES_BY_INDEX = _EPISODES.replace("ord, episode_id", "episode_id").replace(
     "tokens_out FROM", "tokens_out, ord FROM")
 
-# Per episode with any action-check row (even one whose `met` is NULL: such an episode is not
-# "without checks"): the known rows, and those met, overall and by kind. `met != 0` is
-# Python's bool(met) for the 1/0 the writer stores.
-_ACTIONS = (
-    "SELECT c.episode_id, total(c.met != 0), count(c.met), "
-    "total(c.tool_kind = 'read' AND c.met != 0), total(c.tool_kind = 'read' AND c.met IS NOT NULL), "
-    "total(c.tool_kind = 'write' AND c.met != 0), "
-    "total(c.tool_kind = 'write' AND c.met IS NOT NULL) "
-    "FROM episodes e JOIN checks c ON c.episode_id = e.episode_id "
-    "WHERE e.run_id = ? AND e.status = 'done' AND c.kind = 'action' GROUP BY c.episode_id")
+# Per task, over its scored episodes that have action-check rows (even rows whose `met` is NULL:
+# such an episode is not "without checks"): how many such episodes, the known rows and those
+# met, overall and by kind. `met != 0` is Python's bool(met) for the 1/0 the writer stores. The
+# checks are read by episode id range first (a run's episodes are mostly one range, and a run
+# without action checks costs nothing), then each episode with checks is looked up once.
+_TASK_ACTIONS = (
+    "SELECT e.task_id, count(*), sum(a.m), sum(a.k), sum(a.rm), sum(a.rk), sum(a.wm), "
+    "sum(a.wk) FROM (SELECT episode_id, total(met != 0) AS m, count(met) AS k, "
+    "total(tool_kind = 'read' AND met != 0) AS rm, "
+    "total(tool_kind = 'read' AND met IS NOT NULL) AS rk, "
+    "total(tool_kind = 'write' AND met != 0) AS wm, "
+    "total(tool_kind = 'write' AND met IS NOT NULL) AS wk "
+    "FROM checks WHERE kind = 'action' AND episode_id BETWEEN ? AND ? GROUP BY episode_id) a "
+    "JOIN episodes e ON e.episode_id = a.episode_id "
+    "WHERE e.run_id = ? AND e.status = 'done' AND e.reward IS NOT NULL "
+    f"AND (e.termination_reason IS NULL OR e.termination_reason != '{INFRA}') "
+    "GROUP BY e.task_id")
+
 
 @dataclass
 class RunData:
-    """What the gate reads of one run. `task_actions[task]` sums the action counts of the
-    task's scored episodes: episodes with action-check rows count their known rows; an episode
-    without any counts its task's gold actions as unmatched (cutting an episode short can never
-    raise the figure)."""
+    """What the gate reads of one run. `rows` are its finished episodes as read (episode_id,
+    task_id, trial, reward, termination_reason, agent_cost, user_cost, duration, tokens_in,
+    tokens_out, in task, trial, file order; task ids as given). `task_actions[task]` sums the
+    action counts of the task's scored episodes: episodes with action-check rows count their
+    known rows; an episode without any counts its task's gold actions as unmatched (cutting an
+    episode short can never raise the figure)."""
     run_id: str
-    episodes: list[Episode]
+    rows: list[tuple]
     outcomes: dict[str, TaskOutcome]
-    gold: dict[str, list[str]]
-    episode_actions: dict[int, tuple] = field(default_factory=dict)
     task_actions: dict[str, tuple] = field(default_factory=dict)
     has_actions: bool = False
     gold_memo: dict = field(default_factory=dict, repr=False)
 
+    @property
+    def episodes(self) -> list[Episode]:
+        """The rows as Episode objects (built on each read: the gate's hot paths use rows)."""
+        return [Episode(r[0], _tid(r[1]), *r[2:10]) for r in self.rows]
+
     def ensure_actions(self, db: Any, memo: dict | None = None) -> RunData:
-        """Read the gold actions and action-check counts (once); `memo` as in gold_kinds
-        (by default the one shared by the runs of a comparison)."""
+        """Read the action-check counts and, for tasks with a scored episode without checks,
+        the gold actions (once); `memo` as in gold_counts (by default the one shared by the
+        runs of a comparison)."""
         if self.has_actions:
             return self
         conn = conn_of(db)
-        self.gold = gold_kinds(conn, self.run_id, self.gold_memo if memo is None else memo)
-        per_ep = {r[0]: tuple(int(x) for x in r[1:])
-                  for r in conn.execute(_ACTIONS, (self.run_id,))}
-        gold_counts = {t: _kind_counts(k) for t, k in self.gold.items()}
-        task_actions: dict[str, tuple] = {}
+        checked: dict[str, tuple] = {}  # task -> (episodes with checks, 6 counts)
+        if self.rows:
+            lo, hi = min(r[0] for r in self.rows), max(r[0] for r in self.rows)
+            for r in conn.execute(_TASK_ACTIONS, (lo, hi, self.run_id)):
+                _add(checked, _tid(r[0]), tuple(int(x) for x in r[1:]))
+        without: dict[str, int] = {}  # task -> its scored episodes without action checks
         for tid, out in self.outcomes.items():
-            g = gold_counts.get(tid, ZERO)
-            if not per_ep:  # no action-check rows at all: each scored episode counts the gold
-                n = len(out.episode_ids)
-                task_actions[tid] = (0, g[1] * n, 0, g[3] * n, 0, g[5] * n)
-                continue
-            sums = [0] * 6
-            for eid in out.episode_ids:  # its scored episodes
-                c = per_ep.get(eid, g)
-                for i in range(6):
-                    sums[i] += c[i]
-            task_actions[tid] = tuple(sums)
-        self.episode_actions, self.task_actions, self.has_actions = per_ep, task_actions, True
+            n = len(out.episode_ids) - checked.get(tid, ZERO7)[0]
+            if n:
+                without[tid] = n
+        gold: dict[str, tuple] = {}
+        if without:
+            gold = gold_counts(conn, self.run_id, self.gold_memo if memo is None else memo,
+                               only=without)
+        task_actions: dict[str, tuple] = {}
+        scaled: dict = {}  # (gold counts, episodes) -> the gold as unmatched counts
+        for tid in self.outcomes:
+            sums = checked.get(tid)
+            n = without.get(tid)
+            if n:
+                g = gold.get(tid, ZERO)
+                add = scaled.get((g, n))
+                if add is None:
+                    add = scaled[(g, n)] = tuple(n * x for x in g)
+                sums = add if sums is None else tuple(a + b for a, b in zip(sums[1:], add))
+            else:
+                sums = ZERO if sums is None else sums[1:]
+            task_actions[tid] = sums
+        self.task_actions, self.has_actions = task_actions, True
         return self
 
     def actions_of(self, task_ids: Iterable[str] | None = None) -> tuple:
@@ -95,6 +124,16 @@ class RunData:
             for i in range(6):
                 sums[i] += r[i]
         return tuple(sums)
+
+
+def _tid(task_id: Any) -> str:
+    return task_id if type(task_id) is str else ("" if task_id is None else str(task_id))
+
+
+def _add(sums: dict[str, tuple], tid: str, counts: tuple) -> None:
+    # two stored ids can name one task (NULL and '' both read as ''): their counts add up
+    old = sums.get(tid)
+    sums[tid] = counts if old is None else tuple(a + b for a, b in zip(old, counts))
 
 
 @contextmanager
@@ -114,20 +153,44 @@ def paused_gc():
 def load_run(db: Any, run_id: str, actions: bool = True, gold_memo: dict | None = None
              ) -> RunData:
     """Read one run's episodes and outcomes (one query) and, unless `actions` is false, its
-    gold actions and action-check counts (`ensure_actions` reads them later)."""
+    action-check counts (`ensure_actions` reads them later)."""
     conn = conn_of(db)
     with paused_gc():
         rows = conn.execute(_EPISODES_BY_INDEX, (run_id,)).fetchall()
         if _has_tied_trials(rows):
             rows = conn.execute(_EPISODES, (run_id,)).fetchall()
-        episodes = [Episode(r[0], str(r[1]) if r[1] is not None else "", *r[2:10])
-                    for r in rows]
-        data = RunData(run_id, episodes, outcomes_from_episodes(episodes), {})
+        data = RunData(run_id, rows, outcomes_from_rows(rows))
         if gold_memo is not None:
             data.gold_memo = gold_memo
         if actions:
             data.ensure_actions(conn)
     return data
+
+
+def outcomes_from_rows(rows: list[tuple]) -> dict[str, TaskOutcome]:
+    """outcomes.outcomes_from_episodes over the episode rows themselves (no Episode object
+    per row; Episode.scored and .success inlined: this runs per episode)."""
+    out: dict[str, TaskOutcome] = {}
+    get = out.get
+    tol = SUCCESS_TOL
+    for r in rows:
+        tid = r[1]
+        if type(tid) is not str:
+            tid = _tid(tid)
+        t = get(tid)
+        if t is None:
+            t = out[tid] = TaskOutcome(tid)
+        reward, term = r[3], r[4]
+        if term == INFRA or reward is None:
+            why = INFRA if term == INFRA else "not scored"
+            t.excluded.append({"episode_id": r[0], "trial": r[2], "why": why})
+            continue
+        reward = float(reward)
+        t.rewards.append(reward)
+        t.successes.append(abs(reward - 1.0) <= tol)
+        t.terminations.append(term)
+        t.episode_ids.append(r[0])
+    return out
 
 
 def _has_tied_trials(rows: list[tuple]) -> bool:
@@ -146,21 +209,36 @@ def rates(counts: tuple) -> dict[str, float | None]:
             for i, k in enumerate(("overall", "read", "write"))}
 
 
-def gold_kinds(db: Any, run_id: str, memo: dict | None = None) -> dict[str, list[str]]:
+def gold_kinds(db: Any, run_id: str, memo: dict | None = None,
+               only: Iterable[str] | None = None) -> dict[str, list[str]]:
     """Task id -> kinds of its gold actions, from the task definitions the run graded with
-    (a task whose JSON does not decode is left out). `memo` maps task JSON texts already
-    decoded to their kinds: the two runs of a pair mostly carry the same task texts, so a
-    comparison decodes each once."""
+    (a task whose JSON does not decode is left out; with `only`, only those tasks). `memo`
+    maps task JSON texts already decoded to their kinds: the two runs of a pair mostly carry
+    the same task texts, so a comparison decodes each once."""
+    return _gold(db, run_id, {} if memo is None else memo, only, list)
+
+
+def gold_counts(db: Any, run_id: str, memo: dict | None = None,
+                only: Iterable[str] | None = None) -> dict[str, tuple]:
+    """gold_kinds as unmatched action counts (0, all, 0, read, 0, write) per task."""
+    return _gold(db, run_id, {} if memo is None else memo, only, _kind_counts)
+
+
+def _gold(db: Any, run_id: str, memo: dict, only: Iterable[str] | None, shape) -> dict:
+    # memo: (shape, task JSON text) -> shape(kinds); the shapes are shared, never mutated
     from store.writer import tool_kind
 
-    memo = {} if memo is None else memo
     names: dict[str, str] = {}  # a few tool names, 10^5 actions
     loads = json.loads
-    out: dict[str, list[str]] = {}
+    out: dict = {}
     for task_id, text in conn_of(db).execute(
             "SELECT task_id, task_json FROM tasks WHERE run_id = ?", (run_id,)):
-        kinds = memo.get(text) if isinstance(text, str) else None
-        if kinds is None:
+        task_id = str(task_id)
+        if only is not None and task_id not in only:
+            continue
+        key = (shape, text) if isinstance(text, str) else None
+        value = memo.get(key) if key is not None else None
+        if value is None:
             try:
                 task = loads(text)
             except (TypeError, ValueError):
@@ -177,12 +255,8 @@ def gold_kinds(db: Any, run_id: str, memo: dict | None = None) -> dict[str, list
                     if kind is None:
                         kind = names[name] = tool_kind(name)
                     kinds.append(kind)
-            if isinstance(text, str):
-                memo[text] = kinds
-        out[str(task_id)] = list(kinds)
+            value = shape(kinds)
+            if key is not None:
+                memo[key] = value
+        out[task_id] = list(value) if shape is list else value
     return out
-
-
-def scored(ep: Episode) -> bool:
-    """Counts in figures (Episode.scored without the property call, for hot loops)."""
-    return ep.termination_reason != INFRA and ep.reward is not None

@@ -95,10 +95,11 @@ def sign_flip_test(deltas: Sequence[Fraction | float], *, max_states: int = 2_00
     (rates have small denominators); if the sum range would exceed `max_states`, a seeded
     Monte Carlo estimate is returned instead. Returns (p, exact)."""
     # Fraction arithmetic once per distinct delta object, not per task: the gate's deltas are a
-    # handful of shared objects over 10^4 tasks (keyed by id, as hashing a Fraction is slow;
+    # handful of shared objects over 10^4 tasks (counted by id, as hashing a Fraction is slow;
     # `deltas` keeps every object alive meanwhile, so no id is reused)
     keys = list(map(id, deltas))
-    exact = {k: Fraction(d).limit_denominator(10**6) for k, d in dict(zip(keys, deltas)).items()}
+    objects = dict(zip(keys, deltas))
+    exact = {k: Fraction(d).limit_denominator(10**6) for k, d in objects.items()}
     exact = {k: f for k, f in exact.items() if f != 0}
     if not exact:
         return 1.0, True
@@ -106,11 +107,15 @@ def sign_flip_test(deltas: Sequence[Fraction | float], *, max_states: int = 2_00
     for d in exact.values():
         scale = scale * d.denominator // math.gcd(scale, d.denominator)
     scaled = {k: int(d * scale) for k, d in exact.items()}
-    ints = [scaled[k] for k in keys if k in scaled]
-    observed = sum(ints)
-    span = sum(abs(v) for v in ints)
+    many = Counter(keys)
+    observed = sum(v * many[k] for k, v in scaled.items())
+    groups: Counter = Counter()  # |scaled delta| -> how many tasks
+    for k, v in scaled.items():
+        groups[abs(v)] += many[k]
+    span = sum(a * m for a, m in groups.items())
     if 2 * span + 1 <= max_states:
-        return _flip_tail(ints, observed), True
+        return _flip_tail(groups, observed), True
+    ints = [scaled[k] for k in keys if k in scaled]  # task order: the draws below follow it
     rng = np.random.Generator(np.random.PCG64(seed))
     absv = np.abs(np.asarray(ints, dtype=np.float64))
     hits = 0
@@ -122,13 +127,13 @@ def sign_flip_test(deltas: Sequence[Fraction | float], *, max_states: int = 2_00
     return (hits + 1) / (samples + 1), False
 
 
-def _flip_tail(ints: list[int], observed: int) -> float:
+def _flip_tail(groups: Counter, observed: int) -> float:
     """P(sum of e_i * |v_i| >= observed) for independent fair signs e_i, exactly up to float
-    rounding: tasks with the same |v| form one binomial (m of them give a * (2j - m) with
-    probability C(m, j) / 2**m), and the few distinct magnitudes are convolved on the integer
-    grid. Dyadic probabilities make small cases exact to the last bit."""
-    groups = Counter(abs(v) for v in ints)
-    span = sum(abs(v) for v in ints)
+    rounding, `groups` counting the tasks of each |v_i| (> 0): tasks with the same |v| form one
+    binomial (m of them give a * (2j - m) with probability C(m, j) / 2**m), and the few
+    distinct magnitudes are convolved on the integer grid. Dyadic probabilities make small
+    cases exact to the last bit."""
+    span = sum(a * m for a, m in groups.items())
     dist = np.ones(1)  # distribution of the partial sum, index 0 = its lowest value
     low = 0
     for a, m in sorted(groups.items()):
@@ -251,14 +256,20 @@ def run_pass_hat_k(per_task: Sequence[tuple[int, int]]) -> dict[int, float]:
     if not rows:
         return {}
     kmax = min(n for _, n in rows)
-    # one definition for the whole workbench: the world's scorer owns pass^k
+    # one definition for the whole workbench: the world's scorer owns pass^k. Its per-task
+    # term comes from world_pass_hat_k once per (successes, trials) shape (a handful over 10^4
+    # tasks); the mean adds the terms in task order from 0.0, as its own loop does, so the
+    # figure is the same float
     from world.scoring import pass_hat_k as world_pass_hat_k
 
-    shapes: dict[tuple[int, int], list[bool]] = {}  # a few (c, n) shapes over 10^4 tasks
-    trials = {str(i): shapes.get((c, n))
-              or shapes.setdefault((c, n), [True] * c + [False] * (n - c))
-              for i, (c, n) in enumerate(rows)}
-    return {k: world_pass_hat_k(trials, k) for k in range(1, kmax + 1)}
+    out = {}
+    for k in range(1, kmax + 1):
+        term: dict[tuple[int, int], float] = {}
+        for shape in set(rows):
+            c, n = shape
+            term[shape] = world_pass_hat_k({"": [True] * c + [False] * (n - c)}, k)
+        out[k] = sum([term[shape] for shape in rows], 0.0) / len(rows)
+    return out
 
 
 def flip_rate(outcomes: Sequence[bool]) -> float | None:
