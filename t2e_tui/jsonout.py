@@ -19,11 +19,19 @@ except ImportError:  # another Python: the stdlib encoder, compact
     _c_make_encoder = None
 
 
-def dumps(obj: Any, *, default: Callable[[Any], Any] | None = str, ensure_ascii: bool = True,
-          indent: int = 2, depth: int = 2) -> str:
-    """JSON text of `obj` with containers above `depth` indented by `indent` spaces and
-    everything below on one line each. Same values as json.dumps(obj, default=default,
-    ensure_ascii=ensure_ascii) (non-string keys are converted the same way)."""
+class Encoded:
+    """A value already encoded as one compact line (what `compact_encoder` gives): `dumps`
+    writes its text as it is. Only at or above `dumps`' depth (a deeper one would reach the C
+    encoder, which does not know it)."""
+    __slots__ = ("text",)
+
+    def __init__(self, text: str):
+        self.text = text
+
+
+def compact_encoder(*, default: Callable[[Any], Any] | None = str,
+                    ensure_ascii: bool = True) -> Callable[[Any], str]:
+    """The one-line encoder `dumps` uses below its depth (C encoder, `", "` and `": "`)."""
     string = encode_basestring_ascii if ensure_ascii else encode_basestring
     if _c_make_encoder is not None:
         enc = _c_make_encoder({}, default, string, None, ": ", ", ", False, False, True)
@@ -34,6 +42,17 @@ def dumps(obj: Any, *, default: Callable[[Any], Any] | None = str, ensure_ascii:
         def compact(o: Any) -> str:
             return json.dumps(o, default=default, ensure_ascii=ensure_ascii,
                               separators=(", ", ": "))
+    return compact
+
+
+def dumps(obj: Any, *, default: Callable[[Any], Any] | None = str, ensure_ascii: bool = True,
+          indent: int = 2, depth: int = 2) -> str:
+    """JSON text of `obj` with containers above `depth` indented by `indent` spaces and
+    everything below on one line each. Same values as json.dumps(obj, default=default,
+    ensure_ascii=ensure_ascii) (non-string keys are converted the same way); an `Encoded`
+    value is written as it is."""
+    string = encode_basestring_ascii if ensure_ascii else encode_basestring
+    compact = compact_encoder(default=default, ensure_ascii=ensure_ascii)
 
     def key(k: Any) -> str:
         if isinstance(k, str):
@@ -47,6 +66,9 @@ def dumps(obj: Any, *, default: Callable[[Any], Any] | None = str, ensure_ascii:
     out: list[str] = []
 
     def walk(o: Any, level: int) -> None:
+        if type(o) is Encoded:
+            out.append(o.text)
+            return
         if level >= depth or not o or not isinstance(o, (dict, list, tuple)):
             out.append(string(o) if isinstance(o, str) else compact(o))
             return

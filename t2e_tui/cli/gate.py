@@ -98,6 +98,26 @@ def advice_lines(tb: dict | None) -> list[str]:
     return out
 
 
+def _rows_json(result) -> list:
+    """The `transitions` of `t2e gate --json`, each row already encoded: the same text as
+    encoding each TaskRow.to_dict(), but everything after the task id is encoded once per
+    (rewards, terminations) shape, which is all the rest of a row derives from (10^4 rows,
+    a handful of shapes; -0.0 never comes out of SQLite, so equal keys encode alike)."""
+    compact = jsonout.compact_encoder()
+    shapes: dict = {}
+    out = []
+    for r in result.comparison.rows:
+        key = (tuple(r.baseline), tuple(r.candidate), tuple(r.baseline_terminations),
+               tuple(r.candidate_terminations))
+        tail = shapes.get(key)
+        if tail is None:
+            d = r.to_dict()
+            del d["task_id"]
+            tail = shapes[key] = ", " + compact(d)[1:]
+        out.append(jsonout.Encoded('{"task_id": ' + compact(r.task_id) + tail))
+    return out
+
+
 def _transfer_doc(conn, result) -> dict | None:
     """The candidate's transfer status (gate/transfer.py) for heldout and transfer verdicts."""
     from ..gate.transfer import transfer_status
@@ -161,7 +181,10 @@ def register(cli: click.Group) -> None:
                 doc["transfer"] = _transfer_doc(conn, result)
             for fmt, path in reports:
                 write_report(doc, fmt, path)
-            click.echo(jsonout.dumps(doc) if as_json else _human_gate(doc))
+            if as_json:
+                click.echo(jsonout.dumps({**doc, "transitions": _rows_json(result)}))
+            else:
+                click.echo(_human_gate(doc))
             code = result.exit_code
             # freed now, by reference counting: were they alive when the collector resumes,
             # its first pass would walk all 10^6 of them (0.1 s at 25,000 tasks)

@@ -219,17 +219,21 @@ def _run_warnings(conn, cmp: Comparison) -> list[str]:
         scope, args = "", ()
         if data is None or len(tasks) < len(data.outcomes):
             scope, args = " AND task_id IN (SELECT value FROM json_each(?))", (json.dumps(tasks),)
-        relabeled = conn.execute(
-            f"SELECT task_id, likely_task_id FROM episodes WHERE run_id = ? AND status = 'done' "
-            f"AND likely_task_id IS NOT NULL AND likely_task_id != task_id{scope}",
-            (run.run_id, *args)).fetchall()
+        # one scan of the run's episodes for both the relabel check and the judge flag, in
+        # the index's (task, trial) order
+        relabeled, judged = [], 0
+        for task, likely, judge in conn.execute(
+                f"SELECT task_id, likely_task_id, judge_dependent = 1 FROM episodes "
+                f"WHERE run_id = ? AND status = 'done' AND ((likely_task_id IS NOT NULL "
+                f"AND likely_task_id != task_id) OR judge_dependent = 1){scope}",
+                (run.run_id, *args)):
+            if likely is not None and task is not None and likely != task:
+                relabeled.append((task, likely))
+            judged += judge
         if relabeled:
             shown = ", ".join(f"{a}->{b}" for a, b in relabeled[:8])
             out.append(f"{side}: {len(relabeled)} episode(s) look mislabelled (label->likely "
                        f"task: {shown}); figures use the labels as given")
-        judged = conn.execute(
-            f"SELECT count(*) FROM episodes WHERE run_id = ? AND status = 'done' "
-            f"AND judge_dependent = 1{scope}", (run.run_id, *args)).fetchone()[0]
         if judged:
             out.append(f"{side}: {judged} episode reward(s) depend on an LLM judge's verdicts")
     return out

@@ -118,12 +118,8 @@ class RunData:
     def actions_of(self, task_ids: Iterable[str] | None = None) -> tuple:
         """Summed action counts of these tasks (all when None)."""
         ta = self.task_actions
-        rows = ta.values() if task_ids is None else (ta[t] for t in task_ids if t in ta)
-        sums = [0] * 6
-        for r in rows:
-            for i in range(6):
-                sums[i] += r[i]
-        return tuple(sums)
+        rows = list(ta.values()) if task_ids is None else [ta[t] for t in task_ids if t in ta]
+        return tuple(sum(col) for col in zip(*rows)) if rows else ZERO
 
 
 def _tid(task_id: Any) -> str:
