@@ -142,12 +142,22 @@ def advise(result: Any, db: Any) -> dict:
     rows = cmp.rows
     n = len(rows)
     alpha = result.stats.get("alpha", result.policy.alpha)
-    k = max(1, min(min(len(r.baseline), len(r.candidate)) for r in rows))
-    flips = [f for r in rows for f in (r.baseline_flip_rate, r.candidate_flip_rate)
-             if f is not None]
+    # one pass: the fewest trials of any side, and the mean of the recorded flip rates (added
+    # in row order, baseline then candidate, as a sum over their list would)
+    fewest, flip_sum, flips = None, 0, 0
+    for r in rows:
+        nb, nc = len(r.baseline), len(r.candidate)
+        m = nb if nb < nc else nc
+        if fewest is None or m < fewest:
+            fewest = m
+        for f in (r.baseline_flip_rate, r.candidate_flip_rate):
+            if f is not None:
+                flip_sum += f
+                flips += 1
+    k = max(1, fewest or 0)
     source, e = None, None
     if flips:
-        source, e = "repeated trials", slip_from_flip(sum(flips) / len(flips))
+        source, e = "repeated trials", slip_from_flip(flip_sum / flips)
     else:
         try:
             partner = _aa_partner(conn_of(db), cmp.baseline, cmp.task_ids)

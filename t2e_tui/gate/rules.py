@@ -82,7 +82,10 @@ class GateResult:
         out["pass_hat_k"] = {str(k): c.pass_hat_k[k] - b.pass_hat_k[k] for k in common}
         return out
 
-    def to_dict(self) -> dict:
+    def to_dict(self, transitions: list | None = None) -> dict:
+        """The verdict document; `transitions` replaces the per-task rows (TaskRow.to_dict
+        of every row) when the caller has them in another form (`t2e gate --json` encodes
+        them once per shape) or does not need them."""
         cmp = self.comparison
         return {
             "decision": self.decision,
@@ -112,7 +115,8 @@ class GateResult:
             "metrics": {"baseline": self.baseline_metrics.to_dict(),
                         "candidate": self.candidate_metrics.to_dict(),
                         "deltas": self.deltas()},
-            "transitions": [r.to_dict() for r in cmp.rows],
+            "transitions": ([r.to_dict() for r in cmp.rows] if transitions is None
+                            else transitions),
             "policy": self.policy.to_dict(),
         }
 
