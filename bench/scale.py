@@ -61,46 +61,63 @@ def gate(path: Path) -> None:
 
 
 def phases(path: Path) -> None:
-    """CPU seconds of each step of one gate, in process (best of 3; the GC paused as the CLI
-    does; nothing recorded)."""
+    """CPU seconds of each step of one gate, in process (best of 5; the GC paused as the CLI
+    does; the scoreboard row rolled back)."""
     import gc
 
     t0 = time.process_time()
     import store
     from t2e_tui import jsonout
-    from t2e_tui.gate import compare_runs, leakage, load_policy, rules
+    from t2e_tui.cli.gate import _rows_json
+    from t2e_tui.gate import advisor, compare_runs, leakage, load_policy, rules
     from t2e_tui.gate.metrics import run_metrics
+    from t2e_tui.gate.rundata import load_run
 
-    print(f"imports (store, gate, numpy): {time.process_time() - t0:.3f} s")
+    print(f"imports (store, gate, numpy; in process): {time.process_time() - t0:.3f} s")
     meta = json.loads(Path(str(path) + ".json").read_text())
     conn = store.connect(path)
     policy = load_policy()
+    base = store.queries.resolve_run(conn, meta["base"])
     gc.disable()
     best: dict[str, float] = {}
-    for _ in range(3):
-        marks = [("start", time.process_time())]
-        cmp = compare_runs(conn, meta["base"], meta["cand"], intersect=True)
-        marks.append(("compare_runs (both runs read)", time.process_time()))
-        bm = run_metrics(conn, cmp.baseline.run_id, cmp.task_ids, data=cmp.baseline_data)
-        cm = run_metrics(conn, cmp.candidate.run_id, cmp.task_ids, data=cmp.candidate_data)
-        marks.append(("run_metrics x2 (gold, action checks, latency)", time.process_time()))
-        rules._checks(conn, cmp, bm, cm, policy)
-        marks.append(("checks", time.process_time()))
-        rules.evidence_stats(cmp, policy)
-        marks.append(("evidence_stats", time.process_time()))
-        leakage.comparison_role(conn, cmp.baseline, cmp.candidate, cmp.task_ids)
-        rules._run_warnings(conn, cmp)
-        marks.append(("role + run warnings", time.process_time()))
-        result = rules.evaluate(conn, meta["base"], meta["cand"], policy=policy, intersect=True)
-        marks.append(("evaluate (all of the above)", time.process_time()))
-        rules.record_decision(conn, result)
-        conn.rollback()
-        marks.append(("record_decision (not committed)", time.process_time()))
-        text = jsonout.dumps(result.to_dict())
-        marks.append((f"to_dict + jsonout ({len(text) / 1e6:.1f} MB)", time.process_time()))
-        for (_, a), (name, b) in zip(marks, marks[1:]):
-            best[name] = min(best.get(name, 1e9), b - a)
+
+    def step(name, fn):
+        t = time.process_time()
+        out = fn()
+        best[name] = min(best.get(name, 1e9), time.process_time() - t)
+        return out
+
+    for _ in range(5):
+        step("  (one run's episodes and outcomes: load_run)",
+             lambda: load_run(conn, base, actions=False))
+        cmp = step("compare_runs (both runs read, rows)",
+                   lambda: compare_runs(conn, meta["base"], meta["cand"], intersect=True))
+        step("action checks + gold x2 (ensure_actions)",
+             lambda: (cmp.baseline_data.ensure_actions(conn),
+                      cmp.candidate_data.ensure_actions(conn)))
+        bm, cm = step("run_metrics x2 (sums, pass^k, latency)", lambda: (
+            run_metrics(conn, cmp.baseline.run_id, cmp.task_ids, data=cmp.baseline_data),
+            run_metrics(conn, cmp.candidate.run_id, cmp.task_ids, data=cmp.candidate_data)))
+        step("checks", lambda: rules._checks(conn, cmp, bm, cm, policy))
+        step("evidence_stats (tests, bootstrap)", lambda: rules.evidence_stats(cmp, policy))
+        step("role + run warnings", lambda: (
+            leakage.comparison_role(conn, cmp.baseline, cmp.candidate, cmp.task_ids),
+            rules._run_warnings(conn, cmp)))
+        result = step("evaluate (all of the above, afresh)", lambda: rules.evaluate(
+            conn, meta["base"], meta["cand"], policy=policy, intersect=True))
+        result.advice = step("advisor", lambda: advisor.advise(result, conn))
+
+        def record():
+            fp = rules.fingerprint(result)
+            rules.existing_row(conn, result, fp)
+            conn.execute("BEGIN")
+            rules.record_decision(conn, result, fp)
+            conn.rollback()
+        step("fingerprint + record_decision (rolled back)", record)
+        text = step("to_dict + the --json text", lambda: jsonout.dumps(
+            result.to_dict(transitions=_rows_json(result))))
     gc.enable()
+    print(f"best of 5, CPU seconds ({len(text) / 1e6:.1f} MB of JSON):")
     for name, sec in best.items():
         print(f"  {name:48s} {sec:.3f} s")
     print("load average: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))

@@ -16,7 +16,7 @@ from store import INFRA
 
 from .outcomes import Episode, TaskOutcome, outcomes_from_episodes  # noqa: F401 (re-exported)
 from .runs import conn_of
-from .stats import SUCCESS_TOL, run_pass_hat_k
+from .stats import run_pass_hat_k
 
 KINDS = ("overall", "read", "write")
 
@@ -143,7 +143,7 @@ def run_metrics(db: Any, run_id: str, task_ids: Iterable[str] | None = None,
                 data: Any = None) -> RunMetrics:
     """Figures of `run_id`, restricted to `task_ids` when given. `data` is the run as
     `rundata.load_run` read it (a Comparison carries both sides'), saving a second read."""
-    from .rundata import load_run, rates
+    from .rundata import episode_figures, load_run, rates
 
     if data is None or data.run_id != run_id:
         data = load_run(db, run_id)
@@ -154,7 +154,8 @@ def run_metrics(db: Any, run_id: str, task_ids: Iterable[str] | None = None,
     outcomes = data.outcomes if keep is None else {
         t: o for t, o in data.outcomes.items() if t in keep}
     counts = data.actions_of(None if keep is None else outcomes)
-    f = _episode_figures(data.rows, keep)
+    f = data.figures if keep is None and data.figures is not None else \
+        episode_figures(data.rows, keep)
     n = f["scored"]
     nd = f["durations"]
     return RunMetrics(
@@ -178,65 +179,21 @@ def run_metrics(db: Any, run_id: str, task_ids: Iterable[str] | None = None,
         tokens_out=f["tokens_out"],
         mean_duration=(f["duration"] / nd) if nd else None,
         total_duration=f["duration"] if nd else None,
-        mean_step_latency_ms=_mean_step_latency(db, run_id, keep),
+        mean_step_latency_ms=_mean_step_latency(db, run_id, keep, data.id_range()),
     )
 
 
-def _episode_figures(rows: list[tuple], keep: set[str] | None) -> dict:
-    """The per-episode sums of run_metrics in one pass over rundata's episode rows (of the
-    `keep` tasks): scored episodes, their reward sum and successes, termination counts (in
-    first-seen order), the cost/token/duration totals (None when none is recorded) and the
-    infrastructure errors and unscored episodes listed apart. Every sum adds in episode order
-    from 0, as `sum()` over the per-episode lists did, so the floats are the same."""
-    infra, unscored, terms = [], [], {}
-    n = ok = 0
-    reward = ac = uc = dur = ti = to = 0      # each sum from 0, in episode order
-    n_ac = n_uc = n_dur = n_ti = n_to = 0     # how many of each were recorded (not NULL)
-    tol = SUCCESS_TOL
-    for r in rows:
-        if keep is not None:
-            tid = r[1] if type(r[1]) is str else ("" if r[1] is None else str(r[1]))
-            if tid not in keep:
-                continue
-        term, rew = r[4], r[3]
-        if term == INFRA or rew is None:
-            (infra if term == INFRA else unscored).append(
-                {"episode_id": r[0], "task_id": str(r[1]) if r[1] is not None else "",
-                 "trial": r[2]})
-            continue
-        n += 1
-        reward += rew
-        if abs(float(rew) - 1.0) <= tol:
-            ok += 1
-        key = term or "unknown"
-        terms[key] = terms.get(key, 0) + 1
-        _, _, _, _, _, a, u, d, i, o = r[:10]
-        if a is not None:
-            ac += a
-            n_ac += 1
-        if u is not None:
-            uc += u
-            n_uc += 1
-        if d is not None:
-            dur += d
-            n_dur += 1
-        if i is not None:
-            ti += i
-            n_ti += 1
-        if o is not None:
-            to += o
-            n_to += 1
-    return {"scored": n, "reward": reward, "successes": ok, "terms": terms, "infra": infra,
-            "unscored": unscored, "durations": n_dur, "duration": dur,
-            "agent_cost": ac if n_ac else None, "user_cost": uc if n_uc else None,
-            "tokens_in": ti if n_ti else None, "tokens_out": to if n_to else None}
-
-
-def _mean_step_latency(db: Any, run_id: str, keep: set[str] | None) -> float | None:
+def _mean_step_latency(db: Any, run_id: str, keep: set[str] | None,
+                       id_range: tuple[int, int] | None = None) -> float | None:
     """Mean recorded step latency over the run's scored episodes (of the `keep` tasks): one
     query, the task set passed as a JSON array (no bound-variable limit). `latency_ms IS NOT
     NULL` lets it read idx_steps_latency (only the steps that carry one) instead of every
-    step row."""
+    step row; given the run's episode `id_range`, a run whose range holds no such step
+    (most imports) is answered from the index without visiting its episodes."""
+    if id_range is not None and conn_of(db).execute(
+            "SELECT 1 FROM steps WHERE latency_ms IS NOT NULL AND episode_id BETWEEN ? AND ? "
+            "LIMIT 1", id_range).fetchone() is None:
+        return None
     sql = ("SELECT total(s.latency_ms), count(s.latency_ms) FROM episodes e "
            "JOIN steps s ON s.episode_id = e.episode_id WHERE e.run_id = ? "
            "AND s.latency_ms IS NOT NULL "

@@ -31,12 +31,11 @@ ZERO7 = (0,) + ZERO
 
 _EPISODES = (
     "SELECT episode_id, task_id, trial, reward, termination_reason, agent_cost, user_cost, "
-    "duration, tokens_in, tokens_out FROM episodes "
+    "duration, tokens_in, tokens_out, ord FROM episodes "
     "WHERE run_id = ? AND status = 'done' ORDER BY task_id, trial, ord, episode_id")
 # The same order straight off idx_episodes_run_task (no sort) when no task has two episodes of
 # one trial: `ord` only breaks such ties. When one does, the query above is used instead.
-_EPISODES_BY_INDEX = _EPISODES.replace("ord, episode_id", "episode_id").replace(
-    "tokens_out FROM", "tokens_out, ord FROM")
+_EPISODES_BY_INDEX = _EPISODES.replace("ord, episode_id", "episode_id")
 
 # Per task, over its scored episodes that have action-check rows (even rows whose `met` is NULL:
 # such an episode is not "without checks"): how many such episodes, the known rows and those
@@ -61,16 +60,27 @@ _TASK_ACTIONS = (
 class RunData:
     """What the gate reads of one run. `rows` are its finished episodes as read (episode_id,
     task_id, trial, reward, termination_reason, agent_cost, user_cost, duration, tokens_in,
-    tokens_out, in task, trial, file order; task ids as given). `task_actions[task]` sums the
-    action counts of the task's scored episodes: episodes with action-check rows count their
-    known rows; an episode without any counts its task's gold actions as unmatched (cutting an
+    tokens_out, ord; in task, trial, file order; task ids as given); `figures` are their
+    run_metrics sums over every task (`read_rows`). `task_actions[task]` sums the action
+    counts of the task's scored episodes: episodes with action-check rows count their known
+    rows; an episode without any counts its task's gold actions as unmatched (cutting an
     episode short can never raise the figure)."""
     run_id: str
     rows: list[tuple]
     outcomes: dict[str, TaskOutcome]
+    figures: dict | None = None
     task_actions: dict[str, tuple] = field(default_factory=dict)
     has_actions: bool = False
     gold_memo: dict = field(default_factory=dict, repr=False)
+    _id_range: tuple | None = field(default=None, repr=False)
+
+    def id_range(self) -> tuple[int, int] | None:
+        """(lowest, highest) episode id of the rows (None without rows): a run's episodes
+        are mostly one range, so per-episode tables are read by it first."""
+        if self._id_range is None and self.rows:
+            ids = [r[0] for r in self.rows]
+            self._id_range = (min(ids), max(ids))
+        return self._id_range
 
     @property
     def episodes(self) -> list[Episode]:
@@ -86,8 +96,7 @@ class RunData:
         conn = conn_of(db)
         checked: dict[str, tuple] = {}  # task -> (episodes with checks, 6 counts)
         if self.rows:
-            lo, hi = min(r[0] for r in self.rows), max(r[0] for r in self.rows)
-            for r in conn.execute(_TASK_ACTIONS, (lo, hi, self.run_id)):
+            for r in conn.execute(_TASK_ACTIONS, (*self.id_range(), self.run_id)):
                 _add(checked, _tid(r[0]), tuple(int(x) for x in r[1:]))
         without: dict[str, int] = {}  # task -> its scored episodes without action checks
         for tid, out in self.outcomes.items():
@@ -155,7 +164,7 @@ def load_run(db: Any, run_id: str, actions: bool = True, gold_memo: dict | None 
         rows = conn.execute(_EPISODES_BY_INDEX, (run_id,)).fetchall()
         if _has_tied_trials(rows):
             rows = conn.execute(_EPISODES, (run_id,)).fetchall()
-        data = RunData(run_id, rows, outcomes_from_rows(rows))
+        data = RunData(run_id, rows, *read_rows(rows))
         if gold_memo is not None:
             data.gold_memo = gold_memo
         if actions:
@@ -165,28 +174,77 @@ def load_run(db: Any, run_id: str, actions: bool = True, gold_memo: dict | None 
 
 def outcomes_from_rows(rows: list[tuple]) -> dict[str, TaskOutcome]:
     """outcomes.outcomes_from_episodes over the episode rows themselves (no Episode object
-    per row; Episode.scored and .success inlined: this runs per episode)."""
+    per row)."""
+    return read_rows(rows)[0]
+
+
+def episode_figures(rows: list[tuple], keep: set[str] | None = None) -> dict:
+    """run_metrics' per-episode sums over the rows of the `keep` tasks (all when None)."""
+    if keep is not None:
+        rows = [r for r in rows if _tid(r[1]) in keep]
+    return read_rows(rows)[1]
+
+
+def read_rows(rows: list[tuple]) -> tuple[dict[str, TaskOutcome], dict]:
+    """One pass over a run's episode rows: the per-task outcomes (outcomes_from_episodes,
+    with Episode.scored and .success inlined) and run_metrics' per-episode sums: scored
+    episodes, their reward sum and successes, termination counts (in first-seen order), the
+    cost/token/duration totals (None when none is recorded) and the infrastructure errors and
+    unscored episodes listed apart. Every sum adds in episode order from 0, as `sum()` over
+    the per-episode lists did, so the floats are the same."""
     out: dict[str, TaskOutcome] = {}
     get = out.get
     tol = SUCCESS_TOL
-    for r in rows:
-        tid = r[1]
-        if type(tid) is not str:
-            tid = _tid(tid)
-        t = get(tid)
-        if t is None:
-            t = out[tid] = TaskOutcome(tid)
-        reward, term = r[3], r[4]
-        if term == INFRA or reward is None:
+    infra, unscored, terms = [], [], {}
+    n = ok = 0
+    reward = ac = uc = dur = ti = to = 0      # each sum from 0, in episode order
+    n_ac = n_uc = n_dur = n_ti = n_to = 0     # how many of each were recorded (not NULL)
+    last, t = object(), None
+    for eid, tid, trial, rew, term, a, u, d, i, o, _ in rows:
+        if tid != last or t is None:  # rows come grouped by task: look it up once a task
+            last = tid
+            if type(tid) is not str:
+                tid = _tid(tid)
+            t = get(tid)
+            if t is None:
+                t = out[tid] = TaskOutcome(tid)
+        if term == INFRA or rew is None:
             why = INFRA if term == INFRA else "not scored"
-            t.excluded.append({"episode_id": r[0], "trial": r[2], "why": why})
+            t.excluded.append({"episode_id": eid, "trial": trial, "why": why})
+            (infra if term == INFRA else unscored).append(
+                {"episode_id": eid, "task_id": t.task_id, "trial": trial})
             continue
-        reward = float(reward)
-        t.rewards.append(reward)
-        t.successes.append(abs(reward - 1.0) <= tol)
+        value = float(rew)
+        success = abs(value - 1.0) <= tol
+        t.rewards.append(value)
+        t.successes.append(success)
         t.terminations.append(term)
-        t.episode_ids.append(r[0])
-    return out
+        t.episode_ids.append(eid)
+        n += 1
+        reward += rew
+        ok += success
+        key = term or "unknown"
+        terms[key] = terms.get(key, 0) + 1
+        if a is not None:
+            ac += a
+            n_ac += 1
+        if u is not None:
+            uc += u
+            n_uc += 1
+        if d is not None:
+            dur += d
+            n_dur += 1
+        if i is not None:
+            ti += i
+            n_ti += 1
+        if o is not None:
+            to += o
+            n_to += 1
+    figures = {"scored": n, "reward": reward, "successes": ok, "terms": terms, "infra": infra,
+               "unscored": unscored, "durations": n_dur, "duration": dur,
+               "agent_cost": ac if n_ac else None, "user_cost": uc if n_uc else None,
+               "tokens_in": ti if n_ti else None, "tokens_out": to if n_to else None}
+    return out, figures
 
 
 def _has_tied_trials(rows: list[tuple]) -> bool:
