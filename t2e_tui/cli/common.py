@@ -79,6 +79,12 @@ def _safe_console_class():
         from rich.segment import Segment
 
         class SafeConsole(Console):
+            def on_broken_pipe(self) -> None:
+                # rich exits 1 on a closed pipe, which reads as "discard": exit 141 instead
+                from .main import _closed_pipe
+
+                _closed_pipe()
+
             def _render_buffer(self, buffer):
                 return super()._render_buffer(
                     seg if seg.control else Segment(_segment_text(seg.text), seg.style, None)

@@ -158,7 +158,6 @@ def register(cli: click.Group) -> None:
         inconclusive (3). Records a scoreboard row (the same verdict twice: the same row)."""
         from ..gate import gate, load_policy
         from ..gate.grader import apply_reward_attr, check_graders
-        from ..gate.report import write_report
         from ..gate.rundata import paused_gc
 
         for _, path in reports:  # before the gate appends its scoreboard row
@@ -180,8 +179,11 @@ def register(cli: click.Group) -> None:
                 # the per-task rows only go to --json (reports and the summary never read them)
                 doc = result.to_dict(transitions=_rows_json(result) if as_json else [])
                 doc["transfer"] = _transfer_doc(conn, result)
-            for fmt, path in reports:
-                write_report(doc, fmt, path)
+            if reports:
+                from ..gate.report import write_report  # xml.etree only when asked for
+
+                for fmt, path in reports:
+                    write_report(doc, fmt, path)
             click.echo(jsonout.dumps(doc) if as_json else _human_gate(doc))
             code = result.exit_code
             # freed now, by reference counting: were they alive when the collector resumes,

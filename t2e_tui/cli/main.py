@@ -223,10 +223,8 @@ _register_all()
 
 
 def main() -> None:
-    # Rich exits 1 on a closed pipe; 1 means "discard" here, so route it to our pipe code.
-    import rich.console
-
-    rich.console.Console.on_broken_pipe = lambda self: _closed_pipe()  # type: ignore[method-assign]
+    # Rich exits 1 on a closed pipe; 1 means "discard" here: the CLI's one console class
+    # (common.SafeConsole) routes it to our pipe code, so rich is only imported when used.
     cli.main()
 
 
