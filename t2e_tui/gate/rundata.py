@@ -31,7 +31,7 @@ ZERO7 = (0,) + ZERO
 
 _EPISODES = (
     "SELECT episode_id, task_id, trial, reward, termination_reason, agent_cost, user_cost, "
-    "duration, tokens_in, tokens_out, ord FROM episodes "
+    "duration, tokens_in, tokens_out FROM episodes "
     "WHERE run_id = ? AND status = 'done' ORDER BY task_id, trial, ord, episode_id")
 # The same order straight off idx_episodes_run_task (no sort) when no task has two episodes of
 # one trial: `ord` only breaks such ties. When one does, the query above is used instead.
@@ -60,7 +60,7 @@ _TASK_ACTIONS = (
 class RunData:
     """What the gate reads of one run. `rows` are its finished episodes as read (episode_id,
     task_id, trial, reward, termination_reason, agent_cost, user_cost, duration, tokens_in,
-    tokens_out, ord; in task, trial, file order; task ids as given); `figures` are their
+    tokens_out; in task, trial, file order; task ids as given); `figures` are their
     run_metrics sums over every task (`read_rows`). `task_actions[task]` sums the action
     counts of the task's scored episodes: episodes with action-check rows count their known
     rows; an episode without any counts its task's gold actions as unmatched (cutting an
@@ -200,7 +200,7 @@ def read_rows(rows: list[tuple]) -> tuple[dict[str, TaskOutcome], dict]:
     reward = ac = uc = dur = ti = to = 0      # each sum from 0, in episode order
     n_ac = n_uc = n_dur = n_ti = n_to = 0     # how many of each were recorded (not NULL)
     last, t = object(), None
-    for eid, tid, trial, rew, term, a, u, d, i, o, _ in rows:
+    for eid, tid, trial, rew, term, a, u, d, i, o in rows:
         if tid != last or t is None:  # rows come grouped by task: look it up once a task
             last = tid
             if type(tid) is not str:
