@@ -197,3 +197,135 @@ def test_a_run_without_any_action_checks_counts_the_gold(tmp_path):
     new = run_metrics(conn, rid).to_dict()
     _same(new, oracle.run_metrics(conn, rid).to_dict())
     assert new["action_counts"]["overall"][0] == 0 < new["action_counts"]["overall"][1]
+
+
+# --- the read-once paths of issue 18's second pass: each against the per-episode oracle ---
+
+def test_gate_json_rows_are_the_text_of_each_row(pair):
+    from t2e_tui.cli.gate import _rows_json
+
+    conn, base, cand = pair
+    result = evaluate(conn, base, cand, intersect=True)
+    rows = _rows_json(result)
+    assert len({r.text.split(", ", 1)[1] for r in rows}) < len(rows)  # shapes were shared
+    plain = result.to_dict()
+    fast = result.to_dict(transitions=rows)
+    assert jsonout.dumps(fast) == jsonout.dumps(plain)
+    assert json.loads(jsonout.dumps(fast))["transitions"] == plain["transitions"]
+
+
+@pytest.mark.parametrize("chunk", [0, 1, 7, 1 << 16])
+def test_json_in_pieces_is_the_same_text(chunk):
+    doc = {"a": [1, 2.5, {"b": [float("nan"), None]}], "rows": [{"x": [1, 2]}, "é"],
+           "pre": [jsonout.Encoded('{"task_id": "1", "v": 0.5}'), {"y": 1}], "none": {}}
+    parts = []
+    jsonout.dump(doc, parts.append, chunk=chunk)
+    text = "".join(parts)
+    assert text == jsonout.dumps(doc)
+    assert json.loads(text)["pre"] == [{"task_id": "1", "v": 0.5}, {"y": 1}]
+    if chunk > 1:
+        assert all(len(p) >= chunk for p in parts[:-1])
+
+
+def _needs_gold(conn, rid):
+    """Tasks with a scored episode without any action-check row (per episode, in SQL)."""
+    return {t for (t,) in conn.execute(
+        "SELECT DISTINCT task_id FROM episodes e WHERE run_id = ? AND status = 'done' "
+        "AND reward IS NOT NULL AND coalesce(termination_reason, '') != 'infrastructure_error' "
+        "AND NOT EXISTS (SELECT 1 FROM checks c WHERE c.episode_id = e.episode_id "
+        "AND c.kind = 'action')", (rid,))}
+
+
+def test_gold_is_decoded_only_for_tasks_with_an_episode_without_checks(pair, monkeypatch):
+    conn, base, _ = pair
+    decoded = []
+    real = rundata._loads
+    monkeypatch.setattr(rundata, "_loads", lambda scan, text: decoded.append(text)
+                        or real(scan, text))
+    rundata.load_run(conn, base)
+    texts = dict(conn.execute("SELECT task_id, task_json FROM tasks WHERE run_id = ?", (base,)))
+    need = _needs_gold(conn, base)
+    assert need and len(need) < len(texts)
+    assert sorted(decoded) == sorted(texts[t] for t in need)
+
+
+def test_a_run_with_checks_everywhere_decodes_no_task(tmp_path, monkeypatch):
+    conn = new_store(tmp_path)
+    rid = make_run(conn, "all", {str(i): [1.0, 0.0] for i in range(1, 9)})
+    monkeypatch.setattr(rundata, "_loads", lambda scan, text: pytest.fail("decoded " + text))
+    new = run_metrics(conn, rid).to_dict()
+    monkeypatch.undo()
+    _same(new, oracle.run_metrics(conn, rid).to_dict())
+    assert new["action_counts"]["overall"] == [16, 32]  # met on the 8 successes, 2 each
+
+
+def test_action_counts_when_another_run_lies_inside_the_id_range(tmp_path):
+    """The checks are read by the run's episode-id range first: a run resumed after another
+    one was recorded spans that run's ids, which must not count."""
+    from test_gate_builders import DEFAULT_ACTIONS, reward_info
+
+    from store import writer
+
+    conn = new_store(tmp_path)
+    tasks = [str(i) for i in range(1, 13)]
+    a = _random_run(conn, "a", 5, tasks)
+    _random_run(conn, "b", 6, tasks)
+    for trial, t in enumerate(tasks[:4], start=7):  # later episodes of run a
+        eid = writer.begin_episode(conn, a, episode_key=f"{t}:{trial}", task_id=t, trial=trial,
+                                   ord=1000 + trial)
+        writer.append_step(conn, eid, 0, {"role": "assistant", "content": "Hi!"},
+                           latency_ms=2.5)
+        writer.finish_episode(conn, eid, termination_reason="user_stop",
+                              reward_info=reward_info(1.0, [(n, k, trial % 2 == 0)
+                                                            for n, k in DEFAULT_ACTIONS]),
+                              duration=1.0, agent_cost=0.5)
+    conn.commit()
+    data = rundata.load_run(conn, a)
+    lo, hi = data.id_range()
+    assert conn.execute("SELECT count(*) FROM episodes WHERE run_id != ? AND episode_id "
+                        "BETWEEN ? AND ?", (a, lo, hi)).fetchone()[0] > 0
+    _same(run_metrics(conn, a, data=data).to_dict(), oracle.run_metrics(conn, a).to_dict())
+    cmp = compare_runs(conn, a, a)
+    _same(checks_mod._per_task_action_match(conn, cmp), oracle.per_task_action_match(conn, cmp))
+
+
+def test_step_latency_reads_only_the_partial_index(tmp_path):
+    conn = new_store(tmp_path)
+    a = make_run(conn, "a", {"1": [1.0], "2": [0.0]})
+    b = make_run(conn, "b", {"1": [1.0], "2": [1.0]})
+    conn.execute("UPDATE steps SET latency_ms = 40.0 WHERE episode_id IN "
+                 "(SELECT episode_id FROM episodes WHERE run_id = ?)", (b,))
+    conn.commit()
+    plan = " ".join(r[3] for r in conn.execute(
+        "EXPLAIN QUERY PLAN SELECT total(s.latency_ms) FROM episodes e JOIN steps s "
+        "ON s.episode_id = e.episode_id WHERE e.run_id = ? AND s.latency_ms IS NOT NULL",
+        (a,)))
+    assert "COVERING INDEX idx_steps_latency" in plan
+    assert run_metrics(conn, a).mean_step_latency_ms is None  # its range holds none
+    assert run_metrics(conn, b).mean_step_latency_ms == 40.0
+    assert oracle.run_metrics(conn, b).mean_step_latency_ms == 40.0
+
+
+def test_pass_hat_k_is_the_worlds_mean_to_the_last_bit():
+    from t2e_tui.gate.stats import run_pass_hat_k
+    from world.scoring import pass_hat_k as world_pass_hat_k
+
+    rng = random.Random(4)
+    for n_tasks in (1, 7, 3000):
+        shapes = [(rng.randint(0, n), n) for n in (rng.choice((3, 4, 5)) for _ in range(n_tasks))]
+        got = run_pass_hat_k(shapes)
+        trials = {str(i): [True] * c + [False] * (n - c) for i, (c, n) in enumerate(shapes)}
+        assert got == {k: world_pass_hat_k(trials, k) for k in range(1, min(n for _, n in
+                                                                            shapes) + 1)}
+
+
+def test_sign_flip_is_the_same_whether_deltas_share_objects():
+    from fractions import Fraction as F
+
+    from t2e_tui.gate.stats import sign_flip_test
+
+    rng = random.Random(9)
+    values = [rng.choice((F(-1), F(-1, 2), F(0), F(1, 2), F(1), F(1, 3))) for _ in range(4000)]
+    fresh = [F(v.numerator, v.denominator) for v in values]  # one object per task
+    assert sign_flip_test(values) == sign_flip_test(fresh)
+    assert sign_flip_test(values)[1] is True
