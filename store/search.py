@@ -104,12 +104,24 @@ def ranked_search(db: Any, query: str, limit: int = 50, offset: int = 0,
         params.append(run_id)
     try:
         ranked = matches = None
-        if bound is not None:
+        # Counting is ~15x cheaper than ranking: a store with few matches skips the rest.
+        total = conn.execute("SELECT count(*) FROM steps_fts WHERE steps_fts MATCH ?",
+                             (q,)).fetchone()[0] if bound is not None else 0
+        if bound is not None and total > bound:
+            if run_id:  # FTS5 walks only the run's step ids; the join still filters by run
+                lo, hi = conn.execute(
+                    "SELECT min(s.step_id), max(s.step_id) FROM episodes e JOIN steps s "
+                    "ON s.episode_id = e.episode_id WHERE e.run_id = ?", (run_id,)).fetchone()
+                if lo is None:
+                    return RankedPage([])
+                where += "AND steps_fts.rowid BETWEEN ? AND ? "
+                params += [lo, hi]
             # FTS5 walks a doclist backwards cheaply: the bound-th newest match is the cutoff.
             cut = conn.execute(f"SELECT steps_fts.rowid {source}{where}ORDER BY steps_fts.rowid "
                                "DESC LIMIT 1 OFFSET ?", (*params, int(bound) - 1)).fetchone()
             if cut is not None:
-                matches = conn.execute(f"SELECT count(*) {source}{where}", params).fetchone()[0]
+                matches = total if not run_id else conn.execute(
+                    f"SELECT count(*) {source}{where}", params).fetchone()[0]
                 if matches > bound:
                     ranked = int(bound)
                     where += "AND steps_fts.rowid >= ? "

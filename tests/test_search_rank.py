@@ -131,6 +131,7 @@ def test_past_the_bound_the_newest_matches_are_ranked_and_counted(fx, run):
                                      bound=len(every))
     assert (exact.ranked, exact.matches) == (None, None)
     assert page_of(exact.hits) == ranked_by_join(conn, "order", 8, 4, run_id=rid)
+    assert search_mod.ranked_search(db, "order", run_id="nope", bound=bound) == ([], None, None)
 
 
 def test_the_cli_says_when_the_candidate_set_was_bounded(fx, monkeypatch):
@@ -148,6 +149,13 @@ def test_the_cli_says_when_the_candidate_set_was_bounded(fx, monkeypatch):
     assert res.exit_code == 0 and res.stderr == "", res.output
     want = [w[:2] for w in ranked_by_join(queries.conn_of(db), "order", 30)]
     assert [(h["episode_id"], h["idx"]) for h in json.loads(res.stdout)] == want
+    # a page past the ranked ones is empty, and says why rather than "no matches"
+    res = CliRunner().invoke(cli, ["--store", path, "search", "order", "--rank", "--offset", "20"])
+    assert res.exit_code == 0 and res.stdout.count("\n") == 1, res.output  # the header alone
+    assert res.stderr.splitlines() == [
+        f"ranked the newest 20 of {n} matches by relevance; --rank-all ranks every match "
+        "(slower), more words or --run narrow the search",
+        "no matches for 'order' past the first 20"]
 
 
 def test_the_help_states_the_bound_in_force():

@@ -207,15 +207,18 @@ def register(cli: click.Group) -> None:
                 refs[h["run_id"]] = episode_refs(db, h["run_id"])
         ref = {h["episode_id"]: refs[h["run_id"]].get(h["episode_id"], str(h["episode_id"]))
                for h in hits}
+        # past the last page "no matches" would be wrong: there were, just not this far
+        none = (f"no matches for {query!r}" if not offset else
+                f"no matches for {query!r} past the first {offset:,}")
         if piped(force_table):
             echo_tsv(("ref", "step", "episode_id", "run_id", "task_id", "role", "snippet"),
                      ([ref[h["episode_id"]], h["idx"], h["episode_id"], h["run_id"],
                        h["task_id"], h["role"], h["snippet"]] for h in hits))
             if not hits:
-                click.echo(f"no matches for {query!r}", err=True)
+                click.echo(none, err=True)
             return
         if not hits:
-            click.echo(f"no matches for {query!r}")
+            click.echo(none)
             return
         from rich.text import Text
 
