@@ -329,3 +329,13 @@ def test_sign_flip_is_the_same_whether_deltas_share_objects():
     fresh = [F(v.numerator, v.denominator) for v in values]  # one object per task
     assert sign_flip_test(values) == sign_flip_test(fresh)
     assert sign_flip_test(values)[1] is True
+
+
+def test_task_ids_sort_as_the_tuple_key_did():
+    from t2e_tui.gate.compare import sort_task_ids, task_sort_key
+
+    rng = random.Random(2)
+    ids = [rng.choice((str(rng.randint(0, 500)), f"0{rng.randint(0, 50)}", f"t{rng.randint(0, 99)}",
+                       "", "é", "10a")) for _ in range(3000)]
+    for sample in (ids, [i for i in ids if i.isdigit()], ["b", "a"], []):
+        assert sort_task_ids(sample) == sorted(sample, key=task_sort_key)

@@ -175,6 +175,17 @@ def task_sort_key(task_id: str) -> tuple:
     return (0, int(task_id), "") if task_id.isdigit() else (1, 0, task_id)
 
 
+def sort_task_ids(ids) -> list[str]:
+    """sorted(ids, key=task_sort_key), with int keys for the numeric ids and plain strings
+    for the rest (numeric first): the same order, ties kept as given, without 10^5 tuple
+    comparisons."""
+    ids = list(ids)
+    digits = [t for t in ids if t.isdigit()]
+    if len(digits) == len(ids):
+        return sorted(ids, key=int)
+    return sorted(digits, key=int) + sorted(t for t in ids if not t.isdigit())
+
+
 def compare_runs(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
                  intersect: bool = False) -> Comparison:
     """Pair two runs task by task.
@@ -209,14 +220,14 @@ def compare_runs(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
         raise T2EError(f"run {b.label()} has no finished episodes")
     if not co:
         raise T2EError(f"run {c.label()} has no finished episodes")
-    only_b = sorted(set(bo) - set(co), key=task_sort_key)
-    only_c = sorted(set(co) - set(bo), key=task_sort_key)
+    only_b = sort_task_ids(set(bo) - set(co))
+    only_c = sort_task_ids(set(co) - set(bo))
     if (only_b or only_c) and not intersect:
         raise T2EError(
             f"runs {b.label()} and {c.label()} cover different task sets "
             f"({len(bo)} vs {len(co)} tasks; only in baseline: {_few(only_b)}; only in "
             f"candidate: {_few(only_c)}); pass --intersect to compare the tasks they share")
-    shared = sorted(set(bo) & set(co), key=task_sort_key)
+    shared = sort_task_ids(set(bo) & set(co))
     if not shared:
         raise T2EError(f"runs {b.label()} and {c.label()} share no task")
     rows, dropped = [], []
