@@ -102,13 +102,16 @@ def _rows_json(result) -> list:
     """The `transitions` of `t2e gate --json`, each row already encoded: the same text as
     encoding each TaskRow.to_dict(), but everything after the task id is encoded once per
     (rewards, terminations) shape, which is all the rest of a row derives from (10^4 rows,
-    a handful of shapes; -0.0 never comes out of SQLite, so equal keys encode alike)."""
+    a handful of shapes, numbered by compare_runs; -0.0 never comes out of SQLite, so equal
+    keys encode alike)."""
     compact = jsonout.compact_encoder()
     shapes: dict = {}
     out = []
     for r in result.comparison.rows:
-        key = (tuple(r.baseline), tuple(r.candidate), tuple(r.baseline_terminations),
-               tuple(r.candidate_terminations))
+        key = r.__dict__.get("_shape")
+        if key is None:  # a row not made by compare_runs
+            key = (tuple(r.baseline), tuple(r.candidate), tuple(r.baseline_terminations),
+                   tuple(r.candidate_terminations))
         tail = shapes.get(key)
         if tail is None:
             d = r.to_dict()

@@ -252,8 +252,11 @@ def compare_runs(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
 def _row(tb: TaskOutcome, tc: TaskOutcome, shapes: dict | None = None) -> TaskRow:
     """One task's row. Everything a row derives (rates, transition, flip rates, mean rewards
     and their deltas) depends only on the two sides' reward lists, and 10^4 tasks share a
-    handful of those: `shapes` computes each once and the rows share the results."""
-    key = (tuple(tb.rewards), tuple(tc.rewards))
+    handful of those: `shapes` computes each once and the rows share the results. With the
+    terminations, the shape is all of a row but its task id and episodes: rows of one shape
+    carry the same `_shape` number (`t2e gate --json` encodes each shape once)."""
+    key = (tuple(tb.rewards), tuple(tc.rewards), tuple(tb.terminations),
+           tuple(tc.terminations))
     derived = None if shapes is None else shapes.get(key)
     if derived is None:
         b_rate, c_rate = tb.rate, tc.rate
@@ -263,7 +266,8 @@ def _row(tb: TaskOutcome, tc: TaskOutcome, shapes: dict | None = None) -> TaskRo
                    {"baseline_reward": b_reward, "candidate_reward": c_reward,
                     "reward_delta": c_reward - b_reward,
                     "rate_change": _rate_delta(sum(tc.successes), len(tc.successes),
-                                               sum(tb.successes), len(tb.successes))})
+                                               sum(tb.successes), len(tb.successes)),
+                    "_shape": None if shapes is None else len(shapes)})
         if shapes is not None:  # (-0.0 and 0.0 share a key: sum() makes both means 0.0)
             shapes[key] = derived
     row = TaskRow(tb.task_id, tb.rewards, tc.rewards, derived[0], derived[1], derived[2],
