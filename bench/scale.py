@@ -1,14 +1,15 @@
 """Scale figures for the 100k-episode store (issue 18): prints figures, asserts nothing.
 
     .venv/bin/python bench/scale.py build [--store PATH] [--steps N]
-    .venv/bin/python bench/scale.py gate  [--store PATH]      # `t2e gate` CPU and wall time
+    .venv/bin/python bench/scale.py gate  [--store PATH] [--t2e EXE]  # `t2e gate` CPU, wall
     .venv/bin/python bench/scale.py phases [--store PATH]     # where the gate's CPU goes
     .venv/bin/python bench/scale.py stats                     # the statistics alone, 1k..50k
     .venv/bin/python bench/scale.py search [--store PATH]     # ranked first page (bench/tui.py's 1M-step store)
 
 The store is two runs of 25,000 tasks x 2 trials (100,000 episodes) built with bench/tui.py's
 bulk builder; `--steps 29` gives the issue's 2.9M messages, the default 3 keeps the build quick
-when only the gate is measured (the gate reads episodes and checks, not steps).
+when only the gate is measured (the gate reads steps only through idx_steps_latency; the
+29-step store gives the same figures).
 """
 
 from __future__ import annotations
@@ -38,15 +39,16 @@ def build(path: Path, steps: int) -> None:
     print(f"built {path}: {meta['episodes']:,} episodes")
 
 
-def gate(path: Path, runs: int = 5) -> None:
+def gate(path: Path, runs: int = 5, t2e: str | None = None) -> None:
     """Whole `t2e gate --json` processes: CPU (user+sys), wall and minor page faults, best of
     `runs`, twice: with the Python environment as it is (this sandbox sets
     PYTHONDONTWRITEBYTECODE=1, so every t2e module is compiled on each start) and with a
-    bytecode cache, as an installed package runs (pip writes .pyc files)."""
+    bytecode cache, as an installed package runs (pip writes .pyc files). `t2e` is another
+    checkout's executable (before/after figures: `--t2e /work/main/.venv/bin/t2e`)."""
     import tempfile
 
     meta = json.loads(Path(str(path) + ".json").read_text())
-    t2e = str(ROOT / ".venv" / "bin" / "t2e")
+    t2e = t2e or str(ROOT / ".venv" / "bin" / "t2e")
     args = [t2e, "--store", str(path), "gate", meta["base"], meta["cand"], "--json",
             "--intersect"]
     pyc = tempfile.mkdtemp(prefix="t2e-bench-pyc-")
@@ -211,11 +213,12 @@ def main() -> None:
     ap.add_argument("what", choices=["build", "gate", "phases", "stats", "search"])
     ap.add_argument("--store", type=Path, default=DEFAULT)
     ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--t2e", default=None, help="gate: the t2e executable to time")
     a = ap.parse_args()
     if a.what == "build":
         build(a.store, a.steps)
     elif a.what == "gate":
-        gate(a.store)
+        gate(a.store, t2e=a.t2e)
     elif a.what == "phases":
         phases(a.store)
     elif a.what == "search":
