@@ -109,6 +109,8 @@ def test_outcomes_and_rows_match_the_per_episode_code(pair):
     ob, oc = oracle.task_outcomes(conn, base), oracle.task_outcomes(conn, cand)
     assert cmp.baseline_data.outcomes.keys() == ob.keys()
     assert rundata._has_tied_trials(conn.execute(rundata._EPISODES_BY_INDEX, (base,)).fetchall())
+    assert not rundata._has_tied_trials(
+        conn.execute(rundata._EPISODES_BY_INDEX, (cand,)).fetchall())
     for t, o in ob.items():
         _same(cmp.baseline_data.outcomes[t].to_dict(), o.to_dict())
     for r in cmp.rows:
