@@ -98,3 +98,33 @@ def test_sign_test_is_exact_at_any_size(improved, worsened):
     n = improved + worsened
     exact = Fraction(sum(math.comb(n, i) for i in range(improved, n + 1)), 2 ** n)
     assert sign_test(improved, worsened) == float(exact)
+
+
+def test_flip_tail_mirrors_each_binomial_without_changing_a_bit():
+    """_flip_tail builds each group's pmf from half its coefficients (C(m, j) = C(m, m - j));
+    the p-value is the float a pmf built from every coefficient gives."""
+    from collections import Counter
+
+    import numpy as np
+
+    from t2e_tui.gate.stats import _flip_tail
+
+    def full(groups, observed):
+        dist, low = np.ones(1), 0
+        for a, m in sorted(groups.items()):
+            pmf, c = np.zeros(2 * a * m + 1), 1
+            for j in range(m + 1):
+                pmf[2 * a * j] = c / (1 << m)
+                c = c * (m - j) // (j + 1)
+            dist = np.convolve(dist, pmf)
+            low -= a * m
+        first = observed - low
+        return 1.0 if first <= 0 else float(min(1.0, dist[first:].sum()))
+
+    rng = random.Random(1)
+    for trial in range(20):
+        groups = Counter({a: rng.randint(1, 400 if trial % 2 else 7)
+                          for a in rng.sample([1, 2, 3, 4], rng.randint(1, 3))})
+        span = sum(a * m for a, m in groups.items())
+        for observed in (rng.randint(-span, span), 0, span, -span):
+            assert _flip_tail(groups, observed) == full(groups, observed)

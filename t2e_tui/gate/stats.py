@@ -147,8 +147,8 @@ def _flip_tail(groups: Counter, observed: int) -> float:
     for a, m in sorted(groups.items()):
         pmf = np.zeros(2 * a * m + 1)
         c, scale = 1, 1 << m
-        for j in range(m + 1):
-            pmf[2 * a * j] = c / scale  # correctly rounded: exact for dyadic values
+        for j in range(m // 2 + 1):  # C(m, j) = C(m, m - j): half the big-integer work
+            pmf[2 * a * j] = pmf[2 * a * (m - j)] = c / scale  # correctly rounded
             c = c * (m - j) // (j + 1)
         if dist.size * pmf.size <= 50_000_000:
             dist = np.convolve(dist, pmf)
