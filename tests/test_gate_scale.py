@@ -108,9 +108,13 @@ def test_outcomes_and_rows_match_the_per_episode_code(pair):
     cmp = compare_runs(conn, base, cand, intersect=True)
     ob, oc = oracle.task_outcomes(conn, base), oracle.task_outcomes(conn, cand)
     assert cmp.baseline_data.outcomes.keys() == ob.keys()
-    assert rundata._has_tied_trials(conn.execute(rundata._EPISODES_BY_INDEX, (base,)).fetchall())
-    assert not rundata._has_tied_trials(
-        conn.execute(rundata._EPISODES_BY_INDEX, (cand,)).fetchall())
+    with pytest.raises(rundata._TiedTrials):  # the base run has reruns filed under a trial
+        rundata.read_rows(conn.execute(rundata._EPISODES_BY_INDEX, (base,)), ties=True)
+    rundata.read_rows(conn.execute(rundata._EPISODES_BY_INDEX, (cand,)), ties=True)
+    assert cmp.baseline_data.query == rundata._EPISODES
+    assert cmp.candidate_data.query == rundata._EPISODES_BY_INDEX
+    _same([e.__dict__ for e in cmp.baseline_data.episodes(conn)],
+          [e.__dict__ for e in oracle.load_episodes(conn, base)])
     for t, o in ob.items():
         _same(cmp.baseline_data.outcomes[t].to_dict(), o.to_dict())
     for r in cmp.rows:

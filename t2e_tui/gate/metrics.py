@@ -155,7 +155,7 @@ def run_metrics(db: Any, run_id: str, task_ids: Iterable[str] | None = None,
         t: o for t, o in data.outcomes.items() if t in keep}
     counts = data.actions_of(None if keep is None else outcomes)
     f = data.figures if keep is None and data.figures is not None else \
-        episode_figures(data.rows, keep)
+        episode_figures(data.rows(db), keep)
     n = f["scored"]
     nd = f["durations"]
     return RunMetrics(

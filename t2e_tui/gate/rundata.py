@@ -17,7 +17,6 @@ import gc
 import json
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from operator import itemgetter
 from typing import Any, Iterable
 
 from store import INFRA
@@ -59,34 +58,35 @@ _TASK_ACTIONS = (
 
 @dataclass
 class RunData:
-    """What the gate reads of one run. `rows` are its finished episodes as read (episode_id,
-    task_id, trial, reward, termination_reason, agent_cost, user_cost, duration, tokens_in,
-    tokens_out; in task, trial, file order; task ids as given); `figures` are their
-    run_metrics sums over every task (`read_rows`). `task_actions[task]` sums the action
-    counts of the task's scored episodes: episodes with action-check rows count their known
-    rows; an episode without any counts its task's gold actions as unmatched (cutting an
-    episode short can never raise the figure)."""
+    """What the gate reads of one run: its per-task outcomes and `figures`, run_metrics' sums
+    over every task (`read_rows`); the episode rows themselves are not kept (`rows` reads
+    them again, for a subset of the tasks or as Episode objects). `task_actions[task]` sums
+    the action counts of the task's scored episodes: episodes with action-check rows count
+    their known rows; an episode without any counts its task's gold actions as unmatched
+    (cutting an episode short can never raise the figure)."""
     run_id: str
-    rows: list[tuple]
     outcomes: dict[str, TaskOutcome]
     figures: dict | None = None
     task_actions: dict[str, tuple] = field(default_factory=dict)
     has_actions: bool = False
     gold_memo: dict = field(default_factory=dict, repr=False)
+    query: str = field(default="", repr=False)  # the SQL that read the rows, in their order
     _id_range: tuple | None = field(default=None, repr=False)
 
     def id_range(self) -> tuple[int, int] | None:
-        """(lowest, highest) episode id of the rows (None without rows): a run's episodes
-        are mostly one range, so per-episode tables are read by it first."""
-        if self._id_range is None and self.rows:
-            ids = [r[0] for r in self.rows]
-            self._id_range = (min(ids), max(ids))
+        """(lowest, highest) id of the run's finished episodes (None without any): a run's
+        episodes are mostly one range, so per-episode tables are read by it first."""
         return self._id_range
 
-    @property
-    def episodes(self) -> list[Episode]:
-        """The rows as Episode objects (built on each read: the gate's hot paths use rows)."""
-        return [Episode(r[0], _tid(r[1]), *r[2:10]) for r in self.rows]
+    def rows(self, db: Any) -> list[tuple]:
+        """The run's finished episode rows again (episode_id, task_id, trial, reward,
+        termination_reason, agent_cost, user_cost, duration, tokens_in, tokens_out; in task,
+        trial, file order; task ids as given)."""
+        return conn_of(db).execute(self.query or _EPISODES, (self.run_id,)).fetchall()
+
+    def episodes(self, db: Any) -> list[Episode]:
+        """The rows as Episode objects."""
+        return [Episode(r[0], _tid(r[1]), *r[2:10]) for r in self.rows(db)]
 
     def ensure_actions(self, db: Any, memo: dict | None = None) -> RunData:
         """Read the action-check counts and, for tasks with a scored episode without checks,
@@ -96,8 +96,8 @@ class RunData:
             return self
         conn = conn_of(db)
         checked: dict[str, tuple] = {}  # task -> (episodes with checks, 6 counts)
-        if self.rows:
-            for r in conn.execute(_TASK_ACTIONS, (*self.id_range(), self.run_id)):
+        if self._id_range is not None:
+            for r in conn.execute(_TASK_ACTIONS, (*self._id_range, self.run_id)):
                 _add(checked, _tid(r[0]), tuple(int(x) for x in r[1:]))
         without: dict[str, int] = {}  # task -> its scored episodes without action checks
         for tid, out in self.outcomes.items():
@@ -158,14 +158,18 @@ def paused_gc():
 
 def load_run(db: Any, run_id: str, actions: bool = True, gold_memo: dict | None = None
              ) -> RunData:
-    """Read one run's episodes and outcomes (one query) and, unless `actions` is false, its
-    action-check counts (`ensure_actions` reads them later)."""
+    """Read one run's episodes, outcomes and figures (one query, its rows taken as they come:
+    none is kept) and, unless `actions` is false, its action-check counts (`ensure_actions`
+    reads them later)."""
     conn = conn_of(db)
     with paused_gc():
-        rows = conn.execute(_EPISODES_BY_INDEX, (run_id,)).fetchall()
-        if _has_tied_trials(rows):
-            rows = conn.execute(_EPISODES, (run_id,)).fetchall()
-        data = RunData(run_id, rows, *read_rows(rows))
+        query = _EPISODES_BY_INDEX
+        try:
+            outcomes, figures, span = read_rows(conn.execute(query, (run_id,)), ties=True)
+        except _TiedTrials:  # `ord` must order them: the sorted query
+            query = _EPISODES
+            outcomes, figures, span = read_rows(conn.execute(query, (run_id,)))
+        data = RunData(run_id, outcomes, figures, query=query, _id_range=span)
         if gold_memo is not None:
             data.gold_memo = gold_memo
         if actions:
@@ -173,26 +177,33 @@ def load_run(db: Any, run_id: str, actions: bool = True, gold_memo: dict | None 
     return data
 
 
-def outcomes_from_rows(rows: list[tuple]) -> dict[str, TaskOutcome]:
+class _TiedTrials(Exception):
+    """Two rows of one task and trial (read_rows with ties=True)."""
+
+
+def outcomes_from_rows(rows: Iterable[tuple]) -> dict[str, TaskOutcome]:
     """outcomes.outcomes_from_episodes over the episode rows themselves (no Episode object
     per row)."""
     return read_rows(rows)[0]
 
 
-def episode_figures(rows: list[tuple], keep: set[str] | None = None) -> dict:
+def episode_figures(rows: Iterable[tuple], keep: set[str] | None = None) -> dict:
     """run_metrics' per-episode sums over the rows of the `keep` tasks (all when None)."""
     if keep is not None:
         rows = [r for r in rows if _tid(r[1]) in keep]
     return read_rows(rows)[1]
 
 
-def read_rows(rows: list[tuple]) -> tuple[dict[str, TaskOutcome], dict]:
+def read_rows(rows: Iterable[tuple], ties: bool = False
+              ) -> tuple[dict[str, TaskOutcome], dict, tuple[int, int] | None]:
     """One pass over a run's episode rows: the per-task outcomes (outcomes_from_episodes,
-    with Episode.scored and .success inlined) and run_metrics' per-episode sums: scored
-    episodes, their reward sum and successes, termination counts (in first-seen order), the
-    cost/token/duration totals (None when none is recorded) and the infrastructure errors and
-    unscored episodes listed apart. Every sum adds in episode order from 0, as `sum()` over
-    the per-episode lists did, so the floats are the same."""
+    with Episode.scored and .success inlined), run_metrics' per-episode sums (scored
+    episodes, their reward sum and successes, termination counts in first-seen order, the
+    cost/token/duration totals (None when none is recorded), the infrastructure errors and
+    unscored episodes listed apart) and the (lowest, highest) episode id. Every sum adds in
+    episode order from 0, as `sum()` over the per-episode lists did, so the floats are the
+    same. With `ties`, two neighbouring rows of one task and trial raise _TiedTrials (`ord`
+    must then order them)."""
     out: dict[str, TaskOutcome] = {}
     get = out.get
     tol = SUCCESS_TOL
@@ -200,7 +211,8 @@ def read_rows(rows: list[tuple]) -> tuple[dict[str, TaskOutcome], dict]:
     n = ok = 0
     reward = ac = uc = dur = ti = to = 0      # each sum from 0, in episode order
     n_ac = n_uc = n_dur = n_ti = n_to = 0     # how many of each were recorded (not NULL)
-    last, t = object(), None
+    last, last_trial, t = object(), object(), None
+    lo = hi = None
     for eid, tid, trial, rew, term, a, u, d, i, o in rows:
         if tid != last or t is None:  # rows come grouped by task: look it up once a task
             last = tid
@@ -209,6 +221,15 @@ def read_rows(rows: list[tuple]) -> tuple[dict[str, TaskOutcome], dict]:
             t = get(tid)
             if t is None:
                 t = out[tid] = TaskOutcome(tid)
+        elif ties and trial == last_trial:
+            raise _TiedTrials
+        last_trial = trial
+        if lo is None:
+            lo = hi = eid
+        elif eid < lo:
+            lo = eid
+        elif eid > hi:
+            hi = eid
         if term == INFRA or rew is None:
             why = INFRA if term == INFRA else "not scored"
             t.excluded.append({"episode_id": eid, "trial": trial, "why": why})
@@ -245,15 +266,7 @@ def read_rows(rows: list[tuple]) -> tuple[dict[str, TaskOutcome], dict]:
                "unscored": unscored, "durations": n_dur, "duration": dur,
                "agent_cost": ac if n_ac else None, "user_cost": uc if n_uc else None,
                "tokens_in": ti if n_ti else None, "tokens_out": to if n_to else None}
-    return out, figures
-
-
-def _has_tied_trials(rows: list[tuple]) -> bool:
-    """Whether two rows share task and trial (then `ord` must order them). The rows come
-    sorted by both, so such rows would be neighbours; counting distinct pairs is the same
-    test without a Python step per row."""
-    keys = list(zip(map(itemgetter(1), rows), map(itemgetter(2), rows)))
-    return len(set(keys)) != len(keys)
+    return out, figures, (None if lo is None else (lo, hi))
 
 
 def _kind_counts(kinds: list[str]) -> tuple:
