@@ -1,0 +1,266 @@
+"""The OTLP/JSON reading side of the OpenTelemetry import: spans -> a spill file -> episodes.
+
+Spans of one conversation can be anywhere in a file, so each span is decoded once and spilled
+to a temporary SQLite file; SQLite's sorter then hands back one conversation at a time, ordered
+by time (`episodes`). Memory stays near one conversation whatever the file size.
+
+The collector's layout (one ExportTraceServiceRequest per line) can be cut at any line break,
+so a big file is spilled by two processes at once, each from its own byte range into its own
+spill file (`spill_lines`); the second file is attached when the episodes are read. Spans carry
+a sequence number (`seq`, the second range's from SPLIT_SEQ on) that keeps file order.
+Anything else (one object for the whole file, pretty-printed, or several objects) is read
+by the streaming reader in one process (`spill_stream`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import sqlite3
+from collections import Counter
+from typing import Any, BinaryIO, Callable, Iterator
+
+from . import otel_spans as S
+from .common import ImportFailure
+from .episodes import RecordError, validate_sim
+from .jsonstream import JsonStream, JsonStreamError
+from .otel_episode import build_episode
+
+SPLIT_SEQ = 1 << 40
+# a first line longer than this is not taken for a JSON Lines record (a whole file written
+# on one line would otherwise be read into memory by readline)
+MAX_LINE = 64 << 20
+_BATCH = 5000
+
+
+def open_spill(path: str) -> sqlite3.Connection:
+    """A new spill file: the sort keys (s) apart from the payloads (r), so sorting moves
+    small rows only."""
+    db = sqlite3.connect(path)
+    db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; "
+                     "PRAGMA temp_store=FILE; PRAGMA cache_size=-65536; "
+                     "CREATE TABLE s (seq INTEGER, trace TEXT, conv TEXT, start INTEGER); "
+                     "CREATE TABLE r (seq INTEGER PRIMARY KEY, rec BLOB)")
+    return db
+
+
+def _ns(v: Any) -> int:
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return 0
+
+
+class Spiller:
+    """Decodes requests into spill rows: span count and service names as it goes."""
+
+    def __init__(self, db: sqlite3.Connection, seq: int = 0):
+        self.db = db
+        self.seq0 = seq
+        self.seq = seq
+        self.services: Counter = Counter()
+        self._keys: list[tuple] = []
+        self._recs: list[tuple] = []
+
+    @property
+    def spans(self) -> int:
+        return self.seq - self.seq0
+
+    def add(self, where: str, req: Any) -> None:
+        """Spill every span of one ExportTraceServiceRequest; `where` names it in errors."""
+        if not isinstance(req, dict):
+            raise ImportFailure(f"{where}: expected an object with resourceSpans")
+        rss = req.get("resourceSpans")
+        if not isinstance(rss, list):
+            raise ImportFailure(f"{where}: no 'resourceSpans' list (found keys "
+                                f"{', '.join(list(req)[:8]) or 'none'})")
+        attrs, kind, dumps = S.attrs, S.kind, pickle.dumps
+        keys, recs, services = self._keys, self._recs, self.services
+        for i, rs in enumerate(rss):
+            if not isinstance(rs, dict):
+                raise ImportFailure(f"{where}, resourceSpans[{i}]: expected an object")
+            service = attrs((rs.get("resource") or {}).get("attributes")).get("service.name")
+            for j, ss in enumerate(rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans")
+                                   or []):
+                spans = (ss or {}).get("spans") or []
+                for k, sp in enumerate(spans):
+                    if type(sp) is not dict:
+                        raise ImportFailure(f"{where}, resourceSpans[{i}].scopeSpans[{j}]."
+                                            f"spans[{k}]: expected an object")
+                    trace, sid = sp.get("traceId"), sp.get("spanId")
+                    if type(trace) is not str or not trace or type(sid) is not str:
+                        raise ImportFailure(f"{where}, resourceSpans[{i}].scopeSpans[{j}]."
+                                            f"spans[{k}]: a span needs string traceId and "
+                                            "spanId")
+                    a = attrs(sp.get("attributes"))
+                    conv = a.get("gen_ai.conversation.id") or a.get("session.id")
+                    start, end = _ns(sp.get("startTimeUnixNano")), _ns(sp.get("endTimeUnixNano"))
+                    evs = sp.get("events")
+                    events = [{"name": e.get("name"), "t": _ns(e.get("timeUnixNano")),
+                               "attributes": attrs(e.get("attributes"))}
+                              for e in evs if isinstance(e, dict)] if evs else []
+                    status = (sp.get("status") or {}).get("code")
+                    name = str(sp.get("name") or "")
+                    rec = [name, a, events, status in (2, "2", "STATUS_CODE_ERROR"), start, end,
+                           sid, sp.get("parentSpanId") or None, service, trace, kind(name, a)]
+                    seq = self.seq
+                    self.seq += 1
+                    keys.append((seq, trace, None if conv is None else str(conv), start))
+                    # pickle, not JSON: the record only lives in our own temporary file,
+                    # and pickling big strings is a copy where JSON re-escapes them
+                    recs.append((seq, dumps(rec, protocol=pickle.HIGHEST_PROTOCOL)))
+                    services[service] += 1
+                if len(keys) >= _BATCH:
+                    self.flush()
+
+    def flush(self) -> None:
+        self.db.executemany("INSERT INTO s VALUES (?,?,?,?)", self._keys)
+        self.db.executemany("INSERT INTO r VALUES (?,?)", self._recs)
+        self.db.commit()  # the other process reads this file (journal off: commit is cheap)
+        self._keys.clear()
+        self._recs.clear()
+
+
+def layout(fh: BinaryIO) -> str:
+    """'lines' when the first line is a whole JSON object (the collector's JSON Lines), else
+    'stream' (one object for the file, pretty-printed...). Leaves fh at the start."""
+    fh.seek(0)
+    first = fh.readline(MAX_LINE)
+    fh.seek(0)
+    if len(first) >= MAX_LINE or not first.strip():
+        return "stream"
+    try:
+        return "lines" if isinstance(json.loads(first), dict) else "stream"
+    except ValueError:
+        return "stream"
+
+
+def split_point(fh: BinaryIO, size: int) -> int:
+    """The start of the first line at or after the middle of the file (size if none)."""
+    if size < 2:
+        return size
+    fh.seek(size // 2 - 1)
+    fh.readline()  # the rest of the line the middle falls in
+    return min(fh.tell(), size)
+
+
+def line_number(path: str, offset: int) -> int:
+    """1-based number of the line starting at byte `offset` (error messages only)."""
+    n = 1
+    with open(path, "rb") as fh:
+        left = offset
+        while left > 0:
+            chunk = fh.read(min(left, 1 << 20))
+            if not chunk:
+                break
+            n += chunk.count(b"\n")
+            left -= len(chunk)
+    return n
+
+
+def spill_lines(sp: Spiller, fh: BinaryIO, start: int, end: int,
+                first_line: Callable[[], int]) -> None:
+    """Spill the JSON Lines records in bytes [start, end) (start at a line start).
+    `first_line()` gives the number of the line at `start`, asked only for an error."""
+    fh.seek(start)
+    pos, k = start, 0
+    loads = json.loads
+    while pos < end:
+        raw = fh.readline()
+        if not raw:
+            break
+        pos += len(raw)
+        k += 1
+        if not raw.strip():
+            continue
+        try:
+            obj = loads(raw)
+        except ValueError as exc:
+            raise ImportFailure(f"line {first_line() + k - 1}: not JSON ({exc})") from None
+        if type(obj) is not dict:
+            raise ImportFailure(f"line {first_line() + k - 1}: expected an object with "
+                                "resourceSpans")
+        try:
+            sp.add("", obj)
+        except ImportFailure as exc:
+            raise ImportFailure(f"line {first_line() + k - 1}{exc}") from None
+    sp.flush()
+
+
+def spill_stream(sp: Spiller, fh: BinaryIO) -> None:
+    """Spill a file that is not one request per line: objects one after the other (one for
+    the whole file, most often), each streamed resourceSpans item by item."""
+    fh.seek(0)
+    stream = JsonStream(fh)
+    try:
+        n = 0
+        while not stream.at_end():
+            n += 1
+            at = "" if n == 1 else f"object #{n}, "
+            for key in stream.iter_object_keys():
+                if key == "resourceSpans" and stream.peek() == "[":
+                    for i, rs in enumerate(stream.iter_array()):
+                        sp.add(f"{at}resourceSpans[{i}]", {"resourceSpans": [rs]})
+                else:
+                    stream.read_value()
+    except JsonStreamError as exc:
+        raise ImportFailure(str(exc)) from None
+    sp.flush()
+
+
+def _groups(db: sqlite3.Connection, other: str | None) -> Iterator[tuple[str, bool, list]]:
+    """(key, keyed by conversation?, spans) per episode, episodes in order of first span.
+    `other`: the second process's spill file, read alongside."""
+    src = "main.s"
+    rec = "(SELECT rec FROM main.r WHERE seq = o.seq)"
+    if other:
+        db.execute("ATTACH ? AS p", (other,))
+        db.execute("CREATE TEMP VIEW sa AS SELECT * FROM main.s UNION ALL SELECT * FROM p.s")
+        src = "temp.sa"
+        rec = (f"CASE WHEN o.seq < {SPLIT_SEQ} THEN {rec} ELSE (SELECT rec FROM p.r "
+               "WHERE seq = o.seq) END")
+    db.execute(f"CREATE TABLE g AS SELECT trace, max(conv) AS conv FROM {src} GROUP BY trace")
+    db.execute("CREATE INDEX g_trace ON g(trace)")
+    # sort the small key rows into a table, then walk it fetching the payloads by primary
+    # key: one statement, the lookups stay in SQLite
+    db.execute(
+        "CREATE TABLE o AS SELECT k, conv IS NOT NULL AS bc, seq FROM (SELECT "
+        "coalesce(g.conv, x.trace) AS k, g.conv, x.start, x.seq, min(x.start) OVER "
+        f"(PARTITION BY coalesce(g.conv, x.trace)) AS gs FROM {src} AS x JOIN g ON "
+        "g.trace = x.trace) ORDER BY gs, k, start, seq")
+    cur = db.execute(f"SELECT o.k, o.bc, {rec} FROM o ORDER BY o.rowid")
+    key, by_conv, spans = None, False, []
+    loads = pickle.loads
+    for k, bc, blob in cur:
+        if k != key and spans:
+            yield key, by_conv, spans
+            spans = []
+        key, by_conv = k, bool(bc)
+        spans.append(loads(blob))
+    if spans:
+        yield key, by_conv, spans
+
+
+def episodes(db: sqlite3.Connection, other: str | None,
+             stats: dict) -> Iterator[tuple[dict, list, int, bool]]:
+    """(simulation, latencies, messages not captured, grouped by conversation?) per episode,
+    validated. `stats` gets "skipped" (traces with no GenAI span) and "models" (a Counter)."""
+    models: Counter = stats.setdefault("models", Counter())
+    stats.setdefault("skipped", 0)
+    ord_ = 0
+    for key, conv, spans in _groups(db, other):
+        if all(sp[10] == "other" and not sp[2] for sp in spans):
+            stats["skipped"] += 1  # no GenAI span at all (HTTP, database, health checks...)
+            continue
+        sim, lat, nc = build_episode(key, conv, spans, models)
+        try:
+            validate_sim(sim, f"episode #{ord_} ({'conversation' if conv else 'trace'} {key})")
+        except RecordError as exc:
+            raise ImportFailure(str(exc)) from None
+        ord_ += 1
+        yield sim, lat, nc, conv
+
+
+def spill_path(tmp: str, which: str) -> str:
+    return os.path.join(tmp, f"spans-{which}.sqlite")

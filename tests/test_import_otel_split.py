@@ -1,0 +1,75 @@
+"""The OpenTelemetry import's file reading: the two-process split of JSON Lines files, error
+lines on either side of the split, and files that are not one request per line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from otel_fixture import msgs, new_convention_file, request, span, text
+from test_import_otel import episodes
+
+import store
+from store.importers import ImportFailure, import_path, otel_spill
+
+
+def _chat_line(i: int) -> str:
+    tr = f"{i:032x}"
+    return json.dumps(request([
+        span(tr, f"r{i}", "invoke_agent bot", {"gen_ai.operation.name": "invoke_agent"},
+             start=i * 10, end=i * 10 + 5),
+        span(tr, f"c{i}", "chat m", {"gen_ai.operation.name": "chat",
+                                      "gen_ai.input.messages": msgs(text("user", f"q{i}")),
+                                      "gen_ai.output.messages": msgs(text("assistant", "a"))},
+             parent=f"r{i}", start=i * 10 + 1, end=i * 10 + 2)]))
+
+
+def _lines_file(path, n=40, bad=()):
+    lines = [_chat_line(i) for i in range(n)]
+    for at, text_ in bad:
+        lines[at] = text_
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _run(tmp_path, monkeypatch, path, mode):
+    monkeypatch.setenv("T2E_IMPORT_WORKER", mode)
+    db = store.open_db(tmp_path / f"s{mode}-{path.stem}.sqlite")
+    entry = import_path(db, path)
+    return [(e["key"], e["steps"]) for e in episodes(db, entry["run_id"])], entry
+
+
+def test_split_file_gives_the_same_episodes_in_file_order(tmp_path, monkeypatch):
+    p = _lines_file(tmp_path / "t.jsonl")
+    one, e1 = _run(tmp_path, monkeypatch, p, "0")
+    two, e2 = _run(tmp_path, monkeypatch, p, "1")  # the worker reads the first half
+    assert one == two and len(one) == 40
+    assert [k for k, _ in two] == [f"{i:032x}" for i in range(40)]  # both halves, in order
+    assert e1["warnings"] == e2["warnings"]
+
+
+@pytest.mark.parametrize("mode", ["0", "1"])
+def test_bad_line_in_either_half_is_named_with_its_line(tmp_path, monkeypatch, mode):
+    late = _lines_file(tmp_path / "late.jsonl", bad=[(33, "{not json")])
+    with pytest.raises(ImportFailure, match=r"line 34: not JSON"):
+        _run(tmp_path, monkeypatch, late, mode)
+    # errors in both halves: the first in the file is the one reported
+    both = _lines_file(tmp_path / "both.jsonl", bad=[(5, json.dumps({"x": 1})),
+                                                     (35, "{not json")])
+    with pytest.raises(ImportFailure, match=r"line 6: no 'resourceSpans' list"):
+        _run(tmp_path, monkeypatch, both, mode)
+
+
+@pytest.mark.parametrize("mode", ["0", "1"])
+def test_objects_one_after_another_are_all_read(tmp_path, monkeypatch, mode):
+    # a JSON Lines file whose lines are too long to take for records is streamed, and every
+    # object in it is read (only the first one was, before)
+    monkeypatch.setattr(otel_spill, "MAX_LINE", 64)
+    p = new_convention_file(tmp_path / "t.jsonl")
+    got, entry = _run(tmp_path, monkeypatch, p, mode)
+    assert entry["episodes"] == 2 and len(got[0][1]) >= 5
+    pretty = tmp_path / "pretty.json"
+    pretty.write_text("\n".join(json.dumps(json.loads(line), indent=2)
+                                for line in p.read_text().splitlines()))
+    got2, _ = _run(tmp_path, monkeypatch, pretty, mode)
+    assert got2 == got
