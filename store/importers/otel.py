@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import os
 import pickle
+import queue
 import subprocess
 import sys
 import tempfile
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator
@@ -213,11 +215,8 @@ class _Worker:
 def worker_main(argv: list[str]) -> int:
     """The worker (see _Worker): `python -m store.importers.otel_worker PATH TMP MID`."""
     path, tmp, mid = argv[0], argv[1], int(argv[2])
-    out = sys.stdout.buffer
-
-    def send(ev: tuple) -> None:
-        pickle.dump(ev, out, protocol=pickle.HIGHEST_PROTOCOL)
-
+    pipe = _Pipe(sys.stdout.buffer)
+    send = pipe.send
     try:
         db = open_spill(spill_path(tmp, "w"))
         sp = Spiller(db)
@@ -227,16 +226,17 @@ def worker_main(argv: list[str]) -> int:
             else:
                 spill_stream(sp, fh)
         send(("spilled", sp.spans, sp.services))
-        out.flush()
         if sys.stdin.buffer.readline().strip() != b"go":
-            return 0  # the parent failed on its half
+            return pipe.close()  # the parent failed on its half
         stats: dict = {}
         chunk: list[tuple] = []
+        size = 0
         for ep in episodes(db, spill_path(tmp, "p") if mid >= 0 else None, stats):
             chunk.append(ep)
-            if len(chunk) >= 64:
+            size += len(ep[0]["messages"])
+            if size >= _CHUNK_MESSAGES:
                 send(("episodes", chunk))
-                chunk = []
+                chunk, size = [], 0
         if chunk:
             send(("episodes", chunk))
         send(("done", stats))
@@ -244,5 +244,39 @@ def worker_main(argv: list[str]) -> int:
         send(("error", str(exc)))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which re-raises
         send(("crash", f"{type(exc).__name__}: {exc}"))
-    out.flush()
-    return 0
+    return pipe.close()
+
+
+_CHUNK_MESSAGES = 1000
+
+
+class _Pipe:
+    """Events to the parent through a thread and a bounded queue: a pipe holds 64 KB, so
+    writing directly would stall the worker each time the parent is busy writing rows, and
+    the two processes would take turns instead of working at once. The queue lets the worker
+    run ahead by up to 32 chunks (a chunk is about 1,000 messages)."""
+
+    def __init__(self, out):
+        self.out = out
+        self.q: queue.Queue = queue.Queue(maxsize=32)
+        self.broken = False
+        self.thread = threading.Thread(target=self._pump, daemon=True)
+        self.thread.start()
+
+    def send(self, ev: tuple) -> None:
+        self.q.put(pickle.dumps(ev, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def _pump(self) -> None:
+        while (data := self.q.get()) is not None:
+            if self.broken:
+                continue  # the parent has gone: drain so that send never blocks
+            try:
+                self.out.write(data)
+                self.out.flush()
+            except OSError:
+                self.broken = True
+
+    def close(self) -> int:
+        self.q.put(None)
+        self.thread.join()
+        return 0
