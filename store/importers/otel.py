@@ -111,11 +111,12 @@ class _InProcess:
     """Everything in this process (small files)."""
 
     def __init__(self, ctx: ImportContext, tmp: str):
-        self.ctx, self.db = ctx, open_spill(spill_path(tmp, "w"))
+        self.ctx, self.path = ctx, spill_path(tmp, "w")
+        self.db = open_spill(self.path)
         self.stats: dict = {}
 
     def spill(self) -> tuple[int, Counter]:
-        sp = Spiller(self.db)
+        sp = Spiller(self.db, self.path)
         with open_regular(self.ctx.path) as fh:
             if layout(fh) == "lines":
                 spill_lines(sp, fh, 0, self.ctx.size or os.fstat(fh.fileno()).st_size,
@@ -125,7 +126,7 @@ class _InProcess:
         return sp.spans, sp.services
 
     def episodes(self) -> Iterator[tuple]:
-        return episodes(self.db, None, self.stats)
+        return episodes(self.db, self.path, None, self.stats)
 
     def close(self) -> None:
         self.db.close()
@@ -158,21 +159,22 @@ class _Worker:
                 [sys.executable, "-m", "store.importers.otel_worker", path, self.tmp,
                  str(mid)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL, env=env)
-            mine: ImportFailure | None = None
+            failed: ImportFailure | None = None
             n, services = 0, Counter()
             if mid >= 0:
-                db = open_spill(spill_path(self.tmp, "p"))
-                sp = Spiller(db, SPLIT_SEQ)
+                mine = spill_path(self.tmp, "p")
+                db = open_spill(mine)
+                sp = Spiller(db, mine, SPLIT_SEQ)
                 try:
                     spill_lines(sp, fh, mid, size, lambda: line_number(path, mid))
                 except ImportFailure as exc:
-                    mine = exc
+                    failed = exc
                 finally:
                     db.close()
                 n, services = sp.spans, sp.services
         ev = self._next()  # the worker's half comes first in the file: its error wins
-        if mine is not None:
-            raise mine
+        if failed is not None:
+            raise failed
         self.proc.stdin.write(b"go\n")
         self.proc.stdin.close()
         return n + ev[1], services + ev[2]
@@ -218,8 +220,9 @@ def worker_main(argv: list[str]) -> int:
     pipe = _Pipe(sys.stdout.buffer)
     send = pipe.send
     try:
-        db = open_spill(spill_path(tmp, "w"))
-        sp = Spiller(db)
+        mine = spill_path(tmp, "w")
+        db = open_spill(mine)
+        sp = Spiller(db, mine)
         with open_regular(path) as fh:
             if mid >= 0:
                 spill_lines(sp, fh, 0, mid, lambda: 1)
@@ -231,7 +234,7 @@ def worker_main(argv: list[str]) -> int:
         stats: dict = {}
         chunk: list[tuple] = []
         size = 0
-        for ep in episodes(db, spill_path(tmp, "p") if mid >= 0 else None, stats):
+        for ep in episodes(db, mine, spill_path(tmp, "p") if mid >= 0 else None, stats):
             chunk.append(ep)
             size += len(ep[0]["messages"])
             if size >= _CHUNK_MESSAGES:

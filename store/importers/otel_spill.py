@@ -15,8 +15,8 @@ by the streaming reader in one process (`spill_stream`).
 from __future__ import annotations
 
 import json
+import marshal
 import os
-import pickle
 import sqlite3
 from collections import Counter
 from typing import Any, BinaryIO, Callable, Iterator
@@ -35,13 +35,14 @@ _BATCH = 5000
 
 
 def open_spill(path: str) -> sqlite3.Connection:
-    """A new spill file: the sort keys (s) apart from the payloads (r), so sorting moves
-    small rows only."""
+    """A new spill: sort keys in SQLite (s), the decoded spans appended to a plain file beside
+    it (PATH.recs; s holds each one's offset and length), so sorting moves small rows only and
+    the payloads are written once, sequentially."""
     db = sqlite3.connect(path)
     db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; "
                      "PRAGMA temp_store=FILE; PRAGMA cache_size=-65536; "
-                     "CREATE TABLE s (seq INTEGER, trace TEXT, conv TEXT, start INTEGER); "
-                     "CREATE TABLE r (seq INTEGER PRIMARY KEY, rec BLOB)")
+                     "CREATE TABLE s (seq INTEGER, trace TEXT, conv TEXT, start INTEGER, "
+                     "off INTEGER, len INTEGER)")
     return db
 
 
@@ -55,13 +56,14 @@ def _ns(v: Any) -> int:
 class Spiller:
     """Decodes requests into spill rows: span count and service names as it goes."""
 
-    def __init__(self, db: sqlite3.Connection, seq: int = 0):
+    def __init__(self, db: sqlite3.Connection, path: str, seq: int = 0):
         self.db = db
+        self.out = open(path + ".recs", "wb")
+        self.off = 0
         self.seq0 = seq
         self.seq = seq
         self.services: Counter = Counter()
         self._keys: list[tuple] = []
-        self._recs: list[tuple] = []
 
     @property
     def spans(self) -> int:
@@ -75,8 +77,8 @@ class Spiller:
         if not isinstance(rss, list):
             raise ImportFailure(f"{where}: no 'resourceSpans' list (found keys "
                                 f"{', '.join(list(req)[:8]) or 'none'})")
-        attrs, kind, dumps = S.attrs, S.kind, pickle.dumps
-        keys, recs, services = self._keys, self._recs, self.services
+        attrs, kind, dumps, write = S.attrs, S.kind, marshal.dumps, self.out.write
+        keys, services = self._keys, self.services
         for i, rs in enumerate(rss):
             if not isinstance(rs, dict):
                 raise ImportFailure(f"{where}, resourceSpans[{i}]: expected an object")
@@ -106,20 +108,26 @@ class Spiller:
                            sid, sp.get("parentSpanId") or None, service, trace, kind(name, a)]
                     seq = self.seq
                     self.seq += 1
-                    keys.append((seq, trace, None if conv is None else str(conv), start))
-                    # pickle, not JSON: the record only lives in our own temporary file,
-                    # and pickling big strings is a copy where JSON re-escapes them
-                    recs.append((seq, dumps(rec, protocol=pickle.HIGHEST_PROTOCOL)))
+                    # marshal, not JSON: the record only lives in our own temporary file,
+                    # and marshalling big strings is a copy where JSON re-escapes them
+                    blob = dumps(rec)
+                    write(blob)
+                    keys.append((seq, trace, None if conv is None else str(conv), start,
+                                 self.off, len(blob)))
+                    self.off += len(blob)
                     services[service] += 1
                 if len(keys) >= _BATCH:
                     self.flush()
 
     def flush(self) -> None:
-        self.db.executemany("INSERT INTO s VALUES (?,?,?,?)", self._keys)
-        self.db.executemany("INSERT INTO r VALUES (?,?)", self._recs)
+        self.db.executemany("INSERT INTO s VALUES (?,?,?,?,?,?)", self._keys)
         self.db.commit()  # the other process reads this file (journal off: commit is cheap)
         self._keys.clear()
-        self._recs.clear()
+
+    def close(self) -> None:
+        """Flush and close (the spans are read back by `episodes`)."""
+        self.flush()
+        self.out.close()
 
 
 def layout(fh: BinaryIO) -> str:
@@ -163,6 +171,14 @@ def spill_lines(sp: Spiller, fh: BinaryIO, start: int, end: int,
                 first_line: Callable[[], int]) -> None:
     """Spill the JSON Lines records in bytes [start, end) (start at a line start).
     `first_line()` gives the number of the line at `start`, asked only for an error."""
+    try:
+        _lines(sp, fh, start, end, first_line)
+    finally:
+        sp.close()
+
+
+def _lines(sp: Spiller, fh: BinaryIO, start: int, end: int,
+           first_line: Callable[[], int]) -> None:
     fh.seek(start)
     pos, k = start, 0
     loads = json.loads
@@ -185,7 +201,6 @@ def spill_lines(sp: Spiller, fh: BinaryIO, start: int, end: int,
             sp.add("", obj)
         except ImportFailure as exc:
             raise ImportFailure(f"line {first_line() + k - 1}{exc}") from None
-    sp.flush()
 
 
 def spill_stream(sp: Spiller, fh: BinaryIO) -> None:
@@ -206,50 +221,51 @@ def spill_stream(sp: Spiller, fh: BinaryIO) -> None:
                     stream.read_value()
     except JsonStreamError as exc:
         raise ImportFailure(str(exc)) from None
-    sp.flush()
+    finally:
+        sp.close()
 
 
-def _groups(db: sqlite3.Connection, other: str | None) -> Iterator[tuple[str, bool, list]]:
+def _groups(db: sqlite3.Connection, path: str,
+            other: str | None) -> Iterator[tuple[str, bool, list]]:
     """(key, keyed by conversation?, spans) per episode, episodes in order of first span.
-    `other`: the second process's spill file, read alongside."""
+    `other`: the second process's spill, read alongside."""
     src = "main.s"
-    rec = "(SELECT rec FROM main.r WHERE seq = o.seq)"
     if other:
         db.execute("ATTACH ? AS p", (other,))
         db.execute("CREATE TEMP VIEW sa AS SELECT * FROM main.s UNION ALL SELECT * FROM p.s")
         src = "temp.sa"
-        rec = (f"CASE WHEN o.seq < {SPLIT_SEQ} THEN {rec} ELSE (SELECT rec FROM p.r "
-               "WHERE seq = o.seq) END")
     db.execute(f"CREATE TABLE g AS SELECT trace, max(conv) AS conv FROM {src} GROUP BY trace")
     db.execute("CREATE INDEX g_trace ON g(trace)")
-    # sort the small key rows into a table, then walk it fetching the payloads by primary
-    # key: one statement, the lookups stay in SQLite
-    db.execute(
-        "CREATE TABLE o AS SELECT k, conv IS NOT NULL AS bc, seq FROM (SELECT "
-        "coalesce(g.conv, x.trace) AS k, g.conv, x.start, x.seq, min(x.start) OVER "
-        f"(PARTITION BY coalesce(g.conv, x.trace)) AS gs FROM {src} AS x JOIN g ON "
-        "g.trace = x.trace) ORDER BY gs, k, start, seq")
-    cur = db.execute(f"SELECT o.k, o.bc, {rec} FROM o ORDER BY o.rowid")
+    # sort the small key rows; the spans are then read from the record files in that order
+    cur = db.execute(
+        "SELECT k, conv IS NOT NULL, seq, off, len FROM (SELECT coalesce(g.conv, x.trace) AS k, "
+        "g.conv, x.start, x.seq, x.off, x.len, min(x.start) OVER (PARTITION BY "
+        f"coalesce(g.conv, x.trace)) AS gs FROM {src} AS x JOIN g ON g.trace = x.trace) "
+        "ORDER BY gs, k, start, seq")
     key, by_conv, spans = None, False, []
-    loads = pickle.loads
-    for k, bc, blob in cur:
-        if k != key and spans:
-            yield key, by_conv, spans
-            spans = []
-        key, by_conv = k, bool(bc)
-        spans.append(loads(blob))
+    loads = marshal.loads
+    with open(path + ".recs", "rb") as mine, \
+            open((other or path) + ".recs", "rb") as theirs:
+        for k, bc, seq, off, n in cur:
+            if k != key and spans:
+                yield key, by_conv, spans
+                spans = []
+            key, by_conv = k, bool(bc)
+            fh = mine if seq < SPLIT_SEQ else theirs
+            fh.seek(off)
+            spans.append(loads(fh.read(n)))
     if spans:
         yield key, by_conv, spans
 
 
-def episodes(db: sqlite3.Connection, other: str | None,
+def episodes(db: sqlite3.Connection, path: str, other: str | None,
              stats: dict) -> Iterator[tuple[dict, list, int, bool]]:
     """(simulation, latencies, messages not captured, grouped by conversation?) per episode,
     validated. `stats` gets "skipped" (traces with no GenAI span) and "models" (a Counter)."""
     models: Counter = stats.setdefault("models", Counter())
     stats.setdefault("skipped", 0)
     ord_ = 0
-    for key, conv, spans in _groups(db, other):
+    for key, conv, spans in _groups(db, path, other):
         if all(sp[10] == "other" and not sp[2] for sp in spans):
             stats["skipped"] += 1  # no GenAI span at all (HTTP, database, health checks...)
             continue
