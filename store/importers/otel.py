@@ -20,9 +20,11 @@ maps an outcome attribute at gate time (`t2e gate --reward-attr NAME`).
 
 from __future__ import annotations
 
+import marshal
 import os
 import pickle
 import queue
+import struct
 import subprocess
 import sys
 import tempfile
@@ -136,7 +138,7 @@ class _Worker:
     """The worker process spills the first half of the lines (all of a file that is not
     JSON Lines) while this process spills the rest; then the worker builds the episodes.
 
-    Protocol (worker stdout: pickled events; stdin: one line from us): the worker sends
+    Protocol (worker stdout: framed events, see _Pipe; stdin: one line from us): the worker sends
     ("spilled", spans, services) or ("error", message); we answer "go\n" once our half is
     spilled (or close stdin to stop it); it then sends ("episodes", [...]) chunks and
     ("done", stats)."""
@@ -180,9 +182,8 @@ class _Worker:
         return n + ev[1], services + ev[2]
 
     def _next(self) -> tuple:
-        try:
-            ev = pickle.load(self.proc.stdout)
-        except EOFError:
+        ev = _read_event(self.proc.stdout)
+        if ev is None:
             raise RuntimeError("the import worker process ended unexpectedly (exit code "
                                f"{self.proc.poll()})") from None
         if ev[0] == "error":
@@ -251,6 +252,21 @@ def worker_main(argv: list[str]) -> int:
 
 
 _CHUNK_MESSAGES = 1000
+_HEAD = struct.Struct("<Q")
+
+
+def _read_event(fh) -> tuple | None:
+    """One event written by _Pipe (a length, a tag, the payload); None at end of stream."""
+    head = fh.read(_HEAD.size)
+    if len(head) < _HEAD.size:
+        return None
+    (n,) = _HEAD.unpack(head)
+    data = fh.read(n)
+    if len(data) < n:
+        return None
+    if data[:1] == b"M":
+        return ("episodes", marshal.loads(memoryview(data)[1:]))
+    return pickle.loads(memoryview(data)[1:])
 
 
 class _Pipe:
@@ -267,7 +283,11 @@ class _Pipe:
         self.thread.start()
 
     def send(self, ev: tuple) -> None:
-        self.q.put(pickle.dumps(ev, protocol=pickle.HIGHEST_PROTOCOL))
+        if ev[0] == "episodes":  # plain JSON-like values: marshal is faster both ways
+            data = b"M" + marshal.dumps(ev[1])
+        else:
+            data = b"P" + pickle.dumps(ev, protocol=pickle.HIGHEST_PROTOCOL)
+        self.q.put(_HEAD.pack(len(data)) + data)
 
     def _pump(self) -> None:
         while (data := self.q.get()) is not None:
