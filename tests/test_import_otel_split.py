@@ -73,3 +73,50 @@ def test_objects_one_after_another_are_all_read(tmp_path, monkeypatch, mode):
                                 for line in p.read_text().splitlines()))
     got2, _ = _run(tmp_path, monkeypatch, pretty, mode)
     assert got2 == got
+
+
+def _one(attrs=None, **fields):
+    ok = {"gen_ai.operation.name": {"stringValue": "chat"},
+          "gen_ai.output.messages": {"stringValue": msgs(text("assistant", "hi"))}}
+    sp = {"traceId": "a" * 32, "spanId": "s1", "name": "chat m", "startTimeUnixNano": "1",
+          "endTimeUnixNano": "2",
+          "attributes": [{"key": k, "value": v} for k, v in {**ok, **(attrs or {})}.items()]}
+    sp.update(fields)
+    return {"resourceSpans": [{"scopeSpans": [{"spans": [sp]}]}]}
+
+
+@pytest.mark.parametrize("text_, said", [
+    (json.dumps(_one({"x": {"doubleValue": float("nan")}})),
+     r"line 1: field resourceSpans\[0\]\.scopeSpans\[0\]\.spans\[0\]\.attributes\[2\]\.value"
+     r"\.doubleValue: NaN"),
+    (json.dumps(_one({"x": {"intValue": 10 ** 30}})), r"line 1: field .*intValue: a 31-digit"),
+    (json.dumps(_one({"x": {"stringValue": "\ud800"}})), r"line 1: field .*stringValue: a lone "
+                                                         r"surrogate"),
+    ('{"resourceSpans": ' + "[" * 100_000 + "]" * 100_000 + "}", r"line 1: nesting too deep"),
+    (json.dumps({"resourceSpans": [{"scopeSpans": "x"}]}), r"line 1, resourceSpans\[0\]: "
+                                                           r"scopeSpans should be a list"),
+    (json.dumps({"resourceSpans": [{"scopeSpans": [5]}]}),
+     r"line 1, resourceSpans\[0\]\.scopeSpans\[0\]: expected an object with a 'spans' list"),
+], ids=["nan", "int-beyond-64-bits", "lone-surrogate", "too-deep", "scopes-not-list",
+        "scope-not-object"])
+def test_values_the_store_cannot_hold_are_named(tmp_path, text_, said):
+    # before: NaN and lone surrogates were stored (invalid JSON, or a UnicodeEncodeError),
+    # the rest failed with a Python error ("cannot be imported (AttributeError...)")
+    p = tmp_path / "bad.jsonl"
+    p.write_text(text_ + "\n", encoding="utf-8", errors="surrogatepass")
+    db = store.open_db(tmp_path / "s.sqlite")
+    with pytest.raises(ImportFailure, match=said):
+        import_path(db, p)
+    assert db.conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)
+
+
+def test_numbers_beyond_64_bits_in_strings_stay_text(tmp_path):
+    big = "1" + "0" * 30
+    p = tmp_path / "t.jsonl"
+    p.write_text(json.dumps(_one({"gen_ai.usage.input_tokens": {"intValue": big}},
+                                 startTimeUnixNano=big)) + "\n")
+    db = store.open_db(tmp_path / "s.sqlite")
+    entry = import_path(db, p)  # was an OverflowError binding the token count
+    assert entry["episodes"] == 1
+    assert db.conn.execute("SELECT tokens_in FROM steps WHERE tokens_in IS NOT NULL"
+                           ).fetchall() == []

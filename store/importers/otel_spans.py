@@ -38,9 +38,11 @@ def any_value(v: Any) -> Any:
         return v["stringValue"]
     if "intValue" in v:
         try:
-            return int(v["intValue"])
+            n = int(v["intValue"])
         except (TypeError, ValueError):
             return v["intValue"]
+        # beyond 64 bits the store cannot hold it as a number: keep the text
+        return n if -(1 << 63) <= n < 1 << 63 else str(v["intValue"])
     if "doubleValue" in v:
         return v["doubleValue"]
     if "boolValue" in v:
