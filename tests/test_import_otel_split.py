@@ -120,3 +120,14 @@ def test_numbers_beyond_64_bits_in_strings_stay_text(tmp_path):
     assert entry["episodes"] == 1
     assert db.conn.execute("SELECT tokens_in FROM steps WHERE tokens_in IS NOT NULL"
                            ).fetchall() == []
+
+
+@pytest.mark.parametrize("data", [b"", b"a", b"a\n", b"abc\ndefghijklmnop\n\nxyz", b"\n\n",
+                                  b"0123456789abcdefghij\nk\n"])
+def test_lines_read_in_blocks_are_the_file_lines(monkeypatch, data):
+    import io
+    monkeypatch.setattr(otel_spill, "_BLOCK", 7)  # lines longer than a block, and across
+    want = data.split(b"\n")
+    if want[-1] == b"":
+        want.pop()
+    assert list(otel_spill._read_lines(io.BytesIO(b"xx" + data), 2, 2 + len(data))) == want
