@@ -34,6 +34,7 @@ def _lines_file(path, n=40, bad=()):
 
 def _run(tmp_path, monkeypatch, path, mode):
     monkeypatch.setenv("T2E_IMPORT_WORKER", mode)
+    monkeypatch.setattr(otel_spill, "HEAD_START", 0)  # small files: cut in the middle
     db = store.open_db(tmp_path / f"s{mode}-{path.stem}.sqlite")
     entry = import_path(db, path)
     return [(e["key"], e["steps"]) for e in episodes(db, entry["run_id"])], entry
@@ -131,3 +132,18 @@ def test_lines_read_in_blocks_are_the_file_lines(monkeypatch, data):
     if want[-1] == b"":
         want.pop()
     assert list(otel_spill._read_lines(io.BytesIO(b"xx" + data), 2, 2 + len(data))) == want
+
+
+def test_split_point_is_a_line_start_near_the_middle(tmp_path, monkeypatch):
+    p = _lines_file(tmp_path / "t.jsonl")
+    data = p.read_bytes()
+    starts = [0] + [i + 1 for i, b in enumerate(data) if b == 10]
+    monkeypatch.setattr(otel_spill, "HEAD_START", 0)
+    with open(p, "rb") as fh:
+        mid = otel_spill.split_point(fh, len(data))
+    assert mid in starts and abs(mid - len(data) // 2) < len(data) // 40 + 200
+    # the importing process starts at once: it takes HEAD_START bytes more than the worker
+    monkeypatch.setattr(otel_spill, "HEAD_START", len(data) // 2)
+    with open(p, "rb") as fh:
+        early = otel_spill.split_point(fh, len(data))
+    assert early in starts and abs(early - len(data) // 4) < len(data) // 40 + 200
