@@ -74,17 +74,20 @@ def write_file(path: Path, lines: list[str], target: int, *, capture: bool) -> i
 
 
 def run_import(path: Path, store_path: Path) -> tuple[float, float, dict]:
-    code = ("import json, sys, store; from store.importers import import_path; "
+    code = ("import json, resource, sys, store; from store.importers import import_path; "
             "db = store.open_db(sys.argv[2]); r = import_path(db, sys.argv[1]); "
-            "print(json.dumps({k: r[k] for k in ('episodes', 'messages')}))")
+            "out = {k: r[k] for k in ('episodes', 'messages')}; "
+            "out['rss'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024; "
+            "out['worker_rss'] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024; "
+            "print(json.dumps(out))")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", code, str(path), str(store_path)],
                          check=True, capture_output=True, text=True, cwd=REPO)
     wall = time.perf_counter() - t
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    rss = after.ru_maxrss / 1024
     res = json.loads(out.stdout)
+    rss = res["rss"] + res["worker_rss"]  # both processes at their peaks (an upper bound)
     # CPU seconds of the import and its worker: on a shared machine the wall time mostly
     # measures the other tenants
     res["cpu"] = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
@@ -112,7 +115,8 @@ def main() -> None:
                   f"{res['messages']:,} messages: wall {wall:.1f} s = {n / wall:,.0f} spans/s "
                   f"({size / wall:.1f} MB/s); CPU {res['cpu']:.1f} s (both processes) = "
                   f"{n / res['cpu']:,.0f} spans per CPU-s; "
-                  f"peak RSS so far {rss:.0f} MB; load {os.getloadavg()[0]:.1f}")
+                  f"peak RSS {rss:.0f} MB (importer {res['rss']:.0f} + worker "
+                  f"{res['worker_rss']:.0f}); load {os.getloadavg()[0]:.1f}")
             f.unlink()
 
 
