@@ -1,6 +1,9 @@
 """Explorer speed on a big store: prints figures, asserts nothing (targets in the issue).
 
-    .venv/bin/python bench/tui.py [--store PATH] [--rebuild]
+    .venv/bin/python bench/tui.py [--store PATH] [--rebuild] [--outside]
+
+`--outside` times the tasks screen from outside the app instead (bench/tui_outside.py: `t2e
+open` in a pseudo-terminal at 160x48 and 80x24, open and keys to the bytes at the terminal).
 
 Builds (once, cached under /tmp) a store of 100,000 episodes and ~1,000,000 steps with bulk
 SQL in the shape store.writer produces: two runs of 10,000 tasks × 2 trials (the tasks-screen
@@ -28,6 +31,10 @@ from pathlib import Path
 
 T_START = time.perf_counter()
 ROOT = Path(__file__).resolve().parents[1]
+# `python bench/tui.py` puts bench/ first on the path, where bench/concurrent.py would shadow
+# the stdlib package asyncio imports: the repo root replaces it
+if sys.path and Path(sys.path[0] or ".").resolve() == ROOT / "bench":
+    sys.path.pop(0)
 sys.path.insert(0, str(ROOT))
 
 DEFAULT = Path("/tmp/t2e-bench-store-v1.sqlite")
@@ -296,7 +303,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--store", type=Path, default=DEFAULT)
     ap.add_argument("--rebuild", action="store_true")
+    ap.add_argument("--outside", action="store_true",
+                    help="time the tasks screen from a pseudo-terminal (bench/tui_outside.py)")
     args = ap.parse_args()
+    if args.outside:
+        sys.path.insert(0, str(ROOT / "bench"))
+        import tui_outside
+
+        for cols, rows in ((160, 48), (80, 24)):
+            tui_outside.report(tui_outside.measure(args.store, cols, rows))
+        print("load average: " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+              + f" on {os.cpu_count()} cores (wall figures share the CPU)")
+        return
     meta_path = Path(str(args.store) + ".json")
     if args.rebuild or not args.store.exists() or not meta_path.exists():
         print(f"building {args.store} (once; cached) …", flush=True)
