@@ -108,6 +108,9 @@ class RunsScreen(ExplorerScreen):
         finally:
             conn.close()
         self.app.call_from_thread(self._loaded, runs, sig)
+        # the tasks screen names transitions by the gate's rule: import the gate (numpy and
+        # all, ~0.2 s) while the runs are read, not on the first tasks screen's way to paint
+        import t2e_tui.gate  # noqa: F401
 
     @work(thread=True, exclusive=True, group="runs-poll", exit_on_error=False,
           description="watching for new runs and episodes")
