@@ -107,11 +107,11 @@ class TasksScreen(ExplorerScreen):
             self._fit()
             if self.loaded:
                 self._apply()
-        if self.loaded:
-            self._title()  # the names are fitted to the width
+        self._title()  # the names are fitted to the width
 
     def on_mount(self) -> None:
         self.load()
+        self._title()  # the run ids at once; their names and the counts when loaded
         interval = getattr(self.app, "poll_interval", 2.0)
         if interval:
             self.set_interval(interval, self.poll)
@@ -213,7 +213,8 @@ class TasksScreen(ExplorerScreen):
             self.shown) else None
         self.shown = self._visible()
         # an empty table says why: nothing finished yet, or the filter hides every task
-        table.empty = ("no finished episodes yet" if not self.all_rows else
+        table.empty = ("loading tasks…" if not self.loaded else
+                       "no finished episodes yet" if not self.all_rows else
                        f"no task matches this filter ({self._filter_words()}): 1 shows all")
         table.set_rows(LazyRows(self.shown, self._cells_of))  # cells built as lines are drawn
         if current is not None:  # the cursor stays on its task
@@ -267,7 +268,8 @@ class TasksScreen(ExplorerScreen):
         self.query_one("#tasks-title", TextLine).set(t)
         summary = self._summary
         # what is shown and how first (never cut at 80 columns), then the counts
-        status = (f"{len(self.shown)}/{len(self.all_rows)} {self._filter_words()}"
+        status = "loading tasks…" if not self.loaded else (
+                  f"{len(self.shown)}/{len(self.all_rows)} {self._filter_words()}"
                   + (f" + class {self.class_filter}" if self.class_filter else "")
                   + f" · by {self.sort}{' ↓' if self.reverse else ''} · {summary}"
                   + (" · hints B=base C=cand" if self.pair else ""))
