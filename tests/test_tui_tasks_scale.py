@@ -188,3 +188,35 @@ async def test_table_lines_take_the_new_theme(big):
         await settle(pilot)
         after = backgrounds()
         assert before and after and not (before & after)
+
+
+async def test_says_loading_until_the_rows_land(big, monkeypatch):
+    """While 10^4 tasks are read the screen says so (it said "no finished episodes yet")."""
+    import threading
+
+    gate = threading.Event()
+    real = da.task_rows
+
+    def slow(*args):
+        assert gate.wait(30)
+        return real(*args)
+
+    monkeypatch.setattr(da, "task_rows", slow)
+    app = make_app(big, load_config=False, poll_interval=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.open_tasks("rbase", "rcand")
+        await wait_for(pilot, lambda: isinstance(app.screen, TasksScreen))
+        await pilot.pause()
+        screen = app.screen
+        table = screen.query_one(LineTable)
+        assert "loading tasks…" in line_text(table, 1)
+        assert screen.query_one("#tasks-status").text.plain == "loading tasks…"
+        assert "rbase" in screen.query_one("#tasks-title").text.plain
+        await pilot.press("2")  # a filter key meanwhile changes nothing it says
+        assert "loading tasks…" in line_text(table, 1)
+        gate.set()
+        await wait_for(pilot, lambda: screen.loaded)
+        await settle(pilot)
+        n = sum(r.transition in ("regressed", "worsened") for r in screen.all_rows)
+        assert screen.query_one("#tasks-status").text.plain.startswith(f"{n}/1200 regressed")
