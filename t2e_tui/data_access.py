@@ -88,7 +88,8 @@ from .task_rows import (  # noqa: E402,F401
     TaskRow,
     Trial,
     fill_hints,
-    rows_signature,
+    first_task_rows,
+    read_task_rows,
     task_rows,
     transition_of,
 )

@@ -92,11 +92,12 @@ def test_task_rows_agree_with_the_gate_and_the_per_trial_rule(big):
     conn.close()
 
 
-def test_rows_signature_is_the_run_signature_of_the_read(big):
+def test_read_signature_is_the_run_signature(big):
     conn = da.open_conn(str(big))
     for runs in (("rbase", "rcand"), ("rcand", None)):
-        rows = da.task_rows(conn, *runs)
-        assert da.rows_signature(rows) == da.run_signature(conn, [r for r in runs if r])
+        rows, sig = da.read_task_rows(conn, *runs)
+        assert sig == da.run_signature(conn, [r for r in runs if r])
+        assert sum(len(r.raw_base) + len(r.raw_cand) for r in rows) == sig[0]
     conn.close()
 
 
@@ -195,13 +196,13 @@ async def test_says_loading_until_the_rows_land(big, monkeypatch):
     import threading
 
     gate = threading.Event()
-    real = da.task_rows
+    real = da.read_task_rows
 
     def slow(*args):
         assert gate.wait(30)
         return real(*args)
 
-    monkeypatch.setattr(da, "task_rows", slow)
+    monkeypatch.setattr(da, "read_task_rows", slow)
     app = make_app(big, load_config=False, poll_interval=0)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
@@ -220,3 +221,52 @@ async def test_says_loading_until_the_rows_land(big, monkeypatch):
         await settle(pilot)
         n = sum(r.transition in ("regressed", "worsened") for r in screen.all_rows)
         assert screen.query_one("#tasks-status").text.plain.startswith(f"{n}/1200 regressed")
+
+
+async def test_big_pair_shows_its_first_page_while_the_rest_is_read(big, monkeypatch):
+    """From PREVIEW_MIN tasks the first page (whole rows, task order) is on screen before
+    every row is read; the cursor and Enter work on it; a filter applies when all are in."""
+    import threading
+
+    from t2e_tui import task_rows
+
+    monkeypatch.setattr(task_rows, "PREVIEW_MIN", 1000)
+    gate = threading.Event()
+    real = da.read_task_rows
+
+    def slow(*args):
+        assert gate.wait(30)
+        return real(*args)
+
+    monkeypatch.setattr(da, "read_task_rows", slow)
+    app = make_app(big, load_config=False, poll_interval=0)
+    opened: list[tuple] = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.open_compare = lambda a, b=None, **kw: opened.append((a, b))
+        app.open_tasks("rbase", "rcand")
+        await wait_for(pilot, lambda: isinstance(app.screen, TasksScreen) and app.screen._first)
+        await pilot.pause()
+        screen = app.screen
+        table = screen.query_one(LineTable)
+        assert not screen.loaded and visible_ids(table)[:3] == ["0", "1", "2"]
+        status = screen.query_one("#tasks-status").text.plain
+        assert status == f"first {len(screen._first)} of 1,200 tasks · loading the rest…"
+        assert "run-rbase" in screen.query_one("#tasks-title").text.plain
+        # the id column is as wide as the longest id of all 1,200, not of the first page
+        assert table.columns[0].width == len("t1013")
+        await pilot.press("down", "enter")
+        row = screen.shown[1]
+        assert row.task_id == "1" and opened == [pick_pair(row.base, row.cand)]
+        await pilot.press("2")
+        assert screen.shown is screen._first and screen.visible_task_ids() == []
+        first = [(r.task_id, r.transition, r.hints, r.terms) for r in screen._first]
+        gate.set()
+        await wait_for(pilot, lambda: screen.loaded)
+        await settle(pilot)
+        assert {r.transition for r in screen.shown} <= {"regressed", "worsened"}
+        assert len(screen.all_rows) == N and "/1200 regressed" in \
+            screen.query_one("#tasks-status").text.plain
+        # the first page said what the whole read says about those tasks
+        assert first == [(r.task_id, r.transition, r.hints, r.terms)
+                         for r in screen.all_rows[:len(first)]]

@@ -9,7 +9,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 
 from ... import data_access as da
-from ... import run_queries as rq
 from ...fitting import middle_cut, tell_apart
 from ...textsafe import one_line
 from ..widgets.keybar import KeyBar
@@ -66,6 +65,8 @@ class TasksScreen(ExplorerScreen):
         self._cells: dict[str, list] = {}   # task id -> cells, for rows drawn so far
         self._orders: dict[str, list[da.TaskRow]] = {}
         self._summary = ""                  # transition counts, for the status line
+        self._first: list[da.TaskRow] = []  # the first page, shown while the rest is read
+        self._total = 0
         self._longest: list[int] = []        # the fitted columns' longest content (no class)
         self.failure_classes: dict[int, list[str]] = {}   # failed episode -> failure classes (core)
         self.row_classes: dict[str, list[str]] = {}       # task id -> its failed trials' classes
@@ -105,7 +106,7 @@ class TasksScreen(ExplorerScreen):
             table.columns = self._columns()
             self._cells = {}
             self._fit()
-            if self.loaded:
+            if self.loaded or self._first:
                 self._apply()
         self._title()  # the names are fitted to the width
 
@@ -124,10 +125,15 @@ class TasksScreen(ExplorerScreen):
     def load(self) -> None:
         conn = da.open_conn(self.app.store_path)
         try:
-            names = tuple(self._label(conn, r) for r in (self.baseline, self.candidate))
-            rows = da.task_rows(conn, self.baseline, self.candidate)  # in task order
+            names = tuple(tc.run_label(conn, r) for r in (self.baseline, self.candidate))
+            if not self.loaded:  # 10^4 tasks: the first page first, then the rest
+                first = da.first_task_rows(conn, self.baseline, self.candidate,
+                                           max(60, self.size.height))
+                if first is not None:
+                    self.app.call_from_thread(self._preview, names, *first)
+            # in task order; sig = run_signature as of this read (the poll compares)
+            rows, sig = da.read_task_rows(conn, self.baseline, self.candidate)
             # what the first paint needs is measured here, off the UI thread
-            sig = da.rows_signature(rows)  # = run_signature at the read (the poll compares)
             view = (tc.longest(rows, self.pair, False, {}), tc.summary(rows))
             self.app.call_from_thread(self._loaded, rows, sig, names, view)
             # hints need a join over write calls: fill them after the table is on screen
@@ -151,9 +157,22 @@ class TasksScreen(ExplorerScreen):
         if sig != self._signature and self.loaded:
             self.app.call_from_thread(self.load)
 
+    def _preview(self, names: tuple, rows: list[da.TaskRow], total: int, longest_id: int
+                 ) -> None:
+        """The first page of a big pair, whole rows, while the rest is read: the cursor
+        moves and Enter opens; filters and sorts apply when every row is in."""
+        if self.loaded:
+            return
+        self.names, self._first, self._total = names, rows, total
+        longest = tc.longest(rows, self.pair, False, {})
+        longest[0] = max(longest[0], longest_id)  # the id column will not widen later
+        self._longest = longest
+        self._fit()
+        self._apply()
+
     def _loaded(self, rows: list[da.TaskRow], sig: tuple, names: tuple, view: tuple) -> None:
         self.all_rows, self._signature, self.names = rows, sig, names
-        self.loaded = True
+        self.loaded, self._first = True, []
         (self._longest, self._summary), self._cells, self._orders = view, {}, {}
         self._fit()
         self._apply()
@@ -187,6 +206,8 @@ class TasksScreen(ExplorerScreen):
     def _fit(self) -> None:
         """Fixed columns to their longest content, measured on the data (every row, not only
         the filtered ones, so widths stay put when a filter changes)."""
+        if not self._longest:
+            return  # nothing read yet: the columns keep their starting widths
         longest = list(self._longest)
         if self.wide:
             longest.insert(-1, tc.class_width(self.row_classes))
@@ -211,7 +232,7 @@ class TasksScreen(ExplorerScreen):
         table = self.query_one(LineTable)
         current = self.shown[table.cursor] if self.shown and table.cursor < len(
             self.shown) else None
-        self.shown = self._visible()
+        self.shown = self._visible() if self.loaded else self._first
         # an empty table says why: nothing finished yet, or the filter hides every task
         table.empty = ("loading tasks…" if not self.loaded else
                        "no finished episodes yet" if not self.all_rows else
@@ -230,17 +251,6 @@ class TasksScreen(ExplorerScreen):
             cells = self._cells[r.task_id] = tc.row_cells(
                 r, self.pair, self.wide, self.row_classes.get(r.task_id, []))
         return cells
-
-    @staticmethod
-    def _label(conn, run_id: str | None) -> str | None:
-        """`name (id)`, marked when the run's agent is the scripted stand-in."""
-        if run_id is None:
-            return None
-        row = rq.run_label_row(conn, run_id)
-        if row is None:
-            return run_id
-        scripted = (row[1] or "").lower().startswith(da.SCRIPTED)
-        return f"{row[0]} ({run_id})" + (" [scripted stand-in]" if scripted else "")
 
     def _filter_words(self) -> str:
         words = {"all": "all tasks", "regressed": "regressed", "fixed": "fixed",
@@ -268,7 +278,8 @@ class TasksScreen(ExplorerScreen):
         self.query_one("#tasks-title", TextLine).set(t)
         summary = self._summary
         # what is shown and how first (never cut at 80 columns), then the counts
-        status = "loading tasks…" if not self.loaded else (
+        status = (f"first {len(self._first)} of {self._total:,} tasks · loading the rest…"
+                  if self._first else "loading tasks…") if not self.loaded else (
                   f"{len(self.shown)}/{len(self.all_rows)} {self._filter_words()}"
                   + (f" + class {self.class_filter}" if self.class_filter else "")
                   + f" · by {self.sort}{' ↓' if self.reverse else ''} · {summary}"
@@ -277,7 +288,7 @@ class TasksScreen(ExplorerScreen):
 
     def visible_task_ids(self) -> list[str]:
         """Task ids shown now (filters applied): the workbench launcher reruns these."""
-        return [r.task_id for r in self.shown]
+        return [r.task_id for r in self.shown] if self.loaded else []
 
     def action_filter(self, name: str) -> None:
         self.filter = name

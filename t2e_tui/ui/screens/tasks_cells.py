@@ -4,7 +4,11 @@ of the rows, and which trials Enter compares. No widgets here."""
 
 from __future__ import annotations
 
+from collections import Counter
+from operator import attrgetter
+
 from ... import data_access as da
+from ... import run_queries as rq
 
 FILTERS = ("all", "regressed", "fixed", "failed", "flaky")
 SORTS = ("task", "transition", "hints")
@@ -94,9 +98,7 @@ def class_width(row_classes: dict[str, list[str]]) -> int:
 
 def summary(rows: list[da.TaskRow]) -> str:
     """`regressed 3, fixed 5, …`: tasks per transition, in the transition order."""
-    counts: dict[str, int] = {}
-    for r in rows:
-        counts[r.transition] = counts.get(r.transition, 0) + 1
+    counts = Counter(map(_transition, rows))
     return ", ".join(f"{k} {v}" for k, v in sorted(
         counts.items(), key=lambda kv: TRANSITION_ORDER.get(kv[0], 9)))
 
@@ -105,16 +107,20 @@ def longest(rows: list[da.TaskRow], pair: bool, wide: bool,
             row_classes: dict[str, list[str]]) -> list[int]:
     """The longest cell of each fitted column over every row (hints, the flexible column,
     count 0), measured on the data: the same widths `LineTable.fit_columns` finds on built
-    cells, without building 25,000 rows of them."""
-    tid = max((len(r.task_id) for r in rows), default=0)
-    nb = max((len(r.raw_base) for r in rows), default=0) or 1   # "–" for none
-    nc = max((len(r.raw_cand) for r in rows), default=0) or 1
-    trans = max((len(t) for t in {r.transition for r in rows}), default=0)
-    term = max((len(terminations_text(t)) for t in {r.terms for r in rows}), default=0)
+    cells, without building 25,000 rows of them (the walks run in C: map, max, set)."""
+    tid = max(map(len, map(_task_id, rows)), default=0)
+    nb = max(map(len, map(_raw_base, rows)), default=0) or 1   # "–" for none
+    nc = max(map(len, map(_raw_cand, rows)), default=0) or 1
+    trans = max(map(len, set(map(_transition, rows))), default=0)
+    term = max(map(len, map(terminations_text, set(map(_terms, rows)))), default=0)
     out = [tid, nb, nc, trans, term, 0] if pair else [tid, nb, trans, term, 0]
     if wide:
         out.insert(-1, class_width(row_classes))
     return out
+
+
+_task_id, _raw_base, _raw_cand, _transition, _terms = map(
+    attrgetter, ("task_id", "raw_base", "raw_cand", "transition", "terms"))
 
 
 def sorted_rows(rows: list[da.TaskRow], sort: str) -> list[da.TaskRow]:
@@ -160,6 +166,17 @@ def row_classes(rows: list[da.TaskRow], pair: bool, classes: dict[int, list[str]
         if names:
             out[r.task_id] = names
     return out
+
+
+def run_label(conn, run_id: str | None) -> str | None:
+    """`name (id)`, marked when the run's agent is the scripted stand-in (a worker's read)."""
+    if run_id is None:
+        return None
+    row = rq.run_label_row(conn, run_id)
+    if row is None:
+        return run_id
+    scripted = (row[1] or "").lower().startswith(da.SCRIPTED)
+    return f"{row[0]} ({run_id})" + (" [scripted stand-in]" if scripted else "")
 
 
 def first_trial(trials: list[da.Trial]) -> int | None:
