@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from rich.text import Text
@@ -108,9 +109,6 @@ class RunsScreen(ExplorerScreen):
         finally:
             conn.close()
         self.app.call_from_thread(self._loaded, runs, sig)
-        # the tasks screen names transitions by the gate's rule: import the gate (numpy and
-        # all, ~0.2 s) while the runs are read, not on the first tasks screen's way to paint
-        import t2e_tui.gate  # noqa: F401
 
     @work(thread=True, exclusive=True, group="runs-poll", exit_on_error=False,
           description="watching for new runs and episodes")
@@ -128,6 +126,15 @@ class RunsScreen(ExplorerScreen):
     def _loaded(self, runs: list[da.RunRow], sig: tuple) -> None:
         self.runs, self._signature = runs, sig
         self._fill()
+        self.call_after_refresh(self._warm)
+
+    def _warm(self) -> None:
+        """The tasks screen names transitions by the gate's rule: import the gate (numpy and
+        all, ~0.2 s of CPU) once the runs are on screen, not on the first tasks screen's way
+        to its first paint."""
+        if "t2e_tui.gate" not in sys.modules:
+            self.run_worker(_import_gate, thread=True, group="runs-warm", exit_on_error=False,
+                            description="loading the gate")
 
     def _fill(self) -> None:
         rows = []
@@ -274,3 +281,7 @@ class RunsScreen(ExplorerScreen):
                               (lambda i=i: table.move_to(i)), f"{r.episodes} episodes")
                 for i, r in enumerate(self.runs)]
         self.app.search_commands(cmds, placeholder="Jump to run…")
+
+
+def _import_gate() -> None:
+    import t2e_tui.gate  # noqa: F401
