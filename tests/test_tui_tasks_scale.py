@@ -270,3 +270,35 @@ async def test_big_pair_shows_its_first_page_while_the_rest_is_read(big, monkeyp
         # the first page said what the whole read says about those tasks
         assert first == [(r.task_id, r.transition, r.hints, r.terms)
                          for r in screen.all_rows[:len(first)]]
+
+
+async def test_go_to_task_lists_a_bounded_best_first_page(big):
+    """g at 1,200 tasks hands the palette the best LIMIT hits, not every task (at 25,000
+    the palette took seconds to list them all and again per typed letter)."""
+    from textual.command import CommandList
+    from tui_fixture import palette_shows
+
+    from t2e_tui.ui.screens.task_jump import LIMIT
+
+    app = make_app(big, load_config=False, poll_interval=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_compare = lambda a, b=None, **kw: None
+        app.open_tasks("rbase", "rcand")
+        await wait_for(pilot, lambda: isinstance(app.screen, TasksScreen) and app.screen.loaded)
+        await settle(pilot)
+        tasks = app.screen
+        await pilot.press("g")
+        await palette_shows(pilot, "task")
+        listing = app.screen.query_one(CommandList)
+        assert listing.option_count == LIMIT
+        # the changed tasks first: the first listed is the first regressed/fixed one
+        first = str(listing.get_option_at_index(0).prompt)
+        changed = [r.task_id for r in tasks.all_rows if r.transition in ("regressed", "fixed")]
+        assert first.split()[:2] == ["task", changed[0]]
+        await pilot.press(*"1199")
+        await palette_shows(pilot, "task 1199")
+        await wait_for(pilot, lambda: 0 < listing.option_count <= LIMIT)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert tasks.shown[tasks.query_one(LineTable).cursor].task_id == "1199"
