@@ -92,6 +92,18 @@ class Term:
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+    def idle(self, still: float = 0.5, timeout: float = 30.0) -> None:
+        """Wait until the child's CPU time stops growing for `still` s (its workers are done:
+        hints and failure classes are read after the rows, without writing a byte)."""
+        end = time.perf_counter() + timeout
+        last = self.cpu_s()
+        while time.perf_counter() < end:
+            self.drain(still)
+            now = self.cpu_s()
+            if now == last:
+                return
+            last = now
+
     def close(self) -> None:
         try:
             os.killpg(self.proc.pid, signal.SIGTERM)
@@ -129,14 +141,17 @@ def measure(store: Path, cols: int, rows: int, opens: int = 5) -> dict:
             os.write(term.fd, b"o")
             opens_ms.append((term.read_until(first, every) - t0) * 1000)
             all_ms.append((term.read_until(every, keep=True) - t0) * 1000)
-            term.drain(1.0)  # hints and classes follow the rows
+            term.idle()  # hints and classes follow the rows
             cpu.append(term.cpu_s() - c0)
             keys_ms = []
             if len(opens_ms) == 1:
                 walk = (["down"] * 30 + ["pagedown"] * 10 + ["up"] * 10 + ["end", "home"]
                         + ["2", "1", "s", "s", "s", "v", "v", "t", "t"])
-                for name in walk:
+                c1 = term.cpu_s()
+                for i, name in enumerate(walk):
                     keys_ms.append((name, *term.key(KEYS.get(name, name.encode()))))
+                    if i == 51:  # the cursor keys' CPU (the poll timers' reads included)
+                        out["move_cpu_ms"] = (term.cpu_s() - c1) * 1000 / 52
                 out["keys"] = keys_ms
             term.key(KEYS["escape"])
         out["open_ms"], out["all_ms"] = opens_ms, all_ms
@@ -160,8 +175,12 @@ def report(out: dict) -> None:
     for name, _, last in out["keys"]:
         if name not in ("down", "up", "pagedown", "end", "home"):
             other[name] = max(other.get(name, 0.0), last)
+    slow = sorted(((last, i, name) for i, (name, _, last) in enumerate(out["keys"])),
+                  reverse=True)[:3]
     print(f"[{out['size']}] cursor keys ({len(move)}), key -> last byte: median "
           f"{statistics.median(move):.1f} ms, max {max(move):.1f} ms (target <= 30 ms); "
+          f"child CPU {out['move_cpu_ms']:.1f} ms a key; slowest: "
+          + ", ".join(f"#{i} {n} {ms:.0f}" for ms, i, n in slow) + "; "
           + ", ".join(f"{k} {v:.0f}" for k, v in other.items()) + " ms (slowest of each)")
 
 
