@@ -53,7 +53,10 @@ def run_provenance(db: Any, run_id: str) -> dict:
 
 def _matches(conn, run_id: str) -> dict[int, int]:
     """New episode id -> an earlier episode (another run) with the same simulation id or the
-    same trajectory hash (compared only among episodes of the same task and length)."""
+    same trajectory hash (compared only among episodes of the same task and length).
+
+    The other runs' episodes are read in one pass (a query per new episode scanned the whole
+    table each time: quadratic, minutes for a 4,000-episode import)."""
     out: dict[int, int] = {}
     hashes: dict[int, str] = {}
 
@@ -63,19 +66,30 @@ def _matches(conn, run_id: str) -> dict[int, int]:
         return hashes[eid]
 
     new = conn.execute("SELECT episode_id, sim_id, task_id, n_steps FROM episodes "
-                       "WHERE run_id = ?", (run_id,)).fetchall()
+                       "WHERE run_id = ? ORDER BY episode_id", (run_id,)).fetchall()
+    if not new:
+        return out
+    sims = {sim for _, sim, _, _ in new if sim}
+    keys = {(task, n) for _, _, task, n in new}
+    by_sim: dict[str, int] = {}
+    by_key: dict[tuple, list[int]] = {}
+    # two index ranges around this run (idx_episodes_run_task), so its own rows are not read
+    for oid, sim, task, n in conn.execute(
+            "SELECT episode_id, sim_id, task_id, n_steps FROM episodes WHERE run_id < ? "
+            "UNION ALL SELECT episode_id, sim_id, task_id, n_steps FROM episodes "
+            "WHERE run_id > ?", (run_id, run_id)):
+        if sim in sims and (sim not in by_sim or oid < by_sim[sim]):
+            by_sim[sim] = oid
+        if (task, n) in keys:
+            by_key.setdefault((task, n), []).append(oid)
     for eid, sim, task, n in new:
-        if sim:
-            row = conn.execute("SELECT episode_id FROM episodes WHERE sim_id = ? AND "
-                               "run_id != ? LIMIT 1", (sim, run_id)).fetchone()
-            if row:
-                out[eid] = row[0]
-                continue
-        others = conn.execute("SELECT episode_id FROM episodes WHERE task_id IS ? AND "
-                              "n_steps = ? AND run_id != ?", (task, n, run_id)).fetchall()
+        if sim and sim in by_sim:
+            out[eid] = by_sim[sim]
+            continue
+        others = by_key.get((task, n))
         if others:
             mine = th(eid)
-            for (oid,) in others:
+            for oid in sorted(others):
                 if th(oid) == mine:
                     out[eid] = oid
                     break
