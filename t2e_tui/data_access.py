@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from store.db import INFRA, connect
+from store.db import INFRA, connect  # noqa: F401 (INFRA: the screens read it here)
 
 from . import reviews
 from .textsafe import one_line
@@ -83,151 +83,16 @@ def run_signature(conn: sqlite3.Connection, run_ids: list[str]) -> tuple:
         f"WHERE run_id IN ({marks})", run_ids).fetchone())
 
 
-@dataclass
-class Trial:
-    """One episode's outcome, as the tasks screen shows it."""
-
-    episode_id: int
-    trial: int | None
-    status: str
-    reward: float | None
-    success: int | None
-    termination: str | None
-    tool_errors: int
-    n_steps: int
-
-
-@dataclass
-class TaskRow:
-    """One task of a pair of runs: trials on each side, transition, hints."""
-
-    task_id: str
-    base: list[Trial] = field(default_factory=list)
-    cand: list[Trial] = field(default_factory=list)
-    transition: str = ""
-    hints: list[str] = field(default_factory=list)
-
-    def terminations(self) -> set[str]:
-        return {t.termination for t in self.base + self.cand if t.termination}
-
-    def failed(self) -> bool:
-        return any(t.status == "done" and not t.success for t in self.base + self.cand)
-
-
-def _trials(conn: sqlite3.Connection, run_id: str) -> dict[str, list[Trial]]:
-    out: dict[str, list[Trial]] = {}
-    for r in conn.execute(
-            "SELECT episode_id, task_id, trial, status, reward, success, termination_reason, "
-            "n_tool_errors, n_steps FROM episodes WHERE run_id = ? ORDER BY ord, episode_id",
-            (run_id,)):
-        out.setdefault(str(r[1]), []).append(Trial(r[0], r[2], r[3], r[4], r[5], r[6], r[7],
-                                                    r[8]))
-    return out
-
-
-def _rate(trials: list[Trial]) -> float | None:
-    scored = [bool(t.success) for t in trials
-              if t.status == "done" and t.termination != INFRA and t.reward is not None]
-    return sum(scored) / len(scored) if scored else None
-
-
-def transition_of(base: list[Trial], cand: list[Trial]) -> str:
-    """A task's transition, named by the gate (`t2e_tui.gate.transition`, the one definition).
-
-    Sides without a scored trial (a live run still going, a task only one run has) get the
-    explorer's own labels: only base | only cand | running.
-    """
-    from .gate import transition
-
-    b, c = _rate(base), _rate(cand)
-    if b is None and c is None:
-        if any(t.status == "running" for t in base + cand):
-            return "running"
-        return "unscored" if base or cand else ""  # e.g. foreign traces: no gold
-    if c is None:
-        return "running" if any(t.status == "running" for t in cand) else "only base"
-    if b is None:
-        return "running" if any(t.status == "running" for t in base) else "only cand"
-    return transition(b, c).replace("_", " ")
-
-
-def gate_transitions(conn: sqlite3.Connection, base_run: str, cand_run: str) -> dict[str, str]:
-    """Per-task transitions from the gate's `compare_runs` (intersected, so partial or
-    differently-sized runs still compare). Empty when the gate refuses the pair (different
-    worlds, nothing finished yet): the caller then names transitions per task."""
-    from .errors import T2EError
-    from .gate import compare_runs
-
-    try:
-        comp = compare_runs(conn, base_run, cand_run, intersect=True)
-    except T2EError:
-        return {}
-    return {r.task_id: r.transition.replace("_", " ") for r in comp.rows}
-
-
-def task_rows(conn: sqlite3.Connection, base_run: str, cand_run: str | None) -> list[TaskRow]:
-    """One row per task across the pair (or one run). Hints are filled by `fill_hints`."""
-    base = _trials(conn, base_run)
-    cand = _trials(conn, cand_run) if cand_run else {}
-    ids = list(dict.fromkeys(list(base) + list(cand)))
-    gate = None
-    if cand_run:
-        gate = gate_transitions(conn, base_run, cand_run)
-    rows = []
-    for tid in ids:
-        row = TaskRow(tid, base.get(tid, []), cand.get(tid, []))
-        if cand_run:
-            row.transition = gate.get(tid) or transition_of(row.base, row.cand)
-        else:
-            rate = _rate(row.base)
-            unscored = "running" if any(t.status == "running" for t in row.base) \
-                else "unscored"  # no reward: foreign traces carry no gold
-            row.transition = (unscored if rate is None else "pass" if rate == 1.0
-                              else "fail" if rate == 0.0 else "flaky")
-        rows.append(row)
-    return rows
-
-
-def fill_hints(conn: sqlite3.Connection, rows: list[TaskRow]) -> None:
-    """Failure hints per task: tool errors, max steps, a write with no 'yes' just before it."""
-    by_episode: dict[int, TaskRow] = {}
-    for row in rows:
-        hints: list[str] = []
-        for side, trials in (("B", row.base), ("C", row.cand)):
-            for t in trials:
-                by_episode[t.episode_id] = row
-                if t.tool_errors:
-                    hints.append(f"{side}:{t.tool_errors} tool err")
-                if t.termination == "max_steps":
-                    hints.append(f"{side}:max steps")
-                elif t.termination == "too_many_errors":
-                    hints.append(f"{side}:too many errors")
-        row.hints = list(dict.fromkeys(hints))
-    if not by_episode:
-        return
-    from .engine.scripted_text import classify_confirmation  # lazy: the engine is heavy
-
-    ids = list(by_episode)
-    flagged: set[tuple[int, str]] = set()
-    # chunks keep the IN list under SQLite's variable limit
-    for i in range(0, len(ids), 900):
-        chunk = ids[i:i + 900]
-        marks = ",".join("?" * len(chunk))
-        q = (f"SELECT tc.episode_id, (SELECT u.content FROM steps u WHERE u.episode_id = "
-             f"s.episode_id AND u.idx < s.idx AND u.role = 'user' ORDER BY u.idx DESC LIMIT 1) "
-             f"FROM tool_calls tc JOIN steps s ON s.step_id = tc.step_id "
-             f"WHERE tc.kind = 'write' AND tc.episode_id IN ({marks})")
-        for eid, prev in conn.execute(q, chunk):
-            # the one yes detector (the stand-in agent's): words, not substrings, so
-            # "incorrect" and "look" are no yes; a "no" or a hedge is none either
-            if classify_confirmation(prev or "") != "yes":
-                flagged.add((eid, "no confirm before write"))
-    for eid, hint in flagged:
-        row = by_episode[eid]
-        side = "B" if any(t.episode_id == eid for t in row.base) else "C"
-        h = f"{side}:{hint}"
-        if h not in row.hints:
-            row.hints.append(h)
+# the tasks screen's rows live in task_rows.py (one indexed read per run, grouped once)
+from .task_rows import (  # noqa: E402,F401
+    TaskRow,
+    Trial,
+    fill_hints,
+    first_task_rows,
+    read_task_rows,
+    task_rows,
+    transition_of,
+)
 
 
 @dataclass

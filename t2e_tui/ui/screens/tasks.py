@@ -9,59 +9,19 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 
 from ... import data_access as da
-from ... import run_queries as rq
 from ...fitting import middle_cut, tell_apart
 from ...textsafe import one_line
 from ..widgets.keybar import KeyBar
-from ..widgets.linetable import Column, LineTable
+from ..widgets.linetable import Column, LazyRows, LineTable
 from ..widgets.textline import TextLine
+from . import tasks_cells as tc
 from .base import ExplorerScreen, freeze_heap, thaw_heap
+from .tasks_cells import FILTERS, SORTS, first_trial, merge_hints, pick_pair, trials_cell
 
-FILTERS = ("all", "regressed", "fixed", "failed", "flaky")
-SORTS = ("task", "transition", "hints")
 WIDE = 120  # from this many columns the failure-class column shows
 TASK_ID_MAX = 24  # longer ids end in … (the jump picker and compare title show them whole)
-_TRANSITION_ORDER = {"regressed": 0, "worsened": 1, "fixed": 2, "improved": 3, "flaky": 4,
-                     "both fail": 5, "fail": 5, "both pass": 6, "pass": 6}
-_TRANSITION_STYLE = {"regressed": "regressed", "worsened": "fail", "fixed": "fixed",
-                     "improved": "pass", "flaky": "warn", "both fail": "dim", "fail": "fail",
-                     "both pass": "dim", "pass": "pass", "running": "running",
-                     "unscored": "dim"}
-
-
-def trials_cell(trials: list[da.Trial]) -> list[tuple[str, str]]:
-    """✓/✗ per trial; … running; ∅ infrastructure error (excluded from figures); ? no
-    reward."""
-    out = []
-    for t in trials:
-        if t.status == "running":
-            out.append(("…", "running"))
-        elif t.termination == da.INFRA:
-            out.append(("∅", "dim"))
-        elif t.success:
-            out.append(("✓", "pass"))
-        elif t.success is None and t.status == "done":
-            out.append(("?", "dim"))  # no reward (foreign traces without an outcome)
-        else:
-            out.append(("✗", "fail"))
-    return out or [("–", "dim")]
-
-
-def merge_hints(hints: list[str]) -> list[str]:
-    """`B:x` and `C:x` shown once as `B+C:x`, so a narrow hints column says more."""
-    sides: dict[str, list[str]] = {}
-    for h in hints:
-        side, sep, text = h.partition(":")
-        if not sep or side not in ("B", "C"):
-            side, text = "", h
-        sides.setdefault(text, [])
-        if side and side not in sides[text]:
-            sides[text].append(side)
-    return [f"{'+'.join(sorted(s))}:{t}" if s else t for t, s in sides.items()]
-
-
-def task_sort_key(task_id: str) -> tuple:
-    return (0, int(task_id), "") if task_id.isdigit() else (1, 0, task_id)
+# re-exported: tests and other screens import these from here
+__all__ = ["FILTERS", "SORTS", "merge_hints", "pick_pair", "trials_cell", "TasksScreen"]
 
 
 class TasksScreen(ExplorerScreen):
@@ -102,10 +62,14 @@ class TasksScreen(ExplorerScreen):
         self.names = (baseline, candidate)  # labels, once loaded
         self._signature: tuple | None = None
         self.loaded = False
-        self._cells: dict[str, list] = {}
+        self._cells: dict[str, list] = {}   # task id -> cells, for rows drawn so far
         self._orders: dict[str, list[da.TaskRow]] = {}
-        self._summary: str | None = None
+        self._summary = ""                  # transition counts, for the status line
+        self._first: list[da.TaskRow] = []  # the first page, shown while the rest is read
+        self._total = 0
+        self._longest: list[int] = []        # the fitted columns' longest content (no class)
         self.failure_classes: dict[int, list[str]] = {}   # failed episode -> failure classes (core)
+        self.row_classes: dict[str, list[str]] = {}       # task id -> its failed trials' classes
         self.class_filter: str | None = None
         self.wide = False
 
@@ -117,7 +81,7 @@ class TasksScreen(ExplorerScreen):
         yield TextLine(id="tasks-title", classes="title")
         # fixed columns fit their content once rows load (ids like "crossorder-01" must show
         # whole; tau2's "18" needs 4 cells): hints take what is left and end in …
-        yield LineTable(self._columns(), id="tasks-table", empty="no finished episodes yet")
+        yield LineTable(self._columns(), id="tasks-table", empty="loading tasks…")
         yield TextLine(id="tasks-status", classes="info")
         yield KeyBar()
 
@@ -140,15 +104,15 @@ class TasksScreen(ExplorerScreen):
             self.wide = wide
             table = self.query_one(LineTable)
             table.columns = self._columns()
-            self._cells, self._orders = {}, {}
-            table.fit_columns([self._cells_of(r) for r in self.all_rows])
-            if self.loaded:
+            self._cells = {}
+            self._fit()
+            if self.loaded or self._first:
                 self._apply()
-        if self.loaded:
-            self._title()  # the names are fitted to the width
+        self._title()  # the names are fitted to the width
 
     def on_mount(self) -> None:
         self.load()
+        self._title()  # the run ids at once; their names and the counts when loaded
         interval = getattr(self.app, "poll_interval", 2.0)
         if interval:
             self.set_interval(interval, self.poll)
@@ -161,16 +125,24 @@ class TasksScreen(ExplorerScreen):
     def load(self) -> None:
         conn = da.open_conn(self.app.store_path)
         try:
-            sig = da.run_signature(conn, self._runs())
-            names = tuple(self._label(conn, r) for r in (self.baseline, self.candidate))
-            rows = da.task_rows(conn, self.baseline, self.candidate)
-            self.app.call_from_thread(self._loaded, rows, sig, names)
+            names = tuple(tc.run_label(conn, r) for r in (self.baseline, self.candidate))
+            if not self.loaded:  # 10^4 tasks: the first page first, then the rest
+                first = da.first_task_rows(conn, self.baseline, self.candidate,
+                                           max(60, self.size.height))
+                if first is not None:
+                    self.app.call_from_thread(self._preview, names, *first)
+            # in task order; sig = run_signature as of this read (the poll compares)
+            rows, sig = da.read_task_rows(conn, self.baseline, self.candidate)
+            # what the first paint needs is measured here, off the UI thread
+            view = (tc.longest(rows, self.pair, False, {}), tc.summary(rows))
+            self.app.call_from_thread(self._loaded, rows, sig, names, view)
             # hints need a join over write calls: fill them after the table is on screen
             da.fill_hints(conn, rows)
             self.app.call_from_thread(self._hints_filled)
             from ...analysis.views import episode_classes  # why each failed trial failed
             classes = episode_classes(conn, self._runs())
-            self.app.call_from_thread(self._classes_filled, classes)
+            by_task = tc.row_classes(rows, self.pair, classes)
+            self.app.call_from_thread(self._classes_filled, classes, by_task)
         finally:
             conn.close()
 
@@ -185,13 +157,28 @@ class TasksScreen(ExplorerScreen):
         if sig != self._signature and self.loaded:
             self.app.call_from_thread(self.load)
 
-    def _loaded(self, rows: list[da.TaskRow], sig: tuple, names: tuple) -> None:
-        self.all_rows, self._signature, self.names = rows, sig, names
-        self.loaded = True
-        self._cells, self._orders, self._summary = {}, {}, None
-        self.query_one(LineTable).fit_columns([self._cells_of(r) for r in rows])
+    def _preview(self, names: tuple, rows: list[da.TaskRow], total: int, longest_id: int
+                 ) -> None:
+        """The first page of a big pair, whole rows, while the rest is read: the cursor
+        moves and Enter opens; filters and sorts apply when every row is in."""
+        if self.loaded:
+            return
+        self.names, self._first, self._total = names, rows, total
+        longest = tc.longest(rows, self.pair, False, {})
+        longest[0] = max(longest[0], longest_id)  # the id column will not widen later
+        self._longest = longest
+        self._fit()
         self._apply()
-        freeze_heap()  # the rows stay for the screen's life: keep GC passes off them
+
+    def _loaded(self, rows: list[da.TaskRow], sig: tuple, names: tuple, view: tuple) -> None:
+        self.all_rows, self._signature, self.names = rows, sig, names
+        self.loaded, self._first = True, []
+        (self._longest, self._summary), self._cells, self._orders = view, {}, {}
+        self._fit()
+        self._apply()
+        # the rows stay for the screen's life: keep GC passes off them (after the paint: the
+        # young-generation sweep before freezing walks every new tuple once)
+        self.call_after_refresh(freeze_heap)
 
     def on_screen_resume(self) -> None:
         note = getattr(self.app, "note_screen", None)
@@ -201,110 +188,69 @@ class TasksScreen(ExplorerScreen):
     def on_unmount(self) -> None:
         thaw_heap()  # this screen's rows and widgets may now be collected
 
-    def _classes_filled(self, classes: dict) -> None:
-        self.failure_classes = classes
-        self._cells, self._orders = {}, {}
-        self.query_one(LineTable).fit_columns([self._cells_of(r) for r in self.all_rows])
+    def _classes_filled(self, classes: dict, by_task: dict[str, list[str]]) -> None:
+        self.failure_classes, self.row_classes = classes, by_task
+        self._cells = {}
+        self._fit()
         self._apply()
 
     def _row_classes(self, r: da.TaskRow) -> list[str]:
         """Classes of the row's failed trials, the candidate's first."""
-        out: list[str] = []
-        for t in (r.cand if self.pair else []) + r.base:
-            for name in self.failure_classes.get(t.episode_id, []):
-                if name not in out:
-                    out.append(name)
-        return out
+        return self.row_classes.get(r.task_id, [])
 
     def _hints_filled(self) -> None:
-        self._cells, self._orders = {}, {}
+        self._cells, self._orders = {}, {}   # hints are drawn, and sort "hints" reads them
         self._apply()
         freeze_heap()
+
+    def _fit(self) -> None:
+        """Fixed columns to their longest content, measured on the data (every row, not only
+        the filtered ones, so widths stay put when a filter changes)."""
+        if not self._longest:
+            return  # nothing read yet: the columns keep their starting widths
+        longest = list(self._longest)
+        if self.wide:
+            longest.insert(-1, tc.class_width(self.row_classes))
+        self.query_one(LineTable).fit_widths(longest)
 
     # --- filter / sort ------------------------------------------------------------------------
 
     def _sorted_all(self) -> list[da.TaskRow]:
         """All rows in the current sort order, computed once per load and sort key, so a
-        filter or sort key only walks a list (≤ 50 ms at 10,000 tasks)."""
+        filter or sort key only walks a list."""
         cached = self._orders.get(self.sort)
-        if cached is not None:
-            return cached
-        rows = self.all_rows
-        if self.sort == "task":
-            key = lambda r: task_sort_key(r.task_id)  # noqa: E731
-        elif self.sort == "transition":
-            key = lambda r: (_TRANSITION_ORDER.get(r.transition, 9),  # noqa: E731
-                             task_sort_key(r.task_id))
-        else:
-            key = lambda r: (-len(r.hints), task_sort_key(r.task_id))  # noqa: E731
-        self._orders[self.sort] = out = sorted(rows, key=key)
-        return out
+        if cached is None:
+            cached = self._orders[self.sort] = tc.sorted_rows(self.all_rows, self.sort)
+        return cached
 
     def _visible(self) -> list[da.TaskRow]:
-        rows = self._sorted_all()
-        if self.filter == "regressed":
-            rows = [r for r in rows if r.transition in ("regressed", "worsened")]
-        elif self.filter == "fixed":
-            rows = [r for r in rows if r.transition in ("fixed", "improved")]
-        elif self.filter == "failed":
-            # "failed" = failed on the candidate side (the run one is judging); one run
-            # alone: failed in it
-            rows = [r for r in rows if any(t.status == "done" and not t.success
-                                           for t in (r.cand if self.pair else r.base))]
-        elif self.filter == "flaky":
-            rows = [r for r in rows if r.transition == "flaky"]
-        if self.termination:
-            rows = [r for r in rows if self.termination in r.terminations()]
-        if self.class_filter:
-            rows = [r for r in rows if self.class_filter in self._row_classes(r)]
-        return list(reversed(rows)) if self.reverse else rows
+        rows = tc.filtered(self._sorted_all(), self.filter, self.pair, self.termination,
+                           self.class_filter, self.row_classes)
+        return rows[::-1] if self.reverse else rows
 
     def _apply(self) -> None:
         table = self.query_one(LineTable)
-        current = self.shown[table.cursor].task_id if self.shown and table.cursor < len(
+        current = self.shown[table.cursor] if self.shown and table.cursor < len(
             self.shown) else None
-        self.shown = self._visible()
-        cells = [self._cells_of(r) for r in self.shown]
+        self.shown = self._visible() if self.loaded else self._first
         # an empty table says why: nothing finished yet, or the filter hides every task
-        table.empty = ("no finished episodes yet" if not self.all_rows else
+        table.empty = ("loading tasks…" if not self.loaded else
+                       "no finished episodes yet" if not self.all_rows else
                        f"no task matches this filter ({self._filter_words()}): 1 shows all")
-        table.set_rows(cells)
-        if current is not None:
-            idx = next((i for i, r in enumerate(self.shown) if r.task_id == current), None)
+        table.set_rows(LazyRows(self.shown, self._cells_of))  # cells built as lines are drawn
+        if current is not None:  # the cursor stays on its task
+            idx = _index(self.shown, current)
             if idx is not None:
                 table.move_to(idx)
         self._title()
 
     def _cells_of(self, r: da.TaskRow) -> list:
-        """A row's cells, built once per load (filters and sorts only reorder them)."""
-        cached = self._cells.get(r.task_id)
-        if cached is not None:
-            return cached
-        term = ", ".join(t.replace("_", " ") for t in sorted(r.terminations()))
-        hints = [(h + "  ", "warn") for h in merge_hints(r.hints)]
-        style = _TRANSITION_STYLE.get(r.transition, "")
-        names = self._row_classes(r)
-        cls = [(names[0] + (f" +{len(names) - 1}" if len(names) > 1 else ""), "fail")] if names else ""
-        if self.pair:
-            cells = [r.task_id, trials_cell(r.base), trials_cell(r.cand),
-                     [(r.transition, style)], term, hints]
-        else:
-            cells = [r.task_id, trials_cell(r.base), [(r.transition, style)], term, hints]
-        if self.wide:
-            cells.insert(-1, cls)
-        self._cells[r.task_id] = cells
+        """A row's cells, built when it is first drawn (filters and sorts only reorder)."""
+        cells = self._cells.get(r.task_id)
+        if cells is None:
+            cells = self._cells[r.task_id] = tc.row_cells(
+                r, self.pair, self.wide, self.row_classes.get(r.task_id, []))
         return cells
-
-    @staticmethod
-    def _label(conn, run_id: str | None) -> str | None:
-        """`name (id)`, marked when the run's agent is the scripted stand-in."""
-        if run_id is None:
-            return None
-        row = rq.run_label_row(conn, run_id)
-        if row is None:
-            return run_id
-        scripted = (row[1] or "").lower().startswith(da.SCRIPTED)
-        return f"{row[0]} ({run_id})" + (" [scripted stand-in]" if scripted else "")
 
     def _filter_words(self) -> str:
         words = {"all": "all tasks", "regressed": "regressed", "fixed": "fixed",
@@ -330,15 +276,11 @@ class TasksScreen(ExplorerScreen):
         else:
             t.append(f"{middle_cut(b or '', width - 24)} vs gold actions")
         self.query_one("#tasks-title", TextLine).set(t)
-        if self._summary is None:
-            counts: dict[str, int] = {}
-            for r in self.all_rows:
-                counts[r.transition] = counts.get(r.transition, 0) + 1
-            self._summary = ", ".join(f"{k} {v}" for k, v in sorted(
-                counts.items(), key=lambda kv: _TRANSITION_ORDER.get(kv[0], 9)))
         summary = self._summary
         # what is shown and how first (never cut at 80 columns), then the counts
-        status = (f"{len(self.shown)}/{len(self.all_rows)} {self._filter_words()}"
+        status = (f"first {len(self._first)} of {self._total:,} tasks · loading the rest…"
+                  if self._first else "loading tasks…") if not self.loaded else (
+                  f"{len(self.shown)}/{len(self.all_rows)} {self._filter_words()}"
                   + (f" + class {self.class_filter}" if self.class_filter else "")
                   + f" · by {self.sort}{' ↓' if self.reverse else ''} · {summary}"
                   + (" · hints B=base C=cand" if self.pair else ""))
@@ -346,14 +288,14 @@ class TasksScreen(ExplorerScreen):
 
     def visible_task_ids(self) -> list[str]:
         """Task ids shown now (filters applied): the workbench launcher reruns these."""
-        return [r.task_id for r in self.shown]
+        return [r.task_id for r in self.shown] if self.loaded else []
 
     def action_filter(self, name: str) -> None:
         self.filter = name
         self._apply()
 
     def action_termination(self) -> None:
-        reasons = sorted({t for r in self.all_rows for t in r.terminations()})
+        reasons = sorted(frozenset().union(*{r.terms for r in self.all_rows}))
         options = [None] + reasons
         i = options.index(self.termination) if self.termination in options else 0
         self.termination = options[(i + 1) % len(options)]
@@ -361,7 +303,7 @@ class TasksScreen(ExplorerScreen):
 
     def action_class_filter(self) -> None:
         """Cycle the failure-class filter through the classes present (then off)."""
-        present = sorted({n for r in self.all_rows for n in self._row_classes(r)})
+        present = sorted({n for names in self.row_classes.values() for n in names})
         options = [None] + present
         i = options.index(self.class_filter) if self.class_filter in options else 0
         self.class_filter = options[(i + 1) % len(options)]
@@ -393,7 +335,7 @@ class TasksScreen(ExplorerScreen):
         if not self.shown or index >= len(self.shown):
             return
         row = self.shown[index]
-        eid = _first(row.base) or _first(row.cand)
+        eid = first_trial(row.base) or first_trial(row.cand)
         if eid is not None:
             from ..pairdebug import rerun_task
             rerun_task(self, eid, row.task_id)
@@ -402,7 +344,7 @@ class TasksScreen(ExplorerScreen):
         if not self.shown or index >= len(self.shown):
             return
         row = self.shown[index]
-        a, b = pick_pair(row.base, row.cand) if self.pair else (_first(row.base), None)
+        a, b = pick_pair(row.base, row.cand) if self.pair else (first_trial(row.base), None)
         if a is None and b is None:
             self.notify(f"task {row.task_id}: no finished episode to open", severity="warning")
             return
@@ -435,18 +377,10 @@ class TasksScreen(ExplorerScreen):
         self.open_row(idx)
 
 
-def _first(trials: list[da.Trial]) -> int | None:
-    done = [t for t in trials if t.status == "done"]
-    return (done or trials or [None])[0].episode_id if (done or trials) else None
-
-
-def pick_pair(base: list[da.Trial], cand: list[da.Trial]) -> tuple[int | None, int | None]:
-    """Trials to compare: a pair whose outcomes differ when there is one (that is where the
-    runs part), else the first finished trial of each."""
-    done_b = [t for t in base if t.status == "done"]
-    done_c = [t for t in cand if t.status == "done"]
-    for tb in done_b:
-        for tc in done_c:
-            if bool(tb.success) != bool(tc.success):
-                return tb.episode_id, tc.episode_id
-    return _first(base), _first(cand)
+def _index(rows: list[da.TaskRow], row: da.TaskRow) -> int | None:
+    """Where `row` is in `rows`: by identity (list.index, in C: the same row objects live
+    until a reload), else by task id (a reload made new ones)."""
+    try:
+        return rows.index(row)
+    except ValueError:
+        return next((i for i, r in enumerate(rows) if r.task_id == row.task_id), None)

@@ -8,6 +8,7 @@ segments; text is never parsed as markup.
 
 from __future__ import annotations
 
+from collections import abc
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -49,6 +50,27 @@ STYLES: dict[str, Style] = {
 }
 
 Cell = Any  # str | list[tuple[str, str]]
+
+
+class LazyRows(abc.Sequence):
+    """Rows whose cells are built when a line is drawn: `items[i]` through `cells(item)`.
+
+    Why: a table of 25,000 tasks shows ~45 of them; building every row's cells on each load,
+    filter or sort took most of a second. `cells` is expected to cache per item when the
+    same rows are drawn again (the screen owns that cache and clears it when cells change)."""
+
+    __slots__ = ("items", "cells")
+
+    def __init__(self, items: Sequence[Any], cells) -> None:
+        self.items, self.cells = items, cells
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self.cells(item) for item in self.items[index]]
+        return self.cells(self.items[index])
 
 
 @dataclass
@@ -194,15 +216,35 @@ class LineTable(RowCursorView, can_focus=True):
                  empty: str = "nothing to show") -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.columns = list(columns)
-        self.rows: list[Sequence[Cell]] = []
+        self.rows: Sequence[Sequence[Cell]] = []
         self.empty = empty
         self._cache: LRUCache[tuple, Strip] = LRUCache(2048)
         self._generation = 0
+        self._bases: dict[bool, tuple[Style, Style, Style]] = {}  # focus -> row/header/cursor
+
+    def notify_style_update(self) -> None:
+        # a theme or CSS change: the cached lines and base styles carry the old colours
+        self._bases.clear()
+        self._cache.clear()
+        super().notify_style_update()
+
+    def _base_styles(self) -> tuple[Style, Style, Style]:
+        """(row, header, cursor) base styles, worked out once per focus state: Textual's
+        `rich_style` walks the CSS of every ancestor, and a full page redraws 45 lines."""
+        focus = self.has_focus
+        bases = self._bases.get(focus)
+        if bases is None:
+            base = self.rich_style
+            bases = self._bases[focus] = (
+                base, base + self.get_component_rich_style("linetable--header"),
+                base + self.get_component_rich_style("linetable--cursor"))
+        return bases
 
     # --- data ---------------------------------------------------------------------------------
 
-    def set_rows(self, rows: list[Sequence[Cell]], *, keep_cursor: bool = True) -> None:
-        """Replace the rows (the cursor stays on the same index, clamped)."""
+    def set_rows(self, rows: Sequence[Sequence[Cell]], *, keep_cursor: bool = True) -> None:
+        """Replace the rows (a list, or `LazyRows` built as they are drawn); the cursor
+        stays on the same index, clamped."""
         self.rows = rows
         self._generation += 1
         self._cache.clear()
@@ -217,12 +259,17 @@ class LineTable(RowCursorView, can_focus=True):
         """Size each `fit` column to its longest cell in `rows` (and its label), capped at
         its `fit`; the flexible column gets what is left. Call with every row of the data,
         not only the filtered ones, so widths stay put when a filter changes."""
+        self.fit_widths([max((cell_width(r[i]) for r in rows if i < len(r)), default=0)
+                         for i in range(len(self.columns))])
+
+    def fit_widths(self, longest: Sequence[int]) -> None:
+        """`fit_columns` from the longest cell of each column, known without building every
+        row's cells (a lazy table of 10^4 rows measures its data instead)."""
         changed = False
-        for i, col in enumerate(self.columns):
+        for col, most in zip(self.columns, longest):
             if not col.fit:
                 continue
-            longest = max((cell_width(r[i]) for r in rows if i < len(r)), default=0)
-            width = max(1, min(col.fit, max(len(col.label), longest)))
+            width = max(1, min(col.fit, max(len(col.label), most)))
             if width != col.width:
                 col.width, changed = width, True
         if changed:
@@ -303,12 +350,10 @@ class LineTable(RowCursorView, can_focus=True):
             if col.cut == "middle" and isinstance(cell, str) and len(cell) > w:
                 cell = middle_cut(one_line(cell, 10_000), w)
             segs.extend(cell_segments(cell, w, col.justify))
-        base = self.rich_style
-        if index < 0:
-            base = base + self.get_component_rich_style("linetable--header")
-        elif is_cursor:
-            base = base + self.get_component_rich_style("linetable--cursor")
+        row, header, cursor = self._base_styles()
+        base = header if index < 0 else cursor if is_cursor else row
         strip = Strip([Segment(s.text, base + s.style if s.style else base) for s in segs])
-        strip = strip.crop_extend(0, width, base)
+        if strip.cell_length != width:  # narrow views, wide characters
+            strip = strip.crop_extend(0, width, base)
         self._cache[key] = strip
         return strip
