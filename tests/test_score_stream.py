@@ -35,8 +35,8 @@ def test_simulations_stream_one_at_a_time_in_any_key_order(tmp_path, order):
 def test_streamed_errors_name_the_file(tmp_path):
     p = tmp_path / "bad.json"
     p.write_text('{"tasks": [], "simulations": [{"id": 1}, {"id": ]}')
-    with pytest.raises(WorldError, match="bad.json"):  # the first pass finds it, before scoring
-        stream_results(p)
+    with pytest.raises(WorldError, match="bad.json"):  # found when the stream reaches it
+        list(stream_results(p)["simulations"])
     q = tmp_path / "list.json"
     q.write_text("[1, 2]")
     with pytest.raises(WorldError, match="a bare list"):

@@ -247,13 +247,14 @@ class JsonStream:
                 # An error near the end of the buffer (or an unterminated string) may just
                 # mean the value continues in the next chunk; anything else is real.
                 near_end = exc.pos >= len(self.buf) - 64 or exc.msg.startswith("Unterminated")
-                # before _fill, which shifts the buffer under exc.pos
-                where = self.where(exc.pos)
-                at_end = exc.pos >= len(self.buf.rstrip())  # nothing but blanks after it
-                if near_end and self._fill():
+                if near_end and not self.eof:
+                    # read on and decode again: the error is raised (with its position, which
+                    # costs a count of the buffer's lines) only once the file is exhausted
+                    self._fill()
                     continue
+                at_end = exc.pos >= len(self.buf.rstrip())  # nothing but blanks after it
                 raise JsonStreamError(describe_json_error(
-                    exc.msg, where, self.eof and at_end)) from None
+                    exc.msg, self.where(exc.pos), self.eof and at_end)) from None
             if (not self.eof and isinstance(value, (int, float))
                     and _NUM_TAIL.fullmatch(self.buf, end)):
                 # a number touching the buffer end ("3" of "3.25") may continue in the next

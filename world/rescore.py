@@ -69,13 +69,29 @@ def stream_results(path: str | os.PathLike) -> dict:
                     raise WorldError(f"{main}: simulation_index id {sid!r} names a file outside "
                                      "simulations/; only files inside the directory are read")
                 ids.append(sid)
-            data["simulations"] = (_read(p / "simulations" / f"{sid}.json") for sid in ids)
+            data["simulations"] = _primed(_read(p / "simulations" / f"{sid}.json")
+                                          for sid in ids)
         else:
             data["simulations"] = iter(data["simulations"])
         return data
-    head = _head(p)  # tasks and info, wherever they are in the file (one pass)
-    head["simulations"] = _sims(p)  # then the simulations, one at a time (a second pass)
-    return head
+    data = _head(p)
+    data["simulations"] = _primed(data["simulations"])
+    return data
+
+
+def _primed(sims):
+    """The simulations with the first one read now: a file malformed from its first
+    simulation is refused before anything else is asked for (the data directory, say)."""
+    first = next(sims, _END)
+
+    def gen():
+        if first is not _END:
+            yield first
+            yield from sims
+    return gen()
+
+
+_END = object()
 
 
 def _open_stream(p: Path):
@@ -93,7 +109,14 @@ def _open_stream(p: Path):
 
 
 def _head(p: Path) -> dict:
-    """Every top-level key but `simulations` (skipped item by item, never held)."""
+    """Every top-level key but `simulations`, and `simulations` as a generator.
+
+    The usual file (tau2 writes info and tasks first) is read in one pass: reading stops at the
+    simulations array and the generator carries on from there, so each simulation is parsed
+    once. When info or tasks come after the simulations, the array is skipped item by item
+    (never held) to reach them, and the generator reads it on a second pass. A malformed
+    simulation is found when the generator reaches it (a WorldError naming the file either
+    way)."""
     from .jsonstream import JsonStreamError
 
     fh, js = _open_stream(p)
@@ -105,11 +128,17 @@ def _head(p: Path) -> dict:
         if js.peek() != "{":
             value = js.read_value()
             _check_shape(value, p)
-        for key in js.iter_object_keys():
+        keys = js.iter_object_keys()
+        for key in keys:
             if key == "simulations":
                 seen_sims = True
                 if js.peek() != "[":
                     raise WorldError(f"{p}: 'simulations' must be a list")
+                if "tasks" in head and "info" in head:
+                    _check_shape({**head, "simulations": []}, p)
+                    head["simulations"] = _rest(p, fh, js, keys)
+                    fh = None  # the generator owns it now
+                    return head
                 for _ in js.iter_array():
                     pass
             else:
@@ -119,9 +148,28 @@ def _head(p: Path) -> dict:
     except UnicodeDecodeError as exc:
         raise WorldError(f"{p}: not UTF-8 text ({exc.reason})") from None
     finally:
-        fh.close()
+        if fh is not None:
+            fh.close()
     _check_shape({**head, **({"simulations": []} if seen_sims else {})}, p)
+    head["simulations"] = _sims(p)  # a second pass
     return head
+
+
+def _rest(p: Path, fh, js, keys):
+    """The simulations from the array at the cursor, then the rest of the object read (and
+    checked) to its end."""
+    from .jsonstream import JsonStreamError
+
+    try:
+        yield from js.iter_array()
+        for _ in keys:
+            js.read_value()
+    except JsonStreamError as exc:
+        raise WorldError(f"{p}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise WorldError(f"{p}: not UTF-8 text ({exc.reason})") from None
+    finally:
+        fh.close()
 
 
 def _sims(p: Path):
