@@ -170,6 +170,11 @@ class JsonStream:
         line = self._base_lines + self.buf.count("\n", 0, p)
         return f"character {self._base + p} (line {line})"
 
+    def byte_offset(self) -> int:
+        """The cursor as a byte offset from where this stream started reading."""
+        pending = len(self._dec.getstate()[0])  # bytes of a character not yet complete
+        return self._bytes - pending - len(self.buf[self.pos:].encode("utf-8", "surrogatepass"))
+
     def _fill(self) -> bool:
         """Read more text into the buffer (at least doubling it, so big values cost O(n))."""
         if self.eof:

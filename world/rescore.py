@@ -75,20 +75,40 @@ def stream_results(path: str | os.PathLike) -> dict:
             data["simulations"] = iter(data["simulations"])
         return data
     data = _head(p)
-    data["simulations"] = _primed(data["simulations"])
+    data["simulations"] = _primed(data["simulations"], getattr(data["simulations"], "at", None))
     return data
 
 
-def _primed(sims):
+class SimStream:
+    """The simulations of a results file, read one at a time. `path` and `at` (the byte
+    offset of the array's first item, when known) let world/score_split.py read parts of
+    the array in other processes."""
+
+    def __init__(self, gen, path: Path | None = None, at: int | None = None):
+        self._gen, self.path, self.at = gen, path, at
+
+    def __iter__(self):
+        return self._gen
+
+    def __next__(self):
+        return next(self._gen)
+
+    def close(self) -> None:
+        """Stop reading (closes the file)."""
+        self._gen.close()
+
+
+def _primed(sims, at=None) -> SimStream:
     """The simulations with the first one read now: a file malformed from its first
     simulation is refused before anything else is asked for (the data directory, say)."""
+    path = getattr(sims, "path", None)
     first = next(sims, _END)
 
     def gen():
         if first is not _END:
             yield first
             yield from sims
-    return gen()
+    return SimStream(gen(), path, at)
 
 
 _END = object()
@@ -136,7 +156,8 @@ def _head(p: Path) -> dict:
                     raise WorldError(f"{p}: 'simulations' must be a list")
                 if "tasks" in head and "info" in head:
                     _check_shape({**head, "simulations": []}, p)
-                    head["simulations"] = _rest(p, fh, js, keys)
+                    at = js.byte_offset()
+                    head["simulations"] = SimStream(_rest(p, fh, js, keys), p, at)
                     fh = None  # the generator owns it now
                     return head
                 for _ in js.iter_array():
@@ -289,8 +310,12 @@ def _explain(rec: dict | None, new: dict) -> str:
 
 
 def rescore(data: dict, base_db: Any, *, source: str = "<results>",
-            replay: str = "v1", relabel: bool = True) -> dict:
-    """Re-score parsed results `data`; returns the `t2e score` report for one file."""
+            replay: str = "v1", relabel: bool = True, jobs: int = 1) -> dict:
+    """Re-score parsed results `data`; returns the `t2e score` report for one file.
+
+    `jobs` > 1 reads and scores a streamed file in up to that many parts at once (this process
+    and workers, world/score_split.py); the report is the same, entry for entry, as with
+    jobs=1."""
     domain = file_domain(data)
     if domain is not None and domain not in SUPPORTED_DOMAINS:
         raise WorldError(f"{source}: domain {domain!r} is not supported by t2e score yet "
@@ -299,61 +324,97 @@ def rescore(data: dict, base_db: Any, *, source: str = "<results>",
     if kind is not None and not isinstance(base_db, db_class(kind)):
         raise WorldError(f"{source}: a {kind} results file cannot be graded on "
                          f"{type(base_db).__name__} records")
-    tasks = parse_tasks(data["tasks"], f"{source} tasks")
-    sims = data.get("simulations") or []
+    scorer = Scorer(parse_tasks(data["tasks"], f"{source} tasks"), domain, base_db, replay,
+                    relabel)
+    sims = data.get("simulations") or []  # a list, or a stream read one simulation at a time
+    if jobs > 1 and isinstance(sims, SimStream) and sims.at is not None:
+        from .score_split import score_split
+
+        split = score_split(scorer, sims.path, sims.at, jobs)
+        if split is not None:
+            sims.close()
+            return split
+        # not split (compact JSON, a small file) or a part failed: the serial read below
+        # gives the report, or the error, a single reader gives
+    outcomes = (scorer.one(i, sim) for i, sim in enumerate(sims))
     report: dict[str, Any] = {"simulations": 0, "agree": 0, "disagree": [],
                               "relabelled": [], "ambiguous": [], "judge_dependent": 0}
     successes = 0
-    for i, sim in enumerate(sims):  # a list, or a stream read one simulation at a time
+    for success, judge, agree, relabelled, ambiguous, disagree in outcomes:
         report["simulations"] += 1
-        if isinstance(sim, dict) and is_success((sim.get("reward_info") or {}).get("reward")
-                                                if isinstance(sim.get("reward_info"), dict)
-                                                else None):
-            successes += 1
-        if not isinstance(sim, dict) or not isinstance(sim.get("messages"), list):
-            report["disagree"].append({
+        successes += success
+        report["judge_dependent"] += judge
+        report["agree"] += agree
+        if relabelled is not None:
+            report["relabelled"].append(relabelled)
+        if ambiguous is not None:
+            report["ambiguous"].append(ambiguous)
+        if disagree is not None:
+            report["disagree"].append(disagree)
+    report["recorded_successes"] = successes
+    return report
+
+
+def is_malformed(sim: Any) -> bool:
+    """A simulation that can't be scored at all (not an object, or no messages list)."""
+    return not isinstance(sim, dict) or not isinstance(sim.get("messages"), list)
+
+
+def malformed_reason(i: int) -> str:
+    """The disagreement reason of malformed simulation #i (0-based, in file order)."""
+    return f"simulation #{i} is malformed (no messages list)"
+
+
+class Scorer:
+    """What scoring one simulation needs: the file's parsed tasks, its domain, the base
+    records and the options. Picklable, so a worker process can hold a copy."""
+
+    def __init__(self, tasks: dict[str, Task], domain: str | None, base_db: Any, replay: str,
+                 relabel: bool):
+        self.tasks, self.domain, self.base_db = tasks, domain, base_db
+        self.replay, self.relabel = replay, relabel
+
+    def one(self, i: int, sim: Any) -> tuple:
+        """Simulation #i's part of the report: (recorded success, judge-dependent, agrees,
+        relabelled entry, ambiguous entry, disagreement entry), the entries None if absent."""
+        success = isinstance(sim, dict) and isinstance(sim.get("reward_info"), dict) \
+            and is_success(sim["reward_info"].get("reward"))
+        if is_malformed(sim):
+            return (success, False, False, None, None, {
                 "sim_id": sim.get("id") if isinstance(sim, dict) else None,
                 "task_id": sim.get("task_id") if isinstance(sim, dict) else None,
-                "recorded": None, "recomputed": None,
-                "reason": f"simulation #{i} is malformed (no messages list)"})
-            continue
+                "recorded": None, "recomputed": None, "reason": malformed_reason(i)})
         sim_id, label = sim.get("id"), sim.get("task_id")
         label = str(label) if label is not None else None
         rec = sim.get("reward_info") if isinstance(sim.get("reward_info"), dict) else None
         recorded = rec.get("reward") if rec else None
-        task_id = label
-        if relabel:
-            found = check_label(sim, tasks)
+        task_id, relabelled = label, None
+        if self.relabel:
+            found = check_label(sim, self.tasks)
             if found is not None and found.get("likely") is None:
                 # twins with different gold outcomes: counted apart, never as a disagreement
-                report["ambiguous"].append(found)
-                continue
+                return (success, False, False, None, found, None)
             if found is not None:
-                report["relabelled"].append(found)
+                relabelled = found
                 task_id = found["likely"]
-        task = tasks.get(task_id) if task_id is not None else None
+        task = self.tasks.get(task_id) if task_id is not None else None
 
-        def fail(reason: str, recomputed=None) -> None:
-            report["disagree"].append({"sim_id": sim_id, "task_id": label, "recorded": recorded,
-                                       "recomputed": recomputed, "reason": reason})
+        def fail(reason: str, recomputed=None, judge=False) -> tuple:
+            return (success, judge, False, relabelled, None, {
+                "sim_id": sim_id, "task_id": label, "recorded": recorded,
+                "recomputed": recomputed, "reason": reason})
 
         if task is None:
-            fail(f"task {label!r} is not embedded in the file")
-            continue
-        lacking = _tools_lacking(task, domain)
+            return fail(f"task {label!r} is not embedded in the file")
+        lacking = _tools_lacking(task, self.domain)
         if lacking:
-            fail(f"task {task.id} references tools the {kind_of(domain) or 'retail'} domain "
-                 f"lacks: {', '.join(lacking)}")
-            continue
+            return fail(f"task {task.id} references tools the "
+                        f"{kind_of(self.domain) or 'retail'} domain lacks: {', '.join(lacking)}")
         new = score_episode(task, sim["messages"], sim.get("termination_reason"),
-                            base_db=base_db, replay=replay, grading="recorded", recorded=rec)
-        if new["judge_dependent"]:
-            report["judge_dependent"] += 1
-        got = new["reward"]
+                            base_db=self.base_db, replay=self.replay, grading="recorded",
+                            recorded=rec)
+        judge, got = bool(new["judge_dependent"]), new["reward"]
         if (rec is not None and got is not None and isinstance(recorded, (int, float))
                 and abs(got - recorded) <= 1e-6):
-            report["agree"] += 1
-        else:
-            fail(_explain(rec, new), got)
-    report["recorded_successes"] = successes
-    return report
+            return (success, judge, True, relabelled, None, None)
+        return fail(_explain(rec, new), got, judge)
