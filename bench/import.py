@@ -1,6 +1,7 @@
 """Import and read speed of the evidence store. Prints figures; not a test.
 
     .venv/bin/python bench/import.py [--sims 10000] [--big-mb 1024] [--skip-big] [--keep DIR]
+    .venv/bin/python bench/import.py --tasks 25000 [--task-sims 600]   # memory vs embedded tasks
 
 1. Import rate: a tau2 file of N simulations sampled (whole, real sizes) from the real results
    files in ../shared/tau2/results, timed against `json.load` on the same file.
@@ -69,6 +70,47 @@ def write_sampled(path: Path, n_sims: int | None, target_bytes: int | None, seed
             i += 1
         fh.write("\n]}\n")
     return messages
+
+
+def write_many_tasks(path: Path, n_tasks: int, n_sims: int, seed: int = 7) -> None:
+    """A results file embedding `n_tasks` tasks (the real file's tasks, then copies of them
+    under new ids) and `n_sims` sampled real simulations (their labels are real task ids)."""
+    head, sims = real_results()
+    rng = random.Random(seed)
+    base = head["tasks"]
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("{")
+        for k in ("timestamp", "info"):
+            fh.write(f"{json.dumps(k)}: {json.dumps(head[k])}, ")
+        fh.write('"tasks": [')
+        for i in range(n_tasks):
+            t = dict(base[i % len(base)])
+            if i >= len(base):
+                t["id"] = f"{t['id']}-copy{i // len(base)}"
+            fh.write(("," if i else "") + "\n" + json.dumps(t))
+        fh.write('], "simulations": [')
+        for i in range(n_sims):
+            s = dict(sims[rng.randrange(len(sims))])
+            s["id"] = f"sim-{i:06d}"
+            fh.write(("," if i else "") + "\n" + json.dumps(s))
+        fh.write("\n]}\n")
+
+
+def bench_tasks(tmp: Path, n_tasks: int, n_sims: int) -> None:
+    f = tmp / "tasks.json"
+    write_many_tasks(f, n_tasks, n_sims)
+    print(f"[tasks] {f.stat().st_size / 1e6:.0f} MB: {n_tasks:,} embedded tasks, "
+          f"{n_sims} simulations")
+    load = run_child("--child-load", str(f))
+    for old in tmp.glob("tasks.sqlite*"):  # a kept store would make this a duplicate import
+        old.unlink()
+    res = run_child("--child-import", str(tmp / "tasks.sqlite"), str(f))
+    (entry,) = res["result"]["imported"]
+    print(f"[tasks] import: {res['seconds']:.2f} s ({res['seconds'] / load['seconds']:.2f}x "
+          f"json.load), peak RSS {res['peak_rss_mb']:.0f} MB = importer {res['own_mb']:.0f} + "
+          f"parse worker {res['worker_mb']:.0f} (target <= 300 MB); {entry['episodes']} "
+          f"episodes")
+    print("load average: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
 
 
 def child_import(store_path: str, file_path: str) -> None:
@@ -185,6 +227,8 @@ def main() -> None:
     ap.add_argument("--reads-only", help="run the read benchmark on an existing store")
     ap.add_argument("--child-import", nargs=2)
     ap.add_argument("--child-load")
+    ap.add_argument("--tasks", type=int, default=0, help="only: memory with N embedded tasks")
+    ap.add_argument("--task-sims", type=int, default=600)
     a = ap.parse_args()
     if a.child_import:
         return child_import(*a.child_import)
@@ -195,6 +239,8 @@ def main() -> None:
     tmp = Path(a.keep) if a.keep else Path(tempfile.mkdtemp(prefix="t2e-bench-"))
     tmp.mkdir(parents=True, exist_ok=True)
     try:
+        if a.tasks:
+            return bench_tasks(tmp, a.tasks, a.task_sims)
         bench_rate(tmp, a.sims)
         if not a.skip_big:
             bench_reads(bench_big(tmp, a.big_mb))

@@ -26,6 +26,7 @@ from .. import writer
 from .common import ImportContext, ImportFailure, RunMeta, inside, open_regular
 from .episodes import RecordError, RowBuilder, next_ids, sim_label, validate_sim, write_batch
 from .jsonstream import JsonStream, JsonStreamError
+from .tasks_embedded import EmbeddedTasks, duplicate_ids
 
 _V1_INFO_KEYS = {"text_streaming_config", "speech_complexity", "audio_native_config",
                  "retrieval_config", "retrieval_config_kwargs"}
@@ -147,7 +148,7 @@ def _object(pctx: ImportContext, builder: RowBuilder,
             yield from _sims(pctx, builder, meta, enumerate(stream.iter_array()))
         else:
             pctx.reading_what = f" while reading top-level key {key!r}"
-            top[key] = stream.read_value()
+            top[key] = _read_top_value(stream, key)
             pctx.reading_what = ""
     if meta is None:
         if "messages" in top:
@@ -170,10 +171,18 @@ def _prescan(path: Path, exclude: set[str]) -> dict[str, Any]:
                 for _ in s.iter_array():
                     pass
             else:
-                value = s.read_value()
+                value = _read_top_value(s, key)
                 if key not in exclude:
                     out[key] = value
     return out
+
+
+def _read_top_value(stream: JsonStream, key: str) -> Any:
+    """A top-level value; a `tasks` array is read task by task into EmbeddedTasks (compact
+    text, not dicts: memory follows the file, not its task count)."""
+    if key == "tasks" and stream.peek() == "[":
+        return EmbeddedTasks.read(stream.iter_array())
+    return stream.read_value()
 
 
 def _check_shape(pctx: ImportContext, meta: RunMeta) -> None:
@@ -181,13 +190,13 @@ def _check_shape(pctx: ImportContext, meta: RunMeta) -> None:
     if "info" in top and not isinstance(top["info"], dict):
         raise ImportFailure(f"'info' should be an object, found {type(top['info']).__name__}")
     tasks = top.get("tasks")
-    if tasks is not None and not (isinstance(tasks, list)
-                                  and all(isinstance(t, dict) for t in tasks)):
+    if isinstance(tasks, list) and all(isinstance(t, dict) for t in tasks):
+        tasks = top["tasks"] = EmbeddedTasks.from_list(tasks)  # the directory format
+    if tasks is not None and (not isinstance(tasks, EmbeddedTasks) or tasks.bad):
         raise ImportFailure("'tasks' should be a list of task objects")
-    ids = [str(t.get("id")) for t in meta.tasks]
-    if len(set(ids)) != len(ids):
-        raise ImportFailure("'tasks' holds the same task id twice "
-                            f"({sorted({i for i in ids if ids.count(i) > 1})[:5]})")
+    dup = duplicate_ids(meta.tasks)
+    if dup:
+        raise ImportFailure(f"'tasks' holds the same task id twice ({dup[:5]})")
     if "info" not in top and "tasks" not in top:
         pctx.fmt = "foreign-wrapper"
         pctx.warn("a summary wrapper around simulations (keys: "
