@@ -128,25 +128,48 @@ def stats() -> None:
 
 
 def search(path: Path) -> None:
-    from store import queries
+    """Ranked first page (50 hits) by `store.search.ranked_search`: the default (past
+    RANK_BOUND matches only the newest are ranked) and every match ranked (bound=None), next
+    to FTS5's own `ORDER BY rank` over the rowids alone (what the first page cost before).
+    Median of 5, CPU of this process and wall."""
+    from store import search as srch
     from store.db import connect
 
     conn = connect(path)
-    for q in ("order", "refund", "leather keyboard"):
-        n = conn.execute("SELECT count(*) FROM steps_fts WHERE steps_fts MATCH ?",
-                         (queries.fts_query(q),)).fetchone()[0]
-        times = []
+    steps = conn.execute("SELECT count(*) FROM steps").fetchone()[0]
+    print(f"{path}: {steps:,} messages; RANK_BOUND {srch.RANK_BOUND:,}")
+
+    def timed(fn) -> tuple[float, float, object]:
+        runs = []
         for _ in range(5):
-            t0 = time.perf_counter()
-            queries.search(conn, q, limit=50, rank=True)
-            times.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        conn.execute("SELECT rowid FROM steps_fts WHERE steps_fts MATCH ? ORDER BY rank LIMIT 50",
-                     (queries.fts_query(q),)).fetchall()
-        floor = time.perf_counter() - t0
-        print(f"ranked first page {q!r} ({n:,} matches): median {sorted(times)[2] * 1000:.0f} ms "
-              f"(bm25 over the matches alone, no join: {floor * 1000:.0f} ms)")
-    print("load average: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
+            w0, c0 = time.perf_counter(), time.process_time()
+            out = fn()
+            runs.append((time.process_time() - c0, time.perf_counter() - w0))
+        cpu, wall = sorted(r[0] for r in runs)[2], sorted(r[1] for r in runs)[2]
+        return cpu * 1000, wall * 1000, out
+
+    for q in ("id", "order", "refund", "leather keyboard"):
+        fq = srch.fts_query(q)
+        n = conn.execute("SELECT count(*) FROM steps_fts WHERE steps_fts MATCH ?",
+                         (fq,)).fetchone()[0]
+        print(f"{q!r} ({n:,} matches):")
+        rows = [
+            ("FTS5 ORDER BY rank LIMIT 50, rowids only", lambda: conn.execute(
+                "SELECT rowid FROM steps_fts WHERE steps_fts MATCH ? ORDER BY rank LIMIT 50",
+                (fq,)).fetchall()),
+            ("ranked_search, every match ranked", lambda: srch.ranked_search(
+                conn, q, limit=50, bound=None)),
+            ("ranked_search, default (t2e search --rank)", lambda: srch.ranked_search(
+                conn, q, limit=50)),
+        ]
+        for label, fn in rows:
+            cpu, wall, out = timed(fn)
+            note = ""
+            if isinstance(out, srch.RankedPage) and out.ranked is not None:
+                note = f"  [newest {out.ranked:,} of {out.matches:,} ranked]"
+            print(f"  {label:44s} CPU {cpu:5.0f} ms  wall {wall:5.0f} ms{note}")
+    print("load average: " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+          + f" on {os.cpu_count()} cores (figures share the CPU)")
 
 
 def main() -> None:

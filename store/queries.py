@@ -12,9 +12,10 @@ import sqlite3
 from typing import Any
 
 from .db import INFRA, StoreError, now_iso
-from .writer import ROLES, conn_of, message_from_step, transaction
 
-SNIPPET_OPEN, SNIPPET_CLOSE = "\u00ab", "\u00bb"  # « » : plain text, never markup
+# search lives in store/search.py; these names stay importable from here
+from .search import SNIPPET_CLOSE, SNIPPET_OPEN, fts_query, search  # noqa: F401
+from .writer import ROLES, conn_of, message_from_step, transaction
 
 
 def _rows(cur: sqlite3.Cursor) -> list[dict]:
@@ -218,57 +219,6 @@ def resolve_episode(db: Any, ref: Any) -> int:
                          f"{task_id!r} (trials: {have})")
     raise StoreError(f"episode {text!r}: run {run_id} has no task {candidates[-1][0]!r}; "
                      f"see `t2e episodes {run_id[:8]}`")
-
-
-_TOKEN = re.compile(r"\w+\*?", re.UNICODE)
-
-
-def fts_query(text: str) -> str:
-    """A user's search text as a safe FTS5 query: every word quoted (so `"`, `-`, `:`, `AND`
-    and column filters are just text), words ANDed, a trailing `*` kept as a prefix search."""
-    terms = []
-    for tok in _TOKEN.findall(text or ""):
-        star = tok.endswith("*")
-        word = tok.rstrip("*")
-        if word:
-            terms.append(f'"{word}"' + ("*" if star else ""))
-    return " ".join(terms)
-
-
-def search(db: Any, query: str, limit: int = 50, offset: int = 0, rank: bool = False,
-           run_id: str | None = None) -> list[dict]:
-    """Full-text search over message text, tool arguments and tool results. Hits carry
-    episode_id, idx, step_id, run_id, task_id, role and a snippet (matches inside « »)."""
-    q = fts_query(query)
-    if not q:
-        return []
-    cols = ("SELECT s.episode_id, s.idx, s.step_id, e.run_id, e.task_id, s.role, "
-            f"snippet(steps_fts, -1, '{SNIPPET_OPEN}', '{SNIPPET_CLOSE}', '\u2026', 12) AS snippet "
-            "FROM steps_fts JOIN steps s ON s.step_id = steps_fts.rowid "
-            "JOIN episodes e ON e.episode_id = s.episode_id ")
-    if rank and not run_id:
-        # Rank inside FTS5 first (rowids only), then join and snippet just the page: sorting
-        # every match after joining it to steps and episodes cost most of a common term's time.
-        conn = conn_of(db)
-        try:
-            page = [r[0] for r in conn.execute(
-                "SELECT rowid FROM steps_fts WHERE steps_fts MATCH ? ORDER BY rank "
-                "LIMIT ? OFFSET ?", (q, int(limit), int(offset)))]
-            out = []
-            for rowid in page:
-                out += _rows(conn.execute(cols + "WHERE steps_fts MATCH ? AND steps_fts.rowid = ?",
-                                          (q, rowid)))
-            return out
-        except sqlite3.OperationalError as exc:
-            raise StoreError(f"search failed for {query!r}: {exc}") from None
-    order = "ORDER BY bm25(steps_fts)" if rank else ""
-    where_run = "AND e.run_id = ?" if run_id else ""
-    params: list[Any] = [q] + ([run_id] if run_id else []) + [int(limit), int(offset)]
-    sql = cols + f"WHERE steps_fts MATCH ? {where_run} {order} LIMIT ? OFFSET ?"
-    try:
-        return _rows(conn_of(db).execute(sql, params))
-    except sqlite3.OperationalError as exc:  # should not happen after fts_query; say so
-        raise StoreError(f"search failed for {query!r}: {exc}") from None
 
 
 def record_view(db: Any, episode_id: int, via: str, drafting_candidate: str | None = None) -> int:

@@ -435,6 +435,25 @@ async def test_runs_at_80_keep_two_ablation_runs_apart_and_name_the_source(store
         assert info.startswith("runbase · discovery · 4 tasks · from baseline.json")
 
 
+async def test_runs_at_80_show_every_status_whole(store):
+    """'interrupted' and a live run's '+N running' used to be cut to 8 cells ('interru…')."""
+    from store.db import open_db
+
+    path, _ = store
+    db = open_db(path)
+    db.conn.execute("UPDATE runs SET status = 'interrupted' WHERE run_id = 'runcand'")
+    db.conn.execute("UPDATE episodes SET status = 'running' WHERE run_id = 'runlive'")
+    db.conn.close()
+    app = app_on(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(LineTable)
+        lines = {line_text(table, y).split()[0]: line_text(table, y)
+                 for y in range(1, table.n_rows + 1)}
+        assert " interrupted " in lines["runcand"]
+        assert " running +1 " in lines["runlive"]
+
+
 async def test_lineage_at_80_shows_verdicts_whole_and_an_empty_state_with_keys(demo, store):
     from textual.widgets import DataTable
 

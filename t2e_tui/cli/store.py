@@ -167,23 +167,35 @@ def register(cli: click.Group) -> None:
     @click.argument("query")
     @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
     @click.option("--offset", default=0, type=click.IntRange(0))
-    @click.option("--rank", is_flag=True, help="Order by relevance (bm25) instead of storage.")
+    @click.option("--rank", is_flag=True, help="Order by relevance (bm25) instead of storage. "
+                  "Past 100,000 matches only the newest 100,000 are ranked (said on stderr).")
+    @click.option("--rank-all", is_flag=True, help="Like --rank, ranking every match (slower).")
     @click.option("--run", "run_ref", help="Only this run (id, prefix or name).")
     @click.option("--json", "as_json", is_flag=True)
     @table_option
-    def search_cmd(query: str, limit: int, offset: int, rank: bool, run_ref: str | None,
-                   as_json: bool, force_table: bool) -> None:
+    def search_cmd(query: str, limit: int, offset: int, rank: bool, rank_all: bool,
+                   run_ref: str | None, as_json: bool, force_table: bool) -> None:
         """Full-text search over messages, tool arguments and tool results. Each hit names
         the episode as `t2e show` takes it (REF) and its step. Into a pipe: one
         tab-separated line per hit (ref, step, episode id, run, task, role, snippet)."""
         from store.queries import episode_refs, fts_query, record_views, resolve_run, search
+        from store.search import RANK_BOUND, ranked_search
 
         if not fts_query(query):  # "" or only punctuation: nothing to look for is bad input
             raise T2EError(f"search text {query!r} has no words to look for "
                            "(letters or digits; a trailing * searches by prefix)")
         db = _db()
         rid = resolve_run(db, run_ref) if run_ref else None
-        hits = search(db, query, limit=limit, offset=offset, rank=rank, run_id=rid)
+        if rank or rank_all:
+            page = ranked_search(db, query, limit=limit, offset=offset, run_id=rid,
+                                 bound=None if rank_all else RANK_BOUND)
+            hits = page.hits
+            if page.ranked is not None:  # on stderr: --json and pipes keep their records
+                click.echo(f"ranked the newest {page.ranked:,} of {page.matches:,} matches by "
+                           "relevance; --rank-all ranks every match (slower), more words or "
+                           "--run narrow the search", err=True)
+        else:
+            hits = search(db, query, limit=limit, offset=offset, run_id=rid)
         # hits show trace text: they are views for the gate's leakage guard
         record_views(db, [h["episode_id"] for h in hits], "cli-search")
         if as_json:
@@ -195,15 +207,18 @@ def register(cli: click.Group) -> None:
                 refs[h["run_id"]] = episode_refs(db, h["run_id"])
         ref = {h["episode_id"]: refs[h["run_id"]].get(h["episode_id"], str(h["episode_id"]))
                for h in hits}
+        # past the last page "no matches" would be wrong: there were, just not this far
+        none = (f"no matches for {query!r}" if not offset else
+                f"no matches for {query!r} past the first {offset:,}")
         if piped(force_table):
             echo_tsv(("ref", "step", "episode_id", "run_id", "task_id", "role", "snippet"),
                      ([ref[h["episode_id"]], h["idx"], h["episode_id"], h["run_id"],
                        h["task_id"], h["role"], h["snippet"]] for h in hits))
             if not hits:
-                click.echo(f"no matches for {query!r}", err=True)
+                click.echo(none, err=True)
             return
         if not hits:
-            click.echo(f"no matches for {query!r}")
+            click.echo(none)
             return
         from rich.text import Text
 

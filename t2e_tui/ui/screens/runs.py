@@ -75,7 +75,7 @@ class RunsScreen(ExplorerScreen):
         # the id first (it never gets cut) and the name cut in the middle: runs made from
         # one another share the start of their names ("ablate cross-order-v1 full" / "-rule1")
         cols = [Column("", 3), Column("run", 0, cut="middle"), Column("model", 20),
-                Column("status", 8)]
+                Column("status", 11)]
         if self.wide:
             cols += [Column("role", 11), Column("source", 28), Column("candidate", 10)]
         cols += [Column("eps", 6, "right"), Column("reward", 6, "right"),
