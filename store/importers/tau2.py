@@ -49,7 +49,7 @@ def import_file(conn: sqlite3.Connection, ctx: ImportContext) -> None:
     use_worker = mode == "1" or (mode != "0" and ctx.size >= WORKER_MIN_BYTES)
     events = (_worker_events(ctx, run_id, ids) if use_worker
               else produce(str(ctx.path), ctx.display, run_id, ids))
-    with import_cache(conn):
+    with import_cache(conn, ctx.size):
         consume(conn, ctx, run_id, events)
 
 
@@ -61,18 +61,21 @@ def import_directory(conn: sqlite3.Connection, ctx: ImportContext) -> None:
                                                       next_ids(conn)))
 
 
-# SQLite's default page cache (2 MB) spills the transaction's dirty pages of the steps, index
-# and FTS b-trees to the WAL and reads them back many times over; 64 MB keeps a big import's
-# working set in memory: -24% CPU on a 1k-simulation file. Restored afterwards (it is per
-# connection, and the app's connection should stay small).
-IMPORT_CACHE_KIB = 65536
+# SQLite's default page cache (2 MB) spills the one transaction's dirty pages (steps, indexes,
+# FTS segments) to the WAL and reads them back over and over, superlinearly in the file's
+# size: the 304 MB bench file took 54 user + 105 system CPU-s with a 64 MB cache, 43 + 1.4 with
+# 256 MB. So the cache follows the file (64 MB .. 256 MB), only for the import's length (it is
+# per connection; restored afterwards).
+IMPORT_CACHE_KIB = (65536, 262144)
 
 
 @contextmanager
-def import_cache(conn: sqlite3.Connection) -> Iterator[None]:
-    """A bigger page cache for the duration of one import on this connection."""
+def import_cache(conn: sqlite3.Connection, size_bytes: int = 0) -> Iterator[None]:
+    """A page cache sized to the file for the duration of one import on this connection."""
+    low, high = IMPORT_CACHE_KIB
+    kib = max(low, min(high, size_bytes // 1024))
     (before,) = conn.execute("PRAGMA cache_size").fetchone()
-    conn.execute(f"PRAGMA cache_size = -{IMPORT_CACHE_KIB}")
+    conn.execute(f"PRAGMA cache_size = -{kib}")
     try:
         yield
     finally:
