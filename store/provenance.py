@@ -64,18 +64,29 @@ def _matches(conn, run_id: str) -> dict[int, int]:
 
     new = conn.execute("SELECT episode_id, sim_id, task_id, n_steps FROM episodes "
                        "WHERE run_id = ?", (run_id,)).fetchall()
+    # One join and one scan, not two scans of the episodes table per new episode (no index
+    # on sim_id or n_steps: a 10k-simulation import spent ~20 CPU-s here, quadratically).
+    # The first match in table order, as the per-episode scans found it.
+    by_sim = dict(conn.execute(
+        "SELECT n.episode_id, min(o.episode_id) FROM episodes n JOIN episodes o "
+        "ON o.sim_id = n.sim_id AND o.run_id != n.run_id "
+        "WHERE n.run_id = ? AND n.sim_id IS NOT NULL AND n.sim_id != '' "
+        "GROUP BY n.episode_id", (run_id,)))
+    groups: dict[tuple, list[int]] | None = None
     for eid, sim, task, n in new:
-        if sim:
-            row = conn.execute("SELECT episode_id FROM episodes WHERE sim_id = ? AND "
-                               "run_id != ? LIMIT 1", (sim, run_id)).fetchone()
-            if row:
-                out[eid] = row[0]
-                continue
-        others = conn.execute("SELECT episode_id FROM episodes WHERE task_id IS ? AND "
-                              "n_steps = ? AND run_id != ?", (task, n, run_id)).fetchall()
+        if eid in by_sim:
+            out[eid] = by_sim[eid]
+            continue
+        if groups is None:
+            groups = {}
+            for oid, otask, on in conn.execute(
+                    "SELECT episode_id, task_id, n_steps FROM episodes WHERE run_id != ? "
+                    "ORDER BY episode_id", (run_id,)):
+                groups.setdefault((otask, on), []).append(oid)
+        others = groups.get((task, n))
         if others:
             mine = th(eid)
-            for (oid,) in others:
+            for oid in others:
                 if th(oid) == mine:
                     out[eid] = oid
                     break
