@@ -64,7 +64,7 @@ def register(cli: click.Group) -> None:
     @click.option("--no-relabel", is_flag=True, help="Score every simulation by its label.")
     @click.option("--jobs", type=click.IntRange(1, 64), default=None,
                   help="Processes reading and scoring parts of one file at once (default: 2 "
-                       "for files of 128 MB or more on a machine with 2+ cores, else 1; env "
+                       "for files of 128 MB or more on a machine with 2+ cores not already busy, else 1; env "
                        "T2E_SCORE_JOBS). The report is the same either way.")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
     def score(files: tuple[str, ...], data_dir: str | None, replay: str, no_relabel: bool,
