@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import tempfile
 from pathlib import Path
 from typing import IO, Any, Iterator
 
+from .atomic import mkstemp_public
 from .db import StoreError
 from .importers.episodes import SIM_DEFAULT_KEYS
 from .writer import META_KEY, conn_of, message_from_step
@@ -187,7 +187,7 @@ def export_run(db: Any, run_id: str, fmt: str, out: str | os.PathLike | None) ->
         raise StoreError(f"{target}: directory {parent} does not exist (create it first)")
     if not parent.is_dir():
         raise StoreError(f"{target}: {parent} is not a directory")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    fd, tmp = mkstemp_public(target.parent, f".{target.name}.")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             n = write(db, run_id, fh)

@@ -53,7 +53,10 @@ def run_provenance(db: Any, run_id: str) -> dict:
 
 def _matches(conn, run_id: str) -> dict[int, int]:
     """New episode id -> an earlier episode (another run) with the same simulation id or the
-    same trajectory hash (compared only among episodes of the same task and length)."""
+    same trajectory hash (compared only among episodes of the same task and length).
+
+    The other runs' episodes are read in one pass (a query per new episode scanned the whole
+    table each time: quadratic, minutes for a 4,000-episode import)."""
     out: dict[int, int] = {}
     hashes: dict[int, str] = {}
 
@@ -63,30 +66,30 @@ def _matches(conn, run_id: str) -> dict[int, int]:
         return hashes[eid]
 
     new = conn.execute("SELECT episode_id, sim_id, task_id, n_steps FROM episodes "
-                       "WHERE run_id = ?", (run_id,)).fetchall()
-    # One join and one scan, not two scans of the episodes table per new episode (no index
-    # on sim_id or n_steps: a 10k-simulation import spent ~20 CPU-s here, quadratically).
-    # The first match in table order, as the per-episode scans found it.
-    by_sim = dict(conn.execute(
-        "SELECT n.episode_id, min(o.episode_id) FROM episodes n JOIN episodes o "
-        "ON o.sim_id = n.sim_id AND o.run_id != n.run_id "
-        "WHERE n.run_id = ? AND n.sim_id IS NOT NULL AND n.sim_id != '' "
-        "GROUP BY n.episode_id", (run_id,)))
-    groups: dict[tuple, list[int]] | None = None
+                       "WHERE run_id = ? ORDER BY episode_id", (run_id,)).fetchall()
+    if not new:
+        return out
+    sims = {sim for _, sim, _, _ in new if sim}
+    keys = {(task, n) for _, _, task, n in new}
+    by_sim: dict[str, int] = {}
+    by_key: dict[tuple, list[int]] = {}
+    # two index ranges around this run (idx_episodes_run_task), so its own rows are not read
+    for oid, sim, task, n in conn.execute(
+            "SELECT episode_id, sim_id, task_id, n_steps FROM episodes WHERE run_id < ? "
+            "UNION ALL SELECT episode_id, sim_id, task_id, n_steps FROM episodes "
+            "WHERE run_id > ?", (run_id, run_id)):
+        if sim in sims and (sim not in by_sim or oid < by_sim[sim]):
+            by_sim[sim] = oid
+        if (task, n) in keys:
+            by_key.setdefault((task, n), []).append(oid)
     for eid, sim, task, n in new:
-        if eid in by_sim:
-            out[eid] = by_sim[eid]
+        if sim and sim in by_sim:
+            out[eid] = by_sim[sim]
             continue
-        if groups is None:
-            groups = {}
-            for oid, otask, on in conn.execute(
-                    "SELECT episode_id, task_id, n_steps FROM episodes WHERE run_id != ? "
-                    "ORDER BY episode_id", (run_id,)):
-                groups.setdefault((otask, on), []).append(oid)
-        others = groups.get((task, n))
+        others = by_key.get((task, n))
         if others:
             mine = th(eid)
-            for oid in others:
+            for oid in sorted(others):
                 if th(oid) == mine:
                     out[eid] = oid
                     break

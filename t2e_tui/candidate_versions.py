@@ -12,12 +12,12 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from store import writer
+from store.atomic import mkstemp_public
 from store.db import INFRA, now_iso
 
 from .candidates import Candidate, CandidateError, body_hash, normalise, parse, resolve
@@ -246,7 +246,7 @@ def save_version(conn: sqlite3.Connection, cand: Candidate, *, hypothesis: str |
     out = Candidate(name=final, body=body, parent=parent.name if parent else None,
                     hypothesis=hypothesis, meta=dict(cand.meta))
     candidates_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final}.", suffix=".tmp", dir=candidates_dir)
+    fd, tmp = mkstemp_public(candidates_dir, f".{final}.", ".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(out.to_text())

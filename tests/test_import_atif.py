@@ -76,3 +76,28 @@ def test_bad_step_is_named(db, tmp_path):
         import_path(db, p)
     assert "step #2 (step_id 3)" in str(exc.value) and "function_name" in str(exc.value)
     assert db.conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("value, said", [
+    (float("nan"), r"field steps\[1\]\.message: NaN"),
+    (10 ** 30, r"field steps\[1\]\.message: a 31-digit integer"),
+    ("\ud800", r"field steps\[1\]\.message: a lone surrogate"),
+], ids=["nan", "int-beyond-64-bits", "lone-surrogate"])
+def test_values_the_store_cannot_hold_are_named(db, tmp_path, value, said):
+    # before: json.load took them (NaN stored as invalid JSON, the others failed later with
+    # a Python error)
+    t = json.loads((FIX / "support_v17.json").read_text())
+    t["steps"][1]["message"] = value
+    p = tmp_path / "bad.json"
+    p.write_text(json.dumps(t), encoding="utf-8", errors="surrogatepass")
+    with pytest.raises(ImportFailure, match=said):
+        import_path(db, p)
+    assert db.conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
+
+
+def test_nesting_too_deep_is_named(db, tmp_path):
+    p = tmp_path / "deep.json"
+    p.write_text('{"schema_version": "ATIF-v1.7", "steps": ' + "[" * 100_000 + "]" * 100_000
+                 + "}")
+    with pytest.raises(ImportFailure, match="nesting too deep"):
+        import_path(db, p)

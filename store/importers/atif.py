@@ -20,6 +20,8 @@ from typing import Any
 
 from .common import ImportContext, ImportFailure, RunMeta
 from .episodes import EpisodeWriter, RecordError, validate_sim
+from .jsonstream import JsonStreamError
+from .jsonstream import loads as strict_loads
 
 FORMAT = "atif"
 _VERSION = re.compile(r"^ATIF-v1\.(\d+)$")
@@ -152,11 +154,15 @@ def import_file(conn: sqlite3.Connection, ctx: ImportContext) -> None:
     ctx.fmt = FORMAT
     try:
         with open(ctx.path, encoding="utf-8-sig") as fh:
-            doc = json.load(fh)
+            # the store's limits: NaN, integers beyond 64 bits, lone surrogates and nesting
+            # too deep are named by field (json.load took them, or failed with a Python error)
+            doc = strict_loads(fh.read())
     except UnicodeDecodeError as exc:
         raise ImportFailure(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise ImportFailure(f"not JSON: {exc.msg} at line {exc.lineno}") from None
+    except JsonStreamError as exc:
+        raise ImportFailure(str(exc)) from None
     items = doc if isinstance(doc, list) else [doc]
     sims: list[dict] = []
     for i, t in enumerate(items):

@@ -1,10 +1,13 @@
 """OpenTelemetry GenAI traces in OTLP/JSON (what the collector's file exporter writes).
 
 The file is read once, streamed: one `{"resourceSpans": [...]}` request per line (JSON Lines,
-the collector's layout) or one such object for the whole file. Spans of one conversation can
-be anywhere in the file, so each span is decoded once and spilled to a temporary SQLite file;
-SQLite's sorter then hands back one conversation at a time, ordered by time. Memory stays near
-one conversation whatever the file size.
+the collector's layout) or one such object for the whole file. Spans are spilled to a
+temporary SQLite file and read back one conversation at a time (otel_spill.py), so memory
+stays near one conversation whatever the file size.
+
+A big file uses both cores: a worker process (otel_worker.py) spills the first half of the
+lines while this process spills the second; then the worker builds the episodes (grouping,
+messages, validation) and sends them here, where they become rows and are written.
 
 An episode is a conversation: spans sharing `gen_ai.conversation.id` (OpenInference:
 `session.id`), else a trace. Its root is the first `invoke_agent` span (else the first span
@@ -17,178 +20,53 @@ maps an outcome attribute at gate time (`t2e gate --reward-attr NAME`).
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
 import pickle
-import sqlite3
+import queue
+import struct
+import subprocess
+import sys
 import tempfile
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator
 
-from . import otel_spans as S
-from .common import ImportContext, ImportFailure
-from .episodes import RecordError, RowBuilder, next_ids, validate_sim
-from .jsonstream import JsonStream, JsonStreamError
-from .otel_episode import build_episode
+from .common import ImportContext, ImportFailure, RunMeta, open_regular
+from .episodes import RowBuilder, next_ids, write_batch
+from .otel_spill import (
+    SPLIT_SEQ,
+    Spiller,
+    episodes,
+    layout,
+    line_number,
+    open_spill,
+    spill_lines,
+    spill_path,
+    spill_stream,
+    split_point,
+)
 
 FORMAT = "otel-genai"
+# below this size a second process costs more than it saves
+WORKER_MIN_BYTES = 8 << 20
+_KEYS = ["domain", "otel", "simulations"]
 
 
-def _ns(v: Any) -> int:
-    try:
-        return int(v)
-    except (TypeError, ValueError):
-        return 0
-
-
-def _requests(ctx: ImportContext) -> Iterator[tuple[str, dict]]:
-    """(where, request object) for each ExportTraceServiceRequest in the file, streamed."""
-    with open(ctx.path, "rb") as fh:
-        first = fh.readline()
-        try:
-            obj = json.loads(first) if first.strip() else None
-        except ValueError:
-            obj = None
-        if isinstance(obj, dict):  # JSON Lines: one request per line
-            yield "line 1", obj
-            for n, raw in enumerate(fh, start=2):
-                if not raw.strip():
-                    continue
-                try:
-                    obj = json.loads(raw)
-                except ValueError as exc:
-                    raise ImportFailure(f"line {n}: not JSON ({exc})") from None
-                if not isinstance(obj, dict):
-                    raise ImportFailure(f"line {n}: expected an object with resourceSpans")
-                yield f"line {n}", obj
-            return
-        fh.seek(0)
-        stream = JsonStream(fh)
-        try:
-            for key in stream.iter_object_keys():
-                if key == "resourceSpans" and stream.peek() == "[":
-                    for i, rs in enumerate(stream.iter_array()):
-                        yield f"resourceSpans[{i}]", {"resourceSpans": [rs]}
-                else:
-                    stream.read_value()
-        except JsonStreamError as exc:
-            raise ImportFailure(str(exc)) from None
-
-
-def _spill(ctx: ImportContext, db: sqlite3.Connection) -> tuple[int, Counter]:
-    """Decode every span once and store it in the spill table; returns (spans, services)."""
-    services: Counter = Counter()
-    rows: list[tuple] = []
-    n = 0
-    for where, req in _requests(ctx):
-        rss = req.get("resourceSpans")
-        if not isinstance(rss, list):
-            raise ImportFailure(f"{where}: no 'resourceSpans' list (found keys "
-                                f"{', '.join(list(req)[:8]) or 'none'})")
-        for i, rs in enumerate(rss):
-            if not isinstance(rs, dict):
-                raise ImportFailure(f"{where}, resourceSpans[{i}]: expected an object")
-            res = S.attrs((rs.get("resource") or {}).get("attributes"))
-            service = res.get("service.name")
-            for j, ss in enumerate(rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans")
-                                   or []):
-                for k, sp in enumerate((ss or {}).get("spans") or []):
-                    label = f"{where}, resourceSpans[{i}].scopeSpans[{j}].spans[{k}]"
-                    if not isinstance(sp, dict):
-                        raise ImportFailure(f"{label}: expected an object")
-                    trace, sid = sp.get("traceId"), sp.get("spanId")
-                    if not isinstance(trace, str) or not trace or not isinstance(sid, str):
-                        raise ImportFailure(f"{label}: a span needs string traceId and spanId")
-                    a = S.attrs(sp.get("attributes"))
-                    conv = a.get("gen_ai.conversation.id") or a.get("session.id")
-                    start, end = _ns(sp.get("startTimeUnixNano")), _ns(sp.get("endTimeUnixNano"))
-                    evs = sp.get("events")
-                    events = [{"name": e.get("name"), "t": _ns(e.get("timeUnixNano")),
-                               "attributes": S.attrs(e.get("attributes"))}
-                              for e in evs if isinstance(e, dict)] if evs else []
-                    status = (sp.get("status") or {}).get("code")
-                    err = status in (2, "2", "STATUS_CODE_ERROR")
-                    name = str(sp.get("name") or "")
-                    rec = [name, a, events, err, start, end, sid,
-                           sp.get("parentSpanId") or None, service, trace, S.kind(name, a)]
-                    # pickle, not JSON: the record only lives in our own temporary file,
-                    # and pickling big strings is a copy where JSON re-escapes them
-                    rows.append((n, trace, None if conv is None else str(conv), start,
-                                 pickle.dumps(rec, protocol=pickle.HIGHEST_PROTOCOL)))
-                    services[service] += 1
-                    n += 1
-                    if len(rows) >= 5000:
-                        _flush(db, rows)
-    _flush(db, rows)
-    return n, services
-
-
-def _flush(db: sqlite3.Connection, rows: list[tuple]) -> None:
-    # the sort key apart from the payload, so that sorting moves small rows only
-    db.executemany("INSERT INTO s VALUES (?,?,?,?)", [r[:4] for r in rows])
-    db.executemany("INSERT INTO r VALUES (?,?)", [(r[0], r[4]) for r in rows])
-    rows.clear()
-
-
-def _groups(db: sqlite3.Connection) -> Iterator[tuple[str, bool, list[list]]]:
-    """(key, keyed by conversation?, spans) per episode, episodes in order of first span."""
-    db.execute("CREATE TABLE g AS SELECT trace, max(conv) AS conv FROM s GROUP BY trace")
-    db.execute("CREATE INDEX g_trace ON g(trace)")
-    # sort the small key rows into a table, then walk it joined to the payloads by primary
-    # key: one statement, the lookups stay in SQLite
-    db.execute(
-        "CREATE TABLE o AS SELECT k, conv IS NOT NULL AS bc, seq FROM (SELECT "
-        "coalesce(g.conv, s.trace) AS k, g.conv, s.start, s.seq, min(s.start) OVER "
-        "(PARTITION BY coalesce(g.conv, s.trace)) AS gs FROM s JOIN g ON g.trace = s.trace) "
-        "ORDER BY gs, k, start, seq")
-    cur = db.execute("SELECT o.k, o.bc, r.rec FROM o JOIN r ON r.seq = o.seq ORDER BY o.rowid")
-    key, by_conv, spans = None, False, []
-    loads = pickle.loads
-    for k, bc, rec in cur:
-        if k != key and spans:
-            yield key, by_conv, spans
-            spans = []
-        key, by_conv = k, bool(bc)
-        spans.append(loads(rec))
-    if spans:
-        yield key, by_conv, spans
-
-
-def import_file(conn: sqlite3.Connection, ctx: ImportContext) -> None:
-    """Import one OTLP/JSON trace file as one run (the caller holds the transaction). Big
-    files are read and turned into rows in a worker process while this one writes (tau2.py)."""
-    from . import tau2
+def import_file(conn, ctx: ImportContext) -> None:
+    """Import one OTLP/JSON trace file as one run (the caller holds the transaction)."""
+    from .tau2 import _free_run_id
 
     ctx.fmt = FORMAT
-    run_id = tau2._free_run_id(conn)
-    ids = next_ids(conn)
+    run_id = _free_run_id(conn)
+    builder = RowBuilder(run_id, *next_ids(conn))
     mode = os.environ.get("T2E_IMPORT_WORKER", "")
-    use_worker = mode == "1" or (mode != "0" and ctx.size >= tau2.WORKER_MIN_BYTES)
-    events = (tau2._worker_events(ctx, run_id, ids, producer="otel") if use_worker
-              else produce(str(ctx.path), ctx.display, run_id, ids))
-    tau2.consume(conn, ctx, run_id, events)
-    info = conn.execute("SELECT info_json FROM runs WHERE run_id = ?", (run_id,)).fetchone()[0]
-    top = ((json.loads(info) if info else {}).get("_t2e") or {}).get("top") or {}
-    agent = (top.get("otel") or {}).get("agent_model")
-    conn.execute("UPDATE runs SET grading = 'foreign', agent_model = coalesce(?, agent_model) "
-                 "WHERE run_id = ?", (agent, run_id))
-
-
-def produce(path: str, display: str, run_id: str, ids: tuple[int, int]) -> Iterator[tuple]:
-    """Read the file into rows, as events for tau2.consume (no store access): ("head", ...)
-    once the spans are read, ("batch", rows) per batch of episodes, ("done", ...)."""
-    pctx = ImportContext(path=Path(path), display=display, sha256="", size=0, name="",
-                         role="discovery")
+    use_worker = mode == "1" or (mode != "0" and ctx.size >= WORKER_MIN_BYTES)
     with tempfile.TemporaryDirectory(prefix="t2e-otel-") as tmp:
-        spill = sqlite3.connect(os.path.join(tmp, "spans.sqlite"))
+        source = _Worker(ctx, tmp) if use_worker else _InProcess(ctx, tmp)
         try:
-            spill.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; "
-                                "PRAGMA temp_store=FILE; PRAGMA cache_size=-65536; "
-                                "CREATE TABLE s (seq INTEGER, trace TEXT, conv TEXT, "
-                                "start INTEGER); CREATE TABLE r (seq INTEGER PRIMARY KEY, "
-                                "rec BLOB)")
-            n_spans, services = _spill(pctx, spill)
+            n_spans, services = source.spill()
             if not n_spans:
                 raise ImportFailure("no spans found (an OTLP/JSON export has resourceSpans → "
                                     "scopeSpans → spans)")
@@ -196,47 +74,232 @@ def produce(path: str, display: str, run_id: str, ids: tuple[int, int]) -> Itera
             top: dict[str, Any] = {"domain": service or "otel",
                                    "otel": {"spans": n_spans,
                                             "services": sorted(s for s in services if s)}}
-            keys = ["domain", "otel", "simulations"]
-            yield ("head", top, keys, FORMAT, [])
-            builder = RowBuilder(run_id, *ids)
-            models: Counter = Counter()
-            not_captured = by_conv = skipped = ord_ = 0
-            for key, conv, spans in _groups(spill):
-                if all(sp[10] == "other" and not sp[2] for sp in spans):
-                    skipped += 1  # no GenAI span at all (HTTP, database, health checks...)
-                    continue
-                sim, lat, nc = build_episode(key, conv, spans, models)
-                label = f"episode #{ord_} ({'conversation' if conv else 'trace'} {key})"
-                try:
-                    validate_sim(sim, label)
-                except RecordError as exc:
-                    raise ImportFailure(str(exc)) from None
-                batch = builder.add(sim, ord_, latencies=lat)
+            ctx.start_run(conn, RunMeta(top_keys=_KEYS, top=top), run_id=run_id)
+            not_captured = by_conv = 0
+            for sim, lat, nc, conv in source.episodes():
+                batch = builder.add(sim, builder.episodes, latencies=lat)
                 if batch is not None:
-                    yield ("batch", batch)
+                    write_batch(conn, batch)
                 not_captured += bool(nc)
                 by_conv += conv
-                ord_ += 1
             batch = builder.take()
             if batch is not None:
-                yield ("batch", batch)
+                write_batch(conn, batch)
+            stats = source.stats
         finally:
-            spill.close()
-    warnings = []
-    if not_captured:
-        warnings.append(f"{not_captured} episode(s) have messages whose content was not "
-                        "captured (GenAI content capture off): shown as \"(content not "
-                        "captured)\"")
-    if builder.episodes:
-        warnings.append(f"{builder.episodes} episode(s): {by_conv} grouped by "
-                        f"gen_ai.conversation.id, {builder.episodes - by_conv} by trace id; "
-                        "foreign traces carry no gold (map an outcome attribute with "
-                        "`t2e gate --reward-attr NAME`)")
-    if skipped:
-        warnings.append(f"{skipped} trace(s) without any GenAI span were not imported")
+            source.close()
     if not builder.episodes:
         raise ImportFailure(f"no GenAI spans found among {n_spans} span(s) (expected "
                             "gen_ai.* or OpenInference attributes: chat, execute_tool or "
                             "invoke_agent spans)")
-    top["otel"]["agent_model"] = models.most_common(1)[0][0] if models else None
-    yield ("done", top, keys, FORMAT, warnings, builder.episodes, builder.messages)
+    if not_captured:
+        ctx.warn(f"{not_captured} episode(s) have messages whose content was not captured "
+                 "(GenAI content capture off): shown as \"(content not captured)\"")
+    ctx.warn(f"{builder.episodes} episode(s): {by_conv} grouped by gen_ai.conversation.id, "
+             f"{builder.episodes - by_conv} by trace id; foreign traces carry no gold (map an "
+             "outcome attribute with `t2e gate --reward-attr NAME`)")
+    if stats["skipped"]:
+        ctx.warn(f"{stats['skipped']} trace(s) without any GenAI span were not imported")
+    models: Counter = stats["models"]
+    agent = models.most_common(1)[0][0] if models else None
+    top["otel"]["agent_model"] = agent
+    ctx.episodes, ctx.messages = builder.episodes, builder.messages
+    ctx.finish_run(conn, RunMeta(top_keys=_KEYS, top=top))
+    conn.execute("UPDATE runs SET grading = 'foreign', agent_model = coalesce(?, agent_model) "
+                 "WHERE run_id = ?", (agent, run_id))
+
+
+class _InProcess:
+    """Everything in this process (small files)."""
+
+    def __init__(self, ctx: ImportContext, tmp: str):
+        self.ctx, self.path = ctx, spill_path(tmp, "w")
+        self.db = open_spill(self.path)
+        self.stats: dict = {}
+
+    def spill(self) -> tuple[int, Counter]:
+        sp = Spiller(self.db, self.path)
+        with open_regular(self.ctx.path) as fh:
+            if layout(fh) == "lines":
+                spill_lines(sp, fh, 0, self.ctx.size or os.fstat(fh.fileno()).st_size,
+                            lambda: 1)
+            else:
+                spill_stream(sp, fh)
+        return sp.spans, sp.services
+
+    def episodes(self) -> Iterator[tuple]:
+        return episodes(self.db, self.path, None, self.stats)
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class _Worker:
+    """The worker process spills the first half of the lines (all of a file that is not
+    JSON Lines) while this process spills the rest; then the worker builds the episodes.
+
+    Protocol (worker stdout: framed events, see _Pipe; stdin: one line from us): the worker sends
+    ("spilled", spans, services) or ("error", message); we answer "go\n" once our half is
+    spilled (or close stdin to stop it); it then sends ("episodes", [...]) chunks and
+    ("done", stats)."""
+
+    def __init__(self, ctx: ImportContext, tmp: str):
+        self.ctx, self.tmp = ctx, tmp
+        self.stats: dict = {}
+        self.proc: subprocess.Popen | None = None
+
+    def spill(self) -> tuple[int, Counter]:
+        path = str(self.ctx.path)
+        with open_regular(path) as fh:
+            size = os.fstat(fh.fileno()).st_size
+            mid = split_point(fh, size) if layout(fh) == "lines" else -1
+            root = str(Path(__file__).resolve().parents[2])
+            env = dict(os.environ)
+            env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"]
+                                        if env.get("PYTHONPATH") else "")
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "store.importers.otel_worker", path, self.tmp,
+                 str(mid)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL, env=env)
+            failed: ImportFailure | None = None
+            n, services = 0, Counter()
+            if mid >= 0:
+                mine = spill_path(self.tmp, "p")
+                db = open_spill(mine)
+                sp = Spiller(db, mine, SPLIT_SEQ)
+                try:
+                    spill_lines(sp, fh, mid, size, lambda: line_number(path, mid))
+                except ImportFailure as exc:
+                    failed = exc
+                finally:
+                    db.close()
+                n, services = sp.spans, sp.services
+        ev = self._next()  # the worker's half comes first in the file: its error wins
+        if failed is not None:
+            raise failed
+        self.proc.stdin.write(b"go\n")
+        self.proc.stdin.close()
+        return n + ev[1], services + ev[2]
+
+    def _next(self) -> tuple:
+        ev = _read_event(self.proc.stdout)
+        if ev is None:
+            raise RuntimeError("the import worker process ended unexpectedly (exit code "
+                               f"{self.proc.poll()})") from None
+        if ev[0] == "error":
+            raise ImportFailure(ev[1])
+        if ev[0] == "crash":
+            raise RuntimeError(f"the import worker failed: {ev[1]}")
+        return ev
+
+    def episodes(self) -> Iterator[tuple]:
+        while True:
+            ev = self._next()
+            if ev[0] == "done":
+                self.stats = ev[1]
+                return
+            yield from ev[1]
+
+    def close(self) -> None:
+        """Stop the worker if it is still running (an error on either side)."""
+        proc = self.proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.kill()
+        for f in (proc.stdin, proc.stdout):
+            try:
+                f.close()
+            except OSError:
+                pass
+        proc.wait()
+
+
+def worker_main(argv: list[str]) -> int:
+    """The worker (see _Worker): `python -m store.importers.otel_worker PATH TMP MID`."""
+    path, tmp, mid = argv[0], argv[1], int(argv[2])
+    pipe = _Pipe(sys.stdout.buffer)
+    send = pipe.send
+    try:
+        mine = spill_path(tmp, "w")
+        db = open_spill(mine)
+        sp = Spiller(db, mine)
+        with open_regular(path) as fh:
+            if mid >= 0:
+                spill_lines(sp, fh, 0, mid, lambda: 1)
+            else:
+                spill_stream(sp, fh)
+        send(("spilled", sp.spans, sp.services))
+        if sys.stdin.buffer.readline().strip() != b"go":
+            return pipe.close()  # the parent failed on its half
+        stats: dict = {}
+        chunk: list[tuple] = []
+        size = 0
+        for ep in episodes(db, mine, spill_path(tmp, "p") if mid >= 0 else None, stats):
+            chunk.append(ep)
+            size += len(ep[0]["messages"])
+            if size >= _CHUNK_MESSAGES:
+                send(("episodes", chunk))
+                chunk, size = [], 0
+        if chunk:
+            send(("episodes", chunk))
+        send(("done", stats))
+    except ImportFailure as exc:
+        send(("error", str(exc)))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which re-raises
+        send(("crash", f"{type(exc).__name__}: {exc}"))
+    return pipe.close()
+
+
+_CHUNK_MESSAGES = 1000
+_HEAD = struct.Struct("<Q")
+
+
+def _read_event(fh) -> tuple | None:
+    """One event written by _Pipe (a length, a tag, the payload); None at end of stream."""
+    head = fh.read(_HEAD.size)
+    if len(head) < _HEAD.size:
+        return None
+    (n,) = _HEAD.unpack(head)
+    data = fh.read(n)
+    if len(data) < n:
+        return None
+    if data[:1] == b"M":
+        return ("episodes", marshal.loads(memoryview(data)[1:]))
+    return pickle.loads(memoryview(data)[1:])
+
+
+class _Pipe:
+    """Events to the parent through a thread and a bounded queue: a pipe holds 64 KB, so
+    writing directly would stall the worker each time the parent is busy writing rows, and
+    the two processes would take turns instead of working at once. The queue lets the worker
+    run ahead by up to 32 chunks (a chunk is about 1,000 messages)."""
+
+    def __init__(self, out):
+        self.out = out
+        self.q: queue.Queue = queue.Queue(maxsize=32)
+        self.broken = False
+        self.thread = threading.Thread(target=self._pump, daemon=True)
+        self.thread.start()
+
+    def send(self, ev: tuple) -> None:
+        if ev[0] == "episodes":  # plain JSON-like values: marshal is faster both ways
+            data = b"M" + marshal.dumps(ev[1])
+        else:
+            data = b"P" + pickle.dumps(ev, protocol=pickle.HIGHEST_PROTOCOL)
+        self.q.put(_HEAD.pack(len(data)) + data)
+
+    def _pump(self) -> None:
+        while (data := self.q.get()) is not None:
+            if self.broken:
+                continue  # the parent has gone: drain so that send never blocks
+            try:
+                self.out.write(data)
+                self.out.flush()
+            except OSError:
+                self.broken = True
+
+    def close(self) -> int:
+        self.q.put(None)
+        self.thread.join()
+        return 0

@@ -25,6 +25,7 @@ NOT_CAPTURED = "(content not captured)"
 CHAT_OPS = {"chat", "text_completion", "generate_content"}
 _ROLE = {"model": "assistant", "ai": "assistant", "human": "user", "function": "tool",
          "developer": "system"}
+_FLAT_HEADS = ("gen_", "llm.")
 _FLAT = re.compile(r"^(gen_ai\.prompt|gen_ai\.completion|llm\.input_messages|"
                    r"llm\.output_messages)\.(\d+)\.(.+)$")
 
@@ -37,9 +38,11 @@ def any_value(v: Any) -> Any:
         return v["stringValue"]
     if "intValue" in v:
         try:
-            return int(v["intValue"])
+            n = int(v["intValue"])
         except (TypeError, ValueError):
             return v["intValue"]
+        # beyond 64 bits the store cannot hold it as a number: keep the text
+        return n if -(1 << 63) <= n < 1 << 63 else str(v["intValue"])
     if "doubleValue" in v:
         return v["doubleValue"]
     if "boolValue" in v:
@@ -76,8 +79,9 @@ def attrs(items: Any) -> dict:
 
 def _first(a: dict, *keys: str) -> Any:
     for k in keys:
-        if a.get(k) is not None:
-            return a[k]
+        v = a.get(k)
+        if v is not None:
+            return v
     return None
 
 
@@ -255,12 +259,14 @@ def chat_io(a: dict, events: list[dict]) -> tuple[list | None, list[dict] | None
     (idempotent on converted ones), so a caller converts only the part it needs."""
     inp = _raw_list(a.get("gen_ai.input.messages"))
     out = _messages(a.get("gen_ai.output.messages"))
-    if inp is None and out is None:
+    if inp is None and out is None and events:
         inp, out = _from_events(events)
     if inp is None and out is None:
         inp = _messages(a.get("gen_ai.prompt"))
         out = _messages(a.get("gen_ai.completion"))
-    if inp is None and out is None:
+    # the flattened form has numbered keys (checked on a few characters first: a chat span
+    # with content capture off has none and comes here)
+    if inp is None and out is None and any(k[:4] in _FLAT_HEADS and _FLAT.match(k) for k in a):
         flat = _flat(a)
         inp = flat.get("gen_ai.prompt", flat.get("llm.input_messages"))
         out = flat.get("gen_ai.completion", flat.get("llm.output_messages"))

@@ -10,9 +10,10 @@ emphasis characters), so a hostile name cannot restyle or inject into the commen
 from __future__ import annotations
 
 import os
-import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
+
+from store.atomic import mkstemp_public
 
 from ..textsafe import one_line
 
@@ -133,7 +134,7 @@ def write_report(doc: dict, fmt: str, path: str | os.PathLike) -> None:
     """Write the report atomically (nothing half-written when something fails)."""
     data = junit(doc) if fmt == "junit" else markdown(doc).encode("utf-8")
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
+    fd, tmp = mkstemp_public(target.parent or ".", f".{target.name}.")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

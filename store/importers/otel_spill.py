@@ -1,0 +1,323 @@
+"""The OTLP/JSON reading side of the OpenTelemetry import: spans -> a spill file -> episodes.
+
+Spans of one conversation can be anywhere in a file, so each span is decoded once and spilled
+to a temporary SQLite file; SQLite's sorter then hands back one conversation at a time, ordered
+by time (`episodes`). Memory stays near one conversation whatever the file size.
+
+The collector's layout (one ExportTraceServiceRequest per line) can be cut at any line break,
+so a big file is spilled by two processes at once, each from its own byte range into its own
+spill file (`spill_lines`); the second file is attached when the episodes are read. Spans carry
+a sequence number (`seq`, the second range's from SPLIT_SEQ on) that keeps file order.
+Anything else (one object for the whole file, pretty-printed, or several objects) is read
+by the streaming reader in one process (`spill_stream`).
+"""
+
+from __future__ import annotations
+
+import json
+import marshal
+import os
+import sqlite3
+from collections import Counter
+from typing import Any, BinaryIO, Callable, Iterator
+
+from . import otel_spans as S
+from .common import ImportFailure
+from .episodes import RecordError, validate_sim
+from .jsonstream import JsonStream, JsonStreamError
+from .jsonstream import loads as strict_loads
+from .otel_episode import build_episode
+
+SPLIT_SEQ = 1 << 40
+# a first line longer than this is not taken for a JSON Lines record (a whole file written
+# on one line would otherwise be read into memory by readline)
+MAX_LINE = 64 << 20
+_BATCH = 5000
+
+
+def open_spill(path: str) -> sqlite3.Connection:
+    """A new spill: sort keys in SQLite (s), the decoded spans appended to a plain file beside
+    it (PATH.recs; s holds each one's offset and length), so sorting moves small rows only and
+    the payloads are written once, sequentially."""
+    db = sqlite3.connect(path)
+    db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; "
+                     "PRAGMA temp_store=FILE; PRAGMA cache_size=-65536; "
+                     "CREATE TABLE s (seq INTEGER, trace TEXT, conv TEXT, start INTEGER, "
+                     "off INTEGER, len INTEGER)")
+    return db
+
+
+def _ns(v: Any) -> int:
+    try:
+        n = int(v)
+        return n if 0 <= n < 1 << 63 else 0  # the sort table holds 64-bit integers
+    except (TypeError, ValueError):
+        return 0
+
+
+class Spiller:
+    """Decodes requests into spill rows: span count and service names as it goes."""
+
+    def __init__(self, db: sqlite3.Connection, path: str, seq: int = 0):
+        self.db = db
+        self.out = open(path + ".recs", "wb", buffering=1 << 20)
+        self.off = 0
+        self.seq0 = seq
+        self.seq = seq
+        self.services: Counter = Counter()
+        self._keys: list[tuple] = []
+
+    @property
+    def spans(self) -> int:
+        return self.seq - self.seq0
+
+    def add(self, where: str, req: Any) -> None:
+        """Spill every span of one ExportTraceServiceRequest; `where` names it in errors."""
+        if not isinstance(req, dict):
+            raise ImportFailure(f"{where}: expected an object with resourceSpans")
+        rss = req.get("resourceSpans")
+        if not isinstance(rss, list):
+            raise ImportFailure(f"{where}: no 'resourceSpans' list (found keys "
+                                f"{', '.join(list(req)[:8]) or 'none'})")
+        attrs, kind, dumps, write = S.attrs, S.kind, marshal.dumps, self.out.write
+        keys, services = self._keys, self.services
+        for i, rs in enumerate(rss):
+            if not isinstance(rs, dict):
+                raise ImportFailure(f"{where}, resourceSpans[{i}]: expected an object")
+            service = attrs((rs.get("resource") or {}).get("attributes")).get("service.name")
+            scopes = rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans") or []
+            if type(scopes) is not list:
+                raise ImportFailure(f"{where}, resourceSpans[{i}]: scopeSpans should be a list")
+            for j, ss in enumerate(scopes):
+                spans = ss.get("spans") if type(ss) is dict else None
+                if (ss is not None and type(ss) is not dict) or (spans is not None
+                                                                 and type(spans) is not list):
+                    raise ImportFailure(f"{where}, resourceSpans[{i}].scopeSpans[{j}]: expected "
+                                        "an object with a 'spans' list")
+                for k, sp in enumerate(spans or ()):
+                    if type(sp) is not dict:
+                        raise ImportFailure(f"{where}, resourceSpans[{i}].scopeSpans[{j}]."
+                                            f"spans[{k}]: expected an object")
+                    trace, sid = sp.get("traceId"), sp.get("spanId")
+                    if type(trace) is not str or not trace or type(sid) is not str:
+                        raise ImportFailure(f"{where}, resourceSpans[{i}].scopeSpans[{j}]."
+                                            f"spans[{k}]: a span needs string traceId and "
+                                            "spanId")
+                    a = attrs(sp.get("attributes"))
+                    conv = a.get("gen_ai.conversation.id") or a.get("session.id")
+                    start, end = _ns(sp.get("startTimeUnixNano")), _ns(sp.get("endTimeUnixNano"))
+                    evs = sp.get("events")
+                    events = [{"name": e.get("name"), "t": _ns(e.get("timeUnixNano")),
+                               "attributes": attrs(e.get("attributes"))}
+                              for e in evs if isinstance(e, dict)] if evs else []
+                    status = (sp.get("status") or {}).get("code")
+                    name = str(sp.get("name") or "")
+                    rec = [name, a, events, status in (2, "2", "STATUS_CODE_ERROR"), start, end,
+                           sid, sp.get("parentSpanId") or None, service, trace, kind(name, a)]
+                    seq = self.seq
+                    self.seq += 1
+                    # marshal, not JSON: the record only lives in our own temporary file,
+                    # and marshalling big strings is a copy where JSON re-escapes them
+                    blob = dumps(rec)
+                    write(blob)
+                    keys.append((seq, trace, None if conv is None else str(conv), start,
+                                 self.off, len(blob)))
+                    self.off += len(blob)
+                    services[service] += 1
+                if len(keys) >= _BATCH:
+                    self.flush()
+
+    def flush(self) -> None:
+        self.db.executemany("INSERT INTO s VALUES (?,?,?,?,?,?)", self._keys)
+        self.db.commit()  # the other process reads this file (journal off: commit is cheap)
+        self._keys.clear()
+
+    def close(self) -> None:
+        """Flush and close (the spans are read back by `episodes`)."""
+        self.flush()
+        self.out.close()
+
+
+def layout(fh: BinaryIO) -> str:
+    """'lines' when the first line is a whole JSON object (the collector's JSON Lines), else
+    'stream' (one object for the file, pretty-printed...). Leaves fh at the start."""
+    fh.seek(0)
+    first = fh.readline(MAX_LINE)
+    fh.seek(0)
+    if len(first) >= MAX_LINE or not first.strip():
+        return "stream"
+    try:
+        return "lines" if isinstance(json.loads(first), dict) else "stream"
+    except RecursionError:
+        return "lines"  # one whole value on the line: spill_lines names the problem
+    except ValueError:
+        return "stream"
+
+
+# the importing process reads this much more than the worker: it starts at once, the worker
+# after a process start and its imports (about 0.1 s, some 8 MB of spans)
+HEAD_START = 8 << 20
+
+
+def split_point(fh: BinaryIO, size: int) -> int:
+    """Where the worker's part ends: the start of the first line at or after the middle of
+    the file, less HEAD_START / 2 (size if none)."""
+    at = max((size - HEAD_START) // 2, 1)
+    if at >= size:
+        return size
+    fh.seek(at - 1)
+    fh.readline()  # the rest of the line the point falls in
+    return min(fh.tell(), size)
+
+
+def line_number(path: str, offset: int) -> int:
+    """1-based number of the line starting at byte `offset` (error messages only)."""
+    n = 1
+    with open(path, "rb") as fh:
+        left = offset
+        while left > 0:
+            chunk = fh.read(min(left, 1 << 20))
+            if not chunk:
+                break
+            n += chunk.count(b"\n")
+            left -= len(chunk)
+    return n
+
+
+def spill_lines(sp: Spiller, fh: BinaryIO, start: int, end: int,
+                first_line: Callable[[], int]) -> None:
+    """Spill the JSON Lines records in bytes [start, end) (start at a line start).
+    `first_line()` gives the number of the line at `start`, asked only for an error."""
+    try:
+        _lines(sp, fh, start, end, first_line)
+    finally:
+        sp.close()
+
+
+def _lines(sp: Spiller, fh: BinaryIO, start: int, end: int,
+           first_line: Callable[[], int]) -> None:
+    k = 0
+    for raw in _read_lines(fh, start, end):
+        k += 1
+        if not raw.strip():
+            continue
+        try:
+            # the store's limits (numbers SQLite can hold, no lone surrogates, nesting),
+            # named by field; the C scanner still does the parsing
+            obj = strict_loads(raw.decode("utf-8"))
+        except JsonStreamError as exc:
+            raise ImportFailure(f"line {first_line() + k - 1}: {exc}") from None
+        except ValueError as exc:  # malformed JSON, invalid UTF-8
+            raise ImportFailure(f"line {first_line() + k - 1}: not JSON ({exc})") from None
+        if type(obj) is not dict:
+            raise ImportFailure(f"line {first_line() + k - 1}: expected an object with "
+                                "resourceSpans")
+        try:
+            sp.add("", obj)
+        except ImportFailure as exc:
+            raise ImportFailure(f"line {first_line() + k - 1}{exc}") from None
+
+
+_BLOCK = 4 << 20
+
+
+def _read_lines(fh: BinaryIO, start: int, end: int) -> Iterator[bytes]:
+    """The lines of bytes [start, end), read in large blocks (readline on the file's small
+    buffer cost as much as a third of the parsing on long lines)."""
+    fh.seek(start)
+    left, parts = end - start, []  # parts: the line being read, so far (kept, not re-joined)
+    while left > 0:
+        block = fh.read(min(_BLOCK, left))
+        if not block:
+            break
+        left -= len(block)
+        i = block.find(b"\n")
+        if i < 0:
+            parts.append(block)
+            continue
+        parts.append(block[:i])
+        yield b"".join(parts)
+        lines = block[i + 1:].split(b"\n")
+        parts = [lines.pop()]
+        yield from lines
+    if any(parts):
+        yield b"".join(parts)
+
+
+def spill_stream(sp: Spiller, fh: BinaryIO) -> None:
+    """Spill a file that is not one request per line: objects one after the other (one for
+    the whole file, most often), each streamed resourceSpans item by item."""
+    fh.seek(0)
+    stream = JsonStream(fh)
+    try:
+        n = 0
+        while not stream.at_end():
+            n += 1
+            at = "" if n == 1 else f"object #{n}, "
+            for key in stream.iter_object_keys():
+                if key == "resourceSpans" and stream.peek() == "[":
+                    for i, rs in enumerate(stream.iter_array()):
+                        sp.add(f"{at}resourceSpans[{i}]", {"resourceSpans": [rs]})
+                else:
+                    stream.read_value()
+    except JsonStreamError as exc:
+        raise ImportFailure(str(exc)) from None
+    finally:
+        sp.close()
+
+
+def _groups(db: sqlite3.Connection, path: str,
+            other: str | None) -> Iterator[tuple[str, bool, list]]:
+    """(key, keyed by conversation?, spans) per episode, episodes in order of first span.
+    `other`: the second process's spill, read alongside."""
+    src = "main.s"
+    if other:
+        db.execute("ATTACH ? AS p", (other,))
+        db.execute("CREATE TEMP VIEW sa AS SELECT * FROM main.s UNION ALL SELECT * FROM p.s")
+        src = "temp.sa"
+    db.execute(f"CREATE TABLE g AS SELECT trace, max(conv) AS conv FROM {src} GROUP BY trace")
+    db.execute("CREATE INDEX g_trace ON g(trace)")
+    # sort the small key rows; the spans are then read from the record files in that order
+    cur = db.execute(
+        "SELECT k, conv IS NOT NULL, seq, off, len FROM (SELECT coalesce(g.conv, x.trace) AS k, "
+        "g.conv, x.start, x.seq, x.off, x.len, min(x.start) OVER (PARTITION BY "
+        f"coalesce(g.conv, x.trace)) AS gs FROM {src} AS x JOIN g ON g.trace = x.trace) "
+        "ORDER BY gs, k, start, seq")
+    key, by_conv, spans = None, False, []
+    loads = marshal.loads
+    with open(path + ".recs", "rb") as mine, \
+            open((other or path) + ".recs", "rb") as theirs:
+        for k, bc, seq, off, n in cur:
+            if k != key and spans:
+                yield key, by_conv, spans
+                spans = []
+            key, by_conv = k, bool(bc)
+            fh = mine if seq < SPLIT_SEQ else theirs
+            fh.seek(off)
+            spans.append(loads(fh.read(n)))
+    if spans:
+        yield key, by_conv, spans
+
+
+def episodes(db: sqlite3.Connection, path: str, other: str | None,
+             stats: dict) -> Iterator[tuple[dict, list, int, bool]]:
+    """(simulation, latencies, messages not captured, grouped by conversation?) per episode,
+    validated. `stats` gets "skipped" (traces with no GenAI span) and "models" (a Counter)."""
+    models: Counter = stats.setdefault("models", Counter())
+    stats.setdefault("skipped", 0)
+    ord_ = 0
+    for key, conv, spans in _groups(db, path, other):
+        if all(sp[10] == "other" and not sp[2] for sp in spans):
+            stats["skipped"] += 1  # no GenAI span at all (HTTP, database, health checks...)
+            continue
+        sim, lat, nc = build_episode(key, conv, spans, models)
+        try:
+            validate_sim(sim, f"episode #{ord_} ({'conversation' if conv else 'trace'} {key})")
+        except RecordError as exc:
+            raise ImportFailure(str(exc)) from None
+        ord_ += 1
+        yield sim, lat, nc, conv
+
+
+def spill_path(tmp: str, which: str) -> str:
+    return os.path.join(tmp, f"spans-{which}.sqlite")

@@ -1,0 +1,149 @@
+"""The OpenTelemetry import's file reading: the two-process split of JSON Lines files, error
+lines on either side of the split, and files that are not one request per line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from otel_fixture import msgs, new_convention_file, request, span, text
+from test_import_otel import episodes
+
+import store
+from store.importers import ImportFailure, import_path, otel_spill
+
+
+def _chat_line(i: int) -> str:
+    tr = f"{i:032x}"
+    return json.dumps(request([
+        span(tr, f"r{i}", "invoke_agent bot", {"gen_ai.operation.name": "invoke_agent"},
+             start=i * 10, end=i * 10 + 5),
+        span(tr, f"c{i}", "chat m", {"gen_ai.operation.name": "chat",
+                                      "gen_ai.input.messages": msgs(text("user", f"q{i}")),
+                                      "gen_ai.output.messages": msgs(text("assistant", "a"))},
+             parent=f"r{i}", start=i * 10 + 1, end=i * 10 + 2)]))
+
+
+def _lines_file(path, n=40, bad=()):
+    lines = [_chat_line(i) for i in range(n)]
+    for at, text_ in bad:
+        lines[at] = text_
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _run(tmp_path, monkeypatch, path, mode):
+    monkeypatch.setenv("T2E_IMPORT_WORKER", mode)
+    monkeypatch.setattr(otel_spill, "HEAD_START", 0)  # small files: cut in the middle
+    db = store.open_db(tmp_path / f"s{mode}-{path.stem}.sqlite")
+    entry = import_path(db, path)
+    return [(e["key"], e["steps"]) for e in episodes(db, entry["run_id"])], entry
+
+
+def test_split_file_gives_the_same_episodes_in_file_order(tmp_path, monkeypatch):
+    p = _lines_file(tmp_path / "t.jsonl")
+    one, e1 = _run(tmp_path, monkeypatch, p, "0")
+    two, e2 = _run(tmp_path, monkeypatch, p, "1")  # the worker reads the first half
+    assert one == two and len(one) == 40
+    assert [k for k, _ in two] == [f"{i:032x}" for i in range(40)]  # both halves, in order
+    assert e1["warnings"] == e2["warnings"]
+
+
+@pytest.mark.parametrize("mode", ["0", "1"])
+def test_bad_line_in_either_half_is_named_with_its_line(tmp_path, monkeypatch, mode):
+    late = _lines_file(tmp_path / "late.jsonl", bad=[(33, "{not json")])
+    with pytest.raises(ImportFailure, match=r"line 34: not JSON"):
+        _run(tmp_path, monkeypatch, late, mode)
+    # errors in both halves: the first in the file is the one reported
+    both = _lines_file(tmp_path / "both.jsonl", bad=[(5, json.dumps({"x": 1})),
+                                                     (35, "{not json")])
+    with pytest.raises(ImportFailure, match=r"line 6: no 'resourceSpans' list"):
+        _run(tmp_path, monkeypatch, both, mode)
+
+
+@pytest.mark.parametrize("mode", ["0", "1"])
+def test_objects_one_after_another_are_all_read(tmp_path, monkeypatch, mode):
+    # a JSON Lines file whose lines are too long to take for records is streamed, and every
+    # object in it is read (only the first one was, before)
+    monkeypatch.setattr(otel_spill, "MAX_LINE", 64)
+    p = new_convention_file(tmp_path / "t.jsonl")
+    got, entry = _run(tmp_path, monkeypatch, p, mode)
+    assert entry["episodes"] == 2 and len(got[0][1]) >= 5
+    pretty = tmp_path / "pretty.json"
+    pretty.write_text("\n".join(json.dumps(json.loads(line), indent=2)
+                                for line in p.read_text().splitlines()))
+    got2, _ = _run(tmp_path, monkeypatch, pretty, mode)
+    assert got2 == got
+
+
+def _one(attrs=None, **fields):
+    ok = {"gen_ai.operation.name": {"stringValue": "chat"},
+          "gen_ai.output.messages": {"stringValue": msgs(text("assistant", "hi"))}}
+    sp = {"traceId": "a" * 32, "spanId": "s1", "name": "chat m", "startTimeUnixNano": "1",
+          "endTimeUnixNano": "2",
+          "attributes": [{"key": k, "value": v} for k, v in {**ok, **(attrs or {})}.items()]}
+    sp.update(fields)
+    return {"resourceSpans": [{"scopeSpans": [{"spans": [sp]}]}]}
+
+
+@pytest.mark.parametrize("text_, said", [
+    (json.dumps(_one({"x": {"doubleValue": float("nan")}})),
+     r"line 1: field resourceSpans\[0\]\.scopeSpans\[0\]\.spans\[0\]\.attributes\[2\]\.value"
+     r"\.doubleValue: NaN"),
+    (json.dumps(_one({"x": {"intValue": 10 ** 30}})), r"line 1: field .*intValue: a 31-digit"),
+    (json.dumps(_one({"x": {"stringValue": "\ud800"}})), r"line 1: field .*stringValue: a lone "
+                                                         r"surrogate"),
+    ('{"resourceSpans": ' + "[" * 100_000 + "]" * 100_000 + "}", r"line 1: nesting too deep"),
+    (json.dumps({"resourceSpans": [{"scopeSpans": "x"}]}), r"line 1, resourceSpans\[0\]: "
+                                                           r"scopeSpans should be a list"),
+    (json.dumps({"resourceSpans": [{"scopeSpans": [5]}]}),
+     r"line 1, resourceSpans\[0\]\.scopeSpans\[0\]: expected an object with a 'spans' list"),
+], ids=["nan", "int-beyond-64-bits", "lone-surrogate", "too-deep", "scopes-not-list",
+        "scope-not-object"])
+def test_values_the_store_cannot_hold_are_named(tmp_path, text_, said):
+    # before: NaN and lone surrogates were stored (invalid JSON, or a UnicodeEncodeError),
+    # the rest failed with a Python error ("cannot be imported (AttributeError...)")
+    p = tmp_path / "bad.jsonl"
+    p.write_text(text_ + "\n", encoding="utf-8", errors="surrogatepass")
+    db = store.open_db(tmp_path / "s.sqlite")
+    with pytest.raises(ImportFailure, match=said):
+        import_path(db, p)
+    assert db.conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)
+
+
+def test_numbers_beyond_64_bits_in_strings_stay_text(tmp_path):
+    big = "1" + "0" * 30
+    p = tmp_path / "t.jsonl"
+    p.write_text(json.dumps(_one({"gen_ai.usage.input_tokens": {"intValue": big}},
+                                 startTimeUnixNano=big)) + "\n")
+    db = store.open_db(tmp_path / "s.sqlite")
+    entry = import_path(db, p)  # was an OverflowError binding the token count
+    assert entry["episodes"] == 1
+    assert db.conn.execute("SELECT tokens_in FROM steps WHERE tokens_in IS NOT NULL"
+                           ).fetchall() == []
+
+
+@pytest.mark.parametrize("data", [b"", b"a", b"a\n", b"abc\ndefghijklmnop\n\nxyz", b"\n\n",
+                                  b"0123456789abcdefghij\nk\n"])
+def test_lines_read_in_blocks_are_the_file_lines(monkeypatch, data):
+    import io
+    monkeypatch.setattr(otel_spill, "_BLOCK", 7)  # lines longer than a block, and across
+    want = data.split(b"\n")
+    if want[-1] == b"":
+        want.pop()
+    assert list(otel_spill._read_lines(io.BytesIO(b"xx" + data), 2, 2 + len(data))) == want
+
+
+def test_split_point_is_a_line_start_near_the_middle(tmp_path, monkeypatch):
+    p = _lines_file(tmp_path / "t.jsonl")
+    data = p.read_bytes()
+    starts = [0] + [i + 1 for i, b in enumerate(data) if b == 10]
+    monkeypatch.setattr(otel_spill, "HEAD_START", 0)
+    with open(p, "rb") as fh:
+        mid = otel_spill.split_point(fh, len(data))
+    assert mid in starts and abs(mid - len(data) // 2) < len(data) // 40 + 200
+    # the importing process starts at once: it takes HEAD_START bytes more than the worker
+    monkeypatch.setattr(otel_spill, "HEAD_START", len(data) // 2)
+    with open(p, "rb") as fh:
+        early = otel_spill.split_point(fh, len(data))
+    assert early in starts and abs(early - len(data) // 4) < len(data) // 40 + 200
