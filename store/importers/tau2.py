@@ -358,16 +358,15 @@ def _read_json(path: Path) -> Any:
 # multiprocessing: spawn re-imports the caller's __main__ (breaking unguarded scripts) and fork
 # is unsafe from threaded callers such as the app.
 
-def _worker_events(ctx: ImportContext, run_id: str, ids: tuple[int, int],
-                   producer: str = "tau2") -> Iterator[Event]:
-    """Run `produce` (or otel.produce: `producer="otel"`) in a worker process and relay its
-    events. Closing this generator (or an error) stops the worker."""
+def _worker_events(ctx: ImportContext, run_id: str, ids: tuple[int, int]) -> Iterator[Event]:
+    """Run `produce` in a worker process and relay its events. Closing this generator (or an
+    error) stops the worker. (The OTLP importer has its own worker: otel_worker.py.)"""
     root = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ)
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     proc = subprocess.Popen(
         [sys.executable, "-m", "store.importers.worker", str(ctx.path), ctx.display, run_id,
-         str(ids[0]), str(ids[1]), *([producer] if producer != "tau2" else [])],
+         str(ids[0]), str(ids[1])],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
     try:
         while True:

@@ -1,5 +1,5 @@
 """Entry point of the import worker process (see tau2.py): `python -m store.importers.worker
-PATH DISPLAY RUN_ID NEXT_EPISODE NEXT_STEP [otel]` pickles the file's events to stdout."""
+PATH DISPLAY RUN_ID NEXT_EPISODE NEXT_STEP` pickles the file's events to stdout."""
 
 import pickle
 import sys
@@ -10,17 +10,14 @@ from store.importers.tau2 import Event, produce
 
 def worker_main(argv: list[str]) -> int:
     """The worker: produce events for one file and pickle them to stdout."""
-    path, display, run_id, next_episode, next_step, *which = argv
+    path, display, run_id, next_episode, next_step = argv
     out = sys.stdout.buffer
-    producer = produce
-    if which == ["otel"]:
-        from .otel import produce as producer
 
     def send(ev: Event) -> None:
         pickle.dump(ev, out, protocol=pickle.HIGHEST_PROTOCOL)
 
     try:
-        for ev in producer(path, display, run_id, (int(next_episode), int(next_step))):
+        for ev in produce(path, display, run_id, (int(next_episode), int(next_step))):
             send(ev)
             if ev[0] == "done":
                 out.flush()  # the parent stops reading here
