@@ -1,6 +1,8 @@
 """Re-scoring speed: retail or airline simulations per second on one core (target >= 500).
 
 Usage: .venv/bin/python bench/score.py [--domain retail|airline] [--data DIR] [--seconds N] [FILES...]
+       .venv/bin/python bench/score.py --whole N [--jobs J]   # `t2e score` as a whole process
+
 Defaults to the domain's two shared tau2 results files and ../shared/tau2/<domain> as the data
 directory.
 Prints three figures:
@@ -35,7 +37,14 @@ def main() -> None:
     ap.add_argument("--domain", choices=["retail", "airline"], default="retail")
     ap.add_argument("--data", type=Path, default=None)
     ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--whole", type=int, default=0, metavar="N",
+                    help="instead: write a retail file of N sampled simulations (bench/import.py's "
+                         "write_sampled) and time `t2e score` on it as a child process")
+    ap.add_argument("--jobs", default=None, help="with --whole: T2E_SCORE_JOBS for the child")
+    ap.add_argument("--keep", type=Path, default=None, help="with --whole: reuse/keep this file")
     args = ap.parse_args()
+    if args.whole:
+        return whole(args, shared)
     args.files = args.files or sorted((shared / "results").glob(f"{args.domain}_*.json"))
     args.data = args.data or shared / args.domain
     if not args.files:
@@ -82,6 +91,54 @@ def main() -> None:
     print(f"fork (a {args.domain} tool env on its own DB fork): "
           f"{1e6 * (time.perf_counter() - start) / k:.1f} µs")
     print("target: >= 500 simulations/s on one core")
+
+
+def whole(args, shared: Path) -> None:
+    """`t2e score FILE --json` in a child process: wall, CPU (user+sys of the child and its
+    workers), peak RSS (the biggest single process: the child or one of its workers)."""
+    import os
+    import subprocess
+    import tempfile
+
+    sys.path.insert(0, str(REPO / "bench"))
+    from importlib import import_module
+
+    write_sampled = import_module("import").write_sampled
+    tmp = None
+    f = args.keep
+    if f is None:
+        tmp = tempfile.mkdtemp(prefix="t2e-score-")
+        f = Path(tmp) / "sampled.json"
+    if not f.exists():
+        write_sampled(f, args.whole, None)
+    print(f"file: {f.stat().st_size / 1e6:,.0f} MB, {args.whole:,} simulations")
+    env = dict(os.environ)
+    if args.jobs is not None:
+        env["T2E_SCORE_JOBS"] = args.jobs
+    code = ("import resource, subprocess, sys, time, json\n"
+            "t=time.perf_counter()\n"
+            "p=subprocess.run(sys.argv[1:], capture_output=True)\n"
+            "ru=resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+            "print(json.dumps({'wall': time.perf_counter()-t, 'cpu': ru.ru_utime+ru.ru_stime,"
+            " 'rss': ru.ru_maxrss/1024, 'rc': p.returncode, 'out': p.stdout.decode(),"
+            " 'err': p.stderr.decode()[-400:]}))")
+    t2e = str(REPO / ".venv" / "bin" / "t2e")
+    r = json.loads(subprocess.run([sys.executable, "-c", code, t2e, "score", str(f), "--data",
+                                   str(args.data or shared / "retail"), "--json"],
+                                  capture_output=True, text=True, env=env).stdout)
+    if r["rc"]:
+        sys.exit(f"t2e score failed (exit {r['rc']}): {r['err']}")
+    (rep,) = json.loads(r["out"])["files"]
+    import hashlib
+    digest = hashlib.sha256(r["out"].encode()).hexdigest()[:12]
+    print(f"t2e score (whole process): {r['wall']:.2f} s wall, {r['cpu']:.2f} CPU-s, "
+          f"{args.whole / r['wall']:,.0f} simulations/s wall, peak RSS {r['rss']:.0f} MB "
+          f"(largest single process); targets >= 2,000/s, <= 200 MB")
+    print(f"report: {rep['agree']}/{rep['simulations']} agree, sha256 {digest}")
+    print("load average: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
+    if tmp:
+        import shutil
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

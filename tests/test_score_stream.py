@@ -4,12 +4,11 @@ order of its top-level keys, and the whole-file reader gives the same data as js
 from __future__ import annotations
 
 import json
-import types
 
 import pytest
 
 from world.errors import WorldError
-from world.rescore import load_results, stream_results
+from world.rescore import SimStream, load_results, stream_results
 
 
 def doc(n=5):
@@ -26,7 +25,7 @@ def test_simulations_stream_one_at_a_time_in_any_key_order(tmp_path, order):
     p = tmp_path / "r.json"
     p.write_text(json.dumps({k: d[k] for k in order}))
     data = stream_results(p)
-    assert isinstance(data["simulations"], types.GeneratorType)  # nothing held yet
+    assert isinstance(data["simulations"], SimStream)  # an iterator: nothing held yet
     assert data["tasks"] == d["tasks"] and data["info"] == d["info"]
     assert list(data["simulations"]) == d["simulations"]
     assert load_results(p) == json.loads(p.read_text())
@@ -35,8 +34,8 @@ def test_simulations_stream_one_at_a_time_in_any_key_order(tmp_path, order):
 def test_streamed_errors_name_the_file(tmp_path):
     p = tmp_path / "bad.json"
     p.write_text('{"tasks": [], "simulations": [{"id": 1}, {"id": ]}')
-    with pytest.raises(WorldError, match="bad.json"):  # the first pass finds it, before scoring
-        stream_results(p)
+    with pytest.raises(WorldError, match="bad.json"):  # found when the stream reaches it
+        list(stream_results(p)["simulations"])
     q = tmp_path / "list.json"
     q.write_text("[1, 2]")
     with pytest.raises(WorldError, match="a bare list"):

@@ -210,6 +210,11 @@ async def test_live_run_rows_fill_in(store):
         await settle(pilot)
         assert [r.task_id for r in screen.all_rows] == ["1", "2"]
         runs = app.screen_stack[0]
+        # the runs screen underneath reads nothing while the tasks screen is on top (its SQL
+        # would race the keys of the screen in use); six poll intervals pass unread
+        await pilot.pause(0.3)
+        assert next(r for r in runs.runs if r.run_id == "runlive").episodes == 1
+        app.pop_screen()  # shown again, it catches up at once
         await wait_for(pilot, lambda: next(
             r for r in runs.runs if r.run_id == "runlive").episodes == 2)
 

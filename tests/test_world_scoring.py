@@ -568,3 +568,119 @@ def test_score_counts_ambiguous_labels_apart(tmp_path, db):
             "tasks": [t.raw for t in tasks.values()], "simulations": [_twin_sim("C")]}
     rep = rescore(data, db, source="twins.json")
     assert rep["agree"] == 0 and rep["disagree"] == [] and len(rep["ambiguous"]) == 1
+
+
+# -- the relabel check at 25,000 embedded tasks ----------------------------------------------
+
+def _many_tasks(n, seed=0):
+    """n tasks of four kinds: gold naming a user, only an email, only an order, nobody."""
+    rnd = random.Random(seed)
+    out = []
+    for i in range(n):
+        kind = i % 4
+        acts = []
+        if kind == 0:
+            acts.append({"name": "get_user_details", "arguments": {"user_id": f"u_{i % 97}_1"}})
+        elif kind == 1:
+            acts.append({"name": "find_user_id_by_email",
+                         "arguments": {"email": f"e{i % 89}@x.com"}})
+        if kind != 3:
+            acts.append({"name": "cancel_pending_order",
+                         "arguments": {"order_id": f"#W{rnd.randrange(60)}",
+                                       "reason": "no longer needed"}})
+        out.append({"id": str(i), "user_scenario": f"call about u {i % 97} 1",
+                    "evaluation_criteria": {"actions": [
+                        {**a, "action_id": f"{i}_{k}"} for k, a in enumerate(acts)]}})
+    return parse_tasks(out)
+
+
+def _reference_check_label(sim, tasks):
+    """check_label as it was: every task looked at for every simulation."""
+    from world import relabel as r
+
+    label = str(sim["task_id"])
+    sig = r._recorded_signature(sim)
+    if sig is not None:
+        graded = [tid for tid, t in tasks.items() if t.actions and r._task_signature(t) == sig]
+        if len(graded) > 1:
+            return r._graded_twins(sim, label, sim.get("id"), [tasks[t] for t in graded])
+        if label in graded:
+            return None
+        if len(graded) == 1:
+            return {"likely": graded[0]}
+    traj = r.trajectory_entities(sim["messages"])
+    if not traj.identity():
+        return None
+    calls = list(r.iter_tool_calls(sim["messages"]))
+    lt = tasks.get(label)
+    if lt is not None:
+        if r._fits(lt, traj) is not False:
+            return None
+        done, _, _ = r._rank(lt, calls, traj)
+        if done or (r.task_entities(lt).orders & traj.orders):
+            return None
+    ranked = sorted(((r._rank(t, calls, traj), tid) for tid, t in tasks.items()
+                     if r._fits(t, traj)), reverse=True)
+    if not ranked or (len(ranked) > 1 and ranked[1][0] == ranked[0][0]):
+        return None
+    (done, _, seen), likely = ranked[0]
+    if not done and not (seen and r.task_entities(tasks[likely]).orders):
+        return None
+    return {"likely": likely}
+
+
+def _random_sims(tasks, n, seed):
+    rnd = random.Random(seed)
+    ids = list(tasks)
+    sims = []
+    for k in range(n):
+        calls = []
+        for _ in range(rnd.randrange(1, 4)):
+            pick = rnd.randrange(4)
+            if pick == 0:
+                calls.append(("get_user_details", {"user_id": f"u_{rnd.randrange(97)}_1"}))
+            elif pick == 1:
+                calls.append(("find_user_id_by_email", {"email": f"e{rnd.randrange(89)}@x.com"}))
+            else:
+                calls.append(("cancel_pending_order", {"order_id": f"#W{rnd.randrange(60)}",
+                                                       "reason": "no longer needed"}))
+        sims.append({"id": f"s{k}", "task_id": rnd.choice(ids), "messages": call_msgs(*calls)})
+    return sims
+
+
+def test_relabel_index_gives_what_looking_at_every_task_gave():
+    tasks = _many_tasks(400)
+    moved = 0
+    for sim in _random_sims(tasks, 300, seed=3):
+        got, want = check_label(sim, tasks), _reference_check_label(sim, tasks)
+        assert (got and got["likely"]) == (want and want["likely"]), sim
+        moved += bool(got)
+    assert moved > 10  # the data exercises relabelling, not only kept labels
+
+
+def test_relabel_looks_only_at_the_tasks_a_trajectory_can_be_about(monkeypatch):
+    """25,000 embedded tasks made every simulation walk every task (twice): scoring and
+    importing such a file was quadratic. Now one simulation looks at its candidates only."""
+    from world import relabel as r
+
+    tasks = _many_tasks(8000)
+    sims = _random_sims(tasks, 20, seed=5)
+    check_label(sims[0], tasks)  # the index is built once per tasks dict
+    seen = {"fits": 0, "sig": 0}
+    real_fits, real_sig = r._fits, r._task_signature
+
+    def fits(t, traj):
+        seen["fits"] += 1
+        return real_fits(t, traj)
+
+    def sig(t):
+        seen["sig"] += 1
+        return real_sig(t)
+
+    monkeypatch.setattr(r, "_fits", fits)
+    monkeypatch.setattr(r, "_task_signature", sig)
+    for sim in sims:
+        check_label(sim, tasks)
+    # the tasks naming nobody (a quarter) are always candidates; the rest only by key
+    assert seen["sig"] == 0
+    assert seen["fits"] < 20 * (8000 // 4 + 8000 // 10)

@@ -170,6 +170,11 @@ class JsonStream:
         line = self._base_lines + self.buf.count("\n", 0, p)
         return f"character {self._base + p} (line {line})"
 
+    def byte_offset(self) -> int:
+        """The cursor as a byte offset from where this stream started reading."""
+        pending = len(self._dec.getstate()[0])  # bytes of a character not yet complete
+        return self._bytes - pending - len(self.buf[self.pos:].encode("utf-8", "surrogatepass"))
+
     def _fill(self) -> bool:
         """Read more text into the buffer (at least doubling it, so big values cost O(n))."""
         if self.eof:
@@ -247,13 +252,14 @@ class JsonStream:
                 # An error near the end of the buffer (or an unterminated string) may just
                 # mean the value continues in the next chunk; anything else is real.
                 near_end = exc.pos >= len(self.buf) - 64 or exc.msg.startswith("Unterminated")
-                # before _fill, which shifts the buffer under exc.pos
-                where = self.where(exc.pos)
-                at_end = exc.pos >= len(self.buf.rstrip())  # nothing but blanks after it
-                if near_end and self._fill():
+                if near_end and not self.eof:
+                    # read on and decode again: the error is raised (with its position, which
+                    # costs a count of the buffer's lines) only once the file is exhausted
+                    self._fill()
                     continue
+                at_end = exc.pos >= len(self.buf.rstrip())  # nothing but blanks after it
                 raise JsonStreamError(describe_json_error(
-                    exc.msg, where, self.eof and at_end)) from None
+                    exc.msg, self.where(exc.pos), self.eof and at_end)) from None
             if (not self.eof and isinstance(value, (int, float))
                     and _NUM_TAIL.fullmatch(self.buf, end)):
                 # a number touching the buffer end ("3" of "3.25") may continue in the next

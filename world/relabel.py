@@ -28,6 +28,7 @@ with different gold outcomes can't be told apart).
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 from .lock import canonical_json
@@ -217,9 +218,10 @@ def separate_twins(sim: dict, twins: list[Task]) -> tuple[list[Task], str]:
     if user.strip():
         mine = _words(user)
         scen = {t.id: _words(_scenario_text(t)) for t in twins}
-        score = {t.id: len(mine & (scen[t.id] - set().union(*(scen[o.id] for o in twins
-                                                                  if o.id != t.id))))
-                 for t in twins}
+        # a word only one twin's scenario has is one no other twin's has: counted once over
+        # the twins (linear; the set difference against the others' union was quadratic)
+        count = Counter(w for words in scen.values() for w in words)
+        score = {t.id: sum(1 for w in mine & scen[t.id] if count[w] == 1) for t in twins}
         best = max(score.values())
         top = [t for t in twins if score[t.id] == best]
         if best > 0 and len(top) == 1:
@@ -252,6 +254,59 @@ def _graded_twins(sim: dict, label: str | None, sim_id: Any,
                       f"tells them apart"}
 
 
+class _TaskIndex:
+    """The embedded tasks indexed by what `check_label` looks them up by, so one simulation
+    costs what its own evidence touches, not a pass over every task (25,000 embedded tasks
+    made `t2e score` and the importer quadratic). `candidates(traj)` is a superset of the
+    tasks `_fits` can accept: a task whose gold actions name a user is found by that user, one
+    that names only emails/names or only orders by those, and the tasks whose gold names no
+    one (their scenario text decides) are always candidates."""
+
+    def __init__(self, tasks: dict[str, Task]) -> None:
+        self.by_signature: dict[tuple, list[str]] = {}
+        self.by_user: dict[str, list[str]] = {}
+        self.by_email: dict[str, list[str]] = {}
+        self.by_name: dict[tuple, list[str]] = {}
+        self.by_order: dict[str, list[str]] = {}
+        self.unnamed: list[str] = []
+        for tid, t in tasks.items():
+            if t.actions:
+                self.by_signature.setdefault(_task_signature(t), []).append(tid)
+            ent = task_entities(t)
+            if ent.users:
+                keys = [(self.by_user, u) for u in ent.users]
+            elif ent.emails or ent.names:
+                keys = [(self.by_email, e) for e in ent.emails]
+                keys += [(self.by_name, n) for n in ent.names]
+            elif ent.orders:
+                keys = [(self.by_order, o) for o in ent.orders]
+            else:
+                self.unnamed.append(tid)
+                continue
+            for table, key in keys:
+                table.setdefault(key, []).append(tid)
+
+    def candidates(self, traj: Entities) -> set[str]:
+        out = set(self.unnamed)
+        for table, keys in ((self.by_user, traj.users), (self.by_email, traj.emails),
+                            (self.by_name, traj.names), (self.by_order, traj.orders)):
+            for key in keys:
+                out.update(table.get(key, ()))
+        return out
+
+
+# one file's simulations are all checked against the same tasks dict: its index is kept
+# while that dict is the one asked about (and unchanged in size)
+_last: tuple[Any, int, _TaskIndex] | None = None
+
+
+def _index(tasks: dict[str, Task]) -> _TaskIndex:
+    global _last
+    if _last is None or _last[0] is not tasks or _last[1] != len(tasks):
+        _last = (tasks, len(tasks), _TaskIndex(tasks))
+    return _last[2]
+
+
 def check_label(sim: dict, tasks: dict[str, Task]) -> dict | None:
     """None when `sim`'s label fits; else {"sim_id", "label", "likely", "reason"} when exactly
     one other task fits. See the module docstring for the evidence used."""
@@ -260,9 +315,10 @@ def check_label(sim: dict, tasks: dict[str, Task]) -> dict | None:
     sim_id = sim.get("id")
     messages = [m for m in sim.get("messages") or [] if isinstance(m, dict)]
 
+    index = _index(tasks)
     sig = _recorded_signature(sim)
     if sig is not None:
-        graded = [tid for tid, t in tasks.items() if t.actions and _task_signature(t) == sig]
+        graded = index.by_signature.get(sig, [])
         if len(graded) > 1:
             return _graded_twins(sim, label, sim_id, [tasks[t] for t in graded])
         if label in graded:
@@ -285,8 +341,8 @@ def check_label(sim: dict, tasks: dict[str, Task]) -> dict | None:
         done, _, seen = _rank(label_task, calls, traj)
         if done or (task_entities(label_task).orders & traj.orders):
             return None
-    ranked = sorted(((_rank(t, calls, traj), tid) for tid, t in tasks.items()
-                     if _fits(t, traj)), reverse=True)
+    ranked = sorted(((_rank(tasks[tid], calls, traj), tid) for tid in index.candidates(traj)
+                     if _fits(tasks[tid], traj)), reverse=True)
     if not ranked or (len(ranked) > 1 and ranked[1][0] == ranked[0][0]):
         return None  # nothing fits, or several tasks fit equally well: not unique
     (done, _, seen), likely = ranked[0]

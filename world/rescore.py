@@ -8,14 +8,13 @@ simulation is compared with its recorded reward; disagreements carry a reason.
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 from typing import Any
 
-from .errors import WorldError, describe_json_error
+from .errors import WorldError
 from .kinds import db_class, detect_kind, kind_of, tool_def_names, tool_kinds
 from .relabel import check_label
+from .results_read import EXPECTED, SimStream, load_results, stream_results  # noqa: F401
 from .scoring import is_success, score_episode
 from .tasks import Task, parse_tasks
 
@@ -37,162 +36,6 @@ def records_for(domain: str | None, data_dir: str | os.PathLike | None = None) -
     from .tau2_data import load_db
 
     return load_db(data_dir, kind_of(domain) or "retail")
-
-
-def load_results(path: str | os.PathLike) -> dict:
-    """Read a tau2 results file (monolithic JSON, or the directory format with a
-    `simulations/` folder) whole. Refuses non-tau2 shapes with a message naming the file."""
-    data = stream_results(path)
-    data["simulations"] = list(data["simulations"])
-    return data
-
-
-def stream_results(path: str | os.PathLike) -> dict:
-    """A tau2 results file with its simulations as an iterator read one at a time: `info`,
-    `tasks` and the other small top-level keys are parsed on a first pass that skips the
-    simulations item by item; `simulations` is a generator over a second pass, so memory
-    follows one simulation, not the file (`t2e score` on a 1 GB file)."""
-    p = Path(path)
-    if p.is_dir():
-        main = p / "results.json"
-        data = _read(main)
-        _check_shape(data, main)
-        if not data.get("simulations"):
-            ids = []
-            for entry in data.get("simulation_index") or []:
-                sid = entry.get("id") if isinstance(entry, dict) else None
-                if not sid:
-                    raise WorldError(f"{main}: simulation_index entry without an id")
-                # an id is a file name in simulations/, never a path leading elsewhere
-                if (not isinstance(sid, str) or not sid or "/" in sid or "\\" in sid
-                        or "\0" in sid or sid.startswith(".")):
-                    raise WorldError(f"{main}: simulation_index id {sid!r} names a file outside "
-                                     "simulations/; only files inside the directory are read")
-                ids.append(sid)
-            data["simulations"] = (_read(p / "simulations" / f"{sid}.json") for sid in ids)
-        else:
-            data["simulations"] = iter(data["simulations"])
-        return data
-    head = _head(p)  # tasks and info, wherever they are in the file (one pass)
-    head["simulations"] = _sims(p)  # then the simulations, one at a time (a second pass)
-    return head
-
-
-def _open_stream(p: Path):
-    from .jsonstream import JsonStream
-
-    if p.exists() and not p.is_file():  # a FIFO or /dev/zero would hang
-        raise WorldError(f"{p}: not a regular file")
-    try:
-        fh = open(p, "rb")
-    except FileNotFoundError:
-        raise WorldError(f"{p}: no such file") from None
-    except OSError as exc:
-        raise WorldError(f"{p}: cannot read ({exc.strerror})") from None
-    return fh, JsonStream(fh)
-
-
-def _head(p: Path) -> dict:
-    """Every top-level key but `simulations` (skipped item by item, never held)."""
-    from .jsonstream import JsonStreamError
-
-    fh, js = _open_stream(p)
-    head: dict = {}
-    seen_sims = False
-    try:
-        if js.at_end():
-            raise WorldError(f"{p}: the file is empty; {EXPECTED}")
-        if js.peek() != "{":
-            value = js.read_value()
-            _check_shape(value, p)
-        for key in js.iter_object_keys():
-            if key == "simulations":
-                seen_sims = True
-                if js.peek() != "[":
-                    raise WorldError(f"{p}: 'simulations' must be a list")
-                for _ in js.iter_array():
-                    pass
-            else:
-                head[key] = js.read_value()
-    except JsonStreamError as exc:
-        raise WorldError(f"{p}: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise WorldError(f"{p}: not UTF-8 text ({exc.reason})") from None
-    finally:
-        fh.close()
-    _check_shape({**head, **({"simulations": []} if seen_sims else {})}, p)
-    return head
-
-
-def _sims(p: Path):
-    """The simulations array of a results file, one parsed item at a time."""
-    from .jsonstream import JsonStreamError
-
-    fh, js = _open_stream(p)
-    try:
-        for key in js.iter_object_keys():
-            if key == "simulations":
-                yield from js.iter_array()
-                return
-            js.read_value()
-    except JsonStreamError as exc:
-        raise WorldError(f"{p}: {exc}") from None
-    finally:
-        fh.close()
-
-
-EXPECTED = ("expected a tau2 results file (an object with info, tasks and simulations) or a "
-            "tau2 results directory (results.json + simulations/)")
-
-
-def _read(p: Path) -> Any:
-    if p.exists() and not p.is_file() and not p.is_dir():  # a FIFO or /dev/zero would hang
-        raise WorldError(f"{p}: not a regular file")
-    try:
-        with open(p, encoding="utf-8-sig") as fh:
-            text = fh.read()
-    except FileNotFoundError:
-        raise WorldError(f"{p}: no such file") from None
-    except IsADirectoryError:
-        raise WorldError(f"{p}: is a directory without results.json") from None
-    except OSError as exc:
-        raise WorldError(f"{p}: cannot read ({exc.strerror})") from None
-    except UnicodeDecodeError as exc:
-        raise WorldError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    if not text.strip():
-        raise WorldError(f"{p}: the file is empty; {EXPECTED}")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise WorldError(f"{p}: {_json_error(exc, text)}") from None
-    except RecursionError:
-        raise WorldError(f"{p}: nesting too deep (more levels of [ and {{ than can be "
-                         "read)") from None
-    except ValueError as exc:  # an integer of thousands of digits
-        raise WorldError(f"{p}: a value that can't be read ({str(exc)[:120]})") from None
-
-
-def _json_error(exc: json.JSONDecodeError, text: str) -> str:
-    return describe_json_error(exc.msg, f"character {exc.pos} (line {exc.lineno})",
-                               exc.pos >= len(text.rstrip()))
-
-
-def _check_shape(data: Any, p: Path) -> None:
-    if isinstance(data, list):
-        raise WorldError(f"{p}: a bare list, not a tau2 results file (it has no embedded tasks "
-                         "to grade against)")
-    if not isinstance(data, dict):
-        raise WorldError(f"{p}: not a tau2 results file (top level is {type(data).__name__})")
-    missing = [k for k in ("tasks", "simulations") if k not in data]
-    if "simulations" in missing and data.get("simulation_index"):
-        missing.remove("simulations")
-    if missing:
-        raise WorldError(f"{p}: not a tau2 results file: missing {', '.join(missing)} "
-                         "(t2e score needs the task definitions embedded by tau2)")
-    if not isinstance(data["tasks"], list):
-        raise WorldError(f"{p}: 'tasks' must be a list")
-    if "simulations" in data and not isinstance(data["simulations"], list):
-        raise WorldError(f"{p}: 'simulations' must be a list")
 
 
 def file_domain(data: dict) -> str | None:
@@ -241,8 +84,12 @@ def _explain(rec: dict | None, new: dict) -> str:
 
 
 def rescore(data: dict, base_db: Any, *, source: str = "<results>",
-            replay: str = "v1", relabel: bool = True) -> dict:
-    """Re-score parsed results `data`; returns the `t2e score` report for one file."""
+            replay: str = "v1", relabel: bool = True, jobs: int = 1) -> dict:
+    """Re-score parsed results `data`; returns the `t2e score` report for one file.
+
+    `jobs` > 1 reads and scores a streamed file in up to that many parts at once (this process
+    and workers, world/score_split.py); the report is the same, entry for entry, as with
+    jobs=1."""
     domain = file_domain(data)
     if domain is not None and domain not in SUPPORTED_DOMAINS:
         raise WorldError(f"{source}: domain {domain!r} is not supported by t2e score yet "
@@ -251,61 +98,97 @@ def rescore(data: dict, base_db: Any, *, source: str = "<results>",
     if kind is not None and not isinstance(base_db, db_class(kind)):
         raise WorldError(f"{source}: a {kind} results file cannot be graded on "
                          f"{type(base_db).__name__} records")
-    tasks = parse_tasks(data["tasks"], f"{source} tasks")
-    sims = data.get("simulations") or []
+    scorer = Scorer(parse_tasks(data["tasks"], f"{source} tasks"), domain, base_db, replay,
+                    relabel)
+    sims = data.get("simulations") or []  # a list, or a stream read one simulation at a time
+    if jobs > 1 and isinstance(sims, SimStream) and sims.at is not None:
+        from .score_split import score_split
+
+        split = score_split(scorer, sims.path, sims.at, jobs)
+        if split is not None:
+            sims.close()
+            return split
+        # not split (compact JSON, a small file) or a part failed: the serial read below
+        # gives the report, or the error, a single reader gives
+    outcomes = (scorer.one(i, sim) for i, sim in enumerate(sims))
     report: dict[str, Any] = {"simulations": 0, "agree": 0, "disagree": [],
                               "relabelled": [], "ambiguous": [], "judge_dependent": 0}
     successes = 0
-    for i, sim in enumerate(sims):  # a list, or a stream read one simulation at a time
+    for success, judge, agree, relabelled, ambiguous, disagree in outcomes:
         report["simulations"] += 1
-        if isinstance(sim, dict) and is_success((sim.get("reward_info") or {}).get("reward")
-                                                if isinstance(sim.get("reward_info"), dict)
-                                                else None):
-            successes += 1
-        if not isinstance(sim, dict) or not isinstance(sim.get("messages"), list):
-            report["disagree"].append({
+        successes += success
+        report["judge_dependent"] += judge
+        report["agree"] += agree
+        if relabelled is not None:
+            report["relabelled"].append(relabelled)
+        if ambiguous is not None:
+            report["ambiguous"].append(ambiguous)
+        if disagree is not None:
+            report["disagree"].append(disagree)
+    report["recorded_successes"] = successes
+    return report
+
+
+def is_malformed(sim: Any) -> bool:
+    """A simulation that can't be scored at all (not an object, or no messages list)."""
+    return not isinstance(sim, dict) or not isinstance(sim.get("messages"), list)
+
+
+def malformed_reason(i: int) -> str:
+    """The disagreement reason of malformed simulation #i (0-based, in file order)."""
+    return f"simulation #{i} is malformed (no messages list)"
+
+
+class Scorer:
+    """What scoring one simulation needs: the file's parsed tasks, its domain, the base
+    records and the options. Picklable, so a worker process can hold a copy."""
+
+    def __init__(self, tasks: dict[str, Task], domain: str | None, base_db: Any, replay: str,
+                 relabel: bool):
+        self.tasks, self.domain, self.base_db = tasks, domain, base_db
+        self.replay, self.relabel = replay, relabel
+
+    def one(self, i: int, sim: Any) -> tuple:
+        """Simulation #i's part of the report: (recorded success, judge-dependent, agrees,
+        relabelled entry, ambiguous entry, disagreement entry), the entries None if absent."""
+        success = isinstance(sim, dict) and isinstance(sim.get("reward_info"), dict) \
+            and is_success(sim["reward_info"].get("reward"))
+        if is_malformed(sim):
+            return (success, False, False, None, None, {
                 "sim_id": sim.get("id") if isinstance(sim, dict) else None,
                 "task_id": sim.get("task_id") if isinstance(sim, dict) else None,
-                "recorded": None, "recomputed": None,
-                "reason": f"simulation #{i} is malformed (no messages list)"})
-            continue
+                "recorded": None, "recomputed": None, "reason": malformed_reason(i)})
         sim_id, label = sim.get("id"), sim.get("task_id")
         label = str(label) if label is not None else None
         rec = sim.get("reward_info") if isinstance(sim.get("reward_info"), dict) else None
         recorded = rec.get("reward") if rec else None
-        task_id = label
-        if relabel:
-            found = check_label(sim, tasks)
+        task_id, relabelled = label, None
+        if self.relabel:
+            found = check_label(sim, self.tasks)
             if found is not None and found.get("likely") is None:
                 # twins with different gold outcomes: counted apart, never as a disagreement
-                report["ambiguous"].append(found)
-                continue
+                return (success, False, False, None, found, None)
             if found is not None:
-                report["relabelled"].append(found)
+                relabelled = found
                 task_id = found["likely"]
-        task = tasks.get(task_id) if task_id is not None else None
+        task = self.tasks.get(task_id) if task_id is not None else None
 
-        def fail(reason: str, recomputed=None) -> None:
-            report["disagree"].append({"sim_id": sim_id, "task_id": label, "recorded": recorded,
-                                       "recomputed": recomputed, "reason": reason})
+        def fail(reason: str, recomputed=None, judge=False) -> tuple:
+            return (success, judge, False, relabelled, None, {
+                "sim_id": sim_id, "task_id": label, "recorded": recorded,
+                "recomputed": recomputed, "reason": reason})
 
         if task is None:
-            fail(f"task {label!r} is not embedded in the file")
-            continue
-        lacking = _tools_lacking(task, domain)
+            return fail(f"task {label!r} is not embedded in the file")
+        lacking = _tools_lacking(task, self.domain)
         if lacking:
-            fail(f"task {task.id} references tools the {kind_of(domain) or 'retail'} domain "
-                 f"lacks: {', '.join(lacking)}")
-            continue
+            return fail(f"task {task.id} references tools the "
+                        f"{kind_of(self.domain) or 'retail'} domain lacks: {', '.join(lacking)}")
         new = score_episode(task, sim["messages"], sim.get("termination_reason"),
-                            base_db=base_db, replay=replay, grading="recorded", recorded=rec)
-        if new["judge_dependent"]:
-            report["judge_dependent"] += 1
-        got = new["reward"]
+                            base_db=self.base_db, replay=self.replay, grading="recorded",
+                            recorded=rec)
+        judge, got = bool(new["judge_dependent"]), new["reward"]
         if (rec is not None and got is not None and isinstance(recorded, (int, float))
                 and abs(got - recorded) <= 1e-6):
-            report["agree"] += 1
-        else:
-            fail(_explain(rec, new), got)
-    report["recorded_successes"] = successes
-    return report
+            return (success, judge, True, relabelled, None, None)
+        return fail(_explain(rec, new), got, judge)

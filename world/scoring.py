@@ -48,6 +48,8 @@ def pass_hat_k(outcomes: dict[str, list[bool]], k: int) -> float:
 
 def is_premature(termination_reason: str | None, replay: str = "v1") -> bool:
     """Whether tau2 zeroes the episode without checks, by the rule of that tau2 version."""
+    if not isinstance(termination_reason, (str, type(None))):
+        termination_reason = repr(termination_reason)  # a list or an object: no known reason
     if replay == "v0":
         return termination_reason in _V0_ZEROED
     return termination_reason not in _NORMAL_END

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import writer
+from .tasks_embedded import EmbeddedTasks, duplicate_ids, task_ids, world_id_of
 
 
 class ImportFailure(ValueError):
@@ -78,9 +79,9 @@ class RunMeta:
         return info if isinstance(info, dict) else {}
 
     @property
-    def tasks(self) -> list[dict]:
+    def tasks(self) -> list[dict] | EmbeddedTasks:
         tasks = self.top.get("tasks")
-        return tasks if isinstance(tasks, list) else []
+        return tasks if isinstance(tasks, (list, EmbeddedTasks)) else []
 
     @property
     def domain(self) -> str:
@@ -174,10 +175,9 @@ class ImportContext:
             grading="recorded", num_trials=as_int(info.get("num_trials")),
             max_steps=as_int(info.get("max_steps")), max_errors=as_int(info.get("max_errors")),
             seed=as_int(info.get("seed")), info=meta.info_json(self.fmt), run_id=run_id)
-        ids = [str(t.get("id")) for t in meta.tasks]
-        if len(set(ids)) != len(ids):
-            raise ImportFailure("'tasks' holds the same task id twice "
-                                f"({sorted({i for i in ids if ids.count(i) > 1})[:5]})")
+        dup = duplicate_ids(meta.tasks)
+        if dup:
+            raise ImportFailure(f"'tasks' holds the same task id twice ({dup[:5]})")
         writer.put_tasks(conn, self.run_id, meta.tasks)
         return self.run_id
 
@@ -189,7 +189,7 @@ class ImportContext:
         if not tasks:
             return None
         if self._task_ids is None:
-            self._task_ids = {str(t.get("id")) for t in tasks}
+            self._task_ids = set(task_ids(tasks))
         if tid is not None and str(tid) not in self._task_ids:
             self.unknown_labels.add(str(tid))
         if tid is not None and _graded_as_labelled(sim, self._task_by_id(tasks).get(str(tid))):
@@ -201,7 +201,7 @@ class ImportContext:
 
         if self._parsed_tasks is None:
             try:
-                self._parsed_tasks = parse_tasks(tasks, source=f"{self.display}: tasks")
+                self._parsed_tasks = parse_tasks(list(tasks), source=f"{self.display}: tasks")
             except Exception as exc:  # noqa: BLE001 - WorldError and friends: skip the check
                 self._parsed_tasks = {}
                 self.relabel_error = f"embedded tasks not understood ({exc})"
@@ -221,6 +221,8 @@ class ImportContext:
         return None
 
     def _task_by_id(self, tasks: list[dict]) -> dict[str, dict]:
+        if isinstance(tasks, EmbeddedTasks):
+            return tasks  # its get() parses the one task asked for
         if self._tasks_by_id is None:
             self._tasks_by_id = {str(t.get("id")): t for t in tasks}
         return self._tasks_by_id
@@ -257,11 +259,11 @@ class ImportContext:
 
     def finish_run(self, conn: sqlite3.Connection, meta: RunMeta) -> None:
         """Set the world id, the final info block and the detected format."""
-        world_id = import_world_id(meta.domain, meta.policy, meta.tasks)
+        world_id = world_id_of(meta.domain, meta.policy, meta.tasks)
         writer.ensure_world(conn, world_id, kind="import", domain=meta.domain,
                             detail={"domain": meta.domain,
                                     "policy_sha256": _sha(meta.policy),
-                                    "task_ids": [str(t.get("id")) for t in meta.tasks],
+                                    "task_ids": task_ids(meta.tasks),
                                     "definition": "sha256(canonical JSON of {domain, policy, "
                                                   "tasks})"})
         conn.execute("UPDATE runs SET world_id = ?, info_json = ?, domain = ? WHERE run_id = ?",

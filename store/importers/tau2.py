@@ -19,6 +19,7 @@ import pickle
 import sqlite3
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -26,6 +27,7 @@ from .. import writer
 from .common import ImportContext, ImportFailure, RunMeta, inside, open_regular
 from .episodes import RecordError, RowBuilder, next_ids, sim_label, validate_sim, write_batch
 from .jsonstream import JsonStream, JsonStreamError
+from .tasks_embedded import EmbeddedTasks, duplicate_ids
 
 _V1_INFO_KEYS = {"text_streaming_config", "speech_complexity", "audio_native_config",
                  "retrieval_config", "retrieval_config_kwargs"}
@@ -47,13 +49,37 @@ def import_file(conn: sqlite3.Connection, ctx: ImportContext) -> None:
     use_worker = mode == "1" or (mode != "0" and ctx.size >= WORKER_MIN_BYTES)
     events = (_worker_events(ctx, run_id, ids) if use_worker
               else produce(str(ctx.path), ctx.display, run_id, ids))
-    consume(conn, ctx, run_id, events)
+    with import_cache(conn, ctx.size):
+        consume(conn, ctx, run_id, events)
 
 
 def import_directory(conn: sqlite3.Connection, ctx: ImportContext) -> None:
     """The directory format: results.json (everything but simulations) + simulations/*.json."""
     run_id = _free_run_id(conn)
-    consume(conn, ctx, run_id, _produce_directory(ctx.path, ctx.display, run_id, next_ids(conn)))
+    with import_cache(conn):
+        consume(conn, ctx, run_id, _produce_directory(ctx.path, ctx.display, run_id,
+                                                      next_ids(conn)))
+
+
+# SQLite's default page cache (2 MB) spills the one transaction's dirty pages (steps, indexes,
+# FTS segments) to the WAL and reads them back over and over, superlinearly in the file's
+# size: the 304 MB bench file took 54 user + 105 system CPU-s with a 64 MB cache, 43 + 1.4 with
+# 256 MB. So the cache follows the file (64 MB .. 256 MB), only for the import's length (it is
+# per connection; restored afterwards).
+IMPORT_CACHE_KIB = (65536, 262144)
+
+
+@contextmanager
+def import_cache(conn: sqlite3.Connection, size_bytes: int = 0) -> Iterator[None]:
+    """A page cache sized to the file for the duration of one import on this connection."""
+    low, high = IMPORT_CACHE_KIB
+    kib = max(low, min(high, size_bytes // 1024))
+    (before,) = conn.execute("PRAGMA cache_size").fetchone()
+    conn.execute(f"PRAGMA cache_size = -{kib}")
+    try:
+        yield
+    finally:
+        conn.execute(f"PRAGMA cache_size = {int(before)}")
 
 
 def _free_run_id(conn: sqlite3.Connection) -> str:
@@ -147,7 +173,7 @@ def _object(pctx: ImportContext, builder: RowBuilder,
             yield from _sims(pctx, builder, meta, enumerate(stream.iter_array()))
         else:
             pctx.reading_what = f" while reading top-level key {key!r}"
-            top[key] = stream.read_value()
+            top[key] = _read_top_value(stream, key)
             pctx.reading_what = ""
     if meta is None:
         if "messages" in top:
@@ -170,10 +196,18 @@ def _prescan(path: Path, exclude: set[str]) -> dict[str, Any]:
                 for _ in s.iter_array():
                     pass
             else:
-                value = s.read_value()
+                value = _read_top_value(s, key)
                 if key not in exclude:
                     out[key] = value
     return out
+
+
+def _read_top_value(stream: JsonStream, key: str) -> Any:
+    """A top-level value; a `tasks` array is read task by task into EmbeddedTasks (compact
+    text, not dicts: memory follows the file, not its task count)."""
+    if key == "tasks" and stream.peek() == "[":
+        return EmbeddedTasks.read(stream.iter_array())
+    return stream.read_value()
 
 
 def _check_shape(pctx: ImportContext, meta: RunMeta) -> None:
@@ -181,13 +215,13 @@ def _check_shape(pctx: ImportContext, meta: RunMeta) -> None:
     if "info" in top and not isinstance(top["info"], dict):
         raise ImportFailure(f"'info' should be an object, found {type(top['info']).__name__}")
     tasks = top.get("tasks")
-    if tasks is not None and not (isinstance(tasks, list)
-                                  and all(isinstance(t, dict) for t in tasks)):
+    if isinstance(tasks, list) and all(isinstance(t, dict) for t in tasks):
+        tasks = top["tasks"] = EmbeddedTasks.from_list(tasks)  # the directory format
+    if tasks is not None and (not isinstance(tasks, EmbeddedTasks) or tasks.bad):
         raise ImportFailure("'tasks' should be a list of task objects")
-    ids = [str(t.get("id")) for t in meta.tasks]
-    if len(set(ids)) != len(ids):
-        raise ImportFailure("'tasks' holds the same task id twice "
-                            f"({sorted({i for i in ids if ids.count(i) > 1})[:5]})")
+    dup = duplicate_ids(meta.tasks)
+    if dup:
+        raise ImportFailure(f"'tasks' holds the same task id twice ({dup[:5]})")
     if "info" not in top and "tasks" not in top:
         pctx.fmt = "foreign-wrapper"
         pctx.warn("a summary wrapper around simulations (keys: "
@@ -324,16 +358,15 @@ def _read_json(path: Path) -> Any:
 # multiprocessing: spawn re-imports the caller's __main__ (breaking unguarded scripts) and fork
 # is unsafe from threaded callers such as the app.
 
-def _worker_events(ctx: ImportContext, run_id: str, ids: tuple[int, int],
-                   producer: str = "tau2") -> Iterator[Event]:
-    """Run `produce` (or otel.produce: `producer="otel"`) in a worker process and relay its
-    events. Closing this generator (or an error) stops the worker."""
+def _worker_events(ctx: ImportContext, run_id: str, ids: tuple[int, int]) -> Iterator[Event]:
+    """Run `produce` in a worker process and relay its events. Closing this generator (or an
+    error) stops the worker. (The OTLP importer has its own worker: otel_worker.py.)"""
     root = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ)
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     proc = subprocess.Popen(
         [sys.executable, "-m", "store.importers.worker", str(ctx.path), ctx.display, run_id,
-         str(ids[0]), str(ids[1]), *([producer] if producer != "tau2" else [])],
+         str(ids[0]), str(ids[1])],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
     try:
         while True:
@@ -354,28 +387,3 @@ def _worker_events(ctx: ImportContext, run_id: str, ids: tuple[int, int],
             proc.kill()
         proc.stdout.close()
         proc.wait()
-
-
-def _worker_main(argv: list[str]) -> int:
-    """The worker: produce events for one file and pickle them to stdout."""
-    path, display, run_id, next_episode, next_step, *which = argv
-    out = sys.stdout.buffer
-    producer = produce
-    if which == ["otel"]:
-        from .otel import produce as producer
-
-    def send(ev: Event) -> None:
-        pickle.dump(ev, out, protocol=pickle.HIGHEST_PROTOCOL)
-
-    try:
-        for ev in producer(path, display, run_id, (int(next_episode), int(next_step))):
-            send(ev)
-            if ev[0] == "done":
-                out.flush()  # the parent stops reading here
-    except ImportFailure as exc:
-        send(("error", str(exc)))
-    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which re-raises
-        send(("crash", f"{type(exc).__name__}: {exc}"))
-    out.flush()
-    return 0
-

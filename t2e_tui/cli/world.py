@@ -38,6 +38,20 @@ def _score_human(path: str, rep: dict) -> str:
     return "\n".join(lines)
 
 
+def _size(path: str) -> int:
+    """Bytes of a results file, or of a results directory's files (0 when unreadable: the
+    reader reports that)."""
+    import os
+
+    try:
+        if os.path.isdir(path):
+            return sum(e.stat().st_size for d in (path, os.path.join(path, "simulations"))
+                       if os.path.isdir(d) for e in os.scandir(d) if e.is_file())
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
 def register(cli: click.Group) -> None:
     """Add the world commands to the root group."""
 
@@ -48,9 +62,13 @@ def register(cli: click.Group) -> None:
                   help="tau2 replay/termination rules (v0 zeroes only max_steps and "
                        "too_many_errors).")
     @click.option("--no-relabel", is_flag=True, help="Score every simulation by its label.")
+    @click.option("--jobs", type=click.IntRange(1, 64), default=None,
+                  help="Processes reading and scoring parts of one file at once (default: 2 "
+                       "for files of 128 MB or more on a machine with 2+ cores not already busy, else 1; env "
+                       "T2E_SCORE_JOBS). The report is the same either way.")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
     def score(files: tuple[str, ...], data_dir: str | None, replay: str, no_relabel: bool,
-              as_json: bool) -> int:
+              jobs: int | None, as_json: bool) -> int:
         """Re-score tau2 results FILES against the tasks embedded in them.
 
         tau2 retail and airline files need the records of a tau2 data directory (--data, or
@@ -61,6 +79,7 @@ def register(cli: click.Group) -> None:
         from world.errors import WorldError
         from world.kinds import kind_of
         from world.rescore import BUILT_IN, file_domain, records_for, rescore, stream_results
+        from world.score_split import auto_jobs
 
         reports, failed = [], 0
         records: dict[str, Any] = {}  # loaded once per kind of records
@@ -72,7 +91,7 @@ def register(cli: click.Group) -> None:
                 if kind not in records:
                     records[kind] = records_for(domain, data_dir)  # no data dir: WorldError
                 rep = rescore(data, records[kind], source=path, replay=replay,
-                              relabel=not no_relabel)
+                              relabel=not no_relabel, jobs=jobs or auto_jobs(_size(path)))
                 reports.append({"file": path, **rep})
             except WorldError as exc:
                 if len(files) == 1:

@@ -115,7 +115,11 @@ class TasksScreen(ExplorerScreen):
         self._title()  # the run ids at once; their names and the counts when loaded
         interval = getattr(self.app, "poll_interval", 2.0)
         if interval:
-            self.set_interval(interval, self.poll)
+            self.set_interval(interval, self._tick)
+
+    def _tick(self) -> None:
+        if self.app.screen is self:  # under another screen: no SQL racing its keys (RunsScreen)
+            self.poll()
 
     def _runs(self) -> list[str]:
         return [r for r in (self.baseline, self.candidate) if r]
@@ -184,6 +188,8 @@ class TasksScreen(ExplorerScreen):
         note = getattr(self.app, "note_screen", None)
         if note is not None:  # the next session on this store opens here again
             note("tasks", self.baseline, self.candidate)
+        if self.loaded and getattr(self.app, "poll_interval", 0):
+            self.poll()  # what changed while another screen was on top
 
     def on_unmount(self) -> None:
         thaw_heap()  # this screen's rows and widgets may now be collected
