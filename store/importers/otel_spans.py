@@ -273,22 +273,33 @@ def chat_io(a: dict, events: list[dict]) -> tuple[list | None, list[dict] | None
     return inp, out
 
 
+_USAGE = (("prompt_tokens", ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens",
+                             "llm.token_count.prompt")),
+          ("completion_tokens", ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens",
+                                 "llm.token_count.completion")),
+          ("cache_read_tokens", ("gen_ai.usage.cache_read.input_tokens",
+                                 "gen_ai.usage.cache_read_input_tokens",
+                                 "gen_ai.usage.input_tokens.cached",
+                                 "llm.token_count.prompt_details.cache_read")),
+          ("cache_write_tokens", ("gen_ai.usage.cache_creation.input_tokens",
+                                  "gen_ai.usage.cache_creation_input_tokens",
+                                  "gen_ai.usage.input_tokens.cache_write",
+                                  "llm.token_count.prompt_details.cache_write")))
+
+
 def usage(a: dict) -> dict:
-    """Token usage under old and new attribute names (only the keys present)."""
-    u = {"prompt_tokens": _first(a, "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens",
-                                 "llm.token_count.prompt"),
-         "completion_tokens": _first(a, "gen_ai.usage.output_tokens",
-                                     "gen_ai.usage.completion_tokens",
-                                     "llm.token_count.completion"),
-         "cache_read_tokens": _first(a, "gen_ai.usage.cache_read.input_tokens",
-                                     "gen_ai.usage.cache_read_input_tokens",
-                                     "gen_ai.usage.input_tokens.cached",
-                                     "llm.token_count.prompt_details.cache_read"),
-         "cache_write_tokens": _first(a, "gen_ai.usage.cache_creation.input_tokens",
-                                      "gen_ai.usage.cache_creation_input_tokens",
-                                      "gen_ai.usage.input_tokens.cache_write",
-                                      "llm.token_count.prompt_details.cache_write")}
-    return {k: v for k, v in u.items() if isinstance(v, (int, float))}
+    """Token usage under old and new attribute names (only the keys present): the first name
+    set wins, kept when it is a number. (Runs for every chat span, hence the plain loops.)"""
+    out = {}
+    get = a.get
+    for name, keys in _USAGE:
+        for k in keys:
+            v = get(k)
+            if v is not None:
+                if isinstance(v, (int, float)):
+                    out[name] = v
+                break
+    return out
 
 
 def model(a: dict) -> str | None:
