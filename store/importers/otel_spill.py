@@ -83,51 +83,62 @@ class Spiller:
                                 f"{', '.join(list(req)[:8]) or 'none'})")
         attrs, kind, dumps, write = S.attrs, S.kind, marshal.dumps, self.out.write
         keys, services = self._keys, self.services
-        for i, rs in enumerate(rss):
-            if not isinstance(rs, dict):
-                raise ImportFailure(f"{where}, resourceSpans[{i}]: expected an object")
-            service = attrs((rs.get("resource") or {}).get("attributes")).get("service.name")
-            scopes = rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans") or []
-            if type(scopes) is not list:
-                raise ImportFailure(f"{where}, resourceSpans[{i}]: scopeSpans should be a list")
-            for j, ss in enumerate(scopes):
-                spans = ss.get("spans") if type(ss) is dict else None
-                if (ss is not None and type(ss) is not dict) or (spans is not None
-                                                                 and type(spans) is not list):
-                    raise ImportFailure(f"{where}, resourceSpans[{i}].scopeSpans[{j}]: expected "
-                                        "an object with a 'spans' list")
-                for k, sp in enumerate(spans or ()):
-                    if type(sp) is not dict:
-                        raise ImportFailure(f"{where}, resourceSpans[{i}].scopeSpans[{j}]."
-                                            f"spans[{k}]: expected an object")
-                    trace, sid = sp.get("traceId"), sp.get("spanId")
-                    if type(trace) is not str or not trace or type(sid) is not str:
-                        raise ImportFailure(f"{where}, resourceSpans[{i}].scopeSpans[{j}]."
-                                            f"spans[{k}]: a span needs string traceId and "
-                                            "spanId")
-                    a = attrs(sp.get("attributes"))
-                    conv = a.get("gen_ai.conversation.id") or a.get("session.id")
-                    start, end = _ns(sp.get("startTimeUnixNano")), _ns(sp.get("endTimeUnixNano"))
-                    evs = sp.get("events")
-                    events = [{"name": e.get("name"), "t": _ns(e.get("timeUnixNano")),
-                               "attributes": attrs(e.get("attributes"))}
-                              for e in evs if isinstance(e, dict)] if evs else []
-                    status = (sp.get("status") or {}).get("code")
-                    name = str(sp.get("name") or "")
-                    rec = [name, a, events, status in (2, "2", "STATUS_CODE_ERROR"), start, end,
-                           sid, sp.get("parentSpanId") or None, service, trace, kind(name, a)]
-                    seq = self.seq
-                    self.seq += 1
-                    # marshal, not JSON: the record only lives in our own temporary file,
-                    # and marshalling big strings is a copy where JSON re-escapes them
-                    blob = dumps(rec)
-                    write(blob)
-                    keys.append((seq, trace, None if conv is None else str(conv), start,
-                                 self.off, len(blob)))
-                    self.off += len(blob)
-                    services[service] += 1
-                if len(keys) >= _BATCH:
-                    self.flush()
+        append = keys.append
+        # the counters live in locals while the loop runs (this runs for every span); written
+        # back on the way out, errors included (the spans before one stay spilled)
+        seq, off = self.seq, self.off
+        try:
+            for i, rs in enumerate(rss):
+                if not isinstance(rs, dict):
+                    raise ImportFailure(f"{where}, resourceSpans[{i}]: expected an object")
+                service = attrs((rs.get("resource") or {}).get("attributes")).get("service.name")
+                scopes = rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans") or []
+                if type(scopes) is not list:
+                    raise ImportFailure(f"{where}, resourceSpans[{i}]: scopeSpans should be a "
+                                        "list")
+                for j, ss in enumerate(scopes):
+                    spans = ss.get("spans") if type(ss) is dict else None
+                    if (ss is not None and type(ss) is not dict) or (spans is not None
+                                                                     and type(spans) is not list):
+                        raise ImportFailure(f"{where}, resourceSpans[{i}].scopeSpans[{j}]: "
+                                            "expected an object with a 'spans' list")
+                    first = seq
+                    for k, sp in enumerate(spans or ()):
+                        if type(sp) is not dict:
+                            raise ImportFailure(f"{where}, resourceSpans[{i}].scopeSpans[{j}]."
+                                                f"spans[{k}]: expected an object")
+                        trace, sid = sp.get("traceId"), sp.get("spanId")
+                        if type(trace) is not str or not trace or type(sid) is not str:
+                            raise ImportFailure(f"{where}, resourceSpans[{i}].scopeSpans[{j}]."
+                                                f"spans[{k}]: a span needs string traceId and "
+                                                "spanId")
+                        a = attrs(sp.get("attributes"))
+                        conv = a.get("gen_ai.conversation.id") or a.get("session.id")
+                        start = _ns(sp.get("startTimeUnixNano"))
+                        end = _ns(sp.get("endTimeUnixNano"))
+                        evs = sp.get("events")
+                        events = [{"name": e.get("name"), "t": _ns(e.get("timeUnixNano")),
+                                   "attributes": attrs(e.get("attributes"))}
+                                  for e in evs if isinstance(e, dict)] if evs else []
+                        status = (sp.get("status") or {}).get("code")
+                        name = str(sp.get("name") or "")
+                        # marshal, not JSON: the record only lives in our own temporary file,
+                        # and marshalling big strings is a copy where JSON re-escapes them
+                        blob = dumps([name, a, events, status in (2, "2", "STATUS_CODE_ERROR"),
+                                      start, end, sid, sp.get("parentSpanId") or None, service,
+                                      trace, kind(name, a)])
+                        write(blob)
+                        n = len(blob)
+                        append((seq, trace, None if conv is None else str(conv), start, off, n))
+                        off += n
+                        seq += 1
+                    if seq > first:
+                        services[service] += seq - first
+                    if len(keys) >= _BATCH:
+                        self.seq, self.off = seq, off
+                        self.flush()
+        finally:
+            self.seq, self.off = seq, off
 
     def flush(self) -> None:
         self.db.executemany("INSERT INTO s VALUES (?,?,?,?,?,?)", self._keys)
