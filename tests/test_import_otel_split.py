@@ -149,16 +149,18 @@ def test_split_point_is_a_line_start_near_the_middle(tmp_path, monkeypatch):
     assert early in starts and abs(early - len(data) // 4) < len(data) // 40 + 200
 
 
-def test_lines_without_escapes_skip_the_surrogate_scan(monkeypatch):
-    # the shortcut: a line with no \u escape is decoded by the strict decoder alone (it cannot
-    # hold a lone surrogate); one with escapes, or any failure, still goes through loads
+def test_lines_without_surrogate_escapes_skip_the_scan(monkeypatch):
+    # the shortcut: a line with no surrogate escape is decoded by the strict decoder alone (it
+    # cannot hold a lone surrogate); one with such an escape, or any failure, goes through loads
     plain = json.dumps(_one({"x": {"stringValue": "é ok"}}), ensure_ascii=False).encode()
+    other = json.dumps(_one({"x": {"stringValue": "é \ud7ff"}})).encode()
     escaped = json.dumps(_one({"x": {"stringValue": "é \ud83d\ude00"}})).encode()
     bad = json.dumps(_one({"x": {"intValue": 10 ** 30}})).encode()
     calls = []
     real = otel_spill.strict_loads
     monkeypatch.setattr(otel_spill, "strict_loads", lambda t: calls.append(t) or real(t))
     assert otel_spill._decode(plain) == json.loads(plain)
+    assert otel_spill._decode(other) == json.loads(other)  # \u00e9 and \ud7ff: no surrogate
     assert calls == []
     assert otel_spill._decode(escaped) == json.loads(escaped)
     assert len(calls) == 1
