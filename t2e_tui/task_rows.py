@@ -12,15 +12,15 @@ join over the steps (`fill_hints`) follow once the rows are on screen.
 
 from __future__ import annotations
 
-import gc
 import heapq
 import sqlite3
-from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import groupby
 from operator import attrgetter, itemgetter
 
 from store.db import INFRA
+
+from .gc_pause import paused_gc
 
 SUCCESS_TOL = 1e-6  # tau2's success, as the gate (`gate.stats.is_success`) and the writer
 
@@ -288,19 +288,6 @@ def _rows(base: dict[str, list[tuple]], cand: dict[str, list[tuple]], pair: bool
 
 
 _row_key = attrgetter("key")
-
-
-@contextmanager
-def paused_gc():
-    """Hold the cyclic garbage collector while 10^5 tuples and rows are built: none is
-    cyclic garbage, and each collection pass would walk them all again."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def write_confirm_flags(conn: sqlite3.Connection, episode_ids: list[int]) -> set[int]:

@@ -302,3 +302,39 @@ async def test_go_to_task_lists_a_bounded_best_first_page(big):
         await pilot.press("enter")
         await settle(pilot)
         assert tasks.shown[tasks.query_one(LineTable).cursor].task_id == "1199"
+
+
+async def test_new_rows_lay_out_the_screen_only_when_a_scrollbar_comes_or_goes():
+    """Assigning virtual_size lays out the whole screen: on every filter key over 10^4 rows.
+    Now only a scrollbar that appears or goes costs a layout; the thumb still follows."""
+    from textual.app import App, ComposeResult
+
+    from t2e_tui.ui.widgets.linetable import Column
+
+    class One(App):
+        def compose(self) -> ComposeResult:
+            yield LineTable([Column("task", 0)], id="t")
+
+    app = One()
+    async with app.run_test(size=(40, 12)) as pilot:
+        table = app.query_one(LineTable)
+        table.set_rows([[str(i)] for i in range(100)])
+        await pilot.pause()
+        layouts = []
+        real = app.screen._refresh_layout
+
+        def spy(*a, **kw):
+            layouts.append(1)
+            return real(*a, **kw)
+
+        app.screen._refresh_layout = spy
+        table.set_rows([[str(i)] for i in range(50)])  # still more than fits: no layout
+        await pilot.pause()
+        assert layouts == []
+        assert table.show_vertical_scrollbar
+        assert table.vertical_scrollbar.window_virtual_size == 51
+        assert line_text(table, 1).strip() == "0"
+        table.set_rows([[str(i)] for i in range(3)])  # now it fits: the scrollbar goes
+        await pilot.pause()
+        assert layouts and not table.show_vertical_scrollbar
+        assert [line_text(table, y).strip() for y in (1, 2, 3)] == ["0", "1", "2"]

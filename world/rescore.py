@@ -110,23 +110,33 @@ def rescore(data: dict, base_db: Any, *, source: str = "<results>",
             return split
         # not split (compact JSON, a small file) or a part failed: the serial read below
         # gives the report, or the error, a single reader gives
-    outcomes = (scorer.one(i, sim) for i, sim in enumerate(sims))
-    report: dict[str, Any] = {"simulations": 0, "agree": 0, "disagree": [],
-                              "relabelled": [], "ambiguous": [], "judge_dependent": 0}
-    successes = 0
-    for success, judge, agree, relabelled, ambiguous, disagree in outcomes:
-        report["simulations"] += 1
-        successes += success
-        report["judge_dependent"] += judge
-        report["agree"] += agree
-        if relabelled is not None:
-            report["relabelled"].append(relabelled)
-        if ambiguous is not None:
-            report["ambiguous"].append(ambiguous)
-        if disagree is not None:
-            report["disagree"].append(disagree)
-    report["recorded_successes"] = successes
+    report = new_report()
+    for i, sim in enumerate(sims):
+        tally(report, scorer.one(i, sim))
     return report
+
+
+def new_report() -> dict[str, Any]:
+    """An empty file report (the key order is the --json output's)."""
+    return {"simulations": 0, "agree": 0, "disagree": [], "relabelled": [], "ambiguous": [],
+            "judge_dependent": 0, "recorded_successes": 0}
+
+
+def tally(report: dict[str, Any], outcome: tuple) -> dict | None:
+    """Add one `Scorer.one` outcome to `report` (the serial read and each part of a split
+    read count alike); returns its disagreement entry, if any."""
+    success, judge, agree, relabelled, ambiguous, disagree = outcome
+    report["simulations"] += 1
+    report["recorded_successes"] += success
+    report["judge_dependent"] += judge
+    report["agree"] += agree
+    if relabelled is not None:
+        report["relabelled"].append(relabelled)
+    if ambiguous is not None:
+        report["ambiguous"].append(ambiguous)
+    if disagree is not None:
+        report["disagree"].append(disagree)
+    return disagree
 
 
 def is_malformed(sim: Any) -> bool:

@@ -103,10 +103,9 @@ def read_part(scorer: Any, path: Path, start: int, limit: int | None,
     `{` for the others) and `limit` (the next part's start; None: to the end of the file).
     Returns the part's report; raises Unverified when the part does not end exactly at
     `limit` after a separator, or anything is amiss (the caller then reads serially)."""
-    from .rescore import is_malformed
+    from .rescore import is_malformed, new_report, tally
 
-    part = {"simulations": 0, "agree": 0, "judge_dependent": 0, "recorded_successes": 0,
-            "disagree": [], "relabelled": [], "ambiguous": []}
+    part = new_report()
     with open(path, "rb") as raw:
         raw.seek(start)
         js = JsonStream(_Limited(raw, limit - start) if limit is not None else raw)
@@ -118,19 +117,9 @@ def read_part(scorer: Any, path: Path, start: int, limit: int | None,
             j = 0
             while True:
                 sim = js.read_value()
-                success, judge, agree, relabelled, ambiguous, disagree = scorer.one(j, sim)
-                part["simulations"] += 1
-                part["recorded_successes"] += success
-                part["judge_dependent"] += judge
-                part["agree"] += agree
-                if relabelled is not None:
-                    part["relabelled"].append(relabelled)
-                if ambiguous is not None:
-                    part["ambiguous"].append(ambiguous)
-                if disagree is not None:
-                    if is_malformed(sim):
-                        disagree["_i"] = j  # renumbered when the parts are joined
-                    part["disagree"].append(disagree)
+                disagree = tally(part, scorer.one(j, sim))
+                if disagree is not None and is_malformed(sim):
+                    disagree["_i"] = j  # renumbered when the parts are joined
                 j += 1
                 if js.expect(",]", "',' or ']'") == "]":
                     if limit is not None:
@@ -182,10 +171,9 @@ def score_split(scorer: Any, path: Path, at: int, jobs: int) -> dict | None:
 
 
 def _join(parts: list[dict]) -> dict:
-    report = {"simulations": 0, "agree": 0, "disagree": [], "relabelled": [], "ambiguous": [],
-              "judge_dependent": 0}
-    successes = 0
-    from .rescore import malformed_reason
+    from .rescore import malformed_reason, new_report
+
+    report = new_report()
 
     for part in parts:
         for d in part["disagree"]:
@@ -193,10 +181,8 @@ def _join(parts: list[dict]) -> dict:
                 d["reason"] = malformed_reason(report["simulations"] + d.pop("_i"))
         for key in ("disagree", "relabelled", "ambiguous"):
             report[key].extend(part[key])
-        for key in ("simulations", "agree", "judge_dependent"):
+        for key in ("simulations", "agree", "judge_dependent", "recorded_successes"):
             report[key] += part[key]
-        successes += part["recorded_successes"]
-    report["recorded_successes"] = successes
     return report
 
 

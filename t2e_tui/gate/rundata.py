@@ -13,14 +13,13 @@ oracle for tests/test_gate_scale.py).
 
 from __future__ import annotations
 
-import gc
 import json
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from store import INFRA
 
+from ..gc_pause import paused_gc
 from .outcomes import Episode, TaskOutcome
 from .runs import conn_of
 from .stats import SUCCESS_TOL
@@ -140,20 +139,6 @@ def _add(sums: dict[str, tuple], tid: str, counts: tuple) -> None:
     # two stored ids can name one task (NULL and '' both read as ''): their counts add up
     old = sums.get(tid)
     sums[tid] = counts if old is None else tuple(a + b for a, b in zip(old, counts))
-
-
-@contextmanager
-def paused_gc():
-    """Hold the cyclic garbage collector while 10^5 objects are built: each is kept, none is
-    cyclic garbage, and every collection pass would walk all of them again (a third of the
-    time of reading a 25,000-task pair). Nests; restores the collector's state."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def load_run(db: Any, run_id: str, actions: bool = True, gold_memo: dict | None = None

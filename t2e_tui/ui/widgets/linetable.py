@@ -21,6 +21,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.widget import Widget
 
 from ...fitting import middle_cut
 from ...textsafe import one_line
@@ -248,12 +249,28 @@ class LineTable(RowCursorView, can_focus=True):
         self.rows = rows
         self._generation += 1
         self._cache.clear()
-        self.virtual_size = Size(self.size.width, len(rows) + 1)
+        self._set_length(len(rows) + 1)
         cur = self.cursor if keep_cursor else 0
         self.cursor = max(0, min(cur, len(rows) - 1))
         # the new virtual size is applied at the next layout; scroll to the cursor after it
         self.call_after_refresh(self._scroll_cursor_into_view)
         self.refresh()
+
+    def _set_length(self, lines: int) -> None:
+        """A new number of lines. Assigning `virtual_size` lays out the whole screen again
+        (it is a layout reactive): on a filter key over 10^4 rows that was most of the key's
+        time. Only a scrollbar that appears or goes needs a layout; otherwise the scrollbars,
+        their thumbs and the scroll offset are updated in place, as Textual itself does for a
+        size change without layout (Widget._size_updated)."""
+        new = Size(self.size.width, lines)
+        if not self.is_mounted or not self.container_size:
+            self.virtual_size = new
+            return
+        before = (self.show_vertical_scrollbar, self.show_horizontal_scrollbar)
+        self.set_reactive(Widget.virtual_size, new)
+        self._scroll_update(new)
+        if (self.show_vertical_scrollbar, self.show_horizontal_scrollbar) != before:
+            self.refresh(layout=True)
 
     def fit_columns(self, rows: list[Sequence[Cell]]) -> None:
         """Size each `fit` column to its longest cell in `rows` (and its label), capped at
