@@ -51,3 +51,21 @@ def test_import_creates_the_store(tmp_path):
     res = CliRunner().invoke(cli, ["--store", str(new), "import", str(src)])
     assert res.exit_code == 0, res.output
     assert new.exists()
+
+
+def test_after_the_demo_a_reading_command_names_the_demos_store(tmp_path, monkeypatch):
+    """`t2e demo` (the README's first command) writes its own store, not the default one:
+    `t2e search refund` afterwards said `t2e demo` would make a store, though it just had."""
+    from t2e_tui import paths
+
+    demo = tmp_path / "data" / "demo.sqlite"
+    monkeypatch.setattr(paths, "demo_store", lambda: demo)
+    default = tmp_path / "data" / "store.sqlite"
+    res = CliRunner().invoke(cli, ["--store", str(default), "search", "refund"])
+    assert res.exit_code == 2
+    assert f"`t2e demo` makes its own at {demo}" in res.output  # no demo run yet
+    demo.parent.mkdir()
+    demo.write_bytes(b"")
+    res = CliRunner().invoke(cli, ["--store", str(default), "search", "refund"])
+    assert res.exit_code == 2 and not default.exists()
+    assert f"the demo's store is {demo}: pass --store {demo}" in res.output

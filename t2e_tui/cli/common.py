@@ -21,9 +21,17 @@ def store_path(create: bool = False) -> str:
     path = click.get_current_context().obj.store
     if not create and not os.path.exists(path):
         from ..errors import T2EError
+        from ..paths import demo_store
 
-        raise T2EError(f"no store at {path} (`t2e import FILE`, `t2e run` or `t2e demo` make "
-                       "one; or pass --store PATH / set T2E_STORE)")
+        demo = demo_store()
+        if demo.exists() and str(demo) != str(path):
+            # the README's first command is `t2e demo`, whose store is not the default one:
+            # the next command a newcomer types lands here, so say where the demo's store is
+            raise T2EError(f"no store at {path}; the demo's store is {demo}: pass --store "
+                           f"{demo} (or set T2E_STORE) to use it, or make this one with "
+                           "`t2e import FILE` or `t2e run`")
+        raise T2EError(f"no store at {path} (`t2e import FILE` or `t2e run` make one, `t2e "
+                       f"demo` makes its own at {demo}; or pass --store PATH / set T2E_STORE)")
     return path
 
 
