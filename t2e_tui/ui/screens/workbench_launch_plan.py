@@ -100,3 +100,61 @@ def outcome_selection(filter_name: str | None, termination: str | None, task_ids
     return {"by": "outcome_filter", "filter": filter_name or "all", "termination": termination,
             "screen": "tasks", "runs": [r for r in (runs or []) if r],
             "tasks": len(task_ids)}
+
+
+def estimate_warnings(plan: Any, leaked: list[str], mismatch: tuple | None,
+                      no_set: bool) -> list[str]:
+    """The warning lines under a planned rerun's estimate, in order: tasks viewed before the
+    candidate was saved, an outcome-filtered heldout/transfer selection, tasks that differ
+    from the baseline run's, and a heldout/transfer claim on tasks no set registers."""
+    out = []
+    if leaked:
+        shown = ", ".join(leaked[:10]) + (" …" if len(leaked) > 10 else "")
+        out.append(f"⚠ leakage: {len(leaked)} of these tasks were viewed before this candidate "
+                   f"was saved ({shown}); a heldout claim will be downgraded to development")
+    claim = plan.role in ("heldout", "transfer")
+    sel = plan.task_selection
+    if sel and claim:
+        from ...gate.leakage import outcome_filter_label
+
+        out.append(f"⚠ these tasks were chosen by an outcome filter "
+                   f"({outcome_filter_label(sel)}): a {plan.role} claim on them will be "
+                   "downgraded to development")
+    if mismatch:
+        extra, missing = mismatch
+        if extra:
+            out.append(f"⚠ these tasks differ from the baseline run's ({extra} not in it, "
+                       f"{missing} of its tasks left out): the gate will refuse the pair; "
+                       "on the gate screen i compares only the tasks they share")
+        else:  # a subset (e.g. the tasks screen's filter): refused as by `t2e gate`
+            out.append(f"⚠ these tasks differ from the baseline run's: a subset ({missing} of "
+                       "its tasks left out); the gate refuses the pair until you ask it to "
+                       "judge only these shared tasks (i on the gate screen)")
+    if no_set and claim:
+        out.append(f"⚠ these tasks are not a registered heldout set: a {plan.role} claim on "
+                   "them will be graded development (F6 or ctrl+k registers them, for "
+                   "candidates saved from now on)")
+    return out
+
+
+def register_planned_set(store_path: Any, f: LaunchForm, plan: Any,
+                         author: str | None) -> dict:
+    """Register the planned tasks as a heldout (or transfer) set, as `t2e heldout register`
+    does: frozen, named after the domain, the role and the task spec (a free name). Raises
+    StoreError as register_set does."""
+    from store import connect
+    from store.heldout import register_set
+
+    from ... import run_queries as rq
+
+    base = f"{f.domain}-{plan.role}-" + "".join(
+        c if c.isalnum() or c in "-_" else "-" for c in (f.tasks or "tasks"))[:40]
+    conn = connect(store_path)
+    try:
+        taken = {r[0] for r in rq.heldout_set_names(conn)}
+        name = base if base not in taken else next(
+            f"{base}-{i}" for i in range(2, 10_000) if f"{base}-{i}" not in taken)
+        return register_set(conn, name, f.domain, plan.task_ids, spec=f.tasks or "",
+                            role=plan.role, author=author)
+    finally:
+        conn.close()

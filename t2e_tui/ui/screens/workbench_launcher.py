@@ -24,7 +24,6 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, ProgressBar, Select, Static
 
-from ... import run_queries as rq
 from ..widgets.datatable import KeyedDataTable
 from ..widgets.keybar import KeyBar
 from .workbench_launch_plan import (
@@ -32,8 +31,10 @@ from .workbench_launch_plan import (
     ROLES,
     Estimate,
     LaunchForm,
+    estimate_warnings,
     outcome_selection,
     plan_estimate,
+    register_planned_set,
 )
 
 
@@ -267,41 +268,8 @@ class LauncherScreen(ModalScreen):
                         f"[b]{n} episodes[/b] × ~{steps:.0f} steps ≈ [b]{n * steps:,.0f} "
                         f"steps[/b] · agent {escape(plan.agent.label)}, user "
                         f"{escape(plan.user.label)}")
-        if leaked:
-            shown = ", ".join(leaked[:10]) + (" …" if len(leaked) > 10 else "")
-            self._say("#lf-warning", f"⚠ leakage: {len(leaked)} of these tasks were viewed before "
-                        f"this candidate was saved ({shown}); a heldout claim will be "
-                        "downgraded to development")
-        else:
-            self._say("#lf-warning", "")
-        sel = plan.task_selection
-        if sel and plan.role in ("heldout", "transfer"):
-            from ...gate.leakage import outcome_filter_label
-
-            note = (f"⚠ these tasks were chosen by an outcome filter "
-                    f"({outcome_filter_label(sel)}): a {plan.role} claim on them will be "
-                    "downgraded to development")
-            prev = str(self.query_one("#lf-warning", Static).render())
-            self._say("#lf-warning", f"{prev}\n{note}" if prev.strip() else note)
-        mismatch = self._task_mismatch
-        if mismatch:
-            extra, missing = mismatch
-            if extra:
-                note = (f"⚠ these tasks differ from the baseline run's ({extra} not in it, "
-                        f"{missing} of its tasks left out): the gate will refuse the pair; "
-                        "on the gate screen i compares only the tasks they share")
-            else:  # a subset (e.g. the tasks screen's filter): refused as by `t2e gate`
-                note = (f"⚠ these tasks differ from the baseline run's: a subset ({missing} of "
-                        "its tasks left out); the gate refuses the pair until you ask it to "
-                        "judge only these shared tasks (i on the gate screen)")
-            prev = str(self.query_one("#lf-warning", Static).render())
-            self._say("#lf-warning", f"{prev}\n{note}" if prev.strip() else note)
-        if self._no_set and plan.role in ("heldout", "transfer"):
-            note = (f"⚠ these tasks are not a registered heldout set: a {plan.role} claim on them "
-                    "will be graded development (F6 or ctrl+k registers them, for candidates "
-                    "saved from now on)")
-            prev = str(self.query_one("#lf-warning", Static).render())
-            self._say("#lf-warning", f"{prev}\n{note}" if prev.strip() else note)
+        self._say("#lf-warning", "\n".join(
+            estimate_warnings(plan, leaked, self._task_mismatch, self._no_set)))
 
     def _say(self, selector: str, text: "str | Text") -> None:
         """Update a message line; an empty one takes no room."""
@@ -312,8 +280,7 @@ class LauncherScreen(ModalScreen):
     def action_register_set(self) -> None:
         """Register the planned tasks as a heldout (or transfer) set, as `t2e heldout
         register` does: frozen, named after the domain and the task spec."""
-        from store import StoreError, connect
-        from store.heldout import register_set
+        from store import StoreError
 
         plan = self._plan
         if self.estimating:
@@ -326,21 +293,12 @@ class LauncherScreen(ModalScreen):
         if not self._no_set:
             self.notify("these tasks already are a registered set")
             return
-        f = self.form()
-        base = f"{f.domain}-{plan.role}-" + "".join(
-            c if c.isalnum() or c in "-_" else "-" for c in (f.tasks or "tasks"))[:40]
-        conn = connect(self.app.store_path)
         try:
-            taken = {r[0] for r in rq.heldout_set_names(conn)}
-            name = base if base not in taken else next(
-                f"{base}-{i}" for i in range(2, 10_000) if f"{base}-{i}" not in taken)
-            s = register_set(conn, name, f.domain, plan.task_ids, spec=f.tasks or "",
-                             role=plan.role, author=os.environ.get("USER"))
+            s = register_planned_set(self.app.store_path, self.form(), plan,
+                                     author=os.environ.get("USER"))
         except StoreError as exc:
             self.notify(str(exc), severity="error")
             return
-        finally:
-            conn.close()
         self.notify(f"registered {plan.role} set {s['name']} ({len(s['task_ids'])} tasks, "
                     f"{s['sha256'][:10]}): it judges candidates saved from now on")
         self.refresh_estimate()
