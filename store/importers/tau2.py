@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from .. import writer
+from . import fastsims
 from .common import ImportContext, ImportFailure, RunMeta, inside, open_regular
 from .episodes import RecordError, RowBuilder, next_ids, sim_label, validate_sim, write_batch
 from .jsonstream import JsonStream, JsonStreamError
@@ -132,14 +133,16 @@ def produce(path: str, display: str, run_id: str, ids: tuple[int, int]) -> Itera
                           "info block and no embedded tasks (imported best-effort)")
                 meta = RunMeta(top_keys=[], top={})
                 yield ("head", meta.top, meta.top_keys, pctx.fmt, pctx.take_warnings())
-                yield from _sims(pctx, builder, meta, enumerate(stream.iter_array()))
+                items = _items(stream, path, closing=b"")
+                yield from _sims(pctx, builder, meta, enumerate(items))
+                read_all = getattr(items, "file_done", False)
             elif first == "{":
-                meta = yield from _object(pctx, builder, stream)
+                meta, read_all = yield from _object(pctx, builder, stream)
             elif first == "":
                 raise ImportFailure("the file is empty; " + EXPECTED)
             else:
                 raise ImportFailure(f"not JSON: starts with {first!r}; " + EXPECTED)
-            if not stream.at_end():
+            if not read_all and not stream.at_end():
                 raise ImportFailure(f"unexpected data after the JSON value at {stream.where()} "
                                     "(several JSON values? name the file .jsonl)")
         except JsonStreamError as exc:
@@ -149,8 +152,17 @@ def produce(path: str, display: str, run_id: str, ids: tuple[int, int]) -> Itera
            builder.messages)
 
 
+def _items(stream: JsonStream, path: str, *, closing: bytes) -> Iterable[Any]:
+    """The simulations array's items: decoded by orjson where it gives the strict reader's
+    values (fastsims.py), else by the strict reader itself."""
+    if fastsims.enabled():
+        return fastsims.FastArray(stream, path, closing=closing)
+    return stream.iter_array()
+
+
 def _object(pctx: ImportContext, builder: RowBuilder,
             stream: JsonStream) -> Iterator[Event]:
+    """The top-level object; returns (meta, whether the file was read to its end)."""
     top: dict[str, Any] = {}
     keys: list[str] = []
     meta: RunMeta | None = None
@@ -170,7 +182,12 @@ def _object(pctx: ImportContext, builder: RowBuilder,
             meta = RunMeta(top_keys=list(keys), top=top)
             _check_shape(pctx, meta)
             yield ("head", top, list(keys), pctx.fmt, pctx.take_warnings())
-            yield from _sims(pctx, builder, meta, enumerate(stream.iter_array()))
+            items = _items(stream, pctx.path, closing=b"}")
+            yield from _sims(pctx, builder, meta, enumerate(items))
+            if getattr(items, "file_done", False):
+                # the array ended the file (`]}` and blanks): no keys follow, nothing to check
+                meta.top_keys = keys
+                return meta, True
         else:
             pctx.reading_what = f" while reading top-level key {key!r}"
             top[key] = _read_top_value(stream, key)
@@ -183,7 +200,7 @@ def _object(pctx: ImportContext, builder: RowBuilder,
         raise ImportFailure(f"found a JSON object with keys [{shown}] and no 'simulations' list; "
                             + EXPECTED)
     meta.top_keys = keys
-    return meta
+    return meta, False
 
 
 def _prescan(path: Path, exclude: set[str]) -> dict[str, Any]:
