@@ -281,3 +281,34 @@ def test_a_long_integer_is_never_taken_from_orjson(tmp_path):
         f.write_text(json.dumps(r, indent=2))
         with pytest.raises(Exception, match="64-bit"):
             _iterate(f)
+
+
+# -- FTS5 automerge: off during an import, restored after ------------------------------------------
+
+@pytest.mark.parametrize("bad", [False, True])
+def test_an_import_restores_fts_automerge(tmp_path, monkeypatch, bad):
+    """import_cache turns FTS5 automerge off for the import's length; the store keeps its own
+    setting afterwards (and after a rejected import, which rolls back)."""
+    import store
+    from store.importers import import_paths
+
+    db = store.open_db(tmp_path / "s.sqlite")
+    db.conn.execute("INSERT INTO steps_fts (steps_fts, rank) VALUES ('automerge', 2)")
+    seen = []
+    real = store.importers.tau2.consume
+
+    def spy(conn, *a, **kw):
+        seen.append(conn.execute("SELECT v FROM steps_fts_config WHERE k = 'automerge'")
+                    .fetchone()[0])
+        return real(conn, *a, **kw)
+
+    monkeypatch.setattr(store.importers.tau2, "consume", spy)
+    src = tmp_path / "r.json"
+    src.write_text(BAD["nan"][0] if bad else GOOD)
+    res = import_paths(db, [src])
+    assert bool(res["rejected"]) == bad
+    assert seen == [0]
+    assert db.conn.execute("SELECT v FROM steps_fts_config WHERE k = 'automerge'").fetchone() \
+        == (2,)
+    hits = db.conn.execute("SELECT count(*) FROM steps_fts WHERE steps_fts MATCH 'cancel'")
+    assert hits.fetchone()[0] == (0 if bad else 3)

@@ -1,31 +1,61 @@
 """Entry point of the import worker process (see tau2.py): `python -m store.importers.worker
-PATH DISPLAY RUN_ID NEXT_EPISODE NEXT_STEP` pickles the file's events to stdout."""
+PATH DISPLAY RUN_ID NEXT_EPISODE NEXT_STEP` pickles the file's events to stdout.
+
+The events are pickled here and written by a second thread, through a queue of QUEUE_EVENTS
+events: the parent reads the next batch only once it has written the last one, so with a plain
+blocking write the worker would wait out every SQLite write (a pipe holds 64 KB, a batch ~2 MB)
+and the two processes would take turns instead of overlapping. The writer thread holds the GIL
+only around each write call."""
 
 import pickle
+import queue
 import sys
+import threading
 
 from store.importers.common import ImportFailure
 from store.importers.tau2 import Event, produce
+
+QUEUE_EVENTS = 8  # ~2 MB each: the worker runs up to ~16 MB ahead of the parent
 
 
 def worker_main(argv: list[str]) -> int:
     """The worker: produce events for one file and pickle them to stdout."""
     path, display, run_id, next_episode, next_step = argv
     out = sys.stdout.buffer
+    pending: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUE_EVENTS)
+
+    def write_all() -> None:
+        try:
+            while (blob := pending.get()) is not None:
+                out.write(blob)
+                if pending.empty():
+                    out.flush()  # nothing queued: hand the parent what there is
+            out.flush()
+        except OSError:
+            pass  # the parent stopped reading (it failed, or stops us): nothing to tell it
+
+    writer = threading.Thread(target=write_all, name="t2e-import-writer", daemon=True)
+    writer.start()
 
     def send(ev: Event) -> None:
-        pickle.dump(ev, out, protocol=pickle.HIGHEST_PROTOCOL)
+        blob = pickle.dumps(ev, protocol=pickle.HIGHEST_PROTOCOL)
+        while writer.is_alive():
+            try:
+                pending.put(blob, timeout=1.0)
+                return
+            except queue.Full:
+                continue
+        sys.exit(0)  # the writer stopped: the parent is gone
 
     try:
         for ev in produce(path, display, run_id, (int(next_episode), int(next_step))):
             send(ev)
-            if ev[0] == "done":
-                out.flush()  # the parent stops reading here
     except ImportFailure as exc:
         send(("error", str(exc)))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which re-raises
         send(("crash", f"{type(exc).__name__}: {exc}"))
-    out.flush()
+    pending.put(None)
+    writer.join()
     return 0
 
 
