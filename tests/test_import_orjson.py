@@ -312,3 +312,42 @@ def test_an_import_restores_fts_automerge(tmp_path, monkeypatch, bad):
         == (2,)
     hits = db.conn.execute("SELECT count(*) FROM steps_fts WHERE steps_fts MATCH 'cancel'")
     assert hits.fetchone()[0] == (0 if bad else 3)
+
+
+# -- FTS rows filled every INDEX_EVERY messages, not every batch ------------------------------------
+
+@pytest.mark.parametrize("worker", ["0", "1"])
+def test_every_step_is_indexed_when_batches_share_fts_statements(tmp_path, monkeypatch, worker):
+    import store
+    from store.importers import import_paths, tau2
+
+    monkeypatch.setenv("T2E_IMPORT_WORKER", worker)
+    monkeypatch.setenv("T2E_IMPORT_BATCH", "5")  # read by the worker process at import
+    monkeypatch.setattr(tau2, "BATCH_MESSAGES", 5)
+    monkeypatch.setenv("T2E_IMPORT_INDEX_EVERY", "13")
+    monkeypatch.setattr(tau2, "INDEX_EVERY", 13)
+    ranges = []
+    real = tau2.write_batch
+
+    def spy(conn, batch):
+        ranges.append((batch[4], batch[5]))
+        real(conn, batch)
+
+    monkeypatch.setattr(tau2, "write_batch", spy)
+    db = store.open_db(tmp_path / "s.sqlite")
+    src = tmp_path / "r.json"
+    src.write_text(json.dumps(make_results(20), indent=2))  # 120 messages
+    assert import_paths(db, [src])["imported"][0]["messages"] == 120
+    # contiguous FTS ranges covering every step once; most batches carry an empty one
+    filled = [r for r in ranges if r[0] < r[1]]
+    assert filled[0][0] == 1 and filled[-1][1] == 121
+    assert all(a[1] == b[0] for a, b in zip(filled, filled[1:]))
+    assert all(b - a >= 13 for a, b in filled[:-1])
+    assert len(ranges) > 2 * len(filled)
+    conn = db.conn
+    assert conn.execute("SELECT count(*) FROM steps_fts_docsize").fetchone()[0] == 120
+    assert conn.execute("SELECT count(*) FROM steps_fts WHERE steps_fts MATCH 'cancel'") \
+        .fetchone()[0] == 20
+    last = conn.execute("SELECT max(step_id) FROM steps").fetchone()[0]
+    assert conn.execute("SELECT rowid FROM steps_fts WHERE steps_fts MATCH 'STOP' "
+                        "ORDER BY rowid DESC LIMIT 1").fetchone()[0] == last

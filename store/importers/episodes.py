@@ -170,16 +170,19 @@ class RowBuilder:
     """
 
     def __init__(self, run_id: str, next_episode: int, next_step: int, *,
-                 batch_messages: int = 2_000):
+                 batch_messages: int = 2_000, index_every: int = 0):
         self.run_id = run_id
         self.batch_messages = batch_messages
+        # 0: each batch's FTS range is its own steps; else a batch carries an empty range until
+        # index_every steps are unindexed, then all of them (fewer, larger FTS statements)
+        self.index_every = index_every
         self.next_episode = next_episode
         self.next_step = next_step
         self._eps: list[tuple] = []
         self._steps: list[tuple] = []
         self._calls: list[tuple] = []
         self._checks: list[tuple] = []
-        self._first_step = next_step
+        self._indexed = next_step  # the first step not yet in a batch's FTS range
         self._keys: set[str] = set()
         self.episodes = 0
         self.messages = 0
@@ -242,13 +245,15 @@ class RowBuilder:
             return self.take()
         return None
 
-    def take(self) -> tuple | None:
-        """The queued rows as one batch (None when empty); the queue starts afresh."""
-        if not self._eps:
+    def take(self, *, final: bool = False) -> tuple | None:
+        """The queued rows as one batch (None when empty); the queue starts afresh. Its last
+        two fields are the step ids whose FTS rows write_batch fills (`final`: all the rest)."""
+        if not self._eps and not (final and self._indexed < self.next_step):
             return None
-        batch = (self._eps, self._steps, self._calls, self._checks, self._first_step,
-                 self.next_step)
-        self._first_step = self.next_step
+        first = end = self._indexed
+        if final or self.next_step - self._indexed >= self.index_every:
+            end = self._indexed = self.next_step
+        batch = (self._eps, self._steps, self._calls, self._checks, first, end)
         self._eps, self._steps, self._calls, self._checks = [], [], [], []
         return batch
 

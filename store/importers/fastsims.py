@@ -35,7 +35,7 @@ from .common import open_regular
 from .jsonstream import JsonStream
 
 WINDOW = 1 << 17  # first probe window; most simulations are 5-60 KB
-CHUNK = 1 << 22
+CHUNK = 1 << 20
 # Well below the strict reader's limit (Python's recursion limit, ~1000, less the caller's
 # stack): deeper items are left to the strict reader, which accepts or refuses them as before.
 MAX_DEPTH = 400

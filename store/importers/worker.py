@@ -15,22 +15,23 @@ import threading
 from store.importers.common import ImportFailure
 from store.importers.tau2 import Event, produce
 
-QUEUE_EVENTS = 8  # ~2 MB each: the worker runs up to ~16 MB ahead of the parent
+QUEUE_EVENTS = 8
 
 
 def worker_main(argv: list[str]) -> int:
     """The worker: produce events for one file and pickle them to stdout."""
     path, display, run_id, next_episode, next_step = argv
     out = sys.stdout.buffer
-    pending: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUE_EVENTS)
+    pending: queue.Queue[bytes] = queue.Queue(maxsize=QUEUE_EVENTS)
 
     def write_all() -> None:
         try:
-            while (blob := pending.get()) is not None:
+            while True:
+                blob = pending.get()
                 out.write(blob)
                 if pending.empty():
                     out.flush()  # nothing queued: hand the parent what there is
-            out.flush()
+                pending.task_done()
         except OSError:
             pass  # the parent stopped reading (it failed, or stops us): nothing to tell it
 
@@ -38,6 +39,16 @@ def worker_main(argv: list[str]) -> int:
     writer.start()
 
     def send(ev: Event) -> None:
+        if ev[0] != "batch":
+            # the head (it may carry 60 MB of embedded tasks) and the last events: pickled
+            # straight to the pipe in 64 KB frames, once the queue is written out, never held
+            # whole in memory
+            with pending.all_tasks_done:
+                while pending.unfinished_tasks and writer.is_alive():
+                    pending.all_tasks_done.wait(0.5)
+            pickle.dump(ev, out, protocol=pickle.HIGHEST_PROTOCOL)
+            out.flush()
+            return
         blob = pickle.dumps(ev, protocol=pickle.HIGHEST_PROTOCOL)
         while writer.is_alive():
             try:
@@ -54,9 +65,7 @@ def worker_main(argv: list[str]) -> int:
         send(("error", str(exc)))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which re-raises
         send(("crash", f"{type(exc).__name__}: {exc}"))
-    pending.put(None)
-    writer.join()
-    return 0
+    return 0  # every event is written: the last ones are never queued
 
 
 if __name__ == "__main__":
