@@ -42,17 +42,16 @@ MAX_DEPTH = 400
 _WS = re.compile(rb"[ \t\n\r]*")
 _SEPARATOR = re.compile(rb"[ \t\n\r]*,[ \t\n\r]*(?=\{)")
 
-# digits -> '0', '.' kept, `{` and `[` -> '(', every other byte -> 'x': an integer of 19 or
-# more digits (every integer beyond the signed 64-bit range has them) shows as 'x' or '(' and
-# nineteen '0'. A float's
-# fraction follows '.', so long mantissas don't match; digits inside strings may (that item is
-# then read by the strict reader: slower, never different). bytes.translate runs at ~1 GB/s,
-# where a regular expression over the same bytes took 3-7 s for the 300 MB bench file.
-# The count of '(' bounds the item's depth.
+# digits -> '0', '.' kept, `{` and `[` -> '(', every other byte -> 'x'. Every integer beyond
+# the signed 64-bit range has 19 or more digits: a run of nineteen '0' not preceded by '.' (a
+# float's fraction, as in 0.0012959999999999998, is) marks one. Digits inside strings may match
+# too (that item is then read by the strict reader: slower, never different). The count of '('
+# bounds the item's depth. bytes.translate and find run at ~1 GB/s, where a regular expression
+# over the same bytes took 3-7 s for the 300 MB bench file.
 _MARKS = bytes(ord("0") if chr(c) in "0123456789" else c if c == ord(".")
                else ord("(") if chr(c) in "{[" else ord("x") for c in range(256))
-_LONG_INT = b"x" + b"0" * 19
-_LONG_INT_IN_LIST = b"(" + b"0" * 19  # right after a `[`
+_RUN = b"0" * 19
+_DIGITS_FROM = re.compile(rb"0*")
 _AFTER_DOC = "unexpected content after document"
 
 
@@ -211,13 +210,21 @@ class _Bytes:
             if self.boundary is None:
                 self._learn_boundary(end)
             value = orjson.loads(memoryview(self.buf)[self.p:end])  # parsed whole just before
-        if (self.marks.find(_LONG_INT, self.p, end) >= 0
-                or self.marks.find(_LONG_INT_IN_LIST, self.p, end) >= 0):
+        if self._long_int(end):
             return None
         if self.marks.count(b"(", self.p, end) > MAX_DEPTH and _too_deep(value):
             return None
         self.p = end
         return value
+
+    def _long_int(self, end: int) -> bool:
+        """Whether the item's bytes hold a run of 19+ digits that is not a float's fraction."""
+        marks, i = self.marks, self.p
+        while (i := marks.find(_RUN, i, end)) >= 0:
+            if marks[i - 1] != ord("."):
+                return True
+            i = _DIGITS_FROM.match(marks, i).end()  # past this fraction's digits
+        return False
 
     def _guess(self) -> tuple[Any, int | None]:
         """The item and its end, from the separator seen between the first two items (an indented
