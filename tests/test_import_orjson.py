@@ -115,8 +115,18 @@ def _texts() -> dict[str, str]:
                   "simulations": sims, "note_after": {"x": 1}}
     sims_first = {"simulations": base["simulations"], "timestamp": base["timestamp"],
                   "info": base["info"], "tasks": base["tasks"]}
+    big = make_results(4)
+    big["simulations"][1]["messages"][1]["content"] = "y\u00e9 " * 150_000  # 600 K characters
+    items = [json.dumps(x, indent=2) for x in base["simulations"]]
+    mixed = dict(base, simulations=[])
+    mixed_text = json.dumps(mixed, indent=2).replace(
+        '"simulations": []', '"simulations": [' + items[0] + ",\n" + items[1] + ", "
+        + ", ".join(items[2:]) + "]")
     return {
         "indent2": json.dumps(base, indent=2),
+        "big-item-indent2": json.dumps(big, indent=2),
+        "big-item-one-line": json.dumps(big, ensure_ascii=False),
+        "mixed-separators": mixed_text,
         "one-line": json.dumps(base),
         "compact": json.dumps(base, separators=(",", ":")),
         "one-per-line": one_per_line,

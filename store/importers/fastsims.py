@@ -36,6 +36,7 @@ from .jsonstream import JsonStream
 
 WINDOW = 1 << 17  # first probe window; most simulations are 5-60 KB
 CHUNK = 1 << 20
+GUESS_AHEAD = 16 << 20  # how far past an item's start its end is looked for by pattern
 # Well below the strict reader's limit (Python's recursion limit, ~1000, less the caller's
 # stack): deeper items are left to the strict reader, which accepts or refuses them as before.
 MAX_DEPTH = 400
@@ -236,7 +237,8 @@ class _Bytes:
             return None, None
         while True:
             c = self.buf.find(self.boundary, self.p)
-            if c >= 0 or not self.fill():
+            # a file whose later separators differ must not be read whole looking for one
+            if c >= 0 or len(self.buf) - self.p > GUESS_AHEAD or not self.fill():
                 break
         if c < 0:
             return None, None
@@ -266,7 +268,7 @@ class _Bytes:
                     return p + _byte_pos(exc)
                 if (lim < len(buf) or not self.eof) and exc.doc \
                         and exc.pos >= len(exc.doc) - 8:
-                    w *= 4  # an error at the window's edge: maybe only cut short
+                    w *= 2  # an error at the window's edge: maybe only cut short
                     continue
                 return None  # an error inside the window (bad UTF-8 has no doc)
 
