@@ -45,22 +45,27 @@ def _int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+def _is_str(v: Any) -> bool:
+    return isinstance(v, str)
+
+
+# built once (not per simulation): key, test, what the value should be
+_SIM_FIELD_CHECKS = (
+    ("id", lambda v: isinstance(v, (str, int)), "a string"),
+    ("task_id", lambda v: isinstance(v, (str, int)) and not isinstance(v, bool), "a string"),
+    ("trial", _int, "an integer"), ("seed", _int, "an integer"),
+    ("duration", _num, "a number"), ("agent_cost", _num, "a number"),
+    ("user_cost", _num, "a number"), ("termination_reason", _is_str, "a string"),
+    ("start_time", _is_str, "a string"), ("end_time", _is_str, "a string"),
+    ("reward_info", lambda v: isinstance(v, dict), "an object"),
+    ("messages", lambda v: isinstance(v, list), "a list"))
+
+
 def validate_sim(sim: Any, label: str) -> None:
     """Reject a simulation whose structure or field types are wrong (the message says which)."""
     if not isinstance(sim, dict):
         raise RecordError(f"{label}: expected an object, found {type(sim).__name__}")
-    checks = (("id", lambda v: isinstance(v, (str, int)), "a string"),
-              ("task_id", lambda v: isinstance(v, (str, int)) and not isinstance(v, bool),
-               "a string"),
-              ("trial", _int, "an integer"), ("seed", _int, "an integer"),
-              ("duration", _num, "a number"), ("agent_cost", _num, "a number"),
-              ("user_cost", _num, "a number"), ("termination_reason", lambda v: isinstance(v, str),
-                                                "a string"),
-              ("start_time", lambda v: isinstance(v, str), "a string"),
-              ("end_time", lambda v: isinstance(v, str), "a string"),
-              ("reward_info", lambda v: isinstance(v, dict), "an object"),
-              ("messages", lambda v: isinstance(v, list), "a list"))
-    for key, ok, what in checks:
+    for key, ok, what in _SIM_FIELD_CHECKS:
         v = sim.get(key)
         if v is not None and not ok(v):
             raise RecordError(f"{label}: field {key!r} should be {what}, "
@@ -111,7 +116,9 @@ def validate_sim(sim: Any, label: str) -> None:
         usage = m.get("usage")
         if isinstance(usage, dict):  # token counts are summed per episode
             for k in ("prompt_tokens", "completion_tokens"):
-                _typed(usage.get(k), _int, "an integer", f"{label}, message #{j}: usage.{k}")
+                v = usage.get(k)
+                if v is not None and not _int(v):  # the message is built only when needed
+                    _typed(v, _int, "an integer", f"{label}, message #{j}: usage.{k}")
 
 
 # Per check list: fields stored in text columns (must be strings) and in number columns.
@@ -124,17 +131,24 @@ _CHECK_NUM = {"action_checks": ("action_reward",), "env_assertions": ("reward",)
 def _check_fields(ri: dict, label: str) -> None:
     """Check items whose values would not fit their columns (a dict where text belongs)."""
     for key, texts in _CHECK_TEXT.items():
+        nums = _CHECK_NUM.get(key, ())
         for i, item in enumerate(ri.get(key) or []):
-            where = f"{label}: reward_info.{key}[{i}]"
+            # messages are built only for a value that fails (this runs per check item)
             for f in texts:
-                _typed(item.get(f), lambda v: isinstance(v, str), "a string", f"{where}.{f}")
-            for f in _CHECK_NUM.get(key, ()):
-                _typed(item.get(f), _num, "a number", f"{where}.{f}")
+                v = item.get(f)
+                if v is not None and not isinstance(v, str):
+                    _typed(v, _is_str, "a string", f"{label}: reward_info.{key}[{i}].{f}")
+            for f in nums:
+                v = item.get(f)
+                if v is not None and not _num(v):
+                    _typed(v, _num, "a number", f"{label}: reward_info.{key}[{i}].{f}")
             action = item.get("action") if key == "action_checks" else None
             if isinstance(action, dict):
                 for f in ("action_id", "name"):
-                    _typed(action.get(f), lambda v: isinstance(v, str), "a string",
-                           f"{where}.action.{f}")
+                    v = action.get(f)
+                    if v is not None and not isinstance(v, str):
+                        _typed(v, _is_str, "a string",
+                               f"{label}: reward_info.{key}[{i}].action.{f}")
 
 
 def _typed(v: Any, ok, what: str, where: str) -> None:
