@@ -75,12 +75,12 @@ async def test_no_pass_when_none_is_due_and_more_input_goes_first(tmp_path):
         await settle(pilot)
         gc.collect()  # nothing due
         await pilot.press("down")
-        await pilot.pause(gc_pacing.FLUSH_S * 4)
+        await pilot.pause((gc_pacing.SETTLE_S + gc_pacing.FLUSH_S) * 4)
         assert app.gc_pacer.passes == 0
         for _ in range(gc_pacing.DUE):
             gc.collect(1)
         # two keys in a row: the pass waits for the second one's frame, then runs once
         await pilot.press("down", "up")
         await wait_for(pilot, lambda: app.gc_pacer.passes == 1, timeout=10)
-        await pilot.pause(gc_pacing.FLUSH_S * 4)
+        await pilot.pause((gc_pacing.SETTLE_S + gc_pacing.FLUSH_S) * 4)
         assert app.gc_pacer.passes == 1 and gc.get_count()[2] < gc_pacing.DUE

@@ -12,10 +12,12 @@ work is 12-18 ms).
 
 While the app runs, CPython's own full pass waits for `CAP` young passes instead of ten (a
 safety net for input that never pauses). The pass it would have run, once `DUE` young passes
-went by, runs instead after the frame of the key or click that follows: `FLUSH_S` after the
-refresh (the frame's bytes are written by Textual's writer thread, which a pass holding the
-interpreter would stall), unless more input came meanwhile, whose own frame goes first. The
-same work at a moment nobody waits for it; nothing is skipped.
+went by, runs instead after the frame of the key or click that follows, unless more input came
+meanwhile (whose own frame goes first). "After the frame": the key reaches its widget through
+message queues, so a refresh callback registered with the key may run before the key's work;
+`SETTLE_S` later the work has run, a second refresh callback waits for its frame, and `FLUSH_S`
+after that the frame's bytes are out (Textual's writer thread sends them, and a pass holding the
+interpreter would stall it). The same work at a moment nobody waits for it; nothing skipped.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from typing import Any
 
 DUE = 10        # young (generation 1) passes that make a full pass due: CPython's default
 CAP = 100       # CPython's own full pass while the app runs, if no quiet moment came
-FLUSH_S = 0.03  # after a frame, time for the writer thread to send it
+SETTLE_S = 0.03  # after the input, for its handler to have run
+FLUSH_S = 0.01   # after its frame, for the writer thread to send it
 
 
 class IdleCollector:
@@ -58,10 +61,10 @@ class IdleCollector:
         self._last_input = self.clock()
         if self._armed_at is None and self._saved is not None:
             self._armed_at = self._last_input
-            self.app.call_after_refresh(self._after_frame)
+            self.app.call_after_refresh(self.app.set_timer, SETTLE_S, self._settled)
 
-    def _after_frame(self) -> None:
-        self.app.set_timer(FLUSH_S, self._collect_if_due)
+    def _settled(self) -> None:
+        self.app.call_after_refresh(self.app.set_timer, FLUSH_S, self._collect_if_due)
 
     def _collect_if_due(self) -> None:
         armed, self._armed_at = self._armed_at, None
