@@ -27,6 +27,7 @@ from world.jsonstream import STRICT  # the strict decoder, without loads' text s
 from . import otel_spans as S
 from .common import ImportFailure
 from .episodes import RecordError, validate_sim
+from .json_fast import FastObjects
 from .jsonstream import JsonStream, JsonStreamError
 from .jsonstream import loads as strict_loads
 from .otel_episode import build_episode
@@ -211,14 +212,17 @@ def spill_lines(sp: Spiller, fh: BinaryIO, start: int, end: int,
 def _lines(sp: Spiller, fh: BinaryIO, start: int, end: int,
            first_line: Callable[[], int]) -> None:
     k = 0
+    fast = FastObjects()
     for raw in _read_lines(fh, start, end):
         k += 1
         if not raw.strip():
             continue
         try:
-            # the store's limits (numbers SQLite can hold, no lone surrogates, nesting),
-            # named by field; the C scanner still does the parsing
-            obj = _decode(raw)
+            # orjson where it agrees with the strict reader; else the store's limits (numbers
+            # SQLite can hold, no lone surrogates, nesting), named by field
+            obj = fast.loads_object(raw)
+            if obj is None:
+                obj = _decode(raw)
         except JsonStreamError as exc:
             raise ImportFailure(f"line {first_line() + k - 1}: {exc}") from None
         except ValueError as exc:  # malformed JSON, invalid UTF-8
