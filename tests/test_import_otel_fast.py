@@ -155,3 +155,35 @@ def test_bad_bytes_on_a_later_line_are_named(tmp_path, monkeypatch, mode):
     db = store.open_db(tmp_path / "s.sqlite")
     with pytest.raises(ImportFailure, match=r"line 37: not JSON \(.*utf-8"):
         import_path(db, p)
+
+
+def test_rows_made_by_the_worker_are_the_parents(tmp_path, monkeypatch):
+    # the worker makes the step rows while the parent is behind; here always (0 chunks)
+    monkeypatch.setattr("store.importers.otel_spill.HEAD_START", 0)
+    for path in _fixture_files(tmp_path):
+        alone, _ = _rows(tmp_path, path, "alone", monkeypatch, fast=True)
+        with monkeypatch.context() as m:
+            m.setenv("T2E_OTEL_ROWS_BEHIND", "0")
+            shared, _ = _rows(tmp_path, path, "shared", monkeypatch, fast=True, worker="1")
+        assert shared == alone and alone["steps"], path.name
+        if path.name == "new.jsonl":  # tool results carry their call's tool name
+            assert [r[6] for r in alone["steps"] if r[2] == "tool"] == ["get_order_details",
+                                                                        "cancel_order"]
+
+
+@pytest.mark.parametrize("text_", [
+    '[{"a": 1, "b": [true, null, 1.5, -2]}]', '{"n": 9223372036854775808}',
+    '{"n": 123456789012345678901234567890}', '{"n": -123456789012345678901}',
+    '[NaN, Infinity]', '{"s": "\\ud800 lone"}', '{"s": "caf\\u00e9 \\ud83d\\ude00"}',
+    '{"a": 1, "a": 2}', '[1] x', '{"s": "a\x01"}', "[" * 1100 + "]" * 1100,
+])
+def test_text_fields_decode_as_json_loads_does(text_):
+    from store.importers.json_fast import loads_text
+    try:
+        want = json.loads(text_)
+    except (ValueError, RecursionError) as exc:
+        with pytest.raises(type(exc)):
+            loads_text(text_)
+        return
+    got = loads_text(text_)
+    assert got == want and json.dumps(got) == json.dumps(want)  # same types: int stays int

@@ -15,6 +15,7 @@ outside a string, and for nesting deeper than the strict reader is sure to read.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from typing import Any
@@ -76,3 +77,19 @@ class FastObjects:
         except orjson.JSONDecodeError:
             return None
         return value
+
+
+def loads_text(text: str) -> Any:
+    """json.loads(text) for JSON held in a string (GenAI message lists, tool arguments), by
+    orjson where the result is the same: anything orjson refuses (NaN, lone surrogates...) and
+    any integer of 19+ digits go to json.loads, which also raises the errors callers expect."""
+    try:
+        raw = text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.loads(text)
+    if not _big_number(raw):
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)

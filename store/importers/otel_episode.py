@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from . import otel_spans as S
+from .json_fast import loads_text
 
 # root attributes kept per episode: what a user may map to an outcome (`--reward-attr`)
 _KEEP_SCALARS = (str, int, float, bool)
@@ -149,7 +150,7 @@ def _tail(text: Any, prev: tuple[str, int]) -> list | None:
             and text.startswith(old[:-1]) and text[len(old) - 1] == ","):
         return None
     try:
-        tail = json.loads("[" + text[len(old):])
+        tail = loads_text("[" + text[len(old):])
     except ValueError:
         return None
     return tail if isinstance(tail, list) else None
