@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import json
 import marshal
-import mmap
 import os
 import re
 import sqlite3
 from collections import Counter
-from contextlib import contextmanager
 from typing import Any, BinaryIO, Callable, Iterator
 
 from world.jsonstream import STRICT  # the strict decoder, without loads' text scan
@@ -324,31 +322,18 @@ def _groups(db: sqlite3.Connection, path: str,
         "ORDER BY gs, k, start, seq")
     key, by_conv, spans = None, False, []
     loads = marshal.loads
-    # the record files are mapped: a record is a slice, no seek and read call per span
-    with _mapped(path + ".recs") as mine, _mapped((other or path) + ".recs") as theirs:
+    with open(path + ".recs", "rb") as mine, \
+            open((other or path) + ".recs", "rb") as theirs:
         for k, bc, seq, off, n in cur:
             if k != key and spans:
                 yield key, by_conv, spans
                 spans = []
             key, by_conv = k, bool(bc)
-            spans.append(loads((mine if seq < SPLIT_SEQ else theirs)[off:off + n]))
+            fh = mine if seq < SPLIT_SEQ else theirs
+            fh.seek(off)
+            spans.append(loads(fh.read(n)))
     if spans:
         yield key, by_conv, spans
-
-
-@contextmanager
-def _mapped(path: str) -> Iterator[memoryview]:
-    """A file's bytes, mapped read-only (an empty file: empty bytes, mmap refuses it)."""
-    with open(path, "rb") as fh:
-        if not os.fstat(fh.fileno()).st_size:
-            yield memoryview(b"")
-            return
-        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            view = memoryview(mm)
-            try:
-                yield view
-            finally:
-                view.release()
 
 
 def episodes(db: sqlite3.Connection, path: str, other: str | None,
