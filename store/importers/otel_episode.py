@@ -72,7 +72,9 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
             text = a.get("gen_ai.input.messages")
             tail = _tail(text, prev) if prev else None
             if tail is not None:  # only the new messages were parsed
-                inp, out = None, S.chat_io({**a, "gen_ai.input.messages": None}, events)[1]
+                inp, out = None, S._messages(a.get("gen_ai.output.messages"))
+                if out is None:  # chat_io's other forms, without the input already parsed
+                    out = S.chat_io({**a, "gen_ai.input.messages": None}, events)[1]
                 fresh, n_inp = tail[max(consumed - prev[1], 0):], prev[1] + len(tail)
             else:
                 inp, out = S.chat_io(a, events)
