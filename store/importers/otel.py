@@ -284,7 +284,7 @@ def worker_main(argv: list[str]) -> int:
 _CHUNK_MESSAGES = 1000
 # chunks waiting to go out at which the worker starts making step rows for the parent (tests
 # set 0: always)
-_BEHIND = int(os.environ.get("T2E_OTEL_ROWS_BEHIND", "2"))
+_BEHIND = int(os.environ.get("T2E_OTEL_ROWS_BEHIND", "1"))
 _HEAD = struct.Struct("<Q")
 
 
