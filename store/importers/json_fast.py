@@ -79,10 +79,18 @@ class FastObjects:
         return value
 
 
+# fewer [ and { than this cannot nest as deep as json.loads stops (the recursion limit less
+# the frames in use), where orjson reads on to 1,024 levels
+_SHALLOW = 500
+
+
 def loads_text(text: str) -> Any:
     """json.loads(text) for JSON held in a string (GenAI message lists, tool arguments), by
-    orjson where the result is the same: anything orjson refuses (NaN, lone surrogates...) and
-    any integer of 19+ digits go to json.loads, which also raises the errors callers expect."""
+    orjson where the result is the same: anything orjson refuses (NaN, lone surrogates...), any
+    integer of 19+ digits and text that may nest deep go to json.loads, which also raises the
+    errors callers expect."""
+    if text.count("[") + text.count("{") > _SHALLOW:
+        return json.loads(text)  # may nest deeper than Python reads: json.loads decides
     try:
         raw = text.encode("utf-8")
     except UnicodeEncodeError:
