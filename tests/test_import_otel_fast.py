@@ -5,6 +5,7 @@ refused, with the strict reader's message (file line and field), exit 2."""
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import pytest
 from otel_fixture import msgs, new_convention_file, openinference_file, request, span, text
@@ -176,15 +177,42 @@ def test_rows_made_by_the_worker_are_the_parents(tmp_path, monkeypatch):
     '{"n": 123456789012345678901234567890}', '{"n": -123456789012345678901}',
     '[NaN, Infinity]', '{"s": "\\ud800 lone"}', '{"s": "caf\\u00e9 \\ud83d\\ude00"}',
     '{"a": 1, "a": 2}', '[1] x', '{"s": "a\x01"}', "[" * 1100 + "]" * 1100,
-    "[" * 1000 + "]" * 1000,  # orjson reads it; json.loads stops at the recursion limit
+    "[" * 1000 + "]" * 1000,  # orjson reads it; the strict reader stops at the recursion limit
 ])
-def test_text_fields_decode_as_json_loads_does(text_):
+def test_text_fields_decode_as_the_strict_reader_does(text_):
+    # the reference is the store's strict reader, not json.loads: NaN, numbers beyond 64 bits
+    # and lone surrogates inside an attribute's JSON are refused (the text is kept as text)
     from store.importers.json_fast import loads_text
+    from world.jsonstream import loads as strict
     try:
-        want = json.loads(text_)
-    except (ValueError, RecursionError) as exc:
+        want = strict(text_)
+    except ValueError as exc:
         with pytest.raises(type(exc)):
             loads_text(text_)
         return
     got = loads_text(text_)
     assert got == want and json.dumps(got) == json.dumps(want)  # same types: int stays int
+
+
+def test_attribute_json_the_store_cannot_hold_stays_text(tmp_path):
+    """Tool arguments holding NaN, a number beyond 64 bits or a lone surrogate escape: once
+    stored as NaN / an 80-bit int (invalid JSON in the store), or the import died on a Python
+    UnicodeEncodeError. Now the attribute is kept as the text it is, and the import goes on."""
+    bad = ['{"order_id": NaN}', '{"n": 123456789012345678901234}', '{"s": "\\ud800"}']
+    spans = [span("d" * 32, "r", "invoke_agent support",
+                  {"gen_ai.operation.name": "invoke_agent"}, start=0, end=100)]
+    for i, args in enumerate(bad):
+        spans.append(span("d" * 32, f"t{i}", "execute_tool get_order_details",
+                          {"gen_ai.operation.name": "execute_tool",
+                           "gen_ai.tool.name": "get_order_details",
+                           "gen_ai.tool.call.id": f"call_{i}", "gen_ai.tool.call.arguments": args,
+                           "gen_ai.tool.call.result": "ok"}, parent="r", start=10 + i, end=11 + i))
+    p = tmp_path / "bad_args.jsonl"
+    p.write_text(json.dumps(request(spans)) + "\n")
+    import_path(store.open_db(tmp_path / "s.sqlite"), p)
+    conn = sqlite3.connect(tmp_path / "s.sqlite")
+    calls = [c for (t,) in conn.execute("SELECT tool_calls FROM steps WHERE tool_calls IS NOT NULL"
+                                        " ORDER BY rowid") for c in json.loads(
+        t, parse_constant=lambda c: pytest.fail(f"{c} in the store"))]
+    conn.close()
+    assert [c["arguments"] for c in calls] == bad

@@ -15,12 +15,13 @@ outside a string, and for nesting deeper than the strict reader is sure to read.
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from typing import Any
 
 import orjson
+
+from world.jsonstream import loads as strict_loads
 
 INT_MIN, INT_MAX = -(1 << 63), (1 << 63) - 1
 
@@ -85,19 +86,20 @@ _SHALLOW = 500
 
 
 def loads_text(text: str) -> Any:
-    """json.loads(text) for JSON held in a string (GenAI message lists, tool arguments), by
-    orjson where the result is the same: anything orjson refuses (NaN, lone surrogates...), any
-    integer of 19+ digits and text that may nest deep go to json.loads, which also raises the
-    errors callers expect."""
+    """The strict reader's value for JSON held in a string (GenAI message lists, tool
+    arguments), by orjson where the result is the same: anything orjson refuses, any integer of
+    19+ digits and text that may nest deep go to the strict reader. Like json.loads it raises
+    ValueError for malformed text, and also for values the store cannot hold (NaN, numbers
+    beyond 64 bits, lone surrogates): callers keep such text as the string it is."""
     if text.count("[") + text.count("{") > _SHALLOW:
-        return json.loads(text)  # may nest deeper than Python reads: json.loads decides
+        return strict_loads(text)  # may nest deeper than Python reads: the strict reader decides
     try:
         raw = text.encode("utf-8")
     except UnicodeEncodeError:
-        return json.loads(text)
+        return strict_loads(text)
     if not _big_number(raw):
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:
             pass
-    return json.loads(text)
+    return strict_loads(text)

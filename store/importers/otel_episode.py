@@ -7,7 +7,6 @@ transcript events on other spans; "(content not captured)" stands in where captu
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from datetime import datetime, timezone
@@ -180,7 +179,7 @@ def _sim(key: str, by_conv: bool, spans: list[list], root: list, msgs: list[dict
                     keep[k] = v
     ri = ra.get("t2e.reward_info")
     try:
-        ri = json.loads(ri) if isinstance(ri, str) else None
+        ri = loads_text(ri) if isinstance(ri, str) else None
     except ValueError:
         ri = None
     sim: dict[str, Any] = {
