@@ -8,9 +8,11 @@ first k that falls in it; merging the partitions' first k and keeping k gives th
 
 Why processes, not threads: bm25 costs ~0.7 us a match (FTS5 looks up the row's size with a
 nested statement for every match), so a term in half a million messages needs ~0.4 s of CPU.
-sqlite3 releases the GIL, but two threads of one process contend on SQLite's global allocator
-mutex: measured on the 2-core bench machine, 2 threads used ~40% more CPU than one and gained
-little wall time; 2 forked processes use the same CPU as one and halve the wall time.
+sqlite3 releases the GIL, but two threads of one process contend on SQLite's process-wide
+mutexes (its allocator statistics; perf: the mutex time doubles): on the 2-core bench machine
+2 threads used ~40% more CPU than one and gained little wall time; 2 forked processes use
+about the CPU of one (plus the second one's pass over each phrase's documents for the idf,
+which every statement makes) and halve the wall time.
 
 Forking is safe only where nothing else in this process holds a lock the child would need, so
 it is done only when this process runs a single thread and the connection is outside a
