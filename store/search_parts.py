@@ -34,6 +34,7 @@ import os
 import select
 import signal
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -118,8 +119,9 @@ def _db_path(conn: sqlite3.Connection) -> str:
 
 
 def _can_fork(conn: sqlite3.Connection) -> str:
-    """The store's path when ranking may fork, else ""."""
-    if not hasattr(os, "fork") or conn.in_transaction or not _single_threaded():
+    """The store's path when ranking may fork, else "". Linux only: macOS's system libraries
+    are not all safe in a forked child (Python's own multiprocessing spawns there)."""
+    if not sys.platform.startswith("linux") or conn.in_transaction or not _single_threaded():
         return ""
     return _db_path(conn)
 
