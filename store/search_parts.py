@@ -196,8 +196,9 @@ def ranked_rowids(conn: sqlite3.Connection, q: str, k: int, run_id: str | None =
         return
     path = _can_fork(conn)
     if parts is None:
-        many = conn.execute(_AT_LEAST, (q, PARALLEL_MIN)).fetchall()[0][0] >= PARALLEL_MIN
-        parts = min(MAX_PARTS, cores()) if path and many else 1
+        parts = 1
+        if path and conn.execute(_AT_LEAST, (q, PARALLEL_MIN)).fetchall()[0][0] >= PARALLEL_MIN:
+            parts = min(MAX_PARTS, cores())
     ranges = split(first, last, parts)
     children: dict[int, tuple[int, int]] = {}  # range index -> (pid, read end)
     own = not conn.in_transaction
