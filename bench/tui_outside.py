@@ -8,7 +8,10 @@ Targets (issue 18, 25,000 tasks x 2 trials): open -> first paint <= 500 ms; keyp
 30 ms. "Open" is `o` on the runs screen with the pair marked, up to the frame that shows the
 rows (the status line's "N/N all tasks"); a key's time runs from writing it to the last byte of
 its answer (the answer ends when the terminal is quiet for QUIET_S). The process's CPU time
-(user+sys) is read from /proc so a shared machine's figures can be judged.
+(user+sys) is read from /proc so a shared machine's figures can be judged; so is, per key, the
+CPU its threads used and the time they waited for a CPU (run queue, /proc/PID/task/*/schedstat)
+between writing the key and its last byte: on a shared machine a key's wall time minus that
+wait is what it would take alone.
 """
 
 from __future__ import annotations
@@ -75,17 +78,35 @@ class Term:
         return last
 
     def key(self, data: bytes) -> tuple[float, float]:
-        """Write a key; (ms to the first byte of the answer, ms to its last byte)."""
+        """Write a key; (ms to the first byte of the answer, ms to its last byte). The child's
+        CPU and run-queue wait over that span are left in `self.sched_ms`."""
         self.drain(0.15)  # nothing pending: the answer is this key's
         self.buf = b""
+        s0 = self.sched()
         t0 = time.perf_counter()
         os.write(self.fd, data)
         if not select.select([self.fd], [], [], 5.0)[0]:
             return float("nan"), float("nan")
         first = time.perf_counter()
         self.buf += os.read(self.fd, 1 << 16)
-        last = self.drain() or first
+        at_last = self.sched()
+        last = first
+        while select.select([self.fd], [], [], QUIET_S)[0]:  # drain(), sampling at each read
+            self.buf += os.read(self.fd, 1 << 16)
+            last, at_last = time.perf_counter(), self.sched()
+        self.sched_ms = tuple((b - a) / 1e6 for a, b in zip(s0, at_last))
         return (first - t0) * 1000, (last - t0) * 1000
+
+    def sched(self) -> tuple[int, int]:
+        """(ns on a CPU, ns waiting in the run queue) of all the child's threads so far."""
+        cpu = wait = 0
+        for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
+            try:
+                on, queued = task.joinpath("schedstat").read_text().split()[:2]
+            except (OSError, ValueError):
+                continue  # a thread that just ended
+            cpu, wait = cpu + int(on), wait + int(queued)
+        return cpu, wait
 
     def cpu_s(self) -> float:
         """User+sys CPU seconds of the child so far (/proc/PID/stat)."""
@@ -143,16 +164,17 @@ def measure(store: Path, cols: int, rows: int, opens: int = 5) -> dict:
             all_ms.append((term.read_until(every, keep=True) - t0) * 1000)
             term.idle()  # hints and classes follow the rows
             cpu.append(term.cpu_s() - c0)
-            keys_ms = []
+            keys_ms, sched = [], []
             if len(opens_ms) == 1:
                 walk = (["down"] * 30 + ["pagedown"] * 10 + ["up"] * 10 + ["end", "home"]
                         + ["2", "1", "s", "s", "s", "v", "v", "t", "t"])
                 c1 = term.cpu_s()
                 for i, name in enumerate(walk):
                     keys_ms.append((name, *term.key(KEYS.get(name, name.encode()))))
+                    sched.append(term.sched_ms)
                     if i == 51:  # the cursor keys' CPU (the poll timers' reads included)
                         out["move_cpu_ms"] = (term.cpu_s() - c1) * 1000 / 52
-                out["keys"] = keys_ms
+                out["keys"], out["sched"] = keys_ms, sched
             term.key(KEYS["escape"])
         out["open_ms"], out["all_ms"] = opens_ms, all_ms
         out["open_cpu_s"] = cpu
@@ -182,6 +204,15 @@ def report(out: dict) -> None:
           f"child CPU {out['move_cpu_ms']:.1f} ms a key; slowest: "
           + ", ".join(f"#{i} {n} {ms:.0f}" for ms, i, n in slow) + "; "
           + ", ".join(f"{k} {v:.0f}" for k, v in other.items()) + " ms (slowest of each)")
+    # the same keys as the child's threads saw them: CPU used, and time spent waiting for a
+    # CPU that other processes held (what a shared machine adds to the wall figures)
+    sched = out["sched"]
+    alone = [last - sched[i][1] for i, (_, _, last) in enumerate(out["keys"])]
+    print(f"[{out['size']}] slowest keys' child CPU / run-queue wait: "
+          + ", ".join(f"#{i} {n} {sched[i][0]:.0f}/{sched[i][1]:.0f}" for _, i, n in slow)
+          + f" ms; every key, last byte minus run-queue wait: max {max(alone):.1f} ms (#"
+          + f"{alone.index(max(alone))} {out['keys'][alone.index(max(alone))][0]}), CPU max "
+          + f"{max(c for c, _ in sched):.1f} ms")
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from textual import work
+from textual import events, work
 from textual.app import App
 from textual.binding import Binding
 from textual.worker import Worker, WorkerState
@@ -35,6 +35,7 @@ from .. import session_state
 from ..textsafe import clean, one_line
 from . import safe_render
 from .commands import AppActions
+from .gc_pacing import IdleCollector
 from .screens import workbench_hooks
 from .screens.compare import CompareScreen
 from .screens.help import HelpScreen, binding_rows
@@ -98,8 +99,15 @@ class T2EApp(App):
         self._store_hold = inuse.hold_open(self.store_path)
         self._store_identity = inuse.identity(self.store_path)
         self.store_replaced = False
+        self.gc_pacer = IdleCollector(self)  # full GC passes after a key's frame, not in it
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, (events.Key, events.MouseDown)) and not event.is_forwarded:
+            self.gc_pacer.input_seen()
+        await super().on_event(event)
 
     def on_unmount(self) -> None:
+        self.gc_pacer.stop()
         if self._store_hold is not None:
             self._store_hold.close()
             self._store_hold = None
@@ -138,6 +146,7 @@ class T2EApp(App):
                        timeout=timeout, markup=False)
 
     def on_mount(self) -> None:
+        self.gc_pacer.start()
         keymap: dict[str, str] = {}
         if self._load_config:
             try:
