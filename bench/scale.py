@@ -4,7 +4,9 @@
     .venv/bin/python bench/scale.py gate  [--store PATH] [--t2e EXE]  # `t2e gate` CPU, wall
     .venv/bin/python bench/scale.py phases [--store PATH]     # where the gate's CPU goes
     .venv/bin/python bench/scale.py stats                     # the statistics alone, 1k..50k
-    .venv/bin/python bench/scale.py search [--store PATH]     # ranked first page (bench/tui.py's 1M-step store)
+    .venv/bin/python bench/scale.py search [--store PATH] [--terms W ...]  # exact ranked first page
+        # default store: bench/tui.py's 1M-step store; bench/import.py --keep DIR leaves the
+        # ~1M-message tau2 store (DIR/big.sqlite; 'order' is in 546k messages) to pass here
 
 The store is two runs of 25,000 tasks x 2 trials (100,000 episodes) built with bench/tui.py's
 bulk builder; `--steps 29` gives the issue's 2.9M messages, the default 3 keeps the build quick
@@ -163,47 +165,62 @@ def stats() -> None:
               f"{t2 - t1:.3f} s p={p[0]:.4g} exact={p[1]}; sign test {t3 - t2:.3f} s p={ps:.4g}")
 
 
-def search(path: Path) -> None:
-    """Ranked first page (50 hits) by `store.search.ranked_search`: the default (past
-    RANK_BOUND matches only the newest are ranked) and every match ranked (bound=None), next
-    to FTS5's own `ORDER BY rank` over the rowids alone (what the first page cost before).
-    Median of 5, CPU of this process and wall."""
+def search(path: Path, terms: list[str] | None = None, runs: int = 7) -> None:
+    """Ranked first page (50 hits) by `store.search.ranked_search`, exact: ranked by one
+    process (parts=1) and by default (one forked process per core past PARALLEL_MIN
+    matches), next to FTS5's own `ORDER BY rank` over the rowids alone (what the first page
+    cost before issue 18). Median and max of `runs`; CPU is this process's plus its children's
+    (the forked rankers), "busiest process" the larger of the two (on two otherwise idle cores
+    the wall is about that), wall is what the caller waits."""
     from store import search as srch
+    from store import search_parts
     from store.db import connect
 
     conn = connect(path)
     steps = conn.execute("SELECT count(*) FROM steps").fetchone()[0]
-    print(f"{path}: {steps:,} messages; RANK_BOUND {srch.RANK_BOUND:,}")
+    print(f"{path}: {steps:,} messages; {search_parts.cores()} cores, parallel past "
+          f"{search_parts.PARALLEL_MIN:,} matches")
 
-    def timed(fn) -> tuple[float, float, object]:
-        runs = []
-        for _ in range(5):
+    def timed(fn) -> tuple[list[float], list[float], list[float], object]:
+        """CPU of all processes, wall, and the CPU of the busier of this process and its
+        children (with one child: what the wall would be on two idle cores)."""
+        cpus, walls, longest = [], [], []
+        for _ in range(runs):
+            ch0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             w0, c0 = time.perf_counter(), time.process_time()
             out = fn()
-            runs.append((time.process_time() - c0, time.perf_counter() - w0))
-        cpu, wall = sorted(r[0] for r in runs)[2], sorted(r[1] for r in runs)[2]
-        return cpu * 1000, wall * 1000, out
+            own = time.process_time() - c0
+            ch1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            walls.append((time.perf_counter() - w0) * 1000)
+            kids = ch1.ru_utime + ch1.ru_stime - ch0.ru_utime - ch0.ru_stime
+            cpus.append((own + kids) * 1000)
+            longest.append(max(own, kids) * 1000)
+        return sorted(cpus), sorted(walls), sorted(longest), out
 
-    for q in ("id", "order", "refund", "leather keyboard"):
+    for q in terms or ("id", "order", "refund", "leather keyboard"):
         fq = srch.fts_query(q)
         n = conn.execute("SELECT count(*) FROM steps_fts WHERE steps_fts MATCH ?",
                          (fq,)).fetchone()[0]
+        want = [r[0] for r in conn.execute(
+            "SELECT rowid FROM steps_fts WHERE steps_fts MATCH ? ORDER BY bm25(steps_fts), "
+            "rowid LIMIT 50", (fq,))]
         print(f"{q!r} ({n:,} matches):")
         rows = [
             ("FTS5 ORDER BY rank LIMIT 50, rowids only", lambda: conn.execute(
                 "SELECT rowid FROM steps_fts WHERE steps_fts MATCH ? ORDER BY rank LIMIT 50",
                 (fq,)).fetchall()),
-            ("ranked_search, every match ranked", lambda: srch.ranked_search(
-                conn, q, limit=50, bound=None)),
+            ("ranked_search, one process (parts=1)", lambda: srch.ranked_search(
+                conn, q, limit=50, parts=1)),
             ("ranked_search, default (t2e search --rank)", lambda: srch.ranked_search(
                 conn, q, limit=50)),
         ]
         for label, fn in rows:
-            cpu, wall, out = timed(fn)
-            note = ""
-            if isinstance(out, srch.RankedPage) and out.ranked is not None:
-                note = f"  [newest {out.ranked:,} of {out.matches:,} ranked]"
-            print(f"  {label:44s} CPU {cpu:5.0f} ms  wall {wall:5.0f} ms{note}")
+            cpu, wall, longest, out = timed(fn)
+            if label.startswith("ranked_search"):  # exact: the global first page
+                assert [h["step_id"] for h in out] == want, label
+            m = len(cpu) // 2
+            print(f"  {label:44s} CPU med {cpu[m]:4.0f} max {cpu[-1]:4.0f}  busiest process "
+                  f"med {longest[m]:4.0f}  wall med {wall[m]:4.0f} max {wall[-1]:4.0f} ms")
     print("load average: " + " ".join(f"{x:.2f}" for x in os.getloadavg())
           + f" on {os.cpu_count()} cores (figures share the CPU)")
 
@@ -214,6 +231,7 @@ def main() -> None:
     ap.add_argument("--store", type=Path, default=DEFAULT)
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--t2e", default=None, help="gate: the t2e executable to time")
+    ap.add_argument("--terms", nargs="+", help="search: the words to rank (one query each)")
     a = ap.parse_args()
     if a.what == "build":
         build(a.store, a.steps)
@@ -222,7 +240,8 @@ def main() -> None:
     elif a.what == "phases":
         phases(a.store)
     elif a.what == "search":
-        search(a.store if a.store != DEFAULT else Path("/tmp/t2e-bench-store-v1.sqlite"))
+        search(a.store if a.store != DEFAULT else Path("/tmp/t2e-bench-store-v1.sqlite"),
+               a.terms)
     else:
         stats()
 

@@ -204,9 +204,11 @@ class RowBuilder:
         self.from_ticks = 0  # simulations whose steps were rebuilt from tau2 1.x ticks
 
     def add(self, sim: dict, ord_: int, *, likely_task_id: str | None = None,
-            latencies: list | None = None) -> tuple | None:
+            latencies: list | None = None, step_rows: list | None = None) -> tuple | None:
         """Queue one tau2 SimulationRun dict (already validated). Returns a full batch to
-        write, or None. `latencies`: per message, ms (formats that record span times)."""
+        write, or None. `latencies`: per message, ms (formats that record span times).
+        `step_rows`: the messages' `writer.step_row` results, made elsewhere (a worker process)
+        with this episode's id; `sim["messages"]` is then not read."""
         eid = self.next_episode
         self.next_episode += 1
         tool_names: dict[str, str] = {}
@@ -220,10 +222,15 @@ class RowBuilder:
             self.from_ticks += 1
         messages = messages or []
         steps, calls = self._steps, self._calls
-        for idx, msg in enumerate(messages):
-            row, call_rows, huge = writer.step_row(
-                eid, idx, msg, tool_names=tool_names,
-                latency_ms=latencies[idx] if latencies else None)
+        if step_rows is None:
+            rows = (writer.step_row(eid, idx, msg, tool_names=tool_names,
+                                    latency_ms=latencies[idx] if latencies else None)
+                    for idx, msg in enumerate(messages))
+        else:
+            if step_rows and step_rows[0][0][0] != eid:
+                raise RuntimeError(f"step rows made for episode {step_rows[0][0][0]}, not {eid}")
+            rows, messages = step_rows, step_rows
+        for row, call_rows, huge in rows:
             sid = self.next_step
             self.next_step += 1
             steps.append((sid, *row))

@@ -20,6 +20,7 @@ maps an outcome attribute at gate time (`t2e gate --reward-attr NAME`).
 
 from __future__ import annotations
 
+import gc
 import marshal
 import os
 import pickle
@@ -33,6 +34,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..writer import step_row
 from .common import ImportContext, ImportFailure, RunMeta, open_regular
 from .episodes import RowBuilder, next_ids, write_batch
 from .otel_spill import (
@@ -56,6 +58,18 @@ _KEYS = ["domain", "otel", "simulations"]
 
 def import_file(conn, ctx: ImportContext) -> None:
     """Import one OTLP/JSON trace file as one run (the caller holds the transaction)."""
+    # the cyclic collector would walk the long-lived objects again and again while millions
+    # of short-lived spans, messages and rows go by (none of them cyclic): a seventh of the CPU
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        _import(conn, ctx)
+    finally:
+        if was:
+            gc.enable()
+
+
+def _import(conn, ctx: ImportContext) -> None:
     from .tau2 import _free_run_id
 
     ctx.fmt = FORMAT
@@ -66,7 +80,7 @@ def import_file(conn, ctx: ImportContext) -> None:
     with tempfile.TemporaryDirectory(prefix="t2e-otel-") as tmp:
         source = _Worker(ctx, tmp) if use_worker else _InProcess(ctx, tmp)
         try:
-            n_spans, services = source.spill()
+            n_spans, services = source.spill(builder.next_episode)
             if not n_spans:
                 raise ImportFailure("no spans found (an OTLP/JSON export has resourceSpans → "
                                     "scopeSpans → spans)")
@@ -76,8 +90,8 @@ def import_file(conn, ctx: ImportContext) -> None:
                                             "services": sorted(s for s in services if s)}}
             ctx.start_run(conn, RunMeta(top_keys=_KEYS, top=top), run_id=run_id)
             not_captured = by_conv = 0
-            for sim, lat, nc, conv in source.episodes():
-                batch = builder.add(sim, builder.episodes, latencies=lat)
+            for sim, lat, nc, conv, rows in source.episodes():
+                batch = builder.add(sim, builder.episodes, latencies=lat, step_rows=rows)
                 if batch is not None:
                     write_batch(conn, batch)
                 not_captured += bool(nc)
@@ -117,7 +131,7 @@ class _InProcess:
         self.db = open_spill(self.path)
         self.stats: dict = {}
 
-    def spill(self) -> tuple[int, Counter]:
+    def spill(self, first_episode: int) -> tuple[int, Counter]:
         sp = Spiller(self.db, self.path)
         with open_regular(self.ctx.path) as fh:
             if layout(fh) == "lines":
@@ -128,7 +142,8 @@ class _InProcess:
         return sp.spans, sp.services
 
     def episodes(self) -> Iterator[tuple]:
-        return episodes(self.db, self.path, None, self.stats)
+        for ep in episodes(self.db, self.path, None, self.stats):
+            yield (*ep, None)
 
     def close(self) -> None:
         self.db.close()
@@ -139,16 +154,19 @@ class _Worker:
     JSON Lines) while this process spills the rest; then the worker builds the episodes.
 
     Protocol (worker stdout: framed events, see _Pipe; stdin: one line from us): the worker sends
-    ("spilled", spans, services) or ("error", message); we answer "go\n" once our half is
-    spilled (or close stdin to stop it); it then sends ("episodes", [...]) chunks and
-    ("done", stats)."""
+    ("spilled", spans, services) or ("error", message); we answer "go FIRST_EPISODE_ID\n" once
+    our half is spilled (or close stdin to stop it); it then sends ("episodes", [...]) chunks
+    and ("done", stats). An episode is (simulation, latencies, not captured, by conversation,
+    step rows): while we are behind (its queue backs up) the worker also makes the step rows
+    (`writer.step_row`, with the episode ids we will give), so the two processes share the row
+    building whichever side is slower."""
 
     def __init__(self, ctx: ImportContext, tmp: str):
         self.ctx, self.tmp = ctx, tmp
         self.stats: dict = {}
         self.proc: subprocess.Popen | None = None
 
-    def spill(self) -> tuple[int, Counter]:
+    def spill(self, first_episode: int) -> tuple[int, Counter]:
         path = str(self.ctx.path)
         with open_regular(path) as fh:
             size = os.fstat(fh.fileno()).st_size
@@ -177,7 +195,7 @@ class _Worker:
         ev = self._next()  # the worker's half comes first in the file: its error wins
         if failed is not None:
             raise failed
-        self.proc.stdin.write(b"go\n")
+        self.proc.stdin.write(b"go %d\n" % first_episode)
         self.proc.stdin.close()
         return n + ev[1], services + ev[2]
 
@@ -218,6 +236,7 @@ class _Worker:
 def worker_main(argv: list[str]) -> int:
     """The worker (see _Worker): `python -m store.importers.otel_worker PATH TMP MID`."""
     path, tmp, mid = argv[0], argv[1], int(argv[2])
+    gc.disable()  # as in import_file: nothing here is cyclic, and the process ends after
     pipe = _Pipe(sys.stdout.buffer)
     send = pipe.send
     try:
@@ -230,14 +249,25 @@ def worker_main(argv: list[str]) -> int:
             else:
                 spill_stream(sp, fh)
         send(("spilled", sp.spans, sp.services))
-        if sys.stdin.buffer.readline().strip() != b"go":
+        go = sys.stdin.buffer.readline().split()
+        if go[:1] != [b"go"]:
             return pipe.close()  # the parent failed on its half
+        eid = int(go[1])
         stats: dict = {}
         chunk: list[tuple] = []
         size = 0
-        for ep in episodes(db, mine, spill_path(tmp, "p") if mid >= 0 else None, stats):
-            chunk.append(ep)
-            size += len(ep[0]["messages"])
+        for sim, lat, nc, conv in episodes(db, mine, spill_path(tmp, "p") if mid >= 0 else None,
+                                           stats):
+            msgs = sim["messages"]
+            size += len(msgs)
+            rows = None
+            if pipe.q.qsize() >= _BEHIND:  # the parent is behind: make the rows here
+                names: dict[str, str] = {}
+                rows = [step_row(eid, i, m, tool_names=names,
+                                 latency_ms=lat[i] if lat else None) for i, m in enumerate(msgs)]
+                sim["messages"], lat = [], None
+            chunk.append((sim, lat, nc, conv, rows))
+            eid += 1
             if size >= _CHUNK_MESSAGES:
                 send(("episodes", chunk))
                 chunk, size = [], 0
@@ -252,6 +282,10 @@ def worker_main(argv: list[str]) -> int:
 
 
 _CHUNK_MESSAGES = 1000
+# chunks waiting to go out at which the worker starts making step rows for the parent (tests
+# set 0: always)
+_BEHIND = os.environ.get("T2E_OTEL_ROWS_BEHIND", "1")
+_BEHIND = int(_BEHIND) if _BEHIND.isdigit() else 1  # a test hook: a stray value is ignored
 _HEAD = struct.Struct("<Q")
 
 

@@ -7,13 +7,13 @@ transcript events on other spans; "(content not captured)" stands in where captu
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from datetime import datetime, timezone
 from typing import Any
 
 from . import otel_spans as S
+from .json_fast import loads_text
 
 # root attributes kept per episode: what a user may map to an outcome (`--reward-attr`)
 _KEEP_SCALARS = (str, int, float, bool)
@@ -71,7 +71,9 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
             text = a.get("gen_ai.input.messages")
             tail = _tail(text, prev) if prev else None
             if tail is not None:  # only the new messages were parsed
-                inp, out = None, S.chat_io({**a, "gen_ai.input.messages": None}, events)[1]
+                inp, out = None, S._messages(a.get("gen_ai.output.messages"))
+                if out is None:  # chat_io's other forms, without the input already parsed
+                    out = S.chat_io({**a, "gen_ai.input.messages": None}, events)[1]
                 fresh, n_inp = tail[max(consumed - prev[1], 0):], prev[1] + len(tail)
             else:
                 inp, out = S.chat_io(a, events)
@@ -149,7 +151,7 @@ def _tail(text: Any, prev: tuple[str, int]) -> list | None:
             and text.startswith(old[:-1]) and text[len(old) - 1] == ","):
         return None
     try:
-        tail = json.loads("[" + text[len(old):])
+        tail = loads_text("[" + text[len(old):])
     except ValueError:
         return None
     return tail if isinstance(tail, list) else None
@@ -177,7 +179,7 @@ def _sim(key: str, by_conv: bool, spans: list[list], root: list, msgs: list[dict
                     keep[k] = v
     ri = ra.get("t2e.reward_info")
     try:
-        ri = json.loads(ri) if isinstance(ri, str) else None
+        ri = loads_text(ri) if isinstance(ri, str) else None
     except ValueError:
         ri = None
     sim: dict[str, Any] = {

@@ -21,6 +21,8 @@ import json
 import re
 from typing import Any
 
+from .json_fast import loads_text
+
 NOT_CAPTURED = "(content not captured)"
 CHAT_OPS = {"chat", "text_completion", "generate_content"}
 _ROLE = {"model": "assistant", "ai": "assistant", "human": "user", "function": "tool",
@@ -88,7 +90,7 @@ def _first(a: dict, *keys: str) -> Any:
 def _json(v: Any) -> Any:
     if isinstance(v, str) and v[:1] in "[{":
         try:
-            return json.loads(v)
+            return loads_text(v)
         except ValueError:
             return v
     return v

@@ -167,9 +167,11 @@ def register(cli: click.Group) -> None:
     @click.argument("query")
     @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
     @click.option("--offset", default=0, type=click.IntRange(0))
-    @click.option("--rank", is_flag=True, help="Order by relevance (bm25) instead of storage. "
-                  "Past 100,000 matches only the newest 100,000 are ranked (said on stderr).")
-    @click.option("--rank-all", is_flag=True, help="Like --rank, ranking every match (slower).")
+    @click.option("--rank", is_flag=True, help="Order by relevance (bm25, every match ranked) "
+                  "instead of storage.")
+    # --rank-all ranked every match when --rank ranked only the newest 100,000; both are
+    # exact now: kept so scripts that pass it keep working
+    @click.option("--rank-all", is_flag=True, hidden=True)
     @click.option("--run", "run_ref", help="Only this run (id, prefix or name).")
     @click.option("--json", "as_json", is_flag=True)
     @table_option
@@ -179,7 +181,7 @@ def register(cli: click.Group) -> None:
         the episode as `t2e show` takes it (REF) and its step. Into a pipe: one
         tab-separated line per hit (ref, step, episode id, run, task, role, snippet)."""
         from store.queries import episode_refs, fts_query, record_views, resolve_run, search
-        from store.search import RANK_BOUND, ranked_search
+        from store.search import ranked_search
 
         if not fts_query(query):  # "" or only punctuation: nothing to look for is bad input
             raise T2EError(f"search text {query!r} has no words to look for "
@@ -187,13 +189,7 @@ def register(cli: click.Group) -> None:
         db = _db()
         rid = resolve_run(db, run_ref) if run_ref else None
         if rank or rank_all:
-            page = ranked_search(db, query, limit=limit, offset=offset, run_id=rid,
-                                 bound=None if rank_all else RANK_BOUND)
-            hits = page.hits
-            if page.ranked is not None:  # on stderr: --json and pipes keep their records
-                click.echo(f"ranked the newest {page.ranked:,} of {page.matches:,} matches by "
-                           "relevance; --rank-all ranks every match (slower), more words or "
-                           "--run narrow the search", err=True)
+            hits = ranked_search(db, query, limit=limit, offset=offset, run_id=rid)
         else:
             hits = search(db, query, limit=limit, offset=offset, run_id=rid)
         # hits show trace text: they are views for the gate's leakage guard

@@ -1,0 +1,105 @@
+"""A fast JSON object decoder (orjson) that answers only where the strict reader would agree.
+
+The strict reader (world/jsonstream.loads) is the reference: it refuses NaN/Infinity, numbers
+beyond 64 bits, lone surrogates and nesting too deep for Python, and names the field. orjson
+decodes 2-4x faster and refuses NaN, infinities, lone surrogates, invalid UTF-8 and control
+characters itself; it accepts three things the strict reader refuses:
+
+* integers in [2^63, 2^64) (kept as ints) and integers beyond 64 bits (read as floats);
+* nesting up to 1,024 levels, where the strict reader stops near the recursion limit.
+
+`loads_object` returns None (the caller then uses the strict reader, for its value or its exact
+message) for anything orjson refuses, for a line that may hold a number of 19 or more digits
+outside a string, and for nesting deeper than the strict reader is sure to read.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from typing import Any
+
+import orjson
+
+from world.jsonstream import loads as strict_loads
+
+INT_MIN, INT_MAX = -(1 << 63), (1 << 63) - 1
+
+# A number token starts after one of `[ , :`, whitespace or its own minus sign. Mapped to ':'
+# (digits to '0'), "19 digits after such a byte" becomes one substring test; digits right after
+# a quote (nanosecond times, ids: strings) never match. A hit is checked exactly (_big_number).
+_MAP = bytearray(range(256))
+for _c in b"0123456789":
+    _MAP[_c] = ord("0")
+for _c in b"[,: \t\r\n-":
+    _MAP[_c] = ord(":")
+_MAP = bytes(_MAP)
+_LONG = b":" + b"0" * 19
+_NUMBER = re.compile(rb"[\[,:\s](-?[0-9]{19,})")
+
+
+def _big_number(raw: bytes) -> bool:
+    """True when `raw` may hold an integer beyond the store's 64 bits outside a string (a long
+    run of digits inside a string may also say True: the strict reader then decides)."""
+    if _LONG not in raw.translate(_MAP):
+        return False
+    return any(not INT_MIN <= int(m.group(1)) <= INT_MAX for m in _NUMBER.finditer(raw))
+
+
+def _pad() -> int:
+    """Levels of [ put around a line so that orjson (limit 1,024) refuses any nesting the
+    strict reader might refuse: its limit is the recursion limit less the frames in use (a
+    margin of 100 frames for the calls between here and the decoder)."""
+    depth, f = 0, sys._getframe()
+    while f is not None:
+        depth, f = depth + 1, f.f_back
+    return max(0, 1024 - (sys.getrecursionlimit() - depth - 100))
+
+
+class FastObjects:
+    """Decodes JSON Lines records (objects) with orjson where that gives what the strict reader
+    would; made once per file (the nesting pad depends on the stack where it is made)."""
+
+    def __init__(self) -> None:
+        self.pad = _pad()
+        self._open, self._close = b"[" * self.pad, b"]" * self.pad
+
+    def loads_object(self, raw: bytes) -> Any:
+        """The decoded object, or None: not an object, or one for the strict reader."""
+        if raw[:1] != b"{" or _big_number(raw):
+            return None
+        try:
+            if not self.pad:
+                value = orjson.loads(raw)
+            else:
+                value = orjson.loads(b"".join((self._open, raw, self._close)))
+                for _ in range(self.pad):
+                    value = value[0]
+        except orjson.JSONDecodeError:
+            return None
+        return value
+
+
+# fewer [ and { than this cannot nest as deep as json.loads stops (the recursion limit less
+# the frames in use), where orjson reads on to 1,024 levels
+_SHALLOW = 500
+
+
+def loads_text(text: str) -> Any:
+    """The strict reader's value for JSON held in a string (GenAI message lists, tool
+    arguments), by orjson where the result is the same: anything orjson refuses, any integer of
+    19+ digits and text that may nest deep go to the strict reader. Like json.loads it raises
+    ValueError for malformed text, and also for values the store cannot hold (NaN, numbers
+    beyond 64 bits, lone surrogates): callers keep such text as the string it is."""
+    if text.count("[") + text.count("{") > _SHALLOW:
+        return strict_loads(text)  # may nest deeper than Python reads: the strict reader decides
+    try:
+        raw = text.encode("utf-8")
+    except UnicodeEncodeError:
+        return strict_loads(text)
+    if not _big_number(raw):
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+    return strict_loads(text)

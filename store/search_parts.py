@@ -1,0 +1,232 @@
+"""Exact bm25 ranking over rowid partitions, one process per core (issue 18).
+
+Why partitions are exact: FTS5's bm25 takes the row count, the average row length and each
+phrase's document count from the whole table whatever the WHERE clause, so a match scores the
+same whether it is ranked with every match or only with those in its rowid range. Under the
+total order (score, then step id) each partition's first k rows hold every row of the global
+first k that falls in it; merging the partitions' first k and keeping k gives the global page.
+
+Why processes, not threads: bm25 costs ~0.7 us a match (FTS5 looks up the row's size with a
+nested statement for every match), so a term in half a million messages needs ~0.4 s of CPU.
+sqlite3 releases the GIL, but two threads of one process contend on SQLite's process-wide
+mutexes (its allocator statistics; perf: the mutex time doubles): on the 2-core bench machine
+2 threads used ~40% more CPU than one and gained little wall time; 2 forked processes use
+about the CPU of one (plus the second one's pass over each phrase's documents for the idf,
+which every statement makes) and halve the wall time.
+
+Forking is safe only where nothing else in this process holds a lock the child would need, so
+it is done only when this process runs a single thread and the connection is outside a
+transaction (a child must not inherit a read transaction's locks); otherwise (the app's worker
+threads, a caller's open transaction) the ranking runs on the caller's connection alone.
+Each child ranks its range in its own read transaction and reports a fingerprint of the index
+it saw (FTS5's structure and averages records, rewritten by every change to the index); the
+parent ranks its own range, and joins the page, in one read transaction of its own. A child whose
+fingerprint differs (a write committed between the two transactions), or that fails in any way,
+is not trusted: its range is ranked again by the parent. The outer ranges are open-ended, so a
+match committed after the split points were chosen still falls in one of them.
+"""
+
+from __future__ import annotations
+
+import heapq
+import marshal
+import os
+import select
+import signal
+import sqlite3
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+# Fewer global matches than this: one connection ranks them (forking a child and the second
+# pass over each phrase's document list that bm25 makes per statement cost ~2-5 ms, what
+# ranking ~10k matches costs).
+PARALLEL_MIN = 20_000
+CHILD_GRACE_S = 10.0  # a child still ranking this long after the parent finished is killed
+MAX_PARTS = 4  # more processes than cores gain nothing; each pays the per-statement idf pass
+
+_ENDS = ("SELECT (SELECT rowid FROM steps_fts WHERE steps_fts MATCH ?1 ORDER BY rowid LIMIT 1), "
+         "(SELECT rowid FROM steps_fts WHERE steps_fts MATCH ?1 ORDER BY rowid DESC LIMIT 1)")
+_AT_LEAST = "SELECT count(*) FROM (SELECT 1 FROM steps_fts WHERE steps_fts MATCH ? LIMIT ?)"
+_FINGERPRINT = "SELECT id, block FROM steps_fts_data WHERE id IN (1, 10) ORDER BY id"
+
+
+def cores() -> int:
+    """Cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def split(first: int, last: int, parts: int) -> list[tuple[int | None, int | None]]:
+    """`parts` rowid ranges (lo, hi inclusive) cutting [first, last] evenly; the first range
+    has no lower end and the last no upper end (None), so together they cover every rowid."""
+    parts = max(1, min(parts, last - first + 1))
+    step = (last - first + 1) / parts
+    cuts = [first + int(step * i) for i in range(1, parts)]
+    los: list[int | None] = [None, *cuts]
+    his: list[int | None] = [c - 1 for c in cuts] + [None]
+    return list(zip(los, his))
+
+
+def rank_range(conn: sqlite3.Connection, q: str, k: int, run_id: str | None,
+               lo: int | None, hi: int | None) -> list[tuple[int, float]]:
+    """The first k (step id, bm25) of FTS query q with lo <= step id <= hi (None: open), in
+    one run if run_id, by bm25 then step id. FTS5 walks only the range (the rowid bounds are
+    its own); with a run, steps and episodes are joined after FTS5 to filter, and bm25 is
+    computed for the run's matches alone."""
+    sql = "SELECT steps_fts.rowid, bm25(steps_fts) FROM steps_fts "
+    params: list[Any] = [q]
+    where = "WHERE steps_fts MATCH ? "
+    if run_id:  # CROSS JOIN keeps FTS5 the outer loop: one pass over its doclist
+        sql += ("CROSS JOIN steps s ON s.step_id = steps_fts.rowid "
+                "CROSS JOIN episodes e ON e.episode_id = s.episode_id ")
+        where += "AND e.run_id = ? "
+        params.append(run_id)
+    if lo is not None:
+        where += "AND steps_fts.rowid >= ? "
+        params.append(lo)
+    if hi is not None:
+        where += "AND steps_fts.rowid <= ? "
+        params.append(hi)
+    return [(r[0], r[1]) for r in conn.execute(sql + where + "ORDER BY 2, 1 LIMIT ?",
+                                               (*params, int(k)))]
+
+
+def merge(parts: list[list[tuple[int, float]]], k: int) -> list[int]:
+    """The first k step ids of the partitions' sorted lists, by (bm25, step id)."""
+    rows = heapq.merge(*parts, key=lambda r: (r[1], r[0]))
+    return [r[0] for _, r in zip(range(k), rows)]
+
+
+def _fingerprint(conn: sqlite3.Connection) -> list:
+    return [tuple(r) for r in conn.execute(_FINGERPRINT)]
+
+
+def _single_threaded() -> bool:
+    return threading.active_count() == 1
+
+
+def _db_path(conn: sqlite3.Connection) -> str:
+    for _, name, path in conn.execute("PRAGMA database_list").fetchall():
+        if name == "main":
+            return path or ""
+    return ""
+
+
+def _can_fork(conn: sqlite3.Connection) -> str:
+    """The store's path when ranking may fork, else "". Linux only: macOS's system libraries
+    are not all safe in a forked child (Python's own multiprocessing spawns there)."""
+    if not sys.platform.startswith("linux") or conn.in_transaction or not _single_threaded():
+        return ""
+    return _db_path(conn)
+
+
+def _child(path: str, q: str, k: int, run_id: str | None, lo: int | None, hi: int | None,
+           fd: int) -> None:
+    """In the forked child: rank one range on a fresh read-only connection, write
+    (status, fingerprint, rows) to fd with marshal, and leave without any cleanup of the
+    parent's state (os._exit: no atexit, no flushing of inherited buffers, no connection
+    close, which could try to checkpoint)."""
+    code = 1
+    try:
+        try:
+            c = sqlite3.connect(path, isolation_level=None, timeout=5.0)
+            c.execute("PRAGMA query_only = ON")
+            c.execute("BEGIN")
+            out = ("ok", _fingerprint(c), rank_range(c, q, k, run_id, lo, hi))
+            code = 0
+        except BaseException as exc:  # noqa: BLE001 - the parent ranks this range itself
+            out = ("failed", [], str(exc))
+        data = marshal.dumps(out)
+        while data:
+            data = data[os.write(fd, data):]
+    finally:
+        os._exit(code)
+
+
+def _fork(path: str, q: str, k: int, run_id: str | None, rng: tuple) -> tuple[int, int]:
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        _child(path, q, k, run_id, rng[0], rng[1], w)
+    os.close(w)
+    return pid, r
+
+
+def _collect(pid: int, fd: int, deadline: float) -> tuple | None:
+    """A child's (fingerprint, rows), or None when it failed, said nothing usable or was
+    still at it at `deadline` (time.monotonic(); then it is killed)."""
+    chunks = []
+    try:
+        while True:
+            wait = deadline - time.monotonic()
+            if wait <= 0 or not select.select([fd], [], [], wait)[0]:
+                os.kill(pid, signal.SIGKILL)
+                return None
+            if not (chunk := os.read(fd, 1 << 16)):
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+        os.waitpid(pid, 0)
+    try:
+        status, fp, rows = marshal.loads(b"".join(chunks))
+    except (EOFError, ValueError, TypeError):
+        return None
+    return (fp, rows) if status == "ok" else None
+
+
+@contextmanager
+def ranked_rowids(conn: sqlite3.Connection, q: str, k: int, run_id: str | None = None,
+                  parts: int | None = None) -> Iterator[list[int]]:
+    """Yields the first k step ids matching FTS query q (in one run if run_id) in bm25 order,
+    ties by step id: exactly `ORDER BY bm25(steps_fts), rowid LIMIT k`. The body runs in the
+    same read transaction as the ranking (the caller's, if one is open), so the page it joins
+    is the one ranked. parts=None: one partition per core past PARALLEL_MIN matches, else
+    one; a number forces that many partitions (tests, bench), forked when forking is safe."""
+    first, last = conn.execute(_ENDS, (q,)).fetchall()[0]
+    if first is None:
+        yield []
+        return
+    path = _can_fork(conn)
+    if parts is None:
+        parts = 1
+        if path and conn.execute(_AT_LEAST, (q, PARALLEL_MIN)).fetchall()[0][0] >= PARALLEL_MIN:
+            parts = min(MAX_PARTS, cores())
+    ranges = split(first, last, parts)
+    children: dict[int, tuple[int, int]] = {}  # range index -> (pid, read end)
+    own = not conn.in_transaction
+    try:
+        if path:  # before our read transaction: a child must not inherit its locks
+            for i, rng in enumerate(ranges[1:], 1):
+                children[i] = _fork(path, q, k, run_id, rng)
+        if own:
+            conn.execute("BEGIN")
+        fp = _fingerprint(conn) if children else None
+        t0 = time.monotonic()
+        results = [rank_range(conn, q, k, run_id, *ranges[0])]
+        # a child ranks as much as we just did: far past that, something is wrong with it
+        deadline = time.monotonic() + max(CHILD_GRACE_S, 4 * (time.monotonic() - t0))
+        for i, rng in enumerate(ranges[1:], 1):
+            got = _collect(*children.pop(i), deadline) if i in children else None
+            if got is None or got[0] != fp:  # failed, or saw another snapshot: rank it here
+                results.append(rank_range(conn, q, k, run_id, *rng))
+            else:
+                results.append([tuple(r) for r in got[1]])
+        yield merge(results, k)
+    finally:
+        for pid, fd in children.values():  # only on an error: stop and reap the rest
+            os.close(fd)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.waitpid(pid, 0)
+        if own and conn.in_transaction:
+            conn.execute("COMMIT")
