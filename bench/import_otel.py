@@ -102,6 +102,17 @@ def run_import(path: Path, store_path: Path) -> tuple[float, float, dict]:
     return wall, rss, res
 
 
+def json_load_seconds(path: Path) -> float:
+    """What merely decoding the file costs (stdlib json, one line at a time, no store), in a
+    child process, best of 2: the yardstick the tau2 bench uses too. Content-captured chat
+    spans are fat (the conversation so far), so their spans/s says little without it."""
+    code = ("import json, sys, time; t = time.perf_counter(); "
+            "[json.loads(l) for l in open(sys.argv[1], encoding='utf-8')]; "
+            "print(time.perf_counter() - t)")
+    return min(float(subprocess.run([sys.executable, "-c", code, str(path)], check=True,
+                                    capture_output=True, text=True).stdout) for _ in range(2))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--mb", type=int, default=200)
@@ -119,6 +130,7 @@ def main() -> None:
             n = write_file(f, lines, mb << 20, capture=capture)
             size = f.stat().st_size / (1 << 20)
             wall, rss, res = run_import(f, tmp / f"s-{label[:4]}-{mb}.sqlite")
+            ref = json_load_seconds(f)
             print(f"{label}: {size:.0f} MB, {n:,} spans, {res['episodes']:,} episodes, "
                   f"{res['messages']:,} messages: wall {wall:.1f} s = {n / wall:,.0f} spans/s "
                   f"({size / wall:.1f} MB/s; import_path alone {res['import_wall']:.2f} s = "
@@ -126,6 +138,8 @@ def main() -> None:
                   f"{n / res['cpu']:,.0f} spans per CPU-s; "
                   f"peak RSS {rss:.0f} MB (importer {res['rss']:.0f} + worker "
                   f"{res['worker_rss']:.0f}); load {os.getloadavg()[0]:.1f}")
+            print(f"  reference: json.loads of every line alone {ref:.2f} s = {n / ref:,.0f} "
+                  f"spans/s; the import takes {wall / ref:.2f}x that")
             f.unlink()
 
 
