@@ -4,6 +4,8 @@ filtering and reversing work through that lazy table."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from tui_fixture import line_text, settle, wait_for
 
@@ -191,10 +193,8 @@ async def test_table_lines_take_the_new_theme(big):
         assert before and after and not (before & after)
 
 
-async def test_says_loading_until_the_rows_land(big, monkeypatch):
-    """While 10^4 tasks are read the screen says so (it said "no finished episodes yet")."""
-    import threading
-
+def held_reads(monkeypatch) -> threading.Event:
+    """The task rows are read only once the returned event is set (30 s at most)."""
     gate = threading.Event()
     real = da.read_task_rows
 
@@ -203,6 +203,12 @@ async def test_says_loading_until_the_rows_land(big, monkeypatch):
         return real(*args)
 
     monkeypatch.setattr(da, "read_task_rows", slow)
+    return gate
+
+
+async def test_says_loading_until_the_rows_land(big, monkeypatch):
+    """While 10^4 tasks are read the screen says so (it said "no finished episodes yet")."""
+    gate = held_reads(monkeypatch)
     app = make_app(big, load_config=False, poll_interval=0)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
@@ -220,25 +226,17 @@ async def test_says_loading_until_the_rows_land(big, monkeypatch):
         await wait_for(pilot, lambda: screen.loaded)
         await settle(pilot)
         n = sum(r.transition in ("regressed", "worsened") for r in screen.all_rows)
-        assert screen.query_one("#tasks-status").text.plain.startswith(f"{n}/1200 regressed or worsened")
+        status = screen.query_one("#tasks-status").text.plain
+        assert status.startswith(f"{n}/1200 regressed or worsened")
 
 
 async def test_big_pair_shows_its_first_page_while_the_rest_is_read(big, monkeypatch):
     """From PREVIEW_MIN tasks the first page (whole rows, task order) is on screen before
     every row is read; the cursor and Enter work on it; a filter applies when all are in."""
-    import threading
-
     from t2e_tui import task_rows
 
     monkeypatch.setattr(task_rows, "PREVIEW_MIN", 1000)
-    gate = threading.Event()
-    real = da.read_task_rows
-
-    def slow(*args):
-        assert gate.wait(30)
-        return real(*args)
-
-    monkeypatch.setattr(da, "read_task_rows", slow)
+    gate = held_reads(monkeypatch)
     app = make_app(big, load_config=False, poll_interval=0)
     opened: list[tuple] = []
     async with app.run_test(size=(80, 24)) as pilot:
