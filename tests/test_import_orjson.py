@@ -122,7 +122,14 @@ def _texts() -> dict[str, str]:
     mixed_text = json.dumps(mixed, indent=2).replace(
         '"simulations": []', '"simulations": [' + items[0] + ",\n" + items[1] + ", "
         + ", ".join(items[2:]) + "]")
+    # one item that fits the first probe window with under 256 bytes after it: learning the
+    # separator refilled (and shifted) the buffer under the item's end (rejected the file)
+    edge_sim = make_results(1)["simulations"][0]
+    edge_sim["messages"][1]["content"] = ""
+    edge_sim["messages"][1]["content"] = "x" * (131_050 - len(json.dumps(edge_sim)))
+    window_edge = "[\n  " + json.dumps(edge_sim) + "\n]" + " " * 60
     return {
+        "one-item-in-the-probe-window": window_edge,
         "indent2": json.dumps(base, indent=2),
         "big-item-indent2": json.dumps(big, indent=2),
         "big-item-one-line": json.dumps(big, ensure_ascii=False),

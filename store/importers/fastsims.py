@@ -209,7 +209,7 @@ class _Bytes:
             if end is None:
                 return None
             if self.boundary is None:
-                self._learn_boundary(end)
+                end = self._learn_boundary(end)  # it may refill: the buffer moves
             value = orjson.loads(memoryview(self.buf)[self.p:end])  # parsed whole just before
         if self._long_int(end):
             return None
@@ -272,14 +272,17 @@ class _Bytes:
                     continue
                 return None  # an error inside the window (bad UTF-8 has no doc)
 
-    def _learn_boundary(self, end: int) -> None:
-        """Remember `}` + separator + `{` when the separator holds a newline."""
-        off = end - self.p  # fill() moves the buffer (and the cursor) to the front
+    def _learn_boundary(self, end: int) -> int:
+        """Remember `}` + separator + `{` when the separator holds a newline; returns the
+        item's end in the buffer as it now is (fill() moves the buffer and the cursor to the
+        front)."""
+        off = end - self.p
         while len(self.buf) - self.p - off < 256 and self.fill():
             pass
         end = self.p + off
         m = _SEPARATOR.match(self.buf, end)
         self.boundary = b"}" + m.group() + b"{" if m and b"\n" in m.group() else b""
+        return end
 
 
 def _byte_pos(exc: orjson.JSONDecodeError) -> int:
