@@ -178,6 +178,9 @@ def test_rows_made_by_the_worker_are_the_parents(tmp_path, monkeypatch):
     '[NaN, Infinity]', '{"s": "\\ud800 lone"}', '{"s": "caf\\u00e9 \\ud83d\\ude00"}',
     '{"a": 1, "a": 2}', '[1] x', '{"s": "a\x01"}', "[" * 1100 + "]" * 1100,
     "[" * 1000 + "]" * 1000,  # orjson reads it; the strict reader stops at the recursion limit
+    # a number that is the whole text (a reward_info string): orjson read it as a float
+    "12345678901234567890123", "9223372036854775808", "-9223372036854775809",
+    "9223372036854775807", " 92233720368547758080",
 ])
 def test_text_fields_decode_as_the_strict_reader_does(text_):
     # the reference is the store's strict reader, not json.loads: NaN, numbers beyond 64 bits

@@ -3,7 +3,7 @@
 The strict reader (world/jsonstream.loads) is the reference: it refuses NaN/Infinity, numbers
 beyond 64 bits, lone surrogates and nesting too deep for Python, and names the field. orjson
 decodes 2-4x faster and refuses NaN, infinities, lone surrogates, invalid UTF-8 and control
-characters itself; it accepts three things the strict reader refuses:
+characters itself; it accepts what the strict reader refuses in two ways:
 
 * integers in [2^63, 2^64) (kept as ints) and integers beyond 64 bits (read as floats);
 * nesting up to 1,024 levels, where the strict reader stops near the recursion limit.
@@ -21,9 +21,8 @@ from typing import Any
 
 import orjson
 
+from world.jsonstream import INT_MAX, INT_MIN
 from world.jsonstream import loads as strict_loads
-
-INT_MIN, INT_MAX = -(1 << 63), (1 << 63) - 1
 
 # A number token starts after one of `[ , :`, whitespace or its own minus sign. Mapped to ':'
 # (digits to '0'), "19 digits after such a byte" becomes one substring test; digits right after
@@ -35,13 +34,15 @@ for _c in b"[,: \t\r\n-":
     _MAP[_c] = ord(":")
 _MAP = bytes(_MAP)
 _LONG = b":" + b"0" * 19
-_NUMBER = re.compile(rb"[\[,:\s](-?[0-9]{19,})")
+# a number is also a whole document ("12345678901234567890": a reward_info string)
+_NUMBER = re.compile(rb"(?:^|[\[,:\s])(-?[0-9]{19,})")
 
 
 def _big_number(raw: bytes) -> bool:
     """True when `raw` may hold an integer beyond the store's 64 bits outside a string (a long
     run of digits inside a string may also say True: the strict reader then decides)."""
-    if _LONG not in raw.translate(_MAP):
+    marks = raw.translate(_MAP)
+    if _LONG not in marks and not marks.startswith(_LONG[1:]):
         return False
     return any(not INT_MIN <= int(m.group(1)) <= INT_MAX for m in _NUMBER.finditer(raw))
 
