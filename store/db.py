@@ -40,6 +40,12 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
+def db_path(conn: sqlite3.Connection) -> str:
+    """The file a connection's main database is ("" for an in-memory one)."""
+    row = conn.execute("PRAGMA database_list").fetchone()  # main is always the first row
+    return (row[2] or "") if row else ""
+
+
 def connect(path: str | os.PathLike, *, migrate_schema: bool = True) -> sqlite3.Connection:
     """A raw sqlite3 connection with our pragmas. One connection per thread."""
     p = Path(path)

@@ -41,6 +41,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from .db import db_path
+
 # Fewer global matches than this: one connection ranks them (forking a child and the second
 # pass over each phrase's document list that bm25 makes per statement cost ~2-5 ms, what
 # ranking ~10k matches costs).
@@ -111,19 +113,12 @@ def _single_threaded() -> bool:
     return threading.active_count() == 1
 
 
-def _db_path(conn: sqlite3.Connection) -> str:
-    for _, name, path in conn.execute("PRAGMA database_list").fetchall():
-        if name == "main":
-            return path or ""
-    return ""
-
-
 def _can_fork(conn: sqlite3.Connection) -> str:
     """The store's path when ranking may fork, else "". Linux only: macOS's system libraries
     are not all safe in a forked child (Python's own multiprocessing spawns there)."""
     if not sys.platform.startswith("linux") or conn.in_transaction or not _single_threaded():
         return ""
-    return _db_path(conn)
+    return db_path(conn)
 
 
 def _child(path: str, q: str, k: int, run_id: str | None, lo: int | None, hi: int | None,

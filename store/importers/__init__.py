@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import locks, writer
+from ..db import db_path
 from . import atif, jsonl, otel, tau2
 from .common import ImportContext, ImportFailure, import_world_id, inside, open_regular
 
@@ -67,7 +68,7 @@ def import_path(db: Any, path: str | os.PathLike, *, name: str | None = None,
     try:
         # one importer per content: a second process importing the same file is told so
         # (it would otherwise wait for the lock, then die on the sources.sha256 constraint)
-        lock = locks.Lock.take(_db_path(conn), f"import-{sha[:32]}")
+        lock = locks.Lock.take(db_path(conn), f"import-{sha[:32]}")
     except locks.Held as exc:
         raise ImportFailure(f"{display}: this file is being imported by another process (pid "
                             f"{exc.pid}); it will be in the store when that import ends") \
@@ -76,11 +77,6 @@ def import_path(db: Any, path: str | os.PathLike, *, name: str | None = None,
         return _import_locked(conn, p, display, sha, size, name, role)
     finally:
         lock.release()
-
-
-def _db_path(conn: sqlite3.Connection) -> str:
-    row = conn.execute("PRAGMA database_list").fetchone()
-    return row[2] if row else ""
 
 
 def _existing(conn: sqlite3.Connection, display: str, sha: str) -> dict | None:
