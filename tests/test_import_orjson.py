@@ -368,3 +368,26 @@ def test_every_step_is_indexed_when_batches_share_fts_statements(tmp_path, monke
     last = conn.execute("SELECT max(step_id) FROM steps").fetchone()[0]
     assert conn.execute("SELECT rowid FROM steps_fts WHERE steps_fts MATCH 'STOP' "
                         "ORDER BY rowid DESC LIMIT 1").fetchone()[0] == last
+
+
+@pytest.mark.parametrize("value", ["x", "-3", "0", "1.5", ""])
+def test_a_stray_tuning_knob_is_not_an_internal_error(tmp_path, value):
+    """T2E_IMPORT_BATCH=x made every import an internal error (int() at module import)."""
+    import os
+    import subprocess
+    import sys
+
+    src = tmp_path / "r.json"
+    src.write_text(json.dumps(make_results(3)), encoding="utf-8")
+    env = dict(os.environ, T2E_IMPORT_BATCH=value, T2E_IMPORT_INDEX_EVERY=value,
+               T2E_OTEL_ROWS_BEHIND=value)
+    out = subprocess.run([sys.executable, "-m", "t2e_tui.cli", "--store",
+                          str(tmp_path / "s.sqlite"), "import", str(src)],
+                         capture_output=True, text=True, env=env)
+    assert out.returncode == 0 and "imported as run" in out.stdout, out.stderr
+    from store.importers.common import env_count
+    os.environ["T2E_TEST_KNOB"] = value
+    try:
+        assert env_count("T2E_TEST_KNOB", 7) == 7
+    finally:
+        del os.environ["T2E_TEST_KNOB"]

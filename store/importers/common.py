@@ -66,6 +66,14 @@ def import_world_id(domain: str, policy: str | None, tasks: list[dict] | None) -
     return world_import_id(domain, policy, tasks)
 
 
+
+def env_count(name: str, default: int, minimum: int = 1) -> int:
+    """An integer tuning knob from the environment (T2E_IMPORT_BATCH...): `default` when unset
+    or not a whole number of at least `minimum`. Read at import time by every command, so a
+    stray value must not become an internal error."""
+    text = os.environ.get(name, "").strip()
+    return int(text) if text.isdigit() and int(text) >= minimum else default
+
 @dataclass
 class RunMeta:
     """The run-level parts of a results file: top-level keys (in order) and their values."""

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..writer import step_row
-from .common import ImportContext, ImportFailure, RunMeta, open_regular
+from .common import ImportContext, ImportFailure, RunMeta, env_count, open_regular
 from .episodes import RowBuilder, next_ids, write_batch
 from .otel_spill import (
     SPLIT_SEQ,
@@ -284,8 +284,7 @@ def worker_main(argv: list[str]) -> int:
 _CHUNK_MESSAGES = 1000
 # chunks waiting to go out at which the worker starts making step rows for the parent (tests
 # set 0: always)
-_BEHIND = os.environ.get("T2E_OTEL_ROWS_BEHIND", "1")
-_BEHIND = int(_BEHIND) if _BEHIND.isdigit() else 1  # a test hook: a stray value is ignored
+_BEHIND = env_count("T2E_OTEL_ROWS_BEHIND", 1, minimum=0)
 _HEAD = struct.Struct("<Q")
 
 

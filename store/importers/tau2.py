@@ -25,7 +25,7 @@ from typing import Any, Iterable, Iterator
 from .. import writer
 from . import fastsims
 from .bulk import import_cache
-from .common import ImportContext, ImportFailure, RunMeta, inside, open_regular
+from .common import ImportContext, ImportFailure, RunMeta, env_count, inside, open_regular
 from .episodes import RecordError, RowBuilder, next_ids, sim_label, validate_sim, write_batch
 from .jsonstream import JsonStream, JsonStreamError
 from .tasks_embedded import EmbeddedTasks, duplicate_ids
@@ -40,12 +40,12 @@ EXPECTED = ("expected a tau2 results file (an object with timestamp, info, tasks
 WORKER_MIN_BYTES = 8 << 20
 # Messages per batch of rows (~0.5 MB pickled): the worker queues a few batches ahead of the
 # parent (worker.py), and smaller batches keep that queue's memory small.
-BATCH_MESSAGES = int(os.environ.get("T2E_IMPORT_BATCH", "500"))
+BATCH_MESSAGES = env_count("T2E_IMPORT_BATCH", 500)
 # Messages per FTS statement: FTS5 writes an index segment per statement and merges them later,
 # so a batch fills the index for the steps of the last INDEX_EVERY messages rather than its own
 # (RowBuilder's index_every; the rows are still in the page cache when they are read back):
 # ~0.6 CPU-s less for the 10k bench file than indexing every batch.
-INDEX_EVERY = int(os.environ.get("T2E_IMPORT_INDEX_EVERY", "16000"))
+INDEX_EVERY = env_count("T2E_IMPORT_INDEX_EVERY", 16000)
 
 Event = tuple
 
