@@ -118,7 +118,7 @@ def validate_sim(sim: Any, label: str) -> None:
             for k in ("prompt_tokens", "completion_tokens"):
                 v = usage.get(k)
                 if v is not None and not _int(v):  # the message is built only when needed
-                    _typed(v, _int, "an integer", f"{label}, message #{j}: usage.{k}")
+                    raise _bad(v, "an integer", f"{label}, message #{j}: usage.{k}")
 
 
 # Per check list: fields stored in text columns (must be strings) and in number columns.
@@ -137,23 +137,28 @@ def _check_fields(ri: dict, label: str) -> None:
             for f in texts:
                 v = item.get(f)
                 if v is not None and not isinstance(v, str):
-                    _typed(v, _is_str, "a string", f"{label}: reward_info.{key}[{i}].{f}")
+                    raise _bad(v, "a string", f"{label}: reward_info.{key}[{i}].{f}")
             for f in nums:
                 v = item.get(f)
                 if v is not None and not _num(v):
-                    _typed(v, _num, "a number", f"{label}: reward_info.{key}[{i}].{f}")
+                    raise _bad(v, "a number", f"{label}: reward_info.{key}[{i}].{f}")
             action = item.get("action") if key == "action_checks" else None
             if isinstance(action, dict):
                 for f in ("action_id", "name"):
                     v = action.get(f)
                     if v is not None and not isinstance(v, str):
-                        _typed(v, _is_str, "a string",
-                               f"{label}: reward_info.{key}[{i}].action.{f}")
+                        raise _bad(v, "a string",
+                                   f"{label}: reward_info.{key}[{i}].action.{f}")
 
 
 def _typed(v: Any, ok, what: str, where: str) -> None:
     if v is not None and not ok(v):
-        raise RecordError(f"{where} should be {what}, found {type(v).__name__} {_short(v)}")
+        raise _bad(v, what, where)
+
+
+def _bad(v: Any, what: str, where: str) -> RecordError:
+    """The error for a value of the wrong type (built only for a value that fails)."""
+    return RecordError(f"{where} should be {what}, found {type(v).__name__} {_short(v)}")
 
 
 def _short(v: Any) -> str:
