@@ -69,8 +69,7 @@ class TasksScreen(ExplorerScreen):
         self._total = 0
         self._longest: list[int] = []        # the fitted columns' longest content (no class)
         self._reasons: list[str] = []        # termination reasons present, sorted (`t` cycles)
-        self._load_gen = 0                   # +1 per full read: its rows are new objects
-        self._shown_gen = -1                 # the read `shown` was taken from
+        self._shown_from: list | None = None  # the all_rows `shown` was taken from
         self.failure_classes: dict[int, list[str]] = {}   # failed episode -> failure classes (core)
         self.row_classes: dict[str, list[str]] = {}       # task id -> its failed trials' classes
         self.class_filter: str | None = None
@@ -184,7 +183,6 @@ class TasksScreen(ExplorerScreen):
         self.all_rows, self._signature, self.names = rows, sig, names
         self.loaded, self._first = True, []
         (self._longest, self._summary, self._reasons), self._cells, self._orders = view, {}, {}
-        self._load_gen += 1
         self._fit()
         self._apply()
         self._keep_out_of_gc()
@@ -247,9 +245,10 @@ class TasksScreen(ExplorerScreen):
         table = self.query_one(LineTable)
         current = self.shown[table.cursor] if self.shown and table.cursor < len(
             self.shown) else None
-        same_rows = self._shown_gen == self._load_gen  # else the cursor's row is an old object
+        # a full read makes new row objects: the cursor's row is then found by its task id
+        same_rows = self._shown_from is self.all_rows
         self.shown = self._visible() if self.loaded else self._first
-        self._shown_gen = self._load_gen if self.loaded else -1
+        self._shown_from = self.all_rows if self.loaded else None
         # an empty table says why: nothing finished yet, or the filter hides every task
         table.empty = ("loading tasks…" if not self.loaded else
                        "no finished episodes yet" if not self.all_rows else
