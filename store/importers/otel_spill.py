@@ -86,6 +86,8 @@ class Spiller:
         attrs, kind, dumps, write = S.attrs, S.kind, marshal.dumps, self.out.write
         keys, services = self._keys, self.services
         append = keys.append
+        # per trace, the last chat span's input in this request: (its seq, the text)
+        last_input: dict[str, tuple[int, str]] = {}
         # the counters live in locals while the loop runs (this runs for every span); written
         # back on the way out, errors included (the spans before one stay spilled)
         seq, off = self.seq, self.off
@@ -124,11 +126,16 @@ class Spiller:
                                   for e in evs if isinstance(e, dict)] if evs else []
                         status = (sp.get("status") or {}).get("code")
                         name = str(sp.get("name") or "")
+                        k_ = kind(name, a)
+                        ref = None
+                        if k_ == "chat" and type(text := a.get(S.INPUT)) is str:
+                            ref = _history_ref(a, text, last_input.get(trace))
+                            last_input[trace] = (seq, text)
                         # marshal, not JSON: the record only lives in our own temporary file,
                         # and marshalling big strings is a copy where JSON re-escapes them
                         blob = dumps([name, a, events, status in (2, "2", "STATUS_CODE_ERROR"),
                                       start, end, sid, sp.get("parentSpanId") or None, service,
-                                      trace, kind(name, a)])
+                                      trace, k_, seq, ref])
                         write(blob)
                         n = len(blob)
                         append((seq, trace, None if conv is None else str(conv), start, off, n))
@@ -143,6 +150,7 @@ class Spiller:
             self.seq, self.off = seq, off
 
     def flush(self) -> None:
+        """Write the queued sort keys (the record file is written as spans come)."""
         self.db.executemany("INSERT INTO s VALUES (?,?,?,?,?,?)", self._keys)
         self.db.commit()  # the other process reads this file (journal off: commit is cheap)
         self._keys.clear()
@@ -151,6 +159,17 @@ class Spiller:
         """Flush and close (the spans are read back by `episodes`)."""
         self.flush()
         self.out.close()
+
+
+def _history_ref(a: dict, text: str, prev: tuple[int, str] | None) -> int | None:
+    """When a chat span's input repeats an earlier span's of the same trace and request (the
+    conversation so far) with items appended, keep only what it adds (in `a`, in place) and
+    return that span's seq; the record then holds the added part, not the history again
+    (otel_episode.full_input puts it back together). None (nothing changed) otherwise."""
+    if prev is None or not S.extends(text, prev[1]):
+        return None
+    a[S.INPUT] = text[len(prev[1]):]
+    return prev[0]
 
 
 def layout(fh: BinaryIO) -> str:
