@@ -227,3 +227,15 @@ def test_an_early_worker_not_used_is_stopped_and_its_files_removed(tmp_path, mon
     with pytest.raises(ImportFailure, match=r"line 3: not JSON"):
         import_path(db, bad)
     assert list(spill.glob("t2e-otel-*")) == [] and len(workers) == 3
+
+
+def test_a_store_folder_where_t2e_runs_is_not_the_workers_code(tmp_path, monkeypatch):
+    here = tmp_path / "cwd"
+    (here / "store" / "importers").mkdir(parents=True)
+    for init in ("store/__init__.py", "store/importers/__init__.py"):
+        (here / init).write_text("")
+    (here / "store/importers/otel_worker.py").write_text("raise SystemExit(3)\n")
+    p = _lines_file(tmp_path / "t.jsonl")
+    monkeypatch.chdir(here)
+    got, entry = _run(tmp_path, monkeypatch, p, "1")
+    assert entry["episodes"] == 40

@@ -197,9 +197,11 @@ class _Worker:
             env = dict(os.environ)
             env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"]
                                         if env.get("PYTHONPATH") else "")
+            # -P: -m would put the current directory first on the module path, and a store/
+            # folder wherever t2e runs would be imported as the worker's code
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "store.importers.otel_worker", self.path, self.tmp,
-                 str(self.mid)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                [sys.executable, "-P", "-m", "store.importers.otel_worker", self.path,
+                 self.tmp, str(self.mid)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL, env=env)
         except BaseException:
             self.close()
