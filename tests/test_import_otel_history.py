@@ -1,6 +1,6 @@
 """The OpenTelemetry import keeps a chat span's repeated history once: each chat call's input is
-the conversation so far, so the spill holds only what an input adds to the previous one of the
-same trace (otel_spill._history_ref) and the episode builder puts whole inputs back together
+the conversation so far, so the spill holds only what an input adds to the previous one kept
+for its trace (otel_spill._history_ref) and the episode builder puts whole inputs back together
 only when it needs them (otel_episode._Inputs). The stored rows are the same as when every
 input is kept whole, whatever the order of the spans in the file."""
 
@@ -50,10 +50,11 @@ def _chats(trace: str, n: int, *, conv: str | None = None, t0: int = 0) -> list[
     return spans
 
 
-def _records(tmp_path, req: dict) -> list[list]:
-    path = str(tmp_path / "spill.sqlite")
+def _records(tmp_path, *reqs: dict) -> list[list]:
+    path = str(tmp_path / f"spill{len(list(tmp_path.glob('spill*.sqlite')))}.sqlite")
     sp = otel_spill.Spiller(otel_spill.open_spill(path), path)
-    sp.add("", req)
+    for req in reqs:
+        sp.add("", req)
     sp.close()
     rows = sp.db.execute("SELECT off, len FROM s ORDER BY seq").fetchall()
     data = open(path + ".recs", "rb").read()
@@ -75,6 +76,22 @@ def test_the_spill_keeps_each_input_history_once(tmp_path):
         assert len(rec[1][INPUT]) < len(new) - len(old) + 1
     other_chat = next(r for r in recs if r[9] == TR2 and r[10] == "chat")
     assert other_chat[12] is None and other_chat[1][INPUT] == whole[0]
+
+
+def test_a_conversation_exported_in_several_batches_is_kept_once_too(tmp_path, monkeypatch):
+    """Exporters send spans in batches (a line each): a later batch's input is shortened by the
+    last one kept for its trace; past the bound, the oldest traces' inputs are forgotten and a
+    later input of theirs is spilled whole."""
+    spans = _chats(TR, 3)
+    recs = _records(tmp_path, *[request([s]) for s in spans])
+    chats = [r for r in recs if r[10] == "chat"]
+    assert chats[0][12] is None and [r[12] for r in chats[1:]] == [r[11] for r in chats[:-1]]
+    first = spans[1]["attributes"][1]["value"]["stringValue"]
+    monkeypatch.setattr(otel_spill, "KEEP_INPUT_CHARS", len(first) * 3 // 2)
+    a, b = _chats(TR, 2), _chats(TR2, 2)
+    recs = _records(tmp_path, request(a[:2]), request(b[:2]), request(b[2:] + a[2:]))
+    later = {r[9]: r for r in recs if r[10] == "chat" and r[12] is not None}
+    assert list(later) == [TR2]  # TR's input was forgotten when TR2's came: spilled whole
 
 
 def _file(path, lines: list[dict]):
@@ -108,10 +125,13 @@ def _shapes(tmp_path):
     }
 
 
-def _rows(tmp_path, monkeypatch, path, label, *, whole: bool, worker: str = "0"):
+def _rows(tmp_path, monkeypatch, path, label, *, whole: bool, worker: str = "0",
+          keep: int | None = None):
     with monkeypatch.context() as m:
         m.setenv("T2E_IMPORT_WORKER", worker)
         m.setattr(otel_spill, "HEAD_START", 0)
+        if keep is not None:  # a small bound: inputs forgotten on the way
+            m.setattr(otel_spill, "KEEP_INPUT_CHARS", keep)
         if whole:  # every input kept whole: what the spill did before
             m.setattr(otel_spill, "_history_ref", lambda a, text_, prev: None)
         db = store.open_db(tmp_path / f"{label}-{whole}-{worker}.sqlite")
@@ -126,6 +146,7 @@ def test_inputs_kept_once_store_the_rows_of_whole_inputs(tmp_path, monkeypatch, 
     want = _rows(tmp_path, monkeypatch, path, shape, whole=True)
     assert _rows(tmp_path, monkeypatch, path, shape, whole=False) == want
     assert _rows(tmp_path, monkeypatch, path, shape, whole=False, worker="1") == want
+    assert _rows(tmp_path, monkeypatch, path, shape, whole=False, keep=600) == want
     assert want["steps"]  # the fixture has messages
 
 

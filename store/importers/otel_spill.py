@@ -33,6 +33,9 @@ from .jsonstream import loads as strict_loads
 from .otel_episode import build_episode
 
 SPLIT_SEQ = 1 << 40
+# characters of chat inputs a spilling process keeps to shorten later inputs of the same trace
+# (at most ~4 bytes each: a bounded share of the import's memory whatever the file's size)
+KEEP_INPUT_CHARS = 8 << 20
 # a first line longer than this is not taken for a JSON Lines record (a whole file written
 # on one line would otherwise be read into memory by readline)
 MAX_LINE = 64 << 20
@@ -70,6 +73,18 @@ class Spiller:
         self.seq = seq
         self.services: Counter = Counter()
         self._keys: list[tuple] = []
+        # per trace, the last chat span's input (its seq, the text), oldest trace first, across
+        # requests: a conversation's calls are often exported in different batches (lines)
+        self._inputs: dict[str, tuple[int, str]] = {}
+        self._kept = 0  # characters held there, at most KEEP_INPUT_CHARS
+
+    def _forget(self) -> None:
+        """Drop the oldest traces' inputs until the kept text is within its bound (a later
+        input of such a trace is then spilled whole: correct, only larger)."""
+        inputs = self._inputs
+        while self._kept > KEEP_INPUT_CHARS and inputs:
+            _, text = inputs.pop(next(iter(inputs)))
+            self._kept -= len(text)
 
     @property
     def spans(self) -> int:
@@ -86,8 +101,7 @@ class Spiller:
         attrs, kind, dumps, write = S.attrs, S.kind, marshal.dumps, self.out.write
         keys, services = self._keys, self.services
         append = keys.append
-        # per trace, the last chat span's input in this request: (its seq, the text)
-        last_input: dict[str, tuple[int, str]] = {}
+        last_input = self._inputs
         # the counters live in locals while the loop runs (this runs for every span); written
         # back on the way out, errors included (the spans before one stay spilled)
         seq, off = self.seq, self.off
@@ -129,8 +143,12 @@ class Spiller:
                         k_ = kind(name, a)
                         ref = None
                         if k_ == "chat" and type(text := a.get(S.INPUT)) is str:
-                            ref = _history_ref(a, text, last_input.get(trace))
+                            prev = last_input.pop(trace, None)  # re-added: newest last
+                            ref = _history_ref(a, text, prev)
                             last_input[trace] = (seq, text)
+                            self._kept += len(text) - (0 if prev is None else len(prev[1]))
+                            if self._kept > KEEP_INPUT_CHARS:
+                                self._forget()
                         # marshal, not JSON: the record only lives in our own temporary file,
                         # and marshalling big strings is a copy where JSON re-escapes them
                         blob = dumps([name, a, events, status in (2, "2", "STATUS_CODE_ERROR"),
@@ -162,10 +180,10 @@ class Spiller:
 
 
 def _history_ref(a: dict, text: str, prev: tuple[int, str] | None) -> int | None:
-    """When a chat span's input repeats an earlier span's of the same trace and request (the
+    """When a chat span's input repeats the previous chat input spilled for its trace (the
     conversation so far) with items appended, keep only what it adds (in `a`, in place) and
     return that span's seq; the record then holds the added part, not the history again
-    (otel_episode.full_input puts it back together). None (nothing changed) otherwise."""
+    (otel_episode._Inputs puts it back together). None (nothing changed) otherwise."""
     if prev is None or not S.extends(text, prev[1]):
         return None
     a[S.INPUT] = text[len(prev[1]):]
