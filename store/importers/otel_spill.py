@@ -20,6 +20,7 @@ import os
 import re
 import sqlite3
 from collections import Counter
+from itertools import islice
 from typing import Any, BinaryIO, Callable, Iterator
 
 from world.jsonstream import STRICT  # the strict decoder, without loads' text scan
@@ -307,15 +308,14 @@ def _read_lines(fh: BinaryIO, start: int, end: int) -> Iterator[bytes]:
         if not block:
             break
         left -= len(block)
-        i = block.find(b"\n")
-        if i < 0:
+        lines = block.split(b"\n")  # (split, not a slice of the block then split: one copy)
+        if len(lines) == 1:
             parts.append(block)
             continue
-        parts.append(block[:i])
+        parts.append(lines[0])
         yield b"".join(parts)
-        lines = block[i + 1:].split(b"\n")
         parts = [lines.pop()]
-        yield from lines
+        yield from islice(lines, 1, None)
     if any(parts):
         yield b"".join(parts)
 
