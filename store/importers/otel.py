@@ -5,9 +5,10 @@ the collector's layout) or one such object for the whole file. Spans are spilled
 temporary SQLite file and read back one conversation at a time (otel_spill.py), so memory
 stays near one conversation whatever the file size.
 
-A big file uses both cores: a worker process (otel_worker.py) spills the first half of the
-lines while this process spills the second; then the worker builds the episodes (grouping,
-messages, validation) and sends them here, where they become rows and are written.
+A big file uses both cores: a worker process (otel_worker.py), started before import_path
+hashes the file (early_worker), spills the first part of the lines while this process hashes
+the file and spills the rest; then the worker builds the episodes (grouping, messages,
+validation) and sends them here, where they become rows and are written.
 
 An episode is a conversation: spans sharing `gen_ai.conversation.id` (OpenInference:
 `session.id`), else a trace. Its root is the first `invoke_agent` span (else the first span

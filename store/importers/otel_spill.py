@@ -8,6 +8,9 @@ The collector's layout (one ExportTraceServiceRequest per line) can be cut at an
 so a big file is spilled by two processes at once, each from its own byte range into its own
 spill file (`spill_lines`); the second file is attached when the episodes are read. Spans carry
 a sequence number (`seq`, the second range's from SPLIT_SEQ on) that keeps file order.
+Chat spans carry the conversation so far in their input: an input that extends the last one
+kept for its trace is spilled as the part it adds (`_history_ref`; otel_episode rebuilds the
+whole text when it needs it), so the history is written and read back once, not once a call.
 Anything else (one object for the whole file, pretty-printed, or several objects) is read
 by the streaming reader in one process (`spill_stream`).
 """
