@@ -18,6 +18,7 @@ from .. import locks, writer
 from ..db import db_path
 from . import atif, jsonl, otel, tau2
 from .common import ImportContext, ImportFailure, import_world_id, inside, open_regular
+from .parse_worker import ParseWorker
 
 __all__ = ["ImportFailure", "import_paths", "import_path", "import_world_id", "detect_format"]
 
@@ -60,6 +61,27 @@ def import_path(db: Any, path: str | os.PathLike, *, name: str | None = None,
     if not p.is_dir():
         with open_regular(p, display):  # a FIFO or /dev/zero is refused here, at once
             pass
+    worker = _early_worker(p, display)
+    try:
+        return _import_hashed(db, p, display, name, role, worker)
+    finally:
+        if worker is not None:
+            worker.close()
+
+
+def _early_worker(p: Path, display: str) -> ParseWorker | None:
+    """A parse worker for a big tau2 file, started before the file is hashed so that its
+    start-up overlaps the hash (it waits for its ids; import_path closes it when unused)."""
+    try:
+        if p.is_dir() or not tau2.wants_worker(p.stat().st_size) or detect_format(p) != "tau2":
+            return None
+    except (OSError, ImportFailure):
+        return None  # the import proper says what is wrong, as before
+    return ParseWorker(p, display)
+
+
+def _import_hashed(db: Any, p: Path, display: str, name: str | None, role: str,
+                   worker: ParseWorker | None) -> dict:
     try:
         sha, size = content_hash(p)
     except OSError as exc:
@@ -74,7 +96,7 @@ def import_path(db: Any, path: str | os.PathLike, *, name: str | None = None,
                             f"{exc.pid}); it will be in the store when that import ends") \
             from None
     try:
-        return _import_locked(conn, p, display, sha, size, name, role)
+        return _import_locked(conn, p, display, sha, size, name, role, worker)
     finally:
         lock.release()
 
@@ -94,7 +116,7 @@ def _existing(conn: sqlite3.Connection, display: str, sha: str) -> dict | None:
 
 
 def _import_locked(conn: sqlite3.Connection, p: Path, display: str, sha: str, size: int,
-                   name: str | None, role: str) -> dict:
+                   name: str | None, role: str, worker: ParseWorker | None = None) -> dict:
     existing = _existing(conn, display, sha)
     if existing:
         return existing
@@ -117,7 +139,7 @@ def _import_locked(conn: sqlite3.Connection, p: Path, display: str, sha: str, si
             elif fmt == "atif":
                 atif.import_file(conn, ctx)
             else:
-                tau2.import_file(conn, ctx)
+                tau2.import_file(conn, ctx, worker if fmt == "tau2" else None)
             conn.execute("UPDATE sources SET warnings_json = ? WHERE source_id = ?",
                          (json.dumps(list(ctx.warnings), ensure_ascii=False), ctx.source_id))
     except ImportFailure as exc:

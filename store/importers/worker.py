@@ -1,5 +1,7 @@
-"""Entry point of the import worker process (see tau2.py): `python -m store.importers.worker
-PATH DISPLAY RUN_ID NEXT_EPISODE NEXT_STEP` pickles the file's events to stdout.
+"""Entry point of the import worker process (see parse_worker.py): `python -m
+store.importers.worker PATH DISPLAY` waits for one line `RUN_ID NEXT_EPISODE NEXT_STEP` on stdin
+(the parent starts it before it knows them), then pickles the file's events to stdout. Stdin
+closed without that line: the parent doesn't need it (a duplicate file...); it exits.
 
 The events are pickled here and written by a second thread, through a queue of QUEUE_EVENTS
 events: the parent reads the next batch only once it has written the last one, so with a plain
@@ -21,7 +23,11 @@ QUEUE_EVENTS = 8
 
 def worker_main(argv: list[str]) -> int:
     """The worker: produce events for one file and pickle them to stdout."""
-    path, display, run_id, next_episode, next_step = argv
+    path, display = argv
+    line = sys.stdin.buffer.readline().split()
+    if len(line) != 3:
+        return 0
+    run_id, next_episode, next_step = (x.decode() for x in line)
     # the worker's objects are JSON values and row tuples (no cycles) and it ends with the
     # file: the cyclic collector would only walk them (~3% of the worker's CPU)
     gc.disable()
