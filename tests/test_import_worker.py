@@ -108,33 +108,3 @@ def test_worker_ignores_a_store_package_in_the_current_directory(db, tmp_path, m
     monkeypatch.chdir(tmp_path / "cwd")
     res = import_paths(db, [str(write_json(tmp_path / "w.json", make_results(3)))])
     assert res["rejected"] == [] and res["imported"][0]["episodes"] == 3
-
-
-def test_big_import_flushes_the_wal_as_it_goes(db, tmp_path, monkeypatch):
-    """The flusher thread syncs the store's WAL and file during a big import (so the commit's
-    own syncs find little left), stops with it, and changes no row."""
-    import os
-    import threading
-
-    from store.importers import flusher
-
-    synced: list[tuple[str, str]] = []
-    real = os.fdatasync
-
-    def fdatasync(fd):
-        synced.append((threading.current_thread().name, os.readlink(f"/proc/self/fd/{fd}")))
-        real(fd)
-
-    monkeypatch.setattr(os, "fdatasync", fdatasync)
-    monkeypatch.setattr(importers, "FLUSH_MIN_BYTES", 0)
-    monkeypatch.setattr(flusher, "FLUSH_EVERY", 0.001)
-    src = make_results(300)
-    e = import_path(db, write_json(tmp_path / "w.json", src))
-    assert export_dict(db, e["run_id"]) == src
-    store_file = str(tmp_path / "s.sqlite")
-    assert ("t2e-import-flush", store_file + "-wal") in synced
-    assert ("t2e-import-flush", store_file) in synced
-    assert not [t for t in threading.enumerate() if t.name == "t2e-import-flush"]
-    n = len(synced)
-    import_path(db, write_json(tmp_path / "small.json", make_results(2)))
-    assert len(synced) == n  # small files: no thread

@@ -11,7 +11,6 @@ import json
 import os
 import re
 import sqlite3
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +18,11 @@ from .. import locks, writer
 from ..db import db_path
 from . import atif, jsonl, otel, tau2
 from .common import ImportContext, ImportFailure, import_world_id, inside, open_regular
-from .flusher import flushing
 from .parse_worker import ParseWorker
 
 __all__ = ["ImportFailure", "import_paths", "import_path", "import_world_id", "detect_format"]
 
 _SNIFF = 1 << 20
-FLUSH_MIN_BYTES = 8 << 20
 
 
 def import_paths(db: Any, paths: list[str | os.PathLike], *, name: str | None = None,
@@ -131,11 +128,8 @@ def _import_locked(conn: sqlite3.Connection, p: Path, display: str, sha: str, si
     # every id itself inside one transaction. The pragma only works outside a transaction.
     fk = conn.execute("PRAGMA foreign_keys").fetchone()[0]
     conn.execute("PRAGMA foreign_keys = OFF")
-    # big tau2 files: their pages are written out as the import goes (flusher.py)
-    big = size >= FLUSH_MIN_BYTES and fmt in ("tau2", "tau2-dir")
-    flush = flushing(db_path(conn)) if big else nullcontext()
     try:
-        with flush, writer.transaction(conn):
+        with writer.transaction(conn):
             if fmt == "tau2-dir":
                 tau2.import_directory(conn, ctx)
             elif fmt == "t2e-jsonl":
