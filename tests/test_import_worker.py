@@ -108,3 +108,51 @@ def test_worker_ignores_a_store_package_in_the_current_directory(db, tmp_path, m
     monkeypatch.chdir(tmp_path / "cwd")
     res = import_paths(db, [str(write_json(tmp_path / "w.json", make_results(3)))])
     assert res["rejected"] == [] and res["imported"][0]["episodes"] == 3
+
+
+def test_outbox_is_bounded_by_bytes_not_batches():
+    """The worker's queue of pickled batches holds up to its size in bytes: a producer waits
+    for the writer past it, a blob bigger than the bound still passes alone, and a stopped
+    writer releases a waiting producer."""
+    import threading
+
+    from store.importers.worker import Outbox
+
+    box = Outbox(10)
+    assert box.put(b"a" * 6)
+    done = threading.Event()
+    result: list[bool] = []
+
+    def produce():
+        result.append(box.put(b"b" * 6))  # 12 bytes > 10: waits for the first to be written
+        done.set()
+
+    t = threading.Thread(target=produce)
+    t.start()
+    assert not done.wait(0.3)  # still waiting: the bound holds
+    first = box.take()
+    assert first == b"a" * 6 and not done.is_set()  # taken is not written: still counted
+    box.written(first)
+    assert done.wait(10) and result == [True]
+    t.join()
+    assert box.take() == b"b" * 6 and box.written(b"b" * 6) is True  # nothing queued after it
+    assert box.put(b"c" * 50)  # bigger than the bound, but alone: passes
+    box.stop()
+    assert box.put(b"d") is False  # the writer is gone: the producer is told
+
+
+def test_outbox_stop_releases_a_waiting_producer():
+    import threading
+
+    from store.importers.worker import Outbox
+
+    box = Outbox(4)
+    assert box.put(b"xxxx")
+    result: list[bool] = []
+    t = threading.Thread(target=lambda: result.append(box.put(b"yy")))
+    t.start()
+    t.join(0.3)
+    assert t.is_alive()  # waiting for room
+    box.stop()
+    t.join(10)
+    assert not t.is_alive() and result == [False]
