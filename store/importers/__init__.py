@@ -69,19 +69,23 @@ def import_path(db: Any, path: str | os.PathLike, *, name: str | None = None,
             worker.close()
 
 
-def _early_worker(p: Path, display: str) -> ParseWorker | None:
-    """A parse worker for a big tau2 file, started before the file is hashed so that its
-    start-up overlaps the hash (it waits for its ids; import_path closes it when unused)."""
+def _early_worker(p: Path, display: str) -> Any:
+    """A worker process started before the file is hashed, so that its start-up (and, for
+    OTLP, its part of the file) overlaps the hash: a big OTLP file's (otel.early_worker) or a
+    big tau2 file's parse worker, which waits for its ids (parse_worker.py). import_path
+    closes it when unused."""
     try:
-        if p.is_dir() or not tau2.wants_worker(p.stat().st_size) or detect_format(p) != "tau2":
-            return None
+        fmt = None if p.is_dir() else detect_format(p)
+        big_tau2 = fmt == "tau2" and tau2.wants_worker(p.stat().st_size)
     except (OSError, ImportFailure):
         return None  # the import proper says what is wrong, as before
-    return ParseWorker(p, display)
+    if fmt == "otel":
+        return otel.early_worker(p)
+    return ParseWorker(p, display) if big_tau2 else None
 
 
 def _import_hashed(db: Any, p: Path, display: str, name: str | None, role: str,
-                   worker: ParseWorker | None) -> dict:
+                   worker: Any) -> dict:
     try:
         sha, size = content_hash(p)
     except OSError as exc:
@@ -116,7 +120,7 @@ def _existing(conn: sqlite3.Connection, display: str, sha: str) -> dict | None:
 
 
 def _import_locked(conn: sqlite3.Connection, p: Path, display: str, sha: str, size: int,
-                   name: str | None, role: str, worker: ParseWorker | None = None) -> dict:
+                   name: str | None, role: str, worker: Any = None) -> dict:
     existing = _existing(conn, display, sha)
     if existing:
         return existing
@@ -135,11 +139,11 @@ def _import_locked(conn: sqlite3.Connection, p: Path, display: str, sha: str, si
             elif fmt == "t2e-jsonl":
                 jsonl.import_file(conn, ctx)
             elif fmt == "otel":
-                otel.import_file(conn, ctx)
+                otel.import_file(conn, ctx, None if isinstance(worker, ParseWorker) else worker)
             elif fmt == "atif":
                 atif.import_file(conn, ctx)
             else:
-                tau2.import_file(conn, ctx, worker if fmt == "tau2" else None)
+                tau2.import_file(conn, ctx, worker if isinstance(worker, ParseWorker) else None)
             conn.execute("UPDATE sources SET warnings_json = ? WHERE source_id = ?",
                          (json.dumps(list(ctx.warnings), ensure_ascii=False), ctx.source_id))
     except ImportFailure as exc:
