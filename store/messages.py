@@ -81,6 +81,27 @@ _STR_KEYS = frozenset(("role", "content", "requestor", "timestamp"))
 _COLUMN_KEYS = frozenset(_MESSAGE_KEYS - {"usage"})  # usage also rides in extra_json
 
 
+# A message's key order and role decide which keys ride in extra_json, whether the key list is
+# noted, and which columns' values are checked: worked out once per shape (a results file has a
+# handful), not per message. Bounded: hostile input with endless shapes is simply not cached.
+_SHAPES: dict[tuple, tuple[tuple, tuple | None, tuple]] = {}
+_SHAPES_MAX = 1024
+
+
+def _shape(role: str, message: dict) -> tuple[tuple, tuple | None, tuple]:
+    """(keys for extra_json, the column keys to note or None, the column keys present)."""
+    key = (role, tuple(message))
+    shape = _SHAPES.get(key)
+    if shape is None:
+        present = tuple(k for k in key[1] if k in _COLUMN_KEYS)
+        shape = (tuple(k for k in key[1] if k not in _COLUMN_KEYS),
+                 None if set(present) == _DEFAULT_SETS.get(role, _OTHER_SET) else present,
+                 present)
+        if len(_SHAPES) < _SHAPES_MAX:
+            _SHAPES[key] = shape
+    return shape
+
+
 def step_row(episode_id: int, idx: int, message: dict, *, latency_ms: float | None = None,
              tool_names: dict[str, str] | None = None) -> tuple[tuple, list[tuple], bool]:
     """Turn one tau2 message dict into a steps row plus tool_calls rows.
@@ -90,32 +111,35 @@ def step_row(episode_id: int, idx: int, message: dict, *, latency_ms: float | No
     extra_json; so does a small `_t2e` note when the message deviates from the usual tau2 key
     set or a value does not fit its column, so `message_from_step` gives the message back.
     """
-    role = message.get("role") or "unknown"
-    content = message.get("content")
+    get = message.get
+    role = get("role") or "unknown"
+    content = get("content")
     if content is not None and type(content) is not str:
         content = _encode(content)
-    calls = message.get("tool_calls") or None
+    calls = get("tool_calls") or None
     calls_text = _encode(calls) if calls else None
-    usage = message.get("usage")
+    usage = get("usage")
     if type(usage) is dict:
         tokens_in = usage.get("prompt_tokens")
         tokens_out = usage.get("completion_tokens")
     else:
         tokens_in = tokens_out = None
-    extra = {k: v for k, v in message.items() if k not in _COLUMN_KEYS}
     if type(role) is not str:
         role = "unknown"
+    extra_keys, keys_note, present = _shape(role, message)
+    extra = {k: message[k] for k in extra_keys}
     meta: dict[str, Any] = {}
-    present_set = message.keys() & _COLUMN_KEYS
-    present = None
-    if present_set != _DEFAULT_SETS.get(role, _OTHER_SET):
-        present = [k for k in message if k in _COLUMN_KEYS]
-        meta["keys"] = present
+    if keys_note is not None:
+        meta["keys"] = list(keys_note)
     raw = None
-    for k in present or present_set:
+    for k in present:  # in the message's order, so a note with two raw values is always alike
         v = message[k]
         # inline fast path for the common, column-exact values; _raw_needed decides the rest
-        if v is None or (type(v) is str and k in _STR_KEYS):
+        if v is None:
+            continue
+        t = type(v)
+        if (t is str and k in _STR_KEYS) or (t is int and k == "turn_idx" and v == idx) \
+                or (t is float and k == "cost") or (t is bool and k == "error"):
             continue
         if _raw_needed(k, v, role, idx):
             if raw is None:
@@ -125,7 +149,7 @@ def step_row(episode_id: int, idx: int, message: dict, *, latency_ms: float | No
         meta["raw"] = raw
     if meta:
         extra[META_KEY] = meta
-    raw_id = message.get("id")
+    raw_id = get("id")
     call_id = raw_id if role == "tool" and type(raw_id) is str else None
     tool_name = None
     if call_id is not None and tool_names is not None:
@@ -148,11 +172,11 @@ def step_row(episode_id: int, idx: int, message: dict, *, latency_ms: float | No
     huge = ((content is not None and len(content) > HUGE_CHARS)
             or (calls_text is not None and len(calls_text) > HUGE_CHARS)
             or (extra_text is not None and len(extra_text) > HUGE_CHARS))
-    requestor = message.get("requestor")
-    timestamp = message.get("timestamp")
-    cost = message.get("cost")
+    requestor = get("requestor")
+    timestamp = get("timestamp")
+    cost = get("cost")
     row = (episode_id, idx, role, content, calls_text, call_id, tool_name,
-           1 if message.get("error") else 0,
+           1 if get("error") else 0,
            requestor if type(requestor) is str else None,
            timestamp if type(timestamp) is str else None,
            latency_ms, tokens_in, tokens_out,

@@ -18,6 +18,7 @@ from .. import locks, writer
 from ..db import db_path
 from . import atif, jsonl, otel, tau2
 from .common import ImportContext, ImportFailure, import_world_id, inside, open_regular
+from .parse_worker import ParseWorker
 
 __all__ = ["ImportFailure", "import_paths", "import_path", "import_world_id", "detect_format"]
 
@@ -60,7 +61,7 @@ def import_path(db: Any, path: str | os.PathLike, *, name: str | None = None,
     if not p.is_dir():
         with open_regular(p, display):  # a FIFO or /dev/zero is refused here, at once
             pass
-    worker = _early_worker(p)
+    worker = _early_worker(p, display)
     try:
         return _import_hashed(db, p, display, name, role, worker)
     finally:
@@ -68,15 +69,19 @@ def import_path(db: Any, path: str | os.PathLike, *, name: str | None = None,
             worker.close()
 
 
-def _early_worker(p: Path) -> Any:
-    """The worker process of a big OTLP file, started before the file is hashed so that its
-    start-up and its part of the file overlap the hash (otel.early_worker)."""
+def _early_worker(p: Path, display: str) -> Any:
+    """A worker process started before the file is hashed, so that its start-up (and, for
+    OTLP, its part of the file) overlaps the hash: a big OTLP file's (otel.early_worker) or a
+    big tau2 file's parse worker, which waits for its ids (parse_worker.py). import_path
+    closes it when unused."""
     try:
-        if p.is_dir() or detect_format(p) != "otel":
-            return None
+        fmt = None if p.is_dir() else detect_format(p)
+        big_tau2 = fmt == "tau2" and tau2.wants_worker(p.stat().st_size)
     except (OSError, ImportFailure):
         return None  # the import proper says what is wrong, as before
-    return otel.early_worker(p)
+    if fmt == "otel":
+        return otel.early_worker(p)
+    return ParseWorker(p, display) if big_tau2 else None
 
 
 def _import_hashed(db: Any, p: Path, display: str, name: str | None, role: str,
@@ -134,11 +139,11 @@ def _import_locked(conn: sqlite3.Connection, p: Path, display: str, sha: str, si
             elif fmt == "t2e-jsonl":
                 jsonl.import_file(conn, ctx)
             elif fmt == "otel":
-                otel.import_file(conn, ctx, worker)
+                otel.import_file(conn, ctx, None if isinstance(worker, ParseWorker) else worker)
             elif fmt == "atif":
                 atif.import_file(conn, ctx)
             else:
-                tau2.import_file(conn, ctx)
+                tau2.import_file(conn, ctx, worker if isinstance(worker, ParseWorker) else None)
             conn.execute("UPDATE sources SET warnings_json = ? WHERE source_id = ?",
                          (json.dumps(list(ctx.warnings), ensure_ascii=False), ctx.source_id))
     except ImportFailure as exc:

@@ -101,24 +101,33 @@ def validate_sim(sim: Any, label: str) -> None:
             check_ticks(sim["ticks"], label)  # tau2 1.x full-duplex: steps come from ticks
         except TickError as exc:
             raise RecordError(str(exc)) from None
+    # once per message: plain-type tests first, the general ones only for what they miss
     for j, m in enumerate(sim.get("messages") or []):
-        if not isinstance(m, dict):
+        if type(m) is not dict and not isinstance(m, dict):
             raise RecordError(f"{label}, message #{j}: expected an object, "
                               f"found {type(m).__name__}")
         role = m.get("role")
-        if not isinstance(role, str):
+        if type(role) is not str and not isinstance(role, str):
             raise RecordError(f"{label}, message #{j}: 'role' should be a string, found "
                               f"{type(role).__name__}")
         calls = m.get("tool_calls")
-        if calls is not None and not (isinstance(calls, list)
-                                      and all(isinstance(c, dict) for c in calls)):
+        if calls is not None and not _list_of_dicts(calls):
             raise RecordError(f"{label}, message #{j}: 'tool_calls' should be a list of objects")
         usage = m.get("usage")
         if isinstance(usage, dict):  # token counts are summed per episode
             for k in ("prompt_tokens", "completion_tokens"):
                 v = usage.get(k)
-                if v is not None and not _int(v):  # the message is built only when needed
+                if v is not None and type(v) is not int and not _int(v):
                     raise _bad(v, "an integer", f"{label}, message #{j}: usage.{k}")
+
+
+def _list_of_dicts(v: Any) -> bool:
+    if not isinstance(v, list):
+        return False
+    for c in v:
+        if not isinstance(c, dict):
+            return False
+    return True
 
 
 # Per check list: fields stored in text columns (must be strings) and in number columns.
@@ -235,20 +244,22 @@ class RowBuilder:
             if step_rows and step_rows[0][0][0] != eid:
                 raise RuntimeError(f"step rows made for episode {step_rows[0][0][0]}, not {eid}")
             rows, messages = step_rows, step_rows
+        sid = self.next_step  # a local counter: this loop runs once per message
         for row, call_rows, huge in rows:
-            sid = self.next_step
-            self.next_step += 1
             steps.append((sid, *row))
             if call_rows:
                 for c in call_rows:
                     calls.append((sid, eid, *c))
                 n_calls += len(call_rows)
+            sid += 1
             n_errors += row[7]
             if row[11] is not None:
                 tin = (tin or 0) + row[11]
             if row[12] is not None:
                 tout = (tout or 0) + row[12]
-            has_huge = has_huge or huge
+            if huge:
+                has_huge = True
+        self.next_step = sid
         ri = sim.get("reward_info")
         cols = writer.reward_columns(ri)
         self._checks.extend(writer.check_rows(eid, ri))

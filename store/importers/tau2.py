@@ -15,10 +15,7 @@ every row of executemany and the two threads convoy).
 from __future__ import annotations
 
 import os
-import pickle
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -28,6 +25,7 @@ from .bulk import import_cache
 from .common import ImportContext, ImportFailure, RunMeta, env_count, inside, open_regular
 from .episodes import RecordError, RowBuilder, next_ids, sim_label, validate_sim, write_batch
 from .jsonstream import JsonStream, JsonStreamError
+from .parse_worker import ParseWorker
 from .tasks_embedded import EmbeddedTasks, duplicate_ids
 
 _V1_INFO_KEYS = {"text_streaming_config", "speech_complexity", "audio_native_config",
@@ -50,16 +48,31 @@ INDEX_EVERY = env_count("T2E_IMPORT_INDEX_EVERY", 16000)
 Event = tuple
 
 
-def import_file(conn: sqlite3.Connection, ctx: ImportContext) -> None:
-    """Import one tau2 JSON file (or a foreign JSON shape) inside the caller's transaction."""
+def wants_worker(size: int) -> bool:
+    """Whether a tau2 file of `size` bytes is parsed in a worker process."""
+    mode = os.environ.get("T2E_IMPORT_WORKER", "")
+    return mode == "1" or (mode != "0" and size >= WORKER_MIN_BYTES)
+
+
+def import_file(conn: sqlite3.Connection, ctx: ImportContext,
+                worker: ParseWorker | None = None) -> None:
+    """Import one tau2 JSON file (or a foreign JSON shape) inside the caller's transaction.
+    `worker`: a parse worker already started for this file (import_path starts it before
+    hashing); the caller closes it."""
     run_id = _free_run_id(conn)
     ids = next_ids(conn)
-    mode = os.environ.get("T2E_IMPORT_WORKER", "")
-    use_worker = mode == "1" or (mode != "0" and ctx.size >= WORKER_MIN_BYTES)
-    events = (_worker_events(ctx, run_id, ids) if use_worker
-              else produce(str(ctx.path), ctx.display, run_id, ids))
-    with import_cache(conn, ctx.size):
-        consume(conn, ctx, run_id, events)
+    if not wants_worker(ctx.size):
+        with import_cache(conn, ctx.size):
+            consume(conn, ctx, run_id, produce(str(ctx.path), ctx.display, run_id, ids))
+        return
+    own = worker is None
+    worker = worker or ParseWorker(ctx.path, ctx.display)
+    try:
+        with import_cache(conn, ctx.size):
+            consume(conn, ctx, run_id, worker.events(run_id, ids))
+    finally:
+        if own:
+            worker.close()
 
 
 def import_directory(conn: sqlite3.Connection, ctx: ImportContext) -> None:
@@ -357,39 +370,3 @@ def _read_json(path: Path) -> Any:
             return value
     except JsonStreamError as exc:
         raise ImportFailure(f"{shown}: {exc}") from None
-
-
-# -- the worker process -----------------------------------------------------------------------
-# A plain `python -m store.importers.worker` child talking pickle over its stdout, rather than
-# multiprocessing: spawn re-imports the caller's __main__ (breaking unguarded scripts) and fork
-# is unsafe from threaded callers such as the app.
-
-def _worker_events(ctx: ImportContext, run_id: str, ids: tuple[int, int]) -> Iterator[Event]:
-    """Run `produce` in a worker process and relay its events. Closing this generator (or an
-    error) stops the worker. (The OTLP importer has its own worker: otel_worker.py.)"""
-    root = str(Path(__file__).resolve().parents[2])
-    env = dict(os.environ)
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "store.importers.worker", str(ctx.path), ctx.display, run_id,
-         str(ids[0]), str(ids[1])],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
-    try:
-        while True:
-            try:
-                ev = pickle.load(proc.stdout)
-            except EOFError:
-                raise RuntimeError("the import worker process ended unexpectedly "
-                                   f"(exit code {proc.poll()})") from None
-            if ev[0] == "error":
-                raise ImportFailure(ev[1])
-            if ev[0] == "crash":
-                raise RuntimeError(f"the import worker failed: {ev[1]}")
-            yield ev
-            if ev[0] == "done":
-                return
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.stdout.close()
-        proc.wait()
