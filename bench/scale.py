@@ -166,12 +166,14 @@ def stats() -> None:
 
 
 def search(path: Path, terms: list[str] | None = None, runs: int = 7) -> None:
-    """Ranked first page (50 hits) by `store.search.ranked_search`, exact: ranked by one
-    process (parts=1) and by default (one forked process per core past PARALLEL_MIN
-    matches), next to FTS5's own `ORDER BY rank` over the rowids alone (what the first page
-    cost before issue 18). Median and max of `runs`; CPU is this process's plus its children's
-    (the forked rankers), "busiest process" the larger of the two (on two otherwise idle cores
-    the wall is about that), wall is what the caller waits."""
+    """Ranked first page (50 hits) by `store.search.ranked_search`, exact: by FTS5's bm25 in
+    one process (parts=1) and over two forked processes (parts=2), and by default (a one-word
+    query whose rows hold the word few times: from its occurrences, store/search_tf.py; else
+    bm25 over one process per core past PARALLEL_MIN matches), next to FTS5's own `ORDER BY
+    rank` over the rowids alone (what the first page cost before issue 18). The rows take
+    turns `runs` times; median and max. CPU is this process's plus its children's (the forked
+    rankers), "busiest process" the larger of the two (on two otherwise idle cores the wall is
+    about that), wall is what the caller waits."""
     from store import search as srch
     from store import search_parts
     from store.db import connect
@@ -181,21 +183,16 @@ def search(path: Path, terms: list[str] | None = None, runs: int = 7) -> None:
     print(f"{path}: {steps:,} messages; {search_parts.cores()} cores, parallel past "
           f"{search_parts.PARALLEL_MIN:,} matches")
 
-    def timed(fn) -> tuple[list[float], list[float], list[float], object]:
+    def once(fn) -> tuple[float, float, float, object]:
         """CPU of all processes, wall, and the CPU of the busier of this process and its
-        children (with one child: what the wall would be on two idle cores)."""
-        cpus, walls, longest = [], [], []
-        for _ in range(runs):
-            ch0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-            w0, c0 = time.perf_counter(), time.process_time()
-            out = fn()
-            own = time.process_time() - c0
-            ch1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-            walls.append((time.perf_counter() - w0) * 1000)
-            kids = ch1.ru_utime + ch1.ru_stime - ch0.ru_utime - ch0.ru_stime
-            cpus.append((own + kids) * 1000)
-            longest.append(max(own, kids) * 1000)
-        return sorted(cpus), sorted(walls), sorted(longest), out
+        children (with one child: what the wall would be on two idle cores), in ms."""
+        ch0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        w0, c0 = time.perf_counter(), time.process_time()
+        out = fn()
+        own = time.process_time() - c0
+        ch1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        kids = ch1.ru_utime + ch1.ru_stime - ch0.ru_utime - ch0.ru_stime
+        return (own + kids) * 1000, (time.perf_counter() - w0) * 1000, max(own, kids) * 1000, out
 
     for q in terms or ("id", "order", "refund", "leather keyboard"):
         fq = srch.fts_query(q)
@@ -209,18 +206,27 @@ def search(path: Path, terms: list[str] | None = None, runs: int = 7) -> None:
             ("FTS5 ORDER BY rank LIMIT 50, rowids only", lambda: conn.execute(
                 "SELECT rowid FROM steps_fts WHERE steps_fts MATCH ? ORDER BY rank LIMIT 50",
                 (fq,)).fetchall()),
-            ("ranked_search, one process (parts=1)", lambda: srch.ranked_search(
+            ("ranked_search, FTS5 bm25, one process", lambda: srch.ranked_search(
                 conn, q, limit=50, parts=1)),
+            ("ranked_search, FTS5 bm25, 2 processes", lambda: srch.ranked_search(
+                conn, q, limit=50, parts=2)),
             ("ranked_search, default (t2e search --rank)", lambda: srch.ranked_search(
                 conn, q, limit=50)),
         ]
-        for label, fn in rows:
-            cpu, wall, longest, out = timed(fn)
-            if label.startswith("ranked_search"):  # exact: the global first page
-                assert [h["step_id"] for h in out] == want, label
+        # the rows take turns, so a change in the machine's load falls on all of them
+        got: dict[str, list] = {label: [] for label, _ in rows}
+        for _ in range(runs):
+            for label, fn in rows:
+                *figures, out = once(fn)
+                if label.startswith("ranked_search"):  # exact: the global first page
+                    assert [h["step_id"] for h in out] == want, label
+                got[label].append(figures)
+        for label, _ in rows:
+            cpu, wall, longest = (sorted(col) for col in zip(*got[label]))
             m = len(cpu) // 2
             print(f"  {label:44s} CPU med {cpu[m]:4.0f} max {cpu[-1]:4.0f}  busiest process "
-                  f"med {longest[m]:4.0f}  wall med {wall[m]:4.0f} max {wall[-1]:4.0f} ms")
+                  f"med {longest[m]:4.0f}  wall min {wall[0]:4.0f} med {wall[m]:4.0f} "
+                  f"max {wall[-1]:4.0f} ms")
     print("load average: " + " ".join(f"{x:.2f}" for x in os.getloadavg())
           + f" on {os.cpu_count()} cores (figures share the CPU)")
 

@@ -1,0 +1,220 @@
+"""FTS5's bm25 for a one-word query, computed from the index's own numbers (issue 18).
+
+FTS5's `bm25()` costs ~0.7 us a match, almost all of it a nested `SELECT sz FROM
+steps_fts_docsize WHERE id=?` statement run for every row; the numbers it combines are cheaper
+to read in bulk: the word's occurrences per row (tf) from an `fts5vocab` instance table (~0.11 us
+an occurrence with the transfer), each row's token count (D) from the docsize table joined to the
+match (~0.17 us a row), the row count N and the total token count from FTS5's averages record.
+`search_parts.ranked_rowids` uses this path for a single plain word whose matching rows hold few
+occurrences each (the walk is per occurrence, so a word repeated ~6 times a row gains nothing):
+one forked process walks the occurrences while this one reads the sizes.
+
+Exactness. The inputs are the ones FTS5 reads, from the same snapshot: xInstCount over a
+one-token phrase counts that token's positions in the row's poslist, which the instance table
+lists one row each; xColumnSize(-1) sums the row's docsize varints; xRowCount and
+xColumnTotalSize read the averages record; nHit (xQueryPhrase's count) is the number of rows
+holding the token. The arithmetic is FTS5's (sqlite's fts5_aux.c), operation for operation in
+IEEE doubles: idf = log((N - nHit + 0.5) / (nHit + 0.5)), 1e-6 when <= 0; score =
+-1.0 * (0.0 + idf * ((tf * (k1 + 1.0)) / (tf + k1 * (1 - b + b * D / avgdl)))), avgdl =
+total / N. Elementwise numpy +, *, / and libm's log round as the C code does, unless the SQLite
+build fused a multiply-add; `formula_is_fts5s()` compares every score of a small in-memory
+table with FTS5's once per process, and the callers fall back to FTS5's bm25 when it differs.
+Equal scores stay tied and are ordered by step id, as `ORDER BY bm25(steps_fts), rowid` does.
+
+The query word goes to the vocab table as FTS5's tokenizer would fold it: only a word of ASCII
+letters and digits qualifies (unicode61 folds ASCII by lower-casing it and nothing else); the
+table must use the default tokenizer (checked on its CREATE statement).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sqlite3
+from typing import Any
+
+import numpy as np
+
+K1, B = 1.2, 0.75  # fts5_aux.c's constants
+VOCAB = "temp.t2e_steps_fts_instance"
+_WORD = re.compile(r'"([A-Za-z0-9]+)"')
+_SIZES = ("SELECT cast(group_concat(d.sz, '') AS blob) FROM steps_fts f "
+          "JOIN steps_fts_docsize d ON d.id = f.rowid WHERE steps_fts MATCH ?")
+# In one run: rowids too (the run's matches are a subset of the word's rows).
+_SIZES_RUN = ("SELECT group_concat(f.rowid), cast(group_concat(d.sz, '') AS blob) "
+              "FROM steps_fts f CROSS JOIN steps s ON s.step_id = f.rowid "
+              "CROSS JOIN episodes e ON e.episode_id = s.episode_id "
+              "JOIN steps_fts_docsize d ON d.id = f.rowid WHERE steps_fts MATCH ? AND e.run_id = ?")
+_formula_ok: bool | None = None
+
+
+def word_of(q: str) -> str | None:
+    """The token a one-word FTS query (`fts_query`'s output) looks up, when it is one plain word
+    of ASCII letters and digits, folded as unicode61 folds it; else None (FTS5 ranks it)."""
+    m = _WORD.fullmatch(q)
+    return m.group(1).lower() if m else None
+
+
+def default_tokenizer(conn: sqlite3.Connection) -> bool:
+    """steps_fts was created without a tokenize= option (unicode61, diacritics removed)."""
+    row = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'steps_fts'").fetchone()
+    return bool(row) and "tokenize" not in row[0].lower()
+
+
+def ensure_vocab(conn: sqlite3.Connection) -> None:
+    """The connection's temp fts5vocab instance table over steps_fts (made once; a temp-schema
+    write, allowed inside a read transaction and on a read-only store)."""
+    conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS {VOCAB} "
+                 "USING fts5vocab(main, steps_fts, instance)")
+
+
+def occurrences_per_row(conn: sqlite3.Connection, word: str, q: str, sample: int) -> float | None:
+    """Occurrences of `word` per matching row over its first `sample` occurrences (the cost
+    model's input), or None when the word has fewer occurrences than that."""
+    row = conn.execute(f"SELECT doc FROM {VOCAB} WHERE term = ? LIMIT 1 OFFSET ?",
+                       (word, sample - 1)).fetchone()
+    if row is None:
+        return None
+    n = conn.execute("SELECT count(*) FROM steps_fts WHERE steps_fts MATCH ? AND rowid <= ?",
+                     (q, row[0])).fetchone()[0]
+    return sample / max(n, 1)
+
+
+def term_frequencies(conn: sqlite3.Connection, word: str) -> tuple[np.ndarray, np.ndarray]:
+    """(rowids, tf): every row holding `word`, ascending, and its number of occurrences (all
+    columns). One pass over the instance table, handed over as one text (a row at a time would
+    cost ~0.35 us an occurrence in Python)."""
+    text = conn.execute(f"SELECT group_concat(doc) FROM {VOCAB} WHERE term = ?",
+                        (word,)).fetchone()[0]
+    if not text:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    docs = np.fromstring(text, dtype=np.int64, sep=",")
+    if len(docs) != text.count(",") + 1:
+        raise ValueError("instance list did not parse")
+    starts = np.flatnonzero(np.diff(docs, prepend=docs[0] - 1))  # docs come in rowid order
+    return docs[starts], np.diff(starts, append=len(docs))
+
+
+def pack(tf_rows: tuple[np.ndarray, np.ndarray]) -> tuple[bytes, bytes]:
+    """(rowids, tf) as bytes, for a forked child to hand over with marshal."""
+    return tuple(a.astype(np.int64).tobytes() for a in tf_rows)  # type: ignore[return-value]
+
+
+def unpack(payload: tuple[bytes, bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """`pack`'s bytes as (rowids, tf) arrays again."""
+    docs, tf = (np.frombuffer(b, dtype=np.int64) for b in payload)
+    return docs, tf
+
+
+def varints(blob: bytes) -> np.ndarray:
+    """The SQLite varints (big-endian 7-bit groups, high bit = more follows) packed in blob."""
+    b = np.frombuffer(blob, dtype=np.uint8)
+    ends = np.flatnonzero(b < 128)
+    if len(ends) == len(b):
+        return b.astype(np.int64)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    vals = np.zeros(len(ends), np.int64)
+    for j in range(int((ends - starts).max()) + 1):  # <= 9 rounds; sizes take 1-2 bytes
+        at = starts + j
+        more = at <= ends
+        vals = np.where(more, (vals << 7) | (b[np.minimum(at, ends)] & 127), vals)
+    return vals
+
+
+def row_sizes(conn: sqlite3.Connection, q: str, run_id: str | None, ncol: int
+              ) -> tuple[np.ndarray | None, np.ndarray]:
+    """(rowids or None, D): every match's token count in all columns, in rowid order; with a
+    run, only the run's matches and their rowids."""
+    if run_id:
+        ids, blob = conn.execute(_SIZES_RUN, (q, run_id)).fetchone()
+        rowids = (np.fromstring(ids, dtype=np.int64, sep=",") if ids
+                  else np.zeros(0, np.int64))
+    else:
+        (blob,), rowids = conn.execute(_SIZES, (q,)).fetchall()[0], None
+    sizes = varints(blob or b"").reshape(-1, ncol)
+    return rowids, sizes.sum(axis=1)
+
+
+def averages(conn: sqlite3.Connection) -> tuple[int, int, int]:
+    """(N, total tokens, columns): FTS5's averages record (steps_fts_data id 1: the row count,
+    then one token total per column), what xRowCount and xColumnTotalSize(-1) read."""
+    row = conn.execute("SELECT block FROM steps_fts_data WHERE id = 1").fetchone()
+    vals = varints(row[0]) if row else np.zeros(1, np.int64)
+    return int(vals[0]), int(vals[1:].sum()), len(vals) - 1
+
+
+def bm25(tf: np.ndarray, sizes: np.ndarray, n_rows: int, total: int, n_hit: int) -> np.ndarray:
+    """FTS5's bm25 of a one-phrase query, per row (see the module docstring for the order)."""
+    avgdl = float(total) / float(n_rows)
+    idf = math.log((n_rows - n_hit + 0.5) / (n_hit + 0.5))
+    if idf <= 0.0:
+        idf = 1e-6
+    f = tf.astype(np.float64)
+    d = sizes.astype(np.float64)
+    return -1.0 * (0.0 + idf * ((f * (K1 + 1.0)) / (f + K1 * (1 - B + B * d / avgdl))))
+
+
+def first_k(scores: np.ndarray, rowids: np.ndarray, k: int) -> list[int]:
+    """The first k rowids by (score, rowid): every row scoring at most the k-th smallest score
+    is a candidate (so all ties at the cut are), sorted by score then rowid."""
+    if k <= 0 or not len(scores):
+        return []
+    if len(scores) > k:
+        cut = np.partition(scores, k - 1)[k - 1]
+        keep = np.flatnonzero(scores <= cut)
+        scores, rowids = scores[keep], rowids[keep]
+    return [int(r) for r in rowids[np.lexsort((rowids, scores))[:k]]]
+
+
+def rank(tf_rows: tuple[np.ndarray, np.ndarray], sized: tuple[np.ndarray | None, np.ndarray],
+         n_rows: int, total: int, k: int) -> list[int] | None:
+    """The first k rowids from the word's (rowids, tf) and the matches' (rowids or None, D);
+    None when the two do not describe the same rows (then FTS5 ranks)."""
+    docs, tf = tf_rows
+    rowids, sizes = sized
+    if rowids is None:  # every match: the word's rows themselves, in the same order
+        if len(docs) != len(sizes):
+            return None
+        rowids, tfs = docs, tf
+    else:  # a run's matches: each must be one of the word's rows
+        at = np.searchsorted(docs, rowids)
+        if len(rowids) != len(sizes) or (len(rowids) and (
+                at.max() >= len(docs) or not np.array_equal(docs[at], rowids))):
+            return None
+        tfs = tf[at]
+    return first_k(bm25(tfs, sizes, n_rows, total, len(docs)), rowids, k)
+
+
+def formula_is_fts5s() -> bool:
+    """Whether `bm25` gives FTS5's own scores bit for bit on this SQLite build: checked once per
+    process on a small in-memory table with rows of many lengths, occurrence counts and
+    columns (a fused multiply-add in the build, or another formula, would show)."""
+    global _formula_ok
+    if _formula_ok is None:
+        _formula_ok = _check_formula()
+    return _formula_ok
+
+
+def _check_formula() -> bool:
+    try:
+        c = sqlite3.connect(":memory:")
+        c.execute("CREATE VIRTUAL TABLE steps_fts USING fts5(content, tool_calls)")
+        rows: list[Any] = []
+        for i in range(60):  # deterministic variety: lengths 1..~90, 0..7 occurrences
+            words = ["w%d" % (j % 13) for j in range((i * 37) % 89)]
+            for j in range(i % 8):
+                words.insert((j * 11 + i) % (len(words) + 1), "x")
+            calls = "x y" if i % 5 == 0 else ("z " * (i % 4)).strip() or None
+            rows.append((" ".join(words) or "x", calls))
+        c.executemany("INSERT INTO steps_fts(content, tool_calls) VALUES (?, ?)", rows)
+        want = c.execute("SELECT rowid, bm25(steps_fts) FROM steps_fts WHERE steps_fts MATCH "
+                         "'\"x\"' ORDER BY rowid").fetchall()
+        ensure_vocab(c)
+        docs, tf = term_frequencies(c, "x")
+        n_rows, total, ncol = averages(c)
+        _, sizes = row_sizes(c, '"x"', None, ncol)
+        got = bm25(tf, sizes, n_rows, total, len(docs))
+        return len(want) > 30 and [w[0] for w in want] == docs.tolist() and all(
+            w[1] == g for w, g in zip(want, got.tolist()))
+    except (sqlite3.Error, ValueError):
+        return False
