@@ -1,5 +1,10 @@
 """Exact bm25 ranking over rowid partitions, one process per core (issue 18).
 
+A one-word query whose rows hold the word a few times each is ranked instead from its
+occurrences and the rows' sizes (store/search_tf.py, `_by_frequencies`): a forked child walks
+the occurrences while the parent reads the sizes, with the same fork, snapshot and fallback
+rules as below. Everything else is ranked by FTS5's bm25 over rowid ranges:
+
 Why partitions are exact: FTS5's bm25 takes the row count, the average row length and each
 phrase's document count from the whole table whatever the WHERE clause, so a match scores the
 same whether it is ranked with every match or only with those in its rowid range. Under the
@@ -50,11 +55,13 @@ from .db import db_path
 PARALLEL_MIN = 20_000
 CHILD_GRACE_S = 10.0  # a child still ranking this long after the parent finished is killed
 MAX_PARTS = 4  # more processes than cores gain nothing; each pays the per-statement idf pass
-# The occurrence walk (search_tf) costs ~0.11 us an occurrence in its process, FTS5's bm25
-# ~0.7 us a row split over the cores: it pays while a word's rows hold it ~3 times or fewer,
-# estimated on its first TF_SAMPLE occurrences (fewer: a small query, FTS5 ranks it).
+# The occurrence walk (search_tf) costs ~0.13 us an occurrence in its own process while this
+# one reads the sizes (~0.2 us a row); FTS5's bm25 ~0.7 us a row, ~0.36 split over two cores.
+# So it pays while a word's rows hold it fewer than ~2.5 times each (~4 when nothing may fork
+# and both run here), estimated on its first TF_SAMPLE occurrences (fewer: FTS5 ranks it).
 TF_SAMPLE = 20_000
-TF_MAX_PER_ROW = 3.0
+TF_MAX_PER_ROW = 2.5
+TF_MAX_PER_ROW_ALONE = 4.0
 
 _ENDS = ("SELECT (SELECT rowid FROM steps_fts WHERE steps_fts MATCH ?1 ORDER BY rowid LIMIT 1), "
          "(SELECT rowid FROM steps_fts WHERE steps_fts MATCH ?1 ORDER BY rowid DESC LIMIT 1)")
@@ -173,7 +180,7 @@ def _collect(pid: int, fd: int, deadline: float) -> tuple | None:
             if wait <= 0 or not select.select([fd], [], [], wait)[0]:
                 os.kill(pid, signal.SIGKILL)
                 return None
-            if not (chunk := os.read(fd, 1 << 16)):
+            if not (chunk := os.read(fd, 1 << 20)):
                 break
             chunks.append(chunk)
     finally:
@@ -198,7 +205,7 @@ def _by_frequencies(conn: sqlite3.Connection, q: str, k: int, run_id: str | None
         return None
     search_tf.ensure_vocab(conn)
     per_row = search_tf.occurrences_per_row(conn, word, q, TF_SAMPLE)
-    if per_row is None or per_row > TF_MAX_PER_ROW:
+    if per_row is None or per_row > (TF_MAX_PER_ROW if path else TF_MAX_PER_ROW_ALONE):
         return None
     if path:  # before our read transaction, as for the bm25 ranges
         children[0] = _fork(path, lambda c: search_tf.pack(search_tf.term_frequencies(c, word)),

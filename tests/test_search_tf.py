@@ -50,6 +50,7 @@ def by_tf(monkeypatch):
     pages it ranked."""
     monkeypatch.setattr(parts_mod, "TF_SAMPLE", 1)
     monkeypatch.setattr(parts_mod, "TF_MAX_PER_ROW", 1e9)
+    monkeypatch.setattr(parts_mod, "TF_MAX_PER_ROW_ALONE", 1e9)
     ranked = []
     real = search_tf.rank
 
@@ -185,6 +186,24 @@ def test_deleted_and_rewritten_rows(tmp_path, by_tf):
         page = search_mod.ranked_search(db, "order", limit=30, run_id=rid)
         assert page_of(page) == ranked_by_join(conn, "order", 30, run_id=rid)
     assert len(by_tf) == 2 and None not in by_tf
+
+
+def test_a_word_repeated_often_in_its_rows_is_left_to_fts5(fx, forks, monkeypatch):  # noqa: F811
+    """The cost model: the occurrence walk is per occurrence, bm25 per row."""
+    db, _ = fx
+    conn = queries.conn_of(db)
+    monkeypatch.setattr(parts_mod, "TF_SAMPLE", 30)
+    search_tf.ensure_vocab(conn)
+    per_row = search_tf.occurrences_per_row(conn, "order", '"order"', 30)
+    assert 1.0 < per_row < 2.5
+    ranked = []
+    real = search_tf.rank
+    monkeypatch.setattr(search_tf, "rank", lambda *a: ranked.append(1) or real(*a))
+    for limit, want_tf in ((per_row + 0.01, 1), (per_row - 0.01, 0)):
+        monkeypatch.setattr(parts_mod, "TF_MAX_PER_ROW", limit)
+        ranked.clear()
+        page = search_mod.ranked_search(db, "order", limit=10)
+        assert page_of(page) == ranked_by_join(conn, "order", 10) and len(ranked) == want_tf
 
 
 def test_only_the_default_tokenizer_qualifies():
