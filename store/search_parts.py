@@ -201,7 +201,7 @@ def _by_frequencies(conn: sqlite3.Connection, q: str, k: int, run_id: str | None
     does not qualify, the word is repeated too often in its rows for the walk to pay, or the
     two reads disagree: then FTS5's bm25 ranks."""
     word = search_tf.word_of(q)
-    if word is None or not search_tf.default_tokenizer(conn) or not search_tf.formula_is_fts5s():
+    if word is None or not search_tf.plain_index(conn) or not search_tf.formula_is_fts5s():
         return None
     search_tf.ensure_vocab(conn)
     per_row = search_tf.occurrences_per_row(conn, word, q, TF_SAMPLE)
@@ -219,11 +219,14 @@ def _by_frequencies(conn: sqlite3.Connection, q: str, k: int, run_id: str | None
     # the child's walk costs about what our read did: far past that, something is wrong
     deadline = time.monotonic() + max(CHILD_GRACE_S, 4 * (time.monotonic() - t0))
     got = _collect(*children.pop(0), deadline) if children else None
-    if got is None or got[0] != fp:  # no child, it failed, or it saw another snapshot
-        tf_rows = search_tf.term_frequencies(conn, word)
-    else:
-        tf_rows = search_tf.unpack(got[1])
-    rowids = search_tf.rank(tf_rows, sized, n_rows, total, k)
+    try:
+        if got is None or got[0] != fp:  # no child, it failed, or it saw another snapshot
+            tf_rows = search_tf.term_frequencies(conn, word)
+        else:
+            tf_rows = search_tf.unpack(got[1])
+        rowids = search_tf.rank(tf_rows, sized, n_rows, total, k)
+    except ValueError:  # an instance list that did not parse: FTS5 ranks
+        rowids = None
     if rowids is None and own:
         conn.execute("COMMIT")  # the bm25 path forks before its own transaction
     return rowids

@@ -55,10 +55,12 @@ def word_of(q: str) -> str | None:
     return m.group(1).lower() if m else None
 
 
-def default_tokenizer(conn: sqlite3.Connection) -> bool:
-    """steps_fts was created without a tokenize= option (unicode61, diacritics removed)."""
+def plain_index(conn: sqlite3.Connection) -> bool:
+    """steps_fts was created with the default tokenizer (unicode61, diacritics removed), full
+    positions and a docsize table: no tokenize=, detail= or columnsize= option."""
     row = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'steps_fts'").fetchone()
-    return bool(row) and "tokenize" not in row[0].lower()
+    sql = row[0].lower() if row else "tokenize"
+    return not any(opt in sql for opt in ("tokenize", "detail", "columnsize"))
 
 
 def ensure_vocab(conn: sqlite3.Connection) -> None:

@@ -206,15 +206,15 @@ def test_a_word_repeated_often_in_its_rows_is_left_to_fts5(fx, forks, monkeypatc
         assert page_of(page) == ranked_by_join(conn, "order", 10) and len(ranked) == want_tf
 
 
-def test_only_the_default_tokenizer_qualifies():
+@pytest.mark.parametrize("options,plain", [
+    ("", True), (", content='steps', content_rowid='step_id'", True),
+    (", tokenize='porter'", False), (", detail=column", False), (", columnsize=0", False)])
+def test_only_the_default_index_qualifies(options, plain):
     import sqlite3
 
     c = sqlite3.connect(":memory:")
-    c.execute("CREATE VIRTUAL TABLE steps_fts USING fts5(content, tokenize='porter')")
-    assert not search_tf.default_tokenizer(c)
-    c.execute("DROP TABLE steps_fts")
-    c.execute("CREATE VIRTUAL TABLE steps_fts USING fts5(content, tool_calls)")
-    assert search_tf.default_tokenizer(c)
+    c.execute(f"CREATE VIRTUAL TABLE steps_fts USING fts5(content, tool_calls{options})")
+    assert search_tf.plain_index(c) is plain
 
 
 def test_word_of():
