@@ -214,18 +214,18 @@ def _by_frequencies(conn: sqlite3.Connection, q: str, k: int, run_id: str | None
         conn.execute("BEGIN")
     fp = _fingerprint(conn) if children else None
     t0 = time.monotonic()
-    n_rows, total, ncol = search_tf.averages(conn)
-    sized = search_tf.row_sizes(conn, q, run_id, ncol)
-    # the child's walk costs about what our read did: far past that, something is wrong
-    deadline = time.monotonic() + max(CHILD_GRACE_S, 4 * (time.monotonic() - t0))
-    got = _collect(*children.pop(0), deadline) if children else None
     try:
+        n_rows, total, ncol = search_tf.averages(conn)
+        sized = search_tf.row_sizes(conn, q, run_id, ncol)
+        # the child's walk costs about what our read did: far past that, something is wrong
+        deadline = time.monotonic() + max(CHILD_GRACE_S, 4 * (time.monotonic() - t0))
+        got = _collect(*children.pop(0), deadline) if children else None
         if got is None or got[0] != fp:  # no child, it failed, or it saw another snapshot
             tf_rows = search_tf.term_frequencies(conn, word)
         else:
             tf_rows = search_tf.unpack(got[1])
         rowids = search_tf.rank(tf_rows, sized, n_rows, total, k)
-    except ValueError:  # an instance list that did not parse: FTS5 ranks
+    except ValueError:  # sizes or an instance list that did not parse: FTS5 ranks
         rowids = None
     if rowids is None and own:
         conn.execute("COMMIT")  # the bm25 path forks before its own transaction

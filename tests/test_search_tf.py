@@ -227,3 +227,16 @@ def test_word_of():
 def test_varints():
     blob = bytes([5, 0x81, 0x00, 0x7F, 0xFF, 0x7F, 0x82, 0x80, 0x01])
     assert search_tf.varints(blob).tolist() == [5, 128, 127, 16383, 32769]
+
+
+def test_numbers_that_do_not_parse_leave_the_ranking_to_fts5(fx, by_tf, monkeypatch):
+    db, _ = fx
+    monkeypatch.setattr(parts_mod, "_single_threaded", lambda: False)
+
+    def bad(conn, word):
+        raise ValueError("instance list did not parse")
+
+    monkeypatch.setattr(search_tf, "term_frequencies", bad)
+    page = search_mod.ranked_search(db, "order", limit=12, offset=2)
+    assert page_of(page) == ranked_by_join(queries.conn_of(db), "order", 12, 2)
+    assert by_tf == [] and not queries.conn_of(db).in_transaction
