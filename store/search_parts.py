@@ -207,6 +207,8 @@ def _by_frequencies(conn: sqlite3.Connection, q: str, k: int, run_id: str | None
     per_row = search_tf.occurrences_per_row(conn, word, q, TF_SAMPLE)
     if per_row is None or per_row > (TF_MAX_PER_ROW if path else TF_MAX_PER_ROW_ALONE):
         return None
+    if run_id and search_tf.run_share(conn, run_id) * search_tf.RUN_CAP < 4 * k:
+        return None  # the run's rows would be too few in the global order's head
     if path:  # before our read transaction, as for the bm25 ranges
         children[0] = _fork(path, lambda c: search_tf.pack(search_tf.term_frequencies(c, word)),
                             search_tf.ensure_vocab)
@@ -216,7 +218,8 @@ def _by_frequencies(conn: sqlite3.Connection, q: str, k: int, run_id: str | None
     t0 = time.monotonic()
     try:
         n_rows, total, ncol = search_tf.averages(conn)
-        sized = search_tf.row_sizes(conn, q, run_id, ncol)
+        sizes = search_tf.row_sizes(conn, q, ncol)
+        member = search_tf.in_run(conn, run_id) if run_id else None
         # the child's walk costs about what our read did: far past that, something is wrong
         deadline = time.monotonic() + max(CHILD_GRACE_S, 4 * (time.monotonic() - t0))
         got = _collect(*children.pop(0), deadline) if children else None
@@ -224,7 +227,7 @@ def _by_frequencies(conn: sqlite3.Connection, q: str, k: int, run_id: str | None
             tf_rows = search_tf.term_frequencies(conn, word)
         else:
             tf_rows = search_tf.unpack(got[1])
-        rowids = search_tf.rank(tf_rows, sized, n_rows, total, k)
+        rowids = search_tf.rank(tf_rows, sizes, n_rows, total, k, member)
     except ValueError:  # sizes or an instance list that did not parse: FTS5 ranks
         rowids = None
     if rowids is None and own:

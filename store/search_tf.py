@@ -21,6 +21,11 @@ build fused a multiply-add; `formula_is_fts5s()` compares every score of a small
 table with FTS5's once per process, and the callers fall back to FTS5's bm25 when it differs.
 Equal scores stay tied and are ordered by step id, as `ORDER BY bm25(steps_fts), rowid` does.
 
+In one run (`--run`), the scores are the same (bm25's statistics are the whole table's) and the
+run's rows keep their order among all rows, so the run's first k are the first k rows of the
+global order that belong to it: heads of that order (256 rows, then 4x) are tested for
+membership with one statement each, instead of joining every match to steps and episodes.
+
 The query word goes to the vocab table as FTS5's tokenizer would fold it: only a word of ASCII
 letters and digits qualifies (unicode61 folds ASCII by lower-casing it and nothing else); the
 table must use the default tokenizer (checked on its CREATE statement).
@@ -28,9 +33,11 @@ table must use the default tokenizer (checked on its CREATE statement).
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -40,11 +47,11 @@ VOCAB = "temp.t2e_steps_fts_instance"
 _WORD = re.compile(r'"([A-Za-z0-9]+)"')
 _SIZES = ("SELECT cast(group_concat(d.sz, '') AS blob) FROM steps_fts f "
           "JOIN steps_fts_docsize d ON d.id = f.rowid WHERE steps_fts MATCH ?")
-# In one run: rowids too (the run's matches are a subset of the word's rows).
-_SIZES_RUN = ("SELECT group_concat(f.rowid), cast(group_concat(d.sz, '') AS blob) "
-              "FROM steps_fts f CROSS JOIN steps s ON s.step_id = f.rowid "
-              "CROSS JOIN episodes e ON e.episode_id = s.episode_id "
-              "JOIN steps_fts_docsize d ON d.id = f.rowid WHERE steps_fts MATCH ? AND e.run_id = ?")
+# CROSS JOIN: driven by the ids (else SQLite may walk the run's episodes and all their steps)
+_IN_RUN = ("SELECT s.step_id FROM json_each(?) j CROSS JOIN steps s ON s.step_id = j.value "
+           "CROSS JOIN episodes e ON e.episode_id = s.episode_id WHERE e.run_id = ?")
+RUN_HEAD = 256  # rows of the global order first tested for membership in a run
+RUN_CAP = 1 << 16  # ... and at most, before FTS5 ranks the run's own matches
 _formula_ok: bool | None = None
 
 
@@ -127,18 +134,27 @@ def varints(blob: bytes) -> np.ndarray:
     return vals
 
 
-def row_sizes(conn: sqlite3.Connection, q: str, run_id: str | None, ncol: int
-              ) -> tuple[np.ndarray | None, np.ndarray]:
-    """(rowids or None, D): every match's token count in all columns, in rowid order; with a
-    run, only the run's matches and their rowids."""
-    if run_id:
-        ids, blob = conn.execute(_SIZES_RUN, (q, run_id)).fetchone()
-        rowids = (np.fromstring(ids, dtype=np.int64, sep=",") if ids
-                  else np.zeros(0, np.int64))
-    else:
-        (blob,), rowids = conn.execute(_SIZES, (q,)).fetchall()[0], None
-    sizes = varints(blob or b"").reshape(-1, ncol)
-    return rowids, sizes.sum(axis=1)
+def row_sizes(conn: sqlite3.Connection, q: str, ncol: int) -> np.ndarray:
+    """D: every match's token count in all columns, in rowid order."""
+    blob = conn.execute(_SIZES, (q,)).fetchone()[0]
+    return varints(blob or b"").reshape(-1, ncol).sum(axis=1)
+
+
+def run_share(conn: sqlite3.Connection, run_id: str) -> float:
+    """The run's share of all episodes (~its share of the matches: the cost model's input)."""
+    (mine,), (every,) = (conn.execute(sql, arg).fetchone() for sql, arg in (
+        ("SELECT count(*) FROM episodes WHERE run_id = ?", (run_id,)),
+        ("SELECT count(*) FROM episodes", ())))
+    return mine / max(every, 1)
+
+
+def in_run(conn: sqlite3.Connection, run_id: str) -> Callable[[np.ndarray], np.ndarray]:
+    """A test of which step ids (an array) belong to the run: one statement for all of them,
+    ~1-2 us an id (a steps lookup and an episodes lookup)."""
+    def member(rowids: np.ndarray) -> np.ndarray:
+        found = {r[0] for r in conn.execute(_IN_RUN, (json.dumps(rowids.tolist()), run_id))}
+        return np.fromiter((int(r) in found for r in rowids), dtype=bool, count=len(rowids))
+    return member
 
 
 def averages(conn: sqlite3.Connection) -> tuple[int, int, int]:
@@ -172,23 +188,37 @@ def first_k(scores: np.ndarray, rowids: np.ndarray, k: int) -> list[int]:
     return [int(r) for r in rowids[np.lexsort((rowids, scores))[:k]]]
 
 
-def rank(tf_rows: tuple[np.ndarray, np.ndarray], sized: tuple[np.ndarray | None, np.ndarray],
-         n_rows: int, total: int, k: int) -> list[int] | None:
-    """The first k rowids from the word's (rowids, tf) and the matches' (rowids or None, D);
-    None when the two do not describe the same rows (then FTS5 ranks)."""
+def first_k_members(scores: np.ndarray, rowids: np.ndarray, k: int,
+                    member: Callable[[np.ndarray], np.ndarray]) -> list[int] | None:
+    """The first k rowids by (score, rowid) among those `member` accepts: the global order's
+    first m rows are tested, m growing fourfold until k pass or every row was tested (a run's
+    rows keep their order among all rows). None past RUN_CAP rows tested: a run holding so few
+    of the matches is ranked by FTS5 over its own matches."""
+    m = max(4 * k, RUN_HEAD)
+    while True:
+        m = min(m, len(scores))
+        if m > RUN_CAP:
+            return None
+        head = np.array(first_k(scores, rowids, m), dtype=np.int64)
+        passed = head[member(head)]
+        if len(passed) >= k or m == len(scores):
+            return [int(r) for r in passed[:k]]
+        m *= 4
+
+
+def rank(tf_rows: tuple[np.ndarray, np.ndarray], sizes: np.ndarray, n_rows: int, total: int,
+         k: int, member: Callable[[np.ndarray], np.ndarray] | None = None) -> list[int] | None:
+    """The first k rowids from the word's (rowids, tf) and every match's D (the same rows in
+    the same order: one-word query, one snapshot), among the rows `member` accepts (a run's)
+    if given; None when the two reads do not describe the same number of rows, or a run holds
+    too few of the matches (then FTS5 ranks)."""
     docs, tf = tf_rows
-    rowids, sizes = sized
-    if rowids is None:  # every match: the word's rows themselves, in the same order
-        if len(docs) != len(sizes):
-            return None
-        rowids, tfs = docs, tf
-    else:  # a run's matches: each must be one of the word's rows
-        at = np.searchsorted(docs, rowids)
-        if len(rowids) != len(sizes) or (len(rowids) and (
-                at.max() >= len(docs) or not np.array_equal(docs[at], rowids))):
-            return None
-        tfs = tf[at]
-    return first_k(bm25(tfs, sizes, n_rows, total, len(docs)), rowids, k)
+    if len(docs) != len(sizes):
+        return None
+    scores = bm25(tf, sizes, n_rows, total, len(docs))  # idf: the word's rows, all runs
+    if member is None:
+        return first_k(scores, docs, k)
+    return first_k_members(scores, docs, k, member) if k > 0 else []
 
 
 def formula_is_fts5s() -> bool:
@@ -218,7 +248,7 @@ def _check_formula() -> bool:
         ensure_vocab(c)
         docs, tf = term_frequencies(c, "x")
         n_rows, total, ncol = averages(c)
-        _, sizes = row_sizes(c, '"x"', None, ncol)
+        sizes = row_sizes(c, '"x"', ncol)
         got = bm25(tf, sizes, n_rows, total, len(docs))
         return len(want) > 30 and [w[0] for w in want] == docs.tolist() and all(
             w[1] == g for w, g in zip(want, got.tolist()))

@@ -72,7 +72,7 @@ def our_scores(conn, word):
     search_tf.ensure_vocab(conn)
     docs, tf = search_tf.term_frequencies(conn, word)
     n_rows, total, ncol = search_tf.averages(conn)
-    _, sizes = search_tf.row_sizes(conn, f'"{word}"', None, ncol)
+    sizes = search_tf.row_sizes(conn, f'"{word}"', ncol)
     return list(zip(docs.tolist(), search_tf.bm25(tf, sizes, n_rows, total, len(docs)).tolist()))
 
 
@@ -240,3 +240,45 @@ def test_numbers_that_do_not_parse_leave_the_ranking_to_fts5(fx, by_tf, monkeypa
     page = search_mod.ranked_search(db, "order", limit=12, offset=2)
     assert page_of(page) == ranked_by_join(queries.conn_of(db), "order", 12, 2)
     assert by_tf == [] and not queries.conn_of(db).in_transaction
+
+
+@pytest.mark.parametrize("cap,by_occurrences", [(1 << 16, True), (8, False)])
+def test_a_run_with_few_of_the_matches(fx, by_tf, monkeypatch, cap, by_occurrences):
+    """The global order is tested for membership in growing heads (256, 1024, ... rows); a run
+    holding few matches needs a longer head, and past RUN_CAP FTS5 ranks the run's matches."""
+    db, runs = fx
+    monkeypatch.setattr(search_tf, "RUN_CAP", cap)
+    tested = []
+    real = search_tf.in_run
+
+    def counting(conn, rid):
+        member = real(conn, rid)
+        return lambda ids: tested.append(len(ids)) or member(ids)
+
+    monkeypatch.setattr(search_tf, "in_run", counting)
+    for limit, offset in ((5, 0), (20, 30)):
+        page = search_mod.ranked_search(db, "order", limit=limit, offset=offset, run_id=runs[1])
+        want = ranked_by_join(queries.conn_of(db), "order", limit, offset, run_id=runs[1])
+        assert page_of(page) == want and len(want) == limit
+    assert (bool(by_tf) and by_tf[-1] is not None) is by_occurrences
+    assert bool(tested) is by_occurrences and all(n <= cap for n in tested)
+
+
+def test_members_in_global_order(monkeypatch):
+    import numpy as np
+
+    monkeypatch.setattr(search_tf, "RUN_HEAD", 1)
+    heads = []
+
+    scores = np.array([-3.0, -1.0, -3.0, -2.0, -1.0, -5.0])
+    rowids = np.array([10, 11, 12, 13, 14, 15])
+    odd = lambda ids: heads.append(len(ids)) or ids % 2 == 1  # noqa: E731
+    assert search_tf.first_k_members(scores, rowids, 1, odd) == [15]
+    assert search_tf.first_k_members(scores, rowids, 2, odd) == [15, 13] and heads == [4, 6]
+    heads.clear()  # 11 is fifth in the global order: the head of 4 grows to all 6
+    assert search_tf.first_k_members(scores, rowids, 1, lambda ids: heads.append(
+        len(ids)) or ids == 11) == [11] and heads == [4, 6]
+    assert search_tf.first_k_members(scores, rowids, 9, odd) == [15, 13, 11]
+    assert search_tf.first_k_members(scores, rowids, 3, lambda ids: ids > 99) == []
+    monkeypatch.setattr(search_tf, "RUN_CAP", 5)  # the head would outgrow the cap: FTS5 ranks
+    assert search_tf.first_k_members(scores, rowids, 1, lambda ids: ids == 11) is None
