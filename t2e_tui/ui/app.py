@@ -94,6 +94,9 @@ class T2EApp(App):
         # follow mode (#14, ui/follow.py): {"name": ...} leads, {"follow": id, ...} follows
         self._session = session
         self.session_link: Any = None
+        # the screens' polls ask it whether anything was committed since their last look;
+        # the session link writes through it (data_access.ChangeProbe)
+        self.store_probe = da.ChangeProbe(self.store_path)
         # the store stays ours while we run: a `t2e demo` rebuild is refused meanwhile, and a
         # file replaced anyway (by something that did not ask) is noticed (check_store)
         self._store_hold = inuse.hold_open(self.store_path)
@@ -108,6 +111,7 @@ class T2EApp(App):
 
     def on_unmount(self) -> None:
         self.gc_pacer.stop()
+        self.store_probe.close()
         if self._store_hold is not None:
             self._store_hold.close()
             self._store_hold = None

@@ -108,20 +108,26 @@ class SessionLink:
             self.session_id = None
 
     def _bg(self, fn: Callable[[Any], Any], then: Callable[[Any], None] | None = None) -> None:
-        """Run fn(conn) in a daemon thread (skipped while one is running)."""
+        """Run fn(conn) in a daemon thread (skipped while one is running), on the app's
+        ChangeProbe connection: the heartbeat and cursor moves it commits are not changes
+        the screens' polls should read the store for."""
         if self._busy:
             return
         self._busy = True
         path = self.app.store_path
+        probe = getattr(self.app, "store_probe", None)
 
         def run() -> None:
             result = None
             try:
-                conn = da.open_conn(path)
-                try:
-                    result = fn(conn)
-                finally:
-                    conn.close()
+                if probe is not None:  # its commits are bookkeeping, not a change to show
+                    result = probe.write(fn)
+                else:
+                    conn = da.open_conn(path)
+                    try:
+                        result = fn(conn)
+                    finally:
+                        conn.close()
             except Exception:  # noqa: BLE001 - a busy store: try again next tick
                 result = None
             finally:

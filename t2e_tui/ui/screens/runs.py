@@ -87,6 +87,7 @@ class RunsScreen(ExplorerScreen):
         # the marks of the last session on this store (the app checked they still exist)
         self.baseline, self.candidate = getattr(self.app, "restored_marks", (None, None))
         self.load()
+        self._look = da.Look(getattr(self.app, "store_probe", None))
         interval = getattr(self.app, "poll_interval", 2.0)
         if interval:
             self.set_interval(interval, self._tick)
@@ -120,6 +121,8 @@ class RunsScreen(ExplorerScreen):
     @work(thread=True, exclusive=True, group="runs-poll", exit_on_error=False,
           description="watching for new runs and episodes")
     def poll(self) -> None:
+        if not self._look.changed():  # nothing committed since the last look
+            return
         conn = da.open_conn(self.app.store_path)
         try:
             sig = da.runs_signature(conn)

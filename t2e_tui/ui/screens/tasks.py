@@ -114,6 +114,7 @@ class TasksScreen(ExplorerScreen):
 
     def on_mount(self) -> None:
         self.load()
+        self._look = da.Look(getattr(self.app, "store_probe", None))
         self._title()  # the run ids at once; their names and the counts when loaded
         interval = getattr(self.app, "poll_interval", 2.0)
         if interval:
@@ -158,6 +159,8 @@ class TasksScreen(ExplorerScreen):
     @work(thread=True, exclusive=True, group="tasks-poll", exit_on_error=False,
           description="watching the runs for new episodes")
     def poll(self) -> None:
+        if not self._look.changed():  # nothing committed since the last look
+            return
         conn = da.open_conn(self.app.store_path)
         try:
             sig = da.run_signature(conn, self._runs())

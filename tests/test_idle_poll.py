@@ -1,0 +1,168 @@
+"""An idle screen reads nothing: the runs and tasks screens poll the store every 2 s for live
+runs, and each poll used to read a signature that scans the runs' episodes (30-55 ms at 100k
+episodes, ~2% of a core while the app sat untouched). Now a poll first asks SQLite whether
+anything was committed since its last look (`PRAGMA data_version`, data_access.ChangeProbe)
+and reads the signature only then; a commit by any other connection is still seen. The app's
+own session heartbeat (a commit every second, follow mode) goes through the probe's
+connection, so it does not count: with a probe alone, it made every poll read."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+from tui_fixture import add_live_episode, build_store, wait_for
+
+from store import sessions
+from t2e_tui import data_access as da
+from t2e_tui.ui.app import make_app
+from t2e_tui.ui.screens.runs import RunsScreen
+from t2e_tui.ui.screens.tasks import TasksScreen
+
+
+def test_probe_changes_only_when_another_connection_commits(tmp_path):
+    path = tmp_path / "fx.sqlite"
+    build_store(path)
+    probe = da.ChangeProbe(str(path))
+    look = da.Look(probe)
+    assert look.changed() is True           # the first look: the caller reads
+    assert look.changed() is False
+    assert look.changed() is False
+    add_live_episode(path, "2")             # another connection commits
+    assert look.changed() is True
+    assert look.changed() is False
+    conn = sqlite3.connect(path)            # a read alone is no change
+    conn.execute("SELECT count(*) FROM episodes").fetchone()
+    conn.close()
+    assert look.changed() is False
+    # the app's own bookkeeping (the session heartbeat) goes through the probe: no change
+    sid = probe.write(lambda c: sessions.register(c, "me"))
+    probe.write(lambda c: sessions.beat(c, sid))
+    assert look.changed() is False
+    other = da.Look(probe)                  # each screen has its own last look
+    assert other.changed() is True and other.changed() is False
+    probe.close()
+
+
+def test_a_look_while_a_write_holds_the_probe_reads_the_signature(tmp_path):
+    """A heartbeat waiting on a long import's lock holds the probe: a poll then can't tell
+    and says changed (reads its signature) rather than wait behind it for long."""
+    path = tmp_path / "fx.sqlite"
+    build_store(path)
+    probe = da.ChangeProbe(str(path))
+    look = da.Look(probe)
+    look.changed()
+    assert look.changed() is False
+    held, release = threading.Event(), threading.Event()
+
+    def slow_write(conn):
+        held.set()
+        release.wait(10)
+
+    t = threading.Thread(target=probe.write, args=(slow_write,))
+    t.start()
+    assert held.wait(10)
+    try:
+        assert probe.version() is None and look.changed() is True
+    finally:
+        release.set()
+        t.join(10)
+    assert look.changed() is False          # the version seen before: nothing since
+    add_live_episode(path, "2")
+    assert look.changed() is True
+
+
+def test_probe_of_a_missing_store_says_changed_and_creates_nothing(tmp_path):
+    path = tmp_path / "gone.sqlite"
+    look = da.Look(da.ChangeProbe(str(path)))
+    assert look.changed() is True and look.changed() is True
+    assert not path.exists()
+
+
+def _counting(monkeypatch, name):
+    calls = []
+    real = getattr(da, name)
+
+    def counted(*a, **kw):
+        calls.append(1)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(da, name, counted)
+    return calls
+
+
+def _counting_beats(monkeypatch):
+    """The leading session's heartbeats (a commit every second while nothing moves)."""
+    beats = []
+    real = sessions.beat
+
+    def counted(*a, **kw):
+        beats.append(1)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(sessions, "beat", counted)
+    return beats
+
+
+def _counting_ticks(monkeypatch, screen_class):
+    """The screen's poll timer firing (each tick polls while the screen is on top)."""
+    ticks = []
+    real = screen_class._tick
+
+    def counted(self):
+        ticks.append(1)
+        return real(self)
+
+    monkeypatch.setattr(screen_class, "_tick", counted)
+    return ticks
+
+
+async def _first_look_done(pilot, screen, ticks):
+    """The screen's first look (a version seen; it read its signature once), and the tick
+    after it: from here an idle screen reads nothing."""
+    await wait_for(pilot, lambda: screen._look.seen is not None)
+    seen = len(ticks)
+    await wait_for(pilot, lambda: len(ticks) >= seen + 2)
+
+
+async def test_idle_tasks_screen_reads_no_signature_until_a_commit(tmp_path, monkeypatch):
+    path = tmp_path / "fx.sqlite"
+    ids = build_store(path)
+    reads = _counting(monkeypatch, "run_signature")
+    looks = _counting_ticks(monkeypatch, TasksScreen)
+    beats = _counting_beats(monkeypatch)
+    app = make_app(path, load_config=False, poll_interval=0.02, session={"name": "me"})
+    async with app.run_test(size=(80, 24)) as pilot:
+        # (settle would wait on polls that never stop coming at this interval)
+        await wait_for(pilot, lambda: app.screen.runs)
+        app.open_tasks(ids["live"], None)
+        await wait_for(pilot, lambda: isinstance(app.screen, TasksScreen) and app.screen.loaded)
+        screen = app.screen
+        await _first_look_done(pilot, screen, looks)
+        before, ticked, beat = len(reads), len(looks), len(beats)
+        # polls ran while idle, and the session's heartbeat committed meanwhile
+        await wait_for(pilot, lambda: len(looks) >= ticked + 15 and len(beats) >= beat + 3)
+        assert len(reads) == before, f"{len(reads) - before} signature reads while idle"
+        add_live_episode(path, "2")
+        await wait_for(pilot, lambda: len(screen.all_rows) == 2)
+        assert len(reads) > before
+
+
+async def test_idle_runs_screen_reads_no_signature_until_a_commit(tmp_path, monkeypatch):
+    path = tmp_path / "fx.sqlite"
+    build_store(path)
+    reads = _counting(monkeypatch, "runs_signature")
+    looks = _counting_ticks(monkeypatch, RunsScreen)
+    beats = _counting_beats(monkeypatch)
+    app = make_app(path, load_config=False, poll_interval=0.02, session={"name": "me"})
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, RunsScreen)
+        await wait_for(pilot, lambda: screen.runs)
+        await _first_look_done(pilot, screen, looks)
+        start, ticked, beat = len(reads), len(looks), len(beats)
+        await wait_for(pilot, lambda: len(looks) >= ticked + 15 and len(beats) >= beat + 3)
+        assert len(reads) == start, f"{len(reads) - start} signature reads while idle"
+        add_live_episode(path, "2")
+        await wait_for(pilot, lambda: next(
+            r for r in screen.runs if r.run_id == "runlive").episodes == 2)
