@@ -2,9 +2,9 @@
 
 FTS5's `bm25()` costs ~0.7 us a match, almost all of it a nested `SELECT sz FROM
 steps_fts_docsize WHERE id=?` statement run for every row; the numbers it combines are cheaper
-to read in bulk: the word's occurrences per row (tf) from an `fts5vocab` instance table (~0.11 us
+to read in bulk: the word's occurrences per row (tf) from an `fts5vocab` instance table (~0.13 us
 an occurrence with the transfer), each row's token count (D) from the docsize table joined to the
-match (~0.17 us a row), the row count N and the total token count from FTS5's averages record.
+match (~0.2 us a row), the row count N and the total token count from FTS5's averages record.
 `search_parts.ranked_rowids` uses this path for a single plain word whose matching rows hold few
 occurrences each (the walk is per occurrence, so a word repeated ~6 times a row gains nothing):
 one forked process walks the occurrences while this one reads the sizes.
@@ -28,7 +28,7 @@ membership with one statement each, instead of joining every match to steps and 
 
 The query word goes to the vocab table as FTS5's tokenizer would fold it: only a word of ASCII
 letters and digits qualifies (unicode61 folds ASCII by lower-casing it and nothing else); the
-table must use the default tokenizer (checked on its CREATE statement).
+table must use the default tokenizer, full positions and a docsize table (`plain_index`).
 """
 
 from __future__ import annotations
@@ -240,17 +240,20 @@ def _check_formula() -> bool:
             words = ["w%d" % (j % 13) for j in range((i * 37) % 89)]
             for j in range(i % 8):
                 words.insert((j * 11 + i) % (len(words) + 1), "x")
-            calls = "x y" if i % 5 == 0 else ("z " * (i % 4)).strip() or None
+            calls = ("x" + " y" * (1 + i % 3)) if i % 5 == 0 else ("z " * (i % 4)).strip() or None
             rows.append((" ".join(words) or "x", calls))
         c.executemany("INSERT INTO steps_fts(content, tool_calls) VALUES (?, ?)", rows)
-        want = c.execute("SELECT rowid, bm25(steps_fts) FROM steps_fts WHERE steps_fts MATCH "
-                         "'\"x\"' ORDER BY rowid").fetchall()
         ensure_vocab(c)
-        docs, tf = term_frequencies(c, "x")
         n_rows, total, ncol = averages(c)
-        sizes = row_sizes(c, '"x"', ncol)
-        got = bm25(tf, sizes, n_rows, total, len(docs))
-        return len(want) > 30 and [w[0] for w in want] == docs.tolist() and all(
-            w[1] == g for w, g in zip(want, got.tolist()))
+        same = True
+        for word in ("x", "y"):  # in most rows (idf clamped to 1e-6), in a fifth (idf > 0)
+            q = f'"{word}"'
+            want = c.execute("SELECT rowid, bm25(steps_fts) FROM steps_fts WHERE steps_fts "
+                             "MATCH ? ORDER BY rowid", (q,)).fetchall()
+            docs, tf = term_frequencies(c, word)
+            got = bm25(tf, row_sizes(c, q, ncol), n_rows, total, len(docs)).tolist()
+            same = same and len(want) >= 12 and [w[0] for w in want] == docs.tolist() and all(
+                w[1] == g for w, g in zip(want, got))
+        return same
     except (sqlite3.Error, ValueError):
         return False
