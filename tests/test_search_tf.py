@@ -282,3 +282,13 @@ def test_members_in_global_order(monkeypatch):
     assert search_tf.first_k_members(scores, rowids, 3, lambda ids: ids > 99) == []
     monkeypatch.setattr(search_tf, "RUN_CAP", 5)  # the head would outgrow the cap: FTS5 ranks
     assert search_tf.first_k_members(scores, rowids, 1, lambda ids: ids == 11) is None
+
+
+def test_pack_keeps_every_value():
+    import numpy as np
+
+    for docs in ([3, 7, 300, 70_000, 5_000_000_000], [1], []):
+        rows = (np.array(docs, dtype=np.int64), np.arange(len(docs), dtype=np.int64) * 40)
+        back = search_tf.unpack(search_tf.pack(rows))
+        assert [a.tolist() for a in back] == [a.tolist() for a in rows]
+        assert all(a.dtype == np.int64 for a in back)
