@@ -77,7 +77,8 @@ def runs_signature(conn: sqlite3.Connection) -> tuple:
         "(SELECT group_concat(status) FROM runs)").fetchone())
 
 
-WRITE_WAIT_S = 0.05  # a heartbeat commits in ~1 ms; one waiting on an import's lock, longer
+WRITE_WAIT_S = 0.25  # a heartbeat commits in ~1 ms (30 ms on a loaded machine); one
+#                      waiting on an import's lock takes longer
 
 
 class ChangeProbe:

@@ -147,6 +147,11 @@ def test_split_point_is_a_line_start_near_the_middle(tmp_path, monkeypatch):
     with open(p, "rb") as fh:
         early = otel_spill.split_point(fh, len(data))
     assert early in starts and abs(early - len(data) // 4) < len(data) // 40 + 200
+    # a worker started before the hash (early_worker) takes a twentieth of the file more
+    monkeypatch.setattr(otel_spill, "HEAD_START", 0)
+    with open(p, "rb") as fh:
+        more = otel_spill.split_point(fh, len(data), early=True)
+    assert more in starts and abs(more - len(data) * 11 // 20) < len(data) // 40 + 200
 
 
 def test_lines_without_surrogate_escapes_skip_the_scan(monkeypatch):
@@ -167,3 +172,70 @@ def test_lines_without_surrogate_escapes_skip_the_scan(monkeypatch):
     with pytest.raises(ValueError, match="31-digit"):
         otel_spill._decode(bad)
     assert len(calls) == 2
+
+
+def test_the_worker_starts_before_the_file_is_hashed(tmp_path, monkeypatch):
+    """The worker's start-up and its part of the file overlap the hash (import_path hashes
+    the whole file alone otherwise); it is the worker the import then uses."""
+    from store import importers
+    from store.importers import otel
+
+    events = []
+    real_hash, real_init = importers.content_hash, otel._Worker.__init__
+    monkeypatch.setattr(importers, "content_hash",
+                        lambda p: events.append("hash") or real_hash(p))
+
+    def init(self, *a, **k):
+        events.append(("worker", k.get("early", False)))
+        real_init(self, *a, **k)
+
+    monkeypatch.setattr(otel._Worker, "__init__", init)
+    p = _lines_file(tmp_path / "t.jsonl")
+    got, entry = _run(tmp_path, monkeypatch, p, "1")
+    assert events == [("worker", True), "hash"]  # one worker, started first
+    assert entry["episodes"] == 40 and [k for k, _ in got] == [f"{i:032x}" for i in range(40)]
+
+
+def test_an_early_worker_not_used_is_stopped_and_its_files_removed(tmp_path, monkeypatch):
+    """A duplicate import (or one refused before the import proper) stops the worker started
+    for it and leaves no spill files behind."""
+    import tempfile
+
+    from store.importers import otel
+
+    spill = tmp_path / "tmp"
+    spill.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spill))
+    workers = []
+    real_init = otel._Worker.__init__
+
+    def init(self, *a, **k):
+        real_init(self, *a, **k)
+        workers.append(self)
+
+    monkeypatch.setattr(otel._Worker, "__init__", init)
+    p = _lines_file(tmp_path / "t.jsonl")
+    monkeypatch.setenv("T2E_IMPORT_WORKER", "1")
+    db = store.open_db(tmp_path / "s.sqlite")
+    first = import_path(db, p)
+    again = import_path(db, p)
+    assert again["duplicate"] and again["run_id"] == first["run_id"]
+    assert len(workers) == 2 and all(w.proc.poll() is not None for w in workers)
+    assert list(spill.glob("t2e-otel-*")) == []
+    # a bad line in the worker's part is still named, and its files go too
+    bad = _lines_file(tmp_path / "bad.jsonl", bad=[(2, "{not json")])
+    with pytest.raises(ImportFailure, match=r"line 3: not JSON"):
+        import_path(db, bad)
+    assert list(spill.glob("t2e-otel-*")) == [] and len(workers) == 3
+
+
+def test_a_store_folder_where_t2e_runs_is_not_the_workers_code(tmp_path, monkeypatch):
+    here = tmp_path / "cwd"
+    (here / "store" / "importers").mkdir(parents=True)
+    for init in ("store/__init__.py", "store/importers/__init__.py"):
+        (here / init).write_text("")
+    (here / "store/importers/otel_worker.py").write_text("raise SystemExit(3)\n")
+    p = _lines_file(tmp_path / "t.jsonl")
+    monkeypatch.chdir(here)
+    got, entry = _run(tmp_path, monkeypatch, p, "1")
+    assert entry["episodes"] == 40

@@ -60,6 +60,27 @@ def import_path(db: Any, path: str | os.PathLike, *, name: str | None = None,
     if not p.is_dir():
         with open_regular(p, display):  # a FIFO or /dev/zero is refused here, at once
             pass
+    worker = _early_worker(p)
+    try:
+        return _import_hashed(db, p, display, name, role, worker)
+    finally:
+        if worker is not None:
+            worker.close()
+
+
+def _early_worker(p: Path) -> Any:
+    """The worker process of a big OTLP file, started before the file is hashed so that its
+    start-up and its part of the file overlap the hash (otel.early_worker)."""
+    try:
+        if p.is_dir() or detect_format(p) != "otel":
+            return None
+    except (OSError, ImportFailure):
+        return None  # the import proper says what is wrong, as before
+    return otel.early_worker(p)
+
+
+def _import_hashed(db: Any, p: Path, display: str, name: str | None, role: str,
+                   worker: Any) -> dict:
     try:
         sha, size = content_hash(p)
     except OSError as exc:
@@ -74,7 +95,7 @@ def import_path(db: Any, path: str | os.PathLike, *, name: str | None = None,
                             f"{exc.pid}); it will be in the store when that import ends") \
             from None
     try:
-        return _import_locked(conn, p, display, sha, size, name, role)
+        return _import_locked(conn, p, display, sha, size, name, role, worker)
     finally:
         lock.release()
 
@@ -94,7 +115,7 @@ def _existing(conn: sqlite3.Connection, display: str, sha: str) -> dict | None:
 
 
 def _import_locked(conn: sqlite3.Connection, p: Path, display: str, sha: str, size: int,
-                   name: str | None, role: str) -> dict:
+                   name: str | None, role: str, worker: Any = None) -> dict:
     existing = _existing(conn, display, sha)
     if existing:
         return existing
@@ -113,7 +134,7 @@ def _import_locked(conn: sqlite3.Connection, p: Path, display: str, sha: str, si
             elif fmt == "t2e-jsonl":
                 jsonl.import_file(conn, ctx)
             elif fmt == "otel":
-                otel.import_file(conn, ctx)
+                otel.import_file(conn, ctx, worker)
             elif fmt == "atif":
                 atif.import_file(conn, ctx)
             else:

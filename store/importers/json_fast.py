@@ -92,7 +92,8 @@ def loads_text(text: str) -> Any:
     19+ digits and text that may nest deep go to the strict reader. Like json.loads it raises
     ValueError for malformed text, and also for values the store cannot hold (NaN, numbers
     beyond 64 bits, lone surrogates): callers keep such text as the string it is."""
-    if text.count("[") + text.count("{") > _SHALLOW:
+    # (a text no longer than the limit cannot hold more brackets: most are short, not counted)
+    if len(text) > _SHALLOW and text.count("[") + text.count("{") > _SHALLOW:
         return strict_loads(text)  # may nest deeper than Python reads: the strict reader decides
     try:
         raw = text.encode("utf-8")

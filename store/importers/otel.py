@@ -5,9 +5,10 @@ the collector's layout) or one such object for the whole file. Spans are spilled
 temporary SQLite file and read back one conversation at a time (otel_spill.py), so memory
 stays near one conversation whatever the file size.
 
-A big file uses both cores: a worker process (otel_worker.py) spills the first half of the
-lines while this process spills the second; then the worker builds the episodes (grouping,
-messages, validation) and sends them here, where they become rows and are written.
+A big file uses both cores: a worker process (otel_worker.py), started before import_path
+hashes the file (early_worker), spills the first part of the lines while this process hashes
+the file and spills the rest; then the worker builds the episodes (grouping, messages,
+validation) and sends them here, where they become rows and are written.
 
 An episode is a conversation: spans sharing `gen_ai.conversation.id` (OpenInference:
 `session.id`), else a trace. Its root is the first `invoke_agent` span (else the first span
@@ -25,6 +26,7 @@ import marshal
 import os
 import pickle
 import queue
+import shutil
 import struct
 import subprocess
 import sys
@@ -56,29 +58,48 @@ WORKER_MIN_BYTES = 8 << 20
 _KEYS = ["domain", "otel", "simulations"]
 
 
-def import_file(conn, ctx: ImportContext) -> None:
-    """Import one OTLP/JSON trace file as one run (the caller holds the transaction)."""
+def import_file(conn, ctx: ImportContext, worker: _Worker | None = None) -> None:
+    """Import one OTLP/JSON trace file as one run (the caller holds the transaction).
+    `worker`: one started for this file before it was hashed (early_worker); the caller
+    closes it."""
     # the cyclic collector would walk the long-lived objects again and again while millions
     # of short-lived spans, messages and rows go by (none of them cyclic): a seventh of the CPU
     was = gc.isenabled()
     gc.disable()
     try:
-        _import(conn, ctx)
+        _import(conn, ctx, worker)
     finally:
         if was:
             gc.enable()
 
 
-def _import(conn, ctx: ImportContext) -> None:
+def wants_worker(size: int) -> bool:
+    """Whether a file of `size` bytes is read by two processes (T2E_IMPORT_WORKER=1 or 0
+    forces the choice: tests)."""
+    mode = os.environ.get("T2E_IMPORT_WORKER", "")
+    return mode == "1" or (mode != "0" and size >= WORKER_MIN_BYTES)
+
+
+def early_worker(path: Path) -> _Worker | None:
+    """The worker for an OTLP file that wants one, started before import_path hashes the file:
+    the worker's start-up and the spill of its part of the file overlap the hash (which this
+    process spends alone otherwise). Nothing reaches the store before the import proper; a
+    worker not used (a duplicate, a file another process imports) is stopped by close()."""
+    try:
+        return _Worker(path, early=True) if wants_worker(path.stat().st_size) else None
+    except OSError:
+        return None  # the import proper says what is wrong, as before
+
+
+def _import(conn, ctx: ImportContext, worker: _Worker | None) -> None:
     from .tau2 import _free_run_id
 
     ctx.fmt = FORMAT
     run_id = _free_run_id(conn)
     builder = RowBuilder(run_id, *next_ids(conn))
-    mode = os.environ.get("T2E_IMPORT_WORKER", "")
-    use_worker = mode == "1" or (mode != "0" and ctx.size >= WORKER_MIN_BYTES)
     with tempfile.TemporaryDirectory(prefix="t2e-otel-") as tmp:
-        source = _Worker(ctx, tmp) if use_worker else _InProcess(ctx, tmp)
+        source = worker or (_Worker(ctx.path) if wants_worker(ctx.size)
+                            else _InProcess(ctx, tmp))
         try:
             n_spans, services = source.spill(builder.next_episode)
             if not n_spans:
@@ -161,24 +182,35 @@ class _Worker:
     (`writer.step_row`, with the episode ids we will give), so the two processes share the row
     building whichever side is slower."""
 
-    def __init__(self, ctx: ImportContext, tmp: str):
-        self.ctx, self.tmp = ctx, tmp
+    def __init__(self, path: str | os.PathLike, *, early: bool = False):
+        """Start the worker on the file's first part (`early`: this process hashes the whole
+        file first, so the worker takes more)."""
+        self.path = str(path)
         self.stats: dict = {}
         self.proc: subprocess.Popen | None = None
-
-    def spill(self, first_episode: int) -> tuple[int, Counter]:
-        path = str(self.ctx.path)
-        with open_regular(path) as fh:
-            size = os.fstat(fh.fileno()).st_size
-            mid = split_point(fh, size) if layout(fh) == "lines" else -1
+        self.tmp = tempfile.mkdtemp(prefix="t2e-otel-")  # ours: removed by close()
+        try:
+            with open_regular(self.path) as fh:
+                self.size = os.fstat(fh.fileno()).st_size
+                self.mid = split_point(fh, self.size, early=early) \
+                    if layout(fh) == "lines" else -1
             root = str(Path(__file__).resolve().parents[2])
             env = dict(os.environ)
             env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"]
                                         if env.get("PYTHONPATH") else "")
+            # -P: -m would put the current directory first on the module path, and a store/
+            # folder wherever t2e runs would be imported as the worker's code
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "store.importers.otel_worker", path, self.tmp,
-                 str(mid)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                [sys.executable, "-P", "-m", "store.importers.otel_worker", self.path,
+                 self.tmp, str(self.mid)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL, env=env)
+        except BaseException:
+            self.close()
+            raise
+
+    def spill(self, first_episode: int) -> tuple[int, Counter]:
+        path, size, mid = self.path, self.size, self.mid
+        with open_regular(path) as fh:
             failed: ImportFailure | None = None
             n, services = 0, Counter()
             if mid >= 0:
@@ -219,18 +251,19 @@ class _Worker:
             yield from ev[1]
 
     def close(self) -> None:
-        """Stop the worker if it is still running (an error on either side)."""
+        """Stop the worker if it is still running (an error on either side, or an early
+        worker not used) and remove its files; safe to call twice."""
         proc = self.proc
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.kill()
-        for f in (proc.stdin, proc.stdout):
-            try:
-                f.close()
-            except OSError:
-                pass
-        proc.wait()
+        if proc is not None:
+            if proc.poll() is None:
+                proc.kill()
+            for f in (proc.stdin, proc.stdout):
+                try:
+                    f.close()
+                except OSError:
+                    pass
+            proc.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def worker_main(argv: list[str]) -> int:

@@ -14,6 +14,7 @@ from typing import Any
 
 from . import otel_spans as S
 from .json_fast import loads_text
+from .otel_spans import INPUT, extends
 
 # root attributes kept per episode: what a user may map to an outcome (`--reward-attr`)
 _KEEP_SCALARS = (str, int, float, bool)
@@ -36,7 +37,9 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
     msgs: list[dict] = []
     lat: list[float | None] = []
     consumed = 0
-    prev: tuple[str, int] | None = None  # the last chat input as text, and its length
+    # the last chat span whose input was read (its text: full_input) and that input's length
+    prev: tuple[list, int] | None = None
+    full = _Inputs(spans)
     tool_ids: set[str] = set()
     call_ids: set[str] = set()
     system: list[Any] = []
@@ -68,20 +71,28 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
         k = it[10]
         ms = (end - start) / 1e6 if end and start else None
         if k == "chat":
-            text = a.get("gen_ai.input.messages")
-            tail = _tail(text, prev) if prev else None
+            text = a.get(INPUT)
+            ref = it[12]
+            tail = None
+            if ref is not None and prev is not None and prev[0][11] == ref:
+                # the spill kept only what this input adds to the previous one's: parse that
+                tail = _added(text)
+            if tail is None:
+                if ref is not None:
+                    text = full.input(it)
+                tail = _tail(text, full.input(prev[0])) if prev else None
             if tail is not None:  # only the new messages were parsed
                 inp, out = None, S._messages(a.get("gen_ai.output.messages"))
                 if out is None:  # chat_io's other forms, without the input already parsed
                     out = S.chat_io({**a, "gen_ai.input.messages": None}, events)[1]
                 fresh, n_inp = tail[max(consumed - prev[1], 0):], prev[1] + len(tail)
             else:
-                inp, out = S.chat_io(a, events)
+                inp, out = S.chat_io(a if ref is None else {**a, INPUT: text}, events)
                 n_inp = len(inp) if inp is not None else 0
                 fresh = (inp[consumed:] if n_inp >= consumed else inp) if inp is not None \
                     else None
-            prev = (text, n_inp) if isinstance(text, str) and (inp is not None
-                                                                or tail is not None) else None
+            prev = (it, n_inp) if isinstance(text, str) and (inp is not None
+                                                              or tail is not None) else None
             if fresh is None:
                 if not msgs:
                     emit({"role": "user", "content": S.NOT_CAPTURED})
@@ -142,19 +153,49 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
     return _sim(key, by_conv, spans, root, msgs, system, nc), lat, nc
 
 
-def _tail(text: Any, prev: tuple[str, int]) -> list | None:
+def _tail(text: Any, old: Any) -> list | None:
     """The messages a chat input adds to the previous one, parsing only the added part:
     instrumentations serialise the growing conversation the same way each call, so the new
     input is the old one with items appended. None when that does not hold."""
-    old = prev[0]
-    if not (isinstance(text, str) and len(text) > len(old) and old.endswith("]")
-            and text.startswith(old[:-1]) and text[len(old) - 1] == ","):
+    if not (isinstance(text, str) and isinstance(old, str) and extends(text, old)):
         return None
+    return _added(text[len(old):])
+
+
+def _added(rest: str) -> list | None:
+    """The items after the comma that continues a message list (`extends`), or None."""
     try:
-        tail = loads_text("[" + text[len(old):])
+        tail = loads_text("[" + rest)
     except ValueError:
         return None
     return tail if isinstance(tail, list) else None
+
+
+class _Inputs:
+    """Whole chat inputs of one conversation's spans. The spill keeps only what an input adds
+    to an earlier span's (the record's last field names that span's seq, see
+    otel_spill._history_ref); the whole text is put back together here, only when needed
+    (the previous span read is not that span, or the added part does not parse alone)."""
+
+    def __init__(self, spans: list[list]):
+        self.spans = spans
+        self.by_seq: dict[int, list] | None = None
+        self.texts: dict[int, str] = {}
+
+    def input(self, sp: list) -> Any:
+        """The span's gen_ai.input.messages as it was in the file."""
+        if sp[12] is None:
+            return sp[1].get(INPUT)
+        if self.by_seq is None:
+            self.by_seq = {s[11]: s for s in self.spans}
+        chain = []  # walked without recursion: a conversation may have many calls
+        while sp[12] is not None and sp[11] not in self.texts:
+            chain.append(sp)
+            sp = self.by_seq[sp[12]]
+        text = self.texts.get(sp[11]) if sp[12] is not None else sp[1].get(INPUT)
+        for s in reversed(chain):
+            text = self.texts[s[11]] = text[:-1] + "," + s[1][INPUT]
+        return text
 
 
 def _sim(key: str, by_conv: bool, spans: list[list], root: list, msgs: list[dict],

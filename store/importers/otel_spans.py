@@ -248,6 +248,17 @@ def kind(name: str, a: dict) -> str:
     return "other"
 
 
+INPUT = "gen_ai.input.messages"
+
+
+def extends(text: str, old: str) -> bool:
+    """True when the message list `text` is the list `old` with items appended, serialised
+    the same way (what instrumentations write: each chat call's input is the conversation so
+    far): `old` less its closing bracket, a comma, then the new items."""
+    return (len(text) > len(old) and old.endswith("]") and text[len(old) - 1] == ","
+            and text.startswith(old[:-1]))
+
+
 def _raw_list(v: Any) -> list | None:
     v = _json(v)
     if isinstance(v, dict):

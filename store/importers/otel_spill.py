@@ -8,6 +8,9 @@ The collector's layout (one ExportTraceServiceRequest per line) can be cut at an
 so a big file is spilled by two processes at once, each from its own byte range into its own
 spill file (`spill_lines`); the second file is attached when the episodes are read. Spans carry
 a sequence number (`seq`, the second range's from SPLIT_SEQ on) that keeps file order.
+Chat spans carry the conversation so far in their input: an input that extends the last one
+kept for its trace is spilled as the part it adds (`_history_ref`; otel_episode rebuilds the
+whole text when it needs it), so the history is written and read back once, not once a call.
 Anything else (one object for the whole file, pretty-printed, or several objects) is read
 by the streaming reader in one process (`spill_stream`).
 """
@@ -20,6 +23,7 @@ import os
 import re
 import sqlite3
 from collections import Counter
+from itertools import islice
 from typing import Any, BinaryIO, Callable, Iterator
 
 from world.jsonstream import STRICT  # the strict decoder, without loads' text scan
@@ -33,6 +37,9 @@ from .jsonstream import loads as strict_loads
 from .otel_episode import build_episode
 
 SPLIT_SEQ = 1 << 40
+# characters of chat inputs a spilling process keeps to shorten later inputs of the same trace
+# (at most ~4 bytes each: a bounded share of the import's memory whatever the file's size)
+KEEP_INPUT_CHARS = 8 << 20
 # a first line longer than this is not taken for a JSON Lines record (a whole file written
 # on one line would otherwise be read into memory by readline)
 MAX_LINE = 64 << 20
@@ -70,6 +77,18 @@ class Spiller:
         self.seq = seq
         self.services: Counter = Counter()
         self._keys: list[tuple] = []
+        # per trace, the last chat span's input (its seq, the text), oldest trace first, across
+        # requests: a conversation's calls are often exported in different batches (lines)
+        self._inputs: dict[str, tuple[int, str]] = {}
+        self._kept = 0  # characters held there, at most KEEP_INPUT_CHARS
+
+    def _forget(self) -> None:
+        """Drop the oldest traces' inputs until the kept text is within its bound (a later
+        input of such a trace is then spilled whole: correct, only larger)."""
+        inputs = self._inputs
+        while self._kept > KEEP_INPUT_CHARS and inputs:
+            _, text = inputs.pop(next(iter(inputs)))
+            self._kept -= len(text)
 
     @property
     def spans(self) -> int:
@@ -86,6 +105,7 @@ class Spiller:
         attrs, kind, dumps, write = S.attrs, S.kind, marshal.dumps, self.out.write
         keys, services = self._keys, self.services
         append = keys.append
+        last_input = self._inputs
         # the counters live in locals while the loop runs (this runs for every span); written
         # back on the way out, errors included (the spans before one stay spilled)
         seq, off = self.seq, self.off
@@ -124,11 +144,20 @@ class Spiller:
                                   for e in evs if isinstance(e, dict)] if evs else []
                         status = (sp.get("status") or {}).get("code")
                         name = str(sp.get("name") or "")
+                        k_ = kind(name, a)
+                        ref = None
+                        if k_ == "chat" and type(text := a.get(S.INPUT)) is str:
+                            prev = last_input.pop(trace, None)  # re-added: newest last
+                            ref = _history_ref(a, text, prev)
+                            last_input[trace] = (seq, text)
+                            self._kept += len(text) - (0 if prev is None else len(prev[1]))
+                            if self._kept > KEEP_INPUT_CHARS:
+                                self._forget()
                         # marshal, not JSON: the record only lives in our own temporary file,
                         # and marshalling big strings is a copy where JSON re-escapes them
                         blob = dumps([name, a, events, status in (2, "2", "STATUS_CODE_ERROR"),
                                       start, end, sid, sp.get("parentSpanId") or None, service,
-                                      trace, kind(name, a)])
+                                      trace, k_, seq, ref])
                         write(blob)
                         n = len(blob)
                         append((seq, trace, None if conv is None else str(conv), start, off, n))
@@ -143,6 +172,7 @@ class Spiller:
             self.seq, self.off = seq, off
 
     def flush(self) -> None:
+        """Write the queued sort keys (the record file is written as spans come)."""
         self.db.executemany("INSERT INTO s VALUES (?,?,?,?,?,?)", self._keys)
         self.db.commit()  # the other process reads this file (journal off: commit is cheap)
         self._keys.clear()
@@ -151,6 +181,17 @@ class Spiller:
         """Flush and close (the spans are read back by `episodes`)."""
         self.flush()
         self.out.close()
+
+
+def _history_ref(a: dict, text: str, prev: tuple[int, str] | None) -> int | None:
+    """When a chat span's input repeats the previous chat input spilled for its trace (the
+    conversation so far) with items appended, keep only what it adds (in `a`, in place) and
+    return that span's seq; the record then holds the added part, not the history again
+    (otel_episode._Inputs puts it back together). None (nothing changed) otherwise."""
+    if prev is None or not S.extends(text, prev[1]):
+        return None
+    a[S.INPUT] = text[len(prev[1]):]
+    return prev[0]
 
 
 def layout(fh: BinaryIO) -> str:
@@ -174,10 +215,12 @@ def layout(fh: BinaryIO) -> str:
 HEAD_START = 8 << 20
 
 
-def split_point(fh: BinaryIO, size: int) -> int:
+def split_point(fh: BinaryIO, size: int, *, early: bool = False) -> int:
     """Where the worker's part ends: the start of the first line at or after the middle of
-    the file, less HEAD_START / 2 (size if none)."""
-    at = max((size - HEAD_START) // 2, 1)
+    the file, less HEAD_START / 2 (size if none). `early`: the worker starts while this
+    process hashes the whole file (otel.early_worker), about a tenth of the time it takes to
+    spill the same bytes, so the worker takes that much more."""
+    at = max((size + (size // 10 if early else 0) - HEAD_START) // 2, 1)
     if at >= size:
         return size
     fh.seek(at - 1)
@@ -268,15 +311,14 @@ def _read_lines(fh: BinaryIO, start: int, end: int) -> Iterator[bytes]:
         if not block:
             break
         left -= len(block)
-        i = block.find(b"\n")
-        if i < 0:
+        lines = block.split(b"\n")  # (split, not a slice of the block then split: one copy)
+        if len(lines) == 1:
             parts.append(block)
             continue
-        parts.append(block[:i])
+        parts.append(lines[0])
         yield b"".join(parts)
-        lines = block[i + 1:].split(b"\n")
         parts = [lines.pop()]
-        yield from lines
+        yield from islice(lines, 1, None)
     if any(parts):
         yield b"".join(parts)
 
