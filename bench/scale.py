@@ -165,13 +165,17 @@ def stats() -> None:
               f"{t2 - t1:.3f} s p={p[0]:.4g} exact={p[1]}; sign test {t3 - t2:.3f} s p={ps:.4g}")
 
 
-def search(path: Path, terms: list[str] | None = None, runs: int = 7) -> None:
-    """Ranked first page (50 hits) by `store.search.ranked_search`, exact: ranked by one
-    process (parts=1) and by default (one forked process per core past PARALLEL_MIN
-    matches), next to FTS5's own `ORDER BY rank` over the rowids alone (what the first page
-    cost before issue 18). Median and max of `runs`; CPU is this process's plus its children's
-    (the forked rankers), "busiest process" the larger of the two (on two otherwise idle cores
-    the wall is about that), wall is what the caller waits."""
+def search(path: Path, terms: list[str] | None = None, runs: int = 7, run: str | None = None
+           ) -> None:
+    """Ranked first page (50 hits) by `store.search.ranked_search`, exact: by FTS5's bm25 in
+    one process (parts=1) and over two forked processes (parts=2), and by default (a one-word
+    query whose rows hold the word few times: from its occurrences, store/search_tf.py; else
+    bm25 over one process per core past PARALLEL_MIN matches), next to FTS5's own `ORDER BY
+    rank` over the rowids alone (what the first page cost before issue 18); with `run`, the
+    ranked rows are in that run (`t2e search --rank --run`). The rows take
+    turns `runs` times; median and max. CPU is this process's plus its children's (the forked
+    rankers), "busiest process" the larger of the two (on two otherwise idle cores the wall is
+    about that), wall is what the caller waits."""
     from store import search as srch
     from store import search_parts
     from store.db import connect
@@ -181,46 +185,51 @@ def search(path: Path, terms: list[str] | None = None, runs: int = 7) -> None:
     print(f"{path}: {steps:,} messages; {search_parts.cores()} cores, parallel past "
           f"{search_parts.PARALLEL_MIN:,} matches")
 
-    def timed(fn) -> tuple[list[float], list[float], list[float], object]:
+    def once(fn) -> tuple[float, float, float, object]:
         """CPU of all processes, wall, and the CPU of the busier of this process and its
-        children (with one child: what the wall would be on two idle cores)."""
-        cpus, walls, longest = [], [], []
-        for _ in range(runs):
-            ch0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-            w0, c0 = time.perf_counter(), time.process_time()
-            out = fn()
-            own = time.process_time() - c0
-            ch1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-            walls.append((time.perf_counter() - w0) * 1000)
-            kids = ch1.ru_utime + ch1.ru_stime - ch0.ru_utime - ch0.ru_stime
-            cpus.append((own + kids) * 1000)
-            longest.append(max(own, kids) * 1000)
-        return sorted(cpus), sorted(walls), sorted(longest), out
+        children (with one child: what the wall would be on two idle cores), in ms."""
+        ch0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        w0, c0 = time.perf_counter(), time.process_time()
+        out = fn()
+        own = time.process_time() - c0
+        ch1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        kids = ch1.ru_utime + ch1.ru_stime - ch0.ru_utime - ch0.ru_stime
+        return (own + kids) * 1000, (time.perf_counter() - w0) * 1000, max(own, kids) * 1000, out
 
     for q in terms or ("id", "order", "refund", "leather keyboard"):
         fq = srch.fts_query(q)
         n = conn.execute("SELECT count(*) FROM steps_fts WHERE steps_fts MATCH ?",
                          (fq,)).fetchone()[0]
         want = [r[0] for r in conn.execute(
-            "SELECT rowid FROM steps_fts WHERE steps_fts MATCH ? ORDER BY bm25(steps_fts), "
-            "rowid LIMIT 50", (fq,))]
-        print(f"{q!r} ({n:,} matches):")
+            "SELECT f.rowid FROM steps_fts f JOIN steps s ON s.step_id = f.rowid JOIN episodes e "
+            "ON e.episode_id = s.episode_id WHERE steps_fts MATCH ? AND (?2 IS NULL OR "
+            "e.run_id = ?2) ORDER BY bm25(steps_fts), f.rowid LIMIT 50", (fq, run))]
+        print(f"{q!r} ({n:,} matches{', in run ' + run if run else ''}):")
         rows = [
             ("FTS5 ORDER BY rank LIMIT 50, rowids only", lambda: conn.execute(
                 "SELECT rowid FROM steps_fts WHERE steps_fts MATCH ? ORDER BY rank LIMIT 50",
                 (fq,)).fetchall()),
-            ("ranked_search, one process (parts=1)", lambda: srch.ranked_search(
-                conn, q, limit=50, parts=1)),
+            ("ranked_search, FTS5 bm25, one process", lambda: srch.ranked_search(
+                conn, q, limit=50, parts=1, run_id=run)),
+            ("ranked_search, FTS5 bm25, 2 processes", lambda: srch.ranked_search(
+                conn, q, limit=50, parts=2, run_id=run)),
             ("ranked_search, default (t2e search --rank)", lambda: srch.ranked_search(
-                conn, q, limit=50)),
+                conn, q, limit=50, run_id=run)),
         ]
-        for label, fn in rows:
-            cpu, wall, longest, out = timed(fn)
-            if label.startswith("ranked_search"):  # exact: the global first page
-                assert [h["step_id"] for h in out] == want, label
+        # the rows take turns, so a change in the machine's load falls on all of them
+        got: dict[str, list] = {label: [] for label, _ in rows}
+        for _ in range(runs):
+            for label, fn in rows:
+                *figures, out = once(fn)
+                if label.startswith("ranked_search"):  # exact: the global first page
+                    assert [h["step_id"] for h in out] == want, label
+                got[label].append(figures)
+        for label, _ in rows:
+            cpu, wall, longest = (sorted(col) for col in zip(*got[label]))
             m = len(cpu) // 2
             print(f"  {label:44s} CPU med {cpu[m]:4.0f} max {cpu[-1]:4.0f}  busiest process "
-                  f"med {longest[m]:4.0f}  wall med {wall[m]:4.0f} max {wall[-1]:4.0f} ms")
+                  f"med {longest[m]:4.0f}  wall min {wall[0]:4.0f} med {wall[m]:4.0f} "
+                  f"max {wall[-1]:4.0f} ms")
     print("load average: " + " ".join(f"{x:.2f}" for x in os.getloadavg())
           + f" on {os.cpu_count()} cores (figures share the CPU)")
 
@@ -232,6 +241,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--t2e", default=None, help="gate: the t2e executable to time")
     ap.add_argument("--terms", nargs="+", help="search: the words to rank (one query each)")
+    ap.add_argument("--run", help="search: rank within this run id (t2e search --rank --run)")
     a = ap.parse_args()
     if a.what == "build":
         build(a.store, a.steps)
@@ -241,7 +251,7 @@ def main() -> None:
         phases(a.store)
     elif a.what == "search":
         search(a.store if a.store != DEFAULT else Path("/tmp/t2e-bench-store-v1.sqlite"),
-               a.terms)
+               a.terms, run=a.run)
     else:
         stats()
 

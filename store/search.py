@@ -6,8 +6,10 @@ ties by step id. bm25 is computed inside FTS5 over rowids alone and SQLite's top
 only the page's rows (`ORDER BY bm25(steps_fts), rowid LIMIT n`; FTS5's own `ORDER BY rank`
 sorts every match); past `search_parts.PARALLEL_MIN` matches the rowids are cut into one range
 per core, each ranked by its own process, and the pages merged (exact: bm25's statistics are
-the whole table's whatever the range; see store/search_parts.py). Only the page is then joined
-to steps and episodes and snippeted, in the same read transaction as the ranking.
+the whole table's whatever the range; see store/search_parts.py). A one-word query whose rows
+hold the word a few times each is scored instead from its occurrences and the rows' sizes with
+FTS5's formula, bit for bit (store/search_tf.py). Only the page is then joined to steps and
+episodes and snippeted, in the same read transaction as the ranking.
 """
 
 from __future__ import annotations

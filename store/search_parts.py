@@ -1,5 +1,10 @@
 """Exact bm25 ranking over rowid partitions, one process per core (issue 18).
 
+A one-word query whose rows hold the word a few times each is ranked instead from its
+occurrences and the rows' sizes (store/search_tf.py, `_by_frequencies`): a forked child walks
+the occurrences while the parent reads the sizes, with the same fork, snapshot and fallback
+rules as below. Everything else is ranked by FTS5's bm25 over rowid ranges:
+
 Why partitions are exact: FTS5's bm25 takes the row count, the average row length and each
 phrase's document count from the whole table whatever the WHERE clause, so a match scores the
 same whether it is ranked with every match or only with those in its rowid range. Under the
@@ -37,10 +42,11 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from . import search_tf
 from .db import db_path
 
 # Fewer global matches than this: one connection ranks them (forking a child and the second
@@ -49,6 +55,13 @@ from .db import db_path
 PARALLEL_MIN = 20_000
 CHILD_GRACE_S = 10.0  # a child still ranking this long after the parent finished is killed
 MAX_PARTS = 4  # more processes than cores gain nothing; each pays the per-statement idf pass
+# The occurrence walk (search_tf) costs ~0.13 us an occurrence in its own process while this
+# one reads the sizes (~0.2 us a row); FTS5's bm25 ~0.7 us a row, ~0.36 split over two cores.
+# So it pays while a word's rows hold it fewer than ~2.5 times each (~4 when nothing may fork
+# and both run here), estimated on its first TF_SAMPLE occurrences (fewer: FTS5 ranks it).
+TF_SAMPLE = 20_000
+TF_MAX_PER_ROW = 2.5
+TF_MAX_PER_ROW_ALONE = 4.0
 
 _ENDS = ("SELECT (SELECT rowid FROM steps_fts WHERE steps_fts MATCH ?1 ORDER BY rowid LIMIT 1), "
          "(SELECT rowid FROM steps_fts WHERE steps_fts MATCH ?1 ORDER BY rowid DESC LIMIT 1)")
@@ -121,21 +134,23 @@ def _can_fork(conn: sqlite3.Connection) -> str:
     return db_path(conn)
 
 
-def _child(path: str, q: str, k: int, run_id: str | None, lo: int | None, hi: int | None,
-           fd: int) -> None:
-    """In the forked child: rank one range on a fresh read-only connection, write
-    (status, fingerprint, rows) to fd with marshal, and leave without any cleanup of the
-    parent's state (os._exit: no atexit, no flushing of inherited buffers, no connection
-    close, which could try to checkpoint)."""
+def _child(path: str, fd: int, work: Callable[[sqlite3.Connection], Any],
+           setup: Callable[[sqlite3.Connection], None] | None = None) -> None:
+    """In the forked child: run `work` on a fresh read-only connection (after `setup`, which
+    may write the temp schema), in one read transaction, write (status, fingerprint, result) to
+    fd with marshal, and leave without any cleanup of the parent's state (os._exit: no atexit,
+    no flushing of inherited buffers, no connection close, which could try to checkpoint)."""
     code = 1
     try:
         try:
             c = sqlite3.connect(path, isolation_level=None, timeout=5.0)
-            c.execute("PRAGMA query_only = ON")
             c.execute("BEGIN")
-            out = ("ok", _fingerprint(c), rank_range(c, q, k, run_id, lo, hi))
+            if setup:
+                setup(c)
+            c.execute("PRAGMA query_only = ON")
+            out = ("ok", _fingerprint(c), work(c))
             code = 0
-        except BaseException as exc:  # noqa: BLE001 - the parent ranks this range itself
+        except BaseException as exc:  # noqa: BLE001 - the parent does this work itself
             out = ("failed", [], str(exc))
         data = marshal.dumps(out)
         while data:
@@ -144,12 +159,13 @@ def _child(path: str, q: str, k: int, run_id: str | None, lo: int | None, hi: in
         os._exit(code)
 
 
-def _fork(path: str, q: str, k: int, run_id: str | None, rng: tuple) -> tuple[int, int]:
+def _fork(path: str, work: Callable[[sqlite3.Connection], Any],
+          setup: Callable[[sqlite3.Connection], None] | None = None) -> tuple[int, int]:
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(r)
-        _child(path, q, k, run_id, rng[0], rng[1], w)
+        _child(path, w, work, setup)
     os.close(w)
     return pid, r
 
@@ -164,7 +180,7 @@ def _collect(pid: int, fd: int, deadline: float) -> tuple | None:
             if wait <= 0 or not select.select([fd], [], [], wait)[0]:
                 os.kill(pid, signal.SIGKILL)
                 return None
-            if not (chunk := os.read(fd, 1 << 16)):
+            if not (chunk := os.read(fd, 1 << 20)):
                 break
             chunks.append(chunk)
     finally:
@@ -177,44 +193,100 @@ def _collect(pid: int, fd: int, deadline: float) -> tuple | None:
     return (fp, rows) if status == "ok" else None
 
 
+def _by_frequencies(conn: sqlite3.Connection, q: str, k: int, run_id: str | None, path: str,
+                    own: bool, children: dict[int, tuple[int, int]]) -> list[int] | None:
+    """The first k step ids by bm25 computed from the word's occurrences and the rows' sizes
+    (store/search_tf.py): a forked child (when `path`) walks the occurrences while this process
+    reads the sizes. None, having begun no transaction of its own, when the query or the store
+    does not qualify, the word is repeated too often in its rows for the walk to pay, or the
+    two reads disagree: then FTS5's bm25 ranks."""
+    word = search_tf.word_of(q)
+    if word is None or not search_tf.plain_index(conn) or not search_tf.formula_is_fts5s():
+        return None
+    search_tf.ensure_vocab(conn)
+    per_row = search_tf.occurrences_per_row(conn, word, q, TF_SAMPLE)
+    if per_row is None or per_row > (TF_MAX_PER_ROW if path else TF_MAX_PER_ROW_ALONE):
+        return None
+    if run_id and search_tf.run_share(conn, run_id) * search_tf.RUN_CAP < 4 * k:
+        return None  # the run's rows would be too few in the global order's head
+    if path:  # before our read transaction, as for the bm25 ranges
+        children[0] = _fork(path, lambda c: search_tf.pack(search_tf.term_frequencies(c, word)),
+                            search_tf.ensure_vocab)
+    if own:
+        conn.execute("BEGIN")
+    fp = _fingerprint(conn) if children else None
+    t0 = time.monotonic()
+    try:
+        n_rows, total, ncol = search_tf.averages(conn)
+        sizes = search_tf.row_sizes(conn, q, ncol)
+        member = search_tf.in_run(conn, run_id) if run_id else None
+        # the child's walk costs about what our read did: far past that, something is wrong
+        deadline = time.monotonic() + max(CHILD_GRACE_S, 4 * (time.monotonic() - t0))
+        got = _collect(*children.pop(0), deadline) if children else None
+        if got is None or got[0] != fp:  # no child, it failed, or it saw another snapshot
+            tf_rows = search_tf.term_frequencies(conn, word)
+        else:
+            tf_rows = search_tf.unpack(got[1])
+        rowids = search_tf.rank(tf_rows, sizes, n_rows, total, k, member)
+    except ValueError:  # sizes or an instance list that did not parse: FTS5 ranks
+        rowids = None
+    if rowids is None and own:
+        conn.execute("COMMIT")  # the bm25 path forks before its own transaction
+    return rowids
+
+
+def _by_bm25(conn: sqlite3.Connection, q: str, k: int, run_id: str | None, path: str,
+             own: bool, children: dict[int, tuple[int, int]], ends: tuple[int, int],
+             parts: int | None) -> list[int]:
+    """The first k step ids by FTS5's bm25 over rowid ranges, one per forked process (see the
+    module docstring); begins our read transaction when `own`."""
+    if parts is None:
+        parts = 1
+        if path and conn.execute(_AT_LEAST, (q, PARALLEL_MIN)).fetchall()[0][0] >= PARALLEL_MIN:
+            parts = min(MAX_PARTS, cores())
+    ranges = split(*ends, parts)
+    if path:  # before our read transaction: a child must not inherit its locks
+        for i, rng in enumerate(ranges[1:], 1):
+            children[i] = _fork(path, lambda c, r=rng: rank_range(c, q, k, run_id, *r))
+    if own:
+        conn.execute("BEGIN")
+    fp = _fingerprint(conn) if children else None
+    t0 = time.monotonic()
+    results = [rank_range(conn, q, k, run_id, *ranges[0])]
+    # a child ranks as much as we just did: far past that, something is wrong with it
+    deadline = time.monotonic() + max(CHILD_GRACE_S, 4 * (time.monotonic() - t0))
+    for i, rng in enumerate(ranges[1:], 1):
+        got = _collect(*children.pop(i), deadline) if i in children else None
+        if got is None or got[0] != fp:  # failed, or saw another snapshot: rank it here
+            results.append(rank_range(conn, q, k, run_id, *rng))
+        else:
+            results.append([tuple(r) for r in got[1]])
+    return merge(results, k)
+
+
 @contextmanager
 def ranked_rowids(conn: sqlite3.Connection, q: str, k: int, run_id: str | None = None,
                   parts: int | None = None) -> Iterator[list[int]]:
     """Yields the first k step ids matching FTS query q (in one run if run_id) in bm25 order,
     ties by step id: exactly `ORDER BY bm25(steps_fts), rowid LIMIT k`. The body runs in the
     same read transaction as the ranking (the caller's, if one is open), so the page it joins
-    is the one ranked. parts=None: one partition per core past PARALLEL_MIN matches, else
-    one; a number forces that many partitions (tests, bench), forked when forking is safe."""
+    is the one ranked. parts=None: a one-word query whose rows hold the word few times is
+    ranked from its occurrences (_by_frequencies), else by FTS5's bm25 with one partition per
+    core past PARALLEL_MIN matches; a number forces that many bm25 partitions (tests, bench),
+    forked when forking is safe."""
     first, last = conn.execute(_ENDS, (q,)).fetchall()[0]
     if first is None:
         yield []
         return
     path = _can_fork(conn)
-    if parts is None:
-        parts = 1
-        if path and conn.execute(_AT_LEAST, (q, PARALLEL_MIN)).fetchall()[0][0] >= PARALLEL_MIN:
-            parts = min(MAX_PARTS, cores())
-    ranges = split(first, last, parts)
-    children: dict[int, tuple[int, int]] = {}  # range index -> (pid, read end)
+    children: dict[int, tuple[int, int]] = {}  # child's key -> (pid, read end)
     own = not conn.in_transaction
     try:
-        if path:  # before our read transaction: a child must not inherit its locks
-            for i, rng in enumerate(ranges[1:], 1):
-                children[i] = _fork(path, q, k, run_id, rng)
-        if own:
-            conn.execute("BEGIN")
-        fp = _fingerprint(conn) if children else None
-        t0 = time.monotonic()
-        results = [rank_range(conn, q, k, run_id, *ranges[0])]
-        # a child ranks as much as we just did: far past that, something is wrong with it
-        deadline = time.monotonic() + max(CHILD_GRACE_S, 4 * (time.monotonic() - t0))
-        for i, rng in enumerate(ranges[1:], 1):
-            got = _collect(*children.pop(i), deadline) if i in children else None
-            if got is None or got[0] != fp:  # failed, or saw another snapshot: rank it here
-                results.append(rank_range(conn, q, k, run_id, *rng))
-            else:
-                results.append([tuple(r) for r in got[1]])
-        yield merge(results, k)
+        rowids = (_by_frequencies(conn, q, k, run_id, path, own, children)
+                  if parts is None else None)
+        if rowids is None:
+            rowids = _by_bm25(conn, q, k, run_id, path, own, children, (first, last), parts)
+        yield rowids
     finally:
         for pid, fd in children.values():  # only on an error: stop and reap the rest
             os.close(fd)
