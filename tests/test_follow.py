@@ -3,6 +3,7 @@ sessions table; take over, stop, and a dead leader that expires."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -96,6 +97,35 @@ async def test_take_over_makes_the_follower_a_leader(fx, monkeypatch):
     conn = store.connect(path)
     assert [r["name"] for r in sessions.live(conn)] == ["bob"]
     conn.close()
+
+
+async def test_take_over_while_a_follow_read_is_in_flight_still_registers(fx, monkeypatch):
+    """F9 while the follower's read of the leader's row is still running: the register it
+    asked for was skipped (one store call at a time) and the new leader never registered,
+    so nobody could follow it (seen once under the full suite on a loaded machine)."""
+    path, _ = fx
+    monkeypatch.setattr(sessions, "EXPIRE", 600.0)
+    conn = store.connect(path)
+    sid = sessions.register(conn, "bob", {"screen": "runs"})
+    conn.close()
+    reading, release = threading.Event(), threading.Event()
+    real_read = sessions.read
+
+    def slow_read(*a, **kw):
+        reading.set()
+        release.wait(30)
+        return real_read(*a, **kw)
+
+    monkeypatch.setattr(sessions, "read", slow_read)
+    follower = make_app(path, load_config=False, poll_interval=0,
+                        session={"follow": sid, "leader_name": "bob"})
+    async with follower.run_test(size=(80, 24)) as fp:
+        await wait_for(fp, reading.is_set)       # a read holds the link's one call
+        await fp.press("f9")
+        release.set()
+        await wait_for(fp, lambda: follower.session_link.session_id is not None, timeout=20)
+        assert follower.session_link.mode == "lead"
+    follower.session_link.close()
 
 
 async def test_a_dead_leader_expires(fx, monkeypatch):

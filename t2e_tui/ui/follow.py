@@ -145,7 +145,12 @@ class SessionLink:
 
     # -- the tick --------------------------------------------------------------------------
     def _tick(self) -> None:
-        if self.mode == "lead" and self.session_id:
+        if self.mode == "lead" and not self.session_id:
+            # not registered yet: a take-over (F9) whose register was skipped because a
+            # follow read was in flight, or a register the busy store refused; again until
+            # it lands (one at a time, so never twice)
+            self._bg(self._register)
+        elif self.mode == "lead" and self.session_id:
             state = snapshot_safe(self.app)
             now = self._clock()
             if state != self.last_state:
