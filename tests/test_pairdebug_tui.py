@@ -46,8 +46,10 @@ def _run_id(path, name: str) -> str:
 def test_open_link_resolves_before_the_app_starts(fx, monkeypatch):
     path, ids = fx
     started = []
+    import t2e_tui.cli.app as cli_app
     import t2e_tui.ui.app as ui_app
 
+    monkeypatch.setattr(cli_app, "not_a_terminal", lambda: None)  # as if in a terminal
     monkeypatch.setattr(ui_app, "make_app", lambda p, start=None, session=None:
                         started.append(start) or
                         type("A", (), {"run": lambda self: None, "session_link": None})())

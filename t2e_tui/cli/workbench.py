@@ -6,6 +6,7 @@ so every workbench action can be scripted and checked headless.
 
 from __future__ import annotations
 
+import shlex
 import shutil
 from pathlib import Path
 
@@ -211,6 +212,14 @@ def register(cli: click.Group) -> None:
         _remember_demo_pair(summary)
         _emit(summary, as_json, format_demo_summary(summary))
         if not no_open and not as_json:
+            from .app import not_a_terminal
+
+            why = not_a_terminal()
+            if why:  # from a script: the store is the job; the app needs a terminal
+                click.echo(f"the app was not opened ({why} is not a terminal): open it "
+                           f"with  t2e --store {one_line(shlex.quote(str(path)), 500)} open",
+                           err=True)
+                return
             root.obj.store = str(path)
             opener = cli.get_command(root, "open")
             if opener is None:
