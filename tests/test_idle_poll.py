@@ -79,42 +79,28 @@ def test_probe_of_a_missing_store_says_changed_and_creates_nothing(tmp_path):
     assert not path.exists()
 
 
-def _counting(monkeypatch, name):
+def _counting(monkeypatch, owner, name):
+    """Calls of owner.name from here on (the real one still runs)."""
     calls = []
-    real = getattr(da, name)
+    real = getattr(owner, name)
 
     def counted(*a, **kw):
         calls.append(1)
         return real(*a, **kw)
 
-    monkeypatch.setattr(da, name, counted)
+    monkeypatch.setattr(owner, name, counted)
     return calls
 
 
-def _counting_beats(monkeypatch):
-    """The leading session's heartbeats (a commit every second while nothing moves)."""
-    beats = []
-    real = sessions.beat
-
-    def counted(*a, **kw):
-        beats.append(1)
-        return real(*a, **kw)
-
-    monkeypatch.setattr(sessions, "beat", counted)
-    return beats
-
-
-def _counting_ticks(monkeypatch, screen_class):
-    """The screen's poll timer firing (each tick polls while the screen is on top)."""
-    ticks = []
-    real = screen_class._tick
-
-    def counted(self):
-        ticks.append(1)
-        return real(self)
-
-    monkeypatch.setattr(screen_class, "_tick", counted)
-    return ticks
+def _idle_app(monkeypatch, path, signature, screen_class):
+    """The app on `path` polling every 20 ms with a leading session (the app's default),
+    counting the screen's signature reads, its poll ticks and the session's heartbeats (a
+    commit every second while nothing moves)."""
+    counts = (_counting(monkeypatch, da, signature), _counting(monkeypatch, screen_class, "_tick"),
+              _counting(monkeypatch, sessions, "beat"))
+    _patient(monkeypatch)
+    app = make_app(path, load_config=False, poll_interval=0.02, session={"name": "me"})
+    return app, counts
 
 
 def _patient(monkeypatch):
@@ -134,11 +120,7 @@ async def _first_look_done(pilot, screen, ticks):
 async def test_idle_tasks_screen_reads_no_signature_until_a_commit(tmp_path, monkeypatch):
     path = tmp_path / "fx.sqlite"
     ids = build_store(path)
-    reads = _counting(monkeypatch, "run_signature")
-    looks = _counting_ticks(monkeypatch, TasksScreen)
-    beats = _counting_beats(monkeypatch)
-    _patient(monkeypatch)
-    app = make_app(path, load_config=False, poll_interval=0.02, session={"name": "me"})
+    app, (reads, looks, beats) = _idle_app(monkeypatch, path, "run_signature", TasksScreen)
     async with app.run_test(size=(80, 24)) as pilot:
         # (settle would wait on polls that never stop coming at this interval)
         await wait_for(pilot, lambda: app.screen.runs)
@@ -158,11 +140,7 @@ async def test_idle_tasks_screen_reads_no_signature_until_a_commit(tmp_path, mon
 async def test_idle_runs_screen_reads_no_signature_until_a_commit(tmp_path, monkeypatch):
     path = tmp_path / "fx.sqlite"
     build_store(path)
-    reads = _counting(monkeypatch, "runs_signature")
-    looks = _counting_ticks(monkeypatch, RunsScreen)
-    beats = _counting_beats(monkeypatch)
-    _patient(monkeypatch)
-    app = make_app(path, load_config=False, poll_interval=0.02, session={"name": "me"})
+    app, (reads, looks, beats) = _idle_app(monkeypatch, path, "runs_signature", RunsScreen)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
         assert isinstance(screen, RunsScreen)
