@@ -14,11 +14,10 @@ from ..errors import T2EError
 
 def not_a_terminal() -> str | None:
     """The stream that is not a terminal ("stdin", "stdout") when the app can't run here,
-    or None. Textual's
-    terminal driver needs a terminal on both ends: from a script, cron or CI (stdin at end of
-    file, stdout a pipe) its input thread spun at 100% CPU and the app never ended, its screen
-    written as escape codes into the output. A driver named in TEXTUAL_DRIVER (`t2e serve`'s
-    web driver speaks over pipes) needs none."""
+    or None. Textual's terminal driver needs a terminal on both ends: from a script, cron or
+    CI (stdin at end of file, stdout a pipe) its input thread spun at 100% CPU and the app
+    never ended, its screen written as escape codes into the output. A driver named in
+    TEXTUAL_DRIVER (`t2e serve`'s web driver speaks over pipes) needs none."""
     if os.environ.get("TEXTUAL_DRIVER"):
         return None
     for name, stream in (("stdin", sys.stdin), ("stdout", sys.stdout)):
@@ -100,9 +99,8 @@ def register(cli: click.Group) -> None:
         why = not_a_terminal()
         if why:
             raise T2EError(f"the app needs a terminal and {why} is not one: open it from a "
-                           "terminal, "
-                           "serve it to a browser (`t2e serve`), or use the commands (`t2e "
-                           "runs`, `t2e show`, `t2e failures`)")
+                           "terminal, serve it to a browser (`t2e serve`), or use the commands "
+                           "(`t2e runs`, `t2e show`, `t2e failures`)")
         from ..ui.app import make_app  # lazy: textual loads only for the app
 
         app = make_app(path, start=start, session=session)

@@ -114,20 +114,12 @@ class SessionLink:
         if self._busy:
             return
         self._busy = True
-        path = self.app.store_path
-        probe = getattr(self.app, "store_probe", None)
+        probe = self.app.store_probe  # its commits are bookkeeping, not a change to show
 
         def run() -> None:
             result = None
             try:
-                if probe is not None:  # its commits are bookkeeping, not a change to show
-                    result = probe.write(fn)
-                else:
-                    conn = da.open_conn(path)
-                    try:
-                        result = fn(conn)
-                    finally:
-                        conn.close()
+                result = probe.write(fn)
             except Exception:  # noqa: BLE001 - a busy store: try again next tick
                 result = None
             finally:
