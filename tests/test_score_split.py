@@ -134,3 +134,19 @@ def test_compact_json_is_not_split(tmp_path):
     p = tmp_path / "c.json"
     p.write_text(json.dumps({"info": {}, "tasks": [], "simulations": [{"id": 1}] * 10}))
     assert split.split_points(p, stream_results(p)["simulations"].at, 2) == []
+
+
+def test_workers_ignore_a_world_package_in_the_current_directory(results, tmp_path,
+                                                                 monkeypatch):
+    """`python -m` put the current directory first on the module path, so a `world/` folder
+    where `t2e score --jobs` ran was imported as the scoring worker's code (the import
+    workers had the fix; world.subproc now starts all three)."""
+    fake = tmp_path / "cwd" / "world"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("")
+    (fake / "score_worker.py").write_text("import sys\nsys.exit(3)\n")
+    monkeypatch.chdir(tmp_path / "cwd")
+    calls = _spy(monkeypatch)
+    serial = rescore(stream_results(results), _db(), source=str(results))
+    assert rescore(stream_results(results), _db(), source=str(results), jobs=2) == serial
+    assert calls == [True]  # the parts came from the real workers, not the serial fallback

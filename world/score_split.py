@@ -24,12 +24,12 @@ from __future__ import annotations
 import os
 import pickle
 import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Any
 
 from .jsonstream import JsonStream, JsonStreamError
+from .subproc import spawn_module, stop
 
 WINDOW = 4 << 20     # bytes searched after a split target for an item separator
 MIN_PART = 4 << 20   # no part smaller than this (a worker costs ~0.2 s to start)
@@ -163,10 +163,7 @@ def score_split(scorer: Any, path: Path, at: int, jobs: int) -> dict | None:
             parts.append(part)
     finally:
         for w in workers:
-            if w.poll() is None:
-                w.kill()
-            w.wait()
-            w.stdout.close()
+            stop(w)
     return _join(parts)
 
 
@@ -187,19 +184,15 @@ def _join(parts: list[dict]) -> dict:
 
 
 def _start(scorer: Any, path: Path, start: int, limit: int | None) -> subprocess.Popen:
-    root = str(Path(__file__).resolve().parents[1])
-    env = dict(os.environ)
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    proc = subprocess.Popen([sys.executable, "-m", "world.score_worker"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, env=env)
+    proc = spawn_module("world.score_worker", stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                        stderr=subprocess.DEVNULL)
     job = pickle.dumps((scorer, str(path), start, limit), protocol=pickle.HIGHEST_PROTOCOL)
 
     def feed() -> None:  # the worker reads it once started; this process reads part 1 meanwhile
         try:
             proc.stdin.write(job)
             proc.stdin.close()
-        except OSError:
+        except (OSError, ValueError):  # ValueError: stop() closed the pipe meanwhile
             pass  # it died: its missing result says so
 
     threading.Thread(target=feed, daemon=True).start()

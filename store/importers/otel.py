@@ -36,6 +36,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator
 
+from world.subproc import spawn_module, stop
+
 from ..writer import step_row
 from .common import ImportContext, ImportFailure, RunMeta, env_count, open_regular
 from .episodes import RowBuilder, next_ids, write_batch
@@ -194,16 +196,9 @@ class _Worker:
                 self.size = os.fstat(fh.fileno()).st_size
                 self.mid = split_point(fh, self.size, early=early) \
                     if layout(fh) == "lines" else -1
-            root = str(Path(__file__).resolve().parents[2])
-            env = dict(os.environ)
-            env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"]
-                                        if env.get("PYTHONPATH") else "")
-            # -P: -m would put the current directory first on the module path, and a store/
-            # folder wherever t2e runs would be imported as the worker's code
-            self.proc = subprocess.Popen(
-                [sys.executable, "-P", "-m", "store.importers.otel_worker", self.path,
-                 self.tmp, str(self.mid)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL, env=env)
+            self.proc = spawn_module("store.importers.otel_worker", self.path, self.tmp,
+                                     str(self.mid), stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         except BaseException:
             self.close()
             raise
@@ -253,16 +248,8 @@ class _Worker:
     def close(self) -> None:
         """Stop the worker if it is still running (an error on either side, or an early
         worker not used) and remove its files; safe to call twice."""
-        proc = self.proc
-        if proc is not None:
-            if proc.poll() is None:
-                proc.kill()
-            for f in (proc.stdin, proc.stdout):
-                try:
-                    f.close()
-                except OSError:
-                    pass
-            proc.wait()
+        if self.proc is not None:
+            stop(self.proc)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 import os
 import pickle
 import subprocess
-import sys
-from pathlib import Path
 from typing import Iterator
+
+from world.subproc import spawn_module, stop
 
 from .common import ImportFailure
 
@@ -31,13 +31,9 @@ class ParseWorker:
     """One worker process for one file: `events(run_id, ids)` once, then (always) `close()`."""
 
     def __init__(self, path: str | os.PathLike, display: str):
-        root = str(Path(__file__).resolve().parents[2])
-        env = dict(os.environ)
-        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH")
-                                    else "")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-P", "-m", "store.importers.worker", str(path), display],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+        self.proc = spawn_module("store.importers.worker", str(path), display,
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL)
 
     def events(self, run_id: str, ids: tuple[int, int]) -> Iterator[Event]:
         """Start the parse with these ids and relay its events. Closing this generator (or an
@@ -69,11 +65,4 @@ class ParseWorker:
 
     def close(self) -> None:
         """Stop the worker (if it still runs) and release its pipes; safe to call twice."""
-        if self.proc.poll() is None:
-            self.proc.kill()
-        for pipe in (self.proc.stdin, self.proc.stdout):
-            try:
-                pipe.close()
-            except OSError:
-                pass  # stdin's buffered line could not be flushed: the worker is gone anyway
-        self.proc.wait()
+        stop(self.proc)
