@@ -17,7 +17,14 @@ from typing import Any
 from .. import locks, writer
 from ..db import db_path
 from . import atif, jsonl, otel, tau2
-from .common import ImportContext, ImportFailure, import_world_id, inside, open_regular
+from .common import (
+    ImportContext,
+    ImportFailure,
+    import_world_id,
+    inside,
+    open_regular,
+    wants_worker,
+)
 from .parse_worker import ParseWorker
 
 __all__ = ["ImportFailure", "import_paths", "import_path", "import_world_id", "detect_format"]
@@ -76,7 +83,7 @@ def _early_worker(p: Path, display: str) -> Any:
     closes it when unused."""
     try:
         fmt = None if p.is_dir() else detect_format(p)
-        big_tau2 = fmt == "tau2" and tau2.wants_worker(p.stat().st_size)
+        big_tau2 = fmt == "tau2" and wants_worker(p.stat().st_size)
     except (OSError, ImportFailure):
         return None  # the import proper says what is wrong, as before
     if fmt == "otel":

@@ -74,6 +74,19 @@ def env_count(name: str, default: int, minimum: int = 1) -> int:
     text = os.environ.get(name, "").strip()
     return int(text) if text.isdigit() and int(text) >= minimum else default
 
+
+# From this size a file is read by two processes, tau2 and OTLP alike (a worker's start-up
+# costs ~0.3 s)
+WORKER_MIN_BYTES = 8 << 20
+
+
+def wants_worker(size: int) -> bool:
+    """Whether a file of `size` bytes is read by two processes (T2E_IMPORT_WORKER=1 or 0
+    forces the choice: tests)."""
+    mode = os.environ.get("T2E_IMPORT_WORKER", "")
+    return mode == "1" or (mode != "0" and size >= WORKER_MIN_BYTES)
+
+
 @dataclass
 class RunMeta:
     """The run-level parts of a results file: top-level keys (in order) and their values."""

@@ -39,7 +39,14 @@ from typing import Any, Iterator
 from world.subproc import spawn_module, stop
 
 from ..writer import step_row
-from .common import ImportContext, ImportFailure, RunMeta, env_count, open_regular
+from .common import (
+    ImportContext,
+    ImportFailure,
+    RunMeta,
+    env_count,
+    open_regular,
+    wants_worker,
+)
 from .episodes import RowBuilder, next_ids, write_batch
 from .otel_spill import (
     SPLIT_SEQ,
@@ -56,7 +63,6 @@ from .otel_spill import (
 
 FORMAT = "otel-genai"
 # below this size a second process costs more than it saves
-WORKER_MIN_BYTES = 8 << 20
 _KEYS = ["domain", "otel", "simulations"]
 
 
@@ -73,13 +79,6 @@ def import_file(conn, ctx: ImportContext, worker: _Worker | None = None) -> None
     finally:
         if was:
             gc.enable()
-
-
-def wants_worker(size: int) -> bool:
-    """Whether a file of `size` bytes is read by two processes (T2E_IMPORT_WORKER=1 or 0
-    forces the choice: tests)."""
-    mode = os.environ.get("T2E_IMPORT_WORKER", "")
-    return mode == "1" or (mode != "0" and size >= WORKER_MIN_BYTES)
 
 
 def early_worker(path: Path) -> _Worker | None:

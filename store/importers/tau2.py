@@ -14,7 +14,6 @@ every row of executemany and the two threads convoy).
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -22,7 +21,15 @@ from typing import Any, Iterable, Iterator
 from .. import writer
 from . import fastsims
 from .bulk import import_cache
-from .common import ImportContext, ImportFailure, RunMeta, env_count, inside, open_regular
+from .common import (
+    ImportContext,
+    ImportFailure,
+    RunMeta,
+    env_count,
+    inside,
+    open_regular,
+    wants_worker,
+)
 from .episodes import RecordError, RowBuilder, next_ids, sim_label, validate_sim, write_batch
 from .jsonstream import JsonStream, JsonStreamError
 from .parse_worker import ParseWorker
@@ -33,9 +40,6 @@ _V1_INFO_KEYS = {"text_streaming_config", "speech_complexity", "audio_native_con
 EXPECTED = ("expected a tau2 results file (an object with timestamp, info, tasks, simulations), "
             "a tau2 results directory (results.json + simulations/), a JSON list of "
             "simulations, or t2e JSONL (.jsonl)")
-# Files at least this big are parsed in a worker process (its start-up costs ~0.3 s).
-# T2E_IMPORT_WORKER=0 turns the worker off, =1 forces it (tests).
-WORKER_MIN_BYTES = 8 << 20
 # Messages per batch of rows (~0.5 MB pickled): the worker queues a few batches ahead of the
 # parent (worker.py), and smaller batches keep that queue's memory small.
 BATCH_MESSAGES = env_count("T2E_IMPORT_BATCH", 500)
@@ -46,12 +50,6 @@ BATCH_MESSAGES = env_count("T2E_IMPORT_BATCH", 500)
 INDEX_EVERY = env_count("T2E_IMPORT_INDEX_EVERY", 16000)
 
 Event = tuple
-
-
-def wants_worker(size: int) -> bool:
-    """Whether a tau2 file of `size` bytes is parsed in a worker process."""
-    mode = os.environ.get("T2E_IMPORT_WORKER", "")
-    return mode == "1" or (mode != "0" and size >= WORKER_MIN_BYTES)
 
 
 def import_file(conn: sqlite3.Connection, ctx: ImportContext,
