@@ -193,6 +193,30 @@ def _collect(pid: int, fd: int, deadline: float) -> tuple | None:
     return (fp, rows) if status == "ok" else None
 
 
+def _child_result(children: dict[int, tuple[int, int]], key: int, fp: list | None,
+                  t0: float) -> Any:
+    """What child `key` sent, or None when there is no such child, it failed, or it saw
+    another snapshot than ours (fingerprint fp): the caller then does its work itself. It
+    does about what this process did since t0: far past that, something is wrong with it."""
+    if key not in children:
+        return None
+    deadline = time.monotonic() + max(CHILD_GRACE_S, 4 * (time.monotonic() - t0))
+    got = _collect(*children.pop(key), deadline)
+    return got[1] if got is not None and got[0] == fp else None
+
+
+def _reap(children: dict[int, tuple[int, int]]) -> None:
+    """Stop and reap every child still listed (an error, or a path given up)."""
+    for pid, fd in children.values():
+        os.close(fd)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.waitpid(pid, 0)
+    children.clear()
+
+
 def _by_frequencies(conn: sqlite3.Connection, q: str, k: int, run_id: str | None, path: str,
                     own: bool, children: dict[int, tuple[int, int]]) -> list[int] | None:
     """The first k step ids by bm25 computed from the word's occurrences and the rows' sizes
@@ -220,16 +244,14 @@ def _by_frequencies(conn: sqlite3.Connection, q: str, k: int, run_id: str | None
         n_rows, total, ncol = search_tf.averages(conn)
         sizes = search_tf.row_sizes(conn, q, ncol)
         member = search_tf.in_run(conn, run_id) if run_id else None
-        # the child's walk costs about what our read did: far past that, something is wrong
-        deadline = time.monotonic() + max(CHILD_GRACE_S, 4 * (time.monotonic() - t0))
-        got = _collect(*children.pop(0), deadline) if children else None
-        if got is None or got[0] != fp:  # no child, it failed, or it saw another snapshot
-            tf_rows = search_tf.term_frequencies(conn, word)
-        else:
-            tf_rows = search_tf.unpack(got[1])
+        # the child's walk costs about what our read did
+        got = _child_result(children, 0, fp, t0)
+        tf_rows = search_tf.term_frequencies(conn, word) if got is None else \
+            search_tf.unpack(got)
         rowids = search_tf.rank(tf_rows, sizes, n_rows, total, k, member)
     except ValueError:  # sizes or an instance list that did not parse: FTS5 ranks
         rowids = None
+        _reap(children)  # a walk still running would compete with bm25's own children
     if rowids is None and own:
         conn.execute("COMMIT")  # the bm25 path forks before its own transaction
     return rowids
@@ -253,14 +275,10 @@ def _by_bm25(conn: sqlite3.Connection, q: str, k: int, run_id: str | None, path:
     fp = _fingerprint(conn) if children else None
     t0 = time.monotonic()
     results = [rank_range(conn, q, k, run_id, *ranges[0])]
-    # a child ranks as much as we just did: far past that, something is wrong with it
-    deadline = time.monotonic() + max(CHILD_GRACE_S, 4 * (time.monotonic() - t0))
-    for i, rng in enumerate(ranges[1:], 1):
-        got = _collect(*children.pop(i), deadline) if i in children else None
-        if got is None or got[0] != fp:  # failed, or saw another snapshot: rank it here
-            results.append(rank_range(conn, q, k, run_id, *rng))
-        else:
-            results.append([tuple(r) for r in got[1]])
+    for i, rng in enumerate(ranges[1:], 1):  # a child ranks as much as we just did
+        got = _child_result(children, i, fp, t0)
+        results.append(rank_range(conn, q, k, run_id, *rng) if got is None
+                       else [tuple(r) for r in got])
     return merge(results, k)
 
 
@@ -288,12 +306,6 @@ def ranked_rowids(conn: sqlite3.Connection, q: str, k: int, run_id: str | None =
             rowids = _by_bm25(conn, q, k, run_id, path, own, children, (first, last), parts)
         yield rowids
     finally:
-        for pid, fd in children.values():  # only on an error: stop and reap the rest
-            os.close(fd)
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            os.waitpid(pid, 0)
+        _reap(children)  # only on an error: stop and reap the rest
         if own and conn.in_transaction:
             conn.execute("COMMIT")

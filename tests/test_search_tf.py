@@ -242,6 +242,31 @@ def test_numbers_that_do_not_parse_leave_the_ranking_to_fts5(fx, by_tf, monkeypa
     assert by_tf == [] and not queries.conn_of(db).in_transaction
 
 
+def test_sizes_that_do_not_parse_stop_the_forked_walk_before_fts5_ranks(fx, by_tf, forks,
+                                                                         monkeypatch):
+    """The occurrence walk runs in a forked child while this process reads the sizes: when
+    the sizes do not parse, the child is stopped before FTS5's ranking forks its own (it was
+    left walking until the search ended, competing for the same cores)."""
+    db, _ = fx
+    assert search_tf.formula_is_fts5s()  # checked (once a process) with the real row_sizes
+
+    def bad(conn, q, ncol):
+        raise ValueError("sizes did not parse")
+
+    monkeypatch.setattr(search_tf, "row_sizes", bad)
+    left = []
+    real = parts_mod._by_bm25
+
+    def spy(conn, q, k, run_id, path, own, children, *rest):
+        left.append((len(forks), dict(children)))
+        return real(conn, q, k, run_id, path, own, children, *rest)
+
+    monkeypatch.setattr(parts_mod, "_by_bm25", spy)
+    page = search_mod.ranked_search(db, "order", limit=12, offset=2)
+    assert page_of(page) == ranked_by_join(queries.conn_of(db), "order", 12, 2)
+    assert left == [(1, {})] and by_tf == []  # the walk was forked, and stopped
+
+
 @pytest.mark.parametrize("cap,by_occurrences", [(1 << 16, True), (8, False)])
 def test_a_run_with_few_of_the_matches(fx, by_tf, monkeypatch, cap, by_occurrences):
     """The global order is tested for membership in growing heads (256, 1024, ... rows); a run
