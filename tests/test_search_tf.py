@@ -242,8 +242,7 @@ def test_numbers_that_do_not_parse_leave_the_ranking_to_fts5(fx, by_tf, monkeypa
     assert by_tf == [] and not queries.conn_of(db).in_transaction
 
 
-def test_sizes_that_do_not_parse_stop_the_forked_walk_before_fts5_ranks(fx, by_tf, forks,
-                                                                         monkeypatch):
+def test_sizes_that_do_not_parse_stop_the_walk(fx, by_tf, forks, monkeypatch):  # noqa: F811
     """The occurrence walk runs in a forked child while this process reads the sizes: when
     the sizes do not parse, the child is stopped before FTS5's ranking forks its own (it was
     left walking until the search ended, competing for the same cores)."""
@@ -265,6 +264,7 @@ def test_sizes_that_do_not_parse_stop_the_forked_walk_before_fts5_ranks(fx, by_t
     page = search_mod.ranked_search(db, "order", limit=12, offset=2)
     assert page_of(page) == ranked_by_join(queries.conn_of(db), "order", 12, 2)
     assert left == [(1, {})] and by_tf == []  # the walk was forked, and stopped
+    assert all(reaped(p) for p in forks)
 
 
 @pytest.mark.parametrize("cap,by_occurrences", [(1 << 16, True), (8, False)])
