@@ -68,31 +68,34 @@ def import_path(db: Any, path: str | os.PathLike, *, name: str | None = None,
     if not p.is_dir():
         with open_regular(p, display):  # a FIFO or /dev/zero is refused here, at once
             pass
-    worker = _early_worker(p, display)
+    try:  # read once, before the hash (the early worker needs it)
+        sniffed: str | Exception = detect_format(p)
+    except (OSError, ImportFailure) as exc:
+        sniffed = exc  # raised where the format was always asked: after the duplicate check
+    worker = _early_worker(p, display, sniffed)
     try:
-        return _import_hashed(db, p, display, name, role, worker)
+        return _import_hashed(db, p, display, name, role, sniffed, worker)
     finally:
         if worker is not None:
             worker.close()
 
 
-def _early_worker(p: Path, display: str) -> Any:
+def _early_worker(p: Path, display: str, fmt: str | Exception) -> Any:
     """A worker process started before the file is hashed, so that its start-up (and, for
     OTLP, its part of the file) overlaps the hash: a big OTLP file's (otel.early_worker) or a
     big tau2 file's parse worker, which waits for its ids (parse_worker.py). import_path
     closes it when unused."""
-    try:
-        fmt = None if p.is_dir() else detect_format(p)
-        big_tau2 = fmt == "tau2" and wants_worker(p.stat().st_size)
-    except (OSError, ImportFailure):
-        return None  # the import proper says what is wrong, as before
     if fmt == "otel":
         return otel.early_worker(p)
+    try:
+        big_tau2 = fmt == "tau2" and wants_worker(p.stat().st_size)
+    except OSError:
+        return None  # the import proper says what is wrong, as before
     return ParseWorker(p, display) if big_tau2 else None
 
 
 def _import_hashed(db: Any, p: Path, display: str, name: str | None, role: str,
-                   worker: Any) -> dict:
+                   sniffed: str | Exception, worker: Any) -> dict:
     try:
         sha, size = content_hash(p)
     except OSError as exc:
@@ -107,7 +110,7 @@ def _import_hashed(db: Any, p: Path, display: str, name: str | None, role: str,
                             f"{exc.pid}); it will be in the store when that import ends") \
             from None
     try:
-        return _import_locked(conn, p, display, sha, size, name, role, worker)
+        return _import_locked(conn, p, display, sha, size, name, role, sniffed, worker)
     finally:
         lock.release()
 
@@ -127,11 +130,14 @@ def _existing(conn: sqlite3.Connection, display: str, sha: str) -> dict | None:
 
 
 def _import_locked(conn: sqlite3.Connection, p: Path, display: str, sha: str, size: int,
-                   name: str | None, role: str, worker: Any = None) -> dict:
+                   name: str | None, role: str, fmt: str | Exception, worker: Any) -> dict:
+    """`fmt`: detect_format's answer, or what it raised; `worker`: one started early for a
+    big file of that format (otel or tau2), or None."""
     existing = _existing(conn, display, sha)
     if existing:
         return existing
-    fmt = detect_format(p)
+    if isinstance(fmt, Exception):
+        raise fmt
     ctx = ImportContext(path=p, display=display, sha256=sha, size=size,
                         name=name or (p.name if p.is_dir() else p.stem), role=role,
                         name_from_file=name is None)
@@ -146,11 +152,11 @@ def _import_locked(conn: sqlite3.Connection, p: Path, display: str, sha: str, si
             elif fmt == "t2e-jsonl":
                 jsonl.import_file(conn, ctx)
             elif fmt == "otel":
-                otel.import_file(conn, ctx, None if isinstance(worker, ParseWorker) else worker)
+                otel.import_file(conn, ctx, worker)
             elif fmt == "atif":
                 atif.import_file(conn, ctx)
             else:
-                tau2.import_file(conn, ctx, worker if isinstance(worker, ParseWorker) else None)
+                tau2.import_file(conn, ctx, worker)
             conn.execute("UPDATE sources SET warnings_json = ? WHERE source_id = ?",
                          (json.dumps(list(ctx.warnings), ensure_ascii=False), ctx.source_id))
     except ImportFailure as exc:
