@@ -98,32 +98,30 @@ def _import(conn, ctx: ImportContext, worker: _Worker | None) -> None:
     ctx.fmt = FORMAT
     run_id = _free_run_id(conn)
     builder = RowBuilder(run_id, *next_ids(conn))
-    with tempfile.TemporaryDirectory(prefix="t2e-otel-") as tmp:
-        source = worker or (_Worker(ctx.path) if wants_worker(ctx.size)
-                            else _InProcess(ctx, tmp))
-        try:
-            n_spans, services = source.spill(builder.next_episode)
-            if not n_spans:
-                raise ImportFailure("no spans found (an OTLP/JSON export has resourceSpans → "
-                                    "scopeSpans → spans)")
-            service = next((s for s, _ in services.most_common() if s), None)
-            top: dict[str, Any] = {"domain": service or "otel",
-                                   "otel": {"spans": n_spans,
-                                            "services": sorted(s for s in services if s)}}
-            ctx.start_run(conn, RunMeta(top_keys=_KEYS, top=top), run_id=run_id)
-            not_captured = by_conv = 0
-            for sim, lat, nc, conv, rows in source.episodes():
-                batch = builder.add(sim, builder.episodes, latencies=lat, step_rows=rows)
-                if batch is not None:
-                    write_batch(conn, batch)
-                not_captured += bool(nc)
-                by_conv += conv
-            batch = builder.take()
+    source = worker or (_Worker(ctx.path) if wants_worker(ctx.size) else _InProcess(ctx))
+    try:
+        n_spans, services = source.spill(builder.next_episode)
+        if not n_spans:
+            raise ImportFailure("no spans found (an OTLP/JSON export has resourceSpans → "
+                                "scopeSpans → spans)")
+        service = next((s for s, _ in services.most_common() if s), None)
+        top: dict[str, Any] = {"domain": service or "otel",
+                               "otel": {"spans": n_spans,
+                                        "services": sorted(s for s in services if s)}}
+        ctx.start_run(conn, RunMeta(top_keys=_KEYS, top=top), run_id=run_id)
+        not_captured = by_conv = 0
+        for sim, lat, nc, conv, rows in source.episodes():
+            batch = builder.add(sim, builder.episodes, latencies=lat, step_rows=rows)
             if batch is not None:
                 write_batch(conn, batch)
-            stats = source.stats
-        finally:
-            source.close()
+            not_captured += bool(nc)
+            by_conv += conv
+        batch = builder.take()
+        if batch is not None:
+            write_batch(conn, batch)
+        stats = source.stats
+    finally:
+        source.close()
     if not builder.episodes:
         raise ImportFailure(f"no GenAI spans found among {n_spans} span(s) (expected "
                             "gen_ai.* or OpenInference attributes: chat, execute_tool or "
@@ -148,9 +146,14 @@ def _import(conn, ctx: ImportContext, worker: _Worker | None) -> None:
 class _InProcess:
     """Everything in this process (small files)."""
 
-    def __init__(self, ctx: ImportContext, tmp: str):
-        self.ctx, self.path = ctx, spill_path(tmp, "w")
-        self.db = open_spill(self.path)
+    def __init__(self, ctx: ImportContext):
+        self.tmp = tempfile.mkdtemp(prefix="t2e-otel-")  # ours: removed by close(), as _Worker's
+        self.ctx, self.path = ctx, spill_path(self.tmp, "w")
+        try:
+            self.db = open_spill(self.path)
+        except BaseException:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise
         self.stats: dict = {}
 
     def spill(self, first_episode: int) -> tuple[int, Counter]:
@@ -169,6 +172,7 @@ class _InProcess:
 
     def close(self) -> None:
         self.db.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 class _Worker:

@@ -379,9 +379,7 @@ def _groups(db: sqlite3.Connection, path: str,
                     yield key, by_conv, spans
                     spans = []
                 group = o
-                ko, key = next(keys)
-                while ko != o:  # every key has a span: this does not loop
-                    ko, key = next(keys)
+                _, key = next(keys)  # both in o order, and every key has spans
             by_conv = bool(bc)
             fh = mine if seq < SPLIT_SEQ else theirs
             fh.seek(off)
