@@ -35,6 +35,7 @@ from .json_fast import FastObjects
 from .jsonstream import JsonStream, JsonStreamError
 from .jsonstream import loads as strict_loads
 from .otel_episode import build_episode
+from .otel_history import HistorySkip
 
 SPLIT_SEQ = 1 << 40
 # characters of chat inputs a spilling process keeps to shorten later inputs of the same trace
@@ -256,14 +257,18 @@ def _lines(sp: Spiller, fh: BinaryIO, start: int, end: int,
            first_line: Callable[[], int]) -> None:
     k = 0
     fast = FastObjects()
+    hist = HistorySkip(fast)
     for raw in _read_lines(fh, start, end):
         k += 1
         if not raw.strip():
             continue
         try:
-            # orjson where it agrees with the strict reader; else the store's limits (numbers
-            # SQLite can hold, no lone surrogates, nesting), named by field
-            obj = fast.loads_object(raw)
+            # the repeated chat histories decoded once (otel_history); else orjson where it
+            # agrees with the strict reader; else the store's limits (numbers SQLite can
+            # hold, no lone surrogates, nesting), named by field
+            obj = hist.loads(raw)
+            if obj is None:
+                obj = fast.loads_object(raw)
             if obj is None:
                 obj = _decode(raw)
         except JsonStreamError as exc:
