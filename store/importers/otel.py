@@ -39,6 +39,7 @@ from typing import Any, Iterator
 from world.subproc import spawn_module, stop
 
 from ..writer import step_row
+from .bulk import import_cache
 from .common import (
     ImportContext,
     ImportFailure,
@@ -110,15 +111,18 @@ def _import(conn, ctx: ImportContext, worker: _Worker | None) -> None:
                                         "services": sorted(s for s in services if s)}}
         ctx.start_run(conn, RunMeta(top_keys=_KEYS, top=top), run_id=run_id)
         not_captured = by_conv = 0
-        for sim, lat, nc, conv, rows in source.episodes():
-            batch = builder.add(sim, builder.episodes, latencies=lat, step_rows=rows)
+        # FTS5 automerge off and a larger page cache for the import, as tau2's (bulk.py);
+        # the smallest cache: the rows are a fraction of the file's bytes here
+        with import_cache(conn):
+            for sim, lat, nc, conv, rows in source.episodes():
+                batch = builder.add(sim, builder.episodes, latencies=lat, step_rows=rows)
+                if batch is not None:
+                    write_batch(conn, batch)
+                not_captured += bool(nc)
+                by_conv += conv
+            batch = builder.take()
             if batch is not None:
                 write_batch(conn, batch)
-            not_captured += bool(nc)
-            by_conv += conv
-        batch = builder.take()
-        if batch is not None:
-            write_batch(conn, batch)
         stats = source.stats
     finally:
         source.close()
