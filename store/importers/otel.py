@@ -49,12 +49,12 @@ from .common import (
     wants_worker,
 )
 from .episodes import RowBuilder, next_ids, write_batch
+from .otel_read import line_number
 from .otel_spill import (
     SPLIT_SEQ,
     Spiller,
     episodes,
     layout,
-    line_number,
     open_spill,
     spill_lines,
     spill_path,

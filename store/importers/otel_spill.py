@@ -35,6 +35,7 @@ from .jsonstream import JsonStream, JsonStreamError
 from .jsonstream import loads as strict_loads
 from .otel_episode import build_episode
 from .otel_history import HistorySkip
+from .otel_read import mapped, read_lines
 
 SPLIT_SEQ = 1 << 40
 # characters of chat inputs a spilling process keeps to shorten later inputs of the same trace
@@ -228,20 +229,6 @@ def split_point(fh: BinaryIO, size: int, *, early: bool = False) -> int:
     return min(fh.tell(), size)
 
 
-def line_number(path: str, offset: int) -> int:
-    """1-based number of the line starting at byte `offset` (error messages only)."""
-    n = 1
-    with open(path, "rb") as fh:
-        left = offset
-        while left > 0:
-            chunk = fh.read(min(left, 1 << 20))
-            if not chunk:
-                break
-            n += chunk.count(b"\n")
-            left -= len(chunk)
-    return n
-
-
 def spill_lines(sp: Spiller, fh: BinaryIO, start: int, end: int,
                 first_line: Callable[[], int]) -> None:
     """Spill the JSON Lines records in bytes [start, end) (start at a line start).
@@ -257,7 +244,7 @@ def _lines(sp: Spiller, fh: BinaryIO, start: int, end: int,
     k = 0
     fast = FastObjects()
     hist = HistorySkip(fast)
-    for raw in _read_lines(fh, start, end):
+    for raw in read_lines(fh, start, end):
         k += 1
         if not raw.strip():
             continue
@@ -300,43 +287,6 @@ def _decode(raw: bytes) -> Any:
         except (ValueError, RecursionError):
             pass
     return strict_loads(text)
-
-
-_BLOCK = 4 << 20
-
-
-def _read_lines(fh: BinaryIO, start: int, end: int) -> Iterator[bytes]:
-    """The lines of bytes [start, end), read in large blocks into one reused buffer (readline
-    on the file's small buffer cost as much as a third of the parsing on long lines; a new
-    block each read, then split, cost two copies and fresh pages for every byte)."""
-    fh.seek(start)
-    buf = bytearray(_BLOCK)
-    view = memoryview(buf)
-    find = buf.find
-    left, parts = end - start, []  # parts: the line being read, so far (kept, not re-joined)
-    while left > 0:
-        n = fh.readinto(view[:min(_BLOCK, left)])
-        if not n:
-            break
-        left -= n
-        nl = find(b"\n", 0, n)
-        if nl < 0:
-            parts.append(bytes(view[:n]))
-            continue
-        if parts:
-            parts.append(view[:nl])
-            yield b"".join(parts)
-            parts = []
-        else:
-            yield bytes(view[:nl])
-        pos = nl + 1
-        while (nl := find(b"\n", pos, n)) >= 0:
-            yield bytes(view[pos:nl])
-            pos = nl + 1
-        if pos < n:
-            parts.append(bytes(view[pos:n]))
-    if parts:
-        yield b"".join(parts)
 
 
 def spill_stream(sp: Spiller, fh: BinaryIO) -> None:
@@ -387,8 +337,9 @@ def _groups(db: sqlite3.Connection, path: str,
                      "JOIN g ON g.trace = x.trace ORDER BY g.o, x.start, x.seq")
     group, key, by_conv, spans = None, None, False, []
     loads = marshal.loads
-    with open(path + ".recs", "rb") as mine, \
-            open((other or path) + ".recs", "rb") as theirs:
+    # the record files mapped (ours, in our own temporary folder): a seek and a read per span
+    # were two system calls each
+    with mapped(path + ".recs") as mine, mapped((other or path) + ".recs") as theirs:
         for o, bc, seq, off, n in cur:
             if o != group:
                 if spans:
@@ -397,9 +348,7 @@ def _groups(db: sqlite3.Connection, path: str,
                 group = o
                 _, key = next(keys)  # both in o order, and every key has spans
             by_conv = bool(bc)
-            fh = mine if seq < SPLIT_SEQ else theirs
-            fh.seek(off)
-            spans.append(loads(fh.read(n)))
+            spans.append(loads((mine if seq < SPLIT_SEQ else theirs)[off:off + n]))
     if spans:
         yield key, by_conv, spans
 
