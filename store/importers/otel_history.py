@@ -29,7 +29,7 @@ None, and the caller decodes the line as it always did (with the same errors).
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Iterator
 
 from .json_fast import FastObjects
 
@@ -121,12 +121,11 @@ class HistorySkip:
             parts.append(b'",-%d]' % (_BASE + 2 * i + 1))
             at = e + 1
         parts.append(mv[at:])
-        line = b"".join(parts)
         # each marker holds _MARK once, delimited by non-digits: any other occurrence (in a
         # kept part or a REST) is a number or text that might pass for a marker
-        if line.count(_MARK) != 2 * len(cuts):
+        if sum(raw.count(_MARK, a, b) for a, b in _kept(cuts, len(raw))) != 0:
             return None
-        obj = self.fast.loads_object(line)
+        obj = self.fast.loads_parts(parts)
         if type(obj) is not dict:
             return None
         found = _found(obj, len(cuts))
@@ -168,6 +167,16 @@ class HistorySkip:
         while self.kept > KEEP_BYTES and last:
             old = last.pop(next(iter(last)))
             self.kept -= len(old[0]) + len(old[3])
+
+
+def _kept(cuts: list[tuple], size: int) -> Iterator[tuple[int, int]]:
+    """The byte ranges of the line the decoded line keeps as they are (the RESTs included)."""
+    at = 0
+    for s, e, _, _, skip in cuts:
+        yield at, s - 1
+        yield s + skip, e
+        at = e + 1
+    yield at, size
 
 
 def _found(obj: dict, n: int) -> list | None:

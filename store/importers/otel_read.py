@@ -1,12 +1,9 @@
 """Reading an OTLP/JSON file's bytes for the spill (otel_spill.py): its lines in large blocks,
-a spill's record file mapped, a byte offset's line number (error messages)."""
+a byte offset's line number (error messages)."""
 
 from __future__ import annotations
 
-import mmap
-import os
-from contextlib import contextmanager
-from typing import Any, BinaryIO, Iterator
+from typing import BinaryIO, Iterator
 
 _BLOCK = 4 << 20
 
@@ -43,17 +40,6 @@ def read_lines(fh: BinaryIO, start: int, end: int) -> Iterator[bytes]:
             parts.append(bytes(view[pos:n]))
     if parts:
         yield b"".join(parts)
-
-
-@contextmanager
-def mapped(path: str) -> Iterator[Any]:
-    """A spill's record file, mapped (b"" when empty: an empty file cannot be mapped)."""
-    with open(path, "rb") as fh:
-        if not os.fstat(fh.fileno()).st_size:
-            yield b""
-            return
-        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            yield mm
 
 
 def line_number(path: str, offset: int) -> int:

@@ -35,7 +35,7 @@ from .jsonstream import JsonStream, JsonStreamError
 from .jsonstream import loads as strict_loads
 from .otel_episode import build_episode
 from .otel_history import HistorySkip
-from .otel_read import mapped, read_lines
+from .otel_read import read_lines
 
 SPLIT_SEQ = 1 << 40
 # characters of chat inputs a spilling process keeps to shorten later inputs of the same trace
@@ -337,9 +337,11 @@ def _groups(db: sqlite3.Connection, path: str,
                      "JOIN g ON g.trace = x.trace ORDER BY g.o, x.start, x.seq")
     group, key, by_conv, spans = None, None, False, []
     loads = marshal.loads
-    # the record files mapped (ours, in our own temporary folder): a seek and a read per span
-    # were two system calls each
-    with mapped(path + ".recs") as mine, mapped((other or path) + ".recs") as theirs:
+    # one pread per span (a seek and a read were two system calls, and a buffer refill each);
+    # not mapped: the mapped pages would count in the process's resident memory
+    pread = os.pread
+    with open(path + ".recs", "rb") as fm, open((other or path) + ".recs", "rb") as ft:
+        mine, theirs = fm.fileno(), ft.fileno()
         for o, bc, seq, off, n in cur:
             if o != group:
                 if spans:
@@ -348,7 +350,7 @@ def _groups(db: sqlite3.Connection, path: str,
                 group = o
                 _, key = next(keys)  # both in o order, and every key has spans
             by_conv = bool(bc)
-            spans.append(loads((mine if seq < SPLIT_SEQ else theirs)[off:off + n]))
+            spans.append(loads(pread(mine if seq < SPLIT_SEQ else theirs, n, off)))
     if spans:
         yield key, by_conv, spans
 
