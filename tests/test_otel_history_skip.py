@@ -185,3 +185,16 @@ def test_an_error_after_a_skipped_history_is_reported_as_before(tmp_path, monkey
             msgs_.append(str(exc.value))
     assert msgs_[0] == msgs_[1] and "line 2" in msgs_[0]
 
+
+
+def test_kept_bodies_are_bounded(monkeypatch):
+    """Past KEEP_BYTES the oldest traces' bodies are forgotten: a later line of theirs is
+    decoded whole (the same value), and what is kept stays within the bound."""
+    a = _chats(TR, 3)
+    lines = [_line(a[:2]), _line([a[2]]), _line([a[3]])]
+    whole = HistorySkip(FastObjects())
+    for raw in lines:
+        whole.loads(raw)
+    monkeypatch.setattr(otel_history, "KEEP_BYTES", len(lines[0]) // 2)
+    h = _check(lines, skips=False)  # one chat input a line: only earlier lines could shorten
+    assert whole.skipped > 0 and h.kept <= otel_history.KEEP_BYTES and not h.last

@@ -162,8 +162,8 @@ class HistorySkip:
             old = last.pop(trace, None)
             if old is not None:
                 self.kept -= len(old[0]) + len(old[3])
-            last[trace] = (raw, s, e - 1 - s, texts[i][:-1])
-            self.kept += len(raw) + len(texts[i])
+            last[trace] = entry = (raw, s, e - 1 - s, texts[i][:-1])
+            self.kept += len(raw) + len(entry[3])
         while self.kept > KEEP_BYTES and last:
             old = last.pop(next(iter(last)))
             self.kept -= len(old[0]) + len(old[3])
