@@ -200,34 +200,41 @@ def _walk(raw: bytes, b: np.ndarray, starts: np.ndarray, n: int) -> np.ndarray:
     is kept small on purpose: a fresh page costs ~3-5 us to fault in on the bench machine,
     which made the first search of a process ~2x slower with int64 arrays per byte."""
     # the step from an entry whose rowid and size varints are one byte each (<= 65); 0: the
-    # entry is decoded where met
-    step = b[1:n + 1] >> 1
-    step += 2
+    # entry is decoded where met. 0 too at each walker's start and at the end, so that a
+    # walker that has arrived stays where it is (and is told apart by its limit)
+    step = np.zeros(n + 1, np.uint8)
+    step[:n] = b[1:n + 1] >> 1
+    step[:n] += 2
     slow = b[:n] >= 128
     slow |= b[1:n + 1] >= 128
-    step[slow] = 0
+    step[:n][slow] = 0
     del slow
+    step[starts] = 0
     limit = np.append(starts[1:], n).astype(np.int32)
     p = starts.astype(np.int32)
-    live = p < limit
     seen = []
-    while live.any():
-        seen.append(np.where(live, p, -1))
-        s = step[np.minimum(p, n - 1)].astype(np.int32)
-        hard = np.flatnonzero((s == 0) & live)  # (a finished walker sits on the next's start)
-        if len(hard) > 8:  # the first step (absolute rowids), mostly
-            _, l1 = varints_at(b, p[hard])
-            size, l2 = varints_at(b, p[hard] + l1)
-            s[hard] = l1 + l2 + (size >> 1)
-        elif len(hard):  # a few: cheaper one by one than by numpy's per-call cost
-            for h in hard.tolist():
-                s[h] = _step(raw, int(p[h]))
-        p = np.where(live, p + s, p)
-        live = p < limit
+    while True:
+        seen.append(p.copy())
+        s = step[p]
+        hard = np.flatnonzero(s == 0)
+        if len(hard):
+            hard = hard[p[hard] < limit[hard]]  # not the walkers that have arrived
+        if len(hard):
+            s = s.astype(np.int32)
+            if len(hard) > 8:  # the first step (absolute rowids), mostly
+                _, l1 = varints_at(b, p[hard])
+                size, l2 = varints_at(b, p[hard] + l1)
+                s[hard] = l1 + l2 + (size >> 1)
+            else:  # a few: cheaper one by one than by numpy's per-call cost
+                for h in hard.tolist():
+                    s[h] = _step(raw, int(p[h]))
+        p += s
+        if not (p < limit).any():
+            break
     if not np.array_equal(p, limit):
         raise ValueError("doclist entries do not end where the pages say")
-    pos = np.stack(seen).T.ravel() if seen else np.zeros(0, np.int32)
-    return pos[pos >= 0]
+    at = np.stack(seen).T  # walker by step
+    return at[at < limit[:, None]]
 
 
 def _occurrences(b: np.ndarray, n: int, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -241,10 +248,9 @@ def _occurrences(b: np.ndarray, n: int, lo: np.ndarray, hi: np.ndarray) -> np.nd
     after_one = np.zeros(len(ones), bool)
     after_one[1:] = ones[1:] - ones[:-1] == 1
     weight[ones[~after_one]] = -1  # a marker: counted -1 (+1 as a varint, -2)
-    edges = np.empty(2 * len(lo), np.int64)
-    edges[0::2], edges[1::2] = lo, hi
-    sums = np.add.reduceat(weight, edges, dtype=np.int32)[0::2]
-    return np.where(hi > lo, sums, 0)
+    acc = np.zeros(n + 2, np.int32)
+    np.cumsum(weight, dtype=np.int32, out=acc[1:])
+    return acc[hi] - acc[lo]
 
 
 def decode(parts: list[tuple[bytes, list[int]]]) -> tuple[np.ndarray, np.ndarray,

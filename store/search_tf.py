@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from . import fts5_doclist
+from . import fts5_doclist, fts_sizes
 
 K1, B = 1.2, 0.75  # fts5_aux.c's constants
 _WORD = re.compile(r'"([A-Za-z0-9]+)"')
@@ -129,10 +129,11 @@ def row_sizes(conn: sqlite3.Connection, q: str, ncol: int) -> np.ndarray:
 
 
 def all_sizes(conn: sqlite3.Connection, ncol: int) -> tuple[int, np.ndarray] | None:
-    """(first id, D of every row from it on) in one pass over the docsize table, when its ids
-    have no gaps (FTS5 writes exactly `ncol` varints a row, so the varints number (last - first
-    + 1) * ncol only then); None when they have gaps (deleted rows) or there are none."""
-    lo, hi, blob = conn.execute(_ALL_SIZES).fetchone()
+    """(first id, D of every row from it on): from the copy of docsize the writers leave
+    (store/fts_sizes.py) while it is exact, else from one pass over docsize; when the ids have
+    no gaps (FTS5 writes exactly `ncol` varints a row, so the varints number (last - first
+    + 1) * ncol only then). None when they have gaps (deleted rows) or there are none."""
+    lo, hi, blob = fts_sizes.cached(conn) or conn.execute(_ALL_SIZES).fetchone()
     if lo is None:
         return None
     vals = varints(blob or b"")
