@@ -21,6 +21,9 @@ from __future__ import annotations
 
 import sqlite3
 
+# Another writer holding the lock longer than this: no copy (the import or run that just ended
+# must not wait the store's whole busy timeout for a cache)
+BUSY_MS = 250
 _FINGERPRINT = "SELECT id, block FROM steps_fts_data WHERE id IN (1, 10) ORDER BY id"
 _REFRESH = (
     "INSERT OR REPLACE INTO fts_sizes (id, fingerprint, first_id, last_id, sizes) SELECT 1, ?, "
@@ -40,13 +43,18 @@ def fingerprint(conn: sqlite3.Connection) -> bytes:
 def refresh(conn: sqlite3.Connection) -> bool:
     """Take a fresh copy, in a write transaction of its own, unless the stored one is still
     exact. Best effort: False (nothing written) when the connection is inside a transaction,
-    the store predates the table, or the write lock is busy; the search then reads docsize."""
+    the store predates the table, or another writer holds the lock past BUSY_MS; the search
+    then reads docsize."""
     if conn.in_transaction:
         return False
+    (wait,) = conn.execute("PRAGMA busy_timeout").fetchone()
+    conn.execute(f"PRAGMA busy_timeout = {min(int(wait), BUSY_MS)}")
     try:
         conn.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError:
         return False
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(wait)}")
     try:
         fp = fingerprint(conn)
         row = conn.execute("SELECT fingerprint FROM fts_sizes WHERE id = 1").fetchone()

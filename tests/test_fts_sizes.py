@@ -121,3 +121,25 @@ def test_the_migration_from_an_empty_file(tmp_path):
     conn = queries.conn_of(db)
     assert conn.execute("SELECT count(*) FROM fts_sizes").fetchone()[0] == 0
     assert fts_sizes.refresh(conn) and fts_sizes.cached(conn) is None  # no rows: nothing
+
+
+def test_refresh_does_not_wait_long_for_another_writer(tmp_path):
+    """An import or run that ends while another process writes gives up the copy after
+    BUSY_MS, not the store's whole busy timeout, and keeps that timeout."""
+    import time
+
+    db, _ = build(tmp_path, (1,))
+    conn = queries.conn_of(db)
+    with conn:
+        conn.execute("INSERT INTO steps_fts (rowid, content) VALUES (999999, 'order')")
+    other = store.connect(tmp_path / "s.sqlite")
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+    try:
+        conn.execute("PRAGMA busy_timeout = 5000")
+        t = time.monotonic()
+        assert fts_sizes.refresh(conn) is False
+        assert time.monotonic() - t < 2.0  # 0.25 s, not 5
+        assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
+    finally:
+        other.execute("ROLLBACK")
+    assert fts_sizes.refresh(conn) is True and fts_sizes.is_fresh(conn)
