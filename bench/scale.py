@@ -169,21 +169,29 @@ def search(path: Path, terms: list[str] | None = None, runs: int = 7, run: str |
            ) -> None:
     """Ranked first page (50 hits) by `store.search.ranked_search`, exact: by FTS5's bm25 in
     one process (parts=1) and over two forked processes (parts=2), and by default (a one-word
-    query whose rows hold the word few times: from its occurrences, store/search_tf.py; else
+    query in TF_MIN_HITS rows or more: from the index records, store/search_tf.py; else
     bm25 over one process per core past PARALLEL_MIN matches), next to FTS5's own `ORDER BY
     rank` over the rowids alone (what the first page cost before issue 18); with `run`, the
     ranked rows are in that run (`t2e search --rank --run`). The rows take
     turns `runs` times; median and max. CPU is this process's plus its children's (the forked
     rankers), "busiest process" the larger of the two (on two otherwise idle cores the wall is
-    about that), wall is what the caller waits."""
+    about that), wall is what the caller waits. The store is migrated first, and given the
+    copy of its FTS size records an import leaves (store/fts_sizes.py; its time is printed)."""
+    import store
+    from store import fts_sizes, search_parts
     from store import search as srch
-    from store import search_parts
     from store.db import connect
 
+    store.open_db(path).close()  # a store from before the copy of the size records: migrated
     conn = connect(path)
     steps = conn.execute("SELECT count(*) FROM steps").fetchone()[0]
     print(f"{path}: {steps:,} messages; {search_parts.cores()} cores, parallel past "
           f"{search_parts.PARALLEL_MIN:,} matches")
+    # what an import leaves (store/fts_sizes.py): timed, as the import's end pays it
+    t, fresh = time.perf_counter(), fts_sizes.is_fresh(conn)
+    fts_sizes.refresh(conn)
+    print(f"copy of the FTS size records: {'fresh' if fresh else 'taken'} in "
+          f"{(time.perf_counter() - t) * 1000:.0f} ms")
 
     def once(fn) -> tuple[float, float, float, object]:
         """CPU of all processes, wall, and the CPU of the busier of this process and its

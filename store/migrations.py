@@ -262,6 +262,24 @@ CREATE INDEX idx_steps_latency ON steps(episode_id, idx, latency_ms)
     WHERE latency_ms IS NOT NULL;
 """,
     ),
+    (
+        9,
+        "a copy of the FTS size records for ranked search",
+        r"""
+-- Ranked search needs every matching message's token count; FTS5 keeps them one row per
+-- message in steps_fts_docsize (a ~70 ms pass at 1M messages). The writers that change the
+-- index leave a copy of that table here as one blob (store/fts_sizes.py), with FTS5's
+-- averages and structure records as they were (`fingerprint`): a copy that differs from the
+-- index's current records is ignored. One row at most.
+CREATE TABLE fts_sizes (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    fingerprint BLOB NOT NULL,
+    first_id INTEGER,
+    last_id INTEGER,
+    sizes BLOB NOT NULL
+);
+""",
+    ),
 ]
 
 

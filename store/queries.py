@@ -11,6 +11,7 @@ import re
 import sqlite3
 from typing import Any
 
+from . import fts_sizes
 from .db import INFRA, StoreError, now_iso
 from .writer import ROLES, conn_of, message_from_step, transaction
 
@@ -345,6 +346,7 @@ def delete_run(db: Any, ref: str) -> dict:
         marked = conn.execute(
             "UPDATE gate_decisions SET cites_deleted_run = 1 "
             "WHERE baseline_run_id = ? OR candidate_run_id = ?", (run_id, run_id)).rowcount
+    fts_sizes.refresh(conn_of(db))
     return {"run_id": run_id, "episodes": n_eps, "messages": n_steps,
             "gate_decisions_marked": marked}
 

@@ -1,9 +1,9 @@
 """Exact bm25 ranking over rowid partitions, one process per core (issue 18).
 
-A one-word query whose rows hold the word a few times each is ranked instead from its
-occurrences and the rows' sizes (store/search_tf.py, `_by_frequencies`): a forked child walks
-the occurrences while the parent reads the sizes, with the same fork, snapshot and fallback
-rules as below. Everything else is ranked by FTS5's bm25 over rowid ranges:
+A one-word query in many rows is ranked instead from the word's rows and occurrences, read
+from the index records, and the rows' sizes (store/search_tf.py, `_by_frequencies`): a
+forked child reads the sizes while the parent reads the word, with the same fork, snapshot
+and fallback rules as below. Everything else is ranked by FTS5's bm25 over rowid ranges:
 
 Why partitions are exact: FTS5's bm25 takes the row count, the average row length and each
 phrase's document count from the whole table whatever the WHERE clause, so a match scores the
@@ -46,7 +46,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from . import search_tf
+from . import fts5_doclist, search_tf
 from .db import db_path
 
 # Fewer global matches than this: one connection ranks them (forking a child and the second
@@ -55,14 +55,11 @@ from .db import db_path
 PARALLEL_MIN = 20_000
 CHILD_GRACE_S = 10.0  # a child still ranking this long after the parent finished is killed
 MAX_PARTS = 4  # more processes than cores gain nothing; each pays the per-statement idf pass
-# The occurrence walk (search_tf) costs ~0.13 us an occurrence in its own process while this
-# one reads the sizes (~0.2 us a row); FTS5's bm25 ~0.7 us a row, ~0.36 split over two cores.
-# So it pays while a word's rows hold it fewer than ~2.5 times each (~4 when nothing may fork
-# and both run here), estimated on its first TF_SAMPLE occurrences (fewer: FTS5 ranks it).
-TF_SAMPLE = 20_000
-TF_MAX_PER_ROW = 2.5
-TF_MAX_PER_ROW_ALONE = 4.0
-
+# Past this many matches a one-word query is ranked from the index's own records
+# (search_tf, _by_frequencies): reading the word costs ~0.1 us a row plus ~25 ms of walking a
+# thousand entries a page (fts5_doclist), and the sizes ~0.08 us a row of the table in a
+# second process; FTS5's bm25 costs ~0.36 us a match over two. Fewer matches: FTS5 ranks.
+TF_MIN_HITS = 100_000
 _ENDS = ("SELECT (SELECT rowid FROM steps_fts WHERE steps_fts MATCH ?1 ORDER BY rowid LIMIT 1), "
          "(SELECT rowid FROM steps_fts WHERE steps_fts MATCH ?1 ORDER BY rowid DESC LIMIT 1)")
 _AT_LEAST = "SELECT count(*) FROM (SELECT 1 FROM steps_fts WHERE steps_fts MATCH ? LIMIT ?)"
@@ -219,39 +216,43 @@ def _reap(children: dict[int, tuple[int, int]]) -> None:
 
 def _by_frequencies(conn: sqlite3.Connection, q: str, k: int, run_id: str | None, path: str,
                     own: bool, children: dict[int, tuple[int, int]]) -> list[int] | None:
-    """The first k step ids by bm25 computed from the word's occurrences and the rows' sizes
-    (store/search_tf.py): a forked child (when `path`) walks the occurrences while this process
-    reads the sizes. None, having begun no transaction of its own, when the query or the store
-    does not qualify, the word is repeated too often in its rows for the walk to pay, or the
-    two reads disagree: then FTS5's bm25 ranks."""
+    """The first k step ids by bm25 computed from the word's rows and occurrences, read from
+    the index records, and the rows' sizes (store/search_tf.py): a forked child (when `path`)
+    reads the sizes and FTS5's count of the word's rows and occurrences while this process
+    reads the word. None, having begun no transaction of its own, when the query or the store
+    does not qualify, the word is in fewer than TF_MIN_HITS rows, or the reads disagree
+    (with each other or with FTS5's count): then FTS5's bm25 ranks."""
     word = search_tf.word_of(q)
-    if word is None or not search_tf.plain_index(conn) or not search_tf.formula_is_fts5s():
+    if word is None or not search_tf.plain_index(conn) or not fts5_doclist.readable(conn) \
+            or not search_tf.formula_is_fts5s():
         return None
-    search_tf.ensure_vocab(conn)
-    per_row = search_tf.occurrences_per_row(conn, word, q, TF_SAMPLE)
-    if per_row is None or per_row > (TF_MAX_PER_ROW if path else TF_MAX_PER_ROW_ALONE):
+    if conn.execute(_AT_LEAST, (q, TF_MIN_HITS)).fetchall()[0][0] < TF_MIN_HITS:
         return None
     if run_id and search_tf.run_share(conn, run_id) * search_tf.RUN_CAP < 4 * k:
         return None  # the run's rows would be too few in the global order's head
+    n_rows, total, ncol = search_tf.averages(conn)  # the sizes' read is chosen by N
     if path:  # before our read transaction, as for the bm25 ranges
-        children[0] = _fork(path, lambda c: search_tf.pack(search_tf.term_frequencies(c, word)),
-                            search_tf.ensure_vocab)
+        children[0] = _fork(path, lambda c: search_tf.sizes_for(c, q, word, n_rows, ncol),
+                            fts5_doclist.ensure_counts)
+    fts5_doclist.ensure_counts(conn)
     if own:
         conn.execute("BEGIN")
     fp = _fingerprint(conn) if children else None
     t0 = time.monotonic()
     try:
-        n_rows, total, ncol = search_tf.averages(conn)
-        sizes = search_tf.row_sizes(conn, q, ncol)
+        n_rows, total, ncol = search_tf.averages(conn)  # in our snapshot
+        docs, tf = fts5_doclist.term_rows(conn, word)
         member = search_tf.in_run(conn, run_id) if run_id else None
-        # the child's walk costs about what our read did
-        got = _child_result(children, 0, fp, t0)
-        tf_rows = search_tf.term_frequencies(conn, word) if got is None else \
-            search_tf.unpack(got)
-        rowids = search_tf.rank(tf_rows, sizes, n_rows, total, k, member)
-    except ValueError:  # sizes or an instance list that did not parse: FTS5 ranks
+        # the child's reads cost about what ours did
+        got = _child_result(children, 0, fp, t0) or search_tf.sizes_for(conn, q, word,
+                                                                          n_rows, ncol)
+        if got[:2] != [len(docs), int(tf.sum())]:
+            raise ValueError("the index records disagree with FTS5's count of the word")
+        rowids = search_tf.rank((docs, tf), search_tf.sizes_of_rows(docs, got), n_rows, total,
+                                k, member)
+    except (ValueError, IndexError):  # records not as expected: FTS5 ranks
         rowids = None
-        _reap(children)  # a walk still running would compete with bm25's own children
+        _reap(children)  # a read still running would compete with bm25's own children
     if rowids is None and own:
         conn.execute("COMMIT")  # the bm25 path forks before its own transaction
     return rowids

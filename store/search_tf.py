@@ -2,33 +2,35 @@
 
 FTS5's `bm25()` costs ~0.7 us a match, almost all of it a nested `SELECT sz FROM
 steps_fts_docsize WHERE id=?` statement run for every row; the numbers it combines are cheaper
-to read in bulk: the word's occurrences per row (tf) from an `fts5vocab` instance table (~0.13 us
-an occurrence with the transfer), each row's token count (D) from the docsize table joined to the
-match (~0.2 us a row), the row count N and the total token count from FTS5's averages record.
-`search_parts.ranked_rowids` uses this path for a single plain word whose matching rows hold few
-occurrences each (the walk is per occurrence, so a word repeated ~6 times a row gains nothing):
-one forked process walks the occurrences while this one reads the sizes.
+to read in bulk: the word's rows and occurrences per row (tf) from the index records
+themselves (store/fts5_doclist.py, ~0.1 us a row), each row's token count (D) from the
+docsize table (the whole table in one pass, ~0.08 us a row, when the word is in a large share
+of the rows; else joined to the match, ~0.2 us a row), the row count N and the total token
+count from FTS5's averages record. `search_parts.ranked_rowids` uses this path for a single
+plain word in many rows: one forked process reads the sizes while this one reads the word.
 
 Exactness. The inputs are the ones FTS5 reads, from the same snapshot: xInstCount over a
-one-token phrase counts that token's positions in the row's poslist, which the instance table
-lists one row each; xColumnSize(-1) sums the row's docsize varints; xRowCount and
-xColumnTotalSize read the averages record; nHit (xQueryPhrase's count) is the number of rows
-holding the token. The arithmetic is FTS5's (sqlite's fts5_aux.c), operation for operation in
+one-token phrase counts that token's positions in the row's poslist (fts5_doclist counts
+them, and FTS5's own fts5vocab row count of rows and occurrences must agree);
+xColumnSize(-1) sums the row's docsize varints; xRowCount and xColumnTotalSize read the
+averages record; nHit (xQueryPhrase's count) is the number of rows holding the token. The
+arithmetic is FTS5's (sqlite's fts5_aux.c), operation for operation in
 IEEE doubles: idf = log((N - nHit + 0.5) / (nHit + 0.5)), 1e-6 when <= 0; score =
 -1.0 * (0.0 + idf * ((tf * (k1 + 1.0)) / (tf + k1 * (1 - b + b * D / avgdl)))), avgdl =
 total / N. Elementwise numpy +, *, / and libm's log round as the C code does, unless the SQLite
 build fused a multiply-add; `formula_is_fts5s()` compares every score of a small in-memory
-table with FTS5's once per process, and the callers fall back to FTS5's bm25 when it differs.
-Equal scores stay tied and are ordered by step id, as `ORDER BY bm25(steps_fts), rowid` does.
+table with FTS5's once per process (through the same index reader), and the callers fall back
+to FTS5's bm25 when it differs. Equal scores stay tied and are ordered by step id, as
+`ORDER BY bm25(steps_fts), rowid` does.
 
 In one run (`--run`), the scores are the same (bm25's statistics are the whole table's) and the
 run's rows keep their order among all rows, so the run's first k are the first k rows of the
 global order that belong to it: heads of that order (256 rows, then 4x) are tested for
 membership with one statement each, instead of joining every match to steps and episodes.
 
-The query word goes to the vocab table as FTS5's tokenizer would fold it: only a word of ASCII
-letters and digits qualifies (unicode61 folds ASCII by lower-casing it and nothing else); the
-table must use the default tokenizer, full positions and a docsize table (`plain_index`).
+The query word is looked up as FTS5's tokenizer would fold it: only a word of ASCII letters
+and digits qualifies (unicode61 folds ASCII by lower-casing it and nothing else); the table
+must use the default tokenizer, full positions and a docsize table (`plain_index`).
 """
 
 from __future__ import annotations
@@ -42,9 +44,19 @@ from typing import Any
 
 import numpy as np
 
+from . import fts5_doclist, fts_sizes
+
 K1, B = 1.2, 0.75  # fts5_aux.c's constants
-VOCAB = "temp.t2e_steps_fts_instance"
 _WORD = re.compile(r'"([A-Za-z0-9]+)"')
+# The whole docsize table in id order: a full scan of a rowid table visits its rows in rowid
+# order (the plan is a plain SCAN; an ORDER BY in a subquery would add a co-routine costing
+# ~30% more); the two ends are separate statements so that each is a b-tree lookup
+_ALL_SIZES = ("SELECT (SELECT id FROM steps_fts_docsize ORDER BY id LIMIT 1), "
+              "(SELECT id FROM steps_fts_docsize ORDER BY id DESC LIMIT 1), "
+              "(SELECT cast(group_concat(sz, '') AS blob) FROM steps_fts_docsize)")
+# Reading every row's size costs ~0.08 us a row, joining them to the matches ~0.2 us a match:
+# past ~40% of the rows holding the word, the whole table is the cheaper read
+SCAN_SHARE = 0.4
 _SIZES = ("SELECT cast(group_concat(d.sz, '') AS blob) FROM steps_fts f "
           "JOIN steps_fts_docsize d ON d.id = f.rowid WHERE steps_fts MATCH ?")
 # CROSS JOIN: driven by the ids (else SQLite may walk the run's episodes and all their steps)
@@ -70,74 +82,93 @@ def plain_index(conn: sqlite3.Connection) -> bool:
     return not any(opt in sql for opt in ("tokenize", "detail", "columnsize"))
 
 
-def ensure_vocab(conn: sqlite3.Connection) -> None:
-    """The connection's temp fts5vocab instance table over steps_fts (made once; a temp-schema
-    write, allowed inside a read transaction and on a read-only store)."""
-    conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS {VOCAB} "
-                 "USING fts5vocab(main, steps_fts, instance)")
-
-
-def occurrences_per_row(conn: sqlite3.Connection, word: str, q: str, sample: int) -> float | None:
-    """Occurrences of `word` per matching row over its first `sample` occurrences (the cost
-    model's input), or None when the word has fewer occurrences than that."""
-    row = conn.execute(f"SELECT doc FROM {VOCAB} WHERE term = ? LIMIT 1 OFFSET ?",
-                       (word, sample - 1)).fetchone()
-    if row is None:
-        return None
-    n = conn.execute("SELECT count(*) FROM steps_fts WHERE steps_fts MATCH ? AND rowid <= ?",
-                     (q, row[0])).fetchone()[0]
-    return sample / max(n, 1)
-
-
-def term_frequencies(conn: sqlite3.Connection, word: str) -> tuple[np.ndarray, np.ndarray]:
-    """(rowids, tf): every row holding `word`, ascending, and its number of occurrences (all
-    columns). One pass over the instance table, handed over as one text (a row at a time would
-    cost ~0.35 us an occurrence in Python)."""
-    text = conn.execute(f"SELECT group_concat(doc) FROM {VOCAB} WHERE term = ?",
-                        (word,)).fetchone()[0]
-    if not text:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    docs = np.fromstring(text, dtype=np.int64, sep=",")
-    if len(docs) != text.count(",") + 1:
-        raise ValueError("instance list did not parse")
-    starts = np.flatnonzero(np.diff(docs, prepend=docs[0] - 1))  # docs come in rowid order
-    return docs[starts], np.diff(starts, append=len(docs))
-
-
-def pack(tf_rows: tuple[np.ndarray, np.ndarray]) -> tuple[str, bytes, str, bytes]:
-    """(rowids, tf) as (dtype, bytes) pairs in the smallest integer types that hold them, for a
-    forked child to hand over with marshal (half a million rows: ~3 MB, not 9)."""
+def pack(arrays: list[np.ndarray]) -> list:
+    """Integer arrays as (dtype, bytes) pairs in the smallest types that hold them, for a
+    forked child to hand over with marshal (a million row sizes: ~2 MB, not 8)."""
     out: list = []
-    for a in tf_rows:
+    for a in arrays:
         a = a.astype(np.min_scalar_type(int(a.max())) if len(a) else np.int64)
         out += [a.dtype.str, a.tobytes()]
-    return tuple(out)  # type: ignore[return-value]
+    return out
 
 
-def unpack(payload: tuple[str, bytes, str, bytes]) -> tuple[np.ndarray, np.ndarray]:
-    """`pack`'s pairs as (rowids, tf) int64 arrays again."""
-    docs, tf = (np.frombuffer(payload[i + 1], dtype=payload[i]).astype(np.int64)
-                for i in (0, 2))
-    return docs, tf
+def unpack(payload: list) -> list[np.ndarray]:
+    """`pack`'s pairs as int64 arrays again."""
+    return [np.frombuffer(payload[i + 1], dtype=payload[i]).astype(np.int64)
+            for i in range(0, len(payload), 2)]
 
 
 def varints(blob: bytes) -> np.ndarray:
-    """The SQLite varints (big-endian 7-bit groups, high bit = more follows) packed in blob."""
+    """The SQLite varints (big-endian 7-bit groups, high bit = more follows) packed in blob,
+    as int32.
+    Few take more than a byte (a column of 128 tokens or more), so each of their leading
+    bytes is added to its varint's value separately; int32 values (a varint of more than
+    four bytes is refused) keep the arrays small: fresh memory is slow to fault in."""
     b = np.frombuffer(blob, dtype=np.uint8)
-    ends = np.flatnonzero(b < 128)  # each varint's last byte
-    vals = (b[ends] & 127).astype(np.int64)
-    if len(ends) < len(b):  # some take more than a byte (sizes: 1-2)
-        more = ends - np.concatenate(([-1], ends[:-1])) - 1  # bytes before the last
-        for j in range(1, int(more.max()) + 1):
-            has = np.flatnonzero(more >= j)
-            vals[has] |= (b[ends[has] - j].astype(np.int64) & 127) << (7 * j)
+    last = b < 128  # each varint's last byte
+    if len(b) and not last[-1]:
+        raise ValueError("varints end inside one")
+    vals = (b[last] & 127).astype(np.int32)
+    if len(vals) < len(b):
+        lead = np.flatnonzero(~last)  # leading bytes, each of the varint ending after it
+        ends = np.flatnonzero(last)
+        owner = np.searchsorted(ends, lead)
+        shift = ends[owner] - lead
+        if shift.max() > 3:
+            raise ValueError("a varint too big for a size")
+        part = (b[lead].astype(np.int32) & 127) << (7 * shift)
+        for k in range(1, int(shift.max()) + 1):  # owners differ within one shift
+            vals[owner[shift == k]] += part[shift == k]
     return vals
 
 
 def row_sizes(conn: sqlite3.Connection, q: str, ncol: int) -> np.ndarray:
     """D: every match's token count in all columns, in rowid order."""
     blob = conn.execute(_SIZES, (q,)).fetchone()[0]
-    return varints(blob or b"").reshape(-1, ncol).sum(axis=1)
+    return varints(blob or b"").reshape(-1, ncol).sum(axis=1, dtype=np.int64)
+
+
+def all_sizes(conn: sqlite3.Connection, ncol: int) -> tuple[int, np.ndarray] | None:
+    """(first id, D of every row from it on): from the copy of docsize the writers leave
+    (store/fts_sizes.py) while it is exact, else from one pass over docsize; when the ids have
+    no gaps (FTS5 writes exactly `ncol` varints a row, so the varints number (last - first
+    + 1) * ncol only then). None when they have gaps (deleted rows) or there are none."""
+    lo, hi, blob = fts_sizes.cached(conn) or conn.execute(_ALL_SIZES).fetchone()
+    if lo is None:
+        return None
+    vals = varints(blob or b"")
+    if len(vals) != (hi - lo + 1) * ncol:
+        return None
+    sizes = vals[0::ncol].copy()
+    for c in range(1, ncol):  # (a strided sum over axis 1 is ~6x slower)
+        sizes += vals[c::ncol]
+    return lo, sizes
+
+
+def sizes_for(conn: sqlite3.Connection, q: str, word: str, n_rows: int, ncol: int) -> list:
+    """What the word's rows need from docsize, with FTS5's own count of its rows and
+    occurrences (the caller's check of the index reader): [rows, occurrences, first id, D of
+    every row from it on] when the word is in more than SCAN_SHARE of the rows and the ids
+    have no gaps, else [rows, occurrences, None, D of each match in rowid order]. Sizes are
+    packed (`pack`), for a forked child to hand over."""
+    hits, occurrences = fts5_doclist.counts(conn, word)
+    if hits > SCAN_SHARE * n_rows and (every := all_sizes(conn, ncol)):
+        return [hits, occurrences, every[0], *pack([every[1]])]
+    return [hits, occurrences, None, *pack([row_sizes(conn, q, ncol)])]
+
+
+def sizes_of_rows(docs: np.ndarray, got: list) -> np.ndarray:
+    """D of each of the word's rows (`docs`, ascending) from `sizes_for`'s answer; ValueError
+    when the two do not describe the same rows."""
+    first, (sizes,) = got[2], unpack(got[3:])
+    if first is None:
+        if len(sizes) != len(docs):
+            raise ValueError("sizes and rows differ in number")
+        return sizes
+    at = docs - first
+    if len(at) and (at[0] < 0 or at[-1] >= len(sizes)):
+        raise ValueError("a row outside the docsize table")
+    return sizes[at]
 
 
 def run_share(conn: sqlite3.Connection, run_id: str) -> float:
@@ -161,8 +192,11 @@ def averages(conn: sqlite3.Connection) -> tuple[int, int, int]:
     """(N, total tokens, columns): FTS5's averages record (steps_fts_data id 1: the row count,
     then one token total per column), what xRowCount and xColumnTotalSize(-1) read."""
     row = conn.execute("SELECT block FROM steps_fts_data WHERE id = 1").fetchone()
-    vals = varints(row[0]) if row else np.zeros(1, np.int64)
-    return int(vals[0]), int(vals[1:].sum()), len(vals) - 1
+    blob, vals, i = (row[0] if row else b"\0"), [], 0
+    while i < len(blob):
+        v, i = fts5_doclist.varint(blob, i)
+        vals.append(v)
+    return vals[0], sum(vals[1:]), len(vals) - 1
 
 
 def bm25(tf: np.ndarray, sizes: np.ndarray, n_rows: int, total: int, n_hit: int) -> np.ndarray:
@@ -232,9 +266,12 @@ def formula_is_fts5s() -> bool:
 
 
 def _check_formula() -> bool:
+    """FTS5's scores against ours on a table of three segments with multi-page doclists
+    (page size 64 bytes), a deleted and a rewritten row: the index reader is checked too."""
     try:
-        c = sqlite3.connect(":memory:")
+        c = sqlite3.connect(":memory:", isolation_level=None)
         c.execute("CREATE VIRTUAL TABLE steps_fts USING fts5(content, tool_calls)")
+        c.execute("INSERT INTO steps_fts(steps_fts, rank) VALUES ('pgsz', 64)")
         rows: list[Any] = []
         for i in range(60):  # deterministic variety: lengths 1..~90, 0..7 occurrences
             words = ["w%d" % (j % 13) for j in range((i * 37) % 89)]
@@ -242,18 +279,24 @@ def _check_formula() -> bool:
                 words.insert((j * 11 + i) % (len(words) + 1), "x")
             calls = ("x" + " y" * (1 + i % 3)) if i % 5 == 0 else ("z " * (i % 4)).strip() or None
             rows.append((" ".join(words) or "x", calls))
-        c.executemany("INSERT INTO steps_fts(content, tool_calls) VALUES (?, ?)", rows)
-        ensure_vocab(c)
+        for part in (rows[:20], rows[20:45], rows[45:]):  # a segment each
+            c.executemany("INSERT INTO steps_fts(content, tool_calls) VALUES (?, ?)", part)
+        c.execute("DELETE FROM steps_fts WHERE rowid = 7")
+        c.execute("UPDATE steps_fts SET content = 'x x x y' WHERE rowid = 30")
+        fts5_doclist.ensure_counts(c)
         n_rows, total, ncol = averages(c)
         same = True
         for word in ("x", "y"):  # in most rows (idf clamped to 1e-6), in a fifth (idf > 0)
             q = f'"{word}"'
             want = c.execute("SELECT rowid, bm25(steps_fts) FROM steps_fts WHERE steps_fts "
                              "MATCH ? ORDER BY rowid", (q,)).fetchall()
-            docs, tf = term_frequencies(c, word)
+            c.execute("BEGIN")
+            docs, tf = fts5_doclist.term_rows(c, word)
+            c.execute("COMMIT")
             got = bm25(tf, row_sizes(c, q, ncol), n_rows, total, len(docs)).tolist()
             same = same and len(want) >= 12 and [w[0] for w in want] == docs.tolist() and all(
-                w[1] == g for w, g in zip(want, got))
+                w[1] == g for w, g in zip(want, got)) and fts5_doclist.counts(c, word) == (
+                len(docs), int(tf.sum()))
         return same
-    except (sqlite3.Error, ValueError):
+    except (sqlite3.Error, ValueError, IndexError):
         return False

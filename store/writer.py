@@ -17,6 +17,7 @@ import sqlite3
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
 
+from . import fts_sizes
 from .db import now_iso
 
 # Message rows (and their inverse) live in messages.py; re-exported here, the write API.
@@ -110,9 +111,13 @@ def create_run(db: Any, *, name: str, role: str = "discovery", source_id: int | 
 
 
 def set_run_status(db: Any, run_id: str, status: str) -> None:
+    """The run's status; a run that stops running leaves a fresh copy of the FTS size records
+    (store/fts_sizes.py) when the connection is outside a transaction."""
     finished = now_iso() if status == "complete" else None
     conn_of(db).execute("UPDATE runs SET status = ?, finished_at = ? WHERE run_id = ?",
                         (status, finished, run_id))
+    if status != "running":
+        fts_sizes.refresh(conn_of(db))
 
 
 def put_tasks(db: Any, run_id: str, tasks: Iterable[dict]) -> int:

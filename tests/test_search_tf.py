@@ -1,7 +1,8 @@
-"""Ranked search from a word's occurrences (issue 18, store/search_tf.py): the scores are FTS5's
-bm25 bit for bit, and the page is the one of ranking every match after the join, with ties,
-the word in both columns, a run filter, deleted and rewritten rows, forked or not; queries the
-path cannot prove (several words, a prefix, non-ASCII) are left to FTS5's bm25."""
+"""Ranked search from a word's occurrences (issue 18, store/search_tf.py, read from the index
+records by store/fts5_doclist.py): the scores are FTS5's bm25 bit for bit, and the page is the
+one of ranking every match after the join, with ties, the word in both columns, a run filter,
+deleted and rewritten rows, forked or not; queries the path cannot prove (several words, a
+prefix, non-ASCII), words in few rows and reads that disagree are left to FTS5's bm25."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from test_search_rank import page_of, ranked_by_join, varied
 from test_store_data import write_json
 
 import store
-from store import queries, search_tf
+from store import fts5_doclist, queries, search_tf
 from store import search as search_mod
 from store import search_parts as parts_mod
 from store.importers import import_path
@@ -46,11 +47,9 @@ def fx(tmp_path_factory):
 
 @pytest.fixture
 def by_tf(monkeypatch):
-    """Take the occurrence path for any word, however few its occurrences, and count the
-    pages it ranked."""
-    monkeypatch.setattr(parts_mod, "TF_SAMPLE", 1)
-    monkeypatch.setattr(parts_mod, "TF_MAX_PER_ROW", 1e9)
-    monkeypatch.setattr(parts_mod, "TF_MAX_PER_ROW_ALONE", 1e9)
+    """Take the occurrence path for any word, however few its rows, and count the pages it
+    ranked."""
+    monkeypatch.setattr(parts_mod, "TF_MIN_HITS", 1)
     ranked = []
     real = search_tf.rank
 
@@ -68,9 +67,16 @@ def fts5_scores(conn, word):
                         "ORDER BY rowid", (f'"{word}"',)).fetchall()
 
 
+def term_rows(conn, word):
+    conn.execute("BEGIN")
+    try:
+        return fts5_doclist.term_rows(conn, word)
+    finally:
+        conn.execute("COMMIT")
+
+
 def our_scores(conn, word):
-    search_tf.ensure_vocab(conn)
-    docs, tf = search_tf.term_frequencies(conn, word)
+    docs, tf = term_rows(conn, word)
     n_rows, total, ncol = search_tf.averages(conn)
     sizes = search_tf.row_sizes(conn, f'"{word}"', ncol)
     return list(zip(docs.tolist(), search_tf.bm25(tf, sizes, n_rows, total, len(docs)).tolist()))
@@ -79,16 +85,16 @@ def our_scores(conn, word):
 def test_the_fixture_has_ties_and_the_word_in_both_columns(fx):
     db, _ = fx
     conn = queries.conn_of(db)
-    search_tf.ensure_vocab(conn)
-    cols = {r[0] for r in conn.execute(
-        f"SELECT col FROM {search_tf.VOCAB} WHERE term = 'order'")}
+    conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.inst "
+                 "USING fts5vocab(main, steps_fts, instance)")
+    cols = {r[0] for r in conn.execute("SELECT col FROM temp.inst WHERE term = 'order'")}
     both = conn.execute(
-        f"SELECT count(*) FROM (SELECT doc FROM {search_tf.VOCAB} WHERE term = 'order' "
+        "SELECT count(*) FROM (SELECT doc FROM temp.inst WHERE term = 'order' "
         "GROUP BY doc HAVING count(DISTINCT col) = 2)").fetchone()[0]
     assert cols == {"content", "tool_calls"} and both > 0
     scores = [s for _, s in fts5_scores(conn, "order")]
     assert len(set(scores)) < len(scores)
-    tfs = search_tf.term_frequencies(conn, "order")[1]
+    tfs = term_rows(conn, "order")[1]
     assert tfs.min() == 1 and tfs.max() >= 4  # rows hold the word a varying number of times
 
 
@@ -142,24 +148,25 @@ def test_a_child_that_is_not_trusted_is_redone_here(fx, by_tf, forks, monkeypatc
                                                     trouble):
     db, _ = fx
     parent = os.getpid()
-    walks = []
-    real_tf = search_tf.term_frequencies
+    reads = []
+    real = search_tf.sizes_for
 
-    def walk(conn, word):
+    def sizes(conn, *args):
         if os.getpid() != parent and trouble == "fails":
             raise RuntimeError("boom")
         if os.getpid() == parent:
-            walks.append(word)
-        return real_tf(conn, word)
+            reads.append(args[1])
+        return real(conn, *args)
 
-    monkeypatch.setattr(search_tf, "term_frequencies", walk)
+    monkeypatch.setattr(search_tf, "sizes_for", sizes)
     if trouble == "another snapshot":
         real_fp = parts_mod._fingerprint
         monkeypatch.setattr(parts_mod, "_fingerprint", lambda c: real_fp(c) + [(
             os.getpid(), b"")] if os.getpid() != parent else real_fp(c))
     page = search_mod.ranked_search(db, "order", limit=25)
     assert page_of(page) == ranked_by_join(queries.conn_of(db), "order", 25)
-    assert walks == ["order"] and len(forks) == 1 and all(reaped(p) for p in forks)
+    assert reads == ["order"] and len(forks) == 1 and all(reaped(p) for p in forks)
+    assert by_tf and by_tf[-1] is not None
 
 
 def test_deleted_and_rewritten_rows(tmp_path, by_tf):
@@ -188,22 +195,68 @@ def test_deleted_and_rewritten_rows(tmp_path, by_tf):
     assert len(by_tf) == 2 and None not in by_tf
 
 
-def test_a_word_repeated_often_in_its_rows_is_left_to_fts5(fx, forks, monkeypatch):  # noqa: F811
-    """The cost model: the occurrence walk is per occurrence, bm25 per row."""
+def test_a_word_in_few_rows_is_left_to_fts5(fx, monkeypatch):
+    """Below TF_MIN_HITS rows FTS5's bm25 costs less than reading the word's records."""
     db, _ = fx
     conn = queries.conn_of(db)
-    monkeypatch.setattr(parts_mod, "TF_SAMPLE", 30)
-    search_tf.ensure_vocab(conn)
-    per_row = search_tf.occurrences_per_row(conn, "order", '"order"', 30)
-    assert 1.0 < per_row < 2.5
+    hits = conn.execute("SELECT count(*) FROM steps_fts WHERE steps_fts MATCH '\"order\"'"
+                        ).fetchone()[0]
     ranked = []
     real = search_tf.rank
     monkeypatch.setattr(search_tf, "rank", lambda *a: ranked.append(1) or real(*a))
-    for limit, want_tf in ((per_row + 0.01, 1), (per_row - 0.01, 0)):
-        monkeypatch.setattr(parts_mod, "TF_MAX_PER_ROW", limit)
+    for least, want_tf in ((hits, 1), (hits + 1, 0)):
+        monkeypatch.setattr(parts_mod, "TF_MIN_HITS", least)
         ranked.clear()
         page = search_mod.ranked_search(db, "order", limit=10)
         assert page_of(page) == ranked_by_join(conn, "order", 10) and len(ranked) == want_tf
+
+
+@pytest.mark.parametrize("fork", [False, True])
+@pytest.mark.parametrize("wrong", ["a row's count", "a row too many"])
+def test_records_read_wrong_are_caught_by_fts5s_count(fx, by_tf, forks, monkeypatch,  # noqa: F811
+                                                      fork, wrong):
+    """An index reader that miscounted (a store whose records differ from what it expects)
+    disagrees with FTS5's own count of the word's rows and occurrences: FTS5 ranks."""
+    import numpy as np
+
+    db, _ = fx
+    if not fork:
+        monkeypatch.setattr(parts_mod, "_single_threaded", lambda: False)
+    real = fts5_doclist.term_rows
+
+    def miscounted(conn, word):
+        docs, tf = real(conn, word)
+        if wrong == "a row's count":
+            return docs, tf + (np.arange(len(tf)) == 3)
+        return np.append(docs, docs[-1] + 1), np.append(tf, 1)
+
+    monkeypatch.setattr(fts5_doclist, "term_rows", miscounted)
+    page = search_mod.ranked_search(db, "order", limit=20, offset=1)
+    assert page_of(page) == ranked_by_join(queries.conn_of(db), "order", 20, 1)
+    assert by_tf == [] and all(reaped(p) for p in forks)
+    assert not queries.conn_of(db).in_transaction
+
+
+@pytest.mark.parametrize("dense", [True, False])
+def test_sizes_from_the_whole_table_or_the_matches(tmp_path, by_tf, monkeypatch, dense):
+    """Past SCAN_SHARE of the rows the sizes come from one pass over docsize, indexed by id;
+    a docsize table with gaps (a deleted run) is joined to the matches instead."""
+    db, runs = build(tmp_path, (1, 2, 3))
+    if not dense:
+        queries.delete_run(db, runs[1])  # a gap in the middle of the ids
+    conn = queries.conn_of(db)
+    monkeypatch.setattr(search_tf, "SCAN_SHARE", 0.0)
+    n_rows, _, ncol = search_tf.averages(conn)
+    whole = search_tf.all_sizes(conn, ncol)
+    assert (whole is not None) is dense
+    fts5_doclist.ensure_counts(conn)
+    got = search_tf.sizes_for(conn, '"order"', "order", n_rows, ncol)
+    assert (got[2] is not None) is dense
+    docs, _ = term_rows(conn, "order")
+    assert search_tf.sizes_of_rows(docs, got).tolist() == search_tf.row_sizes(
+        conn, '"order"', ncol).tolist()
+    page = search_mod.ranked_search(db, "order", limit=15)
+    assert page_of(page) == ranked_by_join(conn, "order", 15) and by_tf[-1] is not None
 
 
 @pytest.mark.parametrize("options,plain", [
@@ -229,30 +282,30 @@ def test_varints():
     assert search_tf.varints(blob).tolist() == [5, 128, 127, 16383, 32769]
 
 
-def test_numbers_that_do_not_parse_leave_the_ranking_to_fts5(fx, by_tf, monkeypatch):
+def test_records_that_do_not_parse_leave_the_ranking_to_fts5(fx, by_tf, monkeypatch):
     db, _ = fx
     monkeypatch.setattr(parts_mod, "_single_threaded", lambda: False)
 
     def bad(conn, word):
-        raise ValueError("instance list did not parse")
+        raise ValueError("doclist entries do not end where the pages say")
 
-    monkeypatch.setattr(search_tf, "term_frequencies", bad)
+    monkeypatch.setattr(fts5_doclist, "term_rows", bad)
     page = search_mod.ranked_search(db, "order", limit=12, offset=2)
     assert page_of(page) == ranked_by_join(queries.conn_of(db), "order", 12, 2)
     assert by_tf == [] and not queries.conn_of(db).in_transaction
 
 
-def test_sizes_that_do_not_parse_stop_the_walk(fx, by_tf, forks, monkeypatch):  # noqa: F811
-    """The occurrence walk runs in a forked child while this process reads the sizes: when
-    the sizes do not parse, the child is stopped before FTS5's ranking forks its own (it was
-    left walking until the search ended, competing for the same cores)."""
+def test_records_that_do_not_parse_stop_the_child(fx, by_tf, forks, monkeypatch):  # noqa: F811
+    """The sizes are read in a forked child while this process reads the word: when the word's
+    records do not parse, the child is stopped before FTS5's ranking forks its own (left
+    reading, it would compete for the same cores)."""
     db, _ = fx
-    assert search_tf.formula_is_fts5s()  # checked (once a process) with the real row_sizes
+    assert search_tf.formula_is_fts5s()  # checked (once a process) with the real reader
 
-    def bad(conn, q, ncol):
-        raise ValueError("sizes did not parse")
+    def bad(conn, word):
+        raise ValueError("doclist entries do not end where the pages say")
 
-    monkeypatch.setattr(search_tf, "row_sizes", bad)
+    monkeypatch.setattr(fts5_doclist, "term_rows", bad)
     left = []
     real = parts_mod._by_bm25
 
@@ -263,7 +316,7 @@ def test_sizes_that_do_not_parse_stop_the_walk(fx, by_tf, forks, monkeypatch):  
     monkeypatch.setattr(parts_mod, "_by_bm25", spy)
     page = search_mod.ranked_search(db, "order", limit=12, offset=2)
     assert page_of(page) == ranked_by_join(queries.conn_of(db), "order", 12, 2)
-    assert left == [(1, {})] and by_tf == []  # the walk was forked, and stopped
+    assert left == [(1, {})] and by_tf == []  # the child was forked, and stopped
     assert all(reaped(p) for p in forks)
 
 
@@ -313,7 +366,7 @@ def test_pack_keeps_every_value():
     import numpy as np
 
     for docs in ([3, 7, 300, 70_000, 5_000_000_000], [1], []):
-        rows = (np.array(docs, dtype=np.int64), np.arange(len(docs), dtype=np.int64) * 40)
-        back = search_tf.unpack(search_tf.pack(rows))
-        assert [a.tolist() for a in back] == [a.tolist() for a in rows]
+        arrays = [np.array(docs, dtype=np.int64), np.arange(len(docs), dtype=np.int64) * 40]
+        back = search_tf.unpack(search_tf.pack(arrays))
+        assert [a.tolist() for a in back] == [a.tolist() for a in arrays]
         assert all(a.dtype == np.int64 for a in back)

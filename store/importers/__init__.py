@@ -14,7 +14,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from .. import locks, writer
+from .. import fts_sizes, locks, writer
 from ..db import db_path
 from . import atif, jsonl, otel, tau2
 from .common import (
@@ -168,6 +168,7 @@ def _import_locked(conn: sqlite3.Connection, p: Path, display: str, sha: str, si
                             "written") from None
     finally:
         conn.execute(f"PRAGMA foreign_keys = {'ON' if fk else 'OFF'}")
+    fts_sizes.refresh(conn)  # after the commit: FTS5 flushes its last segment there
     return {"path": display, "run_id": ctx.run_id, "episodes": ctx.episodes,
             "messages": ctx.messages, "duplicate": False, "warnings": list(ctx.warnings)}
 
