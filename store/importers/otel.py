@@ -308,7 +308,9 @@ def worker_main(argv: list[str]) -> int:
     return pipe.close()
 
 
-_CHUNK_MESSAGES = 1000
+# messages a chunk: the importer waits for the worker's first chunk, and at the end the
+# worker is done while the importer writes its last ones: smaller chunks shorten both waits
+_CHUNK_MESSAGES = 400
 # chunks waiting to go out at which the worker starts making step rows for the parent (tests
 # set 0: always)
 _BEHIND = env_count("T2E_OTEL_ROWS_BEHIND", 1, minimum=0)
@@ -333,7 +335,7 @@ class _Pipe:
     """Events to the parent through a thread and a bounded queue: a pipe holds 64 KB, so
     writing directly would stall the worker each time the parent is busy writing rows, and
     the two processes would take turns instead of working at once. The queue lets the worker
-    run ahead by up to 32 chunks (a chunk is about 1,000 messages)."""
+    run ahead by up to 32 chunks (a chunk is about 400 messages)."""
 
     def __init__(self, out):
         self.out = out
