@@ -191,3 +191,15 @@ def test_refresh_does_not_wait_long_for_another_writer(tmp_path):
     finally:
         other.execute("ROLLBACK")
     assert fts_sizes.refresh(conn) is True and fts_sizes.is_fresh(conn)
+
+
+def test_a_store_from_before_the_copy_gets_it_when_migrated(tmp_path):
+    """Opening a store migrated up to 8 (as a store of the previous release) takes the copy
+    at once, not at its next import."""
+    db, _ = build(tmp_path, (1, 2))
+    conn = queries.conn_of(db)
+    conn.execute("DROP TABLE fts_sizes")
+    conn.execute("DELETE FROM schema_migrations WHERE version >= 9")
+    db.conn.close()
+    again = store.connect(tmp_path / "s.sqlite")
+    assert fts_sizes.is_fresh(again) and fts_sizes.cached(again) == docsize_copy(again)
