@@ -1,7 +1,7 @@
 """A word's rows and occurrences per row, read from FTS5's own index records (issue 18).
 
-`term_rows(conn, word)` gives what an `fts5vocab` instance walk gives (`search_tf.
-term_frequencies`: every row holding the word and its number of occurrences), but reads the
+`term_rows(conn, word)` gives what an `fts5vocab` instance walk gives (every row holding the
+word and its number of occurrences; tests/test_fts5_doclist.py compares the two), but reads the
 index pages the way FTS5's own query does instead of producing an SQL row per occurrence: the
 word's doclist is a few bytes a row (~2.3 MB for a word in half of a million messages), read
 in ~1,000 page records and decoded with numpy in ~40 ms, where the instance walk takes
@@ -67,7 +67,8 @@ def varint(b: bytes, i: int) -> tuple[int, int]:
 
 
 def readable(conn: sqlite3.Connection) -> bool:
-    """steps_fts's records are in the format read here (version 4, no V2 structure)."""
+    """steps_fts's records are in the format version read here (4; a V2 structure record, of
+    contentless_delete tables, is refused by `segments`)."""
     row = conn.execute("SELECT v FROM steps_fts_config WHERE k = 'version'").fetchone()
     return bool(row) and row[0] == 4
 
@@ -127,24 +128,28 @@ def _doclist(conn: sqlite3.Connection, seg: tuple[int, int, int], key: bytes
     row = conn.execute("SELECT pgno FROM steps_fts_idx WHERE segid = ? AND term <= ? "
                        "ORDER BY term DESC LIMIT 1", (sid, key)).fetchone()
     pg = max(row[0] >> 1 if row else first, first)
-    read = conn.execute
-    sql = "SELECT block FROM steps_fts_data WHERE id = ?"
     while pg <= last:
-        got = read(sql, ((sid << SEGMENT_SHIFT) + pg,)).fetchone()
-        if got is None:
-            raise ValueError(f"leaf page {pg} of segment {sid} missing")
-        foot, terms = _terms(got[0])
+        page = _page(conn, sid, pg)
+        foot, terms = _terms(page)
         for k, (_, after, term) in enumerate(terms):
             if term > key:
                 return None
             if term == key:
-                return _continued(read, sql, sid, pg, last, got[0], after,
+                return _continued(conn, sid, pg, last, page, after,
                                   terms[k + 1][0] if k + 1 < len(terms) else None, foot)
         pg += 1
     return None
 
 
-def _continued(read, sql: str, sid: int, pg: int, last: int, page: bytes, start: int,
+def _page(conn: sqlite3.Connection, sid: int, pg: int) -> bytes:
+    got = conn.execute("SELECT block FROM steps_fts_data WHERE id = ?",
+                       ((sid << SEGMENT_SHIFT) + pg,)).fetchone()
+    if got is None:
+        raise ValueError(f"leaf page {pg} of segment {sid} missing")
+    return got[0]
+
+
+def _continued(conn: sqlite3.Connection, sid: int, pg: int, last: int, page: bytes, start: int,
                end: int | None, foot: int) -> tuple[bytes, list[int]]:
     """The doclist from `start` on `page`, through the following pages until a page with a
     term (see `_doclist`)."""
@@ -152,10 +157,7 @@ def _continued(read, sql: str, sid: int, pg: int, last: int, page: bytes, start:
     starts, size = [0], len(chunks[0])
     while end is None and pg < last:
         pg += 1
-        got = read(sql, ((sid << SEGMENT_SHIFT) + pg,)).fetchone()
-        if got is None:
-            raise ValueError(f"leaf page {pg} of segment {sid} missing")
-        page = got[0]
+        page = _page(conn, sid, pg)
         foot, terms = _terms(page)
         stop = terms[0][0] if terms else foot
         rowid_at = (page[0] << 8) | page[1]
@@ -179,7 +181,7 @@ def varints_at(b: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     k = 1
     while len(more):
         if k == 8:
-            raise ValueError("varint longer than the format allows")
+            raise ValueError("a varint of 9 bytes (a rowid of 2^56 or more): not read here")
         y = b[p[more] + k]
         val[more] = (val[more] << 7) | (y & 127)
         ln[more] += 1

@@ -11,6 +11,8 @@ import sqlite3
 
 from .schema_initial import INITIAL_SCHEMA
 
+FTS_SIZES_VERSION = 9  # the copy of the FTS size records (store/db.py takes it for an older store)
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (
         1,

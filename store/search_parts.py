@@ -46,7 +46,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from . import fts5_doclist, search_tf
+from . import fts5_doclist, fts_sizes, search_tf
 from .db import db_path
 
 # Fewer global matches than this: one connection ranks them (forking a child and the second
@@ -63,7 +63,6 @@ TF_MIN_HITS = 100_000
 _ENDS = ("SELECT (SELECT rowid FROM steps_fts WHERE steps_fts MATCH ?1 ORDER BY rowid LIMIT 1), "
          "(SELECT rowid FROM steps_fts WHERE steps_fts MATCH ?1 ORDER BY rowid DESC LIMIT 1)")
 _AT_LEAST = "SELECT count(*) FROM (SELECT 1 FROM steps_fts WHERE steps_fts MATCH ? LIMIT ?)"
-_FINGERPRINT = "SELECT id, block FROM steps_fts_data WHERE id IN (1, 10) ORDER BY id"
 
 
 def cores() -> int:
@@ -116,7 +115,7 @@ def merge(parts: list[list[tuple[int, float]]], k: int) -> list[int]:
 
 
 def _fingerprint(conn: sqlite3.Connection) -> list:
-    return [tuple(r) for r in conn.execute(_FINGERPRINT)]
+    return [tuple(r) for r in conn.execute(fts_sizes.FINGERPRINT)]
 
 
 def _single_threaded() -> bool:
@@ -221,10 +220,16 @@ def _by_frequencies(conn: sqlite3.Connection, q: str, k: int, run_id: str | None
     reads the sizes and FTS5's count of the word's rows and occurrences while this process
     reads the word. None, having begun no transaction of its own, when the query or the store
     does not qualify, the word is in fewer than TF_MIN_HITS rows, or the reads disagree
-    (with each other or with FTS5's count): then FTS5's bm25 ranks."""
+    (with each other or with FTS5's count): then FTS5's bm25 ranks. Not inside the caller's
+    transaction (`own` false): its uncommitted writes to the index would be in FTS5's memory
+    and its count, not in the records read here."""
     word = search_tf.word_of(q)
-    if word is None or not search_tf.plain_index(conn) or not fts5_doclist.readable(conn) \
-            or not search_tf.formula_is_fts5s():
+    if not own or word is None or not search_tf.plain_index(conn) \
+            or not fts5_doclist.readable(conn) or not search_tf.formula_is_fts5s():
+        return None
+    try:
+        fts5_doclist.ensure_counts(conn)  # a temp table: refused under PRAGMA query_only
+    except sqlite3.OperationalError:
         return None
     if conn.execute(_AT_LEAST, (q, TF_MIN_HITS)).fetchall()[0][0] < TF_MIN_HITS:
         return None
@@ -234,9 +239,7 @@ def _by_frequencies(conn: sqlite3.Connection, q: str, k: int, run_id: str | None
     if path:  # before our read transaction, as for the bm25 ranges
         children[0] = _fork(path, lambda c: search_tf.sizes_for(c, q, word, n_rows, ncol),
                             fts5_doclist.ensure_counts)
-    fts5_doclist.ensure_counts(conn)
-    if own:
-        conn.execute("BEGIN")
+    conn.execute("BEGIN")
     fp = _fingerprint(conn) if children else None
     t0 = time.monotonic()
     try:
@@ -253,7 +256,7 @@ def _by_frequencies(conn: sqlite3.Connection, q: str, k: int, run_id: str | None
     except (ValueError, IndexError):  # records not as expected: FTS5 ranks
         rowids = None
         _reap(children)  # a read still running would compete with bm25's own children
-    if rowids is None and own:
+    if rowids is None:
         conn.execute("COMMIT")  # the bm25 path forks before its own transaction
     return rowids
 

@@ -48,12 +48,6 @@ from . import fts5_doclist, fts_sizes
 
 K1, B = 1.2, 0.75  # fts5_aux.c's constants
 _WORD = re.compile(r'"([A-Za-z0-9]+)"')
-# The whole docsize table in id order: a full scan of a rowid table visits its rows in rowid
-# order (the plan is a plain SCAN; an ORDER BY in a subquery would add a co-routine costing
-# ~30% more); the two ends are separate statements so that each is a b-tree lookup
-_ALL_SIZES = ("SELECT (SELECT id FROM steps_fts_docsize ORDER BY id LIMIT 1), "
-              "(SELECT id FROM steps_fts_docsize ORDER BY id DESC LIMIT 1), "
-              "(SELECT cast(group_concat(sz, '') AS blob) FROM steps_fts_docsize)")
 # Reading every row's size costs ~0.08 us a row, joining them to the matches ~0.2 us a match:
 # past ~40% of the rows holding the word, the whole table is the cheaper read
 SCAN_SHARE = 0.4
@@ -130,15 +124,12 @@ def row_sizes(conn: sqlite3.Connection, q: str, ncol: int) -> np.ndarray:
 
 def all_sizes(conn: sqlite3.Connection, ncol: int) -> tuple[int, np.ndarray] | None:
     """(first id, D of every row from it on): from the copy of docsize the writers leave
-    (store/fts_sizes.py) while it is exact, else from one pass over docsize; when the ids have
-    no gaps (FTS5 writes exactly `ncol` varints a row, so the varints number (last - first
-    + 1) * ncol only then). None when they have gaps (deleted rows) or there are none."""
-    lo, hi, blob = fts_sizes.cached(conn) or conn.execute(_ALL_SIZES).fetchone()
-    if lo is None:
+    (store/fts_sizes.py) while it is exact, else from one pass over docsize; None when the ids
+    have gaps (deleted rows) or there are none."""
+    lo, hi, blob = fts_sizes.cached(conn) or fts_sizes.docsize(conn)
+    if not fts_sizes.dense(lo, hi, blob, ncol):
         return None
-    vals = varints(blob or b"")
-    if len(vals) != (hi - lo + 1) * ncol:
-        return None
+    vals = varints(blob)
     sizes = vals[0::ncol].copy()
     for c in range(1, ncol):  # (a strided sum over axis 1 is ~6x slower)
         sizes += vals[c::ncol]

@@ -32,7 +32,7 @@ def test_an_import_leaves_it_fresh_and_exact(tmp_path):
 def test_a_deleted_run_and_an_engine_run_that_stops_refresh_it(tmp_path):
     db, runs = build(tmp_path, (1, 2, 3))
     conn = queries.conn_of(db)
-    queries.delete_run(db, runs[1])
+    queries.delete_run(db, runs[2])  # the newest: the ids stay without gaps
     assert fts_sizes.cached(conn) == docsize_copy(conn)
     run_id = writer.create_run(db, name="live", role="discovery")
     ep = writer.begin_episode(db, run_id, episode_key="t1#0", task_id=None, trial=0)
@@ -40,6 +40,52 @@ def test_a_deleted_run_and_an_engine_run_that_stops_refresh_it(tmp_path):
     assert not fts_sizes.is_fresh(conn)  # a step written: the copy is stale until the end
     writer.set_run_status(db, run_id, "complete")
     assert fts_sizes.cached(conn) == docsize_copy(conn)
+
+
+def test_no_copy_while_the_ids_have_gaps_or_automerge_is_off(tmp_path):
+    """Gaps (a run other than the newest deleted): the copy could not be indexed by id, so
+    none is kept (nor rewritten at every import). Automerge off: a structure record can repeat
+    byte for byte, so no fingerprint, no copy."""
+    db, runs = build(tmp_path, (1, 2, 3))
+    conn = queries.conn_of(db)
+    queries.delete_run(db, runs[1])
+    assert conn.execute("SELECT count(*) FROM fts_sizes").fetchone()[0] == 0
+    assert fts_sizes.cached(conn) is None
+    db, _ = build(tmp_path / "b", (1, 2))
+    conn = queries.conn_of(db)
+    assert fts_sizes.is_fresh(conn)
+    with conn:
+        conn.execute("INSERT INTO steps_fts (steps_fts, rank) VALUES ('automerge', 0)")
+    assert fts_sizes.fingerprint(conn) is None and fts_sizes.cached(conn) is None
+    assert fts_sizes.refresh(conn)
+    assert conn.execute("SELECT count(*) FROM fts_sizes").fetchone()[0] == 0
+
+
+def test_a_repeated_structure_with_automerge_off_is_not_trusted():
+    """The reviewer's case: automerge 0, two rows trading tokens (same totals), 'optimize'
+    after each commit: the averages and structure records come back byte for byte while
+    docsize differs.
+    The fingerprint is then None, so no copy can be taken as exact."""
+    import sqlite3
+
+    c = sqlite3.connect(":memory:", isolation_level=None)
+    c.execute("CREATE VIRTUAL TABLE steps_fts USING fts5(content, tool_calls)")
+    c.executemany("INSERT INTO steps_fts(content) VALUES (?)", [("a b c",), ("d e",)])
+    c.execute("INSERT INTO steps_fts(steps_fts) VALUES ('optimize')")
+    c.execute("INSERT INTO steps_fts(steps_fts, rank) VALUES ('automerge', 0)")
+    seen = {}
+    for i in range(6):
+        a, b = (("a b", "d e c"), ("a b c", "d e"), ("a", "d e c b"))[i % 3]
+        c.execute("BEGIN")
+        c.execute("UPDATE steps_fts SET content = ? WHERE rowid = 1", (a,))
+        c.execute("UPDATE steps_fts SET content = ? WHERE rowid = 2", (b,))
+        c.execute("COMMIT")
+        c.execute("INSERT INTO steps_fts(steps_fts) VALUES ('optimize')")
+        records = tuple(bytes(r[1]) for r in c.execute(fts_sizes.FINGERPRINT))
+        sizes = c.execute("SELECT group_concat(hex(sz)) FROM steps_fts_docsize").fetchone()[0]
+        seen.setdefault(records, set()).add(sizes)
+        assert fts_sizes.fingerprint(c) is None
+    assert any(len(v) > 1 for v in seen.values())  # the records repeated, the sizes did not
 
 
 @pytest.mark.parametrize("change", ["insert", "delete", "merge"])
@@ -105,7 +151,8 @@ def test_refresh_is_a_no_op_inside_a_transaction_or_on_an_old_store(tmp_path):
     db, _ = build(tmp_path, (1,))
     conn = queries.conn_of(db)
     with conn:
-        conn.execute("INSERT INTO steps_fts (rowid, content) VALUES (999999, 'order')")
+        conn.execute("INSERT INTO steps_fts (rowid, content) SELECT max(rowid) + 1, 'order' "
+                     "FROM steps_fts")  # (the next id: no gap)
     conn.execute("BEGIN")
     assert fts_sizes.refresh(conn) is False
     conn.execute("COMMIT")
@@ -131,7 +178,8 @@ def test_refresh_does_not_wait_long_for_another_writer(tmp_path):
     db, _ = build(tmp_path, (1,))
     conn = queries.conn_of(db)
     with conn:
-        conn.execute("INSERT INTO steps_fts (rowid, content) VALUES (999999, 'order')")
+        conn.execute("INSERT INTO steps_fts (rowid, content) SELECT max(rowid) + 1, 'order' "
+                     "FROM steps_fts")
     other = store.connect(tmp_path / "s.sqlite")
     other.execute("BEGIN IMMEDIATE")  # another writer holds the lock
     try:
@@ -143,3 +191,15 @@ def test_refresh_does_not_wait_long_for_another_writer(tmp_path):
     finally:
         other.execute("ROLLBACK")
     assert fts_sizes.refresh(conn) is True and fts_sizes.is_fresh(conn)
+
+
+def test_a_store_from_before_the_copy_gets_it_when_migrated(tmp_path):
+    """Opening a store migrated up to 8 (as a store of the previous release) takes the copy
+    at once, not at its next import."""
+    db, _ = build(tmp_path, (1, 2))
+    conn = queries.conn_of(db)
+    conn.execute("DROP TABLE fts_sizes")
+    conn.execute("DELETE FROM schema_migrations WHERE version >= 9")
+    db.conn.close()
+    again = store.connect(tmp_path / "s.sqlite")
+    assert fts_sizes.is_fresh(again) and fts_sizes.cached(again) == docsize_copy(again)

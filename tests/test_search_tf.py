@@ -370,3 +370,30 @@ def test_pack_keeps_every_value():
         back = search_tf.unpack(search_tf.pack(arrays))
         assert [a.tolist() for a in back] == [a.tolist() for a in arrays]
         assert all(a.dtype == np.int64 for a in back)
+
+
+def test_not_inside_the_callers_write_transaction(tmp_path, by_tf):
+    """The reviewer's case: inside the caller's transaction, rewritten rows keep each word's
+    row and occurrence totals (so FTS5's count agrees) but move occurrences between rows; FTS5
+    holds them in memory, not in the records read. The page must be FTS5's: the path is not
+    taken there."""
+    import sqlite3
+
+    from store import search_parts
+
+    c = sqlite3.connect(str(tmp_path / "t.sqlite"), isolation_level=None)
+    c.execute("CREATE VIRTUAL TABLE steps_fts USING fts5(content, tool_calls)")
+    c.executemany("INSERT INTO steps_fts(content) VALUES (?)",
+                  [("order order p",), ("order q",)] + [(f"filler {i}",) for i in range(20)])
+    c.execute("BEGIN")
+    c.execute("UPDATE steps_fts SET content = 'order p q' WHERE rowid = 1")
+    c.execute("UPDATE steps_fts SET content = 'order order' WHERE rowid = 2")
+    with search_parts.ranked_rowids(c, '"order"', 2) as got:
+        pass
+    with search_parts.ranked_rowids(c, '"order"', 2, parts=1) as want:
+        pass
+    assert got == want == [2, 1] and by_tf == [] and c.in_transaction
+    c.execute("COMMIT")
+    with search_parts.ranked_rowids(c, '"order"', 2) as got:
+        pass
+    assert got == [2, 1] and len(by_tf) == 1  # outside it, the path is taken
