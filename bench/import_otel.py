@@ -9,8 +9,8 @@ the target size. A second file has content capture off (no messages: attribute-o
 default of most instrumentations). Each import runs in a child process: wall time, spans/s and
 peak RSS (target: >= 20,000 spans/s, RSS <= 600 MB on a 1 GB export). The store exists before
 the import (made here: a new store's schema is not import work); the wall figure is the whole
-child process (interpreter start, store open, file hash, import), and `import_path alone` is the
-import call inside it.
+child process (interpreter start, store open as `t2e import` opens it (a plain connection: no
+sqlite-utils, no numpy), file hash, import), and `import_path alone` is the import call inside it.
 
 Big files use two processes (see store/importers/otel.py), so on an idle two-core machine the
 wall time is below the CPU time; on a shared machine the wall time mostly measures the other
@@ -81,7 +81,7 @@ def run_import(path: Path, store_path: Path) -> tuple[float, float, dict]:
 
     store.open_db(store_path).close()  # an existing store: its schema is not the import's work
     code = ("import json, resource, sys, time, store; from store.importers import import_path; "
-            "db = store.open_db(sys.argv[2]); t = time.perf_counter(); "
+            "db = store.connect(sys.argv[2]); t = time.perf_counter(); "
             "r = import_path(db, sys.argv[1]); "
             "out = {k: r[k] for k in ('episodes', 'messages')}; "
             "out['import_wall'] = time.perf_counter() - t; "

@@ -257,3 +257,19 @@ def test_runs_role_records_the_change_and_says_it_is_not_clean(tmp_path):
         ("discovery", "heldout")]
     code, out = run_cli(tmp_path, "runs", "role", "r", "development", "--json")
     assert json.loads(out)["note"] is None
+
+
+def test_import_loads_neither_sqlite_utils_nor_numpy(tmp_path):
+    """`t2e import` writes through a plain connection: sqlite-utils' import loads numpy, 0.1 s
+    of every import's start-up that the import never used."""
+    src = tmp_path / "r.json"
+    write_json(src, make_results(n_sims=2))
+    code = ("import atexit, sys; from t2e_tui.cli import cli; "
+            "atexit.register(lambda: print('sqlite_utils' in sys.modules, "
+            "'numpy' in sys.modules)); cli.main(['--store', sys.argv[1], 'import', sys.argv[2]])")
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "s.sqlite"), str(src)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split()[-2:] == ["False", "False"]
+    assert store.connect(tmp_path / "s.sqlite").execute(
+        "SELECT count(*) FROM episodes").fetchone()[0] == 2

@@ -10,7 +10,7 @@ from otel_fixture import msgs, new_convention_file, request, span, text
 from test_import_otel import episodes
 
 import store
-from store.importers import ImportFailure, import_path, otel_spill
+from store.importers import ImportFailure, import_path, otel_read, otel_spill
 
 
 def _chat_line(i: int) -> str:
@@ -127,11 +127,11 @@ def test_numbers_beyond_64_bits_in_strings_stay_text(tmp_path):
                                   b"0123456789abcdefghij\nk\n"])
 def test_lines_read_in_blocks_are_the_file_lines(monkeypatch, data):
     import io
-    monkeypatch.setattr(otel_spill, "_BLOCK", 7)  # lines longer than a block, and across
+    monkeypatch.setattr(otel_read, "_BLOCK", 7)  # lines longer than a block, and across
     want = data.split(b"\n")
     if want[-1] == b"":
         want.pop()
-    assert list(otel_spill._read_lines(io.BytesIO(b"xx" + data), 2, 2 + len(data))) == want
+    assert list(otel_read.read_lines(io.BytesIO(b"xx" + data), 2, 2 + len(data))) == want
 
 
 def test_split_point_is_a_line_start_near_the_middle(tmp_path, monkeypatch):

@@ -67,17 +67,22 @@ class FastObjects:
 
     def loads_object(self, raw: bytes) -> Any:
         """The decoded object, or None: not an object, or one for the strict reader."""
-        if raw[:1] != b"{" or _big_number(raw):
+        return self.loads_parts([raw])
+
+    def loads_parts(self, parts: list) -> Any:
+        """loads_object of the bytes `parts` (bytes-like) make together, joined once with
+        the nesting pad."""
+        if bytes(parts[0][:1]) != b"{":
+            return None
+        raw = b"".join([self._open, *parts, self._close]) if self.pad else b"".join(parts)
+        if _big_number(raw):  # (the pad's brackets are no number)
             return None
         try:
-            if not self.pad:
-                value = orjson.loads(raw)
-            else:
-                value = orjson.loads(b"".join((self._open, raw, self._close)))
-                for _ in range(self.pad):
-                    value = value[0]
+            value = orjson.loads(raw)
         except orjson.JSONDecodeError:
             return None
+        for _ in range(self.pad):
+            value = value[0]
         return value
 
 

@@ -23,7 +23,6 @@ import os
 import re
 import sqlite3
 from collections import Counter
-from itertools import islice
 from typing import Any, BinaryIO, Callable, Iterator
 
 from world.jsonstream import STRICT  # the strict decoder, without loads' text scan
@@ -35,6 +34,8 @@ from .json_fast import FastObjects
 from .jsonstream import JsonStream, JsonStreamError
 from .jsonstream import loads as strict_loads
 from .otel_episode import build_episode
+from .otel_history import HistorySkip
+from .otel_read import read_lines
 
 SPLIT_SEQ = 1 << 40
 # characters of chat inputs a spilling process keeps to shorten later inputs of the same trace
@@ -228,20 +229,6 @@ def split_point(fh: BinaryIO, size: int, *, early: bool = False) -> int:
     return min(fh.tell(), size)
 
 
-def line_number(path: str, offset: int) -> int:
-    """1-based number of the line starting at byte `offset` (error messages only)."""
-    n = 1
-    with open(path, "rb") as fh:
-        left = offset
-        while left > 0:
-            chunk = fh.read(min(left, 1 << 20))
-            if not chunk:
-                break
-            n += chunk.count(b"\n")
-            left -= len(chunk)
-    return n
-
-
 def spill_lines(sp: Spiller, fh: BinaryIO, start: int, end: int,
                 first_line: Callable[[], int]) -> None:
     """Spill the JSON Lines records in bytes [start, end) (start at a line start).
@@ -256,14 +243,18 @@ def _lines(sp: Spiller, fh: BinaryIO, start: int, end: int,
            first_line: Callable[[], int]) -> None:
     k = 0
     fast = FastObjects()
-    for raw in _read_lines(fh, start, end):
+    hist = HistorySkip(fast)
+    for raw in read_lines(fh, start, end):
         k += 1
         if not raw.strip():
             continue
         try:
-            # orjson where it agrees with the strict reader; else the store's limits (numbers
-            # SQLite can hold, no lone surrogates, nesting), named by field
-            obj = fast.loads_object(raw)
+            # the repeated chat histories decoded once (otel_history); else orjson where it
+            # agrees with the strict reader; else the store's limits (numbers SQLite can
+            # hold, no lone surrogates, nesting), named by field
+            obj = hist.loads(raw)
+            if obj is None:
+                obj = fast.loads_object(raw)
             if obj is None:
                 obj = _decode(raw)
         except JsonStreamError as exc:
@@ -296,31 +287,6 @@ def _decode(raw: bytes) -> Any:
         except (ValueError, RecursionError):
             pass
     return strict_loads(text)
-
-
-_BLOCK = 4 << 20
-
-
-def _read_lines(fh: BinaryIO, start: int, end: int) -> Iterator[bytes]:
-    """The lines of bytes [start, end), read in large blocks (readline on the file's small
-    buffer cost as much as a third of the parsing on long lines)."""
-    fh.seek(start)
-    left, parts = end - start, []  # parts: the line being read, so far (kept, not re-joined)
-    while left > 0:
-        block = fh.read(min(_BLOCK, left))
-        if not block:
-            break
-        left -= len(block)
-        lines = block.split(b"\n")  # (split, not a slice of the block then split: one copy)
-        if len(lines) == 1:
-            parts.append(block)
-            continue
-        parts.append(lines[0])
-        yield b"".join(parts)
-        parts = [lines.pop()]
-        yield from islice(lines, 1, None)
-    if any(parts):
-        yield b"".join(parts)
 
 
 def spill_stream(sp: Spiller, fh: BinaryIO) -> None:
@@ -371,8 +337,11 @@ def _groups(db: sqlite3.Connection, path: str,
                      "JOIN g ON g.trace = x.trace ORDER BY g.o, x.start, x.seq")
     group, key, by_conv, spans = None, None, False, []
     loads = marshal.loads
-    with open(path + ".recs", "rb") as mine, \
-            open((other or path) + ".recs", "rb") as theirs:
+    # one pread per span (a seek and a read were two system calls, and a buffer refill each);
+    # not mapped: the mapped pages would count in the process's resident memory
+    pread = os.pread
+    with open(path + ".recs", "rb") as fm, open((other or path) + ".recs", "rb") as ft:
+        mine, theirs = fm.fileno(), ft.fileno()
         for o, bc, seq, off, n in cur:
             if o != group:
                 if spans:
@@ -381,9 +350,7 @@ def _groups(db: sqlite3.Connection, path: str,
                 group = o
                 _, key = next(keys)  # both in o order, and every key has spans
             by_conv = bool(bc)
-            fh = mine if seq < SPLIT_SEQ else theirs
-            fh.seek(off)
-            spans.append(loads(fh.read(n)))
+            spans.append(loads(pread(mine if seq < SPLIT_SEQ else theirs, n, off)))
     if spans:
         yield key, by_conv, spans
 

@@ -1,0 +1,230 @@
+"""Decoding an OTLP/JSON line without decoding the chat histories it repeats.
+
+A chat span's `gen_ai.input.messages` is the conversation so far, so most of a content-captured
+export is the same history again and again (~65% of the bytes of the bench's file), and
+decoding it was most of the spill's work. `HistorySkip.loads` gives the object the plain
+decoder gives for the line (json_fast.FastObjects, else the strict reader), while decoding each
+history's bytes once:
+
+* each input value's string (found by its key: `"gen_ai.input.messages", "value":
+  {"stringValue": "`) is cut into B + REST, where B is the bytes of an earlier input's body
+  less its closing `]` (the same trace's last one, in this line or an earlier one) when the
+  body starts with those very bytes, else empty;
+* the line is decoded with each such string `"B REST"` replaced by the list
+  `[-888888888888NNNNNN, "REST", -888888888888NNNNNN]` (two numbers unique to the cut);
+* the string is put back as B's decoded text + REST's.
+
+Why that is the line's value, whatever the bytes (a hostile file included): a number cannot be
+written with escapes, so when no kept part of the line holds `888888888888` each marker number
+comes from its cut alone; finding every cut's three-item list, each exactly once, in the
+decoded object proves that its bytes read as one list of a number, one string and a number,
+so REST's bytes are one whole string body (no quote ends it early, no escape is cut). B is an
+earlier body's bytes up to its last token (`]` ends no escape), proven the same way when that
+body was decoded, so `"B REST"` is one string token in the same place, whose text is B's text
+followed by REST's. Everything else is the same bytes. Anything that does not check out (a
+marker missing, a list of another shape, a decoding error, numbers beyond 64 bits...) returns
+None, and the caller decodes the line as it always did (with the same errors).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterator
+
+from .json_fast import FastObjects
+
+_KEY = b'"gen_ai.input.messages"'
+INPUT = "gen_ai.input.messages"
+_VALUE = re.compile(rb'"gen_ai\.input\.messages"\s*,\s*"value"\s*:\s*\{\s*"stringValue"\s*:\s*"')
+# the trace id written before a span's attributes (a guess: only which earlier body to try)
+_TRACE = re.compile(rb'"traceId"\s*:\s*"([^"\\]{0,128})"')
+_MARK = b"888888888888"
+_BASE = 888888888888 * 10**6  # markers -(_BASE + 2i) and -(_BASE + 2i + 1): 18 digits, so
+# never a big number for json_fast; at most 500,000 cuts a line
+_MAX_CUTS = 500_000
+# bytes of earlier lines (and their decoded bodies) kept to shorten later lines' inputs
+KEEP_BYTES = 32 << 20
+# lines that did not check out before trying stops (a file in another layout pays no more)
+_GIVE_UP = 8
+
+
+class HistorySkip:
+    """Per file and process: the last input body of each trace (its line, offset and length,
+    and its decoded text), bounded by KEEP_BYTES."""
+
+    def __init__(self, fast: FastObjects):
+        self.fast = fast
+        self.last: dict[bytes, tuple[bytes, int, int, str]] = {}
+        self.kept = 0
+        self.failed = 0
+        self.skipped = 0  # bytes not decoded (tests, figures)
+
+    def loads(self, raw: bytes) -> Any:
+        """The decoded line, or None: nothing to skip, or not proven (the caller decodes)."""
+        if self.failed >= _GIVE_UP:
+            return None
+        k = raw.find(_KEY)
+        if k < 0:
+            return None
+        cuts = self._cuts(raw, k)
+        if not cuts:
+            return None
+        obj = self._decode(raw, cuts)
+        if obj is None:
+            self.failed += 1
+        return obj
+
+    def _cuts(self, raw: bytes, k: int) -> list[tuple]:
+        """(start, end, trace guess, prefix source) per input string: the body is raw[start:
+        end] (end: the closing quote, when the body ends with `]`); the source is the cut
+        index or the kept entry whose body the body starts with, or None."""
+        cuts: list[tuple] = []
+        line_last: dict[bytes, int] = {}  # trace guess -> its last cut in this line
+        at = 0
+        while k >= 0 and len(cuts) < _MAX_CUTS:
+            m = _VALUE.match(raw, k)
+            if m is None:
+                k = raw.find(_KEY, k + 1)
+                continue
+            s = m.end()
+            t = raw.rfind(b'"traceId"', at, k)
+            tm = _TRACE.match(raw, t) if t >= 0 else None
+            trace = tm.group(1) if tm else b""
+            src: Any = None
+            skip = 0
+            j = line_last.get(trace)
+            if j is not None:
+                js, je = cuts[j][0], cuts[j][1]
+                if raw.startswith(memoryview(raw)[js:je - 1], s):
+                    src, skip = j, je - 1 - js
+            elif trace in self.last:
+                line, ls, n, _ = entry = self.last[trace]
+                if raw.startswith(memoryview(line)[ls:ls + n], s):
+                    src, skip = entry, n
+            e = raw.find(b']"', s + skip)
+            if e < 0:
+                break
+            cuts.append((s, e + 1, trace, src, skip))
+            line_last[trace] = len(cuts) - 1
+            at = e + 2
+            k = raw.find(_KEY, at)
+        return cuts
+
+    def _decode(self, raw: bytes, cuts: list[tuple]) -> Any:
+        mv = memoryview(raw)
+        parts: list[Any] = []
+        at = 0
+        for i, (s, e, _, _, skip) in enumerate(cuts):
+            parts.append(mv[at:s - 1])
+            parts.append(b'[-%d,"' % (_BASE + 2 * i))
+            parts.append(mv[s + skip:e])
+            parts.append(b'",-%d]' % (_BASE + 2 * i + 1))
+            at = e + 1
+        parts.append(mv[at:])
+        # each marker holds _MARK once, delimited by non-digits: any other occurrence (in a
+        # kept part or a REST) is a number or text that might pass for a marker
+        if sum(raw.count(_MARK, a, b) for a, b in _kept(cuts, len(raw))) != 0:
+            return None
+        obj = self.fast.loads_parts(parts)
+        if type(obj) is not dict:
+            return None
+        found = _found(obj, len(cuts))
+        if found is None:
+            return None
+        texts: list[str] = []
+        for i, (s, e, trace, src, skip) in enumerate(cuts):
+            value = found[i][0]
+            rest = value["stringValue"][1]
+            if not rest.endswith("]"):  # REST's bytes end with `]`, which is no escape's end
+                return None
+            if type(src) is int:
+                prefix = texts[src][:-1]
+            elif src is not None:
+                prefix = src[3]
+            else:
+                prefix = ""
+            text = prefix + rest if prefix else rest
+            texts.append(text)
+            value["stringValue"] = text
+            self.skipped += skip
+        self._keep(raw, cuts, texts, found)
+        return obj
+
+    def _keep(self, raw: bytes, cuts: list[tuple], texts: list[str], found: list) -> None:
+        """Remember each trace's last body (by the trace id of the span it was found in, the
+        same as the guess made from the bytes: else the next line's guess would not find it)."""
+        last = self.last
+        final = {cuts[i][2]: i for i in range(len(cuts))}  # each trace's last cut
+        for trace, i in final.items():
+            s, e = cuts[i][0], cuts[i][1]
+            if found[i][1] != trace.decode("utf-8", "replace"):
+                continue
+            old = last.pop(trace, None)
+            if old is not None:
+                self.kept -= len(old[0]) + len(old[3])
+            last[trace] = entry = (raw, s, e - 1 - s, texts[i][:-1])
+            self.kept += len(raw) + len(entry[3])
+        while self.kept > KEEP_BYTES and last:
+            old = last.pop(next(iter(last)))
+            self.kept -= len(old[0]) + len(old[3])
+
+
+def _kept(cuts: list[tuple], size: int) -> Iterator[tuple[int, int]]:
+    """The byte ranges of the line the decoded line keeps as they are (the RESTs included)."""
+    at = 0
+    for s, e, _, _, skip in cuts:
+        yield at, s - 1
+        yield s + skip, e
+        at = e + 1
+    yield at, size
+
+
+def _found(obj: dict, n: int) -> list | None:
+    """Per cut, (the value dict holding its marker list, the span's traceId): every cut found
+    exactly once as [-(BASE+2i), str, -(BASE+2i+1)] under a span attribute
+    gen_ai.input.messages; None when not (a marker elsewhere, or lost to a repeated key)."""
+    found: list = [None] * n
+    left = n
+    rss = obj.get("resourceSpans")
+    if type(rss) is not list:
+        return None
+    for rs in rss:
+        if type(rs) is not dict:
+            continue
+        for key in ("scopeSpans", "instrumentationLibrarySpans"):
+            scopes = rs.get(key)
+            if type(scopes) is not list:
+                continue
+            for ss in scopes:
+                spans = ss.get("spans") if type(ss) is dict else None
+                if type(spans) is not list:
+                    continue
+                for sp in spans:
+                    attrs = sp.get("attributes") if type(sp) is dict else None
+                    if type(attrs) is not list:
+                        continue
+                    for kv in attrs:
+                        if type(kv) is not dict or kv.get("key") != INPUT:
+                            continue
+                        v = kv.get("value")
+                        lst = v.get("stringValue") if type(v) is dict else None
+                        if type(lst) is not list:
+                            continue
+                        i = _index(lst, n)
+                        if i is None or found[i] is not None:
+                            return None
+                        tr = sp.get("traceId")
+                        found[i] = (v, tr if type(tr) is str else None)
+                        left -= 1
+    return found if left == 0 else None
+
+
+def _index(lst: list, n: int) -> int | None:
+    """The cut a marker list stands for, when it has that exact shape."""
+    if len(lst) != 3 or type(lst[0]) is not int or type(lst[2]) is not int \
+            or type(lst[1]) is not str:
+        return None
+    i2 = -lst[0] - _BASE
+    if i2 < 0 or i2 % 2 or i2 // 2 >= n or -lst[2] - _BASE != i2 + 1:
+        return None
+    return i2 // 2
