@@ -316,12 +316,14 @@ class Hit:
     snippet: str
 
 
-def search(conn: sqlite3.Connection, text: str, limit: int = 200) -> list[Hit]:
+def search(conn: sqlite3.Connection, text: str, limit: int = 200, rank: bool = False
+           ) -> list[Hit]:
     """Full-text search (store.queries.search: the same index and query rules as
-    `t2e search`), with run names attached. Snippets mark matches with « »."""
+    `t2e search`; `rank`: by relevance, as `--rank`), with run names attached. Snippets mark
+    matches with « »."""
     from store import queries
 
-    hits = queries.search(conn, text, limit=limit)
+    hits = queries.search(conn, text, limit=limit, rank=rank)
     if not hits:
         return []
     eps = {h["episode_id"] for h in hits}

@@ -244,6 +244,40 @@ async def test_search_jumps_to_the_step(store):
         assert row.b.step_idx == target.idx and row.b.name == "transfer_to_human_agents"
 
 
+async def test_search_ranks_by_relevance_on_ctrl_o(store):
+    """ctrl+o: the same words' hits ranked by bm25 (as `t2e search --rank`), said in the
+    status line; again: storage order. Before any search it says what will come."""
+    from store import queries
+
+    path, _ = store
+    app = make_app(path, load_config=False, poll_interval=0)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash")
+        await pilot.pause()
+        screen = app.screen
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        assert "ranked (bm25)" in str(screen.query_one("#search-status").render())
+        await pilot.press("ctrl+o")
+        await pilot.press(*"user", "enter")
+        await settle(pilot)
+        conn = da.open_conn(path)
+        try:
+            stored = [h["step_id"] for h in queries.search(conn, "user", limit=200)]
+            ranked = [h["step_id"] for h in queries.search(conn, "user", limit=200, rank=True)]
+        finally:
+            conn.close()
+        assert stored != ranked and sorted(stored) == sorted(ranked)  # the order differs
+        assert [h.step_id for h in screen.hits] == stored
+        assert "storage order" in str(screen.query_one("#search-status").render())
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: [h.step_id for h in screen.hits] == ranked)
+        assert "ranked (bm25)" in str(screen.query_one("#search-status").render())
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: [h.step_id for h in screen.hits] == stored)
+
+
 async def test_help_lists_every_binding(store):
     path, _ = store
     app = make_app(path, load_config=False, poll_interval=0)

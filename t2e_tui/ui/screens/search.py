@@ -51,18 +51,22 @@ def snippet_cell(snippet: str) -> list[tuple[str, str]]:
 
 
 class SearchScreen(ExplorerScreen):
-    """Type words (all must match); Enter runs the search, Enter on a hit opens it."""
+    """Type words (all must match); Enter runs the search, Enter on a hit opens it. Hits come
+    in storage order, or ranked by relevance (bm25, as `t2e search --rank`) after ctrl+o."""
 
     HELP_TITLE = "Search"
 
     BINDINGS = [
         Binding("down", "focus_results", "Results", show=False, id="search.results"),
+        Binding("ctrl+o", "toggle_rank", "Rank", id="search.rank"),
     ]
 
     def __init__(self, query: str = "") -> None:
         super().__init__()  # no fixed id: the same screen type may be stacked twice
         self.initial = query
         self.hits: list[da.Hit] = []
+        self.ranked = False
+        self.last = ""  # the words of the hits shown
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Search: full text over messages, tool arguments and results",
@@ -86,6 +90,19 @@ class SearchScreen(ExplorerScreen):
     def _submitted(self, event: Input.Submitted) -> None:
         self.run_search(event.value)
 
+    def action_toggle_rank(self) -> None:
+        """Storage order <-> ranked by relevance; the words shown are searched again."""
+        self.ranked = not self.ranked
+        text = self.query_one(Input).value.strip() or self.last
+        if text:
+            self.run_search(text)
+        else:
+            self.query_one("#search-status", TextLine).set(Text(
+                f"hits will come in {self._order()}", style="dim"))
+
+    def _order(self) -> str:
+        return "ranked (bm25)" if self.ranked else "storage order"
+
     @work(thread=True, exclusive=True, group="search", exit_on_error=False,
           description="searching the store")
     def run_search(self, text: str) -> None:
@@ -93,7 +110,7 @@ class SearchScreen(ExplorerScreen):
         conn = da.open_conn(self.app.store_path)
         try:
             t0 = clock()
-            hits = da.search(conn, text)
+            hits = da.search(conn, text, rank=self.ranked)
             ms = (clock() - t0) * 1000
             # the hits show trace text: views for the gate's leakage guard
             da.record_views(conn, [h.episode_id for h in hits], via="tui-search")
@@ -102,7 +119,7 @@ class SearchScreen(ExplorerScreen):
         self.app.call_from_thread(self._show, text, hits, ms)
 
     def _show(self, text: str, hits: list[da.Hit], ms: float) -> None:
-        self.hits = hits
+        self.hits, self.last = hits, text
         table = self.query_one(LineTable)
         rows = [[one_line(h.run_name, 40), one_line(h.task_id, 40), str(h.idx),
                  h.role, snippet_cell(h.snippet)] for h in hits]
@@ -112,7 +129,7 @@ class SearchScreen(ExplorerScreen):
         table.empty = f"no step contains {one_line(text, 60)!r}: try fewer or other words"
         self.query_one("#search-status", TextLine).set(
             Text(f"{len(hits)} hit(s){more} for {one_line(text, 60)!r} in {ms:.0f} ms · "
-                 "Enter opens the step", style="dim") if hits else
+                 f"{self._order()} · Enter opens", style="dim") if hits else
             Text(f"no hits for {one_line(text, 60)!r} ({ms:.0f} ms)", style="yellow"))
         if hits:
             table.focus()
