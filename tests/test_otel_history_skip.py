@@ -198,3 +198,50 @@ def test_kept_bodies_are_bounded(monkeypatch):
     monkeypatch.setattr(otel_history, "KEEP_BYTES", len(lines[0]) // 2)
     h = _check(lines, skips=False)  # one chat input a line: only earlier lines could shorten
     assert whole.skipped > 0 and h.kept <= otel_history.KEEP_BYTES and not h.last
+
+
+def test_digit_runs_past_python_s_int_limit(tmp_path, monkeypatch):
+    """The reviewer's case: a run of 5,000 digits in an input. json_fast's big-number check
+    called int() on it, which Python refuses past 4,300 digits: a valid line was "not JSON",
+    and with the skip only (the cut joined two runs differently). Both ways it imports now,
+    with the same rows, and a message holding such a run is kept as text."""
+    from otel_fixture import span
+
+    from store.importers.json_fast import loads_text
+
+    def chat(i, body):
+        return json.dumps(request([span(TR, f"c{i}", "chat m", {
+            "gen_ai.operation.name": "chat", INPUT: body}, start=i, end=i + 1)])).encode()
+
+    lines = [chat(0, "[1, 99999]"), chat(1, "[1, 9999999999999999999999999, " + "1" * 5000 + "]"),
+             chat(2, json.dumps([{"role": "user", "content": "x " + "1" * 5000}]))]
+    h = HistorySkip(FastObjects())
+    for raw in lines:  # decoded with the skip (or left to the plain decoder): the same value
+        got, want = h.loads(raw), _plain(raw)
+        assert want is not None and got in (None, want)
+    assert loads_text(json.dumps(["x " + "1" * 5000])) == ["x " + "1" * 5000]
+    path = tmp_path / "digits.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    want = _rows(tmp_path, monkeypatch, path, "d", skip=False)
+    assert want["steps"] and _rows(tmp_path, monkeypatch, path, "d", skip=True) == want
+
+
+def test_a_line_of_many_traces_is_counted_once_in_the_bound(monkeypatch):
+    """The reviewer's case: a collector batching many traces a line. Each kept body held the
+    whole line and counted it once per trace, so the bound was reached after a few traces and
+    the next line's other inputs were decoded whole. Counted once, a bound of three lines keeps
+    every trace: the next line skips as much as with no bound at all."""
+    batches = [_chats(f"{t:032x}", 3) for t in range(40)]
+    first = _line([s for b in batches for s in b[:2]])
+    second = _line([b[2] for b in batches])
+
+    def skipped(bound: int) -> int:
+        monkeypatch.setattr(otel_history, "KEEP_BYTES", bound)
+        h = HistorySkip(FastObjects())
+        assert h.loads(first) == _plain(first)
+        before = h.skipped
+        assert h.loads(second) == _plain(second)
+        return h.skipped - before
+
+    unbounded = skipped(1 << 40)
+    assert unbounded > 0 and skipped(3 * len(first)) == unbounded

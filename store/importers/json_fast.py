@@ -44,7 +44,11 @@ def _big_number(raw: bytes) -> bool:
     marks = raw.translate(_MAP)
     if _LONG not in marks and not marks.startswith(_LONG[1:]):
         return False
-    return any(not INT_MIN <= int(m.group(1)) <= INT_MAX for m in _NUMBER.finditer(raw))
+    # more than 19 digits is past 64 bits (JSON integers have no leading zeros) without int(),
+    # which refuses runs of over 4,300 digits (such a run inside a string sent a valid line to
+    # "not JSON")
+    return any(len(m.group(1).lstrip(b"-")) > 19 or not INT_MIN <= int(m.group(1)) <= INT_MAX
+               for m in _NUMBER.finditer(raw))
 
 
 def _pad() -> int:

@@ -42,7 +42,8 @@ _MARK = b"888888888888"
 _BASE = 888888888888 * 10**6  # markers -(_BASE + 2i) and -(_BASE + 2i + 1): 18 digits, so
 # never a big number for json_fast; at most 500,000 cuts a line
 _MAX_CUTS = 500_000
-# bytes of earlier lines (and their decoded bodies) kept to shorten later lines' inputs
+# bytes of earlier lines (each once, however many traces' bodies it holds) and of their decoded
+# bodies, kept to shorten later lines' inputs
 KEEP_BYTES = 32 << 20
 # lines that did not check out before trying stops (a file in another layout pays no more)
 _GIVE_UP = 8
@@ -55,7 +56,8 @@ class HistorySkip:
     def __init__(self, fast: FastObjects):
         self.fast = fast
         self.last: dict[bytes, tuple[bytes, int, int, str]] = {}
-        self.kept = 0
+        self.lines: dict[int, list] = {}  # id of a kept line -> [line, its traces kept]
+        self.kept = 0  # bytes: each kept line once, and each kept text
         self.failed = 0
         self.skipped = 0  # bytes not decoded (tests, figures)
 
@@ -75,9 +77,11 @@ class HistorySkip:
         return obj
 
     def _cuts(self, raw: bytes, k: int) -> list[tuple]:
-        """(start, end, trace guess, prefix source) per input string: the body is raw[start:
-        end] (end: the closing quote, when the body ends with `]`); the source is the cut
-        index or the kept entry whose body the body starts with, or None."""
+        """(start, end, trace guess, prefix source, skip) per input string: the body is
+        raw[start:end], end being the quote after the first `]"` past the skipped prefix (the
+        shape check of `_found` proves it is the string's end); the source is the cut index or
+        the kept entry whose body (less its `]`) the body starts with, or None; skip: that
+        prefix's length in bytes."""
         cuts: list[tuple] = []
         line_last: dict[bytes, int] = {}  # trace guess -> its last cut in this line
         at = 0
@@ -161,12 +165,23 @@ class HistorySkip:
                 continue
             old = last.pop(trace, None)
             if old is not None:
-                self.kept -= len(old[0]) + len(old[3])
+                self._drop(old)
             last[trace] = entry = (raw, s, e - 1 - s, texts[i][:-1])
-            self.kept += len(raw) + len(entry[3])
+            held = self.lines.setdefault(id(raw), [raw, 0])
+            if not held[1]:  # a line holding several traces' bodies is counted once
+                self.kept += len(raw)
+            held[1] += 1
+            self.kept += len(entry[3])
         while self.kept > KEEP_BYTES and last:
-            old = last.pop(next(iter(last)))
-            self.kept -= len(old[0]) + len(old[3])
+            self._drop(last.pop(next(iter(last))))
+
+    def _drop(self, entry: tuple) -> None:
+        self.kept -= len(entry[3])
+        held = self.lines[id(entry[0])]
+        held[1] -= 1
+        if not held[1]:
+            del self.lines[id(entry[0])]
+            self.kept -= len(entry[0])
 
 
 def _kept(cuts: list[tuple], size: int) -> Iterator[tuple[int, int]]:

@@ -61,7 +61,8 @@ def register(cli: click.Group) -> None:
                   show_default=True, help="Evidence role of the imported run(s).")
     @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
     def import_cmd(paths: tuple[str, ...], name: str | None, role: str, as_json: bool) -> int:
-        """Import tau2 results (v0/v1 JSON, results directory) or t2e JSONL files.
+        """Import trace files: tau2 results (v0/v1 JSON, a 1.x results directory), t2e JSONL,
+        OpenTelemetry GenAI spans (OTLP/JSON) or Harbor ATIF trajectories.
 
         Each file is one transaction; re-importing the same content is a no-op. Exits 2 when
         any file was rejected (the others still land)."""
