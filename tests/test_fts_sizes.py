@@ -203,3 +203,39 @@ def test_a_store_from_before_the_copy_gets_it_when_migrated(tmp_path):
     db.conn.close()
     again = store.connect(tmp_path / "s.sqlite")
     assert fts_sizes.is_fresh(again) and fts_sizes.cached(again) == docsize_copy(again)
+
+
+def test_several_files_in_one_import_refresh_the_copy_once(tmp_path, monkeypatch):
+    """`t2e import a b c` passes over docsize once, after the last file, not after each."""
+    from test_search_tf import with_calls
+    from test_store_data import write_json
+
+    from store.importers import import_paths
+
+    db = store.open_db(tmp_path / "m.sqlite")
+    files = [write_json(tmp_path / f"r{i}.json", with_calls(i)) for i in (1, 2, 3)]
+    calls = []
+    real = fts_sizes.refresh
+    monkeypatch.setattr(fts_sizes, "refresh", lambda c: calls.append(1) or real(c))
+    out = import_paths(db, files)
+    assert len(out["imported"]) == 3 and calls == [1]
+    conn = queries.conn_of(db)
+    assert fts_sizes.cached(conn) == docsize_copy(conn)
+
+
+def test_a_store_at_the_copys_version_still_gets_later_migrations(tmp_path, monkeypatch):
+    """The reviewer's case: the check chained `before < 9 <= migrate(conn)`, so migrate ran
+    only for stores older than 9; with a migration 10 added, a store at 9 would never have
+    been migrated again."""
+    from store import db as db_mod
+    from store import migrations
+
+    db, _ = build(tmp_path, (1,))
+    db.conn.close()
+    later = [*migrations.MIGRATIONS, (10, "a later migration",
+                                      "CREATE TABLE later_table (x INTEGER);")]
+    monkeypatch.setattr(migrations, "MIGRATIONS", later)
+    monkeypatch.setattr(db_mod, "MIGRATIONS", later)
+    again = store.connect(tmp_path / "s.sqlite")
+    assert again.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] == 10
+    assert again.execute("SELECT count(*) FROM later_table").fetchone()[0] == 0

@@ -40,7 +40,7 @@ def import_paths(db: Any, paths: list[str | os.PathLike], *, name: str | None = 
     for i, p in enumerate(paths):
         run_name = name if name is None or len(paths) == 1 else f"{name}-{i + 1}"
         try:
-            result["imported"].append(import_path(db, p, name=run_name, role=role))
+            result["imported"].append(_import_one(db, p, name=run_name, role=role))
         except ImportFailure as exc:
             result["rejected"].append({"path": str(p), "error": str(exc)})
         except (KeyboardInterrupt, SystemExit):
@@ -51,12 +51,21 @@ def import_paths(db: Any, paths: list[str | os.PathLike], *, name: str | None = 
             result["rejected"].append({"path": str(p), "error": (
                 f"{p}: cannot be imported ({type(exc).__name__}: {str(exc)[:300]}); nothing "
                 "was written")})
+    if result["imported"]:
+        fts_sizes.refresh(writer.conn_of(db))  # once for all the files (a pass over docsize)
     return result
 
 
 def import_path(db: Any, path: str | os.PathLike, *, name: str | None = None,
                 role: str = "discovery") -> dict:
-    """Import one file or directory in one transaction. Raises ImportFailure (nothing written)."""
+    """Import one file or directory in one transaction. Raises ImportFailure (nothing written).
+    The store's copy of the FTS size records is refreshed after it (store/fts_sizes.py)."""
+    out = _import_one(db, path, name=name, role=role)
+    fts_sizes.refresh(writer.conn_of(db))  # after the commit: FTS5 flushes its last segment there
+    return out
+
+
+def _import_one(db: Any, path: str | os.PathLike, *, name: str | None, role: str) -> dict:
     if role not in writer.ROLES:
         raise ImportFailure(f"unknown evidence role {role!r} "
                             f"(expected one of {', '.join(writer.ROLES)})")
@@ -175,7 +184,6 @@ def _import_locked(conn: sqlite3.Connection, p: Path, display: str, sha: str, si
                             "written") from None
     finally:
         conn.execute(f"PRAGMA foreign_keys = {'ON' if fk else 'OFF'}")
-    fts_sizes.refresh(conn)  # after the commit: FTS5 flushes its last segment there
     return {"path": display, "run_id": ctx.run_id, "episodes": ctx.episodes,
             "messages": ctx.messages, "duplicate": False, "warnings": list(ctx.warnings)}
 
