@@ -63,7 +63,6 @@ from .otel_spill import (
 )
 
 FORMAT = "otel-genai"
-# below this size a second process costs more than it saves
 _KEYS = ["domain", "otel", "simulations"]
 
 

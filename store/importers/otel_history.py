@@ -32,10 +32,10 @@ import re
 from typing import Any, Iterator
 
 from .json_fast import FastObjects
+from .otel_spans import INPUT
 
-_KEY = b'"gen_ai.input.messages"'
-INPUT = "gen_ai.input.messages"
-_VALUE = re.compile(rb'"gen_ai\.input\.messages"\s*,\s*"value"\s*:\s*\{\s*"stringValue"\s*:\s*"')
+_KEY = b'"%s"' % INPUT.encode()
+_VALUE = re.compile(_KEY.replace(b".", rb"\.") + rb'\s*,\s*"value"\s*:\s*\{\s*"stringValue"\s*:\s*"')
 # the trace id written before a span's attributes (a guess: only which earlier body to try)
 _TRACE = re.compile(rb'"traceId"\s*:\s*"([^"\\]{0,128})"')
 _MARK = b"888888888888"
