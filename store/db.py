@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .migrations import FTS_SIZES_VERSION, MIGRATIONS, current_version, migrate
+from .migrations import FTS_SIZES_VERSION, MIGRATIONS, migrate
 
 # The termination reason of an episode whose model could not be reached: it carries no evidence
 # and is left out of every figure. The one spelling; everything else imports it.
@@ -73,10 +73,10 @@ def _setup(conn: sqlite3.Connection, migrate_schema: bool) -> None:
         # (overflow) pages; bulk import costs ~5% less CPU. Only settable before WAL.
         conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
     conn.execute("PRAGMA journal_mode = WAL").fetchall()
-    _refuse_newer(conn)
+    before = _refuse_newer(conn)
     if migrate_schema:
-        before = current_version(conn)
-        if before < FTS_SIZES_VERSION <= migrate(conn) and before > 0:
+        after = migrate(conn)
+        if 0 < before < FTS_SIZES_VERSION <= after:
             # a store from before the copy of the FTS size records: take it now (one pass
             # over docsize, ~0.16 s at 1M messages), not at its next import
             from . import fts_sizes
@@ -84,17 +84,19 @@ def _setup(conn: sqlite3.Connection, migrate_schema: bool) -> None:
             fts_sizes.refresh(conn)
 
 
-def _refuse_newer(conn: sqlite3.Connection) -> None:
+def _refuse_newer(conn: sqlite3.Connection) -> int:
     """A store migrated by a newer t2e has tables and meanings this one doesn't know: writing
-    to it (or even reading it as if it were ours) could corrupt it or mislead. Refused."""
+    to it (or even reading it as if it were ours) could corrupt it or mislead. Refused.
+    Returns the store's schema version (0: a new or non-t2e file)."""
     try:
         (version,) = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
     except sqlite3.OperationalError:  # no such table: a new or non-t2e file
-        return
+        return 0
     latest = MIGRATIONS[-1][0]
     if version is not None and version > latest:
         raise StoreError(f"this store was written by a newer t2e (schema version {version}; "
                          f"this t2e knows up to {latest}): upgrade t2e to open it")
+    return version or 0
 
 
 def _retry_locked(step, deadline_s: float = SETUP_DEADLINE_S) -> None:
