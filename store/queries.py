@@ -13,20 +13,8 @@ from typing import Any
 
 from . import fts_sizes
 from .db import INFRA, StoreError, now_iso
+from .search import SNIPPET_CLOSE, SNIPPET_OPEN, fts_query, search  # noqa: F401
 from .writer import ROLES, conn_of, message_from_step, transaction
-
-# search lives in store/search.py; these names stay importable from here, loaded when first
-# asked for: search's ranking imports numpy (0.1 s), which an import (provenance's
-# role_history, at the end of every import) never needs
-_SEARCH_NAMES = ("SNIPPET_CLOSE", "SNIPPET_OPEN", "fts_query", "search")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _SEARCH_NAMES:
-        from . import search as _search
-
-        return getattr(_search, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _rows(cur: sqlite3.Cursor) -> list[dict]:

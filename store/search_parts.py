@@ -46,7 +46,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from . import fts5_doclist, fts_sizes, search_tf
+from . import fts_sizes
 from .db import db_path
 
 # Fewer global matches than this: one connection ranks them (forking a child and the second
@@ -223,6 +223,8 @@ def _by_frequencies(conn: sqlite3.Connection, q: str, k: int, run_id: str | None
     (with each other or with FTS5's count): then FTS5's bm25 ranks. Not inside the caller's
     transaction (`own` false): its uncommitted writes to the index would be in FTS5's memory
     and its count, not in the records read here."""
+    from . import fts5_doclist, search_tf  # numpy: loaded by ranked searches only
+
     word = search_tf.word_of(q)
     if not own or word is None or not search_tf.plain_index(conn) \
             or not fts5_doclist.readable(conn) or not search_tf.formula_is_fts5s():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -273,3 +274,21 @@ def test_import_loads_neither_sqlite_utils_nor_numpy(tmp_path):
     assert proc.stdout.split()[-2:] == ["False", "False"]
     assert store.connect(tmp_path / "s.sqlite").execute(
         "SELECT count(*) FROM episodes").fetchone()[0] == 2
+
+
+def test_a_search_in_storage_order_does_not_load_numpy(tmp_path):
+    """numpy is for ranking (store/search_tf.py, loaded inside the ranked path): importing
+    store.search, or searching in storage order, does not load it (it did, ~0.1 s)."""
+    src = tmp_path / "r.json"
+    write_json(src, make_results(n_sims=2))
+    db = store.open_db(tmp_path / "s.sqlite")
+    from store.importers import import_path
+
+    import_path(db, src)
+    code = ("import sys, store; from store import queries; "
+            "c = store.connect(sys.argv[1]); hits = queries.search(c, 'order', limit=5); "
+            "print(len(hits) > 0, 'numpy' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "s.sqlite")],
+                          capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["True", "False"]
