@@ -49,21 +49,12 @@ import sqlite3
 
 import numpy as np
 
+from .fts_sizes import varint
+
 MAIN_INDEX = b"0"  # the prefix byte of the main index's terms
 SEGMENT_SHIFT = 37  # leaf page rowid = (segment id << 37) + page number
 VOCAB_ROW = "temp.t2e_steps_fts_rows"
 _V2 = b"\xff\x00\x00\x01"
-
-
-def varint(b: bytes, i: int) -> tuple[int, int]:
-    """The SQLite varint at b[i]: (value, index after it). IndexError past the end."""
-    v = 0
-    for k in range(8):
-        x = b[i + k]
-        v = (v << 7) | (x & 0x7F)
-        if x < 0x80:
-            return v, i + k + 1
-    return (v << 8) | b[i + 8], i + 9
 
 
 def readable(conn: sqlite3.Connection) -> bool:
@@ -255,15 +246,13 @@ def _occurrences(b: np.ndarray, n: int, lo: np.ndarray, hi: np.ndarray) -> np.nd
     return acc[hi] - acc[lo]
 
 
-def decode(parts: list[tuple[bytes, list[int]]]) -> tuple[np.ndarray, np.ndarray,
-                                                          np.ndarray, np.ndarray]:
-    """(rowid, occurrences, position list bytes, part index) of every entry of the parts'
-    doclists (one part a segment), in order."""
-    data, starts, owner, n = [], [], [], 0
-    for i, (chunk, at) in enumerate(parts):
+def decode(parts: list[tuple[bytes, list[int]]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rowid, occurrences, position list bytes) of every entry of the parts' doclists (one
+    part a segment), in order."""
+    data, starts, n = [], [], 0
+    for chunk, at in parts:
         data.append(chunk)
         starts += [n + a for a in at]
-        owner += [i] * len(at)
         n += len(chunk)
     if n >= 1 << 31:
         raise ValueError("doclist too big for this reader")
@@ -283,7 +272,7 @@ def decode(parts: list[tuple[bytes, list[int]]]) -> tuple[np.ndarray, np.ndarray
     rv[first] = 0
     np.cumsum(rv, out=rv)  # rowid = walker's absolute rowid + deltas since it
     rv += (base - rv[first])[walker]
-    return rv, _occurrences(b, n, lo, hi), hi - lo, np.array(owner, np.int32)[walker]
+    return rv, _occurrences(b, n, lo, hi), hi - lo
 
 
 def term_rows(conn: sqlite3.Connection, word: str) -> tuple[np.ndarray, np.ndarray]:
@@ -294,7 +283,7 @@ def term_rows(conn: sqlite3.Connection, word: str) -> tuple[np.ndarray, np.ndarr
     parts = [got for seg in segments(conn) if (got := _doclist(conn, seg, key))]
     if not parts:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    rowid, tf, nbytes, _ = decode(parts)
+    rowid, tf, nbytes = decode(parts)
     if len(parts) > 1:  # parts oldest first: a stable sort leaves the newest entry last
         order = np.argsort(rowid, kind="stable")
         rowid, tf, nbytes = rowid[order], tf[order], nbytes[order]

@@ -59,10 +59,26 @@ def dense(lo: int | None, hi: int | None, blob: bytes, ncol: int) -> bool:
     return lo is not None and varint_count(blob) == (hi - lo + 1) * ncol
 
 
-def columns(conn: sqlite3.Connection) -> int:
-    """steps_fts's column count (the averages record: the row count, then a total per column)."""
+def varint(b: bytes, i: int) -> tuple[int, int]:
+    """The SQLite varint at b[i]: (value, index after it). IndexError past the end."""
+    v = 0
+    for k in range(8):
+        x = b[i + k]
+        v = (v << 7) | (x & 0x7F)
+        if x < 0x80:
+            return v, i + k + 1
+    return (v << 8) | b[i + 8], i + 9
+
+
+def averages(conn: sqlite3.Connection) -> tuple[int, int, int]:
+    """(N, total tokens, columns): FTS5's averages record (steps_fts_data id 1: the row count,
+    then one token total per column), what xRowCount and xColumnTotalSize(-1) read."""
     row = conn.execute("SELECT block FROM steps_fts_data WHERE id = 1").fetchone()
-    return varint_count(bytes(row[0]) if row else b"\0") - 1
+    blob, vals, i = (row[0] if row and row[0] else b"\0"), [], 0  # an empty table: none
+    while i < len(blob):
+        v, i = varint(blob, i)
+        vals.append(v)
+    return vals[0], sum(vals[1:]), len(vals) - 1
 
 
 def fingerprint(conn: sqlite3.Connection) -> bytes | None:
@@ -97,7 +113,7 @@ def refresh(conn: sqlite3.Connection) -> bool:
         row = conn.execute("SELECT fingerprint FROM fts_sizes WHERE id = 1").fetchone()
         if fp is None or row is None or row[0] != fp:
             lo, hi, blob = docsize(conn)
-            if fp is not None and dense(lo, hi, blob, columns(conn)):
+            if fp is not None and dense(lo, hi, blob, averages(conn)[2]):
                 conn.execute("INSERT OR REPLACE INTO fts_sizes (id, fingerprint, first_id, "
                              "last_id, sizes) VALUES (1, ?, ?, ?, ?)", (fp, lo, hi, blob))
             else:

@@ -237,7 +237,7 @@ def _by_frequencies(conn: sqlite3.Connection, q: str, k: int, run_id: str | None
         return None
     if run_id and search_tf.run_share(conn, run_id) * search_tf.RUN_CAP < 4 * k:
         return None  # the run's rows would be too few in the global order's head
-    n_rows, total, ncol = search_tf.averages(conn)  # the sizes' read is chosen by N
+    n_rows, total, ncol = fts_sizes.averages(conn)  # the sizes' read is chosen by N
     if path:  # before our read transaction, as for the bm25 ranges
         children[0] = _fork(path, lambda c: search_tf.sizes_for(c, q, word, n_rows, ncol),
                             fts5_doclist.ensure_counts)
@@ -245,7 +245,7 @@ def _by_frequencies(conn: sqlite3.Connection, q: str, k: int, run_id: str | None
     fp = _fingerprint(conn) if children else None
     t0 = time.monotonic()
     try:
-        n_rows, total, ncol = search_tf.averages(conn)  # in our snapshot
+        n_rows, total, ncol = fts_sizes.averages(conn)  # in our snapshot
         docs, tf = fts5_doclist.term_rows(conn, word)
         member = search_tf.in_run(conn, run_id) if run_id else None
         # the child's reads cost about what ours did

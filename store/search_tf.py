@@ -127,9 +127,11 @@ def all_sizes(conn: sqlite3.Connection, ncol: int) -> tuple[int, np.ndarray] | N
     (store/fts_sizes.py) while it is exact, else from one pass over docsize; None when the ids
     have gaps (deleted rows) or there are none."""
     lo, hi, blob = fts_sizes.cached(conn) or fts_sizes.docsize(conn)
-    if not fts_sizes.dense(lo, hi, blob, ncol):
+    if lo is None:
         return None
     vals = varints(blob)
+    if len(vals) != (hi - lo + 1) * ncol:  # gaps in the ids (see fts_sizes.dense)
+        return None
     sizes = vals[0::ncol].copy()
     for c in range(1, ncol):  # (a strided sum over axis 1 is ~6x slower)
         sizes += vals[c::ncol]
@@ -177,17 +179,6 @@ def in_run(conn: sqlite3.Connection, run_id: str) -> Callable[[np.ndarray], np.n
         found = {r[0] for r in conn.execute(_IN_RUN, (json.dumps(rowids.tolist()), run_id))}
         return np.fromiter((int(r) in found for r in rowids), dtype=bool, count=len(rowids))
     return member
-
-
-def averages(conn: sqlite3.Connection) -> tuple[int, int, int]:
-    """(N, total tokens, columns): FTS5's averages record (steps_fts_data id 1: the row count,
-    then one token total per column), what xRowCount and xColumnTotalSize(-1) read."""
-    row = conn.execute("SELECT block FROM steps_fts_data WHERE id = 1").fetchone()
-    blob, vals, i = (row[0] if row else b"\0"), [], 0
-    while i < len(blob):
-        v, i = fts5_doclist.varint(blob, i)
-        vals.append(v)
-    return vals[0], sum(vals[1:]), len(vals) - 1
 
 
 def bm25(tf: np.ndarray, sizes: np.ndarray, n_rows: int, total: int, n_hit: int) -> np.ndarray:
@@ -275,7 +266,7 @@ def _check_formula() -> bool:
         c.execute("DELETE FROM steps_fts WHERE rowid = 7")
         c.execute("UPDATE steps_fts SET content = 'x x x y' WHERE rowid = 30")
         fts5_doclist.ensure_counts(c)
-        n_rows, total, ncol = averages(c)
+        n_rows, total, ncol = fts_sizes.averages(c)
         same = True
         for word in ("x", "y"):  # in most rows (idf clamped to 1e-6), in a fifth (idf > 0)
             q = f'"{word}"'

@@ -14,7 +14,7 @@ from test_search_rank import page_of, ranked_by_join, varied
 from test_store_data import write_json
 
 import store
-from store import fts5_doclist, queries, search_tf
+from store import fts5_doclist, fts_sizes, queries, search_tf
 from store import search as search_mod
 from store import search_parts as parts_mod
 from store.importers import import_path
@@ -77,7 +77,7 @@ def term_rows(conn, word):
 
 def our_scores(conn, word):
     docs, tf = term_rows(conn, word)
-    n_rows, total, ncol = search_tf.averages(conn)
+    n_rows, total, ncol = fts_sizes.averages(conn)
     sizes = search_tf.row_sizes(conn, f'"{word}"', ncol)
     return list(zip(docs.tolist(), search_tf.bm25(tf, sizes, n_rows, total, len(docs)).tolist()))
 
@@ -246,7 +246,7 @@ def test_sizes_from_the_whole_table_or_the_matches(tmp_path, by_tf, monkeypatch,
         queries.delete_run(db, runs[1])  # a gap in the middle of the ids
     conn = queries.conn_of(db)
     monkeypatch.setattr(search_tf, "SCAN_SHARE", 0.0)
-    n_rows, _, ncol = search_tf.averages(conn)
+    n_rows, _, ncol = fts_sizes.averages(conn)
     whole = search_tf.all_sizes(conn, ncol)
     assert (whole is not None) is dense
     fts5_doclist.ensure_counts(conn)
