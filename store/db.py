@@ -10,6 +10,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from .migrations import FTS_SIZES_VERSION, MIGRATIONS, migrate
 
@@ -46,16 +47,19 @@ def db_path(conn: sqlite3.Connection) -> str:
     return (row[2] or "") if row else ""
 
 
-def connect(path: str | os.PathLike, *, migrate_schema: bool = True) -> sqlite3.Connection:
-    """A raw sqlite3 connection with our pragmas. One connection per thread."""
+def connect(path: str | os.PathLike, *, migrate_schema: bool = True,
+            must_exist: bool = False) -> sqlite3.Connection:
+    """A raw sqlite3 connection with our pragmas. One connection per thread. `must_exist`: a
+    store that is not there (or vanished) is an error, never made again."""
     p = Path(path)
     if p.exists() and p.is_dir():
         raise StoreError(f"{p}: is a directory, not a store file")
-    if not p.parent.exists():
+    if not must_exist and not p.parent.exists():
         p.parent.mkdir(parents=True, exist_ok=True)
     try:
-        conn = sqlite3.connect(str(p), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                               check_same_thread=False)
+        target, uri = (f"file:{quote(str(p))}?mode=rw", True) if must_exist else (str(p), False)
+        conn = sqlite3.connect(target, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                               check_same_thread=False, uri=uri)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         with _SETUP_LOCK:
             _retry_locked(lambda: _setup(conn, migrate_schema))

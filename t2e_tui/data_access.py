@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from store.db import INFRA, connect  # noqa: F401 (INFRA: the screens read it here)
+from store.db import INFRA, StoreError, connect  # noqa: F401 (INFRA: the screens read it here)
 
 from . import reviews
 from .textsafe import one_line
@@ -102,14 +102,8 @@ class ChangeProbe:
         self._lock = threading.Lock()
 
     def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:  # mode=rw: a store that vanished is not made again
-            from urllib.parse import quote
-
-            from store.db import BUSY_TIMEOUT_MS
-
-            conn = sqlite3.connect(f"file:{quote(self.path)}?mode=rw", uri=True,
-                                   isolation_level=None, check_same_thread=False)
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if self._conn is None:  # a store that vanished is not made again
+            conn = connect(self.path, migrate_schema=False, must_exist=True)
             conn.row_factory = sqlite3.Row
             self._conn = conn
         return self._conn
@@ -120,7 +114,7 @@ class ChangeProbe:
             return None
         try:
             return self._connection().execute("PRAGMA data_version").fetchone()[0]
-        except sqlite3.Error:
+        except (sqlite3.Error, StoreError):  # (StoreError: the store is gone)
             self._close()
             return None
         finally:

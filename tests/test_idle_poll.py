@@ -152,3 +152,25 @@ async def test_idle_runs_screen_reads_no_signature_until_a_commit(tmp_path, monk
         add_live_episode(path, "2")
         await wait_for(pilot, lambda: next(
             r for r in screen.runs if r.run_id == "runlive").episodes == 2)
+
+
+def test_the_probes_connection_has_the_stores_settings_and_never_makes_a_store(tmp_path):
+    """The probe's connection (the follow heartbeat commits through it every second) opens
+    the way every store connection does (synchronous NORMAL: no WAL fsync a commit; foreign
+    keys on), and a store that vanished is reported, not made again."""
+    import os
+
+    import store
+    from t2e_tui.data_access import ChangeProbe
+
+    path = tmp_path / "s.sqlite"
+    store.open_db(path).close()
+    probe = ChangeProbe(str(path))
+    assert probe.version() is not None
+    assert probe.write(lambda c: (c.execute("PRAGMA synchronous").fetchone()[0],
+                                  c.execute("PRAGMA foreign_keys").fetchone()[0])) == (1, 1)
+    probe._close()
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(f"{path}{suffix}"):
+            os.remove(f"{path}{suffix}")
+    assert probe.version() is None and not path.exists()
