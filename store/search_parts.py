@@ -114,6 +114,24 @@ def merge(parts: list[list[tuple[int, float]]], k: int) -> list[int]:
     return [r[0] for _, r in zip(range(k), rows)]
 
 
+class _Matches:
+    """How many rows match q, counted no further than a question needs, and once: the first
+    count below its limit is exact and answers every later question."""
+
+    def __init__(self, conn: sqlite3.Connection, q: str):
+        self.conn, self.q = conn, q
+        self.known: tuple[int, int] | None = None  # (limit counted to, count)
+
+    def at_least(self, n: int) -> bool:
+        if self.known is not None:
+            limit, count = self.known
+            if count < limit or n <= limit:
+                return count >= n
+        count = self.conn.execute(_AT_LEAST, (self.q, n)).fetchall()[0][0]
+        self.known = (n, count)
+        return count >= n
+
+
 def _fingerprint(conn: sqlite3.Connection) -> list:
     return [tuple(r) for r in conn.execute(fts_sizes.FINGERPRINT)]
 
@@ -214,7 +232,8 @@ def _reap(children: dict[int, tuple[int, int]]) -> None:
 
 
 def _by_frequencies(conn: sqlite3.Connection, q: str, k: int, run_id: str | None, path: str,
-                    own: bool, children: dict[int, tuple[int, int]]) -> list[int] | None:
+                    own: bool, children: dict[int, tuple[int, int]],
+                    matches: _Matches) -> list[int] | None:
     """The first k step ids by bm25 computed from the word's rows and occurrences, read from
     the index records, and the rows' sizes (store/search_tf.py): a forked child (when `path`)
     reads the sizes and FTS5's count of the word's rows and occurrences while this process
@@ -233,7 +252,7 @@ def _by_frequencies(conn: sqlite3.Connection, q: str, k: int, run_id: str | None
         fts5_doclist.ensure_counts(conn)  # a temp table: refused under PRAGMA query_only
     except sqlite3.OperationalError:
         return None
-    if conn.execute(_AT_LEAST, (q, TF_MIN_HITS)).fetchall()[0][0] < TF_MIN_HITS:
+    if not matches.at_least(TF_MIN_HITS):
         return None
     if run_id and search_tf.run_share(conn, run_id) * search_tf.RUN_CAP < 4 * k:
         return None  # the run's rows would be too few in the global order's head
@@ -265,12 +284,12 @@ def _by_frequencies(conn: sqlite3.Connection, q: str, k: int, run_id: str | None
 
 def _by_bm25(conn: sqlite3.Connection, q: str, k: int, run_id: str | None, path: str,
              own: bool, children: dict[int, tuple[int, int]], ends: tuple[int, int],
-             parts: int | None) -> list[int]:
+             parts: int | None, matches: _Matches) -> list[int]:
     """The first k step ids by FTS5's bm25 over rowid ranges, one per forked process (see the
     module docstring); begins our read transaction when `own`."""
     if parts is None:
         parts = 1
-        if path and conn.execute(_AT_LEAST, (q, PARALLEL_MIN)).fetchall()[0][0] >= PARALLEL_MIN:
+        if path and matches.at_least(PARALLEL_MIN):
             parts = min(MAX_PARTS, cores())
     ranges = split(*ends, parts)
     if path:  # before our read transaction: a child must not inherit its locks
@@ -305,11 +324,13 @@ def ranked_rowids(conn: sqlite3.Connection, q: str, k: int, run_id: str | None =
     path = _can_fork(conn)
     children: dict[int, tuple[int, int]] = {}  # child's key -> (pid, read end)
     own = not conn.in_transaction
+    matches = _Matches(conn, q)
     try:
-        rowids = (_by_frequencies(conn, q, k, run_id, path, own, children)
+        rowids = (_by_frequencies(conn, q, k, run_id, path, own, children, matches)
                   if parts is None else None)
         if rowids is None:
-            rowids = _by_bm25(conn, q, k, run_id, path, own, children, (first, last), parts)
+            rowids = _by_bm25(conn, q, k, run_id, path, own, children, (first, last), parts,
+                              matches)
         yield rowids
     finally:
         _reap(children)  # only on an error: stop and reap the rest

@@ -214,3 +214,21 @@ def test_the_cli_ranks_every_match_and_says_nothing_more(fx, forks, monkeypatch)
     assert len(forks) == 2
     res = CliRunner().invoke(cli, ["search", "--help"])
     assert "--rank-all" not in res.output and "100,000" not in res.output
+
+
+def test_matches_are_counted_once_and_no_further_than_asked():
+    """The ranked path asks "at least TF_MIN_HITS?" and, falling back, "at least
+    PARALLEL_MIN?": a first count below its limit is exact and answers the second."""
+    import sqlite3
+
+    c = sqlite3.connect(":memory:")
+    c.execute("CREATE VIRTUAL TABLE steps_fts USING fts5(content)")
+    c.executemany("INSERT INTO steps_fts(content) VALUES (?)", [("order",)] * 30)
+    statements = []
+    c.set_trace_callback(lambda sql: statements.append(sql) if "count(*)" in sql else None)
+    m = parts_mod._Matches(c, '"order"')
+    assert not m.at_least(100) and m.at_least(20) and m.at_least(30) and not m.at_least(31)
+    assert len(statements) == 1  # the count of 30 (limit 100) was exact
+    m = parts_mod._Matches(c, '"order"')
+    assert m.at_least(10) and m.at_least(5) and len(statements) == 2
+    assert m.at_least(30) and len(statements) == 3  # past what was counted: counted again
