@@ -129,7 +129,7 @@ def _rows(tmp_path, monkeypatch, path, label, *, whole: bool, worker: str = "0",
           keep: int | None = None):
     with monkeypatch.context() as m:
         m.setenv("T2E_IMPORT_WORKER", worker)
-        m.setattr(otel_spill, "HEAD_START", 0)
+        m.setattr(otel_spill, "SPILL_BLOCK", 512)
         if keep is not None:  # a small bound: inputs forgotten on the way
             m.setattr(otel_spill, "KEEP_INPUT_CHARS", keep)
         if whole:  # every input kept whole: what the spill did before

@@ -1,5 +1,6 @@
-"""The OpenTelemetry import's file reading: the two-process split of JSON Lines files, error
-lines on either side of the split, and files that are not one request per line."""
+"""The OpenTelemetry import's file reading: JSON Lines files spilled in blocks by two processes
+(each taking the next block in turn), error lines in either process's blocks, and files that
+are not one request per line."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def _lines_file(path, n=40, bad=()):
 
 def _run(tmp_path, monkeypatch, path, mode):
     monkeypatch.setenv("T2E_IMPORT_WORKER", mode)
-    monkeypatch.setattr(otel_spill, "HEAD_START", 0)  # small files: cut in the middle
+    monkeypatch.setattr(otel_spill, "SPILL_BLOCK", 512)  # small files: many blocks
     db = store.open_db(tmp_path / f"s{mode}-{path.stem}.sqlite")
     entry = import_path(db, path)
     return [(e["key"], e["steps"]) for e in episodes(db, entry["run_id"])], entry
@@ -43,9 +44,9 @@ def _run(tmp_path, monkeypatch, path, mode):
 def test_split_file_gives_the_same_episodes_in_file_order(tmp_path, monkeypatch):
     p = _lines_file(tmp_path / "t.jsonl")
     one, e1 = _run(tmp_path, monkeypatch, p, "0")
-    two, e2 = _run(tmp_path, monkeypatch, p, "1")  # the worker reads the first half
+    two, e2 = _run(tmp_path, monkeypatch, p, "1")  # both processes take blocks
     assert one == two and len(one) == 40
-    assert [k for k, _ in two] == [f"{i:032x}" for i in range(40)]  # both halves, in order
+    assert [k for k, _ in two] == [f"{i:032x}" for i in range(40)]  # all blocks, in order
     assert e1["warnings"] == e2["warnings"]
 
 
@@ -54,7 +55,7 @@ def test_bad_line_in_either_half_is_named_with_its_line(tmp_path, monkeypatch, m
     late = _lines_file(tmp_path / "late.jsonl", bad=[(33, "{not json")])
     with pytest.raises(ImportFailure, match=r"line 34: not JSON"):
         _run(tmp_path, monkeypatch, late, mode)
-    # errors in both halves: the first in the file is the one reported
+    # errors in two blocks: the first in the file is the one reported, whoever spilled it
     both = _lines_file(tmp_path / "both.jsonl", bad=[(5, json.dumps({"x": 1})),
                                                      (35, "{not json")])
     with pytest.raises(ImportFailure, match=r"line 6: no 'resourceSpans' list"):
@@ -134,24 +135,85 @@ def test_lines_read_in_blocks_are_the_file_lines(monkeypatch, data):
     assert list(otel_read.read_lines(io.BytesIO(b"xx" + data), 2, 2 + len(data))) == want
 
 
-def test_split_point_is_a_line_start_near_the_middle(tmp_path, monkeypatch):
-    p = _lines_file(tmp_path / "t.jsonl")
-    data = p.read_bytes()
-    starts = [0] + [i + 1 for i, b in enumerate(data) if b == 10]
-    monkeypatch.setattr(otel_spill, "HEAD_START", 0)
-    with open(p, "rb") as fh:
-        mid = otel_spill.split_point(fh, len(data))
-    assert mid in starts and abs(mid - len(data) // 2) < len(data) // 40 + 200
-    # the importing process starts at once: it takes HEAD_START bytes more than the worker
-    monkeypatch.setattr(otel_spill, "HEAD_START", len(data) // 2)
-    with open(p, "rb") as fh:
-        early = otel_spill.split_point(fh, len(data))
-    assert early in starts and abs(early - len(data) // 4) < len(data) // 40 + 200
-    # a worker started before the hash (early_worker) takes a twentieth of the file more
-    monkeypatch.setattr(otel_spill, "HEAD_START", 0)
-    with open(p, "rb") as fh:
-        more = otel_spill.split_point(fh, len(data), early=True)
-    assert more in starts and abs(more - len(data) * 11 // 20) < len(data) // 40 + 200
+@pytest.mark.parametrize("data", [b"", b"abc", b"abc\n", b"a\nbc\n\ndef", b"\n\n\n",
+                                  b"x" * 200_000 + b"\nyz\n"])
+def test_a_block_starts_at_the_first_line_start_at_or_after_its_offset(data):
+    import io
+    starts = [0] + [i + 1 for i, b in enumerate(data) if b == 10 and i + 1 < len(data)]
+    fh = io.BytesIO(data)
+    for at in range(0, len(data) + 2, max(1, len(data) // 50)):
+        want = next((s for s in starts if s >= at), len(data))
+        assert otel_read.line_start(fh, at, len(data)) == want, at
+
+
+def test_tickets_are_taken_once_each_in_order_by_any_number_of_takers(tmp_path):
+    a, b = otel_spill.Tickets(str(tmp_path)), otel_spill.Tickets(str(tmp_path))
+    got = [a.take(), b.take(), b.take(), a.take(), b.take()]
+    assert got == [0, 1, 2, 3, 4]
+    a.stop()  # a failed: b takes no more (a's error is earlier than any block left)
+    assert b.take() is None and a.take() is None
+    a.close(), b.close()
+
+
+class _EveryOther:
+    """Tickets for one of two pretend processes: blocks `first`, first + 2, ... (so the two
+    spills interleave block by block whatever the order they run in)."""
+
+    def __init__(self, first):
+        self.next = first
+
+    def take(self):
+        self.next += 2
+        return self.next - 2
+
+    def stop(self):
+        pass
+
+
+def test_blocks_spilled_in_turn_by_two_processes_give_the_file_in_order(tmp_path):
+    """Each process spills every other block (with the chat histories of a trace in blocks
+    the other process took): the episodes are those of the file spilled whole, in order."""
+    import marshal
+    lines = [json.loads(_chat_line(i)) for i in range(12)]
+    # one conversation's calls across many lines: its inputs extend each other across blocks
+    for i, req in enumerate(lines):
+        span = req["resourceSpans"][0]["scopeSpans"][0]["spans"][1]
+        span["traceId"] = "f" * 32
+        # one time for all: only the file order (seq) orders the calls
+        span["startTimeUnixNano"], span["endTimeUnixNano"] = "5", "6"
+        history = [text("user", f"q{j}") for j in range(i + 1)]
+        for a in span["attributes"]:
+            if a["key"] == "gen_ai.input.messages":
+                a["value"]["stringValue"] = msgs(*history)
+    p = tmp_path / "t.jsonl"
+    p.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    size = p.stat().st_size
+
+    def spill(which, tickets, block):
+        path = otel_spill.spill_path(str(tmp_path), "wp"[which])
+        db = otel_spill.open_spill(path)
+        sp = otel_spill.Spiller(db, path, which)
+        with open(p, "rb") as fh:
+            otel_spill.spill_blocks(sp, fh, size, tickets, block, lambda at: 1)
+        return db, path
+
+    def got(db, path, other):
+        out = []
+        for sim, *_ in otel_spill.episodes(db, path, other, {}):
+            out.append(marshal.dumps([sim["id"], sim["messages"]]))
+        return out
+
+    whole_db, whole = spill(0, _EveryOther(0), size)  # one block, one process
+    want = got(whole_db, whole, None)
+    whole_db.close()
+    for f in tmp_path.glob("spans-w.sqlite*"):
+        f.unlink()
+    w_db, w = spill(0, _EveryOther(0), 300)  # blocks 0, 2, 4 ...
+    p_db, pp = spill(1, _EveryOther(1), 300)  # blocks 1, 3, 5 ...
+    assert p_db.execute("SELECT count(*) FROM s").fetchone()[0] > 4  # both took blocks
+    assert w_db.execute("SELECT count(*) FROM s").fetchone()[0] > 4
+    p_db.close()
+    assert len(want) == 13 and got(w_db, w, pp) == want
 
 
 def test_lines_without_surrogate_escapes_skip_the_scan(monkeypatch):

@@ -6,9 +6,10 @@ temporary SQLite file and read back one conversation at a time (otel_spill.py), 
 stays near one conversation whatever the file size.
 
 A big file uses both cores: a worker process (otel_worker.py), started before import_path
-hashes the file (early_worker), spills the first part of the lines while this process hashes
-the file and spills the rest; then the worker builds the episodes (grouping, messages,
-validation) and sends them here, where they become rows and are written.
+hashes the file (early_worker), spills blocks of lines while this process hashes the file;
+then both take the file's blocks in turn until none is left (otel_spill.spill_blocks); then the
+worker builds the episodes (grouping, messages, validation) and sends them here, where they
+become rows and are written.
 
 An episode is a conversation: spans sharing `gen_ai.conversation.id` (OpenInference:
 `session.id`), else a trace. Its root is the first `invoke_agent` span (else the first span
@@ -39,6 +40,7 @@ from typing import Any, Iterator
 from world.subproc import spawn_module, stop
 
 from ..writer import step_row
+from . import otel_spill
 from .bulk import import_cache
 from .common import (
     ImportContext,
@@ -51,15 +53,16 @@ from .common import (
 from .episodes import RowBuilder, next_ids, write_batch
 from .otel_read import line_number
 from .otel_spill import (
-    SPLIT_SEQ,
+    BlockFailure,
     Spiller,
+    Tickets,
     episodes,
     layout,
     open_spill,
+    spill_blocks,
     spill_lines,
     spill_path,
     spill_stream,
-    split_point,
 )
 
 FORMAT = "otel-genai"
@@ -179,20 +182,21 @@ class _InProcess:
 
 
 class _Worker:
-    """The worker process spills the first half of the lines (all of a file that is not
-    JSON Lines) while this process spills the rest; then the worker builds the episodes.
+    """The worker process and this one spill the file's blocks, each taking the next one in
+    turn (all of a file that is not JSON Lines goes to the worker); then the worker builds the
+    episodes.
 
     Protocol (worker stdout: framed events, see _Pipe; stdin: one line from us): the worker sends
-    ("spilled", spans, services) or ("error", message); we answer "go FIRST_EPISODE_ID\n" once
-    our half is spilled (or close stdin to stop it); it then sends ("episodes", [...]) chunks
-    and ("done", stats). An episode is (simulation, latencies, not captured, by conversation,
-    step rows): while we are behind (its queue backs up) the worker also makes the step rows
-    (`writer.step_row`, with the episode ids we will give), so the two processes share the row
-    building whichever side is slower."""
+    ("spilled", spans, services) or ("error", message, block); we answer "go FIRST_EPISODE_ID\n"
+    once our blocks are spilled (or close stdin to stop it); it then sends ("episodes", [...])
+    chunks and ("done", stats). An episode is (simulation, latencies, not captured, by
+    conversation, step rows): while we are behind (its queue backs up) the worker also makes the
+    step rows (`writer.step_row`, with the episode ids we will give), so the two processes share
+    the row building whichever side is slower."""
 
     def __init__(self, path: str | os.PathLike, *, early: bool = False):
-        """Start the worker on the file's first part (`early`: this process hashes the whole
-        file first, so the worker takes more)."""
+        """Start the worker (`early`: before import_path hashes the file; it spills blocks
+        meanwhile)."""
         self.path = str(path)
         self.stats: dict = {}
         self.proc: subprocess.Popen | None = None
@@ -200,40 +204,48 @@ class _Worker:
         try:
             with open_regular(self.path) as fh:
                 self.size = os.fstat(fh.fileno()).st_size
-                self.mid = split_point(fh, self.size, early=early) \
-                    if layout(fh) == "lines" else -1
+                self.lines = layout(fh) == "lines"
+            self.block = otel_spill.SPILL_BLOCK  # read here: tests make it small
             self.proc = spawn_module("store.importers.otel_worker", self.path, self.tmp,
-                                     str(self.mid), stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                                     "lines" if self.lines else "stream", str(self.block),
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL)
         except BaseException:
             self.close()
             raise
 
     def spill(self, first_episode: int) -> tuple[int, Counter]:
-        path, size, mid = self.path, self.size, self.mid
-        with open_regular(path) as fh:
-            failed: ImportFailure | None = None
-            n, services = 0, Counter()
-            if mid >= 0:
+        path, size = self.path, self.size
+        failed: BlockFailure | None = None
+        n, services = 0, Counter()
+        if self.lines:
+            with open_regular(path) as fh:
                 mine = spill_path(self.tmp, "p")
                 db = open_spill(mine)
-                sp = Spiller(db, mine, SPLIT_SEQ)
+                sp = Spiller(db, mine, 1)
+                tickets = Tickets(self.tmp)
                 try:
-                    spill_lines(sp, fh, mid, size, lambda: line_number(path, mid))
-                except ImportFailure as exc:
+                    spill_blocks(sp, fh, size, tickets, self.block,
+                                 lambda at: line_number(path, at))
+                except BlockFailure as exc:
                     failed = exc
                 finally:
+                    tickets.close()
                     db.close()
                 n, services = sp.spans, sp.services
-        ev = self._next()  # the worker's half comes first in the file: its error wins
+        ev = _read_event(self.proc.stdout)
+        if ev is None or ev[0] not in ("spilled", "error"):
+            self._check(ev)
+        if ev[0] == "error":  # the earlier block's error is the file's first
+            if failed is None or ev[2] < failed.block:
+                raise ImportFailure(ev[1])
         if failed is not None:
-            raise failed
+            raise ImportFailure(str(failed))
         self.proc.stdin.write(b"go %d\n" % first_episode)
         self.proc.stdin.close()
         return n + ev[1], services + ev[2]
 
-    def _next(self) -> tuple:
-        ev = _read_event(self.proc.stdout)
+    def _check(self, ev: tuple | None) -> tuple:
         if ev is None:
             raise RuntimeError("the import worker process ended unexpectedly (exit code "
                                f"{self.proc.poll()})") from None
@@ -242,6 +254,9 @@ class _Worker:
         if ev[0] == "crash":
             raise RuntimeError(f"the import worker failed: {ev[1]}")
         return ev
+
+    def _next(self) -> tuple:
+        return self._check(_read_event(self.proc.stdout))
 
     def episodes(self) -> Iterator[tuple]:
         while True:
@@ -260,8 +275,9 @@ class _Worker:
 
 
 def worker_main(argv: list[str]) -> int:
-    """The worker (see _Worker): `python -m store.importers.otel_worker PATH TMP MID`."""
-    path, tmp, mid = argv[0], argv[1], int(argv[2])
+    """The worker (see _Worker): `python -m store.importers.otel_worker PATH TMP LAYOUT
+    BLOCK_BYTES` (LAYOUT: lines or stream)."""
+    path, tmp, lines, block = argv[0], argv[1], argv[2] == "lines", int(argv[3])
     gc.disable()  # as in import_file: nothing here is cyclic, and the process ends after
     pipe = _Pipe(sys.stdout.buffer)
     send = pipe.send
@@ -270,8 +286,13 @@ def worker_main(argv: list[str]) -> int:
         db = open_spill(mine)
         sp = Spiller(db, mine)
         with open_regular(path) as fh:
-            if mid >= 0:
-                spill_lines(sp, fh, 0, mid, lambda: 1)
+            if lines:
+                tickets = Tickets(tmp)
+                try:
+                    spill_blocks(sp, fh, os.fstat(fh.fileno()).st_size, tickets, block,
+                                 lambda at: line_number(path, at))
+                finally:
+                    tickets.close()
             else:
                 spill_stream(sp, fh)
         send(("spilled", sp.spans, sp.services))
@@ -282,7 +303,7 @@ def worker_main(argv: list[str]) -> int:
         stats: dict = {}
         chunk: list[tuple] = []
         size = 0
-        for sim, lat, nc, conv in episodes(db, mine, spill_path(tmp, "p") if mid >= 0 else None,
+        for sim, lat, nc, conv in episodes(db, mine, spill_path(tmp, "p") if lines else None,
                                            stats):
             msgs = sim["messages"]
             size += len(msgs)
@@ -300,8 +321,10 @@ def worker_main(argv: list[str]) -> int:
         if chunk:
             send(("episodes", chunk))
         send(("done", stats))
+    except BlockFailure as exc:
+        send(("error", str(exc), exc.block))
     except ImportFailure as exc:
-        send(("error", str(exc)))
+        send(("error", str(exc), -1))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which re-raises
         send(("crash", f"{type(exc).__name__}: {exc}"))
     return pipe.close()

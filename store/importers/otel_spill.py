@@ -5,9 +5,12 @@ to a temporary SQLite file; SQLite's sorter then hands back one conversation at 
 by time (`episodes`). Memory stays near one conversation whatever the file size.
 
 The collector's layout (one ExportTraceServiceRequest per line) can be cut at any line break,
-so a big file is spilled by two processes at once, each from its own byte range into its own
-spill file (`spill_lines`); the second file is attached when the episodes are read. Spans carry
-a sequence number (`seq`, the second range's from SPLIT_SEQ on) that keeps file order.
+so a big file is spilled by two processes at once, each into its own spill file
+(`spill_blocks`): the file is cut into blocks (each from a line start), and each process takes
+the next block from a shared counter (`Tickets`) until none is left, so the two finish
+together whatever their start-up or speed. Spans carry a sequence number (`seq`: the block,
+the span's place in it, and which process spilled it) that keeps file order and names the
+spill file that holds the span.
 Chat spans carry the conversation so far in their input: an input that extends the last one
 kept for its trace is spilled as the part it adds (`_history_ref`; otel_episode rebuilds the
 whole text when it needs it), so the history is written and read back once, not once a call.
@@ -35,9 +38,17 @@ from .jsonstream import JsonStream, JsonStreamError
 from .jsonstream import loads as strict_loads
 from .otel_episode import build_episode
 from .otel_history import HistorySkip
-from .otel_read import read_lines
+from .otel_read import line_start, new_buffer, read_lines
 
-SPLIT_SEQ = 1 << 40
+# bytes of the file a block (otel.py's worker and this process take blocks in turn): at the
+# end one process may wait for the other to finish its last block, so small enough for that
+# wait to be short, and big enough for the ticket and the line search to cost nothing
+SPILL_BLOCK = 2 << 20
+# seq = block << _BLOCK_SHIFT | span's place in the block << 1 | which process (0: the worker,
+# or this process alone; 1: the importing process beside a worker). A block holds far fewer
+# than 2^32 spans (a span takes more than a byte); 2^30 blocks: far more than any file.
+_BLOCK_SHIFT = 33
+MAX_BLOCKS = 1 << 30
 # characters of chat inputs a spilling process keeps to shorten later inputs of the same trace
 # (at most ~4 bytes each: a bounded share of the import's memory whatever the file's size)
 KEEP_INPUT_CHARS = 8 << 20
@@ -70,12 +81,14 @@ def _ns(v: Any) -> int:
 class Spiller:
     """Decodes requests into spill rows: span count and service names as it goes."""
 
-    def __init__(self, db: sqlite3.Connection, path: str, seq: int = 0):
+    def __init__(self, db: sqlite3.Connection, path: str, which: int = 0):
+        """`which`: the process's bit in seq (see _BLOCK_SHIFT)."""
         self.db = db
         self.out = open(path + ".recs", "wb", buffering=1 << 20)
         self.off = 0
-        self.seq0 = seq
-        self.seq = seq
+        self.which = which
+        self.seq = which  # the next span's (block 0 until start_block says otherwise)
+        self.count = 0  # spans spilled
         self.services: Counter = Counter()
         self._keys: list[tuple] = []
         # per trace, the last chat span's input (its seq, the text), oldest trace first, across
@@ -93,7 +106,11 @@ class Spiller:
 
     @property
     def spans(self) -> int:
-        return self.seq - self.seq0
+        return self.count
+
+    def start_block(self, block: int) -> None:
+        """The spans that follow are block `block`'s (their seq says so)."""
+        self.seq = block << _BLOCK_SHIFT | self.which
 
     def add(self, where: str, req: Any) -> None:
         """Spill every span of one ExportTraceServiceRequest; `where` names it in errors."""
@@ -163,9 +180,10 @@ class Spiller:
                         n = len(blob)
                         append((seq, trace, None if conv is None else str(conv), start, off, n))
                         off += n
-                        seq += 1
+                        seq += 2
                     if seq > first:
-                        services[service] += seq - first
+                        services[service] += (seq - first) >> 1
+                        self.count += (seq - first) >> 1
                     if len(keys) >= _BATCH:
                         self.seq, self.off = seq, off
                         self.flush()
@@ -211,63 +229,113 @@ def layout(fh: BinaryIO) -> str:
         return "stream"
 
 
-# the importing process reads this much more than the worker: it starts at once, the worker
-# after a process start and its imports (about 0.1 s, some 8 MB of spans)
-HEAD_START = 8 << 20
-
-
-def split_point(fh: BinaryIO, size: int, *, early: bool = False) -> int:
-    """Where the worker's part ends: the start of the first line at or after the middle of
-    the file, less HEAD_START / 2 (size if none). `early`: the worker starts while this
-    process hashes the whole file (otel.early_worker), about a tenth of the time it takes to
-    spill the same bytes, so the worker takes that much more."""
-    at = max((size + (size // 10 if early else 0) - HEAD_START) // 2, 1)
-    if at >= size:
-        return size
-    fh.seek(at - 1)
-    fh.readline()  # the rest of the line the point falls in
-    return min(fh.tell(), size)
-
-
 def spill_lines(sp: Spiller, fh: BinaryIO, start: int, end: int,
                 first_line: Callable[[], int]) -> None:
-    """Spill the JSON Lines records in bytes [start, end) (start at a line start).
+    """Spill the JSON Lines records in bytes [start, end) (start at a line start), as block 0.
     `first_line()` gives the number of the line at `start`, asked only for an error."""
     try:
-        _lines(sp, fh, start, end, first_line)
+        _Lines().spill(sp, fh, start, end, first_line)
     finally:
         sp.close()
 
 
-def _lines(sp: Spiller, fh: BinaryIO, start: int, end: int,
-           first_line: Callable[[], int]) -> None:
-    k = 0
-    fast = FastObjects()
-    hist = HistorySkip(fast)
-    for raw in read_lines(fh, start, end):
-        k += 1
-        if not raw.strip():
-            continue
-        try:
-            # the repeated chat histories decoded once (otel_history); else orjson where it
-            # agrees with the strict reader; else the store's limits (numbers SQLite can
-            # hold, no lone surrogates, nesting), named by field
-            obj = hist.loads(raw)
-            if obj is None:
-                obj = fast.loads_object(raw)
-            if obj is None:
-                obj = _decode(raw)
-        except JsonStreamError as exc:
-            raise ImportFailure(f"line {first_line() + k - 1}: {exc}") from None
-        except ValueError as exc:  # malformed JSON, invalid UTF-8
-            raise ImportFailure(f"line {first_line() + k - 1}: not JSON ({exc})") from None
-        if type(obj) is not dict:
-            raise ImportFailure(f"line {first_line() + k - 1}: expected an object with "
-                                "resourceSpans")
-        try:
-            sp.add("", obj)
-        except ImportFailure as exc:
-            raise ImportFailure(f"line {first_line() + k - 1}{exc}") from None
+class Tickets:
+    """A counter the two spilling processes share: a file each appends a byte to (O_APPEND
+    makes each append atomic); the file's size after one's own byte, less one, is one's
+    ticket. Each ticket is taken once, in increasing order."""
+
+    def __init__(self, folder: str):
+        self.fd = os.open(os.path.join(folder, "tickets"),
+                          os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self.stop_path = os.path.join(folder, "stop")
+
+    def take(self) -> int | None:
+        """The next block, or None when the other process has failed (its error is earlier in
+        the file than any block not yet taken)."""
+        if os.path.exists(self.stop_path):
+            return None
+        os.write(self.fd, b".")
+        return os.lseek(self.fd, 0, os.SEEK_CUR) - 1
+
+    def stop(self) -> None:
+        """This process has failed: the other takes no more blocks."""
+        with open(self.stop_path, "wb"):
+            pass
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+class BlockFailure(ImportFailure):
+    """A spilling process's error, with the block it is in (the earliest block's wins)."""
+
+    def __init__(self, message: str, block: int):
+        super().__init__(message)
+        self.block = block
+
+
+def spill_blocks(sp: Spiller, fh: BinaryIO, size: int, tickets: Tickets, block_bytes: int,
+                 first_line: Callable[[int], int]) -> None:
+    """Spill blocks of the file (JSON Lines) until none is left: block k holds the lines that
+    start in bytes [k * block_bytes, (k + 1) * block_bytes). `first_line(offset)` gives the
+    number of the line at a byte offset, asked only for an error. An error is raised as a
+    BlockFailure, after telling the other process to stop."""
+    lines = _Lines()
+    try:
+        while (k := tickets.take()) is not None and k * block_bytes < size:
+            if k >= MAX_BLOCKS:
+                raise BlockFailure("the file is too big to import", k)
+            start = line_start(fh, k * block_bytes, size)
+            end = line_start(fh, (k + 1) * block_bytes, size)
+            if start >= end:
+                continue  # no line starts in this block (a long line runs through it)
+            sp.start_block(k)
+            try:
+                lines.spill(sp, fh, start, end, lambda: first_line(start))
+            except ImportFailure as exc:
+                tickets.stop()
+                raise BlockFailure(str(exc), k) from None
+    finally:
+        sp.close()
+
+
+class _Lines:
+    """Spills lines, one range after another (blocks), with one decoder, one history of chat
+    inputs and one read buffer for all of them."""
+
+    def __init__(self) -> None:
+        self.fast = FastObjects()
+        self.hist = HistorySkip(self.fast)
+        self.buf = new_buffer()
+
+    def spill(self, sp: Spiller, fh: BinaryIO, start: int, end: int,
+              first_line: Callable[[], int]) -> None:
+        k = 0
+        fast, hist = self.fast, self.hist
+        for raw in read_lines(fh, start, end, self.buf):
+            k += 1
+            if not raw.strip():
+                continue
+            try:
+                # the repeated chat histories decoded once (otel_history); else orjson where it
+                # agrees with the strict reader; else the store's limits (numbers SQLite can
+                # hold, no lone surrogates, nesting), named by field
+                obj = hist.loads(raw)
+                if obj is None:
+                    obj = fast.loads_object(raw)
+                if obj is None:
+                    obj = _decode(raw)
+            except JsonStreamError as exc:
+                raise ImportFailure(f"line {first_line() + k - 1}: {exc}") from None
+            except ValueError as exc:  # malformed JSON, invalid UTF-8
+                raise ImportFailure(f"line {first_line() + k - 1}: not JSON ({exc})") from None
+            if type(obj) is not dict:
+                raise ImportFailure(f"line {first_line() + k - 1}: expected an object with "
+                                    "resourceSpans")
+            try:
+                sp.add("", obj)
+            except ImportFailure as exc:
+                raise ImportFailure(f"line {first_line() + k - 1}{exc}") from None
 
 
 # as jsonstream's check, on the bytes: the pattern is ASCII, which UTF-8 never uses inside a
@@ -350,7 +418,7 @@ def _groups(db: sqlite3.Connection, path: str,
                 group = o
                 _, key = next(keys)  # both in o order, and every key has spans
             by_conv = bool(bc)
-            spans.append(loads(pread(mine if seq < SPLIT_SEQ else theirs, n, off)))
+            spans.append(loads(pread(theirs if seq & 1 else mine, n, off)))
     if spans:
         yield key, by_conv, spans
 
