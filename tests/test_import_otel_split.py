@@ -236,16 +236,27 @@ def test_lines_without_surrogate_escapes_skip_the_scan(monkeypatch):
     assert len(calls) == 2
 
 
-def test_the_worker_starts_before_the_file_is_hashed(tmp_path, monkeypatch):
-    """The worker's start-up and its part of the file overlap the hash (import_path hashes
-    the whole file alone otherwise); it is the worker the import then uses."""
+def _sources(db):
+    return db.conn.execute("SELECT sha256, size_bytes FROM sources ORDER BY source_id").fetchall()
+
+
+def test_a_file_no_source_can_be_is_hashed_beside_its_import(tmp_path, monkeypatch):
+    """The worker starts first; a file of a size no source has cannot be in the store, so it
+    is hashed by a low-priority thread while it is imported (not before), and the source
+    keeps the file's sha256. A second file of a size the store has is hashed first, as
+    before (a re-import is then told at once)."""
+    import hashlib
+
     from store import importers
     from store.importers import otel
 
     events = []
     real_hash, real_init = importers.content_hash, otel._Worker.__init__
+    real_bg = importers._BackgroundHash.__init__
     monkeypatch.setattr(importers, "content_hash",
                         lambda p: events.append("hash") or real_hash(p))
+    monkeypatch.setattr(importers._BackgroundHash, "__init__",
+                        lambda self, p: events.append("hash beside") or real_bg(self, p))
 
     def init(self, *a, **k):
         events.append(("worker", k.get("early", False)))
@@ -254,8 +265,76 @@ def test_the_worker_starts_before_the_file_is_hashed(tmp_path, monkeypatch):
     monkeypatch.setattr(otel._Worker, "__init__", init)
     p = _lines_file(tmp_path / "t.jsonl")
     got, entry = _run(tmp_path, monkeypatch, p, "1")
-    assert events == [("worker", True), "hash"]  # one worker, started first
+    assert events == [("worker", True), "hash beside"]  # one worker, started first
     assert entry["episodes"] == 40 and [k for k, _ in got] == [f"{i:032x}" for i in range(40)]
+    db = store.open_db(tmp_path / "s1-t.sqlite")
+    assert _sources(db) == [(hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_size)]
+    # the same bytes again: a source of that size exists, so hashed first, and a duplicate
+    events.clear()
+    again = import_path(db, p)
+    assert again["duplicate"] and again["run_id"] == entry["run_id"]
+    assert events == [("worker", True), "hash"]
+    # another file of that very size (one byte changed): hashed first, imported
+    other = tmp_path / "o.jsonl"
+    other.write_bytes(p.read_bytes().replace(b"q7", b"x7", 1))
+    assert other.stat().st_size == p.stat().st_size
+    assert not import_path(db, other)["duplicate"]
+    assert len(_sources(db)) == 2
+
+
+def test_content_stored_while_it_was_hashed_is_a_duplicate(tmp_path, monkeypatch):
+    """Another process stores the same content after this import began (its size was not
+    in the store then): the hash, awaited before the source row, finds it; the import is
+    rolled back and reported as the duplicate it is."""
+    from store import importers
+
+    monkeypatch.setenv("T2E_IMPORT_WORKER", "1")
+    p = _lines_file(tmp_path / "t.jsonl")
+    db = store.open_db(tmp_path / "s.sqlite")
+    first = import_path(db, p)
+    runs = db.conn.execute("SELECT count(*) FROM runs").fetchone()
+    steps = db.conn.execute("SELECT count(*) FROM steps").fetchone()
+    monkeypatch.setattr(importers, "_size_seen", lambda conn, size: False)  # as at its start
+    again = import_path(db, p)
+    assert again["duplicate"] and again["run_id"] == first["run_id"]
+    assert again["episodes"] == first["episodes"] == 40
+    assert db.conn.execute("SELECT count(*) FROM runs").fetchone() == runs
+    assert db.conn.execute("SELECT count(*) FROM steps").fetchone() == steps
+
+
+def test_content_another_process_is_importing_is_refused_before_any_row(tmp_path, monkeypatch):
+    from store import locks
+    from store.importers import importers_hash_lock_name
+
+    monkeypatch.setenv("T2E_IMPORT_WORKER", "1")
+    import hashlib
+    p = _lines_file(tmp_path / "t.jsonl")
+    db = store.open_db(tmp_path / "s.sqlite")
+    sha = hashlib.sha256(p.read_bytes()).hexdigest()
+    with locks.hold(tmp_path / "s.sqlite", importers_hash_lock_name(sha)):
+        with pytest.raises(ImportFailure, match=r"^[^:]*t\.jsonl: this file is being imported "
+                                                r"by another process \(pid \d+\); it will be in "
+                                                r"the store when that import ends$"):
+            import_path(db, p)
+    assert db.conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)
+    assert db.conn.execute("SELECT count(*) FROM sources").fetchone() == (0,)
+    assert import_path(db, p)["episodes"] == 40  # once the other is done
+
+
+def test_a_file_that_cannot_be_read_by_the_hash_is_refused(tmp_path, monkeypatch):
+    from store import importers
+
+    monkeypatch.setenv("T2E_IMPORT_WORKER", "1")
+    p = _lines_file(tmp_path / "t.jsonl")
+    db = store.open_db(tmp_path / "s.sqlite")
+
+    def broken(self):
+        self.out = PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(importers._BackgroundHash, "_run", broken)
+    with pytest.raises(ImportFailure, match=r"^[^:]*t\.jsonl: cannot read \(Permission denied\)$"):
+        import_path(db, p)
+    assert db.conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)
 
 
 def test_an_early_worker_not_used_is_stopped_and_its_files_removed(tmp_path, monkeypatch):

@@ -12,8 +12,9 @@ import json
 import os
 import re
 import sqlite3
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .. import fts_sizes, locks, writer
 from ..db import db_path
@@ -115,23 +116,156 @@ def _reader(fmt: str) -> Any:
 
 def _import_hashed(db: Any, p: Path, display: str, name: str | None, role: str,
                    sniffed: str | Exception, worker: Any) -> dict:
+    conn = writer.conn_of(db)
+    if sniffed == "otel" and worker is not None:
+        try:
+            size = p.stat().st_size
+        except OSError as exc:
+            raise ImportFailure(f"{display}: cannot read ({exc.strerror or exc})") from None
+        if not _size_seen(conn, size):
+            return _import_hashing(conn, p, display, size, name, role, sniffed, worker)
     try:
         sha, size = content_hash(p)
     except OSError as exc:
         raise ImportFailure(f"{display}: cannot read ({exc.strerror or exc})") from None
-    conn = writer.conn_of(db)
     try:
-        # one importer per content: a second process importing the same file is told so
-        # (it would otherwise wait for the lock, then die on the sources.sha256 constraint)
-        lock = locks.Lock.take(db_path(conn), f"import-{sha[:32]}")
-    except locks.Held as exc:
-        raise ImportFailure(f"{display}: this file is being imported by another process (pid "
-                            f"{exc.pid}); it will be in the store when that import ends") \
-            from None
+        lock = _import_lock(conn, sha)
+    except ImportFailure as exc:
+        raise ImportFailure(f"{display}: {exc}") from None
     try:
         return _import_locked(conn, p, display, sha, size, name, role, sniffed, worker)
     finally:
         lock.release()
+
+
+def _import_lock(conn: sqlite3.Connection, sha: str) -> locks.Lock:
+    try:
+        # one importer per content: a second process importing the same file is told so
+        # (it would otherwise wait for the lock, then die on the sources.sha256 constraint)
+        return locks.Lock.take(db_path(conn), importers_hash_lock_name(sha))
+    except locks.Held as exc:
+        raise ImportFailure(f"this file is being imported by another process (pid "
+                            f"{exc.pid}); it will be in the store when that import ends") \
+            from None
+
+
+def importers_hash_lock_name(sha: str) -> str:
+    """The lock an import of this content holds (store/locks.py)."""
+    return f"import-{sha[:32]}"
+
+
+def _size_seen(conn: sqlite3.Connection, size: int) -> bool:
+    """Whether a source of this many bytes is in the store (only then can a file be one)."""
+    return conn.execute("SELECT 1 FROM sources WHERE size_bytes = ? LIMIT 1",
+                        (size,)).fetchone() is not None
+
+
+class _Duplicate(Exception):
+    """The content hashed during the import is already in the store (rolls the import back)."""
+
+
+def _import_hashing(conn: sqlite3.Connection, p: Path, display: str, size: int,
+                    name: str | None, role: str, fmt: str, worker: Any) -> dict:
+    """A big OTLP file no source of its size can be: hashed while it is imported, in the
+    moments the import waits for its worker (the worker's sort, the episodes it has not sent
+    yet: ctx.hashing), instead of first (0.15 s per 200 MB that both cores spent on other
+    work). Before the source row is made (ctx.before_source) the hash is awaited, the
+    content's lock taken and the store asked for the content once more, inside the import's
+    transaction: another process may have stored it since; then the import is rolled back and
+    reported as a duplicate, as it would have been."""
+    hasher = _BackgroundHash(p)
+    held: list[locks.Lock] = []
+
+    def settle(ctx: ImportContext, conn: sqlite3.Connection) -> None:
+        try:
+            sha, _ = hasher.result()
+        except OSError as exc:
+            raise ImportFailure(f"cannot read ({exc.strerror or exc})") from None
+        held.append(_import_lock(conn, sha))  # (_import_locked names the file)
+        if _existing(conn, display, sha):
+            raise _Duplicate(sha)
+        ctx.sha256 = sha
+
+    try:
+        return _import_locked(conn, p, display, "", size, name, role, fmt, worker,
+                              before_source=settle, hashing=hasher)
+    except _Duplicate as dup:
+        return _existing(conn, display, str(dup))
+    finally:
+        hasher.close()
+        for lock in held:
+            lock.release()
+
+
+class _BackgroundHash:
+    """content_hash of a file, in a thread that reads and hashes only while the import waits
+    for its worker (`waiting`: a core would be idle then) or once the import needs the result
+    (`result`). hashlib hashes without the GIL; the reads are 256 kB (0.2 ms of hashing), so
+    the thread is done with a step soon after the wait ends."""
+
+    _READ = 256 << 10
+
+    def __init__(self, p: Path):
+        import threading
+
+        self.p = p
+        self.out: tuple[str, int] | BaseException | None = None
+        self.go = threading.Event()  # set while the importer waits, and from result() on
+        self.stopped = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            h = hashlib.sha256()
+            buf = bytearray(self._READ)
+            view = memoryview(buf)
+            size = 0
+            with open_regular(self.p) as fh:
+                while True:
+                    self.go.wait()
+                    if self.stopped:
+                        return
+                    n = fh.readinto(buf)
+                    if not n:
+                        break
+                    h.update(view[:n])
+                    size += n
+            self.out = (h.hexdigest(), size)
+        except BaseException as exc:  # noqa: BLE001 - handed to result()
+            self.out = exc
+
+    @contextmanager
+    def waiting(self) -> Iterator[None]:
+        """The importer waits for its worker meanwhile: hash."""
+        self.go.set()
+        try:
+            yield
+        finally:
+            if self.out is None and not self.hurried:
+                self.go.clear()
+
+    hurried = False
+
+    def hurry(self) -> None:
+        """Hash on to the end now (the worker is done: its core is free)."""
+        self.hurried = True
+        self.go.set()
+
+    def result(self) -> tuple[str, int]:
+        """(sha256, size); raises what the reading raised."""
+        self.hurry()
+        self.thread.join()
+        if isinstance(self.out, BaseException):
+            raise self.out
+        assert self.out is not None
+        return self.out
+
+    def close(self) -> None:
+        """Stop (if not done) and wait for the thread."""
+        self.stopped = True
+        self.go.set()
+        self.thread.join()
 
 
 def _existing(conn: sqlite3.Connection, display: str, sha: str) -> dict | None:
@@ -149,17 +283,20 @@ def _existing(conn: sqlite3.Connection, display: str, sha: str) -> dict | None:
 
 
 def _import_locked(conn: sqlite3.Connection, p: Path, display: str, sha: str, size: int,
-                   name: str | None, role: str, fmt: str | Exception, worker: Any) -> dict:
+                   name: str | None, role: str, fmt: str | Exception, worker: Any,
+                   before_source: Any = None, hashing: Any = None) -> dict:
     """`fmt`: detect_format's answer, or what it raised; `worker`: one started early for a
-    big file of that format (otel or tau2), or None."""
-    existing = _existing(conn, display, sha)
+    big file of that format (otel or tau2), or None. `before_source`: see _import_hashing
+    (then `sha` is "" until it has run, and `hashing` hashes the file meanwhile)."""
+    existing = _existing(conn, display, sha) if sha else None
     if existing:
         return existing
     if isinstance(fmt, Exception):
         raise fmt
     ctx = ImportContext(path=p, display=display, sha256=sha, size=size,
                         name=name or (p.name if p.is_dir() else p.stem), role=role,
-                        name_from_file=name is None)
+                        name_from_file=name is None, before_source=before_source,
+                        hashing=hashing)
     # Foreign-key checks cost ~5% of a bulk import and can't fail here: the importer assigns
     # every id itself inside one transaction. The pragma only works outside a transaction.
     fk = conn.execute("PRAGMA foreign_keys").fetchone()[0]

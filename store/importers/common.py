@@ -172,6 +172,12 @@ class ImportContext:
     _task_ids: set[str] | None = None
     _parsed_tasks: dict | None = None
     _tasks_by_id: dict | None = None
+    # called as f(ctx, conn) before the source row is made (sets sha256 when the file was
+    # hashed during the import, importers/__init__._import_hashing); None: nothing to do
+    before_source: Any = None
+    # a file being hashed while it is imported (importers/__init__._BackgroundHash): its
+    # waiting() around the import's waits for a worker, hurry() once the worker is done
+    hashing: Any = None
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
@@ -183,6 +189,8 @@ class ImportContext:
                   run_id: str | None = None) -> str:
         """Create the source, the run and its tasks (the world id is set by finish_run)."""
         info = meta.info
+        if self.before_source is not None:
+            self.before_source(self, conn)
         self.source_id = writer.create_source(conn, kind="file", path=self.display,
                                               sha256=self.sha256, size_bytes=self.size,
                                               fmt=self.fmt)

@@ -27,6 +27,7 @@ import marshal
 import os
 import pickle
 import queue
+import select
 import shutil
 import struct
 import subprocess
@@ -102,6 +103,8 @@ def _import(conn, ctx: ImportContext, worker: _Worker | None) -> None:
     run_id = _free_run_id(conn)
     builder = RowBuilder(run_id, *next_ids(conn))
     source = worker or (_Worker(ctx.path) if wants_worker(ctx.size) else _InProcess(ctx))
+    if isinstance(source, _Worker):
+        source.hashing = ctx.hashing
     try:
         n_spans, services = source.spill(builder.next_episode)
         if not n_spans:
@@ -111,7 +114,6 @@ def _import(conn, ctx: ImportContext, worker: _Worker | None) -> None:
         top: dict[str, Any] = {"domain": service or "otel",
                                "otel": {"spans": n_spans,
                                         "services": sorted(s for s in services if s)}}
-        ctx.start_run(conn, RunMeta(top_keys=_KEYS, top=top), run_id=run_id)
         not_captured = by_conv = 0
         # FTS5 automerge off and a larger page cache for the import, as tau2's (bulk.py);
         # the smallest cache: the rows are a fraction of the file's bytes here
@@ -122,6 +124,8 @@ def _import(conn, ctx: ImportContext, worker: _Worker | None) -> None:
                     write_batch(conn, batch)
                 not_captured += bool(nc)
                 by_conv += conv
+            if ctx.hashing is not None:
+                ctx.hashing.hurry()  # the worker is done: its core is free
             batch = builder.take()
             if batch is not None:
                 write_batch(conn, batch)
@@ -142,6 +146,9 @@ def _import(conn, ctx: ImportContext, worker: _Worker | None) -> None:
         ctx.warn(f"{stats['skipped']} trace(s) without any GenAI span were not imported")
     models: Counter = stats["models"]
     agent = models.most_common(1)[0][0] if models else None
+    # the source and run rows last (the episodes name the run id chosen above): the file's
+    # hash may be ready only now (importers/__init__._import_hashing)
+    ctx.start_run(conn, RunMeta(top_keys=_KEYS, top=top), run_id=run_id)
     top["otel"]["agent_model"] = agent
     ctx.episodes, ctx.messages = builder.episodes, builder.messages
     ctx.finish_run(conn, RunMeta(top_keys=_KEYS, top=top))
@@ -200,16 +207,19 @@ class _Worker:
         self.path = str(path)
         self.stats: dict = {}
         self.proc: subprocess.Popen | None = None
+        # the file's hash, made while this process waits for the worker (ctx.hashing)
+        self.hashing: Any = None
         self.tmp = tempfile.mkdtemp(prefix="t2e-otel-")  # ours: removed by close()
         try:
             with open_regular(self.path) as fh:
                 self.size = os.fstat(fh.fileno()).st_size
                 self.lines = layout(fh) == "lines"
             self.block = otel_spill.SPILL_BLOCK  # read here: tests make it small
+            # unbuffered: whether an event is waiting is a question for the pipe (select)
             self.proc = spawn_module("store.importers.otel_worker", self.path, self.tmp,
                                      "lines" if self.lines else "stream", str(self.block),
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL)
+                                     stderr=subprocess.DEVNULL, bufsize=0)
         except BaseException:
             self.close()
             raise
@@ -233,7 +243,7 @@ class _Worker:
                     tickets.close()
                     db.close()
                 n, services = sp.spans, sp.services
-        ev = _read_event(self.proc.stdout)
+        ev = self._event()
         if ev is None or ev[0] not in ("spilled", "error"):
             self._check(ev)
         if ev[0] == "error":  # the earlier block's error is the file's first
@@ -255,8 +265,17 @@ class _Worker:
             raise RuntimeError(f"the import worker failed: {ev[1]}")
         return ev
 
+    def _event(self) -> tuple | None:
+        """The worker's next event; while none has come, the file is hashed (if it is being
+        hashed during the import): this process would only wait."""
+        fh = self.proc.stdout
+        if self.hashing is not None and not select.select([fh], [], [], 0)[0]:
+            with self.hashing.waiting():
+                return _read_event(fh)
+        return _read_event(fh)
+
     def _next(self) -> tuple:
-        return self._check(_read_event(self.proc.stdout))
+        return self._check(self._event())
 
     def episodes(self) -> Iterator[tuple]:
         while True:
@@ -339,14 +358,27 @@ _BEHIND = env_count("T2E_OTEL_ROWS_BEHIND", 1, minimum=0)
 _HEAD = struct.Struct("<Q")
 
 
+def _read_exact(fh, n: int) -> bytearray | None:
+    """n bytes from a pipe (an unbuffered read returns what is there); None at its end."""
+    buf = bytearray(n)
+    view = memoryview(buf)
+    got = 0
+    while got < n:
+        k = fh.readinto(view[got:])
+        if not k:
+            return None
+        got += k
+    return buf
+
+
 def _read_event(fh) -> tuple | None:
     """One event written by _Pipe (a length, a tag, the payload); None at end of stream."""
-    head = fh.read(_HEAD.size)
-    if len(head) < _HEAD.size:
+    head = _read_exact(fh, _HEAD.size)
+    if head is None:
         return None
     (n,) = _HEAD.unpack(head)
-    data = fh.read(n)
-    if len(data) < n:
+    data = _read_exact(fh, n)
+    if data is None:
         return None
     if data[:1] == b"M":
         return ("episodes", marshal.loads(memoryview(data)[1:]))
