@@ -380,3 +380,46 @@ def test_a_store_folder_where_t2e_runs_is_not_the_workers_code(tmp_path, monkeyp
     monkeypatch.chdir(here)
     got, entry = _run(tmp_path, monkeypatch, p, "1")
     assert entry["episodes"] == 40
+
+
+def _until(cond, seconds=10.0):
+    import time
+    end = time.monotonic() + seconds
+    while not cond():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.01)
+
+
+def test_the_import_hashes_only_while_it_waits_or_once_it_needs_the_hash(tmp_path):
+    """_BackgroundHash reads nothing until the importer waits for its worker (waiting()),
+    the worker says it has built everything (free_when) or the hash is asked for."""
+    import hashlib
+    import time
+
+    from store.importers import _BackgroundHash
+
+    p = tmp_path / "f.bin"
+    p.write_bytes(b"x" * (3 << 20))
+    want = (hashlib.sha256(p.read_bytes()).hexdigest(), 3 << 20)
+    h = _BackgroundHash(p)
+    time.sleep(0.2)
+    assert h.out is None  # not a byte hashed: the importer never waited
+    with h.waiting():
+        _until(lambda: h.out is not None)  # while it waits, on to the end
+    assert h.result() == want
+    h.close()
+    h = _BackgroundHash(p)
+    built = []
+    h.free_when(lambda: bool(built))
+    time.sleep(0.2)
+    assert h.out is None
+    built.append(1)  # the worker has built every episode
+    _until(lambda: h.out is not None)
+    assert h.result() == want
+    h.close()
+    h = _BackgroundHash(p)
+    assert h.result() == want  # asked for: hashed then
+    h.close()
+    h = _BackgroundHash(p)
+    h.close()  # the import failed first: the thread ends, nothing read
+    assert h.out is None and not h.thread.is_alive()

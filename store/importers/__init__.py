@@ -223,7 +223,7 @@ class _BackgroundHash:
             size = 0
             with open_regular(self.p) as fh:
                 while True:
-                    self.go.wait()
+                    self._gate()
                     if self.stopped:
                         return
                     n = fh.readinto(buf)
@@ -234,6 +234,18 @@ class _BackgroundHash:
             self.out = (h.hexdigest(), size)
         except BaseException as exc:  # noqa: BLE001 - handed to result()
             self.out = exc
+
+    check: Any = None
+
+    def free_when(self, check: Any) -> None:
+        """Also hash on to the end once `check()` says so (the worker has built every
+        episode: it only waits for this process to read them); asked every 5 ms."""
+        self.check = check
+
+    def _gate(self) -> None:
+        while not self.go.wait(None if self.check is None else 0.005):
+            if self.check():
+                self.hurry()
 
     @contextmanager
     def waiting(self) -> Iterator[None]:

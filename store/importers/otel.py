@@ -105,6 +105,8 @@ def _import(conn, ctx: ImportContext, worker: _Worker | None) -> None:
     source = worker or (_Worker(ctx.path) if wants_worker(ctx.size) else _InProcess(ctx))
     if isinstance(source, _Worker):
         source.hashing = ctx.hashing
+        if ctx.hashing is not None:
+            ctx.hashing.free_when(source.built)
     try:
         n_spans, services = source.spill(builder.next_episode)
         if not n_spans:
@@ -274,6 +276,10 @@ class _Worker:
                 return _read_event(fh)
         return _read_event(fh)
 
+    def built(self) -> bool:
+        """Whether the worker has built every episode (it says so with a file)."""
+        return os.path.exists(os.path.join(self.tmp, "built"))
+
     def _next(self) -> tuple:
         return self._check(self._event())
 
@@ -337,6 +343,9 @@ def worker_main(argv: list[str]) -> int:
             if size >= _CHUNK_MESSAGES:
                 send(("episodes", chunk))
                 chunk, size = [], 0
+        # every episode built: this core is free (the parent may hash the file meanwhile)
+        with open(os.path.join(tmp, "built"), "wb"):
+            pass
         if chunk:
             send(("episodes", chunk))
         send(("done", stats))
