@@ -56,6 +56,13 @@ def test_roundtrip_keeps_every_message_call_and_argument(tmp_path):
         "WHERE run_id = ? ORDER BY sim_id"
     assert db.conn.execute(q, (rid2,)).fetchall() == db.conn.execute(q, (rid,)).fetchall()
     assert any(s[0] == "tool" and s[4] == 1 for ep in _messages(db, rid2) for s in ep)
+    # reward_info comes back as the episode's, stored once: not a second time (its whole
+    # text) among the root's attributes, where "reward" in its name had put it
+    for ri, extra in db.conn.execute("SELECT reward_info_json, extra_json FROM episodes "
+                                     "WHERE run_id = ?", (rid2,)):
+        attrs = json.loads(extra)["otel"]["attributes"]
+        assert json.loads(ri)["reward"] == attrs["t2e.reward"]
+        assert "t2e.reward_info" not in attrs
 
 
 def test_roundtrip_of_a_ticks_only_voice_run(tmp_path):

@@ -19,6 +19,11 @@ from .otel_spans import INPUT, extends
 # root attributes kept per episode: what a user may map to an outcome (`--reward-attr`)
 _KEEP_SCALARS = (str, int, float, bool)
 _OUTCOME = re.compile(r"gen_ai\.evaluation\.|reward|score|feedback|outcome")
+# never kept among the attributes: the messages (stored as steps) and our own export's
+# reward_info (stored as the episode's reward_info; "reward" in its name made the outcome
+# search keep its whole text a second time)
+_NOT_KEPT = ("gen_ai.input.", "gen_ai.output.", "gen_ai.prompt", "gen_ai.completion",
+             "llm.input_messages", "llm.output_messages", "t2e.reward_info")
 
 
 def _iso(ns: int) -> str | None:
@@ -206,9 +211,7 @@ def _sim(key: str, by_conv: bool, spans: list[list], root: list, msgs: list[dict
     trial = ra.get("t2e.trial")
     task = ra.get("t2e.task_id", ra.get("task.id"))
     keep = {k: v for k, v in ra.items() if isinstance(v, _KEEP_SCALARS)
-            and not k.startswith(("gen_ai.input.", "gen_ai.output.", "gen_ai.prompt",
-                                  "gen_ai.completion", "llm.input_messages",
-                                  "llm.output_messages", "t2e.reward_info"))}
+            and not k.startswith(_NOT_KEPT)}
     for sp in spans:  # outcomes elsewhere: evaluation events, evaluator or feedback spans
         found = [ev["attributes"] for ev in sp[2]
                  if str(ev.get("name") or "").startswith("gen_ai.evaluation")]
@@ -216,7 +219,8 @@ def _sim(key: str, by_conv: bool, spans: list[list], root: list, msgs: list[dict
             found.append(sp[1])
         for attrs in found:
             for k, v in attrs.items():
-                if k not in keep and isinstance(v, _KEEP_SCALARS) and _OUTCOME.search(k):
+                if k not in keep and isinstance(v, _KEEP_SCALARS) and _OUTCOME.search(k) \
+                        and not k.startswith(_NOT_KEPT):
                     keep[k] = v
     ri = ra.get("t2e.reward_info")
     try:
