@@ -150,8 +150,13 @@ def main() -> None:
             f = tmp / "traces.jsonl"
             n = write_file(f, lines, mb << 20, capture=capture)
             size = f.stat().st_size / (1 << 20)
-            tries = [run_import(f, tmp / f"s-{label[:4]}-{mb}-{k}.sqlite")
-                     for k in range(a.runs)]
+            tries = []
+            for k in range(a.runs):
+                # the file just written (and the stores of the runs before) to disk first: the
+                # kernel writes dirty pages back some 30 s after, which would land in a run
+                # (a gigabyte of it: the big file's runs took 9.7 s instead of 7.9)
+                os.sync()
+                tries.append(run_import(f, tmp / f"s-{label[:4]}-{mb}-{k}.sqlite"))
             # the run of median wall time (this machine's speed drifts from minute to minute:
             # each run is said, and the load)
             wall, rss, res = sorted(tries, key=lambda t: t[0])[len(tries) // 2]
