@@ -256,7 +256,7 @@ def test_a_file_no_source_can_be_is_hashed_beside_its_import(tmp_path, monkeypat
     monkeypatch.setattr(importers, "content_hash",
                         lambda p: events.append("hash") or real_hash(p))
     monkeypatch.setattr(importers._BackgroundHash, "__init__",
-                        lambda self, p: events.append("hash beside") or real_bg(self, p))
+                        lambda self, p, n: events.append("hash beside") or real_bg(self, p, n))
 
     def init(self, *a, **k):
         events.append(("worker", k.get("early", False)))
@@ -399,16 +399,16 @@ def test_the_import_hashes_only_while_it_waits_or_once_it_needs_the_hash(tmp_pat
     from store.importers import _BackgroundHash
 
     p = tmp_path / "f.bin"
-    p.write_bytes(b"x" * (3 << 20))
-    want = (hashlib.sha256(p.read_bytes()).hexdigest(), 3 << 20)
-    h = _BackgroundHash(p)
+    p.write_bytes(b"x" * (3 << 20) + b"y" * 1000)  # (the bytes past the import's size: not)
+    want = (hashlib.sha256(b"x" * (3 << 20)).hexdigest(), 3 << 20)
+    h = _BackgroundHash(p, 3 << 20)
     time.sleep(0.2)
     assert h.out is None  # not a byte hashed: the importer never waited
     with h.waiting():
         _until(lambda: h.out is not None)  # while it waits, on to the end
     assert h.result() == want
     h.close()
-    h = _BackgroundHash(p)
+    h = _BackgroundHash(p, 3 << 20)
     built = []
     h.free_when(lambda: bool(built))
     time.sleep(0.2)
@@ -417,9 +417,78 @@ def test_the_import_hashes_only_while_it_waits_or_once_it_needs_the_hash(tmp_pat
     _until(lambda: h.out is not None)
     assert h.result() == want
     h.close()
-    h = _BackgroundHash(p)
+    h = _BackgroundHash(p, 3 << 20)
     assert h.result() == want  # asked for: hashed then
     h.close()
-    h = _BackgroundHash(p)
+    h = _BackgroundHash(p, 3 << 20)
     h.close()  # the import failed first: the thread ends, nothing read
     assert h.out is None and not h.thread.is_alive()
+
+
+def _grow_during_spill(monkeypatch, p, data):
+    """Append `data` (or cut the file to `data` bytes, an int) once the importing process has
+    taken the file's size, before the worker starts."""
+    from store.importers import otel
+
+    real = otel.spawn_module
+
+    def spawn(*a, **k):
+        if isinstance(data, int):
+            with open(p, "r+b") as fh:
+                fh.truncate(data)
+        else:
+            with open(p, "ab") as fh:
+                fh.write(data)
+        return real(*a, **k)
+
+    monkeypatch.setattr(otel, "spawn_module", spawn)
+
+
+def test_a_file_growing_during_its_import_is_stored_as_the_part_imported(tmp_path,
+                                                                         monkeypatch):
+    """A collector may still be appending: both processes read the size the import began
+    with (the worker is told it), and the hash covers those bytes, so the grown file is new content, not a duplicate
+    of the part imported (the hash used to read on to the end: the last lines could never be
+    imported)."""
+    import hashlib
+    import os
+    import time
+
+    from store.importers import otel
+
+    monkeypatch.setenv("T2E_IMPORT_WORKER", "1")
+    monkeypatch.setattr(otel_spill, "SPILL_BLOCK", 512)
+    p = _lines_file(tmp_path / "t.jsonl")
+    first = p.read_bytes()
+    _grow_during_spill(monkeypatch, p, (_chat_line(40) + "\n").encode())
+    real = otel.spill_blocks
+
+    def worker_first(sp, fh, size, tickets, block, first_line):
+        # the worker takes every block (the last included) before this process takes one
+        end = time.monotonic() + 10
+        while os.fstat(tickets.fd).st_size <= size // block + 1 and time.monotonic() < end:
+            time.sleep(0.01)
+        return real(sp, fh, size, tickets, block, first_line)
+
+    monkeypatch.setattr(otel, "spill_blocks", worker_first)
+    db = store.open_db(tmp_path / "s.sqlite")
+    e = import_path(db, p)
+    assert e["episodes"] == 40  # not the line appended meanwhile, by either process
+    assert _sources(db) == [(hashlib.sha256(first).hexdigest(), len(first))]
+    monkeypatch.undo()
+    monkeypatch.setenv("T2E_IMPORT_WORKER", "1")
+    again = import_path(db, p)  # the whole file now: new content
+    assert not again["duplicate"] and again["episodes"] == 41
+
+
+def test_a_file_cut_short_during_its_import_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("T2E_IMPORT_WORKER", "1")
+    p = _lines_file(tmp_path / "t.jsonl")
+    cut = p.read_bytes().index(b"\n", len(p.read_bytes()) // 2) + 1  # a line end
+    _grow_during_spill(monkeypatch, p, cut)
+    db = store.open_db(tmp_path / "s.sqlite")
+    with pytest.raises(ImportFailure, match=r"^[^:]*t\.jsonl: the file shrank while it was "
+                                            r"imported \(\d+ bytes when the import began, "
+                                            rf"{cut} now\); nothing was written$"):
+        import_path(db, p)
+    assert db.conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)

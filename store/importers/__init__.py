@@ -117,13 +117,10 @@ def _reader(fmt: str) -> Any:
 def _import_hashed(db: Any, p: Path, display: str, name: str | None, role: str,
                    sniffed: str | Exception, worker: Any) -> dict:
     conn = writer.conn_of(db)
-    if sniffed == "otel" and worker is not None:
-        try:
-            size = p.stat().st_size
-        except OSError as exc:
-            raise ImportFailure(f"{display}: cannot read ({exc.strerror or exc})") from None
-        if not _size_seen(conn, size):
-            return _import_hashing(conn, p, display, size, name, role, sniffed, worker)
+    # JSON Lines read to this size by an OTLP worker and this process alike
+    size = getattr(worker, "size", None) if getattr(worker, "lines", False) else None
+    if sniffed == "otel" and size is not None and not _size_seen(conn, size):
+        return _import_hashing(conn, p, display, size, name, role, sniffed, worker)
     try:
         sha, size = content_hash(p)
     except OSError as exc:
@@ -173,14 +170,19 @@ def _import_hashing(conn: sqlite3.Connection, p: Path, display: str, size: int,
     content's lock taken and the store asked for the content once more, inside the import's
     transaction: another process may have stored it since; then the import is rolled back and
     reported as a duplicate, as it would have been."""
-    hasher = _BackgroundHash(p)
+    hasher = _BackgroundHash(p, size)
     held: list[locks.Lock] = []
 
     def settle(ctx: ImportContext, conn: sqlite3.Connection) -> None:
         try:
-            sha, _ = hasher.result()
+            sha, hashed = hasher.result()
         except OSError as exc:
             raise ImportFailure(f"cannot read ({exc.strerror or exc})") from None
+        except ImportFailure as exc:  # (_import_locked names the file)
+            raise ImportFailure(str(exc).removeprefix(f"{p}: ")) from None
+        if hashed != size:
+            raise ImportFailure(f"the file shrank while it was imported ({size} bytes when "
+                                f"the import began, {hashed} now); nothing was written")
         held.append(_import_lock(conn, sha))  # (_import_locked names the file)
         if _existing(conn, display, sha):
             raise _Duplicate(sha)
@@ -198,17 +200,18 @@ def _import_hashing(conn: sqlite3.Connection, p: Path, display: str, size: int,
 
 
 class _BackgroundHash:
-    """content_hash of a file, in a thread that reads and hashes only while the import waits
-    for its worker (`waiting`: a core would be idle then) or once the import needs the result
-    (`result`). hashlib hashes without the GIL; the reads are 256 kB (0.2 ms of hashing), so
+    """content_hash of a file's first `limit` bytes (the bytes the import reads: a file still
+    being written to is stored as the part imported), in a thread that reads and hashes only
+    while the import waits for its worker (`waiting`: a core would be idle then) or once the
+    import needs the result (`result`). hashlib hashes without the GIL; the reads are 256 kB (0.2 ms of hashing), so
     the thread is done with a step soon after the wait ends."""
 
     _READ = 256 << 10
 
-    def __init__(self, p: Path):
+    def __init__(self, p: Path, limit: int):
         import threading
 
-        self.p = p
+        self.p, self.limit = p, limit
         self.out: tuple[str, int] | BaseException | None = None
         self.go = threading.Event()  # set while the importer waits, and from result() on
         self.stopped = False
@@ -222,13 +225,13 @@ class _BackgroundHash:
             view = memoryview(buf)
             size = 0
             with open_regular(self.p) as fh:
-                while True:
+                while size < self.limit:
                     self._gate()
                     if self.stopped:
                         return
-                    n = fh.readinto(buf)
+                    n = fh.readinto(view[:min(self._READ, self.limit - size)])
                     if not n:
-                        break
+                        break  # shorter than when the import began: result() says so
                     h.update(view[:n])
                     size += n
             self.out = (h.hexdigest(), size)

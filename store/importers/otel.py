@@ -220,6 +220,7 @@ class _Worker:
             # unbuffered: whether an event is waiting is a question for the pipe (select)
             self.proc = spawn_module("store.importers.otel_worker", self.path, self.tmp,
                                      "lines" if self.lines else "stream", str(self.block),
+                                     str(self.size),
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, bufsize=0)
         except BaseException:
@@ -271,10 +272,16 @@ class _Worker:
         """The worker's next event; while none has come, the file is hashed (if it is being
         hashed during the import): this process would only wait."""
         fh = self.proc.stdout
-        if self.hashing is not None and not select.select([fh], [], [], 0)[0]:
-            with self.hashing.waiting():
-                return _read_event(fh)
+        if self.hashing is not None:
+            if self._poll is None:  # poll: any descriptor number (select stops at 1023)
+                self._poll = select.poll()
+                self._poll.register(fh, select.POLLIN)
+            if not self._poll.poll(0):
+                with self.hashing.waiting():
+                    return _read_event(fh)
         return _read_event(fh)
+
+    _poll: Any = None
 
     def built(self) -> bool:
         """Whether the worker has built every episode (it says so with a file)."""
@@ -301,8 +308,10 @@ class _Worker:
 
 def worker_main(argv: list[str]) -> int:
     """The worker (see _Worker): `python -m store.importers.otel_worker PATH TMP LAYOUT
-    BLOCK_BYTES` (LAYOUT: lines or stream)."""
+    BLOCK_BYTES SIZE` (LAYOUT: lines or stream; SIZE: the bytes the import reads, the
+    parent's: a file still growing is read to the same end by both)."""
     path, tmp, lines, block = argv[0], argv[1], argv[2] == "lines", int(argv[3])
+    file_size = int(argv[4])
     gc.disable()  # as in import_file: nothing here is cyclic, and the process ends after
     pipe = _Pipe(sys.stdout.buffer)
     send = pipe.send
@@ -314,7 +323,7 @@ def worker_main(argv: list[str]) -> int:
             if lines:
                 tickets = Tickets(tmp)
                 try:
-                    spill_blocks(sp, fh, os.fstat(fh.fileno()).st_size, tickets, block,
+                    spill_blocks(sp, fh, file_size, tickets, block,
                                  lambda at: line_number(path, at))
                 finally:
                     tickets.close()
