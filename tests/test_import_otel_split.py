@@ -256,7 +256,7 @@ def test_a_file_no_source_can_be_is_hashed_beside_its_import(tmp_path, monkeypat
     monkeypatch.setattr(importers, "content_hash",
                         lambda p: events.append("hash") or real_hash(p))
     monkeypatch.setattr(importers._BackgroundHash, "__init__",
-                        lambda self, p, n: events.append("hash beside") or real_bg(self, p, n))
+                        lambda self, *a: events.append("hash beside") or real_bg(self, *a))
 
     def init(self, *a, **k):
         events.append(("worker", k.get("early", False)))
@@ -392,7 +392,7 @@ def _until(cond, seconds=10.0):
 
 def test_the_import_hashes_only_while_it_waits_or_once_it_needs_the_hash(tmp_path):
     """_BackgroundHash reads nothing until the importer waits for its worker (waiting()),
-    the worker says it has built everything (free_when) or the hash is asked for."""
+    the worker says it has built everything (done) or the hash is asked for."""
     import hashlib
     import time
 
@@ -408,9 +408,8 @@ def test_the_import_hashes_only_while_it_waits_or_once_it_needs_the_hash(tmp_pat
         _until(lambda: h.out is not None)  # while it waits, on to the end
     assert h.result() == want
     h.close()
-    h = _BackgroundHash(p, 3 << 20)
     built = []
-    h.free_when(lambda: bool(built))
+    h = _BackgroundHash(p, 3 << 20, lambda: bool(built))
     time.sleep(0.2)
     assert h.out is None
     built.append(1)  # the worker has built every episode

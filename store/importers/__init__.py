@@ -170,7 +170,7 @@ def _import_hashing(conn: sqlite3.Connection, p: Path, display: str, size: int,
     content's lock taken and the store asked for the content once more, inside the import's
     transaction: another process may have stored it since; then the import is rolled back and
     reported as a duplicate, as it would have been."""
-    hasher = _BackgroundHash(p, size)
+    hasher = _BackgroundHash(p, size, getattr(worker, "built", None))
     held: list[locks.Lock] = []
 
     def settle(ctx: ImportContext, conn: sqlite3.Connection) -> None:
@@ -208,10 +208,12 @@ class _BackgroundHash:
 
     _READ = 256 << 10
 
-    def __init__(self, p: Path, limit: int):
+    def __init__(self, p: Path, limit: int, done: Any = None):
+        """`done()`: whether the worker has built every episode (it only waits for this
+        process to read them: its core is free), asked every 5 ms; then hash on to the end."""
         import threading
 
-        self.p, self.limit = p, limit
+        self.p, self.limit, self.check = p, limit, done
         self.out: tuple[str, int] | BaseException | None = None
         self.go = threading.Event()  # set while the importer waits, and from result() on
         self.stopped = False
@@ -237,13 +239,6 @@ class _BackgroundHash:
             self.out = (h.hexdigest(), size)
         except BaseException as exc:  # noqa: BLE001 - handed to result()
             self.out = exc
-
-    check: Any = None
-
-    def free_when(self, check: Any) -> None:
-        """Also hash on to the end once `check()` says so (the worker has built every
-        episode: it only waits for this process to read them); asked every 5 ms."""
-        self.check = check
 
     def _gate(self) -> None:
         while not self.go.wait(None if self.check is None else 0.005):

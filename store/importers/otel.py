@@ -105,8 +105,6 @@ def _import(conn, ctx: ImportContext, worker: _Worker | None) -> None:
     source = worker or (_Worker(ctx.path) if wants_worker(ctx.size) else _InProcess(ctx))
     if isinstance(source, _Worker):
         source.hashing = ctx.hashing
-        if ctx.hashing is not None:
-            ctx.hashing.free_when(source.built)
     try:
         n_spans, services = source.spill(builder.next_episode)
         if not n_spans:
