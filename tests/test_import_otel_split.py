@@ -491,3 +491,82 @@ def test_a_file_cut_short_during_its_import_is_refused(tmp_path, monkeypatch):
                                             rf"{cut} now\); nothing was written$"):
         import_path(db, p)
     assert db.conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)
+
+
+class _InTurn:
+    """Tickets for one process alone: 0, 1, 2 ..."""
+
+    def __init__(self):
+        self.next = -1
+
+    def take(self):
+        self.next += 1
+        return self.next
+
+    def stop(self):
+        pass
+
+
+def test_a_line_longer_than_many_blocks_is_scanned_once(tmp_path, monkeypatch):
+    """Each block inside a long line starts at that line's end: found once and remembered
+    (each block looked for it again: a 1 GB line took ~70 s of scanning at 2 MB blocks)."""
+    long = json.loads(_chat_line(1))
+    long["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"].append(
+        {"key": "note", "value": {"stringValue": "x" * 40_000}})
+    p = tmp_path / "t.jsonl"
+    p.write_text(_chat_line(0) + "\n" + json.dumps(long) + "\n" + _chat_line(2) + "\n")
+    calls = []
+    real = otel_spill.line_start
+    monkeypatch.setattr(otel_spill, "line_start", lambda *a: calls.append(a[1]) or real(*a))
+    path = otel_spill.spill_path(str(tmp_path), "w")
+    db = otel_spill.open_spill(path)
+    sp = otel_spill.Spiller(db, path)
+    with open(p, "rb") as fh:
+        otel_spill.spill_blocks(sp, fh, p.stat().st_size, _InTurn(), 256, lambda at: 1)
+    assert sp.spans == 6  # every line, once
+    assert p.stat().st_size // 256 > 150 and len(calls) < 10, len(calls)
+
+
+def test_the_earliest_block_error_wins_when_both_processes_fail(tmp_path, monkeypatch):
+    """This process holds the block with line 6 until the worker has failed on line 36 (a
+    later block): both report an error, and the earlier line is the one named."""
+    import os
+    import time
+
+    from store.importers import otel
+
+    monkeypatch.setenv("T2E_IMPORT_WORKER", "1")
+    monkeypatch.setattr(otel_spill, "SPILL_BLOCK", 512)
+    p = _lines_file(tmp_path / "t.jsonl", bad=[(5, json.dumps({"x": 1})), (35, "{not json")])
+    data = p.read_bytes()
+    early = (sum(len(x) + 1 for x in data.split(b"\n")[:5])) // 512  # line 6's block
+    real = otel.spill_blocks
+    failed_here = []
+
+    class HoldEarly:
+        def __init__(self, tickets):
+            self.t = tickets
+
+        def take(self):
+            k = self.t.take()
+            if k == early:  # wait for the worker's failure (its stop file)
+                end = time.monotonic() + 10
+                while not os.path.exists(self.t.stop_path) and time.monotonic() < end:
+                    time.sleep(0.01)
+            return k
+
+        def stop(self):
+            self.t.stop()
+
+    def held(sp, fh, size, tickets, block, first_line):
+        try:
+            return real(sp, fh, size, HoldEarly(tickets), block, first_line)
+        except otel_spill.BlockFailure:
+            failed_here.append(1)
+            raise
+
+    monkeypatch.setattr(otel, "spill_blocks", held)
+    db = store.open_db(tmp_path / "s.sqlite")
+    with pytest.raises(ImportFailure, match=r"line 6: no 'resourceSpans' list"):
+        import_path(db, p)
+    assert failed_here  # (this process failed too: the two errors were compared)

@@ -35,6 +35,7 @@ import sys
 import tempfile
 import threading
 from collections import Counter
+from contextlib import closing
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -230,10 +231,9 @@ class _Worker:
         failed: BlockFailure | None = None
         n, services = 0, Counter()
         if self.lines:
-            with open_regular(path) as fh:
-                mine = spill_path(self.tmp, "p")
-                db = open_spill(mine)
-                sp = Spiller(db, mine, 1)
+            mine = spill_path(self.tmp, "p")
+            with open_regular(path) as fh, closing(open_spill(mine)) as db:
+                sp = Spiller(db, mine, 1)  # (spill_blocks closes its record file)
                 tickets = Tickets(self.tmp)
                 try:
                     spill_blocks(sp, fh, size, tickets, self.block,
@@ -242,7 +242,6 @@ class _Worker:
                     failed = exc
                 finally:
                     tickets.close()
-                    db.close()
                 n, services = sp.spans, sp.services
         ev = self._event()
         if ev is None or ev[0] not in ("spilled", "error"):

@@ -281,12 +281,21 @@ def spill_blocks(sp: Spiller, fh: BinaryIO, size: int, tickets: Tickets, block_b
     number of the line at a byte offset, asked only for an error. An error is raised as a
     BlockFailure, after telling the other process to stop."""
     lines = _Lines()
+    # the first line start at or after known[0] is known[1] (so is any offset in between's):
+    # a line longer than many blocks is scanned for its end once, not once a block
+    known = [0, 0]
+
+    def start_of(at: int) -> int:
+        if not known[0] <= at <= known[1]:
+            known[:] = [at, line_start(fh, at, size)]
+        return known[1]
+
     try:
         while (k := tickets.take()) is not None and k * block_bytes < size:
             if k >= MAX_BLOCKS:
                 raise BlockFailure("the file is too big to import", k)
-            start = line_start(fh, k * block_bytes, size)
-            end = line_start(fh, (k + 1) * block_bytes, size)
+            start = start_of(k * block_bytes)
+            end = start_of((k + 1) * block_bytes)
             if start >= end:
                 continue  # no line starts in this block (a long line runs through it)
             sp.start_block(k)
