@@ -81,7 +81,7 @@ def test_fast_and_strict_readers_store_the_same_rows(tmp_path, monkeypatch):
         assert calls and strict["steps"] and fast == strict, path.name
     # and through the worker process (both processes take blocks of the file)
     many = tmp_path / "many.jsonl"
-    monkeypatch.setattr("store.importers.otel_spill.SPILL_BLOCK", 512)
+    monkeypatch.setattr("store.importers.otel_lines.SPILL_BLOCK", 512)
     split, _ = _rows(tmp_path, many, "split", monkeypatch, fast=True, worker="1")
     assert split == _rows(tmp_path, many, "many", monkeypatch, fast=False)[0]
 
@@ -148,7 +148,7 @@ def test_bad_bytes_on_a_later_line_are_named(tmp_path, monkeypatch, mode):
     # invalid UTF-8 (orjson refuses it too): the strict reader names the line, on either side
     # of the split
     monkeypatch.setenv("T2E_IMPORT_WORKER", mode)
-    monkeypatch.setattr("store.importers.otel_spill.SPILL_BLOCK", 512)
+    monkeypatch.setattr("store.importers.otel_lines.SPILL_BLOCK", 512)
     p = _lines_file(tmp_path / "t.jsonl")
     lines = p.read_bytes().split(b"\n")
     lines[36] = lines[36].replace(b'"q36', b'"q\xff36')
@@ -160,7 +160,7 @@ def test_bad_bytes_on_a_later_line_are_named(tmp_path, monkeypatch, mode):
 
 def test_rows_made_by_the_worker_are_the_parents(tmp_path, monkeypatch):
     # the worker makes the step rows while the parent is behind; here always (0 chunks)
-    monkeypatch.setattr("store.importers.otel_spill.SPILL_BLOCK", 512)
+    monkeypatch.setattr("store.importers.otel_lines.SPILL_BLOCK", 512)
     for path in _fixture_files(tmp_path):
         alone, _ = _rows(tmp_path, path, "alone", monkeypatch, fast=True)
         with monkeypatch.context() as m:

@@ -14,7 +14,7 @@ from otel_fixture import msgs, new_convention_file, request, span, text
 from test_import_otel_fast import _TABLES
 
 import store
-from store.importers import import_path, otel_spill
+from store.importers import import_path, otel_lines, otel_spill
 
 INPUT = "gen_ai.input.messages"
 
@@ -129,7 +129,7 @@ def _rows(tmp_path, monkeypatch, path, label, *, whole: bool, worker: str = "0",
           keep: int | None = None):
     with monkeypatch.context() as m:
         m.setenv("T2E_IMPORT_WORKER", worker)
-        m.setattr(otel_spill, "SPILL_BLOCK", 512)
+        m.setattr(otel_lines, "SPILL_BLOCK", 512)
         if keep is not None:  # a small bound: inputs forgotten on the way
             m.setattr(otel_spill, "KEEP_INPUT_CHARS", keep)
         if whole:  # every input kept whole: what the spill did before

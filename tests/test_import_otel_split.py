@@ -11,7 +11,7 @@ from otel_fixture import msgs, new_convention_file, request, span, text
 from test_import_otel import episodes
 
 import store
-from store.importers import ImportFailure, import_path, otel_read, otel_spill
+from store.importers import ImportFailure, import_path, otel_lines, otel_read, otel_spill
 
 
 def _chat_line(i: int) -> str:
@@ -35,7 +35,7 @@ def _lines_file(path, n=40, bad=()):
 
 def _run(tmp_path, monkeypatch, path, mode):
     monkeypatch.setenv("T2E_IMPORT_WORKER", mode)
-    monkeypatch.setattr(otel_spill, "SPILL_BLOCK", 512)  # small files: many blocks
+    monkeypatch.setattr(otel_lines, "SPILL_BLOCK", 512)  # small files: many blocks
     db = store.open_db(tmp_path / f"s{mode}-{path.stem}.sqlite")
     entry = import_path(db, path)
     return [(e["key"], e["steps"]) for e in episodes(db, entry["run_id"])], entry
@@ -66,7 +66,7 @@ def test_bad_line_in_either_half_is_named_with_its_line(tmp_path, monkeypatch, m
 def test_objects_one_after_another_are_all_read(tmp_path, monkeypatch, mode):
     # a JSON Lines file whose lines are too long to take for records is streamed, and every
     # object in it is read (only the first one was, before)
-    monkeypatch.setattr(otel_spill, "MAX_LINE", 64)
+    monkeypatch.setattr(otel_lines, "MAX_LINE", 64)
     p = new_convention_file(tmp_path / "t.jsonl")
     got, entry = _run(tmp_path, monkeypatch, p, mode)
     assert entry["episodes"] == 2 and len(got[0][1]) >= 5
@@ -147,7 +147,7 @@ def test_a_block_starts_at_the_first_line_start_at_or_after_its_offset(data):
 
 
 def test_tickets_are_taken_once_each_in_order_by_any_number_of_takers(tmp_path):
-    a, b = otel_spill.Tickets(str(tmp_path)), otel_spill.Tickets(str(tmp_path))
+    a, b = otel_lines.Tickets(str(tmp_path)), otel_lines.Tickets(str(tmp_path))
     got = [a.take(), b.take(), b.take(), a.take(), b.take()]
     assert got == [0, 1, 2, 3, 4]
     a.stop()  # a failed: b takes no more (a's error is earlier than any block left)
@@ -194,7 +194,7 @@ def test_blocks_spilled_in_turn_by_two_processes_give_the_file_in_order(tmp_path
         db = otel_spill.open_spill(path)
         sp = otel_spill.Spiller(db, path, which)
         with open(p, "rb") as fh:
-            otel_spill.spill_blocks(sp, fh, size, tickets, block, lambda at: 1)
+            otel_lines.spill_blocks(sp, fh, size, tickets, block, lambda at: 1)
         return db, path
 
     def got(db, path, other):
@@ -224,15 +224,15 @@ def test_lines_without_surrogate_escapes_skip_the_scan(monkeypatch):
     escaped = json.dumps(_one({"x": {"stringValue": "é \ud83d\ude00"}})).encode()
     bad = json.dumps(_one({"x": {"intValue": 10 ** 30}})).encode()
     calls = []
-    real = otel_spill.strict_loads
-    monkeypatch.setattr(otel_spill, "strict_loads", lambda t: calls.append(t) or real(t))
-    assert otel_spill._decode(plain) == json.loads(plain)
-    assert otel_spill._decode(other) == json.loads(other)  # \u00e9 and \ud7ff: no surrogate
+    real = otel_lines.strict_loads
+    monkeypatch.setattr(otel_lines, "strict_loads", lambda t: calls.append(t) or real(t))
+    assert otel_lines._decode(plain) == json.loads(plain)
+    assert otel_lines._decode(other) == json.loads(other)  # \u00e9 and \ud7ff: no surrogate
     assert calls == []
-    assert otel_spill._decode(escaped) == json.loads(escaped)
+    assert otel_lines._decode(escaped) == json.loads(escaped)
     assert len(calls) == 1
     with pytest.raises(ValueError, match="31-digit"):
-        otel_spill._decode(bad)
+        otel_lines._decode(bad)
     assert len(calls) == 2
 
 
@@ -453,14 +453,13 @@ def test_a_file_growing_during_its_import_is_stored_as_the_part_imported(tmp_pat
     import os
     import time
 
-    from store.importers import otel
 
     monkeypatch.setenv("T2E_IMPORT_WORKER", "1")
-    monkeypatch.setattr(otel_spill, "SPILL_BLOCK", 512)
+    monkeypatch.setattr(otel_lines, "SPILL_BLOCK", 512)
     p = _lines_file(tmp_path / "t.jsonl")
     first = p.read_bytes()
     _grow_during_spill(monkeypatch, p, (_chat_line(40) + "\n").encode())
-    real = otel.spill_blocks
+    real = otel_lines.spill_blocks
 
     def worker_first(sp, fh, size, tickets, block, first_line):
         # the worker takes every block (the last included) before this process takes one
@@ -469,7 +468,7 @@ def test_a_file_growing_during_its_import_is_stored_as_the_part_imported(tmp_pat
             time.sleep(0.01)
         return real(sp, fh, size, tickets, block, first_line)
 
-    monkeypatch.setattr(otel, "spill_blocks", worker_first)
+    monkeypatch.setattr(otel_lines, "spill_blocks", worker_first)  # (this process only)
     db = store.open_db(tmp_path / "s.sqlite")
     e = import_path(db, p)
     assert e["episodes"] == 40  # not the line appended meanwhile, by either process
@@ -516,13 +515,13 @@ def test_a_line_longer_than_many_blocks_is_scanned_once(tmp_path, monkeypatch):
     p = tmp_path / "t.jsonl"
     p.write_text(_chat_line(0) + "\n" + json.dumps(long) + "\n" + _chat_line(2) + "\n")
     calls = []
-    real = otel_spill.line_start
-    monkeypatch.setattr(otel_spill, "line_start", lambda *a: calls.append(a[1]) or real(*a))
+    real = otel_lines.line_start
+    monkeypatch.setattr(otel_lines, "line_start", lambda *a: calls.append(a[1]) or real(*a))
     path = otel_spill.spill_path(str(tmp_path), "w")
     db = otel_spill.open_spill(path)
     sp = otel_spill.Spiller(db, path)
     with open(p, "rb") as fh:
-        otel_spill.spill_blocks(sp, fh, p.stat().st_size, _InTurn(), 256, lambda at: 1)
+        otel_lines.spill_blocks(sp, fh, p.stat().st_size, _InTurn(), 256, lambda at: 1)
     assert sp.spans == 6  # every line, once
     assert p.stat().st_size // 256 > 150 and len(calls) < 10, len(calls)
 
@@ -533,14 +532,13 @@ def test_the_earliest_block_error_wins_when_both_processes_fail(tmp_path, monkey
     import os
     import time
 
-    from store.importers import otel
 
     monkeypatch.setenv("T2E_IMPORT_WORKER", "1")
-    monkeypatch.setattr(otel_spill, "SPILL_BLOCK", 512)
+    monkeypatch.setattr(otel_lines, "SPILL_BLOCK", 512)
     p = _lines_file(tmp_path / "t.jsonl", bad=[(5, json.dumps({"x": 1})), (35, "{not json")])
     data = p.read_bytes()
     early = (sum(len(x) + 1 for x in data.split(b"\n")[:5])) // 512  # line 6's block
-    real = otel.spill_blocks
+    real = otel_lines.spill_blocks
     failed_here = []
 
     class HoldEarly:
@@ -561,11 +559,11 @@ def test_the_earliest_block_error_wins_when_both_processes_fail(tmp_path, monkey
     def held(sp, fh, size, tickets, block, first_line):
         try:
             return real(sp, fh, size, HoldEarly(tickets), block, first_line)
-        except otel_spill.BlockFailure:
+        except otel_lines.BlockFailure:
             failed_here.append(1)
             raise
 
-    monkeypatch.setattr(otel, "spill_blocks", held)
+    monkeypatch.setattr(otel_lines, "spill_blocks", held)  # (this process only)
     db = store.open_db(tmp_path / "s.sqlite")
     with pytest.raises(ImportFailure, match=r"line 6: no 'resourceSpans' list"):
         import_path(db, p)

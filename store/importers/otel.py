@@ -42,7 +42,7 @@ from typing import Any, Iterator
 from world.subproc import spawn_module, stop
 
 from ..writer import step_row
-from . import otel_spill
+from . import otel_lines
 from .bulk import import_cache
 from .common import (
     ImportContext,
@@ -53,19 +53,8 @@ from .common import (
     wants_worker,
 )
 from .episodes import RowBuilder, next_ids, write_batch
-from .otel_read import line_number
-from .otel_spill import (
-    BlockFailure,
-    Spiller,
-    Tickets,
-    episodes,
-    layout,
-    open_spill,
-    spill_blocks,
-    spill_lines,
-    spill_path,
-    spill_stream,
-)
+from .otel_lines import BlockFailure, layout, spill_lines, spill_shared, spill_stream
+from .otel_spill import Spiller, episodes, open_spill, spill_path
 
 FORMAT = "otel-genai"
 _KEYS = ["domain", "otel", "simulations"]
@@ -215,7 +204,7 @@ class _Worker:
             with open_regular(self.path) as fh:
                 self.size = os.fstat(fh.fileno()).st_size
                 self.lines = layout(fh) == "lines"
-            self.block = otel_spill.SPILL_BLOCK  # read here: tests make it small
+            self.block = otel_lines.SPILL_BLOCK  # read here: tests make it small
             # unbuffered: whether an event is waiting is a question for the pipe (select)
             self.proc = spawn_module("store.importers.otel_worker", self.path, self.tmp,
                                      "lines" if self.lines else "stream", str(self.block),
@@ -233,15 +222,11 @@ class _Worker:
         if self.lines:
             mine = spill_path(self.tmp, "p")
             with open_regular(path) as fh, closing(open_spill(mine)) as db:
-                sp = Spiller(db, mine, 1)  # (spill_blocks closes its record file)
-                tickets = Tickets(self.tmp)
+                sp = Spiller(db, mine, 1)  # (the spill closes its record file)
                 try:
-                    spill_blocks(sp, fh, size, tickets, self.block,
-                                 lambda at: line_number(path, at))
+                    spill_shared(sp, fh, path, size, self.tmp, self.block)
                 except BlockFailure as exc:
                     failed = exc
-                finally:
-                    tickets.close()
                 n, services = sp.spans, sp.services
         ev = self._event()
         if ev is None or ev[0] not in ("spilled", "error"):
@@ -318,12 +303,7 @@ def worker_main(argv: list[str]) -> int:
         sp = Spiller(db, mine)
         with open_regular(path) as fh:
             if lines:
-                tickets = Tickets(tmp)
-                try:
-                    spill_blocks(sp, fh, file_size, tickets, block,
-                                 lambda at: line_number(path, at))
-                finally:
-                    tickets.close()
+                spill_shared(sp, fh, path, file_size, tmp, block)
             else:
                 spill_stream(sp, fh)
         send(("spilled", sp.spans, sp.services))

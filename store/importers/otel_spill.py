@@ -4,46 +4,27 @@ Spans of one conversation can be anywhere in a file, so each span is decoded onc
 to a temporary SQLite file; SQLite's sorter then hands back one conversation at a time, ordered
 by time (`episodes`). Memory stays near one conversation whatever the file size.
 
-The collector's layout (one ExportTraceServiceRequest per line) can be cut at any line break,
-so a big file is spilled by two processes at once, each into its own spill file
-(`spill_blocks`): the file is cut into blocks (each from a line start), and each process takes
-the next block from a shared counter (`Tickets`) until none is left, so the two finish
-together whatever their start-up or speed. Spans carry a sequence number (`seq`: the block,
-the span's place in it, and which process spilled it) that keeps file order and names the
-spill file that holds the span.
+Two processes may spill one file, block by block (otel_lines.py), each into its own spill
+file: spans carry a sequence number (`seq`: the block, the span's place in it, and which
+process spilled it) that keeps file order and names the spill file that holds the span.
 Chat spans carry the conversation so far in their input: an input that extends the last one
 kept for its trace is spilled as the part it adds (`_history_ref`; otel_episode rebuilds the
 whole text when it needs it), so the history is written and read back once, not once a call.
-Anything else (one object for the whole file, pretty-printed, or several objects) is read
-by the streaming reader in one process (`spill_stream`).
 """
 
 from __future__ import annotations
 
-import json
 import marshal
 import os
-import re
 import sqlite3
 from collections import Counter
-from typing import Any, BinaryIO, Callable, Iterator
-
-from world.jsonstream import STRICT  # the strict decoder, without loads' text scan
+from typing import Any, Iterator
 
 from . import otel_spans as S
 from .common import ImportFailure
 from .episodes import RecordError, validate_sim
-from .json_fast import FastObjects
-from .jsonstream import JsonStream, JsonStreamError
-from .jsonstream import loads as strict_loads
 from .otel_episode import build_episode
-from .otel_history import HistorySkip
-from .otel_read import line_start, new_buffer, read_lines
 
-# bytes of the file a block (otel.py's worker and this process take blocks in turn): at the
-# end one process may wait for the other to finish its last block, so small enough for that
-# wait to be short, and big enough for the ticket and the line search to cost nothing
-SPILL_BLOCK = 2 << 20
 # seq = block << _BLOCK_SHIFT | span's place in the block << 1 | which process (0: the worker,
 # or this process alone; 1: the importing process beside a worker). A block holds far fewer
 # than 2^32 spans (a span takes more than a byte); 2^30 blocks: far more than any file.
@@ -52,9 +33,6 @@ MAX_BLOCKS = 1 << 30
 # characters of chat inputs a spilling process keeps to shorten later inputs of the same trace
 # (at most ~4 bytes each: a bounded share of the import's memory whatever the file's size)
 KEEP_INPUT_CHARS = 8 << 20
-# a first line longer than this is not taken for a JSON Lines record (a whole file written
-# on one line would otherwise be read into memory by readline)
-MAX_LINE = 64 << 20
 _BATCH = 5000
 
 
@@ -211,181 +189,6 @@ def _history_ref(a: dict, text: str, prev: tuple[int, str] | None) -> int | None
         return None
     a[S.INPUT] = text[len(prev[1]):]
     return prev[0]
-
-
-def layout(fh: BinaryIO) -> str:
-    """'lines' when the first line is a whole JSON object (the collector's JSON Lines), else
-    'stream' (one object for the file, pretty-printed...). Leaves fh at the start."""
-    fh.seek(0)
-    first = fh.readline(MAX_LINE)
-    fh.seek(0)
-    if len(first) >= MAX_LINE or not first.strip():
-        return "stream"
-    try:
-        return "lines" if isinstance(json.loads(first), dict) else "stream"
-    except RecursionError:
-        return "lines"  # one whole value on the line: spill_lines names the problem
-    except ValueError:
-        return "stream"
-
-
-def spill_lines(sp: Spiller, fh: BinaryIO, start: int, end: int,
-                first_line: Callable[[], int]) -> None:
-    """Spill the JSON Lines records in bytes [start, end) (start at a line start), as block 0.
-    `first_line()` gives the number of the line at `start`, asked only for an error."""
-    try:
-        _Lines().spill(sp, fh, start, end, first_line)
-    finally:
-        sp.close()
-
-
-class Tickets:
-    """A counter the two spilling processes share: a file each appends a byte to (O_APPEND
-    makes each append atomic); the file's size after one's own byte, less one, is one's
-    ticket. Each ticket is taken once, in increasing order."""
-
-    def __init__(self, folder: str):
-        self.fd = os.open(os.path.join(folder, "tickets"),
-                          os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        self.stop_path = os.path.join(folder, "stop")
-
-    def take(self) -> int | None:
-        """The next block, or None when the other process has failed (its error is earlier in
-        the file than any block not yet taken)."""
-        if os.path.exists(self.stop_path):
-            return None
-        os.write(self.fd, b".")
-        return os.lseek(self.fd, 0, os.SEEK_CUR) - 1
-
-    def stop(self) -> None:
-        """This process has failed: the other takes no more blocks."""
-        with open(self.stop_path, "wb"):
-            pass
-
-    def close(self) -> None:
-        os.close(self.fd)
-
-
-class BlockFailure(ImportFailure):
-    """A spilling process's error, with the block it is in (the earliest block's wins)."""
-
-    def __init__(self, message: str, block: int):
-        super().__init__(message)
-        self.block = block
-
-
-def spill_blocks(sp: Spiller, fh: BinaryIO, size: int, tickets: Tickets, block_bytes: int,
-                 first_line: Callable[[int], int]) -> None:
-    """Spill blocks of the file (JSON Lines) until none is left: block k holds the lines that
-    start in bytes [k * block_bytes, (k + 1) * block_bytes). `first_line(offset)` gives the
-    number of the line at a byte offset, asked only for an error. An error is raised as a
-    BlockFailure, after telling the other process to stop."""
-    lines = _Lines()
-    # the first line start at or after known[0] is known[1] (so is any offset in between's):
-    # a line longer than many blocks is scanned for its end once, not once a block
-    known = [0, 0]
-
-    def start_of(at: int) -> int:
-        if not known[0] <= at <= known[1]:
-            known[:] = [at, line_start(fh, at, size)]
-        return known[1]
-
-    try:
-        while (k := tickets.take()) is not None and k * block_bytes < size:
-            if k >= MAX_BLOCKS:
-                raise BlockFailure("the file is too big to import", k)
-            start = start_of(k * block_bytes)
-            end = start_of((k + 1) * block_bytes)
-            if start >= end:
-                continue  # no line starts in this block (a long line runs through it)
-            sp.start_block(k)
-            try:
-                lines.spill(sp, fh, start, end, lambda: first_line(start))
-            except ImportFailure as exc:
-                tickets.stop()
-                raise BlockFailure(str(exc), k) from None
-    finally:
-        sp.close()
-
-
-class _Lines:
-    """Spills lines, one range after another (blocks), with one decoder, one history of chat
-    inputs and one read buffer for all of them."""
-
-    def __init__(self) -> None:
-        self.fast = FastObjects()
-        self.hist = HistorySkip(self.fast)
-        self.buf = new_buffer()
-
-    def spill(self, sp: Spiller, fh: BinaryIO, start: int, end: int,
-              first_line: Callable[[], int]) -> None:
-        k = 0
-        fast, hist = self.fast, self.hist
-        for raw in read_lines(fh, start, end, self.buf):
-            k += 1
-            if not raw.strip():
-                continue
-            try:
-                # the repeated chat histories decoded once (otel_history); else orjson where it
-                # agrees with the strict reader; else the store's limits (numbers SQLite can
-                # hold, no lone surrogates, nesting), named by field
-                obj = hist.loads(raw)
-                if obj is None:
-                    obj = fast.loads_object(raw)
-                if obj is None:
-                    obj = _decode(raw)
-            except JsonStreamError as exc:
-                raise ImportFailure(f"line {first_line() + k - 1}: {exc}") from None
-            except ValueError as exc:  # malformed JSON, invalid UTF-8
-                raise ImportFailure(f"line {first_line() + k - 1}: not JSON ({exc})") from None
-            if type(obj) is not dict:
-                raise ImportFailure(f"line {first_line() + k - 1}: expected an object with "
-                                    "resourceSpans")
-            try:
-                sp.add("", obj)
-            except ImportFailure as exc:
-                raise ImportFailure(f"line {first_line() + k - 1}{exc}") from None
-
-
-# as jsonstream's check, on the bytes: the pattern is ASCII, which UTF-8 never uses inside a
-# multi-byte character, and a bytes regex runs twice as fast as one over wide text
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-
-
-def _decode(raw: bytes) -> Any:
-    """One line's JSON with the store's limits (jsonstream.loads). A line without any
-    surrogate escape cannot hold a lone surrogate, so the strict decoder alone will do (loads
-    scans the decoded text for them: a tenth of the spill). Lines with one, and any failure,
-    go through loads for its checks and exact messages."""
-    text = raw.decode("utf-8")
-    if not _SURROGATE_ESCAPE.search(raw):
-        try:
-            return STRICT.decode(text)
-        except (ValueError, RecursionError):
-            pass
-    return strict_loads(text)
-
-
-def spill_stream(sp: Spiller, fh: BinaryIO) -> None:
-    """Spill a file that is not one request per line: objects one after the other (one for
-    the whole file, most often), each streamed resourceSpans item by item."""
-    fh.seek(0)
-    stream = JsonStream(fh)
-    try:
-        n = 0
-        while not stream.at_end():
-            n += 1
-            at = "" if n == 1 else f"object #{n}, "
-            for key in stream.iter_object_keys():
-                if key == "resourceSpans" and stream.peek() == "[":
-                    for i, rs in enumerate(stream.iter_array()):
-                        sp.add(f"{at}resourceSpans[{i}]", {"resourceSpans": [rs]})
-                else:
-                    stream.read_value()
-    except JsonStreamError as exc:
-        raise ImportFailure(str(exc)) from None
-    finally:
-        sp.close()
 
 
 def _groups(db: sqlite3.Connection, path: str,
