@@ -7,7 +7,7 @@ stays near one conversation whatever the file size.
 
 A big file uses both cores: a worker process (otel_worker.py), started before import_path
 hashes the file (early_worker), spills blocks of lines while this process hashes the file;
-then both take the file's blocks in turn until none is left (otel_spill.spill_blocks); then the
+then both take the file's blocks in turn until none is left (otel_lines.spill_shared); then the
 worker builds the episodes (grouping, messages, validation) and sends them here, where they
 become rows and are written.
 

@@ -1,4 +1,4 @@
-"""Reading an OTLP/JSON file's bytes for the spill (otel_spill.py): its lines in large blocks,
+"""Reading an OTLP/JSON file's bytes for the spill (otel_lines.py): its lines in large blocks,
 a byte offset's line number (error messages)."""
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def new_buffer() -> bytearray:
 
 def line_start(fh: BinaryIO, at: int, size: int) -> int:
     """The first line start at or after byte `at` (size when none): where a block of the
-    file begins (otel_spill.spill_blocks). Reads up to the next line break, in small reads."""
+    file begins (otel_lines.spill_blocks). Reads up to the next line break, in small reads."""
     if at <= 0:
         return 0
     if at >= size:
