@@ -12,6 +12,7 @@ from test_import_otel import episodes
 
 import store
 from store.importers import ImportFailure, import_path, otel_lines, otel_read, otel_spill
+from store.importers.background_hash import BackgroundHash
 
 
 def _chat_line(i: int) -> str:
@@ -252,10 +253,10 @@ def test_a_file_no_source_can_be_is_hashed_beside_its_import(tmp_path, monkeypat
 
     events = []
     real_hash, real_init = importers.content_hash, otel._Worker.__init__
-    real_bg = importers._BackgroundHash.__init__
+    real_bg = BackgroundHash.__init__
     monkeypatch.setattr(importers, "content_hash",
                         lambda p: events.append("hash") or real_hash(p))
-    monkeypatch.setattr(importers._BackgroundHash, "__init__",
+    monkeypatch.setattr(BackgroundHash, "__init__",
                         lambda self, *a: events.append("hash beside") or real_bg(self, *a))
 
     def init(self, *a, **k):
@@ -304,14 +305,14 @@ def test_content_stored_while_it_was_hashed_is_a_duplicate(tmp_path, monkeypatch
 
 def test_content_another_process_is_importing_is_refused_before_any_row(tmp_path, monkeypatch):
     from store import locks
-    from store.importers import importers_hash_lock_name
+    from store.importers import content_lock_name
 
     monkeypatch.setenv("T2E_IMPORT_WORKER", "1")
     import hashlib
     p = _lines_file(tmp_path / "t.jsonl")
     db = store.open_db(tmp_path / "s.sqlite")
     sha = hashlib.sha256(p.read_bytes()).hexdigest()
-    with locks.hold(tmp_path / "s.sqlite", importers_hash_lock_name(sha)):
+    with locks.hold(tmp_path / "s.sqlite", content_lock_name(sha)):
         with pytest.raises(ImportFailure, match=r"^[^:]*t\.jsonl: this file is being imported "
                                                 r"by another process \(pid \d+\); it will be in "
                                                 r"the store when that import ends$"):
@@ -322,7 +323,6 @@ def test_content_another_process_is_importing_is_refused_before_any_row(tmp_path
 
 
 def test_a_file_that_cannot_be_read_by_the_hash_is_refused(tmp_path, monkeypatch):
-    from store import importers
 
     monkeypatch.setenv("T2E_IMPORT_WORKER", "1")
     p = _lines_file(tmp_path / "t.jsonl")
@@ -331,7 +331,7 @@ def test_a_file_that_cannot_be_read_by_the_hash_is_refused(tmp_path, monkeypatch
     def broken(self):
         self.out = PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(importers._BackgroundHash, "_run", broken)
+    monkeypatch.setattr(BackgroundHash, "_run", broken)
     with pytest.raises(ImportFailure, match=r"^[^:]*t\.jsonl: cannot read \(Permission denied\)$"):
         import_path(db, p)
     assert db.conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)
@@ -391,17 +391,16 @@ def _until(cond, seconds=10.0):
 
 
 def test_the_import_hashes_only_while_it_waits_or_once_it_needs_the_hash(tmp_path):
-    """_BackgroundHash reads nothing until the importer waits for its worker (waiting()),
+    """BackgroundHash reads nothing until the importer waits for its worker (waiting()),
     the worker says it has built everything (done) or the hash is asked for."""
     import hashlib
     import time
 
-    from store.importers import _BackgroundHash
 
     p = tmp_path / "f.bin"
     p.write_bytes(b"x" * (3 << 20) + b"y" * 1000)  # (the bytes past the import's size: not)
     want = (hashlib.sha256(b"x" * (3 << 20)).hexdigest(), 3 << 20)
-    h = _BackgroundHash(p, 3 << 20)
+    h = BackgroundHash(p, str(p), 3 << 20)
     time.sleep(0.2)
     assert h.out is None  # not a byte hashed: the importer never waited
     with h.waiting():
@@ -409,17 +408,17 @@ def test_the_import_hashes_only_while_it_waits_or_once_it_needs_the_hash(tmp_pat
     assert h.result() == want
     h.close()
     built = []
-    h = _BackgroundHash(p, 3 << 20, lambda: bool(built))
+    h = BackgroundHash(p, str(p), 3 << 20, lambda: bool(built))
     time.sleep(0.2)
     assert h.out is None
     built.append(1)  # the worker has built every episode
     _until(lambda: h.out is not None)
     assert h.result() == want
     h.close()
-    h = _BackgroundHash(p, 3 << 20)
+    h = BackgroundHash(p, str(p), 3 << 20)
     assert h.result() == want  # asked for: hashed then
     h.close()
-    h = _BackgroundHash(p, 3 << 20)
+    h = BackgroundHash(p, str(p), 3 << 20)
     h.close()  # the import failed first: the thread ends, nothing read
     assert h.out is None and not h.thread.is_alive()
 

@@ -12,12 +12,12 @@ import json
 import os
 import re
 import sqlite3
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from .. import fts_sizes, locks, writer
 from ..db import db_path
+from .background_hash import BackgroundHash
 from .common import (
     ImportContext,
     ImportFailure,
@@ -139,14 +139,14 @@ def _import_lock(conn: sqlite3.Connection, sha: str) -> locks.Lock:
     try:
         # one importer per content: a second process importing the same file is told so
         # (it would otherwise wait for the lock, then die on the sources.sha256 constraint)
-        return locks.Lock.take(db_path(conn), importers_hash_lock_name(sha))
+        return locks.Lock.take(db_path(conn), content_lock_name(sha))
     except locks.Held as exc:
         raise ImportFailure(f"this file is being imported by another process (pid "
                             f"{exc.pid}); it will be in the store when that import ends") \
             from None
 
 
-def importers_hash_lock_name(sha: str) -> str:
+def content_lock_name(sha: str) -> str:
     """The lock an import of this content holds (store/locks.py)."""
     return f"import-{sha[:32]}"
 
@@ -170,16 +170,14 @@ def _import_hashing(conn: sqlite3.Connection, p: Path, display: str, size: int,
     content's lock taken and the store asked for the content once more, inside the import's
     transaction: another process may have stored it since; then the import is rolled back and
     reported as a duplicate, as it would have been."""
-    hasher = _BackgroundHash(p, size, getattr(worker, "built", None))
+    hasher = BackgroundHash(p, display, size, getattr(worker, "built", None))
     held: list[locks.Lock] = []
 
     def settle(ctx: ImportContext, conn: sqlite3.Connection) -> None:
         try:
             sha, hashed = hasher.result()
-        except OSError as exc:
+        except OSError as exc:  # (_import_locked names the file)
             raise ImportFailure(f"cannot read ({exc.strerror or exc})") from None
-        except ImportFailure as exc:  # (_import_locked names the file)
-            raise ImportFailure(str(exc).removeprefix(f"{p}: ")) from None
         if hashed != size:
             raise ImportFailure(f"the file shrank while it was imported ({size} bytes when "
                                 f"the import began, {hashed} now); nothing was written")
@@ -197,85 +195,6 @@ def _import_hashing(conn: sqlite3.Connection, p: Path, display: str, size: int,
         hasher.close()
         for lock in held:
             lock.release()
-
-
-class _BackgroundHash:
-    """content_hash of a file's first `limit` bytes (the bytes the import reads: a file still
-    being written to is stored as the part imported), in a thread that reads and hashes only
-    while the import waits for its worker (`waiting`: a core would be idle then) or once the
-    import needs the result (`result`). hashlib hashes without the GIL; the reads are 256 kB (0.2 ms of hashing), so
-    the thread is done with a step soon after the wait ends."""
-
-    _READ = 256 << 10
-
-    def __init__(self, p: Path, limit: int, done: Any = None):
-        """`done()`: whether the worker has built every episode (it only waits for this
-        process to read them: its core is free), asked every 5 ms; then hash on to the end."""
-        import threading
-
-        self.p, self.limit, self.check = p, limit, done
-        self.out: tuple[str, int] | BaseException | None = None
-        self.go = threading.Event()  # set while the importer waits, and from result() on
-        self.stopped = False
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        try:
-            h = hashlib.sha256()
-            buf = bytearray(self._READ)
-            view = memoryview(buf)
-            size = 0
-            with open_regular(self.p) as fh:
-                while size < self.limit:
-                    self._gate()
-                    if self.stopped:
-                        return
-                    n = fh.readinto(view[:min(self._READ, self.limit - size)])
-                    if not n:
-                        break  # shorter than when the import began: result() says so
-                    h.update(view[:n])
-                    size += n
-            self.out = (h.hexdigest(), size)
-        except BaseException as exc:  # noqa: BLE001 - handed to result()
-            self.out = exc
-
-    def _gate(self) -> None:
-        while not self.go.wait(None if self.check is None else 0.005):
-            if self.check():
-                self.hurry()
-
-    @contextmanager
-    def waiting(self) -> Iterator[None]:
-        """The importer waits for its worker meanwhile: hash."""
-        self.go.set()
-        try:
-            yield
-        finally:
-            if self.out is None and not self.hurried:
-                self.go.clear()
-
-    hurried = False
-
-    def hurry(self) -> None:
-        """Hash on to the end now (the worker is done: its core is free)."""
-        self.hurried = True
-        self.go.set()
-
-    def result(self) -> tuple[str, int]:
-        """(sha256, size); raises what the reading raised."""
-        self.hurry()
-        self.thread.join()
-        if isinstance(self.out, BaseException):
-            raise self.out
-        assert self.out is not None
-        return self.out
-
-    def close(self) -> None:
-        """Stop (if not done) and wait for the thread."""
-        self.stopped = True
-        self.go.set()
-        self.thread.join()
 
 
 def _existing(conn: sqlite3.Connection, display: str, sha: str) -> dict | None:

@@ -197,8 +197,11 @@ class _Worker:
         self.path = str(path)
         self.stats: dict = {}
         self.proc: subprocess.Popen | None = None
-        # the file's hash, made while this process waits for the worker (ctx.hashing)
+        # the file's hash, made while this process waits for the worker (ctx.hashing), and
+        # the poll that says whether an event is waiting (any descriptor number: select stops
+        # at 1023)
         self.hashing: Any = None
+        self._poll: Any = None
         self.tmp = tempfile.mkdtemp(prefix="t2e-otel-")  # ours: removed by close()
         try:
             with open_regular(self.path) as fh:
@@ -255,15 +258,13 @@ class _Worker:
         hashed during the import): this process would only wait."""
         fh = self.proc.stdout
         if self.hashing is not None:
-            if self._poll is None:  # poll: any descriptor number (select stops at 1023)
+            if self._poll is None:
                 self._poll = select.poll()
                 self._poll.register(fh, select.POLLIN)
             if not self._poll.poll(0):
                 with self.hashing.waiting():
                     return _read_event(fh)
         return _read_event(fh)
-
-    _poll: Any = None
 
     def built(self) -> bool:
         """Whether the worker has built every episode (it says so with a file)."""
