@@ -177,13 +177,11 @@ def search(path: Path, terms: list[str] | None = None, runs: int = 7, run: str |
     rankers), "busiest process" the larger of the two (on two otherwise idle cores the wall is
     about that), wall is what the caller waits. The store is migrated first, and given the
     copy of its FTS size records an import leaves (store/fts_sizes.py; its time is printed)."""
-    import store
     from store import fts_sizes, search_parts
     from store import search as srch
     from store.db import connect
 
-    store.open_db(path).close()  # a store from before the copy of the size records: migrated
-    conn = connect(path)
+    conn = connect(path)  # a store from before the copy of the size records: migrated
     steps = conn.execute("SELECT count(*) FROM steps").fetchone()[0]
     print(f"{path}: {steps:,} messages; {search_parts.cores()} cores, parallel past "
           f"{search_parts.PARALLEL_MIN:,} matches")

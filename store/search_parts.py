@@ -256,8 +256,8 @@ def _by_frequencies(conn: sqlite3.Connection, q: str, k: int, run_id: str | None
         return None
     if run_id and search_tf.run_share(conn, run_id) * search_tf.RUN_CAP < 4 * k:
         return None  # the run's rows would be too few in the global order's head
-    n_rows, total, ncol = fts_sizes.averages(conn)  # the sizes' read is chosen by N
     if path:  # before our read transaction, as for the bm25 ranges
+        n_rows, total, ncol = fts_sizes.averages(conn)  # the sizes' read is chosen by N
         children[0] = _fork(path, lambda c: search_tf.sizes_for(c, q, word, n_rows, ncol),
                             fts5_doclist.ensure_counts)
     conn.execute("BEGIN")
