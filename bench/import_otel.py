@@ -174,6 +174,11 @@ def main() -> None:
                   f"{peak['worker_rss']:.0f}); load {os.getloadavg()[0]:.1f}")
             print(f"  reference: json.loads of every line alone {ref:.2f} s = {n / ref:,.0f} "
                   f"spans/s; the import takes {wall / ref:.2f}x that")
+            # both processes busy from start to end would take half the CPU time: what is
+            # left above that is start-up, the serial tail (commit) and the other tenants
+            print(f"  bound: its CPU on two idle cores, {res['cpu'] / 2:.2f} s = "
+                  f"{2 * n / res['cpu']:,.0f} spans/s at best; the wall time is "
+                  f"{2 * wall / res['cpu']:.2f}x that")
             f.unlink()
 
 
