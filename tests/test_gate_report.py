@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -97,3 +98,44 @@ def test_promote_report_and_bad_report_path(store_path, tmp_path):
         "## t2e gate: 🟡 SUPPORTED (development evidence, not promoted)")
     res = gate(store_path, "base", "good", "--report", "junit", str(tmp_path / "no/x.xml"))
     assert res.exit_code == 2 and "does not exist" in res.output
+
+
+def test_inspect_command_of_a_hostile_task_id_stays_in_its_cell_and_is_quoted(tmp_path):
+    """A task id from a trace file with a pipe, backticks and a space: the Markdown row keeps
+    its two cells (a bare `|` in a code span split it on GitHub), the code span holds the whole
+    command (backticks were dropped), and the command is quoted for the shell, as in JUnit."""
+    import shlex
+
+    conn = new_store(tmp_path, "s.sqlite")
+    task = "t|1 `x` y"
+    make_run(conn, "base", {task: [1.0], "ok": [1.0]})
+    make_run(conn, "cand", {task: [0.0], "ok": [1.0]})
+    conn.close()
+    st = str(tmp_path / "s.sqlite")
+    md_path, xml_path = tmp_path / "g.md", tmp_path / "g.xml"
+    res = gate(st, "base", "cand", "--report", "markdown", str(md_path), "--report", "junit",
+               str(xml_path), "--json")
+    doc = json.loads(res.stdout)
+    cand, base = doc["candidate"]["run_id"], doc["baseline"]["run_id"]
+    command = f"t2e show '{cand}:{task}' --vs '{base}:{task}'"
+    assert shlex.split(command) == ["t2e", "show", f"{cand}:{task}", "--vs", f"{base}:{task}"]
+    row = next(ln for ln in md_path.read_text().splitlines() if "t2e show" in ln)
+    # GitHub splits table cells at pipes not escaped by a backslash, code spans included
+    cells = [c for c in re.split(r"(?<!\\)\|", row)[1:-1]]
+    assert len(cells) == 2, row
+    code = cells[1].strip()
+    assert code.startswith("``") and code.endswith("``") and not code.startswith("```")
+    assert code.strip("`").strip().replace("\\|", "|") == command
+    reg = next(c for c in ET.parse(xml_path).getroot().iter("testcase")
+               if c.get("classname") == "t2e.gate.regressions")
+    assert reg.find("failure").text == command
+
+
+def test_a_run_gated_against_itself_is_refused_and_records_nothing(store_path):
+    res = gate(store_path, "base", "base")
+    assert res.exit_code == 2 and "cannot be gated against itself" in res.output
+    import store
+
+    conn = store.connect(store_path)
+    assert conn.execute("SELECT count(*) FROM gate_decisions").fetchone()[0] == 0
+    conn.close()

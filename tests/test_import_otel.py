@@ -108,20 +108,58 @@ def test_bad_span_is_named_and_nothing_is_written(db, tmp_path):
     assert db.conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
 
 
-def _scored_run(path, score_by_task, service="bot"):
+def _scored_run(path, score_by_task, service="bot", more=lambda score: {}):
+    """`more(score)`: other root attributes of the task's episode."""
     from otel_fixture import msgs, text
     spans = []
     for i, (task, score) in enumerate(score_by_task.items()):
         tr = f"{i:032x}"
         spans.append(span(tr, f"r{i}", "invoke_agent bot", {
             "gen_ai.operation.name": "invoke_agent", "task.id": task,
-            "app.outcome": score}, start=i * 10, end=i * 10 + 5))
+            "app.outcome": score, **more(score)}, start=i * 10, end=i * 10 + 5))
         spans.append(span(tr, f"c{i}", "chat m", {
             "gen_ai.operation.name": "chat", "gen_ai.input.messages": msgs(text("user", task)),
             "gen_ai.output.messages": msgs(text("assistant", "done"))}, parent=f"r{i}",
             start=i * 10 + 1, end=i * 10 + 2))
     path.write_text(json.dumps(request(spans, service=service)) + "\n")
     return path
+
+
+def test_gates_on_other_attributes_get_their_own_rows_and_say_which(tmp_path):
+    """The same runs gated on two outcome attributes whose rewards differ: two scoreboard
+    rows (the second gate reused the first's, showing figures it did not compute), and the
+    verdict and both reports name the attribute, also when a later gate only reuses the
+    mapping kept on the runs."""
+    import xml.etree.ElementTree as ET
+
+    from click.testing import CliRunner
+
+    from t2e_tui.cli import cli
+    st = str(tmp_path / "s.sqlite")
+    run = CliRunner().invoke
+    for name in ("base", "cand"):  # the same scores in both runs, and their inverses
+        p = _scored_run(tmp_path / f"{name}.jsonl", {f"t{i}": float(i % 3 == 0)
+                                                     for i in range(12)},
+                        more=lambda score: {"app.inverse": 1.0 - score, "app.run": name})
+        assert run(cli, ["--store", st, "import", str(p), "--name", name]).exit_code == 0
+    docs = []
+    for attr in ("app.outcome", "app.inverse"):
+        md, xml = tmp_path / f"{attr}.md", tmp_path / f"{attr}.xml"
+        res = run(cli, ["--store", st, "gate", "base", "cand", "--reward-attr", attr, "--json",
+                        "--report", "markdown", str(md), "--report", "junit", str(xml)])
+        assert res.exit_code in (1, 3), res.output
+        doc = json.loads(res.stdout)
+        docs.append(doc)
+        assert doc["reward_from"] == {"baseline": [attr], "candidate": [attr]}
+        assert f"mapped from outcome attribute {attr}" in md.read_text()
+        props = {p.get("name"): p.get("value") for p in ET.parse(xml).getroot().iter("property")}
+        assert props["reward_from_baseline"] == props["reward_from_candidate"] == attr
+    (a, b) = docs
+    assert [c["baseline"] for c in a["checks"]] != [c["baseline"] for c in b["checks"]]
+    assert a["row_id"] != b["row_id"] and not b["reused_row"]
+    res = run(cli, ["--store", st, "gate", "base", "cand", "--json"])  # the mapping kept
+    assert json.loads(res.stdout)["reward_from"] == {"baseline": ["app.inverse"],
+                                                     "candidate": ["app.inverse"]}
 
 
 def test_gate_compares_foreign_runs_on_a_mapped_outcome(tmp_path):

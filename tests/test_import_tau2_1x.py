@@ -209,9 +209,15 @@ def test_gate_refuses_incompatible_graders_unless_allowed(tmp_path):
     conn = st_mod.connect(st)
     assert conn.execute("SELECT count(*) FROM gate_decisions").fetchone()[0] == 0
     conn.close()
-    res = run(cli, ["--store", st, "gate", "old", "new", "--allow-grader-mismatch", "--json"])
+    md = tmp_path / "g.md"
+    res = run(cli, ["--store", st, "gate", "old", "new", "--allow-grader-mismatch", "--json",
+                    "--report", "markdown", str(md)])
     assert res.exit_code in (0, 1, 3), res.output
     assert "grader mismatch allowed" in res.stderr
+    # the verdict and its report say so too, not only the terminal that ran it
+    assert any("grader mismatch allowed" in w and "1.0.1" in w
+               for w in json.loads(res.stdout)["warnings"])
+    assert "grader mismatch allowed" in md.read_text()
     res = run(cli, ["--store", st, "gate", "old", "same", "--json"])
     assert res.exit_code in (0, 1, 3), res.output
 

@@ -160,7 +160,7 @@ def register(cli: click.Group) -> None:
         supported on development/intersected/synthetic/tainted evidence (4), discard (1) or
         inconclusive (3). Records a scoreboard row (the same verdict twice: the same row)."""
         from ..gate import gate, load_policy
-        from ..gate.grader import apply_reward_attr, check_graders
+        from ..gate.grader import apply_reward_attr, check_graders, reward_sources
         from ..gate.rundata import paused_gc
 
         for _, path in reports:  # before the gate appends its scoreboard row
@@ -182,6 +182,12 @@ def register(cli: click.Group) -> None:
                 # the per-task rows only go to --json (reports and the summary never read them)
                 doc = result.to_dict(transitions=_rows_json(result) if as_json else [])
                 doc["transfer"] = _transfer_doc(conn, result)
+                # what the reports must say too: where the rewards came from, and a grader
+                # mismatch let through
+                doc["reward_from"] = reward_sources(conn, baseline_run, candidate_run)
+                if why:
+                    doc["warnings"] = [*doc["warnings"], "grader mismatch allowed "
+                                       f"(--allow-grader-mismatch): {why}"]
             if reports:
                 from ..gate.report import write_report  # xml.etree only when asked for
 

@@ -50,3 +50,21 @@ def apply_reward_attr(db: Any, baseline: str, candidate: str, name: str) -> list
             warnings.append(f"{ref}: {res['missing']} episode(s) lack {name!r} and stay "
                             "unscored")
     return warnings
+
+
+def reward_sources(db: Any, baseline: str, candidate: str) -> dict[str, list[str]]:
+    """The outcome attributes each run's rewards were mapped from (`--reward-attr`, now or
+    earlier: the mapping is kept on the episodes), by side; empty when neither was mapped."""
+    conn = conn_of(db)
+    out: dict[str, list[str]] = {}
+    for side, ref in (("baseline", baseline), ("candidate", candidate)):
+        try:
+            rid = resolve_run(conn, ref)
+        except Exception:  # noqa: BLE001 - unknown runs: the gate itself says so
+            continue
+        names = [r[0] for r in conn.execute(
+            "SELECT DISTINCT json_extract(reward_info_json, '$.info.mapped_from') AS a FROM "
+            "episodes WHERE run_id = ? AND a IS NOT NULL ORDER BY a", (rid,))]
+        if names:
+            out[side] = [str(n) for n in names]
+    return out

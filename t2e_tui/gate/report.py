@@ -10,6 +10,8 @@ emphasis characters), so a hostile name cannot restyle or inject into the commen
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -27,9 +29,19 @@ def _t(v: object, width: int = 300) -> str:
 
 
 def _show(doc: dict, task: str) -> str:
-    """The command that opens a task's two episodes side by side."""
+    """The command that opens a task's two episodes side by side, each reference quoted for
+    the shell (a task id may hold spaces, quotes or `|`: it comes from the trace file)."""
     c, b = doc["candidate"]["run_id"], doc["baseline"]["run_id"]
-    return f"t2e show {c}:{task} --vs {b}:{task}"
+    return f"t2e show {shlex.quote(f'{c}:{task}')} --vs {shlex.quote(f'{b}:{task}')}"
+
+
+def _code_cell(text: str) -> str:
+    """`text` as a Markdown code span inside a table cell: fenced by more backticks than any
+    run it holds (CommonMark), and its pipes escaped (GitHub ends a cell at a bare `|`, code
+    span or not)."""
+    fence = "`" * (max((len(m) for m in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text[:1] == "`" or text[-1:] == "`" else ""  # (one space each side is dropped)
+    return f"{fence}{pad}{text}{pad}{fence}".replace("|", "\\|")
 
 
 def _stats_line(doc: dict) -> str:
@@ -52,6 +64,8 @@ def junit(doc: dict) -> bytes:
                  ("candidate",
                   f"{_t(doc['candidate']['name'], 80)} ({doc['candidate']['run_id']})"),
                  ("evidence_role", doc["evidence_role"]), ("p_value", doc["stats"]["p_value"]),
+                 *((f"reward_from_{side}", ", ".join(names))
+                   for side, names in (doc.get("reward_from") or {}).items()),
                  ("ci_low", doc["stats"]["ci_low"]), ("ci_high", doc["stats"]["ci_high"])):
         ET.SubElement(props, "property", name=k, value=_t(v))
     failures = skipped = 0
@@ -104,6 +118,9 @@ def markdown(doc: dict) -> str:
              f"{' (intersected)' if doc.get('intersected') else ''}, evidence role "
              f"{md(doc['evidence_role'])}, scoreboard row {doc['row_id']}.", "",
              f"**Statistics:** {md(_stats_line(doc), 400)}", "",
+             *(f"**Rewards:** the {side}'s mapped from outcome attribute "
+               f"{', '.join(md(n, 80) for n in names)} (`--reward-attr`).\n"
+               for side, names in (doc.get("reward_from") or {}).items()),
              "| check | result | baseline | candidate | detail |", "|---|---|---|---|---|"]
     for ch in doc["checks"]:
         mark = "n/a" if ch.get("na") else ("pass" if ch["passed"] else "**FAIL**")
@@ -118,7 +135,7 @@ def markdown(doc: dict) -> str:
     if regs:
         lines += ["", "| task | inspect |", "|---|---|"]
         for task in regs:
-            lines.append(f"| {md(task, 120)} | `{_show(doc, _t(task, 120)).replace('`', '')}` |")
+            lines.append(f"| {md(task, 120)} | {_code_cell(_show(doc, _t(task, 120)))} |")
     else:
         lines += ["", "None."]
     fixes = doc["stats"]["fixes"]

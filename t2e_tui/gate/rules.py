@@ -25,7 +25,7 @@ from .leakage import PARENT_EXPR, RoleVerdict, comparison_role, find_candidate
 from .metrics import RunMetrics, run_metrics
 from .policy import CHECK_NAMES, Policy, load_policy
 from .regression_set import regression_checks
-from .runs import RunInfo, conn_of
+from .runs import RunInfo, conn_of, resolve_run
 from .times import parse_time
 
 EXIT_CODES = {"promote": 0, "discard": 1, "inconclusive": 3, "supported": 4}
@@ -320,8 +320,11 @@ def code_hash() -> str:
 
 def fingerprint(result: GateResult) -> str:
     """What a verdict depends on: the runs, the tasks, the policy, the gate code and the
-    outcome (decision, grade, reasons, p and alpha). A new view or run that changes the grade
-    changes it, so the same gate over unchanged evidence maps to one scoreboard row."""
+    outcome (decision, grade, reasons, the checks' figures and the statistics). A new view or
+    run that changes the grade changes it, and so do other rewards for the same runs (a
+    foreign run's rewards mapped from another attribute: `t2e gate --reward-attr`), so the
+    same gate over unchanged evidence maps to one scoreboard row and other evidence never
+    reuses it."""
     import hashlib
 
     cmp = result.comparison
@@ -329,7 +332,8 @@ def fingerprint(result: GateResult) -> str:
            "intersected": cmp.intersected, "policy": result.policy.to_dict(),
            "code": code_hash(), "decision": result.decision, "grade": result.evidence_role,
            "role_reasons": result.role.reasons, "leaked": result.role.leaked_tasks,
-           "p": result.stats.get("p_value"), "alpha": result.stats.get("alpha")}
+           "p": result.stats.get("p_value"), "alpha": result.stats.get("alpha"),
+           "checks": [c.to_dict() for c in result.checks], "stats": result.stats}
     text = json.dumps(doc, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -350,6 +354,12 @@ def gate(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
     (`result.reused`) unless `new_row`."""
     from .advisor import advise
 
+    conn = conn_of(db)
+    baseline, candidate = (r if isinstance(r, RunInfo) else resolve_run(conn, r)
+                           for r in (baseline, candidate))
+    if baseline.run_id == candidate.run_id:  # evidence of nothing, yet it would get a row
+        raise T2EError(f"{candidate.label()} is both the baseline and the candidate: a run "
+                       "cannot be gated against itself")
     result = evaluate(db, baseline, candidate, policy=policy, intersect=intersect, alpha=alpha)
     result.advice = advise(result, db)
     fp = fingerprint(result)
