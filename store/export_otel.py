@@ -8,8 +8,11 @@ the conversation so far and whose `gen_ai.output.messages` is that message; each
 an `execute_tool` span with the call's name, id, arguments and result. User messages after the
 last assistant message (no chat span carries them) ride as `gen_ai.user.message` events on the
 root span. Importing the file back (store/importers/otel.py) gives every message, tool call
-and argument back. Span times are laid out from the steps' latencies (1 ms where unknown),
-starting at the episode's start time.
+and argument back. Span times are the messages' own: a span ends at its message's timestamp
+and starts at the one before (or its latency before, when that is later); where a message
+has no timestamp, its span follows the one before and lasts its latency (1 ms where unknown).
+The root span runs from the episode's start to its end. The resource's `service.name` is the
+run's domain (an importer takes it for the domain, as ours does).
 """
 
 from __future__ import annotations
@@ -58,17 +61,28 @@ def _parts(m: dict) -> dict:
     return {"role": role, "parts": parts}
 
 
-def _start_ns(sim: dict) -> int:
-    for key in ("start_time", "timestamp"):
-        v = sim.get(key)
-        if isinstance(v, str):
-            try:
-                t = datetime.fromisoformat(v.replace("Z", "+00:00"))
-            except ValueError:
-                continue
-            if t.tzinfo is None:
-                t = t.replace(tzinfo=timezone.utc)
-            return int(t.timestamp() * 1e9)
+def _time_ns(v: Any) -> int | None:
+    """An ISO 8601 time (UTC when it names no zone) in nanoseconds, or None."""
+    if not isinstance(v, str):
+        return None
+    try:
+        t = datetime.fromisoformat(v.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)
+    try:
+        return int(t.timestamp() * 1e9)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _start_ns(sim: dict, msgs: list[dict]) -> int:
+    for v in (sim.get("start_time"), sim.get("timestamp"),
+              *(m.get("timestamp") for m in msgs[:1])):
+        t = _time_ns(v)
+        if t is not None and t > 0:
+            return t
     return 0
 
 
@@ -80,13 +94,18 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None]) -> dict
     last_assistant = max((i for i, m in enumerate(msgs) if m.get("role") == "assistant"),
                          default=-1)
     calls = {c.get("id"): c for m in msgs for c in m.get("tool_calls") or [] if c.get("id")}
-    t = start = _start_ns(sim)
+    t = start = _start_ns(sim, msgs)
     spans: list[dict] = []
     events: list[dict] = []
     history: list[dict] = []
     for i, m in enumerate(msgs):
         lat = latencies[i] if i < len(latencies) else None
-        dur = int((lat if isinstance(lat, (int, float)) and lat > 0 else 1) * _NS)
+        dur = int(lat * _NS) if isinstance(lat, (int, float)) and lat > 0 else None
+        at = _time_ns(m.get("timestamp"))
+        if at is not None and at > t:  # the message's own time: its span ends there
+            t, end = max(t, at - dur) if dur else t, at
+        else:
+            end = t + (dur or _NS)
         role = m.get("role")
         if role == "assistant":
             usage = m.get("usage") if isinstance(m.get("usage"), dict) else {}
@@ -97,7 +116,7 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None]) -> dict
                  "gen_ai.usage.input_tokens": usage.get("prompt_tokens"),
                  "gen_ai.usage.output_tokens": usage.get("completion_tokens")}
             spans.append(_span(trace, _id(trace, i, n=16), root_id,
-                               f"chat {run.get('agent_model') or ''}".strip(), a, t, t + dur))
+                               f"chat {run.get('agent_model') or ''}".strip(), a, t, end))
         elif role == "tool":
             c = calls.get(m.get("id")) or {}
             a = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": c.get("name"),
@@ -107,14 +126,14 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None]) -> dict
                  "gen_ai.tool.call.result": m.get("content"),
                  "t2e.requestor": m.get("requestor")}
             spans.append(_span(trace, _id(trace, i, n=16), root_id,
-                               f"execute_tool {c.get('name') or ''}".strip(), a, t, t + dur,
+                               f"execute_tool {c.get('name') or ''}".strip(), a, t, end,
                                error=bool(m.get("error"))))
         elif role == "user" and i > last_assistant:
             events.append({"timeUnixNano": str(t), "name": "gen_ai.user.message",
                            "attributes": _attrs({"content": m.get("content")})})
         if role != "system":
             history.append(_parts(m))
-        t += dur + 1000
+        t = end + 1000  # the next span starts after this one (1 µs: their order is kept)
     ri = sim.get("reward_info") if isinstance(sim.get("reward_info"), dict) else None
     root = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": run.get("name"),
             "gen_ai.conversation.id": f"{run['run_id']}:{sim.get('id')}",
@@ -125,12 +144,13 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None]) -> dict
             "t2e.reward": None if ri is None or ri.get("reward") is None
             else float(ri["reward"]),
             "t2e.reward_info": None if ri is None else json.dumps(ri, ensure_ascii=False)}
+    end = _time_ns(sim.get("end_time"))
     root_span = _span(trace, root_id, None, f"invoke_agent {run.get('name') or ''}".strip(),
-                      root, start, t)
+                      root, start, max(t, end or 0))
     if events:
         root_span["events"] = events
     return {"resourceSpans": [{"resource": {"attributes": _attrs(
-        {"service.name": "t2e", "t2e.run_id": run["run_id"]})},
+        {"service.name": run.get("domain") or "t2e", "t2e.run_id": run["run_id"]})},
         "scopeSpans": [{"scope": {"name": "t2e"}, "spans": [root_span, *spans]}]}]}
 
 
@@ -149,9 +169,9 @@ def write_otel(db: Any, run_id: str, fh: IO[str]) -> int:
     from .exporters import messages, simulation
 
     conn = conn_of(db)
-    row = conn.execute("SELECT run_id, name, agent_model FROM runs WHERE run_id = ?",
+    row = conn.execute("SELECT run_id, name, agent_model, domain FROM runs WHERE run_id = ?",
                        (run_id,)).fetchone()
-    run = {"run_id": row[0], "name": row[1], "agent_model": row[2]}
+    run = {"run_id": row[0], "name": row[1], "agent_model": row[2], "domain": row[3]}
     n = 0
     cur = conn.execute("SELECT * FROM episodes WHERE run_id = ? AND status = 'done' "
                        "ORDER BY ord, episode_id", (run_id,))

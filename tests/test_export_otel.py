@@ -86,3 +86,37 @@ def test_cli_export_otel(tmp_path):
     assert len(out.read_text().splitlines()) == 2
     with pytest.raises(store.StoreError):
         export_run(store.open_db(st), rid, "zipkin", tmp_path / "x")
+
+
+def test_export_keeps_the_messages_times_and_the_runs_domain(tmp_path):
+    """Spans end at their messages' timestamps (they all lasted 1 ms, and an episode of 6 s
+    came back as one of 0.03 s), the root spans the episode, and service.name is the run's
+    domain (it was "t2e", which the import then took for the domain)."""
+    from datetime import datetime, timezone
+
+    def ns(text):
+        return int(datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp() * 1e9)
+
+    db = store.open_db(tmp_path / "s.sqlite")
+    rid = import_path(db, write_json(tmp_path / "r.json", make_results(2)))["run_id"]
+    out = tmp_path / "run.otel.jsonl"
+    export_run(db, rid, "otel", out)
+    req = json.loads(out.read_text().splitlines()[0])
+    res = req["resourceSpans"][0]
+    assert {"key": "service.name", "value": {"stringValue": "retail"}} in \
+        res["resource"]["attributes"]
+    spans = res["scopeSpans"][0]["spans"]
+    root, greet, chat_call, tool, chat_last = spans
+    # the greeting's time is the episode's start: no earlier time, so 1 ms from there
+    assert int(greet["endTimeUnixNano"]) - int(greet["startTimeUnixNano"]) == 1_000_000
+    assert (int(root["startTimeUnixNano"]), int(root["endTimeUnixNano"])) == (
+        ns("2025-08-01T10:00:00"), ns("2025-08-01T10:00:06"))
+    assert int(chat_call["endTimeUnixNano"]) == ns("2025-08-01T10:00:02")
+    assert int(chat_call["startTimeUnixNano"]) == ns("2025-08-01T10:00:01") + 1000
+    assert int(tool["endTimeUnixNano"]) == ns("2025-08-01T10:00:03")
+    assert int(chat_last["endTimeUnixNano"]) == ns("2025-08-01T10:00:04")
+    back = import_path(db, out)["run_id"]
+    assert db.conn.execute("SELECT domain FROM runs WHERE run_id = ?", (back,)).fetchone() == \
+        ("retail",)
+    assert {d for (d,) in db.conn.execute("SELECT duration FROM episodes WHERE run_id = ?",
+                                          (back,))} == {6.0}
