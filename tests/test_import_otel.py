@@ -175,6 +175,7 @@ def test_gate_compares_foreign_runs_on_a_mapped_outcome(tmp_path):
         assert run(cli, ["--store", st, "import", str(p), "--name", name]).exit_code == 0
     res = run(cli, ["--store", st, "gate", "base", "cand", "--json"])
     assert res.exit_code != 0  # no gold, no reward: nothing to compare
+    assert "--reward-attr NAME" in res.output  # and it says what to do
     res = run(cli, ["--store", st, "gate", "base", "cand", "--reward-attr", "nope"])
     assert res.exit_code == 2 and "app.outcome" in res.output  # names what it saw
     res = run(cli, ["--store", st, "gate", "base", "cand", "--reward-attr", "app.outcome",
@@ -223,3 +224,29 @@ def test_traces_without_genai_spans_are_skipped_and_named(db, tmp_path):
     with pytest.raises(ImportFailure) as exc:
         import_path(db, only)
     assert "no GenAI spans" in str(exc.value)
+
+
+def test_a_run_name_with_control_characters_is_refused(tmp_path):
+    """Listings strip them, so such a run could not be named back (`t2e gate NAME`)."""
+    from click.testing import CliRunner
+
+    from t2e_tui.cli import cli
+    st = str(tmp_path / "s.sqlite")
+    p = new_convention_file(tmp_path / "t.jsonl")
+    for bad in ("cand\x1b[31mRED", "a\tb", "two\nlines", "c\x9bx"):
+        res = CliRunner().invoke(cli, ["--store", st, "import", str(p), "--name", bad])
+        assert res.exit_code == 2 and "control characters" in res.output, res.output
+    res = CliRunner().invoke(cli, ["--store", st, "import", str(p), "--name", "ok ✓", "--json"])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(cli, ["--store", st, "show", "ok ✓:" + _first_task(st)])
+    assert res.exit_code == 0, res.output
+    assert "termination -" in res.output and "termination None" not in res.output
+
+
+def _first_task(st):
+    import store as st_mod
+    conn = st_mod.connect(st)
+    try:
+        return conn.execute("SELECT task_id FROM episodes ORDER BY episode_id").fetchone()[0]
+    finally:
+        conn.close()

@@ -193,7 +193,7 @@ def _print_episode(ep: dict, full: bool) -> None:
         head.append(f" (likely task {ep['likely_task_id']}: label looks wrong)", style="yellow")
     head.append(f"  trial {_fmt(ep['trial'])}")
     con.print(Text(one_line(head.plain, 400), style="bold"))
-    summary = (f"termination {ep['termination_reason']}  reward {_fmt(ep['reward'])}  "
+    summary = (f"termination {ep['termination_reason'] or '-'}  reward {_fmt(ep['reward'])}  "
                f"db {_fmt(ep['db_match'])}  communicate {_fmt(ep['communicate_reward'])}  "
                f"nl {_fmt(ep['nl_reward'])}  tool calls {ep['n_tool_calls']}  "
                f"tool errors {ep['n_tool_errors']}")

@@ -68,6 +68,10 @@ def register(cli: click.Group) -> None:
         any file was rejected (the others still land)."""
         from store.importers import import_paths
 
+        if name is not None and any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in name):
+            # listings strip them, so the run could not be named back (`t2e gate NAME`)
+            raise T2EError("--name: control characters (escape sequences, tabs, newlines) are "
+                           "not allowed in a run name")
         # a plain connection: the import needs no sqlite-utils Database, whose import loads
         # numpy (0.1 s of every `t2e import`)
         conn = connect_store(create=True)
@@ -240,7 +244,8 @@ def register(cli: click.Group) -> None:
                   help="Output file ('-' = stdout). Written atomically.")
     @click.option("--json", "as_json", is_flag=True, help="Report as JSON (needs -o FILE).")
     def export_cmd(run: str, fmt: str, output: str, as_json: bool) -> None:
-        """Export RUN as a tau2 results file or native JSONL (one episode per line)."""
+        """Export RUN as a tau2 results file, native JSONL (one episode per line) or
+        OpenTelemetry GenAI spans (OTLP/JSON lines: --format otel)."""
         from store.exporters import export_run
         from store.queries import record_views, resolve_run
         from store.writer import conn_of as _conn

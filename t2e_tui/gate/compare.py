@@ -243,7 +243,11 @@ def compare_runs(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
         warnings.append(f"{len(dropped)} task(s) left out: no scored trial on one side "
                         f"(infrastructure errors): {_few(dropped)}")
     if not rows:
-        raise T2EError(f"runs {b.label()} and {c.label()} have no task scored on both sides")
+        hint = ("; foreign traces carry no gold: map an outcome attribute they carry to the "
+                "reward with `t2e gate --reward-attr NAME`"
+                if "foreign" in (b.grading, c.grading) else "")
+        raise T2EError(f"runs {b.label()} and {c.label()} have no task scored on both sides"
+                       f"{hint}")
     return Comparison(b, c, rows, intersected=bool(intersect and (only_b or only_c)),
                       only_baseline=only_b, only_candidate=only_c, no_scored_trials=dropped,
                       warnings=warnings, baseline_data=bd, candidate_data=cd)
