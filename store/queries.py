@@ -258,10 +258,23 @@ def record_views(db: Any, episode_ids: Any, via: str) -> int:
     return n
 
 
+def run_name_problem(name: str) -> str | None:
+    """What is wrong with a run name a user gives (`--name`, `runs rename`), or None.
+    Control characters are refused: listings strip them, so the run could not be named back
+    (`t2e gate NAME`). Names taken from file names are kept as they are, and displayed safely."""
+    if not name or not name.strip():
+        return "a run name cannot be empty"
+    if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in name):
+        return ("control characters (escape sequences, tabs, newlines) are not allowed in a "
+                "run name")
+    return None
+
+
 def rename_run(db: Any, ref: str, name: str) -> str:
     """Rename a run; returns its id."""
-    if not name or not name.strip():
-        raise StoreError("a run name cannot be empty")
+    problem = run_name_problem(name)
+    if problem:
+        raise StoreError(problem)
     run_id = resolve_run(db, ref)
     conn_of(db).execute("UPDATE runs SET name = ? WHERE run_id = ?", (name.strip(), run_id))
     return run_id

@@ -215,3 +215,11 @@ def test_role_history_of_a_run_from_before_migration_3_is_unknown(tmp_path):
     assert migrate(conn) == MIGRATIONS[-1][0]
     h = queries.role_history(conn, "old1")
     assert (h["role_set_at"], h["set_at_creation"]) == (None, None)
+
+
+def test_rename_refuses_control_characters(db, run):
+    """Listings strip them, so a run so named could not be named back (`t2e gate NAME`)."""
+    for bad in ("a\x1b[31mb", "a\tb", "a\x9bb"):
+        with pytest.raises(StoreError, match="control characters"):
+            queries.rename_run(db, run, bad)
+    assert db.conn.execute("SELECT name FROM runs").fetchone()[0] != "a\tb"

@@ -39,7 +39,8 @@ _V1_INFO_KEYS = {"text_streaming_config", "speech_complexity", "audio_native_con
                  "retrieval_config", "retrieval_config_kwargs"}
 EXPECTED = ("expected a tau2 results file (an object with timestamp, info, tasks, simulations), "
             "a tau2 results directory (results.json + simulations/), a JSON list of "
-            "simulations, or t2e JSONL (.jsonl)")
+            "simulations, t2e JSONL (.jsonl), an OpenTelemetry OTLP/JSON export "
+            "(resourceSpans) or a Harbor ATIF trajectory")
 # Messages per batch of rows (~0.5 MB pickled): the worker queues a few batches ahead of the
 # parent (worker.py), and smaller batches keep that queue's memory small.
 BATCH_MESSAGES = env_count("T2E_IMPORT_BATCH", 500)
@@ -135,10 +136,15 @@ def produce(path: str, display: str, run_id: str, ids: tuple[int, int]) -> Itera
                 items = _items(stream, path, closing=b"")
                 yield from _sims(pctx, builder, meta, enumerate(items))
                 read_all = getattr(items, "file_done", False)
+                if not builder.episodes:  # `[]`: a run of nothing is no evidence
+                    raise ImportFailure("an empty list: no simulations to import")
             elif first == "{":
                 meta, read_all = yield from _object(pctx, builder, stream)
             elif first == "":
                 raise ImportFailure("the file is empty; " + EXPECTED)
+            elif first in 'ntf"-0123456789':  # null, true, false, a string, a number
+                raise ImportFailure("a single JSON value that is neither an object nor a list "
+                                    f"(it starts with {first!r}); " + EXPECTED)
             else:
                 raise ImportFailure(f"not JSON: starts with {first!r}; " + EXPECTED)
             if not read_all and not stream.at_end():
