@@ -43,13 +43,13 @@ def import_paths(db: Any, paths: list[str | os.PathLike], *, name: str | None = 
         try:
             result["imported"].append(_import_one(db, p, name=run_name, role=role))
         except ImportFailure as exc:
-            result["rejected"].append({"path": str(p), "error": str(exc)})
+            result["rejected"].append({"path": _text(os.fsdecode(p)), "error": str(exc)})
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as exc:  # noqa: BLE001 - one odd file must not stop the others
             # a shape no check foresaw: still this file's rejection (its transaction was
             # rolled back), never an internal error that drops the files after it
-            result["rejected"].append({"path": str(p), "error": (
+            result["rejected"].append({"path": _text(os.fsdecode(p)), "error": (
                 f"{p}: cannot be imported ({type(exc).__name__}: {str(exc)[:300]}); nothing "
                 "was written")})
     if result["imported"]:
@@ -66,12 +66,18 @@ def import_path(db: Any, path: str | os.PathLike, *, name: str | None = None,
     return out
 
 
+def _text(name: str) -> str:
+    """A file name as text the store can hold: bytes that are not UTF-8 (a name from another
+    system's encoding) are written as \\xNN escapes, not refused by SQLite at the end."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def _import_one(db: Any, path: str | os.PathLike, *, name: str | None, role: str) -> dict:
     if role not in writer.ROLES:
         raise ImportFailure(f"unknown evidence role {role!r} "
                             f"(expected one of {', '.join(writer.ROLES)})")
     p = Path(path)
-    display = str(path)
+    display = _text(os.fsdecode(path))
     if not p.exists():
         raise ImportFailure(f"{display}: no such file or directory")
     if not p.is_dir():
@@ -223,7 +229,7 @@ def _import_locked(conn: sqlite3.Connection, p: Path, display: str, sha: str, si
     if isinstance(fmt, Exception):
         raise fmt
     ctx = ImportContext(path=p, display=display, sha256=sha, size=size,
-                        name=name or (p.name if p.is_dir() else p.stem), role=role,
+                        name=name or _text(p.name if p.is_dir() else p.stem), role=role,
                         name_from_file=name is None, before_source=before_source,
                         hashing=hashing)
     # Foreign-key checks cost ~5% of a bulk import and can't fail here: the importer assigns

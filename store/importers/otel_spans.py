@@ -49,18 +49,24 @@ def any_value(v: Any) -> Any:
         return v["doubleValue"]
     if "boolValue" in v:
         return v["boolValue"]
-    if "arrayValue" in v:
-        return [any_value(x) for x in (v["arrayValue"] or {}).get("values") or []]
-    if "kvlistValue" in v:
-        return attrs((v["kvlistValue"] or {}).get("values"))
+    if "arrayValue" in v or "kvlistValue" in v:
+        kind = "arrayValue" if "arrayValue" in v else "kvlistValue"
+        inner = v[kind] or {}
+        items = inner.get("values") if type(inner) is dict else None
+        if items is not None and type(items) is not list or type(inner) is not dict:
+            raise ValueError(f"{kind} should be an object with a 'values' list")
+        return [any_value(x) for x in items or ()] if kind == "arrayValue" else attrs(items)
     if "bytesValue" in v:
         return v["bytesValue"]
     return None
 
 
 def attrs(items: Any) -> dict:
-    """An OTLP attribute list as a dict."""
+    """An OTLP attribute list as a dict. ValueError names the attribute whose value has a
+    shape no reader takes (TypeError: `items` is not a list)."""
     out = {}
+    if items and type(items) is not list:
+        raise TypeError("attributes should be a list")
     for kv in items or ():
         if type(kv) is not dict:
             continue
@@ -75,7 +81,10 @@ def attrs(items: Any) -> dict:
             if "intValue" in v and type(v["intValue"]) is int:
                 out[k] = v["intValue"]
                 continue
-        out[k] = any_value(v)
+        try:
+            out[k] = any_value(v)
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise ValueError(f"attribute {k[:80]!r}: {exc}") from None
     return out
 
 
@@ -144,7 +153,8 @@ def message(m: Any) -> dict | None:
         content = m.get("content")
         if content is not None and not isinstance(content, str):
             content = json.dumps(content, ensure_ascii=False)
-        for c in _json(m.get("tool_calls")) or []:
+        raw_calls = _json(m.get("tool_calls"))
+        for c in raw_calls if isinstance(raw_calls, list) else ():  # (else: no calls)
             c = _call(c)
             if c:
                 calls.append(c)
@@ -180,14 +190,23 @@ def _flat(a: dict) -> dict[str, list[dict]]:
         m = _FLAT.match(k)
         if not m:
             continue
+        if len(m.group(2)) > 9:
+            continue  # no conversation has a billion messages: not an index we can use
         base, idx, rest = m.group(1), int(m.group(2)), m.group(3)
         rest = rest.removeprefix("message.")
         rec = groups.setdefault(base, {}).setdefault(idx, {})
         if rest.startswith("tool_calls."):
-            _, j, field = rest.split(".", 2)
-            field = field.removeprefix("tool_call.").removeprefix("function.")
-            rec.setdefault("tool_calls", {}).setdefault(int(j), {})[field] = v
+            parts = rest.split(".", 2)
+            if len(parts) < 3 or not parts[1].isdigit() or len(parts[1]) > 9:
+                continue  # tool_calls.N.FIELD is the only shape of a call's key
+            field = parts[2].removeprefix("tool_call.").removeprefix("function.")
+            calls = rec.get("tool_calls")
+            if not isinstance(calls, dict):  # a plain tool_calls value beside numbered ones
+                calls = rec["tool_calls"] = {}
+            calls.setdefault(int(parts[1]), {})[field] = v
         else:
+            if rest == "tool_calls" and isinstance(rec.get("tool_calls"), dict):
+                continue  # the numbered calls already read stand
             rec[rest] = v
     out = {}
     for base, by_idx in groups.items():
@@ -236,6 +255,8 @@ def _from_events(events: list[dict]) -> tuple[list[dict] | None, list[dict] | No
 def kind(name: str, a: dict) -> str:
     """agent | chat | tool | other."""
     op = a.get("gen_ai.operation.name")
+    if op is not None and type(op) is not str:
+        op = None  # an array or a map names no operation
     oi = str(a.get("openinference.span.kind") or "").upper()
     if op in ("invoke_agent", "create_agent") or oi == "AGENT" or name.startswith("invoke_agent"):
         return "agent"

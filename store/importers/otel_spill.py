@@ -95,6 +95,9 @@ class Spiller:
         if not isinstance(req, dict):
             raise ImportFailure(f"{where}: expected an object with resourceSpans")
         rss = req.get("resourceSpans")
+        if rss is not None and not isinstance(rss, list):
+            raise ImportFailure(f"{where}: resourceSpans should be a list, found "
+                                f"{_kind(rss)}")
         if not isinstance(rss, list):
             raise ImportFailure(f"{where}: no 'resourceSpans' list (found keys "
                                 f"{', '.join(list(req)[:8]) or 'none'})")
@@ -109,7 +112,17 @@ class Spiller:
             for i, rs in enumerate(rss):
                 if not isinstance(rs, dict):
                     raise ImportFailure(f"{where}, resourceSpans[{i}]: expected an object")
-                service = attrs((rs.get("resource") or {}).get("attributes")).get("service.name")
+                res = rs.get("resource")
+                if res is not None and type(res) is not dict:
+                    raise ImportFailure(f"{where}, resourceSpans[{i}].resource should be an "
+                                        f"object, found {_kind(res)}")
+                try:
+                    service = attrs(res.get("attributes")).get("service.name") if res else None
+                except (TypeError, ValueError) as exc:
+                    raise ImportFailure(f"{where}, resourceSpans[{i}].resource: {exc}") from None
+                if service is not None and type(service) is not str:
+                    raise ImportFailure(f"{where}, resourceSpans[{i}].resource: service.name "
+                                        f"should be a string, found {type(service).__name__}")
                 scopes = rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans") or []
                 if type(scopes) is not list:
                     raise ImportFailure(f"{where}, resourceSpans[{i}]: scopeSpans should be a "
@@ -125,40 +138,48 @@ class Spiller:
                         if type(sp) is not dict:
                             raise ImportFailure(f"{where}, resourceSpans[{i}].scopeSpans[{j}]."
                                                 f"spans[{k}]: expected an object")
-                        trace, sid = sp.get("traceId"), sp.get("spanId")
-                        if type(trace) is not str or not trace or type(sid) is not str:
+                        try:
+                            trace, sid = sp.get("traceId"), sp.get("spanId")
+                            if type(trace) is not str or not trace or type(sid) is not str:
+                                raise ImportFailure(
+                                    f"{where}, resourceSpans[{i}].scopeSpans[{j}].spans[{k}]: "
+                                    "a span needs string traceId and spanId")
+                            a = attrs(sp.get("attributes"))
+                            conv = a.get("gen_ai.conversation.id") or a.get("session.id")
+                            start = _ns(sp.get("startTimeUnixNano"))
+                            end = _ns(sp.get("endTimeUnixNano"))
+                            evs = sp.get("events")
+                            if evs and type(evs) is not list:
+                                raise TypeError("events")  # (named by _span_problem)
+                            events = [{"name": e.get("name"), "t": _ns(e.get("timeUnixNano")),
+                                       "attributes": attrs(e.get("attributes"))}
+                                      for e in evs if isinstance(e, dict)] if evs else []
+                            status = (sp.get("status") or {}).get("code")
+                            name = str(sp.get("name") or "")
+                            k_ = kind(name, a)
+                            ref = None
+                            if k_ == "chat" and type(text := a.get(S.INPUT)) is str:
+                                prev = last_input.pop(trace, None)  # re-added: newest last
+                                ref = _history_ref(a, text, prev)
+                                last_input[trace] = (seq, text)
+                                self._kept += len(text) - (0 if prev is None else len(prev[1]))
+                                if self._kept > KEEP_INPUT_CHARS:
+                                    self._forget()
+                            # marshal, not JSON: the record only lives in our own temporary file,
+                            # and marshalling big strings is a copy where JSON re-escapes them
+                            blob = dumps([name, a, events, status in (2, "2", "STATUS_CODE_ERROR"),
+                                          start, end, sid, sp.get("parentSpanId") or None, service,
+                                          trace, k_, seq, ref])
+                            write(blob)
+                            n = len(blob)
+                            append((seq, trace, None if conv is None else str(conv), start, off, n))
+                            off += n
+                            seq += 2
+                        except (AttributeError, TypeError, ValueError, KeyError,
+                                IndexError) as exc:  # a field of the wrong type
                             raise ImportFailure(f"{where}, resourceSpans[{i}].scopeSpans[{j}]."
-                                                f"spans[{k}]: a span needs string traceId and "
-                                                "spanId")
-                        a = attrs(sp.get("attributes"))
-                        conv = a.get("gen_ai.conversation.id") or a.get("session.id")
-                        start = _ns(sp.get("startTimeUnixNano"))
-                        end = _ns(sp.get("endTimeUnixNano"))
-                        evs = sp.get("events")
-                        events = [{"name": e.get("name"), "t": _ns(e.get("timeUnixNano")),
-                                   "attributes": attrs(e.get("attributes"))}
-                                  for e in evs if isinstance(e, dict)] if evs else []
-                        status = (sp.get("status") or {}).get("code")
-                        name = str(sp.get("name") or "")
-                        k_ = kind(name, a)
-                        ref = None
-                        if k_ == "chat" and type(text := a.get(S.INPUT)) is str:
-                            prev = last_input.pop(trace, None)  # re-added: newest last
-                            ref = _history_ref(a, text, prev)
-                            last_input[trace] = (seq, text)
-                            self._kept += len(text) - (0 if prev is None else len(prev[1]))
-                            if self._kept > KEEP_INPUT_CHARS:
-                                self._forget()
-                        # marshal, not JSON: the record only lives in our own temporary file,
-                        # and marshalling big strings is a copy where JSON re-escapes them
-                        blob = dumps([name, a, events, status in (2, "2", "STATUS_CODE_ERROR"),
-                                      start, end, sid, sp.get("parentSpanId") or None, service,
-                                      trace, k_, seq, ref])
-                        write(blob)
-                        n = len(blob)
-                        append((seq, trace, None if conv is None else str(conv), start, off, n))
-                        off += n
-                        seq += 2
+                                                f"spans[{k}]: {_span_problem(sp, exc)}") \
+                                from None
                     if seq > first:
                         services[service] += (seq - first) >> 1
                         self.count += (seq - first) >> 1
@@ -178,6 +199,33 @@ class Spiller:
         """Flush and close (the spans are read back by `episodes`)."""
         self.flush()
         self.out.close()
+
+
+def _kind(v: Any) -> str:
+    """A JSON value's kind, for messages."""
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+            type(None): "null"}.get(type(v), "a number")
+
+
+def _problem(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
+def _span_problem(sp: dict, exc: BaseException) -> str:
+    """What is wrong with a span whose reading failed: the field, when it is one of the
+    span's own (else what Python said, with the span's place named by the caller)."""
+    for field, want in (("status", dict), ("events", list), ("attributes", list)):
+        v = sp.get(field)
+        if v is not None and type(v) is not want:
+            return (f"{field} should be {'an object' if want is dict else 'a list'}, found "
+                    f"{_kind(v)}")
+    for n, e in enumerate(sp.get("events") or ()):
+        if isinstance(e, dict) and e.get("attributes") is not None \
+                and type(e.get("attributes")) is not list:
+            return f"events[{n}].attributes should be a list, found {_kind(e['attributes'])}"
+    if isinstance(exc, ValueError) and str(exc).startswith("attribute "):
+        return str(exc)  # (otel_spans.attrs names the attribute)
+    return f"a value of an unexpected shape ({_problem(exc)})"
 
 
 def _history_ref(a: dict, text: str, prev: tuple[int, str] | None) -> int | None:
@@ -246,9 +294,15 @@ def episodes(db: sqlite3.Connection, path: str, other: str | None,
         if all(sp[10] == "other" and not sp[2] for sp in spans):
             stats["skipped"] += 1  # no GenAI span at all (HTTP, database, health checks...)
             continue
-        sim, lat, nc = build_episode(key, conv, spans, models)
+        label = f"episode #{ord_} ({'conversation' if conv else 'trace'} {key})"
         try:
-            validate_sim(sim, f"episode #{ord_} ({'conversation' if conv else 'trace'} {key})")
+            sim, lat, nc = build_episode(key, conv, spans, models)
+        except (AttributeError, TypeError, ValueError, KeyError, IndexError) as exc:
+            # a message or attribute of a shape no reader foresaw: this episode's, named
+            raise ImportFailure(f"{label}: a value of an unexpected shape ({_problem(exc)})") \
+                from None
+        try:
+            validate_sim(sim, label)
         except RecordError as exc:
             raise ImportFailure(str(exc)) from None
         ord_ += 1

@@ -1,0 +1,146 @@
+"""OTLP/JSON fields of the wrong type: each file is refused naming the line, the span's place
+and the field (they were refused as "cannot be imported (AttributeError: 'str' object has no
+attribute 'get')", or through the worker as "the import worker failed"), in both the one- and
+the two-process import, and nothing is written. Shapes no reader needs are let through."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from otel_fixture import msgs, request, span, text
+
+import store
+from store.importers import ImportFailure, import_path
+
+SPAN = "line 2, resourceSpans[0].scopeSpans[0].spans[1]"
+
+
+def _file(path, mutate):
+    """Two lines: a good chat span, then one whose second span `mutate` spoils."""
+    def line(tr):
+        req = request([
+            span(tr, "r1", "invoke_agent bot", {"gen_ai.operation.name": "invoke_agent"}),
+            span(tr, "c1", "chat m", {"gen_ai.operation.name": "chat",
+                                      "gen_ai.input.messages": msgs(text("user", "hi")),
+                                      "gen_ai.output.messages": msgs(text("assistant", "yo"))},
+                 parent="r1", start=1, end=2)])
+        return req
+    good, bad = line("a" * 32), line("b" * 32)
+    mutate(bad)
+    path.write_text(json.dumps(good) + "\n" + json.dumps(bad) + "\n")
+    return path
+
+
+def _span(req):
+    return req["resourceSpans"][0]["scopeSpans"][0]["spans"][1]
+
+
+def _attr(req, key, value):
+    _span(req)["attributes"].append({"key": key, "value": value})
+
+
+CASES = [
+    (lambda r: _span(r).update(status="ERROR"), f"{SPAN}: status should be an object, "
+                                                "found a string"),
+    (lambda r: _span(r).update(status=[2]), f"{SPAN}: status should be an object, found a list"),
+    (lambda r: _span(r).update(events=5), f"{SPAN}: events should be a list, found a number"),
+    (lambda r: _span(r).update(events={"a": 1}), f"{SPAN}: events should be a list, found an "
+                                                 "object"),
+    (lambda r: _span(r).update(events=[{"name": "e", "attributes": "x"}]),
+     f"{SPAN}: events[0].attributes should be a list, found a string"),
+    (lambda r: _span(r).update(attributes=7), f"{SPAN}: attributes should be a list, found a "
+                                              "number"),
+    (lambda r: _attr(r, "x", {"arrayValue": "nope"}),
+     f"{SPAN}: attribute 'x': arrayValue should be an object with a 'values' list"),
+    (lambda r: _attr(r, "x", {"kvlistValue": {"values": 3}}),
+     f"{SPAN}: attribute 'x': kvlistValue should be an object with a 'values' list"),
+    (lambda r: r["resourceSpans"][0].update(resource="x"),
+     "line 2, resourceSpans[0].resource should be an object, found a string"),
+    (lambda r: r["resourceSpans"][0].update(resource={"attributes": [
+        {"key": "service.name", "value": {"intValue": "5"}}]}),
+     "line 2, resourceSpans[0].resource: service.name should be a string, found int"),
+    (lambda r: r["resourceSpans"][0].update(resource={"attributes": {"a": 1}}),
+     "line 2, resourceSpans[0].resource: attributes should be a list"),
+    (lambda r: r.update(resourceSpans={"a": 1}),
+     "line 2: resourceSpans should be a list, found an object"),
+]
+
+
+@pytest.mark.parametrize("worker", ["0", "1"])
+@pytest.mark.parametrize("mutate, message", CASES)
+def test_a_field_of_the_wrong_type_is_named(tmp_path, monkeypatch, worker, mutate, message):
+    monkeypatch.setenv("T2E_IMPORT_WORKER", worker)
+    db = store.open_db(tmp_path / "s.sqlite")
+    p = _file(tmp_path / "t.jsonl", mutate)
+    with pytest.raises(ImportFailure) as exc:
+        import_path(db, p)
+    assert str(exc.value) == f"{p}: {message}"
+    for table in ("runs", "sources", "episodes", "steps"):
+        assert db.conn.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,)
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda r: _attr(r, "gen_ai.operation.name", {"arrayValue": {"values": []}}),
+    lambda r: _attr(r, "gen_ai.prompt.99999999999999999999.content", {"stringValue": "x"}),
+    lambda r: _attr(r, "gen_ai.prompt.0.tool_calls.x.name", {"stringValue": "f"}),
+    lambda r: (_attr(r, "gen_ai.prompt.0.tool_calls", {"stringValue": "f"}),
+               _attr(r, "gen_ai.prompt.0.tool_calls.0.name", {"stringValue": "g"})),
+    lambda r: _span(r)["attributes"].__setitem__(2, {"key": "gen_ai.output.messages", "value": {
+        "stringValue": json.dumps([{"role": "assistant", "content": "x", "tool_calls": 5}])}}),
+])
+def test_shapes_no_reader_needs_are_let_through(tmp_path, mutate):
+    """A non-string operation name names no operation; numbered keys that cannot be message
+    or call indexes, and a tool_calls that is no list, carry no message or call."""
+    db = store.open_db(tmp_path / "s.sqlite")
+    entry = import_path(db, _file(tmp_path / "t.jsonl", mutate))
+    assert entry["episodes"] == 2
+
+
+def test_an_episode_that_cannot_be_built_is_named(tmp_path, monkeypatch):
+    """Whatever the episode builder did not foresee is the episode's error, named (it was
+    "cannot be imported (TypeError: ...)")."""
+    from store.importers import otel_spill
+
+    def broken(key, conv, spans, models=None):
+        raise TypeError("'int' object is not iterable")
+
+    monkeypatch.setenv("T2E_IMPORT_WORKER", "0")
+    monkeypatch.setattr(otel_spill, "build_episode", broken)
+    db = store.open_db(tmp_path / "s.sqlite")
+    p = _file(tmp_path / "t.jsonl", lambda r: None)
+    with pytest.raises(ImportFailure, match=r"t\.jsonl: episode #0 \(trace a{32}\): a value of an "
+                                            r"unexpected shape \(TypeError: 'int' object is not "
+                                            r"iterable\)$"):
+        import_path(db, p)
+
+
+@pytest.mark.parametrize("worker", ["0", "1"])
+def test_json_lines_with_byte_order_marks_are_read(tmp_path, monkeypatch, worker):
+    """A BOM before the first line (an editor's), or before a line in the middle (files with
+    one each, joined by cat): read as the JSON it prefixes (it was "line 1: not JSON")."""
+    monkeypatch.setenv("T2E_IMPORT_WORKER", worker)
+    one = _file(tmp_path / "one.jsonl", lambda r: None).read_bytes()
+    first, second = one.splitlines(keepends=True)
+    p = tmp_path / "bom.jsonl"
+    p.write_bytes(b"\xef\xbb\xbf" + first + b"\xef\xbb\xbf" + second)
+    db = store.open_db(tmp_path / "s.sqlite")
+    assert import_path(db, p)["episodes"] == 2
+
+
+def test_a_file_name_that_is_not_utf8_is_imported_and_shown_escaped(tmp_path):
+    """A name in another system's encoding: imported, its bytes shown as \\xNN (SQLite refused
+    the name at the end: "cannot be imported (UnicodeEncodeError ...)")."""
+    import os
+
+    from store.importers import import_paths
+    src = _file(tmp_path / "one.jsonl", lambda r: None)
+    odd = os.path.join(os.fsencode(tmp_path), b"ok\xff.jsonl")
+    os.rename(src, odd)
+    db = store.open_db(tmp_path / "s.sqlite")
+    res = import_paths(db, [os.fsdecode(odd)])
+    assert not res["rejected"], res
+    entry = res["imported"][0]
+    assert entry["path"].endswith("ok\\xff.jsonl") and entry["episodes"] == 2
+    assert db.conn.execute("SELECT name FROM runs").fetchone() == ("ok\\xff",)
+    assert import_paths(db, [os.fsdecode(odd)])["imported"][0]["duplicate"]
