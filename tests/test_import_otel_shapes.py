@@ -144,3 +144,63 @@ def test_a_file_name_that_is_not_utf8_is_imported_and_shown_escaped(tmp_path):
     assert entry["path"].endswith("ok\\xff.jsonl") and entry["episodes"] == 2
     assert db.conn.execute("SELECT name FROM runs").fetchone() == ("ok\\xff",)
     assert import_paths(db, [os.fsdecode(odd)])["imported"][0]["duplicate"]
+
+
+def _steps(db, run_id):
+    return db.conn.execute("SELECT s.role, s.content, s.tool_calls FROM steps s JOIN episodes e "
+                           "USING (episode_id) WHERE e.run_id = ? ORDER BY e.ord, s.idx",
+                           (run_id,)).fetchall()
+
+
+def _chat(tr, sid, inp, out, at, sep=(",", ":")):
+    return span(tr, sid, "chat m", {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.input.messages": json.dumps(inp, separators=sep),
+        "gen_ai.output.messages": json.dumps(out, separators=(",", ":"))},
+        parent="r", start=at, end=at + 1)
+
+
+U, A1, A2, A3 = (text("user", "hi"), text("assistant", "a1"), text("assistant", "a2"),
+                 text("assistant", "a3"))
+
+
+@pytest.mark.parametrize("worker", ["0", "1"])
+def test_a_batch_written_twice_is_imported_once(tmp_path, monkeypatch, worker):
+    """A collector's retry writes a batch twice: its spans are read once, with a warning (the
+    episode had every message twice), also when a later batch's input goes on from the
+    copy's (traces spread over lines)."""
+    monkeypatch.setenv("T2E_IMPORT_WORKER", worker)
+    tr = "c" * 32
+    first = request([span(tr, "r", "invoke_agent bot", {"gen_ai.operation.name": "invoke_agent"},
+                          end=50), _chat(tr, "c1", [U], [A1], 1)])
+    second = request([_chat(tr, "c2", [U, A1, text("user", "more")], [A2], 5)])
+    db = store.open_db(tmp_path / "s.sqlite")
+    runs = []
+    for name, lines in (("once", [first, second]), ("retried", [first, first, second])):
+        p = tmp_path / f"{name}.jsonl"
+        p.write_text("".join(json.dumps(x) + "\n" for x in lines))
+        runs.append(import_path(db, p))
+    once, retried = runs
+    assert _steps(db, retried["run_id"]) == _steps(db, once["run_id"])
+    assert [r for r, *_ in _steps(db, once["run_id"])] == ["user", "assistant", "user",
+                                                           "assistant"]
+    assert any("2 span(s) repeated a trace and span id" in w for w in retried["warnings"])
+    assert not any("repeated" in w for w in once["warnings"])
+
+
+def test_the_same_conversation_gives_the_same_steps_however_it_is_serialised(tmp_path):
+    """The second call's input goes on from the first's by value, written with spaces after
+    the separators: the same steps as when it is written compactly (byte for byte the first
+    input, then more). The spaced one emitted the whole history again."""
+    tr = "d" * 32
+    db = store.open_db(tmp_path / "s.sqlite")
+    got = []
+    for sep in ((",", ":"), (", ", ": ")):
+        p = tmp_path / f"t{len(got)}.jsonl"
+        p.write_text(json.dumps(request([
+            span(tr, "r", "invoke_agent bot", {"gen_ai.operation.name": "invoke_agent"},
+                 end=50),
+            _chat(tr, "c1", [U], [A1, A2], 1), _chat(tr, "c2", [U, A1], [A3], 5, sep)])) + "\n")
+        got.append(_steps(db, import_path(db, p)["run_id"]))
+    assert got[0] == got[1]
+    assert [c for _, c, _ in got[0]] == ["hi", "a1", "a2", "a3"]

@@ -134,6 +134,9 @@ def _import(conn, ctx: ImportContext, worker: _Worker | None) -> None:
              "outcome attribute with `t2e gate --reward-attr NAME`)")
     if stats["skipped"]:
         ctx.warn(f"{stats['skipped']} trace(s) without any GenAI span were not imported")
+    if stats.get("duplicates"):
+        ctx.warn(f"{stats['duplicates']} span(s) repeated a trace and span id already read (a "
+                 "collector's retry writes a batch twice): each was imported once")
     models: Counter = stats["models"]
     agent = models.most_common(1)[0][0] if models else None
     # the source and run rows last (the episodes name the run id chosen above): the file's

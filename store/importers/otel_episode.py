@@ -44,6 +44,9 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
     consumed = 0
     # the last chat span whose input was read (its text: full_input) and that input's length
     prev: tuple[list, int] | None = None
+    # that input's items as parsed (when known): a later input that starts with them by value
+    # continues the conversation, however it is serialised (spaces, key order of the text)
+    hist: list | None = None
     full = _Inputs(spans)
     tool_ids: set[str] = set()
     call_ids: set[str] = set()
@@ -91,11 +94,17 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                 if out is None:  # chat_io's other forms, without the input already parsed
                     out = S.chat_io({**a, "gen_ai.input.messages": None}, events)[1]
                 fresh, n_inp = tail[max(consumed - prev[1], 0):], prev[1] + len(tail)
+                hist = hist + tail if hist is not None else None
             else:
                 inp, out = S.chat_io(a if ref is None else {**a, INPUT: text}, events)
                 n_inp = len(inp) if inp is not None else 0
-                fresh = (inp[consumed:] if n_inp >= consumed else inp) if inp is not None \
-                    else None
+                # the same rule as the path above: an input that goes on from the last one
+                # gives what is past the messages already emitted (none, when it is shorter);
+                # another conversation's input is emitted whole
+                goes_on = n_inp >= consumed or (
+                    prev is not None and hist is not None and inp[:len(hist)] == hist)
+                fresh = (inp[consumed:] if goes_on else inp) if inp is not None else None
+                hist = inp if isinstance(inp, list) else None
             prev = (it, n_inp) if isinstance(text, str) and (inp is not None
                                                               or tail is not None) else None
             if fresh is None:

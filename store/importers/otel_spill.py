@@ -294,6 +294,8 @@ def episodes(db: sqlite3.Connection, path: str, other: str | None,
         if all(sp[10] == "other" and not sp[2] for sp in spans):
             stats["skipped"] += 1  # no GenAI span at all (HTTP, database, health checks...)
             continue
+        if len({sp[6] for sp in spans}) < len(spans):  # (span ids: unique within a trace)
+            spans = _once_each(spans, stats)
         label = f"episode #{ord_} ({'conversation' if conv else 'trace'} {key})"
         try:
             sim, lat, nc = build_episode(key, conv, spans, models)
@@ -307,6 +309,27 @@ def episodes(db: sqlite3.Connection, path: str, other: str | None,
             raise ImportFailure(str(exc)) from None
         ord_ += 1
         yield sim, lat, nc, conv
+
+
+def _once_each(spans: list[list], stats: dict) -> list[list]:
+    """The first of spans sharing a trace and span id (a collector's retry writes a batch
+    twice; its copies would repeat the conversation): the rest are counted in
+    stats["duplicates"], not built."""
+    kept: dict[tuple, int] = {}  # (trace, span id) -> the kept copy's seq
+    alias: dict[int, int] = {}  # a copy's seq -> the kept copy's
+    out = []
+    for sp in spans:
+        key = (sp[9], sp[6])
+        if key in kept:
+            alias[sp[11]] = kept[key]
+            stats["duplicates"] = stats.get("duplicates", 0) + 1
+            continue
+        kept[key] = sp[11]
+        out.append(sp)
+    for sp in out:  # an input spilled as the part it adds to a copy's: to the kept copy's
+        if sp[12] in alias:
+            sp[12] = alias[sp[12]]
+    return out
 
 
 def spill_path(tmp: str, which: str) -> str:
