@@ -101,8 +101,9 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                 # the same rule as the path above: an input that goes on from the last one
                 # gives what is past the messages already emitted (none, when it is shorter);
                 # another conversation's input is emitted whole
-                goes_on = n_inp >= consumed or (
-                    prev is not None and hist is not None and inp[:len(hist)] == hist)
+                goes_on = n_inp >= consumed or (prev is not None and hist is not None
+                                                 and inp is not None
+                                                 and inp[:len(hist)] == hist)
                 fresh = (inp[consumed:] if goes_on else inp) if inp is not None else None
                 hist = inp if isinstance(inp, list) else None
             prev = (it, n_inp) if isinstance(text, str) and (inp is not None
