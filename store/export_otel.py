@@ -129,7 +129,7 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None]) -> dict
                                f"execute_tool {c.get('name') or ''}".strip(), a, t, end,
                                error=bool(m.get("error"))))
         elif role == "user" and i > last_assistant:
-            events.append({"timeUnixNano": str(t), "name": "gen_ai.user.message",
+            events.append({"timeUnixNano": str(end), "name": "gen_ai.user.message",
                            "attributes": _attrs({"content": m.get("content")})})
         if role != "system":
             history.append(_parts(m))

@@ -264,10 +264,15 @@ def run_name_problem(name: str) -> str | None:
     (`t2e gate NAME`). Names taken from file names are kept as they are, and displayed safely."""
     if not name or not name.strip():
         return "a run name cannot be empty"
-    if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in name):
-        return ("control characters (escape sequences, tabs, newlines) are not allowed in a "
-                "run name")
+    if UNSHOWN.search(name):
+        return ("control characters (escape sequences, tabs, newlines, bidi overrides) are not "
+                "allowed in a run name")
     return None
+
+
+# what listings strip from a name (t2e_tui/textsafe's set, but \t and \n too): C0, DEL, C1,
+# bidi overrides, lone surrogates
+UNSHOWN = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def rename_run(db: Any, ref: str, name: str) -> str:

@@ -115,8 +115,30 @@ def test_export_keeps_the_messages_times_and_the_runs_domain(tmp_path):
     assert int(chat_call["startTimeUnixNano"]) == ns("2025-08-01T10:00:01") + 1000
     assert int(tool["endTimeUnixNano"]) == ns("2025-08-01T10:00:03")
     assert int(chat_last["endTimeUnixNano"]) == ns("2025-08-01T10:00:04")
+    # the last user message, after the last assistant one: an event at its own time
+    assert [int(e["timeUnixNano"]) for e in root["events"]] == [ns("2025-08-01T10:00:05")]
     back = import_path(db, out)["run_id"]
     assert db.conn.execute("SELECT domain FROM runs WHERE run_id = ?", (back,)).fetchone() == \
         ("retail",)
     assert {d for (d,) in db.conn.execute("SELECT duration FROM episodes WHERE run_id = ?",
                                           (back,))} == {6.0}
+
+
+def test_export_times_out_of_order_or_early_are_laid_out_in_order(tmp_path):
+    """A message stamped before the one before it (or before the episode's start) cannot
+    end its span there: it follows the one before, so no span runs backwards."""
+    src = make_results(1)
+    msgs = src["simulations"][0]["messages"]
+    msgs[2]["timestamp"] = "2025-08-01T09:59:00"  # before the start, and before message 1
+    msgs[3]["timestamp"] = "2025-08-01T10:00:01"  # before message 1's 10:00:01 plus 1 µs
+    db = store.open_db(tmp_path / "s.sqlite")
+    rid = import_path(db, write_json(tmp_path / "r.json", src))["run_id"]
+    out = tmp_path / "run.otel.jsonl"
+    export_run(db, rid, "otel", out)
+    spans = json.loads(out.read_text())["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    times = [(int(sp["startTimeUnixNano"]), int(sp["endTimeUnixNano"])) for sp in spans[1:]]
+    assert all(a < b for a, b in times)  # none runs backwards or is empty
+    assert all(prev[1] < nxt[0] for prev, nxt in zip(times, times[1:]))  # in order
+    root = spans[0]
+    assert int(root["startTimeUnixNano"]) <= times[0][0] and \
+        int(root["endTimeUnixNano"]) >= times[-1][1]

@@ -99,7 +99,7 @@ def test_shapes_no_reader_needs_are_let_through(tmp_path, mutate):
 
 def test_an_episode_that_cannot_be_built_is_named(tmp_path, monkeypatch):
     """Whatever the episode builder did not foresee is the episode's error, named (it was
-    "cannot be imported (TypeError: ...)")."""
+    "cannot be imported (TypeError: ...)"), without blaming the file for it."""
     from store.importers import otel_spill
 
     def broken(key, conv, spans, models=None):
@@ -109,8 +109,8 @@ def test_an_episode_that_cannot_be_built_is_named(tmp_path, monkeypatch):
     monkeypatch.setattr(otel_spill, "build_episode", broken)
     db = store.open_db(tmp_path / "s.sqlite")
     p = _file(tmp_path / "t.jsonl", lambda r: None)
-    with pytest.raises(ImportFailure, match=r"t\.jsonl: episode #0 \(trace a{32}\): a value of an "
-                                            r"unexpected shape \(TypeError: 'int' object is not "
+    with pytest.raises(ImportFailure, match=r"t\.jsonl: episode #0 \(trace a{32}\): cannot be "
+                                            r"built \(TypeError: 'int' object is not "
                                             r"iterable\)$"):
         import_path(db, p)
 
@@ -166,6 +166,8 @@ U, A1, A2, A3 = (text("user", "hi"), text("assistant", "a1"), text("assistant", 
 
 @pytest.mark.parametrize("worker", ["0", "1"])
 def test_a_batch_written_twice_is_imported_once(tmp_path, monkeypatch, worker):
+    from store.importers import otel_lines
+    monkeypatch.setattr(otel_lines, "SPILL_BLOCK", 256)  # both processes take lines
     """A collector's retry writes a batch twice: its spans are read once, with a warning (the
     episode had every message twice), also when a later batch's input goes on from the
     copy's (traces spread over lines)."""
@@ -204,3 +206,42 @@ def test_the_same_conversation_gives_the_same_steps_however_it_is_serialised(tmp
         got.append(_steps(db, import_path(db, p)["run_id"]))
     assert got[0] == got[1]
     assert [c for _, c, _ in got[0]] == ["hi", "a1", "a2", "a3"]
+
+
+def _conversation(tmp_path, name, spans):
+    tr = "e" * 32
+    p = tmp_path / f"{name}.jsonl"
+    p.write_text(json.dumps(request([
+        span(tr, "r", "invoke_agent bot", {"gen_ai.operation.name": "invoke_agent"}, end=50),
+        *spans(tr)])) + "\n")
+    db = store.open_db(tmp_path / f"{name}.sqlite")
+    entry = import_path(db, p)
+    return [c for _, c, _ in _steps(db, entry["run_id"])], entry["warnings"]
+
+
+@pytest.mark.parametrize("sid", ["", "0000000000000000"])
+def test_spans_without_an_id_are_not_taken_for_copies(tmp_path, sid):
+    """No id at all ("" or zeros): each span is its own (they collapsed into one)."""
+    got, warnings = _conversation(tmp_path, "noid", lambda tr: [
+        _chat(tr, sid, [U], [A1], 1), _chat(tr, sid, [U, A1, text("user", "u2")], [A2], 5)])
+    assert got == ["hi", "a1", "u2", "a2"]
+    assert not any("repeated" in w for w in warnings)
+
+
+def test_a_span_id_reused_with_other_content_is_kept(tmp_path):
+    got, warnings = _conversation(tmp_path, "reused", lambda tr: [
+        _chat(tr, "c1", [U], [A1], 1), _chat(tr, "c1", [U, A1, text("user", "u2")], [A2], 5)])
+    assert got == ["hi", "a1", "u2", "a2"]
+    assert not any("repeated" in w for w in warnings)
+
+
+def test_the_same_input_again_is_a_second_sample_not_a_continuation(tmp_path):
+    """The same input twice (a retry or a second sample) keeps its own turn, as before; so
+    does a shorter input after an empty first one."""
+    got, _ = _conversation(tmp_path, "twice", lambda tr: [
+        _chat(tr, "c1", [U], [A1], 1), _chat(tr, "c2", [U], [A2], 5)])
+    assert got == ["hi", "a1", "hi", "a2"]
+    q2, q3 = text("user", "q2"), text("user", "q3")
+    got, _ = _conversation(tmp_path, "empty", lambda tr: [
+        _chat(tr, "c1", [], [A1, A2, A3], 1), _chat(tr, "c2", [q2, q3], [A1], 5)])
+    assert got == ["a1", "a2", "a3", "q2", "q3", "a1"]

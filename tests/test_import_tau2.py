@@ -472,18 +472,3 @@ def test_an_error_before_the_end_is_not_called_truncation(db, tmp_path):
     assert "invalid JSON at character 8 (line 1): invalid control character" in err
     assert "truncated" not in err
 
-
-def test_a_refused_import_leaves_no_new_store_behind(tmp_path):
-    """Every file refused: the store the command would have made is not left as an empty
-    1 MB file; a store that existed before stays."""
-    from click.testing import CliRunner
-
-    from t2e_tui.cli import cli
-    bad = write_json(tmp_path / "bad.json", None)
-    st = tmp_path / "new.sqlite"
-    res = CliRunner().invoke(cli, ["--store", str(st), "import", str(bad)])
-    assert res.exit_code == 2 and "bad.json" in res.output
-    assert not any(tmp_path.glob("new.sqlite*"))
-    store.open_db(st).close()
-    res = CliRunner().invoke(cli, ["--store", str(st), "import", str(bad)])
-    assert res.exit_code == 2 and st.exists()

@@ -223,3 +223,26 @@ def test_rename_refuses_control_characters(db, run):
         with pytest.raises(StoreError, match="control characters"):
             queries.rename_run(db, run, bad)
     assert db.conn.execute("SELECT name FROM runs").fetchone()[0] != "a\tb"
+
+
+def test_run_names_refuse_what_listings_strip(tmp_path):
+    """Bidi overrides too (listings strip them, so the name could not be typed back), in
+    import --name, runs rename and run --name; an empty --name still means the file's name."""
+    from click.testing import CliRunner
+
+    from t2e_tui.cli import cli
+    st = str(tmp_path / "s.sqlite")
+    src = write_json(tmp_path / "r.json", make_results(2))
+    run = CliRunner().invoke
+    for args in (["import", str(src), "--name", "a\u202eb"], ["run", "--name", "a\u2066b"]):
+        res = run(cli, ["--store", st, *args])
+        assert res.exit_code == 2 and "bidi overrides" in res.output, res.output
+    res = run(cli, ["--store", st, "import", str(src), "--name", "", "--json"])
+    assert res.exit_code == 0, res.output
+    import json as _json
+    rid = _json.loads(res.output)["imported"][0]["run_id"]
+    res = run(cli, ["--store", st, "runs", "rename", rid, "x\u202ey"])
+    assert res.exit_code == 2 and "bidi overrides" in res.output
+    conn = store.connect(st)
+    assert conn.execute("SELECT name FROM runs").fetchone() == ("r",)
+    conn.close()

@@ -40,18 +40,19 @@ def import_paths(db: Any, paths: list[str | os.PathLike], *, name: str | None = 
     result: dict[str, list] = {"imported": [], "rejected": []}
     for i, p in enumerate(paths):
         run_name = name if name is None or len(paths) == 1 else f"{name}-{i + 1}"
+        shown = _text(os.fsdecode(p))
         try:
             result["imported"].append(_import_one(db, p, name=run_name, role=role))
         except ImportFailure as exc:
-            result["rejected"].append({"path": _text(os.fsdecode(p)), "error": str(exc)})
+            result["rejected"].append({"path": shown, "error": str(exc)})
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as exc:  # noqa: BLE001 - one odd file must not stop the others
             # a shape no check foresaw: still this file's rejection (its transaction was
             # rolled back), never an internal error that drops the files after it
-            result["rejected"].append({"path": _text(os.fsdecode(p)), "error": (
-                f"{p}: cannot be imported ({type(exc).__name__}: {str(exc)[:300]}); nothing "
-                "was written")})
+            result["rejected"].append({"path": shown, "error": (
+                f"{shown}: cannot be imported ({type(exc).__name__}: {str(exc)[:300]}); "
+                "nothing was written")})
     if result["imported"]:
         fts_sizes.refresh(writer.conn_of(db))  # once for all the files (a pass over docsize)
     return result
@@ -69,7 +70,10 @@ def import_path(db: Any, path: str | os.PathLike, *, name: str | None = None,
 def _text(name: str) -> str:
     """A file name as text the store can hold: bytes that are not UTF-8 (a name from another
     system's encoding) are written as \\xNN escapes, not refused by SQLite at the end."""
-    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    try:
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a lone surrogate no file system gave (an API caller's)
+        return name.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _import_one(db: Any, path: str | os.PathLike, *, name: str | None, role: str) -> dict:

@@ -99,10 +99,12 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                 inp, out = S.chat_io(a if ref is None else {**a, INPUT: text}, events)
                 n_inp = len(inp) if inp is not None else 0
                 # the same rule as the path above: an input that goes on from the last one
-                # gives what is past the messages already emitted (none, when it is shorter);
-                # another conversation's input is emitted whole
-                goes_on = n_inp >= consumed or (prev is not None and hist is not None
-                                                 and inp is not None
+                # (by value: it starts with all of it, and adds at least one item, as
+                # `extends` asks of the text) gives what is past the messages already emitted
+                # (none, when it is shorter); another conversation's input, or the same input
+                # again (a second sample), is emitted whole
+                goes_on = n_inp >= consumed or (prev is not None and hist
+                                                 and n_inp > len(hist)
                                                  and inp[:len(hist)] == hist)
                 fresh = (inp[consumed:] if goes_on else inp) if inp is not None else None
                 hist = inp if isinstance(inp, list) else None

@@ -23,7 +23,7 @@ from typing import Any, Iterator
 from . import otel_spans as S
 from .common import ImportFailure
 from .episodes import RecordError, validate_sim
-from .otel_episode import build_episode
+from .otel_episode import _Inputs, build_episode
 
 # seq = block << _BLOCK_SHIFT | span's place in the block << 1 | which process (0: the worker,
 # or this process alone; 1: the importing process beside a worker). A block holds far fewer
@@ -138,14 +138,13 @@ class Spiller:
                         if type(sp) is not dict:
                             raise ImportFailure(f"{where}, resourceSpans[{i}].scopeSpans[{j}]."
                                                 f"spans[{k}]: expected an object")
-                        try:
-                            trace, sid = sp.get("traceId"), sp.get("spanId")
-                            if type(trace) is not str or not trace or type(sid) is not str:
-                                raise ImportFailure(
-                                    f"{where}, resourceSpans[{i}].scopeSpans[{j}].spans[{k}]: "
-                                    "a span needs string traceId and spanId")
+                        trace, sid = sp.get("traceId"), sp.get("spanId")
+                        if type(trace) is not str or not trace or type(sid) is not str:
+                            raise ImportFailure(f"{where}, resourceSpans[{i}].scopeSpans[{j}]."
+                                                f"spans[{k}]: a span needs string traceId and "
+                                                "spanId")
+                        try:  # the span's fields, of whatever types the file has
                             a = attrs(sp.get("attributes"))
-                            conv = a.get("gen_ai.conversation.id") or a.get("session.id")
                             start = _ns(sp.get("startTimeUnixNano"))
                             end = _ns(sp.get("endTimeUnixNano"))
                             evs = sp.get("events")
@@ -157,29 +156,29 @@ class Spiller:
                             status = (sp.get("status") or {}).get("code")
                             name = str(sp.get("name") or "")
                             k_ = kind(name, a)
-                            ref = None
-                            if k_ == "chat" and type(text := a.get(S.INPUT)) is str:
-                                prev = last_input.pop(trace, None)  # re-added: newest last
-                                ref = _history_ref(a, text, prev)
-                                last_input[trace] = (seq, text)
-                                self._kept += len(text) - (0 if prev is None else len(prev[1]))
-                                if self._kept > KEEP_INPUT_CHARS:
-                                    self._forget()
-                            # marshal, not JSON: the record only lives in our own temporary file,
-                            # and marshalling big strings is a copy where JSON re-escapes them
-                            blob = dumps([name, a, events, status in (2, "2", "STATUS_CODE_ERROR"),
-                                          start, end, sid, sp.get("parentSpanId") or None, service,
-                                          trace, k_, seq, ref])
-                            write(blob)
-                            n = len(blob)
-                            append((seq, trace, None if conv is None else str(conv), start, off, n))
-                            off += n
-                            seq += 2
-                        except (AttributeError, TypeError, ValueError, KeyError,
-                                IndexError) as exc:  # a field of the wrong type
+                        except (AttributeError, TypeError, ValueError) as exc:
                             raise ImportFailure(f"{where}, resourceSpans[{i}].scopeSpans[{j}]."
                                                 f"spans[{k}]: {_span_problem(sp, exc)}") \
                                 from None
+                        conv = a.get("gen_ai.conversation.id") or a.get("session.id")
+                        ref = None
+                        if k_ == "chat" and type(text := a.get(S.INPUT)) is str:
+                            prev = last_input.pop(trace, None)  # re-added: newest last
+                            ref = _history_ref(a, text, prev)
+                            last_input[trace] = (seq, text)
+                            self._kept += len(text) - (0 if prev is None else len(prev[1]))
+                            if self._kept > KEEP_INPUT_CHARS:
+                                self._forget()
+                        # marshal, not JSON: the record only lives in our own temporary file,
+                        # and marshalling big strings is a copy where JSON re-escapes them
+                        blob = dumps([name, a, events, status in (2, "2", "STATUS_CODE_ERROR"),
+                                      start, end, sid, sp.get("parentSpanId") or None, service,
+                                      trace, k_, seq, ref])
+                        write(blob)
+                        n = len(blob)
+                        append((seq, trace, None if conv is None else str(conv), start, off, n))
+                        off += n
+                        seq += 2
                     if seq > first:
                         services[service] += (seq - first) >> 1
                         self.count += (seq - first) >> 1
@@ -300,9 +299,9 @@ def episodes(db: sqlite3.Connection, path: str, other: str | None,
         try:
             sim, lat, nc = build_episode(key, conv, spans, models)
         except (AttributeError, TypeError, ValueError, KeyError, IndexError) as exc:
-            # a message or attribute of a shape no reader foresaw: this episode's, named
-            raise ImportFailure(f"{label}: a value of an unexpected shape ({_problem(exc)})") \
-                from None
+            # a message or attribute of a shape no reader foresaw (or a fault of the builder's
+            # own): named with its episode, not taken for anything else
+            raise ImportFailure(f"{label}: cannot be built ({_problem(exc)})") from None
         try:
             validate_sim(sim, label)
         except RecordError as exc:
@@ -312,24 +311,36 @@ def episodes(db: sqlite3.Connection, path: str, other: str | None,
 
 
 def _once_each(spans: list[list], stats: dict) -> list[list]:
-    """The first of spans sharing a trace and span id (a collector's retry writes a batch
-    twice; its copies would repeat the conversation): the rest are counted in
-    stats["duplicates"], not built."""
-    kept: dict[tuple, int] = {}  # (trace, span id) -> the kept copy's seq
-    alias: dict[int, int] = {}  # a copy's seq -> the kept copy's
+    """Spans that repeat an earlier one (a collector's retry writes a batch twice; its copies
+    would repeat the conversation) left out and counted in stats["duplicates"]. A copy has the
+    same trace and span id and the same record (name, times, parent, status, events,
+    attributes, the whole input text); a span id reused with other content, or no id at all
+    ("" or zeros), is not a copy."""
+    first: dict[tuple, list] = {}  # (trace, span id) -> its first span
+    alias: dict[int, int] = {}  # a copy's seq -> the kept span's
+    inputs = _Inputs(spans)  # whole inputs: a copy's may be spilled as another added part
     out = []
     for sp in spans:
         key = (sp[9], sp[6])
-        if key in kept:
-            alias[sp[11]] = kept[key]
+        kept = first.setdefault(key, sp) if sp[6].strip("0") else sp
+        if kept is not sp and _same_span(kept, sp, inputs):
+            alias[sp[11]] = kept[11]
             stats["duplicates"] = stats.get("duplicates", 0) + 1
             continue
-        kept[key] = sp[11]
         out.append(sp)
-    for sp in out:  # an input spilled as the part it adds to a copy's: to the kept copy's
+    for sp in out:  # an input spilled as the part it adds to a copy's: to the kept span's
         if sp[12] in alias:
             sp[12] = alias[sp[12]]
     return out
+
+
+def _same_span(a: list, b: list, inputs: _Inputs) -> bool:
+    """Whether two span records say the same (all but their seq and input reference)."""
+    if a[:1] + a[2:11] != b[:1] + b[2:11]:
+        return False
+    rest_a = {k: v for k, v in a[1].items() if k != S.INPUT}
+    rest_b = {k: v for k, v in b[1].items() if k != S.INPUT}
+    return rest_a == rest_b and inputs.input(a) == inputs.input(b)
 
 
 def spill_path(tmp: str, which: str) -> str:

@@ -153,6 +153,11 @@ def register(cli: click.Group) -> None:
         from ..engine.plan import plan_run
 
         store_path = ctx.obj.store
+        if name:
+            from store.queries import run_name_problem
+
+            if problem := run_name_problem(name):
+                raise T2EError(f"--name: {problem}")
         if resume_id:
             plan = load_resume_plan(store_path, resume_id, concurrency=concurrency)
         else:

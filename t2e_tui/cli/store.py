@@ -3,14 +3,11 @@ headless commands. Thin: the work is in store/ (importers, exporters, queries)."
 
 from __future__ import annotations
 
-import contextlib
-import os
-
 import click
 
 from ..errors import EXIT_BAD_INPUT, T2EError
 from ..textsafe import one_line
-from .common import connect_store, one_line_table, store_path
+from .common import connect_store, one_line_table
 from .common import console as _console
 from .common import echo_json as _echo_json
 from .common import fmt as _fmt
@@ -72,22 +69,16 @@ def register(cli: click.Group) -> None:
         from store.importers import import_paths
         from store.queries import run_name_problem
 
-        problem = None if name is None else run_name_problem(name)
+        problem = run_name_problem(name) if name else None  # ("": the file's name)
         if problem:
             raise T2EError(f"--name: {problem}")
         # a plain connection: the import needs no sqlite-utils Database, whose import loads
         # numpy (0.1 s of every `t2e import`)
-        path = store_path(create=True)
-        new = not os.path.exists(path)
         conn = connect_store(create=True)
         try:
             result = import_paths(conn, list(paths), name=name, role=role)
         finally:
             conn.close()
-        if new and not result["imported"]:  # every file refused: no new empty store left
-            for suffix in ("", "-wal", "-shm"):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(path + suffix)
         if as_json:
             _echo_json(result)
         else:

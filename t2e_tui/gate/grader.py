@@ -62,9 +62,12 @@ def reward_sources(db: Any, baseline: str, candidate: str) -> dict[str, list[str
             rid = resolve_run(conn, ref)
         except Exception:  # noqa: BLE001 - unknown runs: the gate itself says so
             continue
+        # only foreign runs are mapped (store.outcomes.map_reward_attr): no pass over a
+        # graded run's episodes
         names = [r[0] for r in conn.execute(
-            "SELECT DISTINCT json_extract(reward_info_json, '$.info.mapped_from') AS a FROM "
-            "episodes WHERE run_id = ? AND a IS NOT NULL ORDER BY a", (rid,))]
+            "SELECT DISTINCT json_extract(e.reward_info_json, '$.info.mapped_from') AS a FROM "
+            "episodes e JOIN runs r ON r.run_id = e.run_id AND r.grading = 'foreign' WHERE "
+            "e.run_id = ? AND a IS NOT NULL ORDER BY a", (rid,))]
         if names:
             out[side] = [str(n) for n in names]
     return out
