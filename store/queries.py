@@ -264,6 +264,8 @@ def run_name_problem(name: str) -> str | None:
     (`t2e gate NAME`). Names taken from file names are kept as they are, and displayed safely."""
     if not name or not name.strip():
         return "a run name cannot be empty"
+    if re.search("[\ud800-\udfff]", name):  # a command line's bytes that are not UTF-8
+        return "a run name must be UTF-8 text (it holds bytes of another encoding)"
     if UNSHOWN.search(name):
         return ("control characters (escape sequences, tabs, newlines, bidi overrides) are not "
                 "allowed in a run name")

@@ -166,11 +166,11 @@ U, A1, A2, A3 = (text("user", "hi"), text("assistant", "a1"), text("assistant", 
 
 @pytest.mark.parametrize("worker", ["0", "1"])
 def test_a_batch_written_twice_is_imported_once(tmp_path, monkeypatch, worker):
-    from store.importers import otel_lines
-    monkeypatch.setattr(otel_lines, "SPILL_BLOCK", 256)  # both processes take lines
     """A collector's retry writes a batch twice: its spans are read once, with a warning (the
     episode had every message twice), also when a later batch's input goes on from the
     copy's (traces spread over lines)."""
+    from store.importers import otel_lines
+    monkeypatch.setattr(otel_lines, "SPILL_BLOCK", 256)  # both processes take lines
     monkeypatch.setenv("T2E_IMPORT_WORKER", worker)
     tr = "c" * 32
     first = request([span(tr, "r", "invoke_agent bot", {"gen_ai.operation.name": "invoke_agent"},
@@ -245,3 +245,34 @@ def test_the_same_input_again_is_a_second_sample_not_a_continuation(tmp_path):
     got, _ = _conversation(tmp_path, "empty", lambda tr: [
         _chat(tr, "c1", [], [A1, A2, A3], 1), _chat(tr, "c2", [q2, q3], [A1], 5)])
     assert got == ["a1", "a2", "a3", "q2", "q3", "a1"]
+
+
+def test_copies_are_compared_without_keeping_every_history():
+    """A long conversation whose batches are all written twice: the copies are found while
+    memory stays near one input (the first version kept every rebuilt history: ~10x the
+    file's size for 300 calls)."""
+    import tracemalloc
+
+    from store.importers.otel_spans import INPUT
+    from store.importers.otel_spill import _once_each
+
+    n, part = 200, "x" * 2000
+    spans, seq = [], 0
+    for i in range(n):  # call i adds one item; spilled as its part, referring to call i-1
+        for copy in (0, 1):
+            ref = None if i == 0 or copy else seq - 2  # the previous call's first span
+            text = f'[{{"c": "{part}"}}]' if ref is None and i == 0 else \
+                f'{{"c": "{part}{i}"}}]'
+            if copy:  # a copy spilled whole: the history again
+                text = "[" + ",".join(f'{{"c": "{part}{k if k else ""}"}}'
+                                      for k in range(i + 1)) + "]"
+            spans.append(["chat", {INPUT: text}, [], False, i, i + 1, f"{i + 1:016x}", None,
+                          "svc", "t" * 32, "chat", seq, ref])
+            seq += 1
+    tracemalloc.start()
+    stats: dict = {}
+    out = _once_each(spans, stats)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert stats["duplicates"] == n and len(out) == n
+    assert peak < 4 * len(spans[-1][1][INPUT]) + (1 << 20), peak
