@@ -109,3 +109,16 @@ def test_every_command_exits_141_on_a_closed_pipe(demo):
         p = _closed_reader(args, env)
         assert p.returncode == 141, (args, p.returncode, p.stderr)
         assert "Traceback" not in p.stderr, args
+
+
+def test_store_after_the_command_says_where_it_goes():
+    """`--store` is the root's option; typed after the command, click only said 'No such
+    option' (and offered --json)."""
+    from click.testing import CliRunner
+
+    from t2e_tui.cli import cli
+    res = CliRunner().invoke(cli, ["runs", "--store", "x.sqlite"])
+    assert res.exit_code == 2
+    assert "--store goes before the command: t2e --store PATH COMMAND" in res.output
+    res = CliRunner().invoke(cli, ["runs", "--nope"])
+    assert res.exit_code == 2 and "goes before" not in res.output

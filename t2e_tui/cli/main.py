@@ -89,7 +89,11 @@ class T2EGroup(click.Group):
             click.echo("aborted", err=True)
             sys.exit(130)
         except click.UsageError as exc:
-            _fail(exc.format_message(), EXIT_BAD_INPUT, as_json, usage=exc)
+            message = exc.format_message()
+            if isinstance(exc, click.NoSuchOption) and exc.option_name == "--store":
+                # the root's option, typed after the command: say where it goes
+                message += " (--store goes before the command: t2e --store PATH COMMAND ...)"
+            _fail(message, EXIT_BAD_INPUT, as_json, usage=exc)
         except click.ClickException as exc:
             _fail(exc.format_message(), EXIT_BAD_INPUT, as_json)
         except T2EError as exc:
