@@ -72,8 +72,10 @@ def make_sim(i: int, task: dict, *, reward: float = 1.0, termination: str = "use
         "reward_info": {
             "reward": reward, "db_check": {"db_match": reward == 1.0, "db_reward": reward},
             "env_assertions": [],
-            "action_checks": [{"action": a, "action_match": True, "action_reward": 1.0}
-                              for a in acts],
+            # copies: a caller that edits a check must not edit the module's TASKS (the
+            # hostile-output tests did, and later tests in the process saw their names)
+            "action_checks": [{"action": copy.deepcopy(a), "action_match": True,
+                               "action_reward": 1.0} for a in acts],
             "nl_assertions": [{"nl_assertion": "agent cancelled", "met": True,
                                "justification": "it did"}] if nl else [],
             "communicate_checks": [{"info": "cancelled", "met": True, "justification": "ok"}],
