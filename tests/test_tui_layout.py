@@ -173,3 +173,18 @@ async def test_compare_lanes_end_left_of_the_scrollbar_at_80x24(demo):
         lanes = app.screen.query_one(AlignedLanes)
         assert lanes.show_vertical_scrollbar and not lanes.show_horizontal_scrollbar
         assert len(line_text(lanes, 1)) == lanes.scrollable_content_region.width
+
+
+def test_one_run_against_gold_shows_its_hints_without_a_side():
+    """On the Tasks screen of one run, `B:1 tool err` read as lane B of the compare screen,
+    where that run is lane A: one run needs no side. A pair keeps them."""
+    from t2e_tui import data_access as da
+    from t2e_tui.ui.screens.tasks_cells import row_cells
+
+    row = da.TaskRow("7", [], [])
+    row.hints = ["B:1 tool err", "B:no confirm before write", "odd"]
+    row.terms = frozenset()
+    single = row_cells(row, False, False, [])[-1]
+    assert [h.strip() for h, _ in single] == ["1 tool err", "no confirm before write", "odd"]
+    pair = row_cells(row, True, False, [])[-1]
+    assert [h.strip() for h, _ in pair] == ["B:1 tool err", "B:no confirm before write", "odd"]
