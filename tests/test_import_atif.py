@@ -101,3 +101,41 @@ def test_nesting_too_deep_is_named(db, tmp_path):
                  + "}")
     with pytest.raises(ImportFailure, match="nesting too deep"):
         import_path(db, p)
+
+
+@pytest.mark.parametrize("value", [True, 5, 1.5, "x", {"a": 1}])
+def test_subagent_trajectories_of_the_wrong_type_are_named(tmp_path, value):
+    """They were "cannot be imported (TypeError: 'bool' object is not iterable)", or (an
+    object) walked key by key; now the field is named."""
+    t = json.loads((FIX / "support_v17.json").read_text())
+    t["subagent_trajectories"] = value
+    p = tmp_path / "t.json"
+    p.write_text(json.dumps(t))
+    db = store.open_db(tmp_path / "s.sqlite")
+    with pytest.raises(ImportFailure, match=r"'subagent_trajectories' should be a list, found "):
+        import_path(db, p)
+    assert db.conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)
+
+
+def test_a_text_part_that_is_not_text(tmp_path):
+    """A content part's text of another type was stored as Python's repr ("None..." or
+    "{'a': ...}"): null is an empty part, anything else is refused, named."""
+    t = json.loads((FIX / "support_v17.json").read_text())
+    step = next(s for s in t["steps"] if s.get("source") == "user")
+    db = store.open_db(tmp_path / "s.sqlite")
+    for n, first in enumerate((None, {"a": {"b": [1]}})):
+        step["message"] = [{"type": "text", "text": first},
+                           {"type": "text", "text": "it arrived broken."}]
+        p = tmp_path / f"t{n}.json"
+        p.write_text(json.dumps(t))
+        if first is None:
+            run = import_path(db, p)["run_id"]
+            contents = [c for (c,) in db.conn.execute(
+                "SELECT s.content FROM steps s JOIN episodes e USING (episode_id) "
+                "WHERE e.run_id = ? AND s.role = 'user'", (run,))]
+            assert "it arrived broken." in contents and not any("None" in (c or "")
+                                                                for c in contents)
+        else:
+            with pytest.raises(ImportFailure, match=r"message\[0\]\.text should be a string, "
+                                                    r"found dict"):
+                import_path(db, p)

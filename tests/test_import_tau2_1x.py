@@ -13,7 +13,7 @@ import pytest
 import store
 from store import queries
 from store.exporters import export_dict
-from store.importers import import_path
+from store.importers import ImportFailure, import_path
 from store.importers.tau2_ticks import messages_from_ticks
 
 FIX = Path(__file__).parent / "fixtures" / "tau2_1x"
@@ -280,3 +280,50 @@ def test_gate_refuses_a_run_graded_ignoring_the_basis(tmp_path):
     res = run(cli, ["--store", st, "gate", "basis", "ignoring"])
     assert res.exit_code == 2
     assert "ignoring the tasks' reward_basis" in res.output
+
+
+def _voice_copy(tmp_path):
+    d = tmp_path / "run"
+    shutil.copytree(FIX / "voice_run", d)
+    return d
+
+
+def test_an_index_without_its_simulations_folder_is_refused(tmp_path, db):
+    """simulation_index lists simulations but there is no simulations/ folder (or it is a
+    file): refused, as a missing listed file is. It imported an empty run, exit 0."""
+    import shutil
+    for kind in ("gone", "a file"):
+        d = _voice_copy(tmp_path / kind.replace(" ", "_"))
+        shutil.rmtree(d / "simulations")
+        if kind == "a file":
+            (d / "simulations").write_text("{}")
+        with pytest.raises(ImportFailure, match=r"lists \d+ simulation\(s\) in simulation_index, "
+                                                r"but there is no simulations/ folder"):
+            import_path(db, d)
+    assert db.conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)
+
+
+@pytest.mark.parametrize("part", ["simulations", "results.json"])
+def test_a_folder_or_results_linked_from_outside_is_refused(tmp_path, db, part):
+    """A simulation's own link out of the directory was refused, but simulations/ or
+    results.json themselves linked from elsewhere were read."""
+    d = _voice_copy(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (d / part).rename(elsewhere / part)
+    (d / part).symlink_to(elsewhere / part)
+    with pytest.raises(ImportFailure, match=rf"{part} links outside the directory"):
+        import_path(db, d)
+
+
+def test_action_checks_of_the_wrong_type_are_named(tmp_path, db):
+    """reward_info.action_checks a number: "cannot be imported (TypeError: 'float' object is
+    not iterable)" before; now the field is named."""
+    d = _voice_copy(tmp_path)
+    sim = next((d / "simulations").glob("*.json"))
+    doc = json.loads(sim.read_text())
+    doc.setdefault("reward_info", {})["action_checks"] = 1.5
+    sim.write_text(json.dumps(doc))
+    with pytest.raises(ImportFailure, match=r"reward_info\.action_checks should be a list of "
+                                            r"objects"):
+        import_path(db, d)

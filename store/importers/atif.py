@@ -34,9 +34,15 @@ def _text(message: Any, where: str) -> tuple[str | None, list]:
         return message, []
     if isinstance(message, list):
         texts, other = [], []
-        for p in message:
+        for i, p in enumerate(message):
             if isinstance(p, dict) and p.get("type") == "text":
-                texts.append(str(p.get("text", p.get("content", ""))))
+                text = p.get("text", p.get("content", ""))
+                if text is None:
+                    continue  # an empty part
+                if not isinstance(text, str):  # str() stored Python's repr of it
+                    raise ImportFailure(f"{where}: message[{i}].text should be a string, "
+                                        f"found {type(text).__name__}")
+                texts.append(text)
             else:
                 other.append(p)
         return "".join(texts), other
@@ -144,7 +150,11 @@ def trajectory_sims(t: Any, where: str, parent: str | None = None) -> list[dict]
                     "notes": t.get("notes"), "final_metrics": fm or None,
                     "system_prompt": system or None, "attributes": attrs}}
     out = [sim]
-    for j, sub in enumerate(t.get("subagent_trajectories") or []):
+    subs = t.get("subagent_trajectories")
+    if subs is not None and type(subs) is not list:
+        raise ImportFailure(f"{where}: 'subagent_trajectories' should be a list, found "
+                            f"{type(subs).__name__}")
+    for j, sub in enumerate(subs or []):
         out.extend(trajectory_sims(sub, f"{where}, subagent_trajectories[{j}]", parent=key))
     return out
 

@@ -81,16 +81,15 @@ def validate_sim(sim: Any, label: str) -> None:
             if ri.get(key) is not None and not isinstance(ri[key], typ):
                 raise RecordError(f"{label}: reward_info.{key} should be {what}, found "
                                   f"{type(ri[key]).__name__}")
-        for ac in ri.get("action_checks") or []:
-            if isinstance(ac, dict) and ac.get("action") is not None \
-                    and not isinstance(ac["action"], dict):
-                raise RecordError(f"{label}: reward_info.action_checks[].action should be "
-                                  f"an object")
         for key in ("action_checks", "communicate_checks", "nl_assertions", "env_assertions"):
             items = ri.get(key)
             if items is not None and not (isinstance(items, list)
                                           and all(isinstance(x, dict) for x in items)):
                 raise RecordError(f"{label}: reward_info.{key} should be a list of objects")
+        for ac in ri.get("action_checks") or []:  # (a list of objects: checked just above)
+            if ac.get("action") is not None and not isinstance(ac["action"], dict):
+                raise RecordError(f"{label}: reward_info.action_checks[].action should be "
+                                  f"an object")
         _check_fields(ri, label)
         db_check = ri.get("db_check")
         if isinstance(db_check, dict):

@@ -295,11 +295,21 @@ def _produce_directory(path: Path, display: str, run_id: str,
     sim_dir = path / "simulations"
     if not results.is_file():
         raise ImportFailure("a directory without results.json; " + EXPECTED)
+    # results.json and simulations/ themselves links out of the directory: refused as the
+    # simulations' own links are (the checks below compare with the resolved folder)
+    for part in (results, sim_dir):
+        if part.is_symlink() and not inside(path, part):
+            raise ImportFailure(f"{part.name} links outside the directory; only files inside "
+                                "it are read")
     top = _read_json(results)
     if not isinstance(top, dict):
         raise ImportFailure(f"{results.name}: expected an object, found {type(top).__name__}")
     index = top.get("simulation_index")
     files: list[Path] = []
+    if isinstance(index, list) and index and not sim_dir.is_dir():
+        # an index says there are simulations: without their folder there is nothing to import
+        raise ImportFailure(f"{results.name} lists {len(index)} simulation(s) in "
+                            "simulation_index, but there is no simulations/ folder")
     if isinstance(index, list) and index and sim_dir.is_dir():
         for i, entry in enumerate(index):
             sid = entry.get("id") if isinstance(entry, dict) else None
