@@ -139,3 +139,15 @@ def test_a_text_part_that_is_not_text(tmp_path):
             with pytest.raises(ImportFailure, match=r"message\[0\]\.text should be a string, "
                                                     r"found dict"):
                 import_path(db, p)
+
+
+@pytest.mark.parametrize("version", ["ATIF-v1.7\n", "ATIF-v1.\u0667", "ATIF-v1.7 "])
+def test_a_schema_version_is_exact(tmp_path, version):
+    """A trailing newline, or a digit of another script, was taken for a version."""
+    t = json.loads((FIX / "support_v17.json").read_text())
+    t["schema_version"] = version
+    p = tmp_path / "t.json"
+    p.write_text(json.dumps(t))
+    db = store.open_db(tmp_path / "s.sqlite")
+    with pytest.raises(ImportFailure, match="schema_version should be 'ATIF-v1.N'"):
+        import_path(db, p)

@@ -327,3 +327,22 @@ def test_action_checks_of_the_wrong_type_are_named(tmp_path, db):
     with pytest.raises(ImportFailure, match=r"reward_info\.action_checks should be a list of "
                                             r"objects"):
         import_path(db, d)
+
+
+@pytest.mark.parametrize("case", ["empty messages beside ticks", "null messages, no ticks"])
+def test_a_simulation_whose_turns_are_not_read_is_said(tmp_path, db, case):
+    """Its turns were dropped without a word: stored with no steps, now with a warning."""
+    d = _voice_copy(tmp_path)
+    sim = d / "simulations" / "sim-voice-1.json"
+    doc = json.loads(sim.read_text())
+    assert doc["messages"] is None and doc["ticks"]
+    if case.startswith("empty"):
+        doc["messages"] = []
+    else:
+        del doc["ticks"]
+    sim.write_text(json.dumps(doc))
+    entry = import_path(db, d)
+    assert any("1 simulation(s) have no turns read" in w for w in entry["warnings"]), \
+        entry["warnings"]
+    clean = import_path(db, _voice_copy(tmp_path / "clean"))
+    assert not any("no turns read" in w for w in clean["warnings"])

@@ -24,7 +24,8 @@ from .jsonstream import JsonStreamError
 from .jsonstream import loads as strict_loads
 
 FORMAT = "atif"
-_VERSION = re.compile(r"^ATIF-v1\.(\d+)$")
+# ASCII digits to the very end ("\d" took other scripts' digits, "$" a trailing newline)
+_VERSION = re.compile(r"ATIF-v1\.([0-9]+)\Z")
 TESTED = (4, 7)  # the minor versions published and tested here
 
 

@@ -256,9 +256,14 @@ class ImportContext:
             self._tasks_by_id = {str(t.get("id")): t for t in tasks}
         return self._tasks_by_id
 
-    def summary_warnings(self, duplicate_ids: int = 0, from_ticks: int = 0) -> list[str]:
+    def summary_warnings(self, duplicate_ids: int = 0, from_ticks: int = 0,
+                         turns_unread: int = 0) -> list[str]:
         """The per-file warnings gathered while reading simulations (labels, ids, ticks)."""
         out: list[str] = []
+        if turns_unread:
+            out.append(f"{turns_unread} simulation(s) have no turns read: messages empty beside "
+                       "ticks (ticks are read only when messages is null), or messages null "
+                       "with no ticks; stored with no steps")
         if from_ticks:
             out.append(f"{from_ticks} simulation(s) have messages: null (tau2 full-duplex): "
                        "their steps were rebuilt from the ticks' speech chunks, tool calls and "

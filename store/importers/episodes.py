@@ -215,6 +215,9 @@ class RowBuilder:
         self.messages = 0
         self.duplicate_ids = 0
         self.from_ticks = 0  # simulations whose steps were rebuilt from tau2 1.x ticks
+        # simulations with no turns read: `messages` empty beside ticks (only null messages
+        # send the reader to the ticks), or null with no ticks at all
+        self.turns_unread = 0
 
     def add(self, sim: dict, ord_: int, *, likely_task_id: str | None = None,
             latencies: list | None = None, step_rows: list | None = None) -> tuple | None:
@@ -233,6 +236,9 @@ class RowBuilder:
         if from_ticks:
             messages = messages_from_ticks(sim["ticks"])
             self.from_ticks += 1
+        elif (messages == [] and sim.get("ticks")) or (messages is None
+                                                       and sim.get("ticks") is None):
+            self.turns_unread += 1
         messages = messages or []
         steps, calls = self._steps, self._calls
         if step_rows is None:
