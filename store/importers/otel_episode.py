@@ -94,7 +94,8 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                 if out is None:  # chat_io's other forms, without the input already parsed
                     out = S.chat_io({**a, "gen_ai.input.messages": None}, events)[1]
                 fresh, n_inp = tail[max(consumed - prev[1], 0):], prev[1] + len(tail)
-                hist = hist + tail if hist is not None else None
+                if hist is not None:
+                    hist.extend(tail)  # (ours: a copy, below; not a copy per call)
             else:
                 inp, out = S.chat_io(a if ref is None else {**a, INPUT: text}, events)
                 n_inp = len(inp) if inp is not None else 0
@@ -107,7 +108,7 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                                                  and n_inp > len(hist)
                                                  and inp[:len(hist)] == hist)
                 fresh = (inp[consumed:] if goes_on else inp) if inp is not None else None
-                hist = inp if isinstance(inp, list) else None
+                hist = list(inp) if isinstance(inp, list) else None
             prev = (it, n_inp) if isinstance(text, str) and (inp is not None
                                                               or tail is not None) else None
             if fresh is None:
