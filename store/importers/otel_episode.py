@@ -200,8 +200,11 @@ class _Inputs:
         self.by_seq: dict[int, list] | None = None
         self.texts: dict[int, str] = {}
 
-    def input(self, sp: list) -> Any:
-        """The span's gen_ai.input.messages as it was in the file."""
+    def input(self, sp: list, keep: bool = True) -> Any:
+        """The span's gen_ai.input.messages as it was in the file. `keep`: remember the texts
+        rebuilt on the way (the episode reads them again); without, nothing is kept (a
+        comparison of two spans, otel_spill._once_each: keeping every history of a long
+        conversation written twice took memory in its length squared)."""
         if sp[12] is None:
             return sp[1].get(INPUT)
         if self.by_seq is None:
@@ -211,6 +214,9 @@ class _Inputs:
             chain.append(sp)
             sp = self.by_seq[sp[12]]
         text = self.texts.get(sp[11]) if sp[12] is not None else sp[1].get(INPUT)
+        if not keep:  # the same texts, joined once: each step's `]` gives way to the next
+            parts = [s[1][INPUT] for s in reversed(chain)]
+            return "".join([text[:-1], *(f",{p[:-1]}" for p in parts[:-1]), ",", parts[-1]])
         for s in reversed(chain):
             text = self.texts[s[11]] = text[:-1] + "," + s[1][INPUT]
         return text

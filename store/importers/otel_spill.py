@@ -23,7 +23,7 @@ from typing import Any, Iterator
 from . import otel_spans as S
 from .common import ImportFailure
 from .episodes import RecordError, validate_sim
-from .otel_episode import build_episode
+from .otel_episode import _Inputs, build_episode
 
 # seq = block << _BLOCK_SHIFT | span's place in the block << 1 | which process (0: the worker,
 # or this process alone; 1: the importing process beside a worker). A block holds far fewer
@@ -318,12 +318,12 @@ def _once_each(spans: list[list], stats: dict) -> list[list]:
     ("" or zeros), is not a copy."""
     first: dict[tuple, list] = {}  # (trace, span id) -> its first span
     alias: dict[int, int] = {}  # a copy's seq -> the kept span's
-    by_seq = {sp[11]: sp for sp in spans}
+    inputs = _Inputs(spans)
     out = []
     for sp in spans:
         key = (sp[9], sp[6])
         kept = first.setdefault(key, sp) if sp[6].strip("0") else sp
-        if kept is not sp and _same_span(kept, sp, by_seq, alias):
+        if kept is not sp and _same_span(kept, sp, inputs, alias):
             alias[sp[11]] = kept[11]
             stats["duplicates"] = stats.get("duplicates", 0) + 1
             continue
@@ -334,7 +334,7 @@ def _once_each(spans: list[list], stats: dict) -> list[list]:
     return out
 
 
-def _same_span(a: list, b: list, by_seq: dict, alias: dict) -> bool:
+def _same_span(a: list, b: list, inputs: _Inputs, alias: dict) -> bool:
     """Whether two span records say the same (all but their seq and input reference)."""
     if a[:1] + a[2:11] != b[:1] + b[2:11]:
         return False
@@ -347,25 +347,7 @@ def _same_span(a: list, b: list, by_seq: dict, alias: dict) -> bool:
         return ia == ib
     if ra is not None and rb is not None and ia == ib and alias.get(rb, rb) == alias.get(ra, ra):
         return True  # the same part added to the same input (most copies after the first)
-    return _whole_input(a, by_seq) == _whole_input(b, by_seq)
-
-
-def _whole_input(sp: list, by_seq: dict) -> object:
-    """A span's input as it was in the file, rebuilt from the parts spilled (otel_episode's
-    _Inputs, without keeping the texts: a long conversation retried would keep every
-    history)."""
-    parts = []
-    while sp[12] is not None:
-        parts.append(sp[1][S.INPUT])
-        sp = by_seq[sp[12]]
-    root = sp[1].get(S.INPUT)
-    if not parts:
-        return root
-    pieces = [root[:-1]]
-    for part in reversed(parts[1:]):
-        pieces += [",", part[:-1]]
-    pieces += [",", parts[0]]
-    return "".join(pieces)
+    return inputs.input(a, keep=False) == inputs.input(b, keep=False)
 
 
 def spill_path(tmp: str, which: str) -> str:
