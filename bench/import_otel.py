@@ -159,7 +159,7 @@ def main() -> None:
                 tries.append(run_import(f, tmp / f"s-{label[:4]}-{mb}-{k}.sqlite"))
             # the run of median wall time (this machine's speed drifts from minute to minute:
             # each run is said, and the load)
-            wall, rss, res = sorted(tries, key=lambda t: t[0])[len(tries) // 2]
+            wall, _, res = sorted(tries, key=lambda t: t[0])[len(tries) // 2]
             _, rss, peak = max(tries, key=lambda t: t[1])  # the highest peak of the runs
             ref = json_load_seconds(f)
             if len(tries) > 1:

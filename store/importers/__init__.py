@@ -192,15 +192,16 @@ def _import_hashing(conn: sqlite3.Connection, p: Path, display: str, size: int,
             raise ImportFailure(f"the file shrank while it was imported ({size} bytes when "
                                 f"the import began, {hashed} now); nothing was written")
         held.append(_import_lock(conn, sha))  # (_import_locked names the file)
-        if _existing(conn, display, sha):
-            raise _Duplicate(sha)
+        existing = _existing(conn, display, sha)
+        if existing:
+            raise _Duplicate(existing)  # (what the import returns, once rolled back)
         ctx.sha256 = sha
 
     try:
         return _import_locked(conn, p, display, "", size, name, role, fmt, worker,
                               before_source=settle, hashing=hasher)
     except _Duplicate as dup:
-        return _existing(conn, display, str(dup))
+        return dup.args[0]
     finally:
         hasher.close()
         for lock in held:

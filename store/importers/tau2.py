@@ -311,7 +311,7 @@ def _produce_directory(path: Path, display: str, run_id: str,
         # an index says there are simulations: without their folder there is nothing to import
         raise ImportFailure(f"{results.name} lists {len(index)} simulation(s) in "
                             "simulation_index, but there is no simulations/ folder")
-    if isinstance(index, list) and index and sim_dir.is_dir():
+    if isinstance(index, list) and index:  # (its folder is there: refused above otherwise)
         for i, entry in enumerate(index):
             sid = entry.get("id") if isinstance(entry, dict) else None
             if not isinstance(sid, str):
