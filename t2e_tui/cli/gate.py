@@ -184,7 +184,9 @@ def register(cli: click.Group) -> None:
                 doc["transfer"] = _transfer_doc(conn, result)
                 # what the reports must say too: where the rewards came from, and a grader
                 # mismatch let through
-                doc["reward_from"] = reward_sources(conn, baseline_run, candidate_run)
+                doc["reward_from"] = reward_sources(conn, {
+                    "baseline": result.comparison.baseline,
+                    "candidate": result.comparison.candidate})
                 if why:
                     doc["warnings"] = [*doc["warnings"], "grader mismatch allowed "
                                        f"(--allow-grader-mismatch): {why}"]

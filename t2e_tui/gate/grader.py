@@ -14,6 +14,7 @@ from store.queries import resolve_run
 from store.writer import conn_of
 
 from ..errors import T2EError
+from .runs import RunInfo
 
 
 def check_graders(db: Any, baseline: str, candidate: str, *, allow: bool = False) -> str | None:
@@ -52,22 +53,18 @@ def apply_reward_attr(db: Any, baseline: str, candidate: str, name: str) -> list
     return warnings
 
 
-def reward_sources(db: Any, baseline: str, candidate: str) -> dict[str, list[str]]:
+def reward_sources(db: Any, runs: dict[str, RunInfo]) -> dict[str, list[str]]:
     """The outcome attributes each run's rewards were mapped from (`--reward-attr`, now or
-    earlier: the mapping is kept on the episodes), by side; empty when neither was mapped."""
-    conn = conn_of(db)
+    earlier: the mapping is kept on the episodes), by side (`runs`: side -> the run the gate
+    compared); empty when neither was mapped. Only foreign runs are mapped
+    (store.outcomes.map_reward_attr): a graded run's episodes are not read."""
     out: dict[str, list[str]] = {}
-    for side, ref in (("baseline", baseline), ("candidate", candidate)):
-        try:
-            rid = resolve_run(conn, ref)
-        except Exception:  # noqa: BLE001 - unknown runs: the gate itself says so
+    for side, run in runs.items():
+        if run.grading != "foreign":
             continue
-        # only foreign runs are mapped (store.outcomes.map_reward_attr): no pass over a
-        # graded run's episodes
-        names = [r[0] for r in conn.execute(
-            "SELECT DISTINCT json_extract(e.reward_info_json, '$.info.mapped_from') AS a FROM "
-            "episodes e JOIN runs r ON r.run_id = e.run_id AND r.grading = 'foreign' WHERE "
-            "e.run_id = ? AND a IS NOT NULL ORDER BY a", (rid,))]
+        names = [r[0] for r in conn_of(db).execute(
+            "SELECT DISTINCT json_extract(reward_info_json, '$.info.mapped_from') AS a FROM "
+            "episodes WHERE run_id = ? AND a IS NOT NULL ORDER BY a", (run.run_id,))]
         if names:
             out[side] = [str(n) for n in names]
     return out
