@@ -13,6 +13,7 @@ from typing import Any
 
 from . import fts_sizes
 from .db import INFRA, StoreError, now_iso
+from .hidden import HIDDEN_CHARS
 from .search import SNIPPET_CLOSE, SNIPPET_OPEN, fts_query, search  # noqa: F401
 from .writer import ROLES, conn_of, message_from_step, transaction
 
@@ -272,9 +273,8 @@ def run_name_problem(name: str) -> str | None:
     return None
 
 
-# what listings strip from a name (t2e_tui/textsafe's set, but \t and \n too): C0, DEL, C1,
-# bidi overrides, lone surrogates
-UNSHOWN = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+# what listings strip from a name (store/hidden.py), tabs and newlines too
+UNSHOWN = re.compile(f"[\t\n{HIDDEN_CHARS}]")
 
 
 def rename_run(db: Any, ref: str, name: str) -> str:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import io
 import re
 
+from store.hidden import HIDDEN, HIDDEN_ASCII
+
 # ESC-introduced sequences: CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST), DCS/SOS/PM/APC
 # (ESC P/X/^/_ ... ST) and two-byte escapes. Also the 8-bit C1 forms (CSI = 0x9b, OSC = 0x9d).
 _ANSI = re.compile(
@@ -24,16 +26,11 @@ _ANSI = re.compile(
     """,
     re.VERBOSE,
 )
-# Remaining C0 controls except \t and \n, DEL, C1 controls, and bidi overrides that can
-# visually reorder text (a known way to disguise content).
-# Lone surrogates (from JSON like "\\ud800") cannot be encoded for any terminal: also removed.
-_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-# What the output streams make visible instead of writing: every C0 control except \t and \n
-# (ESC included), DEL, C1, bidi overrides and lone surrogates.
-_UNSAFE_OUT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-
-# The ASCII members of both sets (C0 but \t and \n, and DEL), for bytes.translate.
-_ASCII_CONTROLS = bytes(range(0, 9)) + bytes(range(11, 32)) + b"\x7f"
+# Remaining C0 controls except \t and \n, DEL, C1 controls, bidi overrides, lone surrogates
+# (store/hidden.py): removed from shown text; on the output streams made visible instead
+_CONTROLS = HIDDEN
+# their ASCII members, for bytes.translate
+_ASCII_CONTROLS = HIDDEN_ASCII
 
 DEFAULT_LIMIT = 4000   # characters shown before "press x to expand"
 EXPANDED_LIMIT = 200_000  # even expanded, a 5 MB field is cut: the terminal can't use more
@@ -108,9 +105,9 @@ def visible_escapes(text: str) -> str:
         raw = text.encode("ascii")
         if len(raw.translate(None, _ASCII_CONTROLS)) == len(raw):
             return text
-    elif not _UNSAFE_OUT.search(text):
+    elif not _CONTROLS.search(text):
         return text
-    return _UNSAFE_OUT.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return _CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 class SafeTextStream(io.TextIOBase):

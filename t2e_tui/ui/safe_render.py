@@ -15,8 +15,10 @@ import re
 from rich.segment import Segment
 from textual.strip import Strip
 
+from store.hidden import HIDDEN
+
 # the cheap test: a segment with none of these is written as is (nearly every segment)
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_UNSAFE = HIDDEN
 
 _original_render = Strip.render
 
