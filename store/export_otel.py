@@ -2,13 +2,22 @@
 
 One trace per episode, one request (JSON line) per episode, as the collector's file exporter
 writes them, so the file streams both ways. Each episode is an `invoke_agent` span carrying the
-conversation id and t2e's outcome (`t2e.task_id`, `t2e.trial`, `t2e.reward`,
-`t2e.reward_info`); each assistant message is a `chat` span whose `gen_ai.input.messages` is
-the conversation so far and whose `gen_ai.output.messages` is that message; each tool result is
-an `execute_tool` span with the call's name, id, arguments and result. User messages after the
-last assistant message (no chat span carries them) ride as `gen_ai.user.message` events on the
-root span. Importing the file back (store/importers/otel.py) gives every message, tool call
-and argument back. Span times are the messages' own: a span ends at its message's timestamp
+conversation id and t2e's own fields (`t2e.task_id`, `t2e.trial`, `t2e.seed`,
+`t2e.agent_cost`, `t2e.user_cost`, `t2e.reward`, `t2e.reward_info`); each assistant message
+is a `chat` span whose `gen_ai.input.messages` is the conversation so far and whose
+`gen_ai.output.messages` is that message, with its tokens under the GenAI names
+(`gen_ai.usage.input_tokens`, `output_tokens`, `cache_read.input_tokens`,
+`cache_creation.input_tokens`) and its cost as `t2e.cost` (the conventions name no cost); each
+tool result is an `execute_tool` span with the call's name, id, arguments and result. A user
+message has no span of its own: inside the chat inputs its cost and usage are extra keys of its
+message object (`t2e.cost`; `t2e.usage`, the same GenAI usage names as keys: the input
+messages' schema allows extra properties). User messages after the last assistant message (no
+chat span carries them) ride as `gen_ai.user.message` events on the root span, with `t2e.cost`
+and the `gen_ai.usage.*` attributes. Only numbers are written (a value of another type an
+import kept raw is left out); usage keys other than the four counts (`total_tokens`, say) have
+no attribute and are not written. Importing the file back (store/importers/otel.py) gives
+every message, tool call and argument back, and these costs, counts and the seed. Span times
+are the messages' own: a span ends at its message's timestamp
 and starts at the one before (or its latency before, when that is later); where a message
 has no timestamp, its span follows the one before and lasts its latency (1 ms where unknown).
 The root span runs from the episode's start to its end. The resource's `service.name` is the
@@ -45,8 +54,37 @@ def _attrs(d: dict) -> list[dict]:
     return [{"key": k, "value": _val(v)} for k, v in d.items() if v is not None]
 
 
+# a message's usage (the store's names, as the OTel importer reads them back) -> GenAI names;
+# ATIF's `cached_tokens` is the cache read count (read back as cache_read_tokens)
+_USAGE = (("prompt_tokens", "gen_ai.usage.input_tokens"),
+          ("completion_tokens", "gen_ai.usage.output_tokens"),
+          ("cache_read_tokens", "gen_ai.usage.cache_read.input_tokens"),
+          ("cached_tokens", "gen_ai.usage.cache_read.input_tokens"),
+          ("cache_write_tokens", "gen_ai.usage.cache_creation.input_tokens"))
+
+
+def _usage(m: dict) -> dict:
+    """The message's token counts under the GenAI attribute names (counts only)."""
+    u = m.get("usage")
+    out: dict = {}
+    if isinstance(u, dict):
+        for k, name in _USAGE:
+            v = u.get(k)
+            if type(v) is int and name not in out:
+                out[name] = v
+    return out
+
+
+def _number(v: Any) -> float | int | None:
+    """A cost as written: finite numbers only (a raw value of another type kept by an import
+    stays out, as the importer would leave it out)."""
+    return v if type(v) is int or (type(v) is float and v - v == 0) else None
+
+
 def _parts(m: dict) -> dict:
-    """A tau2 message as a GenAI parts-form message."""
+    """A tau2 message as a GenAI parts-form message. A user turn has no span of its own
+    (it is in the next chat span's input): its cost and usage ride as extra keys of the
+    message object (`t2e.cost`, `t2e.usage` = {GenAI usage attribute: count})."""
     role = m.get("role")
     parts: list[dict] = []
     if role == "tool":
@@ -58,7 +96,13 @@ def _parts(m: dict) -> dict:
     for c in m.get("tool_calls") or []:
         parts.append({"type": "tool_call", "id": c.get("id"), "name": c.get("name"),
                       "arguments": c.get("arguments")})
-    return {"role": role, "parts": parts}
+    out = {"role": role, "parts": parts}
+    if role == "user":
+        if (c := _number(m.get("cost"))) is not None:
+            out["t2e.cost"] = c
+        if u := _usage(m):
+            out["t2e.usage"] = u
+    return out
 
 
 def _time_ns(v: Any) -> int | None:
@@ -108,13 +152,11 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None]) -> dict
             end = t + (dur or _NS)
         role = m.get("role")
         if role == "assistant":
-            usage = m.get("usage") if isinstance(m.get("usage"), dict) else {}
             a = {"gen_ai.operation.name": "chat", "gen_ai.request.model": run.get("agent_model"),
                  "gen_ai.conversation.id": f"{run['run_id']}:{sim.get('id')}",
                  "gen_ai.input.messages": json.dumps(history, ensure_ascii=False),
                  "gen_ai.output.messages": json.dumps([_parts(m)], ensure_ascii=False),
-                 "gen_ai.usage.input_tokens": usage.get("prompt_tokens"),
-                 "gen_ai.usage.output_tokens": usage.get("completion_tokens")}
+                 **_usage(m), "t2e.cost": _number(m.get("cost"))}
             spans.append(_span(trace, _id(trace, i, n=16), root_id,
                                f"chat {run.get('agent_model') or ''}".strip(), a, t, end))
         elif role == "tool":
@@ -130,7 +172,8 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None]) -> dict
                                error=bool(m.get("error"))))
         elif role == "user" and i > last_assistant:
             events.append({"timeUnixNano": str(end), "name": "gen_ai.user.message",
-                           "attributes": _attrs({"content": m.get("content")})})
+                           "attributes": _attrs({"content": m.get("content"), **_usage(m),
+                                                 "t2e.cost": _number(m.get("cost"))})})
         if role != "system":
             history.append(_parts(m))
         t = end + 1000  # the next span starts after this one (1 µs: their order is kept)
@@ -140,6 +183,9 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None]) -> dict
             "t2e.sim_id": None if sim.get("id") is None else str(sim["id"]),
             "t2e.task_id": None if sim.get("task_id") is None else str(sim["task_id"]),
             "t2e.trial": sim.get("trial"),
+            "t2e.seed": sim.get("seed") if type(sim.get("seed")) is int else None,
+            "t2e.agent_cost": _number(sim.get("agent_cost")),
+            "t2e.user_cost": _number(sim.get("user_cost")),
             "t2e.termination_reason": sim.get("termination_reason"),
             "t2e.reward": None if ri is None or ri.get("reward") is None
             else float(ri["reward"]),

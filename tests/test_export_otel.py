@@ -43,6 +43,7 @@ def _roundtrip(db, tmp_path, src_path):
     back = import_path(db, out)
     assert back["episodes"] == n
     assert _messages(db, back["run_id"]) == _messages(db, rid)
+    assert _costs(db, back["run_id"]) == _costs(db, rid)
     return rid, back["run_id"]
 
 
@@ -142,3 +143,71 @@ def test_export_times_out_of_order_or_early_are_laid_out_in_order(tmp_path):
     root = spans[0]
     assert int(root["startTimeUnixNano"]) <= times[0][0] and \
         int(root["endTimeUnixNano"]) >= times[-1][1]
+
+
+def _costs(db, run_id):
+    """Per episode (by simulation id): its costs and seed, then each message's role, cost
+    and usage, and the token columns."""
+    from store.exporters import messages
+
+    out = []
+    for eid, ac, uc, seed, tin, tout in db.conn.execute(
+            "SELECT episode_id, agent_cost, user_cost, seed, tokens_in, tokens_out FROM episodes "
+            "WHERE run_id = ? ORDER BY sim_id", (run_id,)).fetchall():
+        steps = [(m["role"], m.get("cost"), m.get("usage")) for m in messages(db.conn, eid)]
+        out.append(((ac, uc, seed, tin, tout), steps))
+    return out
+
+
+def test_roundtrip_keeps_costs_usage_of_every_turn_and_the_seed(tmp_path):
+    """A round trip lost each message's cost, the user turns' usage, the cache read/write
+    tokens and the simulation's agent_cost, user_cost and seed: all come back now."""
+    src = make_results(2)
+    for k, sim in enumerate(src["simulations"]):
+        msgs = sim["messages"]
+        msgs[1]["usage"] = {"prompt_tokens": 10 + k, "completion_tokens": 5,
+                            "cache_read_tokens": 4}  # a user turn (inside a chat input)
+        msgs[2]["usage"].update(cache_read_tokens=60, cache_write_tokens=30 + k)
+        msgs[5]["usage"] = {"prompt_tokens": 7, "completion_tokens": 2,
+                            "cache_write_tokens": 1}  # the last user turn (a root event)
+        msgs[5]["cost"] = 0.0015 + k
+        sim["agent_cost"], sim["user_cost"] = 0.25 + k, 0.125
+    db = store.open_db(tmp_path / "s.sqlite")
+    rid, rid2 = _roundtrip(db, tmp_path, write_json(tmp_path / "r.json", src))
+    before = _costs(db, rid)
+    assert before[0][0] == (0.25, 0.125, 1000, 237, 39)  # (what the source says)
+    assert before[1][1][2] == ("assistant", 0.002, {"prompt_tokens": 100, "completion_tokens":
+                                                     20, "cache_read_tokens": 60,
+                                                     "cache_write_tokens": 31})
+    assert _costs(db, rid2) == before
+
+
+def test_export_writes_usage_under_the_genai_names_and_costs_under_t2e():
+    """What goes on the wire: token counts under gen_ai.usage.* (ATIF's cached_tokens as the
+    cache read count), costs and the seed under t2e.*; a user turn's inside its message
+    object (it has no span of its own); values that are not numbers are not written."""
+    from store.export_otel import episode_request
+
+    user = {"role": "user", "content": "hi", "cost": 0.5,
+            "usage": {"prompt_tokens": 3, "completion_tokens": 1, "cached_tokens": 2}}
+    bot = {"role": "assistant", "content": "ok", "cost": "n/a",
+           "usage": {"prompt_tokens": 9, "completion_tokens": 4, "cache_read_tokens": 5,
+                     "cached_tokens": 99, "cache_write_tokens": 6, "total_tokens": 13}}
+    sim = {"id": "s1", "task_id": "t", "trial": 0, "seed": 7, "agent_cost": 1.5,
+           "user_cost": float("inf"), "messages": [user, bot]}
+    req = episode_request({"run_id": "r", "name": "n", "agent_model": "m", "domain": "d"},
+                          sim, [])
+    root, chat = req["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    ra = {a["key"]: a["value"] for a in root["attributes"]}
+    assert (ra["t2e.seed"], ra["t2e.agent_cost"]) == ({"intValue": "7"}, {"doubleValue": 1.5})
+    assert "t2e.user_cost" not in ra
+    ca = {a["key"]: a["value"] for a in chat["attributes"]}
+    assert {k: v for k, v in ca.items() if k.startswith(("gen_ai.usage.", "t2e."))} == {
+        "gen_ai.usage.input_tokens": {"intValue": "9"},
+        "gen_ai.usage.output_tokens": {"intValue": "4"},
+        "gen_ai.usage.cache_read.input_tokens": {"intValue": "5"},
+        "gen_ai.usage.cache_creation.input_tokens": {"intValue": "6"}}
+    assert json.loads(ca["gen_ai.input.messages"]["stringValue"]) == [
+        {"role": "user", "parts": [{"type": "text", "content": "hi"}], "t2e.cost": 0.5,
+         "t2e.usage": {"gen_ai.usage.input_tokens": 3, "gen_ai.usage.output_tokens": 1,
+                       "gen_ai.usage.cache_read.input_tokens": 2}}]

@@ -17,7 +17,8 @@ without a parent in the group). Messages come from chat spans (otel_spans.chat_i
 and results from `execute_tool` spans; messages missing because content capture was off are
 stored as "(content not captured)" and counted in the run's warnings. Foreign traces carry no
 gold: reward stays empty unless the root says `t2e.reward_info` (our own export) or the user
-maps an outcome attribute at gate time (`t2e gate --reward-attr NAME`).
+maps an outcome attribute at gate time (`t2e gate --reward-attr NAME`). Our own export's other
+fields (costs, seed, every turn's usage: store/export_otel.py) are read back where present.
 """
 
 from __future__ import annotations

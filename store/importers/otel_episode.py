@@ -3,6 +3,9 @@
 Used by otel.py; see its docstring for the grouping. Messages come from chat spans (the new
 input of each call, then its output), tool calls and results from execute_tool spans, and
 transcript events on other spans; "(content not captured)" stands in where capture was off.
+Our own export's fields come back where present: the root's `t2e.seed`, `t2e.agent_cost`,
+`t2e.user_cost` (and trial, task, reward), each message's cost and usage (otel_spans); a value
+of the wrong type is left out, never stored and never a refused file.
 """
 
 from __future__ import annotations
@@ -73,6 +76,9 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
             role = "user" if it["name"] == "gen_ai.user.message" else "assistant"
             m = S.message({**it["attributes"], "role": role})
             if m:
+                u = S.usage(it["attributes"])  # (our export's last user turns carry it)
+                if u:
+                    m["usage"] = u
                 emit(m)
             continue
         name, a, events, err, start, end = it[:6]
@@ -128,6 +134,9 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                 consumed = n_inp
             u = S.usage(a)
             extra = {"usage": u} if u else {}
+            c = a.get("t2e.cost")  # (our export's: the message's cost)
+            if c is not None and (c := S.cost(c)) is not None:
+                extra["cost"] = c
             mod, prov = S.model(a), S.provider(a)
             if mod:
                 extra["model"] = mod
@@ -228,6 +237,7 @@ def _sim(key: str, by_conv: bool, spans: list[list], root: list, msgs: list[dict
     start = min(sp[4] for sp in spans if sp[4]) if any(sp[4] for sp in spans) else 0
     end = max(sp[5] for sp in spans)
     trial = ra.get("t2e.trial")
+    seed = ra.get("t2e.seed")
     task = ra.get("t2e.task_id", ra.get("task.id"))
     keep = {k: v for k, v in ra.items() if isinstance(v, _KEEP_SCALARS)
             and not k.startswith(_NOT_KEPT)}
@@ -253,11 +263,19 @@ def _sim(key: str, by_conv: bool, spans: list[list], root: list, msgs: list[dict
         "termination_reason": ra.get("t2e.termination_reason")
         or ("agent_error" if root[3] else None),
         "reward_info": ri if isinstance(ri, dict) else None,
-        "messages": msgs, "trial": trial if isinstance(trial, int) else 0,
+        "messages": msgs, "trial": trial if type(trial) is int else 0,
         "otel": {"trace_ids": sorted({sp[9] for sp in spans if len(sp) > 9}) or None,
                  "group": "conversation" if by_conv else "trace", "key": key,
                  "root_span": root[0], "service": root[8], "attributes": keep},
     }
+    # our export's costs and seed, when of their type (a foreign file's others: ignored, as
+    # wrong-typed usage is); absent keys stay absent, so foreign episodes keep their key set
+    for k in ("agent_cost", "user_cost"):
+        v = ra.get("t2e." + k)
+        if v is not None and (v := S.cost(v)) is not None:
+            sim[k] = v
+    if type(seed) is int:
+        sim["seed"] = seed
     if system:
         sim["otel"]["system_instructions"] = system
     if nc:

@@ -12,7 +12,11 @@ Accepted forms, old and new (the semantic conventions moved several times):
   `input.value`, `output.value`);
 * usage and model: `gen_ai.usage.input_tokens|prompt_tokens`, `output_tokens|completion_tokens`,
   cache read/write under both the old and the new names, `gen_ai.request|response.model`,
-  `gen_ai.provider.name` (formerly `gen_ai.system`), OpenInference `llm.token_count.*`.
+  `gen_ai.provider.name` (formerly `gen_ai.system`), OpenInference `llm.token_count.*`; counts
+  only (integers, or whole doubles), anything else is left out;
+* our export's (store/export_otel.py) costs: `t2e.cost` (a chat span's, or a message
+  object's or user event's), and per message object `t2e.usage` ({GenAI usage name: count});
+  finite numbers only, anything else is left out as wrong-typed usage is.
 """
 
 from __future__ import annotations
@@ -171,6 +175,14 @@ def message(m: Any) -> dict | None:
         out.setdefault("id", "")
         out["requestor"] = "assistant"
         out["error"] = False
+    # our export's per-message keys (a message without a span of its own: a user turn);
+    # absent from foreign messages, read only when there
+    c = m.get("t2e.cost")
+    if c is not None and (c := cost(c)) is not None:
+        out["cost"] = c
+    u = m.get("t2e.usage")
+    if u is not None and type(u) is dict and (u := usage(u)):
+        out["usage"] = u
     return out
 
 
@@ -321,19 +333,35 @@ _USAGE = (("prompt_tokens", ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_t
                                   "llm.token_count.prompt_details.cache_write")))
 
 
+_EXACT = float(1 << 53)  # a double holds every integer up to here (and the store's 64 bits)
+
+
 def usage(a: dict) -> dict:
     """Token usage under old and new attribute names (only the keys present): the first name
-    set wins, kept when it is a number. (Runs for every chat span, hence the plain loops.)"""
+    set wins, kept when it is a count (an integer, or a whole double: 12.0 is 12);
+    text, booleans, fractions and the like are left out. (Runs for every chat span, hence
+    the plain loops.)"""
     out = {}
     get = a.get
     for name, keys in _USAGE:
         for k in keys:
             v = get(k)
             if v is not None:
-                if isinstance(v, (int, float)):
+                if type(v) is int:
                     out[name] = v
+                elif type(v) is float and v.is_integer() and -_EXACT <= v <= _EXACT:
+                    out[name] = int(v)
                 break
     return out
+
+
+def cost(v: Any) -> float | int | None:
+    """A cost (`t2e.cost`, `t2e.agent_cost`, `t2e.user_cost`) when it is a finite number;
+    None for anything else (text, a boolean, an object: a foreign file's, ignored)."""
+    t = type(v)
+    if t is float:
+        return v if v - v == 0 else None  # (inf and nan are not)
+    return v if t is int else None
 
 
 def model(a: dict) -> str | None:
