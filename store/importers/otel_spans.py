@@ -14,8 +14,8 @@ Accepted forms, old and new (the semantic conventions moved several times):
   cache read/write under both the old and the new names, `gen_ai.request|response.model`,
   `gen_ai.provider.name` (formerly `gen_ai.system`), OpenInference `llm.token_count.*`; counts
   only (integers, or whole doubles), anything else is left out;
-* our export's (store/export_otel.py) costs: `t2e.cost` (a chat span's, or a message
-  object's or user event's), and per message object `t2e.usage` ({GenAI usage name: count});
+* our export's (store/export_otel.py) costs: `t2e.cost` (a chat span's, or a user message
+  object's or event's), and per user message object `t2e.usage` ({GenAI usage name: count});
   finite numbers only, anything else is left out as wrong-typed usage is.
 """
 
@@ -175,14 +175,15 @@ def message(m: Any) -> dict | None:
         out.setdefault("id", "")
         out["requestor"] = "assistant"
         out["error"] = False
-    # our export's per-message keys (a message without a span of its own: a user turn);
-    # absent from foreign messages, read only when there
-    c = m.get("t2e.cost")
-    if c is not None and (c := cost(c)) is not None:
-        out["cost"] = c
-    u = m.get("t2e.usage")
-    if u is not None and type(u) is dict and (u := usage(u)):
-        out["usage"] = u
+    if role == "user":
+        # our export's keys of a message without a span of its own (a user turn), looked up
+        # on user messages only (this runs for every message); foreign ones have none
+        c = m.get("t2e.cost")
+        if c is not None and (c := cost(c)) is not None:
+            out["cost"] = c
+        u = m.get("t2e.usage")
+        if u is not None and type(u) is dict and (u := usage(u)):
+            out["usage"] = u
     return out
 
 
