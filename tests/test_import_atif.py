@@ -151,3 +151,35 @@ def test_a_schema_version_is_exact(tmp_path, version):
     db = store.open_db(tmp_path / "s.sqlite")
     with pytest.raises(ImportFailure, match="schema_version should be 'ATIF-v1.N'"):
         import_path(db, p)
+
+
+def _small(tid, *results, calls=("c1",)):
+    """A hand-made trajectory: a user turn, an agent step calling `calls`, then `results`
+    (observation results answering the given call ids)."""
+    step = {"step_id": 2, "source": "agent", "message": "checking",
+            "tool_calls": [{"tool_call_id": c, "function_name": "lookup", "arguments": {}}
+                           for c in calls]}
+    if results:
+        step["observation"] = {"results": [{"source_call_id": r, "content": f"for {r}"}
+                                           for r in results]}
+    return {"schema_version": "ATIF-v1.6", "trajectory_id": tid,
+            "agent": {"name": "a", "version": "1"},
+            "steps": [{"step_id": 1, "source": "user", "message": "hi"}, step]}
+
+
+def test_a_repeated_trajectory_id_is_said(db, tmp_path):
+    """Two trajectories with one id imported without a word (the tau2 importers warn when
+    simulation ids repeat); both are kept, the second keyed by position, and the warning
+    names the id."""
+    p = tmp_path / "dup.json"
+    p.write_text(json.dumps([_small("tr-1", "c1"), _small("tr-2", "c1"), _small("tr-1", "c1")]))
+    entry = import_path(db, p)
+    assert entry["episodes"] == 3
+    said = [w for w in entry["warnings"] if "repeat" in w]
+    assert said == ["1 trajectory id(s) repeat within the file (kept, keyed by position): "
+                    "tr-1"], entry["warnings"]
+    keys = [k for (k,) in db.conn.execute("SELECT episode_key FROM episodes ORDER BY ord")]
+    assert keys == ["tr-1", "tr-2", "tr-1#2"]
+    clean = tmp_path / "clean.json"
+    clean.write_text(json.dumps([_small("tr-1", "c1"), _small("tr-2", "c1")]))
+    assert not any("repeat" in w for w in import_path(db, clean)["warnings"])

@@ -346,3 +346,14 @@ def test_a_simulation_whose_turns_are_not_read_is_said(tmp_path, db, case):
         entry["warnings"]
     clean = import_path(db, _voice_copy(tmp_path / "clean"))
     assert not any("no turns read" in w for w in clean["warnings"])
+
+
+def test_repeated_simulation_ids_are_named(db, tmp_path):
+    """The warning counted repeated ids without naming one; it names them now (as ATIF's)."""
+    p = tmp_path / "r.json"
+    p.write_text(json.dumps(results_1x("retail", sims=[
+        _sim("s1", "task_001", 1.0, "user_stop"), _sim("s1", "task_001", 0.0, "user_stop",
+                                                       trial=1)])))
+    entry = import_path(db, p)
+    assert "1 simulation id(s) repeat within the file (kept, keyed by position): s1" \
+        in entry["warnings"], entry["warnings"]

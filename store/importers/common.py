@@ -256,16 +256,17 @@ class ImportContext:
             self._tasks_by_id = {str(t.get("id")): t for t in tasks}
         return self._tasks_by_id
 
-    def summary_warnings(self, duplicate_ids: int = 0, from_ticks: int = 0,
-                         turns_unread: int = 0) -> list[str]:
-        """The per-file warnings gathered while reading simulations (labels, ids, ticks)."""
+    def summary_warnings(self, rows: Any, *, record: str = "simulation") -> list[str]:
+        """The per-file warnings gathered while reading simulations (labels, ids, ticks).
+        `rows`: the RowBuilder (or EpisodeWriter) that read them, for its counts; `record`:
+        what the file calls one of them (an ATIF file holds trajectories)."""
         out: list[str] = []
-        if turns_unread:
-            out.append(f"{turns_unread} simulation(s) have no turns read: messages empty beside "
+        if rows.turns_unread:
+            out.append(f"{rows.turns_unread} simulation(s) have no turns read: messages empty beside "
                        "ticks (ticks are read only when messages is null), or messages null "
                        "with no ticks; stored with no steps")
-        if from_ticks:
-            out.append(f"{from_ticks} simulation(s) have messages: null (tau2 full-duplex): "
+        if rows.from_ticks:
+            out.append(f"{rows.from_ticks} simulation(s) have messages: null (tau2 full-duplex): "
                        "their steps were rebuilt from the ticks' speech chunks, tool calls and "
                        "results, in tick order")
         if self.unlabelled:
@@ -281,9 +282,9 @@ class ImportContext:
                        f"task stored beside the label: {shown}{more}")
         if self.relabel_error:
             out.append(f"the task-label check failed and was skipped: {self.relabel_error}")
-        if duplicate_ids:
-            out.append(f"{duplicate_ids} simulation id(s) repeat within the file "
-                       "(kept, keyed by position)")
+        if rows.duplicate_ids:
+            out.append(f"{rows.duplicate_ids} {record} id(s) repeat within the file (kept, "
+                       f"keyed by position): {', '.join(rows.repeated_ids)}")
         return out
 
     def take_warnings(self) -> list[str]:

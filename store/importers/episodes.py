@@ -214,6 +214,7 @@ class RowBuilder:
         self.episodes = 0
         self.messages = 0
         self.duplicate_ids = 0
+        self.repeated_ids: list[str] = []  # the first few ids that repeat, for the warning
         self.from_ticks = 0  # simulations whose steps were rebuilt from tau2 1.x ticks
         # simulations with no turns read: `messages` empty beside ticks (only null messages
         # send the reader to the ticks), or null with no ticks at all
@@ -272,6 +273,8 @@ class RowBuilder:
         key = str(sim_id) if sim_id is not None else f"#{ord_}"
         if key in self._keys:
             self.duplicate_ids += 1
+            if len(self.repeated_ids) < 5 and key not in self.repeated_ids:
+                self.repeated_ids.append(key)
             key = f"{key}#{ord_}"
         self._keys.add(key)
         self._eps.append((

@@ -152,8 +152,7 @@ def produce(path: str, display: str, run_id: str, ids: tuple[int, int]) -> Itera
                                     "(several JSON values? name the file .jsonl)")
         except JsonStreamError as exc:
             raise ImportFailure(f"{exc}{pctx.reading()}") from None
-    warnings = pctx.take_warnings() + pctx.summary_warnings(builder.duplicate_ids, builder.from_ticks,
-                                                           builder.turns_unread)
+    warnings = pctx.take_warnings() + pctx.summary_warnings(builder)
     yield ("done", meta.top, meta.top_keys, pctx.fmt, warnings, builder.episodes,
            builder.messages)
 
@@ -353,8 +352,7 @@ def _produce_directory(path: Path, display: str, run_id: str,
             yield from enumerate(inline or [])
 
     yield from _sims(pctx, builder, meta, sims())
-    warnings = pctx.take_warnings() + pctx.summary_warnings(builder.duplicate_ids, builder.from_ticks,
-                                                           builder.turns_unread)
+    warnings = pctx.take_warnings() + pctx.summary_warnings(builder)
     yield ("done", top, meta.top_keys, pctx.fmt, warnings, builder.episodes, builder.messages)
 
 
