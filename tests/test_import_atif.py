@@ -183,3 +183,25 @@ def test_a_repeated_trajectory_id_is_said(db, tmp_path):
     clean = tmp_path / "clean.json"
     clean.write_text(json.dumps([_small("tr-1", "c1"), _small("tr-2", "c1")]))
     assert not any("repeat" in w for w in import_path(db, clean)["warnings"])
+
+
+def test_observations_answering_unknown_call_ids_are_counted(db, tmp_path):
+    """An observation result naming a call id no earlier tool call of its trajectory has was
+    stored without a word; it is kept (a tool step with no tool name) and counted per run,
+    the first ones named by episode and step. A result with no source_call_id is not tied to
+    a call, so it is not counted."""
+    p = tmp_path / "t.json"
+    p.write_text(json.dumps([_small("tr-1", "c1", "zz"), _small("tr-2", "c2", calls=("c1",)),
+                             _small("tr-3", None)]))
+    entry = import_path(db, p)
+    said = [w for w in entry["warnings"] if "call id" in w]
+    assert said == ["2 observation result(s) answer a call id that no earlier tool call in "
+                    "their trajectory has (kept, with no tool name): tr-1 step 3 (call id "
+                    "'zz'), tr-2 step 2 (call id 'c2')"], entry["warnings"]
+    got = db.conn.execute("SELECT s.content, s.tool_call_id, s.tool_name FROM steps s JOIN "
+                          "episodes e USING (episode_id) WHERE e.episode_key = 'tr-1' AND "
+                          "s.role = 'tool' ORDER BY s.idx").fetchall()
+    assert got == [("for c1", "c1", "lookup"), ("for zz", "zz", None)]
+    clean = tmp_path / "clean.json"
+    clean.write_text(json.dumps([_small("tr-1", "c1"), _small("tr-3", None)]))
+    assert not any("call id" in w for w in import_path(db, clean)["warnings"])

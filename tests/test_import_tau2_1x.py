@@ -357,3 +357,25 @@ def test_repeated_simulation_ids_are_named(db, tmp_path):
     entry = import_path(db, p)
     assert "1 simulation id(s) repeat within the file (kept, keyed by position): s1" \
         in entry["warnings"], entry["warnings"]
+
+
+def test_tool_results_answering_unknown_call_ids_are_counted(db, tmp_path):
+    """A tool message answering a call id that no earlier call of its simulation has (here:
+    one no call has, and one that comes before its call) was stored without a word."""
+    s1 = _sim("s1", "task_001", 1.0, "user_stop")
+    call = {"id": "c1", "name": "think", "arguments": {}, "requestor": "assistant"}
+    s1["messages"] = [
+        {"role": "tool", "id": "c1", "content": "early", "requestor": "assistant",
+         "error": False, "turn_idx": 0},
+        {"role": "assistant", "content": None, "tool_calls": [call], "turn_idx": 1},
+        {"role": "tool", "id": "c1", "content": "ok", "requestor": "assistant",
+         "error": False, "turn_idx": 2},
+        {"role": "tool", "id": "nope", "content": "stray", "requestor": "assistant",
+         "error": False, "turn_idx": 3}]
+    p = tmp_path / "r.json"
+    p.write_text(json.dumps(results_1x("retail", sims=[s1])))
+    entry = import_path(db, p)
+    assert ("2 tool result(s) answer a call id that no earlier tool call in their simulation "
+            "has (kept, with no tool name): s1 step 0 (call id 'c1'), s1 step 3 (call id "
+            "'nope')") in entry["warnings"], entry["warnings"]
+    assert entry["messages"] == 4

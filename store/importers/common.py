@@ -256,10 +256,12 @@ class ImportContext:
             self._tasks_by_id = {str(t.get("id")): t for t in tasks}
         return self._tasks_by_id
 
-    def summary_warnings(self, rows: Any, *, record: str = "simulation") -> list[str]:
-        """The per-file warnings gathered while reading simulations (labels, ids, ticks).
-        `rows`: the RowBuilder (or EpisodeWriter) that read them, for its counts; `record`:
-        what the file calls one of them (an ATIF file holds trajectories)."""
+    def summary_warnings(self, rows: Any, *, record: str = "simulation",
+                         result: str = "tool result") -> list[str]:
+        """The per-file warnings gathered while reading simulations (labels, ids, ticks, tool
+        results). `rows`: the RowBuilder (or EpisodeWriter) that read them, for its counts;
+        `record`, `result`: what the file calls a simulation and a tool result (an ATIF file
+        holds trajectories and observation results)."""
         out: list[str] = []
         if rows.turns_unread:
             out.append(f"{rows.turns_unread} simulation(s) have no turns read: messages empty beside "
@@ -282,6 +284,11 @@ class ImportContext:
                        f"task stored beside the label: {shown}{more}")
         if self.relabel_error:
             out.append(f"the task-label check failed and was skipped: {self.relabel_error}")
+        if rows.unanswered:
+            out.append(f"{rows.unanswered} {result}(s) answer a call id that no earlier tool "
+                       f"call in their {record} has (kept, with no tool name): "
+                       f"{', '.join(rows.unanswered_seen)}"
+                       + (" ..." if rows.unanswered > len(rows.unanswered_seen) else ""))
         if rows.duplicate_ids:
             out.append(f"{rows.duplicate_ids} {record} id(s) repeat within the file (kept, "
                        f"keyed by position): {', '.join(rows.repeated_ids)}")

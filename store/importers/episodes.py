@@ -215,6 +215,10 @@ class RowBuilder:
         self.messages = 0
         self.duplicate_ids = 0
         self.repeated_ids: list[str] = []  # the first few ids that repeat, for the warning
+        # tool results whose call id no earlier call of their episode has (kept, no tool
+        # name): counted, and the first few named as "<key> step <idx> (call id '<id>')"
+        self.unanswered = 0
+        self.unanswered_seen: list[str] = []
         self.from_ticks = 0  # simulations whose steps were rebuilt from tau2 1.x ticks
         # simulations with no turns read: `messages` empty beside ticks (only null messages
         # send the reader to the ticks), or null with no ticks at all
@@ -251,8 +255,13 @@ class RowBuilder:
                 raise RuntimeError(f"step rows made for episode {step_rows[0][0][0]}, not {eid}")
             rows, messages = step_rows, step_rows
         sid = self.next_step  # a local counter: this loop runs once per message
+        unanswered = None
         for row, call_rows, huge in rows:
             steps.append((sid, *row))
+            if row[5] and row[6] is None:  # a tool result's call id that no call had before
+                if unanswered is None:
+                    unanswered = []
+                unanswered.append((row[1], row[5]))
             if call_rows:
                 for c in call_rows:
                     calls.append((sid, eid, *c))
@@ -277,6 +286,10 @@ class RowBuilder:
                 self.repeated_ids.append(key)
             key = f"{key}#{ord_}"
         self._keys.add(key)
+        if unanswered:
+            self.unanswered += len(unanswered)
+            for idx, cid in unanswered[:3 - len(self.unanswered_seen)]:
+                self.unanswered_seen.append(f"{key} step {idx} (call id {cid!r})")
         self._eps.append((
             eid, self.run_id, key, None if sim_id is None else str(sim_id), ord_,
             None if sim.get("task_id") is None else str(sim["task_id"]), likely_task_id,
