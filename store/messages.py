@@ -102,6 +102,12 @@ def _shape(role: str, message: dict) -> tuple[tuple, tuple | None, tuple]:
     return shape
 
 
+def short_json(v: Any) -> str:
+    """A value as JSON text cut to 40 characters, for the messages that name a wrong value."""
+    text = json.dumps(v, ensure_ascii=False, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def step_row(episode_id: int, idx: int, message: dict, *, latency_ms: float | None = None,
              tool_names: dict[str, str] | None = None) -> tuple[tuple, list[tuple], bool]:
     """Turn one tau2 message dict into a steps row plus tool_calls rows.

@@ -379,3 +379,30 @@ def test_tool_results_answering_unknown_call_ids_are_counted(db, tmp_path):
             "has (kept, with no tool name): s1 step 0 (call id 'c1'), s1 step 3 (call id "
             "'nope')") in entry["warnings"], entry["warnings"]
     assert entry["messages"] == 4
+
+
+@pytest.mark.parametrize("index", [{"sim-voice-1": {}}, "sim-voice-1", 2, True],
+                         ids=["object", "string", "number", "bool"])
+def test_a_simulation_index_that_is_not_a_list_is_refused(tmp_path, db, index):
+    """It fell back to reading simulations/ in name order (imported, exit 0): refused now, as
+    other malformed index shapes are, naming the file and what was found."""
+    d = _voice_copy(tmp_path)
+    top = json.loads((d / "results.json").read_text())
+    top["simulation_index"] = index
+    (d / "results.json").write_text(json.dumps(top))
+    with pytest.raises(ImportFailure, match=rf"results\.json: 'simulation_index' should be a "
+                                            rf"list of simulation entries, found "
+                                            rf"{type(index).__name__} "):
+        import_path(db, d)
+    assert db.conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)
+
+
+def test_a_null_simulation_index_reads_the_folder_in_name_order(tmp_path, db):
+    """null is no index (as a missing key is): the folder is read in name order."""
+    d = _voice_copy(tmp_path)
+    top = json.loads((d / "results.json").read_text())
+    top["simulation_index"] = None
+    (d / "results.json").write_text(json.dumps(top))
+    import_path(db, d)
+    got = db.conn.execute("SELECT sim_id FROM episodes ORDER BY ord").fetchall()
+    assert got == [("sim-text-2",), ("sim-voice-1",)]

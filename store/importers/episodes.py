@@ -12,6 +12,7 @@ import sqlite3
 from typing import Any
 
 from .. import writer
+from ..messages import short_json as _short
 from .tau2_ticks import TickError, check_ticks, messages_from_ticks
 
 # SimulationRun keys with a column of their own; `timestamp` has none and rides in extra_json.
@@ -169,9 +170,6 @@ def _bad(v: Any, what: str, where: str) -> RecordError:
     return RecordError(f"{where} should be {what}, found {type(v).__name__} {_short(v)}")
 
 
-def _short(v: Any) -> str:
-    text = json.dumps(v, ensure_ascii=False, default=str)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def sim_label(sim: Any, ord_: int) -> str:

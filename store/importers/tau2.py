@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from .. import writer
+from ..messages import short_json
 from . import fastsims
 from .bulk import import_cache
 from .common import (
@@ -305,6 +306,9 @@ def _produce_directory(path: Path, display: str, run_id: str,
     if not isinstance(top, dict):
         raise ImportFailure(f"{results.name}: expected an object, found {type(top).__name__}")
     index = top.get("simulation_index")
+    if index is not None and not isinstance(index, list):  # null is no index, as a missing key
+        raise ImportFailure(f"{results.name}: 'simulation_index' should be a list of simulation "
+                            f"entries, found {type(index).__name__} {short_json(index)}")
     files: list[Path] = []
     if isinstance(index, list) and index and not sim_dir.is_dir():
         # an index says there are simulations: without their folder there is nothing to import
