@@ -5,6 +5,7 @@ data model (tests/fixtures/tau2_1x), no tau2 file is copied."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -406,3 +407,33 @@ def test_a_null_simulation_index_reads_the_folder_in_name_order(tmp_path, db):
     import_path(db, d)
     got = db.conn.execute("SELECT sim_id FROM episodes ORDER BY ord").fetchall()
     assert got == [("sim-text-2",), ("sim-voice-1",)]
+
+
+@pytest.mark.parametrize("name, shown", [(5, "int 5"), ({"a": 1}, 'dict {"a": 1}'),
+                                         (["x"], 'list ["x"]')],
+                         ids=["number", "object", "list"])
+def test_a_tool_call_name_that_is_not_text_is_refused(tmp_path, db, name, shown):
+    """A tick's tool-call name of another type was stored as Python's repr ("5", "{'a': 1}");
+    so was a message's. The store keeps names as text, as ATIF's function_name and an action
+    check's name are checked: refused, naming the simulation, the tick or message and the
+    call. (A missing name is stored empty, as before.)"""
+    d = _voice_copy(tmp_path)
+    f = d / "simulations" / "sim-voice-1.json"
+    doc = json.loads(f.read_text())
+    doc["ticks"][4]["agent_tool_calls"][0]["name"] = name
+    f.write_text(json.dumps(doc))
+    with pytest.raises(ImportFailure, match=rf"simulation #0 \(id sim-voice-1\), tick #4: "
+                                            rf"agent_tool_calls\[0\]\.name should be a "
+                                            rf"string, found {re.escape(shown)}$"):
+        import_path(db, d)
+    s1 = _sim("s1", "task_001", 1.0, "user_stop")
+    s1["messages"] = [{"role": "assistant", "content": None, "turn_idx": 0, "tool_calls": [
+        {"id": "c0", "name": "think", "arguments": {}},
+        {"id": "c1", "name": name, "arguments": {}}]}]
+    p = tmp_path / "r.json"
+    p.write_text(json.dumps(results_1x("retail", sims=[s1])))
+    with pytest.raises(ImportFailure, match=rf"simulation #0 \(id s1\), message #0: "
+                                            rf"tool_calls\[1\]\.name should be a string, "
+                                            rf"found {re.escape(shown)}$"):
+        import_path(db, p)
+    assert db.conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)

@@ -12,6 +12,7 @@ import sqlite3
 from typing import Any
 
 from .. import writer
+from ..messages import bad_call_name
 from ..messages import short_json as _short
 from .tau2_ticks import TickError, check_ticks, messages_from_ticks
 
@@ -111,8 +112,13 @@ def validate_sim(sim: Any, label: str) -> None:
             raise RecordError(f"{label}, message #{j}: 'role' should be a string, found "
                               f"{type(role).__name__}")
         calls = m.get("tool_calls")
-        if calls is not None and not _list_of_dicts(calls):
-            raise RecordError(f"{label}, message #{j}: 'tool_calls' should be a list of objects")
+        if calls is not None:
+            if not _list_of_dicts(calls):
+                raise RecordError(f"{label}, message #{j}: 'tool_calls' should be a list of "
+                                  "objects")
+            bad = bad_call_name(calls)
+            if bad is not None:
+                raise RecordError(f"{label}, message #{j}: tool_calls{bad}")
         usage = m.get("usage")
         if isinstance(usage, dict):  # token counts are summed per episode
             for k in ("prompt_tokens", "completion_tokens"):
