@@ -437,3 +437,71 @@ def test_a_tool_call_name_that_is_not_text_is_refused(tmp_path, db, name, shown)
                                             rf"found {re.escape(shown)}$"):
         import_path(db, p)
     assert db.conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)
+
+
+def _make(kind, f):
+    """Put something that is not a readable simulation file at `f` (its regular file gone)."""
+    import os
+    f.unlink(missing_ok=True)
+    if kind == "directory":
+        f.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(f)
+    elif kind == "self-loop":
+        f.symlink_to(f.name)
+    elif kind == "two-link loop":
+        f.symlink_to("other.json")
+        (f.parent / "other.json").symlink_to(f.name)
+    elif kind == "dangling link":
+        f.symlink_to("gone.json")
+
+
+_SAID = {"directory": "is a directory, not a file",
+         "fifo": r"is not a regular file \(a FIFO\)",
+         "self-loop": r"is a symbolic link that cannot be resolved \(it loops\)",
+         "two-link loop": r"is a symbolic link that cannot be resolved \(it loops\)",
+         "dangling link": "is a symbolic link to a file that does not exist"}
+
+
+@pytest.mark.parametrize("kind", list(_SAID))
+def test_a_listed_simulation_that_is_not_a_file_is_named_for_what_it_is(tmp_path, db, kind):
+    """A directory or a FIFO listed in simulation_index was reported as "is missing", a
+    symlink loop as naming "a file outside simulations/": each is now said as it is."""
+    d = _voice_copy(tmp_path)
+    _make(kind, d / "simulations" / "sim-text-2.json")
+    with pytest.raises(ImportFailure, match=r": simulations/sim-text-2\.json listed in "
+                                            rf"simulation_index {_SAID[kind]}$"):
+        import_path(db, d)
+    assert db.conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)
+
+
+@pytest.mark.parametrize("kind", list(_SAID))
+def test_an_unindexed_simulation_that_is_not_a_file_is_named(tmp_path, db, kind):
+    """Without an index the folder is read in name order: the same words (a loop was
+    "links outside the directory", a directory "not a regular file (a directory); only
+    regular files and results directories are imported")."""
+    d = _voice_copy(tmp_path)
+    top = json.loads((d / "results.json").read_text())
+    del top["simulation_index"]
+    (d / "results.json").write_text(json.dumps(top))
+    _make(kind, d / "simulations" / "sim-text-2.json")
+    # (the two-link loop's other link, other.json, comes first in name order)
+    with pytest.raises(ImportFailure, match=rf": simulations/(sim-text-2|other)\.json "
+                                            rf"{_SAID[kind]}$"):
+        import_path(db, d)
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo", "self-loop", "dangling link"])
+def test_results_json_that_is_not_a_file_is_named(tmp_path, db, kind):
+    """results.json a directory, a FIFO, a looping or dangling link was "a directory without
+    results.json"; a looping simulations/ link was "no simulations/ folder"."""
+    d = _voice_copy(tmp_path)
+    _make(kind, d / "results.json")
+    with pytest.raises(ImportFailure, match=rf": results\.json {_SAID[kind]}$"):
+        import_path(db, d)
+    if kind == "self-loop":
+        d2 = _voice_copy(tmp_path / "b")
+        shutil.rmtree(d2 / "simulations")
+        (d2 / "simulations").symlink_to("simulations")
+        with pytest.raises(ImportFailure, match=rf": simulations {_SAID[kind]}$"):
+            import_path(db, d2)
