@@ -176,8 +176,6 @@ def _bad(v: Any, what: str, where: str) -> RecordError:
     return RecordError(f"{where} should be {what}, found {type(v).__name__} {_short(v)}")
 
 
-
-
 def sim_label(sim: Any, ord_: int) -> str:
     """How a simulation is named in messages: its position and, when known, its id."""
     if isinstance(sim, dict) and sim.get("id") is not None:
