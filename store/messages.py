@@ -102,6 +102,25 @@ def _shape(role: str, message: dict) -> tuple[tuple, tuple | None, tuple]:
     return shape
 
 
+def short_json(v: Any) -> str:
+    """A value as JSON text cut to 40 characters, for the messages that name a wrong value."""
+    text = json.dumps(v, ensure_ascii=False, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def bad_call_name(calls: list) -> str | None:
+    """What is wrong with the first tool call (of a list of call objects) whose `name` is
+    neither text nor missing: "[k].name should be a string, found ..."; None when all are
+    fine. step_row keeps names as text (str() of anything else stored Python's repr), so
+    every importer refuses such a call through this one check."""
+    for k, call in enumerate(calls):
+        name = call.get("name")
+        if name is not None and type(name) is not str:
+            return f"[{k}].name should be a string, found {type(name).__name__} " \
+                   f"{short_json(name)}"
+    return None
+
+
 def step_row(episode_id: int, idx: int, message: dict, *, latency_ms: float | None = None,
              tool_names: dict[str, str] | None = None) -> tuple[tuple, list[tuple], bool]:
     """Turn one tau2 message dict into a steps row plus tool_calls rows.

@@ -151,3 +151,57 @@ def test_a_schema_version_is_exact(tmp_path, version):
     db = store.open_db(tmp_path / "s.sqlite")
     with pytest.raises(ImportFailure, match="schema_version should be 'ATIF-v1.N'"):
         import_path(db, p)
+
+
+def _small(tid, *results, calls=("c1",)):
+    """A hand-made trajectory: a user turn, an agent step calling `calls`, then `results`
+    (observation results answering the given call ids)."""
+    step = {"step_id": 2, "source": "agent", "message": "checking",
+            "tool_calls": [{"tool_call_id": c, "function_name": "lookup", "arguments": {}}
+                           for c in calls]}
+    if results:
+        step["observation"] = {"results": [{"source_call_id": r, "content": f"for {r}"}
+                                           for r in results]}
+    return {"schema_version": "ATIF-v1.6", "trajectory_id": tid,
+            "agent": {"name": "a", "version": "1"},
+            "steps": [{"step_id": 1, "source": "user", "message": "hi"}, step]}
+
+
+def test_a_repeated_trajectory_id_is_said(db, tmp_path):
+    """Two trajectories with one id imported without a word (the tau2 importers warn when
+    simulation ids repeat); both are kept, the second keyed by position, and the warning
+    names the id."""
+    p = tmp_path / "dup.json"
+    p.write_text(json.dumps([_small("tr-1", "c1"), _small("tr-2", "c1"), _small("tr-1", "c1")]))
+    entry = import_path(db, p)
+    assert entry["episodes"] == 3
+    said = [w for w in entry["warnings"] if "repeat" in w]
+    assert said == ["1 trajectory id(s) repeat within the file (kept, keyed by position): "
+                    "tr-1"], entry["warnings"]
+    keys = [k for (k,) in db.conn.execute("SELECT episode_key FROM episodes ORDER BY ord")]
+    assert keys == ["tr-1", "tr-2", "tr-1#2"]
+    clean = tmp_path / "clean.json"
+    clean.write_text(json.dumps([_small("tr-1", "c1"), _small("tr-2", "c1")]))
+    assert not any("repeat" in w for w in import_path(db, clean)["warnings"])
+
+
+def test_observations_answering_unknown_call_ids_are_counted(db, tmp_path):
+    """An observation result naming a call id no earlier tool call of its trajectory has was
+    stored without a word; it is kept (a tool step with no tool name) and counted per run,
+    the first ones named by episode and step. A result with no source_call_id is not tied to
+    a call, so it is not counted."""
+    p = tmp_path / "t.json"
+    p.write_text(json.dumps([_small("tr-1", "c1", "zz"), _small("tr-2", "c2", calls=("c1",)),
+                             _small("tr-3", None)]))
+    entry = import_path(db, p)
+    said = [w for w in entry["warnings"] if "call id" in w]
+    assert said == ["2 observation result(s) answer a call id that no earlier tool call in "
+                    "their trajectory has (kept, with no tool name): tr-1 step 3 (call id "
+                    "'zz'), tr-2 step 2 (call id 'c2')"], entry["warnings"]
+    got = db.conn.execute("SELECT s.content, s.tool_call_id, s.tool_name FROM steps s JOIN "
+                          "episodes e USING (episode_id) WHERE e.episode_key = 'tr-1' AND "
+                          "s.role = 'tool' ORDER BY s.idx").fetchall()
+    assert got == [("for c1", "c1", "lookup"), ("for zz", "zz", None)]
+    clean = tmp_path / "clean.json"
+    clean.write_text(json.dumps([_small("tr-1", "c1"), _small("tr-3", None)]))
+    assert not any("call id" in w for w in import_path(db, clean)["warnings"])

@@ -32,7 +32,7 @@ def _results_dir(tmp_path, index_ids: list[str]):
     return d, src["simulations"][0]
 
 
-@pytest.mark.parametrize("sid", ["ABS", "../outside", "sub/../../outside"])
+@pytest.mark.parametrize("sid", ["ABS", "../outside", "sub/../../outside", "a\0b", "", ".x"])
 def test_simulation_index_cannot_name_a_file_outside(db, tmp_path, sid):
     secret = write_json(tmp_path / "outside.json", make_results(1)["simulations"][0])
     sid = str(secret.with_suffix("")) if sid == "ABS" else sid

@@ -5,6 +5,7 @@ data model (tests/fixtures/tau2_1x), no tau2 file is copied."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -346,3 +347,161 @@ def test_a_simulation_whose_turns_are_not_read_is_said(tmp_path, db, case):
         entry["warnings"]
     clean = import_path(db, _voice_copy(tmp_path / "clean"))
     assert not any("no turns read" in w for w in clean["warnings"])
+
+
+def test_repeated_simulation_ids_are_named(db, tmp_path):
+    """The warning counted repeated ids without naming one; it names them now (as ATIF's)."""
+    p = tmp_path / "r.json"
+    p.write_text(json.dumps(results_1x("retail", sims=[
+        _sim("s1", "task_001", 1.0, "user_stop"), _sim("s1", "task_001", 0.0, "user_stop",
+                                                       trial=1)])))
+    entry = import_path(db, p)
+    assert "1 simulation id(s) repeat within the file (kept, keyed by position): s1" \
+        in entry["warnings"], entry["warnings"]
+
+
+def test_tool_results_answering_unknown_call_ids_are_counted(db, tmp_path):
+    """A tool message answering a call id that no earlier call of its simulation has (here:
+    one no call has, and one that comes before its call) was stored without a word."""
+    s1 = _sim("s1", "task_001", 1.0, "user_stop")
+    call = {"id": "c1", "name": "think", "arguments": {}, "requestor": "assistant"}
+    s1["messages"] = [
+        {"role": "tool", "id": "c1", "content": "early", "requestor": "assistant",
+         "error": False, "turn_idx": 0},
+        {"role": "assistant", "content": None, "tool_calls": [call], "turn_idx": 1},
+        {"role": "tool", "id": "c1", "content": "ok", "requestor": "assistant",
+         "error": False, "turn_idx": 2},
+        {"role": "tool", "id": "nope", "content": "stray", "requestor": "assistant",
+         "error": False, "turn_idx": 3}]
+    p = tmp_path / "r.json"
+    p.write_text(json.dumps(results_1x("retail", sims=[s1])))
+    entry = import_path(db, p)
+    assert ("2 tool result(s) answer a call id that no earlier tool call in their simulation "
+            "has (kept, with no tool name): s1 step 0 (call id 'c1'), s1 step 3 (call id "
+            "'nope')") in entry["warnings"], entry["warnings"]
+    assert entry["messages"] == 4
+
+
+@pytest.mark.parametrize("index", [{"sim-voice-1": {}}, "sim-voice-1", 2, True],
+                         ids=["object", "string", "number", "bool"])
+def test_a_simulation_index_that_is_not_a_list_is_refused(tmp_path, db, index):
+    """It fell back to reading simulations/ in name order (imported, exit 0): refused now, as
+    other malformed index shapes are, naming the file and what was found."""
+    d = _voice_copy(tmp_path)
+    top = json.loads((d / "results.json").read_text())
+    top["simulation_index"] = index
+    (d / "results.json").write_text(json.dumps(top))
+    with pytest.raises(ImportFailure, match=rf"results\.json: 'simulation_index' should be a "
+                                            rf"list of simulation entries, found "
+                                            rf"{type(index).__name__} "):
+        import_path(db, d)
+    assert db.conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)
+
+
+def test_a_null_simulation_index_reads_the_folder_in_name_order(tmp_path, db):
+    """null is no index (as a missing key is): the folder is read in name order."""
+    d = _voice_copy(tmp_path)
+    top = json.loads((d / "results.json").read_text())
+    top["simulation_index"] = None
+    (d / "results.json").write_text(json.dumps(top))
+    import_path(db, d)
+    got = db.conn.execute("SELECT sim_id FROM episodes ORDER BY ord").fetchall()
+    assert got == [("sim-text-2",), ("sim-voice-1",)]
+
+
+@pytest.mark.parametrize("name, shown", [(5, "int 5"), ({"a": 1}, 'dict {"a": 1}'),
+                                         (["x"], 'list ["x"]')],
+                         ids=["number", "object", "list"])
+def test_a_tool_call_name_that_is_not_text_is_refused(tmp_path, db, name, shown):
+    """A tick's tool-call name of another type was stored as Python's repr ("5", "{'a': 1}");
+    so was a message's. The store keeps names as text, as ATIF's function_name and an action
+    check's name are checked: refused, naming the simulation, the tick or message and the
+    call. (A missing name is stored empty, as before.)"""
+    d = _voice_copy(tmp_path)
+    f = d / "simulations" / "sim-voice-1.json"
+    doc = json.loads(f.read_text())
+    doc["ticks"][4]["agent_tool_calls"][0]["name"] = name
+    f.write_text(json.dumps(doc))
+    with pytest.raises(ImportFailure, match=rf"simulation #0 \(id sim-voice-1\), tick #4: "
+                                            rf"agent_tool_calls\[0\]\.name should be a "
+                                            rf"string, found {re.escape(shown)}$"):
+        import_path(db, d)
+    s1 = _sim("s1", "task_001", 1.0, "user_stop")
+    s1["messages"] = [{"role": "assistant", "content": None, "turn_idx": 0, "tool_calls": [
+        {"id": "c0", "name": "think", "arguments": {}},
+        {"id": "c1", "name": name, "arguments": {}}]}]
+    p = tmp_path / "r.json"
+    p.write_text(json.dumps(results_1x("retail", sims=[s1])))
+    with pytest.raises(ImportFailure, match=rf"simulation #0 \(id s1\), message #0: "
+                                            rf"tool_calls\[1\]\.name should be a string, "
+                                            rf"found {re.escape(shown)}$"):
+        import_path(db, p)
+    assert db.conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)
+
+
+def _make(kind, f):
+    """Put something that is not a readable simulation file at `f` (its regular file gone)."""
+    import os
+    f.unlink(missing_ok=True)
+    if kind == "directory":
+        f.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(f)
+    elif kind == "self-loop":
+        f.symlink_to(f.name)
+    elif kind == "two-link loop":
+        f.symlink_to("other.json")
+        (f.parent / "other.json").symlink_to(f.name)
+    elif kind == "dangling link":
+        f.symlink_to("gone.json")
+
+
+_SAID = {"directory": "is a directory, not a file",
+         "fifo": r"is not a regular file \(a FIFO\)",
+         "self-loop": r"is a symbolic link that cannot be resolved \(it loops\)",
+         "two-link loop": r"is a symbolic link that cannot be resolved \(it loops\)",
+         "dangling link": "is a symbolic link to a file that does not exist"}
+
+
+@pytest.mark.parametrize("kind", list(_SAID))
+def test_a_listed_simulation_that_is_not_a_file_is_named_for_what_it_is(tmp_path, db, kind):
+    """A directory or a FIFO listed in simulation_index was reported as "is missing", a
+    symlink loop as naming "a file outside simulations/": each is now said as it is."""
+    d = _voice_copy(tmp_path)
+    _make(kind, d / "simulations" / "sim-text-2.json")
+    with pytest.raises(ImportFailure, match=r": simulations/sim-text-2\.json listed in "
+                                            rf"simulation_index {_SAID[kind]}$"):
+        import_path(db, d)
+    assert db.conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)
+
+
+@pytest.mark.parametrize("kind", list(_SAID))
+def test_an_unindexed_simulation_that_is_not_a_file_is_named(tmp_path, db, kind):
+    """Without an index the folder is read in name order: the same words (a loop was
+    "links outside the directory", a directory "not a regular file (a directory); only
+    regular files and results directories are imported")."""
+    d = _voice_copy(tmp_path)
+    top = json.loads((d / "results.json").read_text())
+    del top["simulation_index"]
+    (d / "results.json").write_text(json.dumps(top))
+    _make(kind, d / "simulations" / "sim-text-2.json")
+    # (the two-link loop's other link, other.json, comes first in name order)
+    with pytest.raises(ImportFailure, match=rf": simulations/(sim-text-2|other)\.json "
+                                            rf"{_SAID[kind]}$"):
+        import_path(db, d)
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo", "self-loop", "dangling link"])
+def test_results_json_that_is_not_a_file_is_named(tmp_path, db, kind):
+    """results.json a directory, a FIFO, a looping or dangling link was "a directory without
+    results.json"; a looping simulations/ link was "no simulations/ folder"."""
+    d = _voice_copy(tmp_path)
+    _make(kind, d / "results.json")
+    with pytest.raises(ImportFailure, match=rf": results\.json {_SAID[kind]}$"):
+        import_path(db, d)
+    if kind == "self-loop":
+        d2 = _voice_copy(tmp_path / "b")
+        shutil.rmtree(d2 / "simulations")
+        (d2 / "simulations").symlink_to("simulations")
+        with pytest.raises(ImportFailure, match=rf": simulations {_SAID[kind]}$"):
+            import_path(db, d2)

@@ -199,6 +199,10 @@ def import_file(conn: sqlite3.Connection, ctx: ImportContext) -> None:
     if any(m < TESTED[0] or m > TESTED[1] for m in minors):
         ctx.warn(f"ATIF {', '.join(versions)}: versions 1.{TESTED[0]}-1.{TESTED[1]} are the "
                  "ones tested here; read best-effort")
+    # a repeated trajectory id, an observation answering an unknown call id: counted by the
+    # writer, as the tau2 importers' repeated ids and orphan tool results are
+    ctx.warnings.extend(ctx.summary_warnings(ew, record="trajectory",
+                                             result="observation result"))
     if len(sims) > len(items):
         ctx.warn(f"{len(sims) - len(items)} embedded subagent trajectory(ies) imported as "
                  "episodes of their own (<parent>/<trajectory_id>)")

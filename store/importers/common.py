@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -47,8 +48,44 @@ def _kind(mode: int) -> str:
     return "a special file"
 
 
+# what not_a_file says of a path that is not there, and of a link that cannot be resolved
+MISSING = "is missing"
+LOOPS = "is a symbolic link that cannot be resolved (it loops)"
+
+
+def not_a_file(path: Path) -> str | None:
+    """Why `path` (symlinks followed) is not a regular file to read, in words that follow its
+    name: MISSING, LOOPS, "is a directory, not a file", "is not a regular file (a FIFO)", ...;
+    None when it is one. (is_file() said False for all of these alike, so a directory or a
+    FIFO read as missing, and a loop, which inside() cannot resolve, as a link outside.)"""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return "is a symbolic link to a file that does not exist" if path.is_symlink() \
+            else MISSING
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return LOOPS
+        return f"cannot be read ({exc.strerror or exc})"
+    if stat.S_ISREG(st.st_mode):
+        return None
+    if stat.S_ISDIR(st.st_mode):
+        return "is a directory, not a file"
+    return f"is not a regular file ({_kind(st.st_mode)})"
+
+
+def link_loops(path: Path) -> bool:
+    """Whether `path` is a symbolic link that cannot be resolved (it leads back to itself)."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
+
+
 def inside(root: Path, candidate: Path) -> bool:
-    """Whether `candidate` (symlinks followed) lies inside the directory `root`."""
+    """Whether `candidate` (symlinks followed) lies inside the directory `root`. A link that
+    loops is not (it leads nowhere): callers that name the problem ask link_loops first."""
     try:
         return candidate.resolve().is_relative_to(root.resolve())
     except (OSError, RuntimeError):  # a symlink loop
@@ -256,16 +293,19 @@ class ImportContext:
             self._tasks_by_id = {str(t.get("id")): t for t in tasks}
         return self._tasks_by_id
 
-    def summary_warnings(self, duplicate_ids: int = 0, from_ticks: int = 0,
-                         turns_unread: int = 0) -> list[str]:
-        """The per-file warnings gathered while reading simulations (labels, ids, ticks)."""
+    def summary_warnings(self, rows: Any, *, record: str = "simulation",
+                         result: str = "tool result") -> list[str]:
+        """The per-file warnings gathered while reading simulations (labels, ids, ticks, tool
+        results). `rows`: the RowBuilder (or EpisodeWriter) that read them, for its counts;
+        `record`, `result`: what the file calls a simulation and a tool result (an ATIF file
+        holds trajectories and observation results)."""
         out: list[str] = []
-        if turns_unread:
-            out.append(f"{turns_unread} simulation(s) have no turns read: messages empty beside "
-                       "ticks (ticks are read only when messages is null), or messages null "
+        if rows.turns_unread:
+            out.append(f"{rows.turns_unread} simulation(s) have no turns read: messages empty "
+                       "beside ticks (ticks are read only when messages is null), or messages null "
                        "with no ticks; stored with no steps")
-        if from_ticks:
-            out.append(f"{from_ticks} simulation(s) have messages: null (tau2 full-duplex): "
+        if rows.from_ticks:
+            out.append(f"{rows.from_ticks} simulation(s) have messages: null (tau2 full-duplex): "
                        "their steps were rebuilt from the ticks' speech chunks, tool calls and "
                        "results, in tick order")
         if self.unlabelled:
@@ -281,9 +321,14 @@ class ImportContext:
                        f"task stored beside the label: {shown}{more}")
         if self.relabel_error:
             out.append(f"the task-label check failed and was skipped: {self.relabel_error}")
-        if duplicate_ids:
-            out.append(f"{duplicate_ids} simulation id(s) repeat within the file "
-                       "(kept, keyed by position)")
+        if rows.unanswered:
+            out.append(f"{rows.unanswered} {result}(s) answer a call id that no earlier tool "
+                       f"call in their {record} has (kept, with no tool name): "
+                       f"{', '.join(rows.unanswered_seen)}"
+                       + (" ..." if rows.unanswered > len(rows.unanswered_seen) else ""))
+        if rows.duplicate_ids:
+            out.append(f"{rows.duplicate_ids} {record} id(s) repeat within the file (kept, "
+                       f"keyed by position): {', '.join(rows.repeated_ids)}")
         return out
 
     def take_warnings(self) -> list[str]:

@@ -12,6 +12,8 @@ import sqlite3
 from typing import Any
 
 from .. import writer
+from ..messages import bad_call_name
+from ..messages import short_json as _short
 from .tau2_ticks import TickError, check_ticks, messages_from_ticks
 
 # SimulationRun keys with a column of their own; `timestamp` has none and rides in extra_json.
@@ -110,8 +112,13 @@ def validate_sim(sim: Any, label: str) -> None:
             raise RecordError(f"{label}, message #{j}: 'role' should be a string, found "
                               f"{type(role).__name__}")
         calls = m.get("tool_calls")
-        if calls is not None and not _list_of_dicts(calls):
-            raise RecordError(f"{label}, message #{j}: 'tool_calls' should be a list of objects")
+        if calls is not None:
+            if not _list_of_dicts(calls):
+                raise RecordError(f"{label}, message #{j}: 'tool_calls' should be a list of "
+                                  "objects")
+            bad = bad_call_name(calls)
+            if bad is not None:
+                raise RecordError(f"{label}, message #{j}: tool_calls{bad}")
         usage = m.get("usage")
         if isinstance(usage, dict):  # token counts are summed per episode
             for k in ("prompt_tokens", "completion_tokens"):
@@ -169,11 +176,6 @@ def _bad(v: Any, what: str, where: str) -> RecordError:
     return RecordError(f"{where} should be {what}, found {type(v).__name__} {_short(v)}")
 
 
-def _short(v: Any) -> str:
-    text = json.dumps(v, ensure_ascii=False, default=str)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
 def sim_label(sim: Any, ord_: int) -> str:
     """How a simulation is named in messages: its position and, when known, its id."""
     if isinstance(sim, dict) and sim.get("id") is not None:
@@ -214,6 +216,11 @@ class RowBuilder:
         self.episodes = 0
         self.messages = 0
         self.duplicate_ids = 0
+        self.repeated_ids: list[str] = []  # the first few ids that repeat, for the warning
+        # tool results whose call id no earlier call of their episode has (kept, no tool
+        # name): counted, and the first few named as "<key> step <idx> (call id '<id>')"
+        self.unanswered = 0
+        self.unanswered_seen: list[str] = []
         self.from_ticks = 0  # simulations whose steps were rebuilt from tau2 1.x ticks
         # simulations with no turns read: `messages` empty beside ticks (only null messages
         # send the reader to the ticks), or null with no ticks at all
@@ -250,8 +257,13 @@ class RowBuilder:
                 raise RuntimeError(f"step rows made for episode {step_rows[0][0][0]}, not {eid}")
             rows, messages = step_rows, step_rows
         sid = self.next_step  # a local counter: this loop runs once per message
+        unanswered = None
         for row, call_rows, huge in rows:
             steps.append((sid, *row))
+            if row[5] and row[6] is None:  # a tool result's call id that no call had before
+                if unanswered is None:
+                    unanswered = []
+                unanswered.append((row[1], row[5]))
             if call_rows:
                 for c in call_rows:
                     calls.append((sid, eid, *c))
@@ -272,8 +284,14 @@ class RowBuilder:
         key = str(sim_id) if sim_id is not None else f"#{ord_}"
         if key in self._keys:
             self.duplicate_ids += 1
+            if len(self.repeated_ids) < 5 and key not in self.repeated_ids:
+                self.repeated_ids.append(key)
             key = f"{key}#{ord_}"
         self._keys.add(key)
+        if unanswered:
+            self.unanswered += len(unanswered)
+            for idx, cid in unanswered[:3 - len(self.unanswered_seen)]:
+                self.unanswered_seen.append(f"{key} step {idx} (call id {cid!r})")
         self._eps.append((
             eid, self.run_id, key, None if sim_id is None else str(sim_id), ord_,
             None if sim.get("task_id") is None else str(sim["task_id"]), likely_task_id,

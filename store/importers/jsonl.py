@@ -83,8 +83,7 @@ def import_file(conn: sqlite3.Connection, ctx: ImportContext) -> None:
     if converted:
         ctx.warn(f"{converted} OpenAI-style tool call(s)/result(s) converted to tau2 shape")
     if ew is not None:
-        ctx.warnings.extend(ctx.summary_warnings(ew.duplicate_ids, ew.from_ticks,
-                                                  ew.turns_unread))
+        ctx.warnings.extend(ctx.summary_warnings(ew))
         ctx.episodes, ctx.messages = ew.episodes, ew.messages
     ctx.finish_run(conn, meta)
 

@@ -19,14 +19,19 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from .. import writer
+from ..messages import short_json
 from . import fastsims
 from .bulk import import_cache
 from .common import (
+    LOOPS,
+    MISSING,
     ImportContext,
     ImportFailure,
     RunMeta,
     env_count,
     inside,
+    link_loops,
+    not_a_file,
     open_regular,
     wants_worker,
 )
@@ -152,8 +157,7 @@ def produce(path: str, display: str, run_id: str, ids: tuple[int, int]) -> Itera
                                     "(several JSON values? name the file .jsonl)")
         except JsonStreamError as exc:
             raise ImportFailure(f"{exc}{pctx.reading()}") from None
-    warnings = pctx.take_warnings() + pctx.summary_warnings(builder.duplicate_ids, builder.from_ticks,
-                                                           builder.turns_unread)
+    warnings = pctx.take_warnings() + pctx.summary_warnings(builder)
     yield ("done", meta.top, meta.top_keys, pctx.fmt, warnings, builder.episodes,
            builder.messages)
 
@@ -294,8 +298,14 @@ def _produce_directory(path: Path, display: str, run_id: str,
                          index_every=INDEX_EVERY)
     results = path / "results.json"
     sim_dir = path / "simulations"
-    if not results.is_file():
+    for part in (results, sim_dir):
+        if link_loops(part):  # else "without results.json" or "no simulations/ folder"
+            raise ImportFailure(f"{part.name} {LOOPS}")
+    problem = not_a_file(results)
+    if problem == MISSING:
         raise ImportFailure("a directory without results.json; " + EXPECTED)
+    if problem:
+        raise ImportFailure(f"{results.name} {problem}")
     # results.json and simulations/ themselves links out of the directory: refused as the
     # simulations' own links are (the checks below compare with the resolved folder)
     for part in (results, sim_dir):
@@ -306,6 +316,9 @@ def _produce_directory(path: Path, display: str, run_id: str,
     if not isinstance(top, dict):
         raise ImportFailure(f"{results.name}: expected an object, found {type(top).__name__}")
     index = top.get("simulation_index")
+    if index is not None and not isinstance(index, list):  # null is no index, as a missing key
+        raise ImportFailure(f"{results.name}: 'simulation_index' should be a list of simulation "
+                            f"entries, found {type(index).__name__} {short_json(index)}")
     files: list[Path] = []
     if isinstance(index, list) and index and not sim_dir.is_dir():
         # an index says there are simulations: without their folder there is nothing to import
@@ -317,18 +330,24 @@ def _produce_directory(path: Path, display: str, run_id: str,
             if not isinstance(sid, str):
                 raise ImportFailure(f"{results.name}: simulation_index[{i}] has no string 'id'")
             f = sim_dir / f"{sid}.json"
-            # an id is a file name in simulations/: never a path that leads elsewhere
-            if (not sid or "/" in sid or "\\" in sid or "\0" in sid or sid.startswith(".")
-                    or not inside(sim_dir, f)):
+            # an id is a file name in simulations/: never a path that leads elsewhere (a link
+            # that loops leads nowhere: said as such below)
+            bad = not sid or "/" in sid or "\\" in sid or "\0" in sid or sid.startswith(".")
+            problem = None if bad else not_a_file(f)
+            if bad or (problem != LOOPS and not inside(sim_dir, f)):
                 raise ImportFailure(f"{results.name}: simulation_index[{i}] id {sid!r} names a "
                                     "file outside simulations/; only files inside the "
                                     "directory are read")
-            if not f.is_file():
+            if problem:
                 raise ImportFailure(f"simulations/{sid}.json listed in simulation_index "
-                                    "is missing")
+                                    f"{problem}")
             files.append(f)
     elif sim_dir.is_dir():
         files = sorted(sim_dir.glob("*.json"))
+        for f in files:  # named as an index's entries are (a loop, a directory, a FIFO)
+            problem = not_a_file(f)
+            if problem == LOOPS or (problem and inside(sim_dir, f)):
+                raise ImportFailure(f"simulations/{f.name} {problem}")
         outside = [f.name for f in files if not inside(sim_dir, f)]
         if outside:
             raise ImportFailure(f"simulations/{outside[0]} links outside the directory; only "
@@ -353,8 +372,7 @@ def _produce_directory(path: Path, display: str, run_id: str,
             yield from enumerate(inline or [])
 
     yield from _sims(pctx, builder, meta, sims())
-    warnings = pctx.take_warnings() + pctx.summary_warnings(builder.duplicate_ids, builder.from_ticks,
-                                                           builder.turns_unread)
+    warnings = pctx.take_warnings() + pctx.summary_warnings(builder)
     yield ("done", top, meta.top_keys, pctx.fmt, warnings, builder.episodes, builder.messages)
 
 

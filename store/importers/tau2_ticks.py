@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..messages import bad_call_name
+
 # chunk fields worth keeping per message (audio and turn-taking metadata); content, role,
 # tool_calls and timestamp have columns of their own
 AUDIO_KEYS = ("is_audio", "audio_format", "audio_path", "audio_script_gold", "speech_effects",
@@ -69,6 +71,9 @@ def check_ticks(ticks: Any, label: str) -> None:
                 if items is not None and not (isinstance(items, list)
                                               and all(isinstance(x, dict) for x in items)):
                     raise TickError(f"{label}, tick #{i}: '{key}' should be a list of objects")
+                bad = bad_call_name(items) if key.endswith("_calls") and items else None
+                if bad is not None:
+                    raise TickError(f"{label}, tick #{i}: {key}{bad}")
 
 
 def messages_from_ticks(ticks: list[dict]) -> list[dict]:

@@ -1,0 +1,75 @@
+"""The README's CI recipe, run as written (bash, the `t2e` command) on two jobs sharing a store.
+
+It once imported both runs with `--role heldout` but registered no heldout set, so the gate
+called the evidence development: a candidate better on every task got exit 4 and the job
+failed whatever the candidate did.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from test_store_data import make_results, make_sim, make_task, write_json
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+TASKS = [make_task(str(i), f"u_{i}", f"#W{1000000 + i}") for i in range(12)]
+# the one argument pair a test cannot give as written (it names tau2's data directory)
+DATA_ARGS = "--tasks test --data tau2-bench/data/tau2/domains"
+
+
+def recipe() -> str:
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("### In CI"):]
+    block = re.search(r"```sh\n(.*?)```", section, re.S).group(1)
+    assert block.count(DATA_ARGS) <= 1
+    return block.replace(DATA_ARGS, "--tasks " + ",".join(t["id"] for t in TASKS))
+
+
+def results(agent: str, wins: int, prefix: str) -> dict:
+    r = make_results(0)
+    r["tasks"] = copy.deepcopy(TASKS)
+    r["info"]["agent_info"]["llm"] = agent
+    r["simulations"] = []
+    for i, t in enumerate(TASKS):
+        sim = make_sim(i, t, reward=1.0 if i < wins else 0.0)
+        sim["id"] = f"{prefix}-{i}"
+        r["simulations"].append(sim)
+    return r
+
+
+def job(tmp: Path, sha: str, script: str) -> subprocess.CompletedProcess:
+    # `t2e` as the README's first command installs it: this interpreter's package
+    shell = f't2e() {{ "{sys.executable}" -m t2e_tui.cli "$@"; }}\n' + script
+    return subprocess.run(["bash", "-c", shell], cwd=tmp, capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin", "GIT_SHA": sha, "HOME": str(tmp),
+                               "PYTHONDONTWRITEBYTECODE": "1"}, timeout=300)
+
+
+def test_the_recipe_promotes_a_better_candidate_and_fails_a_worse_one(tmp_path):
+    write_json(tmp_path / "baseline-results.json", results("agent-a", 4, "a"))
+    write_json(tmp_path / "candidate-results.json", results("agent-b", 12, "b"))
+    first = job(tmp_path, "abc123", recipe())
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "PROMOTE" in (tmp_path / "gate.md").read_text(encoding="utf-8")
+    suite = ET.parse(tmp_path / "gate.xml").getroot().find("testsuite")
+    assert suite.get("failures") == "0"
+    # the next job: the store kept, the set already there, another candidate (worse)
+    write_json(tmp_path / "candidate-results.json", results("agent-c", 2, "c"))
+    second = job(tmp_path, "def456", recipe())
+    assert second.returncode == 1, second.stdout + second.stderr
+    assert "DISCARD" in (tmp_path / "gate.md").read_text(encoding="utf-8")
+
+
+def test_without_the_registered_set_the_same_evidence_is_not_a_promote(tmp_path):
+    """Why the recipe registers the set: the old recipe (imports and gate only) gave exit 4."""
+    write_json(tmp_path / "baseline-results.json", results("agent-a", 4, "a"))
+    write_json(tmp_path / "candidate-results.json", results("agent-b", 12, "b"))
+    lines = recipe().splitlines()
+    old = "\n".join(ln for ln in lines if "heldout" not in ln or "import" in ln)
+    res = job(tmp_path, "abc123", old)
+    assert res.returncode == 4, res.stdout + res.stderr
