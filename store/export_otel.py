@@ -8,14 +8,15 @@ is a `chat` span whose `gen_ai.input.messages` is the conversation so far and wh
 `gen_ai.output.messages` is that message, with its tokens under the GenAI names
 (`gen_ai.usage.input_tokens`, `output_tokens`, `cache_read.input_tokens`,
 `cache_creation.input_tokens`) and its cost as `t2e.cost` (the conventions name no cost); each
-tool result is an `execute_tool` span with the call's name, id, arguments and result. A user
-message has no span of its own: inside the chat inputs its cost and usage are extra keys of its
-message object (`t2e.cost`; `t2e.usage`, the same GenAI usage names as keys: the input
-messages' schema allows extra properties). User messages after the last assistant message (no
-chat span carries them) ride as `gen_ai.user.message` events on the root span, with `t2e.cost`
-and the `gen_ai.usage.*` attributes. Only numbers are written (a value of another type an
-import kept raw is left out); usage keys other than the four counts (`total_tokens`, say) have
-no attribute and are not written. Importing the file back (store/importers/otel.py) gives
+tool result is an `execute_tool` span with the call's name, id, arguments and result. User
+messages after the last assistant message (no chat span carries them) ride as
+`gen_ai.user.message` events on the root span (their text and the user's own tool calls). A
+user message has no span of its own, so the user turns' costs and usage ride on the root as
+`t2e.user_turns`, JSON `[[position among the messages, cost, {GenAI usage name: count}],
+...]`: as extra keys of the message objects they were repeated by every later chat input (the
+file was 5% bigger). Only numbers are written (a value of another type an import kept raw is
+left out); usage keys other than the four counts (`total_tokens`, say) have no attribute and
+are not written. Importing the file back (store/importers/otel.py) gives
 every message, tool call and argument back, and these costs, counts and the seed. Span times
 are the messages' own: a span ends at its message's timestamp
 and starts at the one before (or its latency before, when that is later); where a message
@@ -82,9 +83,7 @@ def _number(v: Any) -> float | int | None:
 
 
 def _parts(m: dict) -> dict:
-    """A tau2 message as a GenAI parts-form message. A user turn has no span of its own
-    (it is in the next chat span's input): its cost and usage ride as extra keys of the
-    message object (`t2e.cost`, `t2e.usage` = {GenAI usage attribute: count})."""
+    """A tau2 message as a GenAI parts-form message."""
     role = m.get("role")
     parts: list[dict] = []
     if role == "tool":
@@ -96,13 +95,7 @@ def _parts(m: dict) -> dict:
     for c in m.get("tool_calls") or []:
         parts.append({"type": "tool_call", "id": c.get("id"), "name": c.get("name"),
                       "arguments": c.get("arguments")})
-    out = {"role": role, "parts": parts}
-    if role == "user":
-        if (c := _number(m.get("cost"))) is not None:
-            out["t2e.cost"] = c
-        if u := _usage(m):
-            out["t2e.usage"] = u
-    return out
+    return {"role": role, "parts": parts}
 
 
 def _time_ns(v: Any) -> int | None:
@@ -142,6 +135,10 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None]) -> dict
     spans: list[dict] = []
     events: list[dict] = []
     history: list[dict] = []
+    # user turns' costs and usage ([position among the messages exported, cost, usage]): a
+    # user turn has no span of its own, and inside the chat inputs they would be repeated by
+    # every later call, as the history is
+    turns: list[list] = []
     for i, m in enumerate(msgs):
         lat = latencies[i] if i < len(latencies) else None
         dur = int(lat * _NS) if isinstance(lat, (int, float)) and lat > 0 else None
@@ -171,9 +168,14 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None]) -> dict
                                f"execute_tool {c.get('name') or ''}".strip(), a, t, end,
                                error=bool(m.get("error"))))
         elif role == "user" and i > last_assistant:
+            calls_made = m.get("tool_calls") or None  # (tau2 dual-control: the user's own)
             events.append({"timeUnixNano": str(end), "name": "gen_ai.user.message",
-                           "attributes": _attrs({"content": m.get("content"), **_usage(m),
-                                                 "t2e.cost": _number(m.get("cost"))})})
+                           "attributes": _attrs({"content": m.get("content"),
+                                                 "tool_calls": calls_made})})
+        if role == "user":
+            cost, usage = _number(m.get("cost")), _usage(m)
+            if cost is not None or usage:
+                turns.append([len(history), cost, usage or None])
         if role != "system":
             history.append(_parts(m))
         t = end + 1000  # the next span starts after this one (1 µs: their order is kept)
@@ -186,6 +188,7 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None]) -> dict
             "t2e.seed": sim.get("seed") if type(sim.get("seed")) is int else None,
             "t2e.agent_cost": _number(sim.get("agent_cost")),
             "t2e.user_cost": _number(sim.get("user_cost")),
+            "t2e.user_turns": json.dumps(turns) if turns else None,
             "t2e.termination_reason": sim.get("termination_reason"),
             "t2e.reward": None if ri is None or ri.get("reward") is None
             else float(ri["reward"]),

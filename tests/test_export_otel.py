@@ -66,6 +66,25 @@ def test_roundtrip_keeps_every_message_call_and_argument(tmp_path):
         assert "t2e.reward_info" not in attrs
 
 
+def test_roundtrip_keeps_the_users_own_tool_calls_after_the_last_agent_turn(tmp_path):
+    """tau2 dual-control: a user turn after the agent's last one, with tool calls of its own
+    and their results. The root event carried only its text: the calls were lost and their
+    results' spans made up an assistant turn to hold them."""
+    db = store.open_db(tmp_path / "s.sqlite")
+    src = make_results(2)
+    msgs = src["simulations"][0]["messages"]
+    msgs[-1] = {"role": "user", "content": "toggling it", "turn_idx": 5, "cost": 0.001,
+                "tool_calls": [{"id": "u1", "name": "toggle_airplane_mode",
+                                "arguments": {"on": False}, "requestor": "user"}]}
+    msgs += [{"role": "tool", "id": "u1", "content": "airplane mode off", "requestor": "user",
+              "error": False, "turn_idx": 6},
+             {"role": "user", "content": "works now ###STOP###", "turn_idx": 7}]
+    _, rid2 = _roundtrip(db, tmp_path, write_json(tmp_path / "r.json", src))
+    steps = _messages(db, rid2)[0]
+    assert [s[0] for s in steps[-3:]] == ["user", "tool", "user"]
+    assert steps[-3][2] == [("u1", "toggle_airplane_mode", {"on": False}, "user")]
+
+
 def test_roundtrip_of_a_ticks_only_voice_run(tmp_path):
     db = store.open_db(tmp_path / "s.sqlite")
     _roundtrip(db, tmp_path, FIX / "voice_run")
@@ -184,8 +203,9 @@ def test_roundtrip_keeps_costs_usage_of_every_turn_and_the_seed(tmp_path):
 
 def test_export_writes_usage_under_the_genai_names_and_costs_under_t2e():
     """What goes on the wire: token counts under gen_ai.usage.* (ATIF's cached_tokens as the
-    cache read count), costs and the seed under t2e.*; a user turn's inside its message
-    object (it has no span of its own); values that are not numbers are not written."""
+    cache read count), costs and the seed under t2e.*; the user turns' on the root (they have
+    no span of its own: as keys of the message objects, every later chat input repeated
+    them); values that are not numbers are not written."""
     from store.export_otel import episode_request
 
     user = {"role": "user", "content": "hi", "cost": 0.5,
@@ -208,6 +228,7 @@ def test_export_writes_usage_under_the_genai_names_and_costs_under_t2e():
         "gen_ai.usage.cache_read.input_tokens": {"intValue": "5"},
         "gen_ai.usage.cache_creation.input_tokens": {"intValue": "6"}}
     assert json.loads(ca["gen_ai.input.messages"]["stringValue"]) == [
-        {"role": "user", "parts": [{"type": "text", "content": "hi"}], "t2e.cost": 0.5,
-         "t2e.usage": {"gen_ai.usage.input_tokens": 3, "gen_ai.usage.output_tokens": 1,
-                       "gen_ai.usage.cache_read.input_tokens": 2}}]
+        {"role": "user", "parts": [{"type": "text", "content": "hi"}]}]
+    assert json.loads(ra["t2e.user_turns"]["stringValue"]) == [
+        [0, 0.5, {"gen_ai.usage.input_tokens": 3, "gen_ai.usage.output_tokens": 1,
+                  "gen_ai.usage.cache_read.input_tokens": 2}]]

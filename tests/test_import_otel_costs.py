@@ -1,6 +1,6 @@
-"""Costs, seed and per-turn usage in OpenTelemetry files: what our export writes (`t2e.cost`,
-`t2e.usage` on messages without a span of their own, `t2e.agent_cost|user_cost|seed` on the
-root) is read back; the same keys of the wrong type in a foreign file are ignored, never
+"""Costs, seed and per-turn usage in OpenTelemetry files: what our export writes (a chat span's
+`t2e.cost`; on the root `t2e.user_turns` for the turns without a span of their own, and
+`t2e.agent_cost|user_cost|seed`) is read back; the same keys of the wrong type in a foreign file are ignored, never
 stored and never a refused import; files without them import as before."""
 
 from __future__ import annotations
@@ -33,11 +33,11 @@ def _episode(db, run_id):
     return (ac, uc, seed, trial), steps, [c for (c,) in costs], json.loads(extra)
 
 
-def _write(path, root_attrs, user, chat_attrs, event_attrs):
+def _write(path, root_attrs, user, chat_attrs):
     spans = [
         span(A, "a1", "invoke_agent bot", {"gen_ai.operation.name": "invoke_agent",
                                            **root_attrs}, start=0, end=100,
-             events=[(50, "gen_ai.user.message", {"content": "bye", **event_attrs})]),
+             events=[(50, "gen_ai.user.message", {"content": "bye"})]),
         span(A, "a2", "chat m", {"gen_ai.operation.name": "chat",
                                  "gen_ai.input.messages": msgs(*user),
                                  "gen_ai.output.messages": msgs(text("assistant", "ok")),
@@ -48,16 +48,15 @@ def _write(path, root_attrs, user, chat_attrs, event_attrs):
 
 
 def test_costs_seed_and_usage_of_every_turn_are_read(db, tmp_path):
-    u1 = {**text("user", "hi"), "t2e.cost": 0.5,
-          "t2e.usage": {"gen_ai.usage.input_tokens": 3, "gen_ai.usage.output_tokens": 2,
-                        "gen_ai.usage.cache_read.input_tokens": 1}}
+    turns = [[0, 0.5, {"gen_ai.usage.input_tokens": 3, "gen_ai.usage.output_tokens": 2,
+                       "gen_ai.usage.cache_read.input_tokens": 1}],
+             [2, 0.25, {"gen_ai.usage.input_tokens": 8, "gen_ai.usage.output_tokens": 1}]]
     p = _write(tmp_path / "t.jsonl",
-               {"t2e.agent_cost": 1.25, "t2e.user_cost": 2, "t2e.seed": 42, "t2e.trial": 3},
-               [u1], {"t2e.cost": 0.75, "gen_ai.usage.input_tokens": 9,
-                      "gen_ai.usage.output_tokens": 4,
-                      "gen_ai.usage.cache_creation.input_tokens": 6},
-               {"t2e.cost": 0.25, "gen_ai.usage.input_tokens": 8,
-                "gen_ai.usage.output_tokens": 1})
+               {"t2e.agent_cost": 1.25, "t2e.user_cost": 2, "t2e.seed": 42, "t2e.trial": 3,
+                "t2e.user_turns": json.dumps(turns)},
+               [text("user", "hi")], {"t2e.cost": 0.75, "gen_ai.usage.input_tokens": 9,
+                                      "gen_ai.usage.output_tokens": 4,
+                                      "gen_ai.usage.cache_creation.input_tokens": 6})
     cols, steps, _, _ = _episode(db, import_path(db, p)["run_id"])
     assert cols == (1.25, 2, 42, 3)
     assert steps == [
@@ -72,19 +71,18 @@ def test_values_of_the_wrong_type_are_ignored_not_stored_nor_refused(db, tmp_pat
     """A string cost, an object seed, a boolean trial or cost, a usage that is not an object
     or whose counts are text, lists or fractions: the import goes on, those values are left
     out (their columns empty); the counts of the right type beside them are kept."""
-    user = [{**text("user", "hi"), "t2e.cost": "0.5",
-             "t2e.usage": {"gen_ai.usage.input_tokens": "3", "gen_ai.usage.output_tokens": [2],
-                           "gen_ai.usage.cache_read.input_tokens": 1.5}},
-            {**text("user", "again"), "t2e.cost": {"usd": 1}, "t2e.usage": "lots"},
-            {**text("user", "more"), "t2e.cost": True,
-             "t2e.usage": {"gen_ai.usage.input_tokens": 5, "gen_ai.usage.output_tokens": True}}]
+    user = [text("user", "hi"), text("user", "again"), text("user", "more")]
+    turns = [[0, "0.5", {"gen_ai.usage.input_tokens": "3", "gen_ai.usage.output_tokens": [2],
+                         "gen_ai.usage.cache_read.input_tokens": 1.5}],
+             [1, {"usd": 1}, "lots"],
+             [2, True, {"gen_ai.usage.input_tokens": 5, "gen_ai.usage.output_tokens": True}],
+             "junk", [3, 1.0, None], [99, 1.0, None], [-1, 1.0, None], [4, 1.0], [True, 1.0, None]]
     p = _write(tmp_path / "t.jsonl",
                {"t2e.agent_cost": "1.25", "t2e.user_cost": True, "t2e.seed": {"n": 42},
-                "t2e.trial": True},
+                "t2e.trial": True, "t2e.user_turns": json.dumps(turns)},
                user, {"t2e.cost": "cheap", "gen_ai.usage.input_tokens": 9.5,
                       "gen_ai.usage.output_tokens": False,
-                      "gen_ai.usage.cache_read.input_tokens": 1e300},
-               {"t2e.cost": [1], "gen_ai.usage.input_tokens": "8"})
+                      "gen_ai.usage.cache_read.input_tokens": 1e300})
     cols, steps, costs, extra = _episode(db, import_path(db, p)["run_id"])
     assert cols == (None, None, None, 0)
     assert steps == [("user", "hi", None, None), ("user", "again", None, None),
@@ -99,7 +97,7 @@ def test_integral_token_counts_written_as_doubles_are_counts(db, tmp_path):
     """A count written as a double (12.0) is the count: such a file was refused ("usage.
     prompt_tokens should be an integer, found float 12.0")."""
     p = _write(tmp_path / "t.jsonl", {}, [text("user", "hi")],
-               {"gen_ai.usage.input_tokens": 12.0, "gen_ai.usage.output_tokens": 3}, {})
+               {"gen_ai.usage.input_tokens": 12.0, "gen_ai.usage.output_tokens": 3})
     _, steps, _, _ = _episode(db, import_path(db, p)["run_id"])
     assert steps[1][3] == {"prompt_tokens": 12, "completion_tokens": 3}
     assert type(steps[1][3]["prompt_tokens"]) is int
@@ -115,3 +113,11 @@ def test_foreign_files_without_them_carry_no_costs_or_seed(db, tmp_path):
         assert not {"agent_cost", "user_cost", "seed"} & set(json.loads(extra)["_t2e"]["keys"])
         for m in messages(db.conn, eid):
             assert "cost" not in m and (m["role"] == "assistant" or "usage" not in m)
+
+
+@pytest.mark.parametrize("turns", ["not json", "{}", "3", "[[0, 1.5, {]]"])
+def test_user_turns_that_are_no_list_are_ignored(db, tmp_path, turns):
+    p = _write(tmp_path / "t.jsonl", {"t2e.user_turns": turns}, [text("user", "hi")], {})
+    _, steps, _, extra = _episode(db, import_path(db, p)["run_id"])
+    assert [s[2:] for s in steps] == [(None, None)] * 3
+    assert "t2e.user_turns" not in extra["otel"]["attributes"]  # (read, not kept as an outcome)

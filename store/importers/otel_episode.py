@@ -4,8 +4,9 @@ Used by otel.py; see its docstring for the grouping. Messages come from chat spa
 input of each call, then its output), tool calls and results from execute_tool spans, and
 transcript events on other spans; "(content not captured)" stands in where capture was off.
 Our own export's fields come back where present: the root's `t2e.seed`, `t2e.agent_cost`,
-`t2e.user_cost` (and trial, task, reward), each message's cost and usage (otel_spans); a value
-of the wrong type is left out, never stored and never a refused file.
+`t2e.user_cost` (and trial, task, reward), each chat span's cost and usage, and the user
+turns' (`t2e.user_turns`, see store/export_otel.py); a value of the wrong type is left out,
+never stored and never a refused file.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ _OUTCOME = re.compile(r"gen_ai\.evaluation\.|reward|score|feedback|outcome")
 # reward_info (stored as the episode's reward_info; "reward" in its name made the outcome
 # search keep its whole text a second time)
 _NOT_KEPT = ("gen_ai.input.", "gen_ai.output.", "gen_ai.prompt", "gen_ai.completion",
-             "llm.input_messages", "llm.output_messages", "t2e.reward_info")
+             "llm.input_messages", "llm.output_messages", "t2e.reward_info", "t2e.user_turns")
 
 
 def _iso(ns: int) -> str | None:
@@ -76,9 +77,6 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
             role = "user" if it["name"] == "gen_ai.user.message" else "assistant"
             m = S.message({**it["attributes"], "role": role})
             if m:
-                u = S.usage(it["attributes"])  # (our export's last user turns carry it)
-                if u:
-                    m["usage"] = u
                 emit(m)
             continue
         name, a, events, err, start, end = it[:6]
@@ -276,6 +274,9 @@ def _sim(key: str, by_conv: bool, spans: list[list], root: list, msgs: list[dict
             sim[k] = v
     if type(seed) is int:
         sim["seed"] = seed
+    turns = ra.get("t2e.user_turns")
+    if type(turns) is str:
+        _user_turns(msgs, turns)
     if system:
         sim["otel"]["system_instructions"] = system
     if nc:
@@ -283,3 +284,23 @@ def _sim(key: str, by_conv: bool, spans: list[list], root: list, msgs: list[dict
     if not isinstance(sim["termination_reason"], str):
         sim["termination_reason"] = None
     return sim
+
+
+def _user_turns(msgs: list[dict], text: str) -> None:
+    """Our export's user-turn costs and usage (`t2e.user_turns` on the root: [[position,
+    cost, {GenAI usage name: count}], ...]) put on those messages. An item of another shape,
+    a value of the wrong type, or a position that is no user message is left out, as
+    wrong-typed usage is."""
+    try:
+        turns = loads_text(text)
+    except ValueError:
+        return
+    for t in turns if type(turns) is list else ():
+        if type(t) is not list or len(t) != 3 or type(t[0]) is not int \
+                or not 0 <= t[0] < len(msgs) or msgs[t[0]].get("role") != "user":
+            continue
+        m = msgs[t[0]]
+        if t[1] is not None and (c := S.cost(t[1])) is not None:
+            m["cost"] = c
+        if type(t[2]) is dict and (u := S.usage(t[2])):
+            m["usage"] = u

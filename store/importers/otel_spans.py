@@ -14,9 +14,9 @@ Accepted forms, old and new (the semantic conventions moved several times):
   cache read/write under both the old and the new names, `gen_ai.request|response.model`,
   `gen_ai.provider.name` (formerly `gen_ai.system`), OpenInference `llm.token_count.*`; counts
   only (integers, or whole doubles), anything else is left out;
-* our export's (store/export_otel.py) costs: `t2e.cost` (a chat span's, or a user message
-  object's or event's), and per user message object `t2e.usage` ({GenAI usage name: count});
-  finite numbers only, anything else is left out as wrong-typed usage is.
+* our export's (store/export_otel.py) costs: `t2e.cost` (a chat span's), the root's
+  `t2e.agent_cost|user_cost` and `t2e.user_turns` (otel_episode); finite numbers only,
+  anything else is left out as wrong-typed usage is.
 """
 
 from __future__ import annotations
@@ -175,15 +175,6 @@ def message(m: Any) -> dict | None:
         out.setdefault("id", "")
         out["requestor"] = "assistant"
         out["error"] = False
-    if role == "user":
-        # our export's keys of a message without a span of its own (a user turn), looked up
-        # on user messages only (this runs for every message); foreign ones have none
-        c = m.get("t2e.cost")
-        if c is not None and (c := cost(c)) is not None:
-            out["cost"] = c
-        u = m.get("t2e.usage")
-        if u is not None and type(u) is dict and (u := usage(u)):
-            out["usage"] = u
     return out
 
 
