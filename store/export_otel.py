@@ -12,8 +12,8 @@ tool result is an `execute_tool` span with the call's name, id, arguments and re
 messages after the last assistant message (no chat span carries them) ride as
 `gen_ai.user.message` events on the root span (their text and the user's own tool calls). A
 user message has no span of its own, so the user turns' costs and usage ride on the root as
-`t2e.user_turns`, JSON `[[position among the messages, cost, {GenAI usage name: count}],
-...]`: as extra keys of the message objects they were repeated by every later chat input (the
+`t2e.user_turns`, JSON `[[k, cost, {GenAI usage name: count}], ...]` for the k-th user
+message (from 0): as extra keys of the message objects they were repeated by every later chat input (the
 file was 5% bigger). Only numbers are written (a value of another type an import kept raw is
 left out); usage keys other than the four counts (`total_tokens`, say) have no attribute and
 are not written. Importing the file back (store/importers/otel.py) gives
@@ -135,10 +135,12 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None]) -> dict
     spans: list[dict] = []
     events: list[dict] = []
     history: list[dict] = []
-    # user turns' costs and usage ([position among the messages exported, cost, usage]): a
-    # user turn has no span of its own, and inside the chat inputs they would be repeated by
-    # every later call, as the history is
+    # user turns' costs and usage ([which user message (0: the first), cost, usage]): a user
+    # turn has no span of its own, and inside the chat inputs they would be repeated by every
+    # later call, as the history is. Counted among user messages: an importer may add turns
+    # of other roles (an assistant turn for a tool call it cannot place)
     turns: list[list] = []
+    n_user = 0
     for i, m in enumerate(msgs):
         lat = latencies[i] if i < len(latencies) else None
         dur = int(lat * _NS) if isinstance(lat, (int, float)) and lat > 0 else None
@@ -175,7 +177,8 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None]) -> dict
         if role == "user":
             cost, usage = _number(m.get("cost")), _usage(m)
             if cost is not None or usage:
-                turns.append([len(history), cost, usage or None])
+                turns.append([n_user, cost, usage or None])
+            n_user += 1
         if role != "system":
             history.append(_parts(m))
         t = end + 1000  # the next span starts after this one (1 µs: their order is kept)

@@ -85,6 +85,40 @@ def test_roundtrip_keeps_the_users_own_tool_calls_after_the_last_agent_turn(tmp_
     assert steps[-3][2] == [("u1", "toggle_airplane_mode", {"on": False}, "user")]
 
 
+def test_roundtrip_of_a_users_own_tool_call_mid_conversation_and_a_stray_result(tmp_path):
+    """A user's own tool call in mid-conversation (tau2 dual-control): its result's span comes
+    before the chat input that holds the user's message, so the import made up an assistant
+    turn to hold the call, and every user turn's cost after it went one message off (they
+    were keyed by position). A tool result that answers no call still gets an assistant turn
+    made up for it: the user turns' costs stay on their turns."""
+    db = store.open_db(tmp_path / "s.sqlite")
+    src = make_results(2)
+    dual = src["simulations"][0]["messages"]
+    dual[2:2] = [
+        {"role": "user", "content": "let me check", "cost": 0.11, "turn_idx": 2,
+         "timestamp": "2025-08-01T10:00:01.2",
+         "tool_calls": [{"id": "u9", "name": "check_status_bar", "arguments": {},
+                         "requestor": "user"}]},
+        {"role": "tool", "id": "u9", "content": "4G", "requestor": "user", "error": False,
+         "turn_idx": 3, "timestamp": "2025-08-01T10:00:01.4"},
+        {"role": "user", "content": "it says 4G", "cost": 0.22, "turn_idx": 4,
+         "timestamp": "2025-08-01T10:00:01.6"}]
+    stray = src["simulations"][1]["messages"]
+    stray.insert(1, {"role": "tool", "id": "ghost", "content": "stray", "requestor": "assistant",
+                     "error": False, "timestamp": "2025-08-01T10:00:00.5"})
+    rid = import_path(db, write_json(tmp_path / "r.json", src))["run_id"]
+    export_run(db, rid, "otel", tmp_path / "run.otel.jsonl")
+    rid2 = import_path(db, tmp_path / "run.otel.jsonl")["run_id"]
+    first, second = _messages(db, rid2)
+    assert [s[0] for s in first] == [s[0] for s in _messages(db, rid)[0]]  # none made up
+    assert first[2][2] == [("u9", "check_status_bar", {}, "user")]
+    assert [c for c in _costs(db, rid2)[0][1] if c[0] == "user"] == \
+        [c for c in _costs(db, rid)[0][1] if c[0] == "user"]
+    assert [c for c in _costs(db, rid2)[1][1] if c[0] == "user"] == \
+        [c for c in _costs(db, rid)[1][1] if c[0] == "user"]
+    assert [s[0] for s in second][:3] == ["assistant", "assistant", "tool"]  # (made up)
+
+
 def test_roundtrip_of_a_ticks_only_voice_run(tmp_path):
     db = store.open_db(tmp_path / "s.sqlite")
     _roundtrip(db, tmp_path, FIX / "voice_run")

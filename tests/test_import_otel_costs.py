@@ -50,7 +50,7 @@ def _write(path, root_attrs, user, chat_attrs):
 def test_costs_seed_and_usage_of_every_turn_are_read(db, tmp_path):
     turns = [[0, 0.5, {"gen_ai.usage.input_tokens": 3, "gen_ai.usage.output_tokens": 2,
                        "gen_ai.usage.cache_read.input_tokens": 1}],
-             [2, 0.25, {"gen_ai.usage.input_tokens": 8, "gen_ai.usage.output_tokens": 1}]]
+             [1, 0.25, {"gen_ai.usage.input_tokens": 8, "gen_ai.usage.output_tokens": 1}]]
     p = _write(tmp_path / "t.jsonl",
                {"t2e.agent_cost": 1.25, "t2e.user_cost": 2, "t2e.seed": 42, "t2e.trial": 3,
                 "t2e.user_turns": json.dumps(turns)},
@@ -76,7 +76,8 @@ def test_values_of_the_wrong_type_are_ignored_not_stored_nor_refused(db, tmp_pat
                          "gen_ai.usage.cache_read.input_tokens": 1.5}],
              [1, {"usd": 1}, "lots"],
              [2, True, {"gen_ai.usage.input_tokens": 5, "gen_ai.usage.output_tokens": True}],
-             "junk", [3, 1.0, None], [99, 1.0, None], [-1, 1.0, None], [4, 1.0], [True, 1.0, None]]
+             "junk", [4, 1.0, None], [99, 1.0, None], [-1, 1.0, None], [3, 1.0],
+             [True, 1.0, None]]
     p = _write(tmp_path / "t.jsonl",
                {"t2e.agent_cost": "1.25", "t2e.user_cost": True, "t2e.seed": {"n": 42},
                 "t2e.trial": True, "t2e.user_turns": json.dumps(turns)},

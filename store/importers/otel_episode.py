@@ -57,12 +57,44 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
     system: list[Any] = []
     nc = 0
 
+    # results of the user's own tool calls (tau2 dual-control, `t2e.requestor` user) whose
+    # call is not known yet: the user message that makes it comes in the next chat span's
+    # input, after the tool span. Each waits for it (call id -> the call, the result, its
+    # latency)
+    waiting: dict[str, tuple[dict, dict, float | None]] = {}
+
     def emit(m: dict, ms: float | None = None) -> None:
         msgs.append(m)
         lat.append(ms)
         for c in m.get("tool_calls") or []:
             if c.get("id"):
                 call_ids.add(c["id"])
+                if c["id"] in waiting:  # its result, right after the message that made it
+                    emit(*waiting.pop(c["id"])[1:])
+                    tool_ids.add(c["id"])
+
+    def place(call: dict, result: dict, ms: float | None) -> None:
+        """A tool result whose call no message has made: the call goes to the last assistant
+        turn when that turn's content was not captured, else to an assistant turn of its own."""
+        # the assistant turn this call belongs to: the last assistant message, past the
+        # results of its earlier calls
+        j = len(msgs) - 1
+        while j >= 0 and msgs[j]["role"] == "tool":
+            j -= 1
+        last = msgs[j] if j >= 0 and msgs[j]["role"] == "assistant" else None
+        same = last is not None and any(
+            c.get("name") == call["name"] and c.get("arguments") == call["arguments"]
+            for c in last.get("tool_calls") or [])
+        if last is not None and same and not call["id"]:
+            pass  # an id-less span of a call the chat output already listed
+        elif last is not None and last.get("content") in (None, S.NOT_CAPTURED):
+            last.setdefault("tool_calls", []).append(call)
+            if call["id"]:
+                call_ids.add(call["id"])
+        else:
+            emit({"role": "assistant", "content": None, "tool_calls": [call]})
+        emit(result, ms)
+        tool_ids.add(call["id"])
 
     items: list[tuple[int, int, Any]] = []
     for i, sp in enumerate(spans):
@@ -151,30 +183,20 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                 consumed += len(out)
         elif k == "tool":
             call, result, captured = S.tool_call(a, name)
-            if not (call["id"] and call["id"] in call_ids):
-                # the assistant turn this call belongs to: the last assistant message, past
-                # the results of its earlier calls, when its content was not captured
-                j = len(msgs) - 1
-                while j >= 0 and msgs[j]["role"] == "tool":
-                    j -= 1
-                last = msgs[j] if j >= 0 and msgs[j]["role"] == "assistant" else None
-                same = last is not None and any(
-                    c.get("name") == call["name"] and c.get("arguments") == call["arguments"]
-                    for c in last.get("tool_calls") or [])
-                if last is not None and same and not call["id"]:
-                    pass  # an id-less span of a call the chat output already listed
-                elif last is not None and last.get("content") in (None, S.NOT_CAPTURED):
-                    last.setdefault("tool_calls", []).append(call)
-                    if call["id"]:
-                        call_ids.add(call["id"])
-                else:
-                    emit({"role": "assistant", "content": None, "tool_calls": [call]})
             if not captured:
                 nc += 1
-            emit({"role": "tool", "id": call["id"],
-                  "content": result if result is not None else S.NOT_CAPTURED,
-                  "requestor": call["requestor"], "error": bool(err)}, ms)
-            tool_ids.add(call["id"])
+            out_msg = {"role": "tool", "id": call["id"],
+                       "content": result if result is not None else S.NOT_CAPTURED,
+                       "requestor": call["requestor"], "error": bool(err)}
+            if call["id"] and call["id"] in call_ids:
+                emit(out_msg, ms)
+                tool_ids.add(call["id"])
+            elif call["requestor"] == "user" and call["id"] and call["id"] not in waiting:
+                waiting[call["id"]] = (call, out_msg, ms)
+            else:
+                place(call, out_msg, ms)
+    while waiting:  # no user message made these calls: placed as any unknown call is
+        place(*waiting.pop(next(iter(waiting))))
     return _sim(key, by_conv, spans, root, msgs, system, nc), lat, nc
 
 
@@ -287,19 +309,20 @@ def _sim(key: str, by_conv: bool, spans: list[list], root: list, msgs: list[dict
 
 
 def _user_turns(msgs: list[dict], text: str) -> None:
-    """Our export's user-turn costs and usage (`t2e.user_turns` on the root: [[position,
-    cost, {GenAI usage name: count}], ...]) put on those messages. An item of another shape,
-    a value of the wrong type, or a position that is no user message is left out, as
-    wrong-typed usage is."""
+    """Our export's user-turn costs and usage (`t2e.user_turns` on the root: [[k, cost,
+    {GenAI usage name: count}], ...] for the k-th user message) put on those messages. An
+    item of another shape, a value of the wrong type, or a k past the user messages is left
+    out, as wrong-typed usage is."""
     try:
         turns = loads_text(text)
     except ValueError:
         return
+    users = [m for m in msgs if m.get("role") == "user"]
     for t in turns if type(turns) is list else ():
         if type(t) is not list or len(t) != 3 or type(t[0]) is not int \
-                or not 0 <= t[0] < len(msgs) or msgs[t[0]].get("role") != "user":
+                or not 0 <= t[0] < len(users):
             continue
-        m = msgs[t[0]]
+        m = users[t[0]]
         if t[1] is not None and (c := S.cost(t[1])) is not None:
             m["cost"] = c
         if type(t[2]) is dict and (u := S.usage(t[2])):
