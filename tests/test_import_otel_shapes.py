@@ -6,6 +6,7 @@ the two-process import, and nothing is written. Shapes no reader needs are let t
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from otel_fixture import msgs, request, span, text
@@ -276,3 +277,31 @@ def test_copies_are_compared_without_keeping_every_history():
     tracemalloc.stop()
     assert stats["duplicates"] == n and len(out) == n
     assert peak < 4 * len(spans[-1][1][INPUT]) + (1 << 20), peak
+
+
+@pytest.mark.parametrize("where", ["tool span", "chat output"])
+@pytest.mark.parametrize("name,shown", [(7, "int 7"), ({"a": 1}, 'dict {"a": 1}')])
+def test_a_tool_call_name_that_is_not_text_is_refused(tmp_path, where, name, shown):
+    """As in every importer (store/messages.bad_call_name): the OTel import stored Python's
+    repr ("7", "{'a': 1}") as the tool's name."""
+    tr = "a" * 32
+    call = {"type": "tool_call", "id": "c9", "name": name, "arguments": {}}
+    spans = [span(tr, "r1", "invoke_agent bot", {"gen_ai.operation.name": "invoke_agent"}),
+             span(tr, "c1", "chat m", {"gen_ai.operation.name": "chat",
+                                       "gen_ai.input.messages": msgs(text("user", "hi")),
+                                       "gen_ai.output.messages": msgs(
+                                           {"role": "assistant", "parts": [call]}
+                                           if where == "chat output" else text("assistant", "ok"))},
+                  parent="r1", start=1, end=2)]
+    if where == "tool span":
+        spans.append(span(tr, "t1", "execute_tool x", {"gen_ai.operation.name": "execute_tool",
+                                                       "gen_ai.tool.name": name,
+                                                       "gen_ai.tool.call.id": "c8"},
+                          parent="r1", start=3, end=4))
+    p = tmp_path / "t.jsonl"
+    p.write_text(json.dumps(request(spans)) + "\n")
+    db = store.open_db(tmp_path / "s.sqlite")
+    with pytest.raises(ImportFailure, match=rf"tool_calls\[0\]\.name should be a string, found "
+                                            rf"{re.escape(shown)}"):
+        import_path(db, p)
+    assert db.conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)

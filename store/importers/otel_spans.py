@@ -123,7 +123,9 @@ def _call(c: Any) -> dict | None:
     if name is None:
         return None
     args = c.get("arguments", fn.get("arguments"))
-    return {"id": str(c.get("id") or ""), "name": str(name), "arguments": _args(args),
+    # the name as given: one that is not text is refused by the episode's validation (as in
+    # every importer: str() stored Python's repr, "{'a': 1}")
+    return {"id": str(c.get("id") or ""), "name": name, "arguments": _args(args),
             "requestor": "assistant"}
 
 
@@ -372,7 +374,7 @@ def tool_call(a: dict, name: str) -> tuple[dict, Any, bool]:
     args = _first(a, "gen_ai.tool.call.arguments", "tool.parameters", "input.value")
     result = _first(a, "gen_ai.tool.call.result", "output.value")
     cid = _first(a, "gen_ai.tool.call.id", "tool_call.id", "tool.call.id")
-    call = {"id": str(cid or ""), "name": str(tname), "arguments": _args(args),
+    call = {"id": str(cid or ""), "name": tname, "arguments": _args(args),  # (see _call)
             "requestor": str(a.get("t2e.requestor") or "assistant")}
     if result is not None and not isinstance(result, str):
         result = json.dumps(result, ensure_ascii=False)
