@@ -45,8 +45,9 @@ def results(agent: str, wins: int, prefix: str) -> dict:
 def job(tmp: Path, sha: str, script: str) -> subprocess.CompletedProcess:
     # `t2e` as the README's first command installs it: this interpreter's package
     shell = f't2e() {{ "{sys.executable}" -m t2e_tui.cli "$@"; }}\n' + script
+    path = f"{Path(sys.executable).parent}:/usr/bin:/bin"  # (python3 for the recipe's run_id)
     return subprocess.run(["bash", "-c", shell], cwd=tmp, capture_output=True, text=True,
-                          env={"PATH": "/usr/bin:/bin", "GIT_SHA": sha, "HOME": str(tmp),
+                          env={"PATH": path, "GIT_SHA": sha, "HOME": str(tmp),
                                "PYTHONDONTWRITEBYTECODE": "1"}, timeout=300)
 
 
@@ -63,6 +64,21 @@ def test_the_recipe_promotes_a_better_candidate_and_fails_a_worse_one(tmp_path):
     second = job(tmp_path, "def456", recipe())
     assert second.returncode == 1, second.stdout + second.stderr
     assert "DISCARD" in (tmp_path / "gate.md").read_text(encoding="utf-8")
+    # that job re-run on the same files (a CI retry): the same verdict, the reports written
+    # (the candidate's name was ambiguous once it was imported twice: exit 2, no reports)
+    (tmp_path / "gate.md").unlink()
+    retry = job(tmp_path, "def456", recipe())
+    assert retry.returncode == 1, retry.stdout + retry.stderr
+    assert "DISCARD" in (tmp_path / "gate.md").read_text(encoding="utf-8")
+    # a re-run that makes a new run of the same agent: its second run on the set, which does
+    # not count (first-run rule), however good: not a promote (the third candidate judged on
+    # the set also needs p <= 0.05 * 6 / (pi^2 * 9): inconclusive), reports written
+    write_json(tmp_path / "candidate-results.json", results("agent-c", 12, "d"))
+    (tmp_path / "gate.md").unlink()
+    again = job(tmp_path, "def456", recipe())
+    assert again.returncode == 3, again.stdout + again.stderr
+    assert "is run 2 of 2 by the same agent" in again.stdout
+    assert "INCONCLUSIVE" in (tmp_path / "gate.md").read_text(encoding="utf-8")
 
 
 def test_without_the_registered_set_the_same_evidence_is_not_a_promote(tmp_path):
