@@ -196,8 +196,8 @@ def test_observations_answering_unknown_call_ids_are_counted(db, tmp_path):
     entry = import_path(db, p)
     said = [w for w in entry["warnings"] if "call id" in w]
     assert said == ["2 observation result(s) answer a call id that no earlier tool call in "
-                    "their trajectory has (kept, with no tool name): tr-1 step 3 (call id "
-                    "'zz'), tr-2 step 2 (call id 'c2')"], entry["warnings"]
+                    "their trajectory has (kept, with no tool name): tr-1 message #3 (call id "
+                    "'zz'), tr-2 message #2 (call id 'c2')"], entry["warnings"]
     got = db.conn.execute("SELECT s.content, s.tool_call_id, s.tool_name FROM steps s JOIN "
                           "episodes e USING (episode_id) WHERE e.episode_key = 'tr-1' AND "
                           "s.role = 'tool' ORDER BY s.idx").fetchall()

@@ -377,7 +377,7 @@ def test_tool_results_answering_unknown_call_ids_are_counted(db, tmp_path):
     p.write_text(json.dumps(results_1x("retail", sims=[s1])))
     entry = import_path(db, p)
     assert ("2 tool result(s) answer a call id that no earlier tool call in their simulation "
-            "has (kept, with no tool name): s1 step 0 (call id 'c1'), s1 step 3 (call id "
+            "has (kept, with no tool name): s1 message #0 (call id 'c1'), s1 message #3 (call id "
             "'nope')") in entry["warnings"], entry["warnings"]
     assert entry["messages"] == 4
 

@@ -218,7 +218,8 @@ class RowBuilder:
         self.duplicate_ids = 0
         self.repeated_ids: list[str] = []  # the first few ids that repeat, for the warning
         # tool results whose call id no earlier call of their episode has (kept, no tool
-        # name): counted, and the first few named as "<key> step <idx> (call id '<id>')"
+        # name): counted, and the first few named as "<key> message #<idx> (call id '<id>')"
+        # (the stored messages' numbering, as validation messages use: not ATIF's step_id)
         self.unanswered = 0
         self.unanswered_seen: list[str] = []
         self.from_ticks = 0  # simulations whose steps were rebuilt from tau2 1.x ticks
@@ -291,7 +292,7 @@ class RowBuilder:
         if unanswered:
             self.unanswered += len(unanswered)
             for idx, cid in unanswered[:3 - len(self.unanswered_seen)]:
-                self.unanswered_seen.append(f"{key} step {idx} (call id {cid!r})")
+                self.unanswered_seen.append(f"{key} message #{idx} (call id {cid!r})")
         self._eps.append((
             eid, self.run_id, key, None if sim_id is None else str(sim_id), ord_,
             None if sim.get("task_id") is None else str(sim["task_id"]), likely_task_id,
