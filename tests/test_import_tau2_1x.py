@@ -293,14 +293,34 @@ def test_an_index_without_its_simulations_folder_is_refused(tmp_path, db):
     """simulation_index lists simulations but there is no simulations/ folder (or it is a
     file): refused, as a missing listed file is. It imported an empty run, exit 0."""
     import shutil
-    for kind in ("gone", "a file"):
-        d = _voice_copy(tmp_path / kind.replace(" ", "_"))
-        shutil.rmtree(d / "simulations")
-        if kind == "a file":
-            (d / "simulations").write_text("{}")
-        with pytest.raises(ImportFailure, match=r"lists \d+ simulation\(s\) in simulation_index, "
-                                                r"but there is no simulations/ folder"):
-            import_path(db, d)
+    d = _voice_copy(tmp_path)
+    shutil.rmtree(d / "simulations")
+    with pytest.raises(ImportFailure, match=r"lists \d+ simulation\(s\) in simulation_index, "
+                                            r"but there is no simulations/ folder"):
+        import_path(db, d)
+    assert db.conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)
+
+
+@pytest.mark.parametrize("indexed", [True, False])
+@pytest.mark.parametrize("kind,said", [("file", "is a file, not a folder"),
+                                       ("fifo", r"is not a folder \(a FIFO\)")])
+def test_simulations_that_is_no_folder_is_named(tmp_path, db, indexed, kind, said):
+    """A file or a FIFO where simulations/ should be: with an index it was "no simulations/
+    folder"; without one the run imported empty (exit 0) with the warning "no simulations
+    found (no simulations/ folder...)"."""
+    import os
+    d = _voice_copy(tmp_path)
+    shutil.rmtree(d / "simulations")
+    if kind == "file":
+        (d / "simulations").write_text("{}")
+    else:
+        os.mkfifo(d / "simulations")
+    if not indexed:
+        top = json.loads((d / "results.json").read_text())
+        top.pop("simulation_index")
+        (d / "results.json").write_text(json.dumps(top))
+    with pytest.raises(ImportFailure, match=rf": simulations {said}$"):
+        import_path(db, d)
     assert db.conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)
 
 

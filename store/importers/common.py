@@ -74,6 +74,21 @@ def not_a_file(path: Path) -> str | None:
     return f"is not a regular file ({_kind(st.st_mode)})"
 
 
+def not_a_folder(path: Path) -> str | None:
+    """Why an existing `path` is not a folder to read ("is a file, not a folder", "is not a
+    folder (a FIFO)"), or None (a folder, or nothing there: the caller says what that
+    means)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    if stat.S_ISDIR(st.st_mode):
+        return None
+    if stat.S_ISREG(st.st_mode):
+        return "is a file, not a folder"
+    return f"is not a folder ({_kind(st.st_mode)})"
+
+
 def link_loops(path: Path) -> bool:
     """Whether `path` is a symbolic link that cannot be resolved (it leads back to itself)."""
     try:

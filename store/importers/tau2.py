@@ -32,6 +32,7 @@ from .common import (
     inside,
     link_loops,
     not_a_file,
+    not_a_folder,
     open_regular,
     wants_worker,
 )
@@ -312,6 +313,9 @@ def _produce_directory(path: Path, display: str, run_id: str,
         if part.is_symlink() and not inside(path, part):
             raise ImportFailure(f"{part.name} links outside the directory; only files inside "
                                 "it are read")
+    problem = not_a_folder(sim_dir)  # (a file or a FIFO where the folder should be)
+    if problem:
+        raise ImportFailure(f"simulations {problem}")
     top = _read_json(results)
     if not isinstance(top, dict):
         raise ImportFailure(f"{results.name}: expected an object, found {type(top).__name__}")
