@@ -14,12 +14,23 @@ READERS = [
     ["runs", "rm", "x"], ["search", "refund"], ["export", "x"], ["show", "1"],
     ["episodes", "x"], ["gate", "a", "b"], ["decide", "1", "promote"], ["scoreboard"],
     ["candidate", "log"], ["candidate", "diff", "a", "b"],
-    ["world", "verify", "x"],
+    ["world", "verify", "x"], ["heldout", "list"], ["heldout", "show", "x"], ["serve"],
+    ["transfer", "a", "b"],
 ]
 
 
 @pytest.mark.parametrize("args", READERS, ids=lambda a: " ".join(a) or "(no command)")
-def test_a_reading_command_does_not_create_a_missing_store(tmp_path, args):
+def test_a_reading_command_does_not_create_a_missing_store(tmp_path, monkeypatch, args):
+    import textual_serve.server
+
+    class NoServer:  # (`serve` made the store, then served it until stopped)
+        def __init__(self, *a, **k):
+            pass
+
+        def serve(self):
+            raise RuntimeError("serving")
+
+    monkeypatch.setattr(textual_serve.server, "Server", NoServer)
     wrong = tmp_path / "real.db"
     res = CliRunner().invoke(cli, ["--store", str(wrong), *args])
     assert res.exit_code == 2, res.output

@@ -12,13 +12,13 @@ import click
 
 from ..errors import T2EError
 from ..textsafe import one_line
-from .common import emit
+from .common import connect_store, emit
 
 
-def _store():
-    import store
-
-    return store.connect(click.get_current_context().obj.store)
+def _store(create: bool = False):
+    """The store's connection: only `register` writes, so only it makes a missing store (the
+    others said nothing of a mistyped path and left an empty store there)."""
+    return connect_store(create)
 
 
 def resolve_spec(domain: str, spec: str, data_dir: str | None) -> list[str]:
@@ -72,7 +72,7 @@ def register(cli: click.Group) -> None:
         from store.heldout import register_set
 
         ids = resolve_spec(domain, spec, data_dir)
-        with closing(_store()) as conn:
+        with closing(_store(create=True)) as conn:
             try:
                 s = register_set(conn, name, domain, ids, spec=spec, role=role,
                                  author=os.environ.get("USER"))

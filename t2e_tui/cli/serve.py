@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from ..errors import T2EError
+from .common import store_path
 
 LOOPBACK_NAMES = ("localhost",)
 
@@ -49,7 +50,7 @@ def register(cli: click.Group) -> None:
         """Serve the app to a browser (textual-serve), on 127.0.0.1 by default: use
         `ssh -L PORT:127.0.0.1:PORT HOST` to reach it. It has no authentication of its own:
         never bind it to a public address."""
-        store = click.get_current_context().obj.store
+        store = store_path()  # a missing store is refused, as `open` does (never made here)
         if not is_loopback(host) and not allow_public:
             raise T2EError(f"--host {host}: not a loopback address; t2e serve has no "
                            "authentication, so it binds loopback only (reach it with ssh -L), "

@@ -8,6 +8,7 @@ from contextlib import closing
 import click
 
 from ..textsafe import one_line
+from .common import store_path
 
 
 def register(cli: click.Group) -> None:
@@ -32,7 +33,7 @@ def register(cli: click.Group) -> None:
         from ..gate.transfer import transfer_status
         from ..transfer_rerun import run_transfer
 
-        store = click.get_current_context().find_root().obj.store
+        store = store_path()  # the runs it reruns are in the store: a missing one is refused
         tr = run_transfer(store, baseline_run, candidate_run, domain=domain, tasks=tasks,
                           data_dir=data_dir, concurrency=concurrency)
         from store import connect
