@@ -15,6 +15,9 @@ def test_the_set_boundaries():
 
 
 def test_every_output_path_uses_it():
+    from t2e_tui.ui import safe_render
+
+    assert safe_render._UNSAFE is HIDDEN  # (the app's strips: see test_hostile_output)
     for c in HIDDEN_SAMPLES:
         # (alone: an ESC or C1 CSI would take the next character as its own; \r is a newline)
         assert textsafe.strip_controls(c) in ("", "\n")

@@ -12,8 +12,7 @@ import sqlite3
 from typing import Any
 
 from .. import writer
-from ..messages import bad_call_name
-from ..messages import short_json as _short
+from ..messages import bad_call_name, short_json
 from .tau2_ticks import TickError, check_ticks, messages_from_ticks
 
 # SimulationRun keys with a column of their own; `timestamp` has none and rides in extra_json.
@@ -71,11 +70,11 @@ def validate_sim(sim: Any, label: str) -> None:
         v = sim.get(key)
         if v is not None and not ok(v):
             raise RecordError(f"{label}: field {key!r} should be {what}, "
-                              f"found {type(v).__name__} {_short(v)}")
+                              f"found {type(v).__name__} {short_json(v)}")
     ri = sim.get("reward_info")
     if isinstance(ri, dict) and ri.get("reward") is not None and not _num(ri["reward"]):
         raise RecordError(f"{label}: reward_info.reward should be a number, found "
-                          f"{type(ri['reward']).__name__} {_short(ri['reward'])}")
+                          f"{type(ri['reward']).__name__} {short_json(ri['reward'])}")
     if isinstance(ri, dict):
         for key, typ, what in (("db_check", dict, "an object"),
                                ("reward_breakdown", dict, "an object"),
@@ -173,7 +172,7 @@ def _typed(v: Any, ok, what: str, where: str) -> None:
 
 def _bad(v: Any, what: str, where: str) -> RecordError:
     """The error for a value of the wrong type (built only for a value that fails)."""
-    return RecordError(f"{where} should be {what}, found {type(v).__name__} {_short(v)}")
+    return RecordError(f"{where} should be {what}, found {type(v).__name__} {short_json(v)}")
 
 
 def sim_label(sim: Any, ord_: int) -> str:

@@ -101,8 +101,9 @@ def _import(conn, ctx: ImportContext, worker: _Worker | None) -> None:
         not_captured = by_conv = 0
         # FTS5 automerge off and a larger page cache for the import, as tau2's (bulk.py),
         # sized to the pages the rows take: about a fifth of the file's bytes with content
-        # captured (42 MB for the bench's 200 MB). The smallest cache (64 MB) spilled a 1 GB
-        # file's 210 MB of new pages to the WAL and read them back (CPU 16.6 -> 15.9 s)
+        # captured (42 MB for the bench's 200 MB), so a quarter leaves headroom. The smallest
+        # cache (64 MB) spilled a 1 GB file's 210 MB of new pages to the WAL and read them
+        # back (CPU 16.6 -> 15.9 s)
         with import_cache(conn, (ctx.size or 0) // 4):
             for sim, lat, nc, conv, rows in source.episodes():
                 batch = builder.add(sim, builder.episodes, latencies=lat, step_rows=rows)
