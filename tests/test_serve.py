@@ -11,6 +11,7 @@ import urllib.request
 
 from click.testing import CliRunner
 
+from store import open_db
 from t2e_tui.cli.main import cli
 from t2e_tui.cli.serve import app_command, is_loopback
 
@@ -23,6 +24,7 @@ def _free_port() -> int:
 
 def test_serve_starts_and_answers_on_loopback(tmp_path):
     store = tmp_path / "s.sqlite"
+    open_db(store).close()  # (a missing store is refused: test_cli_store_path)
     port = _free_port()
     env = {**os.environ, "T2E_STORE": str(store)}
     proc = subprocess.Popen([sys.executable, "-m", "t2e_tui.cli", "serve", "--port", str(port)],

@@ -50,13 +50,13 @@ def register(cli: click.Group) -> None:
         """Serve the app to a browser (textual-serve), on 127.0.0.1 by default: use
         `ssh -L PORT:127.0.0.1:PORT HOST` to reach it. It has no authentication of its own:
         never bind it to a public address."""
-        store = store_path()  # a missing store is refused, as `open` does (never made here)
         if not is_loopback(host) and not allow_public:
             raise T2EError(f"--host {host}: not a loopback address; t2e serve has no "
                            "authentication, so it binds loopback only (reach it with ssh -L), "
                            "or pass --allow-public if you really mean it")
         if not 0 < port < 65536:
             raise T2EError(f"--port {port}: expected 1-65535")
+        store = store_path()  # a missing store is refused, as `open` does (never made here)
         from store import connect
 
         connect(store).close()  # a bad store is one line here, not in every browser tab
