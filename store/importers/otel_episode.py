@@ -70,7 +70,12 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
             if c.get("id"):
                 call_ids.add(c["id"])
                 if c["id"] in waiting:  # its result, right after the message that made it
-                    emit(*waiting.pop(c["id"])[1:])
+                    # (appended here, not through emit: a function that names itself is a
+                    # reference cycle, and the worker runs without the cyclic collector,
+                    # so every episode's messages stayed in memory)
+                    _, result, rms = waiting.pop(c["id"])
+                    msgs.append(result)
+                    lat.append(rms)
                     tool_ids.add(c["id"])
 
     def place(call: dict, result: dict, ms: float | None) -> None:
