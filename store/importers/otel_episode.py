@@ -3,6 +3,9 @@
 Used by otel.py; see its docstring for the grouping. Messages come from chat spans (the new
 input of each call, then its output), tool calls and results from execute_tool spans, and
 transcript events on other spans; "(content not captured)" stands in where capture was off.
+A tool result answers the message that made its call; a user's own call (tau2 dual-control)
+is made by a user message that comes in the next chat input, after the tool span, so its
+result waits for it. A call no message makes gets an assistant turn of its own.
 Our own export's fields come back where present: the root's `t2e.seed`, `t2e.agent_cost`,
 `t2e.user_cost` (and trial, task, reward), each chat span's cost and usage, and the user
 turns' (`t2e.user_turns`, see store/export_otel.py); a value of the wrong type is left out,
