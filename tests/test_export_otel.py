@@ -119,6 +119,35 @@ def test_roundtrip_of_a_users_own_tool_call_mid_conversation_and_a_stray_result(
     assert [s[0] for s in second][:3] == ["assistant", "assistant", "tool"]  # (made up)
 
 
+@pytest.mark.parametrize("case", ["a stray user result", "results in reverse order",
+                                  "a result before its call"])
+def test_roundtrip_of_the_users_own_results_keeps_their_place(tmp_path, case):
+    """A user's tool result whose span comes before the chat input that holds it: a result
+    with no call was stored twice (where the input put it, and again at the end with a
+    made-up call); two results of one user message came back in the calls' order."""
+    db = store.open_db(tmp_path / "s.sqlite")
+    src = make_results(1)
+    msgs = src["simulations"][0]["messages"]
+    for m in msgs:
+        m.pop("timestamp", None)
+
+    def result(cid, text):
+        return {"role": "tool", "id": cid, "content": text, "requestor": "user", "error": False}
+
+    def calls(*cids):
+        return {"role": "user", "content": "checking",
+                "tool_calls": [{"id": c, "name": "check_status_bar", "arguments": {"n": c},
+                                "requestor": "user"} for c in cids]}
+
+    if case == "a stray user result":
+        msgs.insert(2, result("ghost", "stray"))
+    elif case == "results in reverse order":
+        msgs[2:2] = [calls("u1", "u2"), result("u2", "two"), result("u1", "one")]
+    else:
+        msgs[2:2] = [result("u1", "one"), calls("u1")]
+    _roundtrip(db, tmp_path, write_json(tmp_path / "r.json", src))  # (messages equal)
+
+
 def test_roundtrip_of_a_ticks_only_voice_run(tmp_path):
     db = store.open_db(tmp_path / "s.sqlite")
     _roundtrip(db, tmp_path, FIX / "voice_run")

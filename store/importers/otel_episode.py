@@ -5,7 +5,8 @@ input of each call, then its output), tool calls and results from execute_tool s
 transcript events on other spans; "(content not captured)" stands in where capture was off.
 A tool result answers the message that made its call; a user's own call (tau2 dual-control)
 is made by a user message that comes in the next chat input, after the tool span, so its
-result waits for it. A call no message makes gets an assistant turn of its own.
+result waits for that input and takes its place there. A call no message makes gets an
+assistant turn of its own.
 Our own export's fields come back where present: the root's `t2e.seed`, `t2e.agent_cost`,
 `t2e.user_cost` (and trial, task, reward), each chat span's cost and usage, and the user
 turns' (`t2e.user_turns`, see store/export_otel.py); a value of the wrong type is left out,
@@ -62,24 +63,18 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
 
     # results of the user's own tool calls (tau2 dual-control, `t2e.requestor` user) whose
     # call is not known yet: the user message that makes it comes in the next chat span's
-    # input, after the tool span. Each waits for it (call id -> the call, the result, its
-    # latency)
+    # input, after the tool span. Each waits for that input, which places it (call id -> the
+    # call, the result, its latency)
     waiting: dict[str, tuple[dict, dict, float | None]] = {}
 
+    # (no closure here may name itself: that is a reference cycle, and the import runs
+    # without the cyclic collector, so every episode's messages would stay in memory)
     def emit(m: dict, ms: float | None = None) -> None:
         msgs.append(m)
         lat.append(ms)
         for c in m.get("tool_calls") or []:
             if c.get("id"):
                 call_ids.add(c["id"])
-                if c["id"] in waiting:  # its result, right after the message that made it
-                    # (appended here, not through emit: a function that names itself is a
-                    # reference cycle, and the worker runs without the cyclic collector,
-                    # so every episode's messages stayed in memory)
-                    _, result, rms = waiting.pop(c["id"])
-                    msgs.append(result)
-                    lat.append(rms)
-                    tool_ids.add(c["id"])
 
     def place(call: dict, result: dict, ms: float | None) -> None:
         """A tool result whose call no message has made: the call goes to the last assistant
@@ -167,6 +162,12 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                         continue
                     if m["role"] == "system":
                         system.append(m.get("content"))
+                    elif m["role"] == "tool" and m.get("id") in waiting:
+                        # a user's tool result whose span came first: where the input puts
+                        # it (after the message making its call, in the results' order)
+                        _, result, rms = waiting.pop(m["id"])
+                        emit(result, rms)
+                        tool_ids.add(m["id"])
                     elif not (m["role"] == "tool" and m.get("id") in tool_ids):
                         emit(m)
                 consumed = n_inp
