@@ -17,7 +17,9 @@ message (from 0): as extra keys of the message objects they were repeated by eve
 file was 5% bigger). Only numbers are written (a value of another type an import kept raw is
 left out); usage keys other than the four counts (`total_tokens`, say) have no attribute and
 are not written. Importing the file back (store/importers/otel.py) gives
-every message, tool call and argument back, and these costs, counts and the seed. Span times
+every message but system ones (not exported: the importer keeps a chat input's system
+messages as the episode's instructions, not as steps), every tool call and argument, and
+these costs, counts and the seed. Span times
 are the messages' own: a span ends at its message's timestamp
 and starts at the one before (or its latency before, when that is later); where a message
 has no timestamp, its span follows the one before and lasts its latency (1 ms where unknown).
