@@ -162,7 +162,7 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                         continue
                     if m["role"] == "system":
                         system.append(m.get("content"))
-                    elif m["role"] == "tool" and m.get("id") in waiting:
+                    elif waiting and m["role"] == "tool" and m.get("id") in waiting:
                         # a user's tool result whose span came first: where the input puts
                         # it (after the message making its call, in the results' order)
                         _, result, rms = waiting.pop(m["id"])
