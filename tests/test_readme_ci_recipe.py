@@ -89,3 +89,14 @@ def test_without_the_registered_set_the_same_evidence_is_not_a_promote(tmp_path)
     old = "\n".join(ln for ln in lines if "heldout" not in ln or "import" in ln)
     res = job(tmp_path, "abc123", old)
     assert res.returncode == 4, res.stdout + res.stderr
+
+
+def test_a_refused_import_stops_the_job_with_its_message(tmp_path):
+    """Without `set -e` a refused import left the run id empty and the gate refused that
+    (exit 2, "no run matches ''"), with no word of the file."""
+    write_json(tmp_path / "baseline-results.json", results("agent-a", 4, "a"))
+    (tmp_path / "candidate-results.json").write_text("{not json")
+    res = job(tmp_path, "abc123", recipe())
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "candidate-results.json" in res.stdout + res.stderr
+    assert not (tmp_path / "gate.md").exists()
