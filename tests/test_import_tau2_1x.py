@@ -289,6 +289,19 @@ def _voice_copy(tmp_path):
     return d
 
 
+_GONE = object()
+
+
+def _set_index(d, index):
+    """The copy's results.json with `simulation_index` set to `index` (_GONE: no key)."""
+    top = json.loads((d / "results.json").read_text())
+    if index is _GONE:
+        del top["simulation_index"]
+    else:
+        top["simulation_index"] = index
+    (d / "results.json").write_text(json.dumps(top))
+
+
 def test_an_index_without_its_simulations_folder_is_refused(tmp_path, db):
     """simulation_index lists simulations but there is no simulations/ folder (or it is a
     file): refused, as a missing listed file is. It imported an empty run, exit 0."""
@@ -316,9 +329,7 @@ def test_simulations_that_is_no_folder_is_named(tmp_path, db, indexed, kind, sai
     else:
         os.mkfifo(d / "simulations")
     if not indexed:
-        top = json.loads((d / "results.json").read_text())
-        top.pop("simulation_index")
-        (d / "results.json").write_text(json.dumps(top))
+        _set_index(d, _GONE)
     with pytest.raises(ImportFailure, match=rf": simulations {said}$"):
         import_path(db, d)
     assert db.conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)
@@ -408,9 +419,7 @@ def test_a_simulation_index_that_is_not_a_list_is_refused(tmp_path, db, index):
     """It fell back to reading simulations/ in name order (imported, exit 0): refused now, as
     other malformed index shapes are, naming the file and what was found."""
     d = _voice_copy(tmp_path)
-    top = json.loads((d / "results.json").read_text())
-    top["simulation_index"] = index
-    (d / "results.json").write_text(json.dumps(top))
+    _set_index(d, index)
     with pytest.raises(ImportFailure, match=rf"results\.json: 'simulation_index' should be a "
                                             rf"list of simulation entries, found "
                                             rf"{type(index).__name__} "):
@@ -421,9 +430,7 @@ def test_a_simulation_index_that_is_not_a_list_is_refused(tmp_path, db, index):
 def test_a_null_simulation_index_reads_the_folder_in_name_order(tmp_path, db):
     """null is no index (as a missing key is): the folder is read in name order."""
     d = _voice_copy(tmp_path)
-    top = json.loads((d / "results.json").read_text())
-    top["simulation_index"] = None
-    (d / "results.json").write_text(json.dumps(top))
+    _set_index(d, None)
     import_path(db, d)
     got = db.conn.execute("SELECT sim_id FROM episodes ORDER BY ord").fetchall()
     assert got == [("sim-text-2",), ("sim-voice-1",)]
@@ -501,9 +508,7 @@ def test_an_unindexed_simulation_that_is_not_a_file_is_named(tmp_path, db, kind)
     "links outside the directory", a directory "not a regular file (a directory); only
     regular files and results directories are imported")."""
     d = _voice_copy(tmp_path)
-    top = json.loads((d / "results.json").read_text())
-    del top["simulation_index"]
-    (d / "results.json").write_text(json.dumps(top))
+    _set_index(d, _GONE)
     _make(kind, d / "simulations" / "sim-text-2.json")
     # (the two-link loop's other link, other.json, comes first in name order)
     with pytest.raises(ImportFailure, match=rf": simulations/(sim-text-2|other)\.json "
