@@ -34,6 +34,8 @@ import json
 from datetime import datetime, timezone
 from typing import IO, Any
 
+from .importers.otel_spans import USAGE_NAMES
+from .importers.otel_spans import cost as cost_of
 from .writer import conn_of
 
 _NS = 1_000_000
@@ -57,13 +59,15 @@ def _attrs(d: dict) -> list[dict]:
     return [{"key": k, "value": _val(v)} for k, v in d.items() if v is not None]
 
 
-# a message's usage (the store's names, as the OTel importer reads them back) -> GenAI names;
-# ATIF's `cached_tokens` is the cache read count (read back as cache_read_tokens)
-_USAGE = (("prompt_tokens", "gen_ai.usage.input_tokens"),
-          ("completion_tokens", "gen_ai.usage.output_tokens"),
-          ("cache_read_tokens", "gen_ai.usage.cache_read.input_tokens"),
-          ("cached_tokens", "gen_ai.usage.cache_read.input_tokens"),
-          ("cache_write_tokens", "gen_ai.usage.cache_creation.input_tokens"))
+# a message's usage (the store's names) -> the GenAI name the OTel importer reads first for
+# each (its own table: the two cannot drift apart); ATIF's `cached_tokens` is the cache read
+# count, read back as cache_read_tokens (a message with both keeps cache_read_tokens)
+_NAME = {k: names[0] for k, names in USAGE_NAMES}
+_USAGE = (("prompt_tokens", _NAME["prompt_tokens"]),
+          ("completion_tokens", _NAME["completion_tokens"]),
+          ("cache_read_tokens", _NAME["cache_read_tokens"]),
+          ("cached_tokens", _NAME["cache_read_tokens"]),
+          ("cache_write_tokens", _NAME["cache_write_tokens"]))
 
 
 def _usage(m: dict) -> dict:
@@ -76,12 +80,6 @@ def _usage(m: dict) -> dict:
             if type(v) is int and name not in out:
                 out[name] = v
     return out
-
-
-def _number(v: Any) -> float | int | None:
-    """A cost as written: finite numbers only (a raw value of another type kept by an import
-    stays out, as the importer would leave it out)."""
-    return v if type(v) is int or (type(v) is float and v - v == 0) else None
 
 
 def _parts(m: dict) -> dict:
@@ -157,7 +155,7 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None]) -> dict
                  "gen_ai.conversation.id": f"{run['run_id']}:{sim.get('id')}",
                  "gen_ai.input.messages": json.dumps(history, ensure_ascii=False),
                  "gen_ai.output.messages": json.dumps([_parts(m)], ensure_ascii=False),
-                 **_usage(m), "t2e.cost": _number(m.get("cost"))}
+                 **_usage(m), "t2e.cost": cost_of(m.get("cost"))}
             spans.append(_span(trace, _id(trace, i, n=16), root_id,
                                f"chat {run.get('agent_model') or ''}".strip(), a, t, end))
         elif role == "tool":
@@ -177,7 +175,7 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None]) -> dict
                            "attributes": _attrs({"content": m.get("content"),
                                                  "tool_calls": calls_made})})
         if role == "user":
-            cost, usage = _number(m.get("cost")), _usage(m)
+            cost, usage = cost_of(m.get("cost")), _usage(m)
             if cost is not None or usage:
                 turns.append([n_user, cost, usage or None])
             n_user += 1
@@ -191,8 +189,8 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None]) -> dict
             "t2e.task_id": None if sim.get("task_id") is None else str(sim["task_id"]),
             "t2e.trial": sim.get("trial"),
             "t2e.seed": sim.get("seed") if type(sim.get("seed")) is int else None,
-            "t2e.agent_cost": _number(sim.get("agent_cost")),
-            "t2e.user_cost": _number(sim.get("user_cost")),
+            "t2e.agent_cost": cost_of(sim.get("agent_cost")),
+            "t2e.user_cost": cost_of(sim.get("user_cost")),
             "t2e.user_turns": json.dumps(turns) if turns else None,
             "t2e.termination_reason": sim.get("termination_reason"),
             "t2e.reward": None if ri is None or ri.get("reward") is None

@@ -313,7 +313,7 @@ def chat_io(a: dict, events: list[dict]) -> tuple[list | None, list[dict] | None
     return inp, out
 
 
-_USAGE = (("prompt_tokens", ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens",
+USAGE_NAMES = (("prompt_tokens", ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens",
                              "llm.token_count.prompt")),
           ("completion_tokens", ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens",
                                  "llm.token_count.completion")),
@@ -337,7 +337,7 @@ def usage(a: dict) -> dict:
     the plain loops.)"""
     out = {}
     get = a.get
-    for name, keys in _USAGE:
+    for name, keys in USAGE_NAMES:
         for k in keys:
             v = get(k)
             if v is not None:
