@@ -15,12 +15,6 @@ from ..textsafe import one_line
 from .common import connect_store, emit
 
 
-def _store(create: bool = False):
-    """The store's connection: only `register` writes, so only it makes a missing store (the
-    others said nothing of a mistyped path and left an empty store there)."""
-    return connect_store(create)
-
-
 def resolve_spec(domain: str, spec: str, data_dir: str | None) -> list[str]:
     """Task ids of a split name or `ID,ID,...` in `domain`. A domain that can't be loaded
     here (an imported world without its data) takes ids as typed, never a split name."""
@@ -72,7 +66,8 @@ def register(cli: click.Group) -> None:
         from store.heldout import register_set
 
         ids = resolve_spec(domain, spec, data_dir)
-        with closing(_store(create=True)) as conn:
+        # only register writes, so only it makes a missing store
+        with closing(connect_store(create=True)) as conn:
             try:
                 s = register_set(conn, name, domain, ids, spec=spec, role=role,
                                  author=os.environ.get("USER"))
@@ -90,7 +85,7 @@ def register(cli: click.Group) -> None:
 
         from ..gate.heldout import judged_candidates
 
-        with closing(_store()) as conn:
+        with closing(connect_store()) as conn:
             sets = list_sets(conn, domain)
             for s in sets:
                 s["candidates_judged"] = len(judged_candidates(conn, s["name"]))
@@ -117,7 +112,7 @@ def register(cli: click.Group) -> None:
 
         from ..gate.heldout import judged_candidates, spent_alpha
 
-        with closing(_store()) as conn:
+        with closing(connect_store()) as conn:
             try:
                 s = get_set(conn, name)
             except StoreError as exc:
