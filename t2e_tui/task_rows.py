@@ -176,21 +176,28 @@ def _episodes(conn: sqlite3.Connection, run_id: str) -> tuple[dict[str, list[tup
 _task_of, _id_of, _status_of = itemgetter(0), itemgetter(1), itemgetter(3)
 
 
+def _hint(side: str, text: str) -> str:
+    """A hint with its side (`B:`, `C:`), or none for one run against gold: its `B:` read as
+    lane B of the compare screen, where that run is lane A."""
+    return f"{side}:{text}" if side else text
+
+
 def _scan(side: str, raw: list[tuple], terms: set, hints: list[str]) -> tuple:
     """`_side` of one side, collecting its terminations and the hints the episode columns
-    give (tool errors, max steps, too many errors) on the way: one pass per side."""
+    give (tool errors, max steps, too many errors) on the way: one pass per side. `side`:
+    "" for one run (see _hint)."""
     ok = n = 0
     running = failed = False
     for r in raw:
         status, term = r[_STATUS], r[_TERM]
         if r[_ERRORS]:
-            hints.append(f"{side}:{r[_ERRORS]} tool err")
+            hints.append(_hint(side, f"{r[_ERRORS]} tool err"))
         if term:
             terms.add(term)
             if term == "max_steps":
-                hints.append(f"{side}:max steps")
+                hints.append(_hint(side, "max steps"))
             elif term == "too_many_errors":
-                hints.append(f"{side}:too many errors")
+                hints.append(_hint(side, "too many errors"))
         if status != "done":
             running = running or status == "running"
             continue
@@ -270,7 +277,7 @@ def _rows(base: dict[str, list[tuple]], cand: dict[str, list[tuple]], pair: bool
             row = TaskRow(tid, rb, rc)
             terms: set[str] = set()
             hints: list[str] = []
-            sb = _scan("B", rb, terms, hints)
+            sb = _scan("B" if pair else "", rb, terms, hints)
             if pair:
                 sc = _scan("C", rc, terms, hints)
                 row.transition = _label(sb, sc, bool(rb or rc))
@@ -313,16 +320,17 @@ def write_confirm_flags(conn: sqlite3.Connection, episode_ids: list[int]) -> set
     return flagged
 
 
-def fill_hints(conn: sqlite3.Connection, rows: list[TaskRow]) -> None:
-    """Add the hint that needs the steps: a write with no 'yes' just before it (B: / C:)."""
+def fill_hints(conn: sqlite3.Connection, rows: list[TaskRow], pair: bool = True) -> None:
+    """Add the hint that needs the steps: a write with no 'yes' just before it (B: / C:; no
+    side for one run, see _hint)."""
     side_of: dict[int, tuple[TaskRow, str]] = {}
     for row in rows:
         for r in row.raw_base:
-            side_of[r[1]] = (row, "B")
+            side_of[r[1]] = (row, "B" if pair else "")
         for r in row.raw_cand:
             side_of[r[1]] = (row, "C")
     for eid in sorted(write_confirm_flags(conn, list(side_of))):
         row, side = side_of[eid]
-        h = f"{side}:no confirm before write"
+        h = _hint(side, "no confirm before write")
         if h not in row.hints:
             row.hints.append(h)

@@ -177,14 +177,16 @@ async def test_compare_lanes_end_left_of_the_scrollbar_at_80x24(demo):
 
 def test_one_run_against_gold_shows_its_hints_without_a_side():
     """On the Tasks screen of one run, `B:1 tool err` read as lane B of the compare screen,
-    where that run is lane A: one run needs no side. A pair keeps them."""
-    from t2e_tui import data_access as da
+    where that run is lane A: one run needs no side (nor in the go-to list, which shows the
+    same hints). A pair keeps them."""
+    from t2e_tui.task_rows import _rows
     from t2e_tui.ui.screens.tasks_cells import row_cells
 
-    row = da.TaskRow("7", [], [])
-    row.hints = ["B:1 tool err", "B:no confirm before write", "odd"]
-    row.terms = frozenset()
-    single = row_cells(row, False, False, [])[-1]
-    assert [h.strip() for h, _ in single] == ["1 tool err", "no confirm before write", "odd"]
-    pair = row_cells(row, True, False, [])[-1]
-    assert [h.strip() for h, _ in pair] == ["B:1 tool err", "B:no confirm before write", "odd"]
+    # (task, episode, trial, status, reward, success, termination, tool errors, ...)
+    ep = ("7", 1, 0, "done", 0.0, 0, "max_steps", 1)
+    (single,) = _rows({"7": [ep]}, {}, False)
+    assert single.hints == ["1 tool err", "max steps"]
+    assert [h.strip() for h, _ in row_cells(single, False, False, [])[-1]] == single.hints
+    (pair,) = _rows({"7": [ep]}, {"7": [ep]}, True)
+    assert [h.strip() for h, _ in row_cells(pair, True, False, [])[-1]] == [
+        "B+C:1 tool err", "B+C:max steps"]

@@ -145,7 +145,7 @@ class TasksScreen(ExplorerScreen):
                     tc.reasons(rows))
             self.app.call_from_thread(self._loaded, rows, sig, names, view)
             # hints need a join over write calls: fill them after the table is on screen
-            da.fill_hints(conn, rows)
+            da.fill_hints(conn, rows, self.pair)
             # every sort order, here rather than on the first `s` (10 ms at 25,000 tasks)
             orders = {key: tc.sorted_rows(rows, key) for key in SORTS}
             self.app.call_from_thread(self._hints_filled, rows, orders)

@@ -48,12 +48,9 @@ def raw_trials_cell(raw: list[tuple]) -> list[tuple[str, str]]:
     return out or [("–", "dim")]
 
 
-def merge_hints(hints: list[str], single: bool = False) -> list[str]:
-    """`B:x` and `C:x` shown once as `B+C:x`, so a narrow hints column says more. `single`:
-    one run against gold, whose hints need no side (its `B:` read as lane B of the compare
-    screen, where that run is lane A)."""
-    if single:
-        return list(dict.fromkeys(h[2:] if h[:2] in ("B:", "C:") else h for h in hints))
+def merge_hints(hints: list[str]) -> list[str]:
+    """`B:x` and `C:x` shown once as `B+C:x`, so a narrow hints column says more (one run's
+    hints have no side: task_rows._hint)."""
     sides: dict[str, list[str]] = {}
     for h in hints:
         side, sep, text = h.partition(":")
@@ -83,7 +80,7 @@ def class_cell(names: list[str]) -> list[tuple[str, str]] | str:
 def row_cells(r: da.TaskRow, pair: bool, wide: bool, classes: list[str]) -> list:
     """A row's cells in the order of the screen's columns."""
     term = terminations_text(r.terms)
-    hints = [(h + "  ", "warn") for h in merge_hints(r.hints, not pair)] if r.hints else []
+    hints = [(h + "  ", "warn") for h in merge_hints(r.hints)] if r.hints else []
     trans = [(r.transition, TRANSITION_STYLE.get(r.transition, ""))]
     if pair:
         cells = [r.task_id, raw_trials_cell(r.raw_base), raw_trials_cell(r.raw_cand), trans,
