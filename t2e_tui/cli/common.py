@@ -64,13 +64,15 @@ def echo_json(data: Any) -> None:
 
 
 def console():
-    """A rich console for plain output: no highlighting, lines never soft-wrapped. Every piece
-    of text it draws is cleaned (see `_safe_console_class`); only rich's own styling reaches
-    the terminal."""
+    """A rich console for plain output: no highlighting, lines never soft-wrapped, and no markup:
+    a plain string anywhere (a table's title, a column header, a cell) is shown as written, so
+    a name or id from a trace file can never restyle or link the output, whatever the call
+    site passed. Every piece of text it draws is cleaned (see `_safe_console_class`); only
+    rich's own styling reaches the terminal."""
     import sys
 
     file = sys.stdout.raw if isinstance(sys.stdout, SafeTextStream) else None
-    return _safe_console_class()(highlight=False, soft_wrap=False, file=file)
+    return _safe_console_class()(highlight=False, soft_wrap=False, markup=False, file=file)
 
 
 _SAFE_CONSOLE = None
