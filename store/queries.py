@@ -157,16 +157,32 @@ def episode_ref(run_id: str, task_id: Any, trial: Any) -> str:
     return ref if trial is None else f"{ref}/t{trial}"
 
 
+def typeable(task_id: Any) -> bool:
+    """Whether a task id can stand in a reference that is read off the screen and typed back
+    (`t2e show RUN:TASK`): every display strips hidden characters and puts a newline as ⏎ and
+    each run of white space as one space (textsafe.one_line), and resolve_episode strips the
+    ends, so an id holding those would not resolve from what was shown (nor paste safely).
+    Such an episode is referred to by its id."""
+    return type(task_id) is str and task_id != "" and task_id == " ".join(task_id.split()) \
+        and not UNSHOWN.search(task_id)
+
+
+def episode_ref_or_id(episode_id: int, run_id: str, task_id: Any, trial: Any) -> str:
+    """`episode_ref`'s label where the task id is `typeable`, else the episode's id."""
+    return episode_ref(run_id, task_id, trial) if typeable(task_id) else str(int(episode_id))
+
+
 def episode_refs(db: Any, run_id: str) -> dict[int, str]:
     """episode_id -> the reference `t2e show` takes: the `RUN8:TASK/tTRIAL` label, or the
-    plain id where the label is not unique (a file can repeat a task and trial)."""
+    plain id where the label is not unique (a file can repeat a task and trial) or the task id
+    cannot be typed back (`typeable`)."""
     rows = conn_of(db).execute("SELECT episode_id, task_id, trial FROM episodes "
                                "WHERE run_id = ?", (run_id,)).fetchall()
     seen: dict[tuple, int] = {}
     for _eid, task, trial in rows:
         seen[(task, trial)] = seen.get((task, trial), 0) + 1
-    return {int(eid): episode_ref(run_id, task, trial) if seen[(task, trial)] == 1 and
-            task is not None else str(eid) for eid, task, trial in rows}
+    return {int(eid): episode_ref_or_id(eid, run_id, task, trial) if seen[(task, trial)] == 1
+            else str(eid) for eid, task, trial in rows}
 
 
 def resolve_episode(db: Any, ref: Any) -> int:

@@ -13,14 +13,16 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from store.queries import resolve_episode
+from store.queries import resolve_episode, typeable
 
 
 def episode_link_ref(conn: Any, episode_id: int) -> str:
-    """`RUN8:TASK:TRIAL` for an episode, or its id when that would not resolve back to it."""
+    """`RUN8:TASK:TRIAL` for an episode, or its id when that would not resolve back to it or
+    the task id cannot be shown and typed as it is (`typeable`: a link is shown, copied to the
+    clipboard and pasted into a shell, so it never carries a control character)."""
     row = conn.execute("SELECT run_id, task_id, trial FROM episodes WHERE episode_id = ?",
                        (int(episode_id),)).fetchone()
-    if row is None or row[1] is None:
+    if row is None or not typeable(row[1]):
         return str(episode_id)
     run_id, task_id, trial = row
     ref = f"{run_id[:8]}:{task_id}" + ("" if trial is None else f":{trial}")

@@ -186,8 +186,8 @@ def plan_fork(conn: Any, episode: Any, at: int, *, candidate: Any = None,
         if spec is not None and spec.endpoint is not None:
             spec.endpoint.api_key()
     cand, cand_ref = _resolve_candidate(candidate, candidates_dir, conn)
-    from store.queries import episode_ref
-    ref = episode_ref(ep["run_id"], ep["task_id"], ep["trial"])
+    from store.queries import episode_ref_or_id
+    ref = episode_ref_or_id(eid, ep["run_id"], ep["task_id"], ep["trial"])
     plan = RunPlan(domain_name=dom.name, data_dir=dom.data_dir, domain=dom, candidate=cand,
                    candidate_ref=cand_ref, candidates_dir=candidates_dir, task_ids=[task_id],
                    trials=trials, concurrency=min(trials, 8),
