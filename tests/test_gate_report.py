@@ -139,3 +139,58 @@ def test_a_run_gated_against_itself_is_refused_and_records_nothing(store_path):
     conn = store.connect(store_path)
     assert conn.execute("SELECT count(*) FROM gate_decisions").fetchone()[0] == 0
     conn.close()
+
+
+def test_inspect_command_of_an_untypeable_task_names_the_episodes(tmp_path):
+    """A task id holding an escape sequence or a newline is shown stripped (⏎ for the newline)
+    in a report: `RUN:TASK` made of what is shown would not resolve. The command then names
+    the two episodes by id, and it works."""
+    conn = new_store(tmp_path, "s.sqlite")
+    tasks = ["T1\x1b[31mESC\x1b[0m", "two\nlines", "x" * 130]
+    make_run(conn, "base", {**{t: [1.0] for t in tasks}, "ok": [1.0]})
+    make_run(conn, "cand", {**{t: [0.0] for t in tasks}, "ok": [1.0]})
+    ids = {(name, task): eid for eid, name, task in conn.execute(
+        "SELECT e.episode_id, r.name, e.task_id FROM episodes e JOIN runs r USING (run_id)")}
+    conn.close()
+    st = str(tmp_path / "s.sqlite")
+    md_path, xml_path = tmp_path / "g.md", tmp_path / "g.xml"
+    res = gate(st, "base", "cand", "--report", "markdown", str(md_path), "--report", "junit",
+               str(xml_path))
+    assert res.exit_code == 1, res.output
+    wanted = {f"t2e show {ids[('cand', t)]} --vs {ids[('base', t)]}" for t in tasks}
+    regs = [c.find("failure").text for c in ET.parse(xml_path).getroot().iter("testcase")
+            if c.get("classname") == "t2e.gate.regressions"]
+    assert set(regs) == wanted
+    text = md_path.read_text()
+    assert all(w in text for w in wanted), text
+    for cmd in wanted:  # each one opens the pair
+        argv = cmd.split()[1:]
+        out = CliRunner().invoke(cli, ["--store", st, *argv, "--json"])
+        assert out.exit_code == 0, out.output
+
+
+def test_one_report_file_named_twice_is_refused(store_path, tmp_path):
+    same = str(tmp_path / "same.out")
+    res = gate(store_path, "base", "good", "--report", "junit", same, "--report", "markdown",
+               same)
+    assert res.exit_code == 2 and "twice" in res.output
+    assert not (tmp_path / "same.out").exists()
+    import store
+
+    conn = store.connect(store_path)  # refused before the gate ran: no scoreboard row
+    assert conn.execute("SELECT count(*) FROM gate_decisions").fetchone()[0] == 0
+    conn.close()
+
+
+def test_report_to_stdout(store_path, tmp_path, monkeypatch):
+    """`--report markdown -` writes the report on stdout (as `export -o -` does), the verdict
+    summary then going to stderr; a file named `-` is never made."""
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(
+        cli, ["--store", store_path, "gate", "base", "good", "--report", "markdown", "-"])
+    assert res.exit_code == 3, res.output  # inconclusive: p = 0.0625 on 10 tasks
+    assert res.stdout.startswith("## t2e gate: ⚠️ INCONCLUSIVE")
+    assert res.stderr.startswith("gate row 1: INCONCLUSIVE")
+    assert not (tmp_path / "-").exists()
+    res = gate(store_path, "base", "good", "--report", "markdown", "-", "--json")
+    assert res.exit_code == 2 and "--json" in res.output

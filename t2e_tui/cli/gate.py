@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from contextlib import closing
 from pathlib import Path
 
@@ -131,6 +132,30 @@ def _transfer_doc(conn, result) -> dict | None:
     return st.to_dict() if st else None
 
 
+def _check_reports(reports: tuple, as_json: bool) -> None:
+    """--report FORMAT FILE pairs, before anything runs: each file named once (two reports
+    into one file: the second overwrote the first), its folder there, and `-` (stdout, as
+    `export -o -`) at most once and not beside --json (both would be the output)."""
+    seen: dict[str, str] = {}
+    for fmt, path in reports:
+        if path == "-":
+            if "-" in seen:
+                raise T2EError("--report: only one report can go to stdout (-)")
+            if as_json:
+                raise T2EError("--report FORMAT -: the report is the output; it cannot go to "
+                               "stdout beside --json (write it to a file)")
+            seen["-"] = fmt
+            continue
+        key = os.path.realpath(path)
+        if key in seen:
+            raise T2EError(f"--report {path}: the same file is named twice ({seen[key]} and "
+                           f"{fmt}); give each report its own file")
+        seen[key] = fmt
+        parent = Path(path).resolve().parent
+        if not parent.is_dir():
+            raise T2EError(f"--report {path}: directory {parent} does not exist")
+
+
 def register(cli: click.Group) -> None:
     """Add the gate commands to the root group."""
 
@@ -150,7 +175,8 @@ def register(cli: click.Group) -> None:
                        "the reward.")
     @click.option("--report", "reports", multiple=True, metavar="FORMAT FILE",
                   type=(click.Choice(["junit", "markdown"]), click.Path(dir_okay=False)),
-                  help="Also write the verdict as a JUnit XML or Markdown report (repeatable).")
+                  help="Also write the verdict as a JUnit XML or Markdown report (repeatable; "
+                       "FILE - writes it to stdout, the verdict summary then to stderr).")
     @click.option("--new-row", is_flag=True,
                   help="Record a new scoreboard row even if an identical verdict has one.")
     @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
@@ -163,10 +189,7 @@ def register(cli: click.Group) -> None:
         from ..gate.grader import apply_reward_attr, check_graders, reward_sources
         from ..gate.rundata import paused_gc
 
-        for _, path in reports:  # before the gate appends its scoreboard row
-            parent = Path(path).resolve().parent
-            if not parent.is_dir():
-                raise T2EError(f"--report {path}: directory {parent} does not exist")
+        _check_reports(reports, as_json)  # before the gate appends its scoreboard row
         policy = load_policy(policy_path)
         with paused_gc():  # 10^5 objects are built and kept, none of them cyclic garbage
             with closing(_store()) as conn:
@@ -190,14 +213,25 @@ def register(cli: click.Group) -> None:
                 if why:
                     doc["warnings"] = [*doc["warnings"], "grader mismatch allowed "
                                        f"(--allow-grader-mismatch): {why}"]
+                if reports:
+                    from ..gate.report import inspect_refs  # xml.etree only when asked for
+
+                    refs = inspect_refs(conn, doc)
+            to_stdout = None
             if reports:
-                from ..gate.report import write_report  # xml.etree only when asked for
+                from ..gate.report import report_bytes, write_report
 
                 for fmt, path in reports:
-                    write_report(doc, fmt, path)
+                    if path == "-":
+                        to_stdout = report_bytes(doc, fmt, refs)
+                    else:
+                        write_report(doc, fmt, path, refs)
             if as_json:  # in pieces: the 10 MB document is never one string
                 jsonout.dump(doc, lambda text: click.echo(text, nl=False))
                 click.echo()
+            elif to_stdout is not None:  # the report is the output; the verdict to stderr
+                click.echo(_human_gate(doc), err=True)
+                click.echo(to_stdout.decode("utf-8"), nl=False)
             else:
                 click.echo(_human_gate(doc))
             code = result.exit_code

@@ -14,8 +14,10 @@ import re
 import shlex
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 from store.atomic import mkstemp_public
+from store.queries import typeable
 
 from ..textsafe import one_line
 
@@ -28,11 +30,37 @@ def _t(v: object, width: int = 300) -> str:
     return one_line("" if v is None else v, width)
 
 
-def _show(doc: dict, task: str) -> str:
-    """The command that opens a task's two episodes side by side, each reference quoted for
-    the shell (a task id may hold spaces, quotes or `|`: it comes from the trace file)."""
+# a task id is shown cut to this many characters in the reports
+_TASK_WIDTH = 120
+
+
+def inspect_refs(conn: Any, doc: dict) -> dict[str, tuple[str, str]]:
+    """Per regressing task, the references `t2e show` takes for its candidate and baseline
+    episodes: `RUN:TASK` where the task id reads back whole from the report (typeable, and
+    not cut), else the ids of the task's first episode in each run (what RUN:TASK would open),
+    since a `RUN:TASK` made of the id as shown (stripped, ⏎, cut) would not resolve."""
     c, b = doc["candidate"]["run_id"], doc["baseline"]["run_id"]
-    return f"t2e show {shlex.quote(f'{c}:{task}')} --vs {shlex.quote(f'{b}:{task}')}"
+    out = {}
+    for task in doc["stats"]["regressions"]:
+        if typeable(task) and len(task) <= _TASK_WIDTH:
+            out[task] = (f"{c}:{task}", f"{b}:{task}")
+            continue
+        ids = []
+        for run in (c, b):
+            row = conn.execute("SELECT episode_id FROM episodes WHERE run_id = ? AND task_id = ? "
+                               "ORDER BY trial, ord, episode_id LIMIT 1", (run, task)).fetchone()
+            ids.append(str(row[0]) if row else f"{run}:{task}")
+        out[task] = (ids[0], ids[1])
+    return out
+
+
+def _show(doc: dict, task: str, refs: dict | None) -> str:
+    """The command that opens a task's two episodes side by side (`inspect_refs`), each
+    reference quoted for the shell (a task id may hold spaces, quotes or `|`: it comes from the
+    trace file)."""
+    c, b = (refs or {}).get(task) or (f"{doc['candidate']['run_id']}:{task}",
+                                      f"{doc['baseline']['run_id']}:{task}")
+    return f"t2e show {shlex.quote(_t(c, 300))} --vs {shlex.quote(_t(b, 300))}"
 
 
 def _code_cell(text: str) -> str:
@@ -53,8 +81,9 @@ def _stats_line(doc: dict) -> str:
             f"(alpha {st['alpha']})")
 
 
-def junit(doc: dict) -> bytes:
-    """JUnit XML: one test case per check and per regressing task, plus the verdict."""
+def junit(doc: dict, refs: dict | None = None) -> bytes:
+    """JUnit XML: one test case per check and per regressing task, plus the verdict (`refs`:
+    inspect_refs, for the commands that open a regression)."""
     checks = doc["checks"]
     regressions = doc["stats"]["regressions"]
     suite = ET.Element("testsuite", name="t2e gate", tests=str(len(checks) + len(regressions) + 1))
@@ -86,11 +115,11 @@ def junit(doc: dict) -> bytes:
                       f"{_t(ch.get('candidate_text', ch.get('candidate')))}")
     for task in regressions:
         tc = ET.SubElement(suite, "testcase", classname="t2e.gate.regressions",
-                           name=f"task {_t(task, 120)}")
+                           name=f"task {_t(task, _TASK_WIDTH)}")
         failures += 1
         f = ET.SubElement(tc, "failure", message="passed in the baseline, fails in the "
                                                  "candidate")
-        f.text = _show(doc, _t(task, 120))
+        f.text = _show(doc, task, refs)
     suite.set("failures", str(failures))
     suite.set("skipped", str(skipped))
     suites = ET.Element("testsuites")
@@ -106,8 +135,9 @@ def md(v: object, width: int = 300) -> str:
     return _t(v, width).translate(_MD_SPECIAL)
 
 
-def markdown(doc: dict) -> str:
-    """A pull-request comment: verdict, checks table, regressions with `t2e show`, CI and p."""
+def markdown(doc: dict, refs: dict | None = None) -> str:
+    """A pull-request comment: verdict, checks table, regressions with `t2e show` (`refs`:
+    inspect_refs), CI and p."""
     b, c = doc["baseline"], doc["candidate"]
     badge = _BADGE.get(doc["decision"], doc["decision"].upper())
     if doc["decision"] == "supported":  # say which evidence: never mistaken for a promotion
@@ -135,7 +165,7 @@ def markdown(doc: dict) -> str:
     if regs:
         lines += ["", "| task | inspect |", "|---|---|"]
         for task in regs:
-            lines.append(f"| {md(task, 120)} | {_code_cell(_show(doc, _t(task, 120)))} |")
+            lines.append(f"| {md(task, _TASK_WIDTH)} | {_code_cell(_show(doc, task, refs))} |")
     else:
         lines += ["", "None."]
     fixes = doc["stats"]["fixes"]
@@ -147,9 +177,14 @@ def markdown(doc: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_report(doc: dict, fmt: str, path: str | os.PathLike) -> None:
+def report_bytes(doc: dict, fmt: str, refs: dict | None = None) -> bytes:
+    return junit(doc, refs) if fmt == "junit" else markdown(doc, refs).encode("utf-8")
+
+
+def write_report(doc: dict, fmt: str, path: str | os.PathLike,
+                 refs: dict | None = None) -> None:
     """Write the report atomically (nothing half-written when something fails)."""
-    data = junit(doc) if fmt == "junit" else markdown(doc).encode("utf-8")
+    data = report_bytes(doc, fmt, refs)
     target = Path(path)
     fd, tmp = mkstemp_public(target.parent or ".", f".{target.name}.")
     try:
