@@ -1,7 +1,9 @@
 """`t2e export RUN --format otel`: a run as OTLP/JSON OpenTelemetry GenAI spans.
 
 One trace per episode, one request (JSON line) per episode, as the collector's file exporter
-writes them, so the file streams both ways. Each episode is an `invoke_agent` span carrying the
+writes them, so the file streams both ways. Each episode has a conversation id and a trace id
+of its own (the importer groups spans by them: `_EpisodeIds`), the same on every export of a
+store. Each episode is an `invoke_agent` span carrying the
 conversation id and t2e's own fields (`t2e.task_id`, `t2e.trial`, `t2e.seed`,
 `t2e.agent_cost`, `t2e.user_cost`, `t2e.reward`, `t2e.reward_info`); each assistant message
 is a `chat` span whose `gen_ai.input.messages` is the conversation so far and whose
@@ -123,9 +125,13 @@ def _start_ns(sim: dict, msgs: list[dict]) -> int:
     return 0
 
 
-def episode_request(run: dict, sim: dict, latencies: list[float | None]) -> dict:
-    """One episode (a tau2 SimulationRun dict) as one ExportTraceServiceRequest."""
-    trace = _id(run["run_id"], sim.get("id"), sim.get("task_id"), sim.get("trial"))
+def episode_request(run: dict, sim: dict, latencies: list[float | None],
+                    ids: tuple[str, str] | None = None) -> dict:
+    """One episode (a tau2 SimulationRun dict) as one ExportTraceServiceRequest. `ids`: its
+    (conversation id, trace id), unique in the run (write_otel's `_EpisodeIds`); by default
+    those of a simulation whose id is unique in its run."""
+    conv, trace = ids or (f"{run['run_id']}:{sim.get('id')}",
+                          _id(run["run_id"], sim.get("id"), sim.get("task_id"), sim.get("trial")))
     root_id = _id(trace, "root", n=16)
     msgs = [m for m in sim.get("messages") or [] if isinstance(m, dict)]
     last_assistant = max((i for i, m in enumerate(msgs) if m.get("role") == "assistant"),
@@ -152,7 +158,7 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None]) -> dict
         role = m.get("role")
         if role == "assistant":
             a = {"gen_ai.operation.name": "chat", "gen_ai.request.model": run.get("agent_model"),
-                 "gen_ai.conversation.id": f"{run['run_id']}:{sim.get('id')}",
+                 "gen_ai.conversation.id": conv,
                  "gen_ai.input.messages": json.dumps(history, ensure_ascii=False),
                  "gen_ai.output.messages": json.dumps([_parts(m)], ensure_ascii=False),
                  **_usage(m), "t2e.cost": cost_of(m.get("cost"))}
@@ -184,7 +190,7 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None]) -> dict
         t = end + 1000  # the next span starts after this one (1 µs: their order is kept)
     ri = sim.get("reward_info") if isinstance(sim.get("reward_info"), dict) else None
     root = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": run.get("name"),
-            "gen_ai.conversation.id": f"{run['run_id']}:{sim.get('id')}",
+            "gen_ai.conversation.id": conv,
             "t2e.sim_id": None if sim.get("id") is None else str(sim["id"]),
             "t2e.task_id": None if sim.get("task_id") is None else str(sim["task_id"]),
             "t2e.trial": sim.get("trial"),
@@ -225,6 +231,7 @@ def write_otel(db: Any, run_id: str, fh: IO[str]) -> int:
                        (run_id,)).fetchone()
     run = {"run_id": row[0], "name": row[1], "agent_model": row[2], "domain": row[3]}
     n = 0
+    ids = _EpisodeIds(conn, run_id)
     cur = conn.execute("SELECT * FROM episodes WHERE run_id = ? AND status = 'done' "
                        "ORDER BY ord, episode_id", (run_id,))
     cols = [d[0] for d in cur.description]
@@ -236,6 +243,52 @@ def write_otel(db: Any, run_id: str, fh: IO[str]) -> int:
             sim["messages"] = messages(conn, ep["episode_id"])
             lat = [x for (x,) in conn.execute("SELECT latency_ms FROM steps WHERE episode_id = ? "
                                               "ORDER BY idx", (ep["episode_id"],))]
-            fh.write(json.dumps(episode_request(run, sim, lat), ensure_ascii=False) + "\n")
+            fh.write(json.dumps(episode_request(run, sim, lat, ids.of(ep, sim)),
+                                ensure_ascii=False) + "\n")
             n += 1
     return n
+
+
+class _EpisodeIds:
+    """Each episode's conversation and trace ids: the importer groups spans by conversation id
+    (else by trace), so two episodes sharing either come back as one. An episode whose
+    simulation id is unique in the run keeps RUN:ID and the trace id hashed from its simulation
+    id, task and trial (as before); one with no simulation id, or one repeated (the importers
+    keep both, with a warning; ATIF trajectory ids alike), takes RUN:KEY, KEY being its
+    episode key (unique in the run: the store's constraint, the same on every export), and a
+    trace id hashed from that. A clash with another episode's ids (a simulation id spelled
+    like another's key) is moved on by a counter, in export order."""
+
+    def __init__(self, conn: Any, run_id: str):
+        self.run_id = run_id
+        self.repeated: set[str] = set()
+        self.plain: set[str] = set()  # conversation ids of the unique simulation ids
+        for sid, k in conn.execute("SELECT sim_id, count(*) FROM episodes WHERE run_id = ? "
+                                   "AND status = 'done' AND sim_id IS NOT NULL GROUP BY sim_id",
+                                   (run_id,)):
+            if k > 1:
+                self.repeated.add(sid)
+            else:
+                self.plain.add(f"{run_id}:{sid}")
+        self.convs: set[str] = set()
+        self.traces: set[str] = set()
+
+    def of(self, ep: dict, sim: dict) -> tuple[str, str]:
+        run_id, sid = self.run_id, ep.get("sim_id")
+        if sid is not None and sid not in self.repeated:
+            conv = f"{run_id}:{sid}"
+            trace = _id(run_id, sim.get("id"), sim.get("task_id"), sim.get("trial"))
+        else:
+            base = conv = f"{run_id}:{ep['episode_key']}"
+            k = 0
+            while conv in self.plain or conv in self.convs:
+                k += 1
+                conv = f"{base}#{k}"
+            trace = _id(run_id, conv)
+        k = 0
+        while trace in self.traces:
+            k += 1
+            trace = _id(trace, k)
+        self.convs.add(conv)
+        self.traces.add(trace)
+        return conv, trace

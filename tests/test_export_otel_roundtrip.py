@@ -1,0 +1,160 @@
+"""Round trips through `t2e export --format otel` and the OTLP import: import -> export ->
+import gives back every episode, message, tool call and argument, and every reward, exactly.
+
+Each test here is a reviewer's reproduction kept as a test (tests/test_export_otel.py holds the
+older round trips). Sources are JSON Lines runs and ATIF trajectories, as a user imports them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+import store
+from store.exporters import export_run
+from store.importers import import_path
+from t2e_tui.cli import cli
+
+
+def _episodes(db, run_id) -> list:
+    """The run's episodes as (task, reward, messages), sorted (a re-import orders episodes by
+    time): each message's role, content, tool calls (id, name, arguments and their type,
+    requestor), tool call id, error flag and, for a tool result, its requestor (a result stored
+    without one is the assistant's, as the importers read it)."""
+    out = []
+    for eid, task, reward in db.conn.execute(
+            "SELECT episode_id, task_id, reward FROM episodes WHERE run_id = ?", (run_id,)):
+        steps = []
+        for role, content, calls, cid, err, req in db.conn.execute(
+                "SELECT role, content, tool_calls, tool_call_id, error, requestor FROM steps "
+                "WHERE episode_id = ? AND role != 'system' ORDER BY idx", (eid,)):
+            calls = [(c["id"], c["name"], type(c["arguments"]).__name__, c["arguments"],
+                      c.get("requestor")) for c in json.loads(calls)] if calls else None
+            steps.append((role, content, calls, cid, err,
+                          (req or "assistant") if role == "tool" else None))
+        out.append((task, reward, steps))
+    return sorted(out, key=repr)
+
+
+def _roundtrip(tmp_path: Path, src: Path) -> tuple[list, list, dict]:
+    """(episodes imported, episodes after export and import, the re-import's summary)."""
+    db = store.open_db(tmp_path / "a.sqlite")
+    rid = import_path(db, src)["run_id"]
+    out = tmp_path / "run.otel.jsonl"
+    n = export_run(db, rid, "otel", out)
+    back_db = store.open_db(tmp_path / "b.sqlite")
+    back = import_path(back_db, out)
+    assert back["episodes"] == n
+    return _episodes(db, rid), _episodes(back_db, back["run_id"]), back
+
+
+def _jsonl(path: Path, episodes: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(e) + "\n" for e in episodes), encoding="utf-8")
+    return path
+
+
+def _ep(task: str, messages: list[dict], **kw) -> dict:
+    return {"run": "rt", "task_id": task, "messages": messages, **kw}
+
+
+def U(text, **kw):
+    return {"role": "user", "content": text, **kw}
+
+
+def A(text, calls=None, **kw):
+    return {"role": "assistant", "content": text, "tool_calls": calls, **kw}
+
+
+def C(cid, name, args, requestor="assistant"):
+    return {"id": cid, "name": name, "arguments": args, "requestor": requestor}
+
+
+def T(cid, text, **kw):
+    return {"role": "tool", "id": cid, "content": text, "error": False, **kw}
+
+
+# -- 1. episodes whose simulation ids are missing or repeated -----------------------------------
+
+def test_roundtrip_of_episodes_without_an_id_keeps_them_apart(tmp_path):
+    """JSON Lines episodes may have no `id`: every span said gen_ai.conversation.id
+    "RUN:None", so the import made one episode of all three (six messages, task t1)."""
+    src = _jsonl(tmp_path / "noid.jsonl", [
+        _ep(f"t{k}", [U(f"q{k}"), A(f"a{k}")]) for k in (1, 2, 3)])
+    before, after, _ = _roundtrip(tmp_path, src)
+    assert len(before) == 3
+    assert after == before
+
+
+def test_roundtrip_of_a_repeated_simulation_id_keeps_both_episodes(tmp_path):
+    """A repeated simulation id (kept by the importers with a warning): the two episodes came
+    back as one, the second one's reward lost."""
+    src = _jsonl(tmp_path / "dup.jsonl", [
+        _ep("t1", [U("first question"), A("first answer")], id="same", reward=1.0),
+        _ep("t2", [U("second question"), A("second answer")], id="same", reward=0.0),
+        _ep("t3", [U("third question"), A("third answer")], id="other", reward=1.0)])
+    before, after, _ = _roundtrip(tmp_path, src)
+    assert [e[1] for e in before] == [1.0, 0.0, 1.0]
+    assert after == before
+
+
+def test_roundtrip_of_repeated_atif_trajectory_ids_keeps_every_trajectory(tmp_path):
+    def traj(task, text):
+        return {"schema_version": "ATIF-v1.6", "session_id": "s", "trajectory_id": "traj",
+                "agent": {"name": "a", "version": "1", "model_name": "m"},
+                "extra": {"task_id": task},
+                "steps": [{"step_id": 1, "source": "user", "message": f"q {text}"},
+                          {"step_id": 2, "source": "agent", "message": f"a {text}"}]}
+
+    src = tmp_path / "atif.json"
+    src.write_text(json.dumps([traj("x", "one"), traj("y", "two")]), encoding="utf-8")
+    before, after, _ = _roundtrip(tmp_path, src)
+    assert len(before) == 2
+    assert after == before
+
+
+def test_export_ids_are_unique_per_episode_and_the_same_on_every_export(tmp_path):
+    """Conversation and trace ids: one per episode (those of episodes whose simulation id is
+    unique in the run are as before: RUN:ID), and the same whenever the store is exported."""
+    src = _jsonl(tmp_path / "mix.jsonl", [
+        _ep("t1", [U("q"), A("a")]), _ep("t2", [U("q"), A("a")]),
+        _ep("t3", [U("q"), A("a")], id="same"), _ep("t4", [U("q"), A("a")], id="same"),
+        _ep("t5", [U("q"), A("a")], id="alone")])
+    db = store.open_db(tmp_path / "s.sqlite")
+    rid = import_path(db, src)["run_id"]
+
+    def ids(out):
+        export_run(db, rid, "otel", out)
+        got = []
+        for line in out.read_text().splitlines():
+            spans = json.loads(line)["resourceSpans"][0]["scopeSpans"][0]["spans"]
+            convs = {a["value"]["stringValue"] for sp in spans for a in sp["attributes"]
+                     if a["key"] == "gen_ai.conversation.id"}
+            assert len(convs) == 1 and len({sp["traceId"] for sp in spans}) == 1
+            got.append((convs.pop(), spans[0]["traceId"]))
+        return got
+
+    first = ids(tmp_path / "1.jsonl")
+    assert len({c for c, _ in first}) == len({t for _, t in first}) == 5
+    assert f"{rid}:alone" in {c for c, _ in first}
+    assert ids(tmp_path / "2.jsonl") == first
+
+
+def test_cli_roundtrip_of_episodes_without_an_id(tmp_path):
+    """As a user runs it: import, export --format otel, import into another store."""
+    src = _jsonl(tmp_path / "noid.jsonl", [
+        {"run": "noid", "task_id": f"t{k}", "messages": [U(f"q{k}"), A(f"a{k}")]}
+        for k in (1, 2, 3)])
+    a, b, out = str(tmp_path / "A.sqlite"), str(tmp_path / "B.sqlite"), tmp_path / "o.jsonl"
+    run = CliRunner()
+    r = run.invoke(cli, ["--store", a, "import", str(src), "--json"])
+    assert r.exit_code == 0, r.output
+    r = run.invoke(cli, ["--store", a, "export", "noid", "--format", "otel", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    r = run.invoke(cli, ["--store", b, "import", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["imported"][0]["episodes"] == 3
+    db = store.open_db(b)
+    assert sorted(db.conn.execute("SELECT task_id, n_steps FROM episodes")) == [
+        ("t1", 2), ("t2", 2), ("t3", 2)]
