@@ -41,6 +41,7 @@ from .importers.otel_spans import cost as cost_of
 from .writer import conn_of
 
 _NS = 1_000_000
+_MAX_NS = 1 << 64  # (OTLP times are fixed64 nanoseconds)
 
 
 def _id(*parts: Any, n: int = 32) -> str:
@@ -101,7 +102,8 @@ def _parts(m: dict) -> dict:
 
 
 def _time_ns(v: Any) -> int | None:
-    """An ISO 8601 time (UTC when it names no zone) in nanoseconds, or None."""
+    """An ISO 8601 time (UTC when it names no zone) in nanoseconds, or None (also for a time
+    OTLP's fixed64 cannot hold: before 1970, or from 2^64 ns, in 2554, on)."""
     if not isinstance(v, str):
         return None
     try:
@@ -111,9 +113,10 @@ def _time_ns(v: Any) -> int | None:
     if t.tzinfo is None:
         t = t.replace(tzinfo=timezone.utc)
     try:
-        return int(t.timestamp() * 1e9)
+        ns = int(t.timestamp() * 1e9)
     except (OverflowError, OSError, ValueError):
         return None
+    return ns if 0 <= ns < _MAX_NS else None
 
 
 def _start_ns(sim: dict, msgs: list[dict]) -> int:
@@ -177,7 +180,7 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None],
                                error=bool(m.get("error"))))
         elif role == "user" and i > last_assistant:
             calls_made = m.get("tool_calls") or None  # (tau2 dual-control: the user's own)
-            events.append({"timeUnixNano": str(end), "name": "gen_ai.user.message",
+            events.append({"timeUnixNano": str(min(end, _MAX_NS - 1)), "name": "gen_ai.user.message",
                            "attributes": _attrs({"content": m.get("content"),
                                                  "tool_calls": calls_made})})
         if role == "user":
@@ -214,8 +217,10 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None],
 
 def _span(trace: str, sid: str, parent: str | None, name: str, a: dict, start: int, end: int,
           *, error: bool = False) -> dict:
+    # (a time laid out past the last fixed64 from one near it is held there: still in order)
     out = {"traceId": trace, "spanId": sid, "name": name, "kind": 1,
-           "startTimeUnixNano": str(start), "endTimeUnixNano": str(end),
+           "startTimeUnixNano": str(min(start, _MAX_NS - 1)),
+           "endTimeUnixNano": str(min(end, _MAX_NS - 1)),
            "attributes": _attrs(a), "status": {"code": 2 if error else 0}}
     if parent:
         out["parentSpanId"] = parent

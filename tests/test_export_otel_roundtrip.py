@@ -158,3 +158,52 @@ def test_cli_roundtrip_of_episodes_without_an_id(tmp_path):
     db = store.open_db(b)
     assert sorted(db.conn.execute("SELECT task_id, n_steps FROM episodes")) == [
         ("t1", 2), ("t2", 2), ("t3", 2)]
+
+
+# -- 3. times past 2262 (OTLP's fixed64 goes to 2^64 - 1 ns, the year 2554) ---------------------
+
+def test_roundtrip_of_messages_stamped_after_2262_keeps_their_order(tmp_path):
+    """Span times of 2^63 ns and more (after 2262-04-11) were read as 0, so those spans sorted
+    first: the round trip of u1 a1 u2(2300) a2 u3 a3 gave eight messages, u1 a1 again at the
+    end."""
+    src = _jsonl(tmp_path / "fut.jsonl", [_ep("t", [
+        U("u1", timestamp="2026-01-01T00:00:00Z"), A("a1", timestamp="2026-01-01T00:00:01Z"),
+        U("u2", timestamp="2300-01-01T00:00:00Z"), A("a2"), U("u3"), A("a3"),
+        U("u4", timestamp="2400-01-01T00:00:00Z"), A("a4", timestamp="2400-01-01T00:00:01Z")],
+        start_time="2026-01-01T00:00:00Z")])
+    before, after, _ = _roundtrip(tmp_path, src)
+    assert after == before
+
+
+def test_spill_times_up_to_2_64_sort_in_order():
+    """The spill's sort table holds signed 64-bit integers: a time past 2^63 - 1 must still
+    sort after every earlier one (it was 0)."""
+    from store.importers.otel_spill import _ns
+
+    times = [0, 1, (1 << 62), (1 << 63) - 1, 1 << 63, (1 << 63) + 10 ** 9, (1 << 64) - 1]
+    got = [_ns(str(t)) for t in times]
+    assert got == sorted(got) and len(set(got)) == len(got)
+    assert all(-(1 << 63) <= g < 1 << 63 or isinstance(g, float) for g in got)
+    assert got[:4] == times[:4]  # (exact below 2^63)
+    assert abs(got[5] - got[4] - 10 ** 9) < 10 ** 4
+    assert _ns(str(1 << 64)) == 0 and _ns("-1") == 0 and _ns("x") == 0  # not fixed64: unknown
+
+
+def test_export_writes_fixed64_times_only(tmp_path):
+    """A message time past 2^64 - 1 ns (after 2554) is not a fixed64: the message is laid
+    out as one without a time (it followed its latency, from the one before), not written as
+    a number OTLP cannot hold."""
+    from store.export_otel import episode_request
+
+    sim = {"id": "s", "task_id": "t", "start_time": "2026-01-01T00:00:00Z",
+           "messages": [U("u1", timestamp="2026-01-01T00:00:00Z"),
+                        A("a1", timestamp="2600-01-01T00:00:00Z"),
+                        U("u2", timestamp="2550-01-01T00:00:00Z"), A("a2")]}
+    req = episode_request({"run_id": "r", "name": "n", "agent_model": "m", "domain": "d"},
+                          sim, [])
+    spans = req["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    times = [int(sp[k]) for sp in spans for k in ("startTimeUnixNano", "endTimeUnixNano")]
+    assert all(0 < t < 1 << 64 for t in times)
+    a1, a2 = spans[1:]
+    assert int(a1["endTimeUnixNano"]) < 1 << 62  # (2026 and its 1 ms)
+    assert int(a2["endTimeUnixNano"]) > 1 << 63  # (2550, past 2^63)

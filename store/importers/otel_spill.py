@@ -48,12 +48,19 @@ def open_spill(path: str) -> sqlite3.Connection:
     return db
 
 
-def _ns(v: Any) -> int:
+def _ns(v: Any) -> int | float:
+    """A span or event time (OTLP fixed64 nanoseconds, 0 to 2^64 - 1); 0 when unknown or not
+    a fixed64. The sort table holds signed 64-bit integers: a time from 2^63 (2262-04-11 on)
+    is a float, which SQLite and Python compare with integers by value, so such times sort
+    after every earlier one (to within the float's 2-4 us: times that close keep file order)
+    and stay times for the episode (its start, end and latencies)."""
     try:
         n = int(v)
-        return n if 0 <= n < 1 << 63 else 0  # the sort table holds 64-bit integers
     except (TypeError, ValueError):
         return 0
+    if 0 <= n < 1 << 63:
+        return n
+    return float(n) if 1 << 63 <= n < 1 << 64 else 0
 
 
 class Spiller:
