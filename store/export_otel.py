@@ -90,9 +90,10 @@ def _parts(m: dict) -> dict:
     role = m.get("role")
     parts: list[dict] = []
     if role == "tool":
-        parts.append({"type": "tool_call_response", "id": m.get("id"),
-                      "response": m.get("content")})
-        return {"role": "tool", "parts": parts}
+        part = {"type": "tool_call_response", "id": m.get("id"), "response": m.get("content")}
+        if m.get("error"):  # (what a span's error status says of a result in a span)
+            part["error"] = True
+        return {"role": "tool", "parts": [part]}
     if m.get("content") is not None:
         parts.append({"type": "text", "content": m["content"]})
     for c in m.get("tool_calls") or []:
@@ -167,6 +168,21 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None],
                  **_usage(m), "t2e.cost": cost_of(m.get("cost"))}
             spans.append(_span(trace, _id(trace, i, n=16), root_id,
                                f"chat {run.get('agent_model') or ''}".strip(), a, t, end))
+        elif role == "tool" and m.get("id") not in calls and not (
+                m.get("requestor") == "user" and m.get("id") and i < last_assistant):
+            # a result that answers no call (its id unknown or empty): no tool was executed
+            # that a span could name (a span without a name or arguments made the importer
+            # make up a call). It is in the next chat input, as it was in the conversation;
+            # after the last assistant message (no chat input follows), an event on the root.
+            # (A user's own result with a call id keeps its span while a chat input follows:
+            # the importer holds such a result until the input that has it, error and all.)
+            if i > last_assistant:
+                events.append({"timeUnixNano": str(min(end, _MAX_NS - 1)),
+                               "name": "gen_ai.tool.message",
+                               "attributes": _attrs({
+                                   "id": m.get("id"), "content": m.get("content"),
+                                   "t2e.requestor": m.get("requestor"),
+                                   "t2e.error": True if m.get("error") else None})})
         elif role == "tool":
             c = calls.get(m.get("id")) or {}
             a = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": c.get("name"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 import store
@@ -207,3 +208,134 @@ def test_export_writes_fixed64_times_only(tmp_path):
     a1, a2 = spans[1:]
     assert int(a1["endTimeUnixNano"]) < 1 << 62  # (2026 and its 1 ms)
     assert int(a2["endTimeUnixNano"]) > 1 << 63  # (2550, past 2^63)
+
+
+# -- 2. tool results that answer no call -------------------------------------------------------
+
+_NEEDS_TOOL_EVENTS = pytest.mark.xfail(strict=True, reason=(
+    "needs the importer to read gen_ai.tool.message events on the root "
+    "(otel_episode.build_episode), with t2e.error and t2e.requestor"))
+_NEEDS_PART_ERROR = pytest.mark.xfail(strict=True, reason=(
+    "needs the importer to read a tool_call_response part's \"error\": true "
+    "(otel_spans.message)"))
+
+
+def _unknown_call_id_warned(summary: dict) -> bool:
+    return any("answer a call id" in w for w in summary.get("warnings") or ())
+
+
+def test_roundtrip_of_a_result_answering_an_unknown_call_id(tmp_path):
+    """A tool result whose call id no call has (kept by the importers, with a warning) was an
+    execute_tool span with no tool name and arguments "null": the import made up a call
+    ('zz', 'execute_tool', 'null') on the assistant turn before it, and the warning was gone.
+    It rides in the next chat input now, as it was in the conversation."""
+    src = _jsonl(tmp_path / "orphan.jsonl", [
+        _ep("t0", [U("hi"), A(None, [C("c1", "get", {"a": 1})]), T("c1", "r1"),
+                   T("zz", "orphan result"), A("done")]),
+        _ep("t1", [U("hi"), A("text"), T("zz", "orphan after text"), U("and?"), A("ok")])])
+    before, after, _ = _roundtrip(tmp_path, src)
+    assert after == before
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "needs the OTLP import to report its RowBuilder's counts through "
+    "ImportContext.summary_warnings (otel.py), as the other importers do"))
+def test_reimport_warns_of_a_result_answering_an_unknown_call_id(tmp_path):
+    """The JSON Lines import warns of it; so must the import of its export (the made-up call
+    answered it, so no warning said the file had such a result)."""
+    src = _jsonl(tmp_path / "orphan.jsonl", [
+        _ep("t0", [U("hi"), A("text"), T("zz", "orphan result"), A("done")])])
+    db = store.open_db(tmp_path / "a.sqlite")
+    first = import_path(db, src)
+    assert _unknown_call_id_warned(first)
+    export_run(db, first["run_id"], "otel", tmp_path / "o.jsonl")
+    assert _unknown_call_id_warned(import_path(db, tmp_path / "o.jsonl"))
+
+
+def test_roundtrip_of_a_result_with_an_empty_call_id(tmp_path):
+    src = _jsonl(tmp_path / "empty.jsonl", [
+        _ep("t2", [U("hi"), A(None, [C("", "get", {"a": 1})]), T("", "empty id result"),
+                   A("ok")])])
+    before, after, _ = _roundtrip(tmp_path, src)
+    assert after == before
+
+
+def test_roundtrip_of_an_atif_observation_result_without_a_source_call_id(tmp_path):
+    """ATIF: 7 messages came back as 8 (a made-up assistant turn holding a call named
+    execute_tool with arguments "null")."""
+    traj = {"schema_version": "ATIF-v1.6", "session_id": "s", "trajectory_id": "traj-1",
+            "agent": {"name": "a", "version": "1", "model_name": "m"},
+            "extra": {"task_id": "task-7"},
+            "steps": [
+                {"step_id": 1, "source": "system", "message": "You are an agent."},
+                {"step_id": 2, "source": "user", "message": "Find file"},
+                {"step_id": 3, "source": "agent", "message": "Looking",
+                 "tool_calls": [{"tool_call_id": "tc1", "function_name": "ls",
+                                 "arguments": {"path": "/"}}],
+                 "observation": {"results": [{"source_call_id": "tc1", "content": "a b"},
+                                             {"content": "no id"}]}},
+                {"step_id": 4, "source": "agent", "message": "Done"},
+                {"step_id": 5, "source": "user", "message": "thanks"}]}
+    src = tmp_path / "atif.json"
+    src.write_text(json.dumps(traj), encoding="utf-8")
+    before, after, _ = _roundtrip(tmp_path, src)
+    assert [s[0] for s in before[0][2]] == ["user", "assistant", "tool", "tool", "assistant",
+                                           "user"]
+    assert after == before
+
+
+@_NEEDS_TOOL_EVENTS
+@pytest.mark.parametrize("requestor", ["assistant", "user"])
+def test_roundtrip_of_a_result_answering_no_call_after_the_last_agent_turn(tmp_path,
+                                                                           requestor):
+    """No chat input follows a result after the agent's last turn: it rides as a
+    gen_ai.tool.message event on the root (as the user's last messages do); the import made up
+    an assistant turn and a call for it."""
+    src = _jsonl(tmp_path / "late.jsonl", [
+        _ep("t12", [U("hi"), A("yo"), T("c9", "late orphan", requestor=requestor),
+                    U("bye")])])
+    before, after, _ = _roundtrip(tmp_path, src)
+    assert after == before
+
+
+@_NEEDS_PART_ERROR
+def test_roundtrip_of_an_error_result_answering_no_call(tmp_path):
+    src = _jsonl(tmp_path / "err.jsonl", [
+        _ep("t", [U("hi"), A("text"), T("zz", "failed", error=True), A("ok")])])
+    before, after, _ = _roundtrip(tmp_path, src)
+    assert after == before
+
+
+def test_export_writes_a_result_answering_no_call_where_the_conversation_has_it():
+    """What goes on the wire: no execute_tool span for a result that answers no call (it has
+    no tool name and no arguments to give); it is in the next chat input, or, after the last
+    assistant turn, a gen_ai.tool.message event on the root (with t2e.error and
+    t2e.requestor); an error result's part says \"error\": true. A user's own result with a
+    call id keeps its span while a chat input follows (the importer holds it until that
+    input)."""
+    from store.export_otel import episode_request
+
+    sim = {"id": "s", "task_id": "t", "messages": [
+        U("hi"), A("a", [C("c1", "get", {})]), T("c1", "r1", error=True), T("zz", "stray"),
+        T("uu", "user's", requestor="user"), A("b"),
+        T("late", "late", requestor="user", error=True)]}
+    req = episode_request({"run_id": "r", "name": "n", "agent_model": "m", "domain": "d"},
+                          sim, [])
+    spans = req["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    tools = [{a["key"]: a["value"] for a in sp["attributes"]} for sp in spans
+             if sp["name"].startswith("execute_tool")]
+    assert [t["gen_ai.tool.call.id"]["stringValue"] for t in tools] == ["c1", "uu"]
+    chat_b = {a["key"]: a["value"] for a in spans[-1]["attributes"]}
+    inp = json.loads(chat_b["gen_ai.input.messages"]["stringValue"])
+    assert inp[2:5] == [
+        {"role": "tool", "parts": [{"type": "tool_call_response", "id": "c1", "response": "r1",
+                                    "error": True}]},
+        {"role": "tool", "parts": [{"type": "tool_call_response", "id": "zz",
+                                    "response": "stray"}]},
+        {"role": "tool", "parts": [{"type": "tool_call_response", "id": "uu",
+                                    "response": "user's"}]}]
+    (ev,) = spans[0]["events"]
+    assert ev["name"] == "gen_ai.tool.message"
+    assert {a["key"]: a["value"] for a in ev["attributes"]} == {
+        "id": {"stringValue": "late"}, "content": {"stringValue": "late"},
+        "t2e.requestor": {"stringValue": "user"}, "t2e.error": {"boolValue": True}}
