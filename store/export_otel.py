@@ -36,6 +36,7 @@ import json
 from datetime import datetime, timezone
 from typing import IO, Any
 
+from .importers.json_fast import loads_text
 from .importers.otel_spans import USAGE_NAMES
 from .importers.otel_spans import cost as cost_of
 from .writer import conn_of
@@ -98,8 +99,23 @@ def _parts(m: dict) -> dict:
         parts.append({"type": "text", "content": m["content"]})
     for c in m.get("tool_calls") or []:
         parts.append({"type": "tool_call", "id": c.get("id"), "name": c.get("name"),
-                      "arguments": c.get("arguments")})
+                      "arguments": _arguments(c.get("arguments"))})
     return {"role": role, "parts": parts}
+
+
+def _arguments(v: Any) -> Any:
+    """A call's arguments for a tool_call part: as they are, but a string that reads as JSON
+    (it starts with [, { or a quote and decodes) as the JSON text of that string. Importers
+    decode string arguments that read as JSON (instrumentations write the arguments' JSON
+    text), so '{"a": 1}' came back as the object {"a": 1}; the JSON text of the string says
+    which it was."""
+    if isinstance(v, str) and v[:1] in ('[', '{', '"'):
+        try:
+            loads_text(v)
+        except ValueError:
+            return v  # (not JSON: read as the string it is)
+        return json.dumps(v, ensure_ascii=False)
+    return v
 
 
 def _time_ns(v: Any) -> int | None:
