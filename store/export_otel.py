@@ -10,7 +10,10 @@ is a `chat` span whose `gen_ai.input.messages` is the conversation so far and wh
 `gen_ai.output.messages` is that message, with its tokens under the GenAI names
 (`gen_ai.usage.input_tokens`, `output_tokens`, `cache_read.input_tokens`,
 `cache_creation.input_tokens`) and its cost as `t2e.cost` (the conventions name no cost); each
-tool result is an `execute_tool` span with the call's name, id, arguments and result. User
+tool result is an `execute_tool` span with the call's name, id, arguments and result, except a
+result that answers no call (unknown or empty id): it is in the next chat input, or after the
+last assistant message a `gen_ai.tool.message` event on the root. A string argument that reads
+as JSON is written as the JSON text of the string (`_arguments`). Times are fixed64. User
 messages after the last assistant message (no chat span carries them) ride as
 `gen_ai.user.message` events on the root span (their text and the user's own tool calls). A
 user message has no span of its own, so the user turns' costs and usage ride on the root as
