@@ -18,9 +18,10 @@ from typing import Any
 
 from store import writer
 from store.atomic import mkstemp_public
-from store.db import INFRA, now_iso
+from store.db import now_iso
 
 from .candidates import Candidate, CandidateError, body_hash, normalise, parse, resolve
+from .lineage_evidence import version_evidence
 
 _HEX = re.compile(r"^[0-9a-f]{6,64}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
@@ -273,29 +274,6 @@ def save_version(conn: sqlite3.Connection, cand: Candidate, *, hypothesis: str |
     return SaveResult(v, False, parent)
 
 
-def run_rewards(conn: sqlite3.Connection) -> dict[str, tuple[float | None, int]]:
-    """candidate hash -> (mean reward over its latest complete run, complete runs); infra
-    errors out. Two queries for every candidate at once."""
-    latest: dict[str, str] = {}
-    counts: dict[str, int] = {}
-    for chash, run_id in conn.execute(
-            "SELECT candidate_hash, run_id FROM runs WHERE candidate_hash IS NOT NULL AND "
-            "status = 'complete' ORDER BY created_at DESC"):
-        latest.setdefault(chash, run_id)
-        counts[chash] = counts.get(chash, 0) + 1
-    ids = list(latest.values())
-    reward: dict[str, float | None] = {}
-    for i in range(0, len(ids), 900):  # under SQLite's variable limit
-        chunk = ids[i:i + 900]
-        reward.update(conn.execute(
-            f"SELECT run_id, avg(reward) FROM episodes WHERE run_id IN "
-            f"({','.join('?' * len(chunk))}) AND status = 'done' AND "
-            "coalesce(termination_reason, '') != ? GROUP BY run_id",
-            [*chunk, INFRA]).fetchall())
-    return {h: (None if reward.get(rid) is None else float(reward[rid]), counts[h])
-            for h, rid in latest.items()}
-
-
 def sparkline(values: list[float | None]) -> str:
     """Block sparkline on a fixed 0..1 scale (rewards), so versions compare across logs;
     `·` marks a version without a run."""
@@ -326,10 +304,12 @@ def _latest_gates(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
 
 
 def lineage(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    """Versions in tree order (children after their parent, by save time), each with depth,
-    its latest run reward, its latest gate row and the human decision on it, and `transfer`:
-    its latest heldout and transfer verdicts (gate/transfer.py). Ablation
-    variants (`ablation: true`) sit under the candidate they were made from."""
+    """Versions in tree order (children after their parent, by save time), each with depth;
+    `reward` and `evidence`: its home evidence, the run it comes from (heldout first, never a
+    transfer rerun: lineage_evidence.py); `transfers`: its transfer reruns' figures; its
+    latest gate row and the human decision on it, and `transfer`: its latest heldout and
+    transfer verdicts (gate/transfer.py). Ablation variants (`ablation: true`) sit under the
+    candidate they were made from."""
     versions = list_versions(conn)
     by_hash = {v.hash: v for v in versions}
     latest_by_name = {v.name: v.hash for v in versions if ablated_from(v) is None}
@@ -341,7 +321,7 @@ def lineage(conn: sqlite3.Connection) -> list[dict[str, Any]]:
             key = latest_by_name[origin]  # a leave-one-out variant sits under its candidate
         children.setdefault(key, []).append(v)
     out: list[dict[str, Any]] = []
-    rewards = run_rewards(conn)
+    evidence = version_evidence(conn)
     gates = _latest_gates(conn)
     from .gate.transfer import transfer_statuses
 
@@ -349,13 +329,15 @@ def lineage(conn: sqlite3.Connection) -> list[dict[str, Any]]:
 
     def walk(parent: str | None, depth: int) -> None:
         for v in children.get(parent, []):
-            reward, nruns = rewards.get(v.hash, (None, 0))
+            ev = evidence.get(v.hash) or {"evidence": None, "transfers": [], "runs": 0}
+            home = ev["evidence"]
             out.append({"hash": v.hash, "short": v.short, "name": v.name,
                         "parent_hash": v.parent_hash,
                         "parent": by_hash[v.parent_hash].name if v.parent_hash in by_hash
                         else v.parent_hash, "depth": depth, "saved_at": v.saved_at,
-                        "hypothesis": v.hypothesis, "path": v.path, "reward": reward,
-                        "runs": nruns, "gate": gates.get(v.hash),
+                        "hypothesis": v.hypothesis, "path": v.path,
+                        "reward": home["reward"] if home else None, "evidence": home,
+                        "transfers": ev["transfers"], "runs": ev["runs"], "gate": gates.get(v.hash),
                         "transfer": transfers[v.hash].to_dict() if v.hash in transfers
                         else None,
                         "ablation": ablated_from(v) is not None})
@@ -376,5 +358,5 @@ def candidate_from_text(text: str, *, name: str, parent: str | None) -> Candidat
 
 
 __all__ = ["Version", "SaveResult", "list_versions", "get_version", "load_ref",
-           "ensure_recorded", "save_version", "lineage", "sparkline", "run_rewards",
+           "ensure_recorded", "save_version", "lineage", "sparkline",
            "candidate_from_text", "body_hash", "ablated_from", "ABLATION_HYPOTHESIS"]

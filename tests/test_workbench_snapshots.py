@@ -97,3 +97,24 @@ def test_gate_snapshot(snap_compare, demo, size):
         await settle(pilot)
 
     assert snap_compare(app_on(demo, "skip-confirm-v1"), terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "160x48"])
+def test_lineage_snapshot(snap_compare, demo, size):
+    """Each version's reward on its home evidence, the run named below the table, transfer
+    reruns apart from the retail sparkline."""
+    from store import connect
+
+    conn = connect(demo["store"])  # save times are the build's clock: fixed for the picture
+    conn.execute("UPDATE candidates SET saved_at = '2026-01-02T03:04:05+00:00'")
+    conn.commit()
+    conn.close()
+
+    async def before(pilot):
+        await settle(pilot)
+        await pilot.press("L")
+        await settle(pilot)
+        await pilot.press("j")
+        await settle(pilot)
+
+    assert snap_compare(app_on(demo), terminal_size=size, run_before=before)

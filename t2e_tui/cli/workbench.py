@@ -151,18 +151,21 @@ def register(cli: click.Group) -> None:
     @candidate.command("log")
     @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
     def candidate_log(as_json):
-        """Saved versions in lineage order, with gate results and a reward sparkline."""
-        from ..candidate_versions import lineage, sparkline
+        """Saved versions in lineage order: each version's reward on its home evidence (the
+        run, domain and role it comes from), its transfer reruns, gate results, and a reward
+        sparkline over one domain and role."""
+        from ..candidate_versions import lineage
+        from ..lineage_evidence import reward_line
 
         rows = lineage(_conn())
-        spark = sparkline([r["reward"] for r in rows if not r.get("ablation")])
+        line = reward_line(rows)
         if as_json:
-            _emit({"versions": rows, "sparkline": spark}, True)
+            _emit({"versions": rows, "sparkline": line["sparkline"], "reward_line": line}, True)
             return
         if not rows:
             click.echo("no saved candidate versions (t2e candidate save FILE --hypothesis ...)")
             return
-        click.echo(f"reward by version: {spark}")
+        click.echo(line["caption"])
         for r in rows:
             click.echo(format_log_row(r))
 
@@ -242,9 +245,12 @@ def _remember_demo_pair(summary: dict) -> None:
 
 
 def format_log_row(r: dict) -> str:
-    """One human line of `candidate log`."""
+    """One human line of `candidate log`: the reward names its run, domain and role
+    (lineage_evidence.figure_text); the transfer verdict and reruns follow the gate, as
+    such (lineage_evidence.transfers_text)."""
+    from ..lineage_evidence import figure_text, transfers_text
+
     indent = "  " * r["depth"]
-    reward = "  -  " if r["reward"] is None else f"{r['reward']:.3f}"
     gate = r.get("gate")
     g = "no gate"
     if gate:
@@ -252,12 +258,13 @@ def format_log_row(r: dict) -> str:
         h = gate.get("human")
         if h:
             g += f", human {h['decision']}" + (" OVERRIDE" if h["override"] else "")
-    tr = (r.get("transfer") or {}).get("transfer")
-    if tr:
-        g += f"; transfer #{tr['row']} {tr['decision']} ({tr['domain']})"
+    runs = transfers_text(r)
+    if runs:
+        g += f"; {runs}"
     # names and notes come from files anyone may have edited: one line, no control sequences
     hyp = one_line(r.get("hypothesis") or "", 60)
     name = one_line(r["name"], 80)
+    reward = one_line(figure_text(r.get("evidence")), 120)  # run names are imported text
     return (f"{r['short']} {indent}{name:<{max(1, 24 - len(indent))}} reward {reward}  "
             f"{g}  {r['saved_at'][:19]}  {hyp}")
 

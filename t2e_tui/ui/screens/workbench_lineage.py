@@ -1,5 +1,7 @@
-"""The lineage view: saved candidate versions as a tree, each with its latest reward, gate
-verdict and human decision, plus a sparkline of reward across versions.
+"""The lineage view: saved candidate versions as a tree, each with its reward on its home
+evidence (the run below the table names it), gate verdict and human decision, plus a sparkline
+of reward across versions on one domain and role (lineage_evidence.reward_line, as `t2e
+candidate log` prints it).
 
 Enter edits the selected version (its child will be the next save); d diffs it against its
 parent; a runs its ablation (one rerun per left-out rule line).
@@ -14,7 +16,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
-from ...candidate_versions import get_version, lineage, sparkline
+from ...candidate_versions import get_version, lineage
+from ...lineage_evidence import figure_text, on_axis, reward_line, transfers_text
 from ...textsafe import strip_controls
 from ..widgets.datatable import KeyedDataTable
 from ..widgets.keybar import KeyBar
@@ -33,9 +36,9 @@ class LineageScreen(Screen):
     ]
 
     DEFAULT_CSS = """
-    LineageScreen #lin-spark { height: 1; padding: 0 1; }
+    LineageScreen #lin-spark { height: auto; padding: 0 1; }  /* 2 lines at 80 */
     LineageScreen DataTable { height: 1fr; }
-    LineageScreen #lin-hyp { height: auto; max-height: 4; padding: 0 1; color: $text-muted; }
+    LineageScreen #lin-hyp { height: auto; max-height: 5; padding: 0 1; color: $text-muted; }
     """
 
     def compose(self) -> ComposeResult:
@@ -47,10 +50,11 @@ class LineageScreen(Screen):
 
     def on_mount(self) -> None:
         from .workbench_context import candidates_dir_for
+        from .workbench_editor import _shown_path  # the editor's words for the same folder
 
         # where saved versions' files go (a demo store has its own folder): said, not guessed
         title = Text("Candidate lineage", "bold")
-        title.append(f"  · files in {candidates_dir_for(self.app)}", "dim")
+        title.append(f"  · files in {_shown_path(candidates_dir_for(self.app))}", "dim")
         self.query_one("#lin-title", Static).update(title)
 
     def on_screen_resume(self) -> None:
@@ -78,11 +82,13 @@ class LineageScreen(Screen):
         was = self._selected()
         old_cursor = table.cursor_row
         self.rows = rows
-        # reward across the versions people saved (ablation variants are experiments on one)
-        spark = sparkline([r["reward"] for r in self.rows if not r.get("ablation")])
-        self.query_one("#lin-spark", Static).update(
-            Text.assemble(("reward by version ", "dim"), (spark or "-", "bold"),
-                          ("   (· = no run yet)", "dim")))
+        # reward across the versions people saved, on one domain and role: the CLI's words
+        self.line = line = reward_line(self.rows)
+        caption = Text(line["caption"], "dim")
+        at = line["caption"].find(line["sparkline"]) if line["sparkline"] else -1
+        if at >= 0:
+            caption.stylize("bold", at, at + len(line["sparkline"]))
+        self.query_one("#lin-spark", Static).update(caption)
         table.clear(columns=True)
         # fixed widths: auto-width columns are sized before the rows arrive after a clear
         # at 80 columns the verdict must show whole ("inconclusive (heldout)"); the version
@@ -94,7 +100,9 @@ class LineageScreen(Screen):
             name = "  " * r["depth"] + ("└ " if r["depth"] else "") + strip_controls(r["name"])
             if r.get("ablation"):
                 name = Text(name, "dim")
-            reward = "-" if r["reward"] is None else f"{r['reward']:.3f}"
+            reward: str | Text = "-" if r["reward"] is None else f"{r['reward']:.3f}"
+            if r["reward"] is not None and not on_axis(r, line):
+                reward = Text(reward + "†", "dim")  # another domain or role: see below
             g = r.get("gate")
             role = {"development": "dev"}.get(g["evidence_role"], g["evidence_role"]) if g \
                 else ""
@@ -134,7 +142,14 @@ class LineageScreen(Screen):
         r = self._selected()
         text = Text()
         if r:
-            text.append("hypothesis: ", "bold")
+            text.append("reward: ", "bold")
+            text.append(strip_controls(figure_text(r.get("evidence"))))
+            if r.get("evidence") and not on_axis(r, self.line):
+                text.append("  († not on the sparkline)", "dim")
+            more = transfers_text(r)
+            if more:
+                text.append(" · " + strip_controls(more))
+            text.append("\nhypothesis: ", "bold")
             text.append(strip_controls(r.get("hypothesis") or "-"))
         elif not getattr(self, "rows", None):  # full width: the table cell would cut it
             text = Text("No saved versions yet: e opens the editor on the candidate, ctrl+s "
