@@ -15,6 +15,7 @@ from . import fts_sizes
 from .db import INFRA, StoreError, now_iso
 from .hidden import HIDDEN_CHARS
 from .search import SNIPPET_CLOSE, SNIPPET_OPEN, fts_query, search  # noqa: F401
+from .termination import termination_text
 from .writer import ROLES, conn_of, message_from_step, transaction
 
 
@@ -29,7 +30,8 @@ def list_runs(db: Any) -> list[dict]:
     `episodes` counts every stored episode; `scored` the finished, non-infrastructure ones
     with a reward, which are what `reward` (mean) and `pass_rate` are computed over;
     `running` and `infrastructure_errors` are counted apart; `termination` counts episodes
-    by termination reason. `source` is the imported file's path, or 'rerun'."""
+    by termination reason, in `termination.termination_text`'s words (a finished episode
+    without one is "not recorded"). `source` is the imported file's path, or 'rerun'."""
     conn = conn_of(db)
     cur = conn.cursor()
     cur.row_factory = None  # plain tuples whatever the caller's row factory
@@ -50,11 +52,14 @@ def list_runs(db: Any) -> list[dict]:
         " count(DISTINCT task_id) "
         "FROM episodes GROUP BY run_id").fetchall()}
     terms: dict[str, dict[str, int]] = {}
-    for run_id, reason, n in cur.execute(
-            "SELECT run_id, coalesce(termination_reason, CASE WHEN status = 'running' "
-            "THEN 'running' ELSE 'unknown' END), count(*) FROM episodes "
-            "GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2").fetchall():
-        terms.setdefault(run_id, {})[reason] = n
+    for run_id, reason, running, n in cur.execute(
+            "SELECT run_id, termination_reason, status = 'running', count(*) FROM episodes "
+            "GROUP BY 1, 2, 3").fetchall():
+        words = termination_text(reason, "running" if running else "done")
+        counts = terms.setdefault(run_id, {})
+        counts[words] = counts.get(words, 0) + n
+    for run_id, counts in terms.items():  # most episodes first, then by name
+        terms[run_id] = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
     out = []
     for r in runs:
         n, n_scored, reward, pass_rate, infra, running, tasks = stats.get(

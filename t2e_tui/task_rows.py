@@ -19,6 +19,7 @@ from itertools import groupby
 from operator import attrgetter, itemgetter
 
 from store.db import INFRA
+from store.termination import NOT_RECORDED
 
 from .gc_pause import paused_gc
 
@@ -192,7 +193,10 @@ def _scan(side: str, raw: list[tuple], terms: set, hints: list[str]) -> tuple:
         status, term = r[_STATUS], r[_TERM]
         if r[_ERRORS]:
             hints.append(_hint(side, f"{r[_ERRORS]} tool err"))
-        if term:
+        if not term:
+            if status == "done":  # finished without a reason: termination_text's words
+                terms.add(NOT_RECORDED)
+        else:
             terms.add(term)
             if term == "max_steps":
                 hints.append(_hint(side, "max steps"))

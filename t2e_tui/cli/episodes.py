@@ -93,6 +93,7 @@ def register(cli: click.Group) -> None:
         that `t2e show` takes (the id where a file repeats a task and trial). Lists outcomes
         only: no trajectory is shown, so no evidence view is recorded."""
         from store.queries import episode_index, episode_refs, resolve_run
+        from store.termination import termination_text
 
         db = _db()
         rid = resolve_run(db, run)
@@ -104,13 +105,15 @@ def register(cli: click.Group) -> None:
         keys = ("episode_id", "task_id", "likely_task_id", "trial", "status",
                 "termination_reason", "reward", "success", "n_steps", "n_tool_errors")
         refs = episode_refs(db, rid)
-        out = [{"ref": refs[r["episode_id"]],
-                **{k: r[k] for k in keys}} for r in rows]
+        # `termination`: the words every output uses for the stored reason (store/termination)
+        out = [{"ref": refs[r["episode_id"]], **{k: r[k] for k in keys},
+                "termination": termination_text(r["termination_reason"], r["status"])}
+               for r in rows]
         if as_json:
             _echo_json(out)
             return
         if piped(force_table):
-            cols = ("episode_id", "ref", "reward", "n_steps", "termination_reason", "status",
+            cols = ("episode_id", "ref", "reward", "n_steps", "termination", "status",
                     "likely_task_id", "n_tool_errors")
             echo_tsv(cols, ([r[k] for k in cols] for r in out))
             return
@@ -122,7 +125,7 @@ def register(cli: click.Group) -> None:
         click.echo(f"{'id':>{idw}}  {'ref':<{refw}}  {'reward':>6}  {'steps':>5}  termination")
         for r in out:
             ref = one_line(r["ref"], refw)
-            term = r["termination_reason"] or r["status"]
+            term = r["termination"]
             if r["likely_task_id"]:
                 term += f" (likely task {r['likely_task_id']})"
             click.echo(f"{r['episode_id']:>{idw}}  {ref:<{refw}}  {_fmt(r['reward']):>6}  "
@@ -133,7 +136,10 @@ def _episode_json(ep: dict) -> dict:
     """The `t2e show --json` document: episode columns, run, messages (tau2 shape), checks."""
     skip = {"steps", "tool_calls", "messages", "checks", "extra_json", "reward_info_json",
             "reward_basis_json", "reward_breakdown_json"}
+    from store.termination import termination_text
+
     out = {k: v for k, v in ep.items() if k not in skip}
+    out["termination"] = termination_text(ep["termination_reason"], ep["status"])
     out["reward_info"] = json.loads(ep["reward_info_json"]) if ep["reward_info_json"] else None
     out["steps"] = [{"idx": s["idx"], "role": s["role"], "error": bool(s["error"]),
                      "huge": bool(s["huge"]), "tool_name": s["tool_name"],
@@ -193,7 +199,10 @@ def _print_episode(ep: dict, full: bool) -> None:
         head.append(f" (likely task {ep['likely_task_id']}: label looks wrong)", style="yellow")
     head.append(f"  trial {_fmt(ep['trial'])}")
     con.print(Text(one_line(head.plain, 400), style="bold"))
-    summary = (f"termination {ep['termination_reason'] or '-'}  reward {_fmt(ep['reward'])}  "
+    from store.termination import termination_text
+
+    term = termination_text(ep["termination_reason"], ep["status"])
+    summary = (f"termination {term}  reward {_fmt(ep['reward'])}  "
                f"db {_fmt(ep['db_match'])}  communicate {_fmt(ep['communicate_reward'])}  "
                f"nl {_fmt(ep['nl_reward'])}  tool calls {ep['n_tool_calls']}  "
                f"tool errors {ep['n_tool_errors']}")

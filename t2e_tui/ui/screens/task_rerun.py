@@ -19,6 +19,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
+from store.termination import termination_text
+
 from ... import data_access as da
 from ...gate.stats import flip_rate
 from ...textsafe import one_line
@@ -180,7 +182,8 @@ class TaskRerunScreen(ExplorerScreen):
                          [("✓", "pass")] if r["done"] and r["success"] else
                          [("✗", "fail")] if r["done"] else [("·", "running")],
                          "–" if r["reward"] is None else f"{r['reward']:g}", str(r["steps"]),
-                         r["term"] or "running"] for r in self.rows])
+                         termination_text(r["term"], "done" if r["done"] else "running")]
+                        for r in self.rows])
         if tail:
             live = Text(no_wrap=True, overflow="ellipsis")
             for eid, idx, role, content, calls in reversed(tail):
