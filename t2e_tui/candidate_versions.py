@@ -21,12 +21,11 @@ from store.atomic import mkstemp_public
 from store.db import now_iso
 
 from .candidates import Candidate, CandidateError, body_hash, normalise, parse, resolve
-from .lineage_evidence import version_evidence
+from .lineage_evidence import SPARK, sparkline, version_evidence  # noqa: F401 (re-exported)
 
 _HEX = re.compile(r"^[0-9a-f]{6,64}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 _VSUFFIX = re.compile(r"^(.*?)-v(\d+)$")
-SPARK = "▁▂▃▄▅▆▇█"
 
 
 @dataclass(frozen=True)
@@ -272,19 +271,6 @@ def save_version(conn: sqlite3.Connection, cand: Candidate, *, hypothesis: str |
         if os.path.exists(tmp):
             os.unlink(tmp)
     return SaveResult(v, False, parent)
-
-
-def sparkline(values: list[float | None]) -> str:
-    """Block sparkline on a fixed 0..1 scale (rewards), so versions compare across logs;
-    `·` marks a version without a run."""
-    out = []
-    for v in values:
-        if v is None:
-            out.append("·")
-        else:
-            x = min(1.0, max(0.0, float(v)))
-            out.append(SPARK[min(len(SPARK) - 1, int(x * (len(SPARK) - 1) + 0.5))])
-    return "".join(out)
 
 
 def _latest_gates(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:

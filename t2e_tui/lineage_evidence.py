@@ -20,6 +20,7 @@ from typing import Any
 from store.db import INFRA
 
 TRANSFER = "transfer"
+SPARK = "▁▂▃▄▅▆▇█"
 
 
 def _means(conn: sqlite3.Connection, ids: list[str]) -> dict[str, tuple[float | None, int]]:
@@ -68,6 +69,19 @@ def version_evidence(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
     return out
 
 
+def sparkline(values: list[float | None]) -> str:
+    """Block sparkline on a fixed 0..1 scale (rewards), so versions compare across logs;
+    `·` marks a version without a run."""
+    out = []
+    for v in values:
+        if v is None:
+            out.append("·")
+        else:
+            x = min(1.0, max(0.0, float(v)))
+            out.append(SPARK[min(len(SPARK) - 1, int(x * (len(SPARK) - 1) + 0.5))])
+    return "".join(out)
+
+
 def _axis(rows: list[dict]) -> tuple[str | None, str | None]:
     """The (domain, role) most versions' home evidence shares; ties: the first in lineage
     order (max keeps the first of equal counts)."""
@@ -92,8 +106,6 @@ def reward_line(rows: list[dict]) -> dict[str, Any]:
     """The lineage's sparkline over its versions (ablation variants, experiments on one
     version, are left out) and the caption both the CLI and the app print:
     {domain, role, values, sparkline, caption}."""
-    from .candidate_versions import sparkline
-
     versions = [r for r in rows if not r.get("ablation")]
     domain, role = _axis(versions)
     line: dict[str, Any] = {"domain": domain, "role": role}
@@ -134,4 +146,4 @@ def transfers_text(row: dict) -> str:
     return "; ".join(([judged] if judged else []) + parts)
 
 
-__all__ = ["version_evidence", "reward_line", "on_axis", "figure_text", "transfers_text"]
+__all__ = ["sparkline", "SPARK", "version_evidence", "reward_line", "on_axis", "figure_text", "transfers_text"]
