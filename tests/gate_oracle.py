@@ -119,7 +119,7 @@ def run_metrics(db, run_id, task_ids=None):
                       {e.episode_id: gold.get(e.task_id, []) for e in scored})
     terms = {}
     for e in scored:
-        key = e.termination_reason or "unknown"
+        key = e.termination_reason or "not recorded"
         terms[key] = terms.get(key, 0) + 1
 
     def total(values):

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from store import INFRA
+from store.termination import NOT_RECORDED
 
 from ..gc_pause import paused_gc
 from .outcomes import Episode, TaskOutcome
@@ -230,7 +231,7 @@ def read_rows(rows: Iterable[tuple], ties: bool = False
         n += 1
         reward += rew
         ok += success
-        key = term or "unknown"
+        key = term or NOT_RECORDED  # (store/termination.py: the words every output uses)
         terms[key] = terms.get(key, 0) + 1
         if a is not None:
             ac += a
