@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from textual.widgets import TextArea
-from tui_fixture import wait_for
+from tui_fixture import settle, wait_for
 
 from t2e_tui.ui.app import make_app
 from t2e_tui.ui.screens.workbench_editor import EditorScreen, HypothesisModal, LeaveModal
@@ -118,3 +118,34 @@ async def test_save_dialog_starts_in_the_name_and_tab_moves_forward(demo):
         await pilot.pause()
         assert app.screen is editor and editor.saved is not None
         assert editor.saved.name == suggested + "-b" and editor.saved.hypothesis == "why"
+
+
+async def test_a_refused_name_keeps_the_save_dialog_open_with_what_was_typed(demo):
+    """A bad name once closed the dialog and showed the refusal as a notice: both fields had
+    to be typed again. The dialog stays, keeps them and says why (the name shown as typed,
+    never read as markup); a good name then saves."""
+    from textual.widgets import Input, Static
+
+    app = make_app(demo["store"], load_config=False, poll_interval=0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        editor = await open_editor(app, pilot)
+        ta = editor.query_one(TextArea)
+        ta.move_cursor(ta.document.end)
+        await pilot.press(*" draft", "ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, HypothesisModal))
+        modal = app.screen
+        name = modal.query_one("#hyp-name", Input)
+        name.value = "cross-order-v9[b]mk[/b]"
+        await pilot.press("tab", *"fix it", "enter")
+        await settle(pilot)
+        assert app.screen is modal and editor.saved is None
+        assert name.value == "cross-order-v9[b]mk[/b]"
+        assert modal.query_one("#hyp-text", Input).value == "fix it"
+        error = str(modal.query_one("#hyp-error", Static).render())
+        assert "bad candidate name" in error and "cross-order-v9[b]mk[/b]" in error
+        assert app.focused is name
+        name.value = "cross-order-v9"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen is editor)
+        assert editor.saved is not None and editor.saved.name == "cross-order-v9"
+        assert editor.saved.hypothesis == "fix it"

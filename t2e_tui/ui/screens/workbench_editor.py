@@ -40,7 +40,11 @@ def suggest_name(name: str) -> str:
 
 
 class HypothesisModal(ModalScreen[tuple[str, str] | None]):
-    """Ask for the version name and the hypothesis note; Enter saves, Escape cancels."""
+    """Ask for the version name and the hypothesis note; Enter saves, Escape cancels.
+
+    With `save` (name, hypothesis → None, or the error text), the dialog saves itself and
+    closes only on success: a refused save (a bad name, a store error) is shown in the
+    dialog with both fields as typed, ready to correct."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="save.cancel")]
 
@@ -52,9 +56,10 @@ class HypothesisModal(ModalScreen[tuple[str, str] | None]):
     HypothesisModal #hyp-error { color: $error; height: auto; }
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, save=None) -> None:
         super().__init__()
         self._name = name
+        self._save = save
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -79,10 +84,19 @@ class HypothesisModal(ModalScreen[tuple[str, str] | None]):
             self.query_one("#hyp-text", Input).focus()
             return
         if not hyp:
-            self.query_one("#hyp-error", Static).update("a hypothesis note is required")
-            self.query_one("#hyp-text", Input).focus()
+            self._error("a hypothesis note is required", "#hyp-text")
+            return
+        error = self._save(name, hyp) if self._save is not None else None
+        if error:
+            # the name is the usual culprit (the hypothesis is free text): back to it
+            self._error(error, "#hyp-name")
             return
         self.dismiss((name, hyp))
+
+    def _error(self, message: str, field: str) -> None:
+        # a Text: the message quotes what was typed, which is shown, never read as markup
+        self.query_one("#hyp-error", Static).update(Text(one_line(message, 400)))
+        self.query_one(field, Input).focus()
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -237,12 +251,11 @@ class EditorScreen(Screen):
             self.notify("no change since the last saved version", severity="warning")
             return
         base_name = self.saved.name if self.saved else self.parent_name
-        self.app.push_screen(HypothesisModal(suggest_name(base_name)), self._do_save)
+        # the dialog saves and stays open on a refusal (it shows why, fields as typed)
+        self.app.push_screen(HypothesisModal(suggest_name(base_name), save=self._save_as))
 
-    def _do_save(self, answer: tuple[str, str] | None) -> None:
-        if not answer:
-            return
-        name, hyp = answer
+    def _save_as(self, name: str, hyp: str) -> str | None:
+        """Save the text as a version named `name`; None when saved, else why not."""
         from store import connect
 
         saved_text = self.text
@@ -258,8 +271,7 @@ class EditorScreen(Screen):
             res = save_version(conn, cand, hypothesis=hyp, parent_ref=parent_ref,
                                name=name or None, candidates_dir=candidates_dir_for(self.app))
         except CandidateError as exc:
-            self.notify(str(exc), severity="error", timeout=10)
-            return
+            return str(exc)
         finally:
             conn.close()
         self.saved = res.version
@@ -278,6 +290,7 @@ class EditorScreen(Screen):
         self.notify(f"{word} {res.version.name} {res.version.short} → {res.version.path}. "
                     "ctrl+r launches a rerun")
         self._status()
+        return None
 
     def action_rerun(self) -> None:
         from .workbench_context import visible_task_ids
