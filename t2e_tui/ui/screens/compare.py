@@ -9,7 +9,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Static
 
 from ... import data_access as da
 from ...align import Alignment, align
@@ -19,11 +18,12 @@ from ...reviews import flags as review_flags
 from ...textsafe import one_line
 from ..pairdebug import PairDebugMixin
 from ..widgets.detail import StepDetail
+from ..widgets.fittitle import FitTitle, Part
 from ..widgets.keybar import KeyBar
 from ..widgets.lanes import AlignedLanes
 from ..widgets.linetable import Column, LineTable
 from .base import ExplorerScreen
-from .compare_nav import CompareNavigation, divergence_summary
+from .compare_nav import CompareNavigation, divergence_parts
 
 NARROW = 120  # below this many columns the lanes become a toggle
 SYNC_STEPS = 3000  # pairs up to this many steps are read on the UI thread (see start_load)
@@ -157,7 +157,7 @@ class CompareScreen(CompareNavigation, PairDebugMixin, ExplorerScreen):
         self._detail_timer = None
 
     def compose(self) -> ComposeResult:
-        yield Static("loading…", id="cmp-title", classes="title")
+        yield FitTitle([Part("loading…")], id="cmp-title", classes="title")
         with Horizontal(id="cmp-main"):
             yield AlignedLanes(id="lanes")
             with Vertical(id="cmp-side"):
@@ -290,35 +290,45 @@ class CompareScreen(CompareNavigation, PairDebugMixin, ExplorerScreen):
 
     def _title(self) -> None:
         """The header: one line per side (the compact form below NARROW columns, so the reward
-        breakdown stays in view at 80), then the divergence count, trials and legend."""
+        breakdown stays in view at 80), then the differences, why each side failed, trials
+        and the legend, fitted to the width by priority (FitTitle): the legend goes first,
+        then the n/p hint (both are in F1 and the key bar), the trial key hints, then the
+        failure texts are cut, and last where the first difference is."""
         a, b, al = self.a, self.b, self.alignment
         line = reward_compact if self.narrow else reward_line
-        title = Text(no_wrap=True, overflow="ellipsis")
-        title.append_text(line("A", a))
-        title.append("\n")
+        first = [Part(line("A", a))]
         if b is not None:
-            title.append_text(line("B", b))
+            second = [Part(line("B", b))]
         else:
-            title.append("B gold actions of task " + one_line(a.task_id, 20)
-                         + (" (task definition not stored)" if a.task is None else ""),
-                         style="bold")
-        title.append("\n" + divergence_summary(al), style="dim")
-        for side, text in getattr(self, "failure_briefs", {}).items():
-            if text:   # why it failed and where (t2e_tui.analysis; l labels)
-                title.append(f" · {side} fails at {one_line(text, 80)}", style="red")
+            second = [Part("B gold actions of task " + one_line(a.task_id, 20)
+                           + (" (task definition not stored)" if a.task is None else ""),
+                           "bold", give=1, cut="end", least=24)]
+        third = divergence_parts(al)
+        briefs = {side: one_line(text, 80) for side, text in
+                  getattr(self, "failure_briefs", {}).items() if text}
+        if len(briefs) == 2 and briefs["A"] == briefs["B"]:
+            briefs = {"A+B": briefs["A"]}   # said once when both failed alike
+        for side, text in briefs.items():   # why it failed and where (t2e_tui.analysis; l)
+            verb = "fail" if "+" in side else "fails"
+            # `step 16 · missing_write`: short of room, the classes alone (the step is
+            # usually the first difference's, named before)
+            classes = text.split(" · ", 1)[1] if text.startswith("step ") else text
+            third.append(Part((f" · {side} {verb} at {text}", f" · {side}: {classes}"), "red",
+                              give=3, cut="end", least=10))
         scripted = "+".join(side for side, ep in (("A", a), ("B", b)) if ep and ep.scripted)
         if self.narrow and scripted:
-            title.append(f" · {scripted} scripted stand-in", style="yellow italic")
+            third.append(Part((f" · {scripted} scripted stand-in", f" · {scripted} stand-in"),
+                              "yellow italic", give=5))
         for side, key in (("a", "1"), ("b", "2")):
             trials = getattr(self, "trials", {}).get(side) or []
             if len(trials) > 1:
                 eid = self.episode_a if side == "a" else self.episode_b
                 pos = next((i for i, t in enumerate(trials) if t[0] == eid), 0)
-                title.append(f" · {side.upper()} trial {pos + 1}/{len(trials)} ({key}: next)",
-                             style="bold")
-        title.append(" · ~ messages part · ≠ args differ · ◂ only A · ▸ only B · ! error differs"
-                     " · ★ gold", style="dim")
-        self.query_one("#cmp-title", Static).update(title)
+                said = f" · {side.upper()} trial {pos + 1}/{len(trials)}"
+                third.append(Part((said + f" ({key}: next)", said), "bold", give=4))
+        third.append(Part((" · ~ messages part · ≠ args differ · ◂ only A · ▸ only B"
+                           " · ! error differs · ★ gold", ""), "dim", give=7))
+        self.query_one("#cmp-title", FitTitle).set_lines(first, second, third)
 
     def _gold_row(self, m) -> list:
         def f(v):

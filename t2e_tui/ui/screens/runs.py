@@ -16,6 +16,7 @@ from store.grader import rescorable
 
 from ... import data_access as da
 from ...textsafe import one_line
+from ..widgets.fittitle import FitTitle, Part, run_parts
 from ..widgets.keybar import KeyBar
 from ..widgets.linetable import Column, LineTable
 from ..widgets.textline import TextLine
@@ -65,7 +66,7 @@ class RunsScreen(ExplorerScreen):
         self.wide = False
 
     def compose(self) -> ComposeResult:
-        yield Static("Runs", id="runs-title", classes="title")
+        yield FitTitle([Part("Runs", "bold")], id="runs-title", classes="title")
         yield LineTable(self._columns(), id="runs-table", empty="no runs in this store yet: "
                         "t2e import FILE, or t2e demo")
         yield TextLine(id="runs-info", classes="info")
@@ -73,14 +74,17 @@ class RunsScreen(ExplorerScreen):
         yield KeyBar()
 
     def _columns(self) -> list[Column]:
-        # the id first (it never gets cut) and the name cut in the middle: runs made from
-        # one another share the start of their names ("ablate cross-order-v1 full" / "-rule1")
-        cols = [Column("", 3), Column("run", 0, cut="middle"), Column("model", 20),
-                Column("status", 11)]
+        # the id first and the name cut in the middle: runs made from one another share the
+        # start of their names ("ablate cross-order-v1 full" / "-rule1"). The other columns
+        # fit their content (`fit`: "complete" needs 8 cells, not 11), so at 80 columns the
+        # names keep the room (`_fill` sizes them)
+        cols = [Column("", 1), Column("run", 0, cut="middle"), Column("model", 20, fit=24),
+                Column("status", 11, fit=16)]
         if self.wide:
-            cols += [Column("role", 11), Column("source", 28), Column("candidate", 10)]
-        cols += [Column("eps", 6, "right"), Column("reward", 6, "right"),
-                 Column("pass", 5, "right")]
+            cols += [Column("role", 11, fit=12), Column("source", 28),
+                     Column("candidate", 10, fit=10)]
+        cols += [Column("eps", 6, "right", fit=8), Column("reward", 6, "right", fit=6),
+                 Column("pass", 5, "right", fit=5)]
         return cols
 
     def on_mount(self) -> None:
@@ -163,6 +167,7 @@ class RunsScreen(ExplorerScreen):
             row += [str(r.episodes), _num(r.reward), _pct(r.pass_rate)]
             rows.append(row)
         table = self.query_one(LineTable)
+        table.fit_columns(rows)
         table.set_rows(rows)
         self.refresh_title()
         note = SCRIPTED_NOTE if any(r.scripted for r in self.runs) else ""
@@ -171,20 +176,33 @@ class RunsScreen(ExplorerScreen):
 
     def refresh_title(self) -> None:
         """The marked pair, then which store is open (its file name: `t2e open` was given the
-        path), or that the store was replaced under the app."""
-        title = Text("Runs", style="bold")
-        title.append(f"   baseline: {self._run_label(self.baseline) or '–'}   "
-                     f"candidate: {self._run_label(self.candidate) or '–'}", style="")
+        path), or that the store was replaced under the app. Fitted to the width (FitTitle):
+        the labels shorten (`B`, `C`, as in the mark column), then the ids go (they are in the
+        table) unless the two names are the same, then the names are cut apart; the store's
+        name stays."""
+        b, c = self._run(self.baseline), self._run(self.candidate)
+        same = b is not None and c is not None and b.name == c.name
+        parts = [Part("Runs", "bold"), Part("   ")]
+        parts += run_parts(("baseline: ", "base ", "B "), *self._name_id(b, self.baseline),
+                           keep_id=same)
+        parts.append(Part(("   ", "  ")))
+        parts += run_parts(("candidate: ", "cand ", "C "), *self._name_id(c, self.candidate),
+                           keep_id=same)
         if getattr(self.app, "store_replaced", False):
-            title.append("   STORE REPLACED: quit and reopen", style="bold red")
+            parts.append(Part("   STORE REPLACED: quit and reopen", "bold red"))
         else:
-            name = Path(self.app.store_path).name
-            title.append(f"   store {one_line(name, 80)}", style="dim")
-        self.query_one("#runs-title", Static).update(title)
+            name = one_line(Path(self.app.store_path).name, 80)
+            parts += [Part(("   store ", "  store ", "  "), "dim", give=2),
+                      Part(name, "dim", give=1, cut="middle", least=12)]
+        self.query_one("#runs-title", FitTitle).set_lines(parts)
 
-    def _run_label(self, run_id: str | None) -> str | None:
-        r = next((r for r in self.runs if r.run_id == run_id), None)
-        return None if r is None else f"{r.name} ({r.run_id})"
+    def _run(self, run_id: str | None) -> da.RunRow | None:
+        return next((r for r in self.runs if r.run_id == run_id), None)
+
+    @staticmethod
+    def _name_id(run: da.RunRow | None, run_id: str | None) -> tuple[str | None, str | None]:
+        # a marked run not (yet) in the list shows its id alone
+        return (None, run_id) if run is None else (run.name, run.run_id)
 
     @on(LineTable.Highlighted, "#runs-table")
     def _highlighted(self, event: LineTable.Highlighted) -> None:

@@ -9,8 +9,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 
 from ... import data_access as da
-from ...fitting import middle_cut, tell_apart
 from ...textsafe import one_line
+from ..widgets.fittitle import FitTitle, Part, run_parts
 from ..widgets.keybar import KeyBar
 from ..widgets.linetable import Column, LazyRows, LineTable
 from ..widgets.textline import TextLine
@@ -59,7 +59,9 @@ class TasksScreen(ExplorerScreen):
         self.termination: str | None = None
         self.sort = "task"
         self.reverse = False
-        self.names = (baseline, candidate)  # labels, once loaded
+        # what the title says of each run (tc.RunName): the ids at once, names when loaded
+        self.names = tuple(None if r is None else tc.RunName(None, r)
+                           for r in (baseline, candidate))
         self._signature: tuple | None = None
         self.loaded = False
         self._cells: dict[str, list] = {}   # task id -> cells, for rows drawn so far
@@ -80,7 +82,7 @@ class TasksScreen(ExplorerScreen):
         return self.candidate is not None
 
     def compose(self) -> ComposeResult:
-        yield TextLine(id="tasks-title", classes="title")
+        yield FitTitle(id="tasks-title", classes="title")
         # fixed columns fit their content once rows load (ids like "crossorder-01" must show
         # whole; tau2's "18" needs 4 cells): hints take what is left and end in …
         yield LineTable(self._columns(), id="tasks-table", empty="loading tasks…")
@@ -110,7 +112,6 @@ class TasksScreen(ExplorerScreen):
             self._fit()
             if self.loaded or self._first:
                 self._apply()
-        self._title()  # the names are fitted to the width
 
     def on_mount(self) -> None:
         self.load()
@@ -284,20 +285,18 @@ class TasksScreen(ExplorerScreen):
 
     def _title(self) -> None:
         b, c = self.names
-        t = Text()
-        t.append("Tasks ", style="bold")
-        width = max(20, self.size.width - 2)
+        parts = [Part("Tasks ", "bold")]
         if self.pair:
-            # two names of one family differ in the middle: keep that part in view
-            room = max(8, (width - len("Tasks base  → cand ")) // 2)
-            b, c = tell_apart(b or "", c or "", room)
-            t.append("base ", style="dim")
-            t.append(b)
-            t.append(" → cand ", style="dim")
-            t.append(c)
+            # fitted to the width by FitTitle: the labels go first, then the ids (unless the
+            # names are the same), then the two names are cut apart (never to look the same)
+            same = b is not None and c is not None and b.name == c.name
+            parts += run_parts(("base ", ""), *_name(b), keep_id=same, scripted=_scripted(b))
+            parts += run_parts((" → cand ", " → "), *_name(c), keep_id=same,
+                               scripted=_scripted(c))
         else:
-            t.append(f"{middle_cut(b or '', width - 24)} vs gold actions")
-        self.query_one("#tasks-title", TextLine).set(t)
+            parts += run_parts("", *_name(b), scripted=_scripted(b))
+            parts.append(Part((" vs gold actions", " vs gold"), give=4))
+        self.query_one("#tasks-title", FitTitle).set_lines(parts)
         summary = self._summary
         # what is shown and how first (never cut at 80 columns), then the counts
         status = (f"first {len(self._first)} of {self._total:,} tasks · loading the rest…"
@@ -407,3 +406,11 @@ def _index(rows: list[da.TaskRow], row: da.TaskRow, by_id: bool) -> int | None:
         if not by_id:
             return None
         return next((i for i, r in enumerate(rows) if r.task_id == row.task_id), None)
+
+
+def _name(run) -> tuple[str | None, str | None]:
+    return (None, None) if run is None else (run.name, run.run_id)
+
+
+def _scripted(run) -> bool:
+    return run is not None and run.scripted

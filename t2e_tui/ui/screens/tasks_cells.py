@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from operator import attrgetter
+from typing import NamedTuple
 
 from ... import data_access as da
 from ... import run_queries as rq
@@ -175,15 +176,23 @@ def row_classes(rows: list[da.TaskRow], pair: bool, classes: dict[int, list[str]
     return out
 
 
-def run_label(conn, run_id: str | None) -> str | None:
-    """`name (id)`, marked when the run's agent is the scripted stand-in (a worker's read)."""
+class RunName(NamedTuple):
+    """What a title says of a run: its name (None when the run is not found), id, and whether
+    its agent is the scripted stand-in."""
+
+    name: str | None
+    run_id: str
+    scripted: bool = False
+
+
+def run_label(conn, run_id: str | None) -> RunName | None:
+    """A run's name, id and stand-in mark for the title (a worker's read)."""
     if run_id is None:
         return None
     row = rq.run_label_row(conn, run_id)
     if row is None:
-        return run_id
-    scripted = (row[1] or "").lower().startswith(da.SCRIPTED)
-    return f"{row[0]} ({run_id})" + (" [scripted stand-in]" if scripted else "")
+        return RunName(None, run_id)
+    return RunName(row[0], run_id, (row[1] or "").lower().startswith(da.SCRIPTED))
 
 
 def first_trial(trials: list[da.Trial]) -> int | None:

@@ -18,6 +18,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Input, Static
 
+from ..widgets.fittitle import FitTitle, Part, run_parts
 from ..widgets.keybar import KeyBar
 
 VERDICT_STYLE = {"promote": "bold black on green", "discard": "bold white on red",
@@ -115,7 +116,7 @@ class GateScreen(Screen):
         self._shared = 0
 
     def compose(self) -> ComposeResult:
-        yield Static("Gate", classes="title", id="gate-title")
+        yield FitTitle([Part("Gate", "bold")], classes="title", id="gate-title")
         yield Static("evaluating…", id="gate-verdict")
         yield DataTable(id="gate-checks", cursor_type="none", zebra_stripes=True)
         yield Static("", id="gate-stats")
@@ -186,9 +187,15 @@ class GateScreen(Screen):
     def _show(self, result: Any) -> None:
         self.result = result
         cmp = result.comparison
-        self.query_one("#gate-title", Static).update(
-            f"Gate · baseline [b]{escape(cmp.baseline.name)}[/b] ({cmp.baseline.run_id}) vs "
-            f"candidate [b]{escape(cmp.candidate.name)}[/b] ({cmp.candidate.run_id})")
+        # fitted to the width like the runs and tasks titles: labels, then ids, then names
+        same = cmp.baseline.name == cmp.candidate.name
+        self.query_one("#gate-title", FitTitle).set_lines(
+            [Part("Gate · ", "bold")]
+            + run_parts(("baseline ", "base ", ""), cmp.baseline.name, cmp.baseline.run_id,
+                        keep_id=same)
+            + [Part(" vs ")]
+            + run_parts(("candidate ", "cand ", ""), cmp.candidate.name,
+                        cmp.candidate.run_id, keep_id=same))
         v = Text()
         v.append(f" {result.verdict_label.upper()} ",
                  VERDICT_STYLE.get(result.decision, "bold"))
