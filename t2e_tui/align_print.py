@@ -22,6 +22,7 @@ from .align import (
     align,
     annotate_kinds,
 )
+from .align_where import steps_span
 from .textsafe import clean, one_line
 
 # --- one-line summaries shared by the CLI and the TUI ----------------------------------------
@@ -238,10 +239,12 @@ def print_compare(console: Any, db: Any, episode_a: Any, episode_b: Any | None =
             g.add_row(*cols)
         console.print(g)
     n = len(al.blocks)
-    first = al.rows[al.blocks[0][0]] if n else None
-    where = "" if first is None else "; first at " + ", ".join(
-        f"{s.upper()} step {first.step(s)}" for s in "ab" if first.step(s) is not None) + (
-        " (messages part)" if first.split else "")
+    where = ""
+    if n:  # the compare screen's words (align_where): never "first at" with nothing after
+        first, last = al.blocks[0]
+        span = steps_span(al, first, last)
+        where = ("; first " + ("" if span.startswith(("after ", "before ")) else "at ") + span
+                 + (" (messages part)" if al.rows[first].split else ""))
     console.print(Text(f"{n} difference{'' if n == 1 else 's'}{where} (~ messages part, "
                        "≠ args, < only A, > only B, ! error)", style="bold"))
     return al

@@ -360,3 +360,17 @@ def test_airline_writes_are_writes_in_the_gold_lane():
     assert kinds == {"get_reservation_details": "read", "search_direct_flight": "read",
                      "send_certificate": "write"}
     assert [al.rows[i].a.name for i in al.divergences] == ["send_certificate"]
+
+
+def test_print_compare_against_gold_names_where_a_missing_gold_action_was_due(fx):
+    """One run against its gold actions: a gold write the run never made has no step of its
+    own; the summary said `first at ` with nothing after it. The CLI twin now uses the compare
+    screen's words (align_where)."""
+    conn, ids = fx
+    buf = io.StringIO()
+    print_compare(Console(file=buf, width=300), conn, ids["episodes"][("base", "3")], None,
+                  record=False)
+    last = buf.getvalue().splitlines()[-1]
+    assert "first at  " not in last and "first at (" not in last
+    assert "1 difference; first after A step 3: gold action 1 cancel_pending_order missing" \
+        in last

@@ -1,0 +1,56 @@
+"""Where a block of an alignment is, in steps (message indexes: the numbers the gutter, the
+compare header and `t2e show` use); against the gold actions, which have no steps, what
+differs and where A was. Core (no textual): the compare screen and `t2e show` share it."""
+
+from __future__ import annotations
+
+from .align import ARGS, ONLY_A, ONLY_B, Alignment
+from .textsafe import one_line
+
+
+def steps_span(al: Alignment, first: int, last: int) -> str:
+    """Rows first..last in steps: `A steps 10–14, B steps 10–13` (a side absent: `only B`).
+    Against the gold actions (which have no steps) it says what differs (`against_gold`)."""
+    if al.single:
+        return against_gold(al, first, last)
+    parts = []
+    for side in "ab":
+        steps = [s for s in (al.rows[r].step(side) for r in range(first, last + 1))
+                 if s is not None]
+        if steps:
+            lo, hi = min(steps), max(steps)
+            parts.append(f"{side.upper()} step {lo}" if lo == hi else
+                         f"{side.upper()} steps {lo}–{hi}")
+    if len(parts) == 1:
+        parts.append(f"only in {parts[0][0]}")
+    return ", ".join(parts)
+
+
+def against_gold(al: Alignment, first: int, last: int) -> str:
+    """A block of a run against its gold actions, in A's steps and the gold action's number
+    (the gold table's ★), the step first (a narrow header cuts the end):
+    `A step 28: send_certificate args differ from gold action 3`, or, for a gold action A
+    never did, where A was: `after A step 14: gold action 0 transfer_to_human_agents missing`.
+    Never empty: gold actions have no steps of their own."""
+    row = al.rows[first]
+    steps = [s for s in (al.rows[r].step("a") for r in range(first, last + 1)) if s is not None]
+    span = "" if not steps else (f"A step {min(steps)}" if min(steps) == max(steps) else
+                                 f"A steps {min(steps)}–{max(steps)}")
+    gold, ev = row.b, row.a
+    if row.status == ONLY_B and gold is not None:
+        before = al.last_event_before(first, "a")
+        if before is None:
+            where = "before A's first step"
+        else:
+            done = before[1]
+            where = f"after A step {done.step_idx if done.result_idx is None else done.result_idx}"
+        text = f"{where}: gold action {gold.gold_index} {one_line(gold.name, 40)} missing"
+        return text + (f"; {span}" if span else "")
+    name = one_line((ev.name if ev is not None else None) or "", 40)
+    if row.status == ARGS and gold is not None:
+        what = f"{name} args differ from gold action {gold.gold_index}"
+    elif row.status == ONLY_A:
+        what = f"{name}, a write not in the gold actions"
+    else:
+        what = row.status.replace("_", " ")
+    return f"{span or 'A'}: {what}"
