@@ -96,7 +96,8 @@ def test_cli_twin_prints_the_same_split(shared_store):
     assert call.a.name == "exchange_delivered_order_items" and call.b is None
     out = buf.getvalue()
     assert "missing" in out
-    assert "2 differences; first at A step 2, B step 2 (messages part)" in out
+    # the compare header's words (align_where): the first block's steps on each side
+    assert "2 differences; first at A steps 2–5, B steps 2–3 (messages part)" in out
 
 
 async def test_task_18_walk_at_80x24_takes_six_keys(shared_store):

@@ -10,6 +10,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 
+from store.termination import termination_text
+
 from ... import data_access as da
 from ...align import Alignment, align
 from ...align_print import event_segments, reward_components
@@ -42,9 +44,9 @@ def reward_line(side: str, ep: da.Episode) -> Text:
     ok = ep.meta.get("success")
     t.append(f"  reward {'–' if reward is None else f'{reward:g}'}",
              style="bold green" if ok else "bold red" if ok is not None else "")
-    term = ep.meta.get("termination_reason")
-    if term:
-        t.append(f" ({term})", style="dim")
+    # (store/termination.py: "not recorded" where the trace gave no reason, as the CLI says)
+    t.append(f" ({termination_text(ep.meta.get('termination_reason'), ep.meta.get('status'))})",
+             style="dim")
     for flag in review_flags(ep.meta):  # tau2 1.x reviews: the failure may not be the agent's
         t.append(f" [{flag}]", style="bold magenta")
     for c in reward_components(ep.meta, ep.checks, ep.task):
@@ -104,9 +106,8 @@ def reward_compact(side: str, ep: da.Episode) -> Text:
         t.append(text, style=style)
     for flag in review_flags(ep.meta):  # before the termination: a cut must not hide it
         t.append(f" [{flag}]", style="bold magenta")
-    term = ep.meta.get("termination_reason")
-    if term:
-        t.append(f" · {term}", style="dim")
+    t.append(f" · {termination_text(ep.meta.get('termination_reason'), ep.meta.get('status'))}",
+             style="dim")
     t.append(" · " + one_line(ep.label, 40))  # the stand-in mark is on the line below
     return t
 
