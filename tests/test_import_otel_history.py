@@ -14,7 +14,7 @@ from otel_fixture import msgs, new_convention_file, request, span, text
 from test_import_otel_fast import _TABLES
 
 import store
-from store.importers import import_path, otel_lines, otel_spill
+from store.importers import ImportFailure, import_path, otel_lines, otel_spill
 
 INPUT = "gen_ai.input.messages"
 
@@ -105,13 +105,7 @@ def _shapes(tmp_path):
     a = _chats(TR, 5, conv="conv-a")
     b = _chats(TR2, 3, conv="conv-a", t0=500)  # the same conversation, a second trace
     c = _chats("3" * 32, 4)
-    # a chat span whose input is not a list, and inputs that extend a list but are not JSON
-    c[2]["attributes"][1]["value"]["stringValue"] = "plain text prompt"
     odd = _chats("4" * 32, 3)
-    first = odd[1]["attributes"][1]["value"]["stringValue"]
-    odd[2]["attributes"][1]["value"]["stringValue"] = first[:-1] + ', {"role": "user"]'
-    odd[3]["attributes"][1]["value"]["stringValue"] = first[:-1] + ', {"role": "user"],' \
-        ' {"role": "user", "content": "x"}]'
     return {
         "in_order": _file(tmp_path / "in_order.jsonl", [request(a + b), request(c + odd)]),
         # later calls first in the file (times unchanged): the builder rebuilds whole inputs
@@ -123,6 +117,22 @@ def _shapes(tmp_path):
         "one_span_a_line": _file(tmp_path / "one.jsonl", [request([s]) for s in a + b + c]),
         "new_convention": new_convention_file(tmp_path / "new.jsonl"),
     }
+
+
+def _malformed(tmp_path, which):
+    """Inputs that are no message list (refused, naming the span: they were taken for
+    "content capture off"): plain text, and inputs that extend a list but are not JSON."""
+    c = _chats("3" * 32, 4)
+    if which == "plain":
+        c[2]["attributes"][1]["value"]["stringValue"] = "plain text prompt"
+        return _file(tmp_path / "plain.jsonl", [request(c)]), "span 3333c1 ('chat m'): " \
+            "gen_ai.input.messages is not JSON (Expecting value: line 1 column 1 (char 0))"
+    first = c[1]["attributes"][1]["value"]["stringValue"]
+    c[2]["attributes"][1]["value"]["stringValue"] = first[:-1] + ', {"role": "user"]'
+    c[3]["attributes"][1]["value"]["stringValue"] = first[:-1] + ', {"role": "user"],' \
+        ' {"role": "user", "content": "x"}]'
+    return _file(tmp_path / "extends.jsonl", [request(c)]), "span 3333c1 ('chat m'): " \
+        "gen_ai.input.messages is not JSON (Expecting ',' delimiter: line 1 column 110 (char 109))"
 
 
 def _rows(tmp_path, monkeypatch, path, label, *, whole: bool, worker: str = "0",
@@ -148,6 +158,16 @@ def test_inputs_kept_once_store_the_rows_of_whole_inputs(tmp_path, monkeypatch, 
     assert _rows(tmp_path, monkeypatch, path, shape, whole=False, worker="1") == want
     assert _rows(tmp_path, monkeypatch, path, shape, whole=False, keep=600) == want
     assert want["steps"]  # the fixture has messages
+
+
+@pytest.mark.parametrize("which", ["plain", "extends"])
+def test_a_malformed_input_is_refused_alike_whole_or_kept_once(tmp_path, monkeypatch, which):
+    path, message = _malformed(tmp_path, which)
+    for kw in ({"whole": True}, {"whole": False}, {"whole": False, "worker": "1"},
+               {"whole": False, "keep": 600}):
+        with pytest.raises(ImportFailure) as exc:
+            _rows(tmp_path, monkeypatch, path, f"{which}{len(kw)}{kw.get('worker')}", **kw)
+        assert str(exc.value).endswith(message), kw
 
 
 def test_reordered_spans_read_the_same_conversation(tmp_path, monkeypatch):

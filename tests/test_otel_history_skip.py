@@ -143,12 +143,17 @@ def _rows(tmp_path, monkeypatch, path, label, *, skip: bool):
         if not skip:
             m.setattr(HistorySkip, "loads", lambda self, raw: None)
         db = store.open_db(tmp_path / f"{label}-{skip}.sqlite")
-        import_path(db, path)
+        try:
+            import_path(db, path)
+        except ImportFailure as exc:  # (the refusal, compared as the rows are)
+            return str(exc)
         return {t: db.conn.execute(q).fetchall() for t, q in _TABLES.items()}
 
 
 def test_the_stored_rows_are_those_of_the_plain_decoder(tmp_path, monkeypatch):
-    lines = [ln for case in _hostile()[:-1] for ln in case]  # (the last is refused)
+    # (the last is refused by the line decoder; the third's and the seventh's inputs are no
+    # message lists, refused by the episode builder: alone, below)
+    lines = [ln for n, case in enumerate(_hostile()[:-1]) for ln in case if n not in (2, 6)]
     # every hostile line in its own conversation (ids made unique), plus batches of two traces
     out = []
     for i, raw in enumerate(lines):
@@ -158,8 +163,14 @@ def test_the_stored_rows_are_those_of_the_plain_decoder(tmp_path, monkeypatch):
     path = tmp_path / "mixed.jsonl"
     path.write_bytes(b"\n".join(out) + b"\n")
     want = _rows(tmp_path, monkeypatch, path, "m", skip=False)
+    assert isinstance(want, dict), want
     assert want["steps"]
     assert _rows(tmp_path, monkeypatch, path, "m", skip=True) == want
+    for n in (2, 6):
+        path.write_bytes(b"\n".join(_hostile()[n]) + b"\n")
+        want = _rows(tmp_path, monkeypatch, path, f"odd{n}", skip=False)
+        assert "gen_ai.input.messages is not JSON" in want
+        assert _rows(tmp_path, monkeypatch, path, f"odd{n}", skip=True) == want
 
 
 def test_an_error_after_a_skipped_history_is_reported_as_before(tmp_path, monkeypatch):
@@ -213,7 +224,11 @@ def test_digit_runs_past_python_s_int_limit(tmp_path, monkeypatch):
         return json.dumps(request([span(TR, f"c{i}", "chat m", {
             "gen_ai.operation.name": "chat", INPUT: body}, start=i, end=i + 1)])).encode()
 
-    lines = [chat(0, "[1, 99999]"), chat(1, "[1, 9999999999999999999999999, " + "1" * 5000 + "]"),
+    def user(*nums):
+        return '[{"role": "user", "content": "x", "n": [' + ", ".join(nums) + "]}]"
+
+    lines = [chat(0, user("1", "99999")),
+             chat(1, user("1", "9999999999999999999999999", "1" * 5000)),
              chat(2, json.dumps([{"role": "user", "content": "x " + "1" * 5000}]))]
     h = HistorySkip(FastObjects())
     for raw in lines:  # decoded with the skip (or left to the plain decoder): the same value
@@ -224,6 +239,7 @@ def test_digit_runs_past_python_s_int_limit(tmp_path, monkeypatch):
     path.write_bytes(b"\n".join(lines) + b"\n")
     want = _rows(tmp_path, monkeypatch, path, "d", skip=False)
     assert want["steps"] and _rows(tmp_path, monkeypatch, path, "d", skip=True) == want
+    assert want["steps"][0][2:4] == ("user", "x")  # (it was "content capture off")
 
 
 def test_a_line_of_many_traces_is_counted_once_in_the_bound(monkeypatch):

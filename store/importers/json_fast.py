@@ -15,13 +15,14 @@ outside a string, and for nesting deeper than the strict reader is sure to read.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from typing import Any
 
 import orjson
 
-from world.jsonstream import INT_MAX, INT_MIN
+from world.jsonstream import INT_MAX, INT_MIN, JsonStreamError, find_bad
 from world.jsonstream import loads as strict_loads
 
 # A number token starts after one of `[ , :`, whitespace or its own minus sign. Mapped to ':'
@@ -114,3 +115,36 @@ def loads_text(text: str) -> Any:
         except orjson.JSONDecodeError:
             pass
     return strict_loads(text)
+
+
+def _keep_int(text: str) -> Any:
+    if len(text) > 20:
+        return text
+    v = int(text)
+    return v if INT_MIN <= v <= INT_MAX else text
+
+
+def _keep_float(text: str) -> Any:
+    v = float(text)
+    return text if v - v != 0 else v  # (1e400 reads as infinity)
+
+
+_KEEPING = json.JSONDecoder(parse_int=_keep_int, parse_float=_keep_float,
+                            parse_constant=str)
+
+
+def loads_keeping_numbers(text: str) -> Any:
+    """loads_text, except that a number the store cannot hold (beyond 64 bits, 1e400, NaN,
+    Infinity) is kept as its JSON text, a string: for content inside a GenAI message list,
+    where the text says exactly what the number was. Lone surrogates (no UTF-8 text holds
+    them) and nesting too deep still raise JsonStreamError naming the field; malformed JSON
+    raises json.JSONDecodeError. (Called only where loads_text refused: no cost otherwise.)"""
+    try:
+        value = _KEEPING.decode(text)
+    except RecursionError:
+        raise JsonStreamError("nesting too deep (more levels of [ and { than can be read)") \
+            from None
+    bad = find_bad(value)
+    if bad is not None:
+        raise JsonStreamError(f"field {bad[0]}: {bad[1]}")
+    return value

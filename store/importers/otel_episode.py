@@ -107,103 +107,110 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                 if ev.get("name") in ("gen_ai.user.message", "gen_ai.assistant.message"):
                     items.append((ev["t"] or sp[5], i, ev))
     items.sort(key=lambda t: (t[0], t[1]))
-    for _, _, it in items:
-        if isinstance(it, dict):  # an event
-            role = "user" if it["name"] == "gen_ai.user.message" else "assistant"
-            m = S.message({**it["attributes"], "role": role})
-            if m:
-                emit(m)
-            continue
-        name, a, events, err, start, end = it[:6]
-        k = it[10]
-        ms = (end - start) / 1e6 if end and start else None
-        if k == "chat":
-            text = a.get(INPUT)
-            ref = it[12]
-            tail = None
-            if ref is not None and prev is not None and prev[0][11] == ref:
-                # the spill kept only what this input adds to the previous one's: parse that
-                tail = _added(text)
-            if tail is None:
-                if ref is not None:
-                    text = full.input(it)
-                tail = _tail(text, full.input(prev[0])) if prev else None
-            if tail is not None:  # only the new messages were parsed
-                inp, out = None, S._messages(a.get("gen_ai.output.messages"))
-                if out is None:  # chat_io's other forms, without the input already parsed
-                    out = S.chat_io({**a, "gen_ai.input.messages": None}, events)[1]
-                fresh, n_inp = tail[max(consumed - prev[1], 0):], prev[1] + len(tail)
-                if hist is not None:
-                    hist.extend(tail)  # (ours: a copy, below; not a copy per call)
-            else:
-                inp, out = S.chat_io(a if ref is None else {**a, INPUT: text}, events)
-                n_inp = len(inp) if inp is not None else 0
-                # the same rule as the path above: an input that goes on from the last one
-                # (by value: it starts with all of it, and adds at least one item, as
-                # `extends` asks of the text) gives what is past the messages already emitted
-                # (none, when it is shorter); another conversation's input, or the same input
-                # again (a second sample), is emitted whole
-                goes_on = n_inp >= consumed or (prev is not None and hist
-                                                 and n_inp > len(hist)
-                                                 and inp[:len(hist)] == hist)
-                fresh = (inp[consumed:] if goes_on else inp) if inp is not None else None
-                hist = list(inp) if isinstance(inp, list) else None
-            prev = (it, n_inp) if isinstance(text, str) and (inp is not None
-                                                              or tail is not None) else None
-            if fresh is None:
-                if not msgs:
-                    emit({"role": "user", "content": S.NOT_CAPTURED})
+    try:
+        for _, i, it in items:
+            if isinstance(it, dict):  # an event
+                role = "user" if it["name"] == "gen_ai.user.message" else "assistant"
+                try:
+                    emit(S.message({**it["attributes"], "role": role}))
+                except S.BadContent as exc:
+                    raise S.BadContent(f"event {it['name']!r}: {exc}") from None
+                continue
+            name, a, events, err, start, end = it[:6]
+            k = it[10]
+            ms = (end - start) / 1e6 if end and start else None
+            if k == "chat":
+                text = a.get(INPUT)
+                ref = it[12]
+                tail = None
+                if ref is not None and prev is not None and prev[0][11] == ref:
+                    # the spill kept only what this input adds to the previous one's: parse that
+                    tail = _added(text)
+                if tail is None:
+                    if ref is not None:
+                        text = full.input(it)
+                    tail = _tail(text, full.input(prev[0])) if prev else None
+                if tail is not None:  # only the new messages were parsed
+                    inp, out = None, S._messages(a.get(S.OUTPUT), S.OUTPUT)
+                    if out is None:  # chat_io's other forms, without the input already parsed
+                        out = S.chat_io({**a, "gen_ai.input.messages": None}, events)[1]
+                    fresh, n_inp = tail[max(consumed - prev[1], 0):], prev[1] + len(tail)
+                    if hist is not None:
+                        hist.extend(tail)  # (ours: a copy, below; not a copy per call)
+                else:
+                    inp, out = S.chat_io(a if ref is None else {**a, INPUT: text}, events)
+                    n_inp = len(inp) if inp is not None else 0
+                    # the same rule as the path above: an input that goes on from the last one
+                    # (by value: it starts with all of it, and adds at least one item, as
+                    # `extends` asks of the text) gives what is past the messages already emitted
+                    # (none, when it is shorter); another conversation's input, or the same input
+                    # again (a second sample), is emitted whole
+                    goes_on = n_inp >= consumed or (prev is not None and hist
+                                                     and n_inp > len(hist)
+                                                     and inp[:len(hist)] == hist)
+                    fresh = (inp[consumed:] if goes_on else inp) if inp is not None else None
+                    hist = list(inp) if isinstance(inp, list) else None
+                prev = (it, n_inp) if isinstance(text, str) and (inp is not None
+                                                                  or tail is not None) else None
+                if fresh is None:
+                    if not msgs:
+                        emit({"role": "user", "content": S.NOT_CAPTURED})
+                        nc += 1
+                else:
+                    # the input repeats the conversation so far: convert only what is new
+                    for j, raw in enumerate(fresh):
+                        try:
+                            m = S.message(raw)
+                        except S.BadContent as exc:  # (its place in the whole input)
+                            raise S.BadContent(f"{INPUT}[{n_inp - len(fresh) + j}]: {exc}") \
+                                from None
+                        if m["role"] == "system":
+                            system.append(m.get("content"))
+                        elif waiting and m["role"] == "tool" and m.get("id") in waiting:
+                            # a user's tool result whose span came first: where the input puts
+                            # it (after the message making its call, in the results' order)
+                            _, result, rms = waiting.pop(m["id"])
+                            emit(result, rms)
+                            tool_ids.add(m["id"])
+                        elif not (m["role"] == "tool" and m.get("id") in tool_ids):
+                            emit(m)
+                    consumed = n_inp
+                u = S.usage(a)
+                extra = {"usage": u} if u else {}
+                c = a.get("t2e.cost")  # (our export's: the message's cost)
+                if c is not None and (c := S.cost(c)) is not None:
+                    extra["cost"] = c
+                mod, prov = S.model(a), S.provider(a)
+                if mod:
+                    extra["model"] = mod
+                    if models is not None:
+                        models[mod] += 1
+                if prov:
+                    extra["provider"] = prov
+                if out is None:
+                    emit({"role": "assistant", "content": S.NOT_CAPTURED, **extra}, ms)
                     nc += 1
-            else:
-                # the input repeats the conversation so far: convert only what is new
-                for raw in fresh:
-                    m = S.message(raw)
-                    if m is None:
-                        continue
-                    if m["role"] == "system":
-                        system.append(m.get("content"))
-                    elif waiting and m["role"] == "tool" and m.get("id") in waiting:
-                        # a user's tool result whose span came first: where the input puts
-                        # it (after the message making its call, in the results' order)
-                        _, result, rms = waiting.pop(m["id"])
-                        emit(result, rms)
-                        tool_ids.add(m["id"])
-                    elif not (m["role"] == "tool" and m.get("id") in tool_ids):
-                        emit(m)
-                consumed = n_inp
-            u = S.usage(a)
-            extra = {"usage": u} if u else {}
-            c = a.get("t2e.cost")  # (our export's: the message's cost)
-            if c is not None and (c := S.cost(c)) is not None:
-                extra["cost"] = c
-            mod, prov = S.model(a), S.provider(a)
-            if mod:
-                extra["model"] = mod
-                if models is not None:
-                    models[mod] += 1
-            if prov:
-                extra["provider"] = prov
-            if out is None:
-                emit({"role": "assistant", "content": S.NOT_CAPTURED, **extra}, ms)
-                nc += 1
-            else:
-                for j, m in enumerate(out):
-                    emit({**m, **extra} if j == 0 else m, ms)
-                consumed += len(out)
-        elif k == "tool":
-            call, result, captured = S.tool_call(a, name)
-            if not captured:
-                nc += 1
-            out_msg = {"role": "tool", "id": call["id"],
-                       "content": result if result is not None else S.NOT_CAPTURED,
-                       "requestor": call["requestor"], "error": bool(err)}
-            if call["id"] and call["id"] in call_ids:
-                emit(out_msg, ms)
-                tool_ids.add(call["id"])
-            elif call["requestor"] == "user" and call["id"] and call["id"] not in waiting:
-                waiting[call["id"]] = (call, out_msg, ms)
-            else:
-                place(call, out_msg, ms)
+                else:
+                    for j, m in enumerate(out):
+                        emit({**m, **extra} if j == 0 else m, ms)
+                    consumed += len(out)
+            elif k == "tool":
+                call, result, captured = S.tool_call(a, name)
+                if not captured:
+                    nc += 1
+                out_msg = {"role": "tool", "id": call["id"],
+                           "content": result if result is not None else S.NOT_CAPTURED,
+                           "requestor": call["requestor"], "error": bool(err)}
+                if call["id"] and call["id"] in call_ids:
+                    emit(out_msg, ms)
+                    tool_ids.add(call["id"])
+                elif call["requestor"] == "user" and call["id"] and call["id"] not in waiting:
+                    waiting[call["id"]] = (call, out_msg, ms)
+                else:
+                    place(call, out_msg, ms)
+    except S.BadContent as exc:  # a message list that is none: named with its span
+        raise S.BadContent(f"span {str(spans[i][6])[:40]} ({str(spans[i][0])[:80]!r}): {exc}") \
+            from None
     while waiting:  # no user message made these calls: placed as any unknown call is
         place(*waiting.pop(next(iter(waiting))))
     return _sim(key, by_conv, spans, root, msgs, system, nc), lat, nc

@@ -25,7 +25,9 @@ import json
 import re
 from typing import Any
 
-from .json_fast import loads_text
+from world.jsonstream import JsonStreamError
+
+from .json_fast import loads_keeping_numbers, loads_text
 
 NOT_CAPTURED = "(content not captured)"
 CHAT_OPS = {"chat", "text_completion", "generate_content"}
@@ -100,6 +102,38 @@ def _first(a: dict, *keys: str) -> Any:
     return None
 
 
+class BadContent(ValueError):
+    """A GenAI message list or message that is present but not one (not JSON, not a list, a
+    role that is not text...): the file is refused, naming the episode, span and attribute.
+    Content capture off is an absent attribute, never a malformed one."""
+
+
+def _kind(v: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+            type(None): "null"}.get(type(v), "a number")
+
+
+def message_list(v: Any, key: str) -> list | None:
+    """The decoded message list of attribute `key` (None: absent). Numbers the store cannot
+    hold are kept as their JSON text (loads_keeping_numbers: a tool call's arguments keep
+    their turn); anything else that is not a JSON list raises BadContent naming `key`."""
+    if v is None:
+        return None
+    if type(v) is str:
+        try:
+            v = loads_text(v)
+        except JsonStreamError:
+            try:
+                v = loads_keeping_numbers(v)
+            except ValueError as exc:
+                raise BadContent(f"{key}: {exc}") from None
+        except ValueError as exc:
+            raise BadContent(f"{key} is not JSON ({str(exc)[:120]})") from None
+    if type(v) is not list:
+        raise BadContent(f"{key} should be a list of messages, found {_kind(v)}")
+    return v
+
+
 def _json(v: Any) -> Any:
     if isinstance(v, str) and v[:1] in "[{":
         try:
@@ -131,29 +165,37 @@ def _call(c: Any) -> dict | None:
 
 def message(m: Any) -> dict | None:
     """One GenAI message (parts form or role/content form) -> a tau2 message dict."""
-    if not isinstance(m, dict):
-        return None
-    role = str(m.get("role") or "assistant").lower()
+    if type(m) is not dict:
+        raise BadContent(f"a message should be an object, found {_kind(m)}")
+    role = m.get("role")
+    if type(role) is not str and role is not None:
+        raise BadContent(f"role should be text, found {_kind(role)}")
+    role = (role or "assistant").lower()
     role = _ROLE.get(role, role)
     texts: list[str] = []
     calls: list[dict] = []
     out: dict[str, Any] = {"role": role}
     parts = m.get("parts")
-    if isinstance(parts, list):
-        for p in parts:
-            if not isinstance(p, dict):
-                continue
+    if parts is not None and type(parts) is not list:
+        raise BadContent(f"parts should be a list, found {_kind(parts)}")
+    if parts is not None:
+        for n, p in enumerate(parts):
+            if type(p) is not dict:
+                raise BadContent(f"parts[{n}] should be an object, found {_kind(p)}")
             kind = p.get("type")
             if kind == "text" and p.get("content") is not None:
-                texts.append(str(p["content"]))
+                t = p["content"]
+                texts.append(t if type(t) is str else json.dumps(t, ensure_ascii=False))
             elif kind == "tool_call":
                 c = _call(p)
-                if c:
-                    calls.append(c)
+                if c is None:
+                    raise BadContent(f"parts[{n}]: a tool_call without a name")
+                calls.append(c)
             elif kind == "tool_call_response":
                 resp = p.get("response", p.get("result"))
                 out["id"] = str(p.get("id") or "")
-                texts.append(resp if isinstance(resp, str) else json.dumps(resp))
+                texts.append(resp if isinstance(resp, str)
+                             else json.dumps(resp, ensure_ascii=False))
         content = "".join(texts) if texts else None
     else:
         content = m.get("content")
@@ -180,13 +222,21 @@ def message(m: Any) -> dict | None:
     return out
 
 
-def _messages(v: Any) -> list[dict] | None:
-    v = _json(v)
-    if isinstance(v, dict):
-        v = [v]
-    if not isinstance(v, list):
-        return None
-    return [m for m in (message(x) for x in v) if m is not None]
+def messages(items: list, key: str, first: int = 0) -> list[dict]:
+    """`items` (of attribute `key`, from its item `first` on) converted by `message`; a
+    message that is not one raises BadContent naming it (`key[3]: role should be text`)."""
+    out = []
+    for n, x in enumerate(items, first):
+        try:
+            out.append(message(x))
+        except BadContent as exc:
+            raise BadContent(f"{key}[{n}]: {exc}") from None
+    return out
+
+
+def _messages(v: Any, key: str) -> list[dict] | None:
+    v = message_list(v, key)
+    return None if v is None else messages(v, key)
 
 
 def _flat(a: dict) -> dict[str, list[dict]]:
@@ -221,9 +271,10 @@ def _flat(a: dict) -> dict[str, list[dict]]:
             rec = by_idx[i]
             if isinstance(rec.get("tool_calls"), dict):
                 rec["tool_calls"] = [rec["tool_calls"][j] for j in sorted(rec["tool_calls"])]
-            msg = message(rec)
-            if msg:
-                msgs.append(msg)
+            try:
+                msgs.append(message(rec))
+            except BadContent as exc:
+                raise BadContent(f"{base}.{i}: {exc}") from None
         out[base] = msgs
     return out
 
@@ -238,23 +289,24 @@ def _from_events(events: list[dict]) -> tuple[list[dict] | None, list[dict] | No
     seen = False
     for ev in events:
         name, a = ev.get("name"), ev.get("attributes") or {}
-        if name in _EVENT_ROLE:
-            seen = True
-            m = message({**a, "role": a.get("role") or _EVENT_ROLE[name]})
-            if m:
-                inp.append(m)
-        elif name == "gen_ai.choice":
-            seen = True
-            body = _json(a.get("message")) if a.get("message") is not None else a
-            m = message({**body, "role": "assistant"} if isinstance(body, dict) else {})
-            if m:
-                out.append(m)
-        elif name == "gen_ai.content.prompt" and a.get("gen_ai.prompt") is not None:
-            seen = True
-            inp.extend(_messages(a["gen_ai.prompt"]) or [])
-        elif name == "gen_ai.content.completion" and a.get("gen_ai.completion") is not None:
-            seen = True
-            out.extend(_messages(a["gen_ai.completion"]) or [])
+        try:
+            if name in _EVENT_ROLE:
+                seen = True
+                inp.append(message({**a, "role": a.get("role") or _EVENT_ROLE[name]}))
+            elif name == "gen_ai.choice":
+                seen = True
+                body = _json(a.get("message")) if a.get("message") is not None else a
+                if type(body) is not dict:
+                    raise BadContent(f"message should be an object, found {_kind(body)}")
+                out.append(message({**body, "role": "assistant"}))
+            elif name == "gen_ai.content.prompt" and a.get("gen_ai.prompt") is not None:
+                seen = True
+                inp.extend(_messages(a["gen_ai.prompt"], "gen_ai.prompt"))
+            elif name == "gen_ai.content.completion" and a.get("gen_ai.completion") is not None:
+                seen = True
+                out.extend(_messages(a["gen_ai.completion"], "gen_ai.completion"))
+        except BadContent as exc:
+            raise BadContent(f"event {str(name)[:80]!r}: {exc}") from None
     return (inp if seen else None), (out if seen else None)
 
 
@@ -276,6 +328,7 @@ def kind(name: str, a: dict) -> str:
 
 
 INPUT = "gen_ai.input.messages"
+OUTPUT = "gen_ai.output.messages"
 
 
 def extends(text: str, old: str) -> bool:
@@ -286,24 +339,17 @@ def extends(text: str, old: str) -> bool:
             and text.startswith(old[:-1]))
 
 
-def _raw_list(v: Any) -> list | None:
-    v = _json(v)
-    if isinstance(v, dict):
-        return [v]
-    return v if isinstance(v, list) else None
-
-
 def chat_io(a: dict, events: list[dict]) -> tuple[list | None, list[dict] | None]:
     """A chat span's (input, output) messages; None where the span does not carry them
-    (content capture off). Input items may be unconverted: pass them through `message`
+    (content capture off); BadContent where it carries something that is not a message list. Input items may be unconverted: pass them through `message`
     (idempotent on converted ones), so a caller converts only the part it needs."""
-    inp = _raw_list(a.get("gen_ai.input.messages"))
-    out = _messages(a.get("gen_ai.output.messages"))
+    inp = message_list(a.get(INPUT), INPUT)
+    out = _messages(a.get(OUTPUT), OUTPUT)
     if inp is None and out is None and events:
         inp, out = _from_events(events)
     if inp is None and out is None:
-        inp = _messages(a.get("gen_ai.prompt"))
-        out = _messages(a.get("gen_ai.completion"))
+        inp = _messages(a.get("gen_ai.prompt"), "gen_ai.prompt")
+        out = _messages(a.get("gen_ai.completion"), "gen_ai.completion")
     # the flattened form has numbered keys (checked on a few characters first: a chat span
     # with content capture off has none and comes here)
     if inp is None and out is None and any(k[:4] in _FLAT_HEADS and _FLAT.match(k) for k in a):

@@ -305,6 +305,8 @@ def episodes(db: sqlite3.Connection, path: str, other: str | None,
         label = f"episode #{ord_} ({'conversation' if conv else 'trace'} {key})"
         try:
             sim, lat, nc = build_episode(key, conv, spans, models)
+        except S.BadContent as exc:  # the file's: its span, attribute and what is wrong
+            raise ImportFailure(f"{label}, {exc}") from None
         except (AttributeError, TypeError, ValueError, KeyError, IndexError) as exc:
             # a message or attribute of a shape no reader foresaw (or a fault of the builder's
             # own): named with its episode, not taken for anything else

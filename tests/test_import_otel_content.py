@@ -1,0 +1,151 @@
+"""GenAI content that is present but not what the conventions say: refused naming the episode,
+the span, the attribute and what is wrong (it was taken for "content capture off", or stored
+as something else, with exit 0), or kept as text where the text is exact (a number the store
+cannot hold). In the one- and the two-process import alike; nothing is written on refusal."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from otel_fixture import msgs, request, span, text
+
+import store
+from store.importers import ImportFailure, import_path
+
+T = "a" * 32
+EP = f"episode #0 (trace {T}), span c100000000000000 ('chat m')"
+
+
+def _chat(sid, inp=None, out=None, start=1, error=False, **extra):
+    a = {"gen_ai.operation.name": "chat"}
+    if inp is not None:
+        a["gen_ai.input.messages"] = inp
+    if out is not None:
+        a["gen_ai.output.messages"] = out
+    a.update(extra)
+    return span(T, sid.ljust(16, "0"), "chat m", a, parent="r" * 16, start=start,
+                end=start + 1, error=error)
+
+
+def _root():
+    return span(T, "r" * 16, "invoke_agent x", {"gen_ai.operation.name": "invoke_agent"},
+                start=0, end=100)
+
+
+def _write(path, spans):
+    path.write_text(json.dumps(request(spans)) + "\n")
+    return path
+
+
+def _steps(db):
+    return db.conn.execute("SELECT role, content, tool_calls, tool_call_id FROM steps "
+                           "ORDER BY episode_id, idx").fetchall()
+
+
+def _empty(db):
+    for table in ("runs", "sources", "episodes", "steps"):
+        assert db.conn.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,)
+
+
+@pytest.fixture(params=["0", "1"], ids=["one-process", "two-process"])
+def worker(request, monkeypatch):
+    monkeypatch.setenv("T2E_IMPORT_WORKER", request.param)
+    return request.param
+
+
+CALL = {"role": "assistant", "parts": [{"type": "tool_call", "id": "call_1",
+                                        "name": "get_order", "arguments": {"id": "W1"}}]}
+
+BAD = [
+    # (input, output, what the error says after the span)
+    ("[{not json", msgs(text("assistant", "yo")),
+     "gen_ai.input.messages is not JSON (Expecting property name enclosed in double quotes: "
+     "line 1 column 3 (char 2))"),
+    ('[{"role": 5, "parts": "x"}]', msgs(text("assistant", "yo")),
+     "gen_ai.input.messages[0]: role should be text, found a number"),
+    ('[{"role": "user", "parts": "x"}]', msgs(text("assistant", "yo")),
+     "gen_ai.input.messages[0]: parts should be a list, found a string"),
+    ('[{"role": "user", "parts": [7]}]', msgs(text("assistant", "yo")),
+     "gen_ai.input.messages[0]: parts[0] should be an object, found a number"),
+    ('{"role": "user"}', msgs(text("assistant", "yo")),
+     "gen_ai.input.messages should be a list of messages, found an object"),
+    (msgs(text("user", "hi")), '"done"',
+     "gen_ai.output.messages should be a list of messages, found a string"),
+    (msgs(text("user", "hi")), "[3]",
+     "gen_ai.output.messages[0]: a message should be an object, found a number"),
+    (msgs(text("user", "hi")), json.dumps([{"role": "assistant", "parts": [
+        {"type": "tool_call", "id": "c", "arguments": {}}]}]),
+     "gen_ai.output.messages[0]: parts[0]: a tool_call without a name"),
+    # a lone surrogate (text cut inside a UTF-16 pair): no UTF-8 text holds it
+    (msgs(text("user", "q")), '[{"role": "assistant", "parts": [{"type": "text", '
+                              '"content": "cut at max tokens \\ud83d"}]}]',
+     "gen_ai.output.messages: field [0].parts[0].content: a lone surrogate (\\ud800-\\udfff) "
+     "in the text"),
+]
+
+
+@pytest.mark.parametrize("inp, out, message", BAD)
+def test_a_malformed_message_list_is_refused_naming_span_and_attribute(
+        tmp_path, worker, inp, out, message):
+    db = store.open_db(tmp_path / "s.sqlite")
+    p = _write(tmp_path / "t.jsonl", [_root(), _chat("c1", inp, out)])
+    with pytest.raises(ImportFailure) as exc:
+        import_path(db, p)
+    assert str(exc.value) == f"{p}: {EP}: {message}"
+    _empty(db)
+
+
+def test_a_malformed_later_input_is_named_at_its_index(tmp_path, worker):
+    """The second call's input repeats the first (spilled as the part it adds): the bad
+    message is named at its place in the whole input."""
+    u, a = text("user", "hi"), text("assistant", "yo")
+    good = msgs(u)
+    bad = good[:-1] + ', ' + json.dumps(a) + ', {"role": ["user"]}]'
+    db = store.open_db(tmp_path / "s.sqlite")
+    p = _write(tmp_path / "t.jsonl", [_root(), _chat("c1", good, msgs(a)),
+                                      _chat("c2", bad, msgs(a), start=3)])
+    with pytest.raises(ImportFailure) as exc:
+        import_path(db, p)
+    assert str(exc.value).endswith("span c200000000000000 ('chat m'): "
+                                   "gen_ai.input.messages[2]: role should be text, found a list")
+    _empty(db)
+
+
+def test_a_number_the_store_cannot_hold_is_kept_as_its_text(tmp_path, worker):
+    """One out-of-range number in a tool call's arguments made the whole message list
+    unreadable: every turn was dropped under "content capture off". The number is kept as
+    its JSON text, and every turn is stored."""
+    big = {"role": "assistant", "parts": [{"type": "tool_call", "id": "call_1",
+                                           "name": "get_account",
+                                           "arguments": {"account_id": 7, "nonce": 1}}]}
+    raw = json.dumps([big]).replace('"nonce": 1', '"nonce": 9999999999999999999')
+    res = {"role": "tool", "parts": [{"type": "tool_call_response", "id": "call_1",
+                                      "response": "ok"}]}
+    u1, a2 = text("user", "check account 7"), text("assistant", "Account 7 is fine.")
+    inp2 = "[" + json.dumps(u1) + ", " + raw[1:-1] + ", " + json.dumps(res) + "]"
+    db = store.open_db(tmp_path / "s.sqlite")
+    p = _write(tmp_path / "t.jsonl", [
+        _root(), _chat("c1", msgs(u1), raw),
+        span(T, "t1".ljust(16, "0"), "execute_tool get_account",
+             {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "get_account",
+              "gen_ai.tool.call.id": "call_1", "gen_ai.tool.call.result": "ok",
+              "gen_ai.tool.call.arguments": '{"account_id": 7, "nonce": 9999999999999999999}'},
+             parent="r" * 16, start=3, end=4),
+        _chat("c2", inp2, msgs(a2), start=5)])
+    entry = import_path(db, p)
+    assert not any("not captured" in w for w in entry["warnings"])
+    rows = _steps(db)
+    assert [r[0] for r in rows] == ["user", "assistant", "tool", "assistant"]
+    assert json.loads(rows[1][2])[0]["arguments"] == {"account_id": 7,
+                                                      "nonce": "9999999999999999999"}
+    assert rows[3][1] == "Account 7 is fine."
+
+
+def test_absent_content_is_still_content_capture_off(tmp_path, worker):
+    db = store.open_db(tmp_path / "s.sqlite")
+    p = _write(tmp_path / "t.jsonl", [_root(), _chat("c1", None, None)])
+    entry = import_path(db, p)
+    assert any("not captured" in w for w in entry["warnings"])
+    assert [r[:2] for r in _steps(db)] == [("user", "(content not captured)"),
+                                           ("assistant", "(content not captured)")]
