@@ -149,3 +149,23 @@ def test_absent_content_is_still_content_capture_off(tmp_path, worker):
     assert any("not captured" in w for w in entry["warnings"])
     assert [r[:2] for r in _steps(db)] == [("user", "(content not captured)"),
                                            ("assistant", "(content not captured)")]
+
+
+@pytest.mark.parametrize("key", ["gen_ai.tool.name", "tool.name"])
+def test_a_tool_name_that_is_not_text_is_refused_where_no_message_shows_it(
+        tmp_path, worker, key):
+    """The tool span answers a call the chat output made (its name is not stored from the
+    span): a number as the span's tool name was let through."""
+    db = store.open_db(tmp_path / "s.sqlite")
+    p = _write(tmp_path / "t.jsonl", [
+        _root(), _chat("c1", msgs(text("user", "hi")), msgs(CALL)),
+        span(T, "t1".ljust(16, "0"), "execute_tool get_order",
+             {"gen_ai.operation.name": "execute_tool", key: 7, "gen_ai.tool.call.id": "call_1",
+              "gen_ai.tool.call.arguments": '{"id": "W1"}', "gen_ai.tool.call.result": "ok"},
+             parent="r" * 16, start=3, end=4)])
+    with pytest.raises(ImportFailure) as exc:
+        import_path(db, p)
+    assert str(exc.value) == (f"{p}: episode #0 (trace {T}), span t100000000000000 "
+                              f"('execute_tool get_order'): {key} should be a string, found "
+                              "int 7")
+    _empty(db)

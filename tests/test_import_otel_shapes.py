@@ -56,6 +56,23 @@ CASES = [
      f"{SPAN}: attribute 'x': arrayValue should be an object with a 'values' list"),
     (lambda r: _attr(r, "x", {"kvlistValue": {"values": 3}}),
      f"{SPAN}: attribute 'x': kvlistValue should be an object with a 'values' list"),
+    # an attribute that is no key/value object, or whose value is no AnyValue: it was
+    # dropped without a word (the span then read as another kind, or its field as absent)
+    (lambda r: _span(r)["attributes"].append(7),
+     f"{SPAN}: attribute #3 should be an object with a key and a value, found a number"),
+    (lambda r: _span(r)["attributes"].append({"key": 5, "value": {"stringValue": "x"}}),
+     f"{SPAN}: attribute #3: key should be a string, found a number"),
+    (lambda r: _span(r)["attributes"].__setitem__(0, {"key": "gen_ai.operation.name",
+                                                       "value": "chat"}),
+     f"{SPAN}: attribute 'gen_ai.operation.name': value should be an AnyValue object "
+     '({"stringValue": ...}), found a string'),
+    (lambda r: _attr(r, "x", {"arrayValue": {"values": ["a"]}}),
+     f"{SPAN}: attribute 'x': value should be an AnyValue object "
+     '({"stringValue": ...}), found a string'),
+    (lambda r: _attr(r, "n", {"intValue": "abc"}),
+     f'{SPAN}: attribute \'n\': intValue should be an integer, found a string "abc"'),
+    (lambda r: _attr(r, "n", {"intValue": 7.5}),
+     f"{SPAN}: attribute 'n': intValue should be an integer, found a number 7.5"),
     (lambda r: r["resourceSpans"][0].update(resource="x"),
      "line 2, resourceSpans[0].resource should be an object, found a string"),
     (lambda r: r["resourceSpans"][0].update(resource={"attributes": [
@@ -301,7 +318,10 @@ def test_a_tool_call_name_that_is_not_text_is_refused(tmp_path, where, name, sho
     p = tmp_path / "t.jsonl"
     p.write_text(json.dumps(request(spans)) + "\n")
     db = store.open_db(tmp_path / "s.sqlite")
-    with pytest.raises(ImportFailure, match=rf"tool_calls\[0\]\.name should be a string, found "
+    # (the tool span's own attribute is named: no message may show the name, test_import_
+    # otel_content)
+    field = r"gen_ai\.tool\.name" if where == "tool span" else r"tool_calls\[0\]\.name"
+    with pytest.raises(ImportFailure, match=rf"{field} should be a string, found "
                                             rf"{re.escape(shown)}"):
         import_path(db, p)
     assert db.conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)

@@ -27,6 +27,7 @@ from typing import Any
 
 from world.jsonstream import JsonStreamError
 
+from ..messages import bad_call_name
 from .json_fast import loads_keeping_numbers, loads_text
 
 NOT_CAPTURED = "(content not captured)"
@@ -38,17 +39,30 @@ _FLAT = re.compile(r"^(gen_ai\.prompt|gen_ai\.completion|llm\.input_messages|"
                    r"llm\.output_messages)\.(\d+)\.(.+)$")
 
 
+def _kind(v: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+            type(None): "null"}.get(type(v), "a number")
+
+
 def any_value(v: Any) -> Any:
     """Decode an OTLP/JSON AnyValue ({"stringValue": ...} and friends)."""
-    if not isinstance(v, dict):
-        return v
+    if type(v) is not dict:
+        if v is None:
+            return None  # (no value: an empty AnyValue)
+        raise ValueError(f"value should be an AnyValue object ({{\"stringValue\": ...}}), "
+                         f"found {_kind(v)}")
     if "stringValue" in v:
         return v["stringValue"]
     if "intValue" in v:
-        try:
-            n = int(v["intValue"])
-        except (TypeError, ValueError):
-            return v["intValue"]
+        n = v["intValue"]
+        if type(n) is not int:  # (OTLP/JSON writes 64-bit integers as decimal text)
+            text = n.strip().lstrip("+-") if type(n) is str else ""
+            if not (text.isascii() and text.isdigit()):
+                raise ValueError(f"intValue should be an integer, found {_kind(n)} "
+                                 f"{json.dumps(n, ensure_ascii=False)[:40]}")
+            if len(text) > 19:
+                return n  # beyond 64 bits (or int()'s digit limit): the text, kept
+            n = int(n)
         # beyond 64 bits the store cannot hold it as a number: keep the text
         return n if -(1 << 63) <= n < 1 << 63 else str(v["intValue"])
     if "doubleValue" in v:
@@ -75,10 +89,12 @@ def attrs(items: Any) -> dict:
         raise TypeError("attributes should be a list")
     for kv in items or ():
         if type(kv) is not dict:
-            continue
+            raise ValueError(f"attribute #{_place(items, kv)} should be an object with a key "
+                             f"and a value, found {_kind(kv)}")
         k, v = kv.get("key"), kv.get("value")
         if type(k) is not str:
-            continue
+            raise ValueError(f"attribute #{_place(items, kv)}: key should be a string, found "
+                             f"{_kind(k)}")
         # inline fast path for the common scalar types (this runs for every attribute)
         if type(v) is dict:
             if "stringValue" in v:
@@ -94,6 +110,11 @@ def attrs(items: Any) -> dict:
     return out
 
 
+def _place(items: list, item: Any) -> int:
+    """The index of `item` (that very object) in `items`, for a message."""
+    return next(n for n, x in enumerate(items) if x is item)
+
+
 def _first(a: dict, *keys: str) -> Any:
     for k in keys:
         v = a.get(k)
@@ -106,11 +127,6 @@ class BadContent(ValueError):
     """A GenAI message list or message that is present but not one (not JSON, not a list, a
     role that is not text...): the file is refused, naming the episode, span and attribute.
     Content capture off is an absent attribute, never a malformed one."""
-
-
-def _kind(v: Any) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
-            type(None): "null"}.get(type(v), "a number")
 
 
 def message_list(v: Any, key: str) -> list | None:
@@ -416,7 +432,14 @@ def provider(a: dict) -> str | None:
 
 def tool_call(a: dict, name: str) -> tuple[dict, Any, bool]:
     """An execute_tool span -> (tau2 ToolCall, result or None, arguments captured?)."""
-    tname = _first(a, "gen_ai.tool.name", "tool.name") or name.removeprefix("execute_tool ")
+    for key in ("gen_ai.tool.name", "tool.name"):
+        tname = a.get(key)
+        if tname is not None:
+            bad = bad_call_name([{"name": tname}])  # (the wording of every importer's)
+            if bad:  # refused here: a message that names the call may show no name at all
+                raise BadContent(key + bad[8:])  # (less "[0].name")
+            break
+    tname = tname or name.removeprefix("execute_tool ")
     args = _first(a, "gen_ai.tool.call.arguments", "tool.parameters", "input.value")
     result = _first(a, "gen_ai.tool.call.result", "output.value")
     cid = _first(a, "gen_ai.tool.call.id", "tool_call.id", "tool.call.id")
