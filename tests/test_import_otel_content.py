@@ -169,3 +169,39 @@ def test_a_tool_name_that_is_not_text_is_refused_where_no_message_shows_it(
                               f"('execute_tool get_order'): {key} should be a string, found "
                               "int 7")
     _empty(db)
+
+
+def _tool_turns(tmp_path, *, span_id: bool, ids: bool):
+    """A call, its tool span (with or without gen_ai.tool.call.id), and the next input
+    repeating the call and its result (with ids, or none anywhere)."""
+    u = text("user", "where is my order?")
+    call = {"type": "tool_call", "name": "get_order", "arguments": {"order_id": "W1"}}
+    res = {"type": "tool_call_response", "response": "shipped"}
+    if ids:
+        call["id"] = res["id"] = "call_1"
+    a, t = {"role": "assistant", "parts": [call]}, {"role": "tool", "parts": [res]}
+    tool = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "get_order",
+            "gen_ai.tool.call.arguments": '{"order_id": "W1"}',
+            "gen_ai.tool.call.result": "shipped"}
+    if span_id:
+        tool["gen_ai.tool.call.id"] = "call_1"
+    return _write(tmp_path / "t.jsonl", [
+        _root(), _chat("c1", msgs(u), msgs(a)),
+        span(T, "t1".ljust(16, "0"), "execute_tool get_order", tool, parent="r" * 16,
+             start=3, end=4),
+        _chat("c2", msgs(u, a, t), msgs(text("assistant", "It shipped.")), start=5)])
+
+
+@pytest.mark.parametrize("span_id, ids", [(True, True), (False, True), (False, False)],
+                         ids=["span id", "no span id", "no ids at all"])
+def test_a_tool_span_without_a_call_id_stores_its_result_once(tmp_path, worker, span_id, ids):
+    """The conventions only recommend gen_ai.tool.call.id: without it the result was stored
+    twice (tool id '' from the span, then tool call_1 from the next input)."""
+    db = store.open_db(tmp_path / "s.sqlite")
+    import_path(db, _tool_turns(tmp_path, span_id=span_id, ids=ids))
+    rows = _steps(db)
+    assert [(r[0], r[1]) for r in rows] == [
+        ("user", "where is my order?"), ("assistant", None), ("tool", "shipped"),
+        ("assistant", "It shipped.")]
+    assert rows[2][3] == ("call_1" if ids else "")
+    assert db.conn.execute("SELECT count(*) FROM tool_calls").fetchone() == (1,)

@@ -56,7 +56,8 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
     # continues the conversation, however it is serialised (spaces, key order of the text)
     hist: list | None = None
     full = _Inputs(spans)
-    tool_ids: set[str] = set()
+    tool_ids: set[str] = set()  # ids of the results placed from tool spans
+    idless = 0  # results placed from tool spans without any call id, not yet met in an input
     call_ids: set[str] = set()
     system: list[Any] = []
     nc = 0
@@ -81,15 +82,20 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
         turn when that turn's content was not captured, else to an assistant turn of its own."""
         # the assistant turn this call belongs to: the last assistant message, past the
         # results of its earlier calls
+        nonlocal idless
         j = len(msgs) - 1
         while j >= 0 and msgs[j]["role"] == "tool":
             j -= 1
         last = msgs[j] if j >= 0 and msgs[j]["role"] == "assistant" else None
-        same = last is not None and any(
-            c.get("name") == call["name"] and c.get("arguments") == call["arguments"]
-            for c in last.get("tool_calls") or [])
-        if last is not None and same and not call["id"]:
-            pass  # an id-less span of a call the chat output already listed
+        # an id-less span (the conventions only recommend gen_ai.tool.call.id) of a call the
+        # chat output already listed, not yet answered: its result answers that call, by its
+        # id, so the next input's copy of the result is known (it was kept a second time)
+        same = None if last is None or call["id"] else next(
+            (c for c in last.get("tool_calls") or () if c.get("name") == call["name"]
+             and c.get("arguments") == call["arguments"] and c.get("id") not in tool_ids),
+            None)
+        if same is not None:
+            call["id"] = result["id"] = str(same.get("id") or "")
         elif last is not None and last.get("content") in (None, S.NOT_CAPTURED):
             last.setdefault("tool_calls", []).append(call)
             if call["id"]:
@@ -97,7 +103,10 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
         else:
             emit({"role": "assistant", "content": None, "tool_calls": [call]})
         emit(result, ms)
-        tool_ids.add(call["id"])
+        if call["id"]:
+            tool_ids.add(call["id"])
+        else:  # no id to know its copy by: the next id-less result of an input is it
+            idless += 1
 
     items: list[tuple[int, int, Any]] = []
     for i, sp in enumerate(spans):
@@ -172,8 +181,11 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                             _, result, rms = waiting.pop(m["id"])
                             emit(result, rms)
                             tool_ids.add(m["id"])
-                        elif not (m["role"] == "tool" and m.get("id") in tool_ids):
-                            emit(m)
+                        elif m["role"] != "tool" or m.get("id") not in tool_ids:
+                            if idless and m["role"] == "tool" and not m.get("id"):
+                                idless -= 1  # the copy of an id-less span's result
+                            else:
+                                emit(m)
                     consumed = n_inp
                 u = S.usage(a)
                 extra = {"usage": u} if u else {}
