@@ -204,6 +204,9 @@ def _decode(raw: bytes) -> Any:
     return strict_loads(text)
 
 
+_LIST = object()
+
+
 def spill_stream(sp: Spiller, fh: BinaryIO) -> None:
     """Spill a file that is not one request per line: objects one after the other (one for
     the whole file, most often), each streamed resourceSpans item by item."""
@@ -214,12 +217,26 @@ def spill_stream(sp: Spiller, fh: BinaryIO) -> None:
         while not stream.at_end():
             n += 1
             at = "" if n == 1 else f"object #{n}, "
+            # as a decoded object's (the JSON Lines layout's) resourceSpans: the last of the
+            # key's values counts, and one that is no list is refused in the same words
+            keys: list[str] = []
+            mark: tuple | None = None
+            other: Any = _LIST  # the last resourceSpans value when it is no list
             for key in stream.iter_object_keys():
-                if key == "resourceSpans" and stream.peek() == "[":
+                keys.append(key)
+                if key != "resourceSpans":
+                    stream.read_value()
+                    continue
+                if mark is not None:  # the key again: what the first one spilled is undone
+                    sp.rollback(mark)
+                mark, other = sp.mark(), _LIST
+                if stream.peek() == "[":
                     for i, rs in enumerate(stream.iter_array()):
                         sp.add(f"{at}resourceSpans[{i}]", {"resourceSpans": [rs]})
                 else:
-                    stream.read_value()
+                    other = stream.read_value()
+            if mark is None or other is not _LIST:  # refused by add, in its words
+                sp.add(f"object #{n}", {"resourceSpans": other} if mark else dict.fromkeys(keys))
     except JsonStreamError as exc:
         raise ImportFailure(str(exc)) from None
     finally:

@@ -195,6 +195,21 @@ class Spiller:
         finally:
             self.seq, self.off = seq, off
 
+    def mark(self) -> tuple:
+        """Where the spill is now, for `rollback` (the streamed layout's repeated
+        resourceSpans key: the last value counts, as in a decoded object)."""
+        return (self.seq, self.off, self.count, Counter(self.services), dict(self._inputs),
+                self._kept)
+
+    def rollback(self, mark: tuple) -> None:
+        """Undo every span spilled since `mark`."""
+        seq, self.off, self.count, self.services, self._inputs, self._kept = mark
+        self.seq = seq
+        self._keys[:] = [k for k in self._keys if k[0] < seq]
+        self.db.execute("DELETE FROM s WHERE seq >= ?", (seq,))
+        self.out.seek(self.off)
+        self.out.truncate()
+
     def flush(self) -> None:
         """Write the queued sort keys (the record file is written as spans come)."""
         self.db.executemany("INSERT INTO s VALUES (?,?,?,?,?,?)", self._keys)
