@@ -205,3 +205,21 @@ def test_a_tool_span_without_a_call_id_stores_its_result_once(tmp_path, worker, 
         ("assistant", "It shipped.")]
     assert rows[2][3] == ("call_1" if ids else "")
     assert db.conn.execute("SELECT count(*) FROM tool_calls").fetchone() == (1,)
+
+
+def test_a_structured_tool_result_keeps_its_text_as_written(tmp_path, worker):
+    """A tool_call_response whose response is an object was stored as ASCII JSON
+    (M\\u00fcnchen), which search for the word missed."""
+    from store.search import search
+
+    u = text("user", "weather?")
+    a = {"role": "assistant", "parts": [{"type": "tool_call", "id": "c1", "name": "weather",
+                                         "arguments": {}}]}
+    t = {"role": "tool", "parts": [{"type": "tool_call_response", "id": "c1",
+                                    "response": {"city": "München"}}]}
+    db = store.open_db(tmp_path / "s.sqlite")
+    import_path(db, _write(tmp_path / "t.jsonl", [
+        _root(), _chat("c1", msgs(u), msgs(a)),
+        _chat("c2", msgs(u, a, t), msgs(text("assistant", "Sunny.")), start=3)]))
+    assert _steps(db)[2][1] == '{"city": "München"}'
+    assert len(search(db.conn, "München")) == 1
