@@ -80,3 +80,23 @@ def test_fifo_inside_a_results_directory_is_refused(db, tmp_path):
     os.mkfifo(d / "simulations" / "s1.json")
     r = _import_in_child(tmp_path / "s2.sqlite", d)
     assert r.returncode == 2 and "s1.json" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("kind, said", [
+    ("loop", "is a symbolic link that cannot be resolved (it loops)"),
+    ("dangling", "is a symbolic link to a file that does not exist"),
+    ("missing", "no such file or directory")])
+def test_a_path_given_that_is_no_file_is_named_for_what_it_is(tmp_path, kind, said):
+    """`t2e import loop1` with loop1 and loop2 links to each other said "no such file or
+    directory": the import names the loop (and a link to nothing) in common.not_a_file's
+    words, as it does for the files inside a folder."""
+    p = tmp_path / "loop1"
+    if kind == "loop":
+        p.symlink_to(tmp_path / "loop2")
+        (tmp_path / "loop2").symlink_to(p)
+    elif kind == "dangling":
+        p.symlink_to(tmp_path / "nothing")
+    db = store.open_db(tmp_path / "s.sqlite")
+    with pytest.raises(ImportFailure) as exc:
+        import_path(db, p)
+    assert str(exc.value) == f"{p}: {said}"

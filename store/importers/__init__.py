@@ -19,10 +19,12 @@ from .. import fts_sizes, locks, writer
 from ..db import db_path
 from .background_hash import BackgroundHash
 from .common import (
+    MISSING,
     ImportContext,
     ImportFailure,
     import_world_id,
     inside,
+    not_a_file,
     open_regular,
     wants_worker,
 )
@@ -82,8 +84,10 @@ def _import_one(db: Any, path: str | os.PathLike, *, name: str | None, role: str
                             f"(expected one of {', '.join(writer.ROLES)})")
     p = Path(path)
     display = _text(os.fsdecode(path))
-    if not p.exists():
-        raise ImportFailure(f"{display}: no such file or directory")
+    if not p.exists():  # (missing, or a link to nothing or one that loops: named as such)
+        why = not_a_file(p)
+        raise ImportFailure(f"{display}: " + ("no such file or directory"
+                                              if why in (None, MISSING) else why))
     if not p.is_dir():
         with open_regular(p, display):  # a FIFO or /dev/zero is refused here, at once
             pass
