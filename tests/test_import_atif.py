@@ -205,3 +205,25 @@ def test_observations_answering_unknown_call_ids_are_counted(db, tmp_path):
     clean = tmp_path / "clean.json"
     clean.write_text(json.dumps([_small("tr-1", "c1"), _small("tr-3", None)]))
     assert not any("call id" in w for w in import_path(db, clean)["warnings"])
+
+
+def test_token_totals_beyond_64_bits_are_left_out_not_a_crash(db, tmp_path):
+    """Two agent steps of 5e18 prompt tokens each (each within 64 bits): the episode's total
+    overflowed SQLite ('cannot be imported (OverflowError ...)', naming no record). The total
+    is left out, each message keeps its count, and a warning names the trajectory."""
+    big = 5 * 10**18
+    traj = {"schema_version": "ATIF-v1.6", "session_id": "s", "agent": {"name": "a",
+                                                                        "version": "1"},
+            "steps": [{"step_id": 1, "source": "user", "message": "hi"},
+                      {"step_id": 2, "source": "agent", "message": "a",
+                       "metrics": {"prompt_tokens": big, "completion_tokens": 3}},
+                      {"step_id": 3, "source": "agent", "message": "b",
+                       "metrics": {"prompt_tokens": big, "completion_tokens": 4}}]}
+    p = tmp_path / "tok.json"
+    p.write_text(json.dumps(traj))
+    entry = import_path(db, p)
+    assert db.conn.execute("SELECT tokens_in, tokens_out FROM episodes").fetchone() == (None, 7)
+    assert db.conn.execute("SELECT tokens_in FROM steps WHERE tokens_in IS NOT NULL"
+                           ).fetchall() == [(big,), (big,)]
+    assert any("1 trajectory(s) have token totals beyond the store's 64-bit integers" in w
+               and w.endswith(": s") for w in entry["warnings"])

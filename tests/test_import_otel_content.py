@@ -223,3 +223,17 @@ def test_a_structured_tool_result_keeps_its_text_as_written(tmp_path, worker):
         _chat("c2", msgs(u, a, t), msgs(text("assistant", "Sunny.")), start=3)]))
     assert _steps(db)[2][1] == '{"city": "München"}'
     assert len(search(db.conn, "München")) == 1
+
+
+def test_token_totals_beyond_64_bits_are_left_out_not_a_crash(tmp_path, worker):
+    big = 5 * 10**18
+    db = store.open_db(tmp_path / "s.sqlite")
+    entry = import_path(db, _write(tmp_path / "t.jsonl", [
+        _root(),
+        _chat("c1", msgs(text("user", "hi")), msgs(text("assistant", "a")),
+              **{"gen_ai.usage.input_tokens": big, "gen_ai.usage.output_tokens": 1}),
+        _chat("c2", msgs(text("user", "hi")), msgs(text("assistant", "b")), start=3,
+              **{"gen_ai.usage.input_tokens": big, "gen_ai.usage.output_tokens": 2})]))
+    assert db.conn.execute("SELECT tokens_in, tokens_out FROM episodes").fetchone() == (None, 3)
+    assert any("1 episode(s) have token totals beyond" in w and w.endswith(f": {T}")
+               for w in entry["warnings"])

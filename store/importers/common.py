@@ -344,6 +344,8 @@ class ImportContext:
         if rows.duplicate_ids:
             out.append(f"{rows.duplicate_ids} {record} id(s) repeat within the file (kept, "
                        f"keyed by position): {', '.join(rows.repeated_ids)}")
+        if (w := rows.totals_warning(record)) is not None:
+            out.append(w)
         return out
 
     def take_warnings(self) -> list[str]:

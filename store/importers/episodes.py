@@ -15,6 +15,8 @@ from .. import writer
 from ..messages import bad_call_name, short_json
 from .tau2_ticks import TickError, check_ticks, messages_from_ticks
 
+_INT_MIN, _INT_MAX = -(1 << 63), (1 << 63) - 1  # what a SQLite INTEGER holds
+
 # SimulationRun keys with a column of their own; `timestamp` has none and rides in extra_json.
 SIM_DEFAULT_KEYS = ("id", "task_id", "timestamp", "start_time", "end_time", "duration",
                     "termination_reason", "agent_cost", "user_cost", "reward_info", "messages",
@@ -225,6 +227,10 @@ class RowBuilder:
         # simulations with no turns read: `messages` empty beside ticks (only null messages
         # send the reader to the ticks), or null with no ticks at all
         self.turns_unread = 0
+        # episodes whose token total (a sum of counts each within 64 bits) is beyond the
+        # store's integers: the total left out, counted, the first few named
+        self.totals_left_out = 0
+        self.totals_seen: list[str] = []
 
     def add(self, sim: dict, ord_: int, *, likely_task_id: str | None = None,
             latencies: list | None = None, step_rows: list | None = None) -> tuple | None:
@@ -288,6 +294,15 @@ class RowBuilder:
                 self.repeated_ids.append(key)
             key = f"{key}#{ord_}"
         self._keys.add(key)
+        if (tin is not None and not _INT_MIN <= tin <= _INT_MAX) or \
+                (tout is not None and not _INT_MIN <= tout <= _INT_MAX):
+            self.totals_left_out += 1
+            if len(self.totals_seen) < 3:
+                self.totals_seen.append(key)
+            if not _INT_MIN <= (tin or 0) <= _INT_MAX:
+                tin = None
+            if not _INT_MIN <= (tout or 0) <= _INT_MAX:
+                tout = None
         if unanswered:
             self.unanswered += len(unanswered)
             for idx, cid in unanswered[:3 - len(self.unanswered_seen)]:
@@ -304,6 +319,15 @@ class RowBuilder:
         if len(self._steps) >= self.batch_messages:
             return self.take()
         return None
+
+    def totals_warning(self, record: str) -> str | None:
+        """The warning for episodes whose token totals were left out, in the file's words."""
+        if not self.totals_left_out:
+            return None
+        return (f"{self.totals_left_out} {record}(s) have token totals beyond the store's "
+                "64-bit integers (each count is within them): the totals were left out, every "
+                f"message's counts are kept: {', '.join(self.totals_seen)}"
+                + (" ..." if self.totals_left_out > len(self.totals_seen) else ""))
 
     def take(self, *, final: bool = False) -> tuple | None:
         """The queued rows as one batch (None when empty); the queue starts afresh. Its last
