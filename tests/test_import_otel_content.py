@@ -237,3 +237,22 @@ def test_token_totals_beyond_64_bits_are_left_out_not_a_crash(tmp_path, worker):
     assert db.conn.execute("SELECT tokens_in, tokens_out FROM episodes").fetchone() == (None, 3)
     assert any("1 episode(s) have token totals beyond" in w and w.endswith(f": {T}")
                for w in entry["warnings"])
+
+
+def test_a_failed_chat_call_is_said_to_have_failed(tmp_path, worker):
+    """A chat span with an error status and no output (a failed LLM call, retried) was an
+    assistant "(content not captured)" under the "content capture off" warning."""
+    u1, a1, u2, a2 = (text("user", "u1"), text("assistant", "a1"), text("user", "u2"),
+                      text("assistant", "a2"))
+    db = store.open_db(tmp_path / "s.sqlite")
+    entry = import_path(db, _write(tmp_path / "t.jsonl", [
+        _root(), _chat("c1", msgs(u1), msgs(a1)),
+        _chat("c2", msgs(u1, a1, u2), None, start=3, error=True,
+              **{"error.type": "RateLimitError"}),
+        _chat("c3", msgs(u1, a1, u2), msgs(a2), start=5)]))
+    assert [r[:2] for r in _steps(db)] == [
+        ("user", "u1"), ("assistant", "a1"), ("user", "u2"),
+        ("assistant", "(model call failed: RateLimitError)"), ("assistant", "a2")]
+    assert not any("not captured" in w for w in entry["warnings"])
+    assert any(w.startswith("1 episode(s) have chat calls that failed without an answer")
+               for w in entry["warnings"])

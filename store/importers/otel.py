@@ -131,6 +131,9 @@ def _import(conn, ctx: ImportContext, worker: _Worker | None) -> None:
     ctx.warn(f"{builder.episodes} episode(s): {by_conv} grouped by gen_ai.conversation.id, "
              f"{builder.episodes - by_conv} by trace id; foreign traces carry no gold (map an "
              "outcome attribute with `t2e gate --reward-attr NAME`)")
+    if stats.get("failed"):
+        ctx.warn(f"{stats['failed']} episode(s) have chat calls that failed without an answer "
+                 "(error status, no output): shown as \"(model call failed: <error.type>)\"")
     if stats["skipped"]:
         ctx.warn(f"{stats['skipped']} trace(s) without any GenAI span were not imported")
     if stats.get("duplicates"):

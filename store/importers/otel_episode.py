@@ -61,6 +61,7 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
     call_ids: set[str] = set()
     system: list[Any] = []
     nc = 0
+    failed = 0  # chat calls with an error status and no output (a failed call, retried)
 
     # results of the user's own tool calls (tau2 dual-control, `t2e.requestor` user) whose
     # call is not known yet: the user message that makes it comes in the next chat span's
@@ -199,7 +200,12 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                         models[mod] += 1
                 if prov:
                     extra["provider"] = prov
-                if out is None:
+                if out is None and err:  # a failed call (no answer): said so, not "not captured"
+                    why = a.get("error.type")
+                    emit({"role": "assistant", "content": S.CALL_FAILED if type(why) is not str
+                          else f"{S.CALL_FAILED[:-1]}: {why[:200]})", **extra}, ms)
+                    failed += 1
+                elif out is None:
                     emit({"role": "assistant", "content": S.NOT_CAPTURED, **extra}, ms)
                     nc += 1
                 else:
@@ -225,7 +231,10 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
             from None
     while waiting:  # no user message made these calls: placed as any unknown call is
         place(*waiting.pop(next(iter(waiting))))
-    return _sim(key, by_conv, spans, root, msgs, system, nc), lat, nc
+    sim = _sim(key, by_conv, spans, root, msgs, system, nc)
+    if failed:
+        sim["otel"]["failed_calls"] = failed
+    return sim, lat, nc
 
 
 def _tail(text: Any, old: Any) -> list | None:

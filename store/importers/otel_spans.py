@@ -31,6 +31,7 @@ from ..messages import bad_call_name
 from .json_fast import loads_keeping_numbers, loads_text
 
 NOT_CAPTURED = "(content not captured)"
+CALL_FAILED = "(model call failed)"  # a chat span with an error status and no output
 CHAT_OPS = {"chat", "text_completion", "generate_content"}
 _ROLE = {"model": "assistant", "ai": "assistant", "human": "user", "function": "tool",
          "developer": "system"}

@@ -331,6 +331,8 @@ def episodes(db: sqlite3.Connection, path: str, other: str | None,
         except RecordError as exc:
             raise ImportFailure(str(exc)) from None
         ord_ += 1
+        if "failed_calls" in sim["otel"]:
+            stats["failed"] = stats.get("failed", 0) + 1
         yield sim, lat, nc, conv
 
 
