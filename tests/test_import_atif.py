@@ -227,3 +227,48 @@ def test_token_totals_beyond_64_bits_are_left_out_not_a_crash(db, tmp_path):
                            ).fetchall() == [(big,), (big,)]
     assert any("1 trajectory(s) have token totals beyond the store's 64-bit integers" in w
                and w.endswith(": s") for w in entry["warnings"])
+
+
+@pytest.mark.parametrize("field, value, said", [
+    ("task_id", ["list"], 'extra.task_id should be a string, found a list ["list"]'),
+    ("task_name", True, "extra.task_name should be a string, found a boolean true"),
+    ("task_id", 5, None)])
+def test_a_task_id_that_is_no_text_is_refused_not_stored_as_a_repr(tmp_path, field, value,
+                                                                    said):
+    """`"extra": {"task_id": ["list"]}` was stored as Python's repr "['list']"."""
+    t = json.loads((FIX / "support_v17.json").read_text())
+    t["extra"] = {field: value}
+    t.pop("subagent_trajectories", None)
+    p = tmp_path / "t.json"
+    p.write_text(json.dumps(t))
+    db = store.open_db(tmp_path / "s.sqlite")
+    if said is None:
+        import_path(db, p)
+        assert db.conn.execute("SELECT task_id FROM episodes").fetchone() == ("5",)
+        return
+    with pytest.raises(ImportFailure) as exc:
+        import_path(db, p)
+    assert str(exc.value).endswith(said)
+    assert db.conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)
+
+
+def test_an_observation_given_as_content_parts_keeps_their_text(db, tmp_path):
+    """Observation results whose content is a list of content parts were stored as the JSON
+    of the parts; as a message's parts: the text, other parts kept beside it."""
+    image = {"type": "image", "source": {"media_type": "image/png", "path": "a.png"}}
+    traj = {"schema_version": "ATIF-v1.6", "session_id": "s", "agent": {"name": "a",
+                                                                        "version": "1"},
+            "steps": [{"step_id": 1, "source": "user", "message": "hi"},
+                      {"step_id": 2, "source": "agent", "message": "",
+                       "tool_calls": [{"tool_call_id": "c1", "function_name": "look",
+                                       "arguments": {}}],
+                       "observation": {"results": [{"source_call_id": "c1", "content": [
+                           {"type": "text", "text": "It is "}, image,
+                           {"type": "text", "text": "sunny in München."}]}]}}]}
+    p = tmp_path / "obs.json"
+    p.write_text(json.dumps(traj))
+    import_path(db, p)
+    (content, extra), = db.conn.execute("SELECT content, extra_json FROM steps "
+                                        "WHERE role = 'tool'").fetchall()
+    assert content == "It is sunny in München."
+    assert json.loads(extra)["content_parts"] == [image]

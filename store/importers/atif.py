@@ -6,7 +6,8 @@ so is each subagent trajectory embedded in it (`subagent_trajectories`, v1.7), l
 metadata, `user` steps are user messages, an `agent` step is an assistant message (its
 `message`, `tool_calls` as {id, name, arguments}, `metrics` as usage, `reasoning_content` and
 `model_name` as metadata) followed by one tool message per `observation.results` entry.
-Messages given as content parts (text and images) keep their text; other parts are noted.
+Messages and observation results given as content parts (text and images) keep their text;
+other parts are noted.
 ATIF carries no gold: scalar fields of the root `extra` and `final_metrics` are kept as the
 episode's attributes, which `t2e gate --reward-attr NAME` can map to a reward.
 """
@@ -18,6 +19,7 @@ import re
 import sqlite3
 from typing import Any
 
+from ..messages import short_json
 from .common import ImportContext, ImportFailure, RunMeta
 from .episodes import EpisodeWriter, RecordError, validate_sim
 from .jsonstream import JsonStreamError
@@ -29,8 +31,14 @@ _VERSION = re.compile(r"ATIF-v1\.([0-9]+)\Z")
 TESTED = (4, 7)  # the minor versions published and tested here
 
 
-def _text(message: Any, where: str) -> tuple[str | None, list]:
-    """A step message (string, or content parts from v1.6) -> (text, other parts)."""
+def _kind(v: Any) -> str:
+    return {dict: "an object", list: "a list", bool: "a boolean", type(None): "null",
+            float: "a number"}.get(type(v), type(v).__name__)
+
+
+def _text(message: Any, where: str, field: str = "message") -> tuple[str | None, list]:
+    """A step message or an observation result's content (string, or content parts from
+    v1.6) -> (text, other parts); `field` names it in errors."""
     if message is None or isinstance(message, str):
         return message, []
     if isinstance(message, list):
@@ -41,13 +49,13 @@ def _text(message: Any, where: str) -> tuple[str | None, list]:
                 if text is None:
                     continue  # an empty part
                 if not isinstance(text, str):  # str() stored Python's repr of it
-                    raise ImportFailure(f"{where}: message[{i}].text should be a string, "
+                    raise ImportFailure(f"{where}: {field}[{i}].text should be a string, "
                                         f"found {type(text).__name__}")
                 texts.append(text)
             else:
                 other.append(p)
         return "".join(texts), other
-    raise ImportFailure(f"{where}: 'message' should be a string or a list of content parts")
+    raise ImportFailure(f"{where}: '{field}' should be a string or a list of content parts")
 
 
 def _scalars(d: Any, prefix: str = "") -> dict:
@@ -71,6 +79,9 @@ def trajectory_sims(t: Any, where: str, parent: str | None = None) -> list[dict]
         raise ImportFailure(f"{where}: 'steps' should be a list")
     agent = t.get("agent") if isinstance(t.get("agent"), dict) else {}
     tid = t.get("trajectory_id") or t.get("session_id") or where.replace(" ", "")
+    if type(tid) not in (str, int):  # (a key from str() was Python's repr)
+        raise ImportFailure(f"{where}: {'trajectory_id' if t.get('trajectory_id') else 'session_id'}"
+                            f" should be a string, found {_kind(tid)} {short_json(tid)}")
     key = f"{parent}/{tid}" if parent else str(tid)
     msgs: list[dict] = []
     system: list[str] = []
@@ -125,14 +136,18 @@ def trajectory_sims(t: Any, where: str, parent: str | None = None) -> list[dict]
         results = obs.get("results") if isinstance(obs, dict) else None
         if obs is not None and not isinstance(results, list):
             raise ImportFailure(f"{sw}: 'observation.results' should be a list")
-        for r in results or []:
+        for n, r in enumerate(results or []):
             if not isinstance(r, dict):
                 raise ImportFailure(f"{sw}: observation results should be objects")
-            content = r.get("content")
-            if content is not None and not isinstance(content, str):
+            content, parts = r.get("content"), []
+            if isinstance(content, list):  # content parts, as a message's: their text
+                content, parts = _text(content, f"{sw}, observation result #{n}", "content")
+            elif content is not None and not isinstance(content, str):
                 content = json.dumps(content, ensure_ascii=False)
             tm: dict[str, Any] = {"role": "tool", "id": str(r.get("source_call_id") or ""),
                                   "content": content, "requestor": "assistant", "error": False}
+            if parts:
+                tm["content_parts"] = parts
             if r.get("subagent_trajectory_ref") is not None:
                 tm["subagent_trajectory_ref"] = r["subagent_trajectory_ref"]
             if r.get("extra") is not None:
@@ -142,6 +157,9 @@ def trajectory_sims(t: Any, where: str, parent: str | None = None) -> list[dict]
     attrs = {**_scalars(t.get("extra")), **_scalars(fm), **_scalars(fm.get("extra"))}
     extra_t = t.get("extra") if isinstance(t.get("extra"), dict) else {}
     task = extra_t.get("task_id", extra_t.get("task_name"))
+    if task is not None and type(task) not in (str, int):  # (str() stored Python's repr)
+        raise ImportFailure(f"{where}: extra.{'task_id' if 'task_id' in extra_t else 'task_name'}"
+                            f" should be a string, found {_kind(task)} {short_json(task)}")
     times = [m["timestamp"] for m in msgs if m.get("timestamp")]
     sim = {"id": key, "task_id": str(task) if task is not None else key, "trial": 0,
            "start_time": times[0] if times else None, "end_time": times[-1] if times else None,
