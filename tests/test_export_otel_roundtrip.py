@@ -212,12 +212,6 @@ def test_export_writes_fixed64_times_only(tmp_path):
 
 # -- 2. tool results that answer no call -------------------------------------------------------
 
-_NEEDS_TOOL_EVENTS = pytest.mark.xfail(strict=True, reason=(
-    "needs the importer to read gen_ai.tool.message events on the root "
-    "(otel_episode.build_episode), with t2e.error and t2e.requestor"))
-_NEEDS_PART_ERROR = pytest.mark.xfail(strict=True, reason=(
-    "needs the importer to read a tool_call_response part's \"error\": true "
-    "(otel_spans.message)"))
 
 
 def _unknown_call_id_warned(summary: dict) -> bool:
@@ -237,9 +231,6 @@ def test_roundtrip_of_a_result_answering_an_unknown_call_id(tmp_path):
     assert after == before
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "needs the OTLP import to report its RowBuilder's counts through "
-    "ImportContext.summary_warnings (otel.py), as the other importers do"))
 def test_reimport_warns_of_a_result_answering_an_unknown_call_id(tmp_path):
     """The JSON Lines import warns of it; so must the import of its export (the made-up call
     answered it, so no warning said the file had such a result)."""
@@ -284,7 +275,6 @@ def test_roundtrip_of_an_atif_observation_result_without_a_source_call_id(tmp_pa
     assert after == before
 
 
-@_NEEDS_TOOL_EVENTS
 @pytest.mark.parametrize("requestor", ["assistant", "user"])
 def test_roundtrip_of_a_result_answering_no_call_after_the_last_agent_turn(tmp_path,
                                                                            requestor):
@@ -298,7 +288,6 @@ def test_roundtrip_of_a_result_answering_no_call_after_the_last_agent_turn(tmp_p
     assert after == before
 
 
-@_NEEDS_PART_ERROR
 def test_roundtrip_of_an_error_result_answering_no_call(tmp_path):
     src = _jsonl(tmp_path / "err.jsonl", [
         _ep("t", [U("hi"), A("text"), T("zz", "failed", error=True), A("ok")])])
@@ -346,9 +335,6 @@ def test_export_writes_a_result_answering_no_call_where_the_conversation_has_it(
 _STRING_ARGS = ['{"a": 1}', "[1, 2]", '"quoted"', "{not json", "plain text", ""]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "needs the importer to read arguments given as the JSON text of a string as that string "
-    "(otel_spans._args)"))
 def test_roundtrip_keeps_arguments_that_are_json_text_strings(tmp_path):
     """A call whose arguments are the string '{"a": 1}' came back as the dict {'a': 1}: the
     importer decodes arguments that read as JSON (instrumentations write the JSON text)."""

@@ -136,6 +136,7 @@ def _import(conn, ctx: ImportContext, worker: _Worker | None) -> None:
                  "(error status, no output): shown as \"(model call failed: <error.type>)\"")
     if stats["skipped"]:
         ctx.warn(f"{stats['skipped']} trace(s) without any GenAI span were not imported")
+    ctx.warnings.extend(ctx.summary_warnings(builder, record="episode"))
     if stats.get("duplicates"):
         ctx.warn(f"{stats['duplicates']} span(s) repeated a trace and span id already read (a "
                  "collector's retry writes a batch twice): each was imported once")

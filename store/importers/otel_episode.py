@@ -26,6 +26,9 @@ from .otel_spans import INPUT, extends
 
 # root attributes kept per episode: what a user may map to an outcome (`--reward-attr`)
 _KEEP_SCALARS = (str, int, float, bool)
+# transcript events read on spans other than chat spans (e.g. the last turns, on the root)
+_EVENT_ROLES = {"gen_ai.user.message": "user", "gen_ai.assistant.message": "assistant",
+                "gen_ai.tool.message": "tool"}
 _OUTCOME = re.compile(r"gen_ai\.evaluation\.|reward|score|feedback|outcome")
 # never kept among the attributes: the messages (stored as steps) and our own export's
 # reward_info (stored as the episode's reward_info; "reward" in its name made the outcome
@@ -114,17 +117,23 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
         items.append((sp[4], i, sp))
         if sp[10] != "chat" and sp[2]:
             for ev in sp[2]:  # transcript events on non-chat spans (e.g. a last user turn)
-                if ev.get("name") in ("gen_ai.user.message", "gen_ai.assistant.message"):
+                if ev.get("name") in _EVENT_ROLES:
                     items.append((ev["t"] or sp[5], i, ev))
     items.sort(key=lambda t: (t[0], t[1]))
     try:
         for _, i, it in items:
             if isinstance(it, dict):  # an event
-                role = "user" if it["name"] == "gen_ai.user.message" else "assistant"
+                role = _EVENT_ROLES[it["name"]]
+                ea = it["attributes"]
                 try:
-                    emit(S.message({**it["attributes"], "role": role}))
+                    m = S.message({**ea, "role": role})
                 except S.BadContent as exc:
                     raise S.BadContent(f"event {it['name']!r}: {exc}") from None
+                if role == "tool":  # (a result that answers no call: our export's)
+                    m["error"] = ea.get("t2e.error") is True
+                    if ea.get("t2e.requestor") == "user":
+                        m["requestor"] = "user"
+                emit(m)
                 continue
             name, a, events, err, start, end = it[:6]
             k = it[10]

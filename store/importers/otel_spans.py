@@ -161,6 +161,13 @@ def _json(v: Any) -> Any:
 
 
 def _args(v: Any) -> Any:
+    if isinstance(v, str) and v[:1] == '"':  # the JSON text of a string: that string
+        try:
+            text = loads_text(v)
+        except ValueError:
+            text = None
+        if isinstance(text, str):
+            return text
     v = _json(v)
     return v if v is not None else {}
 
@@ -211,6 +218,8 @@ def message(m: Any) -> dict | None:
             elif kind == "tool_call_response":
                 resp = p.get("response", p.get("result"))
                 out["id"] = str(p.get("id") or "")
+                if p.get("error") is True:  # (our export's: a result that was an error)
+                    out["error"] = True
                 texts.append(resp if isinstance(resp, str)
                              else json.dumps(resp, ensure_ascii=False))
         content = "".join(texts) if texts else None
@@ -235,7 +244,7 @@ def message(m: Any) -> dict | None:
     if role == "tool":
         out.setdefault("id", "")
         out["requestor"] = "assistant"
-        out["error"] = False
+        out.setdefault("error", False)
     return out
 
 
