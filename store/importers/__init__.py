@@ -40,6 +40,7 @@ def import_paths(db: Any, paths: list[str | os.PathLike], *, name: str | None = 
     `{"imported": [{path, run_id, episodes, messages, duplicate, warnings}],
     "rejected": [{path, error}]}`."""
     result: dict[str, list] = {"imported": [], "rejected": []}
+    paths = [f for p in paths for f in folder_files(p)]
     for i, p in enumerate(paths):
         run_name = name if name is None or len(paths) == 1 else f"{name}-{i + 1}"
         shown = _text(os.fsdecode(p))
@@ -58,6 +59,28 @@ def import_paths(db: Any, paths: list[str | os.PathLike], *, name: str | None = 
     if result["imported"]:
         fts_sizes.refresh(writer.conn_of(db))  # once for all the files (a pass over docsize)
     return result
+
+
+TRACE_SUFFIXES = (".json", ".jsonl", ".ndjson")
+
+
+def folder_files(path: str | os.PathLike) -> list[str | os.PathLike]:
+    """What `path` names for import: a folder that is no tau2 1.x results directory (neither
+    results.json nor simulations/ in it), as tau2's own results folder, stands for the trace
+    files in it (TRACE_SUFFIXES; not hidden, not in subfolders, inside the folder: a link out
+    of it is not followed), in name order, each its own run. Anything else, and a folder
+    with no such file (its import says what it should hold), is itself."""
+    p = Path(path)
+    try:
+        if not p.is_dir() or (p / "results.json").exists() or (p / "results.json").is_symlink() \
+                or (p / "simulations").exists():
+            return [path]
+        files = sorted(f for f in p.iterdir()
+                       if f.suffix.lower() in TRACE_SUFFIXES and not f.name.startswith(".")
+                       and f.is_file() and inside(p, f))
+    except OSError:
+        return [path]  # (the import of the path itself names what is wrong)
+    return list(files) or [path]
 
 
 def import_path(db: Any, path: str | os.PathLike, *, name: str | None = None,

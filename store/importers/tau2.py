@@ -304,7 +304,11 @@ def _produce_directory(path: Path, display: str, run_id: str,
             raise ImportFailure(f"{part.name} {LOOPS}")
     problem = not_a_file(results)
     if problem == MISSING:
-        raise ImportFailure("a directory without results.json; " + EXPECTED)
+        if sim_dir.is_dir():  # a tau2 1.x results directory missing its results file
+            raise ImportFailure("a tau2 results directory without results.json (simulations/ "
+                                "is there); " + EXPECTED)
+        raise ImportFailure("a directory with no results.json and no trace files (.json, "
+                            ".jsonl, .ndjson) in it; " + EXPECTED)
     if problem:
         raise ImportFailure(f"{results.name} {problem}")
     # results.json and simulations/ themselves links out of the directory: refused as the

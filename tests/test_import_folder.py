@@ -1,0 +1,94 @@
+"""`t2e import FOLDER/` where the folder is not a tau2 1.x results directory (no results.json,
+no simulations/) but holds results files, as tau2's own results folder does: each trace file
+in it (.json, .jsonl, .ndjson; not hidden, not in subfolders, inside the folder) is imported
+as its own run, one transaction each, in name order. A folder with none is refused, naming
+what it should hold."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from store.db import open_db
+from t2e_tui.cli import cli
+
+SHARED = Path(os.environ.get("T2E_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared"))
+
+
+def _jsonl(path: Path, task: str) -> None:
+    path.write_text(json.dumps({"run": path.stem, "id": "s0", "task_id": task, "messages": [
+        {"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}) + "\n")
+
+
+def t2e(store: Path, *args):
+    return CliRunner().invoke(cli, ["--store", str(store), *args])
+
+
+def test_a_folder_of_trace_files_imports_each_as_a_run(tmp_path):
+    folder = tmp_path / "results"
+    (folder / "sub").mkdir(parents=True)
+    _jsonl(folder / "b.jsonl", "t-b")
+    _jsonl(folder / "a.jsonl", "t-a")
+    _jsonl(folder / ".hidden.jsonl", "t-h")
+    _jsonl(folder / "sub" / "c.jsonl", "t-c")
+    (folder / "notes.txt").write_text("not a trace")
+    outside = tmp_path / "outside.jsonl"
+    _jsonl(outside, "t-o")
+    (folder / "link.jsonl").symlink_to(outside)
+    store = tmp_path / "s.sqlite"
+    res = t2e(store, "import", str(folder), "--name", "batch", "--json")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert [Path(e["path"]).name for e in doc["imported"]] == ["a.jsonl", "b.jsonl"]
+    assert doc["rejected"] == []
+    db = open_db(store)
+    names = [r[0] for r in db.conn.execute("SELECT name FROM runs ORDER BY created_at, rowid")]
+    tasks = sorted(r[0] for r in db.conn.execute("SELECT task_id FROM episodes"))
+    assert names == ["batch-1", "batch-2"] and tasks == ["t-a", "t-b"]
+    # the same folder again: each file is a duplicate, nothing new
+    again = json.loads(t2e(store, "import", str(folder), "--json").stdout)
+    assert [e["duplicate"] for e in again["imported"]] == [True, True]
+
+
+def test_one_bad_file_in_the_folder_is_rejected_and_the_others_land(tmp_path):
+    folder = tmp_path / "results"
+    folder.mkdir()
+    _jsonl(folder / "a.jsonl", "t-a")
+    (folder / "b.json").write_text("{not json")
+    res = t2e(tmp_path / "s.sqlite", "import", str(folder))
+    assert res.exit_code == 2
+    assert "a.jsonl: imported as run" in res.output
+    assert "rejected: " in res.output and "b.json" in res.output
+
+
+def test_a_folder_without_trace_files_is_refused_naming_what_it_should_hold(tmp_path):
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("x")
+    res = t2e(tmp_path / "s.sqlite", "import", str(folder))
+    assert res.exit_code == 2
+    assert "no results.json" in res.output and ".jsonl" in res.output, res.output
+
+
+def test_a_broken_tau2_directory_is_not_read_as_a_folder_of_files(tmp_path):
+    """simulations/ without results.json is a tau2 1.x directory missing its results file: it
+    is refused as before, not imported file by file."""
+    folder = tmp_path / "run"
+    (folder / "simulations").mkdir(parents=True)
+    _jsonl(folder / "a.jsonl", "t-a")
+    res = t2e(tmp_path / "s.sqlite", "import", str(folder))
+    assert res.exit_code == 2 and "without results.json" in res.output, res.output
+
+
+@pytest.mark.skipif(not (SHARED / "tau2" / "results").is_dir(), reason="needs ../shared")
+def test_tau2s_own_results_folder(tmp_path):
+    folder = SHARED / "tau2" / "results"
+    res = t2e(tmp_path / "s.sqlite", "import", str(folder) + "/", "--json")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert sorted(Path(e["path"]).name for e in doc["imported"]) == \
+        sorted(p.name for p in folder.glob("*.json"))
