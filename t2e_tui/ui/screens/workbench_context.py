@@ -24,6 +24,24 @@ def candidates_dir_for(app: Any) -> Path:
     return store_candidates_dir(app.store_path) or default_candidates_dir()
 
 
+def shown_path(path: Path) -> str:
+    """A folder as the user would type it: relative to the working directory when under it,
+    else with ~ for the home directory."""
+    path = Path(path).resolve()
+    for base, prefix in ((Path.cwd().resolve(), ""), (Path.home().resolve(), "~/")):
+        try:
+            rel = path.relative_to(base)
+        except ValueError:
+            continue
+        return prefix + str(rel) if str(rel) != "." else (prefix.rstrip("/") or ".")
+    return str(path)
+
+
+def shown_candidates_dir(app: Any) -> str:
+    """candidates_dir_for as the user would type it (the editor's and the lineage's words)."""
+    return shown_path(candidates_dir_for(app))
+
+
 def current_version(app: Any, conn: Any) -> Version | None:
     """The candidate being worked on: the app's candidate run's, else its baseline run's, else
     the version saved last in the editor, else the one last ablated, else the latest saved.

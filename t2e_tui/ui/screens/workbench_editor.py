@@ -28,7 +28,7 @@ from ...candidates import CandidateError, body_hash, packaged_baseline
 from ...textsafe import one_line, strip_controls
 from ..widgets.diffview import DiffView
 from ..widgets.keybar import KeyBar
-from .workbench_context import candidates_dir_for
+from .workbench_context import candidates_dir_for, shown_candidates_dir
 
 
 def suggest_name(name: str) -> str:
@@ -179,7 +179,7 @@ class EditorScreen(Screen):
             t.append(one_line(self.saved.name, 60), style="bold")
             t.append(f" {self.saved.short} (saved) · the next save's parent")
         t.append("\n")
-        t.append(f"saves into {_shown_path(candidates_dir_for(self.app))}/", style="dim")
+        t.append(f"saves into {shown_candidates_dir(self.app)}/", style="dim")
         return t
 
     def on_mount(self) -> None:
@@ -350,16 +350,3 @@ class DiffScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one(DiffView).focus()
-
-
-def _shown_path(path: Path) -> str:
-    """A folder as the user would type it: relative to the working directory when under it,
-    else with ~ for the home directory."""
-    path = Path(path).resolve()
-    for base, prefix in ((Path.cwd().resolve(), ""), (Path.home().resolve(), "~/")):
-        try:
-            rel = path.relative_to(base)
-        except ValueError:
-            continue
-        return prefix + str(rel) if str(rel) != "." else (prefix.rstrip("/") or ".")
-    return str(path)

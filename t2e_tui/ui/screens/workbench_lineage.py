@@ -49,12 +49,11 @@ class LineageScreen(Screen):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        from .workbench_context import candidates_dir_for
-        from .workbench_editor import _shown_path  # the editor's words for the same folder
+        from .workbench_context import shown_candidates_dir
 
         # where saved versions' files go (a demo store has its own folder): said, not guessed
         title = Text("Candidate lineage", "bold")
-        title.append(f"  · files in {_shown_path(candidates_dir_for(self.app))}", "dim")
+        title.append(f"  · files in {shown_candidates_dir(self.app)}", "dim")
         self.query_one("#lin-title", Static).update(title)
 
     def on_screen_resume(self) -> None:
