@@ -11,6 +11,8 @@ from __future__ import annotations
 import codecs
 import json
 import re
+import sys
+from contextlib import contextmanager
 from typing import Any, BinaryIO, Iterator
 
 from .errors import describe_json_error  # one wording for import and score
@@ -22,6 +24,105 @@ CHUNK = 1 << 20
 
 class JsonStreamError(ValueError):
     """Malformed or truncated JSON; the message names the position (character offset, line)."""
+
+
+# -- nesting ----------------------------------------------------------------------------------
+# One limit for every JSON reader of the import (this module's, and orjson's where json_fast
+# and fastsims use it): levels of [ and { counted from the document's root (a JSON Lines line,
+# a whole file, a JSON text held in a string). A constant, so the verdict on a file never
+# depends on the process, the layout or the call site; the stdlib decoder's own limit (the
+# recursion limit less the frames in use, one per level) is not. 500 leaves the decoder half of
+# Python's default 1,000: a call site with fewer than ~490 frames reads 500 levels as it is,
+# and a deeper one is given the frames it needs (_more_recursion) instead of a verdict of its own.
+MAX_DEPTH = 500
+TOO_DEEP = f"nesting too deep (more than {MAX_DEPTH} levels of [ and {{)"
+
+
+class TooDeep(JsonStreamError):
+    """A value nested deeper than MAX_DEPTH (the message says so, and where when known)."""
+
+
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_PARENS = str.maketrans("[]{}", "()()")
+
+
+def too_deep(text: str, limit: int = MAX_DEPTH, start: int = 0, end: int | None = None) -> bool:
+    """Whether JSON text[start:end] nests more than `limit` levels of [ and { (brackets inside
+    strings do not count). Costs two counts unless the text holds more than `limit` of them."""
+    if end is None:
+        end = len(text)
+    if text.count("[", start, end) + text.count("{", start, end) <= limit:
+        return False
+    if start or end != len(text):
+        text = text[start:end]
+    if "\\" in text:  # escaped backslashes, then escaped quotes: no quote left inside a string
+        text = text.replace("\\\\", "").replace('\\"', "")
+    outside = "".join(text.split('"')[::2])  # (every other part is a string's body)
+    if outside.count("[") + outside.count("{") <= limit:
+        return False
+    return _nests_over(_NOT_BRACKET.sub("", outside).translate(_PARENS), limit)
+
+
+def _nests_over(s: str, limit: int) -> bool:
+    """Whether a string of ( and ) opens more than `limit` at once. Balanced (the usual case):
+    each round of removing every () removes the innermost pairs, so a string that is empty
+    after `limit` rounds nests no deeper (a usual document: a dozen rounds). Anything else is
+    counted one character at a time."""
+    t = s
+    for _ in range(limit):
+        if not t:
+            return False
+        u = t.replace("()", "")
+        if len(u) == len(t):
+            break  # no pair left, not empty: unbalanced (malformed JSON)
+        t = u
+    else:
+        if "()" in t:  # a pair still there after `limit` rounds encloses `limit` levels
+            return True
+        if not t:
+            return False
+    d = 0
+    for c in s:
+        if c == "(":
+            d += 1
+            if d > limit:
+                return True
+        elif d:
+            d -= 1
+    return False
+
+
+def _stack_depth() -> int:
+    d, f = 0, sys._getframe()
+    while f is not None:
+        d, f = d + 1, f.f_back
+    return d
+
+
+@contextmanager
+def _more_recursion() -> Iterator[None]:
+    """Room for the stdlib decoder to read MAX_DEPTH levels (one frame each) from here, however
+    deep the caller's stack is (asked only after a RecursionError)."""
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, _stack_depth() + MAX_DEPTH + 100))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
+
+
+def raw_decode(decoder: json.JSONDecoder, text: str, pos: int = 0) -> tuple[Any, int]:
+    """decoder.raw_decode, where a RecursionError means more than MAX_DEPTH levels whatever
+    the stack (TooDeep); the caller checks the depth of what it accepts (too_deep)."""
+    try:
+        return decoder.raw_decode(text, pos)
+    except RecursionError:
+        pass
+    with _more_recursion():
+        try:
+            return decoder.raw_decode(text, pos)
+        except RecursionError:
+            raise TooDeep(TOO_DEEP) from None
 
 
 # -- values the store cannot hold -------------------------------------------------------------
@@ -119,18 +220,24 @@ def _has_lone_surrogate(s: str) -> bool:
         return True
 
 
-def loads(text: str) -> Any:
-    """json.loads with the store's limits: bad numbers, lone surrogates and nesting too deep
-    for Python raise JsonStreamError naming the field (json.JSONDecodeError for malformed
-    JSON, as json.loads)."""
+def loads(text: str, limit: int = MAX_DEPTH) -> Any:
+    """json.loads with the store's limits: bad numbers, lone surrogates and nesting deeper than
+    `limit` (MAX_DEPTH) raise JsonStreamError naming the field (json.JSONDecodeError for
+    malformed JSON, as json.loads). Nesting is judged first, on the text read: the same
+    verdict wherever this is called from."""
     try:
-        value, end = STRICT.raw_decode(text, _WS.match(text, 0).end())
+        value, end = raw_decode(STRICT, text, _WS.match(text, 0).end())
     except _BadValue:
-        bad = find_bad(_LENIENT.decode(text))
+        if too_deep(text, limit):
+            raise TooDeep(TOO_DEEP) from None
+        bad = find_bad(raw_decode(_LENIENT, text, _WS.match(text, 0).end())[0])
         raise JsonStreamError(_bad_message(bad)) from None
-    except RecursionError:
-        raise JsonStreamError("nesting too deep (more levels of [ and { than can be read)") \
-            from None
+    except json.JSONDecodeError as exc:
+        if too_deep(text, limit, 0, exc.pos):
+            raise TooDeep(TOO_DEEP) from None
+        raise
+    if too_deep(text, limit, 0, end):
+        raise TooDeep(TOO_DEEP)
     if _WS.match(text, end).end() != len(text):
         raise json.JSONDecodeError("Extra data", text, end)
     if _SURROGATE_ESCAPE.search(text):
@@ -152,6 +259,9 @@ class JsonStream:
 
     def __init__(self, fh: BinaryIO, *, chunk: int = CHUNK):
         self._fh = fh
+        # the arrays and objects the cursor is inside (iter_array, iter_object_keys): a value
+        # read may nest MAX_DEPTH less these, as in the file read whole
+        self.depth = 0
         self._chunk = chunk
         # utf-8-sig: a leading BOM is tolerated (json.load on a text file would choke on it)
         self._dec = codecs.getincrementaldecoder("utf-8-sig")()
@@ -221,9 +331,12 @@ class JsonStream:
 
     def read_value(self) -> Any:
         """Parse one complete JSON value at the cursor. Numbers the store can't hold, lone
-        surrogates and nesting too deep raise JsonStreamError naming the field."""
+        surrogates and nesting deeper than MAX_DEPTH (counted from the file's root) raise
+        JsonStreamError naming the field."""
         self.peek()
         value, end = self._decode(self._decoder)
+        if too_deep(self.buf, MAX_DEPTH - self.depth, self.pos, end):
+            raise self._too_deep()
         if _SURROGATE_ESCAPE.search(self.buf, self.pos, end):
             bad = find_bad(value)
             if bad is not None:
@@ -231,23 +344,26 @@ class JsonStream:
         self.pos = end
         return value
 
+    def _too_deep(self) -> TooDeep:
+        return TooDeep(f"{TOO_DEEP} in the value at {self.where()}")
+
     def _decode(self, decoder: json.JSONDecoder) -> tuple[Any, int]:
+        limit = MAX_DEPTH - self.depth
         while True:
             try:
-                value, end = decoder.raw_decode(self.buf, self.pos)
+                value, end = raw_decode(decoder, self.buf, self.pos)
             except _BadValue:
                 # find the field: decode the same value again with markers for bad numbers
                 where = self.where()
-                try:
-                    bad = find_bad(self._decode(_LENIENT)[0])
-                except RecursionError:
-                    bad = None
-                # a JsonStreamError here (malformed JSON after the number) is the real error
+                # (a JsonStreamError here, malformed JSON after the number, is the real error)
+                bad_value, bad_end = self._decode(_LENIENT)
+                if too_deep(self.buf, limit, self.pos, bad_end):
+                    raise self._too_deep() from None
+                bad = find_bad(bad_value)
                 raise JsonStreamError(_bad_message(bad, f" (in the value at {where})")) \
                     from None
-            except RecursionError:
-                raise JsonStreamError(f"nesting too deep at {self.where()} (more levels of "
-                                      "[ and { than can be read)") from None
+            except TooDeep:
+                raise self._too_deep() from None
             except json.JSONDecodeError as exc:
                 # An error near the end of the buffer (or an unterminated string) may just
                 # mean the value continues in the next chunk; anything else is real.
@@ -257,6 +373,8 @@ class JsonStream:
                     # costs a count of the buffer's lines) only once the file is exhausted
                     self._fill()
                     continue
+                if too_deep(self.buf, limit, self.pos, exc.pos):  # judged first, as loads
+                    raise self._too_deep() from None
                 at_end = exc.pos >= len(self.buf.rstrip())  # nothing but blanks after it
                 raise JsonStreamError(describe_json_error(
                     exc.msg, self.where(exc.pos), self.eof and at_end)) from None
@@ -274,9 +392,11 @@ class JsonStream:
         if self.peek() == "]":
             self.pos += 1
             return
+        self.depth += 1
         while True:
             yield self.read_value()
             if self.expect(",]", "',' or ']' after an array item") == "]":
+                self.depth -= 1
                 return
 
     def iter_object_keys(self) -> Iterator[str]:
@@ -286,6 +406,7 @@ class JsonStream:
         if self.peek() == "}":
             self.pos += 1
             return
+        self.depth += 1
         while True:
             if self.peek() != '"':
                 raise JsonStreamError(f"expected a key string at {self.where()}")
@@ -293,6 +414,7 @@ class JsonStream:
             self.expect(":", "':' after a key")
             yield key
             if self.expect(",}", "',' or '}' after a value") == "}":
+                self.depth -= 1
                 return
 
     def at_end(self) -> bool:

@@ -338,8 +338,8 @@ def detect_format(p: Path) -> str:
         return "tau2"
     try:
         obj = json.loads(first)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return "tau2"
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        return "tau2"  # (nested too deep: the reader says so, as for any JSON file)
     if not isinstance(obj, dict) or "simulations" in obj:
         return "tau2"
     if obj.get("type") in ("run", "episode") or "messages" in obj:

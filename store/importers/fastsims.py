@@ -4,9 +4,9 @@ reader (world/jsonstream.py) as the judge of anything unusual.
 orjson decodes a simulation several times faster than the stdlib decoder with the store's hooks,
 and gives the same values for everything it accepts, with three exceptions handled here:
 integers beyond 64 bits (orjson gives a float, or an unsigned int up to 2^64, where the strict
-reader refuses), nesting orjson allows (1024 levels) beyond what the strict reader's recursion
-allows, and items that are not objects (left to the strict reader). orjson refuses NaN/Infinity,
-numbers that read as infinity, lone surrogates, bad UTF-8 and malformed JSON; each of those, and
+reader refuses), nesting orjson allows (1024 levels) beyond the strict reader's limit
+(jsonstream.MAX_DEPTH), and items that are not objects (left to the strict reader). orjson
+refuses NaN/Infinity, numbers that read as infinity, lone surrogates, bad UTF-8 and malformed JSON; each of those, and
 every item this module cannot vouch for, is read by the strict reader instead, so the error
 message (file, simulation, position) is exactly the one the strict path gives.
 
@@ -37,8 +37,9 @@ from .jsonstream import JsonStream
 WINDOW = 1 << 17  # first probe window; most simulations are 5-60 KB
 CHUNK = 1 << 20
 GUESS_AHEAD = 16 << 20  # how far past an item's start its end is looked for by pattern
-# Well below the strict reader's limit (Python's recursion limit, ~1000, less the caller's
-# stack): deeper items are left to the strict reader, which accepts or refuses them as before.
+# Below the strict reader's limit for an item (jsonstream.MAX_DEPTH, 500 levels from the file's
+# root, less the top-level object and the array): deeper items are left to the strict reader,
+# which accepts or refuses them.
 MAX_DEPTH = 400
 _WS = re.compile(rb"[ \t\n\r]*")
 _SEPARATOR = re.compile(rb"[ \t\n\r]*,[ \t\n\r]*(?=\{)")

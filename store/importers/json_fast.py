@@ -1,29 +1,46 @@
 """A fast JSON object decoder (orjson) that answers only where the strict reader would agree.
 
 The strict reader (world/jsonstream.loads) is the reference: it refuses NaN/Infinity, numbers
-beyond 64 bits, lone surrogates and nesting too deep for Python, and names the field. orjson
-decodes 2-4x faster and refuses NaN, infinities, lone surrogates, invalid UTF-8 and control
-characters itself; it accepts what the strict reader refuses in two ways:
+beyond 64 bits, lone surrogates and nesting deeper than MAX_DEPTH (500 levels, a constant), and
+names the field. orjson decodes 2-4x faster and refuses NaN, infinities, lone surrogates,
+invalid UTF-8 and control characters itself; it accepts what the strict reader refuses in two
+ways:
 
 * integers in [2^63, 2^64) (kept as ints) and integers beyond 64 bits (read as floats);
-* nesting up to 1,024 levels, where the strict reader stops near the recursion limit.
+* nesting up to 1,024 levels. A text is given to orjson inside PAD levels of `[` (a constant:
+  1,024 - MAX_DEPTH), so that orjson refuses exactly what nests deeper than MAX_DEPTH, at no
+  extra pass over the bytes.
 
 `loads_object` returns None (the caller then uses the strict reader, for its value or its exact
-message) for anything orjson refuses, for a line that may hold a number of 19 or more digits
-outside a string, and for nesting deeper than the strict reader is sure to read.
+message) for anything orjson refuses (nesting past MAX_DEPTH included), and for a line that may
+hold a number of 19 or more digits outside a string.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import sys
 from typing import Any
 
 import orjson
 
-from world.jsonstream import INT_MAX, INT_MIN, JsonStreamError, find_bad
+from world.jsonstream import (
+    INT_MAX,
+    INT_MIN,
+    MAX_DEPTH,
+    TOO_DEEP,
+    JsonStreamError,
+    TooDeep,
+    find_bad,
+    raw_decode,
+    too_deep,
+)
 from world.jsonstream import loads as strict_loads
+
+# orjson reads 1,024 levels and refuses the 1,025th: inside PAD levels of [ it reads MAX_DEPTH
+ORJSON_DEPTH = 1024
+PAD = ORJSON_DEPTH - MAX_DEPTH
+_OPEN, _CLOSE = b"[" * PAD, b"]" * PAD
 
 # A number token starts after one of `[ , :`, whitespace or its own minus sign. Mapped to ':'
 # (digits to '0'), "19 digits after such a byte" becomes one substring test; digits right after
@@ -52,23 +69,15 @@ def _big_number(raw: bytes) -> bool:
                for m in _NUMBER.finditer(raw))
 
 
-def _pad() -> int:
-    """Levels of [ put around a line so that orjson (limit 1,024) refuses any nesting the
-    strict reader might refuse: its limit is the recursion limit less the frames in use (a
-    margin of 100 frames for the calls between here and the decoder)."""
-    depth, f = 0, sys._getframe()
-    while f is not None:
-        depth, f = depth + 1, f.f_back
-    return max(0, 1024 - (sys.getrecursionlimit() - depth - 100))
+def _unpad(value: Any) -> Any:
+    for _ in range(PAD):
+        value = value[0]
+    return value
 
 
 class FastObjects:
     """Decodes JSON Lines records (objects) with orjson where that gives what the strict reader
-    would; made once per file (the nesting pad depends on the stack where it is made)."""
-
-    def __init__(self) -> None:
-        self.pad = _pad()
-        self._open, self._close = b"[" * self.pad, b"]" * self.pad
+    would."""
 
     def loads_object(self, raw: bytes) -> Any:
         """The decoded object, or None: not an object, or one for the strict reader."""
@@ -79,39 +88,33 @@ class FastObjects:
         the nesting pad."""
         if bytes(parts[0][:1]) != b"{":
             return None
-        raw = b"".join([self._open, *parts, self._close]) if self.pad else b"".join(parts)
+        raw = b"".join([_OPEN, *parts, _CLOSE])
         if _big_number(raw):  # (the pad's brackets are no number)
             return None
         try:
-            value = orjson.loads(raw)
+            return _unpad(orjson.loads(raw))
         except orjson.JSONDecodeError:
             return None
-        for _ in range(self.pad):
-            value = value[0]
-        return value
-
-
-# fewer [ and { than this cannot nest as deep as json.loads stops (the recursion limit less
-# the frames in use), where orjson reads on to 1,024 levels
-_SHALLOW = 500
 
 
 def loads_text(text: str) -> Any:
     """The strict reader's value for JSON held in a string (GenAI message lists, tool
-    arguments), by orjson where the result is the same: anything orjson refuses, any integer of
-    19+ digits and text that may nest deep go to the strict reader. Like json.loads it raises
-    ValueError for malformed text, and also for values the store cannot hold (NaN, numbers
-    beyond 64 bits, lone surrogates): callers keep such text as the string it is."""
-    # (a text no longer than the limit cannot hold more brackets: most are short, not counted)
-    if len(text) > _SHALLOW and text.count("[") + text.count("{") > _SHALLOW:
-        return strict_loads(text)  # may nest deeper than Python reads: the strict reader decides
+    arguments), by orjson where the result is the same: anything orjson refuses (nesting past
+    MAX_DEPTH included) and any integer of 19+ digits go to the strict reader. Like json.loads
+    it raises ValueError for malformed text, and also for values the store cannot hold (NaN,
+    numbers beyond 64 bits, lone surrogates, nesting deeper than MAX_DEPTH: TooDeep): callers
+    keep such text as the string it is, or name the field."""
     try:
         raw = text.encode("utf-8")
     except UnicodeEncodeError:
         return strict_loads(text)
     if not _big_number(raw):
+        # fewer [ and { than MAX_DEPTH cannot nest deeper (most texts: not padded, and a text
+        # no longer than the limit cannot hold more, so most are not counted)
+        deep = len(raw) > MAX_DEPTH and raw.count(b"[") + raw.count(b"{") > MAX_DEPTH
         try:
-            return orjson.loads(raw)
+            return _unpad(orjson.loads(b"".join((_OPEN, raw, _CLOSE)))) if deep \
+                else orjson.loads(raw)
         except orjson.JSONDecodeError:
             pass
     return strict_loads(text)
@@ -129,6 +132,7 @@ def _keep_float(text: str) -> Any:
     return text if v - v != 0 else v  # (1e400 reads as infinity)
 
 
+_WS = re.compile(r"[ \t\n\r]*")
 _KEEPING = json.JSONDecoder(parse_int=_keep_int, parse_float=_keep_float,
                             parse_constant=str)
 
@@ -137,13 +141,19 @@ def loads_keeping_numbers(text: str) -> Any:
     """loads_text, except that a number the store cannot hold (beyond 64 bits, 1e400, NaN,
     Infinity) is kept as its JSON text, a string: for content inside a GenAI message list,
     where the text says exactly what the number was. Lone surrogates (no UTF-8 text holds
-    them) and nesting too deep still raise JsonStreamError naming the field; malformed JSON
-    raises json.JSONDecodeError. (Called only where loads_text refused: no cost otherwise.)"""
+    them) and nesting deeper than MAX_DEPTH still raise JsonStreamError naming the field (as
+    the strict reader judges nesting: first); malformed JSON raises json.JSONDecodeError.
+    (Called only where loads_text refused: no cost otherwise.)"""
     try:
-        value = _KEEPING.decode(text)
-    except RecursionError:
-        raise JsonStreamError("nesting too deep (more levels of [ and { than can be read)") \
-            from None
+        value, end = raw_decode(_KEEPING, text, _WS.match(text).end())
+    except json.JSONDecodeError as exc:
+        if too_deep(text, MAX_DEPTH, 0, exc.pos):
+            raise TooDeep(TOO_DEEP) from None
+        raise
+    if too_deep(text, MAX_DEPTH, 0, end):
+        raise TooDeep(TOO_DEEP)
+    if _WS.match(text, end).end() != len(text):
+        raise json.JSONDecodeError("Extra data", text, end)
     bad = find_bad(value)
     if bad is not None:
         raise JsonStreamError(f"field {bad[0]}: {bad[1]}")

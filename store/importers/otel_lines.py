@@ -17,7 +17,11 @@ import os
 import re
 from typing import Any, BinaryIO, Callable
 
-from world.jsonstream import STRICT  # the strict decoder, without loads' text scan
+from world.jsonstream import (
+    STRICT,  # the strict decoder, without loads' text scan
+    TooDeep,
+    too_deep,
+)
 
 from .common import ImportFailure
 from .json_fast import FastObjects
@@ -192,15 +196,18 @@ _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 def _decode(raw: bytes) -> Any:
     """One line's JSON with the store's limits (jsonstream.loads). A line without any
-    surrogate escape cannot hold a lone surrogate, so the strict decoder alone will do (loads
-    scans the decoded text for them: a tenth of the spill). Lines with one, and any failure,
-    go through loads for its checks and exact messages."""
+    surrogate escape cannot hold a lone surrogate, so the strict decoder and the nesting
+    check will do (loads scans the decoded text for them: a tenth of the spill). Lines with
+    one, and any failure, go through loads for its checks and exact messages."""
     text = raw.decode("utf-8")
     if not _SURROGATE_ESCAPE.search(raw):
         try:
-            return STRICT.decode(text)
+            value = STRICT.decode(text)
         except (ValueError, RecursionError):
             pass
+        else:
+            if not too_deep(text):
+                return value
     return strict_loads(text)
 
 
@@ -222,8 +229,10 @@ def spill_stream(sp: Spiller, fh: BinaryIO) -> None:
             keys: list[str] = []
             mark: tuple | None = None
             other: Any = _LIST  # the last resourceSpans value when it is no list
+            field = ""  # the value being read, for a nesting error
             for key in stream.iter_object_keys():
                 keys.append(key)
+                field = f"field {key}"
                 if key != "resourceSpans":
                     stream.read_value()
                     continue
@@ -231,12 +240,16 @@ def spill_stream(sp: Spiller, fh: BinaryIO) -> None:
                     sp.rollback(mark)
                 mark, other = sp.mark(), _LIST
                 if stream.peek() == "[":
+                    field = "resourceSpans[0]"
                     for i, rs in enumerate(stream.iter_array()):
                         sp.add(f"{at}resourceSpans[{i}]", {"resourceSpans": [rs]})
+                        field = f"resourceSpans[{i + 1}]"
                 else:
                     other = stream.read_value()
             if mark is None or other is not _LIST:  # refused by add, in its words
                 sp.add(f"object #{n}", {"resourceSpans": other} if mark else dict.fromkeys(keys))
+    except TooDeep as exc:  # named as the JSON Lines layout names its line
+        raise ImportFailure(f"object #{n}, {field}: {exc}") from None
     except JsonStreamError as exc:
         raise ImportFailure(str(exc)) from None
     finally:
