@@ -42,6 +42,26 @@ def open_store(create: bool = False):
     return store.open_db(store_path(create))
 
 
+# the files SQLite and t2e keep beside a store
+_STORE_COMPANIONS = ("", "-wal", "-shm", "-journal", ".lock")
+
+
+def output_path(path: str, option: str) -> str:
+    """`path` as an output file of `option` (-o, --report...), refused when it is the store
+    this command reads or one of the files beside it (the output would replace the store:
+    `gate --report markdown STORE` did), whatever the spelling (a relative path, a link)."""
+    if path == "-":
+        return path
+    store = os.path.realpath(click.get_current_context().find_root().obj.store)
+    target = os.path.realpath(path)
+    if any(target == store + suffix for suffix in _STORE_COMPANIONS):
+        from ..errors import T2EError
+
+        raise T2EError(f"{option} {path}: that is the store this command reads (or a file "
+                       "SQLite keeps beside it); write the output elsewhere")
+    return path
+
+
 def connect_store(create: bool = False):
     """A sqlite3 connection to the store (migrated); see `store_path`. Callers close it."""
     import store

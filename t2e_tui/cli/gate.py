@@ -13,7 +13,7 @@ from .. import jsonout
 from ..errors import T2EError
 from ..textsafe import one_line
 from .common import console as cli_console
-from .common import one_line_table
+from .common import one_line_table, output_path
 from .pipe import piped, table_option, write_lines
 
 
@@ -138,6 +138,7 @@ def _check_reports(reports: tuple, as_json: bool) -> None:
     `export -o -`) at most once and not beside --json (both would be the output)."""
     seen: dict[str, str] = {}
     for fmt, path in reports:
+        output_path(path, "--report")
         if path == "-":
             if "-" in seen:
                 raise T2EError("--report: only one report can go to stdout (-)")

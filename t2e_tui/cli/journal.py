@@ -64,7 +64,9 @@ def register(cli: click.Group) -> None:
         from store.queries import resolve_run
 
         from ..journal import build_journal
+        from .common import output_path
 
+        output_path(output, "-o")
         db = _db()
         rid = resolve_run(db, run) if run else None
         text = build_journal(db.conn, task, rid,

@@ -95,7 +95,10 @@ def register(cli: click.Group) -> None:
     def export_cmd(name, version, output):
         """The set as JSONL, one item a line (with the set's name and version)."""
         from ..analysis.regression import RegressionError, export_jsonl
+        from .common import output_path
 
+        if output:
+            output_path(output, "-o")
         try:
             lines = export_jsonl(_db(), name, version)
         except RegressionError as exc:

@@ -250,6 +250,9 @@ def register(cli: click.Group) -> None:
         from store.queries import record_views, resolve_run
         from store.writer import conn_of as _conn
 
+        from .common import output_path
+
+        output_path(output, "-o")
         db = _db()
         rid = resolve_run(db, run)
         if as_json and output == "-":
