@@ -117,7 +117,10 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
         items.append((sp[4], i, sp))
         if sp[10] != "chat" and sp[2]:
             for ev in sp[2]:  # transcript events on non-chat spans (e.g. a last user turn)
-                if ev.get("name") in _EVENT_ROLES:
+                name = ev.get("name")
+                # a tool message only on the root, where our export puts a result that answers
+                # no call: on a tool span it is the tool's input (Strands Agents), not a result
+                if name in _EVENT_ROLES and (name != "gen_ai.tool.message" or sp is root):
                     items.append((ev["t"] or sp[5], i, ev))
     items.sort(key=lambda t: (t[0], t[1]))
     try:

@@ -130,13 +130,22 @@ class BadContent(ValueError):
     Content capture off is an absent attribute, never a malformed one."""
 
 
+# the older attribute forms, whose conventions only recommend JSON: plain text is one message
+_PLAIN_TEXT_ROLE = {"gen_ai.prompt": "user", "gen_ai.completion": "assistant"}
+
+
 def message_list(v: Any, key: str) -> list | None:
-    """The decoded message list of attribute `key` (None: absent). Numbers the store cannot
-    hold are kept as their JSON text (loads_keeping_numbers: a tool call's arguments keep
-    their turn); anything else that is not a JSON list raises BadContent naming `key`."""
+    """The decoded message list of attribute `key` (None: absent). One message object stands
+    for a list of it, and plain text in the older gen_ai.prompt / gen_ai.completion
+    attributes (JSON is only recommended there) for one message of that text. Numbers the
+    store cannot hold are kept as their JSON text (loads_keeping_numbers: a tool call's
+    arguments keep their turn); anything else that is not a JSON list raises BadContent
+    naming `key`."""
     if v is None:
         return None
     if type(v) is str:
+        if key in _PLAIN_TEXT_ROLE and v.lstrip()[:1] not in ("[", "{"):
+            return [{"role": _PLAIN_TEXT_ROLE[key], "content": v}]
         try:
             v = loads_text(v)
         except JsonStreamError:
@@ -146,6 +155,8 @@ def message_list(v: Any, key: str) -> list | None:
                 raise BadContent(f"{key}: {exc}") from None
         except ValueError as exc:
             raise BadContent(f"{key} is not JSON ({str(exc)[:120]})") from None
+    if type(v) is dict:
+        return [v]
     if type(v) is not list:
         raise BadContent(f"{key} should be a list of messages, found {_kind(v)}")
     return v
@@ -177,7 +188,9 @@ def _call(c: Any) -> dict | None:
     if not isinstance(c, dict):
         return None
     fn = c.get("function") if isinstance(c.get("function"), dict) else {}
-    name = c.get("name") or fn.get("name")
+    name = c.get("name")
+    if name is None:  # ("" is a name given empty: kept, as every importer keeps it)
+        name = fn.get("name")
     if name is None:
         return None
     args = c.get("arguments", fn.get("arguments"))
@@ -322,8 +335,8 @@ def _from_events(events: list[dict]) -> tuple[list[dict] | None, list[dict] | No
             elif name == "gen_ai.choice":
                 seen = True
                 body = _json(a.get("message")) if a.get("message") is not None else a
-                if type(body) is not dict:
-                    raise BadContent(f"message should be an object, found {_kind(body)}")
+                if type(body) is not dict:  # the content alone: text, or a list of content
+                    body = {"content": body}  # blocks (Strands Agents: [{"text": ...}])
                 out.append(message({**body, "role": "assistant"}))
             elif name == "gen_ai.content.prompt" and a.get("gen_ai.prompt") is not None:
                 seen = True
