@@ -272,3 +272,24 @@ def test_an_observation_given_as_content_parts_keeps_their_text(db, tmp_path):
                                         "WHERE role = 'tool'").fetchall()
     assert content == "It is sunny in München."
     assert json.loads(extra)["content_parts"] == [image]
+
+
+@pytest.mark.parametrize("content", [[{"order_id": 1}, {"order_id": 2}], [1, 2], [],
+                                     [{"type": "text", "text": "x"}, 5]])
+def test_an_observation_whose_content_is_a_json_list_keeps_it(db, tmp_path, content):
+    """A tool's JSON list (records, numbers) as an observation's content is the result
+    itself, stored as its JSON text; only a list of content parts (objects with a type) is
+    read for its text (it was stored empty)."""
+    traj = {"schema_version": "ATIF-v1.6", "session_id": "s", "agent": {"name": "a",
+                                                                        "version": "1"},
+            "steps": [{"step_id": 1, "source": "user", "message": "list orders"},
+                      {"step_id": 2, "source": "agent", "message": "",
+                       "tool_calls": [{"tool_call_id": "c1", "function_name": "list_orders",
+                                       "arguments": {}}],
+                       "observation": {"results": [{"source_call_id": "c1",
+                                                    "content": content}]}}]}
+    p = tmp_path / "obs.json"
+    p.write_text(json.dumps(traj))
+    import_path(db, p)
+    (stored,), = db.conn.execute("SELECT content FROM steps WHERE role = 'tool'").fetchall()
+    assert json.loads(stored) == content

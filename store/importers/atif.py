@@ -140,9 +140,12 @@ def trajectory_sims(t: Any, where: str, parent: str | None = None) -> list[dict]
             if not isinstance(r, dict):
                 raise ImportFailure(f"{sw}: observation results should be objects")
             content, parts = r.get("content"), []
-            if isinstance(content, list):  # content parts, as a message's: their text
+            if isinstance(content, list) and content and all(
+                    isinstance(p, dict) and "type" in p for p in content):
+                # content parts (v1.6), as a message's: their text; any other list (a tool's
+                # JSON records) is the result itself, kept as JSON text below
                 content, parts = _text(content, f"{sw}, observation result #{n}", "content")
-            elif content is not None and not isinstance(content, str):
+            if content is not None and not isinstance(content, str):
                 content = json.dumps(content, ensure_ascii=False)
             tm: dict[str, Any] = {"role": "tool", "id": str(r.get("source_call_id") or ""),
                                   "content": content, "requestor": "assistant", "error": False}
