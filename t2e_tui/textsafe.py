@@ -95,6 +95,14 @@ def one_line(value: object, width: int = 200) -> str:
 
 
 
+def single_line(text: str) -> str:
+    """A line of output made of trace text: controls stripped, newlines shown as ⏎ (a task id
+    holding one cannot start a line of its own, e.g. a forged "[pass]"), other spacing kept
+    (unlike one_line: the line's indentation and columns stay)."""
+    text = strip_controls(text)
+    return text.replace("\n", " ⏎ ") if "\n" in text else text
+
+
 def visible_escapes(text: str) -> str:
     """Every byte a terminal could act on, written as a visible `\\uXXXX` escape instead.
 

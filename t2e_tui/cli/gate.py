@@ -11,7 +11,7 @@ import click
 
 from .. import jsonout
 from ..errors import T2EError
-from ..textsafe import one_line
+from ..textsafe import one_line, single_line
 from .common import console as cli_console
 from .common import one_line_table, output_path
 from .pipe import piped, table_option, write_lines
@@ -79,7 +79,8 @@ def _human_gate(doc: dict) -> str:
         lines.append(f"  transfer: {one_line(tr, 400)}")
     for w in doc["warnings"]:
         lines.append(f"  warning: {w}")
-    return "\n".join(lines)
+    # task ids, check details and reasons come from trace files: each line stays one line
+    return "\n".join(single_line(line) for line in lines)
 
 
 def advice_lines(tb: dict | None) -> list[str]:
