@@ -123,8 +123,6 @@ def _import(conn, ctx: ImportContext, worker: _Worker | None) -> None:
         raise ImportFailure(f"no GenAI spans found among {n_spans} span(s) (expected "
                             "gen_ai.* or OpenInference attributes: chat, execute_tool or "
                             "invoke_agent spans)")
-    if (w := builder.totals_warning("episode")) is not None:
-        ctx.warn(w)
     if not_captured:
         ctx.warn(f"{not_captured} episode(s) have messages whose content was not captured "
                  "(GenAI content capture off): shown as \"(content not captured)\"")
