@@ -168,8 +168,10 @@ def typeable(task_id: Any) -> bool:
     each run of white space as one space (textsafe.one_line), and resolve_episode strips the
     ends, so an id holding those would not resolve from what was shown (nor paste safely).
     Such an episode is referred to by its id."""
+    # isprintable: no control, format (zero-width space, soft hyphen, bidi), separator other
+    # than the space, surrogate or unassigned character, each shown unseen or not at all
     return type(task_id) is str and task_id != "" and task_id == " ".join(task_id.split()) \
-        and not UNSHOWN.search(task_id)
+        and task_id.isprintable()
 
 
 def episode_ref_or_id(episode_id: int, run_id: str, task_id: Any, trial: Any) -> str:
@@ -186,8 +188,17 @@ def episode_refs(db: Any, run_id: str) -> dict[int, str]:
     seen: dict[tuple, int] = {}
     for _eid, task, trial in rows:
         seen[(task, trial)] = seen.get((task, trial), 0) + 1
-    return {int(eid): episode_ref_or_id(eid, run_id, task, trial) if seen[(task, trial)] == 1
+    refs = {int(eid): episode_ref_or_id(eid, run_id, task, trial) if seen[(task, trial)] == 1
             else str(eid) for eid, task, trial in rows}
+    # two episodes may print alike (task 'a/t3' without a trial, task 'a' trial 3): such a
+    # label is kept only by the episode it resolves to
+    count: dict[str, int] = {}
+    for ref in refs.values():
+        count[ref] = count.get(ref, 0) + 1
+    for eid, ref in refs.items():
+        if count[ref] > 1 and not ref.isdigit() and resolve_episode(db, ref) != eid:
+            refs[eid] = str(eid)
+    return refs
 
 
 def resolve_episode(db: Any, ref: Any) -> int:

@@ -20,7 +20,8 @@ from t2e_tui.links import compare_link, episode_link_ref
 
 T2E = [sys.executable, "-m", "t2e_tui.cli"]
 ODD = ["[bold red]T1[/]\x1b[31mESC\x1b[0m\x1b]52;c;SGVsbG8=\x07", "two\nlines", " padded ",
-       "rl\u202eo", "two  spaces", "tab\there"]
+       "rl\u202eo", "two  spaces", "tab\there", "zero\u200bwidth", "soft\u00adhyphen",
+       "no\u00a0break"]
 PLAIN = ["t-1", "a b|c`d", "[bold]markup is typeable[/]"]
 
 
@@ -80,3 +81,18 @@ def test_cli_episodes_prints_refs_show_takes(fx):
         r = subprocess.run(T2E + ["--store", str(path), "show", ref, "--json"],
                            capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, (ref, r.stderr)
+
+
+def test_two_episodes_that_would_print_alike_are_told_apart(tmp_path):
+    """Task 'a/t3' (no trial) and task 'a' trial 3 both print 'RUN:a/t3'; that label opens
+    the first. The second is referred to by its id."""
+    src = tmp_path / "col.jsonl"
+    src.write_text("\n".join(json.dumps(line) for line in [
+        {"run": "col", "id": "s0", "task_id": "a/t3", "messages": _messages(0)},
+        {"run": "col", "id": "s1", "task_id": "a", "trial": 3, "messages": _messages(1)}]) + "\n")
+    db = open_db(tmp_path / "s.sqlite")
+    rid = import_path(db, src)["run_id"]
+    refs = episode_refs(db, rid)
+    assert len(set(refs.values())) == 2
+    for eid, ref in refs.items():
+        assert resolve_episode(db, ref) == eid
