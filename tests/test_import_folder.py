@@ -36,9 +36,6 @@ def test_a_folder_of_trace_files_imports_each_as_a_run(tmp_path):
     _jsonl(folder / ".hidden.jsonl", "t-h")
     _jsonl(folder / "sub" / "c.jsonl", "t-c")
     (folder / "notes.txt").write_text("not a trace")
-    outside = tmp_path / "outside.jsonl"
-    _jsonl(outside, "t-o")
-    (folder / "link.jsonl").symlink_to(outside)
     store = tmp_path / "s.sqlite"
     res = t2e(store, "import", str(folder), "--name", "batch", "--json")
     assert res.exit_code == 0, res.output
@@ -92,3 +89,26 @@ def test_tau2s_own_results_folder(tmp_path):
     doc = json.loads(res.stdout)
     assert sorted(Path(e["path"]).name for e in doc["imported"]) == \
         sorted(p.name for p in folder.glob("*.json"))
+
+
+def test_entries_that_cannot_be_read_are_named_not_skipped(tmp_path):
+    """A FIFO, a link that loops, a link to nothing and a link out of the folder: each is
+    rejected with its reason (they were skipped in silence, exit 0)."""
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    _jsonl(folder / "a.jsonl", "t-a")
+    os.mkfifo(folder / "fifo.jsonl")
+    (folder / "loop.json").symlink_to(folder / "loop.json")
+    (folder / "dangling.json").symlink_to(tmp_path / "nowhere.json")
+    outside = tmp_path / "outside.jsonl"
+    _jsonl(outside, "t-o")
+    (folder / "out.jsonl").symlink_to(outside)
+    res = t2e(tmp_path / "s.sqlite", "import", str(folder), "--json")
+    assert res.exit_code == 2, res.output
+    doc = json.loads(res.stdout)
+    assert [Path(e["path"]).name for e in doc["imported"]] == ["a.jsonl"]
+    why = {Path(r["path"]).name: r["error"] for r in doc["rejected"]}
+    assert set(why) == {"fifo.jsonl", "loop.json", "dangling.json", "out.jsonl"}
+    assert "loops" in why["loop.json"] and "does not exist" in why["dangling.json"]
+    assert "links outside the folder" in why["out.jsonl"]
+    assert "regular file" in why["fifo.jsonl"], why["fifo.jsonl"]

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,12 @@ def import_paths(db: Any, paths: list[str | os.PathLike], *, name: str | None = 
     paths = [f for p in paths for f in folder_files(p)]
     for i, p in enumerate(paths):
         run_name = name if name is None or len(paths) == 1 else f"{name}-{i + 1}"
+        if isinstance(p, _Outside):  # a folder's entry that links out of it
+            shown = _text(os.fsdecode(p.path))
+            result["rejected"].append({"path": shown, "error": (
+                f"{shown}: links outside the folder {_text(os.fsdecode(p.folder))}; only "
+                "files inside it are read (name the file itself to import it)")})
+            continue
         shown = _text(os.fsdecode(p))
         try:
             result["imported"].append(_import_one(db, p, name=run_name, role=role))
@@ -64,23 +71,37 @@ def import_paths(db: Any, paths: list[str | os.PathLike], *, name: str | None = 
 TRACE_SUFFIXES = (".json", ".jsonl", ".ndjson")
 
 
+@dataclass(frozen=True)
+class _Outside:
+    """A folder's entry that links out of the folder (refused, named, not read)."""
+
+    path: Path
+    folder: Path
+
+
 def folder_files(path: str | os.PathLike) -> list[str | os.PathLike]:
     """What `path` names for import: a folder that is no tau2 1.x results directory (neither
     results.json nor simulations/ in it), as tau2's own results folder, stands for the trace
-    files in it (TRACE_SUFFIXES; not hidden, not in subfolders, inside the folder: a link out
-    of it is not followed), in name order, each its own run. Anything else, and a folder
-    with no such file (its import says what it should hold), is itself."""
+    files in it (TRACE_SUFFIXES; not hidden, not in subfolders), in name order, each its own
+    run. An entry that is no regular file (a FIFO, a link that loops or leads nowhere) is
+    imported as named and so refused with its reason; one that links out of the folder is
+    an _Outside (refused, not followed). Anything else, and a folder with no such entry (its
+    import says what it should hold), is itself."""
     p = Path(path)
     try:
         if not p.is_dir() or (p / "results.json").exists() or (p / "results.json").is_symlink() \
                 or (p / "simulations").exists():
             return [path]
-        files = sorted(f for f in p.iterdir()
-                       if f.suffix.lower() in TRACE_SUFFIXES and not f.name.startswith(".")
-                       and f.is_file() and inside(p, f))
+        out: list[str | os.PathLike] = []
+        for f in sorted(p.iterdir()):
+            if f.suffix.lower() not in TRACE_SUFFIXES or f.name.startswith(".") \
+                    or (f.is_dir() and not f.is_symlink()):
+                continue
+            out.append(_Outside(f, p) if f.is_symlink() and f.exists() and not inside(p, f)
+                       else f)
     except OSError:
         return [path]  # (the import of the path itself names what is wrong)
-    return list(files) or [path]
+    return out or [path]
 
 
 def import_path(db: Any, path: str | os.PathLike, *, name: str | None = None,
