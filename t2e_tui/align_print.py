@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from store.termination import termination_text
+
 from .align import (
     ARGS,
     ERROR,
@@ -197,7 +199,11 @@ def print_compare(console: Any, db: Any, episode_a: Any, episode_b: Any | None =
         if ep is None:
             continue
         comps = reward_components(ep.meta, ep.checks, ep.task)
-        line = Text(f"{ep.label}: reward {ep.meta.get('reward')}  ")
+        # the words `t2e show` uses for one episode: "-" for no reward, how it ended
+        reward = ep.meta.get("reward")
+        line = Text(f"{ep.label}: termination "
+                    f"{termination_text(ep.meta.get('termination_reason'), ep.meta.get('status'))}"
+                    f"  reward {'-' if reward is None else f'{reward:.3f}'}  ")
         for c in comps:
             if not c["relevant"]:
                 continue

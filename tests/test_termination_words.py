@@ -72,3 +72,16 @@ def test_tasks_rows_name_it_too(foreign):
     rows = {r.task_id: r for r in task_rows(store.connect(path), run_id, None)}
     assert rows["conv-1"].terms == frozenset({NOT_RECORDED})
     assert rows["c" * 32].terms == frozenset({"agent_error"})
+
+
+def test_show_vs_says_the_same_for_each_side(foreign):
+    """`t2e show A --vs B` printed `reward None` and no termination for foreign episodes."""
+    path, run_id = foreign
+    conn = store.connect(path)
+    a, b = (eid for (eid,) in conn.execute(
+        "SELECT episode_id FROM episodes WHERE run_id = ? ORDER BY ord", (run_id,)))
+    conn.close()
+    out = cli_out(path, "show", str(a), "--vs", str(b))
+    assert "reward None" not in out
+    side = next(ln for ln in out.splitlines() if ":conv-1" in ln and "reward" in ln)
+    assert f"termination {NOT_RECORDED}  reward -" in side, side
