@@ -160,6 +160,8 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None],
     last_assistant = max((i for i, m in enumerate(msgs) if m.get("role") == "assistant"),
                          default=-1)
     calls = {c.get("id"): c for m in msgs for c in m.get("tool_calls") or [] if c.get("id")}
+    earlier: set = set()  # ids of the calls made before the message at hand: a result
+    # answers a call only when its call came first (the importers' own rule)
     t = start = _start_ns(sim, msgs)
     spans: list[dict] = []
     events: list[dict] = []
@@ -187,7 +189,7 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None],
                  **_usage(m), "t2e.cost": cost_of(m.get("cost"))}
             spans.append(_span(trace, _id(trace, i, n=16), root_id,
                                f"chat {run.get('agent_model') or ''}".strip(), a, t, end))
-        elif role == "tool" and m.get("id") not in calls and not (
+        elif role == "tool" and m.get("id") not in earlier and not (
                 m.get("requestor") == "user" and m.get("id") and i < last_assistant):
             # a result that answers no call (its id unknown or empty): no tool was executed
             # that a span could name (a span without a name or arguments made the importer
@@ -225,6 +227,7 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None],
             n_user += 1
         if role != "system":
             history.append(_parts(m))
+        earlier.update(c.get("id") for c in m.get("tool_calls") or [] if c.get("id"))
         t = end + 1000  # the next span starts after this one (1 µs: their order is kept)
     ri = sim.get("reward_info") if isinstance(sim.get("reward_info"), dict) else None
     root = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": run.get("name"),

@@ -364,3 +364,14 @@ def test_export_writes_a_string_that_reads_as_json_as_the_json_text_of_that_stri
     assert [p["arguments"] for p in out[0]["parts"]] == [
         json.dumps('{"a": 1}'), json.dumps("[1, 2]"), json.dumps('"quoted"'), "{not json",
         "plain text", "", {"a": 1}, [1, 2]]
+
+
+def test_roundtrip_of_a_result_that_comes_before_its_call(tmp_path):
+    """A result whose call id is made only later in the episode answers no call where it
+    stands (the importers' rule): it was exported as an execute_tool span, and the import
+    made up a call for it and moved the conversation around it."""
+    src = _jsonl(tmp_path / "early.jsonl", [
+        _ep("t0", [U("q"), T("c1", "early"), A(None, [C("c1", "get", {"a": 1})]),
+                   T("c1", "late"), A("done")])])
+    before, after, _ = _roundtrip(tmp_path, src)
+    assert after == before
