@@ -51,7 +51,8 @@ def test_junit_one_case_per_check_and_regression(store_path, tmp_path):
     assert "no_task_regressions" in failed and "no_max_steps" not in failed
     r1 = next(c for c in regs if c.get("name") == "task 1").find("failure")
     cand = doc["candidate"]["run_id"]
-    assert r1.text == f"t2e show {cand}:1 --vs {doc['baseline']['run_id']}:1"
+    # A the baseline, B the candidate, as the app's compare has them
+    assert r1.text == f"t2e show {doc['baseline']['run_id']}:1 --vs {cand}:1"
     verdict = next(c for c in cases if c.get("name") == "verdict")
     assert verdict.find("failure").get("message").startswith("discard")
     assert int(suite.get("failures")) == len(failed) + 2 + 1
@@ -75,7 +76,7 @@ def test_markdown_comment(store_path, tmp_path):
         assert len([c for c in row.split(" | ")]) == 5
     assert "| **FAIL** |" in text and "| pass |" in text
     cand, base = doc["candidate"]["run_id"], doc["baseline"]["run_id"]
-    assert f"`t2e show {cand}:1 --vs {base}:1`" in text
+    assert f"`t2e show {base}:1 --vs {cand}:1`" in text  # A the baseline, as in the app
     assert "### Regressions (2)" in text
     st = doc["stats"]
     assert f"p = {st['p_value']:.4g}" in text
@@ -117,8 +118,8 @@ def test_inspect_command_of_a_hostile_task_id_stays_in_its_cell_and_is_quoted(tm
                str(xml_path), "--json")
     doc = json.loads(res.stdout)
     cand, base = doc["candidate"]["run_id"], doc["baseline"]["run_id"]
-    command = f"t2e show '{cand}:{task}' --vs '{base}:{task}'"
-    assert shlex.split(command) == ["t2e", "show", f"{cand}:{task}", "--vs", f"{base}:{task}"]
+    command = f"t2e show '{base}:{task}' --vs '{cand}:{task}'"
+    assert shlex.split(command) == ["t2e", "show", f"{base}:{task}", "--vs", f"{cand}:{task}"]
     row = next(ln for ln in md_path.read_text().splitlines() if "t2e show" in ln)
     # GitHub splits table cells at pipes not escaped by a backslash, code spans included
     cells = [c for c in re.split(r"(?<!\\)\|", row)[1:-1]]
@@ -157,7 +158,7 @@ def test_inspect_command_of_an_untypeable_task_names_the_episodes(tmp_path):
     res = gate(st, "base", "cand", "--report", "markdown", str(md_path), "--report", "junit",
                str(xml_path))
     assert res.exit_code == 1, res.output
-    wanted = {f"t2e show {ids[('cand', t)]} --vs {ids[('base', t)]}" for t in tasks}
+    wanted = {f"t2e show {ids[('base', t)]} --vs {ids[('cand', t)]}" for t in tasks}
     regs = [c.find("failure").text for c in ET.parse(xml_path).getroot().iter("testcase")
             if c.get("classname") == "t2e.gate.regressions"]
     assert set(regs) == wanted

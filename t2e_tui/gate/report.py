@@ -35,18 +35,19 @@ _TASK_WIDTH = 120
 
 
 def inspect_refs(conn: Any, doc: dict) -> dict[str, tuple[str, str]]:
-    """Per regressing task, the references `t2e show` takes for its candidate and baseline
-    episodes: `RUN:TASK` where the task id reads back whole from the report (typeable, and
-    not cut), else the ids of the task's first episode in each run (what RUN:TASK would open),
-    since a `RUN:TASK` made of the id as shown (stripped, ⏎, cut) would not resolve."""
-    c, b = doc["candidate"]["run_id"], doc["baseline"]["run_id"]
+    """Per regressing task, the references `t2e show` takes for its baseline and candidate
+    episodes (A the baseline, B the candidate, as in the app's compare): `RUN:TASK` where the
+    task id reads back whole from the report (typeable, and not cut), else the ids of the
+    task's first episode in each run (what RUN:TASK would open), since a `RUN:TASK` made of
+    the id as shown (stripped, ⏎, cut) would not resolve."""
+    b, c = doc["baseline"]["run_id"], doc["candidate"]["run_id"]
     out = {}
     for task in doc["stats"]["regressions"]:
         if typeable(task) and len(task) <= _TASK_WIDTH:
-            out[task] = (f"{c}:{task}", f"{b}:{task}")
+            out[task] = (f"{b}:{task}", f"{c}:{task}")
             continue
         ids = []
-        for run in (c, b):
+        for run in (b, c):
             row = conn.execute("SELECT episode_id FROM episodes WHERE run_id = ? AND task_id = ? "
                                "ORDER BY trial, ord, episode_id LIMIT 1", (run, task)).fetchone()
             ids.append(str(row[0]) if row else f"{run}:{task}")
@@ -58,9 +59,9 @@ def _show(doc: dict, task: str, refs: dict | None) -> str:
     """The command that opens a task's two episodes side by side (`inspect_refs`), each
     reference quoted for the shell (a task id may hold spaces, quotes or `|`: it comes from the
     trace file)."""
-    c, b = (refs or {}).get(task) or (f"{doc['candidate']['run_id']}:{task}",
-                                      f"{doc['baseline']['run_id']}:{task}")
-    return f"t2e show {shlex.quote(_t(c, 300))} --vs {shlex.quote(_t(b, 300))}"
+    a, b = (refs or {}).get(task) or (f"{doc['baseline']['run_id']}:{task}",
+                                      f"{doc['candidate']['run_id']}:{task}")
+    return f"t2e show {shlex.quote(_t(a, 300))} --vs {shlex.quote(_t(b, 300))}"
 
 
 def _code_cell(text: str) -> str:
