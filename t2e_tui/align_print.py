@@ -24,7 +24,7 @@ from .align import (
     align,
     annotate_kinds,
 )
-from .align_where import steps_span
+from .align_where import row_step, steps_span
 from .textsafe import clean, one_line
 
 # --- one-line summaries shared by the CLI and the TUI ----------------------------------------
@@ -217,7 +217,7 @@ def print_compare(console: Any, db: Any, episode_a: Any, episode_b: Any | None =
     table.add_column(a.label, ratio=1, overflow="fold")
     table.add_column("", no_wrap=True)
     table.add_column(title_b, ratio=1, overflow="fold")
-    for i, r in enumerate(al.rows):
+    for r in al.rows:
         cells = []
         for ev, side in ((r.a, "a"), (r.b, "b")):
             t = Text()
@@ -226,7 +226,7 @@ def print_compare(console: Any, db: Any, episode_a: Any, episode_b: Any | None =
             cells.append(t)
         mark = Text("~" if r.split else _MARKS[r.status],
                     style="bold red" if r.divergent else "dim")
-        table.add_row(str(i), cells[0], mark, cells[1])
+        table.add_row(row_step(r), cells[0], mark, cells[1])  # (the app's gutter numbers)
     console.print(table)
     if al.gold:
         g = Table(title="gold actions", show_header=True, header_style="bold", expand=True)

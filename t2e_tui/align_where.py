@@ -4,6 +4,8 @@ differs and where A was. Core (no textual): the compare screen and `t2e show` sh
 
 from __future__ import annotations
 
+from typing import Any
+
 from .align import ARGS, ONLY_A, ONLY_B, Alignment
 from .textsafe import one_line
 
@@ -54,3 +56,15 @@ def against_gold(al: Alignment, first: int, last: int) -> str:
     else:
         what = row.status.replace("_", " ")
     return f"{span or 'A'}: {what}"
+
+
+def row_step(row: Any, lane: str = "a") -> str:
+    """A row's number as the compare gutter shows it: the step (message index) of `lane`'s
+    event, else the other side's, prefixed with its letter (`B12`); "" for a row with no step
+    (a gold action). `t2e show --vs` numbers its rows the same way."""
+    mine, other = (row.b, row.a) if lane == "b" else (row.a, row.b)
+    shown = mine if mine is not None else other
+    if shown is None or shown.step_idx < 0:
+        return ""
+    step = str(shown.step_idx)
+    return step if mine is not None else ("A" if lane == "b" else "B") + step

@@ -374,3 +374,14 @@ def test_print_compare_against_gold_names_where_a_missing_gold_action_was_due(fx
     assert "first at  " not in last and "first at (" not in last
     assert "1 difference; first after A step 3: gold action 1 cancel_pending_order missing" \
         in last
+
+
+def test_print_compare_numbers_rows_by_step_as_the_app(fx):
+    """`t2e show --vs` numbered its rows 0, 1, 2... (a row counter), while the README and the
+    app's gutter use step numbers: `:`/--step N read off the CLI went elsewhere."""
+    conn, ids = fx
+    buf = io.StringIO()
+    print_compare(Console(file=buf, width=200), conn, ids["episodes"][("cand", "2")],
+                  ids["episodes"][("base", "2")], record=False)
+    row = next(ln for ln in buf.getvalue().splitlines() if "transfer_to_human_agents" in ln)
+    assert row.split("│")[1].strip() == "11"  # A's step (it is the 9th row)
