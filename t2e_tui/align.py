@@ -264,9 +264,7 @@ def align_events(ea: list[Event], eb: list[Event]) -> list[Row]:
 
     def flush(upto_a: int, upto_b: int) -> None:
         nonlocal pa, pb
-        ta, tb = ea[pa:upto_a], eb[pb:upto_b]
-        for i in range(max(len(ta), len(tb))):
-            rows.append(Row(ta[i] if i < len(ta) else None, tb[i] if i < len(tb) else None, TEXT))
+        rows.extend(_text_rows(ea[pa:upto_a], eb[pb:upto_b]))
         pa, pb = max(pa, upto_a), max(pb, upto_b)
 
     def emit_pair(ia: int, ib: int) -> None:
@@ -277,14 +275,16 @@ def align_events(ea: list[Event], eb: list[Event]) -> list[Row]:
         pa, pb = ia + 1, ib + 1
 
     def emit_a(ia: int) -> None:
+        # A's text turns before a call only A made, with the text turns B has in common with
+        # them (the same opening turns share rows, not only-A rows then a shifted pairing)
         nonlocal pa
-        flush(ia, pb)
+        flush(ia, pb + _common_texts(ea[pa:ia], eb, pb))
         rows.append(Row(ea[ia], None, ONLY_A))
         pa = ia + 1
 
     def emit_b(ib: int) -> None:
         nonlocal pb
-        flush(pa, ib)
+        flush(pa + _common_texts(eb[pb:ib], ea, pa), ib)
         rows.append(Row(None, eb[ib], ONLY_B))
         pb = ib + 1
 
@@ -386,6 +386,38 @@ def align(steps_a: list[dict], steps_b: list[dict] | None, task: dict | None = N
         mark_split(rows)
         div = [i for i, r in enumerate(rows) if r.divergent]
     return Alignment(rows, marks, div, single)
+
+
+def _text_key(ev: Event) -> tuple:
+    return (ev.role, " ".join(str(ev.text or "").split()))
+
+
+def _text_rows(ta: list[Event], tb: list[Event]) -> list[Row]:
+    """Text turns between two anchors: the same turn (role and words) on both sides shares a
+    row; the others pair in order, as before."""
+    if not ta or not tb:
+        return [Row(e, None, TEXT) for e in ta] + [Row(None, e, TEXT) for e in tb]
+    out: list[Row] = []
+    sm = SequenceMatcher(None, [_text_key(e) for e in ta], [_text_key(e) for e in tb],
+                         autojunk=False)
+    for _op, i1, i2, j1, j2 in sm.get_opcodes():
+        for k in range(max(i2 - i1, j2 - j1)):
+            out.append(Row(ta[i1 + k] if i1 + k < i2 else None,
+                           tb[j1 + k] if j1 + k < j2 else None, TEXT))
+    return out
+
+
+def _common_texts(texts: list[Event], other: list[Event], start: int) -> int:
+    """How many of `other`'s text turns from `start` (up to its next non-text event) go with
+    `texts`: up to the last one equal to one of them (0 when none is)."""
+    end = start
+    while end < len(other) and other[end].kind == "text":
+        end += 1
+    if not texts or end == start:
+        return 0
+    sm = SequenceMatcher(None, [_text_key(e) for e in texts],
+                         [_text_key(e) for e in other[start:end]], autojunk=False)
+    return max((j2 for op, _i1, _i2, _j1, j2 in sm.get_opcodes() if op == "equal"), default=0)
 
 
 def _same_text(a: Event | None, b: Event | None) -> bool:

@@ -385,3 +385,31 @@ def test_print_compare_numbers_rows_by_step_as_the_app(fx):
                   ids["episodes"][("base", "2")], record=False)
     row = next(ln for ln in buf.getvalue().splitlines() if "transfer_to_human_agents" in ln)
     assert row.split("│")[1].strip() == "11"  # A's step (it is the 9th row)
+
+
+def test_the_same_opening_turns_share_rows_around_a_call_only_one_side_made():
+    """A looks the user up before asking which reservation; B does not. Their first two turns
+    are word for word the same: they share rows, and the first difference is A's extra call
+    (step 2). The aligner put A's opening turns alone (only in A) and paired A's later turns
+    with B's opening ones: 'first at A steps 0–2, only in A'."""
+    call = {"id": "c1", "name": "get_user_details", "arguments": {"user_id": "u1"},
+            "requestor": "assistant"}
+    res = {"id": "c2", "name": "get_reservation_details", "arguments": {"reservation_id": "R1"},
+           "requestor": "assistant"}
+    a = [{"role": "assistant", "content": "Hi! How can I help you today?"},
+         {"role": "user", "content": "I want to change my flight. My id is u1."},
+         {"role": "assistant", "content": None, "tool_calls": [call]},
+         {"role": "tool", "id": "c1", "content": "{}"},
+         {"role": "assistant", "content": "Which reservation?"},
+         {"role": "user", "content": "R1"},
+         {"role": "assistant", "content": None, "tool_calls": [res]},
+         {"role": "tool", "id": "c2", "content": "{}"},
+         {"role": "assistant", "content": "Done."}]
+    b = [a[0], a[1], a[4], a[5], a[6], a[7], a[8]]
+    a = [dict(m, idx=i) for i, m in enumerate(a)]
+    b = [dict(m, idx=i) for i, m in enumerate(b)]
+    al = align(a, b, None)
+    assert [(r.status, r.step("a"), r.step("b")) for r in al.rows] == [
+        (TEXT, 0, 0), (TEXT, 1, 1), (ONLY_A, 2, None), (TEXT, 4, 2), (TEXT, 5, 3),
+        (SAME, 6, 4), (TEXT, 8, 6)]
+    assert al.blocks == [(2, 2)]
