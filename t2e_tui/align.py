@@ -203,6 +203,9 @@ class Alignment:
     divergences: list[int]   # row indices of every differing row
     single: bool             # True when B is the gold actions (one-run mode)
     blocks: list[tuple[int, int]] = field(default_factory=list)  # (first, last) row, inclusive
+    # False when no task definition is stored (foreign traces): there are no gold actions, not
+    # an empty list of them, so a run alone has nothing to differ from
+    gold_known: bool = True
 
     def __post_init__(self) -> None:
         if not self.blocks:
@@ -378,14 +381,16 @@ def align(steps_a: list[dict], steps_b: list[dict] | None, task: dict | None = N
         marks_b = _locate_gold(rows, gold, "b", _recorded_action_checks(checks_b))
     marks = [GoldMark(g.gold_index, g, fa, fb, ra, rb)
              for g, (fa, ra), (fb, rb) in zip(gold, marks_a, marks_b)]
-    if single:
+    if single and task is None:
+        div = []    # no gold actions stored: nothing to differ from (not "no difference")
+    elif single:
         # vs gold, an extra read call is ordinary exploration; missing or different writes are not
         div = [i for i, r in enumerate(rows) if r.status in (ARGS, ONLY_B)
                or (r.status == ONLY_A and r.a is not None and r.a.tool_kind == "write")]
     else:
         mark_split(rows)
         div = [i for i, r in enumerate(rows) if r.divergent]
-    return Alignment(rows, marks, div, single)
+    return Alignment(rows, marks, div, single, gold_known=task is not None)
 
 
 def _text_key(ev: Event) -> tuple:

@@ -9,6 +9,18 @@ from typing import Any
 from .align import ARGS, ONLY_A, ONLY_B, Alignment
 from .textsafe import one_line
 
+NO_GOLD = "no gold actions to compare with (task definition not stored)"
+
+
+def no_difference(al: Alignment) -> str:
+    """What the compare header and `t2e show` say when an alignment has no difference block:
+    `no difference` between two runs, `no difference from the gold actions` only where the
+    gold actions exist (an empty list of them is gold too), and `NO_GOLD` for a run alone
+    whose task is not stored (foreign traces), where there was nothing to compare with."""
+    if not al.single:
+        return "no difference"
+    return "no difference from the gold actions" if al.gold_known else NO_GOLD
+
 
 def steps_span(al: Alignment, first: int, last: int) -> str:
     """Rows first..last in steps: `A steps 10–14, B steps 10–13` (a side absent: `only B`).

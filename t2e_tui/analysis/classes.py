@@ -49,12 +49,17 @@ class Verdict:
 @dataclass(frozen=True)
 class FailureClass:
     """A failure class. `priority`: lower ranks first when several agent classes hold (the
-    top class is the most specific cause, symptoms like a missing write rank last)."""
+    top class is the most specific cause, symptoms like a missing write rank last).
+    `needs_gold`: the rule reads the task (gold actions, communicate info, the reward
+    breakdown, the user scenario) or the failed outcome; only a class that reads nothing but
+    the trace (False) is looked for in an unscored episode or one whose task is not stored.
+    A domain's own class needs gold unless it says otherwise."""
     name: str
     description: str
     detector: Callable
     kind: str = AGENT
     priority: int = 50
+    needs_gold: bool = True
 
 
 _REGISTRY: dict[str, FailureClass] = {}
@@ -77,4 +82,5 @@ def registered() -> list[FailureClass]:
 
 def describe() -> list[dict]:
     """name, kind and description of every class (for `t2e failures --classes` and the docs)."""
-    return [{"name": c.name, "kind": c.kind, "description": c.description} for c in registered()]
+    return [{"name": c.name, "kind": c.kind, "description": c.description,
+             "needs_gold": c.needs_gold} for c in registered()]

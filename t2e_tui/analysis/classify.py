@@ -14,15 +14,21 @@ from store import INFRA as INFRA_TERMINATION
 
 from .classes import AGENT, BLAME, INFRA, UNCLASSIFIED, FailureClass, Verdict, registered
 from .facts import Facts
+from .outcome import UNSCORED
 from .trace import EpisodeTrace
 
-CLASSIFIER_VERSION = "rules-2"
+# rules-3: unscored episodes are not failures (only the classes that need no gold look at them),
+# and an episode with no stored task gets no class that needs gold
+CLASSIFIER_VERSION = "rules-3"
 
 
 @dataclass
 class Analysis:
     """The classifier's result for one episode. `classes`: agent classes, top first (or one
-    `unclassified`); `flags`: blame flags beside them; `infra`: excluded from figures."""
+    `unclassified`); `flags`: blame flags beside them; `infra`: excluded from figures.
+    `unscored`: the episode has no reward, so it did not fail: `classes` are only what the
+    classes that need no gold found (maybe none, never `unclassified`), with no first
+    divergence (there is no gold outcome to diverge from)."""
     episode_id: int | None
     task_id: str | None
     trial: int | None
@@ -32,6 +38,7 @@ class Analysis:
     first_divergence: dict | None = None
     infra: bool = False
     features: dict = field(default_factory=dict)   # what the failing step looks like (clusters)
+    unscored: bool = False
 
     @property
     def top(self) -> str | None:
@@ -39,17 +46,21 @@ class Analysis:
 
     def to_dict(self) -> dict:
         """The `t2e failures --json` episode document."""
-        return {"episode_id": self.episode_id, "task_id": self.task_id, "trial": self.trial,
-                "reward": self.reward, "classes": [v.to_dict() for v in self.classes],
-                "flags": [v.to_dict() for v in self.flags],
-                "first_divergence": self.first_divergence}
+        d = {"episode_id": self.episode_id, "task_id": self.task_id, "trial": self.trial,
+             "reward": self.reward, "classes": [v.to_dict() for v in self.classes],
+             "flags": [v.to_dict() for v in self.flags],
+             "first_divergence": self.first_divergence}
+        if self.unscored:
+            d["outcome"] = UNSCORED
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "Analysis":
         return cls(d.get("episode_id"), d.get("task_id"), d.get("trial"), d.get("reward"),
                    [Verdict.from_dict(v) for v in d.get("classes") or []],
                    [Verdict.from_dict(v) for v in d.get("flags") or []],
-                   d.get("first_divergence"), bool(d.get("infra")), d.get("features") or {})
+                   d.get("first_divergence"), bool(d.get("infra")), d.get("features") or {},
+                   d.get("outcome") == UNSCORED)
 
     def dumps(self) -> str:
         d = self.to_dict()
@@ -61,7 +72,10 @@ class Analysis:
 
 
 def classify(ep: EpisodeTrace, classes: list[FailureClass] | None = None) -> Analysis:
-    """Run every detector on a failed episode; a passing episode gets no class."""
+    """Run every detector on a failed episode; a passing episode gets no class. An unscored
+    episode (no reward) is not failed: only the classes that need no gold look at it
+    (`Analysis.unscored`). A failed episode whose task is not stored (a foreign trace given a
+    reward with `--reward-attr`) has no gold either: the same classes, else `unclassified`."""
     classes = registered() if classes is None else sorted(classes, key=lambda c: (c.priority, c.name))
     res = Analysis(ep.episode_id, ep.task_id, ep.trial, ep.reward)
     if ep.termination == INFRA_TERMINATION:
@@ -71,9 +85,11 @@ def classify(ep: EpisodeTrace, classes: list[FailureClass] | None = None) -> Ana
         return res
     if ep.success:
         return res
+    res.unscored = ep.reward is None
+    gold = ep.has_task and not res.unscored
     f = Facts(ep)
     for fc in classes:
-        if fc.kind == INFRA:
+        if fc.kind == INFRA or (fc.needs_gold and not gold):
             continue
         for v in fc.detector(ep, f) or []:
             v.kind = fc.kind
@@ -81,6 +97,8 @@ def classify(ep: EpisodeTrace, classes: list[FailureClass] | None = None) -> Ana
     res.classes, res.flags = _merge(res.classes), _merge(res.flags)
     prio = {fc.name: fc.priority for fc in classes}
     res.classes.sort(key=lambda v: v.rank if v.rank is not None else prio.get(v.name, 50))
+    if res.unscored:
+        return res      # findings only: no failure to explain, no gold outcome to diverge from
     if not res.classes:
         res.classes = [Verdict(UNCLASSIFIED, [], "no rule explains this failure; read the trace.")]
     res.first_divergence = first_divergence(res, f)
@@ -141,6 +159,9 @@ def first_divergence(res: Analysis, f: Facts) -> dict:
         if best is None or step < best[0]:
             best = (step, v)
     if best is None:
+        if not f.ep.has_task:
+            return {"step": f.last_step, "why": "the conversation ended with a failing reward; "
+                    "no task definition is stored to say where it went wrong."}
         return {"step": f.last_step, "why": "the conversation ended without the gold outcome."}
     return {"step": best[0], "why": f"{best[1].name}: {best[1].why}"}
 
@@ -172,10 +193,10 @@ def _describe(s) -> str:
 
 
 def summary_counts(analyses: list[Analysis]) -> dict:
-    """class -> number of failed episodes carrying it (infrastructure excluded)."""
+    """class -> number of failed episodes carrying it (infrastructure and unscored excluded)."""
     out: dict = {}
     for a in analyses:
-        if a.infra:
+        if a.infra or a.unscored:
             continue
         for v in a.classes:
             out[v.name] = out.get(v.name, 0) + 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from store import INFRA
 
-from .cache import analyse_run, class_counts
+from .cache import analyse_run, class_counts, unscored_count, unscored_findings
 from .classify import CLASSIFIER_VERSION, pair_divergence
 from .trace import load_episodes
 
@@ -32,11 +32,12 @@ def flips(db, baseline: str, candidate: str) -> list[dict]:
 
     def first(run):
         out = {}
+        # scored trials only: an unscored episode (no reward) neither passes nor fails
         for eid, tid, reward in conn.execute(
                 "SELECT episode_id, coalesce(likely_task_id, task_id), reward FROM episodes"
                 " WHERE run_id = ? AND status = 'done' AND coalesce(termination_reason, '') !="
-                " ? ORDER BY task_id, trial, ord", (run, INFRA)):
-            out.setdefault(tid, (eid, reward is not None and abs(reward - 1) <= 1e-6))
+                " ? AND reward IS NOT NULL ORDER BY task_id, trial, ord", (run, INFRA)):
+            out.setdefault(tid, (eid, abs(reward - 1) <= 1e-6))
         return out
     b, c = first(baseline), first(candidate)
     out = []
@@ -51,16 +52,37 @@ def flips(db, baseline: str, candidate: str) -> list[dict]:
     return out
 
 
+def _counts(found) -> dict:
+    out: dict = {}
+    for a in found:
+        for v in a.classes:
+            out[v.name] = out.get(v.name, 0) + 1
+    return out
+
+
+def _finding(a) -> dict:
+    d = a.to_dict()
+    if not d.get("flags"):
+        d.pop("flags", None)
+    return d
+
+
 def failures_report(db, run_id: str, vs: str | None = None, clusters: bool = False) -> dict:
-    """The `t2e failures --json` document (with `clusters` when asked)."""
+    """The `t2e failures --json` document (with `clusters` when asked). `episodes` and
+    `counts` are failures only; `unscored` counts the episodes with no reward (never failed),
+    `unscored_findings` / `unscored_counts` what the classes that need no gold found in them."""
     conn = _conn(db)
     analyses = analyse_run(conn, run_id)
     infra = [a for a in analyses if a.infra]
     eps = [a.to_dict() for a in analyses if not a.infra]
     for d in eps:
         d.pop("flags", None) if not d.get("flags") else None
+    found = unscored_findings(conn, run_id)
     doc = {"run_id": run_id, "classifier_version": CLASSIFIER_VERSION, "episodes": eps,
-           "counts": class_counts(conn, run_id), "infrastructure_excluded": len(infra)}
+           "counts": class_counts(conn, run_id), "infrastructure_excluded": len(infra),
+           "unscored": unscored_count(conn, run_id),
+           "unscored_findings": [_finding(a) for a in found],
+           "unscored_counts": _counts(found)}
     if clusters:
         from .clusters import cluster
         doc["clusters"] = [c.to_dict() for c in cluster(analyses)]

@@ -34,9 +34,11 @@ BUILTIN = [
     FailureClass(INFRASTRUCTURE, "The episode ended with infrastructure_error (the model was not "
                  "reached). Excluded from every figure.", _infra, INFRA, 0),
     FailureClass("loop", "The episode hit max steps, or the agent repeated one identical tool "
-                 "call or message three times.", T.loop_or_max_steps, AGENT, 10),
+                 "call or message three times.", T.loop_or_max_steps, AGENT, 10,
+                 needs_gold=False),
     FailureClass("tool_error_storm", "Most tool calls returned errors (at least three), or the "
-                 "episode stopped on too many errors.", T.tool_error_storm, AGENT, 11),
+                 "episode stopped on too many errors.", T.tool_error_storm, AGENT, 11,
+                 needs_gold=False),
     FailureClass("auth_skipped", "A record was read or written before a find_user_id_* lookup "
                  "authenticated the customer, or for another user than the authenticated one.",
                  A.auth_skipped, AGENT, 20),

@@ -93,6 +93,7 @@ class EpisodeTrace:
     run_id: str | None = None
     scenario_text: str = ""     # what the user simulator was told (for the blame flags)
     domain: str | None = None
+    has_task: bool = True       # False: no task definition stored (foreign traces): no gold
 
     @property
     def success(self) -> bool:
@@ -177,11 +178,12 @@ def load_episodes(conn, episode_ids: list[int]) -> list[EpisodeTrace]:
             if key not in tasks:
                 row = conn.execute("SELECT task_json FROM tasks WHERE run_id = ? AND task_id = ?",
                                    key).fetchone()
-                tasks[key] = _json(row[0], {}) if row else {}
+                tasks[key] = _json(row[0], None) if row else None
             task = tasks[key]
-            gold, comm = gold_from_task(task)
+            gold, comm = gold_from_task(task or {})
             out[eid] = EpisodeTrace(eid, tid, [], gold, comm, reward, term, _json(bd, {}) or {},
-                                    trial, run_id, scenario_text(task), domain)
+                                    trial, run_id, scenario_text(task or {}), domain,
+                                    has_task=isinstance(task, dict))
         rows: dict[int, list] = {}
         for r in conn.execute(
                 f"SELECT episode_id, idx, role, content, tool_calls, tool_call_id, error FROM steps"

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from .cache import analysis_of, class_counts, ensure_classified
 from .classify import CLASSIFIER_VERSION
 from .labels import labels_for
+from .outcome import FAILED_SQL
 from .report import class_deltas
 
 
@@ -38,14 +39,12 @@ def class_table(db, run_id: str, vs: str | None = None) -> list[dict]:
 
 
 def failed_count(db, run_id: str) -> int:
-    """Failed episodes of the run with a cached result (infrastructure excluded)."""
-    row = _conn(db).execute("SELECT n_failed FROM failure_analysis_runs WHERE run_id = ? AND"
-                            " classifier_version = ?", (run_id, CLASSIFIER_VERSION)).fetchone()
-    if row is not None and row[0] is not None:
-        return row[0]       # counted when the run was marked classified
+    """Failed episodes of the run with a cached result (infrastructure and unscored excluded:
+    an episode with no reward did not fail)."""
     return _conn(db).execute(
-        "SELECT count(*) FROM failure_analyses WHERE run_id = ? AND classifier_version = ? AND"
-        " top_class != 'infrastructure'", (run_id, CLASSIFIER_VERSION)).fetchone()[0]
+        "SELECT count(*) FROM failure_analyses f JOIN episodes e ON e.episode_id = f.episode_id"
+        " WHERE f.run_id = ? AND f.classifier_version = ? AND f.top_class != 'infrastructure'"
+        f" AND {FAILED_SQL}", (run_id, CLASSIFIER_VERSION)).fetchone()[0]
 
 
 def why_of(db, episode_id: int) -> str:
@@ -69,7 +68,7 @@ def failed_episodes(db, run_id: str, *, ensure: bool = True) -> list[FailedEpiso
         "SELECT f.episode_id, coalesce(e.likely_task_id, e.task_id), e.trial, f.first_step"
         " FROM failure_analyses f JOIN episodes e ON e.episode_id = f.episode_id WHERE"
         " f.run_id = ? AND f.classifier_version = ? AND f.top_class != 'infrastructure'"
-        " ORDER BY e.ord", (run_id, CLASSIFIER_VERSION)).fetchall()
+        f" AND {FAILED_SQL} ORDER BY e.ord", (run_id, CLASSIFIER_VERSION)).fetchall()
     out = [FailedEpisode(eid, run_id, tid, trial, names.get(eid, []), False, step, None)
            for eid, tid, trial, step in rows]
     labelled = labels_for(conn, [r.episode_id for r in out]) if out else {}
@@ -86,7 +85,8 @@ def failed_episodes(db, run_id: str, *, ensure: bool = True) -> list[FailedEpiso
 
 def brief(db, episode_id: int | None) -> str | None:
     """`step 21 · missing_write, communicate_miss` (the first-divergence step, then the
-    classes; a `*` marks a human label), or None for a passing episode."""
+    classes; a `*` marks a human label), or None for an episode that did not fail (passed,
+    running, or unscored: no reward, see `unscored_brief`)."""
     if episode_id is None:
         return None
     a = analysis_of(_conn(db), episode_id)
@@ -97,6 +97,20 @@ def brief(db, episode_id: int | None) -> str | None:
     step = (a.first_divergence or {}).get("step")
     # the step first: a narrow header cuts the end of the line
     return (f"step {step} · " if step is not None else "") + f"{names}{flags}"
+
+
+def unscored_brief(db, episode_id: int | None) -> str | None:
+    """`unscored · loop at step 7`: what the classes that need no gold found in an unscored
+    episode (no reward, so not failed), or None (scored, or nothing found). Never "fails":
+    the compare header shows it as is, beside the side's name."""
+    if episode_id is None:
+        return None
+    a = analysis_of(_conn(db), episode_id, unscored=True)
+    if a is None:
+        return None
+    found = ", ".join(v.name + (f" at step {min(v.steps)}" if v.steps else "")
+                      for v in a.classes)
+    return f"unscored · {found}"
 
 
 def episode_classes(db, run_ids: list) -> dict:

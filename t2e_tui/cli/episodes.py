@@ -84,7 +84,9 @@ def register(cli: click.Group) -> None:
     @cli.command("episodes")
     @click.argument("run")
     @click.option("--task", "task_id", default=None, help="Only this task.")
-    @click.option("--failed", is_flag=True, help="Only episodes that did not succeed.")
+    @click.option("--failed", is_flag=True,
+                  help="Only failed episodes (a reward short of 1, or an infrastructure error); "
+                       "unscored ones (no reward) are not failed.")
     @click.option("--json", "as_json", is_flag=True, help="Print the episodes as JSON.")
     @table_option
     def episodes_cmd(run: str, task_id: str | None, failed: bool, as_json: bool,
@@ -100,8 +102,14 @@ def register(cli: click.Group) -> None:
         rows = episode_index(db, rid)
         if task_id is not None:
             rows = [r for r in rows if str(r["task_id"]) == task_id]
+        unscored = 0
         if failed:
-            rows = [r for r in rows if not r["success"]]
+            from ..analysis.outcome import UNSCORED, UNSCORED_HOW, UNSCORED_WHY, is_failed, outcome
+
+            unscored = sum(outcome(r["reward"], r["termination_reason"], r["status"]) == UNSCORED
+                           for r in rows)
+            rows = [r for r in rows if is_failed(r["reward"], r["termination_reason"],
+                                                 r["status"])]
         keys = ("episode_id", "task_id", "likely_task_id", "trial", "status",
                 "termination_reason", "reward", "success", "n_steps", "n_tool_errors")
         refs = episode_refs(db, rid)
@@ -118,7 +126,9 @@ def register(cli: click.Group) -> None:
             echo_tsv(cols, ([r[k] for k in cols] for r in out))
             return
         if not out:
-            click.echo(f"run {rid}: no episodes" + (" match" if task_id or failed else ""))
+            click.echo(f"run {rid}: no " + ("failed " if failed else "") + "episodes"
+                       + (" match" if task_id else "")
+                       + (f"; {unscored} unscored: {UNSCORED_WHY}; {UNSCORED_HOW}" if unscored else ""))
             return
         idw = max(len("id"), *(len(str(r["episode_id"])) for r in out))
         refw = min(48, max(len("ref"), *(len(r["ref"]) for r in out)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from ..analysis.outcome import UNSCORED_HOW, UNSCORED_WHY
 from ..errors import T2EError
 from ..textsafe import one_line
 from .common import console as _console
@@ -16,7 +17,11 @@ def _human(doc: dict, width: int) -> str:
     lines = [f"run {doc['run_id']} · classifier {doc['classifier_version']} · "
              f"{len(doc['episodes'])} failed episode(s)"
              + (f" · {doc['infrastructure_excluded']} infrastructure (excluded)"
-                if doc["infrastructure_excluded"] else "")]
+                if doc["infrastructure_excluded"] else "")
+             + (f" · {doc['unscored']} unscored" if doc.get("unscored") else "")]
+    if doc.get("unscored"):
+        lines.append(one_line(f"unscored: {UNSCORED_WHY};", width))
+        lines.append(one_line(f"  {UNSCORED_HOW}.", width))
     if doc.get("deltas") is not None:
         lines.append(f"class deltas vs {doc['vs']} (baseline → this run):")
         for r in doc["deltas"]:
@@ -26,6 +31,8 @@ def _human(doc: dict, width: int) -> str:
         lines.append("classes:")
         for name, n in sorted(doc["counts"].items(), key=lambda kv: (-kv[1], kv[0])):
             lines.append(f"  {name:<20} {n:>5}")
+        if not doc["counts"]:
+            lines.append("  (no failed episode)")
     lines.append("")
     for e in doc["episodes"]:
         names = ", ".join(c["name"] + ("*" if c["source"] == "human" else "") for c in e["classes"])
@@ -34,6 +41,16 @@ def _human(doc: dict, width: int) -> str:
         head = f"{e['episode_id']:>7} {str(e['task_id']):<14} t{e['trial']} step {fd}: {names} {flags}"
         lines.append(one_line(head, width))
         if e["classes"]:
+            lines.append("        " + one_line(e["classes"][0]["why"], max(20, width - 8)))
+    if doc.get("unscored_findings"):
+        lines.append("in unscored episodes (not failures), classes that need no gold:")
+        for name, n in sorted(doc["unscored_counts"].items(), key=lambda kv: (-kv[1], kv[0])):
+            lines.append(f"  {name:<20} {n:>5}")
+        for e in doc["unscored_findings"]:
+            names = ", ".join(c["name"] + (f" (steps {', '.join(map(str, c['steps']))})"
+                                           if c["steps"] else "") for c in e["classes"])
+            lines.append(one_line(f"{e['episode_id']:>7} {str(e['task_id']):<14} t{e['trial']} "
+                                  f"unscored: {names}", width))
             lines.append("        " + one_line(e["classes"][0]["why"], max(20, width - 8)))
     for c in doc.get("clusters") or []:
         lines.append(one_line(f"cluster ×{c['size']} (e.g. episode {c['representative']}): "
@@ -62,7 +79,9 @@ def register(cli: click.Group) -> None:
         """Why each failed episode of RUN failed (explained classes, multi-label, `unclassified`
         rather than a guess) and where (the first-divergence step). Results are cached in the
         store per classifier version; human labels (`t2e label`) win. Infrastructure errors are
-        excluded. Class definitions: docs/failure-classes.md."""
+        excluded. Episodes with no reward (foreign traces: no gold) are unscored, never
+        failed: counted apart, with what the classes that need no gold find in them. Class
+        definitions: docs/failure-classes.md."""
         from store.queries import resolve_run
 
         from ..analysis import describe
