@@ -207,3 +207,12 @@ def test_load_episodes_knows_when_no_task_is_stored(plain):
     eids = [r[0] for r in conn.execute("SELECT episode_id FROM episodes WHERE run_id = ?", (rid,))]
     assert [e.has_task for e in load_episodes(conn, eids)] == [False] * 3
     conn.close()
+
+
+def test_flywheel_counts_no_unscored_task_as_failing(plain):
+    from t2e_tui.analysis.flywheel import _task_pass
+
+    st, rid = plain
+    conn = connect(st)
+    assert _task_pass(conn, rid) == {}       # was every task failing
+    conn.close()

@@ -30,11 +30,12 @@ def _latest_run(conn, chash: str | None) -> str | None:
 
 
 def _task_pass(conn, run_id: str) -> dict:
-    """task -> passes (every finished, non-infrastructure trial succeeded)."""
+    """task -> passes (every finished, non-infrastructure, scored trial succeeded; a task with
+    no scored trial is left out: unscored is neither passed nor failed)."""
     out: dict = {}
     for tid, ok in conn.execute(
             "SELECT coalesce(likely_task_id, task_id), success FROM episodes WHERE run_id = ? AND"
-            " status = 'done' AND coalesce(termination_reason, '') != ?",
+            " status = 'done' AND coalesce(termination_reason, '') != ? AND reward IS NOT NULL",
             (run_id, INFRA)):
         out[tid] = out.get(tid, True) and bool(ok)
     return out

@@ -113,7 +113,7 @@ def offered_from_gate(db, row_id: int) -> list[dict]:
         if tr not in ("fixed", "improved"):
             continue
         e = conn.execute("SELECT episode_id FROM episodes WHERE run_id = ? AND coalesce("
-                         "likely_task_id, task_id) = ? AND (reward IS NULL OR reward < 0.999999)"
+                         "likely_task_id, task_id) = ? AND reward < 0.999999"  # failed: scored, short of 1
                          " ORDER BY trial LIMIT 1", (row[1], tid)).fetchone()
         if e:
             out.append(item_from_episode(conn, e[0], note=f"fixed by scoreboard row {row_id}"))
