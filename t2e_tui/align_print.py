@@ -24,7 +24,7 @@ from .align import (
     align,
     annotate_kinds,
 )
-from .align_where import row_step, steps_span
+from .align_where import no_difference, row_step, steps_span
 from .textsafe import clean, one_line
 
 # --- one-line summaries shared by the CLI and the TUI ----------------------------------------
@@ -144,6 +144,7 @@ def alignment_json(al: Alignment) -> dict:
         return d
     return {
         "single": al.single,
+        "gold_known": al.gold_known,
         "divergences": al.divergences,
         "blocks": [list(b) for b in al.blocks],
         "rows": [{"row": i, "status": r.status, "split": r.split, "a": ev(r.a), "b": ev(r.b),
@@ -251,8 +252,9 @@ def print_compare(console: Any, db: Any, episode_a: Any, episode_b: Any | None =
         span = steps_span(al, first, last)
         where = ("; first " + ("" if span.startswith(("after ", "before ")) else "at ") + span
                  + (" (messages part)" if al.rows[first].split else ""))
-    console.print(Text(f"{n} difference{'' if n == 1 else 's'}{where} (~ messages part, "
-                       "≠ args, < only A, > only B, ! error)", style="bold"))
+    head = f"{n} difference{'' if n == 1 else 's'}{where}" if n else no_difference(al)
+    console.print(Text(f"{head} (~ messages part, ≠ args, < only A, > only B, ! error)",
+                       style="bold"))
     return al
 
 

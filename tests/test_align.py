@@ -413,3 +413,14 @@ def test_the_same_opening_turns_share_rows_around_a_call_only_one_side_made():
         (TEXT, 0, 0), (TEXT, 1, 1), (ONLY_A, 2, None), (TEXT, 4, 2), (TEXT, 5, 3),
         (SAME, 6, 4), (TEXT, 8, 6)]
     assert al.blocks == [(2, 2)]
+
+
+def test_print_compare_says_no_difference_in_the_screens_words(fx):
+    """With no difference block, `t2e show` says what the compare header says (align_where.
+    no_difference): from the gold actions where they exist, not '0 differences'."""
+    conn, ids = fx
+    buf = io.StringIO()
+    al = print_compare(Console(file=buf, width=300), conn, ids["episodes"][("base", "1")],
+                       None, record=False)
+    assert not al.blocks and al.gold_known
+    assert buf.getvalue().splitlines()[-1].startswith("no difference from the gold actions (")
