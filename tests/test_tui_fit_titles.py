@@ -172,3 +172,42 @@ async def test_a_tau2_airline_run_against_gold_names_where_it_first_differs(airl
         assert third.startswith("1 difference · first after A step ")
         assert "gold action 0 transfer_to_human_agents" in divergence_summary(
             app.screen.alignment)
+
+
+WIDE = "検証実行ベースライン版その一の長い名前テスト"   # 22 characters, 44 cells
+
+
+def _runs_title(a: str, b: str) -> list[Part]:
+    # the runs screen's title (screens/runs.py `_title`)
+    return ([Part("Runs", "bold"), Part("   ")]
+            + run_parts(("baseline: ", "base ", "B "), a, "aaaa1111") + [Part(("   ", "  "))]
+            + run_parts(("candidate: ", "cand ", "C "), b, "bbbb2222")
+            + [Part(("   store ", "  store ", "  "), "dim", give=2),
+               Part("s.sqlite", "dim", give=1, cut="middle", least=12)])
+
+
+@pytest.mark.parametrize("width", [78, 80, 100])
+def test_wide_names_are_fitted_in_cells_and_still_told_apart(width):
+    """Names of CJK characters (two cells each) were measured in characters: the title ran
+    past the width, the end-of-line cut took the store's name and the part that tells the
+    two names apart (`改`). Measured and cut in cells, both stay."""
+    from rich.cells import cell_len
+
+    line = fit_title(_runs_title(WIDE, WIDE + "改"), width).plain
+    assert cell_len(line) <= width, line
+    assert line.rstrip().endswith("s.sqlite"), line          # the store's name stays
+    assert "改" in line, line                                  # what tells them apart
+
+
+def test_middle_cut_and_tell_apart_count_cells():
+    from rich.cells import cell_len
+
+    from t2e_tui.fitting import middle_cut, tell_apart
+
+    for w in range(1, 30):
+        cut = middle_cut(WIDE, w)
+        assert cell_len(cut) <= w, (w, cut)
+        assert cell_len(cut) >= w - 1, (w, cut)      # a wide character may leave one cell
+    a, b = tell_apart(WIDE, WIDE + "改", 16)
+    assert a != b and cell_len(a) <= 16 and cell_len(b) <= 16 and "改" in b
+    assert tell_apart("short", "名前", 20) == ("short", "名前")

@@ -13,10 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import Static
 
-from ...fitting import middle_cut, tell_apart
+from ...fitting import end_cut, middle_cut, tell_apart
 from ...textsafe import one_line
 
 
@@ -36,13 +37,18 @@ def _forms(part: Part) -> tuple:
     return part.forms if isinstance(part.forms, tuple) else (part.forms,)
 
 
+def _cells(text: str | Text) -> int:
+    """Terminal cells, not characters: a CJK character takes two."""
+    return text.cell_len if isinstance(text, Text) else cell_len(text)
+
+
 def fit_parts(parts: Sequence[Part], width: int) -> list[str]:
     """Each part's text once the row fits in `width` cells (or has given all it can)."""
     texts = [_forms(p)[0] for p in parts]
     step = [0] * len(parts)
 
     def over() -> int:
-        return sum(len(t) for t in texts) - width
+        return sum(_cells(t) for t in texts) - width
 
     for level in sorted({p.give for p in parts if p.give}, reverse=True):
         at = [i for i, p in enumerate(parts) if p.give == level]
@@ -64,7 +70,7 @@ def fit_parts(parts: Sequence[Part], width: int) -> list[str]:
         at = [i for i, p in enumerate(parts) if p.give == level and step[i]]
         for k in range(max((step[i] for i in at), default=0)):
             back = {i: _forms(parts[i])[min(k, step[i])] for i in at}
-            if over() + sum(len(t) - len(texts[i]) for i, t in back.items()) <= 0:
+            if over() + sum(_cells(t) - _cells(texts[i]) for i, t in back.items()) <= 0:
                 for i, t in back.items():
                     texts[i], step[i] = t, min(k, step[i])
                 break
@@ -76,14 +82,14 @@ def _cut(parts: Sequence[Part], texts: list[str], cuts: list[int], width: int) -
     spare for the others); a pair is cut apart at one width."""
     if not cuts:
         return
-    room = width - sum(len(t) for i, t in enumerate(texts) if i not in cuts)
+    room = width - sum(_cells(t) for i, t in enumerate(texts) if i not in cuts)
     alloc: dict[int, int] = {}
-    left = sorted(cuts, key=lambda i: len(texts[i]))
+    left = sorted(cuts, key=lambda i: _cells(texts[i]))
     while left:
         share = max(0, room) // len(left)
         i = left[0]
-        if len(texts[i]) <= share:
-            alloc[i] = len(texts[i])
+        if _cells(texts[i]) <= share:
+            alloc[i] = _cells(texts[i])
         else:
             for j in left:
                 alloc[j] = max(parts[j].least, share)
@@ -97,19 +103,19 @@ def _cut(parts: Sequence[Part], texts: list[str], cuts: list[int], width: int) -
         p = parts[i]
         mate = next((j for j in cuts if j != i and p.pair and parts[j].pair == p.pair), None)
         if mate is not None:
-            whole = [k for k in (i, mate) if alloc[k] >= len(texts[k])]
+            whole = [k for k in (i, mate) if alloc[k] >= _cells(texts[k])]
             w = max(alloc[i], alloc[mate]) if whole else min(alloc[i], alloc[mate])
             texts[i], texts[mate] = tell_apart(texts[i], texts[mate], w)
             done |= {i, mate}
             continue
         w, text = alloc[i], texts[i]
         if isinstance(text, Text):
-            if len(text) > w:
+            if text.cell_len > w:
                 text = text.copy()
                 text.truncate(max(1, w), overflow="ellipsis")
                 texts[i] = text
-        elif len(text) > w:
-            texts[i] = middle_cut(text, w) if p.cut == "middle" else text[:max(0, w - 1)] + "…"
+        elif cell_len(text) > w:
+            texts[i] = middle_cut(text, w) if p.cut == "middle" else end_cut(text, w)
         done.add(i)
 
 

@@ -12,6 +12,7 @@ from collections import abc
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
@@ -23,7 +24,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widget import Widget
 
-from ...fitting import middle_cut
+from ...fitting import end_cut, middle_cut
 from ...textsafe import one_line
 
 # Semantic style names used by cells across the app (theme-neutral colours).
@@ -86,8 +87,8 @@ class Column:
 def cell_width(cell: Cell) -> int:
     """Cells a value takes before cutting (newlines become spaces when drawn)."""
     if isinstance(cell, str) or cell is None:
-        return len(cell or "")
-    return sum(len(t) for t, _ in cell)
+        return cell_len(cell or "")
+    return sum(cell_len(t) for t, _ in cell)
 
 
 def cell_segments(cell: Cell, width: int, justify: str = "left") -> list[Segment]:
@@ -102,10 +103,10 @@ def cell_segments(cell: Cell, width: int, justify: str = "left") -> list[Segment
         if used >= width:
             break
         room = width - used
-        if len(text) > room:
-            text = text[: max(0, room - 1)] + "…"
+        if cell_len(text) > room:  # cells, not characters: a CJK character takes two
+            text = end_cut(text, room)
         out.append(Segment(text, STYLES.get(style, Style())))
-        used += len(text)
+        used += cell_len(text)
     pad = width - used
     if pad > 0:
         if justify == "right":
@@ -286,7 +287,7 @@ class LineTable(RowCursorView, can_focus=True):
         for col, most in zip(self.columns, longest):
             if not col.fit:
                 continue
-            width = max(1, min(col.fit, max(len(col.label), most)))
+            width = max(1, min(col.fit, max(cell_len(col.label), most)))
             if width != col.width:
                 col.width, changed = width, True
         if changed:
@@ -364,7 +365,7 @@ class LineTable(RowCursorView, can_focus=True):
             if i:
                 segs.append(Segment(" "))
             cell = cells[i] if i < len(cells) else ""
-            if col.cut == "middle" and isinstance(cell, str) and len(cell) > w:
+            if col.cut == "middle" and isinstance(cell, str) and cell_len(cell) > w:
                 cell = middle_cut(one_line(cell, 10_000), w)
             segs.extend(cell_segments(cell, w, col.justify))
         row, header, cursor = self._base_styles()
