@@ -16,6 +16,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from ...textsafe import one_line
+from ..widgets.datatable import PlainDataTable
 from ..widgets.keybar import KeyBar
 
 STYLE = {"promote": "green", "discard": "red", "inconclusive": "yellow"}
@@ -50,7 +51,7 @@ class EvolveScreen(Screen):
                                                          "nothing about models", "dim")),
                      classes="title", id="evo-title")
         yield Static("", id="evo-status")
-        yield DataTable(id="evo-table", cursor_type="row", zebra_stripes=True)
+        yield PlainDataTable(id="evo-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="evo-detail")
         yield KeyBar()
 

@@ -186,7 +186,8 @@ class FailuresScreen(ExplorerScreen):
         run, vs = self.names
         t = Text()
         t.append("Failures ", style="bold")
-        t.append(f"{run}" + (f" vs baseline {vs}" if vs else ""))
+        # names from the store: one line, an OSC sequence removed whole (payload too)
+        t.append(one_line(f"{run}" + (f" vs baseline {vs}" if vs else ""), 400))
         self.query_one("#fail-title", TextLine).set(t)
         what = {"classes": "class(es) · Enter: its episodes",
                 "episodes": f"episode(s) of {self.class_filter or 'every class'} · Enter: compare "

@@ -3,6 +3,7 @@ gutter, the header and `t2e show` use). Enter jumps; Escape cancels."""
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -27,7 +28,7 @@ class StepPrompt(ModalScreen[int | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(self.hint)
+            yield Static(Text(self.hint))
             yield Input(placeholder="step number, then Enter", type="integer", id="step-input")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

@@ -11,6 +11,8 @@ import heapq
 
 from textual.command import CommandPalette, DiscoveryHit, Hit, Hits, Provider
 
+from ..plain import highlight, plain, plain_markup
+
 CHANGED = {"regressed": 0.6, "worsened": 0.5, "fixed": 0.6, "improved": 0.5, "flaky": 0.4}
 # Why bounds: at 25,000 tasks the palette took ~6 s to list every task and ~5 s per typed
 # query (it sorts and lists every hit it is given; Textual's fuzzy matcher costs ~0.1 ms a
@@ -51,7 +53,8 @@ class TaskJump(Provider):
         rows = heapq.nsmallest(LIMIT, enumerate(self._rows()),
                                key=lambda ir: (-CHANGED.get(ir[1].transition, 0.0), ir[0]))
         for _, r in rows:
-            yield DiscoveryHit(f"task {r.task_id}", self._go(r.task_id), help=r.transition)
+            yield DiscoveryHit(plain(f"task {r.task_id}"), self._go(r.task_id),
+                               help=plain_markup(r.transition))
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
@@ -65,8 +68,9 @@ class TaskJump(Provider):
                               matcher.match(f"task {r.task_id}"))) > 0]
         for score, i in heapq.nlargest(LIMIT, scored, key=lambda si: (si[0], -si[1])):
             r = rows[i]
-            yield Hit(score, matcher.highlight(f"task {r.task_id}"), self._go(r.task_id),
-                      help=f"{r.transition} {' '.join(r.hints)}".strip())
+            # the id as typed (Matcher.highlight and the help line read markup)
+            yield Hit(score, highlight(matcher, f"task {r.task_id}"), self._go(r.task_id),
+                      help=plain_markup(f"{r.transition} {' '.join(r.hints)}"))
 
     def _go(self, task_id: str):
         screen = self.screen

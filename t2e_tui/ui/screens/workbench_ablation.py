@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from rich.markup import escape
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -20,6 +19,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, ProgressBar, Static
 
 from ...textsafe import strip_controls
+from ..plain import plain
 from ..widgets.datatable import KeyedDataTable
 from ..widgets.keybar import KeyBar
 
@@ -59,8 +59,9 @@ class AblationScreen(Screen):
 
     def compose(self) -> ComposeResult:
         # short: the title must not be cut at 80 columns (the agent note wraps below it)
-        yield Static(f"Ablation · [b]{escape(strip_controls(self.cand_name))}[/b] on "
-                     f"{escape(self.tasks)} · agent: scripted stand-in unless configured",
+        yield Static(Text.assemble("Ablation · ", plain(self.cand_name, "bold", 80), " on ",
+                                   plain(self.tasks, width=200),
+                                   " · agent: scripted stand-in unless configured"),
                      classes="title")
         yield Static("planning…", id="abl-status")
         yield ProgressBar(show_eta=False, id="abl-progress")
@@ -97,12 +98,14 @@ class AblationScreen(Screen):
 
     def on_ablation_screen_step(self, message: "AblationScreen.Step") -> None:
         self.query_one(ProgressBar).update(total=message.total, progress=message.index - 1)
-        self.query_one("#abl-status", Static).update(
-            f"run {message.index}/{message.total}: {escape(message.label)} (ctrl+c cancels)")
+        self.query_one("#abl-status", Static).update(Text.assemble(
+            f"run {message.index}/{message.total}: ", plain(message.label, width=200),
+            " (ctrl+c cancels)"))
 
     def _failed(self, exc: Exception) -> None:
         self.running = False
-        self.query_one("#abl-status", Static).update(Text(f"ablation refused: {exc}", "red"))
+        self.query_one("#abl-status", Static).update(
+            plain(f"ablation refused: {exc}", "red", 1000))
 
     def _show(self, res: dict) -> None:
         self.running = False
@@ -115,7 +118,7 @@ class AblationScreen(Screen):
                   "the runs: t2e runs")
         if not res.get("complete", True):
             status += " · cancelled: partial"
-        self.query_one("#abl-status", Static).update(status)
+        self.query_one("#abl-status", Static).update(plain(status, width=1000))
         t = self.query_one(DataTable)
         t.clear()
         for r in res["rules"]:
@@ -142,8 +145,9 @@ class AblationScreen(Screen):
         text.append(strip_controls(r["rule"]))
         won, lost = r.get("tasks_won") or [], r.get("tasks_lost") or []
         if won or lost:
-            text.append(f"\nwithout it: wins {', '.join(map(str, won)) or '–'} · loses "
-                        f"{', '.join(map(str, lost)) or '–'}", "dim")
+            text.append("\n")
+            text.append_text(plain(f"without it: wins {', '.join(map(str, won)) or '–'} · "
+                                   f"loses {', '.join(map(str, lost)) or '–'}", "dim", 2000))
         if r.get("run_id"):
             text.append(f" · run {r['run_id']}", "dim")
         self.query_one("#abl-rule", Static).update(text)
@@ -151,7 +155,7 @@ class AblationScreen(Screen):
     def action_cancel(self) -> None:
         if self.running:
             self._cancel.set()
-            self.query_one("#abl-status", Static).update("cancelling after the current run…")
+            self.query_one("#abl-status", Static).update(Text("cancelling after the current run…"))
 
     def action_leave(self) -> None:
         if self.running:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.markup import escape
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -18,6 +17,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Input, Static
 
+from ..plain import plain
+from ..widgets.datatable import PlainDataTable
 from ..widgets.fittitle import FitTitle, Part, run_parts
 from ..widgets.keybar import KeyBar
 
@@ -49,8 +50,9 @@ class ReasonModal(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(f"[b]The gate said {self._verdict}.[/b] Promoting against it is "
-                         "recorded as an override. Why?")
+            yield Static(Text.assemble((f"The gate said {self._verdict}.", "bold"),
+                                       " Promoting against it is recorded as an override. "
+                                       "Why?"))
             yield Input(placeholder="reason (required)", id="reason")
             yield Static("[dim]Enter record · Escape cancel[/dim]")
 
@@ -79,7 +81,7 @@ class ConfirmModal(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(Text(self._question))
+            yield Static(plain(self._question, width=2000))
             yield Static("[dim]y record · n / Escape cancel[/dim]")
 
     def action_answer(self, yes: bool) -> None:
@@ -118,9 +120,9 @@ class GateScreen(Screen):
     def compose(self) -> ComposeResult:
         yield FitTitle([Part("Gate", "bold")], classes="title", id="gate-title")
         yield Static("evaluating…", id="gate-verdict")
-        yield DataTable(id="gate-checks", cursor_type="none", zebra_stripes=True)
+        yield PlainDataTable(id="gate-checks", cursor_type="none", zebra_stripes=True)
         yield Static("", id="gate-stats")
-        yield DataTable(id="gate-tasks", cursor_type="row")
+        yield PlainDataTable(id="gate-tasks", cursor_type="row")
         yield Static("", id="gate-human")
         yield KeyBar()
 
@@ -160,8 +162,9 @@ class GateScreen(Screen):
 
     def _refused(self, message: Any, refusal: bool = True) -> None:
         self.refusal = str(message)
-        text = Text(("the gate refuses this pair: " if refusal else "the gate failed: ")
-                    + self.refusal, "bold red")
+        text = Text("the gate refuses this pair: " if refusal else "the gate failed: ",
+                    "bold red")
+        text.append_text(plain(self.refusal, "bold red", 2000))
         shared = _shared_tasks(self.app.store_path, self.baseline_run, self.candidate_run)
         self._shared = shared
         if refusal and shared:
@@ -174,7 +177,7 @@ class GateScreen(Screen):
         if self.result is not None or not getattr(self, "_shared", 0):
             return
         self.query_one("#gate-verdict", Static).update(
-            f"evaluating on the {self._shared} shared tasks…")
+            Text(f"evaluating on the {self._shared} shared tasks…"))
         self._evaluate(True)
 
     def on_worker_state_changed(self, event) -> None:
@@ -202,21 +205,24 @@ class GateScreen(Screen):
         same = " (same verdict, already recorded)" if result.reused else ""
         v.append(f"  row #{result.row_id}{same}  evidence: {result.evidence_role}")
         if result.role.claimed != result.evidence_role:
-            from ...textsafe import one_line
-
             v.append(f" (claimed {result.role.claimed})", "yellow")
             # why it was downgraded (a role raised after the run, an outcome filter, …)
             for why in result.role.reasons[:3]:
-                v.append(f"\n  role: {one_line(why, 300)}", "yellow")
+                v.append("\n  role: ", "yellow")
+                v.append_text(plain(why, "yellow", 300))
         if cmp.intersected:
             v.append(f"\n  restricted to the {len(cmp.rows)} shared tasks (baseline "
                      f"{len(cmp.rows) + len(cmp.only_baseline)}, candidate "
                      f"{len(cmp.rows) + len(cmp.only_candidate)} tasks): the other tasks are "
                      "not judged", "yellow")
         if result.role.leaked_tasks:
-            v.append(f"  leaked: {', '.join(result.role.leaked_tasks[:8])}", "yellow")
+            v.append("  leaked: ", "yellow")
+            v.append_text(plain(", ".join(plain(t, width=80).plain
+                                          for t in result.role.leaked_tasks[:8]), "yellow", 800))
+        # a reason quotes task ids and names: one line each, a newline in an id shown as ⏎
         for r in result.reasons[:3]:
-            v.append(f"\n  {r}")
+            v.append("\n  ")
+            v.append_text(plain(r, width=2000))
         from .workbench_transfer import transfer_text
 
         tr = transfer_text(self.app.store_path, result)  # the candidate's transfer evidence
@@ -247,7 +253,9 @@ class GateScreen(Screen):
         adv = result.advice or {}
         # "noise unknown" is a hint; below 100 columns the task list needs the line more
         quiet = adv.get("slip_per_trial") is None and self.size.width < 100
-        budget = "" if quiet else "\n".join(x.strip() for x in advice_lines(adv)[:3])
+        # an advice line can quote a task id: one line each
+        budget = "" if quiet else "\n".join(plain(x, width=1000).plain
+                                             for x in advice_lines(adv)[:3])
         self.query_one("#gate-stats", Static).update(Text(
             f"{s.get('test', 'test')}: p = {_fmt(s.get('p_value'))} (α {s.get('alpha', 0):.3g})"
             f" · reward Δ CI {ci} · fixes {len(s.get('fixes') or [])} · regressions "
@@ -299,14 +307,16 @@ class GateScreen(Screen):
                      "selected task")
             return
         h = self.human
-        extra = f" (OVERRIDE: {escape(h['reason'] or '')})" if h["override"] else ""
+        text = Text.assemble("human decision: ", (h["decision"], "bold"))
+        if h["override"]:
+            text.append_text(plain(f" (OVERRIDE: {h['reason'] or ''})", width=300))
         # an override a later decision replaced stays visible (as on the scoreboard)
         earlier = [o for o in getattr(self, "_history", [])[:-1] if o["override"]]
-        if earlier:
-            extra += (f" · replaces an OVERRIDE promote ({escape(earlier[-1]['reason'] or '')})"
-                      if not h["override"] else "")
-        w.update(f"human decision: [b]{h['decision']}[/b]{extra} · Enter compares the "
-                 "selected task")
+        if earlier and not h["override"]:
+            text.append_text(plain(f" · replaces an OVERRIDE promote "
+                                   f"({earlier[-1]['reason'] or ''})", width=300))
+        text.append(" · Enter compares the selected task")
+        w.update(text)
 
     # -- actions ----------------------------------------------------------------------------
 

@@ -14,7 +14,6 @@ import threading
 from collections import deque
 from typing import Any
 
-from rich.markup import escape
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -24,6 +23,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, ProgressBar, Select, Static
 
+from ..plain import plain
 from ..widgets.datatable import KeyedDataTable
 from ..widgets.keybar import KeyBar
 from .workbench_launch_plan import (
@@ -256,7 +256,7 @@ class LauncherScreen(ModalScreen):
     def _show_estimate(self, est: Estimate) -> None:
         est_line = self.query_one("#lf-estimate", Static)
         if est.plan is None:
-            self._say("#lf-refusal", Text(f"refused: {est.error}"))
+            self._say("#lf-refusal", plain(f"refused: {est.error}", width=1000))
             est_line.update("")
             self._say("#lf-warning", "")
             return
@@ -264,12 +264,15 @@ class LauncherScreen(ModalScreen):
         steps, leaked = est.steps, est.leaked
         self._say("#lf-refusal", "")
         n = len(plan.task_ids) * plan.trials
-        est_line.update(f"cost estimate: {len(plan.task_ids)} tasks × {plan.trials} trials = "
-                        f"[b]{n} episodes[/b] × ~{steps:.0f} steps ≈ [b]{n * steps:,.0f} "
-                        f"steps[/b] · agent {escape(plan.agent.label)}, user "
-                        f"{escape(plan.user.label)}")
-        self._say("#lf-warning", "\n".join(
-            estimate_warnings(plan, leaked, self._task_mismatch, self._no_set)))
+        est_line.update(Text.assemble(
+            f"cost estimate: {len(plan.task_ids)} tasks × {plan.trials} trials = ",
+            (f"{n} episodes", "bold"), f" × ~{steps:.0f} steps ≈ ",
+            (f"{n * steps:,.0f} steps", "bold"), " · agent ", plain(plan.agent.label, width=80),
+            ", user ", plain(plan.user.label, width=80)))
+        # a warning can quote task ids: one line each
+        self._say("#lf-warning", Text("\n").join(
+            plain(w, width=1000)
+            for w in estimate_warnings(plan, leaked, self._task_mismatch, self._no_set)))
 
     def _say(self, selector: str, text: "str | Text") -> None:
         """Update a message line; an empty one takes no room."""
@@ -329,10 +332,10 @@ class LauncherScreen(ModalScreen):
             bar.update(total=len(plan.task_ids) * plan.trials, progress=0)
             self.query_one("#lf-live", DataTable).clear()
         f = self.form()
-        self.query_one("#lf-summary", Static).update(Text(
+        self.query_one("#lf-summary", Static).update(plain(
             f"{f.candidate} on {f.domain} {f.tasks} × {f.trials} trials · {f.model} / {f.user}"
             f" · {f.role}" + (f" · baseline {f.baseline_run}" if f.baseline_run else "")
-            + (f" · resuming {resume}" if resume else "")))
+            + (f" · resuming {resume}" if resume else ""), width=1000))
         self._cancel = threading.Event()
         self._run(plan, resume, self._cancel)
         self._say("#lf-refusal", "")
@@ -379,8 +382,8 @@ class LauncherScreen(ModalScreen):
         table.move_cursor(row=table.row_count - 1)
         self.query_one("#lf-progress", ProgressBar).update(total=last.total, progress=last.done)
         if self.status == "running" and not (self._cancel and self._cancel.is_set()):
-            self.query_one("#lf-estimate", Static).update(
-                f"running {last.run_id}: {last.done}/{last.total} episodes · ctrl+c / F8 cancels")
+            self.query_one("#lf-estimate", Static).update(Text(
+                f"running {last.run_id}: {last.done}/{last.total} episodes · ctrl+c / F8 cancels"))
 
     def _finished(self, summary: Any, error: Exception | None) -> None:
         self._drain()
@@ -389,19 +392,19 @@ class LauncherScreen(ModalScreen):
         est = self.query_one("#lf-estimate", Static)
         if error is not None:
             self.status = "interrupted"
-            est.update(Text(f"rerun {self.run_id or ''} stopped: {error} (ctrl+r resumes)",
-                            "red"))
+            est.update(plain(f"rerun {self.run_id or ''} stopped: {error} (ctrl+r resumes)",
+                             "red", 1000))
             return
         self.summary = summary
         self.status = summary.status
         self.run_id = summary.run_id
         if summary.status != "complete":
-            est.update(f"rerun {summary.run_id} {summary.status}: {summary.episodes} episodes "
-                       "saved · ctrl+r / F7 resumes")
+            est.update(Text(f"rerun {summary.run_id} {summary.status}: {summary.episodes} "
+                            "episodes saved · ctrl+r / F7 resumes"))
             return
         reward = "n/a" if summary.reward is None else f"{summary.reward:.3f}"
-        est.update(f"rerun {summary.run_id} complete: {summary.episodes} episodes, reward "
-                   f"{reward}")
+        est.update(Text(f"rerun {summary.run_id} complete: {summary.episodes} episodes, reward "
+                        f"{reward}"))
         baseline = self.form().baseline_run
         if baseline:
             self.action_show_gate()

@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Static
 from ...candidate_versions import get_version, lineage
 from ...lineage_evidence import figure_text, on_axis, reward_line, transfers_text
 from ...textsafe import strip_controls
+from ..plain import plain
 from ..widgets.datatable import KeyedDataTable
 from ..widgets.keybar import KeyBar
 
@@ -96,9 +97,11 @@ class LineageScreen(Screen):
                              ("human", 9), ("transfer", 10), ("saved UTC", 11)):
             table.add_column(label, width=width)
         for r in self.rows:
-            name = "  " * r["depth"] + ("└ " if r["depth"] else "") + strip_controls(r["name"])
+            # the indent is kept as typed here (a str cell is one_line'd, which trims it)
+            name = Text("  " * r["depth"] + ("└ " if r["depth"] else ""), end="")
+            name.append_text(plain(r["name"], width=200))
             if r.get("ablation"):
-                name = Text(name, "dim")
+                name.stylize("dim")
             reward: str | Text = "-" if r["reward"] is None else f"{r['reward']:.3f}"
             if r["reward"] is not None and not on_axis(r, line):
                 reward = Text(reward + "†", "dim")  # another domain or role: see below
@@ -188,8 +191,8 @@ class LineageScreen(Screen):
         if p is None:
             self.notify(f"{r['name']} has no saved parent to diff against", severity="warning")
             return
-        title = Text.assemble("Diff  ", (p.name, "bold"), f" {p.short}  →  ", (v.name, "bold"),
-                              f" {v.short}")
+        title = Text.assemble("Diff  ", plain(p.name, "bold", 80), f" {p.short}  →  ",
+                              plain(v.name, "bold", 80), f" {v.short}")
         self.app.push_screen(DiffScreen(p.body, v.body, title))
 
     def action_ablate(self) -> None:
