@@ -149,3 +149,65 @@ async def test_a_refused_name_keeps_the_save_dialog_open_with_what_was_typed(dem
         await wait_for(pilot, lambda: app.screen is editor)
         assert editor.saved is not None and editor.saved.name == "cross-order-v9"
         assert editor.saved.hypothesis == "fix it"
+
+
+async def _save_failing(app, pilot):
+    """Open the editor, type, ctrl+s, fill the dialog and press Enter; returns
+    (editor, modal, the draft's text)."""
+    from textual.widgets import Input
+
+    editor = await open_editor(app, pilot)
+    ta = editor.query_one(TextArea)
+    ta.move_cursor(ta.document.end)
+    await pilot.press(*" draft", "ctrl+s")
+    await wait_for(pilot, lambda: isinstance(app.screen, HypothesisModal))
+    modal = app.screen
+    modal.query_one("#hyp-name", Input).value = "cross-order-v9"
+    await pilot.press("tab", *"fix it", "enter")
+    await settle(pilot)
+    return editor, modal, ta.text
+
+
+def _broken_save(exc):
+    def save_version(*args, **kwargs):
+        raise exc
+    return save_version
+
+
+@pytest.mark.parametrize("kind", ["not-a-folder", "permission", "store", "sqlite"])
+async def test_a_failed_save_is_shown_in_the_dialog_and_keeps_the_draft(demo, tmp_path, kind,
+                                                                         monkeypatch):
+    """Only a refused name (CandidateError) was caught: a candidates folder under a regular
+    file (NotADirectoryError), a folder that can't be written, a store error crashed the app
+    with a traceback and the draft was lost. Now each is said in the dialog, as a refused name
+    is, with both fields as typed; the editor keeps the draft."""
+    import sqlite3
+
+    from textual.widgets import Input, Static
+
+    from store import StoreError
+    from t2e_tui.ui.screens import workbench_editor
+
+    app = make_app(demo["store"], load_config=False, poll_interval=0)
+    if kind == "not-a-folder":
+        (tmp_path / "file").write_text("x")
+        app.candidates_dir = str(tmp_path / "file" / "cands")
+        said = "Not a directory"
+    else:
+        exc, said = {"permission": (PermissionError(13, "Permission denied", "/ro/c.md"),
+                                    "Permission denied"),
+                     "store": (StoreError("the store is gone"), "the store is gone"),
+                     "sqlite": (sqlite3.OperationalError("database is locked"),
+                                "database is locked")}[kind]
+        monkeypatch.setattr(workbench_editor, "save_version", _broken_save(exc))
+    async with app.run_test(size=(100, 30)) as pilot:
+        editor, modal, draft = await _save_failing(app, pilot)
+        assert app.is_running and app.return_code is None
+        assert app.screen is modal and editor.saved is None
+        assert modal.query_one("#hyp-name", Input).value == "cross-order-v9"
+        assert modal.query_one("#hyp-text", Input).value == "fix it"
+        error = str(modal.query_one("#hyp-error", Static).render())
+        assert "could not save" in error and said in error, error
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is editor)
+        assert editor.query_one(TextArea).text == draft and editor.unsaved

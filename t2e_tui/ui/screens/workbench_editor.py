@@ -26,6 +26,7 @@ from textual.widgets import ContentSwitcher, Input, Label, Static, TextArea
 from ...candidate_versions import Version, candidate_from_text, save_version
 from ...candidates import CandidateError, body_hash, packaged_baseline
 from ...textsafe import one_line, strip_controls
+from ..plain import plain
 from ..widgets.diffview import DiffView
 from ..widgets.keybar import KeyBar
 from .workbench_context import candidates_dir_for, shown_candidates_dir
@@ -37,6 +38,14 @@ def suggest_name(name: str) -> str:
 
     m = re.match(r"^(.*?)-v(\d+)$", name)
     return f"{m.group(1)}-v{int(m.group(2)) + 1}" if m else f"{name}-v2"
+
+
+def save_error(exc: Exception) -> str:
+    """What the save dialog says when a save fails for another reason than the name."""
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"could not save: {exc.strerror}{where}"
+    return f"could not save ({type(exc).__name__}): {exc}"
 
 
 class HypothesisModal(ModalScreen[tuple[str, str] | None]):
@@ -261,19 +270,25 @@ class EditorScreen(Screen):
         saved_text = self.text
         cand = candidate_from_text(saved_text, name=name or self.parent_name, parent=None)
         parent_ref = self.saved.hash if self.saved else self.parent_ref
-        conn = connect(self.app.store_path)
+        conn = None
         try:
+            conn = connect(self.app.store_path)
             if parent_ref is None:  # editing the packaged baseline: record it first
-                from ...candidate_versions import save_version as sv
                 base = packaged_baseline()
-                parent_ref = sv(conn, base, hypothesis=base.hypothesis or "baseline",
-                                candidates_dir=candidates_dir_for(self.app)).version.hash
+                parent_ref = save_version(conn, base, hypothesis=base.hypothesis or "baseline",
+                                          candidates_dir=candidates_dir_for(self.app)
+                                          ).version.hash
             res = save_version(conn, cand, hypothesis=hyp, parent_ref=parent_ref,
                                name=name or None, candidates_dir=candidates_dir_for(self.app))
         except CandidateError as exc:
             return str(exc)
+        except Exception as exc:  # noqa: BLE001 - shown in the dialog; the draft stays
+            # the candidates folder under a file or not writable, a store locked or gone: a
+            # save that fails is said where the name is typed, never a crash losing the draft
+            return save_error(exc)
         finally:
-            conn.close()
+            if conn is not None:
+                conn.close()
         self.saved = res.version
         # from now on the editor edits the saved version: it is the next save's parent, and
         # the diff and the line counts run against it
@@ -344,7 +359,8 @@ class DiffScreen(Screen):
         self._old, self._new, self._title, self._mode = old, new, title, mode
 
     def compose(self) -> ComposeResult:
-        yield Static(self._title, classes="title", id="diff-title")
+        title = plain(self._title) if isinstance(self._title, str) else self._title
+        yield Static(title, classes="title", id="diff-title")
         yield DiffView(self._old, self._new, mode=self._mode, id="diff-view")
         yield KeyBar()
 
