@@ -216,3 +216,30 @@ def test_flywheel_counts_no_unscored_task_as_failing(plain):
     conn = connect(st)
     assert _task_pass(conn, rid) == {}       # was every task failing
     conn.close()
+
+
+async def test_the_compare_header_of_an_unscored_episode(tmp_path):
+    """The app's compare header for a foreign episode alone: no "fails at", no "no difference
+    from the gold actions" (there is no gold), and what the gold-free classes found, said as
+    unscored."""
+    from tui_fixture import settle, wait_for
+
+    from t2e_tui.ui.app import make_app
+    from t2e_tui.ui.screens.compare import CompareScreen
+    from t2e_tui.ui.widgets.fittitle import FitTitle
+
+    st, rid = _import(tmp_path, [_conversation(1, loop=True)])
+    conn = connect(st)
+    (eid,) = conn.execute("SELECT episode_id FROM episodes WHERE run_id = ?", (rid,)).fetchone()
+    conn.close()
+    app = make_app(st, load_config=False, poll_interval=0, remember=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        app.push_screen(CompareScreen(eid, None))
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen)
+                       and app.screen.alignment is not None)
+        await settle(pilot)
+        title = str(app.screen.query_one("#cmp-title", FitTitle).render())
+    assert "fails" not in title and "from the gold actions" not in title, title
+    assert "no gold actions to compare with" in title, title
+    assert "A unscored · loop at step" in title, title

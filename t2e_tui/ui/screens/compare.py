@@ -248,8 +248,9 @@ class CompareScreen(CompareNavigation, PairDebugMixin, ExplorerScreen):
         # other trials of the same task, for the trial keys (1 / 2)
         self.trials = {"a": da.trial_episodes(conn, a.run_id, a.task_id),
                        "b": da.trial_episodes(conn, b.run_id, b.task_id) if b else []}
-        from .label import compare_briefs
+        from .label import compare_briefs, compare_unscored
         self.failure_briefs = compare_briefs(conn, self.episode_a, self.episode_b)
+        self.unscored_briefs = compare_unscored(conn, self.episode_a, self.episode_b)
         return a, b, al
 
     def _read(self, token: int | None = None) -> None:
@@ -316,6 +317,10 @@ class CompareScreen(CompareNavigation, PairDebugMixin, ExplorerScreen):
             classes = text.split(" · ", 1)[1] if text.startswith("step ") else text
             third.append(Part((f" · {side} {verb} at {text}", f" · {side}: {classes}"), "red",
                               give=3, cut="end", least=10))
+        for side, text in getattr(self, "unscored_briefs", {}).items():
+            # no reward, so no failure: what the gold-free classes found, said as such
+            third.append(Part(f" · {side} {one_line(text, 80)}", "yellow", give=3, cut="end",
+                              least=10))
         scripted = "+".join(side for side, ep in (("A", a), ("B", b)) if ep and ep.scripted)
         if self.narrow and scripted:
             third.append(Part((f" · {scripted} scripted stand-in", f" · {scripted} stand-in"),

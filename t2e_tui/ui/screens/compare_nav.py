@@ -8,7 +8,7 @@ numbers the gutter, the header and `t2e show` use.
 from __future__ import annotations
 
 from ...align import Alignment
-from ...align_where import against_gold, steps_span  # noqa: F401 (re-exported)
+from ...align_where import against_gold, no_difference, steps_span  # noqa: F401 (re-exported)
 from ..widgets.detail import StepDetail
 from ..widgets.fittitle import Part
 from ..widgets.lanes import AlignedLanes
@@ -19,7 +19,7 @@ def divergence_parts(al: Alignment) -> list[Part]:
     last), and the n/p hint (also on the key bar: it goes first)."""
     n = len(al.blocks)
     if not n:
-        return [Part("no difference" + (" from the gold actions" if al.single else ""), "dim")]
+        return [Part(no_difference(al), "dim")]  # (t2e show's words: align_where)
     first, last = al.blocks[0]
     kind = " (messages part)" if al.rows[first].split else ""
     where = steps_span(al, first, last)

@@ -89,6 +89,20 @@ def compare_briefs(conn, a: int | None, b: int | None) -> dict:
     return out
 
 
+def compare_unscored(conn, a: int | None, b: int | None) -> dict:
+    """{"A": .., "B": ..}: for each unscored side (no reward: a foreign trace), what the
+    classes that need no gold found (`unscored · loop at step 7`); never a failure, so `l`
+    does not choose its side from these."""
+    from ...analysis.views import unscored_brief
+
+    out = {}
+    for side, eid in (("A", a), ("B", b)):
+        text = unscored_brief(conn, eid) if eid is not None else None
+        if text:
+            out[side] = text
+    return out
+
+
 def label_compare(screen) -> None:
     """Key `l` on the compare screen: label the failing side (B when it failed, else A) at
     the step under the cursor; the header is reread after."""  # noqa: D401
