@@ -243,3 +243,25 @@ async def test_the_compare_header_of_an_unscored_episode(tmp_path):
     assert "fails" not in title and "from the gold actions" not in title, title
     assert "no gold actions to compare with" in title, title
     assert "A unscored · loop at step" in title, title
+
+
+async def test_the_failures_screen_says_how_many_episodes_are_unscored(tmp_path):
+    """The app's failures screen said "0 failed" and nothing of the unscored episodes, while
+    `t2e failures` said "3 unscored": the same count on both."""
+    from tui_fixture import settle, wait_for
+
+    from t2e_tui.ui.app import make_app
+    from t2e_tui.ui.screens.failures import FailuresScreen
+    from t2e_tui.ui.widgets.textline import TextLine
+
+    st, rid = _import(tmp_path, [_conversation(i) for i in (1, 2, 3)])
+    assert "3 unscored" in _run(st, "failures", rid)
+    app = make_app(st, load_config=False, poll_interval=0, remember=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        app.push_screen(FailuresScreen(rid))
+        await wait_for(pilot, lambda: isinstance(app.screen, FailuresScreen)
+                       and app.screen.loaded)
+        await settle(pilot)
+        status = app.screen.query_one("#fail-status", TextLine)._text.plain
+    assert "0 failed · 3 unscored (no reward: not failures" in status, status

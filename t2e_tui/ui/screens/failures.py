@@ -90,6 +90,7 @@ class FailuresScreen(ExplorerScreen):
             self._loaded(*self._pending)
 
     def _read(self, app) -> None:
+        from ...analysis.cache import unscored_count
         from ...analysis.views import class_table, failed_count
 
         conn = da.open_conn(app.store_path)
@@ -97,9 +98,10 @@ class FailuresScreen(ExplorerScreen):
             names = tuple(self._label(conn, r) for r in (self.run, self.vs))
             table = class_table(conn, self.run, self.vs)     # classifies what is not cached
             n_failed = failed_count(conn, self.run)
+            n_unscored = unscored_count(conn, self.run)
         finally:
             conn.close()
-        app.call_from_thread(self._deliver, names, table, n_failed)
+        app.call_from_thread(self._deliver, names, table, n_failed, n_unscored)
 
     def _deliver(self, *data) -> None:
         if self.is_mounted:
@@ -131,8 +133,9 @@ class FailuresScreen(ExplorerScreen):
         scripted = (row[1] or "").lower().startswith(da.SCRIPTED)
         return f"{row[0]} ({run_id})" + (" [scripted stand-in]" if scripted else "")
 
-    def _loaded(self, names, table, n_failed) -> None:
+    def _loaded(self, names, table, n_failed, n_unscored=0) -> None:
         self.names, self.table_rows, self.n_failed = names, table, n_failed
+        self.n_unscored = n_unscored
         self.loaded = True
         self._apply()
 
@@ -194,8 +197,12 @@ class FailuresScreen(ExplorerScreen):
                             "at the first divergence · a: every class",
                 "clusters": "cluster(s) · Enter: the representative",
                 "flywheel": "series across the lineage's versions"}[self.view]
-        status = (f"{len(self._shown)} {what} · {self.n_failed} failed · infrastructure "
-                  "excluded · rule-based: docs/failure-classes.md")
+        # episodes with no reward (foreign traces) are not failures: said, as t2e failures does
+        unscored = getattr(self, "n_unscored", 0)
+        status = (f"{len(self._shown)} {what} · {self.n_failed} failed"
+                  + (f" · {unscored} unscored (no reward: not failures; `t2e failures` lists "
+                     "what the classes needing no gold found)" if unscored else "")
+                  + " · infrastructure excluded · rule-based: docs/failure-classes.md")
         self.query_one("#fail-status", TextLine).set(Text(one_line(status, 400), style="dim"))
 
     @on(LineTable.Highlighted, "#fail-table")
