@@ -99,3 +99,13 @@ def test_an_empty_tool_name_comes_back_from_our_export(tmp_path):
     assert again["messages"] == 4
     b = store.open_db(tmp_path / "b.sqlite")
     assert b.conn.execute("SELECT name FROM tool_calls").fetchall() == [("",)]
+
+
+@pytest.mark.parametrize("prompt", ["[INST] What is my order's status? [/INST]",
+                                    "{user} asks: where is it?"])
+def test_plain_text_prompt_that_starts_like_json(tmp_path, worker, prompt):
+    """Llama's chat template starts a prompt with [INST]: plain text in the older attribute,
+    not malformed JSON (the whole file was refused)."""
+    _, steps = _import(tmp_path, [_root(), _chat("c1", 1, {
+        "gen_ai.prompt": prompt, "gen_ai.completion": "It shipped."})])
+    assert [(r, c) for r, c, _, _ in steps] == [("user", prompt), ("assistant", "It shipped.")]

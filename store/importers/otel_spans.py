@@ -144,7 +144,8 @@ def message_list(v: Any, key: str) -> list | None:
     if v is None:
         return None
     if type(v) is str:
-        if key in _PLAIN_TEXT_ROLE and v.lstrip()[:1] not in ("[", "{"):
+        plain = key in _PLAIN_TEXT_ROLE
+        if plain and v.lstrip()[:1] not in ("[", "{"):
             return [{"role": _PLAIN_TEXT_ROLE[key], "content": v}]
         try:
             v = loads_text(v)
@@ -154,6 +155,8 @@ def message_list(v: Any, key: str) -> list | None:
             except ValueError as exc:
                 raise BadContent(f"{key}: {exc}") from None
         except ValueError as exc:
+            if plain:  # text that only starts like JSON ("[INST] ...", "{user} asks")
+                return [{"role": _PLAIN_TEXT_ROLE[key], "content": v}]
             raise BadContent(f"{key} is not JSON ({str(exc)[:120]})") from None
     if type(v) is dict:
         return [v]
