@@ -144,3 +144,30 @@ def test_documented_example_imports(db, tmp_path):
     assert db.conn.execute("SELECT name FROM runs").fetchone() == ("my-agent",)
     assert db.conn.execute("SELECT tool_name FROM steps WHERE role = 'tool'").fetchone() == (
         "get_order_details",)
+
+
+@pytest.mark.parametrize("args", ["[" * 501 + "]" * 501, "[" * 3000 + "]" * 3000,
+                                  "[NaN, 1e999, 123456789012345678901234567890]"])
+def test_openai_style_arguments_the_store_cannot_hold_are_kept_as_text(tmp_path, args):
+    """OpenAI-style `function.arguments` text was decoded with json.loads: nesting past the one
+    limit imported (3,000 levels: a RecursionError, named nowhere), NaN and infinities were
+    stored as invalid JSON that the export then wrote and the import refused. The import's one
+    reader decides: what it refuses stays the text it is."""
+    import store
+    from store.importers import import_path
+
+    p = tmp_path / "args.jsonl"
+    p.write_text(json.dumps({"run": "r", "id": "s0", "task_id": "t", "messages": [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "f", "arguments": args}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "ok"}]}) + "\n")
+    db = store.open_db(tmp_path / "s.sqlite")
+    rid = import_path(db, p)["run_id"]
+    (stored,), = db.conn.execute("SELECT arguments FROM tool_calls").fetchall()
+    assert stored == args
+    out = tmp_path / "out.jsonl"
+    from store.exporters import export_run
+
+    export_run(db, rid, "jsonl", out)
+    import_path(store.open_db(tmp_path / "b.sqlite"), out)  # the export imports back

@@ -16,6 +16,7 @@ from typing import Any
 
 from .common import ImportContext, ImportFailure, RunMeta, open_regular
 from .episodes import EpisodeWriter, RecordError, sim_label, validate_sim
+from .json_fast import loads_text
 from .jsonstream import JsonStreamError, describe_json_error, loads
 
 FORMAT = "t2e-jsonl"
@@ -164,9 +165,9 @@ def _tau2_call(call: Any, role: Any) -> Any:
     fn = call["function"]
     args = fn.get("arguments")
     if isinstance(args, str):
-        try:
-            args = json.loads(args)
-        except json.JSONDecodeError:
+        try:  # the import's one reader of JSON in text (nesting, NaN, 64-bit numbers)
+            args = loads_text(args)
+        except ValueError:
             pass  # kept as the raw string: malformed arguments are evidence too
     return {"id": call.get("id"), "name": fn.get("name"), "arguments": args,
             "requestor": role if role in ("assistant", "user") else "assistant"}
