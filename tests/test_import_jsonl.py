@@ -147,7 +147,8 @@ def test_documented_example_imports(db, tmp_path):
 
 
 @pytest.mark.parametrize("args", ["[" * 501 + "]" * 501, "[" * 3000 + "]" * 3000,
-                                  "[NaN, 1e999, 123456789012345678901234567890]"])
+                                  "[NaN, 1e999, 123456789012345678901234567890]"],
+                         ids=["501-deep", "3000-deep", "nan-inf-big"])
 def test_openai_style_arguments_the_store_cannot_hold_are_kept_as_text(tmp_path, args):
     """OpenAI-style `function.arguments` text was decoded with json.loads: nesting past the one
     limit imported (3,000 levels: a RecursionError, named nowhere), NaN and infinities were
