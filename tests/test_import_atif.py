@@ -275,7 +275,9 @@ def test_an_observation_given_as_content_parts_keeps_their_text(db, tmp_path):
 
 
 @pytest.mark.parametrize("content", [[{"order_id": 1}, {"order_id": 2}], [1, 2], [],
-                                     [{"type": "text", "text": "x"}, 5]])
+                                     [{"type": "text", "text": "x"}, 5],
+                                     [{"type": "flight", "number": "HAT001", "price": 100},
+                                      {"type": "flight", "number": "HAT002", "price": 120}]])
 def test_an_observation_whose_content_is_a_json_list_keeps_it(db, tmp_path, content):
     """A tool's JSON list (records, numbers) as an observation's content is the result
     itself, stored as its JSON text; only a list of content parts (objects with a type) is

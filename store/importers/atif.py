@@ -36,6 +36,10 @@ def _kind(v: Any) -> str:
             float: "a number"}.get(type(v), type(v).__name__)
 
 
+# ATIF v1.6's content part types: a list of objects of only these is content parts
+_PART_TYPES = ("text", "image")
+
+
 def _text(message: Any, where: str, field: str = "message") -> tuple[str | None, list]:
     """A step message or an observation result's content (string, or content parts from
     v1.6) -> (text, other parts); `field` names it in errors."""
@@ -141,9 +145,10 @@ def trajectory_sims(t: Any, where: str, parent: str | None = None) -> list[dict]
                 raise ImportFailure(f"{sw}: observation results should be objects")
             content, parts = r.get("content"), []
             if isinstance(content, list) and content and all(
-                    isinstance(p, dict) and "type" in p for p in content):
+                    isinstance(p, dict) and p.get("type") in _PART_TYPES for p in content):
                 # content parts (v1.6), as a message's: their text; any other list (a tool's
-                # JSON records) is the result itself, kept as JSON text below
+                # JSON records, even records with a "type" of their own) is the result
+                # itself, kept as JSON text below
                 content, parts = _text(content, f"{sw}, observation result #{n}", "content")
             if content is not None and not isinstance(content, str):
                 content = json.dumps(content, ensure_ascii=False)
