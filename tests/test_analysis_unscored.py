@@ -265,3 +265,24 @@ async def test_the_failures_screen_says_how_many_episodes_are_unscored(tmp_path)
         await settle(pilot)
         status = app.screen.query_one("#fail-status", TextLine)._text.plain
     assert "0 failed · 3 unscored (no reward: not failures" in status, status
+
+
+def test_a_graded_runs_episode_without_a_reward_is_not_called_foreign(tmp_path):
+    """A tau2 results file whose simulation has `reward_info: null`: unscored, but the words
+    were the foreign traces' ("carry no gold") and suggested --reward-attr, which refuses
+    graded runs."""
+    from test_store_data import make_results
+
+    results = make_results(4)
+    results["simulations"][1]["reward_info"] = None
+    p = tmp_path / "r.json"
+    p.write_text(json.dumps(results))
+    st = str(tmp_path / "s.sqlite")
+    res = CliRunner().invoke(cli, ["--store", st, "import", str(p), "--json"])
+    assert res.exit_code == 0, res.output
+    rid = json.loads(res.stdout)["imported"][0]["run_id"]
+    out = _run(st, "failures", rid)
+    assert "1 unscored" in out and "no reward recorded for it" in out, out
+    assert "foreign" not in out and "--reward-attr" not in out, out
+    eps = _run(st, "episodes", rid, "--failed")
+    assert "--reward-attr" not in eps and "foreign" not in eps

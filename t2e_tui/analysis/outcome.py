@@ -31,6 +31,22 @@ UNSCORED_SQL = ("e.status = 'done' AND e.reward IS NULL AND"
 # what every output that leaves unscored episodes out says of them
 UNSCORED_WHY = "no reward (foreign traces carry no gold): neither passed nor failed"
 UNSCORED_HOW = "map an outcome attribute to a reward with `t2e gate --reward-attr NAME`"
+# a graded run's episode whose results file records no reward (tau2's reward_info: null):
+# --reward-attr maps foreign traces only, so it is not offered
+RECORDED_WHY = "no reward recorded for it (its results file gives none): neither passed nor failed"
+
+
+def unscored_words(foreign: bool) -> tuple[str, str | None]:
+    """(why an episode is unscored, what the user can do) for a foreign run or a graded one."""
+    return (UNSCORED_WHY, UNSCORED_HOW) if foreign else (RECORDED_WHY, None)
+
+
+def run_is_foreign(db, run_id: str) -> bool:
+    """Whether the run's traces carry no gold (OpenTelemetry, ATIF: runs.grading 'foreign')."""
+    from store.writer import conn_of
+
+    row = conn_of(db).execute("SELECT grading FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+    return bool(row) and row[0] == "foreign"
 
 
 def outcome(reward: float | None, termination: str | None, status: str | None = "done") -> str:

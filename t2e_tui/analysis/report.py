@@ -8,6 +8,7 @@ from store import INFRA
 
 from .cache import analyse_run, class_counts, unscored_count, unscored_findings
 from .classify import CLASSIFIER_VERSION, pair_divergence
+from .outcome import run_is_foreign
 from .trace import load_episodes
 
 
@@ -80,7 +81,7 @@ def failures_report(db, run_id: str, vs: str | None = None, clusters: bool = Fal
     found = unscored_findings(conn, run_id)
     doc = {"run_id": run_id, "classifier_version": CLASSIFIER_VERSION, "episodes": eps,
            "counts": class_counts(conn, run_id), "infrastructure_excluded": len(infra),
-           "unscored": unscored_count(conn, run_id),
+           "unscored": unscored_count(conn, run_id), "foreign": run_is_foreign(conn, run_id),
            "unscored_findings": [_finding(a) for a in found],
            "unscored_counts": _counts(found)}
     if clusters:

@@ -104,7 +104,7 @@ def register(cli: click.Group) -> None:
             rows = [r for r in rows if str(r["task_id"]) == task_id]
         unscored = 0
         if failed:
-            from ..analysis.outcome import UNSCORED, UNSCORED_HOW, UNSCORED_WHY, is_failed, outcome
+            from ..analysis.outcome import UNSCORED, is_failed, outcome, run_is_foreign, unscored_words
 
             unscored = sum(outcome(r["reward"], r["termination_reason"], r["status"]) == UNSCORED
                            for r in rows)
@@ -128,7 +128,9 @@ def register(cli: click.Group) -> None:
         if not out:
             click.echo(f"run {rid}: no " + ("failed " if failed else "") + "episodes"
                        + (" match" if task_id else "")
-                       + (f"; {unscored} unscored: {UNSCORED_WHY}; {UNSCORED_HOW}" if unscored else ""))
+                       + (f"; {unscored} unscored: " + "; ".join(
+                           w for w in unscored_words(run_is_foreign(db, rid)) if w)
+                          if unscored else ""))
             return
         idw = max(len("id"), *(len(str(r["episode_id"])) for r in out))
         refw = min(48, max(len("ref"), *(len(r["ref"]) for r in out)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from ..analysis.outcome import UNSCORED_HOW, UNSCORED_WHY
+from ..analysis.outcome import unscored_words
 from ..errors import T2EError
 from ..textsafe import one_line
 from .common import console as _console
@@ -20,8 +20,10 @@ def _human(doc: dict, width: int) -> str:
                 if doc["infrastructure_excluded"] else "")
              + (f" · {doc['unscored']} unscored" if doc.get("unscored") else "")]
     if doc.get("unscored"):
-        lines.append(one_line(f"unscored: {UNSCORED_WHY};", width))
-        lines.append(one_line(f"  {UNSCORED_HOW}.", width))
+        why, how = unscored_words(doc.get("foreign", True))
+        lines.append(one_line(f"unscored: {why}" + (";" if how else ""), width))
+        if how:
+            lines.append(one_line(f"  {how}.", width))
     if doc.get("deltas") is not None:
         lines.append(f"class deltas vs {doc['vs']} (baseline → this run):")
         for r in doc["deltas"]:
