@@ -100,7 +100,10 @@ def single_line(text: str) -> str:
     holding one cannot start a line of its own, e.g. a forged "[pass]"), other spacing kept
     (unlike one_line: the line's indentation and columns stay)."""
     text = strip_controls(text)
-    return text.replace("\n", " ⏎ ") if "\n" in text else text
+    for sep in ("\n", "\u2028", "\u2029"):  # (and the Unicode line/paragraph separators)
+        if sep in text:
+            text = text.replace(sep, " ⏎ ")
+    return text
 
 
 def visible_escapes(text: str) -> str:
