@@ -57,15 +57,24 @@ def tell_apart(a: str, b: str, width: int) -> tuple[str, str]:
         return a, b
     pre = len(commonprefix([a, b]))
     suf = len(commonprefix([a[pre:][::-1], b[pre:][::-1]]))
+    # the shared parts give way when longer than 3 cells (a wide character takes two)
+    pre_gives, suf_gives = cell_len(a[:pre]) > 3, cell_len(a[len(a) - suf:]) > 3
 
     def core(s: str) -> str:
         if cell_len(s) <= width:
             return s
         body = s[pre:len(s) - suf] if suf else s[pre:]
-        end = "…" if suf > 3 else s[len(s) - suf:]
+        end = "…" if suf_gives else s[len(s) - suf:]
         start = s[:pre]
-        if pre > 3:  # the shared start gives way first, keeping what room is left of it
+        if pre_gives:  # the shared start gives way first, keeping what room is left of it
             room = width - cell_len(body) - cell_len(end)
             start = start if cell_len(start) <= room else head(start, room - 1) + "…"
         return middle_cut(start + body + end, width)
-    return core(a), core(b)
+
+    ca, cb = core(a), core(b)
+    if ca == cb:  # still alike: what differs, between two …
+        def differing(s: str) -> str:
+            body = s[pre:len(s) - suf] if suf else s[pre:]
+            return middle_cut(("…" if pre else "") + body + ("…" if suf else ""), width)
+        ca, cb = differing(a), differing(b)
+    return ca, cb

@@ -211,3 +211,21 @@ def test_middle_cut_and_tell_apart_count_cells():
     a, b = tell_apart(WIDE, WIDE + "改", 16)
     assert a != b and cell_len(a) <= 16 and cell_len(b) <= 16 and "改" in b
     assert tell_apart("short", "名前", 20) == ("short", "名前")
+
+
+@pytest.mark.parametrize("a, b, width", [
+    ("字字漢字b", "字字漢a字b", 8),          # a review's pair: both were '字字…字b'
+    ("漢字漢字ab", "漢字漢字ba", 6),
+    ("検証実行版一", "検証実行版二", 7),
+    ("ab漢字漢字漢", "ab漢字漢字x漢", 9),
+])
+def test_tell_apart_counts_shared_parts_in_cells(a, b, width):
+    """Whether a shared start or end gives way was decided in characters (> 3): three wide
+    characters are six cells, kept whole, and the part that differs was cut away."""
+    from rich.cells import cell_len
+
+    from t2e_tui.fitting import tell_apart
+
+    x, y = tell_apart(a, b, width)
+    assert x != y, (x, y)
+    assert cell_len(x) <= width and cell_len(y) <= width
