@@ -80,3 +80,14 @@ def row_step(row: Any, lane: str = "a") -> str:
         return ""
     step = str(shown.step_idx)
     return step if mine is not None else ("A" if lane == "b" else "B") + step
+
+
+def parse_step(text: str) -> tuple[str | None, int] | None:
+    """A step as the gutter and `t2e show --vs` print it, typed back: `12` (A's, else B's),
+    `B12` / `A12` (that side's); None when it is not one."""
+    t = text.strip()
+    side = t[:1].lower() if t[:1] in ("a", "b", "A", "B") else None
+    digits = t[1:] if side else t
+    if not digits.isascii() or not digits.isdigit() or len(digits) > 9:
+        return None
+    return side, int(digits)

@@ -57,7 +57,8 @@ def test_open_link_resolves_before_the_app_starts(fx, monkeypatch):
                                  "candidate:2:0", "--step", "3"])
     assert r.exit_code == 0, r.output
     a, b = ids["episodes"][("base", "2")], ids["episodes"][("cand", "2")]
-    assert started == [("compare", str(a), str(b), "3")]
+    # the step, and the episode it is of (`--step B3` would name b)
+    assert started == [("compare", str(a), str(b), "3", str(a))]
 
 
 @pytest.mark.parametrize("args,msg", [

@@ -108,6 +108,54 @@ async def test_colon_goes_to_a_step(store):
         assert "no step 99 in A or B" in notes(app)
 
 
+async def test_colon_takes_a_b_step_as_the_gutter_prints_it(store):
+    """A row only B has is numbered `B12` in the gutter and in `t2e show --vs`; typed back at
+    `:` it went to A's step 12 (the prompt took digits only)."""
+    from t2e_tui.align_where import parse_step
+
+    assert parse_step("B12") == ("b", 12) and parse_step(" 7 ") == (None, 7)
+    assert parse_step("a3") == ("a", 3) and parse_step("C1") is None and parse_step("") is None
+    path, ids = store
+    app = app_on(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen, lanes = await open_task_2(app, pilot, ids)
+        b_steps = [r.b.step_idx for r in screen.alignment.rows if r.b is not None]
+        a_rows = {r.a.step_idx: i for i, r in enumerate(screen.alignment.rows) if r.a is not None}
+        step = next(s for s in b_steps if s in a_rows
+                    and screen.alignment.rows[a_rows[s]].b is not None
+                    and screen.alignment.rows[a_rows[s]].b.step_idx != s)
+        await pilot.press("colon")
+        await pilot.pause()
+        await pilot.press("B", *str(step), "enter")
+        await settle(pilot)
+        row = screen.alignment.rows[lanes.cursor]
+        assert row.b is not None and step in (row.b.step_idx, row.b.result_idx)
+        assert lanes.cursor != a_rows[step]  # not A's step of that number
+
+
+async def test_a_deep_link_to_a_step_of_b(store):
+    """`t2e open A --vs B --step B4`: the cursor on B's step 4 (the start tuple names the
+    episode the step is of); `--step 4` stays A's."""
+    from t2e_tui.cli.app import _step_of
+    from t2e_tui.errors import T2EError
+
+    path, ids = store
+    a, b = ids["episodes"][("base", "2")], ids["episodes"][("cand", "2")]
+    assert _step_of("B4", a, b) == (b, 4) and _step_of("4", a, b) == (a, 4)
+    with pytest.raises(T2EError):
+        _step_of("B4", a, None)
+    with pytest.raises(T2EError):
+        _step_of("x", a, b)
+    app = app_on(path, start=("compare", str(a), str(b), "4", str(b)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen)
+                       and app.screen.alignment is not None)
+        await settle(pilot)
+        lanes = app.screen.query_one(AlignedLanes)
+        row = app.screen.alignment.rows[lanes.cursor]
+        assert row.b is not None and 4 in (row.b.step_idx, row.b.result_idx)
+
+
 async def test_end_shows_how_each_side_ended(store):
     path, ids = store
     app = app_on(path)

@@ -30,13 +30,32 @@ def not_a_terminal() -> str | None:
     return None
 
 
+def _step_of(step: str | None, a: int, b: int | None) -> tuple[int, int] | None:
+    """--step as (episode, step): `12` is REF's, `B12` the --vs episode's (`A12`: REF's)."""
+    if step is None:
+        return None
+    from ..align_where import parse_step
+
+    parsed = parse_step(step)
+    if parsed is None:
+        raise T2EError(f"--step {step!r}: expected a step number, or B12 for a step of the "
+                       "--vs episode")
+    side, n = parsed
+    if side == "b":
+        if b is None:
+            raise T2EError(f"--step {step}: B's step needs --vs")
+        return b, n
+    return a, n
+
+
 def register(cli: click.Group) -> None:
     @cli.command("open")
     @click.argument("ref", required=False)
     @click.option("--vs", "versus", default=None, metavar="RUN:TASK[:TRIAL]",
                   help="With REF: open the compare screen on REF against this episode.")
-    @click.option("--step", type=int, default=None,
-                  help="With REF: put the cursor on this step of REF.")
+    @click.option("--step", default=None, metavar="N|BN",
+                  help="With REF: put the cursor on this step of REF (B12: step 12 of the "
+                       "--vs episode, as the gutter and `t2e show --vs` number B's rows).")
     @click.option("--follow", "follow", default=None, is_flag=False, flag_value="",
                   metavar="[NAME]", help="Follow another running session on this store "
                   "(read-only; F9 takes over, F10 stops). NAME when several run.")
@@ -46,7 +65,7 @@ def register(cli: click.Group) -> None:
                   help="Start on the tasks screen of this run pair.")
     @click.option("--compare", "compare", default=None, metavar="EPISODE[,EPISODE]",
                   help="Start on the compare screen (episode ids).")
-    def open_cmd(ref: str | None, versus: str | None, step: int | None, follow: str | None,
+    def open_cmd(ref: str | None, versus: str | None, step: str | None, follow: str | None,
                  session_name: str | None, tasks: tuple[str, str] | None,
                  compare: str | None) -> None:
         """Open the explorer: runs, tasks, aligned trajectories (F1 lists the keys).
@@ -85,8 +104,9 @@ def register(cli: click.Group) -> None:
                 from ..links import resolve_link
 
                 a, b = resolve_link(conn, ref, versus)
+                at = _step_of(step, a, b)
                 start = ("compare", str(a), str(b) if b is not None else "",
-                         str(step) if step is not None else "")
+                         *((str(at[1]), str(at[0])) if at else ()))
             session: dict = {"name": session_name}
             if follow is not None:
                 # no live session to follow (or several) is one line here, before the app

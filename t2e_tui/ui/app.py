@@ -179,9 +179,11 @@ class T2EApp(App):
                 self.open_tasks(args[0], args[1] if len(args) > 1 else None)
             elif kind == "compare":
                 step = int(args[2]) if len(args) > 2 and args[2] else None  # a deep link's
+                # (of that episode: the first, unless a step of B was asked for)
+                on = int(args[3]) if len(args) > 3 and args[3] else int(args[0])
                 self.open_compare(int(args[0]), int(args[1]) if len(args) > 1 and args[1]
                                   else None, step=step,
-                                  step_episode=int(args[0]) if step is not None else None)
+                                  step_episode=on if step is not None else None)
 
     def get_default_screen(self) -> RunsScreen:
         return RunsScreen()

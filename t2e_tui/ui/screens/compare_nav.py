@@ -106,7 +106,9 @@ class CompareNavigation:
         self.app.push_screen(StepPrompt(f"Go to step of {side.upper()} (the gutter's numbers)"),
                              lambda n: self._goto_step(n, side))
 
-    def _goto_step(self, step: int | None, side: str) -> None:
+    def _goto_step(self, step: int | tuple | None, side: str) -> None:
+        if isinstance(step, tuple):  # (the prompt's: a side typed with the number wins)
+            side, step = step[0] or side, step[1]
         if step is None or self.alignment is None:
             return
         row = find_step(self.alignment, step, side)

@@ -11,8 +11,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 
-class StepPrompt(ModalScreen[int | None]):
-    """Asks for a step number; dismisses with it (or None when cancelled or not a number)."""
+class StepPrompt(ModalScreen[tuple | None]):
+    """Asks for a step as the gutter prints it (`12`, or `B12` for B's step 12); dismisses
+    with (side or None, number), or None when cancelled or not a step."""
 
     DEFAULT_CSS = """
     StepPrompt { align: center bottom; }
@@ -29,11 +30,13 @@ class StepPrompt(ModalScreen[int | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(Text(self.hint))
-            yield Input(placeholder="step number, then Enter", type="integer", id="step-input")
+            yield Input(placeholder="step number (B12: B's step 12), then Enter",
+                        restrict=r"[aAbB]?[0-9]*", id="step-input")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        text = event.value.strip()
-        self.dismiss(int(text) if text.lstrip("-").isdigit() else None)
+        from ...align_where import parse_step
+
+        self.dismiss(parse_step(event.value))
 
     def action_cancel(self) -> None:
         self.dismiss(None)
