@@ -106,23 +106,36 @@ def test_kill_9_then_resume_loses_and_duplicates_nothing(tmp_path):
 
 @pytest.mark.slow
 def test_sigint_marks_the_run_interrupted_and_keeps_finished_episodes(tmp_path):
+    import threading
+
     env = {**os.environ, "T2E_CONFIG": str(tmp_path / "none.toml")}
     store = tmp_path / "s.sqlite"
-    with StubOpenAI(responder=agent) as stub:
+    # once 3 episodes are done the agent turns slow, so the run is surely still going when
+    # the signal comes (a poll blocked on the store's lock for seconds let the whole run
+    # finish first: exit 0, a flaky failure)
+    slow = threading.Event()
+
+    def slowing_agent(body: dict) -> dict:
+        if slow.is_set():
+            time.sleep(0.5)
+        return agent(body)
+
+    with StubOpenAI(responder=slowing_agent) as stub:
         proc = subprocess.Popen(run_args(stub, store), env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         deadline = time.time() + 120
-        while time.time() < deadline:
+        n = 0
+        while time.time() < deadline and n < 3:
             time.sleep(0.05)
             try:
-                conn = sqlite3.connect(store, timeout=5)
+                conn = sqlite3.connect(store, timeout=0.2)
                 n = conn.execute("SELECT count(*) FROM episodes WHERE status = 'done'"
                                  ).fetchone()[0]
                 conn.close()
             except sqlite3.OperationalError:
                 continue
-            if n >= 3:
-                break
+        assert n >= 3, "the run never finished 3 episodes"
+        slow.set()
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
