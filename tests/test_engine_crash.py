@@ -68,7 +68,7 @@ def test_kill_9_then_resume_loses_and_duplicates_nothing(tmp_path):
             if not store.exists():
                 continue
             try:
-                conn = sqlite3.connect(store, timeout=5)
+                conn = sqlite3.connect(store, timeout=0.2)  # (a 5 s wait let the run finish)
                 done_before = [r[0] for r in conn.execute(
                     "SELECT episode_key FROM episodes WHERE status = 'done'")]
                 running = conn.execute("SELECT count(*) FROM episodes WHERE status = 'running'"
@@ -165,7 +165,7 @@ def test_kill_9_scripted_run_then_resume_reproduces_the_uninterrupted_hash(tmp_p
     n = 0
     while time.time() < deadline and proc.poll() is None:
         try:
-            conn = sqlite3.connect(store, timeout=5)
+            conn = sqlite3.connect(store, timeout=0.2)  # (a 5 s wait let the run finish)
             n = conn.execute("SELECT count(*) FROM episodes WHERE status = 'done'").fetchone()[0]
             conn.close()
         except sqlite3.OperationalError:
