@@ -111,8 +111,7 @@ def test_sigint_marks_the_run_interrupted_and_keeps_finished_episodes(tmp_path):
     env = {**os.environ, "T2E_CONFIG": str(tmp_path / "none.toml")}
     store = tmp_path / "s.sqlite"
     # once 3 episodes are done the agent turns slow, so the run is surely still going when
-    # the signal comes (a poll blocked on the store's lock for seconds let the whole run
-    # finish first: exit 0, a flaky failure)
+    # the signal comes
     slow = threading.Event()
 
     def slowing_agent(body: dict) -> dict:
@@ -121,8 +120,12 @@ def test_sigint_marks_the_run_interrupted_and_keeps_finished_episodes(tmp_path):
         return agent(body)
 
     with StubOpenAI(responder=slowing_agent) as stub:
+        # SIGINT at its default in the run, as from a terminal: a test runner started in the
+        # background (`cmd &`, nohup: SIGINT ignored, and inherited) made the run ignore the
+        # signal and finish (exit 0)
         proc = subprocess.Popen(run_args(stub, store), env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+                                stderr=subprocess.PIPE, text=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.time() + 120
         n = 0
         while time.time() < deadline and n < 3:
