@@ -220,18 +220,13 @@ def _has_lone_surrogate(s: str) -> bool:
         return True
 
 
-def loads(text: str, limit: int = MAX_DEPTH) -> Any:
-    """json.loads with the store's limits: bad numbers, lone surrogates and nesting deeper than
-    `limit` (MAX_DEPTH) raise JsonStreamError naming the field (json.JSONDecodeError for
-    malformed JSON, as json.loads). Nesting is judged first, on the text read: the same
-    verdict wherever this is called from."""
+def decode_whole(decoder: json.JSONDecoder, text: str, limit: int = MAX_DEPTH) -> Any:
+    """The one JSON value `text` holds, read with `decoder`: nesting deeper than `limit` is
+    TooDeep, judged first on the text read (malformed JSON too: the same verdict wherever this
+    is called from); malformed JSON or text after the value is json.JSONDecodeError. What the
+    decoder itself raises otherwise (the strict one's _BadValue) passes through."""
     try:
-        value, end = raw_decode(STRICT, text, _WS.match(text, 0).end())
-    except _BadValue:
-        if too_deep(text, limit):
-            raise TooDeep(TOO_DEEP) from None
-        bad = find_bad(raw_decode(_LENIENT, text, _WS.match(text, 0).end())[0])
-        raise JsonStreamError(_bad_message(bad)) from None
+        value, end = raw_decode(decoder, text, _WS.match(text, 0).end())
     except json.JSONDecodeError as exc:
         if too_deep(text, limit, 0, exc.pos):
             raise TooDeep(TOO_DEEP) from None
@@ -240,6 +235,21 @@ def loads(text: str, limit: int = MAX_DEPTH) -> Any:
         raise TooDeep(TOO_DEEP)
     if _WS.match(text, end).end() != len(text):
         raise json.JSONDecodeError("Extra data", text, end)
+    return value
+
+
+def loads(text: str, limit: int = MAX_DEPTH) -> Any:
+    """json.loads with the store's limits: bad numbers, lone surrogates and nesting deeper than
+    `limit` (MAX_DEPTH) raise JsonStreamError naming the field (json.JSONDecodeError for
+    malformed JSON, as json.loads). Nesting is judged first, on the text read: the same
+    verdict wherever this is called from."""
+    try:
+        value = decode_whole(STRICT, text, limit)
+    except _BadValue:
+        if too_deep(text, limit):
+            raise TooDeep(TOO_DEEP) from None
+        bad = find_bad(raw_decode(_LENIENT, text, _WS.match(text, 0).end())[0])
+        raise JsonStreamError(_bad_message(bad)) from None
     if _SURROGATE_ESCAPE.search(text):
         bad = find_bad(value)
         if bad is not None:

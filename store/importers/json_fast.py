@@ -28,12 +28,9 @@ from world.jsonstream import (
     INT_MAX,
     INT_MIN,
     MAX_DEPTH,
-    TOO_DEEP,
     JsonStreamError,
-    TooDeep,
+    decode_whole,
     find_bad,
-    raw_decode,
-    too_deep,
 )
 from world.jsonstream import loads as strict_loads
 
@@ -132,7 +129,6 @@ def _keep_float(text: str) -> Any:
     return text if v - v != 0 else v  # (1e400 reads as infinity)
 
 
-_WS = re.compile(r"[ \t\n\r]*")
 _KEEPING = json.JSONDecoder(parse_int=_keep_int, parse_float=_keep_float,
                             parse_constant=str)
 
@@ -144,16 +140,7 @@ def loads_keeping_numbers(text: str) -> Any:
     them) and nesting deeper than MAX_DEPTH still raise JsonStreamError naming the field (as
     the strict reader judges nesting: first); malformed JSON raises json.JSONDecodeError.
     (Called only where loads_text refused: no cost otherwise.)"""
-    try:
-        value, end = raw_decode(_KEEPING, text, _WS.match(text).end())
-    except json.JSONDecodeError as exc:
-        if too_deep(text, MAX_DEPTH, 0, exc.pos):
-            raise TooDeep(TOO_DEEP) from None
-        raise
-    if too_deep(text, MAX_DEPTH, 0, end):
-        raise TooDeep(TOO_DEEP)
-    if _WS.match(text, end).end() != len(text):
-        raise json.JSONDecodeError("Extra data", text, end)
+    value = decode_whole(_KEEPING, text)
     bad = find_bad(value)
     if bad is not None:
         raise JsonStreamError(f"field {bad[0]}: {bad[1]}")
