@@ -252,22 +252,27 @@ def test_a_task_id_that_is_no_text_is_refused_not_stored_as_a_repr(tmp_path, fie
     assert db.conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)
 
 
-def test_an_observation_given_as_content_parts_keeps_their_text(db, tmp_path):
-    """Observation results whose content is a list of content parts were stored as the JSON
-    of the parts; as a message's parts: the text, other parts kept beside it."""
-    image = {"type": "image", "source": {"media_type": "image/png", "path": "a.png"}}
+def _import_one_observation(db, tmp_path, content) -> None:
+    """An ATIF v1.6 trajectory whose one tool call's observation has `content`, imported."""
     traj = {"schema_version": "ATIF-v1.6", "session_id": "s", "agent": {"name": "a",
                                                                         "version": "1"},
             "steps": [{"step_id": 1, "source": "user", "message": "hi"},
                       {"step_id": 2, "source": "agent", "message": "",
                        "tool_calls": [{"tool_call_id": "c1", "function_name": "look",
                                        "arguments": {}}],
-                       "observation": {"results": [{"source_call_id": "c1", "content": [
-                           {"type": "text", "text": "It is "}, image,
-                           {"type": "text", "text": "sunny in München."}]}]}}]}
+                       "observation": {"results": [{"source_call_id": "c1",
+                                                    "content": content}]}}]}
     p = tmp_path / "obs.json"
     p.write_text(json.dumps(traj))
     import_path(db, p)
+
+
+def test_an_observation_given_as_content_parts_keeps_their_text(db, tmp_path):
+    """Observation results whose content is a list of content parts were stored as the JSON
+    of the parts; as a message's parts: the text, other parts kept beside it."""
+    image = {"type": "image", "source": {"media_type": "image/png", "path": "a.png"}}
+    _import_one_observation(db, tmp_path, [{"type": "text", "text": "It is "}, image,
+                                           {"type": "text", "text": "sunny in München."}])
     (content, extra), = db.conn.execute("SELECT content, extra_json FROM steps "
                                         "WHERE role = 'tool'").fetchall()
     assert content == "It is sunny in München."
@@ -282,16 +287,6 @@ def test_an_observation_whose_content_is_a_json_list_keeps_it(db, tmp_path, cont
     """A tool's JSON list (records, numbers) as an observation's content is the result
     itself, stored as its JSON text; only a list of content parts (objects with a type) is
     read for its text (it was stored empty)."""
-    traj = {"schema_version": "ATIF-v1.6", "session_id": "s", "agent": {"name": "a",
-                                                                        "version": "1"},
-            "steps": [{"step_id": 1, "source": "user", "message": "list orders"},
-                      {"step_id": 2, "source": "agent", "message": "",
-                       "tool_calls": [{"tool_call_id": "c1", "function_name": "list_orders",
-                                       "arguments": {}}],
-                       "observation": {"results": [{"source_call_id": "c1",
-                                                    "content": content}]}}]}
-    p = tmp_path / "obs.json"
-    p.write_text(json.dumps(traj))
-    import_path(db, p)
+    _import_one_observation(db, tmp_path, content)
     (stored,), = db.conn.execute("SELECT content FROM steps WHERE role = 'tool'").fetchall()
     assert json.loads(stored) == content

@@ -20,6 +20,16 @@ async def open_editor(app, pilot):
     return editor
 
 
+async def open_save_dialog(app, pilot):
+    """The editor with a draft typed and ctrl+s pressed: (editor, its text area, the dialog)."""
+    editor = await open_editor(app, pilot)
+    ta = editor.query_one(TextArea)
+    ta.move_cursor(ta.document.end)
+    await pilot.press(*" draft", "ctrl+s")
+    await wait_for(pilot, lambda: isinstance(app.screen, HypothesisModal))
+    return editor, ta, app.screen
+
+
 @pytest.mark.parametrize("key", ["escape", "f10"])
 async def test_unchanged_editor_leaves_at_once(demo, key):
     app = make_app(demo["store"], load_config=False, poll_interval=0)
@@ -100,13 +110,7 @@ async def test_save_dialog_starts_in_the_name_and_tab_moves_forward(demo):
 
     app = make_app(demo["store"], load_config=False, poll_interval=0)
     async with app.run_test(size=(100, 30)) as pilot:
-        editor = await open_editor(app, pilot)
-        ta = editor.query_one(TextArea)
-        ta.move_cursor(ta.document.end)
-        await pilot.press(*" draft", "ctrl+s")
-        await pilot.pause()
-        modal = app.screen
-        assert isinstance(modal, HypothesisModal)
+        editor, _, modal = await open_save_dialog(app, pilot)
         name = modal.query_one("#hyp-name", Input)
         suggested = name.value
         assert app.focused is name
@@ -128,12 +132,7 @@ async def test_a_refused_name_keeps_the_save_dialog_open_with_what_was_typed(dem
 
     app = make_app(demo["store"], load_config=False, poll_interval=0)
     async with app.run_test(size=(100, 30)) as pilot:
-        editor = await open_editor(app, pilot)
-        ta = editor.query_one(TextArea)
-        ta.move_cursor(ta.document.end)
-        await pilot.press(*" draft", "ctrl+s")
-        await wait_for(pilot, lambda: isinstance(app.screen, HypothesisModal))
-        modal = app.screen
+        editor, _, modal = await open_save_dialog(app, pilot)
         name = modal.query_one("#hyp-name", Input)
         name.value = "cross-order-v9[b]mk[/b]"
         await pilot.press("tab", *"fix it", "enter")
@@ -156,12 +155,7 @@ async def _save_failing(app, pilot):
     (editor, modal, the draft's text)."""
     from textual.widgets import Input
 
-    editor = await open_editor(app, pilot)
-    ta = editor.query_one(TextArea)
-    ta.move_cursor(ta.document.end)
-    await pilot.press(*" draft", "ctrl+s")
-    await wait_for(pilot, lambda: isinstance(app.screen, HypothesisModal))
-    modal = app.screen
+    editor, ta, modal = await open_save_dialog(app, pilot)
     modal.query_one("#hyp-name", Input).value = "cross-order-v9"
     await pilot.press("tab", *"fix it", "enter")
     await settle(pilot)

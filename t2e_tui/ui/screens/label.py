@@ -76,17 +76,23 @@ class LabelScreen(ModalScreen):
         self.dismiss(None)
 
 
+def _per_side(conn, a: int | None, b: int | None, say) -> dict:
+    """{"A": .., "B": ..}: what `say(conn, episode)` has to say of each side (sides with
+    nothing to say left out)."""
+    out = {}
+    for side, eid in (("A", a), ("B", b)):
+        text = say(conn, eid) if eid is not None else None
+        if text:
+            out[side] = text
+    return out
+
+
 def compare_briefs(conn, a: int | None, b: int | None) -> dict:
     """{"A": .., "B": ..}: each failed side's classes and first-divergence step, for the
     compare header (the core's failure analysis; passing sides are left out)."""
     from ...analysis.views import brief
 
-    out = {}
-    for side, eid in (("A", a), ("B", b)):
-        text = brief(conn, eid) if eid is not None else None
-        if text:
-            out[side] = text
-    return out
+    return _per_side(conn, a, b, brief)
 
 
 def compare_unscored(conn, a: int | None, b: int | None) -> dict:
@@ -95,12 +101,7 @@ def compare_unscored(conn, a: int | None, b: int | None) -> dict:
     does not choose its side from these."""
     from ...analysis.views import unscored_brief
 
-    out = {}
-    for side, eid in (("A", a), ("B", b)):
-        text = unscored_brief(conn, eid) if eid is not None else None
-        if text:
-            out[side] = text
-    return out
+    return _per_side(conn, a, b, unscored_brief)
 
 
 def label_compare(screen) -> None:
