@@ -10,7 +10,8 @@ call made with different ids shows as one row with argument-level differences.
 The gold lane lists the task's gold actions, each found or missing in each run. A run can also
 be compared with the gold actions alone (single-run mode).
 
-`print_compare` (the CLI twin, `t2e show A --vs B`) lives in align_print and is re-exported.
+The events (steps and gold actions, call keys, argument diffs) are align_events'. `print_compare`
+(the CLI twin, `t2e show A --vs B`) lives in align_print.
 """
 
 from __future__ import annotations
@@ -18,137 +19,26 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
-from typing import Any
 
-# Argument names that identify *which* entity a call is about (not how). Keys ending in _id/_ids
-# count too (see `is_identifying`).
-ID_KEYS = frozenset({"email", "order_id", "user_id", "item_ids", "new_item_ids", "product_id",
-                     "item_id", "payment_method_id", "reservation_id", "flight_number"})
-
-SAME, ARGS, ERROR, ONLY_A, ONLY_B, TEXT = "same", "args", "error", "only_a", "only_b", "text"
-DIVERGENT = frozenset({ARGS, ERROR, ONLY_A, ONLY_B})
-
-
-def is_identifying(key: str) -> bool:
-    return key in ID_KEYS or key.endswith("_id") or key.endswith("_ids")
-
-
-def parse_args(arguments: Any) -> Any:
-    """Tool-call arguments as a dict when they are JSON; the raw value otherwise."""
-    if isinstance(arguments, str):
-        try:
-            return json.loads(arguments)
-        except ValueError:
-            return arguments
-    return arguments if arguments is not None else {}
-
-
-def _norm(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
-
-
-def call_key(name: str, args: Any) -> tuple:
-    """Alignment key: tool name + identifying arguments (normalised)."""
-    if not isinstance(args, dict):
-        return (name,)
-    ids = tuple(sorted((k, _norm(v)) for k, v in args.items() if is_identifying(k)))
-    return (name, ids)
-
-
-@dataclass
-class Event:
-    """One lane entry: a tool call (with its result) or a text turn."""
-
-    kind: str                      # call | text | gold
-    step_idx: int                  # index of the step (message) it comes from; -1 for gold
-    role: str
-    name: str | None = None
-    args: Any = None
-    call_id: str | None = None
-    text: str | None = None        # text turns: the content
-    result: str | None = None      # calls: the tool message content
-    result_idx: int | None = None
-    error: bool = False
-    step: dict | None = None       # the step row (latency, tokens ...)
-    result_step: dict | None = None
-    gold_index: int | None = None  # gold lane: position in the gold action list
-    tool_kind: str | None = None
-
-    @property
-    def key(self) -> tuple:
-        return call_key(self.name or "", self.args)
-
-
-def events_of(steps: list[dict]) -> list[Event]:
-    """A trajectory's steps (tau2 message dicts, as stored) to lane events."""
-    events: list[Event] = []
-    by_call_id: dict[str, Event] = {}
-    pending: list[Event] = []  # calls still waiting for a result, in order
-    for s in steps:
-        role = s.get("role") or "?"
-        idx = int(s.get("idx", s.get("turn_idx", len(events))))
-        if role == "tool":
-            target = by_call_id.get(s.get("tool_call_id") or s.get("id") or "")
-            if target is None and pending:
-                target = pending[0]
-            if target is not None and target.result_idx is None:
-                target.result, target.result_idx = s.get("content"), idx
-                target.error, target.result_step = bool(s.get("error")), s
-                if target in pending:
-                    pending.remove(target)
-            else:  # orphan tool message: show it rather than lose it
-                events.append(Event("text", idx, role, text=s.get("content"), step=s,
-                                    error=bool(s.get("error"))))
-            continue
-        content = s.get("content")
-        if content not in (None, ""):
-            events.append(Event("text", idx, role, text=content, step=s))
-        for call in s.get("tool_calls") or []:
-            if not isinstance(call, dict):
-                continue
-            ev = Event("call", idx, role, name=str(call.get("name") or ""),
-                       args=parse_args(call.get("arguments")), call_id=call.get("id"), step=s)
-            events.append(ev)
-            pending.append(ev)
-            if ev.call_id:
-                by_call_id[ev.call_id] = ev
-    return events
-
-
-def gold_events(task: dict | None) -> list[Event]:
-    """The task's gold actions as lane events."""
-    actions = (((task or {}).get("evaluation_criteria") or {}).get("actions")) or []
-    out = []
-    for i, a in enumerate(actions):
-        if isinstance(a, dict):
-            out.append(Event("gold", -1, a.get("requestor") or "assistant",
-                             name=str(a.get("name") or ""), args=parse_args(a.get("arguments")),
-                             call_id=a.get("action_id"), gold_index=i,
-                             text=json.dumps(a.get("compare_args"))))
-    return out
-
-
-@dataclass
-class ArgDiff:
-    key: str
-    a: Any
-    b: Any
-    status: str  # same | changed | only_a | only_b
-
-
-def diff_args(a: Any, b: Any) -> list[ArgDiff]:
-    """Argument-level differences between two calls' arguments (keys in A's order, then B's)."""
-    if not isinstance(a, dict) or not isinstance(b, dict):
-        return [ArgDiff("(arguments)", a, b, SAME if _norm(a) == _norm(b) else "changed")]
-    out = []
-    for k in list(a) + [k for k in b if k not in a]:
-        if k not in b:
-            out.append(ArgDiff(k, a[k], None, "only_a"))
-        elif k not in a:
-            out.append(ArgDiff(k, None, b[k], "only_b"))
-        else:
-            out.append(ArgDiff(k, a[k], b[k], SAME if _norm(a[k]) == _norm(b[k]) else "changed"))
-    return out
+from .align_events import (  # noqa: F401 (re-exported: the lanes' events)
+    ARGS,
+    DIVERGENT,
+    ERROR,
+    ID_KEYS,
+    ONLY_A,
+    ONLY_B,
+    SAME,
+    TEXT,
+    ArgDiff,
+    Event,
+    call_key,
+    diff_args,
+    events_of,
+    gold_events,
+    is_identifying,
+    norm_value,
+    parse_args,
+)
 
 
 @dataclass
@@ -333,7 +223,7 @@ def gold_matches(gold: Event, call: Event) -> bool:
     gargs = gold.args if isinstance(gold.args, dict) else {}
     cargs = call.args if isinstance(call.args, dict) else {}
     keys = list(gargs) if compare is None else list(compare)
-    return all(_norm(gargs.get(k)) == _norm(cargs.get(k)) for k in keys)
+    return all(norm_value(gargs.get(k)) == norm_value(cargs.get(k)) for k in keys)
 
 
 def _recorded_action_checks(checks: list[dict] | None) -> dict[int, bool]:

@@ -20,9 +20,9 @@ from .align import (
     Alignment,
     ArgDiff,
     Event,
-    _norm,
     align,
     annotate_kinds,
+    norm_value,
 )
 from .align_where import no_difference, row_step, steps_span
 from .textsafe import clean, one_line
@@ -30,7 +30,7 @@ from .textsafe import clean, one_line
 # --- one-line summaries shared by the CLI and the TUI ----------------------------------------
 
 def fmt_value(v: Any, width: int = 40) -> str:
-    text = v if isinstance(v, str) else _norm(v)
+    text = v if isinstance(v, str) else norm_value(v)
     return one_line(text, width)
 
 
