@@ -304,7 +304,10 @@ def _text_rows(ta: list[Event], tb: list[Event]) -> list[Row]:
 
 def _common_texts(texts: list[Event], other: list[Event], start: int) -> int:
     """How many of `other`'s text turns from `start` (up to its next non-text event) go with
-    `texts`: up to the last one equal to one of them (0 when none is)."""
+    `texts` (the turns before a call only one side made): up to the last one equal to one of
+    them; when none is (two runs seldom word a turn alike), as many as pair with them in
+    order, role by role (a user turn with a user turn), so the opening turns that answer each
+    other share rows rather than the other side's pairing with the turns after the call."""
     end = start
     while end < len(other) and other[end].kind == "text":
         end += 1
@@ -312,7 +315,13 @@ def _common_texts(texts: list[Event], other: list[Event], start: int) -> int:
         return 0
     sm = SequenceMatcher(None, [_text_key(e) for e in texts],
                          [_text_key(e) for e in other[start:end]], autojunk=False)
-    return max((j2 for op, _i1, _i2, _j1, j2 in sm.get_opcodes() if op == "equal"), default=0)
+    equal = max((j2 for op, _i1, _i2, _j1, j2 in sm.get_opcodes() if op == "equal"), default=0)
+    if equal:
+        return equal
+    k = 0
+    while k < min(len(texts), end - start) and texts[k].role == other[start + k].role:
+        k += 1
+    return k
 
 
 def _same_text(a: Event | None, b: Event | None) -> bool:

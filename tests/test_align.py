@@ -424,3 +424,56 @@ def test_print_compare_says_no_difference_in_the_screens_words(fx):
                        None, record=False)
     assert not al.blocks and al.gold_known
     assert buf.getvalue().splitlines()[-1].startswith("no difference from the gold actions (")
+
+
+def test_differing_opening_turns_pair_around_a_call_only_one_side_made():
+    """As above, but B words its turns differently (two LLM runs seldom agree word for word).
+    A's opening turns were rows of their own (only in A), A's later turns were paired with B's
+    opening ones, and B's later turns were left alone: the turns that answer each other did
+    not share a row. Turns before the one-sided call pair with B's in order, role by role."""
+    call = {"id": "c1", "name": "get_user_details", "arguments": {"user_id": "u1"},
+            "requestor": "assistant"}
+    res = {"id": "c2", "name": "get_reservation_details", "arguments": {"reservation_id": "R1"},
+           "requestor": "assistant"}
+    a = [{"role": "assistant", "content": "Hi! How can I help you today?"},
+         {"role": "user", "content": "I want to change my flight. My id is u1."},
+         {"role": "assistant", "content": None, "tool_calls": [call]},
+         {"role": "tool", "id": "c1", "content": "{}"},
+         {"role": "assistant", "content": "Which reservation?"},
+         {"role": "user", "content": "R1"},
+         {"role": "assistant", "content": None, "tool_calls": [res]},
+         {"role": "tool", "id": "c2", "content": "{}"},
+         {"role": "assistant", "content": "Done."}]
+    b = [{"role": "assistant", "content": "Hello, what can I do for you?"},
+         {"role": "user", "content": "Please change my flight; I am u1."},
+         {"role": "assistant", "content": "Which reservation would you like to change?"},
+         {"role": "user", "content": "It is R1."}, a[6], a[7],
+         {"role": "assistant", "content": "All done."}]
+    a = [dict(m, idx=i) for i, m in enumerate(a)]
+    b = [dict(m, idx=i) for i, m in enumerate(b)]
+    al = align(a, b, None)
+    assert [(r.status, r.step("a"), r.step("b")) for r in al.rows] == [
+        (TEXT, 0, 0), (TEXT, 1, 1), (ONLY_A, 2, None), (TEXT, 4, 2), (TEXT, 5, 3),
+        (SAME, 6, 4), (TEXT, 8, 6)]
+    # and the mirror image: B made the extra call
+    al = align(b, a, None)
+    assert [(r.status, r.step("a"), r.step("b")) for r in al.rows] == [
+        (TEXT, 0, 0), (TEXT, 1, 1), (ONLY_B, None, 2), (TEXT, 2, 4), (TEXT, 3, 5),
+        (SAME, 4, 6), (TEXT, 6, 8)]
+
+
+def test_opening_turns_pair_only_role_by_role():
+    """The fallback pairs a user turn with a user turn: when B's run opens with the other
+    role, A's opening turn keeps a row of its own, as before."""
+    call = {"id": "c1", "name": "get_user_details", "arguments": {"user_id": "u1"},
+            "requestor": "assistant"}
+    a = [{"role": "user", "content": "Refund my order."},
+         {"role": "assistant", "content": None, "tool_calls": [call]},
+         {"role": "tool", "id": "c1", "content": "{}"},
+         {"role": "assistant", "content": "Refunded."}]
+    b = [{"role": "assistant", "content": "What is your user id?"}]
+    a = [dict(m, idx=i) for i, m in enumerate(a)]
+    b = [dict(m, idx=i) for i, m in enumerate(b)]
+    al = align(a, b, None)
+    assert [(r.status, r.step("a"), r.step("b")) for r in al.rows] == [
+        (TEXT, 0, None), (ONLY_A, 1, None), (TEXT, 3, 0)]
