@@ -10,6 +10,7 @@ mapped; tau2 runs keep their graded rewards.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from .db import StoreError
@@ -20,11 +21,11 @@ _FALSE = {"false", "fail", "failed", "failure", "no", "unresolved", "bad"}
 
 
 def outcome_value(v: Any) -> float | None:
-    """A reward from an attribute value (None when it is not an outcome)."""
+    """A reward from an attribute value (None when it is not an outcome: absent, a word that
+    is no pass/fail, or not a finite number: proto3 JSON writes a double NaN as "NaN", and a
+    NaN or infinite reward is no figure a gate can add up)."""
     if isinstance(v, bool):
         return 1.0 if v else 0.0
-    if isinstance(v, (int, float)):
-        return float(v)
     if isinstance(v, str):
         s = v.strip().lower()
         if s in _TRUE:
@@ -32,9 +33,15 @@ def outcome_value(v: Any) -> float | None:
         if s in _FALSE:
             return 0.0
         try:
-            return float(s)
+            v = float(s)
         except ValueError:
             return None
+    if isinstance(v, (int, float)):
+        try:
+            r = float(v)
+        except OverflowError:  # an int past the float range
+            return None
+        return r if math.isfinite(r) else None
     return None
 
 
@@ -47,9 +54,11 @@ def _attributes(extra: dict) -> dict:
     return out
 
 
-def map_reward_attr(db: Any, run_id: str, name: str) -> dict:
-    """Set each episode's reward from attribute `name`; returns {mapped, missing, seen}
-    (`seen`: attribute names present, for the error message when none matched)."""
+def reward_mapping(db: Any, run_id: str, name: str) -> dict:
+    """What mapping attribute `name` to the rewards of run `run_id` would write, written by
+    nothing: {updates, mapped, missing, unusable, seen} (`missing`: episodes without the
+    attribute; `unusable`: with a value that is no outcome; `seen`: attribute names present,
+    for the error message when none matched). write_reward_mappings writes them."""
     conn = conn_of(db)
     row = conn.execute("SELECT grading, name FROM runs WHERE run_id = ?", (run_id,)).fetchone()
     if row is None:
@@ -57,18 +66,37 @@ def map_reward_attr(db: Any, run_id: str, name: str) -> dict:
     if row[0] != "foreign":
         raise StoreError(f"run {row[1]!r} ({run_id}) carries graded rewards; --reward-attr maps "
                          "an outcome attribute of foreign traces (OpenTelemetry, ATIF) only")
-    updates, missing, seen = [], 0, set()
+    updates, missing, unusable, seen = [], 0, 0, set()
     for eid, extra_json in conn.execute("SELECT episode_id, extra_json FROM episodes WHERE "
                                         "run_id = ?", (run_id,)).fetchall():
         attrs = _attributes(json.loads(extra_json) if extra_json else {})
         seen.update(attrs)
         r = outcome_value(attrs.get(name))
         if r is None:
-            missing += 1
+            if attrs.get(name) is None:
+                missing += 1
+            else:
+                unusable += 1
             continue
         info = {"reward": r, "reward_basis": None, "info": {"mapped_from": name}}
-        updates.append((r, int(abs(r - 1.0) <= 1e-6), json.dumps(info), eid))
+        updates.append((r, int(abs(r - 1.0) <= 1e-6), json.dumps(info, allow_nan=False), eid))
+    return {"updates": updates, "mapped": len(updates), "missing": missing,
+            "unusable": unusable, "seen": sorted(seen)}
+
+
+def write_reward_mappings(db: Any, mappings: list[dict]) -> None:
+    """Write reward_mapping results, all in one transaction (a gate that maps two runs
+    changes both or neither)."""
+    conn = conn_of(db)
     with transaction(conn):
-        conn.executemany("UPDATE episodes SET reward = ?, success = ?, reward_info_json = ? "
-                         "WHERE episode_id = ?", updates)
-    return {"mapped": len(updates), "missing": missing, "seen": sorted(seen)}
+        for m in mappings:
+            conn.executemany("UPDATE episodes SET reward = ?, success = ?, reward_info_json = ? "
+                             "WHERE episode_id = ?", m["updates"])
+
+
+def map_reward_attr(db: Any, run_id: str, name: str) -> dict:
+    """Set each episode's reward from attribute `name` (reward_mapping, written); returns
+    {mapped, missing, unusable, seen}."""
+    m = reward_mapping(db, run_id, name)
+    write_reward_mappings(db, [m])
+    return {k: v for k, v in m.items() if k != "updates"}

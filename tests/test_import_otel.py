@@ -250,3 +250,54 @@ def _first_task(st):
         return conn.execute("SELECT task_id FROM episodes ORDER BY episode_id").fetchone()[0]
     finally:
         conn.close()
+
+
+def test_non_finite_outcomes_are_no_reward_and_the_gate_says_so(tmp_path):
+    """Proto3 JSON writes a double NaN as the string "NaN": such outcome text mapped to a
+    NaN/inf reward, stored as JSON SQLite refuses ("malformed JSON": exit 70), the run's
+    reward read `inf`, and the store was left changed. Non-finite values are no outcome."""
+    import sqlite3
+
+    from click.testing import CliRunner
+
+    from t2e_tui.cli import cli
+    st = str(tmp_path / "s.sqlite")
+    run = CliRunner().invoke
+    base = {"t0": "1", "t1": "0", "t2": "1", "t3": "0"}
+    cand = {"t0": "NaN", "t1": "inf", "t2": "1", "t3": "-Infinity"}
+    for name, scores in (("base", base), ("cand", cand)):
+        p = _scored_run(tmp_path / f"{name}.jsonl", scores)
+        assert run(cli, ["--store", st, "import", str(p), "--name", name]).exit_code == 0
+    res = run(cli, ["--store", st, "gate", "base", "cand", "--reward-attr", "app.outcome"])
+    assert res.exit_code in (1, 3, 4), res.output  # a verdict, not an internal error (70)
+    assert "cand: 3 episode(s) carry 'app.outcome' values that are no outcome" in res.output
+    # and the tasks left out are not blamed on infrastructure errors alone
+    assert "3 task(s) left out: no scored trial on one side (no outcome mapped, or " \
+           "infrastructure errors): t0, t1, t3" in res.output
+    conn = sqlite3.connect(st)
+    rewards = conn.execute("SELECT e.reward, e.reward_info_json FROM episodes e JOIN runs r "
+                           "USING (run_id) WHERE r.name = 'cand' ORDER BY e.task_id").fetchall()
+    assert rewards[2][0] == 1.0 and [r for r, _ in rewards].count(None) == 3
+    for _, info in rewards:
+        assert info is None or "NaN" not in info and "Infinity" not in info
+
+
+def test_a_refused_mapping_leaves_both_runs_as_they_were(tmp_path):
+    """The baseline's outcomes were mapped (and committed) before the candidate was found to
+    carry none: the refused gate left the baseline scored. Both runs are mapped at once."""
+    import sqlite3
+
+    from click.testing import CliRunner
+
+    from t2e_tui.cli import cli
+    st = str(tmp_path / "s.sqlite")
+    run = CliRunner().invoke
+    p = _scored_run(tmp_path / "base.jsonl", {"t0": "pass", "t1": "fail"})
+    assert run(cli, ["--store", st, "import", str(p), "--name", "base"]).exit_code == 0
+    p = _scored_run(tmp_path / "cand.jsonl", {"t0": "n/a", "t1": "NaN"})
+    assert run(cli, ["--store", st, "import", str(p), "--name", "cand"]).exit_code == 0
+    res = run(cli, ["--store", st, "gate", "base", "cand", "--reward-attr", "app.outcome"])
+    assert res.exit_code == 2 and "no episode of run 'cand' carries an outcome" in res.output
+    conn = sqlite3.connect(st)
+    assert conn.execute("SELECT count(*) FROM episodes WHERE reward IS NOT NULL OR "
+                        "reward_info_json IS NOT NULL").fetchone()[0] == 0

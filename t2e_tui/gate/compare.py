@@ -240,8 +240,12 @@ def compare_runs(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
                 continue
             rows.append(_row(tb, tc, shapes))
     if dropped:
+        # a foreign trace's episode is unscored where no outcome was mapped; a graded one's
+        # only after an infrastructure error (excluded from the figures)
+        why = ("no outcome mapped, or infrastructure errors"
+               if "foreign" in (b.grading, c.grading) else "infrastructure errors")
         warnings.append(f"{len(dropped)} task(s) left out: no scored trial on one side "
-                        f"(infrastructure errors): {_few(dropped)}")
+                        f"({why}): {_few(dropped)}")
     if not rows:
         hint = ("; foreign traces carry no gold: map an outcome attribute they carry to the "
                 "reward with `t2e gate --reward-attr NAME`"

@@ -35,21 +35,29 @@ def check_graders(db: Any, baseline: str, candidate: str, *, allow: bool = False
 
 def apply_reward_attr(db: Any, baseline: str, candidate: str, name: str) -> list[str]:
     """Map attribute `name` to the reward of both runs' episodes (foreign traces have no
-    gold); returns warnings. T2EError (exit 2) when a run has no such attribute at all."""
-    from store.outcomes import map_reward_attr
+    gold); returns warnings. T2EError (exit 2) when a run has no such outcome at all, and then
+    neither run is changed (both are mapped in one transaction, once both can be)."""
+    from store.outcomes import reward_mapping, write_reward_mappings
 
     conn = conn_of(db)
-    warnings = []
+    warnings, mappings = [], []
     for ref in (baseline, candidate):
-        rid = resolve_run(conn, ref)
-        res = map_reward_attr(conn, rid, name)
+        res = reward_mapping(conn, resolve_run(conn, ref), name)
         if not res["mapped"]:
             seen = ", ".join(res["seen"][:12]) or "none"
+            bad = (f"; {res['unusable']} carry values that are no outcome (not a finite "
+                   "number or a pass/fail word)") if res["unusable"] else ""
             raise T2EError(f"no episode of run {ref!r} carries an outcome in attribute "
-                           f"{name!r} (attributes seen: {seen})", 2)
+                           f"{name!r} (attributes seen: {seen}){bad}", 2)
         if res["missing"]:
             warnings.append(f"{ref}: {res['missing']} episode(s) lack {name!r} and stay "
                             "unscored")
+        if res["unusable"]:
+            warnings.append(f"{ref}: {res['unusable']} episode(s) carry {name!r} values that "
+                            "are no outcome (not a finite number or a pass/fail word) and stay "
+                            "unscored")
+        mappings.append(res)
+    write_reward_mappings(conn, mappings)
     return warnings
 
 
