@@ -51,9 +51,10 @@ def run_provenance(db: Any, run_id: str) -> dict:
             "created_at": created, "exported_at": now_iso()}
 
 
-def _matches(conn, run_id: str) -> dict[int, int]:
-    """New episode id -> an earlier episode (another run) with the same simulation id or the
-    same trajectory hash (compared only among episodes of the same task and length).
+def _matches(conn, run_id: str, among: str | None = None) -> dict[int, int]:
+    """New episode id -> an earlier episode (another run; `among`: of that run only) with the
+    same simulation id or the same trajectory hash (compared only among episodes of the same
+    task and length).
 
     The other runs' episodes are read in one pass (a query per new episode scanned the whole
     table each time: quadratic, minutes for a 4,000-episode import)."""
@@ -74,10 +75,13 @@ def _matches(conn, run_id: str) -> dict[int, int]:
     by_sim: dict[str, int] = {}
     by_key: dict[tuple, list[int]] = {}
     # two index ranges around this run (idx_episodes_run_task), so its own rows are not read
-    for oid, sim, task, n in conn.execute(
-            "SELECT episode_id, sim_id, task_id, n_steps FROM episodes WHERE run_id < ? "
-            "UNION ALL SELECT episode_id, sim_id, task_id, n_steps FROM episodes "
-            "WHERE run_id > ?", (run_id, run_id)):
+    others = conn.execute(
+        "SELECT episode_id, sim_id, task_id, n_steps FROM episodes WHERE run_id < ? "
+        "UNION ALL SELECT episode_id, sim_id, task_id, n_steps FROM episodes "
+        "WHERE run_id > ?", (run_id, run_id)) if among is None else conn.execute(
+        "SELECT episode_id, sim_id, task_id, n_steps FROM episodes WHERE run_id = ? AND "
+        "run_id != ?", (among, run_id))
+    for oid, sim, task, n in others:
         if sim in sims and (sim not in by_sim or oid < by_sim[sim]):
             by_sim[sim] = oid
         if (task, n) in keys:
@@ -94,6 +98,13 @@ def _matches(conn, run_id: str) -> dict[int, int]:
                     out[eid] = oid
                     break
     return out
+
+
+def copies_of(db: Any, run_id: str, other: str) -> int:
+    """How many of run `run_id`'s episodes are copies of run `other`'s: the same simulation
+    id, or the same trajectory (a re-import of its export, the same file reformatted). Such
+    episodes are the same evidence read twice, never a second measurement."""
+    return len(_matches(conn_of(db), run_id, among=other))
 
 
 def inherit(db: Any, run_id: str, claimed_role: str, file_provenance: Any) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 import pytest
 from test_gate_builders import make_run, new_store
@@ -78,3 +79,81 @@ def test_large_sets_use_the_normal_approximation_close_to_the_exact_power():
          (260, (*advisor._move_probs(2, 0.95, 0.95), (0.95 * 0.05) ** 2))], 0.05)
     assert approx == pytest.approx(exact, abs=0.03)
     assert 0.0 <= power(0.05, 2, 25_000, 40, 0.05) <= 1.0   # instant at the bench's size
+
+
+def _imported_pair(tmp_path):
+    """base and cand: two scripted runs (noisy, other seeds) on 12 heldout tasks, exported as
+    tau2 files and imported into a fresh store, as results files from elsewhere are; cand's
+    file names another agent. Returns (invoke on the store, the folder of the files)."""
+    from click.testing import CliRunner
+
+    from t2e_tui.cli import cli
+    from t2e_tui.engine.engine import execute_run
+    from t2e_tui.engine.plan import plan_run
+
+    st, eng = tmp_path / "s.sqlite", tmp_path / "e.sqlite"
+
+    def invoke(store, *args):
+        return CliRunner().invoke(cli, ["--store", str(store), *args])
+    for seed, name in ((1, "base"), (2, "cand")):
+        rid = execute_run(plan_run(tasks="heldout", num_tasks=12, grade="db-communicate",
+                                   noise=0.2, seed=seed, name=name), str(eng)).run_id
+        out = tmp_path / f"{name}.json"
+        assert invoke(eng, "export", rid, "--format", "tau2", "-o", str(out)).exit_code == 0
+        if name == "cand":
+            doc = json.loads(out.read_text())
+            doc["info"]["agent_info"]["llm"] = "another-agent"
+            out.write_text(json.dumps(doc))
+        assert invoke(st, "import", str(out), "--name", name).exit_code == 0
+    return (lambda *args: invoke(st, *args)), tmp_path
+
+
+def test_a_copy_of_the_baseline_is_no_aa_pair(tmp_path):
+    """The baseline's file reformatted, or its export re-imported, was taken as another run
+    of the same agent: 'noise 0.000 per trial (from A/A pair with run X)', and every
+    regression read as beyond noise. A copy is the same evidence twice: noise stays unknown,
+    while a real second run of the agent still measures it."""
+    invoke, d = _imported_pair(tmp_path)
+
+    def budget():
+        res = invoke("gate", "base", "cand", "--json", "--new-row")
+        assert res.exit_code in (0, 1, 3, 4), res.output
+        return json.loads(res.stdout)["trial_budget"]
+    assert budget()["noise_source"] is None  # nothing measures it yet
+    base = json.loads((d / "base.json").read_text())
+    (d / "reformatted.json").write_text(json.dumps(base, indent=1))
+    assert invoke("import", str(d / "reformatted.json"), "--name", "copy1").exit_code == 0
+    assert invoke("export", "base", "--format", "tau2", "-o", str(d / "again.json")) \
+        .exit_code == 0
+    assert invoke("import", str(d / "again.json"), "--name", "copy2").exit_code == 0
+    tb = budget()
+    assert tb["noise_source"] is None and tb["slip_per_trial"] is None, tb
+    # a real second run of the baseline's agent (another seed: other episodes) does count
+    from t2e_tui.engine.engine import execute_run
+    from t2e_tui.engine.plan import plan_run
+    eng = tmp_path / "e2.sqlite"
+    rid = execute_run(plan_run(tasks="heldout", num_tasks=12, grade="db-communicate",
+                               noise=0.2, seed=3, name="again"), str(eng)).run_id
+    from click.testing import CliRunner
+
+    from t2e_tui.cli import cli
+    CliRunner().invoke(cli, ["--store", str(eng), "export", rid, "--format", "tau2", "-o",
+                             str(d / "rerun.json")])
+    assert invoke("import", str(d / "rerun.json"), "--name", "rerun").exit_code == 0
+    tb = budget()
+    (rerun_id,) = [r["run_id"] for r in json.loads(invoke("runs", "--json").stdout)
+                   if r["name"] == "rerun"]
+    assert tb["noise_source"] == f"A/A pair with run {rerun_id}", tb
+
+
+def test_the_candidate_is_never_its_own_noise_reference(tmp_path):
+    """Two runs of one agent gated against each other: the candidate was taken as the
+    baseline's A/A pair, so the very difference being judged was called noise."""
+    invoke, d = _imported_pair(tmp_path)
+    doc = json.loads((d / "cand.json").read_text())
+    doc["info"]["agent_info"]["llm"] = "scripted"  # the baseline's agent after all
+    (d / "cand2.json").write_text(json.dumps(doc))
+    assert invoke("import", str(d / "cand2.json"), "--name", "cand2").exit_code == 0
+    res = invoke("gate", "base", "cand2", "--json")
+    tb = json.loads(res.stdout)["trial_budget"]
+    assert tb["noise_source"] is None, tb

@@ -115,21 +115,32 @@ def trials_needed(e: float, n_tasks: int, fix: int, alpha: float) -> int | None:
     return None
 
 
-def _aa_partner(conn: Any, run: Any, tasks: list[str]) -> tuple[str, float] | None:
+def _aa_partner(conn: Any, run: Any, tasks: list[str],
+                exclude: tuple[str, ...] = ()) -> tuple[str, float] | None:
     """Another run of the baseline's agent on the same world and tasks: (run id, share of
-    tasks whose success rate differs between the two)."""
+    tasks whose success rate differs between the two). Not a run in `exclude` (the
+    candidate: what the gate judges cannot also be its noise), not when the baseline's agent
+    is unknown (no candidate hash and no model: nothing says two runs share an agent), and
+    not a run holding copies of the baseline's episodes (a re-import of its export, or the
+    same file reformatted: the same evidence twice measures no noise; it read 0)."""
+    from store.provenance import copies_of
+
     from .metrics import task_outcomes
 
+    if run.candidate_hash is None and run.agent_model is None:
+        return None
     rows = conn.execute(
         "SELECT run_id FROM runs WHERE run_id != ? AND world_id IS ? AND candidate_hash IS ? "
         "AND agent_model IS ? ORDER BY created_at", (run.run_id, run.world_id,
                                                      run.candidate_hash, run.agent_model))
     mine = task_outcomes(conn, run.run_id)
     for (rid,) in rows.fetchall():
+        if rid in exclude:
+            continue
         other = task_outcomes(conn, rid)
         both = [t for t in tasks if t in other and t in mine and other[t].rate is not None
                 and mine[t].rate is not None]
-        if len(both) == len(tasks):
+        if len(both) == len(tasks) and not copies_of(conn, rid, run.run_id):
             return rid, sum(other[t].rate != mine[t].rate for t in both) / len(both)
     return None
 
@@ -160,7 +171,8 @@ def advise(result: Any, db: Any) -> dict:
         source, e = "repeated trials", slip_from_flip(flip_sum / flips)
     else:
         try:
-            partner = _aa_partner(conn_of(db), cmp.baseline, cmp.task_ids)
+            partner = _aa_partner(conn_of(db), cmp.baseline, cmp.task_ids,
+                                  (cmp.candidate.run_id,))
         except Exception:  # noqa: BLE001 - the advisor never breaks a verdict
             partner = None
         if partner is not None:
