@@ -39,7 +39,7 @@ def test_v17_trajectory_with_subagent(db):
         ("assistant", "Your refund is on its way.")]
     assert json.loads(main[1][2]) == [{"id": "c1", "name": "get_order_details",
                                        "arguments": {"order_id": "#W7"},
-                                       "requestor": "assistant"}]
+                                       "requestor": "assistant", "extra": {"latency_ms": 12}}]
     assert main[2][3] == "c1" and main[1][4] == 120
     assert json.loads(main[1][5])["reasoning_content"] == "Need the order first."
     assert json.loads(main[0][5])["content_parts"][0]["type"] == "image"
@@ -290,3 +290,88 @@ def test_an_observation_whose_content_is_a_json_list_keeps_it(db, tmp_path, cont
     _import_one_observation(db, tmp_path, content)
     (stored,), = db.conn.execute("SELECT content FROM steps WHERE role = 'tool'").fetchall()
     assert json.loads(stored) == content
+
+
+def _every_field_trajectory() -> dict:
+    """A v1.7 trajectory using every optional field the spec defines (and one it does not)."""
+    return {
+        "schema_version": "ATIF-v1.7", "session_id": "s1", "trajectory_id": "t1",
+        "agent": {"name": "a", "version": "1", "extra": {"strategy": "react"}},
+        "continued_trajectory_ref": "t0.json", "extra": {"nested": {"k": [1, 2]}},
+        "steps": [
+            {"step_id": 1, "source": "system", "message": "You are helpful.",
+             "timestamp": "2025-10-11T10:29:59Z", "extra": {"k": "sys-extra"},
+             "observation": {"results": [{"content": "context compacted: 40k tokens dropped"}]}},
+            {"step_id": 2, "source": "user", "message": "price of GOOGL?",
+             "timestamp": "2025-10-11T10:30:00Z", "is_copied_context": True},
+            {"step_id": 3, "source": "agent", "message": "final", "llm_call_count": 1,
+             "timestamp": "2025-10-11T10:30:05Z", "reasoning_effort": 0.5,
+             "tool_calls": [{"tool_call_id": "c1", "function_name": "quote",
+                             "arguments": {"t": "GOOGL"}, "extra": {"latency_ms": 12}}],
+             "observation": {"results": [{"source_call_id": "c1", "content": "185.35",
+                                          "extra": {"cached": True}}]},
+             "metrics": {"prompt_tokens": 600, "completion_tokens": 3, "cost_usd": 0.001,
+                         "completion_token_ids": [1, 2, 3], "prompt_token_ids": [9, 9],
+                         "logprobs": [-0.1, -0.2, -0.3], "extra": {"reasoning_tokens": 2}},
+             "vendor_field": {"x": 1}}]}
+
+
+def test_every_field_of_the_spec_is_kept(db, tmp_path):
+    """A system step's observation, extra and timestamp, an agent step's logprobs and token
+    ids, a tool call's extra (the fixture's latency_ms), llm_call_count, is_copied_context,
+    step ids, the root extra's non-scalar values and continued_trajectory_ref were dropped on
+    import. Each is in the store now: the message's extra fields or the episode's."""
+    p = tmp_path / "t.json"
+    p.write_text(json.dumps(_every_field_trajectory()))
+    import_path(db, p)
+    user, agent, tool = steps(db, "t1")
+    assert json.loads(user[5])["is_copied_context"] is True
+    assert json.loads(user[5])["step_id"] == 2
+    ex = json.loads(agent[5])
+    assert ex["metrics"] == {"completion_token_ids": [1, 2, 3], "prompt_token_ids": [9, 9],
+                             "logprobs": [-0.1, -0.2, -0.3], "extra": {"reasoning_tokens": 2}}
+    assert ex["usage"] == {"prompt_tokens": 600, "completion_tokens": 3}
+    assert ex["llm_call_count"] == 1 and ex["reasoning_effort"] == 0.5 and ex["step_id"] == 3
+    assert ex["vendor_field"] == {"x": 1}
+    assert json.loads(agent[2])[0]["extra"] == {"latency_ms": 12}
+    assert json.loads(tool[5])["extra"] == {"cached": True}
+    (ep, start), = db.conn.execute("SELECT extra_json, start_time FROM episodes").fetchall()
+    assert start == "2025-10-11T10:29:59Z"  # the system step's time
+    atif = json.loads(ep)["atif"]
+    assert atif["system_prompt"] == ["You are helpful."]
+    assert atif["system_steps"] == [{"at_message": 0, "step": {
+        "step_id": 1, "source": "system", "message": "You are helpful.",
+        "timestamp": "2025-10-11T10:29:59Z", "extra": {"k": "sys-extra"},
+        "observation": {"results": [{"content": "context compacted: 40k tokens dropped"}]}}}]
+    assert atif["extra"] == {"nested": {"k": [1, 2]}}
+    assert atif["continued_trajectory_ref"] == "t0.json"
+    assert atif["agent"]["extra"] == {"strategy": "react"}
+
+
+def test_the_fixture_tool_call_extra_is_kept(db):
+    """support_v17.json's step 3 has tool_calls[0].extra = {"latency_ms": 12}: it was not in
+    the store after import."""
+    import_path(db, FIX / "support_v17.json")
+    calls = json.loads(steps(db, "traj-main")[1][2])
+    assert calls[0]["extra"] == {"latency_ms": 12}
+
+
+def test_show_bounds_large_token_id_lists(tmp_path):
+    """Token id lists are stored whole but `t2e show` never writes them out."""
+    from click.testing import CliRunner
+
+    from t2e_tui.cli import cli
+
+    t = _every_field_trajectory()
+    ids = list(range(100_000, 400_000))
+    t["steps"][2]["metrics"]["prompt_token_ids"] = ids
+    p = tmp_path / "big.json"
+    p.write_text(json.dumps(t))
+    s = str(tmp_path / "s.sqlite")
+    assert CliRunner().invoke(cli, ["--store", s, "import", str(p)]).exit_code == 0
+    db = store.open_db(s)
+    assert json.loads(steps(db, "t1")[1][5])["metrics"]["prompt_token_ids"] == ids
+    for args in (["show", "1"], ["show", "1", "--full"]):
+        res = CliRunner().invoke(cli, ["--store", s, *args])
+        assert res.exit_code == 0, res.output
+        assert "final" in res.output and len(res.output) < 5_000, len(res.output)

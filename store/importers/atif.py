@@ -3,11 +3,16 @@
 A file holds one trajectory object (or a JSON list of them); each trajectory is an episode, and
 so is each subagent trajectory embedded in it (`subagent_trajectories`, v1.7), labelled
 `<parent>/<trajectory_id>`. Steps map to tau2 messages: `system` steps are kept as episode
-metadata, `user` steps are user messages, an `agent` step is an assistant message (its
-`message`, `tool_calls` as {id, name, arguments}, `metrics` as usage, `reasoning_content` and
-`model_name` as metadata) followed by one tool message per `observation.results` entry.
+metadata (their text as `system_prompt`, each whole step, with the message it came before, as
+`system_steps`), `user` steps are user messages, an `agent` step is an assistant message (its
+`message`, `tool_calls` as {id, name, arguments}, `metrics` token counts as usage and
+`cost_usd` as cost) followed by one tool message per `observation.results` entry.
 Messages and observation results given as content parts (text and images) keep their text;
 other parts are noted.
+Nothing given is dropped: every field of a step, tool call, observation result or the root
+that has no column or place of its own (step_id, model_name, reasoning_content, extra,
+llm_call_count, the rest of `metrics`: logprobs, token ids, extra, ...) is kept under its own
+name in the message's (or call's, or episode's) extra fields (`_keep`).
 ATIF carries no gold: scalar fields of the root `extra` and `final_metrics` are kept as the
 episode's attributes, which `t2e gate --reward-attr NAME` can map to a reward.
 """
@@ -62,6 +67,27 @@ def _text(message: Any, where: str, field: str = "message") -> tuple[str | None,
     raise ImportFailure(f"{where}: '{field}' should be a string or a list of content parts")
 
 
+# The keys a message (a tau2 message dict) or a call already uses: a trajectory's field of one
+# of these names is kept as "atif_<name>" instead of overwriting it
+_MESSAGE_OWN = frozenset(("role", "content", "content_parts", "tool_calls", "id", "error",
+                          "requestor", "timestamp", "cost", "usage", "turn_idx", "metrics",
+                          "observation"))
+_CALL_OWN = frozenset(("id", "name", "arguments", "requestor"))
+# the fields of the root the episode's `atif` block already holds, or that become episodes
+_ROOT_USED = frozenset(("schema_version", "session_id", "trajectory_id", "agent", "notes",
+                        "final_metrics", "steps", "subagent_trajectories"))
+_ROOT_OWN = frozenset(("schema_version", "session_id", "trajectory_id", "agent", "notes",
+                       "final_metrics", "system_prompt", "system_steps", "attributes"))
+
+
+def _keep(dst: dict, src: dict, used: frozenset | tuple, own: frozenset) -> None:
+    """Copy every field of `src` not in `used` (mapped elsewhere) into `dst` under its own
+    name ("atif_<name>" where `dst` has a key of that name: `own`); null means not given."""
+    for k, v in src.items():
+        if k not in used and v is not None:
+            dst[f"atif_{k}" if k in own else k] = v
+
+
 def _scalars(d: Any, prefix: str = "") -> dict:
     out = {}
     if isinstance(d, dict):
@@ -89,6 +115,7 @@ def trajectory_sims(t: Any, where: str, parent: str | None = None) -> list[dict]
     key = f"{parent}/{tid}" if parent else str(tid)
     msgs: list[dict] = []
     system: list[str] = []
+    system_steps: list[dict] = []
     for i, st in enumerate(steps):
         sw = f"{where}, step #{i}" + (f" (step_id {st.get('step_id')})"
                                       if isinstance(st, dict) else "")
@@ -97,7 +124,10 @@ def trajectory_sims(t: Any, where: str, parent: str | None = None) -> list[dict]
         source = st.get("source")
         text, other = _text(st.get("message"), sw)
         if source == "system":
+            # the whole step (observation results since v1.2: a context compaction, a reset;
+            # extra, timestamp) and where it stood among the messages
             system.append(text or "")
+            system_steps.append({"at_message": len(msgs), "step": st})
             continue
         if source not in ("user", "agent"):
             raise ImportFailure(f"{sw}: 'source' should be system, user or agent, found "
@@ -106,7 +136,7 @@ def trajectory_sims(t: Any, where: str, parent: str | None = None) -> list[dict]
                              "content": text}
         if other:
             m["content_parts"] = other
-        if isinstance(st.get("timestamp"), str):
+        if st.get("timestamp") is not None:
             m["timestamp"] = st["timestamp"]
         calls = st.get("tool_calls")
         if calls is not None:
@@ -116,30 +146,46 @@ def trajectory_sims(t: Any, where: str, parent: str | None = None) -> list[dict]
                 raise ImportFailure(f"{sw}: 'tool_calls' should be a list of objects with a "
                                     "function_name")
             if calls:
-                m["tool_calls"] = [{"id": str(c.get("tool_call_id") or ""),
-                                    "name": c["function_name"],
-                                    "arguments": c.get("arguments") if c.get("arguments")
-                                    is not None else {}, "requestor": "assistant"}
-                                   for c in calls]
+                m["tool_calls"] = []
+                for c in calls:
+                    call = {"id": str(c.get("tool_call_id") or ""), "name": c["function_name"],
+                            "arguments": c.get("arguments") if c.get("arguments")
+                            is not None else {}, "requestor": "assistant"}
+                    _keep(call, c, ("tool_call_id", "function_name", "arguments"), _CALL_OWN)
+                    m["tool_calls"].append(call)
                 if m["content"] == "":
                     m["content"] = None
-        met = st.get("metrics") if isinstance(st.get("metrics"), dict) else {}
-        usage = {k: met[k] for k in ("prompt_tokens", "completion_tokens", "cached_tokens")
-                 if isinstance(met.get(k), int)}
-        if usage:
-            m["usage"] = usage
-        if isinstance(met.get("cost_usd"), (int, float)):
-            m["cost"] = float(met["cost_usd"])
-        for k in ("model_name", "reasoning_content", "reasoning_effort", "extra"):
-            if st.get(k) is not None:
-                m[k] = st[k]
-        if met.get("extra"):
-            m["metrics_extra"] = met["extra"]
+        met = st.get("metrics")
+        if isinstance(met, dict):
+            usage = {k: met[k] for k in ("prompt_tokens", "completion_tokens", "cached_tokens")
+                     if type(met.get(k)) is int}
+            if usage:
+                m["usage"] = usage
+            used = list(usage)
+            cost = met.get("cost_usd")
+            if type(cost) in (int, float):
+                m["cost"] = float(cost)
+                used.append("cost_usd")
+            # the rest as given: logprobs, completion/prompt token ids, extra (and any count
+            # or cost of another type than its column's)
+            rest: dict[str, Any] = {}
+            _keep(rest, met, tuple(used), frozenset())
+            if rest:
+                m["metrics"] = rest
+        elif met is not None:
+            m["metrics"] = met
+        _keep(m, st, ("source", "message", "timestamp", "tool_calls", "metrics",
+                      "observation"), _MESSAGE_OWN)
         msgs.append(m)
         obs = st.get("observation")
         results = obs.get("results") if isinstance(obs, dict) else None
         if obs is not None and not isinstance(results, list):
             raise ImportFailure(f"{sw}: 'observation.results' should be a list")
+        if isinstance(obs, dict):
+            rest = {}
+            _keep(rest, obs, ("results",), frozenset())
+            if rest:
+                m["observation"] = rest
         for n, r in enumerate(results or []):
             if not isinstance(r, dict):
                 raise ImportFailure(f"{sw}: observation results should be objects")
@@ -156,10 +202,8 @@ def trajectory_sims(t: Any, where: str, parent: str | None = None) -> list[dict]
                                   "content": content, "requestor": "assistant", "error": False}
             if parts:
                 tm["content_parts"] = parts
-            if r.get("subagent_trajectory_ref") is not None:
-                tm["subagent_trajectory_ref"] = r["subagent_trajectory_ref"]
-            if r.get("extra") is not None:
-                tm["extra"] = r["extra"]
+            # subagent_trajectory_ref, extra, ...
+            _keep(tm, r, ("source_call_id", "content"), _MESSAGE_OWN)
             msgs.append(tm)
     fm = t.get("final_metrics") if isinstance(t.get("final_metrics"), dict) else {}
     attrs = {**_scalars(t.get("extra")), **_scalars(fm), **_scalars(fm.get("extra"))}
@@ -168,14 +212,19 @@ def trajectory_sims(t: Any, where: str, parent: str | None = None) -> list[dict]
     if task is not None and type(task) not in (str, int):  # (str() stored Python's repr)
         raise ImportFailure(f"{where}: extra.{'task_id' if 'task_id' in extra_t else 'task_name'}"
                             f" should be a string, found {_kind(task)} {short_json(task)}")
-    times = [m["timestamp"] for m in msgs if m.get("timestamp")]
+    # the trajectory's time span: its steps' times, system steps' included
+    times = [st["timestamp"] for st in steps if isinstance(st.get("timestamp"), str)
+             and st["timestamp"]]
+    block = {"schema_version": version, "session_id": t.get("session_id"),
+             "trajectory_id": t.get("trajectory_id"), "agent": agent,
+             "notes": t.get("notes"), "final_metrics": fm or None,
+             "system_prompt": system or None, "attributes": attrs}
+    if system_steps:
+        block["system_steps"] = system_steps
+    _keep(block, t, _ROOT_USED, _ROOT_OWN)  # extra (whole), continued_trajectory_ref, ...
     sim = {"id": key, "task_id": str(task) if task is not None else key, "trial": 0,
            "start_time": times[0] if times else None, "end_time": times[-1] if times else None,
-           "termination_reason": None, "reward_info": None, "messages": msgs,
-           "atif": {"schema_version": version, "session_id": t.get("session_id"),
-                    "trajectory_id": t.get("trajectory_id"), "agent": agent,
-                    "notes": t.get("notes"), "final_metrics": fm or None,
-                    "system_prompt": system or None, "attributes": attrs}}
+           "termination_reason": None, "reward_info": None, "messages": msgs, "atif": block}
     out = [sim]
     subs = t.get("subagent_trajectories")
     if subs is not None and type(subs) is not list:
