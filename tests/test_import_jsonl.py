@@ -115,6 +115,26 @@ def test_bad_lines_rejected(db, tmp_path, lines, needle):
     assert db.conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)
 
 
+@pytest.mark.parametrize("info", [{"db_check": {"db_match": True, "db_reward": 1.0}},
+                                  {"reward": None, "db_check": {"db_match": True,
+                                                                "db_reward": 1.0}},
+                                  {"reward": 1, "db_check": {"db_match": True,
+                                                             "db_reward": 1.0}}],
+                         ids=["no-reward", "null-reward", "same-reward"])
+def test_reward_fills_a_reward_info_without_one(db, tmp_path, info):
+    """`"reward": 1.0` with a reward_info that has no reward was refused ("'reward' 1.0
+    disagrees with reward_info.reward None"): the two must agree only when both are given.
+    The missing reward_info.reward takes the given reward; the rest of reward_info is kept."""
+    line = {"run": "r", "task_id": "1", "reward": 1.0, "reward_info": info,
+            "messages": [{"role": "user", "content": "hi"}]}
+    import_path(db, write_lines(tmp_path / "r.jsonl", [line]))
+    reward, success, db_match, ri = db.conn.execute(
+        "SELECT reward, success, db_match, reward_info_json FROM episodes").fetchone()
+    assert (reward, success, db_match) == (1.0, 1, 1)
+    assert json.loads(ri)["reward"] == 1.0
+    assert json.loads(ri)["db_check"] == {"db_match": True, "db_reward": 1.0}
+
+
 def test_invalid_utf8_line(db, tmp_path):
     p = tmp_path / "u.jsonl"
     p.write_bytes(b'{"messages": []}\n{"messages": [{"role": "user", "content": "\xc3("}]}\n')

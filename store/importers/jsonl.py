@@ -132,9 +132,14 @@ def _to_sim(obj: dict, lineno: int) -> tuple[dict, int]:
         ri = sim.get("reward_info")
         if ri is None:
             sim["reward_info"] = {"reward": reward}
-        elif isinstance(ri, dict) and ri.get("reward") != reward:
+        elif isinstance(ri, dict) and ri.get("reward") is None:
+            # the shortcut is the reward reward_info leaves out (absent or null); the rest of
+            # reward_info (its checks) is kept as given
+            sim["reward_info"] = {"reward": reward,
+                                  **{k: v for k, v in ri.items() if k != "reward"}}
+        elif isinstance(ri, dict) and ri["reward"] != reward:  # both given: must agree
             raise ImportFailure(f"line {lineno}: 'reward' {reward} disagrees with "
-                                f"reward_info.reward {ri.get('reward')}")
+                                f"reward_info.reward {ri['reward']}")
     converted = 0
     msgs = sim.get("messages")
     if isinstance(msgs, list):
