@@ -245,3 +245,23 @@ def test_deleted_run_is_flagged(store_path):
     conn.close()
     rows = json.loads(t2e(store_path, "scoreboard", "--json")[1])
     assert rows[0]["cites_deleted_run"] is True
+
+
+def test_imported_discovery_runs_get_no_window_note_and_clean_claims_get_it_plainly(tmp_path):
+    """'warning: no candidate: views up to the candidate run's creation count' was printed on
+    every gate of imported runs, though the drafting window only matters to a clean claim (or
+    a leaked task listed), and in words nobody could read."""
+    from test_gate_advisor import _imported_pair
+    invoke, d = _imported_pair(tmp_path)
+    res = invoke("gate", "base", "cand")
+    assert "views up to" not in res.output and "was imported, not made from" not in res.output
+    # the same files again (reformatted: another file) claimed as heldout evidence
+    (d / "b2.json").write_text(json.dumps(json.loads((d / "base.json").read_text()), indent=1))
+    assert invoke("import", str(d / "b2.json"), "--name", "b2", "--role", "heldout") \
+        .exit_code == 0
+    (d / "c2.json").write_text(json.dumps(json.loads((d / "cand.json").read_text()), indent=1))
+    assert invoke("import", str(d / "c2.json"), "--name", "c2", "--role", "heldout") \
+        .exit_code == 0
+    res = invoke("gate", "b2", "c2")
+    assert "candidate run c2 (" in res.output and "was imported, not made from a saved " \
+        "candidate: task views count as before the candidate up to its import" in res.output

@@ -250,7 +250,9 @@ def comparison_role(db: Any, baseline: RunInfo, candidate: RunInfo,
         window = drafting_window(db, candidate.candidate_hash, fallback_end=candidate.created_at)
     else:  # an imported run: its text is fixed by the time the run was made
         window = Window(None, None, parse_time(candidate.created_at),
-                        ["no candidate: views up to the candidate run's creation count"])
+                        [f"candidate run {candidate.label()} was imported, not made from a "
+                         "saved candidate: task views count as before the candidate up to "
+                         "its import"])
     heldout = None
     if claimed in CLEAN_ROLES and role != "synthetic":
         # every cause is listed, even when an earlier one already downgraded the claim
