@@ -54,3 +54,38 @@ def test_an_output_file_that_is_the_store_is_refused(st, args):
     db = open_db(st)  # still a store, its runs there
     assert db.conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 4
     assert len(before) > 0
+
+
+@pytest.mark.parametrize("companion", ["", "-wal", "-shm", ".lock"])
+def test_a_hard_link_to_the_store_or_a_companion_is_refused(st, tmp_path, companion):
+    """A hard link is the same file under another name: realpath does not see through it, so
+    `-o LINK` was accepted (the atomic rename would replace the link, but the refusal must not
+    depend on how a writer happens to write). Any output that is the same file is refused."""
+    import os
+
+    open_db(st).conn.execute("SELECT count(*) FROM runs").fetchone()  # -wal/-shm exist
+    target = st.with_name(st.name + companion)
+    if not target.exists():
+        target.write_bytes(b"")
+    link = tmp_path / "elsewhere" / f"link{companion or '-store'}"
+    link.parent.mkdir()
+    os.link(target, link)
+    before = target.read_bytes()
+    res = CliRunner().invoke(cli, ["--store", str(st), "export", "runbase", "-o", str(link)])
+    assert res.exit_code == 2, res.output
+    assert "the store" in res.output and str(link) in res.output, res.output
+    assert target.read_bytes() == before and os.path.samefile(link, target)
+
+
+def test_a_new_output_file_and_another_file_are_written(st, tmp_path):
+    """The same-file check refuses only the store's files: a new path, and an existing file
+    that is not the store (a copy of it), are written."""
+    import json
+
+    copy = tmp_path / "copy.sqlite"
+    shutil.copy(st, copy)
+    for target in (tmp_path / "new.json", copy):
+        res = CliRunner().invoke(cli, ["--store", str(st), "export", "runbase", "-o",
+                                       str(target)])
+        assert res.exit_code == 0, res.output
+        assert json.loads(target.read_text())  # the export, not the store

@@ -49,17 +49,27 @@ _STORE_COMPANIONS = ("", "-wal", "-shm", "-journal", ".lock")
 def output_path(path: str, option: str) -> str:
     """`path` as an output file of `option` (-o, --report...), refused when it is the store
     this command reads or one of the files beside it (the output would replace the store:
-    `gate --report markdown STORE` did), whatever the spelling (a relative path, a link)."""
+    `gate --report markdown STORE` did), whatever the spelling (a relative path, a symbolic
+    link) or the name (a hard link: the same file, st_dev and st_ino, under another name)."""
     if path == "-":
         return path
     store = os.path.realpath(click.get_current_context().find_root().obj.store)
     target = os.path.realpath(path)
-    if any(target == store + suffix for suffix in _STORE_COMPANIONS):
+    companions = [store + suffix for suffix in _STORE_COMPANIONS]
+    if target in companions or any(_same_file(path, c) for c in companions):
         from ..errors import T2EError
 
         raise T2EError(f"{option} {path}: that is the store this command reads (or a file "
                        "SQLite keeps beside it); write the output elsewhere")
     return path
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Whether two existing paths are one file (a missing one is no file)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def connect_store(create: bool = False):
