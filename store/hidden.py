@@ -15,3 +15,48 @@ HIDDEN_CHARS = "\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udf
 HIDDEN = re.compile(f"[{HIDDEN_CHARS}]")
 # its ASCII members as bytes, for bytes.translate (the fast path for ASCII text)
 HIDDEN_ASCII = bytes(c for c in range(128) if HIDDEN.match(chr(c)))
+
+# ESC-introduced sequences: CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST), DCS/SOS/PM/APC
+# (ESC P/X/^/_ ... ST) and two-byte escapes. Also the 8-bit C1 forms (CSI = 0x9b, OSC = 0x9d).
+# Displays remove a sequence whole (an OSC's payload goes with its ESC): textsafe.strip_ansi
+ANSI = re.compile(
+    r"""
+    \x1b\[[0-?]*[ -/]*[@-~]            # CSI
+  | \x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?  # OSC ... BEL | ST
+  | \x1b[PX^_][^\x1b]*(?:\x1b\\)?       # DCS SOS PM APC ... ST
+  | \x1b[@-Z\\-_]                      # other two-byte escapes
+  | \x9b[0-?]*[ -/]*[@-~]              # 8-bit CSI
+  | \x9d[^\x07\x9c]*(?:\x07|\x9c)?      # 8-bit OSC
+    """,
+    re.VERBOSE,
+)
+
+
+def has_hidden(text: str) -> bool:
+    """Whether `text` holds a character no display shows as it is."""
+    if text.isascii():  # the common case: bytes.translate is ~3x faster than the regex
+        raw = text.encode("ascii")
+        return len(raw.translate(None, HIDDEN_ASCII)) != len(raw)
+    return HIDDEN.search(text) is not None
+
+
+def shown(text: str) -> str:
+    """`text` as every display shows it: escape sequences removed whole, then the other
+    hidden characters (t2e_tui.textsafe.strip_controls, which also turns tabs into spaces)."""
+    if not has_hidden(text):
+        return text
+    return HIDDEN.sub("", ANSI.sub("", text))
+
+
+def typeable_name(name: str) -> str:
+    """A run name taken from a file (its name, or a name the file gives its run) as a user
+    can type it back: what every listing shows of it (escape sequences removed whole, hidden
+    characters removed, white space runs as one space), less the characters shown unseen
+    (zero-width, soft hyphen: `typeable` refuses them). A name with nothing visible left is
+    written out instead (`\\u001b[0m`), so it still names its run."""
+    text = " ".join("".join(ch for ch in shown(name) if ch.isprintable() or ch.isspace())
+                    .split())
+    if text:
+        return text
+    return "".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}"
+                   for ch in " ".join(name.split())) or "unnamed"

@@ -13,7 +13,7 @@ from typing import Any
 
 from . import fts_sizes
 from .db import INFRA, StoreError, now_iso
-from .hidden import HIDDEN_CHARS
+from .hidden import HIDDEN_CHARS, typeable_name  # noqa: F401 (re-exported)
 from .search import SNIPPET_CLOSE, SNIPPET_OPEN, fts_query, search  # noqa: F401
 from .termination import termination_text
 from .writer import ROLES, conn_of, message_from_step, transaction

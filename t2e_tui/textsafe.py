@@ -9,23 +9,11 @@ No textual import: the CLI twin uses the same functions.
 from __future__ import annotations
 
 import io
-import re
 
-from store.hidden import HIDDEN, HIDDEN_ASCII
+from store.hidden import ANSI, HIDDEN, HIDDEN_ASCII
 
-# ESC-introduced sequences: CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST), DCS/SOS/PM/APC
-# (ESC P/X/^/_ ... ST) and two-byte escapes. Also the 8-bit C1 forms (CSI = 0x9b, OSC = 0x9d).
-_ANSI = re.compile(
-    r"""
-    \x1b\[[0-?]*[ -/]*[@-~]            # CSI
-  | \x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?  # OSC ... BEL | ST
-  | \x1b[PX^_][^\x1b]*(?:\x1b\\)?       # DCS SOS PM APC ... ST
-  | \x1b[@-Z\\-_]                      # other two-byte escapes
-  | \x9b[0-?]*[ -/]*[@-~]              # 8-bit CSI
-  | \x9d[^\x07\x9c]*(?:\x07|\x9c)?      # 8-bit OSC
-    """,
-    re.VERBOSE,
-)
+# escape sequences: one definition, store/hidden.py (run names and the search index use it)
+_ANSI = ANSI
 # Remaining C0 controls except \t and \n, DEL, C1 controls, bidi overrides, lone surrogates
 # (store/hidden.py): removed from shown text; on the output streams made visible instead
 _CONTROLS = HIDDEN

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import writer
+from ..hidden import typeable_name
 from .tasks_embedded import EmbeddedTasks, duplicate_ids, task_ids, world_id_of
 
 
@@ -250,8 +251,11 @@ class ImportContext:
         def as_int(v: Any) -> int | None:
             return v if isinstance(v, int) and not isinstance(v, bool) else None
 
+        # a name taken from the file (its name, a JSONL header's) is stored as it is shown, so
+        # it can be typed back; a --name was checked where it was given (run_name_problem)
+        name = typeable_name(self.name) if self.name_from_file else self.name
         self.run_id = writer.create_run(
-            conn, name=self.name, role=self.role, source_id=self.source_id, domain=meta.domain,
+            conn, name=name, role=self.role, source_id=self.source_id, domain=meta.domain,
             agent_model=meta.llm("agent_info"), user_model=meta.llm("user_info"),
             grading="recorded", num_trials=as_int(info.get("num_trials")),
             max_steps=as_int(info.get("max_steps")), max_errors=as_int(info.get("max_errors")),
