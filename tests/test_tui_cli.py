@@ -69,3 +69,39 @@ def test_runs_table_is_one_line_per_run_at_any_width(tmp_path, width):
         assert "termination" in head and "development" in lines[2] and "…" in lines[2]
     if width <= 60:  # low-value columns go first
         assert "source" not in head and "termination" not in head
+
+
+REASONS = ["user_stop", "agent_stop", "max_steps", "too_many_errors", "user_stop",
+           "agent_error", "user_stop", "max_steps"]
+
+
+@pytest.mark.parametrize("width", [80, 100])
+def test_runs_table_keeps_every_termination_reason_at_80_columns(tmp_path, width):
+    """A run that ended in several ways had its termination cell cut at 24 cells
+    (`user_stop 3, max_steps …`) at 80 columns, hiding how most episodes ended. The cell
+    now breaks between reasons (never inside one) onto further lines of the same run."""
+    from click.testing import CliRunner
+    from test_store_data import make_results, write_json
+
+    from t2e_tui.cli import cli
+
+    data = make_results(len(REASONS))
+    for sim, reason in zip(data["simulations"], REASONS):
+        sim["termination_reason"] = reason
+    runner, store = CliRunner(), str(tmp_path / "s.sqlite")
+    for name, d in (("mixed endings", data), ("plain", make_results(3))):
+        p = write_json(tmp_path / f"{name}.json", d)
+        r = runner.invoke(cli, ["--store", store, "import", str(p), "--name", name])
+        assert r.exit_code == 0, r.output
+    r = runner.invoke(cli, ["--store", store, "runs", "--table"], env={"COLUMNS": str(width)})
+    assert r.exit_code == 0, r.output
+    lines = r.output.rstrip("\n").split("\n")
+    assert all(len(line) <= width for line in lines), lines
+    assert "termination" in lines[0].split() and "…" not in r.output, r.output
+    text = " ".join(" ".join(lines[2:]).split())
+    for reason in ("user_stop 3", "max_steps 2", "agent_error 1", "agent_stop 1",
+                   "too_many_errors 1", "user_stop 3"):
+        assert reason in text, r.output
+    # each run's first line starts with its id; continuation lines start blank
+    starts = [line for line in lines[2:] if line[:1] != " "]
+    assert len(starts) == 2 and starts[0].split()[1:3] == ["mixed", "endings"], r.output

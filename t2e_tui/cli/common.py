@@ -149,45 +149,86 @@ def fmt(v: Any, digits: int = 3) -> str:
     return str(v)
 
 
-def one_line_table(columns: tuple, cells: list[dict[str, str]], width: int, *,
+def one_line_table(columns: tuple, cells: list[dict], width: int, *,
                    drop_order: tuple[str, ...], flex: str, flex_min: int,
-                   whole_if_fits: bool = False):
+                   whole_if_fits: bool = False, wrap: str | None = None):
     """A rich table of `cells` (key → text) that keeps every row on one line of a terminal
     `width` columns wide. `columns` are (key, header, width cap, justify). Cells never wrap
     (they end in …); the columns in `drop_order` go first when space is short, and the
     `flex` column (at least `flex_min` wide while dropping) takes the room left. With
-    `whole_if_fits`, columns are not capped when everything fits whole."""
+    `whole_if_fits`, columns are not capped when everything fits whole.
+
+    The `wrap` column is the exception: its cells are tuples of parts (a run's termination
+    reasons with their counts) that break onto further lines of the row between two parts,
+    never inside one, so none is cut away. It needs only its widest part (at most its cap)
+    and takes what room the `flex` column leaves, up to its parts on one line."""
     from rich import box
     from rich.table import Table
     from rich.text import Text
 
-    full = {key: max([len(head)] + [len(c[key]) for c in cells])
+    from ..fitting import end_cut
+
+    def parts_of(cell) -> list[str]:  # "a 1," "b 2": each part but the last with its comma
+        return [p + ("," if i < len(cell) - 1 else "") for i, p in enumerate(cell)]
+
+    def text_len(key: str, cell) -> int:
+        return len(" ".join(parts_of(cell))) if key == wrap else len(cell)
+
+    full = {key: max([len(head)] + [text_len(key, c[key]) for c in cells])
             for key, head, _cap, _ in columns}
     keep = list(columns)
     if whole_if_fits and sum(full.values()) + len(keep) - 1 <= width:
         natural = full
     else:
         natural = {key: min(cap, full[key]) for key, _h, cap, _ in columns}
+    least = dict(natural)
+    if wrap is not None and natural is not full:
+        # the columns that give way before the wrap column go while its parts would not fit
+        # on one line; then it needs only its widest part (at most its cap): the rest goes
+        # on the row's next lines
+        cap = next(c for k, _h, c, _ in columns if k == wrap)
+        least[wrap] = min(cap, max([len(h) for k, h, *_ in columns if k == wrap]
+                                   + [len(p) for c in cells for p in parts_of(c[wrap])]))
+        natural[wrap] = full[wrap]
 
     def needed(cols) -> int:  # one space between columns, the flex column at least flex_min
         return sum(min(natural[k], flex_min) if k == flex else natural[k]
                    for k, *_ in cols) + len(cols) - 1
 
     for drop in drop_order:
+        if drop == wrap:
+            natural[wrap] = least[wrap]
         if needed(keep) <= width:
             break
         keep = [c for c in keep if c[0] != drop]
+    if wrap is not None:
+        natural[wrap] = min(natural[wrap], least[wrap]) if natural is not full else natural[wrap]
     # exact widths: rich's own collapsing would squeeze the short columns to one letter
     others = sum(natural[k] for k, *_ in keep if k != flex) + len(keep) - 1
     natural[flex] = max(6, min(natural[flex], width - others))
+    if wrap is not None and any(k == wrap for k, *_ in keep):
+        spare = width - others - natural[flex]
+        natural[wrap] = max(natural[wrap], min(full[wrap], natural[wrap] + spare))
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=0,
                   header_style="bold")
     for key, head, _cap, justify in keep:
         table.add_column(head, justify=justify, no_wrap=True, overflow="ellipsis",
                          width=natural[key])
+
+    def packed(cell, w: int) -> str:
+        lines: list[str] = []
+        for part in parts_of(cell):
+            part = end_cut(strip_controls(part), w)
+            if lines and len(lines[-1]) + 1 + len(part) <= w:
+                lines[-1] += " " + part
+            else:
+                lines.append(part)
+        return "\n".join(lines)
+
     for c in cells:
         # Text() keeps names literal: no Rich markup is interpreted; cells are cleaned here so
         # no caller can put raw trace text in a table
-        table.add_row(*(Text(strip_controls(c[k]), no_wrap=True, overflow="ellipsis")
+        table.add_row(*(Text(packed(c[k], natural[k]) if k == wrap else strip_controls(c[k]),
+                             no_wrap=True, overflow="ellipsis")
                         for k, *_ in keep))
     return table

@@ -28,8 +28,8 @@ _DROP_ORDER = ("source", "termination", "role", "eps")
 _NAME_MIN = 14
 
 
-def _run_cells(r: dict) -> dict[str, str]:
-    terms = ", ".join(f"{k} {v}" for k, v in r["termination"].items())
+def _run_cells(r: dict) -> dict:
+    terms = tuple(f"{k} {v}" for k, v in r["termination"].items())
     source = r["source"] if r["source"] == "rerun" else r["source"].rsplit("/", 1)[-1]
     rate = r["pass_rate"]
     return {"run": r["run_id"], "name": r["name"], "role": r["role"] or "-",
@@ -39,11 +39,14 @@ def _run_cells(r: dict) -> dict[str, str]:
 
 
 def runs_table(rows: list[dict], width: int):
-    """The human `t2e runs` table for a terminal `width` columns wide: one line per run.
-    Cells never wrap (they end in …); low-value columns go first when space is short."""
-    cells = [{k: one_line(v, 200) for k, v in _run_cells(r).items()} for r in rows]
+    """The human `t2e runs` table for a terminal `width` columns wide: one line per run, but
+    for the termination cell, which breaks between reasons (`user_stop 3, max_steps 2,` /
+    `agent_error 1`) rather than cut any away. Other cells never wrap (they end in …);
+    low-value columns go first when space is short."""
+    cells = [{k: tuple(one_line(t, 200) for t in v) if k == "termination" else one_line(v, 200)
+              for k, v in _run_cells(r).items()} for r in rows]
     return one_line_table(_RUN_COLUMNS, cells, width, drop_order=_DROP_ORDER, flex="name",
-                          flex_min=_NAME_MIN, whole_if_fits=True)
+                          flex_min=_NAME_MIN, whole_if_fits=True, wrap="termination")
 
 
 def register(cli: click.Group) -> None:
