@@ -286,3 +286,54 @@ def test_a_graded_runs_episode_without_a_reward_is_not_called_foreign(tmp_path):
     assert "foreign" not in out and "--reward-attr" not in out, out
     eps = _run(st, "episodes", rid, "--failed")
     assert "--reward-attr" not in eps and "foreign" not in eps
+
+
+async def test_the_failures_screen_lists_what_t2e_failures_lists_for_unscored_episodes(tmp_path):
+    """`t2e failures` lists, for unscored episodes, the findings of the classes that need no
+    gold (class counts, then each episode with its classes and why); the app's failures
+    screen only counted the unscored episodes and pointed at the CLI. One truth: the screen
+    lists the same findings (classes view: the counts; episodes view: each episode, its
+    classes and steps, its why; Enter opens it)."""
+    from tui_fixture import settle, wait_for
+
+    from t2e_tui.ui.app import make_app
+    from t2e_tui.ui.screens.compare import CompareScreen
+    from t2e_tui.ui.screens.failures import FailuresScreen
+    from t2e_tui.ui.widgets.linetable import LineTable
+
+    st, rid = _import(tmp_path, [_conversation(1, loop=True), _conversation(2),
+                                 _conversation(3, loop=True)])
+    doc = json.loads(_run(st, "failures", rid, "--json"))
+    found = {f["episode_id"]: f for f in doc["unscored_findings"]}
+    assert doc["unscored_counts"] == {"loop": 2} and len(found) == 2
+
+    def plain(cell) -> str:
+        return cell if isinstance(cell, str) else "".join(t for t, _ in cell)
+
+    app = make_app(st, load_config=False, poll_interval=0, remember=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        app.push_screen(FailuresScreen(rid))
+        await wait_for(pilot, lambda: isinstance(app.screen, FailuresScreen)
+                       and app.screen.loaded)
+        await settle(pilot)
+        screen = app.screen
+        table = screen.query_one(LineTable)
+        rows = [[plain(c) for c in r] for r in table.rows]
+        assert [r[:2] for r in rows] == [["loop", "2"]], rows   # the CLI's unscored_counts
+        assert "unscored" in rows[0][-1] and "not failures" in rows[0][-1], rows
+        await pilot.press("enter")                               # that class's episodes
+        await wait_for(pilot, lambda: screen.view == "episodes" and screen.episodes_loaded)
+        await settle(pilot)
+        rows = [[plain(c) for c in r] for r in table.rows]
+        assert len(rows) == 2 and [s.episode_id for s in screen._shown] == list(found), rows
+        for r, eid in zip(rows, found):
+            f = found[eid]
+            assert r[0] == f["task_id"], rows
+            steps = ", ".join(map(str, f["classes"][0]["steps"]))
+            assert r[-1] == f"unscored: loop (steps {steps})", rows   # t2e failures' words
+        why = str(screen.query_one("#fail-why").render())
+        first = found[screen._shown[0].episode_id]
+        assert first["classes"][0]["why"] in why and "unscored" in why, why
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))

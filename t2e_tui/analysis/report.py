@@ -53,12 +53,20 @@ def flips(db, baseline: str, candidate: str) -> list[dict]:
     return out
 
 
-def _counts(found) -> dict:
+def finding_counts(found) -> dict:
+    """class name -> how many of the analyses `found` hold it (`unscored_counts`)."""
     out: dict = {}
     for a in found:
         for v in a.classes:
             out[v.name] = out.get(v.name, 0) + 1
     return out
+
+
+def finding_words(classes) -> str:
+    """An unscored episode's findings as `t2e failures` and the failures screen say them:
+    `loop (steps 3, 5), ...` from (name, steps) pairs."""
+    return ", ".join(name + (f" (steps {', '.join(map(str, steps))})" if steps else "")
+                     for name, steps in classes)
 
 
 def _finding(a) -> dict:
@@ -83,7 +91,7 @@ def failures_report(db, run_id: str, vs: str | None = None, clusters: bool = Fal
            "counts": class_counts(conn, run_id), "infrastructure_excluded": len(infra),
            "unscored": unscored_count(conn, run_id), "foreign": run_is_foreign(conn, run_id),
            "unscored_findings": [_finding(a) for a in found],
-           "unscored_counts": _counts(found)}
+           "unscored_counts": finding_counts(found)}
     if clusters:
         from .clusters import cluster
         doc["clusters"] = [c.to_dict() for c in cluster(analyses)]

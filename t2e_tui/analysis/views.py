@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .cache import analysis_of, class_counts, ensure_classified
+from .cache import analysis_of, class_counts, ensure_classified, unscored_findings
 from .classify import CLASSIFIER_VERSION
 from .labels import labels_for
 from .outcome import FAILED_SQL
-from .report import class_deltas
+from .report import class_deltas, finding_counts, finding_words
 
 
 @dataclass
@@ -23,6 +23,8 @@ class FailedEpisode:
     human: bool              # a human label changed them
     first_step: int | None
     why: str | None          # None until asked for (`why_of`): parsing 10k results is slow
+    unscored: bool = False   # not failed (no reward): what the classes needing no gold found
+    said: str = ""           # an unscored episode's findings in `t2e failures`' words
 
 
 def _conn(db):
@@ -81,6 +83,22 @@ def failed_episodes(db, run_id: str, *, ensure: bool = True) -> list[FailedEpiso
                 r.first_step = (a.first_divergence or {}).get("step")
                 r.why = a.classes[0].why if a.classes else ""
     return out
+
+
+def unscored_view(db, run_id: str) -> tuple[list[dict], list[FailedEpisode]]:
+    """What `t2e failures` lists for the run's unscored episodes (no reward: not failures),
+    from the same analyses: [{class, candidate, unscored}] (its `unscored_counts`, most
+    first) and each episode in which a class that needs no gold holds, with its words."""
+    found = unscored_findings(_conn(db), run_id)
+    counts = finding_counts(found)
+    table = [{"class": k, "candidate": v, "unscored": True}
+             for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    eps = [FailedEpisode(a.episode_id, run_id, a.task_id, a.trial, [v.name for v in a.classes],
+                         False, min(a.classes[0].steps) if a.classes[0].steps else None,
+                         a.classes[0].why, unscored=True,
+                         said=finding_words((v.name, v.steps) for v in a.classes))
+           for a in found]
+    return table, eps
 
 
 def brief(db, episode_id: int | None) -> str | None:

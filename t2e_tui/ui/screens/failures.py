@@ -21,6 +21,7 @@ from ..widgets.textline import TextLine
 from .base import ExplorerScreen
 
 VIEWS = ("classes", "episodes", "clusters", "flywheel")
+UNSCORED_NOTE = "in unscored episodes: not failures"
 
 
 def _delta_cell(d: int) -> list:
@@ -49,6 +50,9 @@ class FailuresScreen(ExplorerScreen):
         self.episodes: list = []
         self.clusters: list = []
         self.class_filter: str | None = None
+        self.filter_unscored = False   # the class filter is of unscored findings
+        self.unscored_rows: list[dict] = []   # `t2e failures`' unscored_counts, as rows
+        self.unscored_eps: list = []          # ... and its unscored_findings
         self.names = (run, vs)
         self.loaded = False
         self.episodes_loaded = False
@@ -91,7 +95,7 @@ class FailuresScreen(ExplorerScreen):
 
     def _read(self, app) -> None:
         from ...analysis.cache import unscored_count
-        from ...analysis.views import class_table, failed_count
+        from ...analysis.views import class_table, failed_count, unscored_view
 
         conn = da.open_conn(app.store_path)
         try:
@@ -99,9 +103,11 @@ class FailuresScreen(ExplorerScreen):
             table = class_table(conn, self.run, self.vs)     # classifies what is not cached
             n_failed = failed_count(conn, self.run)
             n_unscored = unscored_count(conn, self.run)
+            # what `t2e failures` lists for them, from the same analyses (one truth)
+            found = unscored_view(conn, self.run) if n_unscored else ([], [])
         finally:
             conn.close()
-        app.call_from_thread(self._deliver, names, table, n_failed, n_unscored)
+        app.call_from_thread(self._deliver, names, table, n_failed, n_unscored, *found)
 
     def _deliver(self, *data) -> None:
         if self.is_mounted:
@@ -133,9 +139,11 @@ class FailuresScreen(ExplorerScreen):
         scripted = (row[1] or "").lower().startswith(da.SCRIPTED)
         return f"{row[0]} ({run_id})" + (" [scripted stand-in]" if scripted else "")
 
-    def _loaded(self, names, table, n_failed, n_unscored=0) -> None:
+    def _loaded(self, names, table, n_failed, n_unscored=0, unscored_rows=(),
+                unscored_eps=()) -> None:
         self.names, self.table_rows, self.n_failed = names, table, n_failed
         self.n_unscored = n_unscored
+        self.unscored_rows, self.unscored_eps = list(unscored_rows), list(unscored_eps)
         self.loaded = True
         self._apply()
 
@@ -162,15 +170,25 @@ class FailuresScreen(ExplorerScreen):
                                   _delta_cell(r["delta"]), bar])
                 else:
                     cells.append([r["class"], str(r["candidate"]), bar])
-            self._shown = self.table_rows
+            # then what the classes needing no gold found in unscored episodes, as `t2e
+            # failures` lists it: counted apart, never as failures
+            for r in self.unscored_rows:
+                said = [(UNSCORED_NOTE, "dim")]
+                cells.append([r["class"], "", str(r["candidate"]), "", said] if self.vs
+                             else [r["class"], str(r["candidate"]), said])
+            self._shown = self.table_rows + self.unscored_rows
         elif self.view == "episodes":
             if not self.episodes_loaded and not getattr(self, "_eps_asked", False):
                 self._eps_asked = True        # read on first use: 10k rows cost the open
                 self.load_episodes()
-            eps = [e for e in self.episodes if self.class_filter is None
-                   or self.class_filter in e.classes]
+            every = self.class_filter is None
+            eps = [e for e in self.episodes if every or (
+                not self.filter_unscored and self.class_filter in e.classes)]
+            eps += [e for e in self.unscored_eps if every or (
+                self.filter_unscored and self.class_filter in e.classes)]
             cells = [[e.task_id, str(e.trial if e.trial is not None else "-"),
                       "-" if e.first_step is None else str(e.first_step),
+                      [(f"unscored: {e.said}", "dim")] if e.unscored else
                       [(", ".join(e.classes) + (" *human" if e.human else ""), "warn")]]
                      for e in eps]
             self._shown = eps
@@ -193,15 +211,17 @@ class FailuresScreen(ExplorerScreen):
         t.append(one_line(f"{run}" + (f" vs baseline {vs}" if vs else ""), 400))
         self.query_one("#fail-title", TextLine).set(t)
         what = {"classes": "class(es) · Enter: its episodes",
-                "episodes": f"episode(s) of {self.class_filter or 'every class'} · Enter: compare "
+                "episodes": f"episode(s) of {self.class_filter or 'every class'}"
+                            f"{' (unscored)' if self.filter_unscored else ''} · Enter: compare "
                             "at the first divergence · a: every class",
                 "clusters": "cluster(s) · Enter: the representative",
                 "flywheel": "series across the lineage's versions"}[self.view]
         # episodes with no reward (foreign traces) are not failures: said, as t2e failures does
         unscored = getattr(self, "n_unscored", 0)
         status = (f"{len(self._shown)} {what} · {self.n_failed} failed"
-                  + (f" · {unscored} unscored (no reward: not failures; `t2e failures` lists "
-                     "what the classes needing no gold found)" if unscored else "")
+                  + (f" · {unscored} unscored (no reward: not failures; {len(self.unscored_eps)}"
+                     " with findings of the classes needing no gold, listed apart)"
+                     if unscored else "")
                   + " · infrastructure excluded · rule-based: docs/failure-classes.md")
         self.query_one("#fail-status", TextLine).set(Text(one_line(status, 400), style="dim"))
 
@@ -213,7 +233,10 @@ class FailuresScreen(ExplorerScreen):
         text = ""
         if self._shown and 0 <= index < len(self._shown):
             item = self._shown[index]
-            if self.view == "episodes":
+            if self.view == "episodes" and item.unscored:
+                text = (f"episode {item.episode_id} (unscored: no reward, not a failure): "
+                        f"{item.why}")
+            elif self.view == "episodes":
                 if item.why is None:     # read when first shown (one row, ~1 ms)
                     from ...analysis.views import why_of
                     conn = da.open_conn(self.app.store_path)
@@ -226,6 +249,9 @@ class FailuresScreen(ExplorerScreen):
                 text = f"representative episode {item.representative} of {item.size}"
             elif self.view == "flywheel":
                 text = "each row across the candidate versions (t2e flywheel --json has the figures)"
+            elif item.get("unscored"):
+                text = (f"{item['class']} in unscored episodes (no reward: not failures): "
+                        "Enter lists them")
             else:
                 text = f"{item['class']}: Enter lists its episodes"
         self.query_one("#fail-why", Static).update(Text(one_line(text, 400)))
@@ -240,7 +266,7 @@ class FailuresScreen(ExplorerScreen):
         self._apply()
 
     def action_all_classes(self) -> None:
-        self.class_filter = None
+        self.class_filter, self.filter_unscored = None, False
         self.action_view("episodes")
 
     @work(thread=True, exclusive=True, group="failures-clusters", exit_on_error=False,
@@ -315,6 +341,7 @@ class FailuresScreen(ExplorerScreen):
             return
         if self.view == "classes":
             self.class_filter = item["class"]
+            self.filter_unscored = bool(item.get("unscored"))
             self.view = "episodes"
             self._apply()
         elif self.view == "episodes":
