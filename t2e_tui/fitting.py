@@ -78,3 +78,75 @@ def tell_apart(a: str, b: str, width: int) -> tuple[str, str]:
             return middle_cut(("…" if pre else "") + body + ("…" if suf else ""), width)
         ca, cb = differing(a), differing(b)
     return ca, cb
+
+
+def _could_be(shown: str, name: str) -> bool:
+    """Whether `shown` (pieces of a name with … between them) could be a cut of `name`."""
+    if "…" not in shown:
+        return shown == name
+    pieces = shown.split("…")
+    first, last = pieces[0], pieces[-1]
+    if len(name) < len(first) + len(last) or not (name.startswith(first)
+                                                  and name.endswith(last)):
+        return False
+    at, end = len(first), len(name) - len(last)
+    for piece in pieces[1:-1]:  # the inner pieces in order, between the two ends
+        at = name.find(piece, at, end)
+        if at < 0:
+            return False
+        at += len(piece)
+    return True
+
+
+def _cuts(name: str, width: int):
+    """Ways to show `name` in `width` cells, the most readable first: its start up to a word's
+    end (at least half the width, the longest first), whole words at both ends, its head and
+    tail (middle_cut), its start, then every other split of head and tail."""
+    # words: split at spaces, and at underscores (file names: retail_gpt-4.1_test-split)
+    ends = [i for i in range(1, len(name))
+            if name[i] in " _" and name[i - 1] not in " _"]
+    starts = [i + 1 for i in range(len(name) - 1) if name[i] in " _" and name[i + 1] not in " _"]
+    heads = [name[:i] for i in reversed(ends) if cell_len(name[:i]) + 1 <= width]
+    for h in heads:
+        if cell_len(h) + 1 >= width / 2:
+            yield h + "…"
+    pairs = [(h, name[j:]) for h in heads for j in starts
+             if j > len(h) and cell_len(h) + 1 + cell_len(name[j:]) <= width]
+    for h, t in sorted(pairs, key=lambda p: -(cell_len(p[0]) + cell_len(p[1]))):
+        yield h + "…" + t
+    yield middle_cut(name, width)
+    yield end_cut(name, width)
+    for front in range(width - 2, 0, -1):
+        yield head(name, front) + "…" + tail(name, width - 1 - front)
+    yield "…" + tail(name, width - 1)
+
+
+def cut_apart(names: list[str], width: int) -> list[str]:
+    """Names of one column (runs), each in at most `width` cells, none of them shown as
+    something that could be a cut of another: `tell_apart` for a column. A name that fits is
+    whole; a longer one keeps its start to a word's end where that tells it apart (`baseline
+    transfer…` beside `baseline train`), else its head and tail (the differing end of names
+    made from one another), else the first split of head and tail that no other name could
+    show. Equal names stay equal (only their ids tell them apart)."""
+    if len(names) > 2000:  # a column that long is not read name by name: the plain cut
+        return [middle_cut(n, width) for n in names]
+    others = sorted(set(names))
+    out = []
+    for name in names:
+        if cell_len(name) <= width:
+            out.append(name)
+            continue
+        rivals = [m for m in others if m != name]
+        shown = next((c for c in _cuts(name, width) if not any(_could_be(c, m)
+                                                                 for m in rivals)), None)
+        if shown is None:  # no head and tail tells it apart: what differs, between two …
+            near = max(rivals, key=lambda m: _shared(name, m))
+            shown = tell_apart(name, near, width)[0]
+        out.append(shown)
+    return out
+
+
+def _shared(a: str, b: str) -> int:
+    """How much of their start and end two names share."""
+    pre = len(commonprefix([a, b]))
+    return pre + len(commonprefix([a[pre:][::-1], b[pre:][::-1]]))

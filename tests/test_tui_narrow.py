@@ -5,6 +5,7 @@ editor's header after a save (it edits the saved version from then on)."""
 from __future__ import annotations
 
 import pytest
+from rich.cells import cell_len
 from textual.widgets import Input, Static, TextArea
 from tui_fixture import line_text, settle
 
@@ -148,3 +149,61 @@ async def test_editor_header_after_save_names_the_saved_version(demo):
         await pilot.press("enter")
         await settle(pilot)
         assert editor.saved.parent_hash == first.hash  # what the header promised
+
+
+DEMO_NAMES = ["baseline train", "baseline heldout", "cross-order-v1 heldout",
+              "skip-confirm-v1 heldout", "baseline transfer (mini-airline)",
+              "cross-order-v1 transfer (mini-airline)"]
+
+
+async def test_runs_screen_cuts_the_transfer_runs_names_apart_at_80(demo):
+    """At 80 columns the transfer check's runs read `baselin…r (mini-airline)` and
+    `cross-o…r (mini-airline)`: a middle cut of each cell alone dropped the word that tells
+    them from the heldout runs. The names are cut apart (fitting.cut_apart, the column's
+    tell_apart): whole words where they tell the runs apart, the ids whole."""
+    app = make_app(demo["store"], load_config=False, poll_interval=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(LineTable)
+        lines = [line_text(table, y) for y in range(1, 1 + len(table.rows))]
+        runs = list(app.screen.runs)
+    by_name = {}
+    for line, run in zip(lines, runs):
+        assert line[2:].startswith(run.run_id + " "), line  # the id stays whole
+        by_name[run.name] = line
+    assert "baseline transfer…" in by_name["baseline transfer (mini-airline)"], lines
+    assert "cross-order-v1 transfer…" in by_name["cross-order-v1 transfer (mini-airline)"], lines
+    assert not any("r (mini-airline)" in line for line in lines), lines
+
+
+@pytest.mark.parametrize("width", [40, 24, 20, 16, 12, 8])
+def test_cut_apart_never_shows_a_name_as_another_could_be_shown(width):
+    from t2e_tui.fitting import _could_be, cut_apart
+
+    names = DEMO_NAMES + ["cross-order-v2 transfer (mini-airline)",
+                          "ablate cross-order-v1 full", "ablate cross-order-v1 -rule1",
+                          "retail_gpt-4.1_test-split_1trial",
+                          "retail_ft-gpt-4.1-sft_test-split_1trial", "名前の長い実行 heldout",
+                          "名前の長い実行 transfer"]
+    shown = cut_apart(names, width)
+    # from 16 cells every name here can be told apart (below, a best effort: at 12 cells
+    # `cross-order-v1 transfer (mini-airline)` cannot show both its `1` and its `transfer`)
+    strict = width >= 16
+    assert len(set(shown)) == len(names) or not strict  # no two alike
+    for name, s in zip(names, shown):
+        assert cell_len(s) <= width and (s == name) == (cell_len(name) <= width), (name, s)
+        assert _could_be(s, name), (name, s)                # a cut of its own name ...
+        assert not strict or not any(_could_be(s, m) for m in names if m != name), (name, s)
+
+
+def test_cut_apart_keeps_whole_words_where_they_tell_names_apart():
+    from t2e_tui.fitting import cut_apart
+
+    assert cut_apart(DEMO_NAMES, 24) == [
+        "baseline train", "baseline heldout", "cross-order-v1 heldout",
+        "skip-confirm-v1 heldout", "baseline transfer…", "cross-order-v1 transfer…"]
+    # the start alone would not tell them apart: the differing end is kept
+    assert cut_apart(["ablate cross-order-v1 full", "ablate cross-order-v1 -rule1"], 16) == [
+        "ablate…full", "ablate…-rule1"]
+    a, b = cut_apart(["same name here", "same name here"], 8)  # only the ids tell them apart
+    assert a == b and cell_len(a) <= 8

@@ -151,7 +151,8 @@ def fmt(v: Any, digits: int = 3) -> str:
 
 def one_line_table(columns: tuple, cells: list[dict], width: int, *,
                    drop_order: tuple[str, ...], flex: str, flex_min: int,
-                   whole_if_fits: bool = False, wrap: str | None = None):
+                   whole_if_fits: bool = False, wrap: str | None = None,
+                   apart: bool = False):
     """A rich table of `cells` (key → text) that keeps every row on one line of a terminal
     `width` columns wide. `columns` are (key, header, width cap, justify). Cells never wrap
     (they end in …); the columns in `drop_order` go first when space is short, and the
@@ -161,12 +162,14 @@ def one_line_table(columns: tuple, cells: list[dict], width: int, *,
     The `wrap` column is the exception: its cells are tuples of parts (a run's termination
     reasons with their counts) that break onto further lines of the row between two parts,
     never inside one, so none is cut away. It needs only its widest part (at most its cap)
-    and takes what room the `flex` column leaves, up to its parts on one line."""
+    and takes what room the `flex` column leaves, up to its parts on one line. With `apart`,
+    the `flex` column's cells (names) are cut apart from each other (`fitting.cut_apart`), as
+    the app's runs screen cuts them."""
     from rich import box
     from rich.table import Table
     from rich.text import Text
 
-    from ..fitting import end_cut
+    from ..fitting import cut_apart, end_cut
 
     def parts_of(cell) -> list[str]:  # "a 1," "b 2": each part but the last with its comma
         return [p + ("," if i < len(cell) - 1 else "") for i, p in enumerate(cell)]
@@ -225,6 +228,9 @@ def one_line_table(columns: tuple, cells: list[dict], width: int, *,
                 lines.append(part)
         return "\n".join(lines)
 
+    if apart:
+        shown = cut_apart([strip_controls(c[flex]) for c in cells], natural[flex])
+        cells = [{**c, flex: s} for c, s in zip(cells, shown)]
     for c in cells:
         # Text() keeps names literal: no Rich markup is interpreted; cells are cleaned here so
         # no caller can put raw trace text in a table

@@ -46,7 +46,8 @@ def runs_table(rows: list[dict], width: int):
     cells = [{k: tuple(one_line(t, 200) for t in v) if k == "termination" else one_line(v, 200)
               for k, v in _run_cells(r).items()} for r in rows]
     return one_line_table(_RUN_COLUMNS, cells, width, drop_order=_DROP_ORDER, flex="name",
-                          flex_min=_NAME_MIN, whole_if_fits=True, wrap="termination")
+                          flex_min=_NAME_MIN, whole_if_fits=True, wrap="termination",
+                          apart=True)
 
 
 def register(cli: click.Group) -> None:

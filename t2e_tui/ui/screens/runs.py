@@ -74,11 +74,12 @@ class RunsScreen(ExplorerScreen):
         yield KeyBar()
 
     def _columns(self) -> list[Column]:
-        # the id first and the name cut in the middle: runs made from one another share the
-        # start of their names ("ablate cross-order-v1 full" / "-rule1"). The other columns
+        # the id first and the names cut apart (fitting.cut_apart): runs made from one
+        # another share the start or the end of their names ("ablate cross-order-v1 full" /
+        # "-rule1"; "baseline transfer (mini-airline)" / "cross-order-v1 transfer (...)"). The other columns
         # fit their content (`fit`: "complete" needs 8 cells, not 11), so at 80 columns the
         # names keep the room (`_fill` sizes them)
-        cols = [Column("", 1), Column("run", 0, cut="middle"), Column("model", 20, fit=24),
+        cols = [Column("", 1), Column("run", 0, cut="apart"), Column("model", 20, fit=24),
                 Column("status", 11, fit=16)]
         if self.wide:
             cols += [Column("role", 11, fit=12), Column("source", 28),

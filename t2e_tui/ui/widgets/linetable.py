@@ -24,7 +24,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widget import Widget
 
-from ...fitting import end_cut, middle_cut
+from ...fitting import cut_apart, end_cut, middle_cut
 from ...textsafe import one_line
 
 # Semantic style names used by cells across the app (theme-neutral colours).
@@ -82,6 +82,9 @@ class Column:
     justify: str = "left"   # left | right
     fit: int = 0            # > 0: `fit_columns` sizes it to its content, at most this wide
     cut: str = "end"        # end | middle: a too-long plain cell keeps its head and its tail
+    #                         | apart: `ID NAME` cells, the id kept whole and the names cut
+    #                           apart from each other (fitting.cut_apart: none looks like a
+    #                           cut of another, so two runs are told apart by name too)
 
 
 def cell_width(cell: Cell) -> int:
@@ -222,6 +225,7 @@ class LineTable(RowCursorView, can_focus=True):
         self.empty = empty
         self._cache: LRUCache[tuple, Strip] = LRUCache(2048)
         self._generation = 0
+        self._apart: dict[tuple, list[str]] = {}  # (column, width, generation) -> cells
         self._bases: dict[bool, tuple[Style, Style, Style]] = {}  # focus -> row/header/cursor
 
     def notify_style_update(self) -> None:
@@ -338,6 +342,18 @@ class LineTable(RowCursorView, can_focus=True):
         rest = max(4, width - fixed - (len(flex) - 1 if flex else 0))
         return [c.width if c.width else rest for c in self.columns]
 
+    def _cut_apart(self, column: int, width: int) -> list[str]:
+        """Every row's cell of an `apart` column at `width`, cut together (once per data)."""
+        key = (column, width, self._generation)
+        got = self._apart.get(key)
+        if got is None:
+            cells = [one_line(r[column] if column < len(r) else "", 10_000) for r in self.rows]
+            ids, names = zip(*(c.partition(" ")[::2] for c in cells)) if cells else ((), ())
+            room = max(1, width - max((cell_len(i) + 1 for i in ids), default=0))
+            got = [f"{i} {n}" if n else i for i, n in zip(ids, cut_apart(list(names), room))]
+            self._apart = {key: got}
+        return got
+
     def render_line(self, y: int) -> Strip:
         width = self.line_width
         if y == 0:
@@ -367,6 +383,8 @@ class LineTable(RowCursorView, can_focus=True):
             cell = cells[i] if i < len(cells) else ""
             if col.cut == "middle" and isinstance(cell, str) and cell_len(cell) > w:
                 cell = middle_cut(one_line(cell, 10_000), w)
+            elif col.cut == "apart" and index >= 0 and isinstance(cell, str):
+                cell = self._cut_apart(i, w)[index]
             segs.extend(cell_segments(cell, w, col.justify))
         row, header, cursor = self._base_styles()
         base = header if index < 0 else cursor if is_cursor else row
