@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from .migrations import FTS_SIZES_VERSION, MIGRATIONS, migrate
+from .migrations import MIGRATIONS, SHOWN_VERSION, migrate
 
 # The termination reason of an episode whose model could not be reached: it carries no evidence
 # and is left out of every figure. The one spelling; everything else imports it.
@@ -80,9 +80,10 @@ def _setup(conn: sqlite3.Connection, migrate_schema: bool) -> None:
     before = _refuse_newer(conn)
     if migrate_schema:
         after = migrate(conn)
-        if 0 < before < FTS_SIZES_VERSION <= after:
-            # a store from before the copy of the FTS size records: take it now (one pass
-            # over docsize, ~0.16 s at 1M messages), not at its next import
+        if 0 < before < SHOWN_VERSION <= after:
+            # a store from before the copy of the FTS size records, or whose index was made
+            # again over the shown text (migration 10): take the copy now (one pass over
+            # docsize, ~0.16 s at 1M messages), not at its next import
             from . import fts_sizes
 
             fts_sizes.refresh(conn)

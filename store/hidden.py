@@ -60,3 +60,53 @@ def typeable_name(name: str) -> str:
         return text
     return "".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}"
                    for ch in " ".join(name.split())) or "unnamed"
+
+
+def _shown_json(text: str) -> str | None:
+    """A column stored as JSON (tool calls; content that was not text) whose strings hold
+    hidden characters, written as JSON escapes (`\\u001b`), as shown: the strings cleaned,
+    the document written again. None when it is not such a document."""
+    import json
+
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(doc, (list, dict)):
+        return None
+    found = False
+
+    def clean(v):
+        nonlocal found
+        if isinstance(v, str):
+            if has_hidden(v):
+                found = True
+                return shown(v)
+            return v
+        if isinstance(v, list):
+            return [clean(x) for x in v]
+        if isinstance(v, dict):
+            return {clean(k): clean(x) for k, x in v.items()}
+        return v
+
+    out = clean(doc)
+    return json.dumps(out, ensure_ascii=False) if found else None
+
+
+def _shown_column(text: str | None) -> str | None:
+    if not text:
+        return None
+    if has_hidden(text):
+        return shown(text)
+    if "\\u" in text:  # JSON escapes of hidden characters look plain here
+        return _shown_json(text)
+    return None
+
+
+def shown_row(content: str | None, tool_calls: str | None) -> tuple | None:
+    """A message's (content, tool_calls) as shown, for `steps_shown` (None in a column with
+    nothing hidden), or None when neither column holds a hidden character, raw or as a JSON
+    escape inside a JSON column: the search index then reads the stored text
+    (store/migrations.py, migration 10)."""
+    c, t = _shown_column(content), _shown_column(tool_calls)
+    return None if c is None and t is None else (c, t)

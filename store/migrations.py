@@ -282,7 +282,55 @@ CREATE TABLE fts_sizes (
 );
 """,
     ),
+    (
+        10,
+        "search finds what is shown: the index reads escape-free text",
+        r"""
+-- Full-text search indexed the raw text, where `\x1b[31mREFUND\x1b[0m` is the word
+-- `31mrefund`: what every display shows (REFUND) could not be searched for. A message whose
+-- text holds an escape sequence or another hidden character (store/hidden.py) gets a row
+-- here with its text as shown (store.hidden.shown: sequences removed whole, the other hidden
+-- characters removed); NULL where that column has none. Rare: most messages have no row.
+CREATE TABLE steps_shown (
+    step_id INTEGER PRIMARY KEY REFERENCES steps(step_id) ON DELETE CASCADE,
+    content TEXT,
+    tool_calls TEXT
+);
+-- What steps_fts indexes and snippets: the shown text where there is one, else the stored.
+CREATE VIEW steps_search AS
+    SELECT s.step_id, s.episode_id, coalesce(h.content, s.content) AS content,
+           coalesce(h.tool_calls, s.tool_calls) AS tool_calls
+    FROM steps s LEFT JOIN steps_shown h ON h.step_id = s.step_id;
+-- (then, in Python: _index_shown_text below fills steps_shown and indexes steps_fts again over
+-- the view)
+""",
+    ),
 ]
+
+SHOWN_VERSION = 10
+
+
+def _index_shown_text(conn: sqlite3.Connection) -> None:
+    """Migration 10's second half: the shown text of every message that holds hidden
+    characters, then steps_fts made again over steps_search (external content cannot change
+    its table in place) and indexed (a rebuild: ~tens of seconds at 1M messages, once)."""
+    from .hidden import shown_row
+
+    rows = []
+    for step_id, content, calls in conn.execute("SELECT step_id, content, tool_calls FROM steps"):
+        got = shown_row(content, calls)
+        if got is not None:
+            rows.append((step_id, *got))
+    conn.executemany("INSERT INTO steps_shown (step_id, content, tool_calls) VALUES (?, ?, ?)",
+                     rows)
+    conn.execute("DROP TABLE steps_fts")
+    conn.execute("CREATE VIRTUAL TABLE steps_fts USING fts5(content, tool_calls, "
+                 "content='steps_search', content_rowid='step_id')")
+    conn.execute("INSERT INTO steps_fts (steps_fts) VALUES ('rebuild')")
+
+
+# Python that a migration runs after its SQL, in the same transaction
+AFTER_SQL = {SHOWN_VERSION: _index_shown_text}
 
 
 def current_version(conn: sqlite3.Connection) -> int:
@@ -310,6 +358,8 @@ def migrate(conn: sqlite3.Connection) -> int:
                 continue
             for statement in _split(sql):
                 conn.execute(statement)
+            if number in AFTER_SQL:
+                AFTER_SQL[number](conn)
             conn.execute(
                 "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)",
                 (number, description, datetime.now(timezone.utc).isoformat()),

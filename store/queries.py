@@ -374,7 +374,7 @@ def delete_run(db: Any, ref: str) -> dict:
             (run_id,)).fetchone()
         conn.execute(
             "INSERT INTO steps_fts (steps_fts, rowid, content, tool_calls) "
-            "SELECT 'delete', s.step_id, s.content, s.tool_calls FROM steps s "
+            "SELECT 'delete', s.step_id, s.content, s.tool_calls FROM steps_search s "
             "JOIN episodes e ON e.episode_id = s.episode_id WHERE e.run_id = ?", (run_id,))
         source_id = conn.execute("SELECT source_id FROM runs WHERE run_id = ?",
                                  (run_id,)).fetchone()[0]

@@ -19,6 +19,7 @@ from typing import Any, Iterable, Iterator
 
 from . import fts_sizes
 from .db import now_iso
+from .hidden import shown_row
 
 # Message rows (and their inverse) live in messages.py; re-exported here, the write API.
 from .messages import HUGE_CHARS, META_KEY, message_from_step, step_row, tool_kind  # noqa: F401
@@ -151,6 +152,7 @@ STEP_INSERT = ("INSERT INTO steps (episode_id, idx, role, content, tool_calls, t
 TOOL_CALL_INSERT = ("INSERT INTO tool_calls (step_id, episode_id, pos, call_id, name, arguments, "
                     "kind) VALUES (?,?,?,?,?,?,?)")
 FTS_INSERT = "INSERT INTO steps_fts (rowid, content, tool_calls) VALUES (?, ?, ?)"
+SHOWN_INSERT = "INSERT INTO steps_shown (step_id, content, tool_calls) VALUES (?, ?, ?)"
 
 
 def insert_step(conn: sqlite3.Connection, episode_id: int, idx: int, message: dict, *,
@@ -163,7 +165,15 @@ def insert_step(conn: sqlite3.Connection, episode_id: int, idx: int, message: di
     step_id = int(conn.execute(STEP_INSERT, row).lastrowid)
     if call_rows:
         conn.executemany(TOOL_CALL_INSERT, [(step_id, episode_id, *c) for c in call_rows])
-    conn.execute(FTS_INSERT, (step_id, row[3], row[4]))
+    # the index reads what is shown (steps_search): a message with hidden characters is
+    # indexed by its shown text, kept in steps_shown (migration 10)
+    got = shown_row(row[3], row[4])
+    if got is not None:
+        conn.execute(SHOWN_INSERT, (step_id, *got))
+        conn.execute(FTS_INSERT, (step_id, got[0] if got[0] is not None else row[3],
+                                  got[1] if got[1] is not None else row[4]))
+    else:
+        conn.execute(FTS_INSERT, (step_id, row[3], row[4]))
     if huge:
         conn.execute("UPDATE episodes SET has_huge = 1 WHERE episode_id = ?", (episode_id,))
     return step_id
@@ -274,5 +284,5 @@ def delete_fts_for_episode(conn: sqlite3.Connection, episode_id: int) -> None:
     """External-content FTS needs explicit deletes with the old values."""
     conn.execute(
         "INSERT INTO steps_fts (steps_fts, rowid, content, tool_calls) "
-        "SELECT 'delete', step_id, content, tool_calls FROM steps WHERE episode_id = ?",
+        "SELECT 'delete', step_id, content, tool_calls FROM steps_search WHERE episode_id = ?",
         (episode_id,))

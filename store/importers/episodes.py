@@ -12,6 +12,7 @@ import sqlite3
 from typing import Any
 
 from .. import writer
+from ..hidden import shown_row
 from ..messages import bad_call_name, short_json
 from .tau2_ticks import TickError, check_ticks, messages_from_ticks
 
@@ -349,8 +350,18 @@ def write_batch(conn: sqlite3.Connection, batch: tuple) -> None:
     conn.executemany(STEP_INSERT_WITH_ID, steps)
     conn.executemany(writer.TOOL_CALL_INSERT, calls)
     conn.executemany(writer.CHECK_INSERT, checks)
-    conn.execute("INSERT INTO steps_fts (rowid, content, tool_calls) SELECT step_id, content, "
-                 "tool_calls FROM steps WHERE step_id >= ? AND step_id < ?", (first, end))
+    # the index reads what is shown: messages with hidden characters (escape sequences...)
+    # keep their shown text in steps_shown and are indexed from the steps_search view
+    shown = [(r[0], *got) for r in steps if (got := shown_row(r[4], r[5])) is not None]
+    if shown:
+        conn.executemany(writer.SHOWN_INSERT, shown)
+    if end > first:
+        source = "steps_search" if conn.execute(
+            "SELECT 1 FROM steps_shown WHERE step_id >= ? AND step_id < ? LIMIT 1",
+            (first, end)).fetchone() else "steps"
+        conn.execute(f"INSERT INTO steps_fts (rowid, content, tool_calls) SELECT step_id, "
+                     f"content, tool_calls FROM {source} WHERE step_id >= ? AND step_id < ?",
+                     (first, end))
 
 
 class EpisodeWriter(RowBuilder):
