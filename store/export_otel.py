@@ -21,10 +21,18 @@ user message has no span of its own, so the user turns' costs and usage ride on 
 message (from 0): as extra keys of the message objects they were repeated by every later chat input (the
 file was 5% bigger). Only numbers are written (a value of another type an import kept raw is
 left out); usage keys other than the four counts (`total_tokens`, say) have no attribute and
-are not written. Importing the file back (store/importers/otel.py) gives
-every message but system ones (not exported: the importer keeps a chat input's system
-messages as the episode's instructions, not as steps), every tool call and argument, and
-these costs, counts and the seed. Span times
+are not written. System messages are in the chat inputs where they stand (the conventions
+put instructions that are part of the chat history in `gen_ai.input.messages`, role system),
+after the last assistant message `gen_ai.system.message` events on the root, and the root of
+an episode that has some says how many (`t2e.system_turns`: the importer then reads them as
+turns, where a foreign file's are the episode's instructions). The run's world rides once,
+on the first episode's root (`run_fields`): `t2e.run.info` (the run's tau2 `info` block,
+compact JSON, its policy taken out), `t2e.run.policy` (the policy text) and `t2e.run.tasks`
+(the tasks with their gold actions, a compact JSON list): on every root, they would make the
+file grow with episodes times tasks. Importing the file back (store/importers/otel.py) gives
+every message, system ones included, every tool call and argument, these costs, counts and
+the seed, and the run's info, policy and tasks: the same world id, so the re-import is
+re-scored and gated as its original. Span times
 are the messages' own: a span ends at its message's timestamp
 and starts at the one before (or its latency before, when that is later); where a message
 has no timestamp, its span follows the one before and lasts its latency (1 ms where unknown).
@@ -149,10 +157,11 @@ def _start_ns(sim: dict, msgs: list[dict]) -> int:
 
 
 def episode_request(run: dict, sim: dict, latencies: list[float | None],
-                    ids: tuple[str, str] | None = None) -> dict:
+                    ids: tuple[str, str] | None = None, run_attrs: dict | None = None) -> dict:
     """One episode (a tau2 SimulationRun dict) as one ExportTraceServiceRequest. `ids`: its
     (conversation id, trace id), unique in the run (write_otel's `_EpisodeIds`); by default
-    those of a simulation whose id is unique in its run."""
+    those of a simulation whose id is unique in its run. `run_attrs`: more attributes for its
+    root (the first episode's: `run_fields`)."""
     conv, trace = ids or (f"{run['run_id']}:{sim.get('id')}",
                           _id(run["run_id"], sim.get("id"), sim.get("task_id"), sim.get("trial")))
     root_id = _id(trace, "root", n=16)
@@ -171,7 +180,7 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None],
     # later call, as the history is. Counted among user messages: an importer may add turns
     # of other roles (an assistant turn for a tool call it cannot place)
     turns: list[list] = []
-    n_user = 0
+    n_user = n_system = 0
     for i, m in enumerate(msgs):
         lat = latencies[i] if i < len(latencies) else None
         dur = int(lat * _NS) if isinstance(lat, (int, float)) and lat > 0 else None
@@ -220,13 +229,17 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None],
             events.append({"timeUnixNano": str(min(end, _MAX_NS - 1)), "name": "gen_ai.user.message",
                            "attributes": _attrs({"content": m.get("content"),
                                                  "tool_calls": calls_made})})
+        elif role == "system" and i > last_assistant:
+            events.append({"timeUnixNano": str(min(end, _MAX_NS - 1)),
+                           "name": "gen_ai.system.message",
+                           "attributes": _attrs({"content": m.get("content")})})
+        n_system += role == "system"
         if role == "user":
             cost, usage = cost_of(m.get("cost")), _usage(m)
             if cost is not None or usage:
                 turns.append([n_user, cost, usage or None])
             n_user += 1
-        if role != "system":
-            history.append(_parts(m))
+        history.append(_parts(m))
         earlier.update(c.get("id") for c in m.get("tool_calls") or [] if c.get("id"))
         t = end + 1000  # the next span starts after this one (1 µs: their order is kept)
     ri = sim.get("reward_info") if isinstance(sim.get("reward_info"), dict) else None
@@ -240,9 +253,11 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None],
             "t2e.user_cost": cost_of(sim.get("user_cost")),
             "t2e.user_turns": json.dumps(turns) if turns else None,
             "t2e.termination_reason": sim.get("termination_reason"),
+            "t2e.system_turns": n_system or None,
             "t2e.reward": None if ri is None or ri.get("reward") is None
             else float(ri["reward"]),
-            "t2e.reward_info": None if ri is None else json.dumps(ri, ensure_ascii=False)}
+            "t2e.reward_info": None if ri is None else json.dumps(ri, ensure_ascii=False),
+            **(run_attrs or {})}
     end = _time_ns(sim.get("end_time"))
     root_span = _span(trace, root_id, None, f"invoke_agent {run.get('name') or ''}".strip(),
                       root, start, max(t, end or 0))
@@ -273,6 +288,7 @@ def write_otel(db: Any, run_id: str, fh: IO[str]) -> int:
     row = conn.execute("SELECT run_id, name, agent_model, domain FROM runs WHERE run_id = ?",
                        (run_id,)).fetchone()
     run = {"run_id": row[0], "name": row[1], "agent_model": row[2], "domain": row[3]}
+    first: dict | None = run_fields(conn, run_id)
     n = 0
     ids = _EpisodeIds(conn, run_id)
     cur = conn.execute("SELECT * FROM episodes WHERE run_id = ? AND status = 'done' "
@@ -286,10 +302,33 @@ def write_otel(db: Any, run_id: str, fh: IO[str]) -> int:
             sim["messages"] = messages(conn, ep["episode_id"])
             lat = [x for (x,) in conn.execute("SELECT latency_ms FROM steps WHERE episode_id = ? "
                                               "ORDER BY idx", (ep["episode_id"],))]
-            fh.write(json.dumps(episode_request(run, sim, lat, ids.of(ep, sim)),
+            fh.write(json.dumps(episode_request(run, sim, lat, ids.of(ep, sim), first),
                                 ensure_ascii=False) + "\n")
+            first = None
             n += 1
     return n
+
+
+def run_fields(db: Any, run_id: str) -> dict:
+    """The run's world as root attributes (the first episode's): its tau2 info block and tasks
+    as the tau2 export writes them (store.exporters.run_header), compact JSON, and the policy
+    (the info's `environment_info.policy`, when it is text) as an attribute of its own, so a
+    trace viewer shows it as text (store/importers/otel_run.py puts it back)."""
+    from .exporters import run_header
+
+    _, top = run_header(db, run_id, provenance=False)
+    info, policy = top["info"], None
+    env = info.get("environment_info")
+    if isinstance(env, dict) and isinstance(env.get("policy"), str):
+        env = dict(env)
+        policy = env.pop("policy")
+        info = {**info, "environment_info": env}
+    return {"t2e.run.info": _compact(info), "t2e.run.policy": policy,
+            "t2e.run.tasks": _compact(top["tasks"])}
+
+
+def _compact(v: Any) -> str:
+    return json.dumps(v, ensure_ascii=False, separators=(",", ":"))
 
 
 class _EpisodeIds:

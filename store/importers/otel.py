@@ -18,7 +18,9 @@ and results from `execute_tool` spans; messages missing because content capture 
 stored as "(content not captured)" and counted in the run's warnings. Foreign traces carry no
 gold: reward stays empty unless the root says `t2e.reward_info` (our own export) or the user
 maps an outcome attribute at gate time (`t2e gate --reward-attr NAME`). Our own export's other
-fields (costs, seed, every turn's usage: store/export_otel.py) are read back where present.
+fields (costs, seed, every turn's usage: store/export_otel.py) are read back where present, and
+so is its run's world (`t2e.run.*` on one root: info, policy, tasks; otel_run.py): a run that
+has its tasks back is graded `recorded`, as the tau2 file it came from was.
 """
 
 from __future__ import annotations
@@ -47,11 +49,14 @@ from .common import (
 )
 from .episodes import RowBuilder, next_ids, write_batch
 from .otel_lines import BlockFailure, layout, spill_lines, spill_shared, spill_stream
+from .otel_run import SIM_KEY as RUN_KEY
+from .otel_run import RunFields
 from .otel_spill import Spiller, episodes, open_spill, spill_path
 from .otel_worker import read_event
 
 FORMAT = "otel-genai"
-_KEYS = ["domain", "otel", "simulations"]
+# the run's top-level keys, in a tau2 export's order (info and tasks: our own export's run fields)
+_KEYS = ("domain", "otel", "info", "tasks")
 
 
 def import_file(conn, ctx: ImportContext, worker: _Worker | None = None) -> None:
@@ -99,6 +104,7 @@ def _import(conn, ctx: ImportContext, worker: _Worker | None) -> None:
                                "otel": {"spans": n_spans,
                                         "services": sorted(s for s in services if s)}}
         not_captured = by_conv = 0
+        run_fields = RunFields()
         # FTS5 automerge off and a larger page cache for the import, as tau2's (bulk.py),
         # sized to the pages the rows take: about a fifth of the file's bytes with content
         # captured (42 MB for the bench's 200 MB), so a quarter leaves headroom. The smallest
@@ -106,6 +112,8 @@ def _import(conn, ctx: ImportContext, worker: _Worker | None) -> None:
         # back (CPU 16.6 -> 15.9 s)
         with import_cache(conn, (ctx.size or 0) // 4):
             for sim, lat, nc, conv, rows in source.episodes():
+                if RUN_KEY in sim:  # (one root in a file of ours)
+                    run_fields.add(sim.pop(RUN_KEY), sim)
                 batch = builder.add(sim, builder.episodes, latencies=lat, step_rows=rows)
                 if batch is not None:
                     write_batch(conn, batch)
@@ -126,9 +134,12 @@ def _import(conn, ctx: ImportContext, worker: _Worker | None) -> None:
     if not_captured:
         ctx.warn(f"{not_captured} episode(s) have messages whose content was not captured "
                  "(GenAI content capture off): shown as \"(content not captured)\"")
+    gold = run_fields.apply(top, ctx.warn)
     ctx.warn(f"{builder.episodes} episode(s): {by_conv} grouped by gen_ai.conversation.id, "
-             f"{builder.episodes - by_conv} by trace id; foreign traces carry no gold (map an "
-             "outcome attribute with `t2e gate --reward-attr NAME`)")
+             f"{builder.episodes - by_conv} by trace id; " + (
+                 "the run's tasks, policy and info come from t2e's own export (t2e.run.*)"
+                 if gold else "foreign traces carry no gold (map an outcome attribute with "
+                 "`t2e gate --reward-attr NAME`)"))
     if stats.get("failed"):
         ctx.warn(f"{stats['failed']} episode(s) have chat calls that failed without an answer "
                  "(error status, no output): shown as \"(model call failed: <error.type>)\"")
@@ -142,12 +153,13 @@ def _import(conn, ctx: ImportContext, worker: _Worker | None) -> None:
     agent = models.most_common(1)[0][0] if models else None
     # the source and run rows last (the episodes name the run id chosen above): the file's
     # hash may be ready only now (importers/__init__._import_hashing)
-    ctx.start_run(conn, RunMeta(top_keys=_KEYS, top=top), run_id=run_id)
+    keys = [k for k in _KEYS if k in top] + ["simulations"]
+    ctx.start_run(conn, RunMeta(top_keys=keys, top=top), run_id=run_id)
     top["otel"]["agent_model"] = agent
     ctx.episodes, ctx.messages = builder.episodes, builder.messages
-    ctx.finish_run(conn, RunMeta(top_keys=_KEYS, top=top))
-    conn.execute("UPDATE runs SET grading = 'foreign', agent_model = coalesce(?, agent_model) "
-                 "WHERE run_id = ?", (agent, run_id))
+    ctx.finish_run(conn, RunMeta(top_keys=keys, top=top))
+    conn.execute("UPDATE runs SET grading = ?, agent_model = coalesce(?, agent_model) "
+                 "WHERE run_id = ?", ("recorded" if gold else "foreign", agent, run_id))
 
 
 class _InProcess:

@@ -10,7 +10,11 @@ assistant turn of its own.
 Our own export's fields come back where present: the root's `t2e.seed`, `t2e.agent_cost`,
 `t2e.user_cost` (and trial, task, reward), each chat span's cost and usage, and the user
 turns' (`t2e.user_turns`, see store/export_otel.py); a value of the wrong type is left out,
-never stored and never a refused file.
+never stored and never a refused file. A root that says `t2e.system_turns` (our export, for an
+episode with system messages) has its system messages read as turns where they stand (in the
+chat inputs, and after the last chat span as `gen_ai.system.message` events on the root);
+elsewhere they are the episode's instructions. The run's fields on a root (`t2e.run.*`:
+otel_run.py) go to the importer under `otel_run.SIM_KEY`.
 """
 
 from __future__ import annotations
@@ -22,19 +26,22 @@ from typing import Any
 
 from . import otel_spans as S
 from .json_fast import loads_text
+from .otel_run import FIELDS as RUN_FIELDS
+from .otel_run import SIM_KEY as RUN_KEY
 from .otel_spans import INPUT, extends
 
 # root attributes kept per episode: what a user may map to an outcome (`--reward-attr`)
 _KEEP_SCALARS = (str, int, float, bool)
 # transcript events read on spans other than chat spans (e.g. the last turns, on the root)
 _EVENT_ROLES = {"gen_ai.user.message": "user", "gen_ai.assistant.message": "assistant",
-                "gen_ai.tool.message": "tool"}
+                "gen_ai.tool.message": "tool", "gen_ai.system.message": "system"}
 _OUTCOME = re.compile(r"gen_ai\.evaluation\.|reward|score|feedback|outcome")
 # never kept among the attributes: the messages (stored as steps) and our own export's
 # reward_info (stored as the episode's reward_info; "reward" in its name made the outcome
 # search keep its whole text a second time)
 _NOT_KEPT = ("gen_ai.input.", "gen_ai.output.", "gen_ai.prompt", "gen_ai.completion",
-             "llm.input_messages", "llm.output_messages", "t2e.reward_info", "t2e.user_turns")
+             "llm.input_messages", "llm.output_messages", "t2e.reward_info", "t2e.user_turns",
+             "t2e.run.")
 
 
 def _iso(ns: int) -> str | None:
@@ -63,6 +70,8 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
     idless = 0  # results placed from tool spans without any call id, not yet met in an input
     call_ids: set[str] = set()
     system: list[Any] = []
+    # our export's episode with system messages: they are turns, not instructions
+    system_turns = type(root[1].get("t2e.system_turns")) is int
     nc = 0
     failed = 0  # chat calls with an error status and no output (a failed call, retried)
 
@@ -119,8 +128,10 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
             for ev in sp[2]:  # transcript events on non-chat spans (e.g. a last user turn)
                 name = ev.get("name")
                 # a tool message only on the root, where our export puts a result that answers
-                # no call: on a tool span it is the tool's input (Strands Agents), not a result
-                if name in _EVENT_ROLES and (name != "gen_ai.tool.message" or sp is root):
+                # no call: on a tool span it is the tool's input (Strands Agents), not a result;
+                # a system message only on our export's root (system turns after the last call)
+                if name in _EVENT_ROLES and (name != "gen_ai.tool.message" or sp is root) and (
+                        name != "gen_ai.system.message" or (system_turns and sp is root)):
                     items.append((ev["t"] or sp[5], i, ev))
     items.sort(key=lambda t: (t[0], t[1]))
     try:
@@ -186,7 +197,7 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                         except S.BadContent as exc:  # (its place in the whole input)
                             raise S.BadContent(f"{INPUT}[{n_inp - len(fresh) + j}]: {exc}") \
                                 from None
-                        if m["role"] == "system":
+                        if m["role"] == "system" and not system_turns:
                             system.append(m.get("content"))
                         elif waiting and m["role"] == "tool" and m.get("id") in waiting:
                             # a user's tool result whose span came first: where the input puts
@@ -350,6 +361,9 @@ def _sim(key: str, by_conv: bool, spans: list[list], root: list, msgs: list[dict
         _user_turns(msgs, turns)
     if system:
         sim["otel"]["system_instructions"] = system
+    run = {k: ra[k] for k in RUN_FIELDS if k in ra}
+    if run:  # (our export's run fields: for the importer, never stored with the episode)
+        sim[RUN_KEY] = run
     if nc:
         sim["otel"]["content_not_captured"] = nc
     if not isinstance(sim["termination_reason"], str):
