@@ -5,7 +5,9 @@
 The spans are realistic: the real tau2 results in ../shared/tau2/results are imported, exported
 with `t2e export --format otel` (chat spans carry the conversation so far, as GenAI
 instrumentations do), and the episodes are repeated with fresh trace and conversation ids up to
-the target size. A second file has content capture off (no messages: attribute-only spans, the
+the target size; the run's world (`t2e.run.*`: info, policy, tasks), which an export writes once,
+on its first episode's root, stays on the file's first line only, as in one big run's export.
+A second file has content capture off (no messages: attribute-only spans, the
 default of most instrumentations). Each import runs in a child process: wall time, spans/s and
 peak RSS (target: >= 20,000 spans/s, RSS <= 600 MB on a 1 GB export). The store exists before
 the import (made here: a new store's schema is not import work); the wall figure is the whole
@@ -41,6 +43,8 @@ sys.path.insert(0, str(REPO))
 SHARED = Path(os.environ.get("T2E_SHARED_DIR", REPO.parent / "shared")) / "tau2" / "results"
 _MSG_KEYS = re.compile(r',\s*\{"key": "gen_ai\.(input|output)\.messages", "value": \{"stringValue": '
                        r'"(?:[^"\\]|\\.)*"\}\}')
+_RUN_KEYS = re.compile(r',\s*\{"key": "t2e\.run\.(info|policy|tasks)", "value": \{"stringValue": '
+                       r'"(?:[^"\\]|\\.)*"\}\}')
 
 
 def template(tmp: Path) -> list[str]:
@@ -75,6 +79,8 @@ def write_file(path: Path, lines: list[str], target: int, *, capture: bool) -> i
                           lambda m: m.group(1) + f"c{i}", text)
             if not capture:
                 text = _MSG_KEYS.sub("", text)
+            if i:  # (the run's world: once, on the first line)
+                text = _RUN_KEYS.sub("", text)
             fh.write(text + "\n")
             written += len(text) + 1
             spans += len(obj["resourceSpans"][0]["scopeSpans"][0]["spans"])
