@@ -32,3 +32,15 @@ def test_run_names_refuse_it_and_tabs_and_newlines():
         assert UNSHOWN.search(f"run{c}x")
         assert run_name_problem(f"run{c}x") is not None
     assert run_name_problem("run \xe9 \u202f ok") is None
+
+
+def test_has_hidden_agrees_with_the_pattern_in_ascii_latin1_and_wide_text():
+    """has_hidden's fast paths (ASCII, Latin-1) say what HIDDEN.search says, for every
+    character up to U+2FFF and the surrogates, inside text of each width."""
+    from store.hidden import HIDDEN, has_hidden
+
+    chars = [chr(c) for c in range(0x3000)] + ["\ud800", "\udfff"]
+    for ctx in ("plain %s text", "caf\u00e9 %s", "\u2019quoted\u2019 %s", "\U0001f600 %s"):
+        for ch in chars:
+            text = ctx % ch
+            assert has_hidden(text) is (HIDDEN.search(text) is not None), (ctx, hex(ord(ch)))
