@@ -63,7 +63,11 @@ def test_a_hard_link_to_the_store_or_a_companion_is_refused(st, tmp_path, compan
     depend on how a writer happens to write). Any output that is the same file is refused."""
     import os
 
-    open_db(st).conn.execute("SELECT count(*) FROM runs").fetchone()  # -wal/-shm exist
+    # the store open elsewhere (the app, say) while the command runs: its -wal and -shm are
+    # live. (Closed, SQLite deletes them with the last connection, and the next one makes new
+    # files: a link to the old -wal named a stale file, so the test depended on timing.)
+    held = open_db(st)
+    held.conn.execute("SELECT count(*) FROM runs").fetchone()
     target = st.with_name(st.name + companion)
     if not target.exists():
         target.write_bytes(b"")
@@ -75,6 +79,7 @@ def test_a_hard_link_to_the_store_or_a_companion_is_refused(st, tmp_path, compan
     assert res.exit_code == 2, res.output
     assert "the store" in res.output and str(link) in res.output, res.output
     assert target.read_bytes() == before and os.path.samefile(link, target)
+    held.conn.close()
 
 
 def test_a_new_output_file_and_another_file_are_written(st, tmp_path):
