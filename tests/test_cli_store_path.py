@@ -80,3 +80,25 @@ def test_after_the_demo_a_reading_command_names_the_demos_store(tmp_path, monkey
     res = CliRunner().invoke(cli, ["--store", str(default), "search", "refund"])
     assert res.exit_code == 2 and not default.exists()
     assert f"the demo's store is {demo}: pass --store {demo}" in res.output
+
+
+def test_an_import_that_lands_nothing_leaves_no_new_store(tmp_path):
+    """Every file rejected: exit 2, and the store this command would have made is not left
+    behind (empty), as a mistyped --store never leaves one. One file landing keeps it."""
+    from click.testing import CliRunner
+
+    from t2e_tui.cli import cli
+    bad = tmp_path / "empty.json"
+    bad.write_text("")
+    st = tmp_path / "new" / "s.sqlite"
+    st.parent.mkdir()
+    res = CliRunner().invoke(cli, ["--store", str(st), "import", str(bad)])
+    assert res.exit_code == 2 and "rejected" in res.output
+    assert list(st.parent.iterdir()) == []
+    good = tmp_path / "good.jsonl"
+    good.write_text('{"task_id": "t1", "messages": [{"role": "user", "content": "hi"}]}\n')
+    res = CliRunner().invoke(cli, ["--store", str(st), "import", str(bad), str(good)])
+    assert res.exit_code == 2 and st.exists()
+    # an existing store is never removed, whatever the import does
+    res = CliRunner().invoke(cli, ["--store", str(st), "import", str(bad)])
+    assert res.exit_code == 2 and st.exists()

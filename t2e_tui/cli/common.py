@@ -43,7 +43,7 @@ def open_store(create: bool = False):
 
 
 # the files SQLite and t2e keep beside a store
-_STORE_COMPANIONS = ("", "-wal", "-shm", "-journal", ".lock")
+STORE_COMPANIONS = ("", "-wal", "-shm", "-journal", ".lock")
 
 
 def output_path(path: str, option: str) -> str:
@@ -55,7 +55,7 @@ def output_path(path: str, option: str) -> str:
         return path
     store = os.path.realpath(click.get_current_context().find_root().obj.store)
     target = os.path.realpath(path)
-    companions = [store + suffix for suffix in _STORE_COMPANIONS]
+    companions = [store + suffix for suffix in STORE_COMPANIONS]
     if target in companions or any(_same_file(path, c) for c in companions):
         from ..errors import T2EError
 

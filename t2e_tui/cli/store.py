@@ -50,6 +50,28 @@ def runs_table(rows: list[dict], width: int):
                           apart=True)
 
 
+def _absent_store_files() -> list[str]:
+    """The store's file and its companions (-wal, -shm, -journal, .lock) when the store does
+    not exist yet: what this command would make; [] when it exists."""
+    import os
+
+    from .common import STORE_COMPANIONS, store_path
+    path = store_path(True)
+    if os.path.exists(path):
+        return []
+    return [path + s for s in STORE_COMPANIONS if not os.path.exists(path + s)]
+
+
+def _remove(files: list[str]) -> None:
+    import os
+
+    for f in files:
+        try:
+            os.remove(f)
+        except OSError:
+            pass
+
+
 def register(cli: click.Group) -> None:
     """Add the store commands to the root group (`show` and `episodes` live in
     episodes.py)."""
@@ -78,11 +100,17 @@ def register(cli: click.Group) -> None:
             raise T2EError(f"--name: {problem}")
         # a plain connection: the import needs no sqlite-utils Database, whose import loads
         # numpy (0.1 s of every `t2e import`)
+        new_files = _absent_store_files()
         conn = connect_store(create=True)
+        result = None
         try:
             result = import_paths(conn, list(paths), name=name, role=role)
         finally:
             conn.close()
+            if new_files and not (result and result["imported"]):
+                # nothing landed in a store this command made: leave none behind (as a
+                # mistyped --store leaves none: store_path)
+                _remove(new_files)
         if as_json:
             _echo_json(result)
         else:
