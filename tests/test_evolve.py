@@ -220,3 +220,75 @@ def test_a_malformed_model_reply_in_the_loop_is_recorded_not_applied(tmp_path, m
                      proposer=proposer_for(server, monkeypatch))
     it = out["iterations"][0]
     assert it["frozen"] is None and "not JSON" in it["proposals"][0]["error"]
+
+
+# -- the transfer check: a promote on heldout that transfer discards is not a stop ----------
+
+class RuleProposer:
+    """Proposes one rule of the stand-in's phrase table (the behaviour named)."""
+    name = author = "rule (test stand-in)"
+
+    def __init__(self, behaviour):
+        self.behaviour = behaviour
+
+    def propose(self, parent, reader, runs, policy, m):
+        from t2e_tui.candidates import normalise
+        from t2e_tui.engine.scripted_rules import PHRASE_TABLE
+
+        rule = next(r["example"] for r in PHRASE_TABLE if r["behaviour"] == self.behaviour)
+        return [Proposal(body=normalise(parent.body) + "\n" + rule, hypothesis=self.behaviour)]
+
+
+def test_a_heldout_promote_discarded_on_transfer_goes_on_and_says_why(tmp_path):
+    path = str(tmp_path / "s.sqlite")
+    r = CliRunner().invoke(cli, ["--store", path, "evolve", "--from", "baseline", "--candidates",
+                                 str(tmp_path / "c"), "--transfer", "mini-airline:heldout",
+                                 "--iterations", "2", "--proposals", "2"])
+    assert r.exit_code == 3, r.output
+    # both iterations: promote on clean heldout, discard on transfer -> not a stop
+    assert r.stdout.count("promote (heldout)") == 2 and r.stdout.count("discard") >= 2
+    assert r.stdout.count("-> not promoted: promoted on heldout, rejected on transfer "
+                          "(mini-airline:heldout, row ") == 2
+    assert r.stdout.count("discard): it has not generalised") == 2
+    assert "finished" in r.stdout and "not discarded on transfer in 2 iteration(s)" in r.stdout
+    # one line, as it happens, says why the loop goes on, then why it ends
+    lines = [ln for ln in r.stderr.splitlines() if "not promoted" in ln]
+    assert len(lines) == 2
+    assert lines[0].startswith("iteration 1: not promoted, going on to iteration 2 (parent ")
+    assert lines[1].startswith("iteration 2: not promoted, that was the last of 2 iteration(s)")
+    assert all(ln.endswith("rejected on transfer (mini-airline:heldout, row "
+                           f"{2 * k + 2}: discard): it has not generalised")
+               for k, ln in enumerate(lines))
+    # the transfer baseline is the starting candidate (as on heldout), run once
+    conn = store.connect(path)
+    start = conn.execute("SELECT candidate_hash FROM candidates WHERE name = 'baseline'"
+                         ).fetchone()[0]
+    tb = conn.execute("SELECT candidate_hash FROM runs WHERE name LIKE '%transfer-baseline'"
+                      ).fetchall()
+    assert tb == [(start,)]
+
+
+def test_a_heldout_promote_that_holds_on_transfer_stops_the_loop(tmp_path):
+    out = evolve(str(tmp_path / "s.sqlite"),
+                 cfg(tmp_path, iterations=3, transfer="mini-airline:heldout"),
+                 proposer=RuleProposer("strict_yes"))
+    assert out["status"] == "promoted" and len(out["iterations"]) == 1
+    it = out["iterations"][0]
+    assert it["promoted"] and it["transfer_gate"]["decision"] != "discard"
+    assert it["verdict"] == (f"promote on clean heldout (row {it['gate']['row_id']}), "
+                             f"{it['transfer_gate']['decision']} on transfer "
+                             f"(mini-airline:heldout, row {it['transfer_gate']['row_id']})")
+    assert out["why"] == it["verdict"]
+
+
+@pytest.mark.parametrize("transfer,words", [
+    ("mini-retail:heldout", "another kind of domain"),
+    ("mini-airline:nosuch", "no split 'nosuch'"),
+    ("nowhere:heldout", "unknown domain 'nowhere'"),
+])
+def test_a_transfer_the_loop_cannot_run_is_refused_before_any_run(tmp_path, transfer, words):
+    path = str(tmp_path / "s.sqlite")
+    r = CliRunner().invoke(cli, ["--store", path, "evolve", "--from", "baseline",
+                                 "--candidates", str(tmp_path / "c"), "--transfer", transfer])
+    assert r.exit_code == 2 and f"--transfer {transfer}: " in r.output and words in r.output
+    assert store.connect(path).execute("SELECT count(*) FROM runs").fetchone()[0] == 0

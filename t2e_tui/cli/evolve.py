@@ -1,5 +1,6 @@
 """`t2e evolve`: the improvement loop (t2e_tui/evolve). Exit 0 when a candidate was promoted on
-clean heldout evidence, 3 when the loop ended without one (inconclusive), 2 on bad input."""
+clean heldout evidence (and, with --transfer, not discarded on transfer), 3 when the loop ended
+without one (inconclusive), 2 on bad input."""
 
 from __future__ import annotations
 
@@ -33,11 +34,13 @@ def _human(out: dict) -> str:
         if g:
             lines.append(f"  frozen -> heldout gate row {g['row_id']}: {g['decision']} "
                          f"({g['evidence_role']}), p = {g['p_value']:.4g}")
-        elif it.get("why"):
-            lines.append(f"  {one_line(it['why'])}")
         tg = it.get("transfer_gate")
         if tg:
             lines.append(f"  transfer gate row {tg['row_id']}: {tg['decision']}")
+        why = it.get("verdict") or it.get("why")
+        if why:
+            lines.append(f"  -> {'promoted' if it.get('promoted') else 'not promoted'}: "
+                         f"{one_line(why)}")
     for r in out["refused_reads"]:
         lines.append(f"refused read: {one_line(r['why'])}")
     lines.append(f"{out['episodes']} episodes run, ${out['cost_usd']:.4f} spent")
@@ -73,7 +76,15 @@ def register(cli: click.Group) -> None:
     def evolve_cmd(start, domain, discovery, dev, heldout, transfer, proposer, proposals,
                    iterations, trials, noise, seed, concurrency, budget_episodes, budget_usd,
                    auto_promote, resume, candidates, as_json) -> None:
-        """Propose, test and gate candidate patches from trace evidence, K iterations."""
+        """Propose, test and gate candidate patches from trace evidence, K iterations.
+
+        The loop stops at the first candidate the gate promotes on clean heldout evidence that
+        the transfer gate (with --transfer) does not discard; one promoted on heldout but
+        discarded on transfer has not generalised, and the loop goes on.
+
+        \b
+        Exit codes: 0 a candidate was promoted; 3 the loop ended without one (iterations,
+        budget, pause); 2 bad input."""
         from ..evolve import EvolveConfig, evolve
         from .workbench import _cands_dir
 

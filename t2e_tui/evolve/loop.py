@@ -4,8 +4,10 @@ Each iteration: run the parent on the discovery split → classify its failures 
 patches → run the parent and each patch on the dev split → keep the Pareto set over dev tasks
 (a patch that wins some tasks stays even when its mean is lower) → freeze the best member that
 beats the parent on the dev mean → run it on heldout (and transfer) → gate against the starting
-candidate's heldout run → record the verdict. Heldout is touched once per frozen candidate and
-never read by the proposer; the loop stops at the first promote on clean heldout evidence.
+candidate's heldout run (and the transfer run against the starting candidate's) → record the
+verdict. Heldout is touched once per frozen candidate and never read by the proposer; the loop
+stops at the first promote on clean heldout evidence that the transfer gate, when asked for,
+does not discard (`verdict`).
 """
 
 from __future__ import annotations
@@ -182,6 +184,8 @@ def evolve(store_path: str, cfg: EvolveConfig | None = None, *, resume: str | No
                 raise T2EError("evolve needs a config or --resume")
             if cfg.proposals < 1 or cfg.iterations < 1:
                 raise T2EError("--proposals and --iterations must be at least 1")
+            if cfg.transfer:
+                _check_transfer(cfg)
             loop_id = uuid.uuid4().hex
             conn.execute("INSERT INTO evolve_loops VALUES (?, ?, 'running', ?, ?)",
                          (loop_id, json.dumps(asdict(cfg)), now_iso(), now_iso()))
@@ -199,6 +203,27 @@ def evolve(store_path: str, cfg: EvolveConfig | None = None, *, resume: str | No
         return summary
     finally:
         conn.close()
+
+
+def _check_transfer(cfg: EvolveConfig) -> None:
+    """Refuse a --transfer the loop could not run, before any run: an unknown domain or split,
+    or the loop's own kind of domain (a transfer verdict counts only on another domain)."""
+    from world.domains import load_domain
+    from world.errors import WorldError
+    from world.kinds import kind_of
+
+    dom, _, split = cfg.transfer.partition(":")
+    split = split or "heldout"
+    try:
+        splits = load_domain(dom).splits
+    except WorldError as exc:
+        raise T2EError(f"--transfer {cfg.transfer}: {exc}") from None
+    if split not in splits:
+        raise T2EError(f"--transfer {cfg.transfer}: {dom} has no split {split!r} (it has "
+                       f"{', '.join(sorted(splits))})")
+    if kind_of(dom) == kind_of(cfg.domain):
+        raise T2EError(f"--transfer {cfg.transfer}: the transfer check needs another kind of "
+                       f"domain than --domain {cfg.domain}")
 
 
 def _registered_set(st: _State) -> dict:
@@ -265,23 +290,66 @@ def _loop(st: _State, prop: Any, progress: Progress | None) -> dict:
             parent, _ = load_ref(conn, last["next_parent"], _cands_dir(cfg))
             if last.get("promoted"):
                 _status(st, "promoted")
-                return _summary(st, "promoted")
+                return _summary(st, "promoted", last.get("verdict"))
             continue
-        outcome = _iteration(st, it, parent, prop, policy, baseline_heldout, base_seed, progress)
+        outcome = _iteration(st, it, start, parent, prop, policy, baseline_heldout, base_seed,
+                             progress)
         _record(st, it, "iteration", outcome)
         parent, _ = load_ref(conn, outcome["next_parent"], _cands_dir(cfg))
+        spent = (not outcome.get("promoted") and cfg.budget_usd is not None
+                 and st.cost_usd > cfg.budget_usd)
+        if progress:
+            progress(_next_step(outcome, it, cfg.iterations, spent))
         if outcome.get("promoted"):
             _status(st, "promoted")
-            return _summary(st, "promoted")
-        if cfg.budget_usd is not None and st.cost_usd > cfg.budget_usd:
+            return _summary(st, "promoted", outcome["verdict"])
+        if spent:
             _status(st, "budget")
             return _summary(st, "budget", f"the dollar budget ({cfg.budget_usd}) is spent")
     _status(st, "finished")
-    return _summary(st, "finished")
+    held = " and not discarded on transfer" if cfg.transfer else ""
+    return _summary(st, "finished", f"no candidate was promoted on clean heldout evidence{held} "
+                    f"in {cfg.iterations} iteration(s)")
 
 
-def _iteration(st: _State, it: int, parent: Candidate, prop: Any, policy: str,
-               baseline_heldout: str, base_seed: int, progress: Progress | None) -> dict:
+def verdict(outcome: dict, transfer: str | None) -> tuple[bool, str]:
+    """(promoted, why in one line) for an iteration: the gate said promote on clean heldout
+    evidence and, with a transfer check, the transfer gate did not discard the candidate. One
+    promoted on heldout but discarded on transfer has not generalised: the loop goes on."""
+    from ..gate.transfer import TRANSFER_FLAG
+
+    g = outcome.get("gate")
+    if g is None:
+        return False, outcome.get("why") or "no candidate was frozen"
+    if g["decision"] != "promote":
+        return False, f"the heldout gate (row {g['row_id']}) said {g['decision']}"
+    if g["evidence_role"] != "heldout":
+        return False, (f"the gate (row {g['row_id']}) said promote on {g['evidence_role']} "
+                       "evidence, not clean heldout")
+    if not transfer:
+        return True, f"the gate (row {g['row_id']}) said promote on clean heldout evidence"
+    tg = outcome["transfer_gate"]
+    if tg["decision"] == "discard":
+        return False, (f"{TRANSFER_FLAG} ({transfer}, row {tg['row_id']}: discard): it has not "
+                       "generalised")
+    return True, (f"promote on clean heldout (row {g['row_id']}), {tg['decision']} on transfer "
+                  f"({transfer}, row {tg['row_id']})")
+
+
+def _next_step(outcome: dict, it: int, iterations: int, spent: bool) -> str:
+    """The line that says why the loop stops or goes on after iteration `it` (the decision
+    first: a cut line keeps it)."""
+    if outcome.get("promoted"):
+        return f"iteration {it}: promoted, the loop stops: {outcome['verdict']}"
+    then = ("the dollar budget is spent, the loop stops" if spent else
+            f"going on to iteration {it + 1} (parent {outcome['next_parent'][:10]})"
+            if it < iterations else f"that was the last of {iterations} iteration(s)")
+    return f"iteration {it}: not promoted, {then}: {outcome['verdict']}"
+
+
+def _iteration(st: _State, it: int, start: Candidate, parent: Candidate, prop: Any,
+               policy: str, baseline_heldout: str, base_seed: int,
+               progress: Progress | None) -> dict:
     cfg, conn = st.cfg, st.conn
     if _event(st, it, "start") is None:
         _record(st, it, "start", {"parent": parent.hash})
@@ -344,6 +412,7 @@ def _iteration(st: _State, it: int, parent: Candidate, prop: Any, policy: str,
                      "proposals": saved["entries"], "next_parent": frozen or parent.hash}
     if frozen is None:
         outcome["why"] = "no proposal beat the parent on the dev mean"
+        outcome["promoted"], outcome["verdict"] = verdict(outcome, cfg.transfer)
         return outcome
     cand, _ = load_ref(conn, frozen, _cands_dir(cfg))
     held = _run(st, it, "heldout", cand, cfg.heldout, "heldout", base_seed + it,
@@ -352,20 +421,20 @@ def _iteration(st: _State, it: int, parent: Candidate, prop: Any, policy: str,
     outcome["gate"] = _gate(st, it, "gate", baseline_heldout, held)
     if cfg.transfer:
         dom, _, split = cfg.transfer.partition(":")
-        tb = _run(st, it, "transfer-baseline", parent, split or "heldout", "transfer",
+        # the baseline is the starting candidate, as on heldout: the claim is "better than
+        # where the loop started", here and on the other domain (run once, at iteration 0)
+        tb = _run(st, 0, "transfer-baseline", start, split or "heldout", "transfer",
                   base_seed + 900, domain=dom, progress=progress)
         tc = _run(st, it, "transfer", cand, split or "heldout", "transfer", base_seed + 900,
                   domain=dom, progress=progress)
         outcome["transfer_gate"] = _gate(st, it, "transfer-gate", tb, tc)
-    g = outcome["gate"]
-    clean = g["decision"] == "promote" and g["evidence_role"] == "heldout"
-    transfer_ok = not cfg.transfer or outcome["transfer_gate"]["decision"] != "discard"
-    if clean and transfer_ok:
-        outcome["promoted"] = True
+    outcome["promoted"], outcome["verdict"] = verdict(outcome, cfg.transfer)
+    if outcome["promoted"]:
+        g = outcome["gate"]
         if cfg.auto_promote:
             from ..gate.scoreboard import record_human_decision
             record_human_decision(conn, g["row_id"], "promote", author="t2e evolve --auto-promote",
-                                  reason="the gate said promote on clean heldout evidence")
+                                  reason=outcome["verdict"])
             outcome["auto_promoted"] = True
     return outcome
 
