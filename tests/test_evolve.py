@@ -292,3 +292,53 @@ def test_a_transfer_the_loop_cannot_run_is_refused_before_any_run(tmp_path, tran
                                  "--candidates", str(tmp_path / "c"), "--transfer", transfer])
     assert r.exit_code == 2 and f"--transfer {transfer}: " in r.output and words in r.output
     assert store.connect(path).execute("SELECT count(*) FROM runs").fetchone()[0] == 0
+
+
+# -- repeated trials and the proposer's reading ---------------------------------------------
+
+def test_repeated_trials_do_not_reduce_the_proposals(tmp_path):
+    """A run keeps a task's trials together: read in run order, --trials 3 spent the reading
+    budget on three trials of the first few tasks, all of one class, and gave 1 proposal of 3."""
+    one = evolve(str(tmp_path / "a.sqlite"), cfg(tmp_path, iterations=1, proposals=3,
+                                                 candidates_dir=str(tmp_path / "ca")))
+    three = evolve(str(tmp_path / "b.sqlite"), cfg(tmp_path, iterations=1, proposals=3, trials=3,
+                                                   candidates_dir=str(tmp_path / "cb")))
+
+    def rules(out):
+        return [e["motivations"][0]["rule"] for e in out["iterations"][0]["proposals"]]
+
+    assert len(rules(one)) == 3 and rules(three) == rules(one)
+    assert three["iterations"][0]["proposals_short"] is None
+    # the episodes read cover distinct tasks before any task's second trial
+    conn = store.connect(str(tmp_path / "b.sqlite"))
+    read = conn.execute("SELECT e.run_id, e.task_id FROM evidence_views v JOIN episodes e ON "
+                        "e.episode_id = v.episode_id WHERE v.via = 'proposer'").fetchall()
+    assert len(read) > 6 and len(set(read)) == len(read)
+
+
+def test_breadth_first_reads_each_task_once_before_any_second_trial():
+    from types import SimpleNamespace as A
+
+    from t2e_tui.evolve.proposer import breadth_first
+
+    run = [A(task_id=t, trial=k) for t in ("a", "b", "c") for k in range(3) if (t, k) != ("b", 0)]
+    assert [(a.task_id, a.trial) for a in breadth_first(run)] == [
+        ("a", 0), ("b", 1), ("c", 0), ("a", 1), ("b", 2), ("c", 1), ("a", 2), ("c", 2)]
+
+
+def test_fewer_proposals_than_asked_says_why_in_one_line(tmp_path):
+    path = str(tmp_path / "s.sqlite")
+    r = CliRunner().invoke(cli, ["--store", path, "evolve", "--from", "baseline", "--candidates",
+                                 str(tmp_path / "c"), "--iterations", "1", "--proposals", "8",
+                                 "--json"])
+    short = json.loads(r.stdout)["iterations"][0]["proposals_short"]
+    assert short == ("3 of the 8 proposal(s) asked for: the failures read (14 of the 68 failing "
+                     "episodes, 14 of 68 tasks, as far as the reading budget went) support 3 of "
+                     "the 8 rule(s) it knows that the parent lacks")
+    r = CliRunner().invoke(cli, ["--store", path, "evolve", "--resume", json.loads(
+        r.stdout)["loop_id"]])
+    assert f"  {short}\n" in r.stdout
+    # proposals that are all malformed, or a proposer that fails: said too
+    out = evolve(str(tmp_path / "b.sqlite"), cfg(tmp_path, iterations=1), proposer=BadProposer())
+    assert out["iterations"][0]["proposals_short"] == ("0 of the 3 proposal(s) asked for: "
+                                                       "3 skipped (below)")

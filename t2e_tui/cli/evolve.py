@@ -22,6 +22,8 @@ def _human(out: dict) -> str:
     for it in out["iterations"]:
         lines.append(f"iteration {it['iteration']}: parent {it['parent'][:10]}, "
                      f"{len(it['proposals'])} proposal(s), Pareto set {len(it['pareto'])}")
+        if it.get("proposals_short"):
+            lines.append(f"  {one_line(it['proposals_short'])}")
         for p in it["proposals"]:
             if "error" in p:
                 lines.append(f"  skipped: {one_line(p['error'])}")

@@ -374,8 +374,8 @@ def _iteration(st: _State, it: int, start: Candidate, parent: Candidate, prop: A
         try:
             proposals = prop.propose(parent, reader, [disc, dev_parent], policy, cfg.proposals)
         except (ProposalError, LeakageRefused) as exc:
-            proposals, entries = [], [{"error": str(exc)}]
-        for p in proposals:
+            proposals, entries = None, [{"error": str(exc)}]
+        for p in proposals or []:
             try:
                 p = validate(p, parent.body)
             except ProposalError as exc:
@@ -394,7 +394,8 @@ def _iteration(st: _State, it: int, start: Candidate, parent: Candidate, prop: A
             entries.append({"hash": res.version.hash, "name": res.version.name,
                             "hypothesis": p.hypothesis, "author": p.author,
                             "motivations": p.to_dict()["motivations"]})
-        saved = _record(st, it, "proposals", {"entries": entries})
+        saved = _record(st, it, "proposals", {"entries": entries, "short": _short(
+            entries, proposals, cfg.proposals, getattr(prop, "shortfall", None))})
     saved = _adopt_hand_edits(st, it, saved, parent)
     good = [e for e in saved["entries"] if "hash" in e]
     dev_runs = {parent.hash: dev_parent}
@@ -409,7 +410,8 @@ def _iteration(st: _State, it: int, start: Candidate, parent: Candidate, prop: A
     frozen = max(better, key=lambda h: (means[h], h)) if better else None
     outcome: dict = {"parent": parent.hash, "discovery_run": disc, "dev_runs": dev_runs,
                      "dev_means": means, "pareto": front, "frozen": frozen,
-                     "proposals": saved["entries"], "next_parent": frozen or parent.hash}
+                     "proposals": saved["entries"], "proposals_short": saved.get("short"),
+                     "next_parent": frozen or parent.hash}
     if frozen is None:
         outcome["why"] = "no proposal beat the parent on the dev mean"
         outcome["promoted"], outcome["verdict"] = verdict(outcome, cfg.transfer)
@@ -455,7 +457,23 @@ def _adopt_hand_edits(st: _State, it: int, saved: dict, parent: Candidate) -> di
            for h, n, hyp in edits if h not in known and h != parent.hash]
     if not new:
         return saved
-    return _record(st, it, "proposals", {"entries": saved["entries"] + new})
+    return _record(st, it, "proposals", {**saved, "entries": saved["entries"] + new})
+
+
+def _short(entries: list[dict], proposals: list | None, m: int, shortfall: str | None
+           ) -> str | None:
+    """Why the iteration has fewer usable proposals than asked for (one line), or None."""
+    good = sum("hash" in e for e in entries)
+    if good >= m:
+        return None
+    if proposals is None:
+        why = ["the proposer failed (below)"]
+    else:
+        why = [shortfall or f"the proposer returned {len(proposals)}"] if len(proposals) < m \
+            else []
+        if len(entries) > good:
+            why.append(f"{len(entries) - good} skipped (below)")
+    return f"{good} of the {m} proposal(s) asked for: {'; '.join(why)}"
 
 
 def _gate(st: _State, it: int, kind: str, base: str, cand: str) -> dict:

@@ -68,6 +68,7 @@ class OpenAIProposer:
             self.config.endpoint(endpoint, base_url=base_url)
         self.author = f"openai:{model}"
         self.cost_usd = 0.0
+        self.shortfall: str | None = None
 
     def propose(self, parent: Candidate, reader: TraceReader, runs: list[str], policy: str,
                 m: int) -> list[Any]:
@@ -80,6 +81,10 @@ class OpenAIProposer:
         proposals = parse_reply(text, author=self.author)
         for p in proposals:
             p.cost_usd = cost / max(1, len(proposals))
+        self.shortfall = None
+        if len(proposals) < m:
+            read = reader.reading() if hasattr(reader, "reading") else "the failures"
+            self.shortfall = f"the model proposed {len(proposals)} from {read}"
         return proposals[:m]
 
     async def _ask(self, prompt: str) -> tuple[str, float]:

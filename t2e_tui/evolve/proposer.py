@@ -71,6 +71,18 @@ def validate(p: Any, parent_body: str) -> Proposal:
     return p
 
 
+def breadth_first(analyses: list) -> list:
+    """Distinct tasks first: every task's first failing trial in run order, then every task's
+    second, and so on. A run keeps a task's trials together, so in run order the reading budget
+    went on repeated trials of the first tasks and `--trials 3` read a third of the tasks."""
+    seen: Counter = Counter()
+    ranked = []
+    for i, a in enumerate(analyses):
+        ranked.append((seen[a.task_id], i, a))
+        seen[a.task_id] += 1
+    return [a for _, _, a in sorted(ranked, key=lambda r: r[:2])]
+
+
 class TraceReader:
     """The proposer's only door to traces. Reads of runs whose role is heldout or transfer are
     refused (LeakageRefused) and reported to `on_refused`; every allowed read of an episode is
@@ -85,6 +97,7 @@ class TraceReader:
         self.drafting = drafting_candidate
         self.context_steps = context_steps
         self.budget_chars = budget_chars
+        self.read: dict[str, dict[str, int]] = {}     # run -> failing/read episodes and tasks
 
     def _check(self, episode_id: int) -> tuple[str, str]:
         row = self.conn.execute(
@@ -113,16 +126,28 @@ class TraceReader:
             if self.on_refused:
                 self.on_refused(None, run_id, role[0] if role else None, why)
             raise LeakageRefused(why)
+        failing = breadth_first([a for a in analyse_run(self.conn, run_id)
+                                 if not a.infra and a.classes])
         out, used = [], 0
-        for a in analyse_run(self.conn, run_id):
-            if a.infra or not a.classes:
-                continue
+        for a in failing:
             item = self.episode(a.episode_id, analysis=a)
             used += sum(len(s.get("text", "")) for s in item["steps"])
             if out and used > self.budget_chars:
                 break
             out.append(item)
+        self.read[run_id] = {"failing": len(failing), "read": len(out),
+                             "failing_tasks": len({a.task_id for a in failing}),
+                             "read_tasks": len({f["task_id"] for f in out})}
         return out
+
+    def reading(self) -> str:
+        """What the failures read so far covered, in a few words (for a proposer's shortfall)."""
+        n = {k: sum(r[k] for r in self.read.values())
+             for k in ("failing", "read", "failing_tasks", "read_tasks")}
+        if n["read"] < n["failing"]:
+            return (f"{n['read']} of the {n['failing']} failing episodes, {n['read_tasks']} of "
+                    f"{n['failing_tasks']} tasks, as far as the reading budget went")
+        return f"all {n['read']} failing episodes, {n['read_tasks']} tasks"
 
     def episode(self, episode_id: int, analysis: Any = None) -> dict:
         from store.queries import record_view
@@ -150,7 +175,10 @@ class TraceReader:
 
 
 class Proposer(Protocol):
+    """`shortfall`, after `propose`: why it returned fewer than `m` proposals (one line), or
+    None; the loop records and prints it."""
     name: str
+    shortfall: str | None
 
     def propose(self, parent: Candidate, reader: TraceReader, runs: list[str], policy: str,
                 m: int) -> list[Any]: ...
@@ -182,6 +210,7 @@ class OfflineProposer:
 
     name = "offline"
     author = STAND_IN
+    shortfall: str | None = None
 
     def propose(self, parent: Candidate, reader: TraceReader, runs: list[str], policy: str,
                 m: int) -> list[Any]:
@@ -205,6 +234,11 @@ class OfflineProposer:
                          "class": sorted(names & classes)[0]})
         ranked = sorted(support.items(), key=lambda kv: (-len({r["episode_id"] for r in kv[1]}),
                                                          kv[0]))
+        self.shortfall = None
+        if len(ranked) < m:
+            lacks = sum(b not in have for b, _, _ in _CUES)
+            self.shortfall = (f"the failures read ({reader.reading()}) support {len(ranked)} of "
+                              f"the {lacks} rule(s) it knows that the parent lacks")
         out = []
         for behaviour, refs in ranked[:m]:
             rule = examples[behaviour]
