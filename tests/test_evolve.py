@@ -147,7 +147,7 @@ def test_cli_evolve_json_and_refusals(tmp_path):
     r = CliRunner().invoke(cli, ["--store", str(tmp_path / "s.sqlite"), "evolve", "--from",
                                  "baseline", "--candidates", str(tmp_path / "c"), "--json"])
     assert r.exit_code == 0, r.output
-    out = json.loads(r.output)
+    out = json.loads(r.stdout)   # stderr says the loop id as it starts
     assert out["status"] == "promoted" and out["iterations"][-1]["gate"]["decision"] == "promote"
     r = CliRunner().invoke(cli, ["--store", str(tmp_path / "s.sqlite"), "evolve"])
     assert r.exit_code == 2 and "--from" in r.output
@@ -342,3 +342,72 @@ def test_fewer_proposals_than_asked_says_why_in_one_line(tmp_path):
     out = evolve(str(tmp_path / "b.sqlite"), cfg(tmp_path, iterations=1), proposer=BadProposer())
     assert out["iterations"][0]["proposals_short"] == ("0 of the 3 proposal(s) asked for: "
                                                        "3 skipped (below)")
+
+
+# -- finding the loop to resume ---------------------------------------------------------------
+
+def test_after_kill_9_the_printed_loop_id_and_a_bare_resume_finish_the_loop(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    path = tmp_path / "s.sqlite"
+    t2e = str(Path(sys.executable).with_name("t2e"))
+    proc = subprocess.Popen([t2e, "--store", str(path), "evolve", "--from", "baseline",
+                             "--iterations", "1", "--candidates", str(tmp_path / "c"), "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "T2E_CONFIG": str(tmp_path / "none.toml")})
+    try:
+        first = proc.stderr.readline()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:   # killed inside its first run
+            conn = store.connect(str(path))
+            n = conn.execute("SELECT count(*) FROM episodes").fetchone()[0]
+            conn.close()
+            if n:
+                break
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL and out == ""   # --json: nothing on stdout
+    (loop_id,) = store.connect(str(path)).execute("SELECT loop_id FROM evolve_loops").fetchone()
+    assert first == (f"evolve loop {loop_id[:8]} started (after Ctrl-C or a kill: "
+                     f"t2e evolve --resume {loop_id[:8]})\n")
+    r = CliRunner().invoke(cli, ["--store", str(path), "evolve", "--resume", "--json"])
+    assert r.exit_code == 0, r.output
+    assert r.stderr.startswith(f"evolve loop {loop_id[:8]} resumed\n")
+    assert json.loads(r.stdout)["loop_id"] == loop_id
+
+
+def test_a_bare_resume_lists_several_unfinished_loops_one_line_each(tmp_path):
+    path = str(tmp_path / "s.sqlite")
+    r = CliRunner().invoke(cli, ["--store", path, "evolve", "--resume"])
+    assert r.exit_code == 2 and "no unfinished evolve loop" in r.stderr
+    for k in range(2):
+        with pytest.raises(KeyboardInterrupt):
+            evolve(path, cfg(tmp_path, iterations=2 + k), proposer=Interrupting())
+    ids = [r[0] for r in store.connect(path).execute(
+        "SELECT loop_id FROM evolve_loops ORDER BY created_at, rowid")]
+    r = CliRunner().invoke(cli, ["--store", path, "evolve", "--resume"])
+    assert r.exit_code == 2
+    lines = r.stderr.splitlines()
+    assert len(lines) == 3
+    for k, (line, loop_id) in enumerate(zip(lines, ids)):
+        assert line.startswith(f"{loop_id[:8]}  running  from baseline  iteration 1 of {2 + k}  "
+                               "last step ")
+    assert lines[2] == (f"t2e: error: --resume: 2 unfinished evolve loops, name one: "
+                        f"{ids[0][:8]}, {ids[1][:8]}")
+    r = CliRunner().invoke(cli, ["--store", path, "evolve", "--resume", "--json"])
+    assert r.exit_code == 2 and json.loads(r.stdout) == {
+        "error": f"--resume: 2 unfinished evolve loops, name one: {ids[0][:8]}, {ids[1][:8]}"}
+    # a prefix picks one, as before; a finished loop is no longer offered
+    r = CliRunner().invoke(cli, ["--store", path, "evolve", "--resume", ids[1][:8].upper()])
+    assert r.exit_code == 0 and r.stderr.startswith(f"evolve loop {ids[1][:8]} resumed\n")
+    r = CliRunner().invoke(cli, ["--store", path, "evolve", "--resume"])
+    assert r.exit_code == 0 and r.stderr.startswith(f"evolve loop {ids[0][:8]} resumed\n")

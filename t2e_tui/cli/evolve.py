@@ -71,7 +71,9 @@ def register(cli: click.Group) -> None:
     @click.option("--budget-usd", type=float, default=None)
     @click.option("--auto-promote", is_flag=True,
                   help="Record a human promote when the gate says promote on clean heldout.")
-    @click.option("--resume", "resume", default=None, help="Resume loop ID (a prefix).")
+    @click.option("--resume", "resume", default=None, is_flag=False, flag_value="",
+                  metavar="[LOOP]",
+                  help="Resume loop LOOP (an id prefix); alone, the only unfinished loop.")
     @click.option("--candidates", "candidates", type=click.Path(file_okay=False), default=None,
                   help="Where proposed versions are written.")
     @click.option("--json", "as_json", is_flag=True)
@@ -88,24 +90,38 @@ def register(cli: click.Group) -> None:
         Exit codes: 0 a candidate was promoted; 3 the loop ended without one (iterations,
         budget, pause); 2 bad input."""
         from ..evolve import EvolveConfig, evolve
+        from ..evolve.loop import SeveralUnfinished
         from .workbench import _cands_dir
 
         if budget_episodes is not None and budget_usd is not None:
             raise T2EError("give --budget-episodes or --budget-usd, not both")
-        if not resume and not start:
-            raise T2EError("--from CANDIDATE is required (or --resume LOOP)")
+        if resume is None and not start:
+            raise T2EError("--from CANDIDATE is required (or --resume [LOOP])")
         for name, v in (("--budget-episodes", budget_episodes), ("--budget-usd", budget_usd)):
             if v is not None and v <= 0:
                 raise T2EError(f"{name} {v}: must be positive")
         store_path = click.get_current_context().obj.store
-        cfg = None if resume else EvolveConfig(
+        cfg = None if resume is not None else EvolveConfig(
             start=start, domain=domain, discovery=discovery, dev=dev, heldout=heldout,
             transfer=transfer, proposer=proposer, proposals=proposals, iterations=iterations,
             trials=trials, noise=noise, seed=seed, concurrency=concurrency,
             budget_episodes=budget_episodes, budget_usd=budget_usd, auto_promote=auto_promote,
             candidates_dir=str(_cands_dir(candidates)))
         progress = None if as_json else (lambda msg: click.echo(one_line(msg), err=True))
-        out = evolve(store_path, cfg, resume=resume, progress=progress)
+
+        def started(loop_id: str, resumed: bool) -> None:
+            # on stderr, --json or not: after a kill the id is what --resume needs
+            click.echo(f"evolve loop {loop_id[:8]} " + (
+                "resumed" if resumed else
+                f"started (after Ctrl-C or a kill: t2e evolve --resume {loop_id[:8]})"), err=True)
+
+        try:
+            out = evolve(store_path, cfg, resume=resume, progress=progress, on_start=started)
+        except SeveralUnfinished as exc:
+            if not as_json:
+                for line in exc.lines:
+                    click.echo(line, err=True)
+            raise
         if as_json:
             echo_json(out)
         else:

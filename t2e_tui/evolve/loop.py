@@ -165,19 +165,49 @@ def _policy(domain: str) -> str:
         return ""
 
 
+class SeveralUnfinished(T2EError):
+    """`--resume` without an id when more than one loop is unfinished; `lines`: one per loop."""
+
+    def __init__(self, lines: list[str]):
+        self.lines = lines
+        super().__init__(f"--resume: {len(lines)} unfinished evolve loops, name one: "
+                         + ", ".join(ln.split()[0] for ln in lines))
+
+
+def _resume_id(conn: Any, resume: str) -> str:
+    """The loop `--resume` means: an id prefix, or "" for the only unfinished loop."""
+    if resume == "":
+        from .view import loop_line, unfinished_loops
+
+        loops = unfinished_loops(conn)
+        if not loops:
+            raise T2EError("--resume: no unfinished evolve loop in this store (give a loop id "
+                           "to resume a stopped one)")
+        if len(loops) > 1:
+            raise SeveralUnfinished([loop_line(d) for d in loops])
+        return loops[0]["loop_id"]
+    rows = conn.execute("SELECT loop_id FROM evolve_loops WHERE substr(loop_id, 1, ?) = ?",
+                        (len(resume), resume.lower())).fetchall()
+    if len(rows) != 1:
+        raise T2EError(f"--resume {resume}: {'no' if not rows else 'more than one'} "
+                       "evolve loop matches")
+    return rows[0][0]
+
+
 def evolve(store_path: str, cfg: EvolveConfig | None = None, *, resume: str | None = None,
-           proposer: Any = None, progress: Progress | None = None, cancel: Any = None) -> dict:
-    """Run (or resume) a loop; returns its summary (also what `--json` prints). Setting
-    `cancel` pauses it after the current run's in-flight episodes (status `paused`)."""
+           proposer: Any = None, progress: Progress | None = None, cancel: Any = None,
+           on_start: Callable[[str, bool], None] | None = None) -> dict:
+    """Run (or resume) a loop; returns its summary (also what `--json` prints). `resume`: a
+    loop id prefix, or "" for the only unfinished loop. `on_start(loop_id, resumed)` is called
+    once the loop is recorded, before any run. Setting `cancel` pauses it after the current
+    run's in-flight episodes (status `paused`)."""
     conn = store.connect(store_path)
     try:
-        if resume:
-            rows = conn.execute("SELECT loop_id, config_json FROM evolve_loops WHERE loop_id "
-                                "LIKE ?", (resume + "%",)).fetchall()
-            if len(rows) != 1:
-                raise T2EError(f"--resume {resume}: {'no' if not rows else 'more than one'} "
-                               "evolve loop matches")
-            loop_id, cfg = rows[0][0], EvolveConfig(**json.loads(rows[0][1]))
+        if resume is not None:
+            loop_id = _resume_id(conn, resume)
+            row = conn.execute("SELECT config_json FROM evolve_loops WHERE loop_id = ?",
+                               (loop_id,)).fetchone()
+            cfg = EvolveConfig(**json.loads(row[0]))
             conn.execute("UPDATE evolve_loops SET status = 'running' WHERE loop_id = ?", (loop_id,))
         else:
             if cfg is None:
@@ -189,6 +219,8 @@ def evolve(store_path: str, cfg: EvolveConfig | None = None, *, resume: str | No
             loop_id = uuid.uuid4().hex
             conn.execute("INSERT INTO evolve_loops VALUES (?, ?, 'running', ?, ?)",
                          (loop_id, json.dumps(asdict(cfg)), now_iso(), now_iso()))
+        if on_start:
+            on_start(loop_id, resume is not None)
         st = _State(conn, loop_id, str(store_path), cfg, cancel=cancel)
         prop = proposer if proposer is not None else make_proposer(cfg.proposer)
         try:

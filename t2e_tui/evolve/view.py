@@ -64,3 +64,31 @@ def loop_state(conn: Any, loop_id: str) -> dict:
                          "motivations": e.get("motivations", []), "error": None})
     return {"loop_id": loop_id, "status": head[0], "config": json.loads(head[1]),
             "current": current, "rows": rows}
+
+
+UNFINISHED = ("running", "paused")   # a loop killed or interrupted stays `running`
+
+
+def unfinished_loops(conn: Any) -> list[dict]:
+    """Loops that have not ended (killed, interrupted or paused), oldest first: {loop_id,
+    status, start, iteration (the last one begun), iterations, updated_at}."""
+    marks = ",".join("?" * len(UNFINISHED))
+    out = []
+    for loop_id, status, config, updated in conn.execute(
+            f"SELECT loop_id, status, config_json, updated_at FROM evolve_loops WHERE status IN "
+            f"({marks}) ORDER BY created_at, rowid", UNFINISHED).fetchall():
+        cfg = json.loads(config)
+        last = conn.execute("SELECT max(iteration) FROM evolve_events WHERE loop_id = ?",
+                            (loop_id,)).fetchone()[0]
+        out.append({"loop_id": loop_id, "status": status, "start": cfg.get("start"),
+                    "iteration": last or 0, "iterations": cfg.get("iterations"),
+                    "updated_at": updated})
+    return out
+
+
+def loop_line(d: dict) -> str:
+    """One unfinished loop in one line, its id first (what --resume takes)."""
+    from ..textsafe import one_line
+
+    return (f"{d['loop_id'][:8]}  {d['status']}  from {one_line(d['start'], 40)}  iteration "
+            f"{d['iteration']} of {d['iterations']}  last step {d['updated_at']}")
