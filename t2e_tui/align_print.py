@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from store.termination import termination_text
+from store.termination import reward_text, termination_text
 
 from .align import (
     ARGS,
@@ -201,10 +201,9 @@ def print_compare(console: Any, db: Any, episode_a: Any, episode_b: Any | None =
             continue
         comps = reward_components(ep.meta, ep.checks, ep.task)
         # the words `t2e show` uses for one episode: "-" for no reward, how it ended
-        reward = ep.meta.get("reward")
-        line = Text(f"{ep.label}: termination "
-                    f"{termination_text(ep.meta.get('termination_reason'), ep.meta.get('status'))}"
-                    f"  reward {'-' if reward is None else f'{reward:.3f}'}  ")
+        term = ep.meta.get("termination_reason")
+        line = Text(f"{ep.label}: termination {termination_text(term, ep.meta.get('status'))}"
+                    f"  reward {reward_text(ep.meta.get('reward'), term, 3)}  ")
         for c in comps:
             if not c["relevant"]:
                 continue

@@ -255,3 +255,57 @@ def test_a_fork_inside_a_tool_round_first_answers_the_pending_calls(demo_store):
     got, want = fork["messages"][at], parent["messages"][at]
     assert got["role"] == "tool" and (got["id"], got["content"]) == (want["id"], want["content"])
     assert fork["messages"][at + 1]["role"] == "assistant"
+
+
+# ------------------------------------------------------------------ the model never reached
+
+def _dead_endpoint(tmp_path, monkeypatch) -> None:
+    """An endpoint on a loopback port nothing listens on, no retries: every call fails."""
+    config = tmp_path / "t2e.toml"
+    config.write_text('[endpoints.dead]\nbase_url = "http://127.0.0.1:9/v1"\napi_key_env = ""\n'
+                      "max_retries = 0\ntimeout = 5\n")
+    monkeypatch.setenv("T2E_CONFIG", str(config))
+
+
+def test_a_fork_that_never_reached_the_model_exits_75_and_says_reward_n_a(
+        demo_store, tmp_path, monkeypatch):
+    """As `t2e run`: every trial ended infrastructure_error -> exit 75 and one line on stderr;
+    the fork line, `t2e show` (text and JSON) and `t2e episodes` say reward n/a, not 0, as
+    `t2e runs` leaves the run's reward empty (infrastructure errors are in no figure)."""
+    _dead_endpoint(tmp_path, monkeypatch)
+    base = _baseline_heldout(demo_store)
+    args = ("fork", f"{base}:auth-01", "--at", "2", "--model", "openai:x", "--user",
+            "scripted", "--endpoint", "dead", "--trials", "2")
+    r = _t2e(demo_store, *args)
+    assert r.exit_code == 75, r.output
+    run_id = r.stdout.split(" run ")[1].split()[0]
+    assert r.stderr == (f"t2e: error: fork run {run_id}: all 2 trial(s) ended "
+                        "infrastructure_error: the model endpoint was never reached (check the "
+                        "server, --base-url, the key), then fork again\n")
+    lines = [ln for ln in r.stdout.splitlines() if "trial " in ln]
+    assert len(lines) == 2 and all("reward n/a  infrastructure_error" in ln for ln in lines)
+    assert not any("✗" in ln or "reward 0" in ln for ln in lines)
+    eid = int(lines[0].split("episode ")[1].split()[0])
+    show = _t2e(demo_store, "show", str(eid))
+    assert show.exit_code == 0 and "termination infrastructure_error reward n/a db" in show.stdout
+    doc = json.loads(_t2e(demo_store, "show", str(eid), "--json").stdout)
+    assert doc["reward"] is None and doc["success"] is None
+    eps = _t2e(demo_store, "episodes", run_id, "--table")
+    assert eps.stdout.count("   n/a  ") == 2, eps.stdout
+    for e in json.loads(_t2e(demo_store, "episodes", run_id, "--json").stdout):
+        assert e["reward"] is None and e["success"] is None
+    assert json.loads(_t2e(demo_store, "runs", "--json").stdout)[-1]["reward"] is None
+    vs = _t2e(demo_store, "show", f"{base}:auth-01", "--vs", str(eid))
+    assert vs.exit_code == 0 and "infrastructure_error reward n/a" in " ".join(vs.stdout.split())
+    # the app's compare header, wide and narrow
+    from t2e_tui import data_access as da
+    from t2e_tui.ui.screens.compare import reward_compact, reward_line
+
+    conn = store.connect(demo_store)
+    ep = da.load_episode(conn, eid)
+    conn.close()
+    assert "  reward n/a (infrastructure_error)" in reward_line("B", ep).plain
+    assert reward_compact("B", ep).plain.startswith("B r=n/a")
+    r = _t2e(demo_store, *args, "--json")
+    assert r.exit_code == 75 and "all 2 trial(s) ended infrastructure_error" in r.stderr
+    assert [f["reward"] for f in json.loads(r.stdout)["forks"]] == [None, None]

@@ -16,6 +16,13 @@ from ..textsafe import one_line
 # infrastructure_error (the model was never reached). Temporary: fix the endpoint, resume.
 EXIT_ALL_INFRA = 75
 
+def never_reached(what: str, count: str, then: str) -> str:
+    """The one line on stderr beside exit 75 (`t2e run`, `t2e fork`): every episode of `what`
+    ended infrastructure_error."""
+    return (f"t2e: error: {what}: all {count} ended infrastructure_error: the model endpoint "
+            f"was never reached (check the server, --base-url, the key), then {then}")
+
+
 SCRIPTED_NOTE = ("scripted stand-in: a deterministic agent/user for demos and tests; "
                  "its results prove nothing about models")
 
@@ -205,10 +212,8 @@ def register(cli: click.Group) -> None:
         data = summary.as_dict()
         all_infra = summary.status == ALL_INFRA
         if all_infra:
-            click.echo(f"t2e: error: run {summary.run_id}: all {summary.episodes} episode(s) "
-                       "ended infrastructure_error: the model endpoint was never reached "
-                       f"(check the server, --base-url, the key), then `t2e run --resume "
-                       f"{summary.run_id}`", err=True)
+            click.echo(never_reached(f"run {summary.run_id}", f"{summary.episodes} episode(s)",
+                                     f"`t2e run --resume {summary.run_id}`"), err=True)
         if as_json:
             click.echo(json.dumps(data, indent=2))
         else:

@@ -95,7 +95,7 @@ def register(cli: click.Group) -> None:
         that `t2e show` takes (the id where a file repeats a task and trial). Lists outcomes
         only: no trajectory is shown, so no evidence view is recorded."""
         from store.queries import episode_index, episode_refs, resolve_run
-        from store.termination import termination_text
+        from store.termination import episode_reward, episode_success, reward_text, termination_text
 
         db = _db()
         rid = resolve_run(db, run)
@@ -115,6 +115,8 @@ def register(cli: click.Group) -> None:
         refs = episode_refs(db, rid)
         # `termination`: the words every output uses for the stored reason (store/termination)
         out = [{"ref": refs[r["episode_id"]], **{k: r[k] for k in keys},
+                "reward": episode_reward(r["reward"], r["termination_reason"]),
+                "success": episode_success(r["success"], r["termination_reason"]),
                 "termination": termination_text(r["termination_reason"], r["status"])}
                for r in rows]
         if as_json:
@@ -140,7 +142,8 @@ def register(cli: click.Group) -> None:
             term = r["termination"]
             if r["likely_task_id"]:
                 term += f" (likely task {r['likely_task_id']})"
-            click.echo(f"{r['episode_id']:>{idw}}  {ref:<{refw}}  {_fmt(r['reward']):>6}  "
+            reward = reward_text(r["reward"], r["termination_reason"], 3)
+            click.echo(f"{r['episode_id']:>{idw}}  {ref:<{refw}}  {reward:>6}  "
                        f"{_fmt(r['n_steps']):>5}  {one_line(term, 60)}")
 
 
@@ -148,10 +151,12 @@ def _episode_json(ep: dict) -> dict:
     """The `t2e show --json` document: episode columns, run, messages (tau2 shape), checks."""
     skip = {"steps", "tool_calls", "messages", "checks", "extra_json", "reward_info_json",
             "reward_basis_json", "reward_breakdown_json"}
-    from store.termination import termination_text
+    from store.termination import episode_reward, episode_success, termination_text
 
     out = {k: v for k, v in ep.items() if k not in skip}
     out["termination"] = termination_text(ep["termination_reason"], ep["status"])
+    out["reward"] = episode_reward(ep["reward"], ep["termination_reason"])
+    out["success"] = episode_success(ep["success"], ep["termination_reason"])
     out["reward_info"] = json.loads(ep["reward_info_json"]) if ep["reward_info_json"] else None
     out["steps"] = [{"idx": s["idx"], "role": s["role"], "error": bool(s["error"]),
                      "huge": bool(s["huge"]), "tool_name": s["tool_name"],
@@ -211,10 +216,11 @@ def _print_episode(ep: dict, full: bool) -> None:
         head.append(f" (likely task {ep['likely_task_id']}: label looks wrong)", style="yellow")
     head.append(f"  trial {_fmt(ep['trial'])}")
     con.print(Text(one_line(head.plain, 400), style="bold"))
-    from store.termination import termination_text
+    from store.termination import reward_text, termination_text
 
     term = termination_text(ep["termination_reason"], ep["status"])
-    summary = (f"termination {term}  reward {_fmt(ep['reward'])}  "
+    reward = reward_text(ep["reward"], ep["termination_reason"], 3)
+    summary = (f"termination {term}  reward {reward}  "
                f"db {_fmt(ep['db_match'])}  communicate {_fmt(ep['communicate_reward'])}  "
                f"nl {_fmt(ep['nl_reward'])}  tool calls {ep['n_tool_calls']}  "
                f"tool errors {ep['n_tool_errors']}")

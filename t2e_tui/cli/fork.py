@@ -8,7 +8,7 @@ import click
 from ..textsafe import one_line
 from .common import echo_json
 from .common import open_store as _db
-from .engine import SCRIPTED_NOTE
+from .engine import EXIT_ALL_INFRA, SCRIPTED_NOTE, never_reached
 
 
 def register(cli: click.Group) -> None:
@@ -41,14 +41,21 @@ def register(cli: click.Group) -> None:
     def fork(episode: str, at: int, candidate: str | None, cands_dir: str | None, model: str,
              user: str | None, judge: str | None, grade: str | None, trials: int,
              seed: int | None, data_dir: str | None, endpoint: str | None,
-             base_url: str | None, api_key_env: str | None, as_json: bool) -> None:
+             base_url: str | None, api_key_env: str | None, as_json: bool) -> int | None:
         """Fork EPISODE at step STEP: restore the world at STEP by replaying the recorded tool
         calls on a fresh copy of the task's records (refused, naming the step, if a replayed
         result differs from the recording), keep the conversation before STEP, and simulate
         the rest TRIALS times. The forks are stored as development evidence: the gate never
         counts them as heldout.
 
-        EPISODE is an episode id, RUN:TASK[:TRIAL] or RUN:TASK/tTRIAL."""
+        EPISODE is an episode id, RUN:TASK[:TRIAL] or RUN:TASK/tTRIAL.
+
+        \b
+        Exit codes: 0 the forks ran; 75 no trial reached the model (every one ended
+        infrastructure_error; one line on stderr); 2 bad input; 70 internal error."""
+        from store.termination import episode_reward, episode_success, reward_text
+
+        from ..engine.engine import ALL_INFRA
         from ..engine.fork import execute_fork, plan_fork
 
         db = _db()
@@ -70,12 +77,18 @@ def register(cli: click.Group) -> None:
                "candidate": fp.plan.candidate.name, "agent": fp.plan.agent.label,
                "user": fp.plan.user.label, "role": "development",
                "scripted_stand_in": scripted,
-               "forks": [{"episode_id": r[0], "trial": r[1], "reward": r[2],
-                          "success": bool(r[3]) if r[3] is not None else None,
+               "forks": [{"episode_id": r[0], "trial": r[1],
+                          "reward": episode_reward(r[2], r[4]),
+                          "success": None if episode_success(r[3], r[4]) is None else bool(r[3]),
                           "termination_reason": r[4], "steps": r[5]} for r in rows]}
+        # as `t2e run`: no trial reached the model, nothing was measured -> exit 75
+        all_infra = summary.status == ALL_INFRA
+        if all_infra:
+            click.echo(never_reached(f"fork run {summary.run_id}", f"{len(rows)} trial(s)",
+                                     "fork again"), err=True)
         if as_json:
             echo_json(out)
-            return
+            return EXIT_ALL_INFRA if all_infra else None
         click.echo(f"forked {one_line(fp.parent_ref, 60)} (episode {fp.parent_episode}) at step "
                    f"{fp.at}: world restored from {fp.restored.replayed} recorded call(s) in "
                    f"{fp.restore_ms:.1f} ms; run {summary.run_id} (development evidence)")
@@ -84,12 +97,13 @@ def register(cli: click.Group) -> None:
         if scripted:
             click.echo(f"note: {SCRIPTED_NOTE}")
         for r in rows:
-            mark = "✓" if r[3] else "✗" if r[3] is not None else "–"
-            reward = "-" if r[2] is None else f"{r[2]:g}"
-            click.echo(f"  {mark} trial {r[1]}  episode {r[0]}  reward {reward}  "
-                       f"{r[4]}  {r[5]} steps")
+            ok = episode_success(r[3], r[4])
+            mark = "✓" if ok else "✗" if ok is not None else "–"
+            click.echo(f"  {mark} trial {r[1]}  episode {r[0]}  reward {reward_text(r[2], r[4])}"
+                       f"  {r[4]}  {r[5]} steps")
         if rows:
             click.echo(f"compare: t2e show {fp.parent_episode} --vs {rows[0][0]}")
+        return EXIT_ALL_INFRA if all_infra else None
 
 
 def _draft(conn) -> str | None:

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 
-from store.termination import termination_text
+from store.termination import episode_success, reward_text, termination_text
 
 from ... import data_access as da
 from ...align import Alignment, align
@@ -40,9 +40,9 @@ def reward_line(side: str, ep: da.Episode) -> Text:
     t.append(one_line(ep.label, 40) + " ")
     if ep.scripted:
         t.append(" (scripted stand-in)", style="yellow italic")
-    reward = ep.meta.get("reward")
-    ok = ep.meta.get("success")
-    t.append(f"  reward {'–' if reward is None else f'{reward:g}'}",
+    term = ep.meta.get("termination_reason")
+    ok = episode_success(ep.meta.get("success"), term)
+    t.append(f"  reward {reward_text(ep.meta.get('reward'), term, missing='–')}",
              style="bold green" if ok else "bold red" if ok is not None else "")
     # (store/termination.py: "not recorded" where the trace gave no reason, as the CLI says)
     t.append(f" ({termination_text(ep.meta.get('termination_reason'), ep.meta.get('status'))})",
@@ -80,9 +80,9 @@ def reward_compact(side: str, ep: da.Episode) -> Text:
     the screen marks scripted stand-in sides on the next line."""
     t = Text(no_wrap=True, overflow="ellipsis")
     t.append(f"{side} ", style="bold")
-    reward = ep.meta.get("reward")
-    ok = ep.meta.get("success")
-    t.append(f"r={'–' if reward is None else f'{reward:g}'}",
+    term = ep.meta.get("termination_reason")
+    ok = episode_success(ep.meta.get("success"), term)
+    t.append(f"r={reward_text(ep.meta.get('reward'), term, missing='–')}",
              style="bold green" if ok else "bold red" if ok is not None else "")
     actions = [c for c in ep.checks if c.get("kind") == "action" and c.get("met") is not None]
     writes = [c for c in actions if c.get("tool_kind") == "write"]

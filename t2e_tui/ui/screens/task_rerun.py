@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
-from store.termination import termination_text
+from store.termination import reward_text, termination_text
 
 from ... import data_access as da
 from ...gate.stats import flip_rate
@@ -181,7 +181,7 @@ class TaskRerunScreen(ExplorerScreen):
         table.set_rows([[r["side"], str(r["trial"]),
                          [("✓", "pass")] if r["done"] and r["success"] else
                          [("✗", "fail")] if r["done"] else [("·", "running")],
-                         "–" if r["reward"] is None else f"{r['reward']:g}", str(r["steps"]),
+                         reward_text(r["reward"], r["term"], missing="–"), str(r["steps"]),
                          termination_text(r["term"], "done" if r["done"] else "running")]
                         for r in self.rows])
         if tail:

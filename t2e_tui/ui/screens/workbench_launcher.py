@@ -23,6 +23,8 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, ProgressBar, Select, Static
 
+from store.termination import NO_REWARD, reward_text
+
 from ..plain import plain
 from ..widgets.datatable import KeyedDataTable
 from ..widgets.keybar import KeyBar
@@ -374,8 +376,9 @@ class LauncherScreen(ModalScreen):
         last = None
         while self._pending:
             d = last = self._pending.popleft()
-            reward = "n/a" if d.reward is None else f"{d.reward:.2f}"
-            style = "green" if d.reward is not None and abs(d.reward - 1) <= 1e-6 else "red"
+            reward = reward_text(d.reward, d.termination_reason, 2, missing="n/a")
+            style = ("" if reward == NO_REWARD else "green" if d.reward is not None
+                     and abs(d.reward - 1) <= 1e-6 else "red")
             table.add_row(d.task_id, str(d.trial), Text(reward, style), d.termination_reason)
         if last is None:
             return
