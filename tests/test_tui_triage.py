@@ -477,9 +477,10 @@ async def test_runs_at_80_keep_two_ablation_runs_apart_and_name_the_source(store
         await settle(pilot)
         table = app.screen.query_one(LineTable)
         first, second = line_text(table, 1), line_text(table, 2)
-        # the id first, the name cut in its middle: the ends that differ stay in view
-        assert first.split()[0] == "runbase" and first.split("…")[1].split()[1] == "full"
-        assert second.split()[0] == "runcand" and second.split("…")[1].split()[1] == "-rule1"
+        # the id first, the name cut (fitting.cut_apart: whole words at both ends): the ends
+        # that differ stay in view
+        assert first.split()[0] == "runbase" and first.split("…")[1].split()[0] == "full"
+        assert second.split()[0] == "runcand" and second.split("…")[1].split()[0] == "-rule1"
         info = app.screen.query_one("#runs-info").text.plain
         # an imported run: its file's name, early enough to be in view at 80 columns
         assert info.startswith("runbase · discovery · 4 tasks · from baseline.json")
