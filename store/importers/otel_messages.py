@@ -160,10 +160,16 @@ def message(m: Any) -> dict | None:
         if content is not None and not isinstance(content, str):
             content = json.dumps(content, ensure_ascii=False)
         raw_calls = _json(m.get("tool_calls"))
-        for c in raw_calls if isinstance(raw_calls, list) else ():  # (else: no calls)
-            c = _call(c)
-            if c:
-                calls.append(c)
+        if raw_calls is not None:
+            if type(raw_calls) is not list:
+                raise BadContent(f"tool_calls should be a list, found {_kind(raw_calls)}")
+            for n, c in enumerate(raw_calls):
+                call = _call(c)
+                if call is None:  # (the parts form's rule: a call is named, or refused)
+                    raise BadContent(f"tool_calls[{n}] should be an object, found {_kind(c)}"
+                                     if type(c) is not dict else
+                                     f"tool_calls[{n}]: a tool call without a name")
+                calls.append(call)
         tid = _first(m, "tool_call_id", "id")
         if role == "tool" and tid is not None:
             out["id"] = str(tid)

@@ -1,0 +1,147 @@
+"""GenAI content read as it was written, in every message form: a tool call without a name is
+refused naming its span and attribute (the flattened, OpenInference and role/content forms
+dropped it without a word; the parts form refused it already), and a `tool_calls` that is not
+a list is refused (it was let through as no calls). In the one- and the two-process import
+alike; nothing is written on refusal."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from otel_fixture import msgs, request, span, text
+
+import store
+from store.importers import ImportFailure, import_path
+
+T = "a" * 32
+EP = f"episode #0 (trace {T}), span c100000000000000 ('chat m')"
+
+
+@pytest.fixture(params=["0", "1"], ids=["one-process", "two-process"])
+def worker(request, monkeypatch):
+    monkeypatch.setenv("T2E_IMPORT_WORKER", request.param)
+
+
+def _root():
+    return span(T, "r" * 16, "invoke_agent x", {"gen_ai.operation.name": "invoke_agent"},
+                start=0, end=100)
+
+
+def _chat(sid, attrs, start=1, events=()):
+    return span(T, sid.ljust(16, "0"), "chat m", {"gen_ai.operation.name": "chat", **attrs},
+                parent="r" * 16, start=start, end=start + 1, events=events)
+
+
+def _tool(attrs, sid="t1"):
+    return span(T, sid.ljust(16, "0"), "execute_tool cancel",
+                {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "cancel",
+                 "gen_ai.tool.call.id": "call_1", "gen_ai.tool.call.arguments": "{}", **attrs},
+                parent="r" * 16, start=3, end=4)
+
+
+def _write(path, spans):
+    path.write_text(json.dumps(request(spans)) + "\n")
+    return path
+
+
+def _steps(db):
+    return db.conn.execute("SELECT role, content, tool_calls, tool_call_id FROM steps "
+                           "ORDER BY episode_id, idx").fetchall()
+
+
+def _empty(db):
+    for table in ("runs", "sources", "episodes", "steps"):
+        assert db.conn.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,)
+
+
+def _refused(tmp_path, spans):
+    db = store.open_db(tmp_path / "s.sqlite")
+    p = _write(tmp_path / "t.jsonl", spans)
+    with pytest.raises(ImportFailure) as exc:
+        import_path(db, p)
+    _empty(db)
+    return str(exc.value).removeprefix(f"{p}: {EP}: ")
+
+
+U = {"gen_ai.input.messages": msgs(text("user", "cancel W1"))}
+ARGS = json.dumps({"id": "W1"})
+
+NAMELESS = {
+    "flattened": ({"gen_ai.prompt.0.role": "user", "gen_ai.prompt.0.content": "cancel W1",
+                   "gen_ai.completion.0.role": "assistant",
+                   "gen_ai.completion.0.tool_calls.0.id": "call_1",
+                   "gen_ai.completion.0.tool_calls.0.arguments": ARGS},
+                  "gen_ai.completion.0: tool_calls[0]: a tool call without a name"),
+    "openinference": ({"llm.input_messages.0.message.role": "user",
+                       "llm.input_messages.0.message.content": "cancel W1",
+                       "llm.output_messages.0.message.role": "assistant",
+                       "llm.output_messages.0.message.tool_calls.0.tool_call.id": "call_1",
+                       "llm.output_messages.0.message.tool_calls.0.tool_call.function"
+                       ".arguments": ARGS},
+                      "llm.output_messages.0: tool_calls[0]: a tool call without a name"),
+    "role/content output": ({**U, "gen_ai.output.messages": json.dumps([
+        {"role": "assistant", "tool_calls": [{"id": "call_1", "type": "function",
+                                              "function": {"arguments": ARGS}}]}])},
+        "gen_ai.output.messages[0]: tool_calls[0]: a tool call without a name"),
+    "role/content input": ({"gen_ai.input.messages": json.dumps([
+        {"role": "user", "content": "cancel W1"},
+        {"role": "assistant", "tool_calls": [{"id": "call_1", "arguments": ARGS}]}]),
+        "gen_ai.output.messages": msgs(text("assistant", "done"))},
+        "gen_ai.input.messages[1]: tool_calls[0]: a tool call without a name"),
+    "a call that is no object": ({**U, "gen_ai.output.messages": json.dumps([
+        {"role": "assistant", "tool_calls": ["cancel"]}])},
+        "gen_ai.output.messages[0]: tool_calls[0] should be an object, found a string"),
+}
+
+
+@pytest.mark.parametrize("attrs, said", NAMELESS.values(), ids=NAMELESS.keys())
+def test_a_tool_call_without_a_name_is_refused_in_every_form(tmp_path, worker, attrs, said):
+    """The parts form refused a nameless tool_call; the others dropped the call (the
+    assistant turn was stored with no call at all)."""
+    assert _refused(tmp_path, [_root(), _chat("c1", attrs)]) == said
+
+
+def test_a_nameless_call_in_a_choice_event_is_refused(tmp_path, worker):
+    choice = {"message": json.dumps({"tool_calls": [{"id": "call_1", "arguments": ARGS}]})}
+    assert _refused(tmp_path, [_root(), _chat("c1", {}, events=[
+        (1, "gen_ai.user.message", {"content": "cancel W1"}), (1, "gen_ai.choice", choice)])]) \
+        == "event 'gen_ai.choice': tool_calls[0]: a tool call without a name"
+
+
+def test_a_tool_call_named_empty_is_kept_in_the_flattened_form(tmp_path, worker):
+    db = store.open_db(tmp_path / "s.sqlite")
+    import_path(db, _write(tmp_path / "t.jsonl", [_root(), _chat("c1", {
+        **NAMELESS["flattened"][0], "gen_ai.completion.0.tool_calls.0.name": ""})]))
+    assert db.conn.execute("SELECT call_id, name, arguments FROM tool_calls").fetchall() == [
+        ("call_1", "", ARGS)]
+
+
+@pytest.mark.parametrize("value, kind", [
+    ({"id": "call_1", "name": "cancel", "arguments": {}}, "an object"),
+    ("cancel", "a string"), (5, "a number"), (True, "a boolean")])
+def test_tool_calls_that_are_not_a_list_are_refused(tmp_path, worker, value, kind):
+    """They were let through as a message with no calls (an object's call was lost)."""
+    out = json.dumps([{"role": "assistant", "content": "ok", "tool_calls": value}])
+    assert _refused(tmp_path, [_root(), _chat("c1", {**U, "gen_ai.output.messages": out})]) \
+        == f"gen_ai.output.messages[0]: tool_calls should be a list, found {kind}"
+
+
+def test_a_flattened_tool_calls_value_that_is_not_a_list_is_refused(tmp_path, worker):
+    assert _refused(tmp_path, [_root(), _chat("c1", {
+        "gen_ai.prompt.0.role": "user", "gen_ai.prompt.0.content": "hi",
+        "gen_ai.completion.0.role": "assistant", "gen_ai.completion.0.tool_calls": "cancel"})]) \
+        == "gen_ai.completion.0: tool_calls should be a list, found a string"
+
+
+def test_tool_calls_as_json_text_or_null_still_read(tmp_path, worker):
+    calls = [{"id": "call_1", "type": "function",
+              "function": {"name": "cancel", "arguments": ARGS}}]
+    out = json.dumps([{"role": "assistant", "content": None, "tool_calls": json.dumps(calls)},
+                      {"role": "assistant", "content": "done", "tool_calls": None}])
+    db = store.open_db(tmp_path / "s.sqlite")
+    import_path(db, _write(tmp_path / "t.jsonl", [
+        _root(), _chat("c1", {**U, "gen_ai.output.messages": out})]))
+    assert db.conn.execute("SELECT call_id, name FROM tool_calls").fetchall() == [
+        ("call_1", "cancel")]
+    assert [r[:2] for r in _steps(db)][1:] == [("assistant", None), ("assistant", "done")]
