@@ -1,8 +1,9 @@
 """GenAI content read as it was written, in every message form: a tool call without a name is
 refused naming its span and attribute (the flattened, OpenInference and role/content forms
-dropped it without a word; the parts form refused it already), and a `tool_calls` that is not
-a list is refused (it was let through as no calls). In the one- and the two-process import
-alike; nothing is written on refusal."""
+dropped it without a word; the parts form refused it already), a `tool_calls` that is not a
+list is refused (it was let through as no calls), and a message without a role is an input
+of role "unknown" (it was read as the assistant's) and an output the assistant's. In the
+one- and the two-process import alike; nothing is written on refusal."""
 
 from __future__ import annotations
 
@@ -145,3 +146,39 @@ def test_tool_calls_as_json_text_or_null_still_read(tmp_path, worker):
     assert db.conn.execute("SELECT call_id, name FROM tool_calls").fetchall() == [
         ("call_1", "cancel")]
     assert [r[:2] for r in _steps(db)][1:] == [("assistant", None), ("assistant", "done")]
+
+
+NO_ROLE = {
+    "parts": {"gen_ai.input.messages": json.dumps([{"parts": [{"type": "text",
+                                                               "content": "who am I"}]}]),
+              "gen_ai.output.messages": json.dumps([{"parts": [{"type": "text",
+                                                                "content": "hi"}]}])},
+    "role/content": {"gen_ai.input.messages": json.dumps([{"content": "who am I"}]),
+                     "gen_ai.output.messages": json.dumps([{"content": "hi"}])},
+    "role given empty": {"gen_ai.input.messages": json.dumps([{"role": "",
+                                                               "content": "who am I"}]),
+                         "gen_ai.output.messages": json.dumps([{"role": "", "content": "hi"}])},
+    "older JSON": {"gen_ai.prompt": json.dumps([{"content": "who am I"}]),
+                   "gen_ai.completion": json.dumps([{"content": "hi"}])},
+    "flattened": {"gen_ai.prompt.0.content": "who am I", "gen_ai.completion.0.content": "hi"},
+    "openinference": {"llm.input_messages.0.message.content": "who am I",
+                      "llm.output_messages.0.message.content": "hi"},
+}
+
+
+@pytest.mark.parametrize("attrs", NO_ROLE.values(), ids=NO_ROLE.keys())
+def test_an_input_message_without_a_role_is_not_made_the_assistants(tmp_path, worker, attrs):
+    """It was read as the assistant's: a speaker made up. An input without a role is
+    "unknown"; an output is the model's answer, the assistant's."""
+    db = store.open_db(tmp_path / "s.sqlite")
+    import_path(db, _write(tmp_path / "t.jsonl", [_root(), _chat("c1", attrs)]))
+    assert [r[:2] for r in _steps(db)] == [("unknown", "who am I"), ("assistant", "hi")]
+
+
+def test_an_input_without_a_role_in_a_prompt_event(tmp_path, worker):
+    db = store.open_db(tmp_path / "s.sqlite")
+    import_path(db, _write(tmp_path / "t.jsonl", [_root(), _chat("c1", {}, events=[
+        (1, "gen_ai.content.prompt", {"gen_ai.prompt": json.dumps([{"content": "who am I"}])}),
+        (1, "gen_ai.content.completion",
+         {"gen_ai.completion": json.dumps([{"content": "hi"}])})])]))
+    assert [r[:2] for r in _steps(db)] == [("unknown", "who am I"), ("assistant", "hi")]

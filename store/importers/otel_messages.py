@@ -119,14 +119,16 @@ def _call(c: Any) -> dict | None:
             "requestor": "assistant"}
 
 
-def message(m: Any) -> dict | None:
-    """One GenAI message (parts form or role/content form) -> a tau2 message dict."""
+def message(m: Any, unnamed: str = "unknown") -> dict | None:
+    """One GenAI message (parts form or role/content form) -> a tau2 message dict. A message
+    without a role takes `unnamed`: "unknown" in an input (no speaker is made up; the store
+    keeps that role), "assistant" in a chat call's output (the model's answer)."""
     if type(m) is not dict:
         raise BadContent(f"a message should be an object, found {_kind(m)}")
     role = m.get("role")
     if type(role) is not str and role is not None:
         raise BadContent(f"role should be text, found {_kind(role)}")
-    role = (role or "assistant").lower()
+    role = (role or unnamed).lower()
     role = _ROLE.get(role, role)
     texts: list[str] = []
     calls: list[dict] = []
@@ -186,13 +188,18 @@ def message(m: Any) -> dict | None:
     return out
 
 
+# the attributes that hold a chat call's output: a message there without a role is the model's
+_OUTPUTS = frozenset(("gen_ai.output.messages", "gen_ai.completion", "llm.output_messages"))
+
+
 def messages(items: list, key: str, first: int = 0) -> list[dict]:
     """`items` (of attribute `key`, from its item `first` on) converted by `message`; a
     message that is not one raises BadContent naming it (`key[3]: role should be text`)."""
     out = []
+    unnamed = "assistant" if key in _OUTPUTS else "unknown"
     for n, x in enumerate(items, first):
         try:
-            out.append(message(x))
+            out.append(message(x, unnamed))
         except BadContent as exc:
             raise BadContent(f"{key}[{n}]: {exc}") from None
     return out
@@ -231,12 +238,13 @@ def _flat(a: dict) -> dict[str, list[dict]]:
     out = {}
     for base, by_idx in groups.items():
         msgs = []
+        unnamed = "assistant" if base in _OUTPUTS else "unknown"
         for i in sorted(by_idx):
             rec = by_idx[i]
             if isinstance(rec.get("tool_calls"), dict):
                 rec["tool_calls"] = [rec["tool_calls"][j] for j in sorted(rec["tool_calls"])]
             try:
-                msgs.append(message(rec))
+                msgs.append(message(rec, unnamed))
             except BadContent as exc:
                 raise BadContent(f"{base}.{i}: {exc}") from None
         out[base] = msgs
