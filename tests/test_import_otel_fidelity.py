@@ -2,7 +2,8 @@
 refused naming its span and attribute (the flattened, OpenInference and role/content forms
 dropped it without a word; the parts form refused it already), a `tool_calls` that is not a
 list is refused (it was let through as no calls), and a message without a role is an input
-of role "unknown" (it was read as the assistant's) and an output the assistant's. In the
+of role "unknown" (it was read as the assistant's) and an output the assistant's, and a tool
+result captured as null is stored as null content, not as "(content not captured)". In the
 one- and the two-process import alike; nothing is written on refusal."""
 
 from __future__ import annotations
@@ -182,3 +183,53 @@ def test_an_input_without_a_role_in_a_prompt_event(tmp_path, worker):
         (1, "gen_ai.content.completion",
          {"gen_ai.completion": json.dumps([{"content": "hi"}])})])]))
     assert [r[:2] for r in _steps(db)] == [("unknown", "who am I"), ("assistant", "hi")]
+
+
+CALL = json.dumps([{"role": "assistant", "parts": [
+    {"type": "tool_call", "id": "call_1", "name": "cancel", "arguments": {}}]}])
+
+
+def _null_result(req, key):
+    sp = req["resourceSpans"][0]["scopeSpans"][0]["spans"][2]
+    sp["attributes"].append({"key": key, "value": {}})
+    return req
+
+
+@pytest.mark.parametrize("key", ["gen_ai.tool.call.result", "output.value"])
+def test_a_tool_result_captured_as_null_is_not_content_capture_off(tmp_path, worker, key):
+    """An attribute present with an empty value (OTLP's null) came back as
+    "(content not captured)", under the capture-off warning: it is null content."""
+    req = _null_result(request([_root(), _chat("c1", {**U, "gen_ai.output.messages": CALL}),
+                                _tool({})]), key)
+    (tmp_path / "t.jsonl").write_text(json.dumps(req) + "\n")
+    db = store.open_db(tmp_path / "s.sqlite")
+    entry = import_path(db, tmp_path / "t.jsonl")
+    assert _steps(db)[2] == ("tool", None, None, "call_1")
+    assert not any("not captured" in w for w in entry["warnings"])
+
+
+def test_a_tool_result_not_captured_is_still_said_so(tmp_path, worker):
+    db = store.open_db(tmp_path / "s.sqlite")
+    entry = import_path(db, _write(tmp_path / "t.jsonl", [
+        _root(), _chat("c1", {**U, "gen_ai.output.messages": CALL}), _tool({})]))
+    assert _steps(db)[2] == ("tool", "(content not captured)", None, "call_1")
+    # (its arguments were captured: the result shown as not captured was not counted)
+    assert any("1 episode(s) have messages whose content was not captured" in w
+               for w in entry["warnings"])
+
+
+@pytest.mark.parametrize("result", [
+    {"type": "tool_call_response", "id": "call_1", "response": None},
+    {"type": "tool_call_response", "id": "call_1"}])
+def test_a_null_tool_call_response_is_null_content(tmp_path, worker, result):
+    """In the parts form a null response was stored as the text "null", and one without a
+    response as "null" too; the role/content form stores a null content as null: one
+    reading of a null result in every form."""
+    t = {"role": "tool", "parts": [result]}
+    u = text("user", "cancel W1")
+    db = store.open_db(tmp_path / "s.sqlite")
+    import_path(db, _write(tmp_path / "t.jsonl", [
+        _root(), _chat("c1", {**U, "gen_ai.output.messages": CALL}),
+        _chat("c2", {"gen_ai.input.messages": msgs(u, json.loads(CALL)[0], t),
+                     "gen_ai.output.messages": msgs(text("assistant", "done"))}, start=5)]))
+    assert _steps(db)[2] == ("tool", None, None, "call_1")

@@ -237,10 +237,9 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                     consumed += len(out)
             elif k == "tool":
                 call, result, captured = S.tool_call(a, name)
-                if not captured:
+                if not captured or result is S.NOT_CAPTURED:  # (arguments or result)
                     nc += 1
-                out_msg = {"role": "tool", "id": call["id"],
-                           "content": result if result is not None else S.NOT_CAPTURED,
+                out_msg = {"role": "tool", "id": call["id"], "content": result,
                            "requestor": call["requestor"], "error": bool(err)}
                 if call["id"] and call["id"] in call_ids:
                     emit(out_msg, ms)

@@ -154,8 +154,9 @@ def message(m: Any, unnamed: str = "unknown") -> dict | None:
                 out["id"] = str(p.get("id") or "")
                 if p.get("error") is True:  # (our export's: a result that was an error)
                     out["error"] = True
-                texts.append(resp if isinstance(resp, str)
-                             else json.dumps(resp, ensure_ascii=False))
+                if resp is not None:  # (null: the result's content is null, as in the
+                    texts.append(resp if isinstance(resp, str)  # role/content form)
+                                 else json.dumps(resp, ensure_ascii=False))
         content = "".join(texts) if texts else None
     else:
         content = m.get("content")

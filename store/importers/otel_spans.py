@@ -187,7 +187,9 @@ def provider(a: dict) -> str | None:
 
 
 def tool_call(a: dict, name: str) -> tuple[dict, Any, bool]:
-    """An execute_tool span -> (tau2 ToolCall, result or None, arguments captured?)."""
+    """An execute_tool span -> (tau2 ToolCall, result, arguments captured?). The result is
+    its text; None where it was captured as null (the attribute present with an empty
+    value, OTLP's null); NOT_CAPTURED where the span has no result attribute (capture off)."""
     for key in ("gen_ai.tool.name", "tool.name"):
         tname = a.get(key)
         if tname is not None:
@@ -201,6 +203,9 @@ def tool_call(a: dict, name: str) -> tuple[dict, Any, bool]:
     cid = _first(a, "gen_ai.tool.call.id", "tool_call.id", "tool.call.id")
     call = {"id": str(cid or ""), "name": tname, "arguments": _args(args),  # (see _call)
             "requestor": str(a.get("t2e.requestor") or "assistant")}
-    if result is not None and not isinstance(result, str):
+    if result is None:  # (a null result's attribute is there, with no value)
+        if "gen_ai.tool.call.result" not in a and "output.value" not in a:
+            result = NOT_CAPTURED
+    elif not isinstance(result, str):
         result = json.dumps(result, ensure_ascii=False)
     return call, result, args is not None
