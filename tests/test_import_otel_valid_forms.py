@@ -2,7 +2,7 @@
 them refused or misread): the older gen_ai.prompt / gen_ai.completion as plain text (the
 conventions only recommend JSON there), one message object where a list is expected, a
 gen_ai.choice event whose message is the content alone (text, or Strands Agents' list of
-content blocks), a tool span's gen_ai.tool.message event (the tool's input, not a result),
+content blocks, read as its text: test_import_otel_strands), a tool span's gen_ai.tool.message event (the tool's input, not a result),
 and a tool call whose name was stored empty coming back from our own export."""
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def test_a_choice_event_whose_message_is_the_content_alone(tmp_path, worker):
         (1, "gen_ai.choice", {"message": "plain answer"})]),
         _chat("c2", 3, {}, events=[(3, "gen_ai.choice", {"message": blocks})])])
     assert [(r, c) for r, c, _, _ in steps] == [
-        ("user", "weather?"), ("assistant", "plain answer"), ("assistant", blocks)]
+        ("user", "weather?"), ("assistant", "plain answer"), ("assistant", "It is sunny.")]
 
 
 def test_a_tool_spans_tool_message_event_is_not_a_result(tmp_path, worker):

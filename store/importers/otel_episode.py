@@ -139,15 +139,17 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
             if isinstance(it, dict):  # an event
                 role = _EVENT_ROLES[it["name"]]
                 ea = it["attributes"]
-                try:
-                    m = S.message({**ea, "role": role})
+                try:  # (one message; more where its content is Strands Agents' blocks)
+                    ms = S.event_messages({**ea, "role": role})
                 except S.BadContent as exc:
                     raise S.BadContent(f"event {it['name']!r}: {exc}") from None
-                if role == "tool":  # (a result that answers no call: our export's)
-                    m["error"] = ea.get("t2e.error") is True
-                    if ea.get("t2e.requestor") == "user":
-                        m["requestor"] = "user"
-                emit(m)
+                for m in ms:
+                    if m["role"] == "tool":  # (a result that answers no call: our export's)
+                        if ea.get("t2e.error") is True:
+                            m["error"] = True
+                        if ea.get("t2e.requestor") == "user":
+                            m["requestor"] = "user"
+                    emit(m)
                 continue
             name, a, events, err, start, end = it[:6]
             k = it[10]
@@ -236,7 +238,7 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                         emit({**m, **extra} if j == 0 else m, ms)
                     consumed += len(out)
             elif k == "tool":
-                call, result, captured = S.tool_call(a, name)
+                call, result, captured = S.tool_call(a, name, events)
                 if not captured or result is S.NOT_CAPTURED:  # (arguments or result)
                     nc += 1
                 out_msg = {"role": "tool", "id": call["id"], "content": result,

@@ -173,9 +173,12 @@ def message(m: Any, unnamed: str = "unknown") -> dict | None:
                                      if type(c) is not dict else
                                      f"tool_calls[{n}]: a tool call without a name")
                 calls.append(call)
-        tid = _first(m, "tool_call_id", "id")
-        if role == "tool" and tid is not None:
-            out["id"] = str(tid)
+        if role == "tool":
+            tid = _first(m, "tool_call_id", "id")
+            if tid is not None:
+                out["id"] = str(tid)
+            if m.get("error") is True:  # (a result that was an error, as a part says it;
+                out["error"] = True  # and a message read before, passed through again)
     out["content"] = content
     if calls:
         if role == "user":  # tau2 dual-control: the user simulator's own tool calls
@@ -255,6 +258,76 @@ def _flat(a: dict) -> dict[str, list[dict]]:
 _EVENT_ROLE = {"gen_ai.system.message": "system", "gen_ai.user.message": "user",
                "gen_ai.assistant.message": "assistant", "gen_ai.tool.message": "tool"}
 
+# Strands Agents' content blocks (Bedrock Converse's message content), which its events carry
+# as JSON text: [{"text": ...}, {"toolUse": {...}}, {"toolResult": {...}}, ...], one key each
+_BLOCKS = frozenset(("text", "toolUse", "toolResult", "json", "image", "document", "video",
+                     "reasoningContent", "cachePoint", "guardContent", "citationsContent"))
+
+
+def blocks(v: Any) -> list | None:
+    """`v` (or the JSON text of it) as a list of content blocks; None when it is not one."""
+    if type(v) is str:
+        if v[:1] != "[":
+            return None
+        try:
+            v = loads_text(v)
+        except ValueError:
+            return None
+    if type(v) is not list or not v:
+        return None
+    for b in v:
+        if type(b) is not dict or len(b) != 1 or next(iter(b)) not in _BLOCKS:
+            return None
+    return v
+
+
+def blocks_text(items: list) -> str:
+    """The text of content blocks: text blocks as they are, a json block's value and any
+    other block (an image, reasoning) as JSON text, joined as text parts are."""
+    out = []
+    for b in items:
+        (k, v), = b.items()
+        out.append(v if k == "text" and type(v) is str else json.dumps(
+            v if k in ("text", "json") else b, ensure_ascii=False))
+    return "".join(out)
+
+
+def event_messages(m: dict, unnamed: str = "unknown") -> list[dict]:
+    """A transcript event's message (its attributes, with a role) -> tau2 messages: one, as
+    `message` reads it; or, where its content is content blocks, each toolResult a tool
+    message (first: they answer the calls before), then the text and toolUse calls as one
+    message of the event's role."""
+    items = blocks(m.get("content"))
+    if items is None:
+        return [message(m, unnamed)]
+    texts: list[dict] = []
+    calls: list[dict] = []
+    out: list[dict] = []
+    for n, b in enumerate(items):
+        (k, v), = b.items()
+        if k == "toolUse" or k == "toolResult":
+            if type(v) is not dict:
+                raise BadContent(f"content[{n}].{k} should be an object, found {_kind(v)}")
+            if k == "toolUse":
+                if v.get("name") is None:
+                    raise BadContent(f"content[{n}]: a toolUse without a name")
+                calls.append({"id": v.get("toolUseId"), "name": v["name"],
+                              "arguments": v.get("input")})
+                continue
+            res = v.get("content")
+            inner = blocks(res) if type(res) is list else None
+            out.append({"role": "tool", "id": str(v.get("toolUseId") or ""),
+                        "content": blocks_text(inner) if inner is not None
+                        else res if res is None or type(res) is str
+                        else json.dumps(res, ensure_ascii=False),
+                        "requestor": "assistant", "error": v.get("status") == "error"})
+        else:
+            texts.append(b)
+    if texts or calls or not out:
+        out.append(message({**m, "content": blocks_text(texts) if texts else None,
+                             "tool_calls": calls or m.get("tool_calls")}, unnamed))
+    return out
+
 
 def _from_events(events: list[dict]) -> tuple[list[dict] | None, list[dict] | None]:
     inp: list[dict] = []
@@ -265,13 +338,13 @@ def _from_events(events: list[dict]) -> tuple[list[dict] | None, list[dict] | No
         try:
             if name in _EVENT_ROLE:
                 seen = True
-                inp.append(message({**a, "role": a.get("role") or _EVENT_ROLE[name]}))
+                inp.extend(event_messages({**a, "role": a.get("role") or _EVENT_ROLE[name]}))
             elif name == "gen_ai.choice":
                 seen = True
                 body = _json(a.get("message")) if a.get("message") is not None else a
                 if type(body) is not dict:  # the content alone: text, or a list of content
                     body = {"content": body}  # blocks (Strands Agents: [{"text": ...}])
-                out.append(message({**body, "role": "assistant"}))
+                out.extend(event_messages({**body, "role": "assistant"}))
             elif name == "gen_ai.content.prompt" and a.get("gen_ai.prompt") is not None:
                 seen = True
                 inp.extend(_messages(a["gen_ai.prompt"], "gen_ai.prompt"))

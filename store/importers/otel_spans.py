@@ -33,7 +33,10 @@ from .otel_messages import (  # noqa: F401
     _first,
     _kind,
     _messages,
+    blocks,
+    blocks_text,
     chat_io,
+    event_messages,
     extends,
     message,
     message_list,
@@ -186,10 +189,12 @@ def provider(a: dict) -> str | None:
     return v if isinstance(v, str) else None
 
 
-def tool_call(a: dict, name: str) -> tuple[dict, Any, bool]:
+def tool_call(a: dict, name: str, events: list | None = None) -> tuple[dict, Any, bool]:
     """An execute_tool span -> (tau2 ToolCall, result, arguments captured?). The result is
     its text; None where it was captured as null (the attribute present with an empty
-    value, OTLP's null); NOT_CAPTURED where the span has no result attribute (capture off)."""
+    value, OTLP's null); NOT_CAPTURED where the span has no result (capture off). Without
+    the attributes, the span's events are read: Strands Agents writes the tool's input as a
+    gen_ai.tool.message event and its result as a gen_ai.choice event (content blocks)."""
     for key in ("gen_ai.tool.name", "tool.name"):
         tname = a.get(key)
         if tname is not None:
@@ -200,6 +205,8 @@ def tool_call(a: dict, name: str) -> tuple[dict, Any, bool]:
     tname = tname or name.removeprefix("execute_tool ")
     args = _first(a, "gen_ai.tool.call.arguments", "tool.parameters", "input.value")
     result = _first(a, "gen_ai.tool.call.result", "output.value")
+    if (args is None or result is None) and events:  # (rare: only then are events read)
+        args, result = _from_tool_events(events, args, result, a)
     cid = _first(a, "gen_ai.tool.call.id", "tool_call.id", "tool.call.id")
     call = {"id": str(cid or ""), "name": tname, "arguments": _args(args),  # (see _call)
             "requestor": str(a.get("t2e.requestor") or "assistant")}
@@ -209,3 +216,22 @@ def tool_call(a: dict, name: str) -> tuple[dict, Any, bool]:
     elif not isinstance(result, str):
         result = json.dumps(result, ensure_ascii=False)
     return call, result, args is not None
+
+
+def _from_tool_events(events: list, args: Any, result: Any, a: dict) -> tuple[Any, Any]:
+    """Strands Agents' tool span events: the input (gen_ai.tool.message's content, JSON
+    text) where `args` is None, the result (gen_ai.choice's message, content blocks as
+    JSON text) where `result` is None and no result attribute is there (a null one is a
+    null result)."""
+    want_result = result is None and "gen_ai.tool.call.result" not in a \
+        and "output.value" not in a
+    for ev in events:
+        name, ea = ev.get("name"), ev.get("attributes") or {}
+        if name == "gen_ai.tool.message" and args is None:
+            args = ea.get("content")
+        elif name == "gen_ai.choice" and want_result and ea.get("message") is not None:
+            v = ea["message"]
+            items = blocks(v)
+            result = blocks_text(items) if items is not None else v
+            want_result = False
+    return args, result
