@@ -144,3 +144,31 @@ def test_a_tool_use_without_a_name_is_refused(tmp_path, worker):
                               "('chat'): event 'gen_ai.choice': content[0]: a toolUse without "
                               "a name")
     assert db.conn.execute("SELECT count(*) FROM steps").fetchone() == (0,)
+
+
+def test_the_agent_and_cycle_spans_events_are_not_turns_again(tmp_path, worker):
+    """Strands puts the agent's input on its invoke_agent span and the conversation so far on
+    each execute_event_loop_cycle span, as events; the chat inputs after them repeat those
+    messages. They were read as turns of their own: the question four times, the call twice."""
+    def events(t, msgs, answer):
+        return [(t, name, {"content": json.dumps(b)}) for name, b in msgs] + [
+            (t + 30, "gen_ai.choice", {"message": json.dumps(answer)})]
+    root = span(T, "r" * 16, "invoke_agent Strands Agents",
+                {**S, "gen_ai.operation.name": "invoke_agent"}, start=0, end=100, events=[
+                    (0, "gen_ai.user.message", {"content": json.dumps(Q)}),
+                    (100, "gen_ai.choice", {"message": "It is sunny in Paris.\n"})])
+    cycle1 = span(T, "y1".ljust(16, "0"), "execute_event_loop_cycle",
+                  {"event_loop.cycle_id": "x1"}, parent="r" * 16, start=1, end=50,
+                  events=events(1, [("gen_ai.user.message", Q)], A1))
+    cycle2 = span(T, "y2".ljust(16, "0"), "execute_event_loop_cycle",
+                  {"event_loop.cycle_id": "x2"}, parent="y1".ljust(16, "0"), start=4, end=49,
+                  events=events(4, [("gen_ai.user.message", Q), ("gen_ai.assistant.message", A1),
+                                    ("gen_ai.tool.message", RES)], A2))
+    entry, steps = _import(tmp_path, [
+        root, cycle1, _chat("c1", 2, [("gen_ai.user.message", Q)], A1), _tool(start=3),
+        cycle2, _chat("c2", 5, [("gen_ai.user.message", Q), ("gen_ai.assistant.message", A1),
+                                ("gen_ai.tool.message", RES)], A2)])
+    assert steps == [("user", "weather in Paris?", None, None, 0),
+                     ("assistant", "Let me check.", CALL, None, 0),
+                     ("tool", "sunny, 22C", None, "tooluse_1", 0),
+                     ("assistant", "It is sunny in Paris.", None, None, 0)]

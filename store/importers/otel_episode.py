@@ -2,7 +2,8 @@
 
 Used by otel.py; see its docstring for the grouping. Messages come from chat spans (the new
 input of each call, then its output), tool calls and results from execute_tool spans, and
-transcript events on other spans; "(content not captured)" stands in where capture was off.
+transcript events on other spans after the last chat input (which repeats those before it);
+"(content not captured)" stands in where capture was off.
 A tool result answers the message that made its call; a user's own call (tau2 dual-control)
 is made by a user message that comes in the next chat input, after the tool span, so its
 result waits for that input and takes its place there. A call no message makes gets an
@@ -122,6 +123,7 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
             idless += 1
 
     items: list[tuple[int, int, Any]] = []
+    transcript = False
     for i, sp in enumerate(spans):
         items.append((sp[4], i, sp))
         if sp[10] != "chat" and sp[2]:
@@ -133,6 +135,9 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                 if name in _EVENT_ROLES and (name != "gen_ai.tool.message" or sp is root) and (
                         name != "gen_ai.system.message" or (system_turns and sp is root)):
                     items.append((ev["t"] or sp[5], i, ev))
+                    transcript = True
+    if transcript:
+        items = _past_last_input(items, spans)
     items.sort(key=lambda t: (t[0], t[1]))
     try:
         for _, i, it in items:
@@ -259,6 +264,22 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
     if failed:
         sim["otel"]["failed_calls"] = failed
     return sim, lat, nc
+
+
+def _past_last_input(items: list, spans: list[list]) -> list:
+    """`items` less the transcript events that a later chat input repeats: one comes before
+    the last chat span whose input was captured (that input is the conversation so far).
+    Such events are the conversation written again (Strands Agents puts the agent's input on
+    its span and the conversation on each cycle's span); the ones after it are turns no input
+    has (our export's last turns, on the root)."""
+    last = None
+    for i, sp in enumerate(spans):
+        if sp[10] == "chat" and (last is None or (sp[4], i) > last) \
+                and S.has_input(sp[1], sp[2]):
+            last = (sp[4], i)
+    if last is None:
+        return items
+    return [t for t in items if not isinstance(t[2], dict) or (t[0], t[1]) > last]
 
 
 def _tail(text: Any, old: Any) -> list | None:

@@ -258,6 +258,16 @@ def _flat(a: dict) -> dict[str, list[dict]]:
 _EVENT_ROLE = {"gen_ai.system.message": "system", "gen_ai.user.message": "user",
                "gen_ai.assistant.message": "assistant", "gen_ai.tool.message": "tool"}
 
+_INPUT_KEYS = ("gen_ai.input.messages", "gen_ai.prompt", "llm.input_messages")
+_INPUT_EVENTS = frozenset((*_EVENT_ROLE, "gen_ai.content.prompt"))
+
+
+def has_input(a: dict, events: list | None) -> bool:
+    """Whether a chat span carries its input in one of the forms `chat_io` reads."""
+    return any(k.startswith(_INPUT_KEYS) for k in a) \
+        or any(ev.get("name") in _INPUT_EVENTS for ev in events or ())
+
+
 # Strands Agents' content blocks (Bedrock Converse's message content), which its events carry
 # as JSON text: [{"text": ...}, {"toolUse": {...}}, {"toolResult": {...}}, ...], one key each
 _BLOCKS = frozenset(("text", "toolUse", "toolResult", "json", "image", "document", "video",

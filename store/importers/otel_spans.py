@@ -38,6 +38,7 @@ from .otel_messages import (  # noqa: F401
     chat_io,
     event_messages,
     extends,
+    has_input,
     message,
     message_list,
     messages,
