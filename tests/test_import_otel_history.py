@@ -1,7 +1,7 @@
 """The OpenTelemetry import keeps a chat span's repeated history once: each chat call's input is
 the conversation so far, so the spill holds only what an input adds to the previous one kept
 for its trace (otel_spill._history_ref) and the episode builder puts whole inputs back together
-only when it needs them (otel_episode._Inputs). The stored rows are the same as when every
+only when it needs them (otel_inputs.Inputs). The stored rows are the same as when every
 input is kept whole, whatever the order of the spans in the file."""
 
 from __future__ import annotations

@@ -27,9 +27,10 @@ from typing import Any
 
 from . import otel_spans as S
 from .json_fast import loads_text
+from .otel_inputs import Inputs, appended, parse_added
 from .otel_run import FIELDS as RUN_FIELDS
 from .otel_run import SIM_KEY as RUN_KEY
-from .otel_spans import INPUT, extends
+from .otel_spans import INPUT
 
 # root attributes kept per episode: what a user may map to an outcome (`--reward-attr`)
 _KEEP_SCALARS = (str, int, float, bool)
@@ -66,7 +67,7 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
     # that input's items as parsed (when known): a later input that starts with them by value
     # continues the conversation, however it is serialised (spaces, key order of the text)
     hist: list | None = None
-    full = _Inputs(spans)
+    full = Inputs(spans)
     tool_ids: set[str] = set()  # ids of the results placed from tool spans
     idless = 0  # results placed from tool spans without any call id, not yet met in an input
     call_ids: set[str] = set()
@@ -165,11 +166,11 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                 tail = None
                 if ref is not None and prev is not None and prev[0][11] == ref:
                     # the spill kept only what this input adds to the previous one's: parse that
-                    tail = _added(text)
+                    tail = parse_added(text)
                 if tail is None:
                     if ref is not None:
                         text = full.input(it)
-                    tail = _tail(text, full.input(prev[0])) if prev else None
+                    tail = appended(text, full.input(prev[0])) if prev else None
                 if tail is not None:  # only the new messages were parsed
                     inp, out = None, S._messages(a.get(S.OUTPUT), S.OUTPUT)
                     if out is None:  # chat_io's other forms, without the input already parsed
@@ -280,57 +281,6 @@ def _past_last_input(items: list, spans: list[list]) -> list:
     if last is None:
         return items
     return [t for t in items if not isinstance(t[2], dict) or (t[0], t[1]) > last]
-
-
-def _tail(text: Any, old: Any) -> list | None:
-    """The messages a chat input adds to the previous one, parsing only the added part:
-    instrumentations serialise the growing conversation the same way each call, so the new
-    input is the old one with items appended. None when that does not hold."""
-    if not (isinstance(text, str) and isinstance(old, str) and extends(text, old)):
-        return None
-    return _added(text[len(old):])
-
-
-def _added(rest: str) -> list | None:
-    """The items after the comma that continues a message list (`extends`), or None."""
-    try:
-        tail = loads_text("[" + rest)
-    except ValueError:
-        return None
-    return tail if isinstance(tail, list) else None
-
-
-class _Inputs:
-    """Whole chat inputs of one conversation's spans. The spill keeps only what an input adds
-    to an earlier span's (the record's last field names that span's seq, see
-    otel_spill._history_ref); the whole text is put back together here, only when needed
-    (the previous span read is not that span, or the added part does not parse alone)."""
-
-    def __init__(self, spans: list[list]):
-        self.spans = spans
-        self.by_seq: dict[int, list] | None = None
-        self.texts: dict[int, str] = {}
-
-    def input(self, sp: list, keep: bool = True) -> Any:
-        """The span's gen_ai.input.messages as it was in the file. `keep`: remember the texts
-        rebuilt on the way (the episode reads them again); without, nothing is kept (a
-        comparison of two spans, otel_spill._once_each: keeping every history of a long
-        conversation written twice took memory in its length squared)."""
-        if sp[12] is None:
-            return sp[1].get(INPUT)
-        if self.by_seq is None:
-            self.by_seq = {s[11]: s for s in self.spans}
-        chain = []  # walked without recursion: a conversation may have many calls
-        while sp[12] is not None and sp[11] not in self.texts:
-            chain.append(sp)
-            sp = self.by_seq[sp[12]]
-        text = self.texts.get(sp[11]) if sp[12] is not None else sp[1].get(INPUT)
-        if not keep:  # the same texts, joined once: each step's `]` gives way to the next
-            parts = [s[1][INPUT] for s in reversed(chain)]
-            return "".join([text[:-1], *(f",{p[:-1]}" for p in parts[:-1]), ",", parts[-1]])
-        for s in reversed(chain):
-            text = self.texts[s[11]] = text[:-1] + "," + s[1][INPUT]
-        return text
 
 
 def _sim(key: str, by_conv: bool, spans: list[list], root: list, msgs: list[dict],

@@ -8,7 +8,7 @@ Two processes may spill one file, block by block (otel_lines.py), each into its 
 file: spans carry a sequence number (`seq`: the block, the span's place in it, and which
 process spilled it) that keeps file order and names the spill file that holds the span.
 Chat spans carry the conversation so far in their input: an input that extends the last one
-kept for its trace is spilled as the part it adds (`_history_ref`; otel_episode rebuilds the
+kept for its trace is spilled as the part it adds (`_history_ref`; otel_inputs rebuilds the
 whole text when it needs it), so the history is written and read back once, not once a call.
 """
 
@@ -23,7 +23,8 @@ from typing import Any, Iterator
 from . import otel_spans as S
 from .common import ImportFailure
 from .episodes import RecordError, validate_sim
-from .otel_episode import _Inputs, build_episode
+from .otel_episode import build_episode
+from .otel_inputs import Inputs
 
 # seq = block << _BLOCK_SHIFT | span's place in the block << 1 | which process (0: the worker,
 # or this process alone; 1: the importing process beside a worker). A block holds far fewer
@@ -253,7 +254,7 @@ def _history_ref(a: dict, text: str, prev: tuple[int, str] | None) -> int | None
     """When a chat span's input repeats the previous chat input spilled for its trace (the
     conversation so far) with items appended, keep only what it adds (in `a`, in place) and
     return that span's seq; the record then holds the added part, not the history again
-    (otel_episode._Inputs puts it back together). None (nothing changed) otherwise."""
+    (otel_inputs.Inputs puts it back together). None (nothing changed) otherwise."""
     if prev is None or not S.extends(text, prev[1]):
         return None
     a[S.INPUT] = text[len(prev[1]):]
@@ -344,7 +345,7 @@ def _once_each(spans: list[list], stats: dict) -> list[list]:
     ("" or zeros), is not a copy."""
     first: dict[tuple, list] = {}  # (trace, span id) -> its first span
     alias: dict[int, int] = {}  # a copy's seq -> the kept span's
-    inputs = _Inputs(spans)
+    inputs = Inputs(spans)
     out = []
     for sp in spans:
         key = (sp[9], sp[6])
@@ -360,7 +361,7 @@ def _once_each(spans: list[list], stats: dict) -> list[list]:
     return out
 
 
-def _same_span(a: list, b: list, inputs: _Inputs, alias: dict) -> bool:
+def _same_span(a: list, b: list, inputs: Inputs, alias: dict) -> bool:
     """Whether two span records say the same (all but their seq and input reference)."""
     if a[:1] + a[2:11] != b[:1] + b[2:11]:
         return False
