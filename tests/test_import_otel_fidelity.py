@@ -233,3 +233,47 @@ def test_a_null_tool_call_response_is_null_content(tmp_path, worker, result):
         _chat("c2", {"gen_ai.input.messages": msgs(u, json.loads(CALL)[0], t),
                      "gen_ai.output.messages": msgs(text("assistant", "done"))}, start=5)]))
     assert _steps(db)[2] == ("tool", None, None, "call_1")
+
+
+def _sampled_trace(tmp_path, keep):
+    """A conversation of three chat calls with one tool call after each of the first two;
+    only the chat spans in `keep` (1, 2, 3) were sampled in."""
+    u1, u2 = text("user", "Where is W1?"), text("user", "And W2?")
+    a1, a2 = ({"role": "assistant", "parts": [{"type": "tool_call", "id": f"call_{n}",
+                                               "name": "get_order", "arguments": {"id": f"W{n}"}}]}
+              for n in (1, 2))
+    t1, t2 = ({"role": "tool", "parts": [{"type": "tool_call_response", "id": f"call_{n}",
+                                          "response": f"W{n} shipped"}]} for n in (1, 2))
+    a3 = text("assistant", "Both shipped.")
+    chats = {1: _chat("c1", {"gen_ai.input.messages": msgs(u1), "gen_ai.output.messages":
+                             msgs(a1)}, start=1),
+             2: _chat("c2", {"gen_ai.input.messages": msgs(u1, a1, t1, u2),
+                             "gen_ai.output.messages": msgs(a2)}, start=5),
+             3: _chat("c3", {"gen_ai.input.messages": msgs(u1, a1, t1, u2, a2, t2),
+                             "gen_ai.output.messages": msgs(a3)}, start=9)}
+    tools = [span(T, f"t{n}".ljust(16, "0"), "execute_tool get_order", {
+        "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "get_order",
+        "gen_ai.tool.call.id": f"call_{n}", "gen_ai.tool.call.arguments": f'{{"id": "W{n}"}}',
+        "gen_ai.tool.call.result": f"W{n} shipped"}, parent="r" * 16, start=s, end=s + 1)
+        for n, s in ((1, 3), (2, 7))]
+    db = store.open_db(tmp_path / "s.sqlite")
+    import_path(db, _write(tmp_path / "t.jsonl", [_root(), *tools,
+                                                  *(chats[k] for k in keep)]))
+    return [(r, c, [x["id"] for x in json.loads(k)] if k else None, i)
+            for r, c, k, i in _steps(db)]
+
+
+WHOLE = [("user", "Where is W1?", None, None), ("assistant", None, ["call_1"], None),
+         ("tool", "W1 shipped", None, "call_1"), ("user", "And W2?", None, None),
+         ("assistant", None, ["call_2"], None), ("tool", "W2 shipped", None, "call_2"),
+         ("assistant", "Both shipped.", None, None)]
+
+
+@pytest.mark.parametrize("keep", [(1, 2, 3), (2, 3), (1, 3), (3,)],
+                         ids=["complete", "first sampled out", "second sampled out",
+                              "only the last"])
+def test_a_chat_span_sampled_out_leaves_the_conversation_in_order(tmp_path, worker, keep):
+    """The next chat input has the call and its result: the tool span's result goes where
+    that input puts it. It was placed first, in an assistant turn of its own, and the input
+    then made the call a second time."""
+    assert _sampled_trace(tmp_path, keep) == WHOLE

@@ -82,6 +82,10 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
     # input, after the tool span. Each waits for that input, which places it (call id -> the
     # call, the result, its latency)
     waiting: dict[str, tuple[dict, dict, float | None]] = {}
+    # results of calls no message has made yet, with a call id, whose spans came last: the
+    # next chat input may make the call and give the result (the chat span that made it was
+    # sampled out); held until the next item that adds a message, placed as now unless so
+    held: list[tuple[dict, dict, float | None]] = []
 
     # (no closure here may name itself: that is a reference cycle, and the import runs
     # without the cyclic collector, so every episode's messages would stay in memory)
@@ -149,6 +153,9 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                     ms = S.event_messages({**ea, "role": role})
                 except S.BadContent as exc:
                     raise S.BadContent(f"event {it['name']!r}: {exc}") from None
+                for h in held:
+                    place(*h)
+                held.clear()
                 for m in ms:
                     if m["role"] == "tool":  # (a result that answers no call: our export's)
                         if ea.get("t2e.error") is True:
@@ -193,6 +200,14 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                     hist = list(inp) if isinstance(inp, list) else None
                 prev = (it, n_inp) if isinstance(text, str) and (inp is not None
                                                                   or tail is not None) else None
+                if held:  # where this input makes a held result's call and has the result,
+                    here = _made_and_answered(fresh) if fresh else ()  # it goes there
+                    for h in held:
+                        if h[0]["id"] in here:
+                            waiting[h[0]["id"]] = h
+                        else:
+                            place(*h)
+                    held.clear()
                 if fresh is None:
                     if not msgs:
                         emit({"role": "user", "content": S.NOT_CAPTURED})
@@ -250,21 +265,46 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                 out_msg = {"role": "tool", "id": call["id"], "content": result,
                            "requestor": call["requestor"], "error": bool(err)}
                 if call["id"] and call["id"] in call_ids:
+                    for h in held:
+                        place(*h)
+                    held.clear()
                     emit(out_msg, ms)
                     tool_ids.add(call["id"])
                 elif call["requestor"] == "user" and call["id"] and call["id"] not in waiting:
                     waiting[call["id"]] = (call, out_msg, ms)
+                elif call["id"] and call["id"] not in waiting \
+                        and all(h[0]["id"] != call["id"] for h in held):
+                    held.append((call, out_msg, ms))
                 else:
+                    for h in held:
+                        place(*h)
+                    held.clear()
                     place(call, out_msg, ms)
     except S.BadContent as exc:  # a message list that is none: named with its span
         raise S.BadContent(f"span {str(spans[i][6])[:40]} ({str(spans[i][0])[:80]!r}): {exc}") \
             from None
+    for h in held:  # (after the last chat span: no input makes these calls)
+        place(*h)
     while waiting:  # no user message made these calls: placed as any unknown call is
         place(*waiting.pop(next(iter(waiting))))
     sim = _sim(key, by_conv, spans, root, msgs, system, nc)
     if failed:
         sim["otel"]["failed_calls"] = failed
     return sim, lat, nc
+
+
+def _made_and_answered(fresh: list) -> set:
+    """The call ids whose call and result are both among these new input messages."""
+    made, answered = set(), set()
+    for raw in fresh:
+        try:
+            m = S.message(raw)
+        except S.BadContent:
+            return set()  # (the loop that reads the input names the message)
+        if m["role"] == "tool":
+            answered.add(m.get("id"))
+        made.update(c.get("id") for c in m.get("tool_calls") or ())
+    return made & answered
 
 
 def _past_last_input(items: list, spans: list[list]) -> list:
