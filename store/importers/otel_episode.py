@@ -82,9 +82,8 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
     # input, after the tool span. Each waits for that input, which places it (call id -> the
     # call, the result, its latency)
     waiting: dict[str, tuple[dict, dict, float | None]] = {}
-    # results of calls no message has made yet, with a call id, whose spans came last: the
-    # next chat input may make the call and give the result (the chat span that made it was
-    # sampled out); held until the next item that adds a message, placed as now unless so
+    # results of calls no message has made yet (place's `hold`): the next chat input may make
+    # the call and give the result; held until the next item that adds a message
     held: list[tuple[dict, dict, float | None]] = []
 
     # (no closure here may name itself: that is a reference cycle, and the import runs
@@ -96,9 +95,15 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
             if c.get("id"):
                 call_ids.add(c["id"])
 
-    def place(call: dict, result: dict, ms: float | None) -> None:
+    def place(call: dict, result: dict, ms: float | None, hold: list | None = None) -> None:
         """A tool result whose call no message has made: the call goes to the last assistant
-        turn when that turn's content was not captured, else to an assistant turn of its own."""
+        turn when that turn's content was not captured, else to an assistant turn of its own.
+        `hold`: where a result with a call id goes instead, unless capture was off (the next
+        chat input may make the call: the chat span that made it was sampled out), and every
+        result after it until the caller places them."""
+        if hold:  # (after one held: in their order)
+            hold.append((call, result, ms))
+            return
         # the assistant turn this call belongs to: the last assistant message, past the
         # results of its earlier calls
         nonlocal idless
@@ -115,10 +120,14 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
             None)
         if same is not None:
             call["id"] = result["id"] = str(same.get("id") or "")
-        elif last is not None and last.get("content") in (None, S.NOT_CAPTURED):
+        elif last is not None and ((said := last.get("content")) == S.NOT_CAPTURED or (
+                said is None and not (hold is not None and call["id"]))):
             last.setdefault("tool_calls", []).append(call)
             if call["id"]:
                 call_ids.add(call["id"])
+        elif hold is not None and call["id"]:
+            hold.append((call, result, ms))
+            return
         else:
             emit({"role": "assistant", "content": None, "tool_calls": [call]})
         emit(result, ms)
@@ -128,7 +137,7 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
             idless += 1
 
     items: list[tuple[int, int, Any]] = []
-    transcript = False
+    first_event = None  # (time, span) of the earliest transcript event
     for i, sp in enumerate(spans):
         items.append((sp[4], i, sp))
         if sp[10] != "chat" and sp[2]:
@@ -140,9 +149,10 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                 if name in _EVENT_ROLES and (name != "gen_ai.tool.message" or sp is root) and (
                         name != "gen_ai.system.message" or (system_turns and sp is root)):
                     items.append((ev["t"] or sp[5], i, ev))
-                    transcript = True
-    if transcript:
-        items = _past_last_input(items, spans)
+                    if first_event is None or (ev["t"] or sp[5], i) < first_event:
+                        first_event = (ev["t"] or sp[5], i)
+    if first_event is not None:
+        items = _past_last_input(items, spans, first_event)
     items.sort(key=lambda t: (t[0], t[1]))
     try:
         for _, i, it in items:
@@ -203,7 +213,7 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                 if held:  # where this input makes a held result's call and has the result,
                     here = _made_and_answered(fresh) if fresh else ()  # it goes there
                     for h in held:
-                        if h[0]["id"] in here:
+                        if h[0]["id"] and h[0]["id"] in here and h[0]["id"] not in waiting:
                             waiting[h[0]["id"]] = h
                         else:
                             place(*h)
@@ -265,21 +275,16 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                 out_msg = {"role": "tool", "id": call["id"], "content": result,
                            "requestor": call["requestor"], "error": bool(err)}
                 if call["id"] and call["id"] in call_ids:
-                    for h in held:
-                        place(*h)
-                    held.clear()
+                    if held:
+                        for h in held:
+                            place(*h)
+                        held.clear()
                     emit(out_msg, ms)
                     tool_ids.add(call["id"])
                 elif call["requestor"] == "user" and call["id"] and call["id"] not in waiting:
                     waiting[call["id"]] = (call, out_msg, ms)
-                elif call["id"] and call["id"] not in waiting \
-                        and all(h[0]["id"] != call["id"] for h in held):
-                    held.append((call, out_msg, ms))
                 else:
-                    for h in held:
-                        place(*h)
-                    held.clear()
-                    place(call, out_msg, ms)
+                    place(call, out_msg, ms, held)
     except S.BadContent as exc:  # a message list that is none: named with its span
         raise S.BadContent(f"span {str(spans[i][6])[:40]} ({str(spans[i][0])[:80]!r}): {exc}") \
             from None
@@ -307,21 +312,21 @@ def _made_and_answered(fresh: list) -> set:
     return made & answered
 
 
-def _past_last_input(items: list, spans: list[list]) -> list:
+def _past_last_input(items: list, spans: list[list], first: tuple) -> list:
     """`items` less the transcript events that a later chat input repeats: one comes before
     the last chat span whose input was captured (that input is the conversation so far).
     Such events are the conversation written again (Strands Agents puts the agent's input on
     its span and the conversation on each cycle's span); the ones after it are turns no input
-    has (our export's last turns, on the root)."""
-    last = None
-    for i, sp in enumerate(spans):
-        if sp[10] == "chat" and (last is None or (sp[4], i) > last) \
-                and S.has_input(sp[1], sp[2]):
+    has (our export's last turns, on the root). `first`: the earliest event's (time, span);
+    the spans are in time order, so only the chat spans after it are looked at."""
+    for i in range(len(spans) - 1, -1, -1):
+        sp = spans[i]
+        if (sp[4], i) < first:
+            return items
+        if sp[10] == "chat" and S.has_input(sp[1], sp[2]):
             last = (sp[4], i)
-    if last is None:
-        return items
-    return [t for t in items if not isinstance(t[2], dict) or (t[0], t[1]) > last]
-
+            return [t for t in items if not isinstance(t[2], dict) or (t[0], t[1]) > last]
+    return items
 
 def _sim(key: str, by_conv: bool, spans: list[list], root: list, msgs: list[dict],
          system: list, nc: int) -> dict:

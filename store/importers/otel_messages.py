@@ -264,7 +264,7 @@ _INPUT_EVENTS = frozenset((*_EVENT_ROLE, "gen_ai.content.prompt"))
 
 def has_input(a: dict, events: list | None) -> bool:
     """Whether a chat span carries its input in one of the forms `chat_io` reads."""
-    return any(k.startswith(_INPUT_KEYS) for k in a) \
+    return INPUT in a or any(k.startswith(_INPUT_KEYS) for k in a) \
         or any(ev.get("name") in _INPUT_EVENTS for ev in events or ())
 
 
