@@ -3,8 +3,9 @@ refused naming its span and attribute (the flattened, OpenInference and role/con
 dropped it without a word; the parts form refused it already), a `tool_calls` that is not a
 list is refused (it was let through as no calls), and a message without a role is an input
 of role "unknown" (it was read as the assistant's) and an output the assistant's, and a tool
-result captured as null is stored as null content, not as "(content not captured)". In the
-one- and the two-process import alike; nothing is written on refusal."""
+result captured as null is stored as null content, not as "(content not captured)"; a trace
+whose chat span was sampled out keeps its conversation in order. In the one- and the
+two-process import alike; nothing is written on refusal."""
 
 from __future__ import annotations
 
