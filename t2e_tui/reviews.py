@@ -17,7 +17,8 @@ from typing import Any
 # step extra keys shown as metadata (audio and full-duplex provenance), in this order
 _STEP_META = ("ticks", "is_audio", "audio_format", "audio_path", "audio_script_gold",
               "speech_effects", "source_effects", "channel_effects", "turn_taking_action",
-              "source", "generation_time_seconds", "context_truncation", "raw_data")
+              "source", "generation_time_seconds", "context_truncation", "raw_data",
+              "unchosen_choices")  # (OTel: a chat call's other choices, n > 1)
 
 
 def _extra(meta: dict) -> dict:

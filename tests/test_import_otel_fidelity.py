@@ -140,11 +140,13 @@ def test_a_flattened_tool_calls_value_that_is_not_a_list_is_refused(tmp_path, wo
 def test_tool_calls_as_json_text_or_null_still_read(tmp_path, worker):
     calls = [{"id": "call_1", "type": "function",
               "function": {"name": "cancel", "arguments": ARGS}}]
-    out = json.dumps([{"role": "assistant", "content": None, "tool_calls": json.dumps(calls)},
-                      {"role": "assistant", "content": "done", "tool_calls": None}])
+    out = json.dumps([{"role": "assistant", "content": None, "tool_calls": json.dumps(calls)}])
+    # (in two calls: the messages of one output are its choices, test_import_otel_choices)
+    out2 = json.dumps([{"role": "assistant", "content": "done", "tool_calls": None}])
     db = store.open_db(tmp_path / "s.sqlite")
     import_path(db, _write(tmp_path / "t.jsonl", [
-        _root(), _chat("c1", {**U, "gen_ai.output.messages": out})]))
+        _root(), _chat("c1", {**U, "gen_ai.output.messages": out}),
+        _chat("c2", {"gen_ai.output.messages": out2}, start=3)]))
     assert db.conn.execute("SELECT call_id, name FROM tool_calls").fetchall() == [
         ("call_1", "cancel")]
     assert [r[:2] for r in _steps(db)][1:] == [("assistant", None), ("assistant", "done")]

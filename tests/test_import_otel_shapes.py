@@ -222,7 +222,8 @@ def test_the_same_conversation_gives_the_same_steps_however_it_is_serialised(tmp
             _chat(tr, "c1", [U], [A1, A2], 1), _chat(tr, "c2", [U, A1], [A3], 5, sep)])) + "\n")
         got.append(_steps(db, import_path(db, p)["run_id"]))
     assert got[0] == got[1]
-    assert [c for _, c, _ in got[0]] == ["hi", "a1", "a2", "a3"]
+    # (a2: the first call's other choice, kept on a1's step: test_import_otel_choices)
+    assert [c for _, c, _ in got[0]] == ["hi", "a1", "a3"]
 
 
 def _conversation(tmp_path, name, spans):
@@ -261,7 +262,7 @@ def test_the_same_input_again_is_a_second_sample_not_a_continuation(tmp_path):
     q2, q3 = text("user", "q2"), text("user", "q3")
     got, _ = _conversation(tmp_path, "empty", lambda tr: [
         _chat(tr, "c1", [], [A1, A2, A3], 1), _chat(tr, "c2", [q2, q3], [A1], 5)])
-    assert got == ["a1", "a2", "a3", "q2", "q3", "a1"]
+    assert got == ["a1", "q2", "q3", "a1"]  # (a2, a3: a1's unchosen choices)
 
 
 def test_copies_are_compared_without_keeping_every_history():

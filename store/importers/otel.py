@@ -143,6 +143,10 @@ def _import(conn, ctx: ImportContext, worker: _Worker | None) -> None:
     if stats.get("failed"):
         ctx.warn(f"{stats['failed']} episode(s) have chat calls that failed without an answer "
                  "(error status, no output): shown as \"(model call failed: <error.type>)\"")
+    if stats.get("choices"):
+        ctx.warn(f"{stats['choices']} episode(s) have chat calls that returned several choices: "
+                 "the one the next chat input carries (else the first) is the step, the others "
+                 "are kept on it as unchosen_choices")
     if stats["skipped"]:
         ctx.warn(f"{stats['skipped']} trace(s) without any GenAI span were not imported")
     ctx.warnings.extend(ctx.summary_warnings(builder, record="episode"))

@@ -76,6 +76,10 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
     system_turns = type(root[1].get("t2e.system_turns")) is int
     nc = 0
     failed = 0  # chat calls with an error status and no output (a failed call, retried)
+    # the last chat call that returned several choices (n > 1), until the next chat span:
+    # (its step's index, the choices, the step's usage and model, the input items before it)
+    choices: tuple[int, list, dict, int] | None = None
+    n_choices = 0  # such calls
 
     # results of the user's own tool calls (tau2 dual-control, `t2e.requestor` user) whose
     # call is not known yet: the user message that makes it comes in the next chat span's
@@ -178,6 +182,7 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
             k = it[10]
             ms = (end - start) / 1e6 if end and start else None
             if k == "chat":
+                pend, choices = choices, None  # (the choices of the call before this one)
                 text = a.get(INPUT)
                 ref = it[12]
                 tail = None
@@ -224,12 +229,20 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                         nc += 1
                 else:
                     # the input repeats the conversation so far: convert only what is new
+                    if pend is not None and n_inp - len(fresh) != pend[3]:
+                        pend = None  # (not the conversation the choices were made in)
                     for j, raw in enumerate(fresh):
                         try:
                             m = S.message(raw)
                         except S.BadContent as exc:  # (its place in the whole input)
                             raise S.BadContent(f"{INPUT}[{n_inp - len(fresh) + j}]: {exc}") \
                                 from None
+                        if pend is not None:  # the choice that went on is the step
+                            if _went_on(m, pend, msgs, j == 0):
+                                if j == 0:
+                                    continue  # (it is there already)
+                            else:
+                                pend = None
                         if m["role"] == "system" and not system_turns:
                             system.append(m.get("content"))
                         elif waiting and m["role"] == "tool" and m.get("id") in waiting:
@@ -264,6 +277,14 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                 elif out is None:
                     emit({"role": "assistant", "content": S.NOT_CAPTURED, **extra}, ms)
                     nc += 1
+                elif len(out) > 1 and all(m["role"] == "assistant" for m in out):
+                    # several choices: the first is the step until the next input says which
+                    # went on (_went_on); not counted among the input items the next one has
+                    emit({**out[0], **extra, "unchosen_choices": _unchosen(out, 0)}, ms)
+                    for m in out[1:]:  # (a tool span may answer another choice's call)
+                        call_ids.update(c["id"] for c in m.get("tool_calls") or () if c["id"])
+                    choices = (len(msgs) - 1, out, extra, consumed)
+                    n_choices += 1
                 else:
                     for j, m in enumerate(out):
                         emit({**m, **extra} if j == 0 else m, ms)
@@ -295,7 +316,33 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
     sim = _sim(key, by_conv, spans, root, msgs, system, nc)
     if failed:
         sim["otel"]["failed_calls"] = failed
+    if n_choices:
+        sim["otel"]["several_choices"] = n_choices
     return sim, lat, nc
+
+
+def _unchosen(out: list[dict], chosen: int) -> list[dict]:
+    return [{"index": i, **m} for i, m in enumerate(out) if i != chosen]
+
+
+def _went_on(m: dict, pend: tuple, msgs: list[dict], first: bool) -> bool:
+    """Whether input message `m` is one of the choices `pend` holds (see build_episode's
+    `choices`): the first new item of the next input is the choice that went on, which
+    becomes the step (in place of the first choice); later items that are choices too
+    (a call whose output was a sequence, all carried on) are no longer unchosen."""
+    at, out, extra, _ = pend
+    step = msgs[at]
+    for i, c in enumerate(out):
+        if c["content"] == m.get("content") and c.get("tool_calls") == m.get("tool_calls") \
+                and m["role"] == "assistant":
+            if first:
+                msgs[at] = {**c, **extra, "unchosen_choices": _unchosen(out, i)}
+            else:
+                left = [u for u in step.pop("unchosen_choices", ()) if u["index"] != i]
+                if left:
+                    step["unchosen_choices"] = left
+            return True
+    return False
 
 
 def _made_and_answered(fresh: list) -> set:

@@ -334,6 +334,8 @@ def episodes(db: sqlite3.Connection, path: str, other: str | None,
         ord_ += 1
         if "failed_calls" in sim["otel"]:
             stats["failed"] = stats.get("failed", 0) + 1
+        if "several_choices" in sim["otel"]:
+            stats["choices"] = stats.get("choices", 0) + 1
         yield sim, lat, nc, conv
 
 
