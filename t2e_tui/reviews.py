@@ -18,7 +18,9 @@ from typing import Any
 _STEP_META = ("ticks", "is_audio", "audio_format", "audio_path", "audio_script_gold",
               "speech_effects", "source_effects", "channel_effects", "turn_taking_action",
               "source", "generation_time_seconds", "context_truncation", "raw_data",
-              "unchosen_choices")  # (OTel: a chat call's other choices, n > 1)
+              "content_parts", "unchosen_choices")
+# (content_parts: parts other than text, calls and results (images, reasoning: OTel, ATIF);
+# unchosen_choices: an OTel chat call's other choices, n > 1)
 
 
 def _extra(meta: dict) -> dict:

@@ -132,6 +132,7 @@ def message(m: Any, unnamed: str = "unknown") -> dict | None:
     role = _ROLE.get(role, role)
     texts: list[str] = []
     calls: list[dict] = []
+    kept = None  # parts of other types than the text, calls and results read (content_parts)
     out: dict[str, Any] = {"role": role}
     parts = m.get("parts")
     if parts is not None and type(parts) is not list:
@@ -162,6 +163,8 @@ def message(m: Any, unnamed: str = "unknown") -> dict | None:
         content = m.get("content")
         if content is not None and not isinstance(content, str):
             content = json.dumps(content, ensure_ascii=False)
+        if "content_parts" in m:  # (parts kept by a reading before: OpenInference's, ours)
+            kept = m["content_parts"]
         raw_calls = _json(m.get("tool_calls"))
         if raw_calls is not None:
             if type(raw_calls) is not list:
@@ -180,6 +183,8 @@ def message(m: Any, unnamed: str = "unknown") -> dict | None:
             if m.get("error") is True:  # (a result that was an error, as a part says it;
                 out["error"] = True  # and a message read before, passed through again)
     out["content"] = content
+    if kept is not None:
+        out["content_parts"] = kept
     if calls:
         if role == "user":  # tau2 dual-control: the user simulator's own tool calls
             for c in calls:
@@ -235,6 +240,20 @@ def _flat(a: dict) -> dict[str, list[dict]]:
             if not isinstance(calls, dict):  # a plain tool_calls value beside numbered ones
                 calls = rec["tool_calls"] = {}
             calls.setdefault(int(parts[1]), {})[field] = v
+        elif rest.startswith("contents."):  # OpenInference's multi-part content
+            parts = rest.split(".", 2)
+            if len(parts) < 3 or not parts[1].isdigit() or len(parts[1]) > 9:
+                continue  # (contents.N.message_content.FIELD, as a call's key is)
+            items = rec.get("contents")
+            if not isinstance(items, dict):
+                items = rec["contents"] = {}
+            item = items.setdefault(int(parts[1]), {})
+            *path, last = parts[2].removeprefix("message_content.").split(".")
+            for name in path:  # (image.image.url: {"image": {"image": {"url": ...}}})
+                if not isinstance(item.get(name), dict):
+                    item[name] = {}
+                item = item[name]
+            item[last] = v
         else:
             if rest == "tool_calls" and isinstance(rec.get("tool_calls"), dict):
                 continue  # the numbered calls already read stand
@@ -247,12 +266,34 @@ def _flat(a: dict) -> dict[str, list[dict]]:
             rec = by_idx[i]
             if isinstance(rec.get("tool_calls"), dict):
                 rec["tool_calls"] = [rec["tool_calls"][j] for j in sorted(rec["tool_calls"])]
+            if isinstance(rec.get("contents"), dict):
+                _contents(rec)
             try:
                 msgs.append(message(rec, unnamed))
             except BadContent as exc:
                 raise BadContent(f"{base}.{i}: {exc}") from None
         out[base] = msgs
     return out
+
+
+def _contents(rec: dict) -> None:
+    """OpenInference's `message.contents` (index -> {type, text, image: {image: {url}}...})
+    read into `rec`: the text items' text as its content (after any `message.content`), the
+    other items (images, audio) kept as they are in its `content_parts`."""
+    items = rec.pop("contents")
+    texts = [rec["content"]] if isinstance(rec.get("content"), str) else []
+    other = []
+    for i in sorted(items):
+        it = items[i]
+        if it.get("type") == "text" and "text" in it:
+            t = it["text"]
+            texts.append(t if type(t) is str else json.dumps(t, ensure_ascii=False))
+        else:
+            other.append(it)
+    if texts:
+        rec["content"] = "".join(texts)
+    if other:
+        rec["content_parts"] = other
 
 
 _EVENT_ROLE = {"gen_ai.system.message": "system", "gen_ai.user.message": "user",
