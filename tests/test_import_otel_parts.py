@@ -58,7 +58,6 @@ def test_openinference_multi_part_content(tmp_path, worker):
     assert extra[0]["content_parts"] == [{"type": "image", "image": {"image": {"url": IMG}}}]
 
 
-@pytest.mark.xfail(strict=True, reason="parts: the next commit")
 def test_a_tool_message_answering_two_calls_is_two_results(tmp_path, worker):
     calls = {"role": "assistant", "parts": [
         {"type": "reasoning", "content": "call weather twice"},
@@ -80,7 +79,6 @@ def test_a_tool_message_answering_two_calls_is_two_results(tmp_path, worker):
     assert extra[1]["content_parts"] == [{"type": "reasoning", "content": "call weather twice"}]
 
 
-@pytest.mark.xfail(strict=True, reason="parts: the next commit")
 def test_unknown_part_types_are_kept_not_dropped(tmp_path, worker):
     blob = {"type": "blob", "modality": "image", "mime_type": "image/png", "content": "iVBO"}
     steps, extra, _ = _import(tmp_path, [_chat("c1", {

@@ -233,29 +233,32 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                         pend = None  # (not the conversation the choices were made in)
                     for j, raw in enumerate(fresh):
                         try:
-                            m = S.message(raw)
+                            got = S.message(raw)
                         except S.BadContent as exc:  # (its place in the whole input)
                             raise S.BadContent(f"{INPUT}[{n_inp - len(fresh) + j}]: {exc}") \
                                 from None
-                        if pend is not None:  # the choice that went on is the step
-                            if _went_on(m, pend, msgs, j == 0):
-                                if j == 0:
-                                    continue  # (it is there already)
-                            else:
-                                pend = None
-                        if m["role"] == "system" and not system_turns:
-                            system.append(m.get("content"))
-                        elif waiting and m["role"] == "tool" and m.get("id") in waiting:
-                            # a user's tool result whose span came first: where the input puts
-                            # it (after the message making its call, in the results' order)
-                            _, result, rms = waiting.pop(m["id"])
-                            emit(result, rms)
-                            tool_ids.add(m["id"])
-                        elif m["role"] != "tool" or m.get("id") not in tool_ids:
-                            if idless and m["role"] == "tool" and not m.get("id"):
-                                idless -= 1  # the copy of an id-less span's result
-                            else:
-                                emit(m)
+                        # (one message, or a result per call answered: S.each, inline)
+                        for m in got if type(got) is list else (got,):
+                            if pend is not None:  # the choice that went on is the step
+                                if _went_on(m, pend, msgs, j == 0):
+                                    if j == 0:
+                                        continue  # (it is there already)
+                                else:
+                                    pend = None
+                            if m["role"] == "system" and not system_turns:
+                                system.append(m.get("content"))
+                            elif waiting and m["role"] == "tool" and m.get("id") in waiting:
+                                # a user's tool result whose span came first: where the input
+                                # puts it (after the message making its call, in the results'
+                                # order)
+                                _, result, rms = waiting.pop(m["id"])
+                                emit(result, rms)
+                                tool_ids.add(m["id"])
+                            elif m["role"] != "tool" or m.get("id") not in tool_ids:
+                                if idless and m["role"] == "tool" and not m.get("id"):
+                                    idless -= 1  # the copy of an id-less span's result
+                                else:
+                                    emit(m)
                     consumed = n_inp
                 u = S.usage(a)
                 extra = {"usage": u} if u else {}
@@ -288,7 +291,8 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                 else:
                     for j, m in enumerate(out):
                         emit({**m, **extra} if j == 0 else m, ms)
-                    consumed += len(out)
+                    # (the items the next input repeats: a message of several results is one)
+                    consumed += len(out) - out.added if type(out) is not list else len(out)
             elif k == "tool":
                 call, result, captured = S.tool_call(a, name, events)
                 if not captured or result is S.NOT_CAPTURED:  # (arguments or result)
@@ -350,12 +354,13 @@ def _made_and_answered(fresh: list) -> set:
     made, answered = set(), set()
     for raw in fresh:
         try:
-            m = S.message(raw)
+            got = S.message(raw)
         except S.BadContent:
             return set()  # (the loop that reads the input names the message)
-        if m["role"] == "tool":
-            answered.add(m.get("id"))
-        made.update(c.get("id") for c in m.get("tool_calls") or ())
+        for m in S.each(got):
+            if m["role"] == "tool":
+                answered.add(m.get("id"))
+            made.update(c.get("id") for c in m.get("tool_calls") or ())
     return made & answered
 
 

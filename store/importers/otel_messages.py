@@ -120,7 +120,8 @@ def _call(c: Any) -> dict | None:
 
 
 def message(m: Any, unnamed: str = "unknown") -> dict | None:
-    """One GenAI message (parts form or role/content form) -> a tau2 message dict. A message
+    """One GenAI message (parts form or role/content form) -> a tau2 message dict (a list of
+    them for a message of several tool_call_response parts: one result each; `each`). A message
     without a role takes `unnamed`: "unknown" in an input (no speaker is made up; the store
     keeps that role), "assistant" in a chat call's output (the model's answer)."""
     if type(m) is not dict:
@@ -138,6 +139,7 @@ def message(m: Any, unnamed: str = "unknown") -> dict | None:
     if parts is not None and type(parts) is not list:
         raise BadContent(f"parts should be a list, found {_kind(parts)}")
     if parts is not None:
+        results = None  # the tool_call_response parts, when there are several
         for n, p in enumerate(parts):
             if type(p) is not dict:
                 raise BadContent(f"parts[{n}] should be an object, found {_kind(p)}")
@@ -151,6 +153,10 @@ def message(m: Any, unnamed: str = "unknown") -> dict | None:
                     raise BadContent(f"parts[{n}]: a tool_call without a name")
                 calls.append(c)
             elif kind == "tool_call_response":
+                if "id" in out:  # a second one: this message answers several calls
+                    results = results or [p for p in parts if type(p) is dict
+                                          and p.get("type") == "tool_call_response"]
+                    continue
                 resp = p.get("response", p.get("result"))
                 out["id"] = str(p.get("id") or "")
                 if p.get("error") is True:  # (our export's: a result that was an error)
@@ -158,6 +164,12 @@ def message(m: Any, unnamed: str = "unknown") -> dict | None:
                 if resp is not None:  # (null: the result's content is null, as in the
                     texts.append(resp if isinstance(resp, str)  # role/content form)
                                  else json.dumps(resp, ensure_ascii=False))
+            elif kind != "text":  # reasoning, uri, blob, file, a type of another convention:
+                if kept is None:  # kept as they are (as ATIF's content parts are)
+                    kept = []
+                kept.append(p)
+        if results is not None:
+            return _results(results, parts, kept)
         content = "".join(texts) if texts else None
     else:
         content = m.get("content")
@@ -197,6 +209,28 @@ def message(m: Any, unnamed: str = "unknown") -> dict | None:
     return out
 
 
+def _results(results: list[dict], parts: list, kept: list | None) -> list[dict]:
+    """A GenAI message with several tool_call_response parts (the results of several calls,
+    in one message as some providers send them) -> one tool message per result, in order;
+    its other parts (text, reasoning...) kept as the first one's content_parts."""
+    out = []
+    for p in results:
+        resp = p.get("response", p.get("result"))
+        out.append({"role": "tool", "id": str(p.get("id") or ""),
+                    "content": resp if resp is None or isinstance(resp, str)
+                    else json.dumps(resp, ensure_ascii=False),
+                    "requestor": "assistant", "error": p.get("error") is True})
+    rest = [p for p in parts if p.get("type") == "text" and p.get("content") is not None]
+    if rest or kept:
+        out[0]["content_parts"] = rest + (kept or [])
+    return out
+
+
+def each(m: dict | list[dict]) -> list[dict] | tuple[dict]:
+    """`message`'s answer as a sequence of tau2 messages."""
+    return m if type(m) is list else (m,)
+
+
 # the attributes that hold a chat call's output: a message there without a role is the model's
 _OUTPUTS = frozenset(("gen_ai.output.messages", "gen_ai.completion", "llm.output_messages"))
 
@@ -206,12 +240,28 @@ def messages(items: list, key: str, first: int = 0) -> list[dict]:
     message that is not one raises BadContent naming it (`key[3]: role should be text`)."""
     out = []
     unnamed = "assistant" if key in _OUTPUTS else "unknown"
+    split = 0
     for n, x in enumerate(items, first):
         try:
-            out.append(message(x, unnamed))
+            m = message(x, unnamed)
         except BadContent as exc:
             raise BadContent(f"{key}[{n}]: {exc}") from None
+        if type(m) is list:  # (several results in one message)
+            out.extend(m)
+            split += len(m) - 1
+        else:
+            out.append(m)
+    if split:
+        out = Converted(out)
+        out.added = split
     return out
+
+
+class Converted(list):
+    """Messages converted from a list in which some items were several messages (`_results`):
+    `added` says how many more messages than items (the items count in a chat input)."""
+
+    added = 0
 
 
 def _messages(v: Any, key: str) -> list[dict] | None:
@@ -269,7 +319,7 @@ def _flat(a: dict) -> dict[str, list[dict]]:
             if isinstance(rec.get("contents"), dict):
                 _contents(rec)
             try:
-                msgs.append(message(rec, unnamed))
+                msgs.extend(each(message(rec, unnamed)))
             except BadContent as exc:
                 raise BadContent(f"{base}.{i}: {exc}") from None
         out[base] = msgs
@@ -350,7 +400,8 @@ def event_messages(m: dict, unnamed: str = "unknown") -> list[dict]:
     message of the event's role."""
     items = blocks(m.get("content"))
     if items is None:
-        return [message(m, unnamed)]
+        got = message(m, unnamed)
+        return got if type(got) is list else [got]
     texts: list[dict] = []
     calls: list[dict] = []
     out: list[dict] = []
@@ -375,8 +426,8 @@ def event_messages(m: dict, unnamed: str = "unknown") -> list[dict]:
         else:
             texts.append(b)
     if texts or calls or not out:
-        out.append(message({**m, "content": blocks_text(texts) if texts else None,
-                             "tool_calls": calls or m.get("tool_calls")}, unnamed))
+        out.extend(each(message({**m, "content": blocks_text(texts) if texts else None,
+                                 "tool_calls": calls or m.get("tool_calls")}, unnamed)))
     return out
 
 

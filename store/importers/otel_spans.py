@@ -36,6 +36,7 @@ from .otel_messages import (  # noqa: F401
     blocks,
     blocks_text,
     chat_io,
+    each,
     event_messages,
     extends,
     has_input,
