@@ -124,3 +124,15 @@ def test_show_prints_the_kept_parts(tmp_path):
     assert res.exit_code == 0, res.output
     assert f'content_parts: [{{"type": "image", "image": {{"image": {{"url": "{IMG}"}}}}}}]' \
         in res.output.replace("\n", "")  # (wrapped at the terminal's width)
+
+
+def test_an_output_of_several_results_counts_as_one_input_item(tmp_path, worker):
+    results = {"role": "tool", "parts": [
+        {"type": "tool_call_response", "id": "t1", "response": "sunny"},
+        {"type": "tool_call_response", "id": "t2", "response": "rainy"}]}
+    u, nxt = text("user", "weather?"), text("user", "and tomorrow?")
+    steps, _, _ = _import(tmp_path, [
+        _chat("c1", {"gen_ai.input.messages": msgs(u), "gen_ai.output.messages": msgs(results)}),
+        _chat("c2", {"gen_ai.input.messages": msgs(u, results, nxt),
+                     "gen_ai.output.messages": msgs(text("assistant", "cloudy"))}, 5)])
+    assert [s[1] for s in steps] == ["weather?", "sunny", "rainy", "and tomorrow?", "cloudy"]
