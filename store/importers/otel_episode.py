@@ -20,36 +20,17 @@ otel_run.py) go to the importer under `otel_run.SIM_KEY`.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
-from datetime import datetime, timezone
 from typing import Any
 
 from . import otel_spans as S
-from .json_fast import loads_text
 from .otel_inputs import Inputs, appended, parse_added
-from .otel_run import FIELDS as RUN_FIELDS
-from .otel_run import SIM_KEY as RUN_KEY
+from .otel_sim import sim_of
 from .otel_spans import INPUT
 
-# root attributes kept per episode: what a user may map to an outcome (`--reward-attr`)
-_KEEP_SCALARS = (str, int, float, bool)
 # transcript events read on spans other than chat spans (e.g. the last turns, on the root)
 _EVENT_ROLES = {"gen_ai.user.message": "user", "gen_ai.assistant.message": "assistant",
                 "gen_ai.tool.message": "tool", "gen_ai.system.message": "system"}
-_OUTCOME = re.compile(r"gen_ai\.evaluation\.|reward|score|feedback|outcome")
-# never kept among the attributes: the messages (stored as steps) and our own export's
-# reward_info (stored as the episode's reward_info; "reward" in its name made the outcome
-# search keep its whole text a second time)
-_NOT_KEPT = ("gen_ai.input.", "gen_ai.output.", "gen_ai.prompt", "gen_ai.completion",
-             "llm.input_messages", "llm.output_messages", "t2e.reward_info", "t2e.user_turns",
-             "t2e.run.")
-
-
-def _iso(ns: int) -> str | None:
-    if not ns:
-        return None
-    return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def build_episode(key: str, by_conv: bool, spans: list[list],
@@ -317,7 +298,7 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
         place(*h)
     while waiting:  # no user message made these calls: placed as any unknown call is
         place(*waiting.pop(next(iter(waiting))))
-    sim = _sim(key, by_conv, spans, root, msgs, system, nc)
+    sim = sim_of(key, by_conv, spans, root, msgs, system, nc)
     if failed:
         sim["otel"]["failed_calls"] = failed
     if n_choices:
@@ -379,83 +360,3 @@ def _past_last_input(items: list, spans: list[list], first: tuple) -> list:
             last = (sp[4], i)
             return [t for t in items if not isinstance(t[2], dict) or (t[0], t[1]) > last]
     return items
-
-def _sim(key: str, by_conv: bool, spans: list[list], root: list, msgs: list[dict],
-         system: list, nc: int) -> dict:
-    ra = root[1]
-    start = min(sp[4] for sp in spans if sp[4]) if any(sp[4] for sp in spans) else 0
-    end = max(sp[5] for sp in spans)
-    trial = ra.get("t2e.trial")
-    seed = ra.get("t2e.seed")
-    task = ra.get("t2e.task_id", ra.get("task.id"))
-    keep = {k: v for k, v in ra.items() if isinstance(v, _KEEP_SCALARS)
-            and not k.startswith(_NOT_KEPT)}
-    for sp in spans:  # outcomes elsewhere: evaluation events, evaluator or feedback spans
-        found = [ev["attributes"] for ev in sp[2]
-                 if str(ev.get("name") or "").startswith("gen_ai.evaluation")]
-        if sp[10] in ("agent", "other"):
-            found.append(sp[1])
-        for attrs in found:
-            for k, v in attrs.items():
-                if k not in keep and isinstance(v, _KEEP_SCALARS) and _OUTCOME.search(k) \
-                        and not k.startswith(_NOT_KEPT):
-                    keep[k] = v
-    ri = ra.get("t2e.reward_info")
-    try:
-        ri = loads_text(ri) if isinstance(ri, str) else None
-    except ValueError:
-        ri = None
-    sim: dict[str, Any] = {
-        "id": str(ra.get("t2e.sim_id") or key), "task_id": str(task if task is not None else key),
-        "start_time": _iso(start), "end_time": _iso(end),
-        "duration": (end - start) / 1e9 if end and start else None,
-        "termination_reason": ra.get("t2e.termination_reason")
-        or ("agent_error" if root[3] else None),
-        "reward_info": ri if isinstance(ri, dict) else None,
-        "messages": msgs, "trial": trial if type(trial) is int else 0,
-        "otel": {"trace_ids": sorted({sp[9] for sp in spans if len(sp) > 9}) or None,
-                 "group": "conversation" if by_conv else "trace", "key": key,
-                 "root_span": root[0], "service": root[8], "attributes": keep},
-    }
-    # our export's costs and seed, when of their type (a foreign file's others: ignored, as
-    # wrong-typed usage is); absent keys stay absent, so foreign episodes keep their key set
-    for k in ("agent_cost", "user_cost"):
-        v = ra.get("t2e." + k)
-        if v is not None and (v := S.cost(v)) is not None:
-            sim[k] = v
-    if type(seed) is int:
-        sim["seed"] = seed
-    turns = ra.get("t2e.user_turns")
-    if type(turns) is str:
-        _user_turns(msgs, turns)
-    if system:
-        sim["otel"]["system_instructions"] = system
-    run = {k: ra[k] for k in RUN_FIELDS if k in ra}
-    if run:  # (our export's run fields: for the importer, never stored with the episode)
-        sim[RUN_KEY] = run
-    if nc:
-        sim["otel"]["content_not_captured"] = nc
-    if not isinstance(sim["termination_reason"], str):
-        sim["termination_reason"] = None
-    return sim
-
-
-def _user_turns(msgs: list[dict], text: str) -> None:
-    """Our export's user-turn costs and usage (`t2e.user_turns` on the root: [[k, cost,
-    {GenAI usage name: count}], ...] for the k-th user message) put on those messages. An
-    item of another shape, a value of the wrong type, or a k past the user messages is left
-    out, as wrong-typed usage is."""
-    try:
-        turns = loads_text(text)
-    except ValueError:
-        return
-    users = [m for m in msgs if m.get("role") == "user"]
-    for t in turns if type(turns) is list else ():
-        if type(t) is not list or len(t) != 3 or type(t[0]) is not int \
-                or not 0 <= t[0] < len(users):
-            continue
-        m = users[t[0]]
-        if t[1] is not None and (c := S.cost(t[1])) is not None:
-            m["cost"] = c
-        if type(t[2]) is dict and (u := S.usage(t[2])):
-            m["usage"] = u

@@ -1,8 +1,8 @@
 """GenAI messages of OpenTelemetry spans -> tau2-shaped messages (no I/O; otel_spans.py holds
 the attributes, span kinds, usage and tool spans, and re-exports these names).
 
-The forms read, old and new: `gen_ai.input.messages` / `gen_ai.output.messages` (JSON, `parts`
-of type text, tool_call, tool_call_response); the event form (`gen_ai.{system,user,assistant,
+The forms read, old and new: `gen_ai.input.messages` / `gen_ai.output.messages` (JSON lists of
+messages: one message's conversion is otel_convert.py's); the event form (`gen_ai.{system,user,assistant,
 tool}.message` and `gen_ai.choice` span events, or `gen_ai.content.prompt|completion` events
 carrying `gen_ai.prompt|completion`); the flattened `gen_ai.prompt.N.*` /
 `gen_ai.completion.N.*` attributes; OpenInference's `llm.input_messages.N.message.*` /
@@ -16,257 +16,27 @@ import json
 import re
 from typing import Any
 
-from world.jsonstream import JsonStreamError
+from .json_fast import loads_text
 
-from .json_fast import loads_keeping_numbers, loads_text
+# one message's conversion (otel_convert.py), re-exported for otel_spans
+from .otel_convert import (  # noqa: F401
+    _OUTPUTS,
+    BadContent,
+    Converted,
+    _args,
+    _first,
+    _json,
+    _kind,
+    _messages,
+    each,
+    message,
+    message_list,
+    messages,
+)
 
-_ROLE = {"model": "assistant", "ai": "assistant", "human": "user", "function": "tool",
-         "developer": "system"}
 _FLAT_HEADS = ("gen_", "llm.")
 _FLAT = re.compile(r"^(gen_ai\.prompt|gen_ai\.completion|llm\.input_messages|"
                    r"llm\.output_messages)\.(\d+)\.(.+)$")
-
-
-def _kind(v: Any) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
-            type(None): "null"}.get(type(v), "a number")
-
-
-def _first(a: dict, *keys: str) -> Any:
-    for k in keys:
-        v = a.get(k)
-        if v is not None:
-            return v
-    return None
-
-
-class BadContent(ValueError):
-    """A GenAI message list or message that is present but not one (not JSON, not a list, a
-    role that is not text...): the file is refused, naming the episode, span and attribute.
-    Content capture off is an absent attribute, never a malformed one."""
-
-
-# the older attribute forms, whose conventions only recommend JSON: plain text is one message
-_PLAIN_TEXT_ROLE = {"gen_ai.prompt": "user", "gen_ai.completion": "assistant"}
-
-
-def message_list(v: Any, key: str) -> list | None:
-    """The decoded message list of attribute `key` (None: absent). One message object stands
-    for a list of it, and plain text in the older gen_ai.prompt / gen_ai.completion
-    attributes (JSON is only recommended there) for one message of that text. Numbers the
-    store cannot hold are kept as their JSON text (loads_keeping_numbers: a tool call's
-    arguments keep their turn); anything else that is not a JSON list raises BadContent
-    naming `key`."""
-    if v is None:
-        return None
-    if type(v) is str:
-        plain = key in _PLAIN_TEXT_ROLE
-        if plain and v.lstrip()[:1] not in ("[", "{"):
-            return [{"role": _PLAIN_TEXT_ROLE[key], "content": v}]
-        try:
-            v = loads_text(v)
-        except JsonStreamError:
-            try:
-                v = loads_keeping_numbers(v)
-            except ValueError as exc:
-                raise BadContent(f"{key}: {exc}") from None
-        except ValueError as exc:
-            if plain:  # text that only starts like JSON ("[INST] ...", "{user} asks")
-                return [{"role": _PLAIN_TEXT_ROLE[key], "content": v}]
-            raise BadContent(f"{key} is not JSON ({str(exc)[:120]})") from None
-    if type(v) is dict:
-        return [v]
-    if type(v) is not list:
-        raise BadContent(f"{key} should be a list of messages, found {_kind(v)}")
-    return v
-
-
-def _json(v: Any) -> Any:
-    if isinstance(v, str) and v[:1] in "[{":
-        try:
-            return loads_text(v)
-        except ValueError:
-            return v
-    return v
-
-
-def _args(v: Any) -> Any:
-    if isinstance(v, str) and v[:1] == '"':  # the JSON text of a string: that string
-        try:
-            text = loads_text(v)
-        except ValueError:
-            text = None
-        if isinstance(text, str):
-            return text
-    v = _json(v)
-    return v if v is not None else {}
-
-
-def _call(c: Any) -> dict | None:
-    """A tool call in any of the shapes seen (parts, OpenAI, flattened) -> tau2 ToolCall."""
-    if not isinstance(c, dict):
-        return None
-    fn = c.get("function") if isinstance(c.get("function"), dict) else {}
-    name = c.get("name")
-    if name is None:  # ("" is a name given empty: kept, as every importer keeps it)
-        name = fn.get("name")
-    if name is None:
-        return None
-    args = c.get("arguments", fn.get("arguments"))
-    # the name as given: one that is not text is refused by the episode's validation (as in
-    # every importer: str() stored Python's repr, "{'a': 1}")
-    return {"id": str(c.get("id") or ""), "name": name, "arguments": _args(args),
-            "requestor": "assistant"}
-
-
-def message(m: Any, unnamed: str = "unknown") -> dict | None:
-    """One GenAI message (parts form or role/content form) -> a tau2 message dict (a list of
-    them for a message of several tool_call_response parts: one result each; `each`). A message
-    without a role takes `unnamed`: "unknown" in an input (no speaker is made up; the store
-    keeps that role), "assistant" in a chat call's output (the model's answer)."""
-    if type(m) is not dict:
-        raise BadContent(f"a message should be an object, found {_kind(m)}")
-    role = m.get("role")
-    if type(role) is not str and role is not None:
-        raise BadContent(f"role should be text, found {_kind(role)}")
-    role = (role or unnamed).lower()
-    role = _ROLE.get(role, role)
-    texts: list[str] = []
-    calls: list[dict] = []
-    kept = None  # parts of other types than the text, calls and results read (content_parts)
-    out: dict[str, Any] = {"role": role}
-    parts = m.get("parts")
-    if parts is not None and type(parts) is not list:
-        raise BadContent(f"parts should be a list, found {_kind(parts)}")
-    if parts is not None:
-        results = None  # the tool_call_response parts, when there are several
-        for n, p in enumerate(parts):
-            if type(p) is not dict:
-                raise BadContent(f"parts[{n}] should be an object, found {_kind(p)}")
-            kind = p.get("type")
-            if kind == "text" and p.get("content") is not None:
-                t = p["content"]
-                texts.append(t if type(t) is str else json.dumps(t, ensure_ascii=False))
-            elif kind == "tool_call":
-                c = _call(p)
-                if c is None:
-                    raise BadContent(f"parts[{n}]: a tool_call without a name")
-                calls.append(c)
-            elif kind == "tool_call_response":
-                if "id" in out:  # a second one: this message answers several calls
-                    results = results or [p for p in parts if type(p) is dict
-                                          and p.get("type") == "tool_call_response"]
-                    continue
-                resp = p.get("response", p.get("result"))
-                out["id"] = str(p.get("id") or "")
-                if p.get("error") is True:  # (our export's: a result that was an error)
-                    out["error"] = True
-                if resp is not None:  # (null: the result's content is null, as in the
-                    texts.append(resp if isinstance(resp, str)  # role/content form)
-                                 else json.dumps(resp, ensure_ascii=False))
-            elif kind != "text":  # reasoning, uri, blob, file, a type of another convention:
-                if kept is None:  # kept as they are (as ATIF's content parts are)
-                    kept = []
-                kept.append(p)
-        if results is not None:
-            return _results(results, parts, kept)
-        content = "".join(texts) if texts else None
-    else:
-        content = m.get("content")
-        if content is not None and not isinstance(content, str):
-            content = json.dumps(content, ensure_ascii=False)
-        if "content_parts" in m:  # (parts kept by a reading before: OpenInference's, ours)
-            kept = m["content_parts"]
-        raw_calls = _json(m.get("tool_calls"))
-        if raw_calls is not None:
-            if type(raw_calls) is not list:
-                raise BadContent(f"tool_calls should be a list, found {_kind(raw_calls)}")
-            for n, c in enumerate(raw_calls):
-                call = _call(c)
-                if call is None:  # (the parts form's rule: a call is named, or refused)
-                    raise BadContent(f"tool_calls[{n}] should be an object, found {_kind(c)}"
-                                     if type(c) is not dict else
-                                     f"tool_calls[{n}]: a tool call without a name")
-                calls.append(call)
-        if role == "tool":
-            tid = _first(m, "tool_call_id", "id")
-            if tid is not None:
-                out["id"] = str(tid)
-            if m.get("error") is True:  # (a result that was an error, as a part says it;
-                out["error"] = True  # and a message read before, passed through again)
-    out["content"] = content
-    if kept is not None:
-        out["content_parts"] = kept
-    if calls:
-        if role == "user":  # tau2 dual-control: the user simulator's own tool calls
-            for c in calls:
-                c["requestor"] = "user"
-        out["tool_calls"] = calls
-    if role == "tool":
-        out.setdefault("id", "")
-        out["requestor"] = "assistant"
-        out.setdefault("error", False)
-    return out
-
-
-def _results(results: list[dict], parts: list, kept: list | None) -> list[dict]:
-    """A GenAI message with several tool_call_response parts (the results of several calls,
-    in one message as some providers send them) -> one tool message per result, in order;
-    its other parts (text, reasoning...) kept as the first one's content_parts."""
-    out = []
-    for p in results:
-        resp = p.get("response", p.get("result"))
-        out.append({"role": "tool", "id": str(p.get("id") or ""),
-                    "content": resp if resp is None or isinstance(resp, str)
-                    else json.dumps(resp, ensure_ascii=False),
-                    "requestor": "assistant", "error": p.get("error") is True})
-    rest = [p for p in parts if p.get("type") == "text" and p.get("content") is not None]
-    if rest or kept:
-        out[0]["content_parts"] = rest + (kept or [])
-    return out
-
-
-def each(m: dict | list[dict]) -> list[dict] | tuple[dict]:
-    """`message`'s answer as a sequence of tau2 messages."""
-    return m if type(m) is list else (m,)
-
-
-# the attributes that hold a chat call's output: a message there without a role is the model's
-_OUTPUTS = frozenset(("gen_ai.output.messages", "gen_ai.completion", "llm.output_messages"))
-
-
-def messages(items: list, key: str, first: int = 0) -> list[dict]:
-    """`items` (of attribute `key`, from its item `first` on) converted by `message`; a
-    message that is not one raises BadContent naming it (`key[3]: role should be text`)."""
-    out = []
-    unnamed = "assistant" if key in _OUTPUTS else "unknown"
-    split = 0
-    for n, x in enumerate(items, first):
-        try:
-            m = message(x, unnamed)
-        except BadContent as exc:
-            raise BadContent(f"{key}[{n}]: {exc}") from None
-        if type(m) is list:  # (several results in one message)
-            out.extend(m)
-            split += len(m) - 1
-        else:
-            out.append(m)
-    if split:
-        out = Converted(out)
-        out.added = split
-    return out
-
-
-class Converted(list):
-    """Messages converted from a list in which some items were several messages (`_results`):
-    `added` says how many more messages than items (the items count in a chat input)."""
-
-    added = 0
-
-
-def _messages(v: Any, key: str) -> list[dict] | None:
-    v = message_list(v, key)
-    return None if v is None else messages(v, key)
 
 
 def _flat(a: dict) -> dict[str, list[dict]]:
