@@ -89,9 +89,8 @@ def test_unknown_part_types_are_kept_not_dropped(tmp_path, worker):
     assert extra[0]["content_parts"] == [blob, {"type": "file", "file_id": "f1"}]
 
 
-@pytest.mark.xfail(strict=True, reason="system instructions: a later commit")
 def test_system_instructions_attribute_is_kept(tmp_path, worker):
-    instr = [{"type": "text", "content": "You are a pirate."},
+    instr = [{"type": "text", "content": "You are a pirate. "},
              {"type": "text", "content": "Never refund."}]
     steps, _, ep = _import(tmp_path, [
         _chat("c1", {"gen_ai.system_instructions": json.dumps(instr),
@@ -104,7 +103,7 @@ def test_system_instructions_attribute_is_kept(tmp_path, worker):
                      "gen_ai.output.messages": msgs(text("assistant", "No."))}, 5)])
     assert [s[1] for s in steps] == ["refund me", "Arr, no.", "please", "No."]
     # once, though every call carries it; as system messages in the input are
-    assert ep["otel"]["system_instructions"] == ["You are a pirate.\nNever refund."]
+    assert ep["otel"]["system_instructions"] == ["You are a pirate. Never refund."]
 
 
 def test_show_prints_the_kept_parts(tmp_path):
@@ -136,3 +135,33 @@ def test_an_output_of_several_results_counts_as_one_input_item(tmp_path, worker)
         _chat("c2", {"gen_ai.input.messages": msgs(u, results, nxt),
                      "gen_ai.output.messages": msgs(text("assistant", "cloudy"))}, 5)])
     assert [s[1] for s in steps] == ["weather?", "sunny", "rainy", "and tomorrow?", "cloudy"]
+
+
+def test_system_instructions_as_plain_text_or_on_the_agent_span(tmp_path, worker):
+    root = span(T, "r" * 16, "invoke_agent x", {"gen_ai.operation.name": "invoke_agent",
+                                                 "gen_ai.system_instructions": "Be brief."},
+                start=0, end=50)
+    chat = _chat("c1", {"gen_ai.system_instructions": json.dumps(
+        [{"type": "text", "content": "Be brief."}, {"type": "uri", "uri": IMG}]),
+        "gen_ai.input.messages": msgs(text("user", "hi")),
+        "gen_ai.output.messages": msgs(text("assistant", "Hi."))})
+    _, _, ep = _import(tmp_path, [root, chat])
+    assert ep["otel"]["system_instructions"] == ["Be brief."]
+    assert ep["otel"]["system_instructions_parts"] == [{"type": "uri", "uri": IMG}]
+    assert "gen_ai.system_instructions" not in ep["otel"]["attributes"]
+
+
+def test_system_instructions_that_are_no_parts_are_refused(tmp_path, worker):
+    from store.importers import ImportFailure
+
+    p = tmp_path / "t.jsonl"
+    p.write_text(json.dumps(request([_chat("c1", {
+        "gen_ai.system_instructions": "[1, 2]",
+        "gen_ai.input.messages": msgs(text("user", "hi"))})])) + "\n")
+    db = store.open_db(tmp_path / "s.sqlite")
+    with pytest.raises(ImportFailure) as exc:
+        import_path(db, p)
+    assert str(exc.value).endswith("span c100000000000000 ('chat m'): "
+                                   "gen_ai.system_instructions: parts[0] should be an object, "
+                                   "found a number")
+    assert db.conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)

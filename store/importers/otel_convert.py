@@ -257,3 +257,28 @@ class Converted(list):
 def _messages(v: Any, key: str) -> list[dict] | None:
     v = message_list(v, key)
     return None if v is None else messages(v, key)
+
+
+SYSTEM_INSTRUCTIONS = "gen_ai.system_instructions"
+
+
+def instructions(v: Any) -> tuple[str | None, list | None]:
+    """gen_ai.system_instructions (semconv 1.37+: the JSON text of a list of parts, text parts
+    mostly) -> (its text, its other parts or None). Plain text (not JSON) is that text; a
+    string item is a text part; what is present but no list of parts is BadContent."""
+    if type(v) is str:
+        if v.lstrip()[:1] not in ("[", "{"):
+            return v, None
+        try:
+            v = loads_text(v)
+        except ValueError:
+            return v, None  # (text that only starts like JSON)
+    if type(v) is dict:
+        v = [v]
+    if type(v) is not list:
+        raise BadContent(f"should be a list of parts, found {_kind(v)}")
+    m = message({"role": "system", "parts": [{"type": "text", "content": p}
+                                             if type(p) is str else p for p in v]})
+    if type(m) is list:  # (tool results are no instructions: kept as parts)
+        return None, v
+    return m["content"], m.get("content_parts")

@@ -27,6 +27,7 @@ from . import otel_spans as S
 from .otel_inputs import Inputs, appended, parse_added
 from .otel_sim import sim_of
 from .otel_spans import INPUT
+from .otel_spans import SYSTEM_INSTRUCTIONS as _SI
 
 # transcript events read on spans other than chat spans (e.g. the last turns, on the root)
 _EVENT_ROLES = {"gen_ai.user.message": "user", "gen_ai.assistant.message": "assistant",
@@ -53,6 +54,10 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
     idless = 0  # results placed from tool spans without any call id, not yet met in an input
     call_ids: set[str] = set()
     system: list[Any] = []
+    # gen_ai.system_instructions (semconv 1.37+): the last value read, and its parts that are
+    # not text (kept beside the instructions)
+    last_si: Any = None
+    si_parts: list = []
     # our export's episode with system messages: they are turns, not instructions
     system_turns = type(root[1].get("t2e.system_turns")) is int
     nc = 0
@@ -241,6 +246,8 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                                 else:
                                     emit(m)
                     consumed = n_inp
+                if _SI in a and a[_SI] != last_si:  # (each call carries them: read once)
+                    last_si = _instructions(a[_SI], system, si_parts)
                 u = S.usage(a)
                 extra = {"usage": u} if u else {}
                 c = a.get("t2e.cost")  # (our export's: the message's cost)
@@ -274,6 +281,8 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                         emit({**m, **extra} if j == 0 else m, ms)
                     # (the items the next input repeats: a message of several results is one)
                     consumed += len(out) - out.added if type(out) is not list else len(out)
+            elif k == "agent" and _SI in a:  # (an agent's instructions)
+                last_si = _instructions(a[_SI], system, si_parts)
             elif k == "tool":
                 call, result, captured = S.tool_call(a, name, events)
                 if not captured or result is S.NOT_CAPTURED:  # (arguments or result)
@@ -303,7 +312,25 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
         sim["otel"]["failed_calls"] = failed
     if n_choices:
         sim["otel"]["several_choices"] = n_choices
+    if si_parts:
+        sim["otel"]["system_instructions_parts"] = si_parts
     return sim, lat, nc
+
+
+def _instructions(v: Any, system: list, parts: list) -> Any:
+    """A span's gen_ai.system_instructions added to the episode's instructions (`system`, as
+    the system messages of its inputs are; a text already there is not added again), its
+    parts that are not text to `parts`. Returns `v` (the value last read)."""
+    try:
+        text, other = S.instructions(v)
+    except S.BadContent as exc:
+        raise S.BadContent(f"{_SI}: {exc}") from None
+    if text is not None and text not in system:
+        system.append(text)
+    for p in other or ():
+        if p not in parts:
+            parts.append(p)
+    return v
 
 
 def _unchosen(out: list[dict], chosen: int) -> list[dict]:

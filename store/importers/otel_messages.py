@@ -21,6 +21,7 @@ from .json_fast import loads_text
 # one message's conversion (otel_convert.py), re-exported for otel_spans
 from .otel_convert import (  # noqa: F401
     _OUTPUTS,
+    SYSTEM_INSTRUCTIONS,
     BadContent,
     Converted,
     _args,
@@ -29,6 +30,7 @@ from .otel_convert import (  # noqa: F401
     _kind,
     _messages,
     each,
+    instructions,
     message,
     message_list,
     messages,

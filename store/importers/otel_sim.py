@@ -21,7 +21,7 @@ _OUTCOME = re.compile(r"gen_ai\.evaluation\.|reward|score|feedback|outcome")
 # search keep its whole text a second time)
 _NOT_KEPT = ("gen_ai.input.", "gen_ai.output.", "gen_ai.prompt", "gen_ai.completion",
              "llm.input_messages", "llm.output_messages", "t2e.reward_info", "t2e.user_turns",
-             "t2e.run.")
+             "t2e.run.", "gen_ai.system_instructions")
 
 
 def _iso(ns: int) -> str | None:

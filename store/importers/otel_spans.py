@@ -28,6 +28,7 @@ from ..messages import bad_call_name
 from .otel_messages import (  # noqa: F401
     INPUT,
     OUTPUT,
+    SYSTEM_INSTRUCTIONS,
     BadContent,
     _args,
     _first,
@@ -40,6 +41,7 @@ from .otel_messages import (  # noqa: F401
     event_messages,
     extends,
     has_input,
+    instructions,
     message,
     message_list,
     messages,
