@@ -12,7 +12,8 @@ worker builds the episodes (grouping, messages, validation) and sends them here,
 become rows and are written.
 
 An episode is a conversation: spans sharing `gen_ai.conversation.id` (OpenInference:
-`session.id`), else a trace. Its root is the first `invoke_agent` span (else the first span
+`session.id`; a span without one: its trace's conversation when there is exactly one), else a
+trace. Its root is the first `invoke_agent` span (else the first span
 without a parent in the group). Messages come from chat spans (otel_spans.chat_io), tool calls
 and results from `execute_tool` spans; messages missing because content capture was off are
 stored as "(content not captured)" and counted in the run's warnings. Foreign traces carry no

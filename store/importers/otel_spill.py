@@ -270,21 +270,33 @@ def _groups(db: sqlite3.Connection, path: str,
         db.execute("ATTACH ? AS p", (other,))
         db.execute("CREATE TEMP VIEW sa AS SELECT * FROM main.s UNION ALL SELECT * FROM p.s")
         src = "temp.sa"
-    # episode keys (conversation, else trace) numbered in episode order (first span's time,
-    # then key), that number put on each trace: the spans are then sorted by small integers
-    # (a window over text keys and a second sort cost twice as much)
-    db.execute(f"CREATE TABLE g0 AS SELECT trace, max(conv) AS conv, min(start) AS ts FROM {src} "
-               "GROUP BY trace")
-    db.execute("CREATE TABLE ko AS SELECT key, row_number() OVER (ORDER BY gs, key) AS o FROM "
-               "(SELECT coalesce(conv, trace) AS key, min(ts) AS gs FROM g0 GROUP BY 1)")
+    # episode keys numbered in episode order (first span's time, then key), that number put on
+    # each (trace, conversation) pair: the spans are then sorted by small integers (a window
+    # over text keys and a second sort cost twice as much). A span's key is its conversation
+    # id; without one, its trace's conversation when the trace has exactly one, else its trace
+    # (a trace holding two conversations is two episodes, and its other spans a third). ''
+    # stands for no conversation (the spill keeps none empty)
+    db.execute(f"CREATE TABLE g0 AS SELECT trace, coalesce(conv, '') AS conv, min(start) AS ts "
+               f"FROM {src} GROUP BY trace, conv")
+    db.execute("CREATE TABLE t1 AS SELECT trace, max(conv) AS one FROM g0 WHERE conv <> '' "
+               "GROUP BY trace HAVING count(*) = 1")
+    db.execute("CREATE INDEX t1_trace ON t1(trace)")
+    db.execute("CREATE TABLE g1 AS SELECT g0.trace, g0.conv, g0.ts, CASE WHEN g0.conv <> '' "
+               "THEN g0.conv ELSE coalesce(t1.one, g0.trace) END AS key, "
+               "g0.conv <> '' OR t1.one IS NOT NULL AS bc FROM g0 LEFT JOIN t1 "
+               "ON t1.trace = g0.trace")
+    db.execute("CREATE TABLE ko AS SELECT key, bc, row_number() OVER (ORDER BY gs, key) AS o "
+               "FROM (SELECT key, max(bc) AS bc, min(ts) AS gs FROM g1 GROUP BY 1)")
     db.execute("CREATE INDEX ko_key ON ko(key)")
-    db.execute("CREATE TABLE g (trace TEXT PRIMARY KEY, conv TEXT, o INTEGER) WITHOUT ROWID")
-    db.execute("INSERT INTO g SELECT g0.trace, g0.conv, ko.o FROM g0 JOIN ko ON "
-               "ko.key = coalesce(g0.conv, g0.trace)")
+    db.execute("CREATE TABLE g (trace TEXT, conv TEXT, o INTEGER, bc INTEGER, "
+               "PRIMARY KEY (trace, conv)) WITHOUT ROWID")
+    db.execute("INSERT INTO g SELECT g1.trace, g1.conv, ko.o, ko.bc FROM g1 JOIN ko ON "
+               "ko.key = g1.key")
     keys = db.cursor().execute("SELECT o, key FROM ko ORDER BY o")
     # sort the small key rows; the spans are then read from the record files in that order
-    cur = db.execute(f"SELECT g.o, g.conv IS NOT NULL, x.seq, x.off, x.len FROM {src} AS x "
-                     "JOIN g ON g.trace = x.trace ORDER BY g.o, x.start, x.seq")
+    cur = db.execute(f"SELECT g.o, g.bc, x.seq, x.off, x.len FROM {src} AS x JOIN g ON "
+                     "g.trace = x.trace AND g.conv = coalesce(x.conv, '') "
+                     "ORDER BY g.o, x.start, x.seq")
     group, key, by_conv, spans = None, None, False, []
     loads = marshal.loads
     # one pread per span (a seek and a read were two system calls, and a buffer refill each);

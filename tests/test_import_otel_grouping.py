@@ -1,0 +1,67 @@
+"""Episodes are conversations: spans are grouped by `gen_ai.conversation.id` where they carry
+one; a span without one goes with its trace's conversation when the trace has exactly one,
+else with its trace. A trace holding two conversations was one episode (its key the larger
+id) holding both. The spans of each line spilled by either process (small blocks: both take
+some), the same episodes in the one- and the two-process import."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from otel_fixture import msgs, request, span, text
+from test_import_otel import episodes
+
+import store
+from store.importers import import_path, otel_lines
+
+A, B = "a" * 32, "b" * 32
+
+
+def _chat(tr, sid, conv, said, start, parent=None):
+    attrs = {"gen_ai.operation.name": "chat", "gen_ai.input.messages": msgs(text("user", said)),
+             "gen_ai.output.messages": msgs(text("assistant", "re " + said))}
+    if conv:
+        attrs["gen_ai.conversation.id"] = conv
+    return span(tr, sid, "chat m", attrs, parent=parent, start=start, end=start + 1)
+
+
+def _tool(tr, sid, start, parent=None):
+    return span(tr, sid, "execute_tool look", {
+        "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "look",
+        "gen_ai.tool.call.id": "call_" + sid, "gen_ai.tool.call.arguments": "{}",
+        "gen_ai.tool.call.result": "seen"}, parent=parent, start=start, end=start + 1)
+
+
+def _run(tmp_path, monkeypatch, mode, lines):
+    monkeypatch.setenv("T2E_IMPORT_WORKER", mode)
+    monkeypatch.setattr(otel_lines, "SPILL_BLOCK", 512)  # small files: many blocks
+    p = tmp_path / "t.jsonl"
+    p.write_text("".join(json.dumps(request(spans)) + "\n" for spans in lines))
+    db = store.open_db(tmp_path / f"s{mode}.sqlite")
+    entry = import_path(db, p)
+    return [(e["key"], [s[1] for s in e["steps"]]) for e in episodes(db, entry["run_id"])], \
+        entry["warnings"]
+
+
+@pytest.mark.parametrize("mode", ["0", "1"])
+def test_two_conversations_in_one_trace_are_two_episodes(tmp_path, monkeypatch, mode):
+    got, warnings = _run(tmp_path, monkeypatch, mode, [
+        [_chat(A, "c1", "convA", "hello from A", 1)], [_chat(A, "c2", "convB", "hello from B", 5)]])
+    assert got == [("convA", ["hello from A", "re hello from A"]),
+                   ("convB", ["hello from B", "re hello from B"])]
+    assert any("2 episode(s): 2 grouped by gen_ai.conversation.id" in w for w in warnings)
+
+
+@pytest.mark.parametrize("mode", ["0", "1"])
+def test_spans_without_a_conversation_id(tmp_path, monkeypatch, mode):
+    got, _ = _run(tmp_path, monkeypatch, mode, [
+        # trace A: one conversation, over two traces (A and B); A's tool span has no id
+        [_chat(A, "a1", "conv1", "q1", 1)], [_tool(A, "a2", 2)],
+        [_chat(B, "b1", "conv1", "q2", 10)],
+        # trace C: two conversations and a span with none: that span is the trace's own
+        [_chat("c" * 32, "c1", "x", "qx", 20), _chat("c" * 32, "c2", "y", "qy", 22),
+         _chat("c" * 32, "c3", None, "qz", 24)]])
+    assert got == [("conv1", ["q1", "re q1", None, "seen", "q2", "re q2"]),
+                   ("x", ["qx", "re qx"]), ("y", ["qy", "re qy"]),
+                   ("c" * 32, ["qz", "re qz"])]
