@@ -11,6 +11,7 @@ from typing import Any
 
 from world.jsonstream import JsonStreamError
 
+from ..messages import short_json
 from .json_fast import loads_keeping_numbers, loads_text
 
 _ROLE = {"model": "assistant", "ai": "assistant", "human": "user", "function": "tool",
@@ -20,6 +21,15 @@ _ROLE = {"model": "assistant", "ai": "assistant", "human": "user", "function": "
 def _kind(v: Any) -> str:
     return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
             type(None): "null"}.get(type(v), "a number")
+
+
+def bad_id(v: Any) -> str | None:
+    """What is wrong with an id attribute's value (a task, simulation or conversation id):
+    None for text or an integer (its text is the id, as in ATIF); str() of anything else
+    stored Python's repr ("{'k': 'v'}")."""
+    if type(v) is str or type(v) is int:
+        return None
+    return f"should be a string (or an integer), found {_kind(v)} {short_json(v)}"
 
 
 def _first(a: dict, *keys: str) -> Any:

@@ -29,6 +29,7 @@ from .otel_convert import (  # noqa: F401
     _json,
     _kind,
     _messages,
+    bad_id,
     each,
     instructions,
     message,

@@ -40,6 +40,10 @@ def sim_of(key: str, by_conv: bool, spans: list[list], root: list, msgs: list[di
     trial = ra.get("t2e.trial")
     seed = ra.get("t2e.seed")
     task = ra.get("t2e.task_id", ra.get("task.id"))
+    for k in ("t2e.task_id" if "t2e.task_id" in ra else "task.id", "t2e.sim_id"):
+        # (the ids read: str() of a map or a list stored Python's repr)
+        if type(v := ra.get(k)) is not str and v is not None and (bad := S.bad_id(v)):
+            raise S.BadContent(f"span {str(root[6])[:40]} ({str(root[0])[:80]!r}): {k} {bad}")
     keep = {k: v for k, v in ra.items() if isinstance(v, _KEEP_SCALARS)
             and not k.startswith(_NOT_KEPT)}
     for sp in spans:  # outcomes elsewhere: evaluation events, evaluator or feedback spans

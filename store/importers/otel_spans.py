@@ -34,6 +34,7 @@ from .otel_messages import (  # noqa: F401
     _first,
     _kind,
     _messages,
+    bad_id,
     blocks,
     blocks_text,
     chat_io,

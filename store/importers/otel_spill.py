@@ -169,6 +169,12 @@ class Spiller:
                                                 f"spans[{k}]: {_span_problem(sp, exc)}") \
                                 from None
                         conv = a.get("gen_ai.conversation.id") or a.get("session.id")
+                        if conv is not None and type(conv) is not str:
+                            if (bad := S.bad_id(conv)) is not None:  # (str() stored its repr)
+                                raise ImportFailure(
+                                    f"{where}, resourceSpans[{i}].scopeSpans[{j}].spans[{k}]: "
+                                    + ("gen_ai.conversation.id" if a.get("gen_ai.conversation.id")
+                                       else "session.id") + f" {bad}")
                         ref = None
                         if k_ == "chat" and type(text := a.get(S.INPUT)) is str:
                             prev = last_input.pop(trace, None)  # re-added: newest last
