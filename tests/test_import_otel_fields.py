@@ -71,3 +71,67 @@ def test_integer_ids_are_their_text(tmp_path, worker):
     import_path(db, p)
     assert db.conn.execute("SELECT episode_key, task_id FROM episodes").fetchall() == [
         ("12", "7")]
+
+
+PLACE = "line 1, resourceSpans[0].scopeSpans[0].spans[0]: "
+
+
+@pytest.mark.parametrize("field,value,said", [
+    ("name", ["chat"], "name should be a string, found a list"),
+    ("parentSpanId", ["r0"], "parentSpanId should be a string, found a list"),
+    ("events", [{"name": ["gen_ai.user.message"], "timeUnixNano": "1", "attributes": []}],
+     "events[0].name should be a string, found a list"),
+    ("events", [{"name": "gen_ai.user.message"}, "hi"],
+     "events[1] should be an object, found a string"),
+])
+def test_a_span_field_of_the_wrong_type_is_named(tmp_path, worker, field, value, said):
+    root = _root()
+    root[field] = value
+    assert _refused(tmp_path, [root, _chat()]) == PLACE + said
+
+
+_LIST = 'should be a string (or an integer), found a list ["x"]'
+
+
+@pytest.mark.parametrize("attrs,said", [
+    ({"gen_ai.output.messages": json.dumps([{"role": "assistant", "parts": [
+        {"type": "tool_call", "id": ["x"], "name": "look", "arguments": {}}]}])},
+     f"gen_ai.output.messages[0]: parts[0].id {_LIST}"),
+    ({"gen_ai.output.messages": json.dumps([{"role": "assistant", "tool_calls": [
+        {"id": ["x"], "function": {"name": "look", "arguments": "{}"}}]}])},
+     f"gen_ai.output.messages[0]: tool_calls[0].id {_LIST}"),
+    ({"gen_ai.input.messages": json.dumps([{"role": "tool", "parts": [
+        {"type": "tool_call_response", "id": ["x"], "response": "ok"}]}])},
+     f"gen_ai.input.messages[0]: parts[0].id {_LIST}"),
+    ({"gen_ai.input.messages": json.dumps([{"role": "tool", "tool_call_id": ["x"],
+                                            "content": "ok"}])},
+     f"gen_ai.input.messages[0]: tool_call_id {_LIST}"),
+])
+def test_a_call_id_in_a_message_that_is_not_text_is_refused(tmp_path, worker, attrs, said):
+    assert _refused(tmp_path, [_root(), _chat(attrs)]) == (
+        f"episode #0 (trace {T}), span c1 ('chat m'): {said}")
+
+
+def test_a_tool_span_call_id_that_is_not_text_is_refused(tmp_path, worker):
+    tool = span(T, "t1", "execute_tool look", {
+        "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "look",
+        "gen_ai.tool.call.id": {"k": "v"}, "gen_ai.tool.call.result": "ok"},
+        parent="r1", start=3, end=4)
+    assert _refused(tmp_path, [_root(), _chat(), tool]) == (
+        f"episode #0 (trace {T}), span t1 ('execute_tool look'): gen_ai.tool.call.id should "
+        'be a string (or an integer), found an object {"k": "v"}')
+
+
+def test_a_requestor_that_is_not_text_is_left_out(tmp_path, worker):
+    # (our export's field: a value of the wrong type is left out, as its costs are; str()
+    # stored "['user']")
+    tool = span(T, "t1", "execute_tool look", {
+        "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "look",
+        "gen_ai.tool.call.id": "call_1", "gen_ai.tool.call.result": "ok",
+        "t2e.requestor": ["user"]}, parent="r1", start=3, end=4)
+    p = tmp_path / "t.jsonl"
+    p.write_text(json.dumps(request([_root(), _chat(), tool])) + "\n")
+    db = store.open_db(tmp_path / "s.sqlite")
+    import_path(db, p)
+    assert db.conn.execute("SELECT DISTINCT requestor FROM steps WHERE role = 'tool'"
+                           ).fetchall() == [("assistant",)]

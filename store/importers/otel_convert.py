@@ -32,6 +32,18 @@ def bad_id(v: Any) -> str | None:
     return f"should be a string (or an integer), found {_kind(v)} {short_json(v)}"
 
 
+def id_text(v: Any, field: str = "id") -> str:
+    """A call or result id as text: "" for none (null, 0, false, as before), an integer's
+    text; anything else (a map, a list, true, a double) is BadContent naming `field`."""
+    if type(v) is str:
+        return v
+    if not v:
+        return ""
+    if type(v) is int:
+        return str(v)
+    raise BadContent(f"{field} {bad_id(v)}")
+
+
 def _first(a: dict, *keys: str) -> Any:
     for k in keys:
         v = a.get(k)
@@ -115,8 +127,9 @@ def _call(c: Any) -> dict | None:
     args = c.get("arguments", fn.get("arguments"))
     # the name as given: one that is not text is refused by the episode's validation (as in
     # every importer: str() stored Python's repr, "{'a': 1}")
-    return {"id": str(c.get("id") or ""), "name": name, "arguments": _args(args),
-            "requestor": "assistant"}
+    cid = c.get("id")  # (BadContent "id ..." for one that is no id: the caller names the call)
+    return {"id": cid if type(cid) is str else id_text(cid), "name": name,
+            "arguments": _args(args), "requestor": "assistant"}
 
 
 def message(m: Any, unnamed: str = "unknown") -> dict | None:
@@ -148,7 +161,10 @@ def message(m: Any, unnamed: str = "unknown") -> dict | None:
                 t = p["content"]
                 texts.append(t if type(t) is str else json.dumps(t, ensure_ascii=False))
             elif kind == "tool_call":
-                c = _call(p)
+                try:
+                    c = _call(p)
+                except BadContent as exc:
+                    raise BadContent(f"parts[{n}].{exc}") from None
                 if c is None:
                     raise BadContent(f"parts[{n}]: a tool_call without a name")
                 calls.append(c)
@@ -158,7 +174,8 @@ def message(m: Any, unnamed: str = "unknown") -> dict | None:
                                           and p.get("type") == "tool_call_response"]
                     continue
                 resp = p.get("response", p.get("result"))
-                out["id"] = str(p.get("id") or "")
+                pid = p.get("id")
+                out["id"] = pid if type(pid) is str else id_text(pid, f"parts[{n}].id")
                 if p.get("error") is True:  # (our export's: a result that was an error)
                     out["error"] = True
                 if resp is not None:  # (null: the result's content is null, as in the
@@ -182,7 +199,10 @@ def message(m: Any, unnamed: str = "unknown") -> dict | None:
             if type(raw_calls) is not list:
                 raise BadContent(f"tool_calls should be a list, found {_kind(raw_calls)}")
             for n, c in enumerate(raw_calls):
-                call = _call(c)
+                try:
+                    call = _call(c)
+                except BadContent as exc:
+                    raise BadContent(f"tool_calls[{n}].{exc}") from None
                 if call is None:  # (the parts form's rule: a call is named, or refused)
                     raise BadContent(f"tool_calls[{n}] should be an object, found {_kind(c)}"
                                      if type(c) is not dict else
@@ -191,7 +211,8 @@ def message(m: Any, unnamed: str = "unknown") -> dict | None:
         if role == "tool":
             tid = _first(m, "tool_call_id", "id")
             if tid is not None:
-                out["id"] = str(tid)
+                out["id"] = tid if type(tid) is str else str(tid) if type(tid) is int \
+                    else id_text(tid, "tool_call_id" if "tool_call_id" in m else "id")
             if m.get("error") is True:  # (a result that was an error, as a part says it;
                 out["error"] = True  # and a message read before, passed through again)
     out["content"] = content
@@ -216,7 +237,7 @@ def _results(results: list[dict], parts: list, kept: list | None) -> list[dict]:
     out = []
     for p in results:
         resp = p.get("response", p.get("result"))
-        out.append({"role": "tool", "id": str(p.get("id") or ""),
+        out.append({"role": "tool", "id": id_text(p.get("id"), f"parts[{parts.index(p)}].id"),
                     "content": resp if resp is None or isinstance(resp, str)
                     else json.dumps(resp, ensure_ascii=False),
                     "requestor": "assistant", "error": p.get("error") is True})

@@ -31,6 +31,7 @@ from .otel_convert import (  # noqa: F401
     _messages,
     bad_id,
     each,
+    id_text,
     instructions,
     message,
     message_list,
@@ -186,12 +187,14 @@ def event_messages(m: dict, unnamed: str = "unknown") -> list[dict]:
             if k == "toolUse":
                 if v.get("name") is None:
                     raise BadContent(f"content[{n}]: a toolUse without a name")
-                calls.append({"id": v.get("toolUseId"), "name": v["name"],
+                calls.append({"id": id_text(v.get("toolUseId"), f"content[{n}].toolUse.toolUseId"),
+                              "name": v["name"],
                               "arguments": v.get("input")})
                 continue
             res = v.get("content")
             inner = blocks(res) if type(res) is list else None
-            out.append({"role": "tool", "id": str(v.get("toolUseId") or ""),
+            out.append({"role": "tool", "id": id_text(v.get("toolUseId"),
+                                                      f"content[{n}].toolResult.toolUseId"),
                         "content": blocks_text(inner) if inner is not None
                         else res if res is None or type(res) is str
                         else json.dumps(res, ensure_ascii=False),

@@ -42,6 +42,7 @@ from .otel_messages import (  # noqa: F401
     event_messages,
     extends,
     has_input,
+    id_text,
     instructions,
     message,
     message_list,
@@ -213,8 +214,14 @@ def tool_call(a: dict, name: str, events: list | None = None) -> tuple[dict, Any
     if (args is None or result is None) and events:  # (rare: only then are events read)
         args, result = _from_tool_events(events, args, result, a)
     cid = _first(a, "gen_ai.tool.call.id", "tool_call.id", "tool.call.id")
-    call = {"id": str(cid or ""), "name": tname, "arguments": _args(args),  # (see _call)
-            "requestor": str(a.get("t2e.requestor") or "assistant")}
+    if cid is None:
+        cid = ""
+    elif type(cid) is not str:  # (str() of a map or a list stored Python's repr)
+        cid = id_text(cid, next(k for k in ("gen_ai.tool.call.id", "tool_call.id",
+                                            "tool.call.id") if a.get(k) is cid))
+    call = {"id": cid, "name": tname, "arguments": _args(args),  # (see _call)
+            "requestor": req if type(req := a.get("t2e.requestor")) is str and req
+            else "assistant"}  # (our export's field: of another type, left out)
     if result is None:  # (a null result's attribute is there, with no value)
         if "gen_ai.tool.call.result" not in a and "output.value" not in a:
             result = NOT_CAPTURED

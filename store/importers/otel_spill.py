@@ -162,7 +162,14 @@ class Spiller:
                                        "attributes": attrs(e.get("attributes"))}
                                       for e in evs if isinstance(e, dict)] if evs else []
                             status = (sp.get("status") or {}).get("code")
-                            name = str(sp.get("name") or "")
+                            name = sp.get("name") or ""
+                            parent = sp.get("parentSpanId") or None
+                            if type(name) is not str or (parent is not None
+                                                         and type(parent) is not str) \
+                                    or evs and (len(events) < len(evs) or any(
+                                        type(e["name"]) is not str and e["name"] is not None
+                                        for e in events)):
+                                raise TypeError("a field")  # (named by _span_problem)
                             k_ = kind(name, a)
                         except (AttributeError, TypeError, ValueError) as exc:
                             raise ImportFailure(f"{where}, resourceSpans[{i}].scopeSpans[{j}]."
@@ -186,7 +193,7 @@ class Spiller:
                         # marshal, not JSON: the record only lives in our own temporary file,
                         # and marshalling big strings is a copy where JSON re-escapes them
                         blob = dumps([name, a, events, status in (2, "2", "STATUS_CODE_ERROR"),
-                                      start, end, sid, sp.get("parentSpanId") or None, service,
+                                      start, end, sid, parent, service,
                                       trace, k_, seq, ref])
                         write(blob)
                         n = len(blob)
@@ -248,9 +255,15 @@ def _span_problem(sp: dict, exc: BaseException) -> str:
             return (f"{field} should be {'an object' if want is dict else 'a list'}, found "
                     f"{_kind(v)}")
     for n, e in enumerate(sp.get("events") or ()):
-        if isinstance(e, dict) and e.get("attributes") is not None \
-                and type(e.get("attributes")) is not list:
+        if not isinstance(e, dict):
+            return f"events[{n}] should be an object, found {_kind(e)}"
+        if e.get("attributes") is not None and type(e.get("attributes")) is not list:
             return f"events[{n}].attributes should be a list, found {_kind(e['attributes'])}"
+        if e.get("name") is not None and type(e["name"]) is not str:
+            return f"events[{n}].name should be a string, found {_kind(e['name'])}"
+    for field in ("name", "parentSpanId"):  # (falsy values: no name, no parent)
+        if sp.get(field) and type(sp[field]) is not str:
+            return f"{field} should be a string, found {_kind(sp[field])}"
     if isinstance(exc, ValueError) and str(exc).startswith("attribute "):
         return str(exc)  # (otel_spans.attrs names the attribute)
     return f"a value of an unexpected shape ({_problem(exc)})"
