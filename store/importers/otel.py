@@ -148,6 +148,12 @@ def _import(conn, ctx: ImportContext, worker: _Worker | None) -> None:
         ctx.warn(f"{stats['choices']} episode(s) have chat calls that returned several choices: "
                  "the one the next chat input carries (else the first) is the step, the others "
                  "are kept on it as unchosen_choices")
+    if stats.get("spans_ending_before_start"):
+        ctx.warn(f"{stats['spans_ending_before_start']} span(s) end before they start (times "
+                 "out of order): their steps' latency is left empty")
+    if stats.get("spans_without_start"):
+        ctx.warn(f"{stats['spans_without_start']} span(s) have no start time: placed where they "
+                 "are in the file among their conversation's spans, latency left empty")
     if stats["skipped"]:
         ctx.warn(f"{stats['skipped']} trace(s) without any GenAI span were not imported")
     ctx.warnings.extend(ctx.summary_warnings(builder, record="episode"))

@@ -38,6 +38,10 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                   models: Counter | None = None) -> tuple[dict, list, int]:
     """One conversation's spans (time order) -> (tau2-shaped simulation, per-message latency
     in ms, count of messages whose content was not captured)."""
+    made = None  # the seqs of the spans without a start time placed by file order
+    if not spans[0][4] and spans[-1][4]:  # (such spans sort first: before every time)
+        spans, made = _file_order(spans)
+    backwards = 0  # spans that end before they start
     ids = {sp[6] for sp in spans}
     root = next((sp for sp in spans if sp[10] == "agent"), None) \
         or next((sp for sp in spans if sp[7] not in ids), spans[0])
@@ -166,7 +170,13 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                 continue
             name, a, events, err, start, end = it[:6]
             k = it[10]
-            ms = (end - start) / 1e6 if end and start else None
+            if end and start:
+                ms = (end - start) / 1e6
+                if ms < 0 or made is not None and it[11] in made:  # (no latency to tell)
+                    backwards += ms < 0
+                    ms = None
+            else:
+                ms = None
             if k == "chat":
                 pend, choices = choices, None  # (the choices of the call before this one)
                 text = a.get(INPUT)
@@ -314,7 +324,29 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
         sim["otel"]["several_choices"] = n_choices
     if si_parts:
         sim["otel"]["system_instructions_parts"] = si_parts
+    if backwards:
+        sim["otel"]["spans_ending_before_start"] = backwards
+    if made:
+        sim["otel"]["spans_without_start"] = len(made)
     return sim, lat, nc
+
+
+def _file_order(spans: list[list]) -> tuple[list[list], set]:
+    """Spans sorted by time where some have no start time (they came first): each such span
+    takes the start of the span before it in the file (seq order; none: it stays first), so
+    it keeps its place among its conversation's calls (a chat span without times came before
+    the call whose turns its input repeats, and they were emitted twice). Returns the spans
+    in that order and the seqs of the spans given a start (their latency is not known)."""
+    made = set()
+    t = 0
+    for sp in sorted(spans, key=lambda sp: sp[11]):
+        if sp[4]:
+            t = sp[4]
+        else:
+            sp[4] = t
+            made.add(sp[11])
+    spans.sort(key=lambda sp: (sp[4], sp[11]))
+    return spans, made
 
 
 def _instructions(v: Any, system: list, parts: list) -> Any:

@@ -64,7 +64,7 @@ def sim_of(key: str, by_conv: bool, spans: list[list], root: list, msgs: list[di
     sim: dict[str, Any] = {
         "id": str(ra.get("t2e.sim_id") or key), "task_id": str(task if task is not None else key),
         "start_time": _iso(start), "end_time": _iso(end),
-        "duration": (end - start) / 1e9 if end and start else None,
+        "duration": (end - start) / 1e9 if end and start and end >= start else None,
         "termination_reason": ra.get("t2e.termination_reason")
         or ("agent_error" if root[3] else None),
         "reward_info": ri if isinstance(ri, dict) else None,

@@ -367,6 +367,9 @@ def episodes(db: sqlite3.Connection, path: str, other: str | None,
             stats["failed"] = stats.get("failed", 0) + 1
         if "several_choices" in sim["otel"]:
             stats["choices"] = stats.get("choices", 0) + 1
+        for k in ("spans_ending_before_start", "spans_without_start"):
+            if k in sim["otel"]:
+                stats[k] = stats.get(k, 0) + sim["otel"][k]
         yield sim, lat, nc, conv
 
 
