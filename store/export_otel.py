@@ -70,8 +70,12 @@ def _val(v: Any) -> dict:
     return {"stringValue": v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)}
 
 
-def _attrs(d: dict) -> list[dict]:
-    return [{"key": k, "value": _val(v)} for k, v in d.items() if v is not None]
+def _attrs(d: dict, null: str | None = None) -> list[dict]:
+    """OTLP attributes of the values that are not None; `null`: the one key written even when
+    None, with an empty value (OTLP's null: a tool result captured as null, which the import
+    tells apart from a result not captured, an absent attribute)."""
+    return [{"key": k, "value": _val(v) if v is not None else {}} for k, v in d.items()
+            if v is not None or k == null]
 
 
 # a message's usage (the store's names) -> the GenAI name the OTel importer reads first for
@@ -109,7 +113,9 @@ def _parts(m: dict) -> dict:
     if m.get("content") is not None:
         parts.append({"type": "text", "content": m["content"]})
     for c in m.get("tool_calls") or []:
-        parts.append({"type": "tool_call", "id": c.get("id"), "name": c.get("name"),
+        # (a call stored without a name has the name '': a part without one is refused)
+        parts.append({"type": "tool_call", "id": c.get("id"),
+                      "name": "" if c.get("name") is None else c.get("name"),
                       "arguments": _arguments(c.get("arguments"))})
     return {"role": role, "parts": parts}
 
@@ -215,7 +221,8 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None],
                                    "t2e.error": True if m.get("error") else None})})
         elif role == "tool":
             c = calls.get(m.get("id")) or {}
-            a = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": c.get("name"),
+            a = {"gen_ai.operation.name": "execute_tool",
+                 "gen_ai.tool.name": "" if c.get("name") is None else c.get("name"),
                  "gen_ai.tool.call.id": m.get("id"),
                  "gen_ai.tool.call.arguments": json.dumps(c.get("arguments"),
                                                           ensure_ascii=False),
@@ -223,7 +230,7 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None],
                  "t2e.requestor": m.get("requestor")}
             spans.append(_span(trace, _id(trace, i, n=16), root_id,
                                f"execute_tool {c.get('name') or ''}".strip(), a, t, end,
-                               error=bool(m.get("error"))))
+                               error=bool(m.get("error")), null="gen_ai.tool.call.result"))
         elif role == "user" and i > last_assistant:
             calls_made = m.get("tool_calls") or None  # (tau2 dual-control: the user's own)
             events.append({"timeUnixNano": str(min(end, _MAX_NS - 1)), "name": "gen_ai.user.message",
@@ -269,12 +276,12 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None],
 
 
 def _span(trace: str, sid: str, parent: str | None, name: str, a: dict, start: int, end: int,
-          *, error: bool = False) -> dict:
+          *, error: bool = False, null: str | None = None) -> dict:
     # (a time laid out past the last fixed64 from one near it is held there: still in order)
     out = {"traceId": trace, "spanId": sid, "name": name, "kind": 1,
            "startTimeUnixNano": str(min(start, _MAX_NS - 1)),
            "endTimeUnixNano": str(min(end, _MAX_NS - 1)),
-           "attributes": _attrs(a), "status": {"code": 2 if error else 0}}
+           "attributes": _attrs(a, null), "status": {"code": 2 if error else 0}}
     if parent:
         out["parentSpanId"] = parent
     return out

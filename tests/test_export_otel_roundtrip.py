@@ -615,3 +615,39 @@ def test_a_foreign_files_system_messages_stay_its_instructions(tmp_path):
                            (eid,)).fetchall() == [("user", "hi"), ("assistant", "hello")]
     assert json.loads(extra)["otel"]["system_instructions"] == ["Be brief."]
     assert _world(db, rid)["grading"] == "foreign"
+
+
+# -- null results and nameless calls ---------------------------------------------------------
+
+def test_roundtrip_of_a_null_tool_result_keeps_it_null(tmp_path):
+    """A result whose content is null came back as "(content not captured)": the export left
+    the result attribute out (its attributes skip None), which the import reads as capture
+    off. It is written with an empty value, OTLP's null, which the import reads as a null
+    result."""
+    src = _jsonl(tmp_path / "null.jsonl", [
+        _ep("t0", [U("hi"), A(None, [C("c1", "get", {"a": 1})]), T("c1", None), A("done")])])
+    before, after, back = _roundtrip(tmp_path, src)
+    assert after == before
+    assert before[0][2][2][1] is None  # (the result: null content)
+    assert not any("not captured" in w for w in back["warnings"])
+
+
+def test_roundtrip_of_a_tool_call_without_a_name(tmp_path):
+    """A call without a name (kept by the importers, its name ''), exported as a tool_call part
+    without a name, which the import refuses as nameless: the export writes the name ''."""
+    src = _jsonl(tmp_path / "nameless.jsonl", [
+        _ep("t0", [U("hi"), A(None, [{"id": "c1", "arguments": {"a": 1}}]), T("c1", "ok"),
+                   A("done")])])
+    db = store.open_db(tmp_path / "a.sqlite")
+    rid = import_path(db, src)["run_id"]
+    export_run(db, rid, "otel", tmp_path / "o.jsonl")
+    back_db = store.open_db(tmp_path / "b.sqlite")
+    back = import_path(back_db, tmp_path / "o.jsonl")["run_id"]
+    calls = "SELECT c.call_id, c.name, c.arguments FROM tool_calls c JOIN steps s USING " \
+            "(step_id) JOIN episodes e USING (episode_id) WHERE e.run_id = ?"
+    steps = "SELECT s.role, s.content, s.tool_call_id, s.tool_name FROM steps s JOIN " \
+            "episodes e USING (episode_id) WHERE e.run_id = ? ORDER BY s.idx"
+    assert back_db.conn.execute(calls, (back,)).fetchall() == \
+        db.conn.execute(calls, (rid,)).fetchall() == [("c1", "", '{"a": 1}')]
+    assert back_db.conn.execute(steps, (back,)).fetchall() == \
+        db.conn.execute(steps, (rid,)).fetchall()

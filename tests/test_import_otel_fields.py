@@ -135,3 +135,17 @@ def test_a_requestor_that_is_not_text_is_left_out(tmp_path, worker):
     import_path(db, p)
     assert db.conn.execute("SELECT DISTINCT requestor FROM steps WHERE role = 'tool'"
                            ).fetchall() == [("assistant",)]
+
+
+def test_a_tool_span_named_empty_keeps_the_empty_name(tmp_path, worker):
+    # ('' is a name given empty, as in a message's call; it took the span's name,
+    # "execute_tool", which our export writes for a call without a name)
+    tool = span(T, "t1", "execute_tool", {
+        "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "",
+        "gen_ai.tool.call.id": "call_1", "gen_ai.tool.call.result": "ok"},
+        parent="r1", start=3, end=4)
+    p = tmp_path / "t.jsonl"
+    p.write_text(json.dumps(request([_root(), _chat(), tool])) + "\n")
+    db = store.open_db(tmp_path / "s.sqlite")
+    import_path(db, p)
+    assert db.conn.execute("SELECT call_id, name FROM tool_calls").fetchall() == [("call_1", "")]

@@ -208,7 +208,8 @@ def tool_call(a: dict, name: str, events: list | None = None) -> tuple[dict, Any
             if bad:  # refused here: a message that names the call may show no name at all
                 raise BadContent(key + bad[8:])  # (less "[0].name")
             break
-    tname = tname or name.removeprefix("execute_tool ")
+    if tname is None:  # ('' is a name given empty: kept, as in a message's call)
+        tname = name.removeprefix("execute_tool ")
     args = _first(a, "gen_ai.tool.call.arguments", "tool.parameters", "input.value")
     result = _first(a, "gen_ai.tool.call.result", "output.value")
     if (args is None or result is None) and events:  # (rare: only then are events read)
