@@ -93,3 +93,12 @@ def test_show_prints_the_unchosen_choices(tmp_path):
     res = CliRunner().invoke(cli, ["--store", st, "show", "1"])
     assert res.exit_code == 0, res.output
     assert 'unchosen_choices: [{"index": 1, "role": "assistant", "content": "3"}]' in res.output
+
+
+def test_the_same_input_again_after_choices_is_a_second_sample(tmp_path, worker):
+    # as after a call of one output message (test_import_otel_shapes): the input is emitted
+    # whole again, not taken for a continuation that carries none of the choices
+    _, steps, _ = _import(tmp_path, [_chat("c1", [PICK], [SEVEN, THREE], 1),
+                                     _chat("c2", [PICK], [text("assistant", "5")], 5)])
+    assert steps == [("user", "pick a number"), ("assistant", "7"), ("user", "pick a number"),
+                     ("assistant", "5")]

@@ -204,7 +204,8 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                     # `extends` asks of the text) gives what is past the messages already emitted
                     # (none, when it is shorter); another conversation's input, or the same input
                     # again (a second sample), is emitted whole
-                    goes_on = n_inp >= consumed or (prev is not None and hist
+                    # (after a call of several choices, going on carries one of them)
+                    goes_on = n_inp >= consumed + (pend is not None) or (prev is not None and hist
                                                      and n_inp > len(hist)
                                                      and inp[:len(hist)] == hist)
                     fresh = (inp[consumed:] if goes_on else inp) if inp is not None else None
