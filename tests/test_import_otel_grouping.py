@@ -65,3 +65,27 @@ def test_spans_without_a_conversation_id(tmp_path, monkeypatch, mode):
     assert got == [("conv1", ["q1", "re q1", None, "seen", "q2", "re q2"]),
                    ("x", ["qx", "re qx"]), ("y", ["qy", "re qy"]),
                    ("c" * 32, ["qz", "re qz"])]
+
+
+def test_the_grouping_per_pair_is_the_grouping_per_trace_where_traces_hold_one(
+        tmp_path, monkeypatch):
+    """A file where no trace holds two conversations is grouped per trace (the usual file: the
+    cheaper query); per (trace, conversation) pair it gives the same episodes."""
+    from otel_fixture import new_convention_file, old_convention_file, openinference_file
+
+    from store.importers import otel_spill
+
+    monkeypatch.setenv("T2E_IMPORT_WORKER", "0")
+    for make in (new_convention_file, old_convention_file, openinference_file):
+        p = make(tmp_path / f"{make.__name__}.jsonl")
+        got = []
+        for force in (False, True):
+            if force:
+                monkeypatch.setattr(otel_spill, "_by_trace", otel_spill._by_pair)
+            db = store.open_db(tmp_path / f"{make.__name__}{force}.sqlite")
+            entry = import_path(db, p)
+            got.append(([(e["key"], e["steps"]) for e in episodes(db, entry["run_id"])],
+                        entry["warnings"]))
+        monkeypatch.undo()
+        monkeypatch.setenv("T2E_IMPORT_WORKER", "0")
+        assert got[0] == got[1]

@@ -146,7 +146,6 @@ def message(m: Any, unnamed: str = "unknown") -> dict | None:
     role = _ROLE.get(role, role)
     texts: list[str] = []
     calls: list[dict] = []
-    kept = None  # parts of other types than the text, calls and results read (content_parts)
     out: dict[str, Any] = {"role": role}
     parts = m.get("parts")
     if parts is not None and type(parts) is not list:
@@ -182,18 +181,16 @@ def message(m: Any, unnamed: str = "unknown") -> dict | None:
                     texts.append(resp if isinstance(resp, str)  # role/content form)
                                  else json.dumps(resp, ensure_ascii=False))
             elif kind != "text":  # reasoning, uri, blob, file, a type of another convention:
-                if kept is None:  # kept as they are (as ATIF's content parts are)
-                    kept = []
-                kept.append(p)
+                out.setdefault("content_parts", []).append(p)  # kept as they are (as ATIF's)
         if results is not None:
-            return _results(results, parts, kept)
+            return _results(results, parts, out.get("content_parts"))
         content = "".join(texts) if texts else None
     else:
         content = m.get("content")
         if content is not None and not isinstance(content, str):
             content = json.dumps(content, ensure_ascii=False)
         if "content_parts" in m:  # (parts kept by a reading before: OpenInference's, ours)
-            kept = m["content_parts"]
+            out["content_parts"] = m["content_parts"]
         raw_calls = _json(m.get("tool_calls"))
         if raw_calls is not None:
             if type(raw_calls) is not list:
@@ -216,8 +213,6 @@ def message(m: Any, unnamed: str = "unknown") -> dict | None:
             if m.get("error") is True:  # (a result that was an error, as a part says it;
                 out["error"] = True  # and a message read before, passed through again)
     out["content"] = content
-    if kept is not None:
-        out["content_parts"] = kept
     if calls:
         if role == "user":  # tau2 dual-control: the user simulator's own tool calls
             for c in calls:

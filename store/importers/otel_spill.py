@@ -197,7 +197,7 @@ class Spiller:
                                       trace, k_, seq, ref])
                         write(blob)
                         n = len(blob)
-                        append((seq, trace, None if conv is None else str(conv), start, off, n))
+                        append((seq, trace, str(conv) if conv else None, start, off, n))
                         off += n
                         seq += 2
                     if seq > first:
@@ -289,33 +289,15 @@ def _groups(db: sqlite3.Connection, path: str,
         db.execute("ATTACH ? AS p", (other,))
         db.execute("CREATE TEMP VIEW sa AS SELECT * FROM main.s UNION ALL SELECT * FROM p.s")
         src = "temp.sa"
-    # episode keys numbered in episode order (first span's time, then key), that number put on
-    # each (trace, conversation) pair: the spans are then sorted by small integers (a window
-    # over text keys and a second sort cost twice as much). A span's key is its conversation
-    # id; without one, its trace's conversation when the trace has exactly one, else its trace
-    # (a trace holding two conversations is two episodes, and its other spans a third). ''
-    # stands for no conversation (the spill keeps none empty)
-    db.execute(f"CREATE TABLE g0 AS SELECT trace, coalesce(conv, '') AS conv, min(start) AS ts "
-               f"FROM {src} GROUP BY trace, conv")
-    db.execute("CREATE TABLE t1 AS SELECT trace, max(conv) AS one FROM g0 WHERE conv <> '' "
-               "GROUP BY trace HAVING count(*) = 1")
-    db.execute("CREATE INDEX t1_trace ON t1(trace)")
-    db.execute("CREATE TABLE g1 AS SELECT g0.trace, g0.conv, g0.ts, CASE WHEN g0.conv <> '' "
-               "THEN g0.conv ELSE coalesce(t1.one, g0.trace) END AS key, "
-               "g0.conv <> '' OR t1.one IS NOT NULL AS bc FROM g0 LEFT JOIN t1 "
-               "ON t1.trace = g0.trace")
-    db.execute("CREATE TABLE ko AS SELECT key, bc, row_number() OVER (ORDER BY gs, key) AS o "
-               "FROM (SELECT key, max(bc) AS bc, min(ts) AS gs FROM g1 GROUP BY 1)")
-    db.execute("CREATE INDEX ko_key ON ko(key)")
-    db.execute("CREATE TABLE g (trace TEXT, conv TEXT, o INTEGER, bc INTEGER, "
-               "PRIMARY KEY (trace, conv)) WITHOUT ROWID")
-    db.execute("INSERT INTO g SELECT g1.trace, g1.conv, ko.o, ko.bc FROM g1 JOIN ko ON "
-               "ko.key = g1.key")
-    keys = db.cursor().execute("SELECT o, key FROM ko ORDER BY o")
-    # sort the small key rows; the spans are then read from the record files in that order
-    cur = db.execute(f"SELECT g.o, g.bc, x.seq, x.off, x.len FROM {src} AS x JOIN g ON "
-                     "g.trace = x.trace AND g.conv = coalesce(x.conv, '') "
-                     "ORDER BY g.o, x.start, x.seq")
+    # episode keys (a span's conversation id; without one, its trace's conversation when the
+    # trace has exactly one, else its trace) numbered in episode order (first span's time,
+    # then key); the spans are then sorted by those small integers (a window over text keys
+    # and a second sort cost twice as much). Where no trace holds two conversations (the
+    # usual file) that is a key per trace; else per (trace, conversation)
+    db.execute(f"CREATE TABLE g0 AS SELECT trace, max(conv) AS conv, min(conv) AS c0, "
+               f"min(start) AS ts FROM {src} GROUP BY trace")
+    two = db.execute("SELECT 1 FROM g0 WHERE c0 < conv LIMIT 1").fetchone() is not None
+    keys, cur = (_by_pair if two else _by_trace)(db, src)
     group, key, by_conv, spans = None, None, False, []
     loads = marshal.loads
     # one pread per span (a seek and a read were two system calls, and a buffer refill each);
@@ -334,6 +316,43 @@ def _groups(db: sqlite3.Connection, path: str,
             spans.append(loads(pread(theirs if seq & 1 else mine, n, off)))
     if spans:
         yield key, by_conv, spans
+
+
+def _by_trace(db: sqlite3.Connection, src: str) -> tuple[sqlite3.Cursor, sqlite3.Cursor]:
+    """(episode keys in order, the spans' (o, by conversation?, seq, off, len) in episode and
+    time order) where each trace has at most one conversation (g0: one row per trace)."""
+    db.execute("CREATE TABLE ko AS SELECT key, row_number() OVER (ORDER BY gs, key) AS o FROM "
+               "(SELECT coalesce(conv, trace) AS key, min(ts) AS gs FROM g0 GROUP BY 1)")
+    db.execute("CREATE INDEX ko_key ON ko(key)")
+    db.execute("CREATE TABLE g (trace TEXT PRIMARY KEY, conv TEXT, o INTEGER) WITHOUT ROWID")
+    db.execute("INSERT INTO g SELECT g0.trace, g0.conv, ko.o FROM g0 JOIN ko ON "
+               "ko.key = coalesce(g0.conv, g0.trace)")
+    keys = db.cursor().execute("SELECT o, key FROM ko ORDER BY o")
+    # sort the small key rows; the spans are then read from the record files in that order
+    return keys, db.execute(f"SELECT g.o, g.conv IS NOT NULL, x.seq, x.off, x.len FROM {src} "
+                            "AS x JOIN g ON g.trace = x.trace ORDER BY g.o, x.start, x.seq")
+
+
+def _by_pair(db: sqlite3.Connection, src: str) -> tuple[sqlite3.Cursor, sqlite3.Cursor]:
+    """`_by_trace` for a file where a trace holds two conversations (or more): keys per
+    (trace, conversation) pair ('' for no conversation: the spill keeps none empty); a trace's
+    spans without one go with its conversation when it has one, else are the trace's own."""
+    db.execute(f"CREATE TABLE p0 AS SELECT trace, coalesce(conv, '') AS conv, min(start) AS ts "
+               f"FROM {src} GROUP BY trace, conv")
+    db.execute("CREATE TABLE p1 AS SELECT p0.trace, p0.conv, p0.ts, CASE WHEN p0.conv <> '' "
+               "THEN p0.conv WHEN g0.c0 = g0.conv THEN g0.conv ELSE p0.trace END AS key, "
+               "p0.conv <> '' OR g0.c0 = g0.conv AS bc FROM p0 JOIN g0 ON g0.trace = p0.trace")
+    db.execute("CREATE TABLE ko AS SELECT key, bc, row_number() OVER (ORDER BY gs, key) AS o "
+               "FROM (SELECT key, max(bc) AS bc, min(ts) AS gs FROM p1 GROUP BY 1)")
+    db.execute("CREATE INDEX ko_key ON ko(key)")
+    db.execute("CREATE TABLE g (trace TEXT, conv TEXT, o INTEGER, bc INTEGER, "
+               "PRIMARY KEY (trace, conv)) WITHOUT ROWID")
+    db.execute("INSERT INTO g SELECT p1.trace, p1.conv, ko.o, ko.bc FROM p1 JOIN ko ON "
+               "ko.key = p1.key")
+    keys = db.cursor().execute("SELECT o, key FROM ko ORDER BY o")
+    return keys, db.execute(f"SELECT g.o, g.bc, x.seq, x.off, x.len FROM {src} AS x JOIN g "
+                            "ON g.trace = x.trace AND g.conv = coalesce(x.conv, '') "
+                            "ORDER BY g.o, x.start, x.seq")
 
 
 def episodes(db: sqlite3.Connection, path: str, other: str | None,
