@@ -73,7 +73,7 @@ def test_the_grouping_per_pair_is_the_grouping_per_trace_where_traces_hold_one(
     cheaper query); per (trace, conversation) pair it gives the same episodes."""
     from otel_fixture import new_convention_file, old_convention_file, openinference_file
 
-    from store.importers import otel_spill
+    from store.importers import otel_groups
 
     monkeypatch.setenv("T2E_IMPORT_WORKER", "0")
     for make in (new_convention_file, old_convention_file, openinference_file):
@@ -81,7 +81,7 @@ def test_the_grouping_per_pair_is_the_grouping_per_trace_where_traces_hold_one(
         got = []
         for force in (False, True):
             if force:
-                monkeypatch.setattr(otel_spill, "_by_trace", otel_spill._by_pair)
+                monkeypatch.setattr(otel_groups, "_by_trace", otel_groups._by_pair)
             db = store.open_db(tmp_path / f"{make.__name__}{force}.sqlite")
             entry = import_path(db, p)
             got.append(([(e["key"], e["steps"]) for e in episodes(db, entry["run_id"])],

@@ -117,13 +117,13 @@ def test_shapes_no_reader_needs_are_let_through(tmp_path, mutate):
 def test_an_episode_that_cannot_be_built_is_named(tmp_path, monkeypatch):
     """Whatever the episode builder did not foresee is the episode's error, named (it was
     "cannot be imported (TypeError: ...)"), without blaming the file for it."""
-    from store.importers import otel_spill
+    from store.importers import otel_groups
 
     def broken(key, conv, spans, models=None):
         raise TypeError("'int' object is not iterable")
 
     monkeypatch.setenv("T2E_IMPORT_WORKER", "0")
-    monkeypatch.setattr(otel_spill, "build_episode", broken)
+    monkeypatch.setattr(otel_groups, "build_episode", broken)
     db = store.open_db(tmp_path / "s.sqlite")
     p = _file(tmp_path / "t.jsonl", lambda r: None)
     with pytest.raises(ImportFailure, match=r"t\.jsonl: episode #0 \(trace a{32}\): cannot be "
@@ -271,8 +271,8 @@ def test_copies_are_compared_without_keeping_every_history():
     file's size for 300 calls)."""
     import tracemalloc
 
+    from store.importers.otel_groups import _once_each
     from store.importers.otel_spans import INPUT
-    from store.importers.otel_spill import _once_each
 
     n, part = 200, "x" * 2000
     spans, seq = [], 0

@@ -11,7 +11,14 @@ from otel_fixture import msgs, new_convention_file, request, span, text
 from test_import_otel import episodes
 
 import store
-from store.importers import ImportFailure, import_path, otel_lines, otel_read, otel_spill
+from store.importers import (
+    ImportFailure,
+    import_path,
+    otel_groups,
+    otel_lines,
+    otel_read,
+    otel_spill,
+)
 from store.importers.background_hash import BackgroundHash
 
 
@@ -200,7 +207,7 @@ def test_blocks_spilled_in_turn_by_two_processes_give_the_file_in_order(tmp_path
 
     def got(db, path, other):
         out = []
-        for sim, *_ in otel_spill.episodes(db, path, other, {}):
+        for sim, *_ in otel_groups.episodes(db, path, other, {}):
             out.append(marshal.dumps([sim["id"], sim["messages"]]))
         return out
 

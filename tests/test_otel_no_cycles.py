@@ -12,6 +12,7 @@ import sqlite3
 
 from otel_fixture import new_convention_file, old_convention_file, openinference_file
 
+from store.importers import otel_groups
 from store.importers import otel_spill as SP
 
 
@@ -33,7 +34,7 @@ def test_building_episodes_leaves_nothing_for_the_cyclic_collector(tmp_path):
     gc.collect()
     gc.disable()
     try:
-        built = [sim for sim, *_ in SP.episodes(db, p, None, {})]
+        built = [sim for sim, *_ in otel_groups.episodes(db, p, None, {})]
         assert len(built) >= 3 and sum(len(s["messages"]) for s in built) > 10
         del built
         assert gc.collect() == 0

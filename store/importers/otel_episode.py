@@ -24,6 +24,7 @@ from collections import Counter
 from typing import Any
 
 from . import otel_spans as S
+from .otel_choices import unchosen, went_on
 from .otel_inputs import Inputs, appended, parse_added
 from .otel_sim import sim_of
 from .otel_spans import INPUT
@@ -237,7 +238,7 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                         # (one message, or a result per call answered: S.each, inline)
                         for m in got if type(got) is list else (got,):
                             if pend is not None:  # the choice that went on is the step
-                                if _went_on(m, pend, msgs, j == 0):
+                                if went_on(m, pend, msgs, j == 0):
                                     if j == 0:
                                         continue  # (it is there already)
                                 else:
@@ -282,7 +283,7 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                 elif len(out) > 1 and all(m["role"] == "assistant" for m in out):
                     # several choices: the first is the step until the next input says which
                     # went on (_went_on); not counted among the input items the next one has
-                    emit({**out[0], **extra, "unchosen_choices": _unchosen(out, 0)}, ms)
+                    emit({**out[0], **extra, "unchosen_choices": unchosen(out, 0)}, ms)
                     for m in out[1:]:  # (a tool span may answer another choice's call)
                         call_ids.update(c["id"] for c in m.get("tool_calls") or () if c["id"])
                     choices = (len(msgs) - 1, out, extra, consumed)
@@ -364,30 +365,6 @@ def _instructions(v: Any, system: list, parts: list) -> Any:
         if p not in parts:
             parts.append(p)
     return v
-
-
-def _unchosen(out: list[dict], chosen: int) -> list[dict]:
-    return [{"index": i, **m} for i, m in enumerate(out) if i != chosen]
-
-
-def _went_on(m: dict, pend: tuple, msgs: list[dict], first: bool) -> bool:
-    """Whether input message `m` is one of the choices `pend` holds (see build_episode's
-    `choices`): the first new item of the next input is the choice that went on, which
-    becomes the step (in place of the first choice); later items that are choices too
-    (a call whose output was a sequence, all carried on) are no longer unchosen."""
-    at, out, extra, _ = pend
-    step = msgs[at]
-    for i, c in enumerate(out):
-        if c["content"] == m.get("content") and c.get("tool_calls") == m.get("tool_calls") \
-                and m["role"] == "assistant":
-            if first:
-                msgs[at] = {**c, **extra, "unchosen_choices": _unchosen(out, i)}
-            else:
-                left = [u for u in step.pop("unchosen_choices", ()) if u["index"] != i]
-                if left:
-                    step["unchosen_choices"] = left
-            return True
-    return False
 
 
 def _made_and_answered(fresh: list) -> set:

@@ -42,7 +42,7 @@ class Inputs:
     def input(self, sp: list, keep: bool = True) -> Any:
         """The span's gen_ai.input.messages as it was in the file. `keep`: remember the texts
         rebuilt on the way (the episode reads them again); without, nothing is kept (a
-        comparison of two spans, otel_spill._once_each: keeping every history of a long
+        comparison of two spans, otel_groups._once_each: keeping every history of a long
         conversation written twice took memory in its length squared)."""
         if sp[12] is None:
             return sp[1].get(INPUT)

@@ -2,7 +2,7 @@
 
 Spans of one conversation can be anywhere in a file, so each span is decoded once and spilled
 to a temporary SQLite file; SQLite's sorter then hands back one conversation at a time, ordered
-by time (`episodes`). Memory stays near one conversation whatever the file size.
+by time (otel_groups.episodes). Memory stays near one conversation whatever the file size.
 
 Two processes may spill one file, block by block (otel_lines.py), each into its own spill
 file: spans carry a sequence number (`seq`: the block, the span's place in it, and which
@@ -18,13 +18,10 @@ import marshal
 import os
 import sqlite3
 from collections import Counter
-from typing import Any, Iterator
+from typing import Any
 
 from . import otel_spans as S
 from .common import ImportFailure
-from .episodes import RecordError, validate_sim
-from .otel_episode import build_episode
-from .otel_inputs import Inputs
 
 # seq = block << _BLOCK_SHIFT | span's place in the block << 1 | which process (0: the worker,
 # or this process alone; 1: the importing process beside a worker). A block holds far fewer
@@ -278,158 +275,6 @@ def _history_ref(a: dict, text: str, prev: tuple[int, str] | None) -> int | None
         return None
     a[S.INPUT] = text[len(prev[1]):]
     return prev[0]
-
-
-def _groups(db: sqlite3.Connection, path: str,
-            other: str | None) -> Iterator[tuple[str, bool, list]]:
-    """(key, keyed by conversation?, spans) per episode, episodes in order of first span.
-    `other`: the second process's spill, read alongside."""
-    src = "main.s"
-    if other:
-        db.execute("ATTACH ? AS p", (other,))
-        db.execute("CREATE TEMP VIEW sa AS SELECT * FROM main.s UNION ALL SELECT * FROM p.s")
-        src = "temp.sa"
-    # episode keys (a span's conversation id; without one, its trace's conversation when the
-    # trace has exactly one, else its trace) numbered in episode order (first span's time,
-    # then key); the spans are then sorted by those small integers (a window over text keys
-    # and a second sort cost twice as much). Where no trace holds two conversations (the
-    # usual file) that is a key per trace; else per (trace, conversation)
-    db.execute(f"CREATE TABLE g0 AS SELECT trace, max(conv) AS conv, min(conv) AS c0, "
-               f"min(start) AS ts FROM {src} GROUP BY trace")
-    two = db.execute("SELECT 1 FROM g0 WHERE c0 < conv LIMIT 1").fetchone() is not None
-    keys, cur = (_by_pair if two else _by_trace)(db, src)
-    group, key, by_conv, spans = None, None, False, []
-    loads = marshal.loads
-    # one pread per span (a seek and a read were two system calls, and a buffer refill each);
-    # not mapped: the mapped pages would count in the process's resident memory
-    pread = os.pread
-    with open(path + ".recs", "rb") as fm, open((other or path) + ".recs", "rb") as ft:
-        mine, theirs = fm.fileno(), ft.fileno()
-        for o, bc, seq, off, n in cur:
-            if o != group:
-                if spans:
-                    yield key, by_conv, spans
-                    spans = []
-                group = o
-                _, key = next(keys)  # both in o order, and every key has spans
-            by_conv = bool(bc)
-            spans.append(loads(pread(theirs if seq & 1 else mine, n, off)))
-    if spans:
-        yield key, by_conv, spans
-
-
-def _by_trace(db: sqlite3.Connection, src: str) -> tuple[sqlite3.Cursor, sqlite3.Cursor]:
-    """(episode keys in order, the spans' (o, by conversation?, seq, off, len) in episode and
-    time order) where each trace has at most one conversation (g0: one row per trace)."""
-    db.execute("CREATE TABLE ko AS SELECT key, row_number() OVER (ORDER BY gs, key) AS o FROM "
-               "(SELECT coalesce(conv, trace) AS key, min(ts) AS gs FROM g0 GROUP BY 1)")
-    db.execute("CREATE INDEX ko_key ON ko(key)")
-    db.execute("CREATE TABLE g (trace TEXT PRIMARY KEY, conv TEXT, o INTEGER) WITHOUT ROWID")
-    db.execute("INSERT INTO g SELECT g0.trace, g0.conv, ko.o FROM g0 JOIN ko ON "
-               "ko.key = coalesce(g0.conv, g0.trace)")
-    keys = db.cursor().execute("SELECT o, key FROM ko ORDER BY o")
-    # sort the small key rows; the spans are then read from the record files in that order
-    return keys, db.execute(f"SELECT g.o, g.conv IS NOT NULL, x.seq, x.off, x.len FROM {src} "
-                            "AS x JOIN g ON g.trace = x.trace ORDER BY g.o, x.start, x.seq")
-
-
-def _by_pair(db: sqlite3.Connection, src: str) -> tuple[sqlite3.Cursor, sqlite3.Cursor]:
-    """`_by_trace` for a file where a trace holds two conversations (or more): keys per
-    (trace, conversation) pair ('' for no conversation: the spill keeps none empty); a trace's
-    spans without one go with its conversation when it has one, else are the trace's own."""
-    db.execute(f"CREATE TABLE p0 AS SELECT trace, coalesce(conv, '') AS conv, min(start) AS ts "
-               f"FROM {src} GROUP BY trace, conv")
-    db.execute("CREATE TABLE p1 AS SELECT p0.trace, p0.conv, p0.ts, CASE WHEN p0.conv <> '' "
-               "THEN p0.conv WHEN g0.c0 = g0.conv THEN g0.conv ELSE p0.trace END AS key, "
-               "p0.conv <> '' OR g0.c0 = g0.conv AS bc FROM p0 JOIN g0 ON g0.trace = p0.trace")
-    db.execute("CREATE TABLE ko AS SELECT key, bc, row_number() OVER (ORDER BY gs, key) AS o "
-               "FROM (SELECT key, max(bc) AS bc, min(ts) AS gs FROM p1 GROUP BY 1)")
-    db.execute("CREATE INDEX ko_key ON ko(key)")
-    db.execute("CREATE TABLE g (trace TEXT, conv TEXT, o INTEGER, bc INTEGER, "
-               "PRIMARY KEY (trace, conv)) WITHOUT ROWID")
-    db.execute("INSERT INTO g SELECT p1.trace, p1.conv, ko.o, ko.bc FROM p1 JOIN ko ON "
-               "ko.key = p1.key")
-    keys = db.cursor().execute("SELECT o, key FROM ko ORDER BY o")
-    return keys, db.execute(f"SELECT g.o, g.bc, x.seq, x.off, x.len FROM {src} AS x JOIN g "
-                            "ON g.trace = x.trace AND g.conv = coalesce(x.conv, '') "
-                            "ORDER BY g.o, x.start, x.seq")
-
-
-def episodes(db: sqlite3.Connection, path: str, other: str | None,
-             stats: dict) -> Iterator[tuple[dict, list, int, bool]]:
-    """(simulation, latencies, messages not captured, grouped by conversation?) per episode,
-    validated. `stats` gets "skipped" (traces with no GenAI span) and "models" (a Counter)."""
-    models: Counter = stats.setdefault("models", Counter())
-    stats.setdefault("skipped", 0)
-    ord_ = 0
-    for key, conv, spans in _groups(db, path, other):
-        if all(sp[10] == "other" and not sp[2] for sp in spans):
-            stats["skipped"] += 1  # no GenAI span at all (HTTP, database, health checks...)
-            continue
-        if len({sp[6] for sp in spans}) < len(spans):  # (span ids: unique within a trace)
-            spans = _once_each(spans, stats)
-        label = f"episode #{ord_} ({'conversation' if conv else 'trace'} {key})"
-        try:
-            sim, lat, nc = build_episode(key, conv, spans, models)
-        except S.BadContent as exc:  # the file's: its span, attribute and what is wrong
-            raise ImportFailure(f"{label}, {exc}") from None
-        except (AttributeError, TypeError, ValueError, KeyError, IndexError) as exc:
-            # a message or attribute of a shape no reader foresaw (or a fault of the builder's
-            # own): named with its episode, not taken for anything else
-            raise ImportFailure(f"{label}: cannot be built ({_problem(exc)})") from None
-        try:
-            validate_sim(sim, label)
-        except RecordError as exc:
-            raise ImportFailure(str(exc)) from None
-        ord_ += 1
-        if "failed_calls" in sim["otel"]:
-            stats["failed"] = stats.get("failed", 0) + 1
-        if "several_choices" in sim["otel"]:
-            stats["choices"] = stats.get("choices", 0) + 1
-        for k in ("spans_ending_before_start", "spans_without_start"):
-            if k in sim["otel"]:
-                stats[k] = stats.get(k, 0) + sim["otel"][k]
-        yield sim, lat, nc, conv
-
-
-def _once_each(spans: list[list], stats: dict) -> list[list]:
-    """Spans that repeat an earlier one (a collector's retry writes a batch twice; its copies
-    would repeat the conversation) left out and counted in stats["duplicates"]. A copy has the
-    same trace and span id and the same record (name, times, parent, status, events,
-    attributes, the whole input text); a span id reused with other content, or no id at all
-    ("" or zeros), is not a copy."""
-    first: dict[tuple, list] = {}  # (trace, span id) -> its first span
-    alias: dict[int, int] = {}  # a copy's seq -> the kept span's
-    inputs = Inputs(spans)
-    out = []
-    for sp in spans:
-        key = (sp[9], sp[6])
-        kept = first.setdefault(key, sp) if sp[6].strip("0") else sp
-        if kept is not sp and _same_span(kept, sp, inputs, alias):
-            alias[sp[11]] = kept[11]
-            stats["duplicates"] = stats.get("duplicates", 0) + 1
-            continue
-        out.append(sp)
-    for sp in out:  # an input spilled as the part it adds to a copy's: to the kept span's
-        if sp[12] in alias:
-            sp[12] = alias[sp[12]]
-    return out
-
-
-def _same_span(a: list, b: list, inputs: Inputs, alias: dict) -> bool:
-    """Whether two span records say the same (all but their seq and input reference)."""
-    if a[:1] + a[2:11] != b[:1] + b[2:11]:
-        return False
-    ia, ib = a[1].get(S.INPUT), b[1].get(S.INPUT)
-    if {k: v for k, v in a[1].items() if k != S.INPUT} != \
-            {k: v for k, v in b[1].items() if k != S.INPUT}:
-        return False
-    ra, rb = a[12], b[12]
-    if ra is None and rb is None:
-        return ia == ib
-    if ra is not None and rb is not None and ia == ib and alias.get(rb, rb) == alias.get(ra, ra):
-        return True  # the same part added to the same input (most copies after the first)
-    return inputs.input(a, keep=False) == inputs.input(b, keep=False)
 
 
 def spill_path(tmp: str, which: str) -> str:
