@@ -50,12 +50,20 @@ def _reward(v: Any) -> str:
 
 
 def build_journal(conn: Any, task_id: str, run_id: str | None = None, *,
-                  store_label: str = "") -> str:
-    """The Markdown journal of `task_id` (only episodes of `run_id` when given)."""
+                  domain: str | None = None, store_label: str = "") -> str:
+    """The Markdown journal of task `task_id` of `domain` (or `run_id`'s domain, or the only
+    domain the store holds the id in: `store.notes.resolve_task`, which refuses an id of
+    several domains), only episodes of `run_id` when given."""
     from store import now_iso
+    from store.notes import resolve_task, task_target, world_domains
     from store.queries import episode_ref
 
-    where, args = "coalesce(e.likely_task_id, e.task_id) = ?", [task_id]
+    key = resolve_task(conn, task_id, domain, run_id)
+    names = world_domains(conn, key)
+    known = [d for d in names if d is not None]
+    where = "coalesce(e.likely_task_id, e.task_id) = ? AND (r.domain IN ({}){})".format(
+        ",".join("?" * len(known)) or "NULL", " OR r.domain IS NULL" if None in names else "")
+    args = [task_id, *known]
     if run_id:
         where += " AND (e.run_id = ? OR e.forked_from_episode IN (SELECT episode_id FROM " \
                  "episodes WHERE run_id = ?))"
@@ -72,7 +80,7 @@ def build_journal(conn: Any, task_id: str, run_id: str | None = None, *,
     if not eps:
         from .errors import T2EError
         scope = f" in run {run_id}" if run_id else ""
-        raise T2EError(f"task {task_id!r}: no finished episode{scope} in this store")
+        raise T2EError(f"task {task_id!r} ({key}): no finished episode{scope} in this store")
     refs = {e["episode_id"]: episode_ref(e["run_id"], e["task_id"], e["trial"]) for e in eps}
     forks = [e for e in eps if e["parent"] is not None]
     reruns: dict[str, list[dict]] = {}
@@ -89,11 +97,12 @@ def build_journal(conn: Any, task_id: str, run_id: str | None = None, *,
     steps = [(r[0], r[1]) for r in conn.execute(
         f"SELECT episode_id, idx FROM steps WHERE episode_id IN ({','.join('?' * len(ids))})",
         ids)] if ids else []
-    targets = [("task", task_id)] + [("episode", str(i)) for i in ids] + \
-        [("step", f"{e}:{i}") for e, i in steps]
+    # a task note names its domain; one written before notes did carries the bare id
+    targets = [("task", task_target(key, task_id)), ("task", task_id)] + \
+        [("episode", str(i)) for i in ids] + [("step", f"{e}:{i}") for e, i in steps]
     notes, labels = notes_for(conn, targets), labels_for(conn, targets)
 
-    out = [f"# Journal: task {md(task_id, 80)}", ""]
+    out = [f"# Journal: task {md(task_id, 80)} ({md(key, 80)})", ""]
     out.append(f"_Generated {now_iso()}{' from ' + md(store_label, 200) if store_label else ''}"
                f"{' · run ' + md(run_id) if run_id else ''}. Reruns and forks are development "
                "evidence only._")
@@ -105,7 +114,7 @@ def build_journal(conn: Any, task_id: str, run_id: str | None = None, *,
     if not notes:
         out.append("No notes.")
     for n in notes:
-        where = "task"
+        where = "task" if n["target_id"] != task_id else "task (no domain recorded)"
         if n["target_kind"] == "episode":
             where = "episode " + md(refs.get(int(n["target_id"]), n["target_id"]))
         elif n["target_kind"] == "step":

@@ -223,7 +223,7 @@ def test_journal_bad_input_is_one_line_and_writes_nothing(demo_store, tmp_path):
     out = tmp_path / "j.md"
     r = CliRunner().invoke(cli, ["--store", str(demo_store), "journal", "no-such-task", "-o",
                                  str(out)])
-    assert r.exit_code == 2 and "no finished episode" in r.output and not out.exists()
+    assert r.exit_code == 2 and "is in no run of this store" in r.output and not out.exists()
     r = CliRunner().invoke(cli, ["--store", str(demo_store), "note", "--task", "x", "  "])
     assert r.exit_code == 2 and "cannot be empty" in r.output
 
