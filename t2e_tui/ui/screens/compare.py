@@ -122,7 +122,7 @@ class CompareScreen(CompareNavigation, PairDebugMixin, ExplorerScreen):
         Binding("p", "divergence(-1)", "Previous difference", id="compare.prev"),
         Binding("t", "toggle_lane", "Lane A→B→gold", id="compare.toggle"),
         Binding("colon", "goto_step", "Go to step", id="compare.step"),
-        Binding("x", "expand", "Expand long fields", id="compare.expand"),
+        Binding("x", "expand", "Expand long fields, raw_data", id="compare.expand"),
         Binding("d", "focus_detail", "Scroll the detail pane", show=False,
                 id="compare.detail"),
         Binding("1", "trial('a')", "Next A trial", show=False, id="compare.trial_a"),
