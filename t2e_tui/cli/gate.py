@@ -33,6 +33,8 @@ def _fmt(v, digits: int = 4) -> str:
 
 
 def _human_gate(doc: dict) -> str:
+    from ..gate.report import significant
+
     # run names come from files and people: shown, never interpreted by the terminal
     b = {**doc["baseline"], "name": one_line(doc["baseline"]["name"], 80)}
     c = {**doc["candidate"], "name": one_line(doc["candidate"]["name"], 80)}
@@ -67,7 +69,8 @@ def _human_gate(doc: dict) -> str:
     for name in doc["disabled_checks"]:
         lines.append(f"    [off ] {name}")
     lines.append(
-        f"  stats: {st['test']} p={st['p_value']:.4g} (alpha {st['alpha']:.4g}), reward delta "
+        f"  stats: {st['test']} p={significant(st['p_value'])} (alpha "
+        f"{significant(st['alpha'])}), reward delta "
         f"{_fmt(doc['metrics']['deltas']['reward'])} CI{int(st['ci_level'] * 100)} "
         f"[{st['ci_low']:.4f}, {st['ci_high']:.4f}]; fixes {len(st['fixes'])}, "
         f"regressions {len(st['regressions'])}, flaky {len(st['flaky'])}")
