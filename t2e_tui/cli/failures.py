@@ -12,6 +12,9 @@ from ..textsafe import one_line
 from .common import console as _console
 from .common import echo_json as _echo_json
 from .common import open_store as _db
+from .pipe import piped, write_lines
+
+WHOLE = 1 << 30   # the width of a line that is never cut
 
 
 def _human(doc: dict, width: int) -> str:
@@ -105,6 +108,9 @@ def register(cli: click.Group) -> None:
         doc = failures_report(db, rid, vs, clusters=with_clusters)
         if as_json:
             _echo_json(doc)
+        elif piped():
+            # into a pipe every line whole, as the other commands write records (cli/pipe.py)
+            write_lines(_human(doc, WHOLE).split("\n"))
         else:
             _console().print(_human(doc, _console().width), markup=False, highlight=False)
 
