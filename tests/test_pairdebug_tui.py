@@ -280,3 +280,30 @@ def test_task_rerun_snapshot(snap_compare, tmp_path, size):
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=before)
+
+
+async def test_a_refused_rerun_says_the_message_not_the_error_class(fx):
+    """Planning a rerun of an imported run's task is refused (no world of ours holds it): the
+    notice says why, in the words a user acts on, never an internal class name."""
+    path, ids = fx
+    a, b = ids["episodes"][("base", "2")], ids["episodes"][("cand", "2")]
+    app = make_app(path, load_config=False, poll_interval=0, start=("compare", str(a), str(b),
+                                                                    "4"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: any("rerun" in n.message for n in app._notifications))
+        (msg,) = [n.message for n in app._notifications if "rerun" in n.message]
+        assert msg.startswith("preparing the rerun failed: run runbase was imported: its task "
+                              "can't be rerun here"), msg
+        assert "Error" not in msg
+
+
+def test_error_text_names_the_class_only_of_an_unexpected_error():
+    from store import StoreError
+    from t2e_tui.errors import T2EError, error_text
+    from world.errors import WorldError
+
+    for exc in (T2EError("no such run"), StoreError("no such run"), WorldError("no such run")):
+        assert error_text(exc) == "no such run"
+    assert error_text(ValueError("disk on fire")) == "ValueError: disk on fire"

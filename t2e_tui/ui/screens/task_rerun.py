@@ -134,7 +134,9 @@ class TaskRerunScreen(ExplorerScreen):
                 self.run_ids[i] = run_id
             execute_task_rerun(plans, store_path, on_start=started, cancel=self._cancel)
         except Exception as exc:  # noqa: BLE001 - shown on the screen, one line
-            self.error = f"{type(exc).__name__}: {exc}"
+            from ...errors import error_text
+
+            self.error = error_text(exc)
         finally:
             self.finished = True
 

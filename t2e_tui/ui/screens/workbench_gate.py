@@ -145,7 +145,9 @@ class GateScreen(Screen):
             self._show(result)
         except Exception as exc:  # noqa: BLE001 - the screen must stay up
             self.result = None
-            self._refused(f"{type(exc).__name__}: {exc}", False)
+            from ...errors import error_text
+
+            self._refused(error_text(exc), False)
 
     @work(thread=True, exclusive=True, group="gate", description="gating the run pair")
     def _evaluate(self, intersect: bool | None = None) -> None:
@@ -158,11 +160,9 @@ class GateScreen(Screen):
             finally:
                 conn.close()
         except Exception as exc:  # noqa: BLE001 - a refusal or failure is shown, never a crash
-            from ...errors import T2EError
+            from ...errors import T2EError, error_text
 
-            self.app.call_from_thread(self._refused, exc if isinstance(exc, T2EError) else
-                                      f"{type(exc).__name__}: {exc}",
-                                      isinstance(exc, T2EError))
+            self.app.call_from_thread(self._refused, error_text(exc), isinstance(exc, T2EError))
             return
         self.app.call_from_thread(self._show_safely, result)
 
