@@ -16,6 +16,7 @@ from typing import Any
 
 from store.notes import labels_for, notes_for
 from store.pairdebug import TASK_RERUN_KIND
+from store.termination import episode_reward, episode_success, reward_text
 
 from .textsafe import strip_controls
 
@@ -45,8 +46,10 @@ def _mark(success: Any) -> str:
     return "–" if success is None else "✓" if success else "✗"
 
 
-def _reward(v: Any) -> str:
-    return "–" if v is None else f"{v:g}"
+def _reward(e: dict) -> str:
+    """An episode's reward cell: n/a for an infrastructure error (store.termination), – for
+    none (unscored, running)."""
+    return reward_text(e["reward"], e["term"], missing="–")
 
 
 def build_journal(conn: Any, task_id: str, run_id: str | None = None, *,
@@ -77,6 +80,9 @@ def build_journal(conn: Any, task_id: str, run_id: str | None = None, *,
     cols = ("episode_id", "run_id", "task_id", "trial", "reward", "success", "term",
             "steps", "parent", "at", "run_name", "role", "agent", "manifest")
     eps = [dict(zip(cols, r)) for r in eps]
+    for e in eps:  # an infrastructure error measured nothing: no reward, no outcome (n/a)
+        e["reward"] = episode_reward(e["reward"], e["term"])
+        e["success"] = episode_success(e["success"], e["term"])
     if not eps:
         from .errors import T2EError
         scope = f" in run {run_id}" if run_id else ""
@@ -131,7 +137,7 @@ def build_journal(conn: Any, task_id: str, run_id: str | None = None, *,
             "| steps |", "|---|---|---|---|---|---|---|"]
     for e in plain:
         out.append(f"| {md(refs[e['episode_id']])} ({e['episode_id']}) | {md(e['run_name'], 60)}"
-                   f" | {md(e['role'])} | {_mark(e['success'])} | {_reward(e['reward'])} | "
+                   f" | {md(e['role'])} | {_mark(e['success'])} | {_reward(e)} | "
                    f"{md(e['term'])} | {e['steps']} |")
     out += ["", "## Reruns of this task", ""]
     if not reruns:
@@ -150,7 +156,7 @@ def build_journal(conn: Any, task_id: str, run_id: str | None = None, *,
             parent = refs.get(f["parent"], str(f["parent"]))
             out.append(f"| {f['episode_id']} | {md(parent)} ({f['parent']}) | {f['at']} | "
                        f"{md(f['run_name'], 60)} | {_mark(f['success'])} | "
-                       f"{_reward(f['reward'])} | {md(f['term'])} |")
+                       f"{_reward(f)} | {md(f['term'])} |")
     step_notes = [n for n in notes if n["target_kind"] == "step"]
     if step_notes:
         out += ["", "## Noted steps", ""]

@@ -113,3 +113,21 @@ def test_a_task_note_written_without_a_domain_is_shown_as_such(two_domains):
     for dom in ("retail", "airline"):
         r = t2e(path, "journal", "2", "--domain", dom, "-o", "-")
         assert "**task (no domain recorded)**" in r.output and "old note" in r.output
+
+
+def test_an_infrastructure_error_reads_reward_n_a_in_the_journal(two_domains, tmp_path):
+    """The journal printed the reward stored with an infrastructure error (0) and a ✗, while
+    `t2e show`, `t2e runs` and the app say n/a: nothing was measured."""
+    import sqlite3
+    path, ids = two_domains
+    c = sqlite3.connect(path)
+    c.execute("UPDATE episodes SET termination_reason = 'infrastructure_error', reward = 0, "
+              "success = 0 WHERE episode_id = ?", (ids["air"],))
+    c.commit()
+    c.close()
+    out = tmp_path / "j.md"
+    res = t2e(path, "journal", "2", "--domain", "airline", "-o", str(out))
+    assert res.exit_code == 0, res.output
+    (row,) = [ln for ln in out.read_text().splitlines() if f"({ids['air']})" in ln]
+    cells = [c.strip() for c in row.split("|")]
+    assert cells[4:6] == ["–", "n/a"] and cells[6].startswith("infrastructure"), cells
