@@ -121,6 +121,15 @@ class GateResult:
         }
 
 
+def _grader_mismatch(conn: Any, cmp: Comparison) -> str | None:
+    """Why the two runs' recorded rewards come from incompatible tau2 graders (None when they
+    are comparable, or graded by t2e itself)."""
+    from store import grader as store_grader
+
+    return store_grader.mismatch(store_grader.of_run(conn, cmp.baseline.run_id),
+                                 store_grader.of_run(conn, cmp.candidate.run_id))
+
+
 def _run_brief(r: RunInfo) -> dict:
     return {"run_id": r.run_id, "name": r.name, "role": r.role, "world_id": r.world_id,
             "domain": r.domain, "candidate_hash": r.candidate_hash, "agent_model": r.agent_model}
@@ -169,12 +178,27 @@ def evaluate(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
             f"{stats['p_value']:.4g} > alpha = {level:.4g} ({len(stats['improved'])} task(s) "
             f"improved, {len(stats['worsened'])} worsened)")
     else:
-        decision = "promote" if clean else "supported"
-        reasons.append(f"all {len(enabled)} enabled checks pass; {stats['test']} p = "
-                       f"{stats['p_value']:.4g} <= alpha = {level:.4g}")
+        loose = policy.loosened()
+        decision = "promote" if clean and not loose else "supported"
+        if policy.require_significance:
+            reasons.append(f"all {len(enabled)} enabled checks pass; {stats['test']} p = "
+                           f"{stats['p_value']:.4g} <= alpha = {level:.4g}")
+        else:  # (p may be above alpha: the policy does not ask; say so, not '<=')
+            reasons.append(f"all {len(enabled)} enabled checks pass; {stats['test']} p = "
+                           f"{stats['p_value']:.4g} (significance not required)")
         if not clean:
             reasons.append(f"supported on {role.role} evidence, not clean heldout: not a "
                            f"promote (promoting it needs --override --reason)")
+        if loose:
+            reasons.append(f"the policy ({policy.source}) loosens the promotion rule "
+                           f"({', '.join(loose)}): supported at most, not a promote "
+                           f"(promoting it needs --override --reason)")
+        graders = _grader_mismatch(conn, cmp)
+        if graders:  # (the CLI refuses without --allow-grader-mismatch; the app asks here)
+            decision = "supported"
+            reasons.append(f"the recorded rewards were {graders}: their difference may come "
+                           "from the grader, not the agent; supported at most, not a promote "
+                           "(promoting it needs --override --reason)")
     if level != policy.alpha:
         h = role.heldout
         reasons.append(f"alpha {policy.alpha} corrected to {level:.4g}: candidate "
