@@ -28,6 +28,7 @@ from .common import (
     not_a_file,
     open_regular,
     wants_worker,
+    without_bom,
 )
 
 __all__ = ["ImportFailure", "import_paths", "import_path", "import_world_id", "detect_format"]
@@ -355,6 +356,7 @@ def detect_format(p: Path) -> str:
     if p.suffix.lower() in (".jsonl", ".ndjson"):
         return "t2e-jsonl"
     first, nl, rest = head.partition(b"\n")
+    first = without_bom(first)
     if not nl or not first.strip().startswith(b"{"):
         return "tau2"
     try:

@@ -23,7 +23,7 @@ from world.jsonstream import (
     too_deep,
 )
 
-from .common import ImportFailure
+from .common import ImportFailure, without_bom
 from .json_fast import FastObjects
 from .jsonstream import JsonStream, JsonStreamError
 from .jsonstream import loads as strict_loads
@@ -35,7 +35,6 @@ from .otel_spill import MAX_BLOCKS, Spiller
 # end one process may wait for the other to finish its last block, so small enough for that
 # wait to be short, and big enough for the ticket and the line search to cost nothing
 SPILL_BLOCK = 2 << 20
-_BOM = b"\xef\xbb\xbf"
 # a first line longer than this is not taken for a JSON Lines record (a whole file written
 # on one line would otherwise be read into memory by readline)
 MAX_LINE = 64 << 20
@@ -163,8 +162,7 @@ class _Lines:
         fast, hist = self.fast, self.hist
         for raw in read_lines(fh, start, end, self.buf):
             k += 1
-            if raw[:3] == _BOM:  # a byte order mark (an editor's, or files joined by cat)
-                raw = raw[3:]
+            raw = without_bom(raw)
             if not raw.strip():
                 continue
             try:
