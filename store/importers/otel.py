@@ -48,10 +48,11 @@ from .common import (
     wants_worker,
 )
 from .episodes import RowBuilder, next_ids, write_batch
-from .otel_lines import BlockFailure, layout, spill_lines, spill_shared, spill_stream
+from .otel_lines import BlockFailure, layout, spill_lines, spill_shared
 from .otel_run import SIM_KEY as RUN_KEY
 from .otel_run import RunFields
 from .otel_spill import Spiller, episodes, open_spill, spill_path
+from .otel_stream import spill_stream
 from .otel_worker import read_event
 
 FORMAT = "otel-genai"

@@ -7,7 +7,7 @@ so a big file is spilled by two processes at once, each into its own spill file
 the next block from a shared counter (`Tickets`) until none is left, so the two finish
 together whatever their start-up or speed. The earliest failing block's error is the one
 reported. Anything else (one object for the whole file, pretty-printed, or several objects)
-is read by the streaming reader in one process (`spill_stream`).
+is read by the streaming reader in one process (otel_stream.spill_stream).
 """
 
 from __future__ import annotations
@@ -19,13 +19,12 @@ from typing import Any, BinaryIO, Callable
 
 from world.jsonstream import (
     STRICT,  # the strict decoder, without loads' text scan
-    TooDeep,
     too_deep,
 )
 
 from .common import ImportFailure, without_bom
 from .json_fast import FastObjects
-from .jsonstream import JsonStream, JsonStreamError
+from .jsonstream import JsonStreamError
 from .jsonstream import loads as strict_loads
 from .otel_history import HistorySkip
 from .otel_read import line_number, line_start, new_buffer, read_lines
@@ -207,50 +206,3 @@ def _decode(raw: bytes) -> Any:
             if not too_deep(text):
                 return value
     return strict_loads(text)
-
-
-_LIST = object()
-
-
-def spill_stream(sp: Spiller, fh: BinaryIO) -> None:
-    """Spill a file that is not one request per line: objects one after the other (one for
-    the whole file, most often), each streamed resourceSpans item by item."""
-    fh.seek(0)
-    stream = JsonStream(fh)
-    try:
-        n = 0
-        while not stream.at_end():
-            n += 1
-            at = "" if n == 1 else f"object #{n}, "
-            # as a decoded object's (the JSON Lines layout's) resourceSpans: the last of the
-            # key's values counts, and one that is no list is refused in the same words
-            keys: list[str] = []
-            mark: tuple | None = None
-            other: Any = _LIST  # the last resourceSpans value when it is no list
-            field = ""  # the value being read, for a nesting error
-            for key in stream.iter_object_keys():
-                keys.append(key)
-                field = f"field {key}"
-                if key != "resourceSpans":
-                    stream.read_value()
-                    continue
-                if mark is not None:  # the key again: what the first one spilled is undone
-                    sp.rollback(mark)
-                mark, other = sp.mark(), _LIST
-                if stream.peek() == "[":
-                    field = "resourceSpans[0]"
-                    for i, rs in enumerate(stream.iter_array()):
-                        sp.add(f"{at}resourceSpans[{i}]", {"resourceSpans": [rs]})
-                        field = f"resourceSpans[{i + 1}]"
-                else:
-                    other = stream.read_value()
-            if mark is None or other is not _LIST:  # refused by add, in its words
-                sp.add(f"object #{n}", {"resourceSpans": other} if mark else dict.fromkeys(keys))
-    except TooDeep as exc:  # named as the JSON Lines layout names its line
-        raise ImportFailure(f"object #{n}, {field}: {exc}") from None
-    except JsonStreamError as exc:
-        raise ImportFailure(str(exc)) from None
-    finally:
-        sp.close()
-
-

@@ -19,8 +19,9 @@ import sys
 import threading
 
 from store.importers.common import ImportFailure, env_count, open_regular
-from store.importers.otel_lines import BlockFailure, spill_shared, spill_stream
+from store.importers.otel_lines import BlockFailure, spill_shared
 from store.importers.otel_spill import Spiller, episodes, open_spill, spill_path
+from store.importers.otel_stream import spill_stream
 from store.writer import step_row
 
 
