@@ -73,9 +73,9 @@ def worker_main(argv: list[str]) -> int:
             send(("episodes", chunk))
         send(("done", stats))
     except BlockFailure as exc:
-        send(("error", str(exc), exc.block))
+        send(("error", str(exc), exc.block, exc.line))
     except ImportFailure as exc:
-        send(("error", str(exc), -1))
+        send(("error", str(exc), -1, None))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which re-raises
         send(("crash", f"{type(exc).__name__}: {exc}"))
     return pipe.close()
