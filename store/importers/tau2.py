@@ -307,8 +307,9 @@ def _produce_directory(path: Path, display: str, run_id: str,
         if sim_dir.is_dir():  # a tau2 1.x results directory missing its results file
             raise ImportFailure("a tau2 results directory without results.json (simulations/ "
                                 "is there); " + EXPECTED)
-        raise ImportFailure("a directory with no results.json and no trace files (.json, "
-                            ".jsonl, .ndjson) in it; " + EXPECTED)
+        raise ImportFailure("a directory with no results.json, no trace files (.json, "
+                            ".jsonl, .ndjson) and no tau2 results directories in it; "
+                            + EXPECTED)
     if problem:
         raise ImportFailure(f"{results.name} {problem}")
     # results.json and simulations/ themselves links out of the directory: refused as the
