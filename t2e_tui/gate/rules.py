@@ -121,6 +121,21 @@ class GateResult:
         }
 
 
+def _attribute_shopping(conn: Any, cmp: Comparison, role: RoleVerdict) -> None:
+    """A clean claim on foreign traces whose outcome attribute was chosen after another was
+    mapped onto these runs (`--reward-attr` judge_a, then judge_b) falls to development: the
+    outcome was picked by looking at verdicts, as tasks picked by outcome are."""
+    from store.outcomes import attributes_tried
+
+    runs = [r.run_id for r in (cmp.baseline, cmp.candidate) if r.grading == "foreign"]
+    tried = attributes_tried(conn, runs) if runs else []
+    if len(tried) > 1 and role.role in CLEAN_GRADES:
+        role.reasons.append(f"outcome attributes tried on these runs: {', '.join(tried)}: the "
+                            "outcome was chosen after another was gated: downgraded from "
+                            f"{role.role} to development")
+        role.role = "development"
+
+
 def _grader_mismatch(conn: Any, cmp: Comparison) -> str | None:
     """Why the two runs' recorded rewards come from incompatible tau2 graders (None when they
     are comparable, or graded by t2e itself)."""
@@ -159,6 +174,7 @@ def evaluate(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
     role = comparison_role(conn, cmp.baseline, cmp.candidate, tasks,
                            intersected=cmp.intersected,
                            attempted=tasks + list(cmp.no_scored_trials), alpha=policy.alpha)
+    _attribute_shopping(conn, cmp, role)
     level = policy.alpha
     if role.heldout is not None and role.heldout.alpha is not None:
         level = role.heldout.alpha   # alpha spent across the candidates the set judged
