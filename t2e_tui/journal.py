@@ -53,10 +53,13 @@ def _reward(e: dict) -> str:
 
 
 def build_journal(conn: Any, task_id: str, run_id: str | None = None, *,
-                  domain: str | None = None, store_label: str = "") -> str:
+                  domain: str | None = None, store_label: str = "") -> tuple[str, list[int]]:
     """The Markdown journal of task `task_id` of `domain` (or `run_id`'s domain, or the only
     domain the store holds the id in: `store.notes.resolve_task`, which refuses an id of
-    several domains), only episodes of `run_id` when given."""
+    several domains), only episodes of `run_id` when given; and the episodes whose content
+    it quotes (its noted steps, word for word), for the caller to record views of
+    (`store.queries.record_views`). Notes are people's words; outcomes and counts are not
+    trace content."""
     from store import now_iso
     from store.notes import resolve_task, task_target, world_domains
     from store.queries import episode_ref
@@ -158,6 +161,7 @@ def build_journal(conn: Any, task_id: str, run_id: str | None = None, *,
                        f"{md(f['run_name'], 60)} | {_mark(f['success'])} | "
                        f"{_reward(f)} | {md(f['term'])} |")
     step_notes = [n for n in notes if n["target_kind"] == "step"]
+    shown: set[int] = set()
     if step_notes:
         out += ["", "## Noted steps", ""]
         for n in step_notes:
@@ -166,6 +170,7 @@ def build_journal(conn: Any, task_id: str, run_id: str | None = None, *,
                                " AND idx = ?", (int(eid), int(idx))).fetchone()
             if row is None:
                 continue
+            shown.add(int(eid))
             out.append(f"### {md(refs.get(int(eid), eid))} step {md(idx)} ({md(row[0])})")
             out += ["", fenced(row[1] if row[1] else row[2] or ""), ""]
-    return "\n".join(out).rstrip() + "\n"
+    return "\n".join(out).rstrip() + "\n", sorted(shown)

@@ -142,6 +142,14 @@ async def test_rerun_task_from_the_compare_screen(demo_store):
         assert [r[0] for r in runs] == ["development", "development"]
         sel = [json.loads(r[1])["task_selection"] for r in runs]
         assert all(s["by"] == "task-rerun" and s["task"] == "crossorder-01" for s in sel)
+        # the live tail showed the reruns' newest steps word for word: evidence views of them
+        from t2e_tui.ui_queries import rerun_progress
+
+        conn = store.connect(demo_store)
+        shown = {t[0] for t in rerun_progress(conn, list(screen.run_ids), 5)[1]}
+        await wait_for(pilot, lambda: shown <= {r[0] for r in conn.execute(
+            "SELECT episode_id FROM evidence_views WHERE via = 'tui-rerun'")}, timeout=10)
+        conn.close()
         # any trial opens in the lanes, against the other side's same trial
         await pilot.press("down", "enter")
         await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen)

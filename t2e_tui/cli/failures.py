@@ -86,11 +86,12 @@ def register(cli: click.Group) -> None:
         store per classifier version; human labels (`t2e label`) win. Infrastructure errors are
         excluded. Episodes with no reward (foreign traces: no gold) are unscored, never
         failed: counted apart, with what the classes that need no gold find in them. Class
-        definitions: docs/failure-classes.md."""
-        from store.queries import resolve_run
+        definitions: docs/failure-classes.md. The explanations quote the traces: records an
+        evidence view of each episode they show (the gate's leakage guard reads these)."""
+        from store.queries import record_views, resolve_run
 
         from ..analysis import describe
-        from ..analysis.report import failures_report
+        from ..analysis.report import failures_report, shown_episodes
 
         if list_classes:
             classes = describe()
@@ -106,6 +107,8 @@ def register(cli: click.Group) -> None:
         rid = resolve_run(db, run)
         vs = resolve_run(db, versus) if versus else None
         doc = failures_report(db, rid, vs, clusters=with_clusters)
+        # the findings quote trace text: views for the gate's leakage guard, before printing
+        record_views(db, shown_episodes(doc), "cli-failures")
         if as_json:
             _echo_json(doc)
         elif piped():

@@ -79,8 +79,9 @@ def register(cli: click.Group) -> None:
         """Export TASK's journal: notes on the task, its episodes and steps, labels, its
         episodes per run, reruns of the task and forks of its episodes, as one Markdown file
         (trace text sanitised). A task is its domain and its id: --domain (or --run) chooses
-        when the id is in several domains."""
-        from store.queries import resolve_run
+        when the id is in several domains. The noted steps are quoted: records an evidence
+        view of each episode they come from (the gate's leakage guard reads these)."""
+        from store.queries import record_views, resolve_run
 
         from ..journal import build_journal
         from .common import output_path
@@ -88,8 +89,11 @@ def register(cli: click.Group) -> None:
         output_path(output, "-o")
         db = _db()
         rid = resolve_run(db, run) if run else None
-        text = build_journal(db.conn, task, rid, domain=domain,
-                             store_label=click.get_current_context().obj.store)
+        text, shown = build_journal(db.conn, task, rid, domain=domain,
+                                    store_label=click.get_current_context().obj.store)
+        # noted steps are quoted word for word: views for the gate's leakage guard, recorded
+        # before the text leaves (to stdout or a file), as `t2e show` does
+        record_views(db, shown, "cli-journal")
         if output == "-":
             click.echo(text, nl=False)
             return

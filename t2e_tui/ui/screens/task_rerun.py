@@ -195,6 +195,8 @@ class TaskRerunScreen(ExplorerScreen):
                 live.append(f"{who} {idx:>3} {role[:4]:<4} ", style="dim")
                 live.append(one_line(text, 200) + "\n")
             self.query_one("#rerun-live", Static).update(live)
+            # the tail shows the reruns' steps word for word: evidence views of their episodes
+            self.record_views([t[0] for t in tail], "tui-rerun")
             if self.first_step_at is None:
                 self.first_step_at = time.perf_counter()
 
