@@ -12,7 +12,9 @@ count ends when t2e first recorded the candidate's text, never at a file's modif
 from __future__ import annotations
 
 import json
+import os
 import re
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -143,3 +145,53 @@ def test_one_function_writes_views():
             found.append(f"{py.relative_to(REPO)}:{text.count(chr(10), 0, m.start()) + 1}")
     assert sorted(p.split(":")[0] for p in found) == ["store/provenance.py", "store/queries.py"]
     assert sum(p.startswith("store/queries.py") for p in found) == 1, found
+
+
+# --------------------------------------------------------------- 2. a backdated candidate file
+
+def _registered_at(t2e) -> datetime:
+    doc = json.loads(t2e("heldout", "show", "ho", "--json"))
+    return datetime.fromisoformat(doc["registered_at"].replace("Z", "+00:00"))
+
+
+def _candidate_file(t2e, name: str, when: datetime) -> Path:
+    from t2e_tui.candidates import packaged_baseline
+
+    f = t2e.cands / f"{name}.md"
+    f.write_text(f"---\nname: {name}\nparent: baseline\n---\n" + packaged_baseline().body
+                 + FIX_RULE)
+    os.utime(f, (when.timestamp(), when.timestamp()))
+    return f
+
+
+def test_backdated_candidate_file_does_not_hide_views(t2e):
+    """Views of three heldout episodes, then a candidate file copied in and `touch -d`'d back
+    to the set's registration (as early as the registration rule lets it be): its modification
+    time used to end the window, so the gate promoted on clean heldout with no word of the
+    views."""
+    b = t2e.run("base")
+    seen = ["crossorder-01", "crossorder-02", "confirm-01"]
+    for task in seen:
+        t2e("show", f"{b}:{task}")
+    _candidate_file(t2e, "sneaky", _registered_at(t2e))
+    doc = t2e.gate(b, t2e.run("cand", candidate="sneaky"))
+    assert_leaked(doc, seen)
+    assert doc["leaked_tasks"] == sorted(seen)
+    # the window ends when t2e first recorded the text (here: planning the candidate run)
+    conn = store.connect(t2e.store)
+    saved, = conn.execute("SELECT saved_at FROM candidates WHERE name = 'sneaky'").fetchone()
+    last_view, = conn.execute("SELECT max(viewed_at) FROM evidence_views").fetchone()
+    conn.close()
+    assert saved > last_view and doc["drafting_window"]["end"][:19] == saved[:19]
+
+
+def test_a_file_time_in_the_future_does_not_stretch_the_window(t2e):
+    """The other way round: a view made after t2e recorded the candidate did not inform it,
+    whatever later time the file claims."""
+    b = t2e.run("base")
+    _candidate_file(t2e, "later", datetime.now().astimezone() + timedelta(days=30))
+    c = t2e.run("cand", candidate="later")
+    t2e("show", f"{b}:crossorder-01")       # after the candidate was recorded and run
+    doc = t2e.gate(b, c)
+    assert doc["decision"] == "promote" and doc["evidence_role"] == "heldout", doc
+    assert doc["leaked_tasks"] == []

@@ -3,7 +3,11 @@
 A heldout task that anyone viewed before a candidate was saved, through any ancestor version
 or none, is not clean for that candidate: views count from the beginning of the store up to
 the candidate's save (its "window"), whatever version was being drafted at the time, so an
-intermediate no-op version cannot hide them. Views are keyed by the world's identity
+intermediate no-op version cannot hide them. "Saved" is when t2e first recorded the text (its
+`candidates` row: `candidate save`, the app editor's save, or the first run, fork or save that
+read the file), never a file's modification time, which the user sets at will (`touch -d`
+back to before the views hid them; a future one would count views made after the text was
+fixed): only a time t2e wrote itself can end the window. Views are keyed by the world's identity
 (`world.domains.world_key`: "retail" and "tau2-retail" are one world), not by run. A clean
 claim with such a view is downgraded to development and the tasks are listed.
 """
@@ -77,8 +81,10 @@ def find_candidate(conn, ref: str, before: datetime | None = None):
 def drafting_window(db: Any, candidate_hash: str | None, *,
                     fallback_end: str | None = None) -> Window:
     """The window of views that count against a candidate: from the beginning of the store to
-    the candidate's save. When the candidate is not in the store the window ends at
-    `fallback_end` (e.g. the candidate run's start; default now)."""
+    the candidate's save, the time t2e first recorded its text (`candidates.saved_at`,
+    written by `candidate_versions` with t2e's clock, never a file's mtime). When the
+    candidate is not in the store the window ends at `fallback_end` (e.g. the candidate run's
+    start; default now)."""
     conn = conn_of(db)
     notes: list[str] = []
     if not candidate_hash:
