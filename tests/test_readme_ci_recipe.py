@@ -71,8 +71,8 @@ def test_the_recipe_promotes_a_better_candidate_and_fails_a_worse_one(tmp_path):
     assert retry.returncode == 1, retry.stdout + retry.stderr
     assert "DISCARD" in (tmp_path / "gate.md").read_text(encoding="utf-8")
     # a re-run that makes a new run of the same agent: its second run on the set, which does
-    # not count (first-run rule), however good: not a promote (the third candidate judged on
-    # the set also needs p <= 0.05 * 6 / (pi^2 * 9): inconclusive), reports written
+    # not count (first-run rule), however good: not a promote (with the two agents before it
+    # on the set it also needs p <= 0.05 * 6 / (pi^2 * 8): inconclusive), reports written
     write_json(tmp_path / "candidate-results.json", results("agent-c", 12, "d"))
     (tmp_path / "gate.md").unlink()
     again = job(tmp_path, "def456", recipe())

@@ -89,9 +89,12 @@ def import_directory(conn: sqlite3.Connection, ctx: ImportContext) -> None:
 
 
 def _free_run_id(conn: sqlite3.Connection) -> str:
+    """A run id no run has had: not a stored run's, nor a removed one's (agent_runs keeps
+    those, and the gate's heldout rules read them by id)."""
     while True:
         rid = writer.new_run_id()
-        if not conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (rid,)).fetchone():
+        if not conn.execute("SELECT 1 FROM runs WHERE run_id = ? UNION ALL "
+                            "SELECT 1 FROM agent_runs WHERE run_id = ?", (rid, rid)).fetchone():
             return rid
 
 

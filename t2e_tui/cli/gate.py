@@ -58,8 +58,8 @@ def _human_gate(doc: dict) -> str:
                            for side, v in runs.items())
         lines.append(f"  heldout set {one_line(hs['name'], 60)} ({hs['tasks']} tasks, "
                      f"sha256 {hs['sha256'][:12]}, registered {hs['registered_at'][:19]}): "
-                     f"candidate {hs['candidate_index']} judged on it; runs by each agent on "
-                     f"it: {counts}")
+                     f"candidate {hs['candidate_index']} on it ({hs.get('agents_on_set')} "
+                     f"agent(s) ran on its tasks); runs by each agent on its tasks: {counts}")
     if doc["leaked_tasks"]:
         lines.append(f"  leaked tasks (viewed while drafting): {', '.join(doc['leaked_tasks'])}")
     lines.append("  checks:")

@@ -1,7 +1,7 @@
 """The promotion rule: checks (vetoes), the strength of the evidence, and the verdict.
 
 Every enabled check passes AND the paired test is significant at alpha (corrected for the
-candidates a registered set has judged): promote when the evidence is clean heldout, else
+agents tried on a registered set: gate/heldout.py): promote when the evidence is clean heldout, else
 `supported` (development, intersected, synthetic or tainted evidence: exit 4, and a person
 promoting it needs --override --reason); checks pass but not significant -> inconclusive; any
 failed check -> discard. Each failed check names the tasks behind it.
@@ -177,7 +177,7 @@ def evaluate(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
     _attribute_shopping(conn, cmp, role)
     level = policy.alpha
     if role.heldout is not None and role.heldout.alpha is not None:
-        level = role.heldout.alpha   # alpha spent across the candidates the set judged
+        level = role.heldout.alpha   # alpha spent across the agents tried on the set
     stats = evidence_stats(cmp, dataclasses.replace(policy, alpha=level))
     stats["alpha_uncorrected"] = policy.alpha
     clean = role.role in CLEAN_GRADES
@@ -216,10 +216,8 @@ def evaluate(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
                            "from the grader, not the agent; supported at most, not a promote "
                            "(promoting it needs --override --reason)")
     if level != policy.alpha:
-        h = role.heldout
-        reasons.append(f"alpha {policy.alpha} corrected to {level:.4g}: candidate "
-                       f"{h.candidate_index} judged on set {h.set['name']!r} "
-                       f"(alpha * 6 / (pi^2 k^2))")
+        reasons.append(f"alpha {policy.alpha} corrected to {level:.4g}: "
+                       f"{role.heldout.alpha_reason()}")
 
     warnings = list(cmp.warnings)
     if cmp.intersected:
