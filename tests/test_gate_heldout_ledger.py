@@ -5,7 +5,9 @@ heldout before the fix, played here through the command line with the scripted s
 - runs on parts of the set (any role) did not count against the first-run rule;
 - alpha was spent only over candidates that were gated, and a near-copy of the set started
   the count again;
-- `t2e runs rm` gave a re-roll first-run status back.
+- `t2e runs rm` gave a re-roll first-run status back;
+- tasks left out (infrastructure errors) still made "exactly the registered set", and the
+  no-regression check passed over a task the baseline passed and the candidate never scored.
 """
 
 from __future__ import annotations
@@ -145,6 +147,41 @@ def test_removed_runs_still_count(t2e):
                                        "NULL")}
     conn.close()
     assert kept == {c1, c2, noop}
+
+
+def test_tasks_left_out_are_not_the_registered_set(t2e):
+    """The candidate regresses confirm-01 (discard); its one episode there made an
+    infrastructure error (an endpoint failure, written into the store here): it was PROMOTE
+    on 55 tasks, a warning only."""
+    from t2e_tui.demo import HARM_RULE
+
+    t2e.save("fixharm", "baseline", FIX_RULE + HARM_RULE + "\n")
+    b = t2e.run("base")
+    c = t2e.run("cand", candidate="fixharm")
+    first = t2e.gate(b, c)
+    assert first["decision"] == "discard" and first["stats"]["regressions"] == ["confirm-01"]
+    conn = store.connect(t2e.store)
+    with conn:
+        n = conn.execute("UPDATE episodes SET termination_reason = 'infrastructure_error', "
+                         "reward = NULL, success = NULL WHERE run_id = ? AND task_id = "
+                         "'confirm-01'", (c,)).rowcount
+    conn.close()
+    assert n == 1
+    doc = t2e.gate(b, c)
+    assert len(doc["tasks"]) == 55
+    assert doc["decision"] == "discard" and doc["evidence_role"] == "development"
+    assert any("1 task(s) of set 'H' left out of the comparison" in r and "confirm-01" in r
+               for r in doc["role_reasons"])
+    assert doc["heldout_set"]["left_out"] == ["confirm-01"]
+    check = next(ch for ch in doc["checks"] if ch["name"] == "no_task_regressions")
+    assert not check["passed"] and check["tasks"] == ["confirm-01"]
+    assert "has no scored candidate trial" in check["detail"]
+    # resumed, the episode is played again: every task compared, the same discard as before
+    out = json.loads(t2e("run", "--resume", c, "--json"))
+    assert out["infrastructure_errors"] == 0
+    again = t2e.gate(b, c)
+    assert len(again["tasks"]) == 56 and again["heldout_set"]["left_out"] == []
+    assert again["decision"] == "discard" and again["stats"]["regressions"] == ["confirm-01"]
 
 
 # -- the agent ledger (migration 11) ----------------------------------------------------------

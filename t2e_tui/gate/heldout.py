@@ -1,10 +1,11 @@
 """The gate's side of pre-registered heldout sets: which set a comparison judges, whether the
-registration came first, the first-run rule (seed shopping) and alpha spent across the agents
-tried on the set (candidate and baseline shopping).
+registration came first, whether every task of the set was compared, the first-run rule (seed
+shopping) and alpha spent across the agents tried on the set (candidate and baseline shopping).
 
 The rule, as the README states it: a comparison is clean heldout only when its tasks are
 exactly a set registered (`t2e heldout register`) before the candidate was saved and before
-either run was made; each run is its agent's first run on any task of the set, whatever that
+either run was made; every task of the set is compared (none left out for want of a scored
+trial); each run is its agent's first run on any task of the set, whatever that
 run's role or task list (an agent that ran a part of the set has seen outcomes there) and
 whether or not it was removed since (the agent ledger, migration 11, keeps it); and the
 baseline's agent ran on the set before the candidate's.
@@ -41,6 +42,7 @@ class SetVerdict:
     candidate_index: int | None = None             # k: agents on the set before the candidate's
     agents_on_set: int = 0                         # distinct agents that ran on its tasks so far
     alpha: float | None = None                     # the corrected level
+    left_out: list[str] = field(default_factory=list)  # tasks of the set not compared
 
     def to_dict(self) -> dict:
         s = self.set
@@ -48,7 +50,8 @@ class SetVerdict:
                 "registered_at": s["registered_at"] if s else None,
                 "tasks": len(s["task_ids"]) if s else None, "reasons": self.reasons,
                 "runs": self.runs, "candidate_index": self.candidate_index,
-                "agents_on_set": self.agents_on_set, "corrected_alpha": self.alpha}
+                "agents_on_set": self.agents_on_set, "left_out": self.left_out,
+                "corrected_alpha": self.alpha}
 
     def alpha_reason(self) -> str:
         """Why the level is what it is, for the verdict's reasons."""
@@ -141,21 +144,34 @@ def _position(agents: list[dict], run: RunInfo) -> int | None:
 
 def judge_set(conn: Any, baseline: RunInfo, candidate: RunInfo, task_ids: set[str], *,
               intersected: bool, candidate_saved: datetime | None,
-              alpha: float) -> SetVerdict:
-    """Which registered set the comparison judges, and every reason it is not clean on it."""
-    s = find_set(conn, candidate.domain or baseline.domain, task_ids)
+              alpha: float, left_out: set[str] | None = None) -> SetVerdict:
+    """Which registered set the comparison judges, and every reason it is not clean on it.
+    `task_ids`: the tasks compared; `left_out`: tasks both runs attempted that were not
+    compared (no scored trial on a side)."""
+    from .compare import sort_task_ids
+
+    left = sort_task_ids(set(left_out or ()) - set(task_ids))
+    attempted = set(task_ids) | set(left)
+    s = find_set(conn, candidate.domain or baseline.domain, attempted)
     if s is None:
         near = [x["name"] for x in list_sets(conn, candidate.domain or baseline.domain)]
         hint = (f" (registered sets of this world: {', '.join(near)})" if near else
                 " (register one with `t2e heldout register` before saving the candidate)")
-        why = "intersected tasks" if intersected else f"the {len(task_ids)} task(s) compared"
+        why = "intersected tasks" if intersected else f"the {len(attempted)} task(s) compared"
         out = SetVerdict(None, [f"no registered heldout set is exactly {why}{hint}"])
         if intersected:
             out.reasons.append("--intersect: only the shared tasks were compared")
         return out
-    v = SetVerdict(s)
+    v = SetVerdict(s, left_out=left)
     if intersected:
         v.reasons.append("--intersect: only the shared tasks were compared")
+    if left:
+        shown = ", ".join(left[:8]) + (f" (+{len(left) - 8} more)" if len(left) > 8 else "")
+        v.reasons.append(f"{len(left)} task(s) of set {s['name']!r} left out of the "
+                         f"comparison, no scored trial on one side (infrastructure errors or "
+                         f"no reward): {shown}; a clean claim covers every task of the set "
+                         f"(`t2e run --resume RUN` replays an engine run's infrastructure "
+                         f"errors)")
     reg = parse_time(s["registered_at"])
     if candidate_saved is not None and reg is not None and reg > candidate_saved:
         v.reasons.append(f"set {s['name']!r} was registered at {s['registered_at']}, after "

@@ -228,9 +228,11 @@ def comparison_role(db: Any, baseline: RunInfo, candidate: RunInfo,
     heldout/transfer after it was created (role history), when either run's tasks were chosen
     by an outcome filter (manifest `task_selection`), when the tasks are not exactly a
     registered heldout set judged by its rule (t2e_tui/gate/heldout.py: registered first,
-    no --intersect, first run of each agent), or when any task was viewed before the
-    candidate was saved (listing those tasks). `attempted` = every task both runs ran (the
-    compared ones plus any left out for infrastructure errors: not chosen by outcome)."""
+    every task of it compared, no --intersect, first run of each identified agent, the
+    baseline's agent there first), or when any task was viewed before the candidate was saved
+    (listing those tasks). `attempted` = every task both runs ran (the compared ones plus any
+    left out for want of a scored trial: the set is found from them, and those left out keep
+    the claim from being clean)."""
     from .heldout import judge_set
 
     claimed = candidate.role
@@ -275,9 +277,9 @@ def comparison_role(db: Any, baseline: RunInfo, candidate: RunInfo,
                                f"({outcome_filter_label(sel)}) for the {side} run "
                                f"{run.label()}")
                 role = "development"
-        heldout = judge_set(conn, baseline, candidate,
-                            {str(t) for t in (attempted if attempted is not None
-                                              else task_ids)},
+        compared = {str(t) for t in task_ids}
+        heldout = judge_set(conn, baseline, candidate, compared,
+                            left_out={str(t) for t in attempted or ()} - compared,
                             intersected=intersected, candidate_saved=window.end, alpha=alpha)
         if heldout.reasons:
             reasons += heldout.reasons
