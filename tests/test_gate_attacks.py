@@ -187,7 +187,7 @@ def test_seed_shopping_only_the_first_run_counts(t2e):
     assert doc["decision"] == "supported"
     assert doc["heldout_set"]["runs"]["candidate"] == {
         "run_id": lucky, "runs_of_this_agent": 2, "first": first, "position": 2,
-        "removed": 0}
+        "removed": 0, "agent_known": True}
     assert any("first-run rule" in r for r in doc["role_reasons"])
     # the baseline re-rolled: the same
     b2 = t2e.run("base2", seed=5)

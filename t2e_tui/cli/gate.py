@@ -54,8 +54,10 @@ def _human_gate(doc: dict) -> str:
     hs = doc.get("heldout_set")
     if hs and hs.get("name"):
         runs = hs.get("runs") or {}
-        counts = ", ".join(f"{side} {v['position'] or '-'} of {v['runs_of_this_agent']}"
-                           for side, v in runs.items())
+        counts = ", ".join(
+            f"{side} {v['position'] or '-'} of {v['runs_of_this_agent']}"
+            if v.get("agent_known", True) else f"{side} agent unknown (imported)"
+            for side, v in runs.items())
         lines.append(f"  heldout set {one_line(hs['name'], 60)} ({hs['tasks']} tasks, "
                      f"sha256 {hs['sha256'][:12]}, registered {hs['registered_at'][:19]}): "
                      f"candidate {hs['candidate_index']} on it ({hs.get('agents_on_set')} "

@@ -128,7 +128,9 @@ def register(cli: click.Group) -> None:
 
 
 def _agent_doc(a: dict) -> dict:
-    """An agent of `agents_on_set` for --json: its identity, first run and number of runs."""
+    """An agent of `agents_on_set` for --json: its identity (or the run, when unknown)."""
     key = a["key"]
-    return {"candidate_hash": key[0], "agent_model": key[1], "user_model": key[2],
-            "first_run": a["first_run"], "first_at": a["first_at"], "runs": a["runs"]}
+    who = ({"run_id": key[1], "agent_known": False} if key[0] == "run" else
+           {"candidate_hash": key[0], "agent_model": key[1], "user_model": key[2],
+            "agent_known": True})
+    return {**who, "first_run": a["first_run"], "first_at": a["first_at"], "runs": a["runs"]}

@@ -5,10 +5,11 @@ shopping) and alpha spent across the agents tried on the set (candidate and base
 The rule, as the README states it: a comparison is clean heldout only when its tasks are
 exactly a set registered (`t2e heldout register`) before the candidate was saved and before
 either run was made; every task of the set is compared (none left out for want of a scored
-trial); each run is its agent's first run on any task of the set, whatever that
-run's role or task list (an agent that ran a part of the set has seen outcomes there) and
-whether or not it was removed since (the agent ledger, migration 11, keeps it); and the
-baseline's agent ran on the set before the candidate's.
+trial); each run is its agent's first run on any task of the set, whatever that run's role or
+task list (an agent that ran a part of the set has seen outcomes there) and whether or not it
+was removed since (the agent ledger, migration 11, keeps it); each agent can be identified (an
+imported run cannot: a file's agent label is whatever the file says, so its first run cannot
+be told from a re-roll); and the baseline's agent ran on the set before the candidate's.
 
 Alpha: agents are ordered by their first run on any task of the set (in its world, whatever
 run or registered set that was made for, so a near-copy of the set shares its agents). A
@@ -78,8 +79,11 @@ def find_set(conn: Any, domain: str | None, task_ids: set[str]) -> dict | None:
     return None
 
 
-def agent_key(run: Any) -> tuple:
-    """Runs by the same agent: same candidate text, agent and user model."""
+def agent_key(run: Any) -> tuple | None:
+    """The agent of a run: candidate text, agent and user model. None when it cannot be
+    identified: a run without a candidate hash (an import) is whatever its file says."""
+    if not run.candidate_hash:
+        return None
     return (run.candidate_hash, run.agent_model, run.user_model)
 
 
@@ -102,13 +106,15 @@ def runs_on_set(conn: Any, s: dict, run: Any) -> list[str]:
     """Run ids by `run`'s agent that ran any task of set `s`, removed runs included, oldest
     first (any role, status or task list; before or after the registration)."""
     key = agent_key(run)
+    if key is None:
+        return []
     return [r["run_id"] for r in ledger_runs(conn, s) if _same_agent(r, key)]
 
 
 def agents_on_set(conn: Any, s: dict, rows: list[dict] | None = None) -> list[dict]:
     """Distinct agents that ran any task of set `s`, in the order of their first run there:
-    [{key, first_run, first_at, runs}]. `rows`: `ledger_runs(conn, s)` when the caller has
-    them."""
+    [{key, first_run, first_at, runs}]. An unidentifiable run (an import) is an agent of its
+    own. `rows`: `ledger_runs(conn, s)` when the caller has them."""
     rows = ledger_runs(conn, s) if rows is None else rows
     known: dict[str, tuple] = {}   # text hash -> the first identified agent with that text
     for r in rows:
@@ -118,8 +124,10 @@ def agents_on_set(conn: Any, s: dict, rows: list[dict] | None = None) -> list[di
     out: dict[tuple, dict] = {}
     for r in rows:
         h = r["candidate_hash"]
-        if h and _models_unknown(r):
-            key: tuple = known.get(h, (h, None, None))
+        if not h:
+            key: tuple = ("run", r["run_id"])
+        elif _models_unknown(r):
+            key = known.get(h, (h, None, None))
         else:
             key = (h, r["agent_model"], r["user_model"])
         a = out.setdefault(key, {"key": key, "first_run": r["run_id"],
@@ -135,7 +143,7 @@ def _models_unknown(row: dict) -> bool:
 
 def _position(agents: list[dict], run: RunInfo) -> int | None:
     """The index of `run`'s agent among `agents` (None: not among them)."""
-    key = agent_key(run)
+    key = agent_key(run) or ("run", run.run_id)
     for i, a in enumerate(agents):
         if a["key"] == key:
             return i
@@ -183,13 +191,21 @@ def judge_set(conn: Any, baseline: RunInfo, candidate: RunInfo, task_ids: set[st
             v.reasons.append(f"{side} run {run.label()} was made before set {s['name']!r} "
                              f"was registered")
         key = agent_key(run)
+        if key is None:
+            v.runs[side] = {"run_id": run.run_id, "runs_of_this_agent": None, "first": None,
+                            "position": None, "removed": None, "agent_known": False}
+            v.reasons.append(f"{side} run {run.label()} was imported: its agent cannot be "
+                             f"identified (a file's agent label is whatever the file says), "
+                             f"so whether it is that agent's first run on set {s['name']!r} "
+                             f"cannot be known (first-run rule)")
+            continue
         mine = [r for r in ledger if _same_agent(r, key)]
         ids = [r["run_id"] for r in mine]
         pos = ids.index(run.run_id) + 1 if run.run_id in ids else None
         removed = sum(1 for r in mine if r["removed_at"])
         v.runs[side] = {"run_id": run.run_id, "runs_of_this_agent": len(ids),
                         "first": ids[0] if ids else None, "position": pos,
-                        "removed": removed}
+                        "removed": removed, "agent_known": True}
         if pos is not None and pos > 1:
             gone = f", {removed} of them since removed" if removed else ""
             v.reasons.append(f"{side} run {run.label()} is run {pos} of {len(ids)} by the same "
