@@ -139,7 +139,7 @@ def test_removed_runs_still_count(t2e):
     assert (cand["position"], cand["runs_of_this_agent"], cand["removed"]) == (3, 3, 2)
     assert cand["first"] == c1
     assert any("is run 3 of 3 by the same agent" in r and "2 of them since removed" in r
-               for r in doc["role_reasons"])
+               and f"only the first ({c1}, removed) counts" in r for r in doc["role_reasons"])
     assert doc["heldout_set"]["candidate_index"] == 2   # the removed no-op still counts
     # a new run never takes a removed run's id (the ledger keeps them by id)
     conn = store.connect(t2e.store)

@@ -208,9 +208,10 @@ def judge_set(conn: Any, baseline: RunInfo, candidate: RunInfo, task_ids: set[st
                         "removed": removed, "agent_known": True}
         if pos is not None and pos > 1:
             gone = f", {removed} of them since removed" if removed else ""
+            first = ids[0] + (", removed" if mine[0]["removed_at"] else "")
             v.reasons.append(f"{side} run {run.label()} is run {pos} of {len(ids)} by the same "
                              f"agent on tasks of set {s['name']!r}{gone}; only the first "
-                             f"({ids[0]}) counts (first-run rule: an agent that ran any task "
+                             f"({first}) counts (first-run rule: an agent that ran any task "
                              f"of the set, in any role, has seen outcomes there; re-rolling "
                              f"seeds must not help)")
     agents = agents_on_set(conn, s, ledger)
