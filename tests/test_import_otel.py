@@ -308,7 +308,9 @@ def test_a_refused_mapping_leaves_both_runs_as_they_were(tmp_path):
 def test_an_outcome_attribute_chosen_after_another_is_no_clean_evidence(tmp_path):
     """On a registered heldout set: gated on judge_a (inconclusive), then on judge_b
     (PROMOTE, candidate 1 judged). Picking the outcome after seeing a verdict is picking by
-    outcome: the second gate's evidence is development, and says which attributes."""
+    outcome: the second gate's evidence is development and says which attributes were tried
+    (imported runs are never a clean first run either, since the agent ledger: the reason is
+    said whatever else keeps the evidence from being clean)."""
     from click.testing import CliRunner
 
     import store as st_mod

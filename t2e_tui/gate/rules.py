@@ -129,11 +129,14 @@ def _attribute_shopping(conn: Any, cmp: Comparison, role: RoleVerdict) -> None:
 
     runs = [r.run_id for r in (cmp.baseline, cmp.candidate) if r.grading == "foreign"]
     tried = attributes_tried(conn, runs) if runs else []
-    if len(tried) > 1 and role.role in CLEAN_GRADES:
+    if len(tried) > 1:  # said whatever else keeps the evidence from being clean
+        clean = role.role in CLEAN_GRADES
         role.reasons.append(f"outcome attributes tried on these runs: {', '.join(tried)}: the "
-                            "outcome was chosen after another was gated: downgraded from "
-                            f"{role.role} to development")
-        role.role = "development"
+                            "outcome was chosen after another was gated" + (
+                                f": downgraded from {role.role} to development" if clean
+                                else ""))
+        if clean:
+            role.role = "development"
 
 
 def _grader_mismatch(conn: Any, cmp: Comparison) -> str | None:
