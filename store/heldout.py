@@ -80,3 +80,16 @@ def list_sets(db: Any, domain: str | None = None) -> list[dict]:
         key = world_key(domain)
         rows = [r for r in rows if r["world_key"] == key]
     return rows
+
+
+def runs_on_tasks(db: Any, task_ids: Any) -> list[dict]:
+    """Every run that ran any of `task_ids` (an episode of it), removed runs included, oldest
+    first: {run_id, domain, candidate_hash, agent_model, user_model, created_at, removed_at}
+    from the agent ledger (agent_runs + agent_run_tasks, migration 11)."""
+    ids = json.dumps(sorted({str(t) for t in task_ids}))
+    cols = ("run_id", "domain", "candidate_hash", "agent_model", "user_model", "created_at",
+            "removed_at")
+    return [dict(zip(cols, r)) for r in conn_of(db).execute(
+        f"SELECT {', '.join(cols)} FROM agent_runs WHERE run_id IN (SELECT run_id FROM "
+        "agent_run_tasks WHERE task_id IN (SELECT value FROM json_each(?))) "
+        "ORDER BY created_at, run_id", (ids,))]

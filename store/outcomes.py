@@ -67,8 +67,9 @@ def reward_mapping(db: Any, run_id: str, name: str) -> dict:
         raise StoreError(f"run {row[1]!r} ({run_id}) carries graded rewards; --reward-attr maps "
                          "an outcome attribute of foreign traces (OpenTelemetry, ATIF) only")
     updates, missing, unusable, seen = [], 0, 0, set()
-    for eid, extra_json in conn.execute("SELECT episode_id, extra_json FROM episodes WHERE "
-                                        "run_id = ?", (run_id,)).fetchall():
+    for eid, extra_json, ri_json in conn.execute(
+            "SELECT episode_id, extra_json, reward_info_json FROM episodes WHERE run_id = ?",
+            (run_id,)).fetchall():
         attrs = _attributes(json.loads(extra_json) if extra_json else {})
         seen.update(attrs)
         r = outcome_value(attrs.get(name))
@@ -78,10 +79,42 @@ def reward_mapping(db: Any, run_id: str, name: str) -> dict:
             else:
                 unusable += 1
             continue
-        info = {"reward": r, "reward_basis": None, "info": {"mapped_from": name}}
+        # the attributes mapped before stay on record (`tried`): an outcome chosen after
+        # another was gated is no clean evidence (gate/rules: attribute shopping)
+        tried = set(_tried(ri_json)) - {name}
+        info = {"reward": r, "reward_basis": None,
+                "info": {"mapped_from": name, **({"tried": sorted(tried)} if tried else {})}}
         updates.append((r, int(abs(r - 1.0) <= 1e-6), json.dumps(info, allow_nan=False), eid))
     return {"updates": updates, "mapped": len(updates), "missing": missing,
             "unusable": unusable, "seen": sorted(seen)}
+
+
+def _tried(ri_json: str | None) -> list[str]:
+    """The outcome attributes an episode's rewards were mapped from so far (its mapped_from
+    and the ones tried before it)."""
+    try:
+        info = (json.loads(ri_json) or {}).get("info") if ri_json else None
+    except (ValueError, AttributeError):
+        return []
+    if not isinstance(info, dict):
+        return []
+    out = [t for t in info.get("tried") or [] if isinstance(t, str)]
+    if isinstance(info.get("mapped_from"), str):
+        out.append(info["mapped_from"])
+    return out
+
+
+def attributes_tried(db: Any, run_ids: list[str]) -> list[str]:
+    """Every outcome attribute the runs' rewards were ever mapped from (`--reward-attr`),
+    sorted: more than one means the outcome was chosen after another was tried."""
+    conn = conn_of(db)
+    names: set[str] = set()
+    for run_id in run_ids:
+        for (ri,) in conn.execute(
+                "SELECT DISTINCT reward_info_json FROM episodes WHERE run_id = ? AND "
+                "json_extract(reward_info_json, '$.info.mapped_from') IS NOT NULL", (run_id,)):
+            names.update(_tried(ri))
+    return sorted(names)
 
 
 def write_reward_mappings(db: Any, mappings: list[dict]) -> None:

@@ -254,25 +254,21 @@ def resolve_episode(db: Any, ref: Any) -> int:
 
 
 def record_view(db: Any, episode_id: int, via: str, drafting_candidate: str | None = None) -> int:
-    """Note that an episode was opened (the gate's leakage guard reads these). The task stored
-    is the likely task when the label was found wrong: that is the task whose trace was seen."""
-    conn = conn_of(db)
-    row = conn.execute(
-        "SELECT e.run_id, r.domain, coalesce(e.likely_task_id, e.task_id) FROM episodes e "
-        "LEFT JOIN runs r ON r.run_id = e.run_id WHERE e.episode_id = ?",
-        (int(episode_id),)).fetchone()
-    if row is None:
+    """Note that an episode was opened (one episode: `record_views`); returns the view's id.
+    Raises StoreError for an episode not in the store."""
+    if not record_views(db, [episode_id], via, drafting_candidate):
         raise StoreError(f"no episode {episode_id} in this store")
-    cur = conn.execute(
-        "INSERT INTO evidence_views (episode_id, run_id, domain, task_id, viewed_at, via, "
-        "drafting_candidate) VALUES (?,?,?,?,?,?,?)",
-        (int(episode_id), row[0], row[1], row[2], now_iso(), via, drafting_candidate))
-    return int(cur.lastrowid)
+    return int(conn_of(db).execute("SELECT last_insert_rowid()").fetchone()[0])
 
 
-def record_views(db: Any, episode_ids: Any, via: str) -> int:
-    """Note that these episodes' trace text was shown (search hits, an export): one view per
-    distinct episode, in one statement. Returns how many were recorded."""
+def record_views(db: Any, episode_ids: Any, via: str,
+                 drafting_candidate: str | None = None) -> int:
+    """Note that these episodes' content was shown: message text, tool arguments or results,
+    or words drawn from them (a finding's explanation, a snippet, a cluster's shared words),
+    on a screen, on stdout or in a file. The gate's leakage guard reads these rows; this is
+    the one function that writes them, for every command and screen. One view per distinct
+    episode, in one statement per 500. The task stored is the likely task when the label was
+    found wrong: that is the task whose trace was seen. Returns how many were recorded."""
     ids = sorted({int(e) for e in episode_ids})
     if not ids:
         return 0
@@ -283,10 +279,11 @@ def record_views(db: Any, episode_ids: Any, via: str) -> int:
         chunk = ids[i:i + 500]
         marks = ",".join("?" * len(chunk))
         cur = conn.execute(
-            "INSERT INTO evidence_views (episode_id, run_id, domain, task_id, viewed_at, via) "
-            "SELECT e.episode_id, e.run_id, r.domain, coalesce(e.likely_task_id, e.task_id), "
-            f"?, ? FROM episodes e LEFT JOIN runs r ON r.run_id = e.run_id "
-            f"WHERE e.episode_id IN ({marks})", (now, via, *chunk))
+            "INSERT INTO evidence_views (episode_id, run_id, domain, task_id, viewed_at, via, "
+            "drafting_candidate) SELECT e.episode_id, e.run_id, r.domain, "
+            "coalesce(e.likely_task_id, e.task_id), ?, ?, ? FROM episodes e "
+            f"LEFT JOIN runs r ON r.run_id = e.run_id WHERE e.episode_id IN ({marks})",
+            (now, via, drafting_candidate, *chunk))
         n += cur.rowcount
     return n
 

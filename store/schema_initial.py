@@ -30,7 +30,7 @@ CREATE TABLE candidates (
     body TEXT NOT NULL,
     front_matter_json TEXT,
     path TEXT,                      -- file written under candidates/
-    saved_at TEXT NOT NULL          -- start of the children's drafting window
+    saved_at TEXT NOT NULL          -- when t2e first recorded the text: ends its drafting window
 );
 
 CREATE TABLE runs (

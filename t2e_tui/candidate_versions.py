@@ -2,9 +2,11 @@
 
 A saved version is a row of the `candidates` table keyed by the body hash, plus a file under
 `candidates/`. Saving the same body again is a no-op that returns the existing version: the
-hash is the identity, so a version can never change after it is saved. `saved_at` is the end
-of the version's drafting window and the start of its children's (the gate's leakage guard).
-No textual here: the CLI and the editor screen both call these functions.
+hash is the identity, so a version can never change after it is saved. `saved_at` is when
+t2e first recorded the text (`candidate save`, the app editor's save, or the first run, fork
+or save that read it from a file), never a file's modification time: it ends the version's
+drafting window (the gate's leakage guard). No textual here: the CLI and the editor screen
+both call these functions.
 """
 
 from __future__ import annotations
@@ -128,12 +130,8 @@ def _insert(conn: sqlite3.Connection, cand: Candidate, name: str, parent_hash: s
 
 def ensure_recorded(conn: sqlite3.Connection, ref: str,
                     candidates_dir: Path | None = None) -> Version:
-    """The stored version for `ref`, recording a candidate file that was never saved.
-
-    Such a file (the shipped baseline, say) gets its file's modification time as `saved_at`:
-    it existed since then, so its children's drafting window starts no later than the truth
-    (a window that starts too late would hide leaked views from the gate).
-    """
+    """The stored version for `ref`, recording a candidate file that was never saved (the
+    shipped baseline, say), dated now as `record` dates it."""
     v = get_version(conn, ref)
     if v is not None:
         return v
@@ -145,10 +143,13 @@ def record(conn: sqlite3.Connection, cand: Candidate,
     """The stored version of `cand`, recording it if it never was (the engine records the
     candidate it planned this way).
 
-    A body read from a file is dated by that file's modification time when it was read: it
-    existed since then, so its children's drafting window starts no later than the truth (a
-    window that starts too late would hide leaked views from the gate). Only a body made in
-    memory (an ablation variant) is dated now.
+    `saved_at` is now, the moment t2e first holds this text, whatever the file's modification
+    time says. That time ends the window in which heldout views count against the candidate
+    (gate/leakage.py), and a file's mtime is the user's to set: `touch -d` back to before the
+    views hid them from the gate (promote on "clean" heldout), and an mtime in the future
+    would count views made after the text was fixed. Only what t2e itself recorded can bound
+    the window. (The mtime once dated a file so that its children's windows would start early
+    enough; windows have no start now: every view since the store began counts.)
     """
     v = get_version(conn, cand.hash)
     if v is not None:
@@ -159,7 +160,7 @@ def record(conn: sqlite3.Connection, cand: Candidate,
     if cand.parent:
         pv = get_version(conn, cand.parent)
         parent_hash = pv.hash if pv else None
-    saved_at = cand.file_mtime or now_iso()
+    saved_at = now_iso()   # t2e's own clock, never the file's (see the docstring)
     name = cand.name if _NAME.match(cand.name or "") else "candidate"
     if conn.execute("SELECT 1 FROM candidates WHERE name = ?", (name,)).fetchone():
         name = _free_name(conn, name, candidates_dir)

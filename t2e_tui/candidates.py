@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 
@@ -36,9 +35,6 @@ class Candidate:
     hypothesis: str | None = None
     path: Path | None = None
     meta: dict = field(default_factory=dict)
-    # the file's modification time (ISO UTC) when it was read: the latest moment this body is
-    # known to have existed, kept so a version recorded later is not dated later than that
-    file_mtime: str | None = field(default=None, compare=False)
 
     @property
     def hash(self) -> str:
@@ -130,14 +126,7 @@ def load(path: str | Path) -> Candidate:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise CandidateError(f"{p}: not valid UTF-8 (byte {exc.start})") from None
-    cand = parse(text, path=p)
-    try:
-        ts = p.stat().st_mtime
-        cand.file_mtime = datetime.fromtimestamp(ts, timezone.utc).isoformat(
-            timespec="microseconds")
-    except OSError:
-        pass
-    return cand
+    return parse(text, path=p)
 
 
 def packaged_baseline() -> Candidate:

@@ -334,13 +334,14 @@ def search(conn: sqlite3.Connection, text: str, limit: int = 200, rank: bool = F
 def record_view(conn: sqlite3.Connection, episode_id: int, *, via: str = "tui",
                 drafting_candidate: str | None = None) -> None:
     """Record that an episode's trajectory was opened (the gate's leakage guard reads this)."""
+    record_views(conn, [episode_id], via=via, drafting_candidate=drafting_candidate)
+
+
+def record_views(conn: sqlite3.Connection, episode_ids: list, *, via: str,
+                 drafting_candidate: str | None = None) -> None:
+    """Record that these episodes' content was shown (a trajectory, search hits, a finding's
+    explanation, cluster words, a live tail): `store.queries.record_views`, the one writer of
+    views, read by the gate's leakage guard."""
     from store import queries
 
-    queries.record_view(conn, episode_id, via, drafting_candidate)
-
-
-def record_views(conn: sqlite3.Connection, episode_ids: list, *, via: str) -> None:
-    """Record that these episodes' trace text was shown (search hits): the leakage guard."""
-    from store import queries
-
-    queries.record_views(conn, episode_ids, via)
+    queries.record_views(conn, episode_ids, via, drafting_candidate)

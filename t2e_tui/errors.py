@@ -15,3 +15,19 @@ class T2EError(Exception):
     def __init__(self, message: str, exit_code: int = EXIT_BAD_INPUT):
         super().__init__(message)
         self.exit_code = exit_code
+
+
+def error_text(exc: BaseException) -> str:
+    """What a screen says about a failure: the message alone for an error a user can act on
+    (T2EError, StoreError, WorldError: the ones the CLI prints as one line), the class name
+    before it for anything else (a fault of ours, whose kind helps a report); secrets
+    redacted either way."""
+    from store import StoreError
+    from world.errors import WorldError
+
+    from .engine.secrets import redact
+
+    text = str(exc)
+    if not isinstance(exc, (T2EError, StoreError, WorldError)):
+        text = f"{type(exc).__name__}: {text}"
+    return redact(text) or ""

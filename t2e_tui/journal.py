@@ -16,6 +16,7 @@ from typing import Any
 
 from store.notes import labels_for, notes_for
 from store.pairdebug import TASK_RERUN_KIND
+from store.termination import episode_reward, episode_success, reward_text
 
 from .textsafe import strip_controls
 
@@ -45,17 +46,30 @@ def _mark(success: Any) -> str:
     return "–" if success is None else "✓" if success else "✗"
 
 
-def _reward(v: Any) -> str:
-    return "–" if v is None else f"{v:g}"
+def _reward(e: dict) -> str:
+    """An episode's reward cell: n/a for an infrastructure error (store.termination), – for
+    none (unscored, running)."""
+    return reward_text(e["reward"], e["term"], missing="–")
 
 
 def build_journal(conn: Any, task_id: str, run_id: str | None = None, *,
-                  store_label: str = "") -> str:
-    """The Markdown journal of `task_id` (only episodes of `run_id` when given)."""
+                  domain: str | None = None, store_label: str = "") -> tuple[str, list[int]]:
+    """The Markdown journal of task `task_id` of `domain` (or `run_id`'s domain, or the only
+    domain the store holds the id in: `store.notes.resolve_task`, which refuses an id of
+    several domains), only episodes of `run_id` when given; and the episodes whose content
+    it quotes (its noted steps, word for word), for the caller to record views of
+    (`store.queries.record_views`). Notes are people's words; outcomes and counts are not
+    trace content."""
     from store import now_iso
+    from store.notes import resolve_task, task_target, world_domains
     from store.queries import episode_ref
 
-    where, args = "coalesce(e.likely_task_id, e.task_id) = ?", [task_id]
+    key = resolve_task(conn, task_id, domain, run_id)
+    names = world_domains(conn, key)
+    known = [d for d in names if d is not None]
+    where = "coalesce(e.likely_task_id, e.task_id) = ? AND (r.domain IN ({}){})".format(
+        ",".join("?" * len(known)) or "NULL", " OR r.domain IS NULL" if None in names else "")
+    args = [task_id, *known]
     if run_id:
         where += " AND (e.run_id = ? OR e.forked_from_episode IN (SELECT episode_id FROM " \
                  "episodes WHERE run_id = ?))"
@@ -69,10 +83,13 @@ def build_journal(conn: Any, task_id: str, run_id: str | None = None, *,
     cols = ("episode_id", "run_id", "task_id", "trial", "reward", "success", "term",
             "steps", "parent", "at", "run_name", "role", "agent", "manifest")
     eps = [dict(zip(cols, r)) for r in eps]
+    for e in eps:  # an infrastructure error measured nothing: no reward, no outcome (n/a)
+        e["reward"] = episode_reward(e["reward"], e["term"])
+        e["success"] = episode_success(e["success"], e["term"])
     if not eps:
         from .errors import T2EError
         scope = f" in run {run_id}" if run_id else ""
-        raise T2EError(f"task {task_id!r}: no finished episode{scope} in this store")
+        raise T2EError(f"task {task_id!r} ({key}): no finished episode{scope} in this store")
     refs = {e["episode_id"]: episode_ref(e["run_id"], e["task_id"], e["trial"]) for e in eps}
     forks = [e for e in eps if e["parent"] is not None]
     reruns: dict[str, list[dict]] = {}
@@ -89,11 +106,12 @@ def build_journal(conn: Any, task_id: str, run_id: str | None = None, *,
     steps = [(r[0], r[1]) for r in conn.execute(
         f"SELECT episode_id, idx FROM steps WHERE episode_id IN ({','.join('?' * len(ids))})",
         ids)] if ids else []
-    targets = [("task", task_id)] + [("episode", str(i)) for i in ids] + \
-        [("step", f"{e}:{i}") for e, i in steps]
+    # a task note names its domain; one written before notes did carries the bare id
+    targets = [("task", task_target(key, task_id)), ("task", task_id)] + \
+        [("episode", str(i)) for i in ids] + [("step", f"{e}:{i}") for e, i in steps]
     notes, labels = notes_for(conn, targets), labels_for(conn, targets)
 
-    out = [f"# Journal: task {md(task_id, 80)}", ""]
+    out = [f"# Journal: task {md(task_id, 80)} ({md(key, 80)})", ""]
     out.append(f"_Generated {now_iso()}{' from ' + md(store_label, 200) if store_label else ''}"
                f"{' · run ' + md(run_id) if run_id else ''}. Reruns and forks are development "
                "evidence only._")
@@ -105,7 +123,7 @@ def build_journal(conn: Any, task_id: str, run_id: str | None = None, *,
     if not notes:
         out.append("No notes.")
     for n in notes:
-        where = "task"
+        where = "task" if n["target_id"] != task_id else "task (no domain recorded)"
         if n["target_kind"] == "episode":
             where = "episode " + md(refs.get(int(n["target_id"]), n["target_id"]))
         elif n["target_kind"] == "step":
@@ -122,7 +140,7 @@ def build_journal(conn: Any, task_id: str, run_id: str | None = None, *,
             "| steps |", "|---|---|---|---|---|---|---|"]
     for e in plain:
         out.append(f"| {md(refs[e['episode_id']])} ({e['episode_id']}) | {md(e['run_name'], 60)}"
-                   f" | {md(e['role'])} | {_mark(e['success'])} | {_reward(e['reward'])} | "
+                   f" | {md(e['role'])} | {_mark(e['success'])} | {_reward(e)} | "
                    f"{md(e['term'])} | {e['steps']} |")
     out += ["", "## Reruns of this task", ""]
     if not reruns:
@@ -141,8 +159,9 @@ def build_journal(conn: Any, task_id: str, run_id: str | None = None, *,
             parent = refs.get(f["parent"], str(f["parent"]))
             out.append(f"| {f['episode_id']} | {md(parent)} ({f['parent']}) | {f['at']} | "
                        f"{md(f['run_name'], 60)} | {_mark(f['success'])} | "
-                       f"{_reward(f['reward'])} | {md(f['term'])} |")
+                       f"{_reward(f)} | {md(f['term'])} |")
     step_notes = [n for n in notes if n["target_kind"] == "step"]
+    shown: set[int] = set()
     if step_notes:
         out += ["", "## Noted steps", ""]
         for n in step_notes:
@@ -151,6 +170,7 @@ def build_journal(conn: Any, task_id: str, run_id: str | None = None, *,
                                " AND idx = ?", (int(eid), int(idx))).fetchone()
             if row is None:
                 continue
+            shown.add(int(eid))
             out.append(f"### {md(refs.get(int(eid), eid))} step {md(idx)} ({md(row[0])})")
             out += ["", fenced(row[1] if row[1] else row[2] or ""), ""]
-    return "\n".join(out).rstrip() + "\n"
+    return "\n".join(out).rstrip() + "\n", sorted(shown)

@@ -17,10 +17,14 @@ from typing import Any
 # step extra keys shown as metadata (audio and full-duplex provenance), in this order
 _STEP_META = ("ticks", "is_audio", "audio_format", "audio_path", "audio_script_gold",
               "speech_effects", "source_effects", "channel_effects", "turn_taking_action",
-              "source", "generation_time_seconds", "context_truncation", "raw_data",
-              "content_parts", "unchosen_choices")
+              "source", "generation_time_seconds", "context_truncation", "content_parts",
+              "unchosen_choices")
 # (content_parts: parts other than text, calls and results (images, reasoning: OTel, ATIF);
 # unchosen_choices: an OTel chat call's other choices, n > 1)
+# tau2 keeps the provider's whole response beside each message: the message again, in the
+# provider's shape. Shown only on request (`t2e show --full`, `x` in the app), and cut there.
+RAW_KEY = "raw_data"
+RAW_LIMIT = 2000  # characters of it shown, expanded or not
 
 
 def _extra(meta: dict) -> dict:
@@ -101,6 +105,26 @@ def step_lines(step: dict) -> list[str]:
     for line in step.get("_review") or []:
         out.append(line)
     return out
+
+
+def has_raw(step: dict) -> bool:
+    """Whether a step carries the provider's raw response (`raw_data`)."""
+    raw = step.get("extra_json")
+    if not raw or (isinstance(raw, str) and RAW_KEY not in raw):
+        return False   # most steps: no parse
+    return _extra(step).get(RAW_KEY) is not None
+
+
+def raw_line(step: dict) -> str | None:
+    """The provider's raw response of a step as one `raw_data: ...` line cut to RAW_LIMIT
+    characters (None when it has none)."""
+    v = _extra(step).get(RAW_KEY) if has_raw(step) else None
+    if v is None:
+        return None
+    text = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
+    if len(text) > RAW_LIMIT:
+        text = text[:RAW_LIMIT] + f"… (cut: {len(text)} characters)"
+    return f"{RAW_KEY}: {text}"
 
 
 def annotate(meta: dict, steps: list[dict]) -> None:

@@ -77,6 +77,16 @@ def transfer_domain(home: str | None, domain: str | None = None) -> str:
     return target
 
 
+def check_rerunnable(baseline: Any, candidate: Any) -> None:
+    """T2EError when a run of the pair cannot be rerun elsewhere (an imported run has no
+    candidate: its instruction is unknown). Asked before anything starts (the app's T said
+    'rerunning both candidates' and only then refused)."""
+    for side, run in (("baseline", baseline), ("candidate", candidate)):
+        if not run.candidate_hash:
+            raise T2EError(f"{side} run {run.label()} has no candidate (an imported run): "
+                           "a transfer rerun needs the instruction it ran with")
+
+
 def run_transfer(store_path: str, baseline_run: str, candidate_run: str, *,
                  domain: str | None = None, tasks: str = DEFAULT_SPLIT,
                  data_dir: str | None = None, concurrency: int = 4) -> TransferRun:
@@ -91,10 +101,7 @@ def run_transfer(store_path: str, baseline_run: str, candidate_run: str, *,
     try:
         b = gate_mod.resolve_run(conn, baseline_run)
         c = gate_mod.resolve_run(conn, candidate_run)
-        for side, run in (("baseline", b), ("candidate", c)):
-            if not run.candidate_hash:
-                raise T2EError(f"{side} run {run.label()} has no candidate (an imported run): "
-                               "a transfer rerun needs the instruction it ran with")
+        check_rerunnable(b, c)
         target = transfer_domain(c.domain, domain)
         ids: list[str] = []
         reused: list[str] = []

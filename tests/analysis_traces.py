@@ -17,20 +17,24 @@ def order(oid="#W1000001", uid="u_one_1", **extra) -> str:
 
 def trace(*msgs, gold=(), comm=(), breakdown=None, reward=0.0, termination="user_stop",
           scenario="") -> EpisodeTrace:
-    """msgs: ("a", text) | ("u", text) | ("call", name, args, result[, error])."""
+    """msgs: ("a", text) | ("u", text) | ("call", name, args, result[, error]) |
+    ("calls", [(name, args, result[, error]), ...]): one assistant step holding several calls,
+    then one tool step per call."""
     rows, idx, n = [], 0, 0
     for m in msgs:
         if m[0] in ("a", "u"):
             rows.append((idx, "assistant" if m[0] == "a" else "user", m[1], None, None, 0))
             idx += 1
-        else:
-            _, name, args, result, *err = m
-            cid = f"c{n}"
-            n += 1
-            rows.append((idx, "assistant", None, json.dumps([{"id": cid, "name": name,
-                                                               "arguments": args}]), None, 0))
-            rows.append((idx + 1, "tool", result, None, cid, int(bool(err and err[0]))))
-            idx += 2
+            continue
+        calls = m[1] if m[0] == "calls" else [m[1:]]
+        ids = [f"c{n + i}" for i in range(len(calls))]
+        n += len(calls)
+        rows.append((idx, "assistant", None, json.dumps([{"id": cid, "name": c[0], "arguments": c[1]}
+                                                         for cid, c in zip(ids, calls)]), None, 0))
+        idx += 1
+        for cid, (_, _, result, *err) in zip(ids, calls):
+            rows.append((idx, "tool", result, None, cid, int(bool(err and err[0]))))
+            idx += 1
     golds = [Gold(i, g[0], g[1], TOOL_KINDS.get(g[0], "unknown"), None, g[2])
              for i, g in enumerate(gold)]
     return EpisodeTrace(1, "t1", build_steps(rows), golds, list(comm), reward, termination,

@@ -220,3 +220,30 @@ def test_pair_divergence_counts_messages():
     assert pair_divergence(a, c)["step"] == 2 and "calls find_user_id_by_email" in pair_divergence(a, c)["why"]
     assert pair_divergence(a, a)["step"] is None
     assert pair_divergence(a, trace(("a", "Hi"), ("u", "cancel")))["step"] == 2
+
+
+def test_a_step_of_several_calls_clusters_under_the_call_the_finding_is_about():
+    """One assistant step made two cancels and two returns; the wrong target is a return. The
+    cluster's tool is the return's (the call the verdict names), not the step's first call."""
+    from t2e_tui.analysis.clusters import cluster
+    ret = {"order_id": "#W1000002", "item_ids": ["111"], "payment_method_id": "p_1"}
+    gold_ret = dict(ret, item_ids=["999"])
+    cancel2 = dict(CANCEL, order_id="#W1000003")
+    gold = [AUTH_GOLD, ("cancel_pending_order", CANCEL, True), ("cancel_pending_order", cancel2, True),
+            ("return_delivered_order_items", gold_ret, False)]
+    t = authed(ASK, ("u", "Yes"),
+               ("calls", [("cancel_pending_order", CANCEL, order()),
+                          ("cancel_pending_order", cancel2, order("#W1000003")),
+                          ("return_delivered_order_items", ret, order("#W1000002")),
+                          ("return_delivered_order_items", dict(ret, item_ids=["222"]),
+                           order("#W1000002"))]),
+               gold=gold)
+    a = classify(t)
+    assert a.top == "wrong_target"
+    assert a.classes[0].why.startswith("return_delivered_order_items at step 8 acted on item_ids")
+    assert len(t.steps[8].calls) == 4 and t.steps[8].calls[0].name == "cancel_pending_order"
+    assert a.features["tool"] == "return_delivered_order_items"
+    assert a.features["diff"] == ["item_ids"]
+    (c,) = cluster([a])
+    assert c.key["tool"] == "return_delivered_order_items"
+    assert "tool return_delivered_order_items; diff in item_ids" in c.explain()

@@ -113,3 +113,18 @@ def test_json_is_unchanged_into_a_pipe(fx):
     assert {"reward", "pass_rate", "termination", "scored"} <= set(rows[0])
     hits = json.loads(t2e(path, "search", "exchange", "--json")[1])
     assert "ref" not in hits[0] and {"episode_id", "idx", "snippet"} <= set(hits[0])
+
+
+def test_failures_into_a_pipe_keeps_whole_lines(fx):
+    """The failures report is lines, not a table: into a pipe each line is whole (a finding
+    or a cluster longer than 80 columns is not cut with …), as the --json document has it."""
+    path, _ = fx
+    code, out, err = t2e(path, "failures", "runcand", "--clusters")
+    assert code == 0, err
+    doc = json.loads(t2e(path, "failures", "runcand", "--clusters", "--json")[1])
+    why = doc["episodes"][0]["classes"][0]["why"]
+    explanation = doc["clusters"][0]["explanation"]
+    assert len(why) + 8 > 80 and len(explanation) > 80     # a terminal's 80 columns would cut
+    assert "        " + why in out.splitlines()
+    assert any(line.endswith(explanation) for line in out.splitlines())
+    assert "…" not in out

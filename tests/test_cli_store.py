@@ -35,7 +35,8 @@ def test_import_json_contract(tmp_path):
                         "--name", "b")
     assert code == 2
     doc = json.loads(out)
-    assert set(doc) == {"imported", "rejected"}
+    # skipped: a folder's entries that are no trace file (none here: files named one by one)
+    assert set(doc) == {"imported", "rejected", "skipped"} and doc["skipped"] == []
     (e,) = doc["imported"]
     assert set(e) == {"path", "run_id", "episodes", "messages", "duplicate", "warnings"}
     assert isinstance(e["run_id"], str) and isinstance(e["warnings"], list)

@@ -201,6 +201,11 @@ def test_a_store_from_before_the_copy_gets_it_when_migrated(tmp_path):
     conn.execute("DROP TABLE fts_sizes")
     conn.execute("DROP VIEW steps_search")   # (and what migration 10 made: it runs again)
     conn.execute("DROP TABLE steps_shown")
+    for trigger in ("agent_runs_insert", "agent_runs_update", "agent_runs_removed",
+                    "agent_run_tasks_insert"):   # (and what migration 11 made)
+        conn.execute(f"DROP TRIGGER {trigger}")
+    conn.execute("DROP TABLE agent_runs")
+    conn.execute("DROP TABLE agent_run_tasks")
     conn.execute("DELETE FROM schema_migrations WHERE version >= 9")
     db.conn.close()
     again = store.connect(tmp_path / "s.sqlite")

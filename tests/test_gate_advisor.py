@@ -128,6 +128,18 @@ def test_a_copy_of_the_baseline_is_no_aa_pair(tmp_path):
     assert invoke("import", str(d / "again.json"), "--name", "copy2").exit_code == 0
     tb = budget()
     assert tb["noise_source"] is None and tb["slip_per_trial"] is None, tb
+    # a copy disguised: no provenance block, every simulation id new, a space added to a
+    # message of every episode (neither the ids nor the trajectories match any more)
+    disguised = json.loads((d / "base.json").read_text())
+    disguised.pop("t2e_provenance", None)
+    for k, sim in enumerate(disguised["simulations"]):
+        sim["id"] = f"fresh-{k}"
+        msg = next(m for m in sim["messages"] if m.get("content"))
+        msg["content"] += " "
+    (d / "disguised.json").write_text(json.dumps(disguised))
+    assert invoke("import", str(d / "disguised.json"), "--name", "copy3").exit_code == 0
+    tb = budget()
+    assert tb["noise_source"] is None and tb["slip_per_trial"] is None, tb
     # a real second run of the baseline's agent (another seed: other episodes) does count
     from t2e_tui.engine.engine import execute_run
     from t2e_tui.engine.plan import plan_run

@@ -186,7 +186,8 @@ def test_seed_shopping_only_the_first_run_counts(t2e):
     doc = t2e.gate(b, lucky)
     assert doc["decision"] == "supported"
     assert doc["heldout_set"]["runs"]["candidate"] == {
-        "run_id": lucky, "runs_of_this_agent": 2, "first": first, "position": 2}
+        "run_id": lucky, "runs_of_this_agent": 2, "first": first, "position": 2,
+        "removed": 0, "agent_known": True}
     assert any("first-run rule" in r for r in doc["role_reasons"])
     # the baseline re-rolled: the same
     b2 = t2e.run("base2", seed=5)

@@ -265,3 +265,39 @@ def test_imported_discovery_runs_get_no_window_note_and_clean_claims_get_it_plai
     res = invoke("gate", "b2", "c2")
     assert "candidate run c2 (" in res.output and "was imported, not made from a saved " \
         "candidate: task views count as before the candidate up to its import" in res.output
+
+
+def test_a_looser_policy_supports_at_most_never_promotes(store_path, tmp_path):
+    """A policy file that switched the vetoes off (and alpha to 0.99, significance not
+    required) promoted, on clean heldout, a candidate with a 1 -> 0 and reward down, saying
+    'p = 1 <= alpha = 0.6'. A policy may be stricter at will; a looser one supports at most,
+    and says which of its settings loosen the rule."""
+    # (first on the set: the alpha correction counts candidates)
+    # a stricter policy promotes what deserves it
+    strict = tmp_path / "strict.toml"
+    strict.write_text("[stats]\nalpha = 0.04\n[checks.reward_improved]\nmin_delta = 0.1\n")
+    code, out = t2e(store_path, "gate", "hbase", "hgood", "--policy", str(strict), "--json")
+    assert code == 0 and json.loads(out)["decision"] == "promote", out
+    conn = new_store_conn(store_path)
+    worse = {str(i): [0.0] for i in range(1, 11)}
+    worse["5"] = [1.0]   # 1 -> 0 on tasks 1-4, one fix
+    make_run(conn, "hworse", worse, role="heldout", candidate_hash="d" * 64)
+    conn.close()
+    pol = tmp_path / "loose.toml"
+    pol.write_text("[stats]\nalpha = 0.99\nrequire_significance = false\n"
+                   "[checks.no_task_regressions]\nenabled = false\n"
+                   "[checks.reward_improved]\nenabled = false\n"
+                   "[checks.pass_rate_not_worse]\nenabled = false\n"
+                   "[checks.action_match_not_worse]\ntolerance = 1\n"
+                   "[checks.write_action_match_not_worse]\nenabled = false\n"
+                   "[checks.read_action_match_not_worse]\nenabled = false\n")
+    code, out = t2e(store_path, "gate", "hbase", "hworse", "--policy", str(pol), "--json")
+    doc = json.loads(out)
+    assert code == 4 and doc["decision"] == "supported", doc["reasons"]
+    assert doc["evidence_role"] == "heldout"   # clean evidence: the policy is what stops it
+    (why,) = [r for r in doc["reasons"] if "loosens the promotion rule" in r]
+    for part in ("no_task_regressions off", "reward_improved off",
+                 "action_match_not_worse tolerance 1", "alpha 0.99",
+                 "significance not required"):
+        assert part in why, why
+    assert not any("<= alpha" in r for r in doc["reasons"]), doc["reasons"]

@@ -128,12 +128,14 @@ def test_synthetic_on_either_side_is_synthetic(tmp_path):
 
 
 def test_run_without_candidate_counts_views_up_to_its_creation(tmp_path):
-    # imported runs have no candidate: their text was fixed when the run was made
+    # imported runs have no candidate: their text was fixed when the run was made (and their
+    # agent is unknown, so they are never clean: the views are listed all the same)
     conn = new_store(tmp_path)
     register(conn, tasks=["1"])
     make_run(conn, "base", {"1": [0.0]}, role="transfer", agent_model="model-a")
     make_run(conn, "cand", {"1": [1.0]}, role="transfer", agent_model="model-b")
-    assert evaluate(conn, "base", "cand").evidence_role == "transfer"
+    before = evaluate(conn, "base", "cand")
+    assert before.role.leaked_tasks == [] and before.evidence_role == "development"
     view(conn, "1", "2026-01-01T11:00:00+00:00")
     r = evaluate(conn, "base", "cand")
     assert r.evidence_role == "development" and r.role.leaked_tasks == ["1"]

@@ -195,3 +195,20 @@ def test_report_to_stdout(store_path, tmp_path, monkeypatch):
     assert not (tmp_path / "-").exists()
     res = gate(store_path, "base", "good", "--report", "markdown", "-", "--json")
     assert res.exit_code == 2 and "--json" in res.output
+
+
+def test_markdown_and_junit_round_alpha_and_p_as_the_text_report(store_path, tmp_path):
+    """An alpha of many digits (an alpha spent across candidates is one) reads the same in
+    the text report, the Markdown comment and the JUnit verdict: 4 significant digits."""
+    md, xml = tmp_path / "g.md", tmp_path / "g.xml"
+    res = gate(store_path, "base", "bad | <b>x</b> \x1b[31m`rm`", "--alpha",
+               "0.03039635509270134", "--report", "markdown", str(md), "--report", "junit",
+               str(xml))
+    assert res.exit_code == 1, res.output
+    text = re.search(r"stats: .* p=(\S+) \(alpha (\S+)\)", res.stdout)
+    assert text and text.group(2) == "0.0304"
+    p, alpha = text.group(1), text.group(2)
+    comment = md.read_text()
+    assert f"p = {p} (alpha {alpha})" in comment and "0.030396" not in comment
+    verdict = [c for c in ET.parse(xml).getroot().iter("testcase") if c.get("name") == "verdict"]
+    assert f"p = {p} (alpha {alpha})" in verdict[0].find("failure").get("message")

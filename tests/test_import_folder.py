@@ -112,3 +112,82 @@ def test_entries_that_cannot_be_read_are_named_not_skipped(tmp_path):
     assert "loops" in why["loop.json"] and "does not exist" in why["dangling.json"]
     assert "links outside the folder" in why["out.jsonl"]
     assert "regular file" in why["fifo.jsonl"], why["fifo.jsonl"]
+
+
+FIX_1X = Path(__file__).parent / "fixtures" / "tau2_1x" / "voice_run"
+
+
+def test_tau2_1x_run_directories_in_the_folder_are_runs_too(tmp_path):
+    """tau2 1.x's own layout: a results folder holding one directory per run (results.json +
+    simulations/). With a results file beside it, only the file was imported and the
+    directory was not named; a folder of only such directories was refused ("a directory
+    with no results.json and no trace files")."""
+    import shutil
+
+    from test_store_data import make_results, write_json
+
+    folder = tmp_path / "results"
+    folder.mkdir()
+    write_json(folder / "run_old.json", make_results(3))
+    shutil.copytree(FIX_1X, folder / "run_1x")
+    store = tmp_path / "s.sqlite"
+    res = t2e(store, "import", str(folder), "--json")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert [Path(e["path"]).name for e in doc["imported"]] == ["run_1x", "run_old.json"]
+    assert [e["episodes"] for e in doc["imported"]] == [2, 3]
+    assert doc["rejected"] == [] and doc["skipped"] == []
+    # a folder of only run directories, given with its trailing slash as tau2 prints it
+    only = tmp_path / "only"
+    only.mkdir()
+    shutil.copytree(FIX_1X, only / "a")
+    shutil.copytree(FIX_1X, only / "b")
+    (only / "b" / "results.json").write_text(
+        (only / "b" / "results.json").read_text().replace('"timestamp": "', '"timestamp": "x'))
+    res = t2e(tmp_path / "o.sqlite", "import", str(only) + "/")
+    assert res.exit_code == 0, res.output
+    assert res.output.count("imported as run") == 2, res.output
+
+
+def test_what_the_folder_import_skips_is_said(tmp_path):
+    """A subfolder that is no tau2 results directory and a file that is no trace file are
+    skipped, and said so (stderr; `skipped` in --json), not in silence; exit 0. Hidden
+    entries are skipped without a word."""
+    import shutil
+
+    folder = tmp_path / "results"
+    (folder / "logs").mkdir(parents=True)
+    (folder / ".cache").mkdir()
+    _jsonl(folder / "logs" / "c.jsonl", "t-c")
+    _jsonl(folder / "a.jsonl", "t-a")
+    (folder / "notes.txt").write_text("x")
+    shutil.copytree(FIX_1X, folder / "run")
+    (folder / "broken").mkdir()
+    (folder / "broken" / "simulations").mkdir()  # a run directory without its results.json
+    res = t2e(tmp_path / "s.sqlite", "import", str(folder), "--json")
+    assert res.exit_code == 2, res.output  # (the broken run directory)
+    doc = json.loads(res.stdout)
+    assert [Path(e["path"]).name for e in doc["imported"]] == ["a.jsonl", "run"]
+    assert [(Path(r["path"]).name, "without results.json" in r["error"])
+            for r in doc["rejected"]] == [("broken", True)]
+    skipped = {Path(s["path"]).name: s["reason"] for s in doc["skipped"]}
+    assert set(skipped) == {"logs", "notes.txt"}, skipped
+    assert "no tau2 results directory" in skipped["logs"]
+    assert ".jsonl" in skipped["notes.txt"]
+    text = t2e(tmp_path / "s2.sqlite", "import", str(folder))
+    assert "skipped: " in text.stderr and "logs" in text.stderr and "notes.txt" in text.stderr
+    assert "skipped" not in text.stdout
+
+
+def test_a_run_directory_linked_from_outside_the_folder_is_refused(tmp_path):
+    import shutil
+
+    folder = tmp_path / "results"
+    folder.mkdir()
+    shutil.copytree(FIX_1X, tmp_path / "elsewhere")
+    (folder / "run").symlink_to(tmp_path / "elsewhere")
+    _jsonl(folder / "a.jsonl", "t-a")
+    doc = json.loads(t2e(tmp_path / "s.sqlite", "import", str(folder), "--json").stdout)
+    assert [Path(e["path"]).name for e in doc["imported"]] == ["a.jsonl"]
+    assert [Path(r["path"]).name for r in doc["rejected"]] == ["run"]
+    assert "links outside the folder" in doc["rejected"][0]["error"]

@@ -192,3 +192,23 @@ def test_openai_style_arguments_the_store_cannot_hold_are_kept_as_text(tmp_path,
 
     export_run(db, rid, "jsonl", out)
     import_path(store.open_db(tmp_path / "b.sqlite"), out)  # the export imports back
+
+
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n"])
+def test_byte_order_marks_before_lines_are_skipped(db, tmp_path, newline):
+    """Files joined with cat, each with a BOM (an editor's): a BOM before line 2 was "line 2:
+    invalid JSON at column 1: expecting value", never naming it. Skipped before any line, as
+    the OTLP reader skips it; a BOM alone on a line is a blank line."""
+    lines = [json.dumps({"run": "r", "task_id": str(i), "messages": [
+        {"role": "user", "content": f"caf\u00e9 {i}"}]}).encode() for i in (1, 2)]
+    p = tmp_path / "joined.jsonl"
+    bom = b"\xef\xbb\xbf"
+    p.write_bytes(bom + lines[0] + newline + bom + lines[1] + newline + bom + newline)
+    entry = import_path(db, p)
+    assert (entry["episodes"], entry["messages"]) == (2, 2)
+    assert db.conn.execute("SELECT content FROM steps ORDER BY step_id").fetchall() == \
+        [("caf\u00e9 1",), ("caf\u00e9 2",)]
+    # known for JSON Lines by its first line, as without the BOM (it was taken for tau2 JSON)
+    txt = tmp_path / "joined.txt"
+    txt.write_bytes(p.read_bytes())
+    assert detect_format(txt) == "t2e-jsonl"

@@ -77,8 +77,9 @@ def _otel(tmp_path: Path, depth: int, layout: str) -> Path:
 def _where(layout: str) -> str:
     if layout == "lines":
         return r"\.jsonl: line 1: " + CORE + "$"
-    return r"\.json: object #1, resourceSpans\[0\]: " + CORE + r" in the value at character \d+ " \
-        r"\(line \d+\)$"
+    # (the place of the span that holds the value: the stream reads the file span by span)
+    return r"\.json: object #1, resourceSpans\[0\]\.scopeSpans\[0\]\.spans\[0\]: " + CORE + \
+        r" in the value at character \d+ \(line \d+\)$"
 
 
 def _cli(tmp_path: Path, path: Path, worker: str) -> subprocess.CompletedProcess:

@@ -108,8 +108,9 @@ def test_bad_span_is_named_and_nothing_is_written(db, tmp_path):
     assert db.conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
 
 
-def _scored_run(path, score_by_task, service="bot", more=lambda score: {}):
-    """`more(score)`: other root attributes of the task's episode."""
+def _scored_run(path, score_by_task, service="bot", more=lambda score: {}, model=None):
+    """`more(score)`: other root attributes of the task's episode; `model`: the chat spans'
+    gen_ai.request.model (the run's agent)."""
     from otel_fixture import msgs, text
     spans = []
     for i, (task, score) in enumerate(score_by_task.items()):
@@ -119,7 +120,8 @@ def _scored_run(path, score_by_task, service="bot", more=lambda score: {}):
             "app.outcome": score, **more(score)}, start=i * 10, end=i * 10 + 5))
         spans.append(span(tr, f"c{i}", "chat m", {
             "gen_ai.operation.name": "chat", "gen_ai.input.messages": msgs(text("user", task)),
-            "gen_ai.output.messages": msgs(text("assistant", "done"))}, parent=f"r{i}",
+            "gen_ai.output.messages": msgs(text("assistant", "done")),
+            **({"gen_ai.request.model": model} if model else {})}, parent=f"r{i}",
             start=i * 10 + 1, end=i * 10 + 2))
     path.write_text(json.dumps(request(spans, service=service)) + "\n")
     return path
@@ -301,3 +303,38 @@ def test_a_refused_mapping_leaves_both_runs_as_they_were(tmp_path):
     conn = sqlite3.connect(st)
     assert conn.execute("SELECT count(*) FROM episodes WHERE reward IS NOT NULL OR "
                         "reward_info_json IS NOT NULL").fetchone()[0] == 0
+
+
+def test_an_outcome_attribute_chosen_after_another_is_no_clean_evidence(tmp_path):
+    """On a registered heldout set: gated on judge_a (inconclusive), then on judge_b
+    (PROMOTE, candidate 1 judged). Picking the outcome after seeing a verdict is picking by
+    outcome: the second gate's evidence is development and says which attributes were tried
+    (imported runs are never a clean first run either, since the agent ledger: the reason is
+    said whatever else keeps the evidence from being clean)."""
+    from click.testing import CliRunner
+
+    import store as st_mod
+    from store.heldout import register_set
+    from t2e_tui.cli import cli
+    st = str(tmp_path / "s.sqlite")
+    tasks = [f"t{i}" for i in range(10)]
+    conn = st_mod.connect(st)
+    register_set(conn, "H", "bot", tasks, spec="all")  # (the domain: the service name)
+    conn.close()
+    run = CliRunner().invoke
+    for name, model, a, b in (("base", "m-base", 3, 3), ("cand", "m-cand", 4, 10)):
+        # judge_a: one more pass (within noise); judge_b: seven more (significant)
+        p = _scored_run(tmp_path / f"{name}.jsonl", {t: float(i < a) for i, t in
+                                                     enumerate(tasks)},
+                        more=lambda score, i=iter(range(10)), b=b: {
+                            "judge_a": score, "judge_b": float(next(i) < b)}, model=model)
+        res = run(cli, ["--store", st, "import", str(p), "--name", name, "--role", "heldout"])
+        assert res.exit_code == 0, res.output
+    res = run(cli, ["--store", st, "gate", "base", "cand", "--reward-attr", "judge_a", "--json"])
+    assert json.loads(res.stdout)["decision"] == "inconclusive", res.output
+    res = run(cli, ["--store", st, "gate", "base", "cand", "--reward-attr", "judge_b", "--json"])
+    doc = json.loads(res.stdout)
+    assert res.exit_code == 4 and doc["decision"] == "supported", doc["reasons"]
+    assert doc["evidence_role"] == "development"
+    assert any("outcome attributes tried on these runs: judge_a, judge_b" in r
+               for r in doc["role_reasons"]), doc["role_reasons"]

@@ -149,3 +149,16 @@ def test_a_tool_span_named_empty_keeps_the_empty_name(tmp_path, worker):
     db = store.open_db(tmp_path / "s.sqlite")
     import_path(db, p)
     assert db.conn.execute("SELECT call_id, name FROM tool_calls").fetchall() == [("call_1", "")]
+
+
+def test_a_bad_conversation_id_in_a_streamed_file_is_named_with_its_place(tmp_path, worker):
+    # (one pretty-printed object: the streamed layout hands the spill part of a scope's spans)
+    chat = _chat({"gen_ai.conversation.id": {"k": "v"}})
+    p = tmp_path / "t.json"
+    p.write_text(json.dumps(request([_root(), chat]), indent=2))
+    db = store.open_db(tmp_path / "s.sqlite")
+    with pytest.raises(ImportFailure) as exc:
+        import_path(db, p)
+    assert str(exc.value) == (f"{p}: object #1, resourceSpans[0].scopeSpans[0].spans[1]: "
+                              'gen_ai.conversation.id should be a string (or an integer), '
+                              'found an object {"k": "v"}')

@@ -75,3 +75,57 @@ def test_both_layouts_take_and_refuse_the_same_requests(tmp_path, monkeypatch, w
     objs, want = CASES[case]
     assert _import(tmp_path, "lines", objs, pretty=False) == want
     assert _import(tmp_path, "pretty", objs, pretty=True) == want
+
+
+def _steps(db):
+    return db.conn.execute("SELECT e.episode_key, s.content FROM steps s JOIN episodes e USING "
+                           "(episode_id) ORDER BY e.episode_key, s.idx").fetchall()
+
+
+@pytest.mark.parametrize("worker", ["0", "1"])
+@pytest.mark.parametrize("compact", [1, 3])
+def test_compact_objects_then_pretty_ones_are_read_as_objects_in_a_row(
+        tmp_path, monkeypatch, worker, compact):
+    """Several objects one after another (store/formats.md), the first ones compact on one line
+    each, the rest pretty-printed: "line 2: not JSON (Expecting property name...)" (the layout
+    was decided on the first line). A line that is the start of a longer value, with more text
+    after it, sends the file to the stream reader, whichever process read it."""
+    from store.importers import otel_lines
+
+    monkeypatch.setenv("T2E_IMPORT_WORKER", worker)
+    monkeypatch.setattr(otel_lines, "SPILL_BLOCK", 512)  # small files: many blocks
+    objs = [_req(i) for i in range(8)]
+    body = "".join(json.dumps(o) + "\n" for o in objs[:compact]) + \
+        "".join(json.dumps(o, indent=2) + "\n" for o in objs[compact:])
+    p = tmp_path / "mixed.json"
+    p.write_text(body)
+    db = store.open_db(tmp_path / "s.sqlite")
+    assert import_path(db, p)["episodes"] == 8
+    ref = tmp_path / "ref.jsonl"
+    ref.write_text("".join(json.dumps(o) + "\n" for o in objs))
+    db_ref = store.open_db(tmp_path / "ref.sqlite")
+    import_path(db_ref, ref)
+    assert _steps(db) == _steps(db_ref) and len(_steps(db)) == 16
+    # a fault in a pretty object is the stream's error, saying why the file was streamed
+    at = body.rindex('"kind": 3') + len('"kind": 3')
+    bad = body[:at] + " 3" + body[at:]
+    p.write_text(bad)
+    with pytest.raises(ImportFailure, match=r"mixed\.json: invalid JSON at character \d+ "
+                       r"\(line \d+\): .* \(read as JSON objects one after another: line "
+                       + str(compact + 1) + r" holds no whole object\)$"):
+        import_path(store.open_db(tmp_path / "bad.sqlite"), p)
+
+
+@pytest.mark.parametrize("worker", ["0", "1"])
+def test_a_json_lines_file_cut_short_is_still_named_by_its_line(tmp_path, monkeypatch, worker):
+    """A last line cut short (a collector stopped mid-write) is no start of objects in a row:
+    the line is named as before; so is a line with a fault inside it."""
+    monkeypatch.setenv("T2E_IMPORT_WORKER", worker)
+    lines = [json.dumps(_req(i)) for i in range(5)]
+    p = tmp_path / "cut.jsonl"
+    p.write_text("\n".join(lines[:4]) + "\n" + lines[4][:40] + "\n\n")
+    with pytest.raises(ImportFailure, match=r"cut\.jsonl: line 5: not JSON \("):
+        import_path(store.open_db(tmp_path / "s.sqlite"), p)
+    p.write_text("\n".join(lines[:2]) + "\n" + lines[2][:40] + "}" + "\n" + lines[3] + "\n")
+    with pytest.raises(ImportFailure, match=r"cut\.jsonl: line 3: not JSON \("):
+        import_path(store.open_db(tmp_path / "s2.sqlite"), p)

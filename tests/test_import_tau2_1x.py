@@ -530,3 +530,35 @@ def test_results_json_that_is_not_a_file_is_named(tmp_path, db, kind):
         (d2 / "simulations").symlink_to("simulations")
         with pytest.raises(ImportFailure, match=rf": simulations {_SAID[kind]}$"):
             import_path(db, d2)
+
+
+def test_an_allowed_grader_mismatch_supports_at_most(tmp_path):
+    """--allow-grader-mismatch compared rewards of tau2 1.0.0 and 1.0.1 and, on a registered
+    heldout set, said PROMOTE (exit 0) with a warning: the difference may come from the
+    grader. Such a verdict is supported at most, and says why."""
+    from click.testing import CliRunner
+
+    from store.heldout import register_set
+    from t2e_tui.cli import cli
+    tids = [f"task_{i:03d}" for i in range(1, 9)]
+    st = str(tmp_path / "s.sqlite")
+    import store as st_mod
+    conn = st_mod.connect(st)
+    register_set(conn, "H", "banking_knowledge", tids, spec="all")
+    conn.close()
+    for name, version, agent, passing in (("old", "1.0.0", "agent-a", 2),
+                                          ("new", "1.0.1", "agent-b", 8)):
+        doc = results_1x("banking_knowledge", version=version, tasks=[_task(t) for t in tids],
+                         sims=[_sim(f"{name}{i}", t, float(i < passing), "user_stop")
+                               for i, t in enumerate(tids)])
+        doc["info"]["agent_info"]["llm"] = agent
+        (tmp_path / f"{name}.json").write_text(json.dumps(doc))
+        res = CliRunner().invoke(cli, ["--store", st, "import", str(tmp_path / f"{name}.json"),
+                                       "--role", "heldout"])
+        assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(cli, ["--store", st, "gate", "old", "new",
+                                   "--allow-grader-mismatch", "--json"])
+    doc = json.loads(res.stdout)
+    assert res.exit_code == 4 and doc["decision"] == "supported", doc["reasons"]
+    assert any("the recorded rewards were" in r and "1.0.1" in r and "not a promote" in r
+               for r in doc["reasons"]), doc["reasons"]

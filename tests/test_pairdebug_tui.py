@@ -142,6 +142,14 @@ async def test_rerun_task_from_the_compare_screen(demo_store):
         assert [r[0] for r in runs] == ["development", "development"]
         sel = [json.loads(r[1])["task_selection"] for r in runs]
         assert all(s["by"] == "task-rerun" and s["task"] == "crossorder-01" for s in sel)
+        # the live tail showed the reruns' newest steps word for word: evidence views of them
+        from t2e_tui.ui_queries import rerun_progress
+
+        conn = store.connect(demo_store)
+        shown = {t[0] for t in rerun_progress(conn, list(screen.run_ids), 5)[1]}
+        await wait_for(pilot, lambda: shown <= {r[0] for r in conn.execute(
+            "SELECT episode_id FROM evidence_views WHERE via = 'tui-rerun'")}, timeout=10)
+        conn.close()
         # any trial opens in the lanes, against the other side's same trial
         await pilot.press("down", "enter")
         await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen)
@@ -223,7 +231,7 @@ def test_journal_bad_input_is_one_line_and_writes_nothing(demo_store, tmp_path):
     out = tmp_path / "j.md"
     r = CliRunner().invoke(cli, ["--store", str(demo_store), "journal", "no-such-task", "-o",
                                  str(out)])
-    assert r.exit_code == 2 and "no finished episode" in r.output and not out.exists()
+    assert r.exit_code == 2 and "is in no run of this store" in r.output and not out.exists()
     r = CliRunner().invoke(cli, ["--store", str(demo_store), "note", "--task", "x", "  "])
     assert r.exit_code == 2 and "cannot be empty" in r.output
 
@@ -280,3 +288,30 @@ def test_task_rerun_snapshot(snap_compare, tmp_path, size):
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=before)
+
+
+async def test_a_refused_rerun_says_the_message_not_the_error_class(fx):
+    """Planning a rerun of an imported run's task is refused (no world of ours holds it): the
+    notice says why, in the words a user acts on, never an internal class name."""
+    path, ids = fx
+    a, b = ids["episodes"][("base", "2")], ids["episodes"][("cand", "2")]
+    app = make_app(path, load_config=False, poll_interval=0, start=("compare", str(a), str(b),
+                                                                    "4"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: any("rerun" in n.message for n in app._notifications))
+        (msg,) = [n.message for n in app._notifications if "rerun" in n.message]
+        assert msg.startswith("preparing the rerun failed: run runbase was imported: its task "
+                              "can't be rerun here"), msg
+        assert "Error" not in msg
+
+
+def test_error_text_names_the_class_only_of_an_unexpected_error():
+    from store import StoreError
+    from t2e_tui.errors import T2EError, error_text
+    from world.errors import WorldError
+
+    for exc in (T2EError("no such run"), StoreError("no such run"), WorldError("no such run")):
+        assert error_text(exc) == "no such run"
+    assert error_text(ValueError("disk on fire")) == "ValueError: disk on fire"

@@ -51,16 +51,23 @@ def job(tmp: Path, sha: str, script: str) -> subprocess.CompletedProcess:
                                "PYTHONDONTWRITEBYTECODE": "1"}, timeout=300)
 
 
-def test_the_recipe_promotes_a_better_candidate_and_fails_a_worse_one(tmp_path):
+def test_the_recipe_passes_a_better_candidate_as_supported_and_fails_a_worse_one(tmp_path):
+    """Both files name the same agent llm, as a team's baseline and candidate agents often do.
+    The recipe once promised a promote there and could never give one: the two imports were
+    'the same agent' and the candidate its run 2 of 2. An imported run's agent is unknown
+    (never a re-roll of another file, never a first run): supported is the best verdict."""
     write_json(tmp_path / "baseline-results.json", results("agent-a", 4, "a"))
-    write_json(tmp_path / "candidate-results.json", results("agent-b", 12, "b"))
+    write_json(tmp_path / "candidate-results.json", results("agent-a", 12, "b"))
     first = job(tmp_path, "abc123", recipe())
     assert first.returncode == 0, first.stdout + first.stderr
-    assert "PROMOTE" in (tmp_path / "gate.md").read_text(encoding="utf-8")
+    assert "SUPPORTED" in (tmp_path / "gate.md").read_text(encoding="utf-8")
+    assert "candidate run candidate-abc123" in first.stdout
+    assert "was imported: its agent cannot be identified" in first.stdout
+    assert "same agent" not in first.stdout
     suite = ET.parse(tmp_path / "gate.xml").getroot().find("testsuite")
-    assert suite.get("failures") == "0"
+    assert suite.get("failures") == "1"   # the verdict case: supported, not promote
     # the next job: the store kept, the set already there, another candidate (worse)
-    write_json(tmp_path / "candidate-results.json", results("agent-c", 2, "c"))
+    write_json(tmp_path / "candidate-results.json", results("agent-a", 2, "c"))
     second = job(tmp_path, "def456", recipe())
     assert second.returncode == 1, second.stdout + second.stderr
     assert "DISCARD" in (tmp_path / "gate.md").read_text(encoding="utf-8")
@@ -70,25 +77,27 @@ def test_the_recipe_promotes_a_better_candidate_and_fails_a_worse_one(tmp_path):
     retry = job(tmp_path, "def456", recipe())
     assert retry.returncode == 1, retry.stdout + retry.stderr
     assert "DISCARD" in (tmp_path / "gate.md").read_text(encoding="utf-8")
-    # a re-run that makes a new run of the same agent: its second run on the set, which does
-    # not count (first-run rule), however good: not a promote (the third candidate judged on
-    # the set also needs p <= 0.05 * 6 / (pi^2 * 9): inconclusive), reports written
-    write_json(tmp_path / "candidate-results.json", results("agent-c", 12, "d"))
+    # a re-run that makes a new file, its agent relabelled: no free re-roll either, it is one
+    # more candidate tried on the set, the third (p <= 0.05 * 6 / (pi^2 * 27): inconclusive)
+    write_json(tmp_path / "candidate-results.json", results("agent-z", 12, "d"))
     (tmp_path / "gate.md").unlink()
     again = job(tmp_path, "def456", recipe())
     assert again.returncode == 3, again.stdout + again.stderr
-    assert "is run 2 of 2 by the same agent" in again.stdout
+    assert "candidate 3 on set 'ci-heldout'" in again.stdout
     assert "INCONCLUSIVE" in (tmp_path / "gate.md").read_text(encoding="utf-8")
 
 
-def test_without_the_registered_set_the_same_evidence_is_not_a_promote(tmp_path):
-    """Why the recipe registers the set: the old recipe (imports and gate only) gave exit 4."""
+def test_without_the_registered_set_nothing_is_counted(tmp_path):
+    """Why the recipe registers the set: without it every job is tested at the uncorrected
+    alpha, so the relabelled re-run above passes."""
     write_json(tmp_path / "baseline-results.json", results("agent-a", 4, "a"))
-    write_json(tmp_path / "candidate-results.json", results("agent-b", 12, "b"))
     lines = recipe().splitlines()
     old = "\n".join(ln for ln in lines if "heldout" not in ln or "import" in ln)
-    res = job(tmp_path, "abc123", old)
-    assert res.returncode == 4, res.stdout + res.stderr
+    for n, (label, prefix) in enumerate((("agent-a", "b"), ("agent-z", "d"))):
+        write_json(tmp_path / "candidate-results.json", results(label, 12, prefix))
+        res = job(tmp_path, f"sha{n}", old)
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert "no registered heldout set" in res.stdout and "corrected" not in res.stdout
 
 
 def test_a_refused_import_stops_the_job_with_its_message(tmp_path):

@@ -179,8 +179,8 @@ def test_ab_real_fix_with_the_scripted_agent_is_detected(tmp_path):
 
 def test_candidate_shopping_twenty_noops_rarely_promote(tmp_path):
     """20 no-op candidates in noisy mode on one registered set: at the corrected level
-    (alpha * 6 / (pi^2 k^2) for the k-th candidate) no repetition promotes in >= 95% of
-    seeded repetitions. At the uncorrected level the same p-values would promote in more
+    (alpha * 6 / (pi^2 k^3) for a candidate with k agents before it) no repetition promotes
+    in >= 95% of seeded repetitions. At the uncorrected level the same p-values would promote in more
     than 5% of them, so the test can fail."""
     import store
     from t2e_tui.gate.heldout import spent_alpha
@@ -194,7 +194,9 @@ def test_candidate_shopping_twenty_noops_rarely_promote(tmp_path):
         assert [g["grade"] for g in gates] == ["heldout"] * 20   # clean: the rule applies
         assert [g["alpha"] for g in gates] == pytest.approx(
             [spent_alpha(ALPHA, k) for k in range(1, 21)])
-        shopped += any(g["decision"] == "promote" for g in gates)
+        # significant at the corrected level with the checks passing: with the vetoes off
+        # (a looser policy) that verdict is at most "supported", never a promote
+        shopped += any(g["decision"] in ("promote", "supported") for g in gates)
         uncorrected += any(g["p_value"] <= ALPHA for g in gates)
     assert shopped <= reps * 0.05, shopped
     # without the correction the same p-values fail the 95% bar (measured: 0 vs 5 of 40)

@@ -197,3 +197,36 @@ async def test_compare_of_an_airline_task_counts_airline_writes(demo):
         await settle(pilot)
         text = " ".join(str(w.render()) for w in app.screen.query("Static"))
         assert "writes 1/1" in text and "writes 0/1" in text
+
+
+@pytest.fixture
+def imported_pair(tmp_path):
+    from test_gate_advisor import _imported_pair
+
+    invoke, _ = _imported_pair(tmp_path)  # (runs the engine: not inside the app's loop)
+    return {r["name"]: r["run_id"] for r in json.loads(invoke("runs", "--json").stdout)}
+
+
+async def test_gate_screen_t_refuses_an_imported_pair_before_starting(tmp_path,
+                                                                      imported_pair):
+    """T on the gate screen of two imported runs said 'transfer check: rerunning both
+    candidates on …' and only later 'has no candidate (an imported run)'; the CLI refuses up
+    front. The screen now refuses before anything starts, in the CLI's words."""
+    from t2e_tui.ui.app import make_app
+
+    ids = imported_pair
+    app = make_app(str(tmp_path / "s.sqlite"), load_config=False, poll_interval=0)
+    app.baseline_run, app.candidate_run = ids["base"], ids["cand"]
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        await pilot.press("G")
+        await wait_for(pilot, lambda: getattr(pilot.app.screen, "result", None) is not None)
+        home = pilot.app.screen
+        await pilot.press("T")
+        await wait_for(pilot, lambda: any("has no candidate" in n.message
+                                          for n in app._notifications))
+        said = [n.message for n in app._notifications]
+        assert not any("rerunning" in m for m in said), said
+        assert any(m.startswith("baseline run base (") and "(an imported run): a transfer "
+                   "rerun needs the instruction it ran with" in m for m in said), said
+        assert pilot.app.screen is home and not home.workers

@@ -89,6 +89,62 @@ async def test_failures_views_and_single_run(fx):
         assert "class " in line_text(screen.query_one(LineTable), 1)
 
 
+def _views(path) -> list[tuple[int, str]]:
+    conn = connect(path)
+    try:
+        return sorted(tuple(r) for r in conn.execute(
+            "SELECT episode_id, via FROM evidence_views"))
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def scripted_heldout(tmp_path):
+    """A store with the scripted stand-in's run on mini-retail's heldout split (55 failures)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from t2e_tui.cli import cli
+
+    path = tmp_path / "s.sqlite"
+    res = CliRunner().invoke(cli, ["--store", str(path), "run", "--tasks", "heldout", "--role",
+                                   "heldout", "--name", "base", "--json"])
+    assert res.exit_code == 0, res.output
+    return path, json.loads(res.output)["run_id"]
+
+
+async def test_failures_screen_records_a_view_of_what_it_quotes(scripted_heldout):
+    """The why pane quotes the highlighted episode's trace and the clusters view the words
+    its members share: each is an evidence view (the gate's leakage guard); the class table
+    (names and counts) is none. Before, the screen showed them and recorded nothing."""
+    path, run_id = scripted_heldout
+    app = app_for(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_failures(run_id)
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, FailuresScreen) and screen.view == "classes"
+        assert _views(path) == []
+        await pilot.press("2")
+        await wait_for(pilot, lambda: screen.episodes_loaded)
+        await settle(pilot)
+        first = screen._shown[0]
+        assert str(first.episode_id) in str(screen.query_one("#fail-why").render())
+        await wait_for(pilot, lambda: _views(path) == [(first.episode_id, "tui-failures")],
+                       timeout=10)
+        await pilot.press("3")
+        await wait_for(pilot, lambda: screen.clusters)
+        members = {m for c in screen.clusters for m in c.members}
+        assert len(members) > 1
+        await wait_for(pilot, lambda: {e for e, _via in _views(path)} == members, timeout=10)
+        # moving over an episode already viewed from this screen adds no second row
+        await pilot.press("2")
+        await settle(pilot)
+        assert len(_views(path)) == len(members)
+
+
 async def test_label_key_on_tasks_overrides_the_class(fx):
     path, ids = fx
     app = app_for(path)

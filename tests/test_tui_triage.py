@@ -209,7 +209,7 @@ async def test_question_mark_opens_help_with_this_screens_keys_first(store):
         assert not any(w in ("AlignedLanes", "LineTable", "StepDetail", "T2EApp")
                        for w in wheres)
         descs = {r[1] for r in help_screen.rows}
-        assert "Next difference" in descs and "Expand long fields" in descs
+        assert "Next difference" in descs and "Expand long fields, raw_data" in descs
         await pilot.press("question_mark")
         assert isinstance(app.screen, CompareScreen)
 

@@ -684,3 +684,30 @@ def test_relabel_looks_only_at_the_tasks_a_trajectory_can_be_about(monkeypatch):
     # the tasks naming nobody (a quarter) are always candidates; the rest only by key
     assert seen["sig"] == 0
     assert seen["fits"] < 20 * (8000 // 4 + 8000 // 10)
+
+
+def test_cli_score_takes_a_folder_as_import_does(tmp_path, monkeypatch):
+    """`t2e import FOLDER` takes a folder of results files; `t2e score FOLDER` said
+    'FOLDER/results.json: no such file'. It scores the folder's .json files (and 1.x results
+    directories) by name; a folder with none of them is refused in one line (exit 2)."""
+    monkeypatch.delenv("TAU2_DATA_DIR", raising=False)
+    store = str(tmp_path / "s.sqlite")
+    code, out = run_cli("--store", store, "run", "--tasks", "heldout", "--num-tasks", "3",
+                        "--json")
+    assert code == 0, out
+    folder = tmp_path / "results"
+    folder.mkdir()
+    for name in ("b.json", "a.json"):
+        code, out2 = run_cli("--store", store, "export", json.loads(out)["run_id"], "-o",
+                             str(folder / name))
+        assert code == 0, out2
+    (folder / "notes.txt").write_text("not a results file")
+    code, out = run_cli("score", str(folder), "--json")
+    assert code == 0, out
+    reps = json.loads(out)["files"]
+    assert [r["file"] for r in reps] == [str(folder / "a.json"), str(folder / "b.json")]
+    assert all(r["agree"] == 3 for r in reps)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, out = run_cli("score", str(empty))
+    assert code == 2 and "a folder with no results.json" in out

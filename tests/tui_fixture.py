@@ -153,6 +153,28 @@ def add_live_episode(path: Path, tid: str = "2") -> int:
     return eid
 
 
+def add_raw_data(path: Path, big: int = 0) -> None:
+    """Give every assistant and user message the provider response tau2 keeps beside it
+    (`raw_data`: the message again, in the provider's shape), as tau2's results files do.
+    `big`: pad each with that many characters (a response longer than any display bound)."""
+    import json
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    with conn:
+        for sid, role, content, calls in conn.execute(
+                "SELECT step_id, role, content, tool_calls FROM steps WHERE role IN "
+                "('assistant', 'user')").fetchall():
+            raw = {"finish_reason": "tool_calls" if calls else "stop", "index": 0,
+                   "message": {"content": content, "role": "assistant",
+                               "tool_calls": json.loads(calls) if calls else None,
+                               "function_call": None, "annotations": []},
+                   "provider_specific_fields": {"pad": "p" * big} if big else {}}
+            conn.execute("UPDATE steps SET extra_json = json_set(coalesce(extra_json, '{}'), "
+                         "'$.raw_data', json(?)) WHERE step_id = ?", (json.dumps(raw), sid))
+    conn.close()
+
+
 # Pilot helpers shared by the app, layout, narrow, snapshot and workbench tests.
 
 async def settle(pilot):

@@ -282,6 +282,10 @@ class JsonStream:
         self._base_lines = 1  # line number of buf[0]
         self._bytes = 0
         self.eof = False
+        try:  # where the file was (rewind seeks from there)
+            self._origin: int | None = fh.tell()
+        except (OSError, AttributeError, ValueError):
+            self._origin = None  # (a pipe: no rewind)
 
     # -- positions -------------------------------------------------------------------------
     def where(self, pos: int | None = None) -> str:
@@ -294,6 +298,30 @@ class JsonStream:
         """The cursor as a byte offset from where this stream started reading."""
         pending = len(self._dec.getstate()[0])  # bytes of a character not yet complete
         return self._bytes - pending - len(self.buf[self.pos:].encode("utf-8", "surrogatepass"))
+
+    @property
+    def chars_read(self) -> int:
+        """Characters of the file before the cursor (a value's size is the difference)."""
+        return self._base + self.pos
+
+    def mark(self) -> tuple:
+        """The cursor, for `rewind`. Cheap: the byte offset is worked out only on a rewind
+        (the mark holds the buffer of the moment: one buffer's memory while it is kept)."""
+        return (self.buf, self.pos, self._base, self._base_lines, self._bytes,
+                len(self._dec.getstate()[0]), self.depth)
+
+    def rewind(self, mark: tuple) -> None:
+        """Put the cursor back where `mark` was taken (the file is read again from there)."""
+        if self._origin is None:
+            raise JsonStreamError("cannot read this input again (it cannot be rewound)")
+        buf, pos, base, lines, nbytes, pending, depth = mark
+        offset = nbytes - pending - len(buf[pos:].encode("utf-8", "surrogatepass"))
+        self._fh.seek(self._origin + offset)
+        # (a BOM is skipped only at the very start, as the first read did)
+        self._dec = codecs.getincrementaldecoder("utf-8-sig" if offset == 0 else "utf-8")()
+        self.buf, self.pos, self._base = "", 0, base + pos
+        self._base_lines = lines + buf.count("\n", 0, pos)
+        self._bytes, self.eof, self.depth = offset, False, depth
 
     def _fill(self) -> bool:
         """Read more text into the buffer (at least doubling it, so big values cost O(n))."""
@@ -408,6 +436,23 @@ class JsonStream:
             if self.expect(",]", "',' or ']' after an array item") == "]":
                 self.depth -= 1
                 return
+
+    def iter_items(self) -> Iterator[int]:
+        """Yield the index of each item of the array at the cursor, the cursor at the item;
+        the caller must consume each item (read_value, iter_items, iter_object_keys) before
+        asking for the next: an array of big items is walked without reading one whole."""
+        self.expect("[", "'['")
+        if self.peek() == "]":
+            self.pos += 1
+            return
+        self.depth += 1
+        i = 0
+        while True:
+            yield i
+            if self.expect(",]", "',' or ']' after an array item") == "]":
+                self.depth -= 1
+                return
+            i += 1
 
     def iter_object_keys(self) -> Iterator[str]:
         """Yield the keys of the object at the cursor; the caller must consume each value

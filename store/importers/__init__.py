@@ -28,6 +28,7 @@ from .common import (
     not_a_file,
     open_regular,
     wants_worker,
+    without_bom,
 )
 
 __all__ = ["ImportFailure", "import_paths", "import_path", "import_world_id", "detect_format"]
@@ -39,9 +40,14 @@ def import_paths(db: Any, paths: list[str | os.PathLike], *, name: str | None = 
                  role: str = "discovery") -> dict:
     """Import every path; returns the CLI contract
     `{"imported": [{path, run_id, episodes, messages, duplicate, warnings}],
-    "rejected": [{path, error}]}`."""
-    result: dict[str, list] = {"imported": [], "rejected": []}
-    paths = [f for p in paths for f in folder_files(p)]
+    "rejected": [{path, error}], "skipped": [{path, reason}]}` (skipped: a folder's entries
+    that are neither trace files nor run directories, see folder_files)."""
+    result: dict[str, list] = {"imported": [], "rejected": [], "skipped": []}
+    entries = [f for p in paths for f in folder_files(p)]
+    for s in entries:
+        if isinstance(s, _Skipped):
+            result["skipped"].append({"path": _text(os.fsdecode(s.path)), "reason": s.reason})
+    paths = [p for p in entries if not isinstance(p, _Skipped)]
     for i, p in enumerate(paths):
         run_name = name if name is None or len(paths) == 1 else f"{name}-{i + 1}"
         if isinstance(p, _Outside):  # a folder's entry that links out of it
@@ -79,29 +85,59 @@ class _Outside:
     folder: Path
 
 
-def folder_files(path: str | os.PathLike) -> list[str | os.PathLike]:
-    """What `path` names for import: a folder that is no tau2 1.x results directory (neither
-    results.json nor simulations/ in it), as tau2's own results folder, stands for the trace
-    files in it (TRACE_SUFFIXES; not hidden, not in subfolders), in name order, each its own
-    run. An entry that is no regular file (a FIFO, a link that loops or leads nowhere) is
-    imported as named and so refused with its reason; one that links out of the folder is
-    an _Outside (refused, not followed). Anything else, and a folder with no such entry (its
-    import says what it should hold), is itself."""
+@dataclass(frozen=True)
+class _Skipped:
+    """A folder's entry that is not imported, and why (said, not read)."""
+
+    path: Path
+    reason: str
+
+
+def run_directory(p: Path) -> bool:
+    """Whether a directory is a tau2 results directory (results.json + simulations/: tau2
+    1.x's layout, one per run); either one will do (the import names what is missing)."""
+    return (p / "results.json").exists() or (p / "results.json").is_symlink() \
+        or (p / "simulations").exists()
+
+
+def folder_files(path: str | os.PathLike) -> list[Any]:
+    """What `path` names for import: a folder that is no tau2 results directory (neither
+    results.json nor simulations/ in it), as tau2's own results folder, stands for what it
+    holds one level down, in name order, each its own run: its trace files
+    (TRACE_SUFFIXES) and its tau2 results directories (tau2 1.x writes one per run). Its
+    other entries are _Skipped (a subfolder of something else, a file of another kind);
+    hidden ones are passed over without a word. An entry that is no regular file (a FIFO, a
+    link that loops or leads nowhere) is imported as named and so refused with its reason;
+    one that links out of the folder is an _Outside (refused, not followed). Anything else,
+    and a folder with nothing to import (its import says what it should hold), is itself."""
     p = Path(path)
     try:
-        if not p.is_dir() or (p / "results.json").exists() or (p / "results.json").is_symlink() \
-                or (p / "simulations").exists():
+        if not p.is_dir() or run_directory(p):
             return [path]
-        out: list[str | os.PathLike] = []
-        for f in sorted(p.iterdir()):
-            if f.suffix.lower() not in TRACE_SUFFIXES or f.name.startswith(".") \
-                    or (f.is_dir() and not f.is_symlink()):
-                continue
-            out.append(_Outside(f, p) if f.is_symlink() and f.exists() and not inside(p, f)
-                       else f)
+        names = sorted(p.iterdir())
     except OSError:
         return [path]  # (the import of the path itself names what is wrong)
-    return out or [path]
+    out: list[Any] = []
+    skipped: list[_Skipped] = []
+    for f in names:
+        if f.name.startswith("."):
+            continue
+        try:
+            is_dir = f.is_dir()
+            if is_dir and not run_directory(f):
+                skipped.append(_Skipped(f, "a folder that is no tau2 results directory (no "
+                                           "results.json, no simulations/ in it); a folder "
+                                           "is read one level deep"))
+                continue
+            if not is_dir and f.suffix.lower() not in TRACE_SUFFIXES:
+                skipped.append(_Skipped(f, f"not a trace file name ({', '.join(TRACE_SUFFIXES)}"
+                                           "); name the file itself to import it"))
+                continue
+            outside = f.is_symlink() and f.exists() and not inside(p, f)
+        except OSError:
+            outside = False  # (its import names what is wrong)
+        out.append(_Outside(f, p) if outside else f)
+    return out + skipped if out else [path]
 
 
 def import_path(db: Any, path: str | os.PathLike, *, name: str | None = None,
@@ -355,6 +391,7 @@ def detect_format(p: Path) -> str:
     if p.suffix.lower() in (".jsonl", ".ndjson"):
         return "t2e-jsonl"
     first, nl, rest = head.partition(b"\n")
+    first = without_bom(first)
     if not nl or not first.strip().startswith(b"{"):
         return "tau2"
     try:

@@ -21,6 +21,17 @@ class ImportFailure(ValueError):
     """This file cannot be imported; the message says what was found and what was wrong."""
 
 
+BOM = b"\xef\xbb\xbf"
+
+
+def without_bom(line: bytes) -> bytes:
+    """A JSON Lines line less the UTF-8 byte order mark before it, if any: an editor's before
+    the first line, and files that each had one, joined with cat, put one at the start of a
+    line in the middle. JSON has no place for one, so it is skipped (the OTLP and JSONL
+    readers alike), never reported as the line's first character."""
+    return line[3:] if line[:3] == BOM else line
+
+
 def open_regular(path: str | os.PathLike, shown: str | None = None):
     """Open `path` for binary reading only if it is a regular file (a FIFO, a device such as
     /dev/zero or a socket is refused at once: reading one would hang or never end).

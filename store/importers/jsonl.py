@@ -14,7 +14,7 @@ import json
 import sqlite3
 from typing import Any
 
-from .common import ImportContext, ImportFailure, RunMeta, open_regular
+from .common import ImportContext, ImportFailure, RunMeta, open_regular, without_bom
 from .episodes import EpisodeWriter, RecordError, sim_label, validate_sim
 from .json_fast import loads_text
 from .jsonstream import JsonStreamError, describe_json_error, loads
@@ -35,9 +35,10 @@ def import_file(conn: sqlite3.Connection, ctx: ImportContext) -> None:
     named = False  # the header's name wins over the episodes' `run` field
     with open_regular(ctx.path) as fh:
         for lineno, raw in enumerate(fh, start=1):
-            if not raw.strip():
+            line = without_bom(raw)
+            if not line.strip():
                 continue
-            obj = _parse_line(raw, lineno)
+            obj = _parse_line(line, lineno, len(raw) - len(line))
             if not isinstance(obj, dict):
                 raise ImportFailure(f"line {lineno}: expected a JSON object, found "
                                     f"{type(obj).__name__}")
@@ -89,12 +90,14 @@ def import_file(conn: sqlite3.Connection, ctx: ImportContext) -> None:
     ctx.finish_run(conn, meta)
 
 
-def _parse_line(raw: bytes, lineno: int) -> Any:
+def _parse_line(raw: bytes, lineno: int, skipped: int = 0) -> Any:
+    """One line's JSON; `skipped`: the bytes of a byte order mark before it (counted in the
+    byte offsets named)."""
     try:
-        text = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ImportFailure(f"line {lineno}: invalid UTF-8 at byte {exc.start} of the line") \
-            from None
+        raise ImportFailure(f"line {lineno}: invalid UTF-8 at byte {exc.start + skipped} of "
+                            "the line") from None
     text = text.rstrip("\r\n")  # else a line cut inside a string ends in a control character
     try:
         return loads(text)  # json.loads with the store's limits (numbers, surrogates, depth)

@@ -50,10 +50,11 @@ from .common import (
 )
 from .episodes import RowBuilder, next_ids, write_batch
 from .otel_groups import episodes
-from .otel_lines import BlockFailure, layout, spill_lines, spill_shared, spill_stream
+from .otel_lines import BlockFailure, NotLines, layout, spill_lines, spill_shared
 from .otel_run import SIM_KEY as RUN_KEY
 from .otel_run import RunFields
 from .otel_spill import Spiller, open_spill, spill_path
+from .otel_stream import spill_stream
 from .otel_worker import read_event
 
 FORMAT = "otel-genai"
@@ -93,11 +94,25 @@ def _import(conn, ctx: ImportContext, worker: _Worker | None) -> None:
     ctx.fmt = FORMAT
     run_id = _free_run_id(conn)
     builder = RowBuilder(run_id, *next_ids(conn))
-    source = worker or (_Worker(ctx.path) if wants_worker(ctx.size) else _InProcess(ctx))
+    source = worker or _source(ctx)
     if isinstance(source, _Worker):
         source.hashing = ctx.hashing
     try:
-        n_spans, services = source.spill(builder.next_episode)
+        try:
+            n_spans, services = source.spill(builder.next_episode)
+        except NotLines as exc:
+            # the first line was a whole object, a later one only starts one: objects one
+            # after another, the first ones compact (store/formats.md). Read again, streamed
+            # (nothing is stored yet: the spill files go with the source)
+            source.close()
+            source = _source(ctx, lines=False)
+            if isinstance(source, _Worker):
+                source.hashing = ctx.hashing
+            try:
+                n_spans, services = source.spill(builder.next_episode)
+            except ImportFailure as err:
+                raise ImportFailure(f"{err} (read as JSON objects one after another: line "
+                                    f"{exc.line} holds no whole object)") from None
         if not n_spans:
             raise ImportFailure("no spans found (an OTLP/JSON export has resourceSpans → "
                                 "scopeSpans → spans)")
@@ -174,10 +189,19 @@ def _import(conn, ctx: ImportContext, worker: _Worker | None) -> None:
                  "WHERE run_id = ?", ("recorded" if gold else "foreign", agent, run_id))
 
 
+def _source(ctx: ImportContext, lines: bool | None = None) -> _Worker | _InProcess:
+    """What spills the file: a worker process beside this one for a big file, else this
+    process. `lines`: whether it is JSON Lines, when known (else its first line says)."""
+    if wants_worker(ctx.size):
+        return _Worker(ctx.path, lines=lines)
+    return _InProcess(ctx, lines)
+
+
 class _InProcess:
     """Everything in this process (small files)."""
 
-    def __init__(self, ctx: ImportContext):
+    def __init__(self, ctx: ImportContext, lines: bool | None = None):
+        self.lines = lines
         self.tmp = tempfile.mkdtemp(prefix="t2e-otel-")  # ours: removed by close(), as _Worker's
         self.ctx, self.path = ctx, spill_path(self.tmp, "w")
         try:
@@ -190,7 +214,7 @@ class _InProcess:
     def spill(self, first_episode: int) -> tuple[int, Counter]:
         sp = Spiller(self.db, self.path)
         with open_regular(self.ctx.path) as fh:
-            if layout(fh) == "lines":
+            if layout(fh) == "lines" if self.lines is None else self.lines:
                 spill_lines(sp, fh, 0, self.ctx.size or os.fstat(fh.fileno()).st_size,
                             lambda: 1)
             else:
@@ -212,16 +236,18 @@ class _Worker:
     episodes.
 
     Protocol (worker stdout: framed events, see _Pipe; stdin: one line from us): the worker sends
-    ("spilled", spans, services) or ("error", message, block); we answer "go FIRST_EPISODE_ID\n"
+    ("spilled", spans, services) or ("error", message, block, NotLines's line or None); we answer "go FIRST_EPISODE_ID\n"
     once our blocks are spilled (or close stdin to stop it); it then sends ("episodes", [...])
     chunks and ("done", stats). An episode is (simulation, latencies, not captured, by
     conversation, step rows): while we are behind (its queue backs up) the worker also makes the
     step rows (`writer.step_row`, with the episode ids we will give), so the two processes share
     the row building whichever side is slower."""
 
-    def __init__(self, path: str | os.PathLike, *, early: bool = False):
+    def __init__(self, path: str | os.PathLike, *, early: bool = False,
+                 lines: bool | None = None):
         """Start the worker (`early`: before import_path hashes the file; it spills blocks
-        meanwhile)."""
+        meanwhile). `lines`: whether the file is JSON Lines, when known (else its first line
+        says)."""
         self.path = str(path)
         self.stats: dict = {}
         self.proc: subprocess.Popen | None = None
@@ -234,7 +260,7 @@ class _Worker:
         try:
             with open_regular(self.path) as fh:
                 self.size = os.fstat(fh.fileno()).st_size
-                self.lines = layout(fh) == "lines"
+                self.lines = layout(fh) == "lines" if lines is None else lines
             self.block = otel_lines.SPILL_BLOCK  # read here: tests make it small
             # unbuffered: whether an event is waiting is a question for the pipe (select)
             self.proc = spawn_module("store.importers.otel_worker", self.path, self.tmp,
@@ -264,8 +290,10 @@ class _Worker:
             self._check(ev)
         if ev[0] == "error":  # the earlier block's error is the file's first
             if failed is None or ev[2] < failed.block:
-                raise ImportFailure(ev[1])
+                failed = BlockFailure(ev[1], ev[2], ev[3])
         if failed is not None:
+            if failed.line is not None:
+                raise NotLines(str(failed), failed.line)
             raise ImportFailure(str(failed))
         self.proc.stdin.write(b"go %d\n" % first_episode)
         self.proc.stdin.close()

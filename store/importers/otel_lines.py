@@ -7,7 +7,7 @@ so a big file is spilled by two processes at once, each into its own spill file
 the next block from a shared counter (`Tickets`) until none is left, so the two finish
 together whatever their start-up or speed. The earliest failing block's error is the one
 reported. Anything else (one object for the whole file, pretty-printed, or several objects)
-is read by the streaming reader in one process (`spill_stream`).
+is read by the streaming reader in one process (otel_stream.spill_stream).
 """
 
 from __future__ import annotations
@@ -15,17 +15,16 @@ from __future__ import annotations
 import json
 import os
 import re
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO, Callable, Iterator
 
 from world.jsonstream import (
     STRICT,  # the strict decoder, without loads' text scan
-    TooDeep,
     too_deep,
 )
 
-from .common import ImportFailure
+from .common import ImportFailure, without_bom
 from .json_fast import FastObjects
-from .jsonstream import JsonStream, JsonStreamError
+from .jsonstream import JsonStreamError
 from .jsonstream import loads as strict_loads
 from .otel_history import HistorySkip
 from .otel_read import line_number, line_start, new_buffer, read_lines
@@ -35,7 +34,6 @@ from .otel_spill import MAX_BLOCKS, Spiller
 # end one process may wait for the other to finish its last block, so small enough for that
 # wait to be short, and big enough for the ticket and the line search to cost nothing
 SPILL_BLOCK = 2 << 20
-_BOM = b"\xef\xbb\xbf"
 # a first line longer than this is not taken for a JSON Lines record (a whole file written
 # on one line would otherwise be read into memory by readline)
 MAX_LINE = 64 << 20
@@ -59,12 +57,25 @@ def layout(fh: BinaryIO) -> str:
 
 def spill_lines(sp: Spiller, fh: BinaryIO, start: int, end: int,
                 first_line: Callable[[], int]) -> None:
-    """Spill the JSON Lines records in bytes [start, end) (start at a line start), as block 0.
-    `first_line()` gives the number of the line at `start`, asked only for an error."""
+    """Spill the JSON Lines records in bytes [start, end) (start at a line start; end: the
+    file's size), as block 0. `first_line()` gives the number of the line at `start`, asked
+    only for an error. NotLines when the file turns out not to be JSON Lines."""
     try:
-        _Lines().spill(sp, fh, start, end, first_line)
+        _Lines().spill(sp, fh, start, end, first_line, end)
     finally:
         sp.close()
+
+
+class NotLines(ImportFailure):
+    """A line that is the start of a longer JSON value, with more than blanks after it: the
+    file is no JSON Lines after all but objects one after another, pretty-printed after the
+    first (store/formats.md), and is read again by the stream reader (otel.py). Decided on
+    the first failing line, so the JSON Lines path costs nothing more; a last line cut short
+    (a collector stopped mid-write) stays that line's error. `line`: the line's number."""
+
+    def __init__(self, message: str, line: int):
+        super().__init__(message)
+        self.line = line
 
 
 class Tickets:
@@ -95,11 +106,13 @@ class Tickets:
 
 
 class BlockFailure(ImportFailure):
-    """A spilling process's error, with the block it is in (the earliest block's wins)."""
+    """A spilling process's error, with the block it is in (the earliest block's wins);
+    `line`: NotLines's, when it is one."""
 
-    def __init__(self, message: str, block: int):
+    def __init__(self, message: str, block: int, line: int | None = None):
         super().__init__(message)
         self.block = block
+        self.line = line
 
 
 def spill_shared(sp: Spiller, fh: BinaryIO, path: str, size: int, folder: str,
@@ -140,10 +153,11 @@ def spill_blocks(sp: Spiller, fh: BinaryIO, size: int, tickets: Tickets, block_b
                 continue  # no line starts in this block (a long line runs through it)
             sp.start_block(k)
             try:
-                lines.spill(sp, fh, start, end, lambda: first_line(start))
+                lines.spill(sp, fh, start, end, lambda: first_line(start), size)
             except ImportFailure as exc:
                 tickets.stop()
-                raise BlockFailure(str(exc), k) from None
+                raise BlockFailure(str(exc), k, exc.line if isinstance(exc, NotLines)
+                                   else None) from None
     finally:
         sp.close()
 
@@ -158,13 +172,14 @@ class _Lines:
         self.buf = new_buffer()
 
     def spill(self, sp: Spiller, fh: BinaryIO, start: int, end: int,
-              first_line: Callable[[], int]) -> None:
+              first_line: Callable[[], int], size: int) -> None:
+        """The lines of bytes [start, end) of a file of `size` bytes."""
         k = 0
         fast, hist = self.fast, self.hist
-        for raw in read_lines(fh, start, end, self.buf):
+        lines = read_lines(fh, start, end, self.buf)
+        for raw in lines:
             k += 1
-            if raw[:3] == _BOM:  # a byte order mark (an editor's, or files joined by cat)
-                raw = raw[3:]
+            raw = without_bom(raw)
             if not raw.strip():
                 continue
             try:
@@ -179,7 +194,10 @@ class _Lines:
             except JsonStreamError as exc:
                 raise ImportFailure(f"line {first_line() + k - 1}: {exc}") from None
             except ValueError as exc:  # malformed JSON, invalid UTF-8
-                raise ImportFailure(f"line {first_line() + k - 1}: not JSON ({exc})") from None
+                n = first_line() + k - 1
+                if _cut_short(exc) and _text_follows(lines, fh, end, size):
+                    raise NotLines(f"line {n}: not JSON ({exc})", n) from None
+                raise ImportFailure(f"line {n}: not JSON ({exc})") from None
             if type(obj) is not dict:
                 raise ImportFailure(f"line {first_line() + k - 1}: expected an object with "
                                     "resourceSpans")
@@ -187,6 +205,28 @@ class _Lines:
                 sp.add("", obj)
             except ImportFailure as exc:
                 raise ImportFailure(f"line {first_line() + k - 1}{exc}") from None
+
+
+def _cut_short(exc: ValueError) -> bool:
+    """Whether a line's JSON error is at its very end (the value goes on past the line)."""
+    return isinstance(exc, json.JSONDecodeError) and exc.pos >= len(exc.doc.rstrip())
+
+
+def _text_follows(rest: Iterator[bytes], fh: BinaryIO, end: int, size: int) -> bool:
+    """Whether anything but blanks follows a line: in `rest`, the range's lines after it,
+    else in the file from `end` to `size`."""
+    if any(without_bom(line).strip() for line in rest):
+        return True
+    fh.seek(end)
+    left = size - end
+    while left > 0:
+        chunk = fh.read(min(left, 1 << 16))
+        if not chunk:
+            return False
+        if chunk.strip():
+            return True
+        left -= len(chunk)
+    return False
 
 
 # as jsonstream's check, on the bytes: the pattern is ASCII, which UTF-8 never uses inside a
@@ -209,50 +249,3 @@ def _decode(raw: bytes) -> Any:
             if not too_deep(text):
                 return value
     return strict_loads(text)
-
-
-_LIST = object()
-
-
-def spill_stream(sp: Spiller, fh: BinaryIO) -> None:
-    """Spill a file that is not one request per line: objects one after the other (one for
-    the whole file, most often), each streamed resourceSpans item by item."""
-    fh.seek(0)
-    stream = JsonStream(fh)
-    try:
-        n = 0
-        while not stream.at_end():
-            n += 1
-            at = "" if n == 1 else f"object #{n}, "
-            # as a decoded object's (the JSON Lines layout's) resourceSpans: the last of the
-            # key's values counts, and one that is no list is refused in the same words
-            keys: list[str] = []
-            mark: tuple | None = None
-            other: Any = _LIST  # the last resourceSpans value when it is no list
-            field = ""  # the value being read, for a nesting error
-            for key in stream.iter_object_keys():
-                keys.append(key)
-                field = f"field {key}"
-                if key != "resourceSpans":
-                    stream.read_value()
-                    continue
-                if mark is not None:  # the key again: what the first one spilled is undone
-                    sp.rollback(mark)
-                mark, other = sp.mark(), _LIST
-                if stream.peek() == "[":
-                    field = "resourceSpans[0]"
-                    for i, rs in enumerate(stream.iter_array()):
-                        sp.add(f"{at}resourceSpans[{i}]", {"resourceSpans": [rs]})
-                        field = f"resourceSpans[{i + 1}]"
-                else:
-                    other = stream.read_value()
-            if mark is None or other is not _LIST:  # refused by add, in its words
-                sp.add(f"object #{n}", {"resourceSpans": other} if mark else dict.fromkeys(keys))
-    except TooDeep as exc:  # named as the JSON Lines layout names its line
-        raise ImportFailure(f"object #{n}, {field}: {exc}") from None
-    except JsonStreamError as exc:
-        raise ImportFailure(str(exc)) from None
-    finally:
-        sp.close()
-
-

@@ -95,8 +95,11 @@ class Spiller:
         """The spans that follow are block `block`'s (their seq says so)."""
         self.seq = block << _BLOCK_SHIFT | self.which
 
-    def add(self, where: str, req: Any) -> None:
-        """Spill every span of one ExportTraceServiceRequest; `where` names it in errors."""
+    def add(self, where: str, req: Any, at: tuple[int, int, int] = (0, 0, 0)) -> None:
+        """Spill every span of one ExportTraceServiceRequest; `where` names it in errors.
+        `at`: the file's indexes of its first resourceSpans item, scopeSpans item and span,
+        for the names of places in errors (the streamed layout hands over part of one scope's
+        spans: otel_stream.spill_stream)."""
         if not isinstance(req, dict):
             raise ImportFailure(f"{where}: expected an object with resourceSpans")
         rss = req.get("resourceSpans")
@@ -113,41 +116,30 @@ class Spiller:
         # the counters live in locals while the loop runs (this runs for every span); written
         # back on the way out, errors included (the spans before one stay spilled)
         seq, off = self.seq, self.off
+        i0, j0, k0 = at
         try:
             for i, rs in enumerate(rss):
                 if not isinstance(rs, dict):
-                    raise ImportFailure(f"{where}, resourceSpans[{i}]: expected an object")
-                res = rs.get("resource")
-                if res is not None and type(res) is not dict:
-                    raise ImportFailure(f"{where}, resourceSpans[{i}].resource should be an "
-                                        f"object, found {_kind(res)}")
-                try:
-                    service = attrs(res.get("attributes")).get("service.name") if res else None
-                except (TypeError, ValueError) as exc:
-                    raise ImportFailure(f"{where}, resourceSpans[{i}].resource: {exc}") from None
-                if service is not None and type(service) is not str:
-                    raise ImportFailure(f"{where}, resourceSpans[{i}].resource: service.name "
-                                        f"should be a string, found {type(service).__name__}")
+                    raise ImportFailure(f"{where}, {place(i + i0)}: expected an object")
+                service = resource_service(rs.get("resource"), where, i + i0)
                 scopes = rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans") or []
                 if type(scopes) is not list:
-                    raise ImportFailure(f"{where}, resourceSpans[{i}]: scopeSpans should be a "
-                                        "list")
+                    raise ImportFailure(f"{where}, {place(i + i0)}: scopeSpans should be a list")
                 for j, ss in enumerate(scopes):
                     spans = ss.get("spans") if type(ss) is dict else None
                     if (ss is not None and type(ss) is not dict) or (spans is not None
                                                                      and type(spans) is not list):
-                        raise ImportFailure(f"{where}, resourceSpans[{i}].scopeSpans[{j}]: "
-                                            "expected an object with a 'spans' list")
+                        raise ImportFailure(f"{where}, {place(i + i0, j + j0)}: expected an "
+                                            "object with a 'spans' list")
                     first = seq
                     for k, sp in enumerate(spans or ()):
                         if type(sp) is not dict:
-                            raise ImportFailure(f"{where}, resourceSpans[{i}].scopeSpans[{j}]."
-                                                f"spans[{k}]: expected an object")
+                            raise ImportFailure(f"{where}, {place(i + i0, j + j0, k + k0)}: "
+                                                "expected an object")
                         trace, sid = sp.get("traceId"), sp.get("spanId")
                         if type(trace) is not str or not trace or type(sid) is not str:
-                            raise ImportFailure(f"{where}, resourceSpans[{i}].scopeSpans[{j}]."
-                                                f"spans[{k}]: a span needs string traceId and "
-                                                "spanId")
+                            raise ImportFailure(f"{where}, {place(i + i0, j + j0, k + k0)}: a "
+                                                "span needs string traceId and spanId")
                         try:  # the span's fields, of whatever types the file has
                             a = attrs(sp.get("attributes"))
                             start = _ns(sp.get("startTimeUnixNano"))
@@ -169,14 +161,13 @@ class Spiller:
                                 raise TypeError("a field")  # (named by _span_problem)
                             k_ = kind(name, a)
                         except (AttributeError, TypeError, ValueError) as exc:
-                            raise ImportFailure(f"{where}, resourceSpans[{i}].scopeSpans[{j}]."
-                                                f"spans[{k}]: {_span_problem(sp, exc)}") \
-                                from None
+                            raise ImportFailure(f"{where}, {place(i + i0, j + j0, k + k0)}: "
+                                                f"{_span_problem(sp, exc)}") from None
                         conv = a.get("gen_ai.conversation.id") or a.get("session.id")
                         if conv is not None and type(conv) is not str:
                             if (bad := S.bad_id(conv)) is not None:  # (str() stored its repr)
                                 raise ImportFailure(
-                                    f"{where}, resourceSpans[{i}].scopeSpans[{j}].spans[{k}]: "
+                                    f"{where}, {place(i + i0, j + j0, k + k0)}: "
                                     + ("gen_ai.conversation.id" if a.get("gen_ai.conversation.id")
                                        else "session.id") + f" {bad}")
                         ref = None
@@ -207,15 +198,19 @@ class Spiller:
             self.seq, self.off = seq, off
 
     def mark(self) -> tuple:
-        """Where the spill is now, for `rollback` (the streamed layout's repeated
-        resourceSpans key: the last value counts, as in a decoded object)."""
-        return (self.seq, self.off, self.count, Counter(self.services), dict(self._inputs),
-                self._kept)
+        """Where the spill is now, for `rollback` (the streamed layout: a key given twice, whose
+        last value counts as in a decoded object; a resource after its spans). Cheap: the
+        streamed layout takes one for each resourceSpans item."""
+        return (self.seq, self.off, self.count, Counter(self.services))
 
     def rollback(self, mark: tuple) -> None:
-        """Undo every span spilled since `mark`."""
-        seq, self.off, self.count, self.services, self._inputs, self._kept = mark
+        """Undo every span spilled since `mark`. The chat inputs kept to shorten later ones
+        are forgotten (some may be spans undone): later inputs are spilled whole, as after
+        _forget (correct, only larger; a rollback is rare)."""
+        seq, self.off, self.count, self.services = mark
         self.seq = seq
+        self._inputs.clear()
+        self._kept = 0
         self._keys[:] = [k for k in self._keys if k[0] < seq]
         self.db.execute("DELETE FROM s WHERE seq >= ?", (seq,))
         self.out.seek(self.off)
@@ -231,6 +226,32 @@ class Spiller:
         """Flush and close (the spans are read back by `episodes`)."""
         self.flush()
         self.out.close()
+
+
+def place(i: int, j: int | None = None, k: int | None = None) -> str:
+    """A place in a request, as errors name it: resourceSpans[i].scopeSpans[j].spans[k]."""
+    out = f"resourceSpans[{i}]"
+    if j is not None:
+        out += f".scopeSpans[{j}]"
+    if k is not None:
+        out += f".spans[{k}]"
+    return out
+
+
+def resource_service(res: Any, where: str, i: int) -> str | None:
+    """The service.name of resourceSpans[i]'s resource (None without one); a resource of the
+    wrong shape is an ImportFailure naming it after `where`."""
+    if res is not None and type(res) is not dict:
+        raise ImportFailure(f"{where}, {place(i)}.resource should be an object, found "
+                            f"{_kind(res)}")
+    try:
+        service = S.attrs(res.get("attributes")).get("service.name") if res else None
+    except (TypeError, ValueError) as exc:
+        raise ImportFailure(f"{where}, {place(i)}.resource: {exc}") from None
+    if service is not None and type(service) is not str:
+        raise ImportFailure(f"{where}, {place(i)}.resource: service.name should be a string, "
+                            f"found {type(service).__name__}")
+    return service
 
 
 def _kind(v: Any) -> str:

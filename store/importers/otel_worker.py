@@ -20,8 +20,9 @@ import threading
 
 from store.importers.common import ImportFailure, env_count, open_regular
 from store.importers.otel_groups import episodes
-from store.importers.otel_lines import BlockFailure, spill_shared, spill_stream
+from store.importers.otel_lines import BlockFailure, spill_shared
 from store.importers.otel_spill import Spiller, open_spill, spill_path
+from store.importers.otel_stream import spill_stream
 from store.writer import step_row
 
 
@@ -73,9 +74,9 @@ def worker_main(argv: list[str]) -> int:
             send(("episodes", chunk))
         send(("done", stats))
     except BlockFailure as exc:
-        send(("error", str(exc), exc.block))
+        send(("error", str(exc), exc.block, exc.line))
     except ImportFailure as exc:
-        send(("error", str(exc), -1))
+        send(("error", str(exc), -1, None))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which re-raises
         send(("crash", f"{type(exc).__name__}: {exc}"))
     return pipe.close()

@@ -89,9 +89,12 @@ def import_directory(conn: sqlite3.Connection, ctx: ImportContext) -> None:
 
 
 def _free_run_id(conn: sqlite3.Connection) -> str:
+    """A run id no run has had: not a stored run's, nor a removed one's (agent_runs keeps
+    those, and the gate's heldout rules read them by id)."""
     while True:
         rid = writer.new_run_id()
-        if not conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (rid,)).fetchone():
+        if not conn.execute("SELECT 1 FROM runs WHERE run_id = ? UNION ALL "
+                            "SELECT 1 FROM agent_runs WHERE run_id = ?", (rid, rid)).fetchone():
             return rid
 
 
@@ -307,8 +310,9 @@ def _produce_directory(path: Path, display: str, run_id: str,
         if sim_dir.is_dir():  # a tau2 1.x results directory missing its results file
             raise ImportFailure("a tau2 results directory without results.json (simulations/ "
                                 "is there); " + EXPECTED)
-        raise ImportFailure("a directory with no results.json and no trace files (.json, "
-                            ".jsonl, .ndjson) in it; " + EXPECTED)
+        raise ImportFailure("a directory with no results.json, no trace files (.json, "
+                            ".jsonl, .ndjson) and no tau2 results directories in it; "
+                            + EXPECTED)
     if problem:
         raise ImportFailure(f"{results.name} {problem}")
     # results.json and simulations/ themselves links out of the directory: refused as the

@@ -27,6 +27,9 @@ class Verdict:
     author: str | None = None
     detail: dict = field(default_factory=dict)   # e.g. the argument diff
     rank: int | None = None         # overrides the class priority for this verdict
+    # the tool of the call (or gold action) the verdict is about: one step may hold several
+    # calls, so the step alone does not say which (clusters key on this)
+    tool: str | None = None
 
     def to_dict(self) -> dict:
         d = {"name": self.name, "steps": list(self.steps), "why": self.why, "source": self.source}
@@ -38,12 +41,15 @@ class Verdict:
             d["author"] = self.author
         if self.detail:
             d["detail"] = self.detail
+        if self.tool:
+            d["tool"] = self.tool
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "Verdict":
         return cls(d["name"], list(d.get("steps") or []), d.get("why") or "", d.get("source", "rule"),
-                   d.get("kind", AGENT), d.get("note"), d.get("author"), d.get("detail") or {})
+                   d.get("kind", AGENT), d.get("note"), d.get("author"), d.get("detail") or {},
+                   tool=d.get("tool"))
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,9 @@ from .trace import EpisodeTrace
 
 # rules-3: unscored episodes are not failures (only the classes that need no gold look at them),
 # and an episode with no stored task gets no class that needs gold
-CLASSIFIER_VERSION = "rules-3"
+# rules-4: a verdict names the tool of the call it is about, and the clusters key on it (not on
+# the first call of the failing step, which may hold several)
+CLASSIFIER_VERSION = "rules-4"
 
 
 @dataclass
@@ -111,11 +113,13 @@ _WORD = re.compile(r"[a-z']+")
 
 
 def step_features(res: Analysis, ep: EpisodeTrace) -> dict:
-    """The failing step in a few comparable features: the tool at (or named by) the first
-    divergence, the shape of the top verdict's argument diff, and the agent's words there
+    """The failing step in a few comparable features: the tool of the call the top verdict is
+    about (`Verdict.tool`; a step may hold several calls), else the first call at or after the
+    first divergence, the shape of the top verdict's argument diff, and the agent's words there
     (ids and numbers dropped), for offline clustering."""
+    top = res.classes[0] if res.classes else None
     step = (res.first_divergence or {}).get("step")
-    tool, text = None, ""
+    tool, text = top.tool if top is not None else None, ""
     for s in ep.steps:
         if step is not None and s.idx >= step and s.role == "assistant":
             if s.calls and tool is None:
@@ -124,9 +128,6 @@ def step_features(res: Analysis, ep: EpisodeTrace) -> dict:
                 text = s.text
             if tool and text:
                 break
-    top = res.classes[0] if res.classes else None
-    if top is not None and top.name in ("missing_write", "wrong_claim") and "gold " in top.why:
-        tool = top.why.split("gold ", 1)[1].split()[0]     # the gold tool the verdict names
     diff = sorted((top.detail or {}).get("diff", {})) if top else []
     words = _WORD.findall(_NUM.sub(" ", text).lower())[:12]
     return {"tool": tool, "diff": diff, "words": words}

@@ -76,6 +76,21 @@ def _finding(a) -> dict:
     return d
 
 
+def shown_episodes(doc: dict) -> list[int]:
+    """The episodes whose content a failures report shows (human or JSON): each listed
+    failure and unscored finding (its explanation quotes the agent's words and tool
+    arguments), every member of a cluster (the words they share) and both sides of a flip
+    (where the two trajectories part). Counts and class names alone show none. The caller
+    records a view of each (`store.queries.record_views`) before it prints."""
+    ids = {e["episode_id"] for e in doc["episodes"] if e.get("classes")
+           or e.get("first_divergence")}
+    ids |= {e["episode_id"] for e in doc.get("unscored_findings") or []}
+    ids |= {m for c in doc.get("clusters") or [] for m in c["members"]}
+    for f in doc.get("flips") or []:
+        ids |= {f["baseline_episode"], f["candidate_episode"]}
+    return sorted(ids)
+
+
 def failures_report(db, run_id: str, vs: str | None = None, clusters: bool = False) -> dict:
     """The `t2e failures --json` document (with `clusters` when asked). `episodes` and
     `counts` are failures only; `unscored` counts the episodes with no reward (never failed),

@@ -35,12 +35,12 @@ def auth_skipped(ep, f: Facts) -> list:
             who = c.args.get("user_id") or c.args.get("order_id")
             return [Verdict("auth_skipped", [c.step],
                             f"{c.name} on {_short(who)} at step {c.step} came before any "
-                            f"{AUTH_PREFIX}_* lookup authenticated the customer.")]
+                            f"{AUTH_PREFIX}_* lookup authenticated the customer.", tool=c.name)]
         uid = c.args.get("user_id")
         if uid is not None and f.auth_uid and uid != f.auth_uid:
             return [Verdict("auth_skipped", [f.auth_step, c.step],
                             f"{c.name} at step {c.step} used user {_short(uid)}, but step "
-                            f"{f.auth_step} authenticated {_short(f.auth_uid)}.")]
+                            f"{f.auth_step} authenticated {_short(f.auth_uid)}.", tool=c.name)]
     return []
 
 
@@ -73,7 +73,7 @@ def write_rules(ep, f: Facts) -> list:
         if c is None:
             out.append(Verdict("missing_write", [close],
                                f"gold {g.name} on {_short(_target_of(g.args))} was never attempted; "
-                               f"the agent closed at step {close} without it."))
+                               f"the agent closed at step {close} without it.", tool=g.name))
             continue
         diff = arg_diff(g, c)
         tdiff = {k: v for k, v in diff.items() if is_target_key(k)}
@@ -81,13 +81,14 @@ def write_rules(ep, f: Facts) -> list:
             k = next(iter(tdiff))
             out.append(Verdict("wrong_target", [c.step],
                                f"{c.name} at step {c.step} acted on {k}={_short(tdiff[k]['got'])}; "
-                               f"gold is {_short(tdiff[k]['gold'])}.", detail={"diff": diff}))
+                               f"gold is {_short(tdiff[k]['gold'])}.", detail={"diff": diff},
+                               tool=c.name))
         elif diff:
             shown = "; ".join(f"{k}: {_short(v['got'], 30)} vs gold {_short(v['gold'], 30)}"
                               for k, v in diff.items())
             out.append(Verdict("wrong_args", [c.step],
                                f"{c.name} at step {c.step} had the gold target but different "
-                               f"arguments ({shown}).", detail={"diff": diff}))
+                               f"arguments ({shown}).", detail={"diff": diff}, tool=c.name))
     if f.db_failed():
         owners = f.owners()
         for c in f.calls:
@@ -101,7 +102,7 @@ def write_rules(ep, f: Facts) -> list:
                       f"{_short(f.auth_uid)}." if unsafe else "; it changed the records anyway."))
             # an unsafe write is the cause whatever else went wrong: it ranks first
             out.append(Verdict("extra_write", [c.step], why, detail={"unsafe": unsafe},
-                               rank=15 if unsafe else None))
+                               rank=15 if unsafe else None, tool=c.name))
     return out
 
 
@@ -123,7 +124,7 @@ def unconfirmed_write(ep, f: Facts) -> list:
         if prev is None:
             out.append(Verdict("unconfirmed_write", [c.step],
                                f"{c.name} at step {c.step} came before the agent said anything to "
-                               "the customer."))
+                               "the customer.", tool=c.name))
             continue
         replies = f.user_between(prev[0], c.step)
         answer = confirmation_of(replies[-1][1]) if replies else "none"
@@ -140,7 +141,7 @@ def unconfirmed_write(ep, f: Facts) -> list:
             word = {"no": "a no", "vague": "a hedged answer", "none": "no yes"}.get(answer, answer)
             why = (f"{c.name} at step {c.step} followed {word} (step {replies[-1][0]}) to the "
                    f"question at step {prev[0]}.")
-        out.append(Verdict("unconfirmed_write", [x for x in (prev[0], c.step)], why))
+        out.append(Verdict("unconfirmed_write", [x for x in (prev[0], c.step)], why, tool=c.name))
         break   # the first one explains it
     return out
 
@@ -160,7 +161,7 @@ def under_inspection(ep, f: Facts) -> list:
             if not read:
                 return [Verdict("under_inspection", [c.step],
                                 f"{c.name} at step {c.step} acted on {key}={_short(rid)} without "
-                                "reading that record first.")]
+                                "reading that record first.", tool=c.name)]
     return []
 
 
@@ -178,12 +179,13 @@ def defective_task(ep, f: Facts) -> list:
             if not earlier:
                 return [Verdict("defective_task", [c.step],
                                 f"the agent made the gold {g.name} call exactly at step {c.step} "
-                                "and the tool refused it.", kind="blame")]
+                                "and the tool refused it.", kind="blame", tool=g.name)]
         oid = g.args.get("order_id")
         owner = f.owners().get(oid) if oid else None
         if owner and f.auth_uid and owner != f.auth_uid:
             steps = [c.step for c in f.calls if c.args.get("order_id") == oid][:1]
             return [Verdict("defective_task", steps,
                             f"gold {g.name} acts on {_short(oid)} of user {_short(owner)}, not the "
-                            f"authenticated {_short(f.auth_uid)}: the policy forbids it.", kind="blame")]
+                            f"authenticated {_short(f.auth_uid)}: the policy forbids it.", kind="blame",
+                            tool=g.name)]
     return []

@@ -73,7 +73,7 @@ def wrong_claim(ep, f: Facts) -> list:
         if able:
             return [Verdict("wrong_claim", [i],
                             f"at step {i} the agent said \"{m.group(0)[:60]}\", but the gold "
-                            f"{able[0].name} shows it could.")]
+                            f"{able[0].name} shows it could.", tool=able[0].name)]
         d = DONE.search(t) if undone and not any(c.step < i for c in writes_ok) else None
         if d:
             return [Verdict("wrong_claim", [i],
@@ -98,7 +98,7 @@ def ended_early(ep, f: Facts) -> list:
         if "transfer" in c.name and not gold_transfer:
             return [Verdict("ended_early", [c.step],
                             f"the agent transferred to a human at step {c.step} with gold work "
-                            "still undone.")]
+                            "still undone.", tool=c.name)]
     stop = _final_stop(f)
     if stop is not None:
         prev = f.last_text_before(stop[0])
@@ -123,7 +123,8 @@ def loop_or_max_steps(ep, f: Facts) -> list:
         prev = key
         if len(run) >= 3:
             return [Verdict("loop", run[:3], f"{c.name} was called with identical arguments "
-                                             f"three times in a row (steps {run[0]}-{run[2]}).")]
+                                             f"three times in a row (steps {run[0]}-{run[2]}).",
+                                    tool=c.name)]
     seen: dict = {}
     for i, t in f.texts:
         seen.setdefault(t.strip(), []).append(i)

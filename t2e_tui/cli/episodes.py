@@ -204,7 +204,7 @@ _ROLE_STYLE = {"assistant": "bold cyan", "user": "bold green", "tool": "bold mag
 def _print_episode(ep: dict, full: bool) -> None:
     from rich.text import Text
 
-    from ..reviews import step_lines
+    from ..reviews import RAW_LIMIT, has_raw, raw_line, step_lines
 
     con = _console()
     limit = None if full else 4000
@@ -228,6 +228,10 @@ def _print_episode(ep: dict, full: bool) -> None:
         summary += "  [judge-dependent: NL assertions graded by an LLM]"
     con.print(Text(one_line(summary, 400)))
     _print_reviews(con, ep)
+    raw = sum(has_raw(s) for s in ep["steps"])
+    if raw and not full:
+        con.print(Text(f"raw_data (the provider's response) hidden on {raw} step(s): --full "
+                       "shows it", style="dim"))
     con.print()
     for s, m in zip(ep["steps"], ep["messages"]):
         role = s["role"]
@@ -240,9 +244,6 @@ def _print_episode(ep: dict, full: bool) -> None:
             label.append("  [huge field, truncated]" if not full else "  [huge field]",
                          style="yellow")
         con.print(label)
-        for line in step_lines(s):  # audio fields, ticks, review errors (tau2 1.x)
-            con.print(Text("    " + one_line(line, 400),
-                           style="magenta" if line.startswith("review:") else "dim"))
         if s["content"] and limit is None and len(s["content"]) > STREAM_MIN:
             stream_text(s["content"], "    ")
         elif s["content"]:
@@ -268,6 +269,12 @@ def _print_episode(ep: dict, full: bool) -> None:
             line.append(one_line(call.get("name"), 80), style="bold")
             line.append("(" + text + (" …" if cut else "") + ")")
             con.print(line)
+        # the message first, then its metadata: audio fields, ticks, review errors (tau2 1.x)
+        for line in step_lines(s):
+            con.print(Text("    " + one_line(line, 400),
+                           style="magenta" if line.startswith("review:") else "dim"))
+        if full and (rl := raw_line(s)):
+            con.print(Text("    " + one_line(rl, RAW_LIMIT + 100), style="dim"))
     if ep["checks"]:
         con.print()
         con.print(Text("checks", style="bold"))

@@ -12,6 +12,9 @@ from ..textsafe import one_line
 from .common import console as _console
 from .common import echo_json as _echo_json
 from .common import open_store as _db
+from .pipe import piped, write_lines
+
+WHOLE = 1 << 30   # the width of a line that is never cut
 
 
 def _human(doc: dict, width: int) -> str:
@@ -83,11 +86,12 @@ def register(cli: click.Group) -> None:
         store per classifier version; human labels (`t2e label`) win. Infrastructure errors are
         excluded. Episodes with no reward (foreign traces: no gold) are unscored, never
         failed: counted apart, with what the classes that need no gold find in them. Class
-        definitions: docs/failure-classes.md."""
-        from store.queries import resolve_run
+        definitions: docs/failure-classes.md. The explanations quote the traces: records an
+        evidence view of each episode they show (the gate's leakage guard reads these)."""
+        from store.queries import record_views, resolve_run
 
         from ..analysis import describe
-        from ..analysis.report import failures_report
+        from ..analysis.report import failures_report, shown_episodes
 
         if list_classes:
             classes = describe()
@@ -103,8 +107,13 @@ def register(cli: click.Group) -> None:
         rid = resolve_run(db, run)
         vs = resolve_run(db, versus) if versus else None
         doc = failures_report(db, rid, vs, clusters=with_clusters)
+        # the findings quote trace text: views for the gate's leakage guard, before printing
+        record_views(db, shown_episodes(doc), "cli-failures")
         if as_json:
             _echo_json(doc)
+        elif piped():
+            # into a pipe every line whole, as the other commands write records (cli/pipe.py)
+            write_lines(_human(doc, WHOLE).split("\n"))
         else:
             _console().print(_human(doc, _console().width), markup=False, highlight=False)
 

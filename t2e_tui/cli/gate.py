@@ -33,6 +33,8 @@ def _fmt(v, digits: int = 4) -> str:
 
 
 def _human_gate(doc: dict) -> str:
+    from ..gate.report import significant
+
     # run names come from files and people: shown, never interpreted by the terminal
     b = {**doc["baseline"], "name": one_line(doc["baseline"]["name"], 80)}
     c = {**doc["candidate"], "name": one_line(doc["candidate"]["name"], 80)}
@@ -52,12 +54,14 @@ def _human_gate(doc: dict) -> str:
     hs = doc.get("heldout_set")
     if hs and hs.get("name"):
         runs = hs.get("runs") or {}
-        counts = ", ".join(f"{side} {v['position'] or '-'} of {v['runs_of_this_agent']}"
-                           for side, v in runs.items())
+        counts = ", ".join(
+            f"{side} {v['position'] or '-'} of {v['runs_of_this_agent']}"
+            if v.get("agent_known", True) else f"{side} agent unknown (imported)"
+            for side, v in runs.items())
         lines.append(f"  heldout set {one_line(hs['name'], 60)} ({hs['tasks']} tasks, "
                      f"sha256 {hs['sha256'][:12]}, registered {hs['registered_at'][:19]}): "
-                     f"candidate {hs['candidate_index']} judged on it; runs by each agent on "
-                     f"it: {counts}")
+                     f"candidate {hs['candidate_index']} on it ({hs.get('agents_on_set')} "
+                     f"agent(s) ran on its tasks); runs by each agent on its tasks: {counts}")
     if doc["leaked_tasks"]:
         lines.append(f"  leaked tasks (viewed while drafting): {', '.join(doc['leaked_tasks'])}")
     lines.append("  checks:")
@@ -67,7 +71,8 @@ def _human_gate(doc: dict) -> str:
     for name in doc["disabled_checks"]:
         lines.append(f"    [off ] {name}")
     lines.append(
-        f"  stats: {st['test']} p={st['p_value']:.4g} (alpha {st['alpha']:.4g}), reward delta "
+        f"  stats: {st['test']} p={significant(st['p_value'])} (alpha "
+        f"{significant(st['alpha'])}), reward delta "
         f"{_fmt(doc['metrics']['deltas']['reward'])} CI{int(st['ci_level'] * 100)} "
         f"[{st['ci_low']:.4f}, {st['ci_high']:.4f}]; fixes {len(st['fixes'])}, "
         f"regressions {len(st['regressions'])}, flaky {len(st['flaky'])}")

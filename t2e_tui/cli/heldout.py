@@ -61,7 +61,7 @@ def register(cli: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True)
     def register_cmd(name, domain, spec, role, data_dir, as_json):
         """Freeze NAME as the task list SPEC of DOMAIN (with a hash and the time). Sets are
-        never changed or deleted; gates on them count every candidate they judge."""
+        never changed or deleted; gates on them count every agent that ran on their tasks."""
         from store import StoreError
         from store.heldout import register_set
 
@@ -80,15 +80,15 @@ def register(cli: click.Group) -> None:
     @click.option("--domain", default=None)
     @click.option("--json", "as_json", is_flag=True)
     def list_cmd(domain, as_json):
-        """Every registered set, with how many candidates each has judged."""
+        """Every registered set, with how many agents have run on its tasks."""
         from store.heldout import list_sets
 
-        from ..gate.heldout import judged_candidates
+        from ..gate.heldout import agents_on_set
 
         with closing(connect_store()) as conn:
             sets = list_sets(conn, domain)
             for s in sets:
-                s["candidates_judged"] = len(judged_candidates(conn, s["name"]))
+                s["agents_on_set"] = len(agents_on_set(conn, s))
         if as_json:
             emit(sets, True)
         elif not sets:
@@ -98,7 +98,7 @@ def register(cli: click.Group) -> None:
             for s in sets:
                 click.echo(f"{one_line(s['name'], 40):<20} {s['role']:<8} {s['world_key']:<12} "
                            f"{len(s['task_ids']):>4} tasks  {s['registered_at'][:19]}Z  "
-                           f"{s['candidates_judged']} candidate(s) judged  "
+                           f"{s['agents_on_set']} agent(s) ran on its tasks  "
                            f"{s['sha256'][:12]}")
         return 0
 
@@ -106,20 +106,31 @@ def register(cli: click.Group) -> None:
     @click.argument("name")
     @click.option("--json", "as_json", is_flag=True)
     def show_cmd(name, as_json):
-        """One set: its tasks, hash, registration time and the candidates it has judged."""
+        """One set: its tasks, hash, registration time and the agents that ran on its tasks
+        (each a candidate the gate's alpha is spent on, gated or not)."""
         from store import StoreError
         from store.heldout import get_set
 
-        from ..gate.heldout import judged_candidates, spent_alpha
+        from ..gate.heldout import agents_on_set, spent_alpha
 
         with closing(connect_store()) as conn:
             try:
                 s = get_set(conn, name)
             except StoreError as exc:
                 raise T2EError(str(exc)) from None
-            s["candidates_judged"] = judged_candidates(conn, name)
-        k = len(s["candidates_judged"])
-        s["next_alpha_at_0.05"] = spent_alpha(0.05, k + 1)
-        emit(s, as_json, _human(s) + f"\n  {k} candidate(s) judged; the next is tested at "
-             f"alpha x {6 / (3.141592653589793 ** 2 * (k + 1) ** 2):.4f}")
+            agents = agents_on_set(conn, s)
+        s["agents"] = [_agent_doc(a) for a in agents]
+        k = len(agents)
+        s["next_alpha_at_0.05"] = spent_alpha(0.05, max(k, 1))
+        emit(s, as_json, _human(s) + f"\n  {k} agent(s) ran on its tasks; a new candidate is "
+             f"tested at alpha x {spent_alpha(1.0, max(k, 1)):.4g}")
         return 0
+
+
+def _agent_doc(a: dict) -> dict:
+    """An agent of `agents_on_set` for --json: its identity (or the run, when unknown)."""
+    key = a["key"]
+    who = ({"run_id": key[1], "agent_known": False} if key[0] == "run" else
+           {"candidate_hash": key[0], "agent_model": key[1], "user_model": key[2],
+            "agent_known": True})
+    return {**who, "first_run": a["first_run"], "first_at": a["first_at"], "runs": a["runs"]}

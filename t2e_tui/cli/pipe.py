@@ -1,6 +1,7 @@
 """Output for a pipe: when stdout is not a terminal, `t2e runs`, `episodes`, `search` and
 `scoreboard` print tab-separated records, one per line, never wrapped or cut (a table sized
-for a terminal would be cut to 80 columns by rich, or wrapped by the next program).
+for a terminal would be cut to 80 columns by rich, or wrapped by the next program); a report
+of lines (`t2e failures`) writes each line whole.
 
 `--table` keeps the terminal table anyway (and COLUMNS sets its width); `--tsv` asks for the
 records on a terminal too; `--json` is unchanged. Cells are made safe like every other output

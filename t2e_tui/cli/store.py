@@ -88,7 +88,9 @@ def register(cli: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
     def import_cmd(paths: tuple[str, ...], name: str | None, role: str, as_json: bool) -> int:
         """Import trace files: tau2 results (v0/v1 JSON, a 1.x results directory), t2e JSONL,
-        OpenTelemetry GenAI spans (OTLP/JSON) or Harbor ATIF trajectories.
+        OpenTelemetry GenAI spans (OTLP/JSON) or Harbor ATIF trajectories. A folder that is
+        no results directory stands for its trace files and results directories (one level
+        deep); what else it holds is named as skipped.
 
         Each file is one transaction; re-importing the same content is a no-op. Exits 2 when
         any file was rejected (the others still land)."""
@@ -122,6 +124,9 @@ def register(cli: click.Group) -> None:
                     click.echo(f"  warning: {one_line(w, 400)}")
             for r in result["rejected"]:
                 click.echo(f"rejected: {one_line(r['error'], 600)}", err=True)
+            for sk in result["skipped"]:  # (a folder's entries: said, not an error)
+                click.echo(f"skipped: {one_line(sk['path'] + ': ' + sk['reason'], 600)}",
+                           err=True)
         return EXIT_BAD_INPUT if result["rejected"] else 0
 
     @cli.group("runs", invoke_without_command=True)

@@ -52,6 +52,33 @@ def _size(path: str) -> int:
         return 0
 
 
+def _score_paths(paths: tuple[str, ...]) -> tuple[str, ...]:
+    """The results `t2e score` reads: a folder that is no tau2 1.x results directory (no
+    results.json) stands for what `t2e import FOLDER` would take of it that score can read:
+    its .json files and its 1.x results directories, one level down, by name (it said
+    "FOLDER/results.json: no such file" where `t2e import` took the folder)."""
+    import os
+
+    out: list[str] = []
+    for p in paths:
+        if not os.path.isdir(p) or os.path.exists(os.path.join(p, "results.json")):
+            out.append(p)
+            continue
+        found = []
+        for name in sorted(os.listdir(p)):
+            q = os.path.join(p, name)
+            if name.startswith("."):
+                continue
+            if (name.endswith(".json") and os.path.isfile(q)) or (
+                    os.path.isdir(q) and os.path.isfile(os.path.join(q, "results.json"))):
+                found.append(q)
+        if not found:
+            raise T2EError(f"{p}: a folder with no results.json, no .json file and no tau2 "
+                           "1.x results directory", EXIT_BAD_INPUT)
+        out += found
+    return tuple(out)
+
+
 def register(cli: click.Group) -> None:
     """Add the world commands to the root group."""
 
@@ -81,6 +108,7 @@ def register(cli: click.Group) -> None:
         from world.rescore import BUILT_IN, file_domain, records_for, rescore, stream_results
         from world.score_split import auto_jobs
 
+        files = _score_paths(files)
         reports, failed = [], 0
         records: dict[str, Any] = {}  # loaded once per kind of records
         for path in files:

@@ -284,8 +284,10 @@ def _registered_set(st: _State) -> dict:
 
 
 def _first_run_on_set(st: _State, s: dict, cand: Candidate) -> str | None:
-    """The starting candidate's first complete run on the set, if it has one: only the first
-    run of an agent on a set counts (re-rolling seeds must not help), so the loop reuses it."""
+    """The starting candidate's first run on the set's tasks, when it is a complete run of the
+    whole set still stored: only the first run of an agent on any task of a set counts
+    (re-rolling seeds must not help), so the loop reuses it. Otherwise None: a new run is
+    made, and when the agent ran on the set before, the gate says that run is not its first."""
     from types import SimpleNamespace
 
     from ..gate.heldout import runs_on_set
@@ -296,7 +298,10 @@ def _first_run_on_set(st: _State, s: dict, cand: Candidate) -> str | None:
     if not ids:
         return None
     status = st.conn.execute("SELECT status FROM runs WHERE run_id = ?", (ids[0],)).fetchone()
-    return ids[0] if status and status[0] == "complete" else None
+    ran = {t for (t,) in st.conn.execute(
+        "SELECT DISTINCT task_id FROM episodes WHERE run_id = ?", (ids[0],))}
+    complete = status is not None and status[0] == "complete"
+    return ids[0] if complete and set(s["task_ids"]) <= ran else None
 
 
 def _cands_dir(cfg: EvolveConfig) -> Path:

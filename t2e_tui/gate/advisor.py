@@ -140,9 +140,46 @@ def _aa_partner(conn: Any, run: Any, tasks: list[str],
         other = task_outcomes(conn, rid)
         both = [t for t in tasks if t in other and t in mine and other[t].rate is not None
                 and mine[t].rate is not None]
-        if len(both) == len(tasks) and not copies_of(conn, rid, run.run_id):
+        if len(both) == len(tasks) and not copies_of(conn, rid, run.run_id) \
+                and not _same_calls(conn, rid, run.run_id, both):
             return rid, sum(other[t].rate != mine[t].rate for t in both) / len(both)
     return None
+
+
+def _calls_by_task(conn: Any, run_id: str, tasks: set[str]) -> dict[str, list]:
+    """task -> its episodes' tool calls (name and arguments, the arguments as canonical JSON
+    where they parse), each episode's in order, the episodes by trial."""
+    import json
+
+    eps: dict[tuple, list] = {}
+    for task, trial, eid, name, args in conn.execute(
+            "SELECT e.task_id, e.trial, e.episode_id, tc.name, tc.arguments FROM episodes e "
+            "LEFT JOIN steps s ON s.episode_id = e.episode_id LEFT JOIN tool_calls tc ON "
+            "tc.step_id = s.step_id WHERE e.run_id = ? ORDER BY e.task_id, e.trial, "
+            "e.episode_id, s.idx, tc.pos", (run_id,)):
+        if task not in tasks:
+            continue
+        calls = eps.setdefault((task, trial, eid), [])
+        if name is not None:
+            try:
+                args = json.dumps(json.loads(args), sort_keys=True)
+            except (TypeError, ValueError):
+                pass
+            calls.append((name, args))
+    out: dict[str, list] = {}
+    for (task, _trial, _eid), calls in eps.items():
+        out.setdefault(task, []).append(calls)
+    return out
+
+
+def _same_calls(conn: Any, a: str, b: str, tasks: list[str]) -> bool:
+    """Whether run `a` made exactly run `b`'s tool calls on every task (names and arguments,
+    in order, trial by trial): the baseline's episodes with their wording edited and their ids
+    changed (a copy that copies_of cannot match) measure no noise either. Two real runs of an
+    agent that is not deterministic part somewhere; one that is has no noise to measure from
+    another run, and its own --trials say so."""
+    wanted = set(tasks)
+    return _calls_by_task(conn, a, wanted) == _calls_by_task(conn, b, wanted)
 
 
 def advise(result: Any, db: Any) -> dict:

@@ -104,16 +104,29 @@ def checks(conn, cmp: Comparison, bm: RunMetrics, cm: RunMetrics, policy: Policy
                          candidate_text=f"{c:.3f} ({cc[0]}/{cc[1]})"))
 
     regs = cmp.regressions
-    at_one = sum(1 for r in cmp.rows if r.baseline_rate == 1.0)
+    unseen = unverified_at_one(cmp)
+    at_one = sum(1 for r in cmp.rows if r.baseline_rate == 1.0) + len(unseen)
     # baseline = the tasks that could regress (at 1.0), candidate = those that did (1 -> 0)
+    # or may have: a task at 1 with no scored candidate trial is not shown to be still at 1
+    bad = regs + unseen
+    if regs:
+        detail = (f"{len(regs)} of the {at_one} task(s) at 1 in the baseline went to 0: "
+                  f"{', '.join(regs)}")
+    elif not unseen:
+        detail = f"none of the {at_one} task(s) at 1 in the baseline went to 0"
+    if unseen:
+        n = len(unseen)
+        said = (f"; {n} more" if regs else f"{n} of the {at_one} task(s) at 1 in the baseline")
+        detail = (detail if regs else "") + (
+            f"{said} {'has' if n == 1 else 'have'} no scored candidate trial (infrastructure "
+            f"errors or no reward), so {'it' if n == 1 else 'they'} may have gone to 0: "
+            f"{', '.join(unseen)}")
     out.append(Check(
-        "no_task_regressions", not regs, at_one, len(regs), regs,
-        (f"{len(regs)} of the {at_one} task(s) at 1 in the baseline went to 0: "
-         f"{', '.join(regs)}" if regs
-         else f"none of the {at_one} task(s) at 1 in the baseline went to 0"),
-        unit="tasks (baseline: at 1.0; candidate: of those, 1→0)",
+        "no_task_regressions", not bad, at_one, len(bad), bad, detail,
+        unit="tasks (baseline: at 1.0; candidate: of those, 1→0 or not scored)",
         baseline_text=f"{_count(at_one, 'task')} at 1",
-        candidate_text=f"{_count(len(regs), 'task')} 1→0"))
+        candidate_text=f"{_count(len(regs), 'task')} 1→0"
+        + (f", {len(unseen)} not scored" if unseen else "")))
 
     limit = int(policy.param("no_max_steps", "max_episodes"))
     hit = [r.task_id for r in cmp.rows if "max_steps" in r.candidate_terminations]
@@ -125,6 +138,20 @@ def checks(conn, cmp: Comparison, bm: RunMetrics, cm: RunMetrics, policy: Policy
         unit="episodes that hit max steps",
         baseline_text=_count(bm.max_steps, "episode"),
         candidate_text=_count(cm.max_steps, "episode")))
+    return out
+
+
+def unverified_at_one(cmp: Comparison) -> list[str]:
+    """Tasks left out of the comparison (no scored trial on a side) where the baseline is at 1
+    and the candidate has no scored trial: a 1 -> 0 the comparison cannot rule out."""
+    bd, cd = cmp.baseline_data, cmp.candidate_data
+    if not cmp.no_scored_trials or bd is None or cd is None:
+        return []
+    out = []
+    for tid in cmp.no_scored_trials:
+        b, c = bd.outcomes.get(tid), cd.outcomes.get(tid)
+        if b is not None and b.rate == 1.0 and (c is None or not c.rewards):
+            out.append(tid)
     return out
 
 

@@ -1,13 +1,23 @@
 """The gate's side of pre-registered heldout sets: which set a comparison judges, whether the
-registration came first, the first-run rule (seed shopping) and alpha spending across the
-candidates a set has judged (candidate shopping).
+registration came first, whether every task of the set was compared, the first-run rule (seed
+shopping) and alpha spent across the agents tried on the set (candidate and baseline shopping).
 
 The rule, as the README states it: a comparison is clean heldout only when its tasks are
 exactly a set registered (`t2e heldout register`) before the candidate was saved and before
-either run was made, neither run is a re-roll (each is the first run of its agent on the set),
-and no task of the set was viewed before the candidate was saved. The k-th candidate judged on
-a set is tested at alpha * 6 / (pi^2 k^2): the levels sum to alpha, so however many candidates
-are tried on one set, the chance that any no-op is promoted stays at most alpha.
+either run was made; every task of the set is compared (none left out for want of a scored
+trial); each run is its agent's first run on any task of the set, whatever that run's role or
+task list (an agent that ran a part of the set has seen outcomes there) and whether or not it
+was removed since (the agent ledger, migration 11, keeps it); each agent can be identified (an
+imported run cannot: a file's agent label is whatever the file says, so its first run cannot
+be told from a re-roll); and the baseline's agent ran on the set before the candidate's.
+
+Alpha: agents are ordered by their first run on any task of the set (in its world, whatever
+run or registered set that was made for, so a near-copy of the set shares its agents). A
+candidate with k agents before it could have been gated against any of those k; it is tested
+at alpha * 6 / (pi^2 k^3), a Basel share alpha * 6 / (pi^2 k^2) split over its k possible
+baselines. Summed over every candidate and every baseline it could have picked, the levels add
+up to alpha: however many agents are tried on one set, and whichever pair is gated, the chance
+that a no-op is promoted stays at most alpha.
 """
 
 from __future__ import annotations
@@ -17,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from store.heldout import list_sets
+from store.heldout import list_sets, runs_on_tasks
 from world.domains import world_key
 
 from .runs import RunInfo
@@ -30,9 +40,10 @@ class SetVerdict:
     set: dict | None                               # the registered set judged, if any
     reasons: list[str] = field(default_factory=list)  # reasons to downgrade
     runs: dict[str, dict] = field(default_factory=dict)  # side -> {count, first, position}
-    candidate_index: int | None = None             # k: this candidate is the k-th judged
-    candidates_judged: int = 0                     # distinct candidates judged on it so far
+    candidate_index: int | None = None             # k: agents on the set before the candidate's
+    agents_on_set: int = 0                         # distinct agents that ran on its tasks so far
     alpha: float | None = None                     # the corrected level
+    left_out: list[str] = field(default_factory=list)  # tasks of the set not compared
 
     def to_dict(self) -> dict:
         s = self.set
@@ -40,13 +51,23 @@ class SetVerdict:
                 "registered_at": s["registered_at"] if s else None,
                 "tasks": len(s["task_ids"]) if s else None, "reasons": self.reasons,
                 "runs": self.runs, "candidate_index": self.candidate_index,
-                "candidates_judged": self.candidates_judged, "corrected_alpha": self.alpha}
+                "agents_on_set": self.agents_on_set, "left_out": self.left_out,
+                "corrected_alpha": self.alpha}
+
+    def alpha_reason(self) -> str:
+        """Why the level is what it is, for the verdict's reasons."""
+        k = self.candidate_index or 1
+        return (f"candidate {k} on set {self.set['name']!r}: {k} agent(s) ran on its tasks "
+                f"before the candidate's, each a baseline it could have been gated against "
+                f"(alpha * 6 / (pi^2 k^3))")
 
 
 def spent_alpha(alpha: float, k: int) -> float:
-    """The level of the k-th candidate judged on a set (k >= 1): alpha * 6 / (pi^2 k^2).
-    Sum over k of these is alpha (the Basel series), so the family-wise error stays <= alpha."""
-    return alpha * 6.0 / (math.pi ** 2 * k * k)
+    """The level of a candidate with k >= 1 agents before it on a set: alpha * 6 / (pi^2 k^3),
+    the Basel share alpha * 6 / (pi^2 k^2) split over its k possible baselines. Summed over
+    every (baseline, candidate) pair a set can see this is alpha, so the family-wise error
+    stays <= alpha whichever pair is gated."""
+    return alpha * 6.0 / (math.pi ** 2 * k ** 3)
 
 
 def find_set(conn: Any, domain: str | None, task_ids: set[str]) -> dict | None:
@@ -58,83 +79,150 @@ def find_set(conn: Any, domain: str | None, task_ids: set[str]) -> dict | None:
     return None
 
 
-def agent_key(run: RunInfo) -> tuple:
-    """Runs by the same agent: same candidate text, agent and user model."""
+def agent_key(run: Any) -> tuple | None:
+    """The agent of a run: candidate text, agent and user model. None when it cannot be
+    identified: a run without a candidate hash (an import) is whatever its file says."""
+    if not run.candidate_hash:
+        return None
     return (run.candidate_hash, run.agent_model, run.user_model)
 
 
-def runs_on_set(conn: Any, s: dict, run: RunInfo) -> list[str]:
-    """Run ids by `run`'s agent, in the set's world, that ran every task of the set and were
-    made after the set was registered, oldest first (any status: an abandoned run counts)."""
-    want = set(s["task_ids"])
-    out = []
-    for rid, chash, agent, user, domain, created in conn.execute(
-            "SELECT run_id, candidate_hash, agent_model, user_model, domain, created_at "
-            "FROM runs ORDER BY created_at, rowid"):
-        if (chash, agent, user) != agent_key(run) or world_key(domain) != s["world_key"]:
-            continue
-        if (created or "") < s["registered_at"]:
-            continue
-        ran = {str(t) for (t,) in conn.execute(
-            "SELECT DISTINCT task_id FROM episodes WHERE run_id = ?", (rid,))}
-        if want <= ran:
-            out.append(rid)
-    return out
+def ledger_runs(conn: Any, s: dict) -> list[dict]:
+    """Every run, removed ones included, that ran any task of set `s` in its world (a run of
+    unknown domain counts: the rule errs towards counting), oldest first."""
+    return [r for r in runs_on_tasks(conn, s["task_ids"])
+            if r["domain"] is None or world_key(r["domain"]) == s["world_key"]]
 
 
-def _candidate_identity(hash_: str | None, run_id: str) -> str:
-    return hash_ or f"run:{run_id}"
+def _same_agent(row: dict, key: tuple) -> bool:
+    if row["candidate_hash"] != key[0]:
+        return False
+    if _models_unknown(row):
+        return True
+    return (row["agent_model"], row["user_model"]) == key[1:]
 
 
-def judged_candidates(conn: Any, set_name: str) -> list[str]:
-    """Distinct candidates gated on the set so far, in the order first judged."""
-    seen: list[str] = []
-    for chash, rid in conn.execute(
-            "SELECT candidate_hash, candidate_run_id FROM gate_decisions "
-            "WHERE heldout_set = ? ORDER BY row_id", (set_name,)):
-        ident = _candidate_identity(chash, rid)
-        if ident not in seen:
-            seen.append(ident)
-    return seen
+def runs_on_set(conn: Any, s: dict, run: Any) -> list[str]:
+    """Run ids by `run`'s agent that ran any task of set `s`, removed runs included, oldest
+    first (any role, status or task list; before or after the registration)."""
+    key = agent_key(run)
+    if key is None:
+        return []
+    return [r["run_id"] for r in ledger_runs(conn, s) if _same_agent(r, key)]
+
+
+def agents_on_set(conn: Any, s: dict, rows: list[dict] | None = None) -> list[dict]:
+    """Distinct agents that ran any task of set `s`, in the order of their first run there:
+    [{key, first_run, first_at, runs}]. An unidentifiable run (an import) is an agent of its
+    own. `rows`: `ledger_runs(conn, s)` when the caller has them."""
+    rows = ledger_runs(conn, s) if rows is None else rows
+    known: dict[str, tuple] = {}   # text hash -> the first identified agent with that text
+    for r in rows:
+        if r["candidate_hash"] and not _models_unknown(r):
+            known.setdefault(r["candidate_hash"], (r["candidate_hash"], r["agent_model"],
+                                                   r["user_model"]))
+    out: dict[tuple, dict] = {}
+    for r in rows:
+        h = r["candidate_hash"]
+        if not h:
+            key: tuple = ("run", r["run_id"])
+        elif _models_unknown(r):
+            key = known.get(h, (h, None, None))
+        else:
+            key = (h, r["agent_model"], r["user_model"])
+        a = out.setdefault(key, {"key": key, "first_run": r["run_id"],
+                                 "first_at": r["created_at"], "runs": 0})
+        a["runs"] += 1
+    return sorted(out.values(), key=lambda a: (a["first_at"], a["first_run"]))
+
+
+def _models_unknown(row: dict) -> bool:
+    """A run removed before the ledger existed, known from a gate row: its models unknown."""
+    return row["agent_model"] is None and row["user_model"] is None and bool(row["removed_at"])
+
+
+def _position(agents: list[dict], run: RunInfo) -> int | None:
+    """The index of `run`'s agent among `agents` (None: not among them)."""
+    key = agent_key(run) or ("run", run.run_id)
+    for i, a in enumerate(agents):
+        if a["key"] == key:
+            return i
+    return None
 
 
 def judge_set(conn: Any, baseline: RunInfo, candidate: RunInfo, task_ids: set[str], *,
               intersected: bool, candidate_saved: datetime | None,
-              alpha: float) -> SetVerdict:
-    """Which registered set the comparison judges, and every reason it is not clean on it."""
-    s = find_set(conn, candidate.domain or baseline.domain, task_ids)
+              alpha: float, left_out: set[str] | None = None) -> SetVerdict:
+    """Which registered set the comparison judges, and every reason it is not clean on it.
+    `task_ids`: the tasks compared; `left_out`: tasks both runs attempted that were not
+    compared (no scored trial on a side)."""
+    from .compare import sort_task_ids
+
+    left = sort_task_ids(set(left_out or ()) - set(task_ids))
+    attempted = set(task_ids) | set(left)
+    s = find_set(conn, candidate.domain or baseline.domain, attempted)
     if s is None:
         near = [x["name"] for x in list_sets(conn, candidate.domain or baseline.domain)]
         hint = (f" (registered sets of this world: {', '.join(near)})" if near else
                 " (register one with `t2e heldout register` before saving the candidate)")
-        why = "intersected tasks" if intersected else f"the {len(task_ids)} task(s) compared"
+        why = "intersected tasks" if intersected else f"the {len(attempted)} task(s) compared"
         out = SetVerdict(None, [f"no registered heldout set is exactly {why}{hint}"])
         if intersected:
             out.reasons.append("--intersect: only the shared tasks were compared")
         return out
-    v = SetVerdict(s)
+    v = SetVerdict(s, left_out=left)
     if intersected:
         v.reasons.append("--intersect: only the shared tasks were compared")
+    if left:
+        shown = ", ".join(left[:8]) + (f" (+{len(left) - 8} more)" if len(left) > 8 else "")
+        v.reasons.append(f"{len(left)} task(s) of set {s['name']!r} left out of the "
+                         f"comparison, no scored trial on one side (infrastructure errors or "
+                         f"no reward): {shown}; a clean claim covers every task of the set "
+                         f"(`t2e run --resume RUN` replays an engine run's infrastructure "
+                         f"errors)")
     reg = parse_time(s["registered_at"])
     if candidate_saved is not None and reg is not None and reg > candidate_saved:
         v.reasons.append(f"set {s['name']!r} was registered at {s['registered_at']}, after "
                          f"the candidate was saved")
+    ledger = ledger_runs(conn, s)
     for side, run in (("baseline", baseline), ("candidate", candidate)):
         made = parse_time(run.created_at)
         if reg is not None and made is not None and made < reg:
             v.reasons.append(f"{side} run {run.label()} was made before set {s['name']!r} "
                              f"was registered")
-        ids = runs_on_set(conn, s, run)
+        key = agent_key(run)
+        if key is None:
+            v.runs[side] = {"run_id": run.run_id, "runs_of_this_agent": None, "first": None,
+                            "position": None, "removed": None, "agent_known": False}
+            v.reasons.append(f"{side} run {run.label()} was imported: its agent cannot be "
+                             f"identified (a file's agent label is whatever the file says), "
+                             f"so whether it is that agent's first run on set {s['name']!r} "
+                             f"cannot be known (first-run rule)")
+            continue
+        mine = [r for r in ledger if _same_agent(r, key)]
+        ids = [r["run_id"] for r in mine]
         pos = ids.index(run.run_id) + 1 if run.run_id in ids else None
+        removed = sum(1 for r in mine if r["removed_at"])
         v.runs[side] = {"run_id": run.run_id, "runs_of_this_agent": len(ids),
-                        "first": ids[0] if ids else None, "position": pos}
+                        "first": ids[0] if ids else None, "position": pos,
+                        "removed": removed, "agent_known": True}
         if pos is not None and pos > 1:
+            gone = f", {removed} of them since removed" if removed else ""
+            first = ids[0] + (", removed" if mine[0]["removed_at"] else "")
             v.reasons.append(f"{side} run {run.label()} is run {pos} of {len(ids)} by the same "
-                             f"agent on set {s['name']!r}; only the first ({ids[0]}) counts "
-                             f"(first-run rule: re-rolling seeds must not help)")
-    judged = judged_candidates(conn, s["name"])
-    ident = _candidate_identity(candidate.candidate_hash, candidate.run_id)
-    v.candidates_judged = len(judged) + (ident not in judged)
-    v.candidate_index = judged.index(ident) + 1 if ident in judged else len(judged) + 1
-    v.alpha = spent_alpha(alpha, v.candidate_index)
+                             f"agent on tasks of set {s['name']!r}{gone}; only the first "
+                             f"({first}) counts (first-run rule: an agent that ran any task "
+                             f"of the set, in any role, has seen outcomes there; re-rolling "
+                             f"seeds must not help)")
+    agents = agents_on_set(conn, s, ledger)
+    v.agents_on_set = len(agents)
+    ci, bi = _position(agents, candidate), _position(agents, baseline)
+    if ci is None:  # not in the ledger (cannot happen for a stored run): as a newcomer
+        ci = len(agents)
+    v.candidate_index = ci
+    if bi is not None and bi > ci:
+        v.reasons.append(f"baseline run {baseline.label()}: its agent first ran on set "
+                         f"{s['name']!r} after the candidate's did; a baseline chosen once "
+                         f"the candidate's outcomes there could be seen is not clean")
+    v.alpha = spent_alpha(alpha, max(ci, 1))
     return v

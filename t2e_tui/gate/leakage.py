@@ -3,7 +3,11 @@
 A heldout task that anyone viewed before a candidate was saved, through any ancestor version
 or none, is not clean for that candidate: views count from the beginning of the store up to
 the candidate's save (its "window"), whatever version was being drafted at the time, so an
-intermediate no-op version cannot hide them. Views are keyed by the world's identity
+intermediate no-op version cannot hide them. "Saved" is when t2e first recorded the text (its
+`candidates` row: `candidate save`, the app editor's save, or the first run, fork or save that
+read the file), never a file's modification time, which the user sets at will (`touch -d`
+back to before the views hid them; a future one would count views made after the text was
+fixed): only a time t2e wrote itself can end the window. Views are keyed by the world's identity
 (`world.domains.world_key`: "retail" and "tau2-retail" are one world), not by run. A clean
 claim with such a view is downgraded to development and the tasks are listed.
 """
@@ -77,8 +81,10 @@ def find_candidate(conn, ref: str, before: datetime | None = None):
 def drafting_window(db: Any, candidate_hash: str | None, *,
                     fallback_end: str | None = None) -> Window:
     """The window of views that count against a candidate: from the beginning of the store to
-    the candidate's save. When the candidate is not in the store the window ends at
-    `fallback_end` (e.g. the candidate run's start; default now)."""
+    the candidate's save, the time t2e first recorded its text (`candidates.saved_at`,
+    written by `candidate_versions` with t2e's clock, never a file's mtime). When the
+    candidate is not in the store the window ends at `fallback_end` (e.g. the candidate run's
+    start; default now)."""
     conn = conn_of(db)
     notes: list[str] = []
     if not candidate_hash:
@@ -222,9 +228,11 @@ def comparison_role(db: Any, baseline: RunInfo, candidate: RunInfo,
     heldout/transfer after it was created (role history), when either run's tasks were chosen
     by an outcome filter (manifest `task_selection`), when the tasks are not exactly a
     registered heldout set judged by its rule (t2e_tui/gate/heldout.py: registered first,
-    no --intersect, first run of each agent), or when any task was viewed before the
-    candidate was saved (listing those tasks). `attempted` = every task both runs ran (the
-    compared ones plus any left out for infrastructure errors: not chosen by outcome)."""
+    every task of it compared, no --intersect, first run of each identified agent, the
+    baseline's agent there first), or when any task was viewed before the candidate was saved
+    (listing those tasks). `attempted` = every task both runs ran (the compared ones plus any
+    left out for want of a scored trial: the set is found from them, and those left out keep
+    the claim from being clean)."""
     from .heldout import judge_set
 
     claimed = candidate.role
@@ -269,9 +277,9 @@ def comparison_role(db: Any, baseline: RunInfo, candidate: RunInfo,
                                f"({outcome_filter_label(sel)}) for the {side} run "
                                f"{run.label()}")
                 role = "development"
-        heldout = judge_set(conn, baseline, candidate,
-                            {str(t) for t in (attempted if attempted is not None
-                                              else task_ids)},
+        compared = {str(t) for t in task_ids}
+        heldout = judge_set(conn, baseline, candidate, compared,
+                            left_out={str(t) for t in attempted or ()} - compared,
                             intersected=intersected, candidate_saved=window.end, alpha=alpha)
         if heldout.reasons:
             reasons += heldout.reasons

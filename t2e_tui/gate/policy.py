@@ -50,6 +50,26 @@ class Policy:
     def param(self, check: str, key: str) -> float:
         return self.params[check][key]
 
+    def loosened(self) -> list[str]:
+        """How this policy is looser than the seed protocol (the packaged default): a veto
+        switched off, a tolerance or allowance above its default, alpha above 0.05, the test
+        not required. A policy may be stricter at will; a looser one can support a candidate,
+        never promote it (the mission's rule: reward up, pass rate and action match not down,
+        no 1 -> 0, no max-step failure, more than noise)."""
+        out = [f"{n} off" for n in CHECK_NAMES if not self.enabled[n]]
+        for n in CHECK_NAMES:
+            if not self.enabled[n]:
+                continue
+            for key, default in CHECK_PARAMS[n].items():
+                # min_delta only tightens (>= 0); tolerances and allowances loosen upwards
+                if key != "min_delta" and self.params[n][key] > default:
+                    out.append(f"{n} {key} {self.params[n][key]:g}")
+        if self.alpha > STATS_DEFAULTS["alpha"]:
+            out.append(f"alpha {self.alpha:g}")
+        if not self.require_significance:
+            out.append("significance not required")
+        return out
+
     def vetoes_off(self) -> "Policy":
         """The same policy with every check disabled (only the statistics decide)."""
         return Policy(self.alpha, self.require_significance, self.ci_level,

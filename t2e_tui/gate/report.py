@@ -73,13 +73,19 @@ def _code_cell(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}".replace("|", "\\|")
 
 
+def significant(v: float) -> str:
+    """A p value or an alpha level as every gate report prints it: 4 significant digits (an
+    alpha spent across candidates, 0.05 * 6 / (pi^2 k^3), has many)."""
+    return f"{v:.4g}"
+
+
 def _stats_line(doc: dict) -> str:
     st = doc["stats"]
     delta = doc.get("metrics", {}).get("deltas", {}).get("reward")
     d = "n/a" if delta is None else f"{delta:+.4f}"
     return (f"reward delta {d}, CI{int(st['ci_level'] * 100)} [{st['ci_low']:+.4f}, "
-            f"{st['ci_high']:+.4f}]; {st['test']} p = {st['p_value']:.4g} "
-            f"(alpha {st['alpha']})")
+            f"{st['ci_high']:+.4f}]; {st['test']} p = {significant(st['p_value'])} "
+            f"(alpha {significant(st['alpha'])})")
 
 
 def junit(doc: dict, refs: dict | None = None) -> bytes:

@@ -1,7 +1,7 @@
 """The promotion rule: checks (vetoes), the strength of the evidence, and the verdict.
 
 Every enabled check passes AND the paired test is significant at alpha (corrected for the
-candidates a registered set has judged): promote when the evidence is clean heldout, else
+agents tried on a registered set: gate/heldout.py): promote when the evidence is clean heldout, else
 `supported` (development, intersected, synthetic or tainted evidence: exit 4, and a person
 promoting it needs --override --reason); checks pass but not significant -> inconclusive; any
 failed check -> discard. Each failed check names the tasks behind it.
@@ -121,6 +121,33 @@ class GateResult:
         }
 
 
+def _attribute_shopping(conn: Any, cmp: Comparison, role: RoleVerdict) -> None:
+    """A clean claim on foreign traces whose outcome attribute was chosen after another was
+    mapped onto these runs (`--reward-attr` judge_a, then judge_b) falls to development: the
+    outcome was picked by looking at verdicts, as tasks picked by outcome are."""
+    from store.outcomes import attributes_tried
+
+    runs = [r.run_id for r in (cmp.baseline, cmp.candidate) if r.grading == "foreign"]
+    tried = attributes_tried(conn, runs) if runs else []
+    if len(tried) > 1:  # said whatever else keeps the evidence from being clean
+        clean = role.role in CLEAN_GRADES
+        role.reasons.append(f"outcome attributes tried on these runs: {', '.join(tried)}: the "
+                            "outcome was chosen after another was gated" + (
+                                f": downgraded from {role.role} to development" if clean
+                                else ""))
+        if clean:
+            role.role = "development"
+
+
+def _grader_mismatch(conn: Any, cmp: Comparison) -> str | None:
+    """Why the two runs' recorded rewards come from incompatible tau2 graders (None when they
+    are comparable, or graded by t2e itself)."""
+    from store import grader as store_grader
+
+    return store_grader.mismatch(store_grader.of_run(conn, cmp.baseline.run_id),
+                                 store_grader.of_run(conn, cmp.candidate.run_id))
+
+
 def _run_brief(r: RunInfo) -> dict:
     return {"run_id": r.run_id, "name": r.name, "role": r.role, "world_id": r.world_id,
             "domain": r.domain, "candidate_hash": r.candidate_hash, "agent_model": r.agent_model}
@@ -150,9 +177,10 @@ def evaluate(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
     role = comparison_role(conn, cmp.baseline, cmp.candidate, tasks,
                            intersected=cmp.intersected,
                            attempted=tasks + list(cmp.no_scored_trials), alpha=policy.alpha)
+    _attribute_shopping(conn, cmp, role)
     level = policy.alpha
     if role.heldout is not None and role.heldout.alpha is not None:
-        level = role.heldout.alpha   # alpha spent across the candidates the set judged
+        level = role.heldout.alpha   # alpha spent across the agents tried on the set
     stats = evidence_stats(cmp, dataclasses.replace(policy, alpha=level))
     stats["alpha_uncorrected"] = policy.alpha
     clean = role.role in CLEAN_GRADES
@@ -169,17 +197,30 @@ def evaluate(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
             f"{stats['p_value']:.4g} > alpha = {level:.4g} ({len(stats['improved'])} task(s) "
             f"improved, {len(stats['worsened'])} worsened)")
     else:
-        decision = "promote" if clean else "supported"
-        reasons.append(f"all {len(enabled)} enabled checks pass; {stats['test']} p = "
-                       f"{stats['p_value']:.4g} <= alpha = {level:.4g}")
+        loose = policy.loosened()
+        decision = "promote" if clean and not loose else "supported"
+        if policy.require_significance:
+            reasons.append(f"all {len(enabled)} enabled checks pass; {stats['test']} p = "
+                           f"{stats['p_value']:.4g} <= alpha = {level:.4g}")
+        else:  # (p may be above alpha: the policy does not ask; say so, not '<=')
+            reasons.append(f"all {len(enabled)} enabled checks pass; {stats['test']} p = "
+                           f"{stats['p_value']:.4g} (significance not required)")
         if not clean:
             reasons.append(f"supported on {role.role} evidence, not clean heldout: not a "
                            f"promote (promoting it needs --override --reason)")
+        if loose:
+            reasons.append(f"the policy ({policy.source}) loosens the promotion rule "
+                           f"({', '.join(loose)}): supported at most, not a promote "
+                           f"(promoting it needs --override --reason)")
+        graders = _grader_mismatch(conn, cmp)
+        if graders:  # (the CLI refuses without --allow-grader-mismatch; the app asks here)
+            decision = "supported"
+            reasons.append(f"the recorded rewards were {graders}: their difference may come "
+                           "from the grader, not the agent; supported at most, not a promote "
+                           "(promoting it needs --override --reason)")
     if level != policy.alpha:
-        h = role.heldout
-        reasons.append(f"alpha {policy.alpha} corrected to {level:.4g}: candidate "
-                       f"{h.candidate_index} judged on set {h.set['name']!r} "
-                       f"(alpha * 6 / (pi^2 k^2))")
+        reasons.append(f"alpha {policy.alpha} corrected to {level:.4g}: "
+                       f"{role.heldout.alpha_reason()}")
 
     warnings = list(cmp.warnings)
     if cmp.intersected:

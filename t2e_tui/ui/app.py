@@ -386,8 +386,9 @@ class T2EApp(App):
         if event.state == WorkerState.ERROR:
             worker = event.worker
             what = worker.description or worker.name or "background task"
-            err = worker.error
-            self.notify(f"{what} failed: {type(err).__name__}: {err}", severity="error",
+            from ..errors import error_text
+
+            self.notify(f"{what} failed: {error_text(worker.error)}", severity="error",
                         timeout=12)
 
 

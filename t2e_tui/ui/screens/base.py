@@ -1,5 +1,6 @@
-"""What every explorer screen shares: worker failures become visible notices, and a way to
-keep large loaded data out of the cyclic garbage collector's full passes.
+"""What every explorer screen shares: worker failures become visible notices, evidence views
+of the episodes whose content a screen shows, and a way to keep large loaded data out of the
+cyclic garbage collector's full passes.
 
 Worker.StateChanged does not bubble, so each screen forwards it to the app's one handler.
 """
@@ -31,6 +32,31 @@ def thaw_heap() -> None:
 
 class ExplorerScreen(Screen):
     """A screen whose failed workers are reported by `T2EApp.report_worker`."""
+
+    def record_views(self, episode_ids, via: str) -> None:
+        """Evidence views (the gate's leakage guard) of the episodes whose content this screen
+        shows now (message text, tool calls, words drawn from them), once each per screen,
+        tagged with the candidate being drafted; written in a worker (a write may wait for
+        the store's lock) through `data_access.record_views`, the one writer of views."""
+        from ... import data_access as da
+
+        viewed = self.__dict__.setdefault("_views_recorded_of", set())
+        new = sorted({int(e) for e in episode_ids if e is not None} - viewed)
+        if not new:
+            return
+        viewed.update(new)
+        app = self.app
+        drafting = getattr(app, "drafting_candidate", None)
+
+        def write() -> None:
+            conn = da.open_conn(app.store_path)
+            try:
+                da.record_views(conn, new, via=via, drafting_candidate=drafting)
+            finally:
+                conn.close()
+        # not exclusive: a later worker must not cancel an earlier one's views
+        app.run_worker(write, thread=True, group="evidence-views", exit_on_error=False,
+                       description="recording evidence views")
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         report = getattr(self.app, "report_worker", None)

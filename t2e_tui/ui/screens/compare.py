@@ -122,7 +122,7 @@ class CompareScreen(CompareNavigation, PairDebugMixin, ExplorerScreen):
         Binding("p", "divergence(-1)", "Previous difference", id="compare.prev"),
         Binding("t", "toggle_lane", "Lane A→B→gold", id="compare.toggle"),
         Binding("colon", "goto_step", "Go to step", id="compare.step"),
-        Binding("x", "expand", "Expand long fields", id="compare.expand"),
+        Binding("x", "expand", "Expand long fields, raw_data", id="compare.expand"),
         Binding("d", "focus_detail", "Scroll the detail pane", show=False,
                 id="compare.detail"),
         Binding("1", "trial('a')", "Next A trial", show=False, id="compare.trial_a"),
@@ -262,20 +262,6 @@ class CompareScreen(CompareNavigation, PairDebugMixin, ExplorerScreen):
             conn.close()
         app.call_from_thread(self._deliver, a, b, al, token)
 
-    @work(thread=True, exclusive=True, group="compare-views", exit_on_error=False,
-          description="recording evidence views")
-    def _record_views(self) -> None:
-        """Evidence views for the gate's leakage guard, written after the first paint."""
-        app = self.app
-        conn = da.open_conn(app.store_path)
-        try:
-            for eid in (self.episode_a, self.episode_b):
-                if eid is not None:
-                    da.record_view(conn, eid, via="tui",
-                                   drafting_candidate=getattr(app, "drafting_candidate", None))
-        finally:
-            conn.close()
-
     def _loaded(self, a: da.Episode, b: da.Episode | None, al: Alignment) -> None:
         self.a, self.b, self.alignment = a, b, al
         self._title()
@@ -288,7 +274,8 @@ class CompareScreen(CompareNavigation, PairDebugMixin, ExplorerScreen):
         lanes.focus()
         if not self._views_recorded:
             self._views_recorded = True
-            self.call_after_refresh(self._record_views)
+            # evidence views for the gate's leakage guard, written after the first paint
+            self.call_after_refresh(self.record_views, [self.episode_a, self.episode_b], "tui")
 
     def _title(self) -> None:
         """The header: one line per side (the compact form below NARROW columns, so the reward

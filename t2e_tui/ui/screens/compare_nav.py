@@ -50,13 +50,14 @@ class CompareNavigation:
     _layout and _show_detail)."""
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
-        """Hide x where it would do nothing (no field cut and nothing expanded)."""
+        """Hide x where it would do nothing (no field cut, no raw_data hidden, nothing
+        expanded)."""
         if action == "expand" and self.is_mounted:
             try:
                 detail = self.query_one(StepDetail)
             except Exception:  # noqa: BLE001 - not composed yet
                 return True
-            return self.expanded or detail.truncated
+            return self.expanded or detail.truncated or detail.raw_hidden
         return True
 
     def action_divergence(self, direction: int) -> None:
@@ -81,10 +82,14 @@ class CompareNavigation:
         lanes.focus()
 
     def action_expand(self) -> None:
+        detail = self.query_one(StepDetail)
+        raw = detail.raw_hidden
         self.expanded = not self.expanded
         self._show_detail()
-        self.notify("long fields shown in full (x: cut them again)" if self.expanded
-                    else "long fields cut again", timeout=2)
+        raw = raw or detail.raw_hidden
+        self.notify("long fields shown in full" + (", raw_data too" if raw else "")
+                    + " (x: cut them again)" if self.expanded else
+                    "long fields cut again" + (", raw_data hidden" if raw else ""), timeout=2)
 
     def action_focus_detail(self) -> None:
         """d: move the keys to the detail pane (↑/↓ scroll it), d again back to the lanes."""

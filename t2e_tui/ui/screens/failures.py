@@ -198,6 +198,8 @@ class FailuresScreen(ExplorerScreen):
         else:
             cells = [[str(c.size), c.key["class"], one_line(c.explain(), 300)] for c in self.clusters]
             self._shown = self.clusters
+            # the shared words come from every member's failing step
+            self.record_views([m for c in self.clusters for m in c.members], "tui-failures")
         table.set_rows(cells, keep_cursor=False)
         table.fit_columns(cells)
         self._title()
@@ -254,6 +256,8 @@ class FailuresScreen(ExplorerScreen):
                         "Enter lists them")
             else:
                 text = f"{item['class']}: Enter lists its episodes"
+            if self.view == "episodes":  # the why quotes the trace: a view of the episode
+                self.record_views([item.episode_id], "tui-failures")
         self.query_one("#fail-why", Static).update(Text(one_line(text, 400)))
 
     def action_view(self, name: str) -> None:

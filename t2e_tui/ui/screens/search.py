@@ -113,7 +113,8 @@ class SearchScreen(ExplorerScreen):
             hits = da.search(conn, text, rank=self.ranked)
             ms = (clock() - t0) * 1000
             # the hits show trace text: views for the gate's leakage guard
-            da.record_views(conn, [h.episode_id for h in hits], via="tui-search")
+            da.record_views(conn, [h.episode_id for h in hits], via="tui-search",
+                            drafting_candidate=getattr(self.app, "drafting_candidate", None))
         finally:
             conn.close()
         self.app.call_from_thread(self._show, text, hits, ms)

@@ -134,7 +134,9 @@ class TaskRerunScreen(ExplorerScreen):
                 self.run_ids[i] = run_id
             execute_task_rerun(plans, store_path, on_start=started, cancel=self._cancel)
         except Exception as exc:  # noqa: BLE001 - shown on the screen, one line
-            self.error = f"{type(exc).__name__}: {exc}"
+            from ...errors import error_text
+
+            self.error = error_text(exc)
         finally:
             self.finished = True
 
@@ -193,6 +195,8 @@ class TaskRerunScreen(ExplorerScreen):
                 live.append(f"{who} {idx:>3} {role[:4]:<4} ", style="dim")
                 live.append(one_line(text, 200) + "\n")
             self.query_one("#rerun-live", Static).update(live)
+            # the tail shows the reruns' steps word for word: evidence views of their episodes
+            self.record_views([t[0] for t in tail], "tui-rerun")
             if self.first_step_at is None:
                 self.first_step_at = time.perf_counter()
 

@@ -45,7 +45,9 @@ def save_error(exc: Exception) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         where = f": {exc.filename}" if exc.filename else ""
         return f"could not save: {exc.strerror}{where}"
-    return f"could not save ({type(exc).__name__}): {exc}"
+    from ...errors import error_text
+
+    return f"could not save: {error_text(exc)}"
 
 
 class HypothesisModal(ModalScreen[tuple[str, str] | None]):

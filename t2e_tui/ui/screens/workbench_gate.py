@@ -26,6 +26,12 @@ VERDICT_STYLE = {"promote": "bold black on green", "discard": "bold white on red
                  "inconclusive": "bold black on yellow", "supported": "bold black on cyan"}
 
 
+def _sig(v: Any) -> str:
+    """p and alpha as every gate report rounds them (gate.report.significant)."""
+    from ...gate.report import significant
+    return significant(v) if isinstance(v, (int, float)) else "n/a"
+
+
 def _fmt(v: Any) -> str:
     if v is None:
         return "n/a"
@@ -139,7 +145,9 @@ class GateScreen(Screen):
             self._show(result)
         except Exception as exc:  # noqa: BLE001 - the screen must stay up
             self.result = None
-            self._refused(f"{type(exc).__name__}: {exc}", False)
+            from ...errors import error_text
+
+            self._refused(error_text(exc), False)
 
     @work(thread=True, exclusive=True, group="gate", description="gating the run pair")
     def _evaluate(self, intersect: bool | None = None) -> None:
@@ -152,11 +160,9 @@ class GateScreen(Screen):
             finally:
                 conn.close()
         except Exception as exc:  # noqa: BLE001 - a refusal or failure is shown, never a crash
-            from ...errors import T2EError
+            from ...errors import T2EError, error_text
 
-            self.app.call_from_thread(self._refused, exc if isinstance(exc, T2EError) else
-                                      f"{type(exc).__name__}: {exc}",
-                                      isinstance(exc, T2EError))
+            self.app.call_from_thread(self._refused, error_text(exc), isinstance(exc, T2EError))
             return
         self.app.call_from_thread(self._show_safely, result)
 
@@ -257,7 +263,7 @@ class GateScreen(Screen):
         budget = "" if quiet else "\n".join(plain(x, width=1000).plain
                                              for x in advice_lines(adv)[:3])
         self.query_one("#gate-stats", Static).update(Text(
-            f"{s.get('test', 'test')}: p = {_fmt(s.get('p_value'))} (α {s.get('alpha', 0):.3g})"
+            f"{s.get('test', 'test')}: p = {_sig(s.get('p_value'))} (α {_sig(s.get('alpha'))})"
             f" · reward Δ CI {ci} · fixes {len(s.get('fixes') or [])} · regressions "
             f"{len(s.get('regressions') or [])} · flaky {len(s.get('flaky') or [])}"
             + (f"\n{budget}" if budget else "")))

@@ -69,8 +69,8 @@ def _short(st: Any, result: Any) -> str:
 def start_transfer(screen: Any) -> None:
     """T on the gate screen: rerun both candidates on the other domain and gate them (in a
     worker thread); the transfer verdict opens in its own gate screen."""
-    from ...errors import T2EError
-    from ...transfer_rerun import run_transfer, transfer_domain
+    from ...errors import T2EError, error_text
+    from ...transfer_rerun import check_rerunnable, run_transfer, transfer_domain
 
     result = getattr(screen, "result", None)
     if result is None:
@@ -81,9 +81,10 @@ def start_transfer(screen: Any) -> None:
         screen.notify("this is already the transfer verdict", severity="warning")
         return
     try:
+        check_rerunnable(cmp.baseline, cmp.candidate)
         target = transfer_domain(cmp.candidate.domain)
     except T2EError as exc:
-        screen.notify(str(exc), severity="error")
+        screen.notify(error_text(exc), severity="error")
         return
     store = screen.app.store_path
     b, c = cmp.baseline.run_id, cmp.candidate.run_id

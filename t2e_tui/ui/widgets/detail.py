@@ -11,7 +11,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from ...align import SAME, ArgDiff, Event, Row
-from ...reviews import step_lines
+from ...reviews import has_raw, raw_line, step_lines
 from ...textsafe import DEFAULT_LIMIT, EXPANDED_LIMIT, clean
 
 
@@ -73,15 +73,11 @@ def event_detail(ev: Event | None, side: str, label: str, diffs: list[ArgDiff],
     if step.get("huge"):
         facts.append("huge field")
     t.append(" · ".join(facts) + "\n", style="bold" if compact else "dim")
-    for line in step_lines(step):  # audio fields, ticks, review errors (tau2 1.x)
-        body, cut = clean(line, limit)
-        cut_any |= cut
-        t.append(body + "\n", style="italic magenta" if line.startswith("review:") else "dim")
     if ev.kind == "text":
         body, cut = clean(ev.text, limit)
         cut_any |= cut
         t.append(body + "\n", style="red" if ev.error else "")
-        return t, cut_any
+        return t, cut_any | _meta(t, step, limit, expanded)
     t.append(("gold " if ev.kind == "gold" else "call ") + clean(ev.name, 200)[0] + "\n",
              style="bold")
     changed = {d.key for d in diffs if d.status != SAME}
@@ -107,11 +103,27 @@ def event_detail(ev: Event | None, side: str, label: str, diffs: list[ArgDiff],
             body, cut = clean(pretty(ev.result or ""), limit)
             cut_any |= cut
             t.append(body + "\n", style="red" if ev.error else "")
-    return t, cut_any
+    return t, cut_any | _meta(t, step, limit, expanded)
+
+
+def _meta(t: Text, step: dict, limit: int, expanded: bool) -> bool:
+    """A step's metadata under its content: audio fields, ticks, review errors (tau2 1.x),
+    and, expanded, the provider's raw response (cut to reviews.RAW_LIMIT). True when a line
+    was cut."""
+    cut_any = False
+    lines = step_lines(step)
+    if expanded and (rl := raw_line(step)):
+        lines.append(rl)
+    for line in lines:
+        body, cut = clean(line, limit)
+        cut_any |= cut
+        t.append(body + "\n", style="italic magenta" if line.startswith("review:") else "dim")
+    return cut_any
 
 
 class StepDetail(VerticalScroll, can_focus=True):
-    """Shows one aligned row in full; `x` (on the screen) toggles expansion of long fields."""
+    """Shows one aligned row in full; `x` (on the screen) toggles expansion of long fields and
+    shows the provider's raw response (tau2's `raw_data`), hidden until then."""
 
     HELP_NAME = "detail pane"  # how help and the palette name it
 
@@ -121,6 +133,7 @@ class StepDetail(VerticalScroll, can_focus=True):
     """
 
     truncated = False  # did the last `show` cut a field (x would show more)?
+    raw_hidden = False  # did it leave a step's raw_data out (x shows it)?
 
     def compose(self):
         yield Static(id="detail-body")
@@ -135,6 +148,9 @@ class StepDetail(VerticalScroll, can_focus=True):
         out = Text()
         cut_any = False
         nearest = nearest or {}
+        self.raw_hidden = not expanded and row is not None and any(
+            ev is not None and has_raw(ev.step or {})
+            for side, ev in (("a", row.a), ("b", row.b)) if side in sides)
         if row is None:
             out.append("no step selected", style="dim")
         else:
@@ -148,8 +164,11 @@ class StepDetail(VerticalScroll, can_focus=True):
                                       nearest=nearest.get(side.lower()), compact=compact)
                 out.append_text(t)
                 cut_any |= cut | _notes(out, notes[i], expanded)
-            if cut_any:
-                out.append("\n… truncated: press x to expand\n", style="bold yellow")
+            # the provider's raw response is metadata: said once, under everything, on request
+            if cut_any or self.raw_hidden:
+                what = ", ".join(w for w, on in (("… truncated", cut_any),
+                                                 ("raw_data hidden", self.raw_hidden)) if on)
+                out.append(f"\n{what}: press x to expand\n", style="bold yellow")
         self.truncated = cut_any
         self.query_one("#detail-body", Static).update(out)
         return cut_any
