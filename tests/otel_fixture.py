@@ -46,6 +46,24 @@ def request(spans, service="support-bot"):
         "scopeSpans": [{"scope": {"name": "hand-made"}, "spans": spans}]}]}
 
 
+def write_spans(path, spans):
+    """One OTLP request holding `spans`, as a one-line file at `path`."""
+    path.write_text(json.dumps(request(spans)) + "\n")
+    return path
+
+
+def stored_steps(db):
+    """Every stored step: (role, content, tool_calls, tool_call_id), in episode order."""
+    return db.conn.execute("SELECT role, content, tool_calls, tool_call_id FROM steps "
+                           "ORDER BY episode_id, idx").fetchall()
+
+
+def assert_store_empty(db):
+    """Nothing landed: no run, source, episode or step."""
+    for table in ("runs", "sources", "episodes", "steps"):
+        assert db.conn.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,)
+
+
 def msgs(*items):
     """GenAI parts-form messages as the JSON string attribute value."""
     return json.dumps(list(items))

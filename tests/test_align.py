@@ -387,24 +387,29 @@ def test_print_compare_numbers_rows_by_step_as_the_app(fx):
     assert row.split("│")[1].strip() == "11"  # A's step (it is the 9th row)
 
 
+def _lookup_first() -> list[dict]:
+    """A looks the user up (step 2) before asking which reservation, then reads it (step 6)."""
+    call = {"id": "c1", "name": "get_user_details", "arguments": {"user_id": "u1"},
+            "requestor": "assistant"}
+    res = {"id": "c2", "name": "get_reservation_details", "arguments": {"reservation_id": "R1"},
+           "requestor": "assistant"}
+    return [{"role": "assistant", "content": "Hi! How can I help you today?"},
+            {"role": "user", "content": "I want to change my flight. My id is u1."},
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "id": "c1", "content": "{}"},
+            {"role": "assistant", "content": "Which reservation?"},
+            {"role": "user", "content": "R1"},
+            {"role": "assistant", "content": None, "tool_calls": [res]},
+            {"role": "tool", "id": "c2", "content": "{}"},
+            {"role": "assistant", "content": "Done."}]
+
+
 def test_the_same_opening_turns_share_rows_around_a_call_only_one_side_made():
     """A looks the user up before asking which reservation; B does not. Their first two turns
     are word for word the same: they share rows, and the first difference is A's extra call
     (step 2). The aligner put A's opening turns alone (only in A) and paired A's later turns
     with B's opening ones: 'first at A steps 0–2, only in A'."""
-    call = {"id": "c1", "name": "get_user_details", "arguments": {"user_id": "u1"},
-            "requestor": "assistant"}
-    res = {"id": "c2", "name": "get_reservation_details", "arguments": {"reservation_id": "R1"},
-           "requestor": "assistant"}
-    a = [{"role": "assistant", "content": "Hi! How can I help you today?"},
-         {"role": "user", "content": "I want to change my flight. My id is u1."},
-         {"role": "assistant", "content": None, "tool_calls": [call]},
-         {"role": "tool", "id": "c1", "content": "{}"},
-         {"role": "assistant", "content": "Which reservation?"},
-         {"role": "user", "content": "R1"},
-         {"role": "assistant", "content": None, "tool_calls": [res]},
-         {"role": "tool", "id": "c2", "content": "{}"},
-         {"role": "assistant", "content": "Done."}]
+    a = _lookup_first()
     b = [a[0], a[1], a[4], a[5], a[6], a[7], a[8]]
     a = [dict(m, idx=i) for i, m in enumerate(a)]
     b = [dict(m, idx=i) for i, m in enumerate(b)]
@@ -431,19 +436,7 @@ def test_differing_opening_turns_pair_around_a_call_only_one_side_made():
     A's opening turns were rows of their own (only in A), A's later turns were paired with B's
     opening ones, and B's later turns were left alone: the turns that answer each other did
     not share a row. Turns before the one-sided call pair with B's in order, role by role."""
-    call = {"id": "c1", "name": "get_user_details", "arguments": {"user_id": "u1"},
-            "requestor": "assistant"}
-    res = {"id": "c2", "name": "get_reservation_details", "arguments": {"reservation_id": "R1"},
-           "requestor": "assistant"}
-    a = [{"role": "assistant", "content": "Hi! How can I help you today?"},
-         {"role": "user", "content": "I want to change my flight. My id is u1."},
-         {"role": "assistant", "content": None, "tool_calls": [call]},
-         {"role": "tool", "id": "c1", "content": "{}"},
-         {"role": "assistant", "content": "Which reservation?"},
-         {"role": "user", "content": "R1"},
-         {"role": "assistant", "content": None, "tool_calls": [res]},
-         {"role": "tool", "id": "c2", "content": "{}"},
-         {"role": "assistant", "content": "Done."}]
+    a = _lookup_first()
     b = [{"role": "assistant", "content": "Hello, what can I do for you?"},
          {"role": "user", "content": "Please change my flight; I am u1."},
          {"role": "assistant", "content": "Which reservation would you like to change?"},

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from otel_fixture import msgs, request, span, text
+from otel_fixture import assert_store_empty, msgs, span, stored_steps, text, write_spans
 
 import store
 from store.importers import ImportFailure, import_path
@@ -33,19 +33,6 @@ def _root():
                 start=0, end=100)
 
 
-def _write(path, spans):
-    path.write_text(json.dumps(request(spans)) + "\n")
-    return path
-
-
-def _steps(db):
-    return db.conn.execute("SELECT role, content, tool_calls, tool_call_id FROM steps "
-                           "ORDER BY episode_id, idx").fetchall()
-
-
-def _empty(db):
-    for table in ("runs", "sources", "episodes", "steps"):
-        assert db.conn.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,)
 
 
 @pytest.fixture(params=["0", "1"], ids=["one-process", "two-process"])
@@ -89,11 +76,11 @@ BAD = [
 def test_a_malformed_message_list_is_refused_naming_span_and_attribute(
         tmp_path, worker, inp, out, message):
     db = store.open_db(tmp_path / "s.sqlite")
-    p = _write(tmp_path / "t.jsonl", [_root(), _chat("c1", inp, out)])
+    p = write_spans(tmp_path / "t.jsonl", [_root(), _chat("c1", inp, out)])
     with pytest.raises(ImportFailure) as exc:
         import_path(db, p)
     assert str(exc.value) == f"{p}: {EP}: {message}"
-    _empty(db)
+    assert_store_empty(db)
 
 
 def test_a_malformed_later_input_is_named_at_its_index(tmp_path, worker):
@@ -103,13 +90,13 @@ def test_a_malformed_later_input_is_named_at_its_index(tmp_path, worker):
     good = msgs(u)
     bad = good[:-1] + ', ' + json.dumps(a) + ', {"role": ["user"]}]'
     db = store.open_db(tmp_path / "s.sqlite")
-    p = _write(tmp_path / "t.jsonl", [_root(), _chat("c1", good, msgs(a)),
+    p = write_spans(tmp_path / "t.jsonl", [_root(), _chat("c1", good, msgs(a)),
                                       _chat("c2", bad, msgs(a), start=3)])
     with pytest.raises(ImportFailure) as exc:
         import_path(db, p)
     assert str(exc.value).endswith("span c200000000000000 ('chat m'): "
                                    "gen_ai.input.messages[2]: role should be text, found a list")
-    _empty(db)
+    assert_store_empty(db)
 
 
 def test_a_number_the_store_cannot_hold_is_kept_as_its_text(tmp_path, worker):
@@ -125,7 +112,7 @@ def test_a_number_the_store_cannot_hold_is_kept_as_its_text(tmp_path, worker):
     u1, a2 = text("user", "check account 7"), text("assistant", "Account 7 is fine.")
     inp2 = "[" + json.dumps(u1) + ", " + raw[1:-1] + ", " + json.dumps(res) + "]"
     db = store.open_db(tmp_path / "s.sqlite")
-    p = _write(tmp_path / "t.jsonl", [
+    p = write_spans(tmp_path / "t.jsonl", [
         _root(), _chat("c1", msgs(u1), raw),
         span(T, "t1".ljust(16, "0"), "execute_tool get_account",
              {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "get_account",
@@ -135,7 +122,7 @@ def test_a_number_the_store_cannot_hold_is_kept_as_its_text(tmp_path, worker):
         _chat("c2", inp2, msgs(a2), start=5)])
     entry = import_path(db, p)
     assert not any("not captured" in w for w in entry["warnings"])
-    rows = _steps(db)
+    rows = stored_steps(db)
     assert [r[0] for r in rows] == ["user", "assistant", "tool", "assistant"]
     assert json.loads(rows[1][2])[0]["arguments"] == {"account_id": 7,
                                                       "nonce": "9999999999999999999"}
@@ -144,10 +131,10 @@ def test_a_number_the_store_cannot_hold_is_kept_as_its_text(tmp_path, worker):
 
 def test_absent_content_is_still_content_capture_off(tmp_path, worker):
     db = store.open_db(tmp_path / "s.sqlite")
-    p = _write(tmp_path / "t.jsonl", [_root(), _chat("c1", None, None)])
+    p = write_spans(tmp_path / "t.jsonl", [_root(), _chat("c1", None, None)])
     entry = import_path(db, p)
     assert any("not captured" in w for w in entry["warnings"])
-    assert [r[:2] for r in _steps(db)] == [("user", "(content not captured)"),
+    assert [r[:2] for r in stored_steps(db)] == [("user", "(content not captured)"),
                                            ("assistant", "(content not captured)")]
 
 
@@ -157,7 +144,7 @@ def test_a_tool_name_that_is_not_text_is_refused_where_no_message_shows_it(
     """The tool span answers a call the chat output made (its name is not stored from the
     span): a number as the span's tool name was let through."""
     db = store.open_db(tmp_path / "s.sqlite")
-    p = _write(tmp_path / "t.jsonl", [
+    p = write_spans(tmp_path / "t.jsonl", [
         _root(), _chat("c1", msgs(text("user", "hi")), msgs(CALL)),
         span(T, "t1".ljust(16, "0"), "execute_tool get_order",
              {"gen_ai.operation.name": "execute_tool", key: 7, "gen_ai.tool.call.id": "call_1",
@@ -168,7 +155,7 @@ def test_a_tool_name_that_is_not_text_is_refused_where_no_message_shows_it(
     assert str(exc.value) == (f"{p}: episode #0 (trace {T}), span t100000000000000 "
                               f"('execute_tool get_order'): {key} should be a string, found "
                               "int 7")
-    _empty(db)
+    assert_store_empty(db)
 
 
 def _tool_turns(tmp_path, *, span_id: bool, ids: bool):
@@ -185,7 +172,7 @@ def _tool_turns(tmp_path, *, span_id: bool, ids: bool):
             "gen_ai.tool.call.result": "shipped"}
     if span_id:
         tool["gen_ai.tool.call.id"] = "call_1"
-    return _write(tmp_path / "t.jsonl", [
+    return write_spans(tmp_path / "t.jsonl", [
         _root(), _chat("c1", msgs(u), msgs(a)),
         span(T, "t1".ljust(16, "0"), "execute_tool get_order", tool, parent="r" * 16,
              start=3, end=4),
@@ -199,7 +186,7 @@ def test_a_tool_span_without_a_call_id_stores_its_result_once(tmp_path, worker, 
     twice (tool id '' from the span, then tool call_1 from the next input)."""
     db = store.open_db(tmp_path / "s.sqlite")
     import_path(db, _tool_turns(tmp_path, span_id=span_id, ids=ids))
-    rows = _steps(db)
+    rows = stored_steps(db)
     assert [(r[0], r[1]) for r in rows] == [
         ("user", "where is my order?"), ("assistant", None), ("tool", "shipped"),
         ("assistant", "It shipped.")]
@@ -218,17 +205,17 @@ def test_a_structured_tool_result_keeps_its_text_as_written(tmp_path, worker):
     t = {"role": "tool", "parts": [{"type": "tool_call_response", "id": "c1",
                                     "response": {"city": "München"}}]}
     db = store.open_db(tmp_path / "s.sqlite")
-    import_path(db, _write(tmp_path / "t.jsonl", [
+    import_path(db, write_spans(tmp_path / "t.jsonl", [
         _root(), _chat("c1", msgs(u), msgs(a)),
         _chat("c2", msgs(u, a, t), msgs(text("assistant", "Sunny.")), start=3)]))
-    assert _steps(db)[2][1] == '{"city": "München"}'
+    assert stored_steps(db)[2][1] == '{"city": "München"}'
     assert len(search(db.conn, "München")) == 1
 
 
 def test_token_totals_beyond_64_bits_are_left_out_not_a_crash(tmp_path, worker):
     big = 5 * 10**18
     db = store.open_db(tmp_path / "s.sqlite")
-    entry = import_path(db, _write(tmp_path / "t.jsonl", [
+    entry = import_path(db, write_spans(tmp_path / "t.jsonl", [
         _root(),
         _chat("c1", msgs(text("user", "hi")), msgs(text("assistant", "a")),
               **{"gen_ai.usage.input_tokens": big, "gen_ai.usage.output_tokens": 1}),
@@ -245,12 +232,12 @@ def test_a_failed_chat_call_is_said_to_have_failed(tmp_path, worker):
     u1, a1, u2, a2 = (text("user", "u1"), text("assistant", "a1"), text("user", "u2"),
                       text("assistant", "a2"))
     db = store.open_db(tmp_path / "s.sqlite")
-    entry = import_path(db, _write(tmp_path / "t.jsonl", [
+    entry = import_path(db, write_spans(tmp_path / "t.jsonl", [
         _root(), _chat("c1", msgs(u1), msgs(a1)),
         _chat("c2", msgs(u1, a1, u2), None, start=3, error=True,
               **{"error.type": "RateLimitError"}),
         _chat("c3", msgs(u1, a1, u2), msgs(a2), start=5)]))
-    assert [r[:2] for r in _steps(db)] == [
+    assert [r[:2] for r in stored_steps(db)] == [
         ("user", "u1"), ("assistant", "a1"), ("user", "u2"),
         ("assistant", "(model call failed: RateLimitError)"), ("assistant", "a2")]
     assert not any("not captured" in w for w in entry["warnings"])

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from otel_fixture import msgs, request, span, text
+from otel_fixture import assert_store_empty, msgs, request, span, stored_steps, text, write_spans
 
 import store
 from store.importers import ImportFailure, import_path
@@ -43,27 +43,14 @@ def _tool(attrs, sid="t1"):
                 parent="r" * 16, start=3, end=4)
 
 
-def _write(path, spans):
-    path.write_text(json.dumps(request(spans)) + "\n")
-    return path
-
-
-def _steps(db):
-    return db.conn.execute("SELECT role, content, tool_calls, tool_call_id FROM steps "
-                           "ORDER BY episode_id, idx").fetchall()
-
-
-def _empty(db):
-    for table in ("runs", "sources", "episodes", "steps"):
-        assert db.conn.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,)
 
 
 def _refused(tmp_path, spans):
     db = store.open_db(tmp_path / "s.sqlite")
-    p = _write(tmp_path / "t.jsonl", spans)
+    p = write_spans(tmp_path / "t.jsonl", spans)
     with pytest.raises(ImportFailure) as exc:
         import_path(db, p)
-    _empty(db)
+    assert_store_empty(db)
     return str(exc.value).removeprefix(f"{p}: {EP}: ")
 
 
@@ -114,7 +101,7 @@ def test_a_nameless_call_in_a_choice_event_is_refused(tmp_path, worker):
 
 def test_a_tool_call_named_empty_is_kept_in_the_flattened_form(tmp_path, worker):
     db = store.open_db(tmp_path / "s.sqlite")
-    import_path(db, _write(tmp_path / "t.jsonl", [_root(), _chat("c1", {
+    import_path(db, write_spans(tmp_path / "t.jsonl", [_root(), _chat("c1", {
         **NAMELESS["flattened"][0], "gen_ai.completion.0.tool_calls.0.name": ""})]))
     assert db.conn.execute("SELECT call_id, name, arguments FROM tool_calls").fetchall() == [
         ("call_1", "", ARGS)]
@@ -144,12 +131,12 @@ def test_tool_calls_as_json_text_or_null_still_read(tmp_path, worker):
     # (in two calls: the messages of one output are its choices, test_import_otel_choices)
     out2 = json.dumps([{"role": "assistant", "content": "done", "tool_calls": None}])
     db = store.open_db(tmp_path / "s.sqlite")
-    import_path(db, _write(tmp_path / "t.jsonl", [
+    import_path(db, write_spans(tmp_path / "t.jsonl", [
         _root(), _chat("c1", {**U, "gen_ai.output.messages": out}),
         _chat("c2", {"gen_ai.output.messages": out2}, start=3)]))
     assert db.conn.execute("SELECT call_id, name FROM tool_calls").fetchall() == [
         ("call_1", "cancel")]
-    assert [r[:2] for r in _steps(db)][1:] == [("assistant", None), ("assistant", "done")]
+    assert [r[:2] for r in stored_steps(db)][1:] == [("assistant", None), ("assistant", "done")]
 
 
 NO_ROLE = {
@@ -175,17 +162,17 @@ def test_an_input_message_without_a_role_is_not_made_the_assistants(tmp_path, wo
     """It was read as the assistant's: a speaker made up. An input without a role is
     "unknown"; an output is the model's answer, the assistant's."""
     db = store.open_db(tmp_path / "s.sqlite")
-    import_path(db, _write(tmp_path / "t.jsonl", [_root(), _chat("c1", attrs)]))
-    assert [r[:2] for r in _steps(db)] == [("unknown", "who am I"), ("assistant", "hi")]
+    import_path(db, write_spans(tmp_path / "t.jsonl", [_root(), _chat("c1", attrs)]))
+    assert [r[:2] for r in stored_steps(db)] == [("unknown", "who am I"), ("assistant", "hi")]
 
 
 def test_an_input_without_a_role_in_a_prompt_event(tmp_path, worker):
     db = store.open_db(tmp_path / "s.sqlite")
-    import_path(db, _write(tmp_path / "t.jsonl", [_root(), _chat("c1", {}, events=[
+    import_path(db, write_spans(tmp_path / "t.jsonl", [_root(), _chat("c1", {}, events=[
         (1, "gen_ai.content.prompt", {"gen_ai.prompt": json.dumps([{"content": "who am I"}])}),
         (1, "gen_ai.content.completion",
          {"gen_ai.completion": json.dumps([{"content": "hi"}])})])]))
-    assert [r[:2] for r in _steps(db)] == [("unknown", "who am I"), ("assistant", "hi")]
+    assert [r[:2] for r in stored_steps(db)] == [("unknown", "who am I"), ("assistant", "hi")]
 
 
 CALL = json.dumps([{"role": "assistant", "parts": [
@@ -207,15 +194,15 @@ def test_a_tool_result_captured_as_null_is_not_content_capture_off(tmp_path, wor
     (tmp_path / "t.jsonl").write_text(json.dumps(req) + "\n")
     db = store.open_db(tmp_path / "s.sqlite")
     entry = import_path(db, tmp_path / "t.jsonl")
-    assert _steps(db)[2] == ("tool", None, None, "call_1")
+    assert stored_steps(db)[2] == ("tool", None, None, "call_1")
     assert not any("not captured" in w for w in entry["warnings"])
 
 
 def test_a_tool_result_not_captured_is_still_said_so(tmp_path, worker):
     db = store.open_db(tmp_path / "s.sqlite")
-    entry = import_path(db, _write(tmp_path / "t.jsonl", [
+    entry = import_path(db, write_spans(tmp_path / "t.jsonl", [
         _root(), _chat("c1", {**U, "gen_ai.output.messages": CALL}), _tool({})]))
-    assert _steps(db)[2] == ("tool", "(content not captured)", None, "call_1")
+    assert stored_steps(db)[2] == ("tool", "(content not captured)", None, "call_1")
     # (its arguments were captured: the result shown as not captured was not counted)
     assert any("1 episode(s) have messages whose content was not captured" in w
                for w in entry["warnings"])
@@ -231,11 +218,11 @@ def test_a_null_tool_call_response_is_null_content(tmp_path, worker, result):
     t = {"role": "tool", "parts": [result]}
     u = text("user", "cancel W1")
     db = store.open_db(tmp_path / "s.sqlite")
-    import_path(db, _write(tmp_path / "t.jsonl", [
+    import_path(db, write_spans(tmp_path / "t.jsonl", [
         _root(), _chat("c1", {**U, "gen_ai.output.messages": CALL}),
         _chat("c2", {"gen_ai.input.messages": msgs(u, json.loads(CALL)[0], t),
                      "gen_ai.output.messages": msgs(text("assistant", "done"))}, start=5)]))
-    assert _steps(db)[2] == ("tool", None, None, "call_1")
+    assert stored_steps(db)[2] == ("tool", None, None, "call_1")
 
 
 def _sampled_trace(tmp_path, keep):
@@ -260,10 +247,10 @@ def _sampled_trace(tmp_path, keep):
         "gen_ai.tool.call.result": f"W{n} shipped"}, parent="r" * 16, start=s, end=s + 1)
         for n, s in ((1, 3), (2, 7))]
     db = store.open_db(tmp_path / "s.sqlite")
-    import_path(db, _write(tmp_path / "t.jsonl", [_root(), *tools,
+    import_path(db, write_spans(tmp_path / "t.jsonl", [_root(), *tools,
                                                   *(chats[k] for k in keep)]))
     return [(r, c, [x["id"] for x in json.loads(k)] if k else None, i)
-            for r, c, k, i in _steps(db)]
+            for r, c, k, i in stored_steps(db)]
 
 
 WHOLE = [("user", "Where is W1?", None, None), ("assistant", None, ["call_1"], None),
