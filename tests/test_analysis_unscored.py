@@ -10,6 +10,7 @@ import json
 import pytest
 from click.testing import CliRunner
 from otel_fixture import msgs, request, span, text
+from tui_fixture import settle, wait_for
 
 from store import connect
 from store.outcomes import map_reward_attr
@@ -222,7 +223,6 @@ async def test_the_compare_header_of_an_unscored_episode(tmp_path):
     """The app's compare header for a foreign episode alone: no "fails at", no "no difference
     from the gold actions" (there is no gold), and what the gold-free classes found, said as
     unscored."""
-    from tui_fixture import settle, wait_for
 
     from t2e_tui.ui.app import make_app
     from t2e_tui.ui.screens.compare import CompareScreen
@@ -245,24 +245,30 @@ async def test_the_compare_header_of_an_unscored_episode(tmp_path):
     assert "A unscored · loop at step" in title, title
 
 
+async def _open_failures(pilot, rid: str):
+    """The failures screen of run `rid`, loaded."""
+    from t2e_tui.ui.screens.failures import FailuresScreen
+
+    app = pilot.app
+    await settle(pilot)
+    app.push_screen(FailuresScreen(rid))
+    await wait_for(pilot, lambda: isinstance(app.screen, FailuresScreen) and app.screen.loaded)
+    await settle(pilot)
+    return app.screen
+
+
 async def test_the_failures_screen_says_how_many_episodes_are_unscored(tmp_path):
     """The app's failures screen said "0 failed" and nothing of the unscored episodes, while
     `t2e failures` said "3 unscored": the same count on both."""
-    from tui_fixture import settle, wait_for
 
     from t2e_tui.ui.app import make_app
-    from t2e_tui.ui.screens.failures import FailuresScreen
     from t2e_tui.ui.widgets.textline import TextLine
 
     st, rid = _import(tmp_path, [_conversation(i) for i in (1, 2, 3)])
     assert "3 unscored" in _run(st, "failures", rid)
     app = make_app(st, load_config=False, poll_interval=0, remember=False)
     async with app.run_test(size=(160, 48)) as pilot:
-        await settle(pilot)
-        app.push_screen(FailuresScreen(rid))
-        await wait_for(pilot, lambda: isinstance(app.screen, FailuresScreen)
-                       and app.screen.loaded)
-        await settle(pilot)
+        await _open_failures(pilot, rid)
         status = app.screen.query_one("#fail-status", TextLine)._text.plain
     assert "0 failed · 3 unscored (no reward: not failures" in status, status
 
@@ -294,11 +300,9 @@ async def test_the_failures_screen_lists_what_t2e_failures_lists_for_unscored_ep
     screen only counted the unscored episodes and pointed at the CLI. One truth: the screen
     lists the same findings (classes view: the counts; episodes view: each episode, its
     classes and steps, its why; Enter opens it)."""
-    from tui_fixture import settle, wait_for
 
     from t2e_tui.ui.app import make_app
     from t2e_tui.ui.screens.compare import CompareScreen
-    from t2e_tui.ui.screens.failures import FailuresScreen
     from t2e_tui.ui.widgets.linetable import LineTable
 
     st, rid = _import(tmp_path, [_conversation(1, loop=True), _conversation(2),
@@ -312,11 +316,7 @@ async def test_the_failures_screen_lists_what_t2e_failures_lists_for_unscored_ep
 
     app = make_app(st, load_config=False, poll_interval=0, remember=False)
     async with app.run_test(size=(160, 48)) as pilot:
-        await settle(pilot)
-        app.push_screen(FailuresScreen(rid))
-        await wait_for(pilot, lambda: isinstance(app.screen, FailuresScreen)
-                       and app.screen.loaded)
-        await settle(pilot)
+        await _open_failures(pilot, rid)
         screen = app.screen
         table = screen.query_one(LineTable)
         rows = [[plain(c) for c in r] for r in table.rows]
