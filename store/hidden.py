@@ -107,6 +107,6 @@ def shown_row(content: str | None, tool_calls: str | None) -> tuple | None:
     """A message's (content, tool_calls) as shown, for `steps_shown` (None in a column with
     nothing hidden), or None when neither column holds a hidden character, raw or as a JSON
     escape inside a JSON column: the search index then reads the stored text
-    (store/migrations.py, migration 10)."""
+    (store/migrations_search.py, migration 10)."""
     c, t = _shown_column(content), _shown_column(tool_calls)
     return None if c is None and t is None else (c, t)

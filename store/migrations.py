@@ -9,9 +9,15 @@ from __future__ import annotations
 
 import sqlite3
 
+from .migrations_ledger import LEDGER_SQL
+from .migrations_search import (
+    FTS_SIZES_SQL,
+    FTS_SIZES_VERSION,
+    SHOWN_SQL,
+    SHOWN_VERSION,
+    _index_shown_text,
+)
 from .schema_initial import INITIAL_SCHEMA
-
-FTS_SIZES_VERSION = 9  # the copy of the FTS size records (store/db.py takes it for an older store)
 
 MIGRATIONS: list[tuple[int, str, str]] = [
     (
@@ -265,146 +271,24 @@ CREATE INDEX idx_steps_latency ON steps(episode_id, idx, latency_ms)
 """,
     ),
     (
-        9,
+        FTS_SIZES_VERSION,
         "a copy of the FTS size records for ranked search",
-        r"""
--- Ranked search needs every matching message's token count; FTS5 keeps them one row per
--- message in steps_fts_docsize (a ~70 ms pass at 1M messages). The writers that change the
--- index leave a copy of that table here as one blob (store/fts_sizes.py), with FTS5's
--- averages and structure records as they were (`fingerprint`): a copy that differs from the
--- index's current records is ignored. One row at most.
-CREATE TABLE fts_sizes (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    fingerprint BLOB NOT NULL,
-    first_id INTEGER,
-    last_id INTEGER,
-    sizes BLOB NOT NULL
-);
-""",
+        FTS_SIZES_SQL,
     ),
     (
-        10,
+        SHOWN_VERSION,
         "search finds what is shown: the index reads escape-free text",
-        r"""
--- Full-text search indexed the raw text, where `\x1b[31mREFUND\x1b[0m` is the word
--- `31mrefund`: what every display shows (REFUND) could not be searched for. A message whose
--- text holds an escape sequence or another hidden character (store/hidden.py) gets a row
--- here with its text as shown (store.hidden.shown: sequences removed whole, the other hidden
--- characters removed); NULL where that column has none. Rare: most messages have no row.
-CREATE TABLE steps_shown (
-    step_id INTEGER PRIMARY KEY REFERENCES steps(step_id) ON DELETE CASCADE,
-    content TEXT,
-    tool_calls TEXT
-);
--- What steps_fts indexes and snippets: the shown text where there is one, else the stored.
-CREATE VIEW steps_search AS
-    SELECT s.step_id, s.episode_id, coalesce(h.content, s.content) AS content,
-           coalesce(h.tool_calls, s.tool_calls) AS tool_calls
-    FROM steps s LEFT JOIN steps_shown h ON h.step_id = s.step_id;
--- (then, in Python: _index_shown_text below fills steps_shown and indexes steps_fts again over
--- the view)
-""",
+        SHOWN_SQL,
     ),
     (
         11,
         "which agent ran which tasks, kept when a run is removed",
-        r"""
--- The heldout rules' memory (t2e_tui/gate/heldout.py): an agent that ran any task of a
--- registered set has seen outcomes on it, whatever the run's role or task list, and a run
--- removed by `t2e runs rm` was still made. One row per run, written by a trigger when the run
--- is created and kept up to date while it exists; `removed_at` is set when it is deleted
--- (no foreign key: the row outlives the run). The agent is candidate_hash + agent_model +
--- user_model; a NULL candidate_hash (an imported run) is an agent nobody can identify.
-CREATE TABLE agent_runs (
-    run_id TEXT PRIMARY KEY,
-    domain TEXT,                    -- as the run said it (world.domains.world_key: its world)
-    candidate_hash TEXT,
-    agent_model TEXT,
-    user_model TEXT,
-    created_at TEXT NOT NULL,       -- the run's created_at: runs are ordered by it
-    removed_at TEXT                 -- when the run was deleted (NULL: it is still stored)
-);
--- One row per (task, run): written by a trigger when the run's first episode of the task is
--- stored (the engine, every importer, forks), never deleted.
-CREATE TABLE agent_run_tasks (
-    task_id TEXT NOT NULL,
-    run_id TEXT NOT NULL,
-    PRIMARY KEY (task_id, run_id)
-) WITHOUT ROWID;
-
-CREATE TRIGGER agent_runs_insert AFTER INSERT ON runs
-BEGIN
-    INSERT INTO agent_runs (run_id, domain, candidate_hash, agent_model, user_model, created_at)
-    VALUES (new.run_id, new.domain, new.candidate_hash, new.agent_model, new.user_model,
-            new.created_at);
-END;
-CREATE TRIGGER agent_runs_update AFTER UPDATE OF domain, candidate_hash, agent_model,
-    user_model ON runs
-BEGIN
-    UPDATE agent_runs SET domain = new.domain, candidate_hash = new.candidate_hash,
-        agent_model = new.agent_model, user_model = new.user_model
-    WHERE run_id = new.run_id;
-END;
-CREATE TRIGGER agent_runs_removed AFTER DELETE ON runs
-BEGIN
-    UPDATE agent_runs SET removed_at = strftime('%Y-%m-%dT%H:%M:%f000+00:00', 'now')
-    WHERE run_id = old.run_id;
-END;
-CREATE TRIGGER agent_run_tasks_insert AFTER INSERT ON episodes
-WHEN new.task_id IS NOT NULL
-BEGIN
-    INSERT OR IGNORE INTO agent_run_tasks (task_id, run_id) VALUES (new.task_id, new.run_id);
-END;
-
--- What the store already holds: its runs and the tasks their episodes ran ...
-INSERT INTO agent_runs (run_id, domain, candidate_hash, agent_model, user_model, created_at)
-SELECT run_id, domain, candidate_hash, agent_model, user_model, created_at FROM runs;
-INSERT OR IGNORE INTO agent_run_tasks (task_id, run_id)
-SELECT DISTINCT task_id, run_id FROM episodes WHERE task_id IS NOT NULL;
--- ... and the runs removed before this migration that a gate row still cites, with what the
--- row knows: the gated candidate's hash (its models unknown), the tasks compared, dated by
--- the row (a baseline's agent is unknown).
-INSERT OR IGNORE INTO agent_runs (run_id, candidate_hash, created_at, removed_at)
-SELECT candidate_run_id, candidate_hash, min(created_at), min(created_at) FROM gate_decisions
-WHERE candidate_run_id NOT IN (SELECT run_id FROM runs) GROUP BY candidate_run_id;
-INSERT OR IGNORE INTO agent_runs (run_id, created_at, removed_at)
-SELECT baseline_run_id, min(created_at), min(created_at) FROM gate_decisions
-WHERE baseline_run_id NOT IN (SELECT run_id FROM runs) GROUP BY baseline_run_id;
-INSERT OR IGNORE INTO agent_run_tasks (task_id, run_id)
-SELECT DISTINCT j.value, g.candidate_run_id FROM gate_decisions g,
-    json_each(CASE WHEN json_valid(g.tasks_json) THEN g.tasks_json ELSE '[]' END) j
-WHERE g.candidate_run_id NOT IN (SELECT run_id FROM runs);
-INSERT OR IGNORE INTO agent_run_tasks (task_id, run_id)
-SELECT DISTINCT j.value, g.baseline_run_id FROM gate_decisions g,
-    json_each(CASE WHEN json_valid(g.tasks_json) THEN g.tasks_json ELSE '[]' END) j
-WHERE g.baseline_run_id NOT IN (SELECT run_id FROM runs);
-""",
+        LEDGER_SQL,
     ),
 ]
 
-SHOWN_VERSION = 10
 
-
-def _index_shown_text(conn: sqlite3.Connection) -> None:
-    """Migration 10's second half: the shown text of every message that holds hidden
-    characters, then steps_fts made again over steps_search (external content cannot change
-    its table in place) and indexed (a rebuild: ~tens of seconds at 1M messages, once)."""
-    from .hidden import shown_row
-
-    rows = []
-    for step_id, content, calls in conn.execute("SELECT step_id, content, tool_calls FROM steps"):
-        got = shown_row(content, calls)
-        if got is not None:
-            rows.append((step_id, *got))
-    conn.executemany("INSERT INTO steps_shown (step_id, content, tool_calls) VALUES (?, ?, ?)",
-                     rows)
-    conn.execute("DROP TABLE steps_fts")
-    conn.execute("CREATE VIRTUAL TABLE steps_fts USING fts5(content, tool_calls, "
-                 "content='steps_search', content_rowid='step_id')")
-    conn.execute("INSERT INTO steps_fts (steps_fts) VALUES ('rebuild')")
-
-
-# Python that a migration runs after its SQL, in the same transaction
+# Python that a migration runs after its SQL, in the same transaction (migrations_search.py)
 AFTER_SQL = {SHOWN_VERSION: _index_shown_text}
 
 

@@ -1,6 +1,6 @@
 """Migration 1: the evidence store's initial schema (runs, episodes, steps, their full-text
-index, labels, gates, candidates, views). Kept apart from `migrations.py` (the later
-migrations and the runner) because it is the one big block of schema text; like every
+index, labels, gates, candidates, views). Kept apart from `migrations.py` (the
+migration list and the runner) because it is the one big block of schema text; like every
 migration it is append-only: never edit it, add the next migration instead."""
 
 INITIAL_SCHEMA = r"""
