@@ -53,25 +53,23 @@ def _size(path: str) -> int:
 
 
 def _score_paths(paths: tuple[str, ...]) -> tuple[str, ...]:
-    """The results `t2e score` reads: a folder that is no tau2 1.x results directory (no
-    results.json) stands for what `t2e import FOLDER` would take of it that score can read:
-    its .json files and its 1.x results directories, one level down, by name (it said
-    "FOLDER/results.json: no such file" where `t2e import` took the folder)."""
-    import os
+    """The results `t2e score` reads: a folder stands for what `t2e import FOLDER` takes of
+    it (store.importers.folder_files: one level down, by name, hidden entries passed over,
+    its tau2 results directories) that score can read: its .json files and results
+    directories (it said "FOLDER/results.json: no such file" where `t2e import` took it)."""
+    from pathlib import Path
+
+    from store.importers import folder_files, run_directory
 
     out: list[str] = []
     for p in paths:
-        if not os.path.isdir(p) or os.path.exists(os.path.join(p, "results.json")):
+        entries = folder_files(p)
+        folder = Path(p).is_dir() and not run_directory(Path(p))
+        if entries == [p] and not folder:
             out.append(p)
             continue
-        found = []
-        for name in sorted(os.listdir(p)):
-            q = os.path.join(p, name)
-            if name.startswith("."):
-                continue
-            if (name.endswith(".json") and os.path.isfile(q)) or (
-                    os.path.isdir(q) and os.path.isfile(os.path.join(q, "results.json"))):
-                found.append(q)
+        found = [str(e) for e in entries if isinstance(e, Path) and (
+            run_directory(e) if e.is_dir() else e.suffix.lower() == ".json")]
         if not found:
             raise T2EError(f"{p}: a folder with no results.json, no .json file and no tau2 "
                            "1.x results directory", EXIT_BAD_INPUT)
