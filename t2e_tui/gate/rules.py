@@ -122,21 +122,17 @@ class GateResult:
 
 
 def _attribute_shopping(conn: Any, cmp: Comparison, role: RoleVerdict) -> None:
-    """A clean claim on foreign traces whose outcome attribute was chosen after another was
-    mapped onto these runs (`--reward-attr` judge_a, then judge_b) falls to development: the
-    outcome was picked by looking at verdicts, as tasks picked by outcome are."""
+    """Say which outcome attributes were mapped onto foreign runs (`--reward-attr` judge_a,
+    then judge_b): an outcome picked after seeing a verdict is picked by outcome. Such runs
+    are imported, so never a clean first run (gate/heldout: an imported run's agent is
+    unknown); the reason tells the reader why the outcome itself is suspect too."""
     from store.outcomes import attributes_tried
 
     runs = [r.run_id for r in (cmp.baseline, cmp.candidate) if r.grading == "foreign"]
     tried = attributes_tried(conn, runs) if runs else []
-    if len(tried) > 1:  # said whatever else keeps the evidence from being clean
-        clean = role.role in CLEAN_GRADES
+    if len(tried) > 1:
         role.reasons.append(f"outcome attributes tried on these runs: {', '.join(tried)}: the "
-                            "outcome was chosen after another was gated" + (
-                                f": downgraded from {role.role} to development" if clean
-                                else ""))
-        if clean:
-            role.role = "development"
+                            "outcome was chosen after another was gated")
 
 
 def _grader_mismatch(conn: Any, cmp: Comparison) -> str | None:
