@@ -49,8 +49,8 @@ def _raw_needed(key: str, value: Any, role: str, idx: int) -> bool:
         return False
     if key in ("role", "content", "requestor", "timestamp"):
         return type(value) is not str
-    if key == "tool_calls":
-        return not (type(value) is list and value)
+    if key == "tool_calls":  # (calls with integer ids: the column holds them as text)
+        return not (type(value) is list and value) or _int_ids(value)
     if key == "id":
         return role != "tool" or type(value) is not str
     if key == "error":
@@ -60,6 +60,19 @@ def _raw_needed(key: str, value: Any, role: str, idx: int) -> bool:
     if key == "turn_idx":
         return type(value) is not int or value != idx
     return False
+
+
+def _int_ids(calls: list) -> bool:
+    for c in calls:
+        if type(c) is dict and type(c.get("id")) is int:
+            return True
+    return False
+
+
+def _text_ids(calls: list) -> list:
+    """`calls` with integer ids as their text (the message's own list kept raw)."""
+    return [{**c, "id": str(c["id"])} if type(c) is dict and type(c.get("id")) is int else c
+            for c in calls]
 
 
 # One encoder for every row: json.dumps builds a new one per call, which shows at 10^6 rows.
@@ -136,7 +149,6 @@ def step_row(episode_id: int, idx: int, message: dict, *, latency_ms: float | No
     if content is not None and type(content) is not str:
         content = _encode(content)
     calls = get("tool_calls") or None
-    calls_text = _encode(calls) if calls else None
     usage = get("usage")
     if type(usage) is dict:
         tokens_in = usage.get("prompt_tokens")
@@ -166,13 +178,21 @@ def step_row(episode_id: int, idx: int, message: dict, *, latency_ms: float | No
             raw[k] = v
     if raw:
         meta["raw"] = raw
+        if "tool_calls" in raw and type(calls) is list:
+            calls = _text_ids(calls)  # (the ids as the call rows and results hold them)
+    calls_text = _encode(calls) if calls else None
     if meta:
         extra[META_KEY] = meta
-    raw_id = get("id")
-    call_id = raw_id if role == "tool" and type(raw_id) is str else None
+    # a call id as the store keeps it (tool_calls.call_id, steps.tool_call_id, the ids in
+    # steps.tool_calls): text as it is, an integer as its text (1 is the id "1", as the ATIF
+    # and OTel importers read it; the message's own value is kept raw for export); anything
+    # else (a boolean, a fraction, an object) is no id
+    tool_call_id = get("id") if role == "tool" else None
+    if tool_call_id is not None and type(tool_call_id) is not str:
+        tool_call_id = str(tool_call_id) if type(tool_call_id) is int else None
     tool_name = None
-    if call_id is not None and tool_names is not None:
-        tool_name = tool_names.get(call_id)
+    if tool_call_id is not None and tool_names is not None:
+        tool_name = tool_names.get(tool_call_id)
     call_rows = []
     if calls and type(calls) is list:
         for pos, call in enumerate(calls):
@@ -182,9 +202,9 @@ def step_row(episode_id: int, idx: int, message: dict, *, latency_ms: float | No
             args = call.get("arguments")
             args_text = args if type(args) is str else _encode(args)
             cid = call.get("id")
-            if type(cid) is not str:
-                cid = None
-            elif tool_names is not None:
+            if type(cid) is not str:  # (see tool_call_id above)
+                cid = str(cid) if type(cid) is int else None
+            if cid is not None and tool_names is not None:
                 tool_names[cid] = name
             call_rows.append((pos, cid, name, args_text, tool_kind(name)))
     extra_text = _encode(extra) if extra else None
@@ -194,7 +214,7 @@ def step_row(episode_id: int, idx: int, message: dict, *, latency_ms: float | No
     requestor = get("requestor")
     timestamp = get("timestamp")
     cost = get("cost")
-    row = (episode_id, idx, role, content, calls_text, call_id, tool_name,
+    row = (episode_id, idx, role, content, calls_text, tool_call_id, tool_name,
            1 if get("error") else 0,
            requestor if type(requestor) is str else None,
            timestamp if type(timestamp) is str else None,

@@ -651,3 +651,15 @@ def test_roundtrip_of_a_tool_call_without_a_name(tmp_path):
         db.conn.execute(calls, (rid,)).fetchall() == [("c1", "", '{"a": 1}')]
     assert back_db.conn.execute(steps, (back,)).fetchall() == \
         db.conn.execute(steps, (rid,)).fetchall()
+
+
+def test_roundtrip_of_an_integer_call_id(tmp_path):
+    """A JSON Lines call id given as an integer was stored as no call id, and came back from
+    the OTel round trip as "1", tied to its call: the two stores differed. The id is its
+    text, "1", in both."""
+    src = _jsonl(tmp_path / "int.jsonl", [
+        _ep("t0", [U("hi"), A(None, [C(1, "get", {"a": 1})]), T(1, "r1"), A("done")])])
+    before, after, _ = _roundtrip(tmp_path, src)
+    steps = before[0][2]
+    assert steps[1][2][0][0] == "1" and steps[2][3] == "1"
+    assert after == before

@@ -212,3 +212,33 @@ def test_byte_order_marks_before_lines_are_skipped(db, tmp_path, newline):
     txt = tmp_path / "joined.txt"
     txt.write_bytes(p.read_bytes())
     assert detect_format(txt) == "t2e-jsonl"
+
+
+def _int_id_episode() -> dict:
+    return {"run": "r", "id": "s0", "task_id": "t", "messages": [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": 1, "name": "get", "arguments": {"a": 1}, "requestor": "assistant"},
+            {"id": "c2", "name": "put", "arguments": {}, "requestor": "assistant"}]},
+        {"role": "tool", "id": 1, "content": "r1", "requestor": "assistant", "error": False},
+        {"role": "tool", "id": "c2", "content": "r2", "requestor": "assistant", "error": False},
+        {"role": "assistant", "content": "done"}]}
+
+
+def test_an_integer_call_id_is_the_id_its_text_says(db, tmp_path):
+    """A call id given as an integer (1) was stored as no call id: the result was tied to no
+    call (no tool name, a warning that it answers an unknown call) and the call had no id.
+    It is the id "1" in the store, as ATIF's and OpenTelemetry's integer ids are, and the
+    file's own integer comes back in the JSON Lines export."""
+    ep = _int_id_episode()
+    entry = import_path(db, write_lines(tmp_path / "int.jsonl", [ep]))
+    assert not any("answer a call id" in w for w in entry["warnings"]), entry["warnings"]
+    assert db.conn.execute("SELECT call_id, name FROM tool_calls ORDER BY pos").fetchall() == [
+        ("1", "get"), ("c2", "put")]
+    assert db.conn.execute("SELECT tool_call_id, tool_name FROM steps WHERE role = 'tool' "
+                           "ORDER BY idx").fetchall() == [("1", "get"), ("c2", "put")]
+    (calls,), = db.conn.execute("SELECT tool_calls FROM steps WHERE idx = 1").fetchall()
+    assert [c["id"] for c in json.loads(calls)] == ["1", "c2"]  # (as the result's column)
+    buf = io.StringIO()
+    write_jsonl(db, entry["run_id"], buf)
+    assert json.loads(buf.getvalue().splitlines()[1])["messages"] == ep["messages"]
