@@ -172,3 +172,85 @@ def test_the_agent_and_cycle_spans_events_are_not_turns_again(tmp_path, worker):
                      ("assistant", "Let me check.", CALL, None, 0),
                      ("tool", "sunny, 22C", None, "tooluse_1", 0),
                      ("assistant", "It is sunny in Paris.", None, None, 0)]
+
+
+def _chat_choices(sid, start, inputs, answers, attrs=None):
+    """A chat span with one gen_ai.choice event per answer (n > 1: several choices)."""
+    events = [(start, name, {"content": json.dumps(blocks)}) for name, blocks in inputs]
+    events += [(start + 1, "gen_ai.choice", {"index": i, "message": json.dumps(a)})
+               for i, a in enumerate(answers)]
+    return span(T, sid.ljust(16, "0"), "chat", {**S, "gen_ai.operation.name": "chat",
+                                                **(attrs or {})},
+                parent="r" * 16, start=start, end=start + 1, events=events)
+
+
+NEXT = [{"text": "and tomorrow?"}]
+
+
+def test_choices_holding_tool_results_are_choices(tmp_path, worker):
+    """Two gen_ai.choice events (n = 2), one holding a toolResult block: the choice was read
+    as two messages (a tool result and the text), so the output was not taken for choices:
+    every message of both was a step, counted among the next input's items, which then
+    looked shorter than the conversation so far and was emitted again whole (the question
+    and the first answer twice). Each choice is one message (its toolResult kept as its JSON
+    text, as other blocks are): the choices rule applies."""
+    entry, steps = _import(tmp_path, [
+        _root(), _chat_choices("c1", 1, [("gen_ai.user.message", Q)],
+                               [[{"text": "A"}], [{"text": "B"}] + RES]),
+        _chat("c2", 5, [("gen_ai.user.message", Q), ("gen_ai.assistant.message", [{"text": "A"}]),
+                        ("gen_ai.user.message", NEXT)], A2)])
+    assert [s[:2] for s in steps] == [("user", "weather in Paris?"), ("assistant", "A"),
+                                      ("user", "and tomorrow?"),
+                                      ("assistant", "It is sunny in Paris.")]
+    db = store.open_db(tmp_path / "s.sqlite")
+    (extra,), = db.conn.execute("SELECT extra_json FROM steps WHERE idx = 1").fetchall()
+    assert json.loads(extra)["unchosen_choices"] == [
+        {"index": 1, "role": "assistant", "content": "B" + json.dumps(RES[0])}]
+    assert any("several choices" in w for w in entry["warnings"])
+
+
+def test_a_choice_of_several_messages_is_one_item_of_the_next_input(tmp_path, worker):
+    """One choice holding a toolResult block reads as two messages (the result, the text);
+    the next input (here in the gen_ai.input.messages form) has the choice as one item. It
+    was counted as two, so the next input's new user turn was taken for repeated history and
+    lost."""
+    from otel_fixture import msgs, text
+
+    said = {"role": "assistant", "content": json.dumps([{"text": "it was"}] + RES)}
+    entry, steps = _import(tmp_path, [
+        _root(), _chat("c1", 1, [("gen_ai.user.message", Q)], [{"text": "it was"}] + RES),
+        span(T, "c2".ljust(16, "0"), "chat", {
+            **S, "gen_ai.operation.name": "chat",
+            "gen_ai.input.messages": msgs(text("user", "weather in Paris?"), said,
+                                          text("user", "and tomorrow?")),
+            "gen_ai.output.messages": msgs(text("assistant", "Cloudy."))},
+             parent="r" * 16, start=5, end=6)])
+    assert [s[:2] for s in steps] == [("user", "weather in Paris?"), ("tool", "sunny, 22C"),
+                                      ("assistant", "it was"), ("user", "and tomorrow?"),
+                                      ("assistant", "Cloudy.")]
+
+
+def test_an_input_event_of_several_messages_is_one_item(tmp_path, worker):
+    """The other way round: an input event that reads as several messages (Strands names a
+    message holding toolResult blocks gen_ai.tool.message) is one item of the conversation,
+    as the message the next input (gen_ai.input.messages) repeats it as."""
+    from otel_fixture import msgs, text
+
+    use = [{"text": "Checking."}, USE]
+    res_and_text = RES + [{"text": "noted"}]
+    entry, steps = _import(tmp_path, [
+        _root(), _chat("c1", 1, [("gen_ai.user.message", Q)], use),
+        _chat("c2", 5, [("gen_ai.user.message", Q), ("gen_ai.assistant.message", use),
+                        ("gen_ai.tool.message", res_and_text)], [{"text": "Sunny."}]),
+        span(T, "c3".ljust(16, "0"), "chat", {
+            **S, "gen_ai.operation.name": "chat",
+            "gen_ai.input.messages": msgs(
+                text("user", "weather in Paris?"), {"role": "assistant", "content": "x"},
+                {"role": "tool", "content": "y"}, text("assistant", "Sunny."),
+                text("user", "and tomorrow?")),
+            "gen_ai.output.messages": msgs(text("assistant", "Cloudy."))},
+             parent="r" * 16, start=9, end=10)])
+    assert [s[:2] for s in steps] == [
+        ("user", "weather in Paris?"), ("assistant", "Checking."), ("tool", "sunny, 22C"),
+        ("tool", "noted"), ("assistant", "Sunny."), ("user", "and tomorrow?"),
+        ("assistant", "Cloudy.")]

@@ -138,6 +138,8 @@ def message(m: Any, unnamed: str = "unknown") -> dict | None:
     without a role takes `unnamed`: "unknown" in an input (no speaker is made up; the store
     keeps that role), "assistant" in a chat call's output (the model's answer)."""
     if type(m) is not dict:
+        if type(m) is Several:  # (an input item read already: its messages)
+            return list(m)
         raise BadContent(f"a message should be an object, found {_kind(m)}")
     role = m.get("role")
     if type(role) is not str and role is not None:
@@ -278,6 +280,12 @@ class Converted(list):
     `added` says how many more messages than items (the items count in a chat input)."""
 
     added = 0
+
+
+class Several(list):
+    """One item of a chat input that reads as several messages (an event whose content blocks
+    hold tool results: otel_messages.event_messages), already converted: `message` gives its
+    messages back. The input counts it as one item, as the next input repeats it."""
 
 
 def _messages(v: Any, key: str) -> list[dict] | None:

@@ -24,6 +24,7 @@ from .otel_convert import (  # noqa: F401
     SYSTEM_INSTRUCTIONS,
     BadContent,
     Converted,
+    Several,
     _args,
     _first,
     _json,
@@ -167,11 +168,12 @@ def blocks_text(items: list) -> str:
     return "".join(out)
 
 
-def event_messages(m: dict, unnamed: str = "unknown") -> list[dict]:
+def event_messages(m: dict, unnamed: str = "unknown", results: bool = True) -> list[dict]:
     """A transcript event's message (its attributes, with a role) -> tau2 messages: one, as
     `message` reads it; or, where its content is content blocks, each toolResult a tool
     message (first: they answer the calls before), then the text and toolUse calls as one
-    message of the event's role."""
+    message of the event's role. `results` False: toolResult blocks are kept as their JSON
+    text, as other blocks are (one message: a choice among several)."""
     items = blocks(m.get("content"))
     if items is None:
         got = message(m, unnamed)
@@ -181,7 +183,7 @@ def event_messages(m: dict, unnamed: str = "unknown") -> list[dict]:
     out: list[dict] = []
     for n, b in enumerate(items):
         (k, v), = b.items()
-        if k == "toolUse" or k == "toolResult":
+        if k == "toolUse" or (k == "toolResult" and results):
             if type(v) is not dict:
                 raise BadContent(f"content[{n}].{k} should be an object, found {_kind(v)}")
             if k == "toolUse":
@@ -207,31 +209,68 @@ def event_messages(m: dict, unnamed: str = "unknown") -> list[dict]:
     return out
 
 
-def _from_events(events: list[dict]) -> tuple[list[dict] | None, list[dict] | None]:
-    inp: list[dict] = []
+def _item(ms: list[dict] | tuple) -> Any:
+    """One input item's messages as the item (Several where it reads as more than one)."""
+    return ms[0] if len(ms) == 1 else Several(ms)
+
+
+def _from_events(events: list[dict]) -> tuple[list | None, list[dict] | None]:
+    """The event form's (input items, output messages). An input event is one item of the
+    conversation, and so is a gen_ai.choice (a Converted output says how many more messages
+    they read as), however many messages an item reads as (a toolResult block is a tool
+    message of its own): the next input repeats it as one item, in either form. Several
+    choices (n > 1) are one message each, their toolResult blocks kept as JSON text."""
+    inp: list = []
+    choices: list[tuple[dict, list[dict]]] = []
     out: list[dict] = []
+    added = 0
     seen = False
     for ev in events:
         name, a = ev.get("name"), ev.get("attributes") or {}
         try:
             if name in _EVENT_ROLE:
                 seen = True
-                inp.extend(event_messages({**a, "role": a.get("role") or _EVENT_ROLE[name]}))
+                inp.append(_item(event_messages({**a, "role": a.get("role")
+                                                 or _EVENT_ROLE[name]})))
             elif name == "gen_ai.choice":
                 seen = True
                 body = _json(a.get("message")) if a.get("message") is not None else a
                 if type(body) is not dict:  # the content alone: text, or a list of content
                     body = {"content": body}  # blocks (Strands Agents: [{"text": ...}])
-                out.extend(event_messages({**body, "role": "assistant"}))
+                body = {**body, "role": "assistant"}
+                choices.append((body, event_messages(body)))
             elif name == "gen_ai.content.prompt" and a.get("gen_ai.prompt") is not None:
                 seen = True
-                inp.extend(_messages(a["gen_ai.prompt"], "gen_ai.prompt"))
+                items = message_list(a["gen_ai.prompt"], "gen_ai.prompt")
+                inp.extend(_item(each(got)) for got in messages_each(items, "gen_ai.prompt"))
             elif name == "gen_ai.content.completion" and a.get("gen_ai.completion") is not None:
                 seen = True
-                out.extend(_messages(a["gen_ai.completion"], "gen_ai.completion"))
+                got = _messages(a["gen_ai.completion"], "gen_ai.completion")
+                out.extend(got)
+                added += got.added if type(got) is Converted else 0
         except BadContent as exc:
             raise BadContent(f"event {str(name)[:80]!r}: {exc}") from None
+    for body, ms in choices:
+        if len(ms) > 1 and len(choices) > 1:  # (a choice is one message among several)
+            ms = event_messages(body, results=False)
+        out.extend(ms)
+        added += len(ms) - 1
+    if added:
+        out = Converted(out)
+        out.added = added
     return (inp if seen else None), (out if seen else None)
+
+
+def messages_each(items: list, key: str) -> list:
+    """`items` of attribute `key` each converted by `message` (a message, or a list of them
+    for one that answers several calls); BadContent names the item (`key[3]: ...`)."""
+    out = []
+    for n, x in enumerate(items):
+        try:
+            out.append(message(x))
+        except BadContent as exc:
+            raise BadContent(f"{key}[{n}]: {exc}") from None
+    return out
 
 
 INPUT = "gen_ai.input.messages"
