@@ -172,6 +172,10 @@ def _import(conn, ctx: ImportContext, worker: _Worker | None) -> None:
                  "are in the file among their conversation's spans, latency left empty")
     if stats["skipped"]:
         ctx.warn(f"{stats['skipped']} trace(s) without any GenAI span were not imported")
+    if stats.get("outside"):
+        ctx.warn(f"{stats['outside']} span(s) without a conversation id, in traces of several "
+                 "conversations, belong to none of them (no span above or below them has one: "
+                 "a root over two, say) and hold no message: in no episode")
     ctx.warnings.extend(ctx.summary_warnings(builder, record="episode"))
     if stats.get("duplicates"):
         ctx.warn(f"{stats['duplicates']} span(s) repeated a trace and span id already read (a "

@@ -9,8 +9,9 @@ import marshal
 import os
 import sqlite3
 from collections import Counter
-from typing import Iterator
+from typing import Callable, Iterator
 
+from . import otel_place
 from . import otel_spans as S
 from .common import ImportFailure
 from .episodes import RecordError, validate_sim
@@ -36,62 +37,80 @@ def _groups(db: sqlite3.Connection, path: str,
     db.execute(f"CREATE TABLE g0 AS SELECT trace, max(conv) AS conv, min(conv) AS c0, "
                f"min(start) AS ts FROM {src} GROUP BY trace")
     two = db.execute("SELECT 1 FROM g0 WHERE c0 < conv LIMIT 1").fetchone() is not None
-    keys, cur = (_by_pair if two else _by_trace)(db, src)
-    group, key, by_conv, spans = None, None, False, []
+    group, key, by_conv, lone, spans = None, None, False, False, []
     loads = marshal.loads
     # one pread per span (a seek and a read were two system calls, and a buffer refill each);
     # not mapped: the mapped pages would count in the process's resident memory
     pread = os.pread
     with open(path + ".recs", "rb") as fm, open((other or path) + ".recs", "rb") as ft:
         mine, theirs = fm.fileno(), ft.fileno()
+
+        def read(seq: int, off: int, n: int) -> list:
+            return loads(pread(theirs if seq & 1 else mine, n, off))
+
+        keys, cur = (_by_pair if two else _by_trace)(db, src, read)
+        whole = {seq for (seq,) in db.execute("SELECT seq FROM whole")} if two else ()
         for o, bc, seq, off, n in cur:
             if o != group:
                 if spans:
-                    yield key, by_conv, spans
+                    yield key, by_conv, spans, lone
                     spans = []
                 group = o
-                _, key = next(keys)  # both in o order, and every key has spans
+                _, key, lone = next(keys)  # both in o order, and every key has spans
             by_conv = bool(bc)
-            spans.append(loads(pread(theirs if seq & 1 else mine, n, off)))
+            sp = read(seq, off, n)
+            if whole and seq in whole:  # (its input went on from another episode's span)
+                sp[1][S.INPUT], = db.execute("SELECT input FROM whole WHERE seq = ?", (seq,)
+                                             ).fetchone()
+                sp[12] = None
+            spans.append(sp)
     if spans:
-        yield key, by_conv, spans
+        yield key, by_conv, spans, lone
 
 
-def _by_trace(db: sqlite3.Connection, src: str) -> tuple[sqlite3.Cursor, sqlite3.Cursor]:
-    """(episode keys in order, the spans' (o, by conversation?, seq, off, len) in episode and
-    time order) where each trace has at most one conversation (g0: one row per trace)."""
+def _by_trace(db: sqlite3.Connection, src: str,
+              read: Callable) -> tuple[sqlite3.Cursor, sqlite3.Cursor]:
+    """(episode keys in order: (o, key, 0), the spans' (o, by conversation?, seq, off, len)
+    in episode and time order) where each trace has at most one conversation (g0: one row
+    per trace). `read` (a span's record by seq, offset and length) is _by_pair's."""
     db.execute("CREATE TABLE ko AS SELECT key, row_number() OVER (ORDER BY gs, key) AS o FROM "
                "(SELECT coalesce(conv, trace) AS key, min(ts) AS gs FROM g0 GROUP BY 1)")
     db.execute("CREATE INDEX ko_key ON ko(key)")
     db.execute("CREATE TABLE g (trace TEXT PRIMARY KEY, conv TEXT, o INTEGER) WITHOUT ROWID")
     db.execute("INSERT INTO g SELECT g0.trace, g0.conv, ko.o FROM g0 JOIN ko ON "
                "ko.key = coalesce(g0.conv, g0.trace)")
-    keys = db.cursor().execute("SELECT o, key FROM ko ORDER BY o")
+    keys = db.cursor().execute("SELECT o, key, 0 FROM ko ORDER BY o")
     # sort the small key rows; the spans are then read from the record files in that order
     return keys, db.execute(f"SELECT g.o, g.conv IS NOT NULL, x.seq, x.off, x.len FROM {src} "
                             "AS x JOIN g ON g.trace = x.trace ORDER BY g.o, x.start, x.seq")
 
 
-def _by_pair(db: sqlite3.Connection, src: str) -> tuple[sqlite3.Cursor, sqlite3.Cursor]:
+def _by_pair(db: sqlite3.Connection, src: str,
+             read: Callable) -> tuple[sqlite3.Cursor, sqlite3.Cursor]:
     """`_by_trace` for a file where a trace holds two conversations (or more): keys per
     (trace, conversation) pair ('' for no conversation: the spill keeps none empty); a trace's
-    spans without one go with its conversation when it has one, else are the trace's own."""
-    db.execute(f"CREATE TABLE p0 AS SELECT trace, coalesce(conv, '') AS conv, min(start) AS ts "
-               f"FROM {src} GROUP BY trace, conv")
+    spans without one go with its conversation when it has one; in a trace of several, with
+    the one `otel_place` finds for them (table a), else they are the trace's own (`lone` in
+    the keys: an episode only where they hold messages). Fills `whole` (otel_place)."""
+    otel_place.place(db, src, read)
+    db.execute(f"CREATE TABLE p0 AS SELECT x.trace, coalesce(x.conv, a.conv, '') AS conv, "
+               f"min(x.start) AS ts FROM {src} AS x LEFT JOIN a ON a.seq = x.seq GROUP BY 1, 2")
     db.execute("CREATE TABLE p1 AS SELECT p0.trace, p0.conv, p0.ts, CASE WHEN p0.conv <> '' "
                "THEN p0.conv WHEN g0.c0 = g0.conv THEN g0.conv ELSE p0.trace END AS key, "
-               "p0.conv <> '' OR g0.c0 = g0.conv AS bc FROM p0 JOIN g0 ON g0.trace = p0.trace")
-    db.execute("CREATE TABLE ko AS SELECT key, bc, row_number() OVER (ORDER BY gs, key) AS o "
-               "FROM (SELECT key, max(bc) AS bc, min(ts) AS gs FROM p1 GROUP BY 1)")
+               "p0.conv <> '' OR g0.c0 = g0.conv AS bc, p0.conv = '' AND g0.c0 < g0.conv AS "
+               "lone FROM p0 JOIN g0 ON g0.trace = p0.trace")
+    db.execute("CREATE TABLE ko AS SELECT key, bc, lone, row_number() OVER (ORDER BY gs, key) "
+               "AS o FROM (SELECT key, max(bc) AS bc, min(lone) AS lone, min(ts) AS gs FROM p1 "
+               "GROUP BY 1)")
     db.execute("CREATE INDEX ko_key ON ko(key)")
     db.execute("CREATE TABLE g (trace TEXT, conv TEXT, o INTEGER, bc INTEGER, "
                "PRIMARY KEY (trace, conv)) WITHOUT ROWID")
     db.execute("INSERT INTO g SELECT p1.trace, p1.conv, ko.o, ko.bc FROM p1 JOIN ko ON "
                "ko.key = p1.key")
-    keys = db.cursor().execute("SELECT o, key FROM ko ORDER BY o")
-    return keys, db.execute(f"SELECT g.o, g.bc, x.seq, x.off, x.len FROM {src} AS x JOIN g "
-                            "ON g.trace = x.trace AND g.conv = coalesce(x.conv, '') "
-                            "ORDER BY g.o, x.start, x.seq")
+    keys = db.cursor().execute("SELECT o, key, coalesce(lone, 0) FROM ko ORDER BY o")
+    return keys, db.execute(f"SELECT g.o, g.bc, x.seq, x.off, x.len FROM {src} AS x LEFT JOIN "
+                            "a ON a.seq = x.seq JOIN g ON g.trace = x.trace AND "
+                            "g.conv = coalesce(x.conv, a.conv, '') ORDER BY g.o, x.start, x.seq")
 
 
 def episodes(db: sqlite3.Connection, path: str, other: str | None,
@@ -101,7 +120,7 @@ def episodes(db: sqlite3.Connection, path: str, other: str | None,
     models: Counter = stats.setdefault("models", Counter())
     stats.setdefault("skipped", 0)
     ord_ = 0
-    for key, conv, spans in _groups(db, path, other):
+    for key, conv, spans, lone in _groups(db, path, other):
         if all(sp[10] == "other" and not sp[2] for sp in spans):
             stats["skipped"] += 1  # no GenAI span at all (HTTP, database, health checks...)
             continue
@@ -116,6 +135,9 @@ def episodes(db: sqlite3.Connection, path: str, other: str | None,
             # a message or attribute of a shape no reader foresaw (or a fault of the builder's
             # own): named with its episode, not taken for anything else
             raise ImportFailure(f"{label}: cannot be built ({_problem(exc)})") from None
+        if lone and not sim["messages"]:  # (a root over two conversations: no episode)
+            stats["outside"] = stats.get("outside", 0) + len(spans)
+            continue
         try:
             validate_sim(sim, label)
         except RecordError as exc:
