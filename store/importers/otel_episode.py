@@ -26,6 +26,7 @@ from typing import Any
 from . import otel_spans as S
 from .otel_choices import unchosen, went_on
 from .otel_inputs import Inputs, appended, parse_added
+from .otel_order import file_order, past_last_input
 from .otel_sim import sim_of
 from .otel_spans import INPUT
 from .otel_spans import SYSTEM_INSTRUCTIONS as _SI
@@ -41,7 +42,7 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
     in ms, count of messages whose content was not captured)."""
     made = None  # the seqs of the spans without a start time placed by file order
     if not spans[0][4] and spans[-1][4]:  # (such spans sort first: before every time)
-        spans, made = _file_order(spans)
+        spans, made = file_order(spans)
     backwards = 0  # spans that end before they start
     ids = {sp[6] for sp in spans}
     root = next((sp for sp in spans if sp[10] == "agent"), None) \
@@ -147,7 +148,7 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                     if first_event is None or (ev["t"] or sp[5], i) < first_event:
                         first_event = (ev["t"] or sp[5], i)
     if first_event is not None:
-        items = _past_last_input(items, spans, first_event)
+        items = past_last_input(items, spans, first_event)
     items.sort(key=lambda t: (t[0], t[1]))
     try:
         for _, i, it in items:
@@ -333,24 +334,6 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
     return sim, lat, nc
 
 
-def _file_order(spans: list[list]) -> tuple[list[list], set]:
-    """Spans sorted by time where some have no start time (they came first): each such span
-    takes the start of the span before it in the file (seq order; none: it stays first), so
-    it keeps its place among its conversation's calls (a chat span without times came before
-    the call whose turns its input repeats, and they were emitted twice). Returns the spans
-    in that order and the seqs of the spans given a start (their latency is not known)."""
-    made = set()
-    t = 0
-    for sp in sorted(spans, key=lambda sp: sp[11]):
-        if sp[4]:
-            t = sp[4]
-        else:
-            sp[4] = t
-            made.add(sp[11])
-    spans.sort(key=lambda sp: (sp[4], sp[11]))
-    return spans, made
-
-
 def _instructions(v: Any, system: list, parts: list) -> Any:
     """A span's gen_ai.system_instructions added to the episode's instructions (`system`, as
     the system messages of its inputs are; a text already there is not added again), its
@@ -380,20 +363,3 @@ def _made_and_answered(fresh: list) -> set:
                 answered.add(m.get("id"))
             made.update(c.get("id") for c in m.get("tool_calls") or ())
     return made & answered
-
-
-def _past_last_input(items: list, spans: list[list], first: tuple) -> list:
-    """`items` less the transcript events that a later chat input repeats: one comes before
-    the last chat span whose input was captured (that input is the conversation so far).
-    Such events are the conversation written again (Strands Agents puts the agent's input on
-    its span and the conversation on each cycle's span); the ones after it are turns no input
-    has (our export's last turns, on the root). `first`: the earliest event's (time, span);
-    the spans are in time order, so only the chat spans after it are looked at."""
-    for i in range(len(spans) - 1, -1, -1):
-        sp = spans[i]
-        if (sp[4], i) < first:
-            return items
-        if sp[10] == "chat" and S.has_input(sp[1], sp[2]):
-            last = (sp[4], i)
-            return [t for t in items if not isinstance(t[2], dict) or (t[0], t[1]) > last]
-    return items
