@@ -13,7 +13,10 @@ is a `chat` span whose `gen_ai.input.messages` is the conversation so far and wh
 tool result is an `execute_tool` span with the call's name, id, arguments and result, except a
 result that answers no call (unknown or empty id): it is in the next chat input, or after the
 last assistant message a `gen_ai.tool.message` event on the root. A string argument that reads
-as JSON is written as the JSON text of the string (`_arguments`). Times are fixed64. User
+as JSON is written as the JSON text of the string (export_otel_messages.arguments). A
+message's kept parts (`content_parts`), a call's other choices (`unchosen_choices`, as the
+chat span's output, `t2e.chosen_choice` naming the step's) and the episode's system
+instructions are written as export_otel_messages.py says. Times are fixed64. User
 messages after the last assistant message (no chat span carries them) ride as
 `gen_ai.user.message` events on the root span (their text and the user's own tool calls). A
 user message has no span of its own, so the user turns' costs and usage ride on the root as
@@ -30,7 +33,8 @@ on the first episode's root (`run_fields`): `t2e.run.info` (the run's tau2 `info
 compact JSON, its policy taken out), `t2e.run.policy` (the policy text) and `t2e.run.tasks`
 (the tasks with their gold actions, a compact JSON list): on every root, they would make the
 file grow with episodes times tasks. Importing the file back (store/importers/otel.py) gives
-every message, system ones included, every tool call and argument, these costs, counts and
+every message, system ones included, every tool call and argument, their content parts and
+unchosen choices, the system instructions, these costs, counts and
 the seed, and the run's info, policy and tasks: the same world id, so the re-import is
 re-scored and gated as its original. Span times
 are the messages' own: a span ends at its message's timestamp
@@ -47,8 +51,14 @@ import json
 from datetime import datetime, timezone
 from typing import IO, Any
 
-from .importers.json_fast import loads_text
-from .importers.otel_spans import USAGE_NAMES
+from .export_otel_messages import (
+    Choices,
+    instructions,
+    parts,
+    root_instructions,
+    system_messages,
+    usage,
+)
 from .importers.otel_spans import cost as cost_of
 from .writer import conn_of
 
@@ -76,63 +86,6 @@ def _attrs(d: dict, null: str | None = None) -> list[dict]:
     tells apart from a result not captured, an absent attribute)."""
     return [{"key": k, "value": _val(v) if v is not None else {}} for k, v in d.items()
             if v is not None or k == null]
-
-
-# a message's usage (the store's names) -> the GenAI name the OTel importer reads first for
-# each (its own table: the two cannot drift apart); ATIF's `cached_tokens` is the cache read
-# count, read back as cache_read_tokens (a message with both keeps cache_read_tokens)
-_NAME = {k: names[0] for k, names in USAGE_NAMES}
-_USAGE = (("prompt_tokens", _NAME["prompt_tokens"]),
-          ("completion_tokens", _NAME["completion_tokens"]),
-          ("cache_read_tokens", _NAME["cache_read_tokens"]),
-          ("cached_tokens", _NAME["cache_read_tokens"]),
-          ("cache_write_tokens", _NAME["cache_write_tokens"]))
-
-
-def _usage(m: dict) -> dict:
-    """The message's token counts under the GenAI attribute names (counts only)."""
-    u = m.get("usage")
-    out: dict = {}
-    if isinstance(u, dict):
-        for k, name in _USAGE:
-            v = u.get(k)
-            if type(v) is int and name not in out:
-                out[name] = v
-    return out
-
-
-def _parts(m: dict) -> dict:
-    """A tau2 message as a GenAI parts-form message."""
-    role = m.get("role")
-    parts: list[dict] = []
-    if role == "tool":
-        part = {"type": "tool_call_response", "id": m.get("id"), "response": m.get("content")}
-        if m.get("error"):  # (what a span's error status says of a result in a span)
-            part["error"] = True
-        return {"role": "tool", "parts": [part]}
-    if m.get("content") is not None:
-        parts.append({"type": "text", "content": m["content"]})
-    for c in m.get("tool_calls") or []:
-        # (a call stored without a name has the name '': a part without one is refused)
-        parts.append({"type": "tool_call", "id": c.get("id"),
-                      "name": "" if c.get("name") is None else c.get("name"),
-                      "arguments": _arguments(c.get("arguments"))})
-    return {"role": role, "parts": parts}
-
-
-def _arguments(v: Any) -> Any:
-    """A call's arguments for a tool_call part: as they are, but a string that reads as JSON
-    (it starts with [, { or a quote and decodes) as the JSON text of that string. Importers
-    decode string arguments that read as JSON (instrumentations write the arguments' JSON
-    text), so '{"a": 1}' came back as the object {"a": 1}; the JSON text of the string says
-    which it was."""
-    if isinstance(v, str) and v[:1] in ('[', '{', '"'):
-        try:
-            loads_text(v)
-        except ValueError:
-            return v  # (not JSON: read as the string it is)
-        return json.dumps(v, ensure_ascii=False)
-    return v
 
 
 def _time_ns(v: Any) -> int | None:
@@ -180,7 +133,13 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None],
     t = start = _start_ns(sim, msgs)
     spans: list[dict] = []
     events: list[dict] = []
-    history: list[dict] = []
+    # the system instructions: at the head of every chat input where system messages there
+    # are no turns and a chat span follows, else on the root (export_otel_messages)
+    texts, si_parts = instructions(sim)
+    heads = system_messages(texts) if texts and last_assistant >= 0 and not any(
+        m.get("role") == "system" for m in msgs) else []
+    history: list[dict] = list(heads)
+    choices = Choices(msgs)  # (a call's several choices: its output; the messages it carried)
     # user turns' costs and usage ([which user message (0: the first), cost, usage]): a user
     # turn has no span of its own, and inside the chat inputs they would be repeated by every
     # later call, as the history is. Counted among user messages: an importer may add turns
@@ -196,14 +155,23 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None],
         else:
             end = t + (dur or _NS)
         role = m.get("role")
-        if role == "assistant":
+        # parts kept beside what an event's attributes carry (no chat input has it after the
+        # last assistant message): our own attribute, as for a span's result below
+        kept = None if i <= last_assistant or m.get("content_parts") is None \
+            else json.dumps(m["content_parts"], ensure_ascii=False)
+        if role == "assistant" and i not in choices.carried:
+            out, chosen = choices.output(i, m)
             a = {"gen_ai.operation.name": "chat", "gen_ai.request.model": run.get("agent_model"),
                  "gen_ai.conversation.id": conv,
                  "gen_ai.input.messages": json.dumps(history, ensure_ascii=False),
-                 "gen_ai.output.messages": json.dumps([_parts(m)], ensure_ascii=False),
-                 **_usage(m), "t2e.cost": cost_of(m.get("cost"))}
+                 "gen_ai.output.messages": json.dumps([parts(x) for x in out],
+                                                      ensure_ascii=False),
+                 "t2e.chosen_choice": chosen,
+                 **usage(m), "t2e.cost": cost_of(m.get("cost"))}
             spans.append(_span(trace, _id(trace, i, n=16), root_id,
                                f"chat {run.get('agent_model') or ''}".strip(), a, t, end))
+        elif role == "assistant":
+            pass  # (it went on from the call before, in that call's output: no call of its own)
         elif role == "tool" and m.get("id") not in earlier and not (
                 m.get("requestor") == "user" and m.get("id") and i < last_assistant):
             # a result that answers no call (its id unknown or empty): no tool was executed
@@ -218,7 +186,8 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None],
                                "attributes": _attrs({
                                    "id": m.get("id"), "content": m.get("content"),
                                    "t2e.requestor": m.get("requestor"),
-                                   "t2e.error": True if m.get("error") else None})})
+                                   "t2e.error": True if m.get("error") else None,
+                                   "t2e.content_parts": kept})})
         elif role == "tool":
             c = calls.get(m.get("id")) or {}
             a = {"gen_ai.operation.name": "execute_tool",
@@ -227,7 +196,7 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None],
                  "gen_ai.tool.call.arguments": json.dumps(c.get("arguments"),
                                                           ensure_ascii=False),
                  "gen_ai.tool.call.result": m.get("content"),
-                 "t2e.requestor": m.get("requestor")}
+                 "t2e.requestor": m.get("requestor"), "t2e.content_parts": kept}
             spans.append(_span(trace, _id(trace, i, n=16), root_id,
                                f"execute_tool {c.get('name') or ''}".strip(), a, t, end,
                                error=bool(m.get("error")), null="gen_ai.tool.call.result"))
@@ -235,18 +204,20 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None],
             calls_made = m.get("tool_calls") or None  # (tau2 dual-control: the user's own)
             events.append({"timeUnixNano": str(min(end, _MAX_NS - 1)), "name": "gen_ai.user.message",
                            "attributes": _attrs({"content": m.get("content"),
-                                                 "tool_calls": calls_made})})
+                                                 "tool_calls": calls_made,
+                                                 "t2e.content_parts": kept})})
         elif role == "system" and i > last_assistant:
             events.append({"timeUnixNano": str(min(end, _MAX_NS - 1)),
                            "name": "gen_ai.system.message",
-                           "attributes": _attrs({"content": m.get("content")})})
+                           "attributes": _attrs({"content": m.get("content"),
+                                                 "t2e.content_parts": kept})})
         n_system += role == "system"
         if role == "user":
-            cost, usage = cost_of(m.get("cost")), _usage(m)
-            if cost is not None or usage:
-                turns.append([n_user, cost, usage or None])
+            cost, counts = cost_of(m.get("cost")), usage(m)
+            if cost is not None or counts:
+                turns.append([n_user, cost, counts or None])
             n_user += 1
-        history.append(_parts(m))
+        history.append(parts(m))
         earlier.update(c.get("id") for c in m.get("tool_calls") or [] if c.get("id"))
         t = end + 1000  # the next span starts after this one (1 µs: their order is kept)
     ri = sim.get("reward_info") if isinstance(sim.get("reward_info"), dict) else None
@@ -261,6 +232,7 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None],
             "t2e.user_turns": json.dumps(turns) if turns else None,
             "t2e.termination_reason": sim.get("termination_reason"),
             "t2e.system_turns": n_system or None,
+            "gen_ai.system_instructions": root_instructions(None if heads else texts, si_parts),
             "t2e.reward": None if ri is None or ri.get("reward") is None
             else float(ri["reward"]),
             "t2e.reward_info": None if ri is None else json.dumps(ri, ensure_ascii=False),

@@ -14,17 +14,22 @@ def unchosen(out: list[dict], chosen: int) -> list[dict]:
 def went_on(m: dict, pend: tuple, msgs: list[dict], first: bool) -> bool:
     """Whether input message `m` is one of the choices `pend` holds (see build_episode's
     `choices`): the first new item of the next input is the choice that went on, which
-    becomes the step (in place of the first choice); later items that are choices too
-    (a call whose output was a sequence, all carried on) are no longer unchosen."""
+    becomes the step (the step's own choice first: two choices alike stay as they were);
+    later items that are choices too (a call whose output was a sequence, all carried on)
+    are no longer unchosen."""
+    if m["role"] != "assistant":
+        return False
     at, out, extra, _ = pend
     step = msgs[at]
-    for i, c in enumerate(out):
-        if c["content"] == m.get("content") and c.get("tool_calls") == m.get("tool_calls") \
-                and m["role"] == "assistant":
+    left = [u["index"] for u in step.get("unchosen_choices") or ()]
+    # (first: every choice, the step's own first; later: the ones still unchosen)
+    for i in (sorted(range(len(out)), key=left.__contains__) if first else left):
+        c = out[i]
+        if c["content"] == m.get("content") and c.get("tool_calls") == m.get("tool_calls"):
             if first:
                 msgs[at] = {**c, **extra, "unchosen_choices": unchosen(out, i)}
             else:
-                left = [u for u in step.pop("unchosen_choices", ()) if u["index"] != i]
+                left = [u for u in step.pop("unchosen_choices") if u["index"] != i]
                 if left:
                     step["unchosen_choices"] = left
             return True

@@ -7,10 +7,13 @@ transcript events on other spans after the last chat input (which repeats those 
 A tool result answers the message that made its call; a user's own call (tau2 dual-control)
 is made by a user message that comes in the next chat input, after the tool span, so its
 result waits for that input and takes its place there. A call no message makes gets an
-assistant turn of its own.
+assistant turn of its own. A result placed from its tool span keeps the parts a later
+input's copy of it has beside the response (`content_parts`: a span has no place for them).
 Our own export's fields come back where present: the root's `t2e.seed`, `t2e.agent_cost`,
-`t2e.user_cost` (and trial, task, reward), each chat span's cost and usage, and the user
-turns' (`t2e.user_turns`, see store/export_otel.py); a value of the wrong type is left out,
+`t2e.user_cost` (and trial, task, reward), each chat span's cost and usage and, for several
+choices, the step's (`t2e.chosen_choice`), the kept parts of a message no chat input carries
+(`t2e.content_parts` on its tool span or event), and the user turns' (`t2e.user_turns`, see
+store/export_otel.py); a value of the wrong type is left out,
 never stored and never a refused file. A root that says `t2e.system_turns` (our export, for an
 episode with system messages) has its system messages read as turns where they stand (in the
 chat inputs, and after the last chat span as `gen_ai.system.message` events on the root);
@@ -27,7 +30,7 @@ from . import otel_spans as S
 from .otel_choices import unchosen, went_on
 from .otel_inputs import Inputs, appended, parse_added
 from .otel_order import file_order, past_last_input
-from .otel_sim import sim_of
+from .otel_sim import kept_parts, sim_of
 from .otel_spans import INPUT
 from .otel_spans import SYSTEM_INSTRUCTIONS as _SI
 
@@ -56,7 +59,9 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
     # continues the conversation, however it is serialised (spaces, key order of the text)
     hist: list | None = None
     full = Inputs(spans)
-    tool_ids: set[str] = set()  # ids of the results placed from tool spans
+    # the results placed from tool spans, by call id (a later input's copy of one is not a
+    # message again; the parts it keeps beside the result are the result's)
+    tool_ids: dict[str, dict] = {}
     idless = 0  # results placed from tool spans without any call id, not yet met in an input
     call_ids: set[str] = set()
     system: list[Any] = []
@@ -128,7 +133,7 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
             emit({"role": "assistant", "content": None, "tool_calls": [call]})
         emit(result, ms)
         if call["id"]:
-            tool_ids.add(call["id"])
+            tool_ids[call["id"]] = result
         else:  # no id to know its copy by: the next id-less result of an input is it
             idless += 1
 
@@ -162,6 +167,8 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                 for h in held:
                     place(*h)
                 held.clear()
+                if len(ms) == 1 and (kept := kept_parts(ea)) is not None:
+                    ms[0]["content_parts"] = kept  # (our export's, as on a tool span)
                 for m in ms:
                     if m["role"] == "tool":  # (a result that answers no call: our export's)
                         if ea.get("t2e.error") is True:
@@ -251,13 +258,17 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                                 # puts it (after the message making its call, in the results'
                                 # order)
                                 _, result, rms = waiting.pop(m["id"])
+                                if "content_parts" in m:
+                                    result["content_parts"] = m["content_parts"]
                                 emit(result, rms)
-                                tool_ids.add(m["id"])
+                                tool_ids[m["id"]] = result
                             elif m["role"] != "tool" or m.get("id") not in tool_ids:
                                 if idless and m["role"] == "tool" and not m.get("id"):
                                     idless -= 1  # the copy of an id-less span's result
                                 else:
                                     emit(m)
+                            elif "content_parts" in m:  # (what the span cannot say)
+                                tool_ids[m["id"]].setdefault("content_parts", m["content_parts"])
                     consumed = n_inp
                 if _SI in a and a[_SI] != last_si:  # (each call carries them: read once)
                     last_si = _instructions(a[_SI], system, si_parts)
@@ -282,10 +293,13 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                     emit({"role": "assistant", "content": S.NOT_CAPTURED, **extra}, ms)
                     nc += 1
                 elif len(out) > 1 and all(m["role"] == "assistant" for m in out):
-                    # several choices: the first is the step until the next input says which
-                    # went on (_went_on); not counted among the input items the next one has
-                    emit({**out[0], **extra, "unchosen_choices": unchosen(out, 0)}, ms)
-                    for m in out[1:]:  # (a tool span may answer another choice's call)
+                    # several choices: the first (our export's t2e.chosen_choice says which)
+                    # is the step until the next input says which went on (went_on); not
+                    # counted among the input items the next one has
+                    k = a.get("t2e.chosen_choice")
+                    k = k if type(k) is int and 0 <= k < len(out) else 0
+                    emit({**out[k], **extra, "unchosen_choices": unchosen(out, k)}, ms)
+                    for m in out:  # (a tool span may answer another choice's call)
                         call_ids.update(c["id"] for c in m.get("tool_calls") or () if c["id"])
                     choices = (len(msgs) - 1, out, extra, consumed)
                     n_choices += 1
@@ -302,13 +316,15 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                     nc += 1
                 out_msg = {"role": "tool", "id": call["id"], "content": result,
                            "requestor": call["requestor"], "error": bool(err)}
+                if (kept := kept_parts(a)) is not None:  # (our export's: no input has it)
+                    out_msg["content_parts"] = kept
                 if call["id"] and call["id"] in call_ids:
                     if held:
                         for h in held:
                             place(*h)
                         held.clear()
                     emit(out_msg, ms)
-                    tool_ids.add(call["id"])
+                    tool_ids[call["id"]] = out_msg
                 elif call["requestor"] == "user" and call["id"] and call["id"] not in waiting:
                     waiting[call["id"]] = (call, out_msg, ms)
                 else:

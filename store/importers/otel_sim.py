@@ -115,3 +115,16 @@ def _user_turns(msgs: list[dict], text: str) -> None:
             m["cost"] = c
         if type(t[2]) is dict and (u := S.usage(t[2])):
             m["usage"] = u
+
+
+def kept_parts(a: dict) -> list | None:
+    """Our export's `t2e.content_parts` (a message's kept parts, on a span or an event where
+    no chat input carries the message): the JSON list, or None (absent, or not a list)."""
+    v = a.get("t2e.content_parts")
+    if type(v) is not str:
+        return None
+    try:
+        v = loads_text(v)
+    except ValueError:
+        return None
+    return v if type(v) is list else None
