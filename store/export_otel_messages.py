@@ -88,9 +88,15 @@ def parts(m: dict) -> dict:
     out: list[dict] = list(kept)
     if m.get("content") is not None:
         out.append({"type": "text", "content": m["content"]})
-    for c in m.get("tool_calls") or []:
-        out.append(_call_part(c))
+    out.extend(_call_part(c) for c in _calls(m))
     return {"role": role, "parts": out}
+
+
+def _calls(m: dict) -> list[dict]:
+    """The message's tool calls (the objects of its list: an unchosen choice is kept as the
+    file gave it, of any shape)."""
+    tc = m.get("tool_calls")
+    return [c for c in tc if type(c) is dict] if type(tc) is list else []
 
 
 def _call_part(c: dict) -> dict:
@@ -107,8 +113,8 @@ def _role_content(m: dict, kept: Any) -> dict:
         out["id"] = m.get("id")
         if m.get("error"):
             out["error"] = True
-    elif m.get("tool_calls"):
-        out["tool_calls"] = [_call_part(c) for c in m["tool_calls"]]
+    elif _calls(m):
+        out["tool_calls"] = [_call_part(c) for c in _calls(m)]
     out["content_parts"] = kept
     return out
 

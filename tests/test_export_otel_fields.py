@@ -269,3 +269,26 @@ def test_export_writes_them_in_the_conventions_form(tmp_path):
     assert [m["parts"][0]["type"] for m in json.loads(chat1["gen_ai.output.messages"])] == [
         "reasoning", "tool_call"]
     assert chat1["t2e.chosen_choice"] == "1"
+
+
+def test_a_files_own_parts_and_choices_of_any_shape_export_and_come_back(tmp_path):
+    """JSON Lines keeps any key of a message as given: `content_parts` and `unchosen_choices`
+    that are not the import's shapes export without a fault; parts that are no list of parts
+    of other types ride in the role/content form and come back as they were; choices that are
+    no list of indexed messages are written in their order, after the step (renumbered); a
+    value that is no list is no choices, not written."""
+    src = _jsonl(tmp_path, [{"run": "r", "id": "e1", "task_id": "t", "messages": [
+        U("u", content_parts={"a": 1}),
+        A("x", unchosen_choices="junk"),
+        U("v"),
+        A("y", [CALL("c1", "f", {})], content_parts=[1, "s", None], unchosen_choices=[
+            1, {"index": "a", "content": {"k": 1}, "tool_calls": "zz"}, {"index": 5}]),
+        Tl("c1", "ok"), A("z")]}])
+    before, after, _ = _roundtrip(tmp_path, src)
+    b, a = before[0][3], after[0][3]
+    assert [s[:6] for s in a] == [s[:6] for s in b]
+    assert [s[6] for s in a] == [s[6] for s in b] == [{"a": 1}, None, None, [1, "s", None],
+                                                     None, None]
+    assert a[3][7] == [{"index": 1, "role": "assistant", "content": '{"k": 1}'},
+                       {"index": 2, "role": "assistant", "content": None}]
+    assert a[1][7] is None

@@ -63,21 +63,33 @@ def _trace(db: sqlite3.Connection, rows: list[tuple], read: Callable) -> None:
         db.executemany("INSERT INTO a VALUES (?, ?)",
                        [(r[0], eff[r[0]]) for r in loose if eff[r[0]] is not None])
     by_seq = {r[0]: r for r in rows}
-    made = []
-    for r in rows:
-        ref = r[6]
-        if ref is not None and ref in by_seq and eff[ref] != eff[r[0]]:
-            made.append(r)
+    made = [r for r in rows if r[6] is not None and r[6] in by_seq and eff[r[6]] != eff[r[0]]]
     if made:
         records: dict[int, list] = {}
-        for r in made:  # (each input's chain of references, read once)
-            q = r
-            while q is not None and q[0] not in records:
-                records[q[0]] = read(q[0], q[2], q[3])
-                q = by_seq.get(q[6]) if q[6] is not None else None
+        whole = []
+        for r in made:
+            chain = _chain(r, by_seq)
+            if chain is None:
+                continue  # (a reference that leaves the trace: the spill makes none)
+            for q in chain:  # (each input's chain of references, read once)
+                if q[0] not in records:
+                    records[q[0]] = read(q[0], q[2], q[3])
+            whole.append(r)
         inputs = Inputs(list(records.values()))
         db.executemany("INSERT INTO whole VALUES (?, ?)",
-                       [(r[0], inputs.input(records[r[0]])) for r in made])
+                       [(r[0], inputs.input(records[r[0]])) for r in whole])
+
+
+def _chain(r: tuple, by_seq: dict) -> list[tuple] | None:
+    """`r` and the spans its input refers to, back to one spilled whole; None if one is
+    not in the trace (or the references loop)."""
+    out = [r]
+    while out[-1][6] is not None:
+        q = by_seq.get(out[-1][6])
+        if q is None or len(out) > len(by_seq):
+            return None
+        out.append(q)
+    return out
 
 
 def _above(r: tuple, by_id: dict, conv_of: Callable) -> str | None:
