@@ -58,7 +58,7 @@ def _groups(db: sqlite3.Connection, path: str,
                 group = o
                 _, key, lone = next(keys)  # both in o order, and every key has spans
             by_conv = bool(bc)
-            sp = read(seq, off, n)
+            sp = loads(pread(theirs if seq & 1 else mine, n, off))  # (read(), inline)
             if whole and seq in whole:  # (its input went on from another episode's span)
                 sp[1][S.INPUT], = db.execute("SELECT input FROM whole WHERE seq = ?", (seq,)
                                              ).fetchone()
