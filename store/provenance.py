@@ -7,6 +7,12 @@ store (same simulation id, or the same trajectory hash) or the file carries prov
 new run's role history starts at the least clean role found, and the matched episodes' views
 are copied onto the new run. So discovery traces re-imported with `--role heldout` are a role
 raised after the fact, which the gate never takes as clean heldout.
+
+A match whose recorded outcome differs (the reward, or any check's verdict: action matches,
+communicate, NL assertions) is the same conversation graded differently, or edited: it is not
+called a re-import, and the warning names each such episode with both rewards. Its views and
+history are still carried over (what was seen of the conversation was seen; dropping them
+would let an edited copy shed its views).
 """
 
 from __future__ import annotations
@@ -142,6 +148,7 @@ def inherit(db: Any, run_id: str, claimed_role: str, file_provenance: Any) -> li
                 "= ?), task_id, viewed_at, 'inherited:' || via, drafting_candidate "
                 "FROM evidence_views WHERE episode_id = ?", (new_eid, run_id, run_id, oid))
     warnings: list[str] = []
+    differ = _outcomes_differ(conn, matches)
     unclean = [(r, why) for r, why in origins if r not in CLEAN_ROLES]
     if claimed_role in CLEAN_ROLES and unclean:
         origin, why = unclean[0]
@@ -151,7 +158,60 @@ def inherit(db: Any, run_id: str, claimed_role: str, file_provenance: Any) -> li
         conn.execute("UPDATE runs SET role_set_at = ? WHERE run_id = ?", (now, run_id))
         warnings.append(f"this content was {origin} evidence before ({why}): its history is "
                         f"kept, so the {claimed_role} role counts as raised after the fact")
-    elif matches:
-        warnings.append(f"{len(matches)} episode(s) re-import episodes already in the store: "
-                        f"their views were carried over")
+    elif len(matches) > len(differ):
+        warnings.append(f"{len(matches) - len(differ)} episode(s) re-import episodes already "
+                        f"in the store: their views were carried over")
+    warnings += _differ_warnings(conn, differ)
     return warnings
+
+
+def _outcomes(conn, eids: list[int]) -> dict[int, tuple]:
+    """episode id -> (label, reward, ((kind, pos, met), ...)): what a record says of it."""
+    ids = json.dumps(sorted(set(eids)))
+    out = {eid: (key, reward, []) for eid, key, reward in conn.execute(
+        "SELECT episode_id, coalesce(sim_id, episode_key), reward FROM episodes "
+        "WHERE episode_id IN (SELECT value FROM json_each(?))", (ids,))}
+    for eid, kind, pos, met in conn.execute(
+            "SELECT episode_id, kind, pos, met FROM checks WHERE episode_id IN "
+            "(SELECT value FROM json_each(?)) ORDER BY episode_id, kind, pos", (ids,)):
+        out[eid][2].append((kind, pos, met))
+    return {eid: (key, reward, tuple(checks)) for eid, (key, reward, checks) in out.items()}
+
+
+def _outcomes_differ(conn, matches: dict[int, int]) -> dict[int, tuple]:
+    """The matched episodes whose recorded outcome differs from their match's:
+    new id -> (old id, new outcome, old outcome)."""
+    if not matches:
+        return {}
+    rec = _outcomes(conn, [*matches, *matches.values()])
+    return {new: (old, rec[new], rec[old]) for new, old in matches.items()
+            if rec[new][1:] != rec[old][1:]}
+
+
+def _met(checks: tuple) -> str:
+    known = [m for _k, _p, m in checks if m is not None]
+    return f"{sum(1 for m in known if m)}/{len(checks)}"
+
+
+def _differ_warnings(conn, differ: dict[int, tuple]) -> list[str]:
+    """One warning per earlier run whose episodes these repeat with another outcome."""
+    by_run: dict[str, list[str]] = {}
+    # other rewards first, then other check verdicts alone; store order within each
+    order = sorted(differ.items(), key=lambda kv: (kv[1][1][1] == kv[1][2][1], kv[0]))
+    for _new, (old, (key, reward, checks), (_k, old_reward, old_checks)) in order:
+        (orun,) = conn.execute("SELECT run_id FROM episodes WHERE episode_id = ?",
+                               (old,)).fetchone()
+        what = f"{key}: reward {old_reward} there, {reward} here"
+        if checks != old_checks:
+            what += f", checks met {_met(old_checks)} there, {_met(checks)} here"
+        by_run.setdefault(orun, []).append(what)
+    out = []
+    for orun, items in by_run.items():
+        shown = "; ".join(items[:8]) + (f"; +{len(items) - 8} more" if len(items) > 8 else "")
+        out.append(f"{len(items)} episode(s) repeat episodes of run {orun} (same simulation "
+                   f"id or trajectory) but record a different outcome ({shown}): the same "
+                   f"conversation graded differently, or edited, so not a re-import of it "
+                   f"(`t2e score FILE --data DIR` re-scores a file; the gate re-scores "
+                   f"imported runs where it can); the views of those conversations were "
+                   f"carried over all the same")
+    return out

@@ -76,6 +76,10 @@ def _human_gate(doc: dict) -> str:
         f"{_fmt(doc['metrics']['deltas']['reward'])} CI{int(st['ci_level'] * 100)} "
         f"[{st['ci_low']:.4f}, {st['ci_high']:.4f}]; fixes {len(st['fixes'])}, "
         f"regressions {len(st['regressions'])}, flaky {len(st['flaky'])}")
+    if doc.get("rescore"):
+        from ..gate.rescore import summary_of
+
+        lines.append(f"  rewards: {summary_of(doc['rescore'])}")
     for r in doc["reasons"]:
         lines.append(f"  reason: {r}")
     lines += advice_lines(doc.get("trial_budget"))
@@ -186,9 +190,14 @@ def register(cli: click.Group) -> None:
                        "FILE - writes it to stdout, the verdict summary then to stderr).")
     @click.option("--new-row", is_flag=True,
                   help="Record a new scoreboard row even if an identical verdict has one.")
+    @click.option("--data", "data_dir", type=click.Path(file_okay=False), default=None,
+                  help="tau2 data directory whose records imported retail/airline runs are "
+                       "re-scored on (a folder holding retail/ and airline/, or one domain's "
+                       "folder). Default: env TAU2_AIRLINE_DATA_DIR (airline), then "
+                       "TAU2_DATA_DIR; without one such runs are not re-scored.")
     @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
     def gate_cmd(baseline_run, candidate_run, policy_path, intersect, alpha,
-                 allow_grader_mismatch, reward_attr, reports, new_row, as_json):
+                 allow_grader_mismatch, reward_attr, reports, new_row, data_dir, as_json):
         """Decide whether CANDIDATE_RUN beats BASELINE_RUN: promote on clean heldout (exit 0),
         supported on development/intersected/synthetic/tainted evidence (4), discard (1) or
         inconclusive (3). Records a scoreboard row (the same verdict twice: the same row)."""
@@ -208,7 +217,8 @@ def register(cli: click.Group) -> None:
                 if why:
                     click.echo(f"warning: grader mismatch allowed: {why}", err=True)
                 result = gate(conn, baseline_run, candidate_run, policy=policy,
-                              intersect=intersect, alpha=alpha, new_row=new_row)
+                              intersect=intersect, alpha=alpha, new_row=new_row,
+                              data_dir=data_dir)
                 # the per-task rows only go to --json (reports and the summary never read them)
                 doc = result.to_dict(transitions=_rows_json(result) if as_json else [])
                 doc["transfer"] = _transfer_doc(conn, result)

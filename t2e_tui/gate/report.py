@@ -145,6 +145,8 @@ def md(v: object, width: int = 300) -> str:
 def markdown(doc: dict, refs: dict | None = None) -> str:
     """A pull-request comment: verdict, checks table, regressions with `t2e show` (`refs`:
     inspect_refs), CI and p."""
+    from .rescore import summary_of
+
     b, c = doc["baseline"], doc["candidate"]
     badge = _BADGE.get(doc["decision"], doc["decision"].upper())
     if doc["decision"] == "supported":  # say which evidence: never mistaken for a promotion
@@ -155,6 +157,8 @@ def markdown(doc: dict, refs: dict | None = None) -> str:
              f"{' (intersected)' if doc.get('intersected') else ''}, evidence role "
              f"{md(doc['evidence_role'])}, scoreboard row {doc['row_id']}.", "",
              f"**Statistics:** {md(_stats_line(doc), 400)}", "",
+             *((f"**Recorded rewards:** {md(summary_of(doc['rescore']), 400)}.", "")
+               if doc.get("rescore") else ()),
              *(f"**Rewards:** the {side}'s mapped from outcome attribute "
                f"{', '.join(md(n, 80) for n in names)} (`--reward-attr`).\n"
                for side, names in (doc.get("reward_from") or {}).items()),

@@ -4,7 +4,9 @@ Every enabled check passes AND the paired test is significant at alpha (correcte
 agents tried on a registered set: gate/heldout.py): promote when the evidence is clean heldout, else
 `supported` (development, intersected, synthetic or tainted evidence: exit 4, and a person
 promoting it needs --override --reason); checks pass but not significant -> inconclusive; any
-failed check -> discard. Each failed check names the tasks behind it.
+failed check -> discard. Each failed check names the tasks behind it. Imported runs are
+re-scored first (gate/rescore.py): recorded rewards or action matches that do not reproduce
+make any verdict inconclusive.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from .leakage import PARENT_EXPR, RoleVerdict, comparison_role, find_candidate
 from .metrics import RunMetrics, run_metrics
 from .policy import CHECK_NAMES, Policy, load_policy
 from .regression_set import regression_checks
+from .rescore import differ_reason, rescore_comparison
+from .rescore import warnings as rescore_warnings
 from .runs import RunInfo, conn_of, resolve_run
 from .times import parse_time
 
@@ -46,6 +50,7 @@ class GateResult:
     policy: Policy
     reasons: list[str]
     warnings: list[str] = field(default_factory=list)
+    rescore: dict = field(default_factory=dict)  # side -> rescore.SideRescore
     row_id: int | None = None
     reused: bool = False          # an identical earlier row was returned, none was added
     advice: dict | None = None    # the trial-budget advisor (gate/advisor.py)
@@ -112,6 +117,7 @@ class GateResult:
             "drafting_window": self.role.window.to_dict() if self.role.window else None,
             "reasons": self.reasons,
             "warnings": self.warnings,
+            "rescore": {side: r.to_dict() for side, r in self.rescore.items()},
             "metrics": {"baseline": self.baseline_metrics.to_dict(),
                         "candidate": self.candidate_metrics.to_dict(),
                         "deltas": self.deltas()},
@@ -155,8 +161,9 @@ def _sub(a: float | None, b: float | None) -> float | None:
 
 def evaluate(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
              policy: Policy | None = None, intersect: bool = False,
-             alpha: float | None = None) -> GateResult:
-    """Apply the promotion rule to a pair of runs (nothing is written)."""
+             alpha: float | None = None, data_dir: str | None = None) -> GateResult:
+    """Apply the promotion rule to a pair of runs (nothing is written). `data_dir`: a tau2
+    data directory to re-score imported retail/airline runs on (else $TAU2_DATA_DIR)."""
     policy = policy or load_policy()
     if alpha is not None:
         if not 0.0 < alpha < 1.0:
@@ -181,9 +188,14 @@ def evaluate(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
     stats["alpha_uncorrected"] = policy.alpha
     clean = role.role in CLEAN_GRADES
 
+    resc = rescore_comparison(conn, cmp, data_dir)
     reasons: list[str] = []
     failed = [c for c in enabled if not c.passed]
-    if failed:
+    forged = differ_reason(resc)
+    if forged:  # rewards that are not the grader's: no verdict can rest on them
+        decision = "inconclusive"
+        reasons.append(forged)
+    elif failed:
         decision = "discard"
         reasons += [f"{c.name} failed: {c.detail}" for c in failed]
     elif policy.require_significance and stats["p_value"] > level:
@@ -238,6 +250,7 @@ def evaluate(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
         if m.unscored:
             warnings.append(f"{side}: {len(m.unscored)} unscored episode(s) left out")
     warnings += _run_warnings(conn, cmp)
+    warnings += rescore_warnings(resc)
     warnings += role.notes
     # how the drafting window was reckoned matters to a clean claim (views in it downgrade
     # it) and to any leaked task listed; said on every gate of imported runs, it was noise
@@ -246,7 +259,7 @@ def evaluate(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
     if disabled:
         warnings.append(f"checks switched off by the policy: {', '.join(disabled)}")
     return GateResult(decision, cmp, enabled, disabled, stats, role, bm, cm, policy, reasons,
-                      warnings)
+                      warnings, rescore=resc)
 
 
 def _run_warnings(conn, cmp: Comparison) -> list[str]:
@@ -317,6 +330,7 @@ def record_decision(db: Any, result: GateResult, fp: str | None = None) -> int:
         "action_match_before": bm.action_match, "action_match_after": cm.action_match,
         "deltas": result.deltas(),
         "warnings": result.warnings,
+        "rescore": {side: r.to_dict() for side, r in result.rescore.items()},
         "transitions": {r.task_id: r.transition for r in cmp.rows},
         # why the evidence role is what it is (gate_decisions has no column for it)
         "claimed_role": result.role.claimed,
@@ -372,7 +386,9 @@ def fingerprint(result: GateResult) -> str:
            "code": code_hash(), "decision": result.decision, "grade": result.evidence_role,
            "role_reasons": result.role.reasons, "leaked": result.role.leaked_tasks,
            "p": result.stats.get("p_value"), "alpha": result.stats.get("alpha"),
-           "checks": [c.to_dict() for c in result.checks], "stats": result.stats}
+           "checks": [c.to_dict() for c in result.checks], "stats": result.stats,
+           "rescore": {side: [r.status, r.rescored, len(r.differ)]
+                       for side, r in result.rescore.items()}}
     text = json.dumps(doc, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -387,7 +403,8 @@ def existing_row(db: Any, result: GateResult, fp: str | None = None) -> int | No
 
 def gate(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
          policy: Policy | None = None, intersect: bool = False,
-         alpha: float | None = None, new_row: bool = False) -> GateResult:
+         alpha: float | None = None, new_row: bool = False,
+         data_dir: str | None = None) -> GateResult:
     """evaluate + record_decision: what `t2e gate` and the gate screen do. Gating the same
     runs with the same policy and code to the same outcome returns the existing row
     (`result.reused`) unless `new_row`."""
@@ -399,7 +416,8 @@ def gate(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
     if baseline.run_id == candidate.run_id:  # evidence of nothing, yet it would get a row
         raise T2EError(f"{candidate.label()} is both the baseline and the candidate: a run "
                        "cannot be gated against itself")
-    result = evaluate(db, baseline, candidate, policy=policy, intersect=intersect, alpha=alpha)
+    result = evaluate(db, baseline, candidate, policy=policy, intersect=intersect, alpha=alpha,
+                      data_dir=data_dir)
     result.advice = advise(result, db)
     fp = fingerprint(result)
     row = None if new_row else existing_row(db, result, fp)
