@@ -61,7 +61,8 @@ def _human_gate(doc: dict) -> str:
         lines.append(f"  heldout set {one_line(hs['name'], 60)} ({hs['tasks']} tasks, "
                      f"sha256 {hs['sha256'][:12]}, registered {hs['registered_at'][:19]}): "
                      f"candidate {hs['candidate_index']} on it ({hs.get('agents_on_set')} "
-                     f"agent(s) ran on its tasks); runs by each agent on its tasks: {counts}")
+                     f"agent(s) ran on its tasks), set {hs.get('set_index') or 1} of the "
+                     f"candidate's agent; runs by each agent on its tasks: {counts}")
     if doc["leaked_tasks"]:
         lines.append(f"  leaked tasks (viewed while drafting): {', '.join(doc['leaked_tasks'])}")
     lines.append("  checks:")

@@ -11,13 +11,32 @@ was removed since (the agent ledger, migration 11, keeps it); each agent can be 
 imported run cannot: a file's agent label is whatever the file says, so its first run cannot
 be told from a re-roll); and the baseline's agent ran on the set before the candidate's.
 
-Alpha: agents are ordered by their first run on any task of the set (in its world, whatever
-run or registered set that was made for, so a near-copy of the set shares its agents). A
-candidate with k agents before it could have been gated against any of those k; it is tested
-at alpha * 6 / (pi^2 k^3), a Basel share alpha * 6 / (pi^2 k^2) split over its k possible
-baselines. Summed over every candidate and every baseline it could have picked, the levels add
-up to alpha: however many agents are tried on one set, and whichever pair is gated, the chance
-that a no-op is promoted stays at most alpha.
+Alpha (`spent_alpha`): agents are ordered by their first run on any task of the set (in its
+world, whatever run or registered set that was made for, so a near-copy of the set shares its
+agents). A candidate with k agents before it could have been gated against any of those k.
+And a candidate may be tried on several registered sets (two disjoint halves of a split, say):
+its sets are ordered by its agent's first run on any task of each (any world; ties, one run
+touching several sets, by registration order), and the set gated is its j-th. It is tested at
+
+    alpha * 6 / (pi^2 k^3) * 1 / (zeta(3) j^3)
+
+with zeta(3) = sum_{n>=1} 1 / n^3 = 1.2020569... (Apery's constant), so that, like
+sum_{n>=1} 6 / (pi^2 n^2) = 1 (Basel), sum_{j>=1} 1 / (zeta(3) j^3) = 1. The union bound:
+- one set: each candidate (distinct k >= 1) has at most k baselines, so the levels of every
+  (candidate, baseline) pair the set can see add up to at most
+  sum_k k * alpha * 6 / (pi^2 k^3) = alpha * sum_k 6 / (pi^2 k^2) = alpha
+  (the factor for j is <= 1): whichever pair is gated, a no-op is promoted on the set with
+  probability at most alpha;
+- one candidate: over every set it is tried on (distinct j >= 1, whatever its k_j there) and
+  every baseline there, sum_j k_j * alpha * 6 / (pi^2 k_j^3) / (zeta(3) j^3)
+  <= alpha * 6 / pi^2 * sum_j 1 / (zeta(3) j^3) = alpha * 6 / pi^2: trying it on N sets
+  gives it no more, in all, than the share of the first candidate on one set (before, each
+  set gave it that share again).
+Each registered set is its own family (a fresh set is a fresh question, as a fresh test set
+is); the sets a candidate is tried on are one family of its own. The j factor costs the first
+set 1 / zeta(3) = 0.832 (no sound factor can be 1 at j = 1 and leave anything for a second
+set); j^3 rather than j^2 keeps that price low (6 / pi^2 = 0.608 for j^2): most candidates
+meet one heldout set, the second is usually a transfer set (0.104), a third costs 0.031.
 """
 
 from __future__ import annotations
@@ -42,6 +61,8 @@ class SetVerdict:
     runs: dict[str, dict] = field(default_factory=dict)  # side -> {count, first, position}
     candidate_index: int | None = None             # k: agents on the set before the candidate's
     agents_on_set: int = 0                         # distinct agents that ran on its tasks so far
+    set_index: int | None = None                   # j: this set's place among the candidate's
+    sets_of_candidate: list[str] = field(default_factory=list)  # its sets, in that order
     alpha: float | None = None                     # the corrected level
     left_out: list[str] = field(default_factory=list)  # tasks of the set not compared
 
@@ -51,23 +72,35 @@ class SetVerdict:
                 "registered_at": s["registered_at"] if s else None,
                 "tasks": len(s["task_ids"]) if s else None, "reasons": self.reasons,
                 "runs": self.runs, "candidate_index": self.candidate_index,
-                "agents_on_set": self.agents_on_set, "left_out": self.left_out,
+                "agents_on_set": self.agents_on_set, "set_index": self.set_index,
+                "sets_of_candidate": self.sets_of_candidate, "left_out": self.left_out,
                 "corrected_alpha": self.alpha}
 
     def alpha_reason(self) -> str:
         """Why the level is what it is, for the verdict's reasons."""
-        k = self.candidate_index or 1
-        return (f"candidate {k} on set {self.set['name']!r}: {k} agent(s) ran on its tasks "
-                f"before the candidate's, each a baseline it could have been gated against "
-                f"(alpha * 6 / (pi^2 k^3))")
+        k = max(self.candidate_index or 1, 1)
+        j = self.set_index or 1
+        name = self.set["name"]
+        before = [repr(n) for n in self.sets_of_candidate[:j - 1]]
+        sets = (f"set {name!r} is the first registered set the candidate's agent ran on"
+                if j == 1 else
+                f"set {name!r} is the {j}th registered set the candidate's agent ran on "
+                f"(after {', '.join(before)})")
+        return (f"candidate {k} on set {name!r}: {k} agent(s) ran on its tasks before the "
+                f"candidate's (k = {k}), each a baseline it could have been gated against; "
+                f"{sets} (j = {j}); alpha * 6 / (pi^2 k^3) / (zeta(3) j^3)")
 
 
-def spent_alpha(alpha: float, k: int) -> float:
-    """The level of a candidate with k >= 1 agents before it on a set: alpha * 6 / (pi^2 k^3),
-    the Basel share alpha * 6 / (pi^2 k^2) split over its k possible baselines. Summed over
-    every (baseline, candidate) pair a set can see this is alpha, so the family-wise error
-    stays <= alpha whichever pair is gated."""
-    return alpha * 6.0 / (math.pi ** 2 * k ** 3)
+ZETA3 = 1.2020569031595942   # Apery's constant, sum_{n>=1} 1/n^3
+
+
+def spent_alpha(alpha: float, k: int, j: int = 1) -> float:
+    """The level of a candidate with k >= 1 agents before it on a set that is the j-th (>= 1)
+    registered set it is tried on: alpha * 6 / (pi^2 k^3) / (zeta(3) j^3). Summed over every
+    (baseline, candidate) pair a set can see this is at most alpha, and over every set and
+    baseline one candidate is tried with at most alpha * 6 / pi^2 (the union bound: module
+    docstring)."""
+    return alpha * 6.0 / (math.pi ** 2 * k ** 3) / (ZETA3 * j ** 3)
 
 
 def find_set(conn: Any, domain: str | None, task_ids: set[str]) -> dict | None:
@@ -92,6 +125,20 @@ def ledger_runs(conn: Any, s: dict) -> list[dict]:
     unknown domain counts: the rule errs towards counting), oldest first."""
     return [r for r in runs_on_tasks(conn, s["task_ids"])
             if r["domain"] is None or world_key(r["domain"]) == s["world_key"]]
+
+
+def sets_tried(conn: Any, run: Any) -> list[dict]:
+    """The registered sets (any world) on whose tasks `run`'s agent ran, removed runs
+    included, in the order of its first run there (ties: registration order). An imported
+    run's agent is unknown: the sets that run itself touched."""
+    key = agent_key(run)
+    found = []
+    for s in list_sets(conn):
+        mine = [r for r in ledger_runs(conn, s)
+                if (r["run_id"] == run.run_id if key is None else _same_agent(r, key))]
+        if mine:
+            found.append((mine[0]["created_at"], s["set_id"], s))
+    return [s for _at, _id, s in sorted(found, key=lambda f: (f[0], f[1]))]
 
 
 def _same_agent(row: dict, key: tuple) -> bool:
@@ -224,5 +271,10 @@ def judge_set(conn: Any, baseline: RunInfo, candidate: RunInfo, task_ids: set[st
         v.reasons.append(f"baseline run {baseline.label()}: its agent first ran on set "
                          f"{s['name']!r} after the candidate's did; a baseline chosen once "
                          f"the candidate's outcomes there could be seen is not clean")
-    v.alpha = spent_alpha(alpha, max(ci, 1))
+    tried = [x["name"] for x in sets_tried(conn, candidate)]
+    if s["name"] not in tried:  # (the candidate run is on the set: cannot happen)
+        tried.append(s["name"])
+    v.sets_of_candidate = tried
+    v.set_index = tried.index(s["name"]) + 1
+    v.alpha = spent_alpha(alpha, max(ci, 1), v.set_index)
     return v

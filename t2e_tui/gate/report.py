@@ -75,7 +75,7 @@ def _code_cell(text: str) -> str:
 
 def significant(v: float) -> str:
     """A p value or an alpha level as every gate report prints it: 4 significant digits (an
-    alpha spent across candidates, 0.05 * 6 / (pi^2 k^3), has many)."""
+    alpha spent across candidates and sets, 0.05 * 6 / (pi^2 k^3) / (zeta(3) j^3), has many)."""
     return f"{v:.4g}"
 
 
