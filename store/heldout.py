@@ -18,7 +18,10 @@ from .db import StoreError, now_iso
 from .writer import conn_of
 
 SET_ROLES = ("heldout", "transfer")
-_COLS = "set_id, name, world_key, role, spec, task_ids_json, sha256, registered_at, author"
+# the gate's paired tests (t2e_tui/gate/policy.TESTS); the first is the default
+SET_TESTS = ("sign", "permutation")
+_COLS = ("set_id, name, world_key, role, spec, task_ids_json, sha256, registered_at, author, "
+         "test")
 
 
 def task_key(task_id: str) -> tuple:
@@ -36,18 +39,23 @@ def set_hash(key: str, task_ids: list[str]) -> str:
 def _row(r: tuple) -> dict:
     return {"set_id": r[0], "name": r[1], "world_key": r[2], "role": r[3], "spec": r[4],
             "task_ids": json.loads(r[5]), "sha256": r[6], "registered_at": r[7],
-            "author": r[8]}
+            "author": r[8], "test": r[9]}
 
 
 def register_set(db: Any, name: str, domain: str, task_ids: list[str], *, spec: str,
-                 role: str = "heldout", author: str | None = None) -> dict:
-    """Register a frozen task set; returns it. StoreError on an empty name or list, an unknown
-    role, or a name already taken (sets are never replaced: register a new name)."""
+                 role: str = "heldout", author: str | None = None,
+                 test: str = SET_TESTS[0]) -> dict:
+    """Register a frozen task set, with the paired test the gate applies to it (fixed in
+    advance, so it is never chosen after the p-values are seen); returns it. StoreError on an
+    empty name or list, an unknown role or test, or a name already taken (sets are never
+    replaced: register a new name)."""
     name = (name or "").strip()
     if not name:
         raise StoreError("a heldout set needs a name")
     if role not in SET_ROLES:
         raise StoreError(f"a registered set's role is heldout or transfer, not {role!r}")
+    if test not in SET_TESTS:
+        raise StoreError(f"a registered set's test is {' or '.join(SET_TESTS)}, not {test!r}")
     ids = sorted({str(t).strip() for t in task_ids if str(t).strip()}, key=task_key)
     if not ids:
         raise StoreError(f"heldout set {name!r}: no task ids")
@@ -58,8 +66,8 @@ def register_set(db: Any, name: str, domain: str, task_ids: list[str], *, spec: 
     key = world_key(domain)
     conn.execute(
         "INSERT INTO heldout_sets (name, world_key, role, spec, task_ids_json, sha256, "
-        "registered_at, author) VALUES (?,?,?,?,?,?,?,?)",
-        (name, key, role, spec, json.dumps(ids), set_hash(key, ids), now_iso(), author))
+        "registered_at, author, test) VALUES (?,?,?,?,?,?,?,?,?)",
+        (name, key, role, spec, json.dumps(ids), set_hash(key, ids), now_iso(), author, test))
     return get_set(conn, name)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from .migrations_heldout_test import HELDOUT_TEST_SQL, HELDOUT_TEST_VERSION
 from .migrations_ledger import LEDGER_SQL
 from .migrations_search import (
     FTS_SIZES_SQL,
@@ -284,6 +285,11 @@ CREATE INDEX idx_steps_latency ON steps(episode_id, idx, latency_ms)
         11,
         "which agent ran which tasks, kept when a run is removed",
         LEDGER_SQL,
+    ),
+    (
+        HELDOUT_TEST_VERSION,
+        "a heldout set fixes the gate's statistical test",
+        HELDOUT_TEST_SQL,
     ),
 ]
 

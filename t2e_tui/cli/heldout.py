@@ -41,7 +41,8 @@ def _human(s: dict) -> str:
     return (f"{one_line(s['name'], 80)}  {s['role']} set of {len(ids)} task(s) in "
             f"{s['world_key']}, registered {s['registered_at'][:19]}Z"
             + (f" by {one_line(s['author'], 40)}" if s.get("author") else "")
-            + f"\n  spec {one_line(s['spec'], 120)}   sha256 {s['sha256']}\n  tasks {shown}")
+            + f"\n  spec {one_line(s['spec'], 120)}   sha256 {s['sha256']}   test "
+            f"{s.get('test') or 'sign'}\n  tasks {shown}")
 
 
 def register(cli: click.Group) -> None:
@@ -58,10 +59,16 @@ def register(cli: click.Group) -> None:
     @click.option("--role", type=click.Choice(["heldout", "transfer"]), default="heldout",
                   show_default=True)
     @click.option("--data", "data_dir", default=None, help="tau2 data directory.")
+    @click.option("--test", type=click.Choice(["sign", "permutation"]), default="sign",
+                  show_default=True,
+                  help="The paired test the gate applies on this set, fixed now: sign (which "
+                       "way each task moved) or permutation (how far; more power with repeated "
+                       "trials). A gate policy naming the other test supports at most.")
     @click.option("--json", "as_json", is_flag=True)
-    def register_cmd(name, domain, spec, role, data_dir, as_json):
-        """Freeze NAME as the task list SPEC of DOMAIN (with a hash and the time). Sets are
-        never changed or deleted; gates on them count every agent that ran on their tasks."""
+    def register_cmd(name, domain, spec, role, data_dir, test, as_json):
+        """Freeze NAME as the task list SPEC of DOMAIN (with a hash, the time and the gate's
+        test). Sets are never changed or deleted; gates on them count every agent that ran on
+        their tasks."""
         from store import StoreError
         from store.heldout import register_set
 
@@ -70,7 +77,7 @@ def register(cli: click.Group) -> None:
         with closing(connect_store(create=True)) as conn:
             try:
                 s = register_set(conn, name, domain, ids, spec=spec, role=role,
-                                 author=os.environ.get("USER"))
+                                 author=os.environ.get("USER"), test=test)
             except StoreError as exc:
                 raise T2EError(str(exc)) from None
         emit(s, as_json, "registered " + _human(s))

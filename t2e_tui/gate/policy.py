@@ -46,6 +46,7 @@ class Policy:
     params: dict[str, dict[str, float]] = field(
         default_factory=lambda: {n: dict(p) for n, p in CHECK_PARAMS.items()})
     source: str = "default"
+    test_given: bool = False    # the policy file names its test (parse_policy)
 
     def param(self, check: str, key: str) -> float:
         return self.params[check][key]
@@ -70,15 +71,32 @@ class Policy:
             out.append("significance not required")
         return out
 
+    def test_for(self, registered: str | None, set_name: str | None = None
+                 ) -> tuple[str, str | None]:
+        """The paired test a comparison is judged by, and how choosing it loosens the rule
+        (None: it does not). The test is fixed in advance: by the registered set
+        (`registered`, `t2e heldout register --test`), else the packaged default. A policy
+        naming another one chose it, possibly after seeing both p-values (`t2e gate --json`
+        prints both): the gate applies it but supports at most."""
+        fixed = registered or STATS_DEFAULTS["test"]
+        chosen = self.test_given or self.test != STATS_DEFAULTS["test"]
+        if not chosen or self.test == fixed:
+            return fixed, None
+        by = (f"set {set_name!r}'s registered" if registered and set_name else
+              "the registered" if registered else "the default")
+        return self.test, f"test {self.test} instead of {by} {fixed} test"
+
     def vetoes_off(self) -> "Policy":
         """The same policy with every check disabled (only the statistics decide)."""
         return Policy(self.alpha, self.require_significance, self.ci_level,
                       self.bootstrap_resamples, self.bootstrap_seed, self.test,
                       {n: False for n in CHECK_NAMES},
-                      {n: dict(p) for n, p in self.params.items()}, self.source + " (vetoes off)")
+                      {n: dict(p) for n, p in self.params.items()}, self.source + " (vetoes off)",
+                      self.test_given)
 
     def to_dict(self) -> dict:
-        return {"source": self.source, "test": self.test, "alpha": self.alpha,
+        return {"source": self.source, "test": self.test, "test_given": self.test_given,
+                "alpha": self.alpha,
                 "require_significance": self.require_significance, "ci_level": self.ci_level,
                 "bootstrap_resamples": self.bootstrap_resamples,
                 "bootstrap_seed": self.bootstrap_seed,
@@ -94,7 +112,9 @@ def load_policy(path: str | Path | None = None) -> Policy:
     """The policy in `path`, or the packaged default. Raises T2EError naming the file and the
     key on any problem."""
     if path is None:
-        return parse_policy(default_policy_text(), "default policy (t2e_tui/data/gate_policy.toml)")
+        pol = parse_policy(default_policy_text(), "default policy (t2e_tui/data/gate_policy.toml)")
+        pol.test_given = False   # the default names the default: the set's test stands
+        return pol
     p = Path(path)
     try:
         text = p.read_text("utf-8")
@@ -129,6 +149,7 @@ def parse_policy(text: str, where: str = "<policy>") -> Policy:
         if not isinstance(value, want) or (want is int and isinstance(value, bool)):
             raise T2EError(f"{where}: [stats] {key} must be a {want.__name__}, got {value!r}")
         setattr(pol, key, value)
+    pol.test_given = "test" in stats
     if pol.test not in TESTS:
         raise T2EError(f"{where}: [stats] test must be one of {', '.join(TESTS)}, "
                        f"got {pol.test!r}")

@@ -184,8 +184,12 @@ def evaluate(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
     level = policy.alpha
     if role.heldout is not None and role.heldout.alpha is not None:
         level = role.heldout.alpha   # alpha spent across the agents tried on the set
-    stats = evidence_stats(cmp, dataclasses.replace(policy, alpha=level))
+    hset = role.heldout.set if role.heldout is not None else None
+    registered = (hset.get("test") or "sign") if hset else None
+    test, test_loosens = policy.test_for(registered, hset["name"] if hset else None)
+    stats = evidence_stats(cmp, dataclasses.replace(policy, alpha=level, test=test))
     stats["alpha_uncorrected"] = policy.alpha
+    stats["test_registered"] = registered
     clean = role.role in CLEAN_GRADES
 
     resc = rescore_comparison(conn, cmp, data_dir)
@@ -205,7 +209,7 @@ def evaluate(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
             f"{stats['p_value']:.4g} > alpha = {level:.4g} ({len(stats['improved'])} task(s) "
             f"improved, {len(stats['worsened'])} worsened)")
     else:
-        loose = policy.loosened()
+        loose = policy.loosened() + ([test_loosens] if test_loosens else [])
         decision = "promote" if clean and not loose else "supported"
         if policy.require_significance:
             reasons.append(f"all {len(enabled)} enabled checks pass; {stats['test']} p = "
