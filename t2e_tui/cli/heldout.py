@@ -130,8 +130,8 @@ def register(cli: click.Group) -> None:
         k = len(agents)
         s["next_alpha_at_0.05"] = spent_alpha(0.05, max(k, 1))
         emit(s, as_json, _human(s) + f"\n  {k} agent(s) ran on its tasks; a new candidate is "
-             f"tested at alpha x {spent_alpha(1.0, max(k, 1)):.4g} (k = {max(k, 1)}, this its "
-             f"first registered set: j = 1; its j-th set costs 1/j^3 more)")
+             f"tested at alpha x {spent_alpha(1.0, max(k, 1)):.4g} (k = {max(k, 1)}; j = 1, the "
+             f"first registered set its agent runs on; on its j-th set, 1/j^3 of that)")
         return 0
 
 
