@@ -92,13 +92,81 @@ def test_promote_report_and_bad_report_path(store_path, tmp_path):
     # "supported", exit 4, and the report never reads as a promotion
     assert res.exit_code == 4
     suite = ET.parse(out).getroot().find("testsuite")
-    assert suite.get("failures") == "1"
-    verdict = [c for c in suite.iter("testcase") if c.get("name") == "verdict"][0]
-    assert verdict.find("failure").get("message").startswith("supported")
+    # exit 4 passes a CI job (README, "In CI"): the JUnit report agrees (see below)
+    assert suite.get("failures") == "0"
     assert (tmp_path / "ok.md").read_text().startswith(
         "## t2e gate: 🟡 SUPPORTED (development evidence, not promoted)")
     res = gate(store_path, "base", "good", "--report", "junit", str(tmp_path / "no/x.xml"))
     assert res.exit_code == 2 and "does not exist" in res.output
+
+
+def _verdict_case(path):
+    suite = ET.parse(path).getroot().find("testsuite")
+    (case,) = [c for c in suite.iter("testcase") if c.get("name") == "verdict"]
+    return suite, case
+
+
+def test_the_junit_verdict_fails_exactly_where_the_exit_code_fails_a_ci_job(store_path,
+                                                                            tmp_path):
+    """The JUnit verdict case failed on every verdict but promote, so a CI that fails builds
+    on JUnit failures went red on `supported` (exit 4), the best verdict an imported pair can
+    get and one the README's CI recipe passes. The case now fails where the exit code fails
+    the job (discard 1, inconclusive 3) and passes on promote and supported, a supported
+    verdict saying what it could not vouch for in the case's output (never read as a
+    promotion); the per-check and per-regression cases are unchanged."""
+    from t2e_tui.gate.rules import EXIT_CODES
+
+    seen = {}
+    for base, cand, decision in (("low", "good", "supported"), ("base", "good", "inconclusive"),
+                                 ("base", "bad | <b>x</b> \x1b[31m`rm`", "discard")):
+        out = tmp_path / f"{decision}.xml"
+        res = gate(store_path, base, cand, "--report", "junit", str(out), "--json")
+        doc = json.loads(res.stdout)
+        assert doc["decision"] == decision and res.exit_code == EXIT_CODES[decision]
+        suite, case = _verdict_case(out)
+        props = {p.get("name"): p.get("value") for p in suite.find("properties")}
+        assert props["exit_code"] == str(res.exit_code) and props["verdict"] == doc["verdict"]
+        seen[decision] = case.find("failure")
+        if decision == "supported":
+            assert seen[decision] is None and suite.get("failures") == "0"
+            said = case.find("system-out").text
+            assert said.startswith("supported (development), exit 4: not a promote"), said
+            assert all(one in said for one in doc["reasons"]), said
+        else:
+            assert seen[decision].get("message").startswith(f"{decision}: ")
+            assert case.find("system-out") is None
+    # the per-check and per-regression cases as before: the discard's are there and fail
+    suite, _ = _verdict_case(tmp_path / "discard.xml")
+    regs = [c for c in suite.iter("testcase") if c.get("classname") == "t2e.gate.regressions"]
+    assert len(regs) == 2 and all(c.find("failure") is not None for c in regs)
+
+
+def test_regressions_a_policy_allows_do_not_fail_the_junit_report(store_path, tmp_path):
+    """A policy with the zero-tolerance veto off: the verdict is supported at most (exit 4,
+    which passes the job) while the regressing tasks' cases failed, so the report went red
+    where the exit code did not. They are listed still, as skipped with why."""
+    pol = tmp_path / "loose.toml"
+    pol.write_text("[stats]\nrequire_significance = false\n"
+                   "[checks.no_task_regressions]\nenabled = false\n"
+                   "[checks.reward_improved]\nenabled = false\n"
+                   "[checks.pass_rate_not_worse]\nenabled = false\n"
+                   "[checks.action_match_not_worse]\nenabled = false\n"
+                   "[checks.write_action_match_not_worse]\nenabled = false\n"
+                   "[checks.read_action_match_not_worse]\nenabled = false\n")
+    out = tmp_path / "g.xml"
+    res = gate(store_path, "base", "bad | <b>x</b> \x1b[31m`rm`", "--policy", str(pol),
+               "--report", "junit", str(out), "--json")
+    doc = json.loads(res.stdout)
+    assert res.exit_code == 4 and doc["stats"]["regressions"] == ["1", "2"], res.output
+    suite, case = _verdict_case(out)
+    regs = [c for c in suite.iter("testcase") if c.get("classname") == "t2e.gate.regressions"]
+    assert [c.get("name") for c in regs] == ["task 1", "task 2"]
+    assert all(c.find("failure") is None for c in regs)
+    skipped = [c.find("skipped") for c in regs]
+    assert all(s is not None and "no_task_regressions is off" in s.get("message")
+               for s in skipped)
+    assert skipped[0].text.startswith("t2e show ")
+    assert suite.get("failures") == "0" and case.find("failure") is None
 
 
 def test_inspect_command_of_a_hostile_task_id_stays_in_its_cell_and_is_quoted(tmp_path):

@@ -20,6 +20,7 @@ from store.atomic import mkstemp_public
 from store.queries import typeable
 
 from ..textsafe import one_line
+from .rules import FAILS_CI
 
 FORMATS = ("junit", "markdown")
 _BADGE = {"promote": "✅ PROMOTE", "discard": "❌ DISCARD", "inconclusive": "⚠️ INCONCLUSIVE",
@@ -89,13 +90,15 @@ def _stats_line(doc: dict) -> str:
 
 
 def junit(doc: dict, refs: dict | None = None) -> bytes:
-    """JUnit XML: one test case per check and per regressing task, plus the verdict (`refs`:
-    inspect_refs, for the commands that open a regression)."""
+    """JUnit XML: one test case per check and per regressing task, plus the verdict, which
+    fails where the exit code fails a CI job (`FAILS_CI`: discard, inconclusive) and passes on
+    promote and supported (`refs`: inspect_refs, for the commands that open a regression)."""
     checks = doc["checks"]
     regressions = doc["stats"]["regressions"]
     suite = ET.Element("testsuite", name="t2e gate", tests=str(len(checks) + len(regressions) + 1))
     props = ET.SubElement(suite, "properties")
-    for k, v in (("decision", doc["decision"]), ("scoreboard_row", doc["row_id"]),
+    for k, v in (("decision", doc["decision"]), ("verdict", doc["verdict"]),
+                 ("exit_code", doc["exit_code"]), ("scoreboard_row", doc["row_id"]),
                  ("baseline", f"{_t(doc['baseline']['name'], 80)} ({doc['baseline']['run_id']})"),
                  ("candidate",
                   f"{_t(doc['candidate']['name'], 80)} ({doc['candidate']['run_id']})"),
@@ -106,10 +109,17 @@ def junit(doc: dict, refs: dict | None = None) -> bytes:
         ET.SubElement(props, "property", name=k, value=_t(v))
     failures = skipped = 0
     verdict = ET.SubElement(suite, "testcase", classname="t2e.gate", name="verdict")
-    if doc["decision"] != "promote":
+    why = "\n".join(_t(r, 2000) for r in doc["reasons"]) or _stats_line(doc)
+    if doc["decision"] in FAILS_CI:
         failures += 1
         f = ET.SubElement(verdict, "failure", message=f"{doc['decision']}: {_stats_line(doc)}")
-        f.text = "\n".join(_t(r, 2000) for r in doc["reasons"]) or _stats_line(doc)
+        f.text = why
+    elif doc["decision"] != "promote":
+        # passes a CI job as the exit code does, saying what it could not vouch for: never
+        # read as a promotion (JUnit has no "passed with a reservation")
+        out = ET.SubElement(verdict, "system-out")
+        out.text = (f"{_t(doc['verdict'], 80)}, exit {doc['exit_code']}: not a promote; "
+                    f"{_stats_line(doc)}\n{why}")
     for ch in checks:
         tc = ET.SubElement(suite, "testcase", classname="t2e.gate.checks", name=_t(ch["name"]))
         if ch.get("na"):
@@ -120,12 +130,21 @@ def junit(doc: dict, refs: dict | None = None) -> bytes:
             f = ET.SubElement(tc, "failure", message=_t(ch.get("detail"), 2000))
             f.text = (f"baseline {_t(ch.get('baseline_text', ch.get('baseline')))}; candidate "
                       f"{_t(ch.get('candidate_text', ch.get('candidate')))}")
+    # a policy with the veto off lets regressions pass (supported at most, exit 4): they are
+    # listed as skipped, saying why, so the report fails only where the exit code does
+    allowed = "no_task_regressions" in (doc.get("disabled_checks") or [])
     for task in regressions:
         tc = ET.SubElement(suite, "testcase", classname="t2e.gate.regressions",
                            name=f"task {_t(task, _TASK_WIDTH)}")
-        failures += 1
-        f = ET.SubElement(tc, "failure", message="passed in the baseline, fails in the "
-                                                 "candidate")
+        if allowed:
+            skipped += 1
+            f = ET.SubElement(tc, "skipped", message="passed in the baseline, fails in the "
+                              "candidate; not a failure: no_task_regressions is off in the "
+                              "policy")
+        else:
+            failures += 1
+            f = ET.SubElement(tc, "failure", message="passed in the baseline, fails in the "
+                                                     "candidate")
         f.text = _show(doc, task, refs)
     suite.set("failures", str(failures))
     suite.set("skipped", str(skipped))

@@ -33,6 +33,10 @@ from .runs import RunInfo, conn_of, resolve_run
 from .times import parse_time
 
 EXIT_CODES = {"promote": 0, "discard": 1, "inconclusive": 3, "supported": 4}
+# The verdicts that fail a CI job (README, "In CI"): discard and inconclusive. Supported
+# (exit 4) passes there, the best verdict imported files can get; the JUnit report's verdict
+# case fails exactly on these, so a CI that fails on JUnit failures agrees with the exit code.
+FAILS_CI = frozenset({"discard", "inconclusive"})
 CLEAN_GRADES = ("heldout", "transfer")
 
 
