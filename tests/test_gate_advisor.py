@@ -111,8 +111,10 @@ def _imported_pair(tmp_path):
 def test_a_copy_of_the_baseline_is_no_aa_pair(tmp_path):
     """The baseline's file reformatted, or its export re-imported, was taken as another run
     of the same agent: 'noise 0.000 per trial (from A/A pair with run X)', and every
-    regression read as beyond noise. A copy is the same evidence twice: noise stays unknown,
-    while a real second run of the agent still measures it."""
+    regression read as beyond noise. A copy is the same evidence twice: noise stays unknown.
+    (Since the advisor tells agents apart as the gate does, no imported run is an imported
+    baseline's A/A pair, a real rerun under its label included: its agent cannot be
+    identified. The engine-run side: test_an_engine_rerun_with_the_same_seed_is_no_aa_pair.)"""
     invoke, d = _imported_pair(tmp_path)
 
     def budget():
@@ -140,7 +142,9 @@ def test_a_copy_of_the_baseline_is_no_aa_pair(tmp_path):
     assert invoke("import", str(d / "disguised.json"), "--name", "copy3").exit_code == 0
     tb = budget()
     assert tb["noise_source"] is None and tb["slip_per_trial"] is None, tb
-    # a real second run of the baseline's agent (another seed: other episodes) does count
+    # another seed of the agent under the baseline's label, imported: the label is all the
+    # store knows of it, as of another agent's file under that label; no A/A pair, and the
+    # note says how to measure the noise of imported runs
     from t2e_tui.engine.engine import execute_run
     from t2e_tui.engine.plan import plan_run
     eng = tmp_path / "e2.sqlite"
@@ -153,9 +157,32 @@ def test_a_copy_of_the_baseline_is_no_aa_pair(tmp_path):
                              str(d / "rerun.json")])
     assert invoke("import", str(d / "rerun.json"), "--name", "rerun").exit_code == 0
     tb = budget()
-    (rerun_id,) = [r["run_id"] for r in json.loads(invoke("runs", "--json").stdout)
-                   if r["name"] == "rerun"]
-    assert tb["noise_source"] == f"A/A pair with run {rerun_id}", tb
+    assert tb["noise_source"] is None and "baseline was imported" in tb["note"], tb
+
+
+def test_an_engine_rerun_with_the_same_seed_is_no_aa_pair(tmp_path):
+    """Runs t2e made, of one agent: a rerun with the baseline's seed plays the same episodes
+    (the same evidence twice: no noise measured), a rerun with another seed is the A/A pair."""
+    from store import connect
+    from t2e_tui.engine.engine import execute_run
+    from t2e_tui.engine.plan import plan_run
+
+    st = str(tmp_path / "s.sqlite")
+
+    def run(seed: int, name: str, **kw) -> str:
+        return execute_run(plan_run(tasks="heldout", num_tasks=12, grade="db-communicate",
+                                    noise=0.2, seed=seed, name=name, **kw), st).run_id
+    base, cand = run(1, "base"), run(2, "cand")
+    conn = connect(st)
+    try:
+        assert gate(conn, base, cand, new_row=True).advice["noise_source"] is None
+        run(1, "same seed")
+        assert gate(conn, base, cand, new_row=True).advice["noise_source"] is None
+        again = run(3, "another seed")
+        assert gate(conn, base, cand, new_row=True).advice["noise_source"] == \
+            f"A/A pair with run {again}"
+    finally:
+        conn.close()
 
 
 def test_the_candidate_is_never_its_own_noise_reference(tmp_path):
@@ -169,3 +196,52 @@ def test_the_candidate_is_never_its_own_noise_reference(tmp_path):
     res = invoke("gate", "base", "cand2", "--json")
     tb = json.loads(res.stdout)["trial_budget"]
     assert tb["noise_source"] is None, tb
+
+
+def _called(conn, rid: str, tag: str) -> str:
+    """Give every episode of run `rid` a tool call of its own (`tag` in the arguments): two
+    runs that make the same calls are a copy, never an A/A pair (`_same_calls`)."""
+    from store import writer
+
+    for (eid,) in conn.execute("SELECT episode_id FROM episodes WHERE run_id = ?", (rid,)):
+        writer.append_step(conn, eid, 1, {"role": "assistant", "content": None, "tool_calls": [
+            {"id": f"c{eid}", "name": "get_order_details", "arguments": {"tag": tag},
+             "requestor": "assistant"}]})
+    return rid
+
+
+def _noise_source(conn, base: str, cand: str):
+    return gate(conn, base, cand, new_row=True).advice["noise_source"]
+
+
+def test_the_aa_partner_is_the_baseline_agents_run_as_the_gate_tells_agents_apart(tmp_path):
+    """The advisor took as the baseline's A/A pair any run with the same candidate hash and
+    agent model label: for imported runs (no candidate hash) the file's llm label alone, so
+    another agent's file under that label measured the 'noise'; and a run of the same text
+    and agent model with another user model. The gate's first-run rule tells agents apart
+    by candidate text, agent and user model (`heldout.agent_key`), an imported run's agent
+    being unknown; the advisor now asks the same (one notion of "same agent")."""
+    conn = new_store(tmp_path)
+    tasks = [str(i) for i in range(1, 11)]
+    base = {t: [1.0 if int(t) <= 5 else 0.0] for t in tasks}
+    other = {t: [1.0 if int(t) <= 6 else 0.0] for t in tasks}   # differs on one task
+    cand = {t: [1.0] for t in tasks}
+    # imported runs: no candidate hash; 'other' is a file of the same llm label
+    ib = _called(conn, make_run(conn, "ibase", base, agent_model="gpt-x"), "ib")
+    ic = _called(conn, make_run(conn, "icand", cand, agent_model="gpt-y"), "ic")
+    _called(conn, make_run(conn, "iother", other, agent_model="gpt-x"), "io")
+    assert _noise_source(conn, ib, ic) is None
+    advice = gate(conn, ib, ic, new_row=True).advice
+    assert "baseline was imported" in advice["note"] and "2+ trials per task" in \
+        advice["note"], advice
+    # runs t2e made: one candidate text, one agent model, user models told apart
+    h = "a" * 64
+    mb = _called(conn, make_run(conn, "mbase", base, candidate_hash=h), "mb")
+    mc = _called(conn, make_run(conn, "mcand", cand, candidate_hash="b" * 64), "mc")
+    mo = _called(conn, make_run(conn, "mother", other, candidate_hash=h), "mo")
+    for rid, user in ((mb, "scripted"), (mo, "gpt-user")):
+        conn.execute("UPDATE runs SET user_model = ? WHERE run_id = ?", (user, rid))
+    assert _noise_source(conn, mb, mc) is None   # another user model: another agent
+    conn.execute("UPDATE runs SET user_model = 'scripted' WHERE run_id = ?", (mo,))
+    assert _noise_source(conn, mb, mc) == f"A/A pair with run {mo}"   # the same agent
+    conn.close()

@@ -4,7 +4,8 @@ The zero-tolerance veto (no task 1 -> 0) stays as it is; this only reports. Mode
 truly solved or not on each side, and every trial slips to the other outcome with probability
 e (the per-trial noise). e comes from disagreement between repeated trials of the same agent on
 the same task: the runs' own trials (flip rate f = 2e(1-e)), else an A/A pair (another run of
-the baseline's agent on the same tasks and world: share of tasks that differ). Then, for k
+the baseline's agent on the same tasks and world: share of tasks that differ; the agent as the
+gate's first-run rule tells agents apart, so an imported baseline has none). Then, for k
 trials per side:
 
 - a 1 -> 0 on a task whose true outcome did not change has probability (1-e)^kb e^kc; a
@@ -17,6 +18,7 @@ trials per side:
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -118,24 +120,27 @@ def trials_needed(e: float, n_tasks: int, fix: int, alpha: float) -> int | None:
 def _aa_partner(conn: Any, run: Any, tasks: list[str],
                 exclude: tuple[str, ...] = ()) -> tuple[str, float] | None:
     """Another run of the baseline's agent on the same world and tasks: (run id, share of
-    tasks whose success rate differs between the two). Not a run in `exclude` (the
-    candidate: what the gate judges cannot also be its noise), not when the baseline's agent
-    is unknown (no candidate hash and no model: nothing says two runs share an agent), and
-    not a run holding copies of the baseline's episodes (a re-import of its export, or the
-    same file reformatted: the same evidence twice measures no noise; it read 0)."""
+    tasks whose success rate differs between the two). "The baseline's agent" is the gate's
+    (`heldout.stored_runs_of_agent`: candidate text, agent and user model), so an imported
+    baseline has none: a file's agent label is whatever the file says, and another agent's
+    file under that label would measure the difference between two agents as noise. Not a
+    run in `exclude` (the candidate: what the gate judges cannot also be its noise), and not
+    a run holding copies of the baseline's episodes (a re-import of its export, or the same
+    file reformatted: the same evidence twice measures no noise; it read 0)."""
     from store.provenance import copies_of
 
+    from .heldout import stored_runs_of_agent
     from .metrics import task_outcomes
 
-    if run.candidate_hash is None and run.agent_model is None:
+    same = [rid for rid in stored_runs_of_agent(conn, run) if rid not in exclude]
+    if not same:
         return None
-    rows = conn.execute(
-        "SELECT run_id FROM runs WHERE run_id != ? AND world_id IS ? AND candidate_hash IS ? "
-        "AND agent_model IS ? ORDER BY created_at", (run.run_id, run.world_id,
-                                                     run.candidate_hash, run.agent_model))
+    worlds = dict(conn.execute(
+        "SELECT run_id, world_id FROM runs WHERE run_id IN (SELECT value FROM json_each(?))",
+        (json.dumps(same),)))
     mine = task_outcomes(conn, run.run_id)
-    for (rid,) in rows.fetchall():
-        if rid in exclude:
+    for rid in same:
+        if worlds.get(rid) != run.world_id:
             continue
         other = task_outcomes(conn, rid)
         both = [t for t in tasks if t in other and t in mine and other[t].rate is not None
@@ -184,6 +189,7 @@ def _same_calls(conn: Any, a: str, b: str, tasks: list[str]) -> bool:
 
 def advise(result: Any, db: Any) -> dict:
     """The advisor's report for a gate result (the `trial_budget` of `t2e gate --json`)."""
+    from .heldout import agent_key
     from .runs import conn_of
 
     cmp = result.comparison
@@ -218,7 +224,10 @@ def advise(result: Any, db: Any) -> dict:
                  "tasks": n, "power_target": POWER}
     if e is None:
         out["note"] = ("noise unknown: measure it with --trials 2+ or an A/A pair (the "
-                       "baseline run twice)")
+                       "baseline run twice)" if agent_key(cmp.baseline) is not None else
+                       "noise unknown: the baseline was imported (its agent cannot be "
+                       "identified, so no other run is its A/A pair): files with 2+ "
+                       "trials per task measure it")
         return out
     per_task = {}
     for r in rows:

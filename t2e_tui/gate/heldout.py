@@ -158,6 +158,20 @@ def runs_on_set(conn: Any, s: dict, run: Any) -> list[str]:
     return [r["run_id"] for r in ledger_runs(conn, s) if _same_agent(r, key)]
 
 
+def stored_runs_of_agent(conn: Any, run: Any) -> list[str]:
+    """Run ids of the stored runs (not removed) by `run`'s agent, as the first-run rule tells
+    agents apart (`agent_key`, over the agent ledger), oldest first, `run` itself left out.
+    None is known of an imported run's agent (its label is whatever its file says): []."""
+    key = agent_key(run)
+    if key is None:
+        return []
+    cols = ("run_id", "candidate_hash", "agent_model", "user_model", "removed_at")
+    rows = [dict(zip(cols, r)) for r in conn.execute(
+        f"SELECT {', '.join(cols)} FROM agent_runs WHERE candidate_hash = ? AND run_id != ? "
+        "AND removed_at IS NULL ORDER BY created_at, run_id", (key[0], run.run_id))]
+    return [r["run_id"] for r in rows if _same_agent(r, key)]
+
+
 def agents_on_set(conn: Any, s: dict, rows: list[dict] | None = None) -> list[dict]:
     """Distinct agents that ran any task of set `s`, in the order of their first run there:
     [{key, first_run, first_at, runs}]. An unidentifiable run (an import) is an agent of its
