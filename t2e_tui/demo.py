@@ -78,27 +78,64 @@ def store_candidates_dir(store_path: str | os.PathLike) -> Path | None:
     return d if (d / DEMO_MARKER).is_file() else None
 
 
-def build_demo(store_path: str | os.PathLike, *, rebuild: bool = True,
-               concurrency: int = 4) -> dict[str, Any]:
-    """Build the demo store at `store_path`. With rebuild, an existing file there is replaced
-    (refused while an app has it open); without, an existing store is refused (the demo never
-    writes into a working store)."""
+# The demo store's mark, in the SQLite header (PRAGMA application_id; "t2ed"): it travels
+# with the file and goes with it, unlike anything kept beside it (a new store made at the
+# path of a deleted demo store finds the demo's candidates folder still there).
+DEMO_APPLICATION_ID = 0x74326564
+
+
+def is_demo_store(store_path: str | os.PathLike) -> bool:
+    """Whether the file at `store_path` is a store `t2e demo` built (read-only: looking never
+    creates or changes anything; anything unreadable is not one)."""
+    import sqlite3
+
+    path = Path(store_path)
+    if not path.is_file():
+        return False
+    try:
+        conn = sqlite3.connect(path.absolute().as_uri() + "?mode=ro", uri=True, timeout=1.0)
+        try:
+            return conn.execute("PRAGMA application_id").fetchone()[0] == DEMO_APPLICATION_ID
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False
+
+
+def build_demo(store_path: str | os.PathLike, *, replace: str = "demo",
+               named_by: str | None = None, concurrency: int = 4) -> dict[str, Any]:
+    """Build the demo store at `store_path`, refused while an app has a store there open.
+    What is there already is replaced when it is a demo store (`replace="demo"`: anything
+    else is refused and left alone, the demo never writes into a working store), or whatever
+    it is (`"any"`: the demo's own default path). `named_by` ("--store", "$T2E_STORE") says in
+    the refusal where the path came from."""
     from store.inuse import hold_for_rebuild
 
     t0 = time.monotonic()
     path = Path(store_path)
-    if path.exists() and not rebuild:
-        raise T2EError(f"{path}: already exists, and the demo never writes into an "
-                       "existing store: give a new path (`t2e --store NEW.sqlite demo`), or "
-                       "run `t2e demo` to rebuild the default demo store")
     path.parent.mkdir(parents=True, exist_ok=True)
     # never pull a store from under an open app: refused while one holds it (store/inuse.py)
     guard = hold_for_rebuild(path)
     try:
+        # (asked under the lock: nothing replaces the file between the look and the rebuild)
+        if replace != "any" and path.exists() and not is_demo_store(path):
+            raise T2EError(_not_a_demo_store(path, named_by))
         return _build(path, concurrency, t0)
     finally:
         if guard is not None:
             guard.close()
+
+
+def _not_a_demo_store(path: Path, named_by: str | None) -> str:
+    from .paths import demo_store
+
+    where = f" (named by {named_by})" if named_by else ""
+    own = ("`env -u T2E_STORE t2e demo`" if named_by == "$T2E_STORE" or
+           os.environ.get("T2E_STORE") else "`t2e demo`")
+    return (f"{path}{where}: already exists and is not a demo store (`t2e demo` did not "
+            "build it); the demo never writes into or replaces another store: give a new "
+            f"path (`t2e --store NEW.sqlite demo`), or run {own} for the demo's own store "
+            f"({demo_store()})")
 
 
 def _build(path: Path, concurrency: int, t0: float) -> dict[str, Any]:
@@ -120,6 +157,7 @@ def _build(path: Path, concurrency: int, t0: float) -> dict[str, Any]:
         "a file to your candidates/ folder to keep it.\n")
     conn = connect(path)
     try:
+        conn.execute(f"PRAGMA application_id = {DEMO_APPLICATION_ID}")  # is_demo_store
         from store.heldout import register_set
         from world.domains import load_domain
 

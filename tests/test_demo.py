@@ -61,13 +61,14 @@ def test_demo_negative_control_is_rejected_on_transfer(tmp_path):
 @pytest.mark.slow
 def test_demo_cli_rebuilds_default_store_and_labels_stand_in(tmp_path):
     env = dict(os.environ)
+    env.pop("T2E_STORE")   # neither --store nor T2E_STORE: the demo's own store
     cmd = [sys.executable, "-m", "t2e_tui.cli", "demo", "--no-open"]
     p1 = subprocess.run(cmd, capture_output=True, text=True, env=env)
     assert p1.returncode == 0, p1.stderr
     assert "STAND-IN" in p1.stdout
     assert "cross-order-v1: promoted on heldout, rejected on transfer" in p1.stdout
     path = p1.stdout.splitlines()[0].split(": ", 1)[1]
-    assert path.startswith(str(tmp_path / "xdg-data"))  # the default demo store, not T2E_STORE
+    assert path.startswith(str(tmp_path / "xdg-data"))  # the default demo store
     p2 = subprocess.run(cmd + ["--json"], capture_output=True, text=True, env=env)
     d = json.loads(p2.stdout)
     assert d["store"] == path
@@ -88,6 +89,51 @@ def test_demo_refuses_an_existing_explicit_store(tmp_path):
                          "--no-open"], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert target.read_bytes() == b""  # the existing file was left alone
+
+
+def test_demo_builds_at_t2e_store_and_never_replaces_another_store_there(tmp_path,
+                                                                          monkeypatch):
+    """`t2e demo` rebuilt the default demo store whatever T2E_STORE said, though every other
+    command works on the store T2E_STORE names: the demo then opened on a store the next
+    command does not read. It now takes its store by the same rule (--store, else
+    $T2E_STORE, else its own default), rebuilds there a store that `t2e demo` built, and
+    refuses, leaving it as it was, any other store at that path."""
+    from click.testing import CliRunner
+
+    from t2e_tui.cli import cli
+    from t2e_tui.paths import demo_store
+
+    target = tmp_path / "ci" / "env.sqlite"
+    monkeypatch.setenv("T2E_STORE", str(target))
+
+    def demo(*args):
+        return CliRunner().invoke(cli, [*args, "demo", "--no-open", "--json"])
+    first = demo()
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout)["store"] == str(target) and not demo_store().exists()
+    again = demo()   # a demo store there: rebuilt, not appended to
+    assert again.exit_code == 0, again.output
+    conn = connect(target)
+    assert conn.execute("SELECT count(*) FROM gate_decisions").fetchone()[0] == 3
+    conn.close()
+    # a working store at the path T2E_STORE names: refused, left as it was
+    work = tmp_path / "work.sqlite"
+    import store
+
+    store.open_db(work).conn.close()
+    monkeypatch.setenv("T2E_STORE", str(work))
+    before = work.read_bytes()
+    res = demo()
+    assert res.exit_code == 2, res.output
+    said = json.loads(res.stdout)["error"]
+    assert said.startswith(f"{work} (named by $T2E_STORE): already exists and is not a demo "
+                           "store"), said
+    assert "`t2e --store NEW.sqlite demo`" in said and "`env -u T2E_STORE t2e demo`" in said
+    assert work.read_bytes() == before and not (tmp_path / "work-candidates").exists()
+    # --store wins over T2E_STORE, as for every command
+    flag = tmp_path / "flag.sqlite"
+    res = demo("--store", str(flag))
+    assert res.exit_code == 0 and json.loads(res.stdout)["store"] == str(flag), res.output
 
 
 def test_demo_candidates_folder_is_the_stores_own(tmp_path, monkeypatch):
@@ -128,11 +174,11 @@ def test_demo_refuses_to_rebuild_a_store_an_app_has_open(tmp_path):
     app_lock = hold_open(path)  # what the app takes while it runs
     try:
         with pytest.raises(StoreError, match="open in a t2e app"):
-            build_demo(path, rebuild=True, concurrency=2)
+            build_demo(path, concurrency=2)
         assert (identity(path), path.read_bytes()) == before
     finally:
         app_lock.close()
-    build_demo(path, rebuild=True, concurrency=2)  # once the app is gone, it rebuilds
+    build_demo(path, concurrency=2)  # once the app is gone, it rebuilds
 
 
 async def test_an_app_whose_store_was_replaced_says_so(tmp_path):

@@ -35,6 +35,22 @@ def store_path(create: bool = False) -> str:
     return path
 
 
+def store_named() -> tuple[str, str] | None:
+    """The store path the user named and where ("--store" or "$T2E_STORE"), the one rule
+    every command reads its store by (the root's --store option, env T2E_STORE); None when
+    neither names one and the command runs on its default (`t2e demo`: its own store)."""
+    root = click.get_current_context().find_root()
+    source = root.get_parameter_source("store")
+    named = root.params.get("store")
+    if not named:
+        return None
+    if source == click.core.ParameterSource.COMMANDLINE:
+        return named, "--store"
+    if source == click.core.ParameterSource.ENVIRONMENT:
+        return named, "$T2E_STORE"
+    return None
+
+
 def open_store(create: bool = False):
     """The store named by `--store` / T2E_STORE, opened (migrated); see `store_path`."""
     import store

@@ -199,19 +199,21 @@ def register(cli: click.Group) -> None:
         """Build a demo store (mini-retail, scripted stand-in agent; plus the transfer check's
         negative control on mini-airline) and open the app on it.
 
-        Without --store it rebuilds the default demo store each time and prints its path.
+        The store is --store, else $T2E_STORE, else the demo's own (printed). A store there
+        that `t2e demo` built is rebuilt; any other is refused and left as it is.
         """
         from ..demo import build_demo
         from ..paths import demo_store
+        from .common import store_named
 
         root = ctx.find_root()
-        # Only an explicit --store flag names the demo store: T2E_STORE (which click also
-        # feeds into --store) points at a working store the demo must never rebuild.
-        src = root.get_parameter_source("store")
-        explicit = root.params.get("store") if src == click.core.ParameterSource.COMMANDLINE \
-            else None
-        path = Path(explicit) if explicit else demo_store()
-        summary = build_demo(path, rebuild=explicit is None)
+        # the store every command reads (--store, else T2E_STORE), else the demo's own, which
+        # is rebuilt whatever it holds; a store the user named is replaced only if the demo
+        # built it (build_demo refuses any other)
+        named = store_named()
+        path = Path(named[0]) if named else demo_store()
+        summary = build_demo(path, replace="demo" if named else "any",
+                             named_by=named[1] if named else None)
         _remember_demo_pair(summary)
         _emit(summary, as_json, format_demo_summary(summary))
         if not no_open and not as_json:
