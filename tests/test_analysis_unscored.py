@@ -262,15 +262,15 @@ async def test_the_failures_screen_says_how_many_episodes_are_unscored(tmp_path)
     `t2e failures` said "3 unscored": the same count on both."""
 
     from t2e_tui.ui.app import make_app
-    from t2e_tui.ui.widgets.textline import TextLine
+    from t2e_tui.ui.widgets.fittitle import FitTitle
 
     st, rid = _import(tmp_path, [_conversation(i) for i in (1, 2, 3)])
     assert "3 unscored" in _run(st, "failures", rid)
     app = make_app(st, load_config=False, poll_interval=0, remember=False)
     async with app.run_test(size=(160, 48)) as pilot:
         await _open_failures(pilot, rid)
-        status = app.screen.query_one("#fail-status", TextLine)._text.plain
-    assert "0 failed · 3 unscored (no reward: not failures" in status, status
+        (title,) = app.screen.query_one("#fail-title", FitTitle).lines_at(158)
+    assert "0 failed · 3 unscored (no reward: not failures)" in title, title
 
 
 def test_a_graded_runs_episode_without_a_reward_is_not_called_foreign(tmp_path):

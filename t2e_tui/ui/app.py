@@ -38,7 +38,7 @@ from .commands import AppActions
 from .gc_pacing import IdleCollector
 from .screens import workbench_hooks
 from .screens.compare import CompareScreen
-from .screens.help import HelpScreen, binding_rows
+from .screens.help import HelpScreen, binding_rows, shortened_lines
 from .screens.runs import RunsScreen
 from .screens.search import SearchScreen
 from .screens.tasks import TasksScreen
@@ -335,7 +335,8 @@ class T2EApp(App):
             return
         title = getattr(self.screen, "HELP_TITLE", None) or re.sub(
             r"(?<=[a-z])(?=[A-Z])", " ", type(self.screen).__name__.replace("Screen", ""))
-        self.push_screen(HelpScreen(binding_rows(self.screen), title))
+        self.push_screen(HelpScreen(binding_rows(self.screen), title,
+                                    shortened_lines(self.screen)))
 
     def action_search(self) -> None:
         if not isinstance(self.screen, SearchScreen):

@@ -15,6 +15,7 @@ from textual.widgets import Static
 
 from ... import data_access as da
 from ...textsafe import one_line
+from ..widgets.fittitle import FitTitle, Part, run_parts
 from ..widgets.keybar import KeyBar
 from ..widgets.linetable import Column, LineTable
 from ..widgets.textline import TextLine
@@ -53,7 +54,7 @@ class FailuresScreen(ExplorerScreen):
         self.filter_unscored = False   # the class filter is of unscored findings
         self.unscored_rows: list[dict] = []   # `t2e failures`' unscored_counts, as rows
         self.unscored_eps: list = []          # ... and its unscored_findings
-        self.names = (run, vs)
+        self.names: tuple = ((None, run, False), (None, vs, False) if vs else None)
         self.loaded = False
         self.episodes_loaded = False
         self.n_failed = 0
@@ -61,7 +62,7 @@ class FailuresScreen(ExplorerScreen):
         self._shown: list = []
 
     def compose(self) -> ComposeResult:
-        yield TextLine(id="fail-title", classes="title")
+        yield FitTitle([Part("Failures", "bold")], id="fail-title", classes="title")
         yield LineTable(self._columns(), id="fail-table", empty="no failed episodes")
         yield Static(id="fail-why", classes="note")
         yield TextLine(id="fail-status", classes="info")
@@ -128,16 +129,16 @@ class FailuresScreen(ExplorerScreen):
         self.app.call_from_thread(self._episodes_loaded, eps)
 
     @staticmethod
-    def _label(conn, run_id: str | None) -> str | None:
+    def _label(conn, run_id: str | None) -> tuple | None:
+        """(name, run id, scripted) of a run for the title (the name None: not stored)."""
         if run_id is None:
             return None
         from ...ui_queries import run_name_model
 
         row = run_name_model(conn, run_id)
         if row is None:
-            return run_id
-        scripted = (row[1] or "").lower().startswith(da.SCRIPTED)
-        return f"{row[0]} ({run_id})" + (" [scripted stand-in]" if scripted else "")
+            return None, run_id, False
+        return row[0], run_id, (row[1] or "").lower().startswith(da.SCRIPTED)
 
     def _loaded(self, names, table, n_failed, n_unscored=0, unscored_rows=(),
                 unscored_eps=()) -> None:
@@ -206,26 +207,43 @@ class FailuresScreen(ExplorerScreen):
         self._why(table.cursor)
 
     def _title(self) -> None:
+        """The title: the run, its counts, the baseline; the status line: what is listed and
+        its keys, then detail. Both are fitted to the width (what tells least gives way
+        first; the counts and "not failures" stay at 80 columns) and F1 shows them whole."""
         run, vs = self.names
-        t = Text()
-        t.append("Failures ", style="bold")
-        # names from the store: one line, an OSC sequence removed whole (payload too)
-        t.append(one_line(f"{run}" + (f" vs baseline {vs}" if vs else ""), 400))
-        self.query_one("#fail-title", TextLine).set(t)
-        what = {"classes": "class(es) · Enter: its episodes",
-                "episodes": f"episode(s) of {self.class_filter or 'every class'}"
-                            f"{' (unscored)' if self.filter_unscored else ''} · Enter: compare "
-                            "at the first divergence · a: every class",
-                "clusters": "cluster(s) · Enter: the representative",
-                "flywheel": "series across the lineage's versions"}[self.view]
-        # episodes with no reward (foreign traces) are not failures: said, as t2e failures does
-        unscored = getattr(self, "n_unscored", 0)
-        status = (f"{len(self._shown)} {what} · {self.n_failed} failed"
-                  + (f" · {unscored} unscored (no reward: not failures; {len(self.unscored_eps)}"
-                     " with findings of the classes needing no gold, listed apart)"
-                     if unscored else "")
-                  + " · infrastructure excluded · rule-based: docs/failure-classes.md")
-        self.query_one("#fail-status", TextLine).set(Text(one_line(status, 400), style="dim"))
+        # run_parts: the labels go first, then the ids, then the two names are cut apart;
+        # names come from the store and run_parts makes them one line
+        parts = [Part("Failures ", "bold"), *run_parts("", run[0], run[1], scripted=run[2])]
+        if self.loaded:
+            parts.append(Part(f" · {self.n_failed} failed"))
+            # episodes with no reward (foreign traces) are not failures: said, as t2e
+            # failures does
+            unscored = getattr(self, "n_unscored", 0)
+            if unscored:
+                parts.append(Part((f" · {unscored} unscored (no reward: not failures)",
+                                   f" · {unscored} unscored (not failures)"), give=4))
+        if vs is not None:
+            parts += run_parts((" vs baseline ", " vs "), vs[0], vs[1], scripted=vs[2])
+        self.query_one("#fail-title", FitTitle).set_lines(parts)
+        self.query_one("#fail-status", TextLine).set(self._status_parts())
+
+    def _status_parts(self) -> list[Part]:
+        one = one_line(self.class_filter or "every class", 80)
+        what = {"classes": ("class(es)", " · Enter: its episodes"),
+                "episodes": (f"episode(s) of {one}"
+                             f"{' (unscored)' if self.filter_unscored else ''}",
+                             (" · Enter: compare at the first divergence · a: every class",
+                              " · Enter: compare · a: every class")),
+                "clusters": ("cluster(s)", " · Enter: the representative"),
+                "flywheel": ("series across the lineage's versions", "")}[self.view]
+        parts = [Part(f"{len(self._shown)} {what[0]}", "dim", give=1, cut="end", least=16),
+                 Part(what[1], "dim", give=2)]
+        if getattr(self, "n_unscored", 0):
+            parts.append(Part((f" · unscored: {len(self.unscored_eps)} with findings of the "
+                               "classes needing no gold, listed apart", ""), "dim", give=3))
+        parts += [Part((" · infrastructure excluded", " · infra excluded", ""), "dim", give=4),
+                  Part((" · rule-based: docs/failure-classes.md", ""), "dim", give=5)]
+        return parts
 
     @on(LineTable.Highlighted, "#fail-table")
     def _highlighted(self, event: LineTable.Highlighted) -> None:

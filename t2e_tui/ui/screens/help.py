@@ -66,15 +66,29 @@ def binding_rows(screen) -> list[tuple[str, str, str, str]]:
     return sorted(rows, key=rank)
 
 
+def shortened_lines(screen) -> list[str]:
+    """What the screen's one-line titles and status lines say whole, for each line drawn
+    shortened at its width now (a narrow terminal): F1 is where they are read in full."""
+    out: list[str] = []
+    for widget in screen.query("*"):
+        lines = getattr(widget, "shortened_lines", None)
+        if callable(lines) and widget.display:
+            out += [line for line in lines() if line not in out]
+    return out
+
+
 class HelpScreen(ModalScreen):
-    """Lists every binding; Escape, q, ? or F1 closes."""
+    """Lists every binding, after the screen's lines that were drawn shortened, whole
+    (`said`); Escape, q, ? or F1 closes."""
 
     BINDINGS = [Binding("escape,f1,q,question_mark", "dismiss", "Close", id="help.close")]
     HELP_TITLE = "Help"
 
-    def __init__(self, rows: list[tuple[str, str, str, str]], title: str) -> None:
+    def __init__(self, rows: list[tuple[str, str, str, str]], title: str,
+                 said: list[str] | None = None) -> None:
         super().__init__()  # no fixed id: the same screen type may be stacked twice
         self.rows, self.title_text = rows, title
+        self.said = list(said or ())
 
     def compose(self) -> ComposeResult:
         table = Table(title=Text(f"Keys — {self.title_text} first, then everywhere"),
@@ -93,6 +107,14 @@ class HelpScreen(ModalScreen):
                     "(click a row, click a key in the bottom bar) but is never needed.",
                     style="dim")
         with VerticalScroll(id="help-body"):
+            if self.said:
+                # plain Text: these lines hold run names and task ids (never markup)
+                said = Text()
+                said.append(f"{self.title_text}: lines shortened to fit this width, in "
+                            "full\n", style="bold")
+                for line in self.said:
+                    said.append(f"- {line}\n")
+                yield Static(said, id="help-said")
             yield Static(table)
             yield Static(note)
 

@@ -10,6 +10,7 @@ from textual.widgets import Input, Static
 
 from ... import data_access as da
 from ...textsafe import one_line, strip_controls
+from ..widgets.fittitle import Part
 from ..widgets.keybar import KeyBar
 from ..widgets.linetable import Column, LineTable
 from ..widgets.textline import TextLine
@@ -128,10 +129,18 @@ class SearchScreen(ExplorerScreen):
         table.set_rows(rows, keep_cursor=False)
         more = " (first 200)" if len(hits) >= 200 else ""
         table.empty = f"no step contains {one_line(text, 60)!r}: try fewer or other words"
+        # fitted (F1 shows it whole): the count and the key stay, the words searched for are
+        # cut in their middle last
+        said = one_line(text, 60)
         self.query_one("#search-status", TextLine).set(
-            Text(f"{len(hits)} hit(s){more} for {one_line(text, 60)!r} in {ms:.0f} ms · "
-                 f"{self._order()} · Enter opens", style="dim") if hits else
-            Text(f"no hits for {one_line(text, 60)!r} ({ms:.0f} ms)", style="yellow"))
+            [Part(f"{len(hits)} hit(s){more}", "dim"),
+             Part(f" for {said!r}", "dim", give=1, cut="middle", least=12),
+             Part((f" in {ms:.0f} ms", ""), "dim", give=3),
+             Part((f" · {self._order()}", ""), "dim", give=2),
+             Part(" · Enter opens", "dim")] if hits else
+            [Part("no hits for ", "yellow"),
+             Part(f"{said!r}", "yellow", give=1, cut="middle", least=12),
+             Part((f" ({ms:.0f} ms)", ""), "yellow", give=2)])
         if hits:
             table.focus()
 

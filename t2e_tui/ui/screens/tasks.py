@@ -3,7 +3,6 @@ termination reasons, failure hints; filters, sorting, live refresh, jump-to-task
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -297,15 +296,26 @@ class TasksScreen(ExplorerScreen):
             parts += run_parts("", *_name(b), scripted=_scripted(b))
             parts.append(Part((" vs gold actions", " vs gold"), give=4))
         self.query_one("#tasks-title", FitTitle).set_lines(parts)
-        summary = self._summary
-        # what is shown and how first (never cut at 80 columns), then the counts
-        status = (f"first {len(self._first)} of {self._total:,} tasks · loading the rest…"
-                  if self._first else "loading tasks…") if not self.loaded else (
-                  f"{len(self.shown)}/{len(self.all_rows)} {self._filter_words()}"
-                  + (f" + class {self.class_filter}" if self.class_filter else "")
-                  + f" · by {self.sort}{' ↓' if self.reverse else ''} · {summary}"
-                  + (" · hints B=base C=cand" if self.pair else ""))
-        self.query_one("#tasks-status", TextLine).set(Text(one_line(status, 400), style="dim"))
+        self.query_one("#tasks-status", TextLine).set(self._status_parts())
+
+    def _status_parts(self) -> list[Part]:
+        """What is shown and how first (never cut at 80 columns), then the counts; the hint
+        legend gives way first, whole or not at all (F1 shows the line whole)."""
+        if not self.loaded:
+            return [Part(f"first {len(self._first)} of {self._total:,} tasks · loading the "
+                         "rest…" if self._first else "loading tasks…", "dim")]
+        parts = [Part(f"{len(self.shown)}/{len(self.all_rows)} {self._filter_words()}",
+                      "dim", give=1, cut="end", least=24)]
+        if self.class_filter:
+            parts.append(Part(f" + class {one_line(self.class_filter, 80)}", "dim", give=1,
+                              cut="end", least=12))
+        parts += [Part(f" · by {self.sort}{' ↓' if self.reverse else ''}", "dim"),
+                  Part(f" · {one_line(self._summary, 300)}", "dim", give=2, cut="end",
+                       least=16)]
+        if self.pair:
+            parts.append(Part((" · hints B=base C=cand", " · B=base C=cand", ""), "dim",
+                              give=3))
+        return parts
 
     def visible_task_ids(self) -> list[str]:
         """Task ids shown now (filters applied): the workbench launcher reruns these."""

@@ -131,6 +131,18 @@ def fit_title(parts: Sequence[Part], width: int) -> Text:
     return out
 
 
+def whole_text(parts: Sequence[Part]) -> Text:
+    """The row with every part in its longest form, unfitted (what F1 shows whole)."""
+    out = Text(end="")
+    for part in parts:
+        text = _forms(part)[0]
+        if isinstance(text, Text):
+            out.append_text(text)
+        elif text:
+            out.append(text, style=part.style)
+    return out
+
+
 class FitTitle(Static):
     """A title of one or more lines of `Part`s, fitted again whenever its width changes.
     (A Static, so `query_one(..., Static)` and `render()` work as for the titles before.)"""
@@ -154,6 +166,15 @@ class FitTitle(Static):
     def lines_at(self, width: int) -> list[str]:
         """The plain lines as drawn `width` cells wide (for tests and the palette)."""
         return [fit_title(line, width).plain for line in self._lines]
+
+    def shortened_lines(self) -> list[str]:
+        """The whole text of each line drawn shortened at the width it has now (F1 lists
+        them)."""
+        width = self.content_region.width
+        if not width:
+            return []
+        return [w for w, d in ((whole_text(line).plain, fit_title(line, width).plain)
+                               for line in self._lines) if w != d]
 
     @property
     def text(self) -> Text:
