@@ -125,3 +125,25 @@ async def test_a_line_too_wide_is_cut_with_a_mark_never_wrapped_out_of_sight(tmp
         await pilot.pause()
         assert _drawn(line) == "short" and not line.shortened
 
+
+async def test_every_key_bar_fits_80_columns_and_keeps_f1(tmp_path):
+    """The launcher's key bar ended "esc Close  f1" and the evolve screen's lost "/ Search"
+    and half of "f1 Help" at 80 columns: when the screen's own compact form is still too
+    wide, keys give way from the right (each stays in F1), never the help key."""
+    from t2e_tui.ui.widgets.keybar import KeyBar
+
+    path = tmp_path / "fx.sqlite"
+    build_store(path)
+    async with _app(path).run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        home = pilot.app.screen
+        for key in ("R", "V"):                        # the rerun launcher, the evolve screen
+            await pilot.press(key)
+            await wait_for(pilot, lambda: pilot.app.screen is not home)
+            await settle(pilot)
+            (bar,) = pilot.app.screen.query(KeyBar)
+            drawn = line_text(bar, 0)
+            assert bar.bar_text(80).cell_len <= 80, drawn
+            assert "f1 help" in drawn.lower(), drawn
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: pilot.app.screen is home)

@@ -135,11 +135,12 @@ class CompareScreen(CompareNavigation, PairDebugMixin, ExplorerScreen):
         Binding("a", "note", "Note on step", show=False, id="compare.note"),
     ]
     # End (the lanes' key) goes to the last turns, where a run's ending shows: keep it in the
-    # bar. At 80 columns the bar uses short labels.
+    # bar. At 80 columns the bar uses short labels (with x Expand, shown when a field is cut,
+    # "Last turns" left f1 Help no room).
     KEYBAR_EXTRA = ("lanes.last",)
     KEYBAR_SHORT = {"compare.next": "Next diff", "compare.prev": "Prev diff",
                     "compare.toggle": "A→B→gold", "compare.step": "Step",
-                    "compare.expand": "Expand", "lanes.last": "Last turns"}
+                    "compare.expand": "Expand", "lanes.last": "Ending"}
     KEYBAR_DROP = ("back", "search", "quit")
 
     def __init__(self, episode_a: int, episode_b: int | None = None, *,

@@ -145,6 +145,10 @@ class EditorScreen(Screen):
         Binding("ctrl+r,f6", "rerun", "Rerun", id="editor.rerun"),
         Binding("escape,f10", "leave", "Back", priority=True, id="editor.back"),
     ]
+    # the diff's keys join the bar at 80 columns: its n/p and the editor's keys stay, the
+    # layout toggle and search (both in F1) give way first
+    KEYBAR_SHORT = {"diff.next": "Next", "diff.prev": "Prev"}
+    KEYBAR_DROP = ("search", "diff.mode")
 
     DEFAULT_CSS = """
     EditorScreen #ed-switch { height: 1fr; }

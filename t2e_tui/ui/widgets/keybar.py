@@ -5,8 +5,9 @@ push, each focus move); that restyling dominated the compare screen's first pain
 re-renders a single line instead. Keys come from `active_bindings`, so keymap overrides show.
 
 When the bar does not fit (80 columns), it turns compact rather than cutting the last keys off:
-tighter spacing, the screen's short labels, and the keys the screen ranks least important left
-out first. A screen tunes this with three optional class attributes, all keyed by binding id:
+tighter spacing, then the screen's short labels, and the keys the screen ranks least important left
+out first; if that is not enough, keys give way from the right, never the help key (F1 lists
+them all). A screen tunes this with three optional class attributes, all keyed by binding id:
 
 - `KEYBAR_EXTRA`: hidden (show=False) bindings to show anyway, e.g. the app's workbench keys
   on the runs screen, which would otherwise only be found through F1;
@@ -84,13 +85,23 @@ class KeyBar(Widget):
             self._spans = self._cache[2]
             return self._cache[1]
         text = self._full()
-        if text.cell_len > width:
+        if text.cell_len > width:  # tighter spacing, then the short labels, then fewer keys
             drop = list(getattr(self.screen, "KEYBAR_DROP", ()))
             items = list(self._items)
-            text = self._compact(items)
+            text = self._compact(items, short=False)
+            if text.cell_len > width:
+                text = self._compact(items)
             while text.cell_len > width and drop:
                 gone = drop.pop(0)
                 items = [i for i in items if i.ident != gone]
+                text = self._compact(items)
+            # still too wide: keys give way from the right (each is still listed by F1),
+            # never the help key, rather than the bar being cut in the middle of one
+            while text.cell_len > width:
+                right = [k for k, i in enumerate(items) if i.ident != "help"]
+                if not right:
+                    break
+                del items[right[-1]]
                 text = self._compact(items)
         text.no_wrap, text.overflow = True, "ellipsis"
         self._cache = (key, text, self._spans)
@@ -109,13 +120,13 @@ class KeyBar(Widget):
         self._spans.append((start, text.cell_len, None))
         return text
 
-    def _compact(self, items: list[KeyItem]) -> Text:
+    def _compact(self, items: list[KeyItem], short: bool = True) -> Text:
         text = Text()
         self._spans = []
         for it in items:
             start = text.cell_len
             text.append(f" {it.key} ", style="bold reverse" if it.enabled else "dim reverse")
-            text.append(f"{it.short} ", style="" if it.enabled else "dim")
+            text.append(f"{it.short if short else it.label} ", style="" if it.enabled else "dim")
             self._spans.append((start, text.cell_len, it))
         if not any(it.ident == "help" for it in items):  # the f1 key is already in the bar
             start = text.cell_len
