@@ -73,7 +73,7 @@ async def test_edit_save_rerun_gate_promote(demo):
         gate = app.screen
         await wait_for(pilot, lambda: gate.result is not None)
         assert gate.result.decision == "promote"
-        assert str(gate.query_one("#gate-verdict").render()).startswith(" PROMOTE")
+        assert str(gate.query_one("#gate-head").render()).startswith(" PROMOTE")
         await pilot.press("P")
         await wait_for(pilot, lambda: gate.human is not None)
     conn = connect(store)

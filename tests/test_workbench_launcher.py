@@ -206,8 +206,8 @@ async def test_rerun_of_the_fixed_filter_is_recorded_and_not_clean_heldout(demo)
         assert gate.result.evidence_role == "development"
         assert any(r.startswith("tasks selected by an outcome filter (fixed)")
                    for r in gate.result.role.reasons)
+        assert "(claimed heldout)" in str(gate.query_one("#gate-head").render())
         verdict = str(gate.query_one("#gate-verdict").render())
-        assert "(claimed heldout)" in verdict
         assert "role: tasks selected by an outcome filter (fixed)" in verdict
         run_id = gate.result.comparison.candidate.run_id
     manifest = json.loads(connect(demo["store"]).execute(

@@ -13,7 +13,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Input, Static
 
@@ -21,6 +21,10 @@ from ..plain import plain
 from ..widgets.datatable import PlainDataTable
 from ..widgets.fittitle import FitTitle, Part, run_parts
 from ..widgets.keybar import KeyBar
+
+# At 80×24 the task table keeps its header and this many rows; the verdict's reasons above it
+# scroll in what is left (their first line, verdict and grade, is a line of its own).
+TASK_ROWS_MIN = 4
 
 VERDICT_STYLE = {"promote": "bold black on green", "discard": "bold white on red",
                  "inconclusive": "bold black on yellow", "supported": "bold black on cyan"}
@@ -107,10 +111,12 @@ class GateScreen(Screen):
     ]
 
     DEFAULT_CSS = """
+    GateScreen #gate-head { height: auto; padding: 0 1; }
+    GateScreen #gate-verdict-box { height: auto; max-height: 2; }
     GateScreen #gate-verdict { height: auto; padding: 0 1; }
     GateScreen #gate-stats { height: auto; padding: 0 1; }
     GateScreen #gate-checks { height: auto; max-height: 11; }
-    GateScreen #gate-tasks { height: 1fr; }
+    GateScreen #gate-tasks { height: 1fr; min-height: 5; }  /* header + TASK_ROWS_MIN */
     GateScreen #gate-human { height: auto; padding: 0 1; }
     """
 
@@ -125,7 +131,11 @@ class GateScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield FitTitle([Part("Gate", "bold")], classes="title", id="gate-title")
-        yield Static("evaluating…", id="gate-verdict")
+        head = Static("", id="gate-head")
+        head.display = False  # verdict and grade, once there is a verdict
+        yield head
+        with VerticalScroll(id="gate-verdict-box"):
+            yield Static("evaluating…", id="gate-verdict")
         yield PlainDataTable(id="gate-checks", cursor_type="none", zebra_stripes=True)
         yield Static("", id="gate-stats")
         yield PlainDataTable(id="gate-tasks", cursor_type="row")
@@ -137,6 +147,19 @@ class GateScreen(Screen):
             self._show_safely(self.result)
         else:
             self._evaluate()
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fit)
+
+    def _fit(self) -> None:
+        """Cap the reasons' region to what the screen has left once every other part and the
+        task table's header and TASK_ROWS_MIN rows are placed: the reasons scroll, the task
+        rows stay (a verdict naming many tasks used to squeeze the table to nothing)."""
+        box = self.query_one("#gate-verdict-box")
+        others = sum(w.outer_size.height for w in self.children
+                     if w.display and w is not box and w.id != "gate-tasks")
+        room = self.size.height - others - (1 + TASK_ROWS_MIN)
+        box.styles.max_height = max(2, room)
 
     def _show_safely(self, result: Any) -> None:
         """Draw a result; a failure while drawing (a store gone, an odd row) is shown on the
@@ -205,13 +228,14 @@ class GateScreen(Screen):
             + [Part(" vs ")]
             + run_parts(("candidate ", "cand ", ""), cmp.candidate.name,
                         cmp.candidate.run_id, keep_id=same))
-        v = Text()
-        v.append(f" {result.verdict_label.upper()} ",
+        h = Text()
+        h.append(f" {result.verdict_label.upper()} ",
                  VERDICT_STYLE.get(result.decision, "bold"))
         same = " (same verdict, already recorded)" if result.reused else ""
-        v.append(f"  row #{result.row_id}{same}  evidence: {result.evidence_role}")
+        h.append(f"  row #{result.row_id}{same}  evidence: {result.evidence_role}")
+        v = Text()  # the reasons, one per line, under the head (they scroll when long)
         if result.role.claimed != result.evidence_role:
-            v.append(f" (claimed {result.role.claimed})", "yellow")
+            h.append(f" (claimed {result.role.claimed})", "yellow")
             # why it was downgraded (a role raised after the run, an outcome filter, …)
             for why in result.role.reasons[:3]:
                 v.append("\n  role: ", "yellow")
@@ -222,7 +246,7 @@ class GateScreen(Screen):
                      f"{len(cmp.rows) + len(cmp.only_candidate)} tasks): the other tasks are "
                      "not judged", "yellow")
         if result.role.leaked_tasks:
-            v.append("  leaked: ", "yellow")
+            v.append("\n  leaked: ", "yellow")
             v.append_text(plain(", ".join(plain(t, width=80).plain
                                           for t in result.role.leaked_tasks[:8]), "yellow", 800))
         # a reason quotes task ids and names: one line each, a newline in an id shown as ⏎
@@ -237,7 +261,11 @@ class GateScreen(Screen):
         if _scripted(cmp):
             v.append("\n  scripted stand-in agent: these figures prove nothing about models",
                      "dim italic")
-        self.query_one("#gate-verdict", Static).update(v)
+        head = self.query_one("#gate-head", Static)
+        head.update(h)
+        head.display = True
+        self.query_one("#gate-verdict", Static).update(v[1:])  # each reason began a line
+        self.query_one("#gate-verdict-box").display = bool(v.plain)
 
         checks = self.query_one("#gate-checks", DataTable)
         checks.clear(columns=True)
@@ -291,6 +319,7 @@ class GateScreen(Screen):
             tasks.add_row(Text("no failed checks, fixes or regressions", "dim"), "", "", "")
         self._load_human()
         tasks.focus()
+        self.call_after_refresh(self._fit)
 
     def _load_human(self) -> None:
         from store import connect
