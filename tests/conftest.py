@@ -67,3 +67,22 @@ def demo(tmp_path_factory):
     from t2e_tui.demo import build_demo
 
     return build_demo(tmp_path_factory.mktemp("demo") / "demo.sqlite")
+
+
+@pytest.fixture
+def real_pair(tmp_path, shared_results) -> tuple[str, tuple[str, str]]:
+    """A store holding the real retail pair imported with `t2e import`: (store, (gpt-4.1 run,
+    fine-tuned run))."""
+    import json
+
+    from click.testing import CliRunner
+
+    from t2e_tui.cli import cli
+
+    store = str(tmp_path / "real.sqlite")
+    ids = []
+    for path in shared_results:
+        res = CliRunner().invoke(cli, ["--store", store, "import", str(path), "--json"])
+        assert res.exit_code == 0, res.output
+        ids.append(json.loads(res.output)["imported"][0]["run_id"])
+    return store, (ids[0], ids[1])

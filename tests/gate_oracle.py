@@ -164,7 +164,7 @@ def per_task_action_match(conn, cmp):
         for eids, gold in ((r.baseline_episode_ids, gold_b), (r.candidate_episode_ids, gold_c)):
             kinds = gold.get(r.task_id, [])
             am = action_match(conn, eids, {e: kinds for e in eids}, rows)
-            sides.append({k: v.rate for k, v in am.items()})
+            sides.append({k: (v.matched, v.total) for k, v in am.items()})
         out[r.task_id] = tuple(sides)
     return out
 

@@ -4,13 +4,9 @@ capped region of their own."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from click.testing import CliRunner
 from tui_fixture import settle, wait_for
 
-from t2e_tui.cli import cli
 from t2e_tui.ui.app import make_app
 from t2e_tui.ui.screens.workbench_gate import GateScreen
 
@@ -63,17 +59,6 @@ async def test_transfer_verdict_keeps_its_head_and_task_rows_at_80(demo):
         assert "transfer: " in str(gate.query_one("#gate-verdict").render())
 
 
-@pytest.fixture
-def real_pair(tmp_path, shared_results):
-    store = str(tmp_path / "real.sqlite")
-    ids = []
-    for path in shared_results:
-        res = CliRunner().invoke(cli, ["--store", store, "import", str(path), "--json"])
-        assert res.exit_code == 0, res.output
-        ids.append(json.loads(res.output)["imported"][0]["run_id"])
-    return store, ids
-
-
 @pytest.mark.shared
 async def test_real_pair_gate_keeps_task_rows_at_80(real_pair):
     store, (base, sft) = real_pair
@@ -104,3 +89,29 @@ async def test_the_fit_follows_a_resize(demo):
         await pilot.resize_terminal(80, 24)
         await settle(pilot)
         _assert_fits(app, gate, AIR)
+
+
+@pytest.mark.shared
+async def test_action_match_rows_show_the_tasks_action_match(real_pair):
+    """Task 32 is lower on action match (both runs pass it): its row under that check shows
+    each side's action match on the task, not the reward 1.000 / 1.000 that says nothing."""
+    import re
+
+    store, (base, sft) = real_pair
+    app = make_app(store, load_config=False, poll_interval=0)
+    async with app.run_test(size=(160, 48)) as pilot:
+        gate = await _gate(app, pilot, base, sft)
+        table = gate.query_one("#gate-tasks")
+        rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+        seen = 0
+        for why, task, b, c in rows:
+            if why not in ("action_match_not_worse", "read_action_match_not_worse"):
+                continue
+            seen += 1
+            mb, mc = (re.fullmatch(r"(\d\.\d{3}) \((\d+)/(\d+)\)", x) for x in (b, c))
+            assert mb and mc, (why, task, b, c)
+            # the check names the tasks lower on it: lower here, out of the same gold
+            assert int(mc[2]) / int(mc[3]) < int(mb[2]) / int(mb[3]), (why, task, b, c)
+            assert mb[3] == mc[3], (why, task, b, c)
+        assert seen == 7 + 3
+        assert ["reward_improved", "18", "1.000", "0.000"] in rows

@@ -3,13 +3,13 @@ candidate's and names the tasks behind a failure. The verdict is made in rules.p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .compare import Comparison
 from .metrics import RunMetrics
 from .policy import Policy
-from .rundata import ZERO, load_run, rates
+from .rundata import ZERO, load_run
 
 _KIND_CHECKS = {"action_match_not_worse": "overall", "read_action_match_not_worse": "read",
                 "write_action_match_not_worse": "write"}
@@ -20,7 +20,9 @@ class Check:
     """One promotion check. `baseline`/`candidate` are the figures compared; what they count
     is in `unit` and, ready to show, in `baseline_text`/`candidate_text` (e.g. for
     no_task_regressions the baseline is the tasks at 1.0 and the candidate the tasks of those
-    that went 1->0: counts of tasks, not metric values)."""
+    that went 1->0: counts of tasks, not metric values). `task_figures` holds, for tasks
+    named in `tasks`, the same figure on that one task ready to show (baseline, candidate):
+    a task lower on action match shows its action match, not its reward."""
     name: str
     passed: bool
     baseline: Any
@@ -31,12 +33,15 @@ class Check:
     unit: str = ""
     baseline_text: str = ""
     candidate_text: str = ""
+    task_figures: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         d = {"name": self.name, "passed": self.passed, "baseline": self.baseline,
              "candidate": self.candidate, "tasks": self.tasks, "detail": self.detail,
              "unit": self.unit, "baseline_text": self.baseline_text,
              "candidate_text": self.candidate_text}
+        if self.task_figures:
+            d["task_figures"] = {t: list(f) for t, f in self.task_figures.items()}
         if self.na:
             d["na"] = True
         return d
@@ -44,6 +49,16 @@ class Check:
 
 def _num(v: float | None) -> str:
     return "n/a" if v is None else f"{v:.3f}"
+
+
+def _rate(counts: tuple[int, int]) -> float:
+    return counts[0] / counts[1]
+
+
+def _matched(counts: tuple[int, int]) -> str:
+    """A task's action match of one kind as the check's cells show a run's: rate (m/n)."""
+    m, n = counts
+    return f"{m / n:.3f} ({m}/{n})" if n else "n/a"
 
 
 def _count(n: int, what: str) -> str:
@@ -57,12 +72,16 @@ def checks(conn, cmp: Comparison, bm: RunMetrics, cm: RunMetrics, policy: Policy
     worse_reward = [r.task_id for r in cmp.rows if r.reward_delta < 0]
     better_reward = [r.task_id for r in cmp.rows if r.reward_delta > 0]
     ok = cm.reward - bm.reward > md
+    rows = {r.task_id: r for r in cmp.rows}
     out.append(Check(
         "reward_improved", ok, bm.reward, cm.reward, [] if ok else worse_reward,
         f"reward {bm.reward:.4f} -> {cm.reward:.4f} (needs > +{md:g}); "
         f"{len(better_reward)} task(s) up, {len(worse_reward)} down"
         + (f": {', '.join(worse_reward)}" if worse_reward and not ok else ""),
-        unit="mean reward", baseline_text=_num(bm.reward), candidate_text=_num(cm.reward)))
+        unit="mean reward", baseline_text=_num(bm.reward), candidate_text=_num(cm.reward),
+        task_figures={} if ok else {
+            t: (_num(rows[t].baseline_reward), _num(rows[t].candidate_reward))
+            for t in worse_reward}))
 
     tol = policy.param("pass_rate_not_worse", "tolerance")
     ok = cm.pass_rate >= bm.pass_rate - tol
@@ -92,7 +111,7 @@ def checks(conn, cmp: Comparison, bm: RunMetrics, cm: RunMetrics, policy: Policy
             per_task = _per_task_action_match(conn, cmp)
         down = [] if ok else [
             tid for tid, (tb, tc) in per_task.items()
-            if tb[kind] is not None and tc[kind] is not None and tc[kind] < tb[kind]]
+            if tb[kind][1] and tc[kind][1] and _rate(tc[kind]) < _rate(tb[kind])]
         bc, cc = bm.action_counts[kind], cm.action_counts[kind]
         out.append(Check(name, ok, b, c, [] if ok else down,
                          f"{label} {b:.4f} ({bc[0]}/{bc[1]}) -> {c:.4f} ({cc[0]}/{cc[1]}) "
@@ -101,7 +120,9 @@ def checks(conn, cmp: Comparison, bm: RunMetrics, cm: RunMetrics, policy: Policy
                          unit=f"share of gold {'' if kind == 'overall' else kind + ' '}actions "
                               "matched",
                          baseline_text=f"{b:.3f} ({bc[0]}/{bc[1]})",
-                         candidate_text=f"{c:.3f} ({cc[0]}/{cc[1]})"))
+                         candidate_text=f"{c:.3f} ({cc[0]}/{cc[1]})",
+                         task_figures={t: (_matched(per_task[t][0][kind]),
+                                           _matched(per_task[t][1][kind])) for t in down}))
 
     regs = cmp.regressions
     unseen = unverified_at_one(cmp)
@@ -156,13 +177,20 @@ def unverified_at_one(cmp: Comparison) -> list[str]:
 
 
 def _per_task_action_match(conn, cmp: Comparison) -> dict[str, tuple[dict, dict]]:
-    """Each task's action match on both sides, from the counts each run was read with once
-    (rundata.RunData.task_actions: the same figures as metrics.task_action_match per task)."""
+    """Each task's action match on both sides, kind -> (matched, total), from the counts each
+    run was read with once (rundata.RunData.task_actions: the same figures as
+    metrics.task_action_match per task)."""
     sides = []
     for data, run in ((cmp.baseline_data, cmp.baseline), (cmp.candidate_data, cmp.candidate)):
         if data is None or data.run_id != run.run_id:
             data = load_run(conn, run.run_id)
         sides.append(data.ensure_actions(conn).task_actions)
     tb, tc = sides
-    return {r.task_id: (rates(tb.get(r.task_id, ZERO)), rates(tc.get(r.task_id, ZERO)))
+    return {r.task_id: (_by_kind(tb.get(r.task_id, ZERO)), _by_kind(tc.get(r.task_id, ZERO)))
             for r in cmp.rows}
+
+
+def _by_kind(counts: tuple) -> dict[str, tuple[int, int]]:
+    """A 6-tuple of action counts (rundata) as kind -> (matched, total)."""
+    return {k: (counts[2 * i], counts[2 * i + 1])
+            for i, k in enumerate(("overall", "read", "write"))}

@@ -302,18 +302,21 @@ class GateScreen(Screen):
         rows = {r.task_id: r for r in cmp.rows}
         self._task_keys: list[str] = []
         seen: set[tuple[str, str]] = set()
-        entries = [(c.name, t) for c in result.checks if not c.passed and not c.na
-                   for t in c.tasks]
-        entries += [("regression", t) for t in (s.get("regressions") or [])]
-        entries += [("fix", t) for t in (s.get("fixes") or [])]
-        for why, t in entries:
+        # each row shows the figure of the check it is under (a task lower on action match,
+        # its action match); rows without one (regressions, fixes) show the task's pass rate
+        entries = [(c.name, t, c.task_figures.get(t)) for c in result.checks
+                   if not c.passed and not c.na for t in c.tasks]
+        entries += [("regression", t, None) for t in (s.get("regressions") or [])]
+        entries += [("fix", t, None) for t in (s.get("fixes") or [])]
+        for why, t, figures in entries:
             if (why, t) in seen:
                 continue
             seen.add((why, t))
             r = rows.get(t)
             style = "red" if why not in ("fix",) else "green"
-            tasks.add_row(Text(why, style), t, _fmt(r.baseline_rate) if r else "",
-                          _fmt(r.candidate_rate) if r else "")
+            if figures is None:
+                figures = (_fmt(r.baseline_rate), _fmt(r.candidate_rate)) if r else ("", "")
+            tasks.add_row(Text(why, style), t, *figures)
             self._task_keys.append(t)
         if not entries:
             tasks.add_row(Text("no failed checks, fixes or regressions", "dim"), "", "", "")
