@@ -5,7 +5,7 @@ capped region of their own."""
 from __future__ import annotations
 
 import pytest
-from tui_fixture import settle, wait_for
+from tui_fixture import screen_lines, settle, wait_for
 
 from t2e_tui.ui.app import make_app
 from t2e_tui.ui.screens.workbench_gate import GateScreen
@@ -21,11 +21,6 @@ async def _gate(app, pilot, baseline: str, candidate: str) -> GateScreen:
                    and app.screen.result is not None)
     await settle(pilot)
     return app.screen
-
-
-def screen_lines(app) -> list[str]:
-    return ["".join(seg.text for seg in strip)
-            for strip in app.screen._compositor.render_strips()]
 
 
 def _assert_fits(app, gate: GateScreen, task_ids: list[str]) -> None:

@@ -225,3 +225,9 @@ async def palette_shows(pilot, text: str, timeout=60.0):
 
 def line_text(widget, y: int) -> str:
     return "".join(seg.text for seg in widget.render_line(y))
+
+
+def screen_lines(app) -> list[str]:
+    """The text of every line the app's screen draws now, top to bottom."""
+    return ["".join(seg.text for seg in strip)
+            for strip in app.screen._compositor.render_strips()]

@@ -56,6 +56,14 @@ def add_label(conn, episode_id: int, step: int | None, cls: str, *, reject: bool
     return row
 
 
+def labels_stamp(conn) -> tuple[int, int]:
+    """(how many labels, the newest label's id): it changes whenever a label is added or
+    removed, so a view that read the labels at one stamp knows when it is stale."""
+    conn = getattr(conn, "conn", conn)
+    n, last = conn.execute("SELECT count(*), coalesce(max(label_id), 0) FROM labels").fetchone()
+    return n, last
+
+
 def labels_for(conn, episode_ids: list) -> dict:
     """episode_id -> its failure-class labels, oldest first."""
     conn = getattr(conn, "conn", conn)

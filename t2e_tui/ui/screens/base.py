@@ -1,6 +1,6 @@
 """What every explorer screen shares: worker failures become visible notices, evidence views
-of the episodes whose content a screen shows, and a way to keep large loaded data out of the
-cyclic garbage collector's full passes.
+of the episodes whose content a screen shows, fresh failure classes after a label, and a way to
+keep large loaded data out of the cyclic garbage collector's full passes.
 
 Worker.StateChanged does not bubble, so each screen forwards it to the app's one handler.
 """
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import gc
 
+from textual import on
+from textual.events import ScreenResume
 from textual.screen import Screen
 from textual.worker import Worker
 
@@ -32,6 +34,39 @@ def thaw_heap() -> None:
 
 class ExplorerScreen(Screen):
     """A screen whose failed workers are reported by `T2EApp.report_worker`."""
+
+    # the labels (analysis.labels.labels_stamp) as of this screen's last read of failure
+    # classes; None for a screen that shows none
+    labels_read: tuple[int, int] | None = None
+
+    def note_labels(self, conn) -> None:
+        """Called by a read that shows failure classes (in its worker, before it reads them):
+        back on top with other labels in the store, the screen reads them again."""
+        from ...analysis.labels import labels_stamp
+
+        self.labels_read = labels_stamp(conn)
+
+    def labels_changed(self) -> None:
+        """Read again what shows failure classes (screens that show them override)."""
+
+    @on(ScreenResume)
+    def _reread_if_labelled(self) -> None:
+        """A label made while another screen was on top (the label dialog, the compare
+        screen opened from here, `t2e label` in a shell) shows when this one is back: every
+        screen that shows failure classes goes through here (human labels win there)."""
+        if self.labels_read is None:
+            return
+        from ... import data_access as da
+        from ...analysis.labels import labels_stamp
+
+        conn = da.open_conn(self.app.store_path)
+        try:
+            now = labels_stamp(conn)
+        finally:
+            conn.close()
+        if now != self.labels_read:
+            self.labels_read = now
+            self.labels_changed()
 
     def record_views(self, episode_ids, via: str) -> None:
         """Evidence views (the gate's leakage guard) of the episodes whose content this screen

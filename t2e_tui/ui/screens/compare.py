@@ -216,6 +216,18 @@ class CompareScreen(CompareNavigation, PairDebugMixin, ExplorerScreen):
         if note is not None and getattr(app, "baseline_run", None):
             note("compare", app.baseline_run, app.candidate_run, self.episode_a, self.episode_b)
 
+    def labels_changed(self) -> None:
+        """The header's failure classes, as the labels now say (`l` here, or elsewhere)."""
+        from .label import compare_briefs
+
+        conn = da.open_conn(self.app.store_path)
+        try:
+            self.failure_briefs = compare_briefs(conn, self.episode_a, self.episode_b)
+        finally:
+            conn.close()
+        if self.a is not None and self.alignment is not None:
+            self._title()
+
     def on_resize(self, event) -> None:
         self._layout(event.size.width)
 
@@ -250,6 +262,7 @@ class CompareScreen(CompareNavigation, PairDebugMixin, ExplorerScreen):
         self.trials = {"a": da.trial_episodes(conn, a.run_id, a.task_id),
                        "b": da.trial_episodes(conn, b.run_id, b.task_id) if b else []}
         from .label import compare_briefs, compare_unscored
+        self.note_labels(conn)  # the briefs show human labels: read again on a new one
         self.failure_briefs = compare_briefs(conn, self.episode_a, self.episode_b)
         self.unscored_briefs = compare_unscored(conn, self.episode_a, self.episode_b)
         return a, b, al

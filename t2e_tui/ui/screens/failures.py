@@ -25,6 +25,17 @@ VIEWS = ("classes", "episodes", "clusters", "flywheel")
 UNSCORED_NOTE = "in unscored episodes: not failures"
 
 
+def _key(item) -> tuple:
+    """What a row of the screen is, to find it again in a reread list."""
+    if isinstance(item, dict):
+        return ("class", item["class"], bool(item.get("unscored")))
+    if hasattr(item, "episode_id"):
+        return ("episode", item.episode_id, item.unscored)
+    if hasattr(item, "representative"):
+        return ("cluster", item.representative)
+    return ("row", str(item[0]) if item else "")
+
+
 def _delta_cell(d: int) -> list:
     # more failures of a class is worse
     return [(f"{d:+d}", "fail" if d > 0 else "pass" if d < 0 else "dim")]
@@ -100,6 +111,7 @@ class FailuresScreen(ExplorerScreen):
 
         conn = da.open_conn(app.store_path)
         try:
+            self.note_labels(conn)  # human labels win in every class below: reread on a new one
             names = tuple(self._label(conn, r) for r in (self.run, self.vs))
             table = class_table(conn, self.run, self.vs)     # classifies what is not cached
             n_failed = failed_count(conn, self.run)
@@ -109,6 +121,19 @@ class FailuresScreen(ExplorerScreen):
         finally:
             conn.close()
         app.call_from_thread(self._deliver, names, table, n_failed, n_unscored, *found)
+
+    def labels_changed(self) -> None:
+        """A label was added since the last read: the classes, the episodes (if read) and the
+        clusters and flywheel (when next shown) are read again; the cursor stays on its
+        class or episode (_apply)."""
+        self.start_load(self.app)
+        if self.episodes_loaded or getattr(self, "_eps_asked", False):
+            self.load_episodes()
+        self.clusters, self.flywheel_rows = [], None
+        if self.view == "clusters":
+            self._load_clusters()
+        elif self.view == "flywheel":
+            self._load_flywheel()
 
     def _deliver(self, *data) -> None:
         if self.is_mounted:
@@ -160,6 +185,13 @@ class FailuresScreen(ExplorerScreen):
 
     def _apply(self) -> None:
         table = self.query_one(LineTable)
+        # the same list drawn again (new data: a reread after a label) keeps the cursor on
+        # its item; another view or class starts at the top
+        same = getattr(self, "_drawn", None) == (self.view, self.class_filter,
+                                                 self.filter_unscored)
+        kept = (_key(self._shown[table.cursor])
+                if same and 0 <= table.cursor < len(self._shown) else None)
+        self._drawn = (self.view, self.class_filter, self.filter_unscored)
         table.columns = self._columns()
         if self.view == "classes":
             peak = max([max(r.get("baseline", 0), r["candidate"]) for r in self.table_rows] or [1]) or 1
@@ -202,6 +234,8 @@ class FailuresScreen(ExplorerScreen):
             # the shared words come from every member's failing step
             self.record_views([m for c in self.clusters for m in c.members], "tui-failures")
         table.set_rows(cells, keep_cursor=False)
+        if kept is not None:
+            table.move_to(next((i for i, x in enumerate(self._shown) if _key(x) == kept), 0))
         table.fit_columns(cells)
         self._title()
         self._why(table.cursor)

@@ -107,7 +107,6 @@ def compare_unscored(conn, a: int | None, b: int | None) -> dict:
 def label_compare(screen) -> None:
     """Key `l` on the compare screen: label the failing side (B when it failed, else A) at
     the step under the cursor; the header is reread after."""  # noqa: D401
-    from ...data_access import open_conn
     from ..widgets.lanes import AlignedLanes
 
     if screen.a is None or screen.alignment is None:
@@ -124,17 +123,8 @@ def label_compare(screen) -> None:
     if step is not None and step < 0:
         step = None       # a gold-only row has no step of the episode
     current = briefs.get(side.upper())
-
-    def done(result) -> None:
-        if result is not None:
-            conn = open_conn(screen.app.store_path)
-            try:
-                screen.failure_briefs = compare_briefs(conn, screen.episode_a, screen.episode_b)
-            finally:
-                conn.close()
-            screen._title()
-
-    screen.app.push_screen(LabelScreen(eid, step, current), done)
+    # the header rereads the classes when the dialog closes (ExplorerScreen.labels_changed)
+    screen.app.push_screen(LabelScreen(eid, step, current))
 
 
 def label_task_row(screen) -> None:
@@ -152,9 +142,5 @@ def label_task_row(screen) -> None:
         return
     eid = failed[0].episode_id
     current = ", ".join(screen.failure_classes.get(eid, [])) or None
-
-    def done(result) -> None:
-        if result is not None:
-            screen.load()      # reread: the class column shows the label now
-
-    screen.app.push_screen(LabelScreen(eid, None, current), done)
+    # the class column rereads when the dialog closes (ExplorerScreen.labels_changed)
+    screen.app.push_screen(LabelScreen(eid, None, current))

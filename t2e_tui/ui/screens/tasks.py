@@ -150,6 +150,7 @@ class TasksScreen(ExplorerScreen):
             orders = {key: tc.sorted_rows(rows, key) for key in SORTS}
             self.app.call_from_thread(self._hints_filled, rows, orders)
             from ...analysis.views import episode_classes  # why each failed trial failed
+            self.note_labels(conn)  # human labels win: read again when one is added
             classes = episode_classes(conn, self._runs())
             by_task = tc.row_classes(rows, self.pair, classes)
             self.app.call_from_thread(self._classes_filled, classes, by_task)
@@ -202,6 +203,9 @@ class TasksScreen(ExplorerScreen):
             note("tasks", self.baseline, self.candidate)
         if self.loaded and getattr(self.app, "poll_interval", 0):
             self.poll()  # what changed while another screen was on top
+
+    def labels_changed(self) -> None:
+        self.load()  # the class column and filter (the cursor stays on its row)
 
     def on_unmount(self) -> None:
         thaw_heap()  # this screen's rows and widgets may now be collected
