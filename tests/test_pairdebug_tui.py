@@ -158,6 +158,62 @@ async def test_rerun_task_from_the_compare_screen(demo_store):
         assert app.screen.episode_b == screen.rows[3]["episode_id"]
 
 
+async def test_rerun_keeps_a_and_b_as_on_the_compare_screen(demo_store):
+    """A is the baseline and B the candidate on the compare screen: the dialog, the rerun
+    screen and a trial opened from it say and show them the same way round."""
+    from tui_fixture import screen_lines
+
+    from t2e_tui.ui_queries import run_candidate_hash
+
+    base = _run_id(demo_store, "baseline heldout")
+    cand = _run_id(demo_store, "cross-order-v1 heldout")
+    conn = store.connect(demo_store)
+    a = resolve_episode(conn, f"{base}:crossorder-01")
+    b = resolve_episode(conn, f"{cand}:crossorder-01")
+    hashes = {run_candidate_hash(conn, base): "A", run_candidate_hash(conn, cand): "B"}
+    conn.close()
+    app = make_app(demo_store, load_config=False, poll_interval=0, start=("compare", str(a),
+                                                                          str(b)))
+    app.baseline_run, app.candidate_run = base, cand
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        compare = app.screen
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, RerunTaskDialog))
+        await settle(pilot)
+        said = [ln.strip(" │") for ln in screen_lines(app)]
+        a_at = next(i for i, ln in enumerate(said) if ln.startswith("A: "))
+        b_at = next(i for i, ln in enumerate(said) if ln.startswith("B: "))
+        assert said[a_at].startswith("A: baseline") and "candidate" in said[b_at], said
+        assert a_at < b_at
+        await pilot.press("backspace", "1", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, TaskRerunScreen))
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.finished and screen._timer is None)
+        assert screen.error is None
+        head = str(screen.query_one("#rerun-title").render()).splitlines()[0]
+        assert "A baseline · B cross-order-v1" in head, head
+        conn = store.connect(demo_store)
+        sides = {side: hashes[run_candidate_hash(conn, rid)]
+                 for side, rid in zip("AB", screen.run_ids, strict=True)}
+        conn.close()
+        assert sides == {"A": "A", "B": "B"}  # each side reran its own candidate
+        await pilot.press("enter")   # trial 0 of A: A on the left, B's trial 0 on the right
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen)
+                       and app.screen is not compare)
+        opened = app.screen
+        assert opened.episode_a == next(r["episode_id"] for r in screen.rows
+                                        if r["side"] == "A")
+        assert opened.episode_b == next(r["episode_id"] for r in screen.rows
+                                        if r["side"] == "B")
+        conn = store.connect(demo_store)
+        run_of = dict(conn.execute("SELECT episode_id, run_id FROM episodes WHERE episode_id "
+                                   "IN (?, ?)", (opened.episode_a, opened.episode_b)))
+        conn.close()
+        assert run_of[opened.episode_a] == screen.run_ids[0]
+        assert run_of[opened.episode_b] == screen.run_ids[1]
+
+
 def test_outcome_strip_and_flip_rate():
     t = outcome_strip([("A", [True, True, False]), ("B", [True, None, True])])
     assert t.plain == "A ✓✓✗  B ✓·✓  flip A 0.67  flip B 0.00"
@@ -282,7 +338,7 @@ def test_task_rerun_snapshot(snap_compare, tmp_path, size):
 
     async def before(pilot):
         await settle(pilot)
-        screen = TaskRerunScreen("crossorder-01", eid, ("cross-order-v1", "baseline"), plans)
+        screen = TaskRerunScreen("crossorder-01", eid, ("baseline", "cross-order-v1"), plans)
         pilot.app.push_screen(screen)
         await wait_for(pilot, lambda: screen.finished_at is not None)
         await settle(pilot)

@@ -1,5 +1,6 @@
-"""Rerun one task for the draft candidate and the baseline, k trials each, fresh seeds (the
-compare screen's quickest "what if" loop).
+"""Rerun one task for the baseline and the draft candidate, k trials each, fresh seeds (the
+compare screen's quickest "what if" loop). Side A is the baseline and B the draft, as A is the
+baseline's episode and B the candidate's everywhere in the app.
 
     plans = plan_task_rerun(conn, episode_id, draft="v2", baseline="baseline", trials=3)
     summaries = execute_task_rerun(plans, store_path, on_start=..., on_episode=...)
@@ -29,8 +30,9 @@ def plan_task_rerun(conn: Any, episode_id: int, *, draft: Any, baseline: Any = "
                     trials: int = 3, model: str | None = None, user: str | None = None,
                     candidates_dir: str | None = None, seed: int | None = None,
                     config: Any = None) -> list[RunPlan]:
-    """Two plans, [draft side, baseline side], for the task of `episode_id` (T2EError on bad
-    input: unknown episode, imported run, trials < 1, a model that can't be reached ...)."""
+    """Two plans, [A: the baseline's side, B: the draft's], for the task of `episode_id`
+    (T2EError on bad input: unknown episode, imported run, trials < 1, a model that can't be
+    reached ...)."""
     row = conn.execute(
         "SELECT e.task_id, e.likely_task_id, r.run_id, r.domain, r.manifest_json, "
         "r.source_id, r.grading FROM episodes e JOIN runs r ON r.run_id = e.run_id "
@@ -50,7 +52,7 @@ def plan_task_rerun(conn: Any, episode_id: int, *, draft: Any, baseline: Any = "
     run_seed = secrets.randbelow(2**31) if seed is None else seed
     selection = {"by": TASK_RERUN, "task": task_id, "from_episode": int(episode_id)}
     plans = []
-    for side, cand in (("A", draft), ("B", baseline)):
+    for side, cand in (("A", baseline), ("B", draft)):
         plan = plan_run(domain=row[3], data_dir=manifest.get("data_dir"), candidate=cand,
                         candidates_dir=candidates_dir, tasks=task_id, trials=trials,
                         concurrency=trials, model=agent, user=user,

@@ -83,7 +83,8 @@ def rerun_task(screen: Any, episode_id: int, task_id: str) -> None:
             return
         kwargs = {"draft": values["draft"] or draft, "baseline": values["baseline"] or base,
                   "trials": int(values["trials"] or 3), "model": values["model"] or None}
-        labels = (_name(app, kwargs["draft"]), _name(app, kwargs["baseline"]))
+        # A the baseline, B the draft: the sides the compare screen shows (plan order)
+        labels = (_name(app, kwargs["baseline"]), _name(app, kwargs["draft"]))
         plans = ready.get("plans") if values == defaults else None
         rerun = TaskRerunScreen(task_id, episode_id, labels, plans, plan_kwargs=kwargs)
         rerun.begin(app)  # play while the screen composes

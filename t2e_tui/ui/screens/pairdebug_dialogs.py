@@ -70,12 +70,13 @@ class _FormDialog(ModalScreen[dict | None]):
 
 
 class RerunTaskDialog(_FormDialog):
-    """Rerun the task: k trials each for the draft and the baseline (fresh seeds)."""
+    """Rerun the task: k trials each for the baseline (A) and the draft (B), fresh seeds;
+    A and B as on the compare screen (A the baseline's episode, B the candidate's)."""
 
     DEFAULT_CSS = _CSS.format(name="RerunTaskDialog")
     FIELDS = (("trials", "trials per side", "3"),
-              ("draft", "A: candidate (the draft)", "candidate name or hash"),
-              ("baseline", "B: baseline", "baseline"),
+              ("baseline", "A: baseline", "baseline"),
+              ("draft", "B: candidate (the draft)", "candidate name or hash"),
               ("model", "model", "scripted | openai:MODEL"))
 
     def __init__(self, task_id: str, values: dict[str, str]) -> None:

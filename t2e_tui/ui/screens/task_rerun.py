@@ -1,4 +1,4 @@
-"""Rerun this task (#14): the draft (A) and the baseline (B), k trials each, fresh seeds.
+"""Rerun this task (#14): the baseline (A) and the draft (B), k trials each, fresh seeds.
 
 The runs play in a worker thread (engine/task_rerun.py) and stream into the store; this screen
 polls the store every POLL seconds for both runs' episodes and the newest steps, and draws:
