@@ -4,6 +4,9 @@ With one episode it compares that trajectory with the task's gold actions."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -311,8 +314,18 @@ class CompareScreen(CompareNavigation, PairDebugMixin, ExplorerScreen):
                   getattr(self, "failure_briefs", {}).items() if text}
         if len(briefs) == 2 and briefs["A"] == briefs["B"]:
             briefs = {"A+B": briefs["A"]}   # said once when both failed alike
+        opened = self._opened_at(briefs)
         for side, text in briefs.items():   # why it failed and where (t2e_tui.analysis; l)
             verb = "fail" if "+" in side else "fails"
+            if side == opened:
+                # the cursor opened on this failure (Enter on the failures screen): the line
+                # starts with it, its step kept at any width; where the differences start
+                # follows (n/p), cut before the failure's classes are
+                head = f"{side} {verb} at {text.split(' · ', 1)[0]}"
+                third = [Part(f"{head} · {text.split(' · ', 1)[1]}", "red", give=1, cut="end",
+                              least=cell_len(head) + 4), Part(" · ", "dim")] + [
+                    replace(p, give=2) if p.give == 1 else p for p in third]
+                continue
             # `step 16 · missing_write`: short of room, the classes alone (the step is
             # usually the first difference's, named before)
             classes = text.split(" · ", 1)[1] if text.startswith("step ") else text
@@ -336,6 +349,15 @@ class CompareScreen(CompareNavigation, PairDebugMixin, ExplorerScreen):
         third.append(Part((" · ~ messages part · ≠ args differ · ◂ only A · ▸ only B"
                            " · ! error differs · ★ gold", ""), "dim", give=7))
         self.query_one("#cmp-title", FitTitle).set_lines(first, second, third)
+
+    def _opened_at(self, briefs: dict[str, str]) -> str | None:
+        """The side (a `briefs` key) whose failure step the screen was opened at, if any."""
+        if self.target_step is None:
+            return None
+        side = "B" if self.target_episode is not None and \
+            self.target_episode == self.episode_b else "A"
+        return next((k for k, text in briefs.items()
+                     if side in k and text.startswith(f"step {self.target_step} · ")), None)
 
     def _gold_row(self, m) -> list:
         def f(v):
