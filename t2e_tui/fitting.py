@@ -36,6 +36,22 @@ def end_cut(text: str, width: int) -> str:
     return head(text, max(0, width - 1)) + "…"[:width]
 
 
+def around(text: str, at: int, width: int, before: int = 16) -> str:
+    """`text` in at most `width` cells with character `at` in view: from its start when `at`
+    and a few cells after it fit there, else from a word start up to `before` cells ahead of
+    `at` (… for what is left out at either end). Two texts quoted `around` where they first
+    differ show what differs, not the start they share."""
+    if cell_len(text) <= width:
+        return text
+    if cell_len(text[:at]) + 12 <= width - 1:
+        return end_cut(text, width)
+    start = max(0, at - before)
+    space = text.find(" ", start, at)
+    if start and space >= 0:
+        start = space + 1   # a whole word first
+    return "…" + end_cut(text[start:], width - 1)
+
+
 def middle_cut(text: str, width: int) -> str:
     """`text` in at most `width` cells: whole, or its head … its tail (the tail gets half).
     Cells, not characters: a CJK character takes two."""

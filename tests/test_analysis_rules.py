@@ -222,6 +222,36 @@ def test_pair_divergence_counts_messages():
     assert pair_divergence(a, trace(("a", "Hi"), ("u", "cancel")))["step"] == 2
 
 
+def _quoted(why: str) -> list[str]:
+    import re
+    return re.findall(r'says "(.*?)"(?: vs|\.$)', why)
+
+
+def test_pair_divergence_shows_each_message_where_they_differ():
+    """Two long messages alike for 70 characters: each snippet shows the words where they part,
+    not the shared start twice (flip 33 of the real pair read 'Hey there! I could use a hand
+    with an order I plac…' on both sides)."""
+    shared = "Hey there! I could use a hand with an order I placed recently. My "
+    a = trace(("a", "Hi"), ("u", shared + "work-from-home dreams just got crushed, sadly."))
+    b = trace(("a", "Hi"), ("u", shared + "plans just did a 180 (classic, right?)."))
+    pd = pair_divergence(a, b)
+    qa, qb = _quoted(pd["why"])
+    assert pd["step"] == 1 and qa != qb, pd["why"]
+    assert "work-from-home" in qa and "plans just did" in qb, pd["why"]
+    assert qa.startswith("…") and "recently. My" in qa, pd["why"]   # a little of what is shared
+    # short texts, or ones that part early, are quoted from their start as before
+    c = trace(("a", "Hi"), ("u", "cancel my order"))
+    d = trace(("a", "Hi"), ("u", "cancel the order please"))
+    assert _quoted(pair_divergence(c, d)["why"]) == ["cancel my order", "cancel the order please"]
+
+
+def test_pair_divergence_names_the_argument_two_alike_calls_differ_in():
+    a = trace(("a", "Hi"), ("call", "get_order_details", {"order_id": "#W1"}, "{}"))
+    b = trace(("a", "Hi"), ("call", "get_order_details", {"order_id": "#W2"}, "{}"))
+    why = pair_divergence(a, b)["why"]
+    assert "#W1" in why and "#W2" in why and "order_id" in why, why
+
+
 def test_a_step_of_several_calls_clusters_under_the_call_the_finding_is_about():
     """One assistant step made two cancels and two returns; the wrong target is a return. The
     cluster's tool is the return's (the call the verdict names), not the step's first call."""

@@ -9,9 +9,12 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from os.path import commonprefix
 
 from store import INFRA as INFRA_TERMINATION
 
+from ..align_events import SAME, diff_args, norm_value
+from ..fitting import around, end_cut
 from .classes import AGENT, BLAME, INFRA, UNCLASSIFIED, FailureClass, Verdict, registered
 from .facts import Facts
 from .outcome import UNSCORED
@@ -178,7 +181,8 @@ def pair_divergence(a: EpisodeTrace, b: EpisodeTrace) -> dict:
     for i, (sa, sb) in enumerate(zip(a.steps, b.steps)):
         ka, kb = _step_key(sa), _step_key(sb)
         if ka != kb:
-            return {"step": i, "why": f"step {i}: {_describe(sa)} vs {_describe(sb)}."}
+            da, db = _describe_pair(sa, sb)
+            return {"step": i, "why": f"step {i}: {da} vs {db}."}
     n = min(len(a.steps), len(b.steps))
     if len(a.steps) == len(b.steps):
         return {"step": None, "why": "the trajectories are identical."}
@@ -190,7 +194,32 @@ def _describe(s) -> str:
     if s.calls:
         return f"{s.role} calls {', '.join(c.name for c in s.calls)}"
     text = " ".join((s.text or "").split())
-    return f"{s.role} says \"{text[:50]}{'…' if len(text) > 50 else ''}\""
+    return f"{s.role} says \"{end_cut(text, 50)}\""
+
+
+def _describe_pair(sa, sb) -> tuple[str, str]:
+    """Two steps that differ, each said where it differs from the other: messages quoted
+    around their first differing character, alike calls with the argument they differ in."""
+    if sa.calls and sb.calls:
+        for ca, cb in zip(sa.calls, sb.calls):
+            if ca.name != cb.name:
+                break
+            arg = next((d for d in diff_args(ca.args, cb.args) if d.status != SAME), None)
+            if arg is not None:
+                return (f"{sa.role} calls {ca.name}({_arg(arg.key, arg.a, arg.status != 'only_b')})",
+                        f"{sb.role} calls {cb.name}({_arg(arg.key, arg.b, arg.status != 'only_a')})")
+    if sa.calls or sb.calls:
+        return _describe(sa), _describe(sb)
+    ta, tb = (" ".join((s.text or "").split()) for s in (sa, sb))
+    at = len(commonprefix([ta, tb]))
+    same = " (differs in spacing only)" if ta == tb else ""
+    return (f"{sa.role} says \"{around(ta, at, 50)}\"{same}",
+            f"{sb.role} says \"{around(tb, at, 50)}\"{same}")
+
+
+def _arg(key: str, value, given: bool) -> str:
+    """`key=value` of one argument (the value as JSON, at most 40 cells), or `no key`."""
+    return f"{key}={end_cut(norm_value(value), 40)}" if given else f"no {key}"
 
 
 def summary_counts(analyses: list[Analysis]) -> dict:
