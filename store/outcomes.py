@@ -14,6 +14,7 @@ import math
 from typing import Any
 
 from .db import StoreError
+from .ranges import REWARD_WHY, reward_problem
 from .writer import conn_of, transaction
 
 _TRUE = {"true", "pass", "passed", "success", "succeeded", "yes", "ok", "resolved", "good"}
@@ -45,6 +46,13 @@ def outcome_value(v: Any) -> float | None:
     return None
 
 
+def _shown(v: Any) -> str:
+    """An attribute's value as the error names it (text quoted, cut to 40 characters)."""
+    from .messages import short_json
+
+    return short_json(v)
+
+
 def _attributes(extra: dict) -> dict:
     out: dict = {}
     for src in ("otel", "atif"):
@@ -67,9 +75,9 @@ def reward_mapping(db: Any, run_id: str, name: str) -> dict:
         raise StoreError(f"run {row[1]!r} ({run_id}) carries graded rewards; --reward-attr maps "
                          "an outcome attribute of foreign traces (OpenTelemetry, ATIF) only")
     updates, missing, unusable, seen = [], 0, 0, set()
-    for eid, extra_json, ri_json in conn.execute(
-            "SELECT episode_id, extra_json, reward_info_json FROM episodes WHERE run_id = ?",
-            (run_id,)).fetchall():
+    for eid, key, task, extra_json, ri_json in conn.execute(
+            "SELECT episode_id, episode_key, task_id, extra_json, reward_info_json FROM "
+            "episodes WHERE run_id = ? ORDER BY episode_id", (run_id,)).fetchall():
         attrs = _attributes(json.loads(extra_json) if extra_json else {})
         seen.update(attrs)
         r = outcome_value(attrs.get(name))
@@ -79,6 +87,14 @@ def reward_mapping(db: Any, run_id: str, name: str) -> dict:
             else:
                 unusable += 1
             continue
+        if reward_problem(r) is not None:
+            # another scale (a 1-10 rating, a count): no reward the gate may average, and
+            # leaving those episodes out would pick the ones kept by value. The mapping is
+            # the user's choice: refused whole, nothing written
+            raise StoreError(f"run {row[1]!r} ({run_id}): episode {key} (task {task}): "
+                             f"{name} {_shown(attrs.get(name))} is outside [0, 1] as a reward "
+                             f"({REWARD_WHY}; booleans and pass/fail words read as 1/0): "
+                             "--reward-attr maps an outcome on that scale only")
         # the attributes mapped before stay on record (`tried`): an outcome chosen after
         # another was gated is no clean evidence (gate/rules: attribute shopping)
         tried = set(_tried(ri_json)) - {name}

@@ -14,6 +14,7 @@ from typing import Any
 from .. import writer
 from ..hidden import shown_row
 from ..messages import bad_call_name, short_json
+from ..ranges import reward_problem
 from .tau2_ticks import TickError, check_ticks, messages_from_ticks
 
 _INT_MIN, _INT_MAX = -(1 << 63), (1 << 63) - 1  # what a SQLite INTEGER holds
@@ -75,9 +76,12 @@ def validate_sim(sim: Any, label: str) -> None:
             raise RecordError(f"{label}: field {key!r} should be {what}, "
                               f"found {type(v).__name__} {short_json(v)}")
     ri = sim.get("reward_info")
-    if isinstance(ri, dict) and ri.get("reward") is not None and not _num(ri["reward"]):
-        raise RecordError(f"{label}: reward_info.reward should be a number, found "
-                          f"{type(ri['reward']).__name__} {short_json(ri['reward'])}")
+    if isinstance(ri, dict) and ri.get("reward") is not None:
+        if not _num(ri["reward"]):
+            raise RecordError(f"{label}: reward_info.reward should be a number, found "
+                              f"{type(ri['reward']).__name__} {short_json(ri['reward'])}")
+        if (bad := reward_problem(ri["reward"])) is not None:  # (figures average it)
+            raise RecordError(f"{label}: reward_info.reward {bad}")
     if isinstance(ri, dict):
         for key, typ, what in (("db_check", dict, "an object"),
                                ("reward_breakdown", dict, "an object"),

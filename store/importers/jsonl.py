@@ -14,6 +14,7 @@ import json
 import sqlite3
 from typing import Any
 
+from ..ranges import reward_problem
 from .common import ImportContext, ImportFailure, RunMeta, open_regular, without_bom
 from .episodes import EpisodeWriter, RecordError, sim_label, validate_sim
 from .json_fast import loads_text
@@ -132,6 +133,8 @@ def _to_sim(obj: dict, lineno: int) -> tuple[dict, int]:
         if isinstance(reward, bool) or not isinstance(reward, (int, float)):
             raise ImportFailure(f"line {lineno}: 'reward' should be a number, found "
                                 f"{type(reward).__name__}")
+        if (bad := reward_problem(reward)) is not None:  # (named as the line gives it)
+            raise ImportFailure(f"line {lineno}: 'reward' {bad}")
         ri = sim.get("reward_info")
         if ri is None:
             sim["reward_info"] = {"reward": reward}

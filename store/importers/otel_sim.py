@@ -8,6 +8,7 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
+from ..ranges import reward_problem
 from . import otel_spans as S
 from .json_fast import loads_text
 from .otel_run import FIELDS as RUN_FIELDS
@@ -61,6 +62,9 @@ def sim_of(key: str, by_conv: bool, spans: list[list], root: list, msgs: list[di
         ri = loads_text(ri) if isinstance(ri, str) else None
     except ValueError:
         ri = None
+    if isinstance(ri, dict) and (bad := reward_problem(ri.get("reward"))) is not None:
+        raise S.BadContent(f"span {str(root[6])[:40]} ({str(root[0])[:80]!r}): "
+                           f"t2e.reward_info: reward {bad}")
     sim: dict[str, Any] = {
         "id": str(ra.get("t2e.sim_id") or key), "task_id": str(task if task is not None else key),
         "start_time": _iso(start), "end_time": _iso(end),
