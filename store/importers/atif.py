@@ -25,6 +25,7 @@ import sqlite3
 from typing import Any
 
 from ..messages import short_json
+from ..ranges import count_problem
 from .common import ImportContext, ImportFailure, RunMeta
 from .episodes import EpisodeWriter, RecordError, validate_sim
 from .jsonstream import JsonStreamError
@@ -159,6 +160,9 @@ def trajectory_sims(t: Any, where: str, parent: str | None = None) -> list[dict]
         if isinstance(met, dict):
             usage = {k: met[k] for k in ("prompt_tokens", "completion_tokens", "cached_tokens")
                      if type(met.get(k)) is int}
+            for k, v in usage.items():  # (a count of another type stays in metrics, below)
+                if (bad := count_problem(v)) is not None:
+                    raise ImportFailure(f"{sw}: metrics.{k} {bad}")
             if usage:
                 m["usage"] = usage
             used = list(usage)

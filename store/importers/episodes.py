@@ -14,7 +14,7 @@ from typing import Any
 from .. import writer
 from ..hidden import shown_row
 from ..messages import bad_call_name, short_json
-from ..ranges import reward_problem
+from ..ranges import USAGE_COUNTS, count_problem, reward_problem
 from .tau2_ticks import TickError, check_ticks, messages_from_ticks
 
 _INT_MIN, _INT_MAX = -(1 << 63), (1 << 63) - 1  # what a SQLite INTEGER holds
@@ -127,10 +127,11 @@ def validate_sim(sim: Any, label: str) -> None:
                 raise RecordError(f"{label}, message #{j}: tool_calls{bad}")
         usage = m.get("usage")
         if isinstance(usage, dict):  # token counts are summed per episode
-            for k in ("prompt_tokens", "completion_tokens"):
+            for k in USAGE_COUNTS:
                 v = usage.get(k)
-                if v is not None and type(v) is not int and not _int(v):
-                    raise _bad(v, "an integer", f"{label}, message #{j}: usage.{k}")
+                if v is not None and (type(v) is not int or v < 0) \
+                        and (bad := count_problem(v)) is not None:
+                    raise RecordError(f"{label}, message #{j}: usage.{k} {bad}")
 
 
 def _list_of_dicts(v: Any) -> bool:

@@ -87,7 +87,11 @@ def sim_of(key: str, by_conv: bool, spans: list[list], root: list, msgs: list[di
         sim["seed"] = seed
     turns = ra.get("t2e.user_turns")
     if type(turns) is str:
-        _user_turns(msgs, turns)
+        try:
+            _user_turns(msgs, turns)
+        except S.BadContent as exc:  # (a negative count)
+            raise S.BadContent(f"span {str(root[6])[:40]} ({str(root[0])[:80]!r}): "
+                               f"t2e.user_turns{exc}") from None
     if system:
         sim["otel"]["system_instructions"] = system
     run = {k: ra[k] for k in RUN_FIELDS if k in ra}
@@ -104,20 +108,25 @@ def _user_turns(msgs: list[dict], text: str) -> None:
     """Our export's user-turn costs and usage (`t2e.user_turns` on the root: [[k, cost,
     {GenAI usage name: count}], ...] for the k-th user message) put on those messages. An
     item of another shape, a value of the wrong type, or a k past the user messages is left
-    out, as wrong-typed usage is."""
+    out, as wrong-typed usage is; a negative count is BadContent ("[n]: ATTRIBUTE is
+    negative ...")."""
     try:
         turns = loads_text(text)
     except ValueError:
         return
     users = [m for m in msgs if m.get("role") == "user"]
-    for t in turns if type(turns) is list else ():
+    for n, t in enumerate(turns if type(turns) is list else ()):
         if type(t) is not list or len(t) != 3 or type(t[0]) is not int \
                 or not 0 <= t[0] < len(users):
             continue
         m = users[t[0]]
         if t[1] is not None and (c := S.cost(t[1])) is not None:
             m["cost"] = c
-        if type(t[2]) is dict and (u := S.usage(t[2])):
+        try:
+            u = S.usage(t[2]) if type(t[2]) is dict else None
+        except S.BadContent as exc:  # (a negative count: named with its item)
+            raise S.BadContent(f"[{n}]: {exc}") from None
+        if u:
             m["usage"] = u
 
 

@@ -23,6 +23,7 @@ import json
 from typing import Any
 
 from ..messages import bad_call_name
+from ..ranges import count_problem
 
 # the messages (otel_messages.py), re-exported: the importer reads them here with the rest
 from .otel_messages import (  # noqa: F401
@@ -159,9 +160,9 @@ _EXACT = float(1 << 53)  # a double holds every integer up to here (and the stor
 
 def usage(a: dict) -> dict:
     """Token usage under old and new attribute names (only the keys present): the first name
-    set wins, kept when it is a count (an integer, or a whole double: 12.0 is 12);
-    text, booleans, fractions and the like are left out. (Runs for every chat span, hence
-    the plain loops.)"""
+    set wins, kept when it is an integer or a whole double (12.0 is 12); text, booleans,
+    fractions and the like are left out. A negative one is no count (store/ranges.py):
+    BadContent naming the attribute. (Runs for every chat span, hence the plain loops.)"""
     out = {}
     get = a.get
     for name, keys in USAGE_NAMES:
@@ -171,7 +172,11 @@ def usage(a: dict) -> dict:
                 if type(v) is int:
                     out[name] = v
                 elif type(v) is float and v.is_integer() and -_EXACT <= v <= _EXACT:
-                    out[name] = int(v)
+                    out[name] = v = int(v)
+                else:
+                    break
+                if v < 0:
+                    raise BadContent(f"{k} {count_problem(v)}")
                 break
     return out
 
