@@ -167,6 +167,12 @@ def _import(conn, ctx: ImportContext, worker: _Worker | None) -> None:
     if stats.get("spans_ending_before_start"):
         ctx.warn(f"{stats['spans_ending_before_start']} span(s) end before they start (times "
                  "out of order): their steps' latency is left empty")
+    if stats.get("bad_times"):
+        n = stats["bad_times"]
+        ctx.warn(f"{n} span time(s) are not OTLP fixed64 nanoseconds (an integer from 0 to "
+                 "2^64 - 1, or its decimal text) and were read as no time: "
+                 + "; ".join(stats["bad_times_seen"])
+                 + (" ..." if n > len(stats["bad_times_seen"]) else ""))
     if stats.get("spans_without_start"):
         ctx.warn(f"{stats['spans_without_start']} span(s) have no start time: placed where they "
                  "are in the file among their conversation's spans, latency left empty")

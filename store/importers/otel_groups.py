@@ -19,6 +19,8 @@ from .otel_episode import build_episode
 from .otel_inputs import Inputs
 from .otel_spill import _problem
 
+BAD_TIMES_NAMED = 3  # span times that are no fixed64: how many the run's warning names
+
 
 def _groups(db: sqlite3.Connection, path: str,
             other: str | None) -> Iterator[tuple[str, bool, list]]:
@@ -142,6 +144,9 @@ def episodes(db: sqlite3.Connection, path: str, other: str | None,
             validate_sim(sim, label)
         except RecordError as exc:
             raise ImportFailure(str(exc)) from None
+        for sp in spans:
+            if len(sp) > 13 and sp[13]:  # times that were no fixed64 (otel_spill._bad_times)
+                _bad_times(stats, label, sp)
         ord_ += 1
         if "failed_calls" in sim["otel"]:
             stats["failed"] = stats.get("failed", 0) + 1
@@ -151,6 +156,15 @@ def episodes(db: sqlite3.Connection, path: str, other: str | None,
             if k in sim["otel"]:
                 stats[k] = stats.get(k, 0) + sim["otel"][k]
         yield sim, lat, nc, conv
+
+
+def _bad_times(stats: dict, label: str, sp: list) -> None:
+    """Count a span's times that were no fixed64 in stats["bad_times"], the first few named
+    (episode, span, field, value) in stats["bad_times_seen"]."""
+    stats["bad_times"] = stats.get("bad_times", 0) + len(sp[13])
+    seen = stats.setdefault("bad_times_seen", [])
+    for field, value in sp[13][:BAD_TIMES_NAMED - len(seen)]:
+        seen.append(f"{label}, span {str(sp[6])[:40]} ({str(sp[0])[:80]!r}): {field} {value}")
 
 
 def _once_each(spans: list[list], stats: dict) -> list[list]:

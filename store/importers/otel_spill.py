@@ -20,6 +20,7 @@ import sqlite3
 from collections import Counter
 from typing import Any
 
+from ..messages import short_json
 from . import otel_spans as S
 from .common import ImportFailure
 
@@ -46,19 +47,50 @@ def open_spill(path: str) -> sqlite3.Connection:
     return db
 
 
-def _ns(v: Any) -> int | float:
-    """A span or event time (OTLP fixed64 nanoseconds, 0 to 2^64 - 1); 0 when unknown or not
-    a fixed64. The sort table holds signed 64-bit integers: a time from 2^63 (2262-04-11 on)
-    is a float, which SQLite and Python compare with integers by value, so such times sort
-    after every earlier one (to within the float's 2-4 us: times that close keep file order)
-    and stay times for the episode (its start, end and latencies)."""
-    try:
-        n = int(v)
-    except (TypeError, ValueError):
+def _ns(v: Any) -> int | float | None:
+    """A span or event time (OTLP fixed64 nanoseconds, 0 to 2^64 - 1, a JSON number or its
+    decimal text); 0 when absent (unknown, as OTLP's 0 is), None when present but no
+    fixed64 (text that is no number, a negative, a fraction, a boolean, past 2^64 - 1, an
+    object): the caller reads it as no time and notes it (_bad_times). The sort table holds
+    signed 64-bit integers: a time from 2^63 (2262-04-11 on) is a float, which SQLite and
+    Python compare with integers by value, so such times sort after every earlier one (to
+    within the float's 2-4 us: times that close keep file order) and stay times for the
+    episode (its start, end and latencies)."""
+    t = type(v)
+    if t is str:  # (what the collector writes: runs for every span, hence the order)
+        try:
+            n = int(v)
+        except ValueError:
+            return None
+    elif v is None:
         return 0
+    elif t is int:
+        n = v
+    elif t is float and v.is_integer():  # (int() cut 1.5 to 1, and read True as 1 ns)
+        n = int(v)
+    else:
+        return None
     if 0 <= n < 1 << 63:
         return n
-    return float(n) if 1 << 63 <= n < 1 << 64 else 0
+    return float(n) if 1 << 63 <= n < 1 << 64 else None
+
+
+def _bad_times(sp: dict, start: Any, end: Any, events: list) -> tuple[list, Any, Any]:
+    """The times of a span that are no fixed64 (_ns gave None), as (field, value as JSON)
+    for the run's warnings (otel_groups names them with their episode and span), and the
+    span's start and end with those read as no time (0). The events' are set to 0 in place."""
+    bad = []
+    if start is None:
+        bad.append(("startTimeUnixNano", short_json(sp.get("startTimeUnixNano"))))
+        start = 0
+    if end is None:
+        bad.append(("endTimeUnixNano", short_json(sp.get("endTimeUnixNano"))))
+        end = 0
+    for n, e in enumerate(events):
+        if e["t"] is None:
+            bad.append((f"events[{n}].timeUnixNano", short_json(sp["events"][n]["timeUnixNano"])))
+            e["t"] = 0
+    return bad, start, end
 
 
 class Spiller:
@@ -160,6 +192,10 @@ class Spiller:
                                         for e in events)):
                                 raise TypeError("a field")  # (named by _span_problem)
                             k_ = kind(name, a)
+                            bad = None
+                            if start is None or end is None or events and None in [
+                                    e["t"] for e in events]:
+                                bad, start, end = _bad_times(sp, start, end, events)
                         except (AttributeError, TypeError, ValueError) as exc:
                             raise ImportFailure(f"{where}, {place(i + i0, j + j0, k + k0)}: "
                                                 f"{_span_problem(sp, exc)}") from None
@@ -179,10 +215,11 @@ class Spiller:
                             if self._kept > KEEP_INPUT_CHARS:
                                 self._forget()
                         # marshal, not JSON: the record only lives in our own temporary file,
-                        # and marshalling big strings is a copy where JSON re-escapes them
+                        # and marshalling big strings is a copy where JSON re-escapes them.
+                        # Last: the times that were no fixed64 (otel_groups counts them)
                         blob = dumps([name, a, events, status in (2, "2", "STATUS_CODE_ERROR"),
                                       start, end, sid, parent, service,
-                                      trace, k_, seq, ref])
+                                      trace, k_, seq, ref, bad])
                         write(blob)
                         n = len(blob)
                         append((seq, trace, str(conv) if conv else None, start, off, n))
