@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from world.errors import shown_path
+
 _FM = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*\n?", re.S)
 
 
@@ -119,13 +121,13 @@ def load(path: str | Path) -> Candidate:
     try:
         raw = p.read_bytes()
     except FileNotFoundError:
-        raise CandidateError(f"{p}: no such candidate file") from None
+        raise CandidateError(f"{shown_path(p)}: no such candidate file") from None
     except IsADirectoryError:
-        raise CandidateError(f"{p}: is a directory, not a candidate file") from None
+        raise CandidateError(f"{shown_path(p)}: is a directory, not a candidate file") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise CandidateError(f"{p}: not valid UTF-8 (byte {exc.start})") from None
+        raise CandidateError(f"{shown_path(p)}: not valid UTF-8 (byte {exc.start})") from None
     return parse(text, path=p)
 
 

@@ -21,13 +21,17 @@ def error_text(exc: BaseException) -> str:
     """What a screen says about a failure: the message alone for an error a user can act on
     (T2EError, StoreError, WorldError: the ones the CLI prints as one line), the class name
     before it for anything else (a fault of ours, whose kind helps a report); secrets
-    redacted either way."""
+    redacted either way. A path is named by world.errors.shown_path (control characters
+    escaped, never stripped)."""
     from store import StoreError
-    from world.errors import WorldError
+    from world.errors import WorldError, shown_path
 
     from .engine.secrets import redact
 
     text = str(exc)
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        # the path as every message names it (world.errors.shown_path), not repr's quotes
+        text = f"{shown_path(exc.filename)}: {exc.strerror}"
     if not isinstance(exc, (T2EError, StoreError, WorldError)):
         text = f"{type(exc).__name__}: {text}"
     return redact(text) or ""

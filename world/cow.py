@@ -144,13 +144,13 @@ def load_json_cached(cls, path, what: str, cache: dict):
     returns a fresh fork. WorldError names the file on any problem."""
     from pathlib import Path
 
-    from .errors import WorldError
+    from .errors import WorldError, shown_path
 
     p = Path(path)
     try:
         st = p.stat()
     except OSError as exc:
-        raise WorldError(f"{p}: cannot read the {what} database ({exc.strerror})") from None
+        raise WorldError(f"{shown_path(p)}: cannot read the {what} database ({exc.strerror})") from None
     key = (cls.__name__, str(p.resolve()), st.st_size, st.st_mtime_ns)
     base = cache.get(key)
     if base is None:
@@ -158,9 +158,9 @@ def load_json_cached(cls, path, what: str, cache: dict):
             with open(p, encoding="utf-8") as fh:
                 data = json.load(fh)
         except OSError as exc:
-            raise WorldError(f"{p}: cannot read the {what} database ({exc.strerror})") from None
+            raise WorldError(f"{shown_path(p)}: cannot read the {what} database ({exc.strerror})") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise WorldError(f"{p}: not valid JSON ({exc})") from None
+            raise WorldError(f"{shown_path(p)}: not valid JSON ({exc})") from None
         base = cls.from_dict(data, str(p))
         cache[key] = base
     return base.fork()

@@ -18,3 +18,30 @@ def describe_json_error(msg: str, where: str, truncated: bool) -> str:
     if truncated:
         return f"truncated JSON: the file ends at {where} before the value is complete ({what})"
     return f"invalid JSON at {where}: {what}"
+
+
+def shown_path(path: object) -> str:
+    """A path as every message names it: text in which what a display would act on, strip or
+    hide is written as an escape (ESC as `\\x1b`, a newline as `\\x0a`, a bidi override as
+    `\\u202e`, a byte of another encoding as `\\xNN`). Displays strip control sequences from
+    messages, which took part of a name with them (`x<ESC>[31m.json` said `x.json`, another
+    file); an escape is plain text, so the name shown is the one given."""
+    import os
+
+    text = path if isinstance(path, str) else os.fsdecode(path)  # type: ignore[arg-type]
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (os.fsdecode's surrogateescape)
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif ch.isprintable():
+            out.append(ch)
+        elif code < 0x100:
+            out.append(f"\\x{code:02x}")
+        elif code < 0x10000:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
+    return "".join(out)

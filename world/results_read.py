@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .errors import WorldError, describe_json_error
+from .errors import WorldError, describe_json_error, shown_path
 
 
 def load_results(path: str | os.PathLike) -> dict:
@@ -91,13 +91,13 @@ def _open_stream(p: Path):
     from .jsonstream import JsonStream
 
     if p.exists() and not p.is_file():  # a FIFO or /dev/zero would hang
-        raise WorldError(f"{p}: not a regular file")
+        raise WorldError(f"{shown_path(p)}: not a regular file")
     try:
         fh = open(p, "rb")
     except FileNotFoundError:
-        raise WorldError(f"{p}: no such file") from None
+        raise WorldError(f"{shown_path(p)}: no such file") from None
     except OSError as exc:
-        raise WorldError(f"{p}: cannot read ({exc.strerror})") from None
+        raise WorldError(f"{shown_path(p)}: cannot read ({exc.strerror})") from None
     return fh, JsonStream(fh)
 
 
@@ -117,7 +117,7 @@ def _head(p: Path) -> dict:
     seen_sims = False
     try:
         if js.at_end():
-            raise WorldError(f"{p}: the file is empty; {EXPECTED}")
+            raise WorldError(f"{shown_path(p)}: the file is empty; {EXPECTED}")
         if js.peek() != "{":
             value = js.read_value()
             _check_shape(value, p)
@@ -126,7 +126,7 @@ def _head(p: Path) -> dict:
             if key == "simulations":
                 seen_sims = True
                 if js.peek() != "[":
-                    raise WorldError(f"{p}: 'simulations' must be a list")
+                    raise WorldError(f"{shown_path(p)}: 'simulations' must be a list")
                 if "tasks" in head and "info" in head:
                     _check_shape({**head, "simulations": []}, p)
                     at = js.byte_offset()
@@ -138,9 +138,9 @@ def _head(p: Path) -> dict:
             else:
                 head[key] = js.read_value()
     except JsonStreamError as exc:
-        raise WorldError(f"{p}: {exc}") from None
+        raise WorldError(f"{shown_path(p)}: {exc}") from None
     except UnicodeDecodeError as exc:
-        raise WorldError(f"{p}: not UTF-8 text ({exc.reason})") from None
+        raise WorldError(f"{shown_path(p)}: not UTF-8 text ({exc.reason})") from None
     finally:
         if fh is not None:
             fh.close()
@@ -159,9 +159,9 @@ def _rest(p: Path, fh, js, keys):
         for _ in keys:
             js.read_value()
     except JsonStreamError as exc:
-        raise WorldError(f"{p}: {exc}") from None
+        raise WorldError(f"{shown_path(p)}: {exc}") from None
     except UnicodeDecodeError as exc:
-        raise WorldError(f"{p}: not UTF-8 text ({exc.reason})") from None
+        raise WorldError(f"{shown_path(p)}: not UTF-8 text ({exc.reason})") from None
     finally:
         fh.close()
 
@@ -178,7 +178,7 @@ def _sims(p: Path):
                 return
             js.read_value()
     except JsonStreamError as exc:
-        raise WorldError(f"{p}: {exc}") from None
+        raise WorldError(f"{shown_path(p)}: {exc}") from None
     finally:
         fh.close()
 
@@ -189,29 +189,29 @@ EXPECTED = ("expected a tau2 results file (an object with info, tasks and simula
 
 def _read(p: Path) -> Any:
     if p.exists() and not p.is_file() and not p.is_dir():  # a FIFO or /dev/zero would hang
-        raise WorldError(f"{p}: not a regular file")
+        raise WorldError(f"{shown_path(p)}: not a regular file")
     try:
         with open(p, encoding="utf-8-sig") as fh:
             text = fh.read()
     except FileNotFoundError:
-        raise WorldError(f"{p}: no such file") from None
+        raise WorldError(f"{shown_path(p)}: no such file") from None
     except IsADirectoryError:
-        raise WorldError(f"{p}: is a directory without results.json") from None
+        raise WorldError(f"{shown_path(p)}: is a directory without results.json") from None
     except OSError as exc:
-        raise WorldError(f"{p}: cannot read ({exc.strerror})") from None
+        raise WorldError(f"{shown_path(p)}: cannot read ({exc.strerror})") from None
     except UnicodeDecodeError as exc:
-        raise WorldError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise WorldError(f"{shown_path(p)}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     if not text.strip():
-        raise WorldError(f"{p}: the file is empty; {EXPECTED}")
+        raise WorldError(f"{shown_path(p)}: the file is empty; {EXPECTED}")
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise WorldError(f"{p}: {_json_error(exc, text)}") from None
+        raise WorldError(f"{shown_path(p)}: {_json_error(exc, text)}") from None
     except RecursionError:
-        raise WorldError(f"{p}: nesting too deep (more levels of [ and {{ than can be "
+        raise WorldError(f"{shown_path(p)}: nesting too deep (more levels of [ and {{ than can be "
                          "read)") from None
     except ValueError as exc:  # an integer of thousands of digits
-        raise WorldError(f"{p}: a value that can't be read ({str(exc)[:120]})") from None
+        raise WorldError(f"{shown_path(p)}: a value that can't be read ({str(exc)[:120]})") from None
 
 
 def _json_error(exc: json.JSONDecodeError, text: str) -> str:
@@ -221,17 +221,17 @@ def _json_error(exc: json.JSONDecodeError, text: str) -> str:
 
 def _check_shape(data: Any, p: Path) -> None:
     if isinstance(data, list):
-        raise WorldError(f"{p}: a bare list, not a tau2 results file (it has no embedded tasks "
+        raise WorldError(f"{shown_path(p)}: a bare list, not a tau2 results file (it has no embedded tasks "
                          "to grade against)")
     if not isinstance(data, dict):
-        raise WorldError(f"{p}: not a tau2 results file (top level is {type(data).__name__})")
+        raise WorldError(f"{shown_path(p)}: not a tau2 results file (top level is {type(data).__name__})")
     missing = [k for k in ("tasks", "simulations") if k not in data]
     if "simulations" in missing and data.get("simulation_index"):
         missing.remove("simulations")
     if missing:
-        raise WorldError(f"{p}: not a tau2 results file: missing {', '.join(missing)} "
+        raise WorldError(f"{shown_path(p)}: not a tau2 results file: missing {', '.join(missing)} "
                          "(t2e score needs the task definitions embedded by tau2)")
     if not isinstance(data["tasks"], list):
-        raise WorldError(f"{p}: 'tasks' must be a list")
+        raise WorldError(f"{shown_path(p)}: 'tasks' must be a list")
     if "simulations" in data and not isinstance(data["simulations"], list):
-        raise WorldError(f"{p}: 'simulations' must be a list")
+        raise WorldError(f"{shown_path(p)}: 'simulations' must be a list")

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from world.errors import shown_path
+
 from .. import fts_sizes, locks, writer
 from ..db import db_path
 from .background_hash import BackgroundHash
@@ -46,17 +48,17 @@ def import_paths(db: Any, paths: list[str | os.PathLike], *, name: str | None = 
     entries = [f for p in paths for f in folder_files(p)]
     for s in entries:
         if isinstance(s, _Skipped):
-            result["skipped"].append({"path": _text(os.fsdecode(s.path)), "reason": s.reason})
+            result["skipped"].append({"path": shown_path(s.path), "reason": s.reason})
     paths = [p for p in entries if not isinstance(p, _Skipped)]
     for i, p in enumerate(paths):
         run_name = name if name is None or len(paths) == 1 else f"{name}-{i + 1}"
         if isinstance(p, _Outside):  # a folder's entry that links out of it
-            shown = _text(os.fsdecode(p.path))
+            shown = shown_path(p.path)
             result["rejected"].append({"path": shown, "error": (
-                f"{shown}: links outside the folder {_text(os.fsdecode(p.folder))}; only "
+                f"{shown}: links outside the folder {shown_path(p.folder)}; only "
                 "files inside it are read (name the file itself to import it)")})
             continue
-        shown = _text(os.fsdecode(p))
+        shown = shown_path(p)
         try:
             result["imported"].append(_import_one(db, p, name=run_name, role=role))
         except ImportFailure as exc:
@@ -151,7 +153,9 @@ def import_path(db: Any, path: str | os.PathLike, *, name: str | None = None,
 
 def _text(name: str) -> str:
     """A file name as text the store can hold: bytes that are not UTF-8 (a name from another
-    system's encoding) are written as \\xNN escapes, not refused by SQLite at the end."""
+    system's encoding) are written as \\xNN escapes, not refused by SQLite at the end. (For a
+    run's name; a path in a message or the source row is world.errors.shown_path, which
+    escapes control characters too.)"""
     try:
         return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     except UnicodeEncodeError:  # a lone surrogate no file system gave (an API caller's)
@@ -163,7 +167,7 @@ def _import_one(db: Any, path: str | os.PathLike, *, name: str | None, role: str
         raise ImportFailure(f"unknown evidence role {role!r} "
                             f"(expected one of {', '.join(writer.ROLES)})")
     p = Path(path)
-    display = _text(os.fsdecode(path))
+    display = shown_path(path)
     if not p.exists():  # (missing, or a link to nothing or one that loops: named as such)
         why = not_a_file(p)
         raise ImportFailure(f"{display}: " + ("no such file or directory"

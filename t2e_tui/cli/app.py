@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from world.errors import shown_path
+
 from ..errors import T2EError
 
 
@@ -75,7 +77,7 @@ def register(cli: click.Group) -> None:
         store = click.get_current_context().obj.store
         path = Path(store)
         if path.is_dir():
-            raise T2EError(f"{path}: is a directory, not a store file")
+            raise T2EError(f"{shown_path(path)}: is a directory, not a store file")
         if (versus is not None or step is not None) and ref is None:
             raise T2EError("--vs and --step need an episode reference: t2e open RUN:TASK "
                            "--vs RUN:TASK [--step N]")
@@ -92,7 +94,7 @@ def register(cli: click.Group) -> None:
 
         path = Path(store_path())  # open reads: a path with no store is refused, not made
         if path.is_dir():
-            raise T2EError(f"{path}: is a directory, not a store file")
+            raise T2EError(f"{shown_path(path)}: is a directory, not a store file")
         # Refuse a file that is not a store (or can't be migrated) with one line and exit 2,
         # before the app starts and turns the same error into a stream of notices.
         from store import connect

@@ -60,6 +60,7 @@ def _score_paths(paths: tuple[str, ...]) -> tuple[str, ...]:
     from pathlib import Path
 
     from store.importers import folder_files, run_directory
+    from world.errors import shown_path
 
     out: list[str] = []
     for p in paths:
@@ -71,7 +72,7 @@ def _score_paths(paths: tuple[str, ...]) -> tuple[str, ...]:
         found = [str(e) for e in entries if isinstance(e, Path) and (
             run_directory(e) if e.is_dir() else e.suffix.lower() == ".json")]
         if not found:
-            raise T2EError(f"{p}: a folder with no results.json, no .json file and no tau2 "
+            raise T2EError(f"{shown_path(p)}: a folder with no results.json, no .json file and no tau2 "
                            "1.x results directory", EXIT_BAD_INPUT)
         out += found
     return tuple(out)

@@ -39,6 +39,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from world.errors import shown_path
+
 from ..errors import T2EError
 from ..paths import config_path
 from .secrets import remember
@@ -309,11 +311,11 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
     if not p.exists():
         return Config(path=p)
     if p.is_dir():
-        raise ConfigError(f"{p}: is a directory, not a config file")
+        raise ConfigError(f"{shown_path(p)}: is a directory, not a config file")
     try:
         data = tomllib.loads(p.read_text("utf-8"))
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{p}: not valid UTF-8 (byte {exc.start})") from None
+        raise ConfigError(f"{shown_path(p)}: not valid UTF-8 (byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: not valid TOML ({exc})") from None
+        raise ConfigError(f"{shown_path(p)}: not valid TOML ({exc})") from None
     return parse_config(data, p)
