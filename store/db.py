@@ -51,11 +51,17 @@ def connect(path: str | os.PathLike, *, migrate_schema: bool = True,
             must_exist: bool = False) -> sqlite3.Connection:
     """A raw sqlite3 connection with our pragmas. One connection per thread. `must_exist`: a
     store that is not there (or vanished) is an error, never made again."""
+    from world.errors import shown_path
+
     p = Path(path)
-    if p.exists() and p.is_dir():
-        raise StoreError(f"{p}: is a directory, not a store file")
-    if not must_exist and not p.parent.exists():
-        p.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if p.exists() and p.is_dir():
+            raise StoreError(f"{shown_path(p)}: is a directory, not a store file")
+        if not must_exist and not p.parent.exists():
+            p.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a name too long, a folder that cannot be made
+        raise StoreError(f"{shown_path(p)}: cannot open a store there "
+                         f"({exc.strerror or exc})") from None
     try:
         target, uri = (f"file:{quote(str(p))}?mode=rw", True) if must_exist else (str(p), False)
         conn = sqlite3.connect(target, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
@@ -66,7 +72,7 @@ def connect(path: str | os.PathLike, *, migrate_schema: bool = True,
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{p}: not a usable t2e store ({exc})") from exc
+        raise StoreError(f"{shown_path(p)}: not a usable t2e store ({exc})") from exc
     return conn
 
 

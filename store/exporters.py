@@ -10,10 +10,9 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from pathlib import Path
 from typing import IO, Any, Iterator
 
-from .atomic import mkstemp_public
+from .atomic import Output, prepare
 from .db import StoreError
 from .importers.episodes import SIM_DEFAULT_KEYS
 from .writer import META_KEY, conn_of, message_from_step
@@ -167,35 +166,20 @@ def write_jsonl(db: Any, run_id: str, fh: IO[str]) -> int:
     return n
 
 
-def export_run(db: Any, run_id: str, fmt: str, out: str | os.PathLike | None) -> int:
-    """Export to `out` (None or '-' = stdout) atomically; returns the episode count."""
+def export_run(db: Any, run_id: str, fmt: str, out: str | os.PathLike | Output | None) -> int:
+    """Export to `out` (None or '-' = stdout; a path or a prepared `atomic.Output`: replaced
+    whole, a link written through, a FIFO written to); returns the episode count."""
     if fmt not in FORMATS:
         raise StoreError(f"unknown export format {fmt!r} (expected {', '.join(FORMATS)})")
     from .export_otel import write_otel
 
     write = {"tau2": write_tau2, "jsonl": write_jsonl, "otel": write_otel}[fmt]
-    if out is None or str(out) == "-":
+    if out is None or (not isinstance(out, Output) and str(out) == "-"):
         import sys
 
         return write(db, run_id, sys.stdout)
-    target = Path(out)
-    if target.is_dir():
-        raise StoreError(f"{target}: is a directory; give a file name")
-    # a mistyped directory should fail loudly, not grow a new tree somewhere
-    parent = target.parent
-    if not parent.exists():
-        raise StoreError(f"{target}: directory {parent} does not exist (create it first)")
-    if not parent.is_dir():
-        raise StoreError(f"{target}: {parent} is not a directory")
-    fd, tmp = mkstemp_public(target.parent, f".{target.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            n = write(db, run_id, fh)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return n
+    target = out if isinstance(out, Output) else prepare(out)
+    return target.write(lambda fh: write(db, run_id, fh))
 
 
 def export_dict(db: Any, run_id: str, provenance: bool = False) -> dict:

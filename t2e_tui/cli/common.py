@@ -11,27 +11,39 @@ from typing import Any
 
 import click
 
+from world.errors import shown_path
+
 from ..textsafe import SafeTextStream, strip_ansi, strip_controls, visible_escapes
 
 
 def store_path(create: bool = False) -> str:
     """The store path named by `--store` / T2E_STORE. Only commands that write pass
     `create=True`; every other command refuses a path with no store, so a mistyped path or a
-    command run in the wrong folder never leaves a new empty store behind."""
-    path = click.get_current_context().obj.store
+    command run in the wrong folder never leaves a new empty store behind. A store to be made
+    goes through the output files' one check (store/atomic.prepare): a folder the user named
+    must exist (as for -o and --report); only t2e's own folder, the default store's, is made."""
+    obj = click.get_current_context().find_root().obj
+    path = obj.store
     if not create and not os.path.exists(path):
         from ..errors import T2EError
         from ..paths import demo_store
 
         demo = demo_store()
+        shown = shown_path(path)
         if demo.exists() and str(demo) != str(path):
             # the README's first command is `t2e demo`, whose store is not the default one:
             # the next command a newcomer types lands here, so say where the demo's store is
-            raise T2EError(f"no store at {path}; the demo's store is {demo}: pass --store "
+            raise T2EError(f"no store at {shown}; the demo's store is {demo}: pass --store "
                            f"{demo} (or set T2E_STORE) to use it, or make this one with "
                            "`t2e import FILE` or `t2e run`")
-        raise T2EError(f"no store at {path} (`t2e import FILE` or `t2e run` make one, `t2e "
+        raise T2EError(f"no store at {shown} (`t2e import FILE` or `t2e run` make one, `t2e "
                        f"demo` makes its own at {demo}; or pass --store PATH / set T2E_STORE)")
+    if create and not os.path.exists(path):  # (False for a name too long: prepare says so)
+        from store.atomic import prepare
+
+        if not getattr(obj, "named", True):  # t2e's own folder (the user data dir)
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        prepare(path, f"--store {shown_path(path)}", streams=False)
     return path
 
 
@@ -75,9 +87,23 @@ def output_path(path: str, option: str) -> str:
     if target in companions or any(_same_file(path, c) for c in companions):
         from ..errors import T2EError
 
-        raise T2EError(f"{option} {path}: that is the store this command reads (or a file "
-                       "SQLite keeps beside it); write the output elsewhere")
+        raise T2EError(f"{option} {shown_path(path)}: that is the store this command reads "
+                       "(or a file SQLite keeps beside it); write the output elsewhere")
     return path
+
+
+def output_file(path: str, option: str):
+    """The output file `path` of `option` checked before any work, as a
+    `store.atomic.Output` (None for `-`, stdout): not the store (`output_path`), and
+    writable (store/atomic.prepare: a directory, a missing folder, a name too long are
+    errors naming `option` and the path). Write it with `.write_text` / `.write_bytes` /
+    `.write`: a regular file is replaced whole, a link written through, a FIFO or a device
+    written to."""
+    if output_path(path, option) == "-":
+        return None
+    from store.atomic import prepare
+
+    return prepare(path, f"{option} {shown_path(path)}")
 
 
 def _same_file(a: str, b: str) -> bool:

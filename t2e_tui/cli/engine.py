@@ -158,8 +158,9 @@ def register(cli: click.Group) -> None:
         """
         from ..engine.engine import ALL_INFRA, execute_run, load_resume_plan
         from ..engine.plan import plan_run
+        from .common import store_path as checked_store_path
 
-        store_path = ctx.obj.store
+        store_path = checked_store_path(create=True)  # a new store's folder must exist
         if name:
             from store.queries import run_name_problem
 

@@ -100,7 +100,9 @@ def register(cli: click.Group) -> None:
         for name, v in (("--budget-episodes", budget_episodes), ("--budget-usd", budget_usd)):
             if v is not None and v <= 0:
                 raise T2EError(f"{name} {v}: must be positive")
-        store_path = click.get_current_context().obj.store
+        from .common import store_path as checked_store_path
+
+        store_path = checked_store_path(create=True)  # a new store's folder must exist
         cfg = None if resume is not None else EvolveConfig(
             start=start, domain=domain, discovery=discovery, dev=dev, heldout=heldout,
             transfer=transfer, proposer=proposer, proposals=proposals, iterations=iterations,

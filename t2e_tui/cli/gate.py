@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 from contextlib import closing
-from pathlib import Path
 
 import click
 
@@ -13,7 +12,7 @@ from .. import jsonout
 from ..errors import T2EError
 from ..textsafe import one_line, single_line
 from .common import console as cli_console
-from .common import one_line_table, output_path
+from .common import one_line_table, output_file
 from .pipe import piped, table_option, write_lines
 
 
@@ -143,29 +142,33 @@ def _transfer_doc(conn, result) -> dict | None:
     return st.to_dict() if st else None
 
 
-def _check_reports(reports: tuple, as_json: bool) -> None:
-    """--report FORMAT FILE pairs, before anything runs: each file named once (two reports
-    into one file: the second overwrote the first), its folder there, and `-` (stdout, as
-    `export -o -`) at most once and not beside --json (both would be the output)."""
+def _check_reports(reports: tuple, as_json: bool) -> list:
+    """--report FORMAT FILE pairs, before anything runs (the gate records its row only once
+    every report's file is known to be writable: nothing half-written): each file named once
+    (two reports into one file: the second overwrote the first), each checked as an output
+    file (cli/common.output_file: not the store, its folder there, its name one the file
+    system holds), and `-` (stdout, as `export -o -`) at most once and not beside --json
+    (both would be the output). Returns (format, Output or None for stdout) pairs."""
     seen: dict[str, str] = {}
+    out = []
     for fmt, path in reports:
-        output_path(path, "--report")
-        if path == "-":
+        target = output_file(path, "--report")
+        if target is None:
             if "-" in seen:
                 raise T2EError("--report: only one report can go to stdout (-)")
             if as_json:
                 raise T2EError("--report FORMAT -: the report is the output; it cannot go to "
                                "stdout beside --json (write it to a file)")
             seen["-"] = fmt
+            out.append((fmt, None))
             continue
-        key = os.path.realpath(path)
+        key = target.final
         if key in seen:
-            raise T2EError(f"--report {path}: the same file is named twice ({seen[key]} and "
+            raise T2EError(f"{target.label}: the same file is named twice ({seen[key]} and "
                            f"{fmt}); give each report its own file")
         seen[key] = fmt
-        parent = Path(path).resolve().parent
-        if not parent.is_dir():
-            raise T2EError(f"--report {path}: directory {parent} does not exist")
+        out.append((fmt, target))
+    return out
 
 
 def register(cli: click.Group) -> None:
@@ -206,7 +209,7 @@ def register(cli: click.Group) -> None:
         from ..gate.grader import apply_reward_attr, check_graders, reward_sources
         from ..gate.rundata import paused_gc
 
-        _check_reports(reports, as_json)  # before the gate appends its scoreboard row
+        targets = _check_reports(reports, as_json)  # before the gate records its row
         policy = load_policy(policy_path)
         with paused_gc():  # 10^5 objects are built and kept, none of them cyclic garbage
             with closing(_store()) as conn:
@@ -239,11 +242,11 @@ def register(cli: click.Group) -> None:
             if reports:
                 from ..gate.report import report_bytes, write_report
 
-                for fmt, path in reports:
-                    if path == "-":
+                for fmt, target in targets:
+                    if target is None:
                         to_stdout = report_bytes(doc, fmt, refs)
                     else:
-                        write_report(doc, fmt, path, refs)
+                        write_report(doc, fmt, target, refs)
             if as_json:  # in pieces: the 10 MB document is never one string
                 jsonout.dump(doc, lambda text: click.echo(text, nl=False))
                 click.echo()
@@ -268,7 +271,6 @@ def register(cli: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True)
     def decide_cmd(row, decision, override, reason, author, as_json):
         """Record a human decision on scoreboard ROW."""
-        import os
 
         from ..gate import record_human_decision
 

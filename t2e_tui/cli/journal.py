@@ -4,9 +4,10 @@ notes, labels, episodes, reruns and forks as one Markdown file)."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import click
+
+from world.errors import shown_path
 
 from ..errors import T2EError
 from .common import echo_json
@@ -84,9 +85,9 @@ def register(cli: click.Group) -> None:
         from store.queries import record_views, resolve_run
 
         from ..journal import build_journal
-        from .common import output_path
+        from .common import output_file
 
-        output_path(output, "-o")
+        target = output_file(output, "-o")  # checked before any work
         db = _db()
         rid = resolve_run(db, run) if run else None
         text, shown = build_journal(db.conn, task, rid, domain=domain,
@@ -97,11 +98,5 @@ def register(cli: click.Group) -> None:
         if output == "-":
             click.echo(text, nl=False)
             return
-        path = Path(output)
-        tmp = path.with_name(path.name + ".tmp")
-        try:
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(path)  # nothing half-written
-        except OSError as exc:
-            raise T2EError(f"{path}: cannot write ({exc.strerror or exc})") from None
-        click.echo(f"wrote {path} ({len(text.splitlines())} lines)")
+        target.write_text(text)  # whole (store/atomic.py): nothing half-written
+        click.echo(f"wrote {shown_path(output)} ({len(text.splitlines())} lines)")

@@ -22,10 +22,13 @@ from ..textsafe import SafeTextStream, strip_ansi
 
 
 class Ctx:
-    """Shared CLI state: the store path and whether the current command wants JSON."""
+    """Shared CLI state: the store path, whether the user named it (`--store`, T2E_STORE: its
+    folder must exist; the default store's is t2e's own, made when needed) and whether the
+    current command wants JSON."""
 
-    def __init__(self, store: str):
+    def __init__(self, store: str, named: bool = True):
         self.store = store
+        self.named = named
         self.json = False
 
 
@@ -199,7 +202,7 @@ def cli(ctx: click.Context, store: str | None) -> None:
 
     Without a command, opens the app on the store (same as `t2e open`).
     """
-    ctx.obj = Ctx(store or str(default_store()))
+    ctx.obj = Ctx(store or str(default_store()), named=store is not None)
     if ctx.invoked_subcommand is None:
         opener = cli.get_command(ctx, "open")
         if opener is None:

@@ -95,17 +95,15 @@ def register(cli: click.Group) -> None:
     def export_cmd(name, version, output):
         """The set as JSONL, one item a line (with the set's name and version)."""
         from ..analysis.regression import RegressionError, export_jsonl
-        from .common import output_path
+        from .common import output_file
 
-        if output:
-            output_path(output, "-o")
+        target = output_file(output, "-o") if output else None  # checked before any work
         try:
             lines = export_jsonl(_db(), name, version)
         except RegressionError as exc:
             raise T2EError(f"regression export: {exc}") from exc
         text = "\n".join(lines) + "\n"
-        if output:
-            with open(output, "w", encoding="utf-8") as fh:
-                fh.write(text)
+        if target is not None:
+            target.write_text(text)  # whole (store/atomic.py)
         else:
             click.echo(text, nl=False)

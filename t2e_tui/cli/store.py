@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import click
 
+from world.errors import shown_path
+
 from ..errors import EXIT_BAD_INPUT, T2EError
 from ..textsafe import one_line
 from .common import connect_store, one_line_table
@@ -278,7 +280,8 @@ def register(cli: click.Group) -> None:
     @click.option("--format", "fmt", type=click.Choice(("jsonl", "tau2", "otel")), default="tau2",
                   show_default=True)
     @click.option("-o", "--output", "output", default="-", show_default=True,
-                  help="Output file ('-' = stdout). Written atomically.")
+                  help="Output file ('-' = stdout). Replaced whole; a symbolic link is "
+                       "written through, a FIFO or device written to.")
     @click.option("--json", "as_json", is_flag=True, help="Report as JSON (needs -o FILE).")
     def export_cmd(run: str, fmt: str, output: str, as_json: bool) -> None:
         """Export RUN as a tau2 results file, native JSONL (one episode per line) or
@@ -287,18 +290,19 @@ def register(cli: click.Group) -> None:
         from store.queries import record_views, resolve_run
         from store.writer import conn_of as _conn
 
-        from .common import output_path
+        from .common import output_file
 
-        output_path(output, "-o")
+        target = output_file(output, "-o")  # checked before any work
         db = _db()
         rid = resolve_run(db, run)
         if as_json and output == "-":
             raise T2EError("--json reports on the export: give -o FILE")
-        n = export_run(db, rid, fmt, output)
+        n = export_run(db, rid, fmt, target)
         # an export hands out every trajectory of the run: a view of each of its tasks
         record_views(db, [e for (e,) in _conn(db).execute(
             "SELECT episode_id FROM episodes WHERE run_id = ?", (rid,))], "export")
         if as_json:
             _echo_json({"run_id": rid, "format": fmt, "path": output, "episodes": n})
         elif output != "-":
-            click.echo(f"exported run {rid} ({n} episodes) to {output} as {fmt}", err=True)
+            click.echo(f"exported run {rid} ({n} episodes) to {shown_path(output)} as {fmt}",
+                       err=True)

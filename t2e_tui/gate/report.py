@@ -1,10 +1,11 @@
 """Gate reports for CI: JUnit XML (test results panes) and Markdown (a pull-request comment).
 
-Both are written from the gate's JSON document (`GateResult.to_dict()`), atomically (a
-temporary file renamed into place). Run names, task ids and check details can come from trace
-files: they go through textsafe (control sequences stripped, one line) and are escaped for
-the target format (XML by ElementTree; Markdown: table pipes, HTML brackets, backticks and
-emphasis characters), so a hostile name cannot restyle or inject into the comment.
+Both are written from the gate's JSON document (`GateResult.to_dict()`), through
+store/atomic.py (a temporary file renamed into place; a link written through). Run names,
+task ids and check details can come from trace files: they go through textsafe (control
+sequences stripped, one line) and are escaped for the target format (XML by ElementTree;
+Markdown: table pipes, HTML brackets, backticks and emphasis characters), so a hostile name
+cannot restyle or inject into the comment.
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ import os
 import re
 import shlex
 import xml.etree.ElementTree as ET
-from pathlib import Path
 from typing import Any
 
-from store.atomic import mkstemp_public
+from store.atomic import Output, prepare
 from store.queries import typeable
 
 from ..textsafe import one_line
@@ -211,16 +211,9 @@ def report_bytes(doc: dict, fmt: str, refs: dict | None = None) -> bytes:
     return junit(doc, refs) if fmt == "junit" else markdown(doc, refs).encode("utf-8")
 
 
-def write_report(doc: dict, fmt: str, path: str | os.PathLike,
+def write_report(doc: dict, fmt: str, path: str | os.PathLike | Output,
                  refs: dict | None = None) -> None:
-    """Write the report atomically (nothing half-written when something fails)."""
+    """Write the report whole (nothing half-written when something fails): a path or an
+    `atomic.Output` prepared (checked) before the gate recorded its row."""
     data = report_bytes(doc, fmt, refs)
-    target = Path(path)
-    fd, tmp = mkstemp_public(target.parent or ".", f".{target.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    (path if isinstance(path, Output) else prepare(path)).write_bytes(data)
