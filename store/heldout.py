@@ -46,12 +46,15 @@ def register_set(db: Any, name: str, domain: str, task_ids: list[str], *, spec: 
                  role: str = "heldout", author: str | None = None,
                  test: str = SET_TESTS[0]) -> dict:
     """Register a frozen task set, with the paired test the gate applies to it (fixed in
-    advance, so it is never chosen after the p-values are seen); returns it. StoreError on an
-    empty name or list, an unknown role or test, or a name already taken (sets are never
-    replaced: register a new name)."""
-    name = (name or "").strip()
-    if not name:
-        raise StoreError("a heldout set needs a name")
+    advance, so it is never chosen after the p-values are seen); returns it. StoreError on a
+    name `queries.name_problem` refuses (empty, control characters), an empty list, an unknown
+    role or test, or a name already taken (sets are never replaced: register a new name)."""
+    from .queries import name_problem
+
+    problem = name_problem(name or "", "a heldout set name")  # the one check of user names
+    if problem:
+        raise StoreError(problem)
+    name = name.strip()
     if role not in SET_ROLES:
         raise StoreError(f"a registered set's role is heldout or transfer, not {role!r}")
     if test not in SET_TESTS:

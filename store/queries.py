@@ -288,18 +288,25 @@ def record_views(db: Any, episode_ids: Any, via: str,
     return n
 
 
-def run_name_problem(name: str) -> str | None:
-    """What is wrong with a run name a user gives (`--name`, `runs rename`), or None.
-    Control characters are refused: listings strip them, so the run could not be named back
-    (`t2e gate NAME`). Names taken from file names are kept as they are, and displayed safely."""
+def name_problem(name: str, what: str = "a run name") -> str | None:
+    """What is wrong with a name a user gives and types back later (`what`: a run's (`--name`,
+    `runs rename`), a heldout set's, a regression set's, a session's), or None: the one
+    check for every such name. Control characters are refused: listings strip them, so the
+    name could not be typed back (`t2e gate NAME`, `t2e heldout show NAME`). Names taken from
+    file names are kept as they are, and displayed safely."""
     if not name or not name.strip():
-        return "a run name cannot be empty"
+        return f"{what} cannot be empty"
     if re.search("[\ud800-\udfff]", name):  # a command line's bytes that are not UTF-8
-        return "a run name must be UTF-8 text (it holds bytes of another encoding)"
+        return f"{what} must be UTF-8 text (it holds bytes of another encoding)"
     if UNSHOWN.search(name):
         return ("control characters (escape sequences, tabs, newlines, bidi overrides) are not "
-                "allowed in a run name")
+                f"allowed in {what}")
     return None
+
+
+def run_name_problem(name: str) -> str | None:
+    """`name_problem` of a run's name."""
+    return name_problem(name, "a run name")
 
 
 # what listings strip from a name (store/hidden.py), tabs and newlines too

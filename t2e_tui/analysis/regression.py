@@ -68,7 +68,12 @@ def item_from_episode(db, episode_id: int, note: str | None = None, cls: str | N
 
 def add_items(db, name: str, items: list[dict], author: str | None = None) -> dict:
     """A new version of `name`: the previous items plus `items` (same task replaced)."""
-    if not name or ":" in name or not name.strip():
+    from store.queries import name_problem
+
+    problem = name_problem(name, "a regression set name")  # the one check of user names
+    if problem:
+        raise RegressionError(problem)
+    if ":" in name:
         raise RegressionError(f"regression set name {name!r}: give a name without ':'")
     if not items:
         raise RegressionError("nothing to add")

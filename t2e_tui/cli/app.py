@@ -81,6 +81,11 @@ def register(cli: click.Group) -> None:
         if (versus is not None or step is not None) and ref is None:
             raise T2EError("--vs and --step need an episode reference: t2e open RUN:TASK "
                            "--vs RUN:TASK [--step N]")
+        if session_name is not None:
+            from store.queries import name_problem
+
+            if problem := name_problem(session_name, "a session name"):  # followers type it
+                raise T2EError(f"--name: {problem}")
         start = None
         if tasks:
             start = ("tasks", *tasks)
