@@ -96,12 +96,19 @@ def run_transfer(store_path: str, baseline_run: str, candidate_run: str, *,
     from . import gate as gate_mod
     from .engine import execute_run
     from .engine.plan import plan_run
+    from .gate.runs import refuse_self
 
     conn = connect(store_path)
     try:
         b = gate_mod.resolve_run(conn, baseline_run)
         c = gate_mod.resolve_run(conn, candidate_run)
+        refuse_self(b, c)  # the gate's own check, before anything is rerun
         check_rerunnable(b, c)
+        if b.candidate_hash == c.candidate_hash:
+            # a candidate's transfer run is reused: the two reruns would be one run
+            raise T2EError(f"{b.label()} and {c.label()} ran the same candidate "
+                           f"({b.candidate_hash[:8]}): their transfer reruns are one run, and "
+                           "a run cannot be gated against itself")
         target = transfer_domain(c.domain, domain)
         ids: list[str] = []
         reused: list[str] = []

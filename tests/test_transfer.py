@@ -230,3 +230,26 @@ async def test_gate_screen_t_refuses_an_imported_pair_before_starting(tmp_path,
         assert any(m.startswith("baseline run base (") and "(an imported run): a transfer "
                    "rerun needs the instruction it ran with" in m for m in said), said
         assert pilot.app.screen is home and not home.workers
+
+
+def test_cli_transfer_refuses_a_run_against_itself_as_the_gate_does(own_demo):
+    """`t2e transfer X X` reran nothing new and gated the transfer run against itself
+    (DISCARD, exit 1, a scoreboard row), where `t2e gate X X` refuses: one check, asked
+    before any rerun. Two runs of one candidate (the baseline's train and heldout runs) have
+    one transfer run between them: refused alike."""
+    store = own_demo["store"]
+    conn = connect(store)
+    counts = lambda: conn.execute(  # noqa: E731
+        "SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM gate_decisions)").fetchone()
+    before = counts()
+    x = own_demo["by"]["cross-order-v1"]["run_id"]
+    code, out = run(store, "gate", x, x)
+    assert code == 2 and "cannot be gated against itself" in out, out
+    code, out = run(store, "transfer", x, x)
+    assert code == 2, out
+    assert "cannot be gated against itself" in out, out
+    train, heldout = own_demo["runs"]["baseline-train"], own_demo["runs"]["baseline"]
+    code, out = run(store, "transfer", train, heldout)
+    assert code == 2, out
+    assert "cannot be gated against itself" in out and "the same candidate" in out, out
+    assert counts() == before

@@ -29,7 +29,7 @@ from .policy import CHECK_NAMES, Policy, load_policy
 from .regression_set import regression_checks
 from .rescore import differ_reason, rescore_comparison
 from .rescore import warnings as rescore_warnings
-from .runs import RunInfo, conn_of, resolve_run
+from .runs import RunInfo, conn_of, refuse_self, resolve_run
 from .times import parse_time
 
 EXIT_CODES = {"promote": 0, "discard": 1, "inconclusive": 3, "supported": 4}
@@ -421,9 +421,7 @@ def gate(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
     conn = conn_of(db)
     baseline, candidate = (r if isinstance(r, RunInfo) else resolve_run(conn, r)
                            for r in (baseline, candidate))
-    if baseline.run_id == candidate.run_id:  # evidence of nothing, yet it would get a row
-        raise T2EError(f"{candidate.label()} is both the baseline and the candidate: a run "
-                       "cannot be gated against itself")
+    refuse_self(baseline, candidate)  # evidence of nothing, yet it would get a row
     result = evaluate(db, baseline, candidate, policy=policy, intersect=intersect, alpha=alpha,
                       data_dir=data_dir)
     result.advice = advise(result, db)

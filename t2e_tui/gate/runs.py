@@ -59,3 +59,12 @@ def resolve_run(db: Any, ref: str) -> RunInfo:
     if not rows:  # deleted between the two reads
         raise T2EError(f"no run {ref!r} in the store (see `t2e runs`)")
     return rows[0]
+
+
+def refuse_self(baseline: RunInfo, candidate: RunInfo) -> None:
+    """T2EError when the two runs are one: gated against itself, a run is evidence of nothing,
+    yet would get a scoreboard row. The one check of `gate.gate()` and the transfer rerun
+    (asked before it reruns anything)."""
+    if baseline.run_id == candidate.run_id:
+        raise T2EError(f"{candidate.label()} is both the baseline and the candidate: a run "
+                       "cannot be gated against itself")
