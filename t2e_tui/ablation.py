@@ -16,6 +16,7 @@ from typing import Any, Callable
 from .candidate_versions import ABLATION_HYPOTHESIS
 from .candidates import Candidate, CandidateError, normalise
 from .errors import T2EError
+from .standin import NOTE, is_stand_in
 
 Progress = Callable[[str, int, int], None]   # (what is running, index, total)
 
@@ -139,8 +140,8 @@ def format_report(res: dict[str, Any]) -> str:
     fr = res.get("full_reward")
     lines = [f"ablation of {res['candidate']} ({res['hash'][:10]}) on {res.get('tasks')}: "
              f"full reward {'n/a' if fr is None else f'{fr:.3f}'} (run {res.get('full_run')})"]
-    if str(res.get("agent", "")).startswith("scripted"):
-        lines.append("scripted stand-in agent: these figures prove nothing about models")
+    if is_stand_in(res.get("agent")):
+        lines.append(NOTE)
     for r in res["rules"]:
         c = r["contribution"]
         cs = "n/a" if c is None else f"{c:+.3f}"

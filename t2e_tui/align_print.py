@@ -25,6 +25,7 @@ from .align import (
     norm_value,
 )
 from .align_where import no_difference, row_step, steps_span
+from .standin import NOTE
 from .textsafe import clean, one_line
 
 # --- one-line summaries shared by the CLI and the TUI ----------------------------------------
@@ -194,8 +195,7 @@ def print_compare(console: Any, db: Any, episode_a: Any, episode_b: Any | None =
     console.print(Text(f"{a.label}  vs  {title_b}", style="bold"))
     for ep in (a, b):
         if ep is not None and ep.scripted:
-            console.print(Text(f"{ep.label}: scripted agent (deterministic stand-in; proves "
-                               "nothing about models)", style="yellow"))
+            console.print(Text(f"{ep.label}: {NOTE}", style="yellow"))
     for ep in (a, b):
         if ep is None:
             continue

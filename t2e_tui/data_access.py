@@ -16,9 +16,8 @@ from typing import Any, Callable
 from store.db import INFRA, StoreError, connect  # noqa: F401 (INFRA: the screens read it here)
 
 from . import reviews
+from .standin import SCRIPTED, is_stand_in  # noqa: F401 (SCRIPTED: the screens read it here)
 from .textsafe import one_line
-
-SCRIPTED = "scripted"
 
 
 def open_conn(path: str) -> sqlite3.Connection:
@@ -53,7 +52,7 @@ class RunRow:
     @property
     def scripted(self) -> bool:
         """True when the agent is the deterministic stand-in (its figures prove nothing)."""
-        return (self.agent_model or "").lower().startswith(SCRIPTED)
+        return is_stand_in(self.agent_model)
 
 
 def list_runs(conn: sqlite3.Connection) -> list[RunRow]:
@@ -208,7 +207,7 @@ class Episode:
 
     @property
     def scripted(self) -> bool:
-        return (self.agent_model or "").lower().startswith(SCRIPTED)
+        return is_stand_in(self.agent_model)
 
 
 def load_episode(conn: sqlite3.Connection, episode_id: int) -> Episode:

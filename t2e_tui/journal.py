@@ -18,6 +18,7 @@ from store.notes import labels_for, notes_for
 from store.pairdebug import TASK_RERUN_KIND
 from store.termination import episode_reward, episode_success, reward_text
 
+from .standin import note as stand_in_note
 from .textsafe import strip_controls
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")  # what can start markup mid-line
@@ -115,10 +116,10 @@ def build_journal(conn: Any, task_id: str, run_id: str | None = None, *,
     out.append(f"_Generated {now_iso()}{' from ' + md(store_label, 200) if store_label else ''}"
                f"{' · run ' + md(run_id) if run_id else ''}. Reruns and forks are development "
                "evidence only._")
-    if any((e["agent"] or "").startswith("scripted") for e in eps):
+    note = stand_in_note(e["agent"] for e in eps)
+    if note:  # (some episodes were played by the stand-in)
         out.append("")
-        out.append("_Some episodes were played by the scripted stand-in (a deterministic "
-                   "agent/user): they prove nothing about models._")
+        out.append(f"_{md(note, 200)}._")
     out += ["", "## Notes", ""]
     if not notes:
         out.append("No notes.")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from store import INFRA
 
+from ..standin import agent_models, is_stand_in
 from .cache import class_counts
 from .regression import latest, list_sets
 
@@ -81,6 +82,11 @@ def flywheel(db) -> list[dict]:
                 row["improvement_rate"] = (len(row["fixed"]) / failing_before
                                            if failing_before else None)
         out.append(row)
+    # whose figures these are: the version's run's agent (the stand-in's prove nothing)
+    models = agent_models(conn, [r["run_id"] for r in out])
+    for row in out:
+        row["agent_model"] = models.get(row["run_id"])
+        row["stand_in"] = is_stand_in(row["agent_model"])
     return out
 
 

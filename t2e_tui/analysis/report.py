@@ -102,7 +102,11 @@ def failures_report(db, run_id: str, vs: str | None = None, clusters: bool = Fal
     for d in eps:
         d.pop("flags", None) if not d.get("flags") else None
     found = unscored_findings(conn, run_id)
-    doc = {"run_id": run_id, "classifier_version": CLASSIFIER_VERSION, "episodes": eps,
+    from ..standin import agent_models, is_stand_in
+
+    model = agent_models(conn, [run_id]).get(run_id)
+    doc = {"run_id": run_id, "agent_model": model, "stand_in": is_stand_in(model),
+           "classifier_version": CLASSIFIER_VERSION, "episodes": eps,
            "counts": class_counts(conn, run_id), "infrastructure_excluded": len(infra),
            "unscored": unscored_count(conn, run_id), "foreign": run_is_foreign(conn, run_id),
            "unscored_findings": [_finding(a) for a in found],

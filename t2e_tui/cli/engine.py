@@ -10,6 +10,7 @@ import click
 
 from ..errors import T2EError
 from ..paths import candidates_dir, config_path
+from ..standin import note as stand_in_note
 from ..textsafe import one_line
 
 # sysexits EX_TEMPFAIL, beside our 70 (EX_SOFTWARE): the run finished but every episode ended
@@ -23,8 +24,6 @@ def never_reached(what: str, count: str, then: str) -> str:
             f"was never reached (check the server, --base-url, the key), then {then}")
 
 
-SCRIPTED_NOTE = ("scripted stand-in: a deterministic agent/user for demos and tests; "
-                 "its results prove nothing about models")
 
 
 def _params(temperature: float | None, max_tokens: int | None, top_p: float | None,
@@ -227,8 +226,9 @@ def register(cli: click.Group) -> None:
                 click.echo(f"{summary.infrastructure_errors} episode(s) ended "
                            f"infrastructure_error (excluded; `t2e run --resume "
                            f"{summary.run_id}` retries them)")
-            if plan.agent.kind == "scripted":
-                click.echo(f"note: {SCRIPTED_NOTE}")
+            note = stand_in_note([plan.agent.label])  # the model the run records
+            if note:
+                click.echo(f"note: {note}")
         if all_infra:
             return EXIT_ALL_INFRA
         return 130 if summary.status == "interrupted" else 0

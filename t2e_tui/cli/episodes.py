@@ -9,6 +9,8 @@ from typing import Any
 import click
 
 from ..errors import T2EError
+from ..standin import agent_models, is_stand_in, model_label
+from ..standin import note as stand_in_note
 from ..textsafe import clean, one_line, strip_controls
 from .common import console as _console
 from .common import echo_json as _echo_json
@@ -113,20 +115,26 @@ def register(cli: click.Group) -> None:
         keys = ("episode_id", "task_id", "likely_task_id", "trial", "status",
                 "termination_reason", "reward", "success", "n_steps", "n_tool_errors")
         refs = episode_refs(db, rid)
+        model = agent_models(db.conn, [rid]).get(rid)
+        stand_in = is_stand_in(model)
         # `termination`: the words every output uses for the stored reason (store/termination)
         out = [{"ref": refs[r["episode_id"]], **{k: r[k] for k in keys},
                 "reward": episode_reward(r["reward"], r["termination_reason"]),
                 "success": episode_success(r["success"], r["termination_reason"]),
                 "termination": termination_text(r["termination_reason"], r["status"])}
                for r in rows]
-        if as_json:
-            _echo_json(out)
+        if as_json:  # the run's agent on each record: a field, as `t2e runs --json` has it
+            _echo_json([{**r, "agent_model": model, "stand_in": stand_in} for r in out])
             return
         if piped(force_table):
             cols = ("episode_id", "ref", "reward", "n_steps", "termination", "status",
                     "likely_task_id", "n_tool_errors")
-            echo_tsv(cols, ([r[k] for k in cols] for r in out))
+            agent = model_label(model)  # `agent`: as the runs table shows it
+            echo_tsv((*cols, "agent"), ([*(r[k] for k in cols), agent] for r in out))
             return
+        note = stand_in_note([model])
+        if note:
+            click.echo(note)
         if not out:
             click.echo(f"run {rid}: no " + ("failed " if failed else "") + "episodes"
                        + (" match" if task_id else "")
@@ -162,6 +170,7 @@ def _episode_json(ep: dict) -> dict:
                      "huge": bool(s["huge"]), "tool_name": s["tool_name"],
                      "message": m} for s, m in zip(ep["steps"], ep["messages"])]
     out["checks"] = ep["checks"]
+    out["stand_in"] = is_stand_in((ep.get("run") or {}).get("agent_model"))
     return out
 
 
@@ -215,7 +224,13 @@ def _print_episode(ep: dict, full: bool) -> None:
     if ep.get("likely_task_id"):
         head.append(f" (likely task {ep['likely_task_id']}: label looks wrong)", style="yellow")
     head.append(f"  trial {_fmt(ep['trial'])}")
+    agent = model_label(run.get("agent_model"))
+    if agent:  # as the runs table shows it: `scripted (stand-in)`
+        head.append(f"  agent {agent}")
     con.print(Text(one_line(head.plain, 400), style="bold"))
+    note = stand_in_note([run.get("agent_model")])
+    if note:
+        con.print(Text(note, style="yellow"))
     from store.termination import reward_text, termination_text
 
     term = termination_text(ep["termination_reason"], ep["status"])

@@ -8,6 +8,7 @@ import click
 from ..analysis.outcome import unscored_words
 from ..analysis.report import finding_words
 from ..errors import T2EError
+from ..standin import NOTE
 from ..textsafe import one_line
 from .common import console as _console
 from .common import echo_json as _echo_json
@@ -23,6 +24,8 @@ def _human(doc: dict, width: int) -> str:
              + (f" · {doc['infrastructure_excluded']} infrastructure (excluded)"
                 if doc["infrastructure_excluded"] else "")
              + (f" · {doc['unscored']} unscored" if doc.get("unscored") else "")]
+    if doc.get("stand_in"):
+        lines.append(NOTE)
     if doc.get("unscored"):
         why, how = unscored_words(doc.get("foreign", True))
         lines.append(one_line(f"unscored: {why}" + (";" if how else ""), width))
@@ -176,3 +179,5 @@ def register_flywheel(cli: click.Group) -> None:
         click.echo("failures found by class across versions:")
         for name, line, counts in class_sparklines(rows):
             click.echo(f"  {name:<20} {line}  {' '.join('-' if c is None else str(c) for c in counts)}")
+        if any(r["stand_in"] for r in rows):
+            click.echo(NOTE)

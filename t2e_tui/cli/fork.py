@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import click
 
+from ..standin import note as stand_in_note
 from ..textsafe import one_line
 from .common import echo_json
 from .common import open_store as _db
-from .engine import EXIT_ALL_INFRA, SCRIPTED_NOTE, never_reached
+from .engine import EXIT_ALL_INFRA, never_reached
 
 
 def register(cli: click.Group) -> None:
@@ -94,8 +95,9 @@ def register(cli: click.Group) -> None:
                    f"{fp.restore_ms:.1f} ms; run {summary.run_id} (development evidence)")
         click.echo(f"candidate {one_line(fp.plan.candidate.name, 40)}, agent "
                    f"{fp.plan.agent.label}, user {fp.plan.user.label}")
-        if scripted:
-            click.echo(f"note: {SCRIPTED_NOTE}")
+        note = stand_in_note([fp.plan.agent.label])
+        if note:
+            click.echo(f"note: {note}")
         for r in rows:
             ok = episode_success(r[3], r[4])
             mark = "✓" if ok else "✗" if ok is not None else "–"

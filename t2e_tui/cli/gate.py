@@ -10,6 +10,9 @@ import click
 
 from .. import jsonout
 from ..errors import T2EError
+from ..standin import NOTE as STAND_IN_NOTE
+from ..standin import is_stand_in
+from ..standin import note as stand_in_note
 from ..textsafe import one_line, single_line
 from .common import console as cli_console
 from .common import one_line_table, output_file
@@ -88,6 +91,9 @@ def _human_gate(doc: dict) -> str:
         lines.append(f"  transfer: {one_line(tr, 400)}")
     for w in doc["warnings"]:
         lines.append(f"  warning: {w}")
+    note = stand_in_note([b.get("agent_model"), c.get("agent_model")])
+    if note:
+        lines.append(f"  {note}")
     # task ids, check details and reasons come from trace files: each line stays one line
     return "\n".join(single_line(line) for line in lines)
 
@@ -226,6 +232,9 @@ def register(cli: click.Group) -> None:
                 # the per-task rows only go to --json (reports and the summary never read them)
                 doc = result.to_dict(transitions=_rows_json(result) if as_json else [])
                 doc["transfer"] = _transfer_doc(conn, result)
+                # a field for machines (the reports and the summary say it in words)
+                doc["stand_in"] = any(is_stand_in(doc[side].get("agent_model"))
+                                      for side in ("baseline", "candidate"))
                 # what the reports must say too: where the rewards came from, and a grader
                 # mismatch let through
                 doc["reward_from"] = reward_sources(conn, {
@@ -381,6 +390,10 @@ def _rich_scoreboard(rows: list[dict]) -> None:
     for r in rows:
         for note in override_notes(r) + role_notes(r) + transfer_notes(r):
             console.print(Text(note))
+    stand_in = [str(r["row"]) for r in rows if r.get("stand_in")]
+    if stand_in:  # named by row, below the table: no column to drop or cut at any width
+        which = "every row" if len(stand_in) == len(rows) else "row " + ", ".join(stand_in)
+        console.print(Text(f"{which}: {STAND_IN_NOTE}"))
 
 
 def role_notes(r: dict) -> list[str]:

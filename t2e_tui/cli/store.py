@@ -8,6 +8,8 @@ import click
 from world.errors import shown_path
 
 from ..errors import EXIT_BAD_INPUT, T2EError
+from ..standin import is_stand_in, model_label
+from ..standin import note as stand_in_note
 from ..textsafe import one_line
 from .common import connect_store, one_line_table
 from .common import console as _console
@@ -23,10 +25,11 @@ ROLE_CHOICES = ("discovery", "development", "heldout", "transfer", "synthetic")
 # stays one line: narrow terminals drop the low-value columns in _DROP_ORDER first (id, name,
 # reward and pass rate survive down to ~40 columns).
 _RUN_COLUMNS = (("run", "run", 8, "left"), ("name", "name", 40, "left"),
+                ("agent", "agent", 24, "left"),
                 ("role", "role", 11, "left"), ("eps", "eps", 7, "right"),
                 ("reward", "reward", 6, "right"), ("pass", "pass", 4, "right"),
                 ("termination", "termination", 24, "left"), ("source", "source", 24, "left"))
-_DROP_ORDER = ("source", "termination", "role", "eps")
+_DROP_ORDER = ("source", "termination", "agent", "role", "eps")  # (the stand-in note stays)
 _NAME_MIN = 14
 
 
@@ -34,7 +37,8 @@ def _run_cells(r: dict) -> dict:
     terms = tuple(f"{k} {v}" for k, v in r["termination"].items())
     source = r["source"] if r["source"] == "rerun" else r["source"].rsplit("/", 1)[-1]
     rate = r["pass_rate"]
-    return {"run": r["run_id"], "name": r["name"], "role": r["role"] or "-",
+    return {"run": r["run_id"], "name": r["name"],
+            "agent": model_label(r["agent_model"]) or "-", "role": r["role"] or "-",
             "eps": str(r["episodes"]), "reward": _fmt(r["reward"]),
             "pass": "-" if rate is None else f"{rate * 100:.0f}%", "termination": terms,
             "source": source}
@@ -144,21 +148,31 @@ def register(cli: click.Group) -> None:
 
         rows = list_runs(_db())
         if as_json:
+            # the agent as a field (the stand-in's too), never words inside a figure
             keys = ("run_id", "name", "role", "source", "world_id", "episodes", "scored",
-                    "running", "infrastructure_errors", "reward", "pass_rate", "termination")
-            _echo_json([{k: r[k] for k in keys} for r in rows])
+                    "running", "infrastructure_errors", "reward", "pass_rate", "termination",
+                    "agent_model")
+            _echo_json([{**{k: r[k] for k in keys}, "stand_in": is_stand_in(r["agent_model"])}
+                        for r in rows])
             return
         if piped(force_table):
+            # `agent`: the model as the app's runs screen shows it (`scripted (stand-in)`)
             cols = ("run_id", "name", "role", "episodes", "reward", "pass_rate", "termination",
-                    "source")
-            echo_tsv(cols, ([r[k] if k != "termination" else ", ".join(
-                f"{t} {n}" for t, n in r[k].items()) for k in cols] for r in rows))
+                    "source", "agent")
+            cells = {"termination": lambda r: ", ".join(f"{t} {n}" for t, n in
+                                                         r["termination"].items()),
+                     "agent": lambda r: model_label(r["agent_model"])}
+            echo_tsv(cols, ([cells[k](r) if k in cells else r[k] for k in cols]
+                            for r in rows))
             return
         if not rows:
             click.echo("no runs yet: `t2e import FILE` or `t2e run`")
             return
         console = _console()
         console.print(runs_table(rows, console.width))
+        note = stand_in_note(r["agent_model"] for r in rows)
+        if note:
+            console.print(note, soft_wrap=True)
 
     @runs.command("rename")
     @click.argument("run")

@@ -7,6 +7,7 @@ from contextlib import closing
 
 import click
 
+from ..standin import note as stand_in_note
 from ..textsafe import one_line
 from .common import store_path
 
@@ -54,5 +55,9 @@ def register(cli: click.Group) -> None:
             lines += [f"  reason: {one_line(r, 300)}" for r in res.reasons]
             if st and st.note:
                 lines.append(f"  {one_line(st.note, 400)}")
+            note = stand_in_note(r.agent_model for r in (res.comparison.baseline,
+                                                         res.comparison.candidate))
+            if note:
+                lines.append(f"  {note}")
             click.echo("\n".join(lines))
         return tr.result.exit_code

@@ -157,7 +157,8 @@ def register(cli: click.Group) -> None:
         from ..candidate_versions import lineage
         from ..lineage_evidence import reward_line
 
-        rows = lineage(_conn())
+        conn = _conn()
+        rows = lineage(conn)
         line = reward_line(rows)
         if as_json:
             _emit({"versions": rows, "sparkline": line["sparkline"], "reward_line": line}, True)
@@ -168,6 +169,14 @@ def register(cli: click.Group) -> None:
         click.echo(line["caption"])
         for r in rows:
             click.echo(format_log_row(r))
+        from ..standin import agent_models
+        from ..standin import note as stand_in_note
+
+        runs = [(r.get("evidence") or {}).get("run_id") for r in rows]
+        runs += [t.get("run_id") for r in rows for t in r.get("transfers") or []]
+        note = stand_in_note(agent_models(conn, runs).values())
+        if note:
+            click.echo(note)
 
     @cli.command("ablate")
     @click.argument("candidate_ref", metavar="CANDIDATE")

@@ -19,6 +19,8 @@ from typing import Any
 from store.atomic import Output, prepare
 from store.queries import typeable
 
+from ..standin import model_label
+from ..standin import note as stand_in_note
 from ..textsafe import one_line
 from .rules import FAILS_CI
 
@@ -89,6 +91,15 @@ def _stats_line(doc: dict) -> str:
             f"(alpha {significant(st['alpha'])})")
 
 
+def _agents(doc: dict) -> list[str | None]:
+    return [doc[side].get("agent_model") for side in ("baseline", "candidate")]
+
+
+def _agent(doc: dict, side: str) -> str:
+    """A side's agent as the runs table shows it (`scripted (stand-in)`), or 'unknown'."""
+    return _t(model_label(doc[side].get("agent_model")), 80) or "unknown"
+
+
 def junit(doc: dict, refs: dict | None = None) -> bytes:
     """JUnit XML: one test case per check and per regressing task, plus the verdict, which
     fails where the exit code fails a CI job (`FAILS_CI`: discard, inconclusive) and passes on
@@ -102,6 +113,9 @@ def junit(doc: dict, refs: dict | None = None) -> bytes:
                  ("baseline", f"{_t(doc['baseline']['name'], 80)} ({doc['baseline']['run_id']})"),
                  ("candidate",
                   f"{_t(doc['candidate']['name'], 80)} ({doc['candidate']['run_id']})"),
+                 ("baseline_agent", _agent(doc, "baseline")),
+                 ("candidate_agent", _agent(doc, "candidate")),
+                 *((("stand_in", n),) if (n := stand_in_note(_agents(doc))) else ()),
                  ("evidence_role", doc["evidence_role"]), ("p_value", doc["stats"]["p_value"]),
                  *((f"reward_from_{side}", ", ".join(names))
                    for side, names in (doc.get("reward_from") or {}).items()),
@@ -175,6 +189,9 @@ def markdown(doc: dict, refs: dict | None = None) -> str:
              f"**{md(b['name'], 80)}** (`{b['run_id']}`): {len(doc['tasks'])} task(s)"
              f"{' (intersected)' if doc.get('intersected') else ''}, evidence role "
              f"{md(doc['evidence_role'])}, scoreboard row {doc['row_id']}.", "",
+             f"**Agents:** candidate {md(_agent(doc, 'candidate'))}, baseline "
+             f"{md(_agent(doc, 'baseline'))}.", "",
+             *((f"> ⚠️ {note}", "") if (note := stand_in_note(_agents(doc))) else ()),
              f"**Statistics:** {md(_stats_line(doc), 400)}", "",
              *((f"**Recorded rewards:** {md(summary_of(doc['rescore']), 400)}.", "")
                if doc.get("rescore") else ()),

@@ -18,6 +18,7 @@ from typing import Any
 from store import now_iso
 
 from ..errors import T2EError
+from ..standin import agent_models, is_stand_in
 from .runs import conn_of
 
 COLUMNS = (
@@ -30,6 +31,7 @@ COLUMNS = (
     "human_decision", "override", "override_reason", "overridden", "human_history",
     "cites_deleted_run", "source_sha256",
     "manifests", "claimed_role", "role_reasons", "verdict", "heldout_set", "alpha", "transfer",
+    "baseline_agent", "candidate_agent", "stand_in",
 )
 
 
@@ -68,6 +70,9 @@ def scoreboard_rows(db: Any) -> list[dict]:
 
     # what the candidate's heldout and transfer verdicts say together (gate/transfer.py)
     transfer = {h: st.note for h, st in transfer_statuses(conn).items()}
+    # each side's agent model, removed runs' too (the agent ledger): the stand-in's label
+    agents = agent_models(conn, [x for r in conn.execute(
+        "SELECT baseline_run_id, candidate_run_id FROM gate_decisions") for x in r])
     out = []
     for r in conn.execute(
             "SELECT row_id, created_at, candidate_hash, parent_hash, baseline_run_id, "
@@ -129,6 +134,10 @@ def scoreboard_rows(db: Any) -> list[dict]:
             "heldout_set": hset,
             "alpha": stats.get("alpha"),   # the level the row was judged at (corrected)
             "transfer": transfer.get(chash) if role in ("heldout", "transfer") else None,
+            "baseline_agent": agents.get(bid),
+            "candidate_agent": agents.get(cid),
+            # the scripted stand-in played a side: the row's figures prove nothing about models
+            "stand_in": is_stand_in(agents.get(bid)) or is_stand_in(agents.get(cid)),
         })
     return out
 

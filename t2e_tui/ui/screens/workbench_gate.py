@@ -17,6 +17,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Input, Static
 
+from ...standin import NOTE as STAND_IN_NOTE
+from ...standin import is_stand_in
 from ..plain import plain
 from ..widgets.datatable import PlainDataTable
 from ..widgets.fittitle import FitTitle, Part, run_parts
@@ -259,8 +261,7 @@ class GateScreen(Screen):
         if tr is not None:
             v.append(tr)
         if _scripted(cmp):
-            v.append("\n  scripted stand-in agent: these figures prove nothing about models",
-                     "dim italic")
+            v.append(f"\n  {STAND_IN_NOTE}", "dim italic")
         head = self.query_one("#gate-head", Static)
         head.update(h)
         head.display = True
@@ -461,8 +462,7 @@ def _shared_tasks(store_path: Any, baseline: str, candidate: str) -> int:
 
 
 def _scripted(cmp: Any) -> bool:
-    return any((r.agent_model or "").startswith("scripted")
-               for r in (cmp.baseline, cmp.candidate))
+    return any(is_stand_in(r.agent_model) for r in (cmp.baseline, cmp.candidate))
 
 
 def decision_author() -> str | None:
