@@ -20,10 +20,15 @@ The candidate texts live here (not in the repo's candidates/ folder) so an insta
 Where the demo's candidate files go (and the files of versions saved in the app on the demo
 store): `<store stem>-candidates/` beside the demo store, marked by a DEMO_MARKER file. Issue 7
 says saving writes the file to `candidates/`; for a demo that folder is the demo's own, because
-the demo store is rebuilt (and its folder emptied) on every `t2e demo`: files in the user's
-./candidates would outlive the store that knows them, or be deleted by the rebuild. The app and
-`t2e candidate` use that folder for a store that has one (`store_candidates_dir`), and `t2e demo`
-and the lineage screen print it.
+the store and its folder go together (kept, rebuilt or moved aside as one): files in the
+user's ./candidates would outlive the store that knows them. The app and `t2e candidate` use
+that folder for a store that has one (`store_candidates_dir`), and `t2e demo` and the lineage
+screen print it.
+
+`t2e demo` again never loses work: a demo store holding anything the demo did not make
+(`demo_work.changes`: a version saved, a label, a note, a gate row, a run...) is opened as it
+is, and `fresh=True` (`t2e demo --fresh`) moves it and its folder aside to a dated backup
+before building. Only a store holding nothing but the demo's own rows is rebuilt in place.
 """
 
 from __future__ import annotations
@@ -103,27 +108,78 @@ def is_demo_store(store_path: str | os.PathLike) -> bool:
 
 
 def build_demo(store_path: str | os.PathLike, *, replace: str = "demo",
-               named_by: str | None = None, concurrency: int = 4) -> dict[str, Any]:
-    """Build the demo store at `store_path`, refused while an app has a store there open.
-    What is there already is replaced when it is a demo store (`replace="demo"`: anything
-    else is refused and left alone, the demo never writes into a working store), or whatever
-    it is (`"any"`: the demo's own default path). `named_by` ("--store", "$T2E_STORE") says in
-    the refusal where the path came from."""
+               named_by: str | None = None, concurrency: int = 4,
+               fresh: bool = False) -> dict[str, Any]:
+    """Build the demo store at `store_path`, unless a store there holds work.
+
+    What is there already: a demo store holding only what the demo made is rebuilt (refused
+    while an app has it open); one holding work, or of which that cannot be told, is kept as
+    it is: the summary says `kept` and lists the `work`. With `fresh`, such a store and its
+    candidates folder are moved aside to a dated backup (`backup` in the summary) and the
+    demo is built anew. A store `t2e demo` did not build is refused and left alone
+    (`replace="demo"`), except at the demo's own default path (`"any"`), where it is kept or,
+    with `fresh`, moved aside. `named_by` ("--store", "$T2E_STORE") says in the refusal where
+    the path came from."""
     from store.inuse import hold_for_rebuild
 
     t0 = time.monotonic()
     path = Path(store_path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    look = _look(path, replace, named_by)
+    if look["keep"] and not fresh:  # nothing is rebuilt: an app open on it is no obstacle
+        return _kept(path, look)
     # never pull a store from under an open app: refused while one holds it (store/inuse.py)
     guard = hold_for_rebuild(path)
     try:
-        # (asked under the lock: nothing replaces the file between the look and the rebuild)
-        if replace != "any" and path.exists() and not is_demo_store(path):
-            raise T2EError(_not_a_demo_store(path, named_by))
-        return _build(path, concurrency, t0)
+        # asked again under the lock: nothing replaces the file between the look and the
+        # rebuild, and no app saves into it meanwhile
+        look = _look(path, replace, named_by)
+        if look["keep"] and not fresh:
+            return _kept(path, look)
+        backup = None
+        if look["keep"] or _loose_files(path):
+            from .demo_work import move_aside
+
+            backup = str(move_aside(path, demo_candidates_dir(path)))
+        summary = _build(path, concurrency, t0)
     finally:
         if guard is not None:
             guard.close()
+    return {**summary, "kept": False, "backup": backup}
+
+
+def _look(path: Path, replace: str, named_by: str | None) -> dict[str, Any]:
+    """What is at `path`: {"keep": whether it holds (or may hold) work, "work", "why"}."""
+    from .demo_work import changes
+
+    if not path.exists():
+        return {"keep": False, "work": {}, "why": None}
+    if not is_demo_store(path):
+        if replace != "any":
+            raise T2EError(_not_a_demo_store(path, named_by))
+        return {"keep": True, "work": None,
+                "why": "it was not built by `t2e demo` (an older demo, or another store)"}
+    work = changes(path, demo_candidates_dir(path))
+    if work is None:
+        return {"keep": True, "work": None,
+                "why": "t2e cannot tell what in it is yours (it was built by an earlier t2e, "
+                       "or its build was stopped)"}
+    if work:
+        from .demo_work import describe
+
+        return {"keep": True, "work": work, "why": f"it holds your work: {describe(work)}"}
+    return {"keep": False, "work": {}, "why": None}
+
+
+def _loose_files(path: Path) -> bool:
+    """Candidate files in the folder of a store that is not there (nothing says whose)."""
+    cdir = demo_candidates_dir(path)
+    return not path.exists() and cdir.is_dir() and any(cdir.glob("*.md"))
+
+
+def _kept(path: Path, look: dict) -> dict[str, Any]:
+    return {"store": str(path), "candidates_dir": str(demo_candidates_dir(path)),
+            "agent": STAND_IN, "kept": True, "work": look["work"], "why": look["why"]}
 
 
 def _not_a_demo_store(path: Path, named_by: str | None) -> str:
@@ -139,22 +195,37 @@ def _not_a_demo_store(path: Path, named_by: str | None) -> str:
 
 
 def _build(path: Path, concurrency: int, t0: float) -> dict[str, Any]:
-    from store import connect
-
-    from . import gate as gate_mod
-    from .candidate_versions import save_version
-    from .engine import execute_run
-    from .engine.plan import plan_run
-
     _remove_store(path)
     cdir = demo_candidates_dir(path)
     cdir.mkdir(parents=True, exist_ok=True)
+    # (only the demo's own files are here: a folder holding anything else was moved aside)
     for old in cdir.glob("*.md"):
         old.unlink()
     (cdir / DEMO_MARKER).write_text(
         f"Candidate files of the t2e demo store {path.name}: versions saved in the app on that "
-        "store are written here.\n`t2e demo` rebuilds the store and empties this folder; copy "
-        "a file to your candidates/ folder to keep it.\n")
+        "store are written here.\n`t2e demo` keeps the store and this folder once you have "
+        "saved, labelled or run anything in it; `t2e demo --fresh` moves both aside to a "
+        "dated backup folder and builds the demo anew.\n")
+    try:
+        return _fill(path, cdir, concurrency, t0)
+    except BaseException:
+        # a build that did not finish leaves nothing behind (it made all of it): the next
+        # `t2e demo` builds again instead of finding a half-built store it cannot judge
+        _remove_store(path)
+        for made in cdir.glob("*.md"):
+            made.unlink()
+        raise
+
+
+def _fill(path: Path, cdir: Path, concurrency: int, t0: float) -> dict[str, Any]:
+    from store import connect
+
+    from . import gate as gate_mod
+    from .candidate_versions import save_version
+    from .demo_work import record
+    from .engine import execute_run
+    from .engine.plan import plan_run
+
     conn = connect(path)
     try:
         conn.execute(f"PRAGMA application_id = {DEMO_APPLICATION_ID}")  # is_demo_store
@@ -210,6 +281,7 @@ def _build(path: Path, concurrency: int, t0: float) -> dict[str, Any]:
                 entry["human"] = human
             out_c.append(entry)
         transfer = _negative_control(conn, run, runs, base_v.path, out_c, paths)
+        record(conn, cdir)  # what the demo made: anything else in it later is work
     finally:
         conn.close()
     return {"store": str(path), "candidates_dir": str(cdir), "agent": STAND_IN,

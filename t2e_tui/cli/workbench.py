@@ -202,28 +202,37 @@ def register(cli: click.Group) -> None:
 
     @cli.command("demo")
     @click.option("--no-open", is_flag=True, help="Build the store and exit (for scripts).")
+    @click.option("--fresh", is_flag=True,
+                  help="Start over: move a demo store that holds your work (and its "
+                       "candidates folder) aside to a dated backup folder, then build anew.")
     @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
     @click.pass_context
-    def demo_cmd(ctx, no_open, as_json):
+    def demo_cmd(ctx, no_open, fresh, as_json):
         """Build a demo store (mini-retail, scripted stand-in agent; plus the transfer check's
         negative control on mini-airline) and open the app on it.
 
-        The store is --store, else $T2E_STORE, else the demo's own (printed). A store there
-        that `t2e demo` built is rebuilt; any other is refused and left as it is.
+        The store is --store, else $T2E_STORE, else the demo's own (printed). A demo store
+        there holding only what `t2e demo` made is rebuilt; one holding your work (a version
+        saved, a label, a note, a gate row, a run) is opened as it is, and --fresh moves it
+        aside before building. Any other store is refused and left as it is.
         """
         from ..demo import build_demo
         from ..paths import demo_store
         from .common import store_named
 
         root = ctx.find_root()
-        # the store every command reads (--store, else T2E_STORE), else the demo's own, which
-        # is rebuilt whatever it holds; a store the user named is replaced only if the demo
-        # built it (build_demo refuses any other)
+        # the store every command reads (--store, else T2E_STORE), else the demo's own; a
+        # store the user named is used only if the demo built it (build_demo refuses any other)
         named = store_named()
         path = Path(named[0]) if named else demo_store()
         summary = build_demo(path, replace="demo" if named else "any",
-                             named_by=named[1] if named else None)
-        _remember_demo_pair(summary)
+                             named_by=named[1] if named else None, fresh=fresh)
+        if summary["kept"]:
+            where = (f"t2e --store {one_line(shlex.quote(str(path)), 500)} "
+                     if named and named[1] == "--store" else "t2e ")
+            summary["fresh"] = f"{where}demo --fresh"
+        else:
+            _remember_demo_pair(summary)
         _emit(summary, as_json, format_demo_summary(summary))
         if not no_open and not as_json:
             from .app import not_a_terminal
@@ -282,10 +291,21 @@ def format_log_row(r: dict) -> str:
 
 def format_demo_summary(s: dict) -> str:
     """The human summary printed by `t2e demo`."""
-    lines = [f"demo store: {s['store']}",
-             f"candidates folder: {s['candidates_dir']} (the demo's own: versions saved on "
-             "this store go there, never to ./candidates; rebuilt with the store)",
+    store, cdir = one_line(s["store"], 500), one_line(s["candidates_dir"], 500)
+    if s.get("kept"):
+        return "\n".join([
+            f"demo store: {store} (kept as it is: {one_line(s['why'], 2000)})",
+            f"candidates folder: {cdir} (the demo's own, kept with the store)",
+            "agent: scripted STAND-IN (deterministic; its results prove nothing about models)",
+            f"to start over: {s['fresh']} (moves this store and its candidates folder aside "
+            "to a dated backup folder beside it, then builds the demo anew)"])
+    lines = [f"demo store: {store}",
+             f"candidates folder: {cdir} (the demo's own: versions saved on this store go "
+             "there, never to ./candidates; kept with the store once you save anything)",
              "agent: scripted STAND-IN (deterministic; its results prove nothing about models)"]
+    if s.get("backup"):
+        lines.insert(0, f"backup: the old store and its candidates folder were moved to "
+                        f"{one_line(s['backup'], 500)}")
     for c in s.get("candidates", []):
         lines.append(f"  {c['name']:<28} gate {c['decision']:<12} human {c.get('human') or '-'}"
                      f"  fixes {c.get('fixes', 0)}  regressions {c.get('regressions', 0)}")
