@@ -170,3 +170,31 @@ async def test_browsing_the_demo_in_the_app_is_not_work(tmp_path):
     assert changes(store, demo_candidates_dir(store)) == {}
     again = await asyncio.to_thread(_demo, store, "--json")
     assert json.loads(again.stdout)["kept"] is False
+
+
+def test_a_demo_store_without_a_record_is_kept_and_fresh_moves_it_aside(tmp_path):
+    """A demo store built by an earlier t2e has no record of what the demo made: t2e cannot
+    tell what is the user's, so it is kept; at the demo's own path a store not marked as the
+    demo's (an older demo) is kept too, never rebuilt unasked."""
+    import store as store_mod
+    from t2e_tui.paths import demo_store
+
+    path = tmp_path / "demo.sqlite"
+    _demo(path)
+    conn = connect(path)
+    conn.execute("DROP TABLE demo_build")
+    conn.commit()
+    conn.close()
+    out = _demo(path).output
+    assert "kept as it is: t2e cannot tell what in it is yours" in out
+    res = json.loads(_demo(path, "--fresh", "--json").stdout)
+    assert res["kept"] is False and (Path(res["backup"]) / "demo.sqlite").is_file()
+
+    own = demo_store()
+    own.parent.mkdir(parents=True)
+    store_mod.open_db(own).conn.close()  # unmarked, as demo stores were before the mark
+    before = own.read_bytes()
+    res = CliRunner(env={"T2E_STORE": None}).invoke(cli, ["demo", "--no-open"])
+    assert res.exit_code == 0 and "not built by `t2e demo`" in res.output, res.output
+    assert "to start over: t2e demo --fresh" in res.output
+    assert own.read_bytes() == before
