@@ -193,7 +193,9 @@ def test_infra_errors_are_left_out_and_listed(tmp_path):
     cand = six_fixes()
     cand["3"] = [None, 1.0]
     make_run(conn, "base", base10())
-    make_run(conn, "cand", cand)
+    cid = make_run(conn, "cand", cand)
+    # one trial a task, as the baseline: task 3's infrastructure error was played again
+    conn.execute("UPDATE runs SET num_trials = 1 WHERE run_id = ?", (cid,))
     r = evaluate(conn, "base", "cand")
     assert r.candidate_metrics.episodes == 10
     assert r.candidate_metrics.infrastructure_errors[0]["task_id"] == "3"

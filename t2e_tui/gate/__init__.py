@@ -16,7 +16,9 @@ API for the TUI and the workbench (compute transitions here, never twice):
   `baseline_terminations` / `candidate_terminations`, `baseline_flip_rate`,
   `candidate_flip_rate`, episode ids of both sides. Helpers: `.fixes`, `.regressions`,
   `.improved`, `.worsened`, `.flaky`, `.of("fixed", ...)`, `.to_dict()`.
-  Raises `T2EError` (exit 2) for different worlds, or different task sets unless intersect.
+  Raises `T2EError` (exit 2) for different worlds, different experiment settings
+  (`settings.check_settings`: only the agent under test may differ), or different task sets
+  unless intersect.
 - `run_metrics(db, run_id, task_ids=None) -> RunMetrics` (reward, pass rate, pass^k,
   action match overall/read/write with None = n/a, termination counts, infra errors apart,
   cost, tokens, latency).

@@ -12,6 +12,7 @@ from ..errors import T2EError
 from .metrics import TaskOutcome
 from .rundata import RunData, load_run, paused_gc
 from .runs import RunInfo, conn_of, resolve_run
+from .settings import check_settings
 
 TRANSITIONS = ("regressed", "fixed", "both_pass", "both_fail", "flaky", "improved", "worsened")
 
@@ -191,8 +192,8 @@ def compare_runs(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
     """Pair two runs task by task.
 
     `baseline`/`candidate` are run ids, id prefixes or names (or RunInfo). Raises T2EError
-    (exit 2) when the runs belong to different worlds, or cover different task sets and
-    `intersect` is false. With `intersect`, only the shared tasks are compared and the rest are
+    (exit 2) when the runs belong to different worlds, were made with different experiment
+    settings (gate/settings.py), or cover different task sets and `intersect` is false. With `intersect`, only the shared tasks are compared and the rest are
     listed in `only_baseline`/`only_candidate`. Tasks whose episodes on one side are all
     infrastructure errors are left out and listed in `no_scored_trials`."""
     conn = conn_of(db)
@@ -215,6 +216,7 @@ def compare_runs(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
     memo: dict = {}  # task JSON text -> gold kinds, shared: the runs mostly carry the same tasks
     bd = load_run(conn, b.run_id, actions=False, gold_memo=memo)
     cd = load_run(conn, c.run_id, actions=False, gold_memo=memo)
+    warnings += check_settings(conn, b, c, bd, cd)
     bo, co = bd.outcomes, cd.outcomes
     if not bo:
         raise T2EError(f"run {b.label()} has no finished episodes")

@@ -1,0 +1,198 @@
+"""Attacks on the gate through the runs' settings (session 12): each got `promote` (exit 0) on
+clean heldout before the fix.
+
+1. A baseline crippled with run flags (`--max-steps 4`) against a candidate run with others
+   (`--noise 0.6`): the gate compared the rewards as if the experiment were the same.
+2. Uneven trials (baseline `--trials 1`, candidate `--trials 5`): tasks going 1.00 -> 0.20
+   were only warnings.
+3. A registered set judged runs made on an edited copy of its data (same task ids).
+4. The CI printed next to a corrected alpha was the uncorrected 95% one.
+
+The scripted stand-in agent makes the evidence here; its results prove nothing about models.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from test_gate_attacks import FIX_RULE, T2E
+from test_gate_builders import make_run, new_store
+
+from t2e_tui.cli import cli
+from t2e_tui.errors import T2EError
+from t2e_tui.gate import evaluate
+
+
+@pytest.fixture
+def t2e(tmp_path):
+    t = T2E(tmp_path)
+    t("heldout", "register", "hs", "--domain", "mini-retail", "--tasks", "heldout")
+    return t
+
+
+def run_args(name, *extra, candidate="baseline", cands=None):
+    return ["run", "--candidates", str(cands), "--candidate", candidate, "--tasks", "heldout",
+            "--role", "heldout", "--name", name, "--json", *extra]
+
+
+def run(t, name, *extra, candidate="baseline"):
+    return json.loads(t(*run_args(name, *extra, candidate=candidate, cands=t.cands)))["run_id"]
+
+
+def gate_refused(t, b, c):
+    """`t2e gate B C` whatever its exit code (the T2E helper asserts one)."""
+    return t.runner.invoke(cli, ["--store", t.store, "gate", b, c])
+
+
+def fresh(path):
+    path.mkdir()
+    return T2E(path)
+
+
+# -- 1. settings -----------------------------------------------------------------------------
+
+def test_attack_crippled_baseline_made_with_run_flags_is_refused(t2e):
+    """The reviewer's commands: a no-op candidate (the baseline text plus '- Be polite.'), a
+    baseline run with --max-steps 4 and the candidate with --noise 0.6. It was PROMOTE, exit
+    0, p = 1.9e-9 with 29 'fixes'. Now the gate refuses, as it refuses different worlds
+    (exit 2), naming each differing setting and both values."""
+    t2e.save("noop", "baseline", "\n- Be polite.\n")
+    b = run(t2e, "base", "--max-steps", "4")
+    c = run(t2e, "cand", "--noise", "0.6", candidate="noop")
+    res = gate_refused(t2e, b, c)
+    assert res.exit_code == 2, res.output
+    out = res.output
+    assert "different settings" in out
+    assert "max_steps (--max-steps): 4 vs 200" in out
+    assert "agent noise (--noise): 0.0 vs 0.6" in out
+    # the same refusal in --json, and nothing was added to the scoreboard
+    doc = json.loads(t2e("gate", b, c, "--json", ok=(2,)))
+    assert "max_steps (--max-steps): 4 vs 200" in doc["error"]
+    assert json.loads(t2e("scoreboard", "--json")) == []
+
+
+def test_same_settings_other_seed_is_a_replication_and_says_so(t2e):
+    t2e.save("fix", "baseline", FIX_RULE)
+    b = run(t2e, "base", "--seed", "1")
+    c = run(t2e, "cand", "--seed", "2", candidate="fix")
+    doc = t2e.gate(b, c)
+    assert doc["decision"] == "promote", doc["reasons"]
+    assert any("seeds differ (1 vs 2)" in w for w in doc["warnings"])
+
+
+BASE_MANIFEST = {
+    "manifest_version": 1, "trials": 1, "max_steps": 30, "max_errors": 10, "seed": 300,
+    "grading": "judge",
+    "agent": {"kind": "openai", "model": "m", "noise": 0.0,
+              "endpoint": {"name": "e", "base_url": "http://a/v1", "params": {"temperature": 0}}},
+    "user": {"kind": "openai", "model": "u",
+             "endpoint": {"name": "e", "base_url": "http://a/v1", "params": {"temperature": 0}}},
+    "judge": {"kind": "openai", "model": "j",
+              "endpoint": {"name": "e", "base_url": "http://a/v1", "params": {}}},
+}
+
+
+def _changed(path, value):
+    m = json.loads(json.dumps(BASE_MANIFEST))
+    *head, last = path
+    d = m
+    for k in head:
+        d = d[k]
+    d[last] = value
+    return m
+
+
+@pytest.mark.parametrize("path, value, said", [
+    (("max_errors",), 3, "max_errors (--max-errors): 10 vs 3"),
+    (("grading",), "db-communicate", 'grading (--grade): "judge" vs "db-communicate"'),
+    (("agent", "noise"), 0.3, "agent noise (--noise): 0.0 vs 0.3"),
+    (("agent", "endpoint", "params"), {"temperature": 1},
+     'agent request params: {"temperature":0} vs {"temperature":1}'),
+    (("user", "model"), "weak-user", 'user simulator (--user): "u" vs "weak-user"'),
+    (("user", "endpoint", "base_url"), "http://elsewhere/v1",
+     'user endpoint: "http://a/v1" vs "http://elsewhere/v1"'),
+    (("user", "endpoint", "params"), {"temperature": 1},
+     'user request params: {"temperature":0} vs {"temperature":1}'),
+    (("judge",), None, 'judge (--judge): "j" vs "none"'),
+])
+def test_every_experiment_setting_is_compared(tmp_path, path, value, said):
+    conn = new_store(tmp_path)
+    outcomes = {str(i): [0.0] for i in range(1, 9)}
+    make_run(conn, "base", outcomes, manifest=BASE_MANIFEST)
+    make_run(conn, "cand", {k: [1.0] for k in outcomes}, manifest=_changed(path, value))
+    with pytest.raises(T2EError) as exc:
+        evaluate(conn, "base", "cand")
+    assert said in str(exc.value) and exc.value.exit_code == 2
+
+
+def test_the_agent_under_test_may_differ(tmp_path):
+    """The candidate text, the agent model and its endpoint are what is gated."""
+    conn = new_store(tmp_path)
+    outcomes = {str(i): [0.0] for i in range(1, 9)}
+    make_run(conn, "base", outcomes, manifest=BASE_MANIFEST, agent_model="openai:m")
+    other = _changed(("agent", "model"), "m2")
+    other["agent"]["endpoint"]["base_url"] = "http://b/v1"
+    make_run(conn, "cand", {k: [1.0] for k in outcomes}, manifest=other,
+             agent_model="openai:m2")
+    assert evaluate(conn, "base", "cand").decision == "supported"
+
+
+def _export(t, run_id, path, edit=None):
+    t("export", run_id, "--format", "tau2", "-o", str(path))
+    if edit:
+        doc = json.loads(path.read_text())
+        doc.pop("t2e_provenance", None)
+        edit(doc["info"])
+        path.write_text(json.dumps(doc))
+    return path
+
+
+@pytest.mark.parametrize("edit, said", [
+    (lambda i: i.update(max_steps=4), "max_steps (--max-steps): 200 vs 4"),
+    (lambda i: i["user_info"].update(llm="weak-user"),
+     'user simulator (--user): "scripted" vs "weak-user"'),
+    (lambda i: i["user_info"].update(llm_args={"temperature": 1.0}),
+     'user request params: {"temperature":0.0} vs {"temperature":1.0}'),
+])
+def test_imported_runs_compare_what_their_files_record(tmp_path, edit, said):
+    """tau2 results files record max_steps, trials and the user simulator in `info`: the
+    gate compares them the same way (and refuses, exit 2)."""
+    eng = fresh(tmp_path / "e")
+    rid = json.loads(eng("run", "--tasks", "heldout", "--num-tasks", "8", "--json"))["run_id"]
+    # as tau2 writes them: the user simulator's request params recorded on both sides
+    sampled = {"temperature": 0.0}
+    base = _export(eng, rid, tmp_path / "base.json",
+                   edit=lambda i: i["user_info"].update(llm_args=sampled))
+    cand = _export(eng, rid, tmp_path / "cand.json",
+                   edit=lambda i: (i["user_info"].update(llm_args=sampled), edit(i),
+                                   i["agent_info"].update(llm="another-agent")))
+    t = T2E(tmp_path)
+    for p, name in ((base, "base"), (cand, "cand")):
+        t("import", str(p), "--name", name, "--role", "heldout")
+    res = gate_refused(t, "base", "cand")
+    assert res.exit_code == 2 and said in res.output, res.output
+
+
+# -- 2. trials --------------------------------------------------------------------------------
+
+def test_attack_uneven_trials_are_refused(t2e):
+    """Baseline --trials 1, candidate --trials 5 at the same noise: tasks going 1.00 -> 0.20
+    were warnings and the pair was PROMOTE, exit 0."""
+    t2e.save("fix", "baseline", FIX_RULE)
+    b = run(t2e, "base", "--noise", "0.1", "--trials", "1")
+    c = run(t2e, "cand", "--noise", "0.1", "--trials", "5", candidate="fix")
+    res = gate_refused(t2e, b, c)
+    assert res.exit_code == 2, res.output
+    assert "trials (--trials): 1 vs 5" in res.output
+
+
+def test_trials_not_recorded_are_counted_from_the_episodes(tmp_path):
+    """A run that does not record its trial count (a foreign trace) is compared on the most
+    trials it holds for a task."""
+    conn = new_store(tmp_path)
+    make_run(conn, "base", {str(i): [1.0] for i in range(1, 9)})
+    make_run(conn, "cand", {str(i): [1.0, 0.0, 0.0, 0.0, 1.0] for i in range(1, 9)})
+    conn.execute("UPDATE runs SET num_trials = NULL")
+    with pytest.raises(T2EError, match=r"trials \(--trials\): 1 vs 5"):
+        evaluate(conn, "base", "cand")
