@@ -196,3 +196,45 @@ def test_trials_not_recorded_are_counted_from_the_episodes(tmp_path):
     conn.execute("UPDATE runs SET num_trials = NULL")
     with pytest.raises(T2EError, match=r"trials \(--trials\): 1 vs 5"):
         evaluate(conn, "base", "cand")
+
+
+@pytest.mark.parametrize("b, c, regressed", [
+    ([1.0] * 5, [1.0, 0.0, 0.0, 0.0, 0.0], True),     # 1.00 -> 0.20
+    ([1.0] * 5, [1.0, 1.0, 0.0, 0.0, 0.0], True),     # 1.00 -> 0.40: fell by more than half
+    ([1.0, 1.0, 1.0, 1.0, 0.0], [0.0] * 5, True),     # 0.80 -> 0.00
+    ([1.0] * 5, [1.0, 1.0, 1.0, 0.0, 0.0], False),    # 1.00 -> 0.60: a warning
+    ([1.0, 1.0], [1.0, 0.0], False),                  # 1/2 is no more than half
+    ([1.0, 1.0], [0.0, 0.0], True),
+])
+def test_a_multi_trial_task_regresses_when_its_rate_falls_by_more_than_half(
+        tmp_path, b, c, regressed):
+    """With one trial a side the rule is 1 -> 0; with several, a success rate falling by more
+    than one half, so more trials neither hide a regression nor make one."""
+    conn = new_store(tmp_path)
+    base = {str(i): [0.0] * len(b) for i in range(1, 11)}
+    cand = {str(i): [1.0] * len(b) for i in range(1, 11)}
+    base["1"], cand["1"] = b, c
+    make_run(conn, "base", base)
+    make_run(conn, "cand", cand)
+    r = evaluate(conn, "base", "cand")
+    reg = next(ch for ch in r.checks if ch.name == "no_task_regressions")
+    assert reg.passed is not regressed
+    assert (r.decision == "discard") is regressed
+    assert (r.stats["regressions"] == ["1"]) is regressed
+    assert (r.comparison.rows[0].transition == "regressed") is regressed
+
+
+def test_the_advisor_reckons_noise_by_the_same_rule():
+    """The trial-budget advisor's chance of a regression by noise follows the rule: with one
+    or two trials a side it is the old all-pass -> all-fail figure, with three it counts
+    3/3 -> 1/3 and 2/3 -> 0/3 too."""
+    from t2e_tui.gate.advisor import regress_prob
+
+    e = 0.1
+    assert regress_prob(1, 1, 1 - e, 1 - e) == pytest.approx((1 - e) * e)
+    assert regress_prob(2, 2, 1 - e, 1 - e) == pytest.approx(((1 - e) * e) ** 2)
+    q = 1 - e
+    three = q ** 3 * (e ** 3 + 3 * q * e ** 2) + 3 * q ** 2 * e * e ** 3
+    assert regress_prob(3, 3, q, q) == pytest.approx(three)
+    assert regress_prob(1, 5, 1.0, 0.2) == pytest.approx(1 - 0.2 ** 5 - 5 * 0.2 ** 4 * 0.8
+                                                         - 10 * 0.2 ** 3 * 0.8 ** 2)

@@ -8,10 +8,11 @@ the baseline's agent on the same tasks and world: share of tasks that differ; th
 gate's first-run rule tells agents apart, so an imported baseline has none). Then, for k
 trials per side:
 
-- a 1 -> 0 on a task whose true outcome did not change has probability (1-e)^kb e^kc; a
-  regression is "within noise" when the chance of at least one such 1 -> 0 among the n tasks
-  compared, 1 - (1 - (1-e)^kb e^kc)^n, reaches 5% (e is the runs' measured noise: a task
-  that went 1 -> 0 agrees with itself on each side by definition);
+- a regression (compare.regresses: the success rate falls by more than half; 1 -> 0 with
+  one trial a side, probability (1-e) e) on a task whose true outcome did not change has
+  probability r = P(i/kb - j/kc > 1/2) for i ~ Bin(kb, 1-e), j ~ Bin(kc, 1-e); a regression
+  is "within noise" when the chance of at least one among the n tasks compared,
+  1 - (1 - r)^n, reaches 5% (e is the runs' measured noise);
 - the power to promote a fix of F tasks is P(no 1->0 anywhere AND the sign test significant
   at the gate's alpha), computed exactly over the count of tasks that moved each way.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+from functools import lru_cache
 from typing import Any
 
 from .stats import sign_test
@@ -36,6 +38,17 @@ def slip_from_flip(f: float) -> float:
 
 def _binom(k: int, p: float) -> list[float]:
     return [math.comb(k, i) * p ** i * (1 - p) ** (k - i) for i in range(k + 1)]
+
+
+@lru_cache(maxsize=256)
+def regress_prob(kb: int, kc: int, pb: float, pc: float) -> float:
+    """P(a task is seen to regress: its rate falls by more than half) with success
+    probabilities pb, pc over kb, kc trials (kb = kc = 1: pb (1 - pc))."""
+    from .compare import regresses
+
+    b, c = _binom(kb, pb), _binom(kc, pc)
+    return sum(b[i] * c[j] for i in range(kb + 1) for j in range(kc + 1)
+               if regresses(i / kb, j / kc))
 
 
 def _move_probs(k: int, pb: float, pc: float) -> tuple[float, float]:
@@ -101,8 +114,8 @@ def power(e: float, k: int, n_tasks: int, fix: int, alpha: float) -> float:
     fix = max(0, min(fix, n_tasks))
     up_f, down_f = _move_probs(k, e, 1 - e)
     up_o, down_o = _move_probs(k, 1 - e, 1 - e)
-    groups = [(fix, (up_f, down_f, (e * e) ** k)),              # a fix seen as 1 -> 0
-              (n_tasks - fix, (up_o, down_o, ((1 - e) * e) ** k))]  # unchanged, seen 1 -> 0
+    groups = [(fix, (up_f, down_f, regress_prob(k, k, e, 1 - e))),    # a fix seen to regress
+              (n_tasks - fix, (up_o, down_o, regress_prob(k, k, 1 - e, 1 - e)))]  # unchanged
     if n_tasks > EXACT_MAX_TASKS:
         return _normal_power(groups, alpha)
     return _significance(groups, alpha)
@@ -233,9 +246,9 @@ def advise(result: Any, db: Any) -> dict:
     for r in rows:
         if r.transition != "regressed":
             continue
-        # a 1 -> 0 task's own trials agree by definition: its noise is the runs' measured one
+        # the chance noise alone makes an unchanged task regress, at this task's trials
         et = e
-        p = ((1 - et) ** len(r.baseline)) * (et ** len(r.candidate))
+        p = regress_prob(len(r.baseline), len(r.candidate), 1 - et, 1 - et)
         chance = 1 - (1 - p) ** n
         per_task[r.task_id] = {"slip": et, "chance_by_noise": chance,
                                "within_noise": chance >= 0.05}

@@ -20,7 +20,7 @@ class Check:
     """One promotion check. `baseline`/`candidate` are the figures compared; what they count
     is in `unit` and, ready to show, in `baseline_text`/`candidate_text` (e.g. for
     no_task_regressions the baseline is the tasks at 1.0 and the candidate the tasks of those
-    that went 1->0: counts of tasks, not metric values). `task_figures` holds, for tasks
+    that regressed, 1->0 with one trial a side: counts of tasks, not metric values). `task_figures` holds, for tasks
     named in `tasks`, the same figure on that one task ready to show (baseline, candidate):
     a task lower on action match shows its action match, not its reward."""
     name: str
@@ -126,27 +126,35 @@ def checks(conn, cmp: Comparison, bm: RunMetrics, cm: RunMetrics, policy: Policy
 
     regs = cmp.regressions
     unseen = unverified_at_one(cmp)
-    at_one = sum(1 for r in cmp.rows if r.baseline_rate == 1.0) + len(unseen)
-    # baseline = the tasks that could regress (at 1.0), candidate = those that did (1 -> 0)
-    # or may have: a task at 1 with no scored candidate trial is not shown to be still at 1
+    # the tasks that could regress (compare.regresses: a fall of more than half) are those
+    # the baseline passes in more than half its trials: with one trial a side, those at 1
+    one = all(len(r.baseline) == 1 and len(r.candidate) == 1 for r in cmp.rows)
+    at, went = (("at 1", "went to 0") if one else
+                ("passed in over half their trials", "fell by more than half"))
+    at_one = sum(1 for r in cmp.rows if r.baseline_rate > 0.5) + len(unseen)
+    # baseline = the tasks that could regress, candidate = those that did or may have: a
+    # task with no scored candidate trial is not shown to have held up
     bad = regs + unseen
     if regs:
-        detail = (f"{len(regs)} of the {at_one} task(s) at 1 in the baseline went to 0: "
+        detail = (f"{len(regs)} of the {at_one} task(s) {at} in the baseline {went}: "
                   f"{', '.join(regs)}")
     elif not unseen:
-        detail = f"none of the {at_one} task(s) at 1 in the baseline went to 0"
+        detail = f"none of the {at_one} task(s) {at} in the baseline {went}"
     if unseen:
         n = len(unseen)
-        said = (f"; {n} more" if regs else f"{n} of the {at_one} task(s) at 1 in the baseline")
+        said = (f"; {n} more" if regs else f"{n} of the {at_one} task(s) {at} in the baseline")
         detail = (detail if regs else "") + (
             f"{said} {'has' if n == 1 else 'have'} no scored candidate trial (infrastructure "
-            f"errors or no reward), so {'it' if n == 1 else 'they'} may have gone to 0: "
+            f"errors or no reward), so {'it' if n == 1 else 'they'} may have {went}: "
             f"{', '.join(unseen)}")
+    shape = "1→0" if one else "fell >1/2"
     out.append(Check(
         "no_task_regressions", not bad, at_one, len(bad), bad, detail,
-        unit="tasks (baseline: at 1.0; candidate: of those, 1→0 or not scored)",
-        baseline_text=f"{_count(at_one, 'task')} at 1",
-        candidate_text=f"{_count(len(regs), 'task')} 1→0"
+        unit=("tasks (baseline: at 1.0; candidate: of those, 1→0 or not scored)" if one else
+              "tasks (baseline: passed in over half their trials; candidate: of those, "
+              "success rate fell by more than half, or not scored)"),
+        baseline_text=f"{_count(at_one, 'task')} {'at 1' if one else '>1/2'}",
+        candidate_text=f"{_count(len(regs), 'task')} {shape}"
         + (f", {len(unseen)} not scored" if unseen else "")))
 
     limit = int(policy.param("no_max_steps", "max_episodes"))
@@ -163,15 +171,16 @@ def checks(conn, cmp: Comparison, bm: RunMetrics, cm: RunMetrics, policy: Policy
 
 
 def unverified_at_one(cmp: Comparison) -> list[str]:
-    """Tasks left out of the comparison (no scored trial on a side) where the baseline is at 1
-    and the candidate has no scored trial: a 1 -> 0 the comparison cannot rule out."""
+    """Tasks left out of the comparison (no scored trial on a side) that could regress (the
+    baseline passes over half its trials: at 1 with one trial) and have no scored candidate
+    trial: a regression the comparison cannot rule out."""
     bd, cd = cmp.baseline_data, cmp.candidate_data
     if not cmp.no_scored_trials or bd is None or cd is None:
         return []
     out = []
     for tid in cmp.no_scored_trials:
         b, c = bd.outcomes.get(tid), cd.outcomes.get(tid)
-        if b is not None and b.rate == 1.0 and (c is None or not c.rewards):
+        if b is not None and b.rate is not None and b.rate > 0.5 and (c is None or not c.rewards):
             out.append(tid)
     return out
 

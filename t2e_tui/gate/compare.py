@@ -17,14 +17,26 @@ from .settings import check_settings
 TRANSITIONS = ("regressed", "fixed", "both_pass", "both_fail", "flaky", "improved", "worsened")
 
 
+def regresses(baseline_rate: float, candidate_rate: float) -> bool:
+    """The zero-tolerance veto's rule for one task: its success rate fell by more than one
+    half. With one trial a side that is exactly 1 -> 0; with several, 2/2 -> 0/2, 3/3 -> 1/3,
+    5/5 -> 2/5, 4/5 -> 1/5 ... The rates, never the trial counts, decide, so more trials on
+    either side neither hide a regression (1.00 -> 0.20 is one) nor make one (a single slip,
+    5/5 -> 4/5, is not); a real fall of more than half is vetoed ever more surely as trials
+    grow. (Rates are ratios of trial counts up to engine/plan.MAX_TRIALS: two that differ
+    differ from 1/2 by far more than the 1e-9 allowed for float rounding.)"""
+    return baseline_rate - candidate_rate > 0.5 + 1e-9
+
+
 def transition(baseline_rate: float, candidate_rate: float) -> str:
     """Name the change of one task's outcome (success rates in [0, 1]).
 
-    regressed 1->0, fixed 0->1, both_pass 1->1, both_fail 0->0; with fractional rates
-    (several trials): improved / worsened when the rate moved, flaky when it is the same
-    fractional rate on both sides."""
+    regressed: the rate fell by more than one half (`regresses`: 1->0 with one trial a side);
+    fixed 0->1, both_pass 1->1, both_fail 0->0; with fractional rates (several trials):
+    improved / worsened when the rate moved, flaky when it is the same fractional rate on
+    both sides."""
     b, c = baseline_rate, candidate_rate
-    if b == 1.0 and c == 0.0:
+    if regresses(b, c):
         return "regressed"
     if b == 0.0 and c == 1.0:
         return "fixed"
