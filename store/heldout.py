@@ -15,13 +15,14 @@ from typing import Any
 from world.domains import world_key
 
 from .db import StoreError, now_iso
+from .set_content import content_for
 from .writer import conn_of
 
 SET_ROLES = ("heldout", "transfer")
 # the gate's paired tests (t2e_tui/gate/policy.TESTS); the first is the default
 SET_TESTS = ("sign", "permutation")
 _COLS = ("set_id, name, world_key, role, spec, task_ids_json, sha256, registered_at, author, "
-         "test")
+         "test, content_json")
 
 
 def task_key(task_id: str) -> tuple:
@@ -39,16 +40,21 @@ def set_hash(key: str, task_ids: list[str]) -> str:
 def _row(r: tuple) -> dict:
     return {"set_id": r[0], "name": r[1], "world_key": r[2], "role": r[3], "spec": r[4],
             "task_ids": json.loads(r[5]), "sha256": r[6], "registered_at": r[7],
-            "author": r[8], "test": r[9]}
+            "author": r[8], "test": r[9], "content": json.loads(r[10]) if r[10] else None}
 
 
 def register_set(db: Any, name: str, domain: str, task_ids: list[str], *, spec: str,
                  role: str = "heldout", author: str | None = None,
-                 test: str = SET_TESTS[0]) -> dict:
+                 test: str = SET_TESTS[0], world: Any = None) -> dict:
     """Register a frozen task set, with the paired test the gate applies to it (fixed in
     advance, so it is never chosen after the p-values are seen); returns it. StoreError on a
     name `queries.name_problem` refuses (empty, control characters), an empty list, an unknown
-    role or test, or a name already taken (sets are never replaced: register a new name)."""
+    role or test, or a name already taken (sets are never replaced: register a new name).
+
+    `world` is the loaded world.domains.Domain the ids come from (a built-in world is loaded
+    here when not given): the set records what its tasks are (store/set_content.py), so runs
+    on other task definitions under the same ids do not match it. Without a loaded world (an
+    imported world without its data) it records none."""
     from .queries import name_problem
 
     problem = name_problem(name or "", "a heldout set name")  # the one check of user names
@@ -67,10 +73,12 @@ def register_set(db: Any, name: str, domain: str, task_ids: list[str], *, spec: 
         raise StoreError(f"heldout set {name!r} is already registered (sets are frozen: "
                          f"choose another name)")
     key = world_key(domain)
+    content = content_for(domain, ids, world)
     conn.execute(
         "INSERT INTO heldout_sets (name, world_key, role, spec, task_ids_json, sha256, "
-        "registered_at, author, test) VALUES (?,?,?,?,?,?,?,?,?)",
-        (name, key, role, spec, json.dumps(ids), set_hash(key, ids), now_iso(), author, test))
+        "registered_at, author, test, content_json) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        (name, key, role, spec, json.dumps(ids), set_hash(key, ids), now_iso(), author, test,
+         json.dumps(content) if content else None))
     return get_set(conn, name)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from .migrations_heldout_content import HELDOUT_CONTENT_SQL, HELDOUT_CONTENT_VERSION
 from .migrations_heldout_test import HELDOUT_TEST_SQL, HELDOUT_TEST_VERSION
 from .migrations_ledger import LEDGER_SQL
 from .migrations_search import (
@@ -290,6 +291,11 @@ CREATE INDEX idx_steps_latency ON steps(episode_id, idx, latency_ms)
         HELDOUT_TEST_VERSION,
         "a heldout set fixes the gate's statistical test",
         HELDOUT_TEST_SQL,
+    ),
+    (
+        HELDOUT_CONTENT_VERSION,
+        "registered sets record their tasks' content",
+        HELDOUT_CONTENT_SQL,
     ),
 ]
 

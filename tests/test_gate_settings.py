@@ -238,3 +238,162 @@ def test_the_advisor_reckons_noise_by_the_same_rule():
     assert regress_prob(3, 3, q, q) == pytest.approx(three)
     assert regress_prob(1, 5, 1.0, 0.2) == pytest.approx(1 - 0.2 ** 5 - 5 * 0.2 ** 4 * 0.8
                                                          - 10 * 0.2 ** 3 * 0.8 ** 2)
+
+
+# -- 3. the registered set's content --------------------------------------------------------
+
+def _tau2_folder(path):
+    """Our own mini-retail world written in tau2's data layout (no tau2 file is used)."""
+    from world.mini_retail import build
+
+    built = build(seed=0)
+    path.mkdir()
+    (path / "db.json").write_text(json.dumps(built["db"]))
+    (path / "tasks.json").write_text(json.dumps(built["tasks"]))
+    (path / "policy.md").write_text(built["policy"])
+    (path / "split_tasks.json").write_text(json.dumps(built["splits"]))
+    return path
+
+
+def test_attack_runs_on_edited_data_do_not_match_the_registered_set(tmp_path):
+    """The set registered on one data folder; both runs made with --data on an edited copy
+    (same task ids, a task and the policy changed): it was PROMOTE, exit 0."""
+    import shutil
+
+    orig = _tau2_folder(tmp_path / "orig")
+    edited = tmp_path / "edited"
+    shutil.copytree(orig, edited)
+    tasks = json.loads((edited / "tasks.json").read_text())
+    held = json.loads((edited / "split_tasks.json").read_text())["heldout"]
+    victim = next(t for t in tasks if t["id"] == held[0])
+    victim["description"] = {"notes": "edited after the registration"}
+    (edited / "tasks.json").write_text(json.dumps(tasks))
+    (edited / "policy.md").write_text((edited / "policy.md").read_text() + "\nAn edit.\n")
+
+    t = T2E(tmp_path)
+    t("heldout", "register", "hs", "--domain", "tau2-retail", "--tasks", "heldout",
+      "--data", str(orig))
+    t.save("fix", "baseline", FIX_RULE)
+
+    def tau2_run(name, data, candidate="baseline"):
+        return run(t, name, "--domain", "tau2-retail", "--data", str(data), "--grade",
+                   "db-communicate", candidate=candidate)
+
+    b, c = tau2_run("base", edited), tau2_run("cand", edited, "fix")
+    doc = t.gate(b, c)
+    assert doc["decision"] == "supported" and doc["exit_code"] == 4, doc["reasons"]
+    assert doc["evidence_role"] == "development"
+    said = [r for r in doc["role_reasons"] if "registered with" in r]
+    assert said and all(victim["id"] in r and "policy" in r for r in said), doc["role_reasons"]
+    # runs on the registered content itself are clean (another agent pair, the honest path)
+    t2 = fresh(tmp_path / "honest")
+    t2("heldout", "register", "hs", "--domain", "tau2-retail", "--tasks", "heldout",
+       "--data", str(orig))
+    t2.save("fix", "baseline", FIX_RULE)
+    b2 = run(t2, "base", "--domain", "tau2-retail", "--data", str(orig), "--grade",
+             "db-communicate")
+    c2 = run(t2, "cand", "--domain", "tau2-retail", "--data", str(orig), "--grade",
+             "db-communicate", candidate="fix")
+    assert t2.gate(b2, c2)["decision"] == "promote"
+
+
+def test_set_content_hash_reads_tau2_dumps_as_the_data_files(tmp_path):
+    """tau2 writes a task with its defaults filled in (nulls, requestor, reward_basis): the
+    same task, so the same content hash as the data file's."""
+    from world.lock import task_content_hash
+
+    plain = {"id": "1", "user_scenario": {"instructions": "x"},
+             "evaluation_criteria": {"actions": [{"action_id": "1_0", "name": "f",
+                                                  "arguments": {"a": 1}}]}}
+    dumped = {"id": "1", "description": None, "ticket": None,
+              "user_scenario": {"persona": None, "instructions": "x"},
+              "evaluation_criteria": {"actions": [{"action_id": "1_0", "requestor": "assistant",
+                                                   "name": "f", "arguments": {"a": 1},
+                                                   "info": None, "compare_args": None}],
+                                      "reward_basis": ["DB", "COMMUNICATE"],
+                                      "nl_assertions": None}}
+    assert task_content_hash(plain) == task_content_hash(dumped)
+    changed = json.loads(json.dumps(plain))
+    changed["evaluation_criteria"]["actions"][0]["arguments"]["a"] = 2
+    assert task_content_hash(changed) != task_content_hash(plain)
+
+
+def test_a_set_registered_again_on_new_task_definitions_is_the_one_judged(tmp_path):
+    """Two sets of the same ids, registered on two versions of the data: runs on the second
+    version are judged on the second set (clean), and `heldout show` names each content."""
+    import shutil
+
+    orig = _tau2_folder(tmp_path / "v1")
+    v2 = tmp_path / "v2"
+    shutil.copytree(orig, v2)
+    (v2 / "policy.md").write_text((v2 / "policy.md").read_text() + "\nVersion 2.\n")
+    t = T2E(tmp_path)
+    for name, data in (("hs-v1", orig), ("hs-v2", v2)):
+        t("heldout", "register", name, "--domain", "tau2-retail", "--tasks", "heldout",
+          "--data", str(data))
+    shown = [json.loads(t("heldout", "show", n, "--json"))["content"] for n in ("hs-v1", "hs-v2")]
+    assert shown[0]["tasks"] == shown[1]["tasks"] and shown[0]["db"] == shown[1]["db"]
+    assert shown[0]["policy"] != shown[1]["policy"]
+    assert shown[0]["sha256"] != shown[1]["sha256"]
+    assert "content sha256 " + shown[1]["sha256"] in t("heldout", "show", "hs-v2")
+    t.save("fix", "baseline", FIX_RULE)
+    args = ("--domain", "tau2-retail", "--data", str(v2), "--grade", "db-communicate")
+    doc = t.gate(run(t, "base", *args), run(t, "cand", *args, candidate="fix"))
+    # clean heldout on hs-v2 (the level is spent over both sets of these tasks: not asserted)
+    assert doc["evidence_role"] == "heldout" and doc["role_reasons"] == []
+    assert doc["decision"] in ("promote", "inconclusive")
+    assert doc["heldout_set"]["name"] == "hs-v2"
+    assert doc["heldout_set"]["content_sha256"] == shown[1]["sha256"]
+
+
+def test_a_set_of_a_world_not_loaded_records_no_content(tmp_path, monkeypatch):
+    """Ids typed for a world t2e cannot load (an imported one): the set says so, and the gate
+    matches runs on the ids alone, as before."""
+    monkeypatch.delenv("TAU2_DATA_DIR", raising=False)
+    t = T2E(tmp_path)
+    out = t("heldout", "register", "imp", "--domain", "retail", "--tasks", "1,2,3")
+    assert "content not recorded" in out
+    assert json.loads(t("heldout", "show", "imp", "--json"))["content"] is None
+
+
+def test_sets_registered_before_migration_13_are_judged_on_their_ids(t2e):
+    """A store from before the content column: its sets record no content, and the gate
+    judges runs on them as it did (a note in `heldout show`, no reason against the runs)."""
+    import store
+
+    conn = store.connect(t2e.store)
+    conn.execute("ALTER TABLE heldout_sets DROP COLUMN content_json")
+    conn.execute("DELETE FROM schema_migrations WHERE version = 13")
+    conn.close()
+    assert "content not recorded" in t2e("heldout", "show", "hs")   # migrated again: NULL
+    t2e.save("fix", "baseline", FIX_RULE)
+    doc = t2e.gate(run(t2e, "base"), run(t2e, "cand", candidate="fix"))
+    assert doc["decision"] == "promote" and doc["heldout_set"]["content_sha256"] is None
+
+
+def test_an_imported_copy_of_a_run_on_the_set_matches_its_content(t2e):
+    """An import holds its tasks as its file wrote them (no world record to shortcut by):
+    compared task by task and on the policy its info records, an export of a run on the
+    registered data matches; the same file with a gold argument changed does not."""
+    import store
+    from store.heldout import get_set
+    from store.set_content import content_differences
+
+    rid = run(t2e, "base")
+    out = t2e.tmp / "b.json"
+    t2e("export", rid, "--format", "tau2", "-o", str(out))
+    doc = json.loads(out.read_text())
+    doc.pop("t2e_provenance")
+    out.write_text(json.dumps(doc))
+    same = json.loads(t2e("import", str(out), "--json"))["imported"][0]["run_id"]
+    task = doc["tasks"][0]
+    task["evaluation_criteria"]["actions"][0]["arguments"]["edited"] = True
+    (t2e.tmp / "c.json").write_text(json.dumps(doc))
+    other = json.loads(t2e("import", str(t2e.tmp / "c.json"), "--json"))["imported"][0]
+    conn = store.connect(t2e.store)
+    s = get_set(conn, "hs")
+    assert content_differences(conn, s["content"], rid, s["task_ids"]) == []
+    assert content_differences(conn, s["content"], same, s["task_ids"]) == []
+    assert content_differences(conn, s["content"], other["run_id"], s["task_ids"]) == [
+        f"1 task definition(s) differ ({task['id']})"]
+    conn.close()

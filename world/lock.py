@@ -3,6 +3,8 @@
 * `world_hash` covers a domain's data (records, policy, tasks, splits) AND the world code (the
   source of world/*.py, world/mini_retail/* and world/mini_airline/*), because a changed tool or scorer changes the
   world as surely as changed records do. Recorded with every rerun.
+* `task_content_hash` identifies one task definition (registered heldout sets record it per
+  task, and the gate compares a run's tasks with it).
 * `import_world_id` identifies the world of an imported tau2 file: we only have the domain name,
   the policy text and the embedded tasks, not tau2's code or DB, so it is a different kind of id
   (it cannot be verified against our code).
@@ -17,6 +19,8 @@ import hashlib
 import json
 from pathlib import Path
 from typing import Any
+
+from .tasks import DEFAULT_REWARD_BASIS
 
 WORLD_DIR = Path(__file__).resolve().parent
 _CODE_SUFFIXES = (".py", ".md", ".json")
@@ -82,6 +86,30 @@ def world_hash(domain: str, db: dict, policy: str, tasks: list[dict],
     detail = {"domain": domain, "data": data_hash(db, policy, tasks, splits),
               "code": {k: v for k, v in code.items() if k}}
     return "w1-" + sha256_text(canonical_json(detail)), detail
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+def task_content_hash(task: dict) -> str:
+    """sha256 of one task definition as graded, the same whoever wrote it down: tau2's result
+    files dump each task with its defaults filled in (null fields, an action's requestor
+    'assistant', reward_basis ['DB', 'COMMUNICATE']) where its data files leave them out, so
+    nulls are dropped and those defaults filled before hashing (world.tasks reads them so).
+    Any other change, a word of the user's instructions or a gold argument, changes it."""
+    d = _without_nulls(task)
+    crit = d.get("evaluation_criteria")
+    if isinstance(crit, dict):
+        crit.setdefault("reward_basis", list(DEFAULT_REWARD_BASIS))
+        for action in crit.get("actions") or []:
+            if isinstance(action, dict):
+                action.setdefault("requestor", "assistant")
+    return sha256_text(canonical_json(d))
 
 
 def import_world_id(domain_name: str, policy_text: str | None, tasks: list[dict]) -> str:

@@ -15,9 +15,10 @@ from ..textsafe import one_line
 from .common import connect_store, emit
 
 
-def resolve_spec(domain: str, spec: str, data_dir: str | None) -> list[str]:
-    """Task ids of a split name or `ID,ID,...` in `domain`. A domain that can't be loaded
-    here (an imported world without its data) takes ids as typed, never a split name."""
+def resolve_spec(domain: str, spec: str, data_dir: str | None) -> tuple[list[str], object]:
+    """Task ids of a split name or `ID,ID,...` in `domain`, and the loaded domain (its tasks'
+    content is registered with them). A domain that can't be loaded here (an imported world
+    without its data) takes ids as typed, never a split name, and gives no domain."""
     from world.domains import load_domain, resolve_tasks
     from world.errors import WorldError
 
@@ -28,9 +29,9 @@ def resolve_spec(domain: str, spec: str, data_dir: str | None) -> list[str]:
         if "," not in spec and not spec.strip().isdigit():
             raise T2EError(f"domain {domain!r} can't be loaded here ({exc}): give the task ids "
                            f"(ID,ID,...) instead of {spec!r}, or --data DIR") from None
-        return ids
+        return ids, None
     try:
-        return resolve_tasks(dom, spec)
+        return resolve_tasks(dom, spec), dom
     except WorldError as exc:
         raise T2EError(str(exc)) from None
 
@@ -42,7 +43,11 @@ def _human(s: dict) -> str:
             f"{s['world_key']}, registered {s['registered_at'][:19]}Z"
             + (f" by {one_line(s['author'], 40)}" if s.get("author") else "")
             + f"\n  spec {one_line(s['spec'], 120)}   sha256 {s['sha256']}   test "
-            f"{s.get('test') or 'sign'}\n  tasks {shown}")
+            f"{s.get('test') or 'sign'}\n  tasks {shown}"
+            + "\n  content " + (f"sha256 {s['content']['sha256']} (task definitions, policy"
+                               + (", records)" if s["content"].get("db") else ")")
+                               if s.get("content") else "not recorded (the domain's data "
+                               "was not loaded): runs are matched on task ids alone"))
 
 
 def register(cli: click.Group) -> None:
@@ -72,12 +77,12 @@ def register(cli: click.Group) -> None:
         from store import StoreError
         from store.heldout import register_set
 
-        ids = resolve_spec(domain, spec, data_dir)
+        ids, dom = resolve_spec(domain, spec, data_dir)
         # only register writes, so only it makes a missing store
         with closing(connect_store(create=True)) as conn:
             try:
                 s = register_set(conn, name, domain, ids, spec=spec, role=role,
-                                 author=os.environ.get("USER"), test=test)
+                                 author=os.environ.get("USER"), test=test, world=dom)
             except StoreError as exc:
                 raise T2EError(str(exc)) from None
         emit(s, as_json, "registered " + _human(s))

@@ -156,14 +156,16 @@ def _registered_set(st: _State) -> dict:
 
     from ..gate.heldout import find_set
 
+    dom = load_domain(st.cfg.domain)
     try:
-        ids = list(load_domain(st.cfg.domain).splits[st.cfg.heldout])
+        ids = list(dom.splits[st.cfg.heldout])
     except KeyError:
         raise T2EError(f"--heldout {st.cfg.heldout}: not a split of {st.cfg.domain}") from None
     s = find_set(st.conn, st.cfg.domain, set(ids))
     if s is None:
         s = register_set(st.conn, f"{st.cfg.domain}-{st.cfg.heldout}-evolve-{st.loop_id[:8]}",
-                         st.cfg.domain, ids, spec=st.cfg.heldout, author="t2e evolve")
+                         st.cfg.domain, ids, spec=st.cfg.heldout, author="t2e evolve",
+                         world=dom)
     return _record(st, 0, "heldout-set", {"name": s["name"], "task_ids": s["task_ids"],
                                           "world_key": s["world_key"],
                                           "registered_at": s["registered_at"]})

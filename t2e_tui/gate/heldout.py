@@ -47,6 +47,7 @@ from datetime import datetime
 from typing import Any
 
 from store.heldout import list_sets, runs_on_tasks
+from store.set_content import content_differences
 from world.domains import world_key
 
 from .runs import RunInfo
@@ -74,7 +75,8 @@ class SetVerdict:
                 "runs": self.runs, "candidate_index": self.candidate_index,
                 "agents_on_set": self.agents_on_set, "set_index": self.set_index,
                 "sets_of_candidate": self.sets_of_candidate, "left_out": self.left_out,
-                "corrected_alpha": self.alpha}
+                "corrected_alpha": self.alpha,
+                "content_sha256": (s.get("content") or {}).get("sha256") if s else None}
 
     def alpha_reason(self) -> str:
         """Why the level is what it is, for the verdict's reasons."""
@@ -103,13 +105,23 @@ def spent_alpha(alpha: float, k: int, j: int = 1) -> float:
     return alpha * 6.0 / (math.pi ** 2 * k ** 3) / (ZETA3 * j ** 3)
 
 
-def find_set(conn: Any, domain: str | None, task_ids: set[str]) -> dict | None:
-    """The earliest registered set of this world whose tasks are exactly `task_ids`."""
+def find_set(conn: Any, domain: str | None, task_ids: set[str],
+             runs: tuple = ()) -> dict | None:
+    """The earliest registered set of this world whose tasks are exactly `task_ids`; with
+    `runs`, the earliest of those whose registered content the runs' tasks match, if any (a
+    set registered again on new task definitions under the same ids)."""
     key = world_key(domain)
-    for s in list_sets(conn):
-        if (key is None or s["world_key"] == key) and set(s["task_ids"]) == task_ids:
-            return s
-    return None
+    found = [s for s in list_sets(conn)
+             if (key is None or s["world_key"] == key) and set(s["task_ids"]) == task_ids]
+    if len(found) > 1 and runs:
+        same = [s for s in found if not any(content_reasons(conn, s, r) for r in runs)]
+        found = same or found
+    return found[0] if found else None
+
+
+def content_reasons(conn: Any, s: dict, run: RunInfo) -> list[str]:
+    """How `run`'s tasks differ from what set `s` was registered with (store/heldout)."""
+    return content_differences(conn, s.get("content"), run.run_id, s["task_ids"])
 
 
 def agent_key(run: Any) -> tuple | None:
@@ -221,7 +233,7 @@ def judge_set(conn: Any, baseline: RunInfo, candidate: RunInfo, task_ids: set[st
 
     left = sort_task_ids(set(left_out or ()) - set(task_ids))
     attempted = set(task_ids) | set(left)
-    s = find_set(conn, candidate.domain or baseline.domain, attempted)
+    s = find_set(conn, candidate.domain or baseline.domain, attempted, (baseline, candidate))
     if s is None:
         near = [x["name"] for x in list_sets(conn, candidate.domain or baseline.domain)]
         hint = (f" (registered sets of this world: {', '.join(near)})" if near else
@@ -241,6 +253,12 @@ def judge_set(conn: Any, baseline: RunInfo, candidate: RunInfo, task_ids: set[st
                          f"no reward): {shown}; a clean claim covers every task of the set "
                          f"(`t2e run --resume RUN` replays an engine run's infrastructure "
                          f"errors)")
+    for side, run in (("baseline", baseline), ("candidate", candidate)):
+        diff = content_reasons(conn, s, run)
+        if diff:
+            v.reasons.append(f"{side} run {run.label()} graded other tasks than set "
+                             f"{s['name']!r} was registered with: {'; '.join(diff)} (the "
+                             f"same ids on edited data are not the registered set)")
     reg = parse_time(s["registered_at"])
     if candidate_saved is not None and reg is not None and reg > candidate_saved:
         v.reasons.append(f"set {s['name']!r} was registered at {s['registered_at']}, after "

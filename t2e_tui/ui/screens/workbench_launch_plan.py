@@ -155,6 +155,6 @@ def register_planned_set(store_path: Any, f: LaunchForm, plan: Any,
         name = base if base not in taken else next(
             f"{base}-{i}" for i in range(2, 10_000) if f"{base}-{i}" not in taken)
         return register_set(conn, name, f.domain, plan.task_ids, spec=f.tasks or "",
-                            role=plan.role, author=author)
+                            role=plan.role, author=author, world=plan.domain)
     finally:
         conn.close()
