@@ -397,3 +397,20 @@ def test_an_imported_copy_of_a_run_on_the_set_matches_its_content(t2e):
     assert content_differences(conn, s["content"], other["run_id"], s["task_ids"]) == [
         f"1 task definition(s) differ ({task['id']})"]
     conn.close()
+
+
+def test_real_results_files_hash_their_tasks_as_the_data_they_were_graded_on(tau2_dir,
+                                                                              shared_results):
+    """The shared tau2 results embed their tasks as tau2 dumps them: each hashes as the same
+    task of tasks_pre_v1.json (the data they were graded on), and the v1 tasks.json differs."""
+    from world.lock import task_content_hash
+
+    pre = {t["id"]: task_content_hash(t)
+           for t in json.loads((tau2_dir / "retail" / "tasks_pre_v1.json").read_text())}
+    v1 = {t["id"]: task_content_hash(t)
+          for t in json.loads((tau2_dir / "retail" / "tasks.json").read_text())}
+    for path in shared_results:
+        tasks = json.loads(path.read_text())["tasks"]
+        assert {t["id"]: task_content_hash(t) for t in tasks} == {t["id"]: pre[t["id"]]
+                                                                  for t in tasks}
+        assert all(task_content_hash(t) != v1[t["id"]] for t in tasks)
