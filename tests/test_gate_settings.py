@@ -14,6 +14,7 @@ The scripted stand-in agent makes the evidence here; its results prove nothing a
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 
 import pytest
 from test_gate_attacks import FIX_RULE, T2E
@@ -414,3 +415,45 @@ def test_real_results_files_hash_their_tasks_as_the_data_they_were_graded_on(tau
         assert {t["id"]: task_content_hash(t) for t in tasks} == {t["id"]: pre[t["id"]]
                                                                   for t in tasks}
         assert all(task_content_hash(t) != v1[t["id"]] for t in tasks)
+
+
+# -- 4. the CI at the level tested ------------------------------------------------------------
+
+def test_the_ci_is_reported_at_the_corrected_level(t2e, tmp_path):
+    from t2e_tui.gate.stats import bootstrap_mean_ci
+
+    t2e.save("noop", "baseline", "\n- Be polite.\n")
+    run(t2e, "noop-run", candidate="noop")        # an agent tried on the set: alpha corrected
+    t2e.save("fix", "baseline", FIX_RULE)
+    b = run(t2e, "base")
+    c = run(t2e, "cand", candidate="fix")
+    md, xml = tmp_path / "g.md", tmp_path / "g.xml"
+    doc = json.loads(t2e("gate", b, c, "--json", "--report", "markdown", str(md),
+                         "--report", "junit", str(xml), ok=(0, 1, 3, 4)))
+    st = doc["stats"]
+    assert st["alpha"] < st["alpha_uncorrected"]
+    assert st["ci_tested_level"] == pytest.approx(1 - st["alpha"])
+    deltas = [r["candidate"][0] - r["baseline"][0] for r in doc["transitions"]]
+    lo, hi = bootstrap_mean_ci(deltas, level=1 - st["alpha"],
+                               resamples=st["ci_tested_resamples"],
+                               seed=st["bootstrap_seed"])
+    assert (st["ci_tested_low"], st["ci_tested_high"]) == pytest.approx((lo, hi), abs=1e-12)
+    assert st["ci_tested_low"] <= st["ci_low"]   # wider than the 95% one (still there)
+    assert st["ci_level"] == 0.95
+    label = f"CI{100 * (1 - st['alpha']):.2f}"
+    text = f"{label} [{lo:.4f}, {hi:.4f}]"
+    assert text in t2e("gate", b, c, ok=(0, 1, 3, 4))
+    assert f"{label} \\[{lo:+.4f}, {hi:+.4f}\\]" in md.read_text()
+    props = {p.get("name"): p.get("value")
+             for p in ET.parse(xml).getroot().iter("property")}
+    assert float(props["ci_tested_level"]) == pytest.approx(1 - st["alpha"])
+    assert float(props["ci_tested_low"]) == pytest.approx(lo)
+
+
+def test_the_ci_label_names_its_level():
+    from t2e_tui.gate.report import ci_label
+
+    assert ci_label(0.95) == "CI95"
+    assert ci_label(1 - 0.0038) == "CI99.62"
+    assert ci_label(1 - 0.000304) == "CI99.97"
+    assert ci_label(0.975) == "CI97.5" and ci_label(0.9) == "CI90"

@@ -35,7 +35,7 @@ def _fmt(v, digits: int = 4) -> str:
 
 
 def _human_gate(doc: dict) -> str:
-    from ..gate.report import significant
+    from ..gate.report import ci_text, significant
 
     # run names come from files and people: shown, never interpreted by the terminal
     b = {**doc["baseline"], "name": one_line(doc["baseline"]["name"], 80)}
@@ -76,8 +76,7 @@ def _human_gate(doc: dict) -> str:
     lines.append(
         f"  stats: {st['test']} p={significant(st['p_value'])} (alpha "
         f"{significant(st['alpha'])}), reward delta "
-        f"{_fmt(doc['metrics']['deltas']['reward'])} CI{int(st['ci_level'] * 100)} "
-        f"[{st['ci_low']:.4f}, {st['ci_high']:.4f}]; fixes {len(st['fixes'])}, "
+        f"{_fmt(doc['metrics']['deltas']['reward'])} {ci_text(st)}; fixes {len(st['fixes'])}, "
         f"regressions {len(st['regressions'])}, flaky {len(st['flaky'])}")
     if doc.get("rescore"):
         from ..gate.rescore import summary_of

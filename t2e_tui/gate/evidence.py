@@ -4,14 +4,29 @@ The tests themselves are in stats.py."""
 
 from __future__ import annotations
 
+import math
+
 from .compare import Comparison
 from .policy import Policy
 from .stats import bootstrap_mean_ci, sign_flip_test, sign_test
 
+TAIL_DRAWS = 25               # resampled means wanted beyond each end of the tested interval
+MAX_TESTED_RESAMPLES = 100_000
+
+
+def tested_resamples(resamples: int, alpha: float) -> int:
+    """Bootstrap resamples for the interval at level 1 - alpha: the policy's, or enough that
+    each tail (alpha / 2) holds TAIL_DRAWS resampled means (2,000 leave four beyond a 99.6%
+    interval), at most MAX_TESTED_RESAMPLES."""
+    need = math.ceil(TAIL_DRAWS / (alpha / 2.0)) if alpha > 0 else MAX_TESTED_RESAMPLES
+    return max(resamples, min(need, MAX_TESTED_RESAMPLES))
+
 
 def evidence_stats(cmp: Comparison, policy: Policy) -> dict:
-    """Paired sign test over tasks whose outcome changed, bootstrap CI of the reward delta,
-    and the baseline's own flip rates across repeats."""
+    """Paired sign test over tasks whose outcome changed, bootstrap CI of the reward delta
+    (`ci_low`/`ci_high` at the policy's `ci_level`; `ci_tested_*` at 1 - alpha, the level the
+    test is run at, which every report prints), and the baseline's own flip rates across
+    repeats."""
     # one pass over the rows (the Comparison properties each take one): the same lists, in
     # task order
     improved, worsened, flaky, fixes, regressions = [], [], [], [], []
@@ -45,6 +60,14 @@ def evidence_stats(cmp: Comparison, policy: Policy) -> dict:
         name = "mcnemar_exact" if one_trial else "sign_test"
     lo, hi = bootstrap_mean_ci(deltas, level=policy.ci_level,
                                resamples=policy.bootstrap_resamples, seed=policy.bootstrap_seed)
+    # the interval at the level the test is run at (1 - alpha, alpha corrected for the agents
+    # tried on the set): printed beside "p <= alpha", a 95% interval claimed more than the
+    # test did. More resamples as the tails thin, so each holds some (tested_resamples).
+    level_t = 1.0 - policy.alpha
+    n_t = tested_resamples(policy.bootstrap_resamples, policy.alpha)
+    lo_t, hi_t = ((lo, hi) if (level_t, n_t) == (policy.ci_level, policy.bootstrap_resamples)
+                  else bootstrap_mean_ci(deltas, level=level_t, resamples=n_t,
+                                         seed=policy.bootstrap_seed))
     return {
         "test": name,
         "sided": "one-sided (improvement)",
@@ -58,6 +81,10 @@ def evidence_stats(cmp: Comparison, policy: Policy) -> dict:
         "ci_level": policy.ci_level,
         "bootstrap_resamples": policy.bootstrap_resamples,
         "bootstrap_seed": policy.bootstrap_seed,
+        "ci_tested_low": lo_t,
+        "ci_tested_high": hi_t,
+        "ci_tested_level": level_t,
+        "ci_tested_resamples": n_t,
         "reward_delta_per_task_mean": sum(deltas) / len(deltas),
         "fixes": fixes,
         "regressions": regressions,

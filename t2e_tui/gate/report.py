@@ -10,6 +10,7 @@ cannot restyle or inject into the comment.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shlex
@@ -82,13 +83,36 @@ def significant(v: float) -> str:
     return f"{v:.4g}"
 
 
+def ci_label(level: float) -> str:
+    """'CI95', 'CI97.5', 'CI99.62': a confidence level as the reports print it, with two
+    significant digits of what it misses of 100% (a corrected alpha of 0.0003 is CI99.97,
+    never CI100)."""
+    miss = (1.0 - level) * 100.0
+    places = max(0, 1 - math.floor(math.log10(miss))) if miss > 0 else 0
+    text = f"{level * 100:.{places}f}"
+    return "CI" + (text.rstrip("0").rstrip(".") if places else text)
+
+
+def tested_ci(st: dict) -> tuple[float, float, float]:
+    """(low, high, level) of the reward-delta interval at the level the test was run at
+    (1 - alpha); a row recorded before that interval existed gives its `ci_level` one."""
+    if st.get("ci_tested_level") is not None:
+        return st["ci_tested_low"], st["ci_tested_high"], st["ci_tested_level"]
+    return st["ci_low"], st["ci_high"], st["ci_level"]
+
+
+def ci_text(st: dict, fmt: str = ".4f") -> str:
+    """'CI96.96 [0.3929, 0.6429]': the tested interval with its level (CLI, reports, app)."""
+    lo, hi, level = tested_ci(st)
+    return f"{ci_label(level)} [{lo:{fmt}}, {hi:{fmt}}]"
+
+
 def _stats_line(doc: dict) -> str:
     st = doc["stats"]
     delta = doc.get("metrics", {}).get("deltas", {}).get("reward")
     d = "n/a" if delta is None else f"{delta:+.4f}"
-    return (f"reward delta {d}, CI{int(st['ci_level'] * 100)} [{st['ci_low']:+.4f}, "
-            f"{st['ci_high']:+.4f}]; {st['test']} p = {significant(st['p_value'])} "
-            f"(alpha {significant(st['alpha'])})")
+    return (f"reward delta {d}, {ci_text(st, '+.4f')}; {st['test']} p = "
+            f"{significant(st['p_value'])} (alpha {significant(st['alpha'])})")
 
 
 def _agents(doc: dict) -> list[str | None]:
@@ -119,7 +143,9 @@ def junit(doc: dict, refs: dict | None = None) -> bytes:
                  ("evidence_role", doc["evidence_role"]), ("p_value", doc["stats"]["p_value"]),
                  *((f"reward_from_{side}", ", ".join(names))
                    for side, names in (doc.get("reward_from") or {}).items()),
-                 ("ci_low", doc["stats"]["ci_low"]), ("ci_high", doc["stats"]["ci_high"])):
+                 ("ci_low", doc["stats"]["ci_low"]), ("ci_high", doc["stats"]["ci_high"]),
+                 *zip(("ci_tested_low", "ci_tested_high", "ci_tested_level"),
+                      tested_ci(doc["stats"]))):
         ET.SubElement(props, "property", name=k, value=_t(v))
     failures = skipped = 0
     verdict = ET.SubElement(suite, "testcase", classname="t2e.gate", name="verdict")

@@ -281,8 +281,10 @@ class GateScreen(Screen):
                            f"{len(c.tasks)} task{'' if len(c.tasks) == 1 else 's'}"
                            if c.tasks else "")
         s = result.stats
-        ci = (f"[{_fmt(s.get('ci_low'))}, {_fmt(s.get('ci_high'))}]"
-              if s.get("ci_low") is not None else "n/a")
+        from ...gate.report import ci_text
+
+        # the interval at the level tested (1 - alpha), labelled with it, as the CLI says it
+        ci = ci_text(s, ".3f") if s.get("ci_low") is not None else "CI n/a"
         from ...cli.gate import advice_lines
 
         adv = result.advice or {}
@@ -293,7 +295,7 @@ class GateScreen(Screen):
                                              for x in advice_lines(adv)[:3])
         self.query_one("#gate-stats", Static).update(Text(
             f"{s.get('test', 'test')}: p = {_sig(s.get('p_value'))} (α {_sig(s.get('alpha'))})"
-            f" · reward Δ CI {ci} · fixes {len(s.get('fixes') or [])} · regressions "
+            f" · reward Δ {ci} · fixes {len(s.get('fixes') or [])} · regressions "
             f"{len(s.get('regressions') or [])} · flaky {len(s.get('flaky') or [])}"
             + (f"\n{budget}" if budget else "")))
 
