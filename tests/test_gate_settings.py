@@ -127,6 +127,15 @@ def test_every_experiment_setting_is_compared(tmp_path, path, value, said):
     assert said in str(exc.value) and exc.value.exit_code == 2
 
 
+def test_settings_compare_values_not_spellings():
+    """A manifest's temperature 0 and a tau2 file's 0.0 are one setting; key order is none."""
+    from t2e_tui.gate.settings import differences
+
+    assert differences({"agent_params": {"temperature": 0, "top_p": 1}},
+                       {"agent_params": {"top_p": 1.0, "temperature": 0.0}}) == []
+    assert differences({"agent_params": {"stream": True}}, {"agent_params": {"stream": 1}})
+
+
 def test_the_agent_under_test_may_differ(tmp_path):
     """The candidate text, the agent model and its endpoint are what is gated."""
     conn = new_store(tmp_path)

@@ -143,10 +143,21 @@ def shown(value: Any, limit: int | None = 200) -> str:
     return text if limit is None or len(text) <= limit else text[:limit - 1] + "…"
 
 
+def _same_number(value: Any) -> Any:
+    """Numbers as floats (a manifest's temperature 0 is a tau2 file's 0.0), booleans kept."""
+    if isinstance(value, dict):
+        return {k: _same_number(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_same_number(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
 def differences(b: dict, c: dict) -> list[tuple[str, Any, Any]]:
     """(key, baseline value, candidate value) of every setting both runs record that differs."""
-    return [(k, b[k], c[k]) for k, _ in SETTINGS
-            if k in b and k in c and shown(b[k], None) != shown(c[k], None)]
+    return [(k, b[k], c[k]) for k, _ in SETTINGS if k in b and k in c
+            and shown(_same_number(b[k]), None) != shown(_same_number(c[k]), None)]
 
 
 def check_settings(conn: Any, b: RunInfo, c: RunInfo, bd: Any = None,
