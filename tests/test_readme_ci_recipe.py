@@ -65,7 +65,7 @@ def test_the_recipe_passes_a_better_candidate_as_supported_and_fails_a_worse_one
     assert "was imported: its agent cannot be identified" in first.stdout
     assert "same agent" not in first.stdout
     suite = ET.parse(tmp_path / "gate.xml").getroot().find("testsuite")
-    assert suite.get("failures") == "1"   # the verdict case: supported, not promote
+    assert suite.get("failures") == "0"   # supported passes the job: so does its verdict case
     # the next job: the store kept, the set already there, another candidate (worse)
     write_json(tmp_path / "candidate-results.json", results("agent-a", 2, "c"))
     second = job(tmp_path, "def456", recipe())
