@@ -11,6 +11,7 @@ import sqlite3
 
 from .migrations_heldout_test import HELDOUT_TEST_SQL, HELDOUT_TEST_VERSION
 from .migrations_ledger import LEDGER_SQL
+from .migrations_order import ORDER_SQL
 from .migrations_search import (
     FTS_SIZES_SQL,
     FTS_SIZES_VERSION,
@@ -290,6 +291,11 @@ CREATE INDEX idx_steps_latency ON steps(episode_id, idx, latency_ms)
         HELDOUT_TEST_VERSION,
         "a heldout set fixes the gate's statistical test",
         HELDOUT_TEST_SQL,
+    ),
+    (
+        13,
+        "a store clock that never goes backwards (the gate's before tests)",
+        ORDER_SQL,
     ),
 ]
 

@@ -11,8 +11,8 @@ import re
 import sqlite3
 from typing import Any
 
-from . import fts_sizes
-from .db import INFRA, StoreError, now_iso
+from . import clock, fts_sizes
+from .db import INFRA, StoreError
 from .hidden import HIDDEN_CHARS, typeable_name  # noqa: F401 (re-exported)
 from .search import SNIPPET_CLOSE, SNIPPET_OPEN, fts_query, search  # noqa: F401
 from .termination import termination_text
@@ -273,7 +273,7 @@ def record_views(db: Any, episode_ids: Any, via: str,
     if not ids:
         return 0
     conn = conn_of(db)
-    now = now_iso()
+    now = clock.stamp(conn)   # the store's clock: the gate orders views by it
     n = 0
     for i in range(0, len(ids), 500):
         chunk = ids[i:i + 500]

@@ -17,7 +17,7 @@ import sqlite3
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
 
-from . import fts_sizes
+from . import clock, fts_sizes
 from .db import now_iso
 from .hidden import shown_row
 
@@ -103,7 +103,7 @@ def create_run(db: Any, *, name: str, role: str = "discovery", source_id: int | 
                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (rid, name, role, source_id, world_id, domain, status, agent_model, user_model,
                  candidate_hash, grading, num_trials, max_steps, max_errors, seed,
-                 dumps(manifest), dumps(info), now_iso()))
+                 dumps(manifest), dumps(info), clock.stamp(conn)))
             return rid
         except sqlite3.IntegrityError:
             if run_id:

@@ -206,6 +206,8 @@ def test_a_store_from_before_the_copy_gets_it_when_migrated(tmp_path):
         conn.execute(f"DROP TRIGGER {trigger}")
     conn.execute("DROP TABLE agent_runs")
     conn.execute("DROP TABLE agent_run_tasks")
+    conn.execute("ALTER TABLE heldout_sets DROP COLUMN test")   # (and what 12 made)
+    conn.execute("DROP TABLE store_clock")   # (and what migration 13 made)
     conn.execute("DELETE FROM schema_migrations WHERE version >= 9")
     db.conn.close()
     again = store.connect(tmp_path / "s.sqlite")

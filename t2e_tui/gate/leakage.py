@@ -7,7 +7,8 @@ intermediate no-op version cannot hide them. "Saved" is when t2e first recorded 
 `candidates` row: `candidate save`, the app editor's save, or the first run, fork or save that
 read the file), never a file's modification time, which the user sets at will (`touch -d`
 back to before the views hid them; a future one would count views made after the text was
-fixed): only a time t2e wrote itself can end the window. Views are keyed by the world's identity
+fixed): only a time t2e wrote itself can end the window, and t2e writes it by the store
+clock (store/clock.py), which a system clock set back cannot take before the views made since. Views are keyed by the world's identity
 (`world.domains.world_key`: "retail" and "tau2-retail" are one world), not by run. A clean
 claim with such a view is downgraded to development and the tasks are listed.
 """
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
+from store import clock as store_clock
 from store.pairdebug import development_only
 from world.domains import world_key
 
@@ -84,21 +86,21 @@ def drafting_window(db: Any, candidate_hash: str | None, *,
     the candidate's save, the time t2e first recorded its text (`candidates.saved_at`,
     written by `candidate_versions` with t2e's clock, never a file's mtime). When the
     candidate is not in the store the window ends at `fallback_end` (e.g. the candidate run's
-    start; default now)."""
+    start; default now by the store clock)."""
     conn = conn_of(db)
     notes: list[str] = []
     if not candidate_hash:
         return Window(None, None, None, ["the run has no candidate: no drafting window"])
     row = find_candidate(conn, candidate_hash)
     if row is None:
-        end = parse_time(fallback_end) or datetime.now(timezone.utc)
+        end = parse_time(fallback_end) or parse_time(store_clock.read(conn))
         notes.append(f"candidate {candidate_hash[:12]} is not saved in the store: window taken "
                      f"as everything up to {end.isoformat()}")
         return Window(candidate_hash, None, end, notes, {candidate_hash})
     chash, name, parent, saved_at = row
     end = parse_time(saved_at)
     if end is None:
-        end = parse_time(fallback_end) or datetime.now(timezone.utc)
+        end = parse_time(fallback_end) or parse_time(store_clock.read(conn))
         notes.append(f"candidate {chash[:12]} has an unreadable saved_at {saved_at!r}")
     # no start: a view made while drafting any ancestor (or none) still informed this text
     return Window(chash, None, end, notes, {chash, name})

@@ -1,0 +1,123 @@
+"""Attacks on the gate's "before" tests (a review in session 12): each got `promote`, exit 0,
+on clean heldout with no leaked task before the fix, played here through the command line
+with the scripted stand-in agent (its results prove nothing about models; here it only makes
+the evidence).
+
+1. A clock set back while saving (faketime; here the wall clock store.db reads, shifted) dated
+   the candidate before the heldout views made since: the store clock never goes backwards.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from test_gate_attacks import FIX_RULE, T2E
+
+import store
+import store.db
+
+
+class _Shifted(datetime):
+    """datetime with `now` moved by `days` (a faketime stand-in)."""
+    days = 0.0
+
+    @classmethod
+    def now(cls, tz=None):
+        return datetime.now(tz) - timedelta(days=cls.days)
+
+
+def shifted(monkeypatch, days: float) -> None:
+    """Move the wall clock the store reads by -`days` (0: the true time again)."""
+    monkeypatch.setattr(_Shifted, "days", days)
+    monkeypatch.setattr(store.db, "datetime", _Shifted if days else datetime)
+
+
+def gate_summary(doc: dict) -> tuple:
+    return doc["decision"], doc["evidence_role"], doc["exit_code"]
+
+
+# -- 1. a clock set back ---------------------------------------------------------------------
+
+def test_a_save_dated_back_does_not_hide_the_views_before_it(tmp_path, monkeypatch):
+    t = T2E(tmp_path)
+    shifted(monkeypatch, 400)
+    t("heldout", "register", "H", "--domain", "mini-retail", "--tasks", "heldout")
+    shifted(monkeypatch, 0)
+    b = t.run("base")
+    t("show", f"{b}:crossorder-01")              # views recorded today
+    shifted(monkeypatch, 300)
+    t.save("fix", "baseline", FIX_RULE)          # ... and the save dated 300 days back
+    shifted(monkeypatch, 0)
+    doc = t.gate(b, t.run("cand", candidate="fix"))
+    assert gate_summary(doc) == ("supported", "development", 4), doc["reasons"]
+    assert doc["leaked_tasks"] == ["crossorder-01"]
+    assert any("1 task(s) viewed before the candidate" in r for r in doc["role_reasons"])
+
+
+def test_a_baseline_dated_back_is_not_the_first_agent_on_the_set(tmp_path, monkeypatch):
+    """The candidate ran on the set first; a baseline run later with the clock set back must
+    not pass for the agent that was there before it."""
+    t = T2E(tmp_path)
+    shifted(monkeypatch, 400)
+    t("heldout", "register", "H", "--domain", "mini-retail", "--tasks", "heldout")
+    t.save("fix", "baseline", FIX_RULE)
+    shifted(monkeypatch, 0)
+    c = t.run("cand", candidate="fix")
+    shifted(monkeypatch, 300)
+    b = t.run("base")
+    shifted(monkeypatch, 0)
+    doc = t.gate(b, c)
+    assert gate_summary(doc) == ("supported", "development", 4), doc["reasons"]
+    assert any("first ran on set 'H' after the candidate's" in r for r in doc["role_reasons"])
+
+
+def test_the_store_clock_never_goes_backwards(tmp_path, monkeypatch):
+    from store.clock import stamp
+
+    conn = store.connect(tmp_path / "s.sqlite")
+    first = stamp(conn)
+    shifted(monkeypatch, 300)
+    second, third = stamp(conn), stamp(conn)
+    shifted(monkeypatch, 0)
+    assert first < second < third   # strictly later, whatever the wall clock says
+    assert datetime.fromisoformat(third) - datetime.fromisoformat(first) < timedelta(seconds=5)
+    # a later connection (another process) reads the same clock
+    other = store.connect(tmp_path / "s.sqlite")
+    shifted(monkeypatch, 300)
+    assert stamp(other) > third
+    conn.close()
+    other.close()
+
+
+# -- the store clock's migration ----------------------------------------------------------
+
+def old_store(path, before: int = 12):
+    """A store file migrated up to `before` - 1 (a raw connection: today's writers expect
+    today's schema)."""
+    import sqlite3
+
+    import store.migrations as m
+
+    raw = sqlite3.connect(path, isolation_level=None)
+    saved = m.MIGRATIONS
+    m.MIGRATIONS = [x for x in saved if x[0] < before]
+    try:
+        m.migrate(raw)
+    finally:
+        m.MIGRATIONS = saved
+    return raw
+
+
+def test_migration_12_starts_the_clock_past_the_latest_stamp(tmp_path):
+    from store.clock import stamp
+
+    raw = old_store(tmp_path / "old.sqlite")
+    late = "2099-01-01T00:00:00.000001+00:00"   # a stamp from a clock set forward
+    raw.execute("INSERT INTO evidence_views (domain, task_id, viewed_at, via) "
+                "VALUES ('mini-retail', '1', ?, 'cli')", (late,))
+    raw.execute("INSERT INTO candidates (candidate_hash, name, body, saved_at) "
+                "VALUES ('c', 'c', 'b', 'not a time')")
+    raw.close()
+    conn = store.connect(tmp_path / "old.sqlite")   # migrates
+    assert late < stamp(conn) < "2099-01-01T00:00:01"
+    conn.close()
