@@ -5,16 +5,29 @@ the evidence).
 
 1. A clock set back while saving (faketime; here the wall clock store.db reads, shifted) dated
    the candidate before the heldout views made since: the store clock never goes backwards.
+2. Heldout trajectories viewed after the candidate was saved, then the candidate that fits
+   picked among those saved and run: views count up to the candidate's first run on the set.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
 from test_gate_attacks import FIX_RULE, T2E
 
 import store
 import store.db
+
+NOOP = "\n- Be polite.\n"
+OTHER = "\n- Always confirm the order id back to the customer before any change.\n"
+
+
+@pytest.fixture
+def t2e(tmp_path):
+    t = T2E(tmp_path)
+    t("heldout", "register", "H", "--domain", "mini-retail", "--tasks", "heldout")
+    return t
 
 
 class _Shifted(datetime):
@@ -87,6 +100,32 @@ def test_the_store_clock_never_goes_backwards(tmp_path, monkeypatch):
     assert stamp(other) > third
     conn.close()
     other.close()
+
+
+# -- 2. views after the save, before the candidate's first run on the set --------------------
+
+def test_viewing_the_set_after_saving_then_picking_the_candidate_is_not_clean(t2e):
+    t2e.save("fix", "baseline", FIX_RULE)
+    t2e.save("polite", "baseline", NOOP)
+    t2e.save("confirm", "baseline", OTHER)
+    b = t2e.run("base")
+    t2e("show", f"{b}:crossorder-01")             # after every save: which one fits?
+    doc = t2e.gate(b, t2e.run("cand", candidate="fix"))
+    assert gate_summary(doc) == ("supported", "development", 4), doc["reasons"]
+    assert doc["leaked_tasks"] == ["crossorder-01"]
+    assert any("before the candidate's first run on these tasks" in r
+               for r in doc["role_reasons"])
+
+
+def test_views_after_the_candidates_first_run_stay_clean(t2e):
+    t2e.save("fix", "baseline", FIX_RULE)
+    b = t2e.run("base")
+    c = t2e.run("cand", candidate="fix")
+    t2e("show", f"{b}:crossorder-01")
+    t2e("show", f"{c}:crossorder-02")
+    doc = t2e.gate(b, c)
+    assert gate_summary(doc) == ("promote", "heldout", 0), doc["reasons"]
+    assert doc["leaked_tasks"] == []
 
 
 # -- the store clock's migration ----------------------------------------------------------

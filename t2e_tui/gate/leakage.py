@@ -32,12 +32,17 @@ CLEAN_ROLES = ("heldout", "transfer")
 
 @dataclass
 class Window:
-    """A drafting window; `start` None means unbounded (parent unknown: be conservative)."""
+    """The views that count against a candidate: `start` None means unbounded (every view since
+    the store began); `end` is the candidate's save, or its agent's first run on the tasks
+    judged when that is later (`first_run`: a view after the save can still choose which
+    saved candidate to run)."""
     candidate_hash: str | None
     start: datetime | None
     end: datetime | None
     notes: list[str] = field(default_factory=list)
     names: set[str] = field(default_factory=set)   # hash and name: views tagged with either
+    saved: datetime | None = None       # when t2e first recorded the text (None: not saved)
+    first_run: datetime | None = None   # set when the window runs on to that first run
 
     def contains(self, t: datetime) -> bool:
         return (self.start is None or t >= self.start) and (self.end is None or t <= self.end)
@@ -45,7 +50,10 @@ class Window:
     def to_dict(self) -> dict:
         return {"candidate_hash": self.candidate_hash,
                 "start": self.start.isoformat() if self.start else None,
-                "end": self.end.isoformat() if self.end else None, "notes": self.notes}
+                "end": self.end.isoformat() if self.end else None,
+                "saved": self.saved.isoformat() if self.saved else None,
+                "first_run": self.first_run.isoformat() if self.first_run else None,
+                "notes": self.notes}
 
 
 PARENT_EXPR = ("coalesce(parent_hash, CASE WHEN json_valid(front_matter_json) "
@@ -81,13 +89,25 @@ def find_candidate(conn, ref: str, before: datetime | None = None):
 
 
 def drafting_window(db: Any, candidate_hash: str | None, *,
-                    fallback_end: str | None = None) -> Window:
+                    fallback_end: str | None = None,
+                    until: datetime | None = None) -> Window:
     """The window of views that count against a candidate: from the beginning of the store to
     the candidate's save, the time t2e first recorded its text (`candidates.saved_at`,
-    written by `candidate_versions` with t2e's clock, never a file's mtime). When the
-    candidate is not in the store the window ends at `fallback_end` (e.g. the candidate run's
-    start; default now by the store clock)."""
-    conn = conn_of(db)
+    written by `candidate_versions` with the store clock, never a file's mtime), or to
+    `until` when that is later (the candidate's first run on the tasks judged: views after
+    the save still choose which saved candidate runs there). When the candidate is not in
+    the store the save is taken as `fallback_end` (e.g. the candidate run's start; default
+    now by the store clock)."""
+    w = _saved_window(conn_of(db), candidate_hash, fallback_end)
+    if w.candidate_hash is not None:
+        w.saved = w.end
+        if until is not None and (w.end is None or until > w.end):
+            w.end = w.first_run = until
+    return w
+
+
+def _saved_window(conn: Any, candidate_hash: str | None, fallback_end: str | None) -> Window:
+    """The window up to the candidate's save (`drafting_window` without `until`)."""
     notes: list[str] = []
     if not candidate_hash:
         return Window(None, None, None, ["the run has no candidate: no drafting window"])
@@ -135,13 +155,51 @@ def views_in_window(db: Any, window: Window, domain: str | None,
 
 def leaked_tasks(db: Any, candidate_hash: str | None, domain: str | None,
                  task_ids: Iterable[str]) -> list[str]:
-    """Tasks among `task_ids` whose trajectories were viewed in the candidate's drafting
-    window (sorted; numeric ids as numbers). For the launcher's pre-launch warning, a candidate
-    not yet saved has a window ending now."""
+    """Tasks among `task_ids` whose trajectories were viewed before a run of the candidate
+    launched now (the launcher's pre-launch warning; sorted, numeric ids as numbers): every
+    view up to now by the store clock counts, as it will for the gate when this launch is the
+    candidate's first run on them."""
     from .compare import task_sort_key
 
-    window = drafting_window(db, candidate_hash)
+    conn = conn_of(db)
+    window = drafting_window(conn, candidate_hash, until=parse_time(store_clock.read(conn)))
     return sorted(views_in_window(db, window, domain, task_ids), key=task_sort_key)
+
+
+def first_run_on(db: Any, run: RunInfo, task_ids: Iterable[str]) -> datetime | None:
+    """When `run`'s agent (candidate text, agent and user model) first ran any of `task_ids`
+    in its world, by the agent ledger (removed runs included); None for an agent that cannot
+    be identified (an imported run) or that never ran them."""
+    from store.heldout import runs_on_tasks
+
+    from .heldout import _same_agent, agent_key
+
+    key = agent_key(run)
+    if key is None:
+        return None
+    wk = world_key(run.domain)
+    times = [parse_time(r["created_at"]) for r in runs_on_tasks(conn_of(db), task_ids)
+             if _same_agent(r, key)
+             and (wk is None or r["domain"] is None or world_key(r["domain"]) == wk)]
+    return min((t for t in times if t is not None), default=None)
+
+
+def leak_reason(window: Window, views: dict[str, list[str]], role: str) -> str:
+    """Why the viewed tasks downgrade a clean claim: viewed before the save, or after it but
+    before the candidate's first run on the tasks (the window's two ends)."""
+    def after_save(times: list[str]) -> bool:
+        ts = [parse_time(v) for v in times]
+        return window.saved is not None and all(t is not None and t > window.saved for t in ts)
+
+    late = [t for t, times in views.items() if window.first_run and after_save(times)]
+    parts = []
+    if len(views) > len(late):
+        parts.append(f"{len(views) - len(late)} task(s) viewed before the candidate was saved")
+    if late:
+        parts.append(f"{len(late)} task(s) viewed after the candidate was saved but before "
+                     f"the candidate's first run on these tasks (which saved candidate to run "
+                     f"could be chosen on them)")
+    return f"{'; '.join(parts)}: downgraded from {role} to development"
 
 
 @dataclass
@@ -232,7 +290,7 @@ def comparison_role(db: Any, baseline: RunInfo, candidate: RunInfo,
     registered heldout set judged by its rule (t2e_tui/gate/heldout.py: registered first,
     every task of it compared, no --intersect, first run of each identified agent, the
     baseline's agent there first), or when any task was viewed before the candidate was saved
-    (listing those tasks). `attempted` = every task both runs ran (the compared ones plus any
+    or before its agent's first run on these tasks (listing those tasks). `attempted` = every task both runs ran (the compared ones plus any
     left out for want of a scored trial: the set is found from them, and those left out keep
     the claim from being clean)."""
     from .heldout import judge_set
@@ -256,8 +314,13 @@ def comparison_role(db: Any, baseline: RunInfo, candidate: RunInfo,
     notes: list[str] = []
     conn = conn_of(db)
     window = None
+    ran = {str(t) for t in task_ids} | {str(t) for t in attempted or ()}
     if candidate.candidate_hash:
-        window = drafting_window(db, candidate.candidate_hash, fallback_end=candidate.created_at)
+        # views count up to the candidate agent's first run on these tasks, not only up to
+        # its save: a view after the save can still pick which saved candidate runs there
+        first = first_run_on(conn, candidate, ran) or parse_time(candidate.created_at)
+        window = drafting_window(db, candidate.candidate_hash, fallback_end=candidate.created_at,
+                                 until=first)
     else:  # an imported run: its text is fixed by the time the run was made
         window = Window(None, None, parse_time(candidate.created_at),
                         [f"candidate run {candidate.label()} was imported, not made from a "
@@ -282,16 +345,16 @@ def comparison_role(db: Any, baseline: RunInfo, candidate: RunInfo,
         compared = {str(t) for t in task_ids}
         heldout = judge_set(conn, baseline, candidate, compared,
                             left_out={str(t) for t in attempted or ()} - compared,
-                            intersected=intersected, candidate_saved=window.end, alpha=alpha)
+                            intersected=intersected, candidate_saved=window.saved or window.end,
+                            alpha=alpha)
         if heldout.reasons:
             reasons += heldout.reasons
             role = "development"
     from .compare import task_sort_key
-    leaked = sorted(views_in_window(db, window, candidate.domain or baseline.domain,
-                                    task_ids), key=task_sort_key)
+    views = views_in_window(db, window, candidate.domain or baseline.domain, task_ids)
+    leaked = sorted(views, key=task_sort_key)
     if leaked and role in CLEAN_ROLES:
-        reasons.append(f"{len(leaked)} task(s) viewed before the candidate was saved: "
-                       f"downgraded from {role} to development")
+        reasons.append(leak_reason(window, views, role))
         role = "development"
     out = RoleVerdict(role, claimed, leaked, reasons, window, notes)
     out.heldout = heldout
