@@ -7,10 +7,13 @@ the evidence).
    the candidate before the heldout views made since: the store clock never goes backwards.
 2. Heldout trajectories viewed after the candidate was saved, then the candidate that fits
    picked among those saved and run: views count up to the candidate's first run on the set.
+3. Synthetic variants of heldout tasks (same customer, same order) viewed and tried without
+   being counted: a variant counts as its base task for views and for the agent ledger.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 import pytest
@@ -21,6 +24,7 @@ import store.db
 
 NOOP = "\n- Be polite.\n"
 OTHER = "\n- Always confirm the order id back to the customer before any change.\n"
+SYN = "synthetic:cross_order_reference:20:1"
 
 
 @pytest.fixture
@@ -128,7 +132,56 @@ def test_views_after_the_candidates_first_run_stay_clean(t2e):
     assert doc["leaked_tasks"] == []
 
 
-# -- the store clock's migration ----------------------------------------------------------
+# -- 3. synthetic variants of heldout tasks ---------------------------------------------------
+
+def test_synthetic_variants_of_heldout_tasks_count_as_those_tasks(t2e):
+    syn = t2e.run("synbase", tasks=SYN, role="synthetic")
+    shown = t2e("show", f"{syn}:syn-cross_order_reference-1-2")
+    assert "#W5340830" in shown                   # heldout crossorder-01's own order
+    t2e.save("fix", "baseline", FIX_RULE)
+    t2e.save("polite", "baseline", NOOP)
+    for name in ("fix", "polite"):
+        t2e.run(f"syn-{name}", tasks=SYN, role="synthetic", candidate=name)
+    b = t2e.run("base")
+    c = t2e.run("cand", candidate="fix")
+    doc = t2e.gate(b, c)
+    assert gate_summary(doc) == ("supported", "development", 4), doc["reasons"]
+    assert "crossorder-01" in doc["leaked_tasks"]
+    reasons = " | ".join(doc["role_reasons"])
+    assert "candidate run cand" in reasons and "baseline run base" in reasons
+    assert "first-run rule" in reasons
+    assert doc["heldout_set"]["agents_on_set"] == 3
+
+
+def test_the_ledger_and_views_key_a_variant_by_its_base_in_either_write_order(tmp_path):
+    """Importers may store a run's tasks after its episodes: the base task still reaches the
+    ledger, and a view of the variant is a view of its base."""
+    from store import writer
+    from store.queries import record_view
+    from world.mini_retail.synthetic import synthetic_tasks
+
+    conn = store.connect(tmp_path / "s.sqlite")
+    variants = synthetic_tasks("cross_order_reference", 3, 1)
+    bases = {v["id"]: v["t2e"]["synthetic"]["base"] for v in variants}
+    for order in ("tasks first", "episodes first"):
+        rid = writer.create_run(conn, name=order, domain="mini-retail")
+        if order == "tasks first":
+            writer.put_tasks(conn, rid, variants)
+        eids = [writer.begin_episode(conn, rid, episode_key=f"{v['id']}:0", task_id=v["id"],
+                                     trial=0) for v in variants]
+        if order == "episodes first":
+            writer.put_tasks(conn, rid, variants)
+        ran = {r[0] for r in conn.execute("SELECT task_id FROM agent_run_tasks WHERE run_id = ?",
+                                          (rid,))}
+        assert ran == set(bases) | set(bases.values()), order
+        record_view(conn, eids[0], "cli")
+        got = conn.execute("SELECT task_id, base_task_id FROM evidence_views "
+                           "ORDER BY view_id DESC LIMIT 1").fetchone()
+        assert got == (variants[0]["id"], bases[variants[0]["id"]])
+    conn.close()
+
+
+# -- migration 12 ---------------------------------------------------------------------------
 
 def old_store(path, before: int = 12):
     """A store file migrated up to `before` - 1 (a raw connection: today's writers expect
@@ -160,3 +213,43 @@ def test_migration_12_starts_the_clock_past_the_latest_stamp(tmp_path):
     conn = store.connect(tmp_path / "old.sqlite")   # migrates
     assert late < stamp(conn) < "2099-01-01T00:00:01"
     conn.close()
+
+
+def test_migration_12_keys_the_variants_already_stored(tmp_path):
+    from store.variants import base_task_id
+    from world.mini_retail.synthetic import synthetic_tasks
+
+    raw = old_store(tmp_path / "old.sqlite")
+    variant = synthetic_tasks("cross_order_reference", 1, 1)[0]
+    base = base_task_id(variant)
+    raw.execute("INSERT INTO runs (run_id, name, domain, created_at) VALUES "
+                "('r1', 'old', 'mini-retail', '2026-01-01T00:00:00+00:00')")
+    for task in (variant, {"id": "plain", "t2e": {"split": "synthetic"}}):
+        raw.execute("INSERT INTO tasks (run_id, task_id, ord, task_json) VALUES ('r1', ?, 0, ?)",
+                    (task["id"], json.dumps(task)))
+        raw.execute("INSERT INTO episodes (run_id, episode_key, ord, task_id, status) "
+                    "VALUES ('r1', ?, 0, ?, 'done')", (task["id"], task["id"]))
+    raw.execute("INSERT INTO evidence_views (run_id, domain, task_id, viewed_at, via) VALUES "
+                "('r1', 'mini-retail', ?, '2026-01-01T00:00:01+00:00', 'cli')", (variant["id"],))
+    raw.close()
+    conn = store.connect(tmp_path / "old.sqlite")   # migrates
+    assert dict(conn.execute("SELECT task_id, base_task_id FROM tasks")) == {
+        variant["id"]: base, "plain": None}
+    assert {r[0] for r in conn.execute("SELECT task_id FROM agent_run_tasks")} == {
+        variant["id"], "plain", base}
+    assert conn.execute("SELECT base_task_id FROM evidence_views").fetchall() == [(base,)]
+    conn.close()
+
+
+def test_a_variant_names_its_base_and_a_plain_task_none():
+    from store.variants import base_task_id
+    from world.mini_retail.synthetic import synthetic_tasks
+
+    v = synthetic_tasks("auth_skipped", 1, 2)[0]
+    assert base_task_id(v) == v["t2e"]["synthetic"]["base"] != v["id"]
+    assert base_task_id({"id": "7"}) is None
+    assert base_task_id({"id": "7", "t2e": {"synthetic": {"base": 3}}}) == "3"
+    for odd in ({"t2e": "x"}, {"t2e": {"synthetic": []}}, {"t2e": {"synthetic": {"base": ""}}},
+                {"t2e": {"synthetic": {"base": {"a": 1}}}}):
+        assert base_task_id(odd) is None
+    assert json.dumps(v)  # still plain JSON

@@ -131,6 +131,7 @@ def views_in_window(db: Any, window: Window, domain: str | None,
     """task id -> view times inside the window, for the given tasks.
 
     The guard errs towards flagging: a view or run without a domain matches any domain, a view
+    of a synthetic variant is one of its base task (`evidence_views.base_task_id`), a view
     whose time can't be read counts, and a view tagged as made while drafting this candidate
     (evidence_views.drafting_candidate = its hash or name) counts whatever its time."""
     if window.candidate_hash is None and window.end is None:
@@ -138,12 +139,14 @@ def views_in_window(db: Any, window: Window, domain: str | None,
     wanted = set(task_ids)
     key = world_key(domain)
     out: dict[str, list[str]] = {}
-    for dom, task_id, viewed_at, drafting in conn_of(db).execute(
-            "SELECT domain, task_id, viewed_at, drafting_candidate FROM evidence_views "
-            "WHERE task_id IS NOT NULL"):
+    for dom, task_id, base, viewed_at, drafting in conn_of(db).execute(
+            "SELECT domain, task_id, base_task_id, viewed_at, drafting_candidate "
+            "FROM evidence_views WHERE task_id IS NOT NULL"):
         tid = str(task_id)
         if tid not in wanted:
-            continue
+            if base is None or str(base) not in wanted:
+                continue
+            tid = str(base)   # a synthetic variant's view is a view of its base task
         if key and dom and world_key(dom) != key:
             continue
         t = parse_time(viewed_at)
