@@ -44,8 +44,8 @@ def stamp(db: Any) -> str:
     conn = _conn(db)
     wall = to_us(_db.now_iso())   # looked up at each call: the one wall clock of the store
     try:
-        rows = conn.execute("UPDATE store_clock SET last_us = max(last_us + 1, ?) "
-                            "RETURNING last_us", (wall,)).fetchall()
+        rows = conn.execute("UPDATE store_clock SET issued_at = max(issued_at + 1, ?) "
+                            "RETURNING issued_at", (wall,)).fetchall()
     except sqlite3.OperationalError as exc:
         if "no such table: store_clock" not in str(exc):
             raise
@@ -53,7 +53,7 @@ def stamp(db: Any) -> str:
         # code handed a raw connection to an old file gets here): the wall clock
         return to_iso(wall)
     if not rows:   # (the migration writes the row; a store whose row was deleted by hand)
-        conn.execute("INSERT OR IGNORE INTO store_clock (id, last_us) VALUES (1, ?)", (wall,))
+        conn.execute("INSERT OR IGNORE INTO store_clock (id, issued_at) VALUES (1, ?)", (wall,))
         return stamp(conn)
     return to_iso(rows[0][0])
 
@@ -63,7 +63,7 @@ def read(db: Any) -> str:
     the wall clock is behind it."""
     wall = to_us(_db.now_iso())
     try:
-        row = _conn(db).execute("SELECT last_us FROM store_clock WHERE id = 1").fetchone()
+        row = _conn(db).execute("SELECT issued_at FROM store_clock WHERE id = 1").fetchone()
     except sqlite3.OperationalError:   # a file below migration 12, as in `stamp`
         row = None
     return to_iso(max(wall, row[0]) if row else wall)

@@ -4,8 +4,8 @@ The gate's rules are "before" tests (a set registered before the candidate was s
 of its tasks before that, the baseline's agent on the set before the candidate's). They read
 times the store wrote; this migration makes those times a clock nobody can set back: one row
 holding the last stamp issued (`store/clock.py`). And they ask which tasks an agent ran or
-someone viewed: a synthetic variant of a task counts as that task (`store/variants.py`). Shipped migrations are append-only: never
-edit this SQL once released; add the next number.
+someone viewed: a synthetic variant of a task counts as that task (`store/variants.py`).
+Shipped migrations are append-only: never edit this SQL once released; add the next number.
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ ORDER_SQL = rf"""
 -- stamps are equal. It starts past every stamp the store already holds.
 CREATE TABLE store_clock (
     id INTEGER PRIMARY KEY CHECK (id = 1),
-    last_us INTEGER NOT NULL
+    issued_at INTEGER NOT NULL      -- microseconds since the epoch (a clock column: *_at)
 );
-INSERT INTO store_clock (id, last_us)
+INSERT INTO store_clock (id, issued_at)
 SELECT 1, coalesce(max(us), 0) FROM ({_LATEST});
 
 -- A synthetic variant counts as its base task (store/variants.py): the task it was made from,

@@ -8,9 +8,12 @@ intermediate no-op version cannot hide them. "Saved" is when t2e first recorded 
 read the file), never a file's modification time, which the user sets at will (`touch -d`
 back to before the views hid them; a future one would count views made after the text was
 fixed): only a time t2e wrote itself can end the window, and t2e writes it by the store
-clock (store/clock.py), which a system clock set back cannot take before the views made since. Views are keyed by the world's identity
-(`world.domains.world_key`: "retail" and "tau2-retail" are one world), not by run. A clean
-claim with such a view is downgraded to development and the tasks are listed.
+clock (store/clock.py), which a system clock set back cannot take before the views made
+since. For the gate the window runs on past the save to the candidate agent's first run on the
+tasks judged: a view after the save can still choose which saved candidate runs there. Views
+are keyed by the world's identity (`world.domains.world_key`: "retail" and "tau2-retail" are
+one world), not by run, and a synthetic variant's view by its base task too. A clean claim
+with such a view is downgraded to development and the tasks are listed.
 """
 
 from __future__ import annotations
@@ -293,9 +296,9 @@ def comparison_role(db: Any, baseline: RunInfo, candidate: RunInfo,
     registered heldout set judged by its rule (t2e_tui/gate/heldout.py: registered first,
     every task of it compared, no --intersect, first run of each identified agent, the
     baseline's agent there first), or when any task was viewed before the candidate was saved
-    or before its agent's first run on these tasks (listing those tasks). `attempted` = every task both runs ran (the compared ones plus any
-    left out for want of a scored trial: the set is found from them, and those left out keep
-    the claim from being clean)."""
+    or before its agent's first run on these tasks (listing those tasks). `attempted` = every
+    task both runs ran (the compared ones plus any left out for want of a scored trial: the
+    set is found from them, and those left out keep the claim from being clean)."""
     from .heldout import judge_set
 
     claimed = candidate.role
