@@ -6,7 +6,7 @@ before the candidate's. The wall clock is the user's to set (faketime, a VM's cl
 dated back before the views made since would hide them. So those rows are stamped here, and a
 stamp is always later than every stamp the store issued before it: the wall clock's time when
 it is ahead, else the last stamp plus one microsecond. The last stamp is one row
-(`store_clock`, migration 12), advanced by the same statement that reads it, so two
+(`store_clock`, migration 13), advanced by the same statement that reads it, so two
 processes never issue equal or crossed stamps. Stamps are ISO-8601 UTC strings like
 `store.now_iso()`'s, so they sort and read as before.
 """
@@ -49,7 +49,7 @@ def stamp(db: Any) -> str:
     except sqlite3.OperationalError as exc:
         if "no such table: store_clock" not in str(exc):
             raise
-        # a file below migration 12 (store.connect migrates every store it opens; only
+        # a file below migration 13 (store.connect migrates every store it opens; only
         # code handed a raw connection to an old file gets here): the wall clock
         return to_iso(wall)
     if not rows:   # (the migration writes the row; a store whose row was deleted by hand)
@@ -64,6 +64,6 @@ def read(db: Any) -> str:
     wall = to_us(_db.now_iso())
     try:
         row = _conn(db).execute("SELECT issued_at FROM store_clock WHERE id = 1").fetchone()
-    except sqlite3.OperationalError:   # a file below migration 12, as in `stamp`
+    except sqlite3.OperationalError:   # a file below migration 13, as in `stamp`
         row = None
     return to_iso(max(wall, row[0]) if row else wall)

@@ -5,7 +5,7 @@ included: a variant keeps its base task's customer and orders and changes the wo
 names its base in its definition (`t2e.synthetic.base`). Viewing or running a variant shows
 the base task's scenario, so the evidence views and the agent ledger (the gate's heldout
 rules) key a variant by its base too (`tasks.base_task_id`, `evidence_views.base_task_id`,
-rows of `agent_run_tasks`: migration 12). The world stays as it is: it names the base; which
+rows of `agent_run_tasks`: migration 13). The world stays as it is: it names the base; which
 tasks a registered set holds is the store's business.
 """
 

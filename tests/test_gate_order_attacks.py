@@ -181,9 +181,9 @@ def test_the_ledger_and_views_key_a_variant_by_its_base_in_either_write_order(tm
     conn.close()
 
 
-# -- migration 12 ---------------------------------------------------------------------------
+# -- migration 13 ---------------------------------------------------------------------------
 
-def old_store(path, before: int = 12):
+def old_store(path, before: int = 13):
     """A store file migrated up to `before` - 1 (a raw connection: today's writers expect
     today's schema)."""
     import sqlite3
@@ -200,7 +200,7 @@ def old_store(path, before: int = 12):
     return raw
 
 
-def test_migration_12_starts_the_clock_past_the_latest_stamp(tmp_path):
+def test_migration_13_starts_the_clock_past_the_latest_stamp(tmp_path):
     from store.clock import stamp
 
     raw = old_store(tmp_path / "old.sqlite")
@@ -215,7 +215,7 @@ def test_migration_12_starts_the_clock_past_the_latest_stamp(tmp_path):
     conn.close()
 
 
-def test_migration_12_keys_the_variants_already_stored(tmp_path):
+def test_migration_13_keys_the_variants_already_stored(tmp_path):
     from store.variants import base_task_id
     from world.mini_retail.synthetic import synthetic_tasks
 
