@@ -14,7 +14,8 @@ from typing import Any
 
 from world.domains import world_key
 
-from .db import StoreError, now_iso
+from .clock import stamp
+from .db import StoreError
 from .set_content import content_for
 from .writer import conn_of
 
@@ -77,7 +78,7 @@ def register_set(db: Any, name: str, domain: str, task_ids: list[str], *, spec: 
     conn.execute(
         "INSERT INTO heldout_sets (name, world_key, role, spec, task_ids_json, sha256, "
         "registered_at, author, test, content_json) VALUES (?,?,?,?,?,?,?,?,?,?)",
-        (name, key, role, spec, json.dumps(ids), set_hash(key, ids), now_iso(), author, test,
+        (name, key, role, spec, json.dumps(ids), set_hash(key, ids), stamp(conn), author, test,
          json.dumps(content) if content else None))
     return get_set(conn, name)
 

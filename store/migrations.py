@@ -12,6 +12,7 @@ import sqlite3
 from .migrations_heldout_content import HELDOUT_CONTENT_SQL, HELDOUT_CONTENT_VERSION
 from .migrations_heldout_test import HELDOUT_TEST_SQL, HELDOUT_TEST_VERSION
 from .migrations_ledger import LEDGER_SQL
+from .migrations_order import ORDER_SQL, ORDER_VERSION, key_stored_variants
 from .migrations_search import (
     FTS_SIZES_SQL,
     FTS_SIZES_VERSION,
@@ -297,11 +298,16 @@ CREATE INDEX idx_steps_latency ON steps(episode_id, idx, latency_ms)
         "registered sets record their tasks' content",
         HELDOUT_CONTENT_SQL,
     ),
+    (
+        ORDER_VERSION,
+        "a store clock that never goes backwards; synthetic variants count as their base",
+        ORDER_SQL,
+    ),
 ]
 
 
 # Python that a migration runs after its SQL, in the same transaction (migrations_search.py)
-AFTER_SQL = {SHOWN_VERSION: _index_shown_text}
+AFTER_SQL = {SHOWN_VERSION: _index_shown_text, ORDER_VERSION: key_stored_variants}
 
 
 def current_version(conn: sqlite3.Connection) -> int:

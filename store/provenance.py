@@ -144,9 +144,10 @@ def inherit(db: Any, run_id: str, claimed_role: str, file_provenance: Any) -> li
         for new_eid, oid in matches.items():
             conn.execute(
                 "INSERT INTO evidence_views (episode_id, run_id, domain, task_id, viewed_at, "
-                "via, drafting_candidate) SELECT ?, ?, (SELECT domain FROM runs WHERE run_id "
-                "= ?), task_id, viewed_at, 'inherited:' || via, drafting_candidate "
-                "FROM evidence_views WHERE episode_id = ?", (new_eid, run_id, run_id, oid))
+                "via, drafting_candidate, base_task_id) SELECT ?, ?, (SELECT domain FROM runs "
+                "WHERE run_id = ?), task_id, viewed_at, 'inherited:' || via, "
+                "drafting_candidate, base_task_id FROM evidence_views WHERE episode_id = ?",
+                (new_eid, run_id, run_id, oid))
     warnings: list[str] = []
     differ = _outcomes_differ(conn, matches)
     unclean = [(r, why) for r, why in origins if r not in CLEAN_ROLES]

@@ -11,8 +11,8 @@ import re
 import sqlite3
 from typing import Any
 
-from . import fts_sizes
-from .db import INFRA, StoreError, now_iso
+from . import clock, fts_sizes
+from .db import INFRA, StoreError
 from .hidden import HIDDEN_CHARS, typeable_name  # noqa: F401 (re-exported)
 from .search import SNIPPET_CLOSE, SNIPPET_OPEN, fts_query, search  # noqa: F401
 from .termination import termination_text
@@ -268,21 +268,24 @@ def record_views(db: Any, episode_ids: Any, via: str,
     on a screen, on stdout or in a file. The gate's leakage guard reads these rows; this is
     the one function that writes them, for every command and screen. One view per distinct
     episode, in one statement per 500. The task stored is the likely task when the label was
-    found wrong: that is the task whose trace was seen. Returns how many were recorded."""
+    found wrong: that is the task whose trace was seen; a synthetic variant's view carries its
+    base task too (`store/variants.py`). Returns how many were recorded."""
     ids = sorted({int(e) for e in episode_ids})
     if not ids:
         return 0
     conn = conn_of(db)
-    now = now_iso()
+    now = clock.stamp(conn)   # the store's clock: the gate orders views by it
     n = 0
     for i in range(0, len(ids), 500):
         chunk = ids[i:i + 500]
         marks = ",".join("?" * len(chunk))
         cur = conn.execute(
             "INSERT INTO evidence_views (episode_id, run_id, domain, task_id, viewed_at, via, "
-            "drafting_candidate) SELECT e.episode_id, e.run_id, r.domain, "
-            "coalesce(e.likely_task_id, e.task_id), ?, ?, ? FROM episodes e "
-            f"LEFT JOIN runs r ON r.run_id = e.run_id WHERE e.episode_id IN ({marks})",
+            "drafting_candidate, base_task_id) SELECT e.episode_id, e.run_id, r.domain, "
+            "coalesce(e.likely_task_id, e.task_id), ?, ?, ?, t.base_task_id FROM episodes e "
+            "LEFT JOIN runs r ON r.run_id = e.run_id LEFT JOIN tasks t ON t.run_id = e.run_id "
+            "AND t.task_id = coalesce(e.likely_task_id, e.task_id) "
+            f"WHERE e.episode_id IN ({marks})",
             (now, via, drafting_candidate, *chunk))
         n += cur.rowcount
     return n

@@ -17,13 +17,14 @@ import sqlite3
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
 
-from . import fts_sizes
+from . import clock, fts_sizes
 from .db import now_iso
 from .hidden import shown_row
 
 # Message rows (and their inverse) live in messages.py; re-exported here, the write API.
 from .messages import HUGE_CHARS, META_KEY, message_from_step, step_row, tool_kind  # noqa: F401
 from .messages import encode as _encode
+from .variants import base_task_id
 
 ROLES = ("discovery", "development", "heldout", "transfer", "synthetic")
 
@@ -103,7 +104,7 @@ def create_run(db: Any, *, name: str, role: str = "discovery", source_id: int | 
                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (rid, name, role, source_id, world_id, domain, status, agent_model, user_model,
                  candidate_hash, grading, num_trials, max_steps, max_errors, seed,
-                 dumps(manifest), dumps(info), now_iso()))
+                 dumps(manifest), dumps(info), clock.stamp(conn)))
             return rid
         except sqlite3.IntegrityError:
             if run_id:
@@ -123,15 +124,16 @@ def set_run_status(db: Any, run_id: str, status: str) -> None:
 
 def put_tasks(db: Any, run_id: str, tasks: Iterable[dict]) -> int:
     """Store task definitions (tau2 Task dicts) as the run grades them. Extra keys of ours:
-    a task dict may carry `t2e: {split, failure_class}`."""
+    a task dict may carry `t2e: {split, failure_class}`; a synthetic variant's base task
+    (`store/variants.py`) is kept in `base_task_id` (the ledger and views count it)."""
     rows = []
     for ord_, task in enumerate(tasks):
         meta = task.get("t2e") or {}
         rows.append((run_id, str(task.get("id")), meta.get("split"), meta.get("failure_class"),
-                     ord_, json.dumps(task, ensure_ascii=False)))
+                     ord_, json.dumps(task, ensure_ascii=False), base_task_id(task)))
     conn_of(db).executemany(
-        "INSERT OR REPLACE INTO tasks (run_id, task_id, split, failure_class, ord, task_json) "
-        "VALUES (?,?,?,?,?,?)", rows)
+        "INSERT OR REPLACE INTO tasks (run_id, task_id, split, failure_class, ord, task_json, "
+        "base_task_id) VALUES (?,?,?,?,?,?,?)", rows)
     return len(rows)
 
 

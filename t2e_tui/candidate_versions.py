@@ -20,7 +20,7 @@ from typing import Any
 
 from store import writer
 from store.atomic import mkstemp_public
-from store.db import now_iso
+from store.clock import stamp
 
 from .candidates import Candidate, CandidateError, body_hash, normalise, parse, resolve
 from .lineage_evidence import SPARK, sparkline, version_evidence  # noqa: F401 (re-exported)
@@ -119,7 +119,11 @@ def load_ref(conn: sqlite3.Connection | None, ref: str,
 
 
 def _insert(conn: sqlite3.Connection, cand: Candidate, name: str, parent_hash: str | None,
-            hypothesis: str | None, path: str | None, saved_at: str) -> Version:
+            hypothesis: str | None, path: str | None) -> Version:
+    """Insert the version (inside the caller's transaction), dated by the store clock: t2e's
+    own time, never the file's, and never before a row the store already holds (a wall clock
+    set back would otherwise date the save before the views made since)."""
+    saved_at = stamp(conn)
     writer.insert_candidate(
         conn, candidate_hash=cand.hash, name=name, parent_hash=parent_hash,
         hypothesis=hypothesis, body=normalise(cand.body),
@@ -143,8 +147,8 @@ def record(conn: sqlite3.Connection, cand: Candidate,
     """The stored version of `cand`, recording it if it never was (the engine records the
     candidate it planned this way).
 
-    `saved_at` is now, the moment t2e first holds this text, whatever the file's modification
-    time says. That time ends the window in which heldout views count against the candidate
+    `saved_at` is now by the store clock (store/clock.py), the moment t2e first holds this
+    text, whatever the file's modification time or a wall clock set back says. That time ends the window in which heldout views count against the candidate
     (gate/leakage.py), and a file's mtime is the user's to set: `touch -d` back to before the
     views hid them from the gate (promote on "clean" heldout), and an mtime in the future
     would count views made after the text was fixed. Only what t2e itself recorded can bound
@@ -160,14 +164,13 @@ def record(conn: sqlite3.Connection, cand: Candidate,
     if cand.parent:
         pv = get_version(conn, cand.parent)
         parent_hash = pv.hash if pv else None
-    saved_at = now_iso()   # t2e's own clock, never the file's (see the docstring)
     name = cand.name if _NAME.match(cand.name or "") else "candidate"
     if conn.execute("SELECT 1 FROM candidates WHERE name = ?", (name,)).fetchone():
         name = _free_name(conn, name, candidates_dir)
     conn.execute("BEGIN IMMEDIATE")
     try:
         v = _insert(conn, cand, name, parent_hash, cand.hypothesis,
-                    str(cand.path) if cand.path else None, saved_at)
+                    str(cand.path) if cand.path else None)
     except sqlite3.IntegrityError:
         conn.execute("ROLLBACK")
         again = get_version(conn, cand.hash)  # another process recorded it since we looked
@@ -254,7 +257,7 @@ def save_version(conn: sqlite3.Connection, cand: Candidate, *, hypothesis: str |
         conn.execute("BEGIN IMMEDIATE")
         try:
             v = _insert(conn, out, final, parent.hash if parent else None, hypothesis,
-                        str(target), now_iso())
+                        str(target))
             os.replace(tmp, target)
         except sqlite3.IntegrityError:
             conn.execute("ROLLBACK")

@@ -201,6 +201,11 @@ def test_a_store_from_before_the_copy_gets_it_when_migrated(tmp_path):
     conn.execute("DROP TABLE fts_sizes")
     conn.execute("DROP VIEW steps_search")   # (and what migration 10 made: it runs again)
     conn.execute("DROP TABLE steps_shown")
+    conn.execute("DROP TABLE store_clock")   # (and what migration 14 made)
+    conn.execute("DROP TRIGGER agent_run_tasks_base")
+    conn.execute("DROP TRIGGER agent_run_tasks_base_late")
+    conn.execute("ALTER TABLE tasks DROP COLUMN base_task_id")
+    conn.execute("ALTER TABLE evidence_views DROP COLUMN base_task_id")
     for trigger in ("agent_runs_insert", "agent_runs_update", "agent_runs_removed",
                     "agent_run_tasks_insert"):   # (and what migration 11 made)
         conn.execute(f"DROP TRIGGER {trigger}")

@@ -228,7 +228,14 @@ def test_migration_11_records_what_the_store_already_holds(tmp_path):
     try:
         m.migrate(raw)
         raw.execute("PRAGMA foreign_keys = ON")
-        kept = make_run(raw, "kept", {"1": [1.0], "2": [0.0]}, candidate_hash="a" * 64)
+        # (raw rows: today's writers expect today's schema)
+        kept = "k1"
+        raw.execute("INSERT INTO runs (run_id, name, domain, candidate_hash, agent_model, "
+                    "created_at) VALUES (?, 'kept', 'mini-retail', ?, 'scripted', ?)",
+                    (kept, "a" * 64, "2026-01-01T00:00:00.000000+00:00"))
+        for task in ("1", "2"):
+            raw.execute("INSERT INTO episodes (run_id, episode_key, ord, task_id, status) "
+                        "VALUES (?, ?, 0, ?, 'done')", (kept, f"{task}:0", task))
         raw.execute("INSERT INTO gate_decisions (created_at, baseline_run_id, candidate_run_id, "
                     "candidate_hash, tasks_json, evidence_role, decision) VALUES "
                     "('2026-01-02T00:00:00+00:00', ?, 'gone1', ?, '[\"1\", \"2\"]', "

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from test_gate_builders import make_run, new_store
 
+from store.clock import stamp
 from t2e_tui.gate import evaluate, leaked_tasks
-from t2e_tui.gate.leakage import drafting_window
+from t2e_tui.gate.leakage import drafting_window, views_in_window
 
 P_HASH = "a" * 64
 C_HASH = "c" * 64
+
+
+def saved_leaks(conn, chash, task_ids):
+    """Tasks viewed up to the candidate's save: its drafting window alone (the gate's window
+    runs on to the candidate's first run on the tasks; `leaked_tasks`, the launcher's, to now)."""
+    return sorted(views_in_window(conn, drafting_window(conn, chash), "mini-retail", task_ids))
 
 
 def add_candidate(conn, chash, name, parent, saved_at):
@@ -52,9 +59,9 @@ def test_views_before_the_candidate_was_saved_downgrade_heldout(tmp_path):
     view(conn, "3", "2026-01-01T09:59:59+00:00")   # before the parent was saved: still seen
     view(conn, "7", "2026-01-01T11:00:00+00:00")   # while drafting: leak
     view(conn, "5", "2026-01-01T11:30:00Z")        # while drafting, other time format: leak
-    view(conn, "9", "2026-01-01T12:00:01+00:00")   # after the candidate was saved: fine
     view(conn, "2", "2026-01-01T11:00:00+00:00", domain="airline")  # another domain
     pair(conn)
+    view(conn, "9", stamp(conn))   # after the candidate's first run on the set: fine
     r = evaluate(conn, "base", "cand")
     assert r.role.claimed == "heldout"
     assert r.evidence_role == "development"
@@ -67,8 +74,8 @@ def test_clean_heldout_stays_heldout(tmp_path):
     conn = new_store(tmp_path)
     lineage(conn)
     view(conn, "11", "2026-01-01T09:00:00+00:00")   # a task outside the set
-    view(conn, "3", "2026-01-01T12:30:00+00:00")    # after the candidate was saved
     pair(conn)
+    view(conn, "3", stamp(conn))    # after the candidate's first run on the set
     r = evaluate(conn, "base", "cand")
     assert r.evidence_role == "heldout" and r.role.leaked_tasks == [], r.role.reasons
     assert r.role.heldout.set["name"] == "ho"
@@ -83,7 +90,9 @@ def test_parent_given_by_name(tmp_path):
     view(conn, "4", "2026-01-01T10:30:00+00:00")
     view(conn, "1", "2025-01-01T10:30:00+00:00")
     view(conn, "8", "2026-01-01T12:30:00+00:00")
-    assert leaked_tasks(conn, C_HASH, "mini-retail", ["1", "4", "8"]) == ["1", "4"]
+    assert saved_leaks(conn, C_HASH, ["1", "4", "8"]) == ["1", "4"]
+    # launched now, its first run would come after every one of them
+    assert leaked_tasks(conn, C_HASH, "mini-retail", ["1", "4", "8"]) == ["1", "4", "8"]
 
 
 def test_unknown_parent_means_every_earlier_view_counts(tmp_path):
@@ -153,10 +162,10 @@ def test_parent_only_in_front_matter(tmp_path):
                   "2026-01-01T12:00:00+00:00"))
     w = drafting_window(conn, C_HASH)
     assert w.end is not None and w.end.hour == 12
-    view(conn, "1", "2026-01-01T12:30:00+00:00")
     view(conn, "2", "2026-01-01T11:00:00+00:00")
-    assert leaked_tasks(conn, C_HASH, "mini-retail", ["1", "2"]) == ["2"]
     pair(conn)
+    view(conn, "1", stamp(conn))
+    assert saved_leaks(conn, C_HASH, ["1", "2"]) == ["2"]
     r = evaluate(conn, "base", "cand")
     assert r.evidence_role == "development" and r.role.leaked_tasks == ["2"]
 
@@ -181,7 +190,7 @@ def test_views_tagged_with_the_candidate_or_unreadable_count(tmp_path):
                  "'2026-01-01T13:00:00+00:00', 'tui', 'fix-v1')")  # tagged, after saving
     view(conn, "8", "yesterday-ish")                                   # unreadable time
     view(conn, "9", "2026-01-01T13:00:00+00:00")                       # untagged, after
-    assert leaked_tasks(conn, C_HASH, "mini-retail", ["6", "8", "9"]) == ["6", "8"]
+    assert saved_leaks(conn, C_HASH, ["6", "8", "9"]) == ["6", "8"]
 
 
 # -- role history: a role raised to heldout after the fact is not clean heldout -------------

@@ -182,7 +182,7 @@ def test_backdated_candidate_file_does_not_hide_views(t2e):
     saved, = conn.execute("SELECT saved_at FROM candidates WHERE name = 'sneaky'").fetchone()
     last_view, = conn.execute("SELECT max(viewed_at) FROM evidence_views").fetchone()
     conn.close()
-    assert saved > last_view and doc["drafting_window"]["end"][:19] == saved[:19]
+    assert saved > last_view and doc["drafting_window"]["saved"][:19] == saved[:19]
 
 
 def test_a_file_time_in_the_future_does_not_stretch_the_window(t2e):

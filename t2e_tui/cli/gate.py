@@ -66,7 +66,8 @@ def _human_gate(doc: dict) -> str:
                      f"agent(s) ran on its tasks), set {hs.get('set_index') or 1} of the "
                      f"candidate's agent; runs by each agent on its tasks: {counts}")
     if doc["leaked_tasks"]:
-        lines.append(f"  leaked tasks (viewed while drafting): {', '.join(doc['leaked_tasks'])}")
+        lines.append("  leaked tasks (viewed before the candidate's first run on them): "
+                     + ", ".join(doc["leaked_tasks"]))
     lines.append("  checks:")
     for ch in doc["checks"]:
         mark = "n/a " if ch.get("na") else ("pass" if ch["passed"] else "FAIL")

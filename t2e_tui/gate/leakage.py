@@ -7,9 +7,13 @@ intermediate no-op version cannot hide them. "Saved" is when t2e first recorded 
 `candidates` row: `candidate save`, the app editor's save, or the first run, fork or save that
 read the file), never a file's modification time, which the user sets at will (`touch -d`
 back to before the views hid them; a future one would count views made after the text was
-fixed): only a time t2e wrote itself can end the window. Views are keyed by the world's identity
-(`world.domains.world_key`: "retail" and "tau2-retail" are one world), not by run. A clean
-claim with such a view is downgraded to development and the tasks are listed.
+fixed): only a time t2e wrote itself can end the window, and t2e writes it by the store
+clock (store/clock.py), which a system clock set back cannot take before the views made
+since. For the gate the window runs on past the save to the candidate agent's first run on the
+tasks judged: a view after the save can still choose which saved candidate runs there. Views
+are keyed by the world's identity (`world.domains.world_key`: "retail" and "tau2-retail" are
+one world), not by run, and a synthetic variant's view by its base task too. A clean claim
+with such a view is downgraded to development and the tasks are listed.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
+from store import clock as store_clock
 from store.pairdebug import development_only
 from world.domains import world_key
 
@@ -30,12 +35,17 @@ CLEAN_ROLES = ("heldout", "transfer")
 
 @dataclass
 class Window:
-    """A drafting window; `start` None means unbounded (parent unknown: be conservative)."""
+    """The views that count against a candidate: `start` None means unbounded (every view since
+    the store began); `end` is the candidate's save, or its agent's first run on the tasks
+    judged when that is later (`first_run`: a view after the save can still choose which
+    saved candidate to run)."""
     candidate_hash: str | None
     start: datetime | None
     end: datetime | None
     notes: list[str] = field(default_factory=list)
     names: set[str] = field(default_factory=set)   # hash and name: views tagged with either
+    saved: datetime | None = None       # when t2e first recorded the text (None: not saved)
+    first_run: datetime | None = None   # set when the window runs on to that first run
 
     def contains(self, t: datetime) -> bool:
         return (self.start is None or t >= self.start) and (self.end is None or t <= self.end)
@@ -43,7 +53,10 @@ class Window:
     def to_dict(self) -> dict:
         return {"candidate_hash": self.candidate_hash,
                 "start": self.start.isoformat() if self.start else None,
-                "end": self.end.isoformat() if self.end else None, "notes": self.notes}
+                "end": self.end.isoformat() if self.end else None,
+                "saved": self.saved.isoformat() if self.saved else None,
+                "first_run": self.first_run.isoformat() if self.first_run else None,
+                "notes": self.notes}
 
 
 PARENT_EXPR = ("coalesce(parent_hash, CASE WHEN json_valid(front_matter_json) "
@@ -79,26 +92,38 @@ def find_candidate(conn, ref: str, before: datetime | None = None):
 
 
 def drafting_window(db: Any, candidate_hash: str | None, *,
-                    fallback_end: str | None = None) -> Window:
+                    fallback_end: str | None = None,
+                    until: datetime | None = None) -> Window:
     """The window of views that count against a candidate: from the beginning of the store to
     the candidate's save, the time t2e first recorded its text (`candidates.saved_at`,
-    written by `candidate_versions` with t2e's clock, never a file's mtime). When the
-    candidate is not in the store the window ends at `fallback_end` (e.g. the candidate run's
-    start; default now)."""
-    conn = conn_of(db)
+    written by `candidate_versions` with the store clock, never a file's mtime), or to
+    `until` when that is later (the candidate's first run on the tasks judged: views after
+    the save still choose which saved candidate runs there). When the candidate is not in
+    the store the save is taken as `fallback_end` (e.g. the candidate run's start; default
+    now by the store clock)."""
+    w = _saved_window(conn_of(db), candidate_hash, fallback_end)
+    if w.candidate_hash is not None:
+        w.saved = w.end
+        if until is not None and (w.end is None or until > w.end):
+            w.end = w.first_run = until
+    return w
+
+
+def _saved_window(conn: Any, candidate_hash: str | None, fallback_end: str | None) -> Window:
+    """The window up to the candidate's save (`drafting_window` without `until`)."""
     notes: list[str] = []
     if not candidate_hash:
         return Window(None, None, None, ["the run has no candidate: no drafting window"])
     row = find_candidate(conn, candidate_hash)
     if row is None:
-        end = parse_time(fallback_end) or datetime.now(timezone.utc)
+        end = parse_time(fallback_end) or parse_time(store_clock.read(conn))
         notes.append(f"candidate {candidate_hash[:12]} is not saved in the store: window taken "
                      f"as everything up to {end.isoformat()}")
         return Window(candidate_hash, None, end, notes, {candidate_hash})
     chash, name, parent, saved_at = row
     end = parse_time(saved_at)
     if end is None:
-        end = parse_time(fallback_end) or datetime.now(timezone.utc)
+        end = parse_time(fallback_end) or parse_time(store_clock.read(conn))
         notes.append(f"candidate {chash[:12]} has an unreadable saved_at {saved_at!r}")
     # no start: a view made while drafting any ancestor (or none) still informed this text
     return Window(chash, None, end, notes, {chash, name})
@@ -109,6 +134,7 @@ def views_in_window(db: Any, window: Window, domain: str | None,
     """task id -> view times inside the window, for the given tasks.
 
     The guard errs towards flagging: a view or run without a domain matches any domain, a view
+    of a synthetic variant is one of its base task (`evidence_views.base_task_id`), a view
     whose time can't be read counts, and a view tagged as made while drafting this candidate
     (evidence_views.drafting_candidate = its hash or name) counts whatever its time."""
     if window.candidate_hash is None and window.end is None:
@@ -116,12 +142,14 @@ def views_in_window(db: Any, window: Window, domain: str | None,
     wanted = set(task_ids)
     key = world_key(domain)
     out: dict[str, list[str]] = {}
-    for dom, task_id, viewed_at, drafting in conn_of(db).execute(
-            "SELECT domain, task_id, viewed_at, drafting_candidate FROM evidence_views "
-            "WHERE task_id IS NOT NULL"):
+    for dom, task_id, base, viewed_at, drafting in conn_of(db).execute(
+            "SELECT domain, task_id, base_task_id, viewed_at, drafting_candidate "
+            "FROM evidence_views WHERE task_id IS NOT NULL"):
         tid = str(task_id)
         if tid not in wanted:
-            continue
+            if base is None or str(base) not in wanted:
+                continue
+            tid = str(base)   # a synthetic variant's view is a view of its base task
         if key and dom and world_key(dom) != key:
             continue
         t = parse_time(viewed_at)
@@ -133,13 +161,51 @@ def views_in_window(db: Any, window: Window, domain: str | None,
 
 def leaked_tasks(db: Any, candidate_hash: str | None, domain: str | None,
                  task_ids: Iterable[str]) -> list[str]:
-    """Tasks among `task_ids` whose trajectories were viewed in the candidate's drafting
-    window (sorted; numeric ids as numbers). For the launcher's pre-launch warning, a candidate
-    not yet saved has a window ending now."""
+    """Tasks among `task_ids` whose trajectories were viewed before a run of the candidate
+    launched now (the launcher's pre-launch warning; sorted, numeric ids as numbers): every
+    view up to now by the store clock counts, as it will for the gate when this launch is the
+    candidate's first run on them."""
     from .compare import task_sort_key
 
-    window = drafting_window(db, candidate_hash)
+    conn = conn_of(db)
+    window = drafting_window(conn, candidate_hash, until=parse_time(store_clock.read(conn)))
     return sorted(views_in_window(db, window, domain, task_ids), key=task_sort_key)
+
+
+def first_run_on(db: Any, run: RunInfo, task_ids: Iterable[str]) -> datetime | None:
+    """When `run`'s agent (candidate text, agent and user model) first ran any of `task_ids`
+    in its world, by the agent ledger (removed runs included); None for an agent that cannot
+    be identified (an imported run) or that never ran them."""
+    from store.heldout import runs_on_tasks
+
+    from .heldout import _same_agent, agent_key
+
+    key = agent_key(run)
+    if key is None:
+        return None
+    wk = world_key(run.domain)
+    times = [parse_time(r["created_at"]) for r in runs_on_tasks(conn_of(db), task_ids)
+             if _same_agent(r, key)
+             and (wk is None or r["domain"] is None or world_key(r["domain"]) == wk)]
+    return min((t for t in times if t is not None), default=None)
+
+
+def leak_reason(window: Window, views: dict[str, list[str]], role: str) -> str:
+    """Why the viewed tasks downgrade a clean claim: viewed before the save, or after it but
+    before the candidate's first run on the tasks (the window's two ends)."""
+    def after_save(times: list[str]) -> bool:
+        ts = [parse_time(v) for v in times]
+        return window.saved is not None and all(t is not None and t > window.saved for t in ts)
+
+    late = [t for t, times in views.items() if window.first_run and after_save(times)]
+    parts = []
+    if len(views) > len(late):
+        parts.append(f"{len(views) - len(late)} task(s) viewed before the candidate was saved")
+    if late:
+        parts.append(f"{len(late)} task(s) viewed after the candidate was saved but before "
+                     f"the candidate's first run on these tasks (which saved candidate to run "
+                     f"could be chosen on them)")
+    return f"{'; '.join(parts)}: downgraded from {role} to development"
 
 
 @dataclass
@@ -230,9 +296,9 @@ def comparison_role(db: Any, baseline: RunInfo, candidate: RunInfo,
     registered heldout set judged by its rule (t2e_tui/gate/heldout.py: registered first,
     every task of it compared, no --intersect, first run of each identified agent, the
     baseline's agent there first), or when any task was viewed before the candidate was saved
-    (listing those tasks). `attempted` = every task both runs ran (the compared ones plus any
-    left out for want of a scored trial: the set is found from them, and those left out keep
-    the claim from being clean)."""
+    or before its agent's first run on these tasks (listing those tasks). `attempted` = every
+    task both runs ran (the compared ones plus any left out for want of a scored trial: the
+    set is found from them, and those left out keep the claim from being clean)."""
     from .heldout import judge_set
 
     claimed = candidate.role
@@ -254,8 +320,13 @@ def comparison_role(db: Any, baseline: RunInfo, candidate: RunInfo,
     notes: list[str] = []
     conn = conn_of(db)
     window = None
+    ran = {str(t) for t in task_ids} | {str(t) for t in attempted or ()}
     if candidate.candidate_hash:
-        window = drafting_window(db, candidate.candidate_hash, fallback_end=candidate.created_at)
+        # views count up to the candidate agent's first run on these tasks, not only up to
+        # its save: a view after the save can still pick which saved candidate runs there
+        first = first_run_on(conn, candidate, ran) or parse_time(candidate.created_at)
+        window = drafting_window(db, candidate.candidate_hash, fallback_end=candidate.created_at,
+                                 until=first)
     else:  # an imported run: its text is fixed by the time the run was made
         window = Window(None, None, parse_time(candidate.created_at),
                         [f"candidate run {candidate.label()} was imported, not made from a "
@@ -280,16 +351,16 @@ def comparison_role(db: Any, baseline: RunInfo, candidate: RunInfo,
         compared = {str(t) for t in task_ids}
         heldout = judge_set(conn, baseline, candidate, compared,
                             left_out={str(t) for t in attempted or ()} - compared,
-                            intersected=intersected, candidate_saved=window.end, alpha=alpha)
+                            intersected=intersected, candidate_saved=window.saved or window.end,
+                            alpha=alpha)
         if heldout.reasons:
             reasons += heldout.reasons
             role = "development"
     from .compare import task_sort_key
-    leaked = sorted(views_in_window(db, window, candidate.domain or baseline.domain,
-                                    task_ids), key=task_sort_key)
+    views = views_in_window(db, window, candidate.domain or baseline.domain, task_ids)
+    leaked = sorted(views, key=task_sort_key)
     if leaked and role in CLEAN_ROLES:
-        reasons.append(f"{len(leaked)} task(s) viewed before the candidate was saved: "
-                       f"downgraded from {role} to development")
+        reasons.append(leak_reason(window, views, role))
         role = "development"
     out = RoleVerdict(role, claimed, leaked, reasons, window, notes)
     out.heldout = heldout

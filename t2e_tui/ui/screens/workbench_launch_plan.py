@@ -105,13 +105,13 @@ def outcome_selection(filter_name: str | None, termination: str | None, task_ids
 def estimate_warnings(plan: Any, leaked: list[str], mismatch: tuple | None,
                       no_set: bool) -> list[str]:
     """The warning lines under a planned rerun's estimate, in order: tasks viewed before the
-    candidate was saved, an outcome-filtered heldout/transfer selection, tasks that differ
+    candidate's run on them (its save or since), an outcome-filtered heldout/transfer selection, tasks that differ
     from the baseline run's, and a heldout/transfer claim on tasks no set registers."""
     out = []
     if leaked:
         shown = ", ".join(leaked[:10]) + (" …" if len(leaked) > 10 else "")
-        out.append(f"⚠ leakage: {len(leaked)} of these tasks were viewed before this candidate "
-                   f"was saved ({shown}); a heldout claim will be downgraded to development")
+        out.append(f"⚠ leakage: {len(leaked)} of these tasks were viewed before this candidate's "
+                   f"run on them ({shown}); a heldout claim will be downgraded to development")
     claim = plan.role in ("heldout", "transfer")
     sel = plan.task_selection
     if sel and claim:
