@@ -6,7 +6,8 @@ digest of every row it wrote in the tables that hold work and of every file it w
 candidates folder; `changes()` compares the store and the folder with that record. A row
 added, changed (a run renamed) or removed, a file added or edited by hand, is work. Not
 tracked: what looking writes (evidence views, sessions, the failure classification cache,
-search sizes), what is derived from other rows (worlds, the agent ledger), and the bulk of
+search sizes, the store clock's last stamp), what is derived from other rows (worlds, the
+agent ledger), and the bulk of
 episodes (steps, tool calls, checks, tasks), which come and go with episodes and runs, which
 are tracked.
 """
@@ -27,7 +28,8 @@ RECORD_TABLE = "demo_build"
 NOT_WORK = frozenset({
     "schema_migrations", "sessions", "evidence_views", "failure_analyses",
     "failure_analysis_classes", "failure_analysis_runs", "fts_sizes", "steps_shown", "worlds",
-    "agent_runs", "agent_run_tasks", "steps", "tool_calls", "checks", "tasks", RECORD_TABLE})
+    "agent_runs", "agent_run_tasks", "steps", "tool_calls", "checks", "tasks", "store_clock",
+    RECORD_TABLE})
 
 # what a row of each table is called when the work is counted (default: "TABLE row")
 NOUNS = {

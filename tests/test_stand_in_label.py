@@ -115,7 +115,12 @@ def test_runs_of_models_carry_no_stand_in_note(models_store, tmp_path):
     rows = json.loads(t2e(models_store, "runs", "--json"))
     assert {r["run_id"]: r["stand_in"] for r in rows} == {
         "runbase": False, "runcand": False, "runscript": True}
-    # a scoreboard of both: the stand-in's row is named, the models' row is not
+    # a scoreboard of both: the stand-in's row is named, the models' row is not (the
+    # stand-in agent talking to the models' user simulator: the gate compares only runs
+    # made with the same settings)
+    import sqlite3
+    with sqlite3.connect(models_store) as conn:
+        conn.execute("UPDATE runs SET user_model = 'gpt-4.1' WHERE run_id = 'runscript'")
     t2e(models_store, "gate", "runscript", "runcand", "--intersect")
     out = t2e(models_store, "scoreboard", "--table")
     assert out.rstrip().splitlines()[-1] == f"row 2: {NOTE}"
