@@ -110,6 +110,6 @@ def mismatch(a: dict | None, b: dict | None) -> str | None:
 
 def rescorable(domain: str | None) -> bool:
     """True when `t2e score` can re-grade runs of `domain` (world.rescore's domains)."""
-    from world.rescore import SUPPORTED_DOMAINS
+    from world.rescore import rescore_domain
 
-    return domain in SUPPORTED_DOMAINS
+    return rescore_domain(domain) is not None

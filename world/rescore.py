@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from .domains import world_key
 from .errors import WorldError
 from .kinds import db_class, detect_kind, kind_of, tool_def_names, tool_kinds
 from .relabel import check_label
@@ -23,19 +24,30 @@ from .tasks import Task, parse_tasks
 SUPPORTED_DOMAINS = ("retail", "tau2-retail", "mini-retail",
                      "airline", "tau2-airline", "mini-airline")
 BUILT_IN = ("mini-retail", "mini-airline")
+# the same domains as the world names them (world_key): what every re-score decision tests
+RESCORABLE = ("tau2-retail", "mini-retail", "tau2-airline", "mini-airline")
+
+
+def rescore_domain(domain: str | None) -> str | None:
+    """The world's name of `domain` (`world.domains.world_key`: any case or padding, tau2's
+    bare names) when t2e can re-score files of it, else None. A file's own spelling never
+    decides: "Retail" is retail's tasks, so it is re-scored on retail's records."""
+    key = world_key(domain)
+    return key if key in RESCORABLE else None
 
 
 def records_for(domain: str | None, data_dir: str | os.PathLike | None = None) -> Any:
     """The base records a file of `domain` is graded on: the built-in world's for our own
     domains (no data directory needed), else tau2's db.json of the domain's kind from
     `data_dir` or the environment (world/tau2_data.py; WorldError naming what is missing)."""
-    if domain in BUILT_IN:
+    key = rescore_domain(domain)
+    if key in BUILT_IN:
         from .domains import load_domain
 
-        return load_domain(domain).base_db
+        return load_domain(key).base_db
     from .tau2_data import load_db
 
-    return load_db(data_dir, kind_of(domain) or "retail")
+    return load_db(data_dir, kind_of(key) or "retail")
 
 
 def file_domain(data: dict) -> str | None:
@@ -90,9 +102,10 @@ def rescore(data: dict, base_db: Any, *, source: str = "<results>",
     `jobs` > 1 reads and scores a streamed file in up to that many parts at once (this process
     and workers, world/score_split.py); the report is the same, entry for entry, as with
     jobs=1."""
-    domain = file_domain(data)
-    if domain is not None and domain not in SUPPORTED_DOMAINS:
-        raise WorldError(f"{source}: domain {domain!r} is not supported by t2e score yet "
+    named = file_domain(data)
+    domain = rescore_domain(named)
+    if named is not None and domain is None:
+        raise WorldError(f"{source}: domain {named!r} is not supported by t2e score yet "
                          f"(supported: {', '.join(SUPPORTED_DOMAINS)})")
     kind = kind_of(domain)
     if kind is not None and not isinstance(base_db, db_class(kind)):

@@ -103,8 +103,7 @@ def register(cli: click.Group) -> None:
         verdicts are taken from the file and counted as judge-dependent. A file of another
         domain is refused with a message; other files are still scored."""
         from world.errors import WorldError
-        from world.kinds import kind_of
-        from world.rescore import BUILT_IN, file_domain, records_for, rescore, stream_results
+        from world.rescore import file_domain, records_for, rescore, rescore_domain, stream_results
         from world.score_split import auto_jobs
 
         files = _score_paths(files)
@@ -113,10 +112,10 @@ def register(cli: click.Group) -> None:
         for path in files:
             try:
                 data = stream_results(path)  # simulations read one at a time
-                domain = file_domain(data)
-                kind = domain if domain in BUILT_IN else f"tau2-{kind_of(domain) or 'retail'}"
+                # the records of the domain as the world names it ("Retail" is retail)
+                kind = rescore_domain(file_domain(data)) or "tau2-retail"
                 if kind not in records:
-                    records[kind] = records_for(domain, data_dir)  # no data dir: WorldError
+                    records[kind] = records_for(kind, data_dir)  # no data dir: WorldError
                 rep = rescore(data, records[kind], source=path, replay=replay,
                               relabel=not no_relabel, jobs=jobs or auto_jobs(_size(path)))
                 reports.append({"file": path, **rep})

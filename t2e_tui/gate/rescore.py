@@ -60,8 +60,7 @@ def rescore_comparison(conn: Any, cmp: Comparison,
 def _side(conn: Any, run: RunInfo, tasks: list[str], data_dir: str | None,
           records: dict[str, Any]) -> SideRescore:
     from world.errors import WorldError
-    from world.kinds import kind_of
-    from world.rescore import BUILT_IN, SUPPORTED_DOMAINS, Scorer, records_for
+    from world.rescore import RESCORABLE, Scorer, records_for, rescore_domain
     from world.tasks import parse_tasks
 
     label = run.label()
@@ -70,14 +69,16 @@ def _side(conn: Any, run: RunInfo, tasks: list[str], data_dir: str | None,
     if run.grading == "foreign":
         return SideRescore(label, "not_rescored", "a foreign trace carries no gold actions "
                                                   "or records to grade it on")
-    if run.domain not in SUPPORTED_DOMAINS:
+    # the domain as the world names it (world_key), never the file's spelling: a file
+    # renamed "Retail" is retail's tasks and is re-scored on retail's records
+    kind = rescore_domain(run.domain)
+    if kind is None:
         return SideRescore(label, "not_rescored", f"t2e has no records of domain "
                                                   f"{run.domain!r} (it re-scores "
-                                                  f"{', '.join(SUPPORTED_DOMAINS)})")
-    kind = run.domain if run.domain in BUILT_IN else f"tau2-{kind_of(run.domain) or 'retail'}"
+                                                  f"{', '.join(RESCORABLE)})")
     try:
         if kind not in records:
-            records[kind] = records_for(run.domain, data_dir)
+            records[kind] = records_for(kind, data_dir)
         stored = [json.loads(t) for (t,) in conn.execute(
             "SELECT task_json FROM tasks WHERE run_id = ? ORDER BY ord", (run.run_id,))]
         if not stored:
@@ -85,7 +86,7 @@ def _side(conn: Any, run: RunInfo, tasks: list[str], data_dir: str | None,
         defs = parse_tasks(stored, f"run {label}: tasks")
     except WorldError as exc:
         return SideRescore(label, "not_rescored", str(exc))
-    scorer = Scorer(defs, run.domain, records[kind], "v1", True)
+    scorer = Scorer(defs, kind, records[kind], "v1", True)
     out = SideRescore(label, "reproduced")
     for i, (ep, sim) in enumerate(_episodes(conn, run.run_id, tasks)):
         _success, judge, _agree, _relabelled, ambiguous, disagree = scorer.one(i, sim)
