@@ -1,7 +1,8 @@
 """A results file whose rewards were edited (every `reward` and action match set to 1) must not
 pass the gate: where the domain can be re-scored here, the gate re-scores imported runs and
 evidence whose recorded rewards do not reproduce supports nothing (inconclusive, naming the
-simulations and both values). Where it cannot, the gate says the rewards are the file's word.
+simulations and both values). Where it could but the records were not given, nobody vouches for
+the rewards: inconclusive at most.
 
 The forged files are built at run time: from the real tau2 results in ../shared (skipped when
 absent) and from an export of a scripted mini-retail run (always available)."""
@@ -108,15 +109,18 @@ def test_the_real_pair_reproduces_and_keeps_its_verdict(tmp_path, shared_results
         assert doc["rescore"][side]["rescored"] == 40
 
 
-def test_without_records_the_gate_says_the_rewards_are_the_files_word(forged_pair,
-                                                                    monkeypatch):
+def test_without_records_the_rewards_are_not_vouched_for(forged_pair, monkeypatch):
+    """retail can be re-scored here, but its records were not given: nobody checked the
+    rewards, so the verdict is inconclusive at most (it was supported, exit 4, on the
+    file's word)."""
     s, base, cand, *_ = forged_pair
     monkeypatch.delenv("TAU2_DATA_DIR", raising=False)
     doc, rc = s.gate(base, cand)
     assert doc["rescore"]["candidate"]["status"] == "not_rescored"
-    said = [w for w in doc["warnings"] if "not re-scored here" in w]
-    assert len(said) == 2 and all("the file's word" in w and "--data" in w for w in said)
-    assert (doc["decision"], rc) == ("supported", 4)
+    said = [r for r in doc["reasons"] if "cannot be vouched for" in r]
+    assert len(said) == 1 and said[0].count("pass --data DIR to re-score") == 2, doc["reasons"]
+    assert not [w for w in doc["warnings"] if "not re-scored here" in w]
+    assert (doc["decision"], rc) == ("inconclusive", 3)
 
 
 def test_reimporting_with_other_rewards_says_what_differs(tmp_path, shared_results):

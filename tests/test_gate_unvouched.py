@@ -105,6 +105,22 @@ def test_without_data_a_retail_pair_is_inconclusive(tmp_path, shared_results, ta
     assert doc["rescore"]["candidate"]["status"] == "not_rescored"
 
 
+def test_a_mini_pair_without_its_tasks_is_inconclusive(tmp_path):
+    """mini-retail needs no data directory; a forger who strips the embedded tasks from both
+    files left nothing to re-score on, and the forged rewards were the file's word."""
+    s = Store(tmp_path)
+    made = mini_export(s, tmp_path)
+    edit(made, tmp_path / "base.json", lambda d: d.pop("tasks"))
+    forge(tmp_path / "base.json", tmp_path / "forged.json")
+    base = s.imp(tmp_path / "base.json", "B")["run_id"]
+    cand = s.imp(tmp_path / "forged.json", "C")["run_id"]
+    doc, rc = s.gate(base, cand)
+    assert (doc["decision"], rc) == ("inconclusive", 3), doc["reasons"]
+    said = [r for r in doc["reasons"] if "cannot be vouched for" in r]
+    assert len(said) == 1 and "embeds no task definitions" in said[0], doc["reasons"]
+    assert doc["rescore"]["candidate"]["cap"]
+
+
 def test_a_foreign_trace_keeps_the_files_word_rule(tmp_path):
     """A domain t2e cannot re-score at all (here a foreign-trace export of a mini run, read as
     a foreign run) is not capped by the no-records rule: the rewards are the file's word."""
@@ -114,7 +130,8 @@ def test_a_foreign_trace_keeps_the_files_word_rule(tmp_path):
                                                          "actions or records to grade it on"),
              "candidate": SideRescore("c", "scored_here")}
     assert unvouched_reason(sides) is None
-    sides["baseline"] = SideRescore("b", "not_rescored", "no records", needs_data=True)
+    sides["baseline"] = SideRescore("b", "not_rescored", "no records",
+                                    cap="pass --data DIR to re-score")
     assert "pass --data DIR to re-score" in unvouched_reason(sides)
 
 

@@ -38,11 +38,29 @@ def results(agent: str, wins: int, prefix: str) -> dict:
     for i, t in enumerate(TASKS):
         sim = make_sim(i, t, reward=1.0 if i < wins else 0.0)
         sim["id"] = f"{prefix}-{i}"
+        # what the grader records of these trajectories: the cancel is never called, and a
+        # loss never says "cancelled" (its reward is its communicate check here)
+        sim["reward_info"]["action_checks"][1].update(action_match=False, action_reward=0.0)
+        if i >= wins:
+            sim["messages"][4]["content"] = "I could not do that."
+            sim["reward_info"]["communicate_checks"][0]["met"] = False
         r["simulations"].append(sim)
     return r
 
 
+def records(tmp: Path) -> None:
+    """The recipe's --data directory, made here: retail records holding none of the tasks'
+    users or orders, so the gold actions change nothing, the DB check matches and each
+    reward is its communicate check (the gate re-scores both files on these, and a reward
+    it could not re-score would cap the verdict at inconclusive)."""
+    folder = tmp / "tau2-bench/data/tau2/domains/retail"
+    if not folder.exists():
+        folder.mkdir(parents=True)
+        write_json(folder / "db.json", {"products": {}, "users": {}, "orders": {}})
+
+
 def job(tmp: Path, sha: str, script: str) -> subprocess.CompletedProcess:
+    records(tmp)
     # `t2e` as the README's first command installs it: this interpreter's package
     shell = f't2e() {{ "{sys.executable}" -m t2e_tui.cli "$@"; }}\n' + script
     path = f"{Path(sys.executable).parent}:/usr/bin:/bin"  # (python3 for the recipe's run_id)

@@ -7,9 +7,11 @@ episode against the tasks stored with the run (the ones the file was graded on, 
 world id ties to the baseline's) exactly as `t2e score` does (`world.rescore.Scorer`), and
 compares the reward and the action matches with the recorded ones. Evidence whose recorded
 rewards do not reproduce supports nothing either way: rules.evaluate makes it inconclusive,
-naming the simulations and both values. Where a run cannot be re-scored (a foreign trace, a
-domain t2e has no records for, no data directory), the gate says its rewards are the file's
-word. Runs t2e made are scored by t2e when they are played: nothing to re-score.
+naming the simulations and both values. Where a run of a domain t2e re-scores was not
+re-scored (no data directory given, no tasks embedded), nobody vouches for its rewards: the
+verdict is inconclusive at most. Where a run cannot be re-scored here at all (a foreign trace,
+a domain t2e has no records for), the gate says its rewards are the file's word. Runs t2e
+made are scored by t2e when they are played: nothing to re-score.
 
 Why here and not at import: the gate pays for the compared episodes of the runs it judges
 (about 0.5-1 ms an episode), an import would pay for every file, gated or not, and would
@@ -38,13 +40,18 @@ class SideRescore:
     run: str                  # its label: name (id)
     status: str               # scored_here | reproduced | differs | not_rescored
     why: str | None = None    # not_rescored: why not
+    # not_rescored although its domain is one t2e re-scores (its records not given, its
+    # tasks not embedded): what would re-score it. Such rewards cannot be vouched for, so
+    # they cap the verdict at inconclusive (unvouched_reason); None where the domain cannot
+    # be re-scored here at all (a foreign trace, telecom): the file's word, said in warnings
+    cap: str | None = None
     rescored: int = 0         # episodes re-scored
     judge_dependent: int = 0  # of them, rewards resting on the file's NL verdicts
     unchecked: int = 0        # of them, labels twin tasks with other gold outcomes
     differ: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {"run": self.run, "status": self.status, "why": self.why,
+        return {"run": self.run, "status": self.status, "why": self.why, "cap": self.cap,
                 "rescored": self.rescored, "judge_dependent": self.judge_dependent,
                 "unchecked": self.unchecked, "differ": self.differ}
 
@@ -60,6 +67,7 @@ def rescore_comparison(conn: Any, cmp: Comparison,
 def _side(conn: Any, run: RunInfo, tasks: list[str], data_dir: str | None,
           records: dict[str, Any]) -> SideRescore:
     from world.errors import WorldError
+    from world.kinds import kind_of
     from world.rescore import RESCORABLE, Scorer, records_for, rescore_domain
     from world.tasks import parse_tasks
 
@@ -79,13 +87,20 @@ def _side(conn: Any, run: RunInfo, tasks: list[str], data_dir: str | None,
     try:
         if kind not in records:
             records[kind] = records_for(kind, data_dir)
+    except WorldError as exc:   # no data directory given, or none holding the records
+        return SideRescore(label, "not_rescored", str(exc),
+                           cap=f"pass --data DIR to re-score (a tau2 data directory holding "
+                               f"the {kind_of(kind)} records)")
+    try:
         stored = [json.loads(t) for (t,) in conn.execute(
             "SELECT task_json FROM tasks WHERE run_id = ? ORDER BY ord", (run.run_id,))]
         if not stored:
-            return SideRescore(label, "not_rescored", "the file embeds no task definitions")
+            return SideRescore(label, "not_rescored", "the file embeds no task definitions",
+                               cap="import the file with its tasks to re-score it")
         defs = parse_tasks(stored, f"run {label}: tasks")
     except WorldError as exc:
-        return SideRescore(label, "not_rescored", str(exc))
+        return SideRescore(label, "not_rescored", str(exc),
+                           cap="import the file with valid tasks to re-score it")
     scorer = Scorer(defs, kind, records[kind], "v1", True)
     out = SideRescore(label, "reproduced")
     for i, (ep, sim) in enumerate(_episodes(conn, run.run_id, tasks)):
@@ -168,10 +183,23 @@ def differ_reason(sides: dict[str, SideRescore]) -> str | None:
             "(`t2e score FILE --data DIR` re-scores the file)")
 
 
+def unvouched_reason(sides: dict[str, SideRescore]) -> str | None:
+    """The verdict's reason when a side of a domain t2e re-scores was not re-scored (its
+    records not given, its tasks missing): rewards nobody checked cap it at inconclusive."""
+    parts = [f"{side} run {r.run} was not re-scored ({r.why}): {r.cap}"
+             for side, r in sides.items() if r.status == "not_rescored" and r.cap]
+    if not parts:
+        return None
+    return ("rewards of a domain t2e re-scores were not re-scored here, so they cannot be "
+            "vouched for: " + " | ".join(parts) + "; inconclusive at most")
+
+
 def warnings(sides: dict[str, SideRescore]) -> list[str]:
     """What the reader must know about rewards the gate could not check."""
     out = []
     for side, r in sides.items():
+        if r.status == "not_rescored" and r.cap:
+            continue   # said among the reasons (unvouched_reason)
         if r.status == "not_rescored":
             out.append(f"{side} run {r.run}: not re-scored here ({r.why}): its rewards are "
                        f"the file's word")
@@ -192,6 +220,8 @@ def summary_of(sides: dict[str, dict]) -> str:
     def one(side: str, r: dict) -> str:
         if r["status"] == "scored_here":
             return f"{side} scored by t2e when it ran"
+        if r["status"] == "not_rescored" and r.get("cap"):
+            return f"{side} not re-scored (not vouched for: inconclusive at most)"
         if r["status"] == "not_rescored":
             return f"{side} not re-scored (the file's word)"
         n = r["rescored"]

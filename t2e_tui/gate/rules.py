@@ -6,7 +6,8 @@ agents tried on a registered set: gate/heldout.py): promote when the evidence is
 promoting it needs --override --reason); checks pass but not significant -> inconclusive; any
 failed check -> discard. Each failed check names the tasks behind it. Imported runs are
 re-scored first (gate/rescore.py): recorded rewards or action matches that do not reproduce
-make any verdict inconclusive.
+make any verdict inconclusive. Evidence that cannot be vouched for (a re-scorable run not
+re-scored, a setting only one run records) caps a passing verdict at inconclusive.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from .leakage import PARENT_EXPR, RoleVerdict, comparison_role, find_candidate
 from .metrics import RunMetrics, run_metrics
 from .policy import CHECK_NAMES, Policy, load_policy
 from .regression_set import regression_checks
-from .rescore import differ_reason, rescore_comparison
+from .rescore import differ_reason, rescore_comparison, unvouched_reason
 from .rescore import warnings as rescore_warnings
 from .runs import RunInfo, conn_of, refuse_self, resolve_run
 from .times import parse_time
@@ -200,6 +201,9 @@ def evaluate(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
     reasons: list[str] = []
     failed = [c for c in enabled if not c.passed]
     forged = differ_reason(resc)
+    # evidence nobody could vouch for: the best it can support is inconclusive (the
+    # comparison is still computed and shown); a discard still stands
+    caps = [c for c in (unvouched_reason(resc),) if c]
     if forged:  # rewards that are not the grader's: no verdict can rest on them
         decision = "inconclusive"
         reasons.append(forged)
@@ -212,6 +216,12 @@ def evaluate(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
             f"checks pass but the difference is within noise: {stats['test']} p = "
             f"{stats['p_value']:.4g} > alpha = {level:.4g} ({len(stats['improved'])} task(s) "
             f"improved, {len(stats['worsened'])} worsened)")
+        reasons += caps
+    elif caps:
+        decision = "inconclusive"
+        reasons.append(f"all {len(enabled)} enabled checks pass; {stats['test']} p = "
+                       f"{stats['p_value']:.4g}, but the evidence is not vouched for")
+        reasons += caps
     else:
         loose = policy.loosened() + ([test_loosens] if test_loosens else [])
         decision = "promote" if clean and not loose else "supported"
