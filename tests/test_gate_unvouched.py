@@ -176,11 +176,35 @@ def test_settings_deleted_from_the_candidate_file_cap_the_verdict(exported_pair,
     assert (doc["decision"], doc["exit_code"]) == ("inconclusive", 3), doc["reasons"]
     said = [r for r in doc["reasons"] if "recorded by one run only" in r]
     assert len(said) == 1, doc["reasons"]
-    for name in ("max_steps", "max_errors", "agent request params"):
+    # (the export records no llm_args; the trials are counted from the episodes on both sides)
+    assert "not by S (" + cand[:8] in said[0] and "not by B" not in said[0], said[0]
+    for name in ("max_steps", "max_errors"):
         assert name in said[0], said[0]
-    assert f"S ({cand})" in said[0]
     # the comparison is still shown
     assert doc["stats"]["p_value"] == whole["stats"]["p_value"] and doc["transitions"]
+
+
+def test_real_files_with_settings_deleted_name_every_one(tmp_path, shared_results):
+    """The reviewer's edit of a real tau2 file: max_steps, max_errors, num_trials and the
+    agent's llm_args deleted from the candidate's info."""
+    from store import connect
+    from t2e_tui.gate.compare import compare_runs
+
+    s = Store(tmp_path)
+    edit(shared_results[1], tmp_path / "stripped.json", strip_settings)
+    base = s.imp(shared_results[0], "B")["run_id"]
+    cand = s.imp(tmp_path / "stripped.json", "C")["run_id"]
+    conn = connect(s.path)
+    said = compare_runs(conn, base, cand).unverified_settings
+    conn.close()
+    assert said and "not by C (" in said and "not by B" not in said, said
+    for name in ("max_steps", "max_errors", "agent request params"):
+        assert name in said, said
+    # the real pair, untouched: every setting recorded by both
+    whole = s.imp(shared_results[1], "W")["run_id"]
+    conn = connect(s.path)
+    assert compare_runs(conn, base, whole).unverified_settings is None
+    conn.close()
 
 
 # -- 4. the store clock table dropped ----------------------------------------------------------

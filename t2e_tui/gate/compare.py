@@ -127,6 +127,9 @@ class Comparison:
     only_candidate: list[str] = field(default_factory=list)
     no_scored_trials: list[str] = field(default_factory=list)  # infra errors only, on a side
     warnings: list[str] = field(default_factory=list)
+    # settings one run records and the other does not (gate/settings.py): why the verdict
+    # is inconclusive at most, or None
+    unverified_settings: str | None = None
     # each side as read once for this comparison (run_metrics and the checks reuse them)
     baseline_data: RunData | None = field(default=None, repr=False, compare=False)
     candidate_data: RunData | None = field(default=None, repr=False, compare=False)
@@ -228,7 +231,8 @@ def compare_runs(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
     memo: dict = {}  # task JSON text -> gold kinds, shared: the runs mostly carry the same tasks
     bd = load_run(conn, b.run_id, actions=False, gold_memo=memo)
     cd = load_run(conn, c.run_id, actions=False, gold_memo=memo)
-    warnings += check_settings(conn, b, c, bd, cd)
+    said, unverified = check_settings(conn, b, c, bd, cd)
+    warnings += said
     bo, co = bd.outcomes, cd.outcomes
     if not bo:
         raise T2EError(f"run {b.label()} has no finished episodes")
@@ -268,7 +272,8 @@ def compare_runs(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
                        f"{hint}")
     return Comparison(b, c, rows, intersected=bool(intersect and (only_b or only_c)),
                       only_baseline=only_b, only_candidate=only_c, no_scored_trials=dropped,
-                      warnings=warnings, baseline_data=bd, candidate_data=cd)
+                      warnings=warnings, unverified_settings=unverified,
+                      baseline_data=bd, candidate_data=cd)
 
 
 def _row(tb: TaskOutcome, tc: TaskOutcome, shapes: dict | None = None) -> TaskRow:

@@ -203,7 +203,7 @@ def evaluate(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
     forged = differ_reason(resc)
     # evidence nobody could vouch for: the best it can support is inconclusive (the
     # comparison is still computed and shown); a discard still stands
-    caps = [c for c in (unvouched_reason(resc),) if c]
+    caps = [c for c in (unvouched_reason(resc), cmp.unverified_settings) if c]
     if forged:  # rewards that are not the grader's: no verdict can rest on them
         decision = "inconclusive"
         reasons.append(forged)

@@ -12,8 +12,10 @@ values.
 
 The seed may differ: a paired run with another seed is a replication (other draws of the same
 experiment), and seed shopping is the first-run rule's business (gate/heldout.py); the gate
-says when the seeds differ. A setting a run does not record (an imported file's judge, a
-foreign trace's step limit) cannot be checked: it is named among the warnings.
+says when the seeds differ. A setting one run records and the other does not (a field deleted
+from a file, another tau2 version's file) cannot be checked equal: the verdict is inconclusive
+at most, naming them (not refused: the comparison is still shown). A setting neither run
+records (a foreign trace's step limit) is not compared.
 
 Engine runs record their settings in their columns and manifest; imported tau2 files in their
 `info` block (num_trials, max_steps, max_errors, seed, user_info, agent_info): both are read
@@ -161,10 +163,10 @@ def differences(b: dict, c: dict) -> list[tuple[str, Any, Any]]:
 
 
 def check_settings(conn: Any, b: RunInfo, c: RunInfo, bd: Any = None,
-                   cd: Any = None) -> list[str]:
+                   cd: Any = None) -> tuple[list[str], str | None]:
     """Refuse (T2EError, exit 2) a pair whose experiment settings differ, naming each with
-    both values; else the warnings a reader should see (seeds that differ, settings only one
-    run records)."""
+    both values; else (the warnings a reader should see (seeds that differ), the reason the
+    verdict is inconclusive at most when a setting is recorded by one run only, or None)."""
     sb, sc = run_settings(conn, b, bd), run_settings(conn, c, cd)
     diff = differences(sb, sc)
     if diff:
@@ -178,10 +180,17 @@ def check_settings(conn: Any, b: RunInfo, c: RunInfo, bd: Any = None,
     if b.seed is not None and c.seed is not None and b.seed != c.seed:
         warnings.append(f"seeds differ ({b.seed} vs {c.seed}): the runs are independent "
                         f"replications, not paired on the same draws")
-    one_side = [LABELS[k] for k, _ in SETTINGS if (k in sb) != (k in sc)]
-    if one_side:
-        lacking = " and ".join(r.label() for r, mine, other in ((b, sb, sc), (c, sc, sb))
-                               if set(other) - set(mine))
-        warnings.append(f"settings not recorded by {lacking}, so not checked equal: "
-                        f"{', '.join(one_side)}")
-    return warnings
+    # a setting one run records and the other does not (a field deleted from a file's info,
+    # or a file of another tau2 version) cannot be checked equal: the pair may not be one
+    # experiment, so no verdict better than inconclusive rests on it (rules.evaluate caps)
+    lacking = []
+    for run, mine, other in ((b, sb, sc), (c, sc, sb)):
+        missing = [LABELS[k] for k, _ in SETTINGS if k in other and k not in mine]
+        if missing:
+            lacking.append(f"not by {run.label()}: {', '.join(missing)}")
+    unverified = None
+    if lacking:
+        unverified = (f"settings recorded by one run only, so not checked equal ("
+                      f"{'; '.join(lacking)}): the runs may not be the same experiment; "
+                      f"inconclusive at most (make both files record them)")
+    return warnings, unverified
