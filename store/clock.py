@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from . import db as _db
+from .migrations_order import ORDER_VERSION
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -51,6 +52,7 @@ def stamp(db: Any) -> str:
             raise
         # a file below migration 14 (store.connect migrates every store it opens; only
         # code handed a raw connection to an old file gets here): the wall clock
+        _refuse_if_dropped(conn)
         return to_iso(wall)
     if not rows:   # (the migration writes the row; a store whose row was deleted by hand)
         conn.execute("INSERT OR IGNORE INTO store_clock (id, issued_at) VALUES (1, ?)", (wall,))
@@ -62,8 +64,31 @@ def read(db: Any) -> str:
     """The store's time now, without issuing a stamp: the wall clock, or the last stamp when
     the wall clock is behind it."""
     wall = to_us(_db.now_iso())
+    conn = _conn(db)
     try:
-        row = _conn(db).execute("SELECT issued_at FROM store_clock WHERE id = 1").fetchone()
-    except sqlite3.OperationalError:   # a file below migration 14, as in `stamp`
+        row = conn.execute("SELECT issued_at FROM store_clock WHERE id = 1").fetchone()
+    except sqlite3.OperationalError as exc:   # a file below migration 14, as in `stamp`
+        if "no such table: store_clock" not in str(exc):
+            raise
+        _refuse_if_dropped(conn)
         row = None
     return to_iso(max(wall, row[0]) if row else wall)
+
+
+def _refuse_if_dropped(conn: sqlite3.Connection) -> None:
+    """A store at or past migration 14 without its clock table had it dropped: its stamps
+    would silently follow the wall clock (which the user can set back), so say so and stop
+    (StoreError, exit 2) rather than date the gate's rows by it."""
+    try:
+        row = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
+    except sqlite3.OperationalError:   # not a t2e store yet: nothing was dropped
+        return
+    version = row[0] if row and row[0] is not None else 0
+    if version >= ORDER_VERSION:
+        from world.errors import shown_path
+
+        raise _db.StoreError(
+            f"{shown_path(_db.db_path(conn)) or 'the store'}: table store_clock is missing "
+            f"(the store is at schema version {version}; migration {ORDER_VERSION} made it): "
+            f"the store was altered outside t2e, so its times cannot be put in order; "
+            f"restore the store from a copy")
