@@ -251,24 +251,35 @@ def finish_episode(db: Any, episode_id: int, *, termination_reason: str,
                    duration: float | None = None, agent_cost: float | None = None,
                    user_cost: float | None = None, extra: dict | None = None) -> None:
     """Score and close an episode in one transaction: after this it is durable and `done`."""
-    cols = reward_columns(reward_info)
     with transaction(db) as conn:
-        stats = conn.execute(
-            "SELECT count(*), coalesce(sum(error), 0), sum(tokens_in), sum(tokens_out) "
-            "FROM steps WHERE episode_id = ?", (episode_id,)).fetchone()
-        n_calls = conn.execute("SELECT count(*) FROM tool_calls WHERE episode_id = ?",
-                               (episode_id,)).fetchone()[0]
-        conn.execute("DELETE FROM checks WHERE episode_id = ?", (episode_id,))
-        conn.executemany(CHECK_INSERT, check_rows(episode_id, reward_info))
-        sets = ", ".join(f"{k} = ?" for k in cols)
-        conn.execute(
-            f"UPDATE episodes SET status = 'done', termination_reason = ?, end_time = ?, "
-            f"duration = ?, agent_cost = ?, user_cost = ?, extra_json = ?, n_steps = ?, "
-            f"n_tool_errors = ?, tokens_in = ?, tokens_out = ?, n_tool_calls = ?, {sets} "
-            f"WHERE episode_id = ?",
-            (termination_reason, end_time or now_iso(), duration, agent_cost, user_cost,
-             dumps(extra), stats[0], stats[1], stats[2], stats[3], n_calls,
-             *cols.values(), episode_id))
+        close_episode(conn, episode_id, termination_reason=termination_reason,
+                      reward_info=reward_info, end_time=end_time, duration=duration,
+                      agent_cost=agent_cost, user_cost=user_cost, extra=extra)
+
+
+def close_episode(conn: sqlite3.Connection, episode_id: int, *, termination_reason: str,
+                  reward_info: dict | None, end_time: str | None = None,
+                  duration: float | None = None, agent_cost: float | None = None,
+                  user_cost: float | None = None, extra: dict | None = None) -> None:
+    """`finish_episode`'s rows inside the caller's transaction (bulk writers: one transaction
+    for a whole run, as `insert_step` is to `append_step`)."""
+    cols = reward_columns(reward_info)
+    stats = conn.execute(
+        "SELECT count(*), coalesce(sum(error), 0), sum(tokens_in), sum(tokens_out) "
+        "FROM steps WHERE episode_id = ?", (episode_id,)).fetchone()
+    n_calls = conn.execute("SELECT count(*) FROM tool_calls WHERE episode_id = ?",
+                           (episode_id,)).fetchone()[0]
+    conn.execute("DELETE FROM checks WHERE episode_id = ?", (episode_id,))
+    conn.executemany(CHECK_INSERT, check_rows(episode_id, reward_info))
+    sets = ", ".join(f"{k} = ?" for k in cols)
+    conn.execute(
+        f"UPDATE episodes SET status = 'done', termination_reason = ?, end_time = ?, "
+        f"duration = ?, agent_cost = ?, user_cost = ?, extra_json = ?, n_steps = ?, "
+        f"n_tool_errors = ?, tokens_in = ?, tokens_out = ?, n_tool_calls = ?, {sets} "
+        f"WHERE episode_id = ?",
+        (termination_reason, end_time or now_iso(), duration, agent_cost, user_cost,
+         dumps(extra), stats[0], stats[1], stats[2], stats[3], n_calls,
+         *cols.values(), episode_id))
 
 
 def discard_running(db: Any, run_id: str) -> int:

@@ -51,6 +51,52 @@ def test_aa_bound_is_tight():
     assert binomial_upper_bound(20, ALPHA, 0.999) == 5
 
 
+def test_write_run_in_one_transaction_stores_what_the_streaming_api_stores(tmp_path):
+    """The simulator writes a run in one transaction (`close_episode`): the same rows as the
+    engine's streaming calls (`begin_episode`, `append_step`, `finish_episode`), times aside."""
+    from store import writer
+    from t2e_tui.gate.calibration import WORLD_ID, write_run
+
+    conn = new_store(tmp_path)
+    outcomes = {"0": [1.0, 0.0], "1": [0.0, 0.0], "2": [1.0, 1.0]}
+    bulk = write_run(conn, "bulk", outcomes)
+    stream = writer.create_run(conn, name="stream", role="synthetic", world_id=WORLD_ID,
+                               domain="calibration", agent_model="bernoulli-simulator",
+                               num_trials=2)
+    with writer.transaction(conn):
+        writer.put_tasks(conn, stream, [{"id": t} for t in outcomes])
+    for ord_, (tid, rewards) in enumerate(outcomes.items()):
+        for trial, r in enumerate(rewards):
+            eid = writer.begin_episode(conn, stream, episode_key=f"{tid}:{trial}", task_id=tid,
+                                       trial=trial, ord=ord_ * 100 + trial)
+            writer.append_step(conn, eid, 0, {"role": "assistant", "content": "simulated"})
+            writer.finish_episode(conn, eid, termination_reason="user_stop", reward_info={
+                "reward": r, "reward_basis": ["DB"],
+                "action_checks": [{"action": {"action_id": "0", "name": "get_order_details"},
+                                   "action_match": r == 1.0, "tool_type": "read"}]})
+
+    def rows(run_id):
+        eps = conn.execute("SELECT * FROM episodes WHERE run_id = ? ORDER BY ord",
+                           (run_id,))
+        names = [d[0] for d in eps.description]
+        out = []
+        for row in eps.fetchall():
+            ep = {k: v for k, v in zip(names, row) if k not in ("episode_id", "run_id",
+                                                                  "start_time", "end_time")}
+            eid = row[0]
+            ep["steps"] = conn.execute("SELECT idx, role, content FROM steps WHERE "
+                                       "episode_id = ?", (eid,)).fetchall()
+            ep["checks"] = conn.execute("SELECT kind, pos, name, tool_kind, met FROM checks "
+                                        "WHERE episode_id = ?", (eid,)).fetchall()
+            out.append(ep)
+        return out
+
+    assert rows(bulk) == rows(stream) and len(rows(bulk)) == 6
+    assert [r["status"] for r in rows(bulk)] == ["done"] * 6
+    assert conn.execute("SELECT count(*) FROM steps_fts WHERE steps_fts MATCH 'simulated'"
+                        ).fetchone()[0] == 12   # both runs' steps are searchable
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("noise,trials,reps", [(0.2, 1, 250)])
 def test_aa_comparisons_are_rarely_significant(tmp_path, noise, trials, reps):

@@ -37,24 +37,28 @@ def simulate_outcomes(rng: random.Random, *, n_tasks: int, solvable: int, noise:
 
 def write_run(conn: Any, name: str, outcomes: dict[str, list[float]], *,
               role: str = "synthetic", candidate_hash: str | None = None) -> str:
-    """Store a simulated run through store.writer (one step, one action check per episode)."""
+    """Store a simulated run through store.writer (one step, one action check per episode),
+    in one transaction, as an importer does: a commit per episode was most of the cost of a
+    calibration of thousands of runs."""
     from store import writer
 
-    writer.ensure_world(conn, WORLD_ID, kind="lock", domain="calibration")
-    rid = writer.create_run(conn, name=name, role=role, world_id=WORLD_ID, domain="calibration",
-                            agent_model="bernoulli-simulator", candidate_hash=candidate_hash,
-                            num_trials=max(len(v) for v in outcomes.values()))
     with writer.transaction(conn):
+        writer.ensure_world(conn, WORLD_ID, kind="lock", domain="calibration")
+        rid = writer.create_run(conn, name=name, role=role, world_id=WORLD_ID,
+                                domain="calibration", agent_model="bernoulli-simulator",
+                                candidate_hash=candidate_hash,
+                                num_trials=max(len(v) for v in outcomes.values()))
         writer.put_tasks(conn, rid, [{"id": t} for t in outcomes])
-    for ord_, (tid, rewards) in enumerate(outcomes.items()):
-        for trial, r in enumerate(rewards):
-            eid = writer.begin_episode(conn, rid, episode_key=f"{tid}:{trial}", task_id=tid,
-                                       trial=trial, ord=ord_ * 100 + trial)
-            writer.append_step(conn, eid, 0, {"role": "assistant", "content": "simulated"})
-            writer.finish_episode(conn, eid, termination_reason="user_stop", reward_info={
-                "reward": r, "reward_basis": ["DB"],
-                "action_checks": [{"action": {"action_id": "0", "name": "get_order_details"},
-                                   "action_match": r == 1.0, "tool_type": "read"}]})
+        for ord_, (tid, rewards) in enumerate(outcomes.items()):
+            for trial, r in enumerate(rewards):
+                eid = writer.begin_episode(conn, rid, episode_key=f"{tid}:{trial}", task_id=tid,
+                                           trial=trial, ord=ord_ * 100 + trial)
+                writer.insert_step(conn, eid, 0, {"role": "assistant", "content": "simulated"})
+                writer.close_episode(conn, eid, termination_reason="user_stop", reward_info={
+                    "reward": r, "reward_basis": ["DB"],
+                    "action_checks": [{"action": {"action_id": "0",
+                                                  "name": "get_order_details"},
+                                       "action_match": r == 1.0, "tool_type": "read"}]})
     return rid
 
 
