@@ -34,6 +34,28 @@ def test_power_is_one_without_noise_and_matches_brute_force():
     assert power(e, 1, 7, 7, 0.05) == pytest.approx(total, rel=1e-9)
 
 
+def test_power_of_fixed_and_unchanged_tasks_over_two_trials_matches_brute_force():
+    """Both groups of the DP (fixed tasks, unchanged tasks whose 1 -> 0 vetoes) at k = 2:
+    every up / down / veto / same pattern of 3 fixed and 5 unchanged tasks, added up."""
+    from t2e_tui.gate.advisor import _move_probs
+
+    e, k, alpha = 0.15, 2, 0.05
+    groups = [(3, _move_probs(k, e, 1 - e), (e * e) ** k),
+              (5, _move_probs(k, 1 - e, 1 - e), ((1 - e) * e) ** k)]
+    per_task = [g for n, (up, down), reg in groups
+                for g in [{"u": up, "d": down - reg, "v": reg, "s": 1 - up - down}] * n]
+    total = 0.0
+    for pat in itertools.product("udvs", repeat=len(per_task)):
+        i, w = pat.count("u"), pat.count("d")
+        if "v" not in pat and sign_test(i, w) <= alpha:
+            p = 1.0
+            for probs, o in zip(per_task, pat):
+                p *= probs[o]
+            total += p
+    assert 0.05 < total < 0.95   # neither sure nor hopeless: the sum tests something
+    assert power(e, k, 8, 3, alpha) == pytest.approx(total, abs=1e-8)
+
+
 def test_one_trial_in_noisy_mode_rarely_keeps_a_real_fix():
     # the issue saw one trial veto a real 7-task fix in 95-100% of seeds at noise >= 0.05:
     # with a per-episode slip of 0.05 the model keeps it 9% of the time, at 0.1 under 1%

@@ -69,20 +69,33 @@ def _threshold(m: int, alpha: float, _cache: dict = {}) -> int:
 
 def _significance(groups: list[tuple[int, tuple]], alpha: float) -> float:
     """P(no task 1 -> 0 AND the sign test p <= alpha): each group is (n tasks, (up, down,
-    regressed)) with regressed a part of down; a DP over (improved, worsened) counts whose
-    mass leaves at any 1 -> 0 (a veto). Negligible states are dropped."""
-    dist = {(0, 0): 1.0}
+    regressed)) with regressed a part of down; a DP over the (improved, worsened) grid whose
+    mass leaves at any 1 -> 0 (a veto). States below 1e-10 are dropped (subnormal numbers are
+    slow, and they add nothing). numpy steps the whole grid at once: the dict of states this
+    replaced took ~0.2 s a gate at 56 tasks, most of a scripted run's gate."""
+    import numpy as np
+
+    total = sum(n for n, _ in groups)
+    dist = np.zeros((total + 1, total + 1))
+    dist[0, 0] = 1.0
+    t = 0   # tasks seen so far: the states live in dist[:t + 1, :t + 1]
     for n, (up, down, reg) in groups:
         stay = max(0.0, 1.0 - up - down)
         for _ in range(n):
-            nxt: dict[tuple[int, int], float] = {}
-            for (i, w), p in dist.items():
-                for key, q in (((i + 1, w), up), ((i, w + 1), down - reg), ((i, w), stay)):
-                    v = p * q
-                    if v > 1e-10:
-                        nxt[key] = nxt.get(key, 0.0) + v
-            dist = nxt
-    return sum(p for (i, w), p in dist.items() if i >= _threshold(i + w, alpha))
+            cur = dist[:t + 1, :t + 1].copy()
+            grid = dist[:t + 2, :t + 2]
+            grid *= stay
+            grid[1:, :-1] += cur * up            # improved
+            grid[:-1, 1:] += cur * (down - reg)  # worsened, not a 1 -> 0
+            grid[grid <= 1e-10] = 0.0
+            t += 1
+    improved, worsened = np.nonzero(dist)
+    if not improved.size:   # every path met a 1 -> 0
+        return 0.0
+    changed = improved + worsened
+    # thresholds only for the counts reached (each costs sign tests, and they are cached)
+    need = np.array([_threshold(m, alpha) for m in range(int(changed.max()) + 1)])
+    return float(dist[improved, worsened][improved >= need[changed]].sum())
 
 
 EXACT_MAX_TASKS = 300   # above this the DP's (improved, worsened) grid gets too big
