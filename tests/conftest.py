@@ -60,13 +60,32 @@ def _isolated_env(tmp_path, monkeypatch):
     monkeypatch.delenv("TAU2_AIRLINE_DATA_DIR", raising=False)
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    """A demo store (scripted stand-in runs, two gated candidates), built once per test module.
-    Read-only users share it; a test module that changes it defines its own `demo`."""
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory):
+    """The demo store built once per test process; tests get copies of it (demo_store.py)."""
+    from demo_store import seal_template
+
     from t2e_tui.demo import build_demo
 
-    return build_demo(tmp_path_factory.mktemp("demo") / "demo.sqlite")
+    return seal_template(build_demo(tmp_path_factory.mktemp("demo-template") / "demo.sqlite"))
+
+
+@pytest.fixture
+def new_demo(demo_template):
+    """`new_demo(PATH)`: a demo store of the test's own at PATH, as `build_demo(PATH)` returns
+    it (a copy of the template, not a build)."""
+    from demo_store import copy_demo
+
+    return lambda path: copy_demo(demo_template, path)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory, demo_template):
+    """A demo store (scripted stand-in runs, two gated candidates), one per test module.
+    Read-only users share it; a test module that changes it defines its own `demo`."""
+    from demo_store import copy_demo
+
+    return copy_demo(demo_template, tmp_path_factory.mktemp("demo") / "demo.sqlite")
 
 
 @pytest.fixture

@@ -13,11 +13,11 @@ from t2e_tui.cli.main import cli
 
 
 @pytest.fixture(scope="module")
-def demo_rw(tmp_path_factory):
+def demo_rw(tmp_path_factory, demo_template):
     """A demo store of our own (these tests add regression sets to it)."""
-    from t2e_tui.demo import build_demo
+    from demo_store import copy_demo
 
-    return build_demo(tmp_path_factory.mktemp("demo-reg") / "demo.sqlite")
+    return copy_demo(demo_template, tmp_path_factory.mktemp("demo-reg") / "demo.sqlite")
 
 
 def t2e(store, *args):
@@ -59,10 +59,8 @@ def test_bad_regression_requests_exit_2(demo_rw, args, needle):
     assert out.exit_code == 2 and needle in out.output, out.output
 
 
-def test_promoted_fixes_are_offered_and_a_failing_item_blocks_the_gate(tmp_path):
-    from t2e_tui.demo import build_demo
-
-    demo_rw = build_demo(tmp_path / "gate.sqlite")    # no other set in it: every set guards
+def test_promoted_fixes_are_offered_and_a_failing_item_blocks_the_gate(tmp_path, new_demo):
+    demo_rw = new_demo(tmp_path / "gate.sqlite")    # no other set in it: every set guards
     s = demo_rw["store"]
     promoted = next(c for c in demo_rw["candidates"] if c["decision"] == "promote")
     base = demo_rw["runs"]["baseline"]
@@ -104,11 +102,10 @@ def test_run_on_a_regression_set(demo_rw):
     assert man["task_selection"]["by"] == "outcome_filter"   # never clean heldout evidence
 
 
-def test_flywheel_per_version(tmp_path):
+def test_flywheel_per_version(tmp_path, new_demo):
     from t2e_tui.analysis.flywheel import class_sparklines, flywheel
-    from t2e_tui.demo import build_demo
 
-    d = build_demo(tmp_path / "fly.sqlite")
+    d = new_demo(tmp_path / "fly.sqlite")
     s = d["store"]
     rows = {r["version"]: r for r in flywheel(connect(s))}
     cand = {c["name"]: c for c in d["candidates"]}

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -204,3 +205,74 @@ async def test_an_app_whose_store_was_replaced_says_so(tmp_path):
         assert "replaced" in str(app.screen.query_one("#runs-title", Static).render()).lower()
         assert any("replaced" in n.message for n in app._notifications)
     hold_for_rebuild(path).close()  # the app let go of the store when it quit
+
+
+def _normalised_rows(path: str, folder: str) -> dict[str, list]:
+    """Every table's rows with what differs between two builds of the demo by design put
+    aside: run ids (random; numbered in creation order), times and durations, the store's
+    own folder, and what is derived from times (the gate rows' fingerprint, the FTS size
+    copy's fingerprint)."""
+    import sqlite3
+
+    db = sqlite3.connect(path)
+    ids = [r[0] for r in db.execute("SELECT run_id FROM runs ORDER BY rowid")]
+    timed = {"start_time", "end_time", "timestamp", "duration", "latency_ms", "fingerprint"}
+
+    def untimed(v):
+        if isinstance(v, dict):
+            return {k: untimed(x) for k, x in v.items() if "duration" not in k
+                    and "latency" not in k}
+        return [untimed(x) for x in v] if isinstance(v, list) else v
+
+    def fix(col, v):
+        if col.endswith("_at") or col in timed:
+            return "<volatile>"
+        if col == "metrics_json":
+            v = json.dumps(untimed(json.loads(v)), sort_keys=True)
+        if isinstance(v, str):
+            for i, r in enumerate(ids):
+                v = v.replace(r, f"RUN{i}")
+            v = v.replace(folder, "<folder>")
+        return v
+
+    out = {}
+    for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name "
+                              "NOT LIKE 'steps_fts%' AND name NOT LIKE 'sqlite_%' AND name != "
+                              "'fts_sizes'"):
+        cur = db.execute(f'SELECT * FROM "{name}"')
+        cols = [d[0] for d in cur.description]
+        out[name] = sorted((tuple(fix(c, v) for c, v in zip(cols, row)) for row in cur),
+                           key=repr)
+    db.close()
+    return out
+
+
+def test_a_copied_demo_store_holds_what_a_build_there_holds(tmp_path, new_demo):
+    """Tests take copies of one demo store built per session (tests/demo_store.py): a copy
+    holds the rows a build at its path holds, ids and times aside, and its candidates folder
+    is its own (the files' paths in the store point into it)."""
+    from t2e_tui.demo import store_candidates_dir
+
+    built = build_demo(tmp_path / "built" / "demo.sqlite")
+    copied = new_demo(tmp_path / "copied" / "demo.sqlite")
+    assert copied["store"] == str(tmp_path / "copied" / "demo.sqlite")
+    assert {k: v for k, v in copied.items() if k not in ("store", "candidates_dir", "runs",
+                                                         "candidates", "transfer", "seconds")} \
+        == {k: v for k, v in built.items() if k not in ("store", "candidates_dir", "runs",
+                                                        "candidates", "transfer", "seconds")}
+    assert [{k: v for k, v in c.items() if k not in ("run_id", "row")}
+            for c in copied["candidates"]] == [
+        {k: v for k, v in c.items() if k not in ("run_id", "row")} for c in built["candidates"]]
+    rows_b = _normalised_rows(built["store"], built["candidates_dir"])
+    rows_c = _normalised_rows(copied["store"], copied["candidates_dir"])
+    assert rows_b.keys() == rows_c.keys() and rows_b["episodes"] and rows_b["steps"]
+    for table in rows_b:
+        assert rows_c[table] == rows_b[table], table
+    conn = connect(copied["store"])
+    paths = [p for (p,) in conn.execute("SELECT path FROM candidates ORDER BY saved_at")]
+    assert len(paths) == 3
+    folder = store_candidates_dir(copied["store"])
+    assert folder == Path(copied["candidates_dir"])
+    for p in paths:
+        assert Path(p).parent == folder and Path(p).is_file()
+        assert Path(p).read_text() == (Path(built["candidates_dir"]) / Path(p).name).read_text()

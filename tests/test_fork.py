@@ -22,11 +22,11 @@ from world.tools import RetailEnv
 
 
 @pytest.fixture(scope="module")
-def demo_store(tmp_path_factory):
+def demo_store(tmp_path_factory, demo_template):
     """A demo store of our own (forks are written into it)."""
-    from t2e_tui.demo import build_demo
+    from demo_store import copy_demo
 
-    return build_demo(tmp_path_factory.mktemp("forkdemo") / "demo.sqlite")["store"]
+    return copy_demo(demo_template, tmp_path_factory.mktemp("forkdemo") / "demo.sqlite")["store"]
 
 
 def _t2e(store_path, *args):

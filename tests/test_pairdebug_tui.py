@@ -27,10 +27,10 @@ def fx(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def demo_store(tmp_path_factory):
-    from t2e_tui.demo import build_demo
+def demo_store(tmp_path_factory, demo_template):
+    from demo_store import copy_demo
 
-    return build_demo(tmp_path_factory.mktemp("pdemo") / "demo.sqlite")["store"]
+    return copy_demo(demo_template, tmp_path_factory.mktemp("pdemo") / "demo.sqlite")["store"]
 
 
 def _run_id(path, name: str) -> str:
@@ -322,12 +322,11 @@ async def test_a_note_on_a_step_is_stored_and_marked_in_the_lanes(fx):
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
-def test_task_rerun_snapshot(snap_compare, tmp_path, size):
+def test_task_rerun_snapshot(snap_compare, tmp_path, new_demo, size):
     """The finished rerun screen (seeded plans, fixed clock: nothing moves between runs)."""
-    from t2e_tui.demo import build_demo
     from t2e_tui.engine.task_rerun import plan_task_rerun
 
-    path = build_demo(tmp_path / "demo.sqlite")["store"]
+    path = new_demo(tmp_path / "demo.sqlite")["store"]
     base = _run_id(path, "baseline heldout")
     conn = store.connect(path)
     eid = resolve_episode(conn, f"{base}:crossorder-01")

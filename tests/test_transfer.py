@@ -13,7 +13,6 @@ from tui_fixture import settle, wait_for
 from store import connect
 from t2e_tui.candidates import CandidateError, parse
 from t2e_tui.cli import cli
-from t2e_tui.demo import build_demo
 from t2e_tui.gate.transfer import (
     TRANSFER_FLAG,
     UNCHECKED,
@@ -24,9 +23,9 @@ from t2e_tui.gate.transfer import (
 
 
 @pytest.fixture
-def own_demo(tmp_path):
+def own_demo(tmp_path, new_demo):
     """A demo store this test may write to (transfer reruns add runs and gate rows)."""
-    s = build_demo(tmp_path / "demo.sqlite")
+    s = new_demo(tmp_path / "demo.sqlite")
     s["by"] = {c["name"]: c for c in s["candidates"]}
     return s
 

@@ -234,10 +234,8 @@ def test_failures_episodes_snapshot(snap_compare, fx, size):
 
 
 @pytest.fixture
-def fly_demo(tmp_path):
-    from t2e_tui.demo import build_demo
-
-    return build_demo(tmp_path / "fly.sqlite")
+def fly_demo(tmp_path, new_demo):
+    return new_demo(tmp_path / "fly.sqlite")
 
 
 async def test_flywheel_chart_view(fly_demo):

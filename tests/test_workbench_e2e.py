@@ -8,7 +8,6 @@ import pytest
 from tui_fixture import wait_for
 
 from store import connect
-from t2e_tui.demo import build_demo
 from t2e_tui.ui.app import make_app
 
 CANCELLED_RULE = ("- For cancelled orders, check the fulfillments for tracking numbers before "
@@ -16,8 +15,8 @@ CANCELLED_RULE = ("- For cancelled orders, check the fulfillments for tracking n
 
 
 @pytest.fixture
-def demo(tmp_path):
-    return build_demo(tmp_path / "demo.sqlite")
+def demo(tmp_path, new_demo):
+    return new_demo(tmp_path / "demo.sqlite")
 
 
 async def launcher_ready(pilot):

@@ -146,10 +146,8 @@ async def test_estimate_cancel_and_resume(store):
 
 
 @pytest.fixture
-def demo(tmp_path):
-    from t2e_tui.demo import build_demo
-
-    return build_demo(tmp_path / "demo.sqlite")  # outside the app's event loop
+def demo(tmp_path, new_demo):
+    return new_demo(tmp_path / "demo.sqlite")  # outside the app's event loop
 
 
 async def rerun_from_fixed_filter(pilot, baseline: str, candidate: str):

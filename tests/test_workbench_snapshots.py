@@ -15,18 +15,39 @@ SIZES = [(80, 24), (160, 48)]
 RULE = "- For cancelled orders, check the fulfillments for tracking numbers."
 
 
-@pytest.fixture
-def demo(tmp_path, monkeypatch):
+def _fixed_run_ids(counter):
     # run ids are random in real use; fixed here so the screens are byte-identical per run
+    return lambda: f"run{next(counter):05d}"
+
+
+@pytest.fixture(scope="module")
+def demo_fixed_ids(tmp_path_factory):
+    """The demo built once with run ids run00001, run00002, ... and the counter's next value
+    (a build's copy continues from there, as the build's own counter would)."""
+    from demo_store import seal_template
+
     from store import writer
     from t2e_tui.demo import build_demo
 
     counter = itertools.count(1)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(writer, "new_run_id", _fixed_run_ids(counter))
+        built = seal_template(build_demo(tmp_path_factory.mktemp("snapdemo") / "demo.sqlite"))
+    return built, next(counter)
+
+
+@pytest.fixture
+def demo(tmp_path, monkeypatch, demo_fixed_ids):
+    from demo_store import copy_demo
+
+    from store import writer
+
+    template, next_id = demo_fixed_ids
     # the editor names the candidates folder relative to the working directory: keep it
     # the same on every run
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(writer, "new_run_id", lambda: f"run{next(counter):05d}")
-    s = build_demo(tmp_path / "demo.sqlite")
+    monkeypatch.setattr(writer, "new_run_id", _fixed_run_ids(itertools.count(next_id)))
+    s = copy_demo(template, tmp_path / "demo.sqlite")
     s["by"] = {c["name"]: c for c in s["candidates"]}
     return s
 
