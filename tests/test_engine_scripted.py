@@ -128,3 +128,23 @@ def test_group_commit_writes_the_same_rows_as_per_step_commits(tmp_path, monkeyp
     for name, sql in q.items():
         assert a.execute(sql).fetchall() == b.execute(sql).fetchall(), name
     assert a.execute(q["fts"]).fetchone()[0] > 0
+
+
+def test_a_scripted_run_does_not_load_the_openai_package(tmp_path):
+    """`import openai` is ~0.9 s of CPU (pydantic models for the whole API); a run with the
+    scripted stand-in never calls a model, and every `t2e run`/`t2e demo` paid it at start."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import atexit, sys; from t2e_tui.cli import cli; "
+            "atexit.register(lambda: print('openai' in sys.modules)); "
+            "cli.main(['--store', sys.argv[1], 'run', '--model', 'scripted', '--tasks', "
+            "'crossorder-01', '--json'])")
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "s.sqlite")],
+                          capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 0, proc.stderr
+    *out, loaded = proc.stdout.split("\n")[:-1]
+    assert json.loads("\n".join(out))["episodes"] == 1
+    assert loaded == "False"
