@@ -67,9 +67,12 @@ def connect(path: str | os.PathLike, *, migrate_schema: bool = True,
         conn = sqlite3.connect(target, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
                                check_same_thread=False, uri=uri)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        # before the migrations too: at the default FULL each migration's commit fsynced the
+        # WAL (~20 ms of a new store's creation). In WAL mode NORMAL is still all or nothing
+        # per transaction; a power cut can only undo the last ones (a migration runs again).
+        conn.execute("PRAGMA synchronous = NORMAL")
         with _SETUP_LOCK:
             _retry_locked(lambda: _setup(conn, migrate_schema))
-        conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{shown_path(p)}: not a usable t2e store ({exc})") from exc
