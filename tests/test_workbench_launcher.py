@@ -3,7 +3,9 @@ cancel and resume."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 import time
 
 import pytest
@@ -111,17 +113,38 @@ async def test_leakage_warning_lists_tasks_viewed_while_drafting(store, tmp_path
         assert "leakage" not in str(screen.query_one("#lf-warning").render())
 
 
+def hold_episodes_after(monkeypatch, first: int) -> threading.Event:
+    """Let a run's first `first` episodes play, then hold every other one (awaiting, as a model
+    call would) until the returned event is set: a ctrl+c lands mid-run at any speed, where a
+    run had to be long enough for the keypress to beat it."""
+    from t2e_tui.engine import engine as engine_mod
+
+    release = threading.Event()
+    real = engine_mod._play_one
+    started = [0]
+
+    async def held(*args, **kw):
+        started[0] += 1
+        while started[0] > first and not release.is_set():
+            await asyncio.sleep(0.01)
+        return await real(*args, **kw)
+
+    monkeypatch.setattr(engine_mod, "_play_one", held)
+    return release
+
+
 @pytest.mark.slow
-async def test_estimate_cancel_and_resume(store):
+async def test_estimate_cancel_and_resume(store, monkeypatch):
     from t2e_tui.ui.screens.workbench_launcher import LauncherScreen
 
+    release = hold_episodes_after(monkeypatch, 4)
     app = make_app(store, load_config=False, poll_interval=0)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_launcher(app, pilot, candidate="baseline")
         await set_field(pilot, screen, "tasks", "heldout")
-        await set_field(pilot, screen, "trials", "10")
+        await set_field(pilot, screen, "trials", "2")
         est = str(screen.query_one("#lf-estimate").render())
-        n = len(screen._plan.task_ids) * 10
+        n = len(screen._plan.task_ids) * 2
         assert f"{n} episodes" in est
         await pilot.press("ctrl+l")
         bar = screen.query_one("#lf-progress")
@@ -136,6 +159,7 @@ async def test_estimate_cancel_and_resume(store):
         assert 0 < done < n
         assert conn.execute("SELECT status FROM runs WHERE run_id = ?",
                             (run_id,)).fetchone()[0] == "interrupted"
+        release.set()
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: screen.status not in (None, "running", "interrupted"),
                        timeout=120)
