@@ -2,12 +2,36 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def _share_bytecode() -> None:
+    """Where PYTHONDONTWRITEBYTECODE is set (these machines set it), every process compiled
+    every module it imported, each time: each xdist worker rewrote and compiled all test
+    modules at collection (~5 s of CPU) and each of the suite's few hundred `t2e`
+    subprocesses compiled t2e's modules again (~0.15 s each). The suite keeps the bytecode in
+    a cache of its own outside the checkout (PYTHONPYCACHEPREFIX, inherited by the xdist
+    workers and the subprocesses), so nothing is written into the tree. Python checks each
+    file against its source as usual. A prefix set by the caller is kept."""
+    if not os.environ.get("PYTHONDONTWRITEBYTECODE") or os.environ.get("PYTHONPYCACHEPREFIX"):
+        return
+    tag = hashlib.sha256(str(REPO).encode()).hexdigest()[:12]
+    prefix = Path(tempfile.gettempdir()) / f"t2e-tests-pycache-{os.getuid()}-{tag}"
+    os.environ["PYTHONPYCACHEPREFIX"] = str(prefix)
+    del os.environ["PYTHONDONTWRITEBYTECODE"]
+    sys.pycache_prefix = str(prefix)
+    sys.dont_write_bytecode = False
+
+
+_share_bytecode()
 SHARED = Path(os.environ.get("T2E_SHARED_DIR", REPO.parent / "shared"))
 TAU2 = SHARED / "tau2"
 RESULTS = TAU2 / "results"
