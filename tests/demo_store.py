@@ -44,6 +44,12 @@ def copy_demo(template: dict, dest: str | Path) -> dict:
             conn.execute("UPDATE candidates SET path = ? || substr(path, ?) WHERE "
                          "substr(path, 1, ?) = ?", (str(dst_dir), len(str(src_dir)) + 1,
                                                     len(str(src_dir)), str(src_dir)))
+        # the demo's record of what it made names the candidates' rows (paths included):
+        # made again for the copy, as the build there would have made it
+        from t2e_tui.demo_work import RECORD_TABLE, record
+
+        conn.execute(f"DROP TABLE {RECORD_TABLE}")
+        record(conn, dst_dir)
     finally:
         conn.close()
     return dict(copy.deepcopy(template), store=str(dest), candidates_dir=str(dst_dir))
