@@ -40,6 +40,24 @@ def test_bootstrap_replays_the_stdlib_stream_bit_for_bit(n, seed):
         reference_bootstrap(deltas, resamples=resamples, seed=seed)
 
 
+def test_bootstraps_of_as_many_tasks_share_draws_but_never_values():
+    """The draws (which task each resample picks) depend on the number of tasks, the
+    resamples and the seed alone, so they are made once and reused; each list of deltas still
+    gets its own interval, bit for bit the stdlib loop's, at the policy's level and at the
+    tested level's 100,000 resamples."""
+    rng = random.Random(9)
+    lists = [[rng.choice((-1.0, -2 / 3, -1 / 3, 0.0, 1 / 3, 1.0)) for _ in range(12)]
+             for _ in range(3)]
+    got = [bootstrap_mean_ci(d, resamples=300, seed=4) for d in lists]
+    assert got == [reference_bootstrap(d, resamples=300, seed=4) for d in lists]
+    assert len(set(got)) == 3
+    tested = [bootstrap_mean_ci(d, level=1 - 1e-4, resamples=100_000, seed=4)
+              for d in lists[:2]]
+    assert tested == [reference_bootstrap(d, level=1 - 1e-4, resamples=100_000, seed=4)
+                      for d in lists[:2]]
+    assert tested[0] != tested[1]
+
+
 def test_big_bootstrap_agrees_with_the_exact_replay_within_monte_carlo_error(monkeypatch):
     rng = random.Random(5)
     n = 3000
