@@ -175,7 +175,10 @@ class StubOpenAI:
             request_queue_size = 128
 
         self._server = Server(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # shutdown() waits for the serving loop to look at its flag, which it does once per
+        # poll interval: at the default 0.5 s every test with a stub ended with ~0.5 s idle
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.01}, daemon=True)
         self._thread.start()
         return self
 
