@@ -28,6 +28,13 @@ BUILT_IN = ("mini-retail", "mini-airline")
 RESCORABLE = ("tau2-retail", "mini-retail", "tau2-airline", "mini-airline")
 
 
+def rescorable_kinds() -> str:
+    """The kinds of domain t2e re-scores, for messages ("retail and airline"): read off
+    RESCORABLE, so a message never lags behind what is re-scored."""
+    kinds = list(dict.fromkeys(key.split("-", 1)[1] for key in RESCORABLE))
+    return kinds[0] if len(kinds) == 1 else ", ".join(kinds[:-1]) + " and " + kinds[-1]
+
+
 def rescore_domain(domain: str | None) -> str | None:
     """The world's name of `domain` (`world.domains.world_key`: any case or padding, tau2's
     bare names) when t2e can re-score files of it, else None. A file's own spelling never

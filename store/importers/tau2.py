@@ -267,10 +267,13 @@ def _check_shape(pctx: ImportContext, meta: RunMeta) -> None:
         if "tasks" not in top:
             pctx.warn("no embedded 'tasks': the world id covers the domain and policy only and "
                       "the task-label check is skipped")
+        from world.rescore import rescorable_kinds
+
         from ..grader import rescorable
         if not rescorable(meta.domain):
-            pctx.warn(f"domain {meta.domain!r} is not re-scorable here (t2e re-scores retail "
-                      "only): the recorded rewards are imported and shown as given")
+            pctx.warn(f"domain {meta.domain!r} is not re-scorable here (t2e re-scores "
+                      f"{rescorable_kinds()}): the recorded rewards are imported and shown as "
+                      "given")
 
 
 def _sims(pctx: ImportContext, builder: RowBuilder, meta: RunMeta,
