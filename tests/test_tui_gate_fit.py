@@ -110,3 +110,52 @@ async def test_action_match_rows_show_the_tasks_action_match(real_pair):
             assert mb[3] == mc[3], (why, task, b, c)
         assert seen == 7 + 3
         assert ["reward_improved", "18", "1.000", "0.000"] in rows
+
+
+def _stats(gate: GateScreen) -> str:
+    return str(gate.query_one("#gate-stats").render())
+
+
+async def test_the_noise_hint_follows_the_width_it_is_drawn_at(demo):
+    """"noise unknown" is a hint the task rows need the room of below 100 columns: whether it
+    is shown is decided at the width the screen has now, not at its first draw (narrowed
+    from 160 to 80 columns the screen kept it; widened, it never came back)."""
+    app = make_app(demo["store"], load_config=False, poll_interval=0)
+    async with app.run_test(size=(160, 48)) as pilot:
+        gate = await _gate(app, pilot, demo["runs"]["baseline-transfer"],
+                           demo["transfer"]["run_id"])
+        assert gate.result.advice.get("slip_per_trial") is None
+        assert "noise unknown" in _stats(gate)
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot)
+        assert "noise unknown" not in _stats(gate)
+        assert _stats(gate).startswith(gate.result.stats["test"])  # the p-value line stays
+        _assert_fits(app, gate, AIR)
+        await pilot.resize_terminal(160, 48)
+        await settle(pilot)
+        assert "noise unknown" in _stats(gate)
+
+
+async def test_the_human_decision_line_is_one_row_at_80_and_whole_in_help(demo):
+    """At 80 columns the human-decision line wrapped onto a second row; it is one row whose
+    key hints give way first, and F1 lists it whole."""
+    from t2e_tui.ui.screens.help import shortened_lines
+
+    whole = ("human decision: none yet · P promote · D discard · Enter compares the selected "
+             "task")
+    app = make_app(demo["store"], load_config=False, poll_interval=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        gate = await _gate(app, pilot, demo["runs"]["baseline-transfer"],
+                           demo["transfer"]["run_id"])
+        human = gate.query_one("#gate-human")
+        assert human.region.height == 1
+        lines = screen_lines(app)
+        shown = next(ln for ln in lines if "human decision:" in ln)
+        assert shown.strip().startswith("human decision: none yet · P promote · D discard")
+        assert not any(ln.strip().startswith(("task", "selected")) for ln in lines)
+        assert whole in shortened_lines(gate)
+        await pilot.resize_terminal(160, 48)
+        await settle(pilot)
+        assert whole in screen_lines(app)[[i for i, ln in enumerate(screen_lines(app))
+                                           if "human decision:" in ln][0]]
+        assert whole not in shortened_lines(gate)

@@ -51,9 +51,10 @@ def hostile_store(tmp_path_factory):
 _FRAME = re.compile("[\u2500-\u259f]")
 
 
-def widget_texts(app) -> tuple[list[str], list]:
+def widget_texts(app) -> tuple[list[tuple[str, bool]], list]:
     """The text each innermost visible widget draws (its own region of the screen's lines,
-    frames removed: a wrapped line goes on in the same widget), and the screen's strips."""
+    frames removed: a wrapped line goes on in the same widget), with whether its scrolling
+    container cuts it off below (its text goes on out of view), and the screen's strips."""
     strips = app.screen._compositor.render_strips()
     lines = ["".join(seg.text for seg in strip) for strip in strips]
     shown = app.screen._compositor.visible_widgets
@@ -63,8 +64,8 @@ def widget_texts(app) -> tuple[list[str], list]:
         if w in parents or isinstance(w, Input):  # what the user typed is no id
             continue
         r = region.intersection(clip)
-        out.append("\n".join(_FRAME.sub(" ", line[r.x:r.right])
-                             for line in lines[r.y:r.bottom]))
+        out.append(("\n".join(_FRAME.sub(" ", line[r.x:r.right])
+                              for line in lines[r.y:r.bottom]), region.bottom > clip.bottom))
     return out, strips
 
 
@@ -73,12 +74,14 @@ def assert_literal(app, where: str) -> str:
     style, no OSC payload. Returns the screen's text."""
     texts, strips = widget_texts(app)
     text = "\n".join("".join(seg.text for seg in strip) for strip in strips)
-    for part in texts:
+    for part, cut_below in texts:
         flat = re.sub(r"\s+", "", part)
         for marker, shown in SHOWN.items():
             for m in re.finditer(marker, flat):
                 drawn = flat[m.start():m.start() + len(shown)]
                 cut = drawn.find("…")
+                if cut < 0 and cut_below and m.start() + len(shown) > len(flat):
+                    cut = len(drawn)  # wrapped onto the next row, scrolled out of view
                 ok = shown.startswith(drawn[:cut]) if cut >= 0 else drawn == shown
                 assert ok, f"{where}: {shown!r} drawn as {drawn!r}\n{part}\n\n{text}"
     assert "TITLE" not in text and "]0;" not in text, f"{where}: OSC remnant\n{text}"

@@ -19,10 +19,12 @@ from textual.widgets import DataTable, Input, Static
 
 from ...standin import NOTE as STAND_IN_NOTE
 from ...standin import is_stand_in
+from ...textsafe import one_line
 from ..plain import plain
 from ..widgets.datatable import PlainDataTable
 from ..widgets.fittitle import FitTitle, Part, run_parts
 from ..widgets.keybar import KeyBar
+from ..widgets.textline import TextLine
 
 # At 80×24 the task table keeps its header and this many rows; the verdict's reasons above it
 # scroll in what is left (their first line, verdict and grade, is a line of its own).
@@ -119,7 +121,7 @@ class GateScreen(Screen):
     GateScreen #gate-stats { height: auto; padding: 0 1; }
     GateScreen #gate-checks { height: auto; max-height: 11; }
     GateScreen #gate-tasks { height: 1fr; min-height: 5; }  /* header + TASK_ROWS_MIN */
-    GateScreen #gate-human { height: auto; padding: 0 1; }
+    GateScreen #gate-human { padding: 0 1; }
     """
 
     def __init__(self, baseline_run: str, candidate_run: str, result: Any = None) -> None:
@@ -141,7 +143,7 @@ class GateScreen(Screen):
         yield PlainDataTable(id="gate-checks", cursor_type="none", zebra_stripes=True)
         yield Static("", id="gate-stats")
         yield PlainDataTable(id="gate-tasks", cursor_type="row")
-        yield Static("", id="gate-human")
+        yield TextLine(id="gate-human")
         yield KeyBar()
 
     def on_mount(self) -> None:
@@ -151,6 +153,7 @@ class GateScreen(Screen):
             self._evaluate()
 
     def on_resize(self) -> None:
+        self._show_stats()
         self.call_after_refresh(self._fit)
 
     def _fit(self) -> None:
@@ -280,24 +283,8 @@ class GateScreen(Screen):
                            c.candidate_text or _fmt(c.candidate),
                            f"{len(c.tasks)} task{'' if len(c.tasks) == 1 else 's'}"
                            if c.tasks else "")
+        self._show_stats()
         s = result.stats
-        from ...gate.report import ci_text
-
-        # the interval at the level tested (1 - alpha), labelled with it, as the CLI says it
-        ci = ci_text(s, ".3f") if s.get("ci_low") is not None else "CI n/a"
-        from ...cli.gate import advice_lines
-
-        adv = result.advice or {}
-        # "noise unknown" is a hint; below 100 columns the task list needs the line more
-        quiet = adv.get("slip_per_trial") is None and self.size.width < 100
-        # an advice line can quote a task id: one line each
-        budget = "" if quiet else "\n".join(plain(x, width=1000).plain
-                                             for x in advice_lines(adv)[:3])
-        self.query_one("#gate-stats", Static).update(Text(
-            f"{s.get('test', 'test')}: p = {_sig(s.get('p_value'))} (α {_sig(s.get('alpha'))})"
-            f" · reward Δ {ci} · fixes {len(s.get('fixes') or [])} · regressions "
-            f"{len(s.get('regressions') or [])} · flaky {len(s.get('flaky') or [])}"
-            + (f"\n{budget}" if budget else "")))
 
         tasks = self.query_one("#gate-tasks", DataTable)
         tasks.clear(columns=True)
@@ -327,6 +314,31 @@ class GateScreen(Screen):
         tasks.focus()
         self.call_after_refresh(self._fit)
 
+    def _show_stats(self) -> None:
+        """The test's line, and the trial-budget advice where there is room: decided at the
+        width the screen has now (on_resize draws it again)."""
+        result = self.result
+        if result is None or not hasattr(result, "stats"):
+            return
+        s = result.stats
+        from ...gate.report import ci_text
+
+        # the interval at the level tested (1 - alpha), labelled with it, as the CLI says it
+        ci = ci_text(s, ".3f") if s.get("ci_low") is not None else "CI n/a"
+        from ...cli.gate import advice_lines
+
+        adv = result.advice or {}
+        # "noise unknown" is a hint; below 100 columns the task list needs the line more
+        quiet = adv.get("slip_per_trial") is None and self.size.width < 100
+        # an advice line can quote a task id: one line each
+        budget = "" if quiet else "\n".join(plain(x, width=1000).plain
+                                             for x in advice_lines(adv)[:3])
+        self.query_one("#gate-stats", Static).update(Text(
+            f"{s.get('test', 'test')}: p = {_sig(s.get('p_value'))} (α {_sig(s.get('alpha'))})"
+            f" · reward Δ {ci} · fixes {len(s.get('fixes') or [])} · regressions "
+            f"{len(s.get('regressions') or [])} · flaky {len(s.get('flaky') or [])}"
+            + (f"\n{budget}" if budget else "")))
+
     def _load_human(self) -> None:
         from store import connect
 
@@ -342,22 +354,26 @@ class GateScreen(Screen):
         self._show_human()
 
     def _show_human(self) -> None:
-        w = self.query_one("#gate-human", Static)
+        """One row: the decision stays; the key hints give way first at 80 columns (F1 shows
+        the line whole)."""
+        w = self.query_one("#gate-human", TextLine)
+        enter = Part((" · Enter compares the selected task", " · Enter compares", ""), give=3)
         if not self.human:
-            w.update("human decision: none yet · P promote · D discard · Enter compares the "
-                     "selected task")
+            w.set([Part("human decision: none yet"),
+                   Part((" · P promote · D discard", " · P/D"), give=2), enter])
             return
         h = self.human
-        text = Text.assemble("human decision: ", (h["decision"], "bold"))
+        parts = [Part("human decision: "), Part(h["decision"], "bold")]
         if h["override"]:
-            text.append_text(plain(f" (OVERRIDE: {h['reason'] or ''})", width=300))
+            parts.append(Part(f" (OVERRIDE: {one_line(h['reason'] or '', 300)})", give=1,
+                              cut="end", least=14))
         # an override a later decision replaced stays visible (as on the scoreboard)
         earlier = [o for o in getattr(self, "_history", [])[:-1] if o["override"]]
         if earlier and not h["override"]:
-            text.append_text(plain(f" · replaces an OVERRIDE promote "
-                                   f"({earlier[-1]['reason'] or ''})", width=300))
-        text.append(" · Enter compares the selected task")
-        w.update(text)
+            parts.append(Part(f" · replaces an OVERRIDE promote "
+                              f"({one_line(earlier[-1]['reason'] or '', 300)})", give=1,
+                              cut="end", least=24))
+        w.set(parts + [enter])
 
     # -- actions ----------------------------------------------------------------------------
 
