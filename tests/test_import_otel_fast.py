@@ -219,3 +219,57 @@ def test_attribute_json_the_store_cannot_hold_stays_text(tmp_path):
         t, parse_constant=lambda c: pytest.fail(f"{c} in the store"))]
     conn.close()
     assert [c["arguments"] for c in calls] == bad
+
+
+@pytest.mark.parametrize("worker", ["0", "1"])
+def test_otel_batches_share_fts_statements_and_every_step_is_indexed(tmp_path, monkeypatch,
+                                                                      worker):
+    """An OTel import filled the FTS rows of each 2,000-message batch in its own statement
+    (one FTS5 segment each, merged again and again); batches now carry an empty range until
+    INDEX_EVERY messages wait, and the last one (otel.py's take()) fills the rest."""
+    from store.importers import episodes, otel
+
+    monkeypatch.setattr(episodes, "BATCH_MESSAGES", 5)
+    monkeypatch.setattr(episodes, "INDEX_EVERY", 13)
+    monkeypatch.setenv("T2E_IMPORT_WORKER", worker)
+    ranges = []
+    real = otel.write_batch
+
+    def spy(conn, batch):
+        ranges.append((batch[4], batch[5]))
+        real(conn, batch)
+
+    monkeypatch.setattr(otel, "write_batch", spy)
+    db = store.open_db(tmp_path / "s.sqlite")
+    entry = import_path(db, _lines_file(tmp_path / "many.jsonl", n=30))
+    conn = db.conn
+    first, last, n = conn.execute("SELECT min(step_id), max(step_id), count(*) FROM steps") \
+        .fetchone()
+    assert entry["messages"] == n > 26
+    filled = [r for r in ranges if r[0] < r[1]]
+    assert filled[0][0] == first and filled[-1][1] == last + 1  # every step, once, in order
+    assert all(a[1] == b[0] for a, b in zip(filled, filled[1:]))
+    assert all(b - a >= 13 for a, b in filled[:-1])
+    assert len(ranges) > 2 * len(filled)
+    assert conn.execute("SELECT count(*) FROM steps_fts_docsize").fetchone()[0] == n
+    conn.execute("INSERT INTO steps_fts (steps_fts, rank) VALUES ('integrity-check', 1)")
+    word = conn.execute("SELECT content FROM steps WHERE step_id = ?", (last,)).fetchone()[0]
+    word = next(w for w in word.split() if w.isalnum())
+    assert last in [r[0] for r in conn.execute(
+        "SELECT rowid FROM steps_fts WHERE steps_fts MATCH ?", (f'"{word}"',))]
+
+
+def test_a_builders_last_take_fills_the_rest_of_the_index():
+    """take() from outside is the last batch: with index_every waiting unmet, its FTS range
+    still covers every step not yet indexed (otel.py's and EpisodeWriter's final take)."""
+    from store.importers.episodes import RowBuilder
+
+    sim = {"id": "s", "messages": [{"role": "user", "content": "hi"}] * 3}
+    b = RowBuilder("r", 1, 1, batch_messages=3, index_every=100)
+    full = b.add(sim, 0)
+    assert full is not None and full[4] == full[5] == 1  # a full batch: nothing indexed yet
+    assert b.add(dict(sim, id="t"), 1) is not None
+    b.add({"id": "u", "messages": [{"role": "user", "content": "x"}]}, 2)
+    last = b.take()
+    assert (last[4], last[5]) == (1, 8) and len(last[1]) == 1
+    assert b.take() is None

@@ -197,6 +197,14 @@ def next_ids(conn: sqlite3.Connection) -> tuple[int, int]:
     return e + 1, s + 1
 
 
+# A builder's batch size, and how many messages' FTS rows one statement fills. FTS5 writes one
+# segment per statement, so a statement per 2,000-message batch made the 200 MB OTel file's
+# index of ~22 segments merged again and again: 16,000 cut the index's CPU by a quarter
+# (callgrind: 2,336 M -> 1,711 M instructions for its 44k messages). tau2.py sets both itself.
+BATCH_MESSAGES = 2_000
+INDEX_EVERY = 16_000
+
+
 class RowBuilder:
     """Turns simulations into episodes/steps/tool_calls/checks rows, in batches.
 
@@ -206,12 +214,13 @@ class RowBuilder:
     """
 
     def __init__(self, run_id: str, next_episode: int, next_step: int, *,
-                 batch_messages: int = 2_000, index_every: int = 0):
+                 batch_messages: int | None = None, index_every: int | None = None):
         self.run_id = run_id
-        self.batch_messages = batch_messages
+        self.batch_messages = BATCH_MESSAGES if batch_messages is None else batch_messages
         # 0: each batch's FTS range is its own steps; else a batch carries an empty range until
-        # index_every steps are unindexed, then all of them (fewer, larger FTS statements)
-        self.index_every = index_every
+        # index_every steps are unindexed, then all of them (fewer, larger FTS statements);
+        # the last batch (a take() from outside) fills the rest
+        self.index_every = INDEX_EVERY if index_every is None else index_every
         self.next_episode = next_episode
         self.next_step = next_step
         self._eps: list[tuple] = []
@@ -323,7 +332,7 @@ class RowBuilder:
         self.episodes += 1
         self.messages += len(messages)
         if len(self._steps) >= self.batch_messages:
-            return self.take()
+            return self.take(final=False)
         return None
 
     def totals_warning(self, record: str) -> str | None:
@@ -335,9 +344,10 @@ class RowBuilder:
                 f"message's counts are kept: {', '.join(self.totals_seen)}"
                 + (" ..." if self.totals_left_out > len(self.totals_seen) else ""))
 
-    def take(self, *, final: bool = False) -> tuple | None:
+    def take(self, *, final: bool = True) -> tuple | None:
         """The queued rows as one batch (None when empty); the queue starts afresh. Its last
-        two fields are the step ids whose FTS rows write_batch fills (`final`: all the rest)."""
+        two fields are the step ids whose FTS rows write_batch fills: all the rest, unless
+        `final` is false (add's full batches: then only once index_every are waiting)."""
         if not self._eps and not (final and self._indexed < self.next_step):
             return None
         first = end = self._indexed
