@@ -97,22 +97,47 @@ _COLUMN_KEYS = frozenset(_MESSAGE_KEYS - {"usage"})  # usage also rides in extra
 # A message's key order and role decide which keys ride in extra_json, whether the key list is
 # noted, and which columns' values are checked: worked out once per shape (a results file has a
 # handful), not per message. Bounded: hostile input with endless shapes is simply not cached.
-_SHAPES: dict[tuple, tuple[tuple, tuple | None, tuple]] = {}
+_SHAPES: dict[tuple, tuple[tuple, tuple | None, tuple, str | None]] = {}
 _SHAPES_MAX = 1024
 
 
-def _shape(role: str, message: dict) -> tuple[tuple, tuple | None, tuple]:
-    """(keys for extra_json, the column keys to note or None, the column keys present)."""
+def _shape(role: str, message: dict) -> tuple[tuple, tuple | None, tuple, str | None]:
+    """(keys for extra_json, the column keys to note or None, the column keys present, the
+    key note's JSON text as extra_json's last member, or None: no note, or the message has a
+    key of the note's name, which the note replaces in place)."""
     key = (role, tuple(message))
     shape = _SHAPES.get(key)
     if shape is None:
         present = tuple(k for k in key[1] if k in _COLUMN_KEYS)
-        shape = (tuple(k for k in key[1] if k not in _COLUMN_KEYS),
-                 None if set(present) == _DEFAULT_SETS.get(role, _OTHER_SET) else present,
-                 present)
+        extra_keys = tuple(k for k in key[1] if k not in _COLUMN_KEYS)
+        note = None if set(present) == _DEFAULT_SETS.get(role, _OTHER_SET) else present
+        text = None
+        if note is not None and META_KEY not in extra_keys:
+            text = _encode(META_KEY) + ": " + _encode({"keys": list(note)})
+        shape = (extra_keys, note, present, text)
         if len(_SHAPES) < _SHAPES_MAX:
             _SHAPES[key] = shape
     return shape
+
+
+def _extra_text(message: dict, extra_keys: tuple, keys_note: tuple | None,
+                note_text: str | None, raw: dict | None) -> str | None:
+    """extra_json: the keys without a column, then the `_t2e` note when one is needed."""
+    if raw is None and note_text is not None:
+        # the usual note (the shape's key list alone): its text is the shape's, made once;
+        # JSON text of {**extra, META_KEY: note} is extra's with the note's member appended
+        if not extra_keys:
+            return "{" + note_text + "}"
+        return _encode({k: message[k] for k in extra_keys})[:-1] + ", " + note_text + "}"
+    extra = {k: message[k] for k in extra_keys}
+    meta: dict[str, Any] = {}
+    if keys_note is not None:
+        meta["keys"] = list(keys_note)
+    if raw:
+        meta["raw"] = raw
+    if meta:
+        extra[META_KEY] = meta
+    return _encode(extra) if extra else None
 
 
 def short_json(v: Any) -> str:
@@ -157,11 +182,7 @@ def step_row(episode_id: int, idx: int, message: dict, *, latency_ms: float | No
         tokens_in = tokens_out = None
     if type(role) is not str:
         role = "unknown"
-    extra_keys, keys_note, present = _shape(role, message)
-    extra = {k: message[k] for k in extra_keys}
-    meta: dict[str, Any] = {}
-    if keys_note is not None:
-        meta["keys"] = list(keys_note)
+    extra_keys, keys_note, present, note_text = _shape(role, message)
     raw = None
     for k in present:  # in the message's order, so a note with two raw values is always alike
         v = message[k]
@@ -176,13 +197,9 @@ def step_row(episode_id: int, idx: int, message: dict, *, latency_ms: float | No
             if raw is None:
                 raw = {}
             raw[k] = v
-    if raw:
-        meta["raw"] = raw
-        if "tool_calls" in raw and type(calls) is list:
-            calls = _text_ids(calls)  # (the ids as the call rows and results hold them)
+    if raw and "tool_calls" in raw and type(calls) is list:
+        calls = _text_ids(calls)  # (the ids as the call rows and results hold them)
     calls_text = _encode(calls) if calls else None
-    if meta:
-        extra[META_KEY] = meta
     # a call id as the store keeps it (tool_calls.call_id, steps.tool_call_id, the ids in
     # steps.tool_calls): text as it is, an integer as its text (1 is the id "1", as the ATIF
     # and OTel importers read it; the message's own value is kept raw for export); anything
@@ -207,7 +224,7 @@ def step_row(episode_id: int, idx: int, message: dict, *, latency_ms: float | No
             if cid is not None and tool_names is not None:
                 tool_names[cid] = name
             call_rows.append((pos, cid, name, args_text, tool_kind(name)))
-    extra_text = _encode(extra) if extra else None
+    extra_text = _extra_text(message, extra_keys, keys_note, note_text, raw)
     huge = ((content is not None and len(content) > HUGE_CHARS)
             or (calls_text is not None and len(calls_text) > HUGE_CHARS)
             or (extra_text is not None and len(extra_text) > HUGE_CHARS))

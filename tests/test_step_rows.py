@@ -45,3 +45,40 @@ def test_odd_shapes_round_trip():
     for msg in shapes * 2:  # the second time from the remembered shape
         row, _, _ = step_row(1, 2, msg)
         assert message_from_step(dict(zip(_STEP_COLUMNS, row))) == msg
+
+
+# extra_json's `_t2e` key note: the usual one (the shape's key list alone) is spliced from
+# text made once per shape; a note with raw values, or a message holding a `_t2e` key of its
+# own, is built whole. Both must give json.dumps's text of the same dict.
+NOTED = [
+    ({"role": "tool", "id": "c1", "content": "r", "requestor": "assistant", "error": False},
+     '{"_t2e": {"keys": ["role", "id", "content", "requestor", "error"]}}'),
+    ({"role": "user", "content": "a", "cost": 0.5, "usage": {"prompt_tokens": 3},
+      "model": "m\u00e9"},
+     '{"usage": {"prompt_tokens": 3}, "model": "m\u00e9", '
+     '"_t2e": {"keys": ["role", "content", "cost"]}}'),
+    ({"role": "user", "content": "a", "cost": "x", "model": "m"},
+     '{"model": "m", "_t2e": {"keys": ["role", "content", "cost"], "raw": {"cost": "x"}}}'),
+    ({"role": "user", "content": "a", "turn_idx": 0, "timestamp": "t", "cost": 1.0,
+      "tool_calls": None, "model": "m"}, '{"model": "m"}'),  # the usual keys: no note
+]
+
+
+def test_the_key_note_spliced_from_its_shape_is_the_whole_notes_text():
+    from store import messages
+
+    for msg, text in NOTED * 2:  # the second time from the remembered shape
+        row, _, _ = step_row(1, 0, msg)
+        assert row[-1] == text
+        assert message_from_step(dict(zip(_STEP_COLUMNS, row))) == msg
+    # every message whose note is spliced gives the text the whole note's path gives
+    spliced = 0
+    for msg in [m for m, _ in NOTED] + [ODD, {"role": "user", "content": "x", "z": [1, {}]},
+                                         {"role": "assistant", "_t2e": 1, "content": "a"}]:
+        extra_keys, keys_note, _, note_text = messages._shape(msg.get("role"), msg)
+        row, _, _ = step_row(1, 9, msg)
+        whole = messages._extra_text(msg, extra_keys, keys_note, None, None)
+        if note_text is not None and "raw" not in (json.loads(row[-1]) or {}).get("_t2e", {}):
+            spliced += 1
+            assert row[-1] == whole
+    assert spliced == 3
