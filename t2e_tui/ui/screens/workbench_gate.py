@@ -13,9 +13,9 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Input, Static
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Static
 
 from ...standin import NOTE as STAND_IN_NOTE
 from ...standin import is_stand_in
@@ -25,6 +25,7 @@ from ..widgets.datatable import PlainDataTable
 from ..widgets.fittitle import FitTitle, Part, run_parts
 from ..widgets.keybar import KeyBar
 from ..widgets.textline import TextLine
+from .gate_modals import ConfirmModal, ReasonModal
 
 # At 80×24 the task table keeps its header and this many rows; the verdict's reasons above it
 # scroll in what is left (their first line, verdict and grade, is a line of its own).
@@ -46,60 +47,6 @@ def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.3f}"
     return str(v)
-
-
-class ReasonModal(ModalScreen[str | None]):
-    """A reason is required to promote against the gate's verdict."""
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="reason.cancel")]
-    DEFAULT_CSS = """
-    ReasonModal { align: center middle; }
-    ReasonModal > Vertical { width: 76; max-width: 100%; height: auto; padding: 1 2;
-        border: thick $error; background: $surface; }
-    """
-
-    def __init__(self, verdict: str) -> None:
-        super().__init__()
-        self._verdict = verdict
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(Text.assemble((f"The gate said {self._verdict}.", "bold"),
-                                       " Promoting against it is recorded as an override. "
-                                       "Why?"))
-            yield Input(placeholder="reason (required)", id="reason")
-            yield Static("[dim]Enter record · Escape cancel[/dim]")
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.value.strip():
-            self.dismiss(event.value.strip())
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-class ConfirmModal(ModalScreen[bool]):
-    """y/n: recording a decision on evidence that is not clean heldout, or changing one."""
-
-    BINDINGS = [Binding("y", "answer(True)", "Yes", id="confirm.yes"),
-                Binding("n,escape", "answer(False)", "No", id="confirm.no")]
-    DEFAULT_CSS = """
-    ConfirmModal { align: center middle; }
-    ConfirmModal > Vertical { width: 76; max-width: 100%; height: auto; padding: 1 2;
-        border: thick $warning; background: $surface; }
-    """
-
-    def __init__(self, question: str) -> None:
-        super().__init__()
-        self._question = question
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(plain(self._question, width=2000))
-            yield Static("[dim]y record · n / Escape cancel[/dim]")
-
-    def action_answer(self, yes: bool) -> None:
-        self.dismiss(yes)
 
 
 class GateScreen(Screen):
