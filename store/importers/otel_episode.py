@@ -28,7 +28,7 @@ from typing import Any
 
 from . import otel_spans as S
 from .otel_choices import unchosen, went_on
-from .otel_inputs import Inputs, appended, parse_added
+from .otel_inputs import Inputs, Output, appended, output_items, parse_added
 from .otel_order import file_order, past_last_input
 from .otel_sim import kept_parts, sim_of
 from .otel_spans import INPUT
@@ -55,6 +55,7 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
     consumed = 0
     # the last chat span whose input was read (its text: full_input) and that input's length
     prev: tuple[list, int] | None = None
+    prev_out: Output | None = None  # its output's text and items (otel_inputs.output_items)
     # that input's items as parsed (when known): a later input that starts with them by value
     # continues the conversation, however it is serialised (spaces, key order of the text)
     hist: list | None = None
@@ -193,13 +194,18 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                 tail = None
                 if ref is not None and prev is not None and prev[0][11] == ref:
                     # the spill kept only what this input adds to the previous one's: parse that
-                    tail = parse_added(text)
+                    tail = parse_added(text, prev_out)
                 if tail is None:
                     if ref is not None:
                         text = full.input(it)
-                    tail = appended(text, full.input(prev[0])) if prev else None
+                    tail = appended(text, full.input(prev[0]), prev_out) if prev else None
+                prev_out = None
                 if tail is not None:  # only the new messages were parsed
-                    inp, out = None, S._messages(a.get(S.OUTPUT), S.OUTPUT)
+                    # (the output's items as read: the next input starts with them, see
+                    # parse_added)
+                    inp, prev_out = None, output_items(v := a.get(S.OUTPUT))
+                    out = S._messages(v, S.OUTPUT) if prev_out is None \
+                        else S.messages(prev_out[1], S.OUTPUT)
                     if out is None:  # chat_io's other forms, without the input already parsed
                         out = S.chat_io({**a, "gen_ai.input.messages": None}, events)[1]
                     fresh, n_inp = tail[max(consumed - prev[1], 0):], prev[1] + len(tail)

@@ -4,23 +4,48 @@ one input adds to the previous one, parsed alone (`appended`, `parse_added`)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .json_fast import loads_text
 from .otel_spans import INPUT, extends
 
 
-def appended(text: Any, old: Any) -> list | None:
+def appended(text: Any, old: Any, out: Output | None = None) -> list | None:
     """The messages a chat input adds to the previous one, parsing only the added part:
     instrumentations serialise the growing conversation the same way each call, so the new
-    input is the old one with items appended. None when that does not hold."""
+    input is the old one with items appended. None when that does not hold. `out`: see
+    parse_added."""
     if not (isinstance(text, str) and isinstance(old, str) and extends(text, old)):
         return None
-    return parse_added(text[len(old):])
+    return parse_added(text[len(old):], out)
 
 
-def parse_added(rest: str) -> list | None:
-    """The items after the comma that continues a message list (`extends`), or None."""
+# a chat call's output attribute: its text and the list loads_text read from it
+Output = tuple[str, list]
+_WS = " \t\n\r"  # (JSON's whitespace)
+_SPACE = re.compile(f"[{_WS}]*")
+
+
+def output_items(v: Any) -> Output | None:
+    """A chat output attribute's (text, items) where loads_text reads the text as a list (what
+    message_list then gives as it is); None for anything else (message_list decides)."""
+    if type(v) is not str:
+        return None
+    try:
+        items = loads_text(v)
+    except ValueError:
+        return None
+    return (v, items) if type(items) is list else None
+
+
+def parse_added(rest: str, out: Output | None = None) -> list | None:
+    """The items after the comma that continues a message list (`extends`), or None. `out`:
+    the previous chat call's output (output_items); the next input usually starts with its
+    items, written the same way: then they are taken as read, and only the text after them is
+    parsed (the same list: JSON is read left to right, and that text is whole values)."""
+    if out is not None and (tail := _after_output(rest, *out)) is not None:
+        return tail
     try:
         tail = loads_text("[" + rest)
     except ValueError:
@@ -59,3 +84,20 @@ class Inputs:
         for s in reversed(chain):
             text = self.texts[s[11]] = text[:-1] + "," + s[1][INPUT]
         return text
+
+
+def _after_output(rest: str, text: str, items: list) -> list | None:
+    """parse_added(rest) where `rest` starts with the items of the output `text` (the list
+    `items`), followed by a comma or the closing bracket; else None."""
+    body = text.strip(_WS)[1:-1].strip(_WS)  # (a list's text: [ ... ])
+    i = _SPACE.match(rest).end()
+    if not items or not rest.startswith(body, i):
+        return None
+    j = _SPACE.match(rest, i + len(body)).end()
+    if rest[j:j + 1] == "]":
+        return list(items) if _SPACE.match(rest, j + 1).end() == len(rest) else None
+    if rest[j:j + 1] != ",":
+        return None
+    more = parse_added(rest[j + 1:])
+    # (after a comma, at least one value: "[x, ]" is no JSON)
+    return [*items, *more] if more else None
