@@ -338,3 +338,42 @@ def test_an_outcome_attribute_chosen_after_another_is_no_clean_evidence(tmp_path
     assert doc["evidence_role"] == "development"
     assert any("outcome attributes tried on these runs: judge_a, judge_b" in r
                for r in doc["role_reasons"]), doc["role_reasons"]
+
+
+def test_outcomes_on_evaluation_events_and_evaluator_spans_are_kept(db, tmp_path):
+    tr = "e" * 32
+    chat = {"gen_ai.operation.name": "chat",
+            "gen_ai.input.messages": json.dumps([{"role": "user", "content": "hi"}]),
+            "gen_ai.output.messages": json.dumps([{"role": "assistant", "content": "hello"}])}
+    spans = [
+        span(tr, "a1", "invoke_agent bot", {"gen_ai.operation.name": "invoke_agent",
+                                            "gen_ai.conversation.id": "cv"}, end=50),
+        span(tr, "c1", "chat m", chat, parent="a1", start=1, end=10, events=[
+            (5, "gen_ai.evaluation.result", {"gen_ai.evaluation.score.value": 0.5,
+                                             "gen_ai.evaluation.name": "helpful"})]),
+        span(tr, "o1", "judge", {"judge.score": 3, "judge.note": "fine"}, parent="a1",
+             start=20, end=30),
+        span(tr, "o2", "work", {}, parent="a1", start=31, end=32,
+             events=[(31, "log", {"score": 9})]),  # (not an evaluation event)
+    ]
+    p = tmp_path / "t.jsonl"
+    p.write_text(json.dumps(request(spans)) + "\n")
+    (ep,) = episodes(db, import_path(db, p)["run_id"])
+    kept = ep["extra"]["otel"]["attributes"]
+    assert {k: v for k, v in kept.items() if k != "gen_ai.operation.name"} == {
+        "gen_ai.conversation.id": "cv", "gen_ai.evaluation.score.value": 0.5,
+        "gen_ai.evaluation.name": "helpful", "judge.score": 3}
+
+
+def test_without_an_agent_span_the_root_is_the_span_above_the_others(db, tmp_path):
+    tr = "f" * 32
+    chat = {"gen_ai.operation.name": "chat",
+            "gen_ai.input.messages": json.dumps([{"role": "user", "content": "hi"}]),
+            "gen_ai.output.messages": json.dumps([{"role": "assistant", "content": "hello"}])}
+    spans = [span(tr, "c1", "chat m", chat, parent="w1", start=1, end=10),  # (first in time)
+             span(tr, "w1", "handle request", {"app.outcome": "ok"}, start=2, end=20)]
+    p = tmp_path / "t.jsonl"
+    p.write_text(json.dumps(request(spans)) + "\n")
+    (ep,) = episodes(db, import_path(db, p)["run_id"])
+    assert ep["extra"]["otel"]["root_span"] == "handle request"
+    assert ep["extra"]["otel"]["attributes"] == {"app.outcome": "ok"}

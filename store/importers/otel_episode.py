@@ -24,6 +24,7 @@ otel_run.py) go to the importer under `otel_run.SIM_KEY`.
 from __future__ import annotations
 
 from collections import Counter
+from operator import itemgetter
 from typing import Any
 
 from . import otel_spans as S
@@ -47,9 +48,10 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
     if not spans[0][4] and spans[-1][4]:  # (such spans sort first: before every time)
         spans, made = file_order(spans)
     backwards = 0  # spans that end before they start
-    ids = {sp[6] for sp in spans}
-    root = next((sp for sp in spans if sp[10] == "agent"), None) \
-        or next((sp for sp in spans if sp[7] not in ids), spans[0])
+    root = next((sp for sp in spans if sp[10] == "agent"), None)
+    if root is None:  # (else the first span whose parent is not among them)
+        ids = {sp[6] for sp in spans}
+        root = next((sp for sp in spans if sp[7] not in ids), spans[0])
     msgs: list[dict] = []
     lat: list[float | None] = []
     consumed = 0
@@ -155,7 +157,7 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                         first_event = (ev["t"] or sp[5], i)
     if first_event is not None:
         items = past_last_input(items, spans, first_event)
-    items.sort(key=lambda t: (t[0], t[1]))
+    items.sort(key=itemgetter(0, 1))  # (time, then the span's place: never the item)
     try:
         for _, i, it in items:
             if isinstance(it, dict):  # an event

@@ -49,8 +49,8 @@ def sim_of(key: str, by_conv: bool, spans: list[list], root: list, msgs: list[di
             and not k.startswith(_NOT_KEPT)}
     for sp in spans:  # outcomes elsewhere: evaluation events, evaluator or feedback spans
         found = [ev["attributes"] for ev in sp[2]
-                 if str(ev.get("name") or "").startswith("gen_ai.evaluation")]
-        if sp[10] in ("agent", "other"):
+                 if str(ev.get("name") or "").startswith("gen_ai.evaluation")] if sp[2] else []
+        if sp[10] == "agent" or sp[10] == "other":
             found.append(sp[1])
         for attrs in found:
             for k, v in attrs.items():
