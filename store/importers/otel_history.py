@@ -24,6 +24,13 @@ body was decoded, so `"B REST"` is one string token in the same place, whose tex
 followed by REST's. Everything else is the same bytes. Anything that does not check out (a
 marker missing, a list of another shape, a decoding error, numbers beyond 64 bits...) returns
 None, and the caller decodes the line as it always did (with the same errors).
+
+For the spill (`tails=True`), an input that goes on from an earlier one is left as a `Tail`
+(that earlier input's text object and the part added) instead of being joined into one
+string: the spill keeps only the part an input adds to its trace's previous one
+(otel_spill._history_ref), and when that previous one is the very object the Tail goes on
+from, the part is the Tail's own, so the history is not joined, compared and cut again
+(a tenth of the spill's time on the bench's file).
 """
 
 from __future__ import annotations
@@ -49,13 +56,53 @@ KEEP_BYTES = 32 << 20
 _GIVE_UP = 8
 
 
+class Tail:
+    """A chat input's text, not yet joined: `base`'s text less its closing `]`, then `rest`.
+    `base` is an earlier input's text (a str or a Tail, ending with `]`); `rest` ends with
+    `]`. `text()` joins it (once: the joined text is kept and the chain let go)."""
+
+    __slots__ = ("base", "rest", "whole", "n")
+
+    def __init__(self, base: str | Tail, rest: str):
+        self.base: str | Tail | None = base
+        self.rest = rest
+        self.whole: str | None = None
+        self.n = len(base) - 1 + len(rest)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def text(self) -> str:
+        if self.whole is None:
+            rests = []
+            t: str | Tail | None = self
+            while type(t) is Tail and t.whole is None:
+                rests.append(t.rest)
+                t = t.base
+            head = t.whole if type(t) is Tail else t
+            rests.reverse()
+            self.whole = "".join([head[:-1], *(r[:-1] for r in rests[:-1]), rests[-1]])
+            self.base = None
+        return self.whole
+
+    def added(self) -> str | None:
+        """What the text adds to `base`'s when it is base's list with items appended
+        (otel_spans.extends(text, base's text)), else None."""
+        r = self.rest
+        return r[1:] if len(r) > 1 and r[0] == "," else None
+
+
 class HistorySkip:
     """Per file and process: the last input body of each trace (its line, offset and length,
-    and its decoded text), bounded by KEEP_BYTES."""
+    and its decoded text), bounded by KEEP_BYTES. `tails`: inputs that go on from an earlier
+    one are left as Tails (for Spiller.add, which reads them); else the plain decoder's
+    value."""
 
-    def __init__(self, fast: FastObjects):
+    def __init__(self, fast: FastObjects, tails: bool = False):
         self.fast = fast
-        self.last: dict[bytes, tuple[bytes, int, int, str]] = {}
+        self.tails = tails
+        # trace -> (line, offset, length, the decoded body: a str or a Tail)
+        self.last: dict[bytes, tuple[bytes, int, int, str | Tail]] = {}
         self.lines: dict[int, list] = {}  # id of a kept line -> [line, its traces kept]
         self.kept = 0  # bytes: each kept line once, and each kept text
         self.failed = 0
@@ -135,21 +182,16 @@ class HistorySkip:
         found = _found(obj, len(cuts))
         if found is None:
             return None
-        texts: list[str] = []
+        texts: list[str | Tail] = []
         for i, (s, e, trace, src, skip) in enumerate(cuts):
             value = found[i][0]
             rest = value["stringValue"][1]
             if not rest.endswith("]"):  # REST's bytes end with `]`, which is no escape's end
                 return None
-            if type(src) is int:
-                prefix = texts[src][:-1]
-            elif src is not None:
-                prefix = src[3]
-            else:
-                prefix = ""
-            text = prefix + rest if prefix else rest
+            base = texts[src] if type(src) is int else src[3] if src is not None else None
+            text = rest if base is None else Tail(base, rest)
             texts.append(text)
-            value["stringValue"] = text
+            value["stringValue"] = text if self.tails or type(text) is str else text.text()
             self.skipped += skip
         self._keep(raw, cuts, texts, found)
         return obj
@@ -166,17 +208,17 @@ class HistorySkip:
             old = last.pop(trace, None)
             if old is not None:
                 self._drop(old)
-            last[trace] = entry = (raw, s, e - 1 - s, texts[i][:-1])
+            last[trace] = entry = (raw, s, e - 1 - s, texts[i])
             held = self.lines.setdefault(id(raw), [raw, 0])
             if not held[1]:  # a line holding several traces' bodies is counted once
                 self.kept += len(raw)
             held[1] += 1
-            self.kept += len(entry[3])
+            self.kept += len(entry[3]) - 1  # (the text less its `]`, as the bound counts it)
         while self.kept > KEEP_BYTES and last:
             self._drop(last.pop(next(iter(last))))
 
     def _drop(self, entry: tuple) -> None:
-        self.kept -= len(entry[3])
+        self.kept -= len(entry[3]) - 1
         held = self.lines[id(entry[0])]
         held[1] -= 1
         if not held[1]:

@@ -168,7 +168,7 @@ class _Lines:
 
     def __init__(self) -> None:
         self.fast = FastObjects()
-        self.hist = HistorySkip(self.fast)
+        self.hist = HistorySkip(self.fast, tails=True)  # (Spiller.add reads Tails)
         self.buf = new_buffer()
 
     def spill(self, sp: Spiller, fh: BinaryIO, start: int, end: int,

@@ -23,6 +23,7 @@ from typing import Any
 from ..messages import short_json
 from . import otel_spans as S
 from .common import ImportFailure
+from .otel_history import Tail
 
 # seq = block << _BLOCK_SHIFT | span's place in the block << 1 | which process (0: the worker,
 # or this process alone; 1: the importing process beside a worker). A block holds far fewer
@@ -106,9 +107,10 @@ class Spiller:
         self.count = 0  # spans spilled
         self.services: Counter = Counter()
         self._keys: list[tuple] = []
-        # per trace, the last chat span's input (its seq, the text), oldest trace first, across
-        # requests: a conversation's calls are often exported in different batches (lines)
-        self._inputs: dict[str, tuple[int, str]] = {}
+        # per trace, the last chat span's input (its seq, the text: a str, or the Tail it was
+        # given as), oldest trace first, across requests: a conversation's calls are often
+        # exported in different batches (lines)
+        self._inputs: dict[str, tuple[int, str | Tail]] = {}
         self._kept = 0  # characters held there, at most KEEP_INPUT_CHARS
 
     def _forget(self) -> None:
@@ -207,13 +209,16 @@ class Spiller:
                                     + ("gen_ai.conversation.id" if a.get("gen_ai.conversation.id")
                                        else "session.id") + f" {bad}")
                         ref = None
-                        if k_ == "chat" and type(text := a.get(S.INPUT)) is str:
+                        text = a.get(S.INPUT)  # (a Tail: otel_history's, not joined yet)
+                        if k_ == "chat" and (type(text) is str or type(text) is Tail):
                             prev = last_input.pop(trace, None)  # re-added: newest last
                             ref = _history_ref(a, text, prev)
                             last_input[trace] = (seq, text)
                             self._kept += len(text) - (0 if prev is None else len(prev[1]))
                             if self._kept > KEEP_INPUT_CHARS:
                                 self._forget()
+                        if type(a.get(S.INPUT)) is Tail:  # (kept whole: joined now)
+                            a[S.INPUT] = text.text()
                         # marshal, not JSON: the record only lives in our own temporary file,
                         # and marshalling big strings is a copy where JSON re-escapes them.
                         # Last: the times that were no fixed64 (otel_groups counts them)
@@ -324,15 +329,29 @@ def _span_problem(sp: dict, exc: BaseException) -> str:
     return f"a value of an unexpected shape ({_problem(exc)})"
 
 
-def _history_ref(a: dict, text: str, prev: tuple[int, str] | None) -> int | None:
+def _history_ref(a: dict, text: str | Tail, prev: tuple[int, str | Tail] | None) -> int | None:
     """When a chat span's input repeats the previous chat input spilled for its trace (the
     conversation so far) with items appended, keep only what it adds (in `a`, in place) and
     return that span's seq; the record then holds the added part, not the history again
-    (otel_inputs.Inputs puts it back together). None (nothing changed) otherwise."""
-    if prev is None or not S.extends(text, prev[1]):
+    (otel_inputs.Inputs puts it back together). None (nothing changed) otherwise. A Tail
+    that goes on from that very input (the same object) is the input less its `]` and the
+    Tail's part: what it adds is read off that part, the history never joined."""
+    if prev is None:
         return None
-    a[S.INPUT] = text[len(prev[1]):]
+    old = prev[1]
+    if type(text) is Tail and text.base is old:
+        added = text.added()
+    else:
+        text, old = _whole(text), _whole(old)
+        added = text[len(old):] if S.extends(text, old) else None
+    if added is None:
+        return None
+    a[S.INPUT] = added
     return prev[0]
+
+
+def _whole(text: str | Tail) -> str:
+    return text if type(text) is str else text.text()
 
 
 def spill_path(tmp: str, which: str) -> str:
