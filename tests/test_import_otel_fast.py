@@ -32,14 +32,14 @@ _TABLES = {
 
 def _rows(tmp_path, path, name, monkeypatch, *, fast: bool, worker: str = "0"):
     calls = []
-    real = FastObjects.loads_parts
+    real = FastObjects.loads_padded
 
-    def spy(self, parts):  # (loads_object and the history skip's decoding come here)
-        calls.append(parts)
-        return real(self, parts) if fast else None  # None: the strict reader decodes the line
+    def spy(self, raw):  # (loads_object and the history skip's decoding come here)
+        calls.append(raw)
+        return real(self, raw) if fast else None  # None: the strict reader decodes the line
 
     with monkeypatch.context() as m:
-        m.setattr(FastObjects, "loads_parts", spy)
+        m.setattr(FastObjects, "loads_padded", spy)
         m.setenv("T2E_IMPORT_WORKER", worker)
         db = store.open_db(tmp_path / f"{name}-{fast}-{worker}.sqlite")
         import_path(db, path)

@@ -137,6 +137,35 @@ def test_a_line_that_does_not_check_out_is_decoded_plainly_and_trying_stops():
     assert h.failed == otel_history._GIVE_UP
 
 
+def test_numbers_past_64_bits_are_looked_for_outside_the_input_strings():
+    """The skipped inputs' parts are strings once the markers are found: a run of digits in
+    one is text (decoded with the skip; it sent the line to the plain decoder), while the same
+    number outside any string, before or right after an input, still leaves the line to the
+    plain decoder (which refuses it)."""
+    big = "12345678901234567890123"
+    spans = _chats(TR, 3)
+    v = spans[3]["attributes"][1]["value"]
+    turns = json.loads(v["stringValue"])
+    turns.append({"role": "user", "parts": [{"type": "text", "content": "n"}], "n": int(big)})
+    v["stringValue"] = json.dumps(turns)
+    assert (": " + big) in v["stringValue"]
+    h = _check([_line(spans)], skips=True)
+    assert h.failed == 0
+    for where in ("before", "after"):
+        odd = json.loads(json.dumps(spans))
+        if where == "before":
+            odd[2]["attributes"].insert(0, {"key": "n", "value": {"intValue": 424242}})
+        else:
+            odd[3]["attributes"][1]["value"]["n"] = 424242
+        raw = _line(odd)
+        assert raw.count(b": 424242}") == 1
+        raw = raw.replace(b": 424242}", b": " + big.encode() + b"}")
+        h = HistorySkip(FastObjects())
+        assert h.loads(raw) is None and h.failed == 1
+        with pytest.raises(ValueError):
+            _plain(raw)
+
+
 def _rows(tmp_path, monkeypatch, path, label, *, skip: bool):
     with monkeypatch.context() as m:
         m.setenv("T2E_IMPORT_WORKER", "0")

@@ -91,13 +91,24 @@ class FastObjects:
         the nesting pad."""
         if bytes(parts[0][:1]) != b"{":
             return None
-        raw = b"".join([_OPEN, *parts, _CLOSE])
+        raw = padded(parts)
         if _big_number(raw):  # (the pad's brackets are no number)
             return None
+        return self.loads_padded(raw)
+
+    def loads_padded(self, raw: bytes) -> Any:
+        """orjson's value of a text inside the nesting pad (`padded`), or None where orjson
+        refuses it. Numbers beyond 64 bits are the caller's to rule out (_big_number, on
+        every byte outside a string)."""
         try:
             return _unpad(orjson.loads(raw))
         except orjson.JSONDecodeError:
             return None
+
+
+def padded(parts: list) -> bytes:
+    """The bytes `parts` (bytes-like) make together, inside PAD levels of `[` (one join)."""
+    return b"".join([_OPEN, *parts, _CLOSE])
 
 
 def loads_text(text: str) -> Any:

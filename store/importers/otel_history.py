@@ -36,9 +36,9 @@ from, the part is the Tail's own, so the history is not joined, compared and cut
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator
+from typing import Any
 
-from .json_fast import FastObjects
+from .json_fast import FastObjects, _big_number, padded
 from .otel_spans import INPUT
 
 _KEY = b'"%s"' % INPUT.encode()
@@ -172,15 +172,24 @@ class HistorySkip:
             parts.append(b'",-%d]' % (_BASE + 2 * i + 1))
             at = e + 1
         parts.append(mv[at:])
-        # each marker holds _MARK once, delimited by non-digits: any other occurrence (in a
-        # kept part or a REST) is a number or text that might pass for a marker
-        if sum(raw.count(_MARK, a, b) for a, b in _kept(cuts, len(raw))) != 0:
+        if raw[:1] != b"{":
             return None
-        obj = self.fast.loads_parts(parts)
+        text = padded(parts)
+        # each marker holds _MARK once, delimited by non-digits (no occurrence runs across the
+        # joins: a marker starts `[-` and ends `,"`, `",-...]`): any other occurrence (in a
+        # kept part or a REST) is a number or text that might pass for a marker
+        if text.count(_MARK) != 2 * len(cuts):
+            return None
+        obj = self.fast.loads_padded(text)
         if type(obj) is not dict:
             return None
         found = _found(obj, len(cuts))
         if found is None:
+            return None
+        # found: every REST is a string's body, so a number past 64 bits (refused by the
+        # strict reader) can only be in the rest of the line: that line, each input string
+        # emptied (`""`: its quotes, as around it), is scanned (not the RESTs, a third of it)
+        if _big_number(b'""'.join(parts[0::4])):
             return None
         texts: list[str | Tail] = []
         for i, (s, e, trace, src, skip) in enumerate(cuts):
@@ -224,16 +233,6 @@ class HistorySkip:
         if not held[1]:
             del self.lines[id(entry[0])]
             self.kept -= len(entry[0])
-
-
-def _kept(cuts: list[tuple], size: int) -> Iterator[tuple[int, int]]:
-    """The byte ranges of the line the decoded line keeps as they are (the RESTs included)."""
-    at = 0
-    for s, e, _, _, skip in cuts:
-        yield at, s - 1
-        yield s + skip, e
-        at = e + 1
-    yield at, size
 
 
 def _found(obj: dict, n: int) -> list | None:
