@@ -104,13 +104,23 @@ def attrs(items: Any) -> dict:
         if type(k) is not str:
             raise ValueError(f"attribute #{_place(items, kv)}: key should be a string, found "
                              f"{_kind(k)}")
-        # inline fast path for the common scalar types (this runs for every attribute)
+        # inline fast path for the common scalar types (this runs for every attribute):
+        # any_value's results, its checks left out where they cannot fail (an intValue of
+        # fewer than 19 ASCII digits is within 64 bits)
         if type(v) is dict:
             if "stringValue" in v:
                 out[k] = v["stringValue"]
                 continue
-            if "intValue" in v and type(v["intValue"]) is int:
-                out[k] = v["intValue"]
+            if "intValue" in v:
+                n = v["intValue"]
+                if type(n) is int:
+                    out[k] = n
+                    continue
+                if type(n) is str and len(n) < 19 and n.isdigit() and n.isascii():
+                    out[k] = int(n)  # (OTLP/JSON writes 64-bit integers as decimal text)
+                    continue
+            elif "doubleValue" in v:
+                out[k] = v["doubleValue"]
                 continue
         try:
             out[k] = any_value(v)
