@@ -43,12 +43,18 @@ def shown_candidates_dir(app: Any) -> str:
 
 
 def current_version(app: Any, conn: Any) -> Version | None:
-    """The candidate being worked on: the app's candidate run's, else its baseline run's, else
-    the version saved last in the editor, else the one last ablated, else the latest saved.
+    """The candidate being worked on: the version saved last in the editor while the runs
+    marked now were marked (a save is newer than the marks it was made under), else the app's
+    candidate run's, else its baseline run's, else the version saved last in the editor, else
+    the one last ablated, else the latest saved.
 
     An ablation variant (one rule left out) is never the answer: it stands for the candidate
     it was made from, so the launcher after an ablation offers that candidate."""
     refs: list[str] = []
+    saved = getattr(app, "last_saved_candidate", None)
+    marks = (getattr(app, "baseline_run", None), getattr(app, "candidate_run", None))
+    if saved and getattr(app, "saved_under_marks", None) == marks:
+        refs.append(saved)
     for run in (getattr(app, "candidate_run", None), getattr(app, "baseline_run", None)):
         if run:
             h = rq.run_candidate_hash(conn, run)

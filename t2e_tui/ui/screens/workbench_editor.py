@@ -305,6 +305,10 @@ class EditorScreen(Screen):
         if self.query_one(ContentSwitcher).current == "ed-diff":  # saved from the diff view
             self.query_one(DiffView).set_texts(self.parent_body, self.text)
         self.app.last_saved_candidate = res.version.hash
+        # the marks it was saved under: until they change, this save is the newest choice of
+        # what is worked on (workbench_context.current_version)
+        self.app.saved_under_marks = (getattr(self.app, "baseline_run", None),
+                                      getattr(self.app, "candidate_run", None))
         self._drafting = suggest_name(res.version.name)
         self.app.drafting_candidate = self._drafting
         word = "already saved as" if res.duplicate else "saved"

@@ -1,0 +1,40 @@
+"""The draft a task rerun or fork offers is the version the person saved last, until they mark
+another candidate run: saving cross-order-v2 in the editor while cross-order-v1's run was the
+marked candidate left "the draft" at v1 in the rerun and fork dialogs (a rerun of the edit
+would have run the old text)."""
+
+from __future__ import annotations
+
+import pytest
+from test_workbench_e2e import add_rule_and_save
+from tui_fixture import wait_for
+
+from t2e_tui.ui.app import make_app
+from t2e_tui.ui.pairdebug import draft_and_baseline
+
+
+@pytest.fixture
+def demo(tmp_path, new_demo):
+    return new_demo(tmp_path / "demo.sqlite")
+
+
+async def test_the_draft_is_the_version_saved_after_the_marks(demo):
+    from t2e_tui.ui.screens.workbench_editor import EditorScreen
+
+    by = {c["name"]: c for c in demo["candidates"]}
+    app = make_app(demo["store"], load_config=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.baseline_run = demo["runs"]["baseline"]
+        app.candidate_run = by["cross-order-v1"]["run_id"]
+        assert draft_and_baseline(app)[0] == by["cross-order-v1"]["hash"]
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, EditorScreen))
+        editor = app.screen
+        await add_rule_and_save(pilot, editor, "cancelled orders have tracking")
+        saved = editor.saved
+        assert saved.name == "cross-order-v2"
+        await pilot.press("escape")
+        assert draft_and_baseline(app)[0] == saved.hash
+        # marking another candidate run afterwards is the newer choice: its version is the draft
+        app.candidate_run = by["skip-confirm-v1"]["run_id"]
+        assert draft_and_baseline(app)[0] == by["skip-confirm-v1"]["hash"]
