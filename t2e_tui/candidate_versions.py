@@ -184,6 +184,13 @@ def record(conn: sqlite3.Connection, cand: Candidate,
     return v
 
 
+def next_name(conn: sqlite3.Connection, after: str, candidates_dir: Path | None) -> str:
+    """The name a save of a new version made from `after` takes: `after`'s next `-vN` that is
+    free in the store and on disk (the editor's save dialog suggests it, so the name shown is
+    the name used)."""
+    return _free_name(conn, after, candidates_dir)
+
+
 def _free_name(conn: sqlite3.Connection, name: str, candidates_dir: Path | None,
                body_hash_: str | None = None) -> str:
     """The next `<base>-vN` free both in the store and on disk (`name` itself is taken).

@@ -38,3 +38,32 @@ async def test_the_draft_is_the_version_saved_after_the_marks(demo):
         # marking another candidate run afterwards is the newer choice: its version is the draft
         app.candidate_run = by["skip-confirm-v1"]["run_id"]
         assert draft_and_baseline(app)[0] == by["skip-confirm-v1"]["hash"]
+
+
+async def test_the_save_dialog_suggests_a_name_the_save_will_use(demo):
+    """Editing cross-order-v1 again once cross-order-v2 exists: the dialog suggested the taken
+    cross-order-v2 and the save silently became cross-order-v3. It suggests cross-order-v3."""
+    from textual.widgets import Input, TextArea
+
+    from t2e_tui.ui.screens.workbench_editor import EditorScreen, HypothesisModal
+
+    by = {c["name"]: c for c in demo["candidates"]}
+    for round_ in (1, 2):  # two sessions of the app, each editing v1
+        app = make_app(demo["store"], load_config=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            app.baseline_run = demo["runs"]["baseline"]
+            app.candidate_run = by["cross-order-v1"]["run_id"]
+            await pilot.press("e")
+            await wait_for(pilot, lambda: isinstance(app.screen, EditorScreen))
+            editor = app.screen
+            assert editor.parent_name == "cross-order-v1"
+            ta = editor.query_one(TextArea)
+            ta.move_cursor(ta.document.end)
+            ta.insert(f"\n- Rule of round {round_}.")
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: isinstance(app.screen, HypothesisModal))
+            suggested = app.screen.query_one("#hyp-name", Input).value
+            assert suggested == f"cross-order-v{round_ + 1}"
+            await pilot.press("tab", *"note", "enter")
+            await wait_for(pilot, lambda: editor.saved is not None)
+            assert editor.saved.name == suggested

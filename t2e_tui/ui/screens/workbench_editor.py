@@ -267,7 +267,24 @@ class EditorScreen(Screen):
             return
         base_name = self.saved.name if self.saved else self.parent_name
         # the dialog saves and stays open on a refusal (it shows why, fields as typed)
-        self.app.push_screen(HypothesisModal(suggest_name(base_name), save=self._save_as))
+        self.app.push_screen(HypothesisModal(self._free_suggestion(base_name),
+                                             save=self._save_as))
+
+    def _free_suggestion(self, base_name: str) -> str:
+        """The next name after `base_name` that the save will use (a taken `-vN` skipped);
+        the plain next name when the store cannot be read (the save says what is wrong)."""
+        from store import connect
+
+        from ...candidate_versions import next_name
+
+        try:
+            conn = connect(self.app.store_path)
+            try:
+                return next_name(conn, base_name, candidates_dir_for(self.app))
+            finally:
+                conn.close()
+        except Exception:  # noqa: BLE001 - a suggestion only
+            return suggest_name(base_name)
 
     def _save_as(self, name: str, hyp: str) -> str | None:
         """Save the text as a version named `name`; None when saved, else why not."""
