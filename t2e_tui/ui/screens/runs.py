@@ -52,10 +52,13 @@ class RunsScreen(ExplorerScreen):
     # the bar uses the short labels and leaves out, in this order, what is also reachable
     # another way (Enter = o, Escape does nothing here, f1 ends the bar, q is in F1) or is
     # used less.
-    KEYBAR_EXTRA = ("edit", "rerun", "gate", "lineage")
+    # `f` (failures, the first step of triage) is shown too.
+    KEYBAR_EXTRA = ("runs.failures", "edit", "rerun", "gate", "lineage")
     KEYBAR_SHORT = {"runs.baseline": "Base", "runs.candidate": "Cand", "runs.open": "Open",
-                    "runs.clear": "Clear", "runs.jump": "Jump", "lineage": "Lineage"}
-    KEYBAR_DROP = ("table.select", "back", "help", "quit", "runs.jump", "runs.clear", "search")
+                    "runs.clear": "Clear", "runs.jump": "Jump", "lineage": "Lineage",
+                    "runs.failures": "Fail"}
+    KEYBAR_DROP = ("table.select", "back", "help", "quit", "runs.jump", "runs.clear", "lineage",
+                   "search")
 
     def __init__(self) -> None:
         super().__init__()  # no fixed id: the same screen type may be stacked twice
