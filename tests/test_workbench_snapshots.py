@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from tui_fixture import settle
+from tui_fixture import settle, wait_for
 
 from t2e_tui.ui.app import make_app
 
@@ -112,9 +112,16 @@ def test_launcher_snapshot(snap_compare, demo, size):
 
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "160x48"])
 def test_gate_snapshot(snap_compare, demo, size):
+    from t2e_tui.ui.screens.workbench_gate import GateScreen
+
     async def before(pilot):
         await settle(pilot)
         await pilot.press("G")
+        # the verdict drawn, then its region fitted after a refresh (_fit): under load one
+        # settle caught the screen between the two
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, GateScreen)
+                       and pilot.app.screen.result is not None)
+        await settle(pilot)
         await settle(pilot)
 
     assert snap_compare(app_on(demo, "skip-confirm-v1"), terminal_size=size, run_before=before)
