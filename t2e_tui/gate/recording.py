@@ -5,7 +5,7 @@ it already has (`fingerprint`, `existing_row`, `code_hash`). rules.gate uses the
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from store import now_iso
 
@@ -13,8 +13,8 @@ from .leakage import PARENT_EXPR, find_candidate
 from .runs import conn_of
 from .times import parse_time
 
-if TYPE_CHECKING:
-    from .rules import GateResult
+# (a verdict is rules.GateResult; not imported here: rules imports this module)
+GateResult = Any
 
 
 def record_decision(db: Any, result: GateResult, fp: str | None = None) -> int:
