@@ -254,3 +254,26 @@ async def test_flywheel_chart_view(fly_demo):
         fixed = next(x for x in lines if x.startswith("fixed"))
         assert fixed.rstrip().endswith("0 7 0")
         assert any(x.startswith("missing_write") for x in lines)
+
+
+async def test_flywheel_view_says_why_it_is_empty_as_the_cli_does(fx):
+    """A store of imported runs only has failed episodes but no candidate version: the view
+    says that (the CLI's sentence, from the same function), never `no failed episodes`."""
+    path, _ = fx
+    app = app_for(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_failures(pilot)
+        screen = app.screen
+        assert screen.n_failed > 0
+        await pilot.press("4")
+        await wait_for(pilot, lambda: screen.flywheel_rows is not None)
+        await settle(pilot)
+        table = screen.query_one(LineTable)
+        assert line_text(table, 1).strip() == "no candidate versions yet"
+        why = " ".join(str(screen.query_one("#fail-why").render()).split())
+        assert "t2e candidate save FILE" in why and "t2e run --candidate NAME" in why
+        from t2e_tui.analysis.flywheel import flywheel_chart
+
+        assert why == "{}: {}".format(*flywheel_chart(connect(path))["empty"])
+        await pilot.press("1")                 # the other views keep their own sentence
+        assert screen.query_one(LineTable).empty == "no failed episodes"

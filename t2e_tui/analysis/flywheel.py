@@ -5,7 +5,8 @@ and the improvement rate (share of the parent's failing tasks it fixed).
 A version's run is the candidate run of its latest gate row, else its latest complete run;
 its parent's run is that gate row's baseline, else the parent's latest complete run.
 Synthetic runs (never evidence) and transfer runs (another domain's check, not this cycle's)
-are left out."""
+are left out. `flywheel_chart` is what the CLI (`t2e flywheel`) and the app (the failures
+screen's view 4) both show, and why it is empty."""
 
 from __future__ import annotations
 
@@ -52,15 +53,33 @@ def _regression_rate(conn, run_id: str) -> float | None:
     return sum(1 for i in items if passes[i["task_id"]]) / len(items)
 
 
+# (what, what to do): both fit the app's two note lines at 80 columns
+NO_VERSIONS = ("no candidate versions yet",
+               "imported runs carry none; save one (t2e candidate save FILE), then run it "
+               "(t2e run --candidate NAME)")
+ONLY_ABLATIONS = ("only ablation variants saved",
+                  "experiments, not cycles; save a version (t2e candidate save FILE), then "
+                  "run it (t2e run --candidate NAME)")
+
+
 def flywheel(db) -> list[dict]:
     """One row per lineage version (ablation variants left out), in lineage order."""
+    return flywheel_chart(db)["rows"]
+
+
+def flywheel_chart(db) -> dict:
+    """What the flywheel shows (`t2e flywheel` and the app alike): {"rows": one per lineage
+    version (ablation variants left out), in lineage order; "basis": None; "empty": (what,
+    what to do) when there are no rows, else None}."""
     from ..candidate_versions import lineage
 
     conn = _conn(db)
+    versions = lineage(conn)
+    kept = [v for v in versions if not v["ablation"]]
+    if not kept:
+        return {"rows": [], "basis": None, "empty": ONLY_ABLATIONS if versions else NO_VERSIONS}
     out = []
-    for v in lineage(conn):
-        if v["ablation"]:
-            continue
+    for v in kept:
         gate = v.get("gate") or {}
         run = gate.get("candidate_run") or _latest_run(conn, v["hash"])
         parent_run = gate.get("baseline_run") or _latest_run(conn, v["parent_hash"])
@@ -87,7 +106,7 @@ def flywheel(db) -> list[dict]:
     for row in out:
         row["agent_model"] = models.get(row["run_id"])
         row["stand_in"] = is_stand_in(row["agent_model"])
-    return out
+    return {"rows": out, "basis": None, "empty": None}
 
 
 def class_sparklines(rows: list[dict]) -> list[tuple[str, str, list]]:

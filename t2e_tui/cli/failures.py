@@ -159,14 +159,15 @@ def register_flywheel(cli: click.Group) -> None:
         """Per candidate version (each cycle of the lineage): failures found by class, tasks
         fixed and newly regressed against its parent, the regression-set pass rate and the
         improvement rate (share of the parent's failing tasks fixed)."""
-        from ..analysis.flywheel import class_sparklines, flywheel
+        from ..analysis.flywheel import class_sparklines, flywheel_chart
 
-        rows = flywheel(_db())
+        chart = flywheel_chart(_db())
+        rows = chart["rows"]
         if as_json:
             _echo_json(rows)
             return
-        if not rows:
-            click.echo("no candidate versions yet (t2e candidate save)")
+        if chart["empty"]:
+            click.echo("{}: {}".format(*chart["empty"]))
             return
         for r in rows:
             rate = r["improvement_rate"]

@@ -70,6 +70,7 @@ class FailuresScreen(ExplorerScreen):
         self.episodes_loaded = False
         self.n_failed = 0
         self.flywheel_rows: list | None = None
+        self.flywheel_chart: dict = {}     # analysis.flywheel.flywheel_chart: rows, basis, empty
         self._shown: list = []
 
     def compose(self) -> ComposeResult:
@@ -129,7 +130,7 @@ class FailuresScreen(ExplorerScreen):
         self.start_load(self.app)
         if self.episodes_loaded or getattr(self, "_eps_asked", False):
             self.load_episodes()
-        self.clusters, self.flywheel_rows = [], None
+        self.clusters, self.flywheel_rows, self.flywheel_chart = [], None, {}
         if self.view == "clusters":
             self._load_clusters()
         elif self.view == "flywheel":
@@ -193,6 +194,7 @@ class FailuresScreen(ExplorerScreen):
                 if same and 0 <= table.cursor < len(self._shown) else None)
         self._drawn = (self.view, self.class_filter, self.filter_unscored)
         table.columns = self._columns()
+        table.empty = self._empty()
         if self.view == "classes":
             peak = max([max(r.get("baseline", 0), r["candidate"]) for r in self.table_rows] or [1]) or 1
             cells = []
@@ -240,6 +242,14 @@ class FailuresScreen(ExplorerScreen):
         self._title()
         self._why(table.cursor)
 
+    def _empty(self) -> str:
+        """What the table says with no rows: the flywheel's own reason (the CLI's)."""
+        if self.view != "flywheel":
+            return "no failed episodes"
+        if self.flywheel_rows is None:
+            return "computing the flywheel figures…"
+        return (self.flywheel_chart.get("empty") or ("nothing to show", ""))[0]
+
     def _title(self) -> None:
         """The title: the run, its counts, the baseline; the status line: what is listed and
         its keys, then detail. Both are fitted to the width (what tells least gives way
@@ -285,7 +295,9 @@ class FailuresScreen(ExplorerScreen):
 
     def _why(self, index: int) -> None:
         text = ""
-        if self._shown and 0 <= index < len(self._shown):
+        if self.view == "flywheel" and self.flywheel_chart.get("empty"):
+            text = "{}: {}".format(*self.flywheel_chart["empty"])
+        elif self._shown and 0 <= index < len(self._shown):
             item = self._shown[index]
             if self.view == "episodes" and item.unscored:
                 text = (f"episode {item.episode_id} (unscored: no reward, not a failure): "
@@ -346,17 +358,17 @@ class FailuresScreen(ExplorerScreen):
     @work(thread=True, exclusive=True, group="failures-flywheel", exit_on_error=False,
           description="computing the flywheel figures")
     def _load_flywheel(self) -> None:
-        from ...analysis.flywheel import flywheel
+        from ...analysis.flywheel import flywheel_chart
 
         conn = da.open_conn(self.app.store_path)
         try:
-            rows = flywheel(conn)
+            chart = flywheel_chart(conn)
         finally:
             conn.close()
-        self.app.call_from_thread(self._flywheel_loaded, rows)
+        self.app.call_from_thread(self._flywheel_loaded, chart)
 
-    def _flywheel_loaded(self, rows) -> None:
-        self.flywheel_rows = rows
+    def _flywheel_loaded(self, chart) -> None:
+        self.flywheel_chart, self.flywheel_rows = chart, chart["rows"]
         if self.view == "flywheel":
             self._apply()
 
