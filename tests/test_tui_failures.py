@@ -254,6 +254,9 @@ async def test_flywheel_chart_view(fly_demo):
         fixed = next(x for x in lines if x.startswith("fixed"))
         assert fixed.rstrip().endswith("0 7 0")
         assert any(x.startswith("missing_write") for x in lines)
+        # which run each point is: the CLI's sentence (like with like, never a partial rerun)
+        why = " ".join(str(screen.query_one("#fail-why").render()).split())
+        assert "newest complete run on the same 56 mini-retail tasks, agent scripted" in why
 
 
 async def test_flywheel_view_says_why_it_is_empty_as_the_cli_does(fx):

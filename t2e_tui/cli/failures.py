@@ -158,8 +158,10 @@ def register_flywheel(cli: click.Group) -> None:
     def flywheel_cmd(as_json):
         """Per candidate version (each cycle of the lineage): failures found by class, tasks
         fixed and newly regressed against its parent, the regression-set pass rate and the
-        improvement rate (share of the parent's failing tasks fixed)."""
-        from ..analysis.flywheel import class_sparklines, flywheel_chart
+        improvement rate (share of the parent's failing tasks fixed). Like with like: each
+        point is the version's newest complete run on one task set (the set most versions
+        ran, with its agent), never a partial rerun; a version with no run there is `-`."""
+        from ..analysis.flywheel import basis_text, class_sparklines, flywheel_chart
 
         chart = flywheel_chart(_db())
         rows = chart["rows"]
@@ -177,6 +179,7 @@ def register_flywheel(cli: click.Group) -> None:
                 f"fixed {len(r['fixed']):>3} regressed {len(r['regressed']):>3} "
                 f"improvement {'-' if rate is None else f'{rate:.0%}':>4} "
                 f"regression set {'-' if reg is None else f'{reg:.0%}'}", 200))
+        click.echo(one_line(basis_text(chart["basis"]), 300))
         click.echo("failures found by class across versions:")
         for name, line, counts in class_sparklines(rows):
             click.echo(f"  {name:<20} {line}  {' '.join('-' if c is None else str(c) for c in counts)}")

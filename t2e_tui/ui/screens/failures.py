@@ -295,8 +295,11 @@ class FailuresScreen(ExplorerScreen):
 
     def _why(self, index: int) -> None:
         text = ""
-        if self.view == "flywheel" and self.flywheel_chart.get("empty"):
-            text = "{}: {}".format(*self.flywheel_chart["empty"])
+        if self.view == "flywheel" and self.flywheel_chart:
+            from ...analysis.flywheel import basis_text
+
+            empty = self.flywheel_chart["empty"]
+            text = "{}: {}".format(*empty) if empty else basis_text(self.flywheel_chart["basis"])
         elif self._shown and 0 <= index < len(self._shown):
             item = self._shown[index]
             if self.view == "episodes" and item.unscored:
@@ -313,8 +316,6 @@ class FailuresScreen(ExplorerScreen):
                 text = f"episode {item.episode_id}: {item.why}" + (" (human label)" if item.human else "")
             elif self.view == "clusters":
                 text = f"representative episode {item.representative} of {item.size}"
-            elif self.view == "flywheel":
-                text = "each row across the candidate versions (t2e flywheel --json has the figures)"
             elif item.get("unscored"):
                 text = (f"{item['class']} in unscored episodes (no reward: not failures): "
                         "Enter lists them")
