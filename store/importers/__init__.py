@@ -32,6 +32,7 @@ from .common import (
     wants_worker,
     without_bom,
 )
+from .detect import TASKS_FILE, tasks_list
 
 __all__ = ["ImportFailure", "import_paths", "import_path", "import_world_id", "detect_format"]
 
@@ -179,6 +180,8 @@ def _import_one(db: Any, path: str | os.PathLike, *, name: str | None, role: str
         sniffed: str | Exception = detect_format(p)
     except (OSError, ImportFailure) as exc:
         sniffed = exc  # raised where the format was always asked: after the duplicate check
+    if sniffed == "tau2-tasks":  # refused even where an older t2e imported it as a run
+        raise ImportFailure(f"{display}: {TASKS_FILE}")
     worker = _early_worker(p, display, sniffed)
     try:
         return _import_hashed(db, p, display, name, role, sniffed, worker)
@@ -384,7 +387,8 @@ def content_hash(p: Path) -> tuple[str, int]:
 
 
 def detect_format(p: Path) -> str:
-    """tau2-dir | t2e-jsonl | otel | atif | tau2 (monolithic JSON or a foreign JSON shape)."""
+    """tau2-dir | t2e-jsonl | otel | atif | tau2 (monolithic JSON or a foreign JSON shape) |
+    tau2-tasks (a list of tau2 task definitions: no evidence, refused)."""
     if p.is_dir():
         return "tau2-dir"
     with open_regular(p) as fh:
@@ -394,6 +398,8 @@ def detect_format(p: Path) -> str:
         return foreign
     if p.suffix.lower() in (".jsonl", ".ndjson"):
         return "t2e-jsonl"
+    if without_bom(head).lstrip()[:1] == b"[" and tasks_list(p):
+        return "tau2-tasks"  # an input of tau2, no results: refused by name (_import_one)
     first, nl, rest = head.partition(b"\n")
     first = without_bom(first)
     if not nl or not first.strip().startswith(b"{"):
