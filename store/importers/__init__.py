@@ -40,11 +40,13 @@ _SNIFF = 1 << 20
 
 
 def import_paths(db: Any, paths: list[str | os.PathLike], *, name: str | None = None,
-                 role: str = "discovery") -> dict:
+                 role: str | None = None) -> dict:
     """Import every path; returns the CLI contract
     `{"imported": [{path, run_id, episodes, messages, duplicate, warnings}],
     "rejected": [{path, error}], "skipped": [{path, reason}]}` (skipped: a folder's entries
-    that are neither trace files nor run directories, see folder_files)."""
+    that are neither trace files nor run directories, see folder_files). `role`: a new
+    run's evidence role (None: discovery); a file already imported under another role is
+    rejected when a role is named, never changed behind the user's back (_import_locked)."""
     result: dict[str, list] = {"imported": [], "rejected": [], "skipped": []}
     entries = [f for p in paths for f in folder_files(p)]
     for s in entries:
@@ -144,7 +146,7 @@ def folder_files(path: str | os.PathLike) -> list[Any]:
 
 
 def import_path(db: Any, path: str | os.PathLike, *, name: str | None = None,
-                role: str = "discovery") -> dict:
+                role: str | None = None) -> dict:
     """Import one file or directory in one transaction. Raises ImportFailure (nothing written).
     The store's copy of the FTS size records is refreshed after it (store/fts_sizes.py)."""
     out = _import_one(db, path, name=name, role=role)
@@ -163,8 +165,9 @@ def _text(name: str) -> str:
         return name.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def _import_one(db: Any, path: str | os.PathLike, *, name: str | None, role: str) -> dict:
-    if role not in writer.ROLES:
+def _import_one(db: Any, path: str | os.PathLike, *, name: str | None,
+                role: str | None) -> dict:
+    if role is not None and role not in writer.ROLES:
         raise ImportFailure(f"unknown evidence role {role!r} "
                             f"(expected one of {', '.join(writer.ROLES)})")
     p = Path(path)
@@ -215,7 +218,7 @@ def _reader(fmt: str) -> Any:
     return importlib.import_module(f".{name}", __package__)
 
 
-def _import_hashed(db: Any, p: Path, display: str, name: str | None, role: str,
+def _import_hashed(db: Any, p: Path, display: str, name: str | None, role: str | None,
                    sniffed: str | Exception, worker: Any) -> dict:
     conn = writer.conn_of(db)
     # JSON Lines read to this size by an OTLP worker and this process alike
@@ -263,7 +266,7 @@ class _Duplicate(Exception):
 
 
 def _import_hashing(conn: sqlite3.Connection, p: Path, display: str, size: int,
-                    name: str | None, role: str, fmt: str, worker: Any) -> dict:
+                    name: str | None, role: str | None, fmt: str, worker: Any) -> dict:
     """A big OTLP file no source of its size can be: hashed while it is imported, in the
     moments the import waits for its worker (the worker's sort, the episodes it has not sent
     yet: ctx.hashing), instead of first (0.15 s per 200 MB that both cores spent on other
@@ -292,7 +295,7 @@ def _import_hashing(conn: sqlite3.Connection, p: Path, display: str, size: int,
         return _import_locked(conn, p, display, "", size, name, role, fmt, worker,
                               before_source=settle, hashing=hasher)
     except _Duplicate as dup:
-        return dup.args[0]
+        return _same_role(dup.args[0], role)
     finally:
         hasher.close()
         for lock in held:
@@ -301,7 +304,8 @@ def _import_hashing(conn: sqlite3.Connection, p: Path, display: str, size: int,
 
 def _existing(conn: sqlite3.Connection, display: str, sha: str) -> dict | None:
     existing = conn.execute(
-        "SELECT r.run_id, count(e.episode_id), coalesce(sum(e.n_steps), 0), s.warnings_json "
+        "SELECT r.run_id, count(e.episode_id), coalesce(sum(e.n_steps), 0), s.warnings_json, "
+        "r.role "
         "FROM sources s JOIN runs r ON r.source_id = s.source_id LEFT JOIN episodes e "
         "ON e.run_id = r.run_id WHERE s.sha256 = ? GROUP BY r.run_id ORDER BY r.created_at "
         "LIMIT 1", (sha,)).fetchone()
@@ -310,22 +314,41 @@ def _existing(conn: sqlite3.Connection, display: str, sha: str) -> dict | None:
     # the same content says the same things: repeat the first import's warnings
     return {"path": display, "run_id": existing[0], "episodes": existing[1],
             "messages": existing[2], "duplicate": True,
-            "warnings": _stored_warnings(existing[3])}
+            "warnings": _stored_warnings(existing[3]), "role": existing[4]}
+
+
+def _same_role(existing: dict, role: str | None) -> dict:
+    """A re-import's answer: the run already there, unless the import names another role
+    than the run's, which a re-import never changes (`t2e runs role` does, on the record)."""
+    had = existing.pop("role")
+    if role is None or role == had:
+        return existing
+    rid = existing["run_id"]
+    raise ImportFailure(
+        f"{existing['path']}: already imported as run {rid}, role {had}; its role was not "
+        f"changed to {role} (a re-import keeps the run as it is). Change it with "
+        f"`t2e runs role {rid} {role}`: the change is recorded, and a run made {role} after "
+        "it was created does not count as clean evidence in the gate"
+        if role in ("heldout", "transfer") else
+        f"{existing['path']}: already imported as run {rid}, role {had}; its role was not "
+        f"changed to {role} (a re-import keeps the run as it is). Change it with "
+        f"`t2e runs role {rid} {role}` (the change is recorded)")
 
 
 def _import_locked(conn: sqlite3.Connection, p: Path, display: str, sha: str, size: int,
-                   name: str | None, role: str, fmt: str | Exception, worker: Any,
+                   name: str | None, role: str | None, fmt: str | Exception, worker: Any,
                    before_source: Any = None, hashing: Any = None) -> dict:
     """`fmt`: detect_format's answer, or what it raised; `worker`: one started early for a
     big file of that format (otel or tau2), or None. `before_source`: see _import_hashing
     (then `sha` is "" until it has run, and `hashing` hashes the file meanwhile)."""
     existing = _existing(conn, display, sha) if sha else None
     if existing:
-        return existing
+        return _same_role(existing, role)
     if isinstance(fmt, Exception):
         raise fmt
     ctx = ImportContext(path=p, display=display, sha256=sha, size=size,
-                        name=name or _text(p.name if p.is_dir() else p.stem), role=role,
+                        name=name or _text(p.name if p.is_dir() else p.stem),
+                        role=role or "discovery",
                         name_from_file=name is None, before_source=before_source,
                         hashing=hashing)
     # Foreign-key checks cost ~5% of a bulk import and can't fail here: the importer assigns

@@ -89,17 +89,21 @@ def register(cli: click.Group) -> None:
     @click.argument("paths", nargs=-1, required=True, type=click.Path())
     @click.option("--name", help="Run name (default: the file name; with several files, "
                                  "NAME-1, NAME-2, ...).")
-    @click.option("--role", type=click.Choice(ROLE_CHOICES), default="discovery",
-                  show_default=True, help="Evidence role of the imported run(s).")
+    @click.option("--role", type=click.Choice(ROLE_CHOICES), default=None,
+                  help="Evidence role of the imported run(s) (default: discovery). A file "
+                       "already imported keeps its run's role: naming another is refused "
+                       "(`t2e runs role RUN ROLE` changes it, on the record).")
     @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-    def import_cmd(paths: tuple[str, ...], name: str | None, role: str, as_json: bool) -> int:
+    def import_cmd(paths: tuple[str, ...], name: str | None, role: str | None,
+                   as_json: bool) -> int:
         """Import trace files: tau2 results (v0/v1 JSON, a 1.x results directory), t2e JSONL,
         OpenTelemetry GenAI spans (OTLP/JSON) or Harbor ATIF trajectories. A folder that is
         no results directory stands for its trace files and results directories (one level
         deep); what else it holds is named as skipped.
 
-        Each file is one transaction; re-importing the same content is a no-op. Exits 2 when
-        any file was rejected (the others still land)."""
+        Each file is one transaction; re-importing the same content is a no-op (with another
+        --role than its run's, a rejection: the role is not changed). Exits 2 when any file
+        was rejected (the others still land)."""
         from store.importers import import_paths
         from store.queries import run_name_problem
 
