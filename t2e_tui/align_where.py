@@ -91,3 +91,22 @@ def parse_step(text: str) -> tuple[str | None, int] | None:
     if not digits.isascii() or not digits.isdigit() or len(digits) > 9:
         return None
     return side, int(digits)
+
+
+def find_step(al: Alignment, step: int, side: str) -> int | None:
+    """The row showing `side`'s step `step` (a call's result step finds the call's row)."""
+    for i, row in enumerate(al.rows):
+        ev = row.a if side == "a" else row.b
+        if ev is not None and (ev.step_idx == step or ev.result_idx == step):
+            return i
+    return None
+
+
+def step_at(al: Alignment, step: int, side: str) -> tuple[int, str] | str:
+    """Where going to a step lands (the `:` prompt, `t2e open --step`): (row, side) of
+    `side`'s step, else of the other side's; when neither has it, the refusal to say."""
+    for s in (side, "b" if side == "a" else "a"):
+        row = find_step(al, step, s)
+        if row is not None:
+            return row, s
+    return f"no step {step} in A" + ("" if al.single else " or B")

@@ -66,6 +66,10 @@ def test_open_link_resolves_before_the_app_starts(fx, monkeypatch):
     (["runbase:2", "--vs", "nosuch:2"], "no run matches 'nosuch'"),
     (["runbase:99"], "has no task '99'"),
     (["--vs", "runbase:2"], "need an episode reference"),
+    # a step neither episode has: the app's `:` words, before the app (it opened at step 0)
+    (["runbase:2", "--vs", "candidate:2:0", "--step", "999"], "no step 999 in A or B"),
+    (["runbase:2", "--vs", "candidate:2:0", "--step", "B999"], "no step 999 in A or B"),
+    (["runbase:2", "--step", "999"], "no step 999 in A"),
 ])
 def test_a_bad_link_is_one_line_exit_2_and_no_app(fx, monkeypatch, args, msg):
     path, _ = fx
@@ -75,6 +79,25 @@ def test_a_bad_link_is_one_line_exit_2_and_no_app(fx, monkeypatch, args, msg):
     r = CliRunner().invoke(cli, ["--store", str(path), "open", *args])
     assert r.exit_code == 2 and msg in r.output
     assert len(r.output.strip().splitlines()) == 1
+
+
+def test_open_step_only_b_has_lands_on_b_as_the_colon_prompt_does(fx, monkeypatch):
+    """`--step 13`, a step only the --vs episode has (12 steps against 15): B's, as `:`
+    goes there; the link named A's step 13 and the app opened at the first divergence."""
+    path, ids = fx
+    started = []
+    import t2e_tui.cli.app as cli_app
+    import t2e_tui.ui.app as ui_app
+
+    monkeypatch.setattr(cli_app, "not_a_terminal", lambda: None)
+    monkeypatch.setattr(ui_app, "make_app", lambda p, start=None, session=None:
+                        started.append(start) or
+                        type("A", (), {"run": lambda self: None, "session_link": None})())
+    r = CliRunner().invoke(cli, ["--store", str(path), "open", "runbase:2", "--vs",
+                                 "candidate:2:0", "--step", "13"])
+    assert r.exit_code == 0, r.output
+    a, b = ids["episodes"][("base", "2")], ids["episodes"][("cand", "2")]
+    assert started == [("compare", str(a), str(b), "13", str(b))]
 
 
 def test_links_round_trip_through_prefixes(fx):

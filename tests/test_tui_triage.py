@@ -136,16 +136,21 @@ async def test_colon_takes_a_b_step_as_the_gutter_prints_it(store):
 async def test_a_deep_link_to_a_step_of_b(store):
     """`t2e open A --vs B --step B4`: the cursor on B's step 4 (the start tuple names the
     episode the step is of); `--step 4` stays A's."""
+    import store as store_mod
     from t2e_tui.cli.app import _step_of
     from t2e_tui.errors import T2EError
 
     path, ids = store
     a, b = ids["episodes"][("base", "2")], ids["episodes"][("cand", "2")]
-    assert _step_of("B4", a, b) == (b, 4) and _step_of("4", a, b) == (a, 4)
-    with pytest.raises(T2EError):
-        _step_of("B4", a, None)
-    with pytest.raises(T2EError):
-        _step_of("x", a, b)
+    conn = store_mod.connect(path)
+    try:
+        assert _step_of(conn, "B4", a, b) == (b, 4) and _step_of(conn, "4", a, b) == (a, 4)
+        with pytest.raises(T2EError):
+            _step_of(conn, "B4", a, None)
+        with pytest.raises(T2EError):
+            _step_of(conn, "x", a, b)
+    finally:
+        conn.close()
     app = app_on(path, start=("compare", str(a), str(b), "4", str(b)))
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen)

@@ -32,8 +32,11 @@ def not_a_terminal() -> str | None:
     return None
 
 
-def _step_of(step: str | None, a: int, b: int | None) -> tuple[int, int] | None:
-    """--step as (episode, step): `12` is REF's, `B12` the --vs episode's (`A12`: REF's)."""
+def _step_of(conn, step: str | None, a: int, b: int | None) -> tuple[int, int] | None:
+    """--step as (episode, step): `12` is REF's, else the --vs episode's; `B12` the --vs
+    episode's, else REF's (`A12`: REF's first). Where it lands is the compare screen's `:`
+    (align_where.step_at, on the same alignment); a step neither has is refused here, with
+    the app's words, before the app starts."""
     if step is None:
         return None
     from ..align_where import parse_step
@@ -43,11 +46,21 @@ def _step_of(step: str | None, a: int, b: int | None) -> tuple[int, int] | None:
         raise T2EError(f"--step {step!r}: expected a step number, or B12 for a step of the "
                        "--vs episode")
     side, n = parsed
-    if side == "b":
-        if b is None:
-            raise T2EError(f"--step {step}: B's step needs --vs")
-        return b, n
-    return a, n
+    if side == "b" and b is None:
+        raise T2EError(f"--step {step}: B's step needs --vs")
+    from ..align import align
+    from ..data_access import load_episode
+
+    ea = load_episode(conn, a)
+    eb = load_episode(conn, b) if b is not None else None
+    al = align(ea.steps, eb.steps if eb else None, ea.task or (eb.task if eb else None),
+               checks_a=ea.checks, checks_b=eb.checks if eb else None)
+    from ..align_where import step_at
+
+    found = step_at(al, n, side or "a")
+    if isinstance(found, str):
+        raise T2EError(f"--step {step}: {found}")
+    return (b if found[1] == "b" else a), n
 
 
 def register(cli: click.Group) -> None:
@@ -111,7 +124,7 @@ def register(cli: click.Group) -> None:
                 from ..links import resolve_link
 
                 a, b = resolve_link(conn, ref, versus)
-                at = _step_of(step, a, b)
+                at = _step_of(conn, step, a, b)
                 start = ("compare", str(a), str(b) if b is not None else "",
                          *((str(at[1]), str(at[0])) if at else ()))
             session: dict = {"name": session_name}

@@ -8,7 +8,12 @@ numbers the gutter, the header and `t2e show` use.
 from __future__ import annotations
 
 from ...align import Alignment
-from ...align_where import against_gold, no_difference, steps_span  # noqa: F401 (re-exported)
+from ...align_where import (  # noqa: F401 (re-exported)
+    against_gold,
+    no_difference,
+    step_at,
+    steps_span,
+)
 from ..widgets.detail import StepDetail
 from ..widgets.fittitle import Part
 from ..widgets.lanes import AlignedLanes
@@ -33,16 +38,6 @@ def divergence_summary(al: Alignment) -> str:
     """`2 differences · first at A step 2, B step 2 (messages part) · n/p jump`."""
     return "".join(p.forms if isinstance(p.forms, str) else p.forms[0]
                    for p in divergence_parts(al))
-
-
-def find_step(al: Alignment, step: int, side: str) -> int | None:
-    """The row showing `side`'s step `step` (a call's result step finds the call's row)."""
-    for i, row in enumerate(al.rows):
-        ev = row.a if side == "a" else row.b
-        if ev is not None and (ev.step_idx == step or ev.result_idx == step):
-            return i
-    return None
-
 
 
 class CompareNavigation:
@@ -116,14 +111,13 @@ class CompareNavigation:
             side, step = step[0] or side, step[1]
         if step is None or self.alignment is None:
             return
-        row = find_step(self.alignment, step, side)
-        other = "b" if side == "a" else "a"
-        if row is None:
-            row = find_step(self.alignment, step, other)
-            if row is None:
-                self.notify(f"no step {step} in A or B", severity="warning", timeout=3)
-                return
-            self.notify(f"step {step} is not in {side.upper()}: showing {other.upper()}'s",
+        found = step_at(self.alignment, step, side)
+        if isinstance(found, str):  # (t2e open --step refuses with the same words)
+            self.notify(found, severity="warning", timeout=3)
+            return
+        row, on = found
+        if on != side:
+            self.notify(f"step {step} is not in {side.upper()}: showing {on.upper()}'s",
                         timeout=3)
         lanes = self.query_one(AlignedLanes)
         lanes.move_to(row)
