@@ -72,10 +72,10 @@ def test_after_the_demo_a_reading_command_names_the_demos_store(tmp_path, monkey
     demo = tmp_path / "data" / "demo.sqlite"
     monkeypatch.setattr(paths, "demo_store", lambda: demo)
     default = tmp_path / "data" / "store.sqlite"
+    default.parent.mkdir()  # (named here: a named store's missing folder is its own error)
     res = CliRunner().invoke(cli, ["--store", str(default), "search", "refund"])
     assert res.exit_code == 2
     assert f"`t2e demo` makes its own at {demo}" in res.output  # no demo run yet
-    demo.parent.mkdir()
     demo.write_bytes(b"")
     res = CliRunner().invoke(cli, ["--store", str(default), "search", "refund"])
     assert res.exit_code == 2 and not default.exists()
@@ -102,3 +102,28 @@ def test_an_import_that_lands_nothing_leaves_no_new_store(tmp_path):
     # an existing store is never removed, whatever the import does
     res = CliRunner().invoke(cli, ["--store", str(st), "import", str(bad)])
     assert res.exit_code == 2 and st.exists()
+
+
+def test_a_store_in_a_missing_folder_is_not_told_to_import(tmp_path, monkeypatch):
+    """`--store /nope/x.sqlite runs` suggested `t2e import FILE`, which refuses a folder the
+    user named that does not exist: the message says what is wrong with the path instead."""
+    from t2e_tui import paths
+
+    demo = tmp_path / "data" / "demo.sqlite"
+    monkeypatch.setattr(paths, "demo_store", lambda: demo)
+    wrong = tmp_path / "nope" / "x.sqlite"
+    res = CliRunner().invoke(cli, ["--store", str(wrong), "runs"])
+    assert res.exit_code == 2
+    assert f"its folder {wrong.parent} does not exist" in res.output
+    assert "t2e import" not in res.output
+    # what the message says is so: import refuses that path too
+    src = write_json(tmp_path / "r.json", make_results(1))
+    res = CliRunner().invoke(cli, ["--store", str(wrong), "import", str(src)])
+    assert res.exit_code == 2 and not wrong.parent.exists()
+    # a demo built: still the way to it
+    demo.parent.mkdir()
+    demo.write_bytes(b"")
+    res = CliRunner().invoke(cli, ["--store", str(wrong), "runs"])
+    assert res.exit_code == 2 and "does not exist" in res.output
+    assert f"the demo's store is {demo}: pass --store {demo}" in res.output
+    assert "t2e import" not in res.output

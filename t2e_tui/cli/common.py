@@ -30,11 +30,22 @@ def store_path(create: bool = False) -> str:
 
         demo = demo_store()
         shown = shown_path(path)
-        if demo.exists() and str(demo) != str(path):
+        use_demo = (f"the demo's store is {demo}: pass --store {demo} (or `export "
+                    f"T2E_STORE={demo}`) to use it"
+                    if demo.exists() and str(demo) != str(path) else "")
+        folder = os.path.dirname(os.path.abspath(path))
+        if getattr(obj, "named", True) and not os.path.isdir(folder):
+            # `t2e import` makes no folder the user named (store/atomic.prepare): suggesting
+            # it here sent the user to a second refusal
+            what = "is not a folder" if os.path.exists(folder) else "does not exist"
+            raise T2EError(f"no store at {shown}: its folder {shown_path(folder)} {what}, "
+                           "and t2e makes a store only in an existing folder (name a path "
+                           "in one, or create the folder first)"
+                           + (f"; {use_demo}" if use_demo else ""))
+        if use_demo:
             # the README's first command is `t2e demo`, whose store is not the default one:
             # the next command a newcomer types lands here, so say where the demo's store is
-            raise T2EError(f"no store at {shown}; the demo's store is {demo}: pass --store "
-                           f"{demo} (or set T2E_STORE) to use it, or make this one with "
+            raise T2EError(f"no store at {shown}; {use_demo}, or make this one with "
                            "`t2e import FILE` or `t2e run`")
         raise T2EError(f"no store at {shown} (`t2e import FILE` or `t2e run` make one, `t2e "
                        f"demo` makes its own at {demo}; or pass --store PATH / set T2E_STORE)")
