@@ -340,3 +340,63 @@ async def test_a_stale_estimate_never_overwrites_a_newer_one(store, monkeypatch)
         assert screen._plan.task_ids == heldout
         assert f"{len(heldout)} tasks" in str(screen.query_one("#lf-estimate").render())
         assert screen.query_one("#lf-tasks", Input).value == "heldout"
+
+
+def baseline_run(store, tmp_path, **kw) -> str:
+    """A scripted baseline run on two dev tasks, made with the settings in `kw`."""
+    from t2e_tui.engine import execute_run
+    from t2e_tui.engine.plan import plan_run
+
+    conn = connect(store)
+    try:
+        plan = plan_run(domain="mini-retail", candidate="baseline",
+                        candidates_dir=str(tmp_path / "cands"), tasks="crossorder-01,crossorder-02",
+                        store_conn=conn, role="heldout", **kw)
+    finally:
+        conn.close()
+    # the tests are async: the engine runs its own event loop, so in another thread
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(execute_run, plan, str(store)).result().run_id
+
+
+async def test_the_launcher_proposes_the_baseline_runs_settings(store, tmp_path):
+    """#13: with a baseline run, the launcher's defaults are that run's settings (trials, the
+    step and error limits, the user), so the pair it launches is one the gate accepts."""
+    base = baseline_run(store, tmp_path, trials=2, max_steps=30, max_errors=7)
+    app = make_app(store, load_config=False, poll_interval=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_launcher(app, pilot, candidate="baseline", baseline_run=base)
+        await wait_for(pilot, lambda: screen._plan is not None and not screen.estimating)
+        assert screen.query_one("#lf-trials", Input).value == "2"
+        plan = screen._plan
+        assert (plan.trials, plan.max_steps, plan.max_errors) == (2, 30, 7)
+        assert "gate will refuse" not in str(screen.query_one("#lf-warning").render())
+
+
+async def test_a_setting_the_gate_refuses_is_named_and_launch_asks_first(store, tmp_path):
+    """#13: trials other than the baseline's: the estimate says the gate will refuse the pair
+    (naming the setting and both values, from the gate's own list) and ^l asks before running;
+    n runs nothing, y runs it."""
+    from t2e_tui.ui.screens.gate_modals import ConfirmModal
+    from t2e_tui.ui.screens.workbench_launcher import LauncherScreen
+
+    base = baseline_run(store, tmp_path, trials=1)
+    app = make_app(store, load_config=False, poll_interval=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_launcher(app, pilot, candidate="baseline", baseline_run=base)
+        await set_field(pilot, screen, "trials", "3")
+        warn = str(screen.query_one("#lf-warning").render())
+        assert "trials (--trials): 1 vs 3" in warn and "gate will refuse" in warn
+        await pilot.press("ctrl+l")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        assert "trials (--trials): 1 vs 3" in str(app.screen.query_one("Static").render())
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, LauncherScreen))
+        assert screen.status is None and n_runs(store) == 1
+        await pilot.press("ctrl+l")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: screen.status not in (None, "running"), timeout=120)
+        assert screen.status == "complete" and n_runs(store) == 2

@@ -162,15 +162,29 @@ def differences(b: dict, c: dict) -> list[tuple[str, Any, Any]]:
             and shown(_same_number(b[k]), None) != shown(_same_number(c[k]), None)]
 
 
+def planned_settings(manifest: dict) -> dict[str, Any]:
+    """The settings a planned engine run will record (from its manifest, before anything is
+    written), in `run_settings`' shape: a launcher can say before launch what the gate will
+    refuse."""
+    out: dict[str, Any] = {}
+    _from_manifest(out, manifest)
+    return out
+
+
+def refused_settings(b: dict, c: dict) -> list[str]:
+    """`label: baseline value vs candidate value` for each setting that makes the gate refuse
+    the pair (both runs' settings as `run_settings` gives them)."""
+    return [f"{LABELS[k]}: {shown(x)} vs {shown(y)}" for k, x, y in differences(b, c)]
+
+
 def check_settings(conn: Any, b: RunInfo, c: RunInfo, bd: Any = None,
                    cd: Any = None) -> tuple[list[str], str | None]:
     """Refuse (T2EError, exit 2) a pair whose experiment settings differ, naming each with
     both values; else (the warnings a reader should see (seeds that differ), the reason the
     verdict is inconclusive at most when a setting is recorded by one run only, or None)."""
     sb, sc = run_settings(conn, b, bd), run_settings(conn, c, cd)
-    diff = differences(sb, sc)
-    if diff:
-        said = "; ".join(f"{LABELS[k]}: {shown(x)} vs {shown(y)}" for k, x, y in diff)
+    said = "; ".join(refused_settings(sb, sc))
+    if said:
         raise T2EError(
             f"runs {b.label()} and {c.label()} were made with different settings: {said}. "
             f"Their rewards are not comparable: only the agent under test (the candidate, "

@@ -55,14 +55,14 @@ class ConfirmModal(ModalScreen[bool]):
         border: thick $warning; background: $surface; }
     """
 
-    def __init__(self, question: str) -> None:
+    def __init__(self, question: str, yes: str = "record") -> None:
         super().__init__()
-        self._question = question
+        self._question, self._yes = question, yes
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(plain(self._question, width=2000))
-            yield Static("[dim]y record · n / Escape cancel[/dim]")
+            yield Static(f"[dim]y {self._yes} · n / Escape cancel[/dim]")
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)

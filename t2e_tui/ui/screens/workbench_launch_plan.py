@@ -3,6 +3,7 @@ expected steps per episode (for the cost estimate) and the baseline run's task s
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -29,7 +30,9 @@ class Estimate:
     """What planning a form found: the plan (None when refused, with `error` saying why), the
     expected steps per episode, the tasks viewed before the candidate was saved, whether the
     tasks miss a registered heldout set, how they differ from the baseline run's (extra,
-    missing) and the baseline's task spec when the empty tasks field was filled from it."""
+    missing), the baseline's task spec when the empty tasks field was filled from it, the form
+    fields proposed from the baseline run (field -> value) and the settings that differ from
+    the baseline's so that the gate will refuse the pair (`label: baseline vs this`)."""
 
     plan: Any = None
     error: Exception | None = None
@@ -38,19 +41,28 @@ class Estimate:
     no_set: bool = False
     mismatch: tuple[int, int] | None = None
     spec: str | None = None
+    fills: dict[str, str] = field(default_factory=dict)
+    refused: list[str] = field(default_factory=list)
+    settings_from: str | None = None  # the baseline run `fills` came from
 
 
 def plan_estimate(store_path: Any, candidates_dir: Any, f: LaunchForm,
-                  selection: dict | None, fill_tasks: bool) -> Estimate:
+                  selection: dict | None, fill_tasks: bool,
+                  fill_settings: bool = False) -> Estimate:
     """Plan the form's run against the store (nothing is written). Reads the store, so the
     launcher calls it from a thread worker, never on the UI thread. With `fill_tasks` the
-    baseline run's task spec (else "heldout") stands for the empty tasks field."""
+    baseline run's task spec (else "heldout") stands for the empty tasks field; with
+    `fill_settings` the baseline's trials, agent and user stand for the form's. The settings
+    the form has no field for (step and error limits, grading, noise, seed) are the baseline
+    run's, so the default is a pair the gate accepts."""
     from store import connect
 
     from ... import run_queries as rq
     from ...engine.plan import plan_run
     from ...gate import leaked_tasks
     from ...gate.heldout import find_set
+    from ...gate.runs import resolve_run
+    from ...gate.settings import planned_settings, refused_settings, run_settings
 
     est = Estimate()
     conn = connect(store_path)
@@ -60,12 +72,24 @@ def plan_estimate(store_path: Any, candidates_dir: Any, f: LaunchForm,
             f = replace(f, tasks=est.spec)
         if not f.candidate:
             raise ValueError("no candidate given")
+        base, carried = None, {}
+        if f.baseline_run:
+            if not rq.run_exists(conn, f.baseline_run):
+                raise ValueError(f"baseline run {f.baseline_run!r}: no such run in this store")
+            base = resolve_run(conn, f.baseline_run)
+            carried = baseline_plan_args(base)
+            if fill_settings:
+                est.fills, est.settings_from = baseline_fields(base), f.baseline_run
+                f = replace(f, **{k: int(v) if k == "trials" else v
+                                  for k, v in est.fills.items()})
         plan = plan_run(domain=f.domain, candidate=f.candidate,
                         candidates_dir=str(candidates_dir), tasks=f.tasks, trials=f.trials,
                         concurrency=f.concurrency, model=f.model, user=f.user, role=f.role,
-                        store_conn=conn, name=run_name(f), task_selection=selection)
-        if f.baseline_run and not rq.run_exists(conn, f.baseline_run):
-            raise ValueError(f"baseline run {f.baseline_run!r}: no such run in this store")
+                        store_conn=conn, name=run_name(f), task_selection=selection,
+                        **carried)
+        if base is not None:  # the gate's own rule, asked before anything runs
+            est.refused = refused_settings(run_settings(conn, base),
+                                           planned_settings(plan.manifest()))
         est.steps = rq.expected_steps(conn, f.baseline_run)
         est.leaked = leaked_tasks(conn, plan.candidate.hash, f.domain, plan.task_ids)
         # a heldout claim is clean only on exactly a registered set (README: the rule)
@@ -81,6 +105,53 @@ def plan_estimate(store_path: Any, candidates_dir: Any, f: LaunchForm,
     finally:
         conn.close()
     return est
+
+
+def _manifest(run: Any) -> dict:
+    try:
+        m = json.loads(run.manifest_json) if run.manifest_json else {}
+    except ValueError:
+        return {}
+    return m if isinstance(m, dict) else {}
+
+
+def baseline_plan_args(run: Any) -> dict:
+    """plan_run's arguments for the settings the launcher has no field for, as the baseline
+    run recorded them (what it does not record keeps plan_run's default)."""
+    from ...gate.settings import ENGINE_GRADINGS
+
+    out: dict[str, Any] = {}
+    for key in ("max_steps", "max_errors"):
+        if isinstance(getattr(run, key), int):
+            out[key] = getattr(run, key)
+    if run.grading in ENGINE_GRADINGS:
+        out["grade"] = run.grading
+    if run.source_id is None:  # an engine run: its seed and agent noise
+        if isinstance(run.seed, int):
+            out["seed"] = run.seed
+        agent = _manifest(run).get("agent")
+        if isinstance(agent, dict) and isinstance(agent.get("noise"), (int, float)):
+            out["noise"] = float(agent["noise"])
+    return out
+
+
+def baseline_fields(run: Any) -> dict[str, str]:
+    """The launcher's fields as the baseline run had them: trials, and for an engine run the
+    agent and the user (`scripted` or `openai:MODEL`)."""
+    out: dict[str, str] = {}
+    if isinstance(run.num_trials, int) and run.num_trials > 0:
+        out["trials"] = str(run.num_trials)
+    if run.source_id is None:
+        m = _manifest(run)
+        for name, part in (("model", "agent"), ("user", "user")):
+            spec = m.get(part)
+            if not isinstance(spec, dict):
+                continue
+            if spec.get("kind") == "scripted":
+                out[name] = "scripted"
+            elif spec.get("kind") == "openai" and spec.get("model"):
+                out[name] = f"openai:{spec['model']}"
+    return out
 
 
 def run_name(f: LaunchForm) -> str:
@@ -103,11 +174,15 @@ def outcome_selection(filter_name: str | None, termination: str | None, task_ids
 
 
 def estimate_warnings(plan: Any, leaked: list[str], mismatch: tuple | None,
-                      no_set: bool) -> list[str]:
-    """The warning lines under a planned rerun's estimate, in order: tasks viewed before the
+                      no_set: bool, refused: list[str] | None = None) -> list[str]:
+    """The warning lines under a planned rerun's estimate, in order: settings that differ from
+    the baseline run's (the gate refuses such a pair), tasks viewed before the
     candidate's run on them (its save or since), an outcome-filtered heldout/transfer selection, tasks that differ
     from the baseline run's, and a heldout/transfer claim on tasks no set registers."""
     out = []
+    if refused:
+        out.append(f"⚠ not the baseline run's settings ({'; '.join(refused)}): the gate will "
+                   "refuse the pair; ^l asks before launching")
     if leaked:
         shown = ", ".join(leaked[:10]) + (" …" if len(leaked) > 10 else "")
         out.append(f"⚠ leakage: {len(leaked)} of these tasks were viewed before this candidate's "

@@ -101,6 +101,8 @@ class LauncherScreen(ModalScreen):
         self._launch_gen: int | None = None  # launch once this generation is planned
         self._tasks_filled = False  # the empty tasks field took the baseline run's spec
         self._no_set = False
+        self._refused: list[str] = []  # settings the gate refuses, as the last plan found them
+        self._settings_from: str | None = None  # the baseline run the fields were filled from
         self._task_mismatch: tuple[int, int] | None = None
         self._pending: deque[Any] = deque()  # EpisodeDone reports not yet shown
 
@@ -223,15 +225,18 @@ class LauncherScreen(ModalScreen):
             self._apply_estimate(gen, Estimate(error=exc))
             return
         fill = not self._tasks_filled and not self.query_one("#lf-tasks", Input).value.strip()
-        self._estimate(gen, f, self.task_selection(), fill)
+        # a baseline run newly given proposes its settings (trials, agent, user)
+        fill_settings = bool(f.baseline_run) and f.baseline_run != self._settings_from
+        self._estimate(gen, f, self.task_selection(), fill, fill_settings)
 
     @work(thread=True, exclusive=True, group="launcher-estimate", exit_on_error=False,
           description="the rerun estimate")
-    def _estimate(self, gen: int, f: LaunchForm, selection: dict | None, fill: bool) -> None:
+    def _estimate(self, gen: int, f: LaunchForm, selection: dict | None, fill: bool,
+                  fill_settings: bool) -> None:
         from .workbench_context import candidates_dir_for
 
         est = plan_estimate(self.app.store_path, candidates_dir_for(self.app), f, selection,
-                            fill)
+                            fill, fill_settings)
         try:
             self.app.call_from_thread(self._apply_estimate, gen, est)
         except RuntimeError:  # the app has closed meanwhile: nothing to show it on
@@ -247,13 +252,39 @@ class LauncherScreen(ModalScreen):
             self._tasks_filled = True
             with self.prevent(Input.Changed):  # the plan already used it: no second plan
                 self.query_one("#lf-tasks", Input).value = est.spec
+        if est.settings_from is not None:
+            self._settings_from = est.settings_from
+            with self.prevent(Input.Changed):  # planned with these values already
+                for name, value in est.fills.items():
+                    self.query_one(f"#lf-{name}", Input).value = value
         self._no_set, self._task_mismatch = est.no_set, est.mismatch
+        self._refused = est.refused
         self._show_estimate(est)
         if launch:
             if self._plan is None:
                 self.notify("the rerun can't start: see the refusal", severity="error")
+            elif self._refused:
+                self._confirm_launch(gen, self._plan)
             else:
                 self._start(self._plan, resume=None)
+
+    def _confirm_launch(self, gen: int, plan: Any) -> None:
+        """Ask before running a rerun the gate will refuse to compare with its baseline: it
+        may still be wanted (a run on its own), but it costs the whole run to find out."""
+        from .gate_modals import ConfirmModal
+
+        n = len(plan.task_ids) * plan.trials
+        question = (f"The gate will refuse to compare this rerun with baseline run "
+                    f"{self.form().baseline_run}: its settings differ "
+                    f"({'; '.join(self._refused)}). Only the candidate and the agent model may "
+                    f"differ. Launch {n:,} episodes anyway?")
+
+        def answered(yes: bool | None) -> None:
+            # the form may have changed meanwhile: only the plan that was asked about runs
+            if yes and gen == self._est_gen and self._plan is plan and self.status is None:
+                self._start(plan, resume=None)
+
+        self.app.push_screen(ConfirmModal(question, yes="launch anyway"), answered)
 
     def _show_estimate(self, est: Estimate) -> None:
         est_line = self.query_one("#lf-estimate", Static)
@@ -274,7 +305,8 @@ class LauncherScreen(ModalScreen):
         # a warning can quote task ids: one line each
         self._say("#lf-warning", Text("\n").join(
             plain(w, width=1000)
-            for w in estimate_warnings(plan, leaked, self._task_mismatch, self._no_set)))
+            for w in estimate_warnings(plan, leaked, self._task_mismatch, self._no_set,
+                                       self._refused)))
 
     def _say(self, selector: str, text: "str | Text") -> None:
         """Update a message line; an empty one takes no room."""
