@@ -400,3 +400,33 @@ async def test_a_setting_the_gate_refuses_is_named_and_launch_asks_first(store, 
         await pilot.press("y")
         await wait_for(pilot, lambda: screen.status not in (None, "running"), timeout=120)
         assert screen.status == "complete" and n_runs(store) == 2
+
+
+async def test_the_leakage_consequence_is_in_view_at_80x24(store, tmp_path):
+    """#13: many leaked tasks: at 80×24 the warning still shows what follows (a heldout claim
+    downgraded to development), the ids cut to a few and "N more"."""
+    from tui_fixture import screen_lines
+
+    from t2e_tui.engine.plan import load_world, resolve_task_ids
+
+    ids = resolve_task_ids(load_world("mini-retail", None), "heldout", None)
+    assert len(ids) > 6
+    conn = connect(store)
+    base = ensure_recorded(conn, "baseline")
+    time.sleep(0.01)
+    for tid in ids:
+        conn.execute("INSERT INTO evidence_views (domain, task_id, viewed_at, via) VALUES "
+                     "('mini-retail', ?, strftime('%Y-%m-%dT%H:%M:%f+00:00'), 'tui')", (tid,))
+    time.sleep(0.01)
+    child = save_version(conn, Candidate(name="child", body=base.body + "\n- Be brief."),
+                         hypothesis="h", parent_ref=base.hash,
+                         candidates_dir=tmp_path / "cands").version
+    conn.close()
+    app = make_app(store, load_config=False, poll_interval=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_launcher(app, pilot, candidate=child.name)
+        assert "leakage" in str(screen.query_one("#lf-warning").render())
+        await pilot.pause()
+        text = " ".join(" ".join(line.strip("█ ").split()) for line in screen_lines(app))
+        assert "downgraded to development" in text
+        assert f"{len(ids)} of these tasks" in text

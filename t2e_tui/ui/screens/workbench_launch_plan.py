@@ -9,6 +9,7 @@ from typing import Any
 
 ROLES = ["discovery", "development", "heldout", "transfer", "synthetic"]
 DOMAINS = ["mini-retail", "tau2-retail", "mini-airline", "tau2-airline"]
+LEAKED_SHOWN = 3  # task ids a leakage warning names (`t2e gate` lists them all)
 DEFAULT_STEPS = 20  # expected steps per episode when no baseline run says better
 
 
@@ -184,9 +185,12 @@ def estimate_warnings(plan: Any, leaked: list[str], mismatch: tuple | None,
         out.append(f"⚠ not the baseline run's settings ({'; '.join(refused)}): the gate will "
                    "refuse the pair; ^l asks before launching")
     if leaked:
-        shown = ", ".join(leaked[:10]) + (" …" if len(leaked) > 10 else "")
-        out.append(f"⚠ leakage: {len(leaked)} of these tasks were viewed before this candidate's "
-                   f"run on them ({shown}); a heldout claim will be downgraded to development")
+        # the consequence first and a few ids: at 80×24 the line must not hide what follows
+        shown = ", ".join(leaked[:LEAKED_SHOWN]) + (
+            f" and {len(leaked) - LEAKED_SHOWN} more" if len(leaked) > LEAKED_SHOWN else "")
+        out.append(f"⚠ leakage: a heldout claim will be downgraded to development: "
+                   f"{len(leaked)} of these tasks were viewed before this candidate's run on "
+                   f"them ({shown})")
     claim = plan.role in ("heldout", "transfer")
     sel = plan.task_selection
     if sel and claim:

@@ -18,7 +18,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Vertical
+from textual.containers import Grid, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, ProgressBar, Select, Static
@@ -56,6 +56,9 @@ class LauncherScreen(ModalScreen):
     LauncherScreen { align: center middle; }
     LauncherScreen > Vertical { width: 96%; max-width: 140; height: 96%; padding: 0 1;
         border: thick $accent; background: $surface; }
+    /* the form scrolls (Tab brings a field into view) so that the estimate and its warnings
+       below always keep their room, at 80×24 too */
+    LauncherScreen #lf-form { height: auto; max-height: 1fr; }
     LauncherScreen #lf-grid { grid-size: 4; grid-columns: 12 1fr 12 1fr; grid-rows: 3;
         height: auto; grid-gutter: 0 1; }
     LauncherScreen #lf-grid Label { padding: 1 0 0 0; }
@@ -69,7 +72,7 @@ class LauncherScreen(ModalScreen):
     LauncherScreen.done #lf-progress, LauncherScreen.done #lf-live,
     LauncherScreen.running #lf-summary, LauncherScreen.done #lf-summary { display: block; }
     /* while a rerun runs, the form folds into one summary line: the live table needs room */
-    LauncherScreen.running #lf-grid, LauncherScreen.done #lf-grid { display: none; }
+    LauncherScreen.running #lf-form, LauncherScreen.done #lf-form { display: none; }
     """
 
     class Progress(Message):
@@ -113,7 +116,7 @@ class LauncherScreen(ModalScreen):
             # short enough for an 80-column dialog: the stand-in warning must not be cut
             yield Static("[b]Rerun[/b] · scripted = stand-in agent (proves nothing about "
                          "models)", classes="title")
-            with Grid(id="lf-grid"):
+            with VerticalScroll(id="lf-form", can_focus=False), Grid(id="lf-grid"):
                 yield Label("candidate")
                 yield Input(i["candidate"], id="lf-candidate")
                 yield Label("baseline run")
