@@ -430,3 +430,34 @@ async def test_the_leakage_consequence_is_in_view_at_80x24(store, tmp_path):
         text = " ".join(" ".join(line.strip("█ ").split()) for line in screen_lines(app))
         assert "downgraded to development" in text
         assert f"{len(ids)} of these tasks" in text
+
+
+async def test_the_key_bar_shows_one_key_per_action_before_and_after_a_launch(store):
+    """#13: the bar said `f6 Register set` while a field had focus (the field takes ctrl+k)
+    and `^k Register set` once the fields were disabled by a launch: a key an input takes
+    must not be the one the bar shows, so each action shows the same key throughout."""
+    from t2e_tui.ui.widgets.keybar import KeyBar
+
+    def keys(screen) -> dict[str, str]:
+        bar = screen.query_one(KeyBar)
+        bar._bindings_changed(screen)
+        return {i.ident: i.key for i in bar._items if i.ident.startswith("launcher.")}
+
+    app = make_app(store, load_config=False, poll_interval=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_launcher(app, pilot, candidate="baseline")
+        await set_field(pilot, screen, "tasks", "crossorder-01")
+        screen.query_one("#lf-tasks", Input).focus()
+        await pilot.pause()
+        before = keys(screen)
+        assert before["launcher.register"] == "f6"
+        await pilot.press("ctrl+l")
+        await wait_for(pilot, lambda: screen.status not in (None, "running"), timeout=120)
+        assert keys(screen) == before
+    # the mechanism: no key of the launcher's (but a priority one) is one a field takes
+    from t2e_tui.ui.screens.workbench_launcher import LauncherScreen
+
+    taken = {k.strip() for b in Input.BINDINGS for k in b.key.split(",")}
+    for b in LauncherScreen.BINDINGS:
+        if not b.priority:
+            assert not taken & {k.strip() for k in b.key.split(",")}, b.id

@@ -211,7 +211,7 @@ def estimate_warnings(plan: Any, leaked: list[str], mismatch: tuple | None,
                        "judge only these shared tasks (i on the gate screen)")
     if no_set and claim:
         out.append(f"⚠ these tasks are not a registered heldout set: a {plan.role} claim on "
-                   "them will be graded development (F6 or ctrl+k registers them, for "
+                   "them will be graded development (F6 or ctrl+y registers them, for "
                    "candidates saved from now on)")
     return out
 

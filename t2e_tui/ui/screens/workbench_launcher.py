@@ -48,7 +48,9 @@ class LauncherScreen(ModalScreen):
         Binding("ctrl+c,f8", "cancel_run", "Cancel run", id="launcher.cancel", priority=True),
         Binding("ctrl+r,f7", "resume", "Resume", id="launcher.resume"),
         Binding("ctrl+g,f10", "show_gate", "Gate", id="launcher.gate"),
-        Binding("ctrl+k,f6", "register_set", "Register set", id="launcher.register"),
+        # not ctrl+k: a focused field takes it (delete to end), so the bar showed f6, then ^k;
+        # ctrl+y is taken by no field, no terminal multiplexer and no keymap example
+        Binding("f6,ctrl+y", "register_set", "Register set", id="launcher.register"),
         Binding("escape", "close", "Close", id="launcher.close"),
     ]
 
