@@ -62,7 +62,7 @@ class ConfirmModal(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(plain(self._question, width=2000))
-            yield Static(f"[dim]y {self._yes} · n / Escape cancel[/dim]")
+            yield Static(plain(f"y {self._yes} · n / Escape cancel", "dim", 200))
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
