@@ -113,3 +113,40 @@ def runs_on_tasks(db: Any, task_ids: Any) -> list[dict]:
         f"SELECT {', '.join(cols)} FROM agent_runs WHERE run_id IN (SELECT run_id FROM "
         "agent_run_tasks WHERE task_id IN (SELECT value FROM json_each(?))) "
         "ORDER BY created_at, run_id", (ids,))]
+
+
+def watched_tasks(db: Any, *, runs: Any = (), episode_ids: Any = None) -> dict[str, dict]:
+    """Task id -> the registered set (heldout or transfer) it belongs to, for the tasks of the
+    episodes of `runs` (run ids; None entries skipped) or of `episode_ids`: those whose traces, once shown, are views
+    the gate's leakage guard counts against a clean claim on that set. The task is the one
+    `queries.record_views` records for the episode (the likely task, a synthetic variant's
+    base task), matched by world as the guard does (a run without a domain matches any)."""
+    from .queries import VIEWED_FROM
+
+    conn = conn_of(db)
+    sets = list_sets(conn)
+    if not sets:
+        return {}
+    sql = (f"SELECT DISTINCT r.domain, coalesce(e.likely_task_id, e.task_id), t.base_task_id "
+           f"{VIEWED_FROM} WHERE ")
+    if episode_ids is None:
+        ids = json.dumps(sorted({str(r) for r in runs if r is not None}))
+        rows = conn.execute(sql + "e.run_id IN (SELECT value FROM json_each(?))",
+                            (ids,)).fetchall()
+    else:
+        ids = json.dumps(sorted({int(e) for e in episode_ids or () if e is not None}))
+        rows = conn.execute(sql + "e.episode_id IN (SELECT value FROM json_each(?))",
+                            (ids,)).fetchall()
+    members = [(s, set(s["task_ids"])) for s in sets]
+    out: dict[str, dict] = {}
+    for domain, task_id, base in rows:
+        if task_id is None:
+            continue
+        key = world_key(domain)
+        for s, ids in members:
+            if key is not None and s["world_key"] != key:
+                continue
+            if str(task_id) in ids or (base is not None and str(base) in ids):
+                out.setdefault(str(task_id), s)
+                break
+    return out

@@ -261,6 +261,12 @@ def record_view(db: Any, episode_id: int, via: str, drafting_candidate: str | No
     return int(conn_of(db).execute("SELECT last_insert_rowid()").fetchone()[0])
 
 
+# what a view of an episode is a view of (its run's domain, the task whose trace was seen, a
+# synthetic variant's base task): record_views writes it, heldout.watched_tasks warns of it
+VIEWED_FROM = ("FROM episodes e LEFT JOIN runs r ON r.run_id = e.run_id LEFT JOIN tasks t "
+               "ON t.run_id = e.run_id AND t.task_id = coalesce(e.likely_task_id, e.task_id)")
+
+
 def record_views(db: Any, episode_ids: Any, via: str,
                  drafting_candidate: str | None = None) -> int:
     """Note that these episodes' content was shown: message text, tool arguments or results,
@@ -282,9 +288,7 @@ def record_views(db: Any, episode_ids: Any, via: str,
         cur = conn.execute(
             "INSERT INTO evidence_views (episode_id, run_id, domain, task_id, viewed_at, via, "
             "drafting_candidate, base_task_id) SELECT e.episode_id, e.run_id, r.domain, "
-            "coalesce(e.likely_task_id, e.task_id), ?, ?, ?, t.base_task_id FROM episodes e "
-            "LEFT JOIN runs r ON r.run_id = e.run_id LEFT JOIN tasks t ON t.run_id = e.run_id "
-            "AND t.task_id = coalesce(e.likely_task_id, e.task_id) "
+            f"coalesce(e.likely_task_id, e.task_id), ?, ?, ?, t.base_task_id {VIEWED_FROM} "
             f"WHERE e.episode_id IN ({marks})",
             (now, via, drafting_candidate, *chunk))
         n += cur.rowcount

@@ -90,6 +90,8 @@ async def test_tasks_gate_and_compare_titles_keep_what_a_user_acts_on_at_80(demo
         await settle(pilot)
         (line,) = title_lines(app.screen, "#tasks-title")
         assert b in line and c in line and "…" not in line
+        status = app.screen.query_one("#tasks-status")
+        assert status.drawn_at(status.content_region.width).plain.startswith("⚠ heldout")
         app.screen.action_filter("fixed")
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
@@ -98,6 +100,9 @@ async def test_tasks_gate_and_compare_titles_keep_what_a_user_acts_on_at_80(demo
         al = app.screen.alignment
         first = divergence_summary(al).split(" · ")[1]
         assert first.startswith("first at A step") and first in third
+        # the demo's marked pair is on the registered heldout set: the header says this
+        # view counts, and where the differences start still shows whole
+        assert third.startswith("⚠ heldout")
         await pilot.press("escape", "escape")
         await settle(pilot)
         await pilot.press("G")

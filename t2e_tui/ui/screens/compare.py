@@ -27,6 +27,7 @@ from ..widgets.fittitle import FitTitle, Part
 from ..widgets.keybar import KeyBar
 from ..widgets.lanes import AlignedLanes
 from ..widgets.linetable import Column, LineTable
+from ..widgets.textline import watched_part
 from .base import ExplorerScreen
 from .compare_nav import CompareNavigation, divergence_parts
 
@@ -268,6 +269,9 @@ class CompareScreen(CompareNavigation, PairDebugMixin, ExplorerScreen):
         self.note_labels(conn)  # the briefs show human labels: read again on a new one
         self.failure_briefs = compare_briefs(conn, self.episode_a, self.episode_b)
         self.unscored_briefs = compare_unscored(conn, self.episode_a, self.episode_b)
+        from store.heldout import watched_tasks
+        # a task of a registered heldout set: the header says this view counts
+        self.watched = watched_tasks(conn, episode_ids=[self.episode_a, self.episode_b])
         return a, b, al
 
     def _read(self, token: int | None = None) -> None:
@@ -348,6 +352,15 @@ class CompareScreen(CompareNavigation, PairDebugMixin, ExplorerScreen):
                 third.append(Part((said + f" ({key}: next)", said), "bold", give=4))
         third.append(Part((" · ~ messages part · ≠ args differ · ◂ only A · ▸ only B"
                            " · ! error differs · ★ gold", ""), "dim", give=7))
+        watched = getattr(self, "watched", None)
+        if watched:
+            # a task of a registered heldout set: the warning leads the line, and the parts
+            # that tell least (give >= 3: classes, notes, hints, legend) give way whole
+            # rather than stay as stubs, so where the differences start still shows at 80
+            # (F1 lists the line whole)
+            third = [watched_part(watched, "task"), *(
+                replace(p, forms=(*p.forms, "")) if p.give >= 3 and isinstance(p.forms, tuple)
+                else replace(p, forms=(p.forms, "")) if p.give >= 3 else p for p in third)]
         self.query_one("#cmp-title", FitTitle).set_lines(first, second, third)
 
     def _opened_at(self, briefs: dict[str, str]) -> str | None:

@@ -18,7 +18,7 @@ from ...textsafe import one_line
 from ..widgets.fittitle import FitTitle, Part, run_parts
 from ..widgets.keybar import KeyBar
 from ..widgets.linetable import Column, LineTable
-from ..widgets.textline import TextLine
+from ..widgets.textline import TextLine, watched_part
 from .base import ExplorerScreen
 
 VIEWS = ("classes", "episodes", "clusters", "flywheel")
@@ -72,6 +72,7 @@ class FailuresScreen(ExplorerScreen):
         self.flywheel_rows: list | None = None
         self.flywheel_chart: dict = {}     # analysis.flywheel.flywheel_chart: rows, basis, empty
         self._shown: list = []
+        self.watched: dict = {}   # task id -> registered heldout/transfer set (a view counts)
 
     def compose(self) -> ComposeResult:
         yield FitTitle([Part("Failures", "bold")], id="fail-title", classes="title")
@@ -107,6 +108,8 @@ class FailuresScreen(ExplorerScreen):
             self._loaded(*self._pending)
 
     def _read(self, app) -> None:
+        from store.heldout import watched_tasks
+
         from ...analysis.cache import unscored_count
         from ...analysis.views import class_table, failed_count, unscored_view
 
@@ -119,9 +122,12 @@ class FailuresScreen(ExplorerScreen):
             n_unscored = unscored_count(conn, self.run)
             # what `t2e failures` lists for them, from the same analyses (one truth)
             found = unscored_view(conn, self.run) if n_unscored else ([], [])
+            # this run's (and the baseline's: Enter shows its trace too) tasks of a
+            # registered heldout set: the status line says opening them counts as a view
+            watched = watched_tasks(conn, runs=(self.run, self.vs))
         finally:
             conn.close()
-        app.call_from_thread(self._deliver, names, table, n_failed, n_unscored, *found)
+        app.call_from_thread(self._deliver, names, table, n_failed, n_unscored, *found, watched)
 
     def labels_changed(self) -> None:
         """A label was added since the last read: the classes, the episodes (if read) and the
@@ -167,8 +173,9 @@ class FailuresScreen(ExplorerScreen):
         return row[0], run_id, (row[1] or "").lower().startswith(da.SCRIPTED)
 
     def _loaded(self, names, table, n_failed, n_unscored=0, unscored_rows=(),
-                unscored_eps=()) -> None:
+                unscored_eps=(), watched=None) -> None:
         self.names, self.table_rows, self.n_failed = names, table, n_failed
+        self.watched = watched or {}
         self.n_unscored = n_unscored
         self.unscored_rows, self.unscored_eps = list(unscored_rows), list(unscored_eps)
         self.loaded = True
@@ -280,7 +287,8 @@ class FailuresScreen(ExplorerScreen):
                               " · Enter: compare · a: every class")),
                 "clusters": ("cluster(s)", " · Enter: the representative"),
                 "flywheel": ("series across the lineage's versions", "")}[self.view]
-        parts = [Part(f"{len(self._shown)} {what[0]}", "dim", give=1, cut="end", least=16),
+        parts = [watched_part(self.watched)] if self.watched else []
+        parts += [Part(f"{len(self._shown)} {what[0]}", "dim", give=1, cut="end", least=16),
                  Part(what[1], "dim", give=2)]
         if getattr(self, "n_unscored", 0):
             parts.append(Part((f" · unscored: {len(self.unscored_eps)} with findings of the "

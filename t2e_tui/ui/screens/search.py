@@ -13,7 +13,7 @@ from ...textsafe import one_line, strip_controls
 from ..widgets.fittitle import Part
 from ..widgets.keybar import KeyBar
 from ..widgets.linetable import Column, LineTable
-from ..widgets.textline import TextLine
+from ..widgets.textline import TextLine, watched_part
 from .base import ExplorerScreen
 
 OPEN, CLOSE = "\u00ab", "\u00bb"  # store.queries marks matches with « »
@@ -84,6 +84,19 @@ class SearchScreen(ExplorerScreen):
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
+        from store.heldout import list_sets
+
+        conn = da.open_conn(self.app.store_path)
+        try:
+            sets = {s["name"]: s for s in list_sets(conn)}   # a few rows
+        finally:
+            conn.close()
+        if sets:   # said before a search shows any trace text (hits are views)
+            roles = "/".join(sorted({s["role"] for s in sets.values()}))
+            self.query_one("#search-status", TextLine).set(
+                [Part((f"⚠ hits of {roles} tasks count as views: a candidate saved after "
+                       "is graded development", f"⚠ hits of {roles} tasks count as views"),
+                      "bold yellow", give=1, cut="end", least=20)])
         if self.initial:
             self.run_search(self.initial)
 
@@ -113,14 +126,17 @@ class SearchScreen(ExplorerScreen):
             t0 = clock()
             hits = da.search(conn, text, rank=self.ranked)
             ms = (clock() - t0) * 1000
+            from store.heldout import watched_tasks
+            watched = watched_tasks(conn, episode_ids=[h.episode_id for h in hits])
             # the hits show trace text: views for the gate's leakage guard
             da.record_views(conn, [h.episode_id for h in hits], via="tui-search",
                             drafting_candidate=getattr(self.app, "drafting_candidate", None))
         finally:
             conn.close()
-        self.app.call_from_thread(self._show, text, hits, ms)
+        self.app.call_from_thread(self._show, text, hits, ms, watched)
 
-    def _show(self, text: str, hits: list[da.Hit], ms: float) -> None:
+    def _show(self, text: str, hits: list[da.Hit], ms: float, watched: dict | None = None
+              ) -> None:
         self.hits, self.last = hits, text
         table = self.query_one(LineTable)
         rows = [[one_line(h.run_name, 40), one_line(h.task_id, 40), str(h.idx),
@@ -132,7 +148,8 @@ class SearchScreen(ExplorerScreen):
         # fitted (F1 shows it whole): the count and the key stay, the words searched for are
         # cut in their middle last
         said = one_line(text, 60)
-        self.query_one("#search-status", TextLine).set(
+        warn = [watched_part(watched, "hits")] if watched else []
+        self.query_one("#search-status", TextLine).set(warn + (
             [Part(f"{len(hits)} hit(s){more}", "dim"),
              Part(f" for {said!r}", "dim", give=1, cut="middle", least=12),
              Part((f" in {ms:.0f} ms", ""), "dim", give=3),
@@ -140,7 +157,7 @@ class SearchScreen(ExplorerScreen):
              Part(" · Enter opens", "dim")] if hits else
             [Part("no hits for ", "yellow"),
              Part(f"{said!r}", "yellow", give=1, cut="middle", least=12),
-             Part((f" ({ms:.0f} ms)", ""), "yellow", give=2)])
+             Part((f" ({ms:.0f} ms)", ""), "yellow", give=2)]))
         if hits:
             table.focus()
 

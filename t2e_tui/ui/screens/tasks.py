@@ -12,7 +12,7 @@ from ...textsafe import one_line
 from ..widgets.fittitle import FitTitle, Part, run_parts
 from ..widgets.keybar import KeyBar
 from ..widgets.linetable import Column, LazyRows, LineTable
-from ..widgets.textline import TextLine
+from ..widgets.textline import TextLine, watched_part
 from . import tasks_cells as tc
 from .base import ExplorerScreen, freeze_heap, thaw_heap
 from .tasks_cells import FILTERS, SORTS, first_trial, merge_hints, pick_pair, trials_cell
@@ -52,6 +52,7 @@ class TasksScreen(ExplorerScreen):
     def __init__(self, baseline: str, candidate: str | None) -> None:
         super().__init__()  # no fixed id: the same screen type may be stacked twice
         self.baseline, self.candidate = baseline, candidate
+        self.watched: dict = {}   # task id -> registered heldout/transfer set (a view counts)
         self.all_rows: list[da.TaskRow] = []
         self.shown: list[da.TaskRow] = []
         self.filter = "all"
@@ -133,6 +134,12 @@ class TasksScreen(ExplorerScreen):
         conn = da.open_conn(self.app.store_path)
         try:
             names = tuple(tc.run_label(conn, r) for r in (self.baseline, self.candidate))
+            if not self.watched:   # tasks of a registered heldout set: said before Enter
+                from store.heldout import watched_tasks
+
+                watched = watched_tasks(conn, runs=self._runs())
+                if watched:
+                    self.app.call_from_thread(self._watched_found, watched)
             if not self.loaded:  # 10^4 tasks: the first page first, then the rest
                 first = da.first_task_rows(conn, self.baseline, self.candidate,
                                            max(60, self.size.height))
@@ -209,6 +216,10 @@ class TasksScreen(ExplorerScreen):
 
     def on_unmount(self) -> None:
         thaw_heap()  # this screen's rows and widgets may now be collected
+
+    def _watched_found(self, watched: dict) -> None:
+        self.watched = watched
+        self._title()
 
     def _classes_filled(self, classes: dict, by_task: dict[str, list[str]]) -> None:
         self.failure_classes, self.row_classes = classes, by_task
@@ -305,10 +316,13 @@ class TasksScreen(ExplorerScreen):
     def _status_parts(self) -> list[Part]:
         """What is shown and how first (never cut at 80 columns), then the counts; the hint
         legend gives way first, whole or not at all (F1 shows the line whole)."""
+        # opening a task of a registered heldout set shows its trace: a view the gate counts
+        warn = [watched_part(self.watched)] if self.watched else []
         if not self.loaded:
-            return [Part(f"first {len(self._first)} of {self._total:,} tasks · loading the "
-                         "rest…" if self._first else "loading tasks…", "dim")]
-        parts = [Part(f"{len(self.shown)}/{len(self.all_rows)} {self._filter_words()}",
+            return warn + [Part(f"first {len(self._first)} of {self._total:,} tasks · "
+                                "loading the rest…" if self._first else "loading tasks…",
+                                "dim", give=1, cut="end", least=16)]
+        parts = warn + [Part(f"{len(self.shown)}/{len(self.all_rows)} {self._filter_words()}",
                       "dim", give=1, cut="end", least=24)]
         if self.class_filter:
             parts.append(Part(f" + class {one_line(self.class_filter, 80)}", "dim", give=1,

@@ -20,6 +20,32 @@ from textual.widget import Widget
 from .fittitle import Part, fit_title, whole_text
 
 
+def watched_part(watched: dict, what: str = "run") -> Part:
+    """The warning that leads a status line where traces of tasks of a registered heldout (or
+    transfer) set are listed (`what` = "run"), shown (`what` = "task") or found (`what` =
+    "hits"): looking at them is a
+    view the gate's leakage guard counts (`store.heldout.watched_tasks` says which). It gives
+    way to shorter forms only, never to nothing."""
+    roles = sorted({s["role"] for s in watched.values()}) or ["heldout"]
+    role = "/".join(roles)
+    if what == "task":
+        forms = (f"⚠ {role} task: this trace counts as a view; a candidate saved after it "
+                 "is graded development · ",
+                 f"⚠ {role} task: viewing it counts against candidates saved after · ",
+                 f"⚠ {role}: view counts · ")
+    elif what == "hits":
+        forms = (f"⚠ {role} tasks among the hits: these views count; a candidate saved "
+                 "after is graded development · ",
+                 f"⚠ {role} tasks among the hits: views counted · ",
+                 f"⚠ {role}: views counted · ")
+    else:
+        forms = (f"⚠ {role}: opening a task's trace counts as a view; a candidate saved after "
+                 "it is graded development · ",
+                 f"⚠ {role}: opened traces count as views · ",
+                 f"⚠ {role}: looking counts · ")
+    return Part(forms, "bold yellow", give=1)
+
+
 class TextLine(Widget):
     """Exactly one line of (already safe) rich Text, or of `Part`s fitted to the width."""
 
