@@ -158,3 +158,19 @@ async def test_search_says_hits_of_heldout_tasks_are_views(tmp_path, domain, war
             await wait_for(pilot, lambda q=query: screen.last == q)
             assert screen.hits
             assert _drawn(app, "#search-status").startswith(WARN) is hit_warned, query
+
+
+def test_the_demo_triages_on_its_discovery_run_without_touching_the_heldout_set(demo):
+    """What the README's tour says: the marked pair is the heldout set's (every view of its
+    traces counts), the `baseline train` run holds none of the set's tasks."""
+    conn = connect(demo["store"])
+    try:
+        train = watched_tasks(conn, runs=[demo["runs"]["baseline-train"]])
+        held = watched_tasks(conn, runs=[demo["runs"]["baseline"]])
+        n_held = conn.execute("SELECT count(DISTINCT task_id) FROM episodes WHERE run_id = ?",
+                              (demo["runs"]["baseline"],)).fetchone()[0]
+    finally:
+        conn.close()
+    assert train == {}
+    assert len(held) == n_held > 0
+    assert {s["name"] for s in held.values()} == {"mini-retail-heldout"}
