@@ -134,12 +134,6 @@ class TasksScreen(ExplorerScreen):
         conn = da.open_conn(self.app.store_path)
         try:
             names = tuple(tc.run_label(conn, r) for r in (self.baseline, self.candidate))
-            if not self.watched:   # tasks of a registered heldout set: said before Enter
-                from store.heldout import watched_tasks
-
-                watched = watched_tasks(conn, runs=self._runs())
-                if watched:
-                    self.app.call_from_thread(self._watched_found, watched)
             if not self.loaded:  # 10^4 tasks: the first page first, then the rest
                 first = da.first_task_rows(conn, self.baseline, self.candidate,
                                            max(60, self.size.height))
@@ -151,6 +145,12 @@ class TasksScreen(ExplorerScreen):
             view = (tc.longest(rows, self.pair, False, {}), tc.summary(rows),
                     tc.reasons(rows))
             self.app.call_from_thread(self._loaded, rows, sig, names, view)
+            if not self.watched:   # tasks of a registered heldout set: said before Enter
+                from store.heldout import watched_tasks  # (after the paint: rows first)
+
+                watched = watched_tasks(conn, runs=self._runs())
+                if watched:
+                    self.app.call_from_thread(self._watched_found, watched)
             # hints need a join over write calls: fill them after the table is on screen
             da.fill_hints(conn, rows, self.pair)
             # every sort order, here rather than on the first `s` (10 ms at 25,000 tasks)
