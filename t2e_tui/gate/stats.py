@@ -194,15 +194,78 @@ def bootstrap_mean_ci(deltas: Sequence[float], *, level: float = 0.95, resamples
     if all(v == values[0] for v in values):
         return values[0], values[0]
     draws = max(1, resamples) * n
+    tail = (1.0 - level) / 2.0
     if draws <= EXACT_BOOTSTRAP_DRAWS:
+        scale = _exact_scale(values)
+        if scale is not None:
+            means = _replayed_sums(values, scale, max(1, resamples), seed)
+            return quantile(means, tail), quantile(means, 1.0 - tail)
         means = _replayed_means(values, max(1, resamples), seed)
     else:
         means = _count_means(values, max(1, resamples), seed)
     # numpy's stable sort orders floats as sorted() does (equal values keep their order);
     # sorting 100,000 means (the tested level's resamples) as Python floats took 13 ms a gate
     means = np.sort(means, kind="stable").tolist()
-    tail = (1.0 - level) / 2.0
     return quantile(means, tail), quantile(means, 1.0 - tail)
+
+
+def _exact_scale(values: list[float]) -> int | None:
+    """k such that every value times 2**k is an integer and any sum of len(values) of them
+    is exact in float64 (below 2**53 in those units), or None. Then a resample's total does
+    not depend on the order of its additions, and its mean is the replayed loop's to the bit.
+    None where a value is -0.0 (the loop's sums keep a zero's sign, integers don't), not
+    finite, or needs more than 30 binary places (1/3: most fractional rates)."""
+    arr = np.asarray(values, dtype=np.float64)
+    if not np.isfinite(arr).all() or np.signbit(arr[arr == 0.0]).any():
+        return None
+    biggest = float(np.abs(arr).max())
+    for k in range(31):
+        scaled = np.ldexp(arr, k)
+        if (scaled == np.floor(scaled)).all():
+            return k if math.ldexp(biggest, k) * len(values) < 2.0 ** 53 else None
+    return None
+
+
+class _SortedMeans:
+    """The resampled means in sorted order, read by index (all `quantile` reads): from a
+    histogram of the integer totals where they span few values (no sort), else from the
+    sorted integers. Mean = total * 2**-scale / n, a non-decreasing function of the total,
+    so the i-th smallest mean is the i-th smallest total's."""
+
+    def __init__(self, totals: np.ndarray, scale: int, n: int):
+        self._low, self._scale, self._n = int(totals.min()), scale, n
+        self._len = int(totals.size)
+        if int(totals.max()) - self._low <= 4 * self._len:
+            self._cum: np.ndarray | None = np.cumsum(np.bincount(totals - self._low))
+        else:
+            self._cum, self._sorted = None, np.sort(totals)
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __getitem__(self, i: int) -> float:
+        if not 0 <= i < self._len:
+            raise IndexError(i)
+        if self._cum is None:
+            total = int(self._sorted[i])
+        else:
+            total = self._low + int(np.searchsorted(self._cum, i, side="right"))
+        return math.ldexp(float(total), -self._scale) / self._n
+
+
+def _replayed_sums(values: list[float], scale: int, resamples: int,
+                   seed: int) -> _SortedMeans:
+    """`_replayed_means` where the sums are exact (`_exact_scale`): the same draws, each
+    resample's total summed as integers (order does not matter when nothing rounds), and the
+    means read off a histogram of the totals instead of sorting 100,000 floats. The same
+    interval to the bit, a third of the CPU of a gate's interval at the tested level."""
+    n = len(values)
+    picked = _replayed_picks(n, resamples, seed)
+    ints = np.ldexp(np.asarray(values, dtype=np.float64), scale).astype(np.int64)
+    biggest = int(np.abs(ints).max())
+    small = np.int8 if biggest < 2 ** 7 else np.int16 if biggest < 2 ** 15 else np.int64
+    picks = np.take(ints.astype(small), picked).reshape(resamples, n)
+    return _SortedMeans(picks.sum(axis=1, dtype=np.int64), scale, n)
 
 
 def _replayed_means(values: list[float], resamples: int, seed: int) -> np.ndarray:
@@ -228,13 +291,16 @@ def _replayed_means(values: list[float], resamples: int, seed: int) -> np.ndarra
     return means
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=8)
 def _replayed_picks(n: int, resamples: int, seed: int) -> np.ndarray:
     """The task index of every draw of `_replayed_means` (read-only). They depend on the
     number of tasks, the resamples and the seed, never on the deltas, so gates of as many
     tasks share them: making them is most of a bootstrap's cost (the interval at a corrected
     alpha takes 100,000 resamples, ~50 ms at 20 tasks), and a calibration gates hundreds of
-    pairs. At most EXACT_BOOTSTRAP_DRAWS draws each, in the smallest integer type."""
+    pairs. At most EXACT_BOOTSTRAP_DRAWS draws each, in the smallest integer type. Eight
+    kept: gates in turn on one set take the policy's resamples and, as the corrected alpha
+    falls, four more sizes (1,645 to 100,000 at 20 tasks); with four kept, each new set
+    made them all again."""
     k = n.bit_length()
     if k > 32:  # pragma: no cover - 4 billion tasks
         raise ValueError("too many tasks for the replayed bootstrap")
