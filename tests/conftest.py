@@ -129,3 +129,10 @@ def real_pair(tmp_path, shared_results) -> tuple[str, tuple[str, str]]:
         assert res.exit_code == 0, res.output
         ids.append(json.loads(res.output)["imported"][0]["run_id"])
     return store, (ids[0], ids[1])
+
+
+def pytest_collection_modifyitems(config, items):
+    """Slow tests first (in their collected order): `pytest -n 2` hands tests to the two
+    workers in collection order, so a 10-40 s test collected late ran while the other worker
+    had nothing left, the suite's tail. Started first, they overlap the many short ones."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

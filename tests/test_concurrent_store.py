@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 
+import pytest
 from test_store_data import make_results, write_json
 
 import store
@@ -25,6 +26,7 @@ def t2e(store_path, *args, timeout=240):
                           text=True, timeout=timeout)
 
 
+@pytest.mark.slow
 def test_run_import_gate_and_reads_at_once(tmp_path):
     st = tmp_path / "s.sqlite"
     # two runs to gate against each other while everything else happens

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from store import connect
@@ -75,6 +76,7 @@ def test_demo_again_keeps_a_saved_version_and_a_label(tmp_path):
         "added": 1, "changed": 0, "removed": 0, "names": []}
 
 
+@pytest.mark.slow
 def test_fresh_moves_the_old_store_and_folder_aside(tmp_path):
     store = tmp_path / "demo.sqlite"
     _demo(store)

@@ -296,6 +296,7 @@ def test_a_transfer_the_loop_cannot_run_is_refused_before_any_run(tmp_path, tran
 
 # -- repeated trials and the proposer's reading ---------------------------------------------
 
+@pytest.mark.slow
 def test_repeated_trials_do_not_reduce_the_proposals(tmp_path):
     """A run keeps a task's trials together: read in run order, --trials 3 spent the reading
     budget on three trials of the first few tasks, all of one class, and gave 1 proposal of 3."""
@@ -385,6 +386,7 @@ def test_after_kill_9_the_printed_loop_id_and_a_bare_resume_finish_the_loop(tmp_
     assert json.loads(r.stdout)["loop_id"] == loop_id
 
 
+@pytest.mark.slow
 def test_a_bare_resume_lists_several_unfinished_loops_one_line_each(tmp_path):
     path = str(tmp_path / "s.sqlite")
     r = CliRunner().invoke(cli, ["--store", path, "evolve", "--resume"])

@@ -15,6 +15,7 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
 from test_store_data import make_results, make_sim, make_task, write_json
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -76,6 +77,7 @@ def job(tmp: Path, sha: str, script: str) -> subprocess.CompletedProcess:
                           env=env, timeout=300)
 
 
+@pytest.mark.slow
 def test_the_recipe_passes_a_better_candidate_as_supported_and_fails_a_worse_one(tmp_path):
     """Both files name the same agent llm, as a team's baseline and candidate agents often do.
     The recipe once promised a promote there and could never give one: the two imports were

@@ -70,6 +70,7 @@ def test_links_never_carry_control_characters(fx):
         assert not HIDDEN.search(link) and "\n" not in link, link
 
 
+@pytest.mark.slow
 def test_cli_episodes_prints_refs_show_takes(fx):
     _, path, rid, ids = fx
     out = subprocess.run(T2E + ["--store", str(path), "episodes", rid[:8]], capture_output=True,

@@ -223,6 +223,7 @@ def test_ab_real_fix_with_the_scripted_agent_is_detected(tmp_path):
     print(f"A/B detected {detected}/{reps}")
 
 
+@pytest.mark.slow
 def test_candidate_shopping_twenty_noops_rarely_promote(tmp_path):
     """20 no-op candidates in noisy mode on one registered set: at the corrected level
     (alpha * 6 / (pi^2 k^3) for a candidate with k agents before it) no repetition promotes
