@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 USER_ID = re.compile(r"\b[a-z]+_[a-z]+_\d{3,5}\b")
@@ -69,8 +70,30 @@ def norm_order_id(raw: str) -> str:
 
 def split_clauses(text: str) -> list[str]:
     """Sentences of a message (a request is one or more sentences)."""
+    return list(_clauses(text))
+
+
+# The agent re-reads the whole conversation every turn (scripted_state), so the same customer
+# messages went through these regexes once per later turn: an episode of n turns read its
+# first message n times. What a message or sentence yields depends on its text alone, so it
+# is read once (per process, a bounded number of texts) and every turn gets a fresh copy.
+_TEXTS = 4096
+
+
+@lru_cache(maxsize=_TEXTS)
+def _clauses(text: str) -> tuple[str, ...]:
     parts = re.split(r"(?<=[.?!])\s+(?=[A-Z])", text.strip())
-    return [p for p in parts if p.strip()]
+    return tuple(p for p in parts if p.strip())
+
+
+@lru_cache(maxsize=_TEXTS)
+def _clause_kind(clause: str) -> tuple[str | None, tuple[str, ...]]:
+    """The request kind a sentence starts (first match of KINDS, or None) and the order ids
+    it names."""
+    kind = next((k for k, rx in KINDS if rx.search(clause)), None)
+    if kind is None:
+        return None, ()
+    return kind, tuple(norm_order_id(m.group(0)) for m in ORDER_ID.finditer(clause))
 
 
 def parse_requests(texts: list[str]) -> list[Request]:
@@ -80,14 +103,13 @@ def parse_requests(texts: list[str]) -> list[Request]:
     detail to it (e.g. "Please refund it to my gift card.")."""
     reqs: list[Request] = []
     for n_msg, text in enumerate(texts):
-        for clause in split_clauses(text):
-            kind = next((k for k, rx in KINDS if rx.search(clause)), None)
+        for clause in _clauses(text):
+            kind, ids = _clause_kind(clause)
             if kind is None:
                 if reqs:
                     reqs[-1].clause += " " + clause
                 continue
-            ids = [norm_order_id(m.group(0)) for m in ORDER_ID.finditer(clause)]
-            reqs.append(Request(len(reqs), kind, clause, ids, message=n_msg))
+            reqs.append(Request(len(reqs), kind, clause, list(ids), message=n_msg))
     counts: dict[str, int] = {}
     for r in reqs:
         counts[r.kind] = counts.get(r.kind, 0) + 1
@@ -102,22 +124,37 @@ def parse_requests(texts: list[str]) -> list[Request]:
 
 def find_identity(texts: list[str]) -> dict:
     """Identity facts stated anywhere by the customer: emails, name+zip, a user id."""
-    joined = "\n".join(texts)
-    out: dict = {"emails": list(dict.fromkeys(EMAIL.findall(joined))), "name_zip": None,
-                 "user_id": None}
-    m = USER_ID.search(joined)
-    if m:
-        out["user_id"] = m.group(0)
+    # what the joined texts would give: no email or user id can span the newline that joined
+    # them (neither pattern matches one), so the joined text's matches are each text's, in order
+    emails: list[str] = []
+    out: dict = {"emails": emails, "name_zip": None, "user_id": None}
+    for text in texts:
+        found, uid, _ = _identity_in(text)
+        emails.extend(found)
+        if out["user_id"] is None and uid is not None:
+            out["user_id"] = uid
+    out["emails"] = list(dict.fromkeys(emails))
     for text in reversed(texts):
-        z = ZIP.search(text)
-        if not z:
-            continue
+        name_zip = _identity_in(text)[2]
+        if name_zip:
+            out["name_zip"] = name_zip
+            break
+    return out
+
+
+@lru_cache(maxsize=_TEXTS)
+def _identity_in(text: str) -> tuple[tuple[str, ...], str | None,
+                                     tuple[str, str, str] | None]:
+    """One customer message's emails, first user id, and name with zip (or None)."""
+    m = USER_ID.search(text)
+    name_zip = None
+    z = ZIP.search(text)
+    if z:
         n = NAME.search(text)
         pair = (n.group(1), n.group(2)) if n else _bare_name(text)
         if pair:
-            out["name_zip"] = (pair[0], pair[1], z.group(1) or z.group(2))
-            break
-    return out
+            name_zip = (pair[0], pair[1], z.group(1) or z.group(2))
+    return tuple(EMAIL.findall(text)), m.group(0) if m else None, name_zip
 
 
 _CAPS = re.compile(r"\b([A-Z][a-z'-]+)\s+([A-Z][a-z'-]+)\b")
