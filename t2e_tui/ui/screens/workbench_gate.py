@@ -103,15 +103,25 @@ class GateScreen(Screen):
         self._show_stats()
         self.call_after_refresh(self._fit)
 
-    def _fit(self) -> None:
+    def _fit(self, tries: int = 6) -> None:
         """Cap the reasons' region to what the screen has left once every other part and the
         task table's header and TASK_ROWS_MIN rows are placed: the reasons scroll, the task
-        rows stay (a verdict naming many tasks used to squeeze the table to nothing)."""
+        rows stay (a verdict naming many tasks used to squeeze the table to nothing).
+
+        The parts' heights are read from the layout, which can lag one refresh behind their
+        new content (the checks table sizes itself later): fitted again after each refresh
+        until the cap stops changing, so a stale height is never the last word (under load the
+        reasons once kept their whole height and pushed the task rows off the screen)."""
         box = self.query_one("#gate-verdict-box")
         others = sum(w.outer_size.height for w in self.children
                      if w.display and w is not box and w.id != "gate-tasks")
-        room = self.size.height - others - (1 + TASK_ROWS_MIN)
-        box.styles.max_height = max(2, room)
+        room = max(2, self.size.height - others - (1 + TASK_ROWS_MIN))
+        if box.styles.max_height is not None and box.styles.max_height.value == room \
+                and self.max_scroll_y == 0:
+            return
+        box.styles.max_height = room
+        if tries > 1:
+            self.call_after_refresh(self._fit, tries - 1)
 
     def _show_safely(self, result: Any) -> None:
         """Draw a result; a failure while drawing (a store gone, an odd row) is shown on the
