@@ -53,8 +53,11 @@ def test_demo_negative_control_is_rejected_on_transfer(tmp_path):
     out = CliRunner().invoke(cli, ["--store", str(tmp_path / "demo.sqlite"), "scoreboard",
                                    "--json"])
     rows = json.loads(out.output)
-    flagged = {r["row"] for r in rows if (r["transfer"] or "").startswith(TRANSFER_FLAG)}
+    flagged = {r["row"] for r in rows if "rejected on transfer" in (r["transfer"] or "")}
     assert flagged == {1, tr["row"]}  # the heldout promote row and the transfer row
+    # each told from itself: the heldout row carries the flag, the transfer row cites row 1
+    assert rows[0]["transfer"].startswith(TRANSFER_FLAG)
+    assert rows[tr["row"] - 1]["transfer"].endswith("promoted on heldout (row 1, mini-retail)")
     human = CliRunner().invoke(cli, ["--store", str(tmp_path / "demo.sqlite"), "scoreboard"])
     assert "promoted on heldout, rejected on transfer" in human.output
 

@@ -86,9 +86,9 @@ def _human_gate(doc: dict) -> str:
     for r in doc["reasons"]:
         lines.append(f"  reason: {r}")
     lines += advice_lines(doc.get("trial_budget"))
-    tr = (doc.get("transfer") or {}).get("note")
-    if tr:  # task ids come from files: shown, never interpreted
-        lines.append(f"  transfer: {one_line(tr, 400)}")
+    tr = doc.get("transfer")
+    for i, line in enumerate(transfer_lines(tr, f"t2e transfer {b['run_id']} {c['run_id']}")):
+        lines.append(f"  transfer: {line}" if i == 0 and tr.get("note") else f"  {line}")
     for w in doc["warnings"]:
         lines.append(f"  warning: {w}")
     note = stand_in_note([b.get("agent_model"), c.get("agent_model")])
@@ -96,6 +96,19 @@ def _human_gate(doc: dict) -> str:
         lines.append(f"  {note}")
     # task ids, check details and reasons come from trace files: each line stays one line
     return "\n".join(single_line(line) for line in lines)
+
+
+def transfer_lines(tr: dict | None, check: str) -> list[str]:
+    """The transfer evidence of a verdict (gate/transfer.gate_transfer) in lines, for the CLI
+    and the gate screen alike; `check` names how this face runs a transfer check (the CLI's
+    command, the app's T key). Task ids and domains come from files: one line each."""
+    if not tr:
+        return []
+    out = [one_line(tr["note"], 400)] if tr.get("note") else []
+    if tr.get("unchecked"):
+        where = f" on {tr['target']}" if tr.get("target") else ""
+        out.append(one_line(f"{tr['unchecked']} · {check}: transfer check{where}", 400))
+    return out
 
 
 def advice_lines(tb: dict | None) -> list[str]:
@@ -139,13 +152,12 @@ def _rows_json(result) -> list:
 
 
 def _transfer_doc(conn, result) -> dict | None:
-    """The candidate's transfer status (gate/transfer.py) for heldout and transfer verdicts."""
-    from ..gate.transfer import transfer_status
+    """The candidate's transfer evidence told from the verdict's row (gate/transfer.py's
+    gate_transfer: the gate screen reads the same)."""
+    from ..gate.transfer import gate_transfer
 
-    if result.evidence_role not in ("heldout", "transfer"):
-        return None
-    st = transfer_status(conn, result.comparison.candidate.candidate_hash)
-    return st.to_dict() if st else None
+    cand = result.comparison.candidate
+    return gate_transfer(conn, cand.candidate_hash, result.row_id, cand.domain)
 
 
 def _check_reports(reports: tuple, as_json: bool) -> list:
@@ -407,10 +419,10 @@ def role_notes(r: dict) -> list[str]:
 
 
 def transfer_notes(r: dict) -> list[str]:
-    """A note on rows of a candidate whose heldout and transfer verdicts disagree."""
-    from ..gate.transfer import TRANSFER_FLAG
+    """A note on rows of a candidate rejected on transfer, told from that row."""
+    from ..gate.transfer import REJECTED
 
-    if not (r.get("transfer") or "").startswith(TRANSFER_FLAG):
+    if REJECTED not in (r.get("transfer") or ""):
         return []
     return [f"row {r['row']}: {one_line(r['transfer'], 300)}"]
 

@@ -69,7 +69,7 @@ def scoreboard_rows(db: Any) -> list[dict]:
     from .transfer import transfer_statuses
 
     # what the candidate's heldout and transfer verdicts say together (gate/transfer.py)
-    transfer = {h: st.note for h, st in transfer_statuses(conn).items()}
+    transfer = transfer_statuses(conn)
     # each side's agent model, removed runs' too (the agent ledger): the stand-in's label
     agents = agent_models(conn, [x for r in conn.execute(
         "SELECT baseline_run_id, candidate_run_id FROM gate_decisions") for x in r])
@@ -133,7 +133,8 @@ def scoreboard_rows(db: Any) -> list[dict]:
             "verdict": f"supported ({role})" if decision == "supported" else decision,
             "heldout_set": hset,
             "alpha": stats.get("alpha"),   # the level the row was judged at (corrected)
-            "transfer": transfer.get(chash) if role in ("heldout", "transfer") else None,
+            # told from this row: what the row is, other rows cited (never itself)
+            "transfer": transfer[chash].note_for(row_id) if chash in transfer else None,
             "baseline_agent": agents.get(bid),
             "candidate_agent": agents.get(cid),
             # the scripted stand-in played a side: the row's figures prove nothing about models

@@ -23,7 +23,8 @@ from typing import Any
 
 from .runs import conn_of
 
-TRANSFER_FLAG = "promoted on heldout, rejected on transfer"
+REJECTED = "rejected on transfer"
+TRANSFER_FLAG = f"promoted on heldout, {REJECTED}"
 HELD = "promoted on heldout, held on transfer"
 UNCHECKED = "promoted on heldout, never checked outside its domain"
 KINDS = ("retail", "airline")
@@ -73,34 +74,76 @@ class Verdict:
                 "regressions": self.regressions, "candidate_run": self.candidate_run}
 
 
+_HOME_WORD = {"promote": "promoted", "discard": "discarded"}
+_AWAY_WORD = {"discard": "rejected", "inconclusive": "inconclusive"}  # else: held
+
+
+def _home_part(v: Verdict, cite: bool) -> str:
+    said = v.human or v.decision
+    where = f" (row {v.row}, {v.domain})" if cite else ""
+    return f"{_HOME_WORD.get(said, said)} on heldout{where}"
+
+
+def _away_part(v: Verdict, cite: bool) -> str:
+    word = _AWAY_WORD.get(v.human or v.decision, "held")
+    if not cite:  # the row itself: its tasks are on the row
+        return f"{word} on transfer ({v.domain})"
+    regs = f"; regressions: {', '.join(v.regressions) or 'none named'}" if v.rejected else ""
+    return f"{word} on transfer (row {v.row}, {v.domain}{regs})"
+
+
 @dataclass
 class TransferStatus:
     """A candidate's home (heldout) and transfer verdicts, latest of each, and what they say."""
     candidate_hash: str
     home: Verdict | None = None
     transfer: Verdict | None = None
+    rows: dict[int, Verdict] = field(default_factory=dict)  # every gate row of the candidate
+
+    def note_for(self, row: int | None) -> str | None:
+        """What the candidate's heldout and transfer verdicts say together, told from
+        scoreboard row `row` (the one function the CLI, --json, the scoreboard and the app
+        read): the row's own verdict first and uncited, the other verdicts cited by row, so a
+        row never points at itself. None when there is nothing to say."""
+        me = self.rows.get(row) if row is not None else None
+        if me is not None and me.role == "transfer":
+            if self.home is None:
+                return None  # nothing to hold it against
+            return f"{_away_part(me, False)}; {_home_part(self.home, True)}"
+        home, cite_home = (me, False) if me is not None and me.role == "heldout" \
+            else (self.home, True)
+        away = self.transfer
+        if away is None:
+            if home is None or not home.promoted:
+                return None
+            return UNCHECKED if not cite_home else \
+                f"{_home_part(home, True)}, never checked outside its domain"
+        if home is None:
+            return _away_part(away, True)
+        return f"{_home_part(home, cite_home)}, {_away_part(away, True)}"
 
     @property
     def note(self) -> str | None:
-        if self.home is None or not self.home.promoted:
-            return None
-        if self.transfer is None:
-            return UNCHECKED
-        if self.transfer.rejected:
-            regs = ", ".join(self.transfer.regressions) or "none named"
-            return (f"{TRANSFER_FLAG} (row {self.transfer.row}, {self.transfer.domain}; "
-                    f"regressions: {regs})")
-        return f"{HELD} (row {self.transfer.row}, {self.transfer.domain})"
+        """The note told from the latest heldout row (note_for)."""
+        return self.note_for(self.home.row if self.home else None)
 
     @property
     def flagged(self) -> bool:
-        return bool(self.note and self.note.startswith(TRANSFER_FLAG))
+        """Promoted on heldout and rejected on transfer: the two verdicts disagree."""
+        return bool(self.home and self.home.promoted and self.rejected)
 
-    def to_dict(self) -> dict:
+    @property
+    def rejected(self) -> bool:
+        """Its transfer verdict is a rejection (whatever heldout said): the lineage's ✗T."""
+        return bool(self.transfer and self.transfer.rejected)
+
+    def to_dict(self, row: int | None = None) -> dict:
+        """The status; with `row`, `note` is told from that scoreboard row (note_for)."""
         return {"candidate_hash": self.candidate_hash,
                 "home": self.home.to_dict() if self.home else None,
                 "transfer": self.transfer.to_dict() if self.transfer else None,
-                "note": self.note, "flagged": self.flagged}
+                "note": self.note if row is None else self.note_for(row),
+                "flagged": self.flagged, "rejected": self.rejected}
 
 
 def transfer_statuses(db: Any) -> dict[str, TransferStatus]:
@@ -129,6 +172,7 @@ def transfer_statuses(db: Any) -> dict[str, TransferStatus]:
             regs = []
         v = Verdict(row_id, role, domain, decision, human.get(row_id), regs, crun)
         st = out.setdefault(chash, TransferStatus(chash))
+        st.rows[row_id] = v
         if role == "heldout":
             st.home = v
         elif role == "transfer":
@@ -172,3 +216,30 @@ def unchecked_outside(db: Any, candidate_hash: str | None, declared: list[str],
     where = ", ".join(sorted(k for k in home if k)) or "its domain"
     target = f" (declared: {', '.join(declared)})" if declared else ""
     return f"never checked outside {where}{target}"
+
+
+def gate_transfer(db: Any, candidate_hash: str | None, row_id: int | None,
+                  home_domain: str | None) -> dict | None:
+    """The transfer evidence a gate verdict shows, for `t2e gate` (its line and --json
+    `transfer`) and the app's gate screen alike: the candidate's status with `note` told from
+    the verdict's row (TransferStatus.note_for), `unchecked` ("never checked outside retail"
+    while it never ran elsewhere) and `target` (the domain a transfer check runs on). None
+    for a run with no candidate (an imported one)."""
+    if not candidate_hash:
+        return None
+    conn = conn_of(db)
+    st = transfer_status(conn, candidate_hash)
+    row = conn.execute("SELECT front_matter_json FROM candidates WHERE candidate_hash = ?",
+                       (candidate_hash,)).fetchone()
+    try:
+        meta = json.loads(row[0]) if row and row[0] else {}
+    except ValueError:
+        meta = {}
+    declared = declared_domains(meta if isinstance(meta, dict) else {})
+    doc = {**st.to_dict(row_id), "row": row_id,
+           "unchecked": unchecked_outside(conn, candidate_hash, declared, home_domain),
+           "target": other_domain(home_domain)}
+    if doc["unchecked"] and doc["note"] and st.transfer is None:  # one sentence, not two
+        home = doc["note"].rsplit(", never checked outside", 1)[0]
+        doc["unchecked"], doc["note"] = f"{home}, {doc['unchecked']}", None
+    return doc

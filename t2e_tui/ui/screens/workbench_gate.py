@@ -195,39 +195,12 @@ class GateScreen(Screen):
                  VERDICT_STYLE.get(result.decision, "bold"))
         same = " (same verdict, already recorded)" if result.reused else ""
         h.append(f"  row #{result.row_id}{same}  evidence: {result.evidence_role}")
-        v = Text()  # the reasons, one per line, under the head (they scroll when long)
         if result.role.claimed != result.evidence_role:
             h.append(f" (claimed {result.role.claimed})", "yellow")
-            # why it was downgraded (a role raised after the run, an outcome filter, …)
-            for why in result.role.reasons[:3]:
-                v.append("\n  role: ", "yellow")
-                v.append_text(plain(why, "yellow", 300))
-        if cmp.intersected:
-            v.append(f"\n  restricted to the {len(cmp.rows)} shared tasks (baseline "
-                     f"{len(cmp.rows) + len(cmp.only_baseline)}, candidate "
-                     f"{len(cmp.rows) + len(cmp.only_candidate)} tasks): the other tasks are "
-                     "not judged", "yellow")
-        if result.role.leaked_tasks:
-            v.append("\n  leaked: ", "yellow")
-            v.append_text(plain(", ".join(plain(t, width=80).plain
-                                          for t in result.role.leaked_tasks[:8]), "yellow", 800))
-        # a reason quotes task ids and names: one line each, a newline in an id shown as ⏎
-        for r in result.reasons[:3]:
-            v.append("\n  ")
-            v.append_text(plain(r, width=2000))
-        from .workbench_transfer import transfer_text
-
-        tr = transfer_text(self.app.store_path, result)  # the candidate's transfer evidence
-        if tr is not None:
-            v.append(tr)
-        if _scripted(cmp):
-            v.append(f"\n  {STAND_IN_NOTE}", "dim italic")
         head = self.query_one("#gate-head", Static)
         head.update(h)
         head.display = True
-        self.query_one("#gate-verdict", Static).update(v[1:])  # each reason began a line
-        self.query_one("#gate-verdict-box").display = bool(v.plain)
-
+        self._show_verdict()
         checks = self.query_one("#gate-checks", DataTable)
         checks.clear(columns=True)
         checks.add_columns("check", "", "baseline", "candidate", "behind")
@@ -270,6 +243,52 @@ class GateScreen(Screen):
         self._load_human()
         tasks.focus()
         self.call_after_refresh(self._fit)
+
+    def on_screen_resume(self) -> None:
+        """Back from a screen this one opened (T's transfer verdict): the transfer evidence
+        may have changed under it, so its lines are read again."""
+        if self.result is not None and hasattr(self.result, "comparison"):
+            try:
+                self._show_verdict()
+            except Exception as exc:  # noqa: BLE001 - the screen must stay up
+                from ...errors import error_text
+
+                self.notify(error_text(exc), severity="error")
+            self.call_after_refresh(self._fit)
+
+    def _show_verdict(self) -> None:
+        """The verdict's reasons, its transfer evidence and the stand-in note, under the head
+        (they scroll when long)."""
+        result = self.result
+        cmp = result.comparison
+        v = Text()  # the reasons, one per line
+        if result.role.claimed != result.evidence_role:
+            # why it was downgraded (a role raised after the run, an outcome filter, …)
+            for why in result.role.reasons[:3]:
+                v.append("\n  role: ", "yellow")
+                v.append_text(plain(why, "yellow", 300))
+        if cmp.intersected:
+            v.append(f"\n  restricted to the {len(cmp.rows)} shared tasks (baseline "
+                     f"{len(cmp.rows) + len(cmp.only_baseline)}, candidate "
+                     f"{len(cmp.rows) + len(cmp.only_candidate)} tasks): the other tasks are "
+                     "not judged", "yellow")
+        if result.role.leaked_tasks:
+            v.append("\n  leaked: ", "yellow")
+            v.append_text(plain(", ".join(plain(t, width=80).plain
+                                          for t in result.role.leaked_tasks[:8]), "yellow", 800))
+        # a reason quotes task ids and names: one line each, a newline in an id shown as ⏎
+        for r in result.reasons[:3]:
+            v.append("\n  ")
+            v.append_text(plain(r, width=2000))
+        from .workbench_transfer import transfer_text
+
+        tr = transfer_text(self.app.store_path, result)  # the candidate's transfer evidence
+        if tr is not None:
+            v.append(tr)
+        if _scripted(cmp):
+            v.append(f"\n  {STAND_IN_NOTE}", "dim italic")
+        self.query_one("#gate-verdict", Static).update(v[1:])  # each reason began a line
+        self.query_one("#gate-verdict-box").display = bool(v.plain)
 
     def _show_stats(self) -> None:
         """The test's line, and the trial-budget advice where there is room: decided at the

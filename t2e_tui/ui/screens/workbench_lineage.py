@@ -110,8 +110,10 @@ class LineageScreen(Screen):
                 else ""
             gate = Text("-", "dim") if not g else Text(
                 f"{g['decision']} ({role})", DECISION_STYLE.get(g["decision"], ""))
-            if (r.get("transfer") or {}).get("flagged"):
-                gate.append(" ✗T", "bold red")  # rejected on transfer (column "transfer")
+            if (r.get("transfer") or {}).get("rejected"):
+                # rejected on transfer, whatever heldout said: the column "transfer" and the
+                # detail line say so too (TransferStatus.rejected, the one test of it)
+                gate.append(" ✗T", "bold red")
             h = (g or {}).get("human")
             human = Text("-", "dim") if not h else Text(
                 h["decision"] + ("*" if h["override"] else ""),  # * = override
@@ -209,7 +211,7 @@ def _transfer_cell(r: dict) -> Text:
     st = r.get("transfer") or {}
     tr, home = st.get("transfer"), st.get("home")
     if tr:
-        bad = (tr.get("human") or tr.get("decision")) == "discard"
+        bad = bool(st.get("rejected"))
         return Text("✗ rejected" if bad else "✓ held", "bold red" if bad else "green")
     if home and (home.get("human") or home.get("decision")) == "promote":
         return Text("unchecked", "yellow")

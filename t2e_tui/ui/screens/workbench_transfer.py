@@ -11,59 +11,29 @@ from rich.text import Text
 
 
 def transfer_text(store_path: str, result: Any) -> Text | None:
-    """The transfer line(s) for a gate result: the flag when promoted on heldout and rejected
-    on transfer, a note when the candidate never ran outside its (declared) domain."""
-    import json
-
+    """The transfer line(s) for a gate result: gate/transfer.gate_transfer, in the words
+    `t2e gate` prints (cli/gate.transfer_lines), the key being T here."""
     from store import connect
 
-    from ...gate.transfer import declared_domains, transfer_status, unchecked_outside
-    from ...transfer_rerun import transfer_domain
+    from ...cli.gate import transfer_lines
+    from ...gate.transfer import gate_transfer
 
     cand = result.comparison.candidate
-    if not cand.candidate_hash:
-        return None
     conn = connect(store_path)
     try:
-        st = transfer_status(conn, cand.candidate_hash)
-        from ...ui_queries import candidate_front_matter
-
-        row = candidate_front_matter(conn, cand.candidate_hash)
-        try:
-            meta = json.loads(row[0]) if row and row[0] else {}
-        except ValueError:
-            meta = {}
-        declared = declared_domains(meta if isinstance(meta, dict) else {})
-        never = unchecked_outside(conn, cand.candidate_hash, declared, cand.domain)
+        tr = gate_transfer(conn, cand.candidate_hash, result.row_id, cand.domain)
     finally:
         conn.close()
-    from ...textsafe import one_line
-
+    if not tr:
+        return None
     out = Text()  # task ids and domain names come from the store: one line, no controls
-    if st is not None and st.flagged:
-        out.append(f"\n  transfer: {one_line(_short(st, result), 300)}", "bold red")
-    elif st is not None and st.transfer is not None and result.evidence_role != "transfer":
-        out.append(f"\n  transfer: {one_line(st.note or st.transfer.decision, 300)}", "green")
-    if never:
-        try:
-            target = transfer_domain(cand.domain)
-            hint = f" · T: transfer check on {target}"
-        except Exception:  # noqa: BLE001 - no pair known: no key to offer
-            hint = ""
-        out.append(f"\n  {one_line(never + hint, 300)}", "yellow")
+    lines = transfer_lines(tr, "T")
+    if tr.get("note"):
+        out.append(f"\n  transfer: {lines.pop(0)}", "bold red" if tr["flagged"] else
+                   "red" if tr["rejected"] else "green")
+    for line in lines:  # never checked outside its domain, and the key that checks it
+        out.append(f"\n  {line}", "yellow")
     return out if out.plain else None
-
-
-def _short(st: Any, result: Any) -> str:
-    """The flag in one line: on the transfer verdict itself the tasks are listed above it."""
-    from ...gate.transfer import TRANSFER_FLAG
-
-    tr = st.transfer
-    if result.row_id == tr.row:
-        return f"{TRANSFER_FLAG} (heldout row {st.home.row}; this is the transfer verdict)"
-    regs = tr.regressions
-    shown = ", ".join(regs[:4]) + (f" (+{len(regs) - 4})" if len(regs) > 4 else "")
-    return f"{TRANSFER_FLAG} (row {tr.row}, {tr.domain}: {shown or 'no regressions named'})"
 
 
 def start_transfer(screen: Any) -> None:
