@@ -80,9 +80,9 @@ def _human_gate(doc: dict) -> str:
         f"{_fmt(doc['metrics']['deltas']['reward'])} {ci_text(st)}; fixes {len(st['fixes'])}, "
         f"regressions {len(st['regressions'])}, flaky {len(st['flaky'])}")
     if doc.get("rescore"):
-        from ..gate.rescore import summary_of
+        from ..gate.rescore import rescore_line
 
-        lines.append(f"  rewards: {summary_of(doc['rescore'])}")
+        lines.append(f"  rewards: {rescore_line(doc['rescore'], 'cli')}")
     for r in doc["reasons"]:
         lines.append(f"  reason: {r}")
     lines += advice_lines(doc.get("trial_budget"))

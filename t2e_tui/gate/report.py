@@ -204,7 +204,7 @@ def md(v: object, width: int = 300) -> str:
 def markdown(doc: dict, refs: dict | None = None) -> str:
     """A pull-request comment: verdict, checks table, regressions with `t2e show` (`refs`:
     inspect_refs), CI and p."""
-    from .rescore import summary_of
+    from .rescore import rescore_line
 
     b, c = doc["baseline"], doc["candidate"]
     badge = _BADGE.get(doc["decision"], doc["decision"].upper())
@@ -219,7 +219,7 @@ def markdown(doc: dict, refs: dict | None = None) -> str:
              f"{md(_agent(doc, 'baseline'))}.", "",
              *((f"> ⚠️ {note}", "") if (note := stand_in_note(_agents(doc))) else ()),
              f"**Statistics:** {md(_stats_line(doc), 400)}", "",
-             *((f"**Recorded rewards:** {md(summary_of(doc['rescore']), 400)}.", "")
+             *((f"**Recorded rewards:** {md(rescore_line(doc['rescore']), 400)}.", "")
                if doc.get("rescore") else ()),
              *(f"**Rewards:** the {side}'s mapped from outcome attribute "
                f"{', '.join(md(n, 80) for n in names)} (`--reward-attr`).\n"

@@ -45,6 +45,9 @@ class SideRescore:
     # they cap the verdict at inconclusive (unvouched_reason); None where the domain cannot
     # be re-scored here at all (a foreign trace, telecom): the file's word, said in warnings
     cap: str | None = None
+    # what re-scores it: "records" (a tau2 data directory: --data DIR, TAU2_DATA_DIR) or
+    # "tasks" (the file imported with its tasks); each face words it (rescore_hint)
+    needs: str | None = None
     rescored: int = 0         # episodes re-scored
     judge_dependent: int = 0  # of them, rewards resting on the file's NL verdicts
     unchecked: int = 0        # of them, labels twin tasks with other gold outcomes
@@ -52,6 +55,7 @@ class SideRescore:
 
     def to_dict(self) -> dict:
         return {"run": self.run, "status": self.status, "why": self.why, "cap": self.cap,
+                "needs": self.needs,
                 "rescored": self.rescored, "judge_dependent": self.judge_dependent,
                 "unchecked": self.unchecked, "differ": self.differ}
 
@@ -90,17 +94,19 @@ def _side(conn: Any, run: RunInfo, tasks: list[str], data_dir: str | None,
     except WorldError as exc:   # no data directory given, or none holding the records
         return SideRescore(label, "not_rescored", str(exc),
                            cap=f"pass --data DIR to re-score (a tau2 data directory holding "
-                               f"the {kind_of(kind)} records)")
+                               f"the {kind_of(kind)} records)", needs="records")
     try:
         stored = [json.loads(t) for (t,) in conn.execute(
             "SELECT task_json FROM tasks WHERE run_id = ? ORDER BY ord", (run.run_id,))]
         if not stored:
             return SideRescore(label, "not_rescored", "the file embeds no task definitions",
-                               cap="import the file with its tasks to re-score it")
+                               cap="import the file with its tasks to re-score it",
+                               needs="tasks")
         defs = parse_tasks(stored, f"run {label}: tasks")
     except WorldError as exc:
         return SideRescore(label, "not_rescored", str(exc),
-                           cap="import the file with valid tasks to re-score it")
+                           cap="import the file with valid tasks to re-score it",
+                           needs="tasks")
     scorer = Scorer(defs, kind, records[kind], "v1", True)
     out = SideRescore(label, "reproduced")
     for i, (ep, sim) in enumerate(_episodes(conn, run.run_id, tasks)):
@@ -215,15 +221,50 @@ def warnings(sides: dict[str, SideRescore]) -> list[str]:
     return out
 
 
-def summary_of(sides: dict[str, dict]) -> str:
-    """One line from the verdict document's `rescore`: what re-scoring said of each side."""
-    def one(side: str, r: dict) -> str:
+def summary_of(sides: dict[str, dict], short: bool = False) -> str:
+    """One line from the verdict document's `rescore`: what re-scoring said of each side
+    (sides that say the same are named together; `short`: fewer words, for 80 columns)."""
+    def one(r: dict) -> str:
         if r["status"] == "scored_here":
-            return f"{side} scored by t2e when it ran"
+            return "scored by t2e when it ran"
         if r["status"] == "not_rescored" and r.get("cap"):
-            return f"{side} not re-scored (not vouched for: inconclusive at most)"
+            return "not re-scored: inconclusive at most" if short else \
+                "not re-scored (not vouched for: inconclusive at most)"
         if r["status"] == "not_rescored":
-            return f"{side} not re-scored (the file's word)"
+            return "not re-scored (the file's word)"
         n = r["rescored"]
-        return f"{side} re-scored here, {n - len(r['differ'])} of {n} reproduced"
-    return "; ".join(one(s, r) for s, r in sides.items())
+        return f"re-scored here, {n - len(r['differ'])} of {n} reproduced"
+    said = {side: one(r) for side, r in sides.items()}
+    if len(set(said.values())) == 1 and len(said) > 1:
+        first = next(iter(said.values()))
+        return first if short else f"{' and '.join(said)} {first}"
+    return "; ".join(f"{side} {text}" for side, text in said.items())
+
+
+# what re-scores a side, per face: the CLI's option, the app's environment (it has no option)
+_RECORDS_HINT = {
+    "cli": ("pass --data DIR to re-score (a tau2 data directory; or set TAU2_DATA_DIR)",
+            "pass --data DIR to re-score"),
+    "app": ("start t2e with TAU2_DATA_DIR=DIR (a tau2 data directory) to re-score",
+            "TAU2_DATA_DIR=DIR re-scores"),
+}
+
+
+def rescore_hint(sides: dict[str, dict], face: str = "cli", short: bool = False) -> str | None:
+    """What would re-score the sides whose rewards nobody vouched for (None when nothing
+    would): `face` "cli" (--data DIR) or "app" (TAU2_DATA_DIR, read when the app starts)."""
+    needs = {r.get("needs") for r in sides.values()
+             if r["status"] == "not_rescored" and r.get("cap")}
+    out = []
+    if "records" in needs:
+        out.append(_RECORDS_HINT[face][short])
+    if "tasks" in needs:
+        out.append("import with tasks" if short else
+                   "import the file with its tasks to re-score it")
+    return "; ".join(out) or None
+
+
+def rescore_line(sides: dict[str, dict], face: str = "cli") -> str:
+    """`t2e gate`'s rewards line: the summary, then what would re-score (rescore_hint)."""
+    hint = rescore_hint(sides, face)
+    return summary_of(sides) + (f"; {hint}" if hint else "")

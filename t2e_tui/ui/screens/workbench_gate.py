@@ -69,6 +69,7 @@ class GateScreen(Screen):
     GateScreen #gate-checks { height: auto; max-height: 11; }
     GateScreen #gate-tasks { height: 1fr; min-height: 5; }  /* header + TASK_ROWS_MIN */
     GateScreen #gate-human { padding: 0 1; }
+    GateScreen #gate-rewards { padding: 0 1; }
     """
 
     def __init__(self, baseline_run: str, candidate_run: str, result: Any = None) -> None:
@@ -89,6 +90,9 @@ class GateScreen(Screen):
             yield Static("evaluating…", id="gate-verdict")
         yield PlainDataTable(id="gate-checks", cursor_type="none", zebra_stripes=True)
         yield Static("", id="gate-stats")
+        rewards = TextLine(id="gate-rewards")
+        rewards.display = False  # imported runs only: were their rewards re-scored?
+        yield rewards
         yield PlainDataTable(id="gate-tasks", cursor_type="row")
         yield TextLine(id="gate-human")
         yield KeyBar()
@@ -214,6 +218,7 @@ class GateScreen(Screen):
                            f"{len(c.tasks)} task{'' if len(c.tasks) == 1 else 's'}"
                            if c.tasks else "")
         self._show_stats()
+        self._show_rewards()
         s = result.stats
 
         tasks = self.query_one("#gate-tasks", DataTable)
@@ -314,6 +319,29 @@ class GateScreen(Screen):
             f" · reward Δ {ci} · fixes {len(s.get('fixes') or [])} · regressions "
             f"{len(s.get('regressions') or [])} · flaky {len(s.get('flaky') or [])}"
             + (f"\n{budget}" if budget else "")))
+
+    def _show_rewards(self) -> None:
+        """Whether an imported run's rewards were re-scored, and what would re-score them
+        (the app reads TAU2_DATA_DIR when it starts): `t2e gate`'s rewards line, in one row.
+        Runs t2e made were scored when they ran: no line."""
+        from ...gate.rescore import rescore_hint, summary_of
+
+        w = self.query_one("#gate-rewards", TextLine)
+        sides = {side: r.to_dict() for side, r in (self.result.rescore or {}).items()}
+        if all(r["status"] == "scored_here" for r in sides.values()):
+            w.display = False
+            return
+        capped = any(r["status"] == "not_rescored" and r.get("cap") for r in sides.values())
+        style = "yellow" if capped else ""
+        parts = [Part("rewards: ", style),
+                 # the summary gives way first (shorter words), the hint after it
+                 Part((summary_of(sides), summary_of(sides, short=True)), style, give=2)]
+        hint = rescore_hint(sides, "app")
+        if hint:
+            parts.append(Part((f" · {hint}", f" · {rescore_hint(sides, 'app', short=True)}"),
+                              "bold", give=1, cut="end", least=12))
+        w.set(parts)
+        w.display = True
 
     def _load_human(self) -> None:
         from store import connect
