@@ -56,7 +56,8 @@ class GateScreen(Screen):
         Binding("P", "decide('promote')", "Promote", id="gate.promote"),
         Binding("D", "decide('discard')", "Discard", id="gate.discard"),
         Binding("enter", "open_task", "Compare task", id="gate.open"),
-        Binding("i", "intersect", "Gate shared tasks", id="gate.intersect", show=False),
+        # shown only after a refusal that gating the shared tasks answers (check_action)
+        Binding("i", "intersect", "Gate shared tasks", id="gate.intersect"),
         Binding("T", "transfer", "Transfer check", id="gate.transfer"),
         Binding("escape", "app.pop_screen", "Back", id="gate.back"),
     ]
@@ -151,21 +152,34 @@ class GateScreen(Screen):
         except Exception as exc:  # noqa: BLE001 - a refusal or failure is shown, never a crash
             from ...errors import T2EError, error_text
 
-            self.app.call_from_thread(self._refused, error_text(exc), isinstance(exc, T2EError))
+            refusal = isinstance(exc, T2EError)
+            shared = 0 if intersect or not refusal else _intersect_answers(
+                self.app.store_path, self.baseline_run, self.candidate_run)
+            self.app.call_from_thread(self._refused, error_text(exc), refusal, shared)
             return
         self.app.call_from_thread(self._show_safely, result)
 
-    def _refused(self, message: Any, refusal: bool = True) -> None:
+    def _refused(self, message: Any, refusal: bool = True, shared: int = 0) -> None:
+        """Show why there is no verdict; `shared`: the tasks `i` would gate on, offered only
+        where gating them answers the refusal (different task sets, not different settings)."""
         self.refusal = str(message)
         text = Text("the gate refuses this pair: " if refusal else "the gate failed: ",
                     "bold red")
         text.append_text(plain(self.refusal, "bold red", 2000))
-        shared = _shared_tasks(self.app.store_path, self.baseline_run, self.candidate_run)
         self._shared = shared
-        if refusal and shared:
+        if shared:
             text.append(f"\n  i gates on the {shared} task(s) both runs share (the rest are "
                         "left out and listed)", "yellow")
         self.query_one("#gate-verdict", Static).update(text)
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        # `i` is in the key bar only while it is offered; Enter only over a verdict's tasks
+        if action == "intersect":
+            return bool(self.result is None and self._shared)
+        if action == "open_task":
+            return self.result is not None
+        return True
 
     def action_intersect(self) -> None:
         """After a refusal over different task sets: gate on the tasks both runs share."""
@@ -173,6 +187,8 @@ class GateScreen(Screen):
             return
         self.query_one("#gate-verdict", Static).update(
             Text(f"evaluating on the {self._shared} shared tasks…"))
+        self._shared = 0
+        self.refresh_bindings()
         self._evaluate(True)
 
     def on_worker_state_changed(self, event) -> None:
@@ -246,6 +262,7 @@ class GateScreen(Screen):
         if not entries:
             tasks.add_row(Text("no failed checks, fixes or regressions", "dim"), "", "", "")
         self._load_human()
+        self.refresh_bindings()  # Enter compares a task now (check_action)
         tasks.focus()
         self.call_after_refresh(self._fit)
 
@@ -405,7 +422,11 @@ class GateScreen(Screen):
         start_transfer(self)
 
     def action_decide(self, decision: str) -> None:
-        if self.result is None:
+        if self.result is None:  # say why nothing is recorded
+            why = ("the gate refused this pair" if self.refusal is not None
+                   else "the gate is still evaluating")
+            self.notify(f"no verdict to {decision}: {why}; nothing recorded",
+                        severity="warning")
             return
         asks = []
         if self.result.evidence_role not in ("heldout", "transfer"):
@@ -460,14 +481,10 @@ def _gate_once(conn: Any, baseline: str, candidate: str, intersect: bool | None 
     return gate.gate(conn, baseline, candidate, intersect=bool(intersect))
 
 
-def _done_tasks(conn: Any, run_id: str) -> set[str]:
-    from ...ui_queries import done_tasks
-
-    return done_tasks(conn, run_id)
-
-
-def _shared_tasks(store_path: Any, baseline: str, candidate: str) -> int:
-    """How many tasks two runs share (0 when either can't be resolved)."""
+def _intersect_answers(store_path: Any, baseline: str, candidate: str) -> int:
+    """How many tasks `i` (--intersect) would gate on: the comparison's own answer with
+    intersect on (gate.compare_runs), so a refusal intersecting cannot answer (different
+    settings, worlds or domains, which it raises again) offers nothing. 0 when it refuses."""
     from store import connect
 
     from ... import gate
@@ -475,8 +492,7 @@ def _shared_tasks(store_path: Any, baseline: str, candidate: str) -> int:
     try:
         conn = connect(store_path)
         try:
-            b, c = gate.resolve_run(conn, baseline), gate.resolve_run(conn, candidate)
-            return len(_done_tasks(conn, b.run_id) & _done_tasks(conn, c.run_id))
+            return len(gate.compare_runs(conn, baseline, candidate, intersect=True).rows)
         finally:
             conn.close()
     except Exception:  # noqa: BLE001 - only decides whether to offer `i`
