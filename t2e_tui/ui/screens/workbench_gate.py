@@ -118,7 +118,15 @@ class GateScreen(Screen):
         until the cap stops changing, so a stale height is never the last word (under load the
         reasons once kept their whole height and pushed the task rows off the screen)."""
         box = self.query_one("#gate-verdict-box")
-        others = sum(w.outer_size.height for w in self.children
+        checks = self.query_one("#gate-checks", DataTable)
+        # the checks table may not be laid out with its rows yet (its height still 0 on the
+        # first refresh after _show): counted at the height it is about to take (header +
+        # rows, up to its max-height), else the reasons took its rows' room (a race)
+        cap = checks.styles.max_height
+        want = checks.row_count + 1 if cap is None else min(checks.row_count + 1,
+                                                             int(cap.value))
+        laid = {checks: want} if checks.row_count else {}
+        others = sum(max(w.outer_size.height, laid.get(w, 0)) for w in self.children
                      if w.display and w is not box and w.id != "gate-tasks")
         room = max(2, self.size.height - others - (1 + TASK_ROWS_MIN))
         if box.styles.max_height is not None and box.styles.max_height.value == room \
