@@ -141,6 +141,13 @@ async def test_failures_screen_records_a_view_of_what_it_quotes(scripted_heldout
         await wait_for(pilot, lambda: screen.clusters)
         members = {m for c in screen.clusters for m in c.members}
         assert len(members) > 1
+        # the why line says the highlighted cluster's size and its representative (it read
+        # "representative episode 46 of 1")
+        await settle(pilot)
+        c = screen._shown[0]
+        n = f"{c.size} episode{'' if c.size == 1 else 's'}"
+        assert (f"cluster of {n}; representative: episode {c.representative}"
+                in str(screen.query_one("#fail-why").render()))
         await wait_for(pilot, lambda: {e for e, _via in _views(path)} == members, timeout=10)
         # moving over an episode already viewed from this screen adds no second row
         await pilot.press("2")

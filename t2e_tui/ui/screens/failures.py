@@ -323,7 +323,8 @@ class FailuresScreen(ExplorerScreen):
                         conn.close()
                 text = f"episode {item.episode_id}: {item.why}" + (" (human label)" if item.human else "")
             elif self.view == "clusters":
-                text = f"representative episode {item.representative} of {item.size}"
+                n = f"{item.size} episode{'' if item.size == 1 else 's'}"
+                text = f"cluster of {n}; representative: episode {item.representative}"
             elif item.get("unscored"):
                 text = (f"{item['class']} in unscored episodes (no reward: not failures): "
                         "Enter lists them")
