@@ -22,5 +22,5 @@ async def test_the_runs_key_bar_shows_failures(tmp_path, size):
         assert bar.bar_text(size[0]).cell_len <= size[0], drawn
         assert " f Fail" in drawn, drawn
         assert "f1 help" in drawn.lower(), drawn
-        for key in (" b Base", " o Open", " / Search", " e Edit", " R Rerun", " G Gate"):
+        for key in (" b Base", " o Open", " e Edit", " R Rerun", " G Gate", " L Lineage"):
             assert key in drawn, drawn

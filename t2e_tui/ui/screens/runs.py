@@ -57,8 +57,7 @@ class RunsScreen(ExplorerScreen):
     KEYBAR_SHORT = {"runs.baseline": "Base", "runs.candidate": "Cand", "runs.open": "Open",
                     "runs.clear": "Clear", "runs.jump": "Jump", "lineage": "Lineage",
                     "runs.failures": "Fail"}
-    KEYBAR_DROP = ("table.select", "back", "help", "quit", "runs.jump", "runs.clear", "lineage",
-                   "search")
+    KEYBAR_DROP = ("table.select", "back", "help", "quit", "runs.jump", "runs.clear", "search")
 
     def __init__(self) -> None:
         super().__init__()  # no fixed id: the same screen type may be stacked twice
