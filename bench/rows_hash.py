@@ -25,8 +25,10 @@ TABLES = {
     "steps": "SELECT * FROM steps ORDER BY step_id",
     "tool_calls": "SELECT * FROM tool_calls ORDER BY rowid",
     "checks": "SELECT * FROM checks ORDER BY rowid",
-    "tasks": "SELECT * FROM tasks ORDER BY run_id, task_id",
+    "tasks": "SELECT * FROM tasks",  # ordered below, by the run's place (run ids are random)
 }
+# tables whose rows are ordered after the run ids are replaced by the runs' order
+_ORDER_AFTER = {"tasks"}
 # columns that differ between two imports of one file by design (and any *_at time)
 _VOLATILE = {"path"}
 
@@ -41,10 +43,11 @@ def digest(path: str) -> dict[str, str]:
         cur = db.execute(sql)
         cols = [d[0] for d in cur.description]
         h, n = hashlib.sha256(), 0
-        for row in cur:
-            vals = ["<volatile>" if c in _VOLATILE or c.endswith("_at") else run_ids.get(v, v) if c == "run_id"
-                    else v for c, v in zip(cols, row)]
-            h.update(repr(vals).encode("utf-8", "surrogatepass"))
+        rows = ([repr(["<volatile>" if c in _VOLATILE or c.endswith("_at") else
+                       run_ids.get(v, v) if c == "run_id" else v for c, v in zip(cols, row)])
+                 for row in cur])
+        for text in (sorted(rows) if table in _ORDER_AFTER else rows):
+            h.update(text.encode("utf-8", "surrogatepass"))
             n += 1
         out[table] = f"{n} {h.hexdigest()[:16]}"
     db.close()
