@@ -301,3 +301,16 @@ def test_a_looser_policy_supports_at_most_never_promotes(store_path, tmp_path):
                  "significance not required"):
         assert part in why, why
     assert not any("<= alpha" in r for r in doc["reasons"]), doc["reasons"]
+
+
+def test_scoreboard_p_cell_keeps_a_small_p_readable():
+    """The table's p column printed p = 6.1e-05 as `0.000`: read as zero (newcomer review). A
+    p below 0.001 is shown in the column's 6 cells as a power of ten."""
+    from t2e_tui.cli.gate import p_cell
+
+    assert p_cell(6.1e-05) == "6e-5"
+    assert p_cell(0.0078125) == "0.008"
+    assert p_cell(1.0) == "1.000"
+    assert p_cell(0.0) == "0.000"
+    assert p_cell(None) == "n/a"
+    assert all(len(p_cell(v)) <= 6 for v in (1e-300, 9.9e-4, 0.05, 0.5))

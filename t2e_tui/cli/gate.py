@@ -359,6 +359,17 @@ _DROP_ORDER = ("regressions", "time", "ci", "hash", "tasks", "regr", "role")
 _RUNS_MIN = 20
 
 
+def p_cell(v: float | None) -> str:
+    """A p value in the scoreboard's 6-cell column: 3 decimals, and below 0.001 a power of
+    ten (`6e-5`), never a `0.000` that reads as zero."""
+    if v is None:
+        return "n/a"
+    if 0 < v < 0.0005:
+        mant, exp = f"{v:.0e}".split("e")
+        return f"{mant}e{int(exp)}"
+    return f"{v:.3f}"
+
+
 def _sb_cells(r: dict) -> dict[str, str]:
     # the candidate first: baselines repeat from row to row, so a cut keeps what differs
     runs = (f"{one_line(r['candidate_name'] or r['candidate_run'], 60)} vs "
@@ -376,7 +387,7 @@ def _sb_cells(r: dict) -> dict[str, str]:
             "hash": (r["candidate_hash"] or "-")[:8], "role": role, "tasks": str(r["tasks"]),
             "reward": f"{_fmt(r['reward_before'], 2)}→{_fmt(r['reward_after'], 2)}",
             "delta": "n/a" if r["reward_delta"] is None else f"{r['reward_delta']:+.2f}",
-            "ci": ci, "p": _fmt(r["p_value"], 3), "regr": str(len(r["regressions"])),
+            "ci": ci, "p": p_cell(r["p_value"]), "regr": str(len(r["regressions"])),
             "regressions": ",".join(r["regressions"]) or "-"}
 
 
