@@ -44,3 +44,20 @@ def test_import_path_role_none_keeps_a_duplicate_role(tmp_path):
     assert import_path(db, p)["duplicate"] is True  # no role named: the run as it is
     with pytest.raises(ImportFailure, match="role heldout; its role was not changed"):
         import_path(db, p, role="development")
+
+
+def test_reimport_with_another_name_says_the_name_was_not_changed(tmp_path):
+    """The same for `--name`: it was ignored without a word (newcomer review)."""
+    p = write_json(tmp_path / "r.json", make_results(2))
+    code, out = run_cli(tmp_path, "import", str(p), "--name", "first", "--json")
+    assert code == 0, out
+    rid = json.loads(out)["imported"][0]["run_id"]
+    code, out = run_cli(tmp_path, "import", str(p), "--name", "second")
+    assert code == 2, out
+    assert f"already imported as run {rid}, named 'first'" in out
+    assert "not changed to 'second'" in out and f"t2e runs rename {rid} second" in out
+    runs = json.loads(run_cli(tmp_path, "runs", "--json")[1])
+    assert [r["name"] for r in runs] == ["first"]
+    for extra in ([], ["--name", "first"]):
+        code, out = run_cli(tmp_path, "import", str(p), *extra)
+        assert code == 0 and f"already imported as run {rid}" in out, out

@@ -267,9 +267,13 @@ def test_reimport_is_a_noop_listed_as_duplicate(db, tmp_path):
     before = counts(db)
     copy = tmp_path / "copy.json"
     copy.write_bytes(p.read_bytes())
-    again = import_path(db, copy, name="other name")
+    again = import_path(db, copy)
     assert again == {"path": str(copy), "run_id": first["run_id"], "episodes": 3,
                      "messages": 18, "duplicate": True, "warnings": []}
+    assert counts(db) == before
+    # another name is never taken silently (the run keeps its name; `t2e runs rename` renames)
+    with pytest.raises(ImportFailure, match="its name was not changed to 'other name'"):
+        import_path(db, copy, name="other name")
     assert counts(db) == before
 
 

@@ -11,6 +11,7 @@ import importlib
 import json
 import os
 import re
+import shlex
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -295,7 +296,7 @@ def _import_hashing(conn: sqlite3.Connection, p: Path, display: str, size: int,
         return _import_locked(conn, p, display, "", size, name, role, fmt, worker,
                               before_source=settle, hashing=hasher)
     except _Duplicate as dup:
-        return _same_role(dup.args[0], role)
+        return _same_role(dup.args[0], role, name)
     finally:
         hasher.close()
         for lock in held:
@@ -305,7 +306,7 @@ def _import_hashing(conn: sqlite3.Connection, p: Path, display: str, size: int,
 def _existing(conn: sqlite3.Connection, display: str, sha: str) -> dict | None:
     existing = conn.execute(
         "SELECT r.run_id, count(e.episode_id), coalesce(sum(e.n_steps), 0), s.warnings_json, "
-        "r.role "
+        "r.role, r.name "
         "FROM sources s JOIN runs r ON r.source_id = s.source_id LEFT JOIN episodes e "
         "ON e.run_id = r.run_id WHERE s.sha256 = ? GROUP BY r.run_id ORDER BY r.created_at "
         "LIMIT 1", (sha,)).fetchone()
@@ -314,16 +315,24 @@ def _existing(conn: sqlite3.Connection, display: str, sha: str) -> dict | None:
     # the same content says the same things: repeat the first import's warnings
     return {"path": display, "run_id": existing[0], "episodes": existing[1],
             "messages": existing[2], "duplicate": True,
-            "warnings": _stored_warnings(existing[3]), "role": existing[4]}
+            "warnings": _stored_warnings(existing[3]), "role": existing[4],
+            "name": existing[5]}
 
 
-def _same_role(existing: dict, role: str | None) -> dict:
-    """A re-import's answer: the run already there, unless the import names another role
-    than the run's, which a re-import never changes (`t2e runs role` does, on the record)."""
+def _same_role(existing: dict, role: str | None, name: str | None = None) -> dict:
+    """A re-import's answer: the run already there, unless the import names another role or
+    name than the run's, which a re-import never changes (`t2e runs role` / `t2e runs
+    rename` do)."""
     had = existing.pop("role")
+    had_name = existing.pop("name")
+    rid = existing["run_id"]
+    if name is not None and name != had_name:
+        raise ImportFailure(
+            f"{existing['path']}: already imported as run {rid}, named {had_name!r}; its name "
+            f"was not changed to {name!r} (a re-import keeps the run as it is). Rename it with "
+            f"`t2e runs rename {rid} {shlex.quote(name)}`")
     if role is None or role == had:
         return existing
-    rid = existing["run_id"]
     raise ImportFailure(
         f"{existing['path']}: already imported as run {rid}, role {had}; its role was not "
         f"changed to {role} (a re-import keeps the run as it is). Change it with "
@@ -343,7 +352,7 @@ def _import_locked(conn: sqlite3.Connection, p: Path, display: str, sha: str, si
     (then `sha` is "" until it has run, and `hashing` hashes the file meanwhile)."""
     existing = _existing(conn, display, sha) if sha else None
     if existing:
-        return _same_role(existing, role)
+        return _same_role(existing, role, name)
     if isinstance(fmt, Exception):
         raise fmt
     ctx = ImportContext(path=p, display=display, sha256=sha, size=size,
