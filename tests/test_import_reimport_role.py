@@ -18,19 +18,33 @@ def run_cli(tmp_path, *args):
     return r.exit_code, r.output
 
 
-def test_reimport_with_another_role_says_the_role_was_not_changed(tmp_path):
+# (option, first import's value or None, the other value, what the run says, the command told)
+CASES = {
+    "role": ("--role", None, "heldout", "role discovery", "t2e runs role {rid} heldout",
+             "discovery"),
+    "name": ("--name", "first", "second", "named 'first'", "t2e runs rename {rid} second",
+             "first"),
+}
+
+
+@pytest.mark.parametrize("field", list(CASES))
+def test_reimport_naming_another_value_says_it_was_not_changed(tmp_path, field):
+    """`--role` and `--name` on a file already imported were ignored without a word: the
+    re-import is refused, saying what the run has and how to change it; the run keeps it."""
+    opt, first, other, says, fix, kept = CASES[field]
     p = write_json(tmp_path / "r.json", make_results(2))
-    code, out = run_cli(tmp_path, "import", str(p), "--json")
+    code, out = run_cli(tmp_path, "import", str(p), *([opt, first] if first else []), "--json")
     assert code == 0, out
     rid = json.loads(out)["imported"][0]["run_id"]
-    code, out = run_cli(tmp_path, "import", str(p), "--role", "heldout")
+    code, out = run_cli(tmp_path, "import", str(p), opt, other)
     assert code == 2, out
-    assert f"already imported as run {rid}, role discovery" in out
-    assert "not changed to heldout" in out and f"t2e runs role {rid} heldout" in out
+    assert f"already imported as run {rid}, {says}" in out
+    quoted = other if field == "role" else repr(other)
+    assert f"not changed to {quoted}" in out and fix.format(rid=rid) in out
     runs = json.loads(run_cli(tmp_path, "runs", "--json")[1])
-    assert [r["role"] for r in runs] == ["discovery"]
-    # no role named, or the run's own: the no-op it always was
-    for extra in ([], ["--role", "discovery"]):
+    assert [r[field] for r in runs] == [kept]
+    # none named, or the run's own: the no-op it always was
+    for extra in ([], [opt, kept]):
         code, out = run_cli(tmp_path, "import", str(p), *extra)
         assert code == 0 and f"already imported as run {rid}" in out, out
 
@@ -44,20 +58,3 @@ def test_import_path_role_none_keeps_a_duplicate_role(tmp_path):
     assert import_path(db, p)["duplicate"] is True  # no role named: the run as it is
     with pytest.raises(ImportFailure, match="role heldout; its role was not changed"):
         import_path(db, p, role="development")
-
-
-def test_reimport_with_another_name_says_the_name_was_not_changed(tmp_path):
-    """The same for `--name`: it was ignored without a word (newcomer review)."""
-    p = write_json(tmp_path / "r.json", make_results(2))
-    code, out = run_cli(tmp_path, "import", str(p), "--name", "first", "--json")
-    assert code == 0, out
-    rid = json.loads(out)["imported"][0]["run_id"]
-    code, out = run_cli(tmp_path, "import", str(p), "--name", "second")
-    assert code == 2, out
-    assert f"already imported as run {rid}, named 'first'" in out
-    assert "not changed to 'second'" in out and f"t2e runs rename {rid} second" in out
-    runs = json.loads(run_cli(tmp_path, "runs", "--json")[1])
-    assert [r["name"] for r in runs] == ["first"]
-    for extra in ([], ["--name", "first"]):
-        code, out = run_cli(tmp_path, "import", str(p), *extra)
-        assert code == 0 and f"already imported as run {rid}" in out, out
