@@ -41,23 +41,29 @@ def _bar(app) -> str:
     return bar.bar_text(10_000).plain
 
 
+async def _refused_gate(app, pilot, baseline: str, candidate: str):
+    """The gate screen pushed on a pair the gate refuses, once its refusal is drawn."""
+    from t2e_tui.ui.screens.workbench_gate import GateScreen
+
+    await settle(pilot)
+    app.push_screen(GateScreen(baseline, candidate))
+    await wait_for(pilot, lambda: isinstance(app.screen, GateScreen)
+                   and app.screen.refusal is not None)
+    await settle(pilot)
+    return app.screen
+
+
 async def test_settings_refusal_offers_no_intersect_and_p_says_why(own_demo):
     """Trials 1 vs 2: the screen said `i gates on the 3 task(s) both runs share`, though
     intersecting cannot answer a settings refusal (i did nothing visible), and P did nothing,
     silently."""
     from t2e_tui.ui.app import make_app
-    from t2e_tui.ui.screens.workbench_gate import GateScreen
 
     store = own_demo["store"]
     two = await _rerun(store, "crossorder-01,crossorder-02,crossorder-05", 2, "two trials")
     app = make_app(store, load_config=False, poll_interval=0)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.push_screen(GateScreen(own_demo["runs"]["baseline"], two))
-        await wait_for(pilot, lambda: isinstance(app.screen, GateScreen)
-                       and app.screen.refusal is not None)
-        await settle(pilot)
-        gate = app.screen
+        gate = await _refused_gate(app, pilot, own_demo["runs"]["baseline"], two)
         text = str(gate.query_one("#gate-verdict").render())
         assert "trials" in text, text
         assert "i gates on" not in text, text
@@ -74,18 +80,12 @@ async def test_settings_refusal_offers_no_intersect_and_p_says_why(own_demo):
 
 async def test_task_set_refusal_offers_intersect_in_the_key_bar(own_demo):
     from t2e_tui.ui.app import make_app
-    from t2e_tui.ui.screens.workbench_gate import GateScreen
 
     store = own_demo["store"]
     sub = await _rerun(store, "crossorder-01,crossorder-02,crossorder-05", 1, "subset")
     app = make_app(store, load_config=False, poll_interval=0)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.push_screen(GateScreen(own_demo["runs"]["baseline"], sub))
-        await wait_for(pilot, lambda: isinstance(app.screen, GateScreen)
-                       and app.screen.refusal is not None)
-        await settle(pilot)
-        gate = app.screen
+        gate = await _refused_gate(app, pilot, own_demo["runs"]["baseline"], sub)
         assert "i gates on the 3 task(s)" in str(gate.query_one("#gate-verdict").render())
         assert "Gate shared tasks" in _bar(app)
         await pilot.press("i")
