@@ -103,6 +103,15 @@ def new_demo(demo_template):
     return lambda path: copy_demo(demo_template, path)
 
 
+@pytest.fixture
+def own_demo(tmp_path, new_demo):
+    """A demo store this test may write to (reruns, gate rows), with its candidates by name
+    (`own_demo["by"]`)."""
+    s = new_demo(tmp_path / "demo.sqlite")
+    s["by"] = {c["name"]: c for c in s["candidates"]}
+    return s
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory, demo_template):
     """A demo store (scripted stand-in runs, two gated candidates), one per test module.

@@ -7,15 +7,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import pytest
 from tui_fixture import settle, wait_for
 
 from store import connect
-
-
-@pytest.fixture
-def own_demo(tmp_path, new_demo):
-    return new_demo(tmp_path / "demo.sqlite")
 
 
 async def _rerun(store, tasks: str, trials: int, name: str) -> str:

@@ -9,19 +9,11 @@ import asyncio
 import json
 import re
 
-import pytest
 from click.testing import CliRunner
 from tui_fixture import settle, wait_for
 
 from store import connect
 from t2e_tui.cli import cli
-
-
-@pytest.fixture
-def own_demo(tmp_path, new_demo):
-    s = new_demo(tmp_path / "demo.sqlite")
-    s["by"] = {c["name"]: c for c in s["candidates"]}
-    return s
 
 
 def run(store, *args):

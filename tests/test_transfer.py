@@ -22,14 +22,6 @@ from t2e_tui.gate.transfer import (
 )
 
 
-@pytest.fixture
-def own_demo(tmp_path, new_demo):
-    """A demo store this test may write to (transfer reruns add runs and gate rows)."""
-    s = new_demo(tmp_path / "demo.sqlite")
-    s["by"] = {c["name"]: c for c in s["candidates"]}
-    return s
-
-
 def run(store, *args):
     res = CliRunner().invoke(cli, ["--store", store, *args])
     return res.exit_code, res.output
