@@ -7,6 +7,7 @@ import asyncio
 import json
 import threading
 import time
+from typing import Any
 
 import pytest
 from textual.widgets import Input
@@ -93,17 +94,25 @@ async def test_missing_api_key_and_empty_candidate_are_refused(store, tmp_path, 
     assert n_runs(store) == 0
 
 
-async def test_leakage_warning_lists_tasks_viewed_while_drafting(store, tmp_path):
+def _viewed_while_drafting(store, tmp_path, task_ids) -> Any:
+    """The baseline recorded, then views of `task_ids` (mini-retail), then a child of the
+    baseline saved: the child's drafting window holds the views. Returns the child version."""
     conn = connect(store)
     base = ensure_recorded(conn, "baseline")
     time.sleep(0.01)
-    conn.execute("INSERT INTO evidence_views (domain, task_id, viewed_at, via) VALUES "
-                 "('mini-retail', 'crossorder-01', strftime('%Y-%m-%dT%H:%M:%f+00:00'), 'tui')")
+    for tid in task_ids:
+        conn.execute("INSERT INTO evidence_views (domain, task_id, viewed_at, via) VALUES "
+                     "('mini-retail', ?, strftime('%Y-%m-%dT%H:%M:%f+00:00'), 'tui')", (tid,))
     time.sleep(0.01)
     child = save_version(conn, Candidate(name="child", body=base.body + "\n- Be brief."),
                          hypothesis="h", parent_ref=base.hash,
                          candidates_dir=tmp_path / "cands").version
     conn.close()
+    return child
+
+
+async def test_leakage_warning_lists_tasks_viewed_while_drafting(store, tmp_path):
+    child = _viewed_while_drafting(store, tmp_path, ["crossorder-01"])
     app = make_app(store, load_config=False, poll_interval=0)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_launcher(app, pilot, candidate=child.name)
@@ -411,17 +420,7 @@ async def test_the_leakage_consequence_is_in_view_at_80x24(store, tmp_path):
 
     ids = resolve_task_ids(load_world("mini-retail", None), "heldout", None)
     assert len(ids) > 6
-    conn = connect(store)
-    base = ensure_recorded(conn, "baseline")
-    time.sleep(0.01)
-    for tid in ids:
-        conn.execute("INSERT INTO evidence_views (domain, task_id, viewed_at, via) VALUES "
-                     "('mini-retail', ?, strftime('%Y-%m-%dT%H:%M:%f+00:00'), 'tui')", (tid,))
-    time.sleep(0.01)
-    child = save_version(conn, Candidate(name="child", body=base.body + "\n- Be brief."),
-                         hypothesis="h", parent_ref=base.hash,
-                         candidates_dir=tmp_path / "cands").version
-    conn.close()
+    child = _viewed_while_drafting(store, tmp_path, ids)
     app = make_app(store, load_config=False, poll_interval=0)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_launcher(app, pilot, candidate=child.name)
