@@ -6,7 +6,7 @@ would have run the old text)."""
 from __future__ import annotations
 
 import pytest
-from test_workbench_e2e import add_rule_and_save
+from test_workbench_e2e import add_rule_and_save, mark, open_editor
 from tui_fixture import wait_for
 
 from t2e_tui.ui.app import make_app
@@ -19,17 +19,13 @@ def demo(tmp_path, new_demo):
 
 
 async def test_the_draft_is_the_version_saved_after_the_marks(demo):
-    from t2e_tui.ui.screens.workbench_editor import EditorScreen
 
     by = {c["name"]: c for c in demo["candidates"]}
     app = make_app(demo["store"], load_config=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        app.baseline_run = demo["runs"]["baseline"]
-        app.candidate_run = by["cross-order-v1"]["run_id"]
+        mark(app, demo, "cross-order-v1")
         assert draft_and_baseline(app)[0] == by["cross-order-v1"]["hash"]
-        await pilot.press("e")
-        await wait_for(pilot, lambda: isinstance(app.screen, EditorScreen))
-        editor = app.screen
+        editor = await open_editor(pilot, "cross-order-v1")
         await add_rule_and_save(pilot, editor, "cancelled orders have tracking")
         saved = editor.saved
         assert saved.name == "cross-order-v2"
@@ -45,18 +41,13 @@ async def test_the_save_dialog_suggests_a_name_the_save_will_use(demo):
     cross-order-v2 and the save silently became cross-order-v3. It suggests cross-order-v3."""
     from textual.widgets import Input, TextArea
 
-    from t2e_tui.ui.screens.workbench_editor import EditorScreen, HypothesisModal
+    from t2e_tui.ui.screens.workbench_editor import HypothesisModal
 
-    by = {c["name"]: c for c in demo["candidates"]}
     for round_ in (1, 2):  # two sessions of the app, each editing v1
         app = make_app(demo["store"], load_config=False)
         async with app.run_test(size=(120, 40)) as pilot:
-            app.baseline_run = demo["runs"]["baseline"]
-            app.candidate_run = by["cross-order-v1"]["run_id"]
-            await pilot.press("e")
-            await wait_for(pilot, lambda: isinstance(app.screen, EditorScreen))
-            editor = app.screen
-            assert editor.parent_name == "cross-order-v1"
+            mark(app, demo, "cross-order-v1")
+            editor = await open_editor(pilot, "cross-order-v1")
             ta = editor.query_one(TextArea)
             ta.move_cursor(ta.document.end)
             ta.insert(f"\n- Rule of round {round_}.")

@@ -46,20 +46,33 @@ async def add_rule_and_save(pilot, editor, hypothesis: str) -> None:
     await wait_for(pilot, lambda: editor.saved is not None)
 
 
-async def test_edit_save_rerun_gate_promote(demo):
+def mark(app, demo, candidate: str) -> None:
+    """Mark the demo's heldout baseline run and `candidate`'s run, as `b` and `c` do."""
+    by = {c["name"]: c for c in demo["candidates"]}
+    app.baseline_run = demo["runs"]["baseline"]
+    app.candidate_run = by[candidate]["run_id"]
+
+
+async def open_editor(pilot, parent: str):
+    """Press `e` and wait for the editor; it edits `parent`. Returns the editor."""
     from t2e_tui.ui.screens.workbench_editor import EditorScreen
+
+    await pilot.press("e")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, EditorScreen))
+    editor = pilot.app.screen
+    assert editor.parent_name == parent
+    return editor
+
+
+async def test_edit_save_rerun_gate_promote(demo):
     from t2e_tui.ui.screens.workbench_gate import GateScreen
 
     store = demo["store"]
     by = {c["name"]: c for c in demo["candidates"]}
     app = make_app(store, load_config=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        app.baseline_run = demo["runs"]["baseline"]
-        app.candidate_run = by["cross-order-v1"]["run_id"]
-        await pilot.press("e")
-        await wait_for(pilot, lambda: isinstance(app.screen, EditorScreen))
-        editor = app.screen
-        assert editor.parent_name == "cross-order-v1"
+        mark(app, demo, "cross-order-v1")
+        editor = await open_editor(pilot, "cross-order-v1")
         await add_rule_and_save(pilot, editor, "cancelled orders have tracking")
         saved = editor.saved
         assert saved.name == "cross-order-v2"
