@@ -13,7 +13,6 @@ import os
 import re
 import shlex
 import sqlite3
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,9 @@ from .common import (
     without_bom,
 )
 from .detect import TASKS_FILE, tasks_list
+
+# a folder's entries (folder_files and its helpers) live in folders.py; importable from here
+from .folders import TRACE_SUFFIXES, _Outside, _Skipped, folder_files, run_directory  # noqa: F401
 
 __all__ = ["ImportFailure", "import_paths", "import_path", "import_world_id", "detect_format"]
 
@@ -78,72 +80,6 @@ def import_paths(db: Any, paths: list[str | os.PathLike], *, name: str | None = 
     if result["imported"]:
         fts_sizes.refresh(writer.conn_of(db))  # once for all the files (a pass over docsize)
     return result
-
-
-TRACE_SUFFIXES = (".json", ".jsonl", ".ndjson")
-
-
-@dataclass(frozen=True)
-class _Outside:
-    """A folder's entry that links out of the folder (refused, named, not read)."""
-
-    path: Path
-    folder: Path
-
-
-@dataclass(frozen=True)
-class _Skipped:
-    """A folder's entry that is not imported, and why (said, not read)."""
-
-    path: Path
-    reason: str
-
-
-def run_directory(p: Path) -> bool:
-    """Whether a directory is a tau2 results directory (results.json + simulations/: tau2
-    1.x's layout, one per run); either one will do (the import names what is missing)."""
-    return (p / "results.json").exists() or (p / "results.json").is_symlink() \
-        or (p / "simulations").exists()
-
-
-def folder_files(path: str | os.PathLike) -> list[Any]:
-    """What `path` names for import: a folder that is no tau2 results directory (neither
-    results.json nor simulations/ in it), as tau2's own results folder, stands for what it
-    holds one level down, in name order, each its own run: its trace files
-    (TRACE_SUFFIXES) and its tau2 results directories (tau2 1.x writes one per run). Its
-    other entries are _Skipped (a subfolder of something else, a file of another kind);
-    hidden ones are passed over without a word. An entry that is no regular file (a FIFO, a
-    link that loops or leads nowhere) is imported as named and so refused with its reason;
-    one that links out of the folder is an _Outside (refused, not followed). Anything else,
-    and a folder with nothing to import (its import says what it should hold), is itself."""
-    p = Path(path)
-    try:
-        if not p.is_dir() or run_directory(p):
-            return [path]
-        names = sorted(p.iterdir())
-    except OSError:
-        return [path]  # (the import of the path itself names what is wrong)
-    out: list[Any] = []
-    skipped: list[_Skipped] = []
-    for f in names:
-        if f.name.startswith("."):
-            continue
-        try:
-            is_dir = f.is_dir()
-            if is_dir and not run_directory(f):
-                skipped.append(_Skipped(f, "a folder that is no tau2 results directory (no "
-                                           "results.json, no simulations/ in it); a folder "
-                                           "is read one level deep"))
-                continue
-            if not is_dir and f.suffix.lower() not in TRACE_SUFFIXES:
-                skipped.append(_Skipped(f, f"not a trace file name ({', '.join(TRACE_SUFFIXES)}"
-                                           "); name the file itself to import it"))
-                continue
-            outside = f.is_symlink() and f.exists() and not inside(p, f)
-        except OSError:
-            outside = False  # (its import names what is wrong)
-        out.append(_Outside(f, p) if outside else f)
-    return out + skipped if out else [path]
 
 
 def import_path(db: Any, path: str | os.PathLike, *, name: str | None = None,
