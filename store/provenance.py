@@ -8,6 +8,10 @@ new run's role history starts at the least clean role found, and the matched epi
 are copied onto the new run. So discovery traces re-imported with `--role heldout` are a role
 raised after the fact, which the gate never takes as clean heldout.
 
+Traces without gold (OpenTelemetry, ATIF: `runs.grading` 'foreign') carry ids their
+application chose (a test harness names its conversations `conv-0`... in every run): such an
+id says which scenario, not which conversation, so their episodes match only by trajectory.
+
 A match whose recorded outcome differs (the reward, or any check's verdict: action matches,
 communicate, NL assertions) is the same conversation graded differently, or edited: it is not
 called a re-import, and the warning names each such episode with both rewards. Its views and
@@ -59,8 +63,8 @@ def run_provenance(db: Any, run_id: str) -> dict:
 
 def _matches(conn, run_id: str, among: str | None = None) -> dict[int, int]:
     """New episode id -> an earlier episode (another run; `among`: of that run only) with the
-    same simulation id or the same trajectory hash (compared only among episodes of the same
-    task and length).
+    same simulation id (neither run foreign) or the same trajectory hash (compared only among
+    episodes of the same task and length).
 
     The other runs' episodes are read in one pass (a query per new episode scanned the whole
     table each time: quadratic, minutes for a 4,000-episode import)."""
@@ -76,19 +80,21 @@ def _matches(conn, run_id: str, among: str | None = None) -> dict[int, int]:
                        "WHERE run_id = ? ORDER BY episode_id", (run_id,)).fetchall()
     if not new:
         return out
-    sims = {sim for _, sim, _, _ in new if sim}
+    # ids a foreign trace's application chose are no evidence (either side's): by trajectory
+    foreign = {r for (r,) in conn.execute("SELECT run_id FROM runs WHERE grading = 'foreign'")}
+    sims = {sim for _, sim, _, _ in new if sim} if run_id not in foreign else set()
     keys = {(task, n) for _, _, task, n in new}
     by_sim: dict[str, int] = {}
     by_key: dict[tuple, list[int]] = {}
     # two index ranges around this run (idx_episodes_run_task), so its own rows are not read
     others = conn.execute(
-        "SELECT episode_id, sim_id, task_id, n_steps FROM episodes WHERE run_id < ? "
-        "UNION ALL SELECT episode_id, sim_id, task_id, n_steps FROM episodes "
+        "SELECT episode_id, sim_id, task_id, n_steps, run_id FROM episodes WHERE run_id < ? "
+        "UNION ALL SELECT episode_id, sim_id, task_id, n_steps, run_id FROM episodes "
         "WHERE run_id > ?", (run_id, run_id)) if among is None else conn.execute(
-        "SELECT episode_id, sim_id, task_id, n_steps FROM episodes WHERE run_id = ? AND "
-        "run_id != ?", (among, run_id))
-    for oid, sim, task, n in others:
-        if sim in sims and (sim not in by_sim or oid < by_sim[sim]):
+        "SELECT episode_id, sim_id, task_id, n_steps, run_id FROM episodes WHERE run_id = ? "
+        "AND run_id != ?", (among, run_id))
+    for oid, sim, task, n, orun in others:
+        if sim in sims and (sim not in by_sim or oid < by_sim[sim]) and orun not in foreign:
             by_sim[sim] = oid
         if (task, n) in keys:
             by_key.setdefault((task, n), []).append(oid)

@@ -226,7 +226,8 @@ def trajectory_sims(t: Any, where: str, parent: str | None = None) -> list[dict]
     if system_steps:
         block["system_steps"] = system_steps
     _keep(block, t, _ROOT_USED, _ROOT_OWN)  # extra (whole), continued_trajectory_ref, ...
-    sim = {"id": key, "task_id": str(task) if task is not None else key, "trial": 0,
+    # (no trial: a task's trajectories are numbered in run order, common.number_trials)
+    sim = {"id": key, "task_id": str(task) if task is not None else key, "trial": None,
            "start_time": times[0] if times else None, "end_time": times[-1] if times else None,
            "termination_reason": None, "reward_info": None, "messages": msgs, "atif": block}
     out = [sim]
@@ -242,6 +243,7 @@ def trajectory_sims(t: Any, where: str, parent: str | None = None) -> list[dict]
 def import_file(conn: sqlite3.Connection, ctx: ImportContext) -> None:
     """Import one ATIF file (a trajectory or a list of them) as one run."""
     ctx.fmt = FORMAT
+    ctx.grading = "foreign"  # (before the run is made: provenance reads it)
     try:
         with open(ctx.path, encoding="utf-8-sig") as fh:
             # the store's limits: NaN, integers beyond 64 bits, lone surrogates and nesting

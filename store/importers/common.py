@@ -242,6 +242,9 @@ class ImportContext:
     # a file being hashed while it is imported (importers/__init__._BackgroundHash): its
     # waiting() around the import's waits for a worker, hurry() once the worker is done
     hashing: Any = None
+    # 'foreign' for traces without gold (OpenTelemetry, ATIF): their episode ids are ones the
+    # application chose, no evidence that two episodes are one (provenance._matches)
+    grading: str = "recorded"
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
@@ -268,7 +271,7 @@ class ImportContext:
         self.run_id = writer.create_run(
             conn, name=name, role=self.role, source_id=self.source_id, domain=meta.domain,
             agent_model=meta.llm("agent_info"), user_model=meta.llm("user_info"),
-            grading="recorded", num_trials=as_int(info.get("num_trials")),
+            grading=self.grading, num_trials=as_int(info.get("num_trials")),
             max_steps=as_int(info.get("max_steps")), max_errors=as_int(info.get("max_errors")),
             seed=as_int(info.get("seed")), info=meta.info_json(self.fmt), run_id=run_id)
         dup = duplicate_ids(meta.tasks)
@@ -382,11 +385,25 @@ class ImportContext:
                       meta.domain, self.run_id))
         conn.execute("UPDATE sources SET format = ? WHERE source_id = ?",
                      (self.fmt, self.source_id))
+        number_trials(conn, self.run_id)
         # a re-import carries the history of what it re-imports (store/provenance.py)
         from ..provenance import PROVENANCE_KEY, inherit
 
         for w in inherit(conn, self.run_id, self.role, meta.top.get(PROVENANCE_KEY)):
             self.warn(w)
+
+
+def number_trials(conn: sqlite3.Connection, run_id: str) -> None:
+    """Episodes whose file gives no trial (foreign traces, an old tau2 file) are their task's
+    trials in run order, after any trial the file gives for that task: a task run three times
+    is trials 0, 1, 2, each one reference (`RUN:TASK:TRIAL`), never three `trial 0`."""
+    conn.execute(
+        "WITH n AS (SELECT episode_id, row_number() OVER (PARTITION BY task_id ORDER BY ord, "
+        "episode_id) - 1 + coalesce((SELECT max(g.trial) + 1 FROM episodes AS g WHERE "
+        "g.run_id = e.run_id AND g.task_id IS e.task_id AND g.trial IS NOT NULL), 0) AS t "
+        "FROM episodes AS e WHERE run_id = ? AND trial IS NULL) "
+        "UPDATE episodes SET trial = n.t FROM n WHERE episodes.episode_id = n.episode_id",
+        (run_id,))
 
 
 def _graded_as_labelled(sim: dict, task: dict | None) -> bool:

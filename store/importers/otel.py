@@ -191,6 +191,7 @@ def _import(conn, ctx: ImportContext, worker: _Worker | None) -> None:
     # the source and run rows last (the episodes name the run id chosen above): the file's
     # hash may be ready only now (importers/__init__._import_hashing)
     keys = [k for k in _KEYS if k in top] + ["simulations"]
+    ctx.grading = "recorded" if gold else "foreign"
     ctx.start_run(conn, RunMeta(top_keys=keys, top=top), run_id=run_id)
     top["otel"]["agent_model"] = agent
     ctx.episodes, ctx.messages = builder.episodes, builder.messages

@@ -72,7 +72,7 @@ def sim_of(key: str, by_conv: bool, spans: list[list], root: list, msgs: list[di
         "termination_reason": ra.get("t2e.termination_reason")
         or ("agent_error" if root[3] else None),
         "reward_info": ri if isinstance(ri, dict) else None,
-        "messages": msgs, "trial": trial if type(trial) is int else 0,
+        "messages": msgs, "trial": trial if type(trial) is int else None,  # (numbered later)
         "otel": {"trace_ids": sorted({sp[9] for sp in spans if len(sp) > 9}) or None,
                  "group": "conversation" if by_conv else "trace", "key": key,
                  "root_span": root[0], "service": root[8], "attributes": keep},
