@@ -221,7 +221,11 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None],
         earlier.update(c.get("id") for c in m.get("tool_calls") or [] if c.get("id"))
         t = end + 1000  # the next span starts after this one (1 µs: their order is kept)
     ri = sim.get("reward_info") if isinstance(sim.get("reward_info"), dict) else None
-    root = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": run.get("name"),
+    kept = foreign_attributes(sim)
+    agent = kept.get("gen_ai.agent.name") or run.get("name")
+    # a foreign trace's own root attributes first (its outcomes: what `--reward-attr` maps,
+    # its agent's name): ours after them, where the two name one thing
+    root = {**kept, "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": agent,
             "gen_ai.conversation.id": conv,
             "t2e.sim_id": None if sim.get("id") is None else str(sim["id"]),
             "t2e.task_id": None if sim.get("task_id") is None else str(sim["task_id"]),
@@ -238,13 +242,29 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None],
             "t2e.reward_info": None if ri is None else json.dumps(ri, ensure_ascii=False),
             **(run_attrs or {})}
     end = _time_ns(sim.get("end_time"))
-    root_span = _span(trace, root_id, None, f"invoke_agent {run.get('name') or ''}".strip(),
+    own = sim.get("otel") if isinstance(sim.get("otel"), dict) else {}
+    name = own.get("root_span") if isinstance(own.get("root_span"), str) else None
+    root_span = _span(trace, root_id, None, name or f"invoke_agent {agent or ''}".strip(),
                       root, start, max(t, end or 0))
     if events:
         root_span["events"] = events
     return {"resourceSpans": [{"resource": {"attributes": _attrs(
         {"service.name": run.get("domain") or "t2e", "t2e.run_id": run["run_id"]})},
         "scopeSpans": [{"scope": {"name": "t2e"}, "spans": [root_span, *spans]}]}]}
+
+
+def foreign_attributes(sim: dict) -> dict:
+    """The attributes an imported foreign trace kept from its root (OpenTelemetry) or its
+    trajectory (ATIF: its extra fields and final metrics): the values an attribute can hold,
+    ours (`t2e.*`) left to the export to write."""
+    out: dict = {}
+    for src in ("otel", "atif"):
+        block = sim.get(src)
+        attrs = block.get("attributes") if isinstance(block, dict) else None
+        if isinstance(attrs, dict):
+            out.update((k, v) for k, v in attrs.items() if isinstance(k, str)
+                       and not k.startswith("t2e.") and isinstance(v, (str, int, float, bool)))
+    return out
 
 
 def _span(trace: str, sid: str, parent: str | None, name: str, a: dict, start: int, end: int,

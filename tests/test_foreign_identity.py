@@ -23,7 +23,8 @@ def _otlp(path, said: str, tasks=("t0", "t1", "t0"), trace_base=0):
         tr = f"{trace_base + i + 1:032x}"
         spans.append(span(tr, f"r{i}", "invoke_agent bot", {
             "gen_ai.operation.name": "invoke_agent", "gen_ai.conversation.id": f"conv-{i}",
-            "task.id": task, "app.passed": True}, start=i * 10, end=i * 10 + 5))
+            "task.id": task, "app.passed": True, "gen_ai.agent.name": "helper"},
+            start=i * 10, end=i * 10 + 5))
         spans.append(span(tr, f"c{i}", "chat m", {
             "gen_ai.operation.name": "chat", "gen_ai.conversation.id": f"conv-{i}",
             "gen_ai.input.messages": msgs(text("user", f"{said} ({task})")),
@@ -36,7 +37,7 @@ def _otlp(path, said: str, tasks=("t0", "t1", "t0"), trace_base=0):
 def _atif(path, said: str, tasks=("t0", "t1", "t0")):
     path.write_text(json.dumps([
         {"schema_version": "ATIF-v1.6", "session_id": f"s-{i}", "trajectory_id": f"tr-{i}",
-         "agent": {"name": "a", "version": "1"}, "extra": {"task_id": task},
+         "agent": {"name": "a", "version": "1"}, "extra": {"task_id": task, "passed": True},
          "steps": [{"step_id": 1, "source": "user", "message": f"{said} ({task})"},
                    {"step_id": 2, "source": "agent", "message": "on it"}]}
         for i, task in enumerate(tasks)]))
@@ -106,3 +107,27 @@ def test_given_trials_are_kept_and_only_missing_ones_numbered(db, tmp_path):
     rid = import_path(db, p)["run_id"]
     assert db.conn.execute("SELECT trial FROM episodes WHERE run_id = ? ORDER BY ord",
                            (rid,)).fetchall() == [(4,), (7,)]
+
+
+@pytest.mark.parametrize("make", [_otlp, _atif])
+def test_an_exported_foreign_run_keeps_its_outcomes_and_agent(db, tmp_path, make):
+    """`t2e export --format otel` of a foreign run wrote only our own attributes on each root:
+    the re-imported run had no outcome left to map (`--reward-attr app.passed` refused), and
+    the agent's name was the run's."""
+    from store import outcomes
+    from store.exporters import export_run
+
+    rid = import_path(db, make(tmp_path / "a", "hello"), name="base")["run_id"]
+    out = tmp_path / "x.jsonl"
+    export_run(db, rid, "otel", out)
+    again = import_path(db, out)["run_id"]
+    roots = [r for line in out.read_text().splitlines()
+             for r in json.loads(line)["resourceSpans"][0]["scopeSpans"][0]["spans"]
+             if not r.get("parentSpanId")]
+    agents = {a["value"].get("stringValue") for r in roots for a in r["attributes"]
+              if a["key"] == "gen_ai.agent.name"}
+    if make is _otlp:  # the root span's own name, and its agent's
+        assert {r["name"] for r in roots} == {"invoke_agent bot"} and agents == {"helper"}
+    key = "app.passed" if make is _otlp else "passed"
+    got = outcomes.reward_mapping(db, again, key)
+    assert got["mapped"] == 3 and got["missing"] == 0, got
