@@ -337,3 +337,27 @@ async def test_the_failures_screen_lists_what_t2e_failures_lists_for_unscored_ep
         assert first["classes"][0]["why"] in why and "unscored" in why, why
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
+
+
+def test_a_human_label_wins_on_an_unscored_episode_too(tmp_path):
+    """`t2e label` took a rejection (and an added class) on an unscored episode without a word,
+    and `t2e failures` went on listing what the rules found: the README's "a human label
+    wins everywhere" held for failures only. Now the findings of unscored episodes are the
+    labelled ones: a rejected class goes (the episode with it, when none is left), an added
+    one is listed as human (`*`), and the counts follow."""
+    st, rid = _import(tmp_path, [_conversation(1, loop=True), _conversation(2)])
+    [f] = json.loads(_run(st, "failures", rid, "--json"))["unscored_findings"]
+    eid, other = f["episode_id"], f["episode_id"] + 1
+    _run(st, "label", str(eid), "--reject", "loop")
+    _run(st, "label", f"{other}:1", "tool_error_storm", "--note", "retries")
+    doc = json.loads(_run(st, "failures", rid, "--json"))
+    assert [f["episode_id"] for f in doc["unscored_findings"]] == [other]
+    [c] = doc["unscored_findings"][0]["classes"]
+    assert (c["name"], c["source"]) == ("tool_error_storm", "human")
+    assert doc["unscored_counts"] == {"tool_error_storm": 1}
+    out = _run(st, "failures", rid)
+    assert "loop" not in out and "unscored: tool_error_storm* (steps 1)" in out
+    conn = connect(st)
+    assert unscored_brief(conn, eid) is None
+    assert unscored_brief(conn, other) == "unscored · tool_error_storm* at step 1"
+    conn.close()

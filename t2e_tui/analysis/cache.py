@@ -15,7 +15,7 @@ import json
 
 from store import now_iso
 
-from .classify import CLASSIFIER_VERSION, Analysis, classify
+from .classify import CLASSIFIER_VERSION, UNCLASSIFIED, Analysis, classify
 from .labels import apply_labels, labels_for
 from .outcome import FAILED_SQL, UNSCORED, UNSCORED_SQL, is_failed, outcome
 from .trace import load_episodes
@@ -143,11 +143,22 @@ def _read(conn, run_id: str, key: str, where: str) -> list[Analysis]:
 
 
 def unscored_findings(db, run_id: str, version: str = CLASSIFIER_VERSION) -> list[Analysis]:
-    """The run's unscored episodes in which a class that needs no gold holds (classified now
-    if not cached): findings, not failures. Human labels do not apply (they label failures)."""
+    """The run's unscored episodes in which a class holds (classified now if not cached):
+    what the classes that need no gold found, human labels applied (a rejected class goes, an
+    added one counts): findings, not failures."""
     conn = _conn(db)
     ensure_classified(conn, run_id, version)
-    return [a for a in _read(conn, run_id, unscored_key(version), UNSCORED_SQL) if a.classes]
+    found = _read(conn, run_id, unscored_key(version), UNSCORED_SQL)
+    return [a for a in _labelled_findings(conn, found) if a.classes]
+
+
+def _labelled_findings(conn, found: list[Analysis]) -> list[Analysis]:
+    """Unscored episodes' findings with their human labels applied; an episode whose every
+    finding a human rejected has none left (never `unclassified`: nothing failed)."""
+    apply_labels(found, labels_for(conn, [a.episode_id for a in found]))
+    for a in found:
+        a.classes = [v for v in a.classes if v.name != UNCLASSIFIED]
+    return found
 
 
 def unscored_count(db, run_id: str) -> int:
@@ -183,11 +194,11 @@ def analysis_of(db, episode_id: int, version: str = CLASSIFIER_VERSION, *,
         if not eps:
             return None
         a = classify(eps[0])
-    if not a.classes:
-        return None
-    if not unscored:
+    if unscored:
+        _labelled_findings(conn, [a])
+    elif a.classes:
         apply_labels([a], labels_for(conn, [episode_id]))
-    return a
+    return a if a.classes else None
 
 
 def class_counts(db, run_id: str, version: str = CLASSIFIER_VERSION, *,

@@ -64,9 +64,11 @@ def finding_counts(found) -> dict:
 
 def finding_words(classes) -> str:
     """An unscored episode's findings as `t2e failures` and the failures screen say them:
-    `loop (steps 3, 5), ...` from (name, steps) pairs."""
-    return ", ".join(name + (f" (steps {', '.join(map(str, steps))})" if steps else "")
-                     for name, steps in classes)
+    `loop (steps 3, 5), tool_error_storm* ...` from (name, steps, source) triples (`*`: a
+    human's label, as in the failures' lines)."""
+    return ", ".join(name + ("*" if source == "human" else "")
+                     + (f" (steps {', '.join(map(str, steps))})" if steps else "")
+                     for name, steps, source in classes)
 
 
 def _finding(a) -> dict:

@@ -94,9 +94,9 @@ def unscored_view(db, run_id: str) -> tuple[list[dict], list[FailedEpisode]]:
     table = [{"class": k, "candidate": v, "unscored": True}
              for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
     eps = [FailedEpisode(a.episode_id, run_id, a.task_id, a.trial, [v.name for v in a.classes],
-                         False, min(a.classes[0].steps) if a.classes[0].steps else None,
+                         any(v.source == "human" for v in a.classes), min(a.classes[0].steps) if a.classes[0].steps else None,
                          a.classes[0].why, unscored=True,
-                         said=finding_words((v.name, v.steps) for v in a.classes))
+                         said=finding_words((v.name, v.steps, v.source) for v in a.classes))
            for a in found]
     return table, eps
 
@@ -126,8 +126,8 @@ def unscored_brief(db, episode_id: int | None) -> str | None:
     a = analysis_of(_conn(db), episode_id, unscored=True)
     if a is None:
         return None
-    found = ", ".join(v.name + (f" at step {min(v.steps)}" if v.steps else "")
-                      for v in a.classes)
+    found = ", ".join(v.name + ("*" if v.source == "human" else "")
+                      + (f" at step {min(v.steps)}" if v.steps else "") for v in a.classes)
     return f"unscored · {found}"
 
 

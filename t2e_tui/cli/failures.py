@@ -56,7 +56,8 @@ def _human(doc: dict, width: int) -> str:
         for name, n in sorted(doc["unscored_counts"].items(), key=lambda kv: (-kv[1], kv[0])):
             lines.append(f"  {name:<20} {n:>5}")
         for e in doc["unscored_findings"]:
-            names = finding_words((c["name"], c["steps"]) for c in e["classes"])
+            names = finding_words((c["name"], c["steps"], c.get("source"))
+                                  for c in e["classes"])
             lines.append(one_line(f"{e['episode_id']:>7} {str(e['task_id']):<14} t{e['trial']} "
                                   f"unscored: {names}", width))
             lines.append("        " + one_line(e["classes"][0]["why"], max(20, width - 8)))
