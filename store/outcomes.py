@@ -120,6 +120,14 @@ def _tried(ri_json: str | None) -> list[str]:
     return out
 
 
+def mapped_from(db: Any, run_id: str) -> list[str]:
+    """The outcome attributes a run's rewards are mapped from now (`--reward-attr`: kept on
+    its episodes), sorted; empty for a run never mapped."""
+    return [str(r[0]) for r in conn_of(db).execute(
+        "SELECT DISTINCT json_extract(reward_info_json, '$.info.mapped_from') AS a FROM "
+        "episodes WHERE run_id = ? AND a IS NOT NULL ORDER BY a", (run_id,))]
+
+
 def attributes_tried(db: Any, run_ids: list[str]) -> list[str]:
     """Every outcome attribute the runs' rewards were ever mapped from (`--reward-attr`),
     sorted: more than one means the outcome was chosen after another was tried."""

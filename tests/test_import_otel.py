@@ -377,3 +377,29 @@ def test_without_an_agent_span_the_root_is_the_span_above_the_others(db, tmp_pat
     (ep,) = episodes(db, import_path(db, p)["run_id"])
     assert ep["extra"]["otel"]["root_span"] == "handle request"
     assert ep["extra"]["otel"]["attributes"] == {"app.outcome": "ok"}
+
+
+def test_every_face_says_the_rewards_were_mapped_from_an_attribute(tmp_path):
+    """`t2e gate --reward-attr` said where the rewards came from in its Markdown and JUnit
+    reports only: its own text said "not re-scored (the file's word)", and the Markdown said
+    it twice (a line a side). Now the rewards line, the one summary every face shows (the
+    CLI's text, the Markdown, the app's gate screen), names the attribute."""
+    from click.testing import CliRunner
+
+    from t2e_tui.cli import cli
+    from t2e_tui.gate.rescore import summary_of
+    st = str(tmp_path / "s.sqlite")
+    run = CliRunner().invoke
+    for name, ok in (("base", 4), ("cand", 11)):
+        p = _scored_run(tmp_path / f"{name}.jsonl", {f"t{i}": float(i < ok) for i in range(12)})
+        assert run(cli, ["--store", st, "import", str(p), "--name", name]).exit_code == 0
+    md = tmp_path / "r.md"
+    res = run(cli, ["--store", st, "gate", "base", "cand", "--reward-attr", "app.outcome",
+                    "--report", "markdown", str(md)])
+    assert ("  rewards: baseline and candidate mapped from outcome attribute app.outcome "
+            "(--reward-attr)") in res.output.splitlines(), res.output
+    text = md.read_text()
+    assert text.count("mapped from outcome attribute app.outcome") == 1, text
+    doc = json.loads(run(cli, ["--store", st, "gate", "base", "cand", "--json"]).stdout)
+    assert doc["rescore"]["candidate"]["mapped_from"] == ["app.outcome"]
+    assert summary_of(doc["rescore"], short=True) == "mapped from app.outcome"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from store import grader as store_grader
+from store.outcomes import mapped_from
 from store.queries import resolve_run
 from store.writer import conn_of
 
@@ -70,9 +71,6 @@ def reward_sources(db: Any, runs: dict[str, RunInfo]) -> dict[str, list[str]]:
     for side, run in runs.items():
         if run.grading != "foreign":
             continue
-        names = [r[0] for r in conn_of(db).execute(
-            "SELECT DISTINCT json_extract(reward_info_json, '$.info.mapped_from') AS a FROM "
-            "episodes WHERE run_id = ? AND a IS NOT NULL ORDER BY a", (run.run_id,))]
-        if names:
-            out[side] = [str(n) for n in names]
+        if names := mapped_from(db, run.run_id):
+            out[side] = names
     return out

@@ -219,11 +219,8 @@ def markdown(doc: dict, refs: dict | None = None) -> str:
              f"{md(_agent(doc, 'baseline'))}.", "",
              *((f"> ⚠️ {note}", "") if (note := stand_in_note(_agents(doc))) else ()),
              f"**Statistics:** {md(_stats_line(doc), 400)}", "",
-             *((f"**Recorded rewards:** {md(rescore_line(doc['rescore']), 400)}.", "")
+             *((f"**Rewards:** {md(rescore_line(doc['rescore']), 400)}.", "")
                if doc.get("rescore") else ()),
-             *(f"**Rewards:** the {side}'s mapped from outcome attribute "
-               f"{', '.join(md(n, 80) for n in names)} (`--reward-attr`).\n"
-               for side, names in (doc.get("reward_from") or {}).items()),
              "| check | result | baseline | candidate | detail |", "|---|---|---|---|---|"]
     for ch in doc["checks"]:
         mark = "n/a" if ch.get("na") else ("pass" if ch["passed"] else "**FAIL**")

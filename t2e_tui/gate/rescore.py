@@ -52,10 +52,12 @@ class SideRescore:
     judge_dependent: int = 0  # of them, rewards resting on the file's NL verdicts
     unchecked: int = 0        # of them, labels twin tasks with other gold outcomes
     differ: list[dict] = field(default_factory=list)
+    # a foreign run's: the outcome attributes its rewards were mapped from (`--reward-attr`)
+    mapped_from: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {"run": self.run, "status": self.status, "why": self.why, "cap": self.cap,
-                "needs": self.needs,
+                "needs": self.needs, "mapped_from": self.mapped_from,
                 "rescored": self.rescored, "judge_dependent": self.judge_dependent,
                 "unchecked": self.unchecked, "differ": self.differ}
 
@@ -79,8 +81,11 @@ def _side(conn: Any, run: RunInfo, tasks: list[str], data_dir: str | None,
     if run.source_id is None:
         return SideRescore(label, "scored_here")
     if run.grading == "foreign":
+        from store.outcomes import mapped_from
+
         return SideRescore(label, "not_rescored", "a foreign trace carries no gold actions "
-                                                  "or records to grade it on")
+                                                  "or records to grade it on",
+                           mapped_from=mapped_from(conn, run.run_id))
     # the domain as the world names it (world_key), never the file's spelling: a file
     # renamed "Retail" is retail's tasks and is re-scored on retail's records
     kind = rescore_domain(run.domain)
@@ -225,6 +230,10 @@ def summary_of(sides: dict[str, dict], short: bool = False) -> str:
     """One line from the verdict document's `rescore`: what re-scoring said of each side
     (sides that say the same are named together; `short`: fewer words, for 80 columns)."""
     def one(r: dict) -> str:
+        if r.get("mapped_from"):
+            names = ", ".join(r["mapped_from"])
+            return f"mapped from {names}" if short else \
+                f"mapped from outcome attribute {names} (--reward-attr)"
         if r["status"] == "scored_here":
             return "scored by t2e when it ran"
         if r["status"] == "not_rescored" and r.get("cap"):
