@@ -257,14 +257,10 @@ def foreign_attributes(sim: dict) -> dict:
     """The attributes an imported foreign trace kept from its root (OpenTelemetry) or its
     trajectory (ATIF: its extra fields and final metrics): the values an attribute can hold,
     ours (`t2e.*`) left to the export to write."""
-    out: dict = {}
-    for src in ("otel", "atif"):
-        block = sim.get(src)
-        attrs = block.get("attributes") if isinstance(block, dict) else None
-        if isinstance(attrs, dict):
-            out.update((k, v) for k, v in attrs.items() if isinstance(k, str)
-                       and not k.startswith("t2e.") and isinstance(v, (str, int, float, bool)))
-    return out
+    from .outcomes import trace_attributes
+
+    return {k: v for k, v in trace_attributes(sim).items() if isinstance(k, str)
+            and not k.startswith("t2e.") and isinstance(v, (str, int, float, bool))}
 
 
 def _span(trace: str, sid: str, parent: str | None, name: str, a: dict, start: int, end: int,

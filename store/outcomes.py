@@ -53,7 +53,10 @@ def _shown(v: Any) -> str:
     return short_json(v)
 
 
-def _attributes(extra: dict) -> dict:
+def trace_attributes(extra: dict) -> dict:
+    """The attributes a foreign trace kept (an episode's extra: its OpenTelemetry root's, an
+    ATIF trajectory's extra fields and final metrics): what `--reward-attr` maps, what `t2e
+    show` lists."""
     out: dict = {}
     for src in ("otel", "atif"):
         block = extra.get(src)
@@ -78,7 +81,7 @@ def reward_mapping(db: Any, run_id: str, name: str) -> dict:
     for eid, key, task, extra_json, ri_json in conn.execute(
             "SELECT episode_id, episode_key, task_id, extra_json, reward_info_json FROM "
             "episodes WHERE run_id = ? ORDER BY episode_id", (run_id,)).fetchall():
-        attrs = _attributes(json.loads(extra_json) if extra_json else {})
+        attrs = trace_attributes(json.loads(extra_json) if extra_json else {})
         seen.update(attrs)
         r = outcome_value(attrs.get(name))
         if r is None:

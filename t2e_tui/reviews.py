@@ -84,7 +84,31 @@ def episode_lines(meta: dict) -> list[str]:
         out.append(f"per-simulation policy: {len(ex['policy'])} characters")
     if ex.get("mode"):
         out.append(f"mode: {ex['mode']}")
+    return out + foreign_lines(ex)
+
+
+def foreign_lines(ex: dict) -> list[str]:
+    """A foreign trace's (OpenTelemetry, ATIF) attributes, which name the outcomes
+    `--reward-attr` can map, and its system instructions, one line each."""
+    from store.outcomes import trace_attributes
+
+    out = []
+    attrs = trace_attributes(ex)
+    if attrs:
+        out.append("trace attributes: " + " · ".join(f"{k} {_value(v)}" for k, v in attrs.items())
+                   + " (`t2e gate --reward-attr NAME` maps an outcome among them)")
+    said = _d(ex.get("otel")).get("system_instructions") or _d(ex.get("atif")).get(
+        "system_prompt")
+    texts = [t if isinstance(t, str) else _value(t) for t in said] if isinstance(said, list) \
+        else [] if said is None else [_value(said)]
+    if texts:
+        out.append("system instructions: " + " / ".join(texts))
     return out
+
+
+def _value(v: Any) -> str:
+    """An attribute's value as text: a string as it is, anything else as JSON (true, 1.0)."""
+    return v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
 
 
 def step_lines(step: dict) -> list[str]:

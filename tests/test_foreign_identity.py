@@ -131,3 +131,32 @@ def test_an_exported_foreign_run_keeps_its_outcomes_and_agent(db, tmp_path, make
     key = "app.passed" if make is _otlp else "passed"
     got = outcomes.reward_mapping(db, again, key)
     assert got["mapped"] == 3 and got["missing"] == 0, got
+
+
+@pytest.mark.parametrize("make", [_otlp, _atif])
+def test_show_says_a_foreign_episodes_attributes_and_instructions(tmp_path, make):
+    """`t2e show` of a foreign episode said nothing of the attributes its trace carries (the
+    outcomes `--reward-attr` maps: a user had to guess their names) or of its system
+    instructions; `--json` left them out too. The detail lines (the compare screen's too)
+    and the JSON now carry them."""
+    from click.testing import CliRunner
+
+    from t2e_tui.cli import cli
+    p = make(tmp_path / "a", "hello")
+    doc = json.loads(p.read_text()) if make is _atif else None
+    if doc is not None:
+        doc[0]["steps"].insert(0, {"step_id": 0, "source": "system",
+                                   "message": "Follow the policy."})
+        p.write_text(json.dumps(doc))
+    st = str(tmp_path / "s.sqlite")
+    run = CliRunner().invoke
+    assert run(cli, ["--store", st, "import", str(p), "--name", "f"]).exit_code == 0
+    out = run(cli, ["--store", st, "show", "f:t0:0"]).output
+    key = "app.passed" if make is _otlp else "passed"
+    said = " ".join(out.split())  # (as wrapped at the terminal's width)
+    assert "trace attributes: " in said and f" {key} true " in said, out
+    assert "--reward-attr NAME" in said, out
+    if make is _atif:
+        assert "system instructions: Follow the policy." in said, out
+    got = json.loads(run(cli, ["--store", st, "show", "f:t0:0", "--json"]).output)
+    assert got["trace_attributes"][key] is True
