@@ -80,7 +80,10 @@ def reward_components(meta: dict, checks: list[dict], task: dict | None = None
     the component is in the task's reward basis (only those multiply into the reward).
     `relevant` is False for an NL component with nothing behind it (not gating, no value, no
     NL checks, and the task, when given, has no NL assertions: every mini-retail task), so
-    headers can leave out a "NL*judge(diag) –" that says nothing.
+    headers can leave out a "NL*judge(diag) –" that says nothing; and for every component of
+    an episode nothing graded (no reward basis, no check, no component value, no task
+    criteria: a foreign trace, which has no gold), whose "DB– diag COMM– diag ACT diag"
+    said nothing either.
     """
     try:
         basis = json.loads(meta.get("reward_basis_json") or "null") or []
@@ -116,8 +119,9 @@ def reward_components(meta: dict, checks: list[dict], task: dict | None = None
          "detail": (f"{met}/{len(known)} gold actions; writes "
                     f"{sum(1 for c in writes if c['met'])}/{len(writes)}") if known else ""},
     ]
+    graded = bool(basis or checks or criteria or any(c["value"] is not None for c in comps))
     for c in comps:
-        c["relevant"] = nl_relevant if c["name"] == "NL_ASSERTION" else True
+        c["relevant"] = graded and (nl_relevant if c["name"] == "NL_ASSERTION" else True)
     return comps
 
 

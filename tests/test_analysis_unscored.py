@@ -119,6 +119,28 @@ def test_compare_header_words_for_an_unscored_episode(plain):
     conn.close()
 
 
+def test_the_compare_header_lists_no_gold_components_for_a_trace_without_gold(plain):
+    """The compare header of a foreign episode read `A r=– DB– diag COMM– diag ACT diag`:
+    components of a grading it never had. Nothing graded, no component: `A r=– · not
+    recorded · label`; a tau2 episode keeps its breakdown."""
+    from t2e_tui import data_access as da
+    from t2e_tui.align_print import reward_components
+    from t2e_tui.ui.screens.compare_reward import reward_compact, reward_line
+    st, rid = plain
+    conn = connect(st)
+    eid = conn.execute("SELECT min(episode_id) FROM episodes").fetchone()[0]
+    ep = da.load_episode(conn, eid)
+    compact, wide = reward_compact("A", ep).plain, reward_line("A", ep).plain
+    conn.close()
+    for said in (compact, wide):
+        assert "DB" not in said and "COMM" not in said and "ACT" not in said, said
+    assert compact.startswith("A r=– · not recorded · "), compact
+    graded = {"reward_basis_json": '["DB", "COMMUNICATE"]', "db_reward": 1.0,
+              "communicate_reward": 0.0}
+    assert [c["name"] for c in reward_components(graded, []) if c["relevant"]] == [
+        "DB", "COMMUNICATE", "ACTION"]
+
+
 def test_no_difference_from_gold_only_where_gold_exists():
     steps = [{"idx": 0, "role": "user", "content": "cancel #W1"},
              {"idx": 1, "role": "assistant", "content": None, "tool_calls": [
