@@ -375,3 +375,17 @@ def test_show_bounds_large_token_id_lists(tmp_path):
         res = CliRunner().invoke(cli, ["--store", s, *args])
         assert res.exit_code == 0, res.output
         assert "final" in res.output and len(res.output) < 5_000, len(res.output)
+
+
+def test_a_file_cut_short_is_said_as_every_reader_says_it(tmp_path):
+    """An ATIF file cut inside a string said "not JSON: Unterminated string starting at at
+    line 1" (the message's own trailing "at", glued to ours, and no position)."""
+    p = tmp_path / "cut.json"
+    whole = json.dumps(_small("tr-1", "c1"))
+    p.write_text(whole[:whole.index('"hi"') + 2])
+    db = store.open_db(tmp_path / "s.sqlite")
+    with pytest.raises(ImportFailure) as exc:
+        import_path(db, p)
+    said = str(exc.value)
+    assert "at at" not in said
+    assert "truncated JSON: the file ends inside a string that starts at character " in said

@@ -28,7 +28,7 @@ from ..messages import short_json
 from ..ranges import count_problem
 from .common import ImportContext, ImportFailure, RunMeta
 from .episodes import EpisodeWriter, RecordError, validate_sim
-from .jsonstream import JsonStreamError
+from .jsonstream import JsonStreamError, describe_json_error
 from .jsonstream import loads as strict_loads
 
 FORMAT = "atif"
@@ -251,8 +251,10 @@ def import_file(conn: sqlite3.Connection, ctx: ImportContext) -> None:
             doc = strict_loads(fh.read())
     except UnicodeDecodeError as exc:
         raise ImportFailure(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except json.JSONDecodeError as exc:
-        raise ImportFailure(f"not JSON: {exc.msg} at line {exc.lineno}") from None
+    except json.JSONDecodeError as exc:  # (the wording every reader uses for this error)
+        cut = exc.pos >= len(exc.doc.rstrip())
+        raise ImportFailure(describe_json_error(
+            exc.msg, f"character {exc.pos} (line {exc.lineno})", cut)) from None
     except JsonStreamError as exc:
         raise ImportFailure(str(exc)) from None
     items = doc if isinstance(doc, list) else [doc]
