@@ -564,3 +564,14 @@ def test_an_allowed_grader_mismatch_supports_at_most(tmp_path):
     assert res.exit_code == 4 and doc["decision"] == "supported", doc["reasons"]
     assert any("the recorded rewards were" in r and "1.0.1" in r and "not a promote" in r
                for r in doc["reasons"]), doc["reasons"]
+
+
+def test_a_bad_simulation_file_is_named_by_its_file(tmp_path, db):
+    """A results directory's simulation file holding a list was refused as "simulation #1:
+    expected an object, found list", which named no file of the directory."""
+    d = _voice_copy(tmp_path)
+    (d / "simulations" / "sim-voice-1.json").write_text("[1, 2]")
+    with pytest.raises(ImportFailure) as exc:
+        import_path(db, d)
+    assert "simulations/sim-voice-1.json: simulation #" in str(exc.value), str(exc.value)
+    assert "expected an object" in str(exc.value)

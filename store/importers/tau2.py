@@ -277,13 +277,17 @@ def _check_shape(pctx: ImportContext, meta: RunMeta) -> None:
 
 
 def _sims(pctx: ImportContext, builder: RowBuilder, meta: RunMeta,
-          sims: Iterable[tuple[int, Any]]) -> Iterator[Event]:
+          sims: Iterable[tuple[int, Any]], files: list[Path] | None = None) -> Iterator[Event]:
+    """`files`: a results directory's simulation files, one a simulation (named in its
+    errors: `simulations/ID.json: simulation #1 ...`)."""
     tasks = meta.tasks
     # parsing happens when the loop asks for the next item, so name that item beforehand
     pctx.reading_what = " while reading simulation #0"
     try:
         for ord_, sim in sims:
             label = sim_label(sim, ord_)
+            if files:
+                label = f"simulations/{files[ord_].name}: {label}"
             validate_sim(sim, label)
             batch = builder.add(sim, ord_, likely_task_id=pctx.check_label(sim, tasks, label))
             if batch is not None:
@@ -386,7 +390,7 @@ def _produce_directory(path: Path, display: str, run_id: str,
         else:
             yield from enumerate(inline or [])
 
-    yield from _sims(pctx, builder, meta, sims())
+    yield from _sims(pctx, builder, meta, sims(), files or None)
     warnings = pctx.take_warnings() + pctx.summary_warnings(builder)
     yield ("done", top, meta.top_keys, pctx.fmt, warnings, builder.episodes, builder.messages)
 
