@@ -389,3 +389,16 @@ def test_a_file_cut_short_is_said_as_every_reader_says_it(tmp_path):
     said = str(exc.value)
     assert "at at" not in said
     assert "truncated JSON: the file ends inside a string that starts at character " in said
+
+
+@pytest.mark.parametrize("version", [1.5, None, "1.5"])
+def test_a_schema_version_that_is_no_atif_text_is_named(tmp_path, version):
+    """A trajectory whose schema_version was a number (or null, or "1.5") was no ATIF file at
+    all: "found a JSON object with keys [...] and no 'simulations' list"."""
+    t = _small("tr-1", "c1")
+    t["schema_version"] = version
+    p = tmp_path / "t.json"
+    p.write_text(json.dumps(t))
+    db = store.open_db(tmp_path / "s.sqlite")
+    with pytest.raises(ImportFailure, match="schema_version should be 'ATIF-v1.N'"):
+        import_path(db, p)

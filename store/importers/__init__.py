@@ -385,6 +385,9 @@ def detect_format(p: Path) -> str:
 
 _OTEL_HEAD = re.compile(rb'^\s*\{\s*"resourceSpans"\s*:')
 _ATIF_HEAD = re.compile(rb'"schema_version"\s*:\s*"ATIF')
+# an ATIF trajectory whose schema_version is no "ATIF-..." text (a number, null): its other
+# keys say what it is, so the ATIF reader names the field instead of a generic refusal
+_ATIF_KEYS = [re.compile(rb'"%s"\s*:' % k) for k in (b"schema_version", b"agent", b"steps")]
 
 
 def _sniff_foreign(head: bytes) -> str | None:
@@ -393,5 +396,7 @@ def _sniff_foreign(head: bytes) -> str | None:
     if _OTEL_HEAD.match(text):
         return "otel"
     if _ATIF_HEAD.search(text[:65536]):
+        return "atif"
+    if b'"simulations"' not in text and all(k.search(text[:65536]) for k in _ATIF_KEYS):
         return "atif"
     return None
