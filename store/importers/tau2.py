@@ -353,10 +353,13 @@ def _produce_directory(path: Path, display: str, run_id: str,
             # that loops leads nowhere: said as such below)
             bad = not sid or "/" in sid or "\\" in sid or "\0" in sid or sid.startswith(".")
             problem = None if bad else not_a_file(f)
-            if bad or (problem != LOOPS and not inside(sim_dir, f)):
+            if bad:
                 raise ImportFailure(f"{results.name}: simulation_index[{i}] id {sid!r} names a "
                                     "file outside simulations/; only files inside the "
                                     "directory are read")
+            if problem != LOOPS and not inside(sim_dir, f):  # (a link that leads out)
+                raise ImportFailure(f"simulations/{sid}.json (simulation_index[{i}]) links "
+                                    "outside the directory; only files inside it are read")
             if problem:
                 raise ImportFailure(f"simulations/{sid}.json listed in simulation_index "
                                     f"{problem}")
