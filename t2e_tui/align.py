@@ -247,6 +247,23 @@ def _locate_gold(rows: list[Row], gold: list[Event], side: str,
     return out
 
 
+def _in_run_order(gold: list[Event], ea: list[Event]) -> list[Event]:
+    """The gold actions in the order the run did them: tau2's action check asks only that
+    each be done, in any order, so a gold action is paired with the first call (not yet
+    taken) that satisfies it, wherever that call is; one no call satisfies keeps its place
+    after the gold action before it."""
+    calls = [(i, e) for i, e in enumerate(ea) if e.kind == "call"]
+    taken: set[int] = set()
+    at: list[float] = []
+    for g in gold:
+        hit = next((i for i, e in calls if i not in taken and gold_matches(g, e)), None)
+        if hit is not None:
+            taken.add(hit)
+        # (missing: just after the one before it, in gold order)
+        at.append(hit if hit is not None else (at[-1] if at else -1) + 0.5)
+    return [g for _, _, g in sorted(zip(at, range(len(gold)), gold))]
+
+
 def align(steps_a: list[dict], steps_b: list[dict] | None, task: dict | None = None, *,
           checks_a: list[dict] | None = None, checks_b: list[dict] | None = None) -> Alignment:
     """Align two trajectories (or one with the gold actions when `steps_b` is None).
@@ -257,7 +274,7 @@ def align(steps_a: list[dict], steps_b: list[dict] | None, task: dict | None = N
     gold = gold_events(task)
     ea = events_of(steps_a)
     single = steps_b is None
-    eb = gold if single else events_of(steps_b)
+    eb = _in_run_order(gold, ea) if single else events_of(steps_b)
     rows = align_events(ea, eb)
     annotate_kinds(rows)
     marks_a = _locate_gold(rows, gold, "a", _recorded_action_checks(checks_a))

@@ -140,6 +140,30 @@ def test_single_run_against_gold():
     assert ONLY_A in statuses and len(al.divergences) == 2
 
 
+def test_gold_actions_done_in_another_order_are_no_difference():
+    """tau2's action check does not look at order, but the gold lane paired the run's calls
+    with the gold actions in the gold's order: a run that read before it wrote, against a
+    gold that lists the write first, showed one action as missing ("(only in B)", one
+    difference) although its check was met. Each gold action is now paired with the call
+    that satisfies it, wherever it is; one no call satisfies is still missing."""
+    task = {"id": "t", "evaluation_criteria": {"actions": [
+        {"action_id": "a0", "name": "toggle_airplane_mode", "arguments": {}},
+        {"action_id": "a1", "name": "get_customer_by_phone",
+         "arguments": {"phone_number": "555"}},
+        {"action_id": "a2", "name": "reset_apn", "arguments": {}}]}}
+    run = traj([("get_customer_by_phone", {"phone_number": "555"}, False),
+                ("toggle_airplane_mode", {}, False)])
+    al = align(run, None, task)
+    pairs = [(r.a.name, r.b.name) for r in al.rows if r.a is not None and r.b is not None
+             and r.status != TEXT]
+    assert pairs == [("get_customer_by_phone", "get_customer_by_phone"),
+                     ("toggle_airplane_mode", "toggle_airplane_mode")]
+    only_gold = [r.b.name for r in al.rows if r.status == ONLY_B]
+    assert only_gold == ["reset_apn"]
+    assert [al.rows[i].b.name for i in al.divergences] == ["reset_apn"]
+    assert [g.found_a for g in al.gold] == [True, True, False]
+
+
 def test_strip_controls_removes_escapes_and_keeps_text():
     s = strip_controls("a\x1b[31mred\x1b[0m\x1b]0;title\x07b\x9b2Jc\u202ed\x00e\tf")
     assert s == "aredbcde    f"
