@@ -92,7 +92,41 @@ def any_value(v: Any) -> Any:
 
 def attrs(items: Any) -> dict:
     """An OTLP attribute list as a dict. ValueError names the attribute whose value has a
-    shape no reader takes (TypeError: `items` is not a list)."""
+    shape no reader takes (TypeError: `items` is not a list). (This runs for every span:
+    the usual list, each item a {"key": str, "value": {"stringValue" | "intValue" |
+    "doubleValue": ...}}, is read by subscripts and no check that cannot fail; anything
+    else, from its first item again, by _attrs.)"""
+    if type(items) is list:
+        out = {}
+        try:
+            for kv in items:
+                v = kv["value"]
+                k = kv["key"]
+                if type(v) is not dict or type(k) is not str:
+                    break
+                if "stringValue" in v:
+                    out[k] = v["stringValue"]
+                elif "intValue" in v:
+                    n = v["intValue"]
+                    if type(n) is int:
+                        out[k] = n
+                    elif type(n) is str and len(n) < 19 and n.isdigit() and n.isascii():
+                        out[k] = int(n)  # (OTLP/JSON writes 64-bit integers as decimal text)
+                    else:
+                        break
+                elif "doubleValue" in v:
+                    out[k] = v["doubleValue"]
+                else:
+                    break
+            else:
+                return out
+        except (KeyError, TypeError):  # (an item of another shape: _attrs names it)
+            pass
+    return _attrs(items)
+
+
+def _attrs(items: Any) -> dict:
+    """attrs, each item checked."""
     out = {}
     if items and type(items) is not list:
         raise TypeError("attributes should be a list")
