@@ -45,6 +45,10 @@ _KEY = b'"%s"' % INPUT.encode()
 _VALUE = re.compile(_KEY.replace(b".", rb"\.") + rb'\s*,\s*"value"\s*:\s*\{\s*"stringValue"\s*:\s*"')
 # the trace id written before a span's attributes (a guess: only which earlier body to try)
 _TRACE = re.compile(rb'"traceId"\s*:\s*"([^"\\]{0,128})"')
+# what _VALUE matches as writers space it (Python's json, then Go's), tried first: a prefix
+# test is cheaper than the pattern
+_VALUE_AS_WRITTEN = tuple(_KEY + sep for sep in (b', "value": {"stringValue": "',
+                                                 b',"value":{"stringValue":"'))
 _MARK = b"888888888888"
 _BASE = 888888888888 * 10**6  # markers -(_BASE + 2i) and -(_BASE + 2i + 1): 18 digits, so
 # never a big number for json_fast; at most 500,000 cuts a line
@@ -133,11 +137,16 @@ class HistorySkip:
         line_last: dict[bytes, int] = {}  # trace guess -> its last cut in this line
         at = 0
         while k >= 0 and len(cuts) < _MAX_CUTS:
-            m = _VALUE.match(raw, k)
-            if m is None:
-                k = raw.find(_KEY, k + 1)
-                continue
-            s = m.end()
+            if raw.startswith(_VALUE_AS_WRITTEN[0], k):
+                s = k + len(_VALUE_AS_WRITTEN[0])
+            elif raw.startswith(_VALUE_AS_WRITTEN[1], k):
+                s = k + len(_VALUE_AS_WRITTEN[1])
+            else:
+                m = _VALUE.match(raw, k)
+                if m is None:
+                    k = raw.find(_KEY, k + 1)
+                    continue
+                s = m.end()
             t = raw.rfind(b'"traceId"', at, k)
             tm = _TRACE.match(raw, t) if t >= 0 else None
             trace = tm.group(1) if tm else b""
@@ -165,11 +174,12 @@ class HistorySkip:
         mv = memoryview(raw)
         parts: list[Any] = []
         at = 0
+        marks = _marks(len(cuts))
         for i, (s, e, _, _, skip) in enumerate(cuts):
             parts.append(mv[at:s - 1])
-            parts.append(b'[-%d,"' % (_BASE + 2 * i))
+            parts.append(marks[2 * i])
             parts.append(mv[s + skip:e])
-            parts.append(b'",-%d]' % (_BASE + 2 * i + 1))
+            parts.append(marks[2 * i + 1])
             at = e + 1
         parts.append(mv[at:])
         if raw[:1] != b"{":
@@ -233,6 +243,19 @@ class HistorySkip:
         if not held[1]:
             del self.lines[id(entry[0])]
             self.kept -= len(entry[0])
+
+
+_MARKS: list[bytes] = []  # cut i's markers: _MARKS[2i], _MARKS[2i + 1], made as needed,
+_MARKS_KEPT = 4096  # for the first cuts of a line (a longer line's are made for it alone)
+
+
+def _marks(n: int) -> list[bytes]:
+    """The markers of n cuts (opening `[-N,"` and closing `",-M]`)."""
+    marks = _MARKS if n <= _MARKS_KEPT else list(_MARKS)
+    while len(marks) < 2 * n:
+        i = len(marks) // 2
+        marks.extend((b'[-%d,"' % (_BASE + 2 * i), b'",-%d]' % (_BASE + 2 * i + 1)))
+    return marks
 
 
 def _found(obj: dict, n: int) -> list | None:
