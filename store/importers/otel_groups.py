@@ -9,6 +9,7 @@ import marshal
 import os
 import sqlite3
 from collections import Counter
+from operator import itemgetter
 from typing import Callable, Iterator
 
 from . import otel_place
@@ -39,35 +40,56 @@ def _groups(db: sqlite3.Connection, path: str,
     db.execute(f"CREATE TABLE g0 AS SELECT trace, max(conv) AS conv, min(conv) AS c0, "
                f"min(start) AS ts FROM {src} GROUP BY trace")
     two = db.execute("SELECT 1 FROM g0 WHERE c0 < conv LIMIT 1").fetchone() is not None
-    group, key, by_conv, lone, spans = None, None, False, False, []
-    loads = marshal.loads
-    # one pread per span (a seek and a read were two system calls, and a buffer refill each);
-    # not mapped: the mapped pages would count in the process's resident memory
-    pread = os.pread
+    group, key, lone, rows = None, None, False, []
     with open(path + ".recs", "rb") as fm, open((other or path) + ".recs", "rb") as ft:
-        mine, theirs = fm.fileno(), ft.fileno()
+        fds, two_files = (fm.fileno(), ft.fileno()), other is not None
 
         def read(seq: int, off: int, n: int) -> list:
-            return loads(pread(theirs if seq & 1 else mine, n, off))
+            return marshal.loads(os.pread(fds[seq & 1], n, off))
 
         keys, cur = (_by_pair if two else _by_trace)(db, src, read)
         whole = {seq for (seq,) in db.execute("SELECT seq FROM whole")} if two else ()
-        for o, bc, seq, off, n in cur:
-            if o != group:
-                if spans:
-                    yield key, by_conv, spans, lone
-                    spans = []
-                group = o
+        for row in cur:  # (o, by conversation?, seq, off, len)
+            if row[0] != group:
+                if rows:
+                    yield key, bool(rows[-1][1]), _records(rows, fds, two_files, whole, db), \
+                        lone
+                    rows = []
+                group = row[0]
                 _, key, lone = next(keys)  # both in o order, and every key has spans
-            by_conv = bool(bc)
-            sp = loads(pread(theirs if seq & 1 else mine, n, off))  # (read(), inline)
-            if whole and seq in whole:  # (its input went on from another episode's span)
+            rows.append(row)
+        if rows:
+            yield key, bool(rows[-1][1]), _records(rows, fds, two_files, whole, db), lone
+
+
+def _records(rows: list[tuple], fds: tuple[int, int], two_files: bool,
+             whole: set | tuple, db: sqlite3.Connection) -> list[list]:
+    """The span records at `rows` (_groups' cursor's: seq, offset and length last; in the
+    record file of seq's process), in that order. An episode's records are usually one stretch of one file (its spans came
+    in one request): then they are read with one pread, not one a span (a system call
+    each: a tenth of the read-back's time), else one by one. Not mapped: the mapped pages
+    would count in the process's resident memory."""
+    loads = marshal.loads
+    first = min(rows, key=_OFF)
+    last = max(rows, key=_OFF)
+    lo, hi = first[3], last[3] + last[4]
+    if hi - lo <= 2 * sum(map(_LEN, rows)) and not (two_files and len({
+            row[2] & 1 for row in rows}) > 1):
+        buf = memoryview(os.pread(fds[first[2] & 1], hi - lo, lo))
+        spans = [loads(buf[off - lo:]) for off in map(_OFF, rows)]  # (loads: one object)
+    else:
+        pread = os.pread
+        spans = [loads(pread(fds[seq & 1], n, off)) for _, _, seq, off, n in rows]
+    if whole:
+        for seq, sp in zip(map(_SEQ, rows), spans):
+            if seq in whole:  # (its input went on from another episode's span)
                 sp[1][S.INPUT], = db.execute("SELECT input FROM whole WHERE seq = ?", (seq,)
                                              ).fetchone()
                 sp[12] = None
-            spans.append(sp)
-    if spans:
-        yield key, by_conv, spans, lone
+    return spans
+
+
+_SEQ, _OFF, _LEN = itemgetter(2), itemgetter(3), itemgetter(4)
 
 
 def _by_trace(db: sqlite3.Connection, src: str,
