@@ -279,11 +279,17 @@ def _found(obj: dict, n: int) -> list | None:
                 if type(spans) is not list:
                     continue
                 for sp in spans:
-                    attrs = sp.get("attributes") if type(sp) is dict else None
+                    try:
+                        attrs = sp["attributes"]
+                    except (KeyError, TypeError):
+                        continue
                     if type(attrs) is not list:
                         continue
                     for kv in attrs:
-                        if type(kv) is not dict or kv.get("key") != INPUT:
+                        try:  # (a subscript: cheaper than kv.get, and this runs for every
+                            if kv["key"] != INPUT:  # attribute of the line)
+                                continue
+                        except (KeyError, TypeError):  # (no key, or no object)
                             continue
                         v = kv.get("value")
                         lst = v.get("stringValue") if type(v) is dict else None
