@@ -21,6 +21,7 @@ from .otel_inputs import Inputs
 from .otel_spill import _problem
 
 BAD_TIMES_NAMED = 3  # span times that are no fixed64: how many the run's warning names
+ONE_READ = 8 << 20  # bytes: an episode's records read at once at most (_records)
 
 
 def _groups(db: sqlite3.Connection, path: str,
@@ -65,15 +66,17 @@ def _groups(db: sqlite3.Connection, path: str,
 def _records(rows: list[tuple], fds: tuple[int, int], two_files: bool,
              whole: set | tuple, db: sqlite3.Connection) -> list[list]:
     """The span records at `rows` (_groups' cursor's: seq, offset and length last; in the
-    record file of seq's process), in that order. An episode's records are usually one stretch of one file (its spans came
-    in one request): then they are read with one pread, not one a span (a system call
-    each: a tenth of the read-back's time), else one by one. Not mapped: the mapped pages
-    would count in the process's resident memory."""
+    record file of seq's process), in that order. An episode's records are usually one
+    stretch of one file (its spans came in one request): then they are read with one pread,
+    not one a span (a system call each: a tenth of the read-back's time), else one by one.
+    The one read is at most twice the records' bytes and ONE_READ (a very long
+    conversation's records are read one by one: no buffer of its size beside them). Not
+    mapped: the mapped pages would count in the process's resident memory."""
     loads = marshal.loads
     first = min(rows, key=_OFF)
     last = max(rows, key=_OFF)
     lo, hi = first[3], last[3] + last[4]
-    if hi - lo <= 2 * sum(map(_LEN, rows)) and not (two_files and len({
+    if hi - lo <= min(2 * sum(map(_LEN, rows)), ONE_READ) and not (two_files and len({
             row[2] & 1 for row in rows}) > 1):
         buf = memoryview(os.pread(fds[first[2] & 1], hi - lo, lo))
         spans = [loads(buf[off - lo:]) for off in map(_OFF, rows)]  # (loads: one object)
