@@ -41,9 +41,12 @@ _EVENT_ROLES = {"gen_ai.user.message": "user", "gen_ai.assistant.message": "assi
 
 
 def build_episode(key: str, by_conv: bool, spans: list[list],
-                  models: Counter | None = None) -> tuple[dict, list, int]:
+                  models: Counter | None = None) -> tuple[dict, list, int, bool]:
     """One conversation's spans (time order) -> (tau2-shaped simulation, per-message latency
-    in ms, count of messages whose content was not captured)."""
+    in ms, count of messages whose content was not captured, whether its messages need
+    episodes.validate_sim's checks). Every message made here is an object with a text role,
+    its tool_calls a list of objects and its usage counts (otel_spans.usage); only a call's
+    name is as the file gave it: the checks are needed where one is not text."""
     made = None  # the seqs of the spans without a start time placed by file order
     if not spans[0][4] and spans[-1][4]:  # (such spans sort first: before every time)
         spans, made = file_order(spans)
@@ -67,6 +70,7 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
     tool_ids: dict[str, dict] = {}
     idless = 0  # results placed from tool spans without any call id, not yet met in an input
     call_ids: set[str] = set()
+    odd_names: list = []  # emitted calls whose name is not text (validate_sim refuses them)
     system: list[Any] = []
     # gen_ai.system_instructions (semconv 1.37+): the last value read, and its parts that are
     # not text (kept beside the instructions)
@@ -98,6 +102,8 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
         for c in m.get("tool_calls") or []:
             if c.get("id"):
                 call_ids.add(c["id"])
+            if type(c["name"]) is not str:
+                odd_names.append(c)
 
     def place(call: dict, result: dict, ms: float | None, hold: list | None = None) -> None:
         """A tool result whose call no message has made: the call goes to the last assistant
@@ -246,6 +252,9 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                     if pend is not None and n_inp - len(fresh) != pend[3]:
                         pend = None  # (not the conversation the choices were made in)
                     for j, raw in enumerate(fresh):
+                        if (rid := _result_id(raw)) in tool_ids and rid not in waiting:
+                            pend = None  # (a result is no choice: went_on)
+                            continue  # the copy of a result placed from its tool span
                         try:
                             got = S.message(raw)
                         except S.BadContent as exc:  # (its place in the whole input)
@@ -307,8 +316,13 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                     k = a.get("t2e.chosen_choice")
                     k = k if type(k) is int and 0 <= k < len(out) else 0
                     emit({**out[k], **extra, "unchosen_choices": unchosen(out, k)}, ms)
-                    for m in out:  # (a tool span may answer another choice's call)
-                        call_ids.update(c["id"] for c in m.get("tool_calls") or () if c["id"])
+                    for m in out:  # (a tool span may answer another choice's call; the
+                        # next input may make another choice the step: went_on)
+                        for c in m.get("tool_calls") or ():
+                            if c["id"]:
+                                call_ids.add(c["id"])
+                            if type(c["name"]) is not str:
+                                odd_names.append(c)
                     choices = (len(msgs) - 1, out, extra, consumed)
                     n_choices += 1
                 else:
@@ -334,9 +348,9 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                     emit(out_msg, ms)
                     tool_ids[call["id"]] = out_msg
                 elif call["requestor"] == "user" and call["id"] and call["id"] not in waiting:
-                    waiting[call["id"]] = (call, out_msg, ms)
-                else:
-                    place(call, out_msg, ms, held)
+                    waiting[call["id"]] = (S.arguments(call), out_msg, ms)
+                else:  # (only here is the span's call kept: its arguments read)
+                    place(S.arguments(call), out_msg, ms, held)
     except S.BadContent as exc:  # a message list that is none: named with its span
         raise S.BadContent(f"span {str(spans[i][6])[:40]} ({str(spans[i][0])[:80]!r}): {exc}") \
             from None
@@ -355,7 +369,7 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
         sim["otel"]["spans_ending_before_start"] = backwards
     if made:
         sim["otel"]["spans_without_start"] = len(made)
-    return sim, lat, nc
+    return sim, lat, nc, bool(odd_names)
 
 
 def _instructions(v: Any, system: list, parts: list) -> Any:
@@ -372,6 +386,18 @@ def _instructions(v: Any, system: list, parts: list) -> Any:
         if p not in parts:
             parts.append(p)
     return v
+
+
+def _result_id(raw: Any) -> str | None:
+    """The call id of an input item that `S.message` reads as one tool result with a text id
+    and nothing else, raising nothing (the parts form: role "tool", one tool_call_response
+    part): when a tool span placed that result already, the item is its copy, with nothing
+    more to take (no parts kept beside it). None for any other item (read in full)."""
+    if type(raw) is dict and raw.get("role") == "tool" and type(ps := raw.get("parts")) is list \
+            and len(ps) == 1 and type(p := ps[0]) is dict and p.get("type") == "tool_call_response" \
+            and type(rid := p.get("id")) is str:
+        return rid
+    return None
 
 
 def _made_and_answered(fresh: list) -> set:

@@ -155,7 +155,7 @@ def episodes(db: sqlite3.Connection, path: str, other: str | None,
             spans = _once_each(spans, stats)
         label = f"episode #{ord_} ({'conversation' if conv else 'trace'} {key})"
         try:
-            sim, lat, nc = build_episode(key, conv, spans, models)
+            sim, lat, nc, check = build_episode(key, conv, spans, models)
         except S.BadContent as exc:  # the file's: its span, attribute and what is wrong
             raise ImportFailure(f"{label}, {exc}") from None
         except (AttributeError, TypeError, ValueError, KeyError, IndexError) as exc:
@@ -166,7 +166,7 @@ def episodes(db: sqlite3.Connection, path: str, other: str | None,
             stats["outside"] = stats.get("outside", 0) + len(spans)
             continue
         try:
-            validate_sim(sim, label)
+            validate_sim(sim, label, messages=check)  # (the builder's own: see build_episode)
         except RecordError as exc:
             raise ImportFailure(str(exc)) from None
         for sp in spans:

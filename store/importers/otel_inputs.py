@@ -90,10 +90,13 @@ def _after_output(rest: str, text: str, items: list) -> list | None:
     """parse_added(rest) where `rest` starts with the items of the output `text` (the list
     `items`), followed by a comma or the closing bracket; else None."""
     body = text.strip(_WS)[1:-1].strip(_WS)  # (a list's text: [ ... ])
-    i = _SPACE.match(rest).end()
+    # (the spaces looked for only where the usual one space after a comma is not so)
+    i = 1 if rest[:1] == " " and rest.startswith(body, 1) else _SPACE.match(rest).end()
     if not items or not rest.startswith(body, i):
         return None
-    j = _SPACE.match(rest, i + len(body)).end()
+    j = i + len(body)
+    if rest[j:j + 1] not in (",", "]"):
+        j = _SPACE.match(rest, j).end()
     if rest[j:j + 1] == "]":
         return list(items) if _SPACE.match(rest, j + 1).end() == len(rest) else None
     if rest[j:j + 1] != ",":

@@ -25,10 +25,14 @@ _NOT_KEPT = ("gen_ai.input.", "gen_ai.output.", "gen_ai.prompt", "gen_ai.complet
              "t2e.run.", "gen_ai.system_instructions")
 
 
+_UTC = timezone.utc
+
+
 def _iso(ns: int) -> str | None:
     if not ns:
         return None
-    return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+    # (isoformat ends "+00:00" in UTC; a replace looked through the whole text)
+    return datetime.fromtimestamp(ns / 1e9, _UTC).isoformat()[:-6] + "Z"
 
 
 def sim_of(key: str, by_conv: bool, spans: list[list], root: list, msgs: list[dict],
@@ -48,15 +52,12 @@ def sim_of(key: str, by_conv: bool, spans: list[list], root: list, msgs: list[di
     keep = {k: v for k, v in ra.items() if isinstance(v, _KEEP_SCALARS)
             and not k.startswith(_NOT_KEPT)}
     for sp in spans:  # outcomes elsewhere: evaluation events, evaluator or feedback spans
-        found = [ev["attributes"] for ev in sp[2]
-                 if str(ev.get("name") or "").startswith("gen_ai.evaluation")] if sp[2] else []
-        if sp[10] == "agent" or sp[10] == "other":
-            found.append(sp[1])
-        for attrs in found:
-            for k, v in attrs.items():
-                if k not in keep and isinstance(v, _KEEP_SCALARS) and _OUTCOME.search(k) \
-                        and not k.startswith(_NOT_KEPT):
-                    keep[k] = v
+        if sp[2]:
+            for ev in sp[2]:
+                if str(ev.get("name") or "").startswith("gen_ai.evaluation"):
+                    _outcomes(ev["attributes"], keep)
+        if sp[10] == "agent" or sp[10] == "other":  # (a chat or tool span's are not read)
+            _outcomes(sp[1], keep)
     ri = ra.get("t2e.reward_info")
     try:
         ri = loads_text(ri) if isinstance(ri, str) else None
@@ -102,6 +103,15 @@ def sim_of(key: str, by_conv: bool, spans: list[list], root: list, msgs: list[di
     if not isinstance(sim["termination_reason"], str):
         sim["termination_reason"] = None
     return sim
+
+
+def _outcomes(attrs: dict, keep: dict) -> None:
+    """An evaluation event's or a span's attributes that name an outcome added to `keep`
+    (the first value of each name read stands)."""
+    for k, v in attrs.items():
+        if k not in keep and isinstance(v, _KEEP_SCALARS) and _OUTCOME.search(k) \
+                and not k.startswith(_NOT_KEPT):
+            keep[k] = v
 
 
 def _user_turns(msgs: list[dict], text: str) -> None:

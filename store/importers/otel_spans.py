@@ -199,6 +199,8 @@ USAGE_NAMES = (("prompt_tokens", ("gen_ai.usage.input_tokens", "gen_ai.usage.pro
                                   "llm.token_count.prompt_details.cache_write")))
 
 
+_TOKEN_NAMES = USAGE_NAMES[:2]
+_CACHE_NAMES = frozenset(k for _, keys in USAGE_NAMES[2:] for k in keys)
 _EXACT = float(1 << 53)  # a double holds every integer up to here (and the store's 64 bits)
 
 
@@ -209,7 +211,8 @@ def usage(a: dict) -> dict:
     BadContent naming the attribute. (Runs for every chat span, hence the plain loops.)"""
     out = {}
     get = a.get
-    for name, keys in USAGE_NAMES:
+    # (most spans have no cache counts: their eight names are looked for in one test)
+    for name, keys in USAGE_NAMES if not _CACHE_NAMES.isdisjoint(a) else _TOKEN_NAMES:
         for k in keys:
             v = get(k)
             if v is not None:
@@ -244,8 +247,15 @@ def provider(a: dict) -> str | None:
     return v if isinstance(v, str) else None
 
 
+def arguments(call: dict) -> dict:
+    """A call from `tool_call` with its arguments decoded (as a message's are: see _call)."""
+    call["arguments"] = _args(call["arguments"])
+    return call
+
+
 def tool_call(a: dict, name: str, events: list | None = None) -> tuple[dict, Any, bool]:
-    """An execute_tool span -> (tau2 ToolCall, result, arguments captured?). The result is
+    """An execute_tool span -> (tau2 ToolCall whose arguments are still as the span gave them
+    (`arguments` decodes them), result, arguments captured?). The result is
     its text; None where it was captured as null (the attribute present with an empty
     value, OTLP's null); NOT_CAPTURED where the span has no result (capture off). Without
     the attributes, the span's events are read: Strands Agents writes the tool's input as a
@@ -269,7 +279,9 @@ def tool_call(a: dict, name: str, events: list | None = None) -> tuple[dict, Any
     elif type(cid) is not str:  # (str() of a map or a list stored Python's repr)
         cid = id_text(cid, next(k for k in ("gen_ai.tool.call.id", "tool_call.id",
                                             "tool.call.id") if a.get(k) is cid))
-    call = {"id": cid, "name": tname, "arguments": _args(args),  # (see _call)
+    # (the arguments as the span gives them: `arguments` decodes them, only for a call no
+    # message made; a message's call has its own)
+    call = {"id": cid, "name": tname, "arguments": args,
             "requestor": req if type(req := a.get("t2e.requestor")) is str and req
             else "assistant"}  # (our export's field: of another type, left out)
     if result is None:  # (a null result's attribute is there, with no value)
