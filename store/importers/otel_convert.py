@@ -114,22 +114,28 @@ def _args(v: Any) -> Any:
     return v if v is not None else {}
 
 
+_NO_FUNCTION: dict = {}  # (a call without an OpenAI `function` object: read, never written)
+
+
 def _call(c: Any) -> dict | None:
     """A tool call in any of the shapes seen (parts, OpenAI, flattened) -> tau2 ToolCall."""
     if not isinstance(c, dict):
         return None
-    fn = c.get("function") if isinstance(c.get("function"), dict) else {}
+    fn = c.get("function")
+    if not isinstance(fn, dict):
+        fn = _NO_FUNCTION
     name = c.get("name")
     if name is None:  # ("" is a name given empty: kept, as every importer keeps it)
         name = fn.get("name")
     if name is None:
         return None
-    args = c.get("arguments", fn.get("arguments"))
+    args = c["arguments"] if "arguments" in c else fn.get("arguments")
     # the name as given: one that is not text is refused by the episode's validation (as in
     # every importer: str() stored Python's repr, "{'a': 1}")
     cid = c.get("id")  # (BadContent "id ..." for one that is no id: the caller names the call)
     return {"id": cid if type(cid) is str else id_text(cid), "name": name,
-            "arguments": _args(args), "requestor": "assistant"}
+            "arguments": args if type(args) is dict else _args(args),  # (an object: as it is)
+            "requestor": "assistant"}
 
 
 def message(m: Any, unnamed: str = "unknown") -> dict | None:
@@ -152,7 +158,10 @@ def message(m: Any, unnamed: str = "unknown") -> dict | None:
     parts = m.get("parts")
     if parts is not None and type(parts) is not list:
         raise BadContent(f"parts should be a list, found {_kind(parts)}")
-    if parts is not None:
+    if parts is not None and len(parts) == 1 and type(p := parts[0]) is dict \
+            and p.get("type") == "text" and type(t := p.get("content")) is str:
+        content = t  # (the usual message: one text part, read as the loop below reads it)
+    elif parts is not None:
         results = None  # the tool_call_response parts, when there are several
         for n, p in enumerate(parts):
             if type(p) is not dict:
@@ -225,6 +234,18 @@ def message(m: Any, unnamed: str = "unknown") -> dict | None:
         out["requestor"] = "assistant"
         out.setdefault("error", False)
     return out
+
+
+def result_id(raw: Any) -> str | None:
+    """The call id of a message that `message` reads as one tool result with a text id and
+    nothing else, raising nothing (the parts form: role "tool", one tool_call_response part);
+    None for any other. (The episode builder skips an input's copy of a result a tool span
+    placed already: there is nothing more in it to take.)"""
+    if type(raw) is dict and raw.get("role") == "tool" and type(ps := raw.get("parts")) is list \
+            and len(ps) == 1 and type(p := ps[0]) is dict and p.get("type") == "tool_call_response" \
+            and type(rid := p.get("id")) is str:
+        return rid
+    return None
 
 
 def _results(results: list[dict], parts: list, kept: list | None) -> list[dict]:

@@ -29,6 +29,7 @@ from typing import Any
 
 from . import otel_spans as S
 from .otel_choices import unchosen, went_on
+from .otel_convert import result_id
 from .otel_inputs import Inputs, Output, appended, output_items, parse_added
 from .otel_order import file_order, past_last_input
 from .otel_sim import kept_parts, sim_of
@@ -252,7 +253,7 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                     if pend is not None and n_inp - len(fresh) != pend[3]:
                         pend = None  # (not the conversation the choices were made in)
                     for j, raw in enumerate(fresh):
-                        if (rid := _result_id(raw)) in tool_ids and rid not in waiting:
+                        if (rid := result_id(raw)) in tool_ids and rid not in waiting:
                             pend = None  # (a result is no choice: went_on)
                             continue  # the copy of a result placed from its tool span
                         try:
@@ -289,18 +290,9 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                     consumed = n_inp
                 if _SI in a and a[_SI] != last_si:  # (each call carries them: read once)
                     last_si = _instructions(a[_SI], system, si_parts)
-                u = S.usage(a)
-                extra = {"usage": u} if u else {}
-                c = a.get("t2e.cost")  # (our export's: the message's cost)
-                if c is not None and (c := S.cost(c)) is not None:
-                    extra["cost"] = c
-                mod, prov = S.model(a), S.provider(a)
-                if mod:
-                    extra["model"] = mod
-                    if models is not None:
-                        models[mod] += 1
-                if prov:
-                    extra["provider"] = prov
+                extra = S.step_fields(a)  # (usage, cost, model, provider)
+                if models is not None and "model" in extra:
+                    models[extra["model"]] += 1
                 if out is None and err:  # a failed call (no answer): said so, not "not captured"
                     why = a.get("error.type")
                     emit({"role": "assistant", "content": S.CALL_FAILED if type(why) is not str
@@ -386,18 +378,6 @@ def _instructions(v: Any, system: list, parts: list) -> Any:
         if p not in parts:
             parts.append(p)
     return v
-
-
-def _result_id(raw: Any) -> str | None:
-    """The call id of an input item that `S.message` reads as one tool result with a text id
-    and nothing else, raising nothing (the parts form: role "tool", one tool_call_response
-    part): when a tool span placed that result already, the item is its copy, with nothing
-    more to take (no parts kept beside it). None for any other item (read in full)."""
-    if type(raw) is dict and raw.get("role") == "tool" and type(ps := raw.get("parts")) is list \
-            and len(ps) == 1 and type(p := ps[0]) is dict and p.get("type") == "tool_call_response" \
-            and type(rid := p.get("id")) is str:
-        return rid
-    return None
 
 
 def _made_and_answered(fresh: list) -> set:

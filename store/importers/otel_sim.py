@@ -56,7 +56,8 @@ def sim_of(key: str, by_conv: bool, spans: list[list], root: list, msgs: list[di
             for ev in sp[2]:
                 if str(ev.get("name") or "").startswith("gen_ai.evaluation"):
                     _outcomes(ev["attributes"], keep)
-        if sp[10] == "agent" or sp[10] == "other":  # (a chat or tool span's are not read)
+        # (a chat or tool span's are not read; the root's are all in `keep` already)
+        if (sp[10] == "agent" or sp[10] == "other") and sp is not root:
             _outcomes(sp[1], keep)
     ri = ra.get("t2e.reward_info")
     try:

@@ -237,14 +237,33 @@ def cost(v: Any) -> float | int | None:
     return v if t is int else None
 
 
-def model(a: dict) -> str | None:
-    v = _first(a, "gen_ai.response.model", "gen_ai.request.model", "llm.model_name")
-    return v if isinstance(v, str) else None
+_MODEL = ("gen_ai.response.model", "gen_ai.request.model", "llm.model_name")
+_PROVIDER = ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system")
+_PROVIDER_SET = frozenset(_PROVIDER)
 
 
-def provider(a: dict) -> str | None:
-    v = _first(a, "gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system")
-    return v if isinstance(v, str) else None
+def step_fields(a: dict) -> dict:
+    """A chat span's fields for its step, in this order, each only where present and of its
+    type: usage, cost (our export's `t2e.cost`), model and provider (the first of their
+    names given: a value that is no text, or empty text, says none). One call per chat span,
+    the lookups inline (this runs for every one)."""
+    u = usage(a)
+    out = {"usage": u} if u else {}
+    get = a.get
+    c = get("t2e.cost")
+    if c is not None and (c := cost(c)) is not None:
+        out["cost"] = c
+    for k in _MODEL:
+        v = get(k)
+        if v is not None:
+            if v and isinstance(v, str):
+                out["model"] = v
+            break
+    if not _PROVIDER_SET.isdisjoint(a):  # (many spans name none: one test for the four)
+        v = _first(a, *_PROVIDER)
+        if v and isinstance(v, str):
+            out["provider"] = v
+    return out
 
 
 def arguments(call: dict) -> dict:
@@ -263,17 +282,25 @@ def tool_call(a: dict, name: str, events: list | None = None) -> tuple[dict, Any
     for key in ("gen_ai.tool.name", "tool.name"):
         tname = a.get(key)
         if tname is not None:
-            bad = bad_call_name([{"name": tname}])  # (the wording of every importer's)
-            if bad:  # refused here: a message that names the call may show no name at all
+            if type(tname) is not str:  # (the wording of every importer's)
+                bad = bad_call_name([{"name": tname}])
+                # refused here: a message that names the call may show no name at all
                 raise BadContent(key + bad[8:])  # (less "[0].name")
             break
     if tname is None:  # ('' is a name given empty: kept, as in a message's call)
         tname = name.removeprefix("execute_tool ")
-    args = _first(a, "gen_ai.tool.call.arguments", "tool.parameters", "input.value")
-    result = _first(a, "gen_ai.tool.call.result", "output.value")
+    # (the first name read inline: most spans have it)
+    args = a.get("gen_ai.tool.call.arguments")
+    if args is None:
+        args = _first(a, "tool.parameters", "input.value")
+    result = a.get("gen_ai.tool.call.result")
+    if result is None:
+        result = a.get("output.value")
     if (args is None or result is None) and events:  # (rare: only then are events read)
         args, result = _from_tool_events(events, args, result, a)
-    cid = _first(a, "gen_ai.tool.call.id", "tool_call.id", "tool.call.id")
+    cid = a.get("gen_ai.tool.call.id")
+    if cid is None:
+        cid = _first(a, "tool_call.id", "tool.call.id")
     if cid is None:
         cid = ""
     elif type(cid) is not str:  # (str() of a map or a list stored Python's repr)
