@@ -184,3 +184,18 @@ def openinference_file(path):
     ]
     path.write_text(json.dumps(request(spans, service="phoenix-app")))
     return path
+
+
+def spill_of(tmp_path, lines: list[dict], label: str = "s"):
+    """A spill (otel_spill.Spiller, closed) of `lines` written as a JSON Lines file, and the
+    spill's path (each call its own files in tmp_path)."""
+    from store.importers import otel_lines, otel_spill
+
+    label += str(len(list(tmp_path.glob("*.jsonl"))))
+    src = tmp_path / f"{label}.jsonl"
+    src.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    path = str(tmp_path / f"{label}.sqlite")
+    sp = otel_spill.Spiller(otel_spill.open_spill(path), path)
+    with open(src, "rb") as fh:
+        otel_lines.spill_lines(sp, fh, 0, src.stat().st_size, lambda: 1)
+    return sp, path

@@ -5,24 +5,17 @@ episode."""
 
 from __future__ import annotations
 
-import json
 import os
 
-from otel_fixture import request
+from otel_fixture import request, spill_of
 from test_import_otel_history import _chats
 
-from store.importers import otel_groups, otel_lines, otel_spill
+from store.importers import otel_groups
 
 
 def _episodes(tmp_path, lines: list[dict], monkeypatch, one_read: int) -> tuple[list, int]:
     """The episodes _groups reads back from a spill of `lines`, and the preads it made."""
-    label = f"s{len(list(tmp_path.glob('*.jsonl')))}"
-    src = tmp_path / f"{label}.jsonl"
-    src.write_text("".join(json.dumps(x) + "\n" for x in lines))
-    path = str(tmp_path / f"{label}.sqlite")
-    sp = otel_spill.Spiller(otel_spill.open_spill(path), path)
-    with open(src, "rb") as fh:
-        otel_lines.spill_lines(sp, fh, 0, src.stat().st_size, lambda: 1)
+    sp, path = spill_of(tmp_path, lines)
     reads = []
     pread = os.pread
 

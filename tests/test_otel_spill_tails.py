@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from otel_fixture import request
+from otel_fixture import request, spill_of
 from test_import_otel_history import _chats
 
-from store.importers import otel_history, otel_lines, otel_spill
+from store.importers import otel_history
 from store.importers.otel_history import HistorySkip, Tail
 
 TR = "1" * 32
@@ -25,13 +25,7 @@ def _input(sp: dict) -> dict:
 
 def _spill(tmp_path, lines: list[dict], label: str) -> tuple[bytes, list]:
     """The record file's bytes and the sort rows of a spill of `lines` (JSON Lines)."""
-    label += str(len(list(tmp_path.glob("*.jsonl"))))
-    src = tmp_path / f"{label}.jsonl"
-    src.write_text("".join(json.dumps(x) + "\n" for x in lines))
-    path = str(tmp_path / f"{label}.sqlite")
-    sp = otel_spill.Spiller(otel_spill.open_spill(path), path)
-    with open(src, "rb") as fh:
-        otel_lines.spill_lines(sp, fh, 0, src.stat().st_size, lambda: 1)
+    sp, path = spill_of(tmp_path, lines, label)
     rows = sp.db.execute("SELECT * FROM s ORDER BY seq").fetchall()
     with open(path + ".recs", "rb") as fh:
         return fh.read(), rows
