@@ -110,3 +110,28 @@ def shown_row(content: str | None, tool_calls: str | None) -> tuple | None:
     (store/migrations_search.py, migration 10)."""
     c, t = _shown_column(content), _shown_column(tool_calls)
     return None if c is None and t is None else (c, t)
+
+
+def shown_rows(rows: list, id_at: int, content_at: int, calls_at: int) -> list[tuple]:
+    """(id, content, tool_calls as shown: shown_row) for the rows (a batch of steps rows) with
+    a hidden character. The batch's text is looked at whole first: nearly always nothing is
+    hidden, and one look at it all is ~2x less work than one per column of each row."""
+    texts = [t for r in rows for t in (r[content_at], r[calls_at]) if t]
+    if not _any_hidden(texts):
+        return []
+    return [(r[id_at], *got) for r in rows
+            if (got := shown_row(r[content_at], r[calls_at])) is not None]
+
+
+def _any_hidden(texts: list[str]) -> bool:
+    """Whether a text may have a shown form of its own (a hidden character, or a `\\u` JSON
+    escape that may be one): False only when none of `texts` has one (joined, the texts gain
+    no character; a `\\u` across two of them only sends the caller to look at each)."""
+    narrow = "".join([t for t in texts if t.isascii()])
+    if "\\u" in narrow:
+        return True
+    raw = narrow.encode("ascii")
+    if len(raw.translate(None, HIDDEN_ASCII)) != len(raw):
+        return True
+    wide = "".join([t for t in texts if not t.isascii()])
+    return "\\u" in wide or HIDDEN.search(wide) is not None

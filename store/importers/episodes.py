@@ -12,7 +12,7 @@ import sqlite3
 from typing import Any
 
 from .. import writer
-from ..hidden import shown_row
+from ..hidden import shown_rows
 from ..messages import bad_call_name, short_json
 from ..ranges import USAGE_COUNTS, count_problem, reward_problem
 from .tau2_ticks import TickError, check_ticks, messages_from_ticks
@@ -371,7 +371,7 @@ def write_batch(conn: sqlite3.Connection, batch: tuple) -> None:
     conn.executemany(writer.CHECK_INSERT, checks)
     # the index reads what is shown: messages with hidden characters (escape sequences...)
     # keep their shown text in steps_shown and are indexed from the steps_search view
-    shown = [(r[0], *got) for r in steps if (got := shown_row(r[4], r[5])) is not None]
+    shown = shown_rows(steps, 0, 4, 5)
     if shown:
         conn.executemany(writer.SHOWN_INSERT, shown)
     if end > first:
