@@ -7,7 +7,6 @@ checks and FTS rows go in as large batches instead of one statement per message.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from typing import Any
 
@@ -431,4 +430,5 @@ def episode_extra(sim: dict, *, from_ticks: bool = False) -> str | None:
         meta["steps_from"] = "ticks"
     if meta:
         extra[writer.META_KEY] = meta
-    return json.dumps(extra, ensure_ascii=False) if extra else None
+    # (json.dumps(extra, ensure_ascii=False)'s text: json.dumps makes an encoder per call)
+    return writer.dumps(extra) if extra else None
