@@ -244,8 +244,10 @@ def step_row(episode_id: int, idx: int, message: dict, *, latency_ms: float | No
         if v is None:
             continue
         t = type(v)
-        if (t is str and k in _STR_KEYS) or (t is int and k == "turn_idx" and v == idx) \
-                or (t is float and k == "cost") or (t is bool and k == "error"):
+        if (t is str and (k in _STR_KEYS or (k == "id" and role == "tool"))) \
+                or (t is int and k == "turn_idx" and v == idx) \
+                or (t is float and k == "cost") or (t is bool and k == "error") \
+                or (t is list and k == "tool_calls" and v and not _int_ids(v)):
             continue
         if _raw_needed(k, v, role, idx):
             if raw is None:
