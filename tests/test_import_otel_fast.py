@@ -273,3 +273,25 @@ def test_a_builders_last_take_fills_the_rest_of_the_index():
     last = b.take()
     assert (last[4], last[5]) == (1, 8) and len(last[1]) == 1
     assert b.take() is None
+
+
+def test_fts_fills_grow_with_what_is_indexed():
+    """Fills of index_every each made a big file's index of many statements (FTS5 segments,
+    merged whole past 16): a fill waits for index_every steps and a quarter of those indexed,
+    so the statements stay few while the first fills, and so the last, stay small."""
+    from store.importers.episodes import RowBuilder
+
+    b = RowBuilder("r", 1, 1, batch_messages=2, index_every=4)
+    ranges = []
+    for k in range(300):
+        batch = b.add({"id": f"s{k}", "messages": [{"role": "user", "content": "hi"}] * 2}, k)
+        if batch is not None:
+            ranges.append((batch[4], batch[5]))
+    ranges.append(b.take()[4:])
+    filled = [r for r in ranges if r[0] < r[1]]
+    assert filled[0][0] == 1 and filled[-1][1] == 601  # every step, once, in order
+    assert all(a[1] == b[0] for a, b in zip(filled, filled[1:]))
+    for lo, hi in filled[:-1]:
+        assert hi - lo >= max(4, (lo - 1) // 4)
+    assert filled[1] == (5, 9)  # the first ones small: index_every
+    assert len(filled) <= 25  # (a fill per 4 steps: 150)

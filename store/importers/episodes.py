@@ -201,11 +201,16 @@ def next_ids(conn: sqlite3.Connection) -> tuple[int, int]:
 
 
 # A builder's batch size, and how many messages' FTS rows one statement fills. FTS5 writes one
-# segment per statement, so a statement per 2,000-message batch made the 200 MB OTel file's
-# index of ~22 segments merged again and again: 16,000 cut the index's CPU by a quarter
-# (callgrind: 2,336 M -> 1,711 M instructions for its 44k messages). tau2.py sets both itself.
+# segment per statement, and past 16 segments (crisismerge; automerge is off for an import)
+# merges them all into one: a statement per 2,000-message batch made the 200 MB OTel file's
+# 22 segments merge (callgrind: +15% for its rows and index). 4,000 at first, then a quarter
+# of what is indexed (a statement adds at most 25%), keeps a big file's statements few (16 at
+# 220k messages, 22 at 1M: 16,000 flat made 14 and 63) while the last fill, which the import
+# does alone once its worker is done, stays small: 8 messages rather than 12,000 for that
+# file, in 9 statements (the index's CPU is the same: 4.276 G instructions at 4,000 flat vs
+# 4.284 G at 16,000). tau2.py sets both itself.
 BATCH_MESSAGES = 2_000
-INDEX_EVERY = 16_000
+INDEX_EVERY = 4_000
 
 
 class RowBuilder:
@@ -221,9 +226,11 @@ class RowBuilder:
         self.run_id = run_id
         self.batch_messages = BATCH_MESSAGES if batch_messages is None else batch_messages
         # 0: each batch's FTS range is its own steps; else a batch carries an empty range until
-        # index_every steps are unindexed, then all of them (fewer, larger FTS statements);
-        # the last batch (a take() from outside) fills the rest
+        # index_every steps are unindexed (or a quarter of those indexed, when more), then all
+        # of them (fewer, larger FTS statements); the last batch (a take() from outside)
+        # fills the rest
         self.index_every = INDEX_EVERY if index_every is None else index_every
+        self._first = next_step
         self.next_episode = next_episode
         self.next_step = next_step
         self._eps: list[tuple] = []
@@ -354,7 +361,9 @@ class RowBuilder:
         if not self._eps and not (final and self._indexed < self.next_step):
             return None
         first = end = self._indexed
-        if final or self.next_step - self._indexed >= self.index_every:
+        waiting = self.next_step - self._indexed
+        if final or waiting >= self.index_every and (
+                not self.index_every or waiting >= (self._indexed - self._first) // 4):
             end = self._indexed = self.next_step
         batch = (self._eps, self._steps, self._calls, self._checks, first, end)
         self._eps, self._steps, self._calls, self._checks = [], [], [], []
