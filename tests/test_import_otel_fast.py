@@ -277,8 +277,9 @@ def test_a_builders_last_take_fills_the_rest_of_the_index():
 
 def test_fts_fills_grow_with_what_is_indexed():
     """Fills of index_every each made a big file's index of many statements (FTS5 segments,
-    merged whole past 16): a fill waits for index_every steps and a quarter of those indexed,
-    so the statements stay few while the first fills, and so the last, stay small."""
+    merged whole at 16): after 15 fills of index_every, a fill also waits for a quarter of the
+    steps indexed, so the statements stay few while a smaller file's fills, and so its last,
+    stay small."""
     from store.importers.episodes import RowBuilder
 
     b = RowBuilder("r", 1, 1, batch_messages=2, index_every=4)
@@ -291,7 +292,7 @@ def test_fts_fills_grow_with_what_is_indexed():
     filled = [r for r in ranges if r[0] < r[1]]
     assert filled[0][0] == 1 and filled[-1][1] == 601  # every step, once, in order
     assert all(a[1] == b[0] for a, b in zip(filled, filled[1:]))
-    for lo, hi in filled[:-1]:
-        assert hi - lo >= max(4, (lo - 1) // 4)
-    assert filled[1] == (5, 9)  # the first ones small: index_every
-    assert len(filled) <= 25  # (a fill per 4 steps: 150)
+    assert filled[:15] == [(1 + 4 * k, 5 + 4 * k) for k in range(15)]
+    for lo, hi in filled[15:-1]:
+        assert hi - lo >= (lo - 1) // 4
+    assert len(filled) <= 30  # (a fill per 4 steps: 150)

@@ -201,16 +201,19 @@ def next_ids(conn: sqlite3.Connection) -> tuple[int, int]:
 
 
 # A builder's batch size, and how many messages' FTS rows one statement fills. FTS5 writes one
-# segment per statement, and past 16 segments (crisismerge; automerge is off for an import)
+# segment per statement, and at 16 segments (crisismerge; automerge is off for an import)
 # merges them all into one: a statement per 2,000-message batch made the 200 MB OTel file's
-# 22 segments merge (callgrind: +15% for its rows and index). 4,000 at first, then a quarter
-# of what is indexed (a statement adds at most 25%), keeps a big file's statements few (16 at
-# 220k messages, 22 at 1M: 16,000 flat made 14 and 63) while the last fill, which the import
-# does alone once its worker is done, stays small: 8 messages rather than 12,000 for that
-# file, in 9 statements (the index's CPU is the same: 4.276 G instructions at 4,000 flat vs
-# 4.284 G at 16,000). tau2.py sets both itself.
+# 22 segments merge (callgrind: +15% for its rows and index). So 15 fills of 4,000, then
+# fills of a quarter of what is indexed (a statement adds at most 25%) keep a big file's
+# statements few (21 at 220k messages, 28 at 1M; 16,000 flat made 14 and 63) while the last
+# fill, which the import does alone once its worker is done, stays small: 4,000 at most for
+# a file of up to 60k messages (the 200 MB bench file: 8, where 16,000 left 12,000). The
+# index's CPU: c200's rows filled under callgrind 4,284 M instructions at 16,000 flat, 4,276
+# M at 4,000; 220k messages 20.88 G, 21.29 G at 4,000 flat (a crisis merge). tau2.py sets
+# both itself.
 BATCH_MESSAGES = 2_000
 INDEX_EVERY = 4_000
+_FLAT_FILLS = 15  # (crisismerge - 1)
 
 
 class RowBuilder:
@@ -226,11 +229,13 @@ class RowBuilder:
         self.run_id = run_id
         self.batch_messages = BATCH_MESSAGES if batch_messages is None else batch_messages
         # 0: each batch's FTS range is its own steps; else a batch carries an empty range until
-        # index_every steps are unindexed (or a quarter of those indexed, when more), then all
+        # index_every steps are unindexed (after _FLAT_FILLS fills, also a quarter of those
+        # indexed), then all
         # of them (fewer, larger FTS statements); the last batch (a take() from outside)
         # fills the rest
         self.index_every = INDEX_EVERY if index_every is None else index_every
         self._first = next_step
+        self._fills = 0
         self.next_episode = next_episode
         self.next_step = next_step
         self._eps: list[tuple] = []
@@ -363,8 +368,9 @@ class RowBuilder:
         first = end = self._indexed
         waiting = self.next_step - self._indexed
         if final or waiting >= self.index_every and (
-                not self.index_every or waiting >= (self._indexed - self._first) // 4):
+                self._fills < _FLAT_FILLS or waiting >= (self._indexed - self._first) // 4):
             end = self._indexed = self.next_step
+            self._fills += 1
         batch = (self._eps, self._steps, self._calls, self._checks, first, end)
         self._eps, self._steps, self._calls, self._checks = [], [], [], []
         return batch
