@@ -16,7 +16,6 @@ The events (steps and gold actions, call keys, argument diffs) are align_events'
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
@@ -38,6 +37,12 @@ from .align_events import (  # noqa: F401 (re-exported: the lanes' events)
     is_identifying,
     norm_value,
     parse_args,
+)
+from .align_gold import (  # noqa: F401 (gold_matches re-exported: tau2's action check)
+    gold_matches,
+    in_run_order,
+    locate_gold,
+    recorded_action_checks,
 )
 
 
@@ -209,61 +214,6 @@ def align_events(ea: list[Event], eb: list[Event]) -> list[Row]:
     return rows
 
 
-def gold_matches(gold: Event, call: Event) -> bool:
-    """tau2's action check: same name and equal values on the compared arguments.
-
-    `compare_args` null compares every gold argument; `[]` compares the name only.
-    """
-    if gold.name != call.name:
-        return False
-    try:
-        compare = json.loads(gold.text) if gold.text else None
-    except ValueError:
-        compare = None
-    gargs = gold.args if isinstance(gold.args, dict) else {}
-    cargs = call.args if isinstance(call.args, dict) else {}
-    keys = list(gargs) if compare is None else list(compare)
-    return all(norm_value(gargs.get(k)) == norm_value(cargs.get(k)) for k in keys)
-
-
-def _recorded_action_checks(checks: list[dict] | None) -> dict[int, bool]:
-    return {int(c["pos"]): bool(c["met"]) for c in (checks or [])
-            if c.get("kind") == "action" and c.get("met") is not None}
-
-
-def _locate_gold(rows: list[Row], gold: list[Event], side: str,
-                 recorded: dict[int, bool]) -> list[tuple[bool | None, int | None]]:
-    out = []
-    for g in gold:
-        where = None
-        for r, row in enumerate(rows):
-            ev = row.a if side == "a" else row.b
-            if ev is not None and ev.kind == "call" and gold_matches(g, ev):
-                where = r
-                setattr(row, "gold_" + side, g.gold_index)
-                break
-        found = recorded.get(g.gold_index) if g.gold_index in recorded else where is not None
-        out.append((found, where))
-    return out
-
-
-def _in_run_order(gold: list[Event], ea: list[Event]) -> list[Event]:
-    """The gold actions in the order the run did them: tau2's action check asks only that
-    each be done, in any order, so a gold action is paired with the first call (not yet
-    taken) that satisfies it, wherever that call is; one no call satisfies keeps its place
-    after the gold action before it."""
-    calls = [(i, e) for i, e in enumerate(ea) if e.kind == "call"]
-    taken: set[int] = set()
-    at: list[float] = []
-    for g in gold:
-        hit = next((i for i, e in calls if i not in taken and gold_matches(g, e)), None)
-        if hit is not None:
-            taken.add(hit)
-        # (missing: just after the one before it, in gold order)
-        at.append(hit if hit is not None else (at[-1] if at else -1) + 0.5)
-    return [g for _, _, g in sorted(zip(at, range(len(gold)), gold))]
-
-
 def align(steps_a: list[dict], steps_b: list[dict] | None, task: dict | None = None, *,
           checks_a: list[dict] | None = None, checks_b: list[dict] | None = None) -> Alignment:
     """Align two trajectories (or one with the gold actions when `steps_b` is None).
@@ -274,10 +224,10 @@ def align(steps_a: list[dict], steps_b: list[dict] | None, task: dict | None = N
     gold = gold_events(task)
     ea = events_of(steps_a)
     single = steps_b is None
-    eb = _in_run_order(gold, ea) if single else events_of(steps_b)
+    eb = in_run_order(gold, ea) if single else events_of(steps_b)
     rows = align_events(ea, eb)
     annotate_kinds(rows)
-    marks_a = _locate_gold(rows, gold, "a", _recorded_action_checks(checks_a))
+    marks_a = locate_gold(rows, gold, "a", recorded_action_checks(checks_a))
     if single:
         marks_b: list[tuple[bool | None, int | None]] = [(None, None)] * len(gold)
         for r, row in enumerate(rows):
@@ -285,7 +235,7 @@ def align(steps_a: list[dict], steps_b: list[dict] | None, task: dict | None = N
                 marks_b[row.b.gold_index] = (None, r)
                 row.gold_b = row.b.gold_index
     else:
-        marks_b = _locate_gold(rows, gold, "b", _recorded_action_checks(checks_b))
+        marks_b = locate_gold(rows, gold, "b", recorded_action_checks(checks_b))
     marks = [GoldMark(g.gold_index, g, fa, fb, ra, rb)
              for g, (fa, ra), (fb, rb) in zip(gold, marks_a, marks_b)]
     if single and task is None:
