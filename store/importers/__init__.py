@@ -10,7 +10,6 @@ import hashlib
 import importlib
 import json
 import os
-import re
 import shlex
 import sqlite3
 from pathlib import Path
@@ -30,16 +29,14 @@ from .common import (
     not_a_file,
     open_regular,
     wants_worker,
-    without_bom,
 )
-from .detect import TASKS_FILE, tasks_list
+from .detect import TASKS_FILE, detect_format, tasks_list  # noqa: F401 (detect_format: API)
 
 # a folder's entries (folder_files and its helpers) live in folders.py; importable from here
 from .folders import TRACE_SUFFIXES, _Outside, _Skipped, folder_files, run_directory  # noqa: F401
 
 __all__ = ["ImportFailure", "import_paths", "import_path", "import_world_id", "detect_format"]
 
-_SNIFF = 1 << 20
 
 
 def import_paths(db: Any, paths: list[str | os.PathLike], *, name: str | None = None,
@@ -352,51 +349,3 @@ def content_hash(p: Path) -> tuple[str, int]:
                 h.update(chunk)
                 size += len(chunk)
     return h.hexdigest(), size
-
-
-def detect_format(p: Path) -> str:
-    """tau2-dir | t2e-jsonl | otel | atif | tau2 (monolithic JSON or a foreign JSON shape) |
-    tau2-tasks (a list of tau2 task definitions: no evidence, refused)."""
-    if p.is_dir():
-        return "tau2-dir"
-    with open_regular(p) as fh:
-        head = fh.read(_SNIFF)
-    foreign = _sniff_foreign(head)
-    if foreign:
-        return foreign
-    if p.suffix.lower() in (".jsonl", ".ndjson"):
-        return "t2e-jsonl"
-    if without_bom(head).lstrip()[:1] == b"[" and tasks_list(p):
-        return "tau2-tasks"  # an input of tau2, no results: refused by name (_import_one)
-    first, nl, rest = head.partition(b"\n")
-    first = without_bom(first)
-    if not nl or not first.strip().startswith(b"{"):
-        return "tau2"
-    try:
-        obj = json.loads(first)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
-        return "tau2"  # (nested too deep: the reader says so, as for any JSON file)
-    if not isinstance(obj, dict) or "simulations" in obj:
-        return "tau2"
-    if obj.get("type") in ("run", "episode") or "messages" in obj:
-        return "t2e-jsonl"
-    return "tau2"
-
-
-_OTEL_HEAD = re.compile(rb'^\s*\{\s*"resourceSpans"\s*:')
-_ATIF_HEAD = re.compile(rb'"schema_version"\s*:\s*"ATIF')
-# an ATIF trajectory whose schema_version is no "ATIF-..." text (a number, null): its other
-# keys say what it is, so the ATIF reader names the field instead of a generic refusal
-_ATIF_KEYS = [re.compile(rb'"%s"\s*:' % k) for k in (b"schema_version", b"agent", b"steps")]
-
-
-def _sniff_foreign(head: bytes) -> str | None:
-    """OTLP/JSON traces (the first key is resourceSpans) or a Harbor ATIF trajectory."""
-    text = head.lstrip(b"\xef\xbb\xbf")
-    if _OTEL_HEAD.match(text):
-        return "otel"
-    if _ATIF_HEAD.search(text[:65536]):
-        return "atif"
-    if b'"simulations"' not in text and all(k.search(text[:65536]) for k in _ATIF_KEYS):
-        return "atif"
-    return None

@@ -1,13 +1,16 @@
-"""What a JSON list file is, by the shape of its first item: tau2 task definitions (a
-domain's tasks.json, an input of tau2) are no results and are refused by name, whichever
-importer the file would otherwise reach (detect_format asks here)."""
+"""What a file is, for the importers (`detect_format`: which reader takes it, by its first
+bytes), and what a JSON list file is, by the shape of its first item: tau2 task definitions
+(a domain's tasks.json, an input of tau2) are no results and are refused by name, whichever
+importer the file would otherwise reach."""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from typing import Any
 
-from .common import open_regular
+from .common import open_regular, without_bom
 from .jsonstream import JsonStream, JsonStreamError
 
 # a simulation's keys (tau2 0.x and 1.x, t2e's own JSONL): an item holding any of these is
@@ -39,3 +42,54 @@ def tasks_list(p: Path) -> bool:
             return is_task_definition(next(iter(stream.iter_array()), None))
         except (JsonStreamError, RecursionError):
             return False
+
+
+_SNIFF = 1 << 20
+
+
+def detect_format(p: Path) -> str:
+    """tau2-dir | t2e-jsonl | otel | atif | tau2 (monolithic JSON or a foreign JSON shape) |
+    tau2-tasks (a list of tau2 task definitions: no evidence, refused)."""
+    if p.is_dir():
+        return "tau2-dir"
+    with open_regular(p) as fh:
+        head = fh.read(_SNIFF)
+    foreign = _sniff_foreign(head)
+    if foreign:
+        return foreign
+    if p.suffix.lower() in (".jsonl", ".ndjson"):
+        return "t2e-jsonl"
+    if without_bom(head).lstrip()[:1] == b"[" and tasks_list(p):
+        return "tau2-tasks"  # an input of tau2, no results: refused by name (_import_one)
+    first, nl, rest = head.partition(b"\n")
+    first = without_bom(first)
+    if not nl or not first.strip().startswith(b"{"):
+        return "tau2"
+    try:
+        obj = json.loads(first)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        return "tau2"  # (nested too deep: the reader says so, as for any JSON file)
+    if not isinstance(obj, dict) or "simulations" in obj:
+        return "tau2"
+    if obj.get("type") in ("run", "episode") or "messages" in obj:
+        return "t2e-jsonl"
+    return "tau2"
+
+
+_OTEL_HEAD = re.compile(rb'^\s*\{\s*"resourceSpans"\s*:')
+_ATIF_HEAD = re.compile(rb'"schema_version"\s*:\s*"ATIF')
+# an ATIF trajectory whose schema_version is no "ATIF-..." text (a number, null): its other
+# keys say what it is, so the ATIF reader names the field instead of a generic refusal
+_ATIF_KEYS = [re.compile(rb'"%s"\s*:' % k) for k in (b"schema_version", b"agent", b"steps")]
+
+
+def _sniff_foreign(head: bytes) -> str | None:
+    """OTLP/JSON traces (the first key is resourceSpans) or a Harbor ATIF trajectory."""
+    text = head.lstrip(b"\xef\xbb\xbf")
+    if _OTEL_HEAD.match(text):
+        return "otel"
+    if _ATIF_HEAD.search(text[:65536]):
+        return "atif"
+    if b'"simulations"' not in text and all(k.search(text[:65536]) for k in _ATIF_KEYS):
+        return "atif"
+    return None
