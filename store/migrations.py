@@ -2,7 +2,8 @@
 
 The schema is the contract between the layers (see DEVELOPERS.md, "The store schema").
 Names are chosen so that `datasette store.sqlite` is readable without our code.
-Migrations are append-only: never edit one that has shipped; add the next number.
+Migrations are append-only: never edit one that has shipped; add the next number, then run
+`python -m store.squash` (a new file gets the squashed end state: store/squash.py).
 """
 
 from __future__ import annotations
@@ -319,11 +320,15 @@ def current_version(conn: sqlite3.Connection) -> int:
     return row[0] or 0
 
 
-def migrate(conn: sqlite3.Connection) -> int:
-    """Apply every pending migration, each in its own transaction. Returns the new version."""
+def migrate(conn: sqlite3.Connection, *, squashed: bool = True) -> int:
+    """Apply every pending migration, each in its own transaction. Returns the new version.
+    A new (empty) file gets the squashed schema instead (`squashed`; store/squash.py): the
+    end state of the migrations it stands for, in one transaction; the later ones follow."""
     from datetime import datetime, timezone
 
     version = current_version(conn)
+    if squashed and version == 0:
+        version = _squashed(conn)
     for number, description, sql in MIGRATIONS:
         if number <= version:
             continue
@@ -347,6 +352,38 @@ def migrate(conn: sqlite3.Connection) -> int:
             raise
         version = number
     return version
+
+
+def _squashed(conn: sqlite3.Connection) -> int:
+    """Give an empty store the squashed schema (store/schema_squashed.py) when it stands for
+    the first migrations of MIGRATIONS, in one transaction. Returns the version it is then
+    at (0: not applied, the file holds something else or another process got there first;
+    the migrations run one by one, each checking again under the write lock)."""
+    from datetime import datetime, timezone
+
+    from . import schema_squashed as sq
+
+    if [(n, d) for n, d, _ in MIGRATIONS[:len(sq.MIGRATIONS)]] != list(sq.MIGRATIONS):
+        return 0  # a list that is not the one it was made from (fewer migrations, say)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # under the write lock: still empty (another process may have set it up meanwhile)
+        (others,) = conn.execute("SELECT count(*) FROM sqlite_master "
+                                 "WHERE name <> 'schema_migrations'").fetchone()
+        if others or current_version(conn):
+            conn.execute("ROLLBACK")
+            return current_version(conn)
+        for statement in sq.STATEMENTS:
+            conn.execute(statement)
+        now = datetime.now(timezone.utc).isoformat()
+        conn.executemany(
+            "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)",
+            [(number, description, now) for number, description in sq.MIGRATIONS])
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return sq.VERSION
 
 
 def _split(sql: str) -> list[str]:
