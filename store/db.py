@@ -128,9 +128,56 @@ def _retry_locked(step, deadline_s: float = SETUP_DEADLINE_S) -> None:
             time.sleep(0.02 + random.random() * 0.05)
 
 
-def open_db(path: str | os.PathLike, *, migrate_schema: bool = True) -> sqlite_utils.Database:
-    """The store as a sqlite-utils Database (autocommit connection; use `with db.conn:` or
-    explicit BEGIN/COMMIT for transactions)."""
-    import sqlite_utils
+class Database:
+    """The store as open_db gives it: a sqlite-utils Database made on first use. t2e reads and
+    writes through `conn` (and `execute`); importing sqlite-utils loads numpy, ~0.18 s of CPU
+    at the start of every command that opened a store and never used either. Anything else
+    (`db["runs"]`, `db.table_names()`, ...) makes the sqlite-utils Database over the same
+    connection and answers from it. The one setting sqlite-utils gives a connection,
+    recursive triggers (so the delete triggers fire for rows INSERT OR REPLACE deletes), is
+    set here at once, as before."""
 
-    return sqlite_utils.Database(connect(path, migrate_schema=migrate_schema))
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._full: sqlite_utils.Database | None = None
+        conn.execute("PRAGMA recursive_triggers = on")
+
+    def full(self) -> sqlite_utils.Database:
+        """The sqlite-utils Database over this connection."""
+        if self._full is None:
+            import sqlite_utils
+
+            self._full = sqlite_utils.Database(self.conn)
+        return self._full
+
+    def __getattr__(self, name: str):
+        if name.startswith("__") or name == "_full":  # (copy, pickle: not a proxy's business)
+            raise AttributeError(name)
+        return getattr(self.full(), name)
+
+    def __getitem__(self, table_name: str):
+        return self.full()[table_name]
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def execute(self, sql: str, parameters=None) -> sqlite3.Cursor:
+        """As sqlite-utils' execute: connect's connections are in autocommit mode, so no
+        statement opens a transaction it would have to commit or roll back (nor is a
+        tracer ever set)."""
+        return self.conn.execute(sql) if parameters is None else self.conn.execute(sql, parameters)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __repr__(self) -> str:
+        return f"<Database {self.conn}>"
+
+
+def open_db(path: str | os.PathLike, *, migrate_schema: bool = True) -> Database:
+    """The store as a sqlite-utils Database, made when first used beyond `conn` and `execute`
+    (autocommit connection; use `with db.conn:` or explicit BEGIN/COMMIT for transactions)."""
+    return Database(connect(path, migrate_schema=migrate_schema))

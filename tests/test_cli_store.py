@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -276,6 +277,38 @@ def test_import_loads_neither_sqlite_utils_nor_numpy(tmp_path):
     assert proc.stdout.split()[-2:] == ["False", "False"]
     assert store.connect(tmp_path / "s.sqlite").execute(
         "SELECT count(*) FROM episodes").fetchone()[0] == 2
+
+
+def test_reading_commands_load_neither_sqlite_utils_nor_numpy(tmp_path):
+    """Every command opens its store through open_db (cli/common.open_store), which made a
+    sqlite-utils Database: its import loads numpy, ~0.18 s of CPU at the start of `t2e runs`,
+    `show`, `episodes`, `search`... none of which used it. It is made on first use now."""
+    src = tmp_path / "r.json"
+    write_json(src, make_results(n_sims=2))
+    from store.importers import import_path
+
+    import_path(store.open_db(tmp_path / "s.sqlite"), src)
+    code = ("import atexit, sys; from t2e_tui.cli import cli; "
+            "atexit.register(lambda: print('sqlite_utils' in sys.modules, "
+            "'numpy' in sys.modules)); cli.main(['--store', sys.argv[1], *sys.argv[2:]])")
+    for args in (["runs", "--json"], ["search", "order", "--json"]):
+        proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "s.sqlite"), *args],
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.split()[-2:] == ["False", "False"], (args, proc.stdout[-300:])
+        assert '"run_id"' in proc.stdout or '"episode_id"' in proc.stdout, proc.stdout[:300]
+
+
+def test_open_db_is_still_a_sqlite_utils_database_when_used_as_one(tmp_path):
+    db = store.open_db(tmp_path / "s.sqlite")
+    assert db.conn.execute("PRAGMA recursive_triggers").fetchone()[0] == 1   # as it set it
+    assert "runs" in db.table_names() and db["runs"].count == 0
+    db["notes_extra"].insert({"id": 1, "text": "x"}, pk="id")
+    assert db.execute("SELECT text FROM notes_extra").fetchall() == [("x",)]
+    with db:
+        pass
+    with pytest.raises(sqlite3.ProgrammingError):   # closed with the context
+        db.conn.execute("SELECT 1")
 
 
 def test_a_search_in_storage_order_does_not_load_numpy(tmp_path):
