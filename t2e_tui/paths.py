@@ -5,9 +5,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import platformdirs
-
 APP = "t2e"
+
+
+def _dir(kind: str) -> Path:
+    """t2e's folder of a platformdirs kind, imported on use: `t2e --store S ...` (every
+    command a script or test runs) never asks, and platformdirs' import is ~10% of the CLI's."""
+    import platformdirs
+
+    return Path(getattr(platformdirs, kind)(APP))
 
 
 def default_store() -> Path:
@@ -15,11 +21,11 @@ def default_store() -> Path:
     env = os.environ.get("T2E_STORE")
     if env:
         return Path(env)
-    return Path(platformdirs.user_data_dir(APP)) / "store.sqlite"
+    return _dir("user_data_dir") / "store.sqlite"
 
 
 def demo_store() -> Path:
-    return Path(platformdirs.user_data_dir(APP)) / "demo.sqlite"
+    return _dir("user_data_dir") / "demo.sqlite"
 
 
 def config_path() -> Path:
@@ -27,7 +33,7 @@ def config_path() -> Path:
     env = os.environ.get("T2E_CONFIG")
     if env:
         return Path(env)
-    return Path(platformdirs.user_config_dir(APP)) / "config.toml"
+    return _dir("user_config_dir") / "config.toml"
 
 
 def candidates_dir(explicit: str | os.PathLike | None = None) -> Path:
@@ -38,4 +44,4 @@ def candidates_dir(explicit: str | os.PathLike | None = None) -> Path:
 def state_file() -> Path:
     """`<user state dir>/t2e/state.json` (`$XDG_STATE_HOME` on Linux): what the app remembers
     between sessions (theme; per store: marks and last screen)."""
-    return Path(platformdirs.user_state_dir(APP)) / "state.json"
+    return _dir("user_state_dir") / "state.json"

@@ -42,6 +42,23 @@ def test_store_does_not_import_harness():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_the_cli_starts_without_what_its_commands_load_on_use():
+    """Every `t2e` process imports the whole CLI (each area registers its commands): what one
+    command needs is loaded when it runs. The failure analysis (via `failures`), candidate
+    files (via `candidate`), platformdirs (the default store: only without --store, and in
+    --help), sqlite-utils and numpy (open_db) made ~30% of each start-up."""
+    code = (
+        "import sys\n"
+        "import t2e_tui.cli\n"
+        "heavy = ('t2e_tui.analysis', 't2e_tui.candidates', 'platformdirs', 'sqlite_utils',"
+        " 'numpy', 'rich', 'textual', 'openai')\n"
+        "print(sorted(k for k in sys.modules if k.startswith(heavy)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                         text=True).stdout
+    assert out.strip() == "[]", out
+
+
 def test_no_screen_runs_sql_of_its_own():
     """The UI asks data_access / the store / the gate; it never writes SQL itself (policy
     and queries live below the UI, where the CLI uses them too): every file, the gate screen

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import click
 
-from ..analysis.outcome import unscored_words
-from ..analysis.report import finding_words
 from ..errors import T2EError
 from ..standin import NOTE
 from ..textsafe import one_line
@@ -19,6 +17,10 @@ WHOLE = 1 << 30   # the width of a line that is never cut
 
 
 def _human(doc: dict, width: int) -> str:
+    # the analysis package loads on use: every other command's start-up skips it (~20 ms)
+    from ..analysis.outcome import unscored_words
+    from ..analysis.report import finding_words
+
     lines = [f"run {doc['run_id']} · classifier {doc['classifier_version']} · "
              f"{len(doc['episodes'])} failed episode(s)"
              + (f" · {doc['infrastructure_excluded']} infrastructure (excluded)"

@@ -190,11 +190,19 @@ def _fail(message: str, code: int, as_json: bool, usage: click.UsageError | None
     sys.exit(code)
 
 
+class _StoreOption(click.Option):
+    """--store, whose help names the default store when help is shown: asking for it at
+    import loaded platformdirs in every command, which (given --store) never needs it."""
+
+    def get_help_record(self, ctx: click.Context):
+        self.help = f"Evidence store (SQLite). Env T2E_STORE. Default: {default_store()}"
+        return super().get_help_record(ctx)
+
+
 @click.group(cls=T2EGroup, invoke_without_command=True,
              context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--store", "store", envvar="T2E_STORE", type=click.Path(dir_okay=False),
-              default=None,
-              help=f"Evidence store (SQLite). Env T2E_STORE. Default: {default_store()}")
+              default=None, cls=_StoreOption)
 @click.version_option(__version__, prog_name="t2e")
 @click.pass_context
 def cli(ctx: click.Context, store: str | None) -> None:

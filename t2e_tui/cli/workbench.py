@@ -12,7 +12,6 @@ from pathlib import Path
 
 import click
 
-from ..candidates import CandidateError
 from ..errors import T2EError
 from ..textsafe import one_line
 from .common import emit as _emit
@@ -71,7 +70,7 @@ def register(cli: click.Group) -> None:
     def candidate_save(file, hypothesis, parent, name, candidates, as_json):
         """Save FILE as a new immutable candidate version (store row + candidates/NAME.md)."""
         from ..candidate_versions import save_version
-        from ..candidates import load
+        from ..candidates import CandidateError, load
 
         try:
             cand = load(file)
@@ -109,6 +108,7 @@ def register(cli: click.Group) -> None:
         diff A's parent against A."""
         from .. import difftext
         from ..candidate_versions import get_version, load_ref
+        from ..candidates import CandidateError
 
         conn = _conn()
         d = _cands_dir(candidates)
