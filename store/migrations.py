@@ -328,7 +328,9 @@ def migrate(conn: sqlite3.Connection, *, squashed: bool = True) -> int:
 
     version = current_version(conn)
     if squashed and version == 0:
-        version = _squashed(conn)
+        from .squash import apply
+
+        version = apply(conn)
     for number, description, sql in MIGRATIONS:
         if number <= version:
             continue
@@ -352,38 +354,6 @@ def migrate(conn: sqlite3.Connection, *, squashed: bool = True) -> int:
             raise
         version = number
     return version
-
-
-def _squashed(conn: sqlite3.Connection) -> int:
-    """Give an empty store the squashed schema (store/schema_squashed.py) when it stands for
-    the first migrations of MIGRATIONS, in one transaction. Returns the version it is then
-    at (0: not applied, the file holds something else or another process got there first;
-    the migrations run one by one, each checking again under the write lock)."""
-    from datetime import datetime, timezone
-
-    from . import schema_squashed as sq
-
-    if [(n, d) for n, d, _ in MIGRATIONS[:len(sq.MIGRATIONS)]] != list(sq.MIGRATIONS):
-        return 0  # a list that is not the one it was made from (fewer migrations, say)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        # under the write lock: still empty (another process may have set it up meanwhile)
-        (others,) = conn.execute("SELECT count(*) FROM sqlite_master "
-                                 "WHERE name <> 'schema_migrations'").fetchone()
-        if others or current_version(conn):
-            conn.execute("ROLLBACK")
-            return current_version(conn)
-        for statement in sq.STATEMENTS:
-            conn.execute(statement)
-        now = datetime.now(timezone.utc).isoformat()
-        conn.executemany(
-            "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)",
-            [(number, description, now) for number, description in sq.MIGRATIONS])
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return sq.VERSION
 
 
 def _split(sql: str) -> list[str]:

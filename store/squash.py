@@ -4,8 +4,8 @@ A new store ran every migration in turn, each its own transaction, with ALTER TA
 re-read the schema and a table rebuilt (migration 7): ~17 ms of CPU for each store made, on
 every command and test that makes one. `store/schema_squashed.py` holds the end state (its
 objects' SQL as sqlite_master has it, in the same order, and its seed rows) and
-`migrations.migrate` gives it to a new file in one transaction; a store with any schema still
-migrates step by step. The file is generated from a store migrated step by step:
+`migrations.migrate` gives it to a new file in one transaction (`apply`); a store with any
+schema still migrates step by step. The file is generated from a store migrated step by step:
 
     python -m store.squash          # writes store/schema_squashed.py
 
@@ -21,6 +21,39 @@ COMMAND = "python -m store.squash"
 TARGET = Path(__file__).with_name("schema_squashed.py")
 # the tables FTS5 makes for each of its virtual tables (made again by CREATE VIRTUAL TABLE)
 _FTS5_SHADOWS = ("data", "idx", "content", "docsize", "config")
+
+
+def apply(conn: sqlite3.Connection) -> int:
+    """Give an empty store the squashed schema (store/schema_squashed.py) when it stands for
+    the first migrations of MIGRATIONS, in one transaction. Returns the version it is then
+    at (0: not applied, the file holds something else or another process got there first;
+    the migrations run one by one, each checking again under the write lock)."""
+    from datetime import datetime, timezone
+
+    from . import schema_squashed as sq
+    from .migrations import MIGRATIONS, current_version
+
+    if [(n, d) for n, d, _ in MIGRATIONS[:len(sq.MIGRATIONS)]] != list(sq.MIGRATIONS):
+        return 0  # a list that is not the one it was made from (fewer migrations, say)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # under the write lock: still empty (another process may have set it up meanwhile)
+        (others,) = conn.execute("SELECT count(*) FROM sqlite_master "
+                                 "WHERE name <> 'schema_migrations'").fetchone()
+        if others or current_version(conn):
+            conn.execute("ROLLBACK")
+            return current_version(conn)
+        for statement in sq.STATEMENTS:
+            conn.execute(statement)
+        now = datetime.now(timezone.utc).isoformat()
+        conn.executemany(
+            "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)",
+            [(number, description, now) for number, description in sq.MIGRATIONS])
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return sq.VERSION
 
 
 def migrated_step_by_step() -> sqlite3.Connection:
