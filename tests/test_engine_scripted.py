@@ -130,6 +130,45 @@ def test_group_commit_writes_the_same_rows_as_per_step_commits(tmp_path, monkeyp
     assert a.execute(q["fts"]).fetchone()[0] > 0
 
 
+def test_a_scripted_episode_is_written_in_one_transaction(tmp_path, monkeypatch):
+    """With the group commit an episode took three: its row (an INSERT on its own), its
+    steps, and its close (finish_episode); each commit writes the pages it touched and FTS5
+    flushes a segment. Now its row, steps and close are one transaction (the steps of an
+    episode longer than the commit delay are still committed on the way)."""
+    import store
+
+    statements: list[str] = []
+    real = store.connect
+
+    def traced(*a, **kw):
+        conn = real(*a, **kw)
+        conn.set_trace_callback(statements.append)
+        return conn
+
+    monkeypatch.setattr(store, "connect", traced)
+    summary = execute_run(plan_run(tasks="dev", trials=1, concurrency=2), str(tmp_path / "s.sqlite"),
+                          commit_delay=600)
+    txns, current = [], None
+    for sql in statements:
+        head = sql.lstrip().split(None, 1)[0].upper()
+        if head == "BEGIN":
+            current = []
+        elif head in ("COMMIT", "ROLLBACK"):
+            txns.append(current)
+            current = None
+        elif current is not None:
+            current.append(sql)
+        else:
+            assert not sql.startswith(("INSERT INTO episodes", "INSERT INTO steps")), sql
+    episodes = [t for t in txns if any(s.startswith("INSERT INTO episodes") for s in t)]
+    assert len(episodes) == summary.episodes > 1
+    for t in episodes:
+        # (the trace repeats a statement for each trigger it fires: one episode, one text)
+        assert len({s for s in t if s.startswith("INSERT INTO episodes")}) == 1
+        assert any(s.startswith("INSERT INTO steps") for s in t)
+        assert any(s.startswith("UPDATE episodes SET status = 'done'") for s in t)
+
+
 def test_a_scripted_run_does_not_load_the_openai_package(tmp_path):
     """`import openai` is ~0.9 s of CPU (pydantic models for the whole API); a run with the
     scripted stand-in never calls a model, and every `t2e run`/`t2e demo` paid it at start."""

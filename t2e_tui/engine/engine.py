@@ -24,7 +24,8 @@ Python API (what `t2e run` and the TUI's rerun launcher call; no textual here):
 
 Durability: an episode row is created `running`, each message is appended as it happens (its
 own transaction when a model call follows; group-committed within 50 ms for all-scripted runs,
-see sink.py), and `finish_episode` scores and closes it in one transaction. After
+see sink.py), and it is scored and closed in one transaction (all-scripted: the one that
+also holds its row and steps, `StepSink.finish`). After
 `kill -9` at any moment the store holds whole finished episodes plus `running` leftovers, which a
 resume discards first (`discard_running`); UNIQUE(run_id, episode_key) with key "<task>:<trial>"
 rules out duplicates. A resume also re-plays `infrastructure_error` episodes: they carry no
@@ -175,6 +176,7 @@ async def _play_one(conn: Any, sink: StepSink, plan: RunPlan, backends: _Backend
     task = plan.domain.tasks[task_id]
     seed = episode_seed(plan.seed, task_id, trial)
     key = f"{task_id}:{trial}"
+    sink.begin()  # (batch mode: the episode's row, steps and close in one transaction)
     # sim_id gives exported tau2 files a stable SimulationRun.id (ids stay out of the hash)
     eid = writer.begin_episode(conn, run_id, episode_key=key, task_id=task_id, trial=trial,
                                seed=seed, ord=ord_, sim_id=f"{run_id}:{key}")
@@ -193,7 +195,7 @@ async def _play_one(conn: Any, sink: StepSink, plan: RunPlan, backends: _Backend
                                  system_prompt=prompt, tools=tools, max_steps=plan.max_steps,
                                  max_errors=plan.max_errors, seed=seed, on_step=on_step,
                                  cost=plan.config.cost, cancel=cancel)
-    sink.flush()
+    # (no commit here: batch mode is off whenever anything below may await, the judge)
     reason = out.termination_reason
     verdicts: list | None = None
     if (backends.judge is not None and plan.grading == "judge" and task.nl_assertions
@@ -209,9 +211,9 @@ async def _play_one(conn: Any, sink: StepSink, plan: RunPlan, backends: _Backend
         tool_version=plan.domain.tool_version, grading=plan.grading,
         judge=(lambda _t, _m: verdicts) if verdicts is not None else None)
     extra = {"error": redact(out.error)} if out.error else None  # stored and exported
-    writer.finish_episode(conn, eid, termination_reason=reason, reward_info=reward_info,
-                          duration=out.duration, agent_cost=out.agent_cost,
-                          user_cost=out.user_cost, extra=extra)
+    sink.finish(lambda c: writer.close_episode(
+        c, eid, termination_reason=reason, reward_info=reward_info, duration=out.duration,
+        agent_cost=out.agent_cost, user_cost=out.user_cost, extra=extra))
     return reason, reward_info.get("reward")
 
 

@@ -4,10 +4,13 @@
 model call sits between two messages, but with the scripted agent and user an episode takes a
 few milliseconds and a commit per step was the largest single cost of the harness (~0.12 ms of
 ~0.3 ms per step, bench/engine.py). So in `batch` mode the sink keeps one transaction open and
-commits it at least every `max_delay` seconds and always before the episode is finished (and
-before anything awaits), so a live view still follows within `max_delay`, and durability is
-unchanged: a finished episode is committed by `writer.finish_episode` in its own transaction,
-and a crash loses only steps of `running` episodes, which a resume discards anyway.
+commits it at least every `max_delay` seconds and always when the episode is finished (and
+before anything awaits), so a live view still follows within `max_delay`. The engine opens it
+before the episode's row and closes the episode in it (`begin`, `finish`): an episode shorter
+than `max_delay` is one transaction, row, steps and close (it was three commits, each writing
+the pages it touched and an FTS5 segment). Durability is unchanged: a finished episode is
+committed when `finish` returns, and a crash loses only `running` episodes (or, now, ones not
+yet begun on disk), which a resume discards or plays anyway.
 
 Both paths write the rows with `writer.insert_step`; only the transaction around it differs.
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from typing import Callable
 
 from store import writer
 
@@ -42,6 +46,28 @@ class StepSink:
                            tool_names=tool_names)
         if time.perf_counter() - self._opened >= self.max_delay:
             self.flush()
+
+    def begin(self) -> None:
+        """Batch mode: open the transaction now, so the episode's row joins its steps."""
+        if self.batch and self._opened is None:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self._opened = time.perf_counter()
+
+    def finish(self, close: Callable[[sqlite3.Connection], None]) -> None:
+        """Close an episode: batch mode, `close(conn)` (writer.close_episode's rows) in the
+        open transaction, then commit; else pending steps first, `close` in its own."""
+        if not self.batch:
+            self.flush()
+            with writer.transaction(self.conn) as conn:
+                close(conn)
+            return
+        self.begin()
+        try:
+            close(self.conn)
+        except BaseException:
+            self.abandon()
+            raise
+        self.flush()
 
     def flush(self) -> None:
         """Commit what is pending (call before finishing an episode and before awaiting)."""
