@@ -394,16 +394,18 @@ class ImportContext:
 
 
 def number_trials(conn: sqlite3.Connection, run_id: str) -> None:
-    """Episodes whose file gives no trial (foreign traces, an old tau2 file) are their task's
-    trials in run order, after any trial the file gives for that task: a task run three times
-    is trials 0, 1, 2, each one reference (`RUN:TASK:TRIAL`), never three `trial 0`."""
+    """Episodes whose file gives no trial (foreign traces, JSON Lines or an old tau2 file
+    without one), of a task that has more than one episode, are its trials in run order,
+    after any trial the file gives for that task: a task run three times is trials 0, 1, 2,
+    each its own reference (`RUN:TASK:TRIAL`), never three of one. A task's only episode
+    keeps no trial (its reference is `RUN:TASK`)."""
     conn.execute(
-        "WITH n AS (SELECT episode_id, row_number() OVER (PARTITION BY task_id ORDER BY ord, "
-        "episode_id) - 1 + coalesce((SELECT max(g.trial) + 1 FROM episodes AS g WHERE "
-        "g.run_id = e.run_id AND g.task_id IS e.task_id AND g.trial IS NOT NULL), 0) AS t "
-        "FROM episodes AS e WHERE run_id = ? AND trial IS NULL) "
-        "UPDATE episodes SET trial = n.t FROM n WHERE episodes.episode_id = n.episode_id",
-        (run_id,))
+        "WITH e AS (SELECT episode_id, task_id, ord, trial, count(*) OVER (PARTITION BY "
+        "task_id) AS k, max(trial) OVER (PARTITION BY task_id) AS top FROM episodes WHERE "
+        "run_id = ?), n AS (SELECT episode_id, row_number() OVER (PARTITION BY task_id ORDER "
+        "BY ord, episode_id) - 1 + coalesce(top + 1, 0) AS t FROM e WHERE trial IS NULL AND "
+        "k > 1) UPDATE episodes SET trial = n.t FROM n WHERE episodes.episode_id = "
+        "n.episode_id", (run_id,))
 
 
 def _graded_as_labelled(sim: dict, task: dict | None) -> bool:
