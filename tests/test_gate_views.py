@@ -136,15 +136,17 @@ def test_outputs_without_trace_content_record_no_view(t2e):
 
 
 def test_one_function_writes_views():
-    """Every view is written by `store.queries.record_views` (record_view calls it); the only
-    other INSERT copies the views of re-imported episodes (store/provenance.py)."""
+    """Every view is written by `store.queries.record_views` (defined in
+    store/evidence_views.py; record_view calls it); the only other INSERT copies the views of
+    re-imported episodes (store/provenance.py)."""
     found = []
     for py in list((REPO / "t2e_tui").rglob("*.py")) + list((REPO / "store").rglob("*.py")):
         text = py.read_text()
         for m in re.finditer(r"INSERT INTO evidence_views", text):
             found.append(f"{py.relative_to(REPO)}:{text.count(chr(10), 0, m.start()) + 1}")
-    assert sorted(p.split(":")[0] for p in found) == ["store/provenance.py", "store/queries.py"]
-    assert sum(p.startswith("store/queries.py") for p in found) == 1, found
+    assert sorted(p.split(":")[0] for p in found) == ["store/evidence_views.py",
+                                                         "store/provenance.py"]
+    assert sum(p.startswith("store/evidence_views.py") for p in found) == 1, found
 
 
 # --------------------------------------------------------------- 2. a backdated candidate file
