@@ -10,6 +10,9 @@ are known, ("batch", rows) as rows accumulate, ("done", ...) at the end. The con
 them inside the caller's transaction. Big files run the producer in a worker process, so
 parsing and SQLite inserts proceed on two cores (threads can't: sqlite3 retakes the GIL for
 every row of executemany and the two threads convoy).
+
+The directory format's files (results.json, the simulation files, what is not imported) are
+found and checked in tau2_dir.py.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from .. import writer
-from ..messages import short_json
 from . import fastsims
 from .bulk import import_cache
 from .common import (
@@ -29,10 +31,8 @@ from .common import (
     ImportFailure,
     RunMeta,
     env_count,
-    inside,
     link_loops,
     not_a_file,
-    not_a_folder,
     open_regular,
     wants_worker,
 )
@@ -40,6 +40,7 @@ from .episodes import RecordError, RowBuilder, next_ids, sim_label, validate_sim
 from .jsonstream import JsonStream, JsonStreamError
 from .parse_worker import ParseWorker
 from .tasks_embedded import EmbeddedTasks, duplicate_ids
+from .tau2_dir import directory_files, layout_notes, read_json
 
 _V1_INFO_KEYS = {"text_streaming_config", "speech_complexity", "audio_native_config",
                  "retrieval_config", "retrieval_config_kwargs"}
@@ -322,59 +323,8 @@ def _produce_directory(path: Path, display: str, run_id: str,
                             + EXPECTED)
     if problem:
         raise ImportFailure(f"{results.name} {problem}")
-    # results.json and simulations/ themselves links out of the directory: refused as the
-    # simulations' own links are (the checks below compare with the resolved folder)
-    for part in (results, sim_dir):
-        if part.is_symlink() and not inside(path, part):
-            raise ImportFailure(f"{part.name} links outside the directory; only files inside "
-                                "it are read")
-    problem = not_a_folder(sim_dir)  # (a file or a FIFO where the folder should be)
-    if problem:
-        raise ImportFailure(f"simulations {problem}")
-    top = _read_json(results)
-    if not isinstance(top, dict):
-        raise ImportFailure(f"{results.name}: expected an object, found {type(top).__name__}")
-    index = top.get("simulation_index")
-    if index is not None and not isinstance(index, list):  # null is no index, as a missing key
-        raise ImportFailure(f"{results.name}: 'simulation_index' should be a list of simulation "
-                            f"entries, found {type(index).__name__} {short_json(index)}")
-    files: list[Path] = []
-    if isinstance(index, list) and index and not sim_dir.is_dir():
-        # an index says there are simulations: without their folder there is nothing to import
-        raise ImportFailure(f"{results.name} lists {len(index)} simulation(s) in "
-                            "simulation_index, but there is no simulations/ folder")
-    if isinstance(index, list) and index:  # (its folder is there: refused above otherwise)
-        for i, entry in enumerate(index):
-            sid = entry.get("id") if isinstance(entry, dict) else None
-            if not isinstance(sid, str):
-                raise ImportFailure(f"{results.name}: simulation_index[{i}] has no string 'id'")
-            f = sim_dir / f"{sid}.json"
-            # an id is a file name in simulations/: never a path that leads elsewhere (a link
-            # that loops leads nowhere: said as such below)
-            bad = not sid or "/" in sid or "\\" in sid or "\0" in sid or sid.startswith(".")
-            problem = None if bad else not_a_file(f)
-            if bad:
-                raise ImportFailure(f"{results.name}: simulation_index[{i}] id {sid!r} names a "
-                                    "file outside simulations/; only files inside the "
-                                    "directory are read")
-            if problem != LOOPS and not inside(sim_dir, f):  # (a link that leads out)
-                raise ImportFailure(f"simulations/{sid}.json (simulation_index[{i}]) links "
-                                    "outside the directory; only files inside it are read")
-            if problem:
-                raise ImportFailure(f"simulations/{sid}.json listed in simulation_index "
-                                    f"{problem}")
-            files.append(f)
-    elif sim_dir.is_dir():
-        files = sorted(sim_dir.glob("*.json"))
-        for f in files:  # named as an index's entries are (a loop, a directory, a FIFO)
-            problem = not_a_file(f)
-            if problem == LOOPS or (problem and inside(sim_dir, f)):
-                raise ImportFailure(f"simulations/{f.name} {problem}")
-        outside = [f.name for f in files if not inside(sim_dir, f)]
-        if outside:
-            raise ImportFailure(f"simulations/{outside[0]} links outside the directory; only "
-                                "files inside it are read")
-    pctx.warnings.extend(_layout_notes(path, files if index else None))
+    top, index, files = directory_files(path)
+    pctx.warnings.extend(layout_notes(path, files if index else None))
     inline = top.pop("simulations", None)
     meta = RunMeta(top_keys=list(top) + ["simulations"], top=top)
     _check_shape(pctx, meta)
@@ -389,7 +339,7 @@ def _produce_directory(path: Path, display: str, run_id: str,
     def sims() -> Iterator[tuple[int, Any]]:
         if files:
             for i, f in enumerate(files):
-                yield i, _read_json(f)
+                yield i, read_json(f)
         else:
             yield from enumerate(inline or [])
 
@@ -397,32 +347,3 @@ def _produce_directory(path: Path, display: str, run_id: str,
     warnings = pctx.take_warnings() + pctx.summary_warnings(builder)
     yield ("done", top, meta.top_keys, pctx.fmt, warnings, builder.episodes, builder.messages)
 
-
-def _layout_notes(path: Path, indexed: list[Path] | None) -> list[str]:
-    """What a tau2 1.x results directory holds beside the simulations and is not imported."""
-    notes = []
-    if (path / "artifacts").is_dir():
-        notes.append("artifacts/ (audio, per-task logs) is not imported; the simulations refer "
-                     "to it by path only")
-    if indexed is not None and (path / "simulations").is_dir():
-        listed = {f.name for f in indexed}
-        extra = sorted(f.name for f in (path / "simulations").glob("*.json")
-                       if f.name not in listed)
-        if extra:
-            notes.append(f"{len(extra)} file(s) in simulations/ are not in simulation_index and "
-                         f"were not imported: {', '.join(extra[:5])}")
-    return notes
-
-
-def _read_json(path: Path) -> Any:
-    shown = f"{path.parent.name}/{path.name}" if path.parent.name == "simulations" \
-        else path.name
-    try:
-        with open_regular(path, shown) as fh:
-            s = JsonStream(fh)
-            value = s.read_value()
-            if not s.at_end():
-                raise JsonStreamError(f"unexpected data after the JSON value at {s.where()}")
-            return value
-    except JsonStreamError as exc:
-        raise ImportFailure(f"{shown}: {exc}") from None
