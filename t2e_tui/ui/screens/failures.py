@@ -3,12 +3,13 @@ t2e_tui.analysis), class counts with deltas against a baseline, the failed episo
 clusters. Enter on an episode opens the compare screen at its first divergence.
 
 Views (keys): 1 classes, 2 episodes (of the class under the cursor, or all), 3 clusters.
-The core decides every class; this screen only shows them (human labels win there too)."""
+The core decides every class; this screen only shows them (human labels win there too).
+How it reads them (workers, rereads after a label) is in failures_load.py."""
 
 from __future__ import annotations
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
@@ -20,6 +21,7 @@ from ..widgets.keybar import KeyBar
 from ..widgets.linetable import Column, LineTable
 from ..widgets.textline import TextLine, watched_part
 from .base import ExplorerScreen
+from .failures_load import FailuresLoading
 
 VIEWS = ("classes", "episodes", "clusters", "flywheel")
 UNSCORED_NOTE = "in unscored episodes: not failures"
@@ -41,7 +43,7 @@ def _delta_cell(d: int) -> list:
     return [(f"{d:+d}", "fail" if d > 0 else "pass" if d < 0 else "dim")]
 
 
-class FailuresScreen(ExplorerScreen):
+class FailuresScreen(FailuresLoading, ExplorerScreen):
     """Failure classes of `run` (the candidate), against `vs` (the baseline) when given."""
 
     BINDINGS = [
@@ -94,100 +96,11 @@ class FailuresScreen(ExplorerScreen):
             return [Column("per version", 20), Column("trend", 12, fit=24), Column("values", 0)]
         return [Column("size", 5, "right"), Column("class", 18), Column("shared features", 0)]
 
-    def start_load(self, app) -> None:
-        """Start reading before the screen is composed (the two overlap): the class table and
-        the failed count; the episode list is read when first shown."""
-        self._started, self._pending = True, None
-        app.run_worker(lambda: self._read(app), thread=True, exclusive=True, group="failures-load",
-                       exit_on_error=False, description="classifying failures")
-
     def on_mount(self) -> None:
         if not getattr(self, "_started", False):
             self.start_load(self.app)
         elif getattr(self, "_pending", None) is not None:
             self._loaded(*self._pending)
-
-    def _read(self, app) -> None:
-        from store.heldout import watched_tasks
-
-        from ...analysis.cache import unscored_count
-        from ...analysis.views import class_table, failed_count, unscored_view
-
-        conn = da.open_conn(app.store_path)
-        try:
-            self.note_labels(conn)  # human labels win in every class below: reread on a new one
-            names = tuple(self._label(conn, r) for r in (self.run, self.vs))
-            table = class_table(conn, self.run, self.vs)     # classifies what is not cached
-            n_failed = failed_count(conn, self.run)
-            n_unscored = unscored_count(conn, self.run)
-            # what `t2e failures` lists for them, from the same analyses (one truth)
-            found = unscored_view(conn, self.run) if n_unscored else ([], [])
-            # this run's (and the baseline's: Enter shows its trace too) tasks of a
-            # registered heldout set: the status line says opening them counts as a view
-            watched = watched_tasks(conn, runs=(self.run, self.vs))
-        finally:
-            conn.close()
-        app.call_from_thread(self._deliver, names, table, n_failed, n_unscored, *found, watched)
-
-    def labels_changed(self) -> None:
-        """A label was added since the last read: the classes, the episodes (if read) and the
-        clusters and flywheel (when next shown) are read again; the cursor stays on its
-        class or episode (_apply)."""
-        self.start_load(self.app)
-        if self.episodes_loaded or getattr(self, "_eps_asked", False):
-            self.load_episodes()
-        self.clusters, self.flywheel_rows, self.flywheel_chart = [], None, {}
-        if self.view == "clusters":
-            self._load_clusters()
-        elif self.view == "flywheel":
-            self._load_flywheel()
-
-    def _deliver(self, *data) -> None:
-        if self.is_mounted:
-            self._loaded(*data)
-        else:
-            self._pending = data
-
-    @work(thread=True, exclusive=True, group="failures-episodes", exit_on_error=False,
-          description="listing failed episodes")
-    def load_episodes(self) -> None:
-        from ...analysis.views import failed_episodes
-
-        conn = da.open_conn(self.app.store_path)
-        try:
-            eps = failed_episodes(conn, self.run, ensure=False)
-        finally:
-            conn.close()
-        self.app.call_from_thread(self._episodes_loaded, eps)
-
-    @staticmethod
-    def _label(conn, run_id: str | None) -> tuple | None:
-        """(name, run id, scripted) of a run for the title (the name None: not stored)."""
-        if run_id is None:
-            return None
-        from ...ui_queries import run_name_model
-
-        row = run_name_model(conn, run_id)
-        if row is None:
-            return None, run_id, False
-        return row[0], run_id, (row[1] or "").lower().startswith(da.SCRIPTED)
-
-    def _loaded(self, names, table, n_failed, n_unscored=0, unscored_rows=(),
-                unscored_eps=(), watched=None) -> None:
-        self.names, self.table_rows, self.n_failed = names, table, n_failed
-        self.watched = watched or {}
-        self.n_unscored = n_unscored
-        self.unscored_rows, self.unscored_eps = list(unscored_rows), list(unscored_eps)
-        self.loaded = True
-        self._apply()
-
-    def _episodes_loaded(self, eps) -> None:
-        self.episodes = eps
-        self.episodes_loaded = True
-        if self.view == "episodes":
-            self._apply()
-        else:
-            self._title()
 
     # --- views --------------------------------------------------------------------------------
 
@@ -346,41 +259,6 @@ class FailuresScreen(ExplorerScreen):
     def action_all_classes(self) -> None:
         self.class_filter, self.filter_unscored = None, False
         self.action_view("episodes")
-
-    @work(thread=True, exclusive=True, group="failures-clusters", exit_on_error=False,
-          description="clustering failures")
-    def _load_clusters(self) -> None:
-        from ...analysis.cache import analyse_run
-        from ...analysis.clusters import cluster
-
-        conn = da.open_conn(self.app.store_path)
-        try:
-            found = cluster(analyse_run(conn, self.run))
-        finally:
-            conn.close()
-        self.app.call_from_thread(self._clusters_loaded, found)
-
-    def _clusters_loaded(self, found) -> None:
-        self.clusters = found
-        if self.view == "clusters":
-            self._apply()
-
-    @work(thread=True, exclusive=True, group="failures-flywheel", exit_on_error=False,
-          description="computing the flywheel figures")
-    def _load_flywheel(self) -> None:
-        from ...analysis.flywheel import flywheel_chart
-
-        conn = da.open_conn(self.app.store_path)
-        try:
-            chart = flywheel_chart(conn)
-        finally:
-            conn.close()
-        self.app.call_from_thread(self._flywheel_loaded, chart)
-
-    def _flywheel_loaded(self, chart) -> None:
-        self.flywheel_chart, self.flywheel_rows = chart, chart["rows"]
-        if self.view == "flywheel":
-            self._apply()
 
     def _flywheel_cells(self) -> list:
         """Series across the lineage's versions: each class found, then fixed, regressed,
