@@ -67,12 +67,18 @@ class FailuresLoading:
     def load_episodes(self) -> None:
         from ...analysis.views import failed_episodes
 
+        self._fetch(lambda conn: failed_episodes(conn, self.run, ensure=False),
+                    self._episodes_loaded)
+
+    def _fetch(self, read, then) -> None:
+        """In a worker: `read(conn)` on this thread's own connection, then `then(result)` on
+        the UI thread (the episodes, clusters and flywheel workers)."""
         conn = da.open_conn(self.app.store_path)
         try:
-            eps = failed_episodes(conn, self.run, ensure=False)
+            found = read(conn)
         finally:
             conn.close()
-        self.app.call_from_thread(self._episodes_loaded, eps)
+        self.app.call_from_thread(then, found)
 
     @staticmethod
     def _label(conn, run_id: str | None) -> tuple | None:
@@ -109,12 +115,7 @@ class FailuresLoading:
         from ...analysis.cache import analyse_run
         from ...analysis.clusters import cluster
 
-        conn = da.open_conn(self.app.store_path)
-        try:
-            found = cluster(analyse_run(conn, self.run))
-        finally:
-            conn.close()
-        self.app.call_from_thread(self._clusters_loaded, found)
+        self._fetch(lambda conn: cluster(analyse_run(conn, self.run)), self._clusters_loaded)
 
     def _clusters_loaded(self, found) -> None:
         self.clusters = found
@@ -126,12 +127,7 @@ class FailuresLoading:
     def _load_flywheel(self) -> None:
         from ...analysis.flywheel import flywheel_chart
 
-        conn = da.open_conn(self.app.store_path)
-        try:
-            chart = flywheel_chart(conn)
-        finally:
-            conn.close()
-        self.app.call_from_thread(self._flywheel_loaded, chart)
+        self._fetch(flywheel_chart, self._flywheel_loaded)
 
     def _flywheel_loaded(self, chart) -> None:
         self.flywheel_chart, self.flywheel_rows = chart, chart["rows"]
