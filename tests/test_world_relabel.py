@@ -17,13 +17,21 @@ from world.tasks import parse_tasks
 
 # -- scrambled labels in the shared files ------------------------------------------------------
 
-def _scrambled(path, tmp_path, seed, strip_checks=False):
-    data = json.loads(path.read_text())
+def _shuffle_labels(data: dict, seed: int) -> dict:
+    """Shuffle the simulations' task labels among them (by `seed`); returns sim id -> the
+    task it really is."""
     truth = {s["id"]: s["task_id"] for s in data["simulations"]}
     labels = [s["task_id"] for s in data["simulations"]]
     random.Random(seed).shuffle(labels)
     for sim, label in zip(data["simulations"], labels):
         sim["task_id"] = label
+    return truth
+
+
+def _scrambled(path, tmp_path, seed, strip_checks=False):
+    data = json.loads(path.read_text())
+    truth = _shuffle_labels(data, seed)
+    for sim in data["simulations"]:
         if strip_checks:
             sim["reward_info"]["action_checks"] = []
     out = tmp_path / f"scrambled-{seed}-{int(strip_checks)}.json"
@@ -91,11 +99,8 @@ def _with_twins(shared_results, tau2_dir, tmp_path, seed, strip_ids=False):
     pre = {t["id"]: t for t in json.loads((tau2_dir / "retail" / "tasks_pre_v1.json")
                                           .read_text())}
     data["tasks"] += [pre[t] for t in ("41", "72", "96")]
-    truth = {s["id"]: s["task_id"] for s in data["simulations"]}
-    labels = [s["task_id"] for s in data["simulations"]]
-    random.Random(seed).shuffle(labels)
-    for sim, label in zip(data["simulations"], labels):
-        sim["task_id"] = label
+    truth = _shuffle_labels(data, seed)
+    for sim in data["simulations"]:
         if strip_ids:
             for c in sim["reward_info"]["action_checks"]:
                 c["action"].pop("action_id", None)
