@@ -267,3 +267,41 @@ def test_a_chat_span_sampled_out_leaves_the_conversation_in_order(tmp_path, work
     that input puts it. It was placed first, in an assistant turn of its own, and the input
     then made the call a second time."""
     assert _sampled_trace(tmp_path, keep) == WHOLE
+
+
+def test_an_openinference_tool_span_gives_its_input_not_its_parameter_schema(tmp_path, worker):
+    """An OpenInference TOOL span's `tool.parameters` is the tool's declared parameter schema;
+    the call's arguments are its `input.value`. The schema was read first and stored as the
+    arguments of a call no chat span made (shown, diffed and classified as if the model had
+    passed a JSON schema)."""
+    schema = json.dumps({"type": "object", "properties": {"city": {"type": "string"}}})
+    spans = [_root(),
+             _chat("c1", {"gen_ai.input.messages": msgs(text("user", "weather in Paris?"))}),
+             span(T, "t1".ljust(16, "0"), "get_weather", {
+                 "openinference.span.kind": "TOOL", "tool.name": "get_weather",
+                 "tool.parameters": schema, "input.value": json.dumps({"city": "Paris"}),
+                 "output.value": "sunny", "tool_call.id": "w1"},
+                 parent="r" * 16, start=3, end=4)]
+    db = store.open_db(tmp_path / "s.sqlite")
+    import_path(db, write_spans(tmp_path / "t.jsonl", spans))
+    calls = [json.loads(r[2]) for r in stored_steps(db) if r[2]]
+    assert [[c["arguments"] for c in cs] for cs in calls] == [[{"city": "Paris"}]]
+
+
+def test_an_openinference_tool_span_without_input_has_no_arguments_captured(tmp_path, worker):
+    """Without `input.value` the arguments were not captured: the schema is not taken for
+    them."""
+    schema = json.dumps({"type": "object", "properties": {"city": {"type": "string"}}})
+    spans = [_root(),
+             _chat("c1", {"gen_ai.input.messages": msgs(text("user", "weather in Paris?"))}),
+             span(T, "t1".ljust(16, "0"), "get_weather", {
+                 "openinference.span.kind": "TOOL", "tool.name": "get_weather",
+                 "tool.parameters": schema, "output.value": "sunny", "tool_call.id": "w1"},
+                 parent="r" * 16, start=3, end=4)]
+    db = store.open_db(tmp_path / "s.sqlite")
+    entry = import_path(db, write_spans(tmp_path / "t.jsonl", spans))
+    steps = stored_steps(db)
+    assert [json.loads(r[2]) for r in steps if r[2]] == [[
+        {"id": "w1", "name": "get_weather", "arguments": {}, "requestor": "assistant"}]]
+    assert [r[1] for r in steps if r[2]] == ["(content not captured)"]
+    assert any("content was not captured" in w for w in entry["warnings"])

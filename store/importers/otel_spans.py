@@ -291,8 +291,8 @@ def tool_call(a: dict, name: str, events: list | None = None) -> tuple[dict, Any
         tname = name.removeprefix("execute_tool ")
     # (the first name read inline: most spans have it)
     args = a.get("gen_ai.tool.call.arguments")
-    if args is None:
-        args = _first(a, "tool.parameters", "input.value")
+    if args is None:  # (OpenInference: the input; its `tool.parameters` is the tool's
+        args = a.get("input.value")  # declared parameter schema, never the call's arguments)
     result = a.get("gen_ai.tool.call.result")
     if result is None:
         result = a.get("output.value")
