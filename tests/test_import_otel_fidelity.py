@@ -305,3 +305,30 @@ def test_an_openinference_tool_span_without_input_has_no_arguments_captured(tmp_
         {"id": "w1", "name": "get_weather", "arguments": {}, "requestor": "assistant"}]]
     assert [r[1] for r in steps if r[2]] == ["(content not captured)"]
     assert any("content was not captured" in w for w in entry["warnings"])
+
+
+@pytest.mark.parametrize("value, said", [
+    ({"intValue": "123456789012345678901234567890"},
+     "gen_ai.usage.input_tokens: a 30-digit integer (the store holds 64-bit integers)"),
+    ({"intValue": "9223372036854775808"},
+     "gen_ai.usage.input_tokens: the integer 9223372036854775808 (beyond the store's 64-bit "
+     "range)"),
+])
+def test_a_token_count_past_64_bits_is_refused_as_every_format_refuses_it(tmp_path, worker,
+                                                                          value, said):
+    """The count was kept as its text and then left out of the usage without a word (ATIF and
+    tau2 files refuse the same value, naming the field)."""
+    chat = _chat("c1", {**U, "gen_ai.output.messages": msgs(text("assistant", "ok"))})
+    chat["attributes"].append({"key": "gen_ai.usage.input_tokens", "value": value})
+    assert _refused(tmp_path, [_root(), chat]) == said
+
+
+def test_a_token_count_given_as_text_is_still_left_out(tmp_path, worker):
+    """(Text is no count, as documented: left out, not refused; only a number the store cannot
+    hold is refused.)"""
+    chat = _chat("c1", {**U, "gen_ai.output.messages": msgs(text("assistant", "ok")),
+                        "gen_ai.usage.input_tokens": "many"})
+    db = store.open_db(tmp_path / "s.sqlite")
+    import_path(db, write_spans(tmp_path / "t.jsonl", [_root(), chat]))
+    extra = db.conn.execute("SELECT extra_json FROM steps WHERE role = 'assistant'").fetchone()[0]
+    assert "prompt_tokens" not in (extra or "")

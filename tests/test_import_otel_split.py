@@ -121,15 +121,21 @@ def test_values_the_store_cannot_hold_are_named(tmp_path, text_, said):
 
 
 def test_numbers_beyond_64_bits_in_strings_stay_text(tmp_path):
+    """A time past 64 bits is read as no time; a token count past them was an OverflowError
+    binding it, then left out without a word: now refused naming the attribute, as ATIF and
+    tau2 files refuse it (test_import_otel_fidelity)."""
     big = "1" + "0" * 30
     p = tmp_path / "t.jsonl"
-    p.write_text(json.dumps(_one({"gen_ai.usage.input_tokens": {"intValue": big}},
+    p.write_text(json.dumps(_one({"gen_ai.usage.input_tokens": {"intValue": "7"}},
                                  startTimeUnixNano=big)) + "\n")
     db = store.open_db(tmp_path / "s.sqlite")
-    entry = import_path(db, p)  # was an OverflowError binding the token count
+    entry = import_path(db, p)
     assert entry["episodes"] == 1
     assert db.conn.execute("SELECT tokens_in FROM steps WHERE tokens_in IS NOT NULL"
-                           ).fetchall() == []
+                           ).fetchall() == [(7,)]
+    p.write_text(json.dumps(_one({"gen_ai.usage.input_tokens": {"intValue": big}})) + "\n")
+    with pytest.raises(ImportFailure, match="gen_ai.usage.input_tokens: a 31-digit integer"):
+        import_path(store.open_db(tmp_path / "s2.sqlite"), p)
 
 
 @pytest.mark.parametrize("data", [b"", b"a", b"a\n", b"abc\ndefghijklmnop\n\nxyz", b"\n\n",

@@ -141,14 +141,20 @@ class _Marker:
         self.what = what
 
 
-def _strict_int(text: str) -> int:
+def int64_problem(text: str) -> str | None:
+    """Why the integer written as `text` (decimal digits, a sign allowed) does not fit the
+    store's 64-bit integers, in every format's words; None when it fits."""
     if len(text) > 20:
-        raise _BadValue(f"a {len(text.lstrip('-'))}-digit integer (the store holds 64-bit "
-                        "integers)")
-    v = int(text)
-    if not INT_MIN <= v <= INT_MAX:
-        raise _BadValue(f"the integer {text} (beyond the store's 64-bit range)")
-    return v
+        return f"a {len(text.lstrip('+-'))}-digit integer (the store holds 64-bit integers)"
+    if not INT_MIN <= int(text) <= INT_MAX:
+        return f"the integer {text} (beyond the store's 64-bit range)"
+    return None
+
+
+def _strict_int(text: str) -> int:
+    if (problem := int64_problem(text)) is not None:
+        raise _BadValue(problem)
+    return int(text)
 
 
 def _strict_float(text: str) -> float:

@@ -207,8 +207,8 @@ _EXACT = float(1 << 53)  # a double holds every integer up to here (and the stor
 def usage(a: dict) -> dict:
     """Token usage under old and new attribute names (only the keys present): the first name
     set wins, kept when it is an integer or a whole double (12.0 is 12); text, booleans,
-    fractions and the like are left out. A negative one is no count (store/ranges.py):
-    BadContent naming the attribute. (Runs for every chat span, hence the plain loops.)"""
+    fractions and the like are left out. A negative one is no count (store/ranges.py), nor an
+    integer past the store's 64 bits: BadContent naming the attribute. (Runs for every chat span, hence the plain loops.)"""
     out = {}
     get = a.get
     # (most spans have no cache counts: their eight names are looked for in one test)
@@ -221,11 +221,25 @@ def usage(a: dict) -> dict:
                 elif type(v) is float and v.is_integer() and -_EXACT <= v <= _EXACT:
                     out[name] = v = int(v)
                 else:
+                    if type(v) is str:  # (an intValue past 64 bits is kept as its text)
+                        _past_64_bits(k, v)
                     break
                 if v < 0:
                     raise BadContent(f"{k} {count_problem(v)}")
                 break
     return out
+
+
+def _past_64_bits(k: str, v: str) -> None:
+    """A count written as an integer the store cannot hold (an intValue past 64 bits, or its
+    decimal text) is refused, naming the attribute, as every format refuses it; other text
+    is no count (left out)."""
+    digits = v.strip().lstrip("+-")
+    if digits.isascii() and digits.isdigit():
+        from world.jsondecode import int64_problem
+
+        if (problem := int64_problem(v.strip().lstrip("+"))) is not None:
+            raise BadContent(f"{k}: {problem}")
 
 
 def cost(v: Any) -> float | int | None:
