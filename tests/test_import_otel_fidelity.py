@@ -332,3 +332,47 @@ def test_a_token_count_given_as_text_is_still_left_out(tmp_path, worker):
     import_path(db, write_spans(tmp_path / "t.jsonl", [_root(), chat]))
     extra = db.conn.execute("SELECT extra_json FROM steps WHERE role = 'assistant'").fetchone()[0]
     assert "prompt_tokens" not in (extra or "")
+
+
+def test_one_conversation_id_on_concurrent_traces_is_said_and_its_instructions_kept_once(
+        tmp_path, worker):
+    """Two traces that run at the same time with one gen_ai.conversation.id (a harness
+    reusing ids) were read as one conversation, interleaved, without a word, and its system
+    instructions listed once per restart ("You are a bot. / You are a bot. / ...")."""
+    sys_msg = {"role": "system", "parts": [{"type": "text", "content": "You are a bot."}]}
+    spans = []
+    for trace in ("1" * 32, "2" * 32):
+        spans += [
+            span(trace, "r" * 16, "invoke_agent bot", {"gen_ai.operation.name": "invoke_agent",
+                                                       "gen_ai.conversation.id": "shared"},
+                 start=0, end=100),
+            span(trace, "c1".ljust(16, "0"), "chat m", {
+                "gen_ai.operation.name": "chat",
+                "gen_ai.input.messages": json.dumps([sys_msg, json.loads(
+                    msgs(text("user", f"hi from {trace[0]}")))[0]]),
+                "gen_ai.output.messages": msgs(text("assistant", "hello"))},
+                parent="r" * 16, start=1, end=2)]
+    db = store.open_db(tmp_path / "s.sqlite")
+    entry = import_path(db, write_spans(tmp_path / "t.jsonl", spans))
+    assert any("2" not in w and "1 conversation(s) hold traces that run at the same time" in w
+               for w in entry["warnings"]), entry["warnings"]
+    extra = json.loads(db.conn.execute("SELECT extra_json FROM episodes").fetchone()[0])
+    assert extra["otel"]["system_instructions"] == ["You are a bot."]
+
+
+def test_a_conversations_traces_one_after_another_are_not_said_to_overlap(tmp_path, worker):
+    spans = []
+    for n, trace in enumerate(("1" * 32, "2" * 32)):
+        spans += [
+            span(trace, "r" * 16, "invoke_agent bot", {"gen_ai.operation.name": "invoke_agent",
+                                                       "gen_ai.conversation.id": "shared"},
+                 start=10 * n, end=10 * n + 5),
+            span(trace, "c1".ljust(16, "0"), "chat m", {
+                "gen_ai.operation.name": "chat",
+                "gen_ai.input.messages": msgs(text("user", f"turn {n}")),
+                "gen_ai.output.messages": msgs(text("assistant", "ok"))},
+                parent="r" * 16, start=10 * n + 1, end=10 * n + 2)]
+    db = store.open_db(tmp_path / "s.sqlite")
+    entry = import_path(db, write_spans(tmp_path / "t.jsonl", spans))
+    assert entry["episodes"] == 1
+    assert not any("at the same time" in w for w in entry["warnings"]), entry["warnings"]

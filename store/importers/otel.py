@@ -176,6 +176,10 @@ def _import(conn, ctx: ImportContext, worker: _Worker | None) -> None:
     if stats.get("spans_without_start"):
         ctx.warn(f"{stats['spans_without_start']} span(s) have no start time: placed where they "
                  "are in the file among their conversation's spans, latency left empty")
+    if stats.get("overlapping"):
+        ctx.warn(f"{stats['overlapping']} conversation(s) hold traces that run at the same "
+                 "time (one gen_ai.conversation.id given to concurrent traces?): their spans "
+                 "are read as one conversation in time order, interleaved")
     if stats["skipped"]:
         ctx.warn(f"{stats['skipped']} trace(s) without any GenAI span were not imported")
     if stats.get("outside"):

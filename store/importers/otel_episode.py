@@ -270,7 +270,8 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
                                 else:
                                     pend = None
                             if m["role"] == "system" and not system_turns:
-                                system.append(m.get("content"))
+                                if (c := m.get("content")) not in system:  # (once per text)
+                                    system.append(c)
                             elif waiting and m["role"] == "tool" and m.get("id") in waiting:
                                 # a user's tool result whose span came first: where the input
                                 # puts it (after the message making its call, in the results'

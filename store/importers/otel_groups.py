@@ -180,7 +180,26 @@ def episodes(db: sqlite3.Connection, path: str, other: str | None,
         for k in ("spans_ending_before_start", "spans_without_start"):
             if k in sim["otel"]:
                 stats[k] = stats.get(k, 0) + sim["otel"][k]
+        if conv and spans[0][9] != spans[-1][9] and _overlap(spans):
+            stats["overlapping"] = stats.get("overlapping", 0) + 1
         yield sim, lat, nc, conv
+
+
+def _overlap(spans: list[list]) -> bool:
+    """Whether two traces of one conversation run at the same time (their first start to
+    last end overlap): one conversation id given to concurrent traces, say, whose spans are
+    then read as one conversation in time order. Traces one after another (a conversation's
+    turns, each its own trace) do not."""
+    span_of: dict[str, list] = {}
+    for sp in spans:
+        if sp[4] is not None:
+            t = span_of.get(sp[9])
+            if t is None:
+                span_of[sp[9]] = [sp[4], sp[5] if sp[5] is not None else sp[4]]
+            else:
+                t[1] = max(t[1], sp[5] if sp[5] is not None else sp[4])
+    runs = sorted(span_of.values())
+    return any(b[0] < a[1] for a, b in zip(runs, runs[1:]))
 
 
 def _bad_times(stats: dict, label: str, sp: list) -> None:
