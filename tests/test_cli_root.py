@@ -41,9 +41,11 @@ def test_store_that_is_not_sqlite_is_bad_input(tmp_path):
 def test_closed_pipe_exits_141_not_discard(tmp_path):
     """`t2e ... | head` must not look like a gate discard (exit 1) or a crash (70)."""
     store = tmp_path / "s.sqlite"
-    # Enough search output to overflow the pipe buffer.
+    # Search output many times the pipe buffer (64 KiB): with 400 episodes it was 65,720
+    # bytes, so after the reader's first buffered block the rest fit in the pipe and t2e
+    # could finish (exit 0) before the reader went away (a flaky failure)
     lines = []
-    for i in range(400):
+    for i in range(3000):
         lines.append(json.dumps({"task_id": f"t{i}", "trial": 0, "reward": 1.0,
                                  "termination_reason": "user_stop",
                                  "messages": [{"role": "user", "content": "order " * 50}]}))
@@ -52,10 +54,10 @@ def test_closed_pipe_exits_141_not_discard(tmp_path):
     r = _run(["--store", str(store), "import", str(src), "--json"])
     assert r.returncode == 0, r.stdout + r.stderr
     env = dict(os.environ)
-    p1 = subprocess.Popen(T2E + ["--store", str(store), "search", "order", "--limit", "400"],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    p1 = subprocess.Popen(T2E + ["--store", str(store), "search", "order", "--limit", "3000"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, bufsize=0)
     assert p1.stdout is not None
-    p1.stdout.readline()
+    assert os.read(p1.stdout.fileno(), 100)  # (unbuffered: a line's worth, not a block)
     p1.stdout.close()  # the reader goes away, like `head -1`
     p1.wait(timeout=60)
     err = p1.stderr.read().decode() if p1.stderr else ""
