@@ -59,8 +59,9 @@ CASES = {
                           ("refused", "resourceSpans should be a list, found an object")),
     "other key": ([_req(0), {"resource_spans": _rs(1)}],
                   ("refused", "no 'resourceSpans' list (found keys resource_spans)")),
+    # (it said "no 'resourceSpans' list (found keys resourceSpans)": the key it found)
     "null": ([_req(0), {"resourceSpans": None}],
-             ("refused", "no 'resourceSpans' list (found keys resourceSpans)")),
+             ("refused", "resourceSpans should be a list, found null")),
     "key twice": ([_req(0), ("dup", _rs(1), _rs(2))],
                   ("imported", [("u0",), ("a0",), ("u2",), ("a2",)])),
     "key twice, last no list": ([_req(0), ("dup", _rs(1), 5)],

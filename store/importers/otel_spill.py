@@ -137,7 +137,7 @@ class Spiller:
         if not isinstance(req, dict):
             raise ImportFailure(f"{where}: expected an object with resourceSpans")
         rss = req.get("resourceSpans")
-        if rss is not None and not isinstance(rss, list):
+        if not isinstance(rss, list) and "resourceSpans" in req:  # (null too: the key is there)
             raise ImportFailure(f"{where}: resourceSpans should be a list, found "
                                 f"{_kind(rss)}")
         if not isinstance(rss, list):
