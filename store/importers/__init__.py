@@ -30,7 +30,7 @@ from .common import (
     open_regular,
     wants_worker,
 )
-from .detect import TASKS_FILE, detect_format, tasks_list  # noqa: F401 (detect_format: API)
+from .detect import TASKS_FILE, Compressed, detect_format, tasks_list  # noqa: F401 (detect_format: API)
 
 # a folder's entries (folder_files and its helpers) live in folders.py; importable from here
 from .folders import TRACE_SUFFIXES, _Outside, _Skipped, folder_files, run_directory  # noqa: F401
@@ -117,6 +117,8 @@ def _import_one(db: Any, path: str | os.PathLike, *, name: str | None,
         sniffed: str | Exception = detect_format(p)
     except (OSError, ImportFailure) as exc:
         sniffed = exc  # raised where the format was always asked: after the duplicate check
+        if isinstance(exc, Compressed):
+            sniffed = ImportFailure(f"{display}: {exc}")
     if sniffed == "tau2-tasks":  # refused even where an older t2e imported it as a run
         raise ImportFailure(f"{display}: {TASKS_FILE}")
     worker = _early_worker(p, display, sniffed)

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .common import open_regular, without_bom
+from .common import ImportFailure, open_regular, without_bom
 from .jsonstream import JsonStream, JsonStreamError
 
 # a simulation's keys (tau2 0.x and 1.x, t2e's own JSONL): an item holding any of these is
@@ -54,6 +54,7 @@ def detect_format(p: Path) -> str:
         return "tau2-dir"
     with open_regular(p) as fh:
         head = fh.read(_SNIFF)
+    _not_compressed(head)
     foreign = _sniff_foreign(head)
     if foreign:
         return foreign
@@ -74,6 +75,27 @@ def detect_format(p: Path) -> str:
     if obj.get("type") in ("run", "episode") or "messages" in obj:
         return "t2e-jsonl"
     return "tau2"
+
+
+# a compressed file's first bytes, its name and the command that decompresses it
+_COMPRESSED = ((b"\x1f\x8b", "gzip", "gunzip -k FILE"),
+               (b"\x28\xb5\x2f\xfd", "zstd", "zstd -d FILE"),  # (the collector's option)
+               (b"BZh", "bzip2", "bunzip2 -k FILE"),
+               (b"\xfd7zXZ\x00", "xz", "unxz -k FILE"),
+               (b"PK\x03\x04", "zip", "unzip FILE"))
+
+
+class Compressed(ImportFailure):
+    """A compressed file (import_path names it with the file's path)."""
+
+
+def _not_compressed(head: bytes) -> None:
+    """A compressed file (by its magic bytes) is refused by name: it was read as text and
+    refused as invalid UTF-8 near byte 1."""
+    for magic, kind, command in _COMPRESSED:
+        if head.startswith(magic):
+            raise Compressed(f"the file is compressed ({kind}): t2e reads the uncompressed "
+                                f"file; decompress it first ({command})")
 
 
 _OTEL_HEAD = re.compile(rb'^\s*\{\s*"resourceSpans"\s*:')
