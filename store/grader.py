@@ -113,3 +113,31 @@ def rescorable(domain: str | None) -> bool:
     from world.rescore import rescore_domain
 
     return rescore_domain(domain) is not None
+
+
+# What a list of runs says of a run t2e cannot re-score, longest first (the runs screen fits
+# it to the width; `t2e runs` notes it under its table). The words of issue #17, "not
+# re-scorable here", stay in every form; why comes after them.
+NOT_RESCORABLE = "not re-scorable here"
+_WHY = {"recorded": "recorded rewards as given",
+        "foreign": "no gold: `t2e gate --reward-attr NAME` maps an outcome"}
+
+
+def foreign_runs(conn: sqlite3.Connection) -> frozenset[str]:
+    """The ids of the runs imported without gold (OpenTelemetry, ATIF: grading 'foreign')."""
+    return frozenset(r for (r,) in conn.execute(
+        "SELECT run_id FROM runs WHERE grading = 'foreign'"))
+
+
+def rescore_caveat(domain: str | None, *, imported: bool,
+                   foreign: bool) -> tuple[str, ...] | None:
+    """The words for a run whose rewards t2e cannot re-score, longest first, else None: an
+    imported run of a domain `t2e score` does not grade (telecom, banking_knowledge, voice:
+    its recorded rewards are shown as given) or a foreign trace (no gold at all, which its
+    shortest form says: the reason it cannot be re-scored). A run of t2e's own engine is
+    graded by t2e and needs no caveat."""
+    if foreign:
+        return f"{NOT_RESCORABLE} ({_WHY['foreign']})", NOT_RESCORABLE, "no gold"
+    if not imported or rescorable(domain):
+        return None
+    return f"{NOT_RESCORABLE} ({_WHY['recorded']})", NOT_RESCORABLE

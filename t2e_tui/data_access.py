@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from store.db import INFRA, StoreError, connect  # noqa: F401 (INFRA: the screens read it here)
+from store.grader import foreign_runs, rescore_caveat
 
 from . import reviews
 from .standin import SCRIPTED, is_stand_in  # noqa: F401 (SCRIPTED: the screens read it here)
@@ -48,23 +49,31 @@ class RunRow:
     tasks: int = 0
     scored: int = 0                 # finished, not infrastructure_error: what the figures use
     infrastructure_errors: int = 0
+    foreign: bool = False           # imported without gold (OpenTelemetry, ATIF)
 
     @property
     def scripted(self) -> bool:
         """True when the agent is the deterministic stand-in (its figures prove nothing)."""
         return is_stand_in(self.agent_model)
 
+    @property
+    def rescore_caveat(self) -> tuple[str, ...] | None:
+        """The "not re-scorable here" words, longest first, or None (`store.grader`)."""
+        return rescore_caveat(self.domain, imported=self.source not in (None, "rerun"),
+                              foreign=self.foreign)
+
 
 def list_runs(conn: sqlite3.Connection) -> list[RunRow]:
     """Every run as the runs screen shows it: `store.queries.list_runs`, the query behind
     `t2e runs`, so the app and the CLI show the same figures."""
     from store import queries
-
+    foreign = foreign_runs(conn)
     return [RunRow(r["run_id"], r["name"], r["role"], r["status"], r["domain"],
                    r["agent_model"], r["user_model"], r["candidate_hash"], r["source"],
                    r["created_at"], episodes=r["episodes"], running=r["running"],
                    reward=r["reward"], pass_rate=r["pass_rate"], tasks=r["tasks"],
-                   scored=r["scored"], infrastructure_errors=r["infrastructure_errors"])
+                   scored=r["scored"], infrastructure_errors=r["infrastructure_errors"],
+                   foreign=r["run_id"] in foreign)
             for r in queries.list_runs(conn)]
 
 

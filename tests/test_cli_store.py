@@ -64,7 +64,8 @@ def test_runs_json_shape_and_edits(tmp_path):
     (r,) = json.loads(out)
     assert list(r) == ["run_id", "name", "role", "source", "world_id", "episodes", "scored",
                        "running", "infrastructure_errors", "reward", "pass_rate", "termination",
-                       "agent_model", "stand_in"]
+                       "agent_model", "stand_in", "rescorable"]
+    assert r["rescorable"] is True  # (a retail file)
     assert r["run_id"] == e["run_id"] and r["source"] == str(tmp_path / "r.json")
     assert r["termination"] == {"user_stop": 4} and r["reward"] == 0.75
     assert run_cli(tmp_path, "runs", "rename", e["run_id"][:4], "base")[0] == 0

@@ -56,6 +56,31 @@ def runs_table(rows: list[dict], width: int):
                           apart=True)
 
 
+def _rescore_caveats(rows: list[dict], foreign: frozenset[str]) -> dict[str, str]:
+    """run id -> the long "not re-scorable here (...)" words, for the runs that have them
+    (`store.grader.rescore_caveat`, as the app's runs screen says it)."""
+    from store.grader import rescore_caveat
+
+    out = {}
+    for r in rows:
+        words = rescore_caveat(r["domain"], imported=r["source"] != "rerun",
+                               foreign=r["run_id"] in foreign)
+        if words:
+            out[r["run_id"]] = words[0]
+    return out
+
+
+def _rescore_notes(rows: list[dict], caveats: dict[str, str]) -> list[str]:
+    """One line per caveat under the table: the runs it is true of, each with its domain
+    (`runbase (telecom), ...`)."""
+    said: dict[str, list[str]] = {}
+    for r in rows:
+        if r["run_id"] in caveats:
+            said.setdefault(caveats[r["run_id"]], []).append(
+                f"{r['run_id']} ({one_line(r['domain'] or '?', 60)})")
+    return [f"{words}: {', '.join(runs)}" for words, runs in said.items()]
+
+
 def _absent_store_files() -> list[str]:
     """The store's file and its companions (-wal, -shm, -journal, .lock) when the store does
     not exist yet: what this command would make; [] when it exists."""
@@ -148,16 +173,21 @@ def register(cli: click.Group) -> None:
         Into a pipe: one tab-separated line per run, nothing cut."""
         if ctx.invoked_subcommand is not None:
             return
+        from store.grader import foreign_runs
         from store.queries import list_runs
 
-        rows = list_runs(_db())
+        db = _db()
+        rows = list_runs(db)
+        caveats = _rescore_caveats(rows, foreign_runs(db.conn))
         if as_json:
-            # the agent as a field (the stand-in's too), never words inside a figure
+            # the agent as a field (the stand-in's too), never words inside a figure;
+            # `rescorable`: false when t2e cannot re-score the run's rewards (its domain, or
+            # no gold): the figures are the file's own
             keys = ("run_id", "name", "role", "source", "world_id", "episodes", "scored",
                     "running", "infrastructure_errors", "reward", "pass_rate", "termination",
                     "agent_model")
-            _echo_json([{**{k: r[k] for k in keys}, "stand_in": is_stand_in(r["agent_model"])}
-                        for r in rows])
+            _echo_json([{**{k: r[k] for k in keys}, "stand_in": is_stand_in(r["agent_model"]),
+                         "rescorable": r["run_id"] not in caveats} for r in rows])
             return
         if piped(force_table):
             # `agent`: the model as the app's runs screen shows it (`scripted (stand-in)`)
@@ -176,6 +206,8 @@ def register(cli: click.Group) -> None:
         console.print(runs_table(rows, console.width))
         note = stand_in_note(r["agent_model"] for r in rows)
         if note:
+            console.print(note, soft_wrap=True)
+        for note in _rescore_notes(rows, caveats):
             console.print(note, soft_wrap=True)
 
     @runs.command("rename")

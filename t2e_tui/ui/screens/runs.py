@@ -12,8 +12,6 @@ from textual.binding import Binding
 from textual.command import SimpleCommand
 from textual.widgets import Static
 
-from store.grader import rescorable
-
 from ... import data_access as da
 from ...textsafe import one_line
 from ..widgets.fittitle import FitTitle, Part, run_parts
@@ -232,30 +230,31 @@ class RunsScreen(ExplorerScreen):
         # what tells runs apart first; an imported run's source is its file's name (the
         # folder is the same for a pair and would push the name out of an 80-column line)
         source = (r.source or "rerun").replace("\\", "/").rsplit("/", 1)[-1] or r.source
-        # fitted by priority (F1 shows it whole): the id, role and size stay; what the
-        # figures leave out (unscored, infrastructure) shortens but stays, and the source
-        # file is cut in its middle last; the stand-in (said below), the user model, the
-        # candidate, then the domain and whether it re-scores here give way first
+        # fitted by priority (F1 shows it whole): the id, role and size stay; what qualifies
+        # the figures (not re-scorable here: rewards as recorded, or no gold; unscored and
+        # infrastructure episodes left out) shortens but stays, and comes next, so the
+        # line's last-resort end cut never takes it; the source file is cut in its middle
+        # before those shorten; the stand-in (said below), the user model, the candidate,
+        # then the domain give way first
         def part(forms, give=0, **kw) -> Part:
             return Part(forms, "dim", give=give, **kw)
         user, domain = one_line(r.user_model or "?", 80), one_line(r.domain or "?", 80)
         cand = (r.candidate_hash or "–")[:8]
-        parts = [part(f"{r.run_id} · {one_line(r.role, 40)} · {r.tasks} tasks"),
-                 part(f" · from {one_line(source, 300)}", 2, cut="middle", least=16),
-                 part((f" · user {user}", ""), 5),
-                 part((f" · candidate {cand}", f" · cand {cand}", ""), 4),
-                 part((f" · domain {domain}", f" · {domain}", ""), 3)]
+        parts = [part(f"{r.run_id} · {one_line(r.role, 40)} · {r.tasks} tasks")]
+        if caveat := r.rescore_caveat:
+            parts.append(part(tuple(f" · {c}" for c in caveat), 1))
         if r.scored != r.episodes:  # the figures are over the scored episodes only
             parts.append(part((f" · {r.scored} of {r.episodes} episodes scored",
                                f" · {r.scored}/{r.episodes} scored"), 1))
         if r.infrastructure_errors:
             parts.append(part((f" · {r.infrastructure_errors} infrastructure errors "
                                "(excluded)", f" · {r.infrastructure_errors} infra errors"), 1))
+        parts += [part(f" · from {one_line(source, 300)}", 2, cut="middle", least=16),
+                  part((f" · user {user}", ""), 5),
+                  part((f" · candidate {cand}", f" · cand {cand}", ""), 4),
+                  part((f" · domain {domain}", f" · {domain}", ""), 3)]
         if r.scripted:
             parts.append(part((" · scripted stand-in", ""), 6))
-        if r.source and not rescorable(r.domain):
-            parts.append(part((" · not re-scorable here (recorded rewards as given)",
-                               " · not re-scorable here", ""), 3))
         self.query_one("#runs-info", TextLine).set(parts)
 
     def _current(self) -> da.RunRow | None:

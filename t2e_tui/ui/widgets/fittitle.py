@@ -65,8 +65,11 @@ def fit_parts(parts: Sequence[Part], width: int) -> list[str]:
         if over() <= 0:
             break
     # a level that gave way more than it had to (labels shortened before the ids went) takes
-    # back the longest forms that still fit, its parts in step, the most telling level first
+    # back the longest forms that still fit, its parts in step, the most telling level first;
+    # a part cut before a more telling level shortened first gets back the room that freed
+    # (whole if it fits), before any less telling part takes it
     for level in sorted({p.give for p in parts if p.give}):
+        _uncut(parts, texts, step, level, width)
         at = [i for i, p in enumerate(parts) if p.give == level and step[i]]
         for k in range(max((step[i] for i in at), default=0)):
             back = {i: _forms(parts[i])[min(k, step[i])] for i in at}
@@ -108,15 +111,36 @@ def _cut(parts: Sequence[Part], texts: list[str], cuts: list[int], width: int) -
             texts[i], texts[mate] = tell_apart(texts[i], texts[mate], w)
             done |= {i, mate}
             continue
-        w, text = alloc[i], texts[i]
-        if isinstance(text, Text):
-            if text.cell_len > w:
-                text = text.copy()
-                text.truncate(max(1, w), overflow="ellipsis")
-                texts[i] = text
-        elif cell_len(text) > w:
-            texts[i] = middle_cut(text, w) if p.cut == "middle" else end_cut(text, w)
+        texts[i] = _cut_one(p, texts[i], alloc[i])
         done.add(i)
+
+
+def _cut_one(part: Part, text: str | Text, w: int) -> str | Text:
+    """`text` cut to `w` cells the way `part` is cut (a `Text` at its end)."""
+    if isinstance(text, Text):
+        if text.cell_len > w:
+            text = text.copy()
+            text.truncate(max(1, w), overflow="ellipsis")
+        return text
+    if cell_len(text) > w:
+        return middle_cut(text, w) if part.cut == "middle" else end_cut(text, w)
+    return text
+
+
+def _uncut(parts: Sequence[Part], texts: list, step: list[int], level: int,
+           width: int) -> None:
+    """The cut parts of `level` (not pairs: those are cut apart together) take back what
+    room the row has now: their form whole when it fits, else cut to the room."""
+    for i, p in enumerate(parts):
+        if p.give != level or not p.cut or p.pair:
+            continue
+        form = _forms(p)[step[i]]
+        now = _cells(texts[i])
+        if _cells(form) == now:
+            continue
+        room = width - sum(_cells(t) for j, t in enumerate(texts) if j != i)
+        if room > now:
+            texts[i] = _cut_one(p, form, room)
 
 
 def fit_title(parts: Sequence[Part], width: int) -> Text:
