@@ -54,15 +54,33 @@ def _shown(v: Any) -> str:
 
 
 def trace_attributes(extra: dict) -> dict:
-    """The attributes a foreign trace kept (an episode's extra: its OpenTelemetry root's, an
-    ATIF trajectory's extra fields and final metrics): what `--reward-attr` maps, what `t2e
-    show` lists."""
+    """Every attribute a trace kept (an episode's extra: its OpenTelemetry root's, an ATIF
+    trajectory's extra fields and final metrics): what `--reward-attr` may map and the
+    export writes back. Displays list `shown_trace_attributes`."""
     out: dict = {}
     for src in ("otel", "atif"):
         block = extra.get(src)
         if isinstance(block, dict) and isinstance(block.get("attributes"), dict):
             out.update(block["attributes"])
     return out
+
+
+# What a trace attribute says of no trace in particular, left out where attributes are shown
+# (`t2e show`, its --json `trace_attributes`, the compare notes): the names that only say
+# what kind of span the root is, which the semantic conventions put on every span of that
+# kind (GenAI's operation name, OpenInference's span kind), and t2e's own export's fields
+# (`t2e.*`: sim id, task, trial, seed, termination, reward, costs), read back into the
+# episode's own columns and shown there. Whatever else a trace carries may tell the user
+# something (its conversation id, agent, an outcome or rating) and is listed.
+KIND_ATTRIBUTES = frozenset({"gen_ai.operation.name", "openinference.span.kind"})
+OWN_PREFIX = "t2e."
+
+
+def shown_trace_attributes(extra: dict) -> dict:
+    """The trace attributes worth showing (`trace_attributes` less `KIND_ATTRIBUTES` and
+    our own `t2e.*` fields), in the trace's order."""
+    return {k: v for k, v in trace_attributes(extra).items()
+            if k not in KIND_ATTRIBUTES and not (isinstance(k, str) and k.startswith(OWN_PREFIX))}
 
 
 def reward_mapping(db: Any, run_id: str, name: str) -> dict:

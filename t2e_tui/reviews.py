@@ -90,10 +90,10 @@ def episode_lines(meta: dict) -> list[str]:
 def foreign_lines(ex: dict) -> list[str]:
     """A foreign trace's (OpenTelemetry, ATIF) attributes, which name the outcomes
     `--reward-attr` can map, and its system instructions, one line each."""
-    from store.outcomes import trace_attributes
+    from store.outcomes import shown_trace_attributes
 
     out = []
-    attrs = trace_attributes(ex)
+    attrs = shown_trace_attributes(ex)
     if attrs:
         out.append("trace attributes: " + " · ".join(f"{k} {_value(v)}" for k, v in attrs.items())
                    + " (`t2e gate --reward-attr NAME` maps an outcome among them)")

@@ -171,11 +171,12 @@ def _episode_json(ep: dict) -> dict:
                      "message": m} for s, m in zip(ep["steps"], ep["messages"])]
     out["checks"] = ep["checks"]
     out["stand_in"] = is_stand_in((ep.get("run") or {}).get("agent_model"))
-    from store.outcomes import trace_attributes
+    from store.outcomes import shown_trace_attributes
 
     extra = json.loads(ep["extra_json"]) if ep.get("extra_json") else {}
-    if attrs := trace_attributes(extra if isinstance(extra, dict) else {}):
-        out["trace_attributes"] = attrs  # (a foreign trace's: what --reward-attr maps)
+    if attrs := shown_trace_attributes(extra if isinstance(extra, dict) else {}):
+        # (a foreign trace's: what --reward-attr maps; what `show` lists, the same rule)
+        out["trace_attributes"] = attrs
     return out
 
 
