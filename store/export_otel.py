@@ -40,7 +40,12 @@ re-scored and gated as its original. Span times
 are the messages' own: a span ends at its message's timestamp
 and starts at the one before (or its latency before, when that is later); where a message
 has no timestamp, its span follows the one before and lasts its latency (1 ms where unknown).
-The root span runs from the episode's start to its end. The resource's `service.name` is the
+The root span runs from the episode's start to its end. An episode with no time of its own
+(no start time, timestamp or first message time) is laid out from the run's time
+(`run_time_ns`: its file's `timestamp`, else when t2e made the run), its root saying
+`t2e.time_source` "run": OTLP makes a span's start "semantically required" and proto3 JSON
+reads an absent one as 0, 1970-01-01, a time no episode had (the import also took such
+spans for spans without a time). The resource's `service.name` is the
 run's domain (an importer takes it for the domain, as ours does).
 """
 
@@ -48,7 +53,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import IO, Any
 
 from .export_otel_messages import (
@@ -63,6 +68,8 @@ from .importers.otel_spans import cost as cost_of
 from .writer import conn_of
 
 _NS = 1_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_US = timedelta(microseconds=1)
 _MAX_NS = 1 << 64  # (OTLP times are fixed64 nanoseconds)
 
 
@@ -100,27 +107,31 @@ def _time_ns(v: Any) -> int | None:
     if t.tzinfo is None:
         t = t.replace(tzinfo=timezone.utc)
     try:
-        ns = int(t.timestamp() * 1e9)
+        # in whole microseconds (a float of seconds times 1e9 was up to ~100 ns off)
+        ns = (t - _EPOCH) // _US * 1000
     except (OverflowError, OSError, ValueError):
         return None
     return ns if 0 <= ns < _MAX_NS else None
 
 
-def _start_ns(sim: dict, msgs: list[dict]) -> int:
+def _start_ns(sim: dict, msgs: list[dict]) -> int | None:
+    """The episode's own start: its start time, timestamp or first message's time."""
     for v in (sim.get("start_time"), sim.get("timestamp"),
               *(m.get("timestamp") for m in msgs[:1])):
         t = _time_ns(v)
         if t is not None and t > 0:
             return t
-    return 0
+    return None
 
 
 def episode_request(run: dict, sim: dict, latencies: list[float | None],
-                    ids: tuple[str, str] | None = None, run_attrs: dict | None = None) -> dict:
+                    ids: tuple[str, str] | None = None, run_attrs: dict | None = None,
+                    run_ns: int = 0) -> dict:
     """One episode (a tau2 SimulationRun dict) as one ExportTraceServiceRequest. `ids`: its
     (conversation id, trace id), unique in the run (write_otel's `_EpisodeIds`); by default
     those of a simulation whose id is unique in its run. `run_attrs`: more attributes for its
-    root (the first episode's: `run_fields`)."""
+    root (the first episode's: `run_fields`). `run_ns`: the run's time, where an episode
+    without a time of its own is laid out from (its root says `t2e.time_source` "run")."""
     conv, trace = ids or (f"{run['run_id']}:{sim.get('id')}",
                           _id(run["run_id"], sim.get("id"), sim.get("task_id"), sim.get("trial")))
     root_id = _id(trace, "root", n=16)
@@ -130,7 +141,8 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None],
     calls = {c.get("id"): c for m in msgs for c in m.get("tool_calls") or [] if c.get("id")}
     earlier: set = set()  # ids of the calls made before the message at hand: a result
     # answers a call only when its call came first (the importers' own rule)
-    t = start = _start_ns(sim, msgs)
+    own_start = _start_ns(sim, msgs)
+    t = start = run_ns if own_start is None else own_start
     spans: list[dict] = []
     events: list[dict] = []
     # the system instructions: at the head of every chat input where system messages there
@@ -236,6 +248,7 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None],
             "t2e.user_turns": json.dumps(turns) if turns else None,
             "t2e.termination_reason": sim.get("termination_reason"),
             "t2e.system_turns": n_system or None,
+            "t2e.time_source": "run" if own_start is None else None,
             "gen_ai.system_instructions": root_instructions(None if heads else texts, si_parts),
             "t2e.reward": None if ri is None or ri.get("reward") is None
             else float(ri["reward"]),
@@ -277,13 +290,15 @@ def _span(trace: str, sid: str, parent: str | None, name: str, a: dict, start: i
 
 def write_otel(db: Any, run_id: str, fh: IO[str]) -> int:
     """Write the run as OTLP/JSON lines (one request per episode); returns the episode count."""
-    from .exporters import messages, simulation
+    from .exporters import messages, run_header, simulation
 
     conn = conn_of(db)
     row = conn.execute("SELECT run_id, name, agent_model, domain FROM runs WHERE run_id = ?",
                        (run_id,)).fetchone()
     run = {"run_id": row[0], "name": row[1], "agent_model": row[2], "domain": row[3]}
-    first: dict | None = run_fields(conn, run_id)
+    _, top = run_header(db, run_id, provenance=False)
+    first: dict | None = _run_fields(top)
+    run_ns = run_time_ns(top, conn, run_id)
     n = 0
     ids = _EpisodeIds(conn, run_id)
     cur = conn.execute("SELECT * FROM episodes WHERE run_id = ? AND status = 'done' "
@@ -297,8 +312,8 @@ def write_otel(db: Any, run_id: str, fh: IO[str]) -> int:
             sim["messages"] = messages(conn, ep["episode_id"])
             lat = [x for (x,) in conn.execute("SELECT latency_ms FROM steps WHERE episode_id = ? "
                                               "ORDER BY idx", (ep["episode_id"],))]
-            fh.write(json.dumps(episode_request(run, sim, lat, ids.of(ep, sim), first),
-                                ensure_ascii=False) + "\n")
+            fh.write(json.dumps(episode_request(run, sim, lat, ids.of(ep, sim), first,
+                                                run_ns), ensure_ascii=False) + "\n")
             first = None
             n += 1
     return n
@@ -311,7 +326,10 @@ def run_fields(db: Any, run_id: str) -> dict:
     trace viewer shows it as text (store/importers/otel_run.py puts it back)."""
     from .exporters import run_header
 
-    _, top = run_header(db, run_id, provenance=False)
+    return _run_fields(run_header(db, run_id, provenance=False)[1])
+
+
+def _run_fields(top: dict) -> dict:
     info, policy = top["info"], None
     env = info.get("environment_info")
     if isinstance(env, dict) and isinstance(env.get("policy"), str):
@@ -320,6 +338,16 @@ def run_fields(db: Any, run_id: str) -> dict:
         info = {**info, "environment_info": env}
     return {"t2e.run.info": _compact(info), "t2e.run.policy": policy,
             "t2e.run.tasks": _compact(top["tasks"])}
+
+
+def run_time_ns(top: dict, conn: Any, run_id: str) -> int:
+    """The run's own time in nanoseconds: its file's `timestamp` (the tau2 header's), else
+    when t2e made the run (0 only when neither reads as a time OTLP can hold)."""
+    t = _time_ns(top.get("timestamp"))
+    if t is None or t <= 0:
+        row = conn.execute("SELECT created_at FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        t = _time_ns(row[0] if row else None)
+    return t if t is not None and t > 0 else 0
 
 
 def _compact(v: Any) -> str:
