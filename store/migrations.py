@@ -14,6 +14,7 @@ from .migrations_heldout_content import HELDOUT_CONTENT_SQL, HELDOUT_CONTENT_VER
 from .migrations_heldout_test import HELDOUT_TEST_SQL, HELDOUT_TEST_VERSION
 from .migrations_ledger import LEDGER_SQL
 from .migrations_order import ORDER_SQL, ORDER_VERSION, key_stored_variants
+from .migrations_reward_from import REWARD_FROM_SQL, REWARD_FROM_VERSION
 from .migrations_search import (
     FTS_SIZES_SQL,
     FTS_SIZES_VERSION,
@@ -303,6 +304,11 @@ CREATE INDEX idx_steps_latency ON steps(episode_id, idx, latency_ms)
         ORDER_VERSION,
         "a store clock that never goes backwards; synthetic variants count as their base",
         ORDER_SQL,
+    ),
+    (
+        REWARD_FROM_VERSION,
+        "a gate row records the outcome attribute its rewards were mapped from",
+        REWARD_FROM_SQL,
     ),
 ]
 

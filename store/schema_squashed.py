@@ -2,7 +2,7 @@
 migrations 1..VERSION leave in a new store, given to a new file in one transaction
 (store/migrations.migrate)."""
 
-VERSION = 14
+VERSION = 15
 
 # the migrations it stands for, as schema_migrations records them
 MIGRATIONS = (
@@ -20,6 +20,7 @@ MIGRATIONS = (
     (12, "a heldout set fixes the gate's statistical test"),
     (13, "registered sets record their tasks' content"),
     (14, 'a store clock that never goes backwards; synthetic variants count as their base'),
+    (15, 'a gate row records the outcome attribute its rewards were mapped from'),
 )
 
 STATEMENTS = (
@@ -343,7 +344,7 @@ END""",
     cites_deleted_run INTEGER NOT NULL DEFAULT 0,
     heldout_set TEXT,               -- name of the registered set judged (NULL: none)
     fingerprint TEXT                -- sha256 of what the verdict depends on (idempotent rows)
-)""",
+, reward_from_json TEXT)""",
     r"""CREATE INDEX idx_gate_fingerprint ON gate_decisions(fingerprint)""",
     r"""CREATE INDEX idx_gate_heldout_set ON gate_decisions(heldout_set)""",
     r"""CREATE INDEX idx_steps_latency ON steps(episode_id, idx, latency_ms)

@@ -213,6 +213,7 @@ def test_a_store_from_before_the_copy_gets_it_when_migrated(tmp_path):
     conn.execute("DROP TABLE agent_run_tasks")
     conn.execute("ALTER TABLE heldout_sets DROP COLUMN test")           # (migration 12's)
     conn.execute("ALTER TABLE heldout_sets DROP COLUMN content_json")   # (migration 13's)
+    conn.execute("ALTER TABLE gate_decisions DROP COLUMN reward_from_json")  # (15's)
     conn.execute("DELETE FROM schema_migrations WHERE version >= 9")
     db.conn.close()
     again = store.connect(tmp_path / "s.sqlite")

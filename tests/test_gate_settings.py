@@ -378,6 +378,7 @@ def test_sets_registered_before_migration_13_are_judged_on_their_ids(t2e):
     conn.execute("DROP TRIGGER agent_run_tasks_base_late")
     conn.execute("ALTER TABLE tasks DROP COLUMN base_task_id")
     conn.execute("ALTER TABLE evidence_views DROP COLUMN base_task_id")
+    conn.execute("ALTER TABLE gate_decisions DROP COLUMN reward_from_json")  # (15's)
     conn.execute("DELETE FROM schema_migrations WHERE version >= 13")
     conn.close()
     assert "content not recorded" in t2e("heldout", "show", "hs")   # migrated again: NULL

@@ -230,7 +230,8 @@ def register(cli: click.Group) -> None:
         supported on development/intersected/synthetic/tainted evidence (4), discard (1) or
         inconclusive (3). Records a scoreboard row (the same verdict twice: the same row)."""
         from ..gate import gate, load_policy
-        from ..gate.grader import apply_reward_attr, check_graders, reward_sources
+        from ..gate.grader import apply_reward_attr, check_graders
+        from ..gate.rescore import reward_from
         from ..gate.rundata import paused_gc
 
         targets = _check_reports(reports, as_json)  # before the gate records its row
@@ -255,9 +256,7 @@ def register(cli: click.Group) -> None:
                                       for side in ("baseline", "candidate"))
                 # what the reports must say too: where the rewards came from, and a grader
                 # mismatch let through
-                doc["reward_from"] = reward_sources(conn, {
-                    "baseline": result.comparison.baseline,
-                    "candidate": result.comparison.candidate})
+                doc["reward_from"] = reward_from(result.rescore)  # (as its row records)
                 if why:
                     doc["warnings"] = [*doc["warnings"], "grader mismatch allowed "
                                        f"(--allow-grader-mismatch): {why}"]

@@ -1,5 +1,5 @@
 """The human `t2e scoreboard`: its one-line-per-row table, its cells and the notes below it
-(overrides, downgraded roles, transfer rejections, stand-in rows). Moved out of cli/gate.py,
+(mapped rewards, overrides, downgraded roles, transfer rejections, stand-in rows). Moved out of cli/gate.py,
 which re-exports these names."""
 
 from __future__ import annotations
@@ -84,12 +84,30 @@ def _rich_scoreboard(rows: list[dict]) -> None:
                   overflow="ellipsis", crop=True)
     console.print(scoreboard_table(rows, console.width))
     for r in rows:
-        for note in override_notes(r) + role_notes(r) + transfer_notes(r):
+        for note in reward_notes(r) + override_notes(r) + role_notes(r) + transfer_notes(r):
             console.print(Text(note))
     stand_in = [str(r["row"]) for r in rows if r.get("stand_in")]
     if stand_in:  # named by row, below the table: no column to drop or cut at any width
         which = "every row" if len(stand_in) == len(rows) else "row " + ", ".join(stand_in)
         console.print(Text(f"{which}: {STAND_IN_NOTE}"))
+
+
+def reward_notes(r: dict) -> list[str]:
+    """A note on a row whose rewards were mapped from an outcome attribute (`--reward-attr`):
+    the figures in its reward, Δ and p columns measure that attribute (both sides named
+    together when they agree)."""
+    mapped = r.get("reward_from")
+    if not mapped or not isinstance(mapped, dict):
+        return []
+    said = {one_line(str(side), 20): ", ".join(one_line(str(n), 80) for n in names)
+            if isinstance(names, list) else one_line(str(names), 80)
+            for side, names in mapped.items()}
+    if len(said) == 2 and len(set(said.values())) == 1:
+        return [f"row {r['row']}: rewards mapped from outcome attribute "
+                f"{next(iter(said.values()))} (--reward-attr)"]
+    return [f"row {r['row']}: " + "; ".join(
+        f"{side} rewards mapped from outcome attribute {names}"
+        for side, names in said.items()) + " (--reward-attr)"]
 
 
 def role_notes(r: dict) -> list[str]:

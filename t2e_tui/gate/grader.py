@@ -10,12 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from store import grader as store_grader
-from store.outcomes import mapped_from
 from store.queries import resolve_run
 from store.writer import conn_of
 
 from ..errors import T2EError
-from .runs import RunInfo
 
 
 def check_graders(db: Any, baseline: str, candidate: str, *, allow: bool = False) -> str | None:
@@ -60,17 +58,3 @@ def apply_reward_attr(db: Any, baseline: str, candidate: str, name: str) -> list
         mappings.append(res)
     write_reward_mappings(conn, mappings)
     return warnings
-
-
-def reward_sources(db: Any, runs: dict[str, RunInfo]) -> dict[str, list[str]]:
-    """The outcome attributes each run's rewards were mapped from (`--reward-attr`, now or
-    earlier: the mapping is kept on the episodes), by side (`runs`: side -> the run the gate
-    compared); empty when neither was mapped. Only foreign runs are mapped
-    (store.outcomes.map_reward_attr): a graded run's episodes are not read."""
-    out: dict[str, list[str]] = {}
-    for side, run in runs.items():
-        if run.grading != "foreign":
-            continue
-        if names := mapped_from(db, run.run_id):
-            out[side] = names
-    return out

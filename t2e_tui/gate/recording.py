@@ -10,6 +10,7 @@ from typing import Any
 from store import now_iso
 
 from .leakage import PARENT_EXPR, find_candidate
+from .rescore import reward_from
 from .runs import conn_of
 from .times import parse_time
 
@@ -43,6 +44,9 @@ def record_decision(db: Any, result: GateResult, fp: str | None = None) -> int:
                 manifests[side] = {"run_id": run.run_id, "manifest": json.loads(run.manifest_json)}
             except ValueError:
                 manifests[side] = {"run_id": run.run_id, "manifest_text": run.manifest_json}
+    # where the rewards came from when not the runs' own: the outcome attribute mapped
+    # onto a foreign run (`--reward-attr`), which the figures measure
+    mapped = reward_from(result.rescore)
     bm, cm = result.baseline_metrics, result.candidate_metrics
     metrics = {
         "reward_before": bm.reward, "reward_after": cm.reward,
@@ -63,7 +67,8 @@ def record_decision(db: Any, result: GateResult, fp: str | None = None) -> int:
         "baseline_name, candidate_name, candidate_hash, parent_hash, world_id, tasks_json, "
         "intersected, evidence_role, leaked_tasks_json, decision, reasons_json, checks_json, "
         "stats_json, metrics_json, policy_json, source_hashes_json, manifests_json, "
-        "heldout_set, fingerprint) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "heldout_set, fingerprint, reward_from_json) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (now_iso(), b.run_id, c.run_id, b.name, c.name, c.candidate_hash, parent,
          c.world_id or b.world_id, json.dumps(cmp.task_ids), int(cmp.intersected),
          result.evidence_role, json.dumps(result.role.leaked_tasks), result.decision,
@@ -71,7 +76,7 @@ def record_decision(db: Any, result: GateResult, fp: str | None = None) -> int:
          json.dumps(metrics), json.dumps(result.policy.to_dict()),
          json.dumps(sources) if sources else None,
          json.dumps(manifests) if manifests else None, result.heldout_set,
-         fp or fingerprint(result)))
+         fp or fingerprint(result), json.dumps(mapped) if mapped else None))
     result.row_id = int(cur.lastrowid)
     return result.row_id
 
@@ -97,7 +102,8 @@ def fingerprint(result: GateResult) -> str:
     """What a verdict depends on: the runs, the tasks, the policy, the gate code and the
     outcome (decision, grade, reasons, the checks' figures and the statistics). A new view or
     run that changes the grade changes it, and so do other rewards for the same runs (a
-    foreign run's rewards mapped from another attribute: `t2e gate --reward-attr`), so the
+    foreign run's rewards mapped from another attribute: `t2e gate --reward-attr`, named in
+    the row even when the figures come out the same), so the
     same gate over unchanged evidence maps to one scoreboard row and other evidence never
     reuses it."""
     import hashlib
@@ -109,7 +115,7 @@ def fingerprint(result: GateResult) -> str:
            "role_reasons": result.role.reasons, "leaked": result.role.leaked_tasks,
            "p": result.stats.get("p_value"), "alpha": result.stats.get("alpha"),
            "checks": [c.to_dict() for c in result.checks], "stats": result.stats,
-           "rescore": {side: [r.status, r.rescored, len(r.differ)]
+           "rescore": {side: [r.status, r.rescored, len(r.differ), r.mapped_from]
                        for side, r in result.rescore.items()}}
     text = json.dumps(doc, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()

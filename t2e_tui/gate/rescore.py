@@ -62,6 +62,13 @@ class SideRescore:
                 "unchecked": self.unchecked, "differ": self.differ}
 
 
+def reward_from(sides: dict[str, SideRescore]) -> dict[str, list[str]]:
+    """Per side, the outcome attributes a foreign run's rewards were mapped from
+    (`--reward-attr`), sides without one left out: what the verdict's reports say and its
+    scoreboard row records (gate_decisions.reward_from_json)."""
+    return {side: list(r.mapped_from) for side, r in sides.items() if r.mapped_from}
+
+
 def rescore_comparison(conn: Any, cmp: Comparison,
                        data_dir: str | None = None) -> dict[str, SideRescore]:
     """Re-score the compared episodes of each imported side; {side: SideRescore}."""

@@ -31,7 +31,7 @@ COLUMNS = (
     "human_decision", "override", "override_reason", "overridden", "human_history",
     "cites_deleted_run", "source_sha256",
     "manifests", "claimed_role", "role_reasons", "verdict", "heldout_set", "alpha", "transfer",
-    "baseline_agent", "candidate_agent", "stand_in",
+    "baseline_agent", "candidate_agent", "stand_in", "reward_from",
 )
 
 
@@ -78,10 +78,10 @@ def scoreboard_rows(db: Any) -> list[dict]:
             "SELECT row_id, created_at, candidate_hash, parent_hash, baseline_run_id, "
             "candidate_run_id, baseline_name, candidate_name, tasks_json, intersected, "
             "evidence_role, leaked_tasks_json, decision, reasons_json, stats_json, metrics_json, "
-            "source_hashes_json, manifests_json, cites_deleted_run, heldout_set "
-            "FROM gate_decisions ORDER BY row_id"):
+            "source_hashes_json, manifests_json, cites_deleted_run, heldout_set, "
+            "reward_from_json FROM gate_decisions ORDER BY row_id"):
         (row_id, created, chash, parent, bid, cid, bname, cname, tasks, inter, role, leaked,
-         decision, reasons, stats, metrics, sources, manifests, cites, hset) = r
+         decision, reasons, stats, metrics, sources, manifests, cites, hset, mapped) = r
         stats, metrics = _load(stats, {}), _load(metrics, {})
         deltas = metrics.get("deltas", {})
         hist = history.get(row_id, [])
@@ -139,6 +139,9 @@ def scoreboard_rows(db: Any) -> list[dict]:
             "candidate_agent": agents.get(cid),
             # the scripted stand-in played a side: the row's figures prove nothing about models
             "stand_in": is_stand_in(agents.get(bid)) or is_stand_in(agents.get(cid)),
+            # per side, the outcome attribute a foreign run's rewards were mapped from
+            # (`--reward-attr`): what the figures measure; None when neither was mapped
+            "reward_from": _load(mapped, None),
         })
     return out
 
