@@ -16,7 +16,9 @@ last assistant message a `gen_ai.tool.message` event on the root. A string argum
 as JSON is written as the JSON text of the string (export_otel_messages.arguments). A
 message's kept parts (`content_parts`), a call's other choices (`unchosen_choices`, as the
 chat span's output, `t2e.chosen_choice` naming the step's) and the episode's system
-instructions are written as export_otel_messages.py says. Times are fixed64. User
+instructions are written as export_otel_messages.py says; a tau2 1.x simulation's reviews,
+usage and per-simulation policy and its messages' audio and tick metadata as
+export_otel_extra.py says. Times are fixed64. User
 messages after the last assistant message (no chat span carries them) ride as
 `gen_ai.user.message` events on the root span (their text and the user's own tool calls). A
 user message has no span of its own, so the user turns' costs and usage ride on the root as
@@ -53,9 +55,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timedelta, timezone
 from typing import IO, Any
 
+from .export_otel_extra import message_fields, simulation_fields
 from .export_otel_messages import (
     Choices,
     instructions,
@@ -64,13 +66,13 @@ from .export_otel_messages import (
     system_messages,
     usage,
 )
+from .export_otel_run import MAX_NS as _MAX_NS
+from .export_otel_run import run_fields_of, run_time_ns
+from .export_otel_run import time_ns as _time_ns
 from .importers.otel_spans import cost as cost_of
 from .writer import conn_of
 
 _NS = 1_000_000
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_US = timedelta(microseconds=1)
-_MAX_NS = 1 << 64  # (OTLP times are fixed64 nanoseconds)
 
 
 def _id(*parts: Any, n: int = 32) -> str:
@@ -93,25 +95,6 @@ def _attrs(d: dict, null: str | None = None) -> list[dict]:
     tells apart from a result not captured, an absent attribute)."""
     return [{"key": k, "value": _val(v) if v is not None else {}} for k, v in d.items()
             if v is not None or k == null]
-
-
-def _time_ns(v: Any) -> int | None:
-    """An ISO 8601 time (UTC when it names no zone) in nanoseconds, or None (also for a time
-    OTLP's fixed64 cannot hold: before 1970, or from 2^64 ns, in 2554, on)."""
-    if not isinstance(v, str):
-        return None
-    try:
-        t = datetime.fromisoformat(v.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=timezone.utc)
-    try:
-        # in whole microseconds (a float of seconds times 1e9 was up to ~100 ns off)
-        ns = (t - _EPOCH) // _US * 1000
-    except (OverflowError, OSError, ValueError):
-        return None
-    return ns if 0 <= ns < _MAX_NS else None
 
 
 def _start_ns(sim: dict, msgs: list[dict]) -> int | None:
@@ -249,6 +232,8 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None],
             "t2e.termination_reason": sim.get("termination_reason"),
             "t2e.system_turns": n_system or None,
             "t2e.time_source": "run" if own_start is None else None,
+            "t2e.simulation_fields": simulation_fields(sim),
+            "t2e.message_fields": message_fields(msgs),
             "gen_ai.system_instructions": root_instructions(None if heads else texts, si_parts),
             "t2e.reward": None if ri is None or ri.get("reward") is None
             else float(ri["reward"]),
@@ -297,7 +282,7 @@ def write_otel(db: Any, run_id: str, fh: IO[str]) -> int:
                        (run_id,)).fetchone()
     run = {"run_id": row[0], "name": row[1], "agent_model": row[2], "domain": row[3]}
     _, top = run_header(db, run_id, provenance=False)
-    first: dict | None = _run_fields(top)
+    first: dict | None = run_fields_of(top)
     run_ns = run_time_ns(top, conn, run_id)
     n = 0
     ids = _EpisodeIds(conn, run_id)
@@ -317,41 +302,6 @@ def write_otel(db: Any, run_id: str, fh: IO[str]) -> int:
             first = None
             n += 1
     return n
-
-
-def run_fields(db: Any, run_id: str) -> dict:
-    """The run's world as root attributes (the first episode's): its tau2 info block and tasks
-    as the tau2 export writes them (store.exporters.run_header), compact JSON, and the policy
-    (the info's `environment_info.policy`, when it is text) as an attribute of its own, so a
-    trace viewer shows it as text (store/importers/otel_run.py puts it back)."""
-    from .exporters import run_header
-
-    return _run_fields(run_header(db, run_id, provenance=False)[1])
-
-
-def _run_fields(top: dict) -> dict:
-    info, policy = top["info"], None
-    env = info.get("environment_info")
-    if isinstance(env, dict) and isinstance(env.get("policy"), str):
-        env = dict(env)
-        policy = env.pop("policy")
-        info = {**info, "environment_info": env}
-    return {"t2e.run.info": _compact(info), "t2e.run.policy": policy,
-            "t2e.run.tasks": _compact(top["tasks"])}
-
-
-def run_time_ns(top: dict, conn: Any, run_id: str) -> int:
-    """The run's own time in nanoseconds: its file's `timestamp` (the tau2 header's), else
-    when t2e made the run (0 only when neither reads as a time OTLP can hold)."""
-    t = _time_ns(top.get("timestamp"))
-    if t is None or t <= 0:
-        row = conn.execute("SELECT created_at FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-        t = _time_ns(row[0] if row else None)
-    return t if t is not None and t > 0 else 0
-
-
-def _compact(v: Any) -> str:
-    return json.dumps(v, ensure_ascii=False, separators=(",", ":"))
 
 
 class _EpisodeIds:

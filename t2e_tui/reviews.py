@@ -14,11 +14,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-# step extra keys shown as metadata (audio and full-duplex provenance), in this order
-_STEP_META = ("ticks", "is_audio", "audio_format", "audio_path", "audio_script_gold",
-              "speech_effects", "source_effects", "channel_effects", "turn_taking_action",
-              "source", "generation_time_seconds", "context_truncation", "content_parts",
-              "unchosen_choices")
+from store.export_otel_extra import MESSAGE_FIELDS
+
+# step extra keys shown as metadata (audio and full-duplex provenance: the fields the OTel
+# export carries, store/export_otel_extra.py), in this order
+_STEP_META = (*MESSAGE_FIELDS, "content_parts", "unchosen_choices")
 # (content_parts: parts other than text, calls and results (images, reasoning: OTel, ATIF);
 # unchosen_choices: an OTel chat call's other choices, n > 1)
 # tau2 keeps the provider's whole response beside each message: the message again, in the

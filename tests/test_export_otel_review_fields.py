@@ -1,0 +1,60 @@
+"""`t2e export --format otel` of a tau2 1.x run carries what the detail pane shows beside the
+messages: the simulation's reviews (review, user_only_review, hallucination_check,
+auth_classification), its agent_usage, per-simulation policy and mode, and each message's
+audio and tick metadata (store/export_otel_extra.py: `t2e.simulation_fields` and
+`t2e.message_fields` on the root). It dropped them all."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import store
+from store.exporters import export_dict, export_run
+from store.importers import import_path
+
+FIX = Path(__file__).parent / "fixtures" / "tau2_1x" / "voice_run"
+
+
+def test_a_1x_runs_reviews_and_audio_metadata_ride_on_the_root(tmp_path):
+    db = store.open_db(tmp_path / "a.sqlite")
+    rid = import_path(db, FIX)["run_id"]
+    out = tmp_path / "o.jsonl"
+    export_run(db, rid, "otel", out)
+    sims = {s["id"]: s for s in export_dict(db, rid)["simulations"]}
+    roots = []
+    for line in out.read_text().splitlines():
+        spans = json.loads(line)["resourceSpans"][0]["scopeSpans"][0]["spans"]
+        roots.append({a["key"]: a["value"].get("stringValue") for a in spans[0]["attributes"]})
+    voice = next(r for r in roots if r["t2e.sim_id"] == "sim-voice-1")
+    sim = sims["sim-voice-1"]
+    fields = json.loads(voice["t2e.simulation_fields"])
+    for key in ("review", "user_only_review", "hallucination_check", "auth_classification",
+                "agent_usage", "policy"):
+        assert fields[key] == sim[key], key
+    assert fields["review"]["critical_user_error"] is True  # (the flag the header shows)
+    meta = dict((k, v) for k, v in json.loads(voice["t2e.message_fields"]))
+    steps = db.conn.execute("SELECT s.idx, s.extra_json FROM steps s JOIN episodes e USING "
+                            "(episode_id) WHERE e.sim_id = 'sim-voice-1' ORDER BY idx")
+    for idx, extra in steps:
+        ex = json.loads(extra or "{}")
+        if ex.get("is_audio"):
+            assert meta[idx]["is_audio"] is True and meta[idx]["ticks"] == ex["ticks"]
+    assert meta[0]["audio_path"] == "artifacts/sim-voice-1/user_0.wav"
+    # the round trip still gives every message back
+    db2 = store.open_db(tmp_path / "b.sqlite")
+    import_path(db2, out)
+    q = "SELECT role, content FROM steps ORDER BY episode_id, idx"
+    assert sorted(db2.conn.execute(q).fetchall(), key=repr) == \
+        sorted(db.conn.execute(q).fetchall(), key=repr)
+
+
+def test_a_run_without_them_writes_neither_attribute(tmp_path):
+    from test_store_data import make_results, write_json
+
+    db = store.open_db(tmp_path / "a.sqlite")
+    rid = import_path(db, write_json(tmp_path / "r.json", make_results(2)))["run_id"]
+    out = tmp_path / "o.jsonl"
+    export_run(db, rid, "otel", out)
+    assert "t2e.simulation_fields" not in out.read_text()
+    assert "t2e.message_fields" not in out.read_text()
