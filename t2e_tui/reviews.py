@@ -16,11 +16,16 @@ from typing import Any
 
 from store.export_otel_extra import MESSAGE_FIELDS
 
-# step extra keys shown as metadata (audio and full-duplex provenance: the fields the OTel
-# export carries, store/export_otel_extra.py), in this order
-_STEP_META = (*MESSAGE_FIELDS, "content_parts", "unchosen_choices")
-# (content_parts: parts other than text, calls and results (images, reasoning: OTel, ATIF);
+# step extra keys shown as metadata (an ATIF step's reasoning and subagent; audio and
+# full-duplex provenance: the fields the OTel export carries, store/export_otel_extra.py), in
+# this order
+_STEP_META = ("reasoning_content", "subagent", *MESSAGE_FIELDS, "content_parts",
+              "unchosen_choices")
+# (reasoning_content: an ATIF agent step's reasoning, shown as "reasoning: ..."; subagent: the
+# ATIF subagent trajectory a step belongs to, kept in its parent's episode;
+# content_parts: parts other than text, calls and results (images, reasoning: OTel, ATIF);
 # unchosen_choices: an OTel chat call's other choices, n > 1)
+_LABEL = {"reasoning_content": "reasoning"}
 # tau2 keeps the provider's whole response beside each message: the message again, in the
 # provider's shape. Shown only on request (`t2e show --full`, `x` in the app), and cut there.
 RAW_KEY = "raw_data"
@@ -125,7 +130,7 @@ def step_lines(step: dict) -> list[str]:
                        "chunk(s))")
             continue
         text = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
-        out.append(f"{k}: {text}")
+        out.append(f"{_LABEL.get(k, k)}: {text}")
     for line in step.get("_review") or []:
         out.append(line)
     return out

@@ -30,12 +30,13 @@ def test_v17_trajectory_with_subagent(db):
     p = FIX / "support_v17.json"
     assert detect_format(p) == "atif"
     entry = import_path(db, p)
-    assert entry["episodes"] == 2
+    assert entry["episodes"] == 1  # the subagent is part of it (test_import_atif_subagents)
     main = steps(db, "traj-main")
     assert [(r[0], r[1]) for r in main] == [
         ("user", "Refund order #W7, it arrived broken."),
         ("assistant", "Let me look it up."), ("tool", '{"status": "delivered"}'),
         ("assistant", None), ("tool", "refunds allowed"),
+        ("user", "check policy"), ("assistant", "refunds allowed"),
         ("assistant", "Your refund is on its way.")]
     assert json.loads(main[1][2]) == [{"id": "c1", "name": "get_order_details",
                                        "arguments": {"order_id": "#W7"},
@@ -49,7 +50,6 @@ def test_v17_trajectory_with_subagent(db):
     extra = json.loads(ep[1])["atif"]
     assert extra["system_prompt"] == ["You are a support agent."]
     assert extra["attributes"]["reward"] == 1.0 and extra["attributes"]["verifier_passed"]
-    assert [r[0] for r in steps(db, "traj-main/traj-sub")] == ["user", "assistant"]
     run = db.conn.execute("SELECT agent_model, grading FROM runs").fetchone()
     assert run == ("model-atif", "foreign")
     assert any("subagent" in w for w in entry["warnings"])

@@ -1,8 +1,11 @@
 """Harbor's Agent Trajectory Interchange Format (ATIF, schema versions 1.0-1.7).
 
-A file holds one trajectory object (or a JSON list of them); each trajectory is an episode, and
-so is each subagent trajectory embedded in it (`subagent_trajectories`, v1.7), labelled
-`<parent>/<trajectory_id>`. Steps map to tau2 messages: `system` steps are kept as episode
+A file holds one trajectory object (or a JSON list of them); each trajectory is an episode. A
+subagent trajectory embedded in it (`subagent_trajectories`, v1.7) is part of its parent's
+episode, never an episode (a task) of its own: its messages follow the observation result
+that refers to it (`subagent_trajectory_ref`; at the end when none does), each marked
+`subagent` with its trajectory id (`<id>/<id>` for a subagent's own subagent), and its root
+fields are kept in the parent's `atif.subagents`. Steps map to tau2 messages: `system` steps are kept as episode
 metadata (their text as `system_prompt`, each whole step, with the message it came before, as
 `system_steps`), `user` steps are user messages, an `agent` step is an assistant message (its
 `message`, `tool_calls` as {id, name, arguments}, `metrics` token counts as usage and
@@ -72,7 +75,7 @@ def _text(message: Any, where: str, field: str = "message") -> tuple[str | None,
 # of these names is kept as "atif_<name>" instead of overwriting it
 _MESSAGE_OWN = frozenset(("role", "content", "content_parts", "tool_calls", "id", "error",
                           "requestor", "timestamp", "cost", "usage", "turn_idx", "metrics",
-                          "observation"))
+                          "observation", "subagent"))
 _CALL_OWN = frozenset(("id", "name", "arguments", "requestor"))
 # the fields of the root the episode's `atif` block already holds, or that become episodes
 _ROOT_USED = frozenset(("schema_version", "session_id", "trajectory_id", "agent", "notes",
@@ -230,14 +233,53 @@ def trajectory_sims(t: Any, where: str, parent: str | None = None) -> list[dict]
     sim = {"id": key, "task_id": str(task) if task is not None else key, "trial": None,
            "start_time": times[0] if times else None, "end_time": times[-1] if times else None,
            "termination_reason": None, "reward_info": None, "messages": msgs, "atif": block}
-    out = [sim]
     subs = t.get("subagent_trajectories")
     if subs is not None and type(subs) is not list:
         raise ImportFailure(f"{where}: 'subagent_trajectories' should be a list, found "
                             f"{type(subs).__name__}")
-    for j, sub in enumerate(subs or []):
-        out.extend(trajectory_sims(sub, f"{where}, subagent_trajectories[{j}]", parent=key))
-    return out
+    if subs:
+        _fold_subagents(sim, [trajectory_sims(sub, f"{where}, subagent_trajectories[{j}]",
+                                              parent=key)[0] for j, sub in enumerate(subs)])
+    return [sim]
+
+
+def _refs(m: dict) -> set[str]:
+    """The trajectory ids an observation result's `subagent_trajectory_ref` names (one ref
+    object or a list of them)."""
+    refs = m.get("subagent_trajectory_ref")
+    refs = refs if isinstance(refs, list) else [refs]
+    return {str(r.get("trajectory_id") or r.get("session_id")) for r in refs
+            if isinstance(r, dict) and (r.get("trajectory_id") or r.get("session_id"))}
+
+
+def _fold_subagents(sim: dict, subs: list[dict]) -> None:
+    """Put each subagent's messages into its parent's (`sim`), after the first observation
+    result that refers to it (at the end when none does), each marked `subagent`: what the
+    subagent did is part of the parent's episode, and a gate compares tasks, never
+    trajectory ids (which differ in every run). The subagent's root fields go to the
+    parent's `atif.subagents`, with the message it starts at."""
+    msgs = sim["messages"]
+    anchors: dict[int, list[tuple[dict, dict]]] = {}
+    kept = sim["atif"].setdefault("subagents", [])
+    for sub in subs:
+        sid = str(sub["atif"].get("trajectory_id") or sub["atif"].get("session_id")
+                  or sub["id"].rsplit("/", 1)[-1])
+        at = next((i + 1 for i, m in enumerate(msgs) if m.get("role") == "tool"
+                   and sid in _refs(m)), len(msgs))
+        for m in sub["messages"]:  # (a subagent's own subagent: "<sub>/<its sub>")
+            m["subagent"] = f"{sid}/{m['subagent']}" if m.get("subagent") else sid
+        record = {"trajectory_id": sid, "messages": len(sub["messages"]),
+                  **{k: v for k, v in sub["atif"].items() if v is not None}}
+        kept.append(record)
+        anchors.setdefault(at, []).append((sub, record))
+    out: list[dict] = []
+    for i in range(len(msgs) + 1):
+        for sub, record in anchors.get(i, []):
+            record["at_message"] = len(out)
+            out.extend(sub["messages"])
+        if i < len(msgs):
+            out.append(msgs[i])
+    sim["messages"] = out
 
 
 def import_file(conn: sqlite3.Connection, ctx: ImportContext) -> None:
@@ -286,9 +328,11 @@ def import_file(conn: sqlite3.Connection, ctx: ImportContext) -> None:
     # writer, as the tau2 importers' repeated ids and orphan tool results are
     ctx.warnings.extend(ctx.summary_warnings(ew, record="trajectory",
                                              result="observation result"))
-    if len(sims) > len(items):
-        ctx.warn(f"{len(sims) - len(items)} embedded subagent trajectory(ies) imported as "
-                 "episodes of their own (<parent>/<trajectory_id>)")
+    n_subs = sum(len(s["atif"].get("subagents") or []) for s in sims)
+    if n_subs:
+        ctx.warn(f"{n_subs} embedded subagent trajectory(ies) kept in their parent's episode, "
+                 "after the observation that refers to them (steps marked `subagent`): not "
+                 "tasks of their own")
     ctx.warn("ATIF trajectories carry no gold: map an outcome with `t2e gate --reward-attr "
              "NAME` (root extra and final_metrics fields)")
     model = agent.get("model_name") if isinstance(agent.get("model_name"), str) else None
