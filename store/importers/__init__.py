@@ -34,6 +34,7 @@ from .detect import TASKS_FILE, Compressed, detect_format, tasks_list  # noqa: F
 
 # a folder's entries (folder_files and its helpers) live in folders.py; importable from here
 from .folders import TRACE_SUFFIXES, _Outside, _Skipped, folder_files, run_directory  # noqa: F401
+from .harbor_layout import harbor_kind, hashed_files
 
 __all__ = ["ImportFailure", "import_paths", "import_path", "import_world_id", "detect_format"]
 
@@ -304,7 +305,7 @@ def _import_locked(conn: sqlite3.Connection, p: Path, display: str, sha: str, si
         with writer.transaction(conn):
             if fmt == "tau2-dir":
                 reader.import_directory(conn, ctx)
-            elif fmt in ("t2e-jsonl", "atif"):
+            elif fmt in ("t2e-jsonl", "atif", "harbor"):
                 reader.import_file(conn, ctx)
             else:  # otel, tau2: with the worker started early, if any
                 reader.import_file(conn, ctx, worker)
@@ -334,9 +335,12 @@ def _stored_warnings(text: str | None) -> list[str]:
 
 def content_hash(p: Path) -> tuple[str, int]:
     """sha256 and size of a file; for a directory, over results.json and simulations/*.json
-    (relative names and contents), so the same run re-imported is recognised."""
+    (a Harbor folder: the files its import reads, harbor_layout.hashed_files) (relative names
+    and contents), so the same run re-imported is recognised."""
     h = hashlib.sha256()
-    if p.is_dir():
+    if p.is_dir() and harbor_kind(p):  # a Harbor job or trial folder: the files it reads
+        files = hashed_files(p)
+    elif p.is_dir():
         # only regular files inside the directory (a symlink out of it is not read)
         files = [p / "results.json"] + sorted((p / "simulations").glob("*.json"))
         files = [f for f in files if f.is_file() and inside(p, f)]

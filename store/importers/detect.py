@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .common import ImportFailure, open_regular, without_bom
+from .harbor_layout import harbor_kind
 from .jsonstream import JsonStream, JsonStreamError
 
 # a simulation's keys (tau2 0.x and 1.x, t2e's own JSONL): an item holding any of these is
@@ -48,10 +49,11 @@ _SNIFF = 1 << 20
 
 
 def detect_format(p: Path) -> str:
-    """tau2-dir | t2e-jsonl | otel | atif | tau2 (monolithic JSON or a foreign JSON shape) |
+    """tau2-dir | harbor (a Harbor job or trial folder) | t2e-jsonl | otel | atif | tau2
+    (monolithic JSON or a foreign JSON shape) |
     tau2-tasks (a list of tau2 task definitions: no evidence, refused)."""
     if p.is_dir():
-        return "tau2-dir"
+        return "harbor" if harbor_kind(p) else "tau2-dir"
     with open_regular(p) as fh:
         head = fh.read(_SNIFF)
     _not_compressed(head)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .common import inside
+from .harbor_layout import harbor_kind
 
 TRACE_SUFFIXES = (".json", ".jsonl", ".ndjson")
 
@@ -31,10 +32,11 @@ class _Skipped:
 
 
 def run_directory(p: Path) -> bool:
-    """Whether a directory is a tau2 results directory (results.json + simulations/: tau2
-    1.x's layout, one per run); either one will do (the import names what is missing)."""
+    """Whether a directory is a run of its own: a tau2 results directory (results.json +
+    simulations/: tau2 1.x's layout, one per run; either one will do, the import names what is
+    missing) or a Harbor job or trial folder (harbor_layout.py)."""
     return (p / "results.json").exists() or (p / "results.json").is_symlink() \
-        or (p / "simulations").exists()
+        or (p / "simulations").exists() or harbor_kind(p) is not None
 
 
 def folder_files(path: str | os.PathLike) -> list[Any]:
@@ -63,8 +65,9 @@ def folder_files(path: str | os.PathLike) -> list[Any]:
             is_dir = f.is_dir()
             if is_dir and not run_directory(f):
                 skipped.append(_Skipped(f, "a folder that is no tau2 results directory (no "
-                                           "results.json, no simulations/ in it); a folder "
-                                           "is read one level deep"))
+                                           "results.json, no simulations/ in it) and no "
+                                           "Harbor job or trial folder; a folder is read "
+                                           "one level deep"))
                 continue
             if not is_dir and f.suffix.lower() not in TRACE_SUFFIXES:
                 skipped.append(_Skipped(f, f"not a trace file name ({', '.join(TRACE_SUFFIXES)}"

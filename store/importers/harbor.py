@@ -1,0 +1,263 @@
+"""Harbor output folders: a job (one run) or a trial (one run of one episode).
+
+Each trial is an episode: its messages are its ATIF trajectory's (`agent/trajectory.json`,
+read by atif.py, subagents folded in as there), its task is the trial's task name
+(`result.json` `task_name`, else the config's task name or path, else the trajectory's
+`extra.task_id`, else the trial folder's name without Harbor's `__<id>` suffix; a task's
+trials are numbered in name order), and its reward is the verifier's: `result.json`
+`verifier_result.rewards.reward` (else the only key of `rewards`; else `verifier/reward.txt`,
+`verifier/reward.json`). That reward is foreign evidence: the run is graded 'foreign' (t2e has
+no gold to re-score it with), and it is stored as if `t2e gate --reward-attr verifier.reward`
+had mapped it, so two jobs gate as they are; every key of `rewards` is an attribute
+`verifier.<key>` `--reward-attr` can map instead. A trial whose verifier gave no reward (an
+exception, a trial cut short) is unscored; its `exception_info.exception_type` is its
+termination reason. The job's `config.json` `job_name` names the run (else the folder).
+Errors name the file (relative to the folder imported) and the field.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from ..messages import short_json
+from ..ranges import reward_problem
+from .atif import trajectory_sims
+from .common import ImportContext, ImportFailure, RunMeta, open_regular
+from .episodes import EpisodeWriter, RecordError, validate_sim
+from .harbor_layout import REWARD_JSON, REWARD_TXT, TRAJECTORY, harbor_kind, trial_folders
+from .jsonstream import JsonStreamError, describe_json_error
+from .jsonstream import loads as strict_loads
+
+FORMAT = "harbor"
+REWARD_ATTR = "verifier.reward"  # the attribute the verifier's reward is stored as mapped from
+_SUFFIX = re.compile(r"__[A-Za-z0-9]{4,}\Z")  # Harbor's trial name: <task>__<short uuid>
+
+
+def _d(v: Any) -> dict:
+    return v if isinstance(v, dict) else {}
+
+
+def _kind(v: Any) -> str:
+    return {dict: "an object", list: "a list", bool: "a boolean", type(None): "null",
+            float: "a number", int: "a number", str: "text"}.get(type(v), type(v).__name__)
+
+
+def read_json(path: Path, shown: str) -> Any:
+    """A JSON file with the store's limits (NaN, 64-bit integers, nesting), errors naming it."""
+    try:
+        with open_regular(path, shown) as fh:
+            raw = fh.read()
+        return strict_loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise ImportFailure(f"{shown}: not UTF-8 text ({exc.reason} at byte {exc.start})") \
+            from None
+    except json.JSONDecodeError as exc:
+        cut = exc.pos >= len(exc.doc.rstrip())
+        raise ImportFailure(f"{shown}: " + describe_json_error(
+            exc.msg, f"character {exc.pos} (line {exc.lineno})", cut)) from None
+    except JsonStreamError as exc:
+        raise ImportFailure(f"{shown}: {exc}") from None
+
+
+def _object(path: Path, shown: str) -> dict | None:
+    """A JSON object file (None when absent)."""
+    if not path.exists():
+        return None
+    value = read_json(path, shown)
+    if not isinstance(value, dict):
+        raise ImportFailure(f"{shown}: expected an object, found {_kind(value)}")
+    return value
+
+
+def _field(d: dict, dotted: str, kind: type | tuple, shown: str) -> Any:
+    """d's field at a dotted path, None when absent or null; another type is refused, named."""
+    v: Any = d
+    for part in dotted.split("."):
+        v = v.get(part) if isinstance(v, dict) else None
+    if v is not None and not isinstance(v, kind):
+        what = {dict: "an object", str: "text", list: "a list"}.get(kind, "a number") \
+            if isinstance(kind, type) else "a number"
+        raise ImportFailure(f"{shown}: field {dotted} should be {what}, found {_kind(v)} "
+                            f"{short_json(v)}")
+    return v
+
+
+def _reward(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ImportFailure(f"{where} should be a number, found {_kind(value)} "
+                            f"{short_json(value)}")
+    if (bad := reward_problem(value)) is not None:
+        raise ImportFailure(f"{where} {bad}")
+    return float(value)
+
+
+def _verifier(trial: Path, pre: str, result: dict | None) -> tuple[float | None, dict, str]:
+    """(reward, every reward by key, where it was read) of a trial's verifier."""
+    shown = f"{pre}result.json"
+    rewards = _field(result, "verifier_result.rewards", dict, shown) if result else None
+    if rewards is None and (trial / REWARD_TXT).exists():
+        txt_shown = f"{pre}{REWARD_TXT.as_posix()}"
+        with open_regular(trial / REWARD_TXT, txt_shown) as fh:
+            text = fh.read(256).decode("utf-8", "replace").strip()
+        try:
+            value = float(text)
+        except ValueError:
+            raise ImportFailure(f"{txt_shown}: should hold a number, found "
+                                f"{short_json(text)}") from None
+        return _reward(value, f"{txt_shown}: the reward"), {"reward": value}, txt_shown
+    if rewards is None and (trial / REWARD_JSON).exists():
+        shown = f"{pre}{REWARD_JSON.as_posix()}"
+        rewards = _object(trial / REWARD_JSON, shown)
+        where = ""
+    else:
+        where = "verifier_result.rewards."
+    if not rewards:
+        return None, {}, ""
+    key = "reward" if "reward" in rewards else next(iter(rewards)) if len(rewards) == 1 \
+        else None
+    for k, v in rewards.items():  # every one a number: they are attributes to map
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ImportFailure(f"{shown}: field {where}{k} should be a number, found "
+                                f"{_kind(v)} {short_json(v)}")
+    if key is None:
+        return None, rewards, shown
+    return _reward(rewards[key], f"{shown}: field {where}{key}"), rewards, shown
+
+
+def _task(trial: Path, result: dict | None, config: dict | None, traj: dict | None,
+          pre: str) -> str:
+    """The trial's task name (module docstring), refused named when of another type."""
+    if result is not None:
+        name = _field(result, "task_name", (str, int), f"{pre}result.json")
+        if name is not None and name != "":
+            return str(name)
+    for c, shown in ((config, f"{pre}config.json"),
+                     ((result or {}).get("config"), f"{pre}result.json config")):
+        if isinstance(c, dict):
+            name = _field(c, "task.name", str, shown) or _field(c, "task.path", str, shown)
+            if name:
+                return name.rstrip("/").rsplit("/", 1)[-1]
+    if traj is not None and traj.get("task_id") != traj.get("id"):
+        return traj["task_id"]  # (the trajectory's extra.task_id)
+    return _SUFFIX.sub("", trial.name)
+
+
+def trial_sim(trial: Path, pre: str) -> tuple[dict, dict]:
+    """One trial folder -> (its episode as a simulation, what the run learns from it: agent,
+    reward source, whether it had a trajectory)."""
+    result = _object(trial / "result.json", f"{pre}result.json")
+    config = _object(trial / "config.json", f"{pre}config.json")
+    traj_shown = f"{pre}{TRAJECTORY.as_posix()}"
+    sim = None
+    if (trial / TRAJECTORY).exists():
+        doc = read_json(trial / TRAJECTORY, traj_shown)
+        if isinstance(doc, list):
+            raise ImportFailure(f"{traj_shown}: expected one trajectory object, found a list")
+        (sim,) = trajectory_sims(doc, traj_shown)
+    reward, rewards, reward_from = _verifier(trial, pre, result)
+    task = _task(trial, result, config, sim, pre)
+    name = _field(result, "trial_name", (str, int), f"{pre}result.json") if result else None
+    block = sim["atif"] if sim else {"attributes": {}}
+    block["attributes"].update({f"verifier.{k}": v for k, v in rewards.items()})
+    exc = _field(result, "exception_info", dict, f"{pre}result.json") if result else None
+    out = sim or {"messages": [], "start_time": None, "end_time": None}
+    out.update({
+        "id": str(name or trial.name), "task_id": task, "trial": None,
+        "termination_reason": (str(exc.get("exception_type")) if exc
+                               and exc.get("exception_type") else out.get("termination_reason")),
+        "reward_info": None if reward is None else {
+            "reward": reward, "reward_basis": None,
+            "info": {"mapped_from": REWARD_ATTR, "read_from": reward_from}},
+        "atif": block,
+        "harbor": {"trial": trial.name, "result": result, "config": config},
+    })
+    for key, field in (("start_time", "started_at"), ("end_time", "finished_at")):
+        v = _field(result, field, str, f"{pre}result.json") if result else None
+        if v:
+            out[key] = v
+    agent = _d((result or {}).get("agent_info"))
+    agent_config = _d((config or {}).get("agent"))
+    model_name = (_d(agent.get("model_info")).get("name") or agent_config.get("model_name")
+                  or (_d(sim["atif"].get("agent")).get("model_name") if sim else None))
+    agent_name = agent.get("name") or agent_config.get("name")
+    facts = {"agent": agent_name if isinstance(agent_name, str) else None,
+             "model": model_name if isinstance(model_name, str) else None,
+             "trajectory": sim is not None, "unscored": reward is None,
+             "no_result": result is None, "exception": bool(exc),
+             "unkeyed": reward is None and len(rewards) > 1, "keys": sorted(rewards)}
+    return out, facts
+
+
+def import_file(conn: sqlite3.Connection, ctx: ImportContext) -> None:
+    """Import a Harbor job folder (one run, an episode per trial) or a trial folder (one run
+    of one episode)."""
+    ctx.fmt = FORMAT
+    ctx.grading = "foreign"  # (before the run is made: provenance reads it)
+    root = ctx.path
+    kind = harbor_kind(root)
+    job_config = _object(root / "config.json", "config.json") if kind == "job" else None
+    job_result = _object(root / "result.json", "result.json") if kind == "job" else None
+    trials = trial_folders(root) if kind == "job" else [root]
+    if ctx.name_from_file and job_config is not None:
+        job_name = _field(job_config, "job_name", str, "config.json")
+        if job_name:
+            ctx.name = job_name
+    sims, facts = [], []
+    for t in trials:
+        sim, f = trial_sim(t, f"{t.name}/" if kind == "job" else "")
+        sims.append(sim)
+        facts.append(f)
+    models = sorted({f["model"] for f in facts if f["model"]})
+    agents = sorted({str(f["agent"]) for f in facts if f["agent"]})
+    top = {"domain": "harbor", "harbor": {
+        "kind": kind, "job_config": job_config, "job_result": job_result,
+        "agents": agents, "models": models}}
+    meta = RunMeta(top_keys=["domain", "harbor", "simulations"], top=top)
+    run_id = ctx.start_run(conn, meta)
+    ew = EpisodeWriter(conn, run_id)
+    for ord_, sim in enumerate(sims):
+        try:
+            validate_sim(sim, f"trial {sim['harbor']['trial']}")
+        except RecordError as exc:
+            raise ImportFailure(str(exc)) from None
+        ew.add(sim, ord_)
+    ew.close()
+    ctx.episodes, ctx.messages = ew.episodes, ew.messages
+    ctx.finish_run(conn, meta)
+    ctx.warnings.extend(ctx.summary_warnings(ew, record="trial", result="observation result"))
+    _warn(ctx, facts, agents, models)
+    conn.execute("UPDATE runs SET grading = 'foreign', agent_model = coalesce(?, agent_model) "
+                 "WHERE run_id = ?", (models[0] if len(models) == 1 else None, run_id))
+
+
+def _warn(ctx: ImportContext, facts: list[dict], agents: list[str], models: list[str]) -> None:
+    def count(key: str) -> int:
+        return sum(1 for f in facts if f[key])
+
+    if not facts:
+        ctx.warn("no trial folder in this Harbor job (a folder with result.json or "
+                 "config.json beside agent/ or verifier/): the run is empty")
+    if len(models) > 1 or len(agents) > 1:
+        ctx.warn(f"this job's trials ran {len(agents)} agent(s) ({', '.join(agents)}) and "
+                 f"{len(models)} model(s) ({', '.join(models)}), all in this one run: a gate "
+                 "compares one agent's run with another's, so import each agent's job apart")
+    if n := sum(1 for f in facts if not f["trajectory"]):
+        ctx.warn(f"{n} trial(s) have no agent/trajectory.json (the agent wrote no ATIF "
+                 "trajectory): kept with their outcome and no steps")
+    if n := count("no_result"):
+        ctx.warn(f"{n} trial(s) have no result.json (not finished?): their reward, if any, "
+                 "was read from verifier/")
+    if n := count("unscored"):
+        keyed = [f["keys"] for f in facts if f["unkeyed"]]
+        ctx.warn(f"{n} trial(s) have no verifier reward and stay unscored"
+                 + (f" ({count('exception')} ended with an exception, its type their "
+                    "termination reason)" if count("exception") else "")
+                 + (f"; {len(keyed)} give several rewards and none named 'reward' (keys "
+                    f"{', '.join(keyed[0])}): map one with `t2e gate --reward-attr "
+                    f"verifier.<key>`" if keyed else ""))
+    ctx.warn("Harbor's verifier reward is the outcome (as `--reward-attr verifier.reward`): "
+             "foreign evidence, not re-scorable here")
