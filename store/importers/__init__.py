@@ -33,7 +33,14 @@ from .common import (
 from .detect import TASKS_FILE, Compressed, detect_format, tasks_list  # noqa: F401 (detect_format: API)
 
 # a folder's entries (folder_files and its helpers) live in folders.py; importable from here
-from .folders import TRACE_SUFFIXES, _Outside, _Skipped, folder_files, run_directory  # noqa: F401
+from .folders import (  # noqa: F401
+    TRACE_SUFFIXES,
+    _Outside,
+    _Skipped,
+    folder_files,
+    run_directory,
+    stands_for,
+)
 from .harbor_layout import harbor_kind, hashed_files
 
 __all__ = ["ImportFailure", "import_paths", "import_path", "import_world_id", "detect_format"]
@@ -105,6 +112,7 @@ def _import_one(db: Any, path: str | os.PathLike, *, name: str | None,
     if role is not None and role not in writer.ROLES:
         raise ImportFailure(f"unknown evidence role {role!r} "
                             f"(expected one of {', '.join(writer.ROLES)})")
+    path = stands_for(path)  # a run directory's own results file names the directory
     p = Path(path)
     display = shown_path(path)
     if not p.exists():  # (missing, or a link to nothing or one that loops: named as such)

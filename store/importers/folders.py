@@ -39,6 +39,23 @@ def run_directory(p: Path) -> bool:
         or (p / "simulations").exists() or harbor_kind(p) is not None
 
 
+def stands_for(path: str | os.PathLike) -> str | os.PathLike:
+    """The run directory a file of it names: a `results.json` with a `simulations/` folder
+    beside it is its tau2 results directory (tau2's own loader reads the directory then), and
+    a Harbor job's or trial's `result.json` or `config.json` its folder. Anything else is
+    itself."""
+    p = Path(path)
+    parent = p.parent
+    try:
+        if p.name == "results.json" and p.is_file() and (parent / "simulations").is_dir():
+            return parent
+        if p.name in ("result.json", "config.json") and p.is_file() and harbor_kind(parent):
+            return parent
+    except OSError:
+        pass  # (its import names what is wrong)
+    return path
+
+
 def folder_files(path: str | os.PathLike) -> list[Any]:
     """What `path` names for import: a folder that is no tau2 results directory (neither
     results.json nor simulations/ in it), as tau2's own results folder, stands for what it

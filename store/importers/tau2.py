@@ -47,7 +47,7 @@ _V1_INFO_KEYS = {"text_streaming_config", "speech_complexity", "audio_native_con
 EXPECTED = ("expected a tau2 results file (an object with timestamp, info, tasks, simulations), "
             "a tau2 results directory (results.json + simulations/), a JSON list of "
             "simulations, t2e JSONL (.jsonl), an OpenTelemetry OTLP/JSON export "
-            "(resourceSpans) or a Harbor ATIF trajectory")
+            "(resourceSpans), a Harbor ATIF trajectory or a Harbor job or trial folder")
 # Messages per batch of rows (~0.5 MB pickled): the worker queues a few batches ahead of the
 # parent (worker.py), and smaller batches keep that queue's memory small.
 BATCH_MESSAGES = env_count("T2E_IMPORT_BATCH", 500)
