@@ -213,6 +213,35 @@ def find_bad(value: Any, path: str = "") -> tuple[str, str] | None:
     return None
 
 
+# the tokens of a JSON text a bad value can be: a string (for a lone surrogate), a number or a
+# constant JSON does not allow; anything else (punctuation, true/false/null) is skipped
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|-?(?:Infinity|[0-9][0-9eE.+-]*)|NaN')
+
+
+def bad_position(text: str, start: int, end: int) -> int | None:
+    """Where in `text[start:end]` (one JSON value) the first value the store cannot hold
+    starts (a number out of range or not JSON's, a string with a lone surrogate), for an
+    error that points at it rather than at the value's start; None when none is found.
+    Only called on the error path: a scan of the value's tokens."""
+    for m in _TOKEN.finditer(text, start, end):
+        tok = m.group()
+        try:
+            if tok[0] == '"':
+                if _SURROGATE_ESCAPE.search(tok) and _has_lone_surrogate(json.loads(tok)):
+                    return m.start()
+            elif tok[-1] in "yN":  # Infinity, -Infinity, NaN
+                return m.start()
+            elif any(c in tok for c in ".eE"):
+                _strict_float(tok)
+            else:
+                _strict_int(tok)
+        except _BadValue:
+            return m.start()
+        except ValueError:
+            continue  # (not a whole token: the decoder named what was wrong)
+    return None
+
+
 def _has_lone_surrogate(s: str) -> bool:
     try:
         s.encode("utf-8")

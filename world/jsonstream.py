@@ -27,6 +27,7 @@ from .jsondecode import (  # the whole-text decoding and checks, re-exported for
     TooDeep,
     _bad_message,
     _BadValue,
+    bad_position,
     decode_whole,
     find_bad,
     loads,
@@ -157,9 +158,17 @@ class JsonStream:
         if _SURROGATE_ESCAPE.search(self.buf, self.pos, end):
             bad = find_bad(value)
             if bad is not None:
-                raise JsonStreamError(_bad_message(bad, f" (in the value at {self.where()})"))
+                raise JsonStreamError(_bad_message(bad, self._at_bad(self.pos, end)))
         self.pos = end
         return value
+
+    def _at_bad(self, start: int, end: int) -> str:
+        """Where the bad value inside the value at buffer[start:end] is, for its message: the
+        bad number's or string's own position (the value's start said "character 0 (line 1)"
+        for a NaN on line 12 of a simulation file), else the value's."""
+        at = bad_position(self.buf, start, end)
+        return f" (at {self.where(at)})" if at is not None \
+            else f" (in the value at {self.where(start)})"
 
     def _too_deep(self) -> TooDeep:
         return TooDeep(f"{TOO_DEEP} in the value at {self.where()}")
@@ -171,13 +180,12 @@ class JsonStream:
                 value, end = raw_decode(decoder, self.buf, self.pos)
             except _BadValue:
                 # find the field: decode the same value again with markers for bad numbers
-                where = self.where()
                 # (a JsonStreamError here, malformed JSON after the number, is the real error)
                 bad_value, bad_end = self._decode(_LENIENT)
                 if too_deep(self.buf, limit, self.pos, bad_end):
                     raise self._too_deep() from None
                 bad = find_bad(bad_value)
-                raise JsonStreamError(_bad_message(bad, f" (in the value at {where})")) \
+                raise JsonStreamError(_bad_message(bad, self._at_bad(self.pos, bad_end))) \
                     from None
             except TooDeep:
                 raise self._too_deep() from None
