@@ -20,11 +20,12 @@ from store.export_otel_extra import MESSAGE_FIELDS
 # full-duplex provenance: the fields the OTel export carries, store/export_otel_extra.py), in
 # this order
 _STEP_META = ("reasoning_content", "subagent", *MESSAGE_FIELDS, "content_parts",
-              "unchosen_choices")
+              "unchosen_choices", "user_transcript")
 # (reasoning_content: an ATIF agent step's reasoning, shown as "reasoning: ..."; subagent: the
 # ATIF subagent trajectory a step belongs to, kept in its parent's episode;
 # content_parts: parts other than text, calls and results (images, reasoning: OTel, ATIF);
-# unchosen_choices: an OTel chat call's other choices, n > 1)
+# unchosen_choices: an OTel chat call's other choices, n > 1; user_transcript: what a tau2
+# 1.x full-duplex agent heard of the user, from the ticks)
 _LABEL = {"reasoning_content": "reasoning"}
 # tau2 keeps the provider's whole response beside each message: the message again, in the
 # provider's shape. Shown only on request (`t2e show --full`, `x` in the app), and cut there.

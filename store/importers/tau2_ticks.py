@@ -5,13 +5,18 @@ tau2 1.x voice (full-duplex) runs may save a simulation with `messages: null` an
 each side made and their results. The store's unit is a message (one step), so the ticks are
 turned back into messages here, in tick order:
 
-* consecutive speech chunks of one speaker form one message (an utterance); it ends when that
-  speaker has a tick without speech or makes a tool call. Utterances are ordered by the tick
-  they start in, so overlapping speech (barge-in) reads as two messages side by side in time;
+* consecutive speech chunks of one speaker's utterance form one message; it ends when that
+  speaker has a tick without speech, makes a tool call or speaks a chunk of another utterance
+  (its `utterance_ids` share none with the chunk before: a backchannel said during the other
+  side's turn is a message of its own, not glued to the speaker's earlier turn). Utterances
+  are ordered by the tick they start in, so overlapping speech (barge-in) reads as two
+  messages side by side in time;
 * tool calls of a tick become one message of that speaker carrying the calls (with the
   chunk's text, if any), followed by the tool results in their recorded order;
 * each message keeps where it came from (`ticks: {start, end, chunks}`) and the audio fields
-  of its first chunk, which the store keeps as step metadata.
+  of its first chunk, which the store keeps as step metadata; a tick's `user_transcript` (what
+  the agent heard of the user) goes to the user message made or extended in that tick (else
+  the user's latest message, else the next one), several joined by " / ".
 
 The raw `ticks` stay in the episode's extra_json, so export gives the simulation back as it was
 (`messages: null`, the ticks untouched).
@@ -46,12 +51,16 @@ def _text(chunk: Any) -> str | None:
     return content
 
 
-def _join(prev: str, prev_ids: Any, text: str, ids: Any) -> str:
-    """tau2 joins chunks of one utterance directly and separate utterances with a space."""
-    if (isinstance(prev_ids, list) and isinstance(ids, list) and prev_ids and ids
-            and not set(map(str, prev_ids)) & set(map(str, ids))):
-        return prev + " " + text
-    return prev + text
+def _other_utterance(prev_ids: Any, ids: Any) -> bool:
+    """Whether a chunk belongs to another utterance than the chunk before it: both name their
+    utterances and share none (chunks without ids are taken as one utterance, as before)."""
+    return (isinstance(prev_ids, list) and isinstance(ids, list) and bool(prev_ids)
+            and bool(ids) and not set(map(str, prev_ids)) & set(map(str, ids)))
+
+
+def _add_transcript(msg: dict, text: str) -> None:
+    msg["user_transcript"] = (msg["user_transcript"] + " / " + text
+                              if msg.get("user_transcript") else text)
 
 
 def check_ticks(ticks: Any, label: str) -> None:
@@ -82,17 +91,24 @@ def messages_from_ticks(ticks: list[dict]) -> list[dict]:
     # per speaker: the message still being extended, its last utterance ids
     open_msg: dict[str, dict | None] = {"assistant": None, "user": None}
     last_ids: dict[str, Any] = {"assistant": None, "user": None}
+    last_user: dict | None = None  # the user's latest message (for a tick's transcript)
+    heard: list[str] = []  # transcripts waiting for the user's first message
     for n, tick in enumerate(ticks):
         tid = tick.get("tick_id", n)
+        touched: dict | None = None  # the user message made or extended in this tick
         for side, role in _SIDES:
             chunk = tick.get(f"{side}_chunk")
             text = _text(chunk)
             calls = tick.get(f"{side}_tool_calls") or []
             results = tick.get(f"{side}_tool_results") or []
             cur = open_msg[role]
+            if cur is not None and text is not None and _other_utterance(
+                    last_ids[role], chunk.get("utterance_ids")):
+                cur = open_msg[role] = None  # another utterance: a message of its own
             if text is not None and not calls and cur is not None:
-                cur["content"] = _join(cur["content"], last_ids[role], text,
-                                       chunk.get("utterance_ids"))
+                cur["content"] += text
+                if role == "user":
+                    touched = cur
                 cur["ticks"]["end"] = tid
                 cur["ticks"]["chunks"] += 1
                 last_ids[role] = chunk.get("utterance_ids")
@@ -109,6 +125,11 @@ def messages_from_ticks(ticks: list[dict]) -> list[dict]:
                         if chunk.get(k) not in (None, False):
                             msg[k] = chunk[k]
                 out.append(msg)
+                if role == "user":
+                    touched = last_user = msg
+                    for t in heard:
+                        _add_transcript(msg, t)
+                    heard = []
                 open_msg[role] = None if calls else msg
                 last_ids[role] = (chunk or {}).get("utterance_ids")
             else:
@@ -117,6 +138,13 @@ def messages_from_ticks(ticks: list[dict]) -> list[dict]:
                 out.append(_result(r, role, tid))
             if results:
                 open_msg[role] = None
+        said = tick.get("user_transcript")
+        if isinstance(said, str) and said.strip():
+            target = touched or last_user
+            if target is None:
+                heard.append(said)
+            else:
+                _add_transcript(target, said)
     return out
 
 
