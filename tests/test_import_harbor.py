@@ -149,3 +149,23 @@ def test_reward_read_from_verifier_files_without_a_result(tmp_path):
     entry = import_path(db, job)
     assert _episodes(db)[0][:3] == ("refund-order", 0, 0.25)
     assert any("1 trial(s) have no result.json" in w for w in entry["warnings"])
+
+
+@pytest.mark.parametrize("src", [JOB, Path(__file__).parent / "fixtures" / "atif"
+                                  / "support_v17.json"], ids=["harbor", "atif"])
+def test_a_jsonl_export_of_an_atif_or_harbor_run_imports_again(tmp_path, src):
+    """Its episodes carry the ATIF schema_version in their atif blocks: the export was sniffed
+    as an ATIF file and refused ("invalid JSON at character 870 (line 1): extra data")."""
+    s, s2 = str(tmp_path / "s.sqlite"), str(tmp_path / "s2.sqlite")
+    out = tmp_path / "x.jsonl"
+    res = CliRunner().invoke(cli, ["--store", s, "import", str(src), "--name", "r"])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(cli, ["--store", s, "export", "r", "--format", "jsonl", "-o",
+                                   str(out)])
+    assert res.exit_code == 0, res.output
+    assert detect_format(out) == "t2e-jsonl"
+    res = CliRunner().invoke(cli, ["--store", s2, "import", str(out)])
+    assert res.exit_code == 0, res.output
+    a, b = store.open_db(s), store.open_db(s2)
+    q = "SELECT task_id, reward, n_steps FROM episodes ORDER BY ord"
+    assert a.conn.execute(q).fetchall() == b.conn.execute(q).fetchall()

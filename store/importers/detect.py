@@ -107,11 +107,20 @@ _ATIF_HEAD = re.compile(rb'"schema_version"\s*:\s*"ATIF')
 _ATIF_KEYS = [re.compile(rb'"%s"\s*:' % k) for k in (b"schema_version", b"agent", b"steps")]
 
 
+# t2e's own JSON Lines (its export): the first record's first key is its type. Asked before
+# the ATIF sniff: an ATIF run's export carries each trajectory's schema_version in its
+# episodes' atif blocks, and was read as an ATIF file ("extra data" at the end of line 1)
+_T2E_HEAD = re.compile(rb'^\s*\{\s*"type"\s*:\s*"(?:run|episode)"')
+
+
 def _sniff_foreign(head: bytes) -> str | None:
-    """OTLP/JSON traces (the first key is resourceSpans) or a Harbor ATIF trajectory."""
+    """OTLP/JSON traces (the first key is resourceSpans) or a Harbor ATIF trajectory (None
+    for t2e's own JSON Lines, whatever their episodes carry)."""
     text = head.lstrip(b"\xef\xbb\xbf")
     if _OTEL_HEAD.match(text):
         return "otel"
+    if _T2E_HEAD.match(text):
+        return None
     if _ATIF_HEAD.search(text[:65536]):
         return "atif"
     if b'"simulations"' not in text and all(k.search(text[:65536]) for k in _ATIF_KEYS):

@@ -80,7 +80,7 @@ def _field(d: dict, dotted: str, kind: type | tuple, shown: str) -> Any:
         v = v.get(part) if isinstance(v, dict) else None
     if v is not None and not isinstance(v, kind):
         what = {dict: "an object", str: "text", list: "a list"}.get(kind, "a number") \
-            if isinstance(kind, type) else "a number"
+            if isinstance(kind, type) else "text or an integer"
         raise ImportFailure(f"{shown}: field {dotted} should be {what}, found {_kind(v)} "
                             f"{short_json(v)}")
     return v
