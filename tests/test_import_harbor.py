@@ -169,3 +169,22 @@ def test_a_jsonl_export_of_an_atif_or_harbor_run_imports_again(tmp_path, src):
     a, b = store.open_db(s), store.open_db(s2)
     q = "SELECT task_id, reward, n_steps FROM episodes ORDER BY ord"
     assert a.conn.execute(q).fetchall() == b.conn.execute(q).fetchall()
+
+
+@pytest.mark.parametrize("target, said", [
+    ("outside", r"refund-order__Ab3dE5f/agent/trajectory\.json links outside the folder"),
+    ("nowhere", r"refund-order__Ab3dE5f/agent/trajectory\.json is a symbolic link to a file "
+                r"that does not exist"),
+], ids=["out", "dangling"])
+def test_only_files_inside_the_job_are_read(tmp_path, target, said):
+    job = _job_b(tmp_path, {})
+    traj = job / T1 / "agent" / "trajectory.json"
+    outside = tmp_path / "elsewhere.json"
+    if target == "outside":
+        shutil.copy(traj, outside)
+    traj.unlink()
+    traj.symlink_to(outside)
+    db = store.open_db(tmp_path / "s.sqlite")
+    with pytest.raises(ImportFailure, match=said):
+        import_path(db, job)
+    assert db.conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)

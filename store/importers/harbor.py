@@ -26,9 +26,25 @@ from typing import Any
 from ..messages import short_json
 from ..ranges import reward_problem
 from .atif import trajectory_sims
-from .common import ImportContext, ImportFailure, RunMeta, open_regular
+from .common import (
+    LOOPS,
+    MISSING,
+    ImportContext,
+    ImportFailure,
+    RunMeta,
+    inside,
+    not_a_file,
+    open_regular,
+)
 from .episodes import EpisodeWriter, RecordError, validate_sim
-from .harbor_layout import REWARD_JSON, REWARD_TXT, TRAJECTORY, harbor_kind, trial_folders
+from .harbor_layout import (
+    REWARD_JSON,
+    REWARD_TXT,
+    TRAJECTORY,
+    harbor_kind,
+    read_paths,
+    trial_folders,
+)
 from .jsonstream import JsonStreamError, describe_json_error
 from .jsonstream import loads as strict_loads
 
@@ -192,6 +208,21 @@ def trial_sim(trial: Path, pre: str) -> tuple[dict, dict]:
     return out, facts
 
 
+def _check_links(root: Path) -> None:
+    """Only files inside the folder are read: a file the import would read that is a link out
+    of it, or a link to nothing, is refused, named (relative to the folder)."""
+    for f in read_paths(root):
+        if not f.is_symlink():
+            continue
+        shown = f.relative_to(root).as_posix()
+        why = not_a_file(f)
+        if why == LOOPS or (why and why != MISSING and not f.exists()):
+            raise ImportFailure(f"{shown} {why}")
+        if not inside(root, f):
+            raise ImportFailure(f"{shown} links outside the folder; only files inside it are "
+                                "read")
+
+
 def import_file(conn: sqlite3.Connection, ctx: ImportContext) -> None:
     """Import a Harbor job folder (one run, an episode per trial) or a trial folder (one run
     of one episode)."""
@@ -199,6 +230,7 @@ def import_file(conn: sqlite3.Connection, ctx: ImportContext) -> None:
     ctx.grading = "foreign"  # (before the run is made: provenance reads it)
     root = ctx.path
     kind = harbor_kind(root)
+    _check_links(root)
     job_config = _object(root / "config.json", "config.json") if kind == "job" else None
     job_result = _object(root / "result.json", "result.json") if kind == "job" else None
     trials = trial_folders(root) if kind == "job" else [root]

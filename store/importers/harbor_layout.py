@@ -65,13 +65,17 @@ def harbor_kind(p: Path) -> str | None:
     return "job" if trial_folders(p) else None
 
 
-def hashed_files(p: Path) -> list[Path]:
-    """The files an import of Harbor folder `p` reads (regular files inside it): a job's
-    config.json and result.json, then each trial's TRIAL_FILES; for a trial, its own."""
+def read_paths(p: Path) -> list[Path]:
+    """Every path an import of Harbor folder `p` may read, present or not: a job's config.json
+    and result.json, then each trial's TRIAL_FILES; for a trial, its own."""
     if harbor_kind(p) == "trial":
-        files = [p / f for f in TRIAL_FILES]
-    else:
-        files = [p / "config.json", p / "result.json"]
-        for t in trial_folders(p):
-            files.extend(t / f for f in TRIAL_FILES)
-    return [f for f in files if _is_file(f) and inside(p, f)]
+        return [p / f for f in TRIAL_FILES]
+    files = [p / "config.json", p / "result.json"]
+    for t in trial_folders(p):
+        files.extend(t / f for f in TRIAL_FILES)
+    return files
+
+
+def hashed_files(p: Path) -> list[Path]:
+    """The files an import of Harbor folder `p` reads (regular files inside it), in order."""
+    return [f for f in read_paths(p) if _is_file(f) and inside(p, f)]
