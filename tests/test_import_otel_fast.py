@@ -181,6 +181,13 @@ def test_rows_made_by_the_worker_are_the_parents(tmp_path, monkeypatch):
     # a number that is the whole text (a reward_info string): orjson read it as a float
     "12345678901234567890123", "9223372036854775808", "-9223372036854775809",
     "9223372036854775807", " 92233720368547758080",
+    # loads_text's own look at the bytes (json_fast._long_run): a long run of digits in a
+    # string, then a number past 64 bits (found after the run is passed over), or one after
+    # a bracket; levels of [ and { together past the limit
+    '["1234567890123456789012345678901234567890", 12345678901234567890]',
+    '["12345678901234567890", [123456789012345678901]]',
+    '{"t": "1234567890123456789", "n": 1234567890123456789}',
+    '[{"a": ' * 251 + "1" + "}]" * 251, '[{"a": ' * 250 + "1" + "}]" * 250,
 ])
 def test_text_fields_decode_as_the_strict_reader_does(text_):
     # the reference is the store's strict reader, not json.loads: NaN, numbers beyond 64 bits
