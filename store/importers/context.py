@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +15,37 @@ from ..hidden import typeable_name
 from .common import ImportFailure
 from .tasks_embedded import EmbeddedTasks, duplicate_ids, task_ids, world_id_of
 
+# a list or set argument not given: a new one for each context (a dataclass's default_factory)
+_NEW: Any = object()
+_CONTEXT_FIELDS = (
+    "path", "display", "sha256", "size", "name", "role", "fmt", "name_from_file", "warnings",
+    "run_id", "source_id", "episodes", "messages", "reading_what", "relabelled", "unlabelled",
+    "unknown_labels", "relabel_error", "_task_ids", "_parsed_tasks", "_tasks_by_id",
+    "before_source", "hashing", "grading")
 
-@dataclass
+# The two classes below were dataclasses; @dataclass writes each one's __init__, __repr__ and
+# __eq__ as source text and compiles it when the class is made, in every process that imports
+# them (no bytecode cache holds it): ~8 M instructions a process for these two (callgrind),
+# paid by every import and by its worker process. Written out here, the same methods (fields
+# in the same order, equal when of one class with equal fields, unhashable).
+
+
 class RunMeta:
     """The run-level parts of a results file: top-level keys (in order) and their values."""
 
-    top_keys: list[str]
-    top: dict[str, Any]
+    __hash__ = None  # type: ignore[assignment]  # (equality by value, as a dataclass)
+
+    def __init__(self, top_keys: list[str], top: dict[str, Any]) -> None:
+        self.top_keys = top_keys
+        self.top = top
+
+    def __repr__(self) -> str:
+        return f"RunMeta(top_keys={self.top_keys!r}, top={self.top!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.top_keys, self.top) == (other.top_keys, other.top)  # type: ignore[attr-defined]
 
     @property
     def info(self) -> dict:
@@ -77,40 +100,67 @@ class RunMeta:
         return out
 
 
-@dataclass
 class ImportContext:
-    """One file being imported: where it is, what it is, what we noticed on the way."""
+    """One file being imported: where it is, what it is, what we noticed on the way.
 
-    path: Path
-    display: str
-    sha256: str
-    size: int
-    name: str
-    role: str
-    fmt: str | None = None
-    name_from_file: bool = False   # no --name: a JSONL header/run field may name the run
-    warnings: list[str] = field(default_factory=list)
-    run_id: str | None = None
-    source_id: int | None = None
-    episodes: int = 0
-    messages: int = 0
-    reading_what: str = ""   # " while reading simulation #N": where a parse error happened
-    relabelled: list[str] = field(default_factory=list)
-    unlabelled: int = 0
-    unknown_labels: set[str] = field(default_factory=set)
-    relabel_error: str | None = None
-    _task_ids: set[str] | None = None
-    _parsed_tasks: dict | None = None
-    _tasks_by_id: dict | None = None
-    # called as f(ctx, conn) before the source row is made (sets sha256 when the file was
-    # hashed during the import, importers/__init__._import_hashing); None: nothing to do
-    before_source: Any = None
-    # a file being hashed while it is imported (importers/__init__._BackgroundHash): its
-    # waiting() around the import's waits for a worker, hurry() once the worker is done
-    hashing: Any = None
-    # 'foreign' for traces without gold (OpenTelemetry, ATIF): their episode ids are ones the
-    # application chose, no evidence that two episodes are one (provenance._matches)
-    grading: str = "recorded"
+    Fields (constructor arguments, in this order): path, display, sha256, size, name, role;
+    then, with defaults: fmt, name_from_file (no --name: a JSONL header/run field may name the
+    run), warnings, run_id, source_id, episodes, messages, reading_what (" while reading
+    simulation #N": where a parse error happened), relabelled, unlabelled, unknown_labels,
+    relabel_error, _task_ids, _parsed_tasks, _tasks_by_id, before_source (called as f(ctx,
+    conn) before the source row is made: sets sha256 when the file was hashed during the
+    import, importers/__init__._import_hashing; None: nothing to do), hashing (a file being
+    hashed while it is imported, importers/__init__._BackgroundHash: its waiting() around the
+    import's waits for a worker, hurry() once the worker is done), grading ('foreign' for
+    traces without gold (OpenTelemetry, ATIF): their episode ids are ones the application
+    chose, no evidence that two episodes are one (provenance._matches))."""
+
+    __hash__ = None  # type: ignore[assignment]  # (equality by value, as a dataclass)
+
+    def __init__(self, path: Path, display: str, sha256: str, size: int, name: str, role: str,
+                 fmt: str | None = None, name_from_file: bool = False,
+                 warnings: list[str] = _NEW, run_id: str | None = None,  # type: ignore[assignment]
+                 source_id: int | None = None, episodes: int = 0, messages: int = 0,
+                 reading_what: str = "", relabelled: list[str] = _NEW,  # type: ignore[assignment]
+                 unlabelled: int = 0, unknown_labels: set[str] = _NEW,  # type: ignore[assignment]
+                 relabel_error: str | None = None, _task_ids: set[str] | None = None,
+                 _parsed_tasks: dict | None = None, _tasks_by_id: dict | None = None,
+                 before_source: Any = None, hashing: Any = None,
+                 grading: str = "recorded") -> None:
+        self.path = path
+        self.display = display
+        self.sha256 = sha256
+        self.size = size
+        self.name = name
+        self.role = role
+        self.fmt = fmt
+        self.name_from_file = name_from_file
+        self.warnings = [] if warnings is _NEW else warnings
+        self.run_id = run_id
+        self.source_id = source_id
+        self.episodes = episodes
+        self.messages = messages
+        self.reading_what = reading_what
+        self.relabelled = [] if relabelled is _NEW else relabelled
+        self.unlabelled = unlabelled
+        self.unknown_labels = set() if unknown_labels is _NEW else unknown_labels
+        self.relabel_error = relabel_error
+        self._task_ids = _task_ids
+        self._parsed_tasks = _parsed_tasks
+        self._tasks_by_id = _tasks_by_id
+        self.before_source = before_source
+        self.hashing = hashing
+        self.grading = grading
+
+    def __repr__(self) -> str:
+        return "ImportContext(" + ", ".join(f"{k}={getattr(self, k)!r}"
+                                            for k in _CONTEXT_FIELDS) + ")"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return tuple(getattr(self, k) for k in _CONTEXT_FIELDS) == \
+            tuple(getattr(other, k) for k in _CONTEXT_FIELDS)
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
