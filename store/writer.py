@@ -12,7 +12,7 @@ transactions for bulk work (`with transaction(conn): ...`); the streaming helper
 from __future__ import annotations
 
 import json
-import secrets
+import os
 import sqlite3
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
@@ -73,8 +73,10 @@ def insert_candidate(db: Any, *, candidate_hash: str, name: str, parent_hash: st
 
 
 def new_run_id() -> str:
-    """Short, unique, typeable: 8 hex chars (collisions are checked by the PK)."""
-    return secrets.token_hex(4)
+    """Short, unique, typeable: 8 hex chars (collisions are checked by the PK). Four bytes
+    from os.urandom, as secrets.token_hex(4) makes them; the secrets module (base64, hmac
+    with it) is not imported by every import for this: ~10 M instructions a process."""
+    return os.urandom(4).hex()
 
 
 def dumps(value: Any) -> str | None:
