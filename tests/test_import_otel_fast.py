@@ -188,6 +188,10 @@ def test_rows_made_by_the_worker_are_the_parents(tmp_path, monkeypatch):
     '["12345678901234567890", [123456789012345678901]]',
     '{"t": "1234567890123456789", "n": 1234567890123456789}',
     '[{"a": ' * 251 + "1" + "}]" * 251, '[{"a": ' * 250 + "1" + "}]" * 250,
+    # many runs of 19 digits in strings (times as text): past the first few, one search for
+    # a number's byte and 19 digits; a number past 64 bits among them is still found
+    json.dumps([str(10 ** 19 + i) for i in range(12)] + [[10 ** 20]]),
+    json.dumps([str(10 ** 19 + i) for i in range(12)] + [[10 ** 18]]),
 ])
 def test_text_fields_decode_as_the_strict_reader_does(text_):
     # the reference is the store's strict reader, not json.loads: NaN, numbers beyond 64 bits

@@ -89,12 +89,19 @@ def _long_run(marks: bytes) -> bool:
     """Whether _TEXT_MAP's marks have 19 digits at the start or after a byte a number may
     follow: _big_number's look at the marks, with `{` also taken for such a byte."""
     i = marks.find(_RUN)
-    while i >= 0:
+    for _ in _RUNS_LOOKED_AT:
+        if i < 0:
+            return False
         if i == 0 or marks[i - 1] in _AFTER:
             return True
         # (this run's start is not after one; the next run starts past its first 19 digits)
         i = marks.find(_RUN, i + 19)
-    return False
+    # a text of many such runs (times or ids written as text): one look for the pairs
+    return i >= 0 and (_LONG in marks or _OPEN_LONG in marks)
+
+
+_RUNS_LOOKED_AT = range(8)
+_OPEN_LONG = b"[" + _RUN
 
 
 _EIGHTHS = range(PAD // 8)
