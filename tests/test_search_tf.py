@@ -40,6 +40,15 @@ def build(tmp, seeds=(1, 2)):
     return db, runs
 
 
+@pytest.fixture(autouse=True)
+def _formula_checked_by_the_real_reader(monkeypatch):
+    """search_tf checks its formula once per process and keeps the answer: asked first inside
+    a test whose index reader miscounts on purpose, it kept False for every later test of the
+    worker (the tests that want the occurrence path failed, by order). Each test here starts
+    with the answer of the real reader and leaves the process's answer as it found it."""
+    monkeypatch.setattr(search_tf, "_formula_ok", search_tf.formula_is_fts5s())
+
+
 @pytest.fixture(scope="module")
 def fx(tmp_path_factory):
     return build(tmp_path_factory.mktemp("tf"))
