@@ -108,6 +108,23 @@ def mismatch(a: dict | None, b: dict | None) -> str | None:
     return None
 
 
+def unverified(a: dict | None, b: dict | None) -> str | None:
+    """Why two recorded graders cannot be checked equal, or None when they can (or when
+    neither records its version or commit, or either run was graded by t2e itself: nothing
+    to check). One records a version or commit and the other neither (a field deleted from a
+    file), or one only a version and the other only a commit: the rewards may come from
+    different graders, which `mismatch` cannot tell. Known different graders are `mismatch`'s
+    to say (this says nothing then)."""
+    if a is None or b is None or mismatch(a, b):
+        return None
+    known = lambda g: bool(g.get("version") or g.get("commit"))  # noqa: E731
+    if not known(a) and not known(b):
+        return None
+    if (a.get("version") and b.get("version")) or (a.get("commit") and b.get("commit")):
+        return None
+    return f"{describe(a)} vs {describe(b)}"
+
+
 def rescorable(domain: str | None) -> bool:
     """True when `t2e score` can re-grade runs of `domain` (world.rescore's domains)."""
     from world.rescore import rescore_domain

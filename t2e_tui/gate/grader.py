@@ -2,7 +2,9 @@
 
 Two imported runs graded by different tau2 versions (or commits, when no version is recorded),
 or one graded ignoring the tasks' reward_basis, differ for reasons that have nothing to do with
-the agent. The gate refuses them unless the user passes `--allow-grader-mismatch`.
+the agent. The gate refuses them unless the user passes `--allow-grader-mismatch`. Graders
+that cannot be checked equal (one file records its version or commit, the other does not) cap
+the verdict at inconclusive, as a setting recorded by one run only does.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from store.queries import resolve_run
 from store.writer import conn_of
 
 from ..errors import T2EError
+from .runs import RunInfo
 
 
 def check_graders(db: Any, baseline: str, candidate: str, *, allow: bool = False) -> str | None:
@@ -30,6 +33,22 @@ def check_graders(db: Any, baseline: str, candidate: str, *, allow: bool = False
                        "difference may come from the grader, not the agent "
                        "(--allow-grader-mismatch compares them anyway)", 2)
     return why
+
+
+def unverified_grader(conn: Any, b: RunInfo, c: RunInfo) -> str | None:
+    """Why the verdict is inconclusive at most because the two runs' graders cannot be
+    checked equal (one file records its tau2 version or commit, the other does not: the
+    settings rule, gate/settings.py, applied to the grader), naming each run's; None when
+    they can be, or neither records one. `--allow-grader-mismatch` does not lift it: it lets
+    through graders known to differ, and nothing is known here."""
+    gb, gc = store_grader.of_run(conn, b.run_id), store_grader.of_run(conn, c.run_id)
+    if store_grader.unverified(gb, gc) is None:
+        return None
+    return (f"grader not recorded alike, so not checked equal (baseline {b.label()}: "
+            f"{store_grader.describe(gb)}; candidate {c.label()}: "
+            f"{store_grader.describe(gc)}): the rewards may come from different graders; "
+            f"inconclusive at most (make both files record info.tau2_version or "
+            f"info.git_commit)")
 
 
 def apply_reward_attr(db: Any, baseline: str, candidate: str, name: str) -> list[str]:

@@ -7,7 +7,7 @@ promoting it needs --override --reason); checks pass but not significant -> inco
 failed check -> discard. Each failed check names the tasks behind it. Imported runs are
 re-scored first (gate/rescore.py): recorded rewards or action matches that do not reproduce
 make any verdict inconclusive. Evidence that cannot be vouched for (a re-scorable run not
-re-scored, a setting only one run records) caps a passing verdict at inconclusive.
+re-scored, a setting or a grader only one run records) caps a passing verdict at inconclusive.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from .checks import Check
 from .checks import checks as _checks
 from .compare import Comparison, compare_runs
 from .evidence import evidence_stats
+from .grader import unverified_grader
 from .leakage import RoleVerdict, comparison_role
 from .metrics import RunMetrics, run_metrics
 from .policy import CHECK_NAMES, Policy, load_policy
@@ -201,7 +202,8 @@ def evaluate(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
     forged = differ_reason(resc)
     # evidence nobody could vouch for: the best it can support is inconclusive (the
     # comparison is still computed and shown); a discard still stands
-    caps = [c for c in (unvouched_reason(resc), cmp.unverified_settings) if c]
+    grader = unverified_grader(conn, cmp.baseline, cmp.candidate)
+    caps = [c for c in (unvouched_reason(resc), cmp.unverified_settings, grader) if c]
     if forged:  # rewards that are not the grader's: no verdict can rest on them
         decision = "inconclusive"
         reasons.append(forged)
@@ -247,6 +249,8 @@ def evaluate(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
                        f"{role.heldout.alpha_reason()}")
 
     warnings = list(cmp.warnings)
+    if grader and grader not in reasons:  # (a discard: the grader is still said)
+        warnings.append(grader)
     if cmp.intersected:
         warnings.append(
             f"restricted to the {len(cmp.rows)} tasks both runs share: left out "
