@@ -16,6 +16,13 @@ from .pipe import piped, write_lines
 WHOLE = 1 << 30   # the width of a line that is never cut
 
 
+def _episode(e: dict) -> str:
+    """An episode's id, task and trial, the head of its line (a foreign episode has no
+    trial: none is printed)."""
+    trial = "" if e.get("trial") is None else f" t{e['trial']}"
+    return f"{e['episode_id']:>7} {str(e['task_id']):<14}{trial}"
+
+
 def _human(doc: dict, width: int) -> str:
     # the analysis package loads on use: every other command's start-up skips it (~20 ms)
     from ..analysis.outcome import unscored_words
@@ -49,7 +56,8 @@ def _human(doc: dict, width: int) -> str:
         names = ", ".join(c["name"] + ("*" if c["source"] == "human" else "") for c in e["classes"])
         flags = " ".join(f"[{f['name']}]" for f in e.get("flags") or [])
         fd = (e.get("first_divergence") or {}).get("step")
-        head = f"{e['episode_id']:>7} {str(e['task_id']):<14} t{e['trial']} step {fd}: {names} {flags}"
+        where = "" if fd is None else f" step {fd}"
+        head = f"{_episode(e)}{where}: {names} {flags}"
         lines.append(one_line(head, width))
         if e["classes"]:
             lines.append("        " + one_line(e["classes"][0]["why"], max(20, width - 8)))
@@ -60,17 +68,17 @@ def _human(doc: dict, width: int) -> str:
         for e in doc["unscored_findings"]:
             names = finding_words((c["name"], c["steps"], c.get("source"))
                                   for c in e["classes"])
-            lines.append(one_line(f"{e['episode_id']:>7} {str(e['task_id']):<14} t{e['trial']} "
-                                  f"unscored: {names}", width))
+            lines.append(one_line(f"{_episode(e)} unscored: {names}", width))
             lines.append("        " + one_line(e["classes"][0]["why"], max(20, width - 8)))
     for c in doc.get("clusters") or []:
         lines.append(one_line(f"cluster ×{c['size']} (e.g. episode {c['representative']}): "
                               f"{c['explanation']}", width))
     for f in doc.get("flips") or []:
         pd = f["pair_divergence"]
+        part = "" if pd["step"] is None else f" part at step {pd['step']}"  # identical ones
         lines.append(one_line(f"flip {f['task_id']} ({f['direction']}): episodes "
-                              f"{f['baseline_episode']}/{f['candidate_episode']} part at step "
-                              f"{pd['step']}: {pd['why']}", width))
+                              f"{f['baseline_episode']}/{f['candidate_episode']}{part}: "
+                              f"{pd['why']}", width))
     lines.append("(* = human label)")
     return "\n".join(lines)
 
