@@ -60,6 +60,15 @@ def outcome(reward: float | None, termination: str | None, status: str | None = 
     return PASSED if abs(reward - 1.0) <= SUCCESS_TOL else FAILED
 
 
+def of_episode(db, episode_id: int) -> str | None:
+    """Episode `episode_id`'s outcome (`outcome`), or None when there is no such episode."""
+    from store.writer import conn_of
+
+    row = conn_of(db).execute("SELECT reward, termination_reason, status FROM episodes "
+                              "WHERE episode_id = ?", (episode_id,)).fetchone()
+    return None if row is None else outcome(*row)
+
+
 def is_failed(reward: float | None, termination: str | None, status: str | None = "done") -> bool:
     """What `FAILED_SQL` selects: failed, or ended on infrastructure (finished either way)."""
     if status is not None and status != "done":

@@ -22,6 +22,11 @@ def parse_entry(text: str) -> tuple[str, bool, str | None]:
     return head.lstrip("-"), reject, (note.strip() or None)
 
 
+# analysis.outcome's outcomes as the dialog's "now:" line says them
+OUTCOME_WORDS = {"passed": "passing", "failed": "failed", "unscored": "unscored (no reward)",
+                 "infrastructure": "infrastructure error", "running": "running"}
+
+
 class LabelScreen(ModalScreen):
     """Asks for `CLASS [note]` (or `-CLASS` to reject) and stores the label."""
 
@@ -44,10 +49,23 @@ class LabelScreen(ModalScreen):
         target = f"episode {self.episode_id}" + (f" step {self.step}" if self.step is not None else "")
         with Vertical():
             yield Static(Text(f"Label {target}", style="bold"))
-            yield Static(Text(one_line(f"now: {self.current or 'passing / not classified'}", 300),
-                              style="dim"))
+            now = self.current or f"{self._outcome()} / not classified"
+            yield Static(Text(one_line(f"now: {now}", 300), style="dim"))
             yield Static(Text(one_line(f"classes: {names}", 600), style="dim"))
             yield Input(placeholder="CLASS [note]   or   -CLASS [note] to reject", id="label-input")
+
+    def _outcome(self) -> str:
+        """The episode's outcome in words, for an episode with no class to show (it passed,
+        or has no reward: a foreign trace is unscored, never passing)."""
+        from ...analysis.outcome import of_episode
+        from ...data_access import open_conn
+
+        conn = open_conn(self.app.store_path)
+        try:
+            said = of_episode(conn, self.episode_id)
+        finally:
+            conn.close()
+        return "not found" if said is None else OUTCOME_WORDS[said]
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
@@ -122,7 +140,8 @@ def label_compare(screen) -> None:
     step = getattr(ev, "step_idx", None)
     if step is not None and step < 0:
         step = None       # a gold-only row has no step of the episode
-    current = briefs.get(side.upper())
+    # a failed side's classes, else what the gold-free classes found in an unscored one
+    current = briefs.get(side.upper()) or getattr(screen, "unscored_briefs", {}).get(side.upper())
     # the header rereads the classes when the dialog closes (ExplorerScreen.labels_changed)
     screen.app.push_screen(LabelScreen(eid, step, current))
 
