@@ -37,11 +37,12 @@ def baseline_tasks(conn: sqlite3.Connection, baseline_run: str | None) -> str | 
     return ",".join(ids) if ids else None
 
 
-def run_label_row(conn: sqlite3.Connection, run_id: str) -> tuple[str, str | None] | None:
-    """(name, agent_model) of a run, or None when there is no such run."""
-    row = conn.execute("SELECT name, agent_model FROM runs WHERE run_id = ?",
+def run_label_row(conn: sqlite3.Connection,
+                  run_id: str) -> tuple[str, str | None, str | None] | None:
+    """(name, agent_model, grading) of a run, or None when there is no such run."""
+    row = conn.execute("SELECT name, agent_model, grading FROM runs WHERE run_id = ?",
                        (run_id,)).fetchone()
-    return None if row is None else (row[0], row[1])
+    return None if row is None else (row[0], row[1], row[2])
 
 
 def run_exists(conn: sqlite3.Connection, run_id: str) -> bool:

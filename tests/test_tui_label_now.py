@@ -56,3 +56,23 @@ async def test_a_passed_episode_is_still_called_passing(tmp_path):
     conn.close()
     line = await _now_line(st, _episodes(st, rid)["conv1"])
     assert line.startswith("now: passing / not classified"), line
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)])
+async def test_a_foreign_runs_tasks_title_claims_no_gold(tmp_path, size):
+    """The tasks screen of one foreign run was titled "Tasks RUN (id) vs gold actions": there is
+    no gold in a foreign trace (session 15 review, M7)."""
+    from t2e_tui.ui.screens.tasks import TasksScreen
+    from t2e_tui.ui.widgets.fittitle import FitTitle
+
+    st, rid = _import(tmp_path, [_conversation(1)])
+    app = make_app(st, load_config=False, poll_interval=0, remember=False)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        app.open_tasks(rid, None)
+        await wait_for(pilot, lambda: isinstance(app.screen, TasksScreen) and app.screen.loaded)
+        await settle(pilot)
+        title = app.screen.query_one("#tasks-title", FitTitle)
+        (line,) = title.lines_at(title.content_region.width)
+    assert "plain" in line and "vs gold" not in line, line
+    assert "no gold" in line, line

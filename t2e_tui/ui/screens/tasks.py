@@ -214,7 +214,10 @@ class TasksScreen(TasksLoading, ExplorerScreen):
                                scripted=_scripted(c))
         else:
             parts += run_parts("", *_name(b), scripted=_scripted(b))
-            parts.append(Part((" vs gold actions", " vs gold"), give=4))
+            # foreign traces (OpenTelemetry, ATIF) carry no gold to compare against
+            parts.append(Part((" · no gold (foreign traces)", " · no gold")
+                              if b is not None and b.foreign
+                              else (" vs gold actions", " vs gold"), give=4))
         self.query_one("#tasks-title", FitTitle).set_lines(parts)
         self.query_one("#tasks-status", TextLine).set(self._status_parts())
 

@@ -177,12 +177,13 @@ def row_classes(rows: list[da.TaskRow], pair: bool, classes: dict[int, list[str]
 
 
 class RunName(NamedTuple):
-    """What a title says of a run: its name (None when the run is not found), id, and whether
-    its agent is the scripted stand-in."""
+    """What a title says of a run: its name (None when the run is not found), id, whether
+    its agent is the scripted stand-in, and whether its traces are foreign (no gold)."""
 
     name: str | None
     run_id: str
     scripted: bool = False
+    foreign: bool = False
 
 
 def run_label(conn, run_id: str | None) -> RunName | None:
@@ -192,7 +193,8 @@ def run_label(conn, run_id: str | None) -> RunName | None:
     row = rq.run_label_row(conn, run_id)
     if row is None:
         return RunName(None, run_id)
-    return RunName(row[0], run_id, (row[1] or "").lower().startswith(da.SCRIPTED))
+    return RunName(row[0], run_id, (row[1] or "").lower().startswith(da.SCRIPTED),
+                   row[2] == "foreign")
 
 
 def first_trial(trials: list[da.Trial]) -> int | None:
