@@ -9,6 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..errors import T2EError
+from .foreign import fell_back_note, outcome_hint
 from .metrics import TaskOutcome
 from .rundata import RunData, load_run, paused_gc
 from .runs import RunInfo, conn_of, resolve_run
@@ -240,14 +241,19 @@ def compare_runs(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
         raise T2EError(f"run {c.label()} has no finished episodes")
     only_b = sort_task_ids(set(bo) - set(co))
     only_c = sort_task_ids(set(co) - set(bo))
+    shared = sort_task_ids(set(bo) & set(co))
     if (only_b or only_c) and not intersect:
+        # (--intersect is advice only where there are shared tasks to compare)
         raise T2EError(
             f"runs {b.label()} and {c.label()} cover different task sets "
             f"({len(bo)} vs {len(co)} tasks; only in baseline: {_few(only_b)}; only in "
-            f"candidate: {_few(only_c)}); pass --intersect to compare the tasks they share")
-    shared = sort_task_ids(set(bo) & set(co))
+            f"candidate: {_few(only_c)})"
+            + (f"; pass --intersect to compare the {len(shared)} task(s) they share"
+               if shared else "; they share no task")
+            + fell_back_note(conn, (b, c)))
     if not shared:
-        raise T2EError(f"runs {b.label()} and {c.label()} share no task")
+        raise T2EError(f"runs {b.label()} and {c.label()} share no task"
+                       f"{fell_back_note(conn, (b, c))}")
     rows, dropped = [], []
     shapes: dict = {}  # (baseline rewards, candidate rewards) -> what a row derives from them
     with paused_gc():
@@ -265,9 +271,7 @@ def compare_runs(db: Any, baseline: str | RunInfo, candidate: str | RunInfo,
         warnings.append(f"{len(dropped)} task(s) left out: no scored trial on one side "
                         f"({why}): {_few(dropped)}")
     if not rows:
-        hint = ("; foreign traces carry no gold: map an outcome attribute they carry to the "
-                "reward with `t2e gate --reward-attr NAME`"
-                if "foreign" in (b.grading, c.grading) else "")
+        hint = outcome_hint(conn, (b, c))
         raise T2EError(f"runs {b.label()} and {c.label()} have no task scored on both sides"
                        f"{hint}")
     return Comparison(b, c, rows, intersected=bool(intersect and (only_b or only_c)),
