@@ -142,3 +142,45 @@ async def test_the_gate_screen_shows_the_whole_refusal_at_80x24(tmp_path):
         shown = " ".join(ln.strip() for ln in screen_lines(app))
     assert "--reward-attr NAME" in shown and "eval.score" in shown, shown
 
+
+@pytest.mark.parametrize("a, b, convs", [
+    # the reviewer's files (their conversation ids), and longer names and ids
+    ("notask_a", "notask_b", lambda run: [_conversation(i, conv=f"{run}.jsonlconv-{i}")
+                                          for i in range(6)]),
+    ("support_bot_production_traces_week_01", "support_bot_production_traces_week_02",
+     lambda run: [_conversation(i) for i in range(10**15 * int(run[-1]),
+                                                  10**15 * int(run[-1]) + 8)]),
+])
+async def test_a_long_refusal_is_shown_whole_at_80x24(tmp_path, a, b, convs):
+    """The screen kept room for the task table's header and four rows under a refusal, which
+    has none; and a refusal one line longer once a scroll bar narrowed it kept the bar and
+    stayed cut by that line: its last words (what to do) hidden, above empty rows."""
+    from tui_fixture import screen_lines, settle, wait_for
+
+    from t2e_tui.ui.app import make_app
+    from t2e_tui.ui.screens.runs import RunsScreen
+    from t2e_tui.ui.screens.workbench_gate import GateScreen
+
+    st = _store(tmp_path, {a: convs(a), b: convs(b)})
+    app = make_app(st, load_config=False, poll_interval=0, remember=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen))
+        await settle(pilot)
+        await pilot.press("b", "down", "c", "G")   # as a person gates a pair
+        await wait_for(pilot, lambda: isinstance(app.screen, GateScreen)
+                       and app.screen.refusal is not None)
+        await settle(pilot)
+        gate = app.screen
+        lines, refusal = screen_lines(app), gate.refusal
+        # a terminal's timing: the words arrived under an earlier, smaller cap (a scroll bar
+        # showed), then the screen fitted them
+        gate.query_one("#gate-verdict-box").styles.max_height = 3
+        await settle(pilot)
+        gate._fit()
+        await settle(pilot)
+        after = screen_lines(app)
+    assert refusal.endswith("import them again"), refusal
+    for seen in (lines, after):
+        shown = " ".join(ln.strip() for ln in seen)
+        assert "import them again" in shown, "\n".join(seen)
+        assert f"pair: runs {a}" in shown, "\n".join(seen)   # from its first words

@@ -129,7 +129,9 @@ class GateScreen(GateLines, Screen):
         laid = {checks: want} if checks.row_count else {}
         others = sum(max(w.outer_size.height, laid.get(w, 0)) for w in self.children
                      if w.display and w is not box and w.id != "gate-tasks")
-        room = max(2, self.size.height - others - (1 + TASK_ROWS_MIN))
+        # (a refusal has no task table: its words take the room)
+        rows = 1 + TASK_ROWS_MIN if self.query_one("#gate-tasks").display else 0
+        room = max(2, self.size.height - others - rows)
         if box.styles.max_height is not None and box.styles.max_height.value == room \
                 and self.max_scroll_y == 0:
             return
@@ -172,6 +174,13 @@ class GateScreen(GateLines, Screen):
         """Show why there is no verdict; `shared`: the tasks `i` would gate on, offered only
         where gating them answers the refusal (different task sets, not different settings)."""
         self.refusal = str(message)
+        for part in ("#gate-checks", "#gate-tasks"):  # no verdict: nothing to tabulate
+            self.query_one(part).display = False
+        # the scroll bar's room kept whether or not it shows: a region of auto height is
+        # measured at its full width, so words one line longer once a scroll bar narrowed
+        # them kept the bar and stayed cut by that line, whatever room the screen had
+        self.query_one("#gate-verdict-box").styles.scrollbar_gutter = "stable"
+        self.call_after_refresh(self._fit)
         text = Text("the gate refuses this pair: " if refusal else "the gate failed: ",
                     "bold red")
         text.append_text(plain(self.refusal, "bold red", 2000))
@@ -209,6 +218,10 @@ class GateScreen(GateLines, Screen):
 
     def _show(self, result: Any) -> None:
         self.result = result
+        if not self.query_one("#gate-tasks").display:  # after a refusal (`i`): as before it
+            for part in ("#gate-checks", "#gate-tasks"):
+                self.query_one(part).display = True
+            self.query_one("#gate-verdict-box").styles.scrollbar_gutter = "auto"
         cmp = result.comparison
         # fitted to the width like the runs and tasks titles: labels, then ids, then names
         same = cmp.baseline.name == cmp.candidate.name
