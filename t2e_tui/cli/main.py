@@ -2,7 +2,8 @@
 from its own module in this package (t2e_tui/cli/) so the areas stay apart.
 
 Exit codes: 0 ok; 1 gate discard / world changed; 2 bad input or usage; 3 gate inconclusive;
-70 internal error (one line; T2E_DEBUG=1 shows the traceback); 141 the output pipe closed early.
+70 internal error (one line; T2E_DEBUG=1 shows the traceback); 130 interrupted (Ctrl-C); 141
+the output pipe closed early; 143 terminated (SIGTERM: ended as Ctrl-C ends it, cleanup run).
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 import errno
 import json
 import os
+import signal
 import sys
+import threading
 import traceback
 
 import click
@@ -67,9 +70,12 @@ class T2EGroup(click.Group):
         # escape byte into visible text, whoever writes (click.echo, print, rich, tracebacks).
         out, err = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = SafeTextStream(out), SafeTextStream(err)
+        term = _on_sigterm()
         try:
             self._main(args, prog_name, complete_var, **extra)
         finally:
+            if term is not None:
+                signal.signal(signal.SIGTERM, term)
             try:
                 sys.stdout.flush()
                 sys.stderr.flush()
@@ -88,7 +94,10 @@ class T2EGroup(click.Group):
             _closed_pipe()
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
-        except click.Abort:
+        except click.Abort as exc:  # (click's word for a KeyboardInterrupt: Terminated too)
+            if isinstance(exc.__cause__, Terminated):
+                click.echo("terminated", err=True)
+                sys.exit(EXIT_TERM)
             click.echo("aborted", err=True)
             sys.exit(130)
         except click.UsageError as exc:
@@ -101,6 +110,9 @@ class T2EGroup(click.Group):
             _fail(exc.format_message(), EXIT_BAD_INPUT, as_json)
         except T2EError as exc:
             _fail(str(exc), exc.exit_code, as_json)
+        except Terminated:
+            click.echo("terminated", err=True)
+            sys.exit(EXIT_TERM)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
@@ -127,6 +139,29 @@ class T2EGroup(click.Group):
 
 
 EXIT_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a reader that stopped early
+EXIT_TERM = 143  # 128 + SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the command is, as Ctrl-C raises KeyboardInterrupt: every
+    command's cleanup for an interrupt (its temporary files, worker processes, the open
+    transaction's rollback) runs for it too. CI cancels a job with SIGTERM; its default
+    action ended the process on the spot, leaving an OTel import's spill folder behind."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
+
+
+def _on_sigterm():
+    """Make SIGTERM raise Terminated for this command; returns the handler to restore, or
+    None where nothing was changed (not the main thread, or SIGTERM ignored or handled by
+    whoever started us)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return None
+    return signal.signal(signal.SIGTERM, _raise_terminated)
 
 
 def _closed_pipe() -> None:
