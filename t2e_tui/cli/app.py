@@ -77,7 +77,8 @@ def register(cli: click.Group) -> None:
     @click.option("--name", "session_name", default=None,
                   help="This session's name for followers (default user@host:pid).")
     @click.option("--tasks", "tasks", nargs=2, default=None, metavar="BASELINE CANDIDATE",
-                  help="Start on the tasks screen of this run pair.")
+                  help="Start on the tasks screen of this run pair (each a run id, id prefix "
+                  "or name).")
     @click.option("--compare", "compare", default=None, metavar="EPISODE[,EPISODE]",
                   help="Start on the compare screen (episode ids).")
     def open_cmd(ref: str | None, versus: str | None, step: str | None, follow: str | None,
@@ -119,6 +120,10 @@ def register(cli: click.Group) -> None:
 
         conn = connect(path)
         try:
+            if tasks:  # (an id, id prefix or name, as every command takes: the app wants ids)
+                from store.refs import resolve_run
+
+                start = ("tasks", *(resolve_run(conn, t) for t in tasks))
             if ref is not None:
                 # an unknown or ambiguous reference is one line here, before the app starts
                 from ..links import resolve_link
