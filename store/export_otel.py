@@ -16,9 +16,11 @@ last assistant message a `gen_ai.tool.message` event on the root. A string argum
 as JSON is written as the JSON text of the string (export_otel_messages.arguments). A
 message's kept parts (`content_parts`), a call's other choices (`unchosen_choices`, as the
 chat span's output, `t2e.chosen_choice` naming the step's) and the episode's system
-instructions are written as export_otel_messages.py says; a tau2 1.x simulation's reviews,
-usage and per-simulation policy and its messages' audio and tick metadata as
-export_otel_extra.py says. Times are fixed64. User
+instructions are written as export_otel_messages.py says; what the store keeps beside what
+the spans say (the simulation's exact times, tau2 1.x reviews and usage, every message's
+provider response, timestamp, turn_idx, audio and tick metadata, ATIF's reasoning, the stored
+latencies, the simulation's and each message's keys) as export_otel_extra.py says, so the
+re-import stores the episode as it was. Times are fixed64. User
 messages after the last assistant message (no chat span carries them) ride as
 `gen_ai.user.message` events on the root span (their text and the user's own tool calls). A
 user message has no span of its own, so the user turns' costs and usage ride on the root as
@@ -57,7 +59,8 @@ import hashlib
 import json
 from typing import IO, Any
 
-from .export_otel_extra import message_fields, simulation_fields
+from .export_otel_extra import latencies as latencies_of
+from .export_otel_extra import message_fields, simulation_fields, simulation_keys
 from .export_otel_messages import (
     Choices,
     instructions,
@@ -141,6 +144,7 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None],
     # of other roles (an assistant turn for a tool call it cannot place)
     turns: list[list] = []
     n_user = n_system = 0
+    spanned: dict[int, float] = {}  # message place -> its span's duration (ms), as read back
     for i, m in enumerate(msgs):
         lat = latencies[i] if i < len(latencies) else None
         dur = int(lat * _NS) if isinstance(lat, (int, float)) and lat > 0 else None
@@ -157,6 +161,8 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None],
         if role == "assistant" and i not in choices.carried:
             out, chosen = choices.output(i, m)
             a = {"gen_ai.operation.name": "chat", "gen_ai.request.model": run.get("agent_model"),
+                 "gen_ai.provider.name": m["provider"] if type(m.get("provider")) is str
+                 and m["provider"] else None,
                  "gen_ai.conversation.id": conv,
                  "gen_ai.input.messages": json.dumps(history, ensure_ascii=False),
                  "gen_ai.output.messages": json.dumps([parts(x) for x in out],
@@ -165,6 +171,7 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None],
                  **usage(m), "t2e.cost": cost_of(m.get("cost"))}
             spans.append(_span(trace, _id(trace, i, n=16), root_id,
                                f"chat {run.get('agent_model') or ''}".strip(), a, t, end))
+            spanned[i] = _ms(t, end)
         elif role == "assistant":
             pass  # (it went on from the call before, in that call's output: no call of its own)
         elif role == "tool" and m.get("id") not in earlier and not (
@@ -195,6 +202,7 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None],
             spans.append(_span(trace, _id(trace, i, n=16), root_id,
                                f"execute_tool {c.get('name') or ''}".strip(), a, t, end,
                                error=bool(m.get("error")), null="gen_ai.tool.call.result"))
+            spanned[i] = _ms(t, end)
         elif role == "user" and i > last_assistant:
             calls_made = m.get("tool_calls") or None  # (tau2 dual-control: the user's own)
             events.append({"timeUnixNano": str(min(end, _MAX_NS - 1)), "name": "gen_ai.user.message",
@@ -233,7 +241,9 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None],
             "t2e.system_turns": n_system or None,
             "t2e.time_source": "run" if own_start is None else None,
             "t2e.simulation_fields": simulation_fields(sim),
+            "t2e.simulation_keys": simulation_keys(sim),
             "t2e.message_fields": message_fields(msgs),
+            "t2e.latencies": latencies_of(msgs, latencies, spanned),
             "gen_ai.system_instructions": root_instructions(None if heads else texts, si_parts),
             "t2e.reward": None if ri is None or ri.get("reward") is None
             else float(ri["reward"]),
@@ -249,6 +259,13 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None],
     return {"resourceSpans": [{"resource": {"attributes": _attrs(
         {"service.name": run.get("domain") or "t2e", "t2e.run_id": run["run_id"]})},
         "scopeSpans": [{"scope": {"name": "t2e"}, "spans": [root_span, *spans]}]}]}
+
+
+def _ms(start: int, end: int) -> float | None:
+    """A span's latency as the import reads it from the times written (ms; none when it
+    ends before it starts)."""
+    start, end = min(start, _MAX_NS - 1), min(end, _MAX_NS - 1)
+    return (end - start) / 1e6 if end >= start else None
 
 
 def foreign_attributes(sim: dict) -> dict:

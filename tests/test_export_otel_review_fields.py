@@ -2,7 +2,8 @@
 messages: the simulation's reviews (review, user_only_review, hallucination_check,
 auth_classification), its agent_usage, per-simulation policy and mode, and each message's
 audio and tick metadata (store/export_otel_extra.py: `t2e.simulation_fields` and
-`t2e.message_fields` on the root). It dropped them all."""
+`t2e.message_fields` on the root). It dropped them all. The import reads them back
+(test_export_otel_stored.py compares the stored episodes field by field)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def test_a_1x_runs_reviews_and_audio_metadata_ride_on_the_root(tmp_path):
                 "agent_usage", "policy"):
         assert fields[key] == sim[key], key
     assert fields["review"]["critical_user_error"] is True  # (the flag the header shows)
-    meta = dict((k, v) for k, v in json.loads(voice["t2e.message_fields"]))
+    meta = {k: fields for k, fields, _ in json.loads(voice["t2e.message_fields"])}
     steps = db.conn.execute("SELECT s.idx, s.extra_json FROM steps s JOIN episodes e USING "
                             "(episode_id) WHERE e.sim_id = 'sim-voice-1' ORDER BY idx")
     for idx, extra in steps:
@@ -41,20 +42,31 @@ def test_a_1x_runs_reviews_and_audio_metadata_ride_on_the_root(tmp_path):
         if ex.get("is_audio"):
             assert meta[idx]["is_audio"] is True and meta[idx]["ticks"] == ex["ticks"]
     assert meta[0]["audio_path"] == "artifacts/sim-voice-1/user_0.wav"
-    # the round trip still gives every message back
+    # the round trip gives them back, and the review header with them
     db2 = store.open_db(tmp_path / "b.sqlite")
     import_path(db2, out)
-    q = "SELECT role, content FROM steps ORDER BY episode_id, idx"
+    (extra,) = db2.conn.execute("SELECT extra_json FROM episodes WHERE sim_id = 'sim-voice-1'"
+                                ).fetchone()
+    extra = json.loads(extra)
+    for key in ("review", "user_only_review", "hallucination_check", "auth_classification",
+                "agent_usage", "policy", "mode"):
+        assert extra[key] == sim[key], key
+    q = "SELECT role, content, extra_json FROM steps ORDER BY episode_id, idx"
     assert sorted(db2.conn.execute(q).fetchall(), key=repr) == \
         sorted(db.conn.execute(q).fetchall(), key=repr)
 
 
-def test_a_run_without_them_writes_neither_attribute(tmp_path):
-    from test_store_data import make_results, write_json
+def test_they_are_not_trace_attributes(tmp_path):
+    """Read back into the episode, they are not kept a second time among the attributes
+    of the trace (`--reward-attr` candidates, the trace attributes `t2e show` lists)."""
+    from store.outcomes import trace_attributes
 
     db = store.open_db(tmp_path / "a.sqlite")
-    rid = import_path(db, write_json(tmp_path / "r.json", make_results(2)))["run_id"]
-    out = tmp_path / "o.jsonl"
-    export_run(db, rid, "otel", out)
-    assert "t2e.simulation_fields" not in out.read_text()
-    assert "t2e.message_fields" not in out.read_text()
+    rid = import_path(db, FIX)["run_id"]
+    export_run(db, rid, "otel", tmp_path / "o.jsonl")
+    db2 = store.open_db(tmp_path / "b.sqlite")
+    import_path(db2, tmp_path / "o.jsonl")
+    for (extra,) in db2.conn.execute("SELECT extra_json FROM episodes"):
+        attrs = trace_attributes(json.loads(extra))
+        assert attrs and not [k for k in attrs if k.startswith(
+            ("t2e.simulation_", "t2e.message_fields", "t2e.latencies"))]

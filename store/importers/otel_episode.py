@@ -351,7 +351,7 @@ def build_episode(key: str, by_conv: bool, spans: list[list],
         place(*h)
     while waiting:  # no user message made these calls: placed as any unknown call is
         place(*waiting.pop(next(iter(waiting))))
-    sim = sim_of(key, by_conv, spans, root, msgs, system, nc)
+    sim = sim_of(key, by_conv, spans, root, msgs, system, nc, lat)
     if failed:
         sim["otel"]["failed_calls"] = failed
     if n_choices:

@@ -1,6 +1,7 @@
 """The simulation dict of one OpenTelemetry conversation (otel_episode.build_episode gives its
 messages): ids, times, the root's kept attributes and outcomes, our own export's fields read
-back (costs, seed, user turns, reward_info, the run's fields for the importer)."""
+back (costs, seed, user turns, reward_info, the run's fields for the importer, and what the
+store kept beside the spans: otel_fidelity.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from typing import Any
 from ..ranges import reward_problem
 from . import otel_spans as S
 from .json_fast import loads_text
+from .otel_fidelity import NAMES as FIDELITY
+from .otel_fidelity import restore
 from .otel_run import FIELDS as RUN_FIELDS
 from .otel_run import SIM_KEY as RUN_KEY
 
@@ -19,13 +22,14 @@ _KEEP_SCALARS = (str, int, float, bool)
 _OUTCOME = re.compile(r"gen_ai\.evaluation\.|reward|score|feedback|outcome")
 # never kept among the attributes: the messages (stored as steps) and our own export's
 # reward_info (stored as the episode's reward_info; "reward" in its name made the outcome
-# search keep its whole text a second time)
+# search keep its whole text a second time) and fields read back into the episode
 _NOT_KEPT = ("gen_ai.input.", "gen_ai.output.", "gen_ai.prompt", "gen_ai.completion",
              "llm.input_messages", "llm.output_messages", "t2e.reward_info", "t2e.user_turns",
-             "t2e.run.", "gen_ai.system_instructions")
+             "t2e.run.", "gen_ai.system_instructions", *FIDELITY)
 
 
 _UTC = timezone.utc
+FIDELITY_SET = frozenset(FIDELITY)
 
 
 def _iso(ns: int) -> str | None:
@@ -36,9 +40,10 @@ def _iso(ns: int) -> str | None:
 
 
 def sim_of(key: str, by_conv: bool, spans: list[list], root: list, msgs: list[dict],
-           system: list, nc: int) -> dict:
+           system: list, nc: int, lat: list | None = None) -> dict:
     """The tau2-shaped simulation of a conversation: its spans (time order), root span,
-    messages, system instructions and count of messages not captured."""
+    messages, system instructions and count of messages not captured; `lat`: the messages'
+    latencies (our export's exact ones put in place)."""
     ra = root[1]
     start = min(sp[4] for sp in spans if sp[4]) if any(sp[4] for sp in spans) else 0
     end = max(sp[5] for sp in spans)
@@ -103,6 +108,12 @@ def sim_of(key: str, by_conv: bool, spans: list[list], root: list, msgs: list[di
         sim["otel"]["content_not_captured"] = nc
     if not isinstance(sim["termination_reason"], str):
         sim["termination_reason"] = None
+    if not FIDELITY_SET.isdisjoint(ra):  # (our export's: the episode as it was stored)
+        try:
+            sim = restore(ra, sim, msgs, lat)
+        except S.BadContent as exc:
+            raise S.BadContent(f"span {str(root[6])[:40]} ({str(root[0])[:80]!r}): "
+                               f"{exc}") from None
     return sim
 
 
