@@ -7,6 +7,12 @@ with `t2e export --format otel` (chat spans carry the conversation so far, as Ge
 instrumentations do), and the episodes are repeated with fresh trace and conversation ids up to
 the target size; the run's world (`t2e.run.*`: info, policy, tasks), which an export writes once,
 on its first episode's root, stays on the file's first line only, as in one big run's export.
+Our export's fidelity fields (`t2e.simulation_fields`, `t2e.simulation_keys`,
+`t2e.message_fields`, `t2e.latencies`: what the store keeps beside the spans, every message's
+provider response among them, store/export_otel_extra.py) are taken out: foreign GenAI exports
+carry none of them, and the file, so the figures the speed target is measured on, stays what
+it was before the export carried them (byte for byte for a given --mb, run ids aside: the
+store draws them at random).
 A second file has content capture off (no messages: attribute-only spans, the
 default of most instrumentations). Each import runs in a child process: wall time, spans/s and
 peak RSS (target: >= 20,000 spans/s, RSS <= 600 MB on a 1 GB export). The store exists before
@@ -43,6 +49,8 @@ sys.path.insert(0, str(REPO))
 SHARED = Path(os.environ.get("T2E_SHARED_DIR", REPO.parent / "shared")) / "tau2" / "results"
 _MSG_KEYS = re.compile(r',\s*\{"key": "gen_ai\.(input|output)\.messages", "value": \{"stringValue": '
                        r'"(?:[^"\\]|\\.)*"\}\}')
+_OWN_KEYS = re.compile(r',\s*\{"key": "t2e\.(simulation_fields|simulation_keys|message_fields|'
+                       r'latencies)", "value": \{"stringValue": "(?:[^"\\]|\\.)*"\}\}')
 _RUN_KEYS = re.compile(r',\s*\{"key": "t2e\.run\.(info|policy|tasks)", "value": \{"stringValue": '
                        r'"(?:[^"\\]|\\.)*"\}\}')
 
@@ -74,7 +82,7 @@ def write_file(path: Path, lines: list[str], target: int, *, capture: bool) -> i
             line = lines[i % len(lines)]
             obj = json.loads(line)
             old = obj["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["traceId"]
-            text = line.replace(old, f"{i:032x}")
+            text = _OWN_KEYS.sub("", line).replace(old, f"{i:032x}")
             text = re.sub(r'(gen_ai\.conversation\.id", "value": \{"stringValue": ")[^"]*',
                           lambda m: m.group(1) + f"c{i}", text)
             if not capture:
