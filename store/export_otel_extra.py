@@ -18,9 +18,10 @@ costs ride there (`t2e.user_turns`) rather than in every later chat input:
 - `t2e.simulation_keys`: the simulation's keys in their order (the re-import has those keys,
   in that order, and no other but the `otel` block of the file it read);
 - `t2e.message_fields`: `[[k, {field: value}, [key, ...]], ...]` for the k-th message (from
-  0): its keys other than its role, text, kept parts and other choices, and its calls where
-  the spans give them back as they are (a list of `{id, name, arguments, requestor}`), nulls
-  included; then the message's keys in their order;
+  0): its keys other than its role, kept parts and other choices, its content where it is
+  text (or null), its calls where the spans give them back as they are (a list of `{id,
+  name, arguments, requestor}`, text ids) and a result's id, requestor and error where of
+  their type, nulls included; then the message's keys in their order;
 - `t2e.latencies`: every message's latency in ms (null where it has none), where a span's
   duration would not give it back (a tau2 file records none: its spans last from the message
   before; an untimed message's span lasts 1 ms).
@@ -48,9 +49,11 @@ _CARRIED = {"id": (str,), "task_id": (str,), "trial": (int,), "seed": (int,),
             "agent_cost": (int, float), "user_cost": (int, float)}
 # a simulation's keys never in the fields: the messages (the spans)
 _SIM_OWN = frozenset(("messages",))
-# a message's keys the spans give back as they are (tool_calls: see _calls_carried)
-_MESSAGE_OWN = frozenset(("role", "content", "content_parts", "unchosen_choices"))
+# a message's keys the spans give back as they are (content: text; tool_calls: see
+# _calls_carried; a tool result's id, requestor and error: _RESULT_OWN)
+_MESSAGE_OWN = frozenset(("role", "content_parts", "unchosen_choices"))
 _CALL_KEYS = ("id", "name", "arguments", "requestor")
+_RESULT_OWN = (("id", str), ("requestor", str), ("error", bool))
 
 
 def _compact(v: Any) -> str:
@@ -78,11 +81,12 @@ def simulation_keys(sim: dict) -> str:
 
 def _calls_carried(calls: Any) -> bool:
     """Whether the spans give the message's tool calls back as they are: a non-empty list
-    of calls of the store's shape ({id, name, arguments, requestor}, in that order)."""
+    of calls of the store's shape ({id, name, arguments, requestor}, in that order, the id
+    text: an integer one comes back as its text)."""
     if type(calls) is not list or not calls:
         return False
     for c in calls:
-        if type(c) is not dict or tuple(c) != _CALL_KEYS:
+        if type(c) is not dict or tuple(c) != _CALL_KEYS or type(c["id"]) is not str:
             return False
     return True
 
@@ -94,9 +98,12 @@ def message_fields(msgs: list[dict]) -> str | None:
     for k, m in enumerate(msgs):
         fields = {f: v for f, v in m.items() if f not in _MESSAGE_OWN
                   and not (f == "tool_calls" and _calls_carried(v))}
+        if type(fields.get("content")) is str or fields.get("content", 0) is None:
+            del fields["content"]  # (text, or none: the spans' own)
         if m.get("role") == "tool":  # (a result's span or input part carries these)
-            for f in ("id", "requestor", "error"):
-                fields.pop(f, None)
+            for f, t in _RESULT_OWN:
+                if type(fields.get(f)) is t:
+                    del fields[f]
         # (a user or system message of role and text alone comes back as it is; an
         # assistant message gains the run's model, the chat span's)
         if fields or list(m) != ["role", "content"] or m["role"] not in ("user", "system"):

@@ -167,6 +167,51 @@ def test_an_otel_trace_comes_back_field_by_field(tmp_path, worker, make):
     assert differences(before, after) == []
 
 
+def _jsonl(path: Path, episodes: list[dict]) -> Path:
+    path.write_text("".join(json.dumps({"run": "r", **e}) + "\n" for e in episodes),
+                    encoding="utf-8")
+    return path
+
+
+def _u(text, **kw):
+    return {"role": "user", "content": text, **kw}
+
+
+def _a(text, calls=None, **kw):
+    return {"role": "assistant", "content": text, "tool_calls": calls, **kw}
+
+
+@pytest.mark.parametrize("episodes", [
+    # values the columns hold as their text, the message's own kept raw: a content that is a
+    # list of blocks, integer call ids (they came back as their text, the raw values gone)
+    pytest.param([{"id": "e", "task_id": "t", "messages": [
+        _u([{"type": "text", "text": "hi"}]),
+        _a(None, [{"id": 1, "name": "get", "arguments": {"a": 1}, "requestor": "assistant"}]),
+        {"role": "tool", "id": 1, "content": "r", "error": False}, _a("done")]}],
+        id="raw-values"),
+    # keys of any name (one spelled like the store's own note), a message's model, provider,
+    # costs and usage with a key no attribute has (total_tokens), seed and costs
+    pytest.param([{"id": "e", "task_id": "t", "seed": 3, "agent_cost": 0.5, "user_cost": 0.1,
+                   "reward": 1.0, "_t2e": {"y": 2}, "messages": [
+                       _u("hi", _t2e={"x": 1}, cost=0.1, usage={"prompt_tokens": 3,
+                                                                 "total_tokens": 5}),
+                       _a("a", model="m1", provider="p", cost=0.5,
+                          usage={"prompt_tokens": 10, "completion_tokens": 4})]}],
+        id="any-keys"),
+    # tau2 dual control (the user's own call and result), system turns, other choices
+    pytest.param([{"id": "e", "task_id": "t", "messages": [
+        {"role": "system", "content": "sys"},
+        _u("hi", tool_calls=[{"id": "u1", "name": "toggle", "arguments": {},
+                              "requestor": "user"}]),
+        {"role": "tool", "id": "u1", "content": "on", "requestor": "user", "error": False},
+        _a("one", unchosen_choices=[{"index": 1, "role": "assistant", "content": "two"}]),
+        _u("bye"), {"role": "system", "content": "late"}]}], id="dual-control-and-choices"),
+])
+def test_a_json_lines_run_comes_back_field_by_field(tmp_path, worker, episodes):
+    before, after, _ = roundtrip(tmp_path, _jsonl(tmp_path / "src.jsonl", episodes))
+    assert differences(before, after) == []
+
+
 def test_an_untimed_episode_comes_back_without_times_or_latencies(tmp_path, worker):
     """Its spans are laid out from the run's time, 1 ms apart (the root says t2e.time_source
     "run"): its steps came back with 1 ms latencies and the episode with the run's time."""

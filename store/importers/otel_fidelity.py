@@ -40,8 +40,8 @@ NAMES = (SIM_FIELDS, SIM_KEYS, MESSAGE_FIELDS, LATENCIES)
 _NOT_SET = frozenset(("messages", "otel", "t2e.run"))
 # what an `otel` block says of the span times of the file read: the re-import's own
 _FILE_COUNTS = ("spans_ending_before_start", "spans_without_start")
-# a message's keys its spans carry (never set from the fields)
-_MESSAGE_OWN = frozenset(("role", "content"))
+# a message's key its spans carry (never set from the fields: a step's role is text)
+_MESSAGE_OWN = frozenset(("role",))
 
 
 def _json(ra: dict, name: str) -> Any:
