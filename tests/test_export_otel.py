@@ -58,12 +58,13 @@ def test_roundtrip_keeps_every_message_call_and_argument(tmp_path):
     assert db.conn.execute(q, (rid2,)).fetchall() == db.conn.execute(q, (rid,)).fetchall()
     assert any(s[0] == "tool" and s[4] == 1 for ep in _messages(db, rid2) for s in ep)
     # reward_info comes back as the episode's, stored once: not a second time (its whole
-    # text) among the root's attributes, where "reward" in its name had put it
+    # text) among the root's attributes, where "reward" in its name had put it; a tau2 run's
+    # episode had no trace attributes, and its re-import lists none (the root's are our
+    # export's own)
     for ri, extra in db.conn.execute("SELECT reward_info_json, extra_json FROM episodes "
                                      "WHERE run_id = ?", (rid2,)):
-        attrs = json.loads(extra)["otel"]["attributes"]
-        assert json.loads(ri)["reward"] == attrs["t2e.reward"]
-        assert "t2e.reward_info" not in attrs
+        assert json.loads(ri)["reward"] in (0.0, 1.0)
+        assert "attributes" not in json.loads(extra)["otel"]
 
 
 def test_roundtrip_keeps_the_users_own_tool_calls_after_the_last_agent_turn(tmp_path):

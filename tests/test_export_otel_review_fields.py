@@ -67,6 +67,22 @@ def test_they_are_not_trace_attributes(tmp_path):
     db2 = store.open_db(tmp_path / "b.sqlite")
     import_path(db2, tmp_path / "o.jsonl")
     for (extra,) in db2.conn.execute("SELECT extra_json FROM episodes"):
+        assert trace_attributes(json.loads(extra)) == {}  # (as before the round trip)
+    # nor in the attributes an OTel-sourced episode keeps (its own block comes back)
+    src = _otel_source(tmp_path / "otel.jsonl")
+    db3 = store.open_db(tmp_path / "c.sqlite")
+    rid = import_path(db3, src)["run_id"]
+    export_run(db3, rid, "otel", tmp_path / "o3.jsonl")
+    text = (tmp_path / "o3.jsonl").read_text()
+    assert "t2e.simulation_fields" in text and "t2e.message_fields" in text
+    db4 = store.open_db(tmp_path / "d.sqlite")
+    import_path(db4, tmp_path / "o3.jsonl")
+    for (extra,) in db4.conn.execute("SELECT extra_json FROM episodes"):
         attrs = trace_attributes(json.loads(extra))
-        assert attrs and not [k for k in attrs if k.startswith(
-            ("t2e.simulation_", "t2e.message_fields", "t2e.latencies"))]
+        assert attrs and not [k for k in attrs if k.startswith("t2e.")]
+
+
+def _otel_source(path: Path) -> Path:
+    from otel_fixture import new_convention_file
+
+    return new_convention_file(path)

@@ -75,15 +75,16 @@ def stored(db, run_id: str) -> dict:
 def differences(before: dict, after: dict) -> list[str]:
     """Every field that differs, named (episode key, step, column, extra_json key), less the
     differences kept: an `otel` block where the original had none (the re-import's record
-    of the file it read) and the note of a simulation whose steps came from its ticks."""
+    of the file it read, without trace attributes: `t2e show` lists none) and the note of a
+    simulation whose steps came from its ticks."""
     out = []
     if set(before) != set(after):
         return [f"episodes {sorted(before)} -> {sorted(after)}"]
     for key, a in before.items():
         b = after[key]
         ax, bx = dict(a["extra_json"] or {}), dict(b["extra_json"] or {})
-        if "otel" not in ax:
-            bx.pop("otel", None)
+        if "otel" not in ax and "attributes" in bx.pop("otel", {}):  # (none to list)
+            out.append(f"{key}: extra otel: trace attributes where the episode had none")
         meta = dict(ax.get("_t2e") or {})
         if meta.get("steps_from") == "ticks":
             meta.pop("steps_from")

@@ -18,7 +18,8 @@ The messages are never taken from them. An OTel import's `otel` block (the trace
 root attributes and counts of the file it read) comes back as it was, but for the counts of
 span times the re-import reads in our file (`spans_without_start`, `spans_ending_before_start`:
 the re-import's own, of our spans); a simulation that had none keeps the re-import's, the
-record of the file read.
+record of the file read, less the root's attributes (our export's own, and those the
+simulation keeps in its own block: not the trace's to list or map).
 """
 
 from __future__ import annotations
@@ -83,6 +84,11 @@ def restore(ra: dict, sim: dict, msgs: list[dict], lat: list | None) -> dict:
     for k in _NOT_SET:  # (always kept: the steps, the record of the file, the run's fields)
         if k in sim and k not in out:
             out[k] = sim[k]
+    if "otel" not in keys and type(out.get("otel")) is dict:
+        # an episode from another format had no trace attributes: its root's are our
+        # export's own (agent name, conversation id, t2e.*) and the attributes its own block
+        # keeps (ATIF's): not listed again as the trace's
+        out["otel"].pop("attributes", None)
     return out
 
 
