@@ -242,7 +242,8 @@ def episode_request(run: dict, sim: dict, latencies: list[float | None],
             "t2e.time_source": "run" if own_start is None else None,
             "t2e.simulation_fields": simulation_fields(sim),
             "t2e.simulation_keys": simulation_keys(sim),
-            "t2e.message_fields": message_fields(msgs),
+            "t2e.message_fields": message_fields(msgs, {i for i in spanned if msgs[i].get(
+                "role") == "assistant"}, run.get("agent_model")),
             "t2e.latencies": latencies_of(msgs, latencies, spanned),
             "gen_ai.system_instructions": root_instructions(None if heads else texts, si_parts),
             "t2e.reward": None if ri is None or ri.get("reward") is None

@@ -20,8 +20,10 @@ costs ride there (`t2e.user_turns`) rather than in every later chat input:
 - `t2e.message_fields`: `[[k, {field: value}, [key, ...]], ...]` for the k-th message (from
   0): its keys other than its role, kept parts and other choices, its content where it is
   text (or null), its calls where the spans give them back as they are (a list of `{id,
-  name, arguments, requestor}`, text ids) and a result's id, requestor and error where of
-  their type, nulls included; then the message's keys in their order;
+  name, arguments, requestor}`, text ids), a result's id, requestor and error where of
+  their type, and a cost, token counts (the four the GenAI attributes name, in the import's
+  order) and model (the run's) that its chat span or t2e.user_turns gives back; nulls
+  included; then the message's keys in their order;
 - `t2e.latencies`: every message's latency in ms (null where it has none), where a span's
   duration would not give it back (a tau2 file records none: its spans last from the message
   before; an untimed message's span lasts 1 ms).
@@ -32,6 +34,7 @@ store/importers/otel_fidelity.py reads them back.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 # (the tau2 1.x fields the detail pane shows: reviews.episode_lines, reviews.flags,
@@ -53,6 +56,8 @@ _SIM_OWN = frozenset(("messages",))
 # _calls_carried; a tool result's id, requestor and error: _RESULT_OWN)
 _MESSAGE_OWN = frozenset(("role", "content_parts", "unchosen_choices"))
 _CALL_KEYS = ("id", "name", "arguments", "requestor")
+# the token counts the GenAI attributes carry, in the order the import writes them
+_COUNTS = ("prompt_tokens", "completion_tokens", "cache_read_tokens", "cache_write_tokens")
 _RESULT_OWN = (("id", str), ("requestor", str), ("error", bool))
 
 
@@ -91,13 +96,32 @@ def _calls_carried(calls: Any) -> bool:
     return True
 
 
-def message_fields(msgs: list[dict]) -> str | None:
+def _counts_carried(u: Any) -> bool:
+    """Whether a usage comes back as it is from the GenAI counts: an object of the counts
+    they name (as integers of at least 0), in the order the import writes them."""
+    if type(u) is not dict or not u:
+        return False
+    order = [k for k in _COUNTS if k in u]
+    return list(u) == order and all(type(v) is int and v >= 0 for v in u.values())
+
+
+def message_fields(msgs: list[dict], chats: set[int] = frozenset(),
+                   model: str | None = None) -> str | None:
     """`t2e.message_fields`: each message's fields that its spans do not carry, and its keys,
-    by its place among the episode's messages (None when no message has any)."""
+    by its place among the episode's messages (None when no message has any). `chats`: the
+    places of the assistant messages with a chat span of their own, which carries their cost,
+    token counts and the run's `model`; a user message's ride in t2e.user_turns."""
     kept = []
     for k, m in enumerate(msgs):
         fields = {f: v for f, v in m.items() if f not in _MESSAGE_OWN
                   and not (f == "tool_calls" and _calls_carried(v))}
+        if k in chats or m.get("role") == "user":  # (their spans' own, as they are)
+            if type(fields.get("cost")) in (int, float) and math.isfinite(fields["cost"]):
+                del fields["cost"]
+            if _counts_carried(fields.get("usage")):
+                del fields["usage"]
+            if k in chats and model and fields.get("model") == model:
+                del fields["model"]
         if type(fields.get("content")) is str or fields.get("content", 0) is None:
             del fields["content"]  # (text, or none: the spans' own)
         if m.get("role") == "tool":  # (a result's span or input part carries these)
