@@ -159,6 +159,13 @@ def test_an_atif_trajectory_comes_back_field_by_field(tmp_path, worker):
     assert differences(before, after) == []
 
 
+def test_a_harbor_job_comes_back_field_by_field(tmp_path, worker):
+    """A Harbor job (its trials' ATIF trajectories and verifier rewards)."""
+    before, after, _ = roundtrip(tmp_path, FIX / "harbor" / "job_a")
+    assert len(before) == 3
+    assert differences(before, after) == []
+
+
 @pytest.mark.parametrize("make", [new_convention_file, old_convention_file,
                                   openinference_file])
 def test_an_otel_trace_comes_back_field_by_field(tmp_path, worker, make):
