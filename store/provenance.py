@@ -11,6 +11,16 @@ raised after the fact, which the gate never takes as clean heldout.
 Traces without gold (OpenTelemetry, ATIF: `runs.grading` 'foreign') carry ids their
 application chose (a test harness names its conversations `conv-0`... in every run): such an
 id says which scenario, not which conversation, so their episodes match only by trajectory.
+Harbor's trial names (`<task>__<7 random characters>`, made by Harbor for each trial it runs)
+are the exception: between two Harbor runs (domain 'harbor') the trial name alone decides
+(the same name: the same trial, whatever its record says now; another name: another trial,
+even with the same messages, as a grown job's new trials often have).
+
+A trajectory hash is evidence only when the trajectory carries content: an episode without
+steps (a Harbor trial without agent/trajectory.json, a conversation cut short before its first
+message) or with a message whose content was not captured (OpenTelemetry with GenAI content
+capture off, the instrumentations' default: "(content not captured)") matches nothing by
+hash; every such episode would hash the same as every other of its task and length.
 
 A match whose recorded outcome differs (the reward, or any check's verdict: action matches,
 communicate, NL assertions) is the same conversation graded differently, or edited: it is not
@@ -34,12 +44,29 @@ PROVENANCE_KEY = "t2e_provenance"
 
 def trajectory_hash(conn: Any, episode_id: int) -> str:
     """sha256 of an episode's messages: role, text and tool calls, in order."""
+    return _hash_steps(conn, episode_id)[0]
+
+
+def content_hash(conn: Any, episode_id: int) -> str | None:
+    """The trajectory hash when it is evidence of a copy: None for an episode without steps
+    or with a message whose content was not captured (module docstring)."""
+    digest, n, uncaptured = _hash_steps(conn, episode_id)
+    return digest if n and not uncaptured else None
+
+
+def _hash_steps(conn: Any, episode_id: int) -> tuple[str, int, bool]:
+    """(trajectory hash, steps, whether a message's content was not captured)."""
+    from .importers.otel_spans import NOT_CAPTURED
+
     h = hashlib.sha256()
+    n, uncaptured = 0, False
     for role, content, calls in conn_of(conn).execute(
             "SELECT role, content, tool_calls FROM steps WHERE episode_id = ? ORDER BY idx",
             (episode_id,)):
         h.update(json.dumps([role, content, calls], ensure_ascii=False).encode() + b"\n")
-    return h.hexdigest()
+        n += 1
+        uncaptured = uncaptured or content == NOT_CAPTURED
+    return h.hexdigest(), n, uncaptured
 
 
 def run_provenance(db: Any, run_id: str) -> dict:
@@ -63,29 +90,41 @@ def run_provenance(db: Any, run_id: str) -> dict:
 
 def _matches(conn, run_id: str, among: str | None = None) -> dict[int, int]:
     """New episode id -> an earlier episode (another run; `among`: of that run only) with the
-    same simulation id (neither run foreign) or the same trajectory hash (compared only among
-    episodes of the same task and length).
+    same simulation id (neither run foreign, or both Harbor runs: their trial names) or the
+    same trajectory hash (compared only among episodes of the same task and length, never
+    between two Harbor trials that have names, and only where it carries content:
+    `content_hash`).
 
     The other runs' episodes are read in one pass (a query per new episode scanned the whole
     table each time: quadratic, minutes for a 4,000-episode import)."""
     out: dict[int, int] = {}
-    hashes: dict[int, str] = {}
+    hashes: dict[int, str | None] = {}
 
-    def th(eid: int) -> str:
+    def th(eid: int) -> str | None:
         if eid not in hashes:
-            hashes[eid] = trajectory_hash(conn, eid)
+            hashes[eid] = content_hash(conn, eid)
         return hashes[eid]
 
     new = conn.execute("SELECT episode_id, sim_id, task_id, n_steps FROM episodes "
                        "WHERE run_id = ? ORDER BY episode_id", (run_id,)).fetchall()
     if not new:
         return out
-    # ids a foreign trace's application chose are no evidence (either side's): by trajectory
-    foreign = {r for (r,) in conn.execute("SELECT run_id FROM runs WHERE grading = 'foreign'")}
-    sims = {sim for _, sim, _, _ in new if sim} if run_id not in foreign else set()
-    keys = {(task, n) for _, _, task, n in new}
+    # ids a foreign trace's application chose are no evidence (either side's): by trajectory;
+    # Harbor's trial names are Harbor's own, unique: evidence between two Harbor runs
+    kinds = conn.execute("SELECT run_id, grading = 'foreign', domain = 'harbor' FROM runs "
+                         "WHERE grading = 'foreign' OR domain = 'harbor'").fetchall()
+    foreign = {rid for rid, is_foreign, _ in kinds if is_foreign}
+    harbor = {rid for rid, _, is_harbor in kinds if is_harbor}
+    mine_harbor = run_id in harbor
+
+    def ids_tell(orun: str) -> bool:
+        return (mine_harbor and orun in harbor) or (
+            run_id not in foreign and orun not in foreign)
+
+    sims = {sim for _, sim, _, _ in new if sim}
+    keys = {(task, n) for _, _, task, n in new if n}  # (no step: no content to hash)
     by_sim: dict[str, int] = {}
-    by_key: dict[tuple, list[int]] = {}
+    by_key: dict[tuple, list[tuple[int, bool]]] = {}
     # two index ranges around this run (idx_episodes_run_task), so its own rows are not read
     others = conn.execute(
         "SELECT episode_id, sim_id, task_id, n_steps, run_id FROM episodes WHERE run_id < ? "
@@ -94,18 +133,19 @@ def _matches(conn, run_id: str, among: str | None = None) -> dict[int, int]:
         "SELECT episode_id, sim_id, task_id, n_steps, run_id FROM episodes WHERE run_id = ? "
         "AND run_id != ?", (among, run_id))
     for oid, sim, task, n, orun in others:
-        if sim in sims and (sim not in by_sim or oid < by_sim[sim]) and orun not in foreign:
+        if sim in sims and (sim not in by_sim or oid < by_sim[sim]) and ids_tell(orun):
             by_sim[sim] = oid
         if (task, n) in keys:
-            by_key.setdefault((task, n), []).append(oid)
+            # (a named trial of another Harbor run is another trial, whatever it says)
+            by_key.setdefault((task, n), []).append(
+                (oid, bool(sim) and mine_harbor and orun in harbor))
     for eid, sim, task, n in new:
         if sim and sim in by_sim:
             out[eid] = by_sim[sim]
             continue
-        others = by_key.get((task, n))
-        if others:
-            mine = th(eid)
-            for oid in sorted(others):
+        cands = [oid for oid, named in by_key.get((task, n), ()) if not (sim and named)]
+        if cands and (mine := th(eid)) is not None:
+            for oid in sorted(cands):
                 if th(oid) == mine:
                     out[eid] = oid
                     break
