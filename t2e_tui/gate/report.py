@@ -40,22 +40,37 @@ _TASK_WIDTH = 120
 
 def inspect_refs(conn: Any, doc: dict) -> dict[str, tuple[str, str]]:
     """Per regressing task, the references `t2e show` takes for its baseline and candidate
-    episodes (A the baseline, B the candidate, as in the app's compare): `RUN:TASK` where the
-    task id reads back whole from the report (typeable, and not cut), else the ids of the
-    task's first episode in each run (what RUN:TASK would open), since a `RUN:TASK` made of
-    the id as shown (stripped, ⏎, cut) would not resolve."""
+    episodes (A the baseline, B the candidate, as in the app's compare): the trials the tasks
+    screen and the gate screen open (`trial_pair.task_pair`: a passing baseline trial, a
+    failing candidate trial; trial 0 of each could both pass), as `RUN:TASK` (a side's only
+    episode) or `RUN:TASK:TRIAL` where the task id reads back whole from the report (typeable,
+    and not cut) and the reference resolves to that episode, else the episode's id, since a
+    reference made of the id as shown (stripped, ⏎, cut) would not resolve."""
+    from store.queries import resolve_episode
+
+    from ..trial_pair import task_pair
+
     b, c = doc["baseline"]["run_id"], doc["candidate"]["run_id"]
     out = {}
     for task in doc["stats"]["regressions"]:
-        if typeable(task) and len(task) <= _TASK_WIDTH:
-            out[task] = (f"{b}:{task}", f"{c}:{task}")
-            continue
-        ids = []
-        for run in (b, c):
-            row = conn.execute("SELECT episode_id FROM episodes WHERE run_id = ? AND task_id = ? "
-                               "ORDER BY trial, ord, episode_id LIMIT 1", (run, task)).fetchone()
-            ids.append(str(row[0]) if row else f"{run}:{task}")
-        out[task] = (ids[0], ids[1])
+        refs = []
+        for run, eid in zip((b, c), task_pair(conn, b, c, task)):
+            ref = f"{run}:{task}"
+            if eid is not None:
+                trial, n = conn.execute(
+                    "SELECT trial, (SELECT count(*) FROM episodes WHERE run_id = ? AND "
+                    "task_id = ?) FROM episodes WHERE episode_id = ?",
+                    (run, task, eid)).fetchone()
+                if n > 1 and trial is not None:
+                    ref += f":{trial}"
+                try:
+                    ok = (typeable(task) and len(task) <= _TASK_WIDTH
+                          and resolve_episode(conn, ref) == eid)
+                except Exception:  # noqa: BLE001 - a reference that does not resolve: the id
+                    ok = False
+                ref = ref if ok else str(eid)
+            refs.append(ref)
+        out[task] = (refs[0], refs[1])
     return out
 
 

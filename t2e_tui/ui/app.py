@@ -273,11 +273,13 @@ class T2EApp(App):
     def open_task_compare(self, baseline: str, candidate: str | None, task_id: str) -> None:
         """Compare one task across a run pair (for the gate screen: Enter on a task). The
         episodes are looked up in a worker; the compare screen opens when they are known."""
+        from ..trial_pair import task_pair
+
         def find() -> None:
             conn = da.open_conn(self.store_path)
-            try:
-                a = da.find_episode(conn, baseline, task_id)
-                b = da.find_episode(conn, candidate, task_id) if candidate else None
+            try:  # the trials that show the difference, as the tasks screen and the
+                # gate reports pick them
+                a, b = task_pair(conn, baseline, candidate, task_id)
             finally:
                 conn.close()
             self.call_from_thread(self._open_found, task_id, a, b)

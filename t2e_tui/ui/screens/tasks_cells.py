@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 from ... import data_access as da
 from ... import run_queries as rq
+from ...trial_pair import first_trial, pick_pair  # noqa: F401 (the screen's, and shared)
 
 FILTERS = ("all", "regressed", "fixed", "failed", "flaky")
 SORTS = ("task", "transition", "hints")
@@ -195,21 +196,3 @@ def run_label(conn, run_id: str | None) -> RunName | None:
         return RunName(None, run_id)
     return RunName(row[0], run_id, (row[1] or "").lower().startswith(da.SCRIPTED),
                    row[2] == "foreign")
-
-
-def first_trial(trials: list[da.Trial]) -> int | None:
-    """The first finished trial's episode (else the first trial's), or None."""
-    done = [t for t in trials if t.status == "done"]
-    return (done or trials or [None])[0].episode_id if (done or trials) else None
-
-
-def pick_pair(base: list[da.Trial], cand: list[da.Trial]) -> tuple[int | None, int | None]:
-    """Trials to compare: a pair whose outcomes differ when there is one (that is where the
-    runs part), else the first finished trial of each."""
-    done_b = [t for t in base if t.status == "done"]
-    done_c = [t for t in cand if t.status == "done"]
-    for tb in done_b:
-        for tc in done_c:
-            if bool(tb.success) != bool(tc.success):
-                return tb.episode_id, tc.episode_id
-    return first_trial(base), first_trial(cand)
