@@ -25,6 +25,7 @@ from .align import (
     norm_value,
 )
 from .align_where import no_difference, row_step, steps_span
+from .reviews import subagent_of
 from .standin import NOTE
 from .textsafe import clean, one_line
 
@@ -42,12 +43,17 @@ def event_segments(ev: Event | None, diffs: list[ArgDiff] | None = None, *, side
     differing arguments first, so a narrow lane still shows what differs."""
     if ev is None:
         return []
+    # a subagent's step (ATIF, kept in its parent's episode): `↳`, never the customer's `U`
+    # or the agent's own `A` alone
+    sub = "↳" if ev.kind != "gold" and subagent_of(ev.step) is not None else ""
     if ev.kind == "text":
         tag = {"assistant": "A", "user": "U", "tool": "T", "system": "S"}.get(ev.role, "?")
-        return [(f"{tag} ", "role"), (one_line(ev.text, width), "error" if ev.error else "text")]
+        return [(f"{sub}{tag} ", "role"),
+                (one_line(ev.text, width), "error" if ev.error else "text")]
     changed = {d.key for d in (diffs or []) if d.status != SAME}
-    segs: list[tuple[str, str]] = [("★ " if ev.kind == "gold" else "▸ ", "gold" if ev.kind == "gold"
-                                    else "role"), (one_line(ev.name, 60), "name"), ("(", "dim")]
+    segs: list[tuple[str, str]] = [("★ " if ev.kind == "gold" else f"{sub}▸ ",
+                                    "gold" if ev.kind == "gold" else "role"),
+                                   (one_line(ev.name, 60), "name"), ("(", "dim")]
     args = ev.args
     if isinstance(args, dict):
         items = list(args.items())

@@ -137,6 +137,16 @@ def step_lines(step: dict) -> list[str]:
     return out
 
 
+def subagent_of(step: dict | None) -> str | None:
+    """The ATIF subagent trajectory a step belongs to (kept in its parent's episode, marked
+    `subagent` in the step's extra), or None: the compare tags such rows apart (`↳`)."""
+    raw = (step or {}).get("extra_json")
+    if not raw or (isinstance(raw, str) and '"subagent"' not in raw):
+        return None   # most steps: no parse
+    v = _extra(step).get("subagent")
+    return None if v is None else str(v)
+
+
 def has_raw(step: dict) -> bool:
     """Whether a step carries the provider's raw response (`raw_data`)."""
     raw = step.get("extra_json")

@@ -291,8 +291,9 @@ def _print_episode(ep: dict, full: bool) -> None:
             line.append("(" + text + (" …" if cut else "") + ")")
             con.print(line)
         # the message first, then its metadata: audio fields, ticks, review errors (tau2 1.x)
-        for line in step_lines(s):
-            con.print(Text("    " + one_line(line, 400),
+        for line in step_lines(s):  # (--full: whole, a reasoning of any length)
+            shown = clean(line, None)[0].replace("\n", "\n    ") if full else one_line(line, 400)
+            con.print(Text("    " + shown,
                            style="magenta" if line.startswith("review:") else "dim"))
         if full and (rl := raw_line(s)):
             con.print(Text("    " + one_line(rl, RAW_LIMIT + 100), style="dim"))
