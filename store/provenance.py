@@ -75,8 +75,8 @@ def run_provenance(db: Any, run_id: str) -> dict:
 
     conn = conn_of(db)
     row = conn.execute("SELECT role, candidate_hash, manifest_json, world_id, domain, "
-                       "created_at FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-    role, chash, manifest, world_id, domain, created = row
+                       "created_at, grading FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+    role, chash, manifest, world_id, domain, created, grading = row
     hist = role_history(conn, run_id)
     try:
         manifest_doc = json.loads(manifest) if manifest else None
@@ -85,7 +85,8 @@ def run_provenance(db: Any, run_id: str) -> dict:
     return {"run_id": run_id, "role": role, "created_role": hist["created_role"],
             "role_history": hist["changes"], "candidate_hash": chash,
             "manifest": manifest_doc, "world_id": world_id, "domain": domain,
-            "created_at": created, "exported_at": now_iso()}
+            "created_at": created, "exported_at": now_iso(),
+            **({"grading": grading} if grading == "foreign" else {})}
 
 
 def _matches(conn, run_id: str, among: str | None = None) -> dict[int, int]:

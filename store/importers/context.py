@@ -184,6 +184,13 @@ class ImportContext:
         # a name taken from the file (its name, a JSONL header's) is stored as it is shown, so
         # it can be typed back; a --name was checked where it was given (run_name_problem)
         name = typeable_name(self.name) if self.name_from_file else self.name
+        from ..provenance import PROVENANCE_KEY
+
+        prov = meta.top.get(PROVENANCE_KEY)
+        if isinstance(prov, dict) and prov.get("grading") == "foreign":
+            # our export of a foreign run (no gold): it stays foreign. Only this way: a file
+            # cannot vouch for its own rewards
+            self.grading = "foreign"
         self.run_id = writer.create_run(
             conn, name=name, role=self.role, source_id=self.source_id, domain=meta.domain,
             agent_model=meta.llm("agent_info"), user_model=meta.llm("user_info"),
