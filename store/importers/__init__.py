@@ -107,6 +107,11 @@ def _text(name: str) -> str:
         return name.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def _dir_name(p: Path) -> str:
+    """A folder's name as given (a link keeps its own), the resolved folder's for `.`/`..`."""
+    return p.name if p.name not in ("", ".", "..") else p.resolve().name
+
+
 def _import_one(db: Any, path: str | os.PathLike, *, name: str | None,
                 role: str | None) -> dict:
     if role is not None and role not in writer.ROLES:
@@ -300,7 +305,7 @@ def _import_locked(conn: sqlite3.Connection, p: Path, display: str, sha: str, si
     if isinstance(fmt, Exception):
         raise fmt
     ctx = ImportContext(path=p, display=display, sha256=sha, size=size,
-                        name=name or _text(p.name if p.is_dir() else p.stem),
+                        name=name or _text(_dir_name(p) if p.is_dir() else p.stem),
                         role=role or "discovery",
                         name_from_file=name is None, before_source=before_source,
                         hashing=hashing)
@@ -357,7 +362,8 @@ def content_hash(p: Path) -> tuple[str, int]:
     size = 0
     for f in files:
         if p.is_dir():
-            h.update(str(f.relative_to(p)).encode() + b"\0")
+            # (the name's bytes: a folder name that is not UTF-8 is named by the reader)
+            h.update(os.fsencode(f.relative_to(p)) + b"\0")
         with open_regular(f) as fh:
             while chunk := fh.read(1 << 20):
                 h.update(chunk)

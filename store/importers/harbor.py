@@ -7,18 +7,26 @@ read by atif.py, subagents folded in as there), its task is the trial's task nam
 trials are numbered in name order), and its reward is the verifier's: `result.json`
 `verifier_result.rewards.reward` (else the only key of `rewards`; else `verifier/reward.txt`,
 `verifier/reward.json`). That reward is foreign evidence: the run is graded 'foreign' (t2e has
-no gold to re-score it with), and it is stored as if `t2e gate --reward-attr verifier.reward`
-had mapped it, so two jobs gate as they are; every key of `rewards` is an attribute
-`verifier.<key>` `--reward-attr` can map instead. A trial whose verifier gave no reward (an
-exception, a trial cut short) is unscored; its `exception_info.exception_type` is its
-termination reason. The job's `config.json` `job_name` names the run (else the folder).
-Errors name the file (relative to the folder imported) and the field.
+no gold to re-score it with), and it is stored as mapped from attribute `verifier.reward` at
+the import, so two jobs gate as they are; every key of `rewards` is an attribute
+`verifier.<key>` `--reward-attr` can map instead. A finished trial (result.json) with no
+verifier reward (the agent raised, timed out) counts 0, as Harbor's own mean counts it
+(harbor/metrics/mean.py: a trial without rewards is 0; Harbor names no exception type an
+infrastructure fault, so neither does t2e); its `exception_info.exception_type` is its
+termination reason. A trial without result.json (not finished) stays unscored: Harbor drops it
+on resume. Harbor allows any number as a reward; when one is outside [0, 1] (the gate compares
+rewards in [0, 1]) the job's rewards all stay unmapped, kept as `verifier.*` attributes, and
+warned with the trial and value. The job's `config.json` `job_name` names the run (else the
+folder). Errors name the file (relative to the folder imported) and the field.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import os
 import re
+from datetime import datetime
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -103,17 +111,21 @@ def _field(d: dict, dotted: str, kind: type | tuple, shown: str) -> Any:
 
 
 def _reward(value: Any, where: str) -> float:
+    """A verifier reward: any finite number (Harbor's `rewards` are `float | int`); one
+    outside [0, 1] leaves the job unmapped (import_file), it is not refused."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ImportFailure(f"{where} should be a number, found {_kind(value)} "
                             f"{short_json(value)}")
-    if (bad := reward_problem(value)) is not None:
-        raise ImportFailure(f"{where} {bad}")
+    if not math.isfinite(value):
+        raise ImportFailure(f"{where} should be a finite number, found {value}")
     return float(value)
 
 
 def _verifier(trial: Path, pre: str, result: dict | None) -> tuple[float | None, dict, str]:
     """(reward, every reward by key, where it was read) of a trial's verifier."""
     shown = f"{pre}result.json"
+    if result:
+        _field(result, "verifier_result", dict, shown)  # (a list or a number: refused, named)
     rewards = _field(result, "verifier_result.rewards", dict, shown) if result else None
     if rewards is None and (trial / REWARD_TXT).exists():
         txt_shown = f"{pre}{REWARD_TXT.as_posix()}"
@@ -185,16 +197,19 @@ def trial_sim(trial: Path, pre: str) -> tuple[dict, dict]:
         "id": str(name or trial.name), "task_id": task, "trial": None,
         "termination_reason": (str(exc.get("exception_type")) if exc
                                and exc.get("exception_type") else out.get("termination_reason")),
-        "reward_info": None if reward is None else {
-            "reward": reward, "reward_basis": None,
-            "info": {"mapped_from": REWARD_ATTR, "read_from": reward_from}},
+        "reward_info": None if reward is None else _mapped(reward, reward_from),
         "atif": block,
         "harbor": {"trial": trial.name, "result": result, "config": config},
     })
+    notes = []
     for key, field in (("start_time", "started_at"), ("end_time", "finished_at")):
         v = _field(result, field, str, f"{pre}result.json") if result else None
-        if v:
+        if v and _iso_time(v):
             out[key] = v
+        elif v:
+            out[key] = None
+            notes.append(f"{pre}result.json: {field} {short_json(v)} is no ISO 8601 time: "
+                         "left out")
     agent = _d((result or {}).get("agent_info"))
     agent_config = _d((config or {}).get("agent"))
     model_name = (_d(agent.get("model_info")).get("name") or agent_config.get("model_name")
@@ -204,8 +219,60 @@ def trial_sim(trial: Path, pre: str) -> tuple[dict, dict]:
              "model": model_name if isinstance(model_name, str) else None,
              "trajectory": sim is not None, "unscored": reward is None,
              "no_result": result is None, "exception": bool(exc),
-             "unkeyed": reward is None and len(rewards) > 1, "keys": sorted(rewards)}
+             "unkeyed": reward is None and len(rewards) > 1, "keys": sorted(rewards),
+             "reward": reward, "reward_from": reward_from, "notes": notes,
+             "exc_type": out["termination_reason"] if exc else None,
+             # finished with no reward at all: Harbor's mean counts it 0 (import_file)
+             "no_verifier": result is not None and reward is None and not rewards,
+             "shown": pre + "result.json"}
     return out, facts
+
+
+def _mapped(reward: float, read_from: str, **info: Any) -> dict:
+    """A trial's reward_info: the verifier's reward, as mapped from verifier.reward."""
+    return {"reward": reward, "reward_basis": None,
+            "info": {"mapped_from": REWARD_ATTR, "read_from": read_from, **info}}
+
+
+def _iso_time(v: str) -> bool:
+    try:
+        datetime.fromisoformat(v.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+def _folder_name(trial: Path) -> None:
+    """A trial folder whose name is not UTF-8 is refused, named with its bytes escaped (the
+    store keeps text; the name is the trial's id when result.json gives none)."""
+    try:
+        trial.name.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(trial.name).decode("utf-8", "backslashreplace")
+        raise ImportFailure(f"{shown}: a trial folder whose name is not UTF-8 text; rename "
+                            "it (t2e keeps names as text)") from None
+
+
+def _score(ctx: ImportContext, sims: list[dict], facts: list[dict]) -> None:
+    """Harbor's scoring of the job (module docstring): a reward outside [0, 1] leaves them
+    all unmapped; else a finished trial without one counts 0, as Harbor's mean counts it."""
+    bad = [(s, f) for s, f in zip(sims, facts) if f["reward"] is not None
+           and reward_problem(f["reward"]) is not None]
+    if bad:
+        for s, f in zip(sims, facts):
+            s["reward_info"] = None
+            f["unscored"] = f["no_verifier"] = False
+        s, f = bad[0]
+        ctx.warn(f"{len(bad)} trial(s) have a verifier reward outside [0, 1] (trial "
+                 f"{s['harbor']['trial']}: {f['reward']} in {f['reward_from']}): Harbor allows "
+                 "any number, the gate compares rewards in [0, 1], so this job's rewards all "
+                 "stay unmapped, kept as verifier.* attributes (`t2e gate --reward-attr "
+                 "verifier.<key>` maps one whose values are all in [0, 1])")
+        return
+    for s, f in zip(sims, facts):
+        if f["no_verifier"]:
+            s["reward_info"] = _mapped(0.0, f["shown"], no_verifier_result=f["exc_type"])
+            f["unscored"] = False
 
 
 def _check_links(root: Path) -> None:
@@ -240,9 +307,11 @@ def import_file(conn: sqlite3.Connection, ctx: ImportContext) -> None:
             ctx.name = job_name
     sims, facts = [], []
     for t in trials:
+        _folder_name(t)
         sim, f = trial_sim(t, f"{t.name}/" if kind == "job" else "")
         sims.append(sim)
         facts.append(f)
+    _score(ctx, sims, facts)
     models = sorted({f["model"] for f in facts if f["model"]})
     agents = sorted({str(f["agent"]) for f in facts if f["agent"]})
     top = {"domain": "harbor", "harbor": {
@@ -283,13 +352,22 @@ def _warn(ctx: ImportContext, facts: list[dict], agents: list[str], models: list
     if n := count("no_result"):
         ctx.warn(f"{n} trial(s) have no result.json (not finished?): their reward, if any, "
                  "was read from verifier/")
+    for f in facts:
+        for note in f["notes"]:
+            ctx.warn(note)
+    if n := count("no_verifier"):
+        types = sorted({f["exc_type"] for f in facts if f["no_verifier"] and f["exc_type"]})
+        m = sum(1 for f in facts if f["no_verifier"] and f["exception"])
+        ctx.warn(f"{n} trial(s) ended with no verifier reward"
+                 + (f" ({m} with an exception: {', '.join(types)})" if m else "")
+                 + ": reward 0, as Harbor's own mean counts them (the exception type is the "
+                   "termination reason; `t2e show` gives its message)")
     if n := count("unscored"):
         keyed = [f["keys"] for f in facts if f["unkeyed"]]
-        ctx.warn(f"{n} trial(s) have no verifier reward and stay unscored"
-                 + (f" ({count('exception')} ended with an exception, its type their "
-                    "termination reason)" if count("exception") else "")
-                 + (f"; {len(keyed)} give several rewards and none named 'reward' (keys "
+        ctx.warn(f"{n} trial(s) have no verifier reward and stay unscored ("
+                 + (f"{len(keyed)} give several rewards and none named 'reward' (keys "
                     f"{', '.join(keyed[0])}): map one with `t2e gate --reward-attr "
-                    f"verifier.<key>`" if keyed else ""))
-    ctx.warn("Harbor's verifier reward is the outcome (as `--reward-attr verifier.reward`): "
-             "foreign evidence, not re-scorable here")
+                    f"verifier.<key>`" if keyed else "not finished: no result.json")
+                 + ")")
+    ctx.warn("Harbor's verifier reward is the outcome (mapped from verifier.reward at the "
+             "import): foreign evidence, not re-scorable here")
