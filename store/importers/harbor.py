@@ -26,8 +26,8 @@ import json
 import math
 import os
 import re
-from datetime import datetime
 import sqlite3
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
