@@ -101,10 +101,32 @@ def _not_compressed(head: bytes) -> None:
 
 
 _OTEL_HEAD = re.compile(rb'^\s*\{\s*"resourceSpans"\s*:')
-_ATIF_HEAD = re.compile(rb'"schema_version"\s*:\s*"ATIF')
 # an ATIF trajectory whose schema_version is no "ATIF-..." text (a number, null): its other
 # keys say what it is, so the ATIF reader names the field instead of a generic refusal
-_ATIF_KEYS = [re.compile(rb'"%s"\s*:' % k) for k in (b"schema_version", b"agent", b"steps")]
+_ATIF_KEYS = {"schema_version", "agent", "steps"}
+# a JSON string (with its escapes) or a bracket: enough to follow the nesting of a file's head
+_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[{}\[\]]')
+_ATIF_VALUE = re.compile(rb'\s*:\s*"ATIF')
+
+
+def _outer_keys(head: bytes) -> dict[str, bool]:
+    """The keys of the file's outer object (of a list's items, for a list of them) in its
+    head, each with whether its value is "ATIF..." text. A key nested deeper (a tau2 export's
+    simulations carry their ATIF schema_version in their atif blocks) is none of them."""
+    keys: dict[str, bool] = {}
+    depth, outer = 0, None
+    for m in _TOKEN.finditer(head):
+        tok = m.group()
+        if tok in (b"{", b"["):
+            if outer is None:
+                outer = 1 if tok == b"{" else 2
+            depth += 1
+        elif tok in (b"}", b"]"):
+            depth -= 1
+        elif depth == outer and head[m.end():m.end() + 64].lstrip()[:1] == b":":
+            name = tok[1:-1].decode("utf-8", "replace")
+            keys[name] = keys.get(name, False) or bool(_ATIF_VALUE.match(head, m.end()))
+    return keys
 
 
 # t2e's own JSON Lines (its export): the first record's first key is its type. Asked before
@@ -121,8 +143,9 @@ def _sniff_foreign(head: bytes) -> str | None:
         return "otel"
     if _T2E_HEAD.match(text):
         return None
-    if _ATIF_HEAD.search(text[:65536]):
+    keys = _outer_keys(text[:65536])
+    if keys.get("schema_version"):
         return "atif"
-    if b'"simulations"' not in text and all(k.search(text[:65536]) for k in _ATIF_KEYS):
+    if "simulations" not in keys and _ATIF_KEYS <= keys.keys():
         return "atif"
     return None
