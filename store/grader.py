@@ -153,6 +153,9 @@ def rescore_caveat(domain: str | None, *, imported: bool,
     its recorded rewards are shown as given) or a foreign trace (no gold at all, which its
     shortest form says: the reason it cannot be re-scored). A run of t2e's own engine is
     graded by t2e and needs no caveat."""
+    if foreign and domain == "harbor":  # (its rewards are there: Harbor's verifier's)
+        return f"{NOT_RESCORABLE} (no gold: Harbor's verifier reward as given)", \
+            NOT_RESCORABLE, "no gold"
     if foreign:
         return f"{NOT_RESCORABLE} ({_WHY['foreign']})", NOT_RESCORABLE, "no gold"
     if not imported or rescorable(domain):

@@ -98,17 +98,48 @@ def foreign_lines(ex: dict) -> list[str]:
     `--reward-attr` can map, and its system instructions, one line each."""
     from store.outcomes import shown_trace_attributes
 
-    out = []
+    out = harbor_lines(ex)
     attrs = shown_trace_attributes(ex)
     if attrs:
         out.append("trace attributes: " + " · ".join(f"{k} {_value(v)}" for k, v in attrs.items())
-                   + " (`t2e gate --reward-attr NAME` maps an outcome among them)")
+                   + (" (the reward is Harbor's verifier reward, verifier.reward, mapped at "
+                      "import; `t2e gate --reward-attr NAME` maps another among them)"
+                      if "harbor" in ex and "verifier.reward" in attrs else
+                      " (`t2e gate --reward-attr NAME` maps an outcome among them)"))
     said = _d(ex.get("otel")).get("system_instructions") or _d(ex.get("atif")).get(
         "system_prompt")
     texts = [t if isinstance(t, str) else _value(t) for t in said] if isinstance(said, list) \
         else [] if said is None else [_value(said)]
     if texts:
         out.append("system instructions: " + " / ".join(texts))
+    return out
+
+
+def harbor_lines(ex: dict) -> list[str]:
+    """A Harbor trial's facts from its result.json (kept whole in the episode's `harbor`
+    block): the exception it ended in, with its message; its agent's token counts and cost;
+    and, for a trial with no agent/trajectory.json, that it has no steps and why."""
+    h = _d(ex.get("harbor"))
+    if not h:
+        return []
+    result = _d(h.get("result"))
+    out = []
+    exc = _d(result.get("exception_info"))
+    if exc.get("exception_type") or exc.get("exception_message"):
+        out.append(f"Harbor exception: {_value(exc.get('exception_type') or '?')}"
+                   + (f": {_value(exc['exception_message'])}"
+                      if exc.get("exception_message") else ""))
+    usage = _d(result.get("agent_result"))
+    said = [f"{k.removeprefix('n_').replace('_', ' ')} {_value(usage[k])}"
+            for k in ("n_input_tokens", "n_cache_tokens", "n_output_tokens")
+            if usage.get(k) is not None]
+    if usage.get("cost_usd") is not None:
+        said.append(f"cost ${_value(usage['cost_usd'])}")
+    if said:
+        out.append("Harbor agent result: " + ", ".join(said))
+    if h.get("trajectory") is False:
+        out.append("no agent/trajectory.json (the agent wrote no ATIF trajectory): no steps, "
+                   "the outcome only")
     return out
 
 

@@ -148,3 +148,46 @@ def test_import_dot_in_a_trial_folder_names_the_run_from_the_folder(tmp_path, mo
     assert res.exit_code == 0, res.output
     db = store.open_db(s)
     assert db.conn.execute("SELECT name FROM runs").fetchone() == ("a__k0abcde",)
+
+
+def test_the_words_say_the_rewards_are_harbors_verifiers(tmp_path):
+    """C2: nobody passed --reward-attr: the gate, its report, `t2e runs` and `t2e show` said
+    "mapped from outcome attribute verifier.reward (--reward-attr)", "no gold: `t2e gate
+    --reward-attr NAME` maps an outcome" and "its rewards are the file's word"."""
+    p = _job(tmp_path, "jobP", lambda i, k: (1.0 if i < 8 else 0.0, None))
+    q = _job(tmp_path, "jobQ", lambda i, k: (1.0, None) if i < 4 or k == 0
+             else (None, TIMEOUT))
+    s = str(tmp_path / "s.sqlite")
+    r = CliRunner()
+    for j in (p, q):
+        assert r.invoke(cli, ["--store", s, "import", str(j)]).exit_code == 0
+    md = tmp_path / "r.md"
+    res = r.invoke(cli, ["--store", s, "gate", "jobP", "jobQ", "--report", "markdown",
+                         str(md)])
+    said = res.output + md.read_text()
+    assert "rewards: baseline and candidate from Harbor's verifier reward (verifier.reward, " \
+           "mapped at import)" in res.output
+    assert "--reward-attr" not in said and "the file's word" not in said
+    assert "its rewards are Harbor's verifier's word" in said
+    res = r.invoke(cli, ["--store", s, "runs", "--table"])
+    assert "not re-scorable here (no gold: Harbor's verifier reward as given)" in res.output
+    assert "--reward-attr" not in res.output
+    res = r.invoke(cli, ["--store", s, "show", "jobP:task-00"])
+    assert "the reward is Harbor's verifier reward, verifier.reward, mapped at import" in \
+        " ".join(res.output.split())
+
+
+def test_show_gives_the_trials_exception_usage_and_missing_trajectory(tmp_path):
+    """C5: the exception message, token counts and cost were stored but shown nowhere; a
+    trial without a trajectory was an empty episode with no note."""
+    job = tmp_path / "j"
+    _trial(job, "a", 0, None, TIMEOUT)
+    s = str(tmp_path / "s.sqlite")
+    r = CliRunner()
+    assert r.invoke(cli, ["--store", s, "import", str(job), "--name", "j"]).exit_code == 0
+    res = r.invoke(cli, ["--store", s, "show", "j:a"], terminal_width=200)
+    assert "Harbor exception: AgentTimeoutError: Agent timed out after 600.0 seconds" \
+        in res.output
+    assert "Harbor agent result: input tokens 1200, output tokens 90, cost $0.002" \
+        in res.output
+    assert "no agent/trajectory.json (the agent wrote no ATIF trajectory)" in res.output

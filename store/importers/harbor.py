@@ -199,7 +199,8 @@ def trial_sim(trial: Path, pre: str) -> tuple[dict, dict]:
                                and exc.get("exception_type") else out.get("termination_reason")),
         "reward_info": None if reward is None else _mapped(reward, reward_from),
         "atif": block,
-        "harbor": {"trial": trial.name, "result": result, "config": config},
+        "harbor": {"trial": trial.name, "result": result, "config": config,
+                   "trajectory": sim is not None},
     })
     notes = []
     for key, field in (("start_time", "started_at"), ("end_time", "finished_at")):

@@ -103,11 +103,18 @@ def reward_notes(r: dict) -> list[str]:
             if isinstance(names, list) else one_line(str(names), 80)
             for side, names in mapped.items()}
     if len(said) == 2 and len(set(said.values())) == 1:
-        return [f"row {r['row']}: rewards mapped from outcome attribute "
-                f"{next(iter(said.values()))} (--reward-attr)"]
+        return [f"row {r['row']}: rewards mapped from {_source(next(iter(said.values())))}"]
     return [f"row {r['row']}: " + "; ".join(
-        f"{side} rewards mapped from outcome attribute {names}"
-        for side, names in said.items()) + " (--reward-attr)"]
+        f"{side} rewards mapped from {_source(names)}" for side, names in said.items())]
+
+
+def _source(names: str) -> str:
+    """Where mapped rewards came from: a Harbor job's verifier reward is mapped at its import
+    (the row does not say whether a --reward-attr mapped it again), anything else by
+    `--reward-attr`."""
+    if names == "verifier.reward":
+        return "Harbor's verifier reward (verifier.reward: at import, or --reward-attr)"
+    return f"outcome attribute {names} (--reward-attr)"
 
 
 def role_notes(r: dict) -> list[str]:

@@ -54,10 +54,14 @@ class SideRescore:
     differ: list[dict] = field(default_factory=list)
     # a foreign run's: the outcome attributes its rewards were mapped from (`--reward-attr`)
     mapped_from: list[str] = field(default_factory=list)
+    # ... and whether that mapping is the import's (a Harbor job's verifier reward), not a
+    # `--reward-attr` given to the gate: what the words say it came from
+    mapped_at_import: bool = False
 
     def to_dict(self) -> dict:
         return {"run": self.run, "status": self.status, "why": self.why, "cap": self.cap,
                 "needs": self.needs, "mapped_from": self.mapped_from,
+                "mapped_at_import": self.mapped_at_import,
                 "rescored": self.rescored, "judge_dependent": self.judge_dependent,
                 "unchecked": self.unchecked, "differ": self.differ}
 
@@ -90,9 +94,14 @@ def _side(conn: Any, run: RunInfo, tasks: list[str], data_dir: str | None,
     if run.grading == "foreign":
         from store.outcomes import mapped_from
 
+        # (the Harbor import says where it read each reward; a --reward-attr mapping does not)
+        at_import = conn.execute(
+            "SELECT 1 FROM episodes WHERE run_id = ? AND json_extract(reward_info_json, "
+            "'$.info.read_from') IS NOT NULL LIMIT 1", (run.run_id,)).fetchone() is not None
         return SideRescore(label, "not_rescored", "a foreign trace carries no gold actions "
                                                   "or records to grade it on",
-                           mapped_from=mapped_from(conn, run.run_id))
+                           mapped_from=mapped_from(conn, run.run_id),
+                           mapped_at_import=at_import)
     # the domain as the world names it (world_key), never the file's spelling: a file
     # renamed "Retail" is retail's tasks and is re-scored on retail's records
     kind = rescore_domain(run.domain)
@@ -220,7 +229,8 @@ def warnings(sides: dict[str, SideRescore]) -> list[str]:
             continue   # said among the reasons (unvouched_reason)
         if r.status == "not_rescored":
             out.append(f"{side} run {r.run}: not re-scored here ({r.why}): its rewards are "
-                       f"the file's word")
+                       + ("Harbor's verifier's word" if r.mapped_at_import else
+                          "the file's word"))
             continue
         if r.judge_dependent:
             out.append(f"{side} run {r.run}: {r.judge_dependent} re-scored reward(s) rest on "
@@ -239,6 +249,9 @@ def summary_of(sides: dict[str, dict], short: bool = False) -> str:
     def one(r: dict) -> str:
         if r.get("mapped_from"):
             names = ", ".join(r["mapped_from"])
+            if r.get("mapped_at_import"):  # (a Harbor job's: nobody passed --reward-attr)
+                return f"from Harbor verifier ({names})" if short else \
+                    f"from Harbor's verifier reward ({names}, mapped at import)"
             return f"mapped from {names}" if short else \
                 f"mapped from outcome attribute {names} (--reward-attr)"
         if r["status"] == "scored_here":
