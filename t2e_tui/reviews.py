@@ -135,8 +135,12 @@ def harbor_lines(ex: dict) -> list[str]:
             if usage.get(k) is not None]
     if usage.get("cost_usd") is not None:
         said.append(f"cost ${_value(usage['cost_usd'])}")
-    if said:
-        out.append("Harbor agent result: " + ", ".join(said))
+    agent = _d(result.get("agent_info"))
+    who = " ".join(_value(v) for v in (agent.get("name"), _d(agent.get("model_info")).get("name"))
+                   if v)  # (a job of several agents is one run: each trial names its own)
+    if said or who:
+        out.append("Harbor agent" + (f" {who}" if who else "")
+                   + (": " + ", ".join(said) if said else ""))
     if h.get("trajectory") is False:
         out.append("no agent/trajectory.json (the agent wrote no ATIF trajectory): no steps, "
                    "the outcome only")

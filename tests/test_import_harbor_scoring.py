@@ -188,6 +188,21 @@ def test_show_gives_the_trials_exception_usage_and_missing_trajectory(tmp_path):
     res = r.invoke(cli, ["--store", s, "show", "j:a"], terminal_width=200)
     assert "Harbor exception: AgentTimeoutError: Agent timed out after 600.0 seconds" \
         in res.output
-    assert "Harbor agent result: input tokens 1200, output tokens 90, cost $0.002" \
+    assert "Harbor agent terminus-2 gpt-x: input tokens 1200, output tokens 90, cost $0.002" \
         in res.output
     assert "no agent/trajectory.json (the agent wrote no ATIF trajectory)" in res.output
+
+
+def test_a_job_of_several_agents_gives_advice_that_can_be_followed(tmp_path):
+    """C3: "import each agent's job apart" cannot be done: Harbor writes one folder."""
+    db = store.open_db(tmp_path / "s.sqlite")
+    job = tmp_path / "j"
+    _trial(job, "a", 0, 1.0)
+    t = _trial(job, "a", 1, 0.0)
+    res = json.loads((t / "result.json").read_text())
+    res["agent_info"] = {"name": "claude-code", "model_info": {"name": "claude-x"}}
+    (t / "result.json").write_text(json.dumps(res))
+    said = " ".join(import_path(db, job)["warnings"])
+    assert "import each agent's job apart" not in said
+    assert "2 agent(s) (claude-code, terminus-2)" in said
+    assert "run each agent as its own Harbor job" in said

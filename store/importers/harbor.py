@@ -345,8 +345,11 @@ def _warn(ctx: ImportContext, facts: list[dict], agents: list[str], models: list
                  "config.json beside agent/ or verifier/): the run is empty")
     if len(models) > 1 or len(agents) > 1:
         ctx.warn(f"this job's trials ran {len(agents)} agent(s) ({', '.join(agents)}) and "
-                 f"{len(models)} model(s) ({', '.join(models)}), all in this one run: a gate "
-                 "compares one agent's run with another's, so import each agent's job apart")
+                 f"{len(models)} model(s) ({', '.join(models)}): Harbor scores each agent and "
+                 "model apart, but a job folder is one run here, so this run's figures mix "
+                 "them (`t2e show` names each trial's agent) and a gate cannot compare them "
+                 "with each other; to gate them, run each agent as its own Harbor job (a job "
+                 "config with one `agents` entry)")
     if n := sum(1 for f in facts if not f["trajectory"]):
         ctx.warn(f"{n} trial(s) have no agent/trajectory.json (the agent wrote no ATIF "
                  "trajectory): kept with their outcome and no steps")
