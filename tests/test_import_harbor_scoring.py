@@ -206,3 +206,33 @@ def test_a_job_of_several_agents_gives_advice_that_can_be_followed(tmp_path):
     assert "import each agent's job apart" not in said
     assert "2 agent(s) (claude-code, terminus-2)" in said
     assert "run each agent as its own Harbor job" in said
+
+
+def test_what_a_job_holds_but_t2e_does_not_read_is_named(tmp_path):
+    """M1: a trial folder linked from outside the job was passed over without a word; a
+    compressed trajectory was reported as "the agent wrote no ATIF trajectory"; a null
+    reward was "found null null"."""
+    db = store.open_db(tmp_path / "s.sqlite")
+    job = tmp_path / "j"
+    t = _trial(job, "a", 0, 1.0)
+    (t / "agent" / "trajectory.json.gz").write_bytes(b"\x1f\x8b")
+    elsewhere = _trial(tmp_path / "other", "b", 0, 1.0)
+    (job / "b__linked1").symlink_to(elsewhere)
+    said = " ".join(import_path(db, job)["warnings"])
+    assert "b__linked1 links outside the job: skipped" in said
+    assert "1 of them have it compressed (agent/trajectory.json.gz, ...): decompress it" \
+        in said
+    _trial(tmp_path / "n", "c", 0, None).joinpath("result.json").write_text(json.dumps(
+        {"task_name": "c", "verifier_result": {"rewards": {"reward": None}}}))
+    try:
+        import_path(db, tmp_path / "n")
+    except ImportFailure as exc:
+        assert str(exc).endswith("field verifier_result.rewards.reward should be a number, "
+                                 "found null")
+    else:
+        raise AssertionError("a null reward was imported")
+
+
+def test_import_help_names_harbor_folders():
+    res = CliRunner().invoke(cli, ["import", "--help"])
+    assert "Harbor job and trial folders" in " ".join(res.output.split())

@@ -50,6 +50,7 @@ from .harbor_layout import (
     REWARD_TXT,
     TRAJECTORY,
     harbor_kind,
+    linked_out,
     read_paths,
     trial_folders,
 )
@@ -68,6 +69,11 @@ def _d(v: Any) -> dict:
 def _kind(v: Any) -> str:
     return {dict: "an object", list: "a list", bool: "a boolean", type(None): "null",
             float: "a number", int: "a number", str: "text"}.get(type(v), type(v).__name__)
+
+
+def _found(v: Any) -> str:
+    """What a field held, for a refusal: "null", "text \"1.0\"", "a list [1]"."""
+    return "null" if v is None else f"{_kind(v)} {short_json(v)}"
 
 
 def read_json(path: Path, shown: str) -> Any:
@@ -105,8 +111,7 @@ def _field(d: dict, dotted: str, kind: type | tuple, shown: str) -> Any:
     if v is not None and not isinstance(v, kind):
         what = {dict: "an object", str: "text", list: "a list"}.get(kind, "a number") \
             if isinstance(kind, type) else "text or an integer"
-        raise ImportFailure(f"{shown}: field {dotted} should be {what}, found {_kind(v)} "
-                            f"{short_json(v)}")
+        raise ImportFailure(f"{shown}: field {dotted} should be {what}, found {_found(v)}")
     return v
 
 
@@ -114,8 +119,7 @@ def _reward(value: Any, where: str) -> float:
     """A verifier reward: any finite number (Harbor's `rewards` are `float | int`); one
     outside [0, 1] leaves the job unmapped (import_file), it is not refused."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ImportFailure(f"{where} should be a number, found {_kind(value)} "
-                            f"{short_json(value)}")
+        raise ImportFailure(f"{where} should be a number, found {_found(value)}")
     if not math.isfinite(value):
         raise ImportFailure(f"{where} should be a finite number, found {value}")
     return float(value)
@@ -150,7 +154,7 @@ def _verifier(trial: Path, pre: str, result: dict | None) -> tuple[float | None,
     for k, v in rewards.items():  # every one a number: they are attributes to map
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise ImportFailure(f"{shown}: field {where}{k} should be a number, found "
-                                f"{_kind(v)} {short_json(v)}")
+                                f"{_found(v)}")
     if key is None:
         return None, rewards, shown
     return _reward(rewards[key], f"{shown}: field {where}{key}"), rewards, shown
@@ -219,6 +223,9 @@ def trial_sim(trial: Path, pre: str) -> tuple[dict, dict]:
     facts = {"agent": agent_name if isinstance(agent_name, str) else None,
              "model": model_name if isinstance(model_name, str) else None,
              "trajectory": sim is not None, "unscored": reward is None,
+             "compressed": sim is None and any(
+                 (trial / TRAJECTORY).with_name(TRAJECTORY.name + z).exists()
+                 for z in (".gz", ".zst", ".bz2", ".xz")),
              "no_result": result is None, "exception": bool(exc),
              "unkeyed": reward is None and len(rewards) > 1, "keys": sorted(rewards),
              "reward": reward, "reward_from": reward_from, "notes": notes,
@@ -331,12 +338,13 @@ def import_file(conn: sqlite3.Connection, ctx: ImportContext) -> None:
     ctx.episodes, ctx.messages = ew.episodes, ew.messages
     ctx.finish_run(conn, meta)
     ctx.warnings.extend(ctx.summary_warnings(ew, record="trial", result="observation result"))
-    _warn(ctx, facts, agents, models)
+    _warn(ctx, facts, agents, models, linked_out(root) if kind == "job" else [])
     conn.execute("UPDATE runs SET grading = 'foreign', agent_model = coalesce(?, agent_model) "
                  "WHERE run_id = ?", (models[0] if len(models) == 1 else None, run_id))
 
 
-def _warn(ctx: ImportContext, facts: list[dict], agents: list[str], models: list[str]) -> None:
+def _warn(ctx: ImportContext, facts: list[dict], agents: list[str], models: list[str],
+          outside: list[str]) -> None:
     def count(key: str) -> int:
         return sum(1 for f in facts if f[key])
 
@@ -351,8 +359,15 @@ def _warn(ctx: ImportContext, facts: list[dict], agents: list[str], models: list
                  "with each other; to gate them, run each agent as its own Harbor job (a job "
                  "config with one `agents` entry)")
     if n := sum(1 for f in facts if not f["trajectory"]):
+        z = count("compressed")
         ctx.warn(f"{n} trial(s) have no agent/trajectory.json (the agent wrote no ATIF "
-                 "trajectory): kept with their outcome and no steps")
+                 "trajectory): kept with their outcome and no steps"
+                 + (f"; {z} of them have it compressed (agent/trajectory.json.gz, ...): "
+                    "decompress it in each trial (gunzip -k FILE) and import again"
+                    if z else ""))
+    for t in outside:
+        shown = os.fsencode(t).decode("utf-8", "backslashreplace")
+        ctx.warn(f"{shown} links outside the job: skipped (only folders inside it are read)")
     if n := count("no_result"):
         ctx.warn(f"{n} trial(s) have no result.json (not finished?): their reward, if any, "
                  "was read from verifier/")

@@ -55,6 +55,17 @@ def trial_folders(job: Path) -> list[Path]:
             and inside(job, f) and is_trial(f)]
 
 
+def linked_out(job: Path) -> list[str]:
+    """The names of a job's trial folders that are links out of it (passed over by
+    trial_folders, named by the import as skipped)."""
+    try:
+        entries = sorted(job.iterdir())
+    except OSError:
+        return []
+    return [f.name for f in entries if not f.name.startswith(".") and _is_dir(f)
+            and not inside(job, f) and is_trial(f)]
+
+
 def harbor_kind(p: Path) -> str | None:
     """'trial', 'job' (a folder holding at least one trial folder) or None. A tau2 results
     directory (results.json, simulations/) is never a Harbor folder."""

@@ -122,9 +122,10 @@ def register(cli: click.Group) -> None:
     def import_cmd(paths: tuple[str, ...], name: str | None, role: str | None,
                    as_json: bool) -> int:
         """Import trace files: tau2 results (v0/v1 JSON, a 1.x results directory), t2e JSONL,
-        OpenTelemetry GenAI spans (OTLP/JSON) or Harbor ATIF trajectories. A folder that is
-        no results directory stands for its trace files and results directories (one level
-        deep); what else it holds is named as skipped.
+        OpenTelemetry GenAI spans (OTLP/JSON), ATIF trajectories, or Harbor job and trial
+        folders (a job is one run, each trial an episode with its verifier reward). A folder
+        that is none of these stands for its trace files, results directories and Harbor jobs
+        (one level deep); what else it holds is named as skipped.
 
         Each file is one transaction; re-importing the same content is a no-op (with another
         --role than its run's, a rejection: the role is not changed). Exits 2 when any file
