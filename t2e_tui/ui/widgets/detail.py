@@ -153,6 +153,12 @@ class StepDetail(VerticalScroll, can_focus=True):
             for side, ev in (("a", row.a), ("b", row.b)) if side in sides)
         if row is None:
             out.append("no step selected", style="dim")
+            # an episode with no steps (a Harbor trial without a trajectory) still has its
+            # episode-level lines: why it ended, its usage, why it has no steps
+            for i, label in enumerate(labels):
+                if notes[i] and "ab"[i] in sides:
+                    out.append(f"\n{'AB'[i]} {label}\n", style="bold")
+                    cut_any |= _notes(out, notes[i], expanded)
         else:
             for i, (side, ev, label) in enumerate((("A", row.a, labels[0]),
                                                     ("B", row.b, labels[1]))):
