@@ -115,33 +115,47 @@ def foreign_lines(ex: dict) -> list[str]:
     return out
 
 
-def harbor_lines(ex: dict) -> list[str]:
+_USAGE = ("n_input_tokens", "n_cache_tokens", "n_output_tokens", "cost_usd")
+
+
+def harbor_facts(ex: dict) -> dict | None:
     """A Harbor trial's facts from its result.json (kept whole in the episode's `harbor`
-    block): the exception it ended in, with its message; its agent's token counts and cost;
-    and, for a trial with no agent/trajectory.json, that it has no steps and why."""
+    block), for `t2e show --json`: trial, agent, model, exception type and message, the
+    agent_result counts and cost, whether it had a trajectory. None for other episodes."""
     h = _d(ex.get("harbor"))
     if not h:
-        return []
+        return None
     result = _d(h.get("result"))
-    out = []
-    exc = _d(result.get("exception_info"))
-    if exc.get("exception_type") or exc.get("exception_message"):
-        out.append(f"Harbor exception: {_value(exc.get('exception_type') or '?')}"
-                   + (f": {_value(exc['exception_message'])}"
-                      if exc.get("exception_message") else ""))
+    exc, agent = _d(result.get("exception_info")), _d(result.get("agent_info"))
     usage = _d(result.get("agent_result"))
-    said = [f"{k.removeprefix('n_').replace('_', ' ')} {_value(usage[k])}"
-            for k in ("n_input_tokens", "n_cache_tokens", "n_output_tokens")
-            if usage.get(k) is not None]
-    if usage.get("cost_usd") is not None:
-        said.append(f"cost ${_value(usage['cost_usd'])}")
-    agent = _d(result.get("agent_info"))
-    who = " ".join(_value(v) for v in (agent.get("name"), _d(agent.get("model_info")).get("name"))
-                   if v)  # (a job of several agents is one run: each trial names its own)
+    return {"trial": h.get("trial"), "agent": agent.get("name"),
+            "model": _d(agent.get("model_info")).get("name"),
+            "exception_type": exc.get("exception_type"),
+            "exception_message": exc.get("exception_message"),
+            **{k: usage.get(k) for k in _USAGE}, "trajectory": h.get("trajectory")}
+
+
+def harbor_lines(ex: dict) -> list[str]:
+    """harbor_facts as lines: the exception the trial ended in, with its message; its agent,
+    model, token counts and cost; and, for a trial with no agent/trajectory.json, that it has
+    no steps and why."""
+    f = harbor_facts(ex)
+    if f is None:
+        return []
+    out = []
+    if f["exception_type"] or f["exception_message"]:
+        out.append(f"Harbor exception: {_value(f['exception_type'] or '?')}"
+                   + (f": {_value(f['exception_message'])}" if f["exception_message"] else ""))
+    said = [f"{k.removeprefix('n_').replace('_', ' ')} {_value(f[k])}"
+            for k in _USAGE[:3] if f[k] is not None]
+    if f["cost_usd"] is not None:
+        said.append(f"cost ${_value(f['cost_usd'])}")
+    # (a job of several agents is one run: each trial names its own)
+    who = " ".join(_value(v) for v in (f["agent"], f["model"]) if v)
     if said or who:
         out.append("Harbor agent" + (f" {who}" if who else "")
                    + (": " + ", ".join(said) if said else ""))
-    if h.get("trajectory") is False:
+    if f["trajectory"] is False:
         out.append("no agent/trajectory.json (the agent wrote no ATIF trajectory): no steps, "
                    "the outcome only")
     return out

@@ -191,6 +191,14 @@ def test_show_gives_the_trials_exception_usage_and_missing_trajectory(tmp_path):
     assert "Harbor agent terminus-2 gpt-x: input tokens 1200, output tokens 90, cost $0.002" \
         in res.output
     assert "no agent/trajectory.json (the agent wrote no ATIF trajectory)" in res.output
+    doc = json.loads(r.invoke(cli, ["--store", s, "show", "j:a", "--json"]).output)
+    assert doc["harbor"] == {
+        "trial": "a__k0abcde", "agent": "terminus-2", "model": "gpt-x",
+        "exception_type": "AgentTimeoutError",
+        "exception_message": "Agent timed out after 600.0 seconds", "n_input_tokens": 1200,
+        "n_cache_tokens": None, "n_output_tokens": 90, "cost_usd": 0.002,
+        "trajectory": False}
+    assert doc["agent_cost"] == 0.002  # (the episode's agent cost, as tau2's)
 
 
 def test_a_job_of_several_agents_gives_advice_that_can_be_followed(tmp_path):

@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 from ..messages import short_json
-from ..ranges import reward_problem
 from .atif import trajectory_sims
 from .common import (
     LOOPS,
@@ -54,11 +53,11 @@ from .harbor_layout import (
     read_paths,
     trial_folders,
 )
+from .harbor_score import mapped, score, warn
 from .jsonstream import JsonStreamError, describe_json_error
 from .jsonstream import loads as strict_loads
 
 FORMAT = "harbor"
-REWARD_ATTR = "verifier.reward"  # the attribute the verifier's reward is stored as mapped from
 _SUFFIX = re.compile(r"__[A-Za-z0-9]{4,}\Z")  # Harbor's trial name: <task>__<short uuid>
 
 
@@ -201,11 +200,14 @@ def trial_sim(trial: Path, pre: str) -> tuple[dict, dict]:
         "id": str(name or trial.name), "task_id": task, "trial": None,
         "termination_reason": (str(exc.get("exception_type")) if exc
                                and exc.get("exception_type") else out.get("termination_reason")),
-        "reward_info": None if reward is None else _mapped(reward, reward_from),
+        "reward_info": None if reward is None else mapped(reward, reward_from),
         "atif": block,
         "harbor": {"trial": trial.name, "result": result, "config": config,
                    "trajectory": sim is not None},
     })
+    cost = _d((result or {}).get("agent_result")).get("cost_usd")
+    if out.get("agent_cost") is None and type(cost) in (int, float) and math.isfinite(cost):
+        out["agent_cost"] = cost  # (Harbor's agent_result cost: the episode's agent cost)
     notes = []
     for key, field in (("start_time", "started_at"), ("end_time", "finished_at")):
         v = _field(result, field, str, f"{pre}result.json") if result else None
@@ -236,12 +238,6 @@ def trial_sim(trial: Path, pre: str) -> tuple[dict, dict]:
     return out, facts
 
 
-def _mapped(reward: float, read_from: str, **info: Any) -> dict:
-    """A trial's reward_info: the verifier's reward, as mapped from verifier.reward."""
-    return {"reward": reward, "reward_basis": None,
-            "info": {"mapped_from": REWARD_ATTR, "read_from": read_from, **info}}
-
-
 def _iso_time(v: str) -> bool:
     try:
         datetime.fromisoformat(v.replace("Z", "+00:00"))
@@ -259,28 +255,6 @@ def _folder_name(trial: Path) -> None:
         shown = os.fsencode(trial.name).decode("utf-8", "backslashreplace")
         raise ImportFailure(f"{shown}: a trial folder whose name is not UTF-8 text; rename "
                             "it (t2e keeps names as text)") from None
-
-
-def _score(ctx: ImportContext, sims: list[dict], facts: list[dict]) -> None:
-    """Harbor's scoring of the job (module docstring): a reward outside [0, 1] leaves them
-    all unmapped; else a finished trial without one counts 0, as Harbor's mean counts it."""
-    bad = [(s, f) for s, f in zip(sims, facts) if f["reward"] is not None
-           and reward_problem(f["reward"]) is not None]
-    if bad:
-        for s, f in zip(sims, facts):
-            s["reward_info"] = None
-            f["unscored"] = f["no_verifier"] = False
-        s, f = bad[0]
-        ctx.warn(f"{len(bad)} trial(s) have a verifier reward outside [0, 1] (trial "
-                 f"{s['harbor']['trial']}: {f['reward']} in {f['reward_from']}): Harbor allows "
-                 "any number, the gate compares rewards in [0, 1], so this job's rewards all "
-                 "stay unmapped, kept as verifier.* attributes (`t2e gate --reward-attr "
-                 "verifier.<key>` maps one whose values are all in [0, 1])")
-        return
-    for s, f in zip(sims, facts):
-        if f["no_verifier"]:
-            s["reward_info"] = _mapped(0.0, f["shown"], no_verifier_result=f["exc_type"])
-            f["unscored"] = False
 
 
 def _check_links(root: Path) -> None:
@@ -319,7 +293,7 @@ def import_file(conn: sqlite3.Connection, ctx: ImportContext) -> None:
         sim, f = trial_sim(t, f"{t.name}/" if kind == "job" else "")
         sims.append(sim)
         facts.append(f)
-    _score(ctx, sims, facts)
+    score(ctx, sims, facts)
     models = sorted({f["model"] for f in facts if f["model"]})
     agents = sorted({str(f["agent"]) for f in facts if f["agent"]})
     top = {"domain": "harbor", "harbor": {
@@ -338,55 +312,6 @@ def import_file(conn: sqlite3.Connection, ctx: ImportContext) -> None:
     ctx.episodes, ctx.messages = ew.episodes, ew.messages
     ctx.finish_run(conn, meta)
     ctx.warnings.extend(ctx.summary_warnings(ew, record="trial", result="observation result"))
-    _warn(ctx, facts, agents, models, linked_out(root) if kind == "job" else [])
+    warn(ctx, facts, agents, models, linked_out(root) if kind == "job" else [])
     conn.execute("UPDATE runs SET grading = 'foreign', agent_model = coalesce(?, agent_model) "
                  "WHERE run_id = ?", (models[0] if len(models) == 1 else None, run_id))
-
-
-def _warn(ctx: ImportContext, facts: list[dict], agents: list[str], models: list[str],
-          outside: list[str]) -> None:
-    def count(key: str) -> int:
-        return sum(1 for f in facts if f[key])
-
-    if not facts:
-        ctx.warn("no trial folder in this Harbor job (a folder with result.json or "
-                 "config.json beside agent/ or verifier/): the run is empty")
-    if len(models) > 1 or len(agents) > 1:
-        ctx.warn(f"this job's trials ran {len(agents)} agent(s) ({', '.join(agents)}) and "
-                 f"{len(models)} model(s) ({', '.join(models)}): Harbor scores each agent and "
-                 "model apart, but a job folder is one run here, so this run's figures mix "
-                 "them (`t2e show` names each trial's agent) and a gate cannot compare them "
-                 "with each other; to gate them, run each agent as its own Harbor job (a job "
-                 "config with one `agents` entry)")
-    if n := sum(1 for f in facts if not f["trajectory"]):
-        z = count("compressed")
-        ctx.warn(f"{n} trial(s) have no agent/trajectory.json (the agent wrote no ATIF "
-                 "trajectory): kept with their outcome and no steps"
-                 + (f"; {z} of them have it compressed (agent/trajectory.json.gz, ...): "
-                    "decompress it in each trial (gunzip -k FILE) and import again"
-                    if z else ""))
-    for t in outside:
-        shown = os.fsencode(t).decode("utf-8", "backslashreplace")
-        ctx.warn(f"{shown} links outside the job: skipped (only folders inside it are read)")
-    if n := count("no_result"):
-        ctx.warn(f"{n} trial(s) have no result.json (not finished?): their reward, if any, "
-                 "was read from verifier/")
-    for f in facts:
-        for note in f["notes"]:
-            ctx.warn(note)
-    if n := count("no_verifier"):
-        types = sorted({f["exc_type"] for f in facts if f["no_verifier"] and f["exc_type"]})
-        m = sum(1 for f in facts if f["no_verifier"] and f["exception"])
-        ctx.warn(f"{n} trial(s) ended with no verifier reward"
-                 + (f" ({m} with an exception: {', '.join(types)})" if m else "")
-                 + ": reward 0, as Harbor's own mean counts them (the exception type is the "
-                   "termination reason; `t2e show` gives its message)")
-    if n := count("unscored"):
-        keyed = [f["keys"] for f in facts if f["unkeyed"]]
-        ctx.warn(f"{n} trial(s) have no verifier reward and stay unscored ("
-                 + (f"{len(keyed)} give several rewards and none named 'reward' (keys "
-                    f"{', '.join(keyed[0])}): map one with `t2e gate --reward-attr "
-                    f"verifier.<key>`" if keyed else "not finished: no result.json")
-                 + ")")
-    ctx.warn("Harbor's verifier reward is the outcome (mapped from verifier.reward at the "
-             "import): foreign evidence, not re-scorable here")

@@ -177,6 +177,10 @@ def _episode_json(ep: dict) -> dict:
     if attrs := shown_trace_attributes(extra if isinstance(extra, dict) else {}):
         # (a foreign trace's: what --reward-attr maps; what `show` lists, the same rule)
         out["trace_attributes"] = attrs
+    from ..reviews import harbor_facts
+
+    if (facts := harbor_facts(extra if isinstance(extra, dict) else {})) is not None:
+        out["harbor"] = facts  # (a Harbor trial's exception, agent usage: what show prints)
     return out
 
 
