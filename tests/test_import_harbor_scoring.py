@@ -102,6 +102,7 @@ def test_a_reward_outside_0_1_leaves_the_jobs_rewards_unmapped(tmp_path):
     said = " ".join(entry["warnings"])
     assert "a__k1abcde" in said and "2.0" in said and "tau2" not in said
     assert "outside [0, 1]" in said and "all stay unmapped" in said
+    assert "mapped from verifier.reward at the import" not in said
 
 
 def test_a_verifier_result_of_another_type_is_refused_named(tmp_path):

@@ -34,6 +34,7 @@ def score(ctx: ImportContext, sims: list[dict], facts: list[dict]) -> None:
         for s, f in zip(sims, facts):
             s["reward_info"] = None
             f["unscored"] = f["no_verifier"] = False
+            f["unmapped"] = True
         s, f = bad[0]
         ctx.warn(f"{len(bad)} trial(s) have a verifier reward outside [0, 1] (trial "
                  f"{s['harbor']['trial']}: {f['reward']} in {f['reward_from']}): Harbor allows "
@@ -92,5 +93,7 @@ def warn(ctx: ImportContext, facts: list[dict], agents: list[str], models: list[
                     f"{', '.join(keyed[0])}): map one with `t2e gate --reward-attr "
                     f"verifier.<key>`" if keyed else "not finished: no result.json")
                  + ")")
+    if any(f.get("unmapped") for f in facts):
+        return  # (the rewards are not mapped: said with the value that kept them unmapped)
     ctx.warn("Harbor's verifier reward is the outcome (mapped from verifier.reward at the "
              "import): foreign evidence, not re-scorable here")
