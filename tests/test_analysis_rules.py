@@ -277,3 +277,27 @@ def test_a_step_of_several_calls_clusters_under_the_call_the_finding_is_about():
     (c,) = cluster([a])
     assert c.key["tool"] == "return_delivered_order_items"
     assert "tool return_delivered_order_items; diff in item_ids" in c.explain()
+
+
+def test_a_run_that_ended_on_its_own_error_is_aborted():
+    """A Harbor trial that ended on AgentTimeoutError (now counted 0, as Harbor's mean counts
+    it) and tau2's agent_error / 1.x timeout were 'unclassified: no rule explains this
+    failure'. The run ended on an error of the agent's own run: `aborted`, a class that needs
+    no gold (foreign traces get it too). A conversation's own ends, an infrastructure error and
+    the user simulator's error are not."""
+    for reason in ("AgentTimeoutError", "agent_error", "timeout", "context_window_exceeded",
+                   "unexpected_error"):
+        ep = trace(("u", "hi"), ("a", "Let me look."), termination=reason, gold=[])
+        assert names(ep)[0] == "aborted", reason
+        assert reason in classify(ep).classes[0].why, reason
+        foreign = trace(("u", "hi"), termination=reason, gold=[])
+        foreign.has_task = False
+        assert names(foreign) == ["aborted"], reason
+    no_steps = trace(termination="AgentTimeoutError", gold=[])
+    assert names(no_steps) == ["aborted"]
+    for reason in ("user_stop", "agent_stop", "max_steps", "too_many_errors", "user_error",
+                   None):
+        assert "aborted" not in names(trace(("u", "hi"), ("a", "Bye"), termination=reason,
+                                            gold=[])), reason
+    a = classify(trace(("u", "hi"), termination="infrastructure_error", reward=None))
+    assert a.top == "infrastructure"

@@ -24,7 +24,9 @@ from .trace import EpisodeTrace
 # and an episode with no stored task gets no class that needs gold
 # rules-4: a verdict names the tool of the call it is about, and the clusters key on it (not on
 # the first call of the failing step, which may hold several)
-CLASSIFIER_VERSION = "rules-4"
+# rules-5: `aborted`, an episode that ended on an error of the agent's own run (a Harbor
+# trial's exception, tau2's agent_error, 1.x's timeout): it was unclassified
+CLASSIFIER_VERSION = "rules-5"
 
 
 @dataclass

@@ -39,6 +39,10 @@ BUILTIN = [
     FailureClass("tool_error_storm", "Most tool calls returned errors (at least three), or the "
                  "episode stopped on too many errors.", T.tool_error_storm, AGENT, 11,
                  needs_gold=False),
+    FailureClass("aborted", "The episode ended on an error of the agent's own run (an "
+                 "exception or a timeout: agent_error, timeout, context_window_exceeded, "
+                 "unexpected_error, a Harbor trial's exception), not by the conversation.",
+                 T.aborted, AGENT, 12, needs_gold=False),
     FailureClass("auth_skipped", "A record was read or written before a find_user_id_* lookup "
                  "authenticated the customer, or for another user than the authenticated one.",
                  A.auth_skipped, AGENT, 20),

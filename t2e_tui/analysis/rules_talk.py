@@ -145,6 +145,23 @@ def tool_error_storm(ep, f: Facts) -> list:
     return []
 
 
+# how a conversation itself ends (tau2's reasons), and the ends that are not the agent's run
+# failing: the infrastructure's (its own class) and the user simulator's
+NOT_ABORTED = frozenset({"user_stop", "agent_stop", "max_steps", "too_many_errors",
+                         "infrastructure_error", "user_error"})
+
+
+def aborted(ep, f: Facts) -> list:
+    """The episode ended on an error of the agent's own run, not by the conversation: tau2's
+    agent_error, 1.x's timeout, context_window_exceeded and unexpected_error, or the exception
+    a Harbor trial recorded (its type is the termination reason: AgentTimeoutError, ...)."""
+    reason = ep.termination
+    if not reason or reason in NOT_ABORTED:
+        return []
+    return [Verdict("aborted", [f.last_step],
+                    f"the run ended on {reason} before the conversation did.")]
+
+
 def user_left_scenario(ep, f: Facts) -> list:
     """Blame flag: the user simulator stopped while asking for work, or stated facts its
     scenario does not contain."""
