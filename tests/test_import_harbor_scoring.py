@@ -149,6 +149,9 @@ def test_import_dot_in_a_trial_folder_names_the_run_from_the_folder(tmp_path, mo
     assert res.exit_code == 0, res.output
     db = store.open_db(s)
     assert db.conn.execute("SELECT name FROM runs").fetchone() == ("a__k0abcde",)
+    # (the source was stored as "." too, which says nothing once the shell has moved on: the
+    # folder it stood for)
+    assert db.conn.execute("SELECT path FROM sources").fetchone() == (str(t.resolve()),)
 
 
 def test_the_words_say_the_rewards_are_harbors_verifiers(tmp_path):

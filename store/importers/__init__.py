@@ -119,6 +119,8 @@ def _import_one(db: Any, path: str | os.PathLike, *, name: str | None,
                             f"(expected one of {', '.join(writer.ROLES)})")
     path = stands_for(path)  # a run directory's own results file names the directory
     p = Path(path)
+    if p.name in ("", ".", ".."):  # (`.` says nothing once the shell has moved on)
+        path = p = p.resolve()
     display = shown_path(path)
     if not p.exists():  # (missing, or a link to nothing or one that loops: named as such)
         why = not_a_file(p)
