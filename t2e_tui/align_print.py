@@ -25,7 +25,7 @@ from .align import (
     norm_value,
 )
 from .align_where import no_difference, row_step, steps_span
-from .reviews import subagent_of
+from .reviews import episode_lines, subagent_of
 from .standin import NOTE
 from .textsafe import clean, one_line
 
@@ -222,6 +222,10 @@ def print_compare(console: Any, db: Any, episode_a: Any, episode_b: Any | None =
                                                                        else "(diag)")
             line.append(f"{tag}={v} ", style="bold" if c["gating"] else "dim")
         console.print(line)
+        # the lines plain `t2e show` prints of the episode (reviews, a Harbor trial's
+        # exception and usage, a foreign trace's attributes), each under its label
+        for said in episode_lines(ep.meta):
+            console.print(Text(f"  {one_line(said, 400)}", style="dim"))
     table = Table(show_header=True, header_style="bold", expand=True, show_lines=False)
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column(a.label, ratio=1, overflow="fold")
@@ -262,9 +266,18 @@ def print_compare(console: Any, db: Any, episode_a: Any, episode_b: Any | None =
         where = ("; first " + ("" if span.startswith(("after ", "before ")) else "at ") + span
                  + (" (messages part)" if al.rows[first].split else ""))
     head = f"{n} difference{'' if n == 1 else 's'}{where}" if n else no_difference(al)
+    if not n and b is not None and _outcome(a) != _outcome(b):
+        # (the same steps, another ending: a timeout's reward 0 against a pass is no sameness)
+        head = "no difference in the trajectories; the outcomes differ"
     console.print(Text(f"{head} (~ messages part, ≠ args, < only A, > only B, ! error)",
                        style="bold"))
     return al
+
+
+def _outcome(ep) -> tuple:
+    """What an episode came to: its reward as shown and how it ended."""
+    term = ep.meta.get("termination_reason")
+    return reward_text(ep.meta.get("reward"), term, 3), term
 
 
 def _found(v: bool | None):
