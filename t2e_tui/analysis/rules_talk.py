@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from store import INFRA
+
 from .classes import Verdict
 from .facts import STOP, Facts, is_writeish
 
@@ -147,8 +149,8 @@ def tool_error_storm(ep, f: Facts) -> list:
 
 # how a conversation itself ends (tau2's reasons), and the ends that are not the agent's run
 # failing: the infrastructure's (its own class) and the user simulator's
-NOT_ABORTED = frozenset({"user_stop", "agent_stop", "max_steps", "too_many_errors",
-                         "infrastructure_error", "user_error"})
+NOT_ABORTED = frozenset({"user_stop", "agent_stop", "max_steps", "too_many_errors", INFRA,
+                         "user_error"})
 
 
 def aborted(ep, f: Facts) -> list:
