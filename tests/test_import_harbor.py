@@ -56,8 +56,8 @@ def test_a_job_is_one_run_of_its_trials(tmp_path):
     assert steps[0] == ("user", "Please help with refund-order.")
     said = " ".join(entry["warnings"])
     assert "1 trial(s) have no agent/trajectory.json" in said
-    assert "1 trial(s) ended with no verifier reward (1 with an exception: " \
-           "AgentTimeoutError): reward 0, as Harbor's own mean counts them" in said
+    assert "1 trial(s) ended on an exception with no verifier reward " \
+           "(AgentTimeoutError): reward 0, as Harbor's own mean counts them" in said
     assert "not re-scorable here" in said
 
 

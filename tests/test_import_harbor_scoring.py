@@ -66,7 +66,7 @@ def test_a_trial_that_timed_out_counts_0_as_harbor_counts_it(tmp_path):
     assert info["mapped_from"] == "verifier.reward"
     assert info["no_verifier_result"] == "AgentTimeoutError"
     said = " ".join(entry["warnings"])
-    assert "1 trial(s) ended with no verifier reward (1 with an exception: AgentTimeoutError)" \
+    assert "1 trial(s) ended on an exception with no verifier reward (AgentTimeoutError)" \
         in said and "reward 0, as Harbor's own mean counts them" in said
     assert "stay unscored" not in said
 

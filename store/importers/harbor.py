@@ -10,11 +10,12 @@ trials are numbered in name order), and its reward is the verifier's: `result.js
 no gold to re-score it with), and it is stored as mapped from attribute `verifier.reward` at
 the import, so two jobs gate as they are; every key of `rewards` is an attribute
 `verifier.<key>` `--reward-attr` can map instead. A finished trial (result.json) with no
-verifier reward (the agent raised, timed out) counts 0, as Harbor's own mean counts it
-(harbor/metrics/mean.py: a trial without rewards is 0; Harbor names no exception type an
-infrastructure fault, so neither does t2e); its `exception_info.exception_type` is its
-termination reason. A trial without result.json (not finished) stays unscored: Harbor drops it
-on resume. Harbor allows any number as a reward; when one is outside [0, 1] (the gate compares
+verifier reward that ended on its own exception (the agent raised, timed out) counts 0, as
+Harbor's own mean counts it (harbor/metrics/mean.py: a trial without rewards is 0; Harbor
+names no exception type an infrastructure fault, so neither does t2e); its
+`exception_info.exception_type` is its termination reason. One with no exception and no
+reward (its verifier disabled, or not run) stays unscored: the verifier gave nothing. A trial
+without result.json (not finished) stays unscored: Harbor drops it on resume. Harbor allows any number as a reward; when one is outside [0, 1] (the gate compares
 rewards in [0, 1]) the job's rewards all stay unmapped, kept as `verifier.*` attributes, and
 warned with the trial and value. The job's `config.json` `job_name` names the run (else the
 folder). Errors name the file (relative to the folder imported) and the field.
@@ -232,10 +233,25 @@ def trial_sim(trial: Path, pre: str) -> tuple[dict, dict]:
              "unkeyed": reward is None and len(rewards) > 1, "keys": sorted(rewards),
              "reward": reward, "reward_from": reward_from, "notes": notes,
              "exc_type": out["termination_reason"] if exc else None,
-             # finished with no reward at all: Harbor's mean counts it 0 (import_file)
-             "no_verifier": result is not None and reward is None and not rewards,
+             # finished on its own exception with no reward at all: Harbor's mean counts
+             # it 0 (harbor_score.score); with no exception the verifier gave nothing
+             # (disabled, or not run): unscored
+             "no_verifier": result is not None and reward is None and not rewards
+             and bool(exc),
+             "verifier_silent": result is not None and reward is None and not rewards
+             and not exc,
+             "verifier_disabled": _disabled(config, result),
              "shown": pre + "result.json"}
     return out, facts
+
+
+def _disabled(config: dict | None, result: dict | None) -> bool:
+    """Whether the trial's config (config.json, else result.json's copy) disables its
+    verifier (`verifier.disable: true`)."""
+    for c in (config, _d(result).get("config")):
+        if isinstance(c, dict) and _d(c.get("verifier")).get("disable") is True:
+            return True
+    return False
 
 
 def _iso_time(v: str) -> bool:
@@ -312,6 +328,7 @@ def import_file(conn: sqlite3.Connection, ctx: ImportContext) -> None:
     ctx.episodes, ctx.messages = ew.episodes, ew.messages
     ctx.finish_run(conn, meta)
     ctx.warnings.extend(ctx.summary_warnings(ew, record="trial", result="observation result"))
-    warn(ctx, facts, agents, models, linked_out(root) if kind == "job" else [])
+    warn(ctx, facts, agents, models, linked_out(root) if kind == "job" else [],
+         sum(1 for s in sims if s["reward_info"] is not None))
     conn.execute("UPDATE runs SET grading = 'foreign', agent_model = coalesce(?, agent_model) "
                  "WHERE run_id = ?", (models[0] if len(models) == 1 else None, run_id))

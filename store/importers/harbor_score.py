@@ -2,7 +2,8 @@
 
 Harbor's own job metric (harbor/metrics/mean.py) counts a trial whose verifier gave no rewards
 as 0 and names no exception type an infrastructure fault: so does `score`, for a finished trial
-(result.json) with no reward. Harbor allows any number as a reward; the gate compares rewards
+(result.json) with no reward that ended on its own exception; with no exception the verifier
+gave nothing (disabled, or not run) and the trial stays unscored. Harbor allows any number as a reward; the gate compares rewards
 in [0, 1], so one outside leaves the job's rewards all unmapped (kept as `verifier.*`
 attributes), warned with the trial and value. harbor.py reads the trials; store/formats.md
 says the rules.
@@ -49,7 +50,9 @@ def score(ctx: ImportContext, sims: list[dict], facts: list[dict]) -> None:
 
 
 def warn(ctx: ImportContext, facts: list[dict], agents: list[str], models: list[str],
-          outside: list[str]) -> None:
+         outside: list[str], n_mapped: int) -> None:
+    """The import's warnings; `n_mapped` is how many trials' rewards were mapped (the line
+    saying the reward is mapped appears only when some were)."""
     def count(key: str) -> int:
         return sum(1 for f in facts if f[key])
 
@@ -80,20 +83,28 @@ def warn(ctx: ImportContext, facts: list[dict], agents: list[str], models: list[
         for note in f["notes"]:
             ctx.warn(note)
     if n := count("no_verifier"):
-        types = sorted({f["exc_type"] for f in facts if f["no_verifier"] and f["exc_type"]})
-        m = sum(1 for f in facts if f["no_verifier"] and f["exception"])
-        ctx.warn(f"{n} trial(s) ended with no verifier reward"
-                 + (f" ({m} with an exception: {', '.join(types)})" if m else "")
-                 + ": reward 0, as Harbor's own mean counts them (the exception type is the "
-                   "termination reason; `t2e show` gives its message)")
-    if n := count("unscored"):
+        types = sorted({str(f["exc_type"]) for f in facts if f["no_verifier"]})
+        ctx.warn(f"{n} trial(s) ended on an exception with no verifier reward "
+                 f"({', '.join(types)}): reward 0, as Harbor's own mean counts them (the "
+                 "exception type is the termination reason; `t2e show` gives its message)")
+    if n := count("verifier_silent"):
+        off = sum(1 for f in facts if f["verifier_silent"] and f["verifier_disabled"])
+        why = ("the trial config disables the verifier: verifier.disable" if off == n else
+               f"{off} of them have verifier.disable in their trial config; the others' "
+               "verifier was not run or wrote nothing" if off else
+               "the verifier was not run or wrote nothing")
+        ctx.warn(f"{n} trial(s) ended on no exception and their verifier gave no reward "
+                 f"({why}): they stay unscored, not counted 0 (no agent failure to count)")
+    if n := sum(1 for f in facts if f["unscored"] and not f["verifier_silent"]):
         keyed = [f["keys"] for f in facts if f["unkeyed"]]
         ctx.warn(f"{n} trial(s) have no verifier reward and stay unscored ("
                  + (f"{len(keyed)} give several rewards and none named 'reward' (keys "
                     f"{', '.join(keyed[0])}): map one with `t2e gate --reward-attr "
                     f"verifier.<key>`" if keyed else "not finished: no result.json")
                  + ")")
-    if any(f.get("unmapped") for f in facts):
-        return  # (the rewards are not mapped: said with the value that kept them unmapped)
+    if not n_mapped:
+        return  # (nothing mapped: each reason was said above, with its trials)
     ctx.warn("Harbor's verifier reward is the outcome (mapped from verifier.reward at the "
-             "import): foreign evidence, not re-scorable here")
+             "import" + (f", for {n_mapped} of {len(facts)} trial(s)"
+                         if n_mapped < len(facts) else "")
+             + "): foreign evidence, not re-scorable here")
