@@ -146,14 +146,15 @@ def foreign_runs(conn: sqlite3.Connection) -> frozenset[str]:
         "SELECT run_id FROM runs WHERE grading = 'foreign'"))
 
 
-def rescore_caveat(domain: str | None, *, imported: bool,
-                   foreign: bool) -> tuple[str, ...] | None:
+def rescore_caveat(domain: str | None, *, imported: bool, foreign: bool,
+                   rewarded: bool = True) -> tuple[str, ...] | None:
     """The words for a run whose rewards t2e cannot re-score, longest first, else None: an
     imported run of a domain `t2e score` does not grade (telecom, banking_knowledge, voice:
     its recorded rewards are shown as given) or a foreign trace (no gold at all, which its
     shortest form says: the reason it cannot be re-scored). A run of t2e's own engine is
-    graded by t2e and needs no caveat."""
-    if foreign and domain == "harbor":  # (its rewards are there: Harbor's verifier's)
+    graded by t2e and needs no caveat. `rewarded`: whether any episode has a reward (a
+    Harbor job left unmapped has none: its words are any foreign trace's)."""
+    if foreign and domain == "harbor" and rewarded:  # (its rewards: Harbor's verifier's)
         return f"{NOT_RESCORABLE} (no gold: Harbor's verifier reward as given)", \
             NOT_RESCORABLE, "no gold"
     if foreign:

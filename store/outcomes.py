@@ -14,7 +14,7 @@ import math
 from typing import Any
 
 from .db import StoreError
-from .ranges import REWARD_WHY, reward_problem
+from .ranges import reward_problem
 from .writer import conn_of, transaction
 
 _TRUE = {"true", "pass", "passed", "success", "succeeded", "yes", "ok", "resolved", "good"}
@@ -114,7 +114,8 @@ def reward_mapping(db: Any, run_id: str, name: str) -> dict:
             # the user's choice: refused whole, nothing written
             raise StoreError(f"run {row[1]!r} ({run_id}): episode {key} (task {task}): "
                              f"{name} {_shown(attrs.get(name))} is outside [0, 1] as a reward "
-                             f"({REWARD_WHY}; booleans and pass/fail words read as 1/0): "
+                             "(the gate compares rewards in [0, 1]; booleans and pass/fail words read as "
+                             "1/0): "
                              "--reward-attr maps an outcome on that scale only")
         # the attributes mapped before stay on record (`tried`): an outcome chosen after
         # another was gated is no clean evidence (gate/rules: attribute shopping)

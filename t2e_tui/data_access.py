@@ -60,7 +60,7 @@ class RunRow:
     def rescore_caveat(self) -> tuple[str, ...] | None:
         """The "not re-scorable here" words, longest first, or None (`store.grader`)."""
         return rescore_caveat(self.domain, imported=self.source not in (None, "rerun"),
-                              foreign=self.foreign)
+                              foreign=self.foreign, rewarded=self.reward is not None)
 
 
 def list_runs(conn: sqlite3.Connection) -> list[RunRow]:

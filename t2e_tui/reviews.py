@@ -90,22 +90,50 @@ def episode_lines(meta: dict) -> list[str]:
         out.append(f"per-simulation policy: {len(ex['policy'])} characters")
     if ex.get("mode"):
         out.append(f"mode: {ex['mode']}")
-    return out + foreign_lines(ex)
+    return out + foreign_lines(ex, _reward_info(meta))
 
 
-def foreign_lines(ex: dict) -> list[str]:
+def _reward_info(meta: dict) -> dict:
+    raw = meta.get("reward_info_json")
+    try:
+        value = json.loads(raw) if isinstance(raw, str) and raw else raw
+    except ValueError:
+        return {}
+    return _d(value)
+
+
+def _mapping_words(ex: dict, attrs: dict, reward_info: dict) -> str:
+    """What the trace attributes line says of the reward: where it was mapped from, only
+    when it was (reward_info's info.mapped_from; read_from: at a Harbor import)."""
+    info = _d(reward_info.get("info"))
+    name = info.get("mapped_from")
+    other = "`t2e gate --reward-attr NAME` maps another among them"
+    if isinstance(name, str) and "harbor" in ex and info.get("read_from"):
+        return f"the reward is Harbor's verifier reward, {name}, mapped at import; {other}"
+    if isinstance(name, str):
+        return f"the reward is mapped from {name} (--reward-attr); {other}"
+    if "harbor" not in ex:
+        return "`t2e gate --reward-attr NAME` maps an outcome among them"
+    from store.ranges import reward_problem
+
+    v = attrs.get("verifier.reward")
+    if type(v) in (int, float) and reward_problem(v) is not None:
+        return ("outside [0, 1]: left unmapped; `t2e gate --reward-attr NAME` maps an "
+                "outcome in [0, 1] among them")
+    return "no reward was mapped at import; `t2e gate --reward-attr NAME` maps one among them"
+
+
+def foreign_lines(ex: dict, reward_info: dict | None = None) -> list[str]:
     """A foreign trace's (OpenTelemetry, ATIF) attributes, which name the outcomes
-    `--reward-attr` can map, and its system instructions, one line each."""
+    `--reward-attr` can map (and where the reward was mapped from, when it was), and its
+    system instructions, one line each."""
     from store.outcomes import shown_trace_attributes
 
     out = harbor_lines(ex)
     attrs = shown_trace_attributes(ex)
     if attrs:
         out.append("trace attributes: " + " · ".join(f"{k} {_value(v)}" for k, v in attrs.items())
-                   + (" (the reward is Harbor's verifier reward, verifier.reward, mapped at "
-                      "import; `t2e gate --reward-attr NAME` maps another among them)"
-                      if "harbor" in ex and "verifier.reward" in attrs else
-                      " (`t2e gate --reward-attr NAME` maps an outcome among them)"))
+                   + f" ({_mapping_words(ex, attrs, reward_info or {})})")
     said = _d(ex.get("otel")).get("system_instructions") or _d(ex.get("atif")).get(
         "system_prompt")
     texts = [t if isinstance(t, str) else _value(t) for t in said] if isinstance(said, list) \

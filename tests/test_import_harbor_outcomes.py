@@ -52,3 +52,43 @@ def test_a_job_whose_verifier_gave_nothing_is_not_gated_on_zeros(tmp_path):
     assert "3 trial(s) ended on no exception and their verifier gave no reward (the " \
         "verifier was not run or wrote nothing): they stay unscored" in said
     assert "mapped from verifier.reward" not in said
+
+
+def _keyed(job: Path, k: int) -> None:
+    t = _trial(job, "a", k, None)
+    res = json.loads((t / "result.json").read_text())
+    res["verifier_result"] = {"rewards": {"accuracy": 1.0, "format": 0.0}}
+    (t / "result.json").write_text(json.dumps(res))
+
+
+def test_an_unmapped_job_is_not_said_to_be_mapped(tmp_path):
+    """C1: a reward outside [0, 1] (nothing mapped): `show` said "mapped at import", `runs`
+    "Harbor's verifier reward as given", the --reward-attr refusal "a tau2 reward"; several
+    rewards and none named `reward`: the import said "stay unscored" then "mapped from"."""
+    big, keyed = tmp_path / "big", tmp_path / "keyed"
+    _trial(big, "a", 0, 2.0)
+    _trial(big, "a", 1, 1.0)
+    _keyed(keyed, 0)
+    _keyed(keyed, 1)
+    s = str(tmp_path / "s.sqlite")
+    r = CliRunner()
+    res = r.invoke(cli, ["--store", s, "import", str(big), "--name", "big"])
+    assert res.exit_code == 0 and "mapped" not in res.output.replace("unmapped", "")
+    res = r.invoke(cli, ["--store", s, "import", str(keyed), "--name", "keyed"])
+    said = " ".join(res.output.split())
+    assert res.exit_code == 0 and "stay unscored" in said and "mapped from" not in said
+    res = r.invoke(cli, ["--store", s, "show", "big:a"], terminal_width=200)
+    said = " ".join(res.output.split())
+    assert "mapped at import" not in said
+    assert "verifier.reward 2.0 (outside [0, 1]: left unmapped" in said
+    res = r.invoke(cli, ["--store", s, "show", "keyed:a"], terminal_width=200)
+    said = " ".join(res.output.split())
+    assert "the reward is Harbor's verifier reward" not in said
+    assert "(no reward was mapped at import; `t2e gate --reward-attr NAME` maps one" in said
+    res = r.invoke(cli, ["--store", s, "runs", "--table"], terminal_width=200)
+    assert "as given" not in res.output
+    res = r.invoke(cli, ["--store", s, "gate", "big", "keyed", "--reward-attr",
+                         "verifier.reward"])
+    assert res.exit_code != 0 and "tau2" not in res.output
+    assert "outside [0, 1] as a reward (the gate compares rewards in [0, 1]" in \
+        " ".join(res.output.split())

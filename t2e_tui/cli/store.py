@@ -64,7 +64,8 @@ def _rescore_caveats(rows: list[dict], foreign: frozenset[str]) -> dict[str, str
     out = {}
     for r in rows:
         words = rescore_caveat(r["domain"], imported=r["source"] != "rerun",
-                               foreign=r["run_id"] in foreign)
+                               foreign=r["run_id"] in foreign,
+                               rewarded=r["reward"] is not None)
         if words:
             out[r["run_id"]] = words[0]
     return out
