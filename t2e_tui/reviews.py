@@ -156,8 +156,10 @@ def harbor_facts(ex: dict) -> dict | None:
     result = _d(h.get("result"))
     exc, agent = _d(result.get("exception_info")), _d(result.get("agent_info"))
     usage = _d(result.get("agent_result"))
-    return {"trial": h.get("trial"), "agent": agent.get("name"),
-            "model": _d(agent.get("model_info")).get("name"),
+    # (the import's agent and model, one spelling per trial finished or not; older stores:
+    # result.json's)
+    return {"trial": h.get("trial"), "agent": h.get("agent") or agent.get("name"),
+            "model": h.get("model") or _d(agent.get("model_info")).get("name"),
             "exception_type": exc.get("exception_type"),
             "exception_message": exc.get("exception_message"),
             **{k: usage.get(k) for k in _USAGE}, "trajectory": h.get("trajectory")}

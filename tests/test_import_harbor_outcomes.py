@@ -92,3 +92,32 @@ def test_an_unmapped_job_is_not_said_to_be_mapped(tmp_path):
     assert res.exit_code != 0 and "tau2" not in res.output
     assert "outside [0, 1] as a reward (the gate compares rewards in [0, 1]" in \
         " ".join(res.output.split())
+
+
+def test_one_model_has_one_name_whether_the_trial_finished_or_not(tmp_path):
+    """C3: a finished trial's model was result.json's model_info.name (gpt-a), an unfinished
+    one's the config's model_name (openai/gpt-a): a false "2 model(s)" mixing warning."""
+    job = tmp_path / "j"
+    config = {"task": {"name": "a"}, "agent": {"name": "terminus-2",
+                                               "model_name": "openai/gpt-a"}}
+    done = _trial(job, "a", 0, 1.0)
+    res = json.loads((done / "result.json").read_text())
+    res["agent_info"]["model_info"] = {"name": "gpt-a", "provider": "openai"}
+    (done / "result.json").write_text(json.dumps(res))
+    running = job / "a__k1abcde"
+    (running / "agent").mkdir(parents=True)
+    for t in (done, running):
+        (t / "config.json").write_text(json.dumps(config))
+    alone = _trial(tmp_path / "alone", "b", 0, 1.0)  # (result.json only: provider/name)
+    (alone / "result.json").write_text(json.dumps({**res, "task_name": "b"}))
+    db = store.open_db(tmp_path / "s.sqlite")
+    said = " ".join(import_path(db, job)["warnings"])
+    assert "model(s)" not in said
+    import_path(db, alone)
+    assert [m for (m,) in db.conn.execute(
+        "SELECT agent_model FROM runs ORDER BY created_at, rowid")] == ["openai/gpt-a"] * 2
+    s = str(tmp_path / "s.sqlite")
+    for ref in ("j:a:0", "j:a:1"):
+        doc = json.loads(CliRunner().invoke(cli, ["--store", s, "show", ref, "--json"]).output)
+        assert (doc["harbor"]["agent"], doc["harbor"]["model"]) == ("terminus-2",
+                                                                    "openai/gpt-a"), ref

@@ -219,12 +219,15 @@ def trial_sim(trial: Path, pre: str) -> tuple[dict, dict]:
             notes.append(f"{pre}result.json: {field} {short_json(v)} is no ISO 8601 time: "
                          "left out")
     agent = _d((result or {}).get("agent_info"))
-    agent_config = _d((config or {}).get("agent"))
-    model_name = (_d(agent.get("model_info")).get("name") or agent_config.get("model_name")
-                  or (_d(sim["atif"].get("agent")).get("model_name") if sim else None))
+    agent_config = _d((config or {}).get("agent")) or _d(_d(_d(result).get("config")).get(
+        "agent"))
+    model_name = _model(agent_config, _d(agent.get("model_info")),
+                        _d(sim["atif"].get("agent")) if sim else {})
     agent_name = agent.get("name") or agent_config.get("name")
+    out["harbor"].update({"agent": agent_name if isinstance(agent_name, str) else None,
+                          "model": model_name})
     facts = {"agent": agent_name if isinstance(agent_name, str) else None,
-             "model": model_name if isinstance(model_name, str) else None,
+             "model": model_name,
              "trajectory": sim is not None, "unscored": reward is None,
              "compressed": sim is None and any(
                  (trial / TRAJECTORY).with_name(TRAJECTORY.name + z).exists()
@@ -243,6 +246,21 @@ def trial_sim(trial: Path, pre: str) -> tuple[dict, dict]:
              "verifier_disabled": _disabled(config, result),
              "shown": pre + "result.json"}
     return out, facts
+
+
+def _model(agent_config: dict, model_info: dict, atif_agent: dict) -> str | None:
+    """The trial's model, one spelling whether it finished or not: the trial config's
+    `agent.model_name` (Harbor's `provider/model`, there from the start), else result.json's
+    `model_info` as `provider/name`, else the trajectory's `agent.model_name`."""
+    name = agent_config.get("model_name")
+    if isinstance(name, str) and name:
+        return name
+    name, provider = model_info.get("name"), model_info.get("provider")
+    if isinstance(name, str) and name:
+        return f"{provider}/{name}" if isinstance(provider, str) and provider \
+            and "/" not in name else name
+    name = atif_agent.get("model_name")
+    return name if isinstance(name, str) and name else None
 
 
 def _disabled(config: dict | None, result: dict | None) -> bool:
