@@ -121,3 +121,22 @@ def test_one_model_has_one_name_whether_the_trial_finished_or_not(tmp_path):
         doc = json.loads(CliRunner().invoke(cli, ["--store", s, "show", ref, "--json"]).output)
         assert (doc["harbor"]["agent"], doc["harbor"]["model"]) == ("terminus-2",
                                                                     "openai/gpt-a"), ref
+
+
+def test_an_otel_export_of_a_harbor_job_says_its_rewards_are_there(tmp_path):
+    """M1: re-importing a Harbor job's OTel export said "foreign traces carry no gold (map an
+    outcome attribute with `t2e gate --reward-attr NAME`)" though its rewards came along."""
+    job = tmp_path / "j"
+    _trial(job, "a", 0, 1.0)
+    _trial(job, "a", 1, 0.0)
+    s, s2, out = (str(tmp_path / n) for n in ("s.sqlite", "s2.sqlite", "j.otel.json"))
+    r = CliRunner()
+    assert r.invoke(cli, ["--store", s, "import", str(job), "--name", "j"]).exit_code == 0
+    res = r.invoke(cli, ["--store", s, "export", "j", "--format", "otel", "-o", out])
+    assert res.exit_code == 0, res.output
+    res = r.invoke(cli, ["--store", s2, "import", out, "--name", "viao"])
+    said = " ".join(res.output.split())
+    assert res.exit_code == 0, said
+    assert "--reward-attr NAME" not in said
+    assert "2 episode(s) have a reward mapped from verifier.reward (their reward_info): " \
+        "kept, no --reward-attr needed" in said

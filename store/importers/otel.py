@@ -152,10 +152,21 @@ def _import(conn, ctx: ImportContext, worker: _Worker | None) -> None:
         ctx.warn(f"{not_captured} episode(s) have messages whose content was not captured "
                  "(GenAI content capture off): shown as \"(content not captured)\"")
     gold = run_fields.apply(top, ctx.warn)
+    # (an export of a run whose rewards were mapped, a Harbor job's, carries them in
+    # reward_info: no mapping to ask for)
+    mapped = conn.execute(
+        "SELECT json_extract(reward_info_json, '$.info.mapped_from') AS m, count(*) FROM "
+        "episodes WHERE run_id = ? AND m IS NOT NULL GROUP BY m ORDER BY 2 DESC",
+        (run_id,)).fetchall()
+    n_mapped = sum(n for _, n in mapped)
     ctx.warn(f"{builder.episodes} episode(s): {by_conv} grouped by gen_ai.conversation.id, "
              f"{builder.episodes - by_conv} by trace id; " + (
                  "the run's tasks, policy and info come from t2e's own export (t2e.run.*)"
-                 if gold else "foreign traces carry no gold (map an outcome attribute with "
+                 if gold else
+                 f"{n_mapped} episode(s) have a reward mapped from "
+                 f"{', '.join(str(m) for m, _ in mapped)} (their reward_info): kept, no "
+                 "--reward-attr needed" if n_mapped else
+                 "foreign traces carry no gold (map an outcome attribute with "
                  "`t2e gate --reward-attr NAME`)"))
     if stats.get("failed"):
         ctx.warn(f"{stats['failed']} episode(s) have chat calls that failed without an answer "
