@@ -259,7 +259,21 @@ def _differ_warnings(conn, differ: dict[int, tuple]) -> list[str]:
         out.append(f"{len(items)} episode(s) repeat episodes of run {orun} (same simulation "
                    f"id or trajectory) but record a different outcome ({shown}): the same "
                    f"conversation graded differently, or edited, so not a re-import of it "
-                   f"(`t2e score FILE --data DIR` re-scores a file; the gate re-scores "
-                   f"imported runs where it can); the views of those conversations were "
+                   f"({_advice(conn, orun)}); the views of those conversations were "
                    f"carried over all the same")
     return out
+
+
+def _advice(conn, run_id: str) -> str:
+    """What can be done about an outcome that differs from run `run_id`'s: re-score it, where
+    t2e has gold; else say whose word the rewards are."""
+    row = conn.execute("SELECT grading, domain FROM runs WHERE run_id = ?",
+                       (run_id,)).fetchone()
+    if row is not None and row[0] == "foreign" and row[1] == "harbor":
+        return ("the rewards are Harbor's verifier's word, which t2e cannot re-score: compare "
+                "the trial's verifier output (verifier/) in each job")
+    if row is not None and row[0] == "foreign":
+        return ("the rewards are the traces' word (mapped from an attribute), which t2e "
+                "cannot re-score: compare the two sources")
+    return ("`t2e score FILE --data DIR` re-scores a file; the gate re-scores imported runs "
+            "where it can")

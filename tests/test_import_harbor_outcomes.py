@@ -140,3 +140,18 @@ def test_an_otel_export_of_a_harbor_job_says_its_rewards_are_there(tmp_path):
     assert "--reward-attr NAME" not in said
     assert "2 episode(s) have a reward mapped from verifier.reward (their reward_info): " \
         "kept, no --reward-attr needed" in said
+
+
+def test_a_trial_graded_differently_on_reimport_gets_advice_for_harbor(tmp_path):
+    """M3: the warning suggested `t2e score FILE --data DIR`, which does not apply to a
+    Harbor job (no gold: its rewards are its verifier's)."""
+    db = store.open_db(tmp_path / "s.sqlite")
+    for name, reward in (("j", 1.0), ("j2", 0.0)):
+        _trial(tmp_path / name, "a", 0, reward)
+        _trial(tmp_path / name, "b", 0, 1.0)
+    import_path(db, tmp_path / "j")
+    said = " ".join(import_path(db, tmp_path / "j2")["warnings"])
+    assert "a__k0abcde: reward 1.0 there, 0.0 here" in said
+    assert "t2e score" not in said and "the gate re-scores" not in said
+    assert "the rewards are Harbor's verifier's word, which t2e cannot re-score: compare " \
+        "the trial's verifier output (verifier/) in each job" in said
