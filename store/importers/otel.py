@@ -49,6 +49,8 @@ from .common import (
     wants_worker,
 )
 from .episodes import RowBuilder, next_ids, write_batch
+from .otel_fidelity import IGNORED as FIDELITY_IGNORED
+from .otel_fidelity import Ignored
 from .otel_groups import episodes
 from .otel_lines import BlockFailure, NotLines, layout, spill_lines, spill_shared
 from .otel_run import SIM_KEY as RUN_KEY
@@ -122,6 +124,7 @@ def _import(conn, ctx: ImportContext, worker: _Worker | None) -> None:
                                         "services": sorted(s for s in services if s)}}
         not_captured = by_conv = 0
         run_fields = RunFields()
+        ignored = Ignored()
         # FTS5 automerge off and a larger page cache for the import, as tau2's (bulk.py),
         # sized to the pages the rows take: about a fifth of the file's bytes with content
         # captured (42 MB for the bench's 200 MB), so a quarter leaves headroom. The smallest
@@ -131,6 +134,8 @@ def _import(conn, ctx: ImportContext, worker: _Worker | None) -> None:
             for sim, lat, nc, conv, rows in source.episodes():
                 if RUN_KEY in sim:  # (one root in a file of ours)
                     run_fields.add(sim.pop(RUN_KEY), sim)
+                if FIDELITY_IGNORED in sim:  # (our export's fields of another shape)
+                    ignored.add(sim["id"], sim.pop(FIDELITY_IGNORED))
                 batch = builder.add(sim, builder.episodes, latencies=lat, step_rows=rows)
                 if batch is not None:
                     write_batch(conn, batch)
@@ -152,6 +157,7 @@ def _import(conn, ctx: ImportContext, worker: _Worker | None) -> None:
         ctx.warn(f"{not_captured} episode(s) have messages whose content was not captured "
                  "(GenAI content capture off): shown as \"(content not captured)\"")
     gold = run_fields.apply(top, ctx.warn)
+    ignored.warn(ctx.warn)
     # (an export of a run whose rewards were mapped, a Harbor job's, carries them in
     # reward_info: no mapping to ask for)
     mapped = conn.execute(
