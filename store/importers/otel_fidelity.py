@@ -8,13 +8,18 @@ trajectory block...), `t2e.simulation_keys` (its keys in order), `t2e.message_fi
 audio and tick metadata..., and its keys in order) and `t2e.latencies` (every message's
 latency in ms, null where none). The episode comes back as it was stored.
 
-As for our export's other `t2e.*` fields (otel_sim: `t2e.user_turns`, costs), a value of
-another shape is left out (text that is no JSON, an item that is no `[k, {...}, [...]]`, a k
-past the messages, a latency list that is not one number or null per message), so a foreign
-file's look-alike changes nothing it cannot; a value the store would refuse from any file (a
-message's calls that are no list of objects or a call's name that is no text, a negative
-token count) is refused, naming the root span and the attribute, as every importer refuses it.
-The messages are never taken from them. An OTel import's `otel` block (the trace ids,
+The fields only add what the spans cannot say, never override it (a trace edited after
+export, or written by anyone else): a key the spans give (a message's role, content, calls
+and a result's call id; the simulation's id, task id, trial, seed, termination, reward_info,
+costs and messages) is taken only where it agrees with the spans' value (a content of text
+blocks, or whose JSON text, is the span's text; integer ids whose text is the span's: the
+raw values export_otel_extra carries), else refused, naming the root span, the attribute,
+the item, the message and the key. A value the store would refuse from any file (a message's
+calls that are no list of objects or a call's name that is no text, a negative token count)
+is refused the same way. A value of another shape (no text, no JSON, no object or list, an
+item that is no `[k, {...}, [...]]`, a k past the messages, a latency list that is not one
+number or null per message) is left out, what the spans give stays, and the run's warnings
+say which attribute, how often and why (`sim[IGNORED]`, counted by `Ignored` in otel.py). An OTel import's `otel` block (the trace ids,
 root attributes and counts of the file it read) comes back as it was, but for the counts of
 span times the re-import reads in our file (`spans_without_start`, `spans_ending_before_start`:
 the re-import's own, of our spans); a simulation that had none keeps the re-import's, the
