@@ -64,9 +64,10 @@ def _import(tmp_path: Path, reqs: list):
 
 
 def _refused(tmp_path: Path, reqs: list) -> str:
+    n = len(list(tmp_path.glob("d*.sqlite")))
     with pytest.raises(ImportFailure) as exc:
         _import(tmp_path, reqs)
-    db = store.open_db(tmp_path / "d0.sqlite")
+    db = store.open_db(tmp_path / f"d{n}.sqlite")
     assert db.conn.execute("SELECT count(*) FROM episodes").fetchone() == (0,)
     return str(exc.value)
 
@@ -169,3 +170,18 @@ def test_well_formed_fields_say_nothing(tmp_path, worker):
     reqs, _ = _exported(tmp_path, n=2)
     _, res = _import(tmp_path, reqs)
     assert not [w for w in res["warnings"] if w.startswith("t2e.")]
+
+
+def test_an_otel_block_cannot_restate_the_roots_outcome_attributes(tmp_path, worker):
+    """An OTel run's `otel` block rides in the fields; its root attributes are on the root
+    span again (what `--reward-attr` maps): one it gives otherwise is refused."""
+    reqs, (root,) = _exported(tmp_path)
+    _set(root, "eval.score", {"intValue": "1"})
+    block = {"key": "k", "attributes": {"eval.score": 1, "other": "x"}}
+    _set(root, "t2e.simulation_fields", _text(json.dumps({"duration": 1.25, "otel": block})))
+    db, _ = _import(tmp_path, reqs)  # (agreeing: taken)
+    assert db.conn.execute("SELECT count(*) FROM episodes").fetchone() == (1,)
+    block["attributes"]["eval.score"] = 0
+    _set(root, "t2e.simulation_fields", _text(json.dumps({"duration": 1.25, "otel": block})))
+    err = _refused(tmp_path, reqs)
+    assert "t2e.simulation_fields: otel.attributes.eval.score 0 where the spans say 1" in err, err

@@ -50,6 +50,8 @@ _NOT_SET = frozenset(("messages", "otel", "t2e.run"))
 _FILE_COUNTS = ("spans_ending_before_start", "spans_without_start")
 # a message's key its spans carry (never set from the fields: a step's role is text)
 _MESSAGE_OWN = frozenset(("role",))
+# the root attributes the export sets itself (over a trace's own of that name)
+_EXPORT_OWN = frozenset(("gen_ai.operation.name", "gen_ai.agent.name", "gen_ai.conversation.id"))
 # what the import says of the fields it left out: [[attribute, why], ...] (popped by otel.py)
 IGNORED = "t2e.fidelity_ignored"
 # a simulation's keys the spans give (when the root says them): the fields' value must agree
@@ -159,6 +161,14 @@ def _otel(block: Any, sim: dict) -> None:
     if type(block) is not dict or type(block.get("attributes", {})) is not dict:
         return
     own = sim.get("otel") if type(sim.get("otel")) is dict else {}
+    said = own.get("attributes") or {}
+    for k, v in (block.get("attributes") or {}).items():
+        # (the trace's root attributes, which the export puts on the root again: what
+        # `--reward-attr` maps; ours, t2e.* and the three it sets, are the export's)
+        if k in said and not k.startswith("t2e.") and k not in _EXPORT_OWN \
+                and (v != said[k] or type(v) is not type(said[k])):
+            raise S.BadContent(f"{SIM_FIELDS}: otel.attributes.{k} {_short(v)} where the "
+                               f"spans say {_short(said[k])}")
     block = {k: v for k, v in block.items() if k not in _FILE_COUNTS}
     sim["otel"] = {**block, **{k: own[k] for k in _FILE_COUNTS if k in own}}
 
