@@ -413,6 +413,19 @@ def test_an_imported_copy_of_a_run_on_the_set_matches_its_content(t2e):
     assert content_differences(conn, s["content"], other["run_id"], s["task_ids"]) == [
         f"1 task definition(s) differ ({task['id']})"]
     conn.close()
+    # the gate's reason named only "edited data" where the definitions differ: another tau2
+    # data version (an older reward_basis, say) differs the same way and is no edit
+    pair = []
+    for name in ("d", "e"):  # (two files of the edited tasks, claimed heldout)
+        doc["timestamp"] = f"file {name}"
+        (t2e.tmp / f"{name}.json").write_text(json.dumps(doc))
+        pair.append(json.loads(t2e("import", str(t2e.tmp / f"{name}.json"), "--role",
+                                   "heldout", "--json"))["imported"][0]["run_id"])
+    res = gate_refused(t2e, *pair)
+    said = " ".join(res.output.split())
+    assert "graded other tasks than set 'hs' was registered with" in said, res.output
+    assert "(the same ids with other definitions, from edited data or another data version, " \
+           "are not the registered set)" in said, res.output
 
 
 def test_real_results_files_hash_their_tasks_as_the_data_they_were_graded_on(tau2_dir,

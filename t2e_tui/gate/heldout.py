@@ -258,7 +258,8 @@ def judge_set(conn: Any, baseline: RunInfo, candidate: RunInfo, task_ids: set[st
         if diff:
             v.reasons.append(f"{side} run {run.label()} graded other tasks than set "
                              f"{s['name']!r} was registered with: {'; '.join(diff)} (the "
-                             f"same ids on edited data are not the registered set)")
+                             f"same ids with other definitions, from edited data or another "
+                             f"data version, are not the registered set)")
     reg = parse_time(s["registered_at"])
     if candidate_saved is not None and reg is not None and reg > candidate_saved:
         v.reasons.append(f"set {s['name']!r} was registered at {s['registered_at']}, after "
