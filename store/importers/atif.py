@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from typing import Any
+from typing import Any, Callable
 
 from ..messages import short_json
 from ..ranges import count_problem
@@ -282,6 +282,24 @@ def _fold_subagents(sim: dict, subs: list[dict]) -> None:
     sim["messages"] = out
 
 
+def write_sims(conn, ctx: ImportContext, meta: RunMeta, sims: list[dict],
+               label: Callable[[int, dict], str]) -> EpisodeWriter:
+    """A run of simulations read whole (an ATIF file's, a Harbor job's): the run made, each
+    simulation validated (named by `label(ord, sim)`) and written in order, the run finished.
+    Returns the writer (its counts: summary_warnings)."""
+    ew = EpisodeWriter(conn, ctx.start_run(conn, meta))
+    for ord_, sim in enumerate(sims):
+        try:
+            validate_sim(sim, label(ord_, sim))
+        except RecordError as exc:
+            raise ImportFailure(str(exc)) from None
+        ew.add(sim, ord_)
+    ew.close()
+    ctx.episodes, ctx.messages = ew.episodes, ew.messages
+    ctx.finish_run(conn, meta)
+    return ew
+
+
 def import_file(conn: sqlite3.Connection, ctx: ImportContext) -> None:
     """Import one ATIF file (a trajectory or a list of them) as one run."""
     ctx.fmt = FORMAT
@@ -310,17 +328,7 @@ def import_file(conn: sqlite3.Connection, ctx: ImportContext) -> None:
     top = {"domain": "atif", "atif": {"schema_versions": versions,
                                       "agent": {k: agent.get(k) for k in ("name", "version")}}}
     meta = RunMeta(top_keys=["domain", "atif", "simulations"], top=top)
-    run_id = ctx.start_run(conn, meta)
-    ew = EpisodeWriter(conn, run_id)
-    for ord_, sim in enumerate(sims):
-        try:
-            validate_sim(sim, f"episode #{ord_} ({sim['id']})")
-        except RecordError as exc:
-            raise ImportFailure(str(exc)) from None
-        ew.add(sim, ord_)
-    ew.close()
-    ctx.episodes, ctx.messages = ew.episodes, ew.messages
-    ctx.finish_run(conn, meta)
+    ew = write_sims(conn, ctx, meta, sims, lambda i, sim: f"episode #{i} ({sim['id']})")
     if any(m < TESTED[0] or m > TESTED[1] for m in minors):
         ctx.warn(f"ATIF {', '.join(versions)}: versions 1.{TESTED[0]}-1.{TESTED[1]} are the "
                  "ones tested here; read best-effort")
@@ -337,4 +345,4 @@ def import_file(conn: sqlite3.Connection, ctx: ImportContext) -> None:
              "NAME` (root extra and final_metrics fields)")
     model = agent.get("model_name") if isinstance(agent.get("model_name"), str) else None
     conn.execute("UPDATE runs SET grading = 'foreign', agent_model = coalesce(?, agent_model) "
-                 "WHERE run_id = ?", (model, run_id))
+                 "WHERE run_id = ?", (model, ctx.run_id))

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ..messages import short_json
-from .atif import trajectory_sims
+from .atif import trajectory_sims, write_sims
 from .common import (
     LOOPS,
     MISSING,
@@ -44,7 +44,6 @@ from .common import (
     not_a_file,
     open_regular,
 )
-from .episodes import EpisodeWriter, RecordError, validate_sim
 from .harbor_layout import (
     REWARD_JSON,
     REWARD_TXT,
@@ -334,19 +333,9 @@ def import_file(conn: sqlite3.Connection, ctx: ImportContext) -> None:
         "kind": kind, "job_config": job_config, "job_result": job_result,
         "agents": agents, "models": models}}
     meta = RunMeta(top_keys=["domain", "harbor", "simulations"], top=top)
-    run_id = ctx.start_run(conn, meta)
-    ew = EpisodeWriter(conn, run_id)
-    for ord_, sim in enumerate(sims):
-        try:
-            validate_sim(sim, f"trial {sim['harbor']['trial']}")
-        except RecordError as exc:
-            raise ImportFailure(str(exc)) from None
-        ew.add(sim, ord_)
-    ew.close()
-    ctx.episodes, ctx.messages = ew.episodes, ew.messages
-    ctx.finish_run(conn, meta)
+    ew = write_sims(conn, ctx, meta, sims, lambda _, sim: f"trial {sim['harbor']['trial']}")
     ctx.warnings.extend(ctx.summary_warnings(ew, record="trial", result="observation result"))
     warn(ctx, facts, agents, models, linked_out(root) if kind == "job" else [],
          sum(1 for s in sims if s["reward_info"] is not None))
     conn.execute("UPDATE runs SET grading = 'foreign', agent_model = coalesce(?, agent_model) "
-                 "WHERE run_id = ?", (models[0] if len(models) == 1 else None, run_id))
+                 "WHERE run_id = ?", (models[0] if len(models) == 1 else None, ctx.run_id))
