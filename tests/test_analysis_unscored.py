@@ -10,7 +10,7 @@ import json
 import pytest
 from click.testing import CliRunner
 from otel_fixture import msgs, request, span, text
-from tui_fixture import settle, wait_for
+from tui_fixture import open_compare, settle, wait_for
 
 from store import connect
 from store.outcomes import map_reward_attr
@@ -247,7 +247,6 @@ async def test_the_compare_header_of_an_unscored_episode(tmp_path):
     unscored."""
 
     from t2e_tui.ui.app import make_app
-    from t2e_tui.ui.screens.compare import CompareScreen
     from t2e_tui.ui.widgets.fittitle import FitTitle
 
     st, rid = _import(tmp_path, [_conversation(1, loop=True)])
@@ -257,10 +256,7 @@ async def test_the_compare_header_of_an_unscored_episode(tmp_path):
     app = make_app(st, load_config=False, poll_interval=0, remember=False)
     async with app.run_test(size=(160, 48)) as pilot:
         await settle(pilot)
-        app.push_screen(CompareScreen(eid, None))
-        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen)
-                       and app.screen.alignment is not None)
-        await settle(pilot)
+        await open_compare(app, pilot, eid)
         title = str(app.screen.query_one("#cmp-title", FitTitle).render())
     assert "fails" not in title and "from the gold actions" not in title, title
     assert "no gold actions to compare with" in title, title

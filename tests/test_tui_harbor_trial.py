@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tui_fixture import settle, wait_for
+from tui_fixture import open_compare, settle
 
 import store
 from store.importers import import_path
@@ -19,7 +19,6 @@ JOB = Path(__file__).parent / "fixtures" / "harbor" / "job_a"
 
 async def test_an_empty_trial_shows_its_exception_and_usage(tmp_path):
     from t2e_tui.ui.app import make_app
-    from t2e_tui.ui.screens.compare import CompareScreen
     from t2e_tui.ui.widgets.detail import StepDetail
 
     st = tmp_path / "s.sqlite"
@@ -31,10 +30,7 @@ async def test_an_empty_trial_shows_its_exception_and_usage(tmp_path):
     app = make_app(st, load_config=False, poll_interval=0, remember=False)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        app.push_screen(CompareScreen(eid, None))
-        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen)
-                       and app.screen.alignment is not None)
-        await settle(pilot)
+        await open_compare(app, pilot, eid)
         await pilot.pause(0.3)
         body = str(app.screen.query_one(StepDetail).query_one("#detail-body").render())
     said = " ".join(body.split())

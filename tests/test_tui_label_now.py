@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import pytest
 from test_analysis_unscored import _conversation, _import
-from tui_fixture import screen_lines, settle, wait_for
+from tui_fixture import open_compare, screen_lines, settle, wait_for
 
 from store import connect
 from store.outcomes import map_reward_attr
 from t2e_tui.ui.app import make_app
-from t2e_tui.ui.screens.compare import CompareScreen
 from t2e_tui.ui.screens.label import LabelScreen
 
 
@@ -19,10 +18,7 @@ async def _now_line(st, eid) -> str:
     app = make_app(st, load_config=False, poll_interval=0, remember=False)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        app.push_screen(CompareScreen(eid, None))
-        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen)
-                       and app.screen.alignment is not None)
-        await settle(pilot)
+        await open_compare(app, pilot, eid)
         await pilot.press("l")
         await wait_for(pilot, lambda: isinstance(app.screen, LabelScreen))
         await settle(pilot)

@@ -206,6 +206,17 @@ async def wait_for(pilot, cond, timeout=60.0):
         await pilot.pause(0.05)
 
 
+async def open_compare(app, pilot, eid, other=None):
+    """Push the compare screen on episode `eid` (against `other`, else the gold actions) and
+    wait until its alignment is made and on screen."""
+    from t2e_tui.ui.screens.compare import CompareScreen
+
+    app.push_screen(CompareScreen(eid, other))
+    await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen)
+                   and app.screen.alignment is not None)
+    await settle(pilot)
+
+
 async def palette_shows(pilot, text: str, timeout=60.0):
     """Wait until the command palette's highlighted option mentions `text` (its search runs
     in the background); fail after `timeout` seconds."""
