@@ -199,3 +199,22 @@ def spill_of(tmp_path, lines: list[dict], label: str = "s"):
     with open(src, "rb") as fh:
         otel_lines.spill_lines(sp, fh, 0, src.stat().st_size, lambda: 1)
     return sp, path
+
+
+def exported_and_back(tmp_path, src):
+    """`src` imported into a store, exported as OTLP/JSON and imported into a second store:
+    (first store, its run id, second store, the re-import's summary). The re-import holds as
+    many episodes as the export wrote."""
+    import store
+    from store.exporters import export_run
+    from store.importers import import_path
+
+    a = store.open_db(tmp_path / "a.sqlite")
+    rid = import_path(a, src)["run_id"]
+    out = tmp_path / "run.otel.jsonl"
+    n = export_run(a, rid, "otel", out)
+    b = store.open_db(tmp_path / "b.sqlite")
+    back = import_path(b, out)
+    assert back["episodes"] == n
+    return a, rid, b, back
+

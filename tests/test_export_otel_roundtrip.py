@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from otel_fixture import exported_and_back
 
 import store
 from store.exporters import export_run
@@ -43,13 +44,7 @@ def _episodes(db, run_id) -> list:
 
 def _roundtrip(tmp_path: Path, src: Path) -> tuple[list, list, dict]:
     """(episodes imported, episodes after export and import, the re-import's summary)."""
-    db = store.open_db(tmp_path / "a.sqlite")
-    rid = import_path(db, src)["run_id"]
-    out = tmp_path / "run.otel.jsonl"
-    n = export_run(db, rid, "otel", out)
-    back_db = store.open_db(tmp_path / "b.sqlite")
-    back = import_path(back_db, out)
-    assert back["episodes"] == n
+    db, rid, back_db, back = exported_and_back(tmp_path, src)
     return _episodes(db, rid), _episodes(back_db, back["run_id"]), back
 
 

@@ -22,7 +22,12 @@ import json
 from pathlib import Path
 
 import pytest
-from otel_fixture import new_convention_file, old_convention_file, openinference_file
+from otel_fixture import (
+    exported_and_back,
+    new_convention_file,
+    old_convention_file,
+    openinference_file,
+)
 
 import store
 from store.exporters import export_run
@@ -118,13 +123,7 @@ def differences(before: dict, after: dict) -> list[str]:
 
 def roundtrip(tmp_path: Path, src: Path) -> tuple[dict, dict, dict]:
     """(the run stored, the run after export and re-import, the re-import's summary)."""
-    a = store.open_db(tmp_path / "a.sqlite")
-    rid = import_path(a, src)["run_id"]
-    out = tmp_path / "run.otel.jsonl"
-    n = export_run(a, rid, "otel", out)
-    b = store.open_db(tmp_path / "b.sqlite")
-    back = import_path(b, out)
-    assert back["episodes"] == n
+    a, rid, b, back = exported_and_back(tmp_path, src)
     return stored(a, rid), stored(b, back["run_id"]), back
 
 

@@ -60,9 +60,16 @@ def test_reused_ids_with_other_content_are_no_reimport(db, tmp_path, make):
                     "viewed_at, via) VALUES (?, ?, 'd', 't0', '2026-01-01', 'show')",
                     (ep, first["run_id"]))
     later = import_path(db, make(tmp_path / "b", "my parcel is damaged"), role="heldout")
+    assert_no_copy(db, first, later)
+
+
+def assert_no_copy(db, first: dict, later: dict) -> None:
+    """Run `later` is taken for no copy of run `first`: no warning says so, no episode
+    matches, its role history and views are its own (none)."""
     rid = later["run_id"]
-    assert not any("raised after the fact" in w or "re-import" in w
-                   for w in later["warnings"]), later["warnings"]
+    said = " ".join(later["warnings"])
+    assert "raised after the fact" not in said and "re-import" not in said, said
+    assert "graded differently" not in said, said
     assert provenance._matches(db.conn, rid) == {}
     assert provenance.copies_of(db, rid, first["run_id"]) == 0
     assert db.conn.execute("SELECT count(*) FROM run_role_changes WHERE run_id = ?",

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from otel_fixture import span, write_spans
+from test_foreign_identity import assert_no_copy
 from test_store_data import make_results, write_json
 
 import store
@@ -71,19 +72,6 @@ def _empty_tau2(path: Path, prefix: str) -> Path:
     return write_json(path, doc)
 
 
-def _assert_no_copy(db, first: dict, later: dict) -> None:
-    rid = later["run_id"]
-    said = " ".join(later["warnings"])
-    assert "raised after the fact" not in said and "re-import" not in said, said
-    assert "graded differently" not in said, said
-    assert provenance._matches(db.conn, rid) == {}
-    assert provenance.copies_of(db, rid, first["run_id"]) == 0
-    assert db.conn.execute("SELECT count(*) FROM run_role_changes WHERE run_id = ?",
-                           (rid,)).fetchone() == (0,)
-    assert db.conn.execute("SELECT count(*) FROM evidence_views WHERE run_id = ?",
-                           (rid,)).fetchone() == (0,)
-
-
 def _view_all(db, run_id: str) -> None:
     db.conn.execute("INSERT INTO evidence_views (episode_id, run_id, domain, task_id, "
                     "viewed_at, via) SELECT episode_id, run_id, 'd', task_id, '2026-01-01', "
@@ -104,7 +92,7 @@ def test_episodes_without_content_are_no_copies_of_each_other(tmp_path, kind):
     assert db.conn.execute("SELECT count(*) FROM episodes").fetchone()[0] >= 2
     _view_all(db, first["run_id"])
     later = import_path(db, b, role="heldout")
-    _assert_no_copy(db, first, later)
+    assert_no_copy(db, first, later)
 
 
 def test_a_grown_job_pairs_each_trial_with_itself(tmp_path):
