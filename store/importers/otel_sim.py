@@ -53,7 +53,7 @@ def sim_of(key: str, by_conv: bool, spans: list[list], root: list, msgs: list[di
     for k in ("t2e.task_id" if "t2e.task_id" in ra else "task.id", "t2e.sim_id"):
         # (the ids read: str() of a map or a list stored Python's repr)
         if type(v := ra.get(k)) is not str and v is not None and (bad := S.bad_id(v)):
-            raise S.BadContent(f"span {str(root[6])[:40]} ({str(root[0])[:80]!r}): {k} {bad}")
+            raise S.BadContent(f"{_root_named(root)}: {k} {bad}")
     keep = {k: v for k, v in ra.items() if isinstance(v, _KEEP_SCALARS)
             and not k.startswith(_NOT_KEPT)}
     for sp in spans:  # outcomes elsewhere: evaluation events, evaluator or feedback spans
@@ -70,7 +70,7 @@ def sim_of(key: str, by_conv: bool, spans: list[list], root: list, msgs: list[di
     except ValueError:
         ri = None
     if isinstance(ri, dict) and (bad := reward_problem(ri.get("reward"))) is not None:
-        raise S.BadContent(f"span {str(root[6])[:40]} ({str(root[0])[:80]!r}): "
+        raise S.BadContent(f"{_root_named(root)}: "
                            f"t2e.reward_info: reward {bad}")
     sim: dict[str, Any] = {
         "id": str(ra.get("t2e.sim_id") or key), "task_id": str(task if task is not None else key),
@@ -97,7 +97,7 @@ def sim_of(key: str, by_conv: bool, spans: list[list], root: list, msgs: list[di
         try:
             _user_turns(msgs, turns)
         except S.BadContent as exc:  # (a negative count)
-            raise S.BadContent(f"span {str(root[6])[:40]} ({str(root[0])[:80]!r}): "
+            raise S.BadContent(f"{_root_named(root)}: "
                                f"t2e.user_turns{exc}") from None
     if system:
         sim["otel"]["system_instructions"] = system
@@ -112,9 +112,14 @@ def sim_of(key: str, by_conv: bool, spans: list[list], root: list, msgs: list[di
         try:
             sim = restore(ra, sim, msgs, lat)
         except S.BadContent as exc:
-            raise S.BadContent(f"span {str(root[6])[:40]} ({str(root[0])[:80]!r}): "
+            raise S.BadContent(f"{_root_named(root)}: "
                                f"{exc}") from None
     return sim
+
+
+def _root_named(root: list) -> str:
+    """The root span as an error names it: `span ID ('NAME')`."""
+    return f"span {str(root[6])[:40]} ({str(root[0])[:80]!r})"
 
 
 def _outcomes(attrs: dict, keep: dict) -> None:
