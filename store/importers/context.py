@@ -17,35 +17,20 @@ from .tasks_embedded import EmbeddedTasks, duplicate_ids, task_ids, world_id_of
 
 # a list or set argument not given: a new one for each context (a dataclass's default_factory)
 _NEW: Any = object()
-_CONTEXT_FIELDS = (
-    "path", "display", "sha256", "size", "name", "role", "fmt", "name_from_file", "warnings",
-    "run_id", "source_id", "episodes", "messages", "reading_what", "relabelled", "unlabelled",
-    "unknown_labels", "relabel_error", "_task_ids", "_parsed_tasks", "_tasks_by_id",
-    "before_source", "hashing", "grading")
 
 # The two classes below were dataclasses; @dataclass writes each one's __init__, __repr__ and
 # __eq__ as source text and compiles it when the class is made, in every process that imports
 # them (no bytecode cache holds it): ~8 M instructions a process for these two (callgrind),
-# paid by every import and by its worker process. Written out here, the same methods (fields
-# in the same order, equal when of one class with equal fields, unhashable).
+# paid by every import and by its worker process. Plain classes: nothing compares or prints
+# them, so only the constructor is written out.
 
 
 class RunMeta:
     """The run-level parts of a results file: top-level keys (in order) and their values."""
 
-    __hash__ = None  # type: ignore[assignment]  # (equality by value, as a dataclass)
-
     def __init__(self, top_keys: list[str], top: dict[str, Any]) -> None:
         self.top_keys = top_keys
         self.top = top
-
-    def __repr__(self) -> str:
-        return f"RunMeta(top_keys={self.top_keys!r}, top={self.top!r})"
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return (self.top_keys, self.top) == (other.top_keys, other.top)  # type: ignore[attr-defined]
 
     @property
     def info(self) -> dict:
@@ -115,8 +100,6 @@ class ImportContext:
     traces without gold (OpenTelemetry, ATIF): their episode ids are ones the application
     chose, no evidence that two episodes are one (provenance._matches))."""
 
-    __hash__ = None  # type: ignore[assignment]  # (equality by value, as a dataclass)
-
     def __init__(self, path: Path, display: str, sha256: str, size: int, name: str, role: str,
                  fmt: str | None = None, name_from_file: bool = False,
                  warnings: list[str] = _NEW, run_id: str | None = None,  # type: ignore[assignment]
@@ -151,16 +134,6 @@ class ImportContext:
         self.before_source = before_source
         self.hashing = hashing
         self.grading = grading
-
-    def __repr__(self) -> str:
-        return "ImportContext(" + ", ".join(f"{k}={getattr(self, k)!r}"
-                                            for k in _CONTEXT_FIELDS) + ")"
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return tuple(getattr(self, k) for k in _CONTEXT_FIELDS) == \
-            tuple(getattr(other, k) for k in _CONTEXT_FIELDS)
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
