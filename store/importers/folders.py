@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .common import inside
 from .harbor_layout import harbor_kind
@@ -14,59 +14,18 @@ from .harbor_layout import harbor_kind
 TRACE_SUFFIXES = (".json", ".jsonl", ".ndjson")
 
 
-class _Entry:
-    """An immutable pair of named fields, equal and hashed by value, its repr naming them: what
-    @dataclass(frozen=True) made of the two classes below, written out (a dataclass writes
-    its methods as source and compiles them when the class is made, in every process that
-    imports store.importers: ~6 M instructions a process for these two, callgrind)."""
-
-    __slots__ = ()
-    _fields: tuple[str, str] = ("", "")
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        names = self._fields
-        if len(args) > len(names) or set(kwargs) - set(names[len(args):]) or \
-                len(args) + len(kwargs) != len(names):
-            raise TypeError(f"{type(self).__name__}() takes the fields {', '.join(names)}")
-        for k, v in (*zip(names, args), *kwargs.items()):
-            object.__setattr__(self, k, v)
-
-    def _values(self) -> tuple:
-        return tuple(getattr(self, k) for k in self._fields)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"cannot assign to field {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"cannot delete field {name!r}")
-
-    def __repr__(self) -> str:
-        return f"{type(self).__qualname__}(" + ", ".join(
-            f"{k}={getattr(self, k)!r}" for k in self._fields) + ")"
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._values() == other._values()  # type: ignore[attr-defined]
-
-    def __hash__(self) -> int:
-        return hash(self._values())
-
-
-class _Outside(_Entry):
+# (named tuples, not dataclasses: @dataclass writes its methods as source and compiles them when
+# the class is made, in every process that imports store.importers: ~6 M instructions for two)
+class _Outside(NamedTuple):
     """A folder's entry that links out of the folder (refused, named, not read)."""
 
-    __slots__ = ("path", "folder")
-    _fields = ("path", "folder")
     path: Path
     folder: Path
 
 
-class _Skipped(_Entry):
+class _Skipped(NamedTuple):
     """A folder's entry that is not imported, and why (said, not read)."""
 
-    __slots__ = ("path", "reason")
-    _fields = ("path", "reason")
     path: Path
     reason: str
 
